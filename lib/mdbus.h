@@ -1,0 +1,303 @@
+/*
+ * mdbus.h - public API of libmdbus, a shared-memory single-producer /
+ * multi-consumer market-data ring for one Linux host.
+ *
+ * Conventions:
+ *  - Functions returning int return 0 (or a count) on success and a negative
+ *    error code on failure: a negated errno value (-EAGAIN, -ETIMEDOUT, ...)
+ *    or one of the MDBUS_E* library codes below. mdbus_strerror() names both.
+ *    No function aborts or exits.
+ *  - A handle (mdbus_pub_t, mdbus_sub_t) belongs to one thread at a time; the
+ *    library takes no lock, so callers that share a handle serialise access.
+ *  - Nothing here allocates or makes a system call on the hot path:
+ *    mdbus_pub_publish(), mdbus_pub_claim()/commit(), mdbus_sub_try_read().
+ *  - The channel name must match [A-Za-z0-9._-]{1,64}.
+ *  - Segments live in the segment directory: the `dir` config field if set,
+ *    else $MDBUS_DIR if set, else /dev/shm (through shm_open()).
+ */
+#ifndef MDBUS_H
+#define MDBUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MDBUS_VERSION_MAJOR 1 /* segment layout major: readers refuse others */
+#define MDBUS_VERSION_MINOR 0 /* segment layout minor: additions only */
+
+#define MDBUS_CHANNEL_MAX 64    /* longest channel name */
+#define MDBUS_NAME_MAX 31       /* longest consumer name */
+#define MDBUS_SLOT_HEADER 24    /* bytes of each slot taken by its header */
+#define MDBUS_ENV_DIR "MDBUS_DIR"
+
+/* Library error codes (returned negated errno values are the others). */
+enum mdbus_error {
+	MDBUS_EBADMAGIC = -1001,    /* the object is not an mdbus segment */
+	MDBUS_EVERSION = -1002,     /* segment layout major version differs */
+	MDBUS_ECORRUPT = -1003,     /* segment header fails validation */
+	MDBUS_ENOTREADY = -1004,    /* segment still being initialised */
+	MDBUS_EOWNED = -1005,       /* a live publisher owns the channel */
+	MDBUS_EGEOMETRY = -1006,    /* existing segment has another geometry */
+	MDBUS_EFULL = -1007,        /* consumer table full */
+	MDBUS_EBACKPRESSURE = -1008,/* lossless: slowest reader a ring behind */
+	MDBUS_EEVICTED = -1009,     /* this consumer was evicted (lossless) */
+	MDBUS_EREPLACED = -1010,    /* segment replaced: mdbus_sub_reopen() */
+	MDBUS_ETOOBIG = -1011,      /* message larger than the slot payload */
+	MDBUS_ENAME = -1012,        /* invalid channel or consumer name */
+	MDBUS_ENOSPACE = -1013,     /* segment directory too small */
+	MDBUS_ECLAIMED = -1014,     /* a claim is open: commit or abort it */
+	MDBUS_ENOCLAIM = -1015,     /* commit/abort without an open claim */
+};
+
+/* Returns a static, human-readable text for any code this library returns
+ * (0, negated errno values, MDBUS_E*). Thread-safe; never NULL. */
+const char *mdbus_strerror(int err);
+
+/* Returns a detailed text for the last error this thread got from the
+ * library (e.g. the size needed when a directory is too small, both
+ * versions on a version mismatch); "" when there is none. Thread-local. */
+const char *mdbus_last_error(void);
+
+enum mdbus_mode {
+	MDBUS_MODE_OVERWRITE = 0, /* producer never waits; slow readers lose */
+	MDBUS_MODE_LOSSLESS = 1,  /* producer never passes a live reader */
+};
+
+enum mdbus_wait {
+	MDBUS_WAIT_ADAPTIVE = 0, /* spin, then yield, then futex (default) */
+	MDBUS_WAIT_SPIN = 1,     /* busy-spin: lowest latency, burns a core */
+	MDBUS_WAIT_YIELD = 2,    /* sched_yield() loop */
+	MDBUS_WAIT_BLOCK = 3,    /* futex straight away */
+};
+
+enum mdbus_pub_state {
+	MDBUS_PUB_NONE = 0,     /* never had a publisher */
+	MDBUS_PUB_ACTIVE = 1,   /* a live publisher owns the channel */
+	MDBUS_PUB_STOPPED = 2,  /* publisher closed the channel cleanly */
+	MDBUS_PUB_REPLACED = 3, /* segment replaced by a new one: reopen */
+	MDBUS_PUB_DEAD = 4,     /* publisher process gone without closing */
+};
+
+/* ---------------------------------------------------------------- publisher */
+
+#define MDBUS_PUB_REPLACE 0x1u /* recreate if the existing geometry differs */
+
+struct mdbus_config {
+	uint32_t slot_size;       /* bytes per slot, header included; power of
+				     two, 64..1048576 (default 256) */
+	uint32_t slots_per_block; /* power of two (default 4096) */
+	uint32_t block_count;     /* power of two (default 16) */
+	uint32_t max_consumers;   /* consumer table entries, 1..4096 (64) */
+	enum mdbus_mode mode;     /* default MDBUS_MODE_OVERWRITE */
+	mode_t file_mode;         /* segment permissions (default 0640) */
+	const char *group;        /* group name or numeric gid; NULL = none */
+	uint64_t stall_evict_ns;  /* lossless: evict a reader that gates the
+				     producer without moving this long
+				     (default 30 s; 0 = never) */
+	const char *dir;          /* segment directory; NULL = default */
+	unsigned flags;           /* MDBUS_PUB_REPLACE */
+};
+
+typedef struct mdbus_pub mdbus_pub_t;
+
+/* Fills *cfg with the defaults above. Never fails. */
+void mdbus_config_init(struct mdbus_config *cfg);
+
+/* Opens `channel` for publishing. Creates the segment (free space checked,
+ * memory reserved and pre-faulted) or resumes an existing one of the same
+ * geometry whose publisher is gone, at its write count. Refuses with
+ * MDBUS_EOWNED when a live publisher owns it (mdbus_last_error() names its
+ * pid), MDBUS_EGEOMETRY when the geometry differs and MDBUS_PUB_REPLACE is
+ * not set (with it, the old segment is marked replaced and a new one made).
+ * May block for up to ~1 s on a segment another process is creating.
+ * Returns 0 and sets *out, or a negative error. Any thread. */
+int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
+		   const struct mdbus_config *cfg);
+
+/* Copies `size` bytes into the next slot and publishes it with message type
+ * `type` and timestamp `ts_ns` (0 = read CLOCK_REALTIME now). Never blocks,
+ * no system call. Returns 0, MDBUS_ETOOBIG, MDBUS_ECLAIMED, or in lossless
+ * mode MDBUS_EBACKPRESSURE (try again later; nothing was written). */
+int mdbus_pub_publish(mdbus_pub_t *pub, uint16_t type, const void *data,
+		      size_t size, uint64_t ts_ns);
+
+/* Zero-copy: reserves the next slot for a message of at most `size` bytes
+ * and sets *payload to its payload area in shared memory. Readers never see
+ * it until mdbus_pub_commit(). Same errors as mdbus_pub_publish(). */
+int mdbus_pub_claim(mdbus_pub_t *pub, size_t size, void **payload);
+
+/* Publishes the claimed slot with its final `size` (<= the claimed size).
+ * Returns 0, MDBUS_ENOCLAIM, MDBUS_ETOOBIG. Never blocks. */
+int mdbus_pub_commit(mdbus_pub_t *pub, uint16_t type, size_t size,
+		     uint64_t ts_ns);
+
+/* Drops an open claim; the sequence number is reused by the next message.
+ * Returns 0 or MDBUS_ENOCLAIM. */
+int mdbus_pub_abort(mdbus_pub_t *pub);
+
+/* Stores the heartbeat time (CLOCK_REALTIME) readers see. No syscall
+ * besides the vDSO clock read. Call it from the publishing thread. */
+void mdbus_pub_heartbeat(mdbus_pub_t *pub);
+
+/* Lossless and housekeeping: reclaims consumer entries whose process is
+ * dead and, in lossless mode, evicts readers stalled longer than
+ * stall_evict_ns. Returns the number of entries freed/evicted or a negative
+ * error. Reads /proc; call it from a timer, not per message. */
+int mdbus_pub_reap(mdbus_pub_t *pub);
+
+/* Sequence number the next message will get (= write count). */
+uint64_t mdbus_pub_position(const mdbus_pub_t *pub);
+
+/* Bytes of payload a slot carries (slot_size - MDBUS_SLOT_HEADER). */
+size_t mdbus_pub_payload_max(const mdbus_pub_t *pub);
+
+/* Marks the channel stopped, wakes blocked readers, unmaps. The segment
+ * stays readable; the next publisher resumes it. NULL is a no-op. */
+void mdbus_pub_close(mdbus_pub_t *pub);
+
+/* Removes the channel's name from the segment directory (mapped readers keep
+ * working). Returns 0 or a negative error (-ENOENT when absent). */
+int mdbus_unlink(const char *channel, const char *dir);
+
+/* --------------------------------------------------------------- subscriber */
+
+enum mdbus_start {
+	MDBUS_START_LATEST = 0, /* the next message published */
+	MDBUS_START_OLDEST = 1, /* the oldest message still in the ring */
+	MDBUS_START_SEQ = 2,    /* sequence start_seq (older counts as lost) */
+};
+
+struct mdbus_sub_config {
+	const char *name;       /* consumer name (<= 31 chars) shown in stats;
+				   NULL = "pid<N>" */
+	int anonymous;          /* 1 = take no consumer entry, map read-only
+				   (also chosen when the segment is not
+				   writable); lossless producers do not wait
+				   for anonymous readers */
+	enum mdbus_start start;
+	uint64_t start_seq;
+	enum mdbus_wait wait;   /* strategy of mdbus_sub_read() */
+	const char *dir;        /* segment directory; NULL = default */
+};
+
+struct mdbus_msg {
+	uint64_t seq;        /* this message's sequence number */
+	uint64_t ts_ns;      /* publish timestamp (CLOCK_REALTIME ns) */
+	uint64_t lost;       /* messages lost just before this one */
+	uint32_t size;       /* payload bytes */
+	uint16_t type;       /* message type (see mdbus_msg.h) */
+};
+
+typedef struct mdbus_sub mdbus_sub_t;
+
+/* Fills *cfg with defaults: registered, named "pid<N>", start latest,
+ * adaptive wait, default directory. Never fails. */
+void mdbus_sub_config_init(struct mdbus_sub_config *cfg);
+
+/* Attaches to `channel`: validates the segment against its real size,
+ * copies the geometry once, registers in the consumer table (reclaiming
+ * entries of dead processes) unless anonymous. Returns 0 and sets *out, or
+ * -ENOENT (no such channel), MDBUS_EFULL, MDBUS_EBADMAGIC, MDBUS_EVERSION,
+ * MDBUS_ECORRUPT, MDBUS_ENOTREADY, -EACCES, ... May wait ~1 s for a segment
+ * being created. Any thread. */
+int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
+		   const struct mdbus_sub_config *cfg);
+
+/* Non-blocking read of the next message into buf (len bytes). Returns 0 and
+ * fills *msg; -EAGAIN when nothing new; -EMSGSIZE when len is too small
+ * (msg->size says how much is needed; position kept); MDBUS_EEVICTED
+ * (sticky) when a lossless producer evicted this reader. Messages the
+ * producer overwrote before they were read are skipped and counted in
+ * msg->lost. Never returns a torn, stale or duplicated message. No syscall. */
+int mdbus_sub_try_read(mdbus_sub_t *sub, void *buf, size_t len,
+		       struct mdbus_msg *msg);
+
+/* Like mdbus_sub_try_read() but waits with the configured strategy for up to
+ * timeout_ns (< 0: forever). Returns as try_read, or -ETIMEDOUT, or
+ * MDBUS_EREPLACED when the segment was replaced while waiting. */
+int mdbus_sub_read(mdbus_sub_t *sub, void *buf, size_t len,
+		   struct mdbus_msg *msg, int64_t timeout_ns);
+
+/* 1 when this reader has read everything published so far, else 0. */
+int mdbus_sub_caught_up(const mdbus_sub_t *sub);
+
+/* Sequence number of the next message this reader will return. */
+uint64_t mdbus_sub_position(const mdbus_sub_t *sub);
+
+/* Total messages this reader lost, and the number of gaps they came in. */
+uint64_t mdbus_sub_lost(const mdbus_sub_t *sub);
+uint64_t mdbus_sub_loss_events(const mdbus_sub_t *sub);
+
+/* Bytes of payload a slot carries; a buffer this large never gets
+ * -EMSGSIZE. */
+size_t mdbus_sub_payload_max(const mdbus_sub_t *sub);
+
+struct mdbus_pub_info {
+	enum mdbus_pub_state state;
+	pid_t pid;                /* last publisher's pid (0 = none) */
+	int64_t heartbeat_age_ns; /* now - last heartbeat; -1 = never */
+	uint64_t write_num;       /* messages published so far */
+};
+
+/* Publisher liveness as seen from this reader: state (a publisher whose
+ * process is gone reads as MDBUS_PUB_DEAD), pid, heartbeat age. Reads /proc
+ * for the liveness check; not for the hot path. Returns 0 or an error. */
+int mdbus_sub_pub_info(const mdbus_sub_t *sub, struct mdbus_pub_info *info);
+
+/* Re-attaches after MDBUS_EREPLACED (or whenever the caller wants): maps the
+ * segment now under the channel name and starts at its oldest message
+ * (when it is the same segment, keeps the position). Returns 0 or an error;
+ * on error the old mapping stays usable. */
+int mdbus_sub_reopen(mdbus_sub_t *sub);
+
+/* Frees the consumer entry and unmaps. NULL is a no-op. */
+void mdbus_sub_close(mdbus_sub_t *sub);
+
+/* -------------------------------------------------------------------- tools */
+
+struct mdbus_consumer_stat {
+	char name[MDBUS_NAME_MAX + 1];
+	pid_t pid;
+	int alive;         /* 1 process alive, 0 dead (reclaimable) */
+	int evicted;       /* 1 evicted by a lossless producer */
+	uint64_t position; /* next sequence it will read */
+	uint64_t lag;      /* write_num - position */
+	uint64_t lost;     /* messages it lost */
+};
+
+struct mdbus_stats {
+	char channel[MDBUS_CHANNEL_MAX + 1];
+	uint32_t version_major, version_minor;
+	uint32_t slot_size, slots_per_block, block_count, max_consumers;
+	uint64_t capacity;   /* slots in the ring */
+	uint64_t total_size; /* bytes of the segment */
+	enum mdbus_mode mode;
+	uint64_t epoch;
+	uint64_t create_ns;  /* CLOCK_REALTIME of creation */
+	struct mdbus_pub_info pub;
+	uint32_t consumers;  /* entries in use (filled up to max given) */
+};
+
+/* Snapshot of a channel for tools, attaching anonymously read-only: fills
+ * *st and up to `max` consumer entries in use into cons[]. Returns 0 or a
+ * negative error. Not for the hot path. */
+int mdbus_stats(const char *channel, const char *dir, struct mdbus_stats *st,
+		struct mdbus_consumer_stat *cons, size_t max);
+
+/* Calls fn(channel, arg) for every mdbus channel in the segment directory
+ * (dir NULL = default), in name order; stops early when fn returns non-zero
+ * and returns that value. Returns 0, or a negative error. */
+int mdbus_list(const char *dir, int (*fn)(const char *channel, void *arg),
+	       void *arg);
+
+/* 1 when name is a valid channel name, else 0. */
+int mdbus_channel_valid(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MDBUS_H */
