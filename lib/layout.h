@@ -1,0 +1,130 @@
+/*
+ * layout.h - the shared segment's binary layout (DESIGN.md section 3).
+ *
+ * The segment holds offsets and counters only, never pointers. Every field
+ * another process may touch is _Atomic and accessed with an explicit memory
+ * order at the call site; the comment on each field names the write its
+ * reads pair with. Fields of the identity part are written once, relaxed,
+ * before the magic word is release-stored last (seg_publish_magic()), and
+ * read relaxed after an acquire load of the magic; a reader copies them out
+ * once and never reads them again.
+ *
+ *   [0, 4096)            struct seg_header (first page)
+ *   [table_off, ...)     max_consumers x struct seg_consumer (64 B each)
+ *   [blocks_off, total)  block_count blocks of slots_per_block slots,
+ *                        blocks_off and every block page aligned
+ *
+ * A slot is slot_size bytes, 64-byte aligned: a 24-byte header of three
+ * 64-bit words (stamp, timestamp, size|type) then the payload, accessed as
+ * 64-bit atomic words so that a reader's copy racing the writer is defined
+ * behaviour (the seqlock re-check then discards it).
+ */
+#ifndef MDBUS_LAYOUT_H
+#define MDBUS_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mdbus.h"
+
+#define SEG_MAGIC 0x3153554244444d4dULL /* "MMDDBUS1" little-endian */
+#define SEG_HEADER_SIZE 4096u
+#define SEG_CACHELINE 64u
+#define SEG_SLOT_MIN 64u
+#define SEG_SLOT_MAX (1u << 20)
+#define SEG_CONSUMERS_MAX 4096u
+#define SEG_CAPACITY_MAX (1ULL << 32)
+#define SEG_TOTAL_MAX (1ULL << 40)
+
+/* Publisher states (seg_header.pub_state). DEAD is never stored: readers
+ * derive it from pid + start time. */
+#define SEG_PUB_NONE 0u
+#define SEG_PUB_ACTIVE 1u
+#define SEG_PUB_STOPPED 2u
+#define SEG_PUB_REPLACED 3u
+
+/*
+ * Consumer entry state word: low 8 bits the state, the rest a generation
+ * bumped on every transition, so that a reclaimer's compare-and-swap fails
+ * when the entry changed hands since it looked (no ABA).
+ */
+#define CONS_FREE 0u
+#define CONS_CLAIMING 1u /* being filled in by its new owner or reclaimer */
+#define CONS_ACTIVE 2u
+#define CONS_EVICTED 3u  /* lossless producer gave up on it */
+#define CONS_STATE(w) ((uint32_t)(w)&0xffu)
+#define CONS_NEXT(w, st) ((((uint32_t)(w) & ~0xffu) + 0x100u) | (st))
+
+struct seg_header {
+	/* ---- identity: written once before magic, then immutable ---- */
+	_Atomic uint64_t magic;          /* release-stored last at creation */
+	_Atomic uint32_t version_major;
+	_Atomic uint32_t version_minor;
+	_Atomic uint32_t slot_size;
+	_Atomic uint32_t slots_per_block;
+	_Atomic uint32_t block_count;
+	_Atomic uint32_t max_consumers;
+	_Atomic uint32_t mode;
+	_Atomic uint32_t header_size;
+	_Atomic uint64_t table_off;
+	_Atomic uint64_t blocks_off;
+	_Atomic uint64_t total_size;
+	_Atomic uint64_t create_ns;
+	_Atomic uint64_t epoch;
+	_Atomic uint64_t stall_evict_ns;
+	_Atomic uint64_t channel[MDBUS_CHANNEL_MAX / 8 + 1]; /* NUL-padded */
+
+	/* ---- publisher liveness (written by the publisher) ---- */
+	_Alignas(64) _Atomic int32_t pub_pid;   /* release-stored after start */
+	_Atomic uint32_t pub_state;             /* SEG_PUB_*, release */
+	_Atomic uint64_t pub_start;             /* /proc start time of pid */
+	_Atomic uint64_t heartbeat_ns;          /* relaxed; a hint only */
+
+	/* ---- the write count: messages published (release on publish) ---- */
+	_Alignas(64) _Atomic uint64_t write_num;
+
+	/* ---- blocking readers ---- */
+	_Alignas(64) _Atomic uint32_t wake_seq; /* futex word, bumped per wake */
+	_Atomic uint32_t waiters;               /* readers inside the wait */
+
+	/* ---- consumer registration counters ---- */
+	_Alignas(64) _Atomic uint32_t consumers_active;
+	_Atomic uint32_t consumers_evicted;
+	_Atomic uint64_t registrations;
+};
+
+struct seg_consumer {
+	_Atomic uint32_t state;      /* CONS_* | generation, see CONS_NEXT */
+	_Atomic int32_t pid;         /* written while CLAIMING */
+	_Atomic uint64_t pid_start;  /* /proc start time of pid */
+	_Atomic uint64_t read_num;   /* next seq it will read; release-stored
+					after the copy, acquired by a lossless
+					producer before reusing a slot */
+	_Atomic uint64_t lost;       /* relaxed, statistics */
+	_Atomic uint64_t progress_ns;/* producer-private stall clock; relaxed */
+	_Atomic uint64_t name[(MDBUS_NAME_MAX + 1) / 8]; /* NUL-padded */
+};
+
+/* Slot header words (index into the slot as uint64 words). */
+#define SLOT_W_STAMP 0 /* see stamp_*() */
+#define SLOT_W_TS 1
+#define SLOT_W_META 2  /* size | type << 32 */
+#define SLOT_W_PAYLOAD 3
+
+_Static_assert(sizeof(struct seg_header) <= SEG_HEADER_SIZE, "header page");
+_Static_assert(sizeof(struct seg_consumer) == 64, "consumer entry line");
+_Static_assert(SLOT_W_PAYLOAD * 8 == MDBUS_SLOT_HEADER, "slot header size");
+
+/*
+ * Slot stamps. 0 = never written. For message n:
+ *   writing(n)  = 2(n+1) + 1  (odd: the writer is inside the slot)
+ *   complete(n) = 2(n+1)      (even: message n is whole)
+ * Stamps of one slot only grow, so "a stamp for a later message" means the
+ * reader's message is gone.
+ */
+static inline uint64_t stamp_complete(uint64_t n) { return (n + 1) << 1; }
+static inline uint64_t stamp_writing(uint64_t n) { return ((n + 1) << 1) | 1; }
+/* The message a non-zero stamp belongs to. */
+static inline uint64_t stamp_seq(uint64_t stamp) { return (stamp >> 1) - 1; }
+
+#endif /* MDBUS_LAYOUT_H */
