@@ -44,16 +44,26 @@
 #define SEG_PUB_REPLACED 3u
 
 /*
- * Consumer entry state word: low 8 bits the state, the rest a generation
- * bumped on every transition, so that a reclaimer's compare-and-swap fails
- * when the entry changed hands since it looked (no ABA).
+ * Consumer entry state word (64 bits): bits 0-7 the state, 8-31 a
+ * generation bumped on every transition, 32-63 the owner's pid. The owner's
+ * pid travels in the same compare-and-swap that claims the entry, so a
+ * reclaimer always knows whose entry it looks at, and the generation makes
+ * its compare-and-swap fail when the entry changed hands since (no ABA).
  */
 #define CONS_FREE 0u
-#define CONS_CLAIMING 1u /* being filled in by its new owner or reclaimer */
+#define CONS_CLAIMING 1u /* being filled in by the pid in the word */
 #define CONS_ACTIVE 2u
 #define CONS_EVICTED 3u  /* lossless producer gave up on it */
-#define CONS_STATE(w) ((uint32_t)(w)&0xffu)
-#define CONS_NEXT(w, st) ((((uint32_t)(w) & ~0xffu) + 0x100u) | (st))
+
+static inline uint32_t cons_state(uint64_t w) { return (uint32_t)(w & 0xffu); }
+static inline int32_t cons_pid(uint64_t w) { return (int32_t)(w >> 32); }
+/* The word after w: state st, owner pid, generation + 1. */
+static inline uint64_t cons_next(uint64_t w, uint32_t st, int32_t pid)
+{
+	uint64_t gen = ((w >> 8) + 1) & 0xffffffu;
+
+	return ((uint64_t)(uint32_t)pid << 32) | (gen << 8) | st;
+}
 
 struct seg_header {
 	/* ---- identity: written once before magic, then immutable ---- */
@@ -71,7 +81,6 @@ struct seg_header {
 	_Atomic uint64_t total_size;
 	_Atomic uint64_t create_ns;
 	_Atomic uint64_t epoch;
-	_Atomic uint64_t stall_evict_ns;
 	_Atomic uint64_t channel[MDBUS_CHANNEL_MAX / 8 + 1]; /* NUL-padded */
 
 	/* ---- publisher liveness (written by the publisher) ---- */
@@ -87,22 +96,23 @@ struct seg_header {
 	_Alignas(64) _Atomic uint32_t wake_seq; /* futex word, bumped per wake */
 	_Atomic uint32_t waiters;               /* readers inside the wait */
 
-	/* ---- consumer registration counters ---- */
-	_Alignas(64) _Atomic uint32_t consumers_active;
-	_Atomic uint32_t consumers_evicted;
-	_Atomic uint64_t registrations;
+	/* ---- consumer registration counters (relaxed, statistics) ---- */
+	_Alignas(64) _Atomic uint64_t registrations;
+	_Atomic uint64_t reclaims;  /* dead entries freed */
+	_Atomic uint64_t evictions; /* stalled lossless readers evicted */
 };
 
 struct seg_consumer {
-	_Atomic uint32_t state;      /* CONS_* | generation, see CONS_NEXT */
-	_Atomic int32_t pid;         /* written while CLAIMING */
-	_Atomic uint64_t pid_start;  /* /proc start time of pid */
+	_Atomic uint64_t state;      /* CONS_* | generation | pid, see above */
+	_Atomic uint64_t pid_start;  /* /proc start time of the owner; written
+					while CLAIMING, read after an acquire
+					load of state */
 	_Atomic uint64_t read_num;   /* next seq it will read; release-stored
 					after the copy, acquired by a lossless
 					producer before reusing a slot */
-	_Atomic uint64_t lost;       /* relaxed, statistics */
-	_Atomic uint64_t progress_ns;/* producer-private stall clock; relaxed */
-	_Atomic uint64_t name[(MDBUS_NAME_MAX + 1) / 8]; /* NUL-padded */
+	_Atomic uint64_t lost;       /* relaxed, statistics only */
+	_Atomic uint64_t name[(MDBUS_NAME_MAX + 1) / 8]; /* NUL-padded; written
+					while CLAIMING */
 };
 
 /* Slot header words (index into the slot as uint64 words). */

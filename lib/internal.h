@@ -1,0 +1,154 @@
+/*
+ * internal.h - declarations shared between libmdbus modules. Not installed.
+ */
+#ifndef MDBUS_INTERNAL_H
+#define MDBUS_INTERNAL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layout.h"
+#include "mdbus.h"
+
+#define MDBUS_EXPORT __attribute__((visibility("default")))
+
+/* ---- error.c ---- */
+
+/* Records a printf-style detail for mdbus_last_error() and returns code. */
+int err_set(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- proc.c ---- */
+
+/* Start time of pid (clock ticks since boot, /proc/PID/stat field 22).
+ * Returns 0, -ENOENT when the process is gone or a zombie, or another
+ * negative errno when /proc cannot tell. */
+int proc_start_time(pid_t pid, uint64_t *start);
+
+/* 1 when pid is alive and started at `start` (so pid reuse cannot fool
+ * it), 0 when it is dead. When /proc cannot tell, falls back to kill(0). */
+int proc_alive(pid_t pid, uint64_t start);
+
+/* This process's pid and start time, cached per pid (fork-safe). */
+void proc_self(pid_t *pid, uint64_t *start);
+
+/* CLOCK_REALTIME in nanoseconds. */
+uint64_t clock_realtime_ns(void);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t clock_mono_ns(void);
+
+/* ---- segment.c ---- */
+
+/* Geometry derived from the identity part of the header; copied once. */
+struct seg_geom {
+	uint32_t slot_size;
+	uint32_t slots_per_block;
+	uint32_t block_count;
+	uint32_t max_consumers;
+	uint32_t mode;
+	uint32_t spb_shift;    /* log2(slots_per_block) */
+	uint64_t capacity;     /* slots_per_block * block_count */
+	uint64_t table_off;
+	uint64_t blocks_off;
+	uint64_t block_stride; /* bytes per block, page aligned */
+	uint64_t total_size;
+	uint64_t epoch;
+};
+
+struct seg_map {
+	struct seg_header *hdr;      /* first page, RW unless read-only */
+	struct seg_consumer *table;  /* max_consumers entries */
+	unsigned char *blocks;       /* the slots: RW publisher, RO readers */
+	void *meta_map;              /* mapping of [0, blocks_off) */
+	void *blk_map;               /* mapping of [blocks_off, total) */
+	int fd;                      /* publisher: holds the owner lock */
+	int writable;                /* header and table mapped writable */
+	struct seg_geom g;
+};
+
+#define SEG_ATTACH_RDONLY 0x1 /* map everything read-only */
+
+/* Fills g from user geometry; -EINVAL (with detail) when out of range. */
+int seg_geom_make(struct seg_geom *g, uint32_t slot_size,
+		  uint32_t slots_per_block, uint32_t block_count,
+		  uint32_t max_consumers, uint32_t mode);
+
+/* Creates or resumes the segment for a publisher (DESIGN 5). */
+int seg_open_publisher(struct seg_map *m, const char *channel,
+		       const struct mdbus_config *cfg);
+
+/* Attaches a reader: validates, copies geometry, maps header+table RW
+ * (read-only with SEG_ATTACH_RDONLY or when the file is not writable) and
+ * the blocks read-only. */
+int seg_attach(struct seg_map *m, const char *channel, const char *dir,
+	       int flags);
+
+void seg_unmap(struct seg_map *m);
+
+/* The segment directory in force: dir, else $MDBUS_DIR, else NULL for
+ * shm_open()'s /dev/shm. */
+const char *seg_dir(const char *dir);
+
+/* The 64-bit words of the slot of message n. */
+static inline _Atomic uint64_t *seg_slot(const struct seg_map *m, uint64_t n)
+{
+	uint64_t slot = n & (m->g.capacity - 1);
+	uint64_t block = slot >> m->g.spb_shift;
+	uint64_t in = slot & (m->g.slots_per_block - 1);
+
+	return (_Atomic uint64_t *)(m->blocks + block * m->g.block_stride +
+				    in * m->g.slot_size);
+}
+
+static inline size_t seg_payload_max(const struct seg_map *m)
+{
+	return m->g.slot_size - MDBUS_SLOT_HEADER;
+}
+
+/* ---- consumers.c ---- */
+
+/* Claims a consumer entry for this process (reclaiming dead ones when the
+ * table is full). Returns the index, or MDBUS_EFULL. *word gets the entry's
+ * ACTIVE state word, which only the owner's close or an eviction changes. */
+int cons_register(struct seg_map *m, const char *name, uint64_t pos,
+		  uint64_t *word);
+
+/* Frees entry idx if it is still ours (word). */
+void cons_unregister(struct seg_map *m, int idx, uint64_t word);
+
+/* Frees entries whose process is dead. Returns the number freed. */
+int cons_reap(struct seg_map *m);
+
+/* Frees entry idx if its process is dead. Returns 1 if freed. */
+int cons_reap_one(struct seg_map *m, uint32_t idx);
+
+/* 1 when entry idx still holds `word` (so: not evicted or reclaimed). */
+int cons_still_ours(const struct seg_map *m, int idx, uint64_t word);
+
+/* Copies the NUL-terminated name of an entry into out (MDBUS_NAME_MAX+1). */
+void cons_name(const struct seg_consumer *c, char *out);
+
+/* ---- stats.c ---- */
+
+/* Publisher liveness from a mapped header (DEAD derived from pid + start
+ * time). */
+void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
+
+/* ---- wait.c ---- */
+
+/* Producer side, after publishing: wakes blocked readers if any declared
+ * themselves waiting. Costs a full fence, never a syscall otherwise. */
+void wait_wake_if_waiting(struct seg_header *h);
+
+/* Wakes every blocked reader unconditionally (state changes). */
+void wait_wake_all(struct seg_header *h);
+
+/* Reader side: one step of waiting for the stamp word at *stamp to change
+ * from `seen`, by strategy; `round` counts calls since the last progress.
+ * Returns 0 when it is worth looking again, -ETIMEDOUT past deadline_ns
+ * (CLOCK_MONOTONIC; UINT64_MAX = none). */
+int wait_step(struct seg_header *h, int writable, enum mdbus_wait strategy,
+	      const _Atomic uint64_t *stamp, uint64_t seen, unsigned round,
+	      uint64_t deadline_ns);
+
+#endif /* MDBUS_INTERNAL_H */

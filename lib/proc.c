@@ -1,0 +1,110 @@
+/*
+ * proc.c - process liveness (pid + start time, so pid reuse cannot make a
+ * dead owner look alive) and clocks.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Parses the state and starttime (field 22) out of a /proc/PID/stat line;
+ * the command name (field 2) may hold spaces and parentheses, so fields are
+ * counted from the last ')'. */
+static int parse_stat(const char *buf, char *state, uint64_t *start)
+{
+	const char *p = strrchr(buf, ')');
+	int field;
+
+	if (!p || p[1] != ' ')
+		return -EINVAL;
+	p += 2;
+	*state = *p;
+	for (field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EINVAL;
+		p++;
+	}
+	errno = 0;
+	*start = strtoull(p, NULL, 10);
+	return errno ? -EINVAL : 0;
+}
+
+int proc_start_time(pid_t pid, uint64_t *start)
+{
+	char path[64], buf[1024], state;
+	ssize_t n;
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return r == -ESRCH ? -ENOENT : r;
+	buf[n] = '\0';
+	r = parse_stat(buf, &state, start);
+	if (r < 0)
+		return r;
+	/* A zombie has exited; it only waits for its parent to reap it. */
+	return state == 'Z' || state == 'X' ? -ENOENT : 0;
+}
+
+int proc_alive(pid_t pid, uint64_t start)
+{
+	uint64_t now_start;
+	int r;
+
+	if (pid <= 0)
+		return 0;
+	r = proc_start_time(pid, &now_start);
+	if (r == 0)
+		return start == 0 || now_start == start; /* 0: never known */
+	if (r == -ENOENT)
+		return 0;
+	/* /proc hidden from us: the pid alone must do. */
+	return kill(pid, 0) == 0 || errno == EPERM;
+}
+
+void proc_self(pid_t *pid, uint64_t *start)
+{
+	static __thread pid_t cached_pid;
+	static __thread uint64_t cached_start;
+	pid_t me = getpid();
+
+	if (cached_pid != me) {
+		cached_start = 0;
+		if (proc_start_time(me, &cached_start) < 0)
+			cached_start = 0;
+		cached_pid = me;
+	}
+	*pid = me;
+	*start = cached_start;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t clock_realtime_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+uint64_t clock_mono_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}

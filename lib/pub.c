@@ -1,0 +1,362 @@
+/*
+ * pub.c - the publisher: the single producer of a channel (DESIGN.md 4, 5).
+ *
+ * Publishing message n (the ordering protocol, steps 1-5):
+ *   1. stamp the slot writing(n), relaxed, then a release fence;
+ *   2. store payload and slot header words, relaxed;
+ *   3. stamp the slot complete(n) with a release store;
+ *   4. store write_num = n + 1 with a release store;
+ *   5. wake blocked readers only if one declared itself waiting (wait.c).
+ * A reader that copied any word of step 2 and then re-reads the stamp
+ * after an acquire fence sees writing(n) or later (fence-fence
+ * synchronisation with step 1), so it discards a torn copy (sub.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Lossless: how often a blocked producer checks whether the readers that
+ * gate it are still alive (it reads /proc). */
+#define REAP_INTERVAL_NS 10000000ULL
+
+struct mdbus_pub {
+	struct seg_map m;
+	uint64_t next;         /* sequence of the next message */
+	uint64_t gate;         /* lossless: lowest read position seen */
+	uint64_t stall_ns;     /* lossless: eviction time, 0 = never */
+	uint64_t *seen_pos;    /* lossless: per entry, last position seen */
+	uint64_t *seen_ns;     /* ... and when it last moved */
+	uint64_t reap_ns;      /* lossless: last liveness check of gaters */
+	size_t claim_size;     /* open claim's size, 0 = none */
+	int claimed;
+};
+
+MDBUS_EXPORT void mdbus_config_init(struct mdbus_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->slot_size = 256;
+	cfg->slots_per_block = 4096;
+	cfg->block_count = 16;
+	cfg->max_consumers = 64;
+	cfg->mode = MDBUS_MODE_OVERWRITE;
+	cfg->file_mode = 0640;
+	cfg->stall_evict_ns = 30ULL * 1000000000ULL;
+}
+
+/*
+ * A publisher that crashed between step 3 and step 4 left message
+ * write_num complete but unpublished: publish it now, so that a reader
+ * that already saw its stamp and one that did not agree. A slot left at
+ * writing(n) (crash inside steps 1-2) stays unpublished: the next message
+ * overwrites it.
+ */
+static void recover(struct mdbus_pub *p)
+{
+	struct seg_header *h = p->m.hdr;
+	uint64_t w = atomic_load_explicit(&h->write_num, memory_order_relaxed);
+	_Atomic uint64_t *slot = seg_slot(&p->m, w);
+
+	if (atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed) ==
+	    stamp_complete(w)) {
+		w++;
+		atomic_store_explicit(&h->write_num, w, memory_order_release);
+	}
+	p->next = w;
+	p->gate = w;
+}
+
+static void announce(struct mdbus_pub *p)
+{
+	struct seg_header *h = p->m.hdr;
+	uint64_t start;
+	pid_t pid;
+
+	proc_self(&pid, &start);
+	atomic_store_explicit(&h->pub_start, start, memory_order_relaxed);
+	atomic_store_explicit(&h->heartbeat_ns, clock_realtime_ns(), memory_order_relaxed);
+	/* Release: pairs with acquire loads of pub_pid / pub_state, which then
+	 * see pub_start and heartbeat. */
+	atomic_store_explicit(&h->pub_pid, pid, memory_order_release);
+	atomic_store_explicit(&h->pub_state, SEG_PUB_ACTIVE, memory_order_release);
+	wait_wake_all(h);
+}
+
+static int alloc_stall_tracking(struct mdbus_pub *p)
+{
+	uint32_t n = p->m.g.max_consumers;
+
+	p->seen_pos = calloc(n, sizeof(*p->seen_pos));
+	p->seen_ns = calloc(n, sizeof(*p->seen_ns));
+	if (!p->seen_pos || !p->seen_ns)
+		return err_set(-ENOMEM, "out of memory");
+	return 0;
+}
+
+MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
+				const struct mdbus_config *cfg)
+{
+	struct mdbus_config defaults;
+	struct mdbus_pub *p;
+	int r;
+
+	if (!out)
+		return err_set(-EINVAL, "NULL handle pointer");
+	*out = NULL;
+	if (!cfg) {
+		mdbus_config_init(&defaults);
+		cfg = &defaults;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return err_set(-ENOMEM, "out of memory");
+	p->m.fd = -1;
+	r = seg_open_publisher(&p->m, channel, cfg);
+	if (r == 0 && p->m.g.mode == MDBUS_MODE_LOSSLESS)
+		r = alloc_stall_tracking(p);
+	if (r < 0) {
+		seg_unmap(&p->m);
+		free(p);
+		return r;
+	}
+	p->stall_ns = cfg->stall_evict_ns;
+	recover(p);
+	announce(p);
+	*out = p;
+	return 0;
+}
+
+/* ------------------------------------------------------------- lossless */
+
+/* Evicts entry i if it has not moved for stall_ns. Returns 1 if evicted. */
+static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
+		       uint64_t pos, uint64_t now)
+{
+	struct seg_consumer *c = &p->m.table[i];
+
+	if (p->seen_pos[i] != pos || p->seen_ns[i] == 0) {
+		p->seen_pos[i] = pos;
+		p->seen_ns[i] = now;
+		return 0;
+	}
+	if (!p->stall_ns || now - p->seen_ns[i] < p->stall_ns)
+		return 0;
+	/* Release: the reader's acquire load of its state sees it; a CAS so
+	 * that an entry that changed hands is left alone. */
+	if (!atomic_compare_exchange_strong_explicit(&c->state, &w,
+						     cons_next(w, CONS_EVICTED, cons_pid(w)),
+						     memory_order_release,
+						     memory_order_relaxed))
+		return 0;
+	atomic_fetch_add_explicit(&p->m.hdr->evictions, 1, memory_order_relaxed);
+	return 1;
+}
+
+/*
+ * Recomputes the lowest read position of the live registered readers;
+ * when one of them blocks message n, frees it if its process is dead and
+ * evicts it if it stalled too long. Slow path: runs only when the cached
+ * gate says the ring is full.
+ */
+static void gate_refresh(struct mdbus_pub *p, uint64_t n)
+{
+	uint64_t now = clock_mono_ns(), low = n;
+	uint32_t i;
+
+	for (i = 0; i < p->m.g.max_consumers; i++) {
+		struct seg_consumer *c = &p->m.table[i];
+		uint64_t w = atomic_load_explicit(&c->state, memory_order_acquire);
+		uint64_t pos;
+
+		if (cons_state(w) != CONS_ACTIVE)
+			continue;
+		/* Acquire pairs with the reader's release store after its
+		 * copy: the slot it left may be overwritten. */
+		pos = atomic_load_explicit(&c->read_num, memory_order_acquire);
+		if (n - pos < p->m.g.capacity || pos > n) {
+			p->seen_ns[i] = 0;
+			if (pos <= n && pos < low)
+				low = pos;
+			continue;
+		}
+		if (now - p->reap_ns >= REAP_INTERVAL_NS &&
+		    cons_reap_one(&p->m, i))
+			continue;
+		if (maybe_evict(p, i, w, pos, now))
+			continue;
+		if (pos < low)
+			low = pos;
+	}
+	if (now - p->reap_ns >= REAP_INTERVAL_NS)
+		p->reap_ns = now;
+	p->gate = low;
+}
+
+static int room_for(struct mdbus_pub *p, uint64_t n)
+{
+	if (p->m.g.mode != MDBUS_MODE_LOSSLESS || n - p->gate < p->m.g.capacity)
+		return 0;
+	gate_refresh(p, n);
+	if (n - p->gate < p->m.g.capacity)
+		return 0;
+	return MDBUS_EBACKPRESSURE;
+}
+
+/* ---------------------------------------------------------- publishing */
+
+/* Steps 1 of the protocol for message n; returns the slot's words. */
+static _Atomic uint64_t *begin(struct mdbus_pub *p, uint64_t n)
+{
+	_Atomic uint64_t *slot = seg_slot(&p->m, n);
+
+	atomic_store_explicit(&slot[SLOT_W_STAMP], stamp_writing(n),
+			      memory_order_relaxed);
+	/* Orders the stamp above before the payload stores below; pairs with
+	 * the reader's acquire fence before its stamp re-check (sub.c). */
+	atomic_thread_fence(memory_order_release);
+	return slot;
+}
+
+/* Steps 2 (header words), 3, 4 and 5 for message n. */
+static void finish(struct mdbus_pub *p, _Atomic uint64_t *slot, uint64_t n,
+		   uint16_t type, size_t size, uint64_t ts_ns)
+{
+	struct seg_header *h = p->m.hdr;
+
+	atomic_store_explicit(&slot[SLOT_W_TS], ts_ns ? ts_ns : clock_realtime_ns(),
+			      memory_order_relaxed);
+	atomic_store_explicit(&slot[SLOT_W_META], (uint64_t)size | (uint64_t)type << 32,
+			      memory_order_relaxed);
+	/* Step 3: pairs with the reader's acquire load of the stamp. */
+	atomic_store_explicit(&slot[SLOT_W_STAMP], stamp_complete(n),
+			      memory_order_release);
+	/* Step 4: pairs with acquire loads of write_num (join, wait, lap). */
+	atomic_store_explicit(&h->write_num, n + 1, memory_order_release);
+	p->next = n + 1;
+	wait_wake_if_waiting(h);
+}
+
+static void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)
+{
+	const unsigned char *src = data;
+	size_t i, words = size / 8;
+	uint64_t w;
+
+	for (i = 0; i < words; i++) {
+		memcpy(&w, src + i * 8, 8);
+		atomic_store_explicit(&dst[i], w, memory_order_relaxed);
+	}
+	if (size % 8) {
+		w = 0;
+		memcpy(&w, src + words * 8, size % 8);
+		atomic_store_explicit(&dst[words], w, memory_order_relaxed);
+	}
+}
+
+MDBUS_EXPORT int mdbus_pub_publish(mdbus_pub_t *p, uint16_t type,
+				   const void *data, size_t size, uint64_t ts_ns)
+{
+	_Atomic uint64_t *slot;
+	uint64_t n = p->next;
+	int r;
+
+	if (p->claimed)
+		return MDBUS_ECLAIMED;
+	if (size > seg_payload_max(&p->m))
+		return MDBUS_ETOOBIG;
+	r = room_for(p, n);
+	if (r < 0)
+		return r;
+	slot = begin(p, n);
+	copy_in(slot + SLOT_W_PAYLOAD, data, size);
+	finish(p, slot, n, type, size, ts_ns);
+	return 0;
+}
+
+MDBUS_EXPORT int mdbus_pub_claim(mdbus_pub_t *p, size_t size, void **payload)
+{
+	_Atomic uint64_t *slot;
+	int r;
+
+	if (p->claimed)
+		return MDBUS_ECLAIMED;
+	if (size > seg_payload_max(&p->m))
+		return MDBUS_ETOOBIG;
+	r = room_for(p, p->next);
+	if (r < 0)
+		return r;
+	slot = begin(p, p->next);
+	p->claimed = 1;
+	p->claim_size = size;
+	*payload = (void *)(slot + SLOT_W_PAYLOAD);
+	return 0;
+}
+
+MDBUS_EXPORT int mdbus_pub_commit(mdbus_pub_t *p, uint16_t type, size_t size,
+				  uint64_t ts_ns)
+{
+	if (!p->claimed)
+		return MDBUS_ENOCLAIM;
+	if (size > p->claim_size)
+		return MDBUS_ETOOBIG;
+	p->claimed = 0;
+	finish(p, seg_slot(&p->m, p->next), p->next, type, size, ts_ns);
+	return 0;
+}
+
+MDBUS_EXPORT int mdbus_pub_abort(mdbus_pub_t *p)
+{
+	if (!p->claimed)
+		return MDBUS_ENOCLAIM;
+	/* The slot stays at writing(n): readers of n keep waiting, and the
+	 * next message reuses n. */
+	p->claimed = 0;
+	return 0;
+}
+
+MDBUS_EXPORT void mdbus_pub_heartbeat(mdbus_pub_t *p)
+{
+	/* Relaxed: a liveness hint, not ordered with anything. */
+	atomic_store_explicit(&p->m.hdr->heartbeat_ns, clock_realtime_ns(),
+			      memory_order_relaxed);
+}
+
+MDBUS_EXPORT int mdbus_pub_reap(mdbus_pub_t *p)
+{
+	int freed = cons_reap(&p->m);
+
+	if (p->m.g.mode == MDBUS_MODE_LOSSLESS) {
+		uint64_t before = atomic_load_explicit(&p->m.hdr->evictions,
+						       memory_order_relaxed);
+
+		gate_refresh(p, p->next);
+		freed += (int)(atomic_load_explicit(&p->m.hdr->evictions,
+						    memory_order_relaxed) - before);
+	}
+	return freed;
+}
+
+MDBUS_EXPORT uint64_t mdbus_pub_position(const mdbus_pub_t *p)
+{
+	return p->next;
+}
+
+MDBUS_EXPORT size_t mdbus_pub_payload_max(const mdbus_pub_t *p)
+{
+	return seg_payload_max(&p->m);
+}
+
+MDBUS_EXPORT void mdbus_pub_close(mdbus_pub_t *p)
+{
+	if (!p)
+		return;
+	/* Pairs with readers' acquire loads of pub_state. */
+	atomic_store_explicit(&p->m.hdr->pub_state, SEG_PUB_STOPPED,
+			      memory_order_release);
+	wait_wake_all(p->m.hdr);
+	seg_unmap(&p->m);
+	free(p->seen_pos);
+	free(p->seen_ns);
+	free(p);
+}

@@ -1,0 +1,373 @@
+/*
+ * sub.c - the subscriber: a reader's token and the read side of the
+ * ordering protocol (DESIGN.md section 4).
+ *
+ * Reading message n (the reader's token is `pos`):
+ *   - acquire-load the stamp of n's slot (pairs with the producer's release
+ *     store of complete(n), step 3): anything else means "not yet" or, for
+ *     a stamp of a later message, "lapped";
+ *   - check the size against the slot payload, copy the words out, then an
+ *     acquire fence and a second load of the stamp: if it changed, the
+ *     producer started overwriting the slot during the copy and the copy is
+ *     discarded as lapped (seqlock; pairs with the release fence of step 1);
+ *   - when lapped, read write_num, count the skipped messages exactly and
+ *     jump to the oldest message that can still be intact.
+ * Every sequence number below the final position is thus either returned
+ * exactly once or counted lost exactly once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct mdbus_sub {
+	struct seg_map m;
+	uint64_t pos;           /* sequence of the next message to return */
+	uint64_t pending_lost;  /* lost since the last returned message */
+	uint64_t lost;
+	uint64_t loss_events;
+	uint64_t word;          /* our consumer entry's ACTIVE state word */
+	int entry;              /* consumer entry index, -1 = anonymous */
+	int evicted;
+	int want_anonymous;
+	enum mdbus_wait wait;
+	enum mdbus_start start;
+	uint64_t start_seq;
+	char name[MDBUS_NAME_MAX + 1];
+	char channel[MDBUS_CHANNEL_MAX + 1];
+	char *dir;
+};
+
+MDBUS_EXPORT void mdbus_sub_config_init(struct mdbus_sub_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->start = MDBUS_START_LATEST;
+	cfg->wait = MDBUS_WAIT_ADAPTIVE;
+}
+
+static uint64_t start_position(const struct mdbus_sub *s)
+{
+	/* Acquire pairs with the producer's release store of write_num. */
+	uint64_t w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
+
+	switch (s->start) {
+	case MDBUS_START_OLDEST:
+		return w > s->m.g.capacity ? w - s->m.g.capacity : 0;
+	case MDBUS_START_SEQ:
+		return s->start_seq;
+	default:
+		return w;
+	}
+}
+
+static int attach(struct mdbus_sub *s)
+{
+	int r;
+
+	r = seg_attach(&s->m, s->channel, s->dir,
+		       s->want_anonymous ? SEG_ATTACH_RDONLY : 0);
+	if (r < 0)
+		return r;
+	s->pos = start_position(s);
+	s->entry = -1;
+	s->evicted = 0;
+	if (!s->m.writable)
+		return 0;
+	r = cons_register(&s->m, s->name, s->pos, &s->word);
+	if (r < 0) {
+		seg_unmap(&s->m);
+		return r;
+	}
+	s->entry = r;
+	return 0;
+}
+
+static int check_names(const struct mdbus_sub_config *cfg, char *name)
+{
+	if (!cfg->name) {
+		snprintf(name, MDBUS_NAME_MAX + 1, "pid%d", (int)getpid());
+		return 0;
+	}
+	if (!*cfg->name || strlen(cfg->name) > MDBUS_NAME_MAX)
+		return err_set(MDBUS_ENAME, "consumer name must be 1..%d characters",
+			       MDBUS_NAME_MAX);
+	strcpy(name, cfg->name);
+	return 0;
+}
+
+MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
+				const struct mdbus_sub_config *cfg)
+{
+	struct mdbus_sub_config defaults;
+	struct mdbus_sub *s;
+	int r;
+
+	if (!out)
+		return err_set(-EINVAL, "NULL handle pointer");
+	*out = NULL;
+	if (!cfg) {
+		mdbus_sub_config_init(&defaults);
+		cfg = &defaults;
+	}
+	if (!mdbus_channel_valid(channel))
+		return err_set(MDBUS_ENAME, "invalid channel name");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return err_set(-ENOMEM, "out of memory");
+	s->m.fd = -1;
+	r = check_names(cfg, s->name);
+	strcpy(s->channel, channel);
+	s->want_anonymous = cfg->anonymous;
+	s->wait = cfg->wait;
+	s->start = cfg->start;
+	s->start_seq = cfg->start_seq;
+	if (r == 0 && cfg->dir && !(s->dir = strdup(cfg->dir)))
+		r = err_set(-ENOMEM, "out of memory");
+	if (r == 0)
+		r = attach(s);
+	if (r < 0) {
+		free(s->dir);
+		free(s);
+		return r;
+	}
+	*out = s;
+	return 0;
+}
+
+/* ------------------------------------------------------------- reading */
+
+static void publish_position(struct mdbus_sub *s)
+{
+	if (s->entry < 0)
+		return;
+	/* Release: our copy of everything below pos is done before a
+	 * lossless producer (acquire in gate_refresh) reuses those slots. */
+	atomic_store_explicit(&s->m.table[s->entry].read_num, s->pos,
+			      memory_order_release);
+}
+
+static int check_evicted(struct mdbus_sub *s)
+{
+	if (s->entry < 0 || s->m.g.mode != MDBUS_MODE_LOSSLESS)
+		return 0;
+	if (!s->evicted && cons_still_ours(&s->m, s->entry, s->word))
+		return 0;
+	s->evicted = 1;
+	return MDBUS_EEVICTED;
+}
+
+/*
+ * Message pos is gone: a stamp for message `seen` (> pos) is in its slot.
+ * Jumps to the oldest message that can still be whole and counts the gap.
+ */
+static int lapped(struct mdbus_sub *s, uint64_t seen)
+{
+	/* Acquire pairs with the producer's release store of write_num. */
+	uint64_t w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
+	uint64_t top = w > seen + 1 ? w : seen + 1;
+	uint64_t next = top - s->m.g.capacity;
+	int r = check_evicted(s);
+
+	if (r < 0)
+		return r;
+	if (top < s->m.g.capacity || next <= s->pos)
+		next = s->pos + 1;
+	if (s->pending_lost == 0)
+		s->loss_events++;
+	s->pending_lost += next - s->pos;
+	s->lost += next - s->pos;
+	s->pos = next;
+	if (s->entry >= 0)
+		atomic_store_explicit(&s->m.table[s->entry].lost, s->lost,
+				      memory_order_relaxed);
+	publish_position(s);
+	return 0;
+}
+
+/* Nothing to read at pos: -EAGAIN, or the reason we never will. */
+static int not_ready(struct mdbus_sub *s)
+{
+	int r = check_evicted(s);
+
+	if (r < 0)
+		return r;
+	/* Acquire pairs with the release store of REPLACED. */
+	if (atomic_load_explicit(&s->m.hdr->pub_state, memory_order_acquire) ==
+	    SEG_PUB_REPLACED)
+		return MDBUS_EREPLACED;
+	return -EAGAIN;
+}
+
+static void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
+{
+	unsigned char *dst = buf;
+	size_t i, words = size / 8;
+	uint64_t w;
+
+	for (i = 0; i < words; i++) {
+		w = atomic_load_explicit(&src[i], memory_order_relaxed);
+		memcpy(dst + i * 8, &w, 8);
+	}
+	if (size % 8) {
+		w = atomic_load_explicit(&src[words], memory_order_relaxed);
+		memcpy(dst + words * 8, &w, size % 8);
+	}
+}
+
+/*
+ * One attempt at message pos. Returns 0 with the message, 1 to try again
+ * at once (lapped, skipped), or a negative code.
+ */
+static int read_once(struct mdbus_sub *s, void *buf, size_t len,
+		     struct mdbus_msg *msg)
+{
+	const _Atomic uint64_t *slot = seg_slot(&s->m, s->pos);
+	uint64_t want = stamp_complete(s->pos), stamp, again, meta, ts;
+	size_t size;
+
+	/* Pairs with the producer's release store of complete(pos). */
+	stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
+	if (stamp != want) {
+		if (stamp > want && stamp_seq(stamp) > s->pos)
+			return lapped(s, stamp_seq(stamp)) < 0 ? MDBUS_EEVICTED : 1;
+		return not_ready(s);
+	}
+	meta = atomic_load_explicit(&slot[SLOT_W_META], memory_order_relaxed);
+	ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
+	size = (size_t)(uint32_t)meta;
+	if (size <= len && size <= seg_payload_max(&s->m))
+		copy_out(buf, slot + SLOT_W_PAYLOAD, size);
+	/* Orders the copy before the re-check; pairs with the producer's
+	 * release fence after it stamped writing(n) (step 1). */
+	atomic_thread_fence(memory_order_acquire);
+	again = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed);
+	if (again != stamp)
+		return lapped(s, again > stamp ? stamp_seq(again)
+					       : s->pos + s->m.g.capacity) < 0
+			       ? MDBUS_EEVICTED : 1;
+	if (size > seg_payload_max(&s->m)) {
+		/* A size no producer of ours writes: count it and move on. */
+		return lapped(s, s->pos + s->m.g.capacity) < 0 ? MDBUS_EEVICTED : 1;
+	}
+	msg->seq = s->pos;
+	msg->ts_ns = ts;
+	msg->size = (uint32_t)size;
+	msg->type = (uint16_t)(meta >> 32);
+	if (size > len)
+		return -EMSGSIZE;
+	msg->lost = s->pending_lost;
+	s->pending_lost = 0;
+	s->pos++;
+	publish_position(s);
+	return 0;
+}
+
+MDBUS_EXPORT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
+				    struct mdbus_msg *msg)
+{
+	int r;
+
+	if (s->evicted)
+		return MDBUS_EEVICTED;
+	do
+		r = read_once(s, buf, len, msg);
+	while (r == 1);
+	return r;
+}
+
+MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
+				struct mdbus_msg *msg, int64_t timeout_ns)
+{
+	uint64_t deadline = UINT64_MAX, seen;
+	const _Atomic uint64_t *stamp;
+	unsigned round;
+	int r;
+
+	if (timeout_ns >= 0)
+		deadline = clock_mono_ns() + (uint64_t)timeout_ns;
+	for (round = 0;; round++) {
+		r = mdbus_sub_try_read(s, buf, len, msg);
+		if (r != -EAGAIN)
+			return r;
+		stamp = seg_slot(&s->m, s->pos) + SLOT_W_STAMP;
+		seen = atomic_load_explicit(stamp, memory_order_relaxed);
+		r = wait_step(s->m.hdr, s->m.writable, s->wait, stamp, seen,
+			      round, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+/* ----------------------------------------------------------- accessors */
+
+MDBUS_EXPORT int mdbus_sub_caught_up(const mdbus_sub_t *s)
+{
+	/* Acquire pairs with the producer's release store of write_num. */
+	return s->pos >= atomic_load_explicit(&s->m.hdr->write_num,
+					      memory_order_acquire);
+}
+
+MDBUS_EXPORT uint64_t mdbus_sub_position(const mdbus_sub_t *s)
+{
+	return s->pos;
+}
+
+MDBUS_EXPORT uint64_t mdbus_sub_lost(const mdbus_sub_t *s)
+{
+	return s->lost;
+}
+
+MDBUS_EXPORT uint64_t mdbus_sub_loss_events(const mdbus_sub_t *s)
+{
+	return s->loss_events;
+}
+
+MDBUS_EXPORT size_t mdbus_sub_payload_max(const mdbus_sub_t *s)
+{
+	return seg_payload_max(&s->m);
+}
+
+MDBUS_EXPORT int mdbus_sub_pub_info(const mdbus_sub_t *s,
+				    struct mdbus_pub_info *info)
+{
+	seg_pub_info(s->m.hdr, info);
+	return 0;
+}
+
+static void detach(struct mdbus_sub *s)
+{
+	if (s->entry >= 0)
+		cons_unregister(&s->m, s->entry, s->word);
+	s->entry = -1;
+	seg_unmap(&s->m);
+}
+
+MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s)
+{
+	struct mdbus_sub fresh = *s;
+	int r;
+
+	fresh.start = MDBUS_START_OLDEST;
+	r = attach(&fresh);
+	if (r < 0)
+		return r;
+	if (fresh.m.g.epoch == s->m.g.epoch) {
+		fresh.pos = s->pos; /* same segment: keep our place */
+		publish_position(&fresh);
+	}
+	detach(s);
+	*s = fresh;
+	return 0;
+}
+
+MDBUS_EXPORT void mdbus_sub_close(mdbus_sub_t *s)
+{
+	if (!s)
+		return;
+	detach(s);
+	free(s->dir);
+	free(s);
+}

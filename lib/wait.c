@@ -1,0 +1,138 @@
+/*
+ * wait.c - how readers wait for the next message and how the producer
+ * wakes them (DESIGN.md section 4, "Waiting").
+ *
+ * The Dekker pair: a reader about to sleep announces itself (waiters++),
+ * then looks at the slot once more; the producer publishes, then looks at
+ * `waiters`. Each side has a sequentially consistent fence between its
+ * store and its load, so at least one of them sees the other: either the
+ * reader sees the message and does not sleep, or the producer sees the
+ * waiter and bumps the futex word, which makes the reader's FUTEX_WAIT
+ * return at once (value changed) or wakes it. Remove either fence and
+ * tests/t_block loses wake-ups and hangs.
+ *
+ * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SPIN_ROUNDS 2000  /* adaptive: busy polls before yielding */
+#define YIELD_ROUNDS 50   /* adaptive: sched_yield()s before sleeping */
+#define SLEEP_MAX_NS 100000000ULL /* cap of one futex sleep: 100 ms */
+#define POLL_NS 200000ULL /* read-only readers cannot announce: poll */
+
+static long futex(_Atomic uint32_t *addr, int op, uint32_t val,
+		  const struct timespec *ts)
+{
+	return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static void wake(struct seg_header *h)
+{
+	/* Release: a reader whose acquire load of wake_seq sees the bump also
+	 * sees the message published before it. */
+	atomic_fetch_add_explicit(&h->wake_seq, 1, memory_order_release);
+	futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
+}
+
+void wait_wake_if_waiting(struct seg_header *h)
+{
+	/* Dekker, producer side: orders the stamp/write_num release stores
+	 * before the load of waiters; pairs with the fence in sleep_on(). */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&h->waiters, memory_order_relaxed) == 0)
+		return;
+	wake(h);
+}
+
+void wait_wake_all(struct seg_header *h)
+{
+	wake(h);
+}
+
+static uint64_t sleep_length(uint64_t deadline_ns)
+{
+	uint64_t now;
+
+	if (deadline_ns == UINT64_MAX)
+		return SLEEP_MAX_NS;
+	now = clock_mono_ns();
+	if (now >= deadline_ns)
+		return 0;
+	return deadline_ns - now < SLEEP_MAX_NS ? deadline_ns - now : SLEEP_MAX_NS;
+}
+
+/*
+ * Sleeps on the futex until woken, the stamp changes or ns pass. The
+ * sleep is capped so that a reader also notices state changes nobody
+ * woke it for (e.g. a publisher killed with SIGKILL).
+ */
+static void sleep_on(struct seg_header *h, const _Atomic uint64_t *stamp,
+		     uint64_t seen, uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	uint32_t seq;
+
+	atomic_fetch_add_explicit(&h->waiters, 1, memory_order_relaxed);
+	/* Dekker, reader side: pairs with the fence in
+	 * wait_wake_if_waiting(). */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* Acquire pairs with the release bump in wake(). */
+	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
+	/* Acquire pairs with the producer's release store of the stamp. */
+	if (atomic_load_explicit(stamp, memory_order_acquire) == seen)
+		futex(&h->wake_seq, FUTEX_WAIT, seq, &ts);
+	atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
+}
+
+static void poll_sleep(uint64_t ns)
+{
+	struct timespec ts = { 0, (long)(ns < POLL_NS ? ns : POLL_NS) };
+
+	nanosleep(&ts, NULL);
+}
+
+int wait_step(struct seg_header *h, int writable, enum mdbus_wait strategy,
+	      const _Atomic uint64_t *stamp, uint64_t seen, unsigned round,
+	      uint64_t deadline_ns)
+{
+	uint64_t ns;
+
+	if (strategy == MDBUS_WAIT_SPIN ||
+	    (strategy == MDBUS_WAIT_ADAPTIVE && round < SPIN_ROUNDS)) {
+		cpu_relax();
+		if ((round & 255) == 255 && deadline_ns != UINT64_MAX &&
+		    clock_mono_ns() >= deadline_ns)
+			return -ETIMEDOUT;
+		return 0;
+	}
+	ns = sleep_length(deadline_ns);
+	if (ns == 0)
+		return -ETIMEDOUT;
+	if (strategy == MDBUS_WAIT_YIELD ||
+	    (strategy == MDBUS_WAIT_ADAPTIVE && round < SPIN_ROUNDS + YIELD_ROUNDS)) {
+		sched_yield();
+		return 0;
+	}
+	if (!writable)
+		poll_sleep(ns);
+	else
+		sleep_on(h, stamp, seen, ns);
+	return 0;
+}
