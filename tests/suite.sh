@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The whole test suite, from any checkout: installs missing build
+# dependencies (Debian), copies the sources to _build/src, builds three
+# variants out of tree and runs `make check` in each:
+#   plain    gcc, -Werror, every test (static- and dynamic-link variants)
+#   address  ASan + UBSan, every test
+#   thread   TSan, the threaded tests
+# then `make distcheck`. Ends with one line "N passed, N failed" counting
+# test programs over all variants (distcheck counts as one).
+#   usage: tests/suite.sh [--no-sanitizers] [--no-distcheck]
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+sanitizers=1
+distcheck=1
+for a in "$@"; do
+	case $a in
+	--no-sanitizers) sanitizers=0 ;;
+	--no-distcheck) distcheck=0 ;;
+	*) echo "usage: $0 [--no-sanitizers] [--no-distcheck]" >&2; exit 64 ;;
+	esac
+done
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0 failed=0 skipped=0
+
+bash "$top/tests/deps.sh" || exit 1
+
+build=$top/_build
+rm -rf "$build"
+mkdir -p "$build/src"
+cd "$top" || exit 1
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$build/src"
+else
+	tar --exclude=./_build -cf - . | tar -xf - -C "$build/src"
+fi
+(cd "$build/src" && autoreconf -fi >"$build/autoreconf.log" 2>&1) ||
+	{ cat "$build/autoreconf.log"; echo "0 passed, 1 failed"; exit 1; }
+
+count() { # count VARIANT: add the results of its test-suite.log
+	local log=$build/$1/tests/test-suite.log p=0 f=0 s=0
+	if [ -f "$log" ]; then
+		p=$(sed -n 's/^# PASS: *//p' "$log")
+		f=$(( $(sed -n 's/^# FAIL: *//p' "$log") + $(sed -n 's/^# ERROR: *//p' "$log") + $(sed -n 's/^# XPASS: *//p' "$log") ))
+		s=$(sed -n 's/^# SKIP: *//p' "$log")
+	else
+		f=1
+	fi
+	echo "== $1: $p passed, $f failed, $s skipped"
+	[ "$f" -gt 0 ] && [ -f "$log" ] && grep -E '^(FAIL|ERROR|XPASS):' "$build/$1/tests/"*.log 2>/dev/null | head -20
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+variant() { # variant NAME CONFIGURE-ARGS...
+	local name=$1; shift
+	mkdir -p "$build/$name"
+	echo "== $name: configure $*"
+	if ! (cd "$build/$name" && "$build/src/configure" -q "$@" >configure.out 2>&1 &&
+	      make -j"$jobs" >build.out 2>&1); then
+		tail -40 "$build/$name/configure.out" "$build/$name/build.out" 2>/dev/null
+		echo "== $name: build failed"
+		failed=$((failed + 1))
+		return
+	fi
+	(cd "$build/$name" && make -j"$jobs" check >check.out 2>&1)
+	count "$name"
+}
+
+variant plain
+if [ "$sanitizers" = 1 ]; then
+	variant address --enable-sanitizer=address
+	variant thread --enable-sanitizer=thread
+fi
+if [ "$distcheck" = 1 ]; then
+	echo "== distcheck"
+	if (cd "$build/plain" && make -j"$jobs" distcheck >distcheck.out 2>&1); then
+		passed=$((passed + 1))
+	else
+		tail -40 "$build/plain/distcheck.out"
+		failed=$((failed + 1))
+	fi
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
