@@ -136,9 +136,15 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
 
 /* ---- wait.c ---- */
 
+/* Producer side, at open: registers for asymmetric barriers
+ * (membarrier). Returns 1 when the publisher may use the cheap side of the
+ * Dekker pair, 0 when it must use a full fence. */
+int wait_publisher_init(struct seg_header *h);
+
 /* Producer side, after publishing: wakes blocked readers if any declared
- * themselves waiting. Costs a full fence, never a syscall otherwise. */
-void wait_wake_if_waiting(struct seg_header *h);
+ * themselves waiting. A compiler barrier (asym) or a full fence, and a
+ * load; a syscall only when someone waits. */
+void wait_wake_if_waiting(struct seg_header *h, int asym);
 
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);

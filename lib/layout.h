@@ -95,6 +95,10 @@ struct seg_header {
 	/* ---- blocking readers ---- */
 	_Alignas(64) _Atomic uint32_t wake_seq; /* futex word, bumped per wake */
 	_Atomic uint32_t waiters;               /* readers inside the wait */
+	_Atomic uint32_t wake_membarrier;       /* 1: the publisher's side of
+						   the Dekker pair is a compiler
+						   barrier; sleepers must call
+						   membarrier() (wait.c) */
 
 	/* ---- consumer registration counters (relaxed, statistics) ---- */
 	_Alignas(64) _Atomic uint64_t registrations;

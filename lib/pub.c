@@ -31,6 +31,7 @@ struct mdbus_pub {
 	uint64_t reap_ns;      /* lossless: last liveness check of gaters */
 	size_t claim_size;     /* open claim's size, 0 = none */
 	int claimed;
+	int asym;              /* readers' membarrier() fences for us */
 };
 
 MDBUS_EXPORT void mdbus_config_init(struct mdbus_config *cfg)
@@ -121,6 +122,7 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 		return r;
 	}
 	p->stall_ns = cfg->stall_evict_ns;
+	p->asym = wait_publisher_init(p->m.hdr);
 	recover(p);
 	announce(p);
 	*out = p;
@@ -234,7 +236,7 @@ static void finish(struct mdbus_pub *p, _Atomic uint64_t *slot, uint64_t n,
 	/* Step 4: pairs with acquire loads of write_num (join, wait, lap). */
 	atomic_store_explicit(&h->write_num, n + 1, memory_order_release);
 	p->next = n + 1;
-	wait_wake_if_waiting(h);
+	wait_wake_if_waiting(h, p->asym);
 }
 
 static void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)

@@ -4,18 +4,26 @@
  *
  * The Dekker pair: a reader about to sleep announces itself (waiters++),
  * then looks at the slot once more; the producer publishes, then looks at
- * `waiters`. Each side has a sequentially consistent fence between its
- * store and its load, so at least one of them sees the other: either the
- * reader sees the message and does not sleep, or the producer sees the
- * waiter and bumps the futex word, which makes the reader's FUTEX_WAIT
- * return at once (value changed) or wakes it. Remove either fence and
- * tests/t_block loses wake-ups and hangs.
+ * `waiters`. Each side needs a full barrier between its store and its
+ * load, so that at least one of them sees the other: either the reader
+ * sees the message and does not sleep, or the producer sees the waiter and
+ * bumps the futex word, which makes the reader's FUTEX_WAIT return at once
+ * (value changed) or wakes it.
+ *
+ * The barriers are asymmetric, as in liburcu's membarrier flavour: the
+ * publisher registers for MEMBARRIER_CMD_GLOBAL_EXPEDITED and keeps only a
+ * compiler barrier on its hot path; a reader going to sleep (rare, and
+ * about to make a syscall anyway) calls membarrier(), which runs a full
+ * barrier on every CPU running the publisher. Where the kernel lacks
+ * membarrier, both sides use a sequentially consistent fence. Remove
+ * either side and tests/t_block loses wake-ups and hangs.
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
  */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -51,11 +59,30 @@ static void wake(struct seg_header *h)
 	futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 }
 
-void wait_wake_if_waiting(struct seg_header *h)
+int wait_publisher_init(struct seg_header *h)
+{
+	int asym = syscall(SYS_membarrier,
+			   MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+
+	/* Stays 1 once a publisher relied on it; a reader that sees 1 always
+	 * calls membarrier(), which is also a full fence for itself. The
+	 * seq_cst fence makes the flag visible before any message is. */
+	if (asym)
+		atomic_store_explicit(&h->wake_membarrier, 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_seq_cst);
+	return asym;
+}
+
+void wait_wake_if_waiting(struct seg_header *h, int asym)
 {
 	/* Dekker, producer side: orders the stamp/write_num release stores
-	 * before the load of waiters; pairs with the fence in sleep_on(). */
-	atomic_thread_fence(memory_order_seq_cst);
+	 * before the load of waiters. With asym, the reader's membarrier()
+	 * supplies the CPU barrier and we only stop the compiler; else a full
+	 * fence pairing with the one in announce_waiter(). */
+	if (asym)
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&h->waiters, memory_order_relaxed) == 0)
 		return;
 	wake(h);
@@ -83,22 +110,20 @@ static uint64_t sleep_length(uint64_t deadline_ns)
  * sleep is capped so that a reader also notices state changes nobody
  * woke it for (e.g. a publisher killed with SIGKILL).
  */
-static void sleep_on(struct seg_header *h, const _Atomic uint64_t *stamp,
-		     uint64_t seen, uint64_t ns)
+/* Dekker, reader side: waiters++ then a full barrier on this CPU and, if
+ * the publisher relies on it, on the publisher's. Returns 0, or -1 when
+ * the barrier cannot be had (the caller then polls instead). */
+static int announce_waiter(struct seg_header *h)
 {
-	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
-	uint32_t seq;
-
 	atomic_fetch_add_explicit(&h->waiters, 1, memory_order_relaxed);
-	/* Dekker, reader side: pairs with the fence in
-	 * wait_wake_if_waiting(). */
+	/* Pairs with the fence in wait_wake_if_waiting(). */
 	atomic_thread_fence(memory_order_seq_cst);
-	/* Acquire pairs with the release bump in wake(). */
-	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
-	/* Acquire pairs with the producer's release store of the stamp. */
-	if (atomic_load_explicit(stamp, memory_order_acquire) == seen)
-		futex(&h->wake_seq, FUTEX_WAIT, seq, &ts);
+	if (!atomic_load_explicit(&h->wake_membarrier, memory_order_relaxed))
+		return 0;
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0)
+		return 0;
 	atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
+	return -1;
 }
 
 static void poll_sleep(uint64_t ns)
@@ -106,6 +131,29 @@ static void poll_sleep(uint64_t ns)
 	struct timespec ts = { 0, (long)(ns < POLL_NS ? ns : POLL_NS) };
 
 	nanosleep(&ts, NULL);
+}
+
+/*
+ * Sleeps on the futex until woken, the stamp changes or ns pass. The
+ * sleep is capped so that a reader also notices state changes nobody
+ * woke it for (e.g. a publisher killed with SIGKILL).
+ */
+static void sleep_on(struct seg_header *h, const _Atomic uint64_t *stamp,
+		     uint64_t seen, uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	uint32_t seq;
+
+	if (announce_waiter(h) < 0) {
+		poll_sleep(ns);
+		return;
+	}
+	/* Acquire pairs with the release bump in wake(). */
+	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
+	/* Acquire pairs with the producer's release store of the stamp. */
+	if (atomic_load_explicit(stamp, memory_order_acquire) == seen)
+		futex(&h->wake_seq, FUTEX_WAIT, seq, &ts);
+	atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
 }
 
 int wait_step(struct seg_header *h, int writable, enum mdbus_wait strategy,
