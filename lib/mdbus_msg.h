@@ -108,7 +108,7 @@ enum mdbus_trading_state {
 	MDBUS_STATE_FEED_DOWN = 5,  /* feed lost / publisher stopping */
 };
 
-/* Instrument or feed status. 72 bytes. An empty symbol means the whole feed
+/* Instrument or feed status. 64 bytes. An empty symbol means the whole feed
  * (mdpub publishes FEED_UP at start and FEED_DOWN when it stops). */
 struct mdbus_status {
 	char symbol[MDBUS_SYMBOL_LEN];
@@ -132,7 +132,7 @@ _Static_assert(sizeof(struct mdbus_trade) == 64, "trade layout");
 _Static_assert(sizeof(struct mdbus_book_level) == 56, "book level layout");
 _Static_assert(sizeof(struct mdbus_book_snapshot) == 40, "snapshot layout");
 _Static_assert(sizeof(struct mdbus_level) == 16, "level layout");
-_Static_assert(sizeof(struct mdbus_status) == 72, "status layout");
+_Static_assert(sizeof(struct mdbus_status) == 64, "status layout");
 _Static_assert(sizeof(struct mdbus_heartbeat) == 24, "heartbeat layout");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "mdbus message types are little-endian");
