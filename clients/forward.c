@@ -1,0 +1,292 @@
+/*
+ * forward.c - --forward udp://HOST:PORT: relays messages as MoldUDP64
+ * downstream packets in the framing of daemons/moldudp64.h, which mdpub's
+ * udp source reads. A message is numbered with its ring sequence + 1, so
+ * what this reader lost (or filtered out) shows as a gap downstream; a
+ * packet holds consecutive numbers only. A batch is sent when the next
+ * message would not fit, is not the next number, or the oldest message in
+ * it waited batch_delay; a heartbeat (count 0) goes out after heartbeat
+ * idle time, an end-of-session packet at exit. Unicast or multicast
+ * (IPv4 or IPv6; TTL and interface options for multicast).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "moldudp64.h"
+#include "mdsub.h"
+
+#define URL_PREFIX "udp://"
+#define MSG_MAX (UINT16_MAX - MDBUS_UDP_MSG_LEN)
+
+struct forwarder {
+	int fd;
+	const struct fwd_opts *o;
+	char session[MOLD_SESSION_LEN];
+	unsigned char *pkt;
+	size_t len;            /* bytes in pkt; MOLD_HEADER_LEN when empty */
+	size_t cap;            /* batch size limit */
+	uint16_t count;        /* messages in pkt */
+	uint64_t first_num;    /* MoldUDP64 number of the first in pkt */
+	uint64_t next_num;     /* number the next message should have */
+	uint64_t pending_ns;   /* when the first message was added */
+	uint64_t sent_ns;      /* when the last packet went out */
+	uint64_t send_errors;
+	uint64_t session_id;   /* digits of the current session name */
+};
+
+static void put_be(unsigned char *p, uint64_t v, int bytes)
+{
+	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+/* A session name: --session, else ten digits of the clock; a restart of
+ * the numbering always gets a new one. */
+static void new_session(struct forwarder *f)
+{
+	uint64_t id = now_realtime() / NS_PER_SEC % 10000000000ULL;
+	char buf[MOLD_SESSION_LEN + 1];
+
+	if (f->o->session && !f->session_id) {
+		snprintf(buf, sizeof buf, "%-10s", f->o->session);
+		f->session_id = id;
+	} else {
+		f->session_id = id > f->session_id ? id : f->session_id + 1;
+		snprintf(buf, sizeof buf, "%010" PRIu64,
+			 (uint64_t)(f->session_id % 10000000000ULL));
+	}
+	memcpy(f->session, buf, MOLD_SESSION_LEN);
+}
+
+/* Sends pkt with `count` in the header, then starts an empty batch. */
+static void send_packet(struct forwarder *f, uint64_t seq, uint16_t count,
+			uint64_t now)
+{
+	memcpy(f->pkt, f->session, MOLD_SESSION_LEN);
+	put_be(f->pkt + MOLD_SESSION_LEN, seq, 8);
+	put_be(f->pkt + MOLD_SESSION_LEN + 8, count, 2);
+	if (send(f->fd, f->pkt, f->len, 0) < 0 && errno != ECONNREFUSED &&
+	    f->send_errors++ == 0)
+		fprintf(stderr, "mdsub: %s: send: %s (counting further "
+			"errors)\n", f->o->url, strerror(errno));
+	f->len = MOLD_HEADER_LEN;
+	f->count = 0;
+	f->sent_ns = now;
+}
+
+static void flush_batch(struct forwarder *f, uint64_t now)
+{
+	if (f->count)
+		send_packet(f, f->first_num, f->count, now);
+}
+
+static void add_message(struct forwarder *f, const struct delivery *d,
+			uint64_t num, uint64_t now)
+{
+	unsigned char *p = f->pkt + f->len;
+	size_t mlen = MDBUS_UDP_MSG_LEN + d->msg->size;
+
+	if (!f->count) {
+		f->first_num = num;
+		f->pending_ns = now;
+	}
+	put_be(p, mlen, MOLD_BLOCK_LEN);
+	p += MOLD_BLOCK_LEN;
+	put_le(p + MDBUS_UDP_TS_OFF, d->msg->ts_ns, 8);
+	put_le(p + MDBUS_UDP_TYPE_OFF, d->msg->type, 2);
+	put_le(p + MDBUS_UDP_FLAGS_OFF, 0, 2);
+	memcpy(p + MDBUS_UDP_MSG_LEN, d->payload, d->msg->size);
+	f->len += MOLD_BLOCK_LEN + mlen;
+	f->count++;
+	f->next_num = num + 1;
+}
+
+void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns)
+{
+	uint64_t num = d->msg->seq + 1;
+	size_t need = MOLD_BLOCK_LEN + MDBUS_UDP_MSG_LEN + d->msg->size;
+
+	if (d->msg->size > MSG_MAX || MOLD_HEADER_LEN + need > MOLD_PACKET_MAX) {
+		fprintf(stderr, "mdsub: seq %" PRIu64 ": %" PRIu32 " bytes do "
+			"not fit a UDP packet, skipped\n", d->msg->seq,
+			d->msg->size);
+		return;
+	}
+	if (num < f->next_num) {
+		flush_batch(f, now_ns);
+		new_session(f);
+	}
+	if (num != f->next_num || f->len + need > f->cap ||
+	    f->count == MOLD_COUNT_END - 1)
+		flush_batch(f, now_ns);
+	add_message(f, d, num, now_ns);
+	if (f->len >= f->cap || now_ns - f->pending_ns >= f->o->batch_delay_ns)
+		flush_batch(f, now_ns);
+}
+
+void fwd_tick(struct forwarder *f, uint64_t now_ns, uint64_t *next_ns)
+{
+	uint64_t due;
+
+	if (f->count) {
+		due = f->pending_ns + f->o->batch_delay_ns;
+		if (now_ns < due) {
+			*next_ns = due - now_ns;
+			return;
+		}
+		flush_batch(f, now_ns);
+	}
+	due = f->sent_ns + f->o->heartbeat_ns;
+	if (now_ns >= due) {
+		send_packet(f, f->next_num, MOLD_COUNT_HEARTBEAT, now_ns);
+		due = now_ns + f->o->heartbeat_ns;
+	}
+	*next_ns = due - now_ns;
+}
+
+/* "udp://HOST:PORT" or "udp://[V6ADDR]:PORT" into host and port. */
+static int split_url(const char *url, char *host, size_t hlen, char **port)
+{
+	const char *h = url + strlen(URL_PREFIX), *end;
+	size_t n;
+
+	if (strncmp(url, URL_PREFIX, strlen(URL_PREFIX)))
+		return -1;
+	end = *h == '[' ? strchr(h, ']') : strrchr(h, ':');
+	if (!end)
+		return -1;
+	h += *h == '[';
+	n = (size_t)(end - h);
+	end += *end == ']';
+	if (*end != ':' || !end[1] || !n || n >= hlen)
+		return -1;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*port = (char *)end + 1;
+	return 0;
+}
+
+static int set_multicast(int fd, const struct addrinfo *ai,
+			 const struct fwd_opts *o)
+{
+	struct in_addr ifa;
+
+	if (ai->ai_family == AF_INET6)
+		return setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS,
+				  &o->ttl, sizeof o->ttl);
+	if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &o->ttl,
+		       sizeof o->ttl))
+		return -1;
+	if (!o->iface)
+		return 0;
+	if (inet_pton(AF_INET, o->iface, &ifa) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof ifa);
+}
+
+static int is_multicast(const struct addrinfo *ai)
+{
+	if (ai->ai_family == AF_INET6)
+		return IN6_IS_ADDR_MULTICAST(
+			&((const struct sockaddr_in6 *)(const void *)ai->ai_addr)
+				 ->sin6_addr);
+	return IN_MULTICAST(ntohl(
+		((const struct sockaddr_in *)(const void *)ai->ai_addr)
+			->sin_addr.s_addr));
+}
+
+static int connect_socket(const struct addrinfo *ai, const struct fwd_opts *o)
+{
+	int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if ((is_multicast(ai) && set_multicast(fd, ai, o)) ||
+	    connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+static int open_socket(const struct fwd_opts *o)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai;
+	char host[256], *port;
+	int err, fd;
+
+	if (split_url(o->url, host, sizeof host, &port)) {
+		fprintf(stderr, "mdsub: %s: expected udp://HOST:PORT\n", o->url);
+		return -1;
+	}
+	err = getaddrinfo(host, port, &hints, &ai);
+	if (err) {
+		fprintf(stderr, "mdsub: %s: %s\n", o->url, gai_strerror(err));
+		return -1;
+	}
+	fd = connect_socket(ai, o);
+	if (fd < 0)
+		fprintf(stderr, "mdsub: %s: %s\n", o->url, strerror(errno));
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int fwd_open(struct forwarder **out, const struct fwd_opts *o,
+	     uint64_t next_seq)
+{
+	struct forwarder *f = calloc(1, sizeof *f);
+
+	if (f)
+		f->pkt = malloc(MOLD_PACKET_MAX);
+	if (!f || !f->pkt) {
+		fputs("mdsub: out of memory\n", stderr);
+		free(f);
+		return -1;
+	}
+	f->o = o;
+	f->cap = o->batch_bytes;
+	f->len = MOLD_HEADER_LEN;
+	f->next_num = next_seq + 1;
+	f->sent_ns = now_mono();
+	new_session(f);
+	f->fd = open_socket(o);
+	if (f->fd < 0) {
+		free(f->pkt);
+		free(f);
+		return -1;
+	}
+	*out = f;
+	return 0;
+}
+
+void fwd_close(struct forwarder *f)
+{
+	uint64_t now = now_mono();
+
+	flush_batch(f, now);
+	send_packet(f, f->next_num, MOLD_COUNT_END, now);
+	if (f->send_errors)
+		fprintf(stderr, "mdsub: %s: %" PRIu64 " packets not sent\n",
+			f->o->url, f->send_errors);
+	close(f->fd);
+	free(f->pkt);
+	free(f);
+}

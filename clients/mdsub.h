@@ -1,0 +1,118 @@
+/*
+ * mdsub.h - declarations shared by the modules of mdsub, the command-line
+ * consumer of mdbus channels (see mdsub(1)).
+ */
+#ifndef MDSUB_H
+#define MDSUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mdbus.h"
+#include "mdbus_msg.h"
+
+#define EXIT_USAGE 64   /* EX_USAGE */
+#define NS_PER_SEC 1000000000ULL
+#define MDSUB_MAX_SYMBOLS 64
+#define MDSUB_MAX_TYPES 32
+
+enum out_format { OUT_TEXT, OUT_CSV, OUT_JSON, OUT_RAW };
+
+enum mdsub_mode { MODE_READ, MODE_LIST, MODE_STATUS, MODE_WATCH };
+
+struct fwd_opts {
+	const char *url;         /* udp://HOST:PORT */
+	int ttl;                 /* multicast TTL */
+	const char *iface;       /* multicast interface address, or NULL */
+	size_t batch_bytes;      /* largest datagram */
+	uint64_t batch_delay_ns; /* longest a message waits in a batch */
+	uint64_t heartbeat_ns;   /* heartbeat packet period when idle */
+	const char *session;     /* MoldUDP64 session (<= 10 chars) */
+};
+
+struct mdsub_opts {
+	enum mdsub_mode mode;
+	enum out_format format;
+	char *const *channels;   /* argv tail */
+	int nchannels;
+	uint64_t count;          /* -n: stop after this many; 0 = no limit */
+	struct mdbus_sub_config sub;
+	int until_caught_up;
+	int quiet;
+	int header;              /* csv header line */
+	int summary;
+	uint64_t duration_ns;    /* 0 = until stopped */
+	uint64_t stats_ns;       /* --stats interval; 0 = off */
+	uint64_t watch_ns;       /* --watch interval */
+	uint16_t types[MDSUB_MAX_TYPES]; /* -t filter */
+	int ntypes;
+	const char *symbols[MDSUB_MAX_SYMBOLS]; /* -s filter (fnmatch) */
+	int nsymbols;
+	const char *record;      /* --record FILE */
+	struct fwd_opts fwd;     /* fwd.url NULL = off */
+};
+
+/* opts.c: parses argv; returns 0, or EXIT_USAGE after printing why, or -1
+ * when --help / --version was printed (exit 0). */
+int opts_parse(struct mdsub_opts *o, int argc, char **argv);
+
+/* run.c: the read loop; returns the exit status. */
+int run_read(const struct mdsub_opts *o);
+
+/* One message as the sinks see it. */
+struct delivery {
+	const char *channel;
+	const struct mdbus_msg *msg;
+	const void *payload;
+};
+
+/* print.c: formats a message on stdout in the chosen format. */
+void print_header(enum out_format f);
+void print_msg(enum out_format f, int show_channel, const struct delivery *d);
+/* Name of a message type ("quote", ...) or NULL when unknown. */
+const char *msg_type_name(unsigned type);
+/* Symbol of a typed message copied NUL-terminated into sym[17]; returns 0
+ * when the type has no symbol or the payload is too short. */
+int msg_symbol(const struct delivery *d, char sym[MDBUS_SYMBOL_LEN + 1]);
+
+/* fmt.c: text helpers shared by the printers. */
+void fmt_fixed(char *buf, size_t len, int64_t v, int min_decimals);
+void fmt_json_str(FILE *f, const char *s, size_t n);
+void fmt_hex(FILE *f, const void *p, size_t n);
+void fmt_time(char *buf, size_t len, uint64_t ns);
+uint64_t now_realtime(void);
+uint64_t now_mono(void);
+
+/* stats.c: --stats and the final summary. */
+struct stats;
+struct stats *stats_new(const char *channel);
+void stats_free(struct stats *s);
+void stats_add(struct stats *s, const struct mdbus_msg *m, uint64_t now_ns);
+void stats_loss(struct stats *s, uint64_t lost);
+void stats_line(struct stats *s, uint64_t lag, uint64_t interval_ns);
+void stats_summary(struct stats *s, FILE *f, uint64_t elapsed_ns);
+
+/* record.c: --record FILE. */
+struct recorder;
+int rec_open(struct recorder **out, const char *path, const char *channel,
+	     const struct mdbus_sub_config *sub);
+int rec_write(struct recorder *r, const struct delivery *d);
+int rec_flush(struct recorder *r);
+int rec_close(struct recorder *r);
+
+/* forward.c: --forward udp://HOST:PORT; next_seq is the reader's position.
+ * Send errors are counted and reported, never fatal. */
+struct forwarder;
+int fwd_open(struct forwarder **out, const struct fwd_opts *o,
+	     uint64_t next_seq);
+void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns);
+/* Flushes a batch that waited long enough, sends a heartbeat when idle;
+ * sets *next_ns to the time until it needs calling again. */
+void fwd_tick(struct forwarder *f, uint64_t now_ns, uint64_t *next_ns);
+void fwd_close(struct forwarder *f);
+
+/* status.c: --list, --status, --watch; return the exit status. */
+int status_run(const struct mdsub_opts *o);
+
+#endif /* MDSUB_H */

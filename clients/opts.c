@@ -1,0 +1,407 @@
+/*
+ * opts.c - mdsub's command line (getopt_long). Every bad argument gets a
+ * message naming it and the usage hint, and exit status 64 (EX_USAGE).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "mdsub.h"
+#include "moldudp64.h"
+
+#define DEFAULT_BATCH_BYTES 1400   /* fits an Ethernet MTU */
+#define DEFAULT_BATCH_DELAY_US 200
+#define DEFAULT_HEARTBEAT_SEC 1.0
+#define DEFAULT_TTL 1
+
+enum {
+	OPT_FROM = 256, OPT_STATS, OPT_SUMMARY, OPT_TTL, OPT_IFACE,
+	OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT, OPT_SESSION,
+	OPT_NO_HEADER, OPT_STATUS,
+};
+
+static const struct option long_opts[] = {
+	{"output", required_argument, NULL, 'o'},
+	{"count", required_argument, NULL, 'n'},
+	{"from", required_argument, NULL, OPT_FROM},
+	{"until-caught-up", no_argument, NULL, 'u'},
+	{"symbol", required_argument, NULL, 's'},
+	{"type", required_argument, NULL, 't'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"wait", required_argument, NULL, 'w'},
+	{"duration", required_argument, NULL, 'd'},
+	{"stats", optional_argument, NULL, OPT_STATS},
+	{"summary", no_argument, NULL, OPT_SUMMARY},
+	{"record", required_argument, NULL, 'r'},
+	{"forward", required_argument, NULL, 'f'},
+	{"ttl", required_argument, NULL, OPT_TTL},
+	{"interface", required_argument, NULL, OPT_IFACE},
+	{"batch-bytes", required_argument, NULL, OPT_BATCH_BYTES},
+	{"batch-delay", required_argument, NULL, OPT_BATCH_DELAY},
+	{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
+	{"session", required_argument, NULL, OPT_SESSION},
+	{"name", required_argument, NULL, 'N'},
+	{"anonymous", no_argument, NULL, 'a'},
+	{"dir", required_argument, NULL, 'D'},
+	{"no-header", no_argument, NULL, OPT_NO_HEADER},
+	{"list", no_argument, NULL, 'l'},
+	{"status", no_argument, NULL, OPT_STATUS},
+	{"watch", optional_argument, NULL, 'W'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static const char short_opts[] = ":o:n:us:t:qw:d:r:f:N:aD:lhV";
+
+static void usage(FILE *f)
+{
+	fputs("Usage: mdsub [OPTION]... CHANNEL...\n"
+	      "       mdsub --list | --status [CHANNEL]... | --watch[=SEC] [CHANNEL]...\n"
+	      "Print, measure, record or forward the messages of mdbus channels.\n"
+	      "\n"
+	      "  -o, --output=FMT       text (default), csv, json or raw\n"
+	      "  -n, --count=N          stop after N messages\n"
+	      "      --from=WHERE       latest (default), oldest, or a sequence number\n"
+	      "  -u, --until-caught-up  stop once everything published was read\n"
+	      "  -s, --symbol=SYM,...   only these symbols (shell patterns allowed)\n"
+	      "  -t, --type=TYPE,...    only these types: raw quote trade level snapshot\n"
+	      "                         status heartbeat, or a number\n"
+	      "  -q, --quiet            print no messages\n"
+	      "  -w, --wait=HOW         adaptive (default), spin, yield or block\n"
+	      "  -d, --duration=SEC     stop after SEC seconds\n"
+	      "      --stats[=SEC]      print rates, lag, loss and latency every SEC\n"
+	      "                         (default 1) instead of messages\n"
+	      "      --summary          print totals on stderr at the end\n"
+	      "  -r, --record=FILE      write a recording for mdpub's replay source\n"
+	      "  -f, --forward=udp://HOST:PORT  relay as MoldUDP64 packets\n"
+	      "      --ttl=N            multicast TTL (default 1)\n"
+	      "      --interface=ADDR   multicast interface address\n"
+	      "      --batch-bytes=N    largest datagram (default 1400)\n"
+	      "      --batch-delay=USEC longest a message waits in a batch (default 200)\n"
+	      "      --heartbeat=SEC    heartbeat packet period when idle (default 1)\n"
+	      "      --session=NAME     MoldUDP64 session name (default: start time)\n"
+	      "  -N, --name=NAME        consumer name shown in --status\n"
+	      "  -a, --anonymous        read without a consumer entry\n"
+	      "  -D, --dir=DIR          segment directory (default $MDBUS_DIR or /dev/shm)\n"
+	      "      --no-header        no CSV header line\n"
+	      "  -l, --list             list the channels\n"
+	      "      --status           show channels with their consumers\n"
+	      "  -W, --watch[=SEC]      refresh --status every SEC (default 1)\n"
+	      "  -h, --help             show this help\n"
+	      "  -V, --version          show the version\n", f);
+}
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mdsub: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'mdsub --help' for more information.\n", stderr);
+	return EXIT_USAGE;
+}
+
+static int bad(const char *what, const char *arg)
+{
+	return usage_error("invalid %s '%s'", what, arg);
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+/* Positive seconds (fractions allowed) to nanoseconds. */
+static int parse_seconds(const char *s, uint64_t *ns)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(d) || d <= 0 || d > 1e9)
+		return -1;
+	*ns = (uint64_t)(d * 1e9);
+	return *ns ? 0 : -1;
+}
+
+static int parse_format(const char *s, enum out_format *f)
+{
+	static const char *const names[] = {"text", "csv", "json", "raw"};
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcmp(s, names[i]) == 0) {
+			*f = (enum out_format)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_wait(const char *s, enum mdbus_wait *w)
+{
+	static const struct {
+		const char *name;
+		enum mdbus_wait wait;
+	} waits[] = {
+		{"adaptive", MDBUS_WAIT_ADAPTIVE}, {"spin", MDBUS_WAIT_SPIN},
+		{"yield", MDBUS_WAIT_YIELD}, {"block", MDBUS_WAIT_BLOCK},
+	};
+
+	for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+		if (strcmp(s, waits[i].name) == 0) {
+			*w = waits[i].wait;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_from(const char *s, struct mdbus_sub_config *c)
+{
+	if (strcmp(s, "latest") == 0) {
+		c->start = MDBUS_START_LATEST;
+		return 0;
+	}
+	if (strcmp(s, "oldest") == 0) {
+		c->start = MDBUS_START_OLDEST;
+		return 0;
+	}
+	c->start = MDBUS_START_SEQ;
+	return parse_u64(s, &c->start_seq);
+}
+
+static int parse_type(const char *s, uint16_t *type)
+{
+	uint64_t n;
+
+	for (unsigned i = 0; msg_type_name(i); i++) {
+		if (strcmp(s, msg_type_name(i)) == 0) {
+			*type = (uint16_t)i;
+			return 0;
+		}
+	}
+	if (parse_u64(s, &n) || n > UINT16_MAX)
+		return -1;
+	*type = (uint16_t)n;
+	return 0;
+}
+
+static int add_type(struct mdsub_opts *o, const char *t)
+{
+	if (o->ntypes == MDSUB_MAX_TYPES)
+		return bad("type (too many)", t);
+	if (parse_type(t, &o->types[o->ntypes]))
+		return bad("message type", t);
+	o->ntypes++;
+	return 0;
+}
+
+static int add_symbol(struct mdsub_opts *o, const char *s)
+{
+	if (o->nsymbols == MDSUB_MAX_SYMBOLS)
+		return bad("symbol (too many)", s);
+	if (strlen(s) > 4 * MDBUS_SYMBOL_LEN)
+		return bad("symbol", s);
+	o->symbols[o->nsymbols++] = s;
+	return 0;
+}
+
+/* "a,b,c": calls add() for each item; argv strings are split in place. */
+static int add_list(struct mdsub_opts *o, char *arg,
+		    int (*add)(struct mdsub_opts *, const char *))
+{
+	char *save = NULL;
+	int err = 0;
+
+	for (char *t = strtok_r(arg, ",", &save); t && !err;
+	     t = strtok_r(NULL, ",", &save))
+		err = add(o, t);
+	return err;
+}
+
+static int parse_name(const char *s, struct mdbus_sub_config *c)
+{
+	if (!*s || strlen(s) > MDBUS_NAME_MAX)
+		return bad("consumer name (1 to 31 characters)", s);
+	c->name = s;
+	return 0;
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+	uint64_t n;
+
+	if (parse_u64(s, &n) || n < 64 || n > MOLD_PACKET_MAX)
+		return bad("batch size (64..65507)", s);
+	*out = (size_t)n;
+	return 0;
+}
+
+static int parse_ttl(const char *s, int *ttl)
+{
+	uint64_t n;
+
+	if (parse_u64(s, &n) || n > 255)
+		return bad("TTL (0..255)", s);
+	*ttl = (int)n;
+	return 0;
+}
+
+static int parse_delay(const char *s, uint64_t *ns)
+{
+	uint64_t us;
+
+	if (parse_u64(s, &us) || us > 10 * 1000 * 1000)
+		return bad("batch delay (0..10000000 us)", s);
+	*ns = us * 1000;
+	return 0;
+}
+
+static int parse_count(const char *s, uint64_t *n)
+{
+	return parse_u64(s, n) || *n == 0 ? bad("count", s) : 0;
+}
+
+static int parse_secs_opt(const char *s, uint64_t *ns, const char *what)
+{
+	return parse_seconds(s, ns) ? bad(what, s) : 0;
+}
+
+static int parse_session(const char *s, const char **out)
+{
+	if (!*s || strlen(s) > 10)
+		return bad("session name (1 to 10 characters)", s);
+	*out = s;
+	return 0;
+}
+
+/* Output, selection and run-length options. */
+static int opt_read(struct mdsub_opts *o, int c, char *arg)
+{
+	switch (c) {
+	case 'o': return parse_format(arg, &o->format) ? bad("format", arg) : 0;
+	case 'n': return parse_count(arg, &o->count);
+	case OPT_FROM: return parse_from(arg, &o->sub) ? bad("start", arg) : 0;
+	case 'u': o->until_caught_up = 1; return 0;
+	case 's': return add_list(o, arg, add_symbol);
+	case 't': return add_list(o, arg, add_type);
+	case 'q': o->quiet = 1; return 0;
+	case 'w': return parse_wait(arg, &o->sub.wait) ? bad("wait", arg) : 0;
+	case 'd': return parse_secs_opt(arg, &o->duration_ns, "duration");
+	case OPT_STATS:
+		o->stats_ns = NS_PER_SEC;
+		return arg ? parse_secs_opt(arg, &o->stats_ns, "interval") : 0;
+	case OPT_SUMMARY: o->summary = 1; return 0;
+	case 'N': return parse_name(arg, &o->sub);
+	case 'a': o->sub.anonymous = 1; return 0;
+	case 'D': o->sub.dir = arg; return 0;
+	case OPT_NO_HEADER: o->header = 0; return 0;
+	default: return -1;
+	}
+}
+
+/* Recording, forwarding and inspection options. */
+static int opt_sink(struct mdsub_opts *o, int c, char *arg)
+{
+	switch (c) {
+	case 'r': o->record = arg; return 0;
+	case 'f': o->fwd.url = arg; return 0;
+	case OPT_TTL: return parse_ttl(arg, &o->fwd.ttl);
+	case OPT_IFACE: o->fwd.iface = arg; return 0;
+	case OPT_BATCH_BYTES: return parse_size(arg, &o->fwd.batch_bytes);
+	case OPT_BATCH_DELAY: return parse_delay(arg, &o->fwd.batch_delay_ns);
+	case OPT_HEARTBEAT:
+		return parse_secs_opt(arg, &o->fwd.heartbeat_ns, "heartbeat");
+	case OPT_SESSION: return parse_session(arg, &o->fwd.session);
+	case 'l': o->mode = MODE_LIST; return 0;
+	case OPT_STATUS: o->mode = MODE_STATUS; return 0;
+	case 'W':
+		o->mode = MODE_WATCH;
+		return arg ? parse_secs_opt(arg, &o->watch_ns, "interval") : 0;
+	default: return bad("option", "?");
+	}
+}
+
+static void defaults(struct mdsub_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	mdbus_sub_config_init(&o->sub);
+	o->header = 1;
+	o->watch_ns = NS_PER_SEC;
+	o->fwd.ttl = DEFAULT_TTL;
+	o->fwd.batch_bytes = DEFAULT_BATCH_BYTES;
+	o->fwd.batch_delay_ns = DEFAULT_BATCH_DELAY_US * 1000ULL;
+	o->fwd.heartbeat_ns = (uint64_t)(DEFAULT_HEARTBEAT_SEC * 1e9);
+}
+
+static int check_channels(const struct mdsub_opts *o)
+{
+	for (int i = 0; i < o->nchannels; i++)
+		if (!mdbus_channel_valid(o->channels[i]))
+			return bad("channel name", o->channels[i]);
+	return 0;
+}
+
+/* Combinations that make no sense. */
+static int check_combination(const struct mdsub_opts *o)
+{
+	if (o->mode == MODE_LIST && o->nchannels)
+		return usage_error("--list takes no channel");
+	if (o->mode != MODE_READ)
+		return 0;
+	if (!o->nchannels)
+		return usage_error("no channel given");
+	if ((o->record || o->fwd.url) && o->nchannels != 1)
+		return usage_error("--record and --forward take one channel");
+	return 0;
+}
+
+int opts_parse(struct mdsub_opts *o, int argc, char **argv)
+{
+	int c, err;
+
+	defaults(o);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return -1;
+		}
+		if (c == 'V') {
+			printf("mdsub (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return -1;
+		}
+		if (c == ':')
+			return usage_error("option '%s' needs an argument",
+					   argv[optind - 1]);
+		if (c == '?')
+			return usage_error("unknown option '%s'",
+					   argv[optind - 1]);
+		err = opt_read(o, c, optarg);
+		if (err < 0)
+			err = opt_sink(o, c, optarg);
+		if (err)
+			return err;
+	}
+	o->channels = argv + optind;
+	o->nchannels = argc - optind;
+	err = check_channels(o);
+	return err ? err : check_combination(o);
+}

@@ -1,0 +1,553 @@
+/*
+ * print.c - decodes each mdbus_msg.h type into a view of named fields,
+ * then renders the view as text (aligned columns), CSV or JSON; raw output
+ * is the undecoded payload in hex. mdsub(1) documents every column and key.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mdsub.h"
+
+#define TEXT_HEX_MAX 32 /* payload bytes shown in text mode */
+
+enum field {
+	F_EXCH_NS, F_RECV_NS, F_BID_PX, F_BID_QTY, F_ASK_PX, F_ASK_QTY,
+	F_PX, F_QTY, F_SIDE, F_TRADE_ID, F_LEVEL, F_ACTION, F_BIDS, F_ASKS,
+	F_STATE, F_TEXT, F_SEND_NS, F_SOURCE_ID, F_FEED_SEQ, F_DATA, F_ERROR,
+	F_COUNT
+};
+
+enum kind { K_UINT, K_PX, K_QTY, K_NAME, K_TEXT, K_LEVELS, K_DATA };
+
+static const struct {
+	const char *key;
+	enum kind kind;
+} fields[F_COUNT] = {
+	[F_EXCH_NS] = {"exch_ns", K_UINT},   [F_RECV_NS] = {"recv_ns", K_UINT},
+	[F_BID_PX] = {"bid_px", K_PX},       [F_BID_QTY] = {"bid_qty", K_QTY},
+	[F_ASK_PX] = {"ask_px", K_PX},       [F_ASK_QTY] = {"ask_qty", K_QTY},
+	[F_PX] = {"px", K_PX},               [F_QTY] = {"qty", K_QTY},
+	[F_SIDE] = {"side", K_NAME},         [F_TRADE_ID] = {"trade_id", K_UINT},
+	[F_LEVEL] = {"level", K_UINT},       [F_ACTION] = {"action", K_NAME},
+	[F_BIDS] = {"bids", K_LEVELS},       [F_ASKS] = {"asks", K_LEVELS},
+	[F_STATE] = {"state", K_NAME},       [F_TEXT] = {"text", K_TEXT},
+	[F_SEND_NS] = {"send_ns", K_UINT},   [F_SOURCE_ID] = {"source_id", K_UINT},
+	[F_FEED_SEQ] = {"feed_seq", K_UINT}, [F_DATA] = {"data", K_DATA},
+	[F_ERROR] = {"error", K_NAME},
+};
+
+struct bytes {
+	const unsigned char *p;
+	size_t n; /* bytes for K_TEXT / K_DATA, levels for K_LEVELS */
+};
+
+union value {
+	uint64_t u;
+	int64_t i;
+	const char *name;
+	struct bytes b;
+};
+
+struct view {
+	const char *type;
+	char type_buf[16];
+	char symbol[MDBUS_SYMBOL_LEN + 1];
+	int has_symbol;
+	uint32_t present; /* bit per enum field */
+	union value v[F_COUNT];
+};
+
+static const char *const type_names[] = {
+	[MDBUS_MSG_RAW] = "raw",
+	[MDBUS_MSG_QUOTE] = "quote",
+	[MDBUS_MSG_TRADE] = "trade",
+	[MDBUS_MSG_BOOK_LEVEL] = "level",
+	[MDBUS_MSG_BOOK_SNAPSHOT] = "snapshot",
+	[MDBUS_MSG_STATUS] = "status",
+	[MDBUS_MSG_HEARTBEAT] = "heartbeat",
+};
+
+#define NAMES(a) (sizeof(a) / sizeof((a)[0]))
+
+const char *msg_type_name(unsigned type)
+{
+	return type < NAMES(type_names) ? type_names[type] : NULL;
+}
+
+static const char *name_of(const char *const *names, size_t n, unsigned i)
+{
+	return i < n && names[i] ? names[i] : "unknown";
+}
+
+static const char *side_name(unsigned s)
+{
+	static const char *const n[] = {"unknown", "buy", "sell"};
+
+	return name_of(n, NAMES(n), s);
+}
+
+static const char *action_name(unsigned a)
+{
+	static const char *const n[] = {"new", "change", "delete"};
+
+	return name_of(n, NAMES(n), a);
+}
+
+static const char *state_name(unsigned s)
+{
+	static const char *const n[] = {"unknown", "trading", "halted",
+					"closed", "feed_up", "feed_down"};
+
+	return name_of(n, NAMES(n), s);
+}
+
+/* ------------------------------------------------------------- decoding */
+
+static void set_u(struct view *v, enum field f, uint64_t x)
+{
+	v->present |= 1u << f;
+	v->v[f].u = x;
+}
+
+static void set_i(struct view *v, enum field f, int64_t x)
+{
+	v->present |= 1u << f;
+	v->v[f].i = x;
+}
+
+static void set_name(struct view *v, enum field f, const char *s)
+{
+	v->present |= 1u << f;
+	v->v[f].name = s;
+}
+
+static void set_bytes(struct view *v, enum field f, const void *p, size_t n)
+{
+	v->present |= 1u << f;
+	v->v[f].b.p = p;
+	v->v[f].b.n = n;
+}
+
+static int has(const struct view *v, enum field f)
+{
+	return (v->present >> f) & 1u;
+}
+
+static void set_common(struct view *v, const char *sym, uint64_t exch_ns,
+		       uint64_t recv_ns)
+{
+	memcpy(v->symbol, sym, MDBUS_SYMBOL_LEN);
+	v->symbol[MDBUS_SYMBOL_LEN] = '\0';
+	v->has_symbol = 1;
+	set_u(v, F_EXCH_NS, exch_ns);
+	set_u(v, F_RECV_NS, recv_ns);
+}
+
+static void set_print(struct view *v, int64_t px, int64_t qty, unsigned side)
+{
+	set_i(v, F_PX, px);
+	set_i(v, F_QTY, qty);
+	set_name(v, F_SIDE, side_name(side));
+}
+
+static void decode_quote(struct view *v, const void *p)
+{
+	struct mdbus_quote q;
+
+	memcpy(&q, p, sizeof q);
+	set_common(v, q.symbol, q.exch_ns, q.recv_ns);
+	set_i(v, F_BID_PX, q.bid_px);
+	set_i(v, F_BID_QTY, q.bid_qty);
+	set_i(v, F_ASK_PX, q.ask_px);
+	set_i(v, F_ASK_QTY, q.ask_qty);
+}
+
+static void decode_trade(struct view *v, const void *p)
+{
+	struct mdbus_trade t;
+
+	memcpy(&t, p, sizeof t);
+	set_common(v, t.symbol, t.exch_ns, t.recv_ns);
+	set_print(v, t.px, t.qty, t.aggressor);
+	set_u(v, F_TRADE_ID, t.trade_id);
+}
+
+static void decode_level(struct view *v, const void *p)
+{
+	struct mdbus_book_level l;
+
+	memcpy(&l, p, sizeof l);
+	set_common(v, l.symbol, l.exch_ns, l.recv_ns);
+	set_print(v, l.px, l.qty, l.side);
+	set_u(v, F_LEVEL, l.level);
+	set_name(v, F_ACTION, action_name(l.action));
+}
+
+/* Returns -1 when the header claims more levels than the payload holds. */
+static int decode_snapshot(struct view *v, const unsigned char *p,
+			   size_t size)
+{
+	struct mdbus_book_snapshot s;
+	size_t lv = sizeof(struct mdbus_level);
+
+	memcpy(&s, p, sizeof s);
+	if ((size - sizeof s) / lv < (size_t)s.bids + s.asks)
+		return -1;
+	set_common(v, s.symbol, s.exch_ns, s.recv_ns);
+	set_bytes(v, F_BIDS, p + sizeof s, s.bids);
+	set_bytes(v, F_ASKS, p + sizeof s + lv * s.bids, s.asks);
+	return 0;
+}
+
+static void decode_status(struct view *v, const unsigned char *p)
+{
+	struct mdbus_status s;
+
+	memcpy(&s, p, sizeof s);
+	set_common(v, s.symbol, s.exch_ns, s.recv_ns);
+	set_name(v, F_STATE, state_name(s.state));
+	set_bytes(v, F_TEXT, p + offsetof(struct mdbus_status, text),
+		  sizeof s.text);
+}
+
+static void decode_heartbeat(struct view *v, const void *p)
+{
+	struct mdbus_heartbeat h;
+
+	memcpy(&h, p, sizeof h);
+	set_u(v, F_SEND_NS, h.send_ns);
+	set_u(v, F_SOURCE_ID, h.source_id);
+	set_u(v, F_FEED_SEQ, h.feed_seq);
+}
+
+static size_t type_min_size(unsigned type)
+{
+	static const size_t min[] = {
+		[MDBUS_MSG_RAW] = 0,
+		[MDBUS_MSG_QUOTE] = sizeof(struct mdbus_quote),
+		[MDBUS_MSG_TRADE] = sizeof(struct mdbus_trade),
+		[MDBUS_MSG_BOOK_LEVEL] = sizeof(struct mdbus_book_level),
+		[MDBUS_MSG_BOOK_SNAPSHOT] = sizeof(struct mdbus_book_snapshot),
+		[MDBUS_MSG_STATUS] = sizeof(struct mdbus_status),
+		[MDBUS_MSG_HEARTBEAT] = sizeof(struct mdbus_heartbeat),
+	};
+
+	return type < NAMES(min) ? min[type] : 0;
+}
+
+/* Fills the typed fields; returns -1 when the payload does not fit. */
+static int decode_fields(struct view *v, unsigned type, const void *p,
+			 size_t size)
+{
+	if (size < type_min_size(type))
+		return -1;
+	switch (type) {
+	case MDBUS_MSG_QUOTE: decode_quote(v, p); return 0;
+	case MDBUS_MSG_TRADE: decode_trade(v, p); return 0;
+	case MDBUS_MSG_BOOK_LEVEL: decode_level(v, p); return 0;
+	case MDBUS_MSG_BOOK_SNAPSHOT: return decode_snapshot(v, p, size);
+	case MDBUS_MSG_STATUS: decode_status(v, p); return 0;
+	case MDBUS_MSG_HEARTBEAT: decode_heartbeat(v, p); return 0;
+	default: set_bytes(v, F_DATA, p, size); return 0;
+	}
+}
+
+static void decode(struct view *v, const struct delivery *d)
+{
+	const struct mdbus_msg *m = d->msg;
+
+	memset(v, 0, sizeof *v);
+	v->type = msg_type_name(m->type);
+	if (!v->type) {
+		snprintf(v->type_buf, sizeof v->type_buf, "type%u", m->type);
+		v->type = v->type_buf;
+	}
+	if (decode_fields(v, m->type, d->payload, m->size) == 0)
+		return;
+	v->present = 0;
+	v->has_symbol = 0;
+	v->symbol[0] = '\0';
+	set_name(v, F_ERROR, "malformed");
+	set_bytes(v, F_DATA, d->payload, m->size);
+}
+
+int msg_symbol(const struct delivery *d, char sym[MDBUS_SYMBOL_LEN + 1])
+{
+	unsigned t = d->msg->type;
+
+	if (t < MDBUS_MSG_QUOTE || t > MDBUS_MSG_STATUS ||
+	    d->msg->size < type_min_size(t))
+		return 0;
+	memcpy(sym, d->payload, MDBUS_SYMBOL_LEN);
+	sym[MDBUS_SYMBOL_LEN] = '\0';
+	return 1;
+}
+
+/* ------------------------------------------------------------ rendering */
+
+static void fixed(char *buf, size_t len, enum kind k, int64_t x)
+{
+	fmt_fixed(buf, len, x, k == K_PX ? 2 : 0);
+}
+
+/* Text: printable ASCII kept, anything else shown as '?'. */
+static void put_plain(FILE *f, const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n && s[i]; i++)
+		putc(s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?', f);
+}
+
+/* CSV (RFC 4180): quoted when it holds a comma, quote or line break. */
+static void put_csv_str(FILE *f, const unsigned char *s, size_t n)
+{
+	size_t len = strnlen((const char *)s, n);
+	int quote = strcspn((const char *)s, ",\"\r\n") < len;
+
+	if (!quote) {
+		put_plain(f, s, len);
+		return;
+	}
+	putc('"', f);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '"' || s[i] == '\r' || s[i] == '\n') {
+			fputs(s[i] == '"' ? "\"\"" : " ", f);
+			continue;
+		}
+		put_plain(f, s + i, 1);
+	}
+	putc('"', f);
+}
+
+static void level_at(const struct bytes *b, size_t i, struct mdbus_level *l)
+{
+	memcpy(l, b->p + i * sizeof *l, sizeof *l);
+}
+
+/* CSV levels: "QTY@PX QTY@PX ..." best first. */
+static void put_levels_csv(FILE *f, const struct bytes *b)
+{
+	char px[32], qty[32];
+	struct mdbus_level l;
+
+	for (size_t i = 0; i < b->n; i++) {
+		level_at(b, i, &l);
+		fixed(px, sizeof px, K_PX, l.px);
+		fixed(qty, sizeof qty, K_QTY, l.qty);
+		fprintf(f, "%s%s@%s", i ? " " : "", qty, px);
+	}
+}
+
+/* JSON levels: [[PX,QTY],...] best first. */
+static void put_levels_json(FILE *f, const struct bytes *b)
+{
+	char px[32], qty[32];
+	struct mdbus_level l;
+
+	putc('[', f);
+	for (size_t i = 0; i < b->n; i++) {
+		level_at(b, i, &l);
+		fixed(px, sizeof px, K_PX, l.px);
+		fixed(qty, sizeof qty, K_QTY, l.qty);
+		fprintf(f, "%s[%s,%s]", i ? "," : "", px, qty);
+	}
+	putc(']', f);
+}
+
+static void put_value(FILE *f, enum field fl, const union value *v, int json)
+{
+	char buf[32];
+
+	switch (fields[fl].kind) {
+	case K_UINT:
+		fprintf(f, "%" PRIu64, v->u);
+		return;
+	case K_PX:
+	case K_QTY:
+		fixed(buf, sizeof buf, fields[fl].kind, v->i);
+		fputs(buf, f);
+		return;
+	case K_NAME:
+		fprintf(f, json ? "\"%s\"" : "%s", v->name);
+		return;
+	case K_TEXT:
+		if (json)
+			fmt_json_str(f, (const char *)v->b.p, v->b.n);
+		else
+			put_csv_str(f, v->b.p, v->b.n);
+		return;
+	case K_LEVELS:
+		(json ? put_levels_json : put_levels_csv)(f, &v->b);
+		return;
+	case K_DATA:
+		fputs(json ? "\"" : "", f);
+		fmt_hex(f, v->b.p, v->b.n);
+		fputs(json ? "\"" : "", f);
+		return;
+	}
+}
+
+void print_header(enum out_format f)
+{
+	if (f != OUT_CSV)
+		return;
+	fputs("channel,seq,ts_ns,type,symbol", stdout);
+	for (int i = 0; i < F_COUNT; i++)
+		printf(",%s", fields[i].key);
+	fputs(",size,lost\n", stdout);
+}
+
+static void print_csv(const struct view *v, const struct delivery *d)
+{
+	const struct mdbus_msg *m = d->msg;
+
+	put_csv_str(stdout, (const unsigned char *)d->channel,
+		    MDBUS_CHANNEL_MAX);
+	printf(",%" PRIu64 ",%" PRIu64 ",%s,", m->seq, m->ts_ns, v->type);
+	put_csv_str(stdout, (const unsigned char *)v->symbol, MDBUS_SYMBOL_LEN);
+	for (int i = 0; i < F_COUNT; i++) {
+		putchar(',');
+		if (has(v, i))
+			put_value(stdout, i, &v->v[i], 0);
+	}
+	printf(",%" PRIu32 ",%" PRIu64 "\n", m->size, m->lost);
+}
+
+static void print_json(const struct view *v, const struct delivery *d)
+{
+	const struct mdbus_msg *m = d->msg;
+
+	fputs("{\"channel\":", stdout);
+	fmt_json_str(stdout, d->channel, MDBUS_CHANNEL_MAX);
+	printf(",\"seq\":%" PRIu64 ",\"ts_ns\":%" PRIu64 ",\"type\":\"%s\"",
+	       m->seq, m->ts_ns, v->type);
+	if (v->has_symbol) {
+		fputs(",\"symbol\":", stdout);
+		fmt_json_str(stdout, v->symbol, MDBUS_SYMBOL_LEN);
+	}
+	for (int i = 0; i < F_COUNT; i++) {
+		if (!has(v, i))
+			continue;
+		printf(",\"%s\":", fields[i].key);
+		put_value(stdout, i, &v->v[i], 1);
+	}
+	printf(",\"size\":%" PRIu32 ",\"lost\":%" PRIu64 "}\n", m->size,
+	       m->lost);
+}
+
+static void print_raw(const struct delivery *d)
+{
+	const struct mdbus_msg *m = d->msg;
+
+	printf("%s %" PRIu64 " %" PRIu64 " %u %" PRIu32 " %" PRIu64 " ",
+	       d->channel, m->seq, m->ts_ns, m->type, m->size, m->lost);
+	fmt_hex(stdout, d->payload, m->size);
+	putchar('\n');
+}
+
+/* Text: "QTY PX" pairs right-aligned so that columns line up. */
+static void text_pair(const struct view *v, enum field qty, enum field px)
+{
+	char q[32], p[32];
+
+	fixed(q, sizeof q, K_QTY, v->v[qty].i);
+	fixed(p, sizeof p, K_PX, v->v[px].i);
+	printf(" %12s %14s", q, p);
+}
+
+static void text_best(const struct bytes *b, int ask)
+{
+	char q[32], p[32];
+	struct mdbus_level l;
+
+	if (!b->n) {
+		printf(ask ? " x %-14s %-12s" : " %12s %14s", "-", "-");
+		return;
+	}
+	level_at(b, 0, &l);
+	fixed(q, sizeof q, K_QTY, l.qty);
+	fixed(p, sizeof p, K_PX, l.px);
+	if (ask)
+		printf(" x %-14s %-12s", p, q);
+	else
+		printf(" %12s %14s", q, p);
+}
+
+static void text_fields(const struct view *v, const struct delivery *d)
+{
+	char q[32], p[32];
+	const union value *x = v->v;
+	size_t n;
+
+	switch (has(v, F_ERROR) ? MDBUS_MSG_RAW : d->msg->type) {
+	case MDBUS_MSG_QUOTE:
+		text_pair(v, F_BID_QTY, F_BID_PX);
+		fixed(q, sizeof q, K_QTY, x[F_ASK_QTY].i);
+		fixed(p, sizeof p, K_PX, x[F_ASK_PX].i);
+		printf(" x %-14s %s", p, q);
+		return;
+	case MDBUS_MSG_TRADE:
+		text_pair(v, F_QTY, F_PX);
+		printf("   %-7s id=%" PRIu64, x[F_SIDE].name, x[F_TRADE_ID].u);
+		return;
+	case MDBUS_MSG_BOOK_LEVEL:
+		text_pair(v, F_QTY, F_PX);
+		printf("   %-7s level=%" PRIu64 " %s", x[F_SIDE].name,
+		       x[F_LEVEL].u, x[F_ACTION].name);
+		return;
+	case MDBUS_MSG_BOOK_SNAPSHOT:
+		text_best(&x[F_BIDS].b, 0);
+		text_best(&x[F_ASKS].b, 1);
+		printf(" (%zu bids, %zu asks)", x[F_BIDS].b.n, x[F_ASKS].b.n);
+		return;
+	case MDBUS_MSG_STATUS:
+		printf(" %s \"", x[F_STATE].name);
+		put_plain(stdout, x[F_TEXT].b.p, x[F_TEXT].b.n);
+		putchar('"');
+		return;
+	case MDBUS_MSG_HEARTBEAT:
+		printf(" source=%" PRIu64 " feed_seq=%" PRIu64 " send_ns=%" PRIu64,
+		       x[F_SOURCE_ID].u, x[F_FEED_SEQ].u, x[F_SEND_NS].u);
+		return;
+	default:
+		n = d->msg->size < TEXT_HEX_MAX ? d->msg->size : TEXT_HEX_MAX;
+		printf(" %s%" PRIu32 " bytes ",
+		       has(v, F_ERROR) ? "malformed, " : "", d->msg->size);
+		fmt_hex(stdout, d->payload, n);
+		fputs(n < d->msg->size ? "..." : "", stdout);
+		return;
+	}
+}
+
+static void print_text(const struct view *v, const struct delivery *d,
+		       int chan_width)
+{
+	char t[32];
+
+	fmt_time(t, sizeof t, d->msg->ts_ns);
+	fputs(t, stdout);
+	if (chan_width)
+		printf(" %-*s", chan_width, d->channel);
+	printf(" %10" PRIu64 " %-9s ", d->msg->seq, v->type);
+	put_plain(stdout, (const unsigned char *)v->symbol, MDBUS_SYMBOL_LEN);
+	printf("%*s", (int)(MDBUS_SYMBOL_LEN - strlen(v->symbol)), "");
+	text_fields(v, d);
+	putchar('\n');
+}
+
+void print_msg(enum out_format f, int chan_width, const struct delivery *d)
+{
+	struct view v;
+
+	if (f == OUT_RAW) {
+		print_raw(d);
+		return;
+	}
+	decode(&v, d);
+	if (f == OUT_CSV)
+		print_csv(&v, d);
+	else if (f == OUT_JSON)
+		print_json(&v, d);
+	else
+		print_text(&v, d, chan_width);
+}

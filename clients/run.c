@@ -1,0 +1,530 @@
+/*
+ * run.c - mdsub's read loop: attaches to each channel, reads with the
+ * chosen wait strategy, filters, hands each message to the sinks (print,
+ * record, forward, stats), reports loss and publisher changes on stderr,
+ * reattaches after a segment replacement, and ends on -n, --duration,
+ * --until-caught-up, SIGINT/SIGTERM or a closed stdout.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdsub.h"
+
+#define IDLE_WAIT_MAX_NS 100000000ULL /* re-check signals this often */
+#define MULTI_WAIT_MIN_NS 50000ULL    /* several channels: first idle wait */
+#define MULTI_WAIT_MAX_NS 10000000ULL /* several channels: longest */
+#define CHECK_PUB_NS NS_PER_SEC       /* publisher state poll period */
+#define LOSS_REPORT_NS NS_PER_SEC     /* at most one loss line per second */
+#define BUSY_CHECK_EVERY 256          /* housekeeping under load */
+
+struct chan {
+	const char *name;
+	mdbus_sub_t *sub;
+	struct stats *stats;
+	struct mdbus_pub_info pub;   /* last seen publisher state */
+	uint64_t loss_msgs, loss_gaps, loss_seq; /* not yet reported */
+	uint64_t loss_report_ns;
+};
+
+struct app {
+	const struct mdsub_opts *o;
+	struct chan *ch;
+	int n;
+	unsigned char *buf;
+	size_t buflen;
+	struct recorder *rec;
+	struct forwarder *fwd;
+	int print;
+	int chan_width;
+	uint64_t delivered;
+	uint64_t start_ns, end_ns, next_stats_ns, next_pub_ns;
+	uint64_t multi_wait_ns;
+	int rr;
+	int done;
+	int status;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int fail(struct app *a, const char *channel, const char *what, int err)
+{
+	const char *detail = mdbus_last_error();
+
+	fprintf(stderr, "mdsub: %s: %s: %s%s%s\n", channel, what,
+		mdbus_strerror(err), *detail ? ": " : "", detail);
+	a->status = EXIT_FAILURE;
+	a->done = 1;
+	return -1;
+}
+
+/* Ends the run when stdout failed: quietly with 0 on a closed pipe. */
+static int output_failed(struct app *a)
+{
+	int err = errno;
+
+	a->done = 1;
+	if (err == EPIPE)
+		return -1;
+	fprintf(stderr, "mdsub: standard output: %s\n", strerror(err));
+	a->status = EXIT_FAILURE;
+	return -1;
+}
+
+static int flush_output(struct app *a)
+{
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	return output_failed(a);
+}
+
+static int flush_record(struct app *a)
+{
+	if (!a->rec || rec_flush(a->rec) == 0)
+		return 0;
+	a->status = EXIT_FAILURE;
+	a->done = 1;
+	return -1;
+}
+
+static int grow_buffer(struct app *a, size_t need)
+{
+	unsigned char *p;
+
+	if (need <= a->buflen)
+		return 0;
+	p = realloc(a->buf, need);
+	if (!p) {
+		fprintf(stderr, "mdsub: out of memory (%zu bytes)\n", need);
+		a->status = EXIT_FAILURE;
+		a->done = 1;
+		return -1;
+	}
+	a->buf = p;
+	a->buflen = need;
+	return 0;
+}
+
+/* ----------------------------------------------------------- notices */
+
+static void report_loss(struct chan *c, uint64_t now)
+{
+	if (!c->loss_gaps)
+		return;
+	if (c->loss_gaps == 1)
+		fprintf(stderr, "mdsub: %s: lost %" PRIu64
+			" messages before seq %" PRIu64 "\n", c->name,
+			c->loss_msgs, c->loss_seq);
+	else
+		fprintf(stderr, "mdsub: %s: lost %" PRIu64 " messages in %"
+			PRIu64 " gaps, the last before seq %" PRIu64 "\n",
+			c->name, c->loss_msgs, c->loss_gaps, c->loss_seq);
+	c->loss_msgs = c->loss_gaps = 0;
+	c->loss_report_ns = now;
+}
+
+static void note_loss(struct chan *c, const struct mdbus_msg *m)
+{
+	uint64_t now = now_mono();
+
+	c->loss_msgs += m->lost;
+	c->loss_gaps++;
+	c->loss_seq = m->seq;
+	if (c->stats)
+		stats_loss(c->stats, m->lost);
+	if (now - c->loss_report_ns >= LOSS_REPORT_NS)
+		report_loss(c, now);
+}
+
+static const char *pub_state_name(enum mdbus_pub_state s)
+{
+	static const char *const names[] = {"none", "active", "stopped",
+					    "replaced", "dead"};
+
+	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+/* Says on stderr when the publisher starts, stops, dies or changes. */
+static void note_pub_change(struct chan *c, const struct mdbus_pub_info *p)
+{
+	if (p->state == c->pub.state && p->pid == c->pub.pid)
+		return;
+	if (p->state == MDBUS_PUB_ACTIVE)
+		fprintf(stderr, "mdsub: %s: publisher pid %d active\n",
+			c->name, (int)p->pid);
+	else if (p->state != MDBUS_PUB_REPLACED)
+		fprintf(stderr, "mdsub: %s: publisher pid %d %s\n", c->name,
+			(int)p->pid, pub_state_name(p->state));
+	c->pub = *p;
+}
+
+/* ---------------------------------------------------------- attaching */
+
+static int open_chan(struct app *a, struct chan *c,
+		     const struct mdbus_sub_config *cfg)
+{
+	int err = mdbus_sub_open(&c->sub, c->name, cfg);
+
+	if (err)
+		return fail(a, c->name, "cannot subscribe", err);
+	mdbus_sub_pub_info(c->sub, &c->pub);
+	return grow_buffer(a, mdbus_sub_payload_max(c->sub));
+}
+
+static int reattach(struct app *a, struct chan *c)
+{
+	int err;
+
+	fprintf(stderr, "mdsub: %s: segment replaced, reattaching\n", c->name);
+	err = mdbus_sub_reopen(c->sub);
+	if (err) {
+		fprintf(stderr, "mdsub: %s: reattach failed: %s (retrying)\n",
+			c->name, mdbus_strerror(err));
+		return 0;
+	}
+	mdbus_sub_pub_info(c->sub, &c->pub);
+	return grow_buffer(a, mdbus_sub_payload_max(c->sub));
+}
+
+/* A lossless publisher evicted us: register again where we stopped. */
+static int rejoin(struct app *a, struct chan *c)
+{
+	struct mdbus_sub_config cfg = a->o->sub;
+
+	cfg.start = MDBUS_START_SEQ;
+	cfg.start_seq = mdbus_sub_position(c->sub);
+	fprintf(stderr, "mdsub: %s: evicted by the lossless publisher, "
+		"rejoining at seq %" PRIu64 "\n", c->name, cfg.start_seq);
+	mdbus_sub_close(c->sub);
+	c->sub = NULL;
+	return open_chan(a, c, &cfg);
+}
+
+static int check_pub(struct app *a, struct chan *c)
+{
+	struct mdbus_pub_info p;
+
+	if (mdbus_sub_pub_info(c->sub, &p))
+		return 0;
+	note_pub_change(c, &p);
+	return p.state == MDBUS_PUB_REPLACED ? reattach(a, c) : 0;
+}
+
+/* ---------------------------------------------------------- delivering */
+
+static int symbol_wanted(const struct mdsub_opts *o, const struct delivery *d)
+{
+	char sym[MDBUS_SYMBOL_LEN + 1];
+
+	if (!o->nsymbols)
+		return 1;
+	if (!msg_symbol(d, sym))
+		return 0;
+	for (int i = 0; i < o->nsymbols; i++)
+		if (fnmatch(o->symbols[i], sym, 0) == 0)
+			return 1;
+	return 0;
+}
+
+static int type_wanted(const struct mdsub_opts *o, unsigned type)
+{
+	if (!o->ntypes)
+		return 1;
+	for (int i = 0; i < o->ntypes; i++)
+		if (o->types[i] == type)
+			return 1;
+	return 0;
+}
+
+static int to_sinks(struct app *a, const struct delivery *d)
+{
+	if (a->rec && rec_write(a->rec, d)) {
+		a->status = EXIT_FAILURE;
+		a->done = 1;
+		return -1;
+	}
+	if (a->fwd)
+		fwd_send(a->fwd, d, now_mono());
+	if (!a->print)
+		return 0;
+	print_msg(a->o->format, a->chan_width, d);
+	return ferror(stdout) ? output_failed(a) : 0;
+}
+
+/* Returns 1 (a message was read) or -1 (the run ends with an error). */
+static int deliver(struct app *a, struct chan *c, const struct mdbus_msg *m)
+{
+	struct delivery d = {c->name, m, a->buf};
+
+	if (m->lost)
+		note_loss(c, m);
+	if (!type_wanted(a->o, m->type) || !symbol_wanted(a->o, &d))
+		return 1;
+	if (c->stats)
+		stats_add(c->stats, m, now_realtime());
+	if (to_sinks(a, &d))
+		return -1;
+	if (a->o->count && ++a->delivered >= a->o->count)
+		a->done = 1;
+	return 1;
+}
+
+/* Reads one message from c, waiting up to timeout_ns (0 = no wait).
+ * Returns 1 when one was read, 0 when none, -1 when the run must end. */
+static int read_one(struct app *a, struct chan *c, uint64_t timeout_ns)
+{
+	struct mdbus_msg m;
+	int err;
+
+	if (timeout_ns)
+		err = mdbus_sub_read(c->sub, a->buf, a->buflen, &m,
+				     (int64_t)timeout_ns);
+	else
+		err = mdbus_sub_try_read(c->sub, a->buf, a->buflen, &m);
+	switch (err) {
+	case 0: return deliver(a, c, &m);
+	case -EAGAIN: case -ETIMEDOUT: case -EINTR: return 0;
+	case -EMSGSIZE: return grow_buffer(a, m.size);
+	case MDBUS_EREPLACED: return reattach(a, c);
+	case MDBUS_EEVICTED: return rejoin(a, c);
+	default: return fail(a, c->name, "read", err);
+	}
+}
+
+/* One non-blocking pass over every channel: messages read, or -1. */
+static int poll_all(struct app *a)
+{
+	int got = 0;
+
+	for (int i = 0; i < a->n && !a->done; i++) {
+		int r = read_one(a, &a->ch[i], 0);
+
+		if (r < 0)
+			return -1;
+		got += r;
+	}
+	return got;
+}
+
+/* ------------------------------------------------------- housekeeping */
+
+static void stats_tick(struct app *a, uint64_t now)
+{
+	struct mdbus_pub_info p;
+
+	if (!a->o->stats_ns || now < a->next_stats_ns)
+		return;
+	for (int i = 0; i < a->n; i++) {
+		struct chan *c = &a->ch[i];
+		uint64_t pos = mdbus_sub_position(c->sub);
+
+		if (mdbus_sub_pub_info(c->sub, &p))
+			p.write_num = pos;
+		stats_line(c->stats, p.write_num > pos ? p.write_num - pos : 0,
+			   a->o->stats_ns);
+	}
+	a->next_stats_ns += a->o->stats_ns;
+	if (a->next_stats_ns <= now)
+		a->next_stats_ns = now + a->o->stats_ns;
+}
+
+static int pub_tick(struct app *a, uint64_t now)
+{
+	if (now < a->next_pub_ns)
+		return 0;
+	a->next_pub_ns = now + CHECK_PUB_NS;
+	for (int i = 0; i < a->n; i++) {
+		if (now - a->ch[i].loss_report_ns >= LOSS_REPORT_NS)
+			report_loss(&a->ch[i], now);
+		if (check_pub(a, &a->ch[i]))
+			return -1;
+	}
+	return 0;
+}
+
+/* Time-driven work; returns the ns until the next deadline, capped. */
+static uint64_t housekeeping(struct app *a)
+{
+	uint64_t now = now_mono(), wait = IDLE_WAIT_MAX_NS, fwd_next;
+
+	if (stop_signal || (a->end_ns && now >= a->end_ns)) {
+		a->done = 1;
+		return 0;
+	}
+	stats_tick(a, now);
+	if (pub_tick(a, now) || flush_output(a) || flush_record(a))
+		return 0;
+	if (a->fwd) {
+		fwd_tick(a->fwd, now, &fwd_next);
+		wait = fwd_next < wait ? fwd_next : wait;
+	}
+	if (a->o->stats_ns && a->next_stats_ns - now < wait)
+		wait = a->next_stats_ns - now;
+	if (a->end_ns && a->end_ns - now < wait)
+		wait = a->end_ns - now;
+	return wait ? wait : 1;
+}
+
+/* Nothing was ready anywhere: wait the configured way. */
+static void wait_idle(struct app *a, uint64_t max_ns)
+{
+	enum mdbus_wait w = a->o->sub.wait;
+	uint64_t t;
+
+	if (a->n == 1) {
+		read_one(a, &a->ch[0], max_ns);
+		return;
+	}
+	if (w == MDBUS_WAIT_SPIN)
+		return;
+	if (w == MDBUS_WAIT_YIELD) {
+		sched_yield();
+		return;
+	}
+	t = a->multi_wait_ns < max_ns ? a->multi_wait_ns : max_ns;
+	if (read_one(a, &a->ch[a->rr], t) == 0 &&
+	    a->multi_wait_ns < MULTI_WAIT_MAX_NS)
+		a->multi_wait_ns *= 2;
+	a->rr = (a->rr + 1) % a->n;
+}
+
+static void loop(struct app *a)
+{
+	unsigned busy = 0;
+	uint64_t wait;
+	int got;
+
+	while (!a->done) {
+		got = poll_all(a);
+		if (got < 0 || a->done)
+			return;
+		if (got)
+			a->multi_wait_ns = MULTI_WAIT_MIN_NS;
+		if (got && ++busy % BUSY_CHECK_EVERY)
+			continue;
+		wait = housekeeping(a);
+		if (got || a->done)
+			continue;
+		if (a->o->until_caught_up) {
+			a->done = 1;
+			return;
+		}
+		wait_idle(a, wait);
+	}
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static int open_sinks(struct app *a)
+{
+	const struct mdsub_opts *o = a->o;
+	int err;
+
+	if (o->record) {
+		err = rec_open(&a->rec, o->record, a->ch[0].name, &o->sub);
+		if (err)
+			return -1;
+	}
+	if (o->fwd.url) {
+		err = fwd_open(&a->fwd, &o->fwd,
+			       mdbus_sub_position(a->ch[0].sub));
+		if (err)
+			return -1;
+	}
+	a->print = !o->quiet && !o->stats_ns && !a->rec && !a->fwd;
+	if (a->print && o->header)
+		print_header(o->format);
+	return 0;
+}
+
+static int open_all(struct app *a)
+{
+	for (int i = 0; i < a->n; i++) {
+		struct chan *c = &a->ch[i];
+		int len = (int)strlen(a->o->channels[i]);
+
+		c->name = a->o->channels[i];
+		if (a->n > 1 && len > a->chan_width)
+			a->chan_width = len;
+		if ((a->o->stats_ns || a->o->summary) &&
+		    !(c->stats = stats_new(c->name)))
+			return fail(a, c->name, "stats", -ENOMEM);
+		if (open_chan(a, c, &a->o->sub))
+			return -1;
+	}
+	return open_sinks(a);
+}
+
+static void finish(struct app *a)
+{
+	uint64_t elapsed = now_mono() - a->start_ns;
+	FILE *sum = a->o->stats_ns ? stdout : stderr;
+
+	for (int i = 0; i < a->n; i++) {
+		struct chan *c = &a->ch[i];
+
+		report_loss(c, 0);
+		if (c->stats)
+			stats_summary(c->stats, sum, elapsed);
+		stats_free(c->stats);
+		mdbus_sub_close(c->sub);
+	}
+	if (a->rec && rec_close(a->rec))
+		a->status = EXIT_FAILURE;
+	if (a->fwd)
+		fwd_close(a->fwd);
+	if (fflush(stdout) && errno != EPIPE && !a->status) {
+		fprintf(stderr, "mdsub: standard output: %s\n", strerror(errno));
+		a->status = EXIT_FAILURE;
+	}
+}
+
+int run_read(const struct mdsub_opts *o)
+{
+	struct app a;
+
+	memset(&a, 0, sizeof a);
+	a.o = o;
+	a.n = o->nchannels;
+	a.ch = calloc((size_t)a.n, sizeof *a.ch);
+	if (!a.ch) {
+		fputs("mdsub: out of memory\n", stderr);
+		return EXIT_FAILURE;
+	}
+	setup_signals();
+	a.start_ns = now_mono();
+	a.end_ns = o->duration_ns ? a.start_ns + o->duration_ns : 0;
+	a.next_stats_ns = a.start_ns + o->stats_ns;
+	a.next_pub_ns = a.start_ns + CHECK_PUB_NS;
+	a.multi_wait_ns = MULTI_WAIT_MIN_NS;
+	if (open_all(&a) == 0)
+		loop(&a);
+	else if (!a.status)
+		a.status = EXIT_FAILURE;
+	finish(&a);
+	free(a.ch);
+	free(a.buf);
+	return a.status;
+}
