@@ -65,8 +65,9 @@ static void recover(struct mdbus_pub *p)
 		atomic_store_explicit(&h->write_num, w, memory_order_release);
 	}
 	p->next = w;
-	p->gate = w;
 }
+
+static void gate_refresh(struct mdbus_pub *p, uint64_t n);
 
 static void announce(struct mdbus_pub *p)
 {
@@ -124,6 +125,8 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	p->stall_ns = cfg->stall_evict_ns;
 	p->asym = wait_publisher_init(p->m.hdr);
 	recover(p);
+	if (p->m.g.mode == MDBUS_MODE_LOSSLESS)
+		gate_refresh(p, p->next); /* readers may be behind a restart */
 	announce(p);
 	*out = p;
 	return 0;
