@@ -1,0 +1,218 @@
+/*
+ * t_blocking.c - blocking readers across processes.
+ *
+ * 1. Ping-pong: a parent and a child process hand a message back and forth
+ *    over two channels with mdbus_sub_read() and no timeout, 100k
+ *    hand-offs with MDBUS_WAIT_BLOCK and 100k with the adaptive default.
+ *    The reader is usually asleep on the futex when the message comes, so
+ *    a lost wake-up (a missing barrier between "I am waiting" and "I
+ *    published") hangs a hand-off forever: the watchdog fails the test.
+ * 2. Timeouts: on an idle channel every wait strategy returns -ETIMEDOUT
+ *    no sooner than the time asked, and not absurdly later (5 s bound).
+ * 3. Idle CPU: a reader blocked in mdbus_sub_read() (adaptive and block)
+ *    on an idle channel uses < 50 ms of CPU over 1 s, then wakes for the
+ *    next message.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "mdbus.h"
+#include "testutil.h"
+
+#define SLOT 128
+#define PMAX (SLOT - MDBUS_SLOT_HEADER)
+#define HANDOFFS 100000ULL /* per wait strategy, both directions counted */
+
+struct shared {
+	_Atomic uint32_t ready;
+};
+
+static struct shared *sh;
+static char ping[32], pong[32];
+static enum mdbus_wait wait_mode;
+
+static struct mdbus_config small_config(void)
+{
+	return tu_config(SLOT, 64, 4, MDBUS_MODE_OVERWRITE);
+}
+
+/* Reads message `want` forever-blocking; fails on anything else. */
+static void read_exact(mdbus_sub_t *s, uint64_t want, const char *who)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	const char *bad;
+	int rc = mdbus_sub_read(s, buf, sizeof(buf), &m, -1);
+
+	if (rc)
+		tu_fail("%s: read %llu: %s", who, (unsigned long long)want,
+			mdbus_strerror(rc));
+	if (m.seq != want || m.lost)
+		tu_fail("%s: got seq %llu lost %llu, want %llu", who,
+			(unsigned long long)m.seq, (unsigned long long)m.lost,
+			(unsigned long long)want);
+	bad = tu_msg_bad(&m, buf, 0, PMAX);
+	if (bad)
+		tu_fail("%s: %s", who, bad);
+}
+
+/* Spins a random 0..~2 us so that publishes land at every point of the
+ * other side's way into its wait. */
+static void jitter(void)
+{
+	uint64_t until = tu_now_ns() + tu_rand_below(2000);
+
+	if (tu_rand_below(4) == 0)
+		while (tu_now_ns() < until)
+			;
+}
+
+static int echo_child(void *arg)
+{
+	struct mdbus_config c = small_config();
+	mdbus_sub_t *s = tu_sub_open(ping, "echo", MDBUS_START_LATEST, 0,
+				     wait_mode);
+	mdbus_pub_t *p = tu_pub_open(pong, &c);
+	unsigned char buf[PMAX];
+
+	(void)arg;
+	atomic_store(&sh->ready, 1);
+	for (uint64_t i = 0; i < HANDOFFS / 2; i++) {
+		read_exact(s, i, "child");
+		jitter();
+		TU_CHECK_RC(tu_publish_seq(p, i, buf, 0, PMAX), 0);
+	}
+	mdbus_pub_close(p);
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void pingpong(enum mdbus_wait mode, const char *label)
+{
+	struct mdbus_config c = small_config();
+	unsigned char buf[PMAX];
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+	uint64_t t0 = tu_now_ns();
+	pid_t child;
+
+	snprintf(ping, sizeof(ping), "ping.%s", label);
+	snprintf(pong, sizeof(pong), "pong.%s", label);
+	wait_mode = mode;
+	atomic_store(&sh->ready, 0);
+	p = tu_pub_open(ping, &c);
+	mdbus_pub_close(tu_pub_open(pong, &c)); /* the child resumes it */
+	s = tu_sub_open(pong, "pingpong", MDBUS_START_LATEST, 0, mode);
+	child = tu_spawn(echo_child, NULL);
+	tu_await(&sh->ready, 1, 30, "echo child");
+	for (uint64_t i = 0; i < HANDOFFS / 2; i++) {
+		jitter();
+		TU_CHECK_RC(tu_publish_seq(p, i, buf, 0, PMAX), 0);
+		read_exact(s, i, "parent");
+	}
+	tu_wait_ok(child, 60, "echo child");
+	tu_note("%llu %s hand-offs in %.2f s",
+		(unsigned long long)HANDOFFS, label,
+		(double)(tu_now_ns() - t0) / 1e9);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+static void timeouts(void)
+{
+	static const struct {
+		enum mdbus_wait w;
+		const char *name;
+	} modes[] = {
+		{ MDBUS_WAIT_SPIN, "spin" },
+		{ MDBUS_WAIT_YIELD, "yield" },
+		{ MDBUS_WAIT_BLOCK, "block" },
+		{ MDBUS_WAIT_ADAPTIVE, "adaptive" },
+	};
+	static const int64_t asks[] = { 1000000, 100000000 };
+	struct mdbus_config c = small_config();
+	mdbus_pub_t *p = tu_pub_open("timeouts", &c);
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		mdbus_sub_t *s = tu_sub_open("timeouts", modes[i].name,
+					     MDBUS_START_LATEST, 0,
+					     modes[i].w);
+
+		for (size_t j = 0; j < sizeof(asks) / sizeof(asks[0]); j++) {
+			uint64_t t0 = tu_now_ns(), dt;
+
+			TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m,
+						   asks[j]),
+				    -ETIMEDOUT);
+			dt = tu_now_ns() - t0;
+			if (dt < (uint64_t)asks[j] || dt > 5000000000ULL)
+				tu_fail("%s wait of %lld ns returned "
+					"-ETIMEDOUT after %llu ns",
+					modes[i].name, (long long)asks[j],
+					(unsigned long long)dt);
+		}
+		/* still works after timing out */
+		TU_CHECK_RC(tu_publish_seq(p, mdbus_pub_position(p), buf, 0,
+					   PMAX),
+			    0);
+		read_exact(s, mdbus_pub_position(p) - 1, modes[i].name);
+		mdbus_sub_close(s);
+	}
+	mdbus_pub_close(p);
+}
+
+static int idle_reader(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open("idle", NULL, MDBUS_START_LATEST, 0,
+				     wait_mode);
+
+	(void)arg;
+	atomic_store(&sh->ready, 1);
+	read_exact(s, 0, "idle reader");
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void idle_cpu(enum mdbus_wait mode, const char *label)
+{
+	struct mdbus_config c = small_config();
+	unsigned char buf[PMAX];
+	int64_t cpu0, cpu1;
+	mdbus_pub_t *p;
+	pid_t child;
+
+	p = tu_pub_open("idle", &c);
+	wait_mode = mode;
+	atomic_store(&sh->ready, 0);
+	child = tu_spawn(idle_reader, NULL);
+	tu_await(&sh->ready, 1, 30, "idle reader");
+	tu_sleep_ms(300); /* past any spin or yield phase */
+	cpu0 = tu_proc_cpu_ns(child);
+	tu_sleep_ms(1000);
+	cpu1 = tu_proc_cpu_ns(child);
+	TU_CHECK(cpu0 >= 0 && cpu1 >= 0);
+	if (cpu1 - cpu0 >= 50000000)
+		tu_fail("%s reader blocked on an idle channel used %lld ms of "
+			"CPU in 1 s",
+			label, (long long)((cpu1 - cpu0) / 1000000));
+	tu_note("idle %s reader: %lld ms CPU in 1 s", label,
+		(long long)((cpu1 - cpu0) / 1000000));
+	TU_CHECK_RC(tu_publish_seq(p, 0, buf, 0, PMAX), 0);
+	tu_wait_ok(child, 30, "idle reader (woken by a publish)");
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("idle", NULL), 0);
+}
+
+int main(void)
+{
+	tu_init("t_blocking", 240);
+	sh = tu_shared(sizeof(*sh));
+	pingpong(MDBUS_WAIT_BLOCK, "block");
+	pingpong(MDBUS_WAIT_ADAPTIVE, "adaptive");
+	timeouts();
+	idle_cpu(MDBUS_WAIT_ADAPTIVE, "adaptive");
+	idle_cpu(MDBUS_WAIT_BLOCK, "block");
+	return 0;
+}

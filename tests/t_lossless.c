@@ -1,0 +1,283 @@
+/*
+ * t_lossless.c - lossless mode across processes.
+ *
+ * 1. A slow registered consumer (random pauses) reads 200k messages: it
+ *    loses none (every read has lost == 0, sequences contiguous, payloads
+ *    whole) and the publisher sees MDBUS_EBACKPRESSURE. An anonymous
+ *    reader that never reads does not gate the publisher.
+ * 2. A consumer that reads nothing gates the publisher after exactly one
+ *    ring (capacity messages). While it is merely stopped (SIGSTOP, no
+ *    eviction configured) reap frees nothing; once SIGKILLed,
+ *    mdbus_pub_reap() frees exactly its entry and publishing goes on.
+ * 3. With stall_evict_ns = 200 ms, a SIGSTOPped consumer that gates the
+ *    publisher is evicted no sooner than 200 ms after its last progress;
+ *    publishing then goes on, stats show it evicted, and when resumed
+ *    (SIGCONT) its reads return MDBUS_EEVICTED, sticky.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mdbus.h"
+#include "testutil.h"
+
+#define SLOT 256
+#define SPB 16
+#define BLOCKS 4
+#define CAP ((uint64_t)SPB * BLOCKS)
+#define PMAX (SLOT - MDBUS_SLOT_HEADER)
+#define SLOW_TOTAL 200000ULL
+#define EVICT_NS 200000000ULL
+
+struct shared {
+	_Atomic uint32_t ready, got0, cont;
+};
+
+static struct shared *sh;
+static const char *channel;
+
+static mdbus_pub_t *open_lossless(const char *ch, uint64_t evict_ns)
+{
+	struct mdbus_config c = tu_config(SLOT, SPB, BLOCKS,
+					  MDBUS_MODE_LOSSLESS);
+
+	c.stall_evict_ns = evict_ns;
+	channel = ch;
+	memset(sh, 0, sizeof(*sh));
+	return tu_pub_open(ch, &c);
+}
+
+/* Publishes message n, retrying on back-pressure; returns the number of
+ * back-pressure refusals. Fails if gated for 20 s straight. */
+static uint64_t publish_lossless(mdbus_pub_t *p, uint64_t n,
+				 unsigned char *buf)
+{
+	uint64_t refused = 0, since = 0;
+	int rc;
+
+	while ((rc = tu_publish_seq(p, n, buf, 0, PMAX)) ==
+	       MDBUS_EBACKPRESSURE) {
+		if (!refused)
+			since = tu_now_ns();
+		else if (tu_now_ns() - since > 20000000000ULL)
+			tu_fail("publisher gated for 20 s at %llu",
+				(unsigned long long)n);
+		refused++;
+		if (refused % 64 == 0)
+			tu_sleep_ms(0.05);
+		else
+			sched_yield();
+	}
+	TU_CHECK_RC(rc, 0);
+	return refused;
+}
+
+/* ----------------------------------------------------- 1. slow consumer */
+
+static int slow_consumer(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open(channel, "slow", MDBUS_START_OLDEST, 0,
+				     MDBUS_WAIT_ADAPTIVE);
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	const char *bad;
+
+	(void)arg;
+	atomic_store(&sh->ready, 1);
+	for (uint64_t n = 0; n < SLOW_TOTAL; n++) {
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m,
+					   30000000000LL), 0);
+		if (m.seq != n || m.lost)
+			tu_fail("lossless reader: got seq %llu (lost %llu), "
+				"want %llu with nothing lost",
+				(unsigned long long)m.seq,
+				(unsigned long long)m.lost,
+				(unsigned long long)n);
+		bad = tu_msg_bad(&m, buf, 0, PMAX);
+		if (bad)
+			tu_fail("lossless reader: %s", bad);
+		if (tu_rand_below(256) == 0)
+			tu_sleep_ms(1);
+	}
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void test_slow(void)
+{
+	mdbus_pub_t *p = open_lossless("ll.slow", 0);
+	mdbus_sub_t *anon;
+	struct mdbus_sub_config sc;
+	unsigned char buf[PMAX];
+	uint64_t refused = 0;
+	pid_t c;
+
+	mdbus_sub_config_init(&sc);
+	sc.anonymous = 1;
+	TU_CHECK_RC(mdbus_sub_open(&anon, channel, &sc), 0); /* never reads */
+	c = tu_spawn(slow_consumer, NULL);
+	tu_await(&sh->ready, 1, 30, "slow consumer to register");
+	for (uint64_t n = 0; n < SLOW_TOTAL; n++)
+		refused += publish_lossless(p, n, buf);
+	tu_wait_ok(c, 120, "slow lossless consumer");
+	if (!refused)
+		tu_fail("publisher never saw MDBUS_EBACKPRESSURE");
+	tu_note("slow consumer: %llu messages, none lost; %llu back-pressure "
+		"refusals",
+		(unsigned long long)SLOW_TOTAL, (unsigned long long)refused);
+	mdbus_sub_close(anon);
+	mdbus_pub_close(p);
+}
+
+/* ----------------------------------------------------- 2. killed reader */
+
+static int idle_consumer(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open(channel, "idle", MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_ADAPTIVE);
+
+	(void)arg;
+	(void)s;
+	atomic_store(&sh->ready, 1);
+	for (;;)
+		pause();
+	return 0;
+}
+
+static void test_killed(void)
+{
+	mdbus_pub_t *p = open_lossless("ll.kill", 0);
+	struct mdbus_stats st;
+	unsigned char buf[PMAX];
+	uint64_t n;
+	pid_t c;
+
+	c = tu_spawn(idle_consumer, NULL);
+	tu_await(&sh->ready, 1, 30, "idle consumer to register");
+	for (n = 0; n < CAP; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+	/* the reader is at 0: message capacity would overwrite it */
+	TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), MDBUS_EBACKPRESSURE);
+	TU_CHECK_EQ(mdbus_pub_position(p), CAP);
+
+	/* stalled is not dead: nothing reaped, still gated */
+	kill(c, SIGSTOP);
+	tu_sleep_ms(300);
+	TU_CHECK_RC(mdbus_pub_reap(p), 0);
+	TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), MDBUS_EBACKPRESSURE);
+
+	tu_kill_reap(c);
+	TU_CHECK_RC(mdbus_pub_reap(p), 1);
+	TU_CHECK_RC(mdbus_pub_reap(p), 0);
+	TU_CHECK_RC(mdbus_stats(channel, NULL, &st, NULL, 0), 0);
+	TU_CHECK_EQ(st.consumers, 0);
+	for (; n < 10 * CAP; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+	mdbus_pub_close(p);
+}
+
+/* --------------------------------------------------- 3. evicted reader */
+
+static int stopped_consumer(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open(channel, "stopped", MDBUS_START_LATEST,
+				     0, MDBUS_WAIT_ADAPTIVE);
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+
+	(void)arg;
+	atomic_store(&sh->ready, 1);
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, 30000000000LL),
+		    0);
+	TU_CHECK_EQ(m.seq, 0);
+	atomic_store(&sh->got0, 1);
+	/* the parent SIGSTOPs us here, evicts us, SIGCONTs us, sets cont */
+	tu_await(&sh->cont, 1, 60, "the parent to resume us");
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, 1000000000LL),
+		    MDBUS_EEVICTED);
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m),
+		    MDBUS_EEVICTED);
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, 1000000LL),
+		    MDBUS_EEVICTED);
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void test_evicted(void)
+{
+	mdbus_pub_t *p = open_lossless("ll.stop", EVICT_NS);
+	struct mdbus_consumer_stat cs[2];
+	struct mdbus_stats st;
+	unsigned char buf[PMAX];
+	uint64_t n = 0, t_pub, t_evict;
+	int r, found = 0;
+	pid_t c;
+
+	c = tu_spawn(stopped_consumer, NULL);
+	tu_await(&sh->ready, 1, 30, "consumer to register");
+	t_pub = tu_now_ns(); /* the reader's last progress is after this */
+	TU_CHECK_RC(tu_publish_seq(p, n++, buf, 0, PMAX), 0);
+	tu_await(&sh->got0, 1, 30, "consumer to read message 0");
+	kill(c, SIGSTOP);
+	while (tu_proc_state(c) != 'T')
+		tu_sleep_ms(1);
+
+	for (; n < 1 + CAP; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+	for (;;) {
+		r = tu_publish_seq(p, n, buf, 0, PMAX);
+		if (r == 0) { /* the publisher evicted it by itself */
+			n++;
+			break;
+		}
+		TU_CHECK_RC(r, MDBUS_EBACKPRESSURE);
+		r = mdbus_pub_reap(p);
+		if (r < 0)
+			tu_fail("mdbus_pub_reap: %s", mdbus_strerror(r));
+		if (r > 0) {
+			TU_CHECK_EQ(r, 1);
+			break;
+		}
+		if (tu_now_ns() - t_pub > 20000000000ULL)
+			tu_fail("stopped consumer not evicted after 20 s");
+		tu_sleep_ms(5);
+	}
+	t_evict = tu_now_ns();
+	if (t_evict - t_pub < EVICT_NS)
+		tu_fail("evicted %.1f ms after its last progress, before "
+			"stall_evict_ns = %.0f ms",
+			(double)(t_evict - t_pub) / 1e6, EVICT_NS / 1e6);
+	for (uint64_t end = n + 5 * CAP; n < end; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+
+	TU_CHECK_RC(mdbus_stats(channel, NULL, &st, cs, 2), 0);
+	for (uint32_t i = 0; i < st.consumers && i < 2; i++) {
+		if (cs[i].pid != c)
+			continue;
+		found = 1;
+		TU_CHECK_EQ(cs[i].evicted, 1);
+	}
+	if (!found)
+		tu_fail("evicted consumer's entry not in stats before it "
+			"closed");
+
+	kill(c, SIGCONT);
+	atomic_store(&sh->cont, 1);
+	tu_wait_ok(c, 30, "evicted consumer");
+	tu_note("evicted %.0f ms after its last progress",
+		(double)(t_evict - t_pub) / 1e6);
+	mdbus_pub_close(p);
+}
+
+int main(void)
+{
+	tu_init("t_lossless", 240);
+	sh = tu_shared(sizeof(*sh));
+	test_slow();
+	test_killed();
+	test_evicted();
+	return 0;
+}
