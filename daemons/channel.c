@@ -1,0 +1,445 @@
+/*
+ * channel.c - see channel.h.
+ *
+ * Counters are written by the channel's thread only and read by the main
+ * thread for stats, so they are relaxed atomics updated by load + store
+ * (no read-modify-write on the hot path).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "channel.h"
+#include "log.h"
+#include "mdbus.h"
+#include "mdbus_msg.h"
+
+#define BACKLOG_MAX (16u << 20) /* bytes of messages queued by back-pressure */
+#define RETRY_S 0.001           /* back-pressure retry interval */
+#define FINAL_TRIES 50          /* lossless: 10 ms tries to publish FEED_DOWN */
+
+/* A message queued by back-pressure: this header, then the payload,
+ * rounded up to 8 bytes. */
+struct queued {
+	uint64_t ts_ns;
+	uint32_t size;
+	uint16_t type;
+	uint16_t pad;
+};
+
+struct backlog {
+	unsigned char *buf;
+	size_t head; /* first queued byte */
+	size_t len;  /* bytes used */
+	size_t cap;
+};
+
+struct counters {
+	_Atomic uint64_t in, out, malformed, gaps, gap_lost, backpressure,
+		dropped;
+};
+
+struct channel {
+	struct chan_conf *conf;
+	mdbus_pub_t *pub;
+	pthread_t thread;
+	struct ev_loop *loop;
+	struct ev_loop *main_loop;
+	ev_async *done_w;
+	ev_async stop_w;
+	ev_timer heartbeat_w;
+	ev_timer reap_w;
+	ev_timer retry_w;
+	struct source *src;
+	struct backlog q;
+	int paused;
+	int src_done;
+	uint64_t out_at_heartbeat;
+	atomic_int finished;
+	struct log_limit drop_limit;
+	struct counters n;
+};
+
+static void bump(_Atomic uint64_t *counter, uint64_t by)
+{
+	atomic_store_explicit(
+		counter,
+		atomic_load_explicit(counter, memory_order_relaxed) + by,
+		memory_order_relaxed);
+}
+
+static uint64_t get(const _Atomic uint64_t *counter)
+{
+	return atomic_load_explicit(counter, memory_order_relaxed);
+}
+
+const char *channel_name(const struct channel *ch)
+{
+	return ch->conf->name;
+}
+
+const struct chan_conf *channel_conf(const struct channel *ch)
+{
+	return ch->conf;
+}
+
+size_t channel_payload_max(const struct channel *ch)
+{
+	return mdbus_pub_payload_max(ch->pub);
+}
+
+int channel_paused(const struct channel *ch)
+{
+	return ch->paused;
+}
+
+int channel_finished(const struct channel *ch)
+{
+	return atomic_load_explicit(&ch->finished, memory_order_acquire);
+}
+
+void channel_count_malformed(struct channel *ch)
+{
+	bump(&ch->n.malformed, 1);
+}
+
+void channel_count_gap(struct channel *ch, uint64_t lost)
+{
+	bump(&ch->n.gaps, 1);
+	bump(&ch->n.gap_lost, lost);
+}
+
+static void check_done(struct channel *ch)
+{
+	if (!ch->src_done || ch->paused || channel_finished(ch))
+		return;
+	atomic_store_explicit(&ch->finished, 1, memory_order_release);
+	log_msg(LOG_NOTICE, "channel %s: source %s ended", channel_name(ch),
+		ch->conf->source);
+	ev_async_send(ch->main_loop, ch->done_w);
+}
+
+void channel_source_done(struct channel *ch)
+{
+	ch->src_done = 1;
+	check_done(ch);
+}
+
+static void drop(struct channel *ch, const char *why)
+{
+	bump(&ch->n.dropped, 1);
+	log_limited(&ch->drop_limit, LOG_WARNING, "channel %s: message dropped: %s",
+		    channel_name(ch), why);
+}
+
+static int enqueue(struct channel *ch, uint16_t type, const void *data,
+		   size_t size, uint64_t ts_ns)
+{
+	struct backlog *q = &ch->q;
+	size_t need = sizeof(struct queued) + ((size + 7) & ~(size_t)7);
+	struct queued h = {.ts_ns = ts_ns, .size = (uint32_t)size, .type = type};
+
+	if (q->len - q->head + need > BACKLOG_MAX) {
+		drop(ch, "back-pressure queue full");
+		return -1;
+	}
+	if (q->len + need > q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 65536;
+		unsigned char *grown;
+
+		while (cap < q->len + need)
+			cap *= 2;
+		grown = realloc(q->buf, cap);
+		if (!grown) {
+			drop(ch, "out of memory");
+			return -1;
+		}
+		q->buf = grown;
+		q->cap = cap;
+	}
+	memcpy(q->buf + q->len, &h, sizeof(h));
+	memcpy(q->buf + q->len + sizeof(h), data, size);
+	q->len += need;
+	if (!ch->paused) {
+		ch->paused = 1;
+		ev_timer_again(ch->loop, &ch->retry_w);
+	}
+	return 0;
+}
+
+/* 0 published, 1 back-pressure, -1 dropped. */
+static int try_publish(struct channel *ch, uint16_t type, const void *data,
+		       size_t size, uint64_t ts_ns)
+{
+	int rc = mdbus_pub_publish(ch->pub, type, data, size, ts_ns);
+
+	if (rc == 0) {
+		bump(&ch->n.out, 1);
+		return 0;
+	}
+	if (rc == MDBUS_EBACKPRESSURE)
+		return 1;
+	drop(ch, mdbus_strerror(rc));
+	return -1;
+}
+
+int channel_publish(struct channel *ch, uint16_t type, const void *data,
+		    size_t size, uint64_t ts_ns)
+{
+	int rc;
+
+	bump(&ch->n.in, 1);
+	if (size > mdbus_pub_payload_max(ch->pub)) {
+		drop(ch, "larger than the slot payload");
+		return -1;
+	}
+	if (ch->paused)
+		return enqueue(ch, type, data, size, ts_ns);
+	rc = try_publish(ch, type, data, size, ts_ns);
+	if (rc <= 0)
+		return rc;
+	bump(&ch->n.backpressure, 1);
+	return enqueue(ch, type, data, size, ts_ns);
+}
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct channel *ch = w->data;
+	struct backlog *q = &ch->q;
+
+	while (q->head < q->len) {
+		struct queued h;
+
+		memcpy(&h, q->buf + q->head, sizeof(h));
+		if (try_publish(ch, h.type, q->buf + q->head + sizeof(h), h.size,
+				h.ts_ns) > 0)
+			return;
+		q->head += sizeof(h) + ((h.size + 7u) & ~7u);
+	}
+	q->head = q->len = 0;
+	ch->paused = 0;
+	ev_timer_stop(loop, w);
+	if (!ch->src_done)
+		ch->conf->ops->resume(ch->src);
+	check_done(ch);
+}
+
+/* The channel's own messages (status, heartbeat): not counted, and not
+ * queued under back-pressure. */
+static int publish_own(struct channel *ch, uint16_t type, const void *data,
+		       size_t size)
+{
+	return mdbus_pub_publish(ch->pub, type, data, size, 0);
+}
+
+static int publish_status(struct channel *ch, uint32_t state, const char *text)
+{
+	struct mdbus_status st = {.state = state};
+
+	st.recv_ns = real_ns();
+	memcpy(st.text, text, strnlen(text, sizeof(st.text)));
+	return publish_own(ch, MDBUS_MSG_STATUS, &st, sizeof(st));
+}
+
+static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct channel *ch = w->data;
+	uint64_t out = get(&ch->n.out);
+
+	mdbus_pub_heartbeat(ch->pub);
+	if (out == ch->out_at_heartbeat && !ch->paused) {
+		struct mdbus_heartbeat hb = {.send_ns = real_ns(),
+					     .feed_seq = out};
+
+		publish_own(ch, MDBUS_MSG_HEARTBEAT, &hb, sizeof(hb));
+	}
+	ch->out_at_heartbeat = out;
+}
+
+static void reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct channel *ch = w->data;
+	int rc = mdbus_pub_reap(ch->pub);
+
+	if (rc > 0)
+		log_msg(LOG_INFO, "channel %s: %d consumer entries reclaimed",
+			channel_name(ch), rc);
+	else if (rc < 0)
+		log_msg(LOG_WARNING, "channel %s: reap: %s", channel_name(ch),
+			mdbus_strerror(rc));
+}
+
+static void stop_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void final_status(struct channel *ch)
+{
+	struct timespec pause = {0, 10000000};
+	int rc = publish_status(ch, MDBUS_STATE_FEED_DOWN, "mdpub stopping");
+
+	for (int i = 0; i < FINAL_TRIES && rc == MDBUS_EBACKPRESSURE; i++) {
+		nanosleep(&pause, NULL);
+		rc = publish_status(ch, MDBUS_STATE_FEED_DOWN, "mdpub stopping");
+	}
+	if (rc < 0)
+		log_msg(LOG_WARNING, "channel %s: final status not published: %s",
+			channel_name(ch), mdbus_strerror(rc));
+}
+
+static void *channel_thread(void *arg)
+{
+	struct channel *ch = arg;
+
+	ev_run(ch->loop, 0);
+	ch->conf->ops->stop(ch->src);
+	ch->src = NULL;
+	if (ch->q.len > ch->q.head)
+		log_msg(LOG_WARNING,
+			"channel %s: %zu bytes of queued messages dropped at stop",
+			channel_name(ch), ch->q.len - ch->q.head);
+	final_status(ch);
+	return NULL;
+}
+
+static void init_watchers(struct channel *ch)
+{
+	const struct chan_conf *c = ch->conf;
+
+	ev_async_init(&ch->stop_w, stop_cb);
+	ev_timer_init(&ch->heartbeat_w, heartbeat_cb, c->heartbeat_s,
+		      c->heartbeat_s);
+	ev_timer_init(&ch->reap_w, reap_cb, c->reap_s, c->reap_s);
+	ev_init(&ch->retry_w, retry_cb);
+	ch->retry_w.repeat = RETRY_S;
+	ch->stop_w.data = ch->heartbeat_w.data = ch->reap_w.data =
+		ch->retry_w.data = ch;
+	ev_async_start(ch->loop, &ch->stop_w);
+	ev_timer_start(ch->loop, &ch->heartbeat_w);
+	ev_timer_start(ch->loop, &ch->reap_w);
+}
+
+static int open_pub(struct channel *ch)
+{
+	const struct chan_conf *c = ch->conf;
+	struct mdbus_config cfg;
+	int rc;
+
+	mdbus_config_init(&cfg);
+	cfg.slot_size = (uint32_t)c->slot_size;
+	cfg.slots_per_block = (uint32_t)c->slots_per_block;
+	cfg.block_count = (uint32_t)c->block_count;
+	cfg.max_consumers = (uint32_t)c->max_consumers;
+	cfg.mode = c->mode ? MDBUS_MODE_LOSSLESS : MDBUS_MODE_OVERWRITE;
+	cfg.file_mode = (mode_t)c->file_mode;
+	cfg.group = c->group;
+	cfg.dir = c->dir;
+	cfg.stall_evict_ns = (uint64_t)(c->stall_evict_s * 1e9);
+	cfg.flags = c->replace ? MDBUS_PUB_REPLACE : 0;
+	rc = mdbus_pub_open(&ch->pub, c->name, &cfg);
+	if (rc < 0) {
+		const char *detail = mdbus_last_error();
+
+		log_msg(LOG_ERR, "channel %s: %s%s%s", c->name,
+			mdbus_strerror(rc), *detail ? ": " : "", detail);
+		return -1;
+	}
+	log_msg(LOG_NOTICE, "channel %s: publishing from sequence %llu, source %s",
+		c->name, (unsigned long long)mdbus_pub_position(ch->pub),
+		c->source);
+	return 0;
+}
+
+static int start_thread(struct channel *ch)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* signals go to the main thread's loop, never to a channel's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&ch->thread, NULL, channel_thread, ch);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc)
+		log_msg(LOG_ERR, "channel %s: pthread_create: %s",
+			channel_name(ch), strerror(rc));
+	return rc ? -1 : 0;
+}
+
+static void channel_free(struct channel *ch)
+{
+	if (ch->src)
+		ch->conf->ops->stop(ch->src);
+	if (ch->loop)
+		ev_loop_destroy(ch->loop);
+	mdbus_pub_close(ch->pub);
+	free(ch->q.buf);
+	free(ch);
+}
+
+struct channel *channel_start(struct chan_conf *conf,
+			      struct ev_loop *main_loop, ev_async *done)
+{
+	struct channel *ch = calloc(1, sizeof(*ch));
+
+	if (!ch) {
+		log_msg(LOG_ERR, "channel %s: out of memory", conf->name);
+		return NULL;
+	}
+	ch->conf = conf;
+	ch->main_loop = main_loop;
+	ch->done_w = done;
+	ch->drop_limit.burst = 10;
+	if (open_pub(ch) < 0)
+		goto fail;
+	ch->loop = ev_loop_new(EVFLAG_AUTO);
+	if (!ch->loop) {
+		log_msg(LOG_ERR, "channel %s: cannot create an event loop",
+			conf->name);
+		goto fail;
+	}
+	init_watchers(ch);
+	ch->src = conf->ops->start(conf->src_conf, ch, ch->loop);
+	if (!ch->src)
+		goto fail;
+	publish_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
+	if (start_thread(ch) == 0)
+		return ch;
+fail:
+	channel_free(ch);
+	return NULL;
+}
+
+void channel_stop(struct channel *ch)
+{
+	ev_async_send(ch->loop, &ch->stop_w);
+	pthread_join(ch->thread, NULL);
+	log_msg(LOG_NOTICE, "channel %s: stopped at sequence %llu",
+		channel_name(ch), (unsigned long long)mdbus_pub_position(ch->pub));
+	conf_channel_free(ch->conf);
+	channel_free(ch);
+}
+
+void channel_log_stats(const struct channel *ch)
+{
+	struct mdbus_stats st;
+	int rc = mdbus_stats(channel_name(ch), ch->conf->dir, &st, NULL, 0);
+
+	log_msg(LOG_NOTICE,
+		"channel %s: in %llu out %llu malformed %llu gaps %llu "
+		"(lost %llu) backpressure %llu dropped %llu consumers %ld",
+		channel_name(ch), (unsigned long long)get(&ch->n.in),
+		(unsigned long long)get(&ch->n.out),
+		(unsigned long long)get(&ch->n.malformed),
+		(unsigned long long)get(&ch->n.gaps),
+		(unsigned long long)get(&ch->n.gap_lost),
+		(unsigned long long)get(&ch->n.backpressure),
+		(unsigned long long)get(&ch->n.dropped),
+		rc < 0 ? -1L : (long)st.consumers);
+}

@@ -1,0 +1,65 @@
+/*
+ * channel.h - one published channel: its mdbus publisher handle, the
+ * pthread that is its single producer, running its own libev loop with the
+ * channel's source, heartbeat timer and dead-consumer reaper.
+ *
+ * The main thread starts and stops channels and reads their counters; all
+ * the rest runs in the channel's thread.
+ */
+#ifndef MDPUB_CHANNEL_H
+#define MDPUB_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "conf.h"
+
+struct channel;
+
+/* Opens the channel's segment, starts its source and its thread. Takes
+ * ownership of conf on success. `done` (a watcher of main_loop) is sent
+ * when the source has no more input and all of it is published. Returns
+ * NULL after logging why (e.g. another live mdpub owns the channel). */
+struct channel *channel_start(struct chan_conf *conf,
+			      struct ev_loop *main_loop, ev_async *done);
+
+/* Stops the source, publishes a final FEED_DOWN status, marks the channel
+ * stopped, joins the thread and frees everything. */
+void channel_stop(struct channel *ch);
+
+const struct chan_conf *channel_conf(const struct channel *ch);
+
+/* 1 once the source has ended and everything it gave is published. */
+int channel_finished(const struct channel *ch);
+
+/* Logs the channel's counters at LOG_NOTICE. */
+void channel_log_stats(const struct channel *ch);
+
+/* ---- for sources, from the channel's thread ---- */
+
+/* Publishes one message (ts_ns 0 = now). In lossless mode a message the
+ * ring refuses (back-pressure) is queued in order and the channel pauses
+ * until the queue is published, then calls the source's resume(); a source
+ * reads no new input while channel_paused(). Returns 0, or -1 when the
+ * message was dropped (larger than a slot: logged and counted). */
+int channel_publish(struct channel *ch, uint16_t type, const void *data,
+		    size_t size, uint64_t ts_ns);
+
+int channel_paused(const struct channel *ch);
+
+/* The source's input is over (end of file, count reached). */
+void channel_source_done(struct channel *ch);
+
+/* Counters kept for the source: malformed input, and feed gaps with the
+ * number of messages lost in them. */
+void channel_count_malformed(struct channel *ch);
+void channel_count_gap(struct channel *ch, uint64_t lost);
+
+const char *channel_name(const struct channel *ch);
+
+/* Largest payload a message of this channel can have. */
+size_t channel_payload_max(const struct channel *ch);
+
+#endif /* MDPUB_CHANNEL_H */

@@ -1,0 +1,451 @@
+/*
+ * conf.c - reads mdpub.conf with inih (see conf.h, mdpub.conf(5)).
+ *
+ * inih calls a handler per key without a line number, so the parser feeds
+ * inih its lines itself (ini_parse_stream) and counts them: the handler
+ * then knows the line of each key and of its section header, and every
+ * error names FILE:LINE. Keys of a [channel] section that are not channel
+ * keys belong to its source, which may be named later in the section, so
+ * they are kept and applied once the whole file is read.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "conf.h"
+#include "log.h"
+#include "mdbus.h"
+
+#define OFF(field) offsetof(struct chan_conf, field)
+#define GOFF(field) offsetof(struct mdpub_conf, field)
+
+static const char *const mode_names[] = {"overwrite", "lossless", NULL};
+
+static const struct setting chan_settings[] = {
+	{"slot_size", SET_UINT, OFF(slot_size), 64, 1048576, SET_POW2, NULL},
+	{"slots_per_block", SET_UINT, OFF(slots_per_block), 1, 1u << 31,
+	 SET_POW2, NULL},
+	{"block_count", SET_UINT, OFF(block_count), 1, 1u << 31, SET_POW2,
+	 NULL},
+	{"max_consumers", SET_UINT, OFF(max_consumers), 1, 4096, 0, NULL},
+	{"mode", SET_CHOICE, OFF(mode), 0, 0, 0, mode_names},
+	{"file_mode", SET_OCTAL, OFF(file_mode), 0, 0777, 0, NULL},
+	{"group", SET_STRING, OFF(group), 0, 0, 0, NULL},
+	{"dir", SET_STRING, OFF(dir), 0, 0, 0, NULL},
+	{"source", SET_STRING, OFF(source), 0, 0, 0, NULL},
+	{"heartbeat", SET_DOUBLE, OFF(heartbeat_s), 0.001, 3600, 0, NULL},
+	{"reap_interval", SET_DOUBLE, OFF(reap_s), 0.01, 3600, 0, NULL},
+	{"stall_evict", SET_DOUBLE, OFF(stall_evict_s), 0, 86400, 0, NULL},
+	{"replace", SET_BOOL, OFF(replace), 0, 0, 0, NULL},
+	{NULL, 0, 0, 0, 0, 0, NULL},
+};
+
+static const struct setting global_settings[] = {
+	{"log_level", SET_CHOICE, GOFF(log_level), 0, 0, 0, log_level_names},
+	{"syslog", SET_BOOL, GOFF(syslog), 0, 0, 0, NULL},
+	{"stats_interval", SET_DOUBLE, GOFF(stats_s), 0, 86400, 0, NULL},
+	{NULL, 0, 0, 0, 0, 0, NULL},
+};
+
+static const char embedded_conf[] = "[channel demo]\n"
+				    "source = synthetic\n";
+
+/* A key of a [channel] section left for its source. */
+struct raw_key {
+	char *key;
+	char *value;
+	int line;
+};
+
+struct chan_parse {
+	struct chan_conf *c;
+	int line;         /* of [channel NAME] */
+	int source_line;  /* of source = */
+	struct raw_key *raw;
+	size_t nraw;
+};
+
+enum section_kind { SEC_NONE, SEC_GLOBAL, SEC_CHANNEL, SEC_BAD };
+
+struct parser {
+	const char *file;      /* name in messages */
+	FILE *fp;              /* the file, or NULL for text */
+	const char *text;      /* the embedded text still to read */
+	int lineno;            /* lines handed to inih so far */
+	int header_line;       /* line of the last [section] header */
+	int section_line;      /* header_line of the section being read */
+	enum section_kind kind;
+	struct mdpub_conf *conf;
+	struct chan_conf defaults;
+	struct chan_parse *chans;
+	size_t nchans;
+	int errors;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void conf_error(struct parser *p, int line, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERR, "%s:%d: %s", p->file, line, text);
+	p->errors++;
+}
+
+static char *read_text_line(char *buf, int num, struct parser *p)
+{
+	size_t n = 0;
+
+	if (!*p->text)
+		return NULL;
+	while (p->text[n] && p->text[n] != '\n' && n + 2 < (size_t)num)
+		n++;
+	if (p->text[n] == '\n')
+		n++;
+	memcpy(buf, p->text, n);
+	buf[n] = '\0';
+	p->text += n;
+	return buf;
+}
+
+static char *reader(char *buf, int num, void *stream)
+{
+	struct parser *p = stream;
+	char *line = p->fp ? fgets(buf, num, p->fp) : read_text_line(buf, num, p);
+
+	if (!line)
+		return NULL;
+	p->lineno++;
+	line += strspn(line, " \t");
+	if (*line == '[')
+		p->header_line = p->lineno;
+	return buf;
+}
+
+void conf_channel_free(struct chan_conf *c)
+{
+	if (!c)
+		return;
+	settings_free(chan_settings, c);
+	if (c->ops) {
+		settings_free(c->ops->settings, c->src_conf);
+		free(c->src_conf);
+	}
+	free(c->name);
+	free(c);
+}
+
+static void chan_defaults(struct chan_conf *c)
+{
+	struct mdbus_config lib;
+
+	mdbus_config_init(&lib);
+	memset(c, 0, sizeof(*c));
+	c->slot_size = lib.slot_size;
+	c->slots_per_block = lib.slots_per_block;
+	c->block_count = lib.block_count;
+	c->max_consumers = lib.max_consumers;
+	c->mode = (int)lib.mode;
+	c->file_mode = lib.file_mode;
+	c->heartbeat_s = 1;
+	c->reap_s = 5;
+	c->stall_evict_s = (double)lib.stall_evict_ns / 1e9;
+	c->replace = 1;
+}
+
+static struct chan_parse *find_chan(struct parser *p, const char *name)
+{
+	for (size_t i = 0; i < p->nchans; i++)
+		if (strcmp(p->chans[i].c->name, name) == 0)
+			return &p->chans[i];
+	return NULL;
+}
+
+static int add_chan(struct parser *p, const char *name)
+{
+	struct chan_parse *cp;
+	struct chan_conf *c = malloc(sizeof(*c));
+	void *grown = realloc(p->chans, (p->nchans + 1) * sizeof(*p->chans));
+
+	if (grown)
+		p->chans = grown;
+	if (!c || !grown) {
+		free(c);
+		return -1;
+	}
+	*c = p->defaults;
+	c->name = strdup(name);
+	if (settings_dup_strings(chan_settings, c, &p->defaults) || !c->name) {
+		conf_channel_free(c);
+		return -1;
+	}
+	cp = &p->chans[p->nchans++];
+	memset(cp, 0, sizeof(*cp));
+	cp->c = c;
+	cp->line = p->header_line;
+	return 0;
+}
+
+static void begin_channel(struct parser *p, const char *name)
+{
+	const struct chan_parse *other = find_chan(p, name);
+
+	p->kind = SEC_BAD;
+	if (!mdbus_channel_valid(name)) {
+		conf_error(p, p->header_line,
+			   "invalid channel name '%s' (want [A-Za-z0-9._-]{1,%d})",
+			   name, MDBUS_CHANNEL_MAX);
+		return;
+	}
+	if (other) {
+		conf_error(p, p->header_line,
+			   "channel '%s' already defined at line %d", name,
+			   other->line);
+		return;
+	}
+	if (add_chan(p, name) < 0) {
+		conf_error(p, p->header_line, "out of memory");
+		return;
+	}
+	p->kind = SEC_CHANNEL;
+}
+
+static void begin_section(struct parser *p, const char *section)
+{
+	p->section_line = p->header_line;
+	if (strcmp(section, "global") == 0) {
+		p->kind = p->nchans ? SEC_BAD : SEC_GLOBAL;
+		if (p->nchans)
+			conf_error(p, p->header_line,
+				   "[global] must come before the first [channel]");
+		return;
+	}
+	if (strncmp(section, "channel ", 8) == 0) {
+		begin_channel(p, section + 8 + strspn(section + 8, " \t"));
+		return;
+	}
+	p->kind = SEC_BAD;
+	conf_error(p, p->header_line,
+		   "unknown section [%s] (want [global] or [channel NAME])",
+		   section);
+}
+
+static void global_key(struct parser *p, const char *key, const char *value)
+{
+	char err[256];
+	int rc = settings_set(global_settings, p->conf, key, value, err,
+			      sizeof(err));
+
+	if (rc == 0)
+		rc = settings_set(chan_settings, &p->defaults, key, value, err,
+				  sizeof(err));
+	if (rc == 0)
+		conf_error(p, p->lineno, "unknown key '%s' in [global]", key);
+	else if (rc < 0)
+		conf_error(p, p->lineno, "%s", err);
+}
+
+static int keep_raw(struct chan_parse *cp, const char *key, const char *value,
+		    int line)
+{
+	struct raw_key *grown =
+		realloc(cp->raw, (cp->nraw + 1) * sizeof(*cp->raw));
+	struct raw_key *r;
+
+	if (!grown)
+		return -1;
+	cp->raw = grown;
+	r = &cp->raw[cp->nraw];
+	r->key = strdup(key);
+	r->value = strdup(value);
+	r->line = line;
+	cp->nraw++;
+	return r->key && r->value ? 0 : -1;
+}
+
+static void channel_key(struct parser *p, const char *key, const char *value)
+{
+	struct chan_parse *cp = &p->chans[p->nchans - 1];
+	char err[256];
+	int rc = settings_set(chan_settings, cp->c, key, value, err,
+			      sizeof(err));
+
+	if (rc < 0)
+		conf_error(p, p->lineno, "%s", err);
+	if (rc > 0 && strcmp(key, "source") == 0)
+		cp->source_line = p->lineno;
+	if (rc == 0 && keep_raw(cp, key, value, p->lineno) < 0)
+		conf_error(p, p->lineno, "out of memory");
+}
+
+static int handler(void *user, const char *section, const char *key,
+		   const char *value)
+{
+	struct parser *p = user;
+
+	if (p->section_line != p->header_line || p->kind == SEC_NONE)
+		begin_section(p, section);
+	if (p->kind == SEC_GLOBAL)
+		global_key(p, key, value);
+	else if (p->kind == SEC_CHANNEL)
+		channel_key(p, key, value);
+	return 1; /* go on: report every error of the file */
+}
+
+static void apply_raw(struct parser *p, struct chan_parse *cp)
+{
+	const struct source_ops *ops = cp->c->ops;
+	char err[256];
+
+	for (size_t i = 0; i < cp->nraw; i++) {
+		const struct raw_key *r = &cp->raw[i];
+		int rc = settings_set(ops->settings, cp->c->src_conf, r->key,
+				      r->value, err, sizeof(err));
+
+		if (rc == 0)
+			conf_error(p, r->line,
+				   "unknown key '%s' (neither a channel key "
+				   "nor one of source %s)",
+				   r->key, ops->name);
+		else if (rc < 0)
+			conf_error(p, r->line, "%s", err);
+	}
+}
+
+static void finish_chan(struct parser *p, struct chan_parse *cp)
+{
+	struct chan_conf *c = cp->c;
+	char err[256];
+
+	if (!c->source) {
+		conf_error(p, cp->line, "[channel %s] has no source = key",
+			   c->name);
+		return;
+	}
+	c->ops = source_find(c->source);
+	if (!c->ops) {
+		conf_error(p, cp->source_line,
+			   "source: '%s' is not one of synthetic replay udp lines",
+			   c->source);
+		return;
+	}
+	c->src_conf = calloc(1, c->ops->conf_size);
+	if (!c->src_conf) {
+		c->ops = NULL;
+		conf_error(p, cp->line, "out of memory");
+		return;
+	}
+	if (c->ops->conf_init)
+		c->ops->conf_init(c->src_conf);
+	apply_raw(p, cp);
+	if (c->ops->conf_check &&
+	    c->ops->conf_check(c->src_conf, err, sizeof(err)) < 0)
+		conf_error(p, cp->line, "[channel %s]: %s", c->name, err);
+}
+
+static void free_raw(struct chan_parse *cp)
+{
+	for (size_t i = 0; i < cp->nraw; i++) {
+		free(cp->raw[i].key);
+		free(cp->raw[i].value);
+	}
+	free(cp->raw);
+}
+
+/* Moves the parsed channels into p->conf (or frees them on error). */
+static void finish(struct parser *p)
+{
+	for (size_t i = 0; i < p->nchans; i++)
+		finish_chan(p, &p->chans[i]);
+	if (!p->errors && !p->nchans)
+		conf_error(p, p->lineno, "no [channel NAME] section");
+	p->conf->chans = calloc(p->nchans + 1, sizeof(*p->conf->chans));
+	if (!p->conf->chans)
+		conf_error(p, p->lineno, "out of memory");
+	for (size_t i = 0; i < p->nchans; i++) {
+		free_raw(&p->chans[i]);
+		if (p->conf->chans)
+			p->conf->chans[p->conf->nchans++] = p->chans[i].c;
+		else
+			conf_channel_free(p->chans[i].c);
+	}
+	free(p->chans);
+	settings_free(chan_settings, &p->defaults);
+}
+
+static int parse(struct parser *p)
+{
+	int rc = ini_parse_stream(reader, p, handler, p);
+
+	if (rc > 0)
+		conf_error(p, rc, "syntax error");
+	else if (rc < 0)
+		conf_error(p, p->lineno, "out of memory");
+	finish(p);
+	return p->errors ? -1 : 0;
+}
+
+struct mdpub_conf *conf_load(const char *path)
+{
+	struct parser p = {.file = path ? path : "(embedded default)",
+			   .text = embedded_conf};
+	struct mdpub_conf *conf = calloc(1, sizeof(*conf));
+
+	if (!conf) {
+		log_msg(LOG_ERR, "out of memory");
+		return NULL;
+	}
+	conf->log_level = LOG_NOTICE - LOG_ERR;
+	conf->stats_s = 60;
+	p.conf = conf;
+	chan_defaults(&p.defaults);
+	if (path && !(p.fp = fopen(path, "r"))) {
+		log_msg(LOG_ERR, "%s: %s", path, strerror(errno));
+		free(conf);
+		return NULL;
+	}
+	if (parse(&p) < 0) {
+		conf_free(conf);
+		conf = NULL;
+	}
+	if (p.fp)
+		fclose(p.fp);
+	if (conf)
+		conf->log_level += LOG_ERR;
+	return conf;
+}
+
+void conf_free(struct mdpub_conf *conf)
+{
+	if (!conf)
+		return;
+	for (size_t i = 0; i < conf->nchans; i++)
+		conf_channel_free(conf->chans[i]);
+	free(conf->chans);
+	free(conf);
+}
+
+const struct chan_conf *conf_channel(const struct mdpub_conf *conf,
+				     const char *name)
+{
+	for (size_t i = 0; i < conf->nchans; i++)
+		if (strcmp(conf->chans[i]->name, name) == 0)
+			return conf->chans[i];
+	return NULL;
+}
+
+int conf_channel_equal(const struct chan_conf *a, const struct chan_conf *b)
+{
+	return strcmp(a->name, b->name) == 0 && a->ops == b->ops &&
+	       settings_equal(chan_settings, a, b) &&
+	       settings_equal(a->ops->settings, a->src_conf, b->src_conf);
+}

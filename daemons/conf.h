@@ -1,0 +1,62 @@
+/*
+ * conf.h - mdpub.conf: an INI file (parsed with inih) with one [global]
+ * section and one [channel NAME] section per channel. See mdpub.conf(5).
+ */
+#ifndef MDPUB_CONF_H
+#define MDPUB_CONF_H
+
+#include <stdint.h>
+
+#include "source.h"
+
+struct chan_conf {
+	char *name;
+	/* the keys of chan_settings[] (conf.c) */
+	uint64_t slot_size;
+	uint64_t slots_per_block;
+	uint64_t block_count;
+	uint64_t max_consumers;
+	int mode;               /* enum mdbus_mode */
+	uint64_t file_mode;
+	char *group;
+	char *dir;
+	char *source;
+	double heartbeat_s;     /* heartbeat interval, seconds */
+	double reap_s;          /* dead-consumer reaper interval, seconds */
+	double stall_evict_s;   /* lossless eviction time, 0 = never */
+	int replace;            /* replace a segment of another geometry */
+	/* the source and its settings (ops->settings) */
+	const struct source_ops *ops;
+	void *src_conf;
+};
+
+struct mdpub_conf {
+	int log_level;      /* LOG_ERR .. LOG_DEBUG */
+	int syslog;
+	double stats_s;     /* stats log interval, 0 = off */
+	struct chan_conf **chans;
+	size_t nchans;
+};
+
+/* The config read when no -c is given and it exists. */
+#define MDPUB_CONF_DEFAULT SYSCONFDIR "/mdbus/mdpub.conf"
+
+/* Reads the config file `path`, or the embedded default (one channel
+ * `demo` fed by the synthetic source) when path is NULL. Logs every error
+ * as "FILE:LINE: reason" and returns NULL when there was any. */
+struct mdpub_conf *conf_load(const char *path);
+
+void conf_free(struct mdpub_conf *conf);
+
+/* Frees one channel's config (taken out of a struct mdpub_conf). NULL is a
+ * no-op. */
+void conf_channel_free(struct chan_conf *c);
+
+/* The channel called `name` in conf, or NULL. */
+const struct chan_conf *conf_channel(const struct mdpub_conf *conf,
+				     const char *name);
+
+/* 1 when two channel configs are the same in every setting. */
+int conf_channel_equal(const struct chan_conf *a, const struct chan_conf *b);
+
+#endif /* MDPUB_CONF_H */

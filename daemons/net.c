@@ -1,0 +1,151 @@
+/*
+ * net.c - see net.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net.h"
+
+#define HOST_MAX 256
+
+/* Splits text into host (NULL = any) and port. */
+static int split(const char *text, char host[HOST_MAX], const char **port,
+		 char *err, size_t errlen)
+{
+	const char *colon = strrchr(text, ':');
+	size_t len;
+	char *end;
+	unsigned long p;
+
+	if (!colon || !colon[1]) {
+		snprintf(err, errlen, "'%s' is not HOST:PORT", text);
+		return -1;
+	}
+	p = strtoul(colon + 1, &end, 10);
+	if (*end || p > 65535) {
+		snprintf(err, errlen, "'%s': bad port", text);
+		return -1;
+	}
+	len = (size_t)(colon - text);
+	if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
+		text++;
+		len -= 2;
+	}
+	if (len >= HOST_MAX) {
+		snprintf(err, errlen, "'%s': host name too long", text);
+		return -1;
+	}
+	memcpy(host, text, len);
+	host[len] = '\0';
+	*port = colon + 1;
+	return 0;
+}
+
+int net_check(const char *text, char *err, size_t errlen)
+{
+	char host[HOST_MAX];
+	const char *port;
+
+	return split(text, host, &port, err, errlen);
+}
+
+static int resolve(const char *text, int socktype, int passive,
+		   struct addrinfo **ai, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_socktype = socktype,
+				 .ai_flags = passive ? AI_PASSIVE : 0};
+	char host[HOST_MAX];
+	const char *port;
+	int rc;
+
+	if (split(text, host, &port, err, errlen) < 0)
+		return -1;
+	rc = getaddrinfo(*host && strcmp(host, "*") ? host : NULL, port, &hints,
+			 ai);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", text, gai_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static int sys_error(int fd, const char *text, const char *what, char *err,
+		     size_t errlen)
+{
+	snprintf(err, errlen, "%s: %s: %s", text, what, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int bind_socket(const char *text, int socktype,
+		       const struct addrinfo *a, char *err, size_t errlen)
+{
+	int on = 1;
+	int fd = socket(a->ai_family,
+			a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			a->ai_protocol);
+
+	if (fd < 0)
+		return sys_error(fd, text, "socket", err, errlen);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
+		return sys_error(fd, text, "SO_REUSEADDR", err, errlen);
+	if (bind(fd, a->ai_addr, a->ai_addrlen) < 0)
+		return sys_error(fd, text, "bind", err, errlen);
+	if (socktype == SOCK_STREAM && listen(fd, 16) < 0)
+		return sys_error(fd, text, "listen", err, errlen);
+	return fd;
+}
+
+int net_bind(const char *text, int socktype, struct addrinfo **ai, char *err,
+	     size_t errlen)
+{
+	int fd;
+
+	if (resolve(text, socktype, 1, ai, err, errlen) < 0)
+		return -1;
+	fd = bind_socket(text, socktype, *ai, err, errlen);
+	if (fd < 0) {
+		freeaddrinfo(*ai);
+		*ai = NULL;
+	}
+	return fd;
+}
+
+int net_connect(const char *text, char *err, size_t errlen)
+{
+	struct addrinfo *ai;
+	int fd;
+
+	if (resolve(text, SOCK_STREAM, 0, &ai, err, errlen) < 0)
+		return -1;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+	if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
+		       errno != EINPROGRESS)) {
+		freeaddrinfo(ai);
+		return sys_error(fd, text, "connect", err, errlen);
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int net_connected(int fd, char *err, size_t errlen)
+{
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		soerr = errno;
+	if (!soerr)
+		return 0;
+	snprintf(err, errlen, "connect: %s", strerror(soerr));
+	return -1;
+}

@@ -1,0 +1,30 @@
+/*
+ * net.h - sockets from "HOST:PORT" text for the udp and lines sources.
+ * HOST may be a name, an IPv4 address, [an IPv6 address], or empty or *
+ * for any address.
+ */
+#ifndef MDPUB_NET_H
+#define MDPUB_NET_H
+
+#include <stddef.h>
+
+struct addrinfo;
+
+/* 0 when text has the HOST:PORT shape with a numeric port, else -1 with
+ * the reason in err (for config checks; resolves nothing). */
+int net_check(const char *text, char *err, size_t errlen);
+
+/* A non-blocking socket of `socktype` (SOCK_STREAM: listening; SOCK_DGRAM:
+ * bound, with SO_REUSEADDR) on the address. Sets *ai to the resolved
+ * address (freeaddrinfo it). Returns the fd or -1 with err. */
+int net_bind(const char *text, int socktype, struct addrinfo **ai, char *err,
+	     size_t errlen);
+
+/* A non-blocking TCP socket whose connect() to the address has started
+ * (finish it with net_connected()). Returns the fd or -1 with err. */
+int net_connect(const char *text, char *err, size_t errlen);
+
+/* 0 when the connect() started on fd succeeded, else -1 with err. */
+int net_connected(int fd, char *err, size_t errlen);
+
+#endif /* MDPUB_NET_H */

@@ -1,0 +1,214 @@
+/*
+ * settings.c - see settings.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "settings.h"
+
+#define FIELD(obj, s, type) ((type *)((char *)(obj) + (s)->offset))
+#define CFIELD(obj, s, type) ((const type *)((const char *)(obj) + (s)->offset))
+
+static const struct setting *find(const struct setting *table, const char *key)
+{
+	for (; table->key; table++)
+		if (strcmp(table->key, key) == 0)
+			return table;
+	return NULL;
+}
+
+static int set_uint(const struct setting *s, void *obj, const char *value,
+		    int base, char *err, size_t errlen)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(value, &end, base);
+	if (errno || end == value || *end || value[0] == '-' ||
+	    (double)v < s->min || (double)v > s->max) {
+		snprintf(err, errlen, "%s: '%s' is not %s in %.0f..%.0f", s->key,
+			 value, base == 8 ? "an octal mode" : "an integer",
+			 s->min, s->max);
+		return -1;
+	}
+	if ((s->flags & SET_POW2) && (v & (v - 1))) {
+		snprintf(err, errlen, "%s: %llu is not a power of two", s->key,
+			 v);
+		return -1;
+	}
+	*FIELD(obj, s, uint64_t) = v;
+	return 1;
+}
+
+static int set_double(const struct setting *s, void *obj, const char *value,
+		      char *err, size_t errlen)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(value, &end);
+	if (errno || end == value || *end || !isfinite(v) || v < s->min ||
+	    v > s->max) {
+		snprintf(err, errlen, "%s: '%s' is not a number in %g..%g",
+			 s->key, value, s->min, s->max);
+		return -1;
+	}
+	*FIELD(obj, s, double) = v;
+	return 1;
+}
+
+static int set_string(const struct setting *s, void *obj, const char *value,
+		      char *err, size_t errlen)
+{
+	char **field = FIELD(obj, s, char *);
+	char *copy;
+
+	if (!*value) {
+		snprintf(err, errlen, "%s: empty value", s->key);
+		return -1;
+	}
+	copy = strdup(value);
+	if (!copy) {
+		snprintf(err, errlen, "%s: out of memory", s->key);
+		return -1;
+	}
+	free(*field);
+	*field = copy;
+	return 1;
+}
+
+static int choice_index(const char *const *choices, const char *value)
+{
+	for (int i = 0; choices[i]; i++)
+		if (strcasecmp(choices[i], value) == 0)
+			return i;
+	return -1;
+}
+
+static int set_choice(const struct setting *s, void *obj, const char *value,
+		      char *err, size_t errlen)
+{
+	int i = choice_index(s->choices, value);
+	size_t used;
+
+	if (i >= 0) {
+		*FIELD(obj, s, int) = i;
+		return 1;
+	}
+	used = (size_t)snprintf(err, errlen, "%s: '%s' is not one of", s->key,
+				value);
+	for (i = 0; s->choices[i] && used < errlen; i++)
+		used += (size_t)snprintf(err + used, errlen - used, " %s",
+					 s->choices[i]);
+	return -1;
+}
+
+static const char *const bool_words[] = {"no",  "yes",  "false", "true",
+					 "off", "on",   "0",     "1", NULL};
+
+static int set_bool(const struct setting *s, void *obj, const char *value,
+		    char *err, size_t errlen)
+{
+	int i = choice_index(bool_words, value);
+
+	if (i < 0) {
+		snprintf(err, errlen, "%s: '%s' is not yes or no", s->key,
+			 value);
+		return -1;
+	}
+	*FIELD(obj, s, int) = i & 1;
+	return 1;
+}
+
+int settings_set(const struct setting *table, void *obj, const char *key,
+		 const char *value, char *err, size_t errlen)
+{
+	const struct setting *s = find(table, key);
+
+	if (!s)
+		return 0;
+	switch (s->kind) {
+	case SET_UINT:
+		return set_uint(s, obj, value, 10, err, errlen);
+	case SET_OCTAL:
+		return set_uint(s, obj, value, 8, err, errlen);
+	case SET_DOUBLE:
+		return set_double(s, obj, value, err, errlen);
+	case SET_STRING:
+		return set_string(s, obj, value, err, errlen);
+	case SET_BOOL:
+		return set_bool(s, obj, value, err, errlen);
+	case SET_CHOICE:
+		return set_choice(s, obj, value, err, errlen);
+	}
+	return 0;
+}
+
+static int field_equal(const struct setting *s, const void *a, const void *b)
+{
+	const char *sa, *sb;
+
+	switch (s->kind) {
+	case SET_UINT:
+	case SET_OCTAL:
+		return *CFIELD(a, s, uint64_t) == *CFIELD(b, s, uint64_t);
+	case SET_DOUBLE:
+		return *CFIELD(a, s, double) == *CFIELD(b, s, double);
+	case SET_BOOL:
+	case SET_CHOICE:
+		return *CFIELD(a, s, int) == *CFIELD(b, s, int);
+	case SET_STRING:
+		sa = *CFIELD(a, s, char *);
+		sb = *CFIELD(b, s, char *);
+		return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
+	}
+	return 0;
+}
+
+int settings_equal(const struct setting *table, const void *a, const void *b)
+{
+	for (; table->key; table++)
+		if (!field_equal(table, a, b))
+			return 0;
+	return 1;
+}
+
+int settings_dup_strings(const struct setting *table, void *dst,
+			 const void *src)
+{
+	int rc = 0;
+
+	/* every string field is set (a copy or NULL) even after a failure,
+	 * so that settings_free(dst) is always right */
+	for (; table->key; table++) {
+		const char *from;
+		char **to;
+
+		if (table->kind != SET_STRING)
+			continue;
+		from = *CFIELD(src, table, char *);
+		to = FIELD(dst, table, char *);
+		*to = from ? strdup(from) : NULL;
+		if (from && !*to)
+			rc = -1;
+	}
+	return rc;
+}
+
+void settings_free(const struct setting *table, void *obj)
+{
+	for (; table->key; table++) {
+		if (table->kind != SET_STRING)
+			continue;
+		free(*FIELD(obj, table, char *));
+		*FIELD(obj, table, char *) = NULL;
+	}
+}

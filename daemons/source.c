@@ -1,0 +1,35 @@
+/*
+ * source.c - the table of sources, and what they share.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "log.h"
+#include "source.h"
+
+const struct source_ops *source_find(const char *name)
+{
+	static const struct source_ops *const all[] = {
+		&src_synthetic, &src_replay, &src_udp, &src_lines};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(all[i]->name, name) == 0)
+			return all[i];
+	return NULL;
+}
+
+void *source_alloc(size_t size, struct channel *ch, struct ev_loop *loop)
+{
+	struct source *src = calloc(1, size);
+
+	if (!src) {
+		log_msg(LOG_ERR, "channel %s: out of memory", channel_name(ch));
+		return NULL;
+	}
+	src->ch = ch;
+	src->loop = loop;
+	return src;
+}

@@ -1,0 +1,58 @@
+/*
+ * source.h - the feed sources of a channel. A source lives in its
+ * channel's thread: it is started with that thread's libev loop, reads its
+ * input from watchers on it and hands every message to channel_publish()
+ * (channel.h). Each source describes its mdpub.conf keys in a settings
+ * table, so config checking, reload comparison and freeing are generic.
+ */
+#ifndef MDPUB_SOURCE_H
+#define MDPUB_SOURCE_H
+
+#include <stddef.h>
+
+#include <ev.h>
+
+#include "settings.h"
+
+struct channel;
+
+/* What every source has; each embeds it first in its own struct. */
+struct source {
+	struct channel *ch;
+	struct ev_loop *loop;
+};
+
+#define SOURCE_OF(src, type) ((type *)(void *)(src))
+
+struct source_ops {
+	const char *name;                /* value of the `source` key */
+	const struct setting *settings;  /* the source's own keys */
+	size_t conf_size;                /* of its settings struct */
+	void (*conf_init)(void *conf);   /* the defaults (NULL: all 0) */
+	/* Checks the settings as a whole once every key is set: 0, or -1
+	 * with the reason in err. NULL when there is nothing to check. */
+	int (*conf_check)(const void *conf, char *err, size_t errlen);
+	/* Starts feeding ch from loop. Returns the source, or NULL after
+	 * logging why it cannot start. */
+	struct source *(*start)(const void *conf, struct channel *ch,
+				struct ev_loop *loop);
+	/* The channel was paused (back-pressure) and can take messages
+	 * again: restart reading input. */
+	void (*resume)(struct source *src);
+	/* Stops every watcher and frees the source. */
+	void (*stop)(struct source *src);
+};
+
+extern const struct source_ops src_synthetic;
+extern const struct source_ops src_replay;
+extern const struct source_ops src_udp;
+extern const struct source_ops src_lines;
+
+/* The source named `name`, or NULL. */
+const struct source_ops *source_find(const char *name);
+
+/* A zeroed source struct of `size` bytes with its base set, or NULL after
+ * logging. */
+void *source_alloc(size_t size, struct channel *ch, struct ev_loop *loop);
+
+#endif /* MDPUB_SOURCE_H */

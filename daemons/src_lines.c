@@ -1,0 +1,378 @@
+/*
+ * src_lines.c - the `lines` source: text lines from a file or stdin, from
+ * TCP connections it accepts (`listen`) or from one it makes (`connect`,
+ * made again after `reconnect` seconds when lost), each line CSV or
+ * Binance bookTicker/trade JSON (lines_parse.h). Malformed lines are
+ * counted and logged, rate-limited, and never stop the source.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "lines_parse.h"
+#include "log.h"
+#include "net.h"
+#include "source.h"
+
+#define LINE_LEN_MAX 4096  /* longer lines are malformed */
+#define CONN_BUF 65536
+
+struct lines_conf {
+	int format; /* 0 csv, 1 binance */
+	char *file;
+	char *listen;
+	char *connect;
+	double reconnect;
+};
+
+static const char *const format_names[] = {"csv", "binance", NULL};
+
+#define OFF(field) offsetof(struct lines_conf, field)
+static const struct setting lines_settings[] = {
+	{"format", SET_CHOICE, OFF(format), 0, 0, 0, format_names},
+	{"file", SET_STRING, OFF(file), 0, 0, 0, NULL},
+	{"listen", SET_STRING, OFF(listen), 0, 0, 0, NULL},
+	{"connect", SET_STRING, OFF(connect), 0, 0, 0, NULL},
+	{"reconnect", SET_DOUBLE, OFF(reconnect), 0.01, 3600, 0, NULL},
+	{NULL, 0, 0, 0, 0, 0, NULL},
+};
+
+struct lines;
+
+struct conn {
+	struct lines *owner;
+	struct conn *next;
+	const char *what;  /* for the log */
+	ev_io io_w;
+	uint64_t lineno;
+	size_t len;
+	int skipping;      /* in the tail of a line too long */
+	char buf[CONN_BUF];
+};
+
+struct lines {
+	struct source base;
+	struct lines_conf conf;
+	json_tokener *tok;
+	struct conn *conns;
+	ev_io accept_w;
+	ev_io connect_w;
+	ev_timer reconnect_w;
+	struct log_limit bad_limit;
+	struct log_limit net_limit;
+};
+
+static void lines_conf_init(void *conf)
+{
+	((struct lines_conf *)conf)->reconnect = 1;
+}
+
+static int lines_conf_check(const void *conf, char *err, size_t errlen)
+{
+	const struct lines_conf *c = conf;
+
+	if (!!c->file + !!c->listen + !!c->connect != 1) {
+		snprintf(err, errlen, "source lines needs exactly one of "
+			 "file = PATH|-, listen = HOST:PORT, connect = HOST:PORT");
+		return -1;
+	}
+	if (c->listen)
+		return net_check(c->listen, err, errlen);
+	return c->connect ? net_check(c->connect, err, errlen) : 0;
+}
+
+static const char *name_of(const struct lines *l)
+{
+	return channel_name(l->base.ch);
+}
+
+static void bad_line(struct lines *l, struct conn *c, const char *why)
+{
+	channel_count_malformed(l->base.ch);
+	log_limited(&l->bad_limit, LOG_WARNING,
+		    "channel %s: %s line %llu: malformed: %s", name_of(l),
+		    c->what, (unsigned long long)c->lineno, why);
+}
+
+static void handle_line(struct lines *l, struct conn *c, char *line,
+			size_t len)
+{
+	struct line_msg m;
+	const char *why = NULL;
+	int rc;
+
+	c->lineno++;
+	if (c->skipping) {
+		c->skipping = 0;
+		return;
+	}
+	if (len && line[len - 1] == '\r')
+		len--;
+	line[len] = '\0';
+	rc = l->conf.format ? lines_parse_json(l->tok, line, len, real_ns(), &m, &why)
+			    : lines_parse_csv(line, real_ns(), &m, &why);
+	if (rc == LINE_OK)
+		channel_publish(l->base.ch, m.type, &m.u, m.size, 0);
+	else if (rc == LINE_BAD)
+		bad_line(l, c, why);
+}
+
+static void consume(struct lines *l, struct conn *c)
+{
+	size_t start = 0;
+	char *nl;
+
+	while ((nl = memchr(c->buf + start, '\n', c->len - start))) {
+		handle_line(l, c, c->buf + start, (size_t)(nl - c->buf) - start);
+		start = (size_t)(nl - c->buf) + 1;
+	}
+	c->len -= start;
+	memmove(c->buf, c->buf + start, c->len);
+	if (c->len <= LINE_LEN_MAX)
+		return;
+	if (!c->skipping)
+		bad_line(l, c, "line longer than 4096 bytes");
+	c->skipping = 1;
+	c->len = 0;
+}
+
+static void lines_halt(struct lines *l)
+{
+	ev_io_stop(l->base.loop, &l->accept_w);
+	for (struct conn *c = l->conns; c; c = c->next)
+		ev_io_stop(l->base.loop, &c->io_w);
+}
+
+static void close_conn(struct lines *l, struct conn *c)
+{
+	struct conn **pp = &l->conns;
+
+	while (*pp != c)
+		pp = &(*pp)->next;
+	*pp = c->next;
+	ev_io_stop(l->base.loop, &c->io_w);
+	close(c->io_w.fd);
+	free(c);
+}
+
+/* End of one input: the last line may lack its newline. */
+static void conn_end(struct lines *l, struct conn *c)
+{
+	if (c->len)
+		handle_line(l, c, c->buf, c->len);
+	log_msg(LOG_NOTICE, "channel %s: %s: end of input after %llu lines",
+		name_of(l), c->what, (unsigned long long)c->lineno);
+	close_conn(l, c);
+	if (l->conf.file)
+		channel_source_done(l->base.ch);
+	else if (l->conf.connect)
+		ev_timer_again(l->base.loop, &l->reconnect_w);
+}
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+	struct lines *l = c->owner;
+	ssize_t n = read(w->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+
+	if (n > 0) {
+		c->len += (size_t)n;
+		consume(l, c);
+	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+		if (n < 0)
+			log_msg(LOG_WARNING, "channel %s: %s: %s", name_of(l),
+				c->what, strerror(errno));
+		conn_end(l, c);
+	}
+	if (channel_paused(l->base.ch))
+		lines_halt(l);
+}
+
+static int add_conn(struct lines *l, int fd, const char *what)
+{
+	struct conn *c = malloc(sizeof(*c));
+
+	if (!c) {
+		log_msg(LOG_ERR, "channel %s: out of memory", name_of(l));
+		close(fd);
+		return -1;
+	}
+	c->owner = l;
+	c->what = what;
+	c->lineno = 0;
+	c->len = 0;
+	c->skipping = 0;
+	c->next = l->conns;
+	l->conns = c;
+	ev_io_init(&c->io_w, read_cb, fd, EV_READ);
+	c->io_w.data = c;
+	if (!channel_paused(l->base.ch))
+		ev_io_start(l->base.loop, &c->io_w);
+	return 0;
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct lines *l = w->data;
+	int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0) {
+		log_limited(&l->net_limit, LOG_WARNING, "channel %s: accept: %s",
+			    name_of(l), strerror(errno));
+		return;
+	}
+	log_msg(LOG_INFO, "channel %s: connection accepted on %s", name_of(l),
+		l->conf.listen);
+	add_conn(l, fd, "connection");
+}
+
+static void connect_failed(struct lines *l, const char *err)
+{
+	log_limited(&l->net_limit, LOG_WARNING, "channel %s: %s: %s",
+		    name_of(l), l->conf.connect, err);
+	ev_timer_again(l->base.loop, &l->reconnect_w);
+}
+
+static void connect_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct lines *l = w->data;
+	char err[256];
+	int fd = w->fd;
+
+	ev_io_stop(loop, w);
+	ev_io_set(w, -1, EV_WRITE);
+	if (net_connected(fd, err, sizeof(err)) < 0) {
+		close(fd);
+		connect_failed(l, err);
+		return;
+	}
+	log_msg(LOG_NOTICE, "channel %s: connected to %s", name_of(l),
+		l->conf.connect);
+	add_conn(l, fd, l->conf.connect);
+}
+
+static void reconnect_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct lines *l = w->data;
+	char err[256];
+	int fd;
+
+	ev_timer_stop(loop, w);
+	fd = net_connect(l->conf.connect, err, sizeof(err));
+	if (fd < 0) {
+		connect_failed(l, err);
+		return;
+	}
+	ev_io_set(&l->connect_w, fd, EV_WRITE);
+	ev_io_start(loop, &l->connect_w);
+}
+
+static void lines_resume(struct source *src)
+{
+	struct lines *l = SOURCE_OF(src, struct lines);
+
+	if (l->conf.listen)
+		ev_io_start(l->base.loop, &l->accept_w);
+	for (struct conn *c = l->conns; c; c = c->next)
+		ev_io_start(l->base.loop, &c->io_w);
+}
+
+static int open_file(struct lines *l)
+{
+	int stdin_ = strcmp(l->conf.file, "-") == 0;
+	int fd = stdin_ ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)
+			: open(l->conf.file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		log_msg(LOG_ERR, "channel %s: %s: %s", name_of(l),
+			stdin_ ? "stdin" : l->conf.file, strerror(errno));
+		return -1;
+	}
+	return add_conn(l, fd, stdin_ ? "stdin" : l->conf.file);
+}
+
+static int open_listen(struct lines *l)
+{
+	struct addrinfo *ai;
+	char err[256];
+	int fd = net_bind(l->conf.listen, SOCK_STREAM, &ai, err, sizeof(err));
+
+	if (fd < 0) {
+		log_msg(LOG_ERR, "channel %s: %s", name_of(l), err);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	ev_io_set(&l->accept_w, fd, EV_READ);
+	ev_io_start(l->base.loop, &l->accept_w);
+	return 0;
+}
+
+static int open_input(struct lines *l)
+{
+	if (l->conf.file)
+		return open_file(l);
+	if (l->conf.listen)
+		return open_listen(l);
+	ev_feed_event(l->base.loop, &l->reconnect_w, EV_TIMER);
+	return 0;
+}
+
+static void lines_stop(struct source *src)
+{
+	struct lines *l = SOURCE_OF(src, struct lines);
+
+	while (l->conns)
+		close_conn(l, l->conns);
+	ev_timer_stop(l->base.loop, &l->reconnect_w);
+	ev_clear_pending(l->base.loop, &l->reconnect_w);
+	ev_io_stop(l->base.loop, &l->connect_w);
+	if (l->connect_w.fd >= 0)
+		close(l->connect_w.fd);
+	ev_io_stop(l->base.loop, &l->accept_w);
+	if (l->accept_w.fd >= 0)
+		close(l->accept_w.fd);
+	if (l->tok)
+		json_tokener_free(l->tok);
+	free(l);
+}
+
+static struct source *lines_start(const void *conf, struct channel *ch,
+				  struct ev_loop *loop)
+{
+	struct lines *l = source_alloc(sizeof(*l), ch, loop);
+
+	if (!l)
+		return NULL;
+	l->conf = *(const struct lines_conf *)conf;
+	l->bad_limit.burst = l->net_limit.burst = 10;
+	ev_io_init(&l->accept_w, accept_cb, -1, EV_READ);
+	ev_io_init(&l->connect_w, connect_cb, -1, EV_WRITE);
+	ev_init(&l->reconnect_w, reconnect_cb);
+	l->reconnect_w.repeat = l->conf.reconnect;
+	l->accept_w.data = l->connect_w.data = l->reconnect_w.data = l;
+	l->tok = json_tokener_new();
+	if (!l->tok || open_input(l) < 0) {
+		lines_stop(&l->base);
+		return NULL;
+	}
+	return &l->base;
+}
+
+const struct source_ops src_lines = {
+	.name = "lines",
+	.settings = lines_settings,
+	.conf_size = sizeof(struct lines_conf),
+	.conf_init = lines_conf_init,
+	.conf_check = lines_conf_check,
+	.start = lines_start,
+	.resume = lines_resume,
+	.stop = lines_stop,
+};

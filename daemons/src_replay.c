@@ -1,0 +1,281 @@
+/*
+ * src_replay.c - the `replay` source: publishes a recording made by
+ * `mdsub --record` (format: recording.h, mdpub.conf(5)) at its recorded
+ * pace times `speed`, or as fast as the channel takes it (speed = 0),
+ * once or in a `loop`. A file cut in the middle of a record is read up to
+ * its last whole record.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "log.h"
+#include "mdbus_msg.h"
+#include "recording.h"
+#include "source.h"
+
+#define BATCH 1024      /* records per callback as fast as possible */
+#define BURST_MAX 65536 /* records per callback at recorded pace */
+
+struct replay_conf {
+	char *file;
+	double speed;
+	int loop;
+	int timestamps; /* 0 now, 1 recorded */
+};
+
+static const char *const ts_names[] = {"now", "recorded", NULL};
+
+#define OFF(field) offsetof(struct replay_conf, field)
+static const struct setting replay_settings[] = {
+	{"file", SET_STRING, OFF(file), 0, 0, 0, NULL},
+	{"speed", SET_DOUBLE, OFF(speed), 0, 1e6, 0, NULL},
+	{"loop", SET_BOOL, OFF(loop), 0, 0, 0, NULL},
+	{"timestamps", SET_CHOICE, OFF(timestamps), 0, 0, 0, ts_names},
+	{NULL, 0, 0, 0, 0, 0, NULL},
+};
+
+struct replay {
+	struct source base;
+	struct replay_conf conf;
+	FILE *fp;
+	long data_off;             /* first record */
+	struct mdbus_rec_record rec; /* the record to publish next */
+	unsigned char *payload;
+	int have;                  /* rec and payload hold a record */
+	uint64_t pass_records;     /* published in this pass */
+	uint64_t last_seq;
+	ev_tstamp base_wall;       /* when the pass's first record went out */
+	uint64_t base_ts;          /* and its recorded timestamp */
+	ev_timer pace_w;
+	ev_idle idle_w;
+};
+
+static void replay_conf_init(void *conf)
+{
+	struct replay_conf *c = conf;
+
+	c->speed = 1;
+}
+
+static int replay_conf_check(const void *conf, char *err, size_t errlen)
+{
+	if (((const struct replay_conf *)conf)->file)
+		return 0;
+	snprintf(err, errlen, "source replay needs file = PATH");
+	return -1;
+}
+
+static const char *name_of(const struct replay *r)
+{
+	return channel_name(r->base.ch);
+}
+
+/* 1 read, 0 end of the data (or a cut or corrupt record, logged). */
+static int read_record(struct replay *r)
+{
+	size_t got = fread(&r->rec, 1, sizeof(r->rec), r->fp);
+
+	if (got == 0 && feof(r->fp))
+		return 0;
+	if (got < sizeof(r->rec)) {
+		log_msg(LOG_WARNING, "channel %s: %s ends in a partial record",
+			name_of(r), r->conf.file);
+		return 0;
+	}
+	if (r->rec.size > MDBUS_REC_PAYLOAD_MAX) {
+		log_msg(LOG_ERR, "channel %s: %s: corrupt record (size %u)",
+			name_of(r), r->conf.file, r->rec.size);
+		return 0;
+	}
+	if (fread(r->payload, 1, r->rec.size, r->fp) < r->rec.size) {
+		log_msg(LOG_WARNING, "channel %s: %s ends in a partial record",
+			name_of(r), r->conf.file);
+		return 0;
+	}
+	return 1;
+}
+
+static void replay_halt(struct replay *r)
+{
+	ev_timer_stop(r->base.loop, &r->pace_w);
+	ev_idle_stop(r->base.loop, &r->idle_w);
+}
+
+/* Reads the next record, rewinding at the end in loop mode. 0 at the end. */
+static int advance(struct replay *r)
+{
+	r->have = read_record(r);
+	if (r->have || !r->conf.loop || !r->pass_records)
+		return r->have;
+	if (fseek(r->fp, r->data_off, SEEK_SET) < 0)
+		return 0;
+	r->pass_records = 0;
+	r->have = read_record(r);
+	return r->have;
+}
+
+static void publish_record(struct replay *r)
+{
+	uint64_t ts = r->conf.timestamps ? r->rec.ts_ns : 0;
+
+	if (!r->pass_records) {
+		r->base_wall = ev_now(r->base.loop);
+		r->base_ts = r->rec.ts_ns;
+	} else if (r->rec.seq > r->last_seq + 1) {
+		channel_count_gap(r->base.ch, r->rec.seq - r->last_seq - 1);
+	}
+	r->last_seq = r->rec.seq;
+	r->pass_records++;
+	channel_publish(r->base.ch, r->rec.type, r->payload, r->rec.size, ts);
+}
+
+/* Seconds until the pending record is due at the recorded pace. */
+static double wait_for(const struct replay *r)
+{
+	double offset;
+
+	if (!r->pass_records || r->rec.ts_ns <= r->base_ts)
+		return 0;
+	offset = (double)(r->rec.ts_ns - r->base_ts) / 1e9 / r->conf.speed;
+	return r->base_wall + offset - ev_now(r->base.loop);
+}
+
+/* Publishes up to n due records. Returns 1 when the source stopped (end,
+ * or paused), else 0 with r->rec pending. */
+static int publish_due(struct replay *r, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (!r->have && !advance(r)) {
+			replay_halt(r);
+			channel_source_done(r->base.ch);
+			return 1;
+		}
+		if (r->conf.speed > 0 && wait_for(r) > 0)
+			return 0;
+		publish_record(r);
+		r->have = 0;
+		if (channel_paused(r->base.ch)) {
+			replay_halt(r);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	publish_due(w->data, BATCH);
+}
+
+static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct replay *r = w->data;
+	double wait;
+
+	if (publish_due(r, BURST_MAX))
+		return;
+	wait = wait_for(r);
+	ev_timer_set(w, wait > 0 ? wait : 0, 0);
+	ev_timer_start(loop, w);
+}
+
+static void replay_resume(struct source *src)
+{
+	struct replay *r = SOURCE_OF(src, struct replay);
+
+	if (r->conf.speed > 0) {
+		ev_timer_set(&r->pace_w, 0, 0);
+		ev_timer_start(r->base.loop, &r->pace_w);
+	} else {
+		ev_idle_start(r->base.loop, &r->idle_w);
+	}
+}
+
+static int check_header(struct replay *r, const struct mdbus_rec_header *h)
+{
+	if (memcmp(h->magic, MDBUS_REC_MAGIC, MDBUS_REC_MAGIC_LEN) != 0) {
+		log_msg(LOG_ERR, "channel %s: %s is not an mdbus recording",
+			name_of(r), r->conf.file);
+		return -1;
+	}
+	if (MDBUS_REC_MAJOR(h->version) != MDBUS_REC_MAJOR(MDBUS_REC_VERSION) ||
+	    h->header_size < sizeof(*h)) {
+		log_msg(LOG_ERR, "channel %s: %s: recording version %#x, this "
+			"mdpub reads %#x", name_of(r), r->conf.file, h->version,
+			MDBUS_REC_VERSION);
+		return -1;
+	}
+	if (h->msg_version != MDBUS_MSG_VERSION)
+		log_msg(LOG_WARNING, "channel %s: %s holds message types version "
+			"%u, this mdpub knows %u", name_of(r), r->conf.file,
+			h->msg_version, MDBUS_MSG_VERSION);
+	r->data_off = (long)h->header_size;
+	return 0;
+}
+
+static int open_file(struct replay *r)
+{
+	struct mdbus_rec_header h;
+
+	r->fp = fopen(r->conf.file, "rb");
+	if (!r->fp) {
+		log_msg(LOG_ERR, "channel %s: %s: %s", name_of(r), r->conf.file,
+			strerror(errno));
+		return -1;
+	}
+	if (fread(&h, sizeof(h), 1, r->fp) != 1) {
+		log_msg(LOG_ERR, "channel %s: %s: too short for a recording",
+			name_of(r), r->conf.file);
+		return -1;
+	}
+	if (check_header(r, &h) < 0)
+		return -1;
+	return fseek(r->fp, r->data_off, SEEK_SET);
+}
+
+static void replay_stop(struct source *src)
+{
+	struct replay *r = SOURCE_OF(src, struct replay);
+
+	replay_halt(r);
+	if (r->fp)
+		fclose(r->fp);
+	free(r->payload);
+	free(r);
+}
+
+static struct source *replay_start(const void *conf, struct channel *ch,
+				   struct ev_loop *loop)
+{
+	struct replay *r = source_alloc(sizeof(*r), ch, loop);
+
+	if (!r)
+		return NULL;
+	r->conf = *(const struct replay_conf *)conf;
+	ev_init(&r->pace_w, pace_cb);
+	ev_idle_init(&r->idle_w, idle_cb);
+	r->pace_w.data = r->idle_w.data = r;
+	r->payload = malloc(MDBUS_REC_PAYLOAD_MAX);
+	if (!r->payload || open_file(r) < 0) {
+		replay_stop(&r->base);
+		return NULL;
+	}
+	replay_resume(&r->base);
+	return &r->base;
+}
+
+const struct source_ops src_replay = {
+	.name = "replay",
+	.settings = replay_settings,
+	.conf_size = sizeof(struct replay_conf),
+	.conf_init = replay_conf_init,
+	.conf_check = replay_conf_check,
+	.start = replay_start,
+	.resume = replay_resume,
+	.stop = replay_stop,
+};

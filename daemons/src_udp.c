@@ -1,0 +1,330 @@
+/*
+ * src_udp.c - the `udp` source: receives bus messages framed as MoldUDP64
+ * downstream packets (moldudp64.h, mdpub.conf(5)) on a unicast or
+ * multicast address, as `mdsub --forward` sends them. Packets numbered
+ * past the next expected message count as a feed gap with the number of
+ * messages lost; messages seen already (a repeated packet) are skipped.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "log.h"
+#include "moldudp64.h"
+#include "net.h"
+#include "source.h"
+
+#define PACKETS_PER_CB 64
+
+struct udp_conf {
+	char *listen;
+	char *interface;
+	char *session;
+	uint64_t rcvbuf;
+	int timestamps; /* 0 now, 1 sender */
+};
+
+static const char *const ts_names[] = {"now", "sender", NULL};
+
+#define OFF(field) offsetof(struct udp_conf, field)
+static const struct setting udp_settings[] = {
+	{"listen", SET_STRING, OFF(listen), 0, 0, 0, NULL},
+	{"interface", SET_STRING, OFF(interface), 0, 0, 0, NULL},
+	{"session", SET_STRING, OFF(session), 0, 0, 0, NULL},
+	{"rcvbuf", SET_UINT, OFF(rcvbuf), 0, 1 << 30, 0, NULL},
+	{"timestamps", SET_CHOICE, OFF(timestamps), 0, 0, 0, ts_names},
+	{NULL, 0, 0, 0, 0, 0, NULL},
+};
+
+struct udp {
+	struct source base;
+	struct udp_conf conf;
+	ev_io io_w;
+	char session[MOLD_SESSION_LEN];  /* current session */
+	char want[MOLD_SESSION_LEN];     /* conf.session, space padded */
+	uint64_t expected;               /* next message number, 0 unknown */
+	struct log_limit bad_limit;
+	unsigned char pkt[MOLD_PACKET_MAX];
+};
+
+static int udp_conf_check(const void *conf, char *err, size_t errlen)
+{
+	const struct udp_conf *c = conf;
+
+	if (!c->listen) {
+		snprintf(err, errlen, "source udp needs listen = HOST:PORT");
+		return -1;
+	}
+	if (c->session && strlen(c->session) > MOLD_SESSION_LEN) {
+		snprintf(err, errlen, "session: longer than %d characters",
+			 MOLD_SESSION_LEN);
+		return -1;
+	}
+	return net_check(c->listen, err, errlen);
+}
+
+static const char *name_of(const struct udp *u)
+{
+	return channel_name(u->base.ch);
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static unsigned be16(const unsigned char *p)
+{
+	return (unsigned)p[0] << 8 | p[1];
+}
+
+static void malformed(struct udp *u, const char *why)
+{
+	channel_count_malformed(u->base.ch);
+	log_limited(&u->bad_limit, LOG_WARNING, "channel %s: packet: %s",
+		    name_of(u), why);
+}
+
+static void publish_msg(struct udp *u, const unsigned char *m, size_t len)
+{
+	uint64_t ts = 0;
+	uint16_t type;
+
+	if (len < MDBUS_UDP_MSG_LEN) {
+		malformed(u, "message shorter than its 12-byte header");
+		return;
+	}
+	memcpy(&type, m + MDBUS_UDP_TYPE_OFF, sizeof(type));
+	if (u->conf.timestamps)
+		memcpy(&ts, m + MDBUS_UDP_TS_OFF, sizeof(ts));
+	channel_publish(u->base.ch, type, m + MDBUS_UDP_MSG_LEN,
+			len - MDBUS_UDP_MSG_LEN, ts);
+}
+
+/* Follows the session; 0 to take the packet, -1 to ignore it. */
+static int check_session(struct udp *u, const unsigned char *p)
+{
+	if (u->conf.session && memcmp(p, u->want, MOLD_SESSION_LEN) != 0)
+		return -1;
+	if (memcmp(p, u->session, MOLD_SESSION_LEN) == 0)
+		return 0;
+	log_msg(LOG_NOTICE, "channel %s: session '%.10s'", name_of(u),
+		(const char *)p);
+	memcpy(u->session, p, MOLD_SESSION_LEN);
+	u->expected = 0;
+	return 0;
+}
+
+static void check_gap(struct udp *u, uint64_t seq)
+{
+	if (!u->expected || seq <= u->expected)
+		return;
+	channel_count_gap(u->base.ch, seq - u->expected);
+	log_limited(&u->bad_limit, LOG_WARNING,
+		    "channel %s: gap: messages %llu..%llu lost", name_of(u),
+		    (unsigned long long)u->expected,
+		    (unsigned long long)seq - 1);
+	u->expected = seq;
+}
+
+static void handle_messages(struct udp *u, const unsigned char *p, size_t n,
+			    uint64_t seq, unsigned count)
+{
+	size_t off = MOLD_HEADER_LEN;
+
+	for (unsigned i = 0; i < count; i++, seq++) {
+		size_t len;
+
+		if (off + MOLD_BLOCK_LEN > n ||
+		    off + MOLD_BLOCK_LEN + (len = be16(p + off)) > n) {
+			malformed(u, "message blocks overrun the packet");
+			return;
+		}
+		off += MOLD_BLOCK_LEN;
+		if (!u->expected || seq >= u->expected) {
+			publish_msg(u, p + off, len);
+			u->expected = seq + 1;
+		}
+		off += len;
+	}
+}
+
+static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
+{
+	uint64_t seq;
+	unsigned count;
+
+	if (n < MOLD_HEADER_LEN) {
+		malformed(u, "shorter than the MoldUDP64 header");
+		return;
+	}
+	if (check_session(u, p) < 0)
+		return;
+	seq = be64(p + MOLD_SESSION_LEN);
+	count = be16(p + MOLD_SESSION_LEN + 8);
+	if (count == MOLD_COUNT_END) {
+		log_msg(LOG_NOTICE, "channel %s: session '%.10s' ended",
+			name_of(u), (const char *)p);
+		return;
+	}
+	check_gap(u, seq);
+	if (count == MOLD_COUNT_HEARTBEAT && !u->expected)
+		u->expected = seq;
+	handle_messages(u, p, n, seq, count);
+}
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct udp *u = w->data;
+
+	for (int i = 0; i < PACKETS_PER_CB && !channel_paused(u->base.ch); i++) {
+		ssize_t n = recv(w->fd, u->pkt, sizeof(u->pkt), MSG_TRUNC);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_limited(&u->bad_limit, LOG_WARNING,
+					    "channel %s: recv: %s", name_of(u),
+					    strerror(errno));
+			return;
+		}
+		if ((size_t)n > sizeof(u->pkt))
+			malformed(u, "larger than a UDP datagram can be");
+		else
+			handle_packet(u, u->pkt, (size_t)n);
+	}
+	if (channel_paused(u->base.ch))
+		ev_io_stop(loop, w);
+}
+
+static int join_v4(struct udp *u, int fd, const struct sockaddr_in *sin)
+{
+	struct ip_mreq mreq = {.imr_multiaddr = sin->sin_addr};
+
+	mreq.imr_interface.s_addr = htonl(INADDR_ANY);
+	if (u->conf.interface &&
+	    inet_pton(AF_INET, u->conf.interface, &mreq.imr_interface) != 1) {
+		log_msg(LOG_ERR, "channel %s: interface '%s' is not an IPv4 "
+			"address", name_of(u), u->conf.interface);
+		return -1;
+	}
+	return setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq,
+			  sizeof(mreq));
+}
+
+static int join_v6(struct udp *u, int fd, const struct sockaddr_in6 *sin6)
+{
+	struct ipv6_mreq mreq = {.ipv6mr_multiaddr = sin6->sin6_addr};
+
+	if (u->conf.interface)
+		mreq.ipv6mr_interface = if_nametoindex(u->conf.interface);
+	return setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mreq,
+			  sizeof(mreq));
+}
+
+/* Joins the group when the address is a multicast one. */
+static int join_group(struct udp *u, int fd, const struct addrinfo *ai)
+{
+	const struct sockaddr_in *sin = (const void *)ai->ai_addr;
+	const struct sockaddr_in6 *sin6 = (const void *)ai->ai_addr;
+	int rc = 0;
+
+	if (ai->ai_family == AF_INET && IN_MULTICAST(ntohl(sin->sin_addr.s_addr)))
+		rc = join_v4(u, fd, sin);
+	else if (ai->ai_family == AF_INET6 && IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr))
+		rc = join_v6(u, fd, sin6);
+	if (rc < 0 && errno)
+		log_msg(LOG_ERR, "channel %s: joining %s: %s", name_of(u),
+			u->conf.listen, strerror(errno));
+	return rc;
+}
+
+static int open_socket(struct udp *u)
+{
+	struct addrinfo *ai;
+	char err[256];
+	int rcvbuf = (int)u->conf.rcvbuf;
+	int fd = net_bind(u->conf.listen, SOCK_DGRAM, &ai, err, sizeof(err));
+
+	if (fd < 0) {
+		log_msg(LOG_ERR, "channel %s: %s", name_of(u), err);
+		return -1;
+	}
+	errno = 0;
+	if (join_group(u, fd, ai) < 0 ||
+	    (rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+				  sizeof(rcvbuf)) < 0)) {
+		if (errno)
+			log_msg(LOG_ERR, "channel %s: %s: %s", name_of(u),
+				u->conf.listen, strerror(errno));
+		freeaddrinfo(ai);
+		close(fd);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void udp_resume(struct source *src)
+{
+	struct udp *u = SOURCE_OF(src, struct udp);
+
+	ev_io_start(u->base.loop, &u->io_w);
+}
+
+static void udp_stop(struct source *src)
+{
+	struct udp *u = SOURCE_OF(src, struct udp);
+
+	ev_io_stop(u->base.loop, &u->io_w);
+	close(u->io_w.fd);
+	free(u);
+}
+
+static struct source *udp_start(const void *conf, struct channel *ch,
+				struct ev_loop *loop)
+{
+	struct udp *u = source_alloc(sizeof(*u), ch, loop);
+	int fd;
+
+	if (!u)
+		return NULL;
+	u->conf = *(const struct udp_conf *)conf;
+	u->bad_limit.burst = 10;
+	if (u->conf.session) {
+		memset(u->want, ' ', sizeof(u->want));
+		memcpy(u->want, u->conf.session, strlen(u->conf.session));
+	}
+	fd = open_socket(u);
+	if (fd < 0) {
+		free(u);
+		return NULL;
+	}
+	ev_io_init(&u->io_w, read_cb, fd, EV_READ);
+	u->io_w.data = u;
+	ev_io_start(loop, &u->io_w);
+	return &u->base;
+}
+
+const struct source_ops src_udp = {
+	.name = "udp",
+	.settings = udp_settings,
+	.conf_size = sizeof(struct udp_conf),
+	.conf_check = udp_conf_check,
+	.start = udp_start,
+	.resume = udp_resume,
+	.stop = udp_stop,
+};
