@@ -391,6 +391,8 @@ int opts_parse(struct mdsub_opts *o, int argc, char **argv)
 		if (c == ':')
 			return usage_error("option '%s' needs an argument",
 					   argv[optind - 1]);
+		if (c == '?' && optopt)
+			return usage_error("unknown option '-%c'", optopt);
 		if (c == '?')
 			return usage_error("unknown option '%s'",
 					   argv[optind - 1]);

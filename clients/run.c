@@ -482,6 +482,7 @@ static void finish(struct app *a)
 	uint64_t elapsed = now_mono() - a->start_ns;
 	FILE *sum = a->o->stats_ns ? stdout : stderr;
 
+	fflush(stdout);
 	for (int i = 0; i < a->n; i++) {
 		struct chan *c = &a->ch[i];
 

@@ -6,6 +6,7 @@
  *       -t quote              only quotes        -r  timestamps = now
  *       -g SLOTS_PER_BLOCK:BLOCKS   small ring    -l  lossless mode
  *       -k SEC                keep the channel open SEC seconds after
+ *       -R                    replace a segment of another geometry
  *   json                      check that every stdin line is one JSON object
  *   recdump FILE              print a recording as `mdsub -o raw` would
  *   udprecv CHANNEL PORTFILE  receive MoldUDP64 packets on 127.0.0.1 (port
@@ -39,7 +40,7 @@
 static const char *const symbols[] = {"AAPL", "MSFT", "BTC-USD"};
 
 struct pub_opts {
-	int quotes_only, realtime, lossless;
+	int quotes_only, realtime, lossless, replace;
 	uint32_t spb, blocks;
 	double keep;
 };
@@ -150,13 +151,15 @@ static int parse_pub_opts(int argc, char **argv, struct pub_opts *p)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "trg:lk:")) != -1) {
+	while ((c = getopt(argc, argv, "trg:lk:R")) != -1) {
 		if (c == 't')
 			p->quotes_only = 1;
 		else if (c == 'r')
 			p->realtime = 1;
 		else if (c == 'l')
 			p->lossless = 1;
+		else if (c == 'R')
+			p->replace = 1;
 		else if (c == 'k')
 			p->keep = atof(optarg);
 		else if (c != 'g' ||
@@ -184,6 +187,7 @@ static int cmd_pub(int argc, char **argv)
 		cfg.slots_per_block = p.spb;
 		cfg.block_count = p.blocks;
 	}
+	cfg.flags = p.replace ? MDBUS_PUB_REPLACE : 0;
 	cfg.mode = p.lossless ? MDBUS_MODE_LOSSLESS : MDBUS_MODE_OVERWRITE;
 	err = mdbus_pub_open(&pub, argv[optind], &cfg);
 	if (err) {

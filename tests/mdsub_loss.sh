@@ -1,0 +1,36 @@
+#!/bin/sh
+# Loss is reported exactly: a start before the oldest retained message,
+# and a registered reader overrun while stopped (SIGSTOP).
+. "${top_srcdir:-.}/tests/mdsub_lib.sh"
+
+# a 64-slot ring holding messages 36..99
+pub -g 16:4 small 100
+status 0 "$MDSUB" -o raw --from 0 -u small >"$WORK/out" 2>"$WORK/err"
+grep -qx 'mdsub: small: lost 36 messages before seq 36' "$WORK/err" ||
+	fail "loss notice: $(cat "$WORK/err")"
+[ "$(wc -l <"$WORK/out")" -eq 64 ] || fail "64 messages expected"
+head -n 1 "$WORK/out" | grep -q '^small 36 [0-9]* 2 64 36 ' ||
+	fail "first message after the gap: $(head -n 1 "$WORK/out")"
+sed -n 2p "$WORK/out" | grep -q '^small 37 [0-9]* 3 56 0 ' ||
+	fail "the loss is counted once"
+status 0 "$MDSUB" -q --summary --from 0 -u small 2>"$WORK/sum"
+grep -q '^small: 64 messages, .* lost 36 in 1 gaps,' "$WORK/sum" ||
+	fail "--summary loss: $(cat "$WORK/sum")"
+
+# overrun: the reader waits at 100, is stopped, 200 more are published
+"$MDSUB" -o raw -n 64 small >"$WORK/live" 2>"$WORK/liveerr" &
+reader=$!
+i=0
+until "$MDSUB" --status small | grep -q 'consumers: 1 of'; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "the reader did not register"
+	sleep 0.05
+done
+kill -STOP $reader
+pub -g 16:4 small 200
+kill -CONT $reader
+wait $reader || fail "overrun reader exit status"
+grep -qx 'mdsub: small: lost 136 messages before seq 236' "$WORK/liveerr" ||
+	fail "overrun notice: $(cat "$WORK/liveerr")"
+[ "$(wc -l <"$WORK/live")" -eq 64 ] || fail "overrun: 64 messages expected"
+exit 0
