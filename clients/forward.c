@@ -157,8 +157,7 @@ void fwd_tick(struct forwarder *f, uint64_t now_ns, uint64_t *next_ns)
 	*next_ns = due - now_ns;
 }
 
-/* "udp://HOST:PORT" or "udp://[V6ADDR]:PORT" into host and port. */
-static int split_url(const char *url, char *host, size_t hlen, char **port)
+int fwd_split_url(const char *url, char *host, size_t hlen, char **port)
 {
 	const char *h = url + strlen(URL_PREFIX), *end;
 	size_t n;
@@ -230,13 +229,10 @@ static int connect_socket(const struct addrinfo *ai, const struct fwd_opts *o)
 static int open_socket(const struct fwd_opts *o)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai;
-	char host[256], *port;
+	char host[FWD_HOST_MAX], *port;
 	int err, fd;
 
-	if (split_url(o->url, host, sizeof host, &port)) {
-		fprintf(stderr, "mdsub: %s: expected udp://HOST:PORT\n", o->url);
-		return -1;
-	}
+	fwd_split_url(o->url, host, sizeof host, &port);
 	err = getaddrinfo(host, port, &hints, &ai);
 	if (err) {
 		fprintf(stderr, "mdsub: %s: %s\n", o->url, gai_strerror(err));

@@ -104,6 +104,9 @@ int rec_close(struct recorder *r);
 /* forward.c: --forward udp://HOST:PORT; next_seq is the reader's position.
  * Send errors are counted and reported, never fatal. */
 struct forwarder;
+#define FWD_HOST_MAX 256
+/* Splits "udp://HOST:PORT" or "udp://[V6ADDR]:PORT"; returns 0 or -1. */
+int fwd_split_url(const char *url, char *host, size_t hlen, char **port);
 int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 	     uint64_t next_seq);
 void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns);

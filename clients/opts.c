@@ -274,6 +274,16 @@ static int parse_delay(const char *s, uint64_t *ns)
 	return 0;
 }
 
+static int parse_url(const char *s, const char **url)
+{
+	char host[FWD_HOST_MAX], *port;
+
+	if (fwd_split_url(s, host, sizeof host, &port))
+		return bad("address (want udp://HOST:PORT)", s);
+	*url = s;
+	return 0;
+}
+
 static int parse_count(const char *s, uint64_t *n)
 {
 	return parse_u64(s, n) || *n == 0 ? bad("count", s) : 0;
@@ -322,7 +332,7 @@ static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 {
 	switch (c) {
 	case 'r': o->record = arg; return 0;
-	case 'f': o->fwd.url = arg; return 0;
+	case 'f': return parse_url(arg, &o->fwd.url);
 	case OPT_TTL: return parse_ttl(arg, &o->fwd.ttl);
 	case OPT_IFACE: o->fwd.iface = arg; return 0;
 	case OPT_BATCH_BYTES: return parse_size(arg, &o->fwd.batch_bytes);

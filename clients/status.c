@@ -157,7 +157,7 @@ static void list_line(const struct sample *s, const struct snapshot *prev)
 	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
 	fmt_rate(r, sizeof r, rate(s, prev));
 	printf("%-20s %-9s %7" PRIu32 " %10" PRIu64 " %-8s %8d %6s %14" PRIu64
-	       " %10s %4" PRIu32 "/%-4" PRIu32 "\n", s->name,
+	       " %10s %4" PRIu32 "/%" PRIu32 "\n", s->name,
 	       mode_name(st->mode), st->slot_size, st->capacity,
 	       state_name(st->pub.state), (int)st->pub.pid, age,
 	       st->pub.write_num, r, st->consumers, st->max_consumers);

@@ -36,3 +36,20 @@ status() {
 pub() {
 	"$TOOL" pub "$@" || fail "test publisher failed: $*"
 }
+
+# raw lines without channel and seq, and without mdpub's own feed status
+# messages (type 5 with an empty symbol): what a replay must reproduce
+payloads() {
+	grep -v '^[^ ]* [0-9]* [0-9]* 5 [0-9]* [0-9]* 00000000000000000000000000000000' "$1" |
+		cut -d' ' -f3-
+}
+
+# wait_for CMD...: retries CMD for up to 5 s
+wait_for() {
+	i=0
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "timed out waiting for: $*"
+		sleep 0.05
+	done
+}

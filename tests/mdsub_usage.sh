@@ -30,6 +30,9 @@ usage_error "$(printf '%065d' 0)"
 usage_error --record a.rec one two
 usage_error --forward udp://127.0.0.1:9 one two
 usage_error --list chan
+usage_error --forward tcp://127.0.0.1:9 chan
+usage_error --forward udp://127.0.0.1 chan
+usage_error --forward "udp://[::1:9" chan
 usage_error --ttl 300 --forward udp://127.0.0.1:9 chan
 usage_error --batch-bytes 10 --forward udp://127.0.0.1:9 chan
 usage_error --session elevenchars --forward udp://127.0.0.1:9 chan
