@@ -53,3 +53,8 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# wait_registered CHANNEL N: until the channel has N consumer entries
+wait_registered() {
+	wait_for sh -c "\"$MDSUB\" --status '$1' | grep -q 'consumers: $2 of'"
+}

@@ -13,12 +13,7 @@ pub -l beta 70
 "$MDSUB" -N watcher --from 1 -n 1000 alpha >/dev/null 2>&1 &
 reader=$!
 trap 'kill $reader 2>/dev/null; rm -rf "$MDBUS_DIR" "$WORK"' EXIT
-i=0
-until "$MDSUB" --status alpha | grep -q 'consumers: 1 of'; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the reader did not register"
-	sleep 0.05
-done
+wait_registered alpha 1
 
 status 0 "$MDSUB" --list >"$WORK/list"
 awk 'NR == 2 { print $1, $2, $3, $4, $5, $8, $10 }

@@ -4,15 +4,6 @@
 # SIGTERM ends cleanly with the summary and frees the consumer entry.
 . "${top_srcdir:-.}/tests/mdsub_lib.sh"
 
-wait_registered() {
-	i=0
-	until "$MDSUB" --status "$1" | grep -q "consumers: $2 of"; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "$1: expected $2 consumers"
-		sleep 0.05
-	done
-}
-
 pub live 0
 for w in adaptive spin yield block; do
 	"$MDSUB" -o raw -n 5 -w $w live >"$WORK/$w" 2>"$WORK/$w.err" &

@@ -20,12 +20,7 @@ grep -q '^small: 64 messages, .* lost 36 in 1 gaps,' "$WORK/sum" ||
 # overrun: the reader waits at 100, is stopped, 200 more are published
 "$MDSUB" -o raw -n 64 small >"$WORK/live" 2>"$WORK/liveerr" &
 reader=$!
-i=0
-until "$MDSUB" --status small | grep -q 'consumers: 1 of'; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "the reader did not register"
-	sleep 0.05
-done
+wait_registered small 1
 kill -STOP $reader
 pub -g 16:4 small 200
 kill -CONT $reader
