@@ -73,6 +73,14 @@ struct chan_parse {
 
 enum section_kind { SEC_NONE, SEC_GLOBAL, SEC_CHANNEL, SEC_BAD };
 
+/* Errors are kept and logged at the end in line order, as source keys are
+ * checked after the whole file is read. */
+struct conf_err {
+	int line;
+	unsigned order;
+	char text[500];
+};
+
 struct parser {
 	const char *file;      /* name in messages */
 	FILE *fp;              /* the file, or NULL for text */
@@ -85,20 +93,48 @@ struct parser {
 	struct chan_conf defaults;
 	struct chan_parse *chans;
 	size_t nchans;
-	int errors;
+	struct conf_err *errs;
+	unsigned errors;
 };
 
 __attribute__((format(printf, 3, 4)))
 static void conf_error(struct parser *p, int line, const char *fmt, ...)
 {
-	char text[512];
+	struct conf_err *grown =
+		realloc(p->errs, (p->errors + 1) * sizeof(*p->errs));
 	va_list ap;
 
+	if (!grown) {
+		log_msg(LOG_ERR, "%s:%d: out of memory", p->file, line);
+		return;
+	}
+	p->errs = grown;
+	grown += p->errors;
+	grown->line = line;
+	grown->order = p->errors++;
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	vsnprintf(grown->text, sizeof(grown->text), fmt, ap);
 	va_end(ap);
-	log_msg(LOG_ERR, "%s:%d: %s", p->file, line, text);
-	p->errors++;
+}
+
+static int by_line(const void *a, const void *b)
+{
+	const struct conf_err *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->order < y->order ? -1 : 1;
+}
+
+static void log_errors(struct parser *p)
+{
+	if (!p->errors)
+		return;
+	qsort(p->errs, p->errors, sizeof(*p->errs), by_line);
+	for (unsigned i = 0; i < p->errors; i++)
+		log_msg(LOG_ERR, "%s:%d: %s", p->file, p->errs[i].line,
+			p->errs[i].text);
+	free(p->errs);
 }
 
 static char *read_text_line(char *buf, int num, struct parser *p)
@@ -367,7 +403,7 @@ static void finish(struct parser *p)
 	for (size_t i = 0; i < p->nchans; i++)
 		finish_chan(p, &p->chans[i]);
 	if (!p->errors && !p->nchans)
-		conf_error(p, p->lineno, "no [channel NAME] section");
+		conf_error(p, p->lineno ? p->lineno : 1, "no [channel NAME] section");
 	p->conf->chans = calloc(p->nchans + 1, sizeof(*p->conf->chans));
 	if (!p->conf->chans)
 		conf_error(p, p->lineno, "out of memory");
@@ -391,6 +427,7 @@ static int parse(struct parser *p)
 	else if (rc < 0)
 		conf_error(p, p->lineno, "out of memory");
 	finish(p);
+	log_errors(p);
 	return p->errors ? -1 : 0;
 }
 
