@@ -237,4 +237,32 @@ static inline const char *tu_msg_bad(const struct mdbus_msg *m,
 }
 #endif /* MDBUS_H */
 
+/* ------------------------------------ raw segment access (needs layout.h) */
+#ifdef MDBUS_LAYOUT_H
+/* The 64-bit words of message n's slot in a segment mapped by
+ * tu_map_file(), located from its (trusted: test-made) header. */
+static inline _Atomic uint64_t *tu_slot(void *seg, uint64_t n)
+{
+	struct seg_header *h = seg;
+	uint64_t slot_size = atomic_load(&h->slot_size);
+	uint64_t spb = atomic_load(&h->slots_per_block);
+	uint64_t cap = spb * atomic_load(&h->block_count);
+	uint64_t page = 4096, stride = (spb * slot_size + page - 1) / page * page;
+	uint64_t slot = n % cap;
+
+	return (_Atomic uint64_t *)((unsigned char *)seg +
+				    atomic_load(&h->blocks_off) +
+				    slot / spb * stride + slot % spb * slot_size);
+}
+
+/* Consumer-table entry i of a mapped segment. */
+static inline struct seg_consumer *tu_entry(void *seg, unsigned i)
+{
+	struct seg_header *h = seg;
+
+	return (struct seg_consumer *)((unsigned char *)seg +
+				       atomic_load(&h->table_off)) + i;
+}
+#endif /* MDBUS_LAYOUT_H */
+
 #endif /* TESTUTIL_H */

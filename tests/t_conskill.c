@@ -1,0 +1,260 @@
+/*
+ * t_conskill.c - consumer processes killed with SIGKILL.
+ *
+ * 1. With max_consumers = 4 and four live consumer processes, one more
+ *    registration is refused with MDBUS_EFULL (an anonymous reader still
+ *    attaches). Two are SIGKILLed: stats show exactly those two dead, two
+ *    new registrations reclaim their entries, a third gets MDBUS_EFULL.
+ * 2. Churn: 30 times a process that opens and closes registrations in a
+ *    loop is SIGKILLed at a random moment (possibly mid-registration);
+ *    afterwards every entry is reclaimable: 4 registrations succeed.
+ * 3. Pid reuse: entries written by hand (layout.h) with a live pid (ours)
+ *    but a wrong pid start time count as dead in stats, are freed by
+ *    mdbus_pub_reap() and do not gate a lossless publisher; the same entry
+ *    with the right start time counts as alive.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "testutil.h"
+
+#define MAXC 4
+#define SLOT 64
+#define CAP 64ULL
+
+struct shared {
+	_Atomic uint32_t ready;
+};
+
+static struct shared *sh;
+static const char *channel;
+
+static mdbus_pub_t *open_channel(const char *ch, enum mdbus_mode mode)
+{
+	struct mdbus_config c = tu_config(SLOT, 16, CAP / 16, mode);
+
+	c.max_consumers = MAXC;
+	c.stall_evict_ns = 0;
+	channel = ch;
+	return tu_pub_open(ch, &c);
+}
+
+static int holder(void *arg)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "holder%d", (int)(intptr_t)arg);
+	tu_sub_open(channel, name, MDBUS_START_LATEST, 0, MDBUS_WAIT_ADAPTIVE);
+	atomic_fetch_add(&sh->ready, 1);
+	for (;;)
+		tu_sleep_ms(1000);
+	return 0;
+}
+
+static int churner(void *arg)
+{
+	struct mdbus_sub_config c;
+	mdbus_sub_t *s;
+	int rc;
+
+	(void)arg;
+	mdbus_sub_config_init(&c);
+	c.name = "churn";
+	atomic_store(&sh->ready, 1);
+	for (;;) {
+		rc = mdbus_sub_open(&s, channel, &c);
+		if (rc == 0)
+			mdbus_sub_close(s);
+		else if (rc != MDBUS_EFULL)
+			tu_fail("churn: open: %s", mdbus_strerror(rc));
+	}
+	return 0;
+}
+
+/* Registers a consumer in this process; returns the rc of sub_open. */
+static int try_register(const char *name, mdbus_sub_t **out)
+{
+	struct mdbus_sub_config c;
+
+	mdbus_sub_config_init(&c);
+	c.name = name;
+	*out = NULL;
+	return mdbus_sub_open(out, channel, &c);
+}
+
+/* Stats entry of pid (fails if absent). */
+static struct mdbus_consumer_stat stat_of(pid_t pid, uint32_t *in_use)
+{
+	struct mdbus_consumer_stat cs[MAXC];
+	struct mdbus_stats st;
+
+	TU_CHECK_RC(mdbus_stats(channel, NULL, &st, cs, MAXC), 0);
+	*in_use = st.consumers;
+	for (uint32_t i = 0; i < st.consumers && i < MAXC; i++)
+		if (cs[i].pid == pid)
+			return cs[i];
+	tu_fail("no consumer entry of pid %d in stats", (int)pid);
+}
+
+static void test_full_and_reclaim(void)
+{
+	mdbus_pub_t *p = open_channel("ck.full", MDBUS_MODE_OVERWRITE);
+	struct mdbus_consumer_stat cs;
+	struct mdbus_sub_config sc;
+	mdbus_sub_t *s[3], *anon;
+	pid_t kids[MAXC];
+	uint32_t used;
+
+	atomic_store(&sh->ready, 0);
+	for (int i = 0; i < MAXC; i++)
+		kids[i] = tu_spawn(holder, (void *)(intptr_t)i);
+	tu_await(&sh->ready, MAXC, 30, "holders to register");
+	for (int i = 0; i < MAXC; i++) {
+		cs = stat_of(kids[i], &used);
+		TU_CHECK_EQ(used, MAXC);
+		TU_CHECK_EQ(cs.alive, 1);
+		TU_CHECK(!strncmp(cs.name, "holder", 6));
+	}
+	TU_CHECK_RC(try_register("extra", &s[0]), MDBUS_EFULL);
+	TU_CHECK(s[0] == NULL);
+	mdbus_sub_config_init(&sc);
+	sc.anonymous = 1;
+	TU_CHECK_RC(mdbus_sub_open(&anon, channel, &sc), 0);
+
+	tu_kill_reap(kids[0]);
+	tu_kill_reap(kids[1]);
+	for (int i = 0; i < MAXC; i++) {
+		cs = stat_of(kids[i], &used);
+		TU_CHECK_EQ(cs.alive, i >= 2);
+	}
+	TU_CHECK_RC(try_register("new0", &s[0]), 0);
+	TU_CHECK_RC(try_register("new1", &s[1]), 0);
+	TU_CHECK_RC(try_register("new2", &s[2]), MDBUS_EFULL);
+	cs = stat_of(getpid(), &used);
+	TU_CHECK_EQ(used, MAXC);
+	TU_CHECK_EQ(cs.alive, 1);
+	for (int i = 2; i < MAXC; i++)
+		tu_kill_reap(kids[i]);
+	TU_CHECK_RC(mdbus_pub_reap(p), 2);
+	mdbus_sub_close(s[0]);
+	mdbus_sub_close(s[1]);
+	mdbus_sub_close(anon);
+	mdbus_pub_close(p);
+}
+
+static void test_churn(void)
+{
+	mdbus_pub_t *p = open_channel("ck.churn", MDBUS_MODE_OVERWRITE);
+	mdbus_sub_t *s[MAXC];
+	char name[16];
+	pid_t kid;
+
+	for (int round = 0; round < 30; round++) {
+		atomic_store(&sh->ready, 0);
+		kid = tu_spawn(churner, NULL);
+		tu_await(&sh->ready, 1, 30, "churner");
+		tu_sleep_ms((double)tu_rand_below(3000) / 1000);
+		tu_kill_reap(kid);
+	}
+	for (int i = 0; i < MAXC; i++) {
+		snprintf(name, sizeof(name), "after%d", i);
+		TU_CHECK_RC(try_register(name, &s[i]), 0);
+	}
+	for (int i = 0; i < MAXC; i++)
+		mdbus_sub_close(s[i]);
+	mdbus_pub_close(p);
+}
+
+/* Writes a consumer entry by hand: ACTIVE, owner pid, start time, at 0. */
+static void forge(void *seg, unsigned i, pid_t pid, uint64_t start,
+		  const char *name)
+{
+	struct seg_consumer *e = tu_entry(seg, i);
+	uint64_t words[(MDBUS_NAME_MAX + 1) / 8] = { 0 };
+
+	memcpy(words, name, strlen(name));
+	for (size_t k = 0; k < sizeof(words) / 8; k++)
+		atomic_store(&e->name[k], words[k]);
+	atomic_store(&e->pid_start, start);
+	atomic_store(&e->read_num, 0);
+	atomic_store(&e->lost, 0);
+	atomic_store(&e->state, cons_next(atomic_load(&e->state),
+					  CONS_ACTIVE, (int32_t)pid));
+}
+
+static int exit_now(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+static void test_pid_reuse(void)
+{
+	mdbus_pub_t *p = open_channel("ck.reuse", MDBUS_MODE_LOSSLESS);
+	struct mdbus_consumer_stat cs[MAXC];
+	struct mdbus_stats st;
+	unsigned char buf[SLOT];
+	uint64_t my_start = tu_proc_start(getpid());
+	pid_t gone = tu_spawn(exit_now, NULL);
+	mdbus_sub_t *s[MAXC];
+	size_t len;
+	void *seg;
+	int alive = 0, dead = 0;
+
+	tu_wait_ok(gone, 30, "short-lived child");
+	TU_CHECK(my_start != 0);
+	seg = tu_map_file(tu_seg_path(channel), &len);
+	forge(seg, 0, getpid(), my_start + 1000, "reused-pid");
+	forge(seg, 1, getpid(), my_start - 1, "reused-pid2");
+	forge(seg, 2, gone, tu_proc_start(getpid()), "exited");
+	forge(seg, 3, getpid(), my_start, "really-alive");
+
+	TU_CHECK_RC(mdbus_stats(channel, NULL, &st, cs, MAXC), 0);
+	TU_CHECK_EQ(st.consumers, MAXC);
+	for (int i = 0; i < MAXC; i++) {
+		int want = !strcmp(cs[i].name, "really-alive");
+
+		if (cs[i].alive != want)
+			tu_fail("forged entry \"%s\" (pid %d) alive = %d, "
+				"want %d",
+				cs[i].name, (int)cs[i].pid, cs[i].alive, want);
+		alive += cs[i].alive;
+		dead += !cs[i].alive;
+	}
+	TU_CHECK_EQ(alive, 1);
+	TU_CHECK_EQ(dead, 3);
+
+	/* the live forged entry (at 0) gates the lossless publisher... */
+	for (uint64_t n = 0; n < CAP; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, SLOT - 24), 0);
+	TU_CHECK_RC(tu_publish_seq(p, CAP, buf, 0, SLOT - 24),
+		    MDBUS_EBACKPRESSURE);
+	/* ...the dead ones are freed, and then the live one too */
+	TU_CHECK_RC(mdbus_pub_reap(p), 3);
+	TU_CHECK_RC(try_register("r0", &s[0]), 0);
+	TU_CHECK_RC(try_register("r1", &s[1]), 0);
+	TU_CHECK_RC(try_register("r2", &s[2]), 0);
+	TU_CHECK_RC(try_register("r3", &s[3]), MDBUS_EFULL);
+	forge(seg, 3, getpid(), my_start + 1, "now-dead");
+	TU_CHECK_RC(try_register("r3", &s[3]), 0);
+	/* every reader is now at CAP: nothing gates message CAP */
+	TU_CHECK_RC(tu_publish_seq(p, CAP, buf, 0, SLOT - 24), 0);
+	tu_unmap(seg, len);
+	for (int i = 0; i < MAXC; i++)
+		mdbus_sub_close(s[i]);
+	mdbus_pub_close(p);
+}
+
+int main(void)
+{
+	tu_init("t_conskill", 120);
+	sh = tu_shared(sizeof(*sh));
+	test_full_and_reclaim();
+	test_churn();
+	test_pid_reuse();
+	return 0;
+}
