@@ -146,6 +146,18 @@ void tu_write_file(const char *path, const void *data, size_t size);
 /* Truncates path to size bytes. */
 void tu_truncate(const char *path, off_t size);
 
+/* ------------------------------------- the dlopen plugin (plugin_reader.c) */
+
+/* Runs in the plugin's own thread: subscribes to channel (latest) and
+ * reads `want` messages of tu_publish_seq()'s pattern, checking each.
+ * Returns 0, or -1 with the reason in why. */
+typedef int tu_plugin_read_fn(const char *channel, uint64_t want, char *why,
+			      size_t len);
+/* Publishes on channel (tu_publish_seq() pattern) until flags[1] is set;
+ * sets flags[0] once the channel exists. Returns 0 or -1. */
+typedef int tu_plugin_publish_fn(const char *channel,
+				 _Atomic uint32_t *flags);
+
 /* --------------------------------------------- helpers that use libmdbus */
 #ifdef MDBUS_H
 #include <stdio.h>
