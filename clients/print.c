@@ -511,8 +511,9 @@ static void text_fields(const struct view *v, const struct delivery *d)
 		return;
 	default:
 		n = d->msg->size < TEXT_HEX_MAX ? d->msg->size : TEXT_HEX_MAX;
-		printf(" %s%" PRIu32 " bytes ",
-		       has(v, F_ERROR) ? "malformed, " : "", d->msg->size);
+		printf(" %s%" PRIu32 " bytes%s",
+		       has(v, F_ERROR) ? "malformed, " : "", d->msg->size,
+		       n ? " " : "");
 		fmt_hex(stdout, d->payload, n);
 		fputs(n < d->msg->size ? "..." : "", stdout);
 		return;

@@ -17,7 +17,7 @@
 
 #define IDLE_WAIT_MAX_NS 100000000ULL /* re-check signals this often */
 #define MULTI_WAIT_MIN_NS 50000ULL    /* several channels: first idle wait */
-#define MULTI_WAIT_MAX_NS 10000000ULL /* several channels: longest */
+#define MULTI_WAIT_MAX_NS 20000000ULL /* several channels: longest */
 #define CHECK_PUB_NS NS_PER_SEC       /* publisher state poll period */
 #define LOSS_REPORT_NS NS_PER_SEC     /* at most one loss line per second */
 #define BUSY_CHECK_EVERY 256          /* housekeeping under load */

@@ -58,4 +58,16 @@ wait_registered live 0
 
 # --duration ends the run
 status 0 "$MDSUB" -d 0.2 live
+
+# an idle reader with the default wait does not spin: under 10% of a CPU
+# with one channel (futex) and with two (waits of up to 20 ms in turn)
+for chans in live "live two"; do
+	"$MDSUB" -d 1.5 $chans &
+	reader=$!
+	sleep 1.2
+	ticks=$(awk '{ print $14 + $15 }' "/proc/$reader/stat")
+	wait $reader || fail "idle $chans: exit status"
+	[ "$ticks" -le $(($(getconf CLK_TCK) / 10)) ] ||
+		fail "idle reader of '$chans' used $ticks clock ticks in 1.2 s"
+done
 exit 0

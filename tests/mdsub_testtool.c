@@ -7,6 +7,7 @@
  *       -g SLOTS_PER_BLOCK:BLOCKS   small ring    -l  lossless mode
  *       -k SEC                keep the channel open SEC seconds after
  *       -R                    replace a segment of another geometry
+ *       -m                    malformed and odd messages instead (make_bad)
  *   json                      check that every stdin line is one JSON object
  *   recdump FILE              print a recording as `mdsub -o raw` would
  *   udprecv CHANNEL PORTFILE  receive MoldUDP64 packets on 127.0.0.1 (port
@@ -40,7 +41,7 @@
 static const char *const symbols[] = {"AAPL", "MSFT", "BTC-USD"};
 
 struct pub_opts {
-	int quotes_only, realtime, lossless, replace;
+	int quotes_only, realtime, lossless, replace, bad;
 	uint32_t spb, blocks;
 	double keep;
 };
@@ -147,11 +148,47 @@ static size_t make_msg(uint64_t i, int quotes_only, uint16_t *type,
 	return 8;
 }
 
+/* Message i of the malformed set: payloads shorter than their type, a
+ * snapshot claiming more levels than it holds, an unknown type, symbols
+ * and texts with every byte value the printers must escape. */
+static size_t make_bad(uint64_t i, uint16_t *type, unsigned char *buf)
+{
+	static const char odd[MDBUS_SYMBOL_LEN] = "\x01\xff\",x\\y\tSIXTEEN!";
+	struct mdbus_book_snapshot snap = {.bids = 1000, .asks = 1000};
+	struct mdbus_status st = {.state = 99};
+	size_t n;
+
+	memset(buf, 0xab, 128);
+	switch (i % 6) {
+	case 0: *type = MDBUS_MSG_QUOTE; return 10;
+	case 1: *type = MDBUS_MSG_TRADE; return 0;
+	case 2:
+		*type = MDBUS_MSG_BOOK_SNAPSHOT;
+		memcpy(snap.symbol, odd, sizeof odd);
+		memcpy(buf, &snap, sizeof snap);
+		return sizeof snap + 16;
+	case 3: *type = 999; return 40;
+	case 4:
+		*type = MDBUS_MSG_STATUS;
+		memcpy(st.symbol, odd, sizeof odd);
+		memset(st.text, '"', sizeof st.text);
+		st.text[3] = '\n';
+		st.text[4] = (char)0x80;
+		memcpy(buf, &st, sizeof st);
+		return sizeof st;
+	default:
+		n = make_quote(i, buf);
+		memcpy(buf, odd, sizeof odd);
+		*type = MDBUS_MSG_QUOTE;
+		return n;
+	}
+}
+
 static int parse_pub_opts(int argc, char **argv, struct pub_opts *p)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "trg:lk:R")) != -1) {
+	while ((c = getopt(argc, argv, "trg:lk:Rm")) != -1) {
 		if (c == 't')
 			p->quotes_only = 1;
 		else if (c == 'r')
@@ -160,6 +197,8 @@ static int parse_pub_opts(int argc, char **argv, struct pub_opts *p)
 			p->lossless = 1;
 		else if (c == 'R')
 			p->replace = 1;
+		else if (c == 'm')
+			p->bad = 1;
 		else if (c == 'k')
 			p->keep = atof(optarg);
 		else if (c != 'g' ||
@@ -197,7 +236,8 @@ static int cmd_pub(int argc, char **argv)
 	}
 	for (uint64_t i = 0; i < n; i++) {
 		uint16_t type;
-		size_t len = make_msg(i, p.quotes_only, &type, buf);
+		size_t len = p.bad ? make_bad(i, &type, buf) :
+				     make_msg(i, p.quotes_only, &type, buf);
 		uint64_t ts = p.realtime ? 0 : BASE_NS + i * 1000;
 
 		while ((err = mdbus_pub_publish(pub, type, buf, len, ts)) ==
