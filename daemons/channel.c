@@ -420,6 +420,7 @@ void channel_stop(struct channel *ch)
 {
 	ev_async_send(ch->loop, &ch->stop_w);
 	pthread_join(ch->thread, NULL);
+	channel_log_stats(ch);
 	log_msg(LOG_NOTICE, "channel %s: stopped at sequence %llu",
 		channel_name(ch), (unsigned long long)mdbus_pub_position(ch->pub));
 	conf_channel_free(ch->conf);

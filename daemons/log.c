@@ -96,6 +96,14 @@ void log_msg(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_limit_flush(struct log_limit *lim, int level)
+{
+	if (lim->suppressed)
+		log_msg(level, "(%llu similar messages not logged)",
+			(unsigned long long)lim->suppressed);
+	lim->suppressed = 0;
+}
+
 void log_limited(struct log_limit *lim, int level, const char *fmt, ...)
 {
 	va_list ap;
@@ -105,10 +113,7 @@ void log_limited(struct log_limit *lim, int level, const char *fmt, ...)
 		lim->suppressed++;
 		return;
 	}
-	if (lim->suppressed)
-		log_msg(level, "(%llu similar messages not logged)",
-			(unsigned long long)lim->suppressed);
-	lim->suppressed = 0;
+	log_limit_flush(lim, level);
 	lim->last_ns = now;
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);

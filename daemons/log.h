@@ -41,6 +41,9 @@ struct log_limit {
 void log_limited(struct log_limit *lim, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Logs how many events were not logged since the last line, if any. */
+void log_limit_flush(struct log_limit *lim, int level);
+
 /* CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds. */
 uint64_t mono_ns(void);
 uint64_t real_ns(void);

@@ -114,6 +114,10 @@ static void handle_line(struct lines *l, struct conn *c, char *line,
 		c->skipping = 0;
 		return;
 	}
+	if (len > LINE_LEN_MAX) {
+		bad_line(l, c, "line longer than 4096 bytes");
+		return;
+	}
 	if (len && line[len - 1] == '\r')
 		len--;
 	line[len] = '\0';
@@ -329,6 +333,7 @@ static void lines_stop(struct source *src)
 {
 	struct lines *l = SOURCE_OF(src, struct lines);
 
+	log_limit_flush(&l->bad_limit, LOG_WARNING);
 	while (l->conns)
 		close_conn(l, l->conns);
 	ev_timer_stop(l->base.loop, &l->reconnect_w);

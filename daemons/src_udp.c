@@ -289,6 +289,7 @@ static void udp_stop(struct source *src)
 {
 	struct udp *u = SOURCE_OF(src, struct udp);
 
+	log_limit_flush(&u->bad_limit, LOG_WARNING);
 	ev_io_stop(u->base.loop, &u->io_w);
 	close(u->io_w.fd);
 	free(u);

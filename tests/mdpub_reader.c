@@ -9,7 +9,8 @@
  * and with --dump every message without its timestamps, one a line.
  *
  * mdpub_reader [--from oldest|latest] [--until down|caught-up|N]
- *              [--timeout SEC] [--dump] CHANNEL
+ *              [--timeout SEC] [--delay USEC] [--dump] CHANNEL
+ * (--delay: sleep that long after each message, a slow reader)
  * Exit 0 when the --until condition was met, 1 otherwise.
  */
 #include "config.h"
@@ -32,6 +33,7 @@ struct opts {
 	enum until until;
 	uint64_t count;
 	double timeout;
+	long delay_us;
 	int dump;
 	const char *channel;
 };
@@ -44,7 +46,8 @@ struct tally {
 static int usage(void)
 {
 	fprintf(stderr, "usage: mdpub_reader [--from oldest|latest] "
-			"[--until down|caught-up|N] [--timeout SEC] [--dump] "
+			"[--until down|caught-up|N] [--timeout SEC] [--delay USEC] "
+			"[--dump] "
 			"CHANNEL\n");
 	return 2;
 }
@@ -72,6 +75,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"until", required_argument, NULL, 'u'},
 		{"timeout", required_argument, NULL, 't'},
 		{"dump", no_argument, NULL, 'd'},
+		{"delay", required_argument, NULL, 'D'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -90,6 +94,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->timeout = atof(optarg);
 		else if (c == 'd')
 			o->dump = 1;
+		else if (c == 'D')
+			o->delay_us = atol(optarg);
 		else if (c == '?')
 			return -1;
 	}
@@ -184,6 +190,8 @@ static int read_all(mdbus_sub_t *sub, const struct opts *o, struct tally *t)
 			return -1;
 		if (o->dump)
 			dump(&m, buf);
+		if (o->delay_us)
+			nanosleep(&(struct timespec){0, o->delay_us * 1000}, NULL);
 		if (done(o, t, &m, buf))
 			return 0;
 	}
