@@ -37,6 +37,7 @@ struct backlog {
 	size_t head; /* first queued byte */
 	size_t len;  /* bytes used */
 	size_t cap;
+	uint64_t count; /* messages queued */
 };
 
 struct counters {
@@ -165,6 +166,7 @@ static int enqueue(struct channel *ch, uint16_t type, const void *data,
 	memcpy(q->buf + q->len, &h, sizeof(h));
 	memcpy(q->buf + q->len + sizeof(h), data, size);
 	q->len += need;
+	q->count++;
 	if (!ch->paused) {
 		ch->paused = 1;
 		ev_timer_again(ch->loop, &ch->retry_w);
@@ -220,6 +222,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 				h.ts_ns) > 0)
 			return;
 		q->head += sizeof(h) + ((h.size + 7u) & ~7u);
+		q->count--;
 	}
 	q->head = q->len = 0;
 	ch->paused = 0;
@@ -300,10 +303,13 @@ static void *channel_thread(void *arg)
 	ev_run(ch->loop, 0);
 	ch->conf->ops->stop(ch->src);
 	ch->src = NULL;
-	if (ch->q.len > ch->q.head)
+	if (ch->q.count) {
 		log_msg(LOG_WARNING,
-			"channel %s: %zu bytes of queued messages dropped at stop",
-			channel_name(ch), ch->q.len - ch->q.head);
+			"channel %s: %llu messages held by back-pressure dropped "
+			"at stop", channel_name(ch),
+			(unsigned long long)ch->q.count);
+		bump(&ch->n.dropped, ch->q.count);
+	}
 	final_status(ch);
 	return NULL;
 }
