@@ -77,7 +77,7 @@ PORT=$((20000 + $$ % 20000))
 lines_conf tcp csv "listen = 127.0.0.1:$PORT"
 start tcp -c "$WORK/tcp.conf"
 wait_log tcp "channel tcp: publishing from sequence 0,"
-"$READER" --until 4 --dump tcp >"$WORK/tcp.out" &
+"$READER" --until 3 --dump tcp >"$WORK/tcp.out" &
 READ=$!
 for sym in A B; do
 	bash -c "printf 'Q,$sym,1,1,2,1\nbad\n' >/dev/tcp/127.0.0.1/$PORT" || fail "TCP send"

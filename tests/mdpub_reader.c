@@ -10,7 +10,8 @@
  *
  * mdpub_reader [--from oldest|latest] [--until down|caught-up|N]
  *              [--timeout SEC] [--delay USEC] [--dump] CHANNEL
- * (--delay: sleep that long after each message, a slow reader)
+ * (--until N: N messages besides heartbeats; --delay: sleep that long
+ * after each message, a slow reader)
  * Exit 0 when the --until condition was met, 1 otherwise.
  */
 #include "config.h"
@@ -162,8 +163,8 @@ static int done(const struct opts *o, const struct tally *t,
 {
 	const struct mdbus_status *s = buf;
 
-	if (o->until == UNTIL_COUNT)
-		return t->messages >= o->count;
+	if (o->until == UNTIL_COUNT) /* heartbeats come with idle time */
+		return t->messages - t->by_type[MDBUS_MSG_HEARTBEAT] >= o->count;
 	return o->until == UNTIL_DOWN && m->type == MDBUS_MSG_STATUS &&
 	       s->state == MDBUS_STATE_FEED_DOWN;
 }
