@@ -1,1 +1,411 @@
-int main(void) { return 0; }
+/*
+ * mdbench - latency, throughput and publish cost of libmdbus next to the
+ * physical floor (a cache line bouncing between two cores) and a minimal
+ * seqlock ring, all measured in the same run. See bench/README for the
+ * method. Not a test: it asserts nothing about the numbers.
+ */
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "mdbus.h"
+
+#define FULL_MESSAGES 10000000ULL
+#define QUICK_MESSAGES 1000000ULL
+#define PACE_NS 3000
+#define PUBCOST_REPS 5
+#define IDLE_READERS 8
+#define CLOCK_READS 1000000
+
+struct ctx {
+	struct bench_opts o;
+	double floor_ns;     /* one-way floor: RTT p50 / 2 */
+	double ring_rate;    /* last baseline ring throughput */
+	double cost0;        /* last publish cost with 0 readers */
+	int failures;
+};
+
+typedef void (*cell_fn)(struct ctx *ctx, const struct bench_transport *tp,
+			const struct bench_cell *cell);
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: mdbench [--quick] [--messages N] [--only SECTION] [--help]\n"
+		"  --quick       short run for CI smoke tests (a few seconds)\n"
+		"  --only S      the floor and one section: latency, throughput or\n"
+		"                pubcost\n"
+		"  --messages N  messages per throughput run and per publish-cost\n"
+		"                repetition (default %llu, quick %llu); latency\n"
+		"                runs take N/100 samples, the floor N/10 round trips\n",
+		FULL_MESSAGES, QUICK_MESSAGES);
+}
+
+struct args {
+	uint64_t messages;
+	const char *only; /* NULL = every section */
+};
+
+static int parse_number(const char *text, uint64_t *out)
+{
+	char *end;
+
+	*out = strtoull(text, &end, 10);
+	if (*end || *out < 1000) {
+		fprintf(stderr, "mdbench: --messages wants a number >= 1000\n");
+		return 2;
+	}
+	return 0;
+}
+
+/* Returns 0 to run, 1 to exit with success (--help), 2 on a usage error. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "quick", no_argument, NULL, 'q' },
+		{ "messages", required_argument, NULL, 'm' },
+		{ "only", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, r = 0;
+
+	a->messages = FULL_MESSAGES;
+	a->only = NULL;
+	while (r == 0 && (c = getopt_long(argc, argv, "qm:o:h", opts, NULL)) != -1) {
+		if (c == 'q')
+			a->messages = QUICK_MESSAGES;
+		else if (c == 'm')
+			r = parse_number(optarg, &a->messages);
+		else if (c == 'o')
+			a->only = optarg;
+		else
+			r = c == 'h' ? 1 : 2;
+	}
+	if (r == 0 && optind < argc)
+		r = 2;
+	if (r)
+		usage(r == 1 ? stdout : stderr);
+	return r;
+}
+
+/* ------------------------------------------------------------- header */
+
+static void read_line(const char *path, const char *key, char *out, size_t len)
+{
+	char line[256], *v;
+	size_t k;
+	FILE *f = fopen(path, "r");
+
+	snprintf(out, len, "unknown");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)) != 0)
+			continue;
+		v = strchr(line, ':');
+		v = v ? v + 2 : line;
+		k = strcspn(v, "\n");
+		k = k < len ? k : len - 1;
+		memcpy(out, v, k);
+		out[k] = 0;
+		break;
+	}
+	fclose(f);
+}
+
+static double clock_cost(void)
+{
+	uint64_t t0 = bench_now(), t = t0;
+	int i;
+
+	for (i = 0; i < CLOCK_READS; i++)
+		t = bench_now();
+	return (double)(t - t0) / CLOCK_READS;
+}
+
+static void print_header(const struct ctx *ctx)
+{
+	char cpu[128], src[64];
+	int n = bench_cpus();
+
+	read_line("/proc/cpuinfo", "model name", cpu, sizeof(cpu));
+	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
+		  "", src, sizeof(src));
+	printf("mdbench: %d CPUs usable (nproc %ld), CPU \"%s\"\n", n,
+	       sysconf(_SC_NPROCESSORS_ONLN), cpu);
+	printf("method: producer and consumers are separate processes (fork), "
+	       "producer pinned to the first CPU,\n"
+	       "  consumers round-robin on the others; rings of %u slots; "
+	       "messages fill the slot payload\n"
+	       "  (slot - %d B); clock CLOCK_MONOTONIC (%s), one read costs %.1f ns;\n"
+	       "  segments in a private directory %s\n",
+	       BENCH_RING_SLOTS, MDBUS_SLOT_HEADER, src, clock_cost(), ctx->o.dir);
+	printf("  'ring' = minimal seqlock ring (per-slot stamps only) built into "
+	       "this bench, readers spin\n");
+	if (n < 2)
+		printf("  NOTE: one CPU only: producer and consumers share it, "
+		       "numbers are not meaningful\n");
+}
+
+/* --------------------------------------------------------------- rows */
+
+static const char *mode_name(enum bench_mode m)
+{
+	return m == BENCH_LOSSLESS ? "lossless" : "overwrite";
+}
+
+static const char *wait_name(enum bench_wait w)
+{
+	return w == BENCH_SPIN ? "spin" : "adaptive";
+}
+
+static void print_cell(const struct bench_transport *tp, const struct bench_cell *c)
+{
+	printf("%-6s %4u %4d %-9s %-8s |", tp->name, c->slot_size, c->consumers,
+	       mode_name(c->mode), wait_name(c->wait));
+}
+
+/* Oversubscription note: more processes than CPUs. */
+static void print_note(const struct bench_cell *c, uint64_t lost)
+{
+	int procs = 1 + c->consumers, n = bench_cpus();
+
+	printf(" |");
+	if (procs > n)
+		printf(" oversubscribed: %d procs on %d CPUs", procs, n);
+	if (lost)
+		printf(" lost %llu", (unsigned long long)lost);
+	printf("\n");
+}
+
+static void failed(struct ctx *ctx)
+{
+	ctx->failures++;
+	printf(" FAILED (see stderr)\n");
+}
+
+static void latency_row(struct ctx *ctx, const struct bench_transport *tp,
+			const struct bench_cell *cell)
+{
+	struct bench_lat l;
+
+	print_cell(tp, cell);
+	fflush(stdout);
+	if (bench_latency(tp, cell, &ctx->o, &l) < 0 || l.pct.n == 0) {
+		failed(ctx);
+		return;
+	}
+	printf(" %7llu %8llu %8llu %9llu | %7.2f %7.2f",
+	       (unsigned long long)l.pct.p50, (unsigned long long)l.pct.p99,
+	       (unsigned long long)l.pct.p999, (unsigned long long)l.pct.max,
+	       l.pct.p50 / ctx->floor_ns, l.pct.p99 / ctx->floor_ns);
+	print_note(cell, l.lost);
+}
+
+static void throughput_row(struct ctx *ctx, const struct bench_transport *tp,
+			   const struct bench_cell *cell)
+{
+	struct bench_tput t;
+	double ns;
+
+	print_cell(tp, cell);
+	fflush(stdout);
+	if (bench_throughput(tp, cell, &ctx->o, &t) < 0) {
+		failed(ctx);
+		return;
+	}
+	if (tp == &bench_ring_transport)
+		ctx->ring_rate = t.rate;
+	ns = 1e9 / t.rate;
+	printf(" %7.1f %7.1f %6.2f %6.2f %7.2f | %6.2f %6.3f", t.rate / 1e6,
+	       t.rate * (1 - t.loss) / 1e6, ns, t.loss * 100, t.retries,
+	       t.rate / ctx->ring_rate, ns / ctx->floor_ns);
+	print_note(cell, 0);
+}
+
+/* The matrix: slot size x consumers x mode; per cell the baseline ring
+ * (spin) first, then mdbus spin and mdbus adaptive. */
+static void for_each_cell(struct ctx *ctx, cell_fn fn)
+{
+	static const uint32_t slots[] = { 64, 256 };
+	static const int consumers[] = { 1, 3 };
+	struct bench_cell c;
+	size_t s, n;
+	int m;
+
+	for (s = 0; s < 2; s++)
+		for (n = 0; n < 2; n++)
+			for (m = BENCH_OVERWRITE; m <= BENCH_LOSSLESS; m++) {
+				c.slot_size = slots[s];
+				c.consumers = consumers[n];
+				c.mode = (enum bench_mode)m;
+				c.wait = BENCH_SPIN;
+				fn(ctx, &bench_ring_transport, &c);
+				fn(ctx, &bench_mdbus_transport, &c);
+				c.wait = BENCH_ADAPTIVE;
+				fn(ctx, &bench_mdbus_transport, &c);
+			}
+}
+
+static void pubcost_row(struct ctx *ctx, const struct bench_transport *tp,
+			uint32_t slot, int readers)
+{
+	struct bench_cell c = { slot, readers, BENCH_OVERWRITE, BENCH_SPIN };
+	struct bench_pct ps;
+	double med;
+
+	printf("%-6s %4u %7d |", tp->name, slot, readers);
+	fflush(stdout);
+	if (bench_pubcost(tp, &c, &ctx->o, &ps) < 0) {
+		failed(ctx);
+		return;
+	}
+	med = ps.p50 / 1000.0;
+	if (readers == 0)
+		ctx->cost0 = med;
+	printf(" %7.2f %7.2f %7.2f | %+8.1f%% | %6.3f\n", med, ps.min / 1000.0,
+	       ps.max / 1000.0, (med / ctx->cost0 - 1) * 100, med / ctx->floor_ns);
+}
+
+/* ----------------------------------------------------------- sections */
+
+static int floor_section(struct ctx *ctx, uint64_t rounds)
+{
+	struct bench_pct rtt;
+
+	printf("\n== floor: one 64-byte cache line bounced between 2 processes "
+	       "(%llu round trips, one clock pair each)\n", (unsigned long long)rounds);
+	if (bench_floor(rounds, &rtt) < 0) {
+		printf("FAILED: no floor, no ratios\n");
+		return -1;
+	}
+	ctx->floor_ns = rtt.p50 / 2.0;
+	printf("round trip  p50 %llu  p99 %llu  p99.9 %llu  max %llu ns\n",
+	       (unsigned long long)rtt.p50, (unsigned long long)rtt.p99,
+	       (unsigned long long)rtt.p999, (unsigned long long)rtt.max);
+	printf("one way     p50 %.1f  p99 %.1f  p99.9 %.1f ns  (RTT/2; "
+	       "'x floor' below = value / %.1f ns)\n", ctx->floor_ns, rtt.p99 / 2.0,
+	       rtt.p999 / 2.0, ctx->floor_ns);
+	return 0;
+}
+
+static void latency_section(struct ctx *ctx)
+{
+	printf("\n== one-way latency (ns): paced, 1 message every %llu ns, send time "
+	       "in the payload,\n   receive time read when the read returns; "
+	       "%llu samples per consumer, all consumers merged\n",
+	       (unsigned long long)ctx->o.pace_ns, (unsigned long long)ctx->o.samples);
+	printf("%-6s %4s %4s %-9s %-8s | %7s %8s %8s %9s | %7s %7s | note\n", "bus",
+	       "slot", "cons", "mode", "wait", "p50", "p99", "p99.9", "max",
+	       "p50 xf", "p99 xf");
+	for_each_cell(ctx, latency_row);
+}
+
+static void throughput_section(struct ctx *ctx)
+{
+	printf("\n== throughput: unpaced, %llu messages per run; Mmsg/s = messages / "
+	       "(last consumer's receipt of\n   the last message - first publish); "
+	       "dlv = the worst consumer's delivered (not lost) rate;\n   loss = worst "
+	       "consumer (overwrite); bp/msg = publish calls refused by back-pressure "
+	       "per message\n   (lossless: the publisher retries at once); vs rng = "
+	       "Mmsg/s / same cell's ring; ns xf = ns/msg / floor\n",
+	       (unsigned long long)ctx->o.messages);
+	printf("%-6s %4s %4s %-9s %-8s | %7s %7s %6s %6s %7s | %6s %6s | note\n",
+	       "bus", "slot", "cons", "mode", "wait", "Mmsg/s", "dlv M/s", "ns/msg",
+	       "loss%", "bp/msg", "vs rng", "ns xf");
+	for_each_cell(ctx, throughput_row);
+}
+
+static void pubcost_section(struct ctx *ctx)
+{
+	static const uint32_t slots[] = { 64, 256 };
+	const struct bench_transport *tps[] = { &bench_ring_transport,
+						&bench_mdbus_transport };
+	size_t s, t;
+
+	printf("\n== publish cost (ns/msg): overwrite, producer alone, %llu messages "
+	       "x %d reps;\n   readers = registered, attached, idle; 'vs 0' = median / "
+	       "same bus with 0 readers\n", (unsigned long long)ctx->o.messages,
+	       ctx->o.reps);
+	printf("%-6s %4s %7s | %7s %7s %7s | %9s | %6s\n", "bus", "slot", "readers",
+	       "median", "min", "max", "vs 0", "xf");
+	for (s = 0; s < 2; s++)
+		for (t = 0; t < 2; t++) {
+			pubcost_row(ctx, tps[t], slots[s], 0);
+			pubcost_row(ctx, tps[t], slots[s], IDLE_READERS);
+		}
+}
+
+/* Removes the private directory and anything a failed run left in it. */
+static void remove_dir(const char *dir)
+{
+	char path[512];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	while (d && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+static const struct section {
+	const char *name;
+	void (*run)(struct ctx *ctx);
+} sections[] = {
+	{ "latency", latency_section },
+	{ "throughput", throughput_section },
+	{ "pubcost", pubcost_section },
+};
+
+static int run_sections(struct ctx *ctx, const char *only, uint64_t n)
+{
+	size_t i, ran = 0;
+
+	if (floor_section(ctx, n / 10) < 0)
+		return 1;
+	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		if (only && strcmp(only, sections[i].name) != 0)
+			continue;
+		sections[i].run(ctx);
+		ran++;
+	}
+	if (ran == 0)
+		fprintf(stderr, "mdbench: no section named %s\n", only);
+	return ran == 0 || ctx->failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	char dir[] = "/dev/shm/mdbench.XXXXXX";
+	struct ctx ctx;
+	struct args a;
+	int r = parse_args(argc, argv, &a);
+
+	if (r)
+		return r == 1 ? 0 : r;
+	if (!mkdtemp(dir)) {
+		perror("mdbench: mkdtemp /dev/shm");
+		return 1;
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.o.messages = a.messages;
+	ctx.o.samples = a.messages / 100;
+	ctx.o.pace_ns = PACE_NS;
+	ctx.o.reps = PUBCOST_REPS;
+	ctx.o.dir = dir;
+	print_header(&ctx);
+	r = run_sections(&ctx, a.only, a.messages);
+	remove_dir(dir);
+	return r;
+}

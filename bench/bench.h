@@ -1,0 +1,163 @@
+/*
+ * bench.h - internal interfaces of mdbench (see README for the method).
+ *
+ * A "transport" is one thing that moves messages from one producer process
+ * to N consumer processes: libmdbus itself, or the minimal seqlock ring of
+ * ring.c kept as the reference. The drivers in drivers.c run the same
+ * latency / throughput / publish-cost experiment over either transport;
+ * harness.c forks and pins the processes of one run and collects results.
+ */
+#ifndef MDBENCH_H
+#define MDBENCH_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BENCH_LINE 64
+#define BENCH_MAX_CONSUMERS 8        /* readers of one run (idle ones too) */
+#define BENCH_RING_SLOTS (1u << 16)  /* slots per ring, both transports */
+#define BENCH_MAX_SLOT 256u          /* largest slot size measured */
+
+enum bench_mode { BENCH_OVERWRITE = 0, BENCH_LOSSLESS = 1 };
+enum bench_wait { BENCH_SPIN = 0, BENCH_ADAPTIVE = 1 };
+
+/* One cell of the measurement matrix. */
+struct bench_cell {
+	uint32_t slot_size;   /* bytes per slot, header included */
+	int consumers;        /* consumer processes (or idle readers) */
+	enum bench_mode mode;
+	enum bench_wait wait;
+};
+
+/* What a consumer got from one read. */
+struct bench_rx {
+	uint64_t seq;  /* sequence number of the message */
+	uint64_t lost; /* messages skipped just before it */
+};
+
+struct bench_run;
+
+struct bench_transport {
+	const char *name;
+	/* In the coordinator, before any fork / after every child exited. */
+	int (*setup)(struct bench_run *run);
+	void (*teardown)(struct bench_run *run);
+	/* In the producer process. publish returns 0, or -EAGAIN when a
+	 * lossless ring is full (nothing written: retry), or another error. */
+	int (*pub_open)(struct bench_run *run, void **pub);
+	int (*publish)(void *pub, const void *data, size_t size);
+	void (*pub_close)(void *pub);
+	/* In a consumer process. read waits (spin or the transport's default)
+	 * without limit (the harness's watchdog ends a hung run); returns 0
+	 * or a negative error. */
+	int (*sub_open)(struct bench_run *run, void **sub);
+	int (*sub_read)(void *sub, void *buf, size_t len, struct bench_rx *rx);
+	void (*sub_close)(void *sub);
+};
+
+/* Per-process results: written by the child before it exits, read by the
+ * coordinator only after waitpid() returned for it (the exit/wait pair
+ * orders them; they are never accessed concurrently). */
+struct bench_result {
+	int status;          /* 0 ok, else failed */
+	uint64_t t_start;    /* CLOCK_MONOTONIC ns */
+	uint64_t t_end;
+	uint64_t count;      /* messages delivered / published */
+	uint64_t lost;       /* messages lost (overwrite) */
+	uint64_t retries;    /* publish retries on back-pressure */
+	uint64_t nsamples;   /* samples stored in the sample area */
+};
+
+/* The shared control block of a run: one MAP_SHARED anonymous mapping
+ * made by the coordinator before fork, so every child sees it. */
+struct bench_ctl {
+	/* Producer: release-store 1 once its channel exists; pairs with the
+	 * consumers' acquire load before they attach. */
+	_Alignas(BENCH_LINE) _Atomic int pub_ready;
+	/* Consumers: release-increment once attached; pairs with the
+	 * producer's acquire load before its first message. */
+	_Alignas(BENCH_LINE) _Atomic int subs_ready;
+	/* Consumers: release-increment when finished; pairs with the
+	 * producer's acquire load before it closes its channel. */
+	_Alignas(BENCH_LINE) _Atomic int subs_done;
+	/* Producer: release-store 1 when finished (idle readers wait for it);
+	 * pairs with their acquire load. */
+	_Alignas(BENCH_LINE) _Atomic int pub_done;
+	/* The cache line of the floor ping-pong (floor.c). */
+	_Alignas(BENCH_LINE) _Atomic uint64_t line;
+	_Alignas(BENCH_LINE) struct bench_result res[1 + BENCH_MAX_CONSUMERS];
+};
+
+/* Everything one child needs; built by the driver, read-only in children. */
+struct bench_run {
+	const struct bench_transport *tp;
+	struct bench_cell cell;
+	int procs;             /* consumer processes to fork */
+	uint64_t messages;     /* messages the producer sends (per rep) */
+	uint64_t pace_ns;      /* latency: one message every pace_ns */
+	uint64_t warmup;       /* latency: first messages not sampled */
+	uint64_t max_samples;  /* per process, size of its sample area */
+	int reps;              /* publish cost: repetitions */
+	const char *dir;       /* private segment directory */
+	char channel[32];      /* unique per run */
+	void *tp_state;        /* transport state made by setup() */
+	struct bench_ctl *ctl;
+	uint64_t *samples;     /* (1 + consumers) x max_samples, shared */
+	int role;              /* in a child: 0 producer, 1.. consumer */
+	int (*producer)(struct bench_run *run);
+	int (*consumer)(struct bench_run *run);
+};
+
+/* Percentiles of a sample set (stats.c). */
+struct bench_pct {
+	uint64_t n, min, p50, p99, p999, max;
+};
+
+/* harness.c */
+uint64_t bench_now(void);
+int bench_wait_count(_Atomic int *counter, int target);
+struct bench_result *bench_my_result(struct bench_run *run);
+uint64_t *bench_my_samples(struct bench_run *run);
+int bench_execute(struct bench_run *run);
+void bench_release(struct bench_run *run);
+int bench_execute_producer_pct(struct bench_run *run, struct bench_pct *out);
+void bench_fail(const char *what, int err);
+int bench_cpus(void);
+
+/* stats.c */
+void bench_percentiles(uint64_t *v, uint64_t n, struct bench_pct *out);
+
+/* drivers.c */
+struct bench_opts {
+	uint64_t messages;     /* per throughput run / publish-cost rep */
+	uint64_t samples;      /* latency samples per consumer */
+	uint64_t pace_ns;      /* latency: interval between messages */
+	int reps;              /* publish-cost repetitions (odd) */
+	const char *dir;       /* private segment directory */
+};
+struct bench_lat {
+	struct bench_pct pct;  /* ns, all consumers merged */
+	uint64_t lost;
+};
+struct bench_tput {
+	double rate;           /* messages / s, to the slowest consumer */
+	double loss;           /* worst consumer's lost / published */
+	double retries;        /* publish retries per message */
+};
+int bench_latency(const struct bench_transport *tp, const struct bench_cell *cell,
+		  const struct bench_opts *o, struct bench_lat *out);
+int bench_throughput(const struct bench_transport *tp, const struct bench_cell *cell,
+		     const struct bench_opts *o, struct bench_tput *out);
+/* Publish cost in picoseconds per message over o->reps repetitions. */
+int bench_pubcost(const struct bench_transport *tp, const struct bench_cell *cell,
+		  const struct bench_opts *o, struct bench_pct *ps_per_msg);
+
+/* floor.c */
+int bench_floor(uint64_t rounds, struct bench_pct *rtt);
+
+/* transports */
+extern const struct bench_transport bench_ring_transport;
+extern const struct bench_transport bench_mdbus_transport;
+
+#endif /* MDBENCH_H */

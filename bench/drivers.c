@@ -1,0 +1,286 @@
+/*
+ * drivers.c - the three experiments, over any transport:
+ *
+ *  latency     the producer sends one message every pace_ns (spinning on
+ *              CLOCK_MONOTONIC), its send time in the first payload word;
+ *              each consumer reads the clock as soon as its read returns
+ *              and stores the difference (two clock reads per sample, one
+ *              of them inside the interval). All consumers' samples merged.
+ *  throughput  the producer publishes `messages` back to back (lossless:
+ *              retrying on back-pressure); rate = messages / (last
+ *              consumer's receipt of the last message - producer's start).
+ *  pubcost     the producer alone publishes `messages` per repetition with
+ *              0 or N registered but idle readers attached (overwrite);
+ *              ns/msg per repetition, median over the repetitions.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "mdbus.h"
+
+#define MAX_WORDS (BENCH_MAX_SLOT / 8)
+
+static unsigned run_counter;
+
+static size_t msg_size(const struct bench_run *run)
+{
+	return run->cell.slot_size - MDBUS_SLOT_HEADER;
+}
+
+static uint64_t pace(uint64_t next)
+{
+	uint64_t t;
+
+	while ((t = bench_now()) < next)
+		;
+	return t;
+}
+
+static int publish_retry(struct bench_run *run, void *pub, const uint64_t *msg,
+			 uint64_t *retries)
+{
+	int r;
+
+	while ((r = run->tp->publish(pub, msg, msg_size(run))) == -EAGAIN)
+		(*retries)++;
+	return r;
+}
+
+/* Opens the channel, tells the consumers, waits until all have attached. */
+static int open_pub(struct bench_run *run, void **pub)
+{
+	int r = run->tp->pub_open(run, pub);
+
+	if (r < 0)
+		return r;
+	/* Release: pairs with the consumers' acquire wait before attaching. */
+	atomic_store_explicit(&run->ctl->pub_ready, 1, memory_order_release);
+	bench_wait_count(&run->ctl->subs_ready, run->cell.consumers);
+	return 0;
+}
+
+/* Closes the channel once every consumer process is done with it. */
+static int close_pub(struct bench_run *run, void *pub, int r)
+{
+	if (r < 0) {
+		bench_fail("publish", r);
+		return r; /* the harness kills the consumers */
+	}
+	/* Release: pairs with the idle readers' acquire wait. */
+	atomic_store_explicit(&run->ctl->pub_done, 1, memory_order_release);
+	bench_wait_count(&run->ctl->subs_done, run->procs);
+	run->tp->pub_close(pub);
+	return 0;
+}
+
+static int stream_producer(struct bench_run *run)
+{
+	struct bench_result *res = bench_my_result(run);
+	uint64_t msg[MAX_WORDS] = { 0 }, i, next;
+	uint64_t total = run->warmup + run->messages;
+	void *pub;
+	int r = open_pub(run, &pub);
+
+	if (r < 0)
+		return r;
+	res->t_start = next = bench_now();
+	for (i = 0; i < total && r == 0; i++) {
+		msg[0] = i;
+		if (run->pace_ns) {
+			msg[0] = pace(next);
+			next = msg[0] + run->pace_ns;
+		}
+		r = publish_retry(run, pub, msg, &res->retries);
+	}
+	res->t_end = bench_now();
+	res->count = i;
+	return close_pub(run, pub, r);
+}
+
+/* Attaches one reader and counts it in subs_ready. */
+static int attach(struct bench_run *run, void **sub)
+{
+	int r;
+
+	bench_wait_count(&run->ctl->pub_ready, 1);
+	r = run->tp->sub_open(run, sub);
+	if (r < 0)
+		return r;
+	/* Release: pairs with the producer's acquire wait in open_pub(). */
+	atomic_fetch_add_explicit(&run->ctl->subs_ready, 1, memory_order_release);
+	return 0;
+}
+
+static void finished(struct bench_run *run)
+{
+	/* Release: pairs with the producer's acquire wait in close_pub(). */
+	atomic_fetch_add_explicit(&run->ctl->subs_done, 1, memory_order_release);
+}
+
+static void sample(struct bench_run *run, struct bench_result *res,
+		   const struct bench_rx *rx, uint64_t sent)
+{
+	uint64_t now;
+
+	if (!run->pace_ns || rx->seq < run->warmup || res->nsamples == run->max_samples)
+		return;
+	now = bench_now();
+	bench_my_samples(run)[res->nsamples++] = now - sent;
+}
+
+static int stream_consumer(struct bench_run *run)
+{
+	struct bench_result *res = bench_my_result(run);
+	uint64_t buf[MAX_WORDS], last = run->warmup + run->messages - 1;
+	struct bench_rx rx = { 0 };
+	void *sub;
+	int r = attach(run, &sub);
+
+	if (r < 0)
+		return r;
+	do {
+		r = run->tp->sub_read(sub, buf, msg_size(run), &rx);
+		if (r < 0)
+			break;
+		sample(run, res, &rx, buf[0]);
+		res->count++;
+		res->lost += rx.lost;
+	} while (rx.seq != last);
+	res->t_end = bench_now();
+	finished(run);
+	run->tp->sub_close(sub);
+	if (r < 0)
+		bench_fail("read", r);
+	return r;
+}
+
+static int cost_producer(struct bench_run *run)
+{
+	uint64_t msg[MAX_WORDS] = { 0 }, i, t0;
+	uint64_t *ps_per_msg = bench_my_samples(run);
+	void *pub;
+	int rep, r = open_pub(run, &pub);
+
+	if (r < 0)
+		return r;
+	for (rep = 0; rep < run->reps && r == 0; rep++) {
+		t0 = bench_now();
+		for (i = 0; i < run->messages && r == 0; i++) {
+			msg[0] = i;
+			r = run->tp->publish(pub, msg, msg_size(run));
+		}
+		ps_per_msg[rep] = (bench_now() - t0) * 1000 / run->messages;
+	}
+	bench_my_result(run)->nsamples = (uint64_t)rep;
+	return close_pub(run, pub, r);
+}
+
+/* One process holding cell.consumers registered readers that never read. */
+static int idle_consumer(struct bench_run *run)
+{
+	void *subs[BENCH_MAX_CONSUMERS];
+	int i, n, r = 0;
+
+	for (n = 0; n < run->cell.consumers && r == 0; n++)
+		r = attach(run, &subs[n]);
+	if (r < 0)
+		n--;
+	if (r == 0)
+		bench_wait_count(&run->ctl->pub_done, 1);
+	finished(run);
+	for (i = 0; i < n; i++)
+		run->tp->sub_close(subs[i]);
+	return r;
+}
+
+static void run_init(struct bench_run *run, const struct bench_transport *tp,
+		     const struct bench_cell *cell, const struct bench_opts *o)
+{
+	memset(run, 0, sizeof(*run));
+	run->tp = tp;
+	run->cell = *cell;
+	run->procs = cell->consumers;
+	run->messages = o->messages;
+	run->dir = o->dir;
+	snprintf(run->channel, sizeof(run->channel), "bench%d.%u", (int)getpid(),
+		 run_counter++);
+	run->producer = stream_producer;
+	run->consumer = stream_consumer;
+}
+
+/* Moves every consumer's samples to the front of the sample area; returns
+ * how many there are. */
+static uint64_t gather(struct bench_run *run)
+{
+	uint64_t n = 0, k;
+	int role;
+
+	for (role = 1; role <= run->procs; role++) {
+		k = run->ctl->res[role].nsamples;
+		memmove(run->samples + n, run->samples + (size_t)role * run->max_samples,
+			k * sizeof(uint64_t));
+		n += k;
+	}
+	return n;
+}
+
+int bench_latency(const struct bench_transport *tp, const struct bench_cell *cell,
+		  const struct bench_opts *o, struct bench_lat *out)
+{
+	struct bench_run run;
+	int role;
+
+	run_init(&run, tp, cell, o);
+	run.messages = o->samples;
+	run.warmup = o->samples / 10;
+	run.max_samples = o->samples;
+	run.pace_ns = o->pace_ns;
+	if (bench_execute(&run) < 0)
+		return -1;
+	out->lost = 0;
+	for (role = 1; role <= run.procs; role++)
+		out->lost += run.ctl->res[role].lost;
+	bench_percentiles(run.samples, gather(&run), &out->pct);
+	bench_release(&run);
+	return 0;
+}
+
+int bench_throughput(const struct bench_transport *tp, const struct bench_cell *cell,
+		     const struct bench_opts *o, struct bench_tput *out)
+{
+	struct bench_run run;
+	uint64_t end = 0, lost = 0;
+	int role;
+
+	run_init(&run, tp, cell, o);
+	if (bench_execute(&run) < 0)
+		return -1;
+	for (role = 1; role <= run.procs; role++) {
+		const struct bench_result *c = &run.ctl->res[role];
+
+		end = c->t_end > end ? c->t_end : end;
+		lost = c->lost > lost ? c->lost : lost;
+	}
+	out->rate = (double)run.messages * 1e9 / (double)(end - run.ctl->res[0].t_start);
+	out->loss = (double)lost / (double)run.messages;
+	out->retries = (double)run.ctl->res[0].retries / (double)run.messages;
+	bench_release(&run);
+	return 0;
+}
+
+int bench_pubcost(const struct bench_transport *tp, const struct bench_cell *cell,
+		  const struct bench_opts *o, struct bench_pct *ps_per_msg)
+{
+	struct bench_run run;
+
+	run_init(&run, tp, cell, o);
+	run.procs = cell->consumers > 0;
+	run.reps = o->reps;
+	run.max_samples = (uint64_t)o->reps;
+	run.producer = cost_producer;
+	run.consumer = idle_consumer;
+	return bench_execute_producer_pct(&run, ps_per_msg);
+}
