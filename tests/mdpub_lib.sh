@@ -72,3 +72,12 @@ expect() {
 conf() {
 	cat >"$WORK/$1"
 }
+
+# channel FILE NAME KEY=VALUE...: writes $WORK/FILE with the periodic
+# stats off and one [channel NAME] with these keys
+channel() {
+	f=$WORK/$1
+	printf '[global]\nstats_interval = 0\n[channel %s]\n' "$2" >"$f"
+	shift 2
+	for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" >>"$f"; done
+}

@@ -4,17 +4,8 @@
 # logged rate-limited, and lose none of the good lines around them.
 . "${top_srcdir:-.}/tests/mdpub_lib.sh"
 
-lines_conf() { # lines_conf NAME FORMAT INPUT-KEY = VALUE
-	n=$1 f=$2
-	shift 2
-	conf "$n.conf" <<END
-[global]
-stats_interval = 0
-[channel $n]
-source = lines
-format = $f
-$*
-END
+lines_conf() { # lines_conf NAME FORMAT INPUT-KEY=VALUE
+	channel "$1.conf" "$1" source=lines format="$2" "$3"
 }
 
 # CSV: comments, blank lines, CRLF, a last line without newline, a line
@@ -37,7 +28,7 @@ T MSFT 41000000000 300000000 0 0 0
 T MSFT 41025000000 700000000 2 0 0
 Q MSFT 41000000000 100000000 41050000000 200000000 0
 END
-lines_conf csv csv "file = $WORK/in.csv"
+lines_conf csv csv "file=$WORK/in.csv"
 status 0 "$MDPUB" -f -c "$WORK/csv.conf" 2>"$WORK/csv.log"
 status 0 "$READER" --until down --dump csv >"$WORK/csv.out"
 grep '^[QT]' "$WORK/csv.out" >"$WORK/got.csv"
@@ -61,7 +52,7 @@ cat >"$WORK/want.json" <<'END'
 Q BNBUSDT 2535190000 3121000000 2536520000 4066000000 0
 T BTCUSDT 1650010000000 50000000 1 12345 1672515782137000000
 END
-lines_conf json binance "file = -"
+lines_conf json binance file=-
 status 0 "$MDPUB" -f -c "$WORK/json.conf" <"$WORK/in.json" 2>"$WORK/json.log"
 status 0 "$READER" --until down --dump json >"$WORK/json.out"
 grep '^[QT]' "$WORK/json.out" >"$WORK/got.json"
@@ -74,7 +65,7 @@ grep -q "similar messages not logged" "$WORK/json.log" || fail "no suppressed co
 # TCP: mdpub accepts connections (bash's /dev/tcp sends)
 command -v bash >/dev/null || { echo "SKIP: TCP part needs bash"; exit 0; }
 PORT=$((20000 + $$ % 20000))
-lines_conf tcp csv "listen = 127.0.0.1:$PORT"
+lines_conf tcp csv "listen=127.0.0.1:$PORT"
 start tcp -c "$WORK/tcp.conf"
 wait_log tcp "channel tcp: publishing from sequence 0,"
 "$READER" --until 3 --dump tcp >"$WORK/tcp.out" &

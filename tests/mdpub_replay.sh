@@ -19,18 +19,10 @@ header() { # header VERSION
 record() { # record SEQ TS_NS PAYLOAD
 	le ${#3} 4; le 9 2; le 0 2; le "$1" 8; le "$2" 8; printf '%s' "$3"
 }
-replay_conf() { # replay_conf NAME FILE SPEED [MORE KEYS]
+replay_conf() { # replay_conf NAME FILE SPEED [KEY=VALUE...]
 	n=$1 f=$2 sp=$3
 	shift 3
-	conf "$n.conf" <<END
-[global]
-stats_interval = 0
-[channel $n]
-source = replay
-file = $f
-speed = $sp
-$*
-END
+	channel "$n.conf" "$n" source=replay file="$f" speed="$sp" "$@"
 }
 
 {
@@ -67,12 +59,8 @@ printf 'MDBUSREC' >"$WORK/short.rec"
 refused "$WORK/short.rec" "short.rec: too short for a recording"
 
 # loop into a 128-slot lossless ring, a slow reader registered first
-replay_conf loop "$WORK/hand.rec" 0 "loop = yes
-mode = lossless
-slots_per_block = 64
-block_count = 2"
-sed 's/^source = replay$/source = synthetic/; /^file =/d; /^speed =/d; /^loop =/d; s/^\[channel loop\]$/&\ncount = 1/' \
-	"$WORK/loop.conf" >"$WORK/make.conf"
+replay_conf loop "$WORK/hand.rec" 0 loop=yes mode=lossless slots_per_block=64 block_count=2
+channel make.conf loop source=synthetic count=1 mode=lossless slots_per_block=64 block_count=2
 status 0 "$MDPUB" -f -c "$WORK/make.conf" 2>"$WORK/make.log"
 "$READER" --from latest --until down --delay 20 --timeout 20 loop >"$WORK/loop.out" &
 READ=$!
@@ -89,14 +77,7 @@ out=$2
 
 # mdsub --record, then replay: the same messages
 [ -x "${MDSUB:-}" ] || { echo "mdsub part skipped: mdsub not built"; exit 0; }
-conf syn.conf <<'END'
-[global]
-stats_interval = 0
-[channel syn]
-source = synthetic
-rate = 0
-count = 2000
-END
+channel syn.conf syn source=synthetic rate=0 count=2000
 status 0 "$MDPUB" -f -c "$WORK/syn.conf" 2>"$WORK/syn.log"
 status 0 "$MDSUB" --from oldest --until-caught-up --record "$WORK/syn.rec" syn >/dev/null 2>&1
 replay_conf back "$WORK/syn.rec" 0

@@ -4,14 +4,7 @@
 # a second mdpub for a channel whose owner lives is refused with its pid.
 . "${top_srcdir:-.}/tests/mdpub_lib.sh"
 
-conf r.conf <<'END'
-[global]
-stats_interval = 0
-[channel r]
-source = synthetic
-rate = 0
-count = 1000
-END
+channel r.conf r source=synthetic rate=0 count=1000
 
 status 0 "$MDPUB" -f -c "$WORK/r.conf" 2>"$WORK/one.log"
 grep -q "channel r: publishing from sequence 0," "$WORK/one.log" || fail "first run"
@@ -22,13 +15,7 @@ grep -q '^messages 2004 quote [0-9]* trade [0-9]* status 4 .* lost 0$' "$WORK/r.
 grep -q '^first 0 last 2003 up 2 down 2$' "$WORK/r.out" || fail "$(cat "$WORK/r.out")"
 
 # a live owner refuses a second mdpub, naming its pid
-conf live.conf <<'END'
-[global]
-stats_interval = 0
-[channel r]
-source = synthetic
-rate = 1000
-END
+channel live.conf r source=synthetic rate=1000
 start owner -c "$WORK/live.conf"
 wait_log owner "publishing from sequence 2004,"
 status 1 "$MDPUB" -f -c "$WORK/live.conf" 2>"$WORK/second.log"

@@ -6,16 +6,7 @@
 . "${top_srcdir:-.}/tests/mdpub_lib.sh"
 
 synth() { # synth NAME SEED COUNT RATE
-	conf "$1.conf" <<END
-[global]
-stats_interval = 0
-[channel $1]
-source = synthetic
-symbols = 5
-seed = $2
-count = $3
-rate = $4
-END
+	channel "$1.conf" "$1" source=synthetic symbols=5 seed="$2" count="$3" rate="$4"
 }
 
 synth a 7 5000 0

@@ -28,13 +28,7 @@ send() { # send SESSION SEQ COUNT [BLOCK-FILES...]: one datagram
 	bash -c "cat '$f' >/dev/udp/127.0.0.1/$PORT" || fail "send"
 }
 
-conf u.conf <<END
-[global]
-stats_interval = 0
-[channel u]
-source = udp
-listen = 127.0.0.1:$PORT
-END
+channel u.conf u source=udp "listen=127.0.0.1:$PORT"
 start u -c "$WORK/u.conf"
 wait_log u "channel u: publishing from sequence 0,"
 "$READER" --until 6 --dump u >"$WORK/u.out" &
@@ -65,22 +59,8 @@ stop "$PID"
 
 # relay: synthetic channel -> mdsub --forward -> udp source -> reader
 [ -x "${MDSUB:-}" ] || { echo "relay part skipped: mdsub not built"; exit 0; }
-conf src.conf <<'END'
-[global]
-stats_interval = 0
-[channel src]
-source = synthetic
-rate = 0
-count = 3000
-END
-conf dst.conf <<END
-[global]
-stats_interval = 0
-[channel dst]
-source = udp
-listen = 127.0.0.1:$PORT
-rcvbuf = 4194304
-END
+channel src.conf src source=synthetic rate=0 count=3000
+channel dst.conf dst source=udp "listen=127.0.0.1:$PORT" rcvbuf=4194304
 status 0 "$MDPUB" -f -c "$WORK/src.conf" 2>"$WORK/src.log"
 start dst -c "$WORK/dst.conf"
 wait_log dst "channel dst: publishing from sequence 0,"
