@@ -165,16 +165,21 @@ edge '[channel x]\nsource = udp\nlisten = :1\nsession = ELEVENCHARS\n' "1: [chan
 edge '[channel ]\nsource = synthetic\n' "1: invalid channel name '' (want [A-Za-z0-9._-]{1,64})"
 edge '[channel x]\n\nsource = synthetic\n  [channel x]\nsource = replay\n' "4: channel 'x' already defined at line 1"
 
-# a [global] default reaches every channel: a bad one fails each at start
+# a [global] default reaches every channel
 conf defaults.conf <<'END'
 [global]
-heartbeat = 0.25
 slot_size = 512
+file_mode = 0600
 stats_interval = 0
 [channel d]
 source = synthetic
 count = 1
 END
 status 0 "$MDPUB" -f -c "$WORK/defaults.conf" 2>"$WORK/run.log"
-"$top_builddir/tests/mdpub_reader" --until down d >"$WORK/out" || fail "reader"
+status 0 "$READER" --until down d >"$WORK/out"
+[ "$(stat -c %a "$MDBUS_DIR/mdbus.d")" = 600 ] || fail "file_mode from [global] not applied"
+if [ -x "${MDSUB:-}" ]; then
+	"$MDSUB" --status d >"$WORK/status" || fail "mdsub --status"
+	grep -q "slot 512 B" "$WORK/status" || fail "slot_size from [global] not applied"
+fi
 exit 0
