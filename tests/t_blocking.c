@@ -12,6 +12,9 @@
  * 3. Idle CPU: a reader blocked in mdbus_sub_read() (adaptive and block)
  *    on an idle channel uses < 50 ms of CPU over 1 s, then wakes for the
  *    next message.
+ * 4. Replacement: a reader blocked (no timeout) when the segment is
+ *    replaced by a publisher with another geometry returns
+ *    MDBUS_EREPLACED (a missing wake-up hangs it: the watchdog fails).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -205,6 +208,46 @@ static void idle_cpu(enum mdbus_wait mode, const char *label)
 	TU_CHECK_RC(mdbus_unlink("idle", NULL), 0);
 }
 
+static int replaced_reader(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open("replace", NULL, MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_BLOCK);
+	unsigned char buf[256];
+	struct mdbus_msg m;
+
+	(void)arg;
+	atomic_store(&sh->ready, 1);
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, -1),
+		    MDBUS_EREPLACED);
+	TU_CHECK_RC(mdbus_sub_reopen(s), 0);
+	TU_CHECK_EQ(mdbus_sub_payload_max(s), 256 - MDBUS_SLOT_HEADER);
+	read_exact(s, 0, "reopened reader");
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void replaced_while_blocked(void)
+{
+	struct mdbus_config c = small_config();
+	unsigned char buf[PMAX];
+	mdbus_pub_t *p;
+	pid_t child;
+
+	/* no publisher open here while forking (see t_pubkill) */
+	mdbus_pub_close(tu_pub_open("replace", &c));
+	atomic_store(&sh->ready, 0);
+	child = tu_spawn(replaced_reader, NULL);
+	tu_await(&sh->ready, 1, 30, "reader");
+	tu_sleep_ms(300); /* asleep on the futex by now */
+	TU_CHECK_EQ(tu_proc_state(child), 'S');
+	c.slot_size = 256;
+	c.flags = MDBUS_PUB_REPLACE;
+	p = tu_pub_open("replace", &c);
+	TU_CHECK_RC(tu_publish_seq(p, 0, buf, 0, PMAX), 0);
+	tu_wait_ok(child, 30, "reader blocked across a replacement");
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_blocking", 240);
@@ -214,5 +257,6 @@ int main(void)
 	timeouts();
 	idle_cpu(MDBUS_WAIT_ADAPTIVE, "adaptive");
 	idle_cpu(MDBUS_WAIT_BLOCK, "block");
+	replaced_while_blocked();
 	return 0;
 }

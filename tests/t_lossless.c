@@ -9,6 +9,8 @@
  *    ring (capacity messages). While it is merely stopped (SIGSTOP, no
  *    eviction configured) reap frees nothing; once SIGKILLed,
  *    mdbus_pub_reap() frees exactly its entry and publishing goes on.
+ *    A restarted publisher (same geometry) is gated by the same reader
+ *    from its first message.
  * 3. With stall_evict_ns = 200 ms, a SIGSTOPped consumer that gates the
  *    publisher is evicted no sooner than 200 ms after its last progress;
  *    publishing then goes on, stats show it evicted, and when resumed
@@ -149,19 +151,29 @@ static int idle_consumer(void *arg)
 
 static void test_killed(void)
 {
-	mdbus_pub_t *p = open_lossless("ll.kill", 0);
 	struct mdbus_stats st;
 	unsigned char buf[PMAX];
+	mdbus_pub_t *p;
 	uint64_t n;
 	pid_t c;
 
+	/* the child is forked while no publisher is open here, so that it
+	 * holds none of our descriptors (see t_pubkill's forked child) */
+	mdbus_pub_close(open_lossless("ll.kill", 0));
 	c = tu_spawn(idle_consumer, NULL);
 	tu_await(&sh->ready, 1, 30, "idle consumer to register");
+	p = open_lossless("ll.kill", 0);
 	for (n = 0; n < CAP; n++)
 		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
 	/* the reader is at 0: message capacity would overwrite it */
 	TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), MDBUS_EBACKPRESSURE);
 	TU_CHECK_EQ(mdbus_pub_position(p), CAP);
+
+	/* a restarted publisher is gated from its first message */
+	mdbus_pub_close(p);
+	p = open_lossless("ll.kill", 0);
+	TU_CHECK_EQ(mdbus_pub_position(p), CAP);
+	TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), MDBUS_EBACKPRESSURE);
 
 	/* stalled is not dead: nothing reaped, still gated */
 	kill(c, SIGSTOP);

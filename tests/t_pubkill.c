@@ -13,12 +13,17 @@
  * every message: sequence strictly increasing with every gap counted
  * (seq == previous + 1 + lost: nothing delivered twice), payload whole;
  * at the end delivered + lost == published.
+ *
+ * Finally: a publisher that forked a child (which never touches mdbus and
+ * outlives it) and is then SIGKILLed must not keep owning the channel
+ * through its child: a new publisher resumes.
  */
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "layout.h"
 #include "testutil.h"
@@ -30,7 +35,8 @@
 #define END_TYPE 0xffff /* tu_type_for() never gives it */
 
 struct shared {
-	_Atomic uint32_t ready, started, claimed;
+	_Atomic uint32_t ready, started, claimed, forked;
+	pid_t grandchild;
 	uint64_t start_pos, claim_pos;
 	uint64_t delivered, lost;
 };
@@ -123,6 +129,45 @@ static uint64_t expected_resume(uint64_t *write_num)
 	return stamp == stamp_complete(w) ? w + 1 : w;
 }
 
+/* Opens the channel, forks a child that only sleeps, waits to be killed. */
+static int forking_publisher(void *arg)
+{
+	struct mdbus_config c = config();
+	mdbus_pub_t *p = tu_pub_open(CHANNEL, &c);
+	pid_t g;
+
+	(void)arg;
+	(void)p;
+	g = fork();
+	if (g == 0) {
+		tu_sleep_ms(60000); /* outlives the test if not killed */
+		_exit(0);
+	}
+	sh->grandchild = g;
+	atomic_store(&sh->forked, 1);
+	for (;;)
+		tu_sleep_ms(1000);
+	return 0;
+}
+
+static void forked_child_keeps_no_lock(void)
+{
+	struct mdbus_config c = config();
+	mdbus_pub_t *p = NULL;
+	pid_t pub = tu_spawn(forking_publisher, NULL);
+	int rc;
+
+	tu_await(&sh->forked, 1, 30, "publisher to fork");
+	tu_kill_reap(pub);
+	rc = mdbus_pub_open(&p, CHANNEL, &c);
+	kill(sh->grandchild, SIGKILL);
+	if (rc)
+		tu_fail("publisher SIGKILLed while its forked child lives: "
+			"restart refused: %s (%s)",
+			mdbus_strerror(rc), mdbus_last_error());
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	struct mdbus_config c = config();
@@ -196,5 +241,6 @@ int main(void)
 		(unsigned long long)sh->lost);
 	mdbus_sub_close(anon);
 	mdbus_pub_close(p);
+	forked_child_keeps_no_lock();
 	return 0;
 }
