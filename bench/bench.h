@@ -18,6 +18,7 @@
 #define BENCH_MAX_CONSUMERS 8        /* readers of one run (idle ones too) */
 #define BENCH_RING_SLOTS (1u << 16)  /* slots per ring, both transports */
 #define BENCH_MAX_SLOT 256u          /* largest slot size measured */
+#define BENCH_TPUT_REPS 3            /* throughput runs per cell (median) */
 
 enum bench_mode { BENCH_OVERWRITE = 0, BENCH_LOSSLESS = 1 };
 enum bench_wait { BENCH_SPIN = 0, BENCH_ADAPTIVE = 1 };

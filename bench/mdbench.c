@@ -17,6 +17,7 @@
 #define FULL_MESSAGES 10000000ULL
 #define QUICK_MESSAGES 1000000ULL
 #define PACE_NS 3000
+#define WAKE_PACE_NS 1000000
 #define PUBCOST_REPS 5
 #define IDLE_READERS 8
 #define CLOCK_READS 1000000
@@ -37,8 +38,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: mdbench [--quick] [--messages N] [--only SECTION] [--help]\n"
 		"  --quick       short run for CI smoke tests (a few seconds)\n"
-		"  --only S      the floor and one section: latency, throughput or\n"
-		"                pubcost\n"
+		"  --only S      the floor and one section: latency, wakeup,\n"
+		"                throughput or pubcost\n"
 		"  --messages N  messages per throughput run and per publish-cost\n"
 		"                repetition (default %llu, quick %llu); latency\n"
 		"                runs take N/100 samples, the floor N/10 round trips\n",
@@ -294,27 +295,56 @@ static int floor_section(struct ctx *ctx, uint64_t rounds)
 	return 0;
 }
 
+static void latency_columns(void)
+{
+	printf("%-6s %4s %4s %-9s %-8s | %7s %8s %8s %9s | %7s %7s | note\n", "bus",
+	       "slot", "cons", "mode", "wait", "p50", "p99", "p99.9", "max",
+	       "p50 xf", "p99 xf");
+}
+
 static void latency_section(struct ctx *ctx)
 {
 	printf("\n== one-way latency (ns): paced, 1 message every %llu ns, send time "
 	       "in the payload,\n   receive time read when the read returns; "
 	       "%llu samples per consumer, all consumers merged\n",
 	       (unsigned long long)ctx->o.pace_ns, (unsigned long long)ctx->o.samples);
-	printf("%-6s %4s %4s %-9s %-8s | %7s %8s %8s %9s | %7s %7s | note\n", "bus",
-	       "slot", "cons", "mode", "wait", "p50", "p99", "p99.9", "max",
-	       "p50 xf", "p99 xf");
+	latency_columns();
 	for_each_cell(ctx, latency_row);
+}
+
+/* Slow pacing: adaptive readers have gone to sleep on the futex before
+ * each message, so this is the wake-up path of the default strategy. */
+static void wakeup_section(struct ctx *ctx)
+{
+	struct bench_opts saved = ctx->o;
+	struct bench_cell c = { 64, 1, BENCH_OVERWRITE, BENCH_SPIN };
+
+	ctx->o.pace_ns = WAKE_PACE_NS;
+	ctx->o.samples = saved.messages / 10000 < 100 ? 100 : saved.messages / 10000;
+	printf("\n== one-way latency at a low rate (ns): as above, 1 message every "
+	       "%llu ns, %llu samples;\n   adaptive readers sleep on the futex "
+	       "between messages (the wake-up path), spinning ones stay hot\n",
+	       (unsigned long long)ctx->o.pace_ns, (unsigned long long)ctx->o.samples);
+	latency_columns();
+	latency_row(ctx, &bench_ring_transport, &c);
+	latency_row(ctx, &bench_mdbus_transport, &c);
+	c.wait = BENCH_ADAPTIVE;
+	latency_row(ctx, &bench_mdbus_transport, &c);
+	c.consumers = 3;
+	latency_row(ctx, &bench_mdbus_transport, &c);
+	ctx->o = saved;
 }
 
 static void throughput_section(struct ctx *ctx)
 {
-	printf("\n== throughput: unpaced, %llu messages per run; Mmsg/s = messages / "
-	       "(last consumer's receipt of\n   the last message - first publish); "
-	       "dlv = the worst consumer's delivered (not lost) rate;\n   loss = worst "
-	       "consumer (overwrite); bp/msg = publish calls refused by back-pressure "
-	       "per message\n   (lossless: the publisher retries at once); vs rng = "
-	       "Mmsg/s / same cell's ring; ns xf = ns/msg / floor\n",
-	       (unsigned long long)ctx->o.messages);
+	printf("\n== throughput: unpaced, %d runs of %llu messages per cell, the "
+	       "median run shown\n", BENCH_TPUT_REPS,
+	       (unsigned long long)(ctx->o.messages / BENCH_TPUT_REPS));
+	printf("   Mmsg/s = messages / (last consumer got the last message - first "
+	       "publish); dlv = the worst\n   consumer's delivered (not lost) "
+	       "rate; loss = worst consumer; bp/msg = publish calls refused\n"
+	       "   by back-pressure per message (retried at once); vs rng = Mmsg/s "
+	       "/ the ring's; ns xf = ns/msg / floor\n");
 	printf("%-6s %4s %4s %-9s %-8s | %7s %7s %6s %6s %7s | %6s %6s | note\n",
 	       "bus", "slot", "cons", "mode", "wait", "Mmsg/s", "dlv M/s", "ns/msg",
 	       "loss%", "bp/msg", "vs rng", "ns xf");
@@ -364,6 +394,7 @@ static const struct section {
 	void (*run)(struct ctx *ctx);
 } sections[] = {
 	{ "latency", latency_section },
+	{ "wakeup", wakeup_section },
 	{ "throughput", throughput_section },
 	{ "pubcost", pubcost_section },
 };
