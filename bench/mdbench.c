@@ -119,6 +119,26 @@ static void read_line(const char *path, const char *key, char *out, size_t len)
 	fclose(f);
 }
 
+/* 1 when the CPU flags in /proc/cpuinfo name `flag` (e.g. "hypervisor"). */
+static int cpu_flag(const char *flag)
+{
+	static char line[8192];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char *p;
+	int found = 0;
+
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		for (p = strtok(line, " \t\n"); p && !found; p = strtok(NULL, " \t\n"))
+			found = strcmp(p, flag) == 0;
+		break;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
 static double clock_cost(void)
 {
 	uint64_t t0 = bench_now(), t = t0;
@@ -131,14 +151,18 @@ static double clock_cost(void)
 
 static void print_header(const struct ctx *ctx)
 {
-	char cpu[128], src[64];
+	char cpu[128], src[64], load[64];
 	int n = bench_cpus();
 
 	read_line("/proc/cpuinfo", "model name", cpu, sizeof(cpu));
 	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource",
 		  "", src, sizeof(src));
-	printf("mdbench: %d CPUs usable (nproc %ld), CPU \"%s\"\n", n,
-	       sysconf(_SC_NPROCESSORS_ONLN), cpu);
+	read_line("/proc/loadavg", "", load, sizeof(load));
+	if (strrchr(load, ' '))
+		*strrchr(load, ' ') = 0; /* drop the last pid */
+	printf("mdbench: %d CPUs usable (nproc %ld), CPU \"%s\"%s; /proc/loadavg %s\n",
+	       n, sysconf(_SC_NPROCESSORS_ONLN), cpu,
+	       cpu_flag("hypervisor") ? ", virtual machine" : "", load);
 	printf("method: producer and consumers are separate processes (fork), "
 	       "producer pinned to the first CPU,\n"
 	       "  consumers round-robin on the others; rings of %u slots; "
