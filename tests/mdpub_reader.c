@@ -4,14 +4,16 @@
  * are counted as lost, never a duplicate or a step back), and prints
  *
  *   messages N quote N trade N status N heartbeat N other N lost N
- *   first SEQ last SEQ up N down N
+ *   first SEQ last SEQ up N down N bad N
  *
  * and with --dump every message without its timestamps, one a line.
  *
  * mdpub_reader [--from oldest|latest] [--until down|caught-up|N]
- *              [--timeout SEC] [--delay USEC] [--dump] CHANNEL
+ *              [--timeout SEC] [--delay USEC] [--synthetic] [--dump]
+ *              CHANNEL
  * (--until N: N messages besides heartbeats; --delay: sleep that long
- * after each message, a slow reader)
+ * after each message, a slow reader; --synthetic: count messages the
+ * synthetic source cannot have made as bad, and fail)
  * Exit 0 when the --until condition was met, 1 otherwise.
  */
 #include "config.h"
@@ -24,8 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mdbus.h"
-#include "mdbus_msg.h"
+#include "mdpub_check.h"
 
 enum until { UNTIL_DOWN, UNTIL_CAUGHT_UP, UNTIL_COUNT };
 
@@ -36,19 +37,15 @@ struct opts {
 	double timeout;
 	long delay_us;
 	int dump;
+	int synthetic;
 	const char *channel;
-};
-
-struct tally {
-	uint64_t messages, by_type[MDBUS_MSG_HEARTBEAT + 2], lost;
-	uint64_t first, last, up, down;
 };
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: mdpub_reader [--from oldest|latest] "
 			"[--until down|caught-up|N] [--timeout SEC] [--delay USEC] "
-			"[--dump] "
+			"[--synthetic] [--dump] "
 			"CHANNEL\n");
 	return 2;
 }
@@ -77,6 +74,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"timeout", required_argument, NULL, 't'},
 		{"dump", no_argument, NULL, 'd'},
 		{"delay", required_argument, NULL, 'D'},
+		{"synthetic", no_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -97,6 +95,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->dump = 1;
 		else if (c == 'D')
 			o->delay_us = atol(optarg);
+		else if (c == 's')
+			o->synthetic = 1;
 		else if (c == '?')
 			return -1;
 	}
@@ -134,30 +134,6 @@ static void dump(const struct mdbus_msg *m, const void *buf)
 		printf("M %u %u\n", m->type, m->size);
 }
 
-/* -1 on a sequence error, else 0. */
-static int count(struct tally *t, const struct mdbus_msg *m, const void *buf)
-{
-	const struct mdbus_status *s = buf;
-
-	if (t->messages && m->seq != t->last + 1 + m->lost) {
-		fprintf(stderr, "mdpub_reader: seq %" PRIu64 " after %" PRIu64
-				" with %" PRIu64 " lost\n", m->seq, t->last, m->lost);
-		return -1;
-	}
-	if (!t->messages)
-		t->first = m->seq;
-	t->messages++;
-	t->last = m->seq;
-	t->lost += m->lost;
-	t->by_type[m->type <= MDBUS_MSG_HEARTBEAT ? m->type
-						  : MDBUS_MSG_HEARTBEAT + 1]++;
-	if (m->type == MDBUS_MSG_STATUS && m->size >= sizeof(*s)) {
-		t->up += s->state == MDBUS_STATE_FEED_UP;
-		t->down += s->state == MDBUS_STATE_FEED_DOWN;
-	}
-	return 0;
-}
-
 static int done(const struct opts *o, const struct tally *t,
 		const struct mdbus_msg *m, const void *buf)
 {
@@ -187,8 +163,10 @@ static int read_all(mdbus_sub_t *sub, const struct opts *o, struct tally *t)
 			fprintf(stderr, "mdpub_reader: %s\n", mdbus_strerror(rc));
 			return -1;
 		}
-		if (count(t, &m, buf) < 0)
+		if (tally_add(t, &m, buf) < 0)
 			return -1;
+		if (o->synthetic && !synthetic_ok(&m, buf))
+			t->bad++;
 		if (o->dump)
 			dump(&m, buf);
 		if (o->delay_us)
@@ -221,15 +199,6 @@ int main(int argc, char **argv)
 	}
 	rc = read_all(sub, &o, &t);
 	mdbus_sub_close(sub);
-	printf("messages %" PRIu64 " quote %" PRIu64 " trade %" PRIu64
-	       " status %" PRIu64 " heartbeat %" PRIu64 " other %" PRIu64
-	       " lost %" PRIu64 "\nfirst %" PRIu64 " last %" PRIu64
-	       " up %" PRIu64 " down %" PRIu64 "\n",
-	       t.messages, t.by_type[MDBUS_MSG_QUOTE], t.by_type[MDBUS_MSG_TRADE],
-	       t.by_type[MDBUS_MSG_STATUS], t.by_type[MDBUS_MSG_HEARTBEAT],
-	       t.messages - t.by_type[MDBUS_MSG_QUOTE] -
-		       t.by_type[MDBUS_MSG_TRADE] - t.by_type[MDBUS_MSG_STATUS] -
-		       t.by_type[MDBUS_MSG_HEARTBEAT],
-	       t.lost, t.first, t.last, t.up, t.down);
-	return rc < 0 ? 1 : 0;
+	tally_print(stdout, &t);
+	return rc < 0 || t.bad ? 1 : 0;
 }

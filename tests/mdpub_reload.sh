@@ -20,7 +20,7 @@ rate = 100
 END
 start m -c "$WORK/m.conf"
 wait_log m "channel change: publishing from sequence 0,"
-"$READER" --until down --timeout 20 keep >"$WORK/keep.out" &
+"$READER" --synthetic --until down --timeout 20 keep >"$WORK/keep.out" &
 KEEP=$!
 "$READER" --until down drop >"$WORK/drop.out" &
 DROP=$!
@@ -61,8 +61,8 @@ kill -0 "$PID" || fail "mdpub died on a bad reload"
 stop "$PID"
 wait "$KEEP" || fail "keep: reader"
 grep -q ' lost 0$' "$WORK/keep.out" || fail "keep lost messages: $(cat "$WORK/keep.out")"
-grep -q ' up 1 down 1$' "$WORK/keep.out" || fail "keep restarted: $(cat "$WORK/keep.out")"
+grep -q ' up 1 down 1 bad 0$' "$WORK/keep.out" || fail "keep restarted: $(cat "$WORK/keep.out")"
 status 0 "$READER" --until caught-up change >"$WORK/change2.out"
-grep -q ' up 2 down 2$' "$WORK/change2.out" || fail "change: $(cat "$WORK/change2.out")"
+grep -q ' up 2 down 2 bad 0$' "$WORK/change2.out" || fail "change: $(cat "$WORK/change2.out")"
 status 0 "$READER" --until down add >"$WORK/add.out"
 exit 0

@@ -12,7 +12,7 @@ status 0 "$MDPUB" -f -c "$WORK/r.conf" 2>"$WORK/two.log"
 grep -q "channel r: publishing from sequence 1002," "$WORK/two.log" || fail "second run did not resume at 1002"
 status 0 "$READER" --until caught-up r >"$WORK/r.out"
 grep -q '^messages 2004 quote [0-9]* trade [0-9]* status 4 .* lost 0$' "$WORK/r.out" || fail "$(cat "$WORK/r.out")"
-grep -q '^first 0 last 2003 up 2 down 2$' "$WORK/r.out" || fail "$(cat "$WORK/r.out")"
+grep -q '^first 0 last 2003 up 2 down 2 bad 0$' "$WORK/r.out" || fail "$(cat "$WORK/r.out")"
 
 # a live owner refuses a second mdpub, naming its pid
 channel live.conf r source=synthetic rate=1000
@@ -32,5 +32,5 @@ wait_log after "channel r: publishing from sequence"
 stop "$PID"
 status 0 "$READER" --until caught-up r >"$WORK/all.out"
 grep -q ' lost 0$' "$WORK/all.out" || fail "loss across restarts: $(cat "$WORK/all.out")"
-grep -q '^first 0 last [0-9]* up 4 down 3$' "$WORK/all.out" || fail "$(cat "$WORK/all.out")"
+grep -q '^first 0 last [0-9]* up 4 down 3 bad 0$' "$WORK/all.out" || fail "$(cat "$WORK/all.out")"
 exit 0

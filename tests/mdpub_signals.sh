@@ -17,7 +17,7 @@ END
 for sig in TERM INT; do
 	start "$sig" -c "$WORK/s.conf" --pidfile "$WORK/pid"
 	wait_log "$sig" "publishing from sequence"
-	"$READER" --from latest --until down s >"$WORK/$sig.out" &
+	"$READER" --synthetic --from latest --until down s >"$WORK/$sig.out" &
 	READ=$!
 	# periodic stats, and at once on SIGUSR1
 	wait_log "$sig" "channel s: in [0-9]* out [0-9]* malformed 0 gaps 0 (lost 0) backpressure 0 dropped 0 consumers [0-9]"
@@ -28,7 +28,7 @@ for sig in TERM INT; do
 	stop "$PID" "$sig"
 	wait "$READ" || fail "SIG$sig: the live reader saw no FEED_DOWN"
 	grep -q ' lost 0$' "$WORK/$sig.out" || fail "SIG$sig: reader lost messages"
-	grep -q ' down 1$' "$WORK/$sig.out" || fail "SIG$sig: no FEED_DOWN"
+	grep -q ' down 1 bad 0$' "$WORK/$sig.out" || fail "SIG$sig: no FEED_DOWN"
 	grep -q "mdpub\[notice\]: .*: stopping$" "$WORK/$sig.log" || fail "SIG$sig: not logged"
 	[ -e "$WORK/pid" ] && fail "SIG$sig: pid file left behind"
 done

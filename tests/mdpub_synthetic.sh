@@ -12,7 +12,7 @@ synth() { # synth NAME SEED COUNT RATE
 synth a 7 5000 0
 status 0 "$MDPUB" -f -c "$WORK/a.conf" 2>"$WORK/a.log"
 grep -q "every source ended: stopping" "$WORK/a.log" || fail "no end by count"
-status 0 "$READER" --until down --dump a >"$WORK/a.out"
+status 0 "$READER" --synthetic --until down --dump a >"$WORK/a.out"
 tail -n 3 "$WORK/a.out" | head -n 1 >"$WORK/tail"
 expect "$WORK/tail" "S 5 mdpub stopping"
 head -n 1 "$WORK/a.out" >"$WORK/head"
@@ -27,8 +27,8 @@ synth b 7 5000 0
 synth c 8 5000 0
 status 0 "$MDPUB" -f -c "$WORK/b.conf" 2>"$WORK/b.log"
 status 0 "$MDPUB" -f -c "$WORK/c.conf" 2>"$WORK/c.log"
-status 0 "$READER" --until down --dump b >"$WORK/b.out"
-status 0 "$READER" --until down --dump c >"$WORK/c.out"
+status 0 "$READER" --synthetic --until down --dump b >"$WORK/b.out"
+status 0 "$READER" --synthetic --until down --dump c >"$WORK/c.out"
 for x in a b c; do
 	grep '^[QT]' "$WORK/$x.out" | awk '{ $NF = ""; print }' >"$WORK/$x.msgs"
 done
@@ -39,7 +39,7 @@ cmp -s "$WORK/a.msgs" "$WORK/c.msgs" && fail "seeds 7 and 8 gave the same messag
 synth r 1 0 2000
 start r -c "$WORK/r.conf" --duration 1
 wait_log r "publishing from sequence"
-"$READER" --until down r >"$WORK/r.out" &
+"$READER" --synthetic --until down r >"$WORK/r.out" &
 READ=$!
 wait "$PID" || fail "mdpub --duration did not exit 0"
 wait "$READ" || fail "live reader"
@@ -52,6 +52,6 @@ start demo --duration 0.5
 wait "$PID" || fail "embedded default run"
 if grep -q "starting with (embedded default)" "$WORK/demo.log"; then
 	status 0 "$READER" --until down demo >"$WORK/demo.out"
-	grep -q ' up 1 down 1$' "$WORK/demo.out" || fail "demo: $(cat "$WORK/demo.out")"
+	grep -q ' up 1 down 1 bad 0$' "$WORK/demo.out" || fail "demo: $(cat "$WORK/demo.out")"
 fi
 exit 0
