@@ -78,4 +78,29 @@ grep -q '^Q A 100000000 ' "$WORK/tcp.out" && grep -q '^Q B 100000000 ' "$WORK/tc
 kill -USR1 "$PID"
 wait_log tcp "channel tcp: in 2 out 2 malformed 2 "
 stop "$PID"
+
+# TCP: mdpub connects, retries while refused, reconnects when the peer
+# closes (the peer is a python3 one-liner when there is python3)
+command -v python3 >/dev/null || { echo "connect part skipped: no python3"; exit 0; }
+PORT=$((PORT + 1))
+lines_conf conn csv "connect=127.0.0.1:$PORT" reconnect=0.1
+start conn -c "$WORK/conn.conf"
+wait_log conn "127.0.0.1:$PORT: connect: Connection refused"
+python3 -c "
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $PORT))
+s.listen(1)
+for sym in ('C1', 'C2'):
+    c, _ = s.accept()
+    c.sendall(('Q,%s,1,1,2,1\\n' % sym).encode())
+    c.close()
+" &
+SERVER=$!
+status 0 "$READER" --until 3 --dump conn >"$WORK/conn.out"
+wait "$SERVER" || fail "python3 server"
+grep -q '^Q C1 ' "$WORK/conn.out" && grep -q '^Q C2 ' "$WORK/conn.out" || fail "connect messages"
+[ "$(grep -c "channel conn: connected to 127.0.0.1:$PORT" "$WORK/conn.log")" -eq 2 ] || fail "no reconnect"
+stop "$PID"
 exit 0
