@@ -138,6 +138,29 @@ static void drop(struct channel *ch, const char *why)
 		    channel_name(ch), why);
 }
 
+/* Makes room for `need` more bytes at q->len: 0, or -1 out of memory. */
+static int backlog_reserve(struct backlog *q, size_t need)
+{
+	size_t cap = q->cap ? q->cap : 65536;
+	unsigned char *grown;
+
+	if (q->head) { /* what retries published makes room */
+		memmove(q->buf, q->buf + q->head, q->len - q->head);
+		q->len -= q->head;
+		q->head = 0;
+	}
+	if (q->len + need <= q->cap)
+		return 0;
+	while (cap < q->len + need)
+		cap *= 2;
+	grown = realloc(q->buf, cap);
+	if (!grown)
+		return -1;
+	q->buf = grown;
+	q->cap = cap;
+	return 0;
+}
+
 static int enqueue(struct channel *ch, uint16_t type, const void *data,
 		   size_t size, uint64_t ts_ns)
 {
@@ -149,19 +172,9 @@ static int enqueue(struct channel *ch, uint16_t type, const void *data,
 		drop(ch, "back-pressure queue full");
 		return -1;
 	}
-	if (q->len + need > q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 65536;
-		unsigned char *grown;
-
-		while (cap < q->len + need)
-			cap *= 2;
-		grown = realloc(q->buf, cap);
-		if (!grown) {
-			drop(ch, "out of memory");
-			return -1;
-		}
-		q->buf = grown;
-		q->cap = cap;
+	if (backlog_reserve(q, need) < 0) {
+		drop(ch, "out of memory");
+		return -1;
 	}
 	memcpy(q->buf + q->len, &h, sizeof(h));
 	memcpy(q->buf + q->len + sizeof(h), data, size);

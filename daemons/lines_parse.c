@@ -90,8 +90,10 @@ static int csv_quote(char **f, int n, uint64_t recv_ns, struct line_msg *out,
 		*why = "symbol empty or longer than 16";
 		return LINE_BAD;
 	}
-	if (lines_parse_fixed(f[2], &q->bid_px) || lines_parse_fixed(f[3], &q->bid_qty) ||
-	    lines_parse_fixed(f[4], &q->ask_px) || lines_parse_fixed(f[5], &q->ask_qty) ||
+	if (lines_parse_fixed(f[2], &q->bid_px) ||
+	    lines_parse_fixed(f[3], &q->bid_qty) ||
+	    lines_parse_fixed(f[4], &q->ask_px) ||
+	    lines_parse_fixed(f[5], &q->ask_qty) ||
 	    (n == 7 && *f[6] && parse_u64(f[6], &q->exch_ns))) {
 		*why = "bad number";
 		return LINE_BAD;

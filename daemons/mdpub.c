@@ -76,6 +76,39 @@ static int parse_duration(const char *arg, double *out)
 	return 0;
 }
 
+/* One option: 0 to go on, 1 to exit 0 (help, version), -1 to exit 2. */
+static int parse_opt(int c, struct opts *o)
+{
+	switch (c) {
+	case 'c':
+		o->conf_path = optarg;
+		return 0;
+	case 't':
+		o->check_only = 1;
+		return 0;
+	case 'f':
+		o->foreground = 1;
+		return 0;
+	case 'p':
+		o->pidfile = optarg;
+		return 0;
+	case 'd':
+		return parse_duration(optarg, &o->duration);
+	case 'v':
+		o->verbose++;
+		return 0;
+	case 'h':
+		usage(stdout);
+		return 1;
+	case 'V':
+		printf("mdpub (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+		return 1;
+	default:
+		usage(stderr);
+		return -1;
+	}
+}
+
 /* 0 to run, 1 to exit 0 (help, version), -1 to exit 2 (usage error). */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
@@ -93,20 +126,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:tfp:d:vhV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c': o->conf_path = optarg; break;
-		case 't': o->check_only = 1; break;
-		case 'f': o->foreground = 1; break;
-		case 'p': o->pidfile = optarg; break;
-		case 'd':
-			if (parse_duration(optarg, &o->duration) < 0)
-				return -1;
-			break;
-		case 'v': o->verbose++; break;
-		case 'h': usage(stdout); return 1;
-		case 'V': printf("mdpub (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION); return 1;
-		default: usage(stderr); return -1;
-		}
+		int rc = parse_opt(c, o);
+
+		if (rc)
+			return rc;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "mdpub: unexpected argument '%s'\n", argv[optind]);

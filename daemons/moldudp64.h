@@ -16,8 +16,8 @@
  *                                length bytes of message data }
  *
  * Each message's data is one bus message: a 12-byte little-endian header
- * (u64 ts_ns, u16 type, u16 flags = 0) followed by its payload (length - 12 bytes), the
- * bytes a reader got from the ring. A forwarder numbers messages with its
+ * (u64 ts_ns, u16 type, u16 flags = 0) followed by its payload (length -
+ * 12 bytes), the bytes a reader got from the ring. A forwarder numbers messages with its
  * ring sequence + 1, so that what it lost shows as a gap downstream; it
  * starts a new session name whenever its numbering restarts.
  */
