@@ -314,9 +314,22 @@ static int floor_section(struct ctx *ctx, uint64_t rounds)
 	       (unsigned long long)rtt.p50, (unsigned long long)rtt.p99,
 	       (unsigned long long)rtt.p999, (unsigned long long)rtt.max);
 	printf("one way     p50 %.1f  p99 %.1f  p99.9 %.1f ns  (RTT/2; "
-	       "'x floor' below = value / %.1f ns)\n", ctx->floor_ns, rtt.p99 / 2.0,
+	       "'xf' columns below = value / %.1f ns)\n", ctx->floor_ns, rtt.p99 / 2.0,
 	       rtt.p999 / 2.0, ctx->floor_ns);
 	return 0;
+}
+
+/* The floor once more: shows how far the machine drifted during the run. */
+static void floor_recheck(const struct ctx *ctx, uint64_t rounds)
+{
+	struct bench_pct rtt;
+
+	if (bench_floor(rounds, &rtt) < 0)
+		return;
+	printf("\n== floor again at the end: round trip p50 %llu ns, p99 %llu ns "
+	       "(start: p50 %.0f ns, drift %+.0f%%)\n", (unsigned long long)rtt.p50,
+	       (unsigned long long)rtt.p99, ctx->floor_ns * 2,
+	       (rtt.p50 / (ctx->floor_ns * 2) - 1) * 100);
 }
 
 static void latency_columns(void)
@@ -435,6 +448,8 @@ static int run_sections(struct ctx *ctx, const char *only, uint64_t n)
 		sections[i].run(ctx);
 		ran++;
 	}
+	if (ran > 1)
+		floor_recheck(ctx, n / 10);
 	if (ran == 0)
 		fprintf(stderr, "mdbench: no section named %s\n", only);
 	return ran == 0 || ctx->failures ? 1 : 0;
