@@ -3,7 +3,8 @@
  * prices follow a random walk, publishing quotes and (a `trades` share of)
  * trades at `rate` messages per second (0 = as fast as the machine goes),
  * from a deterministic generator seeded with `seed`: the same settings
- * give the same messages, timestamps aside. Ends after `count` messages
+ * give the same messages, timestamps aside. Each callback's messages share
+ * their exchange and receive times; at rate 0 their publish time too. Ends after `count` messages
  * when count is not 0.
  */
 #include "config.h"
@@ -53,6 +54,7 @@ struct synth {
 	struct synth_conf conf;
 	uint64_t rng;
 	uint64_t sent;
+	uint64_t ts_ns;  /* publish timestamp: 0 = each message's own */
 	ev_tstamp start;
 	ev_timer tick_w;
 	ev_idle idle_w;
@@ -95,7 +97,7 @@ static void publish_trade(struct synth *s, struct instrument *in, uint64_t now)
 	t.qty = qty(s);
 	t.trade_id = ++in->trades;
 	t.aggressor = buy ? MDBUS_SIDE_BUY : MDBUS_SIDE_SELL;
-	channel_publish(s->base.ch, MDBUS_MSG_TRADE, &t, sizeof(t), 0);
+	channel_publish(s->base.ch, MDBUS_MSG_TRADE, &t, sizeof(t), s->ts_ns);
 }
 
 static void publish_quote(struct synth *s, struct instrument *in, uint64_t now)
@@ -107,7 +109,7 @@ static void publish_quote(struct synth *s, struct instrument *in, uint64_t now)
 	q.ask_px = in->mid + TICK;
 	q.bid_qty = qty(s);
 	q.ask_qty = qty(s);
-	channel_publish(s->base.ch, MDBUS_MSG_QUOTE, &q, sizeof(q), 0);
+	channel_publish(s->base.ch, MDBUS_MSG_QUOTE, &q, sizeof(q), s->ts_ns);
 }
 
 static void publish_one(struct synth *s, uint64_t now)
@@ -136,6 +138,8 @@ static int publish_some(struct synth *s, uint64_t n)
 {
 	uint64_t now = real_ns();
 
+	/* flat out, a batch shares one clock read, timestamps included */
+	s->ts_ns = s->conf.rate > 0 ? 0 : now;
 	if (s->conf.count && n > s->conf.count - s->sent)
 		n = s->conf.count - s->sent;
 	for (uint64_t i = 0; i < n && !channel_paused(s->base.ch); i++)
