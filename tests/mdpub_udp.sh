@@ -2,7 +2,7 @@
 # The udp source end to end: hand-made MoldUDP64 packets (bash's /dev/udp
 # sends them) with a repeat, gaps, heartbeats, an end of session and
 # malformed packets, counted exactly; then, when mdsub is built, a channel
-# relayed by `mdsub --forward` arrives complete.
+# relayed by `mdsub --forward` arrives complete, unicast and multicast.
 . "${top_srcdir:-.}/tests/mdpub_lib.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/udp"; exit 77; }
 
@@ -74,5 +74,20 @@ status 0 "$READER" --until down --dump src >"$WORK/src.out"
 grep '^[QTS]' "$WORK/src.out" >"$WORK/want"
 grep '^[QTS]' "$WORK/dst.out" | tail -n +2 >"$WORK/got" # dst's own FEED_UP
 diff -u "$WORK/want" "$WORK/got" >/dev/null || fail "relayed messages differ"
+stop "$PID"
+
+# the same over multicast on the loopback interface
+channel mc.conf mc source=udp "listen=239.255.77.$((PORT % 200 + 1)):$PORT" interface=127.0.0.1
+start mc -c "$WORK/mc.conf"
+wait_log mc "channel mc: publishing from sequence 0,"
+"$READER" --until 3003 --dump mc >"$WORK/mc.out" &
+READ=$!
+sleep 0.2
+"$MDSUB" --from oldest --until-caught-up --interface 127.0.0.1 \
+	--forward "udp://239.255.77.$((PORT % 200 + 1)):$PORT" src >"$WORK/fwd.log" 2>&1 ||
+	fail "mdsub --forward multicast: $(cat "$WORK/fwd.log")"
+wait "$READ" || fail "multicast reader"
+grep '^[QTS]' "$WORK/mc.out" | tail -n +2 >"$WORK/got"
+diff -u "$WORK/want" "$WORK/got" >/dev/null || fail "multicast messages differ"
 stop "$PID"
 exit 0
