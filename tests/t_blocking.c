@@ -15,7 +15,12 @@
  * 4. Replacement: a reader blocked (no timeout) when the segment is
  *    replaced by a publisher with another geometry returns
  *    MDBUS_EREPLACED (a missing wake-up hangs it: the watchdog fails).
+ * 5. Four processes blocked on one channel all wake for one message (a
+ *    wake-one futex would leave three asleep forever).
+ * 6. Signals (with a handler, so the futex wait returns EINTR) showered
+ *    on a blocked reader: it neither returns early nor loses the message.
  */
+#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 
@@ -238,13 +243,112 @@ static void replaced_while_blocked(void)
 	atomic_store(&sh->ready, 0);
 	child = tu_spawn(replaced_reader, NULL);
 	tu_await(&sh->ready, 1, 30, "reader");
-	tu_sleep_ms(300); /* asleep on the futex by now */
-	TU_CHECK_EQ(tu_proc_state(child), 'S');
+	for (int i = 0; tu_proc_state(child) != 'S'; i++) { /* on the futex */
+		if (i == 10000)
+			tu_fail("blocked reader never went to sleep");
+		tu_sleep_ms(1);
+	}
+	tu_sleep_ms(50);
 	c.slot_size = 256;
 	c.flags = MDBUS_PUB_REPLACE;
 	p = tu_pub_open("replace", &c);
 	TU_CHECK_RC(tu_publish_seq(p, 0, buf, 0, PMAX), 0);
 	tu_wait_ok(child, 30, "reader blocked across a replacement");
+	mdbus_pub_close(p);
+}
+
+static int wake_reader(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open("wakeall", NULL, MDBUS_START_LATEST, 0,
+				     (intptr_t)arg & 1 ? MDBUS_WAIT_BLOCK
+						       : MDBUS_WAIT_ADAPTIVE);
+
+	atomic_fetch_add(&sh->ready, 1);
+	read_exact(s, 0, "one of four blocked readers");
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void wake_all(void)
+{
+	struct mdbus_config c = small_config();
+	unsigned char buf[PMAX];
+	mdbus_pub_t *p;
+	pid_t kids[4];
+
+	mdbus_pub_close(tu_pub_open("wakeall", &c));
+	atomic_store(&sh->ready, 0);
+	for (int i = 0; i < 4; i++)
+		kids[i] = tu_spawn(wake_reader, (void *)(intptr_t)i);
+	tu_await(&sh->ready, 4, 30, "four readers");
+	for (int i = 0; i < 4; i++)
+		for (int t = 0; tu_proc_state(kids[i]) != 'S'; t++) {
+			if (t == 10000)
+				tu_fail("reader %d never went to sleep", i);
+			tu_sleep_ms(1);
+		}
+	tu_sleep_ms(50);
+	p = tu_pub_open("wakeall", &c);
+	TU_CHECK_RC(tu_publish_seq(p, 0, buf, 0, PMAX), 0);
+	for (int i = 0; i < 4; i++)
+		tu_wait_ok(kids[i], 30, "blocked reader woken by one publish");
+	mdbus_pub_close(p);
+}
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+static int signalled_reader(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open("signals", NULL, MDBUS_START_LATEST, 0,
+				     wait_mode);
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	uint64_t t0;
+
+	(void)arg;
+	signal(SIGUSR1, on_usr1);
+	atomic_store(&sh->ready, 1);
+	t0 = tu_now_ns();
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, 300000000LL),
+		    -ETIMEDOUT);
+	if (tu_now_ns() - t0 < 300000000ULL)
+		tu_fail("timed out early under signals: %llu ns",
+			(unsigned long long)(tu_now_ns() - t0));
+	atomic_store(&sh->ready, 2);
+	read_exact(s, 0, "reader under signals");
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void signals(enum mdbus_wait mode)
+{
+	struct mdbus_config c = small_config();
+	unsigned char buf[PMAX];
+	mdbus_pub_t *p;
+	pid_t kid;
+
+	(void)mdbus_unlink("signals", NULL);
+	mdbus_pub_close(tu_pub_open("signals", &c));
+	wait_mode = mode;
+	atomic_store(&sh->ready, 0);
+	kid = tu_spawn(signalled_reader, NULL);
+	tu_await(&sh->ready, 1, 30, "reader");
+	while (atomic_load(&sh->ready) < 2) {
+		kill(kid, SIGUSR1);
+		tu_sleep_ms(2);
+	}
+	for (int i = 0; i < 100; i++) {
+		kill(kid, SIGUSR1);
+		tu_sleep_ms(2);
+	}
+	p = tu_pub_open("signals", &c);
+	TU_CHECK_RC(tu_publish_seq(p, 0, buf, 0, PMAX), 0);
+	for (int i = 0; i < 20; i++)
+		kill(kid, SIGUSR1);
+	tu_wait_ok(kid, 30, "reader under signals");
 	mdbus_pub_close(p);
 }
 
@@ -258,5 +362,8 @@ int main(void)
 	idle_cpu(MDBUS_WAIT_ADAPTIVE, "adaptive");
 	idle_cpu(MDBUS_WAIT_BLOCK, "block");
 	replaced_while_blocked();
+	wake_all();
+	signals(MDBUS_WAIT_BLOCK);
+	signals(MDBUS_WAIT_ADAPTIVE);
 	return 0;
 }

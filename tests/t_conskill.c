@@ -3,7 +3,7 @@
  *
  * 1. With max_consumers = 4 and four live consumer processes, one more
  *    registration is refused with MDBUS_EFULL (an anonymous reader still
- *    attaches). Two are SIGKILLed: stats show exactly those two dead, two
+ *    attaches). One stopped with SIGSTOP stays alive. Two are SIGKILLed: stats show exactly those two dead, two
  *    new registrations reclaim their entries, a third gets MDBUS_EFULL.
  * 2. Churn: 30 times a process that opens and closes registrations in a
  *    loop is SIGKILLed at a random moment (possibly mid-registration);
@@ -124,6 +124,12 @@ static void test_full_and_reclaim(void)
 	mdbus_sub_config_init(&sc);
 	sc.anonymous = 1;
 	TU_CHECK_RC(mdbus_sub_open(&anon, channel, &sc), 0);
+
+	/* stopped is not dead (SIGSTOP: a debugger, a long pause) */
+	kill(kids[2], SIGSTOP);
+	tu_sleep_ms(300);
+	TU_CHECK_RC(mdbus_pub_reap(p), 0);
+	TU_CHECK_EQ(stat_of(kids[2], &used).alive, 1);
 
 	tu_kill_reap(kids[0]);
 	tu_kill_reap(kids[1]);

@@ -54,32 +54,20 @@ static void expect_nospace(const char *ch, const struct mdbus_config *c,
 	TU_CHECK_RC(mdbus_sub_open(&s, ch, &sc), -ENOENT);
 }
 
-int main(void)
+static struct mdbus_config big, fits, half;
+static uint64_t need_big, need_half;
+
+/* Runs in a child, so that the parent unmounts the tmpfs even when a
+ * sanitizer aborts this part without running exit handlers. */
+static int on_small_mount(void *arg)
 {
-	struct mdbus_config big, fits, half;
-	uint64_t need_big, need_half;
 	unsigned char buf[64];
 	struct mdbus_msg m;
 	mdbus_pub_t *p;
 	mdbus_sub_t *s;
 	int n = 0;
 
-	tu_init("t_nospace", 60);
-	mdbus_config_init(&big); /* defaults: 256 B x 4096 x 16 = 16 MiB */
-	big.dir = tu_dir();
-	fits = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
-	half = tu_config(1024, 128, 4, MDBUS_MODE_OVERWRITE); /* 512 KiB */
-	need_big = size_of(big);
-	need_half = size_of(half);
-	TU_CHECK(need_big > (1u << 20) && need_half < (1u << 20) &&
-		 2 * need_half > (1u << 20));
-
-	if (geteuid() != 0)
-		tu_skip("not root: cannot mount a small tmpfs");
-	if (mount("tmpfs", tu_dir(), "tmpfs", MS_NOSUID | MS_NODEV,
-		  "size=1m,mode=0755") < 0)
-		tu_skip("mount -t tmpfs -o size=1m: %s", strerror(errno));
-
+	(void)arg;
 	expect_nospace("big", &big, need_big);
 	/* one half fits; a second does not fit in what is left */
 	p = tu_pub_open("half1", &half);
@@ -102,7 +90,34 @@ int main(void)
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 	TU_CHECK_RC(mdbus_unlink("small", NULL), 0);
+	return 0;
+}
+
+int main(void)
+{
+	int r;
+
+	tu_init("t_nospace", 60);
+	mdbus_config_init(&big); /* defaults: 256 B x 4096 x 16 = 16 MiB */
+	big.dir = tu_dir();
+	fits = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	half = tu_config(1024, 128, 4, MDBUS_MODE_OVERWRITE); /* 512 KiB */
+	need_big = size_of(big);
+	need_half = size_of(half);
+	TU_CHECK(need_big > (1u << 20) && need_half < (1u << 20) &&
+		 2 * need_half > (1u << 20));
+
+	if (geteuid() != 0)
+		tu_skip("not root: cannot mount a small tmpfs");
+	if (mount("tmpfs", tu_dir(), "tmpfs", MS_NOSUID | MS_NODEV,
+		  "size=1m,mode=0755") < 0)
+		tu_skip("mount -t tmpfs -o size=1m: %s", strerror(errno));
+	r = tu_wait(tu_spawn(on_small_mount, NULL), 50);
 	if (umount(tu_dir()) < 0)
 		tu_fail("umount %s: %s", tu_dir(), strerror(errno));
+	if (r)
+		tu_fail("test on the 1 MiB tmpfs failed (%s %d)",
+			r < 0 ? "timeout" : r >= 256 ? "signal" : "exit code",
+			r >= 256 ? r - 256 : r);
 	return 0;
 }

@@ -4,8 +4,9 @@
  * point of a fast publishing loop (so often inside a publish), 20 times
  * after mdbus_pub_claim() with half a payload written and no commit.
  *
- * Asserted each time: while the publisher lives a second one (this
- * process) is refused with MDBUS_EOWNED naming its pid; once it is dead,
+ * Asserted each time: while the publisher lives (or is merely stopped
+ * with SIGSTOP) a second one (this process) is refused with MDBUS_EOWNED
+ * naming its pid; once it is dead,
  * readers see MDBUS_PUB_DEAD; the next publisher resumes at the write count
  * (one further when the dead one completed a slot but had not published the
  * count yet); a claimed but uncommitted message is never published.
@@ -211,6 +212,15 @@ int main(void)
 		TU_CHECK_EQ(info.state, MDBUS_PUB_ACTIVE);
 		TU_CHECK_EQ(info.pid, pub);
 
+		if (i == 1) { /* stopped is not dead, and still owns it */
+			kill(pub, SIGSTOP);
+			tu_sleep_ms(300);
+			TU_CHECK_RC(mdbus_sub_pub_info(anon, &info), 0);
+			TU_CHECK_EQ(info.state, MDBUS_PUB_ACTIVE);
+			TU_CHECK_RC(mdbus_pub_open(&q, CHANNEL, &c),
+				    MDBUS_EOWNED);
+			kill(pub, SIGCONT);
+		}
 		if (claim)
 			tu_await(&sh->claimed, 1, 30, "publisher to claim");
 		else
