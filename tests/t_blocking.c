@@ -243,11 +243,7 @@ static void replaced_while_blocked(void)
 	atomic_store(&sh->ready, 0);
 	child = tu_spawn(replaced_reader, NULL);
 	tu_await(&sh->ready, 1, 30, "reader");
-	for (int i = 0; tu_proc_state(child) != 'S'; i++) { /* on the futex */
-		if (i == 10000)
-			tu_fail("blocked reader never went to sleep");
-		tu_sleep_ms(1);
-	}
+	tu_await_state(child, 'S', 10, "blocked reader"); /* on the futex */
 	tu_sleep_ms(50);
 	c.slot_size = 256;
 	c.flags = MDBUS_PUB_REPLACE;
@@ -282,11 +278,7 @@ static void wake_all(void)
 		kids[i] = tu_spawn(wake_reader, (void *)(intptr_t)i);
 	tu_await(&sh->ready, 4, 30, "four readers");
 	for (int i = 0; i < 4; i++)
-		for (int t = 0; tu_proc_state(kids[i]) != 'S'; t++) {
-			if (t == 10000)
-				tu_fail("reader %d never went to sleep", i);
-			tu_sleep_ms(1);
-		}
+		tu_await_state(kids[i], 'S', 10, "blocked reader");
 	tu_sleep_ms(50);
 	p = tu_pub_open("wakeall", &c);
 	TU_CHECK_RC(tu_publish_seq(p, 0, buf, 0, PMAX), 0);

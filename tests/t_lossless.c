@@ -234,8 +234,7 @@ static void test_evicted(void)
 	TU_CHECK_RC(tu_publish_seq(p, n++, buf, 0, PMAX), 0);
 	tu_await(&sh->got0, 1, 30, "consumer to read message 0");
 	kill(c, SIGSTOP);
-	while (tu_proc_state(c) != 'T')
-		tu_sleep_ms(1);
+	tu_await_state(c, 'T', 10, "stopped consumer");
 
 	for (; n < 1 + CAP; n++)
 		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);

@@ -462,6 +462,20 @@ char tu_proc_state(pid_t pid)
 	return proc_field(pid, 3, &v, &st) ? 0 : st;
 }
 
+void tu_await_state(pid_t pid, char state, double timeout_s,
+		    const char *what)
+{
+	uint64_t deadline = tu_now_ns() + (uint64_t)(timeout_s * 1e9);
+
+	while (tu_proc_state(pid) != state) {
+		if (tu_now_ns() > deadline)
+			tu_fail("%s (pid %d) not in state %c after %.0f s (%c)",
+				what, (int)pid, state, timeout_s,
+				tu_proc_state(pid));
+		tu_sleep_ms(1);
+	}
+}
+
 /* ------------------------------------------------------------- segments */
 
 void *tu_map_file(const char *path, size_t *size)

@@ -135,6 +135,10 @@ int64_t tu_proc_cpu_ns(pid_t pid);
 uint64_t tu_proc_start(pid_t pid);
 /* State letter of pid (/proc/PID/stat field 3: R, S, T, Z...); 0 if gone. */
 char tu_proc_state(pid_t pid);
+/* Polls (1 ms steps) until pid is in state `state` (e.g. 'S': asleep, as
+ * on a futex; 'T': stopped); fails the test after timeout_s naming what. */
+void tu_await_state(pid_t pid, char state, double timeout_s,
+		    const char *what);
 
 /* ------------------------------------------------------------- segments */
 
