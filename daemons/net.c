@@ -119,6 +119,24 @@ int net_bind(const char *text, int socktype, struct addrinfo **ai, char *err,
 	return fd;
 }
 
+void net_local(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[HOST_MAX], port[16];
+	int v6;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
+			sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	v6 = ss.ss_family == AF_INET6;
+	snprintf(buf, len, "%s%s%s:%s", v6 ? "[" : "", host, v6 ? "]" : "",
+		 port);
+}
+
 int net_connect(const char *text, char *err, size_t errlen)
 {
 	struct addrinfo *ai;

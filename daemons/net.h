@@ -20,6 +20,10 @@ int net_check(const char *text, char *err, size_t errlen);
 int net_bind(const char *text, int socktype, struct addrinfo **ai, char *err,
 	     size_t errlen);
 
+/* The address fd is bound to, as "HOST:PORT" ("[HOST]:PORT" for IPv6),
+ * so that a port 0 in the config shows as the one the system chose. */
+void net_local(int fd, char *buf, size_t len);
+
 /* A non-blocking TCP socket whose connect() to the address has started
  * (finish it with net_connected()). Returns the fd or -1 with err. */
 int net_connect(const char *text, char *err, size_t errlen);

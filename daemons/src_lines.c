@@ -314,6 +314,8 @@ static int open_listen(struct lines *l)
 		return -1;
 	}
 	freeaddrinfo(ai);
+	net_local(fd, err, sizeof(err));
+	log_msg(LOG_NOTICE, "channel %s: listening on %s", name_of(l), err);
 	ev_io_set(&l->accept_w, fd, EV_READ);
 	ev_io_start(l->base.loop, &l->accept_w);
 	return 0;

@@ -252,6 +252,14 @@ static int join_group(struct udp *u, int fd, const struct addrinfo *ai)
 	return rc;
 }
 
+/* Past net.core.rmem_max when allowed (CAP_NET_ADMIN), else up to it. */
+static int set_rcvbuf(int fd, int bytes)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) == 0)
+		return 0;
+	return setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
 static int open_socket(struct udp *u)
 {
 	struct addrinfo *ai;
@@ -264,9 +272,7 @@ static int open_socket(struct udp *u)
 		return -1;
 	}
 	errno = 0;
-	if (join_group(u, fd, ai) < 0 ||
-	    (rcvbuf && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-				  sizeof(rcvbuf)) < 0)) {
+	if (join_group(u, fd, ai) < 0 || (rcvbuf && set_rcvbuf(fd, rcvbuf) < 0)) {
 		if (errno)
 			log_msg(LOG_ERR, "channel %s: %s: %s", name_of(u),
 				u->conf.listen, strerror(errno));
@@ -275,6 +281,8 @@ static int open_socket(struct udp *u)
 		return -1;
 	}
 	freeaddrinfo(ai);
+	net_local(fd, err, sizeof(err));
+	log_msg(LOG_NOTICE, "channel %s: receiving on %s", name_of(u), err);
 	return fd;
 }
 

@@ -55,6 +55,13 @@ wait_log() {
 	done
 }
 
+# port_of NAME: the port mdpub logged it listens or receives on
+port_of() {
+	wait_log "$1" "channel .*: \(listening\|receiving\) on "
+	sed -n 's/.*channel .*: \(listening\|receiving\) on .*:\([0-9]*\)$/\2/p' \
+		"$WORK/$1.log" | tail -n 1
+}
+
 # stop PID [SIGNAL]: signals mdpub and fails unless it exits 0
 stop() {
 	kill -"${2:-TERM}" "$1" || fail "kill $1"

@@ -64,10 +64,9 @@ grep -q "similar messages not logged" "$WORK/json.log" || fail "no suppressed co
 
 # TCP: mdpub accepts connections (bash's /dev/tcp sends)
 command -v bash >/dev/null || { echo "SKIP: TCP part needs bash"; exit 0; }
-PORT=$((20000 + $$ % 20000))
-lines_conf tcp csv "listen=127.0.0.1:$PORT"
+lines_conf tcp csv listen=127.0.0.1:0
 start tcp -c "$WORK/tcp.conf"
-wait_log tcp "channel tcp: publishing from sequence 0,"
+PORT=$(port_of tcp)
 "$READER" --until 3 --dump tcp >"$WORK/tcp.out" &
 READ=$!
 for sym in A B; do
@@ -82,15 +81,13 @@ stop "$PID"
 # TCP: mdpub connects, retries while refused, reconnects when the peer
 # closes (the peer is a python3 one-liner when there is python3)
 command -v python3 >/dev/null || { echo "connect part skipped: no python3"; exit 0; }
-PORT=$((PORT + 1))
-lines_conf conn csv "connect=127.0.0.1:$PORT" reconnect=0.1
-start conn -c "$WORK/conn.conf"
-wait_log conn "127.0.0.1:$PORT: connect: Connection refused"
 python3 -c "
-import socket, sys
+import os, socket, time
 s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(('127.0.0.1', $PORT))
+s.bind(('127.0.0.1', 0))
+open('$WORK/port', 'w').write('%d\\n' % s.getsockname()[1])
+while not os.path.exists('$WORK/go'):
+    time.sleep(0.02)
 s.listen(1)
 for sym in ('C1', 'C2'):
     c, _ = s.accept()
@@ -98,6 +95,17 @@ for sym in ('C1', 'C2'):
     c.close()
 " &
 SERVER=$!
+i=0
+while [ ! -s "$WORK/port" ]; do
+	i=$((i + 1))
+	[ $i -le 200 ] || fail "python3 server did not start"
+	sleep 0.05
+done
+PORT=$(cat "$WORK/port")
+lines_conf conn csv "connect=127.0.0.1:$PORT" reconnect=0.1
+start conn -c "$WORK/conn.conf"
+wait_log conn "127.0.0.1:$PORT: connect: Connection refused"
+touch "$WORK/go"
 status 0 "$READER" --until 3 --dump conn >"$WORK/conn.out"
 wait "$SERVER" || fail "python3 server"
 grep -q '^Q C1 ' "$WORK/conn.out" && grep -q '^Q C2 ' "$WORK/conn.out" || fail "connect messages"

@@ -6,7 +6,6 @@
 . "${top_srcdir:-.}/tests/mdpub_lib.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/udp"; exit 77; }
 
-PORT=$((20000 + ($$ + 7) % 20000))
 oct() { printf "\\$(printf %03o "$1")"; }
 be() { # be N BYTES
 	i=$(($2 - 1))
@@ -28,9 +27,9 @@ send() { # send SESSION SEQ COUNT [BLOCK-FILES...]: one datagram
 	bash -c "cat '$f' >/dev/udp/127.0.0.1/$PORT" || fail "send"
 }
 
-channel u.conf u source=udp "listen=127.0.0.1:$PORT"
+channel u.conf u source=udp listen=127.0.0.1:0
 start u -c "$WORK/u.conf"
-wait_log u "channel u: publishing from sequence 0,"
+PORT=$(port_of u)
 "$READER" --until 6 --dump u >"$WORK/u.out" &
 READ=$!
 sleep 0.2
@@ -59,12 +58,12 @@ stop "$PID"
 
 # relay: synthetic channel -> mdsub --forward -> udp source -> reader
 [ -x "${MDSUB:-}" ] || { echo "relay part skipped: mdsub not built"; exit 0; }
-channel src.conf src source=synthetic rate=0 count=3000
-channel dst.conf dst source=udp "listen=127.0.0.1:$PORT" rcvbuf=4194304
+channel src.conf src source=synthetic rate=0 count=300
+channel dst.conf dst source=udp listen=127.0.0.1:0 rcvbuf=4194304
 status 0 "$MDPUB" -f -c "$WORK/src.conf" 2>"$WORK/src.log"
 start dst -c "$WORK/dst.conf"
-wait_log dst "channel dst: publishing from sequence 0,"
-"$READER" --until 3003 --dump dst >"$WORK/dst.out" &
+PORT=$(port_of dst)
+"$READER" --until 303 --dump dst >"$WORK/dst.out" &
 READ=$!
 sleep 0.2
 "$MDSUB" --from oldest --until-caught-up --forward "udp://127.0.0.1:$PORT" src \
@@ -77,14 +76,16 @@ diff -u "$WORK/want" "$WORK/got" >/dev/null || fail "relayed messages differ"
 stop "$PID"
 
 # the same over multicast on the loopback interface
-channel mc.conf mc source=udp "listen=239.255.77.$((PORT % 200 + 1)):$PORT" interface=127.0.0.1
+GROUP=239.255.77.$(($$ % 200 + 1))
+channel mc.conf mc source=udp "listen=$GROUP:0" interface=127.0.0.1 \
+	rcvbuf=4194304
 start mc -c "$WORK/mc.conf"
-wait_log mc "channel mc: publishing from sequence 0,"
-"$READER" --until 3003 --dump mc >"$WORK/mc.out" &
+PORT=$(port_of mc)
+"$READER" --until 303 --dump mc >"$WORK/mc.out" &
 READ=$!
 sleep 0.2
 "$MDSUB" --from oldest --until-caught-up --interface 127.0.0.1 \
-	--forward "udp://239.255.77.$((PORT % 200 + 1)):$PORT" src >"$WORK/fwd.log" 2>&1 ||
+	--forward "udp://$GROUP:$PORT" src >"$WORK/fwd.log" 2>&1 ||
 	fail "mdsub --forward multicast: $(cat "$WORK/fwd.log")"
 wait "$READ" || fail "multicast reader"
 grep '^[QTS]' "$WORK/mc.out" | tail -n +2 >"$WORK/got"
