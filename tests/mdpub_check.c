@@ -6,6 +6,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #include "mdpub_check.h"
 
@@ -98,4 +99,12 @@ void tally_print(FILE *out, const struct tally *t)
 			t->by_type[MDBUS_MSG_STATUS] -
 			t->by_type[MDBUS_MSG_HEARTBEAT],
 		t->lost, t->first, t->last, t->up, t->down, t->bad);
+}
+
+double tally_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

@@ -33,6 +33,9 @@ int synthetic_ok(const struct mdbus_msg *m, const void *buf);
 /* Adds b's counts to a: first stays a's, last becomes b's. */
 void tally_merge(struct tally *a, const struct tally *b);
 
+/* CLOCK_MONOTONIC in seconds, for the consumers' deadlines. */
+double tally_now_s(void);
+
 /* Two lines: "messages N quote N trade N status N heartbeat N other N
  * lost N" and "first N last N up N down N bad N". */
 void tally_print(FILE *out, const struct tally *t);

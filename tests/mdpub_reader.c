@@ -106,14 +106,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void dump(const struct mdbus_msg *m, const void *buf)
 {
 	const struct mdbus_quote *q = buf;
@@ -148,10 +140,10 @@ static int done(const struct opts *o, const struct tally *t,
 static int read_all(mdbus_sub_t *sub, const struct opts *o, struct tally *t)
 {
 	static uint64_t buf[(1 << 20) / 8];
-	double deadline = now_s() + o->timeout;
+	double deadline = tally_now_s() + o->timeout;
 	struct mdbus_msg m;
 
-	while (now_s() < deadline) {
+	while (tally_now_s() < deadline) {
 		int rc;
 
 		if (o->until == UNTIL_CAUGHT_UP && mdbus_sub_caught_up(sub))

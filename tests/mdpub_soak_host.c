@@ -18,14 +18,6 @@
 
 #define ROUND_S 10.0 /* seconds per dlopen .. dlclose */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* One dlopen .. dlclose round: 1 at FEED_DOWN, 0 time up, -1 error. */
 static int round_trip(const char *path, const char *channel, double seconds,
 		      struct tally *total)
@@ -66,9 +58,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: mdpub_soak_host PLUGIN CHANNEL SECONDS\n");
 		return 2;
 	}
-	end = now_s() + atof(argv[3]);
-	while (rc == 0 && now_s() < end) {
-		double left = end - now_s();
+	end = tally_now_s() + atof(argv[3]);
+	while (rc == 0 && tally_now_s() < end) {
+		double left = end - tally_now_s();
 
 		rc = round_trip(argv[1], argv[2], left < ROUND_S ? left : ROUND_S,
 				&total);

@@ -26,14 +26,6 @@ struct job {
 	size_t errlen;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int is_down(const struct mdbus_msg *m, const void *buf)
 {
 	const struct mdbus_status *s = buf;
@@ -45,10 +37,10 @@ static int is_down(const struct mdbus_msg *m, const void *buf)
 /* 1 at FEED_DOWN, 0 when the time is up, -1 on an error. */
 static int read_loop(mdbus_sub_t *sub, struct job *j, void *buf)
 {
-	double end = now_s() + j->seconds;
+	double end = tally_now_s() + j->seconds;
 	struct mdbus_msg m;
 
-	while (now_s() < end) {
+	while (tally_now_s() < end) {
 		int rc = mdbus_sub_read(sub, buf, BUF_SIZE, &m, 100000000);
 
 		if (rc == -ETIMEDOUT || rc == -EAGAIN)
