@@ -12,7 +12,6 @@
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "mdpub_soak.h"
 
