@@ -269,8 +269,7 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	mdbus_pub_heartbeat(ch->pub);
 	if (out == ch->out_at_heartbeat && !ch->paused) {
-		struct mdbus_heartbeat hb = {.send_ns = real_ns(),
-					     .feed_seq = out};
+		struct mdbus_heartbeat hb = {.send_ns = real_ns()};
 
 		publish_own(ch, MDBUS_MSG_HEARTBEAT, &hb, sizeof(hb));
 	}
