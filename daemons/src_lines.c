@@ -24,6 +24,7 @@
 
 #define LINE_LEN_MAX 4096  /* longer lines are malformed */
 #define CONN_BUF 65536
+#define CONNS_MAX 64       /* accepted connections at once */
 
 struct lines_conf {
 	int format; /* 0 csv, 1 binance */
@@ -63,6 +64,7 @@ struct lines {
 	struct lines_conf conf;
 	json_tokener *tok;
 	struct conn *conns;
+	unsigned nconns;
 	ev_io accept_w;
 	ev_io connect_w;
 	ev_timer reconnect_w;
@@ -162,6 +164,7 @@ static void close_conn(struct lines *l, struct conn *c)
 	while (*pp != c)
 		pp = &(*pp)->next;
 	*pp = c->next;
+	l->nconns--;
 	ev_io_stop(l->base.loop, &c->io_w);
 	close(c->io_w.fd);
 	free(c);
@@ -216,6 +219,7 @@ static int add_conn(struct lines *l, int fd, const char *what)
 	c->skipping = 0;
 	c->next = l->conns;
 	l->conns = c;
+	l->nconns++;
 	ev_io_init(&c->io_w, read_cb, fd, EV_READ);
 	c->io_w.data = c;
 	if (!channel_paused(l->base.ch))
@@ -231,6 +235,12 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (fd < 0) {
 		log_limited(&l->net_limit, LOG_WARNING, "channel %s: accept: %s",
 			    name_of(l), strerror(errno));
+		return;
+	}
+	if (l->nconns >= CONNS_MAX) {
+		log_limited(&l->net_limit, LOG_WARNING, "channel %s: connection "
+			    "refused: %d already open", name_of(l), CONNS_MAX);
+		close(fd);
 		return;
 	}
 	log_msg(LOG_INFO, "channel %s: connection accepted on %s", name_of(l),
