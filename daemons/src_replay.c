@@ -47,6 +47,7 @@ struct replay {
 	struct mdbus_rec_record rec; /* the record to publish next */
 	unsigned char *payload;
 	int have;                  /* rec and payload hold a record */
+	int warned;                /* a cut or corrupt record was logged */
 	uint64_t pass_records;     /* published in this pass */
 	uint64_t last_seq;
 	ev_tstamp base_wall;       /* when the pass's first record went out */
@@ -75,29 +76,40 @@ static const char *name_of(const struct replay *r)
 	return channel_name(r->base.ch);
 }
 
-/* 1 read, 0 end of the data (or a cut or corrupt record, logged). */
+#define REC_END 0      /* clean end of the data */
+#define REC_OK 1
+#define REC_CUT (-1)   /* the file ends inside a record */
+#define REC_BAD (-2)   /* a record claims more than any slot holds */
+
+/* Logs a cut or corrupt file once per source, however often it loops. */
+static int read_trouble(struct replay *r, int what)
+{
+	if (r->warned)
+		return what;
+	r->warned = 1;
+	if (what == REC_CUT)
+		log_msg(LOG_WARNING, "channel %s: %s ends in a partial record",
+			name_of(r), r->conf.file);
+	else
+		log_msg(LOG_ERR, "channel %s: %s: corrupt record (size %u): "
+			"replay ends there", name_of(r), r->conf.file,
+			r->rec.size);
+	return what;
+}
+
 static int read_record(struct replay *r)
 {
 	size_t got = fread(&r->rec, 1, sizeof(r->rec), r->fp);
 
 	if (got == 0 && feof(r->fp))
-		return 0;
-	if (got < sizeof(r->rec)) {
-		log_msg(LOG_WARNING, "channel %s: %s ends in a partial record",
-			name_of(r), r->conf.file);
-		return 0;
-	}
-	if (r->rec.size > MDBUS_REC_PAYLOAD_MAX) {
-		log_msg(LOG_ERR, "channel %s: %s: corrupt record (size %u)",
-			name_of(r), r->conf.file, r->rec.size);
-		return 0;
-	}
-	if (fread(r->payload, 1, r->rec.size, r->fp) < r->rec.size) {
-		log_msg(LOG_WARNING, "channel %s: %s ends in a partial record",
-			name_of(r), r->conf.file);
-		return 0;
-	}
-	return 1;
+		return REC_END;
+	if (got < sizeof(r->rec))
+		return read_trouble(r, REC_CUT);
+	if (r->rec.size > MDBUS_REC_PAYLOAD_MAX)
+		return read_trouble(r, REC_BAD);
+	if (fread(r->payload, 1, r->rec.size, r->fp) < r->rec.size)
+		return read_trouble(r, REC_CUT);
+	return REC_OK;
 }
 
 static void replay_halt(struct replay *r)
@@ -106,16 +118,19 @@ static void replay_halt(struct replay *r)
 	ev_idle_stop(r->base.loop, &r->idle_w);
 }
 
-/* Reads the next record, rewinding at the end in loop mode. 0 at the end. */
+/* Reads the next record, rewinding at the end (or a cut) in loop mode.
+ * 0 at the end of the replay. */
 static int advance(struct replay *r)
 {
-	r->have = read_record(r);
-	if (r->have || !r->conf.loop || !r->pass_records)
+	int rc = read_record(r);
+
+	r->have = rc == REC_OK;
+	if (r->have || rc == REC_BAD || !r->conf.loop || !r->pass_records)
 		return r->have;
 	if (fseek(r->fp, r->data_off, SEEK_SET) < 0)
 		return 0;
 	r->pass_records = 0;
-	r->have = read_record(r);
+	r->have = read_record(r) == REC_OK;
 	return r->have;
 }
 

@@ -68,6 +68,7 @@ sleep 0.3
 status 0 "$MDPUB" -f -c "$WORK/loop.conf" --duration 0.5 2>"$WORK/loop.log"
 wait "$READ" || fail "lossless reader"
 grep -q ' lost 0$' "$WORK/loop.out" || fail "lossless reader lost: $(cat "$WORK/loop.out")"
+[ "$(grep -c "ends in a partial record" "$WORK/loop.log")" -eq 1 ] || fail "cut record logged every pass"
 # in = out + dropped (held by back-pressure at the stop), back-pressure > 0
 set -- $(sed -n 's/.*channel loop: in \([0-9]*\) out \([0-9]*\) malformed 0 gaps [0-9]* (lost [0-9]*) backpressure [1-9][0-9]* dropped \([0-9]*\) .*/\1 \2 \3/p' "$WORK/loop.log")
 [ $# -eq 3 ] && [ "$1" -eq $(($2 + $3)) ] || fail "loop counters: no back-pressure, or in != out + dropped"
