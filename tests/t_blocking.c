@@ -6,7 +6,10 @@
  *    hand-offs with MDBUS_WAIT_BLOCK and 100k with the adaptive default.
  *    The reader is usually asleep on the futex when the message comes, so
  *    a lost wake-up (a missing barrier between "I am waiting" and "I
- *    published") hangs a hand-off forever: the watchdog fails the test.
+ *    published", or a stale "nothing yet" snapshot) would hang a hand-off
+ *    forever: the watchdog fails the test. The library caps one futex
+ *    sleep at 100 ms, which turns a lost wake-up into a round trip of
+ *    exactly 100 ms: any such round trip fails the test too.
  * 2. Timeouts: on an idle channel every wait strategy returns -ETIMEDOUT
  *    no sooner than the time asked, and not absurdly later (5 s bound).
  * 3. Idle CPU: a reader blocked in mdbus_sub_read() (adaptive and block)
@@ -19,12 +22,15 @@
  *    wake-one futex would leave three asleep forever).
  * 6. Signals (with a handler, so the futex wait returns EINTR) showered
  *    on a blocked reader: it neither returns early nor loses the message.
+ * 7. A reader SIGKILLed while blocked leaves no waiter behind once the
+ *    publisher reaped it: the producer must not pay a FUTEX_WAKE syscall
+ *    per message forever (checked on the header's waiter count).
  */
 #include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 
-#include "mdbus.h"
+#include "layout.h"
 #include "testutil.h"
 
 #define SLOT 128
@@ -101,7 +107,7 @@ static void pingpong(enum mdbus_wait mode, const char *label)
 	unsigned char buf[PMAX];
 	mdbus_pub_t *p;
 	mdbus_sub_t *s;
-	uint64_t t0 = tu_now_ns();
+	uint64_t t0 = tu_now_ns(), capped = 0;
 	pid_t child;
 
 	snprintf(ping, sizeof(ping), "ping.%s", label);
@@ -114,14 +120,28 @@ static void pingpong(enum mdbus_wait mode, const char *label)
 	child = tu_spawn(echo_child, NULL);
 	tu_await(&sh->ready, 1, 30, "echo child");
 	for (uint64_t i = 0; i < HANDOFFS / 2; i++) {
+		uint64_t t = tu_now_ns();
+
 		jitter();
 		TU_CHECK_RC(tu_publish_seq(p, i, buf, 0, PMAX), 0);
 		read_exact(s, i, "parent");
+		/* The library caps one futex sleep at 100 ms (wait.c
+		 * SLEEP_MAX_NS), so a lost wake-up shows as a round trip of
+		 * exactly that cap rather than a hang. Scheduling delays have
+		 * no reason to land on it: those are only logged. */
+		t = tu_now_ns() - t;
+		if (t >= 99500000 && t <= 102000000)
+			capped++;
+		else if (t > 50000000)
+			tu_note("slow round trip: %.1f ms", (double)t / 1e6);
 	}
 	tu_wait_ok(child, 60, "echo child");
-	tu_note("%llu %s hand-offs in %.2f s",
-		(unsigned long long)HANDOFFS, label,
-		(double)(tu_now_ns() - t0) / 1e9);
+	tu_note("%llu %s hand-offs in %.2f s", (unsigned long long)HANDOFFS,
+		label, (double)(tu_now_ns() - t0) / 1e9);
+	if (capped)
+		tu_fail("%s: %llu lost wake-ups (round trips that took exactly "
+			"the 100 ms futex sleep cap)",
+			label, (unsigned long long)capped);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 }
@@ -344,6 +364,45 @@ static void signals(enum mdbus_wait mode)
 	mdbus_pub_close(p);
 }
 
+static int doomed_reader(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open("doomed", NULL, MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_BLOCK);
+
+	(void)arg;
+	atomic_store(&sh->ready, 1);
+	read_exact(s, 0, "doomed reader");
+	tu_fail("doomed reader got a message");
+}
+
+static void killed_while_blocked(void)
+{
+	struct mdbus_config c = small_config();
+	unsigned char buf[PMAX];
+	struct seg_header *h;
+	mdbus_pub_t *p;
+	size_t len;
+	pid_t kid;
+
+	mdbus_pub_close(tu_pub_open("doomed", &c));
+	atomic_store(&sh->ready, 0);
+	kid = tu_spawn(doomed_reader, NULL);
+	tu_await(&sh->ready, 1, 30, "reader");
+	tu_await_state(kid, 'S', 10, "blocked reader");
+	tu_sleep_ms(50);
+	tu_kill_reap(kid);
+	p = tu_pub_open("doomed", &c);
+	TU_CHECK_RC(mdbus_pub_reap(p), 1);
+	TU_CHECK_RC(tu_publish_seq(p, 0, buf, 0, PMAX), 0);
+	h = tu_map_file(tu_seg_path("doomed"), &len);
+	if (atomic_load(&h->waiters) != 0)
+		tu_fail("a reader SIGKILLed while blocked left waiters = %u: "
+			"every publish now makes a futex syscall",
+			atomic_load(&h->waiters));
+	tu_unmap(h, len);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_blocking", 240);
@@ -357,5 +416,6 @@ int main(void)
 	wake_all();
 	signals(MDBUS_WAIT_BLOCK);
 	signals(MDBUS_WAIT_ADAPTIVE);
+	killed_while_blocked();
 	return 0;
 }
