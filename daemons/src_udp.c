@@ -115,15 +115,27 @@ static void publish_msg(struct udp *u, const unsigned char *m, size_t len)
 			len - MDBUS_UDP_MSG_LEN, ts);
 }
 
+/* The session name for the log: what is not printable ASCII shows as ?. */
+static const char *session_text(const unsigned char *p,
+				char out[MOLD_SESSION_LEN + 1])
+{
+	for (int i = 0; i < MOLD_SESSION_LEN; i++)
+		out[i] = p[i] >= ' ' && p[i] < 127 ? (char)p[i] : '?';
+	out[MOLD_SESSION_LEN] = '\0';
+	return out;
+}
+
 /* Follows the session; 0 to take the packet, -1 to ignore it. */
 static int check_session(struct udp *u, const unsigned char *p)
 {
+	char text[MOLD_SESSION_LEN + 1];
+
 	if (u->conf.session && memcmp(p, u->want, MOLD_SESSION_LEN) != 0)
 		return -1;
 	if (memcmp(p, u->session, MOLD_SESSION_LEN) == 0)
 		return 0;
-	log_msg(LOG_NOTICE, "channel %s: session '%.10s'", name_of(u),
-		(const char *)p);
+	log_limited(&u->bad_limit, LOG_NOTICE, "channel %s: session '%s'",
+		    name_of(u), session_text(p, text));
 	memcpy(u->session, p, MOLD_SESSION_LEN);
 	u->expected = 0;
 	return 0;
@@ -165,6 +177,7 @@ static void handle_messages(struct udp *u, const unsigned char *p, size_t n,
 
 static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 {
+	char text[MOLD_SESSION_LEN + 1];
 	uint64_t seq;
 	unsigned count;
 
@@ -177,8 +190,9 @@ static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 	seq = be64(p + MOLD_SESSION_LEN);
 	count = be16(p + MOLD_SESSION_LEN + 8);
 	if (count == MOLD_COUNT_END) {
-		log_msg(LOG_NOTICE, "channel %s: session '%.10s' ended",
-			name_of(u), (const char *)p);
+		log_limited(&u->bad_limit, LOG_NOTICE,
+			    "channel %s: session '%s' ended", name_of(u),
+			    session_text(p, text));
 		return;
 	}
 	check_gap(u, seq);
