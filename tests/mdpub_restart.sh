@@ -1,7 +1,8 @@
 #!/bin/sh
 # Restart resumes: a second run (after a clean stop, and after kill -9)
 # continues the channel's sequence, so a reader sees one gap-free stream;
-# a second mdpub for a channel whose owner lives is refused with its pid.
+# a second mdpub for a channel whose owner lives is refused with its pid;
+# a new geometry replaces the segment, or is refused with replace = no.
 . "${top_srcdir:-.}/tests/mdpub_lib.sh"
 
 channel r.conf r source=synthetic rate=0 count=1000
@@ -33,4 +34,12 @@ stop "$PID"
 status 0 "$READER" --until caught-up r >"$WORK/all.out"
 grep -q ' lost 0$' "$WORK/all.out" || fail "loss across restarts: $(cat "$WORK/all.out")"
 grep -q '^first 0 last [0-9]* up 4 down 3 bad 0$' "$WORK/all.out" || fail "$(cat "$WORK/all.out")"
+
+# another geometry: refused with replace = no, a new segment with yes
+channel g.conf r source=synthetic count=10 slot_size=512 replace=no
+status 1 "$MDPUB" -f -c "$WORK/g.conf" 2>"$WORK/g.log"
+grep -q "mdpub\[err\]: channel r: .*geometry.*slot 256 .*slot 512" "$WORK/g.log" || fail "geometry: $(cat "$WORK/g.log")"
+channel g.conf r source=synthetic count=10 slot_size=512
+status 0 "$MDPUB" -f -c "$WORK/g.conf" 2>"$WORK/g.log"
+grep -q "channel r: publishing from sequence 0," "$WORK/g.log" || fail "not a new segment"
 exit 0
