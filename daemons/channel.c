@@ -9,6 +9,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,7 +312,11 @@ static void final_status(struct channel *ch)
 static void *channel_thread(void *arg)
 {
 	struct channel *ch = arg;
+	char name[16];
 
+	/* "md:NAME" in top -H, ps -L and debuggers (15 characters at most) */
+	snprintf(name, sizeof(name), "md:%s", channel_name(ch));
+	pthread_setname_np(pthread_self(), name);
 	ev_run(ch->loop, 0);
 	ch->conf->ops->stop(ch->src);
 	ch->src = NULL;
