@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -431,6 +432,22 @@ static int parse(struct parser *p)
 	return p->errors ? -1 : 0;
 }
 
+static int open_file(struct parser *p, const char *path)
+{
+	struct stat st;
+
+	p->fp = fopen(path, "r");
+	if (p->fp && fstat(fileno(p->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(p->fp);
+		p->fp = NULL;
+		errno = EISDIR;
+	}
+	if (p->fp)
+		return 0;
+	log_msg(LOG_ERR, "%s: %s", path, strerror(errno));
+	return -1;
+}
+
 struct mdpub_conf *conf_load(const char *path)
 {
 	struct parser p = {.file = path ? path : "(embedded default)",
@@ -445,8 +462,7 @@ struct mdpub_conf *conf_load(const char *path)
 	conf->stats_s = 60;
 	p.conf = conf;
 	chan_defaults(&p.defaults);
-	if (path && !(p.fp = fopen(path, "r"))) {
-		log_msg(LOG_ERR, "%s: %s", path, strerror(errno));
+	if (path && open_file(&p, path) < 0) {
 		free(conf);
 		return NULL;
 	}

@@ -20,6 +20,8 @@ status 2 "$MDPUB" -f --duration soon 2>"$WORK/err"
 # a missing config file is an error at start and with -t
 status 1 "$MDPUB" -t -c "$WORK/none.conf" 2>"$WORK/err"
 expect "$WORK/err" "mdpub: $WORK/none.conf: No such file or directory"
+status 1 "$MDPUB" -t -c "$WORK" 2>"$WORK/err"
+expect "$WORK/err" "mdpub: $WORK: Is a directory"
 status 1 "$MDPUB" -f -c "$WORK/none.conf" 2>"$WORK/err"
 grep -q "$WORK/none.conf: No such file or directory" "$WORK/err" || fail "start with a missing config"
 [ -z "$(ls "$MDBUS_DIR")" ] || fail "segments made without a config"
