@@ -376,16 +376,23 @@ static void t_claim(void **state)
 	mdbus_pub_close(p);
 }
 
-/* A reader opened at (start, seq) first reads message want after lost. */
-static void check_start(enum mdbus_start start, uint64_t seq, uint64_t want,
-			uint64_t lost)
+/* A reader opened on ch at (start, seq) first reads message want after
+ * lost messages. */
+static void check_start_on(const char *ch, enum mdbus_start start,
+			   uint64_t seq, uint64_t want, uint64_t lost)
 {
-	mdbus_sub_t *s = open_sub("start", start, seq);
+	mdbus_sub_t *s = open_sub(ch, start, seq);
 
 	expect_msg(s, want, lost);
 	assert_int_equal(mdbus_sub_lost(s), lost);
 	assert_int_equal(mdbus_sub_loss_events(s), lost != 0);
 	mdbus_sub_close(s);
+}
+
+static void check_start(enum mdbus_start start, uint64_t seq, uint64_t want,
+			uint64_t lost)
+{
+	check_start_on("start", start, seq, want, lost);
 }
 
 static void t_start_positions(void **state)
@@ -422,6 +429,26 @@ static void t_start_positions(void **state)
 		expect_msg(s, n, n == 20 ? 20 : 0);
 	expect_empty(s);
 	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+/* While message w is being written (an open claim, or a publisher that
+ * died mid-message), its slot no longer holds message w - capacity: the
+ * oldest message retained is w - capacity + 1, and a reader that asks for
+ * the oldest starts there without being told of a loss. */
+static void t_oldest_during_claim(void **state)
+{
+	mdbus_pub_t *p = open_pub("oldclaim", MDBUS_MODE_OVERWRITE);
+	void *pl;
+
+	(void)state;
+	publish_range(p, 0, CAP + 5);
+	assert_rc(mdbus_pub_claim(p, 8, &pl), 0);
+	check_start_on("oldclaim", MDBUS_START_OLDEST, 0, 6, 0);
+	assert_rc(mdbus_pub_abort(p), 0);
+	check_start_on("oldclaim", MDBUS_START_OLDEST, 0, 6, 0);
+	/* asking for message 5 itself: it is gone, and that is one loss */
+	check_start_on("oldclaim", MDBUS_START_SEQ, 5, 6, 1);
 	mdbus_pub_close(p);
 }
 
@@ -729,6 +756,7 @@ int main(void)
 		cmocka_unit_test(t_publish_read),
 		cmocka_unit_test(t_claim),
 		cmocka_unit_test(t_start_positions),
+		cmocka_unit_test(t_oldest_during_claim),
 		cmocka_unit_test(t_lapped),
 		cmocka_unit_test(t_ownership_resume),
 		cmocka_unit_test(t_stats_list_unlink),
