@@ -18,7 +18,7 @@
 #define BENCH_MAX_CONSUMERS 8        /* readers of one run (idle ones too) */
 #define BENCH_RING_SLOTS (1u << 16)  /* slots per ring, both transports */
 #define BENCH_MAX_SLOT 256u          /* largest slot size measured */
-#define BENCH_TPUT_REPS 3            /* throughput runs per cell (median) */
+#define BENCH_MAX_REPS 9             /* runs per cell at most (median) */
 
 enum bench_mode { BENCH_OVERWRITE = 0, BENCH_LOSSLESS = 1 };
 enum bench_wait { BENCH_SPIN = 0, BENCH_ADAPTIVE = 1 };
@@ -64,10 +64,10 @@ struct bench_result {
 	int status;          /* 0 ok, else failed */
 	uint64_t t_start;    /* CLOCK_MONOTONIC ns */
 	uint64_t t_end;
-	uint64_t count;      /* messages delivered / published */
 	uint64_t lost;       /* messages lost (overwrite) */
 	uint64_t retries;    /* publish retries on back-pressure */
 	uint64_t nsamples;   /* samples stored in the sample area */
+	uint64_t value;      /* publish cost: picoseconds per message */
 };
 
 /* The shared control block of a run: one MAP_SHARED anonymous mapping
@@ -97,9 +97,8 @@ struct bench_run {
 	int procs;             /* consumer processes to fork */
 	uint64_t messages;     /* messages the producer sends (per rep) */
 	uint64_t pace_ns;      /* latency: one message every pace_ns */
-	uint64_t warmup;       /* latency: first messages not sampled */
+	uint64_t warmup;       /* untimed first messages (one ring lap) */
 	uint64_t max_samples;  /* per process, size of its sample area */
-	int reps;              /* publish cost: repetitions */
 	const char *dir;       /* private segment directory */
 	char channel[32];      /* unique per run */
 	void *tp_state;        /* transport state made by setup() */
@@ -134,7 +133,7 @@ struct bench_opts {
 	uint64_t messages;     /* per throughput run / publish-cost rep */
 	uint64_t samples;      /* latency samples per consumer */
 	uint64_t pace_ns;      /* latency: interval between messages */
-	int reps;              /* publish-cost repetitions (odd) */
+	int reps;              /* runs per cell: throughput, publish cost */
 	const char *dir;       /* private segment directory */
 };
 struct bench_lat {
@@ -150,9 +149,9 @@ int bench_latency(const struct bench_transport *tp, const struct bench_cell *cel
 		  const struct bench_opts *o, struct bench_lat *out);
 int bench_throughput(const struct bench_transport *tp, const struct bench_cell *cell,
 		     const struct bench_opts *o, struct bench_tput *out);
-/* Publish cost in picoseconds per message over o->reps repetitions. */
+/* Publish cost of one run, in picoseconds per message. */
 int bench_pubcost(const struct bench_transport *tp, const struct bench_cell *cell,
-		  const struct bench_opts *o, struct bench_pct *ps_per_msg);
+		  const struct bench_opts *o, uint64_t *ps_per_msg);
 
 /* floor.c */
 int bench_floor(uint64_t rounds, struct bench_pct *rtt);

@@ -6,13 +6,13 @@
  *              each consumer reads the clock as soon as its read returns
  *              and stores the difference (two clock reads per sample, one
  *              of them inside the interval). All consumers' samples merged.
- *  throughput  the producer publishes messages / 3 back to back (lossless:
+ *  throughput  the producer publishes messages / reps back to back (lossless:
  *              retrying on back-pressure); rate = messages / (last
  *              consumer's receipt of the last message - producer's start);
- *              3 runs, the one with the median rate is reported.
- *  pubcost     the producer alone publishes `messages` per repetition with
- *              0 or N registered but idle readers attached (overwrite);
- *              ns/msg per repetition, median over the repetitions.
+ *              reps runs, the one with the median rate is reported.
+ *  pubcost     the producer alone publishes `messages` with 0 or N
+ *              registered but idle readers attached (overwrite): ns/msg.
+ * Every run starts with a warm-up lap of the ring that is not timed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +24,7 @@
 #include "mdbus.h"
 
 #define MAX_WORDS (BENCH_MAX_SLOT / 8)
+#define WARMUP_PACE_NS 500
 
 static unsigned run_counter;
 
@@ -78,27 +79,52 @@ static int close_pub(struct bench_run *run, void *pub, int r)
 	return 0;
 }
 
+/* Publishes messages [from, to): one every pace_ns with the send time in
+ * the first word, or back to back when pace_ns is 0. */
+static int publish_range(struct bench_run *run, void *pub, uint64_t from,
+			 uint64_t to, uint64_t pace_ns)
+{
+	uint64_t msg[MAX_WORDS] = { 0 }, i, next = bench_now();
+	uint64_t *retries = &bench_my_result(run)->retries;
+	int r = 0;
+
+	for (i = from; i < to && r == 0; i++) {
+		msg[0] = i;
+		if (pace_ns) {
+			msg[0] = pace(next);
+			next = msg[0] + pace_ns;
+		}
+		r = publish_retry(run, pub, msg, retries);
+	}
+	return r;
+}
+
+/* The warm-up: run->warmup messages (one lap of the ring), paced so that
+ * every reader keeps up (pace_ns 0 without readers), so that both sides
+ * have faulted in every page and warmed their caches before anything is
+ * timed. */
+static int warm_up(struct bench_run *run, void *pub, uint64_t pace_ns)
+{
+	int r = publish_range(run, pub, 0, run->warmup, pace_ns);
+
+	bench_my_result(run)->retries = 0;
+	return r;
+}
+
 static int stream_producer(struct bench_run *run)
 {
 	struct bench_result *res = bench_my_result(run);
-	uint64_t msg[MAX_WORDS] = { 0 }, i, next;
-	uint64_t total = run->warmup + run->messages;
 	void *pub;
 	int r = open_pub(run, &pub);
 
 	if (r < 0)
 		return r;
-	res->t_start = next = bench_now();
-	for (i = 0; i < total && r == 0; i++) {
-		msg[0] = i;
-		if (run->pace_ns) {
-			msg[0] = pace(next);
-			next = msg[0] + run->pace_ns;
-		}
-		r = publish_retry(run, pub, msg, &res->retries);
-	}
+	r = warm_up(run, pub, WARMUP_PACE_NS);
+	res->t_start = bench_now();
+	if (r == 0)
+		r = publish_range(run, pub, run->warmup, run->warmup + run->messages,
+				  run->pace_ns);
 	res->t_end = bench_now();
-	res->count = i;
 	return close_pub(run, pub, r);
 }
 
@@ -148,8 +174,8 @@ static int stream_consumer(struct bench_run *run)
 		if (r < 0)
 			break;
 		sample(run, res, &rx, buf[0]);
-		res->count++;
-		res->lost += rx.lost;
+		if (rx.seq >= run->warmup)
+			res->lost += rx.lost;
 	} while (rx.seq != last);
 	res->t_end = bench_now();
 	finished(run);
@@ -162,21 +188,18 @@ static int stream_consumer(struct bench_run *run)
 static int cost_producer(struct bench_run *run)
 {
 	uint64_t msg[MAX_WORDS] = { 0 }, i, t0;
-	uint64_t *ps_per_msg = bench_my_samples(run);
 	void *pub;
-	int rep, r = open_pub(run, &pub);
+	int r = open_pub(run, &pub);
 
 	if (r < 0)
 		return r;
-	for (rep = 0; rep < run->reps && r == 0; rep++) {
-		t0 = bench_now();
-		for (i = 0; i < run->messages && r == 0; i++) {
-			msg[0] = i;
-			r = run->tp->publish(pub, msg, msg_size(run));
-		}
-		ps_per_msg[rep] = (bench_now() - t0) * 1000 / run->messages;
+	r = warm_up(run, pub, 0);
+	t0 = bench_now();
+	for (i = 0; i < run->messages && r == 0; i++) {
+		msg[0] = i;
+		r = run->tp->publish(pub, msg, msg_size(run));
 	}
-	bench_my_result(run)->nsamples = (uint64_t)rep;
+	bench_my_result(run)->value = (bench_now() - t0) * 1000 / run->messages;
 	return close_pub(run, pub, r);
 }
 
@@ -206,6 +229,7 @@ static void run_init(struct bench_run *run, const struct bench_transport *tp,
 	run->cell = *cell;
 	run->procs = cell->consumers;
 	run->messages = o->messages;
+	run->warmup = BENCH_RING_SLOTS;
 	run->dir = o->dir;
 	snprintf(run->channel, sizeof(run->channel), "bench%d.%u", (int)getpid(),
 		 run_counter++);
@@ -237,7 +261,6 @@ int bench_latency(const struct bench_transport *tp, const struct bench_cell *cel
 
 	run_init(&run, tp, cell, o);
 	run.messages = o->samples;
-	run.warmup = o->samples / 10;
 	run.max_samples = o->samples;
 	run.pace_ns = o->pace_ns;
 	if (bench_execute(&run) < 0)
@@ -259,7 +282,7 @@ static int throughput_once(const struct bench_transport *tp,
 	int role;
 
 	run_init(&run, tp, cell, o);
-	run.messages = o->messages / BENCH_TPUT_REPS;
+	run.messages = o->messages / (uint64_t)o->reps;
 	if (bench_execute(&run) < 0)
 		return -1;
 	for (role = 1; role <= run.procs; role++) {
@@ -283,32 +306,34 @@ static int cmp_rate(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* BENCH_TPUT_REPS runs of messages / BENCH_TPUT_REPS each; *out is the run
- * with the median rate. */
+/* o->reps runs of messages / o->reps each; *out is the run with the median
+ * rate. */
 int bench_throughput(const struct bench_transport *tp, const struct bench_cell *cell,
 		     const struct bench_opts *o, struct bench_tput *out)
 {
-	struct bench_tput runs[BENCH_TPUT_REPS];
+	struct bench_tput runs[BENCH_MAX_REPS];
 	int i;
 
-	for (i = 0; i < BENCH_TPUT_REPS; i++)
+	for (i = 0; i < o->reps && i < BENCH_MAX_REPS; i++)
 		if (throughput_once(tp, cell, o, &runs[i]) < 0)
 			return -1;
-	qsort(runs, BENCH_TPUT_REPS, sizeof(runs[0]), cmp_rate);
-	*out = runs[BENCH_TPUT_REPS / 2];
+	qsort(runs, (size_t)i, sizeof(runs[0]), cmp_rate);
+	*out = runs[i / 2];
 	return 0;
 }
 
 int bench_pubcost(const struct bench_transport *tp, const struct bench_cell *cell,
-		  const struct bench_opts *o, struct bench_pct *ps_per_msg)
+		  const struct bench_opts *o, uint64_t *ps_per_msg)
 {
 	struct bench_run run;
 
 	run_init(&run, tp, cell, o);
 	run.procs = cell->consumers > 0;
-	run.reps = o->reps;
-	run.max_samples = (uint64_t)o->reps;
 	run.producer = cost_producer;
 	run.consumer = idle_consumer;
-	return bench_execute_producer_pct(&run, ps_per_msg);
+	if (bench_execute(&run) < 0)
+		return -1;
+	*ps_per_msg = run.ctl->res[0].value;
+	bench_release(&run);
+	return 0;
 }

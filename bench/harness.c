@@ -22,7 +22,8 @@
 #include "mdbus.h"
 
 #define RUN_WATCHDOG_S 60 /* a run taking longer than this is killed */
-#define POLL_SLEEP_NS 50000L
+#define POLL_SLEEP_NS 20000L
+#define POLL_SLEEP_MAX_NS 1000000L
 
 static int cpu_list[CPU_SETSIZE];
 static int cpu_count;
@@ -72,15 +73,19 @@ static void pin(int cpu)
 		perror("mdbench: sched_setaffinity");
 }
 
-/* Waits until *counter reaches target, sleeping between polls (only used
- * before or after the timed part). Acquire: pairs with the release update
- * of the counter (see struct bench_ctl). */
+/* Waits until *counter reaches target, sleeping between polls, longer and
+ * longer up to POLL_SLEEP_MAX_NS so that a process waiting through a whole
+ * experiment (idle readers) stays idle. Only used outside the timed parts.
+ * Acquire: pairs with the release update of the counter (struct bench_ctl). */
 int bench_wait_count(_Atomic int *counter, int target)
 {
 	struct timespec pause = { 0, POLL_SLEEP_NS };
 
-	while (atomic_load_explicit(counter, memory_order_acquire) < target)
+	while (atomic_load_explicit(counter, memory_order_acquire) < target) {
 		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < POLL_SLEEP_MAX_NS)
+			pause.tv_nsec *= 2;
+	}
 	return 0;
 }
 

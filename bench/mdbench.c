@@ -15,10 +15,10 @@
 #include "mdbus.h"
 
 #define FULL_MESSAGES 10000000ULL
-#define QUICK_MESSAGES 600000ULL
+#define QUICK_MESSAGES 300000ULL
 #define PACE_NS 3000
 #define WAKE_PACE_NS 1000000
-#define PUBCOST_REPS 5
+#define FULL_REPS 3 /* runs per throughput / publish-cost cell */
 #define IDLE_READERS 8
 #define CLOCK_READS 1000000
 
@@ -26,7 +26,6 @@ struct ctx {
 	struct bench_opts o;
 	double floor_ns;     /* one-way floor: RTT p50 / 2 */
 	double ring_rate;    /* last baseline ring throughput */
-	double cost0;        /* last publish cost with 0 readers */
 	int failures;
 };
 
@@ -37,17 +36,20 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mdbench [--quick] [--messages N] [--only SECTION] [--help]\n"
-		"  --quick       short run for CI smoke tests (a few seconds)\n"
+		"  --quick       short run for CI smoke tests (a few seconds): fewer\n"
+		"                messages, one run per cell instead of %d\n"
 		"  --only S      the floor and one section: latency, wakeup,\n"
 		"                throughput or pubcost\n"
-		"  --messages N  messages per throughput run and per publish-cost\n"
-		"                repetition (default %llu, quick %llu); latency\n"
-		"                runs take N/100 samples, the floor N/10 round trips\n",
-		FULL_MESSAGES, QUICK_MESSAGES);
+		"  --messages N  messages per throughput cell (split over its runs)\n"
+		"                and per publish-cost run (default %llu, quick %llu);\n"
+		"                latency runs take N/100 samples, the floor N/10\n"
+		"                round trips\n",
+		FULL_REPS, FULL_MESSAGES, QUICK_MESSAGES);
 }
 
 struct args {
 	uint64_t messages;
+	int quick;
 	const char *only; /* NULL = every section */
 };
 
@@ -76,10 +78,13 @@ static int parse_args(int argc, char **argv, struct args *a)
 	int c, r = 0;
 
 	a->messages = FULL_MESSAGES;
+	a->quick = 0;
 	a->only = NULL;
 	while (r == 0 && (c = getopt_long(argc, argv, "qm:o:h", opts, NULL)) != -1) {
-		if (c == 'q')
+		if (c == 'q') {
 			a->messages = QUICK_MESSAGES;
+			a->quick = 1;
+		}
 		else if (c == 'm')
 			r = parse_number(optarg, &a->messages);
 		else if (c == 'o')
@@ -277,24 +282,40 @@ static void for_each_cell(struct ctx *ctx, cell_fn fn)
 			}
 }
 
-static void pubcost_row(struct ctx *ctx, const struct bench_transport *tp,
-			uint32_t slot, int readers)
+static void pubcost_print(const struct ctx *ctx, const struct bench_transport *tp,
+			  uint32_t slot, int readers, struct bench_pct *ps,
+			  double base)
 {
-	struct bench_cell c = { slot, readers, BENCH_OVERWRITE, BENCH_SPIN };
-	struct bench_pct ps;
-	double med;
+	double med = ps->p50 / 1000.0;
 
-	printf("%-6s %4u %7d |", tp->name, slot, readers);
-	fflush(stdout);
-	if (bench_pubcost(tp, &c, &ctx->o, &ps) < 0) {
-		failed(ctx);
-		return;
-	}
-	med = ps.p50 / 1000.0;
-	if (readers == 0)
-		ctx->cost0 = med;
-	printf(" %7.2f %7.2f %7.2f | %+8.1f%% | %6.3f\n", med, ps.min / 1000.0,
-	       ps.max / 1000.0, (med / ctx->cost0 - 1) * 100, med / ctx->floor_ns);
+	printf("%-6s %4u %7d | %7.2f %7.2f %7.2f | %+8.1f%% | %6.3f\n", tp->name,
+	       slot, readers, med, ps->min / 1000.0, ps->max / 1000.0,
+	       base > 0 ? (med / base - 1) * 100 : 0.0, med / ctx->floor_ns);
+}
+
+/* reps runs with 0 readers interleaved with reps runs with IDLE_READERS
+ * (so that a drifting machine hits both alike); prints both rows. */
+static void pubcost_pair(struct ctx *ctx, const struct bench_transport *tp,
+			 uint32_t slot)
+{
+	struct bench_cell c = { slot, 0, BENCH_OVERWRITE, BENCH_SPIN };
+	uint64_t ps[2][BENCH_MAX_REPS];
+	struct bench_pct p0, p8;
+	int i, k;
+
+	for (i = 0; i < ctx->o.reps; i++)
+		for (k = 0; k < 2; k++) {
+			c.consumers = k ? IDLE_READERS : 0;
+			if (bench_pubcost(tp, &c, &ctx->o, &ps[k][i]) < 0) {
+				printf("%-6s %4u         |", tp->name, slot);
+				failed(ctx);
+				return;
+			}
+		}
+	bench_percentiles(ps[0], (uint64_t)ctx->o.reps, &p0);
+	bench_percentiles(ps[1], (uint64_t)ctx->o.reps, &p8);
+	pubcost_print(ctx, tp, slot, 0, &p0, 0);
+	pubcost_print(ctx, tp, slot, IDLE_READERS, &p8, p0.p50 / 1000.0);
 }
 
 /* ----------------------------------------------------------- sections */
@@ -375,8 +396,8 @@ static void wakeup_section(struct ctx *ctx)
 static void throughput_section(struct ctx *ctx)
 {
 	printf("\n== throughput: unpaced, %d runs of %llu messages per cell, the "
-	       "median run shown\n", BENCH_TPUT_REPS,
-	       (unsigned long long)(ctx->o.messages / BENCH_TPUT_REPS));
+	       "median run shown\n", ctx->o.reps,
+	       (unsigned long long)(ctx->o.messages / (uint64_t)ctx->o.reps));
 	printf("   Mmsg/s = messages / (last consumer got the last message - first "
 	       "publish); dlv = the worst\n   consumer's delivered (not lost) "
 	       "rate; loss = worst consumer; bp/msg = publish calls refused\n"
@@ -396,16 +417,16 @@ static void pubcost_section(struct ctx *ctx)
 	size_t s, t;
 
 	printf("\n== publish cost (ns/msg): overwrite, producer alone, %llu messages "
-	       "x %d reps;\n   readers = registered, attached, idle; 'vs 0' = median / "
-	       "same bus with 0 readers\n", (unsigned long long)ctx->o.messages,
-	       ctx->o.reps);
+	       "per run after a warm-up lap;\n   %d runs with 0 readers interleaved "
+	       "with %d with %d registered, attached, idle readers;\n   median [min, "
+	       "max] of the runs; 'vs 0' = median / the same bus's median with 0 "
+	       "readers\n", (unsigned long long)ctx->o.messages, ctx->o.reps,
+	       ctx->o.reps, IDLE_READERS);
 	printf("%-6s %4s %7s | %7s %7s %7s | %9s | %6s\n", "bus", "slot", "readers",
 	       "median", "min", "max", "vs 0", "xf");
 	for (s = 0; s < 2; s++)
-		for (t = 0; t < 2; t++) {
-			pubcost_row(ctx, tps[t], slots[s], 0);
-			pubcost_row(ctx, tps[t], slots[s], IDLE_READERS);
-		}
+		for (t = 0; t < 2; t++)
+			pubcost_pair(ctx, tps[t], slots[s]);
 }
 
 /* Removes the private directory and anything a failed run left in it. */
@@ -472,7 +493,7 @@ int main(int argc, char **argv)
 	ctx.o.messages = a.messages;
 	ctx.o.samples = a.messages / 100;
 	ctx.o.pace_ns = PACE_NS;
-	ctx.o.reps = PUBCOST_REPS;
+	ctx.o.reps = a.quick ? 1 : FULL_REPS;
 	ctx.o.dir = dir;
 	print_header(&ctx);
 	r = run_sections(&ctx, a.only, a.messages);
