@@ -245,6 +245,8 @@ static void throughput_row(struct ctx *ctx, const struct bench_transport *tp,
 
 	print_cell(tp, cell);
 	fflush(stdout);
+	if (tp == &bench_ring_transport)
+		ctx->ring_rate = 0; /* stays 0 (no ratio) if the ring fails */
 	if (bench_throughput(tp, cell, &ctx->o, &t) < 0) {
 		failed(ctx);
 		return;
@@ -254,7 +256,7 @@ static void throughput_row(struct ctx *ctx, const struct bench_transport *tp,
 	ns = 1e9 / t.rate;
 	printf(" %7.1f %7.1f %6.2f %6.2f %7.2f | %6.2f %6.3f", t.rate / 1e6,
 	       t.rate * (1 - t.loss) / 1e6, ns, t.loss * 100, t.retries,
-	       t.rate / ctx->ring_rate, ns / ctx->floor_ns);
+	       ctx->ring_rate > 0 ? t.rate / ctx->ring_rate : 0.0, ns / ctx->floor_ns);
 	print_note(cell, 0);
 }
 
