@@ -123,12 +123,14 @@ static int ring_publish(void *h, const void *data, size_t size)
 		return -EAGAIN;
 	if (words >= p->words)
 		return -EMSGSIZE;
+	/* Relaxed: the fence below orders it before the payload. */
 	atomic_store_explicit(&slot[0], 2 * n + 1, memory_order_relaxed);
 	/* Orders the odd stamp before the payload stores; pairs with the
 	 * reader's acquire fence before its stamp re-check. */
 	atomic_thread_fence(memory_order_release);
 	for (i = 0; i < words; i++) {
 		memcpy(&w, src + i * 8, 8);
+		/* Relaxed: published by the release store of the stamp. */
 		atomic_store_explicit(&slot[1 + i], w, memory_order_relaxed);
 	}
 	/* Pairs with the reader's acquire load of the stamp. */
@@ -159,11 +161,14 @@ static int ring_copy(const _Atomic uint64_t *slot, void *buf, size_t words,
 	size_t i;
 
 	for (i = 0; i < words; i++) {
+		/* Relaxed: after the caller's acquire load of the stamp, and
+		 * checked by the re-read below. */
 		w = atomic_load_explicit(&slot[1 + i], memory_order_relaxed);
 		memcpy(dst + i * 8, &w, 8);
 	}
 	/* Orders the copy before the re-check; pairs with the producer's
-	 * release fence after its odd stamp. */
+	 * release fence after its odd stamp: if any word came from a later
+	 * writer, the re-read sees that writer's odd stamp (or later). */
 	atomic_thread_fence(memory_order_acquire);
 	return atomic_load_explicit(&slot[0], memory_order_relaxed) == stamp;
 }
