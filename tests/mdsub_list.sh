@@ -37,6 +37,6 @@ status 0 "$MDSUB" --status >"$WORK/all"
 "$MDSUB" --status nosuch >"$WORK/nosuch"
 grep -q '^nosuch: error: ' "$WORK/nosuch" || fail "--status nosuch"
 
-status 0 "$MDSUB" --watch=0.1 -d 0.35 alpha >"$WORK/watch"
+status 0 "$MDSUB" --watch=0.1 -d 0.5 alpha >"$WORK/watch"
 [ "$(grep -c '^alpha: layout' "$WORK/watch")" -ge 3 ] || fail "--watch refreshes"
 exit 0

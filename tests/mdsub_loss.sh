@@ -28,4 +28,19 @@ wait $reader || fail "overrun reader exit status"
 grep -qx 'mdsub: small: lost 136 messages before seq 236' "$WORK/liveerr" ||
 	fail "overrun notice: $(cat "$WORK/liveerr")"
 [ "$(wc -l <"$WORK/live")" -eq 64 ] || fail "overrun: 64 messages expected"
+
+# lossless: a stopped reader holds the publisher back until it is evicted
+# (0.3 s); resumed, it says so, registers again and counts what it lost
+pub -l -g 16:4 ll 0
+"$MDSUB" -o raw -n 64 ll >"$WORK/ev" 2>"$WORK/everr" &
+reader=$!
+wait_registered ll 1
+kill -STOP $reader
+pub -l -g 16:4 -e 0.3 ll 150
+kill -CONT $reader
+wait $reader || fail "evicted reader exit status"
+printf '%s\n' 'mdsub: ll: evicted by the lossless publisher, rejoining at seq 0' \
+	'mdsub: ll: lost 86 messages before seq 86' >"$WORK/everr.want"
+same "$WORK/everr.want" "$WORK/everr" "eviction notices"
+[ "$(wc -l <"$WORK/ev")" -eq 64 ] || fail "evicted reader: 64 messages expected"
 exit 0

@@ -30,6 +30,18 @@ same "$WORK/quotes.want" "$WORK/quotes" "filtered recording"
 
 status 1 "$MDSUB" --record "$WORK/nodir/x.rec" --from oldest -u feed 2>/dev/null
 
+# a live recording ended by SIGINT holds every message read
+pub live 0
+"$MDSUB" --record "$WORK/live.rec" live &
+recorder=$!
+wait_registered live 1
+pub live 5
+wait_for sh -c "\"$MDSUB\" --status live | grep -Eq ' alive +5 '"
+kill -INT $recorder
+wait $recorder || fail "recorder: exit status after SIGINT"
+"$TOOL" recdump "$WORK/live.rec" 2>/dev/null | cut -d' ' -f2 | tr '\n' ' ' >"$WORK/seqs"
+[ "$(cat "$WORK/seqs")" = "0 1 2 3 4 " ] || fail "live recording: $(cat "$WORK/seqs")"
+
 # replay through mdpub: the same messages, timestamps included
 if [ ! -x "${MDPUB:-}" ]; then
 	echo "SKIP (part): mdpub not built, replay not checked"

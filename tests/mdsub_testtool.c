@@ -8,6 +8,7 @@
  *       -k SEC                keep the channel open SEC seconds after
  *       -R                    replace a segment of another geometry
  *       -m                    malformed and odd messages instead (make_bad)
+ *       -e SEC                lossless: evict readers stalled SEC seconds
  *   json                      check that every stdin line is one JSON object
  *   recdump FILE              print a recording as `mdsub -o raw` would
  *   udprecv CHANNEL PORTFILE  receive MoldUDP64 packets on 127.0.0.1 (port
@@ -43,7 +44,7 @@ static const char *const symbols[] = {"AAPL", "MSFT", "BTC-USD"};
 struct pub_opts {
 	int quotes_only, realtime, lossless, replace, bad;
 	uint32_t spb, blocks;
-	double keep;
+	double keep, evict;
 };
 
 static void sym(char *dst, uint64_t i)
@@ -188,7 +189,7 @@ static int parse_pub_opts(int argc, char **argv, struct pub_opts *p)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "trg:lk:Rm")) != -1) {
+	while ((c = getopt(argc, argv, "trg:lk:Rme:")) != -1) {
 		if (c == 't')
 			p->quotes_only = 1;
 		else if (c == 'r')
@@ -201,6 +202,8 @@ static int parse_pub_opts(int argc, char **argv, struct pub_opts *p)
 			p->bad = 1;
 		else if (c == 'k')
 			p->keep = atof(optarg);
+		else if (c == 'e')
+			p->evict = atof(optarg);
 		else if (c != 'g' ||
 			 sscanf(optarg, "%u:%u", &p->spb, &p->blocks) != 2)
 			return -1;
@@ -226,6 +229,8 @@ static int cmd_pub(int argc, char **argv)
 		cfg.slots_per_block = p.spb;
 		cfg.block_count = p.blocks;
 	}
+	cfg.stall_evict_ns = p.evict ? (uint64_t)(p.evict * 1e9) :
+				       cfg.stall_evict_ns;
 	cfg.flags = p.replace ? MDBUS_PUB_REPLACE : 0;
 	cfg.mode = p.lossless ? MDBUS_MODE_LOSSLESS : MDBUS_MODE_OVERWRITE;
 	err = mdbus_pub_open(&pub, argv[optind], &cfg);
@@ -241,8 +246,10 @@ static int cmd_pub(int argc, char **argv)
 		uint64_t ts = p.realtime ? 0 : BASE_NS + i * 1000;
 
 		while ((err = mdbus_pub_publish(pub, type, buf, len, ts)) ==
-		       MDBUS_EBACKPRESSURE)
-			usleep(100);
+		       MDBUS_EBACKPRESSURE) {
+			mdbus_pub_reap(pub);
+			usleep(1000);
+		}
 		if (err) {
 			fprintf(stderr, "testtool: publish: %s\n",
 				mdbus_strerror(err));
