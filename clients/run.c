@@ -73,8 +73,8 @@ static int fail(struct app *a, const char *channel, const char *what, int err)
 {
 	const char *detail = mdbus_last_error();
 
-	fprintf(stderr, "mdsub: %s: %s: %s%s%s\n", channel, what,
-		mdbus_strerror(err), *detail ? ": " : "", detail);
+	fprintf(stderr, "mdsub: %s: %s: %s\n", channel, what,
+		*detail ? detail : mdbus_strerror(err));
 	a->status = EXIT_FAILURE;
 	a->done = 1;
 	return -1;

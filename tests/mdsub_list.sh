@@ -39,4 +39,13 @@ grep -q '^nosuch: error: ' "$WORK/nosuch" || fail "--status nosuch"
 
 status 0 "$MDSUB" --watch=0.1 -d 0.5 alpha >"$WORK/watch"
 [ "$(grep -c '^alpha: layout' "$WORK/watch")" -ge 3 ] || fail "--watch refreshes"
+
+# a file that is not a segment is listed with the reason, never a crash
+head -c 5000 /dev/urandom >"$MDBUS_DIR/mdbus.junk"
+status 0 "$MDSUB" --list >"$WORK/junk"
+grep -q '^junk  *error: not an mdbus segment' "$WORK/junk" || fail "--list junk"
+"$MDSUB" junk 2>"$WORK/junkerr"
+[ $? -eq 1 ] || fail "reading junk: exit status"
+grep -q '^mdsub: junk: cannot subscribe: .*not an mdbus segment' "$WORK/junkerr" ||
+	fail "reading junk: $(cat "$WORK/junkerr")"
 exit 0
