@@ -445,79 +445,98 @@ static void print_raw(const struct delivery *d)
 	putchar('\n');
 }
 
-/* Text: "QTY PX" pairs right-aligned so that columns line up. */
-static void text_pair(const struct view *v, enum field qty, enum field px)
+/* Text: bid side "QTY PX" right-aligned, ask side "x PX QTY" left-aligned,
+ * so that the price columns of consecutive lines line up. */
+static void text_side(int64_t px, int64_t qty, int ask)
 {
 	char q[32], p[32];
 
-	fixed(q, sizeof q, K_QTY, v->v[qty].i);
-	fixed(p, sizeof p, K_PX, v->v[px].i);
-	printf(" %12s %14s", q, p);
-}
-
-static void text_best(const struct bytes *b, int ask)
-{
-	char q[32], p[32];
-	struct mdbus_level l;
-
-	if (!b->n) {
-		printf(ask ? " x %-14s %-12s" : " %12s %14s", "-", "-");
-		return;
-	}
-	level_at(b, 0, &l);
-	fixed(q, sizeof q, K_QTY, l.qty);
-	fixed(p, sizeof p, K_PX, l.px);
+	fixed(q, sizeof q, K_QTY, qty);
+	fixed(p, sizeof p, K_PX, px);
 	if (ask)
-		printf(" x %-14s %-12s", p, q);
+		printf(" x %-14s %s", p, q);
 	else
 		printf(" %12s %14s", q, p);
 }
 
-static void text_fields(const struct view *v, const struct delivery *d)
+static void text_best(const struct bytes *b, int ask)
 {
-	char q[32], p[32];
-	const union value *x = v->v;
-	size_t n;
+	struct mdbus_level l;
 
-	switch (has(v, F_ERROR) ? MDBUS_MSG_RAW : d->msg->type) {
-	case MDBUS_MSG_QUOTE:
-		text_pair(v, F_BID_QTY, F_BID_PX);
-		fixed(q, sizeof q, K_QTY, x[F_ASK_QTY].i);
-		fixed(p, sizeof p, K_PX, x[F_ASK_PX].i);
-		printf(" x %-14s %s", p, q);
-		return;
-	case MDBUS_MSG_TRADE:
-		text_pair(v, F_QTY, F_PX);
-		printf("   %-7s id=%" PRIu64, x[F_SIDE].name, x[F_TRADE_ID].u);
-		return;
-	case MDBUS_MSG_BOOK_LEVEL:
-		text_pair(v, F_QTY, F_PX);
-		printf("   %-7s level=%" PRIu64 " %s", x[F_SIDE].name,
-		       x[F_LEVEL].u, x[F_ACTION].name);
-		return;
-	case MDBUS_MSG_BOOK_SNAPSHOT:
-		text_best(&x[F_BIDS].b, 0);
-		text_best(&x[F_ASKS].b, 1);
-		printf(" (%zu bids, %zu asks)", x[F_BIDS].b.n, x[F_ASKS].b.n);
-		return;
-	case MDBUS_MSG_STATUS:
-		printf(" %s \"", x[F_STATE].name);
-		put_plain(stdout, x[F_TEXT].b.p, x[F_TEXT].b.n);
-		putchar('"');
-		return;
-	case MDBUS_MSG_HEARTBEAT:
-		printf(" source=%" PRIu64 " feed_seq=%" PRIu64 " send_ns=%" PRIu64,
-		       x[F_SOURCE_ID].u, x[F_FEED_SEQ].u, x[F_SEND_NS].u);
-		return;
-	default:
-		n = d->msg->size < TEXT_HEX_MAX ? d->msg->size : TEXT_HEX_MAX;
-		printf(" %s%" PRIu32 " bytes%s",
-		       has(v, F_ERROR) ? "malformed, " : "", d->msg->size,
-		       n ? " " : "");
-		fmt_hex(stdout, d->payload, n);
-		fputs(n < d->msg->size ? "..." : "", stdout);
+	if (!b->n) {
+		printf(ask ? " x %-14s %s" : " %12s %14s", "-", "-");
 		return;
 	}
+	level_at(b, 0, &l);
+	text_side(l.px, l.qty, ask);
+}
+
+static void text_quote(const union value *x)
+{
+	text_side(x[F_BID_PX].i, x[F_BID_QTY].i, 0);
+	text_side(x[F_ASK_PX].i, x[F_ASK_QTY].i, 1);
+}
+
+static void text_trade(const union value *x)
+{
+	text_side(x[F_PX].i, x[F_QTY].i, 0);
+	printf("   %-7s id=%" PRIu64, x[F_SIDE].name, x[F_TRADE_ID].u);
+}
+
+static void text_level(const union value *x)
+{
+	text_side(x[F_PX].i, x[F_QTY].i, 0);
+	printf("   %-7s level=%" PRIu64 " %s", x[F_SIDE].name, x[F_LEVEL].u,
+	       x[F_ACTION].name);
+}
+
+static void text_snapshot(const union value *x)
+{
+	text_best(&x[F_BIDS].b, 0);
+	text_best(&x[F_ASKS].b, 1);
+	printf(" (%zu bids, %zu asks)", x[F_BIDS].b.n, x[F_ASKS].b.n);
+}
+
+static void text_status(const union value *x)
+{
+	printf(" %s \"", x[F_STATE].name);
+	put_plain(stdout, x[F_TEXT].b.p, x[F_TEXT].b.n);
+	putchar('"');
+}
+
+static void text_heartbeat(const union value *x)
+{
+	printf(" source=%" PRIu64 " feed_seq=%" PRIu64 " send_ns=%" PRIu64,
+	       x[F_SOURCE_ID].u, x[F_FEED_SEQ].u, x[F_SEND_NS].u);
+}
+
+/* Raw, unknown and malformed: the size and the first bytes in hex. */
+static void text_data(const struct view *v, const struct delivery *d)
+{
+	size_t n = d->msg->size < TEXT_HEX_MAX ? d->msg->size : TEXT_HEX_MAX;
+
+	printf(" %s%" PRIu32 " bytes%s", has(v, F_ERROR) ? "malformed, " : "",
+	       d->msg->size, n ? " " : "");
+	fmt_hex(stdout, d->payload, n);
+	fputs(n < d->msg->size ? "..." : "", stdout);
+}
+
+static void text_fields(const struct view *v, const struct delivery *d)
+{
+	static void (*const typed[])(const union value *) = {
+		[MDBUS_MSG_QUOTE] = text_quote,
+		[MDBUS_MSG_TRADE] = text_trade,
+		[MDBUS_MSG_BOOK_LEVEL] = text_level,
+		[MDBUS_MSG_BOOK_SNAPSHOT] = text_snapshot,
+		[MDBUS_MSG_STATUS] = text_status,
+		[MDBUS_MSG_HEARTBEAT] = text_heartbeat,
+	};
+	unsigned t = d->msg->type;
+
+	if (has(v, F_ERROR) || t >= NAMES(typed) || !typed[t])
+		text_data(v, d);
+	else
+		typed[t](v->v);
 }
 
 static void print_text(const struct view *v, const struct delivery *d,
