@@ -84,9 +84,9 @@ void fmt_time(char *buf, size_t len, uint64_t ns);
 uint64_t now_realtime(void);
 uint64_t now_mono(void);
 
-/* stats.c: --stats and the final summary. */
+/* stats.c: --stats and the final summary, as text or JSON lines. */
 struct stats;
-struct stats *stats_new(const char *channel);
+struct stats *stats_new(const char *channel, int json);
 void stats_free(struct stats *s);
 void stats_add(struct stats *s, const struct mdbus_msg *m, uint64_t now_ns);
 void stats_loss(struct stats *s, uint64_t lost);

@@ -469,7 +469,7 @@ static int open_all(struct app *a)
 		if (a->n > 1 && len > a->chan_width)
 			a->chan_width = len;
 		if ((a->o->stats_ns || a->o->summary) &&
-		    !(c->stats = stats_new(c->name)))
+		    !(c->stats = stats_new(c->name, a->o->format == OUT_JSON)))
 			return fail(a, c->name, "stats", -ENOMEM);
 		if (open_chan(a, c, &a->o->sub))
 			return -1;

@@ -24,6 +24,7 @@ struct counts {
 
 struct stats {
 	const char *channel;
+	int json;          /* JSON lines instead of text */
 	struct counts now; /* current interval */
 	struct counts all; /* whole run */
 };
@@ -63,12 +64,14 @@ static uint64_t percentile(const struct counts *c, double p)
 	return c->max_ns;
 }
 
-struct stats *stats_new(const char *channel)
+struct stats *stats_new(const char *channel, int json)
 {
 	struct stats *s = calloc(1, sizeof *s);
 
-	if (s)
-		s->channel = channel;
+	if (!s)
+		return NULL;
+	s->channel = channel;
+	s->json = json;
 	return s;
 }
 
@@ -130,9 +133,29 @@ static void print_latency(FILE *f, const struct counts *c)
 	fprintf(f, " max %s\n", buf);
 }
 
-void stats_line(struct stats *s, uint64_t lag, uint64_t interval_ns)
+/* One JSON object: kind "interval" (with lag) or "summary". */
+static void json_line(FILE *f, const struct stats *s, const char *kind,
+		      const struct counts *c, uint64_t span_ns, int64_t lag)
 {
-	double secs = (double)interval_ns / 1e9;
+	double secs = (double)span_ns / 1e9;
+
+	fprintf(f, "{\"kind\":\"%s\",\"channel\":\"%s\",\"time_ns\":%" PRIu64
+		",\"span_ns\":%" PRIu64 ",\"msgs\":%" PRIu64 ",\"bytes\":%"
+		PRIu64 ",\"msgs_per_s\":%.0f,\"bytes_per_s\":%.0f", kind,
+		s->channel, now_realtime(), span_ns, c->msgs, c->bytes,
+		secs > 0 ? (double)c->msgs / secs : 0,
+		secs > 0 ? (double)c->bytes / secs : 0);
+	if (lag >= 0)
+		fprintf(f, ",\"lag\":%" PRId64, lag);
+	fprintf(f, ",\"lost\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"p50_ns\":%"
+		PRIu64 ",\"p99_ns\":%" PRIu64 ",\"p999_ns\":%" PRIu64
+		",\"max_ns\":%" PRIu64 "}\n", c->lost, c->gaps,
+		percentile(c, 0.5), percentile(c, 0.99), percentile(c, 0.999),
+		c->max_ns);
+}
+
+static void text_line(const struct stats *s, uint64_t lag, double secs)
+{
 	char t[32];
 
 	fmt_time(t, sizeof t, now_realtime());
@@ -141,6 +164,15 @@ void stats_line(struct stats *s, uint64_t lag, uint64_t interval_ns)
 	       " (%" PRIu64 " gaps)", t, s->channel, (double)s->now.msgs / secs,
 	       (double)s->now.bytes / secs, lag, s->now.lost, s->now.gaps);
 	print_latency(stdout, &s->now);
+}
+
+void stats_line(struct stats *s, uint64_t lag, uint64_t interval_ns)
+{
+	if (s->json)
+		json_line(stdout, s, "interval", &s->now, interval_ns,
+			  (int64_t)lag);
+	else
+		text_line(s, lag, (double)interval_ns / 1e9);
 	memset(&s->now, 0, sizeof s->now);
 }
 
@@ -149,6 +181,10 @@ void stats_summary(struct stats *s, FILE *f, uint64_t elapsed_ns)
 	double secs = (double)elapsed_ns / 1e9;
 	const struct counts *c = &s->all;
 
+	if (s->json) {
+		json_line(f, s, "summary", c, elapsed_ns, -1);
+		return;
+	}
 	fprintf(f, "%s: %" PRIu64 " messages, %" PRIu64 " bytes in %.3f s "
 		"(%.0f msg/s), lost %" PRIu64 " in %" PRIu64 " gaps,", s->channel,
 		c->msgs, c->bytes, secs, secs > 0 ? (double)c->msgs / secs : 0,

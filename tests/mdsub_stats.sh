@@ -14,6 +14,16 @@ tail -n 1 "$WORK/out" | grep -Eq '^feed: 64 messages, 3[0-9]{3} bytes in 0\.[0-9
 [ "$(grep -c . "$WORK/out")" -eq "$(grep -Ec "$line|^feed: 64 messages" "$WORK/out")" ] ||
 	fail "unexpected lines: $(cat "$WORK/out")"
 
+# -o json: the same as JSON lines
+status 0 "$MDSUB" -o json --stats=0.1 --from 0 -d 0.35 feed >"$WORK/json"
+"$TOOL" json <"$WORK/json" || fail "--stats -o json: invalid JSON"
+[ "$(grep -c '^{"kind":"interval","channel":"feed",' "$WORK/json")" -ge 2 ] ||
+	fail "--stats -o json: intervals: $(cat "$WORK/json")"
+head -n 1 "$WORK/json" | grep -q '"msgs":64,.*"lag":0,"lost":36,"gaps":1,"p50_ns":' ||
+	fail "--stats -o json: first interval: $(head -n 1 "$WORK/json")"
+tail -n 1 "$WORK/json" | grep -q '^{"kind":"summary","channel":"feed",.*"msgs":64,.*"lost":36,"gaps":1,' ||
+	fail "--stats -o json: summary: $(tail -n 1 "$WORK/json")"
+
 # the latency of messages read as they come is below a second
 pub live 0
 "$MDSUB" --stats=10 -n 50 live >"$WORK/live" &
