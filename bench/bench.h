@@ -124,6 +124,8 @@ void bench_release(struct bench_run *run);
 int bench_execute_producer_pct(struct bench_run *run, struct bench_pct *out);
 void bench_fail(const char *what, int err);
 int bench_cpus(void);
+void bench_install_signals(void);
+int bench_stopped(void);
 
 /* stats.c */
 void bench_percentiles(uint64_t *v, uint64_t n, struct bench_pct *out);

@@ -135,6 +135,53 @@ void bench_release(struct bench_run *run)
 	run->samples = NULL;
 }
 
+/* SIGALRM (watchdog) and the stop signals interrupt waitpid() (no
+ * SA_RESTART); a stop signal is also remembered. Lock-free atomic: safe in
+ * a handler; relaxed, only this process's own handler writes it. */
+static _Atomic int stop_signal;
+
+static void on_signal(int sig)
+{
+	if (sig != SIGALRM)
+		atomic_store_explicit(&stop_signal, sig, memory_order_relaxed);
+}
+
+/* The signal that asked the bench to stop (SIGINT, SIGTERM, SIGHUP,
+ * SIGPIPE), or 0. */
+int bench_stopped(void)
+{
+	return atomic_load_explicit(&stop_signal, memory_order_relaxed);
+}
+
+static void set_handler(int sig, void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn; /* no SA_RESTART: waitpid() returns EINTR */
+	sigaction(sig, &sa, NULL);
+}
+
+static const int handled[] = { SIGALRM, SIGINT, SIGTERM, SIGHUP, SIGPIPE };
+
+/* The coordinator's handlers: the watchdog, and stop signals that end the
+ * bench with its private directory removed. */
+void bench_install_signals(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		set_handler(handled[i], on_signal);
+}
+
+static void default_signals(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		set_handler(handled[i], SIG_DFL);
+}
+
 static pid_t spawn(struct bench_run *run, int role)
 {
 	pid_t pid = fork();
@@ -142,16 +189,11 @@ static pid_t spawn(struct bench_run *run, int role)
 
 	if (pid != 0)
 		return pid;
+	default_signals();
 	pin(cpu_for_role(role));
 	run->role = role;
 	r = role == 0 ? run->producer(run) : run->consumer(run);
 	_exit(r == 0 ? 0 : 1);
-}
-
-/* SIGALRM only interrupts waitpid() (no SA_RESTART); nothing to do. */
-static void on_alarm(int sig)
-{
-	(void)sig;
 }
 
 static void kill_all(const pid_t *pids, int n)
@@ -184,7 +226,8 @@ static int reap(struct bench_run *run, pid_t *pids, int n)
 	while (left > 0) {
 		pid = waitpid(-1, &st, 0);
 		if (pid < 0 && errno == EINTR) {
-			fprintf(stderr, "mdbench: run timed out, killed\n");
+			if (!bench_stopped())
+				fprintf(stderr, "mdbench: run timed out, killed\n");
 			kill_all(pids, n);
 			failed = 1;
 			continue;
@@ -204,15 +247,6 @@ static int reap(struct bench_run *run, pid_t *pids, int n)
 	return failed ? -1 : 0;
 }
 
-static void install_watchdog(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm; /* no SA_RESTART: waitpid returns EINTR */
-	sigaction(SIGALRM, &sa, NULL);
-}
-
 /* Runs one experiment. On success (0) the results are in run->ctl until
  * bench_release(run). */
 int bench_execute(struct bench_run *run)
@@ -220,8 +254,7 @@ int bench_execute(struct bench_run *run)
 	pid_t pids[1 + BENCH_MAX_CONSUMERS];
 	int i, r;
 
-	install_watchdog();
-	if (map_shared(run) < 0)
+	if (bench_stopped() || map_shared(run) < 0)
 		return -1;
 	if (run->tp && run->tp->setup(run) < 0) {
 		bench_release(run);

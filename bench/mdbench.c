@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,7 +217,10 @@ static void print_note(const struct bench_cell *c, uint64_t lost)
 static void failed(struct ctx *ctx)
 {
 	ctx->failures++;
-	printf(" FAILED (see stderr)\n");
+	if (bench_stopped())
+		printf(" stopped by signal %d\n", bench_stopped());
+	else
+		printf(" FAILED (see stderr)\n");
 }
 
 static void latency_row(struct ctx *ctx, const struct bench_transport *tp,
@@ -272,7 +276,7 @@ static void for_each_cell(struct ctx *ctx, cell_fn fn)
 
 	for (s = 0; s < 2; s++)
 		for (n = 0; n < 2; n++)
-			for (m = BENCH_OVERWRITE; m <= BENCH_LOSSLESS; m++) {
+			for (m = BENCH_OVERWRITE; m <= BENCH_LOSSLESS && !bench_stopped(); m++) {
 				c.slot_size = slots[s];
 				c.consumers = consumers[n];
 				c.mode = (enum bench_mode)m;
@@ -427,7 +431,7 @@ static void pubcost_section(struct ctx *ctx)
 	printf("%-6s %4s %7s | %7s %7s %7s | %9s | %6s\n", "bus", "slot", "readers",
 	       "median", "min", "max", "vs 0", "xf");
 	for (s = 0; s < 2; s++)
-		for (t = 0; t < 2; t++)
+		for (t = 0; t < 2 && !bench_stopped(); t++)
 			pubcost_pair(ctx, tps[t], slots[s]);
 }
 
@@ -466,7 +470,7 @@ static int run_sections(struct ctx *ctx, const char *only, uint64_t n)
 	if (floor_section(ctx, n / 10) < 0)
 		return 1;
 	for (i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
-		if (only && strcmp(only, sections[i].name) != 0)
+		if (bench_stopped() || (only && strcmp(only, sections[i].name) != 0))
 			continue;
 		sections[i].run(ctx);
 		ran++;
@@ -498,7 +502,13 @@ int main(int argc, char **argv)
 	ctx.o.reps = a.quick ? 1 : FULL_REPS;
 	ctx.o.dir = dir;
 	print_header(&ctx);
+	bench_install_signals();
 	r = run_sections(&ctx, a.only, a.messages);
 	remove_dir(dir);
+	if (bench_stopped()) {
+		fflush(stdout);
+		signal(bench_stopped(), SIG_DFL);
+		raise(bench_stopped());
+	}
 	return r;
 }
