@@ -191,10 +191,7 @@ static int set_multicast(int fd, const struct addrinfo *ai,
 		return -1;
 	if (!o->iface)
 		return 0;
-	if (inet_pton(AF_INET, o->iface, &ifa) != 1) {
-		errno = EINVAL;
-		return -1;
-	}
+	inet_pton(AF_INET, o->iface, &ifa); /* checked by opts.c */
 	return setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &ifa, sizeof ifa);
 }
 

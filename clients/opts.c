@@ -2,6 +2,7 @@
  * opts.c - mdsub's command line (getopt_long). Every bad argument gets a
  * message naming it and the usage hint, and exit status 64 (EX_USAGE).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -284,6 +285,16 @@ static int parse_url(const char *s, const char **url)
 	return 0;
 }
 
+static int parse_iface(const char *s, const char **out)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return bad("interface address (want an IPv4 address)", s);
+	*out = s;
+	return 0;
+}
+
 static int parse_count(const char *s, uint64_t *n)
 {
 	return parse_u64(s, n) || *n == 0 ? bad("count", s) : 0;
@@ -334,7 +345,7 @@ static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 	case 'r': o->record = arg; return 0;
 	case 'f': return parse_url(arg, &o->fwd.url);
 	case OPT_TTL: return parse_ttl(arg, &o->fwd.ttl);
-	case OPT_IFACE: o->fwd.iface = arg; return 0;
+	case OPT_IFACE: return parse_iface(arg, &o->fwd.iface);
 	case OPT_BATCH_BYTES: return parse_size(arg, &o->fwd.batch_bytes);
 	case OPT_BATCH_DELAY: return parse_delay(arg, &o->fwd.batch_delay_ns);
 	case OPT_HEARTBEAT:

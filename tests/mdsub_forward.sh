@@ -4,12 +4,18 @@
 # session at exit; mdpub's udp source reproduces the messages.
 . "${top_srcdir:-.}/tests/mdsub_lib.sh"
 
+# recv_start CHANNEL OUT [GROUP]: a receiver in the background
 recv_start() {
 	rm -f "$WORK/port"
-	"$TOOL" udprecv "$1" "$WORK/port" >"$WORK/$2" &
+	"$TOOL" udprecv "$1" "$WORK/port" ${3:-} >"$WORK/$2" &
 	receiver=$!
-	wait_for test -s "$WORK/port"
-	port=$(cat "$WORK/port")
+	i=0
+	until [ -s "$WORK/port" ] || ! kill -0 $receiver 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "receiver did not start"
+		sleep 0.05
+	done
+	port=$(cat "$WORK/port" 2>/dev/null)
 }
 
 pub feed 14
@@ -37,7 +43,20 @@ recv_start feed udp3
 status 0 "$MDSUB" --forward "udp://127.0.0.1:$port" --heartbeat 0.1 -d 0.45 feed
 wait $receiver || fail "receiver 3"
 [ "$(grep -c '^heartbeat 15$' "$WORK/udp3")" -ge 3 ] || fail "heartbeats: $(cat "$WORK/udp3")"
-status 64 "$MDSUB" --forward "tcp://127.0.0.1:1" feed 2>/dev/null
+
+# multicast on the loopback interface, TTL 0 (this host only)
+group=239.255.0.77
+recv_start feed udp4 $group
+if [ -n "$port" ]; then
+	status 0 "$MDSUB" --forward "udp://$group:$port" --interface 127.0.0.1 \
+		--ttl 0 --from oldest -u feed
+	wait $receiver || fail "multicast receiver"
+	grep -v '^heartbeat \|^end ' "$WORK/udp4" >"$WORK/got4"
+	same "$WORK/raw" "$WORK/got4" "multicast forward"
+else
+	wait $receiver
+	echo "SKIP (part): cannot join a multicast group on lo"
+fi
 
 # mdpub's udp source reproduces the messages
 if [ ! -x "${MDPUB:-}" ]; then

@@ -11,8 +11,11 @@
  *       -e SEC                lossless: evict readers stalled SEC seconds
  *   json                      check that every stdin line is one JSON object
  *   recdump FILE              print a recording as `mdsub -o raw` would
- *   udprecv CHANNEL PORTFILE  receive MoldUDP64 packets on 127.0.0.1 (port
- *                             written to PORTFILE), print messages as
+ *   udprecv CHANNEL PORTFILE [GROUP]
+ *                             receive MoldUDP64 packets on 127.0.0.1, or
+ *                             on multicast GROUP joined on 127.0.0.1 (exit
+ *                             77 when it cannot be joined), the port
+ *                             written to PORTFILE; print messages as
  *                             `mdsub -o raw`, plus "heartbeat SEQ" and
  *                             "end SEQ" lines; stops at end of session
  */
@@ -355,7 +358,17 @@ static int print_packet(const char *ch, const unsigned char *p, size_t len)
 	return 0;
 }
 
-static int bind_udp(const char *portfile)
+/* Joins group on the loopback interface; -1 when the host cannot. */
+static int join_group(int fd, struct in_addr group)
+{
+	struct ip_mreq mreq = {.imr_multiaddr = group};
+
+	mreq.imr_interface.s_addr = htonl(INADDR_LOOPBACK);
+	return setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq,
+			  sizeof mreq);
+}
+
+static int bind_udp(const char *portfile, const char *group)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof sa;
@@ -363,9 +376,13 @@ static int bind_udp(const char *portfile)
 	FILE *f;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (group && inet_pton(AF_INET, group, &sa.sin_addr) != 1)
+		return -1;
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len))
 		return -1;
+	if (group && join_group(fd, sa.sin_addr))
+		return -2;
 	f = fopen(portfile, "w");
 	if (!f)
 		return -1;
@@ -374,15 +391,16 @@ static int bind_udp(const char *portfile)
 	return fd;
 }
 
-static int cmd_udprecv(const char *ch, const char *portfile)
+static int cmd_udprecv(const char *ch, const char *portfile,
+		       const char *group)
 {
 	static unsigned char pkt[MOLD_PACKET_MAX];
-	int fd = bind_udp(portfile);
+	int fd = bind_udp(portfile, group);
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 	if (fd < 0) {
 		perror("testtool: udp");
-		return 1;
+		return fd == -2 ? 77 : 1;
 	}
 	while (poll(&pfd, 1, UDP_TIMEOUT_MS) == 1) {
 		ssize_t n = recv(fd, pkt, sizeof pkt, 0);
@@ -407,8 +425,8 @@ int main(int argc, char **argv)
 		return cmd_json();
 	if (strcmp(cmd, "recdump") == 0 && argc == 3)
 		return cmd_recdump(argv[2]);
-	if (strcmp(cmd, "udprecv") == 0 && argc == 4)
-		return cmd_udprecv(argv[2], argv[3]);
+	if (strcmp(cmd, "udprecv") == 0 && (argc == 4 || argc == 5))
+		return cmd_udprecv(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	fputs("usage: mdsub_testtool pub|json|recdump|udprecv ...\n", stderr);
 	return 2;
 }

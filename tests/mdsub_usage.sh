@@ -30,6 +30,7 @@ usage_error "$(printf '%065d' 0)"
 usage_error --record a.rec one two
 usage_error --forward udp://127.0.0.1:9 one two
 usage_error --list chan
+usage_error --interface 300.1.1.1 --forward udp://239.1.1.1:9 chan
 usage_error --forward tcp://127.0.0.1:9 chan
 usage_error --forward udp://127.0.0.1 chan
 usage_error --forward "udp://[::1:9" chan
