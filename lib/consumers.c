@@ -40,6 +40,7 @@ static void fill_entry(struct seg_consumer *c, const char *name,
 	atomic_store_explicit(&c->pid_start, pid_start, memory_order_relaxed);
 	atomic_store_explicit(&c->lost, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->read_num, pos, memory_order_relaxed);
+	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
 }
 
 /*
@@ -132,6 +133,11 @@ int cons_reap_one(struct seg_map *m, uint32_t idx)
 						     memory_order_relaxed))
 		return 0;
 	atomic_fetch_add_explicit(&m->hdr->reclaims, 1, memory_order_relaxed);
+	/* The owner died asleep: give back its count in waiters, or every
+	 * publish would make a futex syscall from now on. The exchange makes
+	 * it happen once. */
+	if (atomic_exchange_explicit(&c->waiting, 0, memory_order_relaxed))
+		atomic_fetch_sub_explicit(&m->hdr->waiters, 1, memory_order_relaxed);
 	return 1;
 }
 

@@ -149,11 +149,13 @@ void wait_wake_if_waiting(struct seg_header *h, int asym);
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);
 
-/* Reader side: one step of waiting for the stamp word at *stamp to change
+/* Reader side (waiting: the reader's consumer entry flag; NULL for a
+ * reader without an entry, which polls): one step of waiting for the stamp word at *stamp to change
  * from `seen`, by strategy; `round` counts calls since the last progress.
  * Returns 0 when it is worth looking again, -ETIMEDOUT past deadline_ns
  * (CLOCK_MONOTONIC; UINT64_MAX = none). */
-int wait_step(struct seg_header *h, int writable, enum mdbus_wait strategy,
+int wait_step(struct seg_header *h, _Atomic uint32_t *waiting,
+	      enum mdbus_wait strategy,
 	      const _Atomic uint64_t *stamp, uint64_t seen, unsigned round,
 	      uint64_t deadline_ns);
 

@@ -117,6 +117,12 @@ struct seg_consumer {
 	_Atomic uint64_t lost;       /* relaxed, statistics only */
 	_Atomic uint64_t name[(MDBUS_NAME_MAX + 1) / 8]; /* NUL-padded; written
 					while CLAIMING */
+	/* ---- second line: written by the owner only around a sleep ---- */
+	_Alignas(64) _Atomic uint32_t waiting; /* 1 while counted in the
+					header's waiters; a reaper that frees
+					a dead owner's entry with it set takes
+					the owner's count back (consumers.c) */
+	uint32_t pad[15];
 };
 
 /* Slot header words (index into the slot as uint64 words). */
@@ -126,7 +132,7 @@ struct seg_consumer {
 #define SLOT_W_PAYLOAD 3
 
 _Static_assert(sizeof(struct seg_header) <= SEG_HEADER_SIZE, "header page");
-_Static_assert(sizeof(struct seg_consumer) == 64, "consumer entry line");
+_Static_assert(sizeof(struct seg_consumer) == 128, "consumer entry lines");
 _Static_assert(SLOT_W_PAYLOAD * 8 == MDBUS_SLOT_HEADER, "slot header size");
 
 /*

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -228,9 +229,13 @@ static int geom_from_header(struct seg_geom *g, const struct seg_header *h,
 			  atomic_load_explicit(&h->block_count, memory_order_relaxed),
 			  atomic_load_explicit(&h->max_consumers, memory_order_relaxed),
 			  atomic_load_explicit(&h->mode, memory_order_relaxed));
-	if (r < 0)
+	if (r < 0) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", mdbus_last_error());
 		return err_set(MDBUS_ECORRUPT, "channel %s: absurd geometry: %s",
-			       channel, mdbus_last_error());
+			       channel, why);
+	}
 	if (atomic_load_explicit(&h->header_size, memory_order_relaxed) != SEG_HEADER_SIZE ||
 	    atomic_load_explicit(&h->table_off, memory_order_relaxed) != g->table_off ||
 	    atomic_load_explicit(&h->blocks_off, memory_order_relaxed) != g->blocks_off ||
@@ -279,6 +284,76 @@ static void header_init(struct seg_header *h, const struct seg_geom *g,
 		atomic_store_explicit(&h->channel[i], name[i], memory_order_relaxed);
 	/* Last: pairs with the acquire load in geom_from_header(). */
 	atomic_store_explicit(&h->magic, SEG_MAGIC, memory_order_release);
+}
+
+/* ---------------------------------------------------- lock across fork */
+
+/*
+ * The owner lock is a flock() on the publisher's open file description,
+ * which fork() shares with the child: a child that outlived its publisher
+ * parent would keep the channel owned. So every lock fd of this process is
+ * listed, and in a child each is pointed at /dev/null (dup2 drops the
+ * child's reference to the locked description; the fd number stays valid
+ * for the handle's eventual close).
+ */
+static pthread_mutex_t locks_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t locks_once = PTHREAD_ONCE_INIT;
+static int *lock_fds;
+static size_t lock_count, lock_cap;
+
+static void locks_prepare(void) { pthread_mutex_lock(&locks_mu); }
+static void locks_parent(void) { pthread_mutex_unlock(&locks_mu); }
+
+static void locks_child(void)
+{
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	size_t i;
+
+	for (i = 0; null >= 0 && i < lock_count; i++)
+		dup2(null, lock_fds[i]);
+	if (null >= 0)
+		close(null);
+	lock_count = 0;
+	pthread_mutex_unlock(&locks_mu);
+}
+
+static void locks_init(void)
+{
+	pthread_atfork(locks_prepare, locks_parent, locks_child);
+}
+
+static int lock_track(int fd)
+{
+	int *v;
+
+	pthread_once(&locks_once, locks_init);
+	pthread_mutex_lock(&locks_mu);
+	if (lock_count == lock_cap) {
+		v = realloc(lock_fds, (lock_cap ? lock_cap * 2 : 8) * sizeof(*v));
+		if (!v) {
+			pthread_mutex_unlock(&locks_mu);
+			return err_set(-ENOMEM, "out of memory");
+		}
+		lock_fds = v;
+		lock_cap = lock_cap ? lock_cap * 2 : 8;
+	}
+	lock_fds[lock_count++] = fd;
+	pthread_mutex_unlock(&locks_mu);
+	return 0;
+}
+
+static void lock_untrack(int fd)
+{
+	size_t i;
+
+	pthread_mutex_lock(&locks_mu);
+	for (i = 0; i < lock_count; i++) {
+		if (lock_fds[i] == fd) {
+			lock_fds[i] = lock_fds[--lock_count];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&locks_mu);
 }
 
 /* ------------------------------------------------------------- creation */
@@ -341,14 +416,29 @@ static int reserve(int fd, const char *dir, const char *channel,
 	return 0;
 }
 
+/*
+ * Maps the whole segment read-write. The mapping is made through a second
+ * open file description of the same file, because a mapping holds a
+ * reference to the description it was made from and would keep the owner
+ * lock alive in a forked child that inherited it (see locks_child()).
+ */
 static int map_rw(struct seg_map *m, int fd)
 {
-	void *p = mmap(NULL, m->g.total_size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_POPULATE, fd, 0);
+	char self[64];
+	int mfd, e;
+	void *p;
 
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	mfd = open(self, O_RDWR | O_CLOEXEC);
+	if (mfd < 0)
+		return err_set(-errno, "reopen %s: %s", self, strerror(errno));
+	p = mmap(NULL, m->g.total_size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_POPULATE, mfd, 0);
+	e = errno;
+	close(mfd);
 	if (p == MAP_FAILED)
-		return err_set(-errno, "mmap %" PRIu64 " bytes: %s",
-			       m->g.total_size, strerror(errno));
+		return err_set(-e, "mmap %" PRIu64 " bytes: %s",
+			       m->g.total_size, strerror(e));
 	m->meta_map = p;
 	m->blk_map = NULL;
 	m->hdr = p;
@@ -515,11 +605,13 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 		return r;
 	for (attempt = 0; attempt < 8; attempt++) {
 		r = try_create(m, channel, cfg, &want);
-		if (r != -EEXIST)
-			return r;
-		r = try_resume(m, channel, cfg, &want);
-		if (r != -EAGAIN)
-			return r;
+		if (r == -EEXIST)
+			r = try_resume(m, channel, cfg, &want);
+		if (r == -EAGAIN)
+			continue;
+		if (r == 0)
+			r = lock_track(m->fd);
+		return r;
 	}
 	return err_set(-EBUSY, "channel %s keeps changing while we open it", channel);
 }
@@ -647,8 +739,10 @@ void seg_unmap(struct seg_map *m)
 		munmap(m->blk_map, m->g.total_size - m->g.blocks_off);
 	if (m->meta_map)
 		munmap(m->meta_map, m->blk_map ? m->g.blocks_off : m->g.total_size);
-	if (m->fd >= 0)
+	if (m->fd >= 0) {
+		lock_untrack(m->fd);
 		close(m->fd); /* drops the publisher's lock */
+	}
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 }

@@ -144,7 +144,8 @@ static int collect(DIR *d, char ***names, size_t *count)
 			goto oom;
 		(*count)++;
 	}
-	qsort(v, *count, sizeof(*v), by_name);
+	if (*count)
+		qsort(v, *count, sizeof(*v), by_name);
 	*names = v;
 	return 0;
 oom:

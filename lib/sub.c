@@ -19,9 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+#define REOPEN_WAIT_MS 1000
 
 struct mdbus_sub {
 	struct seg_map m;
@@ -48,6 +51,22 @@ MDBUS_EXPORT void mdbus_sub_config_init(struct mdbus_sub_config *cfg)
 	cfg->wait = MDBUS_WAIT_ADAPTIVE;
 }
 
+/* The oldest message still whole in the ring: w - capacity, unless the
+ * producer is writing w into that very slot now. */
+static uint64_t oldest(const struct mdbus_sub *s, uint64_t w)
+{
+	uint64_t n;
+
+	if (w < s->m.g.capacity)
+		return 0;
+	n = w - s->m.g.capacity;
+	/* Acquire pairs with the producer's release store of complete(n). */
+	if (atomic_load_explicit(&seg_slot(&s->m, n)[SLOT_W_STAMP],
+				 memory_order_acquire) == stamp_complete(n))
+		return n;
+	return n + 1;
+}
+
 static uint64_t start_position(const struct mdbus_sub *s)
 {
 	/* Acquire pairs with the producer's release store of write_num. */
@@ -55,7 +74,7 @@ static uint64_t start_position(const struct mdbus_sub *s)
 
 	switch (s->start) {
 	case MDBUS_START_OLDEST:
-		return w > s->m.g.capacity ? w - s->m.g.capacity : 0;
+		return oldest(s, w);
 	case MDBUS_START_SEQ:
 		return s->start_seq;
 	default:
@@ -149,8 +168,11 @@ static void publish_position(struct mdbus_sub *s)
 			      memory_order_release);
 }
 
+/* Lossless only: one acquire load of our own entry's line per read. */
 static int check_evicted(struct mdbus_sub *s)
 {
+	if (s->evicted)
+		return MDBUS_EEVICTED;
 	if (s->entry < 0 || s->m.g.mode != MDBUS_MODE_LOSSLESS)
 		return 0;
 	if (!s->evicted && cons_still_ours(&s->m, s->entry, s->word))
@@ -270,8 +292,9 @@ MDBUS_EXPORT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
 {
 	int r;
 
-	if (s->evicted)
-		return MDBUS_EEVICTED;
+	r = check_evicted(s);
+	if (r < 0)
+		return r;
 	do
 		r = read_once(s, buf, len, msg);
 	while (r == 1);
@@ -286,16 +309,23 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 	unsigned round;
 	int r;
 
-	if (timeout_ns >= 0)
-		deadline = clock_mono_ns() + (uint64_t)timeout_ns;
 	for (round = 0;; round++) {
+		uint64_t pos = s->pos;
+
+		/* The stamp seen before looking: if the message completes
+		 * after try_read missed it, the sleep sees the change. */
+		stamp = seg_slot(&s->m, pos) + SLOT_W_STAMP;
+		seen = atomic_load_explicit(stamp, memory_order_acquire);
 		r = mdbus_sub_try_read(s, buf, len, msg);
 		if (r != -EAGAIN)
 			return r;
-		stamp = seg_slot(&s->m, s->pos) + SLOT_W_STAMP;
-		seen = atomic_load_explicit(stamp, memory_order_relaxed);
-		r = wait_step(s->m.hdr, s->m.writable, s->wait, stamp, seen,
-			      round, deadline);
+		if (s->pos != pos)
+			continue;
+		if (deadline == UINT64_MAX && timeout_ns >= 0)
+			deadline = clock_mono_ns() + (uint64_t)timeout_ns;
+		r = wait_step(s->m.hdr,
+			      s->entry >= 0 ? &s->m.table[s->entry].waiting : NULL,
+			      s->wait, stamp, seen, round, deadline);
 		if (r < 0)
 			return r;
 	}
@@ -345,13 +375,41 @@ static void detach(struct mdbus_sub *s)
 	seg_unmap(&s->m);
 }
 
+static int is_replaced(const struct seg_map *m)
+{
+	/* Acquire pairs with the release store of REPLACED. */
+	return atomic_load_explicit(&m->hdr->pub_state, memory_order_acquire) ==
+	       SEG_PUB_REPLACED;
+}
+
+/* Attaches to the segment under the name, waiting up to REOPEN_WAIT_MS
+ * while it is still the replaced one (the replacer marks the old segment
+ * before it makes the new). */
+static int attach_current(struct mdbus_sub *fresh)
+{
+	struct timespec pause = { 0, 10000000L };
+	int r, tries;
+
+	for (tries = 0;; tries++) {
+		r = attach(fresh);
+		if (r < 0 || !is_replaced(&fresh->m))
+			return r;
+		detach(fresh);
+		if (tries * 10 >= REOPEN_WAIT_MS)
+			return err_set(MDBUS_EREPLACED,
+				       "channel %s: no new segment after %d ms",
+				       fresh->channel, REOPEN_WAIT_MS);
+		nanosleep(&pause, NULL);
+	}
+}
+
 MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s)
 {
 	struct mdbus_sub fresh = *s;
 	int r;
 
 	fresh.start = MDBUS_START_OLDEST;
-	r = attach(&fresh);
+	r = attach_current(&fresh);
 	if (r < 0)
 		return r;
 	if (fresh.m.g.epoch == s->m.g.epoch) {

@@ -105,24 +105,28 @@ static uint64_t sleep_length(uint64_t deadline_ns)
 	return deadline_ns - now < SLEEP_MAX_NS ? deadline_ns - now : SLEEP_MAX_NS;
 }
 
-/*
- * Sleeps on the futex until woken, the stamp changes or ns pass. The
- * sleep is capped so that a reader also notices state changes nobody
- * woke it for (e.g. a publisher killed with SIGKILL).
- */
+/* Undoes announce_waiter(), unless a reaper already did (it exchanges
+ * `waiting` to 0 only for an owner it judged dead, i.e. never for us). */
+static void retire_waiter(struct seg_header *h, _Atomic uint32_t *waiting)
+{
+	if (atomic_exchange_explicit(waiting, 0, memory_order_relaxed))
+		atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
+}
+
 /* Dekker, reader side: waiters++ then a full barrier on this CPU and, if
  * the publisher relies on it, on the publisher's. Returns 0, or -1 when
  * the barrier cannot be had (the caller then polls instead). */
-static int announce_waiter(struct seg_header *h)
+static int announce_waiter(struct seg_header *h, _Atomic uint32_t *waiting)
 {
 	atomic_fetch_add_explicit(&h->waiters, 1, memory_order_relaxed);
+	atomic_store_explicit(waiting, 1, memory_order_relaxed);
 	/* Pairs with the fence in wait_wake_if_waiting(). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!atomic_load_explicit(&h->wake_membarrier, memory_order_relaxed))
 		return 0;
 	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0)
 		return 0;
-	atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
+	retire_waiter(h, waiting);
 	return -1;
 }
 
@@ -138,13 +142,18 @@ static void poll_sleep(uint64_t ns)
  * sleep is capped so that a reader also notices state changes nobody
  * woke it for (e.g. a publisher killed with SIGKILL).
  */
-static void sleep_on(struct seg_header *h, const _Atomic uint64_t *stamp,
-		     uint64_t seen, uint64_t ns)
+/*
+ * Sleeps on the futex until woken, the stamp changes or ns pass. The
+ * sleep is capped so that a reader also notices state changes nobody
+ * woke it for (e.g. a publisher killed with SIGKILL).
+ */
+static void sleep_on(struct seg_header *h, _Atomic uint32_t *waiting,
+		     const _Atomic uint64_t *stamp, uint64_t seen, uint64_t ns)
 {
 	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 	uint32_t seq;
 
-	if (announce_waiter(h) < 0) {
+	if (announce_waiter(h, waiting) < 0) {
 		poll_sleep(ns);
 		return;
 	}
@@ -153,10 +162,11 @@ static void sleep_on(struct seg_header *h, const _Atomic uint64_t *stamp,
 	/* Acquire pairs with the producer's release store of the stamp. */
 	if (atomic_load_explicit(stamp, memory_order_acquire) == seen)
 		futex(&h->wake_seq, FUTEX_WAIT, seq, &ts);
-	atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
+	retire_waiter(h, waiting);
 }
 
-int wait_step(struct seg_header *h, int writable, enum mdbus_wait strategy,
+int wait_step(struct seg_header *h, _Atomic uint32_t *waiting,
+	      enum mdbus_wait strategy,
 	      const _Atomic uint64_t *stamp, uint64_t seen, unsigned round,
 	      uint64_t deadline_ns)
 {
@@ -178,9 +188,9 @@ int wait_step(struct seg_header *h, int writable, enum mdbus_wait strategy,
 		sched_yield();
 		return 0;
 	}
-	if (!writable)
+	if (!waiting)
 		poll_sleep(ns);
 	else
-		sleep_on(h, stamp, seen, ns);
+		sleep_on(h, waiting, stamp, seen, ns);
 	return 0;
 }
