@@ -10,7 +10,10 @@
  *  - A handle (mdbus_pub_t, mdbus_sub_t) belongs to one thread at a time; the
  *    library takes no lock, so callers that share a handle serialise access.
  *  - Nothing here allocates or makes a system call on the hot path:
- *    mdbus_pub_publish(), mdbus_pub_claim()/commit(), mdbus_sub_try_read().
+ *    mdbus_pub_publish(), mdbus_pub_claim()/commit(), mdbus_sub_try_read(),
+ *    with two exceptions: a publish makes one FUTEX_WAKE when a reader is
+ *    asleep, and a lossless publisher held back by a reader checks that
+ *    reader's liveness in /proc at most every 10 ms.
  *  - The channel name must match [A-Za-z0-9._-]{1,64}.
  *  - Segments live in the segment directory: the `dir` config field if set,
  *    else $MDBUS_DIR if set, else /dev/shm (through shm_open()).
@@ -57,9 +60,11 @@ enum mdbus_error {
  * (0, negated errno values, MDBUS_E*). Thread-safe; never NULL. */
 const char *mdbus_strerror(int err);
 
-/* Returns a detailed text for the last error this thread got from the
- * library (e.g. the size needed when a directory is too small, both
- * versions on a version mismatch); "" when there is none. Thread-local. */
+/* Returns a detailed text for the last error of an open, attach, stats,
+ * list or unlink call in this thread (e.g. the size needed when a directory
+ * is too small, both versions on a version mismatch); "" when there was
+ * none. Hot-path calls (publish, claim, commit, read) do not set it, and
+ * success does not clear it. Thread-local. */
 const char *mdbus_last_error(void);
 
 enum mdbus_mode {
@@ -112,8 +117,11 @@ void mdbus_config_init(struct mdbus_config *cfg);
  * geometry whose publisher is gone, at its write count. Refuses with
  * MDBUS_EOWNED when a live publisher owns it (mdbus_last_error() names its
  * pid), MDBUS_EGEOMETRY when the geometry differs and MDBUS_PUB_REPLACE is
- * not set (with it, the old segment is marked replaced and a new one made).
- * May block for up to ~1 s on a segment another process is creating.
+ * not set (with it, a segment of other geometry, other major version or
+ * corrupt header is marked replaced where readable, and a new one made).
+ * A file_mode writable by others is refused with -EINVAL (readers refuse
+ * such segments). Never waits: a segment being created by another process
+ * reads as owned. The owner lock is not inherited by fork()ed children.
  * Returns 0 and sets *out, or a negative error. Any thread. */
 int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 		   const struct mdbus_config *cfg);
@@ -177,7 +185,9 @@ struct mdbus_sub_config {
 	int anonymous;          /* 1 = take no consumer entry, map read-only
 				   (also chosen when the segment is not
 				   writable); lossless producers do not wait
-				   for anonymous readers */
+				   for anonymous readers, and they cannot
+				   sleep on the futex: an idle one polls
+				   every 200 us */
 	enum mdbus_start start;
 	uint64_t start_seq;
 	enum mdbus_wait wait;   /* strategy of mdbus_sub_read() */
@@ -210,7 +220,8 @@ int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 /* Non-blocking read of the next message into buf (len bytes). Returns 0 and
  * fills *msg; -EAGAIN when nothing new; -EMSGSIZE when len is too small
  * (msg->size says how much is needed; position kept); MDBUS_EEVICTED
- * (sticky) when a lossless producer evicted this reader. Messages the
+ * (sticky) when a lossless producer evicted this reader; MDBUS_EREPLACED
+ * when nothing is left to read in a replaced segment. Messages the
  * producer overwrote before they were read are skipped and counted in
  * msg->lost. Never returns a torn, stale or duplicated message. No syscall. */
 int mdbus_sub_try_read(mdbus_sub_t *sub, void *buf, size_t len,

@@ -603,6 +603,10 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 			  cfg->block_count, cfg->max_consumers, cfg->mode);
 	if (r < 0)
 		return r;
+	if (cfg->file_mode & S_IWOTH)
+		return err_set(-EINVAL,
+			       "file mode %o is writable by others; readers refuse such segments",
+			       (unsigned)cfg->file_mode);
 	for (attempt = 0; attempt < 8; attempt++) {
 		r = try_create(m, channel, cfg, &want);
 		if (r == -EEXIST)
