@@ -26,14 +26,7 @@ fail() {
 	exit 1
 }
 
-# status WANT CMD...: runs CMD, fails unless its exit status is WANT
-status() {
-	want=$1
-	shift
-	"$@"
-	got=$?
-	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want"
-}
+. "$top_srcdir/tests/common.sh"
 
 # start NAME ARGS...: mdpub -f ARGS in the background, log in
 # $WORK/NAME.log, pid in $PID

@@ -23,14 +23,7 @@ same() {
 	diff -u "$1" "$2" >&2 || fail "$3"
 }
 
-# status WANT CMD...: runs CMD, fails unless its exit status is WANT
-status() {
-	want=$1
-	shift
-	"$@"
-	got=$?
-	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want"
-}
+. "$top_srcdir/tests/common.sh"
 
 # A stopped channel holding the deterministic feed: pub CHANNEL N [OPTS]
 pub() {

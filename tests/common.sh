@@ -1,0 +1,11 @@
+# common.sh - shell helpers shared by mdpub_lib.sh and mdsub_lib.sh, which
+# define fail() before sourcing this.
+
+# status WANT CMD...: runs CMD, fails unless its exit status is WANT
+status() {
+	want=$1
+	shift
+	"$@"
+	got=$?
+	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want"
+}
