@@ -36,7 +36,7 @@
 #define END_TYPE 0xffff /* tu_type_for() never gives it */
 
 struct shared {
-	_Atomic uint32_t ready, started, claimed, forked;
+	_Atomic uint32_t ready, started, claimed, forked, child_running;
 	pid_t grandchild;
 	uint64_t start_pos, claim_pos;
 	uint64_t delivered, lost;
@@ -141,6 +141,9 @@ static int forking_publisher(void *arg)
 	(void)p;
 	g = fork();
 	if (g == 0) {
+		/* fork() has returned here, so the library's atfork handler
+		 * has dropped this child's hold on the lock. */
+		atomic_store(&sh->child_running, 1);
 		tu_sleep_ms(60000); /* outlives the test if not killed */
 		_exit(0);
 	}
@@ -159,6 +162,7 @@ static void forked_child_keeps_no_lock(void)
 	int rc;
 
 	tu_await(&sh->forked, 1, 30, "publisher to fork");
+	tu_await(&sh->child_running, 1, 30, "forked child to run");
 	tu_kill_reap(pub);
 	rc = mdbus_pub_open(&p, CHANNEL, &c);
 	kill(sh->grandchild, SIGKILL);
