@@ -154,7 +154,8 @@ void mdbus_pub_heartbeat(mdbus_pub_t *pub);
 /* Lossless and housekeeping: reclaims consumer entries whose process is
  * dead and, in lossless mode, evicts readers stalled longer than
  * stall_evict_ns. Returns the number of entries freed/evicted or a negative
- * error. Reads /proc; call it from a timer, not per message. */
+ * error. Reads /proc; call it from a timer, not per message, and from the
+ * thread that publishes (it updates the handle's lossless gate). */
 int mdbus_pub_reap(mdbus_pub_t *pub);
 
 /* Sequence number the next message will get (= write count). */
