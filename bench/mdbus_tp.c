@@ -38,11 +38,11 @@ static int checked(int r, const char *what)
 
 static int mdbus_tp_pub_open(struct bench_run *run, void **out)
 {
-	struct mdbus_config cfg;
+	struct mdbus_pub_config cfg;
 	mdbus_pub_t *pub = NULL;
 	int r;
 
-	mdbus_config_init(&cfg);
+	mdbus_pub_config_init(&cfg);
 	cfg.slot_size = run->cell.slot_size;
 	cfg.slots_per_block = MDBUS_BLOCK_SLOTS;
 	cfg.block_count = BENCH_RING_SLOTS / MDBUS_BLOCK_SLOTS;

@@ -30,7 +30,7 @@ static int fill_header(struct mdbus_rec_header *h, const char *channel,
 		       const struct mdbus_sub_config *sub)
 {
 	struct mdbus_stats st;
-	int err = mdbus_stats(channel, sub->dir, &st, NULL, 0);
+	int err = mdbus_channel_stats(channel, sub->dir, &st, NULL, 0);
 
 	if (err) {
 		fprintf(stderr, "mdsub: %s: cannot read geometry: %s\n",

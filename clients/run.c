@@ -158,14 +158,6 @@ static void note_loss(struct chan *c, const struct mdbus_msg *m)
 		report_loss(c, now);
 }
 
-static const char *pub_state_name(enum mdbus_pub_state s)
-{
-	static const char *const names[] = {"none", "active", "stopped",
-					    "replaced", "dead"};
-
-	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
-}
-
 /* Says on stderr when the publisher starts, stops, dies or changes. */
 static void note_pub_change(struct chan *c, const struct mdbus_pub_info *p)
 {
@@ -176,7 +168,7 @@ static void note_pub_change(struct chan *c, const struct mdbus_pub_info *p)
 			c->name, (int)p->pid);
 	else if (p->state != MDBUS_PUB_REPLACED)
 		fprintf(stderr, "mdsub: %s: publisher pid %d %s\n", c->name,
-			(int)p->pid, pub_state_name(p->state));
+			(int)p->pid, mdbus_pub_state_name(p->state));
 	c->pub = *p;
 }
 

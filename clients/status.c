@@ -72,7 +72,7 @@ static void sample_all(const struct mdsub_opts *o, struct snapshot *snap)
 	for (size_t i = 0; i < snap->n; i++) {
 		struct sample *s = &snap->s[i];
 
-		s->err = mdbus_stats(s->name, o->sub.dir, &s->st, NULL, 0);
+		s->err = mdbus_channel_stats(s->name, o->sub.dir, &s->st, NULL, 0);
 		s->t_ns = now_mono();
 	}
 }
@@ -107,19 +107,6 @@ static double rate(const struct sample *cur, const struct snapshot *prev)
 		       1e9 / (double)(cur->t_ns - p->t_ns);
 	}
 	return -1;
-}
-
-static const char *mode_name(enum mdbus_mode m)
-{
-	return m == MDBUS_MODE_LOSSLESS ? "lossless" : "overwrite";
-}
-
-static const char *state_name(enum mdbus_pub_state s)
-{
-	static const char *const names[] = {"none", "active", "stopped",
-					    "replaced", "dead"};
-
-	return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }
 
 static void fmt_age(char *buf, size_t len, int64_t ns)
@@ -158,8 +145,8 @@ static void list_line(const struct sample *s, const struct snapshot *prev)
 	fmt_rate(r, sizeof r, rate(s, prev));
 	printf("%-20s %-9s %7" PRIu32 " %10" PRIu64 " %-8s %8d %6s %14" PRIu64
 	       " %10s %4" PRIu32 "/%" PRIu32 "\n", s->name,
-	       mode_name(st->mode), st->slot_size, st->capacity,
-	       state_name(st->pub.state), (int)st->pub.pid, age,
+	       mdbus_mode_name(st->mode), st->slot_size, st->capacity,
+	       mdbus_pub_state_name(st->pub.state), (int)st->pub.pid, age,
 	       st->pub.write_num, r, st->consumers, st->max_consumers);
 }
 
@@ -168,7 +155,7 @@ static void consumer_lines(const struct sample *s, const char *dir,
 {
 	struct mdbus_stats st;
 
-	if (mdbus_stats(s->name, dir, &st, cons, CONSUMERS_MAX))
+	if (mdbus_channel_stats(s->name, dir, &st, cons, CONSUMERS_MAX))
 		return;
 	if (!st.consumers)
 		return;
@@ -201,14 +188,14 @@ static void status_block(const struct sample *s, const struct snapshot *prev,
 	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
 	fmt_rate(r, sizeof r, rate(s, prev));
 	printf("%s: layout %" PRIu32 ".%" PRIu32 ", %s, created %s, epoch %"
-	       PRIu64 "\n", s->name, st->version_major, st->version_minor,
-	       mode_name(st->mode), created, st->epoch);
+	       PRIu64 "\n", s->name, st->layout_major, st->layout_minor,
+	       mdbus_mode_name(st->mode), created, st->epoch);
 	printf("  geometry: slot %" PRIu32 " B x %" PRIu32 " x %" PRIu32
 	       " blocks = %" PRIu64 " slots, %" PRIu64 " bytes\n",
 	       st->slot_size, st->slots_per_block, st->block_count,
 	       st->capacity, st->total_size);
 	printf("  publisher: %s, pid %d, heartbeat age %s\n",
-	       state_name(st->pub.state), (int)st->pub.pid, age);
+	       mdbus_pub_state_name(st->pub.state), (int)st->pub.pid, age);
 	printf("  write_num: %" PRIu64 ", rate %s msg/s\n", st->pub.write_num, r);
 	printf("  consumers: %" PRIu32 " of %" PRIu32 "\n", st->consumers,
 	       st->max_consumers);

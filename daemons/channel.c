@@ -351,10 +351,10 @@ static void init_watchers(struct channel *ch)
 static int open_pub(struct channel *ch)
 {
 	const struct chan_conf *c = ch->conf;
-	struct mdbus_config cfg;
+	struct mdbus_pub_config cfg;
 	int rc;
 
-	mdbus_config_init(&cfg);
+	mdbus_pub_config_init(&cfg);
 	cfg.slot_size = (uint32_t)c->slot_size;
 	cfg.slots_per_block = (uint32_t)c->slots_per_block;
 	cfg.block_count = (uint32_t)c->block_count;
@@ -453,7 +453,7 @@ void channel_stop(struct channel *ch)
 void channel_log_stats(const struct channel *ch)
 {
 	struct mdbus_stats st;
-	int rc = mdbus_stats(channel_name(ch), ch->conf->dir, &st, NULL, 0);
+	int rc = mdbus_channel_stats(channel_name(ch), ch->conf->dir, &st, NULL, 0);
 
 	log_msg(LOG_NOTICE,
 		"channel %s: in %llu out %llu malformed %llu gaps %llu "

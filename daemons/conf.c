@@ -183,9 +183,9 @@ void conf_channel_free(struct chan_conf *c)
 
 static void chan_defaults(struct chan_conf *c)
 {
-	struct mdbus_config lib;
+	struct mdbus_pub_config lib;
 
-	mdbus_config_init(&lib);
+	mdbus_pub_config_init(&lib);
 	memset(c, 0, sizeof(*c));
 	c->slot_size = lib.slot_size;
 	c->slots_per_block = lib.slots_per_block;

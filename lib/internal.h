@@ -75,7 +75,7 @@ int seg_geom_make(struct seg_geom *g, uint32_t slot_size,
 
 /* Creates or resumes the segment for a publisher (DESIGN 5). */
 int seg_open_publisher(struct seg_map *m, const char *channel,
-		       const struct mdbus_config *cfg);
+		       const struct mdbus_pub_config *cfg);
 
 /* Attaches a reader: validates, copies geometry, maps header+table RW
  * (read-only with SEG_ATTACH_RDONLY or when the file is not writable) and

@@ -29,8 +29,9 @@
 extern "C" {
 #endif
 
-#define MDBUS_VERSION_MAJOR 1 /* segment layout major: readers refuse others */
-#define MDBUS_VERSION_MINOR 0 /* segment layout minor: additions only */
+#define MDBUS_VERSION "0.2.0"  /* package version; configure reads it here */
+#define MDBUS_LAYOUT_MAJOR 1   /* segment layout major: readers refuse others */
+#define MDBUS_LAYOUT_MINOR 0   /* segment layout minor: additions only */
 
 #define MDBUS_CHANNEL_MAX 64    /* longest channel name */
 #define MDBUS_NAME_MAX 31       /* longest consumer name */
@@ -67,6 +68,10 @@ const char *mdbus_strerror(int err);
  * success does not clear it. Thread-local. */
 const char *mdbus_last_error(void);
 
+/* Returns the package version of the library in use (MDBUS_VERSION of the
+ * build that made it), which can differ from the header's. Never NULL. */
+const char *mdbus_version(void);
+
 enum mdbus_mode {
 	MDBUS_MODE_OVERWRITE = 0, /* producer never waits; slow readers lose */
 	MDBUS_MODE_LOSSLESS = 1,  /* producer never passes a live reader */
@@ -87,11 +92,18 @@ enum mdbus_pub_state {
 	MDBUS_PUB_DEAD = 4,     /* publisher process gone without closing */
 };
 
+/* Returns "overwrite", "lossless", or "?" for any other value. Never NULL. */
+const char *mdbus_mode_name(enum mdbus_mode mode);
+
+/* Returns "none", "active", "stopped", "replaced", "dead", or "?" for any
+ * other value. Never NULL. */
+const char *mdbus_pub_state_name(enum mdbus_pub_state state);
+
 /* ---------------------------------------------------------------- publisher */
 
 #define MDBUS_PUB_REPLACE 0x1u /* recreate if the existing geometry differs */
 
-struct mdbus_config {
+struct mdbus_pub_config {
 	uint32_t slot_size;       /* bytes per slot, header included; power of
 				     two, 64..1048576 (default 256) */
 	uint32_t slots_per_block; /* power of two (default 4096) */
@@ -110,7 +122,7 @@ struct mdbus_config {
 typedef struct mdbus_pub mdbus_pub_t;
 
 /* Fills *cfg with the defaults above. Never fails. */
-void mdbus_config_init(struct mdbus_config *cfg);
+void mdbus_pub_config_init(struct mdbus_pub_config *cfg);
 
 /* Opens `channel` for publishing. Creates the segment (free space checked,
  * memory reserved and pre-faulted) or resumes an existing one of the same
@@ -124,7 +136,7 @@ void mdbus_config_init(struct mdbus_config *cfg);
  * reads as owned. The owner lock is not inherited by fork()ed children.
  * Returns 0 and sets *out, or a negative error. Any thread. */
 int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
-		   const struct mdbus_config *cfg);
+		   const struct mdbus_pub_config *cfg);
 
 /* Copies `size` bytes into the next slot and publishes it with message type
  * `type` and timestamp `ts_ns` (0 = read CLOCK_REALTIME now). Never blocks,
@@ -283,7 +295,7 @@ struct mdbus_consumer_stat {
 
 struct mdbus_stats {
 	char channel[MDBUS_CHANNEL_MAX + 1];
-	uint32_t version_major, version_minor;
+	uint32_t layout_major, layout_minor; /* segment layout version */
 	uint32_t slot_size, slots_per_block, block_count, max_consumers;
 	uint64_t capacity;   /* slots in the ring */
 	uint64_t total_size; /* bytes of the segment */
@@ -297,7 +309,7 @@ struct mdbus_stats {
 /* Snapshot of a channel for tools, attaching anonymously read-only: fills
  * *st and up to `max` consumer entries in use into cons[]. Returns 0 or a
  * negative error. Not for the hot path. */
-int mdbus_stats(const char *channel, const char *dir, struct mdbus_stats *st,
+int mdbus_channel_stats(const char *channel, const char *dir, struct mdbus_stats *st,
 		struct mdbus_consumer_stat *cons, size_t max);
 
 /* Calls fn(channel, arg) for every mdbus channel in the segment directory

@@ -34,7 +34,7 @@ struct mdbus_pub {
 	int asym;              /* readers' membarrier() fences for us */
 };
 
-MDBUS_EXPORT void mdbus_config_init(struct mdbus_config *cfg)
+MDBUS_EXPORT void mdbus_pub_config_init(struct mdbus_pub_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->slot_size = 256;
@@ -97,9 +97,9 @@ static int alloc_stall_tracking(struct mdbus_pub *p)
 }
 
 MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
-				const struct mdbus_config *cfg)
+				const struct mdbus_pub_config *cfg)
 {
-	struct mdbus_config defaults;
+	struct mdbus_pub_config defaults;
 	struct mdbus_pub *p;
 	int r;
 
@@ -107,7 +107,7 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 		return err_set(-EINVAL, "NULL handle pointer");
 	*out = NULL;
 	if (!cfg) {
-		mdbus_config_init(&defaults);
+		mdbus_pub_config_init(&defaults);
 		cfg = &defaults;
 	}
 	p = calloc(1, sizeof(*p));

@@ -219,10 +219,10 @@ static int geom_from_header(struct seg_geom *g, const struct seg_header *h,
 			       channel, magic);
 	maj = atomic_load_explicit(&h->version_major, memory_order_relaxed);
 	min = atomic_load_explicit(&h->version_minor, memory_order_relaxed);
-	if (maj != MDBUS_VERSION_MAJOR)
+	if (maj != MDBUS_LAYOUT_MAJOR)
 		return err_set(MDBUS_EVERSION,
 			       "channel %s: segment layout version %" PRIu32 ".%" PRIu32 ", this library reads %d.x",
-			       channel, maj, min, MDBUS_VERSION_MAJOR);
+			       channel, maj, min, MDBUS_LAYOUT_MAJOR);
 	r = seg_geom_make(g,
 			  atomic_load_explicit(&h->slot_size, memory_order_relaxed),
 			  atomic_load_explicit(&h->slots_per_block, memory_order_relaxed),
@@ -267,8 +267,8 @@ static void header_init(struct seg_header *h, const struct seg_geom *g,
 	size_t i;
 
 	memcpy(name, channel, strlen(channel));
-	atomic_store_explicit(&h->version_major, MDBUS_VERSION_MAJOR, memory_order_relaxed);
-	atomic_store_explicit(&h->version_minor, MDBUS_VERSION_MINOR, memory_order_relaxed);
+	atomic_store_explicit(&h->version_major, MDBUS_LAYOUT_MAJOR, memory_order_relaxed);
+	atomic_store_explicit(&h->version_minor, MDBUS_LAYOUT_MINOR, memory_order_relaxed);
 	atomic_store_explicit(&h->slot_size, g->slot_size, memory_order_relaxed);
 	atomic_store_explicit(&h->slots_per_block, g->slots_per_block, memory_order_relaxed);
 	atomic_store_explicit(&h->block_count, g->block_count, memory_order_relaxed);
@@ -358,7 +358,7 @@ static void lock_untrack(int fd)
 
 /* ------------------------------------------------------------- creation */
 
-static int set_perms(int fd, const struct mdbus_config *cfg)
+static int set_perms(int fd, const struct mdbus_pub_config *cfg)
 {
 	struct group *gr;
 	char *end;
@@ -450,7 +450,7 @@ static int map_rw(struct seg_map *m, int fd)
 }
 
 static int try_create(struct seg_map *m, const char *channel,
-		      const struct mdbus_config *cfg, const struct seg_geom *want)
+		      const struct mdbus_pub_config *cfg, const struct seg_geom *want)
 {
 	const char *dir = seg_dir(cfg->dir);
 	int fd, r;
@@ -508,9 +508,9 @@ static int geometry_error(const char *channel, const struct seg_geom *have,
 		       "channel %s exists with slot %" PRIu32 " x %" PRIu32 " x %" PRIu32 " blocks, %" PRIu32 " consumers, %s; asked slot %" PRIu32 " x %" PRIu32 " x %" PRIu32 " blocks, %" PRIu32 " consumers, %s (replace it to change)",
 		       channel, have->slot_size, have->slots_per_block,
 		       have->block_count, have->max_consumers,
-		       have->mode ? "lossless" : "overwrite", want->slot_size,
+		       mdbus_mode_name(have->mode), want->slot_size,
 		       want->slots_per_block, want->block_count,
-		       want->max_consumers, want->mode ? "lossless" : "overwrite");
+		       want->max_consumers, mdbus_mode_name(want->mode));
 }
 
 /*
@@ -519,7 +519,7 @@ static int geometry_error(const char *channel, const struct seg_geom *have,
  * or replaced: create again), or an error.
  */
 static int resume_locked(struct seg_map *m, int fd, const char *channel,
-			 const struct mdbus_config *cfg,
+			 const struct mdbus_pub_config *cfg,
 			 const struct seg_geom *want)
 {
 	const char *dir = seg_dir(cfg->dir);
@@ -566,7 +566,7 @@ static int resume_locked(struct seg_map *m, int fd, const char *channel,
 }
 
 static int try_resume(struct seg_map *m, const char *channel,
-		      const struct mdbus_config *cfg, const struct seg_geom *want)
+		      const struct mdbus_pub_config *cfg, const struct seg_geom *want)
 {
 	const char *dir = seg_dir(cfg->dir);
 	int fd, r;
@@ -591,7 +591,7 @@ static int try_resume(struct seg_map *m, const char *channel,
 }
 
 int seg_open_publisher(struct seg_map *m, const char *channel,
-		       const struct mdbus_config *cfg)
+		       const struct mdbus_pub_config *cfg)
 {
 	struct seg_geom want;
 	int attempt, r;

@@ -58,8 +58,8 @@ static void fill_stats(const struct seg_map *m, struct mdbus_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	channel_name(h, st->channel);
-	st->version_major = atomic_load_explicit(&h->version_major, memory_order_relaxed);
-	st->version_minor = atomic_load_explicit(&h->version_minor, memory_order_relaxed);
+	st->layout_major = atomic_load_explicit(&h->version_major, memory_order_relaxed);
+	st->layout_minor = atomic_load_explicit(&h->version_minor, memory_order_relaxed);
 	st->slot_size = m->g.slot_size;
 	st->slots_per_block = m->g.slots_per_block;
 	st->block_count = m->g.block_count;
@@ -87,7 +87,7 @@ static void fill_consumer(const struct seg_consumer *c, uint64_t w,
 	out->lost = atomic_load_explicit(&c->lost, memory_order_relaxed);
 }
 
-MDBUS_EXPORT int mdbus_stats(const char *channel, const char *dir,
+MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 			     struct mdbus_stats *st,
 			     struct mdbus_consumer_stat *cons, size_t max)
 {

@@ -6,11 +6,11 @@
 
 int main(void)
 {
-	struct mdbus_config cfg;
+	struct mdbus_pub_config cfg;
 	mdbus_pub_t *pub;
 	int i, r;
 
-	mdbus_config_init(&cfg);
+	mdbus_pub_config_init(&cfg);
 	r = mdbus_pub_open(&pub, "example", &cfg);
 	if (r < 0) {
 		fprintf(stderr, "example_pub: %s: %s\n", mdbus_strerror(r), mdbus_last_error());

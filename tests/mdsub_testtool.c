@@ -217,7 +217,7 @@ static int parse_pub_opts(int argc, char **argv, struct pub_opts *p)
 static int cmd_pub(int argc, char **argv)
 {
 	struct pub_opts p = {0};
-	struct mdbus_config cfg;
+	struct mdbus_pub_config cfg;
 	mdbus_pub_t *pub;
 	unsigned char buf[256];
 	uint64_t n;
@@ -226,7 +226,7 @@ static int cmd_pub(int argc, char **argv)
 	if (parse_pub_opts(argc, argv, &p) || argc - optind != 2)
 		return 2;
 	n = strtoull(argv[optind + 1], NULL, 10);
-	mdbus_config_init(&cfg);
+	mdbus_pub_config_init(&cfg);
 	cfg.slot_size = 128;
 	if (p.spb) {
 		cfg.slots_per_block = p.spb;

@@ -88,13 +88,13 @@ int plugin_read(const char *channel, uint64_t want, char *why, size_t len)
 
 int plugin_publish(const char *channel, _Atomic uint32_t *flags)
 {
-	struct mdbus_config c;
+	struct mdbus_pub_config c;
 	unsigned char buf[PMAX];
 	mdbus_pub_t *p = NULL;
 	uint64_t n;
 	int rc;
 
-	mdbus_config_init(&c);
+	mdbus_pub_config_init(&c);
 	c.slot_size = PMAX + MDBUS_SLOT_HEADER;
 	c.slots_per_block = 256;
 	c.block_count = 4;

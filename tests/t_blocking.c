@@ -45,7 +45,7 @@ static struct shared *sh;
 static char ping[32], pong[32];
 static enum mdbus_wait wait_mode;
 
-static struct mdbus_config small_config(void)
+static struct mdbus_pub_config small_config(void)
 {
 	return tu_config(SLOT, 64, 4, MDBUS_MODE_OVERWRITE);
 }
@@ -83,7 +83,7 @@ static void jitter(void)
 
 static int echo_child(void *arg)
 {
-	struct mdbus_config c = small_config();
+	struct mdbus_pub_config c = small_config();
 	mdbus_sub_t *s = tu_sub_open(ping, "echo", MDBUS_START_LATEST, 0,
 				     wait_mode);
 	mdbus_pub_t *p = tu_pub_open(pong, &c);
@@ -103,7 +103,7 @@ static int echo_child(void *arg)
 
 static void pingpong(enum mdbus_wait mode, const char *label)
 {
-	struct mdbus_config c = small_config();
+	struct mdbus_pub_config c = small_config();
 	unsigned char buf[PMAX];
 	mdbus_pub_t *p;
 	mdbus_sub_t *s;
@@ -158,7 +158,7 @@ static void timeouts(void)
 		{ MDBUS_WAIT_ADAPTIVE, "adaptive" },
 	};
 	static const int64_t asks[] = { 1000000, 100000000 };
-	struct mdbus_config c = small_config();
+	struct mdbus_pub_config c = small_config();
 	mdbus_pub_t *p = tu_pub_open("timeouts", &c);
 	unsigned char buf[PMAX];
 	struct mdbus_msg m;
@@ -205,7 +205,7 @@ static int idle_reader(void *arg)
 
 static void idle_cpu(enum mdbus_wait mode, const char *label)
 {
-	struct mdbus_config c = small_config();
+	struct mdbus_pub_config c = small_config();
 	unsigned char buf[PMAX];
 	int64_t cpu0, cpu1;
 	mdbus_pub_t *p;
@@ -253,7 +253,7 @@ static int replaced_reader(void *arg)
 
 static void replaced_while_blocked(void)
 {
-	struct mdbus_config c = small_config();
+	struct mdbus_pub_config c = small_config();
 	unsigned char buf[PMAX];
 	mdbus_pub_t *p;
 	pid_t child;
@@ -287,7 +287,7 @@ static int wake_reader(void *arg)
 
 static void wake_all(void)
 {
-	struct mdbus_config c = small_config();
+	struct mdbus_pub_config c = small_config();
 	unsigned char buf[PMAX];
 	mdbus_pub_t *p;
 	pid_t kids[4];
@@ -337,7 +337,7 @@ static int signalled_reader(void *arg)
 
 static void signals(enum mdbus_wait mode)
 {
-	struct mdbus_config c = small_config();
+	struct mdbus_pub_config c = small_config();
 	unsigned char buf[PMAX];
 	mdbus_pub_t *p;
 	pid_t kid;
@@ -377,7 +377,7 @@ static int doomed_reader(void *arg)
 
 static void killed_while_blocked(void)
 {
-	struct mdbus_config c = small_config();
+	struct mdbus_pub_config c = small_config();
 	unsigned char buf[PMAX];
 	struct seg_header *h;
 	mdbus_pub_t *p;

@@ -35,7 +35,7 @@ static const char *channel;
 
 static mdbus_pub_t *open_channel(const char *ch, enum mdbus_mode mode)
 {
-	struct mdbus_config c = tu_config(SLOT, 16, CAP / 16, mode);
+	struct mdbus_pub_config c = tu_config(SLOT, 16, CAP / 16, mode);
 
 	c.max_consumers = MAXC;
 	c.stall_evict_ns = 0;
@@ -92,7 +92,7 @@ static struct mdbus_consumer_stat stat_of(pid_t pid, uint32_t *in_use)
 	struct mdbus_consumer_stat cs[MAXC];
 	struct mdbus_stats st;
 
-	TU_CHECK_RC(mdbus_stats(channel, NULL, &st, cs, MAXC), 0);
+	TU_CHECK_RC(mdbus_channel_stats(channel, NULL, &st, cs, MAXC), 0);
 	*in_use = st.consumers;
 	for (uint32_t i = 0; i < st.consumers && i < MAXC; i++)
 		if (cs[i].pid == pid)
@@ -219,7 +219,7 @@ static void test_pid_reuse(void)
 	forge(seg, 2, gone, tu_proc_start(getpid()), "exited");
 	forge(seg, 3, getpid(), my_start, "really-alive");
 
-	TU_CHECK_RC(mdbus_stats(channel, NULL, &st, cs, MAXC), 0);
+	TU_CHECK_RC(mdbus_channel_stats(channel, NULL, &st, cs, MAXC), 0);
 	TU_CHECK_EQ(st.consumers, MAXC);
 	for (int i = 0; i < MAXC; i++) {
 		int want = !strcmp(cs[i].name, "really-alive");
@@ -237,7 +237,7 @@ static void test_pid_reuse(void)
 	/* the dead ones are freed (before any publish, which may also free
 	 * dead entries that gate it), the live one stays */
 	TU_CHECK_RC(mdbus_pub_reap(p), 3);
-	TU_CHECK_RC(mdbus_stats(channel, NULL, &st, cs, MAXC), 0);
+	TU_CHECK_RC(mdbus_channel_stats(channel, NULL, &st, cs, MAXC), 0);
 	TU_CHECK_EQ(st.consumers, 1);
 	TU_CHECK(!strcmp(cs[0].name, "really-alive") && cs[0].alive == 1);
 	/* and it gates the lossless publisher: it is at 0 */

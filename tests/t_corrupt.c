@@ -36,7 +36,7 @@
 #define CAP ((uint64_t)SPB * BLOCKS)
 #define PMAX (SLOT - MDBUS_SLOT_HEADER)
 
-static struct mdbus_config config(void)
+static struct mdbus_pub_config config(void)
 {
 	return tu_config(SLOT, SPB, BLOCKS, MDBUS_MODE_OVERWRITE);
 }
@@ -44,7 +44,7 @@ static struct mdbus_config config(void)
 /* A valid segment with messages [0, n), publisher closed. */
 static void make_valid(const char *ch, uint64_t n)
 {
-	struct mdbus_config c = config();
+	struct mdbus_pub_config c = config();
 	mdbus_pub_t *p = tu_pub_open(ch, &c);
 	unsigned char buf[PMAX];
 
@@ -80,14 +80,14 @@ static void expect_refused(const char *ch, int want, const char *what)
 	mdbus_sub_config_init(&c);
 	c.anonymous = 1;
 	TU_CHECK_RC(mdbus_sub_open(&s, ch, &c), want);
-	TU_CHECK_RC(mdbus_stats(ch, NULL, &st, NULL, 0), want);
+	TU_CHECK_RC(mdbus_channel_stats(ch, NULL, &st, NULL, 0), want);
 }
 
 /* A publisher refuses the segment, unless told to replace it: then it
  * makes a fresh one that reads back. */
 static void expect_pub_refuses_then_replaces(const char *ch, int bad_magic)
 {
-	struct mdbus_config c = config();
+	struct mdbus_pub_config c = config();
 	unsigned char buf[PMAX];
 	struct mdbus_msg m;
 	mdbus_pub_t *p = NULL;
@@ -114,7 +114,7 @@ static void expect_pub_refuses_then_replaces(const char *ch, int bad_magic)
 
 static void test_leftovers(void)
 {
-	struct mdbus_config c = config();
+	struct mdbus_pub_config c = config();
 	char zero[SEG_HEADER_SIZE * 2];
 	mdbus_pub_t *p;
 	uint64_t t0;
@@ -242,7 +242,7 @@ static void test_header_fields(void)
 
 static void test_sizes_and_links(void)
 {
-	struct mdbus_config c = config();
+	struct mdbus_pub_config c = config();
 	struct mdbus_stats st;
 	unsigned char buf[PMAX], *junk;
 	struct stat sb;
@@ -251,7 +251,7 @@ static void test_sizes_and_links(void)
 
 	/* truncated: half, and one byte short */
 	make_valid("trunc", 5);
-	TU_CHECK_RC(mdbus_stats("trunc", NULL, &st, NULL, 0), 0);
+	TU_CHECK_RC(mdbus_channel_stats("trunc", NULL, &st, NULL, 0), 0);
 	tu_truncate(tu_seg_path("trunc"), (off_t)st.total_size / 2);
 	expect_refused("trunc", MDBUS_ECORRUPT, "half-truncated");
 	tu_truncate(tu_seg_path("trunc"), (off_t)st.total_size - 1);
@@ -274,7 +274,7 @@ static void test_sizes_and_links(void)
 		struct seg_header *h = tu_map_file(tu_seg_path("minor"), &len);
 		struct mdbus_msg m;
 
-		atomic_store(&h->version_minor, MDBUS_VERSION_MINOR + 7);
+		atomic_store(&h->version_minor, MDBUS_LAYOUT_MINOR + 7);
 		tu_unmap(h, len);
 		TU_CHECK_RC(sub_try("minor", &s), 0);
 		TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);
@@ -390,7 +390,7 @@ static void test_slots(void)
 
 static void test_consumer_table(void)
 {
-	struct mdbus_config c = config();
+	struct mdbus_pub_config c = config();
 	struct mdbus_consumer_stat cs[64];
 	struct mdbus_stats st;
 	unsigned char buf[PMAX], *t;
@@ -410,7 +410,7 @@ static void test_consumer_table(void)
 		atomic_store(&tu_entry(h, i)->state,
 			     cons_next(tu_rand(), CONS_ACTIVE + (i & 1),
 				       i < 4 ? 1 : (int32_t)getpid()));
-	rc = mdbus_stats("table", NULL, &st, cs, 64);
+	rc = mdbus_channel_stats("table", NULL, &st, cs, 64);
 	TU_CHECK(rc == 0 || rc == MDBUS_ECORRUPT);
 	for (uint32_t i = 0; rc == 0 && i < st.consumers && i < 64; i++)
 		TU_CHECK(strlen(cs[i].name) <= MDBUS_NAME_MAX);
@@ -430,7 +430,7 @@ static void test_consumer_table(void)
 
 static void test_changed_after_attach(void)
 {
-	struct mdbus_config c = config();
+	struct mdbus_pub_config c = config();
 	struct mdbus_pub_info info;
 	struct mdbus_stats st;
 	unsigned char buf[PMAX];
@@ -461,7 +461,7 @@ static void test_changed_after_attach(void)
 	TU_CHECK_EQ(drain(s, &expect), 2 * CAP + 5);
 	TU_CHECK_EQ(expect, n);
 	/* tools and new readers refuse it */
-	TU_CHECK(mdbus_stats("live", NULL, &st, NULL, 0) < 0);
+	TU_CHECK(mdbus_channel_stats("live", NULL, &st, NULL, 0) < 0);
 	TU_CHECK(sub_try("live", &x) < 0);
 
 	atomic_store(&h->magic, 0x1234);

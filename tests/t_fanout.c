@@ -89,7 +89,7 @@ static int consumer(void *arg)
 
 static int publisher(void *arg)
 {
-	struct mdbus_config c = tu_config(SLOT, 4096, 16, MDBUS_MODE_OVERWRITE);
+	struct mdbus_pub_config c = tu_config(SLOT, 4096, 16, MDBUS_MODE_OVERWRITE);
 	unsigned char buf[PMAX];
 	mdbus_pub_t *p = tu_pub_open(CHANNEL, &c);
 
@@ -108,7 +108,7 @@ static int publisher(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct mdbus_config c = tu_config(SLOT, 4096, 16, MDBUS_MODE_OVERWRITE);
+	struct mdbus_pub_config c = tu_config(SLOT, 4096, 16, MDBUS_MODE_OVERWRITE);
 	struct mdbus_consumer_stat cs[CONSUMERS + 1];
 	struct mdbus_stats st;
 	pid_t cons[CONSUMERS], pub;
@@ -124,14 +124,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < CONSUMERS; i++)
 		cons[i] = tu_spawn(consumer, (void *)(intptr_t)i);
 	tu_await(&sh->ready, CONSUMERS, 30, "consumers to register");
-	TU_CHECK_RC(mdbus_stats(CHANNEL, NULL, &st, cs, CONSUMERS + 1), 0);
+	TU_CHECK_RC(mdbus_channel_stats(CHANNEL, NULL, &st, cs, CONSUMERS + 1), 0);
 	TU_CHECK_EQ(st.consumers, CONSUMERS);
 	pub = tu_spawn(publisher, NULL);
 	tu_wait_ok(pub, 240, "publisher");
 	for (int i = 0; i < CONSUMERS; i++)
 		tu_wait_ok(cons[i], 240, "consumer");
 
-	TU_CHECK_RC(mdbus_stats(CHANNEL, NULL, &st, cs, CONSUMERS + 1), 0);
+	TU_CHECK_RC(mdbus_channel_stats(CHANNEL, NULL, &st, cs, CONSUMERS + 1), 0);
 	TU_CHECK_EQ(st.pub.write_num, MESSAGES);
 	TU_CHECK_EQ(st.pub.state, MDBUS_PUB_STOPPED);
 	TU_CHECK_EQ(st.consumers, 0);

@@ -43,7 +43,7 @@ static const char *channel;
 
 static mdbus_pub_t *open_lossless(const char *ch, uint64_t evict_ns)
 {
-	struct mdbus_config c = tu_config(SLOT, SPB, BLOCKS,
+	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS,
 					  MDBUS_MODE_LOSSLESS);
 
 	c.stall_evict_ns = evict_ns;
@@ -185,7 +185,7 @@ static void test_killed(void)
 	tu_kill_reap(c);
 	TU_CHECK_RC(mdbus_pub_reap(p), 1);
 	TU_CHECK_RC(mdbus_pub_reap(p), 0);
-	TU_CHECK_RC(mdbus_stats(channel, NULL, &st, NULL, 0), 0);
+	TU_CHECK_RC(mdbus_channel_stats(channel, NULL, &st, NULL, 0), 0);
 	TU_CHECK_EQ(st.consumers, 0);
 	for (; n < 10 * CAP; n++)
 		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
@@ -254,7 +254,7 @@ static void test_evicted(void)
 			"stall_evict_ns = %.0f ms",
 			(double)(t_evict - t_pub) / 1e6, EVICT_NS / 1e6);
 
-	TU_CHECK_RC(mdbus_stats(channel, NULL, &st, cs, 2), 0);
+	TU_CHECK_RC(mdbus_channel_stats(channel, NULL, &st, cs, 2), 0);
 	for (uint32_t i = 0; i < st.consumers && i < 2; i++) {
 		if (cs[i].pid != c)
 			continue;

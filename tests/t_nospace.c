@@ -23,18 +23,18 @@ static int count_cb(const char *ch, void *arg)
 }
 
 /* Total size of a geometry, measured by creating it where there is room. */
-static uint64_t size_of(struct mdbus_config c)
+static uint64_t size_of(struct mdbus_pub_config c)
 {
 	struct mdbus_stats st;
 
 	mdbus_pub_close(tu_pub_open("measure", &c));
-	TU_CHECK_RC(mdbus_stats("measure", c.dir, &st, NULL, 0), 0);
+	TU_CHECK_RC(mdbus_channel_stats("measure", c.dir, &st, NULL, 0), 0);
 	TU_CHECK_RC(mdbus_unlink("measure", c.dir), 0);
 	return st.total_size;
 }
 
 /* pub_open must fail with ENOSPACE naming `need` bytes, leaving nothing. */
-static void expect_nospace(const char *ch, const struct mdbus_config *c,
+static void expect_nospace(const char *ch, const struct mdbus_pub_config *c,
 			   uint64_t need)
 {
 	char num[32];
@@ -54,7 +54,7 @@ static void expect_nospace(const char *ch, const struct mdbus_config *c,
 	TU_CHECK_RC(mdbus_sub_open(&s, ch, &sc), -ENOENT);
 }
 
-static struct mdbus_config big, fits, half;
+static struct mdbus_pub_config big, fits, half;
 static uint64_t need_big, need_half;
 
 /* Runs in a child, so that the parent unmounts the tmpfs even when a
@@ -98,7 +98,7 @@ int main(void)
 	int r;
 
 	tu_init("t_nospace", 60);
-	mdbus_config_init(&big); /* defaults: 256 B x 4096 x 16 = 16 MiB */
+	mdbus_pub_config_init(&big); /* defaults: 256 B x 4096 x 16 = 16 MiB */
 	big.dir = tu_dir();
 	fits = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
 	half = tu_config(1024, 128, 4, MDBUS_MODE_OVERWRITE); /* 512 KiB */

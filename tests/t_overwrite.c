@@ -111,7 +111,7 @@ static int consumer(void *arg)
 
 int main(void)
 {
-	struct mdbus_config c = tu_config(SLOT, SPB, BLOCKS,
+	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS,
 					  MDBUS_MODE_OVERWRITE);
 	unsigned char *buf = malloc(PMAX);
 	mdbus_pub_t *p;

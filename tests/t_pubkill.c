@@ -44,7 +44,7 @@ struct shared {
 
 static struct shared *sh;
 
-static struct mdbus_config config(void)
+static struct mdbus_pub_config config(void)
 {
 	return tu_config(SLOT, 1024, 16, MDBUS_MODE_OVERWRITE);
 }
@@ -90,7 +90,7 @@ static int reader(void *arg)
  * arg != 0 it stops inside a claim instead, half a payload written. */
 static int publisher(void *arg)
 {
-	struct mdbus_config c = config();
+	struct mdbus_pub_config c = config();
 	mdbus_pub_t *p = tu_pub_open(CHANNEL, &c);
 	unsigned char buf[PMAX];
 	uint64_t n = mdbus_pub_position(p), stop = n + tu_rand_below(5000);
@@ -133,7 +133,7 @@ static uint64_t expected_resume(uint64_t *write_num)
 /* Opens the channel, forks a child that only sleeps, waits to be killed. */
 static int forking_publisher(void *arg)
 {
-	struct mdbus_config c = config();
+	struct mdbus_pub_config c = config();
 	mdbus_pub_t *p = tu_pub_open(CHANNEL, &c);
 	pid_t g;
 
@@ -156,7 +156,7 @@ static int forking_publisher(void *arg)
 
 static void forked_child_keeps_no_lock(void)
 {
-	struct mdbus_config c = config();
+	struct mdbus_pub_config c = config();
 	mdbus_pub_t *p = NULL;
 	pid_t pub = tu_spawn(forking_publisher, NULL);
 	int rc;
@@ -175,7 +175,7 @@ static void forked_child_keeps_no_lock(void)
 
 int main(void)
 {
-	struct mdbus_config c = config();
+	struct mdbus_pub_config c = config();
 	struct mdbus_pub_info info;
 	struct mdbus_sub_config sc;
 	mdbus_pub_t *p, *q;

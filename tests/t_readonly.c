@@ -59,7 +59,7 @@ static int reader(void *arg)
 		    -ETIMEDOUT);
 	TU_CHECK_RC(mdbus_sub_pub_info(s, &info), 0);
 	TU_CHECK_EQ(info.state, MDBUS_PUB_ACTIVE);
-	TU_CHECK_RC(mdbus_stats(CHANNEL, NULL, &st, NULL, 0), 0);
+	TU_CHECK_RC(mdbus_channel_stats(CHANNEL, NULL, &st, NULL, 0), 0);
 	TU_CHECK_EQ(st.consumers, 0);
 	atomic_store(&sh->waiting, 1);
 	read_check(s, 10, 10000000000LL); /* published while we wait */
@@ -69,7 +69,7 @@ static int reader(void *arg)
 
 int main(void)
 {
-	struct mdbus_config c = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_pub_config c = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
 	unsigned char buf[PMAX];
 	struct mdbus_stats st;
 	mdbus_pub_t *p;
@@ -89,7 +89,7 @@ int main(void)
 	tu_sleep_ms(100);
 	TU_CHECK_RC(tu_publish_seq(p, 10, buf, 0, PMAX), 0);
 	tu_wait_ok(child, 30, "read-only reader");
-	TU_CHECK_RC(mdbus_stats(CHANNEL, NULL, &st, NULL, 0), 0);
+	TU_CHECK_RC(mdbus_channel_stats(CHANNEL, NULL, &st, NULL, 0), 0);
 	TU_CHECK_EQ(st.consumers, 0);
 	mdbus_pub_close(p);
 	return 0;

@@ -85,7 +85,7 @@ static int publish(mdbus_pub_t *p, uint64_t n, unsigned char *buf)
 
 static void run(const char *channel, enum mdbus_mode mode)
 {
-	struct mdbus_config c = tu_config(SLOT, 64, 4, mode);
+	struct mdbus_pub_config c = tu_config(SLOT, 64, 4, mode);
 	mdbus_pub_t *p = tu_pub_open(channel, &c);
 	struct reader r[READERS];
 	unsigned char buf[PMAX];

@@ -7,6 +7,8 @@
  *
  * Built twice: t_unit (libmdbus.so) and t_unit_static (libmdbus.a).
  */
+#include <config.h>
+
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,7 +46,7 @@
 
 static mdbus_pub_t *open_pub(const char *ch, enum mdbus_mode mode)
 {
-	struct mdbus_config c = tu_config(SLOT, SPB, BLOCKS, mode);
+	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS, mode);
 	mdbus_pub_t *p = NULL;
 
 	assert_rc(mdbus_pub_open(&p, ch, &c), 0);
@@ -137,10 +139,27 @@ static void t_strerror(void **state)
 	assert_non_null(mdbus_last_error());
 }
 
+/* The version and enumeration names the tools print. */
+static void t_names(void **state)
+{
+	(void)state;
+	assert_string_equal(mdbus_version(), MDBUS_VERSION);
+	assert_string_equal(mdbus_version(), PACKAGE_VERSION);
+	assert_string_equal(mdbus_mode_name(MDBUS_MODE_OVERWRITE), "overwrite");
+	assert_string_equal(mdbus_mode_name(MDBUS_MODE_LOSSLESS), "lossless");
+	assert_string_equal(mdbus_mode_name((enum mdbus_mode)7), "?");
+	assert_string_equal(mdbus_pub_state_name(MDBUS_PUB_NONE), "none");
+	assert_string_equal(mdbus_pub_state_name(MDBUS_PUB_ACTIVE), "active");
+	assert_string_equal(mdbus_pub_state_name(MDBUS_PUB_STOPPED), "stopped");
+	assert_string_equal(mdbus_pub_state_name(MDBUS_PUB_REPLACED), "replaced");
+	assert_string_equal(mdbus_pub_state_name(MDBUS_PUB_DEAD), "dead");
+	assert_string_equal(mdbus_pub_state_name((enum mdbus_pub_state)-1), "?");
+}
+
 static void t_channel_names(void **state)
 {
 	char name[MDBUS_CHANNEL_MAX + 2];
-	struct mdbus_config c = tu_config(SLOT, SPB, BLOCKS,
+	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS,
 					  MDBUS_MODE_OVERWRITE);
 	struct mdbus_sub_config sc;
 	mdbus_pub_t *p = NULL;
@@ -187,12 +206,12 @@ static void t_channel_names(void **state)
 
 static void t_config_defaults(void **state)
 {
-	struct mdbus_config c;
+	struct mdbus_pub_config c;
 	struct mdbus_sub_config s;
 
 	(void)state;
 	memset(&c, 0x5a, sizeof(c));
-	mdbus_config_init(&c);
+	mdbus_pub_config_init(&c);
 	assert_int_equal(c.slot_size, 256);
 	assert_int_equal(c.slots_per_block, 4096);
 	assert_int_equal(c.block_count, 16);
@@ -230,7 +249,7 @@ static void t_geometry(void **state)
 		{ SLOT, SPB, BLOCKS, 4, 2 },   { SLOT, SPB, BLOCKS, 4, 99 },
 		{ 1u << 20, 1u << 16, 1u << 8, 4, 0 }, /* 2^44 bytes */
 	};
-	struct mdbus_config c;
+	struct mdbus_pub_config c;
 	mdbus_pub_t *p;
 
 	(void)state;
@@ -499,7 +518,7 @@ static void t_lapped(void **state)
 
 static void t_ownership_resume(void **state)
 {
-	struct mdbus_config c = tu_config(SLOT, SPB, BLOCKS,
+	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS,
 					  MDBUS_MODE_OVERWRITE);
 	mdbus_pub_t *p = open_pub("own", MDBUS_MODE_OVERWRITE), *q = NULL;
 	mdbus_sub_t *s = open_sub("own", MDBUS_START_OLDEST, 0);
@@ -646,10 +665,10 @@ static void t_stats_list_unlink(void **state)
 
 	memset(&st, 0x77, sizeof(st));
 	memset(cs, 0x77, sizeof(cs));
-	assert_rc(mdbus_stats("st.b", tu_dir(), &st, cs, 4), 0);
+	assert_rc(mdbus_channel_stats("st.b", tu_dir(), &st, cs, 4), 0);
 	assert_string_equal(st.channel, "st.b");
-	assert_int_equal(st.version_major, MDBUS_VERSION_MAJOR);
-	assert_int_equal(st.version_minor, MDBUS_VERSION_MINOR);
+	assert_int_equal(st.layout_major, MDBUS_LAYOUT_MAJOR);
+	assert_int_equal(st.layout_minor, MDBUS_LAYOUT_MINOR);
 	assert_int_equal(st.slot_size, SLOT);
 	assert_int_equal(st.slots_per_block, SPB);
 	assert_int_equal(st.block_count, BLOCKS);
@@ -683,14 +702,14 @@ static void t_stats_list_unlink(void **state)
 		assert_int_equal(cs[i].lost, 0);
 	}
 	/* max smaller than the entries in use */
-	assert_rc(mdbus_stats("st.b", NULL, &st, cs, 1), 0);
-	assert_rc(mdbus_stats("st.b", NULL, &st, NULL, 0), 0);
+	assert_rc(mdbus_channel_stats("st.b", NULL, &st, cs, 1), 0);
+	assert_rc(mdbus_channel_stats("st.b", NULL, &st, NULL, 0), 0);
 	assert_int_equal(st.consumers, 2);
 	mdbus_sub_close(s2);
-	assert_rc(mdbus_stats("st.b", NULL, &st, cs, 4), 0);
+	assert_rc(mdbus_channel_stats("st.b", NULL, &st, cs, 4), 0);
 	assert_int_equal(st.consumers, 1);
 	assert_string_equal(cs[0].name, "alpha");
-	assert_rc(mdbus_stats("nosuch", NULL, &st, cs, 4), -ENOENT);
+	assert_rc(mdbus_channel_stats("nosuch", NULL, &st, cs, 4), -ENOENT);
 
 	/* list: name order, early stop */
 	assert_int_equal(list_st(), 3);
@@ -726,7 +745,7 @@ static void t_stats_list_unlink(void **state)
 
 static void t_dir_env(void **state)
 {
-	struct mdbus_config c = tu_config(SLOT, SPB, BLOCKS,
+	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS,
 					  MDBUS_MODE_OVERWRITE);
 	mdbus_pub_t *p = NULL;
 	struct stat sb;
@@ -750,6 +769,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_strerror),
+		cmocka_unit_test(t_names),
 		cmocka_unit_test(t_channel_names),
 		cmocka_unit_test(t_config_defaults),
 		cmocka_unit_test(t_geometry),

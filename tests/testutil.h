@@ -167,14 +167,14 @@ typedef int tu_plugin_publish_fn(const char *channel,
 #include <stdio.h>
 
 /* A config with the given geometry and mode (dir: the test directory). */
-static inline struct mdbus_config tu_config(uint32_t slot_size,
+static inline struct mdbus_pub_config tu_config(uint32_t slot_size,
 					    uint32_t slots_per_block,
 					    uint32_t block_count,
 					    enum mdbus_mode mode)
 {
-	struct mdbus_config c;
+	struct mdbus_pub_config c;
 
-	mdbus_config_init(&c);
+	mdbus_pub_config_init(&c);
 	c.slot_size = slot_size;
 	c.slots_per_block = slots_per_block;
 	c.block_count = block_count;
@@ -185,7 +185,7 @@ static inline struct mdbus_config tu_config(uint32_t slot_size,
 
 /* mdbus_pub_open() that fails the test on error. */
 static inline mdbus_pub_t *tu_pub_open(const char *channel,
-				       const struct mdbus_config *cfg)
+				       const struct mdbus_pub_config *cfg)
 {
 	mdbus_pub_t *p = NULL;
 
