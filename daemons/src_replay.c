@@ -1,6 +1,6 @@
 /*
  * src_replay.c - the `replay` source: publishes a recording made by
- * `mdsub --record` (format: recording.h, mdpub.conf(5)) at its recorded
+ * `mdsub --record` (mdbus_rec.h; format: doc/protocol.md) at its recorded
  * pace times `speed`, or as fast as the channel takes it (speed = 0),
  * once or in a `loop`. A file cut in the middle of a record is read up to
  * its last whole record.
@@ -15,7 +15,7 @@
 #include "channel.h"
 #include "log.h"
 #include "mdbus_msg.h"
-#include "recording.h"
+#include "mdbus_rec.h"
 #include "source.h"
 
 #define BATCH 1024      /* records per callback as fast as possible */
@@ -42,9 +42,8 @@ static const struct setting replay_settings[] = {
 struct replay {
 	struct source base;
 	struct replay_conf conf;
-	FILE *fp;
-	long data_off;             /* first record */
-	struct mdbus_rec_record rec; /* the record to publish next */
+	mdbus_rec_reader_t *rec;
+	struct mdbus_msg msg;      /* the record to publish next */
 	unsigned char *payload;
 	int have;                  /* rec and payload hold a record */
 	int warned;                /* a cut or corrupt record was logged */
@@ -76,40 +75,32 @@ static const char *name_of(const struct replay *r)
 	return channel_name(r->base.ch);
 }
 
-#define REC_END 0      /* clean end of the data */
-#define REC_OK 1
-#define REC_CUT (-1)   /* the file ends inside a record */
-#define REC_BAD (-2)   /* a record claims more than any slot holds */
-
 /* Logs a cut or corrupt file once per source, however often it loops. */
-static int read_trouble(struct replay *r, int what)
+static void read_trouble(struct replay *r, int err)
 {
 	if (r->warned)
-		return what;
+		return;
 	r->warned = 1;
-	if (what == REC_CUT)
+	if (err == MDBUS_ETRUNCATED)
 		log_msg(LOG_WARNING, "channel %s: %s ends in a partial record",
 			name_of(r), r->conf.file);
 	else
-		log_msg(LOG_ERR, "channel %s: %s: corrupt record (size %u): "
-			"replay ends there", name_of(r), r->conf.file,
-			r->rec.size);
-	return what;
+		log_msg(LOG_ERR, "channel %s: %s: %s (record of %u bytes at "
+			"offset %llu): replay ends there", name_of(r),
+			r->conf.file, mdbus_strerror(err), r->msg.size,
+			(unsigned long long)mdbus_rec_offset(r->rec));
 }
 
+/* Reads the next record into r->msg and r->payload. Returns 0, -ENODATA
+ * at the end, or the error that ends the file (logged once). */
 static int read_record(struct replay *r)
 {
-	size_t got = fread(&r->rec, 1, sizeof(r->rec), r->fp);
+	int err = mdbus_rec_read(r->rec, r->payload, MDBUS_REC_PAYLOAD_MAX,
+				 &r->msg);
 
-	if (got == 0 && feof(r->fp))
-		return REC_END;
-	if (got < sizeof(r->rec))
-		return read_trouble(r, REC_CUT);
-	if (r->rec.size > MDBUS_REC_PAYLOAD_MAX)
-		return read_trouble(r, REC_BAD);
-	if (fread(r->payload, 1, r->rec.size, r->fp) < r->rec.size)
-		return read_trouble(r, REC_CUT);
-	return REC_OK;
+	if (err && err != -ENODATA)
+		read_trouble(r, err);
+	return err;
 }
 
 static void replay_halt(struct replay *r)
@@ -122,31 +113,31 @@ static void replay_halt(struct replay *r)
  * 0 at the end of the replay. */
 static int advance(struct replay *r)
 {
-	int rc = read_record(r);
+	int err = read_record(r);
 
-	r->have = rc == REC_OK;
-	if (r->have || rc == REC_BAD || !r->conf.loop || !r->pass_records)
+	r->have = err == 0;
+	if (r->have || !r->conf.loop || !r->pass_records ||
+	    (err != -ENODATA && err != MDBUS_ETRUNCATED))
 		return r->have;
-	if (fseek(r->fp, r->data_off, SEEK_SET) < 0)
-		return 0;
+	mdbus_rec_rewind(r->rec);
 	r->pass_records = 0;
-	r->have = read_record(r) == REC_OK;
+	r->have = read_record(r) == 0;
 	return r->have;
 }
 
 static void publish_record(struct replay *r)
 {
-	uint64_t ts = r->conf.timestamps ? r->rec.ts_ns : 0;
+	uint64_t ts = r->conf.timestamps ? r->msg.ts_ns : 0;
 
 	if (!r->pass_records) {
 		r->base_wall = ev_now(r->base.loop);
-		r->base_ts = r->rec.ts_ns;
-	} else if (r->rec.seq > r->last_seq + 1) {
-		channel_count_gap(r->base.ch, r->rec.seq - r->last_seq - 1);
+		r->base_ts = r->msg.ts_ns;
+	} else if (r->msg.seq > r->last_seq + 1) {
+		channel_count_gap(r->base.ch, r->msg.seq - r->last_seq - 1);
 	}
-	r->last_seq = r->rec.seq;
+	r->last_seq = r->msg.seq;
 	r->pass_records++;
-	channel_publish(r->base.ch, r->rec.type, r->payload, r->rec.size, ts);
+	channel_publish(r->base.ch, r->msg.type, r->payload, r->msg.size, ts);
 }
 
 /* Seconds until the pending record is due at the recorded pace. */
@@ -154,9 +145,9 @@ static double wait_for(const struct replay *r)
 {
 	double offset;
 
-	if (!r->pass_records || r->rec.ts_ns <= r->base_ts)
+	if (!r->pass_records || r->msg.ts_ns <= r->base_ts)
 		return 0;
-	offset = (double)(r->rec.ts_ns - r->base_ts) / 1e9 / r->conf.speed;
+	offset = (double)(r->msg.ts_ns - r->base_ts) / 1e9 / r->conf.speed;
 	return r->base_wall + offset - ev_now(r->base.loop);
 }
 
@@ -211,46 +202,21 @@ static void replay_resume(struct source *src)
 	}
 }
 
-static int check_header(struct replay *r, const struct mdbus_rec_header *h)
-{
-	if (memcmp(h->magic, MDBUS_REC_MAGIC, MDBUS_REC_MAGIC_LEN) != 0) {
-		log_msg(LOG_ERR, "channel %s: %s is not an mdbus recording",
-			name_of(r), r->conf.file);
-		return -1;
-	}
-	if (MDBUS_REC_MAJOR(h->version) != MDBUS_REC_MAJOR(MDBUS_REC_VERSION) ||
-	    h->header_size < sizeof(*h)) {
-		log_msg(LOG_ERR, "channel %s: %s: recording version %#x, this "
-			"mdpub reads %#x", name_of(r), r->conf.file, h->version,
-			MDBUS_REC_VERSION);
-		return -1;
-	}
-	if (h->msg_version != MDBUS_MSG_VERSION)
-		log_msg(LOG_WARNING, "channel %s: %s holds message types version "
-			"%u, this mdpub knows %u", name_of(r), r->conf.file,
-			h->msg_version, MDBUS_MSG_VERSION);
-	r->data_off = (long)h->header_size;
-	return 0;
-}
-
 static int open_file(struct replay *r)
 {
-	struct mdbus_rec_header h;
+	struct mdbus_rec_info info;
+	int err = mdbus_rec_open(&r->rec, r->conf.file, &info);
 
-	r->fp = fopen(r->conf.file, "rb");
-	if (!r->fp) {
-		log_msg(LOG_ERR, "channel %s: %s: %s", name_of(r), r->conf.file,
-			strerror(errno));
-		return -1;
+	if (err) {
+		log_msg(LOG_ERR, "channel %s: %s", name_of(r),
+			mdbus_last_error());
+		return err;
 	}
-	if (fread(&h, sizeof(h), 1, r->fp) != 1) {
-		log_msg(LOG_ERR, "channel %s: %s: too short for a recording",
-			name_of(r), r->conf.file);
-		return -1;
-	}
-	if (check_header(r, &h) < 0)
-		return -1;
-	return fseek(r->fp, r->data_off, SEEK_SET);
+	if (info.msg_version != MDBUS_MSG_VERSION)
+		log_msg(LOG_WARNING, "channel %s: %s holds message types version "
+			"%u, this mdpub knows %u", name_of(r), r->conf.file,
+			info.msg_version, MDBUS_MSG_VERSION);
+	return 0;
 }
 
 static void replay_stop(struct source *src)
@@ -258,8 +224,7 @@ static void replay_stop(struct source *src)
 	struct replay *r = SOURCE_OF(src, struct replay);
 
 	replay_halt(r);
-	if (r->fp)
-		fclose(r->fp);
+	mdbus_rec_close(r->rec);
 	free(r->payload);
 	free(r);
 }

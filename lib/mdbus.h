@@ -55,6 +55,7 @@ enum mdbus_error {
 	MDBUS_ENOSPACE = -1013,     /* segment directory too small */
 	MDBUS_ECLAIMED = -1014,     /* a claim is open: commit or abort it */
 	MDBUS_ENOCLAIM = -1015,     /* commit/abort without an open claim */
+	MDBUS_ETRUNCATED = -1016,   /* a file ends inside a record or header */
 };
 
 /* Returns a static, human-readable text for any code this library returns

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The replay source end to end: a hand-made recording (recording.h) with a
+# The replay source end to end: a hand-made recording (doc/protocol.md) with a
 # sequence gap and a cut last record; the recorded pace; bad files refused;
 # a looping replay into a small lossless ring read by a slow registered
 # reader loses nothing (back-pressure); and, when mdsub is built, an
@@ -54,9 +54,9 @@ refused "$WORK/none.rec" "none.rec: No such file or directory"
 printf 'NOTAREC!%0120d' 0 >"$WORK/magic.rec"
 refused "$WORK/magic.rec" "magic.rec is not an mdbus recording"
 header 131072 >"$WORK/v2.rec"
-refused "$WORK/v2.rec" "v2.rec: recording version 0x20000, this mdpub reads 0x10000"
+refused "$WORK/v2.rec" "v2.rec: recording format 2.0, this library reads 1.x"
 printf 'MDBUSREC' >"$WORK/short.rec"
-refused "$WORK/short.rec" "short.rec: too short for a recording"
+refused "$WORK/short.rec" "short.rec ends inside its header"
 
 # loop into a 128-slot lossless ring, a slow reader registered first
 replay_conf loop "$WORK/hand.rec" 0 loop=yes mode=lossless slots_per_block=64 block_count=2

@@ -1,5 +1,5 @@
 #!/bin/sh
-# --record writes the recording format of daemons/recording.h: the same
+# --record writes the recording format of doc/protocol.md: the same
 # messages byte for byte as -o raw shows, a header naming channel and
 # geometry, a file cut short readable to its last whole record, and
 # mdpub's replay source reproducing the messages.

@@ -35,7 +35,7 @@
 #include "mdbus.h"
 #include "mdbus_msg.h"
 #include "moldudp64.h"
-#include "recording.h"
+#include "rec_format.h"
 
 #define BASE_NS 1700000000000000000ULL /* 2023-11-14 22:13:20 UTC */
 #define PX(units, cents) ((int64_t)(units) * MDBUS_PX_SCALE + (cents) * 1000000LL)
@@ -295,12 +295,12 @@ static void print_raw(const char *ch, uint64_t seq, uint64_t ts,
 static int cmd_recdump(const char *path)
 {
 	static unsigned char payload[MDBUS_REC_PAYLOAD_MAX];
-	struct mdbus_rec_header h;
-	struct mdbus_rec_record r;
+	struct rec_header h;
+	struct rec_record r;
 	FILE *f = fopen(path, "rb");
 
 	if (!f || fread(&h, sizeof h, 1, f) != 1 ||
-	    memcmp(h.magic, MDBUS_REC_MAGIC, MDBUS_REC_MAGIC_LEN)) {
+	    memcmp(h.magic, REC_MAGIC, REC_MAGIC_LEN)) {
 		fprintf(stderr, "testtool: %s: not a recording\n", path);
 		return 1;
 	}

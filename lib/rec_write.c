@@ -1,0 +1,168 @@
+/*
+ * rec_write.c - the recording writer (mdbus_rec.h; format: doc/protocol.md,
+ * "Recording format"). Records are gathered in a buffer that holds at
+ * least one record of the largest size, and written with write() when it
+ * fills, on flush and on finish. After a failed write the writer refuses
+ * everything, so a file never continues past a broken record.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "rec_format.h"
+
+#define WRITE_BUFFER (MDBUS_REC_PAYLOAD_MAX + 64u * 1024)
+
+struct mdbus_rec_writer {
+	int fd;
+	int failed;   /* negated errno of the first failed write, else 0 */
+	size_t len;
+	unsigned char buf[WRITE_BUFFER];
+};
+
+_Static_assert(WRITE_BUFFER >= MDBUS_REC_PAYLOAD_MAX + sizeof(struct rec_record),
+	       "one record of the largest size fits the buffer");
+
+static int write_full(int fd, const void *src, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t k = write(fd, (const char *)src + done, n - done);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -errno;
+		done += (size_t)k;
+	}
+	return 0;
+}
+
+/* Opens path for writing as a regular file of one link, never through a
+ * symbolic link, and empties it. O_NONBLOCK keeps a FIFO put under the
+ * name from blocking the open. */
+static int open_target(const char *path, unsigned flags)
+{
+	int oflags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+		     O_NONBLOCK | (flags & MDBUS_REC_EXCL ? O_EXCL : 0);
+	int fd = open(path, oflags, 0644);
+	struct stat st;
+	int err;
+
+	if (fd < 0 && errno == ELOOP)
+		return err_set(-ELOOP, "%s is a symbolic link: not followed",
+			       path);
+	if (fd < 0)
+		return err_set(-errno, "%s: %s", path, strerror(errno));
+	err = fstat(fd, &st) < 0 ? -errno : 0;
+	if (!err && (!S_ISREG(st.st_mode) || st.st_nlink != 1))
+		err = err_set(-EINVAL, "%s is not a regular file of one link: "
+			      "not written", path);
+	else if (!err && ftruncate(fd, 0) < 0)
+		err = -errno;
+	else if (!err && fcntl(fd, F_SETFL, O_WRONLY) < 0)
+		err = -errno;
+	if (err) {
+		close(fd);
+		return err == -EINVAL ? err :
+		       err_set(err, "%s: %s", path, strerror(-err));
+	}
+	return fd;
+}
+
+static void fill_header(struct rec_header *h, const struct mdbus_rec_info *info)
+{
+	memset(h, 0, sizeof *h);
+	memcpy(h->magic, REC_MAGIC, REC_MAGIC_LEN);
+	h->version = REC_VERSION;
+	h->msg_version = info->msg_version;
+	strncpy(h->channel, info->channel, sizeof h->channel - 1);
+	h->slot_size = info->slot_size;
+	h->slots_per_block = info->slots_per_block;
+	h->block_count = info->block_count;
+	h->mode = (uint32_t)info->mode;
+	h->create_ns = info->create_ns ? info->create_ns : clock_realtime_ns();
+	h->header_size = sizeof *h;
+}
+
+MDBUS_EXPORT int mdbus_rec_create(mdbus_rec_writer_t **out, const char *path,
+				  const struct mdbus_rec_info *info,
+				  unsigned flags)
+{
+	struct mdbus_rec_writer *w;
+	struct rec_header h;
+	int fd;
+
+	if (!memchr(info->channel, '\0', sizeof info->channel))
+		return err_set(-EINVAL, "recording channel name not terminated");
+	w = malloc(sizeof *w);
+	if (!w)
+		return err_set(-ENOMEM, "%s: out of memory", path);
+	fd = open_target(path, flags);
+	if (fd < 0) {
+		free(w);
+		return fd;
+	}
+	w->fd = fd;
+	w->failed = 0;
+	fill_header(&h, info);
+	memcpy(w->buf, &h, sizeof h);
+	w->len = sizeof h;
+	*out = w;
+	return 0;
+}
+
+MDBUS_EXPORT int mdbus_rec_flush(mdbus_rec_writer_t *w)
+{
+	if (w->failed)
+		return w->failed;
+	w->failed = write_full(w->fd, w->buf, w->len);
+	w->len = 0;
+	return w->failed;
+}
+
+MDBUS_EXPORT int mdbus_rec_write(mdbus_rec_writer_t *w,
+				 const struct mdbus_msg *msg,
+				 const void *payload)
+{
+	struct rec_record rec = {
+		.size = msg->size,
+		.type = msg->type,
+		.seq = msg->seq,
+		.ts_ns = msg->ts_ns,
+	};
+	int err;
+
+	if (msg->size > MDBUS_REC_PAYLOAD_MAX)
+		return MDBUS_ETOOBIG;
+	if (w->len + sizeof rec + msg->size > sizeof w->buf) {
+		err = mdbus_rec_flush(w);
+		if (err)
+			return err;
+	}
+	if (w->failed)
+		return w->failed;
+	memcpy(w->buf + w->len, &rec, sizeof rec);
+	if (msg->size)
+		memcpy(w->buf + w->len + sizeof rec, payload, msg->size);
+	w->len += sizeof rec + msg->size;
+	return 0;
+}
+
+MDBUS_EXPORT int mdbus_rec_finish(mdbus_rec_writer_t *w)
+{
+	int err;
+
+	if (!w)
+		return 0;
+	err = mdbus_rec_flush(w);
+	if (close(w->fd) < 0 && !err)
+		err = -errno;
+	free(w);
+	return err;
+}
