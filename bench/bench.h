@@ -109,7 +109,7 @@ struct bench_run {
 	int (*consumer)(struct bench_run *run);
 };
 
-/* Percentiles of a sample set (stats.c). */
+/* Percentiles of a sample set (percentile.c). */
 struct bench_pct {
 	uint64_t n, min, p50, p99, p999, max;
 };
@@ -127,7 +127,7 @@ int bench_cpus(void);
 void bench_install_signals(void);
 int bench_stopped(void);
 
-/* stats.c */
+/* percentile.c */
 void bench_percentiles(uint64_t *v, uint64_t n, struct bench_pct *out);
 
 /* drivers.c */

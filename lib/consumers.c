@@ -1,6 +1,7 @@
 /*
  * consumers.c - the consumer table: registration with compare-and-swap,
- * reclaiming entries of dead processes, unregistration (DESIGN.md 3, 5).
+ * reclaiming entries of dead processes, unregistration (doc/protocol.md,
+ * "Consumer entry").
  *
  * An entry's state word carries state, generation and owner pid (layout.h).
  * Every transition is a compare-and-swap on that word, so two processes

@@ -37,7 +37,7 @@ uint64_t clock_realtime_ns(void);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t clock_mono_ns(void);
 
-/* ---- segment.c ---- */
+/* ---- seg_*.c (segment.h has what they share among themselves) ---- */
 
 /* Geometry derived from the identity part of the header; copied once. */
 struct seg_geom {
@@ -73,7 +73,8 @@ int seg_geom_make(struct seg_geom *g, uint32_t slot_size,
 		  uint32_t slots_per_block, uint32_t block_count,
 		  uint32_t max_consumers, uint32_t mode);
 
-/* Creates or resumes the segment for a publisher (DESIGN 5). */
+/* Creates or resumes the segment for a publisher (doc/protocol.md,
+ * "Ownership"). */
 int seg_open_publisher(struct seg_map *m, const char *channel,
 		       const struct mdbus_pub_config *cfg);
 
@@ -128,7 +129,7 @@ int cons_still_ours(const struct seg_map *m, int idx, uint64_t word);
 /* Copies the NUL-terminated name of an entry into out (MDBUS_NAME_MAX+1). */
 void cons_name(const struct seg_consumer *c, char *out);
 
-/* ---- stats.c ---- */
+/* ---- inspect.c ---- */
 
 /* Publisher liveness from a mapped header (DEAD derived from pid + start
  * time). */

@@ -1,11 +1,12 @@
 /*
- * layout.h - the shared segment's binary layout (DESIGN.md section 3).
+ * layout.h - the shared segment's binary layout (doc/protocol.md,
+ * "Segment layout").
  *
  * The segment holds offsets and counters only, never pointers. Every field
  * another process may touch is _Atomic and accessed with an explicit memory
  * order at the call site; the comment on each field names the write its
  * reads pair with. Fields of the identity part are written once, relaxed,
- * before the magic word is release-stored last (seg_publish_magic()), and
+ * before the magic word is release-stored last (seg_create.c header_init()), and
  * read relaxed after an acquire load of the magic; a reader copies them out
  * once and never reads them again.
  *

@@ -1,5 +1,6 @@
 /*
- * pub.c - the publisher: the single producer of a channel (DESIGN.md 4, 5).
+ * pub.c - the publisher: the single producer of a channel (doc/protocol.md,
+ * "Publishing" and "Ownership").
  *
  * Publishing message n (the ordering protocol, steps 1-5):
  *   1. stamp the slot writing(n), relaxed, then a release fence;

@@ -1,6 +1,6 @@
 /*
  * sub.c - the subscriber: a reader's token and the read side of the
- * ordering protocol (DESIGN.md section 4).
+ * ordering protocol (doc/protocol.md, "Reading").
  *
  * Reading message n (the reader's token is `pos`):
  *   - acquire-load the stamp of n's slot (pairs with the producer's release

@@ -1,6 +1,6 @@
 /*
  * wait.c - how readers wait for the next message and how the producer
- * wakes them (DESIGN.md section 4, "Waiting").
+ * wakes them (doc/protocol.md, "Waiting").
  *
  * The Dekker pair: a reader about to sleep announces itself (waiters++),
  * then looks at the slot once more; the producer publishes, then looks at
@@ -16,7 +16,7 @@
  * about to make a syscall anyway) calls membarrier(), which runs a full
  * barrier on every CPU running the publisher. Where the kernel lacks
  * membarrier, both sides use a sequentially consistent fence. Remove
- * either side and tests/t_block loses wake-ups and hangs.
+ * either side and the blocking test (t_blocking) loses wake-ups and hangs.
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
  */

@@ -1,5 +1,5 @@
 /*
- * stats.c - percentiles: nearest rank over the sorted samples.
+ * percentile.c - percentiles: nearest rank over the sorted samples.
  */
 #include <stdlib.h>
 

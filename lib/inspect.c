@@ -1,5 +1,5 @@
 /*
- * stats.c - read-only views for tools: publisher liveness, a statistics
+ * inspect.c - read-only views for tools: publisher liveness, a statistics
  * snapshot of a channel, the list of channels.
  */
 #include <dirent.h>

@@ -1,0 +1,142 @@
+/*
+ * seg_attach.c - a reader's attach: wait for a segment being made, validate, map.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "segment.h"
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Maps the header page read-only once the segment is initialised (magic
+ * set), waiting up to READY_WAIT_MS for a creator that is still at work.
+ */
+static int map_ready_header(int fd, const char *channel, struct stat *st,
+			    struct seg_header **out)
+{
+	struct seg_header *h;
+	int waited;
+
+	for (waited = 0;; waited += 10) {
+		if (fstat(fd, st) < 0)
+			return err_set(-errno, "stat channel %s: %s", channel,
+				       strerror(errno));
+		if (st->st_size > 0 && st->st_size < (off_t)SEG_HEADER_SIZE)
+			return err_set(MDBUS_ECORRUPT,
+				       "channel %s: truncated segment (%lld bytes)",
+				       channel, (long long)st->st_size);
+		if (st->st_size >= (off_t)SEG_HEADER_SIZE) {
+			h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+			if (h == MAP_FAILED)
+				return err_set(-errno, "mmap channel %s: %s",
+					       channel, strerror(errno));
+			if (atomic_load_explicit(&h->magic, memory_order_acquire)) {
+				*out = h;
+				return 0;
+			}
+			munmap(h, SEG_HEADER_SIZE);
+		}
+		if (waited >= READY_WAIT_MS)
+			return err_set(MDBUS_ENOTREADY,
+				       "channel %s: segment not initialised after %d ms",
+				       channel, READY_WAIT_MS);
+		sleep_ms(10);
+	}
+}
+
+static int check_owner(const struct stat *st, const char *channel)
+{
+	if (!S_ISREG(st->st_mode))
+		return err_set(MDBUS_ECORRUPT, "channel %s: not a regular file",
+			       channel);
+	if (st->st_mode & S_IWOTH)
+		return err_set(-EPERM,
+			       "channel %s: refusing a world-writable segment (mode %o)",
+			       channel, (unsigned)(st->st_mode & 07777));
+	return 0;
+}
+
+static int map_reader(struct seg_map *m, int fd, int writable)
+{
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	void *meta, *blk;
+
+	meta = mmap(NULL, m->g.blocks_off, prot, MAP_SHARED, fd, 0);
+	if (meta == MAP_FAILED)
+		return err_set(-errno, "mmap header: %s", strerror(errno));
+	blk = mmap(NULL, m->g.total_size - m->g.blocks_off, PROT_READ,
+		   MAP_SHARED, fd, (off_t)m->g.blocks_off);
+	if (blk == MAP_FAILED) {
+		int e = errno;
+
+		munmap(meta, m->g.blocks_off);
+		return err_set(-e, "mmap blocks: %s", strerror(e));
+	}
+	m->meta_map = meta;
+	m->blk_map = blk;
+	m->hdr = meta;
+	m->table = (struct seg_consumer *)((unsigned char *)meta + m->g.table_off);
+	m->blocks = blk;
+	m->writable = writable;
+	m->fd = -1;
+	return 0;
+}
+
+int seg_attach(struct seg_map *m, const char *channel, const char *dir,
+	       int flags)
+{
+	int writable = !(flags & SEG_ATTACH_RDONLY);
+	struct seg_header *h = NULL;
+	struct stat st;
+	int fd, r;
+
+	r = seg_check_channel(channel);
+	if (r < 0)
+		return r;
+	dir = seg_dir(dir);
+	fd = seg_fd_open(dir, channel, writable ? O_RDWR : O_RDONLY, 0);
+	if (fd == -EACCES && writable) {
+		writable = 0;
+		fd = seg_fd_open(dir, channel, O_RDONLY, 0);
+	}
+	if (fd < 0)
+		return err_set(fd, "channel %s in %s: %s", channel,
+			       dir ? dir : SHM_DIR, strerror(-fd));
+	r = map_ready_header(fd, channel, &st, &h);
+	if (r == 0) {
+		r = check_owner(&st, channel);
+		if (r == 0)
+			r = seg_geom_from_header(&m->g, h, (uint64_t)st.st_size, channel);
+		munmap(h, SEG_HEADER_SIZE);
+	}
+	if (r == 0)
+		r = map_reader(m, fd, writable);
+	close(fd);
+	return r;
+}
+
+void seg_unmap(struct seg_map *m)
+{
+	if (m->blk_map)
+		munmap(m->blk_map, m->g.total_size - m->g.blocks_off);
+	if (m->meta_map)
+		munmap(m->meta_map, m->blk_map ? m->g.blocks_off : m->g.total_size);
+	if (m->fd >= 0) {
+		seg_lock_untrack(m->fd);
+		close(m->fd); /* drops the publisher's lock */
+	}
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+}

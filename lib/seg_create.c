@@ -1,0 +1,181 @@
+/*
+ * seg_create.c - creation of a new segment: identity, permissions and group, free
+ * space checked, memory reserved and pre-faulted, magic written last
+ * (doc/protocol.md, "Creation").
+ */
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "segment.h"
+
+static uint64_t new_epoch(void)
+{
+	uint64_t e = 0;
+
+	if (getrandom(&e, sizeof(e), GRND_NONBLOCK) != (ssize_t)sizeof(e))
+		e = clock_mono_ns() ^ ((uint64_t)getpid() << 32);
+	return e ? e : 1;
+}
+
+static void header_init(struct seg_header *h, const struct seg_geom *g,
+			const char *channel)
+{
+	uint64_t name[MDBUS_CHANNEL_MAX / 8 + 1] = {0};
+	size_t i;
+
+	memcpy(name, channel, strlen(channel));
+	atomic_store_explicit(&h->version_major, MDBUS_LAYOUT_MAJOR, memory_order_relaxed);
+	atomic_store_explicit(&h->version_minor, MDBUS_LAYOUT_MINOR, memory_order_relaxed);
+	atomic_store_explicit(&h->slot_size, g->slot_size, memory_order_relaxed);
+	atomic_store_explicit(&h->slots_per_block, g->slots_per_block, memory_order_relaxed);
+	atomic_store_explicit(&h->block_count, g->block_count, memory_order_relaxed);
+	atomic_store_explicit(&h->max_consumers, g->max_consumers, memory_order_relaxed);
+	atomic_store_explicit(&h->mode, g->mode, memory_order_relaxed);
+	atomic_store_explicit(&h->header_size, SEG_HEADER_SIZE, memory_order_relaxed);
+	atomic_store_explicit(&h->table_off, g->table_off, memory_order_relaxed);
+	atomic_store_explicit(&h->blocks_off, g->blocks_off, memory_order_relaxed);
+	atomic_store_explicit(&h->total_size, g->total_size, memory_order_relaxed);
+	atomic_store_explicit(&h->create_ns, clock_realtime_ns(), memory_order_relaxed);
+	atomic_store_explicit(&h->epoch, g->epoch, memory_order_relaxed);
+	for (i = 0; i < sizeof(name) / 8; i++)
+		atomic_store_explicit(&h->channel[i], name[i], memory_order_relaxed);
+	/* Last: pairs with the acquire load in seg_geom_from_header(). */
+	atomic_store_explicit(&h->magic, SEG_MAGIC, memory_order_release);
+}
+
+static int set_perms(int fd, const struct mdbus_pub_config *cfg)
+{
+	struct group *gr;
+	char *end;
+	long gid;
+
+	if (fchmod(fd, cfg->file_mode & 0777) < 0)
+		return err_set(-errno, "fchmod %o: %s", (unsigned)cfg->file_mode,
+			       strerror(errno));
+	if (!cfg->group || !*cfg->group)
+		return 0;
+	gid = strtol(cfg->group, &end, 10);
+	if (*end) {
+		gr = getgrnam(cfg->group);
+		if (!gr)
+			return err_set(-EINVAL, "unknown group '%s'", cfg->group);
+		gid = gr->gr_gid;
+	}
+	if (fchown(fd, (uid_t)-1, (gid_t)gid) < 0)
+		return err_set(-errno, "chown to group %s: %s", cfg->group,
+			       strerror(errno));
+	return 0;
+}
+
+static int no_space(const char *dir, const char *channel, uint64_t need,
+		    uint64_t avail)
+{
+	return err_set(MDBUS_ENOSPACE,
+		       "channel %s needs %" PRIu64 " bytes (%.1f MiB) in %s, only %" PRIu64 " bytes (%.1f MiB) free; enlarge it (e.g. docker --shm-size) or shrink the geometry",
+		       channel, need, need / 1048576.0, dir ? dir : SHM_DIR,
+		       avail, avail / 1048576.0);
+}
+
+/* Checks free space, then reserves every byte so that no page fault on
+ * the segment can ever raise SIGBUS for want of memory. */
+static int reserve(int fd, const char *dir, const char *channel,
+		   uint64_t size)
+{
+	struct statvfs vfs;
+	uint64_t avail = 0;
+	int r;
+
+	if (fstatvfs(fd, &vfs) == 0) {
+		avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+		if (vfs.f_blocks && avail < size)
+			return no_space(dir, channel, size, avail);
+	}
+	r = posix_fallocate(fd, 0, (off_t)size);
+	if (r == ENOSPC || r == EFBIG)
+		return no_space(dir, channel, size, avail);
+	if (r == EOPNOTSUPP || r == EINVAL) /* e.g. hugetlbfs */
+		r = ftruncate(fd, (off_t)size) < 0 ? errno : 0;
+	if (r)
+		return err_set(-r, "reserve %" PRIu64 " bytes for channel %s: %s",
+			       size, channel, strerror(r));
+	return 0;
+}
+
+/*
+ * Maps the whole segment read-write. The mapping is made through a second
+ * open file description of the same file, because a mapping holds a
+ * reference to the description it was made from and would keep the owner
+ * lock alive in a forked child that inherited it (see locks_child()).
+ */
+int seg_map_rw(struct seg_map *m, int fd)
+{
+	char self[64];
+	int mfd, e;
+	void *p;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	mfd = open(self, O_RDWR | O_CLOEXEC);
+	if (mfd < 0)
+		return err_set(-errno, "reopen %s: %s", self, strerror(errno));
+	p = mmap(NULL, m->g.total_size, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_POPULATE, mfd, 0);
+	e = errno;
+	close(mfd);
+	if (p == MAP_FAILED)
+		return err_set(-e, "mmap %" PRIu64 " bytes: %s",
+			       m->g.total_size, strerror(e));
+	m->meta_map = p;
+	m->blk_map = NULL;
+	m->hdr = p;
+	m->table = (struct seg_consumer *)((unsigned char *)p + m->g.table_off);
+	m->blocks = (unsigned char *)p + m->g.blocks_off;
+	m->fd = fd;
+	m->writable = 1;
+	return 0;
+}
+
+int seg_try_create(struct seg_map *m, const char *channel,
+		      const struct mdbus_pub_config *cfg, const struct seg_geom *want)
+{
+	const char *dir = seg_dir(cfg->dir);
+	int fd, r;
+
+	fd = seg_fd_open(dir, channel, O_RDWR | O_CREAT | O_EXCL, cfg->file_mode & 0777);
+	if (fd == -EEXIST)
+		return -EEXIST;
+	if (fd < 0)
+		return err_set(fd, "create channel %s in %s: %s", channel,
+			       dir ? dir : SHM_DIR, strerror(-fd));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return err_set(MDBUS_EOWNED, "channel %s: another publisher is creating it",
+			       channel);
+	}
+	m->g = *want;
+	m->g.epoch = new_epoch();
+	r = set_perms(fd, cfg);
+	if (r == 0)
+		r = reserve(fd, dir, channel, want->total_size);
+	if (r == 0)
+		r = seg_map_rw(m, fd);
+	if (r < 0) {
+		seg_fd_unlink(dir, channel);
+		close(fd);
+		return r;
+	}
+	header_init(m->hdr, &m->g, channel);
+	return 0;
+}
+
+/* The error for a channel whose lock is held: names the owner's pid. */

@@ -1,0 +1,115 @@
+/*
+ * seg_name.c - naming: channel names, the segment directory, opening and unlinking
+ * segment files by name (never through a symbolic link).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "segment.h"
+
+MDBUS_EXPORT int mdbus_channel_valid(const char *name)
+{
+	size_t i, n;
+
+	if (!name)
+		return 0;
+	n = strlen(name);
+	if (n == 0 || n > MDBUS_CHANNEL_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int seg_check_channel(const char *channel)
+{
+	if (mdbus_channel_valid(channel))
+		return 0;
+	return err_set(MDBUS_ENAME,
+		       "invalid channel name '%.80s': use [A-Za-z0-9._-]{1,64}",
+		       channel ? channel : "(null)");
+}
+
+const char *seg_dir(const char *dir)
+{
+	if (dir && *dir)
+		return dir;
+	dir = getenv(MDBUS_ENV_DIR);
+	return dir && *dir ? dir : NULL;
+}
+
+/* Full path of the segment file (also for shm_open's /dev/shm). */
+static void seg_path(char *buf, size_t len, const char *dir,
+		     const char *channel)
+{
+	snprintf(buf, len, "%s/mdbus.%s", dir ? dir : SHM_DIR, channel);
+}
+
+int seg_fd_open(const char *dir, const char *channel, int flags, mode_t mode)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (!dir) {
+		snprintf(path, sizeof(path), "/mdbus.%s", channel);
+		fd = shm_open(path, flags, mode);
+	} else {
+		seg_path(path, sizeof(path), dir, channel);
+		fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+int seg_fd_unlink(const char *dir, const char *channel)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (!dir) {
+		snprintf(path, sizeof(path), "/mdbus.%s", channel);
+		r = shm_unlink(path);
+	} else {
+		seg_path(path, sizeof(path), dir, channel);
+		r = unlink(path);
+	}
+	return r < 0 ? -errno : 0;
+}
+
+MDBUS_EXPORT int mdbus_unlink(const char *channel, const char *dir)
+{
+	int r = seg_check_channel(channel);
+
+	if (r < 0)
+		return r;
+	r = seg_fd_unlink(seg_dir(dir), channel);
+	if (r < 0)
+		return err_set(r, "unlink channel %s: %s", channel,
+			       strerror(-r));
+	return 0;
+}
+
+void seg_unlink_if_same(int fd, const char *dir, const char *channel)
+{
+	char path[PATH_MAX];
+	struct stat a, b;
+
+	seg_path(path, sizeof(path), dir, channel);
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
+		return;
+	if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		seg_fd_unlink(dir, channel);
+}
