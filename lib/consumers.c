@@ -7,9 +7,18 @@
  * Every transition is a compare-and-swap on that word, so two processes
  * can never both believe they own an entry, and a reclaimer that judged an
  * owner dead cannot free an entry that changed hands meanwhile.
+ *
+ * A reclaim takes the entry to RECLAIMING first, clears what the dead
+ * owner left (its `waiting` flag) and only then frees it: a registrant
+ * claims FREE entries only, so it never meets a half-cleared one. The
+ * header's waiter count is then repaired from the flags
+ * (cons_repair_waiters()), which also undoes a count leaked by an owner
+ * killed at any point of its sleep.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -24,8 +33,8 @@ static int owner_dead(const struct seg_consumer *c, uint64_t w)
 	 * caller's acquire load of w pairs with it. While CLAIMING it may
 	 * still be 0, which proc_alive() treats as "pid only". */
 	start = atomic_load_explicit(&c->pid_start, memory_order_relaxed);
-	if (cons_state(w) == CONS_CLAIMING)
-		start = 0;
+	if (cons_state(w) == CONS_CLAIMING || cons_state(w) == CONS_RECLAIMING)
+		start = 0; /* not (or not the owner's) yet */
 	return !proc_alive(cons_pid(w), start);
 }
 
@@ -41,7 +50,6 @@ static void fill_entry(struct seg_consumer *c, const char *name,
 	atomic_store_explicit(&c->pid_start, pid_start, memory_order_relaxed);
 	atomic_store_explicit(&c->lost, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->read_num, pos, memory_order_relaxed);
-	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
 }
 
 /*
@@ -89,18 +97,80 @@ static int scan_free(struct seg_map *m, const char *name, uint64_t pos,
 	return -1;
 }
 
+/* Entries by what a registrant can hope of them. */
+struct census {
+	uint32_t settled;   /* ACTIVE or EVICTED, owner alive */
+	uint32_t transient; /* CLAIMING or RECLAIMING by a live process */
+	uint32_t open;      /* FREE, or reclaimable */
+};
+
+static void take_census(const struct seg_map *m, struct census *cs)
+{
+	uint32_t i;
+
+	memset(cs, 0, sizeof *cs);
+	for (i = 0; i < m->g.max_consumers; i++) {
+		const struct seg_consumer *c = &m->table[i];
+		uint64_t w = atomic_load_explicit(&c->state, memory_order_acquire);
+		uint32_t st = cons_state(w);
+
+		if (st == CONS_FREE || owner_dead(c, w))
+			cs->open++;
+		else if (st == CONS_CLAIMING || st == CONS_RECLAIMING)
+			cs->transient++;
+		else
+			cs->settled++;
+	}
+}
+
+static void pause_briefly(unsigned round)
+{
+	struct timespec ts = { 0, 100000L }; /* 100 us */
+
+	if (round < 16)
+		sched_yield();
+	else
+		nanosleep(&ts, NULL);
+}
+
+/*
+ * Claims a free entry, reclaiming dead owners' entries, and tries again
+ * for as long as anything could still come free: an entry that is free
+ * or reclaimable (another registrant may have taken it first), or one in
+ * a transient state (a claim or reclaim under way). Gives up only when
+ * every entry has a live settled owner, or after REGISTER_WAIT_NS of
+ * transient states (a claimant stopped mid-claim).
+ */
+#define REGISTER_WAIT_NS 1000000000ULL
+
 int cons_register(struct seg_map *m, const char *name, uint64_t pos,
 		  uint64_t *word)
 {
+	uint64_t deadline = clock_mono_ns() + REGISTER_WAIT_NS;
+	struct census cs;
+	unsigned round;
 	int idx;
 
-	idx = scan_free(m, name, pos, word);
-	if (idx < 0 && cons_reap(m) > 0)
+	for (round = 0;; round++) {
 		idx = scan_free(m, name, pos, word);
-	if (idx < 0)
-		return err_set(MDBUS_EFULL,
-			       "consumer table full (%u entries, all alive)",
-			       m->g.max_consumers);
+		if (idx >= 0)
+			break;
+		if (cons_reap(m) > 0)
+			continue;
+		take_census(m, &cs);
+		if (cs.open == 0 && cs.transient == 0)
+			return err_set(MDBUS_EFULL, "consumer table full (%u "
+				       "entries, all held by live readers)",
+				       m->g.max_consumers);
+		if (clock_mono_ns() >= deadline)
+			return err_set(MDBUS_EFULL, "consumer table full (%u "
+				       "entries: %u held by live readers, %u "
+				       "being claimed for over 1 s)",
+				       m->g.max_consumers, cs.settled,
+				       cs.transient);
+		if (cs.open == 0)
+			pause_briefly(round);
+	}
 	atomic_fetch_add_explicit(&m->hdr->registrations, 1, memory_order_relaxed);
 	return idx;
 }
@@ -120,26 +190,43 @@ void cons_unregister(struct seg_map *m, int idx, uint64_t word)
 						memory_order_relaxed);
 }
 
-int cons_reap_one(struct seg_map *m, uint32_t idx)
+/* Frees entry idx whose owner (or whose dead reclaimer) is dead: to
+ * RECLAIMING under our pid, clear the flag, then FREE. Returns 1 if freed. */
+static int reclaim(struct seg_map *m, uint32_t idx)
 {
 	struct seg_consumer *c = &m->table[idx];
 	uint64_t w = atomic_load_explicit(&c->state, memory_order_acquire);
+	uint64_t mine, start;
+	pid_t pid;
 
 	if (!owner_dead(c, w))
 		return 0;
-	/* Fails if the entry changed hands since we looked. */
-	if (!atomic_compare_exchange_strong_explicit(&c->state, &w,
-						     cons_next(w, CONS_FREE, 0),
-						     memory_order_acq_rel,
+	proc_self(&pid, &start);
+	mine = cons_next(w, CONS_RECLAIMING, pid);
+	/* Fails if the entry changed hands since we judged its owner. */
+	if (!atomic_compare_exchange_strong_explicit(&c->state, &w, mine,
+						     memory_order_acquire,
 						     memory_order_relaxed))
 		return 0;
+	/* The entry is ours alone now: nobody claims a RECLAIMING entry. */
+	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
+	/* Release: the next claimant (acquire CAS) sees the flag cleared. */
+	if (!atomic_compare_exchange_strong_explicit(&c->state, &mine,
+						     cons_next(mine, CONS_FREE, 0),
+						     memory_order_release,
+						     memory_order_relaxed))
+		return 0; /* someone judged us dead: theirs to finish */
 	atomic_fetch_add_explicit(&m->hdr->reclaims, 1, memory_order_relaxed);
-	/* The owner died asleep: give back its count in waiters, or every
-	 * publish would make a futex syscall from now on. The exchange makes
-	 * it happen once. */
-	if (atomic_exchange_explicit(&c->waiting, 0, memory_order_relaxed))
-		atomic_fetch_sub_explicit(&m->hdr->waiters, 1, memory_order_relaxed);
 	return 1;
+}
+
+int cons_reap_one(struct seg_map *m, uint32_t idx)
+{
+	int freed = reclaim(m, idx);
+
+	if (freed)
+		cons_repair_waiters(m);
+	return freed;
 }
 
 int cons_reap(struct seg_map *m)
@@ -148,8 +235,39 @@ int cons_reap(struct seg_map *m)
 	int freed = 0;
 
 	for (i = 0; i < m->g.max_consumers; i++)
-		freed += cons_reap_one(m, i);
+		freed += reclaim(m, i);
+	cons_repair_waiters(m);
 	return freed;
+}
+
+/*
+ * Lowers the header's waiter count to the number of set `waiting` flags
+ * when it is higher: counts left by readers killed asleep, whose flags
+ * their reclaimers cleared. Never lowers it below a live sleeper's count:
+ * a sleeper's flag is set before it counts itself (release increment,
+ * paired with the acquire load of waiters here) and cleared after it took
+ * itself out (release store, paired with the acquire loads of the flags),
+ * and the compare-and-swap fails if any reader came or went meanwhile
+ * (wait.c). A flag set ahead of its count may make the result one high
+ * for a while: a futex call too many per publish until the next repair,
+ * never a lost wake-up.
+ */
+void cons_repair_waiters(struct seg_map *m)
+{
+	uint64_t w = atomic_load_explicit(&m->hdr->waiters, memory_order_acquire);
+	uint32_t i, flags = 0;
+
+	if (waiters_count(w) == 0)
+		return;
+	for (i = 0; i < m->g.max_consumers; i++)
+		flags += atomic_load_explicit(&m->table[i].waiting,
+					      memory_order_acquire) != 0;
+	if (flags >= waiters_count(w))
+		return;
+	atomic_compare_exchange_strong_explicit(&m->hdr->waiters, &w,
+						(w & ~0xffffffffULL) + (1ULL << 32) + flags,
+						memory_order_relaxed,
+						memory_order_relaxed);
 }
 
 int cons_still_ours(const struct seg_map *m, int idx, uint64_t word)

@@ -35,7 +35,7 @@ static const char *lib_text(int err)
 	case MDBUS_EGEOMETRY: return "existing segment has another geometry";
 	case MDBUS_EFULL: return "consumer table is full";
 	case MDBUS_EBACKPRESSURE: return "back-pressure: slowest reader is a full ring behind";
-	case MDBUS_EEVICTED: return "consumer was evicted by the lossless publisher";
+	case MDBUS_EEVICTED: return "consumer entry taken away (evicted, or reclaimed as dead)";
 	case MDBUS_EREPLACED: return "segment was replaced; reopen";
 	case MDBUS_ETOOBIG: return "message larger than the slot payload";
 	case MDBUS_ENAME: return "invalid channel or consumer name";

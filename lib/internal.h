@@ -20,13 +20,10 @@ int err_set(int code, const char *fmt, ...)
 
 /* ---- proc.c ---- */
 
-/* Start time of pid (clock ticks since boot, /proc/PID/stat field 22).
- * Returns 0, -ENOENT when the process is gone or a zombie, or another
- * negative errno when /proc cannot tell. */
-int proc_start_time(pid_t pid, uint64_t *start);
-
 /* 1 when pid is alive and started at `start` (so pid reuse cannot fool
- * it), 0 when it is dead. When /proc cannot tell, falls back to kill(0). */
+ * it; start 0 = unknown), 0 when it is dead. When /proc cannot tell (no
+ * entry: hidepid, not mounted), the pid alone decides: dead only when
+ * kill(pid, 0) says ESRCH. */
 int proc_alive(pid_t pid, uint64_t start);
 
 /* This process's pid and start time, cached per pid (fork-safe). */
@@ -117,11 +114,17 @@ int cons_register(struct seg_map *m, const char *name, uint64_t pos,
 /* Frees entry idx if it is still ours (word). */
 void cons_unregister(struct seg_map *m, int idx, uint64_t word);
 
-/* Frees entries whose process is dead. Returns the number freed. */
+/* Frees entries whose process is dead, then repairs the waiter count.
+ * Returns the number freed. */
 int cons_reap(struct seg_map *m);
 
-/* Frees entry idx if its process is dead. Returns 1 if freed. */
+/* Frees entry idx if its process is dead (and repairs the waiter count).
+ * Returns 1 if freed. */
 int cons_reap_one(struct seg_map *m, uint32_t idx);
+
+/* Lowers the header's waiter count to the readers really counted in it
+ * (what killed sleepers left behind). Needs the header writable. */
+void cons_repair_waiters(struct seg_map *m);
 
 /* 1 when entry idx still holds `word` (so: not evicted or reclaimed). */
 int cons_still_ours(const struct seg_map *m, int idx, uint64_t word);
@@ -150,14 +153,22 @@ void wait_wake_if_waiting(struct seg_header *h, int asym);
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);
 
-/* Reader side (waiting: the reader's consumer entry flag; NULL for a
- * reader without an entry, which polls): one step of waiting for the stamp word at *stamp to change
- * from `seen`, by strategy; `round` counts calls since the last progress.
- * Returns 0 when it is worth looking again, -ETIMEDOUT past deadline_ns
- * (CLOCK_MONOTONIC; UINT64_MAX = none). */
-int wait_step(struct seg_header *h, _Atomic uint32_t *waiting,
-	      enum mdbus_wait strategy,
-	      const _Atomic uint64_t *stamp, uint64_t seen, unsigned round,
-	      uint64_t deadline_ns);
+/* What a reader waits for: the stamp of its next slot to change from
+ * `seen`, or, cutting a sleep short, the segment to be replaced or its
+ * consumer entry to change from `entry_word` (evicted). */
+struct wait_for {
+	const _Atomic uint64_t *stamp;
+	uint64_t seen;
+	_Atomic uint32_t *waiting;           /* entry flag; NULL: no entry */
+	const _Atomic uint64_t *entry_state; /* NULL: no entry */
+	uint64_t entry_word;
+};
+
+/* Reader side: one step of waiting by strategy (a reader without an entry
+ * polls instead of sleeping); `round` counts calls since the last
+ * progress. Returns 0 when it is worth looking again, -ETIMEDOUT past
+ * deadline_ns (CLOCK_MONOTONIC; UINT64_MAX = none). */
+int wait_step(struct seg_header *h, enum mdbus_wait strategy,
+	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns);
 
 #endif /* MDBUS_INTERNAL_H */

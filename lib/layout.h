@@ -55,6 +55,7 @@
 #define CONS_CLAIMING 1u /* being filled in by the pid in the word */
 #define CONS_ACTIVE 2u
 #define CONS_EVICTED 3u  /* lossless producer gave up on it */
+#define CONS_RECLAIMING 4u /* the pid in the word frees a dead owner's entry */
 
 static inline uint32_t cons_state(uint64_t w) { return (uint32_t)(w & 0xffu); }
 static inline int32_t cons_pid(uint64_t w) { return (int32_t)(w >> 32); }
@@ -95,11 +96,13 @@ struct seg_header {
 
 	/* ---- blocking readers ---- */
 	_Alignas(64) _Atomic uint32_t wake_seq; /* futex word, bumped per wake */
-	_Atomic uint32_t waiters;               /* readers inside the wait */
 	_Atomic uint32_t wake_membarrier;       /* 1: the publisher's side of
 						   the Dekker pair is a compiler
 						   barrier; sleepers must call
 						   membarrier() (wait.c) */
+	_Atomic uint64_t waiters;               /* readers inside the wait:
+						   count | changes << 32, see
+						   waiters_count() */
 
 	/* ---- consumer registration counters (relaxed, statistics) ---- */
 	_Alignas(64) _Atomic uint64_t registrations;
@@ -119,12 +122,24 @@ struct seg_consumer {
 	_Atomic uint64_t name[(MDBUS_NAME_MAX + 1) / 8]; /* NUL-padded; written
 					while CLAIMING */
 	/* ---- second line: written by the owner only around a sleep ---- */
-	_Alignas(64) _Atomic uint32_t waiting; /* 1 while counted in the
-					header's waiters; a reaper that frees
-					a dead owner's entry with it set takes
-					the owner's count back (consumers.c) */
+	_Alignas(64) _Atomic uint32_t waiting; /* 1 from before the owner
+					counts itself in the header's waiters
+					until after it took itself out; only
+					the owner, or a reclaimer of a dead
+					owner, stores it (wait.c, consumers.c) */
 	uint32_t pad[15];
 };
+
+/*
+ * The header's waiters word: the number of readers counted as inside a
+ * futex wait in bits 0-31, and in bits 32-63 a count of changes, bumped by
+ * every increment, decrement and repair, so that a repair's
+ * compare-and-swap fails whenever any reader came or went since it looked
+ * (consumers.c cons_repair_waiters()).
+ */
+#define WAITERS_ONE ((1ULL << 32) + 1)      /* add: one more, one change */
+#define WAITERS_LESS ((1ULL << 32) - 1)     /* add: one less, one change */
+static inline uint32_t waiters_count(uint64_t w) { return (uint32_t)w; }
 
 /* Slot header words (index into the slot as uint64 words). */
 #define SLOT_W_STAMP 0 /* see stamp_*() */

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define MDBUS_VERSION "0.2.0"  /* package version; configure reads it here */
-#define MDBUS_LAYOUT_MAJOR 1   /* segment layout major: readers refuse others */
+#define MDBUS_LAYOUT_MAJOR 2   /* segment layout major: readers refuse others */
 #define MDBUS_LAYOUT_MINOR 0   /* segment layout minor: additions only */
 
 #define MDBUS_CHANNEL_MAX 64    /* longest channel name */
@@ -48,7 +48,7 @@ enum mdbus_error {
 	MDBUS_EGEOMETRY = -1006,    /* existing segment has another geometry */
 	MDBUS_EFULL = -1007,        /* consumer table full */
 	MDBUS_EBACKPRESSURE = -1008,/* lossless: slowest reader a ring behind */
-	MDBUS_EEVICTED = -1009,     /* this consumer was evicted (lossless) */
+	MDBUS_EEVICTED = -1009,     /* this consumer's entry was taken away */
 	MDBUS_EREPLACED = -1010,    /* segment replaced: mdbus_sub_reopen() */
 	MDBUS_ETOOBIG = -1011,      /* message larger than the slot payload */
 	MDBUS_ENAME = -1012,        /* invalid channel or consumer name */
@@ -234,7 +234,9 @@ int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 /* Non-blocking read of the next message into buf (len bytes). Returns 0 and
  * fills *msg; -EAGAIN when nothing new; -EMSGSIZE when len is too small
  * (msg->size says how much is needed; position kept); MDBUS_EEVICTED
- * (sticky) when a lossless producer evicted this reader; MDBUS_EREPLACED
+ * (sticky) when this reader's consumer entry was taken away: a lossless
+ * producer evicted it, or a reclaimer judged its process dead (then
+ * mdbus_sub_reopen() registers again); MDBUS_EREPLACED
  * when nothing is left to read in a replaced segment. Messages the
  * producer overwrote before they were read are skipped and counted in
  * msg->lost. Never returns a torn, stale or duplicated message. No syscall. */

@@ -36,7 +36,11 @@ static int parse_stat(const char *buf, char *state, uint64_t *start)
 	return errno ? -EINVAL : 0;
 }
 
-int proc_start_time(pid_t pid, uint64_t *start)
+/* Start time of pid (clock ticks since boot, /proc/PID/stat field 22).
+ * Returns 0, -ESRCH when the process is a zombie or went away while we
+ * looked, or another negated errno when /proc cannot tell (-ENOENT: no
+ * entry, which hidepid also gives for other users' live processes). */
+static int proc_start_time(pid_t pid, uint64_t *start)
 {
 	char path[64], buf[1024], state;
 	ssize_t n;
@@ -45,18 +49,18 @@ int proc_start_time(pid_t pid, uint64_t *start)
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT || errno == ESRCH ? -ENOENT : -errno;
+		return errno == ESRCH ? -ESRCH : -errno;
 	n = read(fd, buf, sizeof(buf) - 1);
 	r = n < 0 ? -errno : 0;
 	close(fd);
 	if (r < 0)
-		return r == -ESRCH ? -ENOENT : r;
+		return r;
 	buf[n] = '\0';
 	r = parse_stat(buf, &state, start);
 	if (r < 0)
 		return r;
 	/* A zombie has exited; it only waits for its parent to reap it. */
-	return state == 'Z' || state == 'X' ? -ENOENT : 0;
+	return state == 'Z' || state == 'X' ? -ESRCH : 0;
 }
 
 int proc_alive(pid_t pid, uint64_t start)
@@ -69,10 +73,12 @@ int proc_alive(pid_t pid, uint64_t start)
 	r = proc_start_time(pid, &now_start);
 	if (r == 0)
 		return start == 0 || now_start == start; /* 0: never known */
-	if (r == -ENOENT)
+	if (r == -ESRCH)
 		return 0;
-	/* /proc hidden from us: the pid alone must do. */
-	return kill(pid, 0) == 0 || errno == EPERM;
+	/* No /proc entry: gone, or hidden from us (hidepid=1/2 hides other
+	 * users' processes as ENOENT; /proc may not be mounted). Only the
+	 * kernel's ESRCH means dead; the pid alone must do. */
+	return kill(pid, 0) == 0 || errno != ESRCH;
 }
 
 void proc_self(pid_t *pid, uint64_t *start)

@@ -124,6 +124,9 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 		return r;
 	}
 	p->stall_ns = cfg->stall_evict_ns;
+	/* A count left in the header by readers killed asleep, before this
+	 * publisher, would make every publish a system call. */
+	cons_reap(&p->m);
 	p->asym = wait_publisher_init(p->m.hdr);
 	recover(p);
 	if (p->m.g.mode == MDBUS_MODE_LOSSLESS)
@@ -156,6 +159,7 @@ static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
 						     memory_order_relaxed))
 		return 0;
 	atomic_fetch_add_explicit(&p->m.hdr->evictions, 1, memory_order_relaxed);
+	wait_wake_all(p->m.hdr); /* an evicted sleeper learns it now */
 	return 1;
 }
 

@@ -168,12 +168,15 @@ static void publish_position(struct mdbus_sub *s)
 			      memory_order_release);
 }
 
-/* Lossless only: one acquire load of our own entry's line per read. */
+/* Whether our entry is still ours: a lossless producer may evict us, and
+ * a reclaimer that wrongly judged us dead may have given it away (then
+ * we must stop writing our position into another reader's entry). One
+ * acquire load of our own entry's line, which this reader writes anyway. */
 static int check_evicted(struct mdbus_sub *s)
 {
 	if (s->evicted)
 		return MDBUS_EEVICTED;
-	if (s->entry < 0 || s->m.g.mode != MDBUS_MODE_LOSSLESS)
+	if (s->entry < 0)
 		return 0;
 	if (!s->evicted && cons_still_ours(&s->m, s->entry, s->word))
 		return 0;
@@ -304,18 +307,23 @@ MDBUS_EXPORT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
 MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 				struct mdbus_msg *msg, int64_t timeout_ns)
 {
-	uint64_t deadline = UINT64_MAX, seen;
-	const _Atomic uint64_t *stamp;
+	uint64_t deadline = UINT64_MAX;
+	struct wait_for wf = { .waiting = NULL };
 	unsigned round;
 	int r;
 
+	if (s->entry >= 0) {
+		wf.waiting = &s->m.table[s->entry].waiting;
+		wf.entry_state = &s->m.table[s->entry].state;
+		wf.entry_word = s->word;
+	}
 	for (round = 0;; round++) {
 		uint64_t pos = s->pos;
 
 		/* The stamp seen before looking: if the message completes
 		 * after try_read missed it, the sleep sees the change. */
-		stamp = seg_slot(&s->m, pos) + SLOT_W_STAMP;
-		seen = atomic_load_explicit(stamp, memory_order_acquire);
+		wf.stamp = seg_slot(&s->m, pos) + SLOT_W_STAMP;
+		wf.seen = atomic_load_explicit(wf.stamp, memory_order_acquire);
 		r = mdbus_sub_try_read(s, buf, len, msg);
 		if (r != -EAGAIN)
 			return r;
@@ -323,9 +331,7 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 			continue;
 		if (deadline == UINT64_MAX && timeout_ns >= 0)
 			deadline = clock_mono_ns() + (uint64_t)timeout_ns;
-		r = wait_step(s->m.hdr,
-			      s->entry >= 0 ? &s->m.table[s->entry].waiting : NULL,
-			      s->wait, stamp, seen, round, deadline);
+		r = wait_step(s->m.hdr, s->wait, &wf, round, deadline);
 		if (r < 0)
 			return r;
 	}

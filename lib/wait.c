@@ -83,7 +83,7 @@ void wait_wake_if_waiting(struct seg_header *h, int asym)
 		atomic_signal_fence(memory_order_seq_cst);
 	else
 		atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&h->waiters, memory_order_relaxed) == 0)
+	if (waiters_count(atomic_load_explicit(&h->waiters, memory_order_relaxed)) == 0)
 		return;
 	wake(h);
 }
@@ -105,21 +105,39 @@ static uint64_t sleep_length(uint64_t deadline_ns)
 	return deadline_ns - now < SLEEP_MAX_NS ? deadline_ns - now : SLEEP_MAX_NS;
 }
 
-/* Undoes announce_waiter(), unless a reaper already did (it exchanges
- * `waiting` to 0 only for an owner it judged dead, i.e. never for us). */
+/*
+ * Undoes announce_waiter(): the count goes first, the flag after, so that
+ * a flag is set whenever its reader is counted (a repair never takes the
+ * count of a live reader, consumers.c). The decrement never goes below 0:
+ * a repair may already have taken the count of a reader that was wrongly
+ * judged dead. The flag's release store pairs with the acquire load in
+ * cons_repair_waiters(): a repair that sees the flag cleared also sees
+ * the decrement, so its compare-and-swap fails.
+ */
 static void retire_waiter(struct seg_header *h, _Atomic uint32_t *waiting)
 {
-	if (atomic_exchange_explicit(waiting, 0, memory_order_relaxed))
-		atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_relaxed);
+	uint64_t w = atomic_load_explicit(&h->waiters, memory_order_relaxed);
+
+	while (waiters_count(w) != 0 &&
+	       !atomic_compare_exchange_weak_explicit(&h->waiters, &w,
+						      w + WAITERS_LESS,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+	atomic_store_explicit(waiting, 0, memory_order_release);
 }
 
-/* Dekker, reader side: waiters++ then a full barrier on this CPU and, if
- * the publisher relies on it, on the publisher's. Returns 0, or -1 when
- * the barrier cannot be had (the caller then polls instead). */
+/* Dekker, reader side: flag, waiters++, then a full barrier on this CPU
+ * and, if the publisher relies on it, on the publisher's. A kill between
+ * any two steps leaves a flag set, which the reclaimer of the dead entry
+ * clears and the repair then counts right (consumers.c). Returns 0, or -1
+ * when the barrier cannot be had (the caller then polls instead). */
 static int announce_waiter(struct seg_header *h, _Atomic uint32_t *waiting)
 {
-	atomic_fetch_add_explicit(&h->waiters, 1, memory_order_relaxed);
 	atomic_store_explicit(waiting, 1, memory_order_relaxed);
+	/* Release: a repair whose acquire load of waiters sees this count
+	 * also sees the flag set (cons_repair_waiters()). */
+	atomic_fetch_add_explicit(&h->waiters, WAITERS_ONE, memory_order_release);
 	/* Pairs with the fence in wait_wake_if_waiting(). */
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!atomic_load_explicit(&h->wake_membarrier, memory_order_relaxed))
@@ -142,33 +160,43 @@ static void poll_sleep(uint64_t ns)
  * sleep is capped so that a reader also notices state changes nobody
  * woke it for (e.g. a publisher killed with SIGKILL).
  */
-/*
- * Sleeps on the futex until woken, the stamp changes or ns pass. The
- * sleep is capped so that a reader also notices state changes nobody
- * woke it for (e.g. a publisher killed with SIGKILL).
- */
-static void sleep_on(struct seg_header *h, _Atomic uint32_t *waiting,
-		     const _Atomic uint64_t *stamp, uint64_t seen, uint64_t ns)
+/* Whether anything the reader waits for happened. Called after the
+ * acquire load of wake_seq: a change made before a wake that bumped the
+ * value we loaded is visible here; one made after it comes with another
+ * bump, which makes FUTEX_WAIT return at once. */
+static int changed(const struct seg_header *h, const struct wait_for *wf)
+{
+	/* Pairs with the producer's release store of the stamp. */
+	if (atomic_load_explicit(wf->stamp, memory_order_acquire) != wf->seen)
+		return 1;
+	/* Pairs with the replacer's release store of REPLACED. */
+	if (atomic_load_explicit(&h->pub_state, memory_order_acquire) ==
+	    SEG_PUB_REPLACED)
+		return 1;
+	/* Pairs with the evicting producer's release CAS (pub.c). */
+	return atomic_load_explicit(wf->entry_state, memory_order_acquire) !=
+	       wf->entry_word;
+}
+
+static void sleep_on(struct seg_header *h, const struct wait_for *wf,
+		     uint64_t ns)
 {
 	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 	uint32_t seq;
 
-	if (announce_waiter(h, waiting) < 0) {
+	if (announce_waiter(h, wf->waiting) < 0) {
 		poll_sleep(ns);
 		return;
 	}
 	/* Acquire pairs with the release bump in wake(). */
 	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
-	/* Acquire pairs with the producer's release store of the stamp. */
-	if (atomic_load_explicit(stamp, memory_order_acquire) == seen)
+	if (!changed(h, wf))
 		futex(&h->wake_seq, FUTEX_WAIT, seq, &ts);
-	retire_waiter(h, waiting);
+	retire_waiter(h, wf->waiting);
 }
 
-int wait_step(struct seg_header *h, _Atomic uint32_t *waiting,
-	      enum mdbus_wait strategy,
-	      const _Atomic uint64_t *stamp, uint64_t seen, unsigned round,
-	      uint64_t deadline_ns)
+int wait_step(struct seg_header *h, enum mdbus_wait strategy,
+	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns)
 {
 	uint64_t ns;
 
@@ -188,9 +216,9 @@ int wait_step(struct seg_header *h, _Atomic uint32_t *waiting,
 		sched_yield();
 		return 0;
 	}
-	if (!waiting)
+	if (!wf->waiting)
 		poll_sleep(ns);
 	else
-		sleep_on(h, waiting, stamp, seen, ns);
+		sleep_on(h, wf, ns);
 	return 0;
 }

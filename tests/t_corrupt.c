@@ -187,7 +187,7 @@ static void test_header_fields(void)
 	} cases[] = {
 		{ F(magic), 0x4141414141414141ULL, MDBUS_EBADMAGIC },
 		{ F(magic), SEG_MAGIC + 1, MDBUS_EBADMAGIC },
-		{ F(version_major), 2, MDBUS_EVERSION },
+		{ F(version_major), MDBUS_LAYOUT_MAJOR + 1, MDBUS_EVERSION },
 		{ F(version_major), 0, MDBUS_EVERSION },
 		{ F(version_major), 0xffffffff, MDBUS_EVERSION },
 		{ F(slot_size), 0, MDBUS_ECORRUPT },
@@ -230,13 +230,16 @@ static void test_header_fields(void)
 		struct seg_header *h = tu_map_file(tu_seg_path("v2"), &len);
 		mdbus_sub_t *s;
 
-		atomic_store(&h->version_major, 2);
+		char want[64];
+
+		atomic_store(&h->version_major, 9);
 		tu_unmap(h, len);
 		TU_CHECK_RC(sub_try("v2", &s), MDBUS_EVERSION);
-		if (!strstr(mdbus_last_error(), "2") ||
-		    !strstr(mdbus_last_error(), "1"))
-			tu_fail("version error \"%s\" does not name 2 and 1",
-				mdbus_last_error());
+		snprintf(want, sizeof want, "version 9.0, this library reads %d.x",
+			 MDBUS_LAYOUT_MAJOR);
+		if (!strstr(mdbus_last_error(), want))
+			tu_fail("version error \"%s\" does not say \"%s\"",
+				mdbus_last_error(), want);
 	}
 }
 
