@@ -1,0 +1,260 @@
+/*
+ * t_waiters.c - the header's waiter count survives readers killed at any
+ * point of their sleep, and reclaims racing with new sleepers.
+ *
+ * This program defines syscall() itself, so libmdbus's futex and
+ * membarrier calls go through it: it counts the publisher's FUTEX_WAKE
+ * calls, and in a victim reader it stops the process (SIGSTOP) just before
+ * membarrier(), just before FUTEX_WAIT or just after it, where the test
+ * SIGKILLs it. The two points between plain stores (flag set but not yet
+ * counted, and count taken back but flag not yet cleared) leave the same
+ * state, which a victim writes itself before it exits.
+ *
+ * After each kill, with a live sleeper beside it: the publisher's reap
+ * frees the victim's entry, the count equals the sleeping entries' flags,
+ * and the sleeper still wakes for a message. With nobody asleep,
+ * publishing makes exactly zero futex calls. Then 200 rounds of readers
+ * killed asleep while new readers register and go to sleep in their
+ * entries: afterwards the count is exact again.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "mdbus.h"
+#include "testutil.h"
+
+enum point { NONE, BEFORE_MEMBARRIER, BEFORE_FUTEX, AFTER_FUTEX, FLAG_ONLY };
+
+static const char *const point_names[] = {
+	"none", "before membarrier", "before FUTEX_WAIT", "after FUTEX_WAIT",
+	"flag set, not counted",
+};
+
+static enum point stop_at;         /* in a victim: where to stop */
+static _Atomic uint64_t futex_wakes; /* FUTEX_WAKE calls of this process */
+static int membarrier_used;        /* a sleeper called membarrier() */
+
+long syscall(long number, ...)
+{
+	static long (*real)(long, ...);
+	long a[6], r;
+	va_list ap;
+
+	va_start(ap, number);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (!real)
+		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE)
+		atomic_fetch_add(&futex_wakes, 1);
+	if (number == SYS_membarrier && a[0] == MEMBARRIER_CMD_GLOBAL_EXPEDITED) {
+		membarrier_used = 1;
+		if (stop_at == BEFORE_MEMBARRIER)
+			raise(SIGSTOP);
+	}
+	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT &&
+	    stop_at == BEFORE_FUTEX)
+		raise(SIGSTOP);
+	r = real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT &&
+	    stop_at == AFTER_FUTEX)
+		raise(SIGSTOP);
+	return r;
+}
+
+#define CHANNEL "waiters"
+
+struct shared {
+	_Atomic uint32_t ready;
+	_Atomic uint32_t got;
+	_Atomic uint32_t membarrier;
+};
+
+static struct shared *sh;
+
+/* Registers and reads with WAIT_BLOCK until a message comes. */
+static int sleeper(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open(CHANNEL, NULL, MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_BLOCK);
+	unsigned char buf[64];
+	struct mdbus_msg m;
+
+	stop_at = (enum point)(intptr_t)arg;
+	atomic_fetch_add(&sh->ready, 1);
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, -1), 0);
+	if (membarrier_used)
+		atomic_store(&sh->membarrier, 1);
+	atomic_fetch_add(&sh->got, 1);
+	mdbus_sub_close(s);
+	return 0;
+}
+
+/* A kill between the flag store and the count (or between taking the
+ * count back and clearing the flag): the flag is set, the count is not. */
+static int flag_only(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open(CHANNEL, "flag-only", MDBUS_START_LATEST,
+				     0, MDBUS_WAIT_BLOCK);
+	size_t len;
+	void *seg = tu_map_file(tu_seg_path(CHANNEL), &len);
+
+	(void)arg;
+	for (unsigned i = 0; i < 8; i++) {
+		struct seg_consumer *c = tu_entry(seg, i);
+
+		if (cons_pid(atomic_load(&c->state)) == getpid())
+			atomic_store(&c->waiting, 1);
+	}
+	(void)s;
+	_exit(0); /* dies holding the entry, as if killed */
+}
+
+static uint32_t count_of(struct seg_header *h)
+{
+	return waiters_count(atomic_load(&h->waiters));
+}
+
+static uint32_t flags_of(void *seg)
+{
+	uint32_t n = 0;
+
+	for (unsigned i = 0; i < 8; i++)
+		n += atomic_load(&tu_entry(seg, i)->waiting) != 0;
+	return n;
+}
+
+/* The count equals the set flags (sampled until equal: a live sleeper
+ * sets its flag a moment before it counts itself). */
+static void expect_exact(void *seg, const char *when)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (count_of(seg) == flags_of(seg))
+			return;
+		tu_sleep_ms(1);
+	}
+	tu_fail("%s: waiter count %u, sleeping entries %u", when,
+		count_of(seg), flags_of(seg));
+}
+
+/* With nobody asleep, 1000 publishes make no futex call at all. */
+static void expect_no_syscalls(mdbus_pub_t *p, void *seg, const char *when)
+{
+	uint64_t before = atomic_load(&futex_wakes);
+
+	TU_CHECK_EQ(count_of(seg), 0);
+	for (int i = 0; i < 1000; i++)
+		TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	if (atomic_load(&futex_wakes) != before)
+		tu_fail("%s: 1000 publishes with nobody asleep made %llu futex "
+			"calls", when,
+			(unsigned long long)(atomic_load(&futex_wakes) - before));
+}
+
+static pid_t start_sleeper(enum point at)
+{
+	uint32_t before = atomic_load(&sh->ready);
+	pid_t kid = tu_spawn(sleeper, (void *)(intptr_t)at);
+
+	tu_await(&sh->ready, before + 1, 30, "sleeper");
+	return kid;
+}
+
+static void kill_point(mdbus_pub_t *p, void *seg, enum point at)
+{
+	const char *name = point_names[at];
+	pid_t live, victim;
+	uint32_t got;
+
+	atomic_store(&sh->got, 0);
+	live = start_sleeper(NONE);
+	tu_await_state(live, 'S', 10, "live sleeper");
+	if (at == FLAG_ONLY) {
+		victim = tu_spawn(flag_only, NULL);
+		TU_CHECK_EQ(tu_wait(victim, 30), 0);
+	} else {
+		victim = start_sleeper(at);
+		tu_await_state(victim, 'T', 10, name);
+		tu_kill_reap(victim);
+	}
+	TU_CHECK_RC(mdbus_pub_reap(p), 1);
+	expect_exact(seg, name);
+	got = atomic_load(&sh->got);
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	tu_await(&sh->got, got + 1, 10, "live sleeper woken");
+	tu_wait_ok(live, 10, "live sleeper");
+	expect_no_syscalls(p, seg, name);
+}
+
+/* Readers killed asleep while new ones register over their entries. */
+static void churn(mdbus_pub_t *p, void *seg)
+{
+	pid_t kids[4];
+
+	for (int r = 0; r < 200; r++) {
+		for (int i = 0; i < 4; i++)
+			kids[i] = start_sleeper(NONE);
+		for (int i = 0; i < 4; i++)
+			if (tu_rand_below(2))
+				tu_await_state(kids[i], 'S', 10, "sleeper");
+		for (int i = 0; i < 4; i++)
+			tu_kill_reap(kids[i]);
+	}
+	/* the last round's entries are still held by dead readers */
+	for (int i = 0; i < 4; i++)
+		kids[i] = start_sleeper(NONE);
+	for (int i = 0; i < 4; i++)
+		tu_await_state(kids[i], 'S', 10, "sleeper");
+	expect_exact(seg, "churn");
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	for (int i = 0; i < 4; i++)
+		tu_wait_ok(kids[i], 10, "sleeper after churn");
+	TU_CHECK(mdbus_pub_reap(p) >= 0);
+	expect_no_syscalls(p, seg, "after churn");
+}
+
+int main(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p;
+	size_t len;
+	void *seg;
+	uint64_t before;
+	pid_t first;
+
+	tu_init("t_waiters", 240);
+	sh = tu_shared(sizeof *sh);
+	c.max_consumers = 8;
+	p = tu_pub_open(CHANNEL, &c);
+	seg = tu_map_file(tu_seg_path(CHANNEL), &len);
+	expect_no_syscalls(p, seg, "fresh channel");
+	/* the counter sees real wakes: a sleeper costs one */
+	atomic_store(&sh->got, 0);
+	first = start_sleeper(NONE);
+	tu_await_state(first, 'S', 10, "sleeper");
+	before = atomic_load(&futex_wakes);
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	TU_CHECK(atomic_load(&futex_wakes) > before);
+	tu_wait_ok(first, 10, "first sleeper");
+	kill_point(p, seg, BEFORE_FUTEX);
+	kill_point(p, seg, AFTER_FUTEX);
+	kill_point(p, seg, FLAG_ONLY);
+	if (atomic_load(&sh->membarrier))
+		kill_point(p, seg, BEFORE_MEMBARRIER);
+	else
+		tu_note("membarrier not in use here: that kill point not run");
+	churn(p, seg);
+	tu_unmap(seg, len);
+	mdbus_pub_close(p);
+	return 0;
+}
