@@ -114,11 +114,13 @@ int seg_attach(struct seg_map *m, const char *channel, const char *dir,
 	if (fd < 0)
 		return err_set(fd, "channel %s in %s: %s", channel,
 			       dir ? dir : SHM_DIR, strerror(-fd));
-	r = map_ready_header(fd, channel, &st, &h);
+	r = fstat(fd, &st) < 0 ? err_set(-errno, "stat channel %s: %s",
+					 channel, strerror(errno))
+			       : check_owner(&st, channel);
+	if (r == 0)
+		r = map_ready_header(fd, channel, &st, &h);
 	if (r == 0) {
-		r = check_owner(&st, channel);
-		if (r == 0)
-			r = seg_geom_from_header(&m->g, h, (uint64_t)st.st_size, channel);
+		r = seg_geom_from_header(&m->g, h, (uint64_t)st.st_size, channel);
 		munmap(h, SEG_HEADER_SIZE);
 	}
 	if (r == 0)

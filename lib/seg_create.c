@@ -3,7 +3,10 @@
  * space checked, memory reserved and pre-faulted, magic written last
  * (doc/protocol.md, "Creation").
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -116,18 +119,24 @@ static int reserve(int fd, const char *dir, const char *channel,
  * Maps the whole segment read-write. The mapping is made through a second
  * open file description of the same file, because a mapping holds a
  * reference to the description it was made from and would keep the owner
- * lock alive in a forked child that inherited it (see locks_child()).
+ * lock alive in a forked child that inherited it (see locks_child()). The
+ * second open goes by path, and is checked to be the same file.
  */
-int seg_map_rw(struct seg_map *m, int fd)
+int seg_map_rw(struct seg_map *m, int fd, const char *path)
 {
-	char self[64];
+	struct stat a, b;
 	int mfd, e;
 	void *p;
 
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	mfd = open(self, O_RDWR | O_CLOEXEC);
+	mfd = seg_open_path(path, O_RDWR, 0);
 	if (mfd < 0)
-		return err_set(-errno, "reopen %s: %s", self, strerror(errno));
+		return mfd == -ENOENT ? -EAGAIN
+				      : err_set(mfd, "reopen %s: %s", path, strerror(-mfd));
+	if (fstat(fd, &a) < 0 || fstat(mfd, &b) < 0 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
+		close(mfd);
+		return -EAGAIN; /* the name moved on meanwhile */
+	}
 	p = mmap(NULL, m->g.total_size, PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_POPULATE, mfd, 0);
 	e = errno;
@@ -145,37 +154,107 @@ int seg_map_rw(struct seg_map *m, int fd)
 	return 0;
 }
 
-int seg_try_create(struct seg_map *m, const char *channel,
-		      const struct mdbus_pub_config *cfg, const struct seg_geom *want)
+/* Hidden names: "mdbus.CHANNEL~" and 16 hex digits. '~' is no channel
+ * character, so neither mdbus_list() nor any open by name finds them. */
+#define HIDDEN_MARK '~'
+
+static void hidden_name(char *tmp, const char *dir, const char *channel)
+{
+	char path[PATH_MAX];
+	uint64_t r = new_epoch();
+
+	seg_path(path, sizeof(path), dir, channel);
+	snprintf(tmp, SEG_TMP_MAX, "%s%c%016" PRIx64, path, HIDDEN_MARK, r);
+}
+
+/* Removes one hidden segment of ours if its maker is gone: its lock,
+ * which the maker holds from creation on, can be taken. */
+static void remove_if_abandoned(int dfd, const char *name)
+{
+	struct stat st;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+			O_NONBLOCK | O_NOCTTY);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		unlinkat(dfd, name, 0);
+	close(fd);
+}
+
+/* Removes the hidden segments of channel whose makers were killed. */
+static void remove_abandoned(const char *dir, const char *channel)
+{
+	char prefix[MDBUS_CHANNEL_MAX + 16];
+	struct dirent *e;
+	size_t n;
+	DIR *d = opendir(dir ? dir : SHM_DIR);
+
+	if (!d)
+		return;
+	n = (size_t)snprintf(prefix, sizeof(prefix), "mdbus.%s%c", channel,
+			     HIDDEN_MARK);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, prefix, n) == 0)
+			remove_if_abandoned(dirfd(d), e->d_name);
+	closedir(d);
+}
+
+int seg_new_make(struct seg_map *m, const char *channel,
+		 const struct mdbus_pub_config *cfg,
+		 const struct seg_geom *want, char *tmp)
 {
 	const char *dir = seg_dir(cfg->dir);
 	int fd, r;
 
-	fd = seg_fd_open(dir, channel, O_RDWR | O_CREAT | O_EXCL, cfg->file_mode & 0777);
-	if (fd == -EEXIST)
-		return -EEXIST;
+	remove_abandoned(dir, channel);
+	hidden_name(tmp, dir, channel);
+	fd = seg_lock_open(tmp, O_RDWR | O_CREAT | O_EXCL, cfg->file_mode & 0777);
 	if (fd < 0)
 		return err_set(fd, "create channel %s in %s: %s", channel,
 			       dir ? dir : SHM_DIR, strerror(-fd));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		return err_set(MDBUS_EOWNED, "channel %s: another publisher is creating it",
-			       channel);
-	}
+	/* Only a guesser of our random name could hold it already. */
+	r = flock(fd, LOCK_EX | LOCK_NB) < 0 ? -EAGAIN : 0;
 	m->g = *want;
 	m->g.epoch = new_epoch();
-	r = set_perms(fd, cfg);
+	if (r == 0)
+		r = set_perms(fd, cfg);
 	if (r == 0)
 		r = reserve(fd, dir, channel, want->total_size);
 	if (r == 0)
-		r = seg_map_rw(m, fd);
+		r = seg_map_rw(m, fd, tmp);
 	if (r < 0) {
-		seg_fd_unlink(dir, channel);
-		close(fd);
+		unlink(tmp);
+		seg_lock_close(fd);
 		return r;
 	}
 	header_init(m->hdr, &m->g, channel);
 	return 0;
 }
 
-/* The error for a channel whose lock is held: names the owner's pid. */
+int seg_new_publish(const char *tmp, const char *dir, const char *channel,
+		    int replace)
+{
+	char path[PATH_MAX];
+
+	seg_path(path, sizeof(path), dir, channel);
+	if (replace) {
+		if (rename(tmp, path) < 0)
+			return err_set(-errno, "channel %s: rename into place: %s",
+				       channel, strerror(errno));
+		return 0;
+	}
+	if (link(tmp, path) < 0)
+		return errno == EEXIST ? -EEXIST
+				       : err_set(-errno, "channel %s: link into place: %s",
+						 channel, strerror(errno));
+	unlink(tmp);
+	return 0;
+}
+
+void seg_new_discard(struct seg_map *m, const char *tmp)
+{
+	unlink(tmp);
+	seg_unmap(m);
+}

@@ -44,24 +44,62 @@ static void locks_init(void)
 	pthread_atfork(locks_prepare, locks_parent, locks_child);
 }
 
-int seg_lock_track(int fd)
+/* Makes room for one more fd in the list. Called with locks_mu held. */
+static int lock_room(void)
 {
 	int *v;
 
+	if (lock_count < lock_cap)
+		return 0;
+	v = realloc(lock_fds, (lock_cap ? lock_cap * 2 : 8) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	lock_fds = v;
+	lock_cap = lock_cap ? lock_cap * 2 : 8;
+	return 0;
+}
+
+/*
+ * The open and the listing happen under locks_mu, which fork() waits for
+ * (locks_prepare): a child forked at any moment either has no such fd or
+ * has it listed and pointed away. A child that inherited the fd before
+ * our flock() would otherwise share the locked description and keep the
+ * channel owned after we die.
+ */
+int seg_lock_open(const char *path, int flags, mode_t mode)
+{
+	int fd;
+
 	pthread_once(&locks_once, locks_init);
 	pthread_mutex_lock(&locks_mu);
-	if (lock_count == lock_cap) {
-		v = realloc(lock_fds, (lock_cap ? lock_cap * 2 : 8) * sizeof(*v));
-		if (!v) {
-			pthread_mutex_unlock(&locks_mu);
-			return err_set(-ENOMEM, "out of memory");
-		}
-		lock_fds = v;
-		lock_cap = lock_cap ? lock_cap * 2 : 8;
+	if (lock_room() < 0) {
+		pthread_mutex_unlock(&locks_mu);
+		return -ENOMEM;
 	}
-	lock_fds[lock_count++] = fd;
+	fd = seg_open_path(path, flags, mode);
+	if (fd >= 0)
+		lock_fds[lock_count++] = fd;
 	pthread_mutex_unlock(&locks_mu);
-	return 0;
+	return fd;
+}
+
+int seg_lock_named(int fd, const char *dir, const char *channel)
+{
+	int r;
+
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+	r = seg_fd_is_named(fd, dir, channel);
+	if (r == 1)
+		return 0;
+	flock(fd, LOCK_UN);
+	return r < 0 ? r : -EAGAIN;
+}
+
+void seg_lock_close(int fd)
+{
+	seg_lock_untrack(fd);
+	close(fd);
 }
 
 void seg_lock_untrack(int fd)

@@ -52,41 +52,35 @@ const char *seg_dir(const char *dir)
 	return dir && *dir ? dir : NULL;
 }
 
-/* Full path of the segment file (also for shm_open's /dev/shm). */
-static void seg_path(char *buf, size_t len, const char *dir,
-		     const char *channel)
+void seg_path(char *buf, size_t len, const char *dir, const char *channel)
 {
 	snprintf(buf, len, "%s/mdbus.%s", dir ? dir : SHM_DIR, channel);
+}
+
+int seg_open_path(const char *path, int flags, mode_t mode)
+{
+	/* O_NONBLOCK: a FIFO put under the name must not block the open
+	 * (callers refuse anything but a regular file right after). */
+	int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+			    O_NOCTTY, mode);
+
+	return fd < 0 ? -errno : fd;
 }
 
 int seg_fd_open(const char *dir, const char *channel, int flags, mode_t mode)
 {
 	char path[PATH_MAX];
-	int fd;
 
-	if (!dir) {
-		snprintf(path, sizeof(path), "/mdbus.%s", channel);
-		fd = shm_open(path, flags, mode);
-	} else {
-		seg_path(path, sizeof(path), dir, channel);
-		fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW, mode);
-	}
-	return fd < 0 ? -errno : fd;
+	seg_path(path, sizeof(path), dir, channel);
+	return seg_open_path(path, flags, mode);
 }
 
 int seg_fd_unlink(const char *dir, const char *channel)
 {
 	char path[PATH_MAX];
-	int r;
 
-	if (!dir) {
-		snprintf(path, sizeof(path), "/mdbus.%s", channel);
-		r = shm_unlink(path);
-	} else {
-		seg_path(path, sizeof(path), dir, channel);
-		r = unlink(path);
-	}
-	return r < 0 ? -errno : 0;
+	seg_path(path, sizeof(path), dir, channel);
+	return unlink(path) < 0 ? -errno : 0;
 }
 
 MDBUS_EXPORT int mdbus_unlink(const char *channel, const char *dir)
@@ -102,14 +96,21 @@ MDBUS_EXPORT int mdbus_unlink(const char *channel, const char *dir)
 	return 0;
 }
 
-void seg_unlink_if_same(int fd, const char *dir, const char *channel)
+int seg_fd_is_named(int fd, const char *dir, const char *channel)
 {
 	char path[PATH_MAX];
 	struct stat a, b;
 
 	seg_path(path, sizeof(path), dir, channel);
-	if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
-		return;
-	if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+	if (fstat(fd, &a) < 0)
+		return -errno;
+	if (lstat(path, &b) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+void seg_unlink_if_same(int fd, const char *dir, const char *channel)
+{
+	if (seg_fd_is_named(fd, dir, channel) == 1)
 		seg_fd_unlink(dir, channel);
 }

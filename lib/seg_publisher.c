@@ -1,9 +1,11 @@
 /*
- * seg_publisher.c - a publisher's open: create the segment, or resume one whose
- * publisher is gone (doc/protocol.md, "Ownership").
+ * seg_publisher.c - a publisher's open: take over the segment under the
+ * channel's name (resume or replace it), or make one when there is none
+ * (doc/protocol.md, "Ownership").
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -44,15 +46,55 @@ static int geometry_error(const char *channel, const struct seg_geom *have,
 }
 
 /*
- * We hold the lock of an existing segment, so its publisher is gone.
- * Returns 0 when resumed, -EAGAIN when the old object was removed (stale
- * or replaced: create again), or an error.
+ * Makes a new segment and puts it in place of the one we hold locked
+ * (old_fd; its header h, NULL when it is not ours to write): marked
+ * replaced first, so that its readers reopen, then the name moves to the
+ * new one in one rename, so a reader opening by name finds one or the
+ * other, never nothing. Returns 0 with m mapping the new segment, or an
+ * error with the old one untouched.
  */
-static int resume_locked(struct seg_map *m, int fd, const char *channel,
-			 const struct mdbus_pub_config *cfg,
+static int replace_locked(struct seg_map *m, struct seg_header *h,
+			  const char *channel, const struct mdbus_pub_config *cfg,
+			  const struct seg_geom *want)
+{
+	char tmp[SEG_TMP_MAX];
+	int r = seg_new_make(m, channel, cfg, want, tmp);
+
+	if (r < 0)
+		return r;
+	if (h) {
+		/* Pairs with the acquire loads of pub_state in readers
+		 * (sub.c, wait.c). */
+		atomic_store_explicit(&h->pub_state, SEG_PUB_REPLACED,
+				      memory_order_release);
+		wait_wake_all(h);
+	}
+	r = seg_new_publish(tmp, seg_dir(cfg->dir), channel, 1);
+	if (r < 0)
+		seg_new_discard(m, tmp);
+	return r;
+}
+
+/* replace_locked()'s result as resume_locked() returns it. */
+static int replaced(int r)
+{
+	return r < 0 ? r : 1;
+}
+
+/*
+ * We hold the lock of the segment under the name (ours: our uid, our
+ * mode), so its publisher is gone. Resumes it when it has the geometry
+ * asked; replaces it when it is a leftover (shorter than a header or no
+ * magic yet: made by hand or by an older creator that died; marked
+ * replaced: its replacer died before renaming) or, with
+ * MDBUS_PUB_REPLACE, of another geometry, major version, magic or corrupt.
+ * Returns 0 when m maps the segment open as fd, 1 when m maps a new one
+ * (fd is then the caller's to close), or an error.
+ */
+static int resume_locked(struct seg_map *m, int fd, const char *path,
+			 const char *channel, const struct mdbus_pub_config *cfg,
 			 const struct seg_geom *want)
 {
-	const char *dir = seg_dir(cfg->dir);
 	struct seg_header *h;
 	struct seg_geom have;
 	struct stat st;
@@ -60,17 +102,18 @@ static int resume_locked(struct seg_map *m, int fd, const char *channel,
 
 	if (fstat(fd, &st) < 0)
 		return err_set(-errno, "stat channel %s: %s", channel, strerror(errno));
-	if (st.st_size < (off_t)SEG_HEADER_SIZE) {
-		seg_unlink_if_same(fd, dir, channel); /* creator died early */
-		return -EAGAIN;
-	}
+	if (st.st_size < (off_t)SEG_HEADER_SIZE)
+		return replaced(replace_locked(m, NULL, channel, cfg, want));
 	h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (h == MAP_FAILED)
 		return err_set(-errno, "mmap channel %s: %s", channel, strerror(errno));
-	if (atomic_load_explicit(&h->magic, memory_order_acquire) == 0) {
+	/* Acquire pairs with the creator's release store of the magic and
+	 * a replacer's of REPLACED. */
+	if (atomic_load_explicit(&h->magic, memory_order_acquire) == 0 ||
+	    atomic_load_explicit(&h->pub_state, memory_order_acquire) ==
+	    SEG_PUB_REPLACED) {
 		munmap(h, SEG_HEADER_SIZE);
-		seg_unlink_if_same(fd, dir, channel); /* creator died mid-way */
-		return -EAGAIN;
+		return replaced(replace_locked(m, NULL, channel, cfg, want));
 	}
 	r = seg_geom_from_header(&have, h, (uint64_t)st.st_size, channel);
 	if (r == 0 && !seg_geom_same(&have, want))
@@ -78,46 +121,115 @@ static int resume_locked(struct seg_map *m, int fd, const char *channel,
 	if (r == 0) {
 		munmap(h, SEG_HEADER_SIZE);
 		m->g = have;
-		return seg_map_rw(m, fd);
+		return seg_map_rw(m, fd, path);
 	}
-	if (!(cfg->flags & MDBUS_PUB_REPLACE) || r == MDBUS_EBADMAGIC) {
-		munmap(h, SEG_HEADER_SIZE);
-		return r;
-	}
-	if (r == MDBUS_EGEOMETRY) {
-		/* Readers still mapped to the old segment see this and reopen;
-		 * pairs with the acquire load in sub.c's state check. */
-		atomic_store_explicit(&h->pub_state, SEG_PUB_REPLACED, memory_order_release);
-		wait_wake_all(h);
-	}
+	if (cfg->flags & MDBUS_PUB_REPLACE)
+		r = replaced(replace_locked(m, r == MDBUS_EGEOMETRY ? h : NULL,
+					    channel, cfg, want));
 	munmap(h, SEG_HEADER_SIZE);
-	seg_unlink_if_same(fd, dir, channel);
-	return -EAGAIN;
+	return r;
 }
 
-static int try_resume(struct seg_map *m, const char *channel,
-		      const struct mdbus_pub_config *cfg, const struct seg_geom *want)
+/*
+ * Whether the file under the name is one this publisher may resume: a
+ * regular file of its own effective uid, writable by nobody its
+ * configuration does not name. Anything else was made by someone else,
+ * who could truncate it under us (SIGBUS) or rewrite it while readers
+ * trust our pid. Returns 1 (ours), 0 (not ours), or an error.
+ */
+static int resumable(int fd, int writable, const struct mdbus_pub_config *cfg,
+		     struct stat *st)
+{
+	if (fstat(fd, st) < 0)
+		return -errno;
+	return writable && S_ISREG(st->st_mode) && st->st_uid == geteuid() &&
+	       !(st->st_mode & 0222 & ~(cfg->file_mode & 0222));
+}
+
+static int foreign_error(const char *channel, const char *dir,
+			 const struct stat *st, const struct mdbus_pub_config *cfg)
+{
+	return err_set(-EPERM, "channel %s: the segment in %s is %s of uid %u "
+		       "mode %03o, not a file of this publisher (uid %u, "
+		       "mode %03o): replace it (MDBUS_PUB_REPLACE, mdpub "
+		       "replace = yes) or remove it", channel,
+		       dir ? dir : SHM_DIR,
+		       S_ISREG(st->st_mode) ? "a file" : "not a regular file",
+		       (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777),
+		       (unsigned)geteuid(), (unsigned)(cfg->file_mode & 0777));
+}
+
+/* Opens the file under the name for its lock: read-write when we may,
+ * else read-only (someone else's, only to be replaced). */
+static int open_existing(const char *path, int *writable)
+{
+	int fd = seg_lock_open(path, O_RDWR, 0);
+
+	*writable = fd >= 0;
+	if (fd == -EACCES)
+		fd = seg_lock_open(path, O_RDONLY, 0);
+	return fd;
+}
+
+/* seg_lock_named()'s result as an error with detail. */
+static int lock_error(int r, int fd, const char *channel)
+{
+	if (r == -EWOULDBLOCK)
+		return owned_error(fd, channel);
+	if (r < 0 && r != -EAGAIN)
+		return err_set(r, "lock channel %s: %s", channel, strerror(-r));
+	return r;
+}
+
+/*
+ * Takes over the segment under the channel's name: a file that is not
+ * ours is refused naming its owner and mode, or with MDBUS_PUB_REPLACE
+ * replaced; ours is locked (else it is owned), then resumed or replaced
+ * as resume_locked() says. Returns 0, -ENOENT when the name is free,
+ * -EAGAIN when the name moved on meanwhile (look again), or an error.
+ */
+static int take_over(struct seg_map *m, const char *channel,
+		     const struct mdbus_pub_config *cfg, const struct seg_geom *want)
 {
 	const char *dir = seg_dir(cfg->dir);
-	int fd, r;
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, r, ours, writable;
 
-	fd = seg_fd_open(dir, channel, O_RDWR, 0);
-	if (fd == -ENOENT)
-		return -EAGAIN;
+	seg_path(path, sizeof(path), dir, channel);
+	fd = open_existing(path, &writable);
 	if (fd < 0)
-		return err_set(fd, "open channel %s in %s: %s", channel,
-			       dir ? dir : SHM_DIR, strerror(-fd));
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK ? owned_error(fd, channel)
-					 : err_set(-errno, "lock channel %s: %s",
-						   channel, strerror(errno));
-		close(fd);
-		return r;
-	}
-	r = resume_locked(m, fd, channel, cfg, want);
+		return fd == -ENOENT ? -ENOENT
+				     : err_set(fd, "open channel %s in %s: %s", channel,
+					       dir ? dir : SHM_DIR, strerror(-fd));
+	r = ours = resumable(fd, writable, cfg, &st);
+	if (ours == 0 && !(cfg->flags & MDBUS_PUB_REPLACE))
+		r = foreign_error(channel, dir, &st, cfg);
+	else if (ours >= 0)
+		r = lock_error(seg_lock_named(fd, dir, channel), fd, channel);
+	if (r == 0 && ours)
+		r = resume_locked(m, fd, path, channel, cfg, want);
+	else if (r == 0)
+		r = replaced(replace_locked(m, NULL, channel, cfg, want));
+	if (r != 0)
+		seg_lock_close(fd);
+	return r < 0 ? r : 0;
+}
+
+/* Makes the segment and gives it the free name. Returns 0, -EAGAIN when
+ * someone else took the name meanwhile, or an error. */
+static int create(struct seg_map *m, const char *channel,
+		  const struct mdbus_pub_config *cfg, const struct seg_geom *want)
+{
+	char tmp[SEG_TMP_MAX];
+	int r = seg_new_make(m, channel, cfg, want, tmp);
+
 	if (r < 0)
-		close(fd);
-	return r;
+		return r;
+	r = seg_new_publish(tmp, seg_dir(cfg->dir), channel, 0);
+	if (r < 0)
+		seg_new_discard(m, tmp);
+	return r == -EEXIST ? -EAGAIN : r;
 }
 
 int seg_open_publisher(struct seg_map *m, const char *channel,
@@ -137,15 +249,12 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 		return err_set(-EINVAL,
 			       "file mode %o is writable by others; readers refuse such segments",
 			       (unsigned)cfg->file_mode);
-	for (attempt = 0; attempt < 8; attempt++) {
-		r = seg_try_create(m, channel, cfg, &want);
-		if (r == -EEXIST)
-			r = try_resume(m, channel, cfg, &want);
-		if (r == -EAGAIN)
-			continue;
-		if (r == 0)
-			r = seg_lock_track(m->fd);
-		return r;
+	for (attempt = 0; attempt < 64; attempt++) {
+		r = take_over(m, channel, cfg, &want);
+		if (r == -ENOENT)
+			r = create(m, channel, cfg, &want);
+		if (r != -EAGAIN)
+			return r;
 	}
 	return err_set(-EBUSY, "channel %s keeps changing while we open it", channel);
 }

@@ -8,6 +8,7 @@
 #ifndef MDBUS_SEGMENT_H
 #define MDBUS_SEGMENT_H
 
+#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,22 +17,37 @@
 #define SHM_DIR "/dev/shm"
 #define PAGE 4096u
 #define READY_WAIT_MS 1000 /* how long an attacher waits for creation */
+#define SEG_TMP_MAX (PATH_MAX + 32) /* a hidden name: path, '~', 16 digits */
 
 /* ---- seg_name.c ---- */
 
 /* 0 when channel is a valid name, else MDBUS_ENAME with detail. */
 int seg_check_channel(const char *channel);
 
-/* Opens the segment file of channel in dir (NULL: shm_open) with open()
- * flags and mode, never through a symbolic link. Returns the fd or a
- * negated errno. */
+/* The path of channel's segment file in dir (NULL: /dev/shm, where
+ * shm_open() would put it). */
+void seg_path(char *buf, size_t len, const char *dir, const char *channel);
+
+/* open() with flags and mode, never through a symbolic link, never
+ * blocking (a FIFO under the name: check S_ISREG before reading), close
+ * on exec. Returns the fd or a negated errno. */
+int seg_open_path(const char *path, int flags, mode_t mode);
+
+/* seg_open_path() of channel's segment file in dir. */
 int seg_fd_open(const char *dir, const char *channel, int flags, mode_t mode);
 
 /* Removes the channel's name. Returns 0 or a negated errno. */
 int seg_fd_unlink(const char *dir, const char *channel);
 
+/* 1 when the channel's name refers to the file open as fd (same device
+ * and inode), 0 when it does not or is gone, or a negated errno. */
+int seg_fd_is_named(int fd, const char *dir, const char *channel);
+
 /* Removes the channel's name only if it still refers to the file open as
- * fd, so a segment someone else just made is never removed by mistake. */
+ * fd, so a segment someone else just made is never removed by mistake.
+ * The caller holds fd's owner lock: every process that removes a name
+ * holds the lock of the file under it, so the name cannot change between
+ * the check and the removal (mdbus_unlink(), an explicit request, aside). */
 void seg_unlink_if_same(int fd, const char *dir, const char *channel);
 
 /* ---- seg_geom.c ---- */
@@ -47,21 +63,50 @@ int seg_geom_from_header(struct seg_geom *g, const struct seg_header *h,
 
 /* ---- seg_create.c ---- */
 
-/* Maps the whole segment open as fd read-write, geometry m->g. Returns 0
- * or a negated errno with detail. */
-int seg_map_rw(struct seg_map *m, int fd);
+/* Maps the whole segment open as fd read-write, geometry m->g, through a
+ * second open of path (which must still be fd's file: else -EAGAIN); m
+ * takes fd. Returns 0 or a negated errno with detail. */
+int seg_map_rw(struct seg_map *m, int fd, const char *path);
 
-/* Creates the channel's segment with O_EXCL and maps it. Returns 0,
- * -EEXIST when the name exists, or an error with detail. */
-int seg_try_create(struct seg_map *m, const char *channel,
-		   const struct mdbus_pub_config *cfg,
-		   const struct seg_geom *want);
+/* Makes a new segment for channel, complete, locked and mapped, under a
+ * hidden temporary name (tmp, SEG_TMP_MAX bytes) in the channel's directory,
+ * where no reader or publisher looks: the name is then given to it at
+ * once (seg_new_publish()), so a channel's name never shows a segment
+ * that is being made. Removes hidden segments that their makers left
+ * behind (killed while making them). Returns 0 or an error with detail. */
+int seg_new_make(struct seg_map *m, const char *channel,
+		 const struct mdbus_pub_config *cfg,
+		 const struct seg_geom *want, char *tmp);
+
+/* Gives the channel's name to the segment made by seg_new_make(): with
+ * `replace`, atomically in place of whatever is under the name (rename),
+ * else only if the name is free (link: -EEXIST when taken). Returns 0 or a
+ * negated errno with detail. */
+int seg_new_publish(const char *tmp, const char *dir, const char *channel,
+		    int replace);
+
+/* Undoes seg_new_make(): removes the hidden name, unmaps, closes. */
+void seg_new_discard(struct seg_map *m, const char *tmp);
 
 /* ---- seg_lock.c ---- */
 
-/* Lists fd as holding an owner lock, so that fork()ed children drop it.
- * Returns 0 or -ENOMEM. */
-int seg_lock_track(int fd);
+/* Takes the owner lock of the segment open as fd (non-blocking), then
+ * checks that fd is still the file under the channel's name: a file
+ * removed between our open and our lock (by a publisher that judged it
+ * abandoned, or by a replacer) must not be owned. Returns 0 when locked
+ * and named, -EAGAIN when no longer named (lock dropped: open again),
+ * -EWOULDBLOCK when another process holds the lock, or a negated errno. */
+int seg_lock_named(int fd, const char *dir, const char *channel);
+
+/* Closes an fd opened for the owner lock: takes it off the fork list,
+ * then closes it (which drops the lock). */
+void seg_lock_close(int fd);
+
+/* seg_open_path() for a file whose owner lock we may take: the fd is
+ * listed, atomically with the open as far as fork() is concerned, so that
+ * fork()ed children drop it. Returns the fd or a negated errno. Close it
+ * with seg_lock_close(). */
+int seg_lock_open(const char *path, int flags, mode_t mode);
 
 /* Takes fd off that list (before it is closed). */
 void seg_lock_untrack(int fd);

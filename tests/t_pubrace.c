@@ -1,0 +1,268 @@
+/*
+ * t_pubrace.c - who owns a channel, under races and hostile files.
+ *
+ *  - 1000 rounds of 4 processes opening one fresh channel at once, and
+ *    1000 rounds of 4 processes opening a channel of another geometry with
+ *    MDBUS_PUB_REPLACE at once: exactly one opener wins each round, the
+ *    others are told the owner (MDBUS_EOWNED), and the file under the name
+ *    is the winner's (its pid, active, the geometry asked). This program
+ *    defines flock() itself and sleeps up to 1 ms before each lock, which
+ *    widens the window between an open and its lock.
+ *  - a publisher whose other thread forks all along its open (256 MiB
+ *    reserved and pre-faulted) and which then dies: none of the children,
+ *    still alive, keeps the channel owned.
+ *  - a segment of another user (root only, else skipped): refused naming
+ *    uid and mode; with MDBUS_PUB_REPLACE removed and made anew.
+ *  - a FIFO under a channel name: publishers, readers, stats and listing
+ *    all fail at once with an error, none hangs (the watchdog fails it).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "mdbus.h"
+#include "testutil.h"
+
+#define ROUNDS 1000
+#define RIVALS 4
+
+static int delay_locks;
+
+int flock(int fd, int op)
+{
+	static int (*real)(int, int);
+
+	if (!real)
+		real = (int (*)(int, int))dlsym(RTLD_NEXT, "flock");
+	if (delay_locks && (op & LOCK_EX)) {
+		struct timespec ts = { 0, (long)tu_rand_below(1000000) };
+
+		nanosleep(&ts, NULL);
+	}
+	return real(fd, op);
+}
+
+struct shared {
+	_Atomic uint32_t go;
+	_Atomic uint32_t done;
+	_Atomic uint32_t won;
+	_Atomic int32_t winner;
+	_Atomic uint32_t owned;   /* refused with MDBUS_EOWNED */
+	_Atomic int32_t other;    /* any other result */
+	_Atomic uint32_t release; /* winners close when set */
+};
+
+static struct shared *sh;
+static struct mdbus_pub_config rival_cfg;
+static const char *rival_channel;
+
+static int rival(void *arg)
+{
+	mdbus_pub_t *p;
+	int rc;
+
+	(void)arg;
+	delay_locks = 1;
+	while (!atomic_load(&sh->go))
+		;
+	rc = mdbus_pub_open(&p, rival_channel, &rival_cfg);
+	if (rc == 0) {
+		atomic_fetch_add(&sh->won, 1);
+		atomic_store(&sh->winner, getpid());
+	} else if (rc == MDBUS_EOWNED) {
+		atomic_fetch_add(&sh->owned, 1);
+	} else {
+		atomic_store(&sh->other, rc);
+	}
+	atomic_fetch_add(&sh->done, 1);
+	if (rc == 0) {
+		while (!atomic_load(&sh->release))
+			tu_sleep_ms(1);
+		mdbus_pub_close(p);
+	}
+	return 0;
+}
+
+static void check_winner(const char *ch, int round, uint32_t slot_size)
+{
+	size_t len;
+	struct seg_header *h;
+
+	if (atomic_load(&sh->won) != 1 || atomic_load(&sh->owned) != RIVALS - 1)
+		tu_fail("%s round %d: %u winners, %u told owned, other result "
+			"%d (%s)", ch, round, atomic_load(&sh->won),
+			atomic_load(&sh->owned), atomic_load(&sh->other),
+			mdbus_strerror(atomic_load(&sh->other)));
+	h = tu_map_file(tu_seg_path(ch), &len);
+	if (atomic_load(&h->pub_pid) != atomic_load(&sh->winner) ||
+	    atomic_load(&h->pub_state) != SEG_PUB_ACTIVE ||
+	    atomic_load(&h->slot_size) != slot_size)
+		tu_fail("%s round %d: the segment under the name has pid %d "
+			"state %u slot %u; the winner is %d (slot %u)", ch, round,
+			atomic_load(&h->pub_pid), atomic_load(&h->pub_state),
+			atomic_load(&h->slot_size), atomic_load(&sh->winner),
+			slot_size);
+	tu_unmap(h, len);
+}
+
+static void contest(const char *ch, int round, int replace)
+{
+	pid_t kids[RIVALS];
+
+	memset(sh, 0, sizeof *sh);
+	rival_channel = ch;
+	rival_cfg = tu_config(replace && round % 2 ? 128 : 64, 16, 4,
+			      MDBUS_MODE_OVERWRITE);
+	rival_cfg.flags = replace ? MDBUS_PUB_REPLACE : 0;
+	for (int i = 0; i < RIVALS; i++)
+		kids[i] = tu_spawn(rival, NULL);
+	atomic_store(&sh->go, 1);
+	tu_await(&sh->done, RIVALS, 30, "rivals");
+	check_winner(ch, round, rival_cfg.slot_size);
+	atomic_store(&sh->release, 1);
+	for (int i = 0; i < RIVALS; i++)
+		tu_wait_ok(kids[i], 30, "rival");
+}
+
+static void races(void)
+{
+	char ch[32];
+
+	for (int r = 0; r < ROUNDS; r++) {
+		snprintf(ch, sizeof ch, "fresh%d", r);
+		contest(ch, r, 0);
+		TU_CHECK_RC(mdbus_unlink(ch, tu_dir()), 0);
+	}
+	for (int r = 0; r < ROUNDS; r++)
+		contest("replaced", r, 1);
+	tu_note("%d fresh and %d replacing contests of %d: one winner each",
+		ROUNDS, ROUNDS, RIVALS);
+}
+
+/* ------------------------------------------------- fork during the open */
+
+static _Atomic int forking = 1;
+
+static void *forker(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&forking)) {
+		pid_t kid = fork();
+
+		if (kid == 0) {
+			struct timespec ts = { 2, 0 };
+
+			nanosleep(&ts, NULL); /* outlives its parent */
+			_exit(0);
+		}
+		usleep(200);
+	}
+	return NULL;
+}
+
+static int forking_publisher(void *arg)
+{
+	struct mdbus_pub_config c = tu_config(4096, 4096, 16, MDBUS_MODE_OVERWRITE);
+	pthread_t t;
+	mdbus_pub_t *p;
+
+	(void)arg;
+	pthread_create(&t, NULL, forker, NULL);
+	TU_CHECK_RC(mdbus_pub_open(&p, "forked", &c), 0);
+	atomic_store(&forking, 0);
+	pthread_join(t, NULL);
+	_exit(0); /* dies owning the channel; its children live on */
+}
+
+static void fork_during_open(void)
+{
+	struct mdbus_pub_config c = tu_config(4096, 4096, 16, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p;
+
+	TU_CHECK_EQ(tu_wait(tu_spawn(forking_publisher, NULL), 60), 0);
+	TU_CHECK_RC(mdbus_pub_open(&p, "forked", &c), 0);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("forked", tu_dir()), 0);
+}
+
+/* ------------------------------------------------------ hostile files */
+
+static void foreign_owner(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p;
+	struct stat st;
+
+	if (geteuid() != 0) {
+		tu_note("not root: another user's segment not tested");
+		return;
+	}
+	mdbus_pub_close(tu_pub_open("foreign", &c));
+	TU_CHECK(chown(tu_seg_path("foreign"), 65534, 65534) == 0);
+	TU_CHECK_RC(mdbus_pub_open(&p, "foreign", &c), -EPERM);
+	if (!strstr(mdbus_last_error(), "uid 65534") ||
+	    !strstr(mdbus_last_error(), "replace"))
+		tu_fail("refusal \"%s\" names neither owner nor fix",
+			mdbus_last_error());
+	TU_CHECK(chown(tu_seg_path("foreign"), 0, 0) == 0);
+	TU_CHECK(chmod(tu_seg_path("foreign"), 0666) == 0);
+	TU_CHECK_RC(mdbus_pub_open(&p, "foreign", &c), -EPERM);
+	TU_CHECK(chown(tu_seg_path("foreign"), 65534, 65534) == 0);
+	c.flags = MDBUS_PUB_REPLACE;
+	TU_CHECK_RC(mdbus_pub_open(&p, "foreign", &c), 0);
+	TU_CHECK(stat(tu_seg_path("foreign"), &st) == 0);
+	TU_CHECK_EQ(st.st_uid, 0);
+	TU_CHECK_EQ(st.st_mode & 0777, 0640);
+	mdbus_pub_close(p);
+}
+
+static int count_channels(const char *ch, void *arg)
+{
+	(void)ch;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void fifo(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_sub_config sc;
+	struct mdbus_stats st;
+	mdbus_sub_t *s;
+	mdbus_pub_t *p;
+	int n = 0;
+
+	TU_CHECK(mkfifo(tu_seg_path("fifo"), 0644) == 0);
+	mdbus_sub_config_init(&sc);
+	sc.dir = tu_dir();
+	TU_CHECK(mdbus_channel_stats("fifo", tu_dir(), &st, NULL, 0) < 0);
+	TU_CHECK(mdbus_sub_open(&s, "fifo", &sc) < 0);
+	sc.anonymous = 1;
+	TU_CHECK(mdbus_sub_open(&s, "fifo", &sc) < 0);
+	TU_CHECK_RC(mdbus_pub_open(&p, "fifo", &c), -EPERM);
+	TU_CHECK_RC(mdbus_list(tu_dir(), count_channels, &n), 0);
+	TU_CHECK(n >= 1);
+	c.flags = MDBUS_PUB_REPLACE;
+	TU_CHECK_RC(mdbus_pub_open(&p, "fifo", &c), 0);
+	mdbus_pub_close(p);
+}
+
+int main(void)
+{
+	tu_init("t_pubrace", 300);
+	sh = tu_shared(sizeof *sh);
+	races();
+	fork_during_open();
+	foreign_owner();
+	fifo();
+	return 0;
+}
