@@ -192,6 +192,15 @@ int seg_geom_make(struct seg_geom *g, uint32_t slot_size,
 	return 0;
 }
 
+/* Points m->hdr and m->table into the page-aligned mapping meta of
+ * [0, blocks_off); table_off is a whole number of entries (layout.h). */
+static void map_meta(struct seg_map *m, void *meta)
+{
+	m->hdr = meta;
+	m->table = (struct seg_consumer *)meta +
+		   m->g.table_off / sizeof(struct seg_consumer);
+}
+
 static int geom_same(const struct seg_geom *a, const struct seg_geom *b)
 {
 	return a->slot_size == b->slot_size &&
@@ -441,9 +450,8 @@ static int map_rw(struct seg_map *m, int fd)
 			       m->g.total_size, strerror(e));
 	m->meta_map = p;
 	m->blk_map = NULL;
-	m->hdr = p;
-	m->table = (struct seg_consumer *)((unsigned char *)p + m->g.table_off);
-	m->blocks = (unsigned char *)p + m->g.blocks_off;
+	map_meta(m, p);
+	m->blocks = (_Atomic uint64_t *)p + m->g.blocks_off / sizeof(uint64_t);
 	m->fd = fd;
 	m->writable = 1;
 	return 0;
@@ -696,8 +704,7 @@ static int map_reader(struct seg_map *m, int fd, int writable)
 	}
 	m->meta_map = meta;
 	m->blk_map = blk;
-	m->hdr = meta;
-	m->table = (struct seg_consumer *)((unsigned char *)meta + m->g.table_off);
+	map_meta(m, meta);
 	m->blocks = blk;
 	m->writable = writable;
 	m->fd = -1;
