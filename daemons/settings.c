@@ -12,8 +12,45 @@
 
 #include "settings.h"
 
-#define FIELD(obj, s, type) ((type *)((char *)(obj) + (s)->offset))
-#define CFIELD(obj, s, type) ((const type *)((const char *)(obj) + (s)->offset))
+/* The value of a field, by its kind (settings.h). */
+union field_value {
+	uint64_t u;  /* SET_UINT, SET_OCTAL */
+	double d;    /* SET_DOUBLE */
+	char *str;   /* SET_STRING */
+	int i;       /* SET_BOOL, SET_CHOICE */
+};
+
+static size_t field_size(enum setting_kind kind)
+{
+	switch (kind) {
+	case SET_UINT:
+	case SET_OCTAL:
+		return sizeof(uint64_t);
+	case SET_DOUBLE:
+		return sizeof(double);
+	case SET_STRING:
+		return sizeof(char *);
+	case SET_BOOL:
+	case SET_CHOICE:
+		return sizeof(int);
+	}
+	return 0;
+}
+
+/* A field is known by its byte offset in a struct this file does not see,
+ * so it is copied with memcpy(), which needs no alignment. */
+static union field_value field_get(const void *obj, const struct setting *s)
+{
+	union field_value v;
+
+	memcpy(&v, (const char *)obj + s->offset, field_size(s->kind));
+	return v;
+}
+
+static void field_put(void *obj, const struct setting *s, union field_value v)
+{
+	memcpy((char *)obj + s->offset, &v, field_size(s->kind));
+}
 
 static const struct setting *find(const struct setting *table, const char *key)
 {
@@ -43,7 +80,7 @@ static int set_uint(const struct setting *s, void *obj, const char *value,
 			 v);
 		return -1;
 	}
-	*FIELD(obj, s, uint64_t) = v;
+	field_put(obj, s, (union field_value){.u = v});
 	return 1;
 }
 
@@ -61,14 +98,13 @@ static int set_double(const struct setting *s, void *obj, const char *value,
 			 s->key, value, s->min, s->max);
 		return -1;
 	}
-	*FIELD(obj, s, double) = v;
+	field_put(obj, s, (union field_value){.d = v});
 	return 1;
 }
 
 static int set_string(const struct setting *s, void *obj, const char *value,
 		      char *err, size_t errlen)
 {
-	char **field = FIELD(obj, s, char *);
 	char *copy;
 
 	if (!*value) {
@@ -80,8 +116,8 @@ static int set_string(const struct setting *s, void *obj, const char *value,
 		snprintf(err, errlen, "%s: out of memory", s->key);
 		return -1;
 	}
-	free(*field);
-	*field = copy;
+	free(field_get(obj, s).str);
+	field_put(obj, s, (union field_value){.str = copy});
 	return 1;
 }
 
@@ -100,7 +136,7 @@ static int set_choice(const struct setting *s, void *obj, const char *value,
 	size_t used;
 
 	if (i >= 0) {
-		*FIELD(obj, s, int) = i;
+		field_put(obj, s, (union field_value){.i = i});
 		return 1;
 	}
 	used = (size_t)snprintf(err, errlen, "%s: '%s' is not one of", s->key,
@@ -124,7 +160,7 @@ static int set_bool(const struct setting *s, void *obj, const char *value,
 			 value);
 		return -1;
 	}
-	*FIELD(obj, s, int) = i & 1;
+	field_put(obj, s, (union field_value){.i = i & 1});
 	return 1;
 }
 
@@ -154,21 +190,20 @@ int settings_set(const struct setting *table, void *obj, const char *key,
 
 static int field_equal(const struct setting *s, const void *a, const void *b)
 {
-	const char *sa, *sb;
+	union field_value x = field_get(a, s), y = field_get(b, s);
 
 	switch (s->kind) {
 	case SET_UINT:
 	case SET_OCTAL:
-		return *CFIELD(a, s, uint64_t) == *CFIELD(b, s, uint64_t);
+		return x.u == y.u;
 	case SET_DOUBLE:
-		return *CFIELD(a, s, double) == *CFIELD(b, s, double);
+		return x.d == y.d;
 	case SET_BOOL:
 	case SET_CHOICE:
-		return *CFIELD(a, s, int) == *CFIELD(b, s, int);
+		return x.i == y.i;
 	case SET_STRING:
-		sa = *CFIELD(a, s, char *);
-		sb = *CFIELD(b, s, char *);
-		return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
+		return x.str == y.str ||
+		       (x.str && y.str && strcmp(x.str, y.str) == 0);
 	}
 	return 0;
 }
@@ -190,14 +225,14 @@ int settings_dup_strings(const struct setting *table, void *dst,
 	 * so that settings_free(dst) is always right */
 	for (; table->key; table++) {
 		const char *from;
-		char **to;
+		char *to;
 
 		if (table->kind != SET_STRING)
 			continue;
-		from = *CFIELD(src, table, char *);
-		to = FIELD(dst, table, char *);
-		*to = from ? strdup(from) : NULL;
-		if (from && !*to)
+		from = field_get(src, table).str;
+		to = from ? strdup(from) : NULL;
+		field_put(dst, table, (union field_value){.str = to});
+		if (from && !to)
 			rc = -1;
 	}
 	return rc;
@@ -208,7 +243,7 @@ void settings_free(const struct setting *table, void *obj)
 	for (; table->key; table++) {
 		if (table->kind != SET_STRING)
 			continue;
-		free(*FIELD(obj, table, char *));
-		*FIELD(obj, table, char *) = NULL;
+		free(field_get(obj, table).str);
+		field_put(obj, table, (union field_value){.str = NULL});
 	}
 }
