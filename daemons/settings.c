@@ -38,18 +38,16 @@ static size_t field_size(enum setting_kind kind)
 }
 
 /* A field is known by its byte offset in a struct this file does not see,
- * so it is copied with memcpy(), which needs no alignment. */
-static union field_value field_get(const void *obj, const struct setting *s)
+ * so it is copied with memcpy(), which needs no alignment. out and in
+ * point to a variable of the field's type (or a union field_value). */
+static void field_get(const void *obj, const struct setting *s, void *out)
 {
-	union field_value v;
-
-	memcpy(&v, (const char *)obj + s->offset, field_size(s->kind));
-	return v;
+	memcpy(out, (const char *)obj + s->offset, field_size(s->kind));
 }
 
-static void field_put(void *obj, const struct setting *s, union field_value v)
+static void field_put(void *obj, const struct setting *s, const void *in)
 {
-	memcpy((char *)obj + s->offset, &v, field_size(s->kind));
+	memcpy((char *)obj + s->offset, in, field_size(s->kind));
 }
 
 static const struct setting *find(const struct setting *table, const char *key)
@@ -65,6 +63,7 @@ static int set_uint(const struct setting *s, void *obj, const char *value,
 {
 	char *end;
 	unsigned long long v;
+	uint64_t field;
 
 	errno = 0;
 	v = strtoull(value, &end, base);
@@ -80,7 +79,8 @@ static int set_uint(const struct setting *s, void *obj, const char *value,
 			 v);
 		return -1;
 	}
-	field_put(obj, s, (union field_value){.u = v});
+	field = v;
+	field_put(obj, s, &field);
 	return 1;
 }
 
@@ -98,14 +98,14 @@ static int set_double(const struct setting *s, void *obj, const char *value,
 			 s->key, value, s->min, s->max);
 		return -1;
 	}
-	field_put(obj, s, (union field_value){.d = v});
+	field_put(obj, s, &v);
 	return 1;
 }
 
 static int set_string(const struct setting *s, void *obj, const char *value,
 		      char *err, size_t errlen)
 {
-	char *copy;
+	char *copy, *old;
 
 	if (!*value) {
 		snprintf(err, errlen, "%s: empty value", s->key);
@@ -116,8 +116,9 @@ static int set_string(const struct setting *s, void *obj, const char *value,
 		snprintf(err, errlen, "%s: out of memory", s->key);
 		return -1;
 	}
-	free(field_get(obj, s).str);
-	field_put(obj, s, (union field_value){.str = copy});
+	field_get(obj, s, &old);
+	free(old);
+	field_put(obj, s, &copy);
 	return 1;
 }
 
@@ -136,7 +137,7 @@ static int set_choice(const struct setting *s, void *obj, const char *value,
 	size_t used;
 
 	if (i >= 0) {
-		field_put(obj, s, (union field_value){.i = i});
+		field_put(obj, s, &i);
 		return 1;
 	}
 	used = (size_t)snprintf(err, errlen, "%s: '%s' is not one of", s->key,
@@ -160,7 +161,8 @@ static int set_bool(const struct setting *s, void *obj, const char *value,
 			 value);
 		return -1;
 	}
-	field_put(obj, s, (union field_value){.i = i & 1});
+	i &= 1;
+	field_put(obj, s, &i);
 	return 1;
 }
 
@@ -190,7 +192,10 @@ int settings_set(const struct setting *table, void *obj, const char *key,
 
 static int field_equal(const struct setting *s, const void *a, const void *b)
 {
-	union field_value x = field_get(a, s), y = field_get(b, s);
+	union field_value x, y;
+
+	field_get(a, s, &x);
+	field_get(b, s, &y);
 
 	switch (s->kind) {
 	case SET_UINT:
@@ -224,14 +229,13 @@ int settings_dup_strings(const struct setting *table, void *dst,
 	/* every string field is set (a copy or NULL) even after a failure,
 	 * so that settings_free(dst) is always right */
 	for (; table->key; table++) {
-		const char *from;
-		char *to;
+		char *from, *to;
 
 		if (table->kind != SET_STRING)
 			continue;
-		from = field_get(src, table).str;
+		field_get(src, table, &from);
 		to = from ? strdup(from) : NULL;
-		field_put(dst, table, (union field_value){.str = to});
+		field_put(dst, table, &to);
 		if (from && !to)
 			rc = -1;
 	}
@@ -241,9 +245,12 @@ int settings_dup_strings(const struct setting *table, void *dst,
 void settings_free(const struct setting *table, void *obj)
 {
 	for (; table->key; table++) {
+		char *str, *none = NULL;
+
 		if (table->kind != SET_STRING)
 			continue;
-		free(field_get(obj, table).str);
-		field_put(obj, table, (union field_value){.str = NULL});
+		field_get(obj, table, &str);
+		free(str);
+		field_put(obj, table, &none);
 	}
 }
