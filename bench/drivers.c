@@ -187,19 +187,22 @@ static int stream_consumer(struct bench_run *run)
 
 static int cost_producer(struct bench_run *run)
 {
-	uint64_t msg[MAX_WORDS] = { 0 }, i, t0;
+	uint64_t msg[MAX_WORDS] = { 0 }, i, t0, n = run->messages;
 	void *pub;
-	int r = open_pub(run, &pub);
+	int r;
 
+	if (n == 0) /* no cost per message; mdbench asks for >= 1000 */
+		return -EINVAL;
+	r = open_pub(run, &pub);
 	if (r < 0)
 		return r;
 	r = warm_up(run, pub, 0);
 	t0 = bench_now();
-	for (i = 0; i < run->messages && r == 0; i++) {
+	for (i = 0; i < n && r == 0; i++) {
 		msg[0] = i;
 		r = run->tp->publish(pub, msg, msg_size(run));
 	}
-	bench_my_result(run)->value = (bench_now() - t0) * 1000 / run->messages;
+	bench_my_result(run)->value = (bench_now() - t0) * 1000 / n;
 	return close_pub(run, pub, r);
 }
 

@@ -229,7 +229,11 @@ static int open_socket(const struct fwd_opts *o)
 	char host[FWD_HOST_MAX], *port;
 	int err, fd;
 
-	fwd_split_url(o->url, host, sizeof host, &port);
+	if (fwd_split_url(o->url, host, sizeof host, &port)) {
+		/* opts.c refuses such a URL before this */
+		fprintf(stderr, "mdsub: %s: not udp://HOST:PORT\n", o->url);
+		return -1;
+	}
 	err = getaddrinfo(host, port, &hints, &ai);
 	if (err) {
 		fprintf(stderr, "mdsub: %s: %s\n", o->url, gai_strerror(err));

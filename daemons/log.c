@@ -74,6 +74,7 @@ static void log_stderr(int level, const char *text)
 		ts.tv_nsec / 1000000, log_level_names[level - LOG_ERR], text);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void log_vmsg(int level, const char *fmt, va_list ap)
 {
 	char text[1024];

@@ -121,7 +121,7 @@ int net_bind(const char *text, int socktype, struct addrinfo **ai, char *err,
 
 void net_local(int fd, char *buf, size_t len)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
 	socklen_t sl = sizeof(ss);
 	char host[HOST_MAX], port[16];
 	int v6;

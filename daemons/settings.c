@@ -12,8 +12,43 @@
 
 #include "settings.h"
 
-#define FIELD(obj, s, type) ((type *)((char *)(obj) + (s)->offset))
-#define CFIELD(obj, s, type) ((const type *)((const char *)(obj) + (s)->offset))
+/* The value of a field, by its kind (settings.h). */
+union field_value {
+	uint64_t u;  /* SET_UINT, SET_OCTAL */
+	double d;    /* SET_DOUBLE */
+	char *str;   /* SET_STRING */
+	int i;       /* SET_BOOL, SET_CHOICE */
+};
+
+static size_t field_size(enum setting_kind kind)
+{
+	switch (kind) {
+	case SET_UINT:
+	case SET_OCTAL:
+		return sizeof(uint64_t);
+	case SET_DOUBLE:
+		return sizeof(double);
+	case SET_STRING:
+		return sizeof(char *);
+	case SET_BOOL:
+	case SET_CHOICE:
+		return sizeof(int);
+	}
+	return 0;
+}
+
+/* A field is known by its byte offset in a struct this file does not see,
+ * so it is copied with memcpy(), which needs no alignment. out and in
+ * point to a variable of the field's type (or a union field_value). */
+static void field_get(const void *obj, const struct setting *s, void *out)
+{
+	memcpy(out, (const char *)obj + s->offset, field_size(s->kind));
+}
+
+static void field_put(void *obj, const struct setting *s, const void *in)
+{
+	memcpy((char *)obj + s->offset, in, field_size(s->kind));
+}
 
 static const struct setting *find(const struct setting *table, const char *key)
 {
@@ -28,6 +63,7 @@ static int set_uint(const struct setting *s, void *obj, const char *value,
 {
 	char *end;
 	unsigned long long v;
+	uint64_t field;
 
 	errno = 0;
 	v = strtoull(value, &end, base);
@@ -43,7 +79,8 @@ static int set_uint(const struct setting *s, void *obj, const char *value,
 			 v);
 		return -1;
 	}
-	*FIELD(obj, s, uint64_t) = v;
+	field = v;
+	field_put(obj, s, &field);
 	return 1;
 }
 
@@ -61,15 +98,14 @@ static int set_double(const struct setting *s, void *obj, const char *value,
 			 s->key, value, s->min, s->max);
 		return -1;
 	}
-	*FIELD(obj, s, double) = v;
+	field_put(obj, s, &v);
 	return 1;
 }
 
 static int set_string(const struct setting *s, void *obj, const char *value,
 		      char *err, size_t errlen)
 {
-	char **field = FIELD(obj, s, char *);
-	char *copy;
+	char *copy, *old;
 
 	if (!*value) {
 		snprintf(err, errlen, "%s: empty value", s->key);
@@ -80,8 +116,9 @@ static int set_string(const struct setting *s, void *obj, const char *value,
 		snprintf(err, errlen, "%s: out of memory", s->key);
 		return -1;
 	}
-	free(*field);
-	*field = copy;
+	field_get(obj, s, &old);
+	free(old);
+	field_put(obj, s, &copy);
 	return 1;
 }
 
@@ -100,7 +137,7 @@ static int set_choice(const struct setting *s, void *obj, const char *value,
 	size_t used;
 
 	if (i >= 0) {
-		*FIELD(obj, s, int) = i;
+		field_put(obj, s, &i);
 		return 1;
 	}
 	used = (size_t)snprintf(err, errlen, "%s: '%s' is not one of", s->key,
@@ -124,7 +161,8 @@ static int set_bool(const struct setting *s, void *obj, const char *value,
 			 value);
 		return -1;
 	}
-	*FIELD(obj, s, int) = i & 1;
+	i &= 1;
+	field_put(obj, s, &i);
 	return 1;
 }
 
@@ -154,21 +192,23 @@ int settings_set(const struct setting *table, void *obj, const char *key,
 
 static int field_equal(const struct setting *s, const void *a, const void *b)
 {
-	const char *sa, *sb;
+	union field_value x, y;
+
+	field_get(a, s, &x);
+	field_get(b, s, &y);
 
 	switch (s->kind) {
 	case SET_UINT:
 	case SET_OCTAL:
-		return *CFIELD(a, s, uint64_t) == *CFIELD(b, s, uint64_t);
+		return x.u == y.u;
 	case SET_DOUBLE:
-		return *CFIELD(a, s, double) == *CFIELD(b, s, double);
+		return x.d == y.d;
 	case SET_BOOL:
 	case SET_CHOICE:
-		return *CFIELD(a, s, int) == *CFIELD(b, s, int);
+		return x.i == y.i;
 	case SET_STRING:
-		sa = *CFIELD(a, s, char *);
-		sb = *CFIELD(b, s, char *);
-		return sa == sb || (sa && sb && strcmp(sa, sb) == 0);
+		return x.str == y.str ||
+		       (x.str && y.str && strcmp(x.str, y.str) == 0);
 	}
 	return 0;
 }
@@ -189,15 +229,14 @@ int settings_dup_strings(const struct setting *table, void *dst,
 	/* every string field is set (a copy or NULL) even after a failure,
 	 * so that settings_free(dst) is always right */
 	for (; table->key; table++) {
-		const char *from;
-		char **to;
+		char *from, *to;
 
 		if (table->kind != SET_STRING)
 			continue;
-		from = *CFIELD(src, table, char *);
-		to = FIELD(dst, table, char *);
-		*to = from ? strdup(from) : NULL;
-		if (from && !*to)
+		field_get(src, table, &from);
+		to = from ? strdup(from) : NULL;
+		field_put(dst, table, &to);
+		if (from && !to)
 			rc = -1;
 	}
 	return rc;
@@ -206,9 +245,12 @@ int settings_dup_strings(const struct setting *table, void *dst,
 void settings_free(const struct setting *table, void *obj)
 {
 	for (; table->key; table++) {
+		char *str, *none = NULL;
+
 		if (table->kind != SET_STRING)
 			continue;
-		free(*FIELD(obj, table, char *));
-		*FIELD(obj, table, char *) = NULL;
+		field_get(obj, table, &str);
+		free(str);
+		field_put(obj, table, &none);
 	}
 }

@@ -55,7 +55,8 @@ struct seg_geom {
 struct seg_map {
 	struct seg_header *hdr;      /* first page, RW unless read-only */
 	struct seg_consumer *table;  /* max_consumers entries */
-	unsigned char *blocks;       /* the slots: RW publisher, RO readers */
+	_Atomic uint64_t *blocks;    /* the slots as 64-bit words: RW
+					publisher, RO readers */
 	void *meta_map;              /* mapping of [0, blocks_off) */
 	void *blk_map;               /* mapping of [blocks_off, total) */
 	int fd;                      /* publisher: holds the owner lock */
@@ -94,8 +95,10 @@ static inline _Atomic uint64_t *seg_slot(const struct seg_map *m, uint64_t n)
 	uint64_t block = slot >> m->g.spb_shift;
 	uint64_t in = slot & (m->g.slots_per_block - 1);
 
-	return (_Atomic uint64_t *)(m->blocks + block * m->g.block_stride +
-				    in * m->g.slot_size);
+	/* block_stride (page aligned) and slot_size (a power of two >= 64)
+	 * are whole words, so the slot is word aligned by construction */
+	return m->blocks + block * (m->g.block_stride / sizeof(uint64_t)) +
+	       in * (m->g.slot_size / sizeof(uint64_t));
 }
 
 static inline size_t seg_payload_max(const struct seg_map *m)

@@ -11,7 +11,7 @@
  * once and never reads them again.
  *
  *   [0, 4096)            struct seg_header (first page)
- *   [table_off, ...)     max_consumers x struct seg_consumer (64 B each)
+ *   [table_off, ...)     max_consumers x struct seg_consumer (128 B each)
  *   [blocks_off, total)  block_count blocks of slots_per_block slots,
  *                        blocks_off and every block page aligned
  *
@@ -149,6 +149,8 @@ static inline uint32_t waiters_count(uint64_t w) { return (uint32_t)w; }
 
 _Static_assert(sizeof(struct seg_header) <= SEG_HEADER_SIZE, "header page");
 _Static_assert(sizeof(struct seg_consumer) == 128, "consumer entry lines");
+_Static_assert(SEG_HEADER_SIZE % sizeof(struct seg_consumer) == 0,
+	       "the table starts on a whole entry");
 _Static_assert(SLOT_W_PAYLOAD * 8 == MDBUS_SLOT_HEADER, "slot header size");
 
 /*

@@ -65,7 +65,7 @@ static int proc_start_time(pid_t pid, uint64_t *start)
 
 int proc_alive(pid_t pid, uint64_t start)
 {
-	uint64_t now_start;
+	uint64_t now_start = 0; /* 0: not known, as for start */
 	int r;
 
 	if (pid <= 0)

@@ -86,8 +86,7 @@ static int map_reader(struct seg_map *m, int fd, int writable)
 	}
 	m->meta_map = meta;
 	m->blk_map = blk;
-	m->hdr = meta;
-	m->table = (struct seg_consumer *)((unsigned char *)meta + m->g.table_off);
+	seg_map_meta(m, meta);
 	m->blocks = blk;
 	m->writable = writable;
 	m->fd = -1;

@@ -146,9 +146,8 @@ int seg_map_rw(struct seg_map *m, int fd, const char *path)
 			       m->g.total_size, strerror(e));
 	m->meta_map = p;
 	m->blk_map = NULL;
-	m->hdr = p;
-	m->table = (struct seg_consumer *)((unsigned char *)p + m->g.table_off);
-	m->blocks = (unsigned char *)p + m->g.blocks_off;
+	seg_map_meta(m, p);
+	m->blocks = (_Atomic uint64_t *)p + m->g.blocks_off / sizeof(uint64_t);
 	m->fd = fd;
 	m->writable = 1;
 	return 0;

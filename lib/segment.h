@@ -19,6 +19,15 @@
 #define READY_WAIT_MS 1000 /* how long an attacher waits for creation */
 #define SEG_TMP_MAX (PATH_MAX + 32) /* a hidden name: path, '~', 16 digits */
 
+/* Points m->hdr and m->table into the page-aligned mapping meta of
+ * [0, blocks_off); table_off is a whole number of entries (layout.h). */
+static inline void seg_map_meta(struct seg_map *m, void *meta)
+{
+	m->hdr = meta;
+	m->table = (struct seg_consumer *)meta +
+		   m->g.table_off / sizeof(struct seg_consumer);
+}
+
 /* ---- seg_name.c ---- */
 
 /* 0 when channel is a valid name, else MDBUS_ENAME with detail. */

@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
 # Installs what mdbus needs to build and test on Debian 12, if anything is
-# missing. Needs root (or sudo) only when something must be installed.
+# missing; with --suite also what tests/suite.sh needs beyond that (clang,
+# its static analyser scan-build, cppcheck). Needs root (or sudo) only when
+# something must be installed.
+#   usage: tests/deps.sh [--suite]
 set -eu
 pkgs="build-essential autoconf automake libtool pkg-config git
       libev-dev libinih-dev libcmocka-dev libjson-c-dev"
+case ${1:-} in
+'') ;;
+--suite) pkgs="$pkgs clang clang-tools cppcheck" ;;
+*) echo "usage: $0 [--suite]" >&2; exit 64 ;;
+esac
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||

@@ -1,28 +1,36 @@
 #!/usr/bin/env bash
-# The whole test suite, from any checkout: installs missing build
-# dependencies (Debian), copies the sources to _build/src, builds three
-# variants out of tree and runs `make check` in each:
-#   plain    gcc, -Werror, every test (static- and dynamic-link variants)
+# The whole test suite, from any checkout: installs missing build and
+# analysis dependencies (Debian), copies the sources to _build/src, builds
+# these variants out of tree, each with --enable-werror, and runs
+# `make check` in each:
+#   plain    gcc, every test (static- and dynamic-link variants)
+#   clang    clang, every test
 #   address  ASan + UBSan, every test
 #   thread   TSan, the threaded tests
-# then `make distcheck`. Ends with one line "N passed, N failed" counting
-# test programs over all variants (distcheck counts as one).
-#   usage: tests/suite.sh [--no-sanitizers] [--no-distcheck]
+# then the static analysers on lib/, daemons/, clients/ (and bench/ for
+# scan-build), each counting as one test:
+#   scan-build  clang's analyser over a whole build, must find no bug
+#   cppcheck    warning, portability and performance checks, no finding
+# then `make distcheck` (one test). Ends with one line "N passed, N failed"
+# counting test programs over all variants.
+#   usage: tests/suite.sh [--no-sanitizers] [--no-analysis] [--no-distcheck]
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 sanitizers=1
+analysis=1
 distcheck=1
 for a in "$@"; do
 	case $a in
 	--no-sanitizers) sanitizers=0 ;;
+	--no-analysis) analysis=0 ;;
 	--no-distcheck) distcheck=0 ;;
-	*) echo "usage: $0 [--no-sanitizers] [--no-distcheck]" >&2; exit 64 ;;
+	*) echo "usage: $0 [--no-sanitizers] [--no-analysis] [--no-distcheck]" >&2; exit 64 ;;
 	esac
 done
 jobs=$(nproc 2>/dev/null || echo 2)
 passed=0 failed=0 skipped=0
 
-bash "$top/tests/deps.sh" || exit 1
+bash "$top/tests/deps.sh" --suite || exit 1
 
 build=$top/_build
 rm -rf "$build"
@@ -54,7 +62,7 @@ variant() { # variant NAME CONFIGURE-ARGS...
 	local name=$1; shift
 	mkdir -p "$build/$name"
 	echo "== $name: configure $*"
-	if ! (cd "$build/$name" && "$build/src/configure" -q "$@" >configure.out 2>&1 &&
+	if ! (cd "$build/$name" && "$build/src/configure" -q --enable-werror "$@" >configure.out 2>&1 &&
 	      make -j"$jobs" >build.out 2>&1); then
 		tail -40 "$build/$name/configure.out" "$build/$name/build.out" 2>/dev/null
 		echo "== $name: build failed"
@@ -65,19 +73,45 @@ variant() { # variant NAME CONFIGURE-ARGS...
 	count "$name"
 }
 
+one() { # one NAME LOG: counts the command that follows as one test
+	local name=$1 log=$2; shift 2
+	echo "== $name"
+	if "$@" >"$log" 2>&1; then
+		passed=$((passed + 1))
+	else
+		grep -E '(warning|error):' "$log" | head -20
+		tail -20 "$log"
+		echo "== $name: failed"
+		failed=$((failed + 1))
+	fi
+}
+
+scan_build() ( # clang's static analyser over a whole build: no bug
+	mkdir -p "$build/scan" && cd "$build/scan" &&
+		scan-build -o report "$build/src/configure" -q --enable-werror &&
+		scan-build --status-bugs -o report make -j"$jobs"
+)
+
+cppcheck_sources() ( # no finding at these settings
+	cd "$build/src" &&
+		cppcheck -q --std=c11 --enable=warning,portability,performance \
+			--error-exitcode=1 --inline-suppr -j"$jobs" -D_GNU_SOURCE \
+			-I lib -I daemons lib daemons clients
+)
+
 variant plain
+variant clang CC=clang
 if [ "$sanitizers" = 1 ]; then
 	variant address --enable-sanitizer=address
 	variant thread --enable-sanitizer=thread
 fi
+if [ "$analysis" = 1 ]; then
+	one scan-build "$build/scan-build.out" scan_build
+	one cppcheck "$build/cppcheck.out" cppcheck_sources
+fi
 if [ "$distcheck" = 1 ]; then
-	echo "== distcheck"
-	if (cd "$build/plain" && make -j"$jobs" distcheck >distcheck.out 2>&1); then
-		passed=$((passed + 1))
-	else
-		tail -40 "$build/plain/distcheck.out"
-		failed=$((failed + 1))
-	fi
+	one distcheck "$build/plain/distcheck.out" \
+		make -C "$build/plain" -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

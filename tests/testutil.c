@@ -75,6 +75,7 @@ static void cleanup(void)
 	remove_dir();
 }
 
+__attribute__((format(printf, 3, 0)))
 static _Noreturn void vfinish(int code, const char *tag, const char *fmt,
 			      va_list ap)
 {

@@ -266,9 +266,10 @@ static inline _Atomic uint64_t *tu_slot(void *seg, uint64_t n)
 	uint64_t page = 4096, stride = (spb * slot_size + page - 1) / page * page;
 	uint64_t slot = n % cap;
 
-	return (_Atomic uint64_t *)((unsigned char *)seg +
-				    atomic_load(&h->blocks_off) +
-				    slot / spb * stride + slot % spb * slot_size);
+	/* every offset is a whole number of words (layout.h) */
+	return (_Atomic uint64_t *)seg +
+	       (atomic_load(&h->blocks_off) + slot / spb * stride +
+		slot % spb * slot_size) / sizeof(uint64_t);
 }
 
 /* Consumer-table entry i of a mapped segment. */
@@ -276,8 +277,8 @@ static inline struct seg_consumer *tu_entry(void *seg, unsigned i)
 {
 	struct seg_header *h = seg;
 
-	return (struct seg_consumer *)((unsigned char *)seg +
-				       atomic_load(&h->table_off)) + i;
+	return (struct seg_consumer *)seg +
+	       atomic_load(&h->table_off) / sizeof(struct seg_consumer) + i;
 }
 #endif /* MDBUS_LAYOUT_H */
 
