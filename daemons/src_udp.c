@@ -78,20 +78,6 @@ static const char *name_of(const struct udp *u)
 	return channel_name(u->base.ch);
 }
 
-static uint64_t be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static unsigned be16(const unsigned char *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
-
 static void malformed(struct udp *u, const char *why)
 {
 	channel_count_malformed(u->base.ch);
@@ -99,20 +85,16 @@ static void malformed(struct udp *u, const char *why)
 		    name_of(u), why);
 }
 
-static void publish_msg(struct udp *u, const unsigned char *m, size_t len)
+static void publish_msg(struct udp *u, const unsigned char *data, size_t len)
 {
-	uint64_t ts = 0;
-	uint16_t type;
+	struct mold_msg m;
 
-	if (len < MDBUS_UDP_MSG_LEN) {
+	if (mold_msg_decode(data, len, &m) < 0) {
 		malformed(u, "message shorter than its 12-byte header");
 		return;
 	}
-	memcpy(&type, m + MDBUS_UDP_TYPE_OFF, sizeof(type));
-	if (u->conf.timestamps)
-		memcpy(&ts, m + MDBUS_UDP_TS_OFF, sizeof(ts));
-	channel_publish(u->base.ch, type, m + MDBUS_UDP_MSG_LEN,
-			len - MDBUS_UDP_MSG_LEN, ts);
+	channel_publish(u->base.ch, m.type, m.payload, m.size,
+			u->conf.timestamps ? m.ts_ns : 0);
 }
 
 /* The session name for the log: what is not printable ASCII shows as ?. */
@@ -153,52 +135,54 @@ static void check_gap(struct udp *u, uint64_t seq)
 	u->expected = seq;
 }
 
-static void handle_messages(struct udp *u, const unsigned char *p, size_t n,
-			    uint64_t seq, unsigned count)
+/* Publishes the blocks not seen yet, up to a malformed one. */
+static void handle_messages(struct udp *u, struct mold_reader *r)
 {
-	size_t off = MOLD_HEADER_LEN;
+	const unsigned char *data;
+	size_t len;
+	uint64_t seq;
+	int rc;
 
-	for (unsigned i = 0; i < count; i++, seq++) {
-		size_t len;
-
-		if (off + MOLD_BLOCK_LEN > n ||
-		    off + MOLD_BLOCK_LEN + (len = be16(p + off)) > n) {
-			malformed(u, "message blocks overrun the packet");
-			return;
-		}
-		off += MOLD_BLOCK_LEN;
+	while ((rc = mold_next(r, &data, &len, &seq)) > 0) {
 		if (!u->expected || seq >= u->expected) {
-			publish_msg(u, p + off, len);
+			publish_msg(u, data, len);
 			u->expected = seq + 1;
 		}
-		off += len;
 	}
+	if (rc == -EMSGSIZE)
+		malformed(u, "message blocks overrun the packet");
+	else if (rc < 0)
+		malformed(u, "bytes after the last message block");
 }
 
 static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 {
 	char text[MOLD_SESSION_LEN + 1];
-	uint64_t seq;
-	unsigned count;
+	struct mold_reader r;
+	struct mold_header h;
+	int rc = mold_reader_init(&r, p, n, &h);
 
-	if (n < MOLD_HEADER_LEN) {
-		malformed(u, "shorter than the MoldUDP64 header");
+	if (rc == -EMSGSIZE) {
+		malformed(u, n < MOLD_HEADER_LEN ? "shorter than the MoldUDP64 header"
+			  : "larger than a UDP datagram can be");
 		return;
 	}
 	if (check_session(u, p) < 0)
 		return;
-	seq = be64(p + MOLD_SESSION_LEN);
-	count = be16(p + MOLD_SESSION_LEN + 8);
-	if (count == MOLD_COUNT_END) {
+	if (rc < 0) {
+		malformed(u, "a heartbeat or end of session with message blocks");
+		return;
+	}
+	if (h.count == MOLD_COUNT_END) {
 		log_limited(&u->bad_limit, LOG_NOTICE,
 			    "channel %s: session '%s' ended", name_of(u),
 			    session_text(p, text));
 		return;
 	}
-	check_gap(u, seq);
-	if (count == MOLD_COUNT_HEARTBEAT && !u->expected)
-		u->expected = seq;
-	handle_messages(u, p, n, seq, count);
+	check_gap(u, h.seq);
+	if (h.count == MOLD_COUNT_HEARTBEAT && !u->expected)
+		u->expected = h.seq;
+	handle_messages(u, &r);
 }
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -215,10 +199,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 					    strerror(errno));
 			return;
 		}
-		if ((size_t)n > sizeof(u->pkt))
-			malformed(u, "larger than a UDP datagram can be");
-		else
-			handle_packet(u, u->pkt, (size_t)n);
+		handle_packet(u, u->pkt, (size_t)n);
 	}
 	if (channel_paused(u->base.ch))
 		ev_io_stop(loop, w);
