@@ -231,7 +231,7 @@ int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 	f->o = o;
 	f->cap = o->batch_bytes;
 	f->next_num = next_seq + 1;
-	f->sent_ns = now_mono();
+	f->sent_ns = now_monotonic();
 	new_session(f);
 	f->fd = open_socket(o);
 	if (f->fd < 0) {
@@ -244,7 +244,7 @@ int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 
 void fwd_close(struct forwarder *f)
 {
-	uint64_t now = now_mono();
+	uint64_t now = now_monotonic();
 
 	flush_batch(f, now);
 	send_packet(f, f->next_num, MOLD_COUNT_END, now);

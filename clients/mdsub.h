@@ -9,11 +9,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "mdbus.h"
 #include "mdbus_msg.h"
 
 #define EXIT_USAGE 64   /* EX_USAGE */
-#define NS_PER_SEC 1000000000ULL
 #define MDSUB_MAX_SYMBOLS 64
 #define MDSUB_MAX_TYPES 32
 
@@ -81,8 +81,6 @@ void fmt_fixed(char *buf, size_t len, int64_t v, int min_decimals);
 void fmt_json_str(FILE *f, const char *s, size_t n);
 void fmt_hex(FILE *f, const void *p, size_t n);
 void fmt_time(char *buf, size_t len, uint64_t ns);
-uint64_t now_realtime(void);
-uint64_t now_mono(void);
 
 /* stats.c: --stats and the final summary, as text or JSON lines. */
 struct stats;

@@ -147,7 +147,7 @@ static void report_loss(struct chan *c, uint64_t now)
 
 static void note_loss(struct chan *c, const struct mdbus_msg *m)
 {
-	uint64_t now = now_mono();
+	uint64_t now = now_monotonic();
 
 	c->loss_msgs += m->lost;
 	c->loss_gaps++;
@@ -258,7 +258,7 @@ static int to_sinks(struct app *a, const struct delivery *d)
 		return -1;
 	}
 	if (a->fwd)
-		fwd_send(a->fwd, d, now_mono());
+		fwd_send(a->fwd, d, now_monotonic());
 	if (!a->print)
 		return 0;
 	print_msg(a->o->format, a->chan_width, d);
@@ -359,7 +359,7 @@ static int pub_tick(struct app *a, uint64_t now)
 /* Time-driven work; returns the ns until the next deadline, capped. */
 static uint64_t housekeeping(struct app *a)
 {
-	uint64_t now = now_mono(), wait = IDLE_WAIT_MAX_NS, fwd_next;
+	uint64_t now = now_monotonic(), wait = IDLE_WAIT_MAX_NS, fwd_next;
 
 	if (stop_signal || (a->end_ns && now >= a->end_ns)) {
 		a->done = 1;
@@ -471,7 +471,7 @@ static int open_all(struct app *a)
 
 static void finish(struct app *a)
 {
-	uint64_t elapsed = now_mono() - a->start_ns;
+	uint64_t elapsed = now_monotonic() - a->start_ns;
 	FILE *sum = a->o->stats_ns ? stdout : stderr;
 
 	fflush(stdout);
@@ -507,7 +507,7 @@ int run_read(const struct mdsub_opts *o)
 		return EXIT_FAILURE;
 	}
 	setup_signals();
-	a.start_ns = now_mono();
+	a.start_ns = now_monotonic();
 	a.end_ns = o->duration_ns ? a.start_ns + o->duration_ns : 0;
 	a.next_stats_ns = a.start_ns + o->stats_ns;
 	a.next_pub_ns = a.start_ns + CHECK_PUB_NS;

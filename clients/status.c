@@ -73,7 +73,7 @@ static void sample_all(const struct mdsub_opts *o, struct snapshot *snap)
 		struct sample *s = &snap->s[i];
 
 		s->err = mdbus_channel_stats(s->name, o->sub.dir, &s->st, NULL, 0);
-		s->t_ns = now_mono();
+		s->t_ns = now_monotonic();
 	}
 }
 
@@ -236,13 +236,13 @@ static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 		 struct snapshot *cur, struct mdbus_consumer_stat *cons)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
-	uint64_t end = o->duration_ns ? now_mono() + o->duration_ns : 0;
+	uint64_t end = o->duration_ns ? now_monotonic() + o->duration_ns : 0;
 	int tty = isatty(STDOUT_FILENO);
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	show(o, prev, NULL, cons);
-	while (!stop_watch && (!end || now_mono() < end)) {
+	while (!stop_watch && (!end || now_monotonic() < end)) {
 		sleep_ns(o->watch_ns);
 		if (take(o, cur))
 			return EXIT_FAILURE;

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "channel.h"
+#include "clock.h"
 #include "log.h"
 #include "mdbus.h"
 #include "mdbus_msg.h"
@@ -258,7 +259,7 @@ static int publish_status(struct channel *ch, uint32_t state, const char *text)
 {
 	struct mdbus_status st = {.state = state};
 
-	st.recv_ns = real_ns();
+	st.recv_ns = now_realtime();
 	memcpy(st.text, text, strnlen(text, sizeof(st.text)));
 	return publish_own(ch, MDBUS_MSG_STATUS, &st, sizeof(st));
 }
@@ -270,7 +271,7 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	mdbus_pub_heartbeat(ch->pub);
 	if (out == ch->out_at_heartbeat && !ch->paused) {
-		struct mdbus_heartbeat hb = {.send_ns = real_ns()};
+		struct mdbus_heartbeat hb = {.send_ns = now_realtime()};
 
 		publish_own(ch, MDBUS_MSG_HEARTBEAT, &hb, sizeof(hb));
 	}

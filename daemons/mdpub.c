@@ -21,6 +21,7 @@
 #include "channel.h"
 #include "conf.h"
 #include "log.h"
+#include "parse_num.h"
 
 struct opts {
 	const char *conf_path; /* NULL: the embedded default */
@@ -64,16 +65,11 @@ static void usage(FILE *out)
 
 static int parse_duration(const char *arg, double *out)
 {
-	char *end;
-	double v = strtod(arg, &end);
-
-	if (end == arg || *end || !(v > 0) || v > 1e9) {
-		fprintf(stderr, "mdpub: --duration: '%s' is not a number of "
-				"seconds > 0\n", arg);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	if (parse_seconds(arg, out) == 0)
+		return 0;
+	fprintf(stderr, "mdpub: --duration: '%s' is not a number of "
+			"seconds > 0\n", arg);
+	return -1;
 }
 
 /* One option: 0 to go on, 1 to exit 0 (help, version), -1 to exit 2. */
