@@ -154,13 +154,20 @@ static void apply_globals(struct mdpub *m, const struct mdpub_conf *conf)
 	}
 }
 
-/* Starts the channel conf->chans[i], which it then owns. */
+/* Starts the channel conf->chans[i], which it then owns; logs why not. */
 static int start_channel(struct mdpub *m, struct mdpub_conf *conf, size_t i)
 {
-	struct channel *ch = channel_start(conf->chans[i], m->loop, &m->done_w);
+	struct channel *ch;
+	char err[512];
+	int rc = channel_start(&ch, conf->chans[i], m->loop, &m->done_w, err,
+			       sizeof(err));
 
-	if (!ch)
-		return -1;
+	if (rc < 0) {
+		if (err[0])
+			log_msg(LOG_ERR, "channel %s: %s", conf->chans[i]->name,
+				err);
+		return rc;
+	}
 	conf->chans[i] = NULL;
 	m->chans[m->nchans++] = ch;
 	return 0;
@@ -185,7 +192,7 @@ static int grow_channels(struct mdpub *m, size_t more)
 
 	if (!grown) {
 		log_msg(LOG_ERR, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	m->chans = grown;
 	return 0;
