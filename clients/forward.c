@@ -139,15 +139,15 @@ int fwd_split_url(const char *url, char *host, size_t hlen, char **port)
 	size_t n;
 
 	if (strncmp(url, URL_PREFIX, strlen(URL_PREFIX)))
-		return -1;
+		return -EINVAL;
 	end = *h == '[' ? strchr(h, ']') : strrchr(h, ':');
 	if (!end)
-		return -1;
+		return -EINVAL;
 	h += *h == '[';
 	n = (size_t)(end - h);
 	end += *end == ']';
 	if (*end != ':' || !end[1] || !n || n >= hlen)
-		return -1;
+		return -EINVAL;
 	memcpy(host, h, n);
 	host[n] = '\0';
 	*port = (char *)end + 1;
@@ -187,45 +187,49 @@ static int connect_socket(const struct addrinfo *ai, const struct fwd_opts *o)
 	int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
-		return -1;
+		return -errno;
 	if ((is_multicast(ai) && set_multicast(fd, ai, o)) ||
 	    connect(fd, ai->ai_addr, ai->ai_addrlen)) {
 		int err = errno;
 
 		close(fd);
-		errno = err;
-		return -1;
+		return -err;
 	}
 	return fd;
 }
 
-static int open_socket(const struct fwd_opts *o)
+/* The connected socket, or -errno with the reason in err. */
+static int open_socket(const struct fwd_opts *o, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai;
 	char host[FWD_HOST_MAX], *port;
-	int err, fd;
+	int rc, fd;
 
-	fwd_split_url(o->url, host, sizeof host, &port);
-	err = getaddrinfo(host, port, &hints, &ai);
-	if (err) {
-		fprintf(stderr, "mdsub: %s: %s\n", o->url, gai_strerror(err));
-		return -1;
+	rc = fwd_split_url(o->url, host, sizeof host, &port);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: not udp://HOST:PORT", o->url);
+		return rc;
+	}
+	rc = getaddrinfo(host, port, &hints, &ai);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", o->url, gai_strerror(rc));
+		return rc == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
 	}
 	fd = connect_socket(ai, o);
 	if (fd < 0)
-		fprintf(stderr, "mdsub: %s: %s\n", o->url, strerror(errno));
+		snprintf(err, errlen, "%s: %s", o->url, strerror(-fd));
 	freeaddrinfo(ai);
 	return fd;
 }
 
 int fwd_open(struct forwarder **out, const struct fwd_opts *o,
-	     uint64_t next_seq)
+	     uint64_t next_seq, char *err, size_t errlen)
 {
 	struct forwarder *f = calloc(1, sizeof *f);
 
 	if (!f) {
-		fputs("mdsub: out of memory\n", stderr);
-		return -1;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	mold_writer_init(&f->pkt, f->buf, sizeof f->buf);
 	f->o = o;
@@ -233,10 +237,12 @@ int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 	f->next_num = next_seq + 1;
 	f->sent_ns = now_monotonic();
 	new_session(f);
-	f->fd = open_socket(o);
+	f->fd = open_socket(o, err, errlen);
 	if (f->fd < 0) {
+		int rc = f->fd;
+
 		free(f);
-		return -1;
+		return rc;
 	}
 	*out = f;
 	return 0;

@@ -103,10 +103,13 @@ int rec_close(struct recorder *r);
  * Send errors are counted and reported, never fatal. */
 struct forwarder;
 #define FWD_HOST_MAX 256
-/* Splits "udp://HOST:PORT" or "udp://[V6ADDR]:PORT"; returns 0 or -1. */
+/* Splits "udp://HOST:PORT" or "udp://[V6ADDR]:PORT"; returns 0 or
+ * -EINVAL. */
 int fwd_split_url(const char *url, char *host, size_t hlen, char **port);
+/* Opens the socket and sets *out; returns 0, or a negated errno with the
+ * reason in err (the URL and what failed). Prints nothing. */
 int fwd_open(struct forwarder **out, const struct fwd_opts *o,
-	     uint64_t next_seq);
+	     uint64_t next_seq, char *err, size_t errlen);
 void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns);
 /* Flushes a batch that waited long enough, sends a heartbeat when idle;
  * sets *next_ns to the time until it needs calling again. */
