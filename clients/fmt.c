@@ -1,6 +1,6 @@
 /*
  * fmt.c - text helpers shared by mdsub's printers: fixed-point numbers,
- * JSON strings, hex, wall-clock times, clocks.
+ * JSON strings, hex, wall-clock times.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -68,22 +68,4 @@ void fmt_time(char *buf, size_t len, uint64_t ns)
 	}
 	snprintf(buf, len, "%02d:%02d:%02d.%09u", tm.tm_hour, tm.tm_min,
 		 tm.tm_sec, (unsigned)(ns % NS_PER_SEC));
-}
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t now_realtime(void)
-{
-	return clock_ns(CLOCK_REALTIME);
-}
-
-uint64_t now_mono(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
 }

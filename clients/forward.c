@@ -1,6 +1,6 @@
 /*
  * forward.c - --forward udp://HOST:PORT: relays messages as MoldUDP64
- * downstream packets in the framing of daemons/moldudp64.h, which mdpub's
+ * downstream packets in the framing of common/moldudp64.h, which mdpub's
  * udp source reads. A message is numbered with its ring sequence + 1, so
  * what this reader lost (or filtered out) shows as a gap downstream; a
  * packet holds consecutive numbers only. A batch is sent when the next
@@ -23,35 +23,20 @@
 #include "mdsub.h"
 
 #define URL_PREFIX "udp://"
-#define MSG_MAX (UINT16_MAX - MDBUS_UDP_MSG_LEN)
-
 struct forwarder {
 	int fd;
 	const struct fwd_opts *o;
 	char session[MOLD_SESSION_LEN];
-	unsigned char *pkt;
-	size_t len;            /* bytes in pkt; MOLD_HEADER_LEN when empty */
+	struct mold_writer pkt; /* over buf */
 	size_t cap;            /* batch size limit */
-	uint16_t count;        /* messages in pkt */
 	uint64_t first_num;    /* MoldUDP64 number of the first in pkt */
 	uint64_t next_num;     /* number the next message should have */
 	uint64_t pending_ns;   /* when the first message was added */
 	uint64_t sent_ns;      /* when the last packet went out */
 	uint64_t send_errors;
 	uint64_t session_id;   /* digits of the current session name */
+	unsigned char buf[MOLD_PACKET_MAX];
 };
-
-static void put_be(unsigned char *p, uint64_t v, int bytes)
-{
-	for (int i = bytes - 1; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static void put_le(unsigned char *p, uint64_t v, int bytes)
-{
-	for (int i = 0; i < bytes; i++, v >>= 8)
-		p[i] = (unsigned char)v;
-}
 
 /* A session name: --session, else ten digits of the clock; a restart of
  * the numbering always gets a new one. */
@@ -75,51 +60,43 @@ static void new_session(struct forwarder *f)
 static void send_packet(struct forwarder *f, uint64_t seq, uint16_t count,
 			uint64_t now)
 {
-	memcpy(f->pkt, f->session, MOLD_SESSION_LEN);
-	put_be(f->pkt + MOLD_SESSION_LEN, seq, 8);
-	put_be(f->pkt + MOLD_SESSION_LEN + 8, count, 2);
-	if (send(f->fd, f->pkt, f->len, 0) < 0 && errno != ECONNREFUSED &&
-	    f->send_errors++ == 0)
+	int len = mold_writer_seal_count(&f->pkt, f->session, seq, count);
+
+	if (len > 0 && send(f->fd, f->pkt.buf, (size_t)len, 0) < 0 &&
+	    errno != ECONNREFUSED && f->send_errors++ == 0)
 		fprintf(stderr, "mdsub: %s: send: %s (counting further "
 			"errors)\n", f->o->url, strerror(errno));
-	f->len = MOLD_HEADER_LEN;
-	f->count = 0;
+	mold_writer_reset(&f->pkt);
 	f->sent_ns = now;
 }
 
 static void flush_batch(struct forwarder *f, uint64_t now)
 {
-	if (f->count)
-		send_packet(f, f->first_num, f->count, now);
+	if (f->pkt.count)
+		send_packet(f, f->first_num, f->pkt.count, now);
 }
 
 static void add_message(struct forwarder *f, const struct delivery *d,
 			uint64_t num, uint64_t now)
 {
-	unsigned char *p = f->pkt + f->len;
-	size_t mlen = MDBUS_UDP_MSG_LEN + d->msg->size;
+	struct mold_msg m = {.ts_ns = d->msg->ts_ns, .type = d->msg->type,
+			     .payload = d->payload, .size = d->msg->size};
 
-	if (!f->count) {
+	if (!f->pkt.count) {
 		f->first_num = num;
 		f->pending_ns = now;
 	}
-	put_be(p, mlen, MOLD_BLOCK_LEN);
-	p += MOLD_BLOCK_LEN;
-	put_le(p + MDBUS_UDP_TS_OFF, d->msg->ts_ns, 8);
-	put_le(p + MDBUS_UDP_TYPE_OFF, d->msg->type, 2);
-	put_le(p + MDBUS_UDP_FLAGS_OFF, 0, 2);
-	memcpy(p + MDBUS_UDP_MSG_LEN, d->payload, d->msg->size);
-	f->len += MOLD_BLOCK_LEN + mlen;
-	f->count++;
+	mold_append_msg(&f->pkt, &m); /* fwd_send made room */
 	f->next_num = num + 1;
 }
 
 void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns)
 {
 	uint64_t num = d->msg->seq + 1;
-	size_t need = MOLD_BLOCK_LEN + MDBUS_UDP_MSG_LEN + d->msg->size;
+	size_t need = mold_msg_block_len(d->msg->size);
 
-	if (d->msg->size > MSG_MAX || MOLD_HEADER_LEN + need > MOLD_PACKET_MAX) {
+	if (d->msg->size > MDBUS_UDP_PAYLOAD_MAX ||
+	    MOLD_HEADER_LEN + need > MOLD_PACKET_MAX) {
 		fprintf(stderr, "mdsub: seq %" PRIu64 ": %" PRIu32 " bytes do "
 			"not fit a UDP packet, skipped\n", d->msg->seq,
 			d->msg->size);
@@ -129,11 +106,10 @@ void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns)
 		flush_batch(f, now_ns);
 		new_session(f);
 	}
-	if (num != f->next_num || f->len + need > f->cap ||
-	    f->count == MOLD_COUNT_END - 1)
+	if (num != f->next_num || f->pkt.len + need > f->cap)
 		flush_batch(f, now_ns);
 	add_message(f, d, num, now_ns);
-	if (f->len >= f->cap || now_ns - f->pending_ns >= f->o->batch_delay_ns)
+	if (f->pkt.len >= f->cap || now_ns - f->pending_ns >= f->o->batch_delay_ns)
 		flush_batch(f, now_ns);
 }
 
@@ -141,7 +117,7 @@ void fwd_tick(struct forwarder *f, uint64_t now_ns, uint64_t *next_ns)
 {
 	uint64_t due;
 
-	if (f->count) {
+	if (f->pkt.count) {
 		due = f->pending_ns + f->o->batch_delay_ns;
 		if (now_ns < due) {
 			*next_ns = due - now_ns;
@@ -163,15 +139,15 @@ int fwd_split_url(const char *url, char *host, size_t hlen, char **port)
 	size_t n;
 
 	if (strncmp(url, URL_PREFIX, strlen(URL_PREFIX)))
-		return -1;
+		return -EINVAL;
 	end = *h == '[' ? strchr(h, ']') : strrchr(h, ':');
 	if (!end)
-		return -1;
+		return -EINVAL;
 	h += *h == '[';
 	n = (size_t)(end - h);
 	end += *end == ']';
 	if (*end != ':' || !end[1] || !n || n >= hlen)
-		return -1;
+		return -EINVAL;
 	memcpy(host, h, n);
 	host[n] = '\0';
 	*port = (char *)end + 1;
@@ -211,64 +187,62 @@ static int connect_socket(const struct addrinfo *ai, const struct fwd_opts *o)
 	int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
-		return -1;
+		return -errno;
 	if ((is_multicast(ai) && set_multicast(fd, ai, o)) ||
 	    connect(fd, ai->ai_addr, ai->ai_addrlen)) {
 		int err = errno;
 
 		close(fd);
-		errno = err;
-		return -1;
+		return -err;
 	}
 	return fd;
 }
 
-static int open_socket(const struct fwd_opts *o)
+/* The connected socket, or -errno with the reason in err. */
+static int open_socket(const struct fwd_opts *o, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai;
 	char host[FWD_HOST_MAX], *port;
-	int err, fd;
+	int rc, fd;
 
-	if (fwd_split_url(o->url, host, sizeof host, &port)) {
-		/* opts.c refuses such a URL before this */
-		fprintf(stderr, "mdsub: %s: not udp://HOST:PORT\n", o->url);
-		return -1;
+	rc = fwd_split_url(o->url, host, sizeof host, &port);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: not udp://HOST:PORT", o->url);
+		return rc;
 	}
-	err = getaddrinfo(host, port, &hints, &ai);
-	if (err) {
-		fprintf(stderr, "mdsub: %s: %s\n", o->url, gai_strerror(err));
-		return -1;
+	rc = getaddrinfo(host, port, &hints, &ai);
+	if (rc) {
+		snprintf(err, errlen, "%s: %s", o->url, gai_strerror(rc));
+		return rc == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
 	}
 	fd = connect_socket(ai, o);
 	if (fd < 0)
-		fprintf(stderr, "mdsub: %s: %s\n", o->url, strerror(errno));
+		snprintf(err, errlen, "%s: %s", o->url, strerror(-fd));
 	freeaddrinfo(ai);
 	return fd;
 }
 
 int fwd_open(struct forwarder **out, const struct fwd_opts *o,
-	     uint64_t next_seq)
+	     uint64_t next_seq, char *err, size_t errlen)
 {
 	struct forwarder *f = calloc(1, sizeof *f);
 
-	if (f)
-		f->pkt = malloc(MOLD_PACKET_MAX);
-	if (!f || !f->pkt) {
-		fputs("mdsub: out of memory\n", stderr);
-		free(f);
-		return -1;
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
+	mold_writer_init(&f->pkt, f->buf, sizeof f->buf);
 	f->o = o;
 	f->cap = o->batch_bytes;
-	f->len = MOLD_HEADER_LEN;
 	f->next_num = next_seq + 1;
-	f->sent_ns = now_mono();
+	f->sent_ns = now_monotonic();
 	new_session(f);
-	f->fd = open_socket(o);
+	f->fd = open_socket(o, err, errlen);
 	if (f->fd < 0) {
-		free(f->pkt);
+		int rc = f->fd;
+
 		free(f);
-		return -1;
+		return rc;
 	}
 	*out = f;
 	return 0;
@@ -276,7 +250,7 @@ int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 
 void fwd_close(struct forwarder *f)
 {
-	uint64_t now = now_mono();
+	uint64_t now = now_monotonic();
 
 	flush_batch(f, now);
 	send_packet(f, f->next_num, MOLD_COUNT_END, now);
@@ -284,6 +258,5 @@ void fwd_close(struct forwarder *f)
 		fprintf(stderr, "mdsub: %s: %" PRIu64 " packets not sent\n",
 			f->o->url, f->send_errors);
 	close(f->fd);
-	free(f->pkt);
 	free(f);
 }

@@ -9,11 +9,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "clock.h"
 #include "mdbus.h"
 #include "mdbus_msg.h"
 
 #define EXIT_USAGE 64   /* EX_USAGE */
-#define NS_PER_SEC 1000000000ULL
 #define MDSUB_MAX_SYMBOLS 64
 #define MDSUB_MAX_TYPES 32
 
@@ -81,8 +81,6 @@ void fmt_fixed(char *buf, size_t len, int64_t v, int min_decimals);
 void fmt_json_str(FILE *f, const char *s, size_t n);
 void fmt_hex(FILE *f, const void *p, size_t n);
 void fmt_time(char *buf, size_t len, uint64_t ns);
-uint64_t now_realtime(void);
-uint64_t now_mono(void);
 
 /* stats.c: --stats and the final summary, as text or JSON lines. */
 struct stats;
@@ -105,10 +103,13 @@ int rec_close(struct recorder *r);
  * Send errors are counted and reported, never fatal. */
 struct forwarder;
 #define FWD_HOST_MAX 256
-/* Splits "udp://HOST:PORT" or "udp://[V6ADDR]:PORT"; returns 0 or -1. */
+/* Splits "udp://HOST:PORT" or "udp://[V6ADDR]:PORT"; returns 0 or
+ * -EINVAL. */
 int fwd_split_url(const char *url, char *host, size_t hlen, char **port);
+/* Opens the socket and sets *out; returns 0, or a negated errno with the
+ * reason in err (the URL and what failed). Prints nothing. */
 int fwd_open(struct forwarder **out, const struct fwd_opts *o,
-	     uint64_t next_seq);
+	     uint64_t next_seq, char *err, size_t errlen);
 void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns);
 /* Flushes a batch that waited long enough, sends a heartbeat when idle;
  * sets *next_ns to the time until it needs calling again. */

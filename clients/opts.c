@@ -3,10 +3,8 @@
  * message naming it and the usage hint, and exit status 64 (EX_USAGE).
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +13,7 @@
 #include "config.h"
 #include "mdsub.h"
 #include "moldudp64.h"
+#include "parse_num.h"
 
 #define DEFAULT_BATCH_BYTES 1400   /* fits an Ethernet MTU */
 #define DEFAULT_BATCH_DELAY_US 200
@@ -117,31 +116,6 @@ static int bad(const char *what, const char *arg)
 	return usage_error("invalid %s '%s'", what, arg);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno || *end ? -1 : 0;
-}
-
-/* Positive seconds (fractions allowed) to nanoseconds. */
-static int parse_seconds(const char *s, uint64_t *ns)
-{
-	char *end;
-	double d;
-
-	errno = 0;
-	d = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(d) || d <= 0 || d > 1e9)
-		return -1;
-	*ns = (uint64_t)(d * 1e9);
-	return *ns ? 0 : -1;
-}
-
 static int parse_format(const char *s, enum out_format *f)
 {
 	static const char *const names[] = {"text", "csv", "json", "raw"};
@@ -185,7 +159,7 @@ static int parse_from(const char *s, struct mdbus_sub_config *c)
 		return 0;
 	}
 	c->start = MDBUS_START_SEQ;
-	return parse_u64(s, &c->start_seq);
+	return parse_u64(s, 10, &c->start_seq);
 }
 
 static int parse_type(const char *s, uint16_t *type)
@@ -198,7 +172,7 @@ static int parse_type(const char *s, uint16_t *type)
 			return 0;
 		}
 	}
-	if (parse_u64(s, &n) || n > UINT16_MAX)
+	if (parse_u64(s, 10, &n) || n > UINT16_MAX)
 		return -1;
 	*type = (uint16_t)n;
 	return 0;
@@ -249,7 +223,7 @@ static int parse_size(const char *s, size_t *out)
 {
 	uint64_t n;
 
-	if (parse_u64(s, &n) || n < 64 || n > MOLD_PACKET_MAX)
+	if (parse_u64(s, 10, &n) || n < 64 || n > MOLD_PACKET_MAX)
 		return bad("batch size (64..65507)", s);
 	*out = (size_t)n;
 	return 0;
@@ -259,7 +233,7 @@ static int parse_ttl(const char *s, int *ttl)
 {
 	uint64_t n;
 
-	if (parse_u64(s, &n) || n > 255)
+	if (parse_u64(s, 10, &n) || n > 255)
 		return bad("TTL (0..255)", s);
 	*ttl = (int)n;
 	return 0;
@@ -269,7 +243,7 @@ static int parse_delay(const char *s, uint64_t *ns)
 {
 	uint64_t us;
 
-	if (parse_u64(s, &us) || us > 10 * 1000 * 1000)
+	if (parse_u64(s, 10, &us) || us > 10 * 1000 * 1000)
 		return bad("batch delay (0..10000000 us)", s);
 	*ns = us * 1000;
 	return 0;
@@ -297,12 +271,17 @@ static int parse_iface(const char *s, const char **out)
 
 static int parse_count(const char *s, uint64_t *n)
 {
-	return parse_u64(s, n) || *n == 0 ? bad("count", s) : 0;
+	return parse_u64(s, 10, n) || *n == 0 ? bad("count", s) : 0;
 }
 
+/* Seconds > 0 (fractions allowed) to nanoseconds. */
 static int parse_secs_opt(const char *s, uint64_t *ns, const char *what)
 {
-	return parse_seconds(s, ns) ? bad(what, s) : 0;
+	double sec;
+
+	if (parse_seconds(s, &sec) < 0 || !(*ns = (uint64_t)(sec * 1e9)))
+		return bad(what, s);
+	return 0;
 }
 
 static int parse_session(const char *s, const char **out)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error_text.h"
 #include "mdsub.h"
 
 #define IDLE_WAIT_MAX_NS 100000000ULL /* re-check signals this often */
@@ -69,28 +70,38 @@ static void setup_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-static int fail(struct app *a, const char *channel, const char *what, int err)
+/* Ends the run after saying why; returns err. */
+static int fail_text(struct app *a, const char *text, int err)
 {
-	const char *detail = mdbus_last_error();
-
-	fprintf(stderr, "mdsub: %s: %s: %s\n", channel, what,
-		*detail ? detail : mdbus_strerror(err));
+	fprintf(stderr, "mdsub: %s\n", text);
 	a->status = EXIT_FAILURE;
 	a->done = 1;
-	return -1;
+	return err;
 }
 
-/* Ends the run when stdout failed: quietly with 0 on a closed pipe. */
+/* The same for a failed libmdbus call on channel. */
+static int fail(struct app *a, const char *channel, const char *what, int err)
+{
+	char text[1024];
+
+	snprintf(text, sizeof text, "%s: %s: %s", channel, what,
+		 mdbus_error_text(err));
+	return fail_text(a, text, err);
+}
+
+/* Ends the run when stdout failed: quietly with 0 on a closed pipe.
+ * Returns the negated errno. */
 static int output_failed(struct app *a)
 {
 	int err = errno;
 
+	char text[256];
+
 	a->done = 1;
 	if (err == EPIPE)
-		return -1;
-	fprintf(stderr, "mdsub: standard output: %s\n", strerror(err));
-	a->status = EXIT_FAILURE;
-	return -1;
+		return -EPIPE;
+	snprintf(text, sizeof text, "standard output: %s", strerror(err));
+	return fail_text(a, text, -err);
 }
 
 static int flush_output(struct app *a)
@@ -100,13 +111,19 @@ static int flush_output(struct app *a)
 	return output_failed(a);
 }
 
+/* Ends the run after the recorder failed (record.c printed why). */
+static int recorder_failed(struct app *a)
+{
+	a->status = EXIT_FAILURE;
+	a->done = 1;
+	return -EIO;
+}
+
 static int flush_record(struct app *a)
 {
 	if (!a->rec || rec_flush(a->rec) == 0)
 		return 0;
-	a->status = EXIT_FAILURE;
-	a->done = 1;
-	return -1;
+	return recorder_failed(a);
 }
 
 static int grow_buffer(struct app *a, size_t need)
@@ -117,10 +134,10 @@ static int grow_buffer(struct app *a, size_t need)
 		return 0;
 	p = realloc(a->buf, need);
 	if (!p) {
-		fprintf(stderr, "mdsub: out of memory (%zu bytes)\n", need);
-		a->status = EXIT_FAILURE;
-		a->done = 1;
-		return -1;
+		char text[64];
+
+		snprintf(text, sizeof text, "out of memory (%zu bytes)", need);
+		return fail_text(a, text, -ENOMEM);
 	}
 	a->buf = p;
 	a->buflen = need;
@@ -147,7 +164,7 @@ static void report_loss(struct chan *c, uint64_t now)
 
 static void note_loss(struct chan *c, const struct mdbus_msg *m)
 {
-	uint64_t now = now_mono();
+	uint64_t now = now_monotonic();
 
 	c->loss_msgs += m->lost;
 	c->loss_gaps++;
@@ -252,23 +269,21 @@ static int type_wanted(const struct mdsub_opts *o, unsigned type)
 
 static int to_sinks(struct app *a, const struct delivery *d)
 {
-	if (a->rec && rec_write(a->rec, d)) {
-		a->status = EXIT_FAILURE;
-		a->done = 1;
-		return -1;
-	}
+	if (a->rec && rec_write(a->rec, d))
+		return recorder_failed(a);
 	if (a->fwd)
-		fwd_send(a->fwd, d, now_mono());
+		fwd_send(a->fwd, d, now_monotonic());
 	if (!a->print)
 		return 0;
 	print_msg(a->o->format, a->chan_width, d);
 	return ferror(stdout) ? output_failed(a) : 0;
 }
 
-/* Returns 1 (a message was read) or -1 (the run ends with an error). */
+/* Returns 1 (a message was read) or a negative code (the run ends). */
 static int deliver(struct app *a, struct chan *c, const struct mdbus_msg *m)
 {
 	struct delivery d = {c->name, m, a->buf};
+	int rc;
 
 	if (m->lost)
 		note_loss(c, m);
@@ -276,15 +291,17 @@ static int deliver(struct app *a, struct chan *c, const struct mdbus_msg *m)
 		return 1;
 	if (c->stats)
 		stats_add(c->stats, m, now_realtime());
-	if (to_sinks(a, &d))
-		return -1;
+	rc = to_sinks(a, &d);
+	if (rc < 0)
+		return rc;
 	if (a->o->count && ++a->delivered >= a->o->count)
 		a->done = 1;
 	return 1;
 }
 
 /* Reads one message from c, waiting up to timeout_ns (0 = no wait).
- * Returns 1 when one was read, 0 when none, -1 when the run must end. */
+ * Returns 1 when one was read, 0 when none, a negative code when the run
+ * must end. */
 static int read_one(struct app *a, struct chan *c, uint64_t timeout_ns)
 {
 	struct mdbus_msg m;
@@ -305,7 +322,8 @@ static int read_one(struct app *a, struct chan *c, uint64_t timeout_ns)
 	}
 }
 
-/* One non-blocking pass over every channel: messages read, or -1. */
+/* One non-blocking pass over every channel: messages read, or a negative
+ * code. */
 static int poll_all(struct app *a)
 {
 	int got = 0;
@@ -314,7 +332,7 @@ static int poll_all(struct app *a)
 		int r = read_one(a, &a->ch[i], 0);
 
 		if (r < 0)
-			return -1;
+			return r;
 		got += r;
 	}
 	return got;
@@ -348,10 +366,13 @@ static int pub_tick(struct app *a, uint64_t now)
 		return 0;
 	a->next_pub_ns = now + CHECK_PUB_NS;
 	for (int i = 0; i < a->n; i++) {
+		int rc;
+
 		if (now - a->ch[i].loss_report_ns >= LOSS_REPORT_NS)
 			report_loss(&a->ch[i], now);
-		if (check_pub(a, &a->ch[i]))
-			return -1;
+		rc = check_pub(a, &a->ch[i]);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
@@ -359,7 +380,7 @@ static int pub_tick(struct app *a, uint64_t now)
 /* Time-driven work; returns the ns until the next deadline, capped. */
 static uint64_t housekeeping(struct app *a)
 {
-	uint64_t now = now_mono(), wait = IDLE_WAIT_MAX_NS, fwd_next;
+	uint64_t now = now_monotonic(), wait = IDLE_WAIT_MAX_NS, fwd_next;
 
 	if (stop_signal || (a->end_ns && now >= a->end_ns)) {
 		a->done = 1;
@@ -437,13 +458,16 @@ static int open_sinks(struct app *a)
 	if (o->record) {
 		err = rec_open(&a->rec, o->record, a->ch[0].name, &o->sub);
 		if (err)
-			return -1;
+			return recorder_failed(a);
 	}
 	if (o->fwd.url) {
+		char why[512];
+
 		err = fwd_open(&a->fwd, &o->fwd,
-			       mdbus_sub_position(a->ch[0].sub));
+			       mdbus_sub_position(a->ch[0].sub), why,
+			       sizeof why);
 		if (err)
-			return -1;
+			return fail_text(a, why, err);
 	}
 	a->print = !o->quiet && !o->stats_ns && !a->rec && !a->fwd;
 	if (a->print && o->header)
@@ -455,23 +479,24 @@ static int open_all(struct app *a)
 {
 	for (int i = 0; i < a->n; i++) {
 		struct chan *c = &a->ch[i];
-		int len = (int)strlen(a->o->channels[i]);
+		int len = (int)strlen(a->o->channels[i]), rc;
 
 		c->name = a->o->channels[i];
 		if (a->n > 1 && len > a->chan_width)
 			a->chan_width = len;
 		if ((a->o->stats_ns || a->o->summary) &&
 		    !(c->stats = stats_new(c->name, a->o->format == OUT_JSON)))
-			return fail(a, c->name, "stats", -ENOMEM);
-		if (open_chan(a, c, &a->o->sub))
-			return -1;
+			return fail_text(a, "out of memory", -ENOMEM);
+		rc = open_chan(a, c, &a->o->sub);
+		if (rc < 0)
+			return rc;
 	}
 	return open_sinks(a);
 }
 
 static void finish(struct app *a)
 {
-	uint64_t elapsed = now_mono() - a->start_ns;
+	uint64_t elapsed = now_monotonic() - a->start_ns;
 	FILE *sum = a->o->stats_ns ? stdout : stderr;
 
 	fflush(stdout);
@@ -507,7 +532,7 @@ int run_read(const struct mdsub_opts *o)
 		return EXIT_FAILURE;
 	}
 	setup_signals();
-	a.start_ns = now_mono();
+	a.start_ns = now_monotonic();
 	a.end_ns = o->duration_ns ? a.start_ns + o->duration_ns : 0;
 	a.next_stats_ns = a.start_ns + o->stats_ns;
 	a.next_pub_ns = a.start_ns + CHECK_PUB_NS;

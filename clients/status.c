@@ -73,21 +73,28 @@ static void sample_all(const struct mdsub_opts *o, struct snapshot *snap)
 		struct sample *s = &snap->s[i];
 
 		s->err = mdbus_channel_stats(s->name, o->sub.dir, &s->st, NULL, 0);
-		s->t_ns = now_mono();
+		s->t_ns = now_monotonic();
 	}
 }
 
-static int take(const struct mdsub_opts *o, struct snapshot *snap)
+/* Why a run stops: what failed, for the message status_run() prints. */
+struct why {
+	char text[512];
+};
+
+/* 0, or a negative code with the reason in why. */
+static int take(const struct mdsub_opts *o, struct snapshot *snap,
+		struct why *why)
 {
 	int err;
 
 	snap->n = 0;
 	err = collect_names(o, snap);
 	if (err) {
-		fprintf(stderr, "mdsub: %s: %s\n",
-			o->sub.dir ? o->sub.dir : "segment directory",
-			mdbus_strerror(err));
-		return -1;
+		snprintf(why->text, sizeof why->text, "%s: %s",
+			 o->sub.dir ? o->sub.dir : "segment directory",
+			 mdbus_strerror(err));
+		return err;
 	}
 	sample_all(o, snap);
 	return 0;
@@ -232,54 +239,89 @@ static void swap(struct snapshot *a, struct snapshot *b)
 	*b = t;
 }
 
+static int output_error(struct why *why)
+{
+	int err = errno;
+
+	snprintf(why->text, sizeof why->text, "standard output: %s",
+		 strerror(err));
+	return -err;
+}
+
+/* 0 when stopped (signal, --duration, a closed pipe), or a negative
+ * code with the reason in why. */
 static int watch(const struct mdsub_opts *o, struct snapshot *prev,
-		 struct snapshot *cur, struct mdbus_consumer_stat *cons)
+		 struct snapshot *cur, struct mdbus_consumer_stat *cons,
+		 struct why *why)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
-	uint64_t end = o->duration_ns ? now_mono() + o->duration_ns : 0;
+	uint64_t end = o->duration_ns ? now_monotonic() + o->duration_ns : 0;
 	int tty = isatty(STDOUT_FILENO);
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	show(o, prev, NULL, cons);
-	while (!stop_watch && (!end || now_mono() < end)) {
+	while (!stop_watch && (!end || now_monotonic() < end)) {
+		int err;
+
 		sleep_ns(o->watch_ns);
-		if (take(o, cur))
-			return EXIT_FAILURE;
+		err = take(o, cur, why);
+		if (err)
+			return err;
 		fputs(tty ? "\033[H\033[2J" : "", stdout);
 		show(o, cur, prev, cons);
-		if (fflush(stdout))
-			return errno == EPIPE ? 0 : EXIT_FAILURE;
-		swap(prev, cur);
+		if (fflush(stdout) == 0)
+			swap(prev, cur);
+		else if (errno == EPIPE)
+			return 0;
+		else
+			return output_error(why);
 	}
 	return 0;
 }
 
 static int once(const struct mdsub_opts *o, struct snapshot *prev,
-		struct snapshot *cur, struct mdbus_consumer_stat *cons)
+		struct snapshot *cur, struct mdbus_consumer_stat *cons,
+		struct why *why)
 {
+	int err;
+
 	if (prev->n)
 		sleep_ns(RATE_SAMPLE_NS);
-	if (take(o, cur))
-		return EXIT_FAILURE;
+	err = take(o, cur, why);
+	if (err)
+		return err;
 	show(o, cur, prev, cons);
 	return 0;
+}
+
+/* The first sample, then --watch or one more for the rates. */
+static int status_sample(const struct mdsub_opts *o, struct snapshot *a,
+			 struct snapshot *b, struct why *why)
+{
+	struct mdbus_consumer_stat *cons = calloc(CONSUMERS_MAX, sizeof *cons);
+	int err = cons ? take(o, a, why) : -ENOMEM;
+
+	if (!cons)
+		snprintf(why->text, sizeof why->text, "out of memory");
+	if (err == 0)
+		err = o->mode == MODE_WATCH ? watch(o, a, b, cons, why) :
+					      once(o, a, b, cons, why);
+	free(cons);
+	return err;
 }
 
 int status_run(const struct mdsub_opts *o)
 {
 	struct snapshot a = {0}, b = {0};
-	struct mdbus_consumer_stat *cons = calloc(CONSUMERS_MAX, sizeof *cons);
-	int status = EXIT_FAILURE;
+	struct why why;
+	int err;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (cons && take(o, &a) == 0)
-		status = o->mode == MODE_WATCH ? watch(o, &a, &b, cons) :
-						 once(o, &a, &b, cons);
-	if (!cons)
-		fputs("mdsub: out of memory\n", stderr);
+	err = status_sample(o, &a, &b, &why);
+	if (err)
+		fprintf(stderr, "mdsub: %s\n", why.text);
 	free(a.s);
 	free(b.s);
-	free(cons);
-	return status;
+	return err ? EXIT_FAILURE : 0;
 }

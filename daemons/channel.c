@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include <time.h>
 
 #include "channel.h"
+#include "clock.h"
+#include "error_text.h"
 #include "log.h"
 #include "mdbus.h"
 #include "mdbus_msg.h"
@@ -258,7 +261,7 @@ static int publish_status(struct channel *ch, uint32_t state, const char *text)
 {
 	struct mdbus_status st = {.state = state};
 
-	st.recv_ns = real_ns();
+	st.recv_ns = now_realtime();
 	memcpy(st.text, text, strnlen(text, sizeof(st.text)));
 	return publish_own(ch, MDBUS_MSG_STATUS, &st, sizeof(st));
 }
@@ -270,7 +273,7 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	mdbus_pub_heartbeat(ch->pub);
 	if (out == ch->out_at_heartbeat && !ch->paused) {
-		struct mdbus_heartbeat hb = {.send_ns = real_ns()};
+		struct mdbus_heartbeat hb = {.send_ns = now_realtime()};
 
 		publish_own(ch, MDBUS_MSG_HEARTBEAT, &hb, sizeof(hb));
 	}
@@ -348,7 +351,7 @@ static void init_watchers(struct channel *ch)
 	ev_timer_start(ch->loop, &ch->reap_w);
 }
 
-static int open_pub(struct channel *ch)
+static int open_pub(struct channel *ch, char *err, size_t errlen)
 {
 	const struct chan_conf *c = ch->conf;
 	struct mdbus_pub_config cfg;
@@ -367,11 +370,8 @@ static int open_pub(struct channel *ch)
 	cfg.flags = c->replace ? MDBUS_PUB_REPLACE : 0;
 	rc = mdbus_pub_open(&ch->pub, c->name, &cfg);
 	if (rc < 0) {
-		const char *detail = mdbus_last_error();
-
-		log_msg(LOG_ERR, "channel %s: %s%s%s", c->name,
-			mdbus_strerror(rc), *detail ? ": " : "", detail);
-		return -1;
+		snprintf(err, errlen, "%s", mdbus_error_text(rc));
+		return rc;
 	}
 	log_msg(LOG_NOTICE, "channel %s: publishing from sequence %llu, source %s",
 		c->name, (unsigned long long)mdbus_pub_position(ch->pub),
@@ -379,7 +379,7 @@ static int open_pub(struct channel *ch)
 	return 0;
 }
 
-static int start_thread(struct channel *ch)
+static int start_thread(struct channel *ch, char *err, size_t errlen)
 {
 	sigset_t all, old;
 	int rc;
@@ -390,9 +390,8 @@ static int start_thread(struct channel *ch)
 	rc = pthread_create(&ch->thread, NULL, channel_thread, ch);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc)
-		log_msg(LOG_ERR, "channel %s: pthread_create: %s",
-			channel_name(ch), strerror(rc));
-	return rc ? -1 : 0;
+		snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+	return -rc;
 }
 
 static void channel_free(struct channel *ch)
@@ -406,37 +405,52 @@ static void channel_free(struct channel *ch)
 	free(ch);
 }
 
-struct channel *channel_start(struct chan_conf *conf,
-			      struct ev_loop *main_loop, ev_async *done)
+/* Everything but the thread: segment, loop, watchers, source. */
+static int channel_open(struct channel *ch, char *err, size_t errlen)
+{
+	int rc = open_pub(ch, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	ch->loop = ev_loop_new(EVFLAG_AUTO);
+	if (!ch->loop) {
+		snprintf(err, errlen, "cannot create an event loop");
+		return -ENOMEM;
+	}
+	init_watchers(ch);
+	ch->src = ch->conf->ops->start(ch->conf->src_conf, ch, ch->loop);
+	if (!ch->src) {
+		err[0] = '\0'; /* the source logged why */
+		return -EIO;
+	}
+	publish_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
+	return 0;
+}
+
+int channel_start(struct channel **out, struct chan_conf *conf,
+		  struct ev_loop *main_loop, ev_async *done, char *err,
+		  size_t errlen)
 {
 	struct channel *ch = calloc(1, sizeof(*ch));
+	int rc;
 
 	if (!ch) {
-		log_msg(LOG_ERR, "channel %s: out of memory", conf->name);
-		return NULL;
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
 	}
 	ch->conf = conf;
 	ch->main_loop = main_loop;
 	ch->done_w = done;
 	ch->drop_limit.burst = 10;
-	if (open_pub(ch) < 0)
-		goto fail;
-	ch->loop = ev_loop_new(EVFLAG_AUTO);
-	if (!ch->loop) {
-		log_msg(LOG_ERR, "channel %s: cannot create an event loop",
-			conf->name);
-		goto fail;
+	rc = channel_open(ch, err, errlen);
+	if (rc == 0)
+		rc = start_thread(ch, err, errlen);
+	if (rc < 0) {
+		channel_free(ch);
+		return rc;
 	}
-	init_watchers(ch);
-	ch->src = conf->ops->start(conf->src_conf, ch, ch->loop);
-	if (!ch->src)
-		goto fail;
-	publish_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
-	if (start_thread(ch) == 0)
-		return ch;
-fail:
-	channel_free(ch);
-	return NULL;
+	*out = ch;
+	return 0;
 }
 
 void channel_stop(struct channel *ch)

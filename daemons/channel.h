@@ -18,12 +18,16 @@
 
 struct channel;
 
-/* Opens the channel's segment, starts its source and its thread. Takes
- * ownership of conf on success. `done` (a watcher of main_loop) is sent
- * when the source has no more input and all of it is published. Returns
- * NULL after logging why (e.g. another live mdpub owns the channel). */
-struct channel *channel_start(struct chan_conf *conf,
-			      struct ev_loop *main_loop, ev_async *done);
+/* Opens the channel's segment, starts its source and its thread, and sets
+ * *out. Takes ownership of conf on success. `done` (a watcher of
+ * main_loop) is sent when the source has no more input and all of it is
+ * published. Returns 0, or a negative code (negated errno, MDBUS_E*) with
+ * the reason in err (e.g. MDBUS_EOWNED, "channel NAME is owned by live
+ * publisher pid N"); err is "" when the source's start() logged the
+ * reason itself (source.h). Logs nothing else. */
+int channel_start(struct channel **out, struct chan_conf *conf,
+		  struct ev_loop *main_loop, ev_async *done, char *err,
+		  size_t errlen);
 
 /* Stops the source, publishes a final FEED_DOWN status, marks the channel
  * stopped, joins the thread and frees everything. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 static atomic_int log_level = LOG_NOTICE;
@@ -38,22 +39,6 @@ void log_use_syslog(int on)
 void log_plain(int on)
 {
 	atomic_store_explicit(&log_no_time, on, memory_order_relaxed);
-}
-
-uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t real_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void log_stderr(int level, const char *text)
@@ -108,9 +93,9 @@ void log_limit_flush(struct log_limit *lim, int level)
 void log_limited(struct log_limit *lim, int level, const char *fmt, ...)
 {
 	va_list ap;
-	uint64_t now = mono_ns();
+	uint64_t now = now_monotonic();
 
-	if (++lim->seen > lim->burst && now - lim->last_ns < 1000000000u) {
+	if (++lim->seen > lim->burst && now - lim->last_ns < NS_PER_SEC) {
 		lim->suppressed++;
 		return;
 	}

@@ -44,8 +44,4 @@ void log_limited(struct log_limit *lim, int level, const char *fmt, ...)
 /* Logs how many events were not logged since the last line, if any. */
 void log_limit_flush(struct log_limit *lim, int level);
 
-/* CLOCK_MONOTONIC and CLOCK_REALTIME in nanoseconds. */
-uint64_t mono_ns(void);
-uint64_t real_ns(void);
-
 #endif /* MDPUB_LOG_H */

@@ -21,6 +21,7 @@
 #include "channel.h"
 #include "conf.h"
 #include "log.h"
+#include "parse_num.h"
 
 struct opts {
 	const char *conf_path; /* NULL: the embedded default */
@@ -64,16 +65,11 @@ static void usage(FILE *out)
 
 static int parse_duration(const char *arg, double *out)
 {
-	char *end;
-	double v = strtod(arg, &end);
-
-	if (end == arg || *end || !(v > 0) || v > 1e9) {
-		fprintf(stderr, "mdpub: --duration: '%s' is not a number of "
-				"seconds > 0\n", arg);
-		return -1;
-	}
-	*out = v;
-	return 0;
+	if (parse_seconds(arg, out) == 0)
+		return 0;
+	fprintf(stderr, "mdpub: --duration: '%s' is not a number of "
+			"seconds > 0\n", arg);
+	return -1;
 }
 
 /* One option: 0 to go on, 1 to exit 0 (help, version), -1 to exit 2. */
@@ -158,13 +154,20 @@ static void apply_globals(struct mdpub *m, const struct mdpub_conf *conf)
 	}
 }
 
-/* Starts the channel conf->chans[i], which it then owns. */
+/* Starts the channel conf->chans[i], which it then owns; logs why not. */
 static int start_channel(struct mdpub *m, struct mdpub_conf *conf, size_t i)
 {
-	struct channel *ch = channel_start(conf->chans[i], m->loop, &m->done_w);
+	struct channel *ch;
+	char err[512];
+	int rc = channel_start(&ch, conf->chans[i], m->loop, &m->done_w, err,
+			       sizeof(err));
 
-	if (!ch)
-		return -1;
+	if (rc < 0) {
+		if (err[0])
+			log_msg(LOG_ERR, "channel %s: %s", conf->chans[i]->name,
+				err);
+		return rc;
+	}
 	conf->chans[i] = NULL;
 	m->chans[m->nchans++] = ch;
 	return 0;
@@ -189,7 +192,7 @@ static int grow_channels(struct mdpub *m, size_t more)
 
 	if (!grown) {
 		log_msg(LOG_ERR, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	m->chans = grown;
 	return 0;

@@ -26,12 +26,12 @@ static int split(const char *text, char host[HOST_MAX], const char **port,
 
 	if (!colon || !colon[1]) {
 		snprintf(err, errlen, "'%s' is not HOST:PORT", text);
-		return -1;
+		return -EINVAL;
 	}
 	p = strtoul(colon + 1, &end, 10);
 	if (*end || p > 65535) {
 		snprintf(err, errlen, "'%s': bad port", text);
-		return -1;
+		return -EINVAL;
 	}
 	len = (size_t)(colon - text);
 	if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
@@ -40,7 +40,7 @@ static int split(const char *text, char host[HOST_MAX], const char **port,
 	}
 	if (len >= HOST_MAX) {
 		snprintf(err, errlen, "'%s': host name too long", text);
-		return -1;
+		return -ENAMETOOLONG;
 	}
 	memcpy(host, text, len);
 	host[len] = '\0';
@@ -63,15 +63,15 @@ static int resolve(const char *text, int socktype, int passive,
 				 .ai_flags = passive ? AI_PASSIVE : 0};
 	char host[HOST_MAX];
 	const char *port;
-	int rc;
+	int rc = split(text, host, &port, err, errlen);
 
-	if (split(text, host, &port, err, errlen) < 0)
-		return -1;
+	if (rc < 0)
+		return rc;
 	rc = getaddrinfo(*host && strcmp(host, "*") ? host : NULL, port, &hints,
 			 ai);
 	if (rc) {
 		snprintf(err, errlen, "%s: %s", text, gai_strerror(rc));
-		return -1;
+		return rc == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
 	}
 	return 0;
 }
@@ -79,10 +79,12 @@ static int resolve(const char *text, int socktype, int passive,
 static int sys_error(int fd, const char *text, const char *what, char *err,
 		     size_t errlen)
 {
-	snprintf(err, errlen, "%s: %s: %s", text, what, strerror(errno));
+	int code = errno;
+
+	snprintf(err, errlen, "%s: %s: %s", text, what, strerror(code));
 	if (fd >= 0)
 		close(fd);
-	return -1;
+	return -code;
 }
 
 static int bind_socket(const char *text, int socktype,
@@ -107,10 +109,10 @@ static int bind_socket(const char *text, int socktype,
 int net_bind(const char *text, int socktype, struct addrinfo **ai, char *err,
 	     size_t errlen)
 {
-	int fd;
+	int fd = resolve(text, socktype, 1, ai, err, errlen);
 
-	if (resolve(text, socktype, 1, ai, err, errlen) < 0)
-		return -1;
+	if (fd < 0)
+		return fd;
 	fd = bind_socket(text, socktype, *ai, err, errlen);
 	if (fd < 0) {
 		freeaddrinfo(*ai);
@@ -140,10 +142,10 @@ void net_local(int fd, char *buf, size_t len)
 int net_connect(const char *text, char *err, size_t errlen)
 {
 	struct addrinfo *ai;
-	int fd;
+	int fd = resolve(text, SOCK_STREAM, 0, &ai, err, errlen);
 
-	if (resolve(text, SOCK_STREAM, 0, &ai, err, errlen) < 0)
-		return -1;
+	if (fd < 0)
+		return fd;
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    ai->ai_protocol);
 	if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
@@ -165,5 +167,5 @@ int net_connected(int fd, char *err, size_t errlen)
 	if (!soerr)
 		return 0;
 	snprintf(err, errlen, "connect: %s", strerror(soerr));
-	return -1;
+	return -soerr;
 }

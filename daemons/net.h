@@ -10,13 +10,18 @@
 
 struct addrinfo;
 
-/* 0 when text has the HOST:PORT shape with a numeric port, else -1 with
- * the reason in err (for config checks; resolves nothing). */
+/* Every function returning int returns a negated errno on failure, with
+ * the reason in err: -EINVAL or -ENAMETOOLONG for text that is not
+ * HOST:PORT, -EADDRNOTAVAIL (or -ENOMEM) when the name does not resolve,
+ * the system call's errno otherwise. */
+
+/* 0 when text has the HOST:PORT shape with a numeric port (for config
+ * checks; resolves nothing). */
 int net_check(const char *text, char *err, size_t errlen);
 
 /* A non-blocking socket of `socktype` (SOCK_STREAM: listening; SOCK_DGRAM:
  * bound, with SO_REUSEADDR) on the address. Sets *ai to the resolved
- * address (freeaddrinfo it). Returns the fd or -1 with err. */
+ * address (freeaddrinfo it). Returns the fd. */
 int net_bind(const char *text, int socktype, struct addrinfo **ai, char *err,
 	     size_t errlen);
 
@@ -25,10 +30,10 @@ int net_bind(const char *text, int socktype, struct addrinfo **ai, char *err,
 void net_local(int fd, char *buf, size_t len);
 
 /* A non-blocking TCP socket whose connect() to the address has started
- * (finish it with net_connected()). Returns the fd or -1 with err. */
+ * (finish it with net_connected()). Returns the fd. */
 int net_connect(const char *text, char *err, size_t errlen);
 
-/* 0 when the connect() started on fd succeeded, else -1 with err. */
+/* 0 when the connect() started on fd succeeded. */
 int net_connected(int fd, char *err, size_t errlen);
 
 #endif /* MDPUB_NET_H */

@@ -3,13 +3,12 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "parse_num.h"
 #include "settings.h"
 
 /* The value of a field, by its kind (settings.h). */
@@ -61,14 +60,10 @@ static const struct setting *find(const struct setting *table, const char *key)
 static int set_uint(const struct setting *s, void *obj, const char *value,
 		    int base, char *err, size_t errlen)
 {
-	char *end;
-	unsigned long long v;
-	uint64_t field;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(value, &end, base);
-	if (errno || end == value || *end || value[0] == '-' ||
-	    (double)v < s->min || (double)v > s->max) {
+	if (parse_u64(value, base, &v) < 0 || (double)v < s->min ||
+	    (double)v > s->max) {
 		snprintf(err, errlen, "%s: '%s' is not %s in %.0f..%.0f", s->key,
 			 value, base == 8 ? "an octal mode" : "an integer",
 			 s->min, s->max);
@@ -76,24 +71,19 @@ static int set_uint(const struct setting *s, void *obj, const char *value,
 	}
 	if ((s->flags & SET_POW2) && (v & (v - 1))) {
 		snprintf(err, errlen, "%s: %llu is not a power of two", s->key,
-			 v);
+			 (unsigned long long)v);
 		return -1;
 	}
-	field = v;
-	field_put(obj, s, &field);
+	field_put(obj, s, &v);
 	return 1;
 }
 
 static int set_double(const struct setting *s, void *obj, const char *value,
 		      char *err, size_t errlen)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(value, &end);
-	if (errno || end == value || *end || !isfinite(v) || v < s->min ||
-	    v > s->max) {
+	if (parse_double(value, &v) < 0 || v < s->min || v > s->max) {
 		snprintf(err, errlen, "%s: '%s' is not a number in %g..%g",
 			 s->key, value, s->min, s->max);
 		return -1;

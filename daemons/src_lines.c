@@ -18,6 +18,7 @@
 
 #include "channel.h"
 #include "lines_parse.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "source.h"
@@ -123,8 +124,8 @@ static void handle_line(struct lines *l, struct conn *c, char *line,
 	if (len && line[len - 1] == '\r')
 		len--;
 	line[len] = '\0';
-	rc = l->conf.format ? lines_parse_json(l->tok, line, len, real_ns(), &m, &why)
-			    : lines_parse_csv(line, real_ns(), &m, &why);
+	rc = l->conf.format ? lines_parse_json(l->tok, line, len, now_realtime(), &m, &why)
+			    : lines_parse_csv(line, now_realtime(), &m, &why);
 	if (rc == LINE_OK)
 		channel_publish(l->base.ch, m.type, &m.u, m.size, 0);
 	else if (rc == LINE_BAD)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "clock.h"
 #include "log.h"
 #include "mdbus_msg.h"
 #include "source.h"
@@ -136,7 +137,7 @@ static void synth_halt(struct synth *s)
 /* Publishes up to n messages; 1 when the source stopped (paused or done). */
 static int publish_some(struct synth *s, uint64_t n)
 {
-	uint64_t now = real_ns();
+	uint64_t now = now_realtime();
 
 	/* flat out, a batch shares one clock read, timestamps included */
 	s->ts_ns = s->conf.rate > 0 ? 0 : now;

@@ -63,12 +63,12 @@ static int udp_conf_check(const void *conf, char *err, size_t errlen)
 
 	if (!c->listen) {
 		snprintf(err, errlen, "source udp needs listen = HOST:PORT");
-		return -1;
+		return -EINVAL;
 	}
 	if (c->session && strlen(c->session) > MOLD_SESSION_LEN) {
 		snprintf(err, errlen, "session: longer than %d characters",
 			 MOLD_SESSION_LEN);
-		return -1;
+		return -EINVAL;
 	}
 	return net_check(c->listen, err, errlen);
 }
@@ -78,20 +78,6 @@ static const char *name_of(const struct udp *u)
 	return channel_name(u->base.ch);
 }
 
-static uint64_t be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static unsigned be16(const unsigned char *p)
-{
-	return (unsigned)p[0] << 8 | p[1];
-}
-
 static void malformed(struct udp *u, const char *why)
 {
 	channel_count_malformed(u->base.ch);
@@ -99,20 +85,16 @@ static void malformed(struct udp *u, const char *why)
 		    name_of(u), why);
 }
 
-static void publish_msg(struct udp *u, const unsigned char *m, size_t len)
+static void publish_msg(struct udp *u, const unsigned char *data, size_t len)
 {
-	uint64_t ts = 0;
-	uint16_t type;
+	struct mold_msg m;
 
-	if (len < MDBUS_UDP_MSG_LEN) {
+	if (mold_msg_decode(data, len, &m) < 0) {
 		malformed(u, "message shorter than its 12-byte header");
 		return;
 	}
-	memcpy(&type, m + MDBUS_UDP_TYPE_OFF, sizeof(type));
-	if (u->conf.timestamps)
-		memcpy(&ts, m + MDBUS_UDP_TS_OFF, sizeof(ts));
-	channel_publish(u->base.ch, type, m + MDBUS_UDP_MSG_LEN,
-			len - MDBUS_UDP_MSG_LEN, ts);
+	channel_publish(u->base.ch, m.type, m.payload, m.size,
+			u->conf.timestamps ? m.ts_ns : 0);
 }
 
 /* The session name for the log: what is not printable ASCII shows as ?. */
@@ -153,52 +135,54 @@ static void check_gap(struct udp *u, uint64_t seq)
 	u->expected = seq;
 }
 
-static void handle_messages(struct udp *u, const unsigned char *p, size_t n,
-			    uint64_t seq, unsigned count)
+/* Publishes the blocks not seen yet, up to a malformed one. */
+static void handle_messages(struct udp *u, struct mold_reader *r)
 {
-	size_t off = MOLD_HEADER_LEN;
+	const unsigned char *data;
+	size_t len;
+	uint64_t seq;
+	int rc;
 
-	for (unsigned i = 0; i < count; i++, seq++) {
-		size_t len;
-
-		if (off + MOLD_BLOCK_LEN > n ||
-		    off + MOLD_BLOCK_LEN + (len = be16(p + off)) > n) {
-			malformed(u, "message blocks overrun the packet");
-			return;
-		}
-		off += MOLD_BLOCK_LEN;
+	while ((rc = mold_next(r, &data, &len, &seq)) > 0) {
 		if (!u->expected || seq >= u->expected) {
-			publish_msg(u, p + off, len);
+			publish_msg(u, data, len);
 			u->expected = seq + 1;
 		}
-		off += len;
 	}
+	if (rc == -EMSGSIZE)
+		malformed(u, "message blocks overrun the packet");
+	else if (rc < 0)
+		malformed(u, "bytes after the last message block");
 }
 
 static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 {
 	char text[MOLD_SESSION_LEN + 1];
-	uint64_t seq;
-	unsigned count;
+	struct mold_reader r;
+	struct mold_header h;
+	int rc = mold_reader_init(&r, p, n, &h);
 
-	if (n < MOLD_HEADER_LEN) {
-		malformed(u, "shorter than the MoldUDP64 header");
+	if (rc == -EMSGSIZE) {
+		malformed(u, n < MOLD_HEADER_LEN ? "shorter than the MoldUDP64 header"
+			  : "larger than a UDP datagram can be");
 		return;
 	}
 	if (check_session(u, p) < 0)
 		return;
-	seq = be64(p + MOLD_SESSION_LEN);
-	count = be16(p + MOLD_SESSION_LEN + 8);
-	if (count == MOLD_COUNT_END) {
+	if (rc < 0) {
+		malformed(u, "a heartbeat or end of session with message blocks");
+		return;
+	}
+	if (h.count == MOLD_COUNT_END) {
 		log_limited(&u->bad_limit, LOG_NOTICE,
 			    "channel %s: session '%s' ended", name_of(u),
 			    session_text(p, text));
 		return;
 	}
-	check_gap(u, seq);
-	if (count == MOLD_COUNT_HEARTBEAT && !u->expected)
-		u->expected = seq;
-	handle_messages(u, p, n, seq, count);
+	check_gap(u, h.seq);
+	if (h.count == MOLD_COUNT_HEARTBEAT && !u->expected)
+		u->expected = h.seq;
+	handle_messages(u, &r);
 }
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -215,88 +199,99 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 					    strerror(errno));
 			return;
 		}
-		if ((size_t)n > sizeof(u->pkt))
-			malformed(u, "larger than a UDP datagram can be");
-		else
-			handle_packet(u, u->pkt, (size_t)n);
+		handle_packet(u, u->pkt, (size_t)n);
 	}
 	if (channel_paused(u->base.ch))
 		ev_io_stop(loop, w);
 }
 
-static int join_v4(struct udp *u, int fd, const struct sockaddr_in *sin)
+/* The setsockopt() calls below: 0, or -errno with the reason in err. */
+static int sockopt_error(const struct udp_conf *c, const char *what,
+			 char *err, size_t errlen)
+{
+	int code = errno;
+
+	snprintf(err, errlen, "%s: %s: %s", c->listen, what, strerror(code));
+	return -code;
+}
+
+static int join_v4(const struct udp_conf *c, int fd,
+		   const struct sockaddr_in *sin, char *err, size_t errlen)
 {
 	struct ip_mreq mreq = {.imr_multiaddr = sin->sin_addr};
 
 	mreq.imr_interface.s_addr = htonl(INADDR_ANY);
-	if (u->conf.interface &&
-	    inet_pton(AF_INET, u->conf.interface, &mreq.imr_interface) != 1) {
-		log_msg(LOG_ERR, "channel %s: interface '%s' is not an IPv4 "
-			"address", name_of(u), u->conf.interface);
-		return -1;
+	if (c->interface &&
+	    inet_pton(AF_INET, c->interface, &mreq.imr_interface) != 1) {
+		snprintf(err, errlen, "interface '%s' is not an IPv4 address",
+			 c->interface);
+		return -EINVAL;
 	}
-	return setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq,
-			  sizeof(mreq));
+	if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq,
+		       sizeof(mreq)) < 0)
+		return sockopt_error(c, "joining the group", err, errlen);
+	return 0;
 }
 
-static int join_v6(struct udp *u, int fd, const struct sockaddr_in6 *sin6)
+static int join_v6(const struct udp_conf *c, int fd,
+		   const struct sockaddr_in6 *sin6, char *err, size_t errlen)
 {
 	struct ipv6_mreq mreq = {.ipv6mr_multiaddr = sin6->sin6_addr};
 
-	if (u->conf.interface)
-		mreq.ipv6mr_interface = if_nametoindex(u->conf.interface);
-	return setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mreq,
-			  sizeof(mreq));
+	if (c->interface)
+		mreq.ipv6mr_interface = if_nametoindex(c->interface);
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mreq,
+		       sizeof(mreq)) < 0)
+		return sockopt_error(c, "joining the group", err, errlen);
+	return 0;
 }
 
 /* Joins the group when the address is a multicast one. */
-static int join_group(struct udp *u, int fd, const struct addrinfo *ai)
+static int join_group(const struct udp_conf *c, int fd,
+		      const struct addrinfo *ai, char *err, size_t errlen)
 {
 	const struct sockaddr_in *sin = (const void *)ai->ai_addr;
 	const struct sockaddr_in6 *sin6 = (const void *)ai->ai_addr;
-	int rc = 0;
 
 	if (ai->ai_family == AF_INET && IN_MULTICAST(ntohl(sin->sin_addr.s_addr)))
-		rc = join_v4(u, fd, sin);
-	else if (ai->ai_family == AF_INET6 && IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr))
-		rc = join_v6(u, fd, sin6);
-	if (rc < 0 && errno)
-		log_msg(LOG_ERR, "channel %s: joining %s: %s", name_of(u),
-			u->conf.listen, strerror(errno));
-	return rc;
+		return join_v4(c, fd, sin, err, errlen);
+	if (ai->ai_family == AF_INET6 && IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr))
+		return join_v6(c, fd, sin6, err, errlen);
+	return 0;
 }
 
 /* Past net.core.rmem_max when allowed (CAP_NET_ADMIN), else up to it. */
-static int set_rcvbuf(int fd, int bytes)
+static int set_rcvbuf(const struct udp_conf *c, int fd, char *err,
+		      size_t errlen)
 {
+	int bytes = (int)c->rcvbuf;
+
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) == 0)
 		return 0;
-	return setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)) == 0)
+		return 0;
+	return sockopt_error(c, "rcvbuf", err, errlen);
 }
 
-static int open_socket(struct udp *u)
+/* The bound socket, or -errno with the reason in err; `where` gets the
+ * address it is bound to. */
+static int open_socket(const struct udp_conf *c, char *where,
+		       size_t wherelen, char *err, size_t errlen)
 {
 	struct addrinfo *ai;
-	char err[256];
-	int rcvbuf = (int)u->conf.rcvbuf;
-	int fd = net_bind(u->conf.listen, SOCK_DGRAM, &ai, err, sizeof(err));
+	int rc, fd = net_bind(c->listen, SOCK_DGRAM, &ai, err, errlen);
 
-	if (fd < 0) {
-		log_msg(LOG_ERR, "channel %s: %s", name_of(u), err);
-		return -1;
-	}
-	errno = 0;
-	if (join_group(u, fd, ai) < 0 || (rcvbuf && set_rcvbuf(fd, rcvbuf) < 0)) {
-		if (errno)
-			log_msg(LOG_ERR, "channel %s: %s: %s", name_of(u),
-				u->conf.listen, strerror(errno));
-		freeaddrinfo(ai);
-		close(fd);
-		return -1;
-	}
+	if (fd < 0)
+		return fd;
+	rc = join_group(c, fd, ai, err, errlen);
+	if (rc == 0 && c->rcvbuf)
+		rc = set_rcvbuf(c, fd, err, errlen);
 	freeaddrinfo(ai);
-	net_local(fd, err, sizeof(err));
-	log_msg(LOG_NOTICE, "channel %s: receiving on %s", name_of(u), err);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	net_local(fd, where, wherelen);
 	return fd;
 }
 
@@ -321,6 +316,7 @@ static struct source *udp_start(const void *conf, struct channel *ch,
 				struct ev_loop *loop)
 {
 	struct udp *u = source_alloc(sizeof(*u), ch, loop);
+	char where[128], err[512];
 	int fd;
 
 	if (!u)
@@ -331,11 +327,13 @@ static struct source *udp_start(const void *conf, struct channel *ch,
 		memset(u->want, ' ', sizeof(u->want));
 		memcpy(u->want, u->conf.session, strlen(u->conf.session));
 	}
-	fd = open_socket(u);
+	fd = open_socket(&u->conf, where, sizeof(where), err, sizeof(err));
 	if (fd < 0) {
+		log_msg(LOG_ERR, "channel %s: %s", name_of(u), err);
 		free(u);
 		return NULL;
 	}
+	log_msg(LOG_NOTICE, "channel %s: receiving on %s", name_of(u), where);
 	ev_io_init(&u->io_w, read_cb, fd, EV_READ);
 	u->io_w.data = u;
 	ev_io_start(loop, &u->io_w);

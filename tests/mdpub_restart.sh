@@ -38,7 +38,7 @@ grep -q '^first 0 last [0-9]* up 4 down 3 bad 0$' "$WORK/all.out" || fail "$(cat
 # another geometry: refused with replace = no, a new segment with yes
 channel g.conf r source=synthetic count=10 slot_size=512 replace=no
 status 1 "$MDPUB" -f -c "$WORK/g.conf" 2>"$WORK/g.log"
-grep -q "mdpub\[err\]: channel r: .*geometry.*slot 256 .*slot 512" "$WORK/g.log" || fail "geometry: $(cat "$WORK/g.log")"
+grep -q "mdpub\[err\]: channel r: channel r exists with slot 256 .*asked slot 512" "$WORK/g.log" || fail "geometry: $(cat "$WORK/g.log")"
 channel g.conf r source=synthetic count=10 slot_size=512
 status 0 "$MDPUB" -f -c "$WORK/g.conf" 2>"$WORK/g.log"
 grep -q "channel r: publishing from sequence 0," "$WORK/g.log" || fail "not a new segment"
