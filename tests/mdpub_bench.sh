@@ -1,5 +1,5 @@
 #!/bin/sh
-# mdpub benchmarks (issue 3; not a test): the highest sustained synthetic
+# mdpub benchmarks (not a test): the highest sustained synthetic
 # publish rate, alone and with a registered reader, and the CSV and Binance
 # JSON lines parsed and published per second. `make -C tests bench-mdpub`.
 # BENCH_MESSAGES (default 20000000) and BENCH_LINES (1000000) size the runs.
