@@ -6,17 +6,20 @@ set -eu
 MDBUS_DIR=$(mktemp -d /dev/shm/mdbus-example.XXXXXX)
 export MDBUS_DIR
 trap 'rm -rf "$MDBUS_DIR"' EXIT
-srcdir=${srcdir:-.}
+: "${top_srcdir:?top_srcdir is not set (run through make check)}"
+: "${top_builddir:?top_builddir is not set (run through make check)}"
+src=$top_srcdir/tests/lib
+bin=$top_builddir/tests/lib
 
 awk '/^```c$/ {n++; f=1; next} /^```$/ {f=0} f {print > (dir "/readme" n ".c")}' \
-	dir="$MDBUS_DIR" "${top_srcdir:-$srcdir/..}/README.md"
-cmp "$MDBUS_DIR/readme1.c" "$srcdir/example_pub.c" ||
-	{ echo "README publisher example differs from tests/example_pub.c"; exit 1; }
-cmp "$MDBUS_DIR/readme2.c" "$srcdir/example_sub.c" ||
-	{ echo "README subscriber example differs from tests/example_sub.c"; exit 1; }
+	dir="$MDBUS_DIR" "$top_srcdir/README.md"
+cmp "$MDBUS_DIR/readme1.c" "$src/example_pub.c" ||
+	{ echo "README publisher example differs from tests/lib/example_pub.c"; exit 1; }
+cmp "$MDBUS_DIR/readme2.c" "$src/example_sub.c" ||
+	{ echo "README subscriber example differs from tests/lib/example_sub.c"; exit 1; }
 
-./example_pub
-./example_sub >"$MDBUS_DIR/out"
+"$bin/example_pub"
+"$bin/example_sub" >"$MDBUS_DIR/out"
 lines=$(wc -l <"$MDBUS_DIR/out")
 first=$(head -n 1 "$MDBUS_DIR/out")
 last=$(tail -n 1 "$MDBUS_DIR/out")

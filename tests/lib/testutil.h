@@ -1,5 +1,5 @@
 /*
- * testutil.h - helpers shared by the libmdbus tests (tests/t_*.c): failure
+ * testutil.h - helpers shared by the libmdbus tests (tests/lib/t_*.c): failure
  * reporting, a private segment directory per test, child processes with
  * timeouts, self-verifying payloads, /proc readers and segment mapping.
  *
