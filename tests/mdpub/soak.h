@@ -1,12 +1,12 @@
 /*
- * mdpub_soak.h - the entry point of the soak's dlopen'ed consumer.
+ * soak.h - the entry point of the soak's dlopen'ed consumer.
  */
 #ifndef MDPUB_SOAK_H
 #define MDPUB_SOAK_H
 
 #include <stddef.h>
 
-#include "mdpub_check.h"
+#include "check.h"
 
 #define SOAK_PLUGIN_ENTRY "soak_plugin_run"
 

@@ -1,8 +1,8 @@
 /*
- * mdpub_soak_plugin.c - the consumer of the mdpub soak that lives in a
+ * soak_plugin.c - the consumer of the mdpub soak that lives in a
  * dlopen'ed shared object: it links libmdbus itself (the host does not),
  * reads a channel of the synthetic source in a thread of its own and
- * checks every message (mdpub_check.h).
+ * checks every message (check.h).
  */
 #include "config.h"
 
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mdpub_soak.h"
+#include "soak.h"
 
 #define BUF_SIZE (1u << 20) /* the largest payload */
 

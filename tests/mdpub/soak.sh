@@ -5,11 +5,11 @@
 # make check; `make -C tests soak` runs 300, at SOAK_RATE messages/s).
 # Reports crashes (must be 0), torn or duplicated messages (must be 0) and
 # each consumer's exact loss accounting.
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 SECONDS_=${SOAK_SECONDS:-2}
 RATE=${SOAK_RATE:-1000000}
-PLUGIN=${SOAK_PLUGIN:-$top_builddir/tests/.libs/mdpub_soak_plugin.so}
-HOST=$top_builddir/tests/mdpub_soak_host
+PLUGIN=${SOAK_PLUGIN:-$top_builddir/tests/mdpub/.libs/soak_plugin.so}
+HOST=$top_builddir/tests/mdpub/soak_host
 [ -f "$PLUGIN" ] || { echo "SKIP: $PLUGIN not built"; exit 77; }
 
 channel soak.conf soak source=synthetic symbols=100 "rate=$RATE" \

@@ -1,5 +1,5 @@
 /*
- * mdpub_check.c - see mdpub_check.h. Calls no libmdbus function, so a
+ * check.c - see check.h. Calls no libmdbus function, so a
  * host that does not link the library can use it too.
  */
 #include "config.h"
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mdpub_check.h"
+#include "check.h"
 
 #define TICK (MDBUS_PX_SCALE / 100)
 

@@ -3,7 +3,7 @@
 # sends them) with a repeat, gaps, heartbeats, an end of session and
 # malformed packets, counted exactly; then, when mdsub is built, a channel
 # relayed by `mdsub --forward` arrives complete, unicast and multicast.
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/udp"; exit 77; }
 
 oct() { printf "\\$(printf %03o "$1")"; }

@@ -2,7 +2,7 @@
 # The lines source end to end through a real consumer: CSV and Binance JSON
 # from a file, from stdin and over TCP; malformed lines are counted exactly,
 # logged rate-limited, and lose none of the good lines around them.
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 lines_conf() { # lines_conf NAME FORMAT INPUT-KEY=VALUE
 	channel "$1.conf" "$1" source=lines format="$2" "$3"

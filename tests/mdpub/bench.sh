@@ -3,7 +3,7 @@
 # publish rate, alone and with a registered reader, and the CSV and Binance
 # JSON lines parsed and published per second. `make -C tests bench-mdpub`.
 # BENCH_MESSAGES (default 20000000) and BENCH_LINES (1000000) size the runs.
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 N=${BENCH_MESSAGES:-20000000}
 L=${BENCH_LINES:-1000000}
 

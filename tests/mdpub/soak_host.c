@@ -1,10 +1,10 @@
 /*
- * mdpub_soak_host.c - loads the soak plugin with dlopen, lets it read a
+ * soak_host.c - loads the soak plugin with dlopen, lets it read a
  * channel for a while, unloads it with dlclose, and again, until the
  * channel's FEED_DOWN or the deadline; prints the merged counts
- * (mdpub_check.h). Does not link libmdbus.
+ * (check.h). Does not link libmdbus.
  *
- * mdpub_soak_host PLUGIN.so CHANNEL SECONDS
+ * soak_host PLUGIN.so CHANNEL SECONDS
  * Exit 0 when every round read cleanly and nothing was bad, else 1.
  */
 #include "config.h"
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "mdpub_soak.h"
+#include "soak.h"
 
 #define ROUND_S 10.0 /* seconds per dlopen .. dlclose */
 
@@ -28,16 +28,16 @@ static int round_trip(const char *path, const char *channel, double seconds,
 	int rc;
 
 	if (!h) {
-		fprintf(stderr, "mdpub_soak_host: %s\n", dlerror());
+		fprintf(stderr, "soak_host: %s\n", dlerror());
 		return -1;
 	}
 	run = (soak_plugin_run_fn *)dlsym(h, SOAK_PLUGIN_ENTRY);
 	rc = run ? run(channel, seconds, &t, err, sizeof(err)) : -1;
 	if (rc < 0)
-		fprintf(stderr, "mdpub_soak_host: %s\n", run ? err : dlerror());
+		fprintf(stderr, "soak_host: %s\n", run ? err : dlerror());
 	dlclose(h);
 	if (t.messages && t.messages + t.lost != t.last - t.first + 1) {
-		fprintf(stderr, "mdpub_soak_host: accounting: %llu read + %llu "
+		fprintf(stderr, "soak_host: accounting: %llu read + %llu "
 			"lost != %llu..%llu\n", (unsigned long long)t.messages,
 			(unsigned long long)t.lost, (unsigned long long)t.first,
 			(unsigned long long)t.last);
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 	int rc = 0, rounds = 0;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: mdpub_soak_host PLUGIN CHANNEL SECONDS\n");
+		fprintf(stderr, "usage: soak_host PLUGIN CHANNEL SECONDS\n");
 		return 2;
 	}
 	end = tally_now_s() + atof(argv[3]);

@@ -3,7 +3,7 @@
 # mdpub by itself with exactly that many messages between FEED_UP and
 # FEED_DOWN; the same seed gives the same messages; the rate is held; the
 # embedded default publishes channel demo.
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 synth() { # synth NAME SEED COUNT RATE
 	channel "$1.conf" "$1" source=synthetic symbols=5 seed="$2" count="$3" rate="$4"

@@ -3,7 +3,7 @@
 # restart, a removed one stops (FEED_DOWN), a changed one restarts, a new
 # one starts; a bad new config is rejected with its errors and the running
 # one stays.
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 conf m.conf <<'END'
 [global]

@@ -3,7 +3,7 @@
 # continues the channel's sequence, so a reader sees one gap-free stream;
 # a second mdpub for a channel whose owner lives is refused with its pid;
 # a new geometry replaces the segment, or is refused with replace = no.
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 channel r.conf r source=synthetic rate=0 count=1000
 

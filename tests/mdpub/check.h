@@ -1,5 +1,5 @@
 /*
- * mdpub_check.h - what the mdpub tests' consumers verify in each message
+ * check.h - what the mdpub tests' consumers verify in each message
  * they read: sequence continuity with exact loss accounting, counts per
  * type, and (for the synthetic source) per-message invariants that a torn
  * copy of two messages would break.

@@ -1,5 +1,5 @@
 /*
- * mdpub_parse_test.c - unit tests (cmocka) of mdpub's line parsers
+ * parse_test.c - unit tests (cmocka) of mdpub's line parsers
  * (daemons/lines_parse.c): fixed-point numbers, CSV columns and Binance
  * bookTicker/trade JSON, good and malformed.
  */

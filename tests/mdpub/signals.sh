@@ -3,7 +3,7 @@
 # SIGINT publish FEED_DOWN and exit 0 with nothing lost by a live reader;
 # the pid file is locked while running and removed at exit; a detached
 # mdpub reports start-up success or failure in its exit status.
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 conf s.conf <<'END'
 [global]

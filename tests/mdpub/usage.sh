@@ -1,6 +1,6 @@
 #!/bin/sh
 # mdpub command line: --help, --version, bad options and their exit codes.
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 status 0 "$MDPUB" --help >"$WORK/help"
 grep -q '^Usage: mdpub \[OPTION\]' "$WORK/help" || fail "--help text"

@@ -1,5 +1,5 @@
 /*
- * mdpub_reader.c - the consumer of the mdpub tests: reads one channel
+ * reader.c - the consumer of the mdpub tests: reads one channel
  * through libmdbus, checks that sequence numbers only go up by one (gaps
  * are counted as lost, never a duplicate or a step back), and prints
  *
@@ -8,9 +8,9 @@
  *
  * and with --dump every message without its timestamps, one a line.
  *
- * mdpub_reader [--from oldest|latest] [--until down|caught-up|N]
- *              [--timeout SEC] [--delay USEC] [--synthetic] [--dump]
- *              CHANNEL
+ * reader [--from oldest|latest] [--until down|caught-up|N]
+ *        [--timeout SEC] [--delay USEC] [--synthetic] [--dump]
+ *        CHANNEL
  * (--until N: N messages besides heartbeats; --delay: sleep that long
  * after each message, a slow reader; --synthetic: count messages the
  * synthetic source cannot have made as bad, and fail)
@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mdpub_check.h"
+#include "check.h"
 
 enum until { UNTIL_DOWN, UNTIL_CAUGHT_UP, UNTIL_COUNT };
 
@@ -43,7 +43,7 @@ struct opts {
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: mdpub_reader [--from oldest|latest] "
+	fprintf(stderr, "usage: reader [--from oldest|latest] "
 			"[--until down|caught-up|N] [--timeout SEC] [--delay USEC] "
 			"[--synthetic] [--dump] "
 			"CHANNEL\n");
@@ -152,7 +152,7 @@ static int read_all(mdbus_sub_t *sub, const struct opts *o, struct tally *t)
 		if (rc == -ETIMEDOUT || rc == -EAGAIN)
 			continue;
 		if (rc < 0) {
-			fprintf(stderr, "mdpub_reader: %s\n", mdbus_strerror(rc));
+			fprintf(stderr, "reader: %s\n", mdbus_strerror(rc));
 			return -1;
 		}
 		if (tally_add(t, &m, buf) < 0)
@@ -166,7 +166,7 @@ static int read_all(mdbus_sub_t *sub, const struct opts *o, struct tally *t)
 		if (done(o, t, &m, buf))
 			return 0;
 	}
-	fprintf(stderr, "mdpub_reader: timed out\n");
+	fprintf(stderr, "reader: timed out\n");
 	return -1;
 }
 
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 	cfg.start = o.start;
 	rc = mdbus_sub_open(&sub, o.channel, &cfg);
 	if (rc < 0) {
-		fprintf(stderr, "mdpub_reader: %s: %s %s\n", o.channel,
+		fprintf(stderr, "reader: %s: %s %s\n", o.channel,
 			mdbus_strerror(rc), mdbus_last_error());
 		return 1;
 	}

@@ -1,11 +1,11 @@
-# mdpub_lib.sh - sourced by the mdpub_*.sh tests: a private segment
+# helpers.sh - sourced by the tests in tests/mdpub: a private segment
 # directory and work directory, the test reader, and helpers to run mdpub
 # in the foreground and wait for its log. Exit 0 pass, 77 skip, else fail.
 set -u
 : "${MDPUB:?MDPUB is not set (run through make check)}"
 : "${top_builddir:?top_builddir is not set (run through make check)}"
 : "${top_srcdir:?top_srcdir is not set (run through make check)}"
-READER=$top_builddir/tests/mdpub_reader
+READER=$top_builddir/tests/mdpub/reader
 [ -x "$MDPUB" ] || { echo "SKIP: $MDPUB not built"; exit 77; }
 [ -d /dev/shm ] || { echo "SKIP: no /dev/shm"; exit 77; }
 MDBUS_DIR=$(mktemp -d /dev/shm/mdpubtest.XXXXXX) || exit 99

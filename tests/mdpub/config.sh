@@ -2,7 +2,7 @@
 # mdpub.conf parsing: the sample is accepted, every error of a bad file is
 # named FILE:LINE with its reason, edge cases (empty file, the embedded
 # default, [global] defaults inherited by channels).
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 # the shipped sample and the embedded default pass -t
 status 0 "$MDPUB" -t -c "$top_srcdir/conf/mdpub.conf" >"$WORK/out"

@@ -4,7 +4,7 @@
 # a looping replay into a small lossless ring read by a slow registered
 # reader loses nothing (back-pressure); and, when mdsub is built, an
 # `mdsub --record` recording replays to the same messages.
-. "${top_srcdir:-.}/tests/mdpub_lib.sh"
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 oct() { printf "\\$(printf %03o "$1")"; }
 le() { # le N BYTES
