@@ -1,11 +1,11 @@
-# mdsub_lib.sh - sourced by the mdsub_*.sh tests: a private segment
+# helpers.sh - sourced by the tests in tests/mdsub: a private segment
 # directory, the test tool, and helpers. Exit 0 pass, 77 skip, else fail.
 set -u
 : "${MDSUB:?MDSUB is not set (run through make check)}"
 : "${top_builddir:?top_builddir is not set (run through make check)}"
 : "${top_srcdir:?top_srcdir is not set (run through make check)}"
-TOOL=$top_builddir/tests/mdsub_testtool
-EXPECTED=$top_srcdir/tests
+TOOL=$top_builddir/tests/mdsub/testtool
+EXPECTED=$top_srcdir/tests/mdsub
 [ -x "$MDSUB" ] || { echo "SKIP: $MDSUB not built"; exit 77; }
 [ -d /dev/shm ] || { echo "SKIP: no /dev/shm"; exit 77; }
 MDBUS_DIR=$(mktemp -d /dev/shm/mdsubtest.XXXXXX) || exit 99

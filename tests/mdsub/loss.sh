@@ -1,7 +1,7 @@
 #!/bin/sh
 # Loss is reported exactly: a start before the oldest retained message,
 # and a registered reader overrun while stopped (SIGSTOP).
-. "${top_srcdir:-.}/tests/mdsub_lib.sh"
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 # a 64-slot ring holding messages 36..99
 pub -g 16:4 small 100

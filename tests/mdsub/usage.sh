@@ -1,7 +1,7 @@
 #!/bin/sh
 # Bad arguments: a message naming the problem and exit 64 (EX_USAGE);
 # --help and --version exit 0; a missing channel is a clear error (1).
-. "${top_srcdir:-.}/tests/mdsub_lib.sh"
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 usage_error() {
 	"$MDSUB" "$@" >"$WORK/out" 2>"$WORK/err"

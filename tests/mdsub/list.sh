@@ -1,7 +1,7 @@
 #!/bin/sh
 # --list, --status and --watch show each channel's geometry, mode,
 # publisher, write count and consumers (name, pid, position, lag, loss).
-. "${top_srcdir:-.}/tests/mdsub_lib.sh"
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 status 0 "$MDSUB" --list >"$WORK/empty"
 [ "$(wc -l <"$WORK/empty")" -eq 1 ] || fail "empty directory: $(cat "$WORK/empty")"

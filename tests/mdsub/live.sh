@@ -2,7 +2,7 @@
 # A live publisher: messages arrive while mdsub waits (each wait strategy),
 # a publisher restart and a segment replacement are reported and followed,
 # SIGTERM ends cleanly with the summary and frees the consumer entry.
-. "${top_srcdir:-.}/tests/mdsub_lib.sh"
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 pub live 0
 for w in adaptive spin yield block; do

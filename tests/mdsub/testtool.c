@@ -1,5 +1,5 @@
 /*
- * mdsub_testtool.c - helpers for mdsub's tests, independent of mdpub:
+ * testtool.c - helpers for mdsub's tests, independent of mdpub:
  *
  *   pub CHANNEL N [OPTIONS]   publish N deterministic messages of every
  *                             type (see make_msg), then close
@@ -427,6 +427,6 @@ int main(int argc, char **argv)
 		return cmd_recdump(argv[2]);
 	if (strcmp(cmd, "udprecv") == 0 && (argc == 4 || argc == 5))
 		return cmd_udprecv(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
-	fputs("usage: mdsub_testtool pub|json|recdump|udprecv ...\n", stderr);
+	fputs("usage: testtool pub|json|recdump|udprecv ...\n", stderr);
 	return 2;
 }

@@ -3,7 +3,7 @@
 # messages byte for byte as -o raw shows, a header naming channel and
 # geometry, a file cut short readable to its last whole record, and
 # mdpub's replay source reproducing the messages.
-. "${top_srcdir:-.}/tests/mdsub_lib.sh"
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 pub -g 16:4 feed 14
 status 0 "$MDSUB" --record "$WORK/feed.rec" --from oldest -u feed

@@ -1,6 +1,6 @@
 #!/bin/sh
 # `mdsub X | head` ends quietly with status 0, and frees its consumer entry.
-. "${top_srcdir:-.}/tests/mdsub_lib.sh"
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 pub big 20000
 for fmt in text json; do

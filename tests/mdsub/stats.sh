@@ -1,7 +1,7 @@
 #!/bin/sh
 # --stats: one line per interval with rate, bytes, lag, loss and latency
 # percentiles, then the summary; loss counted exactly.
-. "${top_srcdir:-.}/tests/mdsub_lib.sh"
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 pub -r -g 16:4 feed 100
 status 0 "$MDSUB" --stats=0.1 --from 0 -d 0.35 feed >"$WORK/out" 2>"$WORK/err"

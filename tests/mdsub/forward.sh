@@ -2,7 +2,7 @@
 # --forward udp://127.0.0.1:PORT: MoldUDP64 packets carrying every message
 # (numbered ring sequence + 1) in batches, heartbeats when idle, an end of
 # session at exit; mdpub's udp source reproduces the messages.
-. "${top_srcdir:-.}/tests/mdsub_lib.sh"
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 # recv_start CHANNEL OUT [GROUP]: a receiver in the background
 recv_start() {

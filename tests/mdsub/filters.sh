@@ -1,10 +1,10 @@
 #!/bin/sh
 # Symbol (exact and shell pattern) and type (name and number) filters,
 # alone and combined, and -n counting only what passed the filters.
-. "${top_srcdir:-.}/tests/mdsub_lib.sh"
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 pub feed 14
-RAW=$EXPECTED/mdsub_expected.raw
+RAW=$EXPECTED/expected.raw
 run() {
 	status 0 "$MDSUB" -o raw --from oldest -u "$@" feed >"$WORK/got"
 }
