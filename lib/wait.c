@@ -16,7 +16,7 @@
  * about to make a syscall anyway) calls membarrier(), which runs a full
  * barrier on every CPU running the publisher. Where the kernel lacks
  * membarrier, both sides use a sequentially consistent fence. Remove
- * either side and the blocking test (t_blocking) loses wake-ups and hangs.
+ * either side and tests/lib/t_blocking loses wake-ups and hangs.
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
  */

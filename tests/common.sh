@@ -1,5 +1,5 @@
-# common.sh - shell helpers shared by mdpub_lib.sh and mdsub_lib.sh, which
-# define fail() before sourcing this.
+# common.sh - shell helpers shared by mdpub/helpers.sh and mdsub/helpers.sh,
+# which define fail() before sourcing this.
 
 # status WANT CMD...: runs CMD, fails unless its exit status is WANT
 status() {

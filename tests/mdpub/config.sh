@@ -1,0 +1,185 @@
+#!/bin/sh
+# mdpub.conf parsing: the sample is accepted, every error of a bad file is
+# named FILE:LINE with its reason, edge cases (empty file, the embedded
+# default, [global] defaults inherited by channels).
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+
+# the shipped sample and the embedded default pass -t
+status 0 "$MDPUB" -t -c "$top_srcdir/conf/mdpub.conf" >"$WORK/out"
+expect "$WORK/out" "$top_srcdir/conf/mdpub.conf: OK, 1 channel"
+# and so do its commented-out examples once enabled
+sed 's/^; //' "$top_srcdir/conf/mdpub.conf" >"$WORK/sample.conf"
+status 0 "$MDPUB" -t -c "$WORK/sample.conf" >"$WORK/out"
+expect "$WORK/out" "$WORK/sample.conf: OK, 4 channels"
+
+conf good.conf <<'END'
+# every key once
+[global]
+log_level = info
+syslog = no
+stats_interval = 0
+slot_size = 128
+heartbeat = 0.5
+
+[channel a.b-C_1]
+source = synthetic
+symbols = 3
+rate = 0
+seed = 18446744073709551615
+trades = 0.5
+count = 10
+slots_per_block = 64
+block_count = 2
+max_consumers = 8
+mode = lossless
+file_mode = 0600
+dir = /dev/shm
+reap_interval = 1
+stall_evict = 0
+replace = no
+
+[channel r]
+source = replay
+file = /nonexistent/is/checked/at/start
+speed = 0
+loop = yes
+timestamps = recorded
+
+[channel u]
+source = udp
+listen = [::1]:5000
+interface = 127.0.0.1
+session = S1
+rcvbuf = 1048576
+timestamps = sender
+
+[channel l1]
+source = lines
+format = binance
+connect = localhost:9
+reconnect = 0.5
+
+[channel l2]
+source = lines
+listen = *:9000
+
+[channel l3]
+source = lines
+file = -
+END
+status 0 "$MDPUB" -t -c "$WORK/good.conf" >"$WORK/out"
+expect "$WORK/out" "$WORK/good.conf: OK, 6 channels"
+
+conf bad.conf <<'END'
+; a bad config
+[global]
+log_level = loud
+stats_interval = -1
+bogus = 1
+slot_size = 300
+
+[channel ok]
+source = synthetic
+rate = fast
+symbols = 0
+colour = blue
+
+[channel bad/name]
+source = synthetic
+
+[channel ok]
+source = synthetic
+
+[channel nosrc]
+mode = lossless
+
+[channel unknown]
+source = carrier-pigeon
+
+[channel rep]
+source = replay
+speed = 2
+
+[channel net]
+source = udp
+listen = nowhere
+
+[channel lin]
+source = lines
+file = -
+listen = :9000
+format = xml
+
+[global]
+syslog = yes
+
+[weird]
+x = 1
+this line is not ini
+END
+B=$WORK/bad.conf
+cat >"$WORK/want" <<END
+mdpub: $B:3: log_level: 'loud' is not one of err warning notice info debug
+mdpub: $B:4: stats_interval: '-1' is not a number in 0..86400
+mdpub: $B:5: unknown key 'bogus' in [global]
+mdpub: $B:6: slot_size: 300 is not a power of two
+mdpub: $B:10: rate: 'fast' is not a number in 0..1e+09
+mdpub: $B:11: symbols: '0' is not an integer in 1..100000
+mdpub: $B:12: unknown key 'colour' (neither a channel key nor one of source synthetic)
+mdpub: $B:14: invalid channel name 'bad/name' (want [A-Za-z0-9._-]{1,64})
+mdpub: $B:17: channel 'ok' already defined at line 8
+mdpub: $B:20: [channel nosrc] has no source = key
+mdpub: $B:24: source: 'carrier-pigeon' is not one of synthetic replay udp lines
+mdpub: $B:26: [channel rep]: source replay needs file = PATH
+mdpub: $B:30: [channel net]: 'nowhere' is not HOST:PORT
+mdpub: $B:34: [channel lin]: source lines needs exactly one of file = PATH|-, listen = HOST:PORT, connect = HOST:PORT
+mdpub: $B:38: format: 'xml' is not one of csv binance
+mdpub: $B:40: [global] must come before the first [channel]
+mdpub: $B:43: unknown section [weird] (want [global] or [channel NAME])
+mdpub: $B:45: syntax error
+END
+status 1 "$MDPUB" -t -c "$B" 2>"$WORK/got" >"$WORK/out"
+diff -u "$WORK/want" "$WORK/got" >&2 || fail "bad.conf errors"
+[ -s "$WORK/out" ] && fail "-t printed OK for a bad file"
+# the same file refuses to start, with the same errors
+status 1 "$MDPUB" -f -c "$B" 2>"$WORK/got"
+grep -q "$B:45: syntax error" "$WORK/got" || fail "start with a bad config"
+
+# edge cases, one error each
+edge() {
+	printf '%b' "$1" >"$WORK/edge.conf"
+	status 1 "$MDPUB" -t -c "$WORK/edge.conf" 2>"$WORK/got"
+	expect "$WORK/got" "mdpub: $WORK/edge.conf:$2"
+}
+edge '' "1: no [channel NAME] section"
+edge '; only a comment\n[global]\nlog_level = debug\n' "3: no [channel NAME] section"
+edge '[channel x]\nsource = synthetic\nslot_size = 32\n' "3: slot_size: '32' is not an integer in 64..1048576"
+edge '[channel x]\nsource = synthetic\nslot_size = 2097152\n' "3: slot_size: '2097152' is not an integer in 64..1048576"
+edge '[channel x]\nsource = synthetic\nblock_count = -4\n' "3: block_count: '-4' is not an integer in 1..2147483648"
+edge '[channel x]\nsource = synthetic\nfile_mode = 0999\n' "3: file_mode: '0999' is not an octal mode in 0..511"
+edge '[channel x]\nsource = synthetic\nreplace = maybe\n' "3: replace: 'maybe' is not yes or no"
+edge '[channel x]\nsource = synthetic\ngroup =\n' "3: group: empty value"
+edge '[channel x]\nsource = synthetic\nseed = 18446744073709551616\n' "3: seed: '18446744073709551616' is not an integer in 0..18446744073709551616"
+edge '[channel x]\nsource = udp\nlisten = :70000\n' "1: [channel x]: ':70000': bad port"
+edge '[channel x]\nsource = udp\nlisten = :1\nsession = ELEVENCHARS\n' "1: [channel x]: session: longer than 10 characters"
+edge '[channel ]\nsource = synthetic\n' "1: invalid channel name '' (want [A-Za-z0-9._-]{1,64})"
+edge '[channel x]\n\nsource = synthetic\n  [channel x]\nsource = replay\n' "4: channel 'x' already defined at line 1"
+
+# a [global] default reaches every channel
+conf defaults.conf <<'END'
+[global]
+slot_size = 512
+file_mode = 0600
+stats_interval = 0
+[channel d]
+source = synthetic
+count = 1
+END
+status 0 "$MDPUB" -f -c "$WORK/defaults.conf" 2>"$WORK/run.log"
+status 0 "$READER" --until down d >"$WORK/out"
+[ "$(stat -c %a "$MDBUS_DIR/mdbus.d")" = 600 ] || fail "file_mode from [global] not applied"
+if [ -x "${MDSUB:-}" ]; then
+	"$MDSUB" --status d >"$WORK/status" || fail "mdsub --status"
+	grep -q "slot 512 B" "$WORK/status" || fail "slot_size from [global] not applied"
+fi
+exit 0

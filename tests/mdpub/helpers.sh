@@ -1,0 +1,83 @@
+# helpers.sh - sourced by the tests in tests/mdpub: a private segment
+# directory and work directory, the test reader, and helpers to run mdpub
+# in the foreground and wait for its log. Exit 0 pass, 77 skip, else fail.
+set -u
+: "${MDPUB:?MDPUB is not set (run through make check)}"
+: "${top_builddir:?top_builddir is not set (run through make check)}"
+: "${top_srcdir:?top_srcdir is not set (run through make check)}"
+READER=$top_builddir/tests/mdpub/reader
+[ -x "$MDPUB" ] || { echo "SKIP: $MDPUB not built"; exit 77; }
+[ -d /dev/shm ] || { echo "SKIP: no /dev/shm"; exit 77; }
+MDBUS_DIR=$(mktemp -d /dev/shm/mdpubtest.XXXXXX) || exit 99
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mdpubtest.XXXXXX") || exit 99
+export MDBUS_DIR LC_ALL=C
+PIDS=
+cleanup() {
+	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$MDBUS_DIR" "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$WORK"/*.log; do
+		[ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
+	done
+	exit 1
+}
+
+. "$top_srcdir/tests/common.sh"
+
+# start NAME ARGS...: mdpub -f ARGS in the background, log in
+# $WORK/NAME.log, pid in $PID
+start() {
+	name=$1
+	shift
+	"$MDPUB" -f "$@" >"$WORK/$name.log" 2>&1 &
+	PID=$!
+	PIDS="$PIDS $PID"
+}
+
+# wait_log NAME TEXT [SEC]: waits until $WORK/NAME.log has TEXT
+wait_log() {
+	i=0
+	while ! grep -q -- "$2" "$WORK/$1.log" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -le $((${3:-10} * 20)) ] || fail "no '$2' in $1.log"
+		sleep 0.05
+	done
+}
+
+# port_of NAME: the port mdpub logged it listens or receives on
+port_of() {
+	wait_log "$1" "channel .*: \(listening\|receiving\) on "
+	sed -n 's/.*channel .*: \(listening\|receiving\) on .*:\([0-9]*\)$/\2/p' \
+		"$WORK/$1.log" | tail -n 1
+}
+
+# stop PID [SIGNAL]: signals mdpub and fails unless it exits 0
+stop() {
+	kill -"${2:-TERM}" "$1" || fail "kill $1"
+	wait "$1"
+	rc=$?
+	[ "$rc" -eq 0 ] || fail "mdpub exited $rc after SIG${2:-TERM}"
+}
+
+# expect FILE LINE: fails unless FILE has the exact line LINE
+expect() {
+	grep -qxF -- "$2" "$1" || { cat "$1" >&2; fail "no line '$2' in $1"; }
+}
+
+# conf FILE <<EOF: writes a config file into $WORK
+conf() {
+	cat >"$WORK/$1"
+}
+
+# channel FILE NAME KEY=VALUE...: writes $WORK/FILE with the periodic
+# stats off and one [channel NAME] with these keys
+channel() {
+	f=$WORK/$1
+	printf '[global]\nstats_interval = 0\n[channel %s]\n' "$2" >"$f"
+	shift 2
+	for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" >>"$f"; done
+}

@@ -1,0 +1,201 @@
+/*
+ * parse_test.c - unit tests (cmocka) of mdpub's line parsers
+ * (daemons/lines_parse.c): fixed-point numbers, CSV columns and Binance
+ * bookTicker/trade JSON, good and malformed.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lines_parse.h"
+
+#define E8 100000000LL
+
+static void test_fixed(void **state)
+{
+	static const struct {
+		const char *text;
+		int rc;
+		int64_t v;
+	} cases[] = {
+		{"0", 0, 0},
+		{"1", 0, E8},
+		{"-2.5", 0, -25 * E8 / 10},
+		{"+0.00000001", 0, 1},
+		{"25.35190000", 0, 2535190000LL},
+		{"1.123456780000", 0, 112345678},
+		{"1.", 0, E8},
+		{".5", 0, E8 / 2},
+		{"92233720368.54775807", 0, INT64_MAX},
+		{"92233720368.54775808", -1, 0},
+		{"1.000000001", -1, 0},
+		{"", -1, 0},
+		{"-", -1, 0},
+		{".", -1, 0},
+		{"1e5", -1, 0},
+		{"1.2.3", -1, 0},
+		{" 1", -1, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t v = 0;
+
+		assert_int_equal(lines_parse_fixed(cases[i].text, &v), cases[i].rc);
+		if (cases[i].rc == 0)
+			assert_int_equal(v, cases[i].v);
+	}
+}
+
+static int csv(const char *text, struct line_msg *m, const char **why)
+{
+	char line[256];
+
+	strcpy(line, text);
+	return lines_parse_csv(line, 7, m, why);
+}
+
+static void test_csv_good(void **state)
+{
+	struct line_msg m;
+	const char *why = NULL;
+
+	assert_int_equal(csv("Q,AAPL,189.5,100,189.52,200,1700000000000000000", &m, &why), LINE_OK);
+	assert_int_equal(m.type, MDBUS_MSG_QUOTE);
+	assert_int_equal(m.size, sizeof(struct mdbus_quote));
+	assert_memory_equal(m.u.quote.symbol, "AAPL\0", 5);
+	assert_int_equal(m.u.quote.bid_px, 18950000000LL);
+	assert_int_equal(m.u.quote.ask_qty, 200 * E8);
+	assert_int_equal(m.u.quote.exch_ns, 1700000000000000000ULL);
+	assert_int_equal(m.u.quote.recv_ns, 7);
+
+	assert_int_equal(csv("T,ABCDEFGHIJKLMNOP,1.5,3,S,42,9", &m, &why), LINE_OK);
+	assert_int_equal(m.type, MDBUS_MSG_TRADE);
+	assert_memory_equal(m.u.trade.symbol, "ABCDEFGHIJKLMNOP", 16);
+	assert_int_equal(m.u.trade.px, 15 * E8 / 10);
+	assert_int_equal(m.u.trade.aggressor, MDBUS_SIDE_SELL);
+	assert_int_equal(m.u.trade.trade_id, 42);
+	assert_int_equal(m.u.trade.exch_ns, 9);
+
+	assert_int_equal(csv("T,X,1,1", &m, &why), LINE_OK);
+	assert_int_equal(m.u.trade.aggressor, MDBUS_SIDE_UNKNOWN);
+	assert_int_equal(csv("T,X,1,1,B,,", &m, &why), LINE_OK);
+	assert_int_equal(m.u.trade.aggressor, MDBUS_SIDE_BUY);
+	assert_int_equal(csv("", &m, &why), LINE_SKIP);
+	assert_int_equal(csv("  # comment", &m, &why), LINE_SKIP);
+}
+
+static void test_csv_bad(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *why;
+	} cases[] = {
+		{"X,A,1,1", "first field is neither Q nor T"},
+		{"Q,A,1,1,1", "Q needs 6 or 7 fields"},
+		{"Q,A,1,1,1,1,1,1", "Q needs 6 or 7 fields"},
+		{"Q,,1,1,1,1", "symbol empty or longer than 16"},
+		{"Q,ABCDEFGHIJKLMNOPQ,1,1,1,1", "symbol empty or longer than 16"},
+		{"Q,A,x,1,1,1", "bad number"},
+		{"Q,A,1,1,1,1,-5", "bad number"},
+		{"T,A,1", "T needs 4 to 7 fields"},
+		{"T,A,1,1,X", "bad number or side"},
+		{"T,A,1,1,B,1,2,3,4,5", "too many fields"},
+	};
+	struct line_msg m;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *why = NULL;
+
+		assert_int_equal(csv(cases[i].line, &m, &why), LINE_BAD);
+		assert_string_equal(why, cases[i].why);
+	}
+}
+
+static int json(json_tokener *tok, const char *text, struct line_msg *m,
+		const char **why)
+{
+	return lines_parse_json(tok, text, strlen(text), 7, m, why);
+}
+
+static void test_json_good(void **state)
+{
+	json_tokener *tok = json_tokener_new();
+	struct line_msg m;
+	const char *why = NULL;
+
+	assert_int_equal(json(tok, "{\"u\":400900217,\"s\":\"BNBUSDT\",\"b\":\"25.35190000\","
+			      "\"B\":\"31.21000000\",\"a\":\"25.36520000\",\"A\":\"40.66000000\"}",
+			      &m, &why), LINE_OK);
+	assert_int_equal(m.type, MDBUS_MSG_QUOTE);
+	assert_string_equal(m.u.quote.symbol, "BNBUSDT");
+	assert_int_equal(m.u.quote.bid_px, 2535190000LL);
+	assert_int_equal(m.u.quote.bid_qty, 3121000000LL);
+	assert_int_equal(m.u.quote.ask_px, 2536520000LL);
+	assert_int_equal(m.u.quote.ask_qty, 4066000000LL);
+	assert_int_equal(m.u.quote.exch_ns, 0);
+
+	assert_int_equal(json(tok, "{\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\","
+			      "\"E\":1672515782136,\"s\":\"BTCUSDT\",\"t\":12345,\"p\":\"0.001\","
+			      "\"q\":\"100\",\"T\":1672515782137,\"m\":true,\"M\":true}}  ",
+			      &m, &why), LINE_OK);
+	assert_int_equal(m.type, MDBUS_MSG_TRADE);
+	assert_string_equal(m.u.trade.symbol, "BTCUSDT");
+	assert_int_equal(m.u.trade.px, 100000);
+	assert_int_equal(m.u.trade.qty, 100 * E8);
+	assert_int_equal(m.u.trade.trade_id, 12345);
+	assert_int_equal(m.u.trade.exch_ns, 1672515782137000000ULL);
+	assert_int_equal(m.u.trade.aggressor, MDBUS_SIDE_SELL);
+	assert_int_equal(json(tok, "   ", &m, &why), LINE_SKIP);
+	json_tokener_free(tok);
+}
+
+static void test_json_bad(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *why;
+	} cases[] = {
+		{"{", "not a JSON object"},
+		{"[1,2]", "not a JSON object"},
+		{"{\"s\":\"A\"} x", "not a JSON object"},
+		{"{\"e\":\"depthUpdate\"}", "event is neither bookTicker nor trade"},
+		{"{\"s\":\"A\",\"b\":\"1\",\"B\":\"1\",\"a\":\"x\",\"A\":\"1\"}",
+		 "bookTicker without valid s, b, B, a, A"},
+		{"{\"s\":\"A\",\"b\":\"1\",\"B\":\"1\",\"a\":\"1\"}",
+		 "bookTicker without valid s, b, B, a, A"},
+		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\"}", "trade without valid s, p, q"},
+		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"T\":\"x\"}",
+		 "trade without valid s, p, q"},
+		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"T\":-1}",
+		 "trade without valid s, p, q"},
+	};
+	json_tokener *tok = json_tokener_new();
+	struct line_msg m;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *why = NULL;
+
+		assert_int_equal(json(tok, cases[i].line, &m, &why), LINE_BAD);
+		assert_string_equal(why, cases[i].why);
+	}
+	json_tokener_free(tok);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fixed),
+		cmocka_unit_test(test_csv_good),
+		cmocka_unit_test(test_csv_bad),
+		cmocka_unit_test(test_json_good),
+		cmocka_unit_test(test_json_bad),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

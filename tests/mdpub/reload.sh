@@ -1,0 +1,68 @@
+#!/bin/sh
+# SIGHUP reload: an unchanged channel keeps running without a gap or a
+# restart, a removed one stops (FEED_DOWN), a changed one restarts, a new
+# one starts; a bad new config is rejected with its errors and the running
+# one stays.
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+
+conf m.conf <<'END'
+[global]
+stats_interval = 0
+[channel keep]
+source = synthetic
+rate = 2000
+[channel drop]
+source = synthetic
+rate = 100
+[channel change]
+source = synthetic
+rate = 100
+END
+start m -c "$WORK/m.conf"
+wait_log m "channel change: publishing from sequence 0,"
+"$READER" --synthetic --until down --timeout 20 keep >"$WORK/keep.out" &
+KEEP=$!
+"$READER" --until down drop >"$WORK/drop.out" &
+DROP=$!
+"$READER" --until down change >"$WORK/change.out" &
+CHANGE=$!
+sleep 0.3
+
+conf m.conf <<'END'
+[global]
+stats_interval = 0
+[channel keep]
+source = synthetic
+rate = 2000
+[channel change]
+source = synthetic
+rate = 100
+seed = 2
+[channel add]
+source = synthetic
+rate = 100
+END
+kill -HUP "$PID"
+wait_log m "reload: .*m.conf loaded, 3 channels running"
+grep -q "reload: channel drop removed" "$WORK/m.log" || fail "drop not removed"
+grep -q "reload: channel change changed: restarting" "$WORK/m.log" || fail "change not restarted"
+grep -q "channel add: publishing from sequence 0," "$WORK/m.log" || fail "add not started"
+grep -q "channel keep: stopped" "$WORK/m.log" && fail "keep was restarted"
+wait "$DROP" || fail "drop: no FEED_DOWN"
+wait "$CHANGE" || fail "change: no FEED_DOWN"
+
+# a bad config is rejected; everything keeps running
+printf '[channel keep]\nsource = synthetic\nrate = -1\n' >"$WORK/m.conf"
+kill -HUP "$PID"
+wait_log m "reload: .*m.conf rejected, the running configuration stays"
+grep -q "m.conf:3: rate: '-1' is not a number in 0..1e+09" "$WORK/m.log" || fail "reason not logged"
+sleep 0.2
+kill -0 "$PID" || fail "mdpub died on a bad reload"
+stop "$PID"
+wait "$KEEP" || fail "keep: reader"
+grep -q ' lost 0$' "$WORK/keep.out" || fail "keep lost messages: $(cat "$WORK/keep.out")"
+grep -q ' up 1 down 1 bad 0$' "$WORK/keep.out" || fail "keep restarted: $(cat "$WORK/keep.out")"
+status 0 "$READER" --until caught-up change >"$WORK/change2.out"
+grep -q ' up 2 down 2 bad 0$' "$WORK/change2.out" || fail "change: $(cat "$WORK/change2.out")"
+status 0 "$READER" --until down add >"$WORK/add.out"
+exit 0

@@ -1,0 +1,94 @@
+#!/bin/sh
+# The udp source end to end: hand-made MoldUDP64 packets (bash's /dev/udp
+# sends them) with a repeat, gaps, heartbeats, an end of session and
+# malformed packets, counted exactly; then, when mdsub is built, a channel
+# relayed by `mdsub --forward` arrives complete, unicast and multicast.
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/udp"; exit 77; }
+
+oct() { printf "\\$(printf %03o "$1")"; }
+be() { # be N BYTES
+	i=$(($2 - 1))
+	while [ $i -ge 0 ]; do oct $(($1 >> (i * 8) & 255)); i=$((i - 1)); done
+}
+msg() { # msg TYPE PAYLOAD: one message block
+	be $((12 + ${#2})) 2
+	be 0 8
+	oct "$1"; oct 0; oct 0; oct 0
+	printf '%s' "$2"
+}
+n=0
+send() { # send SESSION SEQ COUNT [BLOCK-FILES...]: one datagram
+	n=$((n + 1))
+	f=$WORK/pkt$n
+	{ printf '%-10s' "$1"; be "$2" 8; be "$3" 2; } >"$f"
+	shift 3
+	[ $# -eq 0 ] || cat "$@" >>"$f"
+	bash -c "cat '$f' >/dev/udp/127.0.0.1/$PORT" || fail "send"
+}
+
+channel u.conf u source=udp listen=127.0.0.1:0
+start u -c "$WORK/u.conf"
+PORT=$(port_of u)
+"$READER" --until 6 --dump u >"$WORK/u.out" &
+READ=$!
+sleep 0.2
+msg 9 a >"$WORK/m1"; msg 9 bb >"$WORK/m2"; msg 9 ccc >"$WORK/m3"; msg 9 dddd >"$WORK/m4"
+send TEST1 1 2 "$WORK/m1" "$WORK/m2"
+send TEST1 3 1 "$WORK/m3"
+send TEST1 3 1 "$WORK/m3"        # repeated: skipped
+send TEST1 6 1 "$WORK/m4"        # 4 and 5 lost
+send TEST1 7 0                            # heartbeat, in order
+send TEST1 9 0                            # heartbeat: 7 and 8 lost
+printf 'short' >"$WORK/short"
+bash -c "cat '$WORK/short' >/dev/udp/127.0.0.1/$PORT"
+send TEST1 9 2 "$WORK/m1"        # first block taken, second missing
+{ be 3 2; printf abc; } >"$WORK/m5"
+send TEST1 10 1 "$WORK/m5"                # message under 12 bytes
+send TEST1 11 65535                       # end of session
+wait_log u "session 'TEST1     ' ended"
+wait "$READ" || fail "reader"
+grep '^M' "$WORK/u.out" >"$WORK/got"
+printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
+diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages"
+kill -USR1 "$PID"
+wait_log u "channel u: in 5 out 5 malformed 3 gaps 2 (lost 4) "
+grep -q "gap: messages 4..5 lost" "$WORK/u.log" || fail "gap not logged"
+stop "$PID"
+
+# relay: synthetic channel -> mdsub --forward -> udp source -> reader
+[ -x "${MDSUB:-}" ] || { echo "relay part skipped: mdsub not built"; exit 0; }
+channel src.conf src source=synthetic rate=0 count=300
+channel dst.conf dst source=udp listen=127.0.0.1:0 rcvbuf=4194304
+status 0 "$MDPUB" -f -c "$WORK/src.conf" 2>"$WORK/src.log"
+start dst -c "$WORK/dst.conf"
+PORT=$(port_of dst)
+"$READER" --until 303 --dump dst >"$WORK/dst.out" &
+READ=$!
+sleep 0.2
+"$MDSUB" --from oldest --until-caught-up --forward "udp://127.0.0.1:$PORT" src \
+	>"$WORK/fwd.log" 2>&1 || fail "mdsub --forward: $(cat "$WORK/fwd.log")"
+wait "$READ" || fail "relay reader"
+status 0 "$READER" --until down --dump src >"$WORK/src.out"
+grep '^[QTS]' "$WORK/src.out" >"$WORK/want"
+grep '^[QTS]' "$WORK/dst.out" | tail -n +2 >"$WORK/got" # dst's own FEED_UP
+diff -u "$WORK/want" "$WORK/got" >/dev/null || fail "relayed messages differ"
+stop "$PID"
+
+# the same over multicast on the loopback interface
+GROUP=239.255.77.$(($$ % 200 + 1))
+channel mc.conf mc source=udp "listen=$GROUP:0" interface=127.0.0.1 \
+	rcvbuf=4194304
+start mc -c "$WORK/mc.conf"
+PORT=$(port_of mc)
+"$READER" --until 303 --dump mc >"$WORK/mc.out" &
+READ=$!
+sleep 0.2
+"$MDSUB" --from oldest --until-caught-up --interface 127.0.0.1 \
+	--forward "udp://$GROUP:$PORT" src >"$WORK/fwd.log" 2>&1 ||
+	fail "mdsub --forward multicast: $(cat "$WORK/fwd.log")"
+wait "$READ" || fail "multicast reader"
+grep '^[QTS]' "$WORK/mc.out" | tail -n +2 >"$WORK/got"
+diff -u "$WORK/want" "$WORK/got" >/dev/null || fail "multicast messages differ"
+stop "$PID"
+exit 0

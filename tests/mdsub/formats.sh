@@ -1,0 +1,34 @@
+#!/bin/sh
+# Exact output of each format for the deterministic feed (all 7 types,
+# including a status text with a comma and quotes), and valid JSON lines.
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
+
+pub feed 14
+for fmt in text csv json raw; do
+	status 0 "$MDSUB" -o $fmt --from oldest --until-caught-up feed \
+		>"$WORK/out.$fmt"
+	same "$EXPECTED/expected.$fmt" "$WORK/out.$fmt" "-o $fmt output"
+done
+"$TOOL" json <"$WORK/out.json" || fail "-o json: invalid JSON line"
+
+# --no-header drops the CSV header only
+status 0 "$MDSUB" -o csv --no-header --from oldest -u feed >"$WORK/nh"
+tail -n +2 "$EXPECTED/expected.csv" >"$WORK/nh.want"
+same "$WORK/nh.want" "$WORK/nh" "--no-header"
+
+# -n stops after N; --from SEQ starts there
+status 0 "$MDSUB" -o raw -n 3 --from 5 feed >"$WORK/n3"
+sed -n '6,8p' "$EXPECTED/expected.raw" >"$WORK/n3.want"
+same "$WORK/n3.want" "$WORK/n3" "-n 3 --from 5"
+
+# -q prints nothing; --summary counts on stderr
+status 0 "$MDSUB" -q --summary --from oldest -u feed >"$WORK/q" 2>"$WORK/qe"
+[ -s "$WORK/q" ] && fail "-q printed messages"
+grep -q '^feed: 14 messages, ' "$WORK/qe" || fail "--summary: $(cat "$WORK/qe")"
+
+# several channels: a channel column, every message of both
+pub other 2
+status 0 "$MDSUB" --from oldest -u feed other >"$WORK/two"
+[ "$(grep -c ' feed  ' "$WORK/two")" -eq 14 ] || fail "two channels: feed"
+[ "$(grep -c ' other ' "$WORK/two")" -eq 2 ] || fail "two channels: other"
+exit 0

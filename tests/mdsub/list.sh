@@ -1,0 +1,51 @@
+#!/bin/sh
+# --list, --status and --watch show each channel's geometry, mode,
+# publisher, write count and consumers (name, pid, position, lag, loss).
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
+
+status 0 "$MDSUB" --list >"$WORK/empty"
+[ "$(wc -l <"$WORK/empty")" -eq 1 ] || fail "empty directory: $(cat "$WORK/empty")"
+grep -q '^CHANNEL  *MODE  *SLOT  *CAPACITY  *STATE  *PID  *HB_AGE  *WRITE_NUM  *RATE/S  *CONSUMERS$' \
+	"$WORK/empty" || fail "--list header: $(cat "$WORK/empty")"
+
+pub -g 16:4 alpha 3
+pub -l beta 70
+"$MDSUB" -N watcher --from 1 -n 1000 alpha >/dev/null 2>&1 &
+reader=$!
+trap 'kill $reader 2>/dev/null; rm -rf "$MDBUS_DIR" "$WORK"' EXIT
+wait_registered alpha 1
+
+status 0 "$MDSUB" --list >"$WORK/list"
+awk 'NR == 2 { print $1, $2, $3, $4, $5, $8, $10 }
+     NR == 3 { print $1, $2, $3, $4, $5, $8, $10 }' "$WORK/list" >"$WORK/got"
+printf '%s\n' 'alpha overwrite 128 64 stopped 3 1/64' \
+	'beta lossless 128 65536 stopped 70 0/64' >"$WORK/want"
+same "$WORK/want" "$WORK/got" "--list fields"
+[ "$(wc -l <"$WORK/list")" -eq 3 ] || fail "--list lines"
+
+status 0 "$MDSUB" --status alpha >"$WORK/status"
+grep -q '^alpha: layout 2\.0, overwrite, created ' "$WORK/status" || fail "status: title"
+grep -q '^  geometry: slot 128 B x 16 x 4 blocks = 64 slots, [0-9]* bytes$' \
+	"$WORK/status" || fail "status: geometry"
+grep -q '^  publisher: stopped, pid [0-9]*, heartbeat age ' "$WORK/status" ||
+	fail "status: publisher"
+grep -q '^  write_num: 3, rate 0 msg/s$' "$WORK/status" || fail "status: write_num"
+grep -Eq "^  watcher +$reader alive +3 +0 +0$" "$WORK/status" ||
+	fail "status: consumer: $(cat "$WORK/status")"
+status 0 "$MDSUB" --status >"$WORK/all"
+[ "$(grep -c ': layout ' "$WORK/all")" -eq 2 ] || fail "--status: all channels"
+"$MDSUB" --status nosuch >"$WORK/nosuch"
+grep -q '^nosuch: error: ' "$WORK/nosuch" || fail "--status nosuch"
+
+status 0 "$MDSUB" --watch=0.1 -d 0.5 alpha >"$WORK/watch"
+[ "$(grep -c '^alpha: layout' "$WORK/watch")" -ge 3 ] || fail "--watch refreshes"
+
+# a file that is not a segment is listed with the reason, never a crash
+head -c 5000 /dev/urandom >"$MDBUS_DIR/mdbus.junk"
+status 0 "$MDSUB" --list >"$WORK/junk"
+grep -q '^junk  *error: not an mdbus segment' "$WORK/junk" || fail "--list junk"
+"$MDSUB" junk 2>"$WORK/junkerr"
+[ $? -eq 1 ] || fail "reading junk: exit status"
+grep -q '^mdsub: junk: cannot subscribe: .*not an mdbus segment' "$WORK/junkerr" ||
+	fail "reading junk: $(cat "$WORK/junkerr")"
+exit 0
