@@ -147,6 +147,12 @@ static inline uint32_t waiters_count(uint64_t w) { return (uint32_t)w; }
 #define SLOT_W_META 2  /* size | type << 32 */
 #define SLOT_W_PAYLOAD 3
 
+/* Shared-memory atomics must be lock-free: a lock-based one would lock
+ * per process, i.e. not at all between processes. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_LONG_LOCK_FREE == 2 &&
+	       ATOMIC_INT_LOCK_FREE == 2, "64- and 32-bit atomics lock-free");
+_Static_assert(sizeof(uint64_t) == sizeof(unsigned long) ||
+	       sizeof(uint64_t) == sizeof(unsigned long long), "uint64_t");
 _Static_assert(sizeof(struct seg_header) <= SEG_HEADER_SIZE, "header page");
 _Static_assert(sizeof(struct seg_consumer) == 128, "consumer entry lines");
 _Static_assert(SEG_HEADER_SIZE % sizeof(struct seg_consumer) == 0,

@@ -275,10 +275,13 @@ struct mdbus_pub_info {
  * for the liveness check; not for the hot path. Returns 0 or an error. */
 int mdbus_sub_pub_info(const mdbus_sub_t *sub, struct mdbus_pub_info *info);
 
-/* Re-attaches after MDBUS_EREPLACED (or whenever the caller wants): maps the
- * segment now under the channel name and starts at its oldest message
- * (when it is the same segment, keeps the position). Returns 0 or an error;
- * on error the old mapping stays usable. */
+/* Re-attaches after MDBUS_EREPLACED or MDBUS_EEVICTED (or whenever the
+ * caller wants): maps the segment now under the channel name and starts
+ * at its oldest message. When it is the same segment, keeps the position
+ * and gives the old consumer entry back before taking a new one, so a full
+ * table still has room. Returns 0 or an error; on error the old mapping
+ * stays readable (in the same segment without an entry: reads then return
+ * MDBUS_EEVICTED until a reopen succeeds). */
 int mdbus_sub_reopen(mdbus_sub_t *sub);
 
 /* Frees the consumer entry and unmaps. NULL is a no-op. */

@@ -82,7 +82,9 @@ static uint64_t start_position(const struct mdbus_sub *s)
 	}
 }
 
-static int attach(struct mdbus_sub *s)
+/* Maps the segment under the name and sets the start position; takes no
+ * consumer entry yet. */
+static int attach_map(struct mdbus_sub *s)
 {
 	int r;
 
@@ -93,15 +95,30 @@ static int attach(struct mdbus_sub *s)
 	s->pos = start_position(s);
 	s->entry = -1;
 	s->evicted = 0;
+	return 0;
+}
+
+/* Takes a consumer entry at s->pos, unless the mapping is read-only. */
+static int attach_register(struct mdbus_sub *s)
+{
+	int r;
+
 	if (!s->m.writable)
 		return 0;
 	r = cons_register(&s->m, s->name, s->pos, &s->word);
-	if (r < 0) {
-		seg_unmap(&s->m);
+	if (r < 0)
 		return r;
-	}
 	s->entry = r;
 	return 0;
+}
+
+static int attach(struct mdbus_sub *s)
+{
+	int r = attach_map(s);
+
+	if (r == 0 && (r = attach_register(s)) < 0)
+		seg_unmap(&s->m);
+	return r;
 }
 
 static int check_names(const struct mdbus_sub_config *cfg, char *name)
@@ -388,19 +405,19 @@ static int is_replaced(const struct seg_map *m)
 	       SEG_PUB_REPLACED;
 }
 
-/* Attaches to the segment under the name, waiting up to REOPEN_WAIT_MS
- * while it is still the replaced one (the replacer marks the old segment
- * before it makes the new). */
-static int attach_current(struct mdbus_sub *fresh)
+/* Maps the segment under the name, waiting up to REOPEN_WAIT_MS while it
+ * is still the replaced one (the replacer marks the old segment before
+ * the new one takes its name). */
+static int map_current(struct mdbus_sub *fresh)
 {
 	struct timespec pause = { 0, 10000000L };
 	int r, tries;
 
 	for (tries = 0;; tries++) {
-		r = attach(fresh);
+		r = attach_map(fresh);
 		if (r < 0 || !is_replaced(&fresh->m))
 			return r;
-		detach(fresh);
+		seg_unmap(&fresh->m);
 		if (tries * 10 >= REOPEN_WAIT_MS)
 			return err_set(MDBUS_EREPLACED,
 				       "channel %s: no new segment after %d ms",
@@ -409,19 +426,34 @@ static int attach_current(struct mdbus_sub *fresh)
 	}
 }
 
+/*
+ * Maps the segment now under the name; in the same segment keeps our
+ * place and gives our entry back before taking one, so that a full table
+ * has room for us (an evicted reader's entry is ours to give back).
+ */
 MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s)
 {
 	struct mdbus_sub fresh = *s;
-	int r;
+	int same, r;
 
 	fresh.start = MDBUS_START_OLDEST;
-	r = attach_current(&fresh);
+	r = map_current(&fresh);
 	if (r < 0)
 		return r;
-	if (fresh.m.g.epoch == s->m.g.epoch) {
-		fresh.pos = s->pos; /* same segment: keep our place */
-		publish_position(&fresh);
+	same = fresh.m.g.epoch == s->m.g.epoch;
+	if (same) {
+		fresh.pos = s->pos;
+		if (s->entry >= 0)
+			cons_unregister(&s->m, s->entry, s->word);
+		s->entry = -1;
+		s->evicted = s->m.writable; /* entry-less until this works */
 	}
+	r = attach_register(&fresh);
+	if (r < 0) {
+		seg_unmap(&fresh.m);
+		return r;
+	}
+	publish_position(&fresh);
 	detach(s);
 	*s = fresh;
 	return 0;

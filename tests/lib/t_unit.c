@@ -516,6 +516,36 @@ static void t_lapped(void **state)
 	mdbus_pub_close(p);
 }
 
+/* An evicted reader reopens in a full table: its own entry makes room. */
+static void t_evicted_reopen_full(void **state)
+{
+	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS, MDBUS_MODE_LOSSLESS);
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	mdbus_pub_t *p = NULL;
+	mdbus_sub_t *s;
+	uint64_t i;
+
+	(void)state;
+	c.max_consumers = 1;
+	c.stall_evict_ns = 1000000; /* 1 ms */
+	assert_rc(mdbus_pub_open(&p, "evict.full", &c), 0);
+	s = open_sub("evict.full", MDBUS_START_LATEST, 0);
+	for (i = 0; i < CAP; i++)
+		assert_rc(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	assert_rc(mdbus_pub_publish(p, 1, "x", 1, 0), MDBUS_EBACKPRESSURE);
+	tu_sleep_ms(20); /* the reader has stalled for over 1 ms */
+	assert_rc(mdbus_pub_publish(p, 1, "x", 1, 0), 0); /* evicted */
+	assert_rc(mdbus_sub_try_read(s, buf, sizeof(buf), &m), MDBUS_EEVICTED);
+	assert_rc(mdbus_sub_reopen(s), 0); /* same segment: place kept */
+	assert_int_equal(mdbus_sub_position(s), 0);
+	assert_rc(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);
+	assert_int_equal(m.seq, 1); /* 0 was overwritten once we were out */
+	assert_int_equal(m.lost, 1);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 static void t_ownership_resume(void **state)
 {
 	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS,
@@ -778,6 +808,7 @@ int main(void)
 		cmocka_unit_test(t_start_positions),
 		cmocka_unit_test(t_oldest_during_claim),
 		cmocka_unit_test(t_lapped),
+		cmocka_unit_test(t_evicted_reopen_full),
 		cmocka_unit_test(t_ownership_resume),
 		cmocka_unit_test(t_stats_list_unlink),
 		cmocka_unit_test(t_dir_env),
