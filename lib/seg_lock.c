@@ -113,5 +113,10 @@ void seg_lock_untrack(int fd)
 			break;
 		}
 	}
+	if (lock_count == 0) { /* nothing left open: nothing kept */
+		free(lock_fds);
+		lock_fds = NULL;
+		lock_cap = 0;
+	}
 	pthread_mutex_unlock(&locks_mu);
 }
