@@ -1,7 +1,9 @@
 /*
  * record.c - --record FILE: the channel's messages, as read, written to a
  * recording (mdbus_rec.h; format: doc/protocol.md, "Recording format"),
- * which mdpub's replay source and mdbus_rec_open() read back.
+ * which mdpub's replay source and mdbus_rec_open() read back. Every
+ * function returns 0 or a negative code and prints nothing: rec_open()'s
+ * detail is in mdbus_last_error(), the others fail only as writes do.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,14 +14,7 @@
 
 struct recorder {
 	mdbus_rec_writer_t *w;
-	const char *path;
 };
-
-static int rec_error(const char *path, int err)
-{
-	fprintf(stderr, "mdsub: %s: write: %s\n", path, mdbus_strerror(err));
-	return err;
-}
 
 static int fill_info(struct mdbus_rec_info *info, const char *channel,
 		     const struct mdbus_sub_config *sub)
@@ -27,11 +22,8 @@ static int fill_info(struct mdbus_rec_info *info, const char *channel,
 	struct mdbus_stats st;
 	int err = mdbus_channel_stats(channel, sub->dir, &st, NULL, 0);
 
-	if (err) {
-		fprintf(stderr, "mdsub: %s: cannot read geometry: %s\n",
-			channel, mdbus_strerror(err));
+	if (err)
 		return err;
-	}
 	memset(info, 0, sizeof *info);
 	snprintf(info->channel, sizeof info->channel, "%s", channel);
 	info->msg_version = MDBUS_MSG_VERSION;
@@ -53,11 +45,9 @@ int rec_open(struct recorder **out, const char *path, const char *channel,
 		return err;
 	r = calloc(1, sizeof *r);
 	if (!r)
-		return rec_error(path, -ENOMEM);
-	r->path = path;
+		return -ENOMEM;
 	err = mdbus_rec_create(&r->w, path, &info, 0);
 	if (err) {
-		fprintf(stderr, "mdsub: %s\n", mdbus_last_error());
 		free(r);
 		return err;
 	}
@@ -67,23 +57,18 @@ int rec_open(struct recorder **out, const char *path, const char *channel,
 
 int rec_write(struct recorder *r, const struct delivery *d)
 {
-	int err = mdbus_rec_write(r->w, d->msg, d->payload);
-
-	return err ? rec_error(r->path, err) : 0;
+	return mdbus_rec_write(r->w, d->msg, d->payload);
 }
 
 int rec_flush(struct recorder *r)
 {
-	int err = mdbus_rec_flush(r->w);
-
-	return err ? rec_error(r->path, err) : 0;
+	return mdbus_rec_flush(r->w);
 }
 
 int rec_close(struct recorder *r)
 {
-	const char *path = r->path;
 	int err = mdbus_rec_finish(r->w);
 
 	free(r);
-	return err ? rec_error(path, err) : 0;
+	return err;
 }

@@ -111,19 +111,22 @@ static int flush_output(struct app *a)
 	return output_failed(a);
 }
 
-/* Ends the run after the recorder failed (record.c printed why). */
-static int recorder_failed(struct app *a)
+/* Ends the run after a write to the recording failed (a write sets no
+ * detail text: the code says it all). */
+static int recorder_failed(struct app *a, int err)
 {
-	a->status = EXIT_FAILURE;
-	a->done = 1;
-	return -EIO;
+	char text[1024];
+
+	snprintf(text, sizeof text, "%s: write: %s", a->o->record,
+		 mdbus_strerror(err));
+	return fail_text(a, text, err);
 }
 
 static int flush_record(struct app *a)
 {
-	if (!a->rec || rec_flush(a->rec) == 0)
-		return 0;
-	return recorder_failed(a);
+	int err = a->rec ? rec_flush(a->rec) : 0;
+
+	return err ? recorder_failed(a, err) : 0;
 }
 
 static int grow_buffer(struct app *a, size_t need)
@@ -269,8 +272,10 @@ static int type_wanted(const struct mdsub_opts *o, unsigned type)
 
 static int to_sinks(struct app *a, const struct delivery *d)
 {
-	if (a->rec && rec_write(a->rec, d))
-		return recorder_failed(a);
+	int err = a->rec ? rec_write(a->rec, d) : 0;
+
+	if (err)
+		return recorder_failed(a, err);
 	if (a->fwd)
 		fwd_send(a->fwd, d, now_monotonic());
 	if (!a->print)
@@ -458,7 +463,7 @@ static int open_sinks(struct app *a)
 	if (o->record) {
 		err = rec_open(&a->rec, o->record, a->ch[0].name, &o->sub);
 		if (err)
-			return recorder_failed(a);
+			return fail_text(a, mdbus_error_text(err), err);
 	}
 	if (o->fwd.url) {
 		char why[512];
@@ -498,6 +503,7 @@ static void finish(struct app *a)
 {
 	uint64_t elapsed = now_monotonic() - a->start_ns;
 	FILE *sum = a->o->stats_ns ? stdout : stderr;
+	int err;
 
 	fflush(stdout);
 	for (int i = 0; i < a->n; i++) {
@@ -509,8 +515,8 @@ static void finish(struct app *a)
 		stats_free(c->stats);
 		mdbus_sub_close(c->sub);
 	}
-	if (a->rec && rec_close(a->rec))
-		a->status = EXIT_FAILURE;
+	if (a->rec && (err = rec_close(a->rec)) < 0)
+		recorder_failed(a, err);
 	if (a->fwd)
 		fwd_close(a->fwd);
 	if (fflush(stdout) && errno != EPIPE && !a->status) {

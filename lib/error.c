@@ -19,6 +19,11 @@ int err_set(int code, const char *fmt, ...)
 	return code;
 }
 
+void err_clear(void)
+{
+	last_error[0] = '\0';
+}
+
 MDBUS_EXPORT const char *mdbus_last_error(void)
 {
 	return last_error;

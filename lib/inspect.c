@@ -95,6 +95,7 @@ MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 	uint32_t i;
 	int r;
 
+	err_clear();
 	r = seg_attach(&m, channel, dir, SEG_ATTACH_RDONLY);
 	if (r < 0)
 		return r;
@@ -164,6 +165,7 @@ MDBUS_EXPORT int mdbus_list(const char *dir, int (*fn)(const char *, void *),
 	DIR *d;
 	int r;
 
+	err_clear();
 	d = opendir(path ? path : "/dev/shm");
 	if (!d)
 		return err_set(-errno, "open directory %s: %s",

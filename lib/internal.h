@@ -14,6 +14,10 @@
 
 /* ---- error.c ---- */
 
+/* Empties mdbus_last_error(): first thing in every call that may set it,
+ * so that a detail never outlives the call it belongs to. */
+void err_clear(void);
+
 /* Records a printf-style detail for mdbus_last_error() and returns code. */
 int err_set(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -62,11 +62,13 @@ enum mdbus_error {
  * (0, negated errno values, MDBUS_E*). Thread-safe; never NULL. */
 const char *mdbus_strerror(int err);
 
-/* Returns a detailed text for the last error of an open, attach, stats,
+/* Returns a detailed text for the last error of an open, reopen, stats,
  * list or unlink call in this thread (e.g. the size needed when a directory
  * is too small, both versions on a version mismatch); "" when there was
- * none. Hot-path calls (publish, claim, commit, read) do not set it, and
- * success does not clear it. Thread-local. */
+ * none. Each call that may set it (the open, reopen, stats, list, unlink
+ * and recording open/create calls) empties it first, so it always belongs
+ * to the last such call; hot-path calls (publish, claim, commit, read,
+ * recording read/write) neither set nor empty it. Thread-local. */
 const char *mdbus_last_error(void);
 
 /* Returns the package version of the library in use (MDBUS_VERSION of the

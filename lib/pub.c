@@ -104,6 +104,7 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	struct mdbus_pub *p;
 	int r;
 
+	err_clear();
 	if (!out)
 		return err_set(-EINVAL, "NULL handle pointer");
 	*out = NULL;

@@ -155,6 +155,7 @@ MDBUS_EXPORT int mdbus_rec_open(mdbus_rec_reader_t **out, const char *path,
 	struct stat st;
 	int fd, err;
 
+	err_clear();
 	fd = open_regular(path, &st);
 	if (fd < 0)
 		return fd;

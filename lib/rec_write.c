@@ -98,6 +98,7 @@ MDBUS_EXPORT int mdbus_rec_create(mdbus_rec_writer_t **out, const char *path,
 	struct rec_header h;
 	int fd;
 
+	err_clear();
 	if (!memchr(info->channel, '\0', sizeof info->channel))
 		return err_set(-EINVAL, "recording channel name not terminated");
 	w = malloc(sizeof *w);

@@ -85,8 +85,10 @@ int seg_fd_unlink(const char *dir, const char *channel)
 
 MDBUS_EXPORT int mdbus_unlink(const char *channel, const char *dir)
 {
-	int r = seg_check_channel(channel);
+	int r;
 
+	err_clear();
+	r = seg_check_channel(channel);
 	if (r < 0)
 		return r;
 	r = seg_fd_unlink(seg_dir(dir), channel);

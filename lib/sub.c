@@ -141,6 +141,7 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 	struct mdbus_sub *s;
 	int r;
 
+	err_clear();
 	if (!out)
 		return err_set(-EINVAL, "NULL handle pointer");
 	*out = NULL;
@@ -436,6 +437,7 @@ MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s)
 	struct mdbus_sub fresh = *s;
 	int same, r;
 
+	err_clear();
 	fresh.start = MDBUS_START_OLDEST;
 	r = map_current(&fresh);
 	if (r < 0)

@@ -139,6 +139,31 @@ static void t_strerror(void **state)
 	assert_non_null(mdbus_last_error());
 }
 
+static int count_one(const char *channel, void *arg)
+{
+	(void)channel;
+	++*(int *)arg;
+	return 0;
+}
+
+/* A call that may set the detail empties it first: no stale text. */
+static void t_last_error_fresh(void **state)
+{
+	struct mdbus_stats st;
+
+	(void)state;
+	assert_rc(mdbus_channel_stats("no.such", NULL, &st, NULL, 0), -ENOENT);
+	assert_true(strstr(mdbus_last_error(), "no.such") != NULL);
+	assert_rc(mdbus_unlink("bad name", NULL), MDBUS_ENAME);
+	assert_true(strstr(mdbus_last_error(), "bad name") != NULL);
+	{
+		int n = 0;
+
+		assert_rc(mdbus_list(NULL, count_one, &n), 0);
+	}
+	assert_string_equal(mdbus_last_error(), "");
+}
+
 /* The version and enumeration names the tools print. */
 static void t_names(void **state)
 {
@@ -800,6 +825,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_strerror),
 		cmocka_unit_test(t_names),
+		cmocka_unit_test(t_last_error_fresh),
 		cmocka_unit_test(t_channel_names),
 		cmocka_unit_test(t_config_defaults),
 		cmocka_unit_test(t_geometry),
