@@ -96,7 +96,7 @@ cppcheck_sources() ( # no finding at these settings
 	cd "$build/src" &&
 		cppcheck -q --std=c11 --enable=warning,portability,performance \
 			--error-exitcode=1 --inline-suppr -j"$jobs" -D_GNU_SOURCE \
-			-I lib -I daemons lib daemons clients
+			-I lib -I common lib common daemons clients
 )
 
 variant plain
