@@ -25,21 +25,24 @@
 /* Whether the owner recorded in entry c (state word w) is dead. */
 static int owner_dead(const struct seg_consumer *c, uint64_t w)
 {
-	uint64_t start;
+	uint64_t tag, start;
 
 	if (cons_state(w) == CONS_FREE)
 		return 0;
-	/* pid_start was stored before the release CAS that made w; the
-	 * caller's acquire load of w pairs with it. While CLAIMING it may
-	 * still be 0, which proc_alive() treats as "pid only". */
-	start = atomic_load_explicit(&c->pid_start, memory_order_relaxed);
-	if (cons_state(w) == CONS_CLAIMING || cons_state(w) == CONS_RECLAIMING)
-		start = 0; /* not (or not the owner's) yet */
+	/* An ACTIVE or EVICTED word was made by a release CAS after the tag
+	 * was stored; the caller's acquire load of w pairs with it. While
+	 * CLAIMING or RECLAIMING the tag may still be the previous owner's:
+	 * then only the pid can tell (start 0 = unknown). */
+	tag = atomic_load_explicit(&c->pid_start, memory_order_relaxed);
+	start = cons_tag_start(tag);
+	if ((cons_state(w) == CONS_CLAIMING || cons_state(w) == CONS_RECLAIMING) &&
+	    cons_tag_gen(tag) != cons_gen(w))
+		start = 0;
 	return !proc_alive(cons_pid(w), start);
 }
 
 static void fill_entry(struct seg_consumer *c, const char *name,
-		       uint64_t pos, uint64_t pid_start)
+		       uint64_t pos)
 {
 	uint64_t words[(MDBUS_NAME_MAX + 1) / 8] = {0};
 	size_t i, n = strlen(name);
@@ -47,7 +50,6 @@ static void fill_entry(struct seg_consumer *c, const char *name,
 	memcpy(words, name, n > MDBUS_NAME_MAX ? MDBUS_NAME_MAX : n);
 	for (i = 0; i < sizeof(words) / 8; i++)
 		atomic_store_explicit(&c->name[i], words[i], memory_order_relaxed);
-	atomic_store_explicit(&c->pid_start, pid_start, memory_order_relaxed);
 	atomic_store_explicit(&c->lost, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->read_num, pos, memory_order_relaxed);
 }
@@ -71,7 +73,9 @@ static int claim(struct seg_map *m, int idx, uint64_t w, const char *name,
 						     memory_order_acquire,
 						     memory_order_relaxed))
 		return 0;
-	fill_entry(c, name, pos, start);
+	atomic_store_explicit(&c->pid_start, cons_tag(claiming, start),
+			      memory_order_relaxed);
+	fill_entry(c, name, pos);
 	active = cons_next(claiming, CONS_ACTIVE, pid);
 	if (!atomic_compare_exchange_strong_explicit(&c->state, &claiming, active,
 						     memory_order_release,
@@ -180,10 +184,13 @@ void cons_unregister(struct seg_map *m, int idx, uint64_t word)
 	struct seg_consumer *c = &m->table[idx];
 	uint64_t w = atomic_load_explicit(&c->state, memory_order_relaxed);
 
-	/* Ours as registered, or ours but evicted since. */
-	if (w != word && !(cons_state(w) == CONS_EVICTED &&
-			   cons_pid(w) == cons_pid(word)))
+	/* Ours as registered, or ours evicted since (the producer's CAS
+	 * makes exactly that word). */
+	if (w != word && w != cons_next(word, CONS_EVICTED, cons_pid(word)))
 		return;
+	/* Our own flag (we are not asleep while closing): a next owner must
+	 * not inherit it, or a repair would count it. */
+	atomic_store_explicit(&c->waiting, 0, memory_order_release);
 	atomic_compare_exchange_strong_explicit(&c->state, &w,
 						cons_next(w, CONS_FREE, 0),
 						memory_order_release,
@@ -208,6 +215,8 @@ static int reclaim(struct seg_map *m, uint32_t idx)
 						     memory_order_acquire,
 						     memory_order_relaxed))
 		return 0;
+	atomic_store_explicit(&c->pid_start, cons_tag(mine, start),
+			      memory_order_relaxed);
 	/* The entry is ours alone now: nobody claims a RECLAIMING entry. */
 	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
 	/* Release: the next claimant (acquire CAS) sees the flag cleared. */

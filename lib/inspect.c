@@ -78,8 +78,8 @@ static void fill_consumer(const struct seg_consumer *c, uint64_t w,
 	memset(out, 0, sizeof(*out));
 	cons_name(c, out->name);
 	out->pid = cons_pid(w);
-	out->alive = proc_alive(out->pid,
-				atomic_load_explicit(&c->pid_start, memory_order_relaxed));
+	out->alive = proc_alive(out->pid, cons_tag_start(
+				atomic_load_explicit(&c->pid_start, memory_order_relaxed)));
 	out->evicted = cons_state(w) == CONS_EVICTED;
 	/* Acquire pairs with the reader's release store of its position. */
 	out->position = atomic_load_explicit(&c->read_num, memory_order_acquire);

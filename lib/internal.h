@@ -154,8 +154,9 @@ int wait_publisher_init(struct seg_header *h);
 
 /* Producer side, after publishing: wakes blocked readers if any declared
  * themselves waiting. A compiler barrier (asym) or a full fence, and a
- * load; a syscall only when someone waits. */
-void wait_wake_if_waiting(struct seg_header *h, int asym);
+ * load; a syscall only when someone waits. Returns -1 when nobody was
+ * counted, else what FUTEX_WAKE returned (the sleepers woken). */
+long wait_wake_if_waiting(struct seg_header *h, int asym);
 
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);
@@ -167,6 +168,7 @@ struct wait_for {
 	const _Atomic uint64_t *stamp;
 	uint64_t seen;
 	_Atomic uint32_t *waiting;           /* entry flag; NULL: no entry */
+	uint32_t waiting_tag;                /* what we store in it: ours */
 	const _Atomic uint64_t *entry_state; /* NULL: no entry */
 	uint64_t entry_word;
 };

@@ -58,6 +58,7 @@
 #define CONS_RECLAIMING 4u /* the pid in the word frees a dead owner's entry */
 
 static inline uint32_t cons_state(uint64_t w) { return (uint32_t)(w & 0xffu); }
+static inline uint64_t cons_gen(uint64_t w) { return (w >> 8) & 0xffffffu; }
 static inline int32_t cons_pid(uint64_t w) { return (int32_t)(w >> 32); }
 /* The word after w: state st, owner pid, generation + 1. */
 static inline uint64_t cons_next(uint64_t w, uint32_t st, int32_t pid)
@@ -112,9 +113,12 @@ struct seg_header {
 
 struct seg_consumer {
 	_Atomic uint64_t state;      /* CONS_* | generation | pid, see above */
-	_Atomic uint64_t pid_start;  /* /proc start time of the owner; written
-					while CLAIMING, read after an acquire
-					load of state */
+	_Atomic uint64_t pid_start;  /* owner tag, cons_tag(): the /proc start
+					time of the pid in the state word and
+					the generation it went in with; written
+					first thing while CLAIMING or
+					RECLAIMING, read after an acquire load
+					of state */
 	_Atomic uint64_t read_num;   /* next seq it will read; release-stored
 					after the copy, acquired by a lossless
 					producer before reusing a slot */
@@ -140,6 +144,18 @@ struct seg_consumer {
 #define WAITERS_ONE ((1ULL << 32) + 1)      /* add: one more, one change */
 #define WAITERS_LESS ((1ULL << 32) - 1)     /* add: one less, one change */
 static inline uint32_t waiters_count(uint64_t w) { return (uint32_t)w; }
+
+/* The owner tag: the generation of the CLAIMING or RECLAIMING word its
+ * writer made (bits 40-63) and that process's start time (bits 0-39;
+ * clock ticks since boot), so a reclaimer can tell a claimant's own start
+ * time from a previous owner's still in the field. */
+#define CONS_TAG_START_MASK ((1ULL << 40) - 1)
+static inline uint64_t cons_tag(uint64_t w, uint64_t start)
+{
+	return cons_gen(w) << 40 | (start & CONS_TAG_START_MASK);
+}
+static inline uint64_t cons_tag_start(uint64_t t) { return t & CONS_TAG_START_MASK; }
+static inline uint64_t cons_tag_gen(uint64_t t) { return t >> 40; }
 
 /* Slot header words (index into the slot as uint64 words). */
 #define SLOT_W_STAMP 0 /* see stamp_*() */

@@ -40,27 +40,52 @@ static int parse_stat(const char *buf, char *state, uint64_t *start)
  * Returns 0, -ESRCH when the process is a zombie or went away while we
  * looked, or another negated errno when /proc cannot tell (-ENOENT: no
  * entry, which hidepid also gives for other users' live processes). */
-static int proc_start_time(pid_t pid, uint64_t *start)
+/* Reads /proc/PID/NAME into buf (NUL-terminated). Returns 0 or a negated
+ * errno. */
+static int read_proc(pid_t pid, const char *name, char *buf, size_t len)
 {
-	char path[64], buf[1024], state;
+	char path[64];
 	ssize_t n;
 	int fd, r;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ESRCH ? -ESRCH : -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return -errno;
+	n = read(fd, buf, len - 1);
 	r = n < 0 ? -errno : 0;
 	close(fd);
+	buf[n < 0 ? 0 : n] = '\0';
+	return r;
+}
+
+/* A zombie thread-group leader whose other threads still run (its main
+ * thread called pthread_exit()) is alive: /proc/PID/status counts them. */
+static int other_threads_run(pid_t pid)
+{
+	char buf[2048];
+	const char *t;
+
+	if (read_proc(pid, "status", buf, sizeof(buf)) < 0)
+		return 0;
+	t = strstr(buf, "\nThreads:");
+	return t && strtoul(t + 9, NULL, 10) > 1;
+}
+
+static int proc_start_time(pid_t pid, uint64_t *start)
+{
+	char buf[1024], state;
+	int r = read_proc(pid, "stat", buf, sizeof(buf));
+
 	if (r < 0)
 		return r;
-	buf[n] = '\0';
 	r = parse_stat(buf, &state, start);
 	if (r < 0)
 		return r;
 	/* A zombie has exited; it only waits for its parent to reap it. */
-	return state == 'Z' || state == 'X' ? -ESRCH : 0;
+	if (state == 'X' || (state == 'Z' && !other_threads_run(pid)))
+		return -ESRCH;
+	return 0;
 }
 
 int proc_alive(pid_t pid, uint64_t start)

@@ -22,6 +22,12 @@
  * gate it are still alive (it reads /proc). */
 #define REAP_INTERVAL_NS 10000000ULL
 
+/* A waiter count that keeps costing a FUTEX_WAKE that wakes nobody was
+ * left by readers killed asleep (doc/protocol.md, "Waiting"): after this
+ * many in a row, reclaim and repair, at most once per REPAIR_GAP_NS. */
+#define FUTILE_WAKES 1000u
+#define REPAIR_GAP_NS 1000000000ULL
+
 struct mdbus_pub {
 	struct seg_map m;
 	uint64_t next;         /* sequence of the next message */
@@ -33,6 +39,8 @@ struct mdbus_pub {
 	size_t claim_size;     /* open claim's size, 0 = none */
 	int claimed;
 	int asym;              /* readers' membarrier() fences for us */
+	unsigned futile;       /* FUTEX_WAKEs in a row that woke nobody */
+	uint64_t repair_ns;    /* last reclaim for them */
 };
 
 MDBUS_EXPORT void mdbus_pub_config_init(struct mdbus_pub_config *cfg)
@@ -230,10 +238,23 @@ static _Atomic uint64_t *begin(struct mdbus_pub *p, uint64_t n)
 }
 
 /* Steps 2 (header words), 3, 4 and 5 for message n. */
+/* Slow path of finish(): a count nobody sleeps behind. */
+static void repair_count(struct mdbus_pub *p)
+{
+	uint64_t now = clock_mono_ns();
+
+	p->futile = 0;
+	if (now - p->repair_ns < REPAIR_GAP_NS)
+		return;
+	p->repair_ns = now;
+	cons_reap(&p->m);
+}
+
 static void finish(struct mdbus_pub *p, _Atomic uint64_t *slot, uint64_t n,
 		   uint16_t type, size_t size, uint64_t ts_ns)
 {
 	struct seg_header *h = p->m.hdr;
+	long woken;
 
 	atomic_store_explicit(&slot[SLOT_W_TS], ts_ns ? ts_ns : clock_realtime_ns(),
 			      memory_order_relaxed);
@@ -245,7 +266,11 @@ static void finish(struct mdbus_pub *p, _Atomic uint64_t *slot, uint64_t n,
 	/* Step 4: pairs with acquire loads of write_num (join, wait, lap). */
 	atomic_store_explicit(&h->write_num, n + 1, memory_order_release);
 	p->next = n + 1;
-	wait_wake_if_waiting(h, p->asym);
+	woken = wait_wake_if_waiting(h, p->asym);
+	if (woken > 0)
+		p->futile = 0;
+	else if (woken == 0 && ++p->futile >= FUTILE_WAKES)
+		repair_count(p);
 }
 
 static void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)

@@ -134,10 +134,8 @@ void seg_unmap(struct seg_map *m)
 		munmap(m->blk_map, m->g.total_size - m->g.blocks_off);
 	if (m->meta_map)
 		munmap(m->meta_map, m->blk_map ? m->g.blocks_off : m->g.total_size);
-	if (m->fd >= 0) {
-		seg_lock_untrack(m->fd);
-		close(m->fd); /* drops the publisher's lock */
-	}
+	if (m->fd >= 0)
+		seg_lock_close(m->fd); /* drops the publisher's lock */
 	memset(m, 0, sizeof(*m));
 	m->fd = -1;
 }

@@ -122,21 +122,30 @@ static int reserve(int fd, const char *dir, const char *channel,
  * lock alive in a forked child that inherited it (see locks_child()). The
  * second open goes by path, and is checked to be the same file.
  */
-int seg_map_rw(struct seg_map *m, int fd, const char *path)
+int seg_reopen_same(int fd, const char *path)
 {
 	struct stat a, b;
-	int mfd, e;
-	void *p;
+	int mfd = seg_open_path(path, O_RDWR, 0);
 
-	mfd = seg_open_path(path, O_RDWR, 0);
 	if (mfd < 0)
-		return mfd == -ENOENT ? -EAGAIN
-				      : err_set(mfd, "reopen %s: %s", path, strerror(-mfd));
+		return mfd == -ENOENT ? -EAGAIN : mfd;
 	if (fstat(fd, &a) < 0 || fstat(mfd, &b) < 0 || a.st_dev != b.st_dev ||
 	    a.st_ino != b.st_ino) {
 		close(mfd);
 		return -EAGAIN; /* the name moved on meanwhile */
 	}
+	return mfd;
+}
+
+int seg_map_rw(struct seg_map *m, int fd, const char *path)
+{
+	int mfd, e;
+	void *p;
+
+	mfd = seg_reopen_same(fd, path);
+	if (mfd < 0)
+		return mfd == -EAGAIN ? mfd
+				      : err_set(mfd, "reopen %s: %s", path, strerror(-mfd));
 	p = mmap(NULL, m->g.total_size, PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_POPULATE, mfd, 0);
 	e = errno;

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -31,8 +32,11 @@ static void locks_child(void)
 	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	size_t i;
 
-	for (i = 0; null >= 0 && i < lock_count; i++)
-		dup2(null, lock_fds[i]);
+	/* Without /dev/null (no descriptor left), close them instead: the
+	 * child must not keep a lock, whatever becomes of its handles. */
+	for (i = 0; i < lock_count; i++)
+		if (null < 0 || dup2(null, lock_fds[i]) < 0)
+			close(lock_fds[i]);
 	if (null >= 0)
 		close(null);
 	lock_count = 0;
@@ -96,13 +100,26 @@ int seg_lock_named(int fd, const char *dir, const char *channel)
 	return r < 0 ? r : -EAGAIN;
 }
 
-void seg_lock_close(int fd)
+
+int seg_lock_held_here(int fd)
 {
-	seg_lock_untrack(fd);
-	close(fd);
+	struct stat a, b;
+	size_t i;
+	int held = 0;
+
+	if (fstat(fd, &a) < 0)
+		return 0;
+	pthread_mutex_lock(&locks_mu);
+	for (i = 0; i < lock_count && !held; i++)
+		held = lock_fds[i] != fd && fstat(lock_fds[i], &b) == 0 &&
+		       a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
+		       flock(lock_fds[i], LOCK_EX | LOCK_NB) == 0;
+	pthread_mutex_unlock(&locks_mu);
+	return held;
 }
 
-void seg_lock_untrack(int fd)
+/* Closes under locks_mu, so that no fork() sees the fd unlisted but open. */
+void seg_lock_close(int fd)
 {
 	size_t i;
 
@@ -118,5 +135,6 @@ void seg_lock_untrack(int fd)
 		lock_fds = NULL;
 		lock_cap = 0;
 	}
+	close(fd); /* drops the lock, unless a mapping holds it */
 	pthread_mutex_unlock(&locks_mu);
 }

@@ -10,25 +10,22 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "segment.h"
 
+/* The error for a channel whose lock is held: names the owner's pid as
+ * its header says. Read with pread(), not a mapping: the file may be
+ * someone else's, who could truncate it under a mapping (SIGBUS). */
 static int owned_error(int fd, const char *channel)
 {
-	struct seg_header *h;
-	struct stat st;
 	int32_t pid = 0;
 
-	if (fstat(fd, &st) == 0 && st.st_size >= (off_t)SEG_HEADER_SIZE) {
-		h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-		if (h != MAP_FAILED) {
-			/* Pairs with the publisher's release store of its pid. */
-			pid = atomic_load_explicit(&h->pub_pid, memory_order_acquire);
-			munmap(h, SEG_HEADER_SIZE);
-		}
-	}
+	if (pread(fd, &pid, sizeof(pid), offsetof(struct seg_header, pub_pid)) !=
+	    (ssize_t)sizeof(pid))
+		pid = 0;
 	return err_set(MDBUS_EOWNED, "channel %s is owned by live publisher pid %d",
 		       channel, (int)pid);
 }
@@ -81,82 +78,122 @@ static int replaced(int r)
 	return r < 0 ? r : 1;
 }
 
-/*
- * We hold the lock of the segment under the name (ours: our uid, our
- * mode), so its publisher is gone. Resumes it when it has the geometry
- * asked; replaces it when it is a leftover (shorter than a header or no
- * magic yet: made by hand or by an older creator that died; marked
- * replaced: its replacer died before renaming) or, with
- * MDBUS_PUB_REPLACE, of another geometry, major version, magic or corrupt.
- * Returns 0 when m maps the segment open as fd, 1 when m maps a new one
- * (fd is then the caller's to close), or an error.
- */
-static int resume_locked(struct seg_map *m, int fd, const char *path,
-			 const char *channel, const struct mdbus_pub_config *cfg,
-			 const struct seg_geom *want)
+/* The header of the segment open as fd, mapped read-write through a
+ * second open of its path: a mapping of fd itself would hold our locked
+ * description, i.e. the lock, in any child forked meanwhile. NULL with
+ * the error in *r (-EAGAIN: the name moved on). */
+static struct seg_header *map_header(int fd, const char *path, int *r)
 {
-	struct seg_header *h;
-	struct seg_geom have;
-	struct stat st;
+	int mfd = seg_reopen_same(fd, path);
+	void *h;
+
+	*r = mfd;
+	if (mfd < 0)
+		return NULL;
+	h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+	*r = h == MAP_FAILED ? -errno : 0;
+	close(mfd);
+	return h == MAP_FAILED ? NULL : h;
+}
+
+/* Why the segment whose header is h (file size `size`) cannot be
+ * resumed: 0 when it can (geometry in *have), 1 when it is a leftover
+ * (no magic: made by hand or by an older creator that died; marked
+ * replaced: its replacer died before the rename), or the error. */
+static int judge(const struct seg_header *h, uint64_t size, const char *channel,
+		 const struct seg_geom *want, struct seg_geom *have)
+{
 	int r;
 
-	if (fstat(fd, &st) < 0)
-		return err_set(-errno, "stat channel %s: %s", channel, strerror(errno));
-	if (st.st_size < (off_t)SEG_HEADER_SIZE)
-		return replaced(replace_locked(m, NULL, channel, cfg, want));
-	h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED)
-		return err_set(-errno, "mmap channel %s: %s", channel, strerror(errno));
 	/* Acquire pairs with the creator's release store of the magic and
 	 * a replacer's of REPLACED. */
 	if (atomic_load_explicit(&h->magic, memory_order_acquire) == 0 ||
 	    atomic_load_explicit(&h->pub_state, memory_order_acquire) ==
-	    SEG_PUB_REPLACED) {
-		munmap(h, SEG_HEADER_SIZE);
-		return replaced(replace_locked(m, NULL, channel, cfg, want));
+	    SEG_PUB_REPLACED)
+		return 1;
+	r = seg_geom_from_header(have, h, size, channel);
+	if (r == 0 && !seg_geom_same(have, want))
+		r = geometry_error(channel, have, want);
+	return r;
+}
+
+static int mode_error(const char *channel, const struct stat *st,
+		      const struct mdbus_pub_config *cfg)
+{
+	return err_set(-EPERM, "channel %s: the segment's mode %03o lets others "
+		       "write that file_mode %03o does not: replace it "
+		       "(MDBUS_PUB_REPLACE, mdpub replace = yes) or remove it",
+		       channel, (unsigned)(st->st_mode & 07777),
+		       (unsigned)(cfg->file_mode & 0777));
+}
+
+/*
+ * We hold the lock of our own segment under the name, so its publisher is
+ * gone. Resumes it when it has the geometry asked and no write bits
+ * beyond file_mode; replaces it when it is a leftover or, with
+ * MDBUS_PUB_REPLACE, of another geometry, mode, major version, magic or
+ * corrupt (marked replaced for its readers whenever its layout is ours).
+ * Returns 0 when m maps the segment open as fd, 1 when m maps a new one
+ * (fd is then the caller's to close), or an error.
+ */
+static int resume_locked(struct seg_map *m, int fd, const char *path,
+			 const struct stat *st, int mode_ok, const char *channel,
+			 const struct mdbus_pub_config *cfg,
+			 const struct seg_geom *want)
+{
+	struct seg_header *h = NULL;
+	struct seg_geom have;
+	int r = 1;
+
+	if (st->st_size >= (off_t)SEG_HEADER_SIZE) {
+		h = map_header(fd, path, &r);
+		if (!h)
+			return r == -EAGAIN ? r : err_set(r, "map channel %s: %s",
+							  channel, strerror(-r));
+		r = judge(h, (uint64_t)st->st_size, channel, want, &have);
 	}
-	r = seg_geom_from_header(&have, h, (uint64_t)st.st_size, channel);
-	if (r == 0 && !seg_geom_same(&have, want))
-		r = geometry_error(channel, &have, want);
+	if (r == 0 && !mode_ok)
+		r = mode_error(channel, st, cfg);
 	if (r == 0) {
 		munmap(h, SEG_HEADER_SIZE);
 		m->g = have;
 		return seg_map_rw(m, fd, path);
 	}
-	if (cfg->flags & MDBUS_PUB_REPLACE)
-		r = replaced(replace_locked(m, r == MDBUS_EGEOMETRY ? h : NULL,
+	if (r == 1 || (cfg->flags & MDBUS_PUB_REPLACE))
+		r = replaced(replace_locked(m, r == 1 || r == MDBUS_EGEOMETRY ||
+					    r == -EPERM ? h : NULL,
 					    channel, cfg, want));
-	munmap(h, SEG_HEADER_SIZE);
+	if (h)
+		munmap(h, SEG_HEADER_SIZE);
 	return r;
 }
 
-/*
- * Whether the file under the name is one this publisher may resume: a
- * regular file of its own effective uid, writable by nobody its
- * configuration does not name. Anything else was made by someone else,
- * who could truncate it under us (SIGBUS) or rewrite it while readers
- * trust our pid. Returns 1 (ours), 0 (not ours), or an error.
- */
-static int resumable(int fd, int writable, const struct mdbus_pub_config *cfg,
-		     struct stat *st)
+/* Whether the file under the name is ours: a regular file of our
+ * effective uid that we could open read-write. Anything else was made by
+ * someone else, who could truncate it under us (SIGBUS) or rewrite it
+ * while readers trust our pid. *mode_ok: nobody file_mode does not name
+ * may write it. Returns 1, 0, or a negated errno. */
+static int ours(int fd, int writable, const struct mdbus_pub_config *cfg,
+		struct stat *st, int *mode_ok)
 {
 	if (fstat(fd, st) < 0)
 		return -errno;
-	return writable && S_ISREG(st->st_mode) && st->st_uid == geteuid() &&
-	       !(st->st_mode & 0222 & ~(cfg->file_mode & 0222));
+	*mode_ok = !(st->st_mode & 0222 & ~(cfg->file_mode & 0222));
+	return writable && S_ISREG(st->st_mode) && st->st_uid == geteuid();
 }
 
 static int foreign_error(const char *channel, const char *dir,
-			 const struct stat *st, const struct mdbus_pub_config *cfg)
+			 const struct stat *st)
 {
 	return err_set(-EPERM, "channel %s: the segment in %s is %s of uid %u "
-		       "mode %03o, not a file of this publisher (uid %u, "
-		       "mode %03o): replace it (MDBUS_PUB_REPLACE, mdpub "
-		       "replace = yes) or remove it", channel,
+		       "mode %03o, not this publisher's (uid %u): remove it as "
+		       "its owner or root, or use a segment directory only "
+		       "trusted users can write (MDBUS_PUB_REPLACE replaces it "
+		       "where the directory lets us)", channel,
 		       dir ? dir : SHM_DIR,
 		       S_ISREG(st->st_mode) ? "a file" : "not a regular file",
 		       (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777),
-		       (unsigned)geteuid(), (unsigned)(cfg->file_mode & 0777));
+		       (unsigned)geteuid());
 }
 
 /* Opens the file under the name for its lock: read-write when we may,
@@ -171,9 +208,34 @@ static int open_existing(const char *path, int *writable)
 	return fd;
 }
 
+/*
+ * The lock is held, but the publisher the header names is gone, or is
+ * this process without holding it: a child forked a moment ago still has
+ * the descriptor, until its fork handler points it away (seg_lock.c).
+ * Worth looking again shortly rather than calling the channel owned.
+ */
+static int lock_in_transit(int fd)
+{
+	struct timespec pause = { 0, 1000000L }; /* 1 ms */
+	int32_t pid = 0;
+	uint64_t start = 0;
+
+	if (pread(fd, &pid, sizeof(pid), offsetof(struct seg_header, pub_pid)) !=
+	    (ssize_t)sizeof(pid) ||
+	    pread(fd, &start, sizeof(start), offsetof(struct seg_header, pub_start)) !=
+	    (ssize_t)sizeof(start))
+		return 0;
+	if (pid == getpid() ? seg_lock_held_here(fd) : proc_alive(pid, start))
+		return 0;
+	nanosleep(&pause, NULL);
+	return 1;
+}
+
 /* seg_lock_named()'s result as an error with detail. */
 static int lock_error(int r, int fd, const char *channel)
 {
+	if (r == -EWOULDBLOCK && lock_in_transit(fd))
+		return -EAGAIN;
 	if (r == -EWOULDBLOCK)
 		return owned_error(fd, channel);
 	if (r < 0 && r != -EAGAIN)
@@ -184,9 +246,10 @@ static int lock_error(int r, int fd, const char *channel)
 /*
  * Takes over the segment under the channel's name: a file that is not
  * ours is refused naming its owner and mode, or with MDBUS_PUB_REPLACE
- * replaced; ours is locked (else it is owned), then resumed or replaced
- * as resume_locked() says. Returns 0, -ENOENT when the name is free,
- * -EAGAIN when the name moved on meanwhile (look again), or an error.
+ * replaced (when the directory lets us rename over it); ours is locked
+ * (else it is owned), then resumed or replaced as resume_locked() says.
+ * Returns 0, -ENOENT when the name is free, -EAGAIN when the name moved
+ * on meanwhile (look again), or an error.
  */
 static int take_over(struct seg_map *m, const char *channel,
 		     const struct mdbus_pub_config *cfg, const struct seg_geom *want)
@@ -194,7 +257,7 @@ static int take_over(struct seg_map *m, const char *channel,
 	const char *dir = seg_dir(cfg->dir);
 	char path[PATH_MAX];
 	struct stat st;
-	int fd, r, ours, writable;
+	int fd, r, mine, mode_ok = 0, writable;
 
 	seg_path(path, sizeof(path), dir, channel);
 	fd = open_existing(path, &writable);
@@ -202,13 +265,13 @@ static int take_over(struct seg_map *m, const char *channel,
 		return fd == -ENOENT ? -ENOENT
 				     : err_set(fd, "open channel %s in %s: %s", channel,
 					       dir ? dir : SHM_DIR, strerror(-fd));
-	r = ours = resumable(fd, writable, cfg, &st);
-	if (ours == 0 && !(cfg->flags & MDBUS_PUB_REPLACE))
-		r = foreign_error(channel, dir, &st, cfg);
-	else if (ours >= 0)
+	r = mine = ours(fd, writable, cfg, &st, &mode_ok);
+	if (mine == 0 && !(cfg->flags & MDBUS_PUB_REPLACE))
+		r = foreign_error(channel, dir, &st);
+	else if (mine >= 0)
 		r = lock_error(seg_lock_named(fd, dir, channel), fd, channel);
-	if (r == 0 && ours)
-		r = resume_locked(m, fd, path, channel, cfg, want);
+	if (r == 0 && mine)
+		r = resume_locked(m, fd, path, &st, mode_ok, channel, cfg, want);
 	else if (r == 0)
 		r = replaced(replace_locked(m, NULL, channel, cfg, want));
 	if (r != 0)

@@ -72,6 +72,11 @@ int seg_geom_from_header(struct seg_geom *g, const struct seg_header *h,
 
 /* ---- seg_create.c ---- */
 
+/* A second open file description (read-write) of the file open as fd, by
+ * path: -EAGAIN when the path now names another file. A mapping made
+ * through it holds no lock fd holds. Returns the fd or a negated errno. */
+int seg_reopen_same(int fd, const char *path);
+
 /* Maps the whole segment open as fd read-write, geometry m->g, through a
  * second open of path (which must still be fd's file: else -EAGAIN); m
  * takes fd. Returns 0 or a negated errno with detail. */
@@ -107,8 +112,12 @@ void seg_new_discard(struct seg_map *m, const char *tmp);
  * -EWOULDBLOCK when another process holds the lock, or a negated errno. */
 int seg_lock_named(int fd, const char *dir, const char *channel);
 
-/* Closes an fd opened for the owner lock: takes it off the fork list,
- * then closes it (which drops the lock). */
+/* 1 when another listed fd of this process holds the owner lock of the
+ * file open as fd (flock() by a holder succeeds again), else 0. */
+int seg_lock_held_here(int fd);
+
+/* Closes an fd opened for the owner lock (which drops the lock): off the
+ * fork list and closed at once as far as fork() is concerned. */
 void seg_lock_close(int fd);
 
 /* seg_open_path() for a file whose owner lock we may take: the fd is
@@ -117,7 +126,5 @@ void seg_lock_close(int fd);
  * with seg_lock_close(). */
 int seg_lock_open(const char *path, int flags, mode_t mode);
 
-/* Takes fd off that list (before it is closed). */
-void seg_lock_untrack(int fd);
 
 #endif /* MDBUS_SEGMENT_H */

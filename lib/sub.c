@@ -332,6 +332,7 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 
 	if (s->entry >= 0) {
 		wf.waiting = &s->m.table[s->entry].waiting;
+		wf.waiting_tag = (uint32_t)cons_gen(s->word) << 8 | 1;
 		wf.entry_state = &s->m.table[s->entry].state;
 		wf.entry_word = s->word;
 	}

@@ -51,12 +51,13 @@ static void cpu_relax(void)
 #endif
 }
 
-static void wake(struct seg_header *h)
+/* Returns the number of sleepers woken. */
+static long wake(struct seg_header *h)
 {
 	/* Release: a reader whose acquire load of wake_seq sees the bump also
 	 * sees the message published before it. */
 	atomic_fetch_add_explicit(&h->wake_seq, 1, memory_order_release);
-	futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
+	return futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 }
 
 int wait_publisher_init(struct seg_header *h)
@@ -73,7 +74,7 @@ int wait_publisher_init(struct seg_header *h)
 	return asym;
 }
 
-void wait_wake_if_waiting(struct seg_header *h, int asym)
+long wait_wake_if_waiting(struct seg_header *h, int asym)
 {
 	/* Dekker, producer side: orders the stamp/write_num release stores
 	 * before the load of waiters. With asym, the reader's membarrier()
@@ -84,13 +85,13 @@ void wait_wake_if_waiting(struct seg_header *h, int asym)
 	else
 		atomic_thread_fence(memory_order_seq_cst);
 	if (waiters_count(atomic_load_explicit(&h->waiters, memory_order_relaxed)) == 0)
-		return;
-	wake(h);
+		return -1;
+	return wake(h);
 }
 
 void wait_wake_all(struct seg_header *h)
 {
-	wake(h);
+	(void)wake(h);
 }
 
 static uint64_t sleep_length(uint64_t deadline_ns)
@@ -114,17 +115,25 @@ static uint64_t sleep_length(uint64_t deadline_ns)
  * cons_repair_waiters(): a repair that sees the flag cleared also sees
  * the decrement, so its compare-and-swap fails.
  */
-static void retire_waiter(struct seg_header *h, _Atomic uint32_t *waiting)
+static void retire_waiter(struct seg_header *h, const struct wait_for *wf)
 {
 	uint64_t w = atomic_load_explicit(&h->waiters, memory_order_relaxed);
+	uint32_t tag = wf->waiting_tag;
 
+	/* Not our tag: a reclaimer that judged us dead cleared it, and a
+	 * repair took our count (the entry may be another reader's now):
+	 * nothing of ours to take back, nor to clear. */
+	if (atomic_load_explicit(wf->waiting, memory_order_relaxed) != tag)
+		return;
 	while (waiters_count(w) != 0 &&
 	       !atomic_compare_exchange_weak_explicit(&h->waiters, &w,
 						      w + WAITERS_LESS,
 						      memory_order_relaxed,
 						      memory_order_relaxed))
 		;
-	atomic_store_explicit(waiting, 0, memory_order_release);
+	atomic_compare_exchange_strong_explicit(wf->waiting, &tag, 0,
+						memory_order_release,
+						memory_order_relaxed);
 }
 
 /* Dekker, reader side: flag, waiters++, then a full barrier on this CPU
@@ -132,9 +141,9 @@ static void retire_waiter(struct seg_header *h, _Atomic uint32_t *waiting)
  * any two steps leaves a flag set, which the reclaimer of the dead entry
  * clears and the repair then counts right (consumers.c). Returns 0, or -1
  * when the barrier cannot be had (the caller then polls instead). */
-static int announce_waiter(struct seg_header *h, _Atomic uint32_t *waiting)
+static int announce_waiter(struct seg_header *h, const struct wait_for *wf)
 {
-	atomic_store_explicit(waiting, 1, memory_order_relaxed);
+	atomic_store_explicit(wf->waiting, wf->waiting_tag, memory_order_relaxed);
 	/* Release: a repair whose acquire load of waiters sees this count
 	 * also sees the flag set (cons_repair_waiters()). */
 	atomic_fetch_add_explicit(&h->waiters, WAITERS_ONE, memory_order_release);
@@ -144,7 +153,7 @@ static int announce_waiter(struct seg_header *h, _Atomic uint32_t *waiting)
 		return 0;
 	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0)
 		return 0;
-	retire_waiter(h, waiting);
+	retire_waiter(h, wf);
 	return -1;
 }
 
@@ -184,7 +193,7 @@ static void sleep_on(struct seg_header *h, const struct wait_for *wf,
 	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 	uint32_t seq;
 
-	if (announce_waiter(h, wf->waiting) < 0) {
+	if (announce_waiter(h, wf) < 0) {
 		poll_sleep(ns);
 		return;
 	}
@@ -192,7 +201,7 @@ static void sleep_on(struct seg_header *h, const struct wait_for *wf,
 	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
 	if (!changed(h, wf))
 		futex(&h->wake_seq, FUTEX_WAIT, seq, &ts);
-	retire_waiter(h, wf->waiting);
+	retire_waiter(h, wf);
 }
 
 int wait_step(struct seg_header *h, enum mdbus_wait strategy,

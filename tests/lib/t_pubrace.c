@@ -11,8 +11,13 @@
  *  - a publisher whose other thread forks all along its open (256 MiB
  *    reserved and pre-faulted) and which then dies: none of the children,
  *    still alive, keeps the channel owned.
+ *  - a publisher that resumes and closes its channel 300 times while
+ *    another thread forks, then dies: no child keeps the channel owned.
+ *  - our own segment with a mode that lets others write: refused naming
+ *    the mode; replaced with MDBUS_PUB_REPLACE and marked replaced, so
+ *    its reader gets MDBUS_EREPLACED and reopens.
  *  - a segment of another user (root only, else skipped): refused naming
- *    uid and mode; with MDBUS_PUB_REPLACE removed and made anew.
+ *    uid and mode; with MDBUS_PUB_REPLACE replaced.
  *  - a FIFO under a channel name: publishers, readers, stats and listing
  *    all fail at once with an error, none hangs (the watchdog fails it).
  */
@@ -169,29 +174,74 @@ static void *forker(void *arg)
 	return NULL;
 }
 
+/* A publisher in its own process whose other thread forks all along: it
+ * opens and closes the channel `reopens` times, opens it once more, and
+ * dies owning it while its children live on. */
+struct forked_run {
+	const char *channel;
+	uint32_t slot_size, slots_per_block, block_count;
+	int reopens;
+};
+
 static int forking_publisher(void *arg)
 {
-	struct mdbus_pub_config c = tu_config(4096, 4096, 16, MDBUS_MODE_OVERWRITE);
+	const struct forked_run *f = arg;
+	struct mdbus_pub_config c = tu_config(f->slot_size, f->slots_per_block,
+					      f->block_count, MDBUS_MODE_OVERWRITE);
 	pthread_t t;
 	mdbus_pub_t *p;
 
-	(void)arg;
 	pthread_create(&t, NULL, forker, NULL);
-	TU_CHECK_RC(mdbus_pub_open(&p, "forked", &c), 0);
+	for (int i = 0; i < f->reopens; i++) {
+		TU_CHECK_RC(mdbus_pub_open(&p, f->channel, &c), 0);
+		mdbus_pub_close(p);
+	}
+	TU_CHECK_RC(mdbus_pub_open(&p, f->channel, &c), 0);
 	atomic_store(&forking, 0);
 	pthread_join(t, NULL);
-	_exit(0); /* dies owning the channel; its children live on */
+	_exit(0);
 }
 
-static void fork_during_open(void)
+/* After such a publisher died, the channel is free. */
+static void fork_during_open(const struct forked_run *f)
 {
-	struct mdbus_pub_config c = tu_config(4096, 4096, 16, MDBUS_MODE_OVERWRITE);
+	struct mdbus_pub_config c = tu_config(f->slot_size, f->slots_per_block,
+					      f->block_count, MDBUS_MODE_OVERWRITE);
 	mdbus_pub_t *p;
 
-	TU_CHECK_EQ(tu_wait(tu_spawn(forking_publisher, NULL), 60), 0);
-	TU_CHECK_RC(mdbus_pub_open(&p, "forked", &c), 0);
+	atomic_store(&forking, 1);
+	TU_CHECK_EQ(tu_wait(tu_spawn(forking_publisher, (void *)f), 120), 0);
+	TU_CHECK_RC(mdbus_pub_open(&p, f->channel, &c), 0);
 	mdbus_pub_close(p);
-	TU_CHECK_RC(mdbus_unlink("forked", tu_dir()), 0);
+	TU_CHECK_RC(mdbus_unlink(f->channel, tu_dir()), 0);
+}
+
+/* Our own segment whose mode lets others write: refused, or replaced and
+ * marked so, so that its readers learn it and reopen. */
+static void own_wrong_mode(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+
+	c.file_mode = 0660;
+	mdbus_pub_close(tu_pub_open("mode", &c));
+	s = tu_sub_open("mode", NULL, MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
+	c.file_mode = 0640;
+	TU_CHECK_RC(mdbus_pub_open(&p, "mode", &c), -EPERM);
+	if (!strstr(mdbus_last_error(), "660"))
+		tu_fail("mode refusal \"%s\" does not name the mode",
+			mdbus_last_error());
+	c.flags = MDBUS_PUB_REPLACE;
+	TU_CHECK_RC(mdbus_pub_open(&p, "mode", &c), 0);
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof buf, &m), MDBUS_EREPLACED);
+	TU_CHECK_RC(mdbus_sub_reopen(s), 0);
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof buf, &m), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
 }
 
 /* ------------------------------------------------------ hostile files */
@@ -261,7 +311,16 @@ int main(void)
 	tu_init("t_pubrace", 300);
 	sh = tu_shared(sizeof *sh);
 	races();
-	fork_during_open();
+	{
+		/* one creation of 256 MiB (long reservation and pre-fault),
+		 * then 300 resumptions and closes of a small channel */
+		static const struct forked_run big = { "forked", 4096, 4096, 16, 0 };
+		static const struct forked_run reopened = { "reforked", 64, 16, 4, 300 };
+
+		fork_during_open(&big);
+		fork_during_open(&reopened);
+	}
+	own_wrong_mode();
 	foreign_owner();
 	fifo();
 	return 0;

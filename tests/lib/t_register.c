@@ -6,9 +6,12 @@
  * and reclaim too); no refusal in any round. Then a final reader registers
  * and reads, and the header's and the table's counts agree with the live
  * readers: one active entry, reclaims equal to the readers killed.
- * Run with 8 entries x 300 rounds and 64 entries x 20 rounds.
+ * Run with 8 entries x 300 rounds and 64 entries x 20 rounds. Before
+ * that: a reader whose main thread exited while another thread reads on
+ * (a zombie in /proc, alive all the same) keeps its entry.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -119,10 +122,60 @@ static void churn(const char *name, unsigned n, unsigned rounds)
 	mdbus_pub_close(p);
 }
 
+/* ----------------------------------- a live reader that looks like a zombie */
+
+static void *keep_reading(void *arg)
+{
+	mdbus_sub_t *s = arg;
+	unsigned char buf[64];
+	struct mdbus_msg m;
+
+	while (mdbus_sub_read(s, buf, sizeof buf, &m, 100000000) != 0)
+		;
+	atomic_fetch_add(&sh->done, 1); /* got a message: still registered */
+	_exit(0);
+}
+
+/* Registers, then its main thread exits while another thread reads on:
+ * /proc shows the process as a zombie, yet it is alive. */
+static int zombie_leader(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open("zleader", "zleader", MDBUS_START_LATEST,
+				     0, MDBUS_WAIT_BLOCK);
+	pthread_t t;
+
+	(void)arg;
+	pthread_create(&t, NULL, keep_reading, s);
+	pthread_exit(NULL);
+}
+
+static void live_zombie_leader(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_consumer_stat cs[2];
+	struct mdbus_stats st;
+	mdbus_pub_t *p;
+	pid_t kid;
+
+	memset(sh, 0, sizeof *sh);
+	p = tu_pub_open("zleader", &c);
+	kid = tu_spawn(zombie_leader, NULL);
+	tu_await_state(kid, 'Z', 10, "reader whose main thread exited");
+	TU_CHECK_RC(mdbus_pub_reap(p), 0);
+	TU_CHECK_RC(mdbus_channel_stats("zleader", tu_dir(), &st, cs, 2), 0);
+	TU_CHECK_EQ(st.consumers, 1);
+	TU_CHECK_EQ(cs[0].alive, 1);
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	tu_await(&sh->done, 1, 10, "the zombie leader's reader thread");
+	TU_CHECK_EQ(tu_wait(kid, 10), 0);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_register", 240);
 	sh = tu_shared(sizeof *sh);
+	live_zombie_leader();
 	churn("churn8", 8, 300);
 	churn("churn64", 64, 20);
 	return 0;

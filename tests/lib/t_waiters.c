@@ -10,7 +10,10 @@
  * counted, and count taken back but flag not yet cleared) leave the same
  * state, which a victim writes itself before it exits.
  *
- * After each kill, with a live sleeper beside it: the publisher's reap
+ * A reader killed asleep under a publisher that never calls
+ * mdbus_pub_reap(): the publisher repairs the count itself after 1000
+ * wakes that woke nobody. After each kill, with a live sleeper beside it:
+ * the publisher's reap
  * frees the victim's entry, the count equals the sleeping entries' flags,
  * and the sleeper still wakes for a message. With nobody asleep,
  * publishing makes exactly zero futex calls. Then 200 rounds of readers
@@ -196,6 +199,20 @@ static void kill_point(mdbus_pub_t *p, void *seg, enum point at)
 	expect_no_syscalls(p, seg, name);
 }
 
+/* A reader killed asleep under a publisher that never reaps: the wakes
+ * that wake nobody make the publisher repair the count by itself. */
+static void never_reaped(mdbus_pub_t *p, void *seg)
+{
+	pid_t kid = start_sleeper(NONE);
+
+	tu_await_state(kid, 'S', 10, "sleeper");
+	tu_kill_reap(kid);
+	TU_CHECK_EQ(count_of(seg), 1);
+	for (int i = 0; i < 1100; i++)
+		TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	expect_no_syscalls(p, seg, "killed asleep, never reaped");
+}
+
 /* Readers killed asleep while new ones register over their entries. */
 static void churn(mdbus_pub_t *p, void *seg)
 {
@@ -246,6 +263,7 @@ int main(void)
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	TU_CHECK(atomic_load(&futex_wakes) > before);
 	tu_wait_ok(first, 10, "first sleeper");
+	never_reaped(p, seg);
 	kill_point(p, seg, BEFORE_FUTEX);
 	kill_point(p, seg, AFTER_FUTEX);
 	kill_point(p, seg, FLAG_ONLY);
