@@ -110,24 +110,27 @@ static void fill_info(struct mdbus_rec_info *info, const struct rec_header *h)
 	info->create_ns = h->create_ns;
 }
 
-/* Opens path read-only as a regular file: O_NONBLOCK so that a FIFO put
- * under the name cannot block the open, refused right after. */
-static int open_regular(const char *path, struct stat *st)
+/* Opens path read-only as a regular file and sets *size (0 on failure):
+ * O_NONBLOCK so that a FIFO put under the name cannot block the open,
+ * refused right after. */
+static int open_regular(const char *path, uint64_t *size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	int err;
 
+	*size = 0;
 	if (fd < 0)
 		return err_set(-errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, st) < 0) {
-		int err = -errno;
-
+	err = fstat(fd, &st) < 0 ? -errno : 0;
+	if (err == 0 && !S_ISREG(st.st_mode))
+		err = -EINVAL;
+	if (err) {
 		close(fd);
-		return err_set(err, "%s: %s", path, strerror(-err));
+		return err == -EINVAL ? err_set(err, "%s is not a regular file", path)
+				      : err_set(err, "%s: %s", path, strerror(-err));
 	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return err_set(-EINVAL, "%s is not a regular file", path);
-	}
+	*size = (uint64_t)st.st_size;
 	return fd;
 }
 
@@ -152,11 +155,11 @@ MDBUS_EXPORT int mdbus_rec_open(mdbus_rec_reader_t **out, const char *path,
 {
 	struct mdbus_rec_reader *r;
 	struct rec_header h;
-	struct stat st;
+	uint64_t size;
 	int fd, err;
 
 	err_clear();
-	fd = open_regular(path, &st);
+	fd = open_regular(path, &size);
 	if (fd < 0)
 		return fd;
 	r = calloc(1, sizeof *r);
@@ -165,7 +168,7 @@ MDBUS_EXPORT int mdbus_rec_open(mdbus_rec_reader_t **out, const char *path,
 		return err_set(-ENOMEM, "%s: out of memory", path);
 	}
 	r->fd = fd;
-	err = read_header(r, path, (uint64_t)st.st_size, &h);
+	err = read_header(r, path, size, &h);
 	if (err) {
 		mdbus_rec_close(r);
 		return err;
