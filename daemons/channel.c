@@ -418,11 +418,10 @@ static int channel_open(struct channel *ch, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	init_watchers(ch);
-	ch->src = ch->conf->ops->start(ch->conf->src_conf, ch, ch->loop);
-	if (!ch->src) {
-		err[0] = '\0'; /* the source logged why */
-		return -EIO;
-	}
+	rc = ch->conf->ops->start(&ch->src, ch->conf->src_conf, ch, ch->loop,
+				  err, errlen);
+	if (rc < 0)
+		return rc;
 	publish_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
 	return 0;
 }

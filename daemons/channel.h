@@ -23,8 +23,8 @@ struct channel;
  * main_loop) is sent when the source has no more input and all of it is
  * published. Returns 0, or a negative code (negated errno, MDBUS_E*) with
  * the reason in err (e.g. MDBUS_EOWNED, "channel NAME is owned by live
- * publisher pid N"); err is "" when the source's start() logged the
- * reason itself (source.h). Logs nothing else. */
+ * publisher pid N"; the source's start() reason, source.h, as it gave
+ * it). Logs nothing when it fails. */
 int channel_start(struct channel **out, struct chan_conf *conf,
 		  struct ev_loop *main_loop, ev_async *done, char *err,
 		  size_t errlen);

@@ -163,9 +163,7 @@ static int start_channel(struct mdpub *m, struct mdpub_conf *conf, size_t i)
 			       sizeof(err));
 
 	if (rc < 0) {
-		if (err[0])
-			log_msg(LOG_ERR, "channel %s: %s", conf->chans[i]->name,
-				err);
+		log_msg(LOG_ERR, "channel %s: %s", conf->chans[i]->name, err);
 		return rc;
 	}
 	conf->chans[i] = NULL;

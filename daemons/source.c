@@ -3,11 +3,11 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "channel.h"
-#include "log.h"
 #include "source.h"
 
 const struct source_ops *source_find(const char *name)
@@ -25,11 +25,15 @@ void *source_alloc(size_t size, struct channel *ch, struct ev_loop *loop)
 {
 	struct source *src = calloc(1, size);
 
-	if (!src) {
-		log_msg(LOG_ERR, "channel %s: out of memory", channel_name(ch));
+	if (!src)
 		return NULL;
-	}
 	src->ch = ch;
 	src->loop = loop;
 	return src;
+}
+
+int source_nomem(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
 }

@@ -32,10 +32,15 @@ struct source_ops {
 	/* Checks the settings as a whole once every key is set: 0, or -1
 	 * with the reason in err. NULL when there is nothing to check. */
 	int (*conf_check)(const void *conf, char *err, size_t errlen);
-	/* Starts feeding ch from loop. Returns the source, or NULL after
-	 * logging why it cannot start. */
-	struct source *(*start)(const void *conf, struct channel *ch,
-				struct ev_loop *loop);
+	/* Starts feeding ch from loop and sets *out. Returns 0, or a
+	 * negative code (negated errno, MDBUS_E*) with the reason in err,
+	 * naming the file or address (e.g. -ENOENT, "FILE: No such file or
+	 * directory"), having logged nothing and freed everything. Once
+	 * started, a source logs what happens in its own thread itself
+	 * (where it listens, malformed input): it is that thread's outer
+	 * edge. */
+	int (*start)(struct source **out, const void *conf, struct channel *ch,
+		     struct ev_loop *loop, char *err, size_t errlen);
 	/* The channel was paused (back-pressure) and can take messages
 	 * again: restart reading input. */
 	void (*resume)(struct source *src);
@@ -51,8 +56,12 @@ extern const struct source_ops src_lines;
 /* The source named `name`, or NULL. */
 const struct source_ops *source_find(const char *name);
 
-/* A zeroed source struct of `size` bytes with its base set, or NULL after
- * logging. */
+/* A zeroed source struct of `size` bytes with its base set, or NULL (out
+ * of memory: see source_nomem()). Logs nothing. */
 void *source_alloc(size_t size, struct channel *ch, struct ev_loop *loop);
+
+/* For a start() out of memory: puts "out of memory" in err and returns
+ * -ENOMEM. */
+int source_nomem(char *err, size_t errlen);
 
 #endif /* MDPUB_SOURCE_H */

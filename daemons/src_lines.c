@@ -204,14 +204,14 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		lines_halt(l);
 }
 
+/* Reads fd as the input `what`: 0, or -ENOMEM with fd closed. */
 static int add_conn(struct lines *l, int fd, const char *what)
 {
 	struct conn *c = malloc(sizeof(*c));
 
 	if (!c) {
-		log_msg(LOG_ERR, "channel %s: out of memory", name_of(l));
 		close(fd);
-		return -1;
+		return -ENOMEM;
 	}
 	c->owner = l;
 	c->what = what;
@@ -226,6 +226,14 @@ static int add_conn(struct lines *l, int fd, const char *what)
 	if (!channel_paused(l->base.ch))
 		ev_io_start(l->base.loop, &c->io_w);
 	return 0;
+}
+
+/* add_conn() while running, where the source is the outer edge. */
+static void adopt_conn(struct lines *l, int fd, const char *what)
+{
+	if (add_conn(l, fd, what) < 0)
+		log_msg(LOG_ERR, "channel %s: %s: out of memory", name_of(l),
+			what);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -246,7 +254,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	log_msg(LOG_INFO, "channel %s: connection accepted on %s", name_of(l),
 		l->conf.listen);
-	add_conn(l, fd, "connection");
+	adopt_conn(l, fd, "connection");
 }
 
 static void connect_failed(struct lines *l, const char *err)
@@ -271,7 +279,7 @@ static void connect_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	log_msg(LOG_NOTICE, "channel %s: connected to %s", name_of(l),
 		l->conf.connect);
-	add_conn(l, fd, l->conf.connect);
+	adopt_conn(l, fd, l->conf.connect);
 }
 
 static void reconnect_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -300,44 +308,47 @@ static void lines_resume(struct source *src)
 		ev_io_start(l->base.loop, &c->io_w);
 }
 
-static int open_file(struct lines *l)
+/* The functions below return 0, or a negated errno with the reason in
+ * err. */
+static int open_file(struct lines *l, char *err, size_t errlen)
 {
 	int stdin_ = strcmp(l->conf.file, "-") == 0;
+	const char *what = stdin_ ? "stdin" : l->conf.file;
 	int fd = stdin_ ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)
 			: open(l->conf.file, O_RDONLY | O_CLOEXEC);
+	int code = errno;
 
 	if (fd < 0) {
-		log_msg(LOG_ERR, "channel %s: %s: %s", name_of(l),
-			stdin_ ? "stdin" : l->conf.file, strerror(errno));
-		return -1;
+		snprintf(err, errlen, "%s: %s", what, strerror(code));
+		return -code;
 	}
-	return add_conn(l, fd, stdin_ ? "stdin" : l->conf.file);
+	if (add_conn(l, fd, what) < 0)
+		return source_nomem(err, errlen);
+	return 0;
 }
 
-static int open_listen(struct lines *l)
+static int open_listen(struct lines *l, char *err, size_t errlen)
 {
 	struct addrinfo *ai;
-	char err[256];
-	int fd = net_bind(l->conf.listen, SOCK_STREAM, &ai, err, sizeof(err));
+	char where[256];
+	int fd = net_bind(l->conf.listen, SOCK_STREAM, &ai, err, errlen);
 
-	if (fd < 0) {
-		log_msg(LOG_ERR, "channel %s: %s", name_of(l), err);
-		return -1;
-	}
+	if (fd < 0)
+		return fd;
 	freeaddrinfo(ai);
-	net_local(fd, err, sizeof(err));
-	log_msg(LOG_NOTICE, "channel %s: listening on %s", name_of(l), err);
+	net_local(fd, where, sizeof(where));
+	log_msg(LOG_NOTICE, "channel %s: listening on %s", name_of(l), where);
 	ev_io_set(&l->accept_w, fd, EV_READ);
 	ev_io_start(l->base.loop, &l->accept_w);
 	return 0;
 }
 
-static int open_input(struct lines *l)
+static int open_input(struct lines *l, char *err, size_t errlen)
 {
 	if (l->conf.file)
-		return open_file(l);
+		return open_file(l, err, errlen);
 	if (l->conf.listen)
-		return open_listen(l);
+		return open_listen(l, err, errlen);
 	ev_feed_event(l->base.loop, &l->reconnect_w, EV_TIMER);
 	return 0;
 }
@@ -362,13 +373,15 @@ static void lines_stop(struct source *src)
 	free(l);
 }
 
-static struct source *lines_start(const void *conf, struct channel *ch,
-				  struct ev_loop *loop)
+static int lines_start(struct source **out, const void *conf,
+		       struct channel *ch, struct ev_loop *loop, char *err,
+		       size_t errlen)
 {
 	struct lines *l = source_alloc(sizeof(*l), ch, loop);
+	int rc;
 
 	if (!l)
-		return NULL;
+		return source_nomem(err, errlen);
 	l->conf = *(const struct lines_conf *)conf;
 	l->bad_limit.burst = l->net_limit.burst = 10;
 	ev_io_init(&l->accept_w, accept_cb, -1, EV_READ);
@@ -377,11 +390,13 @@ static struct source *lines_start(const void *conf, struct channel *ch,
 	l->reconnect_w.repeat = l->conf.reconnect;
 	l->accept_w.data = l->connect_w.data = l->reconnect_w.data = l;
 	l->tok = json_tokener_new();
-	if (!l->tok || open_input(l) < 0) {
+	rc = l->tok ? open_input(l, err, errlen) : source_nomem(err, errlen);
+	if (rc < 0) {
 		lines_stop(&l->base);
-		return NULL;
+		return rc;
 	}
-	return &l->base;
+	*out = &l->base;
+	return 0;
 }
 
 const struct source_ops src_lines = {

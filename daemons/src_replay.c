@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "error_text.h"
 #include "log.h"
 #include "mdbus_msg.h"
 #include "mdbus_rec.h"
@@ -202,15 +203,16 @@ static void replay_resume(struct source *src)
 	}
 }
 
-static int open_file(struct replay *r)
+/* 0, or the code of mdbus_rec_open() with its detail (naming the file)
+ * in err. */
+static int open_file(struct replay *r, char *err, size_t errlen)
 {
 	struct mdbus_rec_info info;
-	int err = mdbus_rec_open(&r->rec, r->conf.file, &info);
+	int rc = mdbus_rec_open(&r->rec, r->conf.file, &info);
 
-	if (err) {
-		log_msg(LOG_ERR, "channel %s: %s", name_of(r),
-			mdbus_last_error());
-		return err;
+	if (rc) {
+		snprintf(err, errlen, "%s", mdbus_error_text(rc));
+		return rc;
 	}
 	if (info.msg_version != MDBUS_MSG_VERSION)
 		log_msg(LOG_WARNING, "channel %s: %s holds message types version "
@@ -229,24 +231,28 @@ static void replay_stop(struct source *src)
 	free(r);
 }
 
-static struct source *replay_start(const void *conf, struct channel *ch,
-				   struct ev_loop *loop)
+static int replay_start(struct source **out, const void *conf,
+			struct channel *ch, struct ev_loop *loop, char *err,
+			size_t errlen)
 {
 	struct replay *r = source_alloc(sizeof(*r), ch, loop);
+	int rc;
 
 	if (!r)
-		return NULL;
+		return source_nomem(err, errlen);
 	r->conf = *(const struct replay_conf *)conf;
 	ev_init(&r->pace_w, pace_cb);
 	ev_idle_init(&r->idle_w, idle_cb);
 	r->pace_w.data = r->idle_w.data = r;
 	r->payload = malloc(MDBUS_REC_PAYLOAD_MAX);
-	if (!r->payload || open_file(r) < 0) {
+	rc = r->payload ? open_file(r, err, errlen) : source_nomem(err, errlen);
+	if (rc < 0) {
 		replay_stop(&r->base);
-		return NULL;
+		return rc;
 	}
 	replay_resume(&r->base);
-	return &r->base;
+	*out = &r->base;
+	return 0;
 }
 
 const struct source_ops src_replay = {

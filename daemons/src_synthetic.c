@@ -16,7 +16,6 @@
 
 #include "channel.h"
 #include "clock.h"
-#include "log.h"
 #include "mdbus_msg.h"
 #include "source.h"
 
@@ -191,20 +190,20 @@ static void init_instruments(struct synth *s)
 	}
 }
 
-static struct source *synth_start(const void *conf, struct channel *ch,
-				  struct ev_loop *loop)
+static int synth_start(struct source **out, const void *conf,
+		       struct channel *ch, struct ev_loop *loop, char *err,
+		       size_t errlen)
 {
 	struct synth *s = source_alloc(sizeof(*s), ch, loop);
 	double interval;
 
 	if (!s)
-		return NULL;
+		return source_nomem(err, errlen);
 	s->inst = calloc(((const struct synth_conf *)conf)->symbols,
 			 sizeof(*s->inst));
 	if (!s->inst) {
 		free(s);
-		log_msg(LOG_ERR, "channel %s: out of memory", channel_name(ch));
-		return NULL;
+		return source_nomem(err, errlen);
 	}
 	s->conf = *(const struct synth_conf *)conf;
 	s->rng = s->conf.seed;
@@ -216,7 +215,8 @@ static struct source *synth_start(const void *conf, struct channel *ch,
 	ev_idle_init(&s->idle_w, idle_cb);
 	s->tick_w.data = s->idle_w.data = s;
 	synth_resume(&s->base);
-	return &s->base;
+	*out = &s->base;
+	return 0;
 }
 
 static void synth_stop(struct source *src)

@@ -312,32 +312,33 @@ static void udp_stop(struct source *src)
 	free(u);
 }
 
-static struct source *udp_start(const void *conf, struct channel *ch,
-				struct ev_loop *loop)
+static int udp_start(struct source **out, const void *conf,
+		     struct channel *ch, struct ev_loop *loop, char *err,
+		     size_t errlen)
 {
 	struct udp *u = source_alloc(sizeof(*u), ch, loop);
-	char where[128], err[512];
+	char where[128];
 	int fd;
 
 	if (!u)
-		return NULL;
+		return source_nomem(err, errlen);
 	u->conf = *(const struct udp_conf *)conf;
 	u->bad_limit.burst = 10;
 	if (u->conf.session) {
 		memset(u->want, ' ', sizeof(u->want));
 		memcpy(u->want, u->conf.session, strlen(u->conf.session));
 	}
-	fd = open_socket(&u->conf, where, sizeof(where), err, sizeof(err));
+	fd = open_socket(&u->conf, where, sizeof(where), err, errlen);
 	if (fd < 0) {
-		log_msg(LOG_ERR, "channel %s: %s", name_of(u), err);
 		free(u);
-		return NULL;
+		return fd;
 	}
 	log_msg(LOG_NOTICE, "channel %s: receiving on %s", name_of(u), where);
 	ev_io_init(&u->io_w, read_cb, fd, EV_READ);
 	u->io_w.data = u;
 	ev_io_start(loop, &u->io_w);
-	return &u->base;
+	*out = &u->base;
+	return 0;
 }
 
 const struct source_ops src_udp = {

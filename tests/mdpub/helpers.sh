@@ -68,6 +68,16 @@ expect() {
 	grep -qxF -- "$2" "$1" || { cat "$1" >&2; fail "no line '$2' in $1"; }
 }
 
+# refused NAME TEXT: mdpub -f -c $WORK/NAME.conf exits 1 at start-up and
+# logs TEXT (naming the file or address) once, on a "channel NAME: " line
+refused() {
+	status 1 "$MDPUB" -f -c "$WORK/$1.conf" 2>"$WORK/$1.log"
+	n=$(grep -cF -- "$2" "$WORK/$1.log")
+	[ "$n" -eq 1 ] || fail "'$2' logged $n times, not once"
+	grep -F -- "$2" "$WORK/$1.log" | grep -qF "channel $1: " ||
+		fail "'$2' without 'channel $1: '"
+}
+
 # conf FILE <<EOF: writes a config file into $WORK
 conf() {
 	cat >"$WORK/$1"

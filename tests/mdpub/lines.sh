@@ -63,6 +63,12 @@ n=$(grep -c "malformed: " "$WORK/json.log")
 grep -q "similar messages not logged" "$WORK/json.log" || fail "no suppressed count"
 
 # TCP: mdpub accepts connections (bash's /dev/tcp sends)
+# inputs that cannot be opened: mdpub does not start, the reason logged once
+lines_conf nofile csv "file=$WORK/none.csv"
+refused nofile "$WORK/none.csv: No such file or directory"
+lines_conf nobind csv listen=192.0.2.1:1
+refused nobind "192.0.2.1:1: bind: Cannot assign requested address"
+
 command -v bash >/dev/null || { echo "SKIP: TCP part needs bash"; exit 0; }
 lines_conf tcp csv listen=127.0.0.1:0
 start tcp -c "$WORK/tcp.conf"

@@ -44,19 +44,18 @@ diff -u "$WORK/want" "$WORK/got" >&2 || fail "replayed messages"
 grep -q "channel hand: in 3 out 3 malformed 0 gaps 1 (lost 2) " "$WORK/hand.log" || fail "counters"
 grep -q "hand.rec ends in a partial record" "$WORK/hand.log" || fail "cut record not reported"
 
-# bad files: each refuses to start with the reason
-refused() { # refused FILE TEXT
+# bad files: each refuses to start, the reason logged once
+bad_file() { # bad_file FILE TEXT
 	replay_conf bad "$1" 0
-	status 1 "$MDPUB" -f -c "$WORK/bad.conf" 2>"$WORK/bad.log"
-	grep -q -- "$2" "$WORK/bad.log" || fail "$1: no '$2'"
+	refused bad "$2"
 }
-refused "$WORK/none.rec" "none.rec: No such file or directory"
+bad_file "$WORK/none.rec" "$WORK/none.rec: No such file or directory"
 printf 'NOTAREC!%0120d' 0 >"$WORK/magic.rec"
-refused "$WORK/magic.rec" "magic.rec is not an mdbus recording"
+bad_file "$WORK/magic.rec" "$WORK/magic.rec is not an mdbus recording"
 header 131072 >"$WORK/v2.rec"
-refused "$WORK/v2.rec" "v2.rec: recording format 2.0, this library reads 1.x"
+bad_file "$WORK/v2.rec" "$WORK/v2.rec: recording format 2.0, this library reads 1.x"
 printf 'MDBUSREC' >"$WORK/short.rec"
-refused "$WORK/short.rec" "short.rec ends inside its header"
+bad_file "$WORK/short.rec" "$WORK/short.rec ends inside its header"
 
 # loop into a 128-slot lossless ring, a slow reader registered first
 replay_conf loop "$WORK/hand.rec" 0 loop=yes mode=lossless slots_per_block=64 block_count=2

@@ -27,6 +27,10 @@ send() { # send SESSION SEQ COUNT [BLOCK-FILES...]: one datagram
 	bash -c "cat '$f' >/dev/udp/127.0.0.1/$PORT" || fail "send"
 }
 
+# an address not on this host: mdpub does not start, the reason logged once
+channel nobind.conf nobind source=udp listen=192.0.2.1:1
+refused nobind "192.0.2.1:1: bind: Cannot assign requested address"
+
 channel u.conf u source=udp listen=127.0.0.1:0
 start u -c "$WORK/u.conf"
 PORT=$(port_of u)
