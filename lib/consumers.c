@@ -75,6 +75,8 @@ static int claim(struct seg_map *m, int idx, uint64_t w, const char *name,
 		return 0;
 	atomic_store_explicit(&c->pid_start, cons_tag(claiming, start),
 			      memory_order_relaxed);
+	/* Ours now (CLAIMING): a flag left by anyone is not our sleep. */
+	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
 	fill_entry(c, name, pos);
 	active = cons_next(claiming, CONS_ACTIVE, pid);
 	if (!atomic_compare_exchange_strong_explicit(&c->state, &claiming, active,
@@ -249,6 +251,22 @@ int cons_reap(struct seg_map *m)
 	return freed;
 }
 
+/* 1 when entry c's `waiting` flag counts: set, in an entry a live reader
+ * may hold (ACTIVE, or EVICTED while it sleeps). A flag in a free or
+ * transient entry is nobody's sleep, whatever a hostile writer put there. */
+static int sleeper_flag(const struct seg_consumer *c)
+{
+	/* Acquire: pairs with the sleeper's release clearing of the flag
+	 * (wait.c retire_waiter()). */
+	uint32_t f = atomic_load_explicit(&c->waiting, memory_order_acquire);
+	/* Relaxed: the caller's acquire load of waiters made a live
+	 * sleeper's claim of its entry (before its count) visible. */
+	uint32_t st = cons_state(atomic_load_explicit(&c->state,
+						      memory_order_relaxed));
+
+	return f != 0 && (st == CONS_ACTIVE || st == CONS_EVICTED);
+}
+
 /*
  * Lowers the header's waiter count to the number of set `waiting` flags
  * when it is higher: counts left by readers killed asleep, whose flags
@@ -269,8 +287,7 @@ void cons_repair_waiters(struct seg_map *m)
 	if (waiters_count(w) == 0)
 		return;
 	for (i = 0; i < m->g.max_consumers; i++)
-		flags += atomic_load_explicit(&m->table[i].waiting,
-					      memory_order_acquire) != 0;
+		flags += sleeper_flag(&m->table[i]);
 	if (flags >= waiters_count(w))
 		return;
 	atomic_compare_exchange_strong_explicit(&m->hdr->waiters, &w,

@@ -213,6 +213,22 @@ static void never_reaped(mdbus_pub_t *p, void *seg)
 	expect_no_syscalls(p, seg, "killed asleep, never reaped");
 }
 
+/* What a hostile writer of the table can forge: a flag in a free entry
+ * and a count to match. The repair counts only live entries' flags. */
+static void forged_free_flag(mdbus_pub_t *p, void *seg)
+{
+	struct seg_header *h = seg;
+	unsigned i = 0;
+
+	while (cons_state(atomic_load(&tu_entry(seg, i)->state)) != CONS_FREE)
+		i++;
+	atomic_store(&tu_entry(seg, i)->waiting, 1);
+	atomic_fetch_add(&h->waiters, WAITERS_ONE);
+	TU_CHECK_RC(mdbus_pub_reap(p), 0);
+	expect_no_syscalls(p, seg, "forged flag in a free entry");
+	atomic_store(&tu_entry(seg, i)->waiting, 0);
+}
+
 /* Readers killed asleep while new ones register over their entries. */
 static void churn(mdbus_pub_t *p, void *seg)
 {
@@ -264,6 +280,7 @@ int main(void)
 	TU_CHECK(atomic_load(&futex_wakes) > before);
 	tu_wait_ok(first, 10, "first sleeper");
 	never_reaped(p, seg);
+	forged_free_flag(p, seg);
 	kill_point(p, seg, BEFORE_FUTEX);
 	kill_point(p, seg, AFTER_FUTEX);
 	kill_point(p, seg, FLAG_ONLY);
