@@ -228,8 +228,9 @@ void mdbus_sub_config_init(struct mdbus_sub_config *cfg);
  * copies the geometry once, registers in the consumer table (reclaiming
  * entries of dead processes) unless anonymous. Returns 0 and sets *out, or
  * -ENOENT (no such channel), MDBUS_EFULL, MDBUS_EBADMAGIC, MDBUS_EVERSION,
- * MDBUS_ECORRUPT, MDBUS_ENOTREADY, -EACCES, ... May wait ~1 s for a segment
- * being created. Any thread. */
+ * MDBUS_ECORRUPT, MDBUS_ENOTREADY, -EACCES, ... Registration may retry for
+ * up to 1 s while table entries are being claimed or reclaimed. Any
+ * thread. */
 int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 		   const struct mdbus_sub_config *cfg);
 

@@ -1,59 +1,51 @@
 /*
- * seg_attach.c - a reader's attach: wait for a segment being made, validate, map.
+ * seg_attach.c - a reader's attach: open without blocking, check the file,
+ * validate the header against it, map.
  */
 #include <errno.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "segment.h"
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /*
- * Maps the header page read-only once the segment is initialised (magic
- * set), waiting up to READY_WAIT_MS for a creator that is still at work.
+ * Maps the header page read-only once it is known to be initialised
+ * (magic set). A segment gets its name only when complete
+ * (doc/protocol.md, "Creation"), so a file under the name without magic
+ * is not one in the making: it is refused at once, never waited for (a
+ * directory of such files would otherwise stall every listing).
  */
 static int map_ready_header(int fd, const char *channel, struct stat *st,
 			    struct seg_header **out)
 {
 	struct seg_header *h;
-	int waited;
 
-	for (waited = 0;; waited += 10) {
-		if (fstat(fd, st) < 0)
-			return err_set(-errno, "stat channel %s: %s", channel,
-				       strerror(errno));
-		if (st->st_size > 0 && st->st_size < (off_t)SEG_HEADER_SIZE)
-			return err_set(MDBUS_ECORRUPT,
-				       "channel %s: truncated segment (%lld bytes)",
-				       channel, (long long)st->st_size);
-		if (st->st_size >= (off_t)SEG_HEADER_SIZE) {
-			h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-			if (h == MAP_FAILED)
-				return err_set(-errno, "mmap channel %s: %s",
-					       channel, strerror(errno));
-			if (atomic_load_explicit(&h->magic, memory_order_acquire)) {
-				*out = h;
-				return 0;
-			}
-			munmap(h, SEG_HEADER_SIZE);
-		}
-		if (waited >= READY_WAIT_MS)
-			return err_set(MDBUS_ENOTREADY,
-				       "channel %s: segment not initialised after %d ms",
-				       channel, READY_WAIT_MS);
-		sleep_ms(10);
+	if (fstat(fd, st) < 0)
+		return err_set(-errno, "stat channel %s: %s", channel,
+			       strerror(errno));
+	if (st->st_size > 0 && st->st_size < (off_t)SEG_HEADER_SIZE)
+		return err_set(MDBUS_ECORRUPT,
+			       "channel %s: truncated segment (%lld bytes)",
+			       channel, (long long)st->st_size);
+	if (st->st_size == 0)
+		return err_set(MDBUS_ENOTREADY, "channel %s: empty file, not a "
+			       "segment", channel);
+	h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		return err_set(-errno, "mmap channel %s: %s", channel,
+			       strerror(errno));
+	/* Acquire pairs with the creator's release store of the magic. */
+	if (atomic_load_explicit(&h->magic, memory_order_acquire) == 0) {
+		munmap(h, SEG_HEADER_SIZE);
+		return err_set(MDBUS_ENOTREADY, "channel %s: segment without "
+			       "magic, not made by this library", channel);
 	}
+	*out = h;
+	return 0;
 }
 
 static int check_owner(const struct stat *st, const char *channel)
@@ -65,6 +57,12 @@ static int check_owner(const struct stat *st, const char *channel)
 		return err_set(-EPERM,
 			       "channel %s: refusing a world-writable segment (mode %o)",
 			       channel, (unsigned)(st->st_mode & 07777));
+	/* A segment has one name: a second one is a hard link someone made
+	 * to pass one channel's segment off as another's. */
+	if (st->st_nlink != 1)
+		return err_set(MDBUS_ECORRUPT, "channel %s: the segment has %lu "
+			       "names (a hard link): refused", channel,
+			       (unsigned long)st->st_nlink);
 	return 0;
 }
 

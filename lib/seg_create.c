@@ -3,6 +3,8 @@
  * space checked, memory reserved and pre-faulted, magic written last
  * (doc/protocol.md, "Creation").
  */
+#include "config.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -253,6 +255,15 @@ int seg_new_publish(const char *tmp, const char *dir, const char *channel,
 				       channel, strerror(errno));
 		return 0;
 	}
+	/* No-replace rename: one step, and the file never has two names
+	 * (readers refuse a segment with two); link() where the file system
+	 * lacks it. */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return errno == EEXIST ? -EEXIST
+				       : err_set(-errno, "channel %s: rename into place: %s",
+						 channel, strerror(errno));
 	if (link(tmp, path) < 0)
 		return errno == EEXIST ? -EEXIST
 				       : err_set(-errno, "channel %s: link into place: %s",

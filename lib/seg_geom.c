@@ -72,6 +72,17 @@ int seg_geom_same(const struct seg_geom *a, const struct seg_geom *b)
 	       a->max_consumers == b->max_consumers && a->mode == b->mode;
 }
 
+/* Whether the header's channel name (NUL-padded words) is `channel`. */
+static int names_channel(const struct seg_header *h, const char *channel)
+{
+	uint64_t words[MDBUS_CHANNEL_MAX / 8 + 1];
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / 8; i++)
+		words[i] = atomic_load_explicit(&h->channel[i], memory_order_relaxed);
+	return strncmp((const char *)words, channel, sizeof(words)) == 0;
+}
+
 /*
  * Reads the identity out of a mapped header and validates it against the
  * file's real size. The acquire load of magic pairs with the creator's
@@ -119,6 +130,10 @@ int seg_geom_from_header(struct seg_geom *g, const struct seg_header *h,
 		return err_set(MDBUS_ECORRUPT,
 			       "channel %s: truncated segment: needs %" PRIu64 " bytes, file has %" PRIu64,
 			       channel, g->total_size, file_size);
+	if (!names_channel(h, channel))
+		return err_set(MDBUS_ECORRUPT, "channel %s: the segment under "
+			       "this name was made for another channel "
+			       "(renamed or linked here)", channel);
 	g->epoch = atomic_load_explicit(&h->epoch, memory_order_relaxed);
 	return 0;
 }

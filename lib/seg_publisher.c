@@ -179,21 +179,23 @@ static int ours(int fd, int writable, const struct mdbus_pub_config *cfg,
 	if (fstat(fd, st) < 0)
 		return -errno;
 	*mode_ok = !(st->st_mode & 0222 & ~(cfg->file_mode & 0222));
-	return writable && S_ISREG(st->st_mode) && st->st_uid == geteuid();
+	return writable && S_ISREG(st->st_mode) && st->st_uid == geteuid() &&
+	       st->st_nlink == 1;
 }
 
 static int foreign_error(const char *channel, const char *dir,
 			 const struct stat *st)
 {
 	return err_set(-EPERM, "channel %s: the segment in %s is %s of uid %u "
-		       "mode %03o, not this publisher's (uid %u): remove it as "
+		       "mode %03o with %lu name(s), not this publisher's "
+		       "(uid %u, one name): remove it as "
 		       "its owner or root, or use a segment directory only "
 		       "trusted users can write (MDBUS_PUB_REPLACE replaces it "
 		       "where the directory lets us)", channel,
 		       dir ? dir : SHM_DIR,
 		       S_ISREG(st->st_mode) ? "a file" : "not a regular file",
 		       (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777),
-		       (unsigned)geteuid());
+		       (unsigned long)st->st_nlink, (unsigned)geteuid());
 }
 
 /* Opens the file under the name for its lock: read-write when we may,

@@ -16,7 +16,6 @@
 
 #define SHM_DIR "/dev/shm"
 #define PAGE 4096u
-#define READY_WAIT_MS 1000 /* how long an attacher waits for creation */
 #define SEG_TMP_MAX (PATH_MAX + 32) /* a hidden name: path, '~', 16 digits */
 
 /* Points m->hdr and m->table into the page-aligned mapping meta of

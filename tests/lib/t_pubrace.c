@@ -18,6 +18,8 @@
  *    its reader gets MDBUS_EREPLACED and reopens.
  *  - a segment of another user (root only, else skipped): refused naming
  *    uid and mode; with MDBUS_PUB_REPLACE replaced.
+ *  - one channel's segment under another's name, by a hard link or a
+ *    rename: refused by readers and publishers, replaced on request.
  *  - a FIFO under a channel name: publishers, readers, stats and listing
  *    all fail at once with an error, none hangs (the watchdog fails it).
  */
@@ -275,6 +277,36 @@ static void foreign_owner(void)
 	mdbus_pub_close(p);
 }
 
+/* One channel's segment passed off as another's: by a hard link (two
+ * names) or a rename (the header names the first channel). */
+static void other_channels_segment(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_sub_config sc;
+	mdbus_sub_t *s;
+	mdbus_pub_t *p;
+	char a[512];
+
+	mdbus_sub_config_init(&sc);
+	sc.dir = tu_dir();
+	mdbus_pub_close(tu_pub_open("link.a", &c));
+	snprintf(a, sizeof a, "%s", tu_seg_path("link.a"));
+	TU_CHECK(link(a, tu_seg_path("link.b")) == 0);
+	TU_CHECK_RC(mdbus_sub_open(&s, "link.b", &sc), MDBUS_ECORRUPT);
+	TU_CHECK_RC(mdbus_sub_open(&s, "link.a", &sc), MDBUS_ECORRUPT);
+	TU_CHECK_RC(mdbus_pub_open(&p, "link.b", &c), -EPERM);
+	TU_CHECK_RC(mdbus_pub_open(&p, "link.a", &c), -EPERM);
+	TU_CHECK(unlink(tu_seg_path("link.b")) == 0);
+	TU_CHECK(rename(a, tu_seg_path("link.c")) == 0);
+	TU_CHECK_RC(mdbus_sub_open(&s, "link.c", &sc), MDBUS_ECORRUPT);
+	TU_CHECK_RC(mdbus_pub_open(&p, "link.c", &c), MDBUS_ECORRUPT);
+	c.flags = MDBUS_PUB_REPLACE;
+	TU_CHECK_RC(mdbus_pub_open(&p, "link.c", &c), 0);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_sub_open(&s, "link.c", &sc), 0);
+	mdbus_sub_close(s);
+}
+
 static int count_channels(const char *ch, void *arg)
 {
 	(void)ch;
@@ -322,6 +354,7 @@ int main(void)
 	}
 	own_wrong_mode();
 	foreign_owner();
+	other_channels_segment();
 	fifo();
 	return 0;
 }
