@@ -79,8 +79,9 @@ void mdbus_rec_close(mdbus_rec_reader_t *r);
 /* Creates the recording `path` (mode 0644 less the umask), replacing an
  * existing regular file unless MDBUS_REC_EXCL, and writes its header from
  * *info (format version and, when 0, create_ns are set here). Never
- * follows a symbolic link at `path` (-ELOOP) and refuses to write into
- * anything but a regular file with one link (-EINVAL). Returns 0 and sets
+ * follows a symbolic link at `path` (-ELOOP), refuses to write into
+ * anything but a regular file with one link (-EINVAL) and into an existing
+ * file of another user (-EPERM). Returns 0 and sets
  * *out, or a negative error with mdbus_last_error() naming the cause. */
 int mdbus_rec_create(mdbus_rec_writer_t **out, const char *path,
 		     const struct mdbus_rec_info *info, unsigned flags);

@@ -43,15 +43,28 @@ static int write_full(int fd, const void *src, size_t n)
 	return 0;
 }
 
-/* Opens path for writing as a regular file of one link, never through a
- * symbolic link, and empties it. O_NONBLOCK keeps a FIFO put under the
- * name from blocking the open. */
+/* Why an existing file at path is not ours to overwrite, or NULL: only a
+ * regular file of one link that we own (one another user made in a
+ * shared directory, e.g. /tmp, would take our data where he reads it). */
+static const char *not_ours(const struct stat *st)
+{
+	if (!S_ISREG(st->st_mode) || st->st_nlink != 1)
+		return "is not a regular file of one link";
+	if (st->st_uid != geteuid())
+		return "belongs to another user";
+	return NULL;
+}
+
+/* Opens path for writing as a regular file of one link that we own, never
+ * through a symbolic link, and empties it. O_NONBLOCK keeps a FIFO put
+ * under the name from blocking the open. */
 static int open_target(const char *path, unsigned flags)
 {
 	int oflags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
 		     O_NONBLOCK | (flags & MDBUS_REC_EXCL ? O_EXCL : 0);
 	int fd = open(path, oflags, 0644);
 	struct stat st;
+	const char *why = NULL;
 	int err;
 
 	if (fd < 0 && errno == ELOOP)
@@ -60,17 +73,17 @@ static int open_target(const char *path, unsigned flags)
 	if (fd < 0)
 		return err_set(-errno, "%s: %s", path, strerror(errno));
 	err = fstat(fd, &st) < 0 ? -errno : 0;
-	if (!err && (!S_ISREG(st.st_mode) || st.st_nlink != 1))
-		err = err_set(-EINVAL, "%s is not a regular file of one link: "
-			      "not written", path);
+	if (!err && (why = not_ours(&st)))
+		err = err_set(S_ISREG(st.st_mode) && st.st_nlink == 1 ? -EPERM
+								      : -EINVAL,
+			      "%s %s: not written", path, why);
 	else if (!err && ftruncate(fd, 0) < 0)
 		err = -errno;
 	else if (!err && fcntl(fd, F_SETFL, O_WRONLY) < 0)
 		err = -errno;
 	if (err) {
 		close(fd);
-		return err == -EINVAL ? err :
-		       err_set(err, "%s: %s", path, strerror(-err));
+		return why ? err : err_set(err, "%s: %s", path, strerror(-err));
 	}
 	return fd;
 }

@@ -274,6 +274,15 @@ static void t_create_refuses(void)
 	TU_CHECK_RC(mdbus_rec_create(&w, file("fifo.rec"), &info, 0), -ENXIO);
 	TU_CHECK_RC(mdbus_rec_create(&w, tu_dir(), &info, 0), -EISDIR);
 	TU_CHECK_RC(mdbus_rec_create(&w, file("rt.rec"), &info, MDBUS_REC_EXCL), -EEXIST);
+	if (geteuid() == 0) { /* another user's file, planted in our way */
+		struct stat pl;
+
+		write_file(file("planted.rec"), 1);
+		TU_CHECK(chown(path, 65534, 65534) == 0);
+		TU_CHECK_RC(mdbus_rec_create(&w, path, &info, 0), -EPERM);
+		TU_CHECK(stat(path, &pl) == 0);
+		TU_CHECK_EQ(pl.st_size, st.st_size); /* one record, still */
+	}
 	{ /* none of it touched the victim */
 		struct stat now;
 
