@@ -23,7 +23,7 @@
 enum {
 	OPT_FROM = 256, OPT_STATS, OPT_SUMMARY, OPT_TTL, OPT_IFACE,
 	OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT, OPT_SESSION,
-	OPT_NO_HEADER, OPT_STATUS,
+	OPT_NO_HEADER, OPT_STATUS, OPT_OWNER,
 };
 
 static const struct option long_opts[] = {
@@ -49,6 +49,7 @@ static const struct option long_opts[] = {
 	{"name", required_argument, NULL, 'N'},
 	{"anonymous", no_argument, NULL, 'a'},
 	{"dir", required_argument, NULL, 'D'},
+	{"owner", required_argument, NULL, OPT_OWNER},
 	{"no-header", no_argument, NULL, OPT_NO_HEADER},
 	{"list", no_argument, NULL, 'l'},
 	{"status", no_argument, NULL, OPT_STATUS},
@@ -90,6 +91,8 @@ static void usage(FILE *f)
 	      "  -N, --name=NAME        consumer name shown in --status\n"
 	      "  -a, --anonymous        read without a consumer entry\n"
 	      "  -D, --dir=DIR          segment directory (default $MDBUS_DIR or /dev/shm)\n"
+	      "      --owner=USER       only read segments of this user (default\n"
+	      "                         $MDBUS_OWNER, else any)\n"
 	      "      --no-header        no CSV header line\n"
 	      "  -l, --list             list the channels\n"
 	      "      --status           show channels with their consumers\n"
@@ -312,6 +315,9 @@ static int opt_read(struct mdsub_opts *o, int c, char *arg)
 	case 'N': return parse_name(arg, &o->sub);
 	case 'a': o->sub.anonymous = 1; return 0;
 	case 'D': o->sub.dir = arg; return 0;
+	case OPT_OWNER: /* through the environment, so --list and --status
+			 * (mdbus_channel_stats()) check it too */
+		return setenv(MDBUS_ENV_OWNER, arg, 1) ? bad("owner", arg) : 0;
 	case OPT_NO_HEADER: o->header = 0; return 0;
 	default: return -1;
 	}

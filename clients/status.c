@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error_text.h"
 #include "mdsub.h"
 
 #define RATE_SAMPLE_NS 200000000ULL
@@ -19,6 +20,7 @@
 struct sample {
 	char name[MDBUS_CHANNEL_MAX + 1];
 	int err;
+	char why[256];   /* the error's text, taken right after the call */
 	uint64_t t_ns;
 	struct mdbus_stats st;
 };
@@ -73,6 +75,8 @@ static void sample_all(const struct mdsub_opts *o, struct snapshot *snap)
 		struct sample *s = &snap->s[i];
 
 		s->err = mdbus_channel_stats(s->name, o->sub.dir, &s->st, NULL, 0);
+		if (s->err)
+			snprintf(s->why, sizeof s->why, "%s", mdbus_error_text(s->err));
 		s->t_ns = now_monotonic();
 	}
 }
@@ -145,7 +149,7 @@ static void list_line(const struct sample *s, const struct snapshot *prev)
 	char age[32], r[32];
 
 	if (s->err) {
-		printf("%-20s error: %s\n", s->name, mdbus_strerror(s->err));
+		printf("%-20s error: %s\n", s->name, s->why);
 		return;
 	}
 	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
@@ -186,7 +190,7 @@ static void status_block(const struct sample *s, const struct snapshot *prev,
 	time_t c;
 
 	if (s->err) {
-		printf("%s: error: %s\n\n", s->name, mdbus_strerror(s->err));
+		printf("%s: error: %s\n\n", s->name, s->why);
 		return;
 	}
 	c = (time_t)(st->create_ns / NS_PER_SEC);

@@ -96,7 +96,7 @@ MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 	int r;
 
 	err_clear();
-	r = seg_attach(&m, channel, dir, SEG_ATTACH_RDONLY);
+	r = seg_attach(&m, channel, dir, NULL, SEG_ATTACH_RDONLY);
 	if (r < 0)
 		return r;
 	fill_stats(&m, st);

@@ -80,11 +80,13 @@ int seg_geom_make(struct seg_geom *g, uint32_t slot_size,
 int seg_open_publisher(struct seg_map *m, const char *channel,
 		       const struct mdbus_pub_config *cfg);
 
-/* Attaches a reader: validates, copies geometry, maps header+table RW
+/* Attaches a reader: checks the file (a regular file of one name, not
+ * writable by others, of the user `owner` names: NULL = $MDBUS_OWNER or
+ * any), validates, copies geometry, maps header+table RW
  * (read-only with SEG_ATTACH_RDONLY or when the file is not writable) and
  * the blocks read-only. */
 int seg_attach(struct seg_map *m, const char *channel, const char *dir,
-	       int flags);
+	       const char *owner, int flags);
 
 void seg_unmap(struct seg_map *m);
 

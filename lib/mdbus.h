@@ -37,6 +37,7 @@ extern "C" {
 #define MDBUS_NAME_MAX 31       /* longest consumer name */
 #define MDBUS_SLOT_HEADER 24    /* bytes of each slot taken by its header */
 #define MDBUS_ENV_DIR "MDBUS_DIR"
+#define MDBUS_ENV_OWNER "MDBUS_OWNER" /* user readers expect segments of */
 
 /* Library error codes (returned negated errno values are the others). */
 enum mdbus_error {
@@ -208,6 +209,10 @@ struct mdbus_sub_config {
 	uint64_t start_seq;
 	enum mdbus_wait wait;   /* strategy of mdbus_sub_read() */
 	const char *dir;        /* segment directory; NULL = default */
+	const char *owner;      /* user name or uid the segment file must
+				   belong to; NULL = $MDBUS_OWNER, or any
+				   owner when that is unset (see libmdbus(3),
+				   "Permissions and security") */
 };
 
 struct mdbus_msg {

@@ -3,6 +3,8 @@
  * validate the header against it, map.
  */
 #include <errno.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -48,8 +50,39 @@ static int map_ready_header(int fd, const char *channel, struct stat *st,
 	return 0;
 }
 
-static int check_owner(const struct stat *st, const char *channel)
+/* The uid the segment must belong to: owner, else $MDBUS_OWNER, each a
+ * user name or a number; (uid_t)-1 when neither is set: any. */
+static int expected_owner(const char *owner, uid_t *uid)
 {
+	struct passwd pw, *found = NULL;
+	char buf[1024], *end;
+	unsigned long v;
+
+	*uid = (uid_t)-1;
+	if (!owner || !*owner)
+		owner = getenv(MDBUS_ENV_OWNER);
+	if (!owner || !*owner)
+		return 0;
+	errno = 0;
+	v = strtoul(owner, &end, 10);
+	if (!*end && !errno && v < (uid_t)-1) {
+		*uid = (uid_t)v;
+		return 0;
+	}
+	if (getpwnam_r(owner, &pw, buf, sizeof(buf), &found) != 0 || !found)
+		return err_set(-EINVAL, "unknown user '%.64s' given as the "
+			       "segments' owner", owner);
+	*uid = pw.pw_uid;
+	return 0;
+}
+
+static int check_owner(const struct stat *st, const char *channel, uid_t uid)
+{
+	if (uid != (uid_t)-1 && st->st_uid != uid)
+		return err_set(-EPERM, "channel %s: the segment belongs to uid "
+			       "%u, not to the expected owner (uid %u): someone "
+			       "else made it", channel, (unsigned)st->st_uid,
+			       (unsigned)uid);
 	if (!S_ISREG(st->st_mode))
 		return err_set(MDBUS_ECORRUPT, "channel %s: not a regular file",
 			       channel);
@@ -92,17 +125,23 @@ static int map_reader(struct seg_map *m, int fd, int writable)
 }
 
 int seg_attach(struct seg_map *m, const char *channel, const char *dir,
-	       int flags)
+	       const char *owner, int flags)
 {
 	int writable = !(flags & SEG_ATTACH_RDONLY);
 	struct seg_header *h = NULL;
 	struct stat st;
+	uid_t uid;
 	int fd, r;
 
 	r = seg_check_channel(channel);
+	if (r == 0)
+		r = expected_owner(owner, &uid);
 	if (r < 0)
 		return r;
 	dir = seg_dir(dir);
+	r = seg_check_dir(dir);
+	if (r < 0)
+		return r;
 	fd = seg_fd_open(dir, channel, writable ? O_RDWR : O_RDONLY, 0);
 	if (fd == -EACCES && writable) {
 		writable = 0;
@@ -113,7 +152,7 @@ int seg_attach(struct seg_map *m, const char *channel, const char *dir,
 			       dir ? dir : SHM_DIR, strerror(-fd));
 	r = fstat(fd, &st) < 0 ? err_set(-errno, "stat channel %s: %s",
 					 channel, strerror(errno))
-			       : check_owner(&st, channel);
+			       : check_owner(&st, channel, uid);
 	if (r == 0)
 		r = map_ready_header(fd, channel, &st, &h);
 	if (r == 0) {

@@ -52,6 +52,23 @@ const char *seg_dir(const char *dir)
 	return dir && *dir ? dir : NULL;
 }
 
+int seg_check_dir(const char *dir)
+{
+	const char *d = dir ? dir : SHM_DIR;
+	struct stat st;
+
+	if (stat(d, &st) < 0)
+		return err_set(-errno, "segment directory %s: %s", d, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return err_set(-ENOTDIR, "segment directory %s is not a directory", d);
+	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
+		return err_set(-EPERM, "segment directory %s is writable by anyone "
+			       "and not sticky: anyone could rename segments away "
+			       "and put his own there; chmod +t it, or use a "
+			       "directory only trusted users can write", d);
+	return 0;
+}
+
 void seg_path(char *buf, size_t len, const char *dir, const char *channel)
 {
 	snprintf(buf, len, "%s/mdbus.%s", dir ? dir : SHM_DIR, channel);

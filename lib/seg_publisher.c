@@ -314,6 +314,9 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 		return err_set(-EINVAL,
 			       "file mode %o is writable by others; readers refuse such segments",
 			       (unsigned)cfg->file_mode);
+	r = seg_check_dir(seg_dir(cfg->dir));
+	if (r < 0)
+		return r;
 	for (attempt = 0; attempt < 64; attempt++) {
 		r = take_over(m, channel, cfg, &want);
 		if (r == -ENOENT)

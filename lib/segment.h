@@ -32,6 +32,11 @@ static inline void seg_map_meta(struct seg_map *m, void *meta)
 /* 0 when channel is a valid name, else MDBUS_ENAME with detail. */
 int seg_check_channel(const char *channel);
 
+/* 0 when dir (NULL: /dev/shm) is a directory that a stranger cannot
+ * empty of our files: not writable by anyone, or sticky. Else -EPERM (or
+ * the stat error) with detail naming the fix. */
+int seg_check_dir(const char *dir);
+
 /* The path of channel's segment file in dir (NULL: /dev/shm, where
  * shm_open() would put it). */
 void seg_path(char *buf, size_t len, const char *dir, const char *channel);

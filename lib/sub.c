@@ -42,6 +42,7 @@ struct mdbus_sub {
 	char name[MDBUS_NAME_MAX + 1];
 	char channel[MDBUS_CHANNEL_MAX + 1];
 	char *dir;
+	char *owner;
 };
 
 MDBUS_EXPORT void mdbus_sub_config_init(struct mdbus_sub_config *cfg)
@@ -88,7 +89,7 @@ static int attach_map(struct mdbus_sub *s)
 {
 	int r;
 
-	r = seg_attach(&s->m, s->channel, s->dir,
+	r = seg_attach(&s->m, s->channel, s->dir, s->owner,
 		       s->want_anonymous ? SEG_ATTACH_RDONLY : 0);
 	if (r < 0)
 		return r;
@@ -163,9 +164,12 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 	s->start_seq = cfg->start_seq;
 	if (r == 0 && cfg->dir && !(s->dir = strdup(cfg->dir)))
 		r = err_set(-ENOMEM, "out of memory");
+	if (r == 0 && cfg->owner && !(s->owner = strdup(cfg->owner)))
+		r = err_set(-ENOMEM, "out of memory");
 	if (r == 0)
 		r = attach(s);
 	if (r < 0) {
+		free(s->owner);
 		free(s->dir);
 		free(s);
 		return r;
@@ -467,6 +471,7 @@ MDBUS_EXPORT void mdbus_sub_close(mdbus_sub_t *s)
 	if (!s)
 		return;
 	detach(s);
+	free(s->owner);
 	free(s->dir);
 	free(s);
 }

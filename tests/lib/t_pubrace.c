@@ -20,6 +20,8 @@
  *    uid and mode; with MDBUS_PUB_REPLACE replaced.
  *  - one channel's segment under another's name, by a hard link or a
  *    rename: refused by readers and publishers, replaced on request.
+ *  - a segment directory writable by anyone and not sticky: refused by
+ *    publishers and readers, accepted once sticky.
  *  - a FIFO under a channel name: publishers, readers, stats and listing
  *    all fail at once with an error, none hangs (the watchdog fails it).
  */
@@ -307,6 +309,34 @@ static void other_channels_segment(void)
 	mdbus_sub_close(s);
 }
 
+/* A segment directory anyone may write without the sticky bit: anyone
+ * could rename our segment away and put his own in its place. */
+static void open_directory(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_sub_config sc;
+	char dir[512];
+	mdbus_sub_t *s;
+	mdbus_pub_t *p;
+
+	snprintf(dir, sizeof dir, "%s/open", tu_dir());
+	TU_CHECK(mkdir(dir, 0700) == 0 && chmod(dir, 0777) == 0);
+	c.dir = dir;
+	mdbus_sub_config_init(&sc);
+	sc.dir = dir;
+	TU_CHECK_RC(mdbus_pub_open(&p, "opendir", &c), -EPERM);
+	if (!strstr(mdbus_last_error(), "sticky"))
+		tu_fail("refusal \"%s\" does not name the fix", mdbus_last_error());
+	TU_CHECK_RC(mdbus_sub_open(&s, "opendir", &sc), -EPERM);
+	TU_CHECK(chmod(dir, 01777) == 0);
+	TU_CHECK_RC(mdbus_pub_open(&p, "opendir", &c), 0);
+	TU_CHECK_RC(mdbus_sub_open(&s, "opendir", &sc), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("opendir", dir), 0);
+	TU_CHECK(rmdir(dir) == 0);
+}
+
 static int count_channels(const char *ch, void *arg)
 {
 	(void)ch;
@@ -355,6 +385,7 @@ int main(void)
 	own_wrong_mode();
 	foreign_owner();
 	other_channels_segment();
+	open_directory();
 	fifo();
 	return 0;
 }

@@ -146,6 +146,35 @@ static int count_one(const char *channel, void *arg)
 	return 0;
 }
 
+/* A reader that names the segments' owner refuses anyone else's. */
+static void t_expected_owner(void **state)
+{
+	mdbus_pub_t *p = open_pub("own.a", MDBUS_MODE_OVERWRITE);
+	struct mdbus_sub_config c;
+	char me[32], other[32];
+	mdbus_sub_t *s;
+
+	(void)state;
+	snprintf(me, sizeof me, "%u", (unsigned)getuid());
+	snprintf(other, sizeof other, "%u", (unsigned)getuid() + 1);
+	mdbus_sub_config_init(&c);
+	c.owner = other;
+	assert_rc(mdbus_sub_open(&s, "own.a", &c), -EPERM);
+	assert_true(strstr(mdbus_last_error(), "expected owner") != NULL);
+	c.owner = "no-such-user-here";
+	assert_rc(mdbus_sub_open(&s, "own.a", &c), -EINVAL);
+	c.owner = me;
+	assert_rc(mdbus_sub_open(&s, "own.a", &c), 0);
+	mdbus_sub_close(s);
+	c.owner = NULL;
+	setenv(MDBUS_ENV_OWNER, other, 1);
+	assert_rc(mdbus_sub_open(&s, "own.a", &c), -EPERM);
+	unsetenv(MDBUS_ENV_OWNER);
+	assert_rc(mdbus_sub_open(&s, "own.a", &c), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 /* A call that may set the detail empties it first: no stale text. */
 static void t_last_error_fresh(void **state)
 {
@@ -826,6 +855,7 @@ int main(void)
 		cmocka_unit_test(t_strerror),
 		cmocka_unit_test(t_names),
 		cmocka_unit_test(t_last_error_fresh),
+		cmocka_unit_test(t_expected_owner),
 		cmocka_unit_test(t_channel_names),
 		cmocka_unit_test(t_config_defaults),
 		cmocka_unit_test(t_geometry),

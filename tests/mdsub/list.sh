@@ -37,13 +37,26 @@ status 0 "$MDSUB" --status >"$WORK/all"
 "$MDSUB" --status nosuch >"$WORK/nosuch"
 grep -q '^nosuch: error: ' "$WORK/nosuch" || fail "--status nosuch"
 
+# --owner: segments of another user are refused, ours read
+me=$(id -u) other=$(( $(id -u) + 1 ))
+status 0 "$MDSUB" --owner="$me" --status alpha >"$WORK/mine"
+grep -q '^alpha: layout ' "$WORK/mine" || fail "--owner=me: $(cat "$WORK/mine")"
+"$MDSUB" --owner="$other" --status alpha >"$WORK/other"
+grep -q "^alpha: error: .*belongs to uid $me, not to the expected owner (uid $other)" \
+	"$WORK/other" || fail "--owner=other: $(cat "$WORK/other")"
+status 1 "$MDSUB" --owner="$other" -n 1 alpha 2>"$WORK/other.err"
+grep -q "belongs to uid $me" "$WORK/other.err" || fail "read --owner=other"
+MDBUS_OWNER=$other "$MDSUB" --status alpha >"$WORK/env"
+grep -q '^alpha: error: .*expected owner' "$WORK/env" || fail "MDBUS_OWNER"
+
 status 0 "$MDSUB" --watch=0.1 -d 0.5 alpha >"$WORK/watch"
 [ "$(grep -c '^alpha: layout' "$WORK/watch")" -ge 3 ] || fail "--watch refreshes"
 
 # a file that is not a segment is listed with the reason, never a crash
 head -c 5000 /dev/urandom >"$MDBUS_DIR/mdbus.junk"
 status 0 "$MDSUB" --list >"$WORK/junk"
-grep -q '^junk  *error: not an mdbus segment' "$WORK/junk" || fail "--list junk"
+grep -q '^junk  *error: channel junk: not an mdbus segment (magic ' "$WORK/junk" ||
+	fail "--list junk: $(cat "$WORK/junk")"
 "$MDSUB" junk 2>"$WORK/junkerr"
 [ $? -eq 1 ] || fail "reading junk: exit status"
 grep -q '^mdsub: junk: cannot subscribe: .*not an mdbus segment' "$WORK/junkerr" ||
