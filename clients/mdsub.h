@@ -82,7 +82,7 @@ void fmt_json_str(FILE *f, const char *s, size_t n);
 void fmt_hex(FILE *f, const void *p, size_t n);
 void fmt_time(char *buf, size_t len, uint64_t ns);
 
-/* stats.c: --stats and the final summary, as text or JSON lines. */
+/* latency.c: --stats and the final summary, as text or JSON lines. */
 struct stats;
 struct stats *stats_new(const char *channel, int json);
 void stats_free(struct stats *s);

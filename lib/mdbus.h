@@ -129,16 +129,18 @@ typedef struct mdbus_pub mdbus_pub_t;
 void mdbus_pub_config_init(struct mdbus_pub_config *cfg);
 
 /* Opens `channel` for publishing. Creates the segment (free space checked,
- * memory reserved and pre-faulted) or resumes an existing one of the same
- * geometry whose publisher is gone, at its write count. Refuses with
- * MDBUS_EOWNED when a live publisher owns it (mdbus_last_error() names its
- * pid), MDBUS_EGEOMETRY when the geometry differs and MDBUS_PUB_REPLACE is
- * not set (with it, a segment of other geometry, other major version or
- * corrupt header is marked replaced where readable, and a new one made).
- * A file_mode writable by others is refused with -EINVAL (readers refuse
- * such segments). Never waits: a segment being created by another process
- * reads as owned. The owner lock is not inherited by fork()ed children.
- * Returns 0 and sets *out, or a negative error. Any thread. */
+ * memory reserved and pre-faulted, named only once complete) or resumes an
+ * existing one of the same geometry whose publisher is gone, at its write
+ * count. Refuses with MDBUS_EOWNED when a live publisher owns it
+ * (mdbus_last_error() names its pid), MDBUS_EGEOMETRY when the geometry
+ * differs, -EPERM for a file that is not the caller's own (another user's,
+ * two names, a mode letting others write more than file_mode), each unless
+ * MDBUS_PUB_REPLACE is set: then a new segment takes the name in one
+ * rename, the old one marked replaced when its layout is ours. A file_mode
+ * writable by others is refused with -EINVAL (readers refuse such
+ * segments). May retry for a few ms while a just-forked child still holds
+ * a gone publisher's lock. The owner lock is not inherited by fork()ed
+ * children. Returns 0 and sets *out, or a negative error. Any thread. */
 int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 		   const struct mdbus_pub_config *cfg);
 

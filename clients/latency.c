@@ -1,5 +1,5 @@
 /*
- * stats.c - counters and publish-to-receive latency histograms for
+ * latency.c - counters and publish-to-receive latency histograms for
  * --stats (one line per interval) and the final summary.
  *
  * Latency is CLOCK_REALTIME at receipt minus the message's publish stamp
