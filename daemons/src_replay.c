@@ -21,6 +21,10 @@
 
 #define BATCH 1024      /* records per callback as fast as possible */
 #define BURST_MAX 65536 /* records per callback at recorded pace */
+#define BURST_BYTES (8u << 20) /* payload bytes per callback, at most: the
+				  loop must get back to its stop and timer
+				  watchers, however large the records */
+#define LONG_WAIT_S 60.0 /* a wait this long for the next record is logged */
 
 struct replay_conf {
 	char *file;
@@ -48,6 +52,7 @@ struct replay {
 	unsigned char *payload;
 	int have;                  /* rec and payload hold a record */
 	int warned;                /* a cut or corrupt record was logged */
+	int warned_wait;           /* a long wait was logged */
 	uint64_t pass_records;     /* published in this pass */
 	uint64_t last_seq;
 	ev_tstamp base_wall;       /* when the pass's first record went out */
@@ -156,7 +161,9 @@ static double wait_for(const struct replay *r)
  * or paused), else 0 with r->rec pending. */
 static int publish_due(struct replay *r, unsigned n)
 {
-	for (unsigned i = 0; i < n; i++) {
+	size_t bytes = 0;
+
+	for (unsigned i = 0; i < n && bytes < BURST_BYTES; i++) {
 		if (!r->have && !advance(r)) {
 			replay_halt(r);
 			channel_source_done(r->base.ch);
@@ -164,6 +171,7 @@ static int publish_due(struct replay *r, unsigned n)
 		}
 		if (r->conf.speed > 0 && wait_for(r) > 0)
 			return 0;
+		bytes += r->msg.size;
 		publish_record(r);
 		r->have = 0;
 		if (channel_paused(r->base.ch)) {
@@ -187,6 +195,13 @@ static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (publish_due(r, BURST_MAX))
 		return;
 	wait = wait_for(r);
+	if (wait > LONG_WAIT_S && !r->warned_wait) {
+		r->warned_wait = 1;
+		log_msg(LOG_WARNING, "channel %s: %s: the next record (seq %llu) "
+			"is due in %.0f s at this speed: its recorded timestamp "
+			"jumps", name_of(r), r->conf.file,
+			(unsigned long long)r->msg.seq, wait);
+	}
 	ev_timer_set(w, wait > 0 ? wait : 0, 0);
 	ev_timer_start(loop, w);
 }
