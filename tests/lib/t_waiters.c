@@ -13,7 +13,9 @@
  * A reader killed asleep under a publisher that never calls
  * mdbus_pub_reap(): the publisher repairs the count itself after 1000
  * wakes that woke nobody. After each kill, with a live sleeper beside it:
- * the publisher's reap
+ * A segment replaced while a reader is on its way to sleep: the reader
+ * returns MDBUS_EREPLACED without sleeping to the cap. After each kill the
+ * publisher's reap
  * frees the victim's entry, the count equals the sleeping entries' flags,
  * and the sleeper still wakes for a message. With nobody asleep,
  * publishing makes exactly zero futex calls. Then 200 rounds of readers
@@ -44,6 +46,7 @@ static const char *const point_names[] = {
 
 static enum point stop_at;         /* in a victim: where to stop */
 static _Atomic uint64_t futex_wakes; /* FUTEX_WAKE calls of this process */
+static uint64_t futex_timeouts;      /* FUTEX_WAITs that slept to the cap */
 static int membarrier_used;        /* a sleeper called membarrier() */
 
 long syscall(long number, ...)
@@ -70,6 +73,9 @@ long syscall(long number, ...)
 		raise(SIGSTOP);
 	r = real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT &&
+	    r < 0 && errno == ETIMEDOUT)
+		futex_timeouts++;
+	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT &&
 	    stop_at == AFTER_FUTEX)
 		raise(SIGSTOP);
 	return r;
@@ -81,6 +87,8 @@ struct shared {
 	_Atomic uint32_t ready;
 	_Atomic uint32_t got;
 	_Atomic uint32_t membarrier;
+	_Atomic int32_t result;
+	_Atomic uint32_t timeouts;
 };
 
 static struct shared *sh;
@@ -229,6 +237,48 @@ static void forged_free_flag(mdbus_pub_t *p, void *seg)
 	atomic_store(&tu_entry(seg, i)->waiting, 0);
 }
 
+/* Sleeps on channel "repl", stopped just before it announces itself with
+ * membarrier(), i.e. before it loads the futex word. */
+static int replaced_sleeper(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open("repl", NULL, MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_BLOCK);
+	unsigned char buf[64];
+	struct mdbus_msg m;
+
+	(void)arg;
+	stop_at = BEFORE_MEMBARRIER;
+	atomic_fetch_add(&sh->ready, 1);
+	atomic_store(&sh->result, mdbus_sub_read(s, buf, sizeof buf, &m, -1));
+	atomic_store(&sh->timeouts, (uint32_t)futex_timeouts);
+	mdbus_sub_close(s);
+	return 0;
+}
+
+/* The segment is replaced (marked, its sleepers woken) while a reader is
+ * on its way to sleep, before it loads the futex word: after loading it,
+ * the reader sees the replacement and never sleeps to the 100 ms cap. */
+static void replaced_on_the_way(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p;
+	pid_t kid;
+
+	mdbus_pub_close(tu_pub_open("repl", &c));
+	atomic_store(&sh->ready, 0);
+	atomic_store(&sh->result, 1);
+	kid = tu_spawn(replaced_sleeper, NULL);
+	tu_await_state(kid, 'T', 10, "reader on its way to sleep");
+	c.slot_size = 128;
+	c.flags = MDBUS_PUB_REPLACE;
+	p = tu_pub_open("repl", &c);
+	kill(kid, SIGCONT);
+	tu_wait_ok(kid, 10, "reader of a replaced segment");
+	TU_CHECK_RC(atomic_load(&sh->result), MDBUS_EREPLACED);
+	TU_CHECK_EQ(atomic_load(&sh->timeouts), 0);
+	mdbus_pub_close(p);
+}
+
 /* Readers killed asleep while new ones register over their entries. */
 static void churn(mdbus_pub_t *p, void *seg)
 {
@@ -284,10 +334,13 @@ int main(void)
 	kill_point(p, seg, BEFORE_FUTEX);
 	kill_point(p, seg, AFTER_FUTEX);
 	kill_point(p, seg, FLAG_ONLY);
-	if (atomic_load(&sh->membarrier))
+	if (atomic_load(&sh->membarrier)) {
 		kill_point(p, seg, BEFORE_MEMBARRIER);
-	else
-		tu_note("membarrier not in use here: that kill point not run");
+		replaced_on_the_way();
+	} else {
+		tu_note("membarrier not in use here: that kill point and the "
+			"replacement on the way to sleep not run");
+	}
 	churn(p, seg);
 	tu_unmap(seg, len);
 	mdbus_pub_close(p);
