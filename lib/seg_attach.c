@@ -133,9 +133,9 @@ int seg_attach(struct seg_map *m, const char *channel, const char *dir,
 	uid_t uid;
 	int fd, r;
 
-	r = seg_check_channel(channel);
+	r = expected_owner(owner, &uid); /* sets uid on every path */
 	if (r == 0)
-		r = expected_owner(owner, &uid);
+		r = seg_check_channel(channel);
 	if (r < 0)
 		return r;
 	dir = seg_dir(dir);

@@ -142,7 +142,7 @@ static int resume_locked(struct seg_map *m, int fd, const char *path,
 			 const struct seg_geom *want)
 {
 	struct seg_header *h = NULL;
-	struct seg_geom have;
+	struct seg_geom have = {0}; /* judge() fills it when it returns 0 */
 	int r = 1;
 
 	if (st->st_size >= (off_t)SEG_HEADER_SIZE) {
