@@ -76,12 +76,6 @@ enum section_kind { SEC_NONE, SEC_GLOBAL, SEC_CHANNEL, SEC_BAD };
 
 /* Errors are kept and logged at the end in line order, as source keys are
  * checked after the whole file is read. */
-struct conf_err {
-	int line;
-	unsigned order;
-	char text[500];
-};
-
 struct parser {
 	const char *file;      /* name in messages */
 	FILE *fp;              /* the file, or NULL for text */
@@ -94,25 +88,25 @@ struct parser {
 	struct chan_conf defaults;
 	struct chan_parse *chans;
 	size_t nchans;
-	struct conf_err *errs;
-	unsigned errors;
+	struct conf_report *report;
+	unsigned errors;       /* found, even those the report could not keep */
 };
 
+/* Adds an error to the report (out of memory, it is still counted). */
 __attribute__((format(printf, 3, 4)))
 static void conf_error(struct parser *p, int line, const char *fmt, ...)
 {
-	struct conf_err *grown =
-		realloc(p->errs, (p->errors + 1) * sizeof(*p->errs));
+	struct conf_report *r = p->report;
+	struct conf_err *grown = realloc(r->errs, (r->n + 1) * sizeof(*r->errs));
 	va_list ap;
 
-	if (!grown) {
-		log_msg(LOG_ERR, "%s:%d: out of memory", p->file, line);
+	p->errors++;
+	if (!grown)
 		return;
-	}
-	p->errs = grown;
-	grown += p->errors;
+	r->errs = grown;
+	grown += r->n;
 	grown->line = line;
-	grown->order = p->errors++;
+	grown->order = r->n++;
 	va_start(ap, fmt);
 	vsnprintf(grown->text, sizeof(grown->text), fmt, ap);
 	va_end(ap);
@@ -127,15 +121,19 @@ static int by_line(const void *a, const void *b)
 	return x->order < y->order ? -1 : 1;
 }
 
-static void log_errors(struct parser *p)
+static void sort_errors(struct parser *p)
 {
-	if (!p->errors)
-		return;
-	qsort(p->errs, p->errors, sizeof(*p->errs), by_line);
-	for (unsigned i = 0; i < p->errors; i++)
-		log_msg(LOG_ERR, "%s:%d: %s", p->file, p->errs[i].line,
-			p->errs[i].text);
-	free(p->errs);
+	struct conf_report *r = p->report;
+
+	if (r->n)
+		qsort(r->errs, r->n, sizeof(*r->errs), by_line);
+}
+
+void conf_report_free(struct conf_report *report)
+{
+	free(report->errs);
+	report->errs = NULL;
+	report->n = 0;
 }
 
 static char *read_text_line(char *buf, int num, struct parser *p)
@@ -428,7 +426,7 @@ static int parse(struct parser *p)
 	else if (rc < 0)
 		conf_error(p, p->lineno, "out of memory");
 	finish(p);
-	log_errors(p);
+	sort_errors(p);
 	return p->errors ? -1 : 0;
 }
 
@@ -444,19 +442,24 @@ static int open_file(struct parser *p, const char *path)
 	}
 	if (p->fp)
 		return 0;
-	log_msg(LOG_ERR, "%s: %s", path, strerror(errno));
+	conf_error(p, 0, "%s", strerror(errno));
 	return -1;
 }
 
-struct mdpub_conf *conf_load(const char *path)
+int conf_load(struct mdpub_conf **out, const char *path,
+	      struct conf_report *report)
 {
 	struct parser p = {.file = path ? path : "(embedded default)",
-			   .text = embedded_conf};
+			   .text = embedded_conf, .report = report};
 	struct mdpub_conf *conf = calloc(1, sizeof(*conf));
 
+	report->file = p.file;
+	report->errs = NULL;
+	report->n = 0;
+	*out = NULL;
 	if (!conf) {
-		log_msg(LOG_ERR, "out of memory");
-		return NULL;
+		conf_error(&p, 0, "out of memory");
+		return -ENOMEM;
 	}
 	conf->log_level = LOG_NOTICE - LOG_ERR;
 	conf->stats_s = 60;
@@ -464,7 +467,7 @@ struct mdpub_conf *conf_load(const char *path)
 	chan_defaults(&p.defaults);
 	if (path && open_file(&p, path) < 0) {
 		free(conf);
-		return NULL;
+		return -EINVAL;
 	}
 	if (parse(&p) < 0) {
 		conf_free(conf);
@@ -472,9 +475,11 @@ struct mdpub_conf *conf_load(const char *path)
 	}
 	if (p.fp)
 		fclose(p.fp);
-	if (conf)
-		conf->log_level += LOG_ERR;
-	return conf;
+	if (!conf)
+		return -EINVAL;
+	conf->log_level += LOG_ERR;
+	*out = conf;
+	return 0;
 }
 
 void conf_free(struct mdpub_conf *conf)

@@ -41,10 +41,29 @@ struct mdpub_conf {
 /* The config read when no -c is given and it exists. */
 #define MDPUB_CONF_DEFAULT SYSCONFDIR "/mdbus/mdpub.conf"
 
+/* One error of a config file: its line (0: the file as a whole). */
+struct conf_err {
+	int line;
+	unsigned order;
+	char text[500];
+};
+
+/* Every error found in a config file, sorted by line. */
+struct conf_report {
+	const char *file;       /* the name to print them with */
+	struct conf_err *errs;
+	unsigned n;
+};
+
 /* Reads the config file `path`, or the embedded default (one channel
- * `demo` fed by the synthetic source) when path is NULL. Logs every error
- * as "FILE:LINE: reason" and returns NULL when there was any. */
-struct mdpub_conf *conf_load(const char *path);
+ * `demo` fed by the synthetic source) when path is NULL. Returns 0 and
+ * sets *out, or -EINVAL (-ENOMEM) with every error in *report, which the
+ * caller prints as "FILE:LINE: reason" and frees with conf_report_free().
+ * Prints nothing itself. */
+int conf_load(struct mdpub_conf **out, const char *path,
+	      struct conf_report *report);
+
+void conf_report_free(struct conf_report *report);
 
 void conf_free(struct mdpub_conf *conf);
 

@@ -231,9 +231,35 @@ static int running(const struct mdpub *m, const char *name)
 	return 0;
 }
 
+/* Prints every error of a config file as FILE:LINE: reason. */
+static void log_report(struct conf_report *r)
+{
+	for (unsigned i = 0; i < r->n; i++)
+		if (r->errs[i].line)
+			log_msg(LOG_ERR, "%s:%d: %s", r->file, r->errs[i].line,
+				r->errs[i].text);
+		else
+			log_msg(LOG_ERR, "%s: %s", r->file, r->errs[i].text);
+	if (r->n == 0)
+		log_msg(LOG_ERR, "%s: out of memory", r->file);
+	conf_report_free(r);
+}
+
+/* conf_load() that prints its errors. NULL when there were any. */
+static struct mdpub_conf *load(const char *path)
+{
+	struct conf_report report;
+	struct mdpub_conf *conf;
+
+	if (conf_load(&conf, path, &report) == 0)
+		return conf;
+	log_report(&report);
+	return NULL;
+}
+
 static void reload(struct mdpub *m)
 {
-	struct mdpub_conf *conf = conf_load(m->opts.conf_path);
+	struct mdpub_conf *conf = load(m->opts.conf_path);
 
 	if (!conf) {
 		log_msg(LOG_ERR, "reload: %s rejected, the running configuration "
@@ -400,7 +426,7 @@ static int check(const struct opts *o)
 	struct mdpub_conf *conf;
 
 	log_plain(1);
-	conf = conf_load(o->conf_path);
+	conf = load(o->conf_path);
 	if (!conf)
 		return 1;
 	printf("%s: OK, %zu channel%s\n", conf_name(o), conf->nchans,
@@ -446,7 +472,7 @@ int main(int argc, char **argv)
 	default_conf(&m.opts);
 	if (m.opts.check_only)
 		return check(&m.opts);
-	conf = conf_load(m.opts.conf_path);
+	conf = load(m.opts.conf_path);
 	if (!conf)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
