@@ -216,7 +216,7 @@ static int open_existing(const char *path, int *writable)
  * the descriptor, until its fork handler points it away (seg_lock.c).
  * Worth looking again shortly rather than calling the channel owned.
  */
-static int lock_in_transit(int fd)
+static int lock_in_transit(int fd, const char *channel)
 {
 	struct timespec pause = { 0, 1000000L }; /* 1 ms */
 	int32_t pid = 0;
@@ -229,6 +229,12 @@ static int lock_in_transit(int fd)
 		return 0;
 	if (pid == getpid() ? seg_lock_held_here(fd) : proc_alive(pid, start))
 		return 0;
+	/* What to say if it stays so: anyone who may read the file can
+	 * flock() it (a plain reader, or a hostile one). */
+	err_set(-EBUSY, "channel %s: its segment is locked by a process that "
+		"is not its publisher (pid %d recorded, gone): a process that "
+		"opened the file, e.g. any reader of it, holds it; stop that "
+		"process", channel, (int)pid);
 	nanosleep(&pause, NULL);
 	return 1;
 }
@@ -236,7 +242,7 @@ static int lock_in_transit(int fd)
 /* seg_lock_named()'s result as an error with detail. */
 static int lock_error(int r, int fd, const char *channel)
 {
-	if (r == -EWOULDBLOCK && lock_in_transit(fd))
+	if (r == -EWOULDBLOCK && lock_in_transit(fd, channel))
 		return -EAGAIN;
 	if (r == -EWOULDBLOCK)
 		return owned_error(fd, channel);
@@ -318,11 +324,14 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 	if (r < 0)
 		return r;
 	for (attempt = 0; attempt < 64; attempt++) {
+		err_clear(); /* what is left at the end: the last attempt's */
 		r = take_over(m, channel, cfg, &want);
 		if (r == -ENOENT)
 			r = create(m, channel, cfg, &want);
 		if (r != -EAGAIN)
 			return r;
 	}
+	if (*mdbus_last_error()) /* the reason we kept looking again */
+		return -EBUSY;
 	return err_set(-EBUSY, "channel %s keeps changing while we open it", channel);
 }

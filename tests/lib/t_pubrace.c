@@ -22,6 +22,9 @@
  *    rename: refused by readers and publishers, replaced on request.
  *  - a segment directory writable by anyone and not sticky: refused by
  *    publishers and readers, accepted once sticky.
+ *  - a stopped publisher's segment locked by a reader (anyone who can
+ *    read it can flock it): the next publisher says so, and opens once
+ *    the lock is gone.
  *  - a FIFO under a channel name: publishers, readers, stats and listing
  *    all fail at once with an error, none hangs (the watchdog fails it).
  */
@@ -309,6 +312,42 @@ static void other_channels_segment(void)
 	mdbus_sub_close(s);
 }
 
+/* Holds the lock of channel "held"'s segment, as any reader could. */
+static int lock_holder(void *arg)
+{
+	int fd = open(tu_seg_path("held"), O_RDONLY);
+
+	(void)arg;
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		return 1;
+	atomic_store(&sh->go, 1);
+	while (!atomic_load(&sh->release))
+		tu_sleep_ms(1);
+	return 0;
+}
+
+/* A stopped publisher's segment locked by a reader: the next publisher
+ * is told so, not that a gone publisher owns it. */
+static void locked_by_reader(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p;
+	pid_t kid;
+
+	memset(sh, 0, sizeof *sh);
+	mdbus_pub_close(tu_pub_open("held", &c));
+	kid = tu_spawn(lock_holder, NULL);
+	tu_await(&sh->go, 1, 10, "lock holder");
+	TU_CHECK_RC(mdbus_pub_open(&p, "held", &c), -EBUSY);
+	if (!strstr(mdbus_last_error(), "not its publisher"))
+		tu_fail("refusal \"%s\" does not say who holds the lock",
+			mdbus_last_error());
+	atomic_store(&sh->release, 1);
+	tu_wait_ok(kid, 10, "lock holder");
+	TU_CHECK_RC(mdbus_pub_open(&p, "held", &c), 0);
+	mdbus_pub_close(p);
+}
+
 /* A segment directory anyone may write without the sticky bit: anyone
  * could rename our segment away and put his own in its place. */
 static void open_directory(void)
@@ -386,6 +425,7 @@ int main(void)
 	foreign_owner();
 	other_channels_segment();
 	open_directory();
+	locked_by_reader();
 	fifo();
 	return 0;
 }
