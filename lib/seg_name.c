@@ -127,9 +127,3 @@ int seg_fd_is_named(int fd, const char *dir, const char *channel)
 		return errno == ENOENT ? 0 : -errno;
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
-
-void seg_unlink_if_same(int fd, const char *dir, const char *channel)
-{
-	if (seg_fd_is_named(fd, dir, channel) == 1)
-		seg_fd_unlink(dir, channel);
-}

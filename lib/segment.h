@@ -56,12 +56,6 @@ int seg_fd_unlink(const char *dir, const char *channel);
  * and inode), 0 when it does not or is gone, or a negated errno. */
 int seg_fd_is_named(int fd, const char *dir, const char *channel);
 
-/* Removes the channel's name only if it still refers to the file open as
- * fd, so a segment someone else just made is never removed by mistake.
- * The caller holds fd's owner lock: every process that removes a name
- * holds the lock of the file under it, so the name cannot change between
- * the check and the removal (mdbus_unlink(), an explicit request, aside). */
-void seg_unlink_if_same(int fd, const char *dir, const char *channel);
 
 /* ---- seg_geom.c ---- */
 
@@ -117,7 +111,10 @@ void seg_new_discard(struct seg_map *m, const char *tmp);
 int seg_lock_named(int fd, const char *dir, const char *channel);
 
 /* 1 when another listed fd of this process holds the owner lock of the
- * file open as fd (flock() by a holder succeeds again), else 0. */
+ * file open as fd, else 0. Asks by flock() on that fd, which succeeds
+ * again for a holder; a listed fd of another handle being opened in this
+ * process that did not hold it yet may take the lock by it, which that
+ * handle then finds it has (it was about to take it anyway). */
 int seg_lock_held_here(int fd);
 
 /* Closes an fd opened for the owner lock (which drops the lock): off the
