@@ -161,7 +161,9 @@ int cons_register(struct seg_map *m, const char *name, uint64_t pos,
 		idx = scan_free(m, name, pos, word);
 		if (idx >= 0)
 			break;
-		if (cons_reap(m) > 0)
+		/* Reclaims are progress, but bounded by the deadline too: a
+		 * hostile writer of the table could fake dead owners forever. */
+		if (cons_reap(m) > 0 && clock_mono_ns() < deadline)
 			continue;
 		take_census(m, &cs);
 		if (cs.open == 0 && cs.transient == 0)

@@ -237,7 +237,6 @@ static _Atomic uint64_t *begin(struct mdbus_pub *p, uint64_t n)
 	return slot;
 }
 
-/* Steps 2 (header words), 3, 4 and 5 for message n. */
 /* Slow path of finish(): a count nobody sleeps behind. */
 static void repair_count(struct mdbus_pub *p)
 {
@@ -250,6 +249,7 @@ static void repair_count(struct mdbus_pub *p)
 	cons_reap(&p->m);
 }
 
+/* Steps 2 (header words), 3, 4 and 5 for message n. */
 static void finish(struct mdbus_pub *p, _Atomic uint64_t *slot, uint64_t n,
 		   uint16_t type, size_t size, uint64_t ts_ns)
 {

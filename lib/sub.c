@@ -200,7 +200,7 @@ static int check_evicted(struct mdbus_sub *s)
 		return MDBUS_EEVICTED;
 	if (s->entry < 0)
 		return 0;
-	if (!s->evicted && cons_still_ours(&s->m, s->entry, s->word))
+	if (cons_still_ours(&s->m, s->entry, s->word))
 		return 0;
 	s->evicted = 1;
 	return MDBUS_EEVICTED;
