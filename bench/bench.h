@@ -123,6 +123,8 @@ int bench_execute(struct bench_run *run);
 void bench_release(struct bench_run *run);
 int bench_execute_producer_pct(struct bench_run *run, struct bench_pct *out);
 void bench_fail(const char *what, int err);
+void bench_pin_index(int index);
+int bench_cpu_at(int index);
 int bench_cpus(void);
 void bench_install_signals(void);
 int bench_stopped(void);
@@ -154,6 +156,16 @@ int bench_throughput(const struct bench_transport *tp, const struct bench_cell *
 /* Publish cost of one run, in picoseconds per message. */
 int bench_pubcost(const struct bench_transport *tp, const struct bench_cell *cell,
 		  const struct bench_opts *o, uint64_t *ps_per_msg);
+
+/* crosstalk.c: publish calls on a channel without readers, while another
+ * channel's blocking reader sleeps and wakes 1000 times a second (noisy)
+ * or not. */
+struct bench_xtalk {
+	struct bench_pct pct;  /* ns per publish call, clock pair included */
+	double stalls_per_s;   /* calls of 1 us or more, per second */
+	double ipi_per_s;      /* function-call interrupts on its CPU, per s */
+};
+int bench_crosstalk(const struct bench_opts *o, int noisy, struct bench_xtalk *out);
 
 /* floor.c */
 int bench_floor(uint64_t rounds, struct bench_pct *rtt);

@@ -73,6 +73,20 @@ static void pin(int cpu)
 		perror("mdbench: sched_setaffinity");
 }
 
+/* The index-th CPU this process may run on (modulo their number). */
+int bench_cpu_at(int index)
+{
+	int n = bench_cpus();
+
+	return cpu_list[index % n];
+}
+
+/* Pins the calling process to bench_cpu_at(index). */
+void bench_pin_index(int index)
+{
+	pin(bench_cpu_at(index));
+}
+
 /* Waits until *counter reaches target, sleeping between polls, longer and
  * longer up to POLL_SLEEP_MAX_NS so that a process waiting through a whole
  * experiment (idle readers) stays idle. Only used outside the timed parts.

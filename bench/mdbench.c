@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		"  --quick       short run for CI smoke tests (a few seconds): fewer\n"
 		"                messages, one run per cell instead of %d\n"
 		"  --only S      the floor and one section: latency, wakeup,\n"
-		"                throughput or pubcost\n"
+		"                throughput, pubcost or crosstalk\n"
 		"  --messages N  messages per throughput cell (split over its runs)\n"
 		"                and per publish-cost run (default %llu, quick %llu);\n"
 		"                latency runs take N/100 samples, the floor N/10\n"
@@ -435,6 +435,51 @@ static void pubcost_section(struct ctx *ctx)
 			pubcost_pair(ctx, tps[t], slots[s]);
 }
 
+/* reps quiet runs interleaved with reps noisy ones; per run the publish
+ * call percentiles and the stall rate, then median [min-max] over runs. */
+static void crosstalk_section(struct ctx *ctx)
+{
+	uint64_t v[2][6][BENCH_MAX_REPS];
+	static const char *const col[6] = { "p50", "p99", "p99.9", "max",
+					    "stalls/s", "IPIs/s" };
+	struct bench_xtalk x;
+	struct bench_pct p[2];
+	int i, k, c;
+
+	printf("\n== crosstalk: publish calls (ns, clock pair included) on a "
+	       "channel without readers,\n   alone (quiet) or while another "
+	       "channel's blocking reader sleeps and wakes 1000x/s (noisy),\n"
+	       "   both on other CPUs; %d runs each, interleaved: median [min-max] "
+	       "of the runs' values;\n   stalls/s = publish calls of 1 us or more "
+	       "per second;\n   IPIs/s = function-call interrupts its CPU received "
+	       "per second (/proc/interrupts CAL); 'x' = noisy / quiet\n", ctx->o.reps);
+	for (i = 0; i < ctx->o.reps && !bench_stopped(); i++)
+		for (k = 0; k < 2; k++) {
+			if (bench_crosstalk(&ctx->o, k, &x) < 0) {
+				printf("crosstalk run ");
+				failed(ctx);
+				return;
+			}
+			v[k][0][i] = x.pct.p50;
+			v[k][1][i] = x.pct.p99;
+			v[k][2][i] = x.pct.p999;
+			v[k][3][i] = x.pct.max;
+			v[k][4][i] = (uint64_t)(x.stalls_per_s + 0.5);
+			v[k][5][i] = (uint64_t)(x.ipi_per_s + 0.5);
+		}
+	printf("%-8s | %8s %19s | %8s %19s | %6s\n", "value", "quiet", "[min-max]",
+	       "noisy", "[min-max]", "x");
+	for (c = 0; c < 6 && i > 0; c++) {
+		printf("%-8s", col[c]);
+		for (k = 0; k < 2; k++) {
+			bench_percentiles(v[k][c], (uint64_t)i, &p[k]);
+			printf(" | %8llu [%8llu-%8llu]", (unsigned long long)p[k].p50,
+			       (unsigned long long)p[k].min, (unsigned long long)p[k].max);
+		}
+		printf(" | %6.2f\n", p[0].p50 ? (double)p[1].p50 / (double)p[0].p50 : 0.0);
+	}
+}
+
 /* Removes the private directory and anything a failed run left in it. */
 static void remove_dir(const char *dir)
 {
@@ -461,6 +506,7 @@ static const struct section {
 	{ "wakeup", wakeup_section },
 	{ "throughput", throughput_section },
 	{ "pubcost", pubcost_section },
+	{ "crosstalk", crosstalk_section },
 };
 
 static int run_sections(struct ctx *ctx, const char *only, uint64_t n)
