@@ -149,26 +149,20 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
 
 /* ---- wait.c ---- */
 
-/* Producer side, at open: registers for asymmetric barriers
- * (membarrier). Returns 1 when the publisher may use the cheap side of the
- * Dekker pair, 0 when it must use a full fence. */
-int wait_publisher_init(struct seg_header *h);
-
-/* Producer side, after publishing: wakes blocked readers if any declared
- * themselves waiting. A compiler barrier (asym) or a full fence, and a
- * load; a syscall only when someone waits. Returns -1 when nobody was
- * counted, else what FUTEX_WAKE returned (the sleepers woken). */
-long wait_wake_if_waiting(struct seg_header *h, int asym);
+/* Producer side, after publishing with a seq_cst store of write_num:
+ * wakes blocked readers if any declared themselves waiting. One load; a
+ * syscall only when someone waits. Returns -1 when nobody was counted,
+ * else what FUTEX_WAKE returned (the sleepers woken). */
+long wait_wake_if_waiting(struct seg_header *h);
 
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);
 
-/* What a reader waits for: the stamp of its next slot to change from
- * `seen`, or, cutting a sleep short, the segment to be replaced or its
+/* What a reader waits for: write_num to pass `pos` (its next message
+ * published), or, cutting a sleep short, the segment to be replaced or its
  * consumer entry to change from `entry_word` (evicted). */
 struct wait_for {
-	const _Atomic uint64_t *stamp;
-	uint64_t seen;
+	uint64_t pos;
 	_Atomic uint32_t *waiting;           /* entry flag; NULL: no entry */
 	uint32_t waiting_tag;                /* what we store in it: ours */
 	const _Atomic uint64_t *entry_state; /* NULL: no entry */

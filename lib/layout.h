@@ -97,10 +97,7 @@ struct seg_header {
 
 	/* ---- blocking readers ---- */
 	_Alignas(64) _Atomic uint32_t wake_seq; /* futex word, bumped per wake */
-	_Atomic uint32_t wake_membarrier;       /* 1: the publisher's side of
-						   the Dekker pair is a compiler
-						   barrier; sleepers must call
-						   membarrier() (wait.c) */
+	_Atomic uint32_t zero0;                 /* unused, 0 */
 	_Atomic uint64_t waiters;               /* readers inside the wait:
 						   count | changes << 32, see
 						   waiters_count() */

@@ -343,10 +343,7 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 	for (round = 0;; round++) {
 		uint64_t pos = s->pos;
 
-		/* The stamp seen before looking: if the message completes
-		 * after try_read missed it, the sleep sees the change. */
-		wf.stamp = seg_slot(&s->m, pos) + SLOT_W_STAMP;
-		wf.seen = atomic_load_explicit(wf.stamp, memory_order_acquire);
+		wf.pos = pos;
 		r = mdbus_sub_try_read(s, buf, len, msg);
 		if (r != -EAGAIN)
 			return r;

@@ -3,27 +3,22 @@
  * wakes them (doc/protocol.md, "Waiting").
  *
  * The Dekker pair: a reader about to sleep announces itself (waiters++),
- * then looks at the slot once more; the producer publishes, then looks at
- * `waiters`. Each side needs a full barrier between its store and its
- * load, so that at least one of them sees the other: either the reader
- * sees the message and does not sleep, or the producer sees the waiter and
- * bumps the futex word, which makes the reader's FUTEX_WAIT return at once
- * (value changed) or wakes it.
- *
- * The barriers are asymmetric, as in liburcu's membarrier flavour: the
- * publisher registers for MEMBARRIER_CMD_GLOBAL_EXPEDITED and keeps only a
- * compiler barrier on its hot path; a reader going to sleep (rare, and
- * about to make a syscall anyway) calls membarrier(), which runs a full
- * barrier on every CPU running the publisher. Where the kernel lacks
- * membarrier, both sides use a sequentially consistent fence. Remove
- * either side and tests/lib/t_blocking loses wake-ups and hangs.
+ * then looks at write_num once more; the producer publishes (write_num),
+ * then looks at `waiters`. All four accesses are sequentially consistent,
+ * so at least one side sees the other: either the reader sees the message
+ * and does not sleep, or the producer sees the waiter and bumps the futex
+ * word, which makes the reader's FUTEX_WAIT return at once (value changed)
+ * or wakes it. The producer's write_num store is an exchange (a locked
+ * instruction on x86, a full barrier of its own CPU only): no
+ * inter-processor interrupt, so readers of one channel never disturb the
+ * publishers of others (bench/mdbench --only crosstalk measures it).
+ * Weaken either side and tests/lib/t_blocking loses wake-ups and hangs.
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
  */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -60,31 +55,12 @@ static long wake(struct seg_header *h)
 	return futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 }
 
-int wait_publisher_init(struct seg_header *h)
+long wait_wake_if_waiting(struct seg_header *h)
 {
-	int asym = syscall(SYS_membarrier,
-			   MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
-
-	/* Stays 1 once a publisher relied on it; a reader that sees 1 always
-	 * calls membarrier(), which is also a full fence for itself. The
-	 * seq_cst fence makes the flag visible before any message is. */
-	if (asym)
-		atomic_store_explicit(&h->wake_membarrier, 1, memory_order_relaxed);
-	atomic_thread_fence(memory_order_seq_cst);
-	return asym;
-}
-
-long wait_wake_if_waiting(struct seg_header *h, int asym)
-{
-	/* Dekker, producer side: orders the stamp/write_num release stores
-	 * before the load of waiters. With asym, the reader's membarrier()
-	 * supplies the CPU barrier and we only stop the compiler; else a full
-	 * fence pairing with the one in announce_waiter(). */
-	if (asym)
-		atomic_signal_fence(memory_order_seq_cst);
-	else
-		atomic_thread_fence(memory_order_seq_cst);
-	if (waiters_count(atomic_load_explicit(&h->waiters, memory_order_relaxed)) == 0)
+	/* Dekker, producer side: seq_cst, pairs with the reader's seq_cst
+	 * increment in announce_waiter() and the publisher's seq_cst
+	 * exchange of write_num (pub.c finish()). */
+	if (waiters_count(atomic_load_explicit(&h->waiters, memory_order_seq_cst)) == 0)
 		return -1;
 	return wake(h);
 }
@@ -136,25 +112,16 @@ static void retire_waiter(struct seg_header *h, const struct wait_for *wf)
 						memory_order_relaxed);
 }
 
-/* Dekker, reader side: flag, waiters++, then a full barrier on this CPU
- * and, if the publisher relies on it, on the publisher's. A kill between
- * any two steps leaves a flag set, which the reclaimer of the dead entry
- * clears and the repair then counts right (consumers.c). Returns 0, or -1
- * when the barrier cannot be had (the caller then polls instead). */
-static int announce_waiter(struct seg_header *h, const struct wait_for *wf)
+/* Dekker, reader side: flag, then waiters++ (seq_cst; pairs with the
+ * producer's seq_cst load in wait_wake_if_waiting(), and a repair whose
+ * acquire load of waiters sees this count also sees the flag set,
+ * cons_repair_waiters()). A kill between the two steps leaves a flag set,
+ * which the reclaimer of the dead entry clears and the repair then counts
+ * right (consumers.c). */
+static void announce_waiter(struct seg_header *h, const struct wait_for *wf)
 {
 	atomic_store_explicit(wf->waiting, wf->waiting_tag, memory_order_relaxed);
-	/* Release: a repair whose acquire load of waiters sees this count
-	 * also sees the flag set (cons_repair_waiters()). */
-	atomic_fetch_add_explicit(&h->waiters, WAITERS_ONE, memory_order_release);
-	/* Pairs with the fence in wait_wake_if_waiting(). */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (!atomic_load_explicit(&h->wake_membarrier, memory_order_relaxed))
-		return 0;
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0)
-		return 0;
-	retire_waiter(h, wf);
-	return -1;
+	atomic_fetch_add_explicit(&h->waiters, WAITERS_ONE, memory_order_seq_cst);
 }
 
 static void poll_sleep(uint64_t ns)
@@ -175,8 +142,9 @@ static void poll_sleep(uint64_t ns)
  * bump, which makes FUTEX_WAIT return at once. */
 static int changed(const struct seg_header *h, const struct wait_for *wf)
 {
-	/* Pairs with the producer's release store of the stamp. */
-	if (atomic_load_explicit(wf->stamp, memory_order_acquire) != wf->seen)
+	/* Dekker, reader side: seq_cst, pairs with the producer's seq_cst
+	 * exchange of write_num (pub.c finish()). */
+	if (atomic_load_explicit(&h->write_num, memory_order_seq_cst) > wf->pos)
 		return 1;
 	/* Pairs with the replacer's release store of REPLACED. */
 	if (atomic_load_explicit(&h->pub_state, memory_order_acquire) ==
@@ -193,10 +161,7 @@ static void sleep_on(struct seg_header *h, const struct wait_for *wf,
 	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 	uint32_t seq;
 
-	if (announce_waiter(h, wf) < 0) {
-		poll_sleep(ns);
-		return;
-	}
+	announce_waiter(h, wf);
 	/* Acquire pairs with the release bump in wake(). */
 	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
 	if (!changed(h, wf))
