@@ -179,7 +179,7 @@ int cons_register(struct seg_map *m, const char *name, uint64_t pos,
 		if (cs.open == 0)
 			pause_briefly(round);
 	}
-	atomic_fetch_add_explicit(&m->hdr->registrations, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->tab->registrations, 1, memory_order_relaxed);
 	return idx;
 }
 
@@ -229,7 +229,7 @@ static int reclaim(struct seg_map *m, uint32_t idx)
 						     memory_order_release,
 						     memory_order_relaxed))
 		return 0; /* someone judged us dead: theirs to finish */
-	atomic_fetch_add_explicit(&m->hdr->reclaims, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->tab->reclaims, 1, memory_order_relaxed);
 	return 1;
 }
 
@@ -283,7 +283,7 @@ static int sleeper_flag(const struct seg_consumer *c)
  */
 void cons_repair_waiters(struct seg_map *m)
 {
-	uint64_t w = atomic_load_explicit(&m->hdr->waiters, memory_order_acquire);
+	uint64_t w = atomic_load_explicit(&m->tab->waiters, memory_order_acquire);
 	uint32_t i, flags = 0;
 
 	if (waiters_count(w) == 0)
@@ -292,7 +292,7 @@ void cons_repair_waiters(struct seg_map *m)
 		flags += sleeper_flag(&m->table[i]);
 	if (flags >= waiters_count(w))
 		return;
-	atomic_compare_exchange_strong_explicit(&m->hdr->waiters, &w,
+	atomic_compare_exchange_strong_explicit(&m->tab->waiters, &w,
 						(w & ~0xffffffffULL) + (1ULL << 32) + flags,
 						memory_order_relaxed,
 						memory_order_relaxed);

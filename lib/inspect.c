@@ -91,7 +91,7 @@ MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 			     struct mdbus_stats *st,
 			     struct mdbus_consumer_stat *cons, size_t max)
 {
-	struct seg_map m = { .fd = -1 };
+	struct seg_map m;
 	uint32_t i;
 	int r;
 

@@ -22,6 +22,19 @@ void err_clear(void);
 int err_set(int code, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* ---- table_guard.c ---- */
+
+/* Lists a table mapping so that a SIGBUS in it (the file truncated under
+ * us) maps zeros over it instead of killing the process. Returns the
+ * slot, or -1 when every slot is taken (the mapping is then unguarded). */
+int table_guard_add(void *start, size_t len);
+/* Takes a mapping off the list: before unmapping it. */
+void table_guard_remove(int slot);
+/* 1 when the mapping in slot was replaced by zeros since it was listed
+ * or last reset. */
+int table_guard_lost(int slot);
+void table_guard_reset(int slot);
+
 /* ---- proc.c ---- */
 
 /* 1 when pid is alive and started at `start` (so pid reuse cannot fool
@@ -49,22 +62,25 @@ struct seg_geom {
 	uint32_t mode;
 	uint32_t spb_shift;    /* log2(slots_per_block) */
 	uint64_t capacity;     /* slots_per_block * block_count */
-	uint64_t table_off;
+	uint64_t table_off;    /* of the entries, in the table file */
+	uint64_t table_size;   /* of the table file */
 	uint64_t blocks_off;
 	uint64_t block_stride; /* bytes per block, page aligned */
-	uint64_t total_size;
+	uint64_t total_size;   /* of the data file */
 	uint64_t epoch;
 };
 
 struct seg_map {
-	struct seg_header *hdr;      /* first page, RW unless read-only */
-	struct seg_consumer *table;  /* max_consumers entries */
-	_Atomic uint64_t *blocks;    /* the slots as 64-bit words: RW
-					publisher, RO readers */
-	void *meta_map;              /* mapping of [0, blocks_off) */
-	void *blk_map;               /* mapping of [blocks_off, total) */
+	struct seg_header *hdr;      /* data file: RW publisher, RO readers */
+	_Atomic uint64_t *blocks;    /* the slots as 64-bit words, ditto */
+	struct seg_table_header *tab; /* table file: RW unless read-only */
+	struct seg_consumer *table;  /* max_consumers entries in it */
+	void *data_map;              /* the data file, total_size bytes */
+	void *table_map;             /* the table file, table_size bytes */
+	int guard;                   /* its table_guard.c slot, or -1 */
+	int table_fd;                /* publisher: the table file, or -1 */
 	int fd;                      /* publisher: holds the owner lock */
-	int writable;                /* header and table mapped writable */
+	int writable;                /* table mapped writable */
 	struct seg_geom g;
 };
 
@@ -82,12 +98,21 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 
 /* Attaches a reader: checks the file (a regular file of one name, not
  * writable by others, of the user `owner` names: NULL = $MDBUS_OWNER or
- * any), validates, copies geometry, maps header+table RW
- * (read-only with SEG_ATTACH_RDONLY or when the file is not writable) and
- * the blocks read-only. */
+ * any), validates, copies geometry, maps it read-only, then maps its
+ * table file read-write (read-only with SEG_ATTACH_RDONLY or when the
+ * file is not writable for us). */
 int seg_attach(struct seg_map *m, const char *channel, const char *dir,
 	       const char *owner, int flags);
 
+/* Publisher: when the guard replaced our table mapping (someone truncated
+ * the file), gives the file back its size and maps it again. Returns 1
+ * when it did, 0 when there was nothing to do, or a negated errno. */
+int seg_table_restore(struct seg_map *m);
+
+/* An empty map: nothing mapped, no descriptors. */
+void seg_map_init(struct seg_map *m);
+
+/* Unmaps and closes whatever m holds, leaving it as seg_map_init(). */
 void seg_unmap(struct seg_map *m);
 
 /* The segment directory in force: dir, else $MDBUS_DIR, else NULL for
@@ -153,7 +178,7 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
  * wakes blocked readers if any declared themselves waiting. One load; a
  * syscall only when someone waits. Returns -1 when nobody was counted,
  * else what FUTEX_WAKE returned (the sleepers woken). */
-long wait_wake_if_waiting(struct seg_header *h);
+long wait_wake_if_waiting(const struct seg_map *m);
 
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);
@@ -173,7 +198,7 @@ struct wait_for {
  * polls instead of sleeping); `round` counts calls since the last
  * progress. Returns 0 when it is worth looking again, -ETIMEDOUT past
  * deadline_ns (CLOCK_MONOTONIC; UINT64_MAX = none). */
-int wait_step(struct seg_header *h, enum mdbus_wait strategy,
+int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns);
 
 #endif /* MDBUS_INTERNAL_H */

@@ -2,7 +2,10 @@
  * layout.h - the shared segment's binary layout (doc/protocol.md,
  * "Segment layout").
  *
- * The segment holds offsets and counters only, never pointers. Every field
+ * A channel is two files: the data file (header and blocks), which only
+ * the publisher's uid may write, and the consumer table file (table
+ * header and entries), which registered readers write too. They hold
+ * offsets and counters only, never pointers. Every field
  * another process may touch is _Atomic and accessed with an explicit memory
  * order at the call site; the comment on each field names the write its
  * reads pair with. Fields of the identity part are written once, relaxed,
@@ -10,10 +13,15 @@
  * read relaxed after an acquire load of the magic; a reader copies them out
  * once and never reads them again.
  *
+ *   data file  mdbus.CHANNEL
  *   [0, 4096)            struct seg_header (first page)
- *   [table_off, ...)     max_consumers x struct seg_consumer (128 B each)
  *   [blocks_off, total)  block_count blocks of slots_per_block slots,
- *                        blocks_off and every block page aligned
+ *                        blocks_off (4096) and every block page aligned
+ *
+ *   table file mdbus.CHANNEL+EPOCH (16 hex digits: the data's epoch)
+ *   [0, 4096)            struct seg_table_header
+ *   [table_off, ...)     max_consumers x struct seg_consumer (128 B each),
+ *                        table_off = 4096, the file table_size bytes
  *
  * A slot is slot_size bytes, 64-byte aligned: a 24-byte header of three
  * 64-bit words (stamp, timestamp, size|type) then the payload, accessed as
@@ -24,11 +32,13 @@
 #define MDBUS_LAYOUT_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "mdbus.h"
 
 #define SEG_MAGIC 0x3153554244444d4dULL /* "MMDDBUS1" little-endian */
+#define SEG_TABLE_MAGIC 0x3142415453554244ULL /* "DBUSTAB1" little-endian */
 #define SEG_HEADER_SIZE 4096u
 #define SEG_CACHELINE 64u
 #define SEG_SLOT_MIN 64u
@@ -79,7 +89,7 @@ struct seg_header {
 	_Atomic uint32_t max_consumers;
 	_Atomic uint32_t mode;
 	_Atomic uint32_t header_size;
-	_Atomic uint64_t table_off;
+	_Atomic uint64_t table_size;     /* bytes of the table file */
 	_Atomic uint64_t blocks_off;
 	_Atomic uint64_t total_size;
 	_Atomic uint64_t create_ns;
@@ -95,12 +105,26 @@ struct seg_header {
 	/* ---- the write count: messages published (release on publish) ---- */
 	_Alignas(64) _Atomic uint64_t write_num;
 
+	/* ---- blocking readers: the futex word, bumped per wake ---- */
+	_Alignas(64) _Atomic uint32_t wake_seq;
+};
+
+/* The table file's first page. Readers that registered write it: nothing
+ * in it is trusted as an index or length, and a mapping of it survives
+ * the file's truncation (table_guard.c). */
+struct seg_table_header {
+	/* ---- identity: written once before magic, then immutable ---- */
+	_Atomic uint64_t magic;          /* release-stored last at creation */
+	_Atomic uint32_t version_major;
+	_Atomic uint32_t version_minor;
+	_Atomic uint64_t epoch;          /* the data file's */
+	_Atomic uint32_t max_consumers;
+	_Atomic uint32_t zero;
+
 	/* ---- blocking readers ---- */
-	_Alignas(64) _Atomic uint32_t wake_seq; /* futex word, bumped per wake */
-	_Atomic uint32_t zero0;                 /* unused, 0 */
-	_Atomic uint64_t waiters;               /* readers inside the wait:
-						   count | changes << 32, see
-						   waiters_count() */
+	_Alignas(64) _Atomic uint64_t waiters; /* readers inside the wait:
+						  count | changes << 32, see
+						  waiters_count() */
 
 	/* ---- consumer registration counters (relaxed, statistics) ---- */
 	_Alignas(64) _Atomic uint64_t registrations;
@@ -167,10 +191,19 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_LONG_LOCK_FREE == 2 &&
 _Static_assert(sizeof(uint64_t) == sizeof(unsigned long) ||
 	       sizeof(uint64_t) == sizeof(unsigned long long), "uint64_t");
 _Static_assert(sizeof(struct seg_header) <= SEG_HEADER_SIZE, "header page");
+_Static_assert(sizeof(struct seg_table_header) <= SEG_HEADER_SIZE, "table page");
 _Static_assert(sizeof(struct seg_consumer) == 128, "consumer entry lines");
 _Static_assert(SEG_HEADER_SIZE % sizeof(struct seg_consumer) == 0,
 	       "the table starts on a whole entry");
 _Static_assert(SLOT_W_PAYLOAD * 8 == MDBUS_SLOT_HEADER, "slot header size");
+/* The offsets doc/protocol.md gives. */
+_Static_assert(offsetof(struct seg_header, epoch) == 72 &&
+	       offsetof(struct seg_header, pub_pid) == 192 &&
+	       offsetof(struct seg_header, write_num) == 256 &&
+	       offsetof(struct seg_header, wake_seq) == 320, "header offsets");
+_Static_assert(offsetof(struct seg_table_header, waiters) == 64 &&
+	       offsetof(struct seg_table_header, registrations) == 128,
+	       "table header offsets");
 
 /*
  * Slot stamps. 0 = never written. For message n:

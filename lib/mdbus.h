@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define MDBUS_VERSION "0.2.0"  /* package version; configure reads it here */
-#define MDBUS_LAYOUT_MAJOR 2   /* segment layout major: readers refuse others */
+#define MDBUS_LAYOUT_MAJOR 3   /* segment layout major: readers refuse others */
 #define MDBUS_LAYOUT_MINOR 0   /* segment layout minor: additions only */
 
 #define MDBUS_CHANNEL_MAX 64    /* longest channel name */
@@ -165,11 +165,14 @@ int mdbus_pub_commit(mdbus_pub_t *pub, uint16_t type, size_t size,
  * Returns 0 or MDBUS_ENOCLAIM. */
 int mdbus_pub_abort(mdbus_pub_t *pub);
 
-/* Stores the heartbeat time (CLOCK_REALTIME) readers see. No syscall
- * besides the vDSO clock read. Call it from the publishing thread. */
+/* Stores the heartbeat time (CLOCK_REALTIME) readers see, and restores
+ * the consumer table file if a reader truncated it. No syscall besides
+ * the vDSO clock read unless it restores. Call it from the publishing
+ * thread, e.g. once a second. */
 void mdbus_pub_heartbeat(mdbus_pub_t *pub);
 
-/* Lossless and housekeeping: reclaims consumer entries whose process is
+/* Lossless and housekeeping: restores a truncated consumer table file,
+ * reclaims consumer entries whose process is
  * dead and, in lossless mode, evicts readers stalled longer than
  * stall_evict_ns. Returns the number of entries freed/evicted or a negative
  * error. Reads /proc; call it from a timer, not per message, and from the

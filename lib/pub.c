@@ -123,7 +123,7 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return err_set(-ENOMEM, "out of memory");
-	p->m.fd = -1;
+	seg_map_init(&p->m);
 	r = seg_open_publisher(&p->m, channel, cfg);
 	if (r == 0 && p->m.g.mode == MDBUS_MODE_LOSSLESS)
 		r = alloc_stall_tracking(p);
@@ -166,7 +166,7 @@ static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
 						     memory_order_release,
 						     memory_order_relaxed))
 		return 0;
-	atomic_fetch_add_explicit(&p->m.hdr->evictions, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&p->m.tab->evictions, 1, memory_order_relaxed);
 	wait_wake_all(p->m.hdr); /* an evicted sleeper learns it now */
 	return 1;
 }
@@ -245,6 +245,7 @@ static void repair_count(struct mdbus_pub *p)
 	if (now - p->repair_ns < REPAIR_GAP_NS)
 		return;
 	p->repair_ns = now;
+	(void)seg_table_restore(&p->m);
 	cons_reap(&p->m);
 }
 
@@ -269,7 +270,7 @@ static void finish(struct mdbus_pub *p, _Atomic uint64_t *slot, uint64_t n,
 	 * locked instruction instead. */
 	(void)atomic_exchange_explicit(&h->write_num, n + 1, memory_order_seq_cst);
 	p->next = n + 1;
-	woken = wait_wake_if_waiting(h);
+	woken = wait_wake_if_waiting(&p->m);
 	if (woken > 0)
 		p->futile = 0;
 	else if (woken == 0 && ++p->futile >= FUTILE_WAKES)
@@ -356,6 +357,7 @@ MDBUS_EXPORT int mdbus_pub_abort(mdbus_pub_t *p)
 
 MDBUS_EXPORT void mdbus_pub_heartbeat(mdbus_pub_t *p)
 {
+	(void)seg_table_restore(&p->m); /* a reader truncated it */
 	/* Relaxed: a liveness hint, not ordered with anything. */
 	atomic_store_explicit(&p->m.hdr->heartbeat_ns, clock_realtime_ns(),
 			      memory_order_relaxed);
@@ -363,14 +365,21 @@ MDBUS_EXPORT void mdbus_pub_heartbeat(mdbus_pub_t *p)
 
 MDBUS_EXPORT int mdbus_pub_reap(mdbus_pub_t *p)
 {
-	int freed = cons_reap(&p->m);
+	int freed;
+
+	err_clear();
+	freed = seg_table_restore(&p->m);
+	if (freed < 0)
+		return err_set(freed, "restore the consumer table: %s",
+			       strerror(-freed));
+	freed = cons_reap(&p->m);
 
 	if (p->m.g.mode == MDBUS_MODE_LOSSLESS) {
-		uint64_t before = atomic_load_explicit(&p->m.hdr->evictions,
+		uint64_t before = atomic_load_explicit(&p->m.tab->evictions,
 						       memory_order_relaxed);
 
 		gate_refresh(p, p->next);
-		freed += (int)(atomic_load_explicit(&p->m.hdr->evictions,
+		freed += (int)(atomic_load_explicit(&p->m.tab->evictions,
 						    memory_order_relaxed) - before);
 	}
 	return freed;

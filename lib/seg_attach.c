@@ -1,6 +1,7 @@
 /*
  * seg_attach.c - a reader's attach: open without blocking, check the file,
- * validate the header against it, map.
+ * validate the header against it, map it read-only, then open and map its
+ * consumer table (seg_table.c).
  */
 #include <errno.h>
 #include <pwd.h>
@@ -99,40 +100,65 @@ static int check_owner(const struct stat *st, const char *channel, uid_t uid)
 	return 0;
 }
 
-static int map_reader(struct seg_map *m, int fd, int writable)
+/* Maps the whole data file read-only: only the publisher writes it. */
+static int map_data(struct seg_map *m, int fd)
 {
-	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-	void *meta, *blk;
+	void *p = mmap(NULL, m->g.total_size, PROT_READ, MAP_SHARED, fd, 0);
 
-	meta = mmap(NULL, m->g.blocks_off, prot, MAP_SHARED, fd, 0);
-	if (meta == MAP_FAILED)
-		return err_set(-errno, "mmap header: %s", strerror(errno));
-	blk = mmap(NULL, m->g.total_size - m->g.blocks_off, PROT_READ,
-		   MAP_SHARED, fd, (off_t)m->g.blocks_off);
-	if (blk == MAP_FAILED) {
-		int e = errno;
-
-		munmap(meta, m->g.blocks_off);
-		return err_set(-e, "mmap blocks: %s", strerror(e));
-	}
-	m->meta_map = meta;
-	m->blk_map = blk;
-	seg_map_meta(m, meta);
-	m->blocks = blk;
-	m->writable = writable;
-	m->fd = -1;
+	if (p == MAP_FAILED)
+		return err_set(-errno, "mmap segment: %s", strerror(errno));
+	m->data_map = p;
+	m->hdr = p;
+	m->blocks = (_Atomic uint64_t *)p + m->g.blocks_off / sizeof(uint64_t);
 	return 0;
+}
+
+/* The data file under the name, checked, validated and mapped. */
+static int attach_data(struct seg_map *m, const char *channel, const char *dir,
+		       uid_t uid, struct stat *st)
+{
+	struct seg_header *h = NULL;
+	int fd, r;
+
+	fd = seg_fd_open(dir, channel, O_RDONLY, 0);
+	if (fd < 0)
+		return err_set(fd, "channel %s in %s: %s", channel,
+			       dir ? dir : SHM_DIR, strerror(-fd));
+	r = fstat(fd, st) < 0 ? err_set(-errno, "stat channel %s: %s",
+					channel, strerror(errno))
+			      : check_owner(st, channel, uid);
+	if (r == 0)
+		r = map_ready_header(fd, channel, st, &h);
+	if (r == 0) {
+		r = seg_geom_from_header(&m->g, h, (uint64_t)st->st_size, channel);
+		munmap(h, SEG_HEADER_SIZE);
+	}
+	if (r == 0)
+		r = map_data(m, fd);
+	close(fd);
+	return r;
+}
+
+/* A table file that is gone because its segment was replaced since we
+ * opened it (the replacer marks the old segment, renames the new one
+ * over it, then removes the old table): worth opening again. */
+static int table_went_with_segment(const struct seg_map *m, int r)
+{
+	/* Acquire pairs with the replacer's release store of REPLACED. */
+	return r == -ENOENT &&
+	       atomic_load_explicit(&m->hdr->pub_state, memory_order_acquire) ==
+	       SEG_PUB_REPLACED;
 }
 
 int seg_attach(struct seg_map *m, const char *channel, const char *dir,
 	       const char *owner, int flags)
 {
-	int writable = !(flags & SEG_ATTACH_RDONLY);
-	struct seg_header *h = NULL;
+	int table_flags = flags & SEG_ATTACH_RDONLY ? SEG_TABLE_RDONLY : 0;
 	struct stat st;
 	uid_t uid;
-	int fd, r;
+	int r, tries;
 
+	seg_map_init(m);
 	r = expected_owner(owner, &uid); /* sets uid on every path */
 	if (r == 0)
 		r = seg_check_channel(channel);
@@ -142,37 +168,35 @@ int seg_attach(struct seg_map *m, const char *channel, const char *dir,
 	r = seg_check_dir(dir);
 	if (r < 0)
 		return r;
-	fd = seg_fd_open(dir, channel, writable ? O_RDWR : O_RDONLY, 0);
-	if (fd == -EACCES && writable) {
-		writable = 0;
-		fd = seg_fd_open(dir, channel, O_RDONLY, 0);
+	for (tries = 0; tries < 100; tries++) {
+		r = attach_data(m, channel, dir, uid, &st);
+		if (r == 0)
+			r = seg_table_open(m, dir, channel, st.st_uid, table_flags);
+		if (r == 0)
+			return 0;
+		if (!m->hdr || !table_went_with_segment(m, r)) {
+			seg_unmap(m);
+			return r;
+		}
+		seg_unmap(m);
 	}
-	if (fd < 0)
-		return err_set(fd, "channel %s in %s: %s", channel,
-			       dir ? dir : SHM_DIR, strerror(-fd));
-	r = fstat(fd, &st) < 0 ? err_set(-errno, "stat channel %s: %s",
-					 channel, strerror(errno))
-			       : check_owner(&st, channel, uid);
-	if (r == 0)
-		r = map_ready_header(fd, channel, &st, &h);
-	if (r == 0) {
-		r = seg_geom_from_header(&m->g, h, (uint64_t)st.st_size, channel);
-		munmap(h, SEG_HEADER_SIZE);
-	}
-	if (r == 0)
-		r = map_reader(m, fd, writable);
-	close(fd);
 	return r;
+}
+
+void seg_map_init(struct seg_map *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	m->table_fd = -1;
+	m->guard = -1;
 }
 
 void seg_unmap(struct seg_map *m)
 {
-	if (m->blk_map)
-		munmap(m->blk_map, m->g.total_size - m->g.blocks_off);
-	if (m->meta_map)
-		munmap(m->meta_map, m->blk_map ? m->g.blocks_off : m->g.total_size);
+	seg_table_unmap(m);
+	if (m->data_map)
+		munmap(m->data_map, m->g.total_size);
 	if (m->fd >= 0)
 		seg_lock_close(m->fd); /* drops the publisher's lock */
-	memset(m, 0, sizeof(*m));
-	m->fd = -1;
+	seg_map_init(m);
 }

@@ -48,7 +48,7 @@ static void header_init(struct seg_header *h, const struct seg_geom *g,
 	atomic_store_explicit(&h->max_consumers, g->max_consumers, memory_order_relaxed);
 	atomic_store_explicit(&h->mode, g->mode, memory_order_relaxed);
 	atomic_store_explicit(&h->header_size, SEG_HEADER_SIZE, memory_order_relaxed);
-	atomic_store_explicit(&h->table_off, g->table_off, memory_order_relaxed);
+	atomic_store_explicit(&h->table_size, g->table_size, memory_order_relaxed);
 	atomic_store_explicit(&h->blocks_off, g->blocks_off, memory_order_relaxed);
 	atomic_store_explicit(&h->total_size, g->total_size, memory_order_relaxed);
 	atomic_store_explicit(&h->create_ns, clock_realtime_ns(), memory_order_relaxed);
@@ -59,26 +59,26 @@ static void header_init(struct seg_header *h, const struct seg_geom *g,
 	atomic_store_explicit(&h->magic, SEG_MAGIC, memory_order_release);
 }
 
-static int set_perms(int fd, const struct mdbus_pub_config *cfg)
+int seg_set_perms(int fd, mode_t mode, const char *group)
 {
 	struct group *gr;
 	char *end;
 	long gid;
 
-	if (fchmod(fd, cfg->file_mode & 0777) < 0)
-		return err_set(-errno, "fchmod %o: %s", (unsigned)cfg->file_mode,
+	if (fchmod(fd, mode) < 0)
+		return err_set(-errno, "fchmod %o: %s", (unsigned)mode,
 			       strerror(errno));
-	if (!cfg->group || !*cfg->group)
+	if (!group || !*group)
 		return 0;
-	gid = strtol(cfg->group, &end, 10);
+	gid = strtol(group, &end, 10);
 	if (*end) {
-		gr = getgrnam(cfg->group);
+		gr = getgrnam(group);
 		if (!gr)
-			return err_set(-EINVAL, "unknown group '%s'", cfg->group);
+			return err_set(-EINVAL, "unknown group '%s'", group);
 		gid = gr->gr_gid;
 	}
 	if (fchown(fd, (uid_t)-1, (gid_t)gid) < 0)
-		return err_set(-errno, "chown to group %s: %s", cfg->group,
+		return err_set(-errno, "chown to group %s: %s", group,
 			       strerror(errno));
 	return 0;
 }
@@ -94,8 +94,7 @@ static int no_space(const char *dir, const char *channel, uint64_t need,
 
 /* Checks free space, then reserves every byte so that no page fault on
  * the segment can ever raise SIGBUS for want of memory. */
-static int reserve(int fd, const char *dir, const char *channel,
-		   uint64_t size)
+int seg_reserve(int fd, const char *dir, const char *channel, uint64_t size)
 {
 	struct statvfs vfs;
 	uint64_t avail = 0;
@@ -155,41 +154,49 @@ int seg_map_rw(struct seg_map *m, int fd, const char *path)
 	if (p == MAP_FAILED)
 		return err_set(-e, "mmap %" PRIu64 " bytes: %s",
 			       m->g.total_size, strerror(e));
-	m->meta_map = p;
-	m->blk_map = NULL;
-	seg_map_meta(m, p);
+	m->data_map = p;
+	m->hdr = p;
 	m->blocks = (_Atomic uint64_t *)p + m->g.blocks_off / sizeof(uint64_t);
 	m->fd = fd;
-	m->writable = 1;
 	return 0;
 }
 
-/* Hidden names: "mdbus.CHANNEL~" and 16 hex digits. '~' is no channel
- * character, so neither mdbus_list() nor any open by name finds them. */
+/* Hidden names: "mdbus.CHANNEL~" and the 16 hex digits of the new
+ * segment's epoch, which its table file's name carries too. '~' is no
+ * channel character, so neither mdbus_list() nor any open by name finds
+ * them. */
 #define HIDDEN_MARK '~'
 
-static void hidden_name(char *tmp, const char *dir, const char *channel)
+static void hidden_name(char *tmp, const char *dir, const char *channel,
+			uint64_t epoch)
 {
 	char path[PATH_MAX];
-	uint64_t r = new_epoch();
 
 	seg_path(path, sizeof(path), dir, channel);
-	snprintf(tmp, SEG_TMP_MAX, "%s%c%016" PRIx64, path, HIDDEN_MARK, r);
+	snprintf(tmp, SEG_TMP_MAX, "%s%c%016" PRIx64, path, HIDDEN_MARK, epoch);
 }
 
-/* Removes one hidden segment of ours if its maker is gone: its lock,
- * which the maker holds from creation on, can be taken. */
-static void remove_if_abandoned(int dfd, const char *name)
+/* Removes one hidden segment of ours, and its table file, if its maker
+ * is gone: its lock, which the maker holds from creation on, can be
+ * taken. */
+static void remove_if_abandoned(int dfd, const char *name, const char *dir,
+				const char *channel, size_t prefix)
 {
 	struct stat st;
+	uint64_t epoch;
+	char *end;
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 			O_NONBLOCK | O_NOCTTY);
 
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0)
+	    st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		epoch = strtoull(name + prefix, &end, 16);
+		if (!*end)
+			seg_table_unlink(dir, channel, epoch);
 		unlinkat(dfd, name, 0);
+	}
 	close(fd);
 }
 
@@ -207,7 +214,7 @@ static void remove_abandoned(const char *dir, const char *channel)
 			     HIDDEN_MARK);
 	while ((e = readdir(d)))
 		if (strncmp(e->d_name, prefix, n) == 0)
-			remove_if_abandoned(dirfd(d), e->d_name);
+			remove_if_abandoned(dirfd(d), e->d_name, dir, channel, n);
 	closedir(d);
 }
 
@@ -219,24 +226,28 @@ int seg_new_make(struct seg_map *m, const char *channel,
 	int fd, r;
 
 	remove_abandoned(dir, channel);
-	hidden_name(tmp, dir, channel);
-	fd = seg_lock_open(tmp, O_RDWR | O_CREAT | O_EXCL, cfg->file_mode & 0777);
+	m->g = *want;
+	m->g.epoch = new_epoch();
+	hidden_name(tmp, dir, channel, m->g.epoch);
+	fd = seg_lock_open(tmp, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
 		return err_set(fd, "create channel %s in %s: %s", channel,
 			       dir ? dir : SHM_DIR, strerror(-fd));
 	/* Only a guesser of our random name could hold it already. */
 	r = flock(fd, LOCK_EX | LOCK_NB) < 0 ? -EAGAIN : 0;
-	m->g = *want;
-	m->g.epoch = new_epoch();
 	if (r == 0)
-		r = set_perms(fd, cfg);
+		r = seg_set_perms(fd, seg_data_mode(cfg->file_mode), cfg->group);
 	if (r == 0)
-		r = reserve(fd, dir, channel, want->total_size);
+		r = seg_reserve(fd, dir, channel, want->total_size);
 	if (r == 0)
 		r = seg_map_rw(m, fd, tmp);
+	if (r == 0)
+		r = seg_table_create(m, dir, channel, cfg);
 	if (r < 0) {
 		unlink(tmp);
-		seg_lock_close(fd);
+		if (m->fd < 0)
+			seg_lock_close(fd);
+		seg_unmap(m);
 		return r;
 	}
 	header_init(m->hdr, &m->g, channel);
@@ -272,8 +283,10 @@ int seg_new_publish(const char *tmp, const char *dir, const char *channel,
 	return 0;
 }
 
-void seg_new_discard(struct seg_map *m, const char *tmp)
+void seg_new_discard(struct seg_map *m, const char *tmp, const char *dir,
+		     const char *channel)
 {
+	seg_table_unlink(dir, channel, m->g.epoch);
 	unlink(tmp);
 	seg_unmap(m);
 }

@@ -53,8 +53,9 @@ int seg_geom_make(struct seg_geom *g, uint32_t slot_size,
 	g->spb_shift = (uint32_t)__builtin_ctz(slots_per_block);
 	g->capacity = cap;
 	g->table_off = SEG_HEADER_SIZE;
-	g->blocks_off = round_page(SEG_HEADER_SIZE +
+	g->table_size = round_page(SEG_HEADER_SIZE +
 				   (uint64_t)max_consumers * sizeof(struct seg_consumer));
+	g->blocks_off = SEG_HEADER_SIZE;
 	g->block_stride = round_page((uint64_t)slots_per_block * slot_size);
 	if (g->block_stride > SEG_TOTAL_MAX / block_count)
 		return err_set(-EINVAL, "segment larger than 2^40 bytes");
@@ -120,7 +121,7 @@ int seg_geom_from_header(struct seg_geom *g, const struct seg_header *h,
 			       channel, why);
 	}
 	if (atomic_load_explicit(&h->header_size, memory_order_relaxed) != SEG_HEADER_SIZE ||
-	    atomic_load_explicit(&h->table_off, memory_order_relaxed) != g->table_off ||
+	    atomic_load_explicit(&h->table_size, memory_order_relaxed) != g->table_size ||
 	    atomic_load_explicit(&h->blocks_off, memory_order_relaxed) != g->blocks_off ||
 	    atomic_load_explicit(&h->total_size, memory_order_relaxed) != g->total_size)
 		return err_set(MDBUS_ECORRUPT,

@@ -3,7 +3,9 @@
  * segment files by name (never through a symbolic link).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -100,18 +102,41 @@ int seg_fd_unlink(const char *dir, const char *channel)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
+/* The epoch of the segment under the channel's name, read with pread()
+ * (the file may be anyone's), or 0 when it has no magic. */
+static uint64_t named_epoch(const char *dir, const char *channel)
+{
+	uint64_t magic = 0, epoch = 0;
+	int fd = seg_fd_open(dir, channel, O_RDONLY, 0);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &magic, sizeof(magic), offsetof(struct seg_header, magic)) !=
+	    (ssize_t)sizeof(magic) || magic != SEG_MAGIC ||
+	    pread(fd, &epoch, sizeof(epoch), offsetof(struct seg_header, epoch)) !=
+	    (ssize_t)sizeof(epoch))
+		epoch = 0;
+	close(fd);
+	return epoch;
+}
+
 MDBUS_EXPORT int mdbus_unlink(const char *channel, const char *dir)
 {
+	uint64_t epoch;
 	int r;
 
 	err_clear();
 	r = seg_check_channel(channel);
 	if (r < 0)
 		return r;
-	r = seg_fd_unlink(seg_dir(dir), channel);
+	dir = seg_dir(dir);
+	epoch = named_epoch(dir, channel);
+	r = seg_fd_unlink(dir, channel);
 	if (r < 0)
 		return err_set(r, "unlink channel %s: %s", channel,
 			       strerror(-r));
+	if (epoch)
+		seg_table_unlink(dir, channel, epoch);
 	return 0;
 }
 

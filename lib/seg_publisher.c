@@ -54,6 +54,7 @@ static int replace_locked(struct seg_map *m, struct seg_header *h,
 			  const char *channel, const struct mdbus_pub_config *cfg,
 			  const struct seg_geom *want)
 {
+	const char *dir = seg_dir(cfg->dir);
 	char tmp[SEG_TMP_MAX];
 	int r = seg_new_make(m, channel, cfg, want, tmp);
 
@@ -61,15 +62,22 @@ static int replace_locked(struct seg_map *m, struct seg_header *h,
 		return r;
 	if (h) {
 		/* Pairs with the acquire loads of pub_state in readers
-		 * (sub.c, wait.c). */
+		 * (sub.c, wait.c, seg_attach.c). */
 		atomic_store_explicit(&h->pub_state, SEG_PUB_REPLACED,
 				      memory_order_release);
 		wait_wake_all(h);
 	}
-	r = seg_new_publish(tmp, seg_dir(cfg->dir), channel, 1);
-	if (r < 0)
-		seg_new_discard(m, tmp);
-	return r;
+	r = seg_new_publish(tmp, dir, channel, 1);
+	if (r < 0) {
+		seg_new_discard(m, tmp, dir, channel);
+		return r;
+	}
+	/* The old segment's table goes with it (its mapped readers keep
+	 * their mapping); relaxed: the identity is immutable. */
+	if (h)
+		seg_table_unlink(dir, channel,
+				 atomic_load_explicit(&h->epoch, memory_order_relaxed));
+	return 0;
 }
 
 /* replace_locked()'s result as resume_locked() returns it. */
@@ -117,14 +125,32 @@ static int judge(const struct seg_header *h, uint64_t size, const char *channel,
 	return r;
 }
 
-static int mode_error(const char *channel, const struct stat *st,
-		      const struct mdbus_pub_config *cfg)
+static int mode_error(const char *channel, const struct stat *st)
 {
 	return err_set(-EPERM, "channel %s: the segment's mode %03o lets others "
-		       "write that file_mode %03o does not: replace it "
-		       "(MDBUS_PUB_REPLACE, mdpub replace = yes) or remove it",
-		       channel, (unsigned)(st->st_mode & 07777),
-		       (unsigned)(cfg->file_mode & 0777));
+		       "than its owner write it: replace it (MDBUS_PUB_REPLACE, "
+		       "mdpub replace = yes) or remove it",
+		       channel, (unsigned)(st->st_mode & 07777));
+}
+
+/* The resumed segment's table file: ours, of its epoch, mapped and kept
+ * open (seg_table_restore()), its mode and group as configured now.
+ * One that is missing, cut, foreign or of another segment is made anew
+ * (its readers, if any, registered in a file nobody will read again:
+ * they are counted lost when lapped, never gate us). */
+static int resume_table(struct seg_map *m, const char *channel,
+			const struct mdbus_pub_config *cfg)
+{
+	const char *dir = seg_dir(cfg->dir);
+	int r = seg_table_open(m, dir, channel, geteuid(), SEG_TABLE_KEEP_FD);
+
+	if (r < 0) {
+		seg_table_unlink(dir, channel, m->g.epoch);
+		r = seg_table_create(m, dir, channel, cfg);
+	}
+	if (r == 0)
+		r = seg_set_perms(m->table_fd, cfg->file_mode & 0777, cfg->group);
+	return r;
 }
 
 /*
@@ -153,11 +179,16 @@ static int resume_locked(struct seg_map *m, int fd, const char *path,
 		r = judge(h, (uint64_t)st->st_size, channel, want, &have);
 	}
 	if (r == 0 && !mode_ok)
-		r = mode_error(channel, st, cfg);
+		r = mode_error(channel, st);
 	if (r == 0) {
 		munmap(h, SEG_HEADER_SIZE);
 		m->g = have;
-		return seg_map_rw(m, fd, path);
+		r = seg_map_rw(m, fd, path);
+		if (r == 0)
+			r = resume_table(m, channel, cfg);
+		if (r < 0)
+			m->fd = -1; /* fd stays the caller's to close */
+		return r;
 	}
 	if (r == 1 || (cfg->flags & MDBUS_PUB_REPLACE))
 		r = replaced(replace_locked(m, r == 1 || r == MDBUS_EGEOMETRY ||
@@ -171,14 +202,14 @@ static int resume_locked(struct seg_map *m, int fd, const char *path,
 /* Whether the file under the name is ours: a regular file of our
  * effective uid that we could open read-write. Anything else was made by
  * someone else, who could truncate it under us (SIGBUS) or rewrite it
- * while readers trust our pid. *mode_ok: nobody file_mode does not name
- * may write it. Returns 1, 0, or a negated errno. */
-static int ours(int fd, int writable, const struct mdbus_pub_config *cfg,
-		struct stat *st, int *mode_ok)
+ * while readers trust our pid. *mode_ok: nobody but its owner may write
+ * it (readers write only the table file). Returns 1, 0, or a negated
+ * errno. */
+static int ours(int fd, int writable, struct stat *st, int *mode_ok)
 {
 	if (fstat(fd, st) < 0)
 		return -errno;
-	*mode_ok = !(st->st_mode & 0222 & ~(cfg->file_mode & 0222));
+	*mode_ok = !(st->st_mode & 0022);
 	return writable && S_ISREG(st->st_mode) && st->st_uid == geteuid() &&
 	       st->st_nlink == 1;
 }
@@ -273,7 +304,7 @@ static int take_over(struct seg_map *m, const char *channel,
 		return fd == -ENOENT ? -ENOENT
 				     : err_set(fd, "open channel %s in %s: %s", channel,
 					       dir ? dir : SHM_DIR, strerror(-fd));
-	r = mine = ours(fd, writable, cfg, &st, &mode_ok);
+	r = mine = ours(fd, writable, &st, &mode_ok);
 	if (mine == 0 && !(cfg->flags & MDBUS_PUB_REPLACE))
 		r = foreign_error(channel, dir, &st);
 	else if (mine >= 0)
@@ -299,7 +330,7 @@ static int create(struct seg_map *m, const char *channel,
 		return r;
 	r = seg_new_publish(tmp, seg_dir(cfg->dir), channel, 0);
 	if (r < 0)
-		seg_new_discard(m, tmp);
+		seg_new_discard(m, tmp, seg_dir(cfg->dir), channel);
 	return r == -EEXIST ? -EAGAIN : r;
 }
 

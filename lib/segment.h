@@ -18,15 +18,6 @@
 #define PAGE 4096u
 #define SEG_TMP_MAX (PATH_MAX + 32) /* a hidden name: path, '~', 16 digits */
 
-/* Points m->hdr and m->table into the page-aligned mapping meta of
- * [0, blocks_off); table_off is a whole number of entries (layout.h). */
-static inline void seg_map_meta(struct seg_map *m, void *meta)
-{
-	m->hdr = meta;
-	m->table = (struct seg_consumer *)meta +
-		   m->g.table_off / sizeof(struct seg_consumer);
-}
-
 /* ---- seg_name.c ---- */
 
 /* 0 when channel is a valid name, else MDBUS_ENAME with detail. */
@@ -97,8 +88,60 @@ int seg_new_make(struct seg_map *m, const char *channel,
 int seg_new_publish(const char *tmp, const char *dir, const char *channel,
 		    int replace);
 
-/* Undoes seg_new_make(): removes the hidden name, unmaps, closes. */
-void seg_new_discard(struct seg_map *m, const char *tmp);
+/* Undoes seg_new_make(): removes the hidden name and the table file,
+ * unmaps, closes. */
+void seg_new_discard(struct seg_map *m, const char *tmp, const char *dir,
+		     const char *channel);
+
+/* The data file's mode for a configured file_mode: the owner reads and
+ * writes, group and others at most read (only the publisher writes it;
+ * the table file gets file_mode itself). */
+static inline mode_t seg_data_mode(mode_t file_mode)
+{
+	return (file_mode & 0644) | 0600;
+}
+
+/* ---- seg_table.c ---- */
+
+/* The consumer table file: the channel's name, '+', 16 hex digits of the
+ * epoch of the segment it belongs to. '+' is no channel character. */
+#define SEG_TABLE_MARK '+'
+
+void seg_table_path(char *buf, size_t len, const char *dir, const char *channel,
+		    uint64_t epoch);
+
+/* Makes the table file of the new segment m (geometry and epoch set)
+ * with cfg's mode and group, reserved, mapped read-write under the guard;
+ * m keeps its fd (m->table_fd) for seg_table_restore(). */
+int seg_table_create(struct seg_map *m, const char *dir, const char *channel,
+		     const struct mdbus_pub_config *cfg);
+
+#define SEG_TABLE_RDONLY 0x1  /* map it read-only */
+#define SEG_TABLE_KEEP_FD 0x2 /* publisher: read-write or fail, keep fd */
+
+/* Opens and maps the table file of the segment m (geometry set): a regular
+ * file of one name of uid owner, not writable by others, table_size
+ * bytes, its header that of m's epoch. Read-write unless SEG_TABLE_RDONLY
+ * or not permitted (then read-only, m->writable 0). Returns 0 or an error
+ * with detail (-ENOENT when there is none). */
+int seg_table_open(struct seg_map *m, const char *dir, const char *channel,
+		   uid_t owner, int flags);
+
+/* Removes the table file of epoch. Returns 0 or a negated errno. */
+int seg_table_unlink(const char *dir, const char *channel, uint64_t epoch);
+
+/* Unmaps the table (and closes the publisher's fd). */
+void seg_table_unmap(struct seg_map *m);
+
+/* ---- seg_create.c: shared with seg_table.c ---- */
+
+/* fchmod to mode and, when group is set, fchown to that group (name or
+ * number). Returns 0 or an error with detail. */
+int seg_set_perms(int fd, mode_t mode, const char *group);
+
+/* Checks free space in the file system of fd, then reserves size bytes
+ * (no SIGBUS for want of memory later). Returns 0 or an error. */
+int seg_reserve(int fd, const char *dir, const char *channel, uint64_t size);
 
 /* ---- seg_lock.c ---- */
 

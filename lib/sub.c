@@ -155,7 +155,7 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(-ENOMEM, "out of memory");
-	s->m.fd = -1;
+	seg_map_init(&s->m);
 	r = check_names(cfg, s->name);
 	strcpy(s->channel, channel);
 	s->want_anonymous = cfg->anonymous;
@@ -351,7 +351,7 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 			continue;
 		if (deadline == UINT64_MAX && timeout_ns >= 0)
 			deadline = clock_mono_ns() + (uint64_t)timeout_ns;
-		r = wait_step(s->m.hdr, s->wait, &wf, round, deadline);
+		r = wait_step(&s->m, s->wait, &wf, round, deadline);
 		if (r < 0)
 			return r;
 	}

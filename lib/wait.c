@@ -55,14 +55,14 @@ static long wake(struct seg_header *h)
 	return futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 }
 
-long wait_wake_if_waiting(struct seg_header *h)
+long wait_wake_if_waiting(const struct seg_map *m)
 {
 	/* Dekker, producer side: seq_cst, pairs with the reader's seq_cst
 	 * increment in announce_waiter() and the publisher's seq_cst
 	 * exchange of write_num (pub.c finish()). */
-	if (waiters_count(atomic_load_explicit(&h->waiters, memory_order_seq_cst)) == 0)
+	if (waiters_count(atomic_load_explicit(&m->tab->waiters, memory_order_seq_cst)) == 0)
 		return -1;
-	return wake(h);
+	return wake(m->hdr);
 }
 
 void wait_wake_all(struct seg_header *h)
@@ -91,9 +91,9 @@ static uint64_t sleep_length(uint64_t deadline_ns)
  * cons_repair_waiters(): a repair that sees the flag cleared also sees
  * the decrement, so its compare-and-swap fails.
  */
-static void retire_waiter(struct seg_header *h, const struct wait_for *wf)
+static void retire_waiter(struct seg_table_header *t, const struct wait_for *wf)
 {
-	uint64_t w = atomic_load_explicit(&h->waiters, memory_order_relaxed);
+	uint64_t w = atomic_load_explicit(&t->waiters, memory_order_relaxed);
 	uint32_t tag = wf->waiting_tag;
 
 	/* Not our tag: a reclaimer that judged us dead cleared it, and a
@@ -102,7 +102,7 @@ static void retire_waiter(struct seg_header *h, const struct wait_for *wf)
 	if (atomic_load_explicit(wf->waiting, memory_order_relaxed) != tag)
 		return;
 	while (waiters_count(w) != 0 &&
-	       !atomic_compare_exchange_weak_explicit(&h->waiters, &w,
+	       !atomic_compare_exchange_weak_explicit(&t->waiters, &w,
 						      w + WAITERS_LESS,
 						      memory_order_relaxed,
 						      memory_order_relaxed))
@@ -118,10 +118,10 @@ static void retire_waiter(struct seg_header *h, const struct wait_for *wf)
  * cons_repair_waiters()). A kill between the two steps leaves a flag set,
  * which the reclaimer of the dead entry clears and the repair then counts
  * right (consumers.c). */
-static void announce_waiter(struct seg_header *h, const struct wait_for *wf)
+static void announce_waiter(struct seg_table_header *t, const struct wait_for *wf)
 {
 	atomic_store_explicit(wf->waiting, wf->waiting_tag, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->waiters, WAITERS_ONE, memory_order_seq_cst);
+	atomic_fetch_add_explicit(&t->waiters, WAITERS_ONE, memory_order_seq_cst);
 }
 
 static void poll_sleep(uint64_t ns)
@@ -131,11 +131,6 @@ static void poll_sleep(uint64_t ns)
 	nanosleep(&ts, NULL);
 }
 
-/*
- * Sleeps on the futex until woken, the stamp changes or ns pass. The
- * sleep is capped so that a reader also notices state changes nobody
- * woke it for (e.g. a publisher killed with SIGKILL).
- */
 /* Whether anything the reader waits for happened. Called after the
  * acquire load of wake_seq: a change made before a wake that bumped the
  * value we loaded is visible here; one made after it comes with another
@@ -155,21 +150,28 @@ static int changed(const struct seg_header *h, const struct wait_for *wf)
 	       wf->entry_word;
 }
 
-static void sleep_on(struct seg_header *h, const struct wait_for *wf,
+/*
+ * Sleeps on the futex until woken, something changed() or ns pass. The
+ * sleep is capped so that a reader also notices state changes nobody
+ * woke it for (e.g. a publisher killed with SIGKILL). The futex word is in
+ * the data file, which readers map read-only: FUTEX_WAIT only reads it.
+ */
+static void sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		     uint64_t ns)
 {
 	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	struct seg_header *h = m->hdr;
 	uint32_t seq;
 
-	announce_waiter(h, wf);
+	announce_waiter(m->tab, wf);
 	/* Acquire pairs with the release bump in wake(). */
 	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
 	if (!changed(h, wf))
 		futex(&h->wake_seq, FUTEX_WAIT, seq, &ts);
-	retire_waiter(h, wf);
+	retire_waiter(m->tab, wf);
 }
 
-int wait_step(struct seg_header *h, enum mdbus_wait strategy,
+int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns)
 {
 	uint64_t ns;
@@ -193,6 +195,6 @@ int wait_step(struct seg_header *h, enum mdbus_wait strategy,
 	if (!wf->waiting)
 		poll_sleep(ns);
 	else
-		sleep_on(h, wf, ns);
+		sleep_on(m, wf, ns);
 	return 0;
 }

@@ -379,7 +379,7 @@ static void killed_while_blocked(void)
 {
 	struct mdbus_pub_config c = small_config();
 	unsigned char buf[PMAX];
-	struct seg_header *h;
+	struct seg_table_header *h;
 	mdbus_pub_t *p;
 	size_t len;
 	pid_t kid;
@@ -394,7 +394,7 @@ static void killed_while_blocked(void)
 	p = tu_pub_open("doomed", &c); /* reclaims the dead reader's entry */
 	TU_CHECK_RC(mdbus_pub_reap(p), 0);
 	TU_CHECK_RC(tu_publish_seq(p, 0, buf, 0, PMAX), 0);
-	h = tu_map_file(tu_seg_path("doomed"), &len);
+	h = tu_map_file(tu_table_path("doomed"), &len);
 	TU_CHECK_EQ(atomic_load(&h->reclaims), 1);
 	if (waiters_count(atomic_load(&h->waiters)) != 0)
 		tu_fail("a reader SIGKILLed while blocked left waiters = %u: "

@@ -213,7 +213,7 @@ static void test_pid_reuse(void)
 
 	tu_wait_ok(gone, 30, "short-lived child");
 	TU_CHECK(my_start != 0);
-	seg = tu_map_file(tu_seg_path(channel), &len);
+	seg = tu_map_file(tu_table_path(channel), &len);
 	forge(seg, 0, getpid(), my_start + 1000, "reused-pid");
 	forge(seg, 1, getpid(), my_start - 1, "reused-pid2");
 	forge(seg, 2, gone, tu_proc_start(getpid()), "exited");

@@ -212,8 +212,8 @@ static void test_header_fields(void)
 		{ F(max_consumers), 200, MDBUS_ECORRUPT }, /* offsets differ */
 		{ F(mode), 7, MDBUS_ECORRUPT },
 		{ F(header_size), 0, MDBUS_ECORRUPT },
-		{ F(table_off), 0, MDBUS_ECORRUPT },
-		{ F(table_off), 1ULL << 62, MDBUS_ECORRUPT },
+		{ F(table_size), 0, MDBUS_ECORRUPT },
+		{ F(table_size), 1ULL << 62, MDBUS_ECORRUPT },
 		{ F(blocks_off), 17, MDBUS_ECORRUPT },
 		{ F(blocks_off), 1ULL << 62, MDBUS_ECORRUPT },
 		{ F(total_size), 0, MDBUS_ECORRUPT },
@@ -401,15 +401,15 @@ static void test_consumer_table(void)
 	struct mdbus_consumer_stat cs[64];
 	struct mdbus_stats st;
 	unsigned char buf[PMAX], *t;
-	struct seg_header *h;
+	void *h;
 	mdbus_pub_t *p;
 	mdbus_sub_t *s;
 	size_t len;
 	int rc;
 
 	make_valid("table", 3);
-	h = tu_map_file(tu_seg_path("table"), &len);
-	t = (unsigned char *)h + atomic_load(&h->table_off);
+	h = tu_map_file(tu_table_path("table"), &len);
+	t = (unsigned char *)tu_entry(h, 0);
 	for (size_t i = 0; i < 64 * sizeof(struct seg_consumer); i++)
 		t[i] = (unsigned char)tu_rand();
 	/* a few with states that look valid and pids of live processes */
@@ -459,7 +459,7 @@ static void test_changed_after_attach(void)
 	atomic_store(&h->slots_per_block, 1);
 	atomic_store(&h->block_count, 1u << 30);
 	atomic_store(&h->max_consumers, 1u << 30);
-	atomic_store(&h->table_off, 1ULL << 40);
+	atomic_store(&h->table_size, 1ULL << 40);
 	atomic_store(&h->blocks_off, 1ULL << 40);
 	atomic_store(&h->total_size, 1ULL << 50);
 	/* the attached reader and the publisher keep their copies */

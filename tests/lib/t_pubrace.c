@@ -223,8 +223,9 @@ static void fork_during_open(const struct forked_run *f)
 	TU_CHECK_RC(mdbus_unlink(f->channel, tu_dir()), 0);
 }
 
-/* Our own segment whose mode lets others write: refused, or replaced and
- * marked so, so that its readers learn it and reopen. */
+/* Our own segment whose data file lets others write (file_mode 0660
+ * gives that to the table file only; here a chmod): refused, or replaced
+ * and marked so, so that its readers learn it and reopen. */
 static void own_wrong_mode(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
@@ -236,7 +237,7 @@ static void own_wrong_mode(void)
 	c.file_mode = 0660;
 	mdbus_pub_close(tu_pub_open("mode", &c));
 	s = tu_sub_open("mode", NULL, MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
-	c.file_mode = 0640;
+	TU_CHECK(chmod(tu_seg_path("mode"), 0660) == 0);
 	TU_CHECK_RC(mdbus_pub_open(&p, "mode", &c), -EPERM);
 	if (!strstr(mdbus_last_error(), "660"))
 		tu_fail("mode refusal \"%s\" does not name the mode",

@@ -63,7 +63,7 @@ static void churn(const char *name, unsigned n, unsigned rounds)
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
 	unsigned char buf[64];
 	struct mdbus_msg msg;
-	struct seg_header *h;
+	struct seg_table_header *h;
 	mdbus_pub_t *p;
 	mdbus_sub_t *s;
 	pid_t kids[MAXN];
@@ -96,7 +96,7 @@ static void churn(const char *name, unsigned n, unsigned rounds)
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &msg, 1000000000), 0);
 	TU_CHECK_EQ(msg.seq, 0);
-	h = tu_map_file(tu_seg_path(name), &len);
+	h = tu_map_file(tu_table_path(name), &len);
 	/* every killed reader's entry was reclaimed exactly once: by a later
 	 * round's registrant or by the final reader */
 	TU_CHECK_EQ(atomic_load(&h->registrations), live + 1);

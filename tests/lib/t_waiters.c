@@ -114,7 +114,7 @@ static int flag_only(void *arg)
 	mdbus_sub_t *s = tu_sub_open(CHANNEL, "flag-only", MDBUS_START_LATEST,
 				     0, MDBUS_WAIT_BLOCK);
 	size_t len;
-	void *seg = tu_map_file(tu_seg_path(CHANNEL), &len);
+	void *seg = tu_map_file(tu_table_path(CHANNEL), &len);
 
 	(void)arg;
 	for (unsigned i = 0; i < 8; i++) {
@@ -127,7 +127,7 @@ static int flag_only(void *arg)
 	_exit(0); /* dies holding the entry, as if killed */
 }
 
-static uint32_t count_of(struct seg_header *h)
+static uint32_t count_of(struct seg_table_header *h)
 {
 	return waiters_count(atomic_load(&h->waiters));
 }
@@ -221,7 +221,7 @@ static void never_reaped(mdbus_pub_t *p, void *seg)
  * and a count to match. The repair counts only live entries' flags. */
 static void forged_free_flag(mdbus_pub_t *p, void *seg)
 {
-	struct seg_header *h = seg;
+	struct seg_table_header *h = seg;
 	unsigned i = 0;
 
 	while (cons_state(atomic_load(&tu_entry(seg, i)->state)) != CONS_FREE)
@@ -316,7 +316,7 @@ int main(void)
 	sh = tu_shared(sizeof *sh);
 	c.max_consumers = 8;
 	p = tu_pub_open(CHANNEL, &c);
-	seg = tu_map_file(tu_seg_path(CHANNEL), &len);
+	seg = tu_map_file(tu_table_path(CHANNEL), &len);
 	expect_no_syscalls(p, seg, "fresh channel");
 	/* the counter sees real wakes: a sleeper costs one */
 	atomic_store(&sh->got, 0);

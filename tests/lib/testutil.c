@@ -187,6 +187,22 @@ const char *tu_seg_path(const char *channel)
 	return path;
 }
 
+const char *tu_table_path(const char *channel)
+{
+	static char path[sizeof(test_dir) + 100];
+	uint64_t epoch = 0;
+	int fd = open(tu_seg_path(channel), O_RDONLY | O_CLOEXEC);
+
+	/* the epoch: 72 bytes into the header (layout.h, doc/protocol.md) */
+	if (fd < 0 || pread(fd, &epoch, sizeof(epoch), 72) != (ssize_t)sizeof(epoch))
+		tu_fail("read the epoch of %s: %s", tu_seg_path(channel),
+			strerror(errno));
+	close(fd);
+	snprintf(path, sizeof(path), "%s/mdbus.%s+%016llx", test_dir, channel,
+		 (unsigned long long)epoch);
+	return path;
+}
+
 int tu_is_main(void)
 {
 	return getpid() == main_pid;

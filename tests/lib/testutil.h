@@ -73,6 +73,9 @@ const char *tu_dir(void);
 
 /* Path of channel's segment file in the test directory (static buffer). */
 const char *tu_seg_path(const char *channel);
+/* Path of the consumer table file of the segment now under channel's
+ * name (a static buffer, like tu_seg_path()). */
+const char *tu_table_path(const char *channel);
 
 /* 1 in the process that called tu_init, 0 in its children. */
 int tu_is_main(void);
@@ -272,13 +275,10 @@ static inline _Atomic uint64_t *tu_slot(void *seg, uint64_t n)
 		slot % spb * slot_size) / sizeof(uint64_t);
 }
 
-/* Consumer-table entry i of a mapped segment. */
-static inline struct seg_consumer *tu_entry(void *seg, unsigned i)
+/* Consumer-table entry i of a table file mapped by tu_map_file(). */
+static inline struct seg_consumer *tu_entry(void *table, unsigned i)
 {
-	struct seg_header *h = seg;
-
-	return (struct seg_consumer *)seg +
-	       atomic_load(&h->table_off) / sizeof(struct seg_consumer) + i;
+	return (struct seg_consumer *)((char *)table + SEG_HEADER_SIZE) + i;
 }
 #endif /* MDBUS_LAYOUT_H */
 
