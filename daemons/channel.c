@@ -47,6 +47,7 @@ struct backlog {
 struct counters {
 	_Atomic uint64_t in, out, malformed, gaps, gap_lost, backpressure,
 		dropped;
+	_Atomic uint64_t source[SOURCE_COUNTERS_MAX];
 };
 
 struct channel {
@@ -117,6 +118,12 @@ void channel_count_gap(struct channel *ch, uint64_t lost)
 {
 	bump(&ch->n.gaps, 1);
 	bump(&ch->n.gap_lost, lost);
+}
+
+void channel_count(struct channel *ch, unsigned which, uint64_t by)
+{
+	if (which < SOURCE_COUNTERS_MAX)
+		bump(&ch->n.source[which], by);
 }
 
 static void check_done(struct channel *ch)
@@ -405,13 +412,14 @@ static void channel_free(struct channel *ch)
 	free(ch);
 }
 
-/* Everything but the thread: segment, loop, watchers, source. */
+/* Everything but the thread: loop, watchers, source, segment. The source
+ * starts first, so that input it refuses (a bad file, an address it cannot
+ * bind) leaves no segment behind; it publishes nothing before the thread
+ * runs its loop. */
 static int channel_open(struct channel *ch, char *err, size_t errlen)
 {
-	int rc = open_pub(ch, err, errlen);
+	int rc;
 
-	if (rc < 0)
-		return rc;
 	ch->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!ch->loop) {
 		snprintf(err, errlen, "cannot create an event loop");
@@ -420,6 +428,8 @@ static int channel_open(struct channel *ch, char *err, size_t errlen)
 	init_watchers(ch);
 	rc = ch->conf->ops->start(&ch->src, ch->conf->src_conf, ch, ch->loop,
 				  err, errlen);
+	if (rc == 0)
+		rc = open_pub(ch, err, errlen);
 	if (rc < 0)
 		return rc;
 	publish_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
@@ -463,6 +473,27 @@ void channel_stop(struct channel *ch)
 	channel_free(ch);
 }
 
+/* "channel NAME: source SRC: name N name N ..." when it has counters. */
+static void log_source_stats(const struct channel *ch)
+{
+	const char *const *names = ch->conf->ops->counters;
+	char line[512];
+	size_t len = 0;
+
+	if (!names)
+		return;
+	for (unsigned i = 0; names[i] && i < SOURCE_COUNTERS_MAX; i++) {
+		int n = snprintf(line + len, sizeof(line) - len, " %s %llu",
+				 names[i], (unsigned long long)get(&ch->n.source[i]));
+
+		if (n < 0 || (size_t)n >= sizeof(line) - len)
+			break;
+		len += (size_t)n;
+	}
+	log_msg(LOG_NOTICE, "channel %s: source %s:%s", channel_name(ch),
+		ch->conf->source, line);
+}
+
 void channel_log_stats(const struct channel *ch)
 {
 	struct mdbus_stats st;
@@ -479,4 +510,5 @@ void channel_log_stats(const struct channel *ch)
 		(unsigned long long)get(&ch->n.backpressure),
 		(unsigned long long)get(&ch->n.dropped),
 		rc < 0 ? -1L : (long)st.consumers);
+	log_source_stats(ch);
 }

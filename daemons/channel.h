@@ -38,7 +38,8 @@ const struct chan_conf *channel_conf(const struct channel *ch);
 /* 1 once the source has ended and everything it gave is published. */
 int channel_finished(const struct channel *ch);
 
-/* Logs the channel's counters at LOG_NOTICE. */
+/* Logs the channel's counters at LOG_NOTICE, then the source's own
+ * counters, if it has any, on a second line. */
 void channel_log_stats(const struct channel *ch);
 
 /* ---- for sources, from the channel's thread ---- */
@@ -60,6 +61,10 @@ void channel_source_done(struct channel *ch);
  * number of messages lost in them. */
 void channel_count_malformed(struct channel *ch);
 void channel_count_gap(struct channel *ch, uint64_t lost);
+
+/* Adds `by` to the source's own counter number `which` (an index in its
+ * source_ops counters), logged with the channel's counters. */
+void channel_count(struct channel *ch, unsigned which, uint64_t by);
 
 const char *channel_name(const struct channel *ch);
 

@@ -224,12 +224,23 @@ static int json_trade(struct json_object *o, uint64_t recv_ns,
 		*why = "trade without valid s, p, q";
 		return LINE_BAD;
 	}
-	if (json_object_object_get_ex(o, "t", &id))
+	if (json_object_object_get_ex(o, "t", &id)) {
+		if (!json_object_is_type(id, json_type_int) ||
+		    json_object_get_int64(id) < 0) {
+			*why = "trade field t (trade id) is not a non-negative integer";
+			return LINE_BAD;
+		}
 		t->trade_id = (uint64_t)json_object_get_int64(id);
-	if (json_object_object_get_ex(o, "m", &m))
+	}
+	if (json_object_object_get_ex(o, "m", &m)) {
+		if (!json_object_is_type(m, json_type_boolean)) {
+			*why = "trade field m (buyer is maker) is not true or false";
+			return LINE_BAD;
+		}
 		/* the buyer is the maker: the seller was the aggressor */
 		t->aggressor = json_object_get_boolean(m) ? MDBUS_SIDE_SELL
 							  : MDBUS_SIDE_BUY;
+	}
 	t->recv_ns = recv_ns;
 	out->type = MDBUS_MSG_TRADE;
 	out->size = sizeof(*t);

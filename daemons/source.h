@@ -46,7 +46,12 @@ struct source_ops {
 	void (*resume)(struct source *src);
 	/* Stops every watcher and frees the source. */
 	void (*stop)(struct source *src);
+	/* Names of the source's own counters (channel_count(), channel.h),
+	 * at most SOURCE_COUNTERS_MAX, NULL-terminated; NULL for none. */
+	const char *const *counters;
 };
+
+#define SOURCE_COUNTERS_MAX 8
 
 extern const struct source_ops src_synthetic;
 extern const struct source_ops src_replay;

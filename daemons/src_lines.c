@@ -4,18 +4,28 @@
  * made again after `reconnect` seconds when lost), each line CSV or
  * Binance bookTicker/trade JSON (lines_parse.h). Malformed lines are
  * counted and logged, rate-limited, and never stop the source.
+ *
+ * A listener cannot be taken from its real feeder: a connection idle for
+ * `idle_timeout` seconds is closed, one address holds at most
+ * `peer_connections` of the 64, an `allow` list may name the addresses
+ * let in, and when accept() runs out of descriptors the listener is left
+ * alone for ACCEPT_PAUSE_S (it stays readable, so watching it would spin).
+ * Each refusal is counted in the source's counters and logged,
+ * rate-limited.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr_allow.h"
 #include "channel.h"
 #include "lines_parse.h"
 #include "clock.h"
@@ -26,6 +36,20 @@
 #define LINE_LEN_MAX 4096  /* longer lines are malformed */
 #define CONN_BUF 65536
 #define CONNS_MAX 64       /* accepted connections at once */
+#define ACCEPT_PAUSE_S 0.25 /* listener unwatched after running out of fds */
+
+/* The source's counters, named in lines_counters[]. */
+enum {
+	LINES_IDLE,         /* connections closed for being idle */
+	LINES_FULL,         /* refused: CONNS_MAX open */
+	LINES_PEER_LIMIT,   /* refused: peer_connections from that address */
+	LINES_NOT_ALLOWED,  /* refused: address not in `allow` */
+	LINES_ACCEPT_ERROR, /* accept() failed (EMFILE, ENFILE, ...) */
+};
+
+static const char *const lines_counters[] = {
+	"idle", "full", "peer_limit", "not_allowed", "accept_errors", NULL,
+};
 
 struct lines_conf {
 	int format; /* 0 csv, 1 binance */
@@ -33,6 +57,9 @@ struct lines_conf {
 	char *listen;
 	char *connect;
 	double reconnect;
+	double idle_timeout;
+	uint64_t peer_connections;
+	char *allow;
 };
 
 static const char *const format_names[] = {"csv", "binance", NULL};
@@ -44,6 +71,10 @@ static const struct setting lines_settings[] = {
 	{"listen", SET_STRING, OFF(listen), 0, 0, 0, NULL},
 	{"connect", SET_STRING, OFF(connect), 0, 0, 0, NULL},
 	{"reconnect", SET_DOUBLE, OFF(reconnect), 0.01, 3600, 0, NULL},
+	{"idle_timeout", SET_DOUBLE, OFF(idle_timeout), 0, 86400, 0, NULL},
+	{"peer_connections", SET_UINT, OFF(peer_connections), 1, CONNS_MAX, 0,
+	 NULL},
+	{"allow", SET_STRING, OFF(allow), 0, 0, 0, NULL},
 	{NULL, 0, 0, 0, 0, 0, NULL},
 };
 
@@ -54,6 +85,9 @@ struct conn {
 	struct conn *next;
 	const char *what;  /* for the log */
 	ev_io io_w;
+	ev_timer idle_w;   /* accepted connections with an idle_timeout */
+	struct addr_key peer;
+	char peer_text[INET6_ADDRSTRLEN + 16];
 	uint64_t lineno;
 	size_t len;
 	int skipping;      /* in the tail of a line too long */
@@ -67,6 +101,8 @@ struct lines {
 	struct conn *conns;
 	unsigned nconns;
 	ev_io accept_w;
+	ev_timer accept_pause_w;
+	struct addr_allow allow;
 	ev_io connect_w;
 	ev_timer reconnect_w;
 	struct log_limit bad_limit;
@@ -75,7 +111,11 @@ struct lines {
 
 static void lines_conf_init(void *conf)
 {
-	((struct lines_conf *)conf)->reconnect = 1;
+	struct lines_conf *c = conf;
+
+	c->reconnect = 1;
+	c->idle_timeout = 300;
+	c->peer_connections = 8;
 }
 
 static int lines_conf_check(const void *conf, char *err, size_t errlen)
@@ -86,6 +126,14 @@ static int lines_conf_check(const void *conf, char *err, size_t errlen)
 		snprintf(err, errlen, "source lines needs exactly one of "
 			 "file = PATH|-, listen = HOST:PORT, connect = HOST:PORT");
 		return -1;
+	}
+	if (c->allow) {
+		struct addr_allow allow;
+		int rc = addr_allow_parse(&allow, c->allow, err, errlen);
+
+		addr_allow_free(&allow);
+		if (rc < 0)
+			return rc;
 	}
 	if (c->listen)
 		return net_check(c->listen, err, errlen);
@@ -167,6 +215,7 @@ static void close_conn(struct lines *l, struct conn *c)
 	*pp = c->next;
 	l->nconns--;
 	ev_io_stop(l->base.loop, &c->io_w);
+	ev_timer_stop(l->base.loop, &c->idle_w);
 	close(c->io_w.fd);
 	free(c);
 }
@@ -192,6 +241,8 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n = read(w->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
 
 	if (n > 0) {
+		if (ev_is_active(&c->idle_w))
+			ev_timer_again(loop, &c->idle_w);
 		c->len += (size_t)n;
 		consume(l, c);
 	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -204,17 +255,35 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		lines_halt(l);
 }
 
-/* Reads fd as the input `what`: 0, or -ENOMEM with fd closed. */
-static int add_conn(struct lines *l, int fd, const char *what)
+/* An accepted connection that sent nothing for idle_timeout seconds (a
+ * paused channel reads nothing, so it waits). */
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct conn *c = w->data;
+	struct lines *l = c->owner;
+
+	if (channel_paused(l->base.ch)) {
+		ev_timer_again(loop, w);
+		return;
+	}
+	channel_count(l->base.ch, LINES_IDLE, 1);
+	log_limited(&l->net_limit, LOG_WARNING, "channel %s: %s closed: idle "
+		    "for %g s", name_of(l), c->what, l->conf.idle_timeout);
+	close_conn(l, c);
+}
+
+/* Reads fd as the input `what` (NULL: c->peer_text): a new conn, or NULL
+ * out of memory with fd closed. */
+static struct conn *add_conn(struct lines *l, int fd, const char *what)
 {
 	struct conn *c = malloc(sizeof(*c));
 
 	if (!c) {
 		close(fd);
-		return -ENOMEM;
+		return NULL;
 	}
 	c->owner = l;
-	c->what = what;
+	c->what = what ? what : c->peer_text;
 	c->lineno = 0;
 	c->len = 0;
 	c->skipping = 0;
@@ -222,39 +291,119 @@ static int add_conn(struct lines *l, int fd, const char *what)
 	l->conns = c;
 	l->nconns++;
 	ev_io_init(&c->io_w, read_cb, fd, EV_READ);
-	c->io_w.data = c;
+	ev_init(&c->idle_w, idle_cb);
+	c->io_w.data = c->idle_w.data = c;
 	if (!channel_paused(l->base.ch))
 		ev_io_start(l->base.loop, &c->io_w);
-	return 0;
+	return c;
 }
 
 /* add_conn() while running, where the source is the outer edge. */
-static void adopt_conn(struct lines *l, int fd, const char *what)
+static struct conn *adopt_conn(struct lines *l, int fd, const char *what)
 {
-	if (add_conn(l, fd, what) < 0)
+	struct conn *c = add_conn(l, fd, what);
+
+	if (!c)
 		log_msg(LOG_ERR, "channel %s: %s: out of memory", name_of(l),
-			what);
+			what ? what : "connection");
+	return c;
+}
+
+static void accept_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct lines *l = w->data;
+
+	if (!channel_paused(l->base.ch))
+		ev_io_start(loop, &l->accept_w);
+}
+
+static void accept_failed(struct lines *l, int code)
+{
+	if (code == EAGAIN || code == EWOULDBLOCK || code == EINTR)
+		return;
+	channel_count(l->base.ch, LINES_ACCEPT_ERROR, 1);
+	if (code != EMFILE && code != ENFILE && code != ENOBUFS &&
+	    code != ENOMEM) {
+		log_limited(&l->net_limit, LOG_WARNING, "channel %s: accept: %s",
+			    name_of(l), strerror(code));
+		return;
+	}
+	log_limited(&l->net_limit, LOG_WARNING, "channel %s: accept: %s: not "
+		    "accepting for %g s", name_of(l), strerror(code),
+		    ACCEPT_PAUSE_S);
+	ev_io_stop(l->base.loop, &l->accept_w);
+	ev_timer_set(&l->accept_pause_w, ACCEPT_PAUSE_S, 0);
+	ev_timer_start(l->base.loop, &l->accept_pause_w);
+}
+
+static unsigned conns_from(const struct lines *l, const struct addr_key *peer)
+{
+	unsigned n = 0;
+
+	for (const struct conn *c = l->conns; c; c = c->next)
+		n += addr_key_equal(&c->peer, peer);
+	return n;
+}
+
+/* Why a connection from peer is refused (counted), or NULL. */
+static const char *refusal(struct lines *l, const struct addr_key *peer)
+{
+	int which;
+	const char *why;
+
+	if (!addr_allow_match(&l->allow, peer)) {
+		which = LINES_NOT_ALLOWED;
+		why = "address not allowed";
+	} else if (l->nconns >= CONNS_MAX) {
+		which = LINES_FULL;
+		why = "64 connections already open";
+	} else if (conns_from(l, peer) >= l->conf.peer_connections) {
+		which = LINES_PEER_LIMIT;
+		why = "peer_connections reached for this address";
+	} else {
+		return NULL;
+	}
+	channel_count(l->base.ch, (unsigned)which, 1);
+	return why;
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct lines *l = w->data;
-	int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct sockaddr_storage sa;
+	socklen_t salen = sizeof(sa);
+	struct addr_key peer;
+	char text[INET6_ADDRSTRLEN];
+	const char *why;
+	struct conn *c;
+	int fd = accept4(w->fd, (struct sockaddr *)&sa, &salen,
+			 SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0) {
-		log_limited(&l->net_limit, LOG_WARNING, "channel %s: accept: %s",
-			    name_of(l), strerror(errno));
+		accept_failed(l, errno);
 		return;
 	}
-	if (l->nconns >= CONNS_MAX) {
+	if (addr_key_of(&peer, (struct sockaddr *)&sa, salen) < 0)
+		memset(&peer, 0, sizeof(peer));
+	addr_key_text(&peer, text, sizeof(text));
+	why = refusal(l, &peer);
+	if (why) {
 		log_limited(&l->net_limit, LOG_WARNING, "channel %s: connection "
-			    "refused: %d already open", name_of(l), CONNS_MAX);
+			    "from %s refused: %s", name_of(l), text, why);
 		close(fd);
 		return;
 	}
-	log_msg(LOG_INFO, "channel %s: connection accepted on %s", name_of(l),
-		l->conf.listen);
-	adopt_conn(l, fd, "connection");
+	log_msg(LOG_INFO, "channel %s: connection from %s accepted on %s",
+		name_of(l), text, l->conf.listen);
+	c = adopt_conn(l, fd, NULL);
+	if (!c)
+		return;
+	c->peer = peer;
+	snprintf(c->peer_text, sizeof(c->peer_text), "connection from %s", text);
+	if (l->conf.idle_timeout > 0) {
+		c->idle_w.repeat = l->conf.idle_timeout;
+		ev_timer_again(loop, &c->idle_w);
+	}
 }
 
 static void connect_failed(struct lines *l, const char *err)
@@ -302,7 +451,7 @@ static void lines_resume(struct source *src)
 {
 	struct lines *l = SOURCE_OF(src, struct lines);
 
-	if (l->conf.listen)
+	if (l->conf.listen && !ev_is_active(&l->accept_pause_w))
 		ev_io_start(l->base.loop, &l->accept_w);
 	for (struct conn *c = l->conns; c; c = c->next)
 		ev_io_start(l->base.loop, &c->io_w);
@@ -322,7 +471,7 @@ static int open_file(struct lines *l, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", what, strerror(code));
 		return -code;
 	}
-	if (add_conn(l, fd, what) < 0)
+	if (!add_conn(l, fd, what))
 		return source_nomem(err, errlen);
 	return 0;
 }
@@ -331,8 +480,14 @@ static int open_listen(struct lines *l, char *err, size_t errlen)
 {
 	struct addrinfo *ai;
 	char where[256];
-	int fd = net_bind(l->conf.listen, SOCK_STREAM, &ai, err, errlen);
+	int fd;
 
+	if (l->conf.allow) {
+		fd = addr_allow_parse(&l->allow, l->conf.allow, err, errlen);
+		if (fd < 0)
+			return fd;
+	}
+	fd = net_bind(l->conf.listen, SOCK_STREAM, &ai, err, errlen);
 	if (fd < 0)
 		return fd;
 	freeaddrinfo(ai);
@@ -366,8 +521,10 @@ static void lines_stop(struct source *src)
 	if (l->connect_w.fd >= 0)
 		close(l->connect_w.fd);
 	ev_io_stop(l->base.loop, &l->accept_w);
+	ev_timer_stop(l->base.loop, &l->accept_pause_w);
 	if (l->accept_w.fd >= 0)
 		close(l->accept_w.fd);
+	addr_allow_free(&l->allow);
 	if (l->tok)
 		json_tokener_free(l->tok);
 	free(l);
@@ -385,10 +542,12 @@ static int lines_start(struct source **out, const void *conf,
 	l->conf = *(const struct lines_conf *)conf;
 	l->bad_limit.burst = l->net_limit.burst = 10;
 	ev_io_init(&l->accept_w, accept_cb, -1, EV_READ);
+	ev_init(&l->accept_pause_w, accept_pause_cb);
 	ev_io_init(&l->connect_w, connect_cb, -1, EV_WRITE);
 	ev_init(&l->reconnect_w, reconnect_cb);
 	l->reconnect_w.repeat = l->conf.reconnect;
-	l->accept_w.data = l->connect_w.data = l->reconnect_w.data = l;
+	l->accept_w.data = l->accept_pause_w.data = l->connect_w.data =
+		l->reconnect_w.data = l;
 	l->tok = json_tokener_new();
 	rc = l->tok ? open_input(l, err, errlen) : source_nomem(err, errlen);
 	if (rc < 0) {
@@ -408,4 +567,5 @@ const struct source_ops src_lines = {
 	.start = lines_start,
 	.resume = lines_resume,
 	.stop = lines_stop,
+	.counters = lines_counters,
 };

@@ -3,7 +3,10 @@
  * `mdsub --record` (mdbus_rec.h; format: doc/protocol.md) at its recorded
  * pace times `speed`, or as fast as the channel takes it (speed = 0),
  * once or in a `loop`. A file cut in the middle of a record is read up to
- * its last whole record.
+ * its last whole record. A recorded timestamp that jumps so far ahead that
+ * the next record would be due after more than `max_wait` seconds (a
+ * corrupt or forged file, a recorder whose clock was set) is logged and
+ * waited for `max_wait` seconds only; the pace goes on from there.
  */
 #include "config.h"
 
@@ -24,11 +27,11 @@
 #define BURST_BYTES (8u << 20) /* payload bytes per callback, at most: the
 				  loop must get back to its stop and timer
 				  watchers, however large the records */
-#define LONG_WAIT_S 60.0 /* a wait this long for the next record is logged */
 
 struct replay_conf {
 	char *file;
 	double speed;
+	double max_wait;
 	int loop;
 	int timestamps; /* 0 now, 1 recorded */
 };
@@ -39,6 +42,7 @@ static const char *const ts_names[] = {"now", "recorded", NULL};
 static const struct setting replay_settings[] = {
 	{"file", SET_STRING, OFF(file), 0, 0, 0, NULL},
 	{"speed", SET_DOUBLE, OFF(speed), 0, 1e6, 0, NULL},
+	{"max_wait", SET_DOUBLE, OFF(max_wait), 0.001, 1e9, 0, NULL},
 	{"loop", SET_BOOL, OFF(loop), 0, 0, 0, NULL},
 	{"timestamps", SET_CHOICE, OFF(timestamps), 0, 0, 0, ts_names},
 	{NULL, 0, 0, 0, 0, 0, NULL},
@@ -52,7 +56,7 @@ struct replay {
 	unsigned char *payload;
 	int have;                  /* rec and payload hold a record */
 	int warned;                /* a cut or corrupt record was logged */
-	int warned_wait;           /* a long wait was logged */
+	struct log_limit jump_limit;
 	uint64_t pass_records;     /* published in this pass */
 	uint64_t last_seq;
 	ev_tstamp base_wall;       /* when the pass's first record went out */
@@ -66,6 +70,7 @@ static void replay_conf_init(void *conf)
 	struct replay_conf *c = conf;
 
 	c->speed = 1;
+	c->max_wait = 60;
 }
 
 static int replay_conf_check(const void *conf, char *err, size_t errlen)
@@ -187,6 +192,22 @@ static void idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	publish_due(w->data, BATCH);
 }
 
+/* A wait over max_wait: logged, cut to max_wait, and the pace starts
+ * again from the pending record when that wait is over. Returns the wait. */
+static double cap_wait(struct replay *r, double wait)
+{
+	if (wait <= r->conf.max_wait)
+		return wait;
+	log_limited(&r->jump_limit, LOG_WARNING, "channel %s: %s: recorded "
+		    "timestamp jumps before seq %llu: due in %.0f s at this "
+		    "speed, published after max_wait %g s", name_of(r),
+		    r->conf.file, (unsigned long long)r->msg.seq, wait,
+		    r->conf.max_wait);
+	r->base_wall = ev_now(r->base.loop) + r->conf.max_wait;
+	r->base_ts = r->msg.ts_ns;
+	return r->conf.max_wait;
+}
+
 static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct replay *r = w->data;
@@ -194,14 +215,7 @@ static void pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (publish_due(r, BURST_MAX))
 		return;
-	wait = wait_for(r);
-	if (wait > LONG_WAIT_S && !r->warned_wait) {
-		r->warned_wait = 1;
-		log_msg(LOG_WARNING, "channel %s: %s: the next record (seq %llu) "
-			"is due in %.0f s at this speed: its recorded timestamp "
-			"jumps", name_of(r), r->conf.file,
-			(unsigned long long)r->msg.seq, wait);
-	}
+	wait = cap_wait(r, wait_for(r));
 	ev_timer_set(w, wait > 0 ? wait : 0, 0);
 	ev_timer_start(loop, w);
 }
@@ -241,6 +255,7 @@ static void replay_stop(struct source *src)
 	struct replay *r = SOURCE_OF(src, struct replay);
 
 	replay_halt(r);
+	log_limit_flush(&r->jump_limit, LOG_WARNING);
 	mdbus_rec_close(r->rec);
 	free(r->payload);
 	free(r);
@@ -256,6 +271,7 @@ static int replay_start(struct source **out, const void *conf,
 	if (!r)
 		return source_nomem(err, errlen);
 	r->conf = *(const struct replay_conf *)conf;
+	r->jump_limit.burst = 10;
 	ev_init(&r->pace_w, pace_cb);
 	ev_idle_init(&r->idle_w, idle_cb);
 	r->pace_w.data = r->idle_w.data = r;

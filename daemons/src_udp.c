@@ -4,6 +4,14 @@
  * multicast address, as `mdsub --forward` sends them. Packets numbered
  * past the next expected message count as a feed gap with the number of
  * messages lost; messages seen already (a repeated packet) are skipped.
+ *
+ * A packet whose sequence number is more than `jump_window` messages away
+ * from the next expected one (ahead or behind) is not believed on its own:
+ * one forged packet would otherwise make every later real one look seen
+ * already. It is held, and taken (with the gap up to it) only when the next
+ * packet of the session continues it, as a stream that really jumped does;
+ * any other packet drops it. Each packet not taken is counted by reason,
+ * in the source's counters (channel_count()).
  */
 #include "config.h"
 
@@ -25,12 +33,27 @@
 #include "source.h"
 
 #define PACKETS_PER_CB 64
+#define JUMP_WINDOW 1000000 /* messages: a few seconds of a busy feed */
+
+/* The source's counters, named in udp_counters[]. */
+enum {
+	UDP_DUPLICATE, /* every message in it seen already */
+	UDP_SESSION,   /* not of the configured session */
+	UDP_MALFORMED, /* as the channel's malformed counter */
+	UDP_JUMP,      /* held: its sequence jumped beyond jump_window */
+	UDP_ADOPTED,   /* jumps the next packet confirmed */
+};
+
+static const char *const udp_counters[] = {
+	"duplicate", "session", "malformed", "jump", "adopted", NULL,
+};
 
 struct udp_conf {
 	char *listen;
 	char *interface;
 	char *session;
 	uint64_t rcvbuf;
+	uint64_t jump_window;
 	int timestamps; /* 0 now, 1 sender */
 };
 
@@ -43,6 +66,8 @@ static const struct setting udp_settings[] = {
 	{"session", SET_STRING, OFF(session), 0, 0, 0, NULL},
 	{"rcvbuf", SET_UINT, OFF(rcvbuf), 0, 1 << 30, 0, NULL},
 	{"timestamps", SET_CHOICE, OFF(timestamps), 0, 0, 0, ts_names},
+	{"jump_window", SET_UINT, OFF(jump_window), 1, 4611686018427387904.0, 0,
+	 NULL},
 	{NULL, 0, 0, 0, 0, 0, NULL},
 };
 
@@ -54,8 +79,17 @@ struct udp {
 	char want[MOLD_SESSION_LEN];     /* conf.session, space padded */
 	uint64_t expected;               /* next message number, 0 unknown */
 	struct log_limit bad_limit;
+	struct log_limit jump_limit;
+	size_t held_len;                 /* 0: no packet held */
+	uint64_t held_next;              /* what a packet continuing it has */
+	unsigned char held[MOLD_PACKET_MAX];
 	unsigned char pkt[MOLD_PACKET_MAX];
 };
+
+static void udp_conf_init(void *conf)
+{
+	((struct udp_conf *)conf)->jump_window = JUMP_WINDOW;
+}
 
 static int udp_conf_check(const void *conf, char *err, size_t errlen)
 {
@@ -81,6 +115,7 @@ static const char *name_of(const struct udp *u)
 static void malformed(struct udp *u, const char *why)
 {
 	channel_count_malformed(u->base.ch);
+	channel_count(u->base.ch, UDP_MALFORMED, 1);
 	log_limited(&u->bad_limit, LOG_WARNING, "channel %s: packet: %s",
 		    name_of(u), why);
 }
@@ -112,14 +147,17 @@ static int check_session(struct udp *u, const unsigned char *p)
 {
 	char text[MOLD_SESSION_LEN + 1];
 
-	if (u->conf.session && memcmp(p, u->want, MOLD_SESSION_LEN) != 0)
+	if (u->conf.session && memcmp(p, u->want, MOLD_SESSION_LEN) != 0) {
+		channel_count(u->base.ch, UDP_SESSION, 1);
 		return -1;
+	}
 	if (memcmp(p, u->session, MOLD_SESSION_LEN) == 0)
 		return 0;
 	log_limited(&u->bad_limit, LOG_NOTICE, "channel %s: session '%s'",
 		    name_of(u), session_text(p, text));
 	memcpy(u->session, p, MOLD_SESSION_LEN);
 	u->expected = 0;
+	u->held_len = 0;
 	return 0;
 }
 
@@ -155,6 +193,85 @@ static void handle_messages(struct udp *u, struct mold_reader *r)
 		malformed(u, "bytes after the last message block");
 }
 
+/* 1 when every message of the packet (all but a heartbeat) was seen. */
+static int seen_already(const struct udp *u, const struct mold_header *h)
+{
+	if (!u->expected || h->seq >= u->expected)
+		return 0;
+	return h->count == MOLD_COUNT_HEARTBEAT ||
+	       u->expected - h->seq >= h->count;
+}
+
+/* Takes a well-formed packet of the session in sequence. */
+static void take_packet(struct udp *u, struct mold_reader *r,
+			const struct mold_header *h)
+{
+	if (seen_already(u, h)) {
+		channel_count(u->base.ch, UDP_DUPLICATE, 1);
+		return;
+	}
+	check_gap(u, h->seq);
+	if (h->count == MOLD_COUNT_HEARTBEAT && !u->expected)
+		u->expected = h->seq;
+	handle_messages(u, r);
+}
+
+static int is_jump(const struct udp *u, uint64_t seq)
+{
+	if (!u->expected)
+		return 0;
+	return seq > u->expected ? seq - u->expected > u->conf.jump_window
+				 : u->expected - seq > u->conf.jump_window;
+}
+
+static void hold(struct udp *u, const unsigned char *p, size_t n,
+		 const struct mold_header *h)
+{
+	channel_count(u->base.ch, UDP_JUMP, 1);
+	log_limited(&u->jump_limit, LOG_WARNING, "channel %s: packet of "
+		    "sequence %llu while %llu is expected: a jump beyond "
+		    "jump_window, held until the next packet continues it",
+		    name_of(u), (unsigned long long)h->seq,
+		    (unsigned long long)u->expected);
+	memcpy(u->held, p, n);
+	u->held_len = n;
+	u->held_next = h->seq + h->count;
+}
+
+/* The held packet was continued: the stream did jump. Takes it, the gap
+ * up to it counted when it jumped ahead. */
+static void adopt_held(struct udp *u)
+{
+	struct mold_reader r;
+	struct mold_header h;
+
+	mold_reader_init(&r, u->held, u->held_len, &h);
+	u->held_len = 0;
+	channel_count(u->base.ch, UDP_ADOPTED, 1);
+	log_limited(&u->jump_limit, LOG_WARNING, "channel %s: sequence jumps "
+		    "from %llu to %llu, confirmed by the next packet",
+		    name_of(u), (unsigned long long)u->expected,
+		    (unsigned long long)h.seq);
+	if (h.seq < u->expected)
+		u->expected = h.seq;
+	take_packet(u, &r, &h);
+}
+
+/* Takes the packet, holds it, or adopts a held one it continues first. */
+static void sequence_packet(struct udp *u, const unsigned char *p, size_t n,
+			    struct mold_reader *r, const struct mold_header *h)
+{
+	if (!is_jump(u, h->seq)) {
+		u->held_len = 0;
+		take_packet(u, r, h);
+	} else if (u->held_len && h->seq == u->held_next) {
+		adopt_held(u);
+		take_packet(u, r, h);
+	} else {
+		hold(u, p, n, h);
+	}
+}
+
 static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 {
 	char text[MOLD_SESSION_LEN + 1];
@@ -179,10 +296,7 @@ static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 			    session_text(p, text));
 		return;
 	}
-	check_gap(u, h.seq);
-	if (h.count == MOLD_COUNT_HEARTBEAT && !u->expected)
-		u->expected = h.seq;
-	handle_messages(u, &r);
+	sequence_packet(u, p, n, &r, &h);
 }
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -307,6 +421,7 @@ static void udp_stop(struct source *src)
 	struct udp *u = SOURCE_OF(src, struct udp);
 
 	log_limit_flush(&u->bad_limit, LOG_WARNING);
+	log_limit_flush(&u->jump_limit, LOG_WARNING);
 	ev_io_stop(u->base.loop, &u->io_w);
 	close(u->io_w.fd);
 	free(u);
@@ -323,7 +438,7 @@ static int udp_start(struct source **out, const void *conf,
 	if (!u)
 		return source_nomem(err, errlen);
 	u->conf = *(const struct udp_conf *)conf;
-	u->bad_limit.burst = 10;
+	u->bad_limit.burst = u->jump_limit.burst = 10;
 	if (u->conf.session) {
 		memset(u->want, ' ', sizeof(u->want));
 		memcpy(u->want, u->conf.session, strlen(u->conf.session));
@@ -345,8 +460,10 @@ const struct source_ops src_udp = {
 	.name = "udp",
 	.settings = udp_settings,
 	.conf_size = sizeof(struct udp_conf),
+	.conf_init = udp_conf_init,
 	.conf_check = udp_conf_check,
 	.start = udp_start,
 	.resume = udp_resume,
 	.stop = udp_stop,
+	.counters = udp_counters,
 };

@@ -174,6 +174,16 @@ static void test_json_bad(void **state)
 		 "trade without valid s, p, q"},
 		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"T\":-1}",
 		 "trade without valid s, p, q"},
+		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"t\":\"x\"}",
+		 "trade field t (trade id) is not a non-negative integer"},
+		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"t\":1.5}",
+		 "trade field t (trade id) is not a non-negative integer"},
+		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"t\":-3}",
+		 "trade field t (trade id) is not a non-negative integer"},
+		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"m\":\"yes\"}",
+		 "trade field m (buyer is maker) is not true or false"},
+		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"m\":1}",
+		 "trade field m (buyer is maker) is not true or false"},
 	};
 	json_tokener *tok = json_tokener_new();
 	struct line_msg m;

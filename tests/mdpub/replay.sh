@@ -1,7 +1,8 @@
 #!/bin/sh
 # The replay source end to end: a hand-made recording (doc/protocol.md) with a
 # sequence gap and a cut last record; the recorded pace; huge records do not
-# hold up a stop; bad files refused;
+# hold up a stop; a timestamp jump of 2^63 ns waits max_wait, logged; bad
+# files refused with a clear reason and no segment left behind;
 # a looping replay into a small lossless ring read by a slow registered
 # reader loses nothing (back-pressure); and, when mdsub is built, an
 # `mdsub --record` recording replays to the same messages.
@@ -12,10 +13,10 @@ le() { # le N BYTES
 	i=0
 	while [ $i -lt "$2" ]; do oct $(($1 >> (i * 8) & 255)); i=$((i + 1)); done
 }
-header() { # header VERSION
+header() { # header VERSION [HEADER_SIZE]
 	printf 'MDBUSREC'; le "$1" 4; le 1 4
 	printf '%-72s' rec | tr ' ' '\000'
-	le 256 4; le 64 4; le 2 4; le 0 4; le 0 8; le 120 4; le 0 4
+	le 256 4; le 64 4; le 2 4; le 0 4; le 0 8; le "${2:-120}" 4; le 0 4
 }
 record() { # record SEQ TS_NS PAYLOAD
 	le ${#3} 4; le 9 2; le 0 2; le "$1" 8; le "$2" 8; printf '%s' "$3"
@@ -62,10 +63,31 @@ t1=$(date +%s%N)
 [ $(((t1 - t0) / 1000000)) -lt 6000 ] ||
 	fail "a 1 s replay of huge records stopped after $(((t1 - t0) / 1000000)) ms"
 
-# bad files: each refuses to start, the reason logged once
+# a recorded timestamp 2^63 ns (292 years) after the first: the replay
+# waits max_wait, says so, and goes on at the recorded pace from there
+{
+	header 65536
+	record 1 1000 a
+	record 2 9223372036854776808 bb
+	record 3 9223372036854777808 ccc
+} >"$WORK/jump.rec"
+replay_conf jump "$WORK/jump.rec" 1 max_wait=0.3
+t0=$(date +%s%N)
+status 0 timeout 10 "$MDPUB" -f -c "$WORK/jump.conf" 2>"$WORK/jump.log"
+t1=$(date +%s%N)
+[ $(((t1 - t0) / 1000000)) -ge 250 ] || fail "max_wait not waited"
+status 0 "$READER" --until down --dump jump >"$WORK/jump.out"
+grep '^M' "$WORK/jump.out" >"$WORK/got"
+diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages after the jump"
+grep -q "channel jump: $WORK/jump.rec: recorded timestamp jumps before seq 2: due in 9223372037 s at this speed, published after max_wait 0.3 s" \
+	"$WORK/jump.log" || fail "jump not logged"
+
+# bad files: each refuses to start, the reason logged once, and leaves no
+# segment behind
 bad_file() { # bad_file FILE TEXT
 	replay_conf bad "$1" 0
 	refused bad "$2"
+	[ ! -e "$MDBUS_DIR/mdbus.bad" ] || fail "$1: segment left behind"
 }
 bad_file "$WORK/none.rec" "$WORK/none.rec: No such file or directory"
 printf 'NOTAREC!%0120d' 0 >"$WORK/magic.rec"
@@ -74,6 +96,10 @@ header 131072 >"$WORK/v2.rec"
 bad_file "$WORK/v2.rec" "$WORK/v2.rec: recording format 2.0, this library reads 1.x"
 printf 'MDBUSREC' >"$WORK/short.rec"
 bad_file "$WORK/short.rec" "$WORK/short.rec ends inside its header"
+{ header 65536 4294967295; record 1 1 a; } >"$WORK/hbig.rec"
+bad_file "$WORK/hbig.rec" "$WORK/hbig.rec: header size 4294967295 out of range"
+{ header 65536 100; record 1 1 a; } >"$WORK/hsmall.rec"
+bad_file "$WORK/hsmall.rec" "$WORK/hsmall.rec: header size 100 out of range"
 
 # loop into a 128-slot lossless ring, a slow reader registered first
 replay_conf loop "$WORK/hand.rec" 0 loop=yes mode=lossless slots_per_block=64 block_count=2

@@ -1,7 +1,10 @@
 #!/bin/sh
 # The udp source end to end: hand-made MoldUDP64 packets (bash's /dev/udp
 # sends them) with a repeat, gaps, heartbeats, an end of session and
-# malformed packets, counted exactly; then, when mdsub is built, a channel
+# malformed packets, counted exactly; a forged packet with a far sequence
+# number blinds nothing, a real jump the stream confirms is taken, and
+# every packet not taken is counted by reason; then, when mdsub is built, a
+# channel
 # relayed by `mdsub --forward` arrives complete, unicast and multicast.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/udp"; exit 77; }
@@ -57,7 +60,43 @@ printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages"
 kill -USR1 "$PID"
 wait_log u "channel u: in 5 out 5 malformed 3 gaps 2 (lost 4) "
+wait_log u "channel u: source udp: duplicate 1 session 0 malformed 3 jump 0 adopted 0$"
 grep -q "gap: messages 4..5 lost" "$WORK/u.log" || fail "gap not logged"
+stop "$PID"
+
+# one forged packet numbered 2^62 in the live session, then the real
+# stream: every real message is published; a jump of 94 the next packet
+# continues is taken with its gap
+channel f.conf f source=udp listen=127.0.0.1:0 session=FEED jump_window=50
+start f -c "$WORK/f.conf"
+PORT=$(port_of f)
+"$READER" --until 8 --dump f >"$WORK/f.out" &
+READ=$!
+sleep 0.2
+msg 9 XXXXXXX >"$WORK/mx"
+send FEED 1 2 "$WORK/m1" "$WORK/m2"
+send FEED 4611686018427387904 1 "$WORK/mx" # forged: held, never taken
+send FEED 3 1 "$WORK/m3"
+send FEED 3 1 "$WORK/m3"                    # duplicate
+send OTHER 4 1 "$WORK/mx"                   # another session
+send FEED 4 2 "$WORK/m4" "$WORK/m1"
+send FEED 6 0                               # heartbeat, in order
+send FEED 100 1 "$WORK/m2"                  # a real jump: held...
+send FEED 101 1 "$WORK/m3"                  # ...and confirmed
+send FEED 102 65535
+wait_log f "session 'FEED      ' ended"
+wait "$READ" || fail "reader after the forged packet"
+grep '^M' "$WORK/f.out" >"$WORK/got"
+printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\nM 9 2\nM 9 3\n' >"$WORK/want"
+diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages after the forged packet"
+kill -USR1 "$PID"
+wait_log f "channel f: in 7 out 7 malformed 0 gaps 1 (lost 94) "
+wait_log f "channel f: source udp: duplicate 1 session 1 malformed 0 jump 2 adopted 1$"
+grep -q "channel f: packet of sequence 4611686018427387904 while 3 is expected: a jump beyond jump_window, held" \
+	"$WORK/f.log" || fail "forged jump not logged"
+grep -q "channel f: sequence jumps from 6 to 100, confirmed by the next packet" \
+	"$WORK/f.log" || fail "confirmed jump not logged"
+grep -q "gap: messages 6..99 lost" "$WORK/f.log" || fail "gap of the jump not logged"
 stop "$PID"
 
 # relay: synthetic channel -> mdsub --forward -> udp source -> reader

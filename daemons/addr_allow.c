@@ -1,0 +1,168 @@
+/*
+ * addr_allow.c - see addr_allow.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr_allow.h"
+
+#define SEPARATORS " \t,"
+#define ENTRY_MAX 64 /* longest "ADDRESS/BITS" */
+
+static void key_set(struct addr_key *key, int family, const void *bytes)
+{
+	memset(key, 0, sizeof(*key));
+	key->family = family;
+	memcpy(key->bytes, bytes, family == AF_INET ? 4 : 16);
+}
+
+int addr_key_of(struct addr_key *key, const struct sockaddr *sa,
+		socklen_t len)
+{
+	const struct sockaddr_in *sin = (const void *)sa;
+	const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+	if (sa->sa_family == AF_INET && len >= sizeof(*sin)) {
+		key_set(key, AF_INET, &sin->sin_addr);
+		return 0;
+	}
+	if (sa->sa_family != AF_INET6 || len < sizeof(*sin6))
+		return -EAFNOSUPPORT;
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+		key_set(key, AF_INET, sin6->sin6_addr.s6_addr + 12);
+	else
+		key_set(key, AF_INET6, &sin6->sin6_addr);
+	return 0;
+}
+
+int addr_key_equal(const struct addr_key *a, const struct addr_key *b)
+{
+	return a->family == b->family &&
+	       memcmp(a->bytes, b->bytes, sizeof(a->bytes)) == 0;
+}
+
+void addr_key_text(const struct addr_key *key, char *buf, size_t len)
+{
+	if (!inet_ntop(key->family, key->bytes, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+/* 1 when the first `bits` bits of a and b are equal. */
+static int prefix_equal(const unsigned char *a, const unsigned char *b,
+			unsigned bits)
+{
+	unsigned whole = bits / 8, rest = bits % 8;
+	unsigned char mask = (unsigned char)(0xff00u >> rest);
+
+	if (memcmp(a, b, whole) != 0)
+		return 0;
+	return !rest || ((a[whole] ^ b[whole]) & mask) == 0;
+}
+
+int addr_allow_match(const struct addr_allow *allow,
+		     const struct addr_key *key)
+{
+	if (!allow->n)
+		return 1;
+	for (size_t i = 0; i < allow->n; i++) {
+		const struct addr_rule *r = &allow->rules[i];
+
+		if (r->addr.family == key->family &&
+		    prefix_equal(r->addr.bytes, key->bytes, r->bits))
+			return 1;
+	}
+	return 0;
+}
+
+/* One "ADDRESS[/BITS]" of len bytes into *rule: 0 or -EINVAL. */
+static int parse_rule(struct addr_rule *rule, const char *entry, size_t len,
+		      char *err, size_t errlen)
+{
+	char text[ENTRY_MAX + 1], *slash, *end;
+	unsigned char bytes[16];
+	unsigned long bits;
+	unsigned max;
+	int family;
+
+	if (len > ENTRY_MAX)
+		goto bad;
+	memcpy(text, entry, len);
+	text[len] = '\0';
+	slash = strchr(text, '/');
+	if (slash)
+		*slash = '\0';
+	family = strchr(text, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(family, text, bytes) != 1)
+		goto bad;
+	max = family == AF_INET ? 32 : 128;
+	bits = max;
+	if (slash) {
+		bits = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || *end || bits > max)
+			goto bad;
+	}
+	key_set(&rule->addr, family, bytes);
+	rule->bits = (unsigned)bits;
+	return 0;
+bad:
+	snprintf(err, errlen, "allow: '%.*s' is not an address or "
+		 "address/prefix-length", (int)len, entry);
+	return -EINVAL;
+}
+
+static size_t count_entries(const char *text)
+{
+	size_t n = 0;
+
+	for (text += strspn(text, SEPARATORS); *text;
+	     text += strspn(text, SEPARATORS)) {
+		n++;
+		text += strcspn(text, SEPARATORS);
+	}
+	return n;
+}
+
+int addr_allow_parse(struct addr_allow *out, const char *text, char *err,
+		     size_t errlen)
+{
+	size_t n = count_entries(text);
+	struct addr_rule *rules;
+
+	out->rules = NULL;
+	out->n = 0;
+	if (!n) {
+		snprintf(err, errlen, "allow: no address");
+		return -EINVAL;
+	}
+	rules = calloc(n, sizeof(*rules));
+	if (!rules) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+
+		text += strspn(text, SEPARATORS);
+		len = strcspn(text, SEPARATORS);
+		if (parse_rule(&rules[i], text, len, err, errlen) < 0) {
+			free(rules);
+			return -EINVAL;
+		}
+		text += len;
+	}
+	out->rules = rules;
+	out->n = n;
+	return 0;
+}
+
+void addr_allow_free(struct addr_allow *allow)
+{
+	free(allow->rules);
+	allow->rules = NULL;
+	allow->n = 0;
+}

@@ -1,0 +1,166 @@
+#!/bin/sh
+# The lines source's TCP listener under hostile peers (python3 clients):
+# 64 idle connections are closed after idle_timeout and the real feeder
+# gets in; one address holds at most peer_connections; `allow` refuses the
+# rest; out of descriptors, the channel does not spin and accepts again
+# once descriptors are free. Every refusal is counted exactly.
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
+
+# the TCP client: python3 client.py PORT then commands on stdin, one a
+# line: "open NAME [SRC]" (connect from SRC, default 127.0.0.1), "send NAME
+# TEXT", "closed NAME" (fails unless mdpub closed it within 3 s), "open?
+# NAME" (fails unless it is still open), "close NAME", "wait SEC"
+cat >"$WORK/client.py" <<'END'
+import socket, sys, time
+port = int(sys.argv[1])
+conns = {}
+for line in sys.stdin:
+    w = line.split(None, 2)
+    if not w:
+        continue
+    cmd, name = w[0], w[1]
+    if cmd == 'open':
+        s = socket.socket()
+        s.bind((w[2].strip() if len(w) > 2 else '127.0.0.1', 0))
+        s.connect(('127.0.0.1', port))
+        conns[name] = s
+    elif cmd == 'send':
+        conns[name].sendall((w[2].rstrip('\n') + '\n').encode())
+    elif cmd == 'closed':
+        conns[name].settimeout(3)
+        try:
+            if conns[name].recv(1) != b'':
+                sys.exit('%s: data from mdpub' % name)
+        except socket.timeout:
+            sys.exit('%s: still open' % name)
+        except ConnectionResetError:
+            pass
+    elif cmd == 'open?':
+        conns[name].settimeout(0.3)
+        try:
+            conns[name].recv(1)
+            sys.exit('%s: closed by mdpub' % name)
+        except socket.timeout:
+            pass
+    elif cmd == 'close':
+        conns.pop(name).close()
+    elif cmd == 'wait':
+        time.sleep(float(name))
+    print('ok', line.strip(), flush=True)
+END
+client() { # client NAME < COMMANDS: runs the client, fails on an error
+	python3 "$WORK/client.py" "$PORT" >"$WORK/$1.client" 2>&1 ||
+		fail "client $1: $(tail -n 1 "$WORK/$1.client")"
+}
+# (connections are opened 10 ms apart: mdpub's listen backlog is 16, and
+# a connection beyond it is taken by the kernel only a second later)
+seq_lines() { # seq_lines N FORMAT: FORMAT with 1..N
+	i=1
+	while [ $i -le "$1" ]; do printf "$2\\n" $i; i=$((i + 1)); done
+}
+
+# 64 idle connections (the most there may be) and a 65th: the 65th is
+# refused at once, the 64 are closed after idle_timeout, then the feeder
+# gets in
+channel idle.conf idle source=lines listen=127.0.0.1:0 idle_timeout=2 \
+	peer_connections=64
+start idle -c "$WORK/idle.conf"
+PORT=$(port_of idle)
+"$READER" --until 2 --dump idle >"$WORK/idle.out" &
+READ=$!
+{
+	seq_lines 64 'open i%d\nwait 0.01'
+	echo 'wait 0.2'
+	echo 'open extra'
+	echo 'closed extra'
+	seq_lines 64 'closed i%d'
+	echo 'open feeder'
+	echo 'send feeder Q,REAL,1,1,2,1'
+	echo 'open? feeder'
+	echo 'close feeder'
+} >"$WORK/idle.cmd"
+client idle <"$WORK/idle.cmd"
+wait "$READ" || fail "idle: the feeder's quote not published"
+grep -q '^Q REAL 100000000 ' "$WORK/idle.out" || fail "idle: messages"
+kill -USR1 "$PID"
+wait_log idle "channel idle: source lines: idle 64 full 1 peer_limit 0 not_allowed 0 accept_errors 0$"
+grep -q "channel idle: connection from 127.0.0.1 closed: idle for 2 s" \
+	"$WORK/idle.log" || fail "idle close not logged"
+grep -q "channel idle: connection from 127.0.0.1 refused: 64 connections already open" \
+	"$WORK/idle.log" || fail "full not logged"
+stop "$PID"
+
+# peer_connections = 2 from one address; allow lets in 127.0.0.1 and
+# 127.0.0.3 only
+channel peer.conf peer source=lines listen=127.0.0.1:0 peer_connections=2 \
+	"allow=127.0.0.1, 127.0.0.3/32"
+start peer -c "$WORK/peer.conf"
+PORT=$(port_of peer)
+"$READER" --until 3 --dump peer >"$WORK/peer.out" &
+READ=$!
+client peer <<'END'
+open a1
+open a2
+open a3
+closed a3
+open b1 127.0.0.2
+closed b1
+open c1 127.0.0.3
+open? a1
+open? a2
+open? c1
+send c1 Q,C,1,1,2,1
+send a1 Q,A,1,1,2,1
+wait 0.2
+END
+wait "$READ" || fail "peer: quotes not published"
+grep -q '^Q A ' "$WORK/peer.out" && grep -q '^Q C ' "$WORK/peer.out" || fail "peer: messages"
+kill -USR1 "$PID"
+wait_log peer "channel peer: source lines: idle 0 full 0 peer_limit 1 not_allowed 1 accept_errors 0$"
+grep -q "connection from 127.0.0.1 refused: peer_connections reached" \
+	"$WORK/peer.log" || fail "peer limit not logged"
+grep -q "connection from 127.0.0.2 refused: address not allowed" \
+	"$WORK/peer.log" || fail "not allowed not logged"
+channel badallow.conf badallow source=lines listen=127.0.0.1:0 allow=10.0.0.0/33
+status 1 "$MDPUB" -t -c "$WORK/badallow.conf" 2>"$WORK/badallow.log"
+grep -q "allow: '10.0.0.0/33' is not an address or address/prefix-length" \
+	"$WORK/badallow.log" || fail "bad allow entry not reported"
+stop "$PID"
+
+# out of descriptors: accept() fails with EMFILE while the listener stays
+# readable; the process must not spin, and must accept again once
+# connections are gone
+channel fds.conf fds source=lines listen=127.0.0.1:0 peer_connections=64
+(ulimit -n 24 && exec "$MDPUB" -f -c "$WORK/fds.conf") >"$WORK/fds.log" 2>&1 &
+PID=$!
+PIDS="$PIDS $PID"
+PORT=$(port_of fds)
+mkfifo "$WORK/fds.cmd"
+python3 "$WORK/client.py" "$PORT" <"$WORK/fds.cmd" >"$WORK/fds.client" 2>&1 &
+CLIENT=$!
+exec 3>"$WORK/fds.cmd"
+seq_lines 20 'open f%d\nwait 0.01' >&3
+wait_log fds "channel fds: accept: Too many open files: not accepting for"
+ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+t0=$(ticks)
+sleep 2
+t1=$(ticks)
+hz=$(getconf CLK_TCK)
+[ $((t1 - t0)) -le $((hz * 2 / 10)) ] ||
+	fail "out of descriptors: $((t1 - t0)) ticks of CPU in 2 s (spinning)"
+seq_lines 20 'close f%d' >&3
+{
+	echo 'wait 1'
+	echo 'open feeder'
+	echo 'send feeder Q,LOW,1,1,2,1'
+	echo 'close feeder'
+} >&3
+exec 3>&-
+wait "$CLIENT" || fail "fds client: $(tail -n 1 "$WORK/fds.client")"
+status 0 "$READER" --from oldest --until 2 --dump --timeout 10 fds >"$WORK/fds.out"
+grep -q '^Q LOW ' "$WORK/fds.out" || fail "fds: the feeder's quote not published"
+kill -USR1 "$PID"
+wait_log fds "channel fds: source lines: idle 0 full 0 peer_limit 0 not_allowed 0 accept_errors [1-9]"
+stop "$PID"
+exit 0
