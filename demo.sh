@@ -17,7 +17,7 @@ make -s -j"$(nproc)" >/dev/null
 # A private segment directory, so the demo never meets another mdpub.
 MDBUS_DIR=$(mktemp -d /dev/shm/mdbus-demo.XXXXXX)
 export MDBUS_DIR
-./daemons/mdpub -f --duration "$secs" &
+./daemons/mdpub --duration "$secs" &
 pub=$!
 cleanup() {
 	kill "$pub" 2>/dev/null || true

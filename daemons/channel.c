@@ -283,6 +283,8 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		struct mdbus_heartbeat hb = {.send_ns = now_realtime()};
 
 		publish_own(ch, MDBUS_MSG_HEARTBEAT, &hb, sizeof(hb));
+		log_msg(LOG_DEBUG, "channel %s: idle: heartbeat message published",
+			channel_name(ch));
 	}
 	ch->out_at_heartbeat = out;
 }
@@ -295,6 +297,9 @@ static void reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (rc > 0)
 		log_msg(LOG_INFO, "channel %s: %d consumer entries reclaimed",
 			channel_name(ch), rc);
+	else if (rc == 0)
+		log_msg(LOG_DEBUG, "channel %s: reap: no dead or stalled consumer",
+			channel_name(ch));
 	else if (rc < 0)
 		log_msg(LOG_WARNING, "channel %s: reap: %s", channel_name(ch),
 			mdbus_strerror(rc));
@@ -358,31 +363,47 @@ static void init_watchers(struct channel *ch)
 	ev_timer_start(ch->loop, &ch->reap_w);
 }
 
+/* Logs where the channel publishes: its sequence, source and segment
+ * (DIR/mdbus.CHANNEL, DIR its dir, else $MDBUS_DIR, else /dev/shm, as
+ * libmdbus(3) names it) with its size. */
+static void log_start(const struct channel *ch)
+{
+	const struct chan_conf *c = ch->conf;
+	const char *dir = c->dir ? c->dir : getenv(MDBUS_ENV_DIR);
+	struct mdbus_stats st;
+
+	if (!dir || !*dir)
+		dir = "/dev/shm";
+	if (mdbus_channel_stats(c->name, c->dir, &st, NULL, 0) < 0)
+		st.total_size = 0;
+	log_msg(LOG_NOTICE, "channel %s: publishing from sequence %llu, source "
+		"%s, segment %s/mdbus.%s (%llu bytes)", c->name,
+		(unsigned long long)mdbus_pub_position(ch->pub), c->source, dir,
+		c->name, (unsigned long long)st.total_size);
+	log_msg(LOG_INFO, "channel %s: %llu-byte slots, %llu per block, %llu "
+		"blocks, %llu consumers at most, %s, file mode %03llo, "
+		"heartbeat %g s, reap %g s", c->name,
+		(unsigned long long)c->slot_size,
+		(unsigned long long)c->slots_per_block,
+		(unsigned long long)c->block_count,
+		(unsigned long long)c->max_consumers,
+		c->mode ? "lossless" : "overwrite",
+		(unsigned long long)c->file_mode, c->heartbeat_s, c->reap_s);
+}
+
 static int open_pub(struct channel *ch, char *err, size_t errlen)
 {
 	const struct chan_conf *c = ch->conf;
 	struct mdbus_pub_config cfg;
 	int rc;
 
-	mdbus_pub_config_init(&cfg);
-	cfg.slot_size = (uint32_t)c->slot_size;
-	cfg.slots_per_block = (uint32_t)c->slots_per_block;
-	cfg.block_count = (uint32_t)c->block_count;
-	cfg.max_consumers = (uint32_t)c->max_consumers;
-	cfg.mode = c->mode ? MDBUS_MODE_LOSSLESS : MDBUS_MODE_OVERWRITE;
-	cfg.file_mode = (mode_t)c->file_mode;
-	cfg.group = c->group;
-	cfg.dir = c->dir;
-	cfg.stall_evict_ns = (uint64_t)(c->stall_evict_s * 1e9);
-	cfg.flags = c->replace ? MDBUS_PUB_REPLACE : 0;
+	conf_pub_config(c, &cfg);
 	rc = mdbus_pub_open(&ch->pub, c->name, &cfg);
 	if (rc < 0) {
 		snprintf(err, errlen, "%s", mdbus_error_text(rc));
 		return rc;
 	}
-	log_msg(LOG_NOTICE, "channel %s: publishing from sequence %llu, source %s",
-		c->name, (unsigned long long)mdbus_pub_position(ch->pub),
-		c->source);
+	log_start(ch);
 	return 0;
 }
 
@@ -462,15 +483,17 @@ int channel_start(struct channel **out, struct chan_conf *conf,
 	return 0;
 }
 
-void channel_stop(struct channel *ch)
+struct chan_conf *channel_stop(struct channel *ch)
 {
+	struct chan_conf *conf = ch->conf;
+
 	ev_async_send(ch->loop, &ch->stop_w);
 	pthread_join(ch->thread, NULL);
 	channel_log_stats(ch);
 	log_msg(LOG_NOTICE, "channel %s: stopped at sequence %llu",
 		channel_name(ch), (unsigned long long)mdbus_pub_position(ch->pub));
-	conf_channel_free(ch->conf);
 	channel_free(ch);
+	return conf;
 }
 
 /* "channel NAME: source SRC: name N name N ..." when it has counters. */

@@ -30,8 +30,10 @@ int channel_start(struct channel **out, struct chan_conf *conf,
 		  size_t errlen);
 
 /* Stops the source, publishes a final FEED_DOWN status, marks the channel
- * stopped, joins the thread and frees everything. */
-void channel_stop(struct channel *ch);
+ * stopped, joins the thread and frees everything but the channel's
+ * config, which it returns (the caller frees it with conf_channel_free(),
+ * or starts the channel again with it). */
+struct chan_conf *channel_stop(struct channel *ch);
 
 const struct chan_conf *channel_conf(const struct channel *ch);
 

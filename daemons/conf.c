@@ -1,12 +1,13 @@
 /*
- * conf.c - reads mdpub.conf with inih (see conf.h, mdpub.conf(5)).
+ * conf.c - reads mdpub.conf (see conf.h, mdpub.conf(5)).
  *
- * inih calls a handler per key without a line number, so the parser feeds
- * inih its lines itself (ini_parse_stream) and counts them: the handler
- * then knows the line of each key and of its section header, and every
- * error names FILE:LINE. Keys of a [channel] section that are not channel
- * keys belong to its source, which may be named later in the section, so
- * they are kept and applied once the whole file is read.
+ * The lines are split by conf_syntax.c, which gives each section and key
+ * its line, so every error names FILE:LINE. Keys of a [channel] section
+ * that are not channel keys belong to its source, which may be named later
+ * in the section, so they are kept and applied once the whole file is
+ * read. Last, each channel is checked as libmdbus will check it when it
+ * opens the channel (mdbus_pub_config_check()), so that a configuration
+ * accepted here is never refused by the library later.
  */
 #include "config.h"
 
@@ -17,9 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <ini.h>
-
 #include "conf.h"
+#include "conf_syntax.h"
 #include "log.h"
 #include "mdbus.h"
 
@@ -78,11 +78,8 @@ enum section_kind { SEC_NONE, SEC_GLOBAL, SEC_CHANNEL, SEC_BAD };
  * checked after the whole file is read. */
 struct parser {
 	const char *file;      /* name in messages */
-	FILE *fp;              /* the file, or NULL for text */
-	const char *text;      /* the embedded text still to read */
-	int lineno;            /* lines handed to inih so far */
-	int header_line;       /* line of the last [section] header */
-	int section_line;      /* header_line of the section being read */
+	FILE *fp;              /* the file, or the embedded text */
+	int lineno;            /* lines read */
 	enum section_kind kind;
 	struct mdpub_conf *conf;
 	struct chan_conf defaults;
@@ -136,36 +133,6 @@ void conf_report_free(struct conf_report *report)
 	report->n = 0;
 }
 
-static char *read_text_line(char *buf, int num, struct parser *p)
-{
-	size_t n = 0;
-
-	if (!*p->text)
-		return NULL;
-	while (p->text[n] && p->text[n] != '\n' && n + 2 < (size_t)num)
-		n++;
-	if (p->text[n] == '\n')
-		n++;
-	memcpy(buf, p->text, n);
-	buf[n] = '\0';
-	p->text += n;
-	return buf;
-}
-
-static char *reader(char *buf, int num, void *stream)
-{
-	struct parser *p = stream;
-	char *line = p->fp ? fgets(buf, num, p->fp) : read_text_line(buf, num, p);
-
-	if (!line)
-		return NULL;
-	p->lineno++;
-	line += strspn(line, " \t");
-	if (*line == '[')
-		p->header_line = p->lineno;
-	return buf;
-}
-
 void conf_channel_free(struct chan_conf *c)
 {
 	if (!c)
@@ -205,7 +172,7 @@ static struct chan_parse *find_chan(struct parser *p, const char *name)
 	return NULL;
 }
 
-static int add_chan(struct parser *p, const char *name)
+static int add_chan(struct parser *p, const char *name, int line)
 {
 	struct chan_parse *cp;
 	struct chan_conf *c = malloc(sizeof(*c));
@@ -226,55 +193,58 @@ static int add_chan(struct parser *p, const char *name)
 	cp = &p->chans[p->nchans++];
 	memset(cp, 0, sizeof(*cp));
 	cp->c = c;
-	cp->line = p->header_line;
+	cp->line = line;
 	return 0;
 }
 
-static void begin_channel(struct parser *p, const char *name)
+static void begin_channel(struct parser *p, const char *name, int line)
 {
 	const struct chan_parse *other = find_chan(p, name);
 
 	p->kind = SEC_BAD;
 	if (!mdbus_channel_valid(name)) {
-		conf_error(p, p->header_line,
+		conf_error(p, line,
 			   "invalid channel name '%s' (want [A-Za-z0-9._-]{1,%d})",
 			   name, MDBUS_CHANNEL_MAX);
 		return;
 	}
 	if (other) {
-		conf_error(p, p->header_line,
+		conf_error(p, line,
 			   "channel '%s' already defined at line %d", name,
 			   other->line);
 		return;
 	}
-	if (add_chan(p, name) < 0) {
-		conf_error(p, p->header_line, "out of memory");
+	if (add_chan(p, name, line) < 0) {
+		conf_error(p, line, "out of memory");
 		return;
 	}
 	p->kind = SEC_CHANNEL;
 }
 
-static void begin_section(struct parser *p, const char *section)
+static void begin_section(void *user, int line, const char *section)
 {
-	p->section_line = p->header_line;
+	struct parser *p = user;
+
 	if (strcmp(section, "global") == 0) {
 		p->kind = p->nchans ? SEC_BAD : SEC_GLOBAL;
 		if (p->nchans)
-			conf_error(p, p->header_line,
+			conf_error(p, line,
 				   "[global] must come before the first [channel]");
 		return;
 	}
-	if (strncmp(section, "channel ", 8) == 0) {
-		begin_channel(p, section + 8 + strspn(section + 8, " \t"));
+	if (strncmp(section, "channel", 7) == 0 &&
+	    (!section[7] || section[7] == ' ' || section[7] == '\t')) {
+		begin_channel(p, section + 7 + strspn(section + 7, " \t"), line);
 		return;
 	}
 	p->kind = SEC_BAD;
-	conf_error(p, p->header_line,
+	conf_error(p, line,
 		   "unknown section [%s] (want [global] or [channel NAME])",
 		   section);
 }
 
-static void global_key(struct parser *p, const char *key, const char *value)
+static void global_key(struct parser *p, int line, const char *key,
+		       const char *value)
 {
 	char err[256];
 	int rc = settings_set(global_settings, p->conf, key, value, err,
@@ -284,9 +254,9 @@ static void global_key(struct parser *p, const char *key, const char *value)
 		rc = settings_set(chan_settings, &p->defaults, key, value, err,
 				  sizeof(err));
 	if (rc == 0)
-		conf_error(p, p->lineno, "unknown key '%s' in [global]", key);
+		conf_error(p, line, "unknown key '%s' in [global]", key);
 	else if (rc < 0)
-		conf_error(p, p->lineno, "%s", err);
+		conf_error(p, line, "%s", err);
 }
 
 static int keep_raw(struct chan_parse *cp, const char *key, const char *value,
@@ -307,7 +277,8 @@ static int keep_raw(struct chan_parse *cp, const char *key, const char *value,
 	return r->key && r->value ? 0 : -1;
 }
 
-static void channel_key(struct parser *p, const char *key, const char *value)
+static void channel_key(struct parser *p, int line, const char *key,
+			const char *value)
 {
 	struct chan_parse *cp = &p->chans[p->nchans - 1];
 	char err[256];
@@ -315,25 +286,28 @@ static void channel_key(struct parser *p, const char *key, const char *value)
 			      sizeof(err));
 
 	if (rc < 0)
-		conf_error(p, p->lineno, "%s", err);
+		conf_error(p, line, "%s", err);
 	if (rc > 0 && strcmp(key, "source") == 0)
-		cp->source_line = p->lineno;
-	if (rc == 0 && keep_raw(cp, key, value, p->lineno) < 0)
-		conf_error(p, p->lineno, "out of memory");
+		cp->source_line = line;
+	if (rc == 0 && keep_raw(cp, key, value, line) < 0)
+		conf_error(p, line, "out of memory");
 }
 
-static int handler(void *user, const char *section, const char *key,
-		   const char *value)
+static void key(void *user, int line, const char *key, const char *value)
 {
 	struct parser *p = user;
 
-	if (p->section_line != p->header_line || p->kind == SEC_NONE)
-		begin_section(p, section);
 	if (p->kind == SEC_GLOBAL)
-		global_key(p, key, value);
+		global_key(p, line, key, value);
 	else if (p->kind == SEC_CHANNEL)
-		channel_key(p, key, value);
-	return 1; /* go on: report every error of the file */
+		channel_key(p, line, key, value);
+	else if (p->kind == SEC_NONE)
+		conf_error(p, line, "key '%s' before any [section]", key);
+}
+
+static void syntax_error(void *user, int line, const char *text)
+{
+	conf_error(user, line, "%s", text);
 }
 
 static void apply_raw(struct parser *p, struct chan_parse *cp)
@@ -387,6 +361,32 @@ static void finish_chan(struct parser *p, struct chan_parse *cp)
 		conf_error(p, cp->line, "[channel %s]: %s", c->name, err);
 }
 
+void conf_pub_config(const struct chan_conf *c, struct mdbus_pub_config *cfg)
+{
+	mdbus_pub_config_init(cfg);
+	cfg->slot_size = (uint32_t)c->slot_size;
+	cfg->slots_per_block = (uint32_t)c->slots_per_block;
+	cfg->block_count = (uint32_t)c->block_count;
+	cfg->max_consumers = (uint32_t)c->max_consumers;
+	cfg->mode = c->mode ? MDBUS_MODE_LOSSLESS : MDBUS_MODE_OVERWRITE;
+	cfg->file_mode = (mode_t)c->file_mode;
+	cfg->group = c->group;
+	cfg->dir = c->dir;
+	cfg->stall_evict_ns = (uint64_t)(c->stall_evict_s * 1e9);
+	cfg->flags = c->replace ? MDBUS_PUB_REPLACE : 0;
+}
+
+/* What libmdbus would refuse when it opens the channel. */
+static void check_pub(struct parser *p, const struct chan_parse *cp)
+{
+	struct mdbus_pub_config cfg;
+
+	conf_pub_config(cp->c, &cfg);
+	if (mdbus_pub_config_check(cp->c->name, &cfg) < 0)
+		conf_error(p, cp->line, "[channel %s]: %s", cp->c->name,
+			   mdbus_last_error());
+}
+
 static void free_raw(struct chan_parse *cp)
 {
 	for (size_t i = 0; i < cp->nraw; i++) {
@@ -399,8 +399,10 @@ static void free_raw(struct chan_parse *cp)
 /* Moves the parsed channels into p->conf (or frees them on error). */
 static void finish(struct parser *p)
 {
-	for (size_t i = 0; i < p->nchans; i++)
+	for (size_t i = 0; i < p->nchans; i++) {
 		finish_chan(p, &p->chans[i]);
+		check_pub(p, &p->chans[i]);
+	}
 	if (!p->errors && !p->nchans)
 		conf_error(p, p->lineno ? p->lineno : 1, "no [channel NAME] section");
 	p->conf->chans = calloc(p->nchans + 1, sizeof(*p->conf->chans));
@@ -419,12 +421,14 @@ static void finish(struct parser *p)
 
 static int parse(struct parser *p)
 {
-	int rc = ini_parse_stream(reader, p, handler, p);
+	static const struct conf_syntax_ops ops = {begin_section, key,
+						   syntax_error};
+	int rc = conf_syntax_read(p->fp, &ops, p);
 
-	if (rc > 0)
-		conf_error(p, rc, "syntax error");
-	else if (rc < 0)
-		conf_error(p, p->lineno, "out of memory");
+	if (rc >= 0)
+		p->lineno = rc;
+	else
+		conf_error(p, 0, "%s", strerror(-rc));
 	finish(p);
 	sort_errors(p);
 	return p->errors ? -1 : 0;
@@ -434,7 +438,8 @@ static int open_file(struct parser *p, const char *path)
 {
 	struct stat st;
 
-	p->fp = fopen(path, "r");
+	p->fp = path ? fopen(path, "r")
+		     : fmemopen((void *)embedded_conf, strlen(embedded_conf), "r");
 	if (p->fp && fstat(fileno(p->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
 		fclose(p->fp);
 		p->fp = NULL;
@@ -450,7 +455,7 @@ int conf_load(struct mdpub_conf **out, const char *path,
 	      struct conf_report *report)
 {
 	struct parser p = {.file = path ? path : "(embedded default)",
-			   .text = embedded_conf, .report = report};
+			   .report = report};
 	struct mdpub_conf *conf = calloc(1, sizeof(*conf));
 
 	report->file = p.file;
@@ -465,7 +470,7 @@ int conf_load(struct mdpub_conf **out, const char *path,
 	conf->stats_s = 60;
 	p.conf = conf;
 	chan_defaults(&p.defaults);
-	if (path && open_file(&p, path) < 0) {
+	if (open_file(&p, path) < 0) {
 		free(conf);
 		return -EINVAL;
 	}

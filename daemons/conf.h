@@ -1,5 +1,5 @@
 /*
- * conf.h - mdpub.conf: an INI file (parsed with inih) with one [global]
+ * conf.h - mdpub.conf: an INI file with one [global]
  * section and one [channel NAME] section per channel. See mdpub.conf(5).
  */
 #ifndef MDPUB_CONF_H
@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "mdbus.h"
 #include "source.h"
 
 struct chan_conf {
@@ -74,6 +75,10 @@ void conf_channel_free(struct chan_conf *c);
 /* The channel called `name` in conf, or NULL. */
 const struct chan_conf *conf_channel(const struct mdpub_conf *conf,
 				     const char *name);
+
+/* The libmdbus publisher configuration of channel c (its strings are
+ * c's). */
+void conf_pub_config(const struct chan_conf *c, struct mdbus_pub_config *cfg);
 
 /* 1 when two channel configs are the same in every setting. */
 int conf_channel_equal(const struct chan_conf *a, const struct chan_conf *b);

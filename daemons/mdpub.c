@@ -1,6 +1,6 @@
 /*
- * mdpub.c - the mdbus publisher daemon: command line, daemonizing, pid
- * file, and the main thread's libev loop (signals, reload, stats, the
+ * mdpub.c - the mdbus publisher daemon: command line, daemonizing, and
+ * the main thread's libev loop (signals, reload, stats, the
  * optional --duration), which starts and stops the channels (channel.h).
  * See mdpub(8).
  */
@@ -10,10 +10,10 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -22,12 +22,15 @@
 #include "conf.h"
 #include "log.h"
 #include "parse_num.h"
+#include "pidfile.h"
+
+#define EXIT_USAGE 64 /* EX_USAGE of sysexits.h, as mdsub */
 
 struct opts {
 	const char *conf_path; /* NULL: the embedded default */
 	const char *pidfile;
 	double duration;       /* seconds, 0 = run until a signal */
-	int foreground;
+	int daemonize;
 	int check_only;
 	int verbose;
 };
@@ -51,67 +54,84 @@ static void usage(FILE *out)
 		"Publish market data into mdbus shared-memory channels.\n\n"
 		"  -c, --config FILE   configuration (default %s if it exists,\n"
 		"                      else channel demo fed by the synthetic source)\n"
-		"  -t, --test          check the configuration and exit\n"
-		"  -f, --foreground    stay in the foreground, log to stderr\n"
+		"  -T, --test          check the configuration and exit\n"
+		"  -b, --daemonize     detach into the background and log to syslog\n"
+		"                      (default: stay in the foreground, log to stderr)\n"
 		"  -p, --pidfile FILE  write the pid to FILE, locked while running\n"
 		"  -d, --duration SEC  stop by itself after SEC seconds\n"
 		"  -v, --verbose       log more (twice: debug)\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n\n"
 		"Signals: TERM/INT stop, HUP reloads the configuration, USR1 logs stats.\n"
+		"Exit status: 0 success, 1 failure (the reason on stderr or in the log),\n"
+		"64 bad command line.\n"
 		"See mdpub(8) and mdpub.conf(5).\n",
 		MDPUB_CONF_DEFAULT);
 }
 
-static int parse_duration(const char *arg, double *out)
+/* Prints one line about a bad command line and the hint; EXIT_USAGE. */
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
 {
-	if (parse_seconds(arg, out) == 0)
-		return 0;
-	fprintf(stderr, "mdpub: --duration: '%s' is not a number of "
-			"seconds > 0\n", arg);
-	return -1;
+	va_list ap;
+
+	fputs("mdpub: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'mdpub --help' for more information.\n", stderr);
+	return EXIT_USAGE;
 }
 
-/* One option: 0 to go on, 1 to exit 0 (help, version), -1 to exit 2. */
-static int parse_opt(int c, struct opts *o)
+/* One option: 0 to go on, -1 to exit 0 (help, version), else the exit
+ * status of a usage error. */
+static int parse_opt(int c, struct opts *o, char **argv)
 {
 	switch (c) {
 	case 'c':
 		o->conf_path = optarg;
 		return 0;
-	case 't':
+	case 'T':
 		o->check_only = 1;
 		return 0;
-	case 'f':
-		o->foreground = 1;
+	case 'b':
+		o->daemonize = 1;
 		return 0;
 	case 'p':
 		o->pidfile = optarg;
 		return 0;
 	case 'd':
-		return parse_duration(optarg, &o->duration);
+		if (parse_seconds(optarg, &o->duration) < 0)
+			return usage_error("--duration: '%s' is not a number "
+					   "of seconds > 0", optarg);
+		return 0;
 	case 'v':
 		o->verbose++;
 		return 0;
 	case 'h':
 		usage(stdout);
-		return 1;
+		return -1;
 	case 'V':
 		printf("mdpub (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
-		return 1;
-	default:
-		usage(stderr);
 		return -1;
+	case ':':
+		return usage_error("option '%s' needs an argument",
+				   argv[optind - 1]);
+	default:
+		if (optopt)
+			return usage_error("unknown option '-%c'", optopt);
+		return usage_error("unknown option '%s'", argv[optind - 1]);
 	}
 }
 
-/* 0 to run, 1 to exit 0 (help, version), -1 to exit 2 (usage error). */
+/* 0 to run, -1 to exit 0 (help, version), else the exit status of a
+ * usage error. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
-		{"test", no_argument, NULL, 't'},
-		{"foreground", no_argument, NULL, 'f'},
+		{"test", no_argument, NULL, 'T'},
+		{"daemonize", no_argument, NULL, 'b'},
 		{"pidfile", required_argument, NULL, 'p'},
 		{"duration", required_argument, NULL, 'd'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -121,16 +141,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:tfp:d:vhV", longopts, NULL)) != -1) {
-		int rc = parse_opt(c, o);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:Tbp:d:vhV", longopts, NULL)) != -1) {
+		int rc = parse_opt(c, o, argv);
 
 		if (rc)
 			return rc;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "mdpub: unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
 	return 0;
 }
 
@@ -141,10 +160,8 @@ static const char *conf_name(const struct opts *o)
 
 static void apply_globals(struct mdpub *m, const struct mdpub_conf *conf)
 {
-	int level = conf->log_level;
+	int level = conf->log_level + m->opts.verbose;
 
-	if (level < LOG_NOTICE + m->opts.verbose)
-		level = LOG_NOTICE + m->opts.verbose;
 	log_set_level(level > LOG_DEBUG ? LOG_DEBUG : level);
 	log_use_syslog(conf->syslog || m->detached);
 	ev_timer_stop(m->loop, &m->stats_w);
@@ -154,35 +171,52 @@ static void apply_globals(struct mdpub *m, const struct mdpub_conf *conf)
 	}
 }
 
-/* Starts the channel conf->chans[i], which it then owns; logs why not. */
-static int start_channel(struct mdpub *m, struct mdpub_conf *conf, size_t i)
+/* Logs why channel `name` did not start: err as it is when it names the
+ * channel already (libmdbus's reasons do), else after "channel NAME: ",
+ * so that the name is said once. */
+static void log_start_error(const char *name, const char *err)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(err, "channel ", 8) == 0 && strncmp(err + 8, name, n) == 0 &&
+	    (err[8 + n] == ' ' || err[8 + n] == ':'))
+		log_msg(LOG_ERR, "%s", err);
+	else
+		log_msg(LOG_ERR, "channel %s: %s", name, err);
+}
+
+/* Starts the channel *c, which it then owns (*c = NULL); logs why not. */
+static int start_one(struct mdpub *m, struct chan_conf **c)
 {
 	struct channel *ch;
 	char err[512];
-	int rc = channel_start(&ch, conf->chans[i], m->loop, &m->done_w, err,
-			       sizeof(err));
+	int rc = channel_start(&ch, *c, m->loop, &m->done_w, err, sizeof(err));
 
 	if (rc < 0) {
-		log_msg(LOG_ERR, "channel %s: %s", conf->chans[i]->name, err);
+		log_start_error((*c)->name, err);
 		return rc;
 	}
-	conf->chans[i] = NULL;
+	*c = NULL;
 	m->chans[m->nchans++] = ch;
 	return 0;
 }
 
-static void remove_channel(struct mdpub *m, size_t i)
+/* Stops running channel i; returns its settings, which the caller frees. */
+static struct chan_conf *take_channel(struct mdpub *m, size_t i)
 {
-	channel_stop(m->chans[i]);
+	struct chan_conf *c = channel_stop(m->chans[i]);
+
 	m->chans[i] = m->chans[--m->nchans];
+	return c;
 }
 
 static void stop_all(struct mdpub *m)
 {
 	while (m->nchans)
-		remove_channel(m, m->nchans - 1);
+		conf_channel_free(take_channel(m, m->nchans - 1));
 }
 
+/* Room for `more` channels besides those running. */
 static int grow_channels(struct mdpub *m, size_t more)
 {
 	struct channel **grown =
@@ -201,34 +235,23 @@ static int start_all(struct mdpub *m, struct mdpub_conf *conf)
 	if (grow_channels(m, conf->nchans) < 0)
 		return -1;
 	for (size_t i = 0; i < conf->nchans; i++)
-		if (start_channel(m, conf, i) < 0)
+		if (start_one(m, &conf->chans[i]) < 0)
 			return -1;
 	return 0;
 }
 
-/* Stops the running channels that `conf` drops or changes. */
-static void reload_stop(struct mdpub *m, const struct mdpub_conf *conf)
-{
-	for (size_t i = m->nchans; i-- > 0;) {
-		const struct chan_conf *old = channel_conf(m->chans[i]);
-		const struct chan_conf *now = conf_channel(conf, old->name);
-
-		if (now && conf_channel_equal(old, now)) {
-			log_msg(LOG_INFO, "reload: channel %s unchanged", old->name);
-			continue;
-		}
-		log_msg(LOG_NOTICE, "reload: channel %s %s", old->name,
-			now ? "changed: restarting" : "removed");
-		remove_channel(m, i);
-	}
-}
-
-static int running(const struct mdpub *m, const char *name)
+/* The running channel called name, or -1. */
+static long find_running(const struct mdpub *m, const char *name)
 {
 	for (size_t i = 0; i < m->nchans; i++)
 		if (strcmp(channel_conf(m->chans[i])->name, name) == 0)
-			return 1;
-	return 0;
+			return (long)i;
+	return -1;
+}
+
+static const char *plural(size_t n)
+{
+	return n == 1 ? "" : "s";
 }
 
 /* Prints every error of a config file as FILE:LINE: reason. */
@@ -257,24 +280,133 @@ static struct mdpub_conf *load(const char *path)
 	return NULL;
 }
 
+/*
+ * A reload is all or nothing: a channel that is new or changed is started
+ * with its new settings (a changed one stopped first, as its segment has
+ * one owner), and when any of them cannot start, every one started is
+ * stopped again and the changed ones restarted with the settings they
+ * ran with. Only then are the channels the file dropped stopped.
+ */
+struct reload_step {
+	char name[MDBUS_CHANNEL_MAX + 1]; /* of the channel started */
+	struct chan_conf *old;  /* the settings it ran with; NULL: new */
+};
+
+/* Starts *c in place of the running channel of its name, if it differs.
+ * Returns 1 when started (step filled in), 0 when unchanged, or the
+ * error, with the channel as it was. */
+static int reload_one(struct mdpub *m, struct chan_conf **c,
+		      struct reload_step *step)
+{
+	long i = find_running(m, (*c)->name);
+	int rc;
+
+	if (i >= 0 && conf_channel_equal(channel_conf(m->chans[i]), *c)) {
+		log_msg(LOG_INFO, "reload: channel %s unchanged", (*c)->name);
+		return 0;
+	}
+	log_msg(LOG_NOTICE, "reload: channel %s %s", (*c)->name,
+		i >= 0 ? "changed: restarting" : "added");
+	snprintf(step->name, sizeof(step->name), "%s", (*c)->name);
+	step->old = i >= 0 ? take_channel(m, (size_t)i) : NULL;
+	rc = start_one(m, c);
+	if (rc == 0)
+		return 1;
+	if (step->old && start_one(m, &step->old) < 0)
+		log_msg(LOG_ERR, "reload: channel %s is down: its previous "
+			"settings failed too", (*c)->name);
+	conf_channel_free(step->old);
+	return rc;
+}
+
+/* Undoes the steps done: stops what they started, restarts what they
+ * replaced. */
+static void reload_undo(struct mdpub *m, struct reload_step *steps, size_t n)
+{
+	while (n--) {
+		struct reload_step *st = &steps[n];
+		long i = find_running(m, st->name);
+
+		if (i >= 0)
+			conf_channel_free(take_channel(m, (size_t)i));
+		if (st->old && start_one(m, &st->old) < 0)
+			log_msg(LOG_ERR, "reload: channel %s is down: its "
+				"previous settings failed", st->name);
+		conf_channel_free(st->old);
+	}
+}
+
+/* The running channels that conf does not have, in *gone (NULL: out of
+ * memory). Returns how many. */
+static size_t reload_dropped(const struct mdpub *m,
+			     const struct mdpub_conf *conf,
+			     struct channel ***gone)
+{
+	size_t n = 0;
+
+	*gone = calloc(m->nchans + 1, sizeof(**gone));
+	for (size_t i = 0; *gone && i < m->nchans; i++)
+		if (!conf_channel(conf, channel_conf(m->chans[i])->name))
+			(*gone)[n++] = m->chans[i];
+	return n;
+}
+
+/* Stops the channels reload_dropped() found. */
+static void reload_remove(struct mdpub *m, struct channel **gone, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		for (size_t i = 0; i < m->nchans; i++)
+			if (m->chans[i] == gone[k]) {
+				log_msg(LOG_NOTICE, "reload: channel %s removed",
+					channel_conf(gone[k])->name);
+				conf_channel_free(take_channel(m, i));
+				break;
+			}
+}
+
+/* Starts what conf adds or changes. Returns 0, or -1 when a channel could
+ * not start and everything is as it was. */
+static int reload_apply(struct mdpub *m, struct mdpub_conf *conf)
+{
+	struct reload_step *steps = calloc(conf->nchans + 1, sizeof(*steps));
+	size_t n = 0;
+	int rc = 0;
+
+	if (!steps || grow_channels(m, conf->nchans) < 0) {
+		free(steps);
+		return -1;
+	}
+	for (size_t i = 0; i < conf->nchans && rc >= 0; i++) {
+		rc = reload_one(m, &conf->chans[i], &steps[n]);
+		n += rc > 0;
+	}
+	if (rc < 0)
+		reload_undo(m, steps, n);
+	else
+		for (size_t i = 0; i < n; i++)
+			conf_channel_free(steps[i].old);
+	free(steps);
+	return rc < 0 ? -1 : 0;
+}
+
 static void reload(struct mdpub *m)
 {
 	struct mdpub_conf *conf = load(m->opts.conf_path);
+	struct channel **gone = NULL;
+	size_t ngone = conf ? reload_dropped(m, conf, &gone) : 0;
 
-	if (!conf) {
+	if (conf && gone && reload_apply(m, conf) == 0) {
+		reload_remove(m, gone, ngone);
+		apply_globals(m, conf);
+		log_msg(LOG_NOTICE, "reload: %s loaded, %zu channel%s running",
+			conf_name(&m->opts), m->nchans, plural(m->nchans));
+	} else {
 		log_msg(LOG_ERR, "reload: %s rejected, the running configuration "
-				 "stays", conf_name(&m->opts));
-		return;
+				 "stays: %zu channel%s running", conf_name(&m->opts),
+			m->nchans, plural(m->nchans));
 	}
-	apply_globals(m, conf);
-	reload_stop(m, conf);
-	if (grow_channels(m, conf->nchans) == 0)
-		for (size_t i = 0; i < conf->nchans; i++)
-			if (!running(m, conf->chans[i]->name))
-				start_channel(m, conf, i);
+	free(gone);
 	conf_free(conf);
-	log_msg(LOG_NOTICE, "reload: %s loaded, %zu channels running",
-		conf_name(&m->opts), m->nchans);
 }
 
 static void log_stats(const struct mdpub *m)
@@ -345,39 +477,22 @@ static void init_watchers(struct mdpub *m)
 
 static int write_pidfile(struct mdpub *m)
 {
-	char text[32];
-	int len;
+	char err[512];
 
 	if (!m->opts.pidfile)
 		return 0;
-	m->pidfd = open(m->opts.pidfile, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (m->pidfd < 0 || flock(m->pidfd, LOCK_EX | LOCK_NB) < 0) {
-		log_msg(LOG_ERR, "pid file %s: %s", m->opts.pidfile,
-			errno == EWOULDBLOCK ? "locked by a running mdpub"
-					     : strerror(errno));
-		return -1;
-	}
-	len = snprintf(text, sizeof(text), "%ld\n", (long)getpid());
-	if (ftruncate(m->pidfd, 0) < 0 || write(m->pidfd, text, (size_t)len) != len) {
-		log_msg(LOG_ERR, "pid file %s: %s", m->opts.pidfile, strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
-static void remove_pidfile(struct mdpub *m)
-{
-	if (m->pidfd < 0)
-		return;
-	unlink(m->opts.pidfile);
-	close(m->pidfd);
+	m->pidfd = pidfile_take(m->opts.pidfile, err, sizeof(err));
+	if (m->pidfd >= 0)
+		return 0;
+	log_msg(LOG_ERR, "%s", err);
+	return -1;
 }
 
 /*
  * Forks into the background. The parent waits for the child to report
  * through a pipe whether it started, and exits with that status, so that
  * start-up errors still give a non-zero exit. Returns the pipe's write end
- * in the child (-1 in the foreground).
+ * in the child.
  */
 static int detach(void)
 {
@@ -437,11 +552,12 @@ static int check(const struct opts *o)
 
 static int run(struct mdpub *m, struct mdpub_conf *conf, int fd)
 {
-	int rc = write_pidfile(m);
+	int rc;
 
 	apply_globals(m, conf);
 	log_msg(LOG_NOTICE, "mdpub %s starting with %s", PACKAGE_VERSION,
 		conf_name(&m->opts));
+	rc = write_pidfile(m);
 	if (rc == 0)
 		rc = start_all(m, conf);
 	conf_free(conf);
@@ -449,7 +565,7 @@ static int run(struct mdpub *m, struct mdpub_conf *conf, int fd)
 	if (rc == 0)
 		ev_run(m->loop, 0);
 	stop_all(m);
-	remove_pidfile(m);
+	pidfile_release(m->pidfd, m->opts.pidfile);
 	free(m->chans);
 	log_msg(LOG_NOTICE, "mdpub %s", rc == 0 ? "stopped" : "failed to start");
 	return rc == 0 ? 0 : 1;
@@ -468,7 +584,7 @@ int main(int argc, char **argv)
 	int fd, rc = parse_args(argc, argv, &m.opts);
 
 	if (rc)
-		return rc > 0 ? 0 : 2;
+		return rc < 0 ? 0 : rc;
 	default_conf(&m.opts);
 	if (m.opts.check_only)
 		return check(&m.opts);
@@ -476,7 +592,7 @@ int main(int argc, char **argv)
 	if (!conf)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	fd = m.opts.foreground ? -1 : detach();
+	fd = m.opts.daemonize ? detach() : -1;
 	m.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!m.loop) {
 		log_msg(LOG_ERR, "cannot create the event loop");

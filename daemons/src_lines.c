@@ -145,12 +145,14 @@ static const char *name_of(const struct lines *l)
 	return channel_name(l->base.ch);
 }
 
-static void bad_line(struct lines *l, struct conn *c, const char *why)
+/* Line `lineno` of c is malformed. */
+static void bad_line(struct lines *l, struct conn *c, uint64_t lineno,
+		     const char *why)
 {
 	channel_count_malformed(l->base.ch);
 	log_limited(&l->bad_limit, LOG_WARNING,
 		    "channel %s: %s line %llu: malformed: %s", name_of(l),
-		    c->what, (unsigned long long)c->lineno, why);
+		    c->what, (unsigned long long)lineno, why);
 }
 
 static void handle_line(struct lines *l, struct conn *c, char *line,
@@ -166,7 +168,7 @@ static void handle_line(struct lines *l, struct conn *c, char *line,
 		return;
 	}
 	if (len > LINE_LEN_MAX) {
-		bad_line(l, c, "line longer than 4096 bytes");
+		bad_line(l, c, c->lineno, "line longer than 4096 bytes");
 		return;
 	}
 	if (len && line[len - 1] == '\r')
@@ -177,7 +179,7 @@ static void handle_line(struct lines *l, struct conn *c, char *line,
 	if (rc == LINE_OK)
 		channel_publish(l->base.ch, m.type, &m.u, m.size, 0);
 	else if (rc == LINE_BAD)
-		bad_line(l, c, why);
+		bad_line(l, c, c->lineno, why);
 }
 
 static void consume(struct lines *l, struct conn *c)
@@ -193,8 +195,8 @@ static void consume(struct lines *l, struct conn *c)
 	memmove(c->buf, c->buf + start, c->len);
 	if (c->len <= LINE_LEN_MAX)
 		return;
-	if (!c->skipping)
-		bad_line(l, c, "line longer than 4096 bytes");
+	if (!c->skipping) /* the line counted once its newline comes */
+		bad_line(l, c, c->lineno + 1, "line longer than 4096 bytes");
 	c->skipping = 1;
 	c->len = 0;
 }

@@ -91,6 +91,13 @@ int seg_geom_make(struct seg_geom *g, uint32_t slot_size,
 		  uint32_t slots_per_block, uint32_t block_count,
 		  uint32_t max_consumers, uint32_t mode);
 
+/* ---- pub_config_check.c ---- */
+
+/* The gid a publisher's `group` names (a group name or a number), or
+ * (gid_t)-1 for none (NULL or empty). Returns 0 or -EINVAL with detail
+ * (unknown group). */
+int pub_config_gid(const char *group, gid_t *gid);
+
 /* Creates or resumes the segment for a publisher (doc/protocol.md,
  * "Ownership"). */
 int seg_open_publisher(struct seg_map *m, const char *channel,

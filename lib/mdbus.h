@@ -144,6 +144,19 @@ void mdbus_pub_config_init(struct mdbus_pub_config *cfg);
 int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 		   const struct mdbus_pub_config *cfg);
 
+/* Checks what mdbus_pub_open(channel, cfg) requires before it touches any
+ * segment, as it does (cfg NULL: the defaults): the channel name
+ * (MDBUS_ENAME), the geometry (capacity slots_per_block * block_count in
+ * [2, 2^32], a segment of at most 2^40 bytes), a file_mode that others
+ * cannot write, a group that exists (each -EINVAL), and a segment
+ * directory that exists and that strangers cannot empty (-EPERM, -ENOENT,
+ * -ENOTDIR). Returns 0 or the negative error mdbus_pub_open() would
+ * return, with detail in mdbus_last_error(). What depends on the
+ * segment already there (its owner, geometry, free space) is left to the
+ * open. Any thread. */
+int mdbus_pub_config_check(const char *channel,
+			   const struct mdbus_pub_config *cfg);
+
 /* Copies `size` bytes into the next slot and publishes it with message type
  * `type` and timestamp `ts_ns` (0 = read CLOCK_REALTIME now). Never blocks,
  * no system call. Returns 0, MDBUS_ETOOBIG, MDBUS_ECLAIMED, or in lossless

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -61,23 +60,16 @@ static void header_init(struct seg_header *h, const struct seg_geom *g,
 
 int seg_set_perms(int fd, mode_t mode, const char *group)
 {
-	struct group *gr;
-	char *end;
-	long gid;
+	gid_t gid;
+	int r;
 
 	if (fchmod(fd, mode) < 0)
 		return err_set(-errno, "fchmod %o: %s", (unsigned)mode,
 			       strerror(errno));
-	if (!group || !*group)
-		return 0;
-	gid = strtol(group, &end, 10);
-	if (*end) {
-		gr = getgrnam(group);
-		if (!gr)
-			return err_set(-EINVAL, "unknown group '%s'", group);
-		gid = gr->gr_gid;
-	}
-	if (fchown(fd, (uid_t)-1, (gid_t)gid) < 0)
+	r = pub_config_gid(group, &gid);
+	if (r < 0 || gid == (gid_t)-1)
+		return r;
+	if (fchown(fd, (uid_t)-1, gid) < 0)
 		return err_set(-errno, "chown to group %s: %s", group,
 			       strerror(errno));
 	return 0;

@@ -340,18 +340,10 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 	struct seg_geom want;
 	int attempt, r;
 
-	r = seg_check_channel(channel);
-	if (r < 0)
-		return r;
-	r = seg_geom_make(&want, cfg->slot_size, cfg->slots_per_block,
-			  cfg->block_count, cfg->max_consumers, cfg->mode);
-	if (r < 0)
-		return r;
-	if (cfg->file_mode & S_IWOTH)
-		return err_set(-EINVAL,
-			       "file mode %o is writable by others; readers refuse such segments",
-			       (unsigned)cfg->file_mode);
-	r = seg_check_dir(seg_dir(cfg->dir));
+	r = mdbus_pub_config_check(channel, cfg);
+	if (r == 0)
+		r = seg_geom_make(&want, cfg->slot_size, cfg->slots_per_block,
+				  cfg->block_count, cfg->max_consumers, cfg->mode);
 	if (r < 0)
 		return r;
 	for (attempt = 0; attempt < 64; attempt++) {

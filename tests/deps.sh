@@ -6,7 +6,7 @@
 #   usage: tests/deps.sh [--suite]
 set -eu
 pkgs="build-essential autoconf automake libtool pkg-config git
-      libev-dev libinih-dev libcmocka-dev libjson-c-dev"
+      libev-dev libcmocka-dev libjson-c-dev"
 case ${1:-} in
 '') ;;
 --suite) pkgs="$pkgs clang clang-tools cppcheck" ;;

@@ -12,7 +12,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # run NAME: runs mdpub on $WORK/NAME.conf to its end; prints msgs/s
 run() {
 	t0=$(now_ms)
-	status 0 "$MDPUB" -f -c "$WORK/$1.conf" 2>"$WORK/$1.log"
+	status 0 "$MDPUB" -c "$WORK/$1.conf" 2>"$WORK/$1.log"
 	ms=$(($(now_ms) - t0))
 	out=$(sed -n "s/.*channel $1: in [0-9]* out \([0-9]*\) .*/\1/p" "$WORK/$1.log")
 	printf '%-34s %10s msgs %6s ms %12s msgs/s\n' "$2" "$out" "$ms" \
@@ -23,7 +23,7 @@ channel synth.conf synth source=synthetic rate=0 "count=$N"
 run synth "synthetic, no reader"
 
 channel synthr.conf synthr source=synthetic rate=0 "count=$N"
-status 0 "$MDPUB" -f -c "$WORK/synthr.conf" --duration 0.1 2>/dev/null
+status 0 "$MDPUB" -c "$WORK/synthr.conf" --duration 0.1 2>/dev/null
 "$READER" --from latest --until down --timeout 120 synthr >"$WORK/reader.out" &
 sleep 0.3
 run synthr "synthetic, one registered reader"

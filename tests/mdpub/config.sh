@@ -5,11 +5,14 @@
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 # the shipped sample and the embedded default pass -t
-status 0 "$MDPUB" -t -c "$top_srcdir/conf/mdpub.conf" >"$WORK/out"
+status 0 "$MDPUB" -T -c "$top_srcdir/conf/mdpub.conf" >"$WORK/out"
 expect "$WORK/out" "$top_srcdir/conf/mdpub.conf: OK, 1 channel"
-# and so do its commented-out examples once enabled
-sed 's/^; //' "$top_srcdir/conf/mdpub.conf" >"$WORK/sample.conf"
-status 0 "$MDPUB" -t -c "$WORK/sample.conf" >"$WORK/out"
+# and so do its commented-out examples once enabled, with a group and a
+# directory that exist here
+sed 's/^; //' "$top_srcdir/conf/mdpub.conf" >"$WORK/as-is.conf"
+sed -e "s|^group = .*|group = $(id -g)|" -e "s|^dir = .*|dir = $MDBUS_DIR|" \
+	"$WORK/as-is.conf" >"$WORK/sample.conf"
+status 0 "$MDPUB" -T -c "$WORK/sample.conf" >"$WORK/out"
 expect "$WORK/out" "$WORK/sample.conf: OK, 4 channels"
 
 conf good.conf <<'END'
@@ -67,7 +70,7 @@ listen = *:9000
 source = lines
 file = -
 END
-status 0 "$MDPUB" -t -c "$WORK/good.conf" >"$WORK/out"
+status 0 "$MDPUB" -T -c "$WORK/good.conf" >"$WORK/out"
 expect "$WORK/out" "$WORK/good.conf: OK, 6 channels"
 
 conf bad.conf <<'END'
@@ -136,19 +139,19 @@ mdpub: $B:34: [channel lin]: source lines needs exactly one of file = PATH|-, li
 mdpub: $B:38: format: 'xml' is not one of csv binance
 mdpub: $B:40: [global] must come before the first [channel]
 mdpub: $B:43: unknown section [weird] (want [global] or [channel NAME])
-mdpub: $B:45: syntax error
+mdpub: $B:45: syntax error: neither [section] nor key = value
 END
-status 1 "$MDPUB" -t -c "$B" 2>"$WORK/got" >"$WORK/out"
+status 1 "$MDPUB" -T -c "$B" 2>"$WORK/got" >"$WORK/out"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "bad.conf errors"
 [ -s "$WORK/out" ] && fail "-t printed OK for a bad file"
 # the same file refuses to start, with the same errors
-status 1 "$MDPUB" -f -c "$B" 2>"$WORK/got"
+status 1 "$MDPUB" -c "$B" 2>"$WORK/got"
 grep -q "$B:45: syntax error" "$WORK/got" || fail "start with a bad config"
 
 # edge cases, one error each
 edge() {
 	printf '%b' "$1" >"$WORK/edge.conf"
-	status 1 "$MDPUB" -t -c "$WORK/edge.conf" 2>"$WORK/got"
+	status 1 "$MDPUB" -T -c "$WORK/edge.conf" 2>"$WORK/got"
 	expect "$WORK/got" "mdpub: $WORK/edge.conf:$2"
 }
 edge '' "1: no [channel NAME] section"
@@ -165,6 +168,37 @@ edge '[channel x]\nsource = udp\nlisten = :1\nsession = ELEVENCHARS\n' "1: [chan
 edge '[channel ]\nsource = synthetic\n' "1: invalid channel name '' (want [A-Za-z0-9._-]{1,64})"
 edge '[channel x]\n\nsource = synthetic\n  [channel x]\nsource = replay\n' "4: channel 'x' already defined at line 1"
 
+# what libmdbus would refuse is refused here, at the channel's header
+x='[channel x]\nsource = synthetic\n'
+edge "${x}slots_per_block = 1\nblock_count = 1\n" "1: [channel x]: capacity 1 out of [2, 2^32]"
+edge "${x}slots_per_block = 2147483648\nblock_count = 4\n" "1: [channel x]: capacity 8589934592 out of [2, 2^32]"
+edge "${x}slot_size = 1048576\nslots_per_block = 65536\nblock_count = 256\n" "1: [channel x]: segment larger than 2^40 bytes"
+edge "${x}file_mode = 0662\n" "1: [channel x]: file mode 662 is writable by others; readers refuse such segments"
+edge "${x}group = no-such-group.mdbus\n" "1: [channel x]: unknown group 'no-such-group.mdbus'"
+edge "${x}dir = $WORK/missing\n" "1: [channel x]: segment directory $WORK/missing: No such file or directory"
+# and at start, with the same FILE:LINE, before any segment is made
+status 1 "$MDPUB" -c "$WORK/edge.conf" 2>"$WORK/got"
+grep -qF "$WORK/edge.conf:1: [channel x]: segment directory" "$WORK/got" ||
+	fail "start does not name FILE:LINE: $(cat "$WORK/got")"
+
+# lines are never cut: a channel name of 64 characters, a directory path
+# of 3000 bytes; a line over 8192 bytes is one error, its tail unread
+name=$(printf 'n%.0s' $(seq 64))
+long=$MDBUS_DIR
+while [ ${#long} -lt 3000 ]; do long=$long/$(printf 'd%.0s' $(seq 200)); done
+mkdir -p "$long" || fail "mkdir $long"
+printf '[channel %s]\nsource = synthetic\ncount = 3\ndir = %s\n' "$name" \
+	"$long" >"$WORK/long.conf"
+status 0 "$MDPUB" -T -c "$WORK/long.conf" >"$WORK/out"
+status 0 "$MDPUB" -c "$WORK/long.conf" 2>"$WORK/long.log"
+[ -f "$long/mdbus.$name" ] || fail "no segment $long/mdbus.$name: $(ls "$MDBUS_DIR")"
+pad=$(printf 'x%.0s' $(seq 8200))
+printf '[channel x]\nsource = synthetic\n; %s slot_size = 33\n' "$pad" \
+	>"$WORK/edge.conf"
+status 1 "$MDPUB" -T -c "$WORK/edge.conf" 2>"$WORK/got"
+expect "$WORK/got" "mdpub: $WORK/edge.conf:3: line longer than 8192 bytes"
+[ "$(wc -l <"$WORK/got")" -eq 1 ] || fail "an overlong line gave more than one error"
+
 # a [global] default reaches every channel
 conf defaults.conf <<'END'
 [global]
@@ -175,7 +209,7 @@ stats_interval = 0
 source = synthetic
 count = 1
 END
-status 0 "$MDPUB" -f -c "$WORK/defaults.conf" 2>"$WORK/run.log"
+status 0 "$MDPUB" -c "$WORK/defaults.conf" 2>"$WORK/run.log"
 status 0 "$READER" --until down d >"$WORK/out"
 [ "$(stat -c %a "$MDBUS_DIR/mdbus.d")" = 600 ] || fail "file_mode from [global] not applied"
 if [ -x "${MDSUB:-}" ]; then

@@ -28,12 +28,12 @@ fail() {
 
 . "$top_srcdir/tests/common.sh"
 
-# start NAME ARGS...: mdpub -f ARGS in the background, log in
+# start NAME ARGS...: mdpub ARGS in the background, log in
 # $WORK/NAME.log, pid in $PID
 start() {
 	name=$1
 	shift
-	"$MDPUB" -f "$@" >"$WORK/$name.log" 2>&1 &
+	"$MDPUB" "$@" >"$WORK/$name.log" 2>&1 &
 	PID=$!
 	PIDS="$PIDS $PID"
 }
@@ -68,10 +68,10 @@ expect() {
 	grep -qxF -- "$2" "$1" || { cat "$1" >&2; fail "no line '$2' in $1"; }
 }
 
-# refused NAME TEXT: mdpub -f -c $WORK/NAME.conf exits 1 at start-up and
+# refused NAME TEXT: mdpub -c $WORK/NAME.conf exits 1 at start-up and
 # logs TEXT (naming the file or address) once, on a "channel NAME: " line
 refused() {
-	status 1 "$MDPUB" -f -c "$WORK/$1.conf" 2>"$WORK/$1.log"
+	status 1 "$MDPUB" -c "$WORK/$1.conf" 2>"$WORK/$1.log"
 	n=$(grep -cF -- "$2" "$WORK/$1.log")
 	[ "$n" -eq 1 ] || fail "'$2' logged $n times, not once"
 	grep -F -- "$2" "$WORK/$1.log" | grep -qF "channel $1: " ||

@@ -29,7 +29,7 @@ T MSFT 41025000000 700000000 2 0 0
 Q MSFT 41000000000 100000000 41050000000 200000000 0
 END
 lines_conf csv csv "file=$WORK/in.csv"
-status 0 "$MDPUB" -f -c "$WORK/csv.conf" 2>"$WORK/csv.log"
+status 0 "$MDPUB" -c "$WORK/csv.conf" 2>"$WORK/csv.log"
 status 0 "$READER" --until down --dump csv >"$WORK/csv.out"
 grep '^[QT]' "$WORK/csv.out" >"$WORK/got.csv"
 diff -u "$WORK/want.csv" "$WORK/got.csv" >&2 || fail "CSV messages"
@@ -53,7 +53,7 @@ Q BNBUSDT 2535190000 3121000000 2536520000 4066000000 0
 T BTCUSDT 1650010000000 50000000 1 12345 1672515782137000000
 END
 lines_conf json binance file=-
-status 0 "$MDPUB" -f -c "$WORK/json.conf" <"$WORK/in.json" 2>"$WORK/json.log"
+status 0 "$MDPUB" -c "$WORK/json.conf" <"$WORK/in.json" 2>"$WORK/json.log"
 status 0 "$READER" --until down --dump json >"$WORK/json.out"
 grep '^[QT]' "$WORK/json.out" >"$WORK/got.json"
 diff -u "$WORK/want.json" "$WORK/got.json" >&2 || fail "JSON messages"

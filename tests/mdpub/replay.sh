@@ -36,7 +36,7 @@ replay_conf() { # replay_conf NAME FILE SPEED [KEY=VALUE...]
 } >"$WORK/hand.rec"
 replay_conf hand "$WORK/hand.rec" 1
 t0=$(date +%s%N)
-status 0 "$MDPUB" -f -c "$WORK/hand.conf" 2>"$WORK/hand.log"
+status 0 "$MDPUB" -c "$WORK/hand.conf" 2>"$WORK/hand.log"
 t1=$(date +%s%N)
 [ $(((t1 - t0) / 1000000)) -ge 900 ] || fail "1 s of recording replayed in $(((t1 - t0) / 1000000)) ms"
 status 0 "$READER" --until down --dump hand >"$WORK/hand.out"
@@ -58,7 +58,7 @@ grep -q "hand.rec ends in a partial record" "$WORK/hand.log" || fail "cut record
 } >"$WORK/huge.rec"
 replay_conf huge "$WORK/huge.rec" 1 loop=yes
 t0=$(date +%s%N)
-status 0 "$MDPUB" -f -c "$WORK/huge.conf" --duration 1 2>"$WORK/huge.log"
+status 0 "$MDPUB" -c "$WORK/huge.conf" --duration 1 2>"$WORK/huge.log"
 t1=$(date +%s%N)
 [ $(((t1 - t0) / 1000000)) -lt 6000 ] ||
 	fail "a 1 s replay of huge records stopped after $(((t1 - t0) / 1000000)) ms"
@@ -104,11 +104,11 @@ bad_file "$WORK/hsmall.rec" "$WORK/hsmall.rec: header size 100 out of range"
 # loop into a 128-slot lossless ring, a slow reader registered first
 replay_conf loop "$WORK/hand.rec" 0 loop=yes mode=lossless slots_per_block=64 block_count=2
 channel make.conf loop source=synthetic count=1 mode=lossless slots_per_block=64 block_count=2
-status 0 "$MDPUB" -f -c "$WORK/make.conf" 2>"$WORK/make.log"
+status 0 "$MDPUB" -c "$WORK/make.conf" 2>"$WORK/make.log"
 "$READER" --from latest --until down --delay 20 --timeout 20 loop >"$WORK/loop.out" &
 READ=$!
 sleep 0.3
-status 0 "$MDPUB" -f -c "$WORK/loop.conf" --duration 0.5 2>"$WORK/loop.log"
+status 0 "$MDPUB" -c "$WORK/loop.conf" --duration 0.5 2>"$WORK/loop.log"
 wait "$READ" || fail "lossless reader"
 grep -q ' lost 0$' "$WORK/loop.out" || fail "lossless reader lost: $(cat "$WORK/loop.out")"
 [ "$(grep -c "ends in a partial record" "$WORK/loop.log")" -eq 1 ] || fail "cut record logged every pass"
@@ -122,10 +122,10 @@ out=$2
 # mdsub --record, then replay: the same messages
 [ -x "${MDSUB:-}" ] || { echo "mdsub part skipped: mdsub not built"; exit 0; }
 channel syn.conf syn source=synthetic rate=0 count=2000
-status 0 "$MDPUB" -f -c "$WORK/syn.conf" 2>"$WORK/syn.log"
+status 0 "$MDPUB" -c "$WORK/syn.conf" 2>"$WORK/syn.log"
 status 0 "$MDSUB" --from oldest --until-caught-up --record "$WORK/syn.rec" syn >/dev/null 2>&1
 replay_conf back "$WORK/syn.rec" 0
-status 0 "$MDPUB" -f -c "$WORK/back.conf" 2>"$WORK/back.log"
+status 0 "$MDPUB" -c "$WORK/back.conf" 2>"$WORK/back.log"
 status 0 "$READER" --until caught-up --dump syn >"$WORK/syn.out"
 status 0 "$READER" --until caught-up --dump back >"$WORK/back.out"
 grep '^[QT]' "$WORK/syn.out" >"$WORK/want"

@@ -22,8 +22,10 @@ for sig in TERM INT; do
 	# periodic stats, and at once on SIGUSR1
 	wait_log "$sig" "channel s: in [0-9]* out [0-9]* malformed 0 gaps 0 (lost 0) backpressure 0 dropped 0 consumers [0-9]"
 	expect "$WORK/pid" "$PID"
-	status 1 "$MDPUB" -f -c "$WORK/s.conf" --pidfile "$WORK/pid" 2>"$WORK/second"
-	grep -q "pid file $WORK/pid: locked by a running mdpub" "$WORK/second" || fail "pid file not locked"
+	status 1 "$MDPUB" -c "$WORK/s.conf" --pidfile "$WORK/pid" 2>"$WORK/second"
+	grep -qF "mdpub[err]: pid file $WORK/pid is locked by a running mdpub, pid $PID" "$WORK/second" ||
+		fail "second mdpub: $(cat "$WORK/second")"
+	expect "$WORK/pid" "$PID"
 	sleep 0.3
 	stop "$PID" "$sig"
 	wait "$READ" || fail "SIG$sig: the live reader saw no FEED_DOWN"
@@ -32,6 +34,35 @@ for sig in TERM INT; do
 	grep -q "mdpub\[notice\]: .*: stopping$" "$WORK/$sig.log" || fail "SIG$sig: not logged"
 	[ -e "$WORK/pid" ] && fail "SIG$sig: pid file left behind"
 done
+
+# grep_err FILE TEXT: FILE has TEXT as an error line
+grep_err() {
+	grep -qF "mdpub[err]: $2" "$1" || fail "no error '$2' in $1: $(cat "$1")"
+}
+
+# the pid file is never followed through a link, nor opened if not a
+# regular file of ours with one name; what is there is left untouched
+echo precious >"$WORK/target"
+ln -s "$WORK/target" "$WORK/link.pid"
+status 1 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/link.pid" 2>"$WORK/link.err"
+grep_err "$WORK/link.err" "pid file $WORK/link.pid: refused: a symbolic link"
+ln "$WORK/target" "$WORK/hard.pid"
+status 1 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/hard.pid" 2>"$WORK/hard.err"
+grep_err "$WORK/hard.err" "pid file $WORK/hard.pid: refused: it has more than one name"
+expect "$WORK/target" precious
+[ "$(wc -c <"$WORK/target")" -eq 9 ] || fail "the link's target was changed"
+mkfifo "$WORK/fifo.pid"
+status 1 timeout 10 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/fifo.pid" 2>"$WORK/fifo.err"
+grep_err "$WORK/fifo.err" "pid file $WORK/fifo.pid: refused: not a regular file"
+if [ "$(id -u)" -eq 0 ]; then
+	echo theirs >"$WORK/theirs.pid"
+	chown nobody "$WORK/theirs.pid"
+	status 1 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/theirs.pid" 2>"$WORK/theirs.err"
+	grep_err "$WORK/theirs.err" "pid file $WORK/theirs.pid: refused: owned by another user"
+	expect "$WORK/theirs.pid" theirs
+fi
+grep -q "publishing from" "$WORK"/link.err "$WORK"/hard.err "$WORK"/fifo.err &&
+	fail "a channel started with a refused pid file"
 
 # SIGUSR1 with the periodic stats off
 sed 's/stats_interval = 0.2/stats_interval = 0/' "$WORK/s.conf" >"$WORK/u.conf"
@@ -44,13 +75,13 @@ wait_log usr1 "channel s: in [0-9]* out [0-9]* "
 stop "$PID"
 
 # detached: exit 0 once running, pid file names the daemon
-status 0 "$MDPUB" -c "$WORK/u.conf" --pidfile "$WORK/bg.pid" 2>"$WORK/bg.err"
+status 0 "$MDPUB" -b -c "$WORK/u.conf" --pidfile "$WORK/bg.pid" 2>"$WORK/bg.err"
 DAEMON=$(cat "$WORK/bg.pid")
 PIDS="$PIDS $DAEMON"
 kill -0 "$DAEMON" || fail "detached mdpub not running"
 # a second detached one cannot own channel s: exit 1
-status 1 "$MDPUB" -c "$WORK/u.conf" 2>"$WORK/bg2.err"
-grep -q "channel s: .*pid $DAEMON" "$WORK/bg2.err" || fail "refusal does not name pid $DAEMON"
+status 1 "$MDPUB" --daemonize -c "$WORK/u.conf" 2>"$WORK/bg2.err"
+grep -q "channel s is owned by live publisher pid $DAEMON$" "$WORK/bg2.err" || fail "refusal does not name pid $DAEMON"
 kill -TERM "$DAEMON"
 i=0
 while kill -0 "$DAEMON" 2>/dev/null; do

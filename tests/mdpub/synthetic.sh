@@ -10,7 +10,7 @@ synth() { # synth NAME SEED COUNT RATE
 }
 
 synth a 7 5000 0
-status 0 "$MDPUB" -f -c "$WORK/a.conf" 2>"$WORK/a.log"
+status 0 "$MDPUB" -c "$WORK/a.conf" 2>"$WORK/a.log"
 grep -q "every source ended: stopping" "$WORK/a.log" || fail "no end by count"
 status 0 "$READER" --synthetic --until down --dump a >"$WORK/a.out"
 tail -n 3 "$WORK/a.out" | head -n 1 >"$WORK/tail"
@@ -25,8 +25,8 @@ grep -q '^messages 5002 .* lost 0$' "$WORK/a.out" || fail "a: $(tail -n 2 "$WORK
 # same seed, same messages (timestamps aside); another seed, others
 synth b 7 5000 0
 synth c 8 5000 0
-status 0 "$MDPUB" -f -c "$WORK/b.conf" 2>"$WORK/b.log"
-status 0 "$MDPUB" -f -c "$WORK/c.conf" 2>"$WORK/c.log"
+status 0 "$MDPUB" -c "$WORK/b.conf" 2>"$WORK/b.log"
+status 0 "$MDPUB" -c "$WORK/c.conf" 2>"$WORK/c.log"
 status 0 "$READER" --synthetic --until down --dump b >"$WORK/b.out"
 status 0 "$READER" --synthetic --until down --dump c >"$WORK/c.out"
 for x in a b c; do

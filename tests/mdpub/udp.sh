@@ -103,7 +103,7 @@ stop "$PID"
 [ -x "${MDSUB:-}" ] || { echo "relay part skipped: mdsub not built"; exit 0; }
 channel src.conf src source=synthetic rate=0 count=300
 channel dst.conf dst source=udp listen=127.0.0.1:0 rcvbuf=4194304
-status 0 "$MDPUB" -f -c "$WORK/src.conf" 2>"$WORK/src.log"
+status 0 "$MDPUB" -c "$WORK/src.conf" 2>"$WORK/src.log"
 start dst -c "$WORK/dst.conf"
 PORT=$(port_of dst)
 "$READER" --until 303 --dump dst >"$WORK/dst.out" &

@@ -70,7 +70,7 @@ source = udp
 listen = 127.0.0.1:$port
 timestamps = sender
 CONF
-"$MDPUB" -f -c "$WORK/udp.conf" 2>"$WORK/mdpub.log" &
+"$MDPUB" -c "$WORK/udp.conf" 2>"$WORK/mdpub.log" &
 mdpub=$!
 trap 'kill $mdpub 2>/dev/null; rm -rf "$MDBUS_DIR" "$WORK"' EXIT
 wait_for "$MDSUB" --status relayed

@@ -54,7 +54,7 @@ file = $WORK/feed.rec
 speed = 0
 timestamps = recorded
 CONF
-"$MDPUB" -f -c "$WORK/replay.conf" 2>"$WORK/mdpub.log" || fail "mdpub replay: $(cat "$WORK/mdpub.log")"
+"$MDPUB" -c "$WORK/replay.conf" 2>"$WORK/mdpub.log" || fail "mdpub replay: $(cat "$WORK/mdpub.log")"
 status 0 "$MDSUB" -o raw --from oldest -u replayed >"$WORK/replayed"
 payloads "$WORK/raw" >"$WORK/a"
 payloads "$WORK/replayed" >"$WORK/b"
