@@ -123,7 +123,7 @@ grep -q "connection from 127.0.0.1 refused: peer_connections reached" \
 grep -q "connection from 127.0.0.2 refused: address not allowed" \
 	"$WORK/peer.log" || fail "not allowed not logged"
 channel badallow.conf badallow source=lines listen=127.0.0.1:0 allow=10.0.0.0/33
-status 1 "$MDPUB" -t -c "$WORK/badallow.conf" 2>"$WORK/badallow.log"
+status 1 "$MDPUB" -T -c "$WORK/badallow.conf" 2>"$WORK/badallow.log"
 grep -q "allow: '10.0.0.0/33' is not an address or address/prefix-length" \
 	"$WORK/badallow.log" || fail "bad allow entry not reported"
 stop "$PID"
@@ -132,7 +132,7 @@ stop "$PID"
 # readable; the process must not spin, and must accept again once
 # connections are gone
 channel fds.conf fds source=lines listen=127.0.0.1:0 peer_connections=64
-(ulimit -n 24 && exec "$MDPUB" -f -c "$WORK/fds.conf") >"$WORK/fds.log" 2>&1 &
+(ulimit -n 24 && exec "$MDPUB" -c "$WORK/fds.conf") >"$WORK/fds.log" 2>&1 &
 PID=$!
 PIDS="$PIDS $PID"
 PORT=$(port_of fds)

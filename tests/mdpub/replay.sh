@@ -73,7 +73,7 @@ t1=$(date +%s%N)
 } >"$WORK/jump.rec"
 replay_conf jump "$WORK/jump.rec" 1 max_wait=0.3
 t0=$(date +%s%N)
-status 0 timeout 10 "$MDPUB" -f -c "$WORK/jump.conf" 2>"$WORK/jump.log"
+status 0 timeout 10 "$MDPUB" -c "$WORK/jump.conf" 2>"$WORK/jump.log"
 t1=$(date +%s%N)
 [ $(((t1 - t0) / 1000000)) -ge 250 ] || fail "max_wait not waited"
 status 0 "$READER" --until down --dump jump >"$WORK/jump.out"
