@@ -139,10 +139,12 @@ static void json_line(FILE *f, const struct stats *s, const char *kind,
 {
 	double secs = (double)span_ns / 1e9;
 
-	fprintf(f, "{\"kind\":\"%s\",\"channel\":\"%s\",\"time_ns\":%" PRIu64
+	fprintf(f, "{\"kind\":\"%s\",\"channel\":", kind);
+	put_str(f, STR_JSON, s->channel, MDBUS_CHANNEL_MAX);
+	fprintf(f, ",\"time_ns\":%" PRIu64
 		",\"span_ns\":%" PRIu64 ",\"msgs\":%" PRIu64 ",\"bytes\":%"
-		PRIu64 ",\"msgs_per_s\":%.0f,\"bytes_per_s\":%.0f", kind,
-		s->channel, now_realtime(), span_ns, c->msgs, c->bytes,
+		PRIu64 ",\"msgs_per_s\":%.0f,\"bytes_per_s\":%.0f",
+		now_realtime(), span_ns, c->msgs, c->bytes,
 		secs > 0 ? (double)c->msgs / secs : 0,
 		secs > 0 ? (double)c->bytes / secs : 0);
 	if (lag >= 0)

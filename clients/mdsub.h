@@ -78,7 +78,17 @@ int msg_symbol(const struct delivery *d, char sym[MDBUS_SYMBOL_LEN + 1]);
 
 /* fmt.c: text helpers shared by the printers. */
 void fmt_fixed(char *buf, size_t len, int64_t v, int min_decimals);
-void fmt_json_str(FILE *f, const char *s, size_t n);
+/* How put_str() writes a string that came from shared memory, a file or
+ * the network, so that no byte of it reaches a terminal as a control:
+ * STR_TEXT: printable ASCII as is, a backslash as \\, any other byte as
+ * \xNN; STR_CSV: the same, quoted as in RFC 4180 when it holds a comma or
+ * a quote; STR_JSON: a JSON string, \", \\ and \u00NN escapes. */
+enum str_style { STR_TEXT, STR_CSV, STR_JSON };
+/* Writes at most n bytes of s (stopping at a NUL) in style st; returns the
+ * number of characters written. The one way mdsub prints such strings. */
+size_t put_str(FILE *f, enum str_style st, const char *s, size_t n);
+/* put_str() in STR_TEXT, then spaces up to width characters. */
+void put_str_padded(FILE *f, const char *s, size_t n, int width);
 void fmt_hex(FILE *f, const void *p, size_t n);
 void fmt_time(char *buf, size_t len, uint64_t ns);
 

@@ -291,34 +291,6 @@ static void fixed(char *buf, size_t len, enum kind k, int64_t x)
 	fmt_fixed(buf, len, x, k == K_PX ? 2 : 0);
 }
 
-/* Text: printable ASCII kept, anything else shown as '?'. */
-static void put_plain(FILE *f, const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n && s[i]; i++)
-		putc(s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?', f);
-}
-
-/* CSV (RFC 4180): quoted when it holds a comma, quote or line break. */
-static void put_csv_str(FILE *f, const unsigned char *s, size_t n)
-{
-	size_t len = strnlen((const char *)s, n);
-	int quote = strcspn((const char *)s, ",\"\r\n") < len;
-
-	if (!quote) {
-		put_plain(f, s, len);
-		return;
-	}
-	putc('"', f);
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"' || s[i] == '\r' || s[i] == '\n') {
-			fputs(s[i] == '"' ? "\"\"" : " ", f);
-			continue;
-		}
-		put_plain(f, s + i, 1);
-	}
-	putc('"', f);
-}
-
 static void level_at(const struct bytes *b, size_t i, struct mdbus_level *l)
 {
 	memcpy(l, b->p + i * sizeof *l, sizeof *l);
@@ -371,10 +343,8 @@ static void put_value(FILE *f, enum field fl, const union value *v, int json)
 		fprintf(f, json ? "\"%s\"" : "%s", v->name);
 		return;
 	case K_TEXT:
-		if (json)
-			fmt_json_str(f, (const char *)v->b.p, v->b.n);
-		else
-			put_csv_str(f, v->b.p, v->b.n);
+		put_str(f, json ? STR_JSON : STR_CSV, (const char *)v->b.p,
+			v->b.n);
 		return;
 	case K_LEVELS:
 		(json ? put_levels_json : put_levels_csv)(f, &v->b);
@@ -401,10 +371,9 @@ static void print_csv(const struct view *v, const struct delivery *d)
 {
 	const struct mdbus_msg *m = d->msg;
 
-	put_csv_str(stdout, (const unsigned char *)d->channel,
-		    MDBUS_CHANNEL_MAX);
+	put_str(stdout, STR_CSV, d->channel, MDBUS_CHANNEL_MAX);
 	printf(",%" PRIu64 ",%" PRIu64 ",%s,", m->seq, m->ts_ns, v->type);
-	put_csv_str(stdout, (const unsigned char *)v->symbol, MDBUS_SYMBOL_LEN);
+	put_str(stdout, STR_CSV, v->symbol, MDBUS_SYMBOL_LEN);
 	for (int i = 0; i < F_COUNT; i++) {
 		putchar(',');
 		if (has(v, i))
@@ -418,12 +387,12 @@ static void print_json(const struct view *v, const struct delivery *d)
 	const struct mdbus_msg *m = d->msg;
 
 	fputs("{\"channel\":", stdout);
-	fmt_json_str(stdout, d->channel, MDBUS_CHANNEL_MAX);
+	put_str(stdout, STR_JSON, d->channel, MDBUS_CHANNEL_MAX);
 	printf(",\"seq\":%" PRIu64 ",\"ts_ns\":%" PRIu64 ",\"type\":\"%s\"",
 	       m->seq, m->ts_ns, v->type);
 	if (v->has_symbol) {
 		fputs(",\"symbol\":", stdout);
-		fmt_json_str(stdout, v->symbol, MDBUS_SYMBOL_LEN);
+		put_str(stdout, STR_JSON, v->symbol, MDBUS_SYMBOL_LEN);
 	}
 	for (int i = 0; i < F_COUNT; i++) {
 		if (!has(v, i))
@@ -439,8 +408,9 @@ static void print_raw(const struct delivery *d)
 {
 	const struct mdbus_msg *m = d->msg;
 
-	printf("%s %" PRIu64 " %" PRIu64 " %u %" PRIu32 " %" PRIu64 " ",
-	       d->channel, m->seq, m->ts_ns, m->type, m->size, m->lost);
+	put_str(stdout, STR_TEXT, d->channel, MDBUS_CHANNEL_MAX);
+	printf(" %" PRIu64 " %" PRIu64 " %u %" PRIu32 " %" PRIu64 " ", m->seq,
+	       m->ts_ns, m->type, m->size, m->lost);
 	fmt_hex(stdout, d->payload, m->size);
 	putchar('\n');
 }
@@ -500,7 +470,7 @@ static void text_snapshot(const union value *x)
 static void text_status(const union value *x)
 {
 	printf(" %s \"", x[F_STATE].name);
-	put_plain(stdout, x[F_TEXT].b.p, x[F_TEXT].b.n);
+	put_str(stdout, STR_TEXT, (const char *)x[F_TEXT].b.p, x[F_TEXT].b.n);
 	putchar('"');
 }
 
@@ -546,11 +516,12 @@ static void print_text(const struct view *v, const struct delivery *d,
 
 	fmt_time(t, sizeof t, d->msg->ts_ns);
 	fputs(t, stdout);
-	if (chan_width)
-		printf(" %-*s", chan_width, d->channel);
+	if (chan_width) {
+		putchar(' ');
+		put_str_padded(stdout, d->channel, MDBUS_CHANNEL_MAX, chan_width);
+	}
 	printf(" %10" PRIu64 " %-9s ", d->msg->seq, v->type);
-	put_plain(stdout, (const unsigned char *)v->symbol, MDBUS_SYMBOL_LEN);
-	printf("%*s", (int)(MDBUS_SYMBOL_LEN - strlen(v->symbol)), "");
+	put_str_padded(stdout, v->symbol, MDBUS_SYMBOL_LEN, MDBUS_SYMBOL_LEN);
 	text_fields(v, d);
 	putchar('\n');
 }

@@ -73,7 +73,9 @@ static void setup_signals(void)
 /* Ends the run after saying why; returns err. */
 static int fail_text(struct app *a, const char *text, int err)
 {
-	fprintf(stderr, "mdsub: %s\n", text);
+	fputs("mdsub: ", stderr);
+	put_str(stderr, STR_TEXT, text, SIZE_MAX);
+	putc('\n', stderr);
 	a->status = EXIT_FAILURE;
 	a->done = 1;
 	return err;
@@ -212,8 +214,9 @@ static int reattach(struct app *a, struct chan *c)
 	fprintf(stderr, "mdsub: %s: segment replaced, reattaching\n", c->name);
 	err = mdbus_sub_reopen(c->sub);
 	if (err) {
-		fprintf(stderr, "mdsub: %s: reattach failed: %s (retrying)\n",
-			c->name, mdbus_strerror(err));
+		fprintf(stderr, "mdsub: %s: reattach failed: ", c->name);
+		put_str(stderr, STR_TEXT, mdbus_error_text(err), SIZE_MAX);
+		fputs(" (retrying)\n", stderr);
 		return 0;
 	}
 	mdbus_sub_pub_info(c->sub, &c->pub);

@@ -149,13 +149,17 @@ static void list_line(const struct sample *s, const struct snapshot *prev)
 	char age[32], r[32];
 
 	if (s->err) {
-		printf("%-20s error: %s\n", s->name, s->why);
+		put_str_padded(stdout, s->name, sizeof s->name, 20);
+		fputs(" error: ", stdout);
+		put_str(stdout, STR_TEXT, s->why, sizeof s->why);
+		putchar('\n');
 		return;
 	}
 	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
 	fmt_rate(r, sizeof r, rate(s, prev));
-	printf("%-20s %-9s %7" PRIu32 " %10" PRIu64 " %-8s %8d %6s %14" PRIu64
-	       " %10s %4" PRIu32 "/%" PRIu32 "\n", s->name,
+	put_str_padded(stdout, s->name, sizeof s->name, 20);
+	printf(" %-9s %7" PRIu32 " %10" PRIu64 " %-8s %8d %6s %14" PRIu64
+	       " %10s %4" PRIu32 "/%" PRIu32 "\n",
 	       mdbus_mode_name(st->mode), st->slot_size, st->capacity,
 	       mdbus_pub_state_name(st->pub.state), (int)st->pub.pid, age,
 	       st->pub.write_num, r, st->consumers, st->max_consumers);
@@ -175,8 +179,10 @@ static void consumer_lines(const struct sample *s, const char *dir,
 	for (uint32_t i = 0; i < st.consumers && i < CONSUMERS_MAX; i++) {
 		const struct mdbus_consumer_stat *c = &cons[i];
 
-		printf("  %-31s %8d %-7s %14" PRIu64 " %10" PRIu64
-		       " %10" PRIu64 "\n", c->name, (int)c->pid,
+		fputs("  ", stdout);
+		put_str_padded(stdout, c->name, sizeof c->name, MDBUS_NAME_MAX);
+		printf(" %8d %-7s %14" PRIu64 " %10" PRIu64
+		       " %10" PRIu64 "\n", (int)c->pid,
 		       c->evicted ? "evicted" : c->alive ? "alive" : "dead",
 		       c->position, c->lag, c->lost);
 	}
@@ -190,7 +196,10 @@ static void status_block(const struct sample *s, const struct snapshot *prev,
 	time_t c;
 
 	if (s->err) {
-		printf("%s: error: %s\n\n", s->name, s->why);
+		put_str(stdout, STR_TEXT, s->name, sizeof s->name);
+		fputs(": error: ", stdout);
+		put_str(stdout, STR_TEXT, s->why, sizeof s->why);
+		fputs("\n\n", stdout);
 		return;
 	}
 	c = (time_t)(st->create_ns / NS_PER_SEC);
@@ -198,8 +207,9 @@ static void status_block(const struct sample *s, const struct snapshot *prev,
 		 localtime(&c));
 	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
 	fmt_rate(r, sizeof r, rate(s, prev));
-	printf("%s: layout %" PRIu32 ".%" PRIu32 ", %s, created %s, epoch %"
-	       PRIu64 "\n", s->name, st->layout_major, st->layout_minor,
+	put_str(stdout, STR_TEXT, s->name, sizeof s->name);
+	printf(": layout %" PRIu32 ".%" PRIu32 ", %s, created %s, epoch %"
+	       PRIu64 "\n", st->layout_major, st->layout_minor,
 	       mdbus_mode_name(st->mode), created, st->epoch);
 	printf("  geometry: slot %" PRIu32 " B x %" PRIu32 " x %" PRIu32
 	       " blocks = %" PRIu64 " slots, %" PRIu64 " bytes\n",
@@ -323,8 +333,11 @@ int status_run(const struct mdsub_opts *o)
 
 	signal(SIGPIPE, SIG_IGN);
 	err = status_sample(o, &a, &b, &why);
-	if (err)
-		fprintf(stderr, "mdsub: %s\n", why.text);
+	if (err) {
+		fputs("mdsub: ", stderr);
+		put_str(stderr, STR_TEXT, why.text, sizeof why.text);
+		putc('\n', stderr);
+	}
 	free(a.s);
 	free(b.s);
 	return err ? EXIT_FAILURE : 0;
