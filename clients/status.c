@@ -148,13 +148,6 @@ static void list_line(const struct sample *s, const struct snapshot *prev)
 	const struct mdbus_stats *st = &s->st;
 	char age[32], r[32];
 
-	if (s->err) {
-		put_str_padded(stdout, s->name, sizeof s->name, 20);
-		fputs(" error: ", stdout);
-		put_str(stdout, STR_TEXT, s->why, sizeof s->why);
-		putchar('\n');
-		return;
-	}
 	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
 	fmt_rate(r, sizeof r, rate(s, prev));
 	put_str_padded(stdout, s->name, sizeof s->name, 20);
@@ -195,13 +188,6 @@ static void status_block(const struct sample *s, const struct snapshot *prev,
 	char age[32], r[32], created[32];
 	time_t c;
 
-	if (s->err) {
-		put_str(stdout, STR_TEXT, s->name, sizeof s->name);
-		fputs(": error: ", stdout);
-		put_str(stdout, STR_TEXT, s->why, sizeof s->why);
-		fputs("\n\n", stdout);
-		return;
-	}
 	c = (time_t)(st->create_ns / NS_PER_SEC);
 	strftime(created, sizeof created, "%Y-%m-%d %H:%M:%S",
 		 localtime(&c));
@@ -224,17 +210,39 @@ static void status_block(const struct sample *s, const struct snapshot *prev,
 	putchar('\n');
 }
 
-static void show(const struct mdsub_opts *o, const struct snapshot *cur,
-		 const struct snapshot *prev, struct mdbus_consumer_stat *cons)
+/* A channel that could not be read: on stderr, with the reason. */
+static void unreadable(const struct sample *s)
 {
+	fputs("mdsub: ", stderr);
+	put_str(stderr, STR_TEXT, s->name, sizeof s->name);
+	fputs(": ", stderr);
+	put_str(stderr, STR_TEXT, s->why, sizeof s->why);
+	putc('\n', stderr);
+}
+
+/* Prints the channels read on stdout, the others on stderr; returns the
+ * number of the others. */
+static size_t show(const struct mdsub_opts *o, const struct snapshot *cur,
+		   const struct snapshot *prev, struct mdbus_consumer_stat *cons)
+{
+	size_t bad = 0;
+
 	if (o->mode == MODE_LIST)
 		list_header();
 	for (size_t i = 0; i < cur->n; i++) {
-		if (o->mode == MODE_LIST)
-			list_line(&cur->s[i], prev);
-		else
-			status_block(&cur->s[i], prev, o->sub.dir, cons);
+		const struct sample *s = &cur->s[i];
+
+		if (s->err) {
+			fflush(stdout);
+			unreadable(s);
+			bad++;
+		} else if (o->mode == MODE_LIST) {
+			list_line(s, prev);
+		} else {
+			status_block(s, prev, o->sub.dir, cons);
+		}
 	}
+	return bad;
 }
 
 static void sleep_ns(uint64_t ns)
@@ -262,8 +270,9 @@ static int output_error(struct why *why)
 	return -err;
 }
 
-/* 0 when stopped (signal, --duration, a closed pipe), or a negative
- * code with the reason in why. */
+/* When stopped (signal, --duration, a closed pipe): 1 when the last
+ * refresh had channels that could not be read, else 0; or a negative code
+ * with the reason in why. */
 static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 		 struct snapshot *cur, struct mdbus_consumer_stat *cons,
 		 struct why *why)
@@ -271,10 +280,11 @@ static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 	struct sigaction sa = {.sa_handler = on_signal};
 	uint64_t end = o->duration_ns ? now_monotonic() + o->duration_ns : 0;
 	int tty = isatty(STDOUT_FILENO);
+	size_t bad;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	show(o, prev, NULL, cons);
+	bad = show(o, prev, NULL, cons);
 	while (!stop_watch && (!end || now_monotonic() < end)) {
 		int err;
 
@@ -283,7 +293,7 @@ static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 		if (err)
 			return err;
 		fputs(tty ? "\033[H\033[2J" : "", stdout);
-		show(o, cur, prev, cons);
+		bad = show(o, cur, prev, cons);
 		if (fflush(stdout) == 0)
 			swap(prev, cur);
 		else if (errno == EPIPE)
@@ -291,9 +301,10 @@ static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 		else
 			return output_error(why);
 	}
-	return 0;
+	return bad > 0;
 }
 
+/* The same returns as watch(). */
 static int once(const struct mdsub_opts *o, struct snapshot *prev,
 		struct snapshot *cur, struct mdbus_consumer_stat *cons,
 		struct why *why)
@@ -305,11 +316,11 @@ static int once(const struct mdsub_opts *o, struct snapshot *prev,
 	err = take(o, cur, why);
 	if (err)
 		return err;
-	show(o, cur, prev, cons);
-	return 0;
+	return show(o, cur, prev, cons) > 0;
 }
 
-/* The first sample, then --watch or one more for the rates. */
+/* The first sample, then --watch or one more for the rates; returns as
+ * watch(). */
 static int status_sample(const struct mdsub_opts *o, struct snapshot *a,
 			 struct snapshot *b, struct why *why)
 {
@@ -333,7 +344,7 @@ int status_run(const struct mdsub_opts *o)
 
 	signal(SIGPIPE, SIG_IGN);
 	err = status_sample(o, &a, &b, &why);
-	if (err) {
+	if (err < 0) {
 		fputs("mdsub: ", stderr);
 		put_str(stderr, STR_TEXT, why.text, sizeof why.text);
 		putc('\n', stderr);
