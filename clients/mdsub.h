@@ -50,6 +50,7 @@ struct mdsub_opts {
 	const char *symbols[MDSUB_MAX_SYMBOLS]; /* -s filter (fnmatch) */
 	int nsymbols;
 	const char *record;      /* --record FILE */
+	int force;               /* --force: replace an existing FILE */
 	struct fwd_opts fwd;     /* fwd.url NULL = off */
 };
 
@@ -103,11 +104,13 @@ void stats_summary(struct stats *s, FILE *f, uint64_t elapsed_ns);
 
 /* record.c: --record FILE. */
 struct recorder;
+/* Creates path; an existing file is an error (-EEXIST) unless replace. */
 int rec_open(struct recorder **out, const char *path, const char *channel,
-	     const struct mdbus_sub_config *sub);
+	     const struct mdbus_sub_config *sub, int replace);
 int rec_write(struct recorder *r, const struct delivery *d);
 int rec_flush(struct recorder *r);
-int rec_close(struct recorder *r);
+/* Closes; sets *msgs to the number of messages written. */
+int rec_close(struct recorder *r, uint64_t *msgs);
 
 /* forward.c: --forward udp://HOST:PORT; next_seq is the reader's position.
  * Send errors are counted and reported, never fatal. */

@@ -40,6 +40,7 @@ static const struct option long_opts[] = {
 	{"stats", optional_argument, NULL, OPT_STATS},
 	{"summary", no_argument, NULL, OPT_SUMMARY},
 	{"record", required_argument, NULL, 'r'},
+	{"force", no_argument, NULL, OPT_FORCE},
 	{"forward", required_argument, NULL, 'f'},
 	{"ttl", required_argument, NULL, OPT_TTL},
 	{"interface", required_argument, NULL, OPT_IFACE},
@@ -82,6 +83,7 @@ static void usage(FILE *f)
 	      "                         (default 1) instead of messages\n"
 	      "      --summary          print totals on stderr at the end\n"
 	      "  -r, --record=FILE      write a recording for mdpub's replay source\n"
+	      "      --force            replace an existing FILE\n"
 	      "  -f, --forward=udp://HOST:PORT  relay as MoldUDP64 packets\n"
 	      "      --ttl=N            multicast TTL (default 1)\n"
 	      "      --interface=ADDR   multicast interface address\n"
@@ -336,7 +338,13 @@ static int opt_read(struct mdsub_opts *o, int c, char *arg)
 static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 {
 	switch (c) {
-	case 'r': o->record = arg; return 0;
+	case 'r':
+		if (strcmp(arg, "-") == 0)
+			return usage_error("--record -: recording to standard "
+					   "output is not supported yet");
+		o->record = arg;
+		return 0;
+	case OPT_FORCE: o->force = 1; return 0;
 	case 'f': return parse_url(arg, &o->fwd.url);
 	case OPT_TTL: return parse_ttl(arg, &o->fwd.ttl);
 	case OPT_IFACE: return parse_iface(arg, &o->fwd.iface);
@@ -477,6 +485,8 @@ static int check_combination(const struct mdsub_opts *o, const struct seen *sn)
 	c = first_seen(sn, fwd_opts, COUNT(fwd_opts));
 	if (c && !o->fwd.url)
 		return usage_error("--%s needs --forward", opt_name(c));
+	if (o->force && !o->record)
+		return usage_error("--force needs --record");
 	if (o->sub.anonymous && o->sub.name)
 		return no_effect('N', "--anonymous");
 	return check_output(o, sn);

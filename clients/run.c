@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "error_text.h"
 #include "mdsub.h"
@@ -122,6 +123,36 @@ static int recorder_failed(struct app *a, int err)
 	snprintf(text, sizeof text, "%s: write: %s", a->o->record,
 		 mdbus_strerror(err));
 	return fail_text(a, text, err);
+}
+
+static int record_open_failed(struct app *a, int err)
+{
+	char text[1024];
+
+	if (err != -EEXIST)
+		return fail_text(a, mdbus_error_text(err), err);
+	snprintf(text, sizeof text, "%s exists: not replaced without --force",
+		 a->o->record);
+	return fail_text(a, text, err);
+}
+
+/* The end of a recording: its name, messages and size on stderr. */
+static void record_done(struct app *a)
+{
+	uint64_t msgs = 0;
+	struct stat st;
+	int err = rec_close(a->rec, &msgs);
+
+	if (err < 0) {
+		recorder_failed(a, err);
+		return;
+	}
+	fputs("mdsub: ", stderr);
+	put_str(stderr, STR_TEXT, a->o->record, SIZE_MAX);
+	fprintf(stderr, ": %" PRIu64 " messages recorded", msgs);
+	if (stat(a->o->record, &st) == 0)
+		fprintf(stderr, ", %jd bytes", (intmax_t)st.st_size);
+	putc('\n', stderr);
 }
 
 static int flush_record(struct app *a)
@@ -464,9 +495,10 @@ static int open_sinks(struct app *a)
 	int err;
 
 	if (o->record) {
-		err = rec_open(&a->rec, o->record, a->ch[0].name, &o->sub);
+		err = rec_open(&a->rec, o->record, a->ch[0].name, &o->sub,
+			       o->force);
 		if (err)
-			return fail_text(a, mdbus_error_text(err), err);
+			return record_open_failed(a, err);
 	}
 	if (o->fwd.url) {
 		char why[512];
@@ -506,7 +538,6 @@ static void finish(struct app *a)
 {
 	uint64_t elapsed = now_monotonic() - a->start_ns;
 	FILE *sum = a->o->stats_ns ? stdout : stderr;
-	int err;
 
 	fflush(stdout);
 	for (int i = 0; i < a->n; i++) {
@@ -518,8 +549,8 @@ static void finish(struct app *a)
 		stats_free(c->stats);
 		mdbus_sub_close(c->sub);
 	}
-	if (a->rec && (err = rec_close(a->rec)) < 0)
-		recorder_failed(a, err);
+	if (a->rec)
+		record_done(a);
 	if (a->fwd)
 		fwd_close(a->fwd);
 	if (fflush(stdout) && errno != EPIPE && !a->status) {
