@@ -39,6 +39,8 @@ struct mdsub_opts {
 	uint64_t count;          /* -n: stop after this many; 0 = no limit */
 	struct mdbus_sub_config sub;
 	int until_caught_up;
+	int wait_channel;        /* --wait-for-channel */
+	int from_given;          /* --from was given */
 	int quiet;
 	int header;              /* csv header line */
 	int summary;

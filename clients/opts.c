@@ -41,6 +41,7 @@ static const struct option long_opts[] = {
 	{"summary", no_argument, NULL, OPT_SUMMARY},
 	{"record", required_argument, NULL, 'r'},
 	{"force", no_argument, NULL, OPT_FORCE},
+	{"wait-for-channel", no_argument, NULL, OPT_WAIT_CHANNEL},
 	{"forward", required_argument, NULL, 'f'},
 	{"ttl", required_argument, NULL, OPT_TTL},
 	{"interface", required_argument, NULL, OPT_IFACE},
@@ -73,6 +74,8 @@ static void usage(FILE *f)
 	      "  -n, --count=N          stop after N messages\n"
 	      "  -F, --from=WHERE       latest (default), oldest, or a sequence number\n"
 	      "  -u, --until-caught-up  stop once everything published was read\n"
+	      "      --wait-for-channel wait for a channel that does not exist yet,\n"
+	      "                         then read it from its first message\n"
 	      "  -s, --symbol=SYM,...   only these symbols (shell patterns allowed)\n"
 	      "  -t, --type=TYPE,...    only these types: raw quote trade level snapshot\n"
 	      "                         status heartbeat, or a number\n"
@@ -312,8 +315,11 @@ static int opt_read(struct mdsub_opts *o, int c, char *arg)
 	switch (c) {
 	case 'o': return parse_format(arg, &o->format) ? bad("format", arg) : 0;
 	case 'n': return parse_count(arg, &o->count);
-	case 'F': return parse_from(arg, &o->sub) ? bad("start", arg) : 0;
+	case 'F':
+		o->from_given = 1;
+		return parse_from(arg, &o->sub) ? bad("start", arg) : 0;
 	case 'u': o->until_caught_up = 1; return 0;
+	case OPT_WAIT_CHANNEL: o->wait_channel = 1; return 0;
 	case 's': return add_list(o, arg, add_symbol);
 	case 't': return add_list(o, arg, add_type);
 	case 'q': o->quiet = 1; return 0;

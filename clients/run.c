@@ -23,12 +23,14 @@
 #define CHECK_PUB_NS NS_PER_SEC       /* publisher state poll period */
 #define LOSS_REPORT_NS NS_PER_SEC     /* at most one loss line per second */
 #define BUSY_CHECK_EVERY 256          /* housekeeping under load */
+#define ATTACH_POLL_NS 50000000ULL    /* --wait-for-channel: open retries */
 
 struct chan {
 	const char *name;
 	mdbus_sub_t *sub;
 	struct stats *stats;
 	struct mdbus_pub_info pub;   /* last seen publisher state */
+	int waiting;                 /* --wait-for-channel: not there yet */
 	uint64_t loss_msgs, loss_gaps, loss_seq; /* not yet reported */
 	uint64_t loss_report_ns;
 };
@@ -44,7 +46,8 @@ struct app {
 	int print;
 	int chan_width;
 	uint64_t delivered;
-	uint64_t start_ns, end_ns, next_stats_ns, next_pub_ns;
+	uint64_t start_ns, end_ns, next_stats_ns, next_pub_ns, next_attach_ns;
+	int waiting;                 /* channels not there yet */
 	uint64_t multi_wait_ns;
 	int rr;
 	int done;
@@ -227,15 +230,98 @@ static void note_pub_change(struct chan *c, const struct mdbus_pub_info *p)
 
 /* ---------------------------------------------------------- attaching */
 
+/* Says on stderr, at attach, that no publisher is writing: whose, since
+ * when, and whether mdsub waits for it. */
+static void note_pub_idle(const struct app *a, const struct chan *c)
+{
+	const struct mdbus_pub_info *p = &c->pub;
+	const char *then = a->o->until_caught_up ?
+		"--until-caught-up ends once the ring is read" :
+		"waiting for it";
+
+	if (p->state == MDBUS_PUB_ACTIVE || p->state == MDBUS_PUB_REPLACED)
+		return;
+	if (p->state == MDBUS_PUB_NONE)
+		fprintf(stderr, "mdsub: %s: no publisher yet; %s\n", c->name,
+			then);
+	else if (p->heartbeat_age_ns >= 0)
+		fprintf(stderr, "mdsub: %s: publisher pid %d %s %.1f s ago; "
+			"%s\n", c->name, (int)p->pid,
+			mdbus_pub_state_name(p->state),
+			(double)p->heartbeat_age_ns / 1e9, then);
+	else
+		fprintf(stderr, "mdsub: %s: publisher pid %d %s; %s\n",
+			c->name, (int)p->pid, mdbus_pub_state_name(p->state),
+			then);
+}
+
+/* Opens c with cfg. Returns 0; -ENOENT, c->sub NULL, when the channel
+ * does not exist and missing_ok; or a negative code (the run ends). */
 static int open_chan(struct app *a, struct chan *c,
-		     const struct mdbus_sub_config *cfg)
+		     const struct mdbus_sub_config *cfg, int missing_ok)
 {
 	int err = mdbus_sub_open(&c->sub, c->name, cfg);
 
+	if (err == -ENOENT && missing_ok) {
+		c->sub = NULL;
+		return err;
+	}
 	if (err)
 		return fail(a, c->name, "cannot subscribe", err);
 	mdbus_sub_pub_info(c->sub, &c->pub);
 	return grow_buffer(a, mdbus_sub_payload_max(c->sub));
+}
+
+/* --wait-for-channel: one try to attach a channel that was missing. A
+ * channel created after the wait began is read from its first message
+ * unless --from says otherwise. Returns 0 or a negative code. */
+static int try_attach(struct app *a, struct chan *c)
+{
+	struct mdbus_sub_config cfg = a->o->sub;
+	int rc;
+
+	if (!a->o->from_given)
+		cfg.start = MDBUS_START_OLDEST;
+	rc = open_chan(a, c, &cfg, 1);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	c->waiting = 0;
+	a->waiting--;
+	fprintf(stderr, "mdsub: %s: channel appeared, reading from seq %"
+		PRIu64 "\n", c->name, mdbus_sub_position(c->sub));
+	return 0;
+}
+
+/* The first open: a missing channel is waited for with
+ * --wait-for-channel, else an error. */
+static int first_open(struct app *a, struct chan *c)
+{
+	int rc = open_chan(a, c, &a->o->sub, a->o->wait_channel);
+
+	if (rc == -ENOENT && a->o->wait_channel) {
+		c->waiting = 1;
+		a->waiting++;
+		fprintf(stderr, "mdsub: %s: no such channel yet; waiting for "
+			"it\n", c->name);
+		return 0;
+	}
+	if (rc == 0)
+		note_pub_idle(a, c);
+	return rc;
+}
+
+static int attach_tick(struct app *a, uint64_t now)
+{
+	if (!a->waiting || now < a->next_attach_ns)
+		return 0;
+	a->next_attach_ns = now + ATTACH_POLL_NS;
+	for (int i = 0; i < a->n; i++) {
+		int rc = a->ch[i].waiting ? try_attach(a, &a->ch[i]) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static int reattach(struct app *a, struct chan *c)
@@ -265,14 +351,14 @@ static int rejoin(struct app *a, struct chan *c)
 		"rejoining at seq %" PRIu64 "\n", c->name, cfg.start_seq);
 	mdbus_sub_close(c->sub);
 	c->sub = NULL;
-	return open_chan(a, c, &cfg);
+	return open_chan(a, c, &cfg, 0);
 }
 
 static int check_pub(struct app *a, struct chan *c)
 {
 	struct mdbus_pub_info p;
 
-	if (mdbus_sub_pub_info(c->sub, &p))
+	if (!c->sub || mdbus_sub_pub_info(c->sub, &p))
 		return 0;
 	note_pub_change(c, &p);
 	return p.state == MDBUS_PUB_REPLACED ? reattach(a, c) : 0;
@@ -346,6 +432,12 @@ static int read_one(struct app *a, struct chan *c, uint64_t timeout_ns)
 	struct mdbus_msg m;
 	int err;
 
+	if (!c->sub) { /* --wait-for-channel: not there yet */
+		if (timeout_ns)
+			sleep_ns(timeout_ns < ATTACH_POLL_NS ? timeout_ns :
+							       ATTACH_POLL_NS);
+		return 0;
+	}
 	if (timeout_ns)
 		err = mdbus_sub_read(c->sub, a->buf, a->buflen, &m,
 				     (int64_t)timeout_ns);
@@ -387,9 +479,9 @@ static void stats_tick(struct app *a, uint64_t now)
 		return;
 	for (int i = 0; i < a->n; i++) {
 		struct chan *c = &a->ch[i];
-		uint64_t pos = mdbus_sub_position(c->sub);
+		uint64_t pos = c->sub ? mdbus_sub_position(c->sub) : 0;
 
-		if (mdbus_sub_pub_info(c->sub, &p))
+		if (!c->sub || mdbus_sub_pub_info(c->sub, &p))
 			p.write_num = pos;
 		stats_line(c->stats, p.write_num > pos ? p.write_num - pos : 0,
 			   a->o->stats_ns);
@@ -426,8 +518,11 @@ static uint64_t housekeeping(struct app *a)
 		return 0;
 	}
 	stats_tick(a, now);
-	if (pub_tick(a, now) || flush_output(a) || flush_record(a))
+	if (pub_tick(a, now) || attach_tick(a, now) || flush_output(a) ||
+	    flush_record(a))
 		return 0;
+	if (a->waiting && a->next_attach_ns - now < wait)
+		wait = a->next_attach_ns - now;
 	if (a->fwd) {
 		fwd_tick(a->fwd, now, &fwd_next);
 		wait = fwd_next < wait ? fwd_next : wait;
@@ -479,7 +574,7 @@ static void loop(struct app *a)
 		wait = housekeeping(a);
 		if (got || a->done)
 			continue;
-		if (a->o->until_caught_up) {
+		if (a->o->until_caught_up && !a->waiting) {
 			a->done = 1;
 			return;
 		}
@@ -515,11 +610,29 @@ static int open_sinks(struct app *a)
 	return 0;
 }
 
+/* --record and --forward need their one channel before they start. */
+static int wait_first(struct app *a)
+{
+	while (a->waiting && !stop_signal &&
+	       (!a->end_ns || now_monotonic() < a->end_ns)) {
+		int rc;
+
+		sleep_ns(ATTACH_POLL_NS);
+		rc = attach_tick(a, now_monotonic());
+		if (rc < 0)
+			return rc;
+	}
+	a->done = a->waiting;
+	return 0;
+}
+
 static int open_all(struct app *a)
 {
+	int rc;
+
 	for (int i = 0; i < a->n; i++) {
 		struct chan *c = &a->ch[i];
-		int len = (int)strlen(a->o->channels[i]), rc;
+		int len = (int)strlen(a->o->channels[i]);
 
 		c->name = a->o->channels[i];
 		if (a->n > 1 && len > a->chan_width)
@@ -527,11 +640,13 @@ static int open_all(struct app *a)
 		if ((a->o->stats_ns || a->o->summary) &&
 		    !(c->stats = stats_new(c->name, a->o->format == OUT_JSON)))
 			return fail_text(a, "out of memory", -ENOMEM);
-		rc = open_chan(a, c, &a->o->sub);
+		rc = first_open(a, c);
 		if (rc < 0)
 			return rc;
 	}
-	return open_sinks(a);
+	if ((a->o->record || a->o->fwd.url) && (rc = wait_first(a)) < 0)
+		return rc;
+	return a->done ? 0 : open_sinks(a);
 }
 
 static void finish(struct app *a)

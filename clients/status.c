@@ -245,14 +245,6 @@ static size_t show(const struct mdsub_opts *o, const struct snapshot *cur,
 	return bad;
 }
 
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec ts = {(time_t)(ns / NS_PER_SEC),
-			      (long)(ns % NS_PER_SEC)};
-
-	nanosleep(&ts, NULL);
-}
-
 static void swap(struct snapshot *a, struct snapshot *b)
 {
 	struct snapshot t = *a;

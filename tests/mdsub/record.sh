@@ -9,7 +9,7 @@
 pub -g 16:4 feed 14
 status 0 "$MDSUB" --record "$WORK/feed.rec" --from oldest -u feed 2>"$WORK/rec.err"
 size=$((120 + 14 * 24 + 4 * 64 + 2 * 56 + 2 * 88 + 2 * 64 + 2 * 24 + 2 * 8))
-[ "$(cat "$WORK/rec.err")" = "mdsub: $WORK/feed.rec: 14 messages recorded, $size bytes" ] ||
+[ "$(tail -n 1 "$WORK/rec.err")" = "mdsub: $WORK/feed.rec: 14 messages recorded, $size bytes" ] ||
 	fail "end of recording: $(cat "$WORK/rec.err")"
 
 # an existing file is kept unless --force
