@@ -162,8 +162,9 @@ static void text_line(const struct stats *s, uint64_t lag, double secs)
 
 	fmt_time(t, sizeof t, now_realtime());
 	t[8] = '\0'; /* HH:MM:SS */
-	printf("%s %s: %.0f msg/s %.0f B/s lag %" PRIu64 " lost %" PRIu64
-	       " (%" PRIu64 " gaps)", t, s->channel, (double)s->now.msgs / secs,
+	printf("%s %s: %" PRIu64 " msgs %.0f msg/s %" PRIu64 " B %.0f B/s lag %"
+	       PRIu64 " lost %" PRIu64 " (%" PRIu64 " gaps)", t, s->channel,
+	       s->now.msgs, (double)s->now.msgs / secs, s->now.bytes,
 	       (double)s->now.bytes / secs, lag, s->now.lost, s->now.gaps);
 	print_latency(stdout, &s->now);
 }

@@ -82,7 +82,7 @@ static void usage(FILE *f)
 	      "  -q, --quiet            print no messages\n"
 	      "  -w, --wait=HOW         adaptive (default), spin, yield or block\n"
 	      "  -d, --duration=SEC     stop after SEC seconds\n"
-	      "      --stats[=SEC]      print rates, lag, loss and latency every SEC\n"
+	      "      --stats[=SEC]      print counts, rates, lag, loss and latency every SEC\n"
 	      "                         (default 1) instead of messages\n"
 	      "      --summary          print totals on stderr at the end\n"
 	      "  -r, --record=FILE      write a recording for mdpub's replay source\n"
