@@ -141,7 +141,7 @@ static void json_line(FILE *f, const struct stats *s, const char *kind,
 
 	fprintf(f, "{\"kind\":\"%s\",\"channel\":", kind);
 	put_str(f, STR_JSON, s->channel, MDBUS_CHANNEL_MAX);
-	fprintf(f, ",\"time_ns\":%" PRIu64
+	fprintf(f, ",\"time_ns\":\"%" PRIu64 "\""
 		",\"span_ns\":%" PRIu64 ",\"msgs\":%" PRIu64 ",\"bytes\":%"
 		PRIu64 ",\"msgs_per_s\":%.0f,\"bytes_per_s\":%.0f",
 		now_realtime(), span_ns, c->msgs, c->bytes,

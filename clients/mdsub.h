@@ -70,8 +70,10 @@ struct delivery {
 	const void *payload;
 };
 
-/* print.c: formats a message on stdout in the chosen format. */
-void print_header(enum out_format f);
+/* print.c: formats a message on stdout in the chosen format; chan_width:
+ * width of the channel column of text (0 = no such column). */
+/* The header line of text and CSV; chan_width as for print_msg(). */
+void print_header(enum out_format f, int chan_width);
 void print_msg(enum out_format f, int show_channel, const struct delivery *d);
 /* Name of a message type ("quote", ...) or NULL when unknown. */
 const char *msg_type_name(unsigned type);

@@ -99,7 +99,7 @@ static void usage(FILE *f)
 	      "  -D, --dir=DIR          segment directory (default $MDBUS_DIR or /dev/shm)\n"
 	      "      --owner=USER       only read segments of this user (default\n"
 	      "                         $MDBUS_OWNER, else any)\n"
-	      "      --no-header        no CSV header line\n"
+	      "      --no-header        no header line (text and csv)\n"
 	      "  -l, --list             list the channels\n"
 	      "      --status           show channels with their consumers\n"
 	      "  -W, --watch[=SEC]      refresh --status every SEC (default 1)\n"

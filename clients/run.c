@@ -606,7 +606,7 @@ static int open_sinks(struct app *a)
 	}
 	a->print = !o->quiet && !o->stats_ns && !a->rec && !a->fwd;
 	if (a->print && o->header)
-		print_header(o->format);
+		print_header(o->format, a->chan_width);
 	return 0;
 }
 
