@@ -1,6 +1,7 @@
 /*
  * fmt.c - text helpers shared by mdsub's printers: fixed-point numbers,
- * JSON strings, hex, wall-clock times.
+ * strings from shared memory made safe for a terminal and for each output
+ * format, hex, wall-clock times.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,23 +30,63 @@ void fmt_fixed(char *buf, size_t len, int64_t v, int min_decimals)
 		 n ? "." : "", frac);
 }
 
-/* Writes n bytes of s (stopping at a NUL) as a JSON string. Bytes outside
- * printable ASCII are escaped as \u00XX, so the output is always valid
- * UTF-8 JSON whatever the payload holds. */
-void fmt_json_str(FILE *f, const char *s, size_t n)
+/* A byte every output shows as itself. */
+static int plain(unsigned char c)
 {
-	putc('"', f);
-	for (size_t i = 0; i < n && s[i]; i++) {
-		unsigned char c = (unsigned char)s[i];
+	return c >= 0x20 && c < 0x7f && c != '\\' && c != '"';
+}
 
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
-		else
-			putc(c, f);
+/* One byte of a string in style st; returns the characters written. */
+static size_t put_byte(FILE *f, enum str_style st, unsigned char c)
+{
+	if (plain(c)) {
+		putc(c, f);
+		return 1;
 	}
-	putc('"', f);
+	if (c == '"' && st == STR_CSV) {
+		fputs("\"\"", f);
+		return 2;
+	}
+	if (c == '"' && st == STR_TEXT) {
+		putc(c, f);
+		return 1;
+	}
+	if (c == '"' || c == '\\') {
+		putc('\\', f);
+		putc(c, f);
+		return 2;
+	}
+	if (st == STR_JSON)
+		return (size_t)fprintf(f, "\\u%04x", c);
+	return (size_t)fprintf(f, "\\x%02x", c);
+}
+
+/* CSV quotes a field that holds a comma or a quote (RFC 4180). */
+static int csv_quoted(const char *s, size_t len)
+{
+	return memchr(s, ',', len) || memchr(s, '"', len);
+}
+
+size_t put_str(FILE *f, enum str_style st, const char *s, size_t n)
+{
+	size_t len = strnlen(s, n), w = 0;
+	int quote = st == STR_JSON || (st == STR_CSV && csv_quoted(s, len));
+
+	if (quote)
+		putc('"', f);
+	for (size_t i = 0; i < len; i++)
+		w += put_byte(f, st, (unsigned char)s[i]);
+	if (quote)
+		putc('"', f);
+	return w + (quote ? 2 : 0);
+}
+
+void put_str_padded(FILE *f, const char *s, size_t n, int width)
+{
+	size_t w = put_str(f, STR_TEXT, s, n);
+
+	if (w < (size_t)width)
+		fprintf(f, "%*s", (int)((size_t)width - w), "");
 }
 
 void fmt_hex(FILE *f, const void *p, size_t n)

@@ -139,10 +139,12 @@ static void json_line(FILE *f, const struct stats *s, const char *kind,
 {
 	double secs = (double)span_ns / 1e9;
 
-	fprintf(f, "{\"kind\":\"%s\",\"channel\":\"%s\",\"time_ns\":%" PRIu64
+	fprintf(f, "{\"kind\":\"%s\",\"channel\":", kind);
+	put_str(f, STR_JSON, s->channel, MDBUS_CHANNEL_MAX);
+	fprintf(f, ",\"time_ns\":\"%" PRIu64 "\""
 		",\"span_ns\":%" PRIu64 ",\"msgs\":%" PRIu64 ",\"bytes\":%"
-		PRIu64 ",\"msgs_per_s\":%.0f,\"bytes_per_s\":%.0f", kind,
-		s->channel, now_realtime(), span_ns, c->msgs, c->bytes,
+		PRIu64 ",\"msgs_per_s\":%.0f,\"bytes_per_s\":%.0f",
+		now_realtime(), span_ns, c->msgs, c->bytes,
 		secs > 0 ? (double)c->msgs / secs : 0,
 		secs > 0 ? (double)c->bytes / secs : 0);
 	if (lag >= 0)
@@ -160,8 +162,9 @@ static void text_line(const struct stats *s, uint64_t lag, double secs)
 
 	fmt_time(t, sizeof t, now_realtime());
 	t[8] = '\0'; /* HH:MM:SS */
-	printf("%s %s: %.0f msg/s %.0f B/s lag %" PRIu64 " lost %" PRIu64
-	       " (%" PRIu64 " gaps)", t, s->channel, (double)s->now.msgs / secs,
+	printf("%s %s: %" PRIu64 " msgs %.0f msg/s %" PRIu64 " B %.0f B/s lag %"
+	       PRIu64 " lost %" PRIu64 " (%" PRIu64 " gaps)", t, s->channel,
+	       s->now.msgs, (double)s->now.msgs / secs, s->now.bytes,
 	       (double)s->now.bytes / secs, lag, s->now.lost, s->now.gaps);
 	print_latency(stdout, &s->now);
 }

@@ -39,6 +39,8 @@ struct mdsub_opts {
 	uint64_t count;          /* -n: stop after this many; 0 = no limit */
 	struct mdbus_sub_config sub;
 	int until_caught_up;
+	int wait_channel;        /* --wait-for-channel */
+	int from_given;          /* --from was given */
 	int quiet;
 	int header;              /* csv header line */
 	int summary;
@@ -50,6 +52,7 @@ struct mdsub_opts {
 	const char *symbols[MDSUB_MAX_SYMBOLS]; /* -s filter (fnmatch) */
 	int nsymbols;
 	const char *record;      /* --record FILE */
+	int force;               /* --force: replace an existing FILE */
 	struct fwd_opts fwd;     /* fwd.url NULL = off */
 };
 
@@ -67,8 +70,10 @@ struct delivery {
 	const void *payload;
 };
 
-/* print.c: formats a message on stdout in the chosen format. */
-void print_header(enum out_format f);
+/* print.c: formats a message on stdout in the chosen format; chan_width:
+ * width of the channel column of text (0 = no such column). */
+/* The header line of text and CSV; chan_width as for print_msg(). */
+void print_header(enum out_format f, int chan_width);
 void print_msg(enum out_format f, int show_channel, const struct delivery *d);
 /* Name of a message type ("quote", ...) or NULL when unknown. */
 const char *msg_type_name(unsigned type);
@@ -78,7 +83,17 @@ int msg_symbol(const struct delivery *d, char sym[MDBUS_SYMBOL_LEN + 1]);
 
 /* fmt.c: text helpers shared by the printers. */
 void fmt_fixed(char *buf, size_t len, int64_t v, int min_decimals);
-void fmt_json_str(FILE *f, const char *s, size_t n);
+/* How put_str() writes a string that came from shared memory, a file or
+ * the network, so that no byte of it reaches a terminal as a control:
+ * STR_TEXT: printable ASCII as is, a backslash as \\, any other byte as
+ * \xNN; STR_CSV: the same, quoted as in RFC 4180 when it holds a comma or
+ * a quote; STR_JSON: a JSON string, \", \\ and \u00NN escapes. */
+enum str_style { STR_TEXT, STR_CSV, STR_JSON };
+/* Writes at most n bytes of s (stopping at a NUL) in style st; returns the
+ * number of characters written. The one way mdsub prints such strings. */
+size_t put_str(FILE *f, enum str_style st, const char *s, size_t n);
+/* put_str() in STR_TEXT, then spaces up to width characters. */
+void put_str_padded(FILE *f, const char *s, size_t n, int width);
 void fmt_hex(FILE *f, const void *p, size_t n);
 void fmt_time(char *buf, size_t len, uint64_t ns);
 
@@ -93,11 +108,13 @@ void stats_summary(struct stats *s, FILE *f, uint64_t elapsed_ns);
 
 /* record.c: --record FILE. */
 struct recorder;
+/* Creates path; an existing file is an error (-EEXIST) unless replace. */
 int rec_open(struct recorder **out, const char *path, const char *channel,
-	     const struct mdbus_sub_config *sub);
+	     const struct mdbus_sub_config *sub, int replace);
 int rec_write(struct recorder *r, const struct delivery *d);
 int rec_flush(struct recorder *r);
-int rec_close(struct recorder *r);
+/* Closes; sets *msgs to the number of messages written. */
+int rec_close(struct recorder *r, uint64_t *msgs);
 
 /* forward.c: --forward udp://HOST:PORT; next_seq is the reader's position.
  * Send errors are counted and reported, never fatal. */

@@ -21,15 +21,16 @@
 #define DEFAULT_TTL 1
 
 enum {
-	OPT_FROM = 256, OPT_STATS, OPT_SUMMARY, OPT_TTL, OPT_IFACE,
+	OPT_STATS = 256, OPT_SUMMARY, OPT_TTL, OPT_IFACE,
 	OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT, OPT_SESSION,
-	OPT_NO_HEADER, OPT_STATUS, OPT_OWNER,
+	OPT_NO_HEADER, OPT_STATUS, OPT_OWNER, OPT_WAIT_CHANNEL, OPT_FORCE,
+	OPT_END
 };
 
 static const struct option long_opts[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"count", required_argument, NULL, 'n'},
-	{"from", required_argument, NULL, OPT_FROM},
+	{"from", required_argument, NULL, 'F'},
 	{"until-caught-up", no_argument, NULL, 'u'},
 	{"symbol", required_argument, NULL, 's'},
 	{"type", required_argument, NULL, 't'},
@@ -39,6 +40,8 @@ static const struct option long_opts[] = {
 	{"stats", optional_argument, NULL, OPT_STATS},
 	{"summary", no_argument, NULL, OPT_SUMMARY},
 	{"record", required_argument, NULL, 'r'},
+	{"force", no_argument, NULL, OPT_FORCE},
+	{"wait-for-channel", no_argument, NULL, OPT_WAIT_CHANNEL},
 	{"forward", required_argument, NULL, 'f'},
 	{"ttl", required_argument, NULL, OPT_TTL},
 	{"interface", required_argument, NULL, OPT_IFACE},
@@ -59,7 +62,7 @@ static const struct option long_opts[] = {
 	{NULL, 0, NULL, 0},
 };
 
-static const char short_opts[] = ":o:n:us:t:qw:d:r:f:N:aD:lhV";
+static const char short_opts[] = ":o:n:F:us:t:qw:d:r:f:N:aD:lW::hV";
 
 static void usage(FILE *f)
 {
@@ -69,18 +72,21 @@ static void usage(FILE *f)
 	      "\n"
 	      "  -o, --output=FMT       text (default), csv, json or raw\n"
 	      "  -n, --count=N          stop after N messages\n"
-	      "      --from=WHERE       latest (default), oldest, or a sequence number\n"
+	      "  -F, --from=WHERE       latest (default), oldest, or a sequence number\n"
 	      "  -u, --until-caught-up  stop once everything published was read\n"
+	      "      --wait-for-channel wait for a channel that does not exist yet,\n"
+	      "                         then read it from its first message\n"
 	      "  -s, --symbol=SYM,...   only these symbols (shell patterns allowed)\n"
 	      "  -t, --type=TYPE,...    only these types: raw quote trade level snapshot\n"
 	      "                         status heartbeat, or a number\n"
 	      "  -q, --quiet            print no messages\n"
 	      "  -w, --wait=HOW         adaptive (default), spin, yield or block\n"
 	      "  -d, --duration=SEC     stop after SEC seconds\n"
-	      "      --stats[=SEC]      print rates, lag, loss and latency every SEC\n"
+	      "      --stats[=SEC]      print counts, rates, lag, loss and latency every SEC\n"
 	      "                         (default 1) instead of messages\n"
 	      "      --summary          print totals on stderr at the end\n"
 	      "  -r, --record=FILE      write a recording for mdpub's replay source\n"
+	      "      --force            replace an existing FILE\n"
 	      "  -f, --forward=udp://HOST:PORT  relay as MoldUDP64 packets\n"
 	      "      --ttl=N            multicast TTL (default 1)\n"
 	      "      --interface=ADDR   multicast interface address\n"
@@ -93,12 +99,16 @@ static void usage(FILE *f)
 	      "  -D, --dir=DIR          segment directory (default $MDBUS_DIR or /dev/shm)\n"
 	      "      --owner=USER       only read segments of this user (default\n"
 	      "                         $MDBUS_OWNER, else any)\n"
-	      "      --no-header        no CSV header line\n"
+	      "      --no-header        no header line (text and csv)\n"
 	      "  -l, --list             list the channels\n"
 	      "      --status           show channels with their consumers\n"
 	      "  -W, --watch[=SEC]      refresh --status every SEC (default 1)\n"
 	      "  -h, --help             show this help\n"
-	      "  -V, --version          show the version\n", f);
+	      "  -V, --version          show the version\n"
+	      "\n"
+	      "An option that would have no effect in the chosen mode is an error.\n"
+	      "Exit status: 0 success, 1 run-time failure (a channel that cannot be\n"
+	      "read, a write error), 64 bad arguments.\n", f);
 }
 
 __attribute__((format(printf, 1, 2)))
@@ -255,9 +265,13 @@ static int parse_delay(const char *s, uint64_t *ns)
 static int parse_url(const char *s, const char **url)
 {
 	char host[FWD_HOST_MAX], *port;
+	uint64_t n;
 
 	if (fwd_split_url(s, host, sizeof host, &port))
 		return bad("address (want udp://HOST:PORT)", s);
+	if (parse_u64(port, 10, &n) || n < 1 || n > 65535)
+		return usage_error("invalid port '%s' in '%s' (1..65535)", port,
+				   s);
 	*url = s;
 	return 0;
 }
@@ -301,8 +315,11 @@ static int opt_read(struct mdsub_opts *o, int c, char *arg)
 	switch (c) {
 	case 'o': return parse_format(arg, &o->format) ? bad("format", arg) : 0;
 	case 'n': return parse_count(arg, &o->count);
-	case OPT_FROM: return parse_from(arg, &o->sub) ? bad("start", arg) : 0;
+	case 'F':
+		o->from_given = 1;
+		return parse_from(arg, &o->sub) ? bad("start", arg) : 0;
 	case 'u': o->until_caught_up = 1; return 0;
+	case OPT_WAIT_CHANNEL: o->wait_channel = 1; return 0;
 	case 's': return add_list(o, arg, add_symbol);
 	case 't': return add_list(o, arg, add_type);
 	case 'q': o->quiet = 1; return 0;
@@ -327,7 +344,13 @@ static int opt_read(struct mdsub_opts *o, int c, char *arg)
 static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 {
 	switch (c) {
-	case 'r': o->record = arg; return 0;
+	case 'r':
+		if (strcmp(arg, "-") == 0)
+			return usage_error("--record -: recording to standard "
+					   "output is not supported yet");
+		o->record = arg;
+		return 0;
+	case OPT_FORCE: o->force = 1; return 0;
 	case 'f': return parse_url(arg, &o->fwd.url);
 	case OPT_TTL: return parse_ttl(arg, &o->fwd.ttl);
 	case OPT_IFACE: return parse_iface(arg, &o->fwd.iface);
@@ -365,22 +388,119 @@ static int check_channels(const struct mdsub_opts *o)
 	return 0;
 }
 
-/* Combinations that make no sense. */
-static int check_combination(const struct mdsub_opts *o)
+/* The options given, by getopt code, for the combination checks. */
+struct seen {
+	unsigned char opt[OPT_END];
+};
+
+/* "--name" of an option code, for messages. */
+static const char *opt_name(int c)
 {
+	for (const struct option *l = long_opts; l->name; l++)
+		if (l->val == c)
+			return l->name;
+	return "?";
+}
+
+/* Options that only a read run uses. */
+static const int read_opts[] = {
+	'o', 'n', 'F', 'u', 's', 't', 'q', 'w', OPT_STATS, OPT_SUMMARY, 'r',
+	'f', 'N', 'a', OPT_NO_HEADER, OPT_WAIT_CHANNEL, OPT_FORCE,
+};
+
+/* Options that only --forward uses. */
+static const int fwd_opts[] = {
+	OPT_TTL, OPT_IFACE, OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT,
+	OPT_SESSION,
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The first of n codes that was given, or 0. */
+static int first_seen(const struct seen *sn, const int *codes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sn->opt[codes[i]])
+			return codes[i];
+	return 0;
+}
+
+static int no_effect(int c, const char *with)
+{
+	return usage_error("--%s has no effect with %s", opt_name(c), with);
+}
+
+/* --list, --status, --watch: one of them, and no reading option. */
+static int check_inspect(const struct mdsub_opts *o, const struct seen *sn)
+{
+	static const char *const mode[] = {
+		[MODE_LIST] = "--list", [MODE_STATUS] = "--status",
+		[MODE_WATCH] = "--watch",
+	};
+	int c;
+
+	if (sn->opt['l'] + sn->opt[OPT_STATUS] + sn->opt['W'] > 1)
+		return usage_error("--list, --status and --watch exclude each "
+				   "other");
 	if (o->mode == MODE_LIST && o->nchannels)
 		return usage_error("--list takes no channel");
+	c = first_seen(sn, read_opts, COUNT(read_opts));
+	if (!c)
+		c = first_seen(sn, fwd_opts, COUNT(fwd_opts));
+	if (!c && o->mode != MODE_WATCH && sn->opt['d'])
+		c = 'd';
+	return c ? no_effect(c, mode[o->mode]) : 0;
+}
+
+/* What prints messages: the format, header and quiet options. */
+static int check_output(const struct mdsub_opts *o, const struct seen *sn)
+{
+	const char *sink = o->record ? "--record" : "--forward";
+
+	if (o->stats_ns && (o->format == OUT_CSV || o->format == OUT_RAW))
+		return usage_error("--stats prints text or json, not %s",
+				   o->format == OUT_CSV ? "csv" : "raw");
+	if (o->stats_ns && (sn->opt[OPT_SUMMARY] || sn->opt['q']))
+		return no_effect(sn->opt['q'] ? 'q' : OPT_SUMMARY, "--stats");
+	if ((o->record || o->fwd.url) && !o->stats_ns &&
+	    (sn->opt['o'] || sn->opt['q']))
+		return no_effect(sn->opt['o'] ? 'o' : 'q', sink);
+	if (sn->opt[OPT_NO_HEADER] &&
+	    (o->stats_ns || o->record || o->fwd.url || o->quiet ||
+	     o->format == OUT_JSON || o->format == OUT_RAW))
+		return usage_error("--no-header has no effect without a header "
+				   "(messages printed as text or csv)");
+	return 0;
+}
+
+/* Combinations that make no sense: an option that would change nothing
+ * is refused rather than ignored. */
+static int check_combination(const struct mdsub_opts *o, const struct seen *sn)
+{
+	int c;
+
 	if (o->mode != MODE_READ)
-		return 0;
+		return check_inspect(o, sn);
 	if (!o->nchannels)
 		return usage_error("no channel given");
+	if (o->record && o->fwd.url)
+		return usage_error("--record and --forward exclude each other "
+				   "(run one mdsub for each)");
 	if ((o->record || o->fwd.url) && o->nchannels != 1)
 		return usage_error("--record and --forward take one channel");
-	return 0;
+	c = first_seen(sn, fwd_opts, COUNT(fwd_opts));
+	if (c && !o->fwd.url)
+		return usage_error("--%s needs --forward", opt_name(c));
+	if (o->force && !o->record)
+		return usage_error("--force needs --record");
+	if (o->sub.anonymous && o->sub.name)
+		return no_effect('N', "--anonymous");
+	return check_output(o, sn);
 }
 
 int opts_parse(struct mdsub_opts *o, int argc, char **argv)
 {
+	struct seen sn = {{0}};
 	int c, err;
 
 	defaults(o);
@@ -402,6 +522,8 @@ int opts_parse(struct mdsub_opts *o, int argc, char **argv)
 		if (c == '?')
 			return usage_error("unknown option '%s'",
 					   argv[optind - 1]);
+		if (c > 0 && c < OPT_END)
+			sn.opt[c] = 1;
 		err = opt_read(o, c, optarg);
 		if (err < 0)
 			err = opt_sink(o, c, optarg);
@@ -411,5 +533,5 @@ int opts_parse(struct mdsub_opts *o, int argc, char **argv)
 	o->channels = argv + optind;
 	o->nchannels = argc - optind;
 	err = check_channels(o);
-	return err ? err : check_combination(o);
+	return err ? err : check_combination(o, &sn);
 }

@@ -18,22 +18,25 @@ enum field {
 	F_COUNT
 };
 
-enum kind { K_UINT, K_PX, K_QTY, K_NAME, K_TEXT, K_LEVELS, K_DATA };
+/* K_U64 is a 64-bit value (timestamp, identifier) that JSON carries as a
+ * string, since readers that hold numbers as doubles (jq 1.6, JavaScript)
+ * round it; K_UINT fits a double exactly. */
+enum kind { K_UINT, K_U64, K_PX, K_QTY, K_NAME, K_TEXT, K_LEVELS, K_DATA };
 
 static const struct {
 	const char *key;
 	enum kind kind;
 } fields[F_COUNT] = {
-	[F_EXCH_NS] = {"exch_ns", K_UINT},   [F_RECV_NS] = {"recv_ns", K_UINT},
+	[F_EXCH_NS] = {"exch_ns", K_U64},    [F_RECV_NS] = {"recv_ns", K_U64},
 	[F_BID_PX] = {"bid_px", K_PX},       [F_BID_QTY] = {"bid_qty", K_QTY},
 	[F_ASK_PX] = {"ask_px", K_PX},       [F_ASK_QTY] = {"ask_qty", K_QTY},
 	[F_PX] = {"px", K_PX},               [F_QTY] = {"qty", K_QTY},
-	[F_SIDE] = {"side", K_NAME},         [F_TRADE_ID] = {"trade_id", K_UINT},
+	[F_SIDE] = {"side", K_NAME},         [F_TRADE_ID] = {"trade_id", K_U64},
 	[F_LEVEL] = {"level", K_UINT},       [F_ACTION] = {"action", K_NAME},
 	[F_BIDS] = {"bids", K_LEVELS},       [F_ASKS] = {"asks", K_LEVELS},
 	[F_STATE] = {"state", K_NAME},       [F_TEXT] = {"text", K_TEXT},
-	[F_SEND_NS] = {"send_ns", K_UINT},   [F_SOURCE_ID] = {"source_id", K_UINT},
-	[F_FEED_SEQ] = {"feed_seq", K_UINT}, [F_DATA] = {"data", K_DATA},
+	[F_SEND_NS] = {"send_ns", K_U64},    [F_SOURCE_ID] = {"source_id", K_UINT},
+	[F_FEED_SEQ] = {"feed_seq", K_U64},  [F_DATA] = {"data", K_DATA},
 	[F_ERROR] = {"error", K_NAME},
 };
 
@@ -291,34 +294,6 @@ static void fixed(char *buf, size_t len, enum kind k, int64_t x)
 	fmt_fixed(buf, len, x, k == K_PX ? 2 : 0);
 }
 
-/* Text: printable ASCII kept, anything else shown as '?'. */
-static void put_plain(FILE *f, const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n && s[i]; i++)
-		putc(s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?', f);
-}
-
-/* CSV (RFC 4180): quoted when it holds a comma, quote or line break. */
-static void put_csv_str(FILE *f, const unsigned char *s, size_t n)
-{
-	size_t len = strnlen((const char *)s, n);
-	int quote = strcspn((const char *)s, ",\"\r\n") < len;
-
-	if (!quote) {
-		put_plain(f, s, len);
-		return;
-	}
-	putc('"', f);
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '"' || s[i] == '\r' || s[i] == '\n') {
-			fputs(s[i] == '"' ? "\"\"" : " ", f);
-			continue;
-		}
-		put_plain(f, s + i, 1);
-	}
-	putc('"', f);
-}
-
 static void level_at(const struct bytes *b, size_t i, struct mdbus_level *l)
 {
 	memcpy(l, b->p + i * sizeof *l, sizeof *l);
@@ -338,7 +313,7 @@ static void put_levels_csv(FILE *f, const struct bytes *b)
 	}
 }
 
-/* JSON levels: [[PX,QTY],...] best first. */
+/* JSON levels: [["PX","QTY"],...] best first. */
 static void put_levels_json(FILE *f, const struct bytes *b)
 {
 	char px[32], qty[32];
@@ -349,7 +324,7 @@ static void put_levels_json(FILE *f, const struct bytes *b)
 		level_at(b, i, &l);
 		fixed(px, sizeof px, K_PX, l.px);
 		fixed(qty, sizeof qty, K_QTY, l.qty);
-		fprintf(f, "%s[%s,%s]", i ? "," : "", px, qty);
+		fprintf(f, "%s[\"%s\",\"%s\"]", i ? "," : "", px, qty);
 	}
 	putc(']', f);
 }
@@ -362,19 +337,20 @@ static void put_value(FILE *f, enum field fl, const union value *v, int json)
 	case K_UINT:
 		fprintf(f, "%" PRIu64, v->u);
 		return;
+	case K_U64:
+		fprintf(f, json ? "\"%" PRIu64 "\"" : "%" PRIu64, v->u);
+		return;
 	case K_PX:
 	case K_QTY:
 		fixed(buf, sizeof buf, fields[fl].kind, v->i);
-		fputs(buf, f);
+		fprintf(f, json ? "\"%s\"" : "%s", buf);
 		return;
 	case K_NAME:
 		fprintf(f, json ? "\"%s\"" : "%s", v->name);
 		return;
 	case K_TEXT:
-		if (json)
-			fmt_json_str(f, (const char *)v->b.p, v->b.n);
-		else
-			put_csv_str(f, v->b.p, v->b.n);
+		put_str(f, json ? STR_JSON : STR_CSV, (const char *)v->b.p,
+			v->b.n);
 		return;
 	case K_LEVELS:
 		(json ? put_levels_json : put_levels_csv)(f, &v->b);
@@ -387,24 +363,13 @@ static void put_value(FILE *f, enum field fl, const union value *v, int json)
 	}
 }
 
-void print_header(enum out_format f)
-{
-	if (f != OUT_CSV)
-		return;
-	fputs("channel,seq,ts_ns,type,symbol", stdout);
-	for (int i = 0; i < F_COUNT; i++)
-		printf(",%s", fields[i].key);
-	fputs(",size,lost\n", stdout);
-}
-
 static void print_csv(const struct view *v, const struct delivery *d)
 {
 	const struct mdbus_msg *m = d->msg;
 
-	put_csv_str(stdout, (const unsigned char *)d->channel,
-		    MDBUS_CHANNEL_MAX);
+	put_str(stdout, STR_CSV, d->channel, MDBUS_CHANNEL_MAX);
 	printf(",%" PRIu64 ",%" PRIu64 ",%s,", m->seq, m->ts_ns, v->type);
-	put_csv_str(stdout, (const unsigned char *)v->symbol, MDBUS_SYMBOL_LEN);
+	put_str(stdout, STR_CSV, v->symbol, MDBUS_SYMBOL_LEN);
 	for (int i = 0; i < F_COUNT; i++) {
 		putchar(',');
 		if (has(v, i))
@@ -418,12 +383,12 @@ static void print_json(const struct view *v, const struct delivery *d)
 	const struct mdbus_msg *m = d->msg;
 
 	fputs("{\"channel\":", stdout);
-	fmt_json_str(stdout, d->channel, MDBUS_CHANNEL_MAX);
-	printf(",\"seq\":%" PRIu64 ",\"ts_ns\":%" PRIu64 ",\"type\":\"%s\"",
+	put_str(stdout, STR_JSON, d->channel, MDBUS_CHANNEL_MAX);
+	printf(",\"seq\":%" PRIu64 ",\"ts_ns\":\"%" PRIu64 "\",\"type\":\"%s\"",
 	       m->seq, m->ts_ns, v->type);
 	if (v->has_symbol) {
 		fputs(",\"symbol\":", stdout);
-		fmt_json_str(stdout, v->symbol, MDBUS_SYMBOL_LEN);
+		put_str(stdout, STR_JSON, v->symbol, MDBUS_SYMBOL_LEN);
 	}
 	for (int i = 0; i < F_COUNT; i++) {
 		if (!has(v, i))
@@ -439,24 +404,61 @@ static void print_raw(const struct delivery *d)
 {
 	const struct mdbus_msg *m = d->msg;
 
-	printf("%s %" PRIu64 " %" PRIu64 " %u %" PRIu32 " %" PRIu64 " ",
-	       d->channel, m->seq, m->ts_ns, m->type, m->size, m->lost);
+	put_str(stdout, STR_TEXT, d->channel, MDBUS_CHANNEL_MAX);
+	printf(" %" PRIu64 " %" PRIu64 " %u %" PRIu32 " %" PRIu64 " ", m->seq,
+	       m->ts_ns, m->type, m->size, m->lost);
 	fmt_hex(stdout, d->payload, m->size);
 	putchar('\n');
 }
 
-/* Text: bid side "QTY PX" right-aligned, ask side "x PX QTY" left-aligned,
- * so that the price columns of consecutive lines line up. */
-static void text_side(int64_t px, int64_t qty, int ask)
-{
-	char q[32], p[32];
+/* Text columns: wide enough for any value, so that they never shift. */
+#define TIME_W 18 /* HH:MM:SS.nnnnnnnnn */
+#define SEQ_W 20  /* any uint64_t */
+#define TYPE_W 9  /* "heartbeat" */
+#define NUM_W 21  /* any int64_t at scale 1e8: -92233720368.54775808 */
+#define CHAN_W_MIN 7 /* "CHANNEL" */
 
-	fixed(q, sizeof q, K_QTY, qty);
-	fixed(p, sizeof p, K_PX, px);
-	if (ask)
-		printf(" x %-14s %s", p, q);
-	else
-		printf(" %12s %14s", q, p);
+static void text_num(enum kind k, int64_t x)
+{
+	char b[32];
+
+	fixed(b, sizeof b, k, x);
+	printf(" %*s", NUM_W, b);
+}
+
+/* n empty number columns, or n "-" for an empty book side */
+static void text_blank(int n, const char *fill)
+{
+	while (n--)
+		printf(" %*s", NUM_W, fill);
+}
+
+static void text_quote(const union value *x)
+{
+	text_num(K_QTY, x[F_BID_QTY].i);
+	text_num(K_PX, x[F_BID_PX].i);
+	text_num(K_PX, x[F_ASK_PX].i);
+	text_num(K_QTY, x[F_ASK_QTY].i);
+}
+
+static void text_print(const union value *x)
+{
+	text_num(K_QTY, x[F_QTY].i);
+	text_num(K_PX, x[F_PX].i);
+	text_blank(2, "");
+}
+
+static void text_trade(const union value *x)
+{
+	text_print(x);
+	printf(" %s id=%" PRIu64, x[F_SIDE].name, x[F_TRADE_ID].u);
+}
+
+static void text_level(const union value *x)
+{
+	text_print(x);
+	printf(" %s level=%" PRIu64 " %s", x[F_SIDE].name, x[F_LEVEL].u,
+	       x[F_ACTION].name);
 }
 
 static void text_best(const struct bytes *b, int ask)
@@ -464,48 +466,32 @@ static void text_best(const struct bytes *b, int ask)
 	struct mdbus_level l;
 
 	if (!b->n) {
-		printf(ask ? " x %-14s %s" : " %12s %14s", "-", "-");
+		text_blank(2, "-");
 		return;
 	}
 	level_at(b, 0, &l);
-	text_side(l.px, l.qty, ask);
-}
-
-static void text_quote(const union value *x)
-{
-	text_side(x[F_BID_PX].i, x[F_BID_QTY].i, 0);
-	text_side(x[F_ASK_PX].i, x[F_ASK_QTY].i, 1);
-}
-
-static void text_trade(const union value *x)
-{
-	text_side(x[F_PX].i, x[F_QTY].i, 0);
-	printf("   %-7s id=%" PRIu64, x[F_SIDE].name, x[F_TRADE_ID].u);
-}
-
-static void text_level(const union value *x)
-{
-	text_side(x[F_PX].i, x[F_QTY].i, 0);
-	printf("   %-7s level=%" PRIu64 " %s", x[F_SIDE].name, x[F_LEVEL].u,
-	       x[F_ACTION].name);
+	text_num(ask ? K_PX : K_QTY, ask ? l.px : l.qty);
+	text_num(ask ? K_QTY : K_PX, ask ? l.qty : l.px);
 }
 
 static void text_snapshot(const union value *x)
 {
 	text_best(&x[F_BIDS].b, 0);
 	text_best(&x[F_ASKS].b, 1);
-	printf(" (%zu bids, %zu asks)", x[F_BIDS].b.n, x[F_ASKS].b.n);
+	printf(" bids=%zu asks=%zu", x[F_BIDS].b.n, x[F_ASKS].b.n);
 }
 
 static void text_status(const union value *x)
 {
+	text_blank(4, "");
 	printf(" %s \"", x[F_STATE].name);
-	put_plain(stdout, x[F_TEXT].b.p, x[F_TEXT].b.n);
+	put_str(stdout, STR_TEXT, (const char *)x[F_TEXT].b.p, x[F_TEXT].b.n);
 	putchar('"');
 }
 
 static void text_heartbeat(const union value *x)
 {
+	text_blank(4, "");
 	printf(" source=%" PRIu64 " feed_seq=%" PRIu64 " send_ns=%" PRIu64,
 	       x[F_SOURCE_ID].u, x[F_FEED_SEQ].u, x[F_SEND_NS].u);
 }
@@ -515,6 +501,7 @@ static void text_data(const struct view *v, const struct delivery *d)
 {
 	size_t n = d->msg->size < TEXT_HEX_MAX ? d->msg->size : TEXT_HEX_MAX;
 
+	text_blank(4, "");
 	printf(" %s%" PRIu32 " bytes%s", has(v, F_ERROR) ? "malformed, " : "",
 	       d->msg->size, n ? " " : "");
 	fmt_hex(stdout, d->payload, n);
@@ -539,20 +526,49 @@ static void text_fields(const struct view *v, const struct delivery *d)
 		typed[t](v->v);
 }
 
+static int chan_column(int chan_width)
+{
+	return chan_width > CHAN_W_MIN ? chan_width : CHAN_W_MIN;
+}
+
+static void text_header(int chan_width)
+{
+	printf("%-*s", TIME_W, "TIME");
+	if (chan_width)
+		printf(" %-*s", chan_column(chan_width), "CHANNEL");
+	printf(" %*s %-*s %-*s %*s %*s %*s %*s DETAIL\n", SEQ_W, "SEQ", TYPE_W,
+	       "TYPE", MDBUS_SYMBOL_LEN, "SYMBOL", NUM_W, "QTY", NUM_W,
+	       "PRICE", NUM_W, "ASK_PRICE", NUM_W, "ASK_QTY");
+}
+
 static void print_text(const struct view *v, const struct delivery *d,
 		       int chan_width)
 {
 	char t[32];
 
 	fmt_time(t, sizeof t, d->msg->ts_ns);
-	fputs(t, stdout);
-	if (chan_width)
-		printf(" %-*s", chan_width, d->channel);
-	printf(" %10" PRIu64 " %-9s ", d->msg->seq, v->type);
-	put_plain(stdout, (const unsigned char *)v->symbol, MDBUS_SYMBOL_LEN);
-	printf("%*s", (int)(MDBUS_SYMBOL_LEN - strlen(v->symbol)), "");
+	printf("%-*s", TIME_W, t);
+	if (chan_width) {
+		putchar(' ');
+		put_str_padded(stdout, d->channel, MDBUS_CHANNEL_MAX,
+			       chan_column(chan_width));
+	}
+	printf(" %*" PRIu64 " %-*s ", SEQ_W, d->msg->seq, TYPE_W, v->type);
+	put_str_padded(stdout, v->symbol, MDBUS_SYMBOL_LEN, MDBUS_SYMBOL_LEN);
 	text_fields(v, d);
 	putchar('\n');
+}
+
+void print_header(enum out_format f, int chan_width)
+{
+	if (f == OUT_TEXT)
+		text_header(chan_width);
+	if (f != OUT_CSV)
+		return;
+	fputs("channel,seq,ts_ns,type,symbol", stdout);
+	for (int i = 0; i < F_COUNT; i++)
+		printf(",%s", fields[i].key);
+	fputs(",size,lost\n", stdout);
 }
 
 void print_msg(enum out_format f, int chan_width, const struct delivery *d)

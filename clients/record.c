@@ -14,6 +14,7 @@
 
 struct recorder {
 	mdbus_rec_writer_t *w;
+	uint64_t msgs;
 };
 
 static int fill_info(struct mdbus_rec_info *info, const char *channel,
@@ -35,7 +36,7 @@ static int fill_info(struct mdbus_rec_info *info, const char *channel,
 }
 
 int rec_open(struct recorder **out, const char *path, const char *channel,
-	     const struct mdbus_sub_config *sub)
+	     const struct mdbus_sub_config *sub, int replace)
 {
 	struct mdbus_rec_info info;
 	struct recorder *r;
@@ -46,7 +47,8 @@ int rec_open(struct recorder **out, const char *path, const char *channel,
 	r = calloc(1, sizeof *r);
 	if (!r)
 		return -ENOMEM;
-	err = mdbus_rec_create(&r->w, path, &info, 0);
+	err = mdbus_rec_create(&r->w, path, &info,
+			       replace ? 0 : MDBUS_REC_EXCL);
 	if (err) {
 		free(r);
 		return err;
@@ -57,7 +59,10 @@ int rec_open(struct recorder **out, const char *path, const char *channel,
 
 int rec_write(struct recorder *r, const struct delivery *d)
 {
-	return mdbus_rec_write(r->w, d->msg, d->payload);
+	int err = mdbus_rec_write(r->w, d->msg, d->payload);
+
+	r->msgs += !err;
+	return err;
 }
 
 int rec_flush(struct recorder *r)
@@ -65,10 +70,11 @@ int rec_flush(struct recorder *r)
 	return mdbus_rec_flush(r->w);
 }
 
-int rec_close(struct recorder *r)
+int rec_close(struct recorder *r, uint64_t *msgs)
 {
 	int err = mdbus_rec_finish(r->w);
 
+	*msgs = r->msgs;
 	free(r);
 	return err;
 }

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "error_text.h"
 #include "mdsub.h"
@@ -22,12 +23,14 @@
 #define CHECK_PUB_NS NS_PER_SEC       /* publisher state poll period */
 #define LOSS_REPORT_NS NS_PER_SEC     /* at most one loss line per second */
 #define BUSY_CHECK_EVERY 256          /* housekeeping under load */
+#define ATTACH_POLL_NS 50000000ULL    /* --wait-for-channel: open retries */
 
 struct chan {
 	const char *name;
 	mdbus_sub_t *sub;
 	struct stats *stats;
 	struct mdbus_pub_info pub;   /* last seen publisher state */
+	int waiting;                 /* --wait-for-channel: not there yet */
 	uint64_t loss_msgs, loss_gaps, loss_seq; /* not yet reported */
 	uint64_t loss_report_ns;
 };
@@ -43,7 +46,8 @@ struct app {
 	int print;
 	int chan_width;
 	uint64_t delivered;
-	uint64_t start_ns, end_ns, next_stats_ns, next_pub_ns;
+	uint64_t start_ns, end_ns, next_stats_ns, next_pub_ns, next_attach_ns;
+	int waiting;                 /* channels not there yet */
 	uint64_t multi_wait_ns;
 	int rr;
 	int done;
@@ -73,7 +77,9 @@ static void setup_signals(void)
 /* Ends the run after saying why; returns err. */
 static int fail_text(struct app *a, const char *text, int err)
 {
-	fprintf(stderr, "mdsub: %s\n", text);
+	fputs("mdsub: ", stderr);
+	put_str(stderr, STR_TEXT, text, SIZE_MAX);
+	putc('\n', stderr);
 	a->status = EXIT_FAILURE;
 	a->done = 1;
 	return err;
@@ -120,6 +126,36 @@ static int recorder_failed(struct app *a, int err)
 	snprintf(text, sizeof text, "%s: write: %s", a->o->record,
 		 mdbus_strerror(err));
 	return fail_text(a, text, err);
+}
+
+static int record_open_failed(struct app *a, int err)
+{
+	char text[1024];
+
+	if (err != -EEXIST)
+		return fail_text(a, mdbus_error_text(err), err);
+	snprintf(text, sizeof text, "%s exists: not replaced without --force",
+		 a->o->record);
+	return fail_text(a, text, err);
+}
+
+/* The end of a recording: its name, messages and size on stderr. */
+static void record_done(struct app *a)
+{
+	uint64_t msgs = 0;
+	struct stat st;
+	int err = rec_close(a->rec, &msgs);
+
+	if (err < 0) {
+		recorder_failed(a, err);
+		return;
+	}
+	fputs("mdsub: ", stderr);
+	put_str(stderr, STR_TEXT, a->o->record, SIZE_MAX);
+	fprintf(stderr, ": %" PRIu64 " messages recorded", msgs);
+	if (stat(a->o->record, &st) == 0)
+		fprintf(stderr, ", %jd bytes", (intmax_t)st.st_size);
+	putc('\n', stderr);
 }
 
 static int flush_record(struct app *a)
@@ -194,15 +230,98 @@ static void note_pub_change(struct chan *c, const struct mdbus_pub_info *p)
 
 /* ---------------------------------------------------------- attaching */
 
+/* Says on stderr, at attach, that no publisher is writing: whose, since
+ * when, and whether mdsub waits for it. */
+static void note_pub_idle(const struct app *a, const struct chan *c)
+{
+	const struct mdbus_pub_info *p = &c->pub;
+	const char *then = a->o->until_caught_up ?
+		"--until-caught-up ends once the ring is read" :
+		"waiting for it";
+
+	if (p->state == MDBUS_PUB_ACTIVE || p->state == MDBUS_PUB_REPLACED)
+		return;
+	if (p->state == MDBUS_PUB_NONE)
+		fprintf(stderr, "mdsub: %s: no publisher yet; %s\n", c->name,
+			then);
+	else if (p->heartbeat_age_ns >= 0)
+		fprintf(stderr, "mdsub: %s: publisher pid %d %s %.1f s ago; "
+			"%s\n", c->name, (int)p->pid,
+			mdbus_pub_state_name(p->state),
+			(double)p->heartbeat_age_ns / 1e9, then);
+	else
+		fprintf(stderr, "mdsub: %s: publisher pid %d %s; %s\n",
+			c->name, (int)p->pid, mdbus_pub_state_name(p->state),
+			then);
+}
+
+/* Opens c with cfg. Returns 0; -ENOENT, c->sub NULL, when the channel
+ * does not exist and missing_ok; or a negative code (the run ends). */
 static int open_chan(struct app *a, struct chan *c,
-		     const struct mdbus_sub_config *cfg)
+		     const struct mdbus_sub_config *cfg, int missing_ok)
 {
 	int err = mdbus_sub_open(&c->sub, c->name, cfg);
 
+	if (err == -ENOENT && missing_ok) {
+		c->sub = NULL;
+		return err;
+	}
 	if (err)
 		return fail(a, c->name, "cannot subscribe", err);
 	mdbus_sub_pub_info(c->sub, &c->pub);
 	return grow_buffer(a, mdbus_sub_payload_max(c->sub));
+}
+
+/* --wait-for-channel: one try to attach a channel that was missing. A
+ * channel created after the wait began is read from its first message
+ * unless --from says otherwise. Returns 0 or a negative code. */
+static int try_attach(struct app *a, struct chan *c)
+{
+	struct mdbus_sub_config cfg = a->o->sub;
+	int rc;
+
+	if (!a->o->from_given)
+		cfg.start = MDBUS_START_OLDEST;
+	rc = open_chan(a, c, &cfg, 1);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	c->waiting = 0;
+	a->waiting--;
+	fprintf(stderr, "mdsub: %s: channel appeared, reading from seq %"
+		PRIu64 "\n", c->name, mdbus_sub_position(c->sub));
+	return 0;
+}
+
+/* The first open: a missing channel is waited for with
+ * --wait-for-channel, else an error. */
+static int first_open(struct app *a, struct chan *c)
+{
+	int rc = open_chan(a, c, &a->o->sub, a->o->wait_channel);
+
+	if (rc == -ENOENT && a->o->wait_channel) {
+		c->waiting = 1;
+		a->waiting++;
+		fprintf(stderr, "mdsub: %s: no such channel yet; waiting for "
+			"it\n", c->name);
+		return 0;
+	}
+	if (rc == 0)
+		note_pub_idle(a, c);
+	return rc;
+}
+
+static int attach_tick(struct app *a, uint64_t now)
+{
+	if (!a->waiting || now < a->next_attach_ns)
+		return 0;
+	a->next_attach_ns = now + ATTACH_POLL_NS;
+	for (int i = 0; i < a->n; i++) {
+		int rc = a->ch[i].waiting ? try_attach(a, &a->ch[i]) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static int reattach(struct app *a, struct chan *c)
@@ -212,8 +331,9 @@ static int reattach(struct app *a, struct chan *c)
 	fprintf(stderr, "mdsub: %s: segment replaced, reattaching\n", c->name);
 	err = mdbus_sub_reopen(c->sub);
 	if (err) {
-		fprintf(stderr, "mdsub: %s: reattach failed: %s (retrying)\n",
-			c->name, mdbus_strerror(err));
+		fprintf(stderr, "mdsub: %s: reattach failed: ", c->name);
+		put_str(stderr, STR_TEXT, mdbus_error_text(err), SIZE_MAX);
+		fputs(" (retrying)\n", stderr);
 		return 0;
 	}
 	mdbus_sub_pub_info(c->sub, &c->pub);
@@ -231,14 +351,14 @@ static int rejoin(struct app *a, struct chan *c)
 		"rejoining at seq %" PRIu64 "\n", c->name, cfg.start_seq);
 	mdbus_sub_close(c->sub);
 	c->sub = NULL;
-	return open_chan(a, c, &cfg);
+	return open_chan(a, c, &cfg, 0);
 }
 
 static int check_pub(struct app *a, struct chan *c)
 {
 	struct mdbus_pub_info p;
 
-	if (mdbus_sub_pub_info(c->sub, &p))
+	if (!c->sub || mdbus_sub_pub_info(c->sub, &p))
 		return 0;
 	note_pub_change(c, &p);
 	return p.state == MDBUS_PUB_REPLACED ? reattach(a, c) : 0;
@@ -312,6 +432,12 @@ static int read_one(struct app *a, struct chan *c, uint64_t timeout_ns)
 	struct mdbus_msg m;
 	int err;
 
+	if (!c->sub) { /* --wait-for-channel: not there yet */
+		if (timeout_ns)
+			sleep_ns(timeout_ns < ATTACH_POLL_NS ? timeout_ns :
+							       ATTACH_POLL_NS);
+		return 0;
+	}
 	if (timeout_ns)
 		err = mdbus_sub_read(c->sub, a->buf, a->buflen, &m,
 				     (int64_t)timeout_ns);
@@ -353,9 +479,9 @@ static void stats_tick(struct app *a, uint64_t now)
 		return;
 	for (int i = 0; i < a->n; i++) {
 		struct chan *c = &a->ch[i];
-		uint64_t pos = mdbus_sub_position(c->sub);
+		uint64_t pos = c->sub ? mdbus_sub_position(c->sub) : 0;
 
-		if (mdbus_sub_pub_info(c->sub, &p))
+		if (!c->sub || mdbus_sub_pub_info(c->sub, &p))
 			p.write_num = pos;
 		stats_line(c->stats, p.write_num > pos ? p.write_num - pos : 0,
 			   a->o->stats_ns);
@@ -392,8 +518,11 @@ static uint64_t housekeeping(struct app *a)
 		return 0;
 	}
 	stats_tick(a, now);
-	if (pub_tick(a, now) || flush_output(a) || flush_record(a))
+	if (pub_tick(a, now) || attach_tick(a, now) || flush_output(a) ||
+	    flush_record(a))
 		return 0;
+	if (a->waiting && a->next_attach_ns - now < wait)
+		wait = a->next_attach_ns - now;
 	if (a->fwd) {
 		fwd_tick(a->fwd, now, &fwd_next);
 		wait = fwd_next < wait ? fwd_next : wait;
@@ -445,7 +574,7 @@ static void loop(struct app *a)
 		wait = housekeeping(a);
 		if (got || a->done)
 			continue;
-		if (a->o->until_caught_up) {
+		if (a->o->until_caught_up && !a->waiting) {
 			a->done = 1;
 			return;
 		}
@@ -461,9 +590,10 @@ static int open_sinks(struct app *a)
 	int err;
 
 	if (o->record) {
-		err = rec_open(&a->rec, o->record, a->ch[0].name, &o->sub);
+		err = rec_open(&a->rec, o->record, a->ch[0].name, &o->sub,
+			       o->force);
 		if (err)
-			return fail_text(a, mdbus_error_text(err), err);
+			return record_open_failed(a, err);
 	}
 	if (o->fwd.url) {
 		char why[512];
@@ -476,15 +606,33 @@ static int open_sinks(struct app *a)
 	}
 	a->print = !o->quiet && !o->stats_ns && !a->rec && !a->fwd;
 	if (a->print && o->header)
-		print_header(o->format);
+		print_header(o->format, a->chan_width);
+	return 0;
+}
+
+/* --record and --forward need their one channel before they start. */
+static int wait_first(struct app *a)
+{
+	while (a->waiting && !stop_signal &&
+	       (!a->end_ns || now_monotonic() < a->end_ns)) {
+		int rc;
+
+		sleep_ns(ATTACH_POLL_NS);
+		rc = attach_tick(a, now_monotonic());
+		if (rc < 0)
+			return rc;
+	}
+	a->done = a->waiting;
 	return 0;
 }
 
 static int open_all(struct app *a)
 {
+	int rc;
+
 	for (int i = 0; i < a->n; i++) {
 		struct chan *c = &a->ch[i];
-		int len = (int)strlen(a->o->channels[i]), rc;
+		int len = (int)strlen(a->o->channels[i]);
 
 		c->name = a->o->channels[i];
 		if (a->n > 1 && len > a->chan_width)
@@ -492,18 +640,19 @@ static int open_all(struct app *a)
 		if ((a->o->stats_ns || a->o->summary) &&
 		    !(c->stats = stats_new(c->name, a->o->format == OUT_JSON)))
 			return fail_text(a, "out of memory", -ENOMEM);
-		rc = open_chan(a, c, &a->o->sub);
+		rc = first_open(a, c);
 		if (rc < 0)
 			return rc;
 	}
-	return open_sinks(a);
+	if ((a->o->record || a->o->fwd.url) && (rc = wait_first(a)) < 0)
+		return rc;
+	return a->done ? 0 : open_sinks(a);
 }
 
 static void finish(struct app *a)
 {
 	uint64_t elapsed = now_monotonic() - a->start_ns;
 	FILE *sum = a->o->stats_ns ? stdout : stderr;
-	int err;
 
 	fflush(stdout);
 	for (int i = 0; i < a->n; i++) {
@@ -515,8 +664,8 @@ static void finish(struct app *a)
 		stats_free(c->stats);
 		mdbus_sub_close(c->sub);
 	}
-	if (a->rec && (err = rec_close(a->rec)) < 0)
-		recorder_failed(a, err);
+	if (a->rec)
+		record_done(a);
 	if (a->fwd)
 		fwd_close(a->fwd);
 	if (fflush(stdout) && errno != EPIPE && !a->status) {

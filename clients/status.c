@@ -148,14 +148,11 @@ static void list_line(const struct sample *s, const struct snapshot *prev)
 	const struct mdbus_stats *st = &s->st;
 	char age[32], r[32];
 
-	if (s->err) {
-		printf("%-20s error: %s\n", s->name, s->why);
-		return;
-	}
 	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
 	fmt_rate(r, sizeof r, rate(s, prev));
-	printf("%-20s %-9s %7" PRIu32 " %10" PRIu64 " %-8s %8d %6s %14" PRIu64
-	       " %10s %4" PRIu32 "/%" PRIu32 "\n", s->name,
+	put_str_padded(stdout, s->name, sizeof s->name, 20);
+	printf(" %-9s %7" PRIu32 " %10" PRIu64 " %-8s %8d %6s %14" PRIu64
+	       " %10s %4" PRIu32 "/%" PRIu32 "\n",
 	       mdbus_mode_name(st->mode), st->slot_size, st->capacity,
 	       mdbus_pub_state_name(st->pub.state), (int)st->pub.pid, age,
 	       st->pub.write_num, r, st->consumers, st->max_consumers);
@@ -175,8 +172,10 @@ static void consumer_lines(const struct sample *s, const char *dir,
 	for (uint32_t i = 0; i < st.consumers && i < CONSUMERS_MAX; i++) {
 		const struct mdbus_consumer_stat *c = &cons[i];
 
-		printf("  %-31s %8d %-7s %14" PRIu64 " %10" PRIu64
-		       " %10" PRIu64 "\n", c->name, (int)c->pid,
+		fputs("  ", stdout);
+		put_str_padded(stdout, c->name, sizeof c->name, MDBUS_NAME_MAX);
+		printf(" %8d %-7s %14" PRIu64 " %10" PRIu64
+		       " %10" PRIu64 "\n", (int)c->pid,
 		       c->evicted ? "evicted" : c->alive ? "alive" : "dead",
 		       c->position, c->lag, c->lost);
 	}
@@ -189,17 +188,14 @@ static void status_block(const struct sample *s, const struct snapshot *prev,
 	char age[32], r[32], created[32];
 	time_t c;
 
-	if (s->err) {
-		printf("%s: error: %s\n\n", s->name, s->why);
-		return;
-	}
 	c = (time_t)(st->create_ns / NS_PER_SEC);
 	strftime(created, sizeof created, "%Y-%m-%d %H:%M:%S",
 		 localtime(&c));
 	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
 	fmt_rate(r, sizeof r, rate(s, prev));
-	printf("%s: layout %" PRIu32 ".%" PRIu32 ", %s, created %s, epoch %"
-	       PRIu64 "\n", s->name, st->layout_major, st->layout_minor,
+	put_str(stdout, STR_TEXT, s->name, sizeof s->name);
+	printf(": layout %" PRIu32 ".%" PRIu32 ", %s, created %s, epoch %"
+	       PRIu64 "\n", st->layout_major, st->layout_minor,
 	       mdbus_mode_name(st->mode), created, st->epoch);
 	printf("  geometry: slot %" PRIu32 " B x %" PRIu32 " x %" PRIu32
 	       " blocks = %" PRIu64 " slots, %" PRIu64 " bytes\n",
@@ -214,25 +210,39 @@ static void status_block(const struct sample *s, const struct snapshot *prev,
 	putchar('\n');
 }
 
-static void show(const struct mdsub_opts *o, const struct snapshot *cur,
-		 const struct snapshot *prev, struct mdbus_consumer_stat *cons)
+/* A channel that could not be read: on stderr, with the reason. */
+static void unreadable(const struct sample *s)
 {
+	fputs("mdsub: ", stderr);
+	put_str(stderr, STR_TEXT, s->name, sizeof s->name);
+	fputs(": ", stderr);
+	put_str(stderr, STR_TEXT, s->why, sizeof s->why);
+	putc('\n', stderr);
+}
+
+/* Prints the channels read on stdout, the others on stderr; returns the
+ * number of the others. */
+static size_t show(const struct mdsub_opts *o, const struct snapshot *cur,
+		   const struct snapshot *prev, struct mdbus_consumer_stat *cons)
+{
+	size_t bad = 0;
+
 	if (o->mode == MODE_LIST)
 		list_header();
 	for (size_t i = 0; i < cur->n; i++) {
-		if (o->mode == MODE_LIST)
-			list_line(&cur->s[i], prev);
-		else
-			status_block(&cur->s[i], prev, o->sub.dir, cons);
+		const struct sample *s = &cur->s[i];
+
+		if (s->err) {
+			fflush(stdout);
+			unreadable(s);
+			bad++;
+		} else if (o->mode == MODE_LIST) {
+			list_line(s, prev);
+		} else {
+			status_block(s, prev, o->sub.dir, cons);
+		}
 	}
-}
-
-static void sleep_ns(uint64_t ns)
-{
-	struct timespec ts = {(time_t)(ns / NS_PER_SEC),
-			      (long)(ns % NS_PER_SEC)};
-
-	nanosleep(&ts, NULL);
+	return bad;
 }
 
 static void swap(struct snapshot *a, struct snapshot *b)
@@ -252,8 +262,9 @@ static int output_error(struct why *why)
 	return -err;
 }
 
-/* 0 when stopped (signal, --duration, a closed pipe), or a negative
- * code with the reason in why. */
+/* When stopped (signal, --duration, a closed pipe): 1 when the last
+ * refresh had channels that could not be read, else 0; or a negative code
+ * with the reason in why. */
 static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 		 struct snapshot *cur, struct mdbus_consumer_stat *cons,
 		 struct why *why)
@@ -261,10 +272,11 @@ static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 	struct sigaction sa = {.sa_handler = on_signal};
 	uint64_t end = o->duration_ns ? now_monotonic() + o->duration_ns : 0;
 	int tty = isatty(STDOUT_FILENO);
+	size_t bad;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	show(o, prev, NULL, cons);
+	bad = show(o, prev, NULL, cons);
 	while (!stop_watch && (!end || now_monotonic() < end)) {
 		int err;
 
@@ -273,7 +285,7 @@ static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 		if (err)
 			return err;
 		fputs(tty ? "\033[H\033[2J" : "", stdout);
-		show(o, cur, prev, cons);
+		bad = show(o, cur, prev, cons);
 		if (fflush(stdout) == 0)
 			swap(prev, cur);
 		else if (errno == EPIPE)
@@ -281,9 +293,10 @@ static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 		else
 			return output_error(why);
 	}
-	return 0;
+	return bad > 0;
 }
 
+/* The same returns as watch(). */
 static int once(const struct mdsub_opts *o, struct snapshot *prev,
 		struct snapshot *cur, struct mdbus_consumer_stat *cons,
 		struct why *why)
@@ -295,11 +308,11 @@ static int once(const struct mdsub_opts *o, struct snapshot *prev,
 	err = take(o, cur, why);
 	if (err)
 		return err;
-	show(o, cur, prev, cons);
-	return 0;
+	return show(o, cur, prev, cons) > 0;
 }
 
-/* The first sample, then --watch or one more for the rates. */
+/* The first sample, then --watch or one more for the rates; returns as
+ * watch(). */
 static int status_sample(const struct mdsub_opts *o, struct snapshot *a,
 			 struct snapshot *b, struct why *why)
 {
@@ -323,8 +336,11 @@ int status_run(const struct mdsub_opts *o)
 
 	signal(SIGPIPE, SIG_IGN);
 	err = status_sample(o, &a, &b, &why);
-	if (err)
-		fprintf(stderr, "mdsub: %s\n", why.text);
+	if (err < 0) {
+		fputs("mdsub: ", stderr);
+		put_str(stderr, STR_TEXT, why.text, sizeof why.text);
+		putc('\n', stderr);
+	}
 	free(a.s);
 	free(b.s);
 	return err ? EXIT_FAILURE : 0;

@@ -29,4 +29,13 @@ static inline uint64_t now_monotonic(void)
 	return clock_read_ns(CLOCK_MONOTONIC);
 }
 
+/* Sleeps ns nanoseconds, or less when a signal arrives. */
+static inline void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {(time_t)(ns / NS_PER_SEC),
+			      (long)(ns % NS_PER_SEC)};
+
+	nanosleep(&ts, NULL);
+}
+
 #endif /* MDBUS_COMMON_CLOCK_H */

@@ -34,29 +34,36 @@ grep -Eq "^  watcher +$reader alive +3 +0 +0$" "$WORK/status" ||
 	fail "status: consumer: $(cat "$WORK/status")"
 status 0 "$MDSUB" --status >"$WORK/all"
 [ "$(grep -c ': layout ' "$WORK/all")" -eq 2 ] || fail "--status: all channels"
-"$MDSUB" --status nosuch >"$WORK/nosuch"
-grep -q '^nosuch: error: ' "$WORK/nosuch" || fail "--status nosuch"
+# a channel that cannot be read: the reason on stderr, exit status 1
+status 1 "$MDSUB" --status nosuch >"$WORK/nosuch" 2>"$WORK/nosuch.err"
+[ -s "$WORK/nosuch" ] && fail "--status nosuch wrote to stdout: $(cat "$WORK/nosuch")"
+grep -q '^mdsub: nosuch: ' "$WORK/nosuch.err" || fail "--status nosuch: $(cat "$WORK/nosuch.err")"
+status 1 "$MDSUB" --status nosuch alpha >"$WORK/some" 2>/dev/null
+[ "$(grep -c ': layout ' "$WORK/some")" -eq 1 ] || fail "--status nosuch alpha: alpha shown"
 
 # --owner: segments of another user are refused, ours read
 me=$(id -u) other=$(( $(id -u) + 1 ))
 status 0 "$MDSUB" --owner="$me" --status alpha >"$WORK/mine"
 grep -q '^alpha: layout ' "$WORK/mine" || fail "--owner=me: $(cat "$WORK/mine")"
-"$MDSUB" --owner="$other" --status alpha >"$WORK/other"
-grep -q "^alpha: error: .*belongs to uid $me, not to the expected owner (uid $other)" \
+status 1 "$MDSUB" --owner="$other" --status alpha 2>"$WORK/other"
+grep -q "^mdsub: alpha: .*belongs to uid $me, not to the expected owner (uid $other)" \
 	"$WORK/other" || fail "--owner=other: $(cat "$WORK/other")"
 status 1 "$MDSUB" --owner="$other" -n 1 alpha 2>"$WORK/other.err"
 grep -q "belongs to uid $me" "$WORK/other.err" || fail "read --owner=other"
-MDBUS_OWNER=$other "$MDSUB" --status alpha >"$WORK/env"
-grep -q '^alpha: error: .*expected owner' "$WORK/env" || fail "MDBUS_OWNER"
+MDBUS_OWNER=$other "$MDSUB" --status alpha 2>"$WORK/env"
+grep -q '^mdsub: alpha: .*expected owner' "$WORK/env" || fail "MDBUS_OWNER"
 
 status 0 "$MDSUB" --watch=0.1 -d 0.5 alpha >"$WORK/watch"
 [ "$(grep -c '^alpha: layout' "$WORK/watch")" -ge 3 ] || fail "--watch refreshes"
 
-# a file that is not a segment is listed with the reason, never a crash
+# a file that is not a segment: the reason on stderr, the other rows on
+# stdout, exit status 1, never a crash
 head -c 5000 /dev/urandom >"$MDBUS_DIR/mdbus.junk"
-status 0 "$MDSUB" --list >"$WORK/junk"
-grep -q '^junk  *error: channel junk: not an mdbus segment (magic ' "$WORK/junk" ||
-	fail "--list junk: $(cat "$WORK/junk")"
+status 1 "$MDSUB" --list >"$WORK/junk" 2>"$WORK/junk.err"
+grep -q '^mdsub: junk: channel junk: not an mdbus segment (magic ' "$WORK/junk.err" ||
+	fail "--list junk: $(cat "$WORK/junk.err")"
+[ "$(wc -l <"$WORK/junk")" -eq 3 ] || fail "--list junk: other rows: $(cat "$WORK/junk")"
+grep -q junk "$WORK/junk" && fail "--list junk on stdout"
 "$MDSUB" junk 2>"$WORK/junkerr"
 [ $? -eq 1 ] || fail "reading junk: exit status"
 grep -q '^mdsub: junk: cannot subscribe: .*not an mdbus segment' "$WORK/junkerr" ||

@@ -1,20 +1,33 @@
 #!/bin/sh
-# --record writes the recording format of doc/protocol.md: the same
+# --record writes the recording format of doc/protocol.md (never over an
+# existing file without --force; name, messages and bytes said at the end): the same
 # messages byte for byte as -o raw shows, a header naming channel and
 # geometry, a file cut short readable to its last whole record, and
 # mdpub's replay source reproducing the messages.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 pub -g 16:4 feed 14
-status 0 "$MDSUB" --record "$WORK/feed.rec" --from oldest -u feed
+status 0 "$MDSUB" --record "$WORK/feed.rec" --from oldest -u feed 2>"$WORK/rec.err"
+size=$((120 + 14 * 24 + 4 * 64 + 2 * 56 + 2 * 88 + 2 * 64 + 2 * 24 + 2 * 8))
+[ "$(tail -n 1 "$WORK/rec.err")" = "mdsub: $WORK/feed.rec: 14 messages recorded, $size bytes" ] ||
+	fail "end of recording: $(cat "$WORK/rec.err")"
+
+# an existing file is kept unless --force
+cp "$WORK/feed.rec" "$WORK/keep.rec"
+status 1 "$MDSUB" --record "$WORK/feed.rec" -t quote --from oldest -u feed 2>"$WORK/exists"
+grep -qx "mdsub: $WORK/feed.rec exists: not replaced without --force" "$WORK/exists" ||
+	fail "existing recording: $(cat "$WORK/exists")"
+cmp -s "$WORK/keep.rec" "$WORK/feed.rec" || fail "existing recording changed"
+status 0 "$MDSUB" --record "$WORK/forced.rec" -n 1 --from oldest feed 2>/dev/null
+status 0 "$MDSUB" --record "$WORK/forced.rec" --force --from oldest -u feed 2>/dev/null
+[ "$(wc -c <"$WORK/forced.rec")" -eq $size ] || fail "--force: not replaced"
 status 0 "$MDSUB" -o raw --from oldest -u feed >"$WORK/raw"
 "$TOOL" recdump "$WORK/feed.rec" >"$WORK/dump" 2>"$WORK/header" ||
 	fail "recdump"
 same "$WORK/raw" "$WORK/dump" "recorded messages"
 grep -qx 'version 0x10000 msg_version 1 channel feed slot 128 geometry 16x4 mode 0 header 120' \
 	"$WORK/header" || fail "recording header: $(cat "$WORK/header")"
-[ "$(wc -c <"$WORK/feed.rec")" -eq $((120 + 14 * 24 + 4 * 64 + 2 * 56 + 2 * 88 + 2 * 64 + 2 * 24 + 2 * 8)) ] ||
-	fail "recording size"
+[ "$(wc -c <"$WORK/feed.rec")" -eq $size ] || fail "recording size"
 
 # cut in the middle of the last record: the 13 whole ones remain
 head -c $(($(wc -c <"$WORK/feed.rec") - 3)) "$WORK/feed.rec" >"$WORK/cut.rec"
@@ -23,7 +36,7 @@ head -n 13 "$WORK/raw" >"$WORK/cut.want"
 same "$WORK/cut.want" "$WORK/cut" "cut recording"
 
 # filters apply to what is recorded
-status 0 "$MDSUB" --record "$WORK/quotes.rec" -t quote --from oldest -u feed
+status 0 "$MDSUB" --record "$WORK/quotes.rec" -t quote --from oldest -u feed 2>/dev/null
 "$TOOL" recdump "$WORK/quotes.rec" >"$WORK/quotes" 2>/dev/null
 grep '^feed [0-9]* [0-9]* 1 ' "$WORK/raw" >"$WORK/quotes.want"
 same "$WORK/quotes.want" "$WORK/quotes" "filtered recording"
@@ -32,7 +45,7 @@ status 1 "$MDSUB" --record "$WORK/nodir/x.rec" --from oldest -u feed 2>/dev/null
 
 # a live recording ended by SIGINT holds every message read
 pub live 0
-"$MDSUB" --record "$WORK/live.rec" live &
+"$MDSUB" --record "$WORK/live.rec" live 2>/dev/null &
 recorder=$!
 wait_registered live 1
 pub live 5

@@ -1,13 +1,14 @@
 #!/bin/sh
-# --stats: one line per interval with rate, bytes, lag, loss and latency
+# --stats: one line per interval with counts and rates of messages and
+# bytes, lag, loss and latency
 # percentiles, then the summary; loss counted exactly.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 pub -r -g 16:4 feed 100
 status 0 "$MDSUB" --stats=0.1 --from 0 -d 0.35 feed >"$WORK/out" 2>"$WORK/err"
-line='^[0-9][0-9]:[0-9][0-9]:[0-9][0-9] feed: [0-9]+ msg/s [0-9]+ B/s lag [0-9]+ lost [0-9]+ \([0-9]+ gaps\) latency p50 [0-9.]+[mun]?s p99 [0-9.]+[mun]?s p99\.9 [0-9.]+[mun]?s max [0-9.]+[mun]?s$'
+line='^[0-9][0-9]:[0-9][0-9]:[0-9][0-9] feed: [0-9]+ msgs [0-9]+ msg/s [0-9]+ B [0-9]+ B/s lag [0-9]+ lost [0-9]+ \([0-9]+ gaps\) latency p50 [0-9.]+[mun]?s p99 [0-9.]+[mun]?s p99\.9 [0-9.]+[mun]?s max [0-9.]+[mun]?s$'
 [ "$(grep -Ec "$line" "$WORK/out")" -ge 2 ] || fail "interval lines: $(cat "$WORK/out")"
-head -n 1 "$WORK/out" | grep -q ' lag 0 lost 36 (1 gaps) ' ||
+head -n 1 "$WORK/out" | grep -Eq ' feed: 64 msgs 640 msg/s 3[0-9]{3} B 3[0-9]{4} B/s lag 0 lost 36 \(1 gaps\) ' ||
 	fail "first interval: $(head -n 1 "$WORK/out")"
 tail -n 1 "$WORK/out" | grep -Eq '^feed: 64 messages, 3[0-9]{3} bytes in 0\.[0-9]{3} s \([0-9]+ msg/s\), lost 36 in 1 gaps, latency p50 ' ||
 	fail "summary: $(tail -n 1 "$WORK/out")"

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Bad arguments: a message naming the problem and exit 64 (EX_USAGE);
-# --help and --version exit 0; a missing channel is a clear error (1).
+# Bad arguments, and options that would have no effect: the reason and the
+# usage hint, exit 64 (EX_USAGE); --help and --version exit 0; a missing
+# channel is a clear error (1) on stderr.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 usage_error() {
@@ -40,6 +41,44 @@ usage_error --session elevenchars --forward udp://127.0.0.1:9 chan
 usage_error -N "$(printf '%032d' 0)" chan
 usage_error chan -o
 grep -q "needs an argument" "$WORK/err" || fail "missing argument message"
+[ "$(wc -l <"$WORK/err")" -eq 2 ] || fail "usage error: more than the reason and the hint"
+
+# a bad port is a usage error naming it
+usage_error --forward udp://127.0.0.1:99999 chan
+grep -q "invalid port '99999' in 'udp://127.0.0.1:99999'" "$WORK/err" ||
+	fail "port message: $(cat "$WORK/err")"
+usage_error --forward udp://127.0.0.1:0 chan
+usage_error --forward udp://127.0.0.1:http chan
+
+# an option that would change nothing is refused, naming both
+usage_error --list -o json
+grep -q -- "--output has no effect with --list" "$WORK/err" || fail "--list -o: $(cat "$WORK/err")"
+usage_error --status -n 5 chan
+usage_error --watch --from oldest
+usage_error --list -d 1
+usage_error --list --status
+usage_error --stats -o csv chan
+grep -q -- "--stats prints text or json, not csv" "$WORK/err" || fail "--stats -o csv: $(cat "$WORK/err")"
+usage_error --stats -o raw chan
+usage_error --stats --summary chan
+usage_error --stats -q chan
+usage_error --record x.rec --forward udp://127.0.0.1:9 chan
+usage_error --record x.rec -o json chan
+usage_error --forward udp://127.0.0.1:9 -q chan
+usage_error --ttl 3 chan
+grep -q -- "--ttl needs --forward" "$WORK/err" || fail "--ttl: $(cat "$WORK/err")"
+usage_error --session abc chan
+usage_error -o json --no-header chan
+usage_error -q --no-header chan
+usage_error -a -N me chan
+usage_error --force chan
+usage_error --record - chan
+
+# -F is --from; -W is --watch
+status 0 "$MDSUB" -W0.1 -d 0.15 >/dev/null
+pub feed 3
+status 0 "$MDSUB" -o raw -F 1 -u feed >"$WORK/from"
+[ "$(cut -d' ' -f2 "$WORK/from" | tr '\n' ' ')" = "1 2 " ] || fail "-F 1: $(cat "$WORK/from")"
 
 status 0 "$MDSUB" --help >"$WORK/help"
 grep -q '^Usage: mdsub' "$WORK/help" || fail "--help text"
@@ -48,6 +87,7 @@ grep -q '^mdsub (mdbus) ' "$WORK/version" || fail "--version text"
 
 "$MDSUB" nosuch >"$WORK/out" 2>"$WORK/err"
 [ $? -eq 1 ] || fail "missing channel: exit status"
+[ -s "$WORK/out" ] && fail "missing channel: stdout"
 grep -q '^mdsub: nosuch: cannot subscribe: ' "$WORK/err" ||
 	fail "missing channel message: $(cat "$WORK/err")"
 exit 0

@@ -1,0 +1,60 @@
+#!/bin/sh
+# Waiting is visible: a reader of a stopped channel says whose publisher
+# stopped and how long ago, and that it waits (or, with -u, that it ends
+# with what the ring holds); --wait-for-channel starts before the
+# publisher and reads every message from the first, per channel.
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
+
+pub stopped 2
+"$MDSUB" -n 1 stopped >/dev/null 2>"$WORK/idle" &
+reader=$!
+trap 'kill $reader 2>/dev/null; rm -rf "$MDBUS_DIR" "$WORK"' EXIT
+wait_for grep -q . "$WORK/idle"
+grep -Eqx 'mdsub: stopped: publisher pid [0-9]+ stopped [0-9]+\.[0-9] s ago; waiting for it' \
+	"$WORK/idle" || fail "stopped publisher notice: $(cat "$WORK/idle")"
+kill $reader
+wait $reader
+
+status 0 "$MDSUB" -u stopped 2>"$WORK/u"
+grep -Eqx 'mdsub: stopped: publisher pid [0-9]+ stopped [0-9]+\.[0-9] s ago; --until-caught-up ends once the ring is read' \
+	"$WORK/u" || fail "-u on a stopped channel: $(cat "$WORK/u")"
+
+# without --wait-for-channel a missing channel is an error
+status 1 "$MDSUB" -n 1 late 2>/dev/null
+
+# --wait-for-channel, then the publisher (a separate process): all 20
+# messages from seq 0, with the default start
+"$MDSUB" --wait-for-channel -o raw -n 20 late >"$WORK/late" 2>"$WORK/late.err" &
+reader=$!
+sleep 0.3
+kill -0 $reader 2>/dev/null || fail "--wait-for-channel: ended before the channel came"
+pub late 20
+wait $reader || fail "--wait-for-channel: exit status"
+[ "$(cut -d' ' -f2 "$WORK/late" | tr '\n' ' ')" = "0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 " ] ||
+	fail "--wait-for-channel: $(cat "$WORK/late")"
+grep -qx 'mdsub: late: no such channel yet; waiting for it' "$WORK/late.err" ||
+	fail "--wait-for-channel notice: $(cat "$WORK/late.err")"
+grep -qx 'mdsub: late: channel appeared, reading from seq 0' "$WORK/late.err" ||
+	fail "--wait-for-channel attach notice: $(cat "$WORK/late.err")"
+
+# several channels: the present one is read while the other is missing
+pub here 3
+"$MDSUB" --wait-for-channel --from oldest -o raw -n 7 here later >"$WORK/multi" 2>/dev/null &
+reader=$!
+wait_for sh -c "[ \$(wc -l <'$WORK/multi') -eq 3 ]"
+kill -0 $reader 2>/dev/null || fail "multi: ended before the second channel came"
+pub later 4
+wait $reader || fail "multi: exit status"
+[ "$(grep -c '^here ' "$WORK/multi")" -eq 3 ] || fail "multi: here: $(cat "$WORK/multi")"
+[ "$(grep '^later ' "$WORK/multi" | cut -d' ' -f2 | tr '\n' ' ')" = "0 1 2 3 " ] ||
+	fail "multi: later: $(cat "$WORK/multi")"
+
+# --record waits for its channel too
+"$MDSUB" --wait-for-channel --record "$WORK/late.rec" -n 5 rec 2>/dev/null &
+reader=$!
+sleep 0.2
+pub rec 5
+wait $reader || fail "--record --wait-for-channel: exit status"
+[ "$("$TOOL" recdump "$WORK/late.rec" 2>/dev/null | wc -l)" -eq 5 ] ||
+	fail "--record --wait-for-channel: messages"
+exit 0
