@@ -35,7 +35,8 @@ static int map_table(struct seg_map *m, int fd, int writable)
 		return err_set(-errno, "mmap consumer table: %s", strerror(errno));
 	m->table_map = p;
 	m->tab = p;
-	m->table = (struct seg_consumer *)((char *)p + m->g.table_off);
+	/* table_off is a whole number of entries (layout.h) */
+	m->table = (struct seg_consumer *)p + m->g.table_off / sizeof(struct seg_consumer);
 	m->writable = writable;
 	m->guard = table_guard_add(p, m->g.table_size);
 	return 0;

@@ -278,7 +278,7 @@ static inline _Atomic uint64_t *tu_slot(void *seg, uint64_t n)
 /* Consumer-table entry i of a table file mapped by tu_map_file(). */
 static inline struct seg_consumer *tu_entry(void *table, unsigned i)
 {
-	return (struct seg_consumer *)((char *)table + SEG_HEADER_SIZE) + i;
+	return (struct seg_consumer *)table + SEG_HEADER_SIZE / sizeof(struct seg_consumer) + i;
 }
 #endif /* MDBUS_LAYOUT_H */
 
