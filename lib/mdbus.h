@@ -269,6 +269,27 @@ int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 int mdbus_sub_try_read(mdbus_sub_t *sub, void *buf, size_t len,
 		       struct mdbus_msg *msg);
 
+/* A mdbus_sub_poll() handler: called with each message in place. payload
+ * points into the read-only shared mapping (msg->size bytes) and is
+ * valid only during the call; the producer may overwrite it meanwhile
+ * (overwrite mode), and the library checks that after the call: if it
+ * was, the handler is called once more for the same msg->seq with
+ * payload NULL, meaning "what you read was overwritten: discard it",
+ * and the message counts as lost. Return 0 to go on, non-zero to stop
+ * after this message. */
+typedef int (*mdbus_msg_handler)(void *arg, const struct mdbus_msg *msg,
+				 const void *payload);
+
+/* Hands up to max ready messages to handler in place, without copying
+ * (Aeron's fragment-handler shape): a batch read for readers that are
+ * behind, and zero copy for large messages. Never waits. Returns the
+ * number of messages handed over and not taken back (0: nothing ready),
+ * or a negative code as mdbus_sub_try_read() returns it (only when no
+ * message was handed over in this call; otherwise the next call returns
+ * it). Loss is counted as by try_read (msg->lost). No syscall. */
+int mdbus_sub_poll(mdbus_sub_t *sub, mdbus_msg_handler handler, void *arg,
+		   unsigned max);
+
 /* Like mdbus_sub_try_read() but waits with the configured strategy for up to
  * timeout_ns (< 0: forever). Returns as try_read, or -ETIMEDOUT, or
  * MDBUS_EREPLACED when the segment was replaced while waiting. */

@@ -312,6 +312,79 @@ static int read_once(struct mdbus_sub *s, void *buf, size_t len,
 	return 0;
 }
 
+/*
+ * One message in place: the stamp as in read_once(), the handler called
+ * on the slot's payload, then the seqlock re-check. Returns 0 when
+ * handed over (*stop set from the handler), 2 when handed over and taken
+ * back (overwritten during the call), 1 to try again at once, or a
+ * negative code.
+ */
+static int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
+		     int *stop)
+{
+	const _Atomic uint64_t *slot = seg_slot(&s->m, s->pos);
+	uint64_t want = stamp_complete(s->pos), stamp, again, meta;
+	struct mdbus_msg msg;
+
+	/* Pairs with the producer's release store of complete(pos). */
+	stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
+	if (stamp != want) {
+		if (stamp > want && stamp_seq(stamp) > s->pos)
+			return lapped(s, stamp_seq(stamp)) < 0 ? MDBUS_EEVICTED : 1;
+		return not_ready(s);
+	}
+	meta = atomic_load_explicit(&slot[SLOT_W_META], memory_order_relaxed);
+	msg.seq = s->pos;
+	msg.ts_ns = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
+	msg.size = (uint32_t)meta;
+	msg.type = (uint16_t)(meta >> 32);
+	msg.lost = s->pending_lost;
+	if (msg.size > seg_payload_max(&s->m)) /* no producer of ours wrote it */
+		return lapped(s, s->pos + s->m.g.capacity) < 0 ? MDBUS_EEVICTED : 1;
+	*stop = fn(arg, &msg, (const void *)(slot + SLOT_W_PAYLOAD)) != 0;
+	/* Orders the handler's reads before the re-check; pairs with the
+	 * producer's release fence after it stamped writing(n) (step 1). */
+	atomic_thread_fence(memory_order_acquire);
+	again = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed);
+	s->pending_lost = 0;
+	s->pos++;
+	if (again == stamp) {
+		publish_position(s);
+		return 0;
+	}
+	/* Taken back: the handler hears it, and it counts as lost (the
+	 * next message's msg.lost does not count it again). */
+	msg.lost = 0;
+	(void)fn(arg, &msg, NULL);
+	s->lost++;
+	if (s->entry >= 0)
+		atomic_store_explicit(&s->m.table[s->entry].lost, s->lost,
+				      memory_order_relaxed);
+	publish_position(s);
+	return 2;
+}
+
+MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
+				void *arg, unsigned max)
+{
+	unsigned got = 0;
+	int r = 0, stop = 0;
+
+	r = check_evicted(s);
+	if (r < 0)
+		return r;
+	while (got < max && !stop) {
+		r = poll_once(s, fn, arg, &stop);
+		if (r == 0)
+			got++;
+		else if (r < 0)
+			break;
+	}
+	if (got > 0 || r == -EAGAIN)
+		return (int)got;
+	return r < 0 ? r : 0;
+}
+
 MDBUS_EXPORT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
 				    struct mdbus_msg *msg)
 {
