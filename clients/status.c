@@ -161,9 +161,22 @@ static void list_line(const struct sample *s, const struct snapshot *prev)
 	       st->pub.write_num, r, st->consumers, st->max_consumers);
 }
 
+/* A consumer's name as its reader wrote it in the table file: any
+ * registered reader may write anything there, so what is not printable
+ * ASCII (a terminal escape sequence) is shown as '?'. */
+static void printable_name(char *out, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && name[i]; i++)
+		out[i] = name[i] >= 0x20 && name[i] < 0x7f ? name[i] : '?';
+	out[i] = '\0';
+}
+
 static void consumer_lines(const struct sample *s, const char *dir,
 			   struct mdbus_consumer_stat *cons)
 {
+	char name[sizeof(cons->name)];
 	struct mdbus_stats st;
 
 	if (mdbus_channel_stats(s->name, dir, &st, cons, CONSUMERS_MAX))
@@ -175,8 +188,9 @@ static void consumer_lines(const struct sample *s, const char *dir,
 	for (uint32_t i = 0; i < st.consumers && i < CONSUMERS_MAX; i++) {
 		const struct mdbus_consumer_stat *c = &cons[i];
 
+		printable_name(name, c->name, sizeof(name));
 		printf("  %-31s %8d %-7s %14" PRIu64 " %10" PRIu64
-		       " %10" PRIu64 "\n", c->name, (int)c->pid,
+		       " %10" PRIu64 "\n", name, (int)c->pid,
 		       c->evicted ? "evicted" : c->alive ? "alive" : "dead",
 		       c->position, c->lag, c->lost);
 	}

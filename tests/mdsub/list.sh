@@ -52,6 +52,16 @@ grep -q '^alpha: error: .*expected owner' "$WORK/env" || fail "MDBUS_OWNER"
 status 0 "$MDSUB" --watch=0.1 -d 0.5 alpha >"$WORK/watch"
 [ "$(grep -c '^alpha: layout' "$WORK/watch")" -ge 3 ] || fail "--watch refreshes"
 
+# a consumer name is what its reader wrote: a terminal escape shows as ?
+"$MDSUB" -N "$(printf 'esc\033]0;x\007\033[2J')" -n 1000 alpha >/dev/null 2>&1 &
+reader2=$!
+trap 'kill $reader $reader2 2>/dev/null; rm -rf "$MDBUS_DIR" "$WORK"' EXIT
+wait_registered alpha 2
+status 0 "$MDSUB" --status alpha >"$WORK/escape"
+grep -Eq "^  esc\?\]0;x\?\?\[2J +$reader2 alive " "$WORK/escape" ||
+	fail "status: escaped name: $(cat -v "$WORK/escape")"
+! grep -q "$(printf '\033')" "$WORK/escape" || fail "status prints an escape byte"
+
 # a file that is not a segment is listed with the reason, never a crash
 head -c 5000 /dev/urandom >"$MDBUS_DIR/mdbus.junk"
 status 0 "$MDSUB" --list >"$WORK/junk"
