@@ -412,8 +412,16 @@ static int start_thread(struct channel *ch, char *err, size_t errlen)
 	sigset_t all, old;
 	int rc;
 
-	/* signals go to the main thread's loop, never to a channel's */
+	/* signals go to the main thread's loop, never to a channel's; but
+	 * not the ones a fault raises: a blocked SIGBUS kills the process
+	 * at once, and the library's handler must get the one raised by a
+	 * consumer table cut under the publisher (libmdbus(3), "Permissions
+	 * and security") */
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	rc = pthread_create(&ch->thread, NULL, channel_thread, ch);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
