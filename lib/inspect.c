@@ -99,6 +99,12 @@ MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 	r = seg_attach(&m, channel, dir, NULL, SEG_ATTACH_RDONLY);
 	if (r < 0)
 		return r;
+	if (!m.table) {
+		seg_unmap(&m);
+		return err_set(MDBUS_ECORRUPT, "channel %s: its consumer table "
+			       "file is missing or spoiled (its publisher mends "
+			       "it on its next heartbeat)", channel);
+	}
 	fill_stats(&m, st);
 	for (i = 0; i < m.g.max_consumers; i++) {
 		const struct seg_consumer *c = &m.table[i];

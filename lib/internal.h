@@ -107,13 +107,16 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
  * writable by others, of the user `owner` names: NULL = $MDBUS_OWNER or
  * any), validates, copies geometry, maps it read-only, then maps its
  * table file read-write (read-only with SEG_ATTACH_RDONLY or when the
- * file is not writable for us). */
+ * file is not writable for us). With SEG_ATTACH_RDONLY a table that
+ * cannot be opened or is not right is left out (m->table NULL). */
 int seg_attach(struct seg_map *m, const char *channel, const char *dir,
 	       const char *owner, int flags);
 
-/* Publisher: when the guard replaced our table mapping (someone truncated
- * the file), gives the file back its size and maps it again. Returns 1
- * when it did, 0 when there was nothing to do, or a negated errno. */
+/* Publisher: checks the table file (one fstat) and mends what its
+ * writers did to it: a mapping the guard replaced (the file was cut) or
+ * a file of another size gets the file back its size and mapped again; a
+ * rewritten header identity is written again. Returns 1 when it mended
+ * something, 0 when there was nothing to do, or a negated errno. */
 int seg_table_restore(struct seg_map *m);
 
 /* An empty map: nothing mapped, no descriptors. */

@@ -174,6 +174,12 @@ int seg_attach(struct seg_map *m, const char *channel, const char *dir,
 			r = seg_table_open(m, dir, channel, st.st_uid, table_flags);
 		if (r == 0)
 			return 0;
+		/* A read-only reader needs no table: one its writers spoiled
+		 * (or a replacement removed) does not keep it out. */
+		if (m->hdr && (flags & SEG_ATTACH_RDONLY)) {
+			err_clear();
+			return 0;
+		}
 		if (!m->hdr || !table_went_with_segment(m, r)) {
 			seg_unmap(m);
 			return r;

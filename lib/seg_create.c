@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,30 +154,30 @@ int seg_map_rw(struct seg_map *m, int fd, const char *path)
 	return 0;
 }
 
-/* Hidden names: "mdbus.CHANNEL~" and the 16 hex digits of the new
- * segment's epoch, which its table file's name carries too. '~' is no
+/* Hidden names: "mdbus.CHANNEL~" and 16 random hex digits (not the
+ * epoch: nobody learns the table file's name before it exists). '~' is no
  * channel character, so neither mdbus_list() nor any open by name finds
  * them. */
 #define HIDDEN_MARK '~'
 
-static void hidden_name(char *tmp, const char *dir, const char *channel,
-			uint64_t epoch)
+static void hidden_name(char *tmp, const char *dir, const char *channel)
 {
 	char path[PATH_MAX];
 
 	seg_path(path, sizeof(path), dir, channel);
-	snprintf(tmp, SEG_TMP_MAX, "%s%c%016" PRIx64, path, HIDDEN_MARK, epoch);
+	snprintf(tmp, SEG_TMP_MAX, "%s%c%016" PRIx64, path, HIDDEN_MARK,
+		 new_epoch());
 }
 
 /* Removes one hidden segment of ours, and its table file, if its maker
  * is gone: its lock, which the maker holds from creation on, can be
- * taken. */
+ * taken. The table's epoch is in the header from before the table was
+ * made (seg_new_make()). */
 static void remove_if_abandoned(int dfd, const char *name, const char *dir,
-				const char *channel, size_t prefix)
+				const char *channel)
 {
 	struct stat st;
-	uint64_t epoch;
-	char *end;
+	uint64_t epoch = 0;
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 			O_NONBLOCK | O_NOCTTY);
 
@@ -184,8 +185,9 @@ static void remove_if_abandoned(int dfd, const char *name, const char *dir,
 		return;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 	    st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0) {
-		epoch = strtoull(name + prefix, &end, 16);
-		if (!*end)
+		if (pread(fd, &epoch, sizeof(epoch),
+			  offsetof(struct seg_header, epoch)) == (ssize_t)sizeof(epoch) &&
+		    epoch)
 			seg_table_unlink(dir, channel, epoch);
 		unlinkat(dfd, name, 0);
 	}
@@ -206,8 +208,24 @@ static void remove_abandoned(const char *dir, const char *channel)
 			     HIDDEN_MARK);
 	while ((e = readdir(d)))
 		if (strncmp(e->d_name, prefix, n) == 0)
-			remove_if_abandoned(dirfd(d), e->d_name, dir, channel, n);
+			remove_if_abandoned(dirfd(d), e->d_name, dir, channel);
 	closedir(d);
+}
+
+/* The table file under a new epoch, written into the header first (so
+ * that remove_if_abandoned() finds it); a name someone else made (they
+ * cannot know a new epoch, so only by chance) makes us draw again. */
+static int make_table(struct seg_map *m, const char *dir, const char *channel,
+		      const struct mdbus_pub_config *cfg)
+{
+	int r = -EEXIST, tries;
+
+	for (tries = 0; r == -EEXIST && tries < 16; tries++) {
+		m->g.epoch = new_epoch();
+		atomic_store_explicit(&m->hdr->epoch, m->g.epoch, memory_order_relaxed);
+		r = seg_table_create(m, dir, channel, cfg);
+	}
+	return r;
 }
 
 int seg_new_make(struct seg_map *m, const char *channel,
@@ -219,8 +237,8 @@ int seg_new_make(struct seg_map *m, const char *channel,
 
 	remove_abandoned(dir, channel);
 	m->g = *want;
-	m->g.epoch = new_epoch();
-	hidden_name(tmp, dir, channel, m->g.epoch);
+	hidden_name(tmp, dir, channel);
+	/* 0600 until its table exists: nobody reads the epoch before. */
 	fd = seg_lock_open(tmp, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
 		return err_set(fd, "create channel %s in %s: %s", channel,
@@ -228,13 +246,13 @@ int seg_new_make(struct seg_map *m, const char *channel,
 	/* Only a guesser of our random name could hold it already. */
 	r = flock(fd, LOCK_EX | LOCK_NB) < 0 ? -EAGAIN : 0;
 	if (r == 0)
-		r = seg_set_perms(fd, seg_data_mode(cfg->file_mode), cfg->group);
-	if (r == 0)
 		r = seg_reserve(fd, dir, channel, want->total_size);
 	if (r == 0)
 		r = seg_map_rw(m, fd, tmp);
 	if (r == 0)
-		r = seg_table_create(m, dir, channel, cfg);
+		r = make_table(m, dir, channel, cfg);
+	if (r == 0)
+		r = seg_set_perms(fd, seg_data_mode(cfg->file_mode), cfg->group);
 	if (r < 0) {
 		unlink(tmp);
 		if (m->fd < 0)

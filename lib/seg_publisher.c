@@ -181,14 +181,24 @@ static int resume_locked(struct seg_map *m, int fd, const char *path,
 	if (r == 0 && !mode_ok)
 		r = mode_error(channel, st);
 	if (r == 0) {
-		munmap(h, SEG_HEADER_SIZE);
 		m->g = have;
 		r = seg_map_rw(m, fd, path);
 		if (r == 0)
 			r = resume_table(m, channel, cfg);
-		if (r < 0)
-			m->fd = -1; /* fd stays the caller's to close */
-		return r;
+		if (r == 0) {
+			munmap(h, SEG_HEADER_SIZE);
+			return 0;
+		}
+		m->fd = -1; /* fd stays the caller's to close */
+		seg_unmap(m);
+		if (r != -EEXIST) {
+			munmap(h, SEG_HEADER_SIZE);
+			return r;
+		}
+		/* Its table's name is held by a file we cannot remove
+		 * (another user's, in a sticky directory): a new segment,
+		 * with a new epoch, takes the channel over. */
+		r = 1;
 	}
 	if (r == 1 || (cfg->flags & MDBUS_PUB_REPLACE))
 		r = replaced(replace_locked(m, r == 1 || r == MDBUS_EGEOMETRY ||

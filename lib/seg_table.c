@@ -79,8 +79,10 @@ int seg_table_create(struct seg_map *m, const char *dir, const char *channel,
 }
 
 /* The file checks before a byte of it is read: ours to trust as far as
- * its owner is the data file's owner, one name, regular, not writable by
- * others, the size the geometry says. */
+ * its owner is the data file's owner, regular, not writable by others,
+ * the size the geometry says. Its number of names is not checked: its
+ * writers may hard-link it anywhere (its content is untrusted anyway;
+ * the segment, which they cannot link, names the epoch). */
 static int check_table_file(int fd, const char *channel, uid_t owner,
 			    const struct seg_geom *g)
 {
@@ -89,15 +91,13 @@ static int check_table_file(int fd, const char *channel, uid_t owner,
 	if (fstat(fd, &st) < 0)
 		return err_set(-errno, "channel %s: stat consumer table: %s",
 			       channel, strerror(errno));
-	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != owner ||
-	    (st.st_mode & S_IWOTH))
+	if (!S_ISREG(st.st_mode) || st.st_uid != owner || (st.st_mode & S_IWOTH))
 		return err_set(MDBUS_ECORRUPT, "channel %s: its consumer table "
-			       "is %s of uid %u mode %03o with %lu name(s), not "
-			       "the segment owner's (uid %u) file of one name: "
-			       "refused", channel,
+			       "is %s of uid %u mode %03o, not the segment "
+			       "owner's (uid %u) file: refused", channel,
 			       S_ISREG(st.st_mode) ? "a file" : "not a regular file",
 			       (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
-			       (unsigned long)st.st_nlink, (unsigned)owner);
+			       (unsigned)owner);
 	if ((uint64_t)st.st_size != g->table_size)
 		return err_set(MDBUS_ECORRUPT, "channel %s: consumer table of %lld "
 			       "bytes, its segment says %" PRIu64 " (truncated?)",
@@ -149,14 +149,37 @@ int seg_table_open(struct seg_map *m, const char *dir, const char *channel,
 	return r;
 }
 
+/* Whether the identity in the table header is the one we made. */
+static int header_intact(const struct seg_table_header *t, const struct seg_geom *g)
+{
+	/* Acquire pairs with the release store in table_header_init(). */
+	return atomic_load_explicit(&t->magic, memory_order_acquire) == SEG_TABLE_MAGIC &&
+	       atomic_load_explicit(&t->version_major, memory_order_relaxed) == MDBUS_LAYOUT_MAJOR &&
+	       atomic_load_explicit(&t->version_minor, memory_order_relaxed) == MDBUS_LAYOUT_MINOR &&
+	       atomic_load_explicit(&t->epoch, memory_order_relaxed) == g->epoch &&
+	       atomic_load_explicit(&t->max_consumers, memory_order_relaxed) == g->max_consumers;
+}
+
 int seg_table_restore(struct seg_map *m)
 {
+	struct stat st;
+	int lost;
 	void *p;
 
-	if (!table_guard_lost(m->guard) || m->table_fd < 0)
+	if (m->table_fd < 0)
 		return 0;
-	/* Our own file: back to its size (the part cut off comes back as
-	 * zeros: free entries), mapped again where the guard put zeros. */
+	lost = table_guard_lost(m->guard);
+	if (fstat(m->table_fd, &st) < 0)
+		return -errno;
+	if (!lost && (uint64_t)st.st_size == m->g.table_size) {
+		if (header_intact(m->tab, &m->g))
+			return 0;
+		table_header_init(m->tab, &m->g); /* someone rewrote it */
+		return 1;
+	}
+	/* Our own file: back to its size (a part cut off comes back as
+	 * zeros: free entries; a part added goes), mapped again where the
+	 * guard may have put zeros. A cut header is written again. */
 	if (ftruncate(m->table_fd, (off_t)m->g.table_size) < 0)
 		return -errno;
 	p = mmap(m->table_map, m->g.table_size, PROT_READ | PROT_WRITE,
@@ -164,8 +187,7 @@ int seg_table_restore(struct seg_map *m)
 	if (p == MAP_FAILED)
 		return -errno;
 	table_guard_reset(m->guard);
-	/* Acquire pairs with the release store in table_header_init(). */
-	if (atomic_load_explicit(&m->tab->magic, memory_order_acquire) != SEG_TABLE_MAGIC)
+	if (!header_intact(m->tab, &m->g))
 		table_header_init(m->tab, &m->g);
 	return 1;
 }

@@ -12,6 +12,12 @@
  * message (read or counted lost, in order, payloads checked), and a new
  * reader registers afterwards. A SIGBUS outside any table mapping still
  * kills as it would without the library's handler.
+ *
+ * What else a table writer can do: a hard link to the table keeps nobody
+ * out; a rewritten header or a grown file keeps out registered readers
+ * only until the publisher's next heartbeat (anonymous readers not at
+ * all); a name squatted where a resuming publisher must make its table
+ * makes it take the channel over with a new segment.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +106,62 @@ static int touch_cut_file(void *arg)
 	return 3;
 }
 
+static int sub_try(const char *ch, int anonymous, mdbus_sub_t **s)
+{
+	struct mdbus_sub_config c;
+
+	mdbus_sub_config_init(&c);
+	c.dir = tu_dir();
+	c.anonymous = anonymous;
+	return mdbus_sub_open(s, ch, &c);
+}
+
+/* Hard link, rewritten magic, grown file, squatted name. */
+static void spoiled_table(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	char table[512], link_path[512];
+	struct seg_table_header *t;
+	mdbus_pub_t *p = tu_pub_open("spoil", &c);
+	mdbus_sub_t *s;
+	size_t len;
+
+	snprintf(table, sizeof table, "%s", tu_table_path("spoil"));
+	snprintf(link_path, sizeof link_path, "%s/elsewhere", tu_dir());
+	TU_CHECK(link(table, link_path) == 0);
+	TU_CHECK_RC(sub_try("spoil", 0, &s), 0);
+	mdbus_sub_close(s);
+	TU_CHECK(unlink(link_path) == 0);
+
+	t = tu_map_file(table, &len);
+	atomic_store(&t->magic, 0);
+	TU_CHECK_RC(sub_try("spoil", 0, &s), MDBUS_ECORRUPT);
+	TU_CHECK_RC(sub_try("spoil", 1, &s), 0); /* anonymous: no table */
+	mdbus_sub_close(s);
+	mdbus_pub_heartbeat(p);
+	TU_CHECK_EQ(atomic_load(&t->magic), SEG_TABLE_MAGIC);
+	TU_CHECK_RC(sub_try("spoil", 0, &s), 0);
+	mdbus_sub_close(s);
+	tu_unmap(t, len);
+
+	tu_truncate(table, 3 * 4096 + 17);
+	TU_CHECK_RC(sub_try("spoil", 0, &s), MDBUS_ECORRUPT);
+	mdbus_pub_heartbeat(p);
+	TU_CHECK_RC(sub_try("spoil", 0, &s), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+
+	/* the stopped channel's table name squatted by what its publisher
+	 * cannot remove: it takes the channel over with a new segment */
+	TU_CHECK(unlink(table) == 0 && mkdir(table, 0700) == 0);
+	p = tu_pub_open("spoil", &c);
+	TU_CHECK(strcmp(tu_table_path("spoil"), table) != 0);
+	TU_CHECK_RC(sub_try("spoil", 0, &s), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	TU_CHECK(rmdir(table) == 0);
+}
+
 static mode_t mode_of(const char *path)
 {
 	struct stat st;
@@ -162,5 +224,6 @@ int main(void)
 
 	TU_CHECK_EQ(tu_wait(tu_spawn(touch_cut_file, NULL), 30), 256 + SIGBUS);
 	mdbus_pub_close(p);
+	spoiled_table();
 	return 0;
 }
