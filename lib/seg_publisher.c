@@ -134,17 +134,19 @@ static int mode_error(const char *channel, const struct stat *st)
 }
 
 /* The resumed segment's table file: ours, of its epoch, mapped and kept
- * open (seg_table_restore()), its mode and group as configured now.
- * One that is missing, cut, foreign or of another segment is made anew
- * (its readers, if any, registered in a file nobody will read again:
- * they are counted lost when lapped, never gate us). */
+ * open (seg_table_restore()), its mode and group as configured now; one
+ * cut short gets its size back (seg_table_open()). One that is missing,
+ * foreign or of another segment is made anew (its readers, if any,
+ * registered in a file nobody will read again: they are counted lost when
+ * lapped, never gate us). Any other error (out of descriptors, of memory)
+ * fails the open: the table in place may be the live one of its readers. */
 static int resume_table(struct seg_map *m, const char *channel,
 			const struct mdbus_pub_config *cfg)
 {
 	const char *dir = seg_dir(cfg->dir);
 	int r = seg_table_open(m, dir, channel, geteuid(), SEG_TABLE_KEEP_FD);
 
-	if (r < 0) {
+	if (r == -ENOENT || r == -EACCES || r == -ELOOP || r == MDBUS_ECORRUPT) {
 		seg_table_unlink(dir, channel, m->g.epoch);
 		r = seg_table_create(m, dir, channel, cfg);
 	}

@@ -119,6 +119,19 @@ static int check_table_header(const struct seg_table_header *t,
 	return 0;
 }
 
+/* A publisher's own table file that a reader cut while no publisher ran:
+ * back to its size, as seg_table_restore() does (the cut part comes back
+ * as zeros: free entries), so that the readers whose entries survived,
+ * which never faulted and keep this file mapped, go on being seen. */
+static void mend_cut(int fd, uid_t owner, const struct seg_geom *g)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == owner &&
+	    st.st_nlink == 1 && (uint64_t)st.st_size < g->table_size)
+		(void)ftruncate(fd, (off_t)g->table_size);
+}
+
 int seg_table_open(struct seg_map *m, const char *dir, const char *channel,
 		   uid_t owner, int flags)
 {
@@ -135,6 +148,8 @@ int seg_table_open(struct seg_map *m, const char *dir, const char *channel,
 	if (fd < 0)
 		return err_set(fd, "channel %s: open its consumer table %s: %s",
 			       channel, path, strerror(-fd));
+	if (flags & SEG_TABLE_KEEP_FD)
+		mend_cut(fd, owner, &m->g);
 	r = check_table_file(fd, channel, owner, &m->g);
 	if (r == 0)
 		r = map_table(m, fd, writable);

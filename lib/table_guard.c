@@ -53,8 +53,12 @@ static void pass_on(int sig, siginfo_t *info, void *ctx)
 		return;
 	}
 	/* Default action: restore it; the faulting instruction is restarted
-	 * and faults again, now fatally, as without us. */
+	 * and faults again, now fatally, as without us. A signal sent by a
+	 * process (si_code <= 0: kill, tgkill, sigqueue) has no instruction
+	 * to fault again: send it again, now to the default action. */
 	signal(sig, SIG_DFL);
+	if (info->si_code <= 0)
+		raise(sig);
 }
 
 static void on_sigbus(int sig, siginfo_t *info, void *ctx)
@@ -62,7 +66,9 @@ static void on_sigbus(int sig, siginfo_t *info, void *ctx)
 	uintptr_t a = (uintptr_t)info->si_addr;
 	size_t i;
 
-	for (i = 0; i < GUARD_SLOTS; i++) {
+	/* Only the kernel's fault on a page past the end of a file is ours:
+	 * in a signal a process sent, si_addr holds its pid and uid. */
+	for (i = 0; info->si_code == BUS_ADRERR && i < GUARD_SLOTS; i++) {
 		/* Relaxed: a slot is published before the mapping is used by
 		 * this thread, and removed only after it is unmapped. */
 		uintptr_t s = atomic_load_explicit(&guards[i].start, memory_order_relaxed);
