@@ -513,7 +513,7 @@ static void log_source_stats(const struct channel *ch)
 
 	if (!names)
 		return;
-	for (unsigned i = 0; names[i] && i < SOURCE_COUNTERS_MAX; i++) {
+	for (unsigned i = 0; i < SOURCE_COUNTERS_MAX && names[i]; i++) {
 		int n = snprintf(line + len, sizeof(line) - len, " %s %llu",
 				 names[i], (unsigned long long)get(&ch->n.source[i]));
 

@@ -159,6 +159,7 @@ int seg_attach(struct seg_map *m, const char *channel, const char *dir,
 	int r, tries;
 
 	seg_map_init(m);
+	memset(&st, 0, sizeof(st));
 	r = expected_owner(owner, &uid); /* sets uid on every path */
 	if (r == 0)
 		r = seg_check_channel(channel);

@@ -146,7 +146,12 @@ static int resume_table(struct seg_map *m, const char *channel,
 	const char *dir = seg_dir(cfg->dir);
 	int r = seg_table_open(m, dir, channel, geteuid(), SEG_TABLE_KEEP_FD);
 
-	if (r == -ENOENT || r == -EACCES || r == -ELOOP || r == MDBUS_ECORRUPT) {
+	/* Not a usable table of ours (missing, someone else's, not a
+	 * regular file, spoiled beyond mending): made anew, or when its
+	 * name cannot be freed, -EEXIST (the caller replaces the segment).
+	 * Other errors (out of descriptors or memory) leave it alone. */
+	if (r == -ENOENT || r == -EACCES || r == -EPERM || r == -ELOOP ||
+	    r == -EISDIR || r == -ENXIO || r == MDBUS_ECORRUPT) {
 		seg_table_unlink(dir, channel, m->g.epoch);
 		r = seg_table_create(m, dir, channel, cfg);
 	}
@@ -353,9 +358,10 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 	int attempt, r;
 
 	r = mdbus_pub_config_check(channel, cfg);
-	if (r == 0)
-		r = seg_geom_make(&want, cfg->slot_size, cfg->slots_per_block,
-				  cfg->block_count, cfg->max_consumers, cfg->mode);
+	if (r < 0)
+		return r;
+	r = seg_geom_make(&want, cfg->slot_size, cfg->slots_per_block,
+			  cfg->block_count, cfg->max_consumers, cfg->mode);
 	if (r < 0)
 		return r;
 	for (attempt = 0; attempt < 64; attempt++) {

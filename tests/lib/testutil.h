@@ -94,6 +94,23 @@ int tu_wait(pid_t pid, double timeout_s);
 /* tu_wait() that fails the test unless the child exits 0. */
 void tu_wait_ok(pid_t pid, double timeout_s, const char *what);
 
+/* Whether a tu_wait() status says the child died of signal sig. Under a
+ * sanitizer, whose own handler reports a fatal signal and exits (ASan
+ * with 1, TSan with 66), those exit statuses count too. */
+static inline int tu_died_of(int status, int sig)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	if (status == 1 || status == 66)
+		return 1;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+	if (status == 1 || status == 66)
+		return 1;
+#endif
+#endif
+	return status == 256 + sig;
+}
+
 /* SIGKILLs pid and reaps it (it must be our child). */
 void tu_kill_reap(pid_t pid);
 
