@@ -182,6 +182,10 @@ static void gate_refresh(struct mdbus_pub *p, uint64_t n)
 	uint64_t now = clock_mono_ns(), low = n;
 	uint32_t i;
 
+	/* Readers cut the table and the guard put zeros here: nobody gates
+	 * us in a table of zeros, so mend it before looking. */
+	if (table_guard_lost(p->m.guard))
+		(void)seg_table_restore(&p->m);
 	for (i = 0; i < p->m.g.max_consumers; i++) {
 		struct seg_consumer *c = &p->m.table[i];
 		uint64_t w = atomic_load_explicit(&c->state, memory_order_acquire);

@@ -194,14 +194,15 @@ int seg_table_restore(struct seg_map *m)
 	}
 	/* Our own file: back to its size (a part cut off comes back as
 	 * zeros: free entries; a part added goes), mapped again where the
-	 * guard may have put zeros. A cut header is written again. */
+	 * guard may have put zeros. A cut header is written again. The
+	 * mark goes first: a cut during the repair marks it again. */
+	table_guard_reset(m->guard);
 	if (ftruncate(m->table_fd, (off_t)m->g.table_size) < 0)
 		return -errno;
 	p = mmap(m->table_map, m->g.table_size, PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_FIXED, m->table_fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
-	table_guard_reset(m->guard);
 	if (!header_intact(m->tab, &m->g))
 		table_header_init(m->tab, &m->g);
 	return 1;

@@ -109,6 +109,12 @@ static int attach_register(struct mdbus_sub *s)
 	r = cons_register(&s->m, s->name, s->pos, &s->word);
 	if (r < 0)
 		return r;
+	/* The table was cut meanwhile and we registered in the zeros the
+	 * guard mapped: nobody would see that entry. */
+	if (table_guard_lost(s->m.guard))
+		return err_set(MDBUS_ECORRUPT, "channel %s: its consumer table "
+			       "was cut while we registered (its publisher "
+			       "mends it on its next heartbeat)", s->channel);
 	s->entry = r;
 	return 0;
 }

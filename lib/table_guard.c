@@ -41,6 +41,7 @@ static struct sigaction previous;
  * dlclose()d). */
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned listed;
+static int installed; /* on_sigbus is in the chain of SIGBUS handlers */
 
 static void pass_on(int sig, siginfo_t *info, void *ctx)
 {
@@ -92,16 +93,20 @@ static void count_listed(int delta)
 	struct sigaction sa, now;
 
 	pthread_mutex_lock(&install_lock);
-	if (delta > 0 && listed++ == 0) {
+	if (delta > 0 && listed++ == 0 && !installed) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = on_sigbus;
 		sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
 		sigemptyset(&sa.sa_mask);
-		sigaction(SIGBUS, &sa, &previous);
-	} else if (delta < 0 && --listed == 0) {
+		installed = sigaction(SIGBUS, &sa, &previous) == 0;
+	} else if (delta < 0 && --listed == 0 && installed) {
+		/* Someone installed a handler on top of ours (which it may
+		 * call): ours stays, and is not installed again over theirs,
+		 * which would then call ours, and ours theirs, for ever. */
 		if (sigaction(SIGBUS, NULL, &now) == 0 &&
-		    (now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_sigbus)
-			sigaction(SIGBUS, &previous, NULL);
+		    (now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_sigbus &&
+		    sigaction(SIGBUS, &previous, NULL) == 0)
+			installed = 0;
 	}
 	pthread_mutex_unlock(&install_lock);
 }
