@@ -109,48 +109,17 @@ int seg_reserve(int fd, const char *dir, const char *channel, uint64_t size)
 	return 0;
 }
 
-/*
- * Maps the whole segment read-write. The mapping is made through a second
- * open file description of the same file, because a mapping holds a
- * reference to the description it was made from and would keep the owner
- * lock alive in a forked child that inherited it (see locks_child()). The
- * second open goes by path, and is checked to be the same file.
- */
-int seg_reopen_same(int fd, const char *path)
+int seg_map_rw(struct seg_map *m, int fd)
 {
-	struct stat a, b;
-	int mfd = seg_open_path(path, O_RDWR, 0);
+	void *p = mmap(NULL, m->g.total_size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, fd, 0);
 
-	if (mfd < 0)
-		return mfd == -ENOENT ? -EAGAIN : mfd;
-	if (fstat(fd, &a) < 0 || fstat(mfd, &b) < 0 || a.st_dev != b.st_dev ||
-	    a.st_ino != b.st_ino) {
-		close(mfd);
-		return -EAGAIN; /* the name moved on meanwhile */
-	}
-	return mfd;
-}
-
-int seg_map_rw(struct seg_map *m, int fd, const char *path)
-{
-	int mfd, e;
-	void *p;
-
-	mfd = seg_reopen_same(fd, path);
-	if (mfd < 0)
-		return mfd == -EAGAIN ? mfd
-				      : err_set(mfd, "reopen %s: %s", path, strerror(-mfd));
-	p = mmap(NULL, m->g.total_size, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_POPULATE, mfd, 0);
-	e = errno;
-	close(mfd);
 	if (p == MAP_FAILED)
-		return err_set(-e, "mmap %" PRIu64 " bytes: %s",
-			       m->g.total_size, strerror(e));
+		return err_set(-errno, "mmap %" PRIu64 " bytes: %s",
+			       m->g.total_size, strerror(errno));
 	m->data_map = p;
 	m->hdr = p;
 	m->blocks = (_Atomic uint64_t *)p + m->g.blocks_off / sizeof(uint64_t);
-	m->fd = fd;
 	return 0;
 }
 
@@ -169,10 +138,10 @@ static void hidden_name(char *tmp, const char *dir, const char *channel)
 		 new_epoch());
 }
 
-/* Removes one hidden segment of ours, and its table file, if its maker
- * is gone: its lock, which the maker holds from creation on, can be
- * taken. The table's epoch is in the header from before the table was
- * made (seg_new_make()). */
+/* Removes one hidden segment of ours, and its table file: its maker is
+ * gone, for it held the channel's lock, which we hold now. The table's
+ * epoch is in the header from before the table was made
+ * (seg_new_make()). */
 static void remove_if_abandoned(int dfd, const char *name, const char *dir,
 				const char *channel)
 {
@@ -183,8 +152,7 @@ static void remove_if_abandoned(int dfd, const char *name, const char *dir,
 
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_uid == geteuid() && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
 		if (pread(fd, &epoch, sizeof(epoch),
 			  offsetof(struct seg_header, epoch)) == (ssize_t)sizeof(epoch) &&
 		    epoch)
@@ -194,7 +162,8 @@ static void remove_if_abandoned(int dfd, const char *name, const char *dir,
 	close(fd);
 }
 
-/* Removes the hidden segments of channel whose makers were killed. */
+/* Removes the hidden segments of channel (their makers were killed).
+ * Called with the channel's lock held. */
 static void remove_abandoned(const char *dir, const char *channel)
 {
 	char prefix[MDBUS_CHANNEL_MAX + 16];
@@ -239,24 +208,20 @@ int seg_new_make(struct seg_map *m, const char *channel,
 	m->g = *want;
 	hidden_name(tmp, dir, channel);
 	/* 0600 until its table exists: nobody reads the epoch before. */
-	fd = seg_lock_open(tmp, O_RDWR | O_CREAT | O_EXCL, 0600);
+	fd = seg_open_path(tmp, O_RDWR | O_CREAT | O_EXCL, 0600);
 	if (fd < 0)
 		return err_set(fd, "create channel %s in %s: %s", channel,
 			       dir ? dir : SHM_DIR, strerror(-fd));
-	/* Only a guesser of our random name could hold it already. */
-	r = flock(fd, LOCK_EX | LOCK_NB) < 0 ? -EAGAIN : 0;
+	r = seg_reserve(fd, dir, channel, want->total_size);
 	if (r == 0)
-		r = seg_reserve(fd, dir, channel, want->total_size);
-	if (r == 0)
-		r = seg_map_rw(m, fd, tmp);
+		r = seg_map_rw(m, fd);
 	if (r == 0)
 		r = make_table(m, dir, channel, cfg);
 	if (r == 0)
 		r = seg_set_perms(fd, seg_data_mode(cfg->file_mode), cfg->group);
+	close(fd);
 	if (r < 0) {
 		unlink(tmp);
-		if (m->fd < 0)
-			seg_lock_close(fd);
 		seg_unmap(m);
 		return r;
 	}

@@ -1,7 +1,11 @@
 /*
- * seg_lock.c - the publisher's owner lock, dropped in fork()ed children.
+ * seg_lock.c - the channel's owner lock: a flock() on its lock file
+ * (doc/protocol.md, "Ownership"), dropped in fork()ed children.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -87,19 +91,69 @@ int seg_lock_open(const char *path, int flags, mode_t mode)
 	return fd;
 }
 
-int seg_lock_named(int fd, const char *dir, const char *channel)
+void seg_lock_path(char *buf, size_t len, const char *dir, const char *channel)
 {
-	int r;
+	char path[PATH_MAX];
 
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
-		return errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
-	r = seg_fd_is_named(fd, dir, channel);
-	if (r == 1)
-		return 0;
-	flock(fd, LOCK_UN);
-	return r < 0 ? r : -EAGAIN;
+	seg_path(path, sizeof(path), dir, channel);
+	snprintf(buf, len, "%s%clock", path, SEG_TABLE_MARK);
 }
 
+/* A lock file we may trust: a regular file of our effective uid, one
+ * name, that nobody else may open (whoever can open it can flock it). */
+static int check_lock_file(int fd, const char *path, const char *channel)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return err_set(-errno, "stat %s: %s", path, strerror(errno));
+	if (S_ISREG(st.st_mode) && st.st_uid == geteuid() && st.st_nlink == 1 &&
+	    !(st.st_mode & 0077))
+		return 0;
+	return err_set(-EPERM, "channel %s: its lock file %s is %s of uid %u "
+		       "mode %03o with %lu name(s), not this publisher's (uid "
+		       "%u, mode 600, one name): remove it as its owner or "
+		       "root, or use a segment directory only trusted users "
+		       "can write", channel, path,
+		       S_ISREG(st.st_mode) ? "a file" : "not a regular file",
+		       (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+		       (unsigned long)st.st_nlink, (unsigned)geteuid());
+}
+
+int seg_lock_channel(const char *dir, const char *channel, int *fd_out)
+{
+	char path[SEG_TMP_MAX];
+	struct stat a, b;
+	int fd, r;
+
+	*fd_out = -1;
+	seg_lock_path(path, sizeof(path), dir, channel);
+	fd = seg_lock_open(path, O_RDWR | O_CREAT, 0600);
+	if (fd < 0)
+		return err_set(fd, "channel %s: open its lock file %s: %s",
+			       channel, path, strerror(-fd));
+	r = check_lock_file(fd, path, channel);
+	if (r == 0 && flock(fd, LOCK_EX | LOCK_NB) < 0)
+		r = errno == EWOULDBLOCK ? -EWOULDBLOCK
+					 : err_set(-errno, "lock %s: %s", path,
+						   strerror(errno));
+	if (r == -EWOULDBLOCK) {
+		*fd_out = fd;
+		return r;
+	}
+	/* Locked, but is it still the file under the name? One removed
+	 * meanwhile (mdbus_unlink() takes the lock to remove it) is no
+	 * lock of the channel's any more. */
+	if (r == 0 && (fstat(fd, &a) < 0 || lstat(path, &b) < 0 ||
+		       a.st_dev != b.st_dev || a.st_ino != b.st_ino))
+		r = -EAGAIN;
+	if (r < 0) {
+		seg_lock_close(fd);
+		return r;
+	}
+	*fd_out = fd;
+	return 0;
+}
 
 int seg_lock_held_here(int fd)
 {

@@ -120,6 +120,22 @@ static uint64_t named_epoch(const char *dir, const char *channel)
 	return epoch;
 }
 
+/* Removes the channel's lock file when nobody holds it: under its lock,
+ * which a publisher that opened the file before takes in vain (it checks,
+ * once locked, that the file is still under the name). */
+static void unlink_lock_file(const char *dir, const char *channel)
+{
+	char path[SEG_TMP_MAX];
+	int fd;
+
+	if (seg_lock_channel(dir, channel, &fd) == 0) {
+		seg_lock_path(path, sizeof(path), dir, channel);
+		unlink(path);
+	}
+	if (fd >= 0)
+		seg_lock_close(fd);
+}
+
 MDBUS_EXPORT int mdbus_unlink(const char *channel, const char *dir)
 {
 	uint64_t epoch;
@@ -137,6 +153,7 @@ MDBUS_EXPORT int mdbus_unlink(const char *channel, const char *dir)
 			       strerror(-r));
 	if (epoch)
 		seg_table_unlink(dir, channel, epoch);
+	unlink_lock_file(dir, channel);
 	return 0;
 }
 

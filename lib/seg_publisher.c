@@ -16,16 +16,38 @@
 #include "internal.h"
 #include "segment.h"
 
-/* The error for a channel whose lock is held: names the owner's pid as
- * its header says. Read with pread(), not a mapping: the file may be
- * someone else's, who could truncate it under a mapping (SIGBUS). */
-static int owned_error(int fd, const char *channel)
+/* The publisher the segment under the name records: its pid and start
+ * time, read with pread(), not a mapping (the file may be someone
+ * else's, who could truncate it under a mapping). 0, or -1 when there is
+ * no segment with a magic number under the name. */
+static int recorded_publisher(const char *dir, const char *channel,
+			      int32_t *pid, uint64_t *start)
 {
-	int32_t pid = 0;
+	uint64_t magic = 0;
+	int fd = seg_fd_open(dir, channel, O_RDONLY, 0), r = -1;
 
-	if (pread(fd, &pid, sizeof(pid), offsetof(struct seg_header, pub_pid)) !=
-	    (ssize_t)sizeof(pid))
-		pid = 0;
+	*pid = 0;
+	*start = 0;
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &magic, sizeof(magic), offsetof(struct seg_header, magic)) ==
+	    (ssize_t)sizeof(magic) && magic == SEG_MAGIC &&
+	    pread(fd, pid, sizeof(*pid), offsetof(struct seg_header, pub_pid)) ==
+	    (ssize_t)sizeof(*pid) &&
+	    pread(fd, start, sizeof(*start), offsetof(struct seg_header, pub_start)) ==
+	    (ssize_t)sizeof(*start))
+		r = 0;
+	close(fd);
+	return r;
+}
+
+/* The error for a channel whose lock is held by its live publisher. */
+static int owned_error(const char *dir, const char *channel)
+{
+	int32_t pid;
+	uint64_t start;
+
+	recorded_publisher(dir, channel, &pid, &start);
 	return err_set(MDBUS_EOWNED, "channel %s is owned by live publisher pid %d",
 		       channel, (int)pid);
 }
@@ -86,21 +108,14 @@ static int replaced(int r)
 	return r < 0 ? r : 1;
 }
 
-/* The header of the segment open as fd, mapped read-write through a
- * second open of its path: a mapping of fd itself would hold our locked
- * description, i.e. the lock, in any child forked meanwhile. NULL with
- * the error in *r (-EAGAIN: the name moved on). */
-static struct seg_header *map_header(int fd, const char *path, int *r)
+/* The header of the segment open (read-write) as fd, mapped read-write.
+ * NULL with the error in *r. */
+static struct seg_header *map_header(int fd, int *r)
 {
-	int mfd = seg_reopen_same(fd, path);
-	void *h;
+	void *h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       fd, 0);
 
-	*r = mfd;
-	if (mfd < 0)
-		return NULL;
-	h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
 	*r = h == MAP_FAILED ? -errno : 0;
-	close(mfd);
 	return h == MAP_FAILED ? NULL : h;
 }
 
@@ -161,15 +176,15 @@ static int resume_table(struct seg_map *m, const char *channel,
 }
 
 /*
- * We hold the lock of our own segment under the name, so its publisher is
- * gone. Resumes it when it has the geometry asked and no write bits
- * beyond file_mode; replaces it when it is a leftover or, with
+ * We hold the channel's lock and the segment under the name is ours, so
+ * its publisher is gone. Resumes it when it has the geometry asked and no
+ * write bits beyond its owner's; replaces it when it is a leftover or, with
  * MDBUS_PUB_REPLACE, of another geometry, mode, major version, magic or
  * corrupt (marked replaced for its readers whenever its layout is ours).
- * Returns 0 when m maps the segment open as fd, 1 when m maps a new one
- * (fd is then the caller's to close), or an error.
+ * Returns 0 when m maps the segment open as fd, 1 when m maps a new one,
+ * or an error; fd stays the caller's.
  */
-static int resume_locked(struct seg_map *m, int fd, const char *path,
+static int resume_locked(struct seg_map *m, int fd,
 			 const struct stat *st, int mode_ok, const char *channel,
 			 const struct mdbus_pub_config *cfg,
 			 const struct seg_geom *want)
@@ -179,24 +194,23 @@ static int resume_locked(struct seg_map *m, int fd, const char *path,
 	int r = 1;
 
 	if (st->st_size >= (off_t)SEG_HEADER_SIZE) {
-		h = map_header(fd, path, &r);
+		h = map_header(fd, &r);
 		if (!h)
-			return r == -EAGAIN ? r : err_set(r, "map channel %s: %s",
-							  channel, strerror(-r));
+			return err_set(r, "map channel %s: %s", channel,
+				       strerror(-r));
 		r = judge(h, (uint64_t)st->st_size, channel, want, &have);
 	}
 	if (r == 0 && !mode_ok)
 		r = mode_error(channel, st);
 	if (r == 0) {
 		m->g = have;
-		r = seg_map_rw(m, fd, path);
+		r = seg_map_rw(m, fd);
 		if (r == 0)
 			r = resume_table(m, channel, cfg);
 		if (r == 0) {
 			munmap(h, SEG_HEADER_SIZE);
 			return 0;
 		}
-		m->fd = -1; /* fd stays the caller's to close */
 		seg_unmap(m);
 		if (r != -EEXIST) {
 			munmap(h, SEG_HEADER_SIZE);
@@ -246,66 +260,56 @@ static int foreign_error(const char *channel, const char *dir,
 		       (unsigned long)st->st_nlink, (unsigned)geteuid());
 }
 
-/* Opens the file under the name for its lock: read-write when we may,
- * else read-only (someone else's, only to be replaced). */
+/* Opens the file under the name: read-write when we may, else read-only
+ * (someone else's, only to be replaced). */
 static int open_existing(const char *path, int *writable)
 {
-	int fd = seg_lock_open(path, O_RDWR, 0);
+	int fd = seg_open_path(path, O_RDWR, 0);
 
 	*writable = fd >= 0;
 	if (fd == -EACCES)
-		fd = seg_lock_open(path, O_RDONLY, 0);
+		fd = seg_open_path(path, O_RDONLY, 0);
 	return fd;
 }
 
 /*
- * The lock is held, but the publisher the header names is gone, or is
- * this process without holding it: a child forked a moment ago still has
- * the descriptor, until its fork handler points it away (seg_lock.c).
- * Worth looking again shortly rather than calling the channel owned.
+ * The channel's lock is held, but the publisher the segment records is
+ * gone, or is this process without holding it, or there is no segment
+ * yet: a child forked a moment ago still has the descriptor until its
+ * fork handler points it away (seg_lock.c), or another publisher of our
+ * uid is making the segment. Worth looking again shortly rather than
+ * calling the channel owned. Only our uid can open the lock file.
  */
-static int lock_in_transit(int fd, const char *channel)
+static int lock_in_transit(int lock_fd, const char *dir, const char *channel)
 {
 	struct timespec pause = { 0, 1000000L }; /* 1 ms */
-	int32_t pid = 0;
-	uint64_t start = 0;
+	int32_t pid;
+	uint64_t start;
+	int made = recorded_publisher(dir, channel, &pid, &start) == 0;
 
-	if (pread(fd, &pid, sizeof(pid), offsetof(struct seg_header, pub_pid)) !=
-	    (ssize_t)sizeof(pid) ||
-	    pread(fd, &start, sizeof(start), offsetof(struct seg_header, pub_start)) !=
-	    (ssize_t)sizeof(start))
+	if (made && (pid == getpid() ? seg_lock_held_here(lock_fd)
+				     : proc_alive(pid, start)))
 		return 0;
-	if (pid == getpid() ? seg_lock_held_here(fd) : proc_alive(pid, start))
-		return 0;
-	/* What to say if it stays so: anyone who may read the file can
-	 * flock() it (a plain reader, or a hostile one). */
-	err_set(-EBUSY, "channel %s: its segment is locked by a process that "
-		"is not its publisher (pid %d recorded, gone): a process that "
-		"opened the file, e.g. any reader of it, holds it; stop that "
-		"process", channel, (int)pid);
+	/* What to say if it stays so. */
+	if (made)
+		err_set(-EBUSY, "channel %s: its lock is held by a process that "
+			"is not its publisher (pid %d recorded, gone): another "
+			"process of uid %u holds the lock file; stop it",
+			channel, (int)pid, (unsigned)geteuid());
+	else
+		err_set(-EBUSY, "channel %s: another process of uid %u holds its "
+			"lock but made no segment yet", channel,
+			(unsigned)geteuid());
 	nanosleep(&pause, NULL);
 	return 1;
 }
 
-/* seg_lock_named()'s result as an error with detail. */
-static int lock_error(int r, int fd, const char *channel)
-{
-	if (r == -EWOULDBLOCK && lock_in_transit(fd, channel))
-		return -EAGAIN;
-	if (r == -EWOULDBLOCK)
-		return owned_error(fd, channel);
-	if (r < 0 && r != -EAGAIN)
-		return err_set(r, "lock channel %s: %s", channel, strerror(-r));
-	return r;
-}
-
 /*
- * Takes over the segment under the channel's name: a file that is not
- * ours is refused naming its owner and mode, or with MDBUS_PUB_REPLACE
- * replaced (when the directory lets us rename over it); ours is locked
- * (else it is owned), then resumed or replaced as resume_locked() says.
- * Returns 0, -ENOENT when the name is free, -EAGAIN when the name moved
- * on meanwhile (look again), or an error.
+ * With the channel's lock held, takes over the segment under its name: a
+ * file that is not ours is refused naming its owner and mode, or with
+ * MDBUS_PUB_REPLACE replaced (when the directory lets us rename over it);
+ * ours is resumed or replaced as resume_locked() says. Returns 0,
+ * -ENOENT when the name is free, or an error.
  */
 static int take_over(struct seg_map *m, const char *channel,
 		     const struct mdbus_pub_config *cfg, const struct seg_geom *want)
@@ -324,19 +328,17 @@ static int take_over(struct seg_map *m, const char *channel,
 	r = mine = ours(fd, writable, &st, &mode_ok);
 	if (mine == 0 && !(cfg->flags & MDBUS_PUB_REPLACE))
 		r = foreign_error(channel, dir, &st);
-	else if (mine >= 0)
-		r = lock_error(seg_lock_named(fd, dir, channel), fd, channel);
-	if (r == 0 && mine)
-		r = resume_locked(m, fd, path, &st, mode_ok, channel, cfg, want);
-	else if (r == 0)
+	else if (mine > 0)
+		r = resume_locked(m, fd, &st, mode_ok, channel, cfg, want);
+	else if (mine == 0)
 		r = replaced(replace_locked(m, NULL, channel, cfg, want));
-	if (r != 0)
-		seg_lock_close(fd);
+	close(fd);
 	return r < 0 ? r : 0;
 }
 
 /* Makes the segment and gives it the free name. Returns 0, -EAGAIN when
- * someone else took the name meanwhile, or an error. */
+ * someone else (not through the lock: another user) took the name
+ * meanwhile, or an error. */
 static int create(struct seg_map *m, const char *channel,
 		  const struct mdbus_pub_config *cfg, const struct seg_geom *want)
 {
@@ -349,6 +351,34 @@ static int create(struct seg_map *m, const char *channel,
 	if (r < 0)
 		seg_new_discard(m, tmp, seg_dir(cfg->dir), channel);
 	return r == -EEXIST ? -EAGAIN : r;
+}
+
+/* One attempt: the channel's lock, then its segment taken over or made;
+ * m keeps the lock's fd. -EAGAIN: look again. */
+static int open_locked(struct seg_map *m, const char *channel,
+		       const struct mdbus_pub_config *cfg,
+		       const struct seg_geom *want)
+{
+	const char *dir = seg_dir(cfg->dir);
+	int lock_fd, r = seg_lock_channel(dir, channel, &lock_fd);
+
+	if (r == -EWOULDBLOCK) {
+		r = lock_in_transit(lock_fd, dir, channel) ? -EAGAIN
+							   : owned_error(dir, channel);
+		seg_lock_close(lock_fd);
+		return r;
+	}
+	if (r < 0)
+		return r;
+	r = take_over(m, channel, cfg, want);
+	if (r == -ENOENT)
+		r = create(m, channel, cfg, want);
+	if (r < 0) {
+		seg_lock_close(lock_fd);
+		return r;
+	}
+	m->fd = lock_fd;
+	return 0;
 }
 
 int seg_open_publisher(struct seg_map *m, const char *channel,
@@ -366,9 +396,7 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 		return r;
 	for (attempt = 0; attempt < 64; attempt++) {
 		err_clear(); /* what is left at the end: the last attempt's */
-		r = take_over(m, channel, cfg, &want);
-		if (r == -ENOENT)
-			r = create(m, channel, cfg, &want);
+		r = open_locked(m, channel, cfg, &want);
 		if (r != -EAGAIN)
 			return r;
 	}

@@ -61,17 +61,13 @@ int seg_geom_from_header(struct seg_geom *g, const struct seg_header *h,
 
 /* ---- seg_create.c ---- */
 
-/* A second open file description (read-write) of the file open as fd, by
- * path: -EAGAIN when the path now names another file. A mapping made
- * through it holds no lock fd holds. Returns the fd or a negated errno. */
-int seg_reopen_same(int fd, const char *path);
+/* Maps the whole segment open (read-write) as fd, geometry m->g,
+ * read-write and pre-faulted. fd stays the caller's. Returns 0 or a
+ * negated errno with detail. */
+int seg_map_rw(struct seg_map *m, int fd);
 
-/* Maps the whole segment open as fd read-write, geometry m->g, through a
- * second open of path (which must still be fd's file: else -EAGAIN); m
- * takes fd. Returns 0 or a negated errno with detail. */
-int seg_map_rw(struct seg_map *m, int fd, const char *path);
-
-/* Makes a new segment for channel, complete, locked and mapped, under a
+/* With the channel's lock held: makes a new segment for channel, complete
+ * and mapped, under a
  * hidden temporary name (tmp, SEG_TMP_MAX bytes) in the channel's directory,
  * where no reader or publisher looks: the name is then given to it at
  * once (seg_new_publish()), so a channel's name never shows a segment
@@ -145,13 +141,18 @@ int seg_reserve(int fd, const char *dir, const char *channel, uint64_t size);
 
 /* ---- seg_lock.c ---- */
 
-/* Takes the owner lock of the segment open as fd (non-blocking), then
- * checks that fd is still the file under the channel's name: a file
- * removed between our open and our lock (by a publisher that judged it
- * abandoned, or by a replacer) must not be owned. Returns 0 when locked
- * and named, -EAGAIN when no longer named (lock dropped: open again),
- * -EWOULDBLOCK when another process holds the lock, or a negated errno. */
-int seg_lock_named(int fd, const char *dir, const char *channel);
+/* The channel's lock file: its name, '+', "lock". */
+void seg_lock_path(char *buf, size_t len, const char *dir, const char *channel);
+
+/* Takes the channel's owner lock (non-blocking): the lock file, made 0600
+ * when missing, must be a regular file of our effective uid with one name
+ * that nobody else may open, and still under its name once locked.
+ * Returns 0 with the listed fd in *fd_out (close it with
+ * seg_lock_close(), which drops the lock), -EWOULDBLOCK when another
+ * process holds it (*fd_out open, unlocked: the caller closes it),
+ * -EAGAIN when the file left its name meanwhile (look again), or an error
+ * with detail (*fd_out -1). */
+int seg_lock_channel(const char *dir, const char *channel, int *fd_out);
 
 /* 1 when another listed fd of this process holds the owner lock of the
  * file open as fd, else 0. Asks by flock() on that fd, which succeeds
