@@ -55,6 +55,7 @@ listen = [::1]:5000
 interface = 127.0.0.1
 session = S1
 rcvbuf = 1048576
+jump_confirm = 16
 timestamps = sender
 
 [channel l1]
@@ -165,6 +166,7 @@ edge '[channel x]\nsource = synthetic\nreplace = maybe\n' "3: replace: 'maybe' i
 edge '[channel x]\nsource = synthetic\ngroup =\n' "3: group: empty value"
 edge '[channel x]\nsource = synthetic\nseed = 18446744073709551616\n' "3: seed: '18446744073709551616' is not an integer in 0..18446744073709551616"
 edge '[channel x]\nsource = udp\nlisten = :70000\n' "1: [channel x]: ':70000': bad port"
+edge '[channel x]\nsource = udp\nlisten = :1\njump_confirm = 17\n' "4: jump_confirm: '17' is not an integer in 1..16"
 edge '[channel x]\nsource = udp\nlisten = :1\nsession = ELEVENCHARS\n' "1: [channel x]: session: longer than 10 characters"
 edge '[channel ]\nsource = synthetic\n' "1: invalid channel name '' (want [A-Za-z0-9._-]{1,64})"
 edge '[channel x]\n\nsource = synthetic\n  [channel x]\nsource = replay\n' "4: channel 'x' already defined at line 1"
