@@ -24,13 +24,19 @@
 #define LOSS_REPORT_NS NS_PER_SEC     /* at most one loss line per second */
 #define BUSY_CHECK_EVERY 256          /* housekeeping under load */
 #define ATTACH_POLL_NS 50000000ULL    /* --wait-for-channel: open retries */
+#define REJOIN_RETRY_NS (3 * NS_PER_SEC) /* a cut consumer table is back on
+				      * the publisher's next heartbeat */
 
 struct chan {
 	const char *name;
 	mdbus_sub_t *sub;
 	struct stats *stats;
 	struct mdbus_pub_info pub;   /* last seen publisher state */
-	int waiting;                 /* --wait-for-channel: not there yet */
+	int waiting;                 /* --wait-for-channel: not there yet,
+				      * or rejoining */
+	int rejoining;               /* entry taken away: registering again */
+	uint64_t rejoin_seq;         /* where to go on reading */
+	uint64_t rejoin_end_ns;      /* give up registering again then */
 	uint64_t loss_msgs, loss_gaps, loss_seq; /* not yet reported */
 	uint64_t loss_report_ns;
 };
@@ -255,14 +261,31 @@ static void note_pub_idle(const struct app *a, const struct chan *c)
 			then);
 }
 
-/* Opens c with cfg. Returns 0; -ENOENT, c->sub NULL, when the channel
- * does not exist and missing_ok; or a negative code (the run ends). */
+/* Which open errors a caller that tries again lets pass. */
+enum open_retry {
+	RETRY_NONE,
+	RETRY_MISSING,   /* the channel does not exist (yet) */
+	RETRY_TRANSIENT, /* also: its consumer table is cut (the publisher
+			  * restores it) or it is being made */
+};
+
+static int open_error_passes(int err, enum open_retry retry)
+{
+	if (err == -ENOENT)
+		return retry >= RETRY_MISSING;
+	return retry == RETRY_TRANSIENT &&
+	       (err == MDBUS_ECORRUPT || err == MDBUS_ENOTREADY);
+}
+
+/* Opens c with cfg. Returns 0; the library's code, c->sub NULL, for an
+ * error that retry lets pass (the run goes on); or a negative code (the
+ * run ends). */
 static int open_chan(struct app *a, struct chan *c,
-		     const struct mdbus_sub_config *cfg, int missing_ok)
+		     const struct mdbus_sub_config *cfg, enum open_retry retry)
 {
 	int err = mdbus_sub_open(&c->sub, c->name, cfg);
 
-	if (err == -ENOENT && missing_ok) {
+	if (err && open_error_passes(err, retry)) {
 		c->sub = NULL;
 		return err;
 	}
@@ -282,7 +305,7 @@ static int try_attach(struct app *a, struct chan *c)
 
 	if (!a->o->from_given)
 		cfg.start = MDBUS_START_OLDEST;
-	rc = open_chan(a, c, &cfg, 1);
+	rc = open_chan(a, c, &cfg, RETRY_MISSING);
 	if (rc)
 		return rc == -ENOENT ? 0 : rc;
 	c->waiting = 0;
@@ -296,7 +319,8 @@ static int try_attach(struct app *a, struct chan *c)
  * --wait-for-channel, else an error. */
 static int first_open(struct app *a, struct chan *c)
 {
-	int rc = open_chan(a, c, &a->o->sub, a->o->wait_channel);
+	int rc = open_chan(a, c, &a->o->sub,
+			   a->o->wait_channel ? RETRY_MISSING : RETRY_NONE);
 
 	if (rc == -ENOENT && a->o->wait_channel) {
 		c->waiting = 1;
@@ -308,20 +332,6 @@ static int first_open(struct app *a, struct chan *c)
 	if (rc == 0)
 		note_pub_idle(a, c);
 	return rc;
-}
-
-static int attach_tick(struct app *a, uint64_t now)
-{
-	if (!a->waiting || now < a->next_attach_ns)
-		return 0;
-	a->next_attach_ns = now + ATTACH_POLL_NS;
-	for (int i = 0; i < a->n; i++) {
-		int rc = a->ch[i].waiting ? try_attach(a, &a->ch[i]) : 0;
-
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
 }
 
 static int reattach(struct app *a, struct chan *c)
@@ -340,18 +350,59 @@ static int reattach(struct app *a, struct chan *c)
 	return grow_buffer(a, mdbus_sub_payload_max(c->sub));
 }
 
-/* A lossless publisher evicted us: register again where we stopped. */
-static int rejoin(struct app *a, struct chan *c)
+/* One try to register c again at c->rejoin_seq. A consumer table that
+ * is cut or not there is tried again (attach_tick) until
+ * c->rejoin_end_ns. Returns 0 or a negative code (the run ends). */
+static int try_rejoin(struct app *a, struct chan *c)
 {
 	struct mdbus_sub_config cfg = a->o->sub;
+	int rc;
 
 	cfg.start = MDBUS_START_SEQ;
-	cfg.start_seq = mdbus_sub_position(c->sub);
-	fprintf(stderr, "mdsub: %s: evicted by the lossless publisher, "
-		"rejoining at seq %" PRIu64 "\n", c->name, cfg.start_seq);
+	cfg.start_seq = c->rejoin_seq;
+	rc = open_chan(a, c, &cfg, now_monotonic() < c->rejoin_end_ns ?
+			      RETRY_TRANSIENT : RETRY_NONE);
+	if (rc)
+		return a->done ? rc : 0;
+	c->rejoining = c->waiting = 0;
+	a->waiting--;
+	return 0;
+}
+
+/* Our consumer entry was taken away: a lossless publisher evicted us, a
+ * reclaimer judged us dead, or a reader cut the consumer table file (the
+ * publisher gives it its size back on its next heartbeat). Registers
+ * again where we stopped, trying for up to REJOIN_RETRY_NS. */
+static int rejoin(struct app *a, struct chan *c)
+{
+	c->rejoin_seq = mdbus_sub_position(c->sub);
+	fprintf(stderr, "mdsub: %s: consumer entry taken away (evicted, "
+		"reclaimed as dead, or the consumer table was cut); rejoining "
+		"at seq %" PRIu64 "\n", c->name, c->rejoin_seq);
 	mdbus_sub_close(c->sub);
 	c->sub = NULL;
-	return open_chan(a, c, &cfg, 0);
+	c->rejoin_end_ns = now_monotonic() + REJOIN_RETRY_NS;
+	c->rejoining = c->waiting = 1;
+	a->waiting++;
+	return try_rejoin(a, c);
+}
+
+/* Channels not attached (--wait-for-channel) or registering again: one
+ * try each every ATTACH_POLL_NS. */
+static int attach_tick(struct app *a, uint64_t now)
+{
+	if (!a->waiting || now < a->next_attach_ns)
+		return 0;
+	a->next_attach_ns = now + ATTACH_POLL_NS;
+	for (int i = 0; i < a->n; i++) {
+		struct chan *c = &a->ch[i];
+		int rc = !c->waiting ? 0 :
+			 c->rejoining ? try_rejoin(a, c) : try_attach(a, c);
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static int check_pub(struct app *a, struct chan *c)

@@ -16,9 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "conf.h"
+#include "conf_open.h"
 #include "conf_syntax.h"
 #include "log.h"
 #include "mdbus.h"
@@ -436,18 +436,18 @@ static int parse(struct parser *p)
 
 static int open_file(struct parser *p, const char *path)
 {
-	struct stat st;
+	char why[sizeof(p->report->errs->text)];
 
-	p->fp = path ? fopen(path, "r")
-		     : fmemopen((void *)embedded_conf, strlen(embedded_conf), "r");
-	if (p->fp && fstat(fileno(p->fp), &st) == 0 && S_ISDIR(st.st_mode)) {
-		fclose(p->fp);
+	if (!path) {
+		p->fp = fmemopen((void *)embedded_conf, strlen(embedded_conf),
+				 "r");
+		snprintf(why, sizeof why, "%s", strerror(errno));
+	} else if (conf_open(path, &p->fp, why, sizeof why) < 0) {
 		p->fp = NULL;
-		errno = EISDIR;
 	}
 	if (p->fp)
 		return 0;
-	conf_error(p, 0, "%s", strerror(errno));
+	conf_error(p, 0, "%s", why);
 	return -1;
 }
 

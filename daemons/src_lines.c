@@ -5,12 +5,17 @@
  * Binance bookTicker/trade JSON (lines_parse.h). Malformed lines are
  * counted and logged, rate-limited, and never stop the source.
  *
- * A listener cannot be taken from its real feeder: a connection idle for
- * `idle_timeout` seconds is closed, one address holds at most
- * `peer_connections` of the 64, an `allow` list may name the addresses
- * let in, and when accept() runs out of descriptors the listener is left
- * alone for ACCEPT_PAUSE_S (it stays readable, so watching it would spin).
- * Each refusal is counted in the source's counters and logged,
+ * A listener cannot be taken from its real feeder: a connection that sent
+ * no accepted message for `idle_timeout` seconds is closed (comments and
+ * malformed lines do not count: they keep nothing open), one address holds
+ * at most `peer_connections` of the 64, and when 64 are open a new one
+ * takes the place of the connection that has gone longest without an
+ * accepted message, one that never sent any first (an attacker with many
+ * addresses holds its slots with nothing valid; the real feeder's data is
+ * valid). An `allow` list may name the addresses let in, and when
+ * accept() runs out of descriptors the listener is left alone for
+ * ACCEPT_PAUSE_S (it stays readable, so watching it would spin). Each
+ * refusal and eviction is counted in the source's counters and logged,
  * rate-limited.
  */
 #include "config.h"
@@ -40,15 +45,15 @@
 
 /* The source's counters, named in lines_counters[]. */
 enum {
-	LINES_IDLE,         /* connections closed for being idle */
-	LINES_FULL,         /* refused: CONNS_MAX open */
+	LINES_IDLE,         /* closed: no accepted message for idle_timeout */
+	LINES_EVICTED,      /* closed: CONNS_MAX open, a new one took its place */
 	LINES_PEER_LIMIT,   /* refused: peer_connections from that address */
 	LINES_NOT_ALLOWED,  /* refused: address not in `allow` */
 	LINES_ACCEPT_ERROR, /* accept() failed (EMFILE, ENFILE, ...) */
 };
 
 static const char *const lines_counters[] = {
-	"idle", "full", "peer_limit", "not_allowed", "accept_errors", NULL,
+	"idle", "evicted", "peer_limit", "not_allowed", "accept_errors", NULL,
 };
 
 struct lines_conf {
@@ -89,6 +94,8 @@ struct conn {
 	struct addr_key peer;
 	char peer_text[INET6_ADDRSTRLEN + 16];
 	uint64_t lineno;
+	uint64_t msgs;     /* accepted messages */
+	ev_tstamp last_msg; /* when the last was accepted (or connected) */
 	size_t len;
 	int skipping;      /* in the tail of a line too long */
 	char buf[CONN_BUF];
@@ -176,9 +183,11 @@ static void handle_line(struct lines *l, struct conn *c, char *line,
 	line[len] = '\0';
 	rc = l->conf.format ? lines_parse_json(l->tok, line, len, now_realtime(), &m, &why)
 			    : lines_parse_csv(line, now_realtime(), &m, &why);
-	if (rc == LINE_OK)
+	if (rc == LINE_OK) {
 		channel_publish(l->base.ch, m.type, &m.u, m.size, 0);
-	else if (rc == LINE_BAD)
+		c->msgs++;
+		c->last_msg = ev_now(l->base.loop);
+	} else if (rc == LINE_BAD)
 		bad_line(l, c, c->lineno, why);
 }
 
@@ -243,8 +252,6 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ssize_t n = read(w->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
 
 	if (n > 0) {
-		if (ev_is_active(&c->idle_w))
-			ev_timer_again(loop, &c->idle_w);
 		c->len += (size_t)n;
 		consume(l, c);
 	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
@@ -257,20 +264,28 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		lines_halt(l);
 }
 
-/* An accepted connection that sent nothing for idle_timeout seconds (a
- * paused channel reads nothing, so it waits). */
+/* An accepted connection whose idle_timeout ran from its last accepted
+ * message (or its connect): closed unless a message came meanwhile (a
+ * paused channel reads nothing, so its connections get a new timeout). */
 static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
 	struct lines *l = c->owner;
+	ev_tstamp left = c->last_msg + l->conf.idle_timeout - ev_now(loop);
 
 	if (channel_paused(l->base.ch)) {
-		ev_timer_again(loop, w);
+		c->last_msg = ev_now(loop);
+		left = l->conf.idle_timeout;
+	}
+	if (left > 0) {
+		ev_timer_set(w, left, 0);
+		ev_timer_start(loop, w);
 		return;
 	}
 	channel_count(l->base.ch, LINES_IDLE, 1);
-	log_limited(&l->net_limit, LOG_WARNING, "channel %s: %s closed: idle "
-		    "for %g s", name_of(l), c->what, l->conf.idle_timeout);
+	log_limited(&l->net_limit, LOG_WARNING, "channel %s: %s closed: no "
+		    "accepted message for %g s", name_of(l), c->what,
+		    l->conf.idle_timeout);
 	close_conn(l, c);
 }
 
@@ -287,6 +302,8 @@ static struct conn *add_conn(struct lines *l, int fd, const char *what)
 	c->owner = l;
 	c->what = what ? what : c->peer_text;
 	c->lineno = 0;
+	c->msgs = 0;
+	c->last_msg = ev_now(l->base.loop);
 	c->len = 0;
 	c->skipping = 0;
 	c->next = l->conns;
@@ -356,9 +373,6 @@ static const char *refusal(struct lines *l, const struct addr_key *peer)
 	if (!addr_allow_match(&l->allow, peer)) {
 		which = LINES_NOT_ALLOWED;
 		why = "address not allowed";
-	} else if (l->nconns >= CONNS_MAX) {
-		which = LINES_FULL;
-		why = "64 connections already open";
 	} else if (conns_from(l, peer) >= l->conf.peer_connections) {
 		which = LINES_PEER_LIMIT;
 		why = "peer_connections reached for this address";
@@ -367,6 +381,34 @@ static const char *refusal(struct lines *l, const struct addr_key *peer)
 	}
 	channel_count(l->base.ch, (unsigned)which, 1);
 	return why;
+}
+
+/* Whether a should go before b to make room: one that never sent an
+ * accepted message before one that did, then the longest without one
+ * (on a tie a, later in the list, which is newest first, is older). */
+static int evict_first(const struct conn *a, const struct conn *b)
+{
+	if (!a->msgs != !b->msgs)
+		return !a->msgs;
+	return a->last_msg <= b->last_msg;
+}
+
+/* CONNS_MAX are open: closes the one to go first for a connection from
+ * `newcomer`. */
+static void make_room(struct lines *l, const char *newcomer)
+{
+	struct conn *victim = l->conns;
+
+	for (struct conn *c = l->conns; c; c = c->next)
+		if (evict_first(c, victim))
+			victim = c;
+	channel_count(l->base.ch, LINES_EVICTED, 1);
+	log_limited(&l->net_limit, LOG_WARNING, "channel %s: %s closed for a "
+		    "connection from %s: 64 connections open; it sent no "
+		    "accepted message for %.1f s%s", name_of(l), victim->what,
+		    newcomer, ev_now(l->base.loop) - victim->last_msg,
+		    victim->msgs ? "" : " (none since it connected)");
+	close_conn(l, victim);
 }
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -395,6 +437,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		close(fd);
 		return;
 	}
+	if (l->nconns >= CONNS_MAX)
+		make_room(l, text);
 	log_msg(LOG_INFO, "channel %s: connection from %s accepted on %s",
 		name_of(l), text, l->conf.listen);
 	c = adopt_conn(l, fd, NULL);
@@ -403,8 +447,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	c->peer = peer;
 	snprintf(c->peer_text, sizeof(c->peer_text), "connection from %s", text);
 	if (l->conf.idle_timeout > 0) {
-		c->idle_w.repeat = l->conf.idle_timeout;
-		ev_timer_again(loop, &c->idle_w);
+		ev_timer_set(&c->idle_w, l->conf.idle_timeout, 0);
+		ev_timer_start(loop, &c->idle_w);
 	}
 }
 

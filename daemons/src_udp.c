@@ -8,10 +8,14 @@
  * A packet whose sequence number is more than `jump_window` messages away
  * from the next expected one (ahead or behind) is not believed on its own:
  * one forged packet would otherwise make every later real one look seen
- * already. It is held, and taken (with the gap up to it) only when the next
- * packet of the session continues it, as a stream that really jumped does;
- * any other packet drops it. Each packet not taken is counted by reason,
- * in the source's counters (channel_count()).
+ * already. It is held, with the packets that continue it, and taken only
+ * when `jump_confirm` packets in a row continue it, as a stream that
+ * really jumped does; any other packet drops them. The messages an adopted
+ * jump skips are counted as jumped, not as lost (a forged jump must not
+ * poison the gap totals). Each packet not taken is counted by reason, in
+ * the source's counters (channel_count()). MoldUDP64 has no
+ * authentication: this only makes a forger send jump_confirm + 1 packets
+ * in a row; `allow`-style filtering is the network's job (mdpub.conf(5)).
  */
 #include "config.h"
 
@@ -34,6 +38,8 @@
 
 #define PACKETS_PER_CB 64
 #define JUMP_WINDOW 1000000 /* messages: a few seconds of a busy feed */
+#define JUMP_CONFIRM 3      /* packets continuing a jump before it is taken */
+#define JUMP_CONFIRM_MAX 16
 
 /* The source's counters, named in udp_counters[]. */
 enum {
@@ -41,11 +47,12 @@ enum {
 	UDP_SESSION,   /* not of the configured session */
 	UDP_MALFORMED, /* as the channel's malformed counter */
 	UDP_JUMP,      /* held: its sequence jumped beyond jump_window */
-	UDP_ADOPTED,   /* jumps the next packet confirmed */
+	UDP_ADOPTED,   /* jumps jump_confirm packets confirmed */
+	UDP_JUMPED,    /* messages adopted jumps skipped ahead */
 };
 
 static const char *const udp_counters[] = {
-	"duplicate", "session", "malformed", "jump", "adopted", NULL,
+	"duplicate", "session", "malformed", "jump", "adopted", "jumped", NULL,
 };
 
 struct udp_conf {
@@ -54,6 +61,7 @@ struct udp_conf {
 	char *session;
 	uint64_t rcvbuf;
 	uint64_t jump_window;
+	uint64_t jump_confirm;
 	int timestamps; /* 0 now, 1 sender */
 };
 
@@ -68,6 +76,8 @@ static const struct setting udp_settings[] = {
 	{"timestamps", SET_CHOICE, OFF(timestamps), 0, 0, 0, ts_names},
 	{"jump_window", SET_UINT, OFF(jump_window), 1, 4611686018427387904.0, 0,
 	 NULL},
+	{"jump_confirm", SET_UINT, OFF(jump_confirm), 1, JUMP_CONFIRM_MAX, 0,
+	 NULL},
 	{NULL, 0, 0, 0, 0, 0, NULL},
 };
 
@@ -80,15 +90,17 @@ struct udp {
 	uint64_t expected;               /* next message number, 0 unknown */
 	struct log_limit bad_limit;
 	struct log_limit jump_limit;
-	size_t held_len;                 /* 0: no packet held */
-	uint64_t held_next;              /* what a packet continuing it has */
-	unsigned char held[MOLD_PACKET_MAX];
+	unsigned nheld;                  /* the jump and those continuing it */
+	uint64_t held_next;              /* what a packet continuing them has */
+	size_t held_len[JUMP_CONFIRM_MAX];
+	unsigned char *held;             /* jump_confirm * MOLD_PACKET_MAX */
 	unsigned char pkt[MOLD_PACKET_MAX];
 };
 
 static void udp_conf_init(void *conf)
 {
 	((struct udp_conf *)conf)->jump_window = JUMP_WINDOW;
+	((struct udp_conf *)conf)->jump_confirm = JUMP_CONFIRM;
 }
 
 static int udp_conf_check(const void *conf, char *err, size_t errlen)
@@ -157,7 +169,7 @@ static int check_session(struct udp *u, const unsigned char *p)
 		    name_of(u), session_text(p, text));
 	memcpy(u->session, p, MOLD_SESSION_LEN);
 	u->expected = 0;
-	u->held_len = 0;
+	u->nheld = 0;
 	return 0;
 }
 
@@ -224,47 +236,65 @@ static int is_jump(const struct udp *u, uint64_t seq)
 				 : u->expected - seq > u->conf.jump_window;
 }
 
+static unsigned char *held_packet(struct udp *u, unsigned i)
+{
+	return u->held + (size_t)i * MOLD_PACKET_MAX;
+}
+
+/* Holds a packet that jumped: the first of a new jump, or one that
+ * continues the jump held. */
 static void hold(struct udp *u, const unsigned char *p, size_t n,
 		 const struct mold_header *h)
 {
 	channel_count(u->base.ch, UDP_JUMP, 1);
-	log_limited(&u->jump_limit, LOG_WARNING, "channel %s: packet of "
-		    "sequence %llu while %llu is expected: a jump beyond "
-		    "jump_window, held until the next packet continues it",
-		    name_of(u), (unsigned long long)h->seq,
-		    (unsigned long long)u->expected);
-	memcpy(u->held, p, n);
-	u->held_len = n;
+	if (!u->nheld || h->seq != u->held_next) {
+		u->nheld = 0;
+		log_limited(&u->jump_limit, LOG_WARNING, "channel %s: packet "
+			    "of sequence %llu while %llu is expected: a jump "
+			    "beyond jump_window, held until %u packets "
+			    "continue it", name_of(u),
+			    (unsigned long long)h->seq,
+			    (unsigned long long)u->expected,
+			    (unsigned)u->conf.jump_confirm);
+	}
+	memcpy(held_packet(u, u->nheld), p, n);
+	u->held_len[u->nheld++] = n;
 	u->held_next = h->seq + h->count;
 }
 
-/* The held packet was continued: the stream did jump. Takes it, the gap
- * up to it counted when it jumped ahead. */
+/* The held jump was continued jump_confirm times: the stream did jump.
+ * Takes the held packets from where they start; the messages skipped
+ * ahead are counted as jumped, not lost. */
 static void adopt_held(struct udp *u)
 {
 	struct mold_reader r;
 	struct mold_header h;
 
-	mold_reader_init(&r, u->held, u->held_len, &h);
-	u->held_len = 0;
+	mold_reader_init(&r, held_packet(u, 0), u->held_len[0], &h);
 	channel_count(u->base.ch, UDP_ADOPTED, 1);
+	if (h.seq > u->expected)
+		channel_count(u->base.ch, UDP_JUMPED, h.seq - u->expected);
 	log_limited(&u->jump_limit, LOG_WARNING, "channel %s: sequence jumps "
-		    "from %llu to %llu, confirmed by the next packet",
+		    "from %llu to %llu, confirmed by %u packets continuing it",
 		    name_of(u), (unsigned long long)u->expected,
-		    (unsigned long long)h.seq);
-	if (h.seq < u->expected)
-		u->expected = h.seq;
-	take_packet(u, &r, &h);
+		    (unsigned long long)h.seq, (unsigned)u->conf.jump_confirm);
+	u->expected = h.seq;
+	for (unsigned i = 0; i < u->nheld; i++) {
+		mold_reader_init(&r, held_packet(u, i), u->held_len[i], &h);
+		take_packet(u, &r, &h);
+	}
+	u->nheld = 0;
 }
 
-/* Takes the packet, holds it, or adopts a held one it continues first. */
+/* Takes the packet, holds it, or adopts the held jump it confirms first. */
 static void sequence_packet(struct udp *u, const unsigned char *p, size_t n,
 			    struct mold_reader *r, const struct mold_header *h)
 {
 	if (!is_jump(u, h->seq)) {
-		u->held_len = 0;
+		u->nheld = 0;
 		take_packet(u, r, h);
-	} else if (u->held_len && h->seq == u->held_next) {
+	} else if (u->nheld == u->conf.jump_confirm &&
+		   h->seq == u->held_next) {
 		adopt_held(u);
 		take_packet(u, r, h);
 	} else {
@@ -424,6 +454,7 @@ static void udp_stop(struct source *src)
 	log_limit_flush(&u->jump_limit, LOG_WARNING);
 	ev_io_stop(u->base.loop, &u->io_w);
 	close(u->io_w.fd);
+	free(u->held);
 	free(u);
 }
 
@@ -438,6 +469,11 @@ static int udp_start(struct source **out, const void *conf,
 	if (!u)
 		return source_nomem(err, errlen);
 	u->conf = *(const struct udp_conf *)conf;
+	u->held = malloc(u->conf.jump_confirm * MOLD_PACKET_MAX);
+	if (!u->held) {
+		free(u);
+		return source_nomem(err, errlen);
+	}
 	u->bad_limit.burst = u->jump_limit.burst = 10;
 	if (u->conf.session) {
 		memset(u->want, ' ', sizeof(u->want));
@@ -445,6 +481,7 @@ static int udp_start(struct source **out, const void *conf,
 	}
 	fd = open_socket(&u->conf, where, sizeof(where), err, errlen);
 	if (fd < 0) {
+		free(u->held);
 		free(u);
 		return fd;
 	}

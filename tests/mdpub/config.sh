@@ -1,7 +1,8 @@
 #!/bin/sh
 # mdpub.conf parsing: the sample is accepted, every error of a bad file is
 # named FILE:LINE with its reason, edge cases (empty file, the embedded
-# default, [global] defaults inherited by channels).
+# default, [global] defaults inherited by channels); a config that is not
+# a regular file, or that another user could change, is refused at once.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 # the shipped sample and the embedded default pass -t
@@ -54,6 +55,7 @@ listen = [::1]:5000
 interface = 127.0.0.1
 session = S1
 rcvbuf = 1048576
+jump_confirm = 16
 timestamps = sender
 
 [channel l1]
@@ -164,6 +166,7 @@ edge '[channel x]\nsource = synthetic\nreplace = maybe\n' "3: replace: 'maybe' i
 edge '[channel x]\nsource = synthetic\ngroup =\n' "3: group: empty value"
 edge '[channel x]\nsource = synthetic\nseed = 18446744073709551616\n' "3: seed: '18446744073709551616' is not an integer in 0..18446744073709551616"
 edge '[channel x]\nsource = udp\nlisten = :70000\n' "1: [channel x]: ':70000': bad port"
+edge '[channel x]\nsource = udp\nlisten = :1\njump_confirm = 17\n' "4: jump_confirm: '17' is not an integer in 1..16"
 edge '[channel x]\nsource = udp\nlisten = :1\nsession = ELEVENCHARS\n' "1: [channel x]: session: longer than 10 characters"
 edge '[channel ]\nsource = synthetic\n' "1: invalid channel name '' (want [A-Za-z0-9._-]{1,64})"
 edge '[channel x]\n\nsource = synthetic\n  [channel x]\nsource = replay\n' "4: channel 'x' already defined at line 1"
@@ -198,6 +201,34 @@ printf '[channel x]\nsource = synthetic\n; %s slot_size = 33\n' "$pad" \
 status 1 "$MDPUB" -T -c "$WORK/edge.conf" 2>"$WORK/got"
 expect "$WORK/got" "mdpub: $WORK/edge.conf:3: line longer than 8192 bytes"
 [ "$(wc -l <"$WORK/got")" -eq 1 ] || fail "an overlong line gave more than one error"
+
+# the file itself: a FIFO is refused without reading it (it would hang
+# -T, start and reload); a file others or the group may write, or (as
+# root) one owned by another user, is refused with the fix
+printf '[channel x]\nsource = synthetic\n' >"$WORK/own.conf"
+ln -s "$WORK/own.conf" "$WORK/link.conf"
+status 0 "$MDPUB" -T -c "$WORK/link.conf" >"$WORK/out"
+expect "$WORK/out" "$WORK/link.conf: OK, 1 channel"
+mkfifo "$WORK/fifo.conf"
+status 1 timeout 5 "$MDPUB" -T -c "$WORK/fifo.conf" 2>"$WORK/got"
+expect "$WORK/got" "mdpub: $WORK/fifo.conf: a FIFO, not a regular file"
+status 1 timeout 5 "$MDPUB" -c "$WORK/fifo.conf" 2>"$WORK/got"
+grep -qF "$WORK/fifo.conf: a FIFO, not a regular file" "$WORK/got" ||
+	fail "start with a FIFO as config: $(cat "$WORK/got")"
+chmod 0666 "$WORK/own.conf"
+status 1 "$MDPUB" -T -c "$WORK/own.conf" 2>"$WORK/got"
+expect "$WORK/got" "mdpub: $WORK/own.conf: mode 0666 lets others change it: chmod go-w $WORK/own.conf"
+chmod 0620 "$WORK/own.conf"
+status 1 "$MDPUB" -T -c "$WORK/link.conf" 2>"$WORK/got"
+expect "$WORK/got" "mdpub: $WORK/link.conf: mode 0620 lets its group change it: chmod go-w $WORK/link.conf"
+chmod 0644 "$WORK/own.conf"
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	chown nobody "$WORK/own.conf"
+	status 1 "$MDPUB" -T -c "$WORK/own.conf" 2>"$WORK/got"
+	expect "$WORK/got" "mdpub: $WORK/own.conf: owned by nobody (uid $(id -u nobody)), not by root or the user mdpub runs as (uid 0): chown it to one of them"
+else
+	echo "owner part skipped: not root or no user nobody"
+fi
 
 # a [global] default reaches every channel
 conf defaults.conf <<'END'

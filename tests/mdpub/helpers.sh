@@ -11,6 +11,8 @@ READER=$top_builddir/tests/mdpub/reader
 MDBUS_DIR=$(mktemp -d /dev/shm/mdpubtest.XXXXXX) || exit 99
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mdpubtest.XXXXXX") || exit 99
 export MDBUS_DIR LC_ALL=C
+# mdpub refuses a config file its group or others may write
+umask 022
 PIDS=
 cleanup() {
 	for p in $PIDS; do kill -KILL "$p" 2>/dev/null; done

@@ -1,15 +1,19 @@
 #!/bin/sh
 # The lines source's TCP listener under hostile peers (python3 clients):
-# 64 idle connections are closed after idle_timeout and the real feeder
-# gets in; one address holds at most peer_connections; `allow` refuses the
-# rest; out of descriptors, the channel does not spin and accepts again
-# once descriptors are free. Every refusal is counted exactly.
+# 64 connections from 8 addresses that send only comments hold nothing:
+# the real feeder takes the place of one of them, and they are closed
+# after idle_timeout although they keep sending; one address holds at
+# most peer_connections; `allow` refuses the rest; out of descriptors, the
+# channel does not spin and accepts again once descriptors are free. Every
+# refusal and eviction is counted exactly.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 
 # the TCP client: python3 client.py PORT then commands on stdin, one a
 # line: "open NAME [SRC]" (connect from SRC, default 127.0.0.1), "send NAME
-# TEXT", "closed NAME" (fails unless mdpub closed it within 3 s), "open?
+# TEXT", "spam PREFIX TEXT" (sends TEXT on every connection whose name
+# starts with PREFIX, those mdpub closed too, whose errors are ignored),
+# "closed NAME" (fails unless mdpub closed it within 3 s), "open?
 # NAME" (fails unless it is still open), "close NAME", "wait SEC"
 cat >"$WORK/client.py" <<'END'
 import socket, sys, time
@@ -27,6 +31,13 @@ for line in sys.stdin:
         conns[name] = s
     elif cmd == 'send':
         conns[name].sendall((w[2].rstrip('\n') + '\n').encode())
+    elif cmd == 'spam':
+        for n, s in conns.items():
+            try:
+                if n.startswith(name):
+                    s.sendall((w[2].rstrip('\n') + '\n').encode())
+            except OSError:
+                pass
     elif cmd == 'closed':
         conns[name].settimeout(3)
         try:
@@ -60,35 +71,41 @@ seq_lines() { # seq_lines N FORMAT: FORMAT with 1..N
 	while [ $i -le "$1" ]; do printf "$2\\n" $i; i=$((i + 1)); done
 }
 
-# 64 idle connections (the most there may be) and a 65th: the 65th is
-# refused at once, the 64 are closed after idle_timeout, then the feeder
-# gets in
-channel idle.conf idle source=lines listen=127.0.0.1:0 idle_timeout=2 \
-	peer_connections=64
+# 64 connections (the most there may be), 8 from each of 127.0.0.2..9,
+# that send a comment every 0.4 s: the feeder (127.0.0.1) takes the place
+# of the oldest of them at once, and the 63 others are closed when
+# idle_timeout has passed since they connected, their comments
+# notwithstanding; the feeder, whose quotes are accepted, stays
+channel idle.conf idle source=lines listen=127.0.0.1:0 idle_timeout=2
 start idle -c "$WORK/idle.conf"
 PORT=$(port_of idle)
-"$READER" --until 2 --dump idle >"$WORK/idle.out" &
+"$READER" --until 12 --dump idle >"$WORK/idle.out" &
 READ=$!
 {
-	seq_lines 64 'open i%d\nwait 0.01'
-	echo 'wait 0.2'
-	echo 'open extra'
-	echo 'closed extra'
-	seq_lines 64 'closed i%d'
+	i=0
+	for a in 2 3 4 5 6 7 8 9; do
+		for j in 1 2 3 4 5 6 7 8; do
+			i=$((i + 1))
+			printf 'open a%d 127.0.0.%d\nwait 0.01\n' $i $a
+		done
+	done
+	echo 'spam a #'
 	echo 'open feeder'
-	echo 'send feeder Q,REAL,1,1,2,1'
+	echo 'closed a1'
+	seq_lines 11 'send feeder Q,REAL,%d,1,2,1\nspam a #\nwait 0.4'
+	seq_lines 64 'closed a%d'
 	echo 'open? feeder'
 	echo 'close feeder'
 } >"$WORK/idle.cmd"
 client idle <"$WORK/idle.cmd"
-wait "$READ" || fail "idle: the feeder's quote not published"
-grep -q '^Q REAL 100000000 ' "$WORK/idle.out" || fail "idle: messages"
+wait "$READ" || fail "idle: the feeder's quotes not published"
+[ "$(grep -c '^Q REAL ' "$WORK/idle.out")" -eq 11 ] || fail "idle: messages"
 kill -USR1 "$PID"
-wait_log idle "channel idle: source lines: idle 64 full 1 peer_limit 0 not_allowed 0 accept_errors 0$"
-grep -q "channel idle: connection from 127.0.0.1 closed: idle for 2 s" \
+wait_log idle "channel idle: source lines: idle 63 evicted 1 peer_limit 0 not_allowed 0 accept_errors 0$"
+grep -q "channel idle: connection from 127.0.0.[2-9] closed: no accepted message for 2 s" \
 	"$WORK/idle.log" || fail "idle close not logged"
-grep -q "channel idle: connection from 127.0.0.1 refused: 64 connections already open" \
-	"$WORK/idle.log" || fail "full not logged"
+grep -q "channel idle: connection from 127.0.0.2 closed for a connection from 127.0.0.1: 64 connections open; it sent no accepted message for [0-9.]* s (none since it connected)$" \
+	"$WORK/idle.log" || fail "eviction not logged"
 stop "$PID"
 
 # peer_connections = 2 from one address; allow lets in 127.0.0.1 and
@@ -117,7 +134,7 @@ END
 wait "$READ" || fail "peer: quotes not published"
 grep -q '^Q A ' "$WORK/peer.out" && grep -q '^Q C ' "$WORK/peer.out" || fail "peer: messages"
 kill -USR1 "$PID"
-wait_log peer "channel peer: source lines: idle 0 full 0 peer_limit 1 not_allowed 1 accept_errors 0$"
+wait_log peer "channel peer: source lines: idle 0 evicted 0 peer_limit 1 not_allowed 1 accept_errors 0$"
 grep -q "connection from 127.0.0.1 refused: peer_connections reached" \
 	"$WORK/peer.log" || fail "peer limit not logged"
 grep -q "connection from 127.0.0.2 refused: address not allowed" \
@@ -161,6 +178,6 @@ wait "$CLIENT" || fail "fds client: $(tail -n 1 "$WORK/fds.client")"
 status 0 "$READER" --from oldest --until 2 --dump --timeout 10 fds >"$WORK/fds.out"
 grep -q '^Q LOW ' "$WORK/fds.out" || fail "fds: the feeder's quote not published"
 kill -USR1 "$PID"
-wait_log fds "channel fds: source lines: idle 0 full 0 peer_limit 0 not_allowed 0 accept_errors [1-9]"
+wait_log fds "channel fds: source lines: idle 0 evicted 0 peer_limit 0 not_allowed 0 accept_errors [1-9]"
 stop "$PID"
 exit 0

@@ -2,10 +2,12 @@
 # The udp source end to end: hand-made MoldUDP64 packets (bash's /dev/udp
 # sends them) with a repeat, gaps, heartbeats, an end of session and
 # malformed packets, counted exactly; a forged packet with a far sequence
-# number blinds nothing, a real jump the stream confirms is taken, and
-# every packet not taken is counted by reason; then, when mdsub is built, a
-# channel
-# relayed by `mdsub --forward` arrives complete, unicast and multicast.
+# number blinds nothing, nor do two forged packets that continue each
+# other, nor one forged after every real one; a real jump that
+# jump_confirm packets confirm is taken, counted as jumped and not lost,
+# and every packet not taken is counted by reason; then, when mdsub is
+# built, a channel relayed by `mdsub --forward` arrives complete, unicast
+# and multicast.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/udp"; exit 77; }
 
@@ -60,17 +62,17 @@ printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages"
 kill -USR1 "$PID"
 wait_log u "channel u: in 5 out 5 malformed 3 gaps 2 (lost 4) "
-wait_log u "channel u: source udp: duplicate 1 session 0 malformed 3 jump 0 adopted 0$"
+wait_log u "channel u: source udp: duplicate 1 session 0 malformed 3 jump 0 adopted 0 jumped 0$"
 grep -q "gap: messages 4..5 lost" "$WORK/u.log" || fail "gap not logged"
 stop "$PID"
 
 # one forged packet numbered 2^62 in the live session, then the real
-# stream: every real message is published; a jump of 94 the next packet
-# continues is taken with its gap
+# stream: every real message is published; a jump of 94 that the next 3
+# packets continue (jump_confirm, by default) is taken, jumped and not lost
 channel f.conf f source=udp listen=127.0.0.1:0 session=FEED jump_window=50
 start f -c "$WORK/f.conf"
 PORT=$(port_of f)
-"$READER" --until 8 --dump f >"$WORK/f.out" &
+"$READER" --until 10 --dump f >"$WORK/f.out" &
 READ=$!
 sleep 0.2
 msg 9 XXXXXXX >"$WORK/mx"
@@ -82,21 +84,55 @@ send OTHER 4 1 "$WORK/mx"                   # another session
 send FEED 4 2 "$WORK/m4" "$WORK/m1"
 send FEED 6 0                               # heartbeat, in order
 send FEED 100 1 "$WORK/m2"                  # a real jump: held...
-send FEED 101 1 "$WORK/m3"                  # ...and confirmed
-send FEED 102 65535
+send FEED 101 1 "$WORK/m3"                  # ...continued...
+send FEED 102 0                             # ...(a heartbeat too)...
+send FEED 102 1 "$WORK/m4"                  # ...and confirmed
+send FEED 103 1 "$WORK/m1"
+send FEED 104 65535
 wait_log f "session 'FEED      ' ended"
 wait "$READ" || fail "reader after the forged packet"
 grep '^M' "$WORK/f.out" >"$WORK/got"
-printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\nM 9 2\nM 9 3\n' >"$WORK/want"
+printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages after the forged packet"
 kill -USR1 "$PID"
-wait_log f "channel f: in 7 out 7 malformed 0 gaps 1 (lost 94) "
-wait_log f "channel f: source udp: duplicate 1 session 1 malformed 0 jump 2 adopted 1$"
-grep -q "channel f: packet of sequence 4611686018427387904 while 3 is expected: a jump beyond jump_window, held" \
+wait_log f "channel f: in 9 out 9 malformed 0 gaps 0 (lost 0) "
+wait_log f "channel f: source udp: duplicate 1 session 1 malformed 0 jump 4 adopted 1 jumped 94$"
+grep -q "channel f: packet of sequence 4611686018427387904 while 3 is expected: a jump beyond jump_window, held until 3 packets continue it" \
 	"$WORK/f.log" || fail "forged jump not logged"
-grep -q "channel f: sequence jumps from 6 to 100, confirmed by the next packet" \
+grep -q "channel f: sequence jumps from 6 to 100, confirmed by 3 packets continuing it" \
 	"$WORK/f.log" || fail "confirmed jump not logged"
-grep -q "gap: messages 6..99 lost" "$WORK/f.log" || fail "gap of the jump not logged"
+grep -q "gap: messages" "$WORK/f.log" && fail "an adopted jump logged as a gap"
+stop "$PID"
+
+# two forged packets that continue each other (10^12, 10^12 + 1) are not
+# taken, nor is a forged packet sent after every real one: every real
+# message is published, none forged, and no gap is counted
+channel g.conf g source=udp listen=127.0.0.1:0 session=FEED
+start g -c "$WORK/g.conf"
+PORT=$(port_of g)
+"$READER" --until 6 --dump g >"$WORK/g.out" &
+READ=$!
+sleep 0.2
+send FEED 1 1 "$WORK/m1"
+send FEED 1000000000000 1 "$WORK/mx"
+send FEED 1000000000001 1 "$WORK/mx"
+send FEED 2 1 "$WORK/m2"
+send FEED 1000000000002 1 "$WORK/mx"
+send FEED 3 1 "$WORK/m3"
+send FEED 1000000000003 1 "$WORK/mx"
+send FEED 4 1 "$WORK/m4"
+send FEED 1000000000004 1 "$WORK/mx"
+send FEED 5 1 "$WORK/m1"
+send FEED 1000000000005 1 "$WORK/mx"
+send FEED 6 65535
+wait_log g "session 'FEED      ' ended"
+wait "$READ" || fail "reader after the forged packets"
+grep '^M' "$WORK/g.out" >"$WORK/got"
+printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
+diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages among forged packets"
+kill -USR1 "$PID"
+wait_log g "channel g: in 5 out 5 malformed 0 gaps 0 (lost 0) "
+wait_log g "channel g: source udp: duplicate 0 session 0 malformed 0 jump 6 adopted 0 jumped 0$"
 stop "$PID"
 
 # relay: synthetic channel -> mdsub --forward -> udp source -> reader
