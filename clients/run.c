@@ -339,7 +339,7 @@ static int reattach(struct app *a, struct chan *c)
 	int err;
 
 	fprintf(stderr, "mdsub: %s: segment replaced, reattaching\n", c->name);
-	err = mdbus_sub_reopen(c->sub);
+	err = mdbus_sub_reopen(c->sub, MDBUS_START_OLDEST, 0);
 	if (err) {
 		fprintf(stderr, "mdsub: %s: reattach failed: ", c->name);
 		put_str(stderr, STR_TEXT, mdbus_error_text(err), SIZE_MAX);

@@ -48,6 +48,7 @@ static const char *lib_text(int err)
 	case MDBUS_ECLAIMED: return "a claimed slot is open; commit or abort it";
 	case MDBUS_ENOCLAIM: return "no claimed slot to commit or abort";
 	case MDBUS_ETRUNCATED: return "file ends inside a record (cut short)";
+	case MDBUS_ENODIR: return "segment directory does not exist";
 	default: return NULL;
 	}
 }

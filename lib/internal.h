@@ -81,6 +81,8 @@ struct seg_map {
 	int table_fd;                /* publisher: the table file, or -1 */
 	int fd;                      /* publisher: holds the owner lock */
 	int writable;                /* table mapped writable */
+	dev_t dev;                   /* reader: the data file's device */
+	ino_t ino;                   /* and inode, from the attach */
 	struct seg_geom g;
 };
 
@@ -128,6 +130,27 @@ void seg_unmap(struct seg_map *m);
 /* The segment directory in force: dir, else $MDBUS_DIR, else NULL for
  * shm_open()'s /dev/shm. */
 const char *seg_dir(const char *dir);
+
+/* Reader: 1 when the channel's name in dir (seg_dir()'s) now refers to
+ * another file than the one m was attached to (device and inode kept from
+ * the attach), 0 when it refers to ours or to nothing, or a negated errno.
+ * The mapping keeps our inode allocated, so no new file can reuse it. */
+int seg_map_renamed(const struct seg_map *m, const char *dir,
+		    const char *channel);
+
+/* ---- dir_watch.c ---- */
+
+/* An inotify descriptor told of names appearing in dir (seg_dir()'s), or
+ * -1 when inotify is unavailable (dir_watch_wait() then only sleeps). */
+int dir_watch_open(const char *dir);
+
+/* Waits until a name may have appeared in the watched directory, or ns
+ * pass. Returns 0, or -EINTR when a signal handler ran (any: poll(2)
+ * never restarts). */
+int dir_watch_wait(int fd, uint64_t ns);
+
+/* Closes what dir_watch_open() returned (-1 is a no-op). */
+void dir_watch_close(int fd);
 
 /* The 64-bit words of the slot of message n. */
 static inline _Atomic uint64_t *seg_slot(const struct seg_map *m, uint64_t n)
@@ -193,11 +216,28 @@ long wait_wake_if_waiting(const struct seg_map *m);
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);
 
+/* A reader handle's interrupt bell (mdbus_sub_interrupt()), in the
+ * process's own memory: `rings` counts interrupts and is a private futex
+ * word the reader sleeps on beside the channel's (futex_waitv(2));
+ * `sleeping_on` is the channel's futex word while the reader sleeps on it
+ * alone (kernels before 5.16), so that a ring wakes that one. */
+struct wait_bell {
+	_Atomic uint32_t rings;
+	_Atomic(_Atomic uint32_t *) sleeping_on;
+};
+
+/* Rings the bell: counts an interrupt and wakes its reader. Atomics and
+ * futex calls only: async-signal-safe; errno is kept. */
+void wait_bell_ring(struct wait_bell *b);
+
 /* What a reader waits for: write_num to pass `pos` (its next message
- * published), or, cutting a sleep short, the segment to be replaced or its
- * consumer entry to change from `entry_word` (evicted). */
+ * published), or, cutting a sleep short, the segment to be replaced, its
+ * consumer entry to change from `entry_word` (evicted), or its bell to
+ * ring past `rings_seen`. */
 struct wait_for {
 	uint64_t pos;
+	struct wait_bell *bell;
+	uint32_t rings_seen;
 	_Atomic uint32_t *waiting;           /* entry flag; NULL: no entry */
 	uint32_t waiting_tag;                /* what we store in it: ours */
 	const _Atomic uint64_t *entry_state; /* NULL: no entry */
@@ -206,8 +246,11 @@ struct wait_for {
 
 /* Reader side: one step of waiting by strategy (a reader without an entry
  * polls instead of sleeping); `round` counts calls since the last
- * progress. Returns 0 when it is worth looking again, -ETIMEDOUT past
- * deadline_ns (CLOCK_MONOTONIC; UINT64_MAX = none). */
+ * progress. Returns when it is worth looking again: 0 after a spin, 1
+ * after a yield or a sleep; or -ETIMEDOUT past deadline_ns
+ * (CLOCK_MONOTONIC; UINT64_MAX = none), -EINTR when the bell rang or a
+ * signal handler interrupted a sleep (one installed with SA_RESTART does
+ * not, where the kernel has futex_waitv(2)). */
 int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns);
 

@@ -57,6 +57,7 @@ enum mdbus_error {
 	MDBUS_ECLAIMED = -1014,     /* a claim is open: commit or abort it */
 	MDBUS_ENOCLAIM = -1015,     /* commit/abort without an open claim */
 	MDBUS_ETRUNCATED = -1016,   /* a file ends inside a record or header */
+	MDBUS_ENODIR = -1017,       /* the segment directory does not exist */
 };
 
 /* Returns a static, human-readable text for any code this library returns
@@ -250,12 +251,24 @@ void mdbus_sub_config_init(struct mdbus_sub_config *cfg);
 /* Attaches to `channel`: validates the segment against its real size,
  * copies the geometry once, registers in the consumer table (reclaiming
  * entries of dead processes) unless anonymous. Returns 0 and sets *out, or
- * -ENOENT (no such channel), MDBUS_EFULL, MDBUS_EBADMAGIC, MDBUS_EVERSION,
+ * -ENOENT (no such channel), MDBUS_ENODIR (no segment directory),
+ * MDBUS_EFULL, MDBUS_EBADMAGIC, MDBUS_EVERSION,
  * MDBUS_ECORRUPT, MDBUS_ENOTREADY, -EACCES, ... Registration may retry for
  * up to 1 s while table entries are being claimed or reclaimed. Any
  * thread. */
 int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 		   const struct mdbus_sub_config *cfg);
+
+/* mdbus_sub_open() that waits up to timeout_ns (< 0: forever; 0: not at
+ * all) for a missing channel to appear (inotify on the segment directory,
+ * and a look at least every 100 ms). A channel that appears during the
+ * wait is read from its first message (seq 0) when cfg->start is latest.
+ * Returns as mdbus_sub_open(), MDBUS_ENODIR at once, -ETIMEDOUT, or
+ * -EINTR when a signal handler ran while it waited (SA_RESTART or not;
+ * a signal between two looks is not seen: loop on a short timeout to
+ * check a flag of your own). Any thread. */
+int mdbus_sub_open_wait(mdbus_sub_t **out, const char *channel,
+			const struct mdbus_sub_config *cfg, int64_t timeout_ns);
 
 /* Non-blocking read of the next message into buf (len bytes). Returns 0 and
  * fills *msg; -EAGAIN when nothing new; -EMSGSIZE when len is too small
@@ -292,9 +305,22 @@ int mdbus_sub_poll(mdbus_sub_t *sub, mdbus_msg_handler handler, void *arg,
 
 /* Like mdbus_sub_try_read() but waits with the configured strategy for up to
  * timeout_ns (< 0: forever). Returns as try_read, or -ETIMEDOUT, or
- * MDBUS_EREPLACED when the segment was replaced while waiting. */
+ * MDBUS_EREPLACED when the segment was replaced while waiting, or when,
+ * without a live publisher, the channel's name now refers to another
+ * segment (looked at every 100 ms while waiting), or -EINTR after
+ * mdbus_sub_interrupt() or when a signal handler installed without
+ * SA_RESTART ran while it slept. Nothing is consumed by an -EINTR. */
 int mdbus_sub_read(mdbus_sub_t *sub, void *buf, size_t len,
 		   struct mdbus_msg *msg, int64_t timeout_ns);
+
+/* Makes the reader's current mdbus_sub_read() return -EINTR at once, or
+ * its next one that would wait (a pending interrupt is answered by the
+ * first -EINTR; several pending ones by one). Async-signal-safe (atomics
+ * and a futex wake): call it from a signal handler or from any thread
+ * while another uses the handle, but not during or after
+ * mdbus_sub_close(). Wakes only this reader (on kernels before 5.16:
+ * every reader of the channel asleep, once). */
+void mdbus_sub_interrupt(mdbus_sub_t *sub);
 
 /* 1 when this reader has read everything published so far, else 0. */
 int mdbus_sub_caught_up(const mdbus_sub_t *sub);
@@ -318,18 +344,22 @@ struct mdbus_pub_info {
 };
 
 /* Publisher liveness as seen from this reader: state (a publisher whose
- * process is gone reads as MDBUS_PUB_DEAD), pid, heartbeat age. Reads /proc
+ * process is gone reads as MDBUS_PUB_DEAD; a segment without a live
+ * publisher whose name now refers to another file as
+ * MDBUS_PUB_REPLACED), pid, heartbeat age. Reads /proc
  * for the liveness check; not for the hot path. Returns 0 or an error. */
 int mdbus_sub_pub_info(const mdbus_sub_t *sub, struct mdbus_pub_info *info);
 
 /* Re-attaches after MDBUS_EREPLACED or MDBUS_EEVICTED (or whenever the
  * caller wants): maps the segment now under the channel name and starts
- * at its oldest message. When it is the same segment, keeps the position
+ * in it where start and seq say (as in struct mdbus_sub_config; OLDEST
+ * reads every message a new segment still holds). When it is the same
+ * segment, keeps the position
  * and gives the old consumer entry back before taking a new one, so a full
  * table still has room. Returns 0 or an error; on error the old mapping
  * stays readable (in the same segment without an entry: reads then return
  * MDBUS_EEVICTED until a reopen succeeds). */
-int mdbus_sub_reopen(mdbus_sub_t *sub);
+int mdbus_sub_reopen(mdbus_sub_t *sub, enum mdbus_start start, uint64_t seq);
 
 /* Frees the consumer entry and unmaps. NULL is a no-op. */
 void mdbus_sub_close(mdbus_sub_t *sub);

@@ -135,6 +135,8 @@ static int attach_data(struct seg_map *m, const char *channel, const char *dir,
 	}
 	if (r == 0)
 		r = map_data(m, fd);
+	m->dev = st->st_dev;
+	m->ino = st->st_ino;
 	close(fd);
 	return r;
 }
@@ -167,6 +169,9 @@ int seg_attach(struct seg_map *m, const char *channel, const char *dir,
 		return r;
 	dir = seg_dir(dir);
 	r = seg_check_dir(dir);
+	if (r == -ENOENT) /* not "no such channel": nothing will appear */
+		return err_set(MDBUS_ENODIR, "segment directory %s does not "
+			       "exist", dir ? dir : SHM_DIR);
 	if (r < 0)
 		return r;
 	for (tries = 0; tries < 100; tries++) {

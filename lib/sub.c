@@ -25,6 +25,11 @@
 #include "internal.h"
 
 #define REOPEN_WAIT_MS 1000
+#define NAME_CHECK_NS 100000000ULL /* a reader without a live publisher
+				      looks at the channel's name this often */
+#define OPEN_POLL_NS 100000000ULL  /* the waiting open looks at least this
+				      often (inotify may miss nothing, a
+				      signal between two looks it does) */
 
 struct mdbus_sub {
 	struct seg_map m;
@@ -35,6 +40,10 @@ struct mdbus_sub {
 	uint64_t word;          /* our consumer entry's ACTIVE state word */
 	int entry;              /* consumer entry index, -1 = anonymous */
 	int evicted;
+	int renamed;            /* the name now refers to another file */
+	uint64_t name_check_ns; /* CLOCK_MONOTONIC of the next look at it */
+	struct wait_bell *bell; /* mdbus_sub_interrupt(); never moves */
+	uint32_t rings_seen;    /* bell rings already answered */
 	int want_anonymous;
 	enum mdbus_wait wait;
 	enum mdbus_start start;
@@ -96,6 +105,8 @@ static int attach_map(struct mdbus_sub *s)
 	s->pos = start_position(s);
 	s->entry = -1;
 	s->evicted = 0;
+	s->renamed = 0;
+	s->name_check_ns = 0;
 	return 0;
 }
 
@@ -159,6 +170,10 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 	if (!mdbus_channel_valid(channel))
 		return err_set(MDBUS_ENAME, "invalid channel name");
 	s = calloc(1, sizeof(*s));
+	if (s && !(s->bell = calloc(1, sizeof(*s->bell)))) {
+		free(s);
+		s = NULL;
+	}
 	if (!s)
 		return err_set(-ENOMEM, "out of memory");
 	seg_map_init(&s->m);
@@ -177,11 +192,64 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 	if (r < 0) {
 		free(s->owner);
 		free(s->dir);
+		free(s->bell);
 		free(s);
 		return r;
 	}
 	*out = s;
 	return 0;
+}
+
+/* A channel that did not exist when the waiting open began is read from
+ * its first message: a new segment numbers from 0 (doc/protocol.md,
+ * "Creation"), and the default start (latest) would skip what came
+ * before our attach. */
+static int open_when_named(mdbus_sub_t **out, const char *channel,
+			   struct mdbus_sub_config *c, int64_t timeout_ns)
+{
+	uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ns, now;
+	int fd = dir_watch_open(seg_dir(c->dir)), r;
+
+	if (c->start == MDBUS_START_LATEST) {
+		c->start = MDBUS_START_SEQ;
+		c->start_seq = 0;
+	}
+	for (;;) {
+		r = mdbus_sub_open(out, channel, c);
+		if (r != -ENOENT)
+			break;
+		now = clock_mono_ns();
+		if (timeout_ns >= 0 && now >= deadline) {
+			r = err_set(-ETIMEDOUT, "channel %s did not appear in "
+				    "time", channel);
+			break;
+		}
+		r = dir_watch_wait(fd, timeout_ns < 0 || deadline - now > OPEN_POLL_NS
+				       ? OPEN_POLL_NS : deadline - now);
+		if (r < 0) {
+			r = err_set(r, "waiting for channel %s: interrupted",
+				    channel);
+			break;
+		}
+	}
+	dir_watch_close(fd);
+	return r;
+}
+
+MDBUS_EXPORT int mdbus_sub_open_wait(mdbus_sub_t **out, const char *channel,
+				     const struct mdbus_sub_config *cfg,
+				     int64_t timeout_ns)
+{
+	struct mdbus_sub_config c;
+	int r = mdbus_sub_open(out, channel, cfg);
+
+	if (r != -ENOENT || timeout_ns == 0)
+		return r;
+	if (cfg)
+		c = *cfg;
+	else
+		mdbus_sub_config_init(&c);
+	return open_when_named(out, channel, &c, timeout_ns);
 }
 
 /* ------------------------------------------------------------- reading */
@@ -405,11 +473,35 @@ MDBUS_EXPORT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
 	return r;
 }
 
+/* A reader whose publisher is not active looks, every NAME_CHECK_NS,
+ * whether the channel's name still refers to its file: a segment removed
+ * and made again by a new publisher leaves ours orphaned, and nobody marks
+ * an orphan replaced. /proc and a stat(), at most 10 times a second. */
+static void check_name(struct mdbus_sub *s)
+{
+	struct mdbus_pub_info info;
+	uint64_t now = clock_mono_ns();
+
+	if (now < s->name_check_ns)
+		return;
+	s->name_check_ns = now + NAME_CHECK_NS;
+	seg_pub_info(s->m.hdr, &info);
+	if (info.state != MDBUS_PUB_ACTIVE &&
+	    seg_map_renamed(&s->m, seg_dir(s->dir), s->channel) == 1)
+		s->renamed = 1;
+}
+
+MDBUS_EXPORT void mdbus_sub_interrupt(mdbus_sub_t *s)
+{
+	wait_bell_ring(s->bell);
+}
+
 MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 				struct mdbus_msg *msg, int64_t timeout_ns)
 {
 	uint64_t deadline = UINT64_MAX;
-	struct wait_for wf = { .waiting = NULL };
+	struct wait_for wf = { .waiting = NULL, .bell = s->bell,
+			       .rings_seen = s->rings_seen };
 	unsigned round;
 	int r;
 
@@ -428,11 +520,20 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 			return r;
 		if (s->pos != pos)
 			continue;
+		if (s->renamed)
+			return MDBUS_EREPLACED;
 		if (deadline == UINT64_MAX && timeout_ns >= 0)
 			deadline = clock_mono_ns() + (uint64_t)timeout_ns;
 		r = wait_step(&s->m, s->wait, &wf, round, deadline);
+		/* Every ring so far is answered by this -EINTR. Relaxed: the
+		 * count is only compared (bell_rang() and the futex). */
+		if (r == -EINTR)
+			s->rings_seen = atomic_load_explicit(&s->bell->rings,
+							     memory_order_relaxed);
 		if (r < 0)
 			return r;
+		if (r > 0 || (round & 1023) == 1023)
+			check_name(s);
 	}
 }
 
@@ -469,6 +570,10 @@ MDBUS_EXPORT int mdbus_sub_pub_info(const mdbus_sub_t *s,
 				    struct mdbus_pub_info *info)
 {
 	seg_pub_info(s->m.hdr, info);
+	if (info->state != MDBUS_PUB_ACTIVE &&
+	    (s->renamed ||
+	     seg_map_renamed(&s->m, seg_dir(s->dir), s->channel) == 1))
+		info->state = MDBUS_PUB_REPLACED;
 	return 0;
 }
 
@@ -513,13 +618,15 @@ static int map_current(struct mdbus_sub *fresh)
  * place and gives our entry back before taking one, so that a full table
  * has room for us (an evicted reader's entry is ours to give back).
  */
-MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s)
+MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s, enum mdbus_start start,
+				  uint64_t seq)
 {
 	struct mdbus_sub fresh = *s;
 	int same, r;
 
 	err_clear();
-	fresh.start = MDBUS_START_OLDEST;
+	fresh.start = start;
+	fresh.start_seq = seq;
 	r = map_current(&fresh);
 	if (r < 0)
 		return r;
@@ -549,5 +656,6 @@ MDBUS_EXPORT void mdbus_sub_close(mdbus_sub_t *s)
 	detach(s);
 	free(s->owner);
 	free(s->dir);
+	free(s->bell);
 	free(s);
 }

@@ -15,8 +15,17 @@
  * Weaken either side and tests/lib/t_blocking loses wake-ups and hangs.
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
+ *
+ * Interrupts (mdbus_sub_interrupt()): a sleeping reader waits on two words
+ * at once with futex_waitv(2), the channel's wake_seq and its handle's
+ * private bell, so an interrupt wakes that reader alone. A kernel without
+ * futex_waitv (before 5.16) has the reader sleep on wake_seq alone, and
+ * the interrupt wakes every sleeper of the channel (they look and sleep
+ * again); a ring landing between the reader's last look and its FUTEX_WAIT
+ * is then noticed only at the end of that sleep (SLEEP_MAX_NS).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -35,6 +44,118 @@ static long futex(_Atomic uint32_t *addr, int op, uint32_t val,
 		  const struct timespec *ts)
 {
 	return syscall(SYS_futex, (uint32_t *)addr, op, val, ts, NULL, 0);
+}
+
+/* futex_waitv(2)'s argument (the kernel's struct futex_waitv) and flags
+ * (FUTEX2_SIZE_U32, FUTEX2_PRIVATE), which older headers lack. */
+struct waitv {
+	uint64_t val;
+	uint64_t uaddr;
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+#define WAITV_U32 0x02u
+#define WAITV_PRIVATE 128u
+
+/* Set once futex_waitv(2) said ENOSYS; relaxed: a stale 0 costs one more
+ * ENOSYS. */
+static atomic_int waitv_missing;
+
+/* Sleeps until one of the n words differs from its value, a wake, a
+ * signal or ns pass. Returns 0, -EINTR (a handler ran; one with
+ * SA_RESTART restarts the call in the kernel) or -ENOSYS. */
+static int sleep_waitv(struct waitv *w, unsigned n, uint64_t ns)
+{
+#ifdef SYS_futex_waitv
+	struct { int64_t tv_sec, tv_nsec; } until;
+	uint64_t at = clock_mono_ns() + ns;
+
+	if (atomic_load_explicit(&waitv_missing, memory_order_relaxed))
+		return -ENOSYS;
+	until.tv_sec = (int64_t)(at / 1000000000u);
+	until.tv_nsec = (int64_t)(at % 1000000000u);
+	if (syscall(SYS_futex_waitv, w, n, 0, &until, CLOCK_MONOTONIC) >= 0 ||
+	    errno == EAGAIN || errno == ETIMEDOUT)
+		return 0;
+	if (errno == ENOSYS)
+		atomic_store_explicit(&waitv_missing, 1, memory_order_relaxed);
+	return -errno;
+#else
+	(void)w;
+	(void)n;
+	(void)ns;
+	return -ENOSYS;
+#endif
+}
+
+static void waitv_set(struct waitv *w, _Atomic uint32_t *word, uint32_t val,
+		      uint32_t flags)
+{
+	w->val = val;
+	w->uaddr = (uint64_t)(uintptr_t)word;
+	w->flags = WAITV_U32 | flags;
+	w->reserved = 0;
+}
+
+void wait_bell_ring(struct wait_bell *b)
+{
+	_Atomic uint32_t *shared;
+	int saved = errno;
+
+	/* seq_cst, Dekker with the reader's seq_cst store of sleeping_on and
+	 * load of rings (sleep_words()): either the reader sees this ring or
+	 * we see the word it sleeps on. */
+	atomic_fetch_add_explicit(&b->rings, 1, memory_order_seq_cst);
+	futex(&b->rings, FUTEX_WAKE_PRIVATE, INT_MAX, NULL);
+	shared = atomic_load_explicit(&b->sleeping_on, memory_order_seq_cst);
+	if (shared)
+		futex(shared, FUTEX_WAKE, INT_MAX, NULL);
+	errno = saved;
+}
+
+static int bell_rang(const struct wait_for *wf)
+{
+	/* seq_cst: pairs with the seq_cst increment in wait_bell_ring(). */
+	return atomic_load_explicit(&wf->bell->rings, memory_order_seq_cst) !=
+	       wf->rings_seen;
+}
+
+/* Without futex_waitv: sleeps on the channel's word alone, telling the
+ * bell where, so that a ring wakes it (the Dekker pair of
+ * wait_bell_ring()). */
+static int sleep_shared(_Atomic uint32_t *word, uint32_t val,
+			const struct wait_for *wf, uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+	int r = 0;
+
+	atomic_store_explicit(&wf->bell->sleeping_on, word, memory_order_seq_cst);
+	if (!bell_rang(wf) &&
+	    futex(word, FUTEX_WAIT, val, &ts) < 0 && errno == EINTR)
+		r = -EINTR;
+	atomic_store_explicit(&wf->bell->sleeping_on, NULL, memory_order_relaxed);
+	return r;
+}
+
+/* Sleeps until the channel's futex `word` (NULL: none) leaves `val`, the
+ * bell rings, a signal handler runs or ns pass. Returns 0 or -EINTR. */
+static int sleep_words(_Atomic uint32_t *word, uint32_t val,
+		       const struct wait_for *wf, uint64_t ns)
+{
+	struct waitv w[2];
+	unsigned n = 0;
+	int r;
+
+	waitv_set(&w[n++], &wf->bell->rings, wf->rings_seen, WAITV_PRIVATE);
+	if (word)
+		waitv_set(&w[n++], word, val, 0);
+	r = sleep_waitv(w, n, ns);
+	if (r != -ENOSYS)
+		return r == -EINTR ? r : 0;
+	if (!word)
+		word = &wf->bell->rings, val = wf->rings_seen;
+	return sleep_shared(word, val, wf, ns);
 }
 
 static void cpu_relax(void)
@@ -124,11 +245,11 @@ static void announce_waiter(struct seg_table_header *t, const struct wait_for *w
 	atomic_fetch_add_explicit(&t->waiters, WAITERS_ONE, memory_order_seq_cst);
 }
 
-static void poll_sleep(uint64_t ns)
+/* A read-only reader cannot announce itself: it polls, sleeping on its
+ * bell alone. */
+static int poll_sleep(const struct wait_for *wf, uint64_t ns)
 {
-	struct timespec ts = { 0, (long)(ns < POLL_NS ? ns : POLL_NS) };
-
-	nanosleep(&ts, NULL);
+	return sleep_words(NULL, 0, wf, ns < POLL_NS ? ns : POLL_NS);
 }
 
 /* Whether anything the reader waits for happened. Called after the
@@ -145,6 +266,8 @@ static int changed(const struct seg_header *h, const struct wait_for *wf)
 	if (atomic_load_explicit(&h->pub_state, memory_order_acquire) ==
 	    SEG_PUB_REPLACED)
 		return 1;
+	if (bell_rang(wf))
+		return 1;
 	/* Pairs with the evicting producer's release CAS (pub.c). */
 	return atomic_load_explicit(wf->entry_state, memory_order_acquire) !=
 	       wf->entry_word;
@@ -156,26 +279,30 @@ static int changed(const struct seg_header *h, const struct wait_for *wf)
  * woke it for (e.g. a publisher killed with SIGKILL). The futex word is in
  * the data file, which readers map read-only: FUTEX_WAIT only reads it.
  */
-static void sleep_on(const struct seg_map *m, const struct wait_for *wf,
-		     uint64_t ns)
+static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
+		    uint64_t ns)
 {
-	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 	struct seg_header *h = m->hdr;
 	uint32_t seq;
+	int r = 0;
 
 	announce_waiter(m->tab, wf);
 	/* Acquire pairs with the release bump in wake(). */
 	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
 	if (!changed(h, wf))
-		futex(&h->wake_seq, FUTEX_WAIT, seq, &ts);
+		r = sleep_words(&h->wake_seq, seq, wf, ns);
 	retire_waiter(m->tab, wf);
+	return r;
 }
 
 int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns)
 {
 	uint64_t ns;
+	int r;
 
+	if (bell_rang(wf))
+		return -EINTR;
 	if (strategy == MDBUS_WAIT_SPIN ||
 	    (strategy == MDBUS_WAIT_ADAPTIVE && round < SPIN_ROUNDS)) {
 		cpu_relax();
@@ -190,11 +317,8 @@ int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	if (strategy == MDBUS_WAIT_YIELD ||
 	    (strategy == MDBUS_WAIT_ADAPTIVE && round < SPIN_ROUNDS + YIELD_ROUNDS)) {
 		sched_yield();
-		return 0;
+		return 1;
 	}
-	if (!wf->waiting)
-		poll_sleep(ns);
-	else
-		sleep_on(m, wf, ns);
-	return 0;
+	r = wf->waiting ? sleep_on(m, wf, ns) : poll_sleep(wf, ns);
+	return r < 0 ? r : 1;
 }

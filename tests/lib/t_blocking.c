@@ -20,8 +20,10 @@
  *    MDBUS_EREPLACED (a missing wake-up hangs it: the watchdog fails).
  * 5. Four processes blocked on one channel all wake for one message (a
  *    wake-one futex would leave three asleep forever).
- * 6. Signals (with a handler, so the futex wait returns EINTR) showered
+ * 6. Signals (with a handler installed by signal(): SA_RESTART) showered
  *    on a blocked reader: it neither returns early nor loses the message.
+ *    Kernels without futex_waitv(2) end its sleep with -EINTR anyway
+ *    (libmdbus(3), "Interrupting a read"): not checked there.
  * 7. A reader SIGKILLed while blocked leaves no waiter behind once the
  *    publisher reaped it: the producer must not pay a FUTEX_WAKE syscall
  *    per message forever (checked on the header's waiter count).
@@ -29,6 +31,8 @@
 #include <signal.h>
 #include <errno.h>
 #include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "layout.h"
 #include "testutil.h"
@@ -244,7 +248,7 @@ static int replaced_reader(void *arg)
 	atomic_store(&sh->ready, 1);
 	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, -1),
 		    MDBUS_EREPLACED);
-	TU_CHECK_RC(mdbus_sub_reopen(s), 0);
+	TU_CHECK_RC(mdbus_sub_reopen(s, MDBUS_START_OLDEST, 0), 0);
 	TU_CHECK_EQ(mdbus_sub_payload_max(s), 256 - MDBUS_SLOT_HEADER);
 	read_exact(s, 0, "reopened reader");
 	mdbus_sub_close(s);
@@ -312,6 +316,18 @@ static void on_usr1(int sig)
 	(void)sig;
 }
 
+/* Whether the kernel has futex_waitv(2): with no waiters it says EINVAL,
+ * or ENOSYS when it lacks the call. */
+static int have_waitv(void)
+{
+#ifdef SYS_futex_waitv
+	return syscall(SYS_futex_waitv, NULL, 0, 0, NULL, 0) < 0 &&
+	       errno != ENOSYS;
+#else
+	return 0;
+#endif
+}
+
 static int signalled_reader(void *arg)
 {
 	mdbus_sub_t *s = tu_sub_open("signals", NULL, MDBUS_START_LATEST, 0,
@@ -342,6 +358,10 @@ static void signals(enum mdbus_wait mode)
 	mdbus_pub_t *p;
 	pid_t kid;
 
+	if (!have_waitv()) {
+		tu_note("no futex_waitv: SA_RESTART not honoured, not checked");
+		return;
+	}
 	(void)mdbus_unlink("signals", NULL);
 	mdbus_pub_close(tu_pub_open("signals", &c));
 	wait_mode = mode;

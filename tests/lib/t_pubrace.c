@@ -246,7 +246,7 @@ static void own_wrong_mode(void)
 	c.flags = MDBUS_PUB_REPLACE;
 	TU_CHECK_RC(mdbus_pub_open(&p, "mode", &c), 0);
 	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof buf, &m), MDBUS_EREPLACED);
-	TU_CHECK_RC(mdbus_sub_reopen(s), 0);
+	TU_CHECK_RC(mdbus_sub_reopen(s, MDBUS_START_OLDEST, 0), 0);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof buf, &m), 0);
 	mdbus_sub_close(s);

@@ -60,7 +60,7 @@ static int reader(void *arg)
 		r = mdbus_sub_read(s, buf, sizeof buf, &m, 5000000000LL);
 		if (r == MDBUS_EEVICTED) {
 			/* until the publisher restored the file: refused */
-			for (int t = 0; (r = mdbus_sub_reopen(s)) != 0 && t < 3000; t++)
+			for (int t = 0; (r = mdbus_sub_reopen(s, MDBUS_START_OLDEST, 0)) != 0 && t < 3000; t++)
 				tu_sleep_ms(1);
 			TU_CHECK_RC(r, 0);
 			atomic_fetch_add(&sh->reopened[k], 1);

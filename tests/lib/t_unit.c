@@ -591,7 +591,7 @@ static void t_evicted_reopen_full(void **state)
 	tu_sleep_ms(20); /* the reader has stalled for over 1 ms */
 	assert_rc(mdbus_pub_publish(p, 1, "x", 1, 0), 0); /* evicted */
 	assert_rc(mdbus_sub_try_read(s, buf, sizeof(buf), &m), MDBUS_EEVICTED);
-	assert_rc(mdbus_sub_reopen(s), 0); /* same segment: place kept */
+	assert_rc(mdbus_sub_reopen(s, MDBUS_START_OLDEST, 0), 0); /* same segment: place kept */
 	assert_int_equal(mdbus_sub_position(s), 0);
 	assert_rc(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);
 	assert_int_equal(m.seq, 1); /* 0 was overwritten once we were out */
@@ -673,7 +673,7 @@ static void t_ownership_resume(void **state)
 			  MDBUS_EREPLACED);
 		tu_fill(buf, 100, 0);
 		assert_rc(mdbus_pub_publish(q, 3, buf, 100, 77), 0);
-		assert_rc(mdbus_sub_reopen(s), 0);
+		assert_rc(mdbus_sub_reopen(s, MDBUS_START_OLDEST, 0), 0);
 		assert_int_equal(mdbus_sub_payload_max(s),
 				 128 - MDBUS_SLOT_HEADER);
 		assert_rc(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);

@@ -4,8 +4,8 @@
  *
  * This program defines syscall() itself, so libmdbus's futex calls go
  * through it: it counts the publisher's FUTEX_WAKE calls, and in a victim
- * reader it stops the process (SIGSTOP) just before FUTEX_WAIT or just
- * after it, where the test SIGKILLs it. It also sees any membarrier()
+ * reader it stops the process (SIGSTOP) just before FUTEX_WAIT (or
+ * futex_waitv) or just after it, where the test SIGKILLs it. It also sees any membarrier()
  * call: going to sleep must not make one (an inter-processor interrupt to
  * every CPU running a publisher of any channel). The two points between plain stores (flag set but not yet
  * counted, and count taken back but flag not yet cleared) leave the same
@@ -48,6 +48,17 @@ static _Atomic uint64_t futex_wakes; /* FUTEX_WAKE calls of this process */
 static uint64_t futex_timeouts;      /* FUTEX_WAITs that slept to the cap */
 static int membarrier_used;        /* this process called membarrier() */
 
+/* A reader's sleep: FUTEX_WAIT, or futex_waitv(2) where the kernel has
+ * it (the channel's word and the handle's interrupt bell). */
+static int is_wait(long number, const long *a)
+{
+#ifdef SYS_futex_waitv
+	if (number == SYS_futex_waitv)
+		return 1;
+#endif
+	return number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT;
+}
+
 long syscall(long number, ...)
 {
 	static long (*real)(long, ...);
@@ -64,15 +75,12 @@ long syscall(long number, ...)
 		atomic_fetch_add(&futex_wakes, 1);
 	if (number == SYS_membarrier)
 		membarrier_used = 1;
-	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT &&
-	    stop_at == BEFORE_FUTEX)
+	if (is_wait(number, a) && stop_at == BEFORE_FUTEX)
 		raise(SIGSTOP);
 	r = real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
-	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT &&
-	    r < 0 && errno == ETIMEDOUT)
+	if (is_wait(number, a) && r < 0 && errno == ETIMEDOUT)
 		futex_timeouts++;
-	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT &&
-	    stop_at == AFTER_FUTEX)
+	if (is_wait(number, a) && stop_at == AFTER_FUTEX)
 		raise(SIGSTOP);
 	return r;
 }

@@ -271,6 +271,21 @@ static inline const char *tu_msg_bad(const struct mdbus_msg *m,
 		return NULL;
 	return why;
 }
+
+/* Fails the test unless *m is message `want` of tu_publish_seq()'s
+ * pattern, with nothing lost before it. */
+static inline void tu_check_next(const struct mdbus_msg *m, const void *buf,
+				 uint64_t want, size_t min, size_t max)
+{
+	const char *bad;
+
+	if (m->seq != want || m->lost)
+		tu_fail("got seq %llu lost %llu, want %llu",
+			(unsigned long long)m->seq,
+			(unsigned long long)m->lost, (unsigned long long)want);
+	if ((bad = tu_msg_bad(m, buf, min, max)))
+		tu_fail("%s", bad);
+}
 #endif /* MDBUS_H */
 
 /* ------------------------------------ raw segment access (needs layout.h) */

@@ -57,4 +57,11 @@ pub rec 5
 wait $reader || fail "--record --wait-for-channel: exit status"
 [ "$("$TOOL" recdump "$WORK/late.rec" 2>/dev/null | wc -l)" -eq 5 ] ||
 	fail "--record --wait-for-channel: messages"
+
+# a missing segment directory is no channel to wait for: an error at once
+MDBUS_DIR="$WORK/no-such-dir" timeout 5 "$MDSUB" --wait-for-channel late \
+	>/dev/null 2>"$WORK/nodir.err"
+[ $? -eq 1 ] || fail "--wait-for-channel, no directory: exit status"
+grep -q 'segment directory .*no-such-dir does not exist' "$WORK/nodir.err" ||
+	fail "--wait-for-channel, no directory: $(cat "$WORK/nodir.err")"
 exit 0
