@@ -402,6 +402,8 @@ static void make_room(struct lines *l, const char *newcomer)
 	for (struct conn *c = l->conns; c; c = c->next)
 		if (evict_first(c, victim))
 			victim = c;
+	if (!victim) /* only called with CONNS_MAX open */
+		return;
 	channel_count(l->base.ch, LINES_EVICTED, 1);
 	log_limited(&l->net_limit, LOG_WARNING, "channel %s: %s closed for a "
 		    "connection from %s: 64 connections open; it sent no "

@@ -4,14 +4,14 @@
  *
  * 1. SIGINT, handler installed without SA_RESTART, sent to a process
  *    asleep in mdbus_sub_read() with a 5 s timeout (adaptive and block):
- *    the read returns -EINTR within 50 ms of the kill().
+ *    the read returns -EINTR within 1 s of the kill().
  * 2. mdbus_sub_interrupt() from another thread while the reader sleeps
  *    (block), and while it spins (MDBUS_WAIT_SPIN, which no signal ends):
- *    -EINTR within 50 ms. An interrupt made while nobody reads is answered
+ *    -EINTR within 1 s. An interrupt made while nobody reads is answered
  *    by the next read that would wait, once: the read after it times out.
  * 3. mdbus_sub_interrupt() from a signal handler installed with
  *    SA_RESTART (so only the interrupt can end the read), reader spinning
- *    and sleeping: -EINTR within 50 ms.
+ *    and sleeping: -EINTR within 1 s.
  * 4. Continuity: a publisher process sends 200000 messages in bursts on a
  *    lossless channel while a thread interrupts the reader every ~50 us
  *    and the publisher showers it with SIGUSR2 (handler without
@@ -33,14 +33,12 @@
 #define SLOT 128
 #define PMAX (SLOT - MDBUS_SLOT_HEADER)
 #define FLOOD 200000ULL
-#define LATE_NS 50000000ULL /* an interrupt must end the read within this */
-/* TSan runs a signal handler only when the interrupted call returns: one
- * restarted (SA_RESTART) sleeps on to its 100 ms cap first. */
-#if defined(__SANITIZE_THREAD__)
-#define HANDLER_LATE_NS 150000000ULL
-#else
+/* An interrupt must end the read long before its 5 s timeout (typically
+ * within a millisecond; the bound leaves room for a loaded machine and
+ * for TSan, which runs a handler only when a restarted sleep reaches its
+ * 100 ms cap). Speed is the benchmarks' business. */
+#define LATE_NS 1000000000ULL
 #define HANDLER_LATE_NS LATE_NS
-#endif
 #define LONG_NS 5000000000LL
 
 struct shared {

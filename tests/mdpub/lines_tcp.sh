@@ -19,10 +19,10 @@ cat >"$WORK/client.py" <<'END'
 import socket, sys, time
 port = int(sys.argv[1])
 conns = {}
-for line in sys.stdin:
+def run(line):
     w = line.split(None, 2)
     if not w:
-        continue
+        return
     cmd, name = w[0], w[1]
     if cmd == 'open':
         s = socket.socket()
@@ -59,6 +59,11 @@ for line in sys.stdin:
     elif cmd == 'wait':
         time.sleep(float(name))
     print('ok', line.strip(), flush=True)
+for line in sys.stdin:
+    try:
+        run(line)
+    except OSError as e:
+        sys.exit('%s: %s' % (line.strip(), e))
 END
 client() { # client NAME < COMMANDS: runs the client, fails on an error
 	python3 "$WORK/client.py" "$PORT" >"$WORK/$1.client" 2>&1 ||
