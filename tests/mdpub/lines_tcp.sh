@@ -96,8 +96,9 @@ READ=$!
 	done
 	echo 'spam a #'
 	echo 'open feeder'
+	echo 'send feeder Q,REAL,0,1,2,1' # at once: its idle time runs
 	echo 'closed a1'
-	seq_lines 11 'send feeder Q,REAL,%d,1,2,1\nspam a #\nwait 0.4'
+	seq_lines 10 'send feeder Q,REAL,%d,1,2,1\nspam a #\nwait 0.4'
 	seq_lines 64 'closed a%d'
 	echo 'open? feeder'
 	echo 'close feeder'
