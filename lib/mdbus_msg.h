@@ -15,13 +15,30 @@
 #ifndef MDBUS_MSG_H
 #define MDBUS_MSG_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "mdbus.h" /* struct mdbus_msg */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define MDBUS_MSG_VERSION 1 /* bumped when a type below changes */
 
-#define MDBUS_PX_SCALE 100000000LL /* 1e-8: price = px / 1e8 */
-#define MDBUS_QTY_SCALE 100000000LL /* 1e-8: quantity = qty / 1e8 */
+/* int64_t constants, like the px and qty fields they scale */
+#define MDBUS_PX_SCALE INT64_C(100000000) /* 1e-8: price = px / 1e8 */
+#define MDBUS_QTY_SCALE INT64_C(100000000) /* 1e-8: quantity = qty / 1e8 */
 #define MDBUS_SYMBOL_LEN 16
+#define MDBUS_STATUS_TEXT_LEN 28 /* bytes of struct mdbus_status.text */
+#define MDBUS_MSG_ALIGN 8 /* alignment of every struct below */
+
+/* A layout assertion at file scope in C11 and in C++ alike. */
+#ifdef __cplusplus
+#define MDBUS_STATIC_ASSERT(cond, text) static_assert(cond, text)
+#else
+#define MDBUS_STATIC_ASSERT(cond, text) _Static_assert(cond, text)
+#endif
 
 enum mdbus_msg_type {
 	MDBUS_MSG_RAW = 0,           /* opaque payload */
@@ -115,7 +132,7 @@ struct mdbus_status {
 	uint64_t exch_ns;
 	uint64_t recv_ns;
 	uint32_t state;   /* enum mdbus_trading_state */
-	char text[28];    /* NUL-padded free text */
+	char text[MDBUS_STATUS_TEXT_LEN]; /* NUL-padded free text */
 };
 
 /* Liveness of the feed; published when the feed is idle. 24 bytes. */
@@ -126,16 +143,162 @@ struct mdbus_heartbeat {
 	uint32_t pad;
 };
 
-#ifndef __cplusplus
-_Static_assert(sizeof(struct mdbus_quote) == 64, "quote layout");
-_Static_assert(sizeof(struct mdbus_trade) == 64, "trade layout");
-_Static_assert(sizeof(struct mdbus_book_level) == 56, "book level layout");
-_Static_assert(sizeof(struct mdbus_book_snapshot) == 40, "snapshot layout");
-_Static_assert(sizeof(struct mdbus_level) == 16, "level layout");
-_Static_assert(sizeof(struct mdbus_status) == 64, "status layout");
-_Static_assert(sizeof(struct mdbus_heartbeat) == 24, "heartbeat layout");
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-	       "mdbus message types are little-endian");
-#endif
+MDBUS_STATIC_ASSERT(sizeof(struct mdbus_quote) == 64, "quote layout");
+MDBUS_STATIC_ASSERT(sizeof(struct mdbus_trade) == 64, "trade layout");
+MDBUS_STATIC_ASSERT(sizeof(struct mdbus_book_level) == 56, "book level layout");
+MDBUS_STATIC_ASSERT(sizeof(struct mdbus_book_snapshot) == 40, "snapshot layout");
+MDBUS_STATIC_ASSERT(sizeof(struct mdbus_level) == 16, "level layout");
+MDBUS_STATIC_ASSERT(sizeof(struct mdbus_status) == 64, "status layout");
+MDBUS_STATIC_ASSERT(sizeof(struct mdbus_heartbeat) == 24, "heartbeat layout");
+MDBUS_STATIC_ASSERT(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+		    "mdbus message types are little-endian");
 
+/* ------------------------------------------------------- typed accessors
+ *
+ * mdbus_msg_as_TYPE(buf, m) returns buf as the structure of message type
+ * TYPE when m (as filled by mdbus_sub_read(), mdbus_sub_try_read() or
+ * mdbus_rec_read() with buf) is of that type, holds at least the
+ * structure's size (a later MDBUS_MSG_VERSION may append fields) and buf
+ * is aligned to MDBUS_MSG_ALIGN (a malloc()ed buffer or a buffer declared
+ * as one of the structures is); else NULL. The pointer is into buf: valid
+ * until buf is read into again. Pure functions, any thread. */
+
+/* The size a message of `type` has at least: its structure's (for a
+ * snapshot the header's, without levels); 0 for MDBUS_MSG_RAW and for
+ * types this header does not define. */
+static inline size_t mdbus_msg_min_size(uint16_t type)
+{
+	switch (type) {
+	case MDBUS_MSG_QUOTE: return sizeof(struct mdbus_quote);
+	case MDBUS_MSG_TRADE: return sizeof(struct mdbus_trade);
+	case MDBUS_MSG_BOOK_LEVEL: return sizeof(struct mdbus_book_level);
+	case MDBUS_MSG_BOOK_SNAPSHOT: return sizeof(struct mdbus_book_snapshot);
+	case MDBUS_MSG_STATUS: return sizeof(struct mdbus_status);
+	case MDBUS_MSG_HEARTBEAT: return sizeof(struct mdbus_heartbeat);
+	default: return 0;
+	}
+}
+
+/* The shared check of the accessors: buf when m is a message of `type`
+ * carrying at least mdbus_msg_min_size(type) bytes and buf is aligned;
+ * else NULL. */
+static inline const void *mdbus_msg_payload_as(const void *buf,
+					       const struct mdbus_msg *m,
+					       uint16_t type)
+{
+	if (!buf || !m || m->type != type || m->size < mdbus_msg_min_size(type))
+		return NULL;
+	if ((uintptr_t)buf % MDBUS_MSG_ALIGN)
+		return NULL;
+	return buf;
+}
+
+static inline const struct mdbus_quote *
+mdbus_msg_as_quote(const void *buf, const struct mdbus_msg *m)
+{
+	return (const struct mdbus_quote *)mdbus_msg_payload_as(
+		buf, m, MDBUS_MSG_QUOTE);
+}
+
+static inline const struct mdbus_trade *
+mdbus_msg_as_trade(const void *buf, const struct mdbus_msg *m)
+{
+	return (const struct mdbus_trade *)mdbus_msg_payload_as(
+		buf, m, MDBUS_MSG_TRADE);
+}
+
+static inline const struct mdbus_book_level *
+mdbus_msg_as_book_level(const void *buf, const struct mdbus_msg *m)
+{
+	return (const struct mdbus_book_level *)mdbus_msg_payload_as(
+		buf, m, MDBUS_MSG_BOOK_LEVEL);
+}
+
+/* Also NULL unless the bids + asks levels fit in m->size; they follow the
+ * header: mdbus_snapshot_levels(). */
+static inline const struct mdbus_book_snapshot *
+mdbus_msg_as_book_snapshot(const void *buf, const struct mdbus_msg *m)
+{
+	const struct mdbus_book_snapshot *s =
+		(const struct mdbus_book_snapshot *)mdbus_msg_payload_as(buf, m, MDBUS_MSG_BOOK_SNAPSHOT);
+
+	if (s && m->size - sizeof(*s) <
+		 ((size_t)s->bids + s->asks) * sizeof(struct mdbus_level))
+		return NULL;
+	return s;
+}
+
+static inline const struct mdbus_status *
+mdbus_msg_as_status(const void *buf, const struct mdbus_msg *m)
+{
+	return (const struct mdbus_status *)mdbus_msg_payload_as(
+		buf, m, MDBUS_MSG_STATUS);
+}
+
+static inline const struct mdbus_heartbeat *
+mdbus_msg_as_heartbeat(const void *buf, const struct mdbus_msg *m)
+{
+	return (const struct mdbus_heartbeat *)mdbus_msg_payload_as(
+		buf, m, MDBUS_MSG_HEARTBEAT);
+}
+
+/* The levels of a snapshot that mdbus_msg_as_book_snapshot() returned:
+ * s->bids bid levels then s->asks ask levels, best first. */
+static inline const struct mdbus_level *
+mdbus_snapshot_levels(const struct mdbus_book_snapshot *s)
+{
+	return (const struct mdbus_level *)(s + 1);
+}
+
+/* --------------------------------------------------------------- helpers */
+
+/* Copies the fixed-size text field `field` (`len` bytes, NUL-padded, not
+ * necessarily terminated) into out, which holds len + 1 bytes: up to the
+ * first NUL, trailing spaces trimmed, NUL-terminated. Returns out. */
+static inline char *mdbus_fixed_str(char *out, const char *field, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && field[n])
+		n++;
+	while (n > 0 && field[n - 1] == ' ')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		out[i] = field[i];
+	out[n] = '\0';
+	return out;
+}
+
+/* A message's symbol as a C string in out (MDBUS_SYMBOL_LEN + 1 bytes):
+ * mdbus_fixed_str() of the 16 bytes. Returns out. */
+static inline char *mdbus_symbol_str(char out[MDBUS_SYMBOL_LEN + 1],
+				     const char symbol[MDBUS_SYMBOL_LEN])
+{
+	return mdbus_fixed_str(out, symbol, MDBUS_SYMBOL_LEN);
+}
+
+/* A status message's text as a C string in out
+ * (MDBUS_STATUS_TEXT_LEN + 1 bytes). Returns out. */
+static inline char *mdbus_status_text(char out[MDBUS_STATUS_TEXT_LEN + 1],
+				      const struct mdbus_status *st)
+{
+	return mdbus_fixed_str(out, st->text, MDBUS_STATUS_TEXT_LEN);
+}
+
+/* A fixed-point price or quantity as a double: px / MDBUS_PX_SCALE and
+ * qty / MDBUS_QTY_SCALE, correctly rounded while |px| < 2^53. For display
+ * and analytics; compare and add prices as the integers. */
+static inline double mdbus_px_to_double(int64_t px)
+{
+	return (double)px / (double)MDBUS_PX_SCALE;
+}
+
+static inline double mdbus_qty_to_double(int64_t qty)
+{
+	return (double)qty / (double)MDBUS_QTY_SCALE;
+}
+
+#ifdef __cplusplus
+}
+#endif
 #endif /* MDBUS_MSG_H */

@@ -4,7 +4,7 @@
 # these variants out of tree, each with --enable-werror, and runs
 # `make check` in each:
 #   plain    gcc, every test (static- and dynamic-link variants)
-#   clang    clang, every test
+#   clang    clang and clang++, every test
 #   address  ASan + UBSan, every test
 #   thread   TSan, the threaded tests
 # then the static analysers on lib/, daemons/, clients/ (and bench/ for
@@ -100,7 +100,7 @@ cppcheck_sources() ( # no finding at these settings
 )
 
 variant plain
-variant clang CC=clang
+variant clang CC=clang CXX=clang++
 if [ "$sanitizers" = 1 ]; then
 	variant address --enable-sanitizer=address
 	variant thread --enable-sanitizer=thread
