@@ -517,10 +517,14 @@ public:
 		return message_range(this, idle);
 	}
 
-	/* mdbus_sub_reopen() (after MDBUS_EREPLACED or MDBUS_EEVICTED). */
-	void reopen()
+	/* mdbus_sub_reopen() (after MDBUS_EREPLACED or MDBUS_EEVICTED): in
+	 * the same segment at our place, in a new one at `from` (seq for
+	 * start_position::seq). */
+	void reopen(start_position from = start_position::oldest,
+		    std::uint64_t seq = 0)
 	{
-		check_rc(mdbus_sub_reopen(s_), "mdbus_sub_reopen");
+		check_rc(mdbus_sub_reopen(s_, static_cast<mdbus_start>(from), seq),
+			 "mdbus_sub_reopen");
 		size_buffer();
 	}
 	pub_info publisher_info() const
