@@ -85,8 +85,9 @@ static int check_owner(const struct stat *st, const char *channel, uid_t uid)
 			       "else made it", channel, (unsigned)st->st_uid,
 			       (unsigned)uid);
 	if (!S_ISREG(st->st_mode))
-		return err_set(MDBUS_ECORRUPT, "channel %s: not a regular file",
-			       channel);
+		return err_set(MDBUS_ECORRUPT, "channel %s: the file under its "
+			       "name is %s, not a segment: remove it", channel,
+			       seg_file_kind(st->st_mode));
 	if (st->st_mode & S_IWOTH)
 		return err_set(-EPERM,
 			       "channel %s: refusing a world-writable segment (mode %o)",
@@ -122,8 +123,7 @@ static int attach_data(struct seg_map *m, const char *channel, const char *dir,
 
 	fd = seg_fd_open(dir, channel, O_RDONLY, 0);
 	if (fd < 0)
-		return err_set(fd, "channel %s in %s: %s", channel,
-			       dir ? dir : SHM_DIR, strerror(-fd));
+		return seg_open_error(fd, dir, channel);
 	r = fstat(fd, st) < 0 ? err_set(-errno, "stat channel %s: %s",
 					channel, strerror(errno))
 			      : check_owner(st, channel, uid);

@@ -157,6 +157,46 @@ MDBUS_EXPORT int mdbus_unlink(const char *channel, const char *dir)
 	return 0;
 }
 
+const char *seg_file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "a regular file";
+	case S_IFDIR: return "a directory";
+	case S_IFIFO: return "a FIFO";
+	case S_IFSOCK: return "a socket";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFLNK: return "a symbolic link";
+	default: return "not a regular file";
+	}
+}
+
+int seg_open_error(int err, const char *dir, const char *channel)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	seg_path(path, sizeof(path), dir, channel);
+	if (err == -ENOENT || lstat(path, &st) < 0)
+		return err_set(err, "channel %s in %s: %s", channel,
+			       dir ? dir : SHM_DIR, strerror(-err));
+	if (!S_ISREG(st.st_mode))
+		return err_set(MDBUS_ECORRUPT, "channel %s: %s is %s, not a "
+			       "segment: remove it", channel, path,
+			       seg_file_kind(st.st_mode));
+	if (err == -EACCES)
+		return err_set(err, "channel %s: %s is uid %u's, group %u, mode "
+			       "%03o: this process (uid %u) may not read it; run "
+			       "as a member of its group, or have its publisher "
+			       "give the readers' group access (mdpub's `group =` "
+			       "and `file_mode =`, or mdbus_pub_config's group "
+			       "and file_mode)", channel, path,
+			       (unsigned)st.st_uid, (unsigned)st.st_gid,
+			       (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+	return err_set(err, "channel %s: open %s: %s", channel, path,
+		       strerror(-err));
+}
+
 int seg_fd_is_named(int fd, const char *dir, const char *channel)
 {
 	char path[PATH_MAX];

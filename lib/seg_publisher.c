@@ -255,7 +255,7 @@ static int foreign_error(const char *channel, const char *dir,
 		       "trusted users can write (MDBUS_PUB_REPLACE replaces it "
 		       "where the directory lets us)", channel,
 		       dir ? dir : SHM_DIR,
-		       S_ISREG(st->st_mode) ? "a file" : "not a regular file",
+		       seg_file_kind(st->st_mode),
 		       (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777),
 		       (unsigned long)st->st_nlink, (unsigned)geteuid());
 }
@@ -322,9 +322,7 @@ static int take_over(struct seg_map *m, const char *channel,
 	seg_path(path, sizeof(path), dir, channel);
 	fd = open_existing(path, &writable);
 	if (fd < 0)
-		return fd == -ENOENT ? -ENOENT
-				     : err_set(fd, "open channel %s in %s: %s", channel,
-					       dir ? dir : SHM_DIR, strerror(-fd));
+		return fd == -ENOENT ? -ENOENT : seg_open_error(fd, dir, channel);
 	r = mine = ours(fd, writable, &st, &mode_ok);
 	if (mine == 0 && !(cfg->flags & MDBUS_PUB_REPLACE))
 		r = foreign_error(channel, dir, &st);

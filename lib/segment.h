@@ -40,6 +40,16 @@ int seg_open_path(const char *path, int flags, mode_t mode);
 /* seg_open_path() of channel's segment file in dir. */
 int seg_fd_open(const char *dir, const char *channel, int flags, mode_t mode);
 
+/* "a directory", "a FIFO", ... for a st_mode. */
+const char *seg_file_kind(mode_t mode);
+
+/* The error (err, a negated errno from opening channel's segment) with a
+ * detail that says what is under the name and what to do: a directory or
+ * FIFO to remove, a segment this process may not read (owner, group, mode
+ * and the publisher's group setting). Returns err, or MDBUS_ECORRUPT for
+ * something that is not a regular file. */
+int seg_open_error(int err, const char *dir, const char *channel);
+
 /* Removes the channel's name. Returns 0 or a negated errno. */
 int seg_fd_unlink(const char *dir, const char *channel);
 

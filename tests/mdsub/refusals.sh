@@ -1,0 +1,27 @@
+#!/bin/sh
+# What is under a channel's name, and who may read it, said precisely: a
+# directory is named as one, with the fix, by mdsub and mdpub; a reader that may not read a
+# segment is told its owner, group and mode and the publisher's settings
+# that grant access (mdpub's group = and file_mode =).
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
+
+mkdir "$MDBUS_DIR/mdbus.dir"
+status 1 "$MDSUB" dir 2>"$WORK/dir.err"
+grep -q "^mdsub: dir: cannot subscribe: channel dir: the file under its name is a directory, not a segment: remove it$" \
+	"$WORK/dir.err" || fail "directory: $(cat "$WORK/dir.err")"
+printf '[global]\ndir = %s\n[channel dir]\nsource = synthetic\n' "$MDBUS_DIR" \
+	>"$WORK/dir.conf"
+chmod 0644 "$WORK/dir.conf"
+status 1 timeout 10 "$MDPUB" -c "$WORK/dir.conf" 2>"$WORK/pub.err"
+grep -q "channel dir: $MDBUS_DIR/mdbus.dir is a directory, not a segment: remove it$" \
+	"$WORK/pub.err" || fail "mdpub, directory: $(cat "$WORK/pub.err")"
+
+[ "$(id -u)" = 0 ] || { echo "not root: the reader of another uid not tried"; exit 0; }
+pub -g 16:4 private 3
+chmod 0600 "$MDBUS_DIR/mdbus.private"
+chmod 0755 "$MDBUS_DIR"
+status 1 runuser -u nobody -- env MDBUS_DIR="$MDBUS_DIR" "$MDSUB" -n 1 private \
+	2>"$WORK/perm.err"
+grep -q "^mdsub: private: cannot subscribe: channel private: $MDBUS_DIR/mdbus.private is uid 0's, group [0-9]*, mode 600: this process (uid [0-9]*) may not read it; run as a member of its group, or have its publisher give the readers' group access (mdpub's \`group =\` and \`file_mode =\`" \
+	"$WORK/perm.err" || fail "permission: $(cat "$WORK/perm.err")"
+exit 0
