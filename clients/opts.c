@@ -345,10 +345,7 @@ static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 {
 	switch (c) {
 	case 'r':
-		if (strcmp(arg, "-") == 0)
-			return usage_error("--record -: recording to standard "
-					   "output is not supported yet");
-		o->record = arg;
+		o->record = arg; /* "-": standard output */
 		return 0;
 	case OPT_FORCE: o->force = 1; return 0;
 	case 'f': return parse_url(arg, &o->fwd.url);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mdbus_rec.h"
 #include "mdsub.h"
@@ -47,8 +48,11 @@ int rec_open(struct recorder **out, const char *path, const char *channel,
 	r = calloc(1, sizeof *r);
 	if (!r)
 		return -ENOMEM;
-	err = mdbus_rec_create(&r->w, path, &info,
-			       replace ? 0 : MDBUS_REC_EXCL);
+	if (strcmp(path, "-") == 0)
+		err = mdbus_rec_create_fd(&r->w, STDOUT_FILENO, &info);
+	else
+		err = mdbus_rec_create(&r->w, path, &info,
+				       replace ? 0 : MDBUS_REC_EXCL);
 	if (err) {
 		free(r);
 		return err;

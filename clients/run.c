@@ -157,6 +157,11 @@ static void record_done(struct app *a)
 		return;
 	}
 	fputs("mdsub: ", stderr);
+	if (strcmp(a->o->record, "-") == 0) {
+		fprintf(stderr, "standard output: %" PRIu64 " messages recorded\n",
+			msgs);
+		return;
+	}
 	put_str(stderr, STR_TEXT, a->o->record, SIZE_MAX);
 	fprintf(stderr, ": %" PRIu64 " messages recorded", msgs);
 	if (stat(a->o->record, &st) == 0)

@@ -86,6 +86,13 @@ void mdbus_rec_close(mdbus_rec_reader_t *r);
 int mdbus_rec_create(mdbus_rec_writer_t **out, const char *path,
 		     const struct mdbus_rec_info *info, unsigned flags);
 
+/* Like mdbus_rec_create() on a descriptor the caller opened (a pipe,
+ * standard output): the recording is written there as it would be to a
+ * file, and mdbus_rec_finish() flushes but leaves fd open. Returns 0 and
+ * sets *out, or a negative error. */
+int mdbus_rec_create_fd(mdbus_rec_writer_t **out, int fd,
+			const struct mdbus_rec_info *info);
+
 /* Appends one record (msg->seq, ts_ns, type and size; payload of
  * msg->size bytes). Buffered: a record reaches the file at the latest on
  * the next flush or close. Returns 0, MDBUS_ETOOBIG past
@@ -97,8 +104,9 @@ int mdbus_rec_write(mdbus_rec_writer_t *w, const struct mdbus_msg *msg,
 /* Writes out buffered records. Returns 0 or the write error. */
 int mdbus_rec_flush(mdbus_rec_writer_t *w);
 
-/* Flushes and closes. Returns 0 or the first write or close error (the
- * handle is freed either way). NULL is a no-op returning 0. */
+/* Flushes and closes (a descriptor given to mdbus_rec_create_fd() stays
+ * open). Returns 0 or the first write or close error (the handle is freed
+ * either way). NULL is a no-op returning 0. */
 int mdbus_rec_finish(mdbus_rec_writer_t *w);
 
 #ifdef __cplusplus

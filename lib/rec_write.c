@@ -19,6 +19,7 @@
 
 struct mdbus_rec_writer {
 	int fd;
+	int owns_fd;  /* mdbus_rec_finish() closes it */
 	int failed;   /* negated errno of the first failed write, else 0 */
 	size_t len;
 	unsigned char buf[WRITE_BUFFER];
@@ -103,32 +104,53 @@ static void fill_header(struct rec_header *h, const struct mdbus_rec_info *info)
 	h->header_size = sizeof *h;
 }
 
-MDBUS_EXPORT int mdbus_rec_create(mdbus_rec_writer_t **out, const char *path,
-				  const struct mdbus_rec_info *info,
-				  unsigned flags)
+/* A writer on fd, its header written into the buffer. */
+static int new_writer(mdbus_rec_writer_t **out, int fd, int owns_fd,
+		      const struct mdbus_rec_info *info, const char *what)
 {
 	struct mdbus_rec_writer *w;
 	struct rec_header h;
-	int fd;
 
-	err_clear();
-	if (!memchr(info->channel, '\0', sizeof info->channel))
-		return err_set(-EINVAL, "recording channel name not terminated");
 	w = malloc(sizeof *w);
 	if (!w)
-		return err_set(-ENOMEM, "%s: out of memory", path);
-	fd = open_target(path, flags);
-	if (fd < 0) {
-		free(w);
-		return fd;
-	}
+		return err_set(-ENOMEM, "%s: out of memory", what);
 	w->fd = fd;
+	w->owns_fd = owns_fd;
 	w->failed = 0;
 	fill_header(&h, info);
 	memcpy(w->buf, &h, sizeof h);
 	w->len = sizeof h;
 	*out = w;
 	return 0;
+}
+
+MDBUS_EXPORT int mdbus_rec_create(mdbus_rec_writer_t **out, const char *path,
+				  const struct mdbus_rec_info *info,
+				  unsigned flags)
+{
+	int fd, r;
+
+	err_clear();
+	if (!memchr(info->channel, '\0', sizeof info->channel))
+		return err_set(-EINVAL, "recording channel name not terminated");
+	fd = open_target(path, flags);
+	if (fd < 0)
+		return fd;
+	r = new_writer(out, fd, 1, info, path);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
+MDBUS_EXPORT int mdbus_rec_create_fd(mdbus_rec_writer_t **out, int fd,
+				     const struct mdbus_rec_info *info)
+{
+	err_clear();
+	if (!memchr(info->channel, '\0', sizeof info->channel))
+		return err_set(-EINVAL, "recording channel name not terminated");
+	if (fd < 0)
+		return err_set(-EBADF, "recording to descriptor %d", fd);
+	return new_writer(out, fd, 0, info, "recording");
 }
 
 MDBUS_EXPORT int mdbus_rec_flush(mdbus_rec_writer_t *w)
@@ -175,7 +197,7 @@ MDBUS_EXPORT int mdbus_rec_finish(mdbus_rec_writer_t *w)
 	if (!w)
 		return 0;
 	err = mdbus_rec_flush(w);
-	if (close(w->fd) < 0 && !err)
+	if (w->owns_fd && close(w->fd) < 0 && !err)
 		err = -errno;
 	free(w);
 	return err;

@@ -12,6 +12,15 @@ size=$((120 + 14 * 24 + 4 * 64 + 2 * 56 + 2 * 88 + 2 * 64 + 2 * 24 + 2 * 8))
 [ "$(tail -n 1 "$WORK/rec.err")" = "mdsub: $WORK/feed.rec: 14 messages recorded, $size bytes" ] ||
 	fail "end of recording: $(cat "$WORK/rec.err")"
 
+# "-": the same recording on standard output
+status 0 "$MDSUB" --record - --from oldest -u feed >"$WORK/stdout.rec" 2>"$WORK/stdout.err"
+[ "$(tail -n 1 "$WORK/stdout.err")" = "mdsub: standard output: 14 messages recorded" ] ||
+	fail "end of recording to stdout: $(cat "$WORK/stdout.err")"
+# the same bytes but for create_ns (offset 104, 8 bytes)
+cmp -s -i 0:0 -n 104 "$WORK/feed.rec" "$WORK/stdout.rec" &&
+	cmp -s -i 112:112 "$WORK/feed.rec" "$WORK/stdout.rec" ||
+	fail "recording on stdout differs from the file"
+
 # an existing file is kept unless --force
 cp "$WORK/feed.rec" "$WORK/keep.rec"
 status 1 "$MDSUB" --record "$WORK/feed.rec" -t quote --from oldest -u feed 2>"$WORK/exists"

@@ -72,7 +72,6 @@ usage_error -o json --no-header chan
 usage_error -q --no-header chan
 usage_error -a -N me chan
 usage_error --force chan
-usage_error --record - chan
 
 # -F is --from; -W is --watch
 status 0 "$MDSUB" -W0.1 -d 0.15 >/dev/null
