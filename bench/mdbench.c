@@ -483,7 +483,6 @@ static void crosstalk_section(struct ctx *ctx)
 static const struct bench_feed feeds[] = {
 	{ "steady", 1, 0, 2000000 },      /* 500 msgs/s */
 	{ "bursty", 10, 5000, 2000000 },  /* 5000 msgs/s: 10 at 5 us every 2 ms */
-	{ "fast", 1, 0, 10000 },          /* 100 000 msgs/s */
 };
 static const struct bench_waiter waiters[] = {
 	{ "adaptive", MDBUS_WAIT_ADAPTIVE, 0 },

@@ -190,11 +190,19 @@ long wait_wake_if_waiting(const struct seg_map *m);
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);
 
+/* A reader's adaptive waiting across its waits (zero-filled to start). */
+struct wait_state {
+	uint64_t spin_ns;  /* this wait's spin budget */
+	uint64_t start_ns; /* CLOCK_MONOTONIC at the wait's first step */
+	uint64_t end_ns;   /* at its last step: where it ended, near enough */
+};
+
 /* What a reader waits for: write_num to pass `pos` (its next message
  * published), or, cutting a sleep short, the segment to be replaced or its
  * consumer entry to change from `entry_word` (evicted). */
 struct wait_for {
 	uint64_t pos;
+	struct wait_state *state;            /* adaptive; NULL: block instead */
 	_Atomic uint32_t *waiting;           /* entry flag; NULL: no entry */
 	uint32_t waiting_tag;                /* what we store in it: ours */
 	const _Atomic uint64_t *entry_state; /* NULL: no entry */
@@ -202,8 +210,8 @@ struct wait_for {
 };
 
 /* Reader side: one step of waiting by strategy (a reader without an entry
- * polls instead of sleeping); `round` counts calls since the last
- * progress. Returns 0 when it is worth looking again, -ETIMEDOUT past
+ * naps instead of sleeping announced); `round` counts the calls of this
+ * wait, from 0. Returns 0 when it is worth looking again, -ETIMEDOUT past
  * deadline_ns (CLOCK_MONOTONIC; UINT64_MAX = none). */
 int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns);

@@ -82,7 +82,8 @@ enum mdbus_mode {
 };
 
 enum mdbus_wait {
-	MDBUS_WAIT_ADAPTIVE = 0, /* spin, then yield, then futex (default) */
+	MDBUS_WAIT_ADAPTIVE = 0, /* spin a budget learnt from the last wait
+				    (<= 20 us), then futex (default) */
 	MDBUS_WAIT_SPIN = 1,     /* busy-spin: lowest latency, burns a core */
 	MDBUS_WAIT_YIELD = 2,    /* sched_yield() loop */
 	MDBUS_WAIT_BLOCK = 3,    /* futex straight away */
@@ -220,9 +221,9 @@ struct mdbus_sub_config {
 	int anonymous;          /* 1 = take no consumer entry, map read-only
 				   (also chosen when the segment is not
 				   writable); lossless producers do not wait
-				   for anonymous readers, and they cannot
-				   sleep on the futex: an idle one polls
-				   every 200 us */
+				   for anonymous readers, and the publisher
+				   does not wake them: an idle one naps on
+				   the futex 1 ms at a time */
 	enum mdbus_start start;
 	uint64_t start_seq;
 	enum mdbus_wait wait;   /* strategy of mdbus_sub_read() */

@@ -37,6 +37,7 @@ struct mdbus_sub {
 	int evicted;
 	int want_anonymous;
 	enum mdbus_wait wait;
+	struct wait_state wait_state; /* wait.c's, for the adaptive strategy */
 	enum mdbus_start start;
 	uint64_t start_seq;
 	char name[MDBUS_NAME_MAX + 1];
@@ -330,7 +331,7 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 				struct mdbus_msg *msg, int64_t timeout_ns)
 {
 	uint64_t deadline = UINT64_MAX;
-	struct wait_for wf = { .waiting = NULL };
+	struct wait_for wf = { .waiting = NULL, .state = &s->wait_state };
 	unsigned round;
 	int r;
 
