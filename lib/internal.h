@@ -216,4 +216,31 @@ struct wait_for {
 int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns);
 
+/* 1 when what wf waits for happened (a message past pos, a replacement,
+ * the entry changed). */
+int wait_ready(const struct seg_map *m, const struct wait_for *wf);
+
+/* Wakes every sleeper on the futex word without changing it (readers may
+ * not write it): for ending a thread of ours asleep there. */
+void wait_nudge(const struct seg_map *m);
+
+/* ---- sub.c, sub_fd.c ---- */
+
+/* What a reader of s waits for at its position; `announce` 0 leaves the
+ * entry's waiting flag to someone else (a reader then naps). */
+void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce);
+
+/* The helper thread behind mdbus_sub_fd(). open makes the eventfd and
+ * starts the thread (returns the descriptor or a negated errno); stop
+ * ends the thread, keeping the descriptor (before the mapping changes);
+ * start runs a new one on the new mapping; close ends and frees all. */
+struct sub_fd;
+int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
+		const struct wait_for *wf, const _Atomic uint64_t *read_num);
+int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
+		 const struct wait_for *wf, const _Atomic uint64_t *read_num);
+void sub_fd_stop(struct sub_fd *f);
+int sub_fd_number(const struct sub_fd *f);
+void sub_fd_close(struct sub_fd *f);
+
 #endif /* MDBUS_INTERNAL_H */

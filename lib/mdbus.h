@@ -276,6 +276,23 @@ int mdbus_sub_try_read(mdbus_sub_t *sub, void *buf, size_t len,
 int mdbus_sub_read(mdbus_sub_t *sub, void *buf, size_t len,
 		   struct mdbus_msg *msg, int64_t timeout_ns);
 
+/* A descriptor for event loops (epoll, poll, libev, libuv): it becomes
+ * readable when this reader has something to read or should look (a
+ * message past what it read, the publisher's state changed, its entry
+ * was taken away). Use: wait for it readable, read(2) its 8 bytes (the
+ * value means nothing; this re-arms it), then call mdbus_sub_try_read()
+ * until -EAGAIN (or an error), then wait again. It stays readable until
+ * read, and may be readable with nothing new (try_read says -EAGAIN).
+ * The first call starts a helper thread that sleeps as a blocking reader
+ * does (the publisher pays a FUTEX_WAKE per message only while it sleeps,
+ * at most once per re-arm); an anonymous reader's helper naps on the
+ * futex 1 ms at a time (up to 1 ms late). Later calls return the same
+ * descriptor; mdbus_sub_close() ends the thread and closes it,
+ * mdbus_sub_reopen() keeps it. While it exists, mdbus_sub_read() still
+ * works but naps 1 ms at a time instead of sleeping announced. Returns
+ * the descriptor or a negated errno. Not inherited usefully by fork(). */
+int mdbus_sub_fd(mdbus_sub_t *sub);
+
 /* 1 when this reader has read everything published so far, else 0. */
 int mdbus_sub_caught_up(const mdbus_sub_t *sub);
 

@@ -44,6 +44,7 @@ struct mdbus_sub {
 	char channel[MDBUS_CHANNEL_MAX + 1];
 	char *dir;
 	char *owner;
+	struct sub_fd *fd;      /* mdbus_sub_fd()'s helper, or NULL */
 };
 
 MDBUS_EXPORT void mdbus_sub_config_init(struct mdbus_sub_config *cfg)
@@ -327,20 +328,30 @@ MDBUS_EXPORT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
 	return r;
 }
 
+void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce)
+{
+	wf->pos = s->pos;
+	wf->waiting = NULL;
+	wf->state = (struct wait_state *)&s->wait_state;
+	wf->entry_state = NULL;
+	if (s->entry < 0)
+		return;
+	if (announce)
+		wf->waiting = &s->m.table[s->entry].waiting;
+	wf->waiting_tag = (uint32_t)cons_gen(s->word) << 8 | 1;
+	wf->entry_state = &s->m.table[s->entry].state;
+	wf->entry_word = s->word;
+}
+
 MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 				struct mdbus_msg *msg, int64_t timeout_ns)
 {
 	uint64_t deadline = UINT64_MAX;
-	struct wait_for wf = { .waiting = NULL, .state = &s->wait_state };
+	struct wait_for wf;
 	unsigned round;
 	int r;
 
-	if (s->entry >= 0) {
-		wf.waiting = &s->m.table[s->entry].waiting;
-		wf.waiting_tag = (uint32_t)cons_gen(s->word) << 8 | 1;
-		wf.entry_state = &s->m.table[s->entry].state;
-		wf.entry_word = s->word;
-	}
+	sub_wait_for(s, &wf, s->fd == NULL);
 	for (round = 0;; round++) {
 		uint64_t pos = s->pos;
 
@@ -356,6 +367,21 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 		if (r < 0)
 			return r;
 	}
+}
+
+static const _Atomic uint64_t *read_num(const struct mdbus_sub *s)
+{
+	return s->entry >= 0 ? &s->m.table[s->entry].read_num : NULL;
+}
+
+MDBUS_EXPORT int mdbus_sub_fd(mdbus_sub_t *s)
+{
+	struct wait_for wf;
+
+	if (s->fd)
+		return sub_fd_number(s->fd);
+	sub_wait_for(s, &wf, 1);
+	return sub_fd_open(&s->fd, &s->m, &wf, read_num(s));
 }
 
 /* ----------------------------------------------------------- accessors */
@@ -435,7 +461,7 @@ static int map_current(struct mdbus_sub *fresh)
  * place and gives our entry back before taking one, so that a full table
  * has room for us (an evicted reader's entry is ours to give back).
  */
-MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s)
+static int reopen(mdbus_sub_t *s)
 {
 	struct mdbus_sub fresh = *s;
 	int same, r;
@@ -464,10 +490,27 @@ MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s)
 	return 0;
 }
 
+/* The helper of mdbus_sub_fd() sleeps in the mapping: it stops before
+ * the mapping changes and starts again on the one in force after. */
+MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s)
+{
+	struct wait_for wf;
+	int r;
+
+	sub_fd_stop(s->fd);
+	r = reopen(s);
+	if (s->fd) {
+		sub_wait_for(s, &wf, 1);
+		(void)sub_fd_start(s->fd, &s->m, &wf, read_num(s));
+	}
+	return r;
+}
+
 MDBUS_EXPORT void mdbus_sub_close(mdbus_sub_t *s)
 {
 	if (!s)
 		return;
+	sub_fd_close(s->fd);
 	detach(s);
 	free(s->owner);
 	free(s->dir);

@@ -271,3 +271,15 @@ int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	}
 	return sleep_step(m, wf, deadline_ns);
 }
+
+int wait_ready(const struct seg_map *m, const struct wait_for *wf)
+{
+	/* Acquire: pairs with the release bump in wake(), as in sleep_on(). */
+	(void)atomic_load_explicit(&m->hdr->wake_seq, memory_order_acquire);
+	return changed(m->hdr, wf);
+}
+
+void wait_nudge(const struct seg_map *m)
+{
+	futex(&m->hdr->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
+}
