@@ -15,6 +15,7 @@
  * waits in poll() for that read (POLLOUT), so it neither spins nor makes
  * the publisher wake it while the application has not caught up.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -27,6 +28,7 @@
 
 #define FD_FULL 0xfffffffffffffffeULL /* eventfd's largest counter */
 #define STOP_PAUSE_NS 100000L
+#define HELPER_NAME "mdbus-fd" /* its name in /proc/PID/task/TID/comm */
 
 struct sub_fd {
 	int efd;
@@ -103,6 +105,7 @@ int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
 	r = pthread_create(&f->thread, NULL, helper, f);
 	if (r)
 		return -r;
+	(void)pthread_setname_np(f->thread, HELPER_NAME);
 	f->running = 1;
 	return 0;
 }
