@@ -54,7 +54,7 @@ static int publisher(void *arg)
 /* Threads of this process named as libmdbus names its helpers. */
 static int threads(void)
 {
-	char path[64], comm[32];
+	char path[300], comm[32];
 	struct dirent *e;
 	DIR *d = opendir("/proc/self/task");
 	int n = 0;
