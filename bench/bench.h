@@ -139,6 +139,7 @@ struct bench_opts {
 	uint64_t pace_ns;      /* latency: interval between messages */
 	int reps;              /* runs per cell: throughput, publish cost */
 	const char *dir;       /* private segment directory */
+	uint64_t strategy_ns;  /* strategy: length of one run's feed */
 };
 struct bench_lat {
 	struct bench_pct pct;  /* ns, all consumers merged */
@@ -166,6 +167,27 @@ struct bench_xtalk {
 	double ipi_per_s;      /* function-call interrupts on its CPU, per s */
 };
 int bench_crosstalk(const struct bench_opts *o, int noisy, struct bench_xtalk *out);
+
+/* strategy.c: one paced feed read by one reader with one wait strategy:
+ * latency and the reader's CPU time. */
+struct bench_feed {
+	const char *name;
+	unsigned burst;     /* messages per burst (1: steady) */
+	uint64_t gap_ns;    /* between messages of a burst */
+	uint64_t period_ns; /* between the starts of bursts */
+};
+struct bench_waiter {
+	const char *name;
+	int wait;           /* enum mdbus_wait */
+	int anonymous;      /* read-only reader without a consumer entry */
+};
+struct bench_strat {
+	uint64_t n, p50, p99; /* latency samples, ns */
+	uint64_t lost;
+	double cpu_pct;       /* reader CPU time / wall time, % */
+};
+int bench_strategy(const struct bench_opts *o, const struct bench_feed *feed,
+		   const struct bench_waiter *w, struct bench_strat *out);
 
 /* floor.c */
 int bench_floor(uint64_t rounds, struct bench_pct *rtt);

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		"  --quick       short run for CI smoke tests (a few seconds): fewer\n"
 		"                messages, one run per cell instead of %d\n"
 		"  --only S      the floor and one section: latency, wakeup,\n"
-		"                throughput, pubcost or crosstalk\n"
+		"                throughput, pubcost, crosstalk or strategy\n"
 		"  --messages N  messages per throughput cell (split over its runs)\n"
 		"                and per publish-cost run (default %llu, quick %llu);\n"
 		"                latency runs take N/100 samples, the floor N/10\n"
@@ -480,6 +480,78 @@ static void crosstalk_section(struct ctx *ctx)
 	}
 }
 
+static const struct bench_feed feeds[] = {
+	{ "steady", 1, 0, 2000000 },      /* 500 msgs/s */
+	{ "bursty", 10, 5000, 2000000 },  /* 5000 msgs/s: 10 at 5 us every 2 ms */
+};
+static const struct bench_waiter waiters[] = {
+	{ "adaptive", MDBUS_WAIT_ADAPTIVE, 0 },
+	{ "block", MDBUS_WAIT_BLOCK, 0 },
+	{ "spin", MDBUS_WAIT_SPIN, 0 },
+	{ "anon", MDBUS_WAIT_ADAPTIVE, 1 },
+};
+#define N_FEEDS (sizeof(feeds) / sizeof(feeds[0]))
+#define N_WAITERS (sizeof(waiters) / sizeof(waiters[0]))
+
+/* Values of one cell over its runs: p50, p99, CPU% x 100. */
+static void strategy_print(const struct bench_feed *f, const struct bench_waiter *w,
+			   uint64_t v[3][BENCH_MAX_REPS], int reps, uint64_t lost)
+{
+	struct bench_pct p[3];
+	int k;
+
+	for (k = 0; k < 3; k++)
+		bench_percentiles(v[k], (uint64_t)reps, &p[k]);
+	printf("%-7s %-9s", f->name, w->name);
+	for (k = 0; k < 2; k++)
+		printf(" | %7llu [%7llu-%7llu]", (unsigned long long)p[k].p50,
+		       (unsigned long long)p[k].min, (unsigned long long)p[k].max);
+	printf(" | %6.2f [%6.2f-%6.2f]", p[2].p50 / 100.0, p[2].min / 100.0,
+	       p[2].max / 100.0);
+	printf(lost ? " | lost %llu\n" : "\n", (unsigned long long)lost);
+}
+
+/* Every (feed, waiter) cell reps times, interleaved: a drifting machine
+ * hits them all alike. */
+static void strategy_section(struct ctx *ctx)
+{
+	static uint64_t v[N_FEEDS][N_WAITERS][3][BENCH_MAX_REPS];
+	uint64_t lost[N_FEEDS][N_WAITERS] = { { 0 } };
+	struct bench_strat st;
+	size_t f, w;
+	int i;
+
+	printf("\n== wait strategies: one reader, paced feeds of %.1f s per run, "
+	       "%d runs per cell interleaved;\n   one-way latency (ns) p50 and p99 "
+	       "of each run, and the reader's CPU time / wall time (%%),\n"
+	       "   median [min-max] of the runs; anon = anonymous (read-only) "
+	       "reader, default strategy\n", ctx->o.strategy_ns / 1e9, ctx->o.reps);
+	for (f = 0; f < N_FEEDS; f++)
+		printf("   %-7s %u message%s every %llu us%s\n", feeds[f].name,
+		       feeds[f].burst, feeds[f].burst > 1 ? "s" : "",
+		       (unsigned long long)(feeds[f].period_ns / 1000),
+		       feeds[f].burst > 1 ? ", 5 us apart" : "");
+	for (i = 0; i < ctx->o.reps && !bench_stopped(); i++)
+		for (f = 0; f < N_FEEDS; f++)
+			for (w = 0; w < N_WAITERS; w++) {
+				if (bench_strategy(&ctx->o, &feeds[f], &waiters[w], &st) < 0 ||
+				    st.n == 0) {
+					printf("%-7s %-9s |", feeds[f].name, waiters[w].name);
+					failed(ctx);
+					return;
+				}
+				v[f][w][0][i] = st.p50;
+				v[f][w][1][i] = st.p99;
+				v[f][w][2][i] = (uint64_t)(st.cpu_pct * 100 + 0.5);
+				lost[f][w] += st.lost;
+			}
+	printf("%-7s %-9s | %7s %17s | %7s %17s | %6s %15s\n", "feed", "wait",
+	       "p50", "[min-max]", "p99", "[min-max]", "CPU%", "[min-max]");
+	for (f = 0; f < N_FEEDS && i > 0; f++)
+		for (w = 0; w < N_WAITERS; w++)
+			strategy_print(&feeds[f], &waiters[w], v[f][w], i, lost[f][w]);
+}
+
 /* Removes the private directory and anything a failed run left in it. */
 static void remove_dir(const char *dir)
 {
@@ -507,6 +579,7 @@ static const struct section {
 	{ "throughput", throughput_section },
 	{ "pubcost", pubcost_section },
 	{ "crosstalk", crosstalk_section },
+	{ "strategy", strategy_section },
 };
 
 static int run_sections(struct ctx *ctx, const char *only, uint64_t n)
@@ -547,6 +620,7 @@ int main(int argc, char **argv)
 	ctx.o.pace_ns = PACE_NS;
 	ctx.o.reps = a.quick ? 1 : FULL_REPS;
 	ctx.o.dir = dir;
+	ctx.o.strategy_ns = a.quick ? 300000000ULL : 1000000000ULL;
 	print_header(&ctx);
 	bench_install_signals();
 	r = run_sections(&ctx, a.only, a.messages);

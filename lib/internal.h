@@ -230,6 +230,13 @@ struct wait_bell {
  * futex calls only: async-signal-safe; errno is kept. */
 void wait_bell_ring(struct wait_bell *b);
 
+/* A reader's adaptive waiting across its waits (zero-filled to start). */
+struct wait_state {
+	uint64_t spin_ns;  /* this wait's spin budget */
+	uint64_t start_ns; /* CLOCK_MONOTONIC at the wait's first step */
+	uint64_t end_ns;   /* at its last step: where it ended, near enough */
+};
+
 /* What a reader waits for: write_num to pass `pos` (its next message
  * published), or, cutting a sleep short, the segment to be replaced, its
  * consumer entry to change from `entry_word` (evicted), or its bell to
@@ -238,6 +245,7 @@ struct wait_for {
 	uint64_t pos;
 	struct wait_bell *bell;
 	uint32_t rings_seen;
+	struct wait_state *state;            /* adaptive; NULL: block instead */
 	_Atomic uint32_t *waiting;           /* entry flag; NULL: no entry */
 	uint32_t waiting_tag;                /* what we store in it: ours */
 	const _Atomic uint64_t *entry_state; /* NULL: no entry */
@@ -245,13 +253,40 @@ struct wait_for {
 };
 
 /* Reader side: one step of waiting by strategy (a reader without an entry
- * polls instead of sleeping); `round` counts calls since the last
- * progress. Returns when it is worth looking again: 0 after a spin, 1
- * after a yield or a sleep; or -ETIMEDOUT past deadline_ns
- * (CLOCK_MONOTONIC; UINT64_MAX = none), -EINTR when the bell rang or a
- * signal handler interrupted a sleep (one installed with SA_RESTART does
- * not, where the kernel has futex_waitv(2)). */
+ * naps instead of sleeping announced); `round` counts the calls of this
+ * wait, from 0. Returns when it is worth looking again: 0 after a spin, 1
+ * after a sleep; or -ETIMEDOUT past deadline_ns (CLOCK_MONOTONIC;
+ * UINT64_MAX = none), -EINTR when the bell rang or a signal handler
+ * interrupted a sleep (one installed with SA_RESTART does not, where the
+ * kernel has futex_waitv(2)). */
 int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns);
+
+/* 1 when what wf waits for happened (a message past pos, a replacement,
+ * the entry changed). */
+int wait_ready(const struct seg_map *m, const struct wait_for *wf);
+
+/* Wakes every sleeper on the futex word without changing it (readers may
+ * not write it): for ending a thread of ours asleep there. */
+void wait_nudge(const struct seg_map *m);
+
+/* ---- sub.c, sub_fd.c ---- */
+
+/* What a reader of s waits for at its position; `announce` 0 leaves the
+ * entry's waiting flag to someone else (a reader then naps). */
+void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce);
+
+/* The helper thread behind mdbus_sub_fd(). open makes the eventfd and
+ * starts the thread (returns the descriptor or a negated errno); stop
+ * ends the thread, keeping the descriptor (before the mapping changes);
+ * start runs a new one on the new mapping; close ends and frees all. */
+struct sub_fd;
+int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
+		const struct wait_for *wf, const _Atomic uint64_t *read_num);
+int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
+		 const struct wait_for *wf, const _Atomic uint64_t *read_num);
+void sub_fd_stop(struct sub_fd *f);
+int sub_fd_number(const struct sub_fd *f);
+void sub_fd_close(struct sub_fd *f);
 
 #endif /* MDBUS_INTERNAL_H */

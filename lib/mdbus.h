@@ -83,7 +83,8 @@ enum mdbus_mode {
 };
 
 enum mdbus_wait {
-	MDBUS_WAIT_ADAPTIVE = 0, /* spin, then yield, then futex (default) */
+	MDBUS_WAIT_ADAPTIVE = 0, /* spin a budget learnt from the last wait
+				    (<= 20 us), then futex (default) */
 	MDBUS_WAIT_SPIN = 1,     /* busy-spin: lowest latency, burns a core */
 	MDBUS_WAIT_YIELD = 2,    /* sched_yield() loop */
 	MDBUS_WAIT_BLOCK = 3,    /* futex straight away */
@@ -221,9 +222,9 @@ struct mdbus_sub_config {
 	int anonymous;          /* 1 = take no consumer entry, map read-only
 				   (also chosen when the segment is not
 				   writable); lossless producers do not wait
-				   for anonymous readers, and they cannot
-				   sleep on the futex: an idle one polls
-				   every 200 us */
+				   for anonymous readers, and the publisher
+				   does not wake them: an idle one naps on
+				   the futex 1 ms at a time */
 	enum mdbus_start start;
 	uint64_t start_seq;
 	enum mdbus_wait wait;   /* strategy of mdbus_sub_read() */
@@ -321,6 +322,22 @@ int mdbus_sub_read(mdbus_sub_t *sub, void *buf, size_t len,
  * mdbus_sub_close(). Wakes only this reader (on kernels before 5.16:
  * every reader of the channel asleep, once). */
 void mdbus_sub_interrupt(mdbus_sub_t *sub);
+/* A descriptor for event loops (epoll, poll, libev, libuv): it becomes
+ * readable when this reader has something to read or should look (a
+ * message past what it read, the publisher's state changed, its entry
+ * was taken away). Use: wait for it readable, read(2) its 8 bytes (the
+ * value means nothing; this re-arms it), then call mdbus_sub_try_read()
+ * until -EAGAIN (or an error), then wait again. It stays readable until
+ * read, and may be readable with nothing new (try_read says -EAGAIN).
+ * The first call starts a helper thread that sleeps as a blocking reader
+ * does (the publisher pays a FUTEX_WAKE per message only while it sleeps,
+ * at most once per re-arm); an anonymous reader's helper naps on the
+ * futex 1 ms at a time (up to 1 ms late). Later calls return the same
+ * descriptor; mdbus_sub_close() ends the thread and closes it,
+ * mdbus_sub_reopen() keeps it. While it exists, mdbus_sub_read() still
+ * works but naps 1 ms at a time instead of sleeping announced. Returns
+ * the descriptor or a negated errno. Not inherited usefully by fork(). */
+int mdbus_sub_fd(mdbus_sub_t *sub);
 
 /* 1 when this reader has read everything published so far, else 0. */
 int mdbus_sub_caught_up(const mdbus_sub_t *sub);

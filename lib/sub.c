@@ -46,12 +46,14 @@ struct mdbus_sub {
 	uint32_t rings_seen;    /* bell rings already answered */
 	int want_anonymous;
 	enum mdbus_wait wait;
+	struct wait_state wait_state; /* wait.c's, for the adaptive strategy */
 	enum mdbus_start start;
 	uint64_t start_seq;
 	char name[MDBUS_NAME_MAX + 1];
 	char channel[MDBUS_CHANNEL_MAX + 1];
 	char *dir;
 	char *owner;
+	struct sub_fd *fd;      /* mdbus_sub_fd()'s helper, or NULL */
 };
 
 MDBUS_EXPORT void mdbus_sub_config_init(struct mdbus_sub_config *cfg)
@@ -496,21 +498,34 @@ MDBUS_EXPORT void mdbus_sub_interrupt(mdbus_sub_t *s)
 	wait_bell_ring(s->bell);
 }
 
+void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce)
+{
+	wf->pos = s->pos;
+	wf->bell = NULL;
+	wf->rings_seen = 0;
+	wf->waiting = NULL;
+	wf->state = (struct wait_state *)&s->wait_state;
+	wf->entry_state = NULL;
+	if (s->entry < 0)
+		return;
+	if (announce)
+		wf->waiting = &s->m.table[s->entry].waiting;
+	wf->waiting_tag = (uint32_t)cons_gen(s->word) << 8 | 1;
+	wf->entry_state = &s->m.table[s->entry].state;
+	wf->entry_word = s->word;
+}
+
 MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 				struct mdbus_msg *msg, int64_t timeout_ns)
 {
 	uint64_t deadline = UINT64_MAX;
-	struct wait_for wf = { .waiting = NULL, .bell = s->bell,
-			       .rings_seen = s->rings_seen };
+	struct wait_for wf;
 	unsigned round;
 	int r;
 
-	if (s->entry >= 0) {
-		wf.waiting = &s->m.table[s->entry].waiting;
-		wf.waiting_tag = (uint32_t)cons_gen(s->word) << 8 | 1;
-		wf.entry_state = &s->m.table[s->entry].state;
-		wf.entry_word = s->word;
-	}
+	sub_wait_for(s, &wf, s->fd == NULL);
+	wf.bell = s->bell;
+	wf.rings_seen = s->rings_seen;
 	for (round = 0;; round++) {
 		uint64_t pos = s->pos;
 
@@ -535,6 +550,21 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 		if (r > 0 || (round & 1023) == 1023)
 			check_name(s);
 	}
+}
+
+static const _Atomic uint64_t *read_num(const struct mdbus_sub *s)
+{
+	return s->entry >= 0 ? &s->m.table[s->entry].read_num : NULL;
+}
+
+MDBUS_EXPORT int mdbus_sub_fd(mdbus_sub_t *s)
+{
+	struct wait_for wf;
+
+	if (s->fd)
+		return sub_fd_number(s->fd);
+	sub_wait_for(s, &wf, 1);
+	return sub_fd_open(&s->fd, &s->m, &wf, read_num(s));
 }
 
 /* ----------------------------------------------------------- accessors */
@@ -618,8 +648,7 @@ static int map_current(struct mdbus_sub *fresh)
  * place and gives our entry back before taking one, so that a full table
  * has room for us (an evicted reader's entry is ours to give back).
  */
-MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s, enum mdbus_start start,
-				  uint64_t seq)
+static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 {
 	struct mdbus_sub fresh = *s;
 	int same, r;
@@ -649,10 +678,28 @@ MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s, enum mdbus_start start,
 	return 0;
 }
 
+/* The helper of mdbus_sub_fd() sleeps in the mapping: it stops before
+ * the mapping changes and starts again on the one in force after. */
+MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s, enum mdbus_start start,
+				  uint64_t seq)
+{
+	struct wait_for wf;
+	int r;
+
+	sub_fd_stop(s->fd);
+	r = reopen(s, start, seq);
+	if (s->fd) {
+		sub_wait_for(s, &wf, 1);
+		(void)sub_fd_start(s->fd, &s->m, &wf, read_num(s));
+	}
+	return r;
+}
+
 MDBUS_EXPORT void mdbus_sub_close(mdbus_sub_t *s)
 {
 	if (!s)
 		return;
+	sub_fd_close(s->fd);
 	detach(s);
 	free(s->owner);
 	free(s->dir);

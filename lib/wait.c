@@ -35,10 +35,12 @@
 
 #include "internal.h"
 
-#define SPIN_ROUNDS 2000  /* adaptive: busy polls before yielding */
-#define YIELD_ROUNDS 50   /* adaptive: sched_yield()s before sleeping */
 #define SLEEP_MAX_NS 100000000ULL /* cap of one futex sleep: 100 ms */
-#define POLL_NS 200000ULL /* read-only readers cannot announce: poll */
+#define POLL_NS 1000000ULL /* read-only readers cannot announce: 1 ms naps */
+#define SPIN_MAX_NS 20000ULL /* adaptive: longest spin budget (mdbench) */
+#define SPIN_MIN_NS 1000ULL  /* adaptive: budget after a short wait, at least */
+#define SPIN_GROW 2          /* adaptive: budget = this x the last short wait */
+#define SPIN_CHECK 4         /* adaptive: rounds between clock reads */
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val,
 		  const struct timespec *ts)
@@ -117,7 +119,8 @@ void wait_bell_ring(struct wait_bell *b)
 static int bell_rang(const struct wait_for *wf)
 {
 	/* seq_cst: pairs with the seq_cst increment in wait_bell_ring(). */
-	return atomic_load_explicit(&wf->bell->rings, memory_order_seq_cst) !=
+	return wf->bell &&
+	       atomic_load_explicit(&wf->bell->rings, memory_order_seq_cst) !=
 	       wf->rings_seen;
 }
 
@@ -143,10 +146,14 @@ static int sleep_shared(_Atomic uint32_t *word, uint32_t val,
 static int sleep_words(_Atomic uint32_t *word, uint32_t val,
 		       const struct wait_for *wf, uint64_t ns)
 {
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 	struct waitv w[2];
 	unsigned n = 0;
 	int r;
 
+	if (!wf->bell) /* nobody rings: the channel's word alone */
+		return futex(word, FUTEX_WAIT, val, &ts) < 0 && errno == EINTR
+			       ? -EINTR : 0;
 	waitv_set(&w[n++], &wf->bell->rings, wf->rings_seen, WAITV_PRIVATE);
 	if (word)
 		waitv_set(&w[n++], word, val, 0);
@@ -245,13 +252,6 @@ static void announce_waiter(struct seg_table_header *t, const struct wait_for *w
 	atomic_fetch_add_explicit(&t->waiters, WAITERS_ONE, memory_order_seq_cst);
 }
 
-/* A read-only reader cannot announce itself: it polls, sleeping on its
- * bell alone. */
-static int poll_sleep(const struct wait_for *wf, uint64_t ns)
-{
-	return sleep_words(NULL, 0, wf, ns < POLL_NS ? ns : POLL_NS);
-}
-
 /* Whether anything the reader waits for happened. Called after the
  * acquire load of wake_seq: a change made before a wake that bumped the
  * value we loaded is visible here; one made after it comes with another
@@ -269,7 +269,8 @@ static int changed(const struct seg_header *h, const struct wait_for *wf)
 	if (bell_rang(wf))
 		return 1;
 	/* Pairs with the evicting producer's release CAS (pub.c). */
-	return atomic_load_explicit(wf->entry_state, memory_order_acquire) !=
+	return wf->entry_state &&
+	       atomic_load_explicit(wf->entry_state, memory_order_acquire) !=
 	       wf->entry_word;
 }
 
@@ -295,30 +296,121 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 	return r;
 }
 
+/*
+ * A reader without an entry cannot announce itself, so the producer does
+ * not wake it for its own sake; it naps on the futex word (readable in its
+ * read-only mapping) for at most POLL_NS, woken early by any wake the
+ * producer makes for registered sleepers or a state change.
+ */
+static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
+		      uint64_t ns)
+{
+	struct seg_header *h = m->hdr;
+	/* Acquire pairs with the release bump in wake(). */
+	uint32_t seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
+
+	if (changed(h, wf))
+		return 0;
+	return sleep_words(&h->wake_seq, seq, wf, ns < POLL_NS ? ns : POLL_NS);
+}
+
+/* A sleep, announced or not: 1 when it is worth looking again, or
+ * -ETIMEDOUT or -EINTR. */
+static int sleep_step(const struct seg_map *m, const struct wait_for *wf,
+		      uint64_t deadline_ns)
+{
+	uint64_t ns = sleep_length(deadline_ns);
+	int r;
+
+	if (ns == 0)
+		return -ETIMEDOUT;
+	r = wf->waiting ? sleep_on(m, wf, ns) : poll_sleep(m, wf, ns);
+	return r < 0 ? r : 1;
+}
+
+/*
+ * Adaptive, at the first step of a wait: the previous wait's length sets
+ * this one's spin budget. A wait the budget could have covered (at most
+ * SPIN_MAX_NS) makes it SPIN_GROW times that length: messages are coming
+ * close together, spinning catches the next one sooner than a wake-up
+ * would and for less CPU than a sleep and a wake cost. A longer wait
+ * halves it: at low rates it falls to nothing within a few messages and
+ * the reader sleeps at once, as MDBUS_WAIT_BLOCK does.
+ */
+static void adapt_begin(struct wait_state *ws, uint64_t now)
+{
+	uint64_t w = ws->end_ns - ws->start_ns;
+
+	if (ws->start_ns == 0)
+		ws->spin_ns = SPIN_MAX_NS;
+	else if (w > SPIN_MAX_NS)
+		ws->spin_ns /= 2;
+	else if (w * SPIN_GROW < SPIN_MIN_NS)
+		ws->spin_ns = SPIN_MIN_NS;
+	else
+		ws->spin_ns = w * SPIN_GROW > SPIN_MAX_NS ? SPIN_MAX_NS : w * SPIN_GROW;
+	ws->start_ns = ws->end_ns = now;
+}
+
+/* Adaptive: spin for the budget (clock read every SPIN_CHECK rounds; the
+ * last read marks where the wait ended), then sleep on the futex. */
+static int adaptive_step(const struct seg_map *m, const struct wait_for *wf,
+			 unsigned round, uint64_t deadline_ns)
+{
+	struct wait_state *ws = wf->state;
+	uint64_t now;
+	int r;
+
+	if (round % SPIN_CHECK != 0) {
+		cpu_relax();
+		return 0;
+	}
+	now = clock_mono_ns();
+	if (round == 0)
+		adapt_begin(ws, now);
+	ws->end_ns = now;
+	if (now >= deadline_ns)
+		return -ETIMEDOUT;
+	if (now - ws->start_ns < ws->spin_ns) {
+		cpu_relax();
+		return 0;
+	}
+	r = sleep_step(m, wf, deadline_ns);
+	ws->end_ns = clock_mono_ns();
+	return r;
+}
+
 int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns)
 {
-	uint64_t ns;
-	int r;
-
 	if (bell_rang(wf))
 		return -EINTR;
-	if (strategy == MDBUS_WAIT_SPIN ||
-	    (strategy == MDBUS_WAIT_ADAPTIVE && round < SPIN_ROUNDS)) {
+	if (strategy == MDBUS_WAIT_ADAPTIVE && wf->state)
+		return adaptive_step(m, wf, round, deadline_ns);
+	if (strategy == MDBUS_WAIT_SPIN) {
 		cpu_relax();
 		if ((round & 255) == 255 && deadline_ns != UINT64_MAX &&
 		    clock_mono_ns() >= deadline_ns)
 			return -ETIMEDOUT;
 		return 0;
 	}
-	ns = sleep_length(deadline_ns);
-	if (ns == 0)
-		return -ETIMEDOUT;
-	if (strategy == MDBUS_WAIT_YIELD ||
-	    (strategy == MDBUS_WAIT_ADAPTIVE && round < SPIN_ROUNDS + YIELD_ROUNDS)) {
+	if (strategy == MDBUS_WAIT_YIELD) {
+		if (sleep_length(deadline_ns) == 0)
+			return -ETIMEDOUT;
 		sched_yield();
 		return 1;
 	}
-	r = wf->waiting ? sleep_on(m, wf, ns) : poll_sleep(wf, ns);
-	return r < 0 ? r : 1;
+	return sleep_step(m, wf, deadline_ns);
+}
+
+int wait_ready(const struct seg_map *m, const struct wait_for *wf)
+{
+	/* Acquire: pairs with the release bump in wake(), as in sleep_on(). */
+	(void)atomic_load_explicit(&m->hdr->wake_seq, memory_order_acquire);
+	return changed(m->hdr, wf);
+}
+
+void wait_nudge(const struct seg_map *m)
+{
+	futex(&m->hdr->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 }

@@ -1,0 +1,232 @@
+/*
+ * t_subfd.c - mdbus_sub_fd() in event loops: a reader driven by epoll,
+ * then one driven by libev, each gets every message of a paced, bursty
+ * lossless publisher in another process (continuity, payloads, nothing
+ * lost), its descriptor becomes readable when the publisher stops, and
+ * closing the handle ends the helper thread. Threaded: also run by TSan.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <ev.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "mdbus.h"
+#include "testutil.h"
+
+#define SLOT 128
+#define PMAX (SLOT - MDBUS_SLOT_HEADER)
+#define MSGS 3000
+#define BURST 30
+
+struct shared {
+	_Atomic uint32_t ready;
+};
+
+static struct shared *sh;
+static const char *channel;
+
+/* Bursts of BURST messages, 1 ms apart; then closes (state stopped). */
+static int publisher(void *arg)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 64, 4, MDBUS_MODE_LOSSLESS);
+	unsigned char buf[PMAX];
+	mdbus_pub_t *p = tu_pub_open(channel, &cfg);
+	int r;
+
+	(void)arg;
+	tu_await(&sh->ready, 1, 10, "reader attached");
+	for (uint64_t n = 0; n < MSGS; n++) {
+		while ((r = tu_publish_seq(p, n, buf, 0, PMAX)) == MDBUS_EBACKPRESSURE)
+			tu_sleep_ms(0.05);
+		TU_CHECK_RC(r, 0);
+		if (n % BURST == BURST - 1)
+			tu_sleep_ms(1);
+	}
+	tu_await(&sh->ready, 2, 10, "reader got everything");
+	tu_sleep_ms(20);
+	mdbus_pub_close(p);
+	return 0;
+}
+
+/* Threads of this process named as libmdbus names its helpers. */
+static int threads(void)
+{
+	char path[300], comm[32];
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+
+	while (d && (e = readdir(d)) != NULL) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (f && fgets(comm, sizeof(comm), f) && strcmp(comm, "mdbus-fd\n") == 0)
+			n++;
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+struct reader {
+	mdbus_sub_t *s;
+	int fd;
+	uint64_t next;   /* the next sequence expected */
+	int wakeups;
+};
+
+/* Re-arms the descriptor, then reads until -EAGAIN, checking each
+ * message. */
+static void drain(struct reader *rd)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	const char *bad;
+	uint64_t v;
+	int r;
+
+	rd->wakeups++;
+	if (read(rd->fd, &v, sizeof(v)) != sizeof(v))
+		tu_fail("readable descriptor has nothing: %s", strerror(errno));
+	while ((r = mdbus_sub_try_read(rd->s, buf, sizeof(buf), &m)) == 0) {
+		TU_CHECK_EQ(m.seq, rd->next);
+		TU_CHECK_EQ(m.lost, 0);
+		bad = tu_msg_bad(&m, buf, 0, PMAX);
+		if (bad)
+			tu_fail("message %llu: %s", (unsigned long long)m.seq, bad);
+		rd->next++;
+	}
+	TU_CHECK_RC(r, -EAGAIN);
+}
+
+static void open_reader(struct reader *rd, const char *name)
+{
+	memset(rd, 0, sizeof(*rd));
+	while (access(tu_seg_path(name), F_OK) != 0)
+		tu_sleep_ms(1);
+	tu_sleep_ms(20); /* the table file too */
+	rd->s = tu_sub_open(name, "evloop", MDBUS_START_OLDEST, 0, MDBUS_WAIT_BLOCK);
+	TU_CHECK_EQ(threads(), 0);
+	rd->fd = mdbus_sub_fd(rd->s);
+	if (rd->fd < 0)
+		tu_fail("mdbus_sub_fd: %s", mdbus_strerror(rd->fd));
+	TU_CHECK_EQ(mdbus_sub_fd(rd->s), rd->fd);
+	TU_CHECK_EQ(threads(), 1);
+	atomic_store_explicit(&sh->ready, 1, memory_order_release);
+}
+
+/* After every message: the stop makes the descriptor readable. */
+static int epoll_wait_fd(int fd);
+
+static void finish_reader(struct reader *rd, pid_t pid)
+{
+	struct mdbus_pub_info info;
+
+	TU_CHECK_EQ(rd->next, MSGS);
+	TU_CHECK_EQ(mdbus_sub_lost(rd->s), 0);
+	atomic_store_explicit(&sh->ready, 2, memory_order_release);
+	for (;;) {
+		if (!epoll_wait_fd(rd->fd))
+			tu_fail("descriptor not readable after the publisher stopped");
+		drain(rd);
+		TU_CHECK_RC(mdbus_sub_pub_info(rd->s, &info), 0);
+		if (info.state == MDBUS_PUB_STOPPED)
+			break;
+	}
+	tu_wait_ok(pid, 10, "publisher");
+	tu_note("%d wake-ups for %d messages", rd->wakeups, MSGS);
+	mdbus_sub_close(rd->s);
+	TU_CHECK_EQ(threads(), 0);
+}
+
+static int epoll_wait_fd(int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC), n;
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+		tu_fail("epoll: %s", strerror(errno));
+	n = epoll_wait(ep, &ev, 1, 5000);
+	close(ep);
+	return n == 1;
+}
+
+static void with_epoll(void)
+{
+	struct reader rd;
+	pid_t pid;
+
+	channel = "fd_epoll";
+	pid = tu_spawn(publisher, NULL);
+	open_reader(&rd, channel);
+	while (rd.next < MSGS) {
+		if (!epoll_wait_fd(rd.fd))
+			tu_fail("epoll: no wake-up for 5 s at message %llu",
+				(unsigned long long)rd.next);
+		drain(&rd);
+	}
+	finish_reader(&rd, pid);
+}
+
+/* ------------------------------------------------------------ libev */
+
+static struct reader *ev_rd;
+static ev_timer ev_deadline;
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)revents;
+	(void)w;
+	drain(ev_rd);
+	ev_timer_again(loop, &ev_deadline);
+	if (ev_rd->next >= MSGS)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	tu_fail("libev: no wake-up for 5 s at message %llu",
+		(unsigned long long)ev_rd->next);
+}
+
+static void with_libev(void)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct reader rd;
+	ev_io io;
+	pid_t pid;
+
+	channel = "fd_libev";
+	atomic_store(&sh->ready, 0);
+	pid = tu_spawn(publisher, NULL);
+	open_reader(&rd, channel);
+	ev_rd = &rd;
+	ev_io_init(&io, on_readable, rd.fd, EV_READ);
+	ev_io_start(loop, &io);
+	ev_timer_init(&ev_deadline, on_timeout, 5.0, 5.0);
+	ev_timer_start(loop, &ev_deadline);
+	ev_run(loop, 0);
+	ev_io_stop(loop, &io);
+	ev_timer_stop(loop, &ev_deadline);
+	ev_loop_destroy(loop);
+	finish_reader(&rd, pid);
+}
+
+int main(void)
+{
+	tu_init("t_subfd", 120);
+	sh = tu_shared(sizeof(*sh));
+	with_epoll();
+	with_libev();
+	tu_note("ok");
+	return 0;
+}
