@@ -229,6 +229,24 @@ int seg_new_make(struct seg_map *m, const char *channel,
 	return 0;
 }
 
+/* Why the file at path could not be renamed over: another user's file in
+ * a sticky directory is the usual case, and has a fix to name. */
+static int replace_error(int err, const char *path, const char *channel)
+{
+	struct stat st;
+
+	if ((err == -EPERM || err == -EACCES) && lstat(path, &st) == 0 &&
+	    st.st_uid != geteuid())
+		return err_set(err, "channel %s: cannot replace %s, %s of uid %u "
+			       "(in a sticky directory only its owner or root "
+			       "may): remove it as its owner or root, or use a "
+			       "segment directory only trusted users can write",
+			       channel, path, seg_file_kind(st.st_mode),
+			       (unsigned)st.st_uid);
+	return err_set(err, "channel %s: rename into place: %s", channel,
+		       strerror(-err));
+}
+
 int seg_new_publish(const char *tmp, const char *dir, const char *channel,
 		    int replace)
 {
@@ -236,10 +254,9 @@ int seg_new_publish(const char *tmp, const char *dir, const char *channel,
 
 	seg_path(path, sizeof(path), dir, channel);
 	if (replace) {
-		if (rename(tmp, path) < 0)
-			return err_set(-errno, "channel %s: rename into place: %s",
-				       channel, strerror(errno));
-		return 0;
+		if (rename(tmp, path) == 0)
+			return 0;
+		return replace_error(-errno, path, channel);
 	}
 	/* No-replace rename: one step, and the file never has two names
 	 * (readers refuse a segment with two); link() where the file system

@@ -2,7 +2,8 @@
 # What is under a channel's name, and who may read it, said precisely: a
 # directory is named as one, with the fix, by mdsub and mdpub; a reader that may not read a
 # segment is told its owner, group and mode and the publisher's settings
-# that grant access (mdpub's group = and file_mode =).
+# that grant access (mdpub's group = and file_mode =); another user's
+# file that a publisher cannot replace is named with its owner and the fix.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 mkdir "$MDBUS_DIR/mdbus.dir"
@@ -24,4 +25,18 @@ status 1 runuser -u nobody -- env MDBUS_DIR="$MDBUS_DIR" "$MDSUB" -n 1 private \
 	2>"$WORK/perm.err"
 grep -q "^mdsub: private: cannot subscribe: channel private: $MDBUS_DIR/mdbus.private is uid 0's, group [0-9]*, mode 600: this process (uid [0-9]*) may not read it; run as a member of its group, or have its publisher give the readers' group access (mdpub's \`group =\` and \`file_mode =\`" \
 	"$WORK/perm.err" || fail "permission: $(cat "$WORK/perm.err")"
+
+# another user's file under the name, in a sticky directory: a publisher
+# (replace = yes by default) cannot replace it, and says why and what to do
+mkdir -m 1777 "$MDBUS_DIR/sticky"
+head -c 5000 /dev/urandom >"$MDBUS_DIR/sticky/mdbus.squat"
+chmod 0644 "$MDBUS_DIR/sticky/mdbus.squat"
+printf '[global]\ndir = %s\n[channel squat]\nsource = synthetic\n' \
+	"$MDBUS_DIR/sticky" >"$WORK/squat.conf"
+chmod 0644 "$WORK/squat.conf"
+chmod 0755 "$WORK"
+status 1 runuser -u nobody -- timeout 10 "$MDPUB" -c "$WORK/squat.conf" \
+	2>"$WORK/squat.err"
+grep -q "channel squat: cannot replace $MDBUS_DIR/sticky/mdbus.squat, a regular file of uid 0 (in a sticky directory only its owner or root may): remove it as its owner or root" \
+	"$WORK/squat.err" || fail "squatted name: $(cat "$WORK/squat.err")"
 exit 0
