@@ -155,6 +155,34 @@ int seg_lock_channel(const char *dir, const char *channel, int *fd_out)
 	return 0;
 }
 
+/* The holder's record: pid and start time at the file's start. */
+struct lock_record {
+	int64_t pid;
+	uint64_t start;
+};
+
+void seg_lock_record(int fd)
+{
+	struct lock_record rec = {0};
+	pid_t pid;
+
+	proc_self(&pid, &rec.start);
+	rec.pid = pid;
+	(void)!pwrite(fd, &rec, sizeof(rec), 0);
+}
+
+int seg_lock_recorded(int fd, int32_t *pid, uint64_t *start)
+{
+	struct lock_record rec;
+
+	if (pread(fd, &rec, sizeof(rec), 0) != (ssize_t)sizeof(rec) ||
+	    rec.pid <= 0 || rec.pid > INT32_MAX)
+		return -1;
+	*pid = (int32_t)rec.pid;
+	*start = rec.start;
+	return 0;
+}
+
 int seg_lock_held_here(int fd)
 {
 	struct stat a, b;
