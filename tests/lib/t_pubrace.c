@@ -32,6 +32,9 @@
  *    defines posix_fallocate() too and makes it take 500 ms): a rival of
  *    the same uid opening meanwhile is told the owner (MDBUS_EOWNED), not
  *    that the channel is busy.
+ *  - in a child forked from a publisher, the lock's descriptor (pointed at
+ *    /dev/null) is still close-on-exec: nothing leaks into a program the
+ *    child runs.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -42,6 +45,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -480,11 +484,56 @@ static void rival_of_slow_creator(void)
 	TU_CHECK_RC(mdbus_unlink("slow", tu_dir()), 0);
 }
 
+/* ------------------------------------------- the child's lock descriptor */
+
+/* The descriptor of this process open on path, or -1. */
+static int fd_of(const char *path)
+{
+	char link[64], target[400];
+	ssize_t n;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof target - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, path) == 0)
+			return fd;
+	}
+	return -1;
+}
+
+static void child_lock_fd_cloexec(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	char lock[400];
+	mdbus_pub_t *p = tu_pub_open("cloexec", &c);
+	int fd, status;
+	pid_t kid;
+
+	snprintf(lock, sizeof lock, "%s+lock", tu_seg_path("cloexec"));
+	fd = fd_of(lock);
+	TU_CHECK(fd >= 0);
+	kid = fork();
+	if (kid == 0) {
+		int fl = fcntl(fd, F_GETFD);
+
+		_exit(fl >= 0 && (fl & FD_CLOEXEC) ? 0 : 1);
+	}
+	TU_CHECK(kid > 0 && waitpid(kid, &status, 0) == kid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		tu_fail("a forked child's lock descriptor %d lost close-on-exec", fd);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("cloexec", tu_dir()), 0);
+}
+
 int main(void)
 {
 	tu_init("t_pubrace", 300);
 	sh = tu_shared(sizeof *sh);
 	rival_of_slow_creator();
+	child_lock_fd_cloexec();
 	races();
 	{
 		/* one creation of 256 MiB (long reservation and pre-fault),
