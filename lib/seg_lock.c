@@ -2,7 +2,10 @@
  * seg_lock.c - the channel's owner lock: a flock() on its lock file
  * (doc/protocol.md, "Ownership"), dropped in fork()ed children.
  */
+#include "config.h"
+
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -37,9 +40,10 @@ static void locks_child(void)
 	size_t i;
 
 	/* Without /dev/null (no descriptor left), close them instead: the
-	 * child must not keep a lock, whatever becomes of its handles. */
+	 * child must not keep a lock, whatever becomes of its handles.
+	 * dup3, not dup2: the fd stays close-on-exec, as it was. */
 	for (i = 0; i < lock_count; i++)
-		if (null < 0 || dup2(null, lock_fds[i]) < 0)
+		if (null < 0 || dup3(null, lock_fds[i], O_CLOEXEC) < 0)
 			close(lock_fds[i]);
 	if (null >= 0)
 		close(null);
@@ -152,6 +156,34 @@ int seg_lock_channel(const char *dir, const char *channel, int *fd_out)
 		return r;
 	}
 	*fd_out = fd;
+	return 0;
+}
+
+/* The holder's record: pid and start time at the file's start. */
+struct lock_record {
+	int64_t pid;
+	uint64_t start;
+};
+
+void seg_lock_record(int fd)
+{
+	struct lock_record rec = {0};
+	pid_t pid;
+
+	proc_self(&pid, &rec.start);
+	rec.pid = pid;
+	(void)!pwrite(fd, &rec, sizeof(rec), 0);
+}
+
+int seg_lock_recorded(int fd, int32_t *pid, uint64_t *start)
+{
+	struct lock_record rec;
+
+	if (pread(fd, &rec, sizeof(rec), 0) != (ssize_t)sizeof(rec) ||
+	    rec.pid <= 0 || rec.pid > INT32_MAX)
+		return -1;
+	*pid = (int32_t)rec.pid;
+	*start = rec.start;
 	return 0;
 }
 

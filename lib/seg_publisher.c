@@ -42,12 +42,8 @@ static int recorded_publisher(const char *dir, const char *channel,
 }
 
 /* The error for a channel whose lock is held by its live publisher. */
-static int owned_error(const char *dir, const char *channel)
+static int owned_error(const char *channel, int32_t pid)
 {
-	int32_t pid;
-	uint64_t start;
-
-	recorded_publisher(dir, channel, &pid, &start);
 	return err_set(MDBUS_EOWNED, "channel %s is owned by live publisher pid %d",
 		       channel, (int)pid);
 }
@@ -272,23 +268,36 @@ static int open_existing(const char *path, int *writable)
 	return fd;
 }
 
+/* Whether the process pid (start time start) holds the lock open as
+ * lock_fd: alive, or this process by another of its descriptors. */
+static int holds(int lock_fd, int32_t pid, uint64_t start)
+{
+	return pid == getpid() ? seg_lock_held_here(lock_fd)
+			       : proc_alive(pid, start);
+}
+
 /*
- * The channel's lock is held, but the publisher the segment records is
- * gone, or is this process without holding it, or there is no segment
- * yet: a child forked a moment ago still has the descriptor until its
- * fork handler points it away (seg_lock.c), or another publisher of our
- * uid is making the segment. Worth looking again shortly rather than
- * calling the channel owned. Only our uid can open the lock file.
+ * The channel's lock is held. By its publisher when the process the
+ * segment records, or else the lock file (a publisher still making the
+ * segment), holds it: 0 with its pid in *owner. Otherwise a child forked
+ * a moment ago still has the descriptor until its fork handler points it
+ * away (seg_lock.c): worth looking again shortly rather than calling the
+ * channel owned. Only our uid can open the lock file.
  */
-static int lock_in_transit(int lock_fd, const char *dir, const char *channel)
+static int lock_in_transit(int lock_fd, const char *dir, const char *channel,
+			   int32_t *owner)
 {
 	struct timespec pause = { 0, 1000000L }; /* 1 ms */
 	int32_t pid;
 	uint64_t start;
 	int made = recorded_publisher(dir, channel, &pid, &start) == 0;
 
-	if (made && (pid == getpid() ? seg_lock_held_here(lock_fd)
-				     : proc_alive(pid, start)))
+	if (made && holds(lock_fd, pid, start)) {
+		*owner = pid;
+		return 0;
+	}
+	if (seg_lock_recorded(lock_fd, owner, &start) == 0 &&
+	    holds(lock_fd, *owner, start))
 		return 0;
 	/* What to say if it stays so. */
 	if (made)
@@ -358,16 +367,18 @@ static int open_locked(struct seg_map *m, const char *channel,
 		       const struct seg_geom *want)
 {
 	const char *dir = seg_dir(cfg->dir);
+	int32_t owner;
 	int lock_fd, r = seg_lock_channel(dir, channel, &lock_fd);
 
 	if (r == -EWOULDBLOCK) {
-		r = lock_in_transit(lock_fd, dir, channel) ? -EAGAIN
-							   : owned_error(dir, channel);
+		r = lock_in_transit(lock_fd, dir, channel, &owner)
+			    ? -EAGAIN : owned_error(channel, owner);
 		seg_lock_close(lock_fd);
 		return r;
 	}
 	if (r < 0)
 		return r;
+	seg_lock_record(lock_fd);
 	r = take_over(m, channel, cfg, want);
 	if (r == -ENOENT)
 		r = create(m, channel, cfg, want);

@@ -164,6 +164,15 @@ void seg_lock_path(char *buf, size_t len, const char *dir, const char *channel);
  * with detail (*fd_out -1). */
 int seg_lock_channel(const char *dir, const char *channel, int *fd_out);
 
+/* Writes this process's pid and start time into the lock file open (and
+ * locked) as fd: who holds it, for rivals while no segment names its
+ * publisher yet (doc/protocol.md, "Ownership"). */
+void seg_lock_record(int fd);
+
+/* The holder last recorded in the lock file open as fd: 0, or -1 when
+ * there is no record. */
+int seg_lock_recorded(int fd, int32_t *pid, uint64_t *start);
+
 /* 1 when another listed fd of this process holds the owner lock of the
  * file open as fd, else 0. Asks by flock() on that fd, which succeeds
  * again for a holder; a listed fd of another handle being opened in this

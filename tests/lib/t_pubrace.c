@@ -28,6 +28,13 @@
  *    open: mode 600); a lock file of another owner is refused naming it.
  *  - a FIFO under a channel name: publishers, readers, stats and listing
  *    all fail at once with an error, none hangs (the watchdog fails it).
+ *  - a publisher whose creation of the segment is slow (this program
+ *    defines posix_fallocate() too and makes it take 500 ms): a rival of
+ *    the same uid opening meanwhile is told the owner (MDBUS_EOWNED), not
+ *    that the channel is busy.
+ *  - in a child forked from a publisher, the lock's descriptor (pointed at
+ *    /dev/null) is still close-on-exec: nothing leaks into a program the
+ *    child runs.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -38,6 +45,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +57,21 @@
 #define RIVALS 4
 
 static int delay_locks;
+static int slow_reserve;
+
+int posix_fallocate(int fd, off_t offset, off_t len)
+{
+	static int (*real)(int, off_t, off_t);
+
+	if (!real)
+		real = (int (*)(int, off_t, off_t))dlsym(RTLD_NEXT, "posix_fallocate");
+	if (slow_reserve) {
+		struct timespec ts = { 0, 500000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	return real(fd, offset, len);
+}
 
 int flock(int fd, int op)
 {
@@ -421,10 +444,96 @@ static void fifo(void)
 	mdbus_pub_close(p);
 }
 
+/* ------------------------------------------------- a slow creation */
+
+static int slow_creator(void *arg)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p;
+
+	(void)arg;
+	slow_reserve = 1;
+	TU_CHECK_RC(mdbus_pub_open(&p, "slow", &c), 0);
+	while (!atomic_load(&sh->release))
+		tu_sleep_ms(1);
+	mdbus_pub_close(p);
+	return 0;
+}
+
+/* The owner is alive and making the segment: the channel is owned. */
+static void rival_of_slow_creator(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	char lock[400];
+	mdbus_pub_t *p;
+	pid_t kid;
+	int rc;
+
+	memset(sh, 0, sizeof *sh);
+	snprintf(lock, sizeof lock, "%s+lock", tu_seg_path("slow"));
+	kid = tu_spawn(slow_creator, NULL);
+	while (access(lock, F_OK) != 0)
+		tu_sleep_ms(0.1);
+	tu_sleep_ms(10); /* locked and reserving */
+	rc = mdbus_pub_open(&p, "slow", &c);
+	if (rc != MDBUS_EOWNED)
+		tu_fail("open during a live publisher's slow creation: %d (%s), "
+			"expected MDBUS_EOWNED", rc, mdbus_last_error());
+	atomic_store(&sh->release, 1);
+	tu_wait_ok(kid, 30, "slow creator");
+	TU_CHECK_RC(mdbus_unlink("slow", tu_dir()), 0);
+}
+
+/* ------------------------------------------- the child's lock descriptor */
+
+/* The descriptor of this process open on path, or -1. */
+static int fd_of(const char *path)
+{
+	char link[64], target[400];
+	ssize_t n;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		n = readlink(link, target, sizeof target - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (strcmp(target, path) == 0)
+			return fd;
+	}
+	return -1;
+}
+
+static void child_lock_fd_cloexec(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	char lock[400];
+	mdbus_pub_t *p = tu_pub_open("cloexec", &c);
+	int fd, status;
+	pid_t kid;
+
+	snprintf(lock, sizeof lock, "%s+lock", tu_seg_path("cloexec"));
+	fd = fd_of(lock);
+	TU_CHECK(fd >= 0);
+	kid = fork();
+	if (kid == 0) {
+		int fl = fcntl(fd, F_GETFD);
+
+		_exit(fl >= 0 && (fl & FD_CLOEXEC) ? 0 : 1);
+	}
+	TU_CHECK(kid > 0 && waitpid(kid, &status, 0) == kid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		tu_fail("a forked child's lock descriptor %d lost close-on-exec", fd);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("cloexec", tu_dir()), 0);
+}
+
 int main(void)
 {
 	tu_init("t_pubrace", 300);
 	sh = tu_shared(sizeof *sh);
+	rival_of_slow_creator();
+	child_lock_fd_cloexec();
 	races();
 	{
 		/* one creation of 256 MiB (long reservation and pre-fault),
