@@ -246,6 +246,8 @@ struct wait_for {
 	struct wait_bell *bell;
 	uint32_t rings_seen;
 	struct wait_state *state;            /* adaptive; NULL: block instead */
+	int watch_pub_state;                 /* a change from pub_state wakes */
+	uint32_t pub_state;                  /* (the mdbus_sub_fd() helper) */
 	_Atomic uint32_t *waiting;           /* entry flag; NULL: no entry */
 	uint32_t waiting_tag;                /* what we store in it: ours */
 	const _Atomic uint64_t *entry_state; /* NULL: no entry */

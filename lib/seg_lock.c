@@ -124,7 +124,8 @@ static int check_lock_file(int fd, const char *path, const char *channel)
 		       (unsigned long)st.st_nlink, (unsigned)geteuid());
 }
 
-int seg_lock_channel(const char *dir, const char *channel, int *fd_out)
+int seg_lock_channel(const char *dir, const char *channel, int create,
+		     int *fd_out)
 {
 	char path[SEG_TMP_MAX];
 	struct stat a, b;
@@ -132,7 +133,7 @@ int seg_lock_channel(const char *dir, const char *channel, int *fd_out)
 
 	*fd_out = -1;
 	seg_lock_path(path, sizeof(path), dir, channel);
-	fd = seg_lock_open(path, O_RDWR | O_CREAT, 0600);
+	fd = seg_lock_open(path, O_RDWR | (create ? O_CREAT : 0), 0600);
 	if (fd < 0)
 		return err_set(fd, "channel %s: open its lock file %s: %s",
 			       channel, path, strerror(-fd));

@@ -123,38 +123,44 @@ static uint64_t named_epoch(const char *dir, const char *channel)
 /* Removes the channel's lock file when nobody holds it: under its lock,
  * which a publisher that opened the file before takes in vain (it checks,
  * once locked, that the file is still under the name). */
-static void unlink_lock_file(const char *dir, const char *channel)
+/* Removes the segment under the name and its table file. */
+static int unlink_names(const char *dir, const char *channel)
 {
-	char path[SEG_TMP_MAX];
-	int fd;
+	uint64_t epoch = named_epoch(dir, channel);
+	int r = seg_fd_unlink(dir, channel);
 
-	if (seg_lock_channel(dir, channel, &fd) == 0) {
-		seg_lock_path(path, sizeof(path), dir, channel);
-		unlink(path);
-	}
-	if (fd >= 0)
-		seg_lock_close(fd);
+	if (r < 0)
+		return err_set(r, "unlink channel %s: %s", channel, strerror(-r));
+	if (epoch)
+		seg_table_unlink(dir, channel, epoch);
+	return 0;
 }
 
 MDBUS_EXPORT int mdbus_unlink(const char *channel, const char *dir)
 {
-	uint64_t epoch;
-	int r;
+	char path[SEG_TMP_MAX];
+	int fd, r;
 
 	err_clear();
 	r = seg_check_channel(channel);
 	if (r < 0)
 		return r;
 	dir = seg_dir(dir);
-	epoch = named_epoch(dir, channel);
-	r = seg_fd_unlink(dir, channel);
-	if (r < 0)
-		return err_set(r, "unlink channel %s: %s", channel,
-			       strerror(-r));
-	if (epoch)
-		seg_table_unlink(dir, channel, epoch);
-	unlink_lock_file(dir, channel);
-	return 0;
+	/* Under the channel's lock when we can have it (nobody publishes;
+	 * names change only under it), the lock file going last; else, a
+	 * live publisher's or another user's, without it (the publisher
+	 * keeps its nameless segment). Never makes a lock file. */
+	if (seg_lock_channel(dir, channel, 0, &fd) != 0) {
+		if (fd >= 0)
+			seg_lock_close(fd);
+		err_clear(); /* no lock to have is no error here */
+		return unlink_names(dir, channel);
+	}
+	r = unlink_names(dir, channel);
+	seg_lock_path(path, sizeof(path), dir, channel);
+	unlink(path);
+	seg_lock_close(fd);
+	return r;
 }
 
 const char *seg_file_kind(mode_t mode)

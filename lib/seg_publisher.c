@@ -368,7 +368,7 @@ static int open_locked(struct seg_map *m, const char *channel,
 {
 	const char *dir = seg_dir(cfg->dir);
 	int32_t owner;
-	int lock_fd, r = seg_lock_channel(dir, channel, &lock_fd);
+	int lock_fd, r = seg_lock_channel(dir, channel, 1, &lock_fd);
 
 	if (r == -EWOULDBLOCK) {
 		r = lock_in_transit(lock_fd, dir, channel, &owner)

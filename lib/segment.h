@@ -155,14 +155,15 @@ int seg_reserve(int fd, const char *dir, const char *channel, uint64_t size);
 void seg_lock_path(char *buf, size_t len, const char *dir, const char *channel);
 
 /* Takes the channel's owner lock (non-blocking): the lock file, made 0600
- * when missing, must be a regular file of our effective uid with one name
+ * when missing and `create`, must be a regular file of our effective uid with one name
  * that nobody else may open, and still under its name once locked.
  * Returns 0 with the listed fd in *fd_out (close it with
  * seg_lock_close(), which drops the lock), -EWOULDBLOCK when another
  * process holds it (*fd_out open, unlocked: the caller closes it),
  * -EAGAIN when the file left its name meanwhile (look again), or an error
  * with detail (*fd_out -1). */
-int seg_lock_channel(const char *dir, const char *channel, int *fd_out);
+int seg_lock_channel(const char *dir, const char *channel, int create,
+		     int *fd_out);
 
 /* Writes this process's pid and start time into the lock file open (and
  * locked) as fd: who holds it, for rivals while no segment names its

@@ -505,6 +505,7 @@ void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce)
 	wf->rings_seen = 0;
 	wf->waiting = NULL;
 	wf->state = (struct wait_state *)&s->wait_state;
+	wf->watch_pub_state = 0;
 	wf->entry_state = NULL;
 	if (s->entry < 0)
 		return;
@@ -689,8 +690,13 @@ MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s, enum mdbus_start start,
 	sub_fd_stop(s->fd);
 	r = reopen(s, start, seq);
 	if (s->fd) {
+		int started;
+
 		sub_wait_for(s, &wf, 1);
-		(void)sub_fd_start(s->fd, &s->m, &wf, read_num(s));
+		started = sub_fd_start(s->fd, &s->m, &wf, read_num(s));
+		if (r == 0 && started < 0) /* the descriptor would go dead */
+			r = err_set(started, "mdbus_sub_fd()'s helper: %s",
+				    strerror(-started));
 	}
 	return r;
 }

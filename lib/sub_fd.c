@@ -84,6 +84,10 @@ static void *helper(void *arg)
 			signal_and_wait(f);
 			continue;
 		}
+		/* A state change from here on cuts the sleep short too (a
+		 * close or a new publisher wakes sleepers). */
+		f->wf.watch_pub_state = 1;
+		f->wf.pub_state = last;
 		(void)wait_step(&f->m, MDBUS_WAIT_BLOCK, &f->wf, 0, UINT64_MAX);
 	}
 	atomic_store_explicit(&f->exited, 1, memory_order_release);

@@ -141,27 +141,23 @@ static int sleep_shared(_Atomic uint32_t *word, uint32_t val,
 	return r;
 }
 
-/* Sleeps until the channel's futex `word` (NULL: none) leaves `val`, the
- * bell rings, a signal handler runs or ns pass. Returns 0 or -EINTR. */
+/* Sleeps until the channel's futex `word` leaves `val`, the bell (if
+ * any) rings, a signal handler runs or ns pass. Returns 0 or -EINTR. */
 static int sleep_words(_Atomic uint32_t *word, uint32_t val,
 		       const struct wait_for *wf, uint64_t ns)
 {
 	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 	struct waitv w[2];
-	unsigned n = 0;
 	int r;
 
 	if (!wf->bell) /* nobody rings: the channel's word alone */
 		return futex(word, FUTEX_WAIT, val, &ts) < 0 && errno == EINTR
 			       ? -EINTR : 0;
-	waitv_set(&w[n++], &wf->bell->rings, wf->rings_seen, WAITV_PRIVATE);
-	if (word)
-		waitv_set(&w[n++], word, val, 0);
-	r = sleep_waitv(w, n, ns);
+	waitv_set(&w[0], &wf->bell->rings, wf->rings_seen, WAITV_PRIVATE);
+	waitv_set(&w[1], word, val, 0);
+	r = sleep_waitv(w, 2, ns);
 	if (r != -ENOSYS)
 		return r == -EINTR ? r : 0;
-	if (!word)
-		word = &wf->bell->rings, val = wf->rings_seen;
 	return sleep_shared(word, val, wf, ns);
 }
 
@@ -258,13 +254,16 @@ static void announce_waiter(struct seg_table_header *t, const struct wait_for *w
  * bump, which makes FUTEX_WAIT return at once. */
 static int changed(const struct seg_header *h, const struct wait_for *wf)
 {
+	uint32_t st;
+
 	/* Dekker, reader side: seq_cst, pairs with the producer's seq_cst
 	 * exchange of write_num (pub.c finish()). */
 	if (atomic_load_explicit(&h->write_num, memory_order_seq_cst) > wf->pos)
 		return 1;
-	/* Pairs with the replacer's release store of REPLACED. */
-	if (atomic_load_explicit(&h->pub_state, memory_order_acquire) ==
-	    SEG_PUB_REPLACED)
+	/* Pairs with the release stores of pub_state (a replacer's of
+	 * REPLACED; any, for a reader that watches them all). */
+	st = atomic_load_explicit(&h->pub_state, memory_order_acquire);
+	if (st == SEG_PUB_REPLACED || (wf->watch_pub_state && st != wf->pub_state))
 		return 1;
 	if (bell_rang(wf))
 		return 1;
