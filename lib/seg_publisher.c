@@ -386,6 +386,7 @@ static int open_locked(struct seg_map *m, const char *channel,
 		seg_lock_close(lock_fd);
 		return r;
 	}
+	seg_table_sweep(dir, channel, m->g.epoch);
 	m->fd = lock_fd;
 	return 0;
 }

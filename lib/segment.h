@@ -133,6 +133,11 @@ int seg_table_create(struct seg_map *m, const char *dir, const char *channel,
 int seg_table_open(struct seg_map *m, const char *dir, const char *channel,
 		   uid_t owner, int flags);
 
+/* With the channel's lock held: removes this uid's table files of the
+ * channel other than keep's (left by a replacer or creator killed at the
+ * wrong moment; readers still mapping one keep their mapping). */
+void seg_table_sweep(const char *dir, const char *channel, uint64_t keep);
+
 /* Removes the table file of epoch. Returns 0 or a negated errno. */
 int seg_table_unlink(const char *dir, const char *channel, uint64_t epoch);
 

@@ -237,7 +237,7 @@ static void timeouts(void)
 	TU_CHECK_RC(mdbus_sub_open_wait(&s, "never", &c, 250000000), -ETIMEDOUT);
 	took = tu_now_ns() - t0;
 	TU_CHECK(s == NULL);
-	if (took < 250000000 || took > 1000000000)
+	if (took < 250000000 || took > 3000000000) /* a loaded machine is late */
 		tu_fail("timeout of 250 ms took %.1f ms", (double)took / 1e6);
 
 	memset(&sa, 0, sizeof(sa));

@@ -17,7 +17,8 @@
  * out; a rewritten header or a grown file keeps out registered readers
  * only until the publisher's next heartbeat (anonymous readers not at
  * all); a name squatted where a resuming publisher must make its table
- * makes it take the channel over with a new segment.
+ * makes it take the channel over with a new segment; a table file left
+ * behind is swept by the channel's next publisher.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -116,11 +117,11 @@ static int sub_try(const char *ch, int anonymous, mdbus_sub_t **s)
 	return mdbus_sub_open(s, ch, &c);
 }
 
-/* Hard link, rewritten magic, grown file, squatted name. */
+/* Hard link, rewritten magic, grown file, squatted name, a leftover. */
 static void spoiled_table(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
-	char table[512], link_path[512];
+	char table[512], link_path[512], orphan[512];
 	struct seg_table_header *t;
 	mdbus_pub_t *p = tu_pub_open("spoil", &c);
 	mdbus_sub_t *s;
@@ -160,6 +161,17 @@ static void spoiled_table(void)
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 	TU_CHECK(rmdir(table) == 0);
+
+	/* a table left by a replacer killed before it removed it: the next
+	 * publisher of the channel sweeps it, and only it */
+	snprintf(orphan, sizeof orphan, "%s+0123456789abcdef", tu_seg_path("spoil"));
+	tu_write_file(orphan, "x", 1);
+	p = tu_pub_open("spoil", &c);
+	TU_CHECK(access(orphan, F_OK) < 0 && errno == ENOENT);
+	TU_CHECK(access(tu_table_path("spoil"), F_OK) == 0);
+	snprintf(orphan, sizeof orphan, "%s+lock", tu_seg_path("spoil"));
+	TU_CHECK(access(orphan, F_OK) == 0);
+	mdbus_pub_close(p);
 }
 
 static mode_t mode_of(const char *path)
