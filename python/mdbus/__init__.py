@@ -46,7 +46,10 @@ class Subscriber(_mdbus.Subscriber):
         return self
 
     def __next__(self):
-        return self.read()
+        m = self.read()
+        if m is None:  # interrupt()
+            raise StopIteration
+        return m
 
     def __enter__(self):
         return self
