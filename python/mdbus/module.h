@@ -38,10 +38,9 @@ int mdbus_py_pub_init(PyObject *m);
 /* tools.c: the module-level functions. */
 extern PyMethodDef mdbus_py_tools[];
 
-/* The row size of message type `type` in a batch (the head plus its
- * structure), or 0 for a type without a fixed structure (raw, snapshot,
- * unknown). */
-size_t mdbus_py_row_size(uint16_t type);
+/* Message m with payload buf as the tuple (seq, ts_ns, type, lost,
+ * payload bytes), or NULL with an exception. */
+PyObject *mdbus_py_msg_tuple(const struct mdbus_msg *m, const void *buf);
 
 /* Appends message m with payload buf to the batch: a row in the
  * bytearray of its type in `rows` (a dict by type number) when the type

@@ -204,14 +204,6 @@ static int wait_read(sub_object *self, mdbus_sub_t *sub, int64_t deadline,
 	}
 }
 
-static PyObject *msg_tuple(const struct mdbus_msg *m, const void *buf)
-{
-	return Py_BuildValue("(KKHKy#)", (unsigned long long)m->seq,
-			     (unsigned long long)m->ts_ns, m->type,
-			     (unsigned long long)m->lost, (const char *)buf,
-			     (Py_ssize_t)m->size);
-}
-
 /* read_raw(timeout=None): (seq, ts_ns, type, lost, payload bytes), or None
  * at the timeout or after interrupt(). */
 static PyObject *sub_read_raw(sub_object *self, PyObject *args, PyObject *kw)
@@ -230,7 +222,7 @@ static PyObject *sub_read_raw(sub_object *self, PyObject *args, PyObject *kw)
 	r = wait_read(self, sub, deadline, &m);
 	if (r <= 0)
 		return r < 0 ? NULL : Py_NewRef(Py_None);
-	return msg_tuple(&m, self->buf);
+	return mdbus_py_msg_tuple(&m, self->buf);
 }
 
 /* read_batch_raw(max_n, timeout=None): waits as read_raw() for a first

@@ -13,7 +13,10 @@
 
 #define MDBUS_MSG_LEVEL_PSEUDO (-2) /* layout(): struct mdbus_level */
 
-size_t mdbus_py_row_size(uint16_t type)
+/* The row size of message type `type` in a batch (the head plus its
+ * structure), or 0 for a type without a fixed structure (raw, snapshot,
+ * unknown). */
+static size_t row_size(uint16_t type)
 {
 	if (type == MDBUS_MSG_BOOK_SNAPSHOT)
 		return 0; /* variable: header and levels */
@@ -52,19 +55,24 @@ static int append_row(PyObject *rows, const struct mdbus_msg *m,
 	return 0;
 }
 
+PyObject *mdbus_py_msg_tuple(const struct mdbus_msg *m, const void *buf)
+{
+	return Py_BuildValue("(KKHKy#)", (unsigned long long)m->seq,
+			     (unsigned long long)m->ts_ns, m->type,
+			     (unsigned long long)m->lost, (const char *)buf,
+			     (Py_ssize_t)m->size);
+}
+
 int mdbus_py_batch_add(PyObject *rows, PyObject *other,
 		       const struct mdbus_msg *m, const void *buf)
 {
-	size_t row = mdbus_py_row_size(m->type);
+	size_t row = row_size(m->type);
 	PyObject *t;
 	int r;
 
 	if (row && m->size >= row - sizeof(struct mdbus_py_row_head))
 		return append_row(rows, m, buf, row);
-	t = Py_BuildValue("(KKHKy#)", (unsigned long long)m->seq,
-			  (unsigned long long)m->ts_ns, m->type,
-			  (unsigned long long)m->lost, (const char *)buf,
-			  (Py_ssize_t)m->size);
+	t = mdbus_py_msg_tuple(m, buf);
 	if (!t)
 		return -1;
 	r = PyList_Append(other, t);
