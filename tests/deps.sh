@@ -6,7 +6,8 @@
 #   usage: tests/deps.sh [--suite]
 set -eu
 pkgs="build-essential autoconf automake libtool pkg-config git
-      libev-dev libcmocka-dev libjson-c-dev"
+      libev-dev libcmocka-dev libjson-c-dev
+      python3-dev python3-numpy python3-pytest"
 case ${1:-} in
 '') ;;
 --suite) pkgs="$pkgs clang clang-tools cppcheck" ;;

@@ -1,0 +1,53 @@
+/*
+ * module.h - the parts of the C extension mdbus._mdbus (python/README in
+ * README.md, "Python"): the error classes, the Subscriber and Publisher
+ * types and the tools, each in its own file, put together by module.c.
+ */
+#ifndef MDBUS_PY_MODULE_H
+#define MDBUS_PY_MODULE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+#include "mdbus.h"
+
+/* The header before each row of a batch or recording array: what struct
+ * mdbus_msg says about the message, then its structure (mdbus_msg.h). */
+struct mdbus_py_row_head {
+	uint64_t seq;
+	uint64_t ts_ns;
+	uint64_t lost;
+};
+
+/* errors.c: creates mdbus.Error and its subclasses in module m.
+ * Returns 0 or -1 with a Python exception set. */
+int mdbus_py_errors_init(PyObject *m);
+
+/* Sets the Python exception for library code err (< 0): the class for
+ * that code (NotFound, Replaced, ...) or mdbus.Error, with .code and
+ * .detail (mdbus_last_error() when `detail` is set, else "").
+ * Returns NULL, for `return mdbus_py_raise(...)`. */
+PyObject *mdbus_py_raise(int err, int detail);
+
+/* sub.c, pub.c: the types, ready to be added to the module.
+ * Return 0 or -1 with a Python exception set. */
+int mdbus_py_sub_init(PyObject *m);
+int mdbus_py_pub_init(PyObject *m);
+
+/* tools.c: the module-level functions. */
+extern PyMethodDef mdbus_py_tools[];
+
+/* Message m with payload buf as the tuple (seq, ts_ns, type, lost,
+ * payload bytes), or NULL with an exception. */
+PyObject *mdbus_py_msg_tuple(const struct mdbus_msg *m, const void *buf);
+
+/* Appends message m with payload buf to the batch: a row in the
+ * bytearray of its type in `rows` (a dict by type number) when the type
+ * has a fixed structure and the message holds it, else a tuple
+ * (seq, ts_ns, type, lost, bytes) to the list `other`. Returns 0 or -1
+ * with a Python exception set. */
+int mdbus_py_batch_add(PyObject *rows, PyObject *other,
+		       const struct mdbus_msg *m, const void *buf);
+
+#endif /* MDBUS_PY_MODULE_H */

@@ -1,0 +1,379 @@
+/*
+ * sub.c - mdbus._mdbus.Subscriber: a reader of one channel (mdbus_sub_*).
+ * Waiting releases the GIL and waits in slices of SLICE_NS, checking for
+ * signals between them, so that Ctrl-C interrupts a blocking read. The
+ * Python class mdbus.Subscriber (__init__.py) adds the message objects,
+ * the numpy views and the iterator on top.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "module.h"
+#include "mdbus_msg.h"
+
+#define SLICE_NS 50000000LL /* longest wait without looking at signals */
+
+typedef struct {
+	PyObject_HEAD
+	mdbus_sub_t *sub;
+	void *buf;          /* payload_max bytes, malloc()ed: aligned */
+	size_t len;
+	int busy;           /* a thread waits in it without the GIL */
+} sub_object;
+
+static const char *const start_names[] = {"latest", "oldest", NULL};
+static const char *const wait_names[] = {"adaptive", "spin", "yield",
+					 "block", NULL};
+
+/* The index of s in names, or -1 with ValueError set. */
+static int name_index(const char *const *names, const char *s,
+		      const char *what)
+{
+	for (int i = 0; names[i]; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	PyErr_Format(PyExc_ValueError, "%s: unknown %s", s, what);
+	return -1;
+}
+
+/* Sets start and start_seq of cfg from the Python value ("latest",
+ * "oldest" or a sequence number). Returns 0 or -1 with an exception. */
+static int parse_start(PyObject *o, enum mdbus_start *start, uint64_t *seq)
+{
+	if (PyLong_Check(o)) {
+		*seq = PyLong_AsUnsignedLongLong(o);
+		*start = MDBUS_START_SEQ;
+		return PyErr_Occurred() ? -1 : 0;
+	}
+	if (!PyUnicode_Check(o)) {
+		PyErr_SetString(PyExc_TypeError,
+				"start: \"latest\", \"oldest\" or an int");
+		return -1;
+	}
+	int i = name_index(start_names, PyUnicode_AsUTF8(o), "start");
+
+	if (i < 0)
+		return -1;
+	*start = i == 0 ? MDBUS_START_LATEST : MDBUS_START_OLDEST;
+	return 0;
+}
+
+static int sub_init(sub_object *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"channel", "name", "start", "wait",
+				 "anonymous", "dir", NULL};
+	const char *channel, *name = NULL, *wait = "adaptive", *dir = NULL;
+	PyObject *start = NULL;
+	int anonymous = 0, r;
+	struct mdbus_sub_config cfg;
+
+	if (self->sub) {
+		PyErr_SetString(PyExc_RuntimeError, "already open");
+		return -1;
+	}
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zOspz", kwlist, &channel,
+					 &name, &start, &wait, &anonymous, &dir))
+		return -1;
+	mdbus_sub_config_init(&cfg);
+	cfg.name = name;
+	cfg.anonymous = anonymous;
+	cfg.dir = dir;
+	if (start && parse_start(start, &cfg.start, &cfg.start_seq) < 0)
+		return -1;
+	r = name_index(wait_names, wait, "wait strategy");
+	if (r < 0)
+		return -1;
+	cfg.wait = (enum mdbus_wait)r;
+	Py_BEGIN_ALLOW_THREADS
+	r = mdbus_sub_open(&self->sub, channel, &cfg);
+	Py_END_ALLOW_THREADS
+	if (r < 0) {
+		self->sub = NULL;
+		mdbus_py_raise(r, 1);
+		return -1;
+	}
+	self->len = mdbus_sub_payload_max(self->sub);
+	self->buf = PyMem_RawMalloc(self->len ? self->len : 1);
+	if (!self->buf) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	return 0;
+}
+
+/* The open handle, or NULL with an exception: closed, or in use by
+ * another thread. */
+static mdbus_sub_t *usable(sub_object *self)
+{
+	if (!self->sub) {
+		PyErr_SetString(PyExc_ValueError, "Subscriber is closed");
+		return NULL;
+	}
+	if (self->busy) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"Subscriber in use by another thread");
+		return NULL;
+	}
+	return self->sub;
+}
+
+static void sub_free_handle(sub_object *self)
+{
+	mdbus_sub_close(self->sub);
+	self->sub = NULL;
+	PyMem_RawFree(self->buf);
+	self->buf = NULL;
+}
+
+static void sub_dealloc(sub_object *self)
+{
+	sub_free_handle(self);
+	Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *sub_close(sub_object *self, PyObject *unused)
+{
+	if (self->busy) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"Subscriber in use by another thread");
+		return NULL;
+	}
+	sub_free_handle(self);
+	Py_RETURN_NONE;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Timeout in seconds (None: forever) as a deadline in ns (-1: none).
+ * Returns 0 or -1 with an exception. */
+static int parse_timeout(PyObject *o, int64_t *deadline)
+{
+	double s;
+
+	*deadline = -1;
+	if (!o || o == Py_None)
+		return 0;
+	s = PyFloat_AsDouble(o);
+	if (s == -1.0 && PyErr_Occurred())
+		return -1;
+	if (s < 0)
+		s = 0;
+	*deadline = now_ns() + (int64_t)(s * 1e9);
+	return 0;
+}
+
+/* Reads the next message into self->buf and *m, waiting until deadline
+ * (-1: forever) in slices without the GIL, looking for signals between.
+ * Returns 1 with a message, 0 at the deadline or after interrupt(), -1
+ * with an exception. */
+static int wait_read(sub_object *self, mdbus_sub_t *sub, int64_t deadline,
+		     struct mdbus_msg *m)
+{
+	for (;;) {
+		int64_t slice = SLICE_NS;
+		int r;
+
+		if (deadline >= 0) {
+			int64_t left = deadline - now_ns();
+
+			slice = left < 0 ? 0 : left < slice ? left : slice;
+		}
+		self->busy = 1;
+		Py_BEGIN_ALLOW_THREADS
+		r = slice ? mdbus_sub_read(sub, self->buf, self->len, m, slice)
+			  : mdbus_sub_try_read(sub, self->buf, self->len, m);
+		Py_END_ALLOW_THREADS
+		self->busy = 0;
+		if (r == 0)
+			return 1;
+		if (r != -ETIMEDOUT && r != -EAGAIN && r != -EINTR) {
+			mdbus_py_raise(r, 0);
+			return -1;
+		}
+		if (PyErr_CheckSignals() < 0)
+			return -1;
+		if (r == -EINTR || slice == 0)
+			return 0;
+	}
+}
+
+/* read_raw(timeout=None): (seq, ts_ns, type, lost, payload bytes), or None
+ * at the timeout or after interrupt(). */
+static PyObject *sub_read_raw(sub_object *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"timeout", NULL};
+	PyObject *timeout = NULL;
+	mdbus_sub_t *sub = usable(self);
+	struct mdbus_msg m;
+	int64_t deadline;
+	int r;
+
+	if (!sub || !PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist,
+						 &timeout) ||
+	    parse_timeout(timeout, &deadline) < 0)
+		return NULL;
+	r = wait_read(self, sub, deadline, &m);
+	if (r <= 0)
+		return r < 0 ? NULL : Py_NewRef(Py_None);
+	return mdbus_py_msg_tuple(&m, self->buf);
+}
+
+/* read_batch_raw(max_n, timeout=None): waits as read_raw() for a first
+ * message, then takes what is ready, up to max_n messages. Returns
+ * (rows, other): rows a dict {type: bytearray of rows} (module.h,
+ * mdbus_py_batch_add), other a list of read_raw() tuples. */
+static PyObject *sub_read_batch_raw(sub_object *self, PyObject *args,
+				    PyObject *kw)
+{
+	static char *kwlist[] = {"max_n", "timeout", NULL};
+	PyObject *timeout = NULL, *rows = NULL, *other = NULL;
+	mdbus_sub_t *sub = usable(self);
+	Py_ssize_t max_n;
+	struct mdbus_msg m;
+	int64_t deadline;
+	int r;
+
+	if (!sub || !PyArg_ParseTupleAndKeywords(args, kw, "n|O", kwlist,
+						 &max_n, &timeout) ||
+	    parse_timeout(timeout, &deadline) < 0)
+		return NULL;
+	rows = PyDict_New();
+	other = PyList_New(0);
+	if (!rows || !other)
+		goto fail;
+	r = max_n > 0 ? wait_read(self, sub, deadline, &m) : 0;
+	if (r < 0)
+		goto fail;
+	/* after the first message an error waits for the next call */
+	for (Py_ssize_t n = 0; r > 0; ) {
+		if (mdbus_py_batch_add(rows, other, &m, self->buf) < 0)
+			goto fail;
+		if (++n == max_n)
+			break;
+		r = mdbus_sub_try_read(sub, self->buf, self->len, &m) == 0;
+	}
+	return Py_BuildValue("(NN)", rows, other);
+fail:
+	Py_XDECREF(rows);
+	Py_XDECREF(other);
+	return NULL;
+}
+
+static PyObject *sub_interrupt(sub_object *self, PyObject *unused)
+{
+	if (self->sub)
+		mdbus_sub_interrupt(self->sub);
+	Py_RETURN_NONE;
+}
+
+static PyObject *sub_reopen(sub_object *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"start", NULL};
+	PyObject *start = NULL;
+	enum mdbus_start st = MDBUS_START_LATEST;
+	uint64_t seq = 0;
+	mdbus_sub_t *sub = usable(self);
+	int r;
+
+	if (!sub || !PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist,
+						 &start) ||
+	    (start && parse_start(start, &st, &seq) < 0))
+		return NULL;
+	r = mdbus_sub_reopen(sub, st, seq);
+	if (r < 0)
+		return mdbus_py_raise(r, 1);
+	Py_RETURN_NONE;
+}
+
+static PyObject *sub_publisher_info(sub_object *self, PyObject *unused)
+{
+	mdbus_sub_t *sub = usable(self);
+	struct mdbus_pub_info info;
+	int r;
+
+	if (!sub)
+		return NULL;
+	r = mdbus_sub_pub_info(sub, &info);
+	if (r < 0)
+		return mdbus_py_raise(r, 0);
+	return Py_BuildValue("{sssisLsK}",
+			     "state", mdbus_pub_state_name(info.state),
+			     "pid", (int)info.pid,
+			     "heartbeat_age_ns", (long long)info.heartbeat_age_ns,
+			     "write_num", (unsigned long long)info.write_num);
+}
+
+/* The getters: counters of the handle (ValueError when closed). */
+static PyObject *sub_get(sub_object *self, void *which)
+{
+	mdbus_sub_t *sub = self->sub;
+
+	if (!sub) {
+		PyErr_SetString(PyExc_ValueError, "Subscriber is closed");
+		return NULL;
+	}
+	switch ((intptr_t)which) {
+	case 0: return PyLong_FromUnsignedLongLong(mdbus_sub_lost(sub));
+	case 1: return PyLong_FromUnsignedLongLong(mdbus_sub_loss_events(sub));
+	case 2: return PyLong_FromUnsignedLongLong(mdbus_sub_position(sub));
+	case 3: return PyBool_FromLong(mdbus_sub_caught_up(sub));
+	default: return PyLong_FromSize_t(mdbus_sub_payload_max(sub));
+	}
+}
+
+static PyObject *sub_closed(sub_object *self, void *unused)
+{
+	return PyBool_FromLong(self->sub == NULL);
+}
+
+static PyGetSetDef sub_getset[] = {
+	{"lost", (getter)sub_get, NULL, "messages this reader lost", (void *)0},
+	{"loss_events", (getter)sub_get, NULL, "gaps they came in", (void *)1},
+	{"position", (getter)sub_get, NULL, "sequence of the next message", (void *)2},
+	{"caught_up", (getter)sub_get, NULL, "everything published read", (void *)3},
+	{"payload_max", (getter)sub_get, NULL, "bytes a slot carries", (void *)4},
+	{"closed", (getter)sub_closed, NULL, "close() was called", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef sub_methods[] = {
+	{"read_raw", (PyCFunction)(void (*)(void))sub_read_raw,
+	 METH_VARARGS | METH_KEYWORDS, "read_raw(timeout=None)"},
+	{"read_batch_raw", (PyCFunction)(void (*)(void))sub_read_batch_raw,
+	 METH_VARARGS | METH_KEYWORDS, "read_batch_raw(max_n, timeout=None)"},
+	{"interrupt", (PyCFunction)sub_interrupt, METH_NOARGS,
+	 "make a read waiting in another thread return None"},
+	{"reopen", (PyCFunction)(void (*)(void))sub_reopen,
+	 METH_VARARGS | METH_KEYWORDS, "reopen(start='latest')"},
+	{"publisher_info", (PyCFunction)sub_publisher_info, METH_NOARGS,
+	 "publisher state, pid, heartbeat age, messages published"},
+	{"close", (PyCFunction)sub_close, METH_NOARGS, "close the reader"},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject sub_type = {
+	PyVarObject_HEAD_INIT(NULL, 0)
+	.tp_name = "mdbus._mdbus.Subscriber",
+	.tp_basicsize = sizeof(sub_object),
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+	.tp_doc = "a reader of an mdbus channel (mdbus.Subscriber)",
+	.tp_new = PyType_GenericNew,
+	.tp_init = (initproc)sub_init,
+	.tp_dealloc = (destructor)sub_dealloc,
+	.tp_methods = sub_methods,
+	.tp_getset = sub_getset,
+};
+
+int mdbus_py_sub_init(PyObject *m)
+{
+	if (PyType_Ready(&sub_type) < 0)
+		return -1;
+	return PyModule_AddObjectRef(m, "Subscriber", (PyObject *)&sub_type);
+}
