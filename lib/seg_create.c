@@ -138,48 +138,36 @@ static void hidden_name(char *tmp, const char *dir, const char *channel)
 		 new_epoch());
 }
 
+struct abandoned {
+	const char *dir, *channel;
+};
+
 /* Removes one hidden segment of ours, and its table file: its maker is
  * gone, for it held the channel's lock, which we hold now. The table's
  * epoch is in the header from before the table was made
  * (seg_new_make()). */
-static void remove_if_abandoned(int dfd, const char *name, const char *dir,
-				const char *channel)
+static void remove_if_abandoned(int dfd, const char *name, size_t prefix,
+				void *arg)
 {
+	const struct abandoned *ab = arg;
 	struct stat st;
 	uint64_t epoch = 0;
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 			O_NONBLOCK | O_NOCTTY);
 
+	(void)prefix;
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()) {
 		if (pread(fd, &epoch, sizeof(epoch),
 			  offsetof(struct seg_header, epoch)) == (ssize_t)sizeof(epoch) &&
 		    epoch)
-			seg_table_unlink(dir, channel, epoch);
+			seg_table_unlink(ab->dir, ab->channel, epoch);
 		unlinkat(dfd, name, 0);
 	}
 	close(fd);
 }
 
-/* Removes the hidden segments of channel (their makers were killed).
- * Called with the channel's lock held. */
-static void remove_abandoned(const char *dir, const char *channel)
-{
-	char prefix[MDBUS_CHANNEL_MAX + 16];
-	struct dirent *e;
-	size_t n;
-	DIR *d = opendir(dir ? dir : SHM_DIR);
-
-	if (!d)
-		return;
-	n = (size_t)snprintf(prefix, sizeof(prefix), "mdbus.%s%c", channel,
-			     HIDDEN_MARK);
-	while ((e = readdir(d)))
-		if (strncmp(e->d_name, prefix, n) == 0)
-			remove_if_abandoned(dirfd(d), e->d_name, dir, channel);
-	closedir(d);
-}
 
 /* The table file under a new epoch, written into the header first (so
  * that remove_if_abandoned() finds it); a name someone else made (they
@@ -204,7 +192,10 @@ int seg_new_make(struct seg_map *m, const char *channel,
 	const char *dir = seg_dir(cfg->dir);
 	int fd, r;
 
-	remove_abandoned(dir, channel);
+	/* Called with the channel's lock held: every hidden segment was
+	 * left by a maker that was killed. */
+	seg_dir_each(dir, channel, HIDDEN_MARK, remove_if_abandoned,
+		     &(struct abandoned){ dir, channel });
 	m->g = *want;
 	hidden_name(tmp, dir, channel);
 	/* 0600 until its table exists: nobody reads the epoch before. */

@@ -2,6 +2,7 @@
  * seg_name.c - naming: channel names, the segment directory, opening and unlinking
  * segment files by name (never through a symbolic link).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -161,6 +162,24 @@ MDBUS_EXPORT int mdbus_unlink(const char *channel, const char *dir)
 	unlink(path);
 	seg_lock_close(fd);
 	return r;
+}
+
+void seg_dir_each(const char *dir, const char *channel, char mark,
+		  void (*fn)(int dfd, const char *name, size_t prefix, void *arg),
+		  void *arg)
+{
+	char prefix[MDBUS_CHANNEL_MAX + 16];
+	struct dirent *e;
+	size_t n;
+	DIR *d = opendir(dir ? dir : SHM_DIR);
+
+	if (!d)
+		return;
+	n = (size_t)snprintf(prefix, sizeof(prefix), "mdbus.%s%c", channel, mark);
+	while ((e = readdir(d)))
+		if (strncmp(e->d_name, prefix, n) == 0)
+			fn(dirfd(d), e->d_name, n, arg);
+	closedir(d);
 }
 
 const char *seg_file_kind(mode_t mode)

@@ -4,7 +4,6 @@
  * mapped under the truncation guard (doc/protocol.md, "Consumer table
  * file").
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -209,41 +208,29 @@ int seg_table_restore(struct seg_map *m)
 	return 1;
 }
 
-/* Whether name is "mdbus.CHANNEL+" and 16 lower-case hex digits other
- * than those of keep. */
-static int other_table(const char *name, const char *prefix, size_t n,
-		       uint64_t keep)
+/* A table file of this uid's other than the one of epoch *keep
+ * ("mdbus.CHANNEL+" and 16 lower-case hex digits): removed. */
+static void remove_other_table(int dfd, const char *name, size_t n, void *keep)
 {
 	char own[17];
+	struct stat st;
 	size_t i;
 
-	if (strncmp(name, prefix, n) != 0 || strlen(name + n) != 16)
-		return 0;
+	if (strlen(name + n) != 16)
+		return;
 	for (i = 0; i < 16; i++)
 		if (!strchr("0123456789abcdef", name[n + i]))
-			return 0;
-	snprintf(own, sizeof(own), "%016" PRIx64, keep);
-	return strcmp(name + n, own) != 0;
+			return;
+	snprintf(own, sizeof(own), "%016" PRIx64, *(const uint64_t *)keep);
+	if (strcmp(name + n, own) != 0 &&
+	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_uid == geteuid())
+		unlinkat(dfd, name, 0);
 }
 
 void seg_table_sweep(const char *dir, const char *channel, uint64_t keep)
 {
-	char prefix[MDBUS_CHANNEL_MAX + 16];
-	struct dirent *e;
-	struct stat st;
-	size_t n;
-	DIR *d = opendir(dir ? dir : SHM_DIR);
-
-	if (!d)
-		return;
-	n = (size_t)snprintf(prefix, sizeof(prefix), "mdbus.%s%c", channel,
-			     SEG_TABLE_MARK);
-	while ((e = readdir(d)))
-		if (other_table(e->d_name, prefix, n, keep) &&
-		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode) && st.st_uid == geteuid())
-			unlinkat(dirfd(d), e->d_name, 0);
-	closedir(d);
+	seg_dir_each(dir, channel, SEG_TABLE_MARK, remove_other_table, &keep);
 }
 
 int seg_table_unlink(const char *dir, const char *channel, uint64_t epoch)

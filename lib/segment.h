@@ -40,6 +40,13 @@ int seg_open_path(const char *path, int flags, mode_t mode);
 /* seg_open_path() of channel's segment file in dir. */
 int seg_fd_open(const char *dir, const char *channel, int flags, mode_t mode);
 
+/* Calls fn for each entry of dir (NULL: /dev/shm) named "mdbus.",
+ * channel, mark and anything, with the directory's fd and the length of
+ * that prefix. */
+void seg_dir_each(const char *dir, const char *channel, char mark,
+		  void (*fn)(int dfd, const char *name, size_t prefix, void *arg),
+		  void *arg);
+
 /* "a directory", "a FIFO", ... for a st_mode. */
 const char *seg_file_kind(mode_t mode);
 
