@@ -298,12 +298,6 @@ void cons_repair_waiters(struct seg_map *m)
 						memory_order_relaxed);
 }
 
-int cons_still_ours(const struct seg_map *m, int idx, uint64_t word)
-{
-	/* Pairs with the producer's CAS that evicts us (pub.c). */
-	return atomic_load_explicit(&m->table[idx].state, memory_order_acquire) == word;
-}
-
 void cons_name(const struct seg_consumer *c, char *out)
 {
 	uint64_t words[(MDBUS_NAME_MAX + 1) / 8];

@@ -61,6 +61,10 @@ struct seg_geom {
 	uint32_t max_consumers;
 	uint32_t mode;
 	uint32_t spb_shift;    /* log2(slots_per_block) */
+	uint32_t slot_shift;   /* log2(slot_size / 8): a slot in words */
+	int contiguous;        /* blocks follow each other without a gap
+				  (block_stride = slots_per_block * slot_size):
+				  a slot's place is slot << slot_shift */
 	uint64_t capacity;     /* slots_per_block * block_count */
 	uint64_t table_off;    /* of the entries, in the table file */
 	uint64_t table_size;   /* of the table file */
@@ -156,13 +160,16 @@ void dir_watch_close(int fd);
 static inline _Atomic uint64_t *seg_slot(const struct seg_map *m, uint64_t n)
 {
 	uint64_t slot = n & (m->g.capacity - 1);
-	uint64_t block = slot >> m->g.spb_shift;
-	uint64_t in = slot & (m->g.slots_per_block - 1);
+	uint64_t block, in;
 
 	/* block_stride (page aligned) and slot_size (a power of two >= 64)
 	 * are whole words, so the slot is word aligned by construction */
+	if (m->g.contiguous) /* blocks of whole pages: the common case */
+		return m->blocks + (slot << m->g.slot_shift);
+	block = slot >> m->g.spb_shift;
+	in = slot & (m->g.slots_per_block - 1);
 	return m->blocks + block * (m->g.block_stride / sizeof(uint64_t)) +
-	       in * (m->g.slot_size / sizeof(uint64_t));
+	       (in << m->g.slot_shift);
 }
 
 static inline size_t seg_payload_max(const struct seg_map *m)
@@ -193,8 +200,13 @@ int cons_reap_one(struct seg_map *m, uint32_t idx);
  * (what killed sleepers left behind). Needs the header writable. */
 void cons_repair_waiters(struct seg_map *m);
 
-/* 1 when entry idx still holds `word` (so: not evicted or reclaimed). */
-int cons_still_ours(const struct seg_map *m, int idx, uint64_t word);
+/* 1 when entry idx still holds `word` (so: not evicted or reclaimed).
+ * On every read: inline. */
+static inline int cons_still_ours(const struct seg_map *m, int idx, uint64_t word)
+{
+	/* Pairs with the producer's CAS that evicts us (pub.c). */
+	return atomic_load_explicit(&m->table[idx].state, memory_order_acquire) == word;
+}
 
 /* Copies the NUL-terminated name of an entry into out (MDBUS_NAME_MAX+1). */
 void cons_name(const struct seg_consumer *c, char *out);

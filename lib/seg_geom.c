@@ -51,12 +51,14 @@ int seg_geom_make(struct seg_geom *g, uint32_t slot_size,
 	g->max_consumers = max_consumers;
 	g->mode = mode;
 	g->spb_shift = (uint32_t)__builtin_ctz(slots_per_block);
+	g->slot_shift = (uint32_t)__builtin_ctz(slot_size / 8);
 	g->capacity = cap;
 	g->table_off = SEG_HEADER_SIZE;
 	g->table_size = round_page(SEG_HEADER_SIZE +
 				   (uint64_t)max_consumers * sizeof(struct seg_consumer));
 	g->blocks_off = SEG_HEADER_SIZE;
 	g->block_stride = round_page((uint64_t)slots_per_block * slot_size);
+	g->contiguous = g->block_stride == (uint64_t)slots_per_block * slot_size;
 	if (g->block_stride > SEG_TOTAL_MAX / block_count)
 		return err_set(-EINVAL, "segment larger than 2^40 bytes");
 	g->total_size = g->blocks_off + g->block_stride * block_count;
