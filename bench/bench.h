@@ -154,9 +154,11 @@ int bench_latency(const struct bench_transport *tp, const struct bench_cell *cel
 		  const struct bench_opts *o, struct bench_lat *out);
 int bench_throughput(const struct bench_transport *tp, const struct bench_cell *cell,
 		     const struct bench_opts *o, struct bench_tput *out);
-/* Publish cost of one run, in picoseconds per message. */
+/* Publish cost of one run, in picoseconds per message: with cell->consumers
+ * registered readers that never read (idle), or with one reader that reads
+ * every message it can, spinning (active; cell->consumers must be 1). */
 int bench_pubcost(const struct bench_transport *tp, const struct bench_cell *cell,
-		  const struct bench_opts *o, uint64_t *ps_per_msg);
+		  const struct bench_opts *o, int active, uint64_t *ps_per_msg);
 
 /* crosstalk.c: publish calls on a channel without readers, while another
  * channel's blocking reader sleeps and wakes 1000 times a second (noisy)

@@ -326,14 +326,14 @@ int bench_throughput(const struct bench_transport *tp, const struct bench_cell *
 }
 
 int bench_pubcost(const struct bench_transport *tp, const struct bench_cell *cell,
-		  const struct bench_opts *o, uint64_t *ps_per_msg)
+		  const struct bench_opts *o, int active, uint64_t *ps_per_msg)
 {
 	struct bench_run run;
 
 	run_init(&run, tp, cell, o);
 	run.procs = cell->consumers > 0;
 	run.producer = cost_producer;
-	run.consumer = idle_consumer;
+	run.consumer = active ? stream_consumer : idle_consumer;
 	if (bench_execute(&run) < 0)
 		return -1;
 	*ps_per_msg = run.ctl->res[0].value;

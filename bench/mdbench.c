@@ -289,39 +289,43 @@ static void for_each_cell(struct ctx *ctx, cell_fn fn)
 }
 
 static void pubcost_print(const struct ctx *ctx, const struct bench_transport *tp,
-			  uint32_t slot, int readers, struct bench_pct *ps,
+			  uint32_t slot, const char *readers, struct bench_pct *ps,
 			  double base)
 {
 	double med = ps->p50 / 1000.0;
 
-	printf("%-6s %4u %7d | %7.2f %7.2f %7.2f | %+8.1f%% | %6.3f\n", tp->name,
+	printf("%-6s %4u %8s | %7.2f %7.2f %7.2f | %+8.1f%% | %6.3f\n", tp->name,
 	       slot, readers, med, ps->min / 1000.0, ps->max / 1000.0,
 	       base > 0 ? (med / base - 1) * 100 : 0.0, med / ctx->floor_ns);
 }
 
 /* reps runs with 0 readers interleaved with reps runs with IDLE_READERS
+ * idle ones and reps with one active, spinning reader
  * (so that a drifting machine hits both alike); prints both rows. */
 static void pubcost_pair(struct ctx *ctx, const struct bench_transport *tp,
 			 uint32_t slot)
 {
+	static const int readers[3] = { 0, IDLE_READERS, 1 };
+	static const char *const label[3] = { "0", "8 idle", "1 active" };
 	struct bench_cell c = { slot, 0, BENCH_OVERWRITE, BENCH_SPIN };
-	uint64_t ps[2][BENCH_MAX_REPS];
-	struct bench_pct p0, p8;
+	uint64_t ps[3][BENCH_MAX_REPS];
+	struct bench_pct p[3];
 	int i, k;
 
 	for (i = 0; i < ctx->o.reps; i++)
-		for (k = 0; k < 2; k++) {
-			c.consumers = k ? IDLE_READERS : 0;
-			if (bench_pubcost(tp, &c, &ctx->o, &ps[k][i]) < 0) {
-				printf("%-6s %4u         |", tp->name, slot);
+		for (k = 0; k < 3; k++) {
+			c.consumers = readers[k];
+			if (bench_pubcost(tp, &c, &ctx->o, k == 2, &ps[k][i]) < 0) {
+				printf("%-6s %4u          |", tp->name, slot);
 				failed(ctx);
 				return;
 			}
 		}
-	bench_percentiles(ps[0], (uint64_t)ctx->o.reps, &p0);
-	bench_percentiles(ps[1], (uint64_t)ctx->o.reps, &p8);
-	pubcost_print(ctx, tp, slot, 0, &p0, 0);
-	pubcost_print(ctx, tp, slot, IDLE_READERS, &p8, p0.p50 / 1000.0);
+	for (k = 0; k < 3; k++) {
+		bench_percentiles(ps[k], (uint64_t)ctx->o.reps, &p[k]);
+		pubcost_print(ctx, tp, slot, label[k], &p[k],
+			      k ? p[0].p50 / 1000.0 : 0);
+	}
 }
 
 /* ----------------------------------------------------------- sections */
@@ -422,13 +426,14 @@ static void pubcost_section(struct ctx *ctx)
 						&bench_mdbus_transport };
 	size_t s, t;
 
-	printf("\n== publish cost (ns/msg): overwrite, producer alone, %llu messages "
-	       "per run after a warm-up lap;\n   %d runs with 0 readers interleaved "
-	       "with %d with %d registered, attached, idle readers;\n   median [min, "
-	       "max] of the runs; 'vs 0' = median / the same bus's median with 0 "
-	       "readers\n", (unsigned long long)ctx->o.messages, ctx->o.reps,
+	printf("\n== publish cost (ns/msg): overwrite, unpaced, %llu messages "
+	       "per run after a warm-up lap;\n   %d runs each, interleaved: no "
+	       "reader, %d registered attached idle readers, and one reader\n   "
+	       "reading all it can, spinning (the publisher's isolation); median "
+	       "[min, max] of the runs;\n   'vs 0' = median / the same bus's "
+	       "median with no reader\n", (unsigned long long)ctx->o.messages,
 	       ctx->o.reps, IDLE_READERS);
-	printf("%-6s %4s %7s | %7s %7s %7s | %9s | %6s\n", "bus", "slot", "readers",
+	printf("%-6s %4s %8s | %7s %7s %7s | %9s | %6s\n", "bus", "slot", "readers",
 	       "median", "min", "max", "vs 0", "xf");
 	for (s = 0; s < 2; s++)
 		for (t = 0; t < 2 && !bench_stopped(); t++)
