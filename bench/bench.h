@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define BENCH_LINE 64
 #define BENCH_MAX_CONSUMERS 8        /* readers of one run (idle ones too) */
@@ -123,7 +124,12 @@ int bench_execute(struct bench_run *run);
 void bench_release(struct bench_run *run);
 int bench_execute_producer_pct(struct bench_run *run, struct bench_pct *out);
 void bench_fail(const char *what, int err);
-void bench_pin_index(int index);
+/* Forks a child pinned to bench_cpu_at(cpu_index), with the default
+ * SIGINT/SIGTERM actions, that runs fn(arg) and exits 0 when it returns
+ * 0, else 1. Returns its pid, or -1. */
+pid_t bench_fork(int cpu_index, int (*fn)(void *), void *arg);
+/* Waits for pid: 0 when it exited 0, else -1 (also for pid -1). */
+int bench_reap(pid_t pid);
 int bench_cpu_at(int index);
 int bench_cpus(void);
 void bench_install_signals(void);

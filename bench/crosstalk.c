@@ -14,12 +14,10 @@
  * column is taken to be the CPU's number), per second of A's timed part.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,6 +39,13 @@ struct xt_shared {
 	uint64_t samples[XT_SAMPLES];
 };
 
+/* What each child process gets: the options, its channel, the results. */
+struct xt_child {
+	const struct bench_opts *o;
+	const char *name;
+	struct xt_shared *sh;
+};
+
 static int open_channel(const struct bench_opts *o, const char *name,
 			mdbus_pub_t **pub)
 {
@@ -58,9 +63,12 @@ static int open_channel(const struct bench_opts *o, const char *name,
 	return r;
 }
 
-static int quiet_publisher(const struct bench_opts *o, const char *name,
-			   struct xt_shared *sh)
+static int quiet_publisher(void *arg)
 {
+	const struct xt_child *c = arg;
+	const struct bench_opts *o = c->o;
+	const char *name = c->name;
+	struct xt_shared *sh = c->sh;
 	uint64_t payload[5] = { 0 }, t0, t1, start;
 	mdbus_pub_t *pub;
 	uint32_t i;
@@ -84,9 +92,12 @@ static int quiet_publisher(const struct bench_opts *o, const char *name,
 }
 
 /* B's publisher: one message per millisecond until A is done. */
-static int noise_publisher(const struct bench_opts *o, const char *name,
-			   struct xt_shared *sh)
+static int noise_publisher(void *arg)
 {
+	const struct xt_child *c = arg;
+	const struct bench_opts *o = c->o;
+	const char *name = c->name;
+	struct xt_shared *sh = c->sh;
 	struct timespec pause = { 0, XT_NOISE_PACE_NS };
 	uint64_t payload[5] = { 0 };
 	mdbus_pub_t *pub;
@@ -103,9 +114,12 @@ static int noise_publisher(const struct bench_opts *o, const char *name,
 }
 
 /* B's reader: blocks on the futex between messages. */
-static int noise_reader(const struct bench_opts *o, const char *name,
-			struct xt_shared *sh)
+static int noise_reader(void *arg)
 {
+	const struct xt_child *c = arg;
+	const struct bench_opts *o = c->o;
+	const char *name = c->name;
+	struct xt_shared *sh = c->sh;
 	struct mdbus_sub_config cfg;
 	struct mdbus_msg msg;
 	uint64_t buf[8];
@@ -126,21 +140,6 @@ static int noise_reader(const struct bench_opts *o, const char *name,
 		(void)mdbus_sub_read(sub, buf, sizeof(buf), &msg, 10000000);
 	mdbus_sub_close(sub);
 	return 0;
-}
-
-static pid_t spawn_on(int cpu_index, int (*fn)(const struct bench_opts *,
-					       const char *, struct xt_shared *),
-		      const struct bench_opts *o, const char *name,
-		      struct xt_shared *sh)
-{
-	pid_t pid = fork();
-
-	if (pid != 0)
-		return pid;
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	bench_pin_index(cpu_index);
-	_exit(fn(o, name, sh));
 }
 
 /* Function-call interrupts (the IPI membarrier and TLB shootdowns send)
@@ -172,27 +171,11 @@ static uint64_t call_interrupts(int col)
 	return v;
 }
 
-static int reap_all(const pid_t *pids, int n)
-{
-	int i, status, bad = 0;
-
-	for (i = 0; i < n; i++) {
-		if (pids[i] < 0) {
-			bad = 1;
-			continue;
-		}
-		while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
-			;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-			bad = 1;
-	}
-	return bad ? -1 : 0;
-}
-
 int bench_crosstalk(const struct bench_opts *o, int noisy, struct bench_xtalk *out)
 {
 	static unsigned run;
 	struct xt_shared *sh;
+	struct xt_child ca, cb;
 	char a[32], b[32];
 	pid_t pids[3];
 	int n = 0, r;
@@ -204,14 +187,17 @@ int bench_crosstalk(const struct bench_opts *o, int noisy, struct bench_xtalk *o
 		return -errno;
 	snprintf(a, sizeof(a), "xtA%u", run);
 	snprintf(b, sizeof(b), "xtB%u", run++);
+	ca = (struct xt_child){ o, a, sh };
+	cb = (struct xt_child){ o, b, sh };
 	if (noisy) { /* A starts once B's two processes are running */
-		pids[n++] = spawn_on(1, noise_publisher, o, b, sh);
-		pids[n++] = spawn_on(1, noise_reader, o, b, sh);
+		pids[n++] = bench_fork(1, noise_publisher, &cb);
+		pids[n++] = bench_fork(1, noise_reader, &cb);
 		bench_wait_count(&sh->noise_ready, 2);
 	}
 	ipi = call_interrupts(bench_cpu_at(0));
-	pids[n++] = spawn_on(0, quiet_publisher, o, a, sh);
-	r = reap_all(pids, n);
+	pids[n++] = bench_fork(0, quiet_publisher, &ca);
+	for (r = 0, i = 0; i < (uint64_t)n; i++)
+		r |= bench_reap(pids[i]);
 	ipi = call_interrupts(bench_cpu_at(0)) - ipi;
 	mdbus_unlink(a, o->dir);
 	if (noisy)

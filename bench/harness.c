@@ -81,11 +81,6 @@ int bench_cpu_at(int index)
 	return cpu_list[index % n];
 }
 
-/* Pins the calling process to bench_cpu_at(index). */
-void bench_pin_index(int index)
-{
-	pin(bench_cpu_at(index));
-}
 
 /* Waits until *counter reaches target, sleeping between polls, longer and
  * longer up to POLL_SLEEP_MAX_NS so that a process waiting through a whole
@@ -208,6 +203,28 @@ static pid_t spawn(struct bench_run *run, int role)
 	run->role = role;
 	r = role == 0 ? run->producer(run) : run->consumer(run);
 	_exit(r == 0 ? 0 : 1);
+}
+
+pid_t bench_fork(int cpu_index, int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid;
+	default_signals();
+	pin(bench_cpu_at(cpu_index));
+	_exit(fn(arg) == 0 ? 0 : 1);
+}
+
+int bench_reap(pid_t pid)
+{
+	int status;
+
+	if (pid < 0)
+		return -1;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 static void kill_all(const pid_t *pids, int n)

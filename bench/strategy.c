@@ -13,11 +13,9 @@
  * exact and the publisher's CPU does not disturb the reader's.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,29 +154,6 @@ static int st_reader(void *arg)
 	return r < 0 && r != -ETIMEDOUT ? 1 : 0;
 }
 
-static pid_t st_spawn(int cpu_index, int (*fn)(void *), struct st_run *run)
-{
-	pid_t pid = fork();
-
-	if (pid != 0)
-		return pid;
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
-	bench_pin_index(cpu_index);
-	_exit(fn(run));
-}
-
-static int st_reap(pid_t pid)
-{
-	int status;
-
-	if (pid < 0)
-		return -1;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
 int bench_strategy(const struct bench_opts *o, const struct bench_feed *feed,
 		   const struct bench_waiter *w, struct bench_strat *out)
 {
@@ -193,10 +168,10 @@ int bench_strategy(const struct bench_opts *o, const struct bench_feed *feed,
 	if (run.sh == MAP_FAILED)
 		return -errno;
 	snprintf(run.channel, sizeof(run.channel), "strat%u", seq++);
-	pub = st_spawn(0, st_publisher, &run);
-	reader = st_spawn(1, st_reader, &run);
-	r = st_reap(reader);
-	r = st_reap(pub) < 0 ? -1 : r;
+	pub = bench_fork(0, st_publisher, &run);
+	reader = bench_fork(1, st_reader, &run);
+	r = bench_reap(reader);
+	r = bench_reap(pub) < 0 ? -1 : r;
 	mdbus_unlink(run.channel, o->dir);
 	if (r == 0) {
 		bench_percentiles(run.sh->samples, run.sh->nsamples, &pct);
