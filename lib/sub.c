@@ -344,20 +344,35 @@ static void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
  * One attempt at message pos. Returns 0 with the message, 1 to try again
  * at once (lapped, skipped), or a negative code.
  */
+/*
+ * The stamp of message pos's slot: 0 with *stamp when the message is
+ * complete there, else 1 to try again at once (lapped: skipped) or a
+ * negative code (not yet: -EAGAIN).
+ */
+static inline int slot_ready(struct mdbus_sub *s, const _Atomic uint64_t *slot,
+			     uint64_t *stamp)
+{
+	uint64_t want = stamp_complete(s->pos);
+
+	/* Pairs with the producer's release store of complete(pos). */
+	*stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
+	if (*stamp == want)
+		return 0;
+	if (*stamp > want && stamp_seq(*stamp) > s->pos)
+		return lapped(s, stamp_seq(*stamp)) < 0 ? MDBUS_EEVICTED : 1;
+	return not_ready(s);
+}
+
 static int read_once(struct mdbus_sub *s, void *buf, size_t len,
 		     struct mdbus_msg *msg)
 {
 	const _Atomic uint64_t *slot = seg_slot(&s->m, s->pos);
-	uint64_t want = stamp_complete(s->pos), stamp, again, meta, ts;
+	uint64_t stamp, again, meta, ts;
 	size_t size;
+	int r = slot_ready(s, slot, &stamp);
 
-	/* Pairs with the producer's release store of complete(pos). */
-	stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
-	if (stamp != want) {
-		if (stamp > want && stamp_seq(stamp) > s->pos)
-			return lapped(s, stamp_seq(stamp)) < 0 ? MDBUS_EEVICTED : 1;
-		return not_ready(s);
-	}
+	if (r != 0)
+		return r;
 	meta = atomic_load_explicit(&slot[SLOT_W_META], memory_order_relaxed);
 	ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
 	size = (size_t)(uint32_t)meta;
@@ -389,7 +404,7 @@ static int read_once(struct mdbus_sub *s, void *buf, size_t len,
 }
 
 /*
- * One message in place: the stamp as in read_once(), the handler called
+ * One message in place: the stamp (slot_ready()), the handler called
  * on the slot's payload, then the seqlock re-check. Returns 0 when
  * handed over (*stop set from the handler), 2 when handed over and taken
  * back (overwritten during the call), 1 to try again at once, or a
@@ -399,16 +414,12 @@ static int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 		     int *stop)
 {
 	const _Atomic uint64_t *slot = seg_slot(&s->m, s->pos);
-	uint64_t want = stamp_complete(s->pos), stamp, again, meta;
+	uint64_t stamp, again, meta;
 	struct mdbus_msg msg;
+	int r = slot_ready(s, slot, &stamp);
 
-	/* Pairs with the producer's release store of complete(pos). */
-	stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
-	if (stamp != want) {
-		if (stamp > want && stamp_seq(stamp) > s->pos)
-			return lapped(s, stamp_seq(stamp)) < 0 ? MDBUS_EEVICTED : 1;
-		return not_ready(s);
-	}
+	if (r != 0)
+		return r;
 	meta = atomic_load_explicit(&slot[SLOT_W_META], memory_order_relaxed);
 	msg.seq = s->pos;
 	msg.ts_ns = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
