@@ -49,6 +49,9 @@ struct bench_transport {
 	 * lossless ring is full (nothing written: retry), or another error. */
 	int (*pub_open)(struct bench_run *run, void **pub);
 	int (*publish)(void *pub, const void *data, size_t size);
+	/* Optional: makes public what publish() has buffered (a batching
+	 * transport); returns 0 or a negative error. */
+	int (*flush)(void *pub);
 	void (*pub_close)(void *pub);
 	/* In a consumer process. read waits (spin or the transport's default)
 	 * without limit (the harness's watchdog ends a hung run); returns 0
@@ -203,5 +206,6 @@ int bench_floor(uint64_t rounds, struct bench_pct *rtt);
 /* transports */
 extern const struct bench_transport bench_ring_transport;
 extern const struct bench_transport bench_mdbus_transport;
+extern const struct bench_transport bench_mdbus_batch_transport;
 
 #endif /* MDBENCH_H */

@@ -96,6 +96,8 @@ static int publish_range(struct bench_run *run, void *pub, uint64_t from,
 		}
 		r = publish_retry(run, pub, msg, retries);
 	}
+	if (r == 0 && run->tp->flush)
+		r = run->tp->flush(pub);
 	return r;
 }
 
@@ -202,6 +204,8 @@ static int cost_producer(struct bench_run *run)
 		msg[0] = i;
 		r = run->tp->publish(pub, msg, msg_size(run));
 	}
+	if (r == 0 && run->tp->flush)
+		r = run->tp->flush(pub);
 	bench_my_result(run)->value = (bench_now() - t0) * 1000 / n;
 	return close_pub(run, pub, r);
 }

@@ -197,7 +197,7 @@ static const char *wait_name(enum bench_wait w)
 
 static void print_cell(const struct bench_transport *tp, const struct bench_cell *c)
 {
-	printf("%-6s %4u %4d %-9s %-8s |", tp->name, c->slot_size, c->consumers,
+	printf("%-7s %4u %4d %-9s %-8s |", tp->name, c->slot_size, c->consumers,
 	       mode_name(c->mode), wait_name(c->wait));
 }
 
@@ -265,8 +265,9 @@ static void throughput_row(struct ctx *ctx, const struct bench_transport *tp,
 }
 
 /* The matrix: slot size x consumers x mode; per cell the baseline ring
- * (spin) first, then mdbus spin and mdbus adaptive. */
-static void for_each_cell(struct ctx *ctx, cell_fn fn)
+ * (spin) first, then mdbus spin, with `batched` mdbus-b spin, and mdbus
+ * adaptive. */
+static void for_each_cell(struct ctx *ctx, cell_fn fn, int batched)
 {
 	static const uint32_t slots[] = { 64, 256 };
 	static const int consumers[] = { 1, 3 };
@@ -283,6 +284,8 @@ static void for_each_cell(struct ctx *ctx, cell_fn fn)
 				c.wait = BENCH_SPIN;
 				fn(ctx, &bench_ring_transport, &c);
 				fn(ctx, &bench_mdbus_transport, &c);
+				if (batched)
+					fn(ctx, &bench_mdbus_batch_transport, &c);
 				c.wait = BENCH_ADAPTIVE;
 				fn(ctx, &bench_mdbus_transport, &c);
 			}
@@ -294,7 +297,7 @@ static void pubcost_print(const struct ctx *ctx, const struct bench_transport *t
 {
 	double med = ps->p50 / 1000.0;
 
-	printf("%-6s %4u %8s | %7.2f %7.2f %7.2f | %+8.1f%% | %6.3f\n", tp->name,
+	printf("%-7s %4u %8s | %7.2f %7.2f %7.2f | %+8.1f%% | %6.3f\n", tp->name,
 	       slot, readers, med, ps->min / 1000.0, ps->max / 1000.0,
 	       base > 0 ? (med / base - 1) * 100 : 0.0, med / ctx->floor_ns);
 }
@@ -316,7 +319,7 @@ static void pubcost_pair(struct ctx *ctx, const struct bench_transport *tp,
 		for (k = 0; k < 3; k++) {
 			c.consumers = readers[k];
 			if (bench_pubcost(tp, &c, &ctx->o, k == 2, &ps[k][i]) < 0) {
-				printf("%-6s %4u          |", tp->name, slot);
+				printf("%-7s %4u          |", tp->name, slot);
 				failed(ctx);
 				return;
 			}
@@ -365,7 +368,7 @@ static void floor_recheck(const struct ctx *ctx, uint64_t rounds)
 
 static void latency_columns(void)
 {
-	printf("%-6s %4s %4s %-9s %-8s | %7s %8s %8s %9s | %7s %7s | note\n", "bus",
+	printf("%-7s %4s %4s %-9s %-8s | %7s %8s %8s %9s | %7s %7s | note\n", "bus",
 	       "slot", "cons", "mode", "wait", "p50", "p99", "p99.9", "max",
 	       "p50 xf", "p99 xf");
 }
@@ -377,7 +380,7 @@ static void latency_section(struct ctx *ctx)
 	       "%llu samples per consumer, all consumers merged\n",
 	       (unsigned long long)ctx->o.pace_ns, (unsigned long long)ctx->o.samples);
 	latency_columns();
-	for_each_cell(ctx, latency_row);
+	for_each_cell(ctx, latency_row, 0);
 }
 
 /* Slow pacing: adaptive readers have gone to sleep on the futex before
@@ -413,17 +416,18 @@ static void throughput_section(struct ctx *ctx)
 	       "rate; loss = worst consumer; bp/msg = publish calls refused\n"
 	       "   by back-pressure per message (retried at once); vs rng = Mmsg/s "
 	       "/ the ring's; ns xf = ns/msg / floor\n");
-	printf("%-6s %4s %4s %-9s %-8s | %7s %7s %6s %6s %7s | %6s %6s | note\n",
+	printf("%-7s %4s %4s %-9s %-8s | %7s %7s %6s %6s %7s | %6s %6s | note\n",
 	       "bus", "slot", "cons", "mode", "wait", "Mmsg/s", "dlv M/s", "ns/msg",
 	       "loss%", "bp/msg", "vs rng", "ns xf");
-	for_each_cell(ctx, throughput_row);
+	for_each_cell(ctx, throughput_row, 1);
 }
 
 static void pubcost_section(struct ctx *ctx)
 {
 	static const uint32_t slots[] = { 64, 256 };
 	const struct bench_transport *tps[] = { &bench_ring_transport,
-						&bench_mdbus_transport };
+						&bench_mdbus_transport,
+						&bench_mdbus_batch_transport };
 	size_t s, t;
 
 	printf("\n== publish cost (ns/msg): overwrite, unpaced, %llu messages "
@@ -433,10 +437,10 @@ static void pubcost_section(struct ctx *ctx)
 	       "[min, max] of the runs;\n   'vs 0' = median / the same bus's "
 	       "median with no reader\n", (unsigned long long)ctx->o.messages,
 	       ctx->o.reps, IDLE_READERS);
-	printf("%-6s %4s %8s | %7s %7s %7s | %9s | %6s\n", "bus", "slot", "readers",
+	printf("%-7s %4s %8s | %7s %7s %7s | %9s | %6s\n", "bus", "slot", "readers",
 	       "median", "min", "max", "vs 0", "xf");
 	for (s = 0; s < 2; s++)
-		for (t = 0; t < 2 && !bench_stopped(); t++)
+		for (t = 0; t < 3 && !bench_stopped(); t++)
 			pubcost_pair(ctx, tps[t], slots[s]);
 }
 

@@ -5,8 +5,18 @@
  * its receive time), so the library reads no clock; readers are registered
  * consumers reading with mdbus_sub_read(), no timeout, with the cell's wait
  * strategy.
+ *
+ * mdbus-b, the same channel used in batches: the producer buffers
+ * BATCH messages and sends them with mdbus_pub_publish_batch() (the
+ * drivers flush the rest at the end), the reader takes up to BATCH at a
+ * time with mdbus_sub_poll(), copying each payload into its own queue
+ * inside the handler, and waits with mdbus_sub_read() only when the poll
+ * found nothing. Throughput and publish cost only: a buffered message
+ * waits for its batch, so a latency would measure the buffer.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "bench.h"
 #include "mdbus.h"
@@ -97,6 +107,181 @@ static void mdbus_tp_sub_close(void *sub)
 {
 	mdbus_sub_close(sub);
 }
+
+/* ------------------------------------------------------------- batches */
+
+#define BATCH 32u
+#define BATCH_WORDS (BENCH_MAX_SLOT / 8)
+
+struct batch_pub {
+	mdbus_pub_t *pub;
+	unsigned head, n; /* msgs[head, n) wait to go out */
+	struct mdbus_pub_msg msgs[BATCH];
+	uint64_t data[BATCH][BATCH_WORDS];
+};
+
+static int batch_pub_open(struct bench_run *run, void **out)
+{
+	struct batch_pub *b = calloc(1, sizeof(*b));
+	int r;
+
+	*out = b;
+	if (!b)
+		return -ENOMEM;
+	r = mdbus_tp_pub_open(run, (void **)&b->pub);
+	if (r < 0) {
+		free(b);
+		*out = NULL;
+	}
+	return r;
+}
+
+/* Sends what is buffered, as much as the ring takes. */
+static int batch_send(struct batch_pub *b)
+{
+	int r = mdbus_pub_publish_batch(b->pub, b->msgs + b->head, b->n - b->head);
+
+	if (r == MDBUS_EBACKPRESSURE)
+		return -EAGAIN;
+	if (r < 0)
+		return r;
+	b->head += (unsigned)r;
+	if (b->head == b->n)
+		b->head = b->n = 0;
+	return 0;
+}
+
+static int batch_publish(void *pub, const void *data, size_t size)
+{
+	struct batch_pub *b = pub;
+	struct mdbus_pub_msg *m;
+	int r;
+
+	if (b->n == BATCH) {
+		r = batch_send(b);
+		if (r < 0 || b->n == BATCH)
+			return r < 0 ? r : -EAGAIN;
+	}
+	m = &b->msgs[b->n];
+	memcpy(b->data[b->n], data, size);
+	m->data = b->data[b->n];
+	m->size = (uint32_t)size;
+	m->type = MDBUS_MSG_RAW;
+	m->ts_ns = 1;
+	if (++b->n == BATCH)
+		(void)batch_send(b); /* back-pressure: the next call retries */
+	return 0;
+}
+
+static int batch_flush(void *pub)
+{
+	struct batch_pub *b = pub;
+	int r = 0;
+
+	while (b->n > 0 && (r = batch_send(b)) == -EAGAIN)
+		;
+	return r;
+}
+
+static void batch_pub_close(void *pub)
+{
+	struct batch_pub *b = pub;
+
+	mdbus_pub_close(b->pub);
+	free(b);
+}
+
+struct batch_sub {
+	mdbus_sub_t *sub;
+	unsigned head, n;      /* queue[head, n) not yet handed out */
+	uint64_t taken_back;   /* handed over then overwritten: lost */
+	struct bench_rx rx[BATCH];
+	uint64_t data[BATCH][BATCH_WORDS];
+	size_t len;
+};
+
+static int batch_sub_open(struct bench_run *run, void **out)
+{
+	struct batch_sub *b = calloc(1, sizeof(*b));
+	int r;
+
+	*out = b;
+	if (!b)
+		return -ENOMEM;
+	b->len = run->cell.slot_size - MDBUS_SLOT_HEADER;
+	r = mdbus_tp_sub_open(run, (void **)&b->sub);
+	if (r < 0) {
+		free(b);
+		*out = NULL;
+	}
+	return r;
+}
+
+static int batch_take(void *arg, const struct mdbus_msg *msg, const void *payload)
+{
+	struct batch_sub *b = arg;
+
+	if (!payload) { /* the last one handed over was overwritten */
+		b->n--;
+		b->taken_back++;
+		return 0;
+	}
+	b->rx[b->n].seq = msg->seq;
+	b->rx[b->n].lost = msg->lost + b->taken_back;
+	b->taken_back = 0;
+	memcpy(b->data[b->n], payload, msg->size < b->len ? msg->size : b->len);
+	b->n++;
+	return 0;
+}
+
+static int batch_read(void *sub, void *buf, size_t len, struct bench_rx *rx)
+{
+	struct batch_sub *b = sub;
+	struct mdbus_msg msg;
+	int r;
+
+	while (b->head == b->n) {
+		b->head = b->n = 0;
+		r = mdbus_sub_poll(b->sub, batch_take, b, BATCH);
+		if (r < 0)
+			return r;
+		if (b->n > 0)
+			break;
+		/* Nothing there: wait the cell's way for one message. */
+		r = mdbus_sub_read(b->sub, buf, len, &msg, -1);
+		if (r < 0)
+			return r;
+		rx->seq = msg.seq;
+		rx->lost = msg.lost + b->taken_back;
+		b->taken_back = 0;
+		return 0;
+	}
+	*rx = b->rx[b->head];
+	memcpy(buf, b->data[b->head], len < b->len ? len : b->len);
+	b->head++;
+	return 0;
+}
+
+static void batch_sub_close(void *sub)
+{
+	struct batch_sub *b = sub;
+
+	mdbus_sub_close(b->sub);
+	free(b);
+}
+
+const struct bench_transport bench_mdbus_batch_transport = {
+	.name = "mdbus-b",
+	.setup = mdbus_tp_setup,
+	.teardown = mdbus_tp_teardown,
+	.pub_open = batch_pub_open,
+	.publish = batch_publish,
+	.flush = batch_flush,
+	.pub_close = batch_pub_close,
+	.sub_open = batch_sub_open,
+	.sub_read = batch_read,
+	.sub_close = batch_sub_close,
+};
 
 const struct bench_transport bench_mdbus_transport = {
 	.name = "mdbus",

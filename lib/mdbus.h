@@ -166,6 +166,26 @@ int mdbus_pub_config_check(const char *channel,
 int mdbus_pub_publish(mdbus_pub_t *pub, uint16_t type, const void *data,
 		      size_t size, uint64_t ts_ns);
 
+/* One message of a batch (mdbus_pub_publish_batch()). */
+struct mdbus_pub_msg {
+	const void *data;
+	uint32_t size;
+	uint16_t type;
+	uint64_t ts_ns;  /* 0 = read CLOCK_REALTIME when it is written */
+};
+
+/* Publishes msgs[0..count) in order, as mdbus_pub_publish() would one by
+ * one, but makes them public with one atomic step (and at most one
+ * FUTEX_WAKE) for the whole batch: readers see each message as soon as
+ * it is written. Every size is checked first: one too big returns
+ * MDBUS_ETOOBIG with nothing written. In lossless mode it stops at the
+ * first message with no room and returns how many went out (then
+ * MDBUS_EBACKPRESSURE when none did). Returns the number published
+ * (count, or fewer only in lossless mode), MDBUS_ECLAIMED, MDBUS_ETOOBIG
+ * or MDBUS_EBACKPRESSURE. Never blocks, no system call but the wake. */
+int mdbus_pub_publish_batch(mdbus_pub_t *pub, const struct mdbus_pub_msg *msgs,
+			    unsigned count);
+
 /* Zero-copy: reserves the next slot for a message of at most `size` bytes
  * and sets *payload to its payload area in shared memory. Readers never see
  * it until mdbus_pub_commit(). Same errors as mdbus_pub_publish(). */

@@ -56,24 +56,27 @@ MDBUS_EXPORT void mdbus_pub_config_init(struct mdbus_pub_config *cfg)
 }
 
 /*
- * A publisher that crashed between step 3 and step 4 left message
- * write_num complete but unpublished: publish it now, so that a reader
- * that already saw its stamp and one that did not agree. A slot left at
- * writing(n) (crash inside steps 1-2) stays unpublished: the next message
- * overwrites it.
+ * A publisher that crashed between step 3 and step 4 left messages from
+ * write_num on complete but unpublished (a batch: up to a ring's worth):
+ * publish them now, so that readers that already saw their stamps and
+ * readers that did not agree. A slot left at writing(n) (crash inside
+ * steps 1-2) ends the run: it and what follows stay unpublished and the
+ * next message overwrites it. Stamps only grow and slot n held n -
+ * capacity before, so complete(n) in slot n is message n itself.
  */
 static void recover(struct mdbus_pub *p)
 {
 	struct seg_header *h = p->m.hdr;
 	uint64_t w = atomic_load_explicit(&h->write_num, memory_order_relaxed);
-	_Atomic uint64_t *slot = seg_slot(&p->m, w);
+	uint64_t n = w;
 
-	if (atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed) ==
-	    stamp_complete(w)) {
-		w++;
-		atomic_store_explicit(&h->write_num, w, memory_order_release);
-	}
-	p->next = w;
+	while (n - w < p->m.g.capacity &&
+	       atomic_load_explicit(&seg_slot(&p->m, n)[SLOT_W_STAMP],
+				    memory_order_relaxed) == stamp_complete(n))
+		n++;
+	if (n != w)
+		atomic_store_explicit(&h->write_num, n, memory_order_release);
+	p->next = n;
 }
 
 static void gate_refresh(struct mdbus_pub *p, uint64_t n);
@@ -240,7 +243,7 @@ static _Atomic uint64_t *begin(struct mdbus_pub *p, uint64_t n)
 	return slot;
 }
 
-/* Slow path of finish(): a count nobody sleeps behind. */
+/* Slow path of advance(): a count nobody sleeps behind. */
 static void repair_count(struct mdbus_pub *p)
 {
 	uint64_t now = clock_mono_ns();
@@ -253,13 +256,10 @@ static void repair_count(struct mdbus_pub *p)
 	cons_reap(&p->m);
 }
 
-/* Steps 2 (header words), 3, 4 and 5 for message n. */
-static void finish(struct mdbus_pub *p, _Atomic uint64_t *slot, uint64_t n,
-		   uint16_t type, size_t size, uint64_t ts_ns)
+/* Steps 2 (header words) and 3 for message n: complete in its slot. */
+static void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type, size_t size,
+		 uint64_t ts_ns)
 {
-	struct seg_header *h = p->m.hdr;
-	long woken;
-
 	atomic_store_explicit(&slot[SLOT_W_TS], ts_ns ? ts_ns : clock_realtime_ns(),
 			      memory_order_relaxed);
 	atomic_store_explicit(&slot[SLOT_W_META], (uint64_t)size | (uint64_t)type << 32,
@@ -267,13 +267,21 @@ static void finish(struct mdbus_pub *p, _Atomic uint64_t *slot, uint64_t n,
 	/* Step 3: pairs with the reader's acquire load of the stamp. */
 	atomic_store_explicit(&slot[SLOT_W_STAMP], stamp_complete(n),
 			      memory_order_release);
+}
+
+/* Steps 4 and 5: publishes every message sealed below `next`. */
+static void advance(struct mdbus_pub *p, uint64_t next)
+{
+	long woken;
+
 	/* Step 4: pairs with acquire loads of write_num (join, lap) and, as
 	 * the producer's half of the Dekker pair, with the sleeping reader's
 	 * seq_cst load (wait.c changed()). An exchange rather than a seq_cst
 	 * store, which gcc compiles to a store and an mfence on x86: one
 	 * locked instruction instead. */
-	(void)atomic_exchange_explicit(&h->write_num, n + 1, memory_order_seq_cst);
-	p->next = n + 1;
+	(void)atomic_exchange_explicit(&p->m.hdr->write_num, next,
+				       memory_order_seq_cst);
+	p->next = next;
 	woken = wait_wake_if_waiting(&p->m);
 	if (woken > 0)
 		p->futile = 0;
@@ -285,16 +293,18 @@ static void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)
 {
 	const unsigned char *src = data;
 	size_t i, words = size / 8;
-	uint64_t w;
 
 	for (i = 0; i < words; i++) {
+		uint64_t w;
+
 		memcpy(&w, src + i * 8, 8);
 		atomic_store_explicit(&dst[i], w, memory_order_relaxed);
 	}
 	if (size % 8) {
-		w = 0;
-		memcpy(&w, src + words * 8, size % 8);
-		atomic_store_explicit(&dst[words], w, memory_order_relaxed);
+		uint64_t tail = 0;
+
+		memcpy(&tail, src + words * 8, size % 8);
+		atomic_store_explicit(&dst[words], tail, memory_order_relaxed);
 	}
 }
 
@@ -314,8 +324,36 @@ MDBUS_EXPORT int mdbus_pub_publish(mdbus_pub_t *p, uint16_t type,
 		return r;
 	slot = begin(p, n);
 	copy_in(slot + SLOT_W_PAYLOAD, data, size);
-	finish(p, slot, n, type, size, ts_ns);
+	seal(slot, n, type, size, ts_ns);
+	advance(p, n + 1);
 	return 0;
+}
+
+MDBUS_EXPORT int mdbus_pub_publish_batch(mdbus_pub_t *p,
+					 const struct mdbus_pub_msg *msgs,
+					 unsigned count)
+{
+	uint64_t n = p->next;
+	unsigned i;
+
+	if (p->claimed)
+		return MDBUS_ECLAIMED;
+	for (i = 0; i < count; i++)
+		if (msgs[i].size > seg_payload_max(&p->m))
+			return MDBUS_ETOOBIG;
+	for (i = 0; i < count; i++, n++) {
+		_Atomic uint64_t *slot;
+
+		if (room_for(p, n) < 0)
+			break;
+		slot = begin(p, n);
+		copy_in(slot + SLOT_W_PAYLOAD, msgs[i].data, msgs[i].size);
+		seal(slot, n, msgs[i].type, msgs[i].size, msgs[i].ts_ns);
+	}
+	if (i == 0)
+		return count ? MDBUS_EBACKPRESSURE : 0;
+	advance(p, n);
+	return (int)i;
 }
 
 MDBUS_EXPORT int mdbus_pub_claim(mdbus_pub_t *p, size_t size, void **payload)
@@ -345,7 +383,8 @@ MDBUS_EXPORT int mdbus_pub_commit(mdbus_pub_t *p, uint16_t type, size_t size,
 	if (size > p->claim_size)
 		return MDBUS_ETOOBIG;
 	p->claimed = 0;
-	finish(p, seg_slot(&p->m, p->next), p->next, type, size, ts_ns);
+	seal(seg_slot(&p->m, p->next), p->next, type, size, ts_ns);
+	advance(p, p->next + 1);
 	return 0;
 }
 

@@ -328,22 +328,19 @@ static void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
 {
 	unsigned char *dst = buf;
 	size_t i, words = size / 8;
-	uint64_t w;
 
 	for (i = 0; i < words; i++) {
-		w = atomic_load_explicit(&src[i], memory_order_relaxed);
+		uint64_t w = atomic_load_explicit(&src[i], memory_order_relaxed);
+
 		memcpy(dst + i * 8, &w, 8);
 	}
 	if (size % 8) {
-		w = atomic_load_explicit(&src[words], memory_order_relaxed);
-		memcpy(dst + words * 8, &w, size % 8);
+		uint64_t tail = atomic_load_explicit(&src[words], memory_order_relaxed);
+
+		memcpy(dst + words * 8, &tail, size % 8);
 	}
 }
 
-/*
- * One attempt at message pos. Returns 0 with the message, 1 to try again
- * at once (lapped, skipped), or a negative code.
- */
 /*
  * The stamp of message pos's slot: 0 with *stamp when the message is
  * complete there, else 1 to try again at once (lapped: skipped) or a
@@ -363,6 +360,10 @@ static inline int slot_ready(struct mdbus_sub *s, const _Atomic uint64_t *slot,
 	return not_ready(s);
 }
 
+/*
+ * One attempt at message pos. Returns 0 with the message, 1 to try again
+ * at once (lapped, skipped), or a negative code.
+ */
 static int read_once(struct mdbus_sub *s, void *buf, size_t len,
 		     struct mdbus_msg *msg)
 {
@@ -533,8 +534,10 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 	uint64_t deadline = UINT64_MAX;
 	struct wait_for wf;
 	unsigned round;
-	int r;
+	int r = mdbus_sub_try_read(s, buf, len, msg);
 
+	if (r != -EAGAIN) /* the common case of a busy feed: no wait set up */
+		return r;
 	sub_wait_for(s, &wf, s->fd == NULL);
 	wf.bell = s->bell;
 	wf.rings_seen = s->rings_seen;

@@ -183,7 +183,7 @@ long wait_wake_if_waiting(const struct seg_map *m)
 {
 	/* Dekker, producer side: seq_cst, pairs with the reader's seq_cst
 	 * increment in announce_waiter() and the publisher's seq_cst
-	 * exchange of write_num (pub.c finish()). */
+	 * exchange of write_num (pub.c advance()). */
 	if (waiters_count(atomic_load_explicit(&m->tab->waiters, memory_order_seq_cst)) == 0)
 		return -1;
 	return wake(m->hdr);
@@ -257,7 +257,7 @@ static int changed(const struct seg_header *h, const struct wait_for *wf)
 	uint32_t st;
 
 	/* Dekker, reader side: seq_cst, pairs with the producer's seq_cst
-	 * exchange of write_num (pub.c finish()). */
+	 * exchange of write_num (pub.c advance()). */
 	if (atomic_load_explicit(&h->write_num, memory_order_seq_cst) > wf->pos)
 		return 1;
 	/* Pairs with the release stores of pub_state (a replacer's of

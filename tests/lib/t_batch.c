@@ -1,0 +1,216 @@
+/*
+ * t_batch.c - mdbus_pub_publish_batch() (libmdbus(3)): many messages made
+ * public with one write_num step.
+ *
+ * 1. Lossless: a publisher process sends N self-verifying messages in
+ *    batches of 1..37 into a 64-slot ring; a batch cut short by
+ *    back-pressure returns how many went out and the rest is sent again.
+ *    The reader gets every message once, in order, payload right.
+ * 2. Sizes are checked before anything is written: a batch with one
+ *    message too big returns MDBUS_ETOOBIG and publishes nothing.
+ * 3. A publisher killed inside a batch, after some of its messages were
+ *    complete in their slots but before write_num said so: a reader has
+ *    already read them (it follows stamps), so the next publisher must
+ *    publish all of them at resume rather than write other messages under
+ *    the same sequence numbers (doc/protocol.md, "Publishing"). The kill
+ *    is exact: message 6 of the batch points at an unreadable page.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "mdbus.h"
+#include "testutil.h"
+
+#define N 40000u
+#define PMAX 40
+#define BATCH_MAX 37u
+
+struct shared {
+	_Atomic uint32_t ready;
+};
+
+static struct shared *sh;
+
+/* Message seq of tu_publish_seq()'s pattern, as a batch entry. */
+static void batch_entry(struct mdbus_pub_msg *m, unsigned char *buf,
+			uint64_t seq)
+{
+	m->size = (uint32_t)tu_size_for(seq, 0, PMAX);
+	tu_fill(buf, m->size, seq);
+	m->data = buf;
+	m->type = tu_type_for(seq);
+	m->ts_ns = seq + 1;
+}
+
+static int lossless_publisher(void *arg)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_LOSSLESS);
+	static unsigned char bufs[BATCH_MAX][PMAX];
+	struct mdbus_pub_msg msgs[BATCH_MAX];
+	uint64_t n = 0, partial = 0;
+	mdbus_pub_t *p;
+
+	(void)arg;
+	p = tu_pub_open("batch.ll", &c);
+	tu_await(&sh->ready, 1, 30, "reader");
+	while (n < N) {
+		unsigned want = 1 + (unsigned)tu_rand_below(BATCH_MAX), i;
+		int r;
+
+		if (want > N - n)
+			want = (unsigned)(N - n);
+		for (i = 0; i < want; i++)
+			batch_entry(&msgs[i], bufs[i], n + i);
+		r = mdbus_pub_publish_batch(p, msgs, want);
+		if (r == MDBUS_EBACKPRESSURE)
+			continue;
+		if (r <= 0 || (unsigned)r > want)
+			tu_fail("publish_batch(%u) returned %d (%s)", want, r,
+				mdbus_strerror(r));
+		partial += (unsigned)r < want;
+		n += (uint64_t)r;
+		TU_CHECK_EQ(mdbus_pub_position(p), n);
+	}
+	tu_note("lossless: %llu batches cut short by back-pressure",
+		(unsigned long long)partial);
+	mdbus_pub_close(p);
+	return 0;
+}
+
+static void lossless(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_LOSSLESS);
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	mdbus_sub_t *s;
+	uint64_t want;
+	pid_t kid;
+
+	mdbus_pub_close(tu_pub_open("batch.ll", &c)); /* exists before the reader */
+	s = tu_sub_open("batch.ll", "batcher", MDBUS_START_LATEST, 0,
+			MDBUS_WAIT_SPIN);
+	kid = tu_spawn(lossless_publisher, NULL);
+	atomic_store(&sh->ready, 1);
+	for (want = 0; want < N; want++) {
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m,
+					   30 * 1000000000LL), 0);
+		tu_check_next(&m, buf, want, 0, PMAX);
+	}
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	tu_wait_ok(kid, 60, "publisher");
+	mdbus_sub_close(s);
+}
+
+static void too_big(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	static unsigned char big[128];
+	unsigned char bufs[3][PMAX];
+	struct mdbus_pub_msg msgs[3];
+	mdbus_pub_t *p = tu_pub_open("batch.big", &c);
+	int i;
+
+	for (i = 0; i < 3; i++)
+		batch_entry(&msgs[i], bufs[i], (uint64_t)i);
+	msgs[1].data = big;
+	msgs[1].size = 64 - MDBUS_SLOT_HEADER + 1;
+	TU_CHECK_RC(mdbus_pub_publish_batch(p, msgs, 3), MDBUS_ETOOBIG);
+	TU_CHECK_EQ(mdbus_pub_position(p), 0);
+	msgs[1].size = 64 - MDBUS_SLOT_HEADER;
+	TU_CHECK_RC(mdbus_pub_publish_batch(p, msgs, 3), 3);
+	TU_CHECK_RC(mdbus_pub_publish_batch(p, msgs, 0), 0);
+	TU_CHECK_EQ(mdbus_pub_position(p), 3);
+	mdbus_pub_close(p);
+}
+
+#define CRASH_BEFORE 3u  /* published one by one first */
+#define CRASH_BATCH 10u
+#define CRASH_AT 6u      /* the batch entry that faults */
+
+static int crashing_publisher(void *arg)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	unsigned char bufs[CRASH_BATCH][PMAX];
+	struct mdbus_pub_msg msgs[CRASH_BATCH];
+	void *hole = arg;
+	mdbus_pub_t *p = tu_pub_open("batch.kill", &c);
+	uint64_t n;
+	unsigned i;
+
+	for (n = 0; n < CRASH_BEFORE; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, bufs[0], 0, PMAX), 0);
+	for (i = 0; i < CRASH_BATCH; i++)
+		batch_entry(&msgs[i], bufs[i], CRASH_BEFORE + i);
+	msgs[CRASH_AT].data = hole;
+	msgs[CRASH_AT].size = 16;
+	(void)mdbus_pub_publish_batch(p, msgs, CRASH_BATCH); /* dies inside */
+	return 3;
+}
+
+/* Reads until nothing is there; every message must be the pattern's.
+ * Returns the count. */
+static uint64_t drain(mdbus_sub_t *s, uint64_t from)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	uint64_t n = from;
+	int r;
+
+	while ((r = mdbus_sub_try_read(s, buf, sizeof(buf), &m)) == 0)
+		tu_check_next(&m, buf, n++, 0, PMAX);
+	TU_CHECK_RC(r, -EAGAIN);
+	return n - from;
+}
+
+static void killed_inside(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	const uint64_t sealed = CRASH_BEFORE + CRASH_AT;
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned char buf[PMAX];
+	void *hole;
+	mdbus_sub_t *early, *late;
+	mdbus_pub_t *p;
+	uint64_t n;
+	pid_t kid;
+	int st;
+
+	hole = mmap(NULL, (size_t)page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	TU_CHECK(hole != MAP_FAILED);
+	mdbus_pub_close(tu_pub_open("batch.kill", &c));
+	early = tu_sub_open("batch.kill", "early", MDBUS_START_LATEST, 0,
+			    MDBUS_WAIT_SPIN);
+	kid = tu_spawn(crashing_publisher, hole);
+	st = tu_wait(kid, 30);
+	if (!tu_died_of(st, SIGSEGV))
+		tu_fail("the publisher was to die inside its batch: status %d", st);
+	/* The early reader follows stamps: it has every sealed message. */
+	TU_CHECK_EQ(drain(early, 0), sealed);
+
+	p = tu_pub_open("batch.kill", &c);
+	TU_CHECK_EQ(mdbus_pub_position(p), sealed);
+	for (n = sealed; n < sealed + 5; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+	late = tu_sub_open("batch.kill", "late", MDBUS_START_OLDEST, 0,
+			   MDBUS_WAIT_SPIN);
+	TU_CHECK_EQ(drain(late, 0), sealed + 5);
+	TU_CHECK_EQ(drain(early, sealed), 5);
+	mdbus_sub_close(late);
+	mdbus_sub_close(early);
+	mdbus_pub_close(p);
+	munmap(hole, (size_t)page);
+}
+
+int main(void)
+{
+	tu_init("t_batch", 120);
+	sh = tu_shared(sizeof *sh);
+	too_big();
+	killed_inside();
+	lossless();
+	return 0;
+}
