@@ -89,6 +89,12 @@ struct bench_ctl {
 	/* Producer: release-store 1 when finished (idle readers wait for it);
 	 * pairs with their acquire load. */
 	_Alignas(BENCH_LINE) _Atomic int pub_done;
+	/* Catch-up rounds (drivers.c bench_catchup()): the producer
+	 * release-increments round_ready once a round's messages are all
+	 * published, the reader release-increments round_done once it has
+	 * read them; each side acquires the other's count before going on. */
+	_Alignas(BENCH_LINE) _Atomic int round_ready;
+	_Alignas(BENCH_LINE) _Atomic int round_done;
 	/* The cache line of the floor ping-pong (floor.c). */
 	_Alignas(BENCH_LINE) _Atomic uint64_t line;
 	_Alignas(BENCH_LINE) struct bench_result res[1 + BENCH_MAX_CONSUMERS];
@@ -101,6 +107,7 @@ struct bench_run {
 	int procs;             /* consumer processes to fork */
 	uint64_t messages;     /* messages the producer sends (per rep) */
 	uint64_t pace_ns;      /* latency: one message every pace_ns */
+	uint64_t round;        /* catch-up: messages read per round */
 	uint64_t warmup;       /* untimed first messages (one ring lap) */
 	uint64_t max_samples;  /* per process, size of its sample area */
 	const char *dir;       /* private segment directory */
@@ -166,6 +173,13 @@ int bench_throughput(const struct bench_transport *tp, const struct bench_cell *
 /* Publish cost of one run, in picoseconds per message: with cell->consumers
  * registered readers that never read (idle), or with one reader that reads
  * every message it can, spinning (active; cell->consumers must be 1). */
+/* Catch-up: one reader that is `behind` messages behind (the producer
+ * publishes them unpaced while it waits) reads them all, in rounds; *rate
+ * is messages / s of reading alone. Overwrite mode, never lapped. */
+int bench_catchup(const struct bench_transport *tp, const struct bench_cell *cell,
+		  const struct bench_opts *o, uint64_t behind, double *rate);
+/* summary.c: every performance target in one table (section "summary"). */
+void bench_summary(const struct bench_opts *o, double floor_ns);
 int bench_pubcost(const struct bench_transport *tp, const struct bench_cell *cell,
 		  const struct bench_opts *o, int active, uint64_t *ps_per_msg);
 
@@ -207,5 +221,6 @@ int bench_floor(uint64_t rounds, struct bench_pct *rtt);
 extern const struct bench_transport bench_ring_transport;
 extern const struct bench_transport bench_mdbus_transport;
 extern const struct bench_transport bench_mdbus_batch_transport;
+extern const struct bench_transport bench_mq_transport;
 
 #endif /* MDBENCH_H */

@@ -210,6 +210,59 @@ static int cost_producer(struct bench_run *run)
 	return close_pub(run, pub, r);
 }
 
+/* Catch-up rounds: after the warm-up lap, run->messages / behind rounds of
+ * `behind` messages published while the reader waits, then read by it. */
+static int catchup_producer(struct bench_run *run)
+{
+	uint64_t n = run->warmup, behind = run->round;
+	int rounds = (int)(run->messages / behind), k, r;
+	void *pub;
+
+	r = open_pub(run, &pub);
+	if (r < 0)
+		return r;
+	r = warm_up(run, pub, WARMUP_PACE_NS);
+	for (k = 0; k < rounds && r == 0; k++) {
+		r = publish_range(run, pub, n, n + behind, 0);
+		n += behind;
+		/* Release: pairs with the reader's acquire wait below. */
+		atomic_fetch_add_explicit(&run->ctl->round_ready, 1, memory_order_release);
+		bench_wait_count(&run->ctl->round_done, k + 1);
+	}
+	return close_pub(run, pub, r);
+}
+
+static int catchup_consumer(struct bench_run *run)
+{
+	struct bench_result *res = bench_my_result(run);
+	uint64_t buf[MAX_WORDS], behind = run->round, n, t0;
+	int rounds = (int)(run->messages / behind), k, r;
+	struct bench_rx rx = { 0 };
+	void *sub;
+
+	r = attach(run, &sub);
+	if (r < 0)
+		return r;
+	while (r == 0 && rx.seq + 1 < run->warmup)
+		r = run->tp->sub_read(sub, buf, msg_size(run), &rx);
+	for (k = 0; k < rounds && r == 0; k++) {
+		bench_wait_count(&run->ctl->round_ready, k + 1);
+		t0 = bench_now();
+		for (n = 0; n < behind && r == 0; n++) {
+			r = run->tp->sub_read(sub, buf, msg_size(run), &rx);
+			res->lost += rx.lost;
+		}
+		res->value += bench_now() - t0;
+		/* Release: pairs with the producer's acquire wait. */
+		atomic_fetch_add_explicit(&run->ctl->round_done, 1, memory_order_release);
+	}
+	finished(run);
+	run->tp->sub_close(sub);
+	if (r < 0)
+		bench_fail("read", r);
+	return r;
+}
+
 /* One process holding cell.consumers registered readers that never read. */
 static int idle_consumer(struct bench_run *run)
 {
@@ -326,6 +379,30 @@ int bench_throughput(const struct bench_transport *tp, const struct bench_cell *
 			return -1;
 	qsort(runs, (size_t)i, sizeof(runs[0]), cmp_rate);
 	*out = runs[i / 2];
+	return 0;
+}
+
+int bench_catchup(const struct bench_transport *tp, const struct bench_cell *cell,
+		  const struct bench_opts *o, uint64_t behind, double *rate)
+{
+	struct bench_run run;
+	const struct bench_result *c;
+
+	run_init(&run, tp, cell, o);
+	run.procs = 1;
+	run.round = behind;
+	run.messages = o->messages / (uint64_t)o->reps / behind * behind;
+	if (run.messages == 0)
+		run.messages = behind;
+	run.producer = catchup_producer;
+	run.consumer = catchup_consumer;
+	if (bench_execute(&run) < 0)
+		return -1;
+	c = &run.ctl->res[1];
+	*rate = c->value ? (double)run.messages * 1e9 / (double)c->value : 0;
+	if (c->lost)
+		*rate = 0; /* lapped: not a catch-up */
+	bench_release(&run);
 	return 0;
 }
 

@@ -40,7 +40,7 @@ static void usage(FILE *f)
 		"  --quick       short run for CI smoke tests (a few seconds): fewer\n"
 		"                messages, one run per cell instead of %d\n"
 		"  --only S      the floor and one section: latency, wakeup,\n"
-		"                throughput, pubcost, crosstalk or strategy\n"
+		"                throughput, pubcost, crosstalk, strategy or summary\n"
 		"  --messages N  messages per throughput cell (split over its runs)\n"
 		"                and per publish-cost run (default %llu, quick %llu);\n"
 		"                latency runs take N/100 samples, the floor N/10\n"
@@ -579,6 +579,11 @@ static void remove_dir(const char *dir)
 	rmdir(dir);
 }
 
+static void summary_section(struct ctx *ctx)
+{
+	bench_summary(&ctx->o, ctx->floor_ns);
+}
+
 static const struct section {
 	const char *name;
 	void (*run)(struct ctx *ctx);
@@ -589,6 +594,7 @@ static const struct section {
 	{ "pubcost", pubcost_section },
 	{ "crosstalk", crosstalk_section },
 	{ "strategy", strategy_section },
+	{ "summary", summary_section },
 };
 
 static int run_sections(struct ctx *ctx, const char *only, uint64_t n)
