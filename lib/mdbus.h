@@ -320,7 +320,9 @@ typedef int (*mdbus_msg_handler)(void *arg, const struct mdbus_msg *msg,
  * number of messages handed over and not taken back (0: nothing ready),
  * or a negative code as mdbus_sub_try_read() returns it (only when no
  * message was handed over in this call; otherwise the next call returns
- * it). Loss is counted as by try_read (msg->lost). No syscall. */
+ * it). Loss is counted as by try_read (msg->lost). The reader's position
+ * goes to the shared table once per call, when it returns: a lossless
+ * producer gets the batch's slots back then. No syscall. */
 int mdbus_sub_poll(mdbus_sub_t *sub, mdbus_msg_handler handler, void *arg,
 		   unsigned max);
 

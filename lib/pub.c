@@ -218,20 +218,26 @@ static void gate_refresh(struct mdbus_pub *p, uint64_t n)
 	p->gate = low;
 }
 
-static int room_for(struct mdbus_pub *p, uint64_t n)
+/* Slow path of room_for(): the cached gate says full. */
+static MDBUS_COLD int room_refresh(struct mdbus_pub *p, uint64_t n)
 {
-	if (p->m.g.mode != MDBUS_MODE_LOSSLESS || n - p->gate < p->m.g.capacity)
-		return 0;
 	gate_refresh(p, n);
 	if (n - p->gate < p->m.g.capacity)
 		return 0;
 	return MDBUS_EBACKPRESSURE;
 }
 
+MDBUS_INLINE int room_for(struct mdbus_pub *p, uint64_t n)
+{
+	if (p->m.g.mode != MDBUS_MODE_LOSSLESS || n - p->gate < p->m.g.capacity)
+		return 0;
+	return room_refresh(p, n);
+}
+
 /* ---------------------------------------------------------- publishing */
 
 /* Steps 1 of the protocol for message n; returns the slot's words. */
-static _Atomic uint64_t *begin(struct mdbus_pub *p, uint64_t n)
+MDBUS_INLINE _Atomic uint64_t *begin(struct mdbus_pub *p, uint64_t n)
 {
 	_Atomic uint64_t *slot = seg_slot(&p->m, n);
 
@@ -257,8 +263,8 @@ static void repair_count(struct mdbus_pub *p)
 }
 
 /* Steps 2 (header words) and 3 for message n: complete in its slot. */
-static void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type, size_t size,
-		 uint64_t ts_ns)
+MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
+		       size_t size, uint64_t ts_ns)
 {
 	atomic_store_explicit(&slot[SLOT_W_TS], ts_ns ? ts_ns : clock_realtime_ns(),
 			      memory_order_relaxed);
@@ -269,11 +275,21 @@ static void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type, size_t size,
 			      memory_order_release);
 }
 
-/* Steps 4 and 5: publishes every message sealed below `next`. */
-static void advance(struct mdbus_pub *p, uint64_t next)
+/* Step 5 when a reader counts itself asleep: wakes it; a count that
+ * FUTILE_WAKES wakes in a row found nobody behind gets repaired. */
+static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p)
 {
-	long woken;
+	long woken = wait_wake_if_waiting(&p->m);
 
+	if (woken > 0)
+		p->futile = 0;
+	else if (woken == 0 && ++p->futile >= FUTILE_WAKES)
+		repair_count(p);
+}
+
+/* Steps 4 and 5: publishes every message sealed below `next`. */
+MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
+{
 	/* Step 4: pairs with acquire loads of write_num (join, lap) and, as
 	 * the producer's half of the Dekker pair, with the sleeping reader's
 	 * seq_cst load (wait.c changed()). An exchange rather than a seq_cst
@@ -282,14 +298,16 @@ static void advance(struct mdbus_pub *p, uint64_t next)
 	(void)atomic_exchange_explicit(&p->m.hdr->write_num, next,
 				       memory_order_seq_cst);
 	p->next = next;
-	woken = wait_wake_if_waiting(&p->m);
-	if (woken > 0)
-		p->futile = 0;
-	else if (woken == 0 && ++p->futile >= FUTILE_WAKES)
-		repair_count(p);
+	/* Step 5, the Dekker pair's producer load (seq_cst; pairs with the
+	 * sleeping reader's seq_cst increment, wait.c announce_waiter()). */
+	if (MDBUS_UNLIKELY(waiters_count(atomic_load_explicit(&p->m.tab->waiters,
+							     memory_order_seq_cst)) != 0))
+		wake_sleepers(p);
 }
 
-static void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)
+/* The payload, as relaxed 64-bit atomic stores (doc/protocol.md,
+ * "Publishing", step 2). */
+MDBUS_INLINE void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)
 {
 	const unsigned char *src = data;
 	size_t i, words = size / 8;
@@ -315,12 +333,12 @@ MDBUS_EXPORT int mdbus_pub_publish(mdbus_pub_t *p, uint16_t type,
 	uint64_t n = p->next;
 	int r;
 
-	if (p->claimed)
+	if (MDBUS_UNLIKELY(p->claimed))
 		return MDBUS_ECLAIMED;
-	if (size > seg_payload_max(&p->m))
+	if (MDBUS_UNLIKELY(size > seg_payload_max(&p->m)))
 		return MDBUS_ETOOBIG;
 	r = room_for(p, n);
-	if (r < 0)
+	if (MDBUS_UNLIKELY(r < 0))
 		return r;
 	slot = begin(p, n);
 	copy_in(slot + SLOT_W_PAYLOAD, data, size);

@@ -256,7 +256,7 @@ MDBUS_EXPORT int mdbus_sub_open_wait(mdbus_sub_t **out, const char *channel,
 
 /* ------------------------------------------------------------- reading */
 
-static void publish_position(struct mdbus_sub *s)
+MDBUS_INLINE void publish_position(struct mdbus_sub *s)
 {
 	if (s->entry < 0)
 		return;
@@ -270,7 +270,7 @@ static void publish_position(struct mdbus_sub *s)
  * a reclaimer that wrongly judged us dead may have given it away (then
  * we must stop writing our position into another reader's entry). One
  * acquire load of our own entry's line, which this reader writes anyway. */
-static int check_evicted(struct mdbus_sub *s)
+MDBUS_INLINE int check_evicted(struct mdbus_sub *s)
 {
 	if (s->evicted)
 		return MDBUS_EEVICTED;
@@ -286,7 +286,7 @@ static int check_evicted(struct mdbus_sub *s)
  * Message pos is gone: a stamp for message `seen` (> pos) is in its slot.
  * Jumps to the oldest message that can still be whole and counts the gap.
  */
-static int lapped(struct mdbus_sub *s, uint64_t seen)
+static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 {
 	/* Acquire pairs with the producer's release store of write_num. */
 	uint64_t w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
@@ -324,7 +324,9 @@ static int not_ready(struct mdbus_sub *s)
 	return -EAGAIN;
 }
 
-static void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
+/* The payload, as relaxed 64-bit atomic loads (the seqlock re-check
+ * after it discards a copy the producer raced). */
+MDBUS_INLINE void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
 {
 	unsigned char *dst = buf;
 	size_t i, words = size / 8;
@@ -346,7 +348,7 @@ static void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
  * complete there, else 1 to try again at once (lapped: skipped) or a
  * negative code (not yet: -EAGAIN).
  */
-static inline int slot_ready(struct mdbus_sub *s, const _Atomic uint64_t *slot,
+MDBUS_INLINE int slot_ready(struct mdbus_sub *s, const _Atomic uint64_t *slot,
 			     uint64_t *stamp)
 {
 	uint64_t want = stamp_complete(s->pos);
@@ -364,7 +366,7 @@ static inline int slot_ready(struct mdbus_sub *s, const _Atomic uint64_t *slot,
  * One attempt at message pos. Returns 0 with the message, 1 to try again
  * at once (lapped, skipped), or a negative code.
  */
-static int read_once(struct mdbus_sub *s, void *buf, size_t len,
+MDBUS_INLINE int read_once(struct mdbus_sub *s, void *buf, size_t len,
 		     struct mdbus_msg *msg)
 {
 	const _Atomic uint64_t *slot = seg_slot(&s->m, s->pos);
@@ -411,7 +413,7 @@ static int read_once(struct mdbus_sub *s, void *buf, size_t len,
  * back (overwritten during the call), 1 to try again at once, or a
  * negative code.
  */
-static int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
+MDBUS_INLINE int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 		     int *stop)
 {
 	const _Atomic uint64_t *slot = seg_slot(&s->m, s->pos);
@@ -436,10 +438,8 @@ static int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 	again = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed);
 	s->pending_lost = 0;
 	s->pos++;
-	if (again == stamp) {
-		publish_position(s);
-		return 0;
-	}
+	if (again == stamp)
+		return 0; /* position published by mdbus_sub_poll() */
 	/* Taken back: the handler hears it, and it counts as lost (the
 	 * next message's msg.lost does not count it again). */
 	msg.lost = 0;
@@ -448,7 +448,6 @@ static int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 	if (s->entry >= 0)
 		atomic_store_explicit(&s->m.table[s->entry].lost, s->lost,
 				      memory_order_relaxed);
-	publish_position(s);
 	return 2;
 }
 
@@ -468,23 +467,34 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 		else if (r < 0)
 			break;
 	}
+	/* Once per batch: a lossless producer sees the batch's slots free
+	 * when the call returns (not when evicted: the entry may be
+	 * another reader's now). */
+	if (r != MDBUS_EEVICTED)
+		publish_position(s);
 	if (got > 0 || r == -EAGAIN)
 		return (int)got;
 	return r < 0 ? r : 0;
 }
 
-MDBUS_EXPORT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
-				    struct mdbus_msg *msg)
+MDBUS_INLINE int try_read(mdbus_sub_t *s, void *buf, size_t len,
+			 struct mdbus_msg *msg)
 {
 	int r;
 
 	r = check_evicted(s);
-	if (r < 0)
+	if (MDBUS_UNLIKELY(r < 0))
 		return r;
 	do
 		r = read_once(s, buf, len, msg);
-	while (r == 1);
+	while (MDBUS_UNLIKELY(r == 1));
 	return r;
+}
+
+MDBUS_EXPORT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
+				    struct mdbus_msg *msg)
+{
+	return try_read(s, buf, len, msg);
 }
 
 /* A reader whose publisher is not active looks, every NAME_CHECK_NS,
@@ -534,7 +544,7 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 	uint64_t deadline = UINT64_MAX;
 	struct wait_for wf;
 	unsigned round;
-	int r = mdbus_sub_try_read(s, buf, len, msg);
+	int r = try_read(s, buf, len, msg);
 
 	if (r != -EAGAIN) /* the common case of a busy feed: no wait set up */
 		return r;
@@ -554,6 +564,8 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 			return MDBUS_EREPLACED;
 		if (deadline == UINT64_MAX && timeout_ns >= 0)
 			deadline = clock_mono_ns() + (uint64_t)timeout_ns;
+		if (s->wait == MDBUS_WAIT_SPIN || s->wait == MDBUS_WAIT_ADAPTIVE)
+			wait_watch(&seg_slot(&s->m, pos)[SLOT_W_STAMP], pos);
 		r = wait_step(&s->m, s->wait, &wf, round, deadline);
 		/* Every ring so far is answered by this -EINTR. Relaxed: the
 		 * count is only compared (bell_rang() and the futex). */

@@ -41,6 +41,7 @@
 #define SPIN_MIN_NS 1000ULL  /* adaptive: budget after a short wait, at least */
 #define SPIN_GROW 2          /* adaptive: budget = this x the last short wait */
 #define SPIN_CHECK 4         /* adaptive: rounds between clock reads */
+#define WATCH_LOOKS 256      /* spinning: stamp loads per wait_watch() */
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val,
 		  const struct timespec *ts)
@@ -168,6 +169,31 @@ static void cpu_relax(void)
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
 #endif
+}
+
+/*
+ * Spin-waiting on message pos's slot: up to WATCH_LOOKS relaxed loads of
+ * its stamp (a hint only: the read that follows acquires it), stopping
+ * at the first that may say something (complete, or a later message:
+ * lapped). While the slot stays as it was, the loads hit the reader's
+ * own cached copy and cost the producer nothing; while the producer is
+ * inside the slot (writing(pos)) the reader pauses between looks, so
+ * that it does not pull the line away from the stores that will
+ * complete it (bench/mdbench: latency, publish cost with an active
+ * reader).
+ */
+void wait_watch(const _Atomic uint64_t *stamp, uint64_t pos)
+{
+	uint64_t done = stamp_complete(pos), st;
+	unsigned k;
+
+	for (k = 0; k < WATCH_LOOKS; k++) {
+		st = atomic_load_explicit(stamp, memory_order_relaxed);
+		if (st >= done)
+			return;
+		if (st == stamp_writing(pos))
+			cpu_relax();
+	}
 }
 
 /* Returns the number of sleepers woken. */
