@@ -231,10 +231,10 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
  * else what FUTEX_WAKE returned (the sleepers woken). */
 long wait_wake_if_waiting(const struct seg_map *m);
 
-/* Spinning readers, between two reads: watches the stamp word of
- * message pos's slot for a while, returning early once it may be
+/* Spinning readers, between two reads: watches message pos's slot
+ * (slot_words words) for a while, returning early once it may be
  * readable or overwritten (wait.c). */
-void wait_watch(const _Atomic uint64_t *stamp, uint64_t pos);
+void wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos);
 
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);

@@ -565,7 +565,7 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 		if (deadline == UINT64_MAX && timeout_ns >= 0)
 			deadline = clock_mono_ns() + (uint64_t)timeout_ns;
 		if (s->wait == MDBUS_WAIT_SPIN || s->wait == MDBUS_WAIT_ADAPTIVE)
-			wait_watch(&seg_slot(&s->m, pos)[SLOT_W_STAMP], pos);
+			wait_watch(seg_slot(&s->m, pos), s->m.g.slot_size / 8, pos);
 		r = wait_step(&s->m, s->wait, &wf, round, deadline);
 		/* Every ring so far is answered by this -EINTR. Relaxed: the
 		 * count is only compared (bell_rang() and the futex). */

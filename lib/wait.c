@@ -42,6 +42,7 @@
 #define SPIN_GROW 2          /* adaptive: budget = this x the last short wait */
 #define SPIN_CHECK 4         /* adaptive: rounds between clock reads */
 #define WATCH_LOOKS 256      /* spinning: stamp loads per wait_watch() */
+#define WATCH_LINES 4        /* ... and the slot's lines it keeps warm */
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val,
 		  const struct timespec *ts)
@@ -172,27 +173,36 @@ static void cpu_relax(void)
 }
 
 /*
- * Spin-waiting on message pos's slot: up to WATCH_LOOKS relaxed loads of
- * its stamp (a hint only: the read that follows acquires it), stopping
- * at the first that may say something (complete, or a later message:
- * lapped). While the slot stays as it was, the loads hit the reader's
- * own cached copy and cost the producer nothing; while the producer is
- * inside the slot (writing(pos)) the reader pauses between looks, so
- * that it does not pull the line away from the stores that will
- * complete it (bench/mdbench: latency, publish cost with an active
- * reader).
+ * Spin-waiting on message pos's slot (slot_words 64-bit words): up to
+ * WATCH_LOOKS relaxed loads of its stamp (a hint only: the read that
+ * follows acquires it), stopping at the first that may say something
+ * (complete, or a later message: lapped). While the slot stays as it
+ * was, the loads hit the reader's own cached copy and cost the producer
+ * nothing, and each look also touches the slot's other cache lines (up to
+ * WATCH_LINES), so that when the message lands the reader fetches all of
+ * its lines at once rather than the stamp's line first and the rest only
+ * after it. While the producer is inside the slot (writing(pos)) the
+ * reader only pauses between looks, so that it does not pull lines away
+ * from the stores that will complete it (bench/mdbench: latency, and
+ * publish cost with an active reader).
  */
-void wait_watch(const _Atomic uint64_t *stamp, uint64_t pos)
+void wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 {
 	uint64_t done = stamp_complete(pos), st;
+	uint32_t lines = slot_words / 8 < WATCH_LINES ? slot_words / 8 : WATCH_LINES;
 	unsigned k;
+	uint32_t l;
 
 	for (k = 0; k < WATCH_LOOKS; k++) {
-		st = atomic_load_explicit(stamp, memory_order_relaxed);
+		st = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed);
 		if (st >= done)
 			return;
-		if (st == stamp_writing(pos))
+		if (st == stamp_writing(pos)) {
 			cpu_relax();
+			continue;
+		}
+		for (l = 1; l < lines; l++)
+			(void)atomic_load_explicit(&slot[l * 8], memory_order_relaxed);
 	}
 }
 
