@@ -106,6 +106,8 @@ static PyObject *pub_publish(pub_object *self, PyObject *args, PyObject *kw)
 	Py_RETURN_NONE;
 }
 
+#define ROWS_BATCH 64u /* messages per mdbus_pub_publish_batch() */
+
 /* publish_rows(type, data, itemsize, ts_ns=0): publishes data (a
  * C-contiguous buffer) as len / itemsize messages of itemsize bytes each.
  * Returns how many were published: fewer when a lossless channel pushes
@@ -131,10 +133,26 @@ static PyObject *pub_publish_rows(pub_object *self, PyObject *args,
 		return NULL;
 	}
 	rows = data.len / itemsize;
-	for (; n < rows; n++) {
-		r = mdbus_pub_publish(pub, type, (char *)data.buf + n * itemsize,
-				      (size_t)itemsize, ts);
+	if ((uint64_t)itemsize > UINT32_MAX) {
+		PyBuffer_Release(&data);
+		return mdbus_py_raise(MDBUS_ETOOBIG, 0);
+	}
+	while (n < rows) { /* batches: one atomic step each (libmdbus(3)) */
+		struct mdbus_pub_msg batch[ROWS_BATCH];
+		unsigned k, count = rows - n < ROWS_BATCH ? (unsigned)(rows - n)
+							  : ROWS_BATCH;
+
+		for (k = 0; k < count; k++) {
+			batch[k].data = (char *)data.buf + (n + k) * itemsize;
+			batch[k].size = (uint32_t)itemsize;
+			batch[k].type = type;
+			batch[k].ts_ns = ts;
+		}
+		r = mdbus_pub_publish_batch(pub, batch, count);
 		if (r < 0)
+			break;
+		n += r;
+		if ((unsigned)r < count) /* a lossless channel pushed back */
 			break;
 	}
 	PyBuffer_Release(&data);
