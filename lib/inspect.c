@@ -1,6 +1,6 @@
 /*
  * inspect.c - read-only views for tools: publisher liveness, a statistics
- * snapshot of a channel, the list of channels.
+ * snapshot of a channel, its publisher's counters, the list of channels.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -119,6 +119,21 @@ MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 	}
 	seg_unmap(&m);
 	return 0;
+}
+
+MDBUS_EXPORT int mdbus_channel_counters(const char *channel, const char *dir,
+				       struct mdbus_counter *out, size_t max)
+{
+	struct seg_map m;
+	int r;
+
+	err_clear();
+	r = seg_attach(&m, channel, dir, NULL, SEG_ATTACH_RDONLY);
+	if (r < 0)
+		return r;
+	r = counters_read(m.hdr, channel, out, max);
+	seg_unmap(&m);
+	return r;
 }
 
 static int by_name(const void *a, const void *b)

@@ -217,6 +217,28 @@ static inline int cons_still_ours(const struct seg_map *m, int idx, uint64_t wor
 /* Copies the NUL-terminated name of an entry into out (MDBUS_NAME_MAX+1). */
 void cons_name(const struct seg_consumer *c, char *out);
 
+/* ---- counters.c (doc/protocol.md, "Counters") ---- */
+
+/* Publisher: empties the counters table (at open, lock held). */
+void counters_reset(struct seg_header *h);
+
+/* Publisher: defines the next counter; returns its id or -EINVAL,
+ * -EEXIST, -ENOSPC. */
+int counters_define(struct seg_header *h, const char *label,
+		    enum mdbus_counter_kind kind);
+
+/* Reader: copies up to max counters of a mapped header (untrusted:
+ * bounded, labels NUL-terminated) into out; returns the number defined
+ * or MDBUS_ECORRUPT, -EAGAIN with detail. */
+int counters_read(const struct seg_header *h, const char *channel,
+		  struct mdbus_counter *out, size_t max);
+
+/* The header a publisher writes, a reader reads, and the reader's
+ * channel name (pub.c, sub.c). */
+struct seg_header *pub_header(const mdbus_pub_t *pub);
+const struct seg_header *sub_header(const mdbus_sub_t *sub);
+const char *sub_channel(const mdbus_sub_t *sub);
+
 /* ---- inspect.c ---- */
 
 /* Publisher liveness from a mapped header (DEAD derived from pid + start

@@ -14,7 +14,8 @@
  * once and never reads them again.
  *
  *   data file  mdbus.CHANNEL
- *   [0, 4096)            struct seg_header (first page)
+ *   [0, 4096)            struct seg_header (first page; its counters
+ *                        area at [1024, 2048))
  *   [blocks_off, total)  block_count blocks of slots_per_block slots,
  *                        blocks_off (4096) and every block page aligned
  *
@@ -78,6 +79,37 @@ static inline uint64_t cons_next(uint64_t w, uint32_t st, int32_t pid)
 	return ((uint64_t)(uint32_t)pid << 32) | (gen << 8) | st;
 }
 
+/*
+ * The counters area (doc/protocol.md, "Counters"): a fixed table of
+ * labelled 64-bit counters that the publisher defines and updates, for
+ * any tool to read. `defs` holds the number of counters defined (bits
+ * 0-31) and a change count (bits 32-63) bumped when the publisher empties
+ * the table: a reader copies labels and values between two loads of it
+ * and copies again when they differ (a seqlock, as the slot stamps).
+ */
+#define SEG_COUNTERS_MAX 24u
+#define SEG_COUNTER_LABEL 28u /* bytes: a label and at least one NUL */
+#define SEG_COUNTER_TOTAL 0u  /* kind: only grows while its publisher runs */
+#define SEG_COUNTER_GAUGE 1u  /* kind: goes up and down */
+
+static inline uint32_t defs_count(uint64_t d) { return (uint32_t)d; }
+static inline uint64_t defs_change(uint64_t d) { return d >> 32; }
+
+struct seg_counter_meta {
+	_Atomic uint32_t kind;                      /* SEG_COUNTER_* */
+	_Atomic uint32_t label[SEG_COUNTER_LABEL / 4]; /* NUL-padded */
+};
+
+struct seg_counters {
+	_Atomic uint64_t defs;   /* count | change << 32: release-stored by
+				    the publisher after it wrote an entry,
+				    and before (relaxed, then a release
+				    fence) it empties the table */
+	uint64_t zero[7];
+	_Atomic uint64_t value[SEG_COUNTERS_MAX];  /* relaxed: statistics */
+	struct seg_counter_meta meta[SEG_COUNTERS_MAX];
+};
+
 struct seg_header {
 	/* ---- identity: written once before magic, then immutable ---- */
 	_Atomic uint64_t magic;          /* release-stored last at creation */
@@ -107,6 +139,9 @@ struct seg_header {
 
 	/* ---- blocking readers: the futex word, bumped per wake ---- */
 	_Alignas(64) _Atomic uint32_t wake_seq;
+
+	/* ---- the publisher's counters, [1024, 2048) ---- */
+	_Alignas(1024) struct seg_counters counters;
 };
 
 /* The table file's first page. Readers that registered write it: nothing
@@ -201,6 +236,10 @@ _Static_assert(offsetof(struct seg_header, epoch) == 72 &&
 	       offsetof(struct seg_header, pub_pid) == 192 &&
 	       offsetof(struct seg_header, write_num) == 256 &&
 	       offsetof(struct seg_header, wake_seq) == 320, "header offsets");
+_Static_assert(offsetof(struct seg_header, counters) == 1024 &&
+	       offsetof(struct seg_header, counters.value) == 1088 &&
+	       offsetof(struct seg_header, counters.meta) == 1280 &&
+	       sizeof(struct seg_counters) == 1024, "counters offsets");
 _Static_assert(offsetof(struct seg_table_header, waiters) == 64 &&
 	       offsetof(struct seg_table_header, registrations) == 128,
 	       "table header offsets");

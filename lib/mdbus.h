@@ -31,7 +31,7 @@ extern "C" {
 
 #define MDBUS_VERSION "0.2.0"  /* package version; configure reads it here */
 #define MDBUS_LAYOUT_MAJOR 3   /* segment layout major: readers refuse others */
-#define MDBUS_LAYOUT_MINOR 0   /* segment layout minor: additions only */
+#define MDBUS_LAYOUT_MINOR 1   /* segment layout minor: additions only */
 
 #define MDBUS_CHANNEL_MAX 64    /* longest channel name */
 #define MDBUS_NAME_MAX 31       /* longest consumer name */
@@ -223,6 +223,37 @@ size_t mdbus_pub_payload_max(const mdbus_pub_t *pub);
 /* Marks the channel stopped, wakes blocked readers, unmaps. The segment
  * stays readable; the next publisher resumes it. NULL is a no-op. */
 void mdbus_pub_close(mdbus_pub_t *pub);
+
+/* Publisher counters (doc/protocol.md, "Counters"; Aeron's CnC counters):
+ * up to MDBUS_COUNTERS_MAX labelled 64-bit values in the channel's
+ * segment that any tool reads (mdbus_channel_counters(), mdsub --status).
+ * A publisher defines them after mdbus_pub_open(), which empties the
+ * table (counters count from 0 for each publisher), and updates them off
+ * its publishing path; mdbus_pub_publish() never touches them. */
+#define MDBUS_COUNTERS_MAX 24
+#define MDBUS_COUNTER_LABEL_MAX 27 /* [A-Za-z0-9_.-], 1..27 characters */
+
+enum mdbus_counter_kind {
+	MDBUS_COUNTER_TOTAL = 0, /* only grows while its publisher runs */
+	MDBUS_COUNTER_GAUGE = 1, /* a level: goes up and down */
+};
+
+/* Defines the next counter, value 0, with a label and kind, and returns
+ * its id (0, 1, ... in order of definition), or -EINVAL (a label not of
+ * [A-Za-z0-9_.-]{1,27}, an unknown kind), -EEXIST (the label is taken),
+ * -ENOSPC (MDBUS_COUNTERS_MAX defined). From the publishing thread. */
+int mdbus_pub_counter_new(mdbus_pub_t *pub, const char *label,
+			  enum mdbus_counter_kind kind);
+
+/* Sets / adds to counter `id` (an id mdbus_pub_counter_new() returned;
+ * any other is ignored). A plain relaxed load and store, no locked
+ * instruction and no system call: one thread at a time updates a given
+ * counter (different counters may have different threads). */
+void mdbus_pub_counter_set(mdbus_pub_t *pub, int id, uint64_t value);
+void mdbus_pub_counter_add(mdbus_pub_t *pub, int id, uint64_t delta);
+
+/* The value of counter `id` (0 for an id not defined). Any thread. */
+uint64_t mdbus_pub_counter_get(const mdbus_pub_t *pub, int id);
 
 /* Removes the channel's name from the segment directory (mapped readers keep
  * working). Returns 0 or a negative error (-ENOENT when absent). */
@@ -433,6 +464,44 @@ struct mdbus_stats {
  * negative error. Not for the hot path. */
 int mdbus_channel_stats(const char *channel, const char *dir, struct mdbus_stats *st,
 		struct mdbus_consumer_stat *cons, size_t max);
+
+struct mdbus_counter {
+	char label[MDBUS_COUNTER_LABEL_MAX + 1]; /* NUL-terminated, as the
+						    publisher wrote it: not
+						    checked (escape it) */
+	enum mdbus_counter_kind kind;
+	uint32_t id;    /* its place in the table */
+	uint64_t value;
+};
+
+/* The counters of a channel's publisher, attaching anonymously read-only
+ * (the last publisher's, also after it stopped or died; none in a segment
+ * whose publisher defined none). Fills up to `max` into out[] and returns
+ * how many are defined (more than max: the rest left out), or a negative
+ * error: those of mdbus_channel_stats(), MDBUS_ECORRUPT when the table
+ * is absurd (more than MDBUS_COUNTERS_MAX, an unknown kind), -EAGAIN when
+ * the publisher redefined it throughout many tries. Not for the hot
+ * path. */
+int mdbus_channel_counters(const char *channel, const char *dir,
+			   struct mdbus_counter *out, size_t max);
+
+/* The same from a reader's handle (the segment it reads). */
+int mdbus_sub_counters(const mdbus_sub_t *sub, struct mdbus_counter *out,
+		       size_t max);
+
+struct mdbus_dir_stats {
+	uint64_t files;      /* mdbus files in the directory: segments, their
+				table, lock and hidden files */
+	uint64_t bytes;      /* memory or disk they take (st_blocks * 512) */
+	uint64_t fs_size;    /* bytes of the directory's file system */
+	uint64_t fs_avail;   /* bytes of it free for us (statvfs) */
+};
+
+/* What the mdbus files in the segment directory (dir NULL = default)
+ * take: the names "mdbus." with a channel name and anything after it,
+ * looked at with lstat (no link followed, no file opened). Returns 0 or a
+ * negative error (the directory cannot be read). */
+int mdbus_dir_usage(const char *dir, struct mdbus_dir_stats *u);
 
 /* Calls fn(channel, arg) for every mdbus channel in the segment directory
  * (dir NULL = default), in name order; stops early when fn returns non-zero

@@ -136,6 +136,7 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 		return r;
 	}
 	p->stall_ns = cfg->stall_evict_ns;
+	counters_reset(p->m.hdr); /* each publisher counts from 0 */
 	/* A count left in the header by readers killed asleep, before this
 	 * publisher, would make every publish a system call. */
 	cons_reap(&p->m);
@@ -145,6 +146,11 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	announce(p);
 	*out = p;
 	return 0;
+}
+
+struct seg_header *pub_header(const mdbus_pub_t *pub)
+{
+	return pub->m.hdr;
 }
 
 /* ------------------------------------------------------------- lossless */

@@ -56,6 +56,16 @@ struct mdbus_sub {
 	struct sub_fd *fd;      /* mdbus_sub_fd()'s helper, or NULL */
 };
 
+const struct seg_header *sub_header(const mdbus_sub_t *sub)
+{
+	return sub->m.hdr;
+}
+
+const char *sub_channel(const mdbus_sub_t *sub)
+{
+	return sub->channel;
+}
+
 MDBUS_EXPORT void mdbus_sub_config_init(struct mdbus_sub_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
