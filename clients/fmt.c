@@ -51,6 +51,10 @@ static size_t put_byte(FILE *f, enum str_style st, unsigned char c)
 		putc(c, f);
 		return 1;
 	}
+	if (st == STR_PROM) /* the text form, its backslashes escaped */
+		return c == '"' ? (size_t)fprintf(f, "\\\"") :
+		       c == '\\' ? (size_t)fprintf(f, "\\\\\\\\") :
+				    (size_t)fprintf(f, "\\\\x%02x", c);
 	if (c == '"' || c == '\\') {
 		putc('\\', f);
 		putc(c, f);
@@ -70,7 +74,8 @@ static int csv_quoted(const char *s, size_t len)
 size_t put_str(FILE *f, enum str_style st, const char *s, size_t n)
 {
 	size_t len = strnlen(s, n), w = 0;
-	int quote = st == STR_JSON || (st == STR_CSV && csv_quoted(s, len));
+	int quote = st == STR_JSON || st == STR_PROM ||
+		    (st == STR_CSV && csv_quoted(s, len));
 
 	if (quote)
 		putc('"', f);

@@ -17,7 +17,7 @@
 #define MDSUB_MAX_SYMBOLS 64
 #define MDSUB_MAX_TYPES 32
 
-enum out_format { OUT_TEXT, OUT_CSV, OUT_JSON, OUT_RAW };
+enum out_format { OUT_TEXT, OUT_CSV, OUT_JSON, OUT_RAW, OUT_PROMETHEUS };
 
 enum mdsub_mode { MODE_READ, MODE_LIST, MODE_STATUS, MODE_WATCH };
 
@@ -87,8 +87,10 @@ void fmt_fixed(char *buf, size_t len, int64_t v, int min_decimals);
  * the network, so that no byte of it reaches a terminal as a control:
  * STR_TEXT: printable ASCII as is, a backslash as \\, any other byte as
  * \xNN; STR_CSV: the same, quoted as in RFC 4180 when it holds a comma or
- * a quote; STR_JSON: a JSON string, \", \\ and \u00NN escapes. */
-enum str_style { STR_TEXT, STR_CSV, STR_JSON };
+ * a quote; STR_JSON: a JSON string, \", \\ and \u00NN escapes; STR_PROM: a
+ * Prometheus label value, quoted, holding the STR_TEXT form with its
+ * backslashes and quotes escaped as the exposition format wants. */
+enum str_style { STR_TEXT, STR_CSV, STR_JSON, STR_PROM };
 /* Writes at most n bytes of s (stopping at a NUL) in style st; returns the
  * number of characters written. The one way mdsub prints such strings. */
 size_t put_str(FILE *f, enum str_style st, const char *s, size_t n);

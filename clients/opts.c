@@ -70,7 +70,9 @@ static void usage(FILE *f)
 	      "       mdsub --list | --status [CHANNEL]... | --watch[=SEC] [CHANNEL]...\n"
 	      "Print, measure, record or forward the messages of mdbus channels.\n"
 	      "\n"
-	      "  -o, --output=FMT       text (default), csv, json or raw\n"
+	      "  -o, --output=FMT       text (default), csv, json or raw; with --list\n"
+	      "                         and --watch text or json, with --status also\n"
+	      "                         prometheus (node_exporter's textfile format)\n"
 	      "  -n, --count=N          stop after N messages\n"
 	      "  -F, --from=WHERE       latest (default), oldest, or a sequence number\n"
 	      "  -u, --until-caught-up  stop once everything published was read\n"
@@ -101,7 +103,8 @@ static void usage(FILE *f)
 	      "                         $MDBUS_OWNER, else any)\n"
 	      "      --no-header        no header line (text and csv)\n"
 	      "  -l, --list             list the channels\n"
-	      "      --status           show channels with their consumers\n"
+	      "      --status           show channels with their publisher's counters,\n"
+	      "                         consumers, rates, processes and directory use\n"
 	      "  -W, --watch[=SEC]      refresh --status every SEC (default 1)\n"
 	      "  -h, --help             show this help\n"
 	      "  -V, --version          show the version\n"
@@ -131,7 +134,8 @@ static int bad(const char *what, const char *arg)
 
 static int parse_format(const char *s, enum out_format *f)
 {
-	static const char *const names[] = {"text", "csv", "json", "raw"};
+	static const char *const names[] = {"text", "csv", "json", "raw",
+					    "prometheus"};
 
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		if (strcmp(s, names[i]) == 0) {
@@ -399,7 +403,8 @@ static const char *opt_name(int c)
 	return "?";
 }
 
-/* Options that only a read run uses. */
+/* Options that only a read run uses (-o first: --list, --status and
+ * --watch take it too). */
 static const int read_opts[] = {
 	'o', 'n', 'F', 'u', 's', 't', 'q', 'w', OPT_STATS, OPT_SUMMARY, 'r',
 	'f', 'N', 'a', OPT_NO_HEADER, OPT_WAIT_CHANNEL, OPT_FORCE,
@@ -441,7 +446,11 @@ static int check_inspect(const struct mdsub_opts *o, const struct seen *sn)
 				   "other");
 	if (o->mode == MODE_LIST && o->nchannels)
 		return usage_error("--list takes no channel");
-	c = first_seen(sn, read_opts, COUNT(read_opts));
+	if ((o->format != OUT_TEXT && o->format != OUT_JSON &&
+	     (o->format != OUT_PROMETHEUS || o->mode != MODE_STATUS)))
+		return usage_error("%s prints text or json%s", mode[o->mode],
+				   o->mode == MODE_STATUS ? " or prometheus" : "");
+	c = first_seen(sn, read_opts + 1, COUNT(read_opts) - 1); /* not -o */
 	if (!c)
 		c = first_seen(sn, fwd_opts, COUNT(fwd_opts));
 	if (!c && o->mode != MODE_WATCH && sn->opt['d'])
@@ -454,6 +463,8 @@ static int check_output(const struct mdsub_opts *o, const struct seen *sn)
 {
 	const char *sink = o->record ? "--record" : "--forward";
 
+	if (o->format == OUT_PROMETHEUS)
+		return usage_error("-o prometheus is an output of --status");
 	if (o->stats_ns && (o->format == OUT_CSV || o->format == OUT_RAW))
 		return usage_error("--stats prints text or json, not %s",
 				   o->format == OUT_CSV ? "csv" : "raw");

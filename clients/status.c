@@ -1,9 +1,12 @@
 /*
  * status.c - --list, --status and --watch: what is in the segment
  * directory, in the spirit of AeronStat. Each channel is sampled twice
- * (RATE_SAMPLE_NS apart, or one --watch interval) to show its write rate.
+ * (RATE_SAMPLE_NS apart, or one --watch interval) to show the rates of its
+ * write count, its publisher's counters and its consumers; the printers
+ * are status_text.c, status_json.c and status_prom.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -12,23 +15,9 @@
 #include <unistd.h>
 
 #include "error_text.h"
-#include "mdsub.h"
+#include "status.h"
 
 #define RATE_SAMPLE_NS 200000000ULL
-#define CONSUMERS_MAX 4096 /* the library's largest consumer table */
-
-struct sample {
-	char name[MDBUS_CHANNEL_MAX + 1];
-	int err;
-	char why[256];   /* the error's text, taken right after the call */
-	uint64_t t_ns;
-	struct mdbus_stats st;
-};
-
-struct snapshot {
-	struct sample *s;
-	size_t n, cap;
-};
 
 static volatile sig_atomic_t stop_watch;
 
@@ -48,10 +37,12 @@ static int add_channel(const char *channel, void *arg)
 		s = realloc(snap->s, cap * sizeof *s);
 		if (!s)
 			return -ENOMEM;
+		memset(s + snap->cap, 0, (cap - snap->cap) * sizeof *s);
 		snap->s = s;
 		snap->cap = cap;
 	}
 	s = &snap->s[snap->n++];
+	free(s->cons);
 	memset(s, 0, sizeof *s);
 	snprintf(s->name, sizeof s->name, "%s", channel);
 	return 0;
@@ -69,6 +60,33 @@ static int collect_names(const struct mdsub_opts *o, struct snapshot *snap)
 	return err;
 }
 
+/* --status: the consumers (a second look, with room for the table) and
+ * the publisher's counters. */
+static void sample_detail(const struct mdsub_opts *o, struct sample *s)
+{
+	uint32_t room = s->st.max_consumers;
+
+	s->cons = calloc(room ? room : 1, sizeof *s->cons);
+	if (!s->cons) {
+		s->err = -ENOMEM;
+		snprintf(s->why, sizeof s->why, "out of memory");
+		return;
+	}
+	s->err = mdbus_channel_stats(s->name, o->sub.dir, &s->st, s->cons, room);
+	if (s->err) {
+		snprintf(s->why, sizeof s->why, "%s", mdbus_error_text(s->err));
+		return;
+	}
+	s->ncons = s->st.consumers < room ? s->st.consumers : room;
+	s->nctr = mdbus_channel_counters(s->name, o->sub.dir, s->ctr,
+					 MDBUS_COUNTERS_MAX);
+	if (s->nctr < 0)
+		snprintf(s->ctr_why, sizeof s->ctr_why, "%s",
+			 mdbus_error_text(s->nctr));
+	else if (s->nctr > (int)MDBUS_COUNTERS_MAX)
+		s->nctr = MDBUS_COUNTERS_MAX;
+}
+
 static void sample_all(const struct mdsub_opts *o, struct snapshot *snap)
 {
 	for (size_t i = 0; i < snap->n; i++) {
@@ -77,8 +95,11 @@ static void sample_all(const struct mdsub_opts *o, struct snapshot *snap)
 		s->err = mdbus_channel_stats(s->name, o->sub.dir, &s->st, NULL, 0);
 		if (s->err)
 			snprintf(s->why, sizeof s->why, "%s", mdbus_error_text(s->err));
+		else if (o->mode != MODE_LIST)
+			sample_detail(o, s);
 		s->t_ns = now_monotonic();
 	}
+	snap->dir_err = mdbus_dir_usage(o->sub.dir, &snap->use);
 }
 
 /* Why a run stops: what failed, for the message status_run() prints. */
@@ -93,6 +114,9 @@ static int take(const struct mdsub_opts *o, struct snapshot *snap,
 	int err;
 
 	snap->n = 0;
+	snap->dir = o->sub.dir ? o->sub.dir : getenv(MDBUS_ENV_DIR);
+	if (!snap->dir || !*snap->dir)
+		snap->dir = "/dev/shm";
 	err = collect_names(o, snap);
 	if (err) {
 		snprintf(why->text, sizeof why->text, "%s: %s",
@@ -104,110 +128,98 @@ static int take(const struct mdsub_opts *o, struct snapshot *snap,
 	return 0;
 }
 
-/* Messages per second between two samples of the same segment, or -1. */
-static double rate(const struct sample *cur, const struct snapshot *prev)
+/* The earlier sample of the same segment and publisher, or NULL. */
+static const struct sample *earlier(const struct sample *cur,
+				    const struct snapshot *prev)
 {
 	for (size_t i = 0; prev && i < prev->n; i++) {
 		const struct sample *p = &prev->s[i];
 
-		if (strcmp(p->name, cur->name) || p->err || cur->err ||
-		    p->st.epoch != cur->st.epoch || cur->t_ns <= p->t_ns ||
-		    cur->st.pub.write_num < p->st.pub.write_num)
-			continue;
-		return (double)(cur->st.pub.write_num - p->st.pub.write_num) *
-		       1e9 / (double)(cur->t_ns - p->t_ns);
+		if (!strcmp(p->name, cur->name) && !p->err && !cur->err &&
+		    p->st.epoch == cur->st.epoch &&
+		    p->st.pub.pid == cur->st.pub.pid && cur->t_ns > p->t_ns)
+			return p;
 	}
+	return NULL;
+}
+
+static double per_second(uint64_t now, uint64_t then, const struct sample *cur,
+			 const struct sample *p)
+{
+	if (now < then)
+		return -1;
+	return (double)(now - then) * 1e9 / (double)(cur->t_ns - p->t_ns);
+}
+
+double rate_written(const struct sample *cur, const struct snapshot *prev)
+{
+	const struct sample *p = earlier(cur, prev);
+
+	return p ? per_second(cur->st.pub.write_num, p->st.pub.write_num, cur, p) : -1;
+}
+
+double rate_counter(const struct sample *cur, const struct snapshot *prev,
+		    const struct mdbus_counter *c)
+{
+	const struct sample *p = earlier(cur, prev);
+
+	if (!p || c->kind != MDBUS_COUNTER_TOTAL)
+		return -1;
+	for (int i = 0; i < p->nctr; i++)
+		if (p->ctr[i].id == c->id && !strcmp(p->ctr[i].label, c->label))
+			return per_second(c->value, p->ctr[i].value, cur, p);
 	return -1;
 }
 
-static void fmt_age(char *buf, size_t len, int64_t ns)
+double rate_consumer(const struct sample *cur, const struct snapshot *prev,
+		     const struct mdbus_consumer_stat *c)
 {
-	if (ns < 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%.1fs", (double)ns / 1e9);
+	const struct sample *p = earlier(cur, prev);
+
+	for (uint32_t i = 0; p && i < p->ncons; i++)
+		if (p->cons[i].pid == c->pid && !strcmp(p->cons[i].name, c->name))
+			return per_second(c->position, p->cons[i].position, cur, p);
+	return -1;
 }
 
-static void fmt_rate(char *buf, size_t len, double r)
+void proc_comm(pid_t pid, char out[16])
 {
-	if (r < 0)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%.0f", r);
-}
+	char path[64];
+	ssize_t n;
+	int fd;
 
-static void list_header(void)
-{
-	printf("%-20s %-9s %7s %10s %-8s %8s %6s %14s %10s %9s\n", "CHANNEL",
-	       "MODE", "SLOT", "CAPACITY", "STATE", "PID", "HB_AGE",
-	       "WRITE_NUM", "RATE/S", "CONSUMERS");
-}
-
-static void list_line(const struct sample *s, const struct snapshot *prev)
-{
-	const struct mdbus_stats *st = &s->st;
-	char age[32], r[32];
-
-	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
-	fmt_rate(r, sizeof r, rate(s, prev));
-	put_str_padded(stdout, s->name, sizeof s->name, 20);
-	printf(" %-9s %7" PRIu32 " %10" PRIu64 " %-8s %8d %6s %14" PRIu64
-	       " %10s %4" PRIu32 "/%" PRIu32 "\n",
-	       mdbus_mode_name(st->mode), st->slot_size, st->capacity,
-	       mdbus_pub_state_name(st->pub.state), (int)st->pub.pid, age,
-	       st->pub.write_num, r, st->consumers, st->max_consumers);
-}
-
-static void consumer_lines(const struct sample *s, const char *dir,
-			   struct mdbus_consumer_stat *cons)
-{
-	struct mdbus_stats st;
-
-	if (mdbus_channel_stats(s->name, dir, &st, cons, CONSUMERS_MAX))
+	out[0] = '\0';
+	if (pid <= 0)
 		return;
-	if (!st.consumers)
-		return;
-	printf("  %-31s %8s %-7s %14s %10s %10s\n", "CONSUMER", "PID",
-	       "STATE", "POSITION", "LAG", "LOST");
-	for (uint32_t i = 0; i < st.consumers && i < CONSUMERS_MAX; i++) {
-		const struct mdbus_consumer_stat *c = &cons[i];
-
-		fputs("  ", stdout);
-		put_str_padded(stdout, c->name, sizeof c->name, MDBUS_NAME_MAX);
-		printf(" %8d %-7s %14" PRIu64 " %10" PRIu64
-		       " %10" PRIu64 "\n", (int)c->pid,
-		       c->evicted ? "evicted" : c->alive ? "alive" : "dead",
-		       c->position, c->lag, c->lost);
-	}
+	snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return; /* gone, or hidden (hidepid) */
+	n = read(fd, out, 15);
+	close(fd);
+	n = n < 0 ? 0 : n;
+	out[n] = '\0';
+	if (n > 0 && out[n - 1] == '\n') /* the kernel's line end */
+		out[n - 1] = '\0';
 }
 
-static void status_block(const struct sample *s, const struct snapshot *prev,
-			 const char *dir, struct mdbus_consumer_stat *cons)
+void pub_comm(const struct mdbus_stats *st, char out[16])
 {
-	const struct mdbus_stats *st = &s->st;
-	char age[32], r[32], created[32];
-	time_t c;
+	out[0] = '\0';
+	if (st->pub.state == MDBUS_PUB_ACTIVE) /* a dead pid may be reused */
+		proc_comm(st->pub.pid, out);
+}
 
-	c = (time_t)(st->create_ns / NS_PER_SEC);
-	strftime(created, sizeof created, "%Y-%m-%d %H:%M:%S",
-		 localtime(&c));
-	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
-	fmt_rate(r, sizeof r, rate(s, prev));
-	put_str(stdout, STR_TEXT, s->name, sizeof s->name);
-	printf(": layout %" PRIu32 ".%" PRIu32 ", %s, created %s, epoch %"
-	       PRIu64 "\n", st->layout_major, st->layout_minor,
-	       mdbus_mode_name(st->mode), created, st->epoch);
-	printf("  geometry: slot %" PRIu32 " B x %" PRIu32 " x %" PRIu32
-	       " blocks = %" PRIu64 " slots, %" PRIu64 " bytes\n",
-	       st->slot_size, st->slots_per_block, st->block_count,
-	       st->capacity, st->total_size);
-	printf("  publisher: %s, pid %d, heartbeat age %s\n",
-	       mdbus_pub_state_name(st->pub.state), (int)st->pub.pid, age);
-	printf("  write_num: %" PRIu64 ", rate %s msg/s\n", st->pub.write_num, r);
-	printf("  consumers: %" PRIu32 " of %" PRIu32 "\n", st->consumers,
-	       st->max_consumers);
-	consumer_lines(s, dir, cons);
-	putchar('\n');
+void cons_comm(const struct mdbus_consumer_stat *c, char out[16])
+{
+	out[0] = '\0';
+	if (c->alive)
+		proc_comm(c->pid, out);
+}
+
+const char *cons_state(const struct mdbus_consumer_stat *c)
+{
+	return c->evicted ? "evicted" : c->alive ? "alive" : "dead";
 }
 
 /* A channel that could not be read: on stderr, with the reason. */
@@ -220,29 +232,29 @@ static void unreadable(const struct sample *s)
 	putc('\n', stderr);
 }
 
-/* Prints the channels read on stdout, the others on stderr; returns the
- * number of the others. */
-static size_t show(const struct mdsub_opts *o, const struct snapshot *cur,
-		   const struct snapshot *prev, struct mdbus_consumer_stat *cons)
+/* Prints the channels that could not be read on stderr, the others on
+ * stdout in the chosen format; returns the number of the others, or a
+ * negative code (-ENOMEM: the JSON document could not be made). */
+static long show(const struct mdsub_opts *o, const struct snapshot *cur,
+		 const struct snapshot *prev)
 {
 	size_t bad = 0;
+	int err = 0;
 
-	if (o->mode == MODE_LIST)
-		list_header();
+	fflush(stdout);
 	for (size_t i = 0; i < cur->n; i++) {
-		const struct sample *s = &cur->s[i];
-
-		if (s->err) {
-			fflush(stdout);
-			unreadable(s);
+		if (cur->s[i].err) {
+			unreadable(&cur->s[i]);
 			bad++;
-		} else if (o->mode == MODE_LIST) {
-			list_line(s, prev);
-		} else {
-			status_block(s, prev, o->sub.dir, cons);
 		}
 	}
-	return bad;
+	if (o->format == OUT_JSON)
+		err = status_json(o, cur, prev);
+	else if (o->format == OUT_PROMETHEUS)
+		status_prom(cur);
+	else
+		status_text(o, cur, prev);
+	return err ? err : (long)bad;
 }
 
 static void swap(struct snapshot *a, struct snapshot *b)
@@ -251,6 +263,16 @@ static void swap(struct snapshot *a, struct snapshot *b)
 
 	*a = *b;
 	*b = t;
+}
+
+/* What show()'s result makes of a run: 1 when channels could not be
+ * read, else 0, or -ENOMEM with the reason in why. */
+static int shown(long bad, struct why *why)
+{
+	if (bad >= 0)
+		return bad > 0;
+	snprintf(why->text, sizeof why->text, "out of memory");
+	return -ENOMEM;
 }
 
 static int output_error(struct why *why)
@@ -266,18 +288,17 @@ static int output_error(struct why *why)
  * refresh had channels that could not be read, else 0; or a negative code
  * with the reason in why. */
 static int watch(const struct mdsub_opts *o, struct snapshot *prev,
-		 struct snapshot *cur, struct mdbus_consumer_stat *cons,
-		 struct why *why)
+		 struct snapshot *cur, struct why *why)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
 	uint64_t end = o->duration_ns ? now_monotonic() + o->duration_ns : 0;
-	int tty = isatty(STDOUT_FILENO);
-	size_t bad;
+	int tty = isatty(STDOUT_FILENO) && o->format == OUT_TEXT;
+	long bad;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	bad = show(o, prev, NULL, cons);
-	while (!stop_watch && (!end || now_monotonic() < end)) {
+	bad = show(o, prev, NULL);
+	while (bad >= 0 && !stop_watch && (!end || now_monotonic() < end)) {
 		int err;
 
 		sleep_ns(o->watch_ns);
@@ -285,7 +306,7 @@ static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 		if (err)
 			return err;
 		fputs(tty ? "\033[H\033[2J" : "", stdout);
-		bad = show(o, cur, prev, cons);
+		bad = show(o, cur, prev);
 		if (fflush(stdout) == 0)
 			swap(prev, cur);
 		else if (errno == EPIPE)
@@ -293,22 +314,24 @@ static int watch(const struct mdsub_opts *o, struct snapshot *prev,
 		else
 			return output_error(why);
 	}
-	return bad > 0;
+	return shown(bad, why);
 }
 
-/* The same returns as watch(). */
+/* The same returns as watch(). Prometheus computes rates itself: one
+ * sample will do. */
 static int once(const struct mdsub_opts *o, struct snapshot *prev,
-		struct snapshot *cur, struct mdbus_consumer_stat *cons,
-		struct why *why)
+		struct snapshot *cur, struct why *why)
 {
 	int err;
 
+	if (o->format == OUT_PROMETHEUS)
+		return shown(show(o, prev, NULL), why);
 	if (prev->n)
 		sleep_ns(RATE_SAMPLE_NS);
 	err = take(o, cur, why);
 	if (err)
 		return err;
-	return show(o, cur, prev, cons) > 0;
+	return shown(show(o, cur, prev), why);
 }
 
 /* The first sample, then --watch or one more for the rates; returns as
@@ -316,16 +339,19 @@ static int once(const struct mdsub_opts *o, struct snapshot *prev,
 static int status_sample(const struct mdsub_opts *o, struct snapshot *a,
 			 struct snapshot *b, struct why *why)
 {
-	struct mdbus_consumer_stat *cons = calloc(CONSUMERS_MAX, sizeof *cons);
-	int err = cons ? take(o, a, why) : -ENOMEM;
+	int err = take(o, a, why);
 
-	if (!cons)
-		snprintf(why->text, sizeof why->text, "out of memory");
 	if (err == 0)
-		err = o->mode == MODE_WATCH ? watch(o, a, b, cons, why) :
-					      once(o, a, b, cons, why);
-	free(cons);
+		err = o->mode == MODE_WATCH ? watch(o, a, b, why) :
+					      once(o, a, b, why);
 	return err;
+}
+
+static void snapshot_free(struct snapshot *snap)
+{
+	for (size_t i = 0; i < snap->cap; i++)
+		free(snap->s[i].cons);
+	free(snap->s);
 }
 
 int status_run(const struct mdsub_opts *o)
@@ -341,7 +367,7 @@ int status_run(const struct mdsub_opts *o)
 		put_str(stderr, STR_TEXT, why.text, sizeof why.text);
 		putc('\n', stderr);
 	}
-	free(a.s);
-	free(b.s);
+	snapshot_free(&a);
+	snapshot_free(&b);
 	return err ? EXIT_FAILURE : 0;
 }

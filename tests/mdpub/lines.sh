@@ -38,6 +38,13 @@ grep -q "channel csv: $WORK/in.csv line 5: malformed: bad number" "$WORK/csv.log
 grep -q "line 7: malformed: first field is neither Q nor T" "$WORK/csv.log" || fail "CSV line 7 not logged"
 grep -q "line 8: malformed: line longer than 4096 bytes" "$WORK/csv.log" || fail "CSV line 8 not logged"
 grep -q "end of input after 10 lines" "$WORK/csv.log" || fail "CSV line count"
+# the same counters in the segment, where any tool reads them
+status 0 "$MDSUB" --status csv >"$WORK/csv.status"
+for c in 'in 5' 'out 5' 'malformed 3' 'gaps 0' 'gap_lost 0' 'backpressure 0' \
+	'dropped 0' 'archive_lag 0' 'archive_dropped 0' 'lines.idle 0'; do
+	grep -Eq "^  ${c% *} +${c#* } " "$WORK/csv.status" ||
+		fail "CSV counter $c in the segment: $(cat "$WORK/csv.status")"
+done
 
 # Binance JSON from stdin, plain and combined-stream, and 200 bad lines:
 # all counted, at most a dozen logged
@@ -58,6 +65,9 @@ status 0 "$READER" --until down --dump json >"$WORK/json.out"
 grep '^[QT]' "$WORK/json.out" >"$WORK/got.json"
 diff -u "$WORK/want.json" "$WORK/got.json" >&2 || fail "JSON messages"
 grep -q "channel json: in 2 out 2 malformed 201 " "$WORK/json.log" || fail "JSON counters"
+status 0 "$MDSUB" --status -o prometheus json >"$WORK/json.prom"
+grep -qxF 'mdbus_publisher_counter_total{channel="json",counter="malformed"} 201' \
+	"$WORK/json.prom" || fail "JSON malformed counter in the segment"
 n=$(grep -c "malformed: " "$WORK/json.log")
 [ "$n" -ge 10 ] && [ "$n" -le 12 ] || fail "$n malformed lines logged: not rate-limited"
 grep -q "similar messages not logged" "$WORK/json.log" || fail "no suppressed count"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # --list, --status and --watch show each channel's geometry, mode,
-# publisher, write count and consumers (name, pid, position, lag, loss).
+# publisher, write count and consumers (name, pid, process, position, lag,
+# loss, rate).
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 status 0 "$MDSUB" --list >"$WORK/empty"
@@ -30,7 +31,7 @@ grep -q '^  geometry: slot 128 B x 16 x 4 blocks = 64 slots, [0-9]* bytes$' \
 grep -q '^  publisher: stopped, pid [0-9]*, heartbeat age ' "$WORK/status" ||
 	fail "status: publisher"
 grep -q '^  write_num: 3, rate 0 msg/s$' "$WORK/status" || fail "status: write_num"
-grep -Eq "^  watcher +$reader alive +3 +0 +0$" "$WORK/status" ||
+grep -Eq "^  watcher +$reader [a-z-]*mdsub +alive +3 +0 +0 +0$" "$WORK/status" ||
 	fail "status: consumer: $(cat "$WORK/status")"
 status 0 "$MDSUB" --status >"$WORK/all"
 [ "$(grep -c ': layout ' "$WORK/all")" -eq 2 ] || fail "--status: all channels"

@@ -9,7 +9,18 @@
  *       -R                    replace a segment of another geometry
  *       -m                    malformed and odd messages instead (make_bad)
  *       -e SEC                lossless: evict readers stalled SEC seconds
+ *       -c                    define counters: published (total, one per
+ *                             message), level (gauge, 42), x.y-Z_9 (7)
  *   json                      check that every stdin line is one JSON object
+ *   jget PATH...              print the values at PATHs (a.0.b: keys and
+ *                             array indexes) of the JSON document on stdin,
+ *                             one a line: strings as they are, "absent"
+ *                             for a path that is not there
+ *   hold CHANNEL NAME COMM SEC
+ *                             a registered reader named NAME in a process
+ *                             named COMM (prctl), for SEC seconds
+ *   poke CHANNEL OFFSET VALUE write the 64-bit VALUE at OFFSET of the
+ *                             channel's data file (a hostile segment)
  *   recdump FILE              print a recording as `mdsub -o raw` would
  *   udprecv CHANNEL PORTFILE [GROUP]
  *                             receive MoldUDP64 packets on 127.0.0.1, or
@@ -28,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +58,7 @@
 static const char *const symbols[] = {"AAPL", "MSFT", "BTC-USD"};
 
 struct pub_opts {
-	int quotes_only, realtime, lossless, replace, bad;
+	int quotes_only, realtime, lossless, replace, bad, counters;
 	uint32_t spb, blocks;
 	double keep, evict;
 };
@@ -192,8 +205,10 @@ static int parse_pub_opts(int argc, char **argv, struct pub_opts *p)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "trg:lk:Rme:")) != -1) {
-		if (c == 't')
+	while ((c = getopt(argc, argv, "trg:lk:Rme:c")) != -1) {
+		if (c == 'c')
+			p->counters = 1;
+		else if (c == 't')
 			p->quotes_only = 1;
 		else if (c == 'r')
 			p->realtime = 1;
@@ -211,6 +226,19 @@ static int parse_pub_opts(int argc, char **argv, struct pub_opts *p)
 			 sscanf(optarg, "%u:%u", &p->spb, &p->blocks) != 2)
 			return -1;
 	}
+	return 0;
+}
+
+static int define_counters(mdbus_pub_t *pub)
+{
+	if (mdbus_pub_counter_new(pub, "published", MDBUS_COUNTER_TOTAL) != 0 ||
+	    mdbus_pub_counter_new(pub, "level", MDBUS_COUNTER_GAUGE) != 1 ||
+	    mdbus_pub_counter_new(pub, "x.y-Z_9", MDBUS_COUNTER_TOTAL) != 2) {
+		fprintf(stderr, "testtool: counters not defined\n");
+		return -1;
+	}
+	mdbus_pub_counter_set(pub, 1, 42);
+	mdbus_pub_counter_set(pub, 2, 7);
 	return 0;
 }
 
@@ -242,6 +270,8 @@ static int cmd_pub(int argc, char **argv)
 			mdbus_last_error());
 		return 1;
 	}
+	if (p.counters && define_counters(pub) < 0)
+		return 1;
 	for (uint64_t i = 0; i < n; i++) {
 		uint16_t type;
 		size_t len = p.bad ? make_bad(i, &type, buf) :
@@ -258,6 +288,7 @@ static int cmd_pub(int argc, char **argv)
 				mdbus_strerror(err));
 			return 1;
 		}
+		mdbus_pub_counter_add(pub, 0, p.counters);
 	}
 	usleep((useconds_t)(p.keep * 1e6));
 	mdbus_pub_close(pub);
@@ -281,6 +312,92 @@ static int cmd_json(void)
 		json_object_put(o);
 	}
 	return n ? 0 : 1;
+}
+
+/* The value at a path of keys and array indexes (NULL: JSON null);
+ * *found 0 when the path is not there. */
+static json_object *jpath(json_object *o, const char *path, int *found)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof buf, "%s", path);
+	*found = 1;
+	for (char *k = strtok_r(buf, ".", &save); k;
+	     k = strtok_r(NULL, ".", &save)) {
+		if (json_object_is_type(o, json_type_array) &&
+		    (size_t)atoi(k) < json_object_array_length(o))
+			o = json_object_array_get_idx(o, (size_t)atoi(k));
+		else if (!json_object_is_type(o, json_type_object) ||
+			 !json_object_object_get_ex(o, k, &o))
+			*found = 0;
+		if (!*found)
+			return NULL;
+	}
+	return o;
+}
+
+static int cmd_jget(int argc, char **argv)
+{
+	static char text[1 << 20];
+	size_t n = fread(text, 1, sizeof text - 1, stdin);
+	json_object *doc;
+
+	text[n] = '\0';
+	doc = json_tokener_parse(text);
+	if (!doc) {
+		fprintf(stderr, "testtool: jget: not JSON\n");
+		return 1;
+	}
+	for (int i = 0; i < argc; i++) {
+		int found;
+		json_object *v = jpath(doc, argv[i], &found);
+
+		if (!found)
+			puts("absent");
+		else if (json_object_is_type(v, json_type_string))
+			puts(json_object_get_string(v));
+		else
+			puts(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	}
+	json_object_put(doc);
+	return 0;
+}
+
+static int cmd_hold(char **argv)
+{
+	struct mdbus_sub_config cfg;
+	mdbus_sub_t *s;
+	int err;
+
+	prctl(PR_SET_NAME, argv[2], 0, 0, 0);
+	mdbus_sub_config_init(&cfg);
+	cfg.name = argv[1];
+	err = mdbus_sub_open(&s, argv[0], &cfg);
+	if (err) {
+		fprintf(stderr, "testtool: hold: %s\n", mdbus_strerror(err));
+		return 1;
+	}
+	usleep((useconds_t)(atof(argv[3]) * 1e6));
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static int cmd_poke(char **argv)
+{
+	char path[4096];
+	uint64_t v = strtoull(argv[2], NULL, 0);
+	off_t off = (off_t)strtoll(argv[1], NULL, 0);
+	const char *dir = getenv("MDBUS_DIR");
+	int fd;
+
+	snprintf(path, sizeof path, "%s/mdbus.%s", dir ? dir : "/dev/shm", argv[0]);
+	fd = open(path, O_RDWR | O_NOFOLLOW);
+	if (fd < 0 || pwrite(fd, &v, sizeof v, off) != (ssize_t)sizeof v) {
+		perror(path);
+		return 1;
+	}
+	close(fd);
+	return 0;
 }
 
 static void print_raw(const char *ch, uint64_t seq, uint64_t ts,
@@ -423,10 +540,17 @@ int main(int argc, char **argv)
 		return cmd_pub(argc - 1, argv + 1);
 	if (strcmp(cmd, "json") == 0)
 		return cmd_json();
+	if (strcmp(cmd, "jget") == 0)
+		return cmd_jget(argc - 2, argv + 2);
+	if (strcmp(cmd, "hold") == 0 && argc == 6)
+		return cmd_hold(argv + 2);
+	if (strcmp(cmd, "poke") == 0 && argc == 5)
+		return cmd_poke(argv + 2);
 	if (strcmp(cmd, "recdump") == 0 && argc == 3)
 		return cmd_recdump(argv[2]);
 	if (strcmp(cmd, "udprecv") == 0 && (argc == 4 || argc == 5))
 		return cmd_udprecv(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
-	fputs("usage: testtool pub|json|recdump|udprecv ...\n", stderr);
+	fputs("usage: testtool pub|json|jget|hold|poke|recdump|udprecv ...\n",
+	      stderr);
 	return 2;
 }

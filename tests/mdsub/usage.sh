@@ -51,8 +51,16 @@ usage_error --forward udp://127.0.0.1:0 chan
 usage_error --forward udp://127.0.0.1:http chan
 
 # an option that would change nothing is refused, naming both
-usage_error --list -o json
-grep -q -- "--output has no effect with --list" "$WORK/err" || fail "--list -o: $(cat "$WORK/err")"
+usage_error --list -o csv
+grep -q -- "--list prints text or json$" "$WORK/err" || fail "--list -o csv: $(cat "$WORK/err")"
+usage_error --list -o prometheus
+usage_error --watch -o prometheus
+usage_error --status -o raw
+grep -q -- "--status prints text or json or prometheus$" "$WORK/err" ||
+	fail "--status -o raw: $(cat "$WORK/err")"
+usage_error -o prometheus chan
+grep -q -- "-o prometheus is an output of --status$" "$WORK/err" ||
+	fail "-o prometheus chan: $(cat "$WORK/err")"
 usage_error --status -n 5 chan
 usage_error --watch --from oldest
 usage_error --list -d 1

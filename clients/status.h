@@ -1,0 +1,67 @@
+/*
+ * status.h - what mdsub's --list, --status and --watch sample (status.c)
+ * and the printers of each output format (status_text.c, status_json.c,
+ * status_prom.c; mdsub(1), "STATUS").
+ */
+#ifndef MDSUB_STATUS_H
+#define MDSUB_STATUS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mdsub.h"
+
+/* One channel at one moment. */
+struct sample {
+	char name[MDBUS_CHANNEL_MAX + 1];
+	int err;
+	char why[256];   /* the error's text, taken right after the call */
+	uint64_t t_ns;   /* CLOCK_MONOTONIC of the sample */
+	struct mdbus_stats st;
+	/* --status and --watch only: */
+	struct mdbus_consumer_stat *cons; /* st.consumers of them, or fewer */
+	uint32_t ncons;
+	struct mdbus_counter ctr[MDBUS_COUNTERS_MAX];
+	int nctr;              /* counters copied, or a negative code */
+	char ctr_why[256];     /* its text */
+};
+
+/* Every channel at one moment, and the segment directory. */
+struct snapshot {
+	struct sample *s;
+	size_t n, cap;
+	const char *dir;       /* the segment directory in force */
+	int dir_err;           /* mdbus_dir_usage()'s code */
+	struct mdbus_dir_stats use;
+};
+
+/* Per second between the previous snapshot and this sample, or -1 when
+ * there is none to compare with (no earlier sample of the same segment
+ * and publisher, a counter that went down, a gauge). */
+double rate_written(const struct sample *cur, const struct snapshot *prev);
+double rate_counter(const struct sample *cur, const struct snapshot *prev,
+		    const struct mdbus_counter *c);
+double rate_consumer(const struct sample *cur, const struct snapshot *prev,
+		     const struct mdbus_consumer_stat *c);
+
+/* The process name (/proc/PID/comm, at most 15 bytes, any bytes: print
+ * it with put_str()) of a live pid into out[16]; "" when it cannot be
+ * read (gone, hidepid, no /proc). */
+void proc_comm(pid_t pid, char out[16]);
+
+/* The publisher's process name: that of a live publisher, else "". */
+void pub_comm(const struct mdbus_stats *st, char out[16]);
+/* A consumer's, when it is alive, else "". */
+void cons_comm(const struct mdbus_consumer_stat *c, char out[16]);
+
+/* "alive", "dead" or "evicted". */
+const char *cons_state(const struct mdbus_consumer_stat *c);
+
+/* The printers. Channels that could not be read are on stderr already. */
+void status_text(const struct mdsub_opts *o, const struct snapshot *cur,
+		 const struct snapshot *prev);
+int status_json(const struct mdsub_opts *o, const struct snapshot *cur,
+		const struct snapshot *prev);
+void status_prom(const struct snapshot *cur);
+
+#endif /* MDSUB_STATUS_H */
