@@ -14,10 +14,15 @@ int main(int argc, char **argv)
 	struct mdsub_opts o;
 	int status = opts_parse(&o, argc, argv);
 
-	if (status)
+	if (status) {
+		grep_free(&o.grep);
 		return status < 0 ? EXIT_SUCCESS : status;
-	if (o.mode == MODE_READ)
-		return run_read(&o);
+	}
+	if (o.mode == MODE_READ) {
+		status = run_read(&o);
+		grep_free(&o.grep);
+		return status;
+	}
 	status = status_run(&o);
 	if (fflush(stdout) && errno != EPIPE) {
 		fprintf(stderr, "mdsub: standard output: %s\n", strerror(errno));

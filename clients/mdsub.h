@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <regex.h>
 #include <stdio.h>
 
 #include "clock.h"
@@ -16,6 +17,8 @@
 #define EXIT_USAGE 64   /* EX_USAGE */
 #define MDSUB_MAX_SYMBOLS 64
 #define MDSUB_MAX_TYPES 32
+#define MDSUB_MAX_PATTERNS 32 /* of --grep, and of --exclude */
+#define TEXT_LINE_MAX 4096    /* a text line is shorter */
 
 enum out_format { OUT_TEXT, OUT_CSV, OUT_JSON, OUT_RAW, OUT_PROMETHEUS };
 
@@ -29,6 +32,13 @@ struct fwd_opts {
 	uint64_t batch_delay_ns; /* longest a message waits in a batch */
 	uint64_t heartbeat_ns;   /* heartbeat packet period when idle */
 	const char *session;     /* MoldUDP64 session (<= 10 chars) */
+};
+
+/* --grep and --exclude: compiled patterns (grep.c). */
+struct grep {
+	regex_t include[MDSUB_MAX_PATTERNS];
+	regex_t exclude[MDSUB_MAX_PATTERNS];
+	int ninclude, nexclude;
 };
 
 struct mdsub_opts {
@@ -51,6 +61,7 @@ struct mdsub_opts {
 	int ntypes;
 	const char *symbols[MDSUB_MAX_SYMBOLS]; /* -s filter (fnmatch) */
 	int nsymbols;
+	struct grep grep;        /* --grep, --exclude */
 	const char *record;      /* --record FILE */
 	int force;               /* --force: replace an existing FILE */
 	struct fwd_opts fwd;     /* fwd.url NULL = off */
@@ -70,16 +81,38 @@ struct delivery {
 	const void *payload;
 };
 
-/* print.c: formats a message on stdout in the chosen format; chan_width:
+/* print.c: formats a message on out in the chosen format; chan_width:
  * width of the channel column of text (0 = no such column). */
 /* The header line of text and CSV; chan_width as for print_msg(). */
-void print_header(enum out_format f, int chan_width);
-void print_msg(enum out_format f, int show_channel, const struct delivery *d);
+void print_header(FILE *out, enum out_format f, int chan_width);
+void print_msg(FILE *out, enum out_format f, int chan_width,
+	       const struct delivery *d);
 /* Name of a message type ("quote", ...) or NULL when unknown. */
 const char *msg_type_name(unsigned type);
 /* Symbol of a typed message copied NUL-terminated into sym[17]; returns 0
  * when the type has no symbol or the payload is too short. */
 int msg_symbol(const struct delivery *d, char sym[MDBUS_SYMBOL_LEN + 1]);
+
+/* grep.c: --grep and --exclude on the text form of messages. */
+/* Compiles pattern (POSIX extended) into g's include or exclude set.
+ * Returns 0, or -EINVAL with regerror()'s reason (or "too many") in err. */
+int grep_add(struct grep *g, int exclude, const char *pattern, char *err,
+	     size_t errlen);
+void grep_free(struct grep *g);
+/* 1 when any pattern was given. */
+int grep_active(const struct grep *g);
+/* The text line of a message, rendered into line[] (no newline). */
+struct text_form {
+	FILE *mem;
+	char line[TEXT_LINE_MAX];
+};
+int text_form(struct text_form *t, int chan_width, const struct delivery *d);
+void text_form_close(struct text_form *t);
+/* 1 when d passes the patterns (one --grep matches, or none is given, and
+ * no --exclude matches), 0 when not, or a negated errno. Renders d into
+ * t->line when there is any pattern. */
+int grep_wanted(const struct grep *g, struct text_form *t, int chan_width,
+		const struct delivery *d);
 
 /* fmt.c: text helpers shared by the printers. */
 void fmt_fixed(char *buf, size_t len, int64_t v, int min_decimals);

@@ -24,6 +24,7 @@ enum {
 	OPT_STATS = 256, OPT_SUMMARY, OPT_TTL, OPT_IFACE,
 	OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT, OPT_SESSION,
 	OPT_NO_HEADER, OPT_STATUS, OPT_OWNER, OPT_WAIT_CHANNEL, OPT_FORCE,
+	OPT_GREP, OPT_EXCLUDE,
 	OPT_END
 };
 
@@ -34,6 +35,8 @@ static const struct option long_opts[] = {
 	{"until-caught-up", no_argument, NULL, 'u'},
 	{"symbol", required_argument, NULL, 's'},
 	{"type", required_argument, NULL, 't'},
+	{"grep", required_argument, NULL, OPT_GREP},
+	{"exclude", required_argument, NULL, OPT_EXCLUDE},
 	{"quiet", no_argument, NULL, 'q'},
 	{"wait", required_argument, NULL, 'w'},
 	{"duration", required_argument, NULL, 'd'},
@@ -81,6 +84,10 @@ static void usage(FILE *f)
 	      "  -s, --symbol=SYM,...   only these symbols (shell patterns allowed)\n"
 	      "  -t, --type=TYPE,...    only these types: raw quote trade level snapshot\n"
 	      "                         status heartbeat, or a number\n"
+	      "      --grep=REGEX       only messages whose text line matches REGEX\n"
+	      "                         (POSIX extended; repeated: any of them)\n"
+	      "      --exclude=REGEX    not those whose text line matches REGEX\n"
+	      "                         (repeated: none of them)\n"
 	      "  -q, --quiet            print no messages\n"
 	      "  -w, --wait=HOW         adaptive (default), spin, yield or block\n"
 	      "  -d, --duration=SEC     stop after SEC seconds\n"
@@ -228,6 +235,16 @@ static int add_list(struct mdsub_opts *o, char *arg,
 	return err;
 }
 
+static int add_pattern(struct mdsub_opts *o, int exclude, const char *re)
+{
+	char why[256];
+
+	if (grep_add(&o->grep, exclude, re, why, sizeof why) == 0)
+		return 0;
+	return usage_error("invalid --%s pattern '%s': %s",
+			   exclude ? "exclude" : "grep", re, why);
+}
+
 static int parse_name(const char *s, struct mdbus_sub_config *c)
 {
 	if (!*s || strlen(s) > MDBUS_NAME_MAX)
@@ -326,6 +343,8 @@ static int opt_read(struct mdsub_opts *o, int c, char *arg)
 	case OPT_WAIT_CHANNEL: o->wait_channel = 1; return 0;
 	case 's': return add_list(o, arg, add_symbol);
 	case 't': return add_list(o, arg, add_type);
+	case OPT_GREP: return add_pattern(o, 0, arg);
+	case OPT_EXCLUDE: return add_pattern(o, 1, arg);
 	case 'q': o->quiet = 1; return 0;
 	case 'w': return parse_wait(arg, &o->sub.wait) ? bad("wait", arg) : 0;
 	case 'd': return parse_secs_opt(arg, &o->duration_ns, "duration");
@@ -408,6 +427,7 @@ static const char *opt_name(int c)
 static const int read_opts[] = {
 	'o', 'n', 'F', 'u', 's', 't', 'q', 'w', OPT_STATS, OPT_SUMMARY, 'r',
 	'f', 'N', 'a', OPT_NO_HEADER, OPT_WAIT_CHANNEL, OPT_FORCE,
+	OPT_GREP, OPT_EXCLUDE,
 };
 
 /* Options that only --forward uses. */

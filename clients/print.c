@@ -363,52 +363,52 @@ static void put_value(FILE *f, enum field fl, const union value *v, int json)
 	}
 }
 
-static void print_csv(const struct view *v, const struct delivery *d)
+static void print_csv(FILE *f, const struct view *v, const struct delivery *d)
 {
 	const struct mdbus_msg *m = d->msg;
 
-	put_str(stdout, STR_CSV, d->channel, MDBUS_CHANNEL_MAX);
-	printf(",%" PRIu64 ",%" PRIu64 ",%s,", m->seq, m->ts_ns, v->type);
-	put_str(stdout, STR_CSV, v->symbol, MDBUS_SYMBOL_LEN);
+	put_str(f, STR_CSV, d->channel, MDBUS_CHANNEL_MAX);
+	fprintf(f, ",%" PRIu64 ",%" PRIu64 ",%s,", m->seq, m->ts_ns, v->type);
+	put_str(f, STR_CSV, v->symbol, MDBUS_SYMBOL_LEN);
 	for (int i = 0; i < F_COUNT; i++) {
-		putchar(',');
+		putc(',', f);
 		if (has(v, i))
-			put_value(stdout, i, &v->v[i], 0);
+			put_value(f, i, &v->v[i], 0);
 	}
-	printf(",%" PRIu32 ",%" PRIu64 "\n", m->size, m->lost);
+	fprintf(f, ",%" PRIu32 ",%" PRIu64 "\n", m->size, m->lost);
 }
 
-static void print_json(const struct view *v, const struct delivery *d)
+static void print_json(FILE *f, const struct view *v, const struct delivery *d)
 {
 	const struct mdbus_msg *m = d->msg;
 
-	fputs("{\"channel\":", stdout);
-	put_str(stdout, STR_JSON, d->channel, MDBUS_CHANNEL_MAX);
-	printf(",\"seq\":%" PRIu64 ",\"ts_ns\":\"%" PRIu64 "\",\"type\":\"%s\"",
-	       m->seq, m->ts_ns, v->type);
+	fputs("{\"channel\":", f);
+	put_str(f, STR_JSON, d->channel, MDBUS_CHANNEL_MAX);
+	fprintf(f, ",\"seq\":%" PRIu64 ",\"ts_ns\":\"%" PRIu64 "\",\"type\":\"%s\"",
+		   m->seq, m->ts_ns, v->type);
 	if (v->has_symbol) {
-		fputs(",\"symbol\":", stdout);
-		put_str(stdout, STR_JSON, v->symbol, MDBUS_SYMBOL_LEN);
+		fputs(",\"symbol\":", f);
+		put_str(f, STR_JSON, v->symbol, MDBUS_SYMBOL_LEN);
 	}
 	for (int i = 0; i < F_COUNT; i++) {
 		if (!has(v, i))
 			continue;
-		printf(",\"%s\":", fields[i].key);
-		put_value(stdout, i, &v->v[i], 1);
+		fprintf(f, ",\"%s\":", fields[i].key);
+		put_value(f, i, &v->v[i], 1);
 	}
-	printf(",\"size\":%" PRIu32 ",\"lost\":%" PRIu64 "}\n", m->size,
-	       m->lost);
+	fprintf(f, ",\"size\":%" PRIu32 ",\"lost\":%" PRIu64 "}\n", m->size,
+		   m->lost);
 }
 
-static void print_raw(const struct delivery *d)
+static void print_raw(FILE *f, const struct delivery *d)
 {
 	const struct mdbus_msg *m = d->msg;
 
-	put_str(stdout, STR_TEXT, d->channel, MDBUS_CHANNEL_MAX);
-	printf(" %" PRIu64 " %" PRIu64 " %u %" PRIu32 " %" PRIu64 " ", m->seq,
-	       m->ts_ns, m->type, m->size, m->lost);
-	fmt_hex(stdout, d->payload, m->size);
-	putchar('\n');
+	put_str(f, STR_TEXT, d->channel, MDBUS_CHANNEL_MAX);
+	fprintf(f, " %" PRIu64 " %" PRIu64 " %u %" PRIu32 " %" PRIu64 " ", m->seq,
+		   m->ts_ns, m->type, m->size, m->lost);
+	fmt_hex(f, d->payload, m->size);
+	putc('\n', f);
 }
 
 /* Text columns: wide enough for any value, so that they never shift. */
@@ -418,99 +418,99 @@ static void print_raw(const struct delivery *d)
 #define NUM_W 21  /* any int64_t at scale 1e8: -92233720368.54775808 */
 #define CHAN_W_MIN 7 /* "CHANNEL" */
 
-static void text_num(enum kind k, int64_t x)
+static void text_num(FILE *f, enum kind k, int64_t x)
 {
 	char b[32];
 
 	fixed(b, sizeof b, k, x);
-	printf(" %*s", NUM_W, b);
+	fprintf(f, " %*s", NUM_W, b);
 }
 
 /* n empty number columns, or n "-" for an empty book side */
-static void text_blank(int n, const char *fill)
+static void text_blank(FILE *f, int n, const char *fill)
 {
 	while (n--)
-		printf(" %*s", NUM_W, fill);
+		fprintf(f, " %*s", NUM_W, fill);
 }
 
-static void text_quote(const union value *x)
+static void text_quote(FILE *f, const union value *x)
 {
-	text_num(K_QTY, x[F_BID_QTY].i);
-	text_num(K_PX, x[F_BID_PX].i);
-	text_num(K_PX, x[F_ASK_PX].i);
-	text_num(K_QTY, x[F_ASK_QTY].i);
+	text_num(f, K_QTY, x[F_BID_QTY].i);
+	text_num(f, K_PX, x[F_BID_PX].i);
+	text_num(f, K_PX, x[F_ASK_PX].i);
+	text_num(f, K_QTY, x[F_ASK_QTY].i);
 }
 
-static void text_print(const union value *x)
+static void text_print(FILE *f, const union value *x)
 {
-	text_num(K_QTY, x[F_QTY].i);
-	text_num(K_PX, x[F_PX].i);
-	text_blank(2, "");
+	text_num(f, K_QTY, x[F_QTY].i);
+	text_num(f, K_PX, x[F_PX].i);
+	text_blank(f, 2, "");
 }
 
-static void text_trade(const union value *x)
+static void text_trade(FILE *f, const union value *x)
 {
-	text_print(x);
-	printf(" %s id=%" PRIu64, x[F_SIDE].name, x[F_TRADE_ID].u);
+	text_print(f, x);
+	fprintf(f, " %s id=%" PRIu64, x[F_SIDE].name, x[F_TRADE_ID].u);
 }
 
-static void text_level(const union value *x)
+static void text_level(FILE *f, const union value *x)
 {
-	text_print(x);
-	printf(" %s level=%" PRIu64 " %s", x[F_SIDE].name, x[F_LEVEL].u,
-	       x[F_ACTION].name);
+	text_print(f, x);
+	fprintf(f, " %s level=%" PRIu64 " %s", x[F_SIDE].name, x[F_LEVEL].u,
+		   x[F_ACTION].name);
 }
 
-static void text_best(const struct bytes *b, int ask)
+static void text_best(FILE *f, const struct bytes *b, int ask)
 {
 	struct mdbus_level l;
 
 	if (!b->n) {
-		text_blank(2, "-");
+		text_blank(f, 2, "-");
 		return;
 	}
 	level_at(b, 0, &l);
-	text_num(ask ? K_PX : K_QTY, ask ? l.px : l.qty);
-	text_num(ask ? K_QTY : K_PX, ask ? l.qty : l.px);
+	text_num(f, ask ? K_PX : K_QTY, ask ? l.px : l.qty);
+	text_num(f, ask ? K_QTY : K_PX, ask ? l.qty : l.px);
 }
 
-static void text_snapshot(const union value *x)
+static void text_snapshot(FILE *f, const union value *x)
 {
-	text_best(&x[F_BIDS].b, 0);
-	text_best(&x[F_ASKS].b, 1);
-	printf(" bids=%zu asks=%zu", x[F_BIDS].b.n, x[F_ASKS].b.n);
+	text_best(f, &x[F_BIDS].b, 0);
+	text_best(f, &x[F_ASKS].b, 1);
+	fprintf(f, " bids=%zu asks=%zu", x[F_BIDS].b.n, x[F_ASKS].b.n);
 }
 
-static void text_status(const union value *x)
+static void text_status(FILE *f, const union value *x)
 {
-	text_blank(4, "");
-	printf(" %s \"", x[F_STATE].name);
-	put_str(stdout, STR_TEXT, (const char *)x[F_TEXT].b.p, x[F_TEXT].b.n);
-	putchar('"');
+	text_blank(f, 4, "");
+	fprintf(f, " %s \"", x[F_STATE].name);
+	put_str(f, STR_TEXT, (const char *)x[F_TEXT].b.p, x[F_TEXT].b.n);
+	putc('"', f);
 }
 
-static void text_heartbeat(const union value *x)
+static void text_heartbeat(FILE *f, const union value *x)
 {
-	text_blank(4, "");
-	printf(" source=%" PRIu64 " feed_seq=%" PRIu64 " send_ns=%" PRIu64,
-	       x[F_SOURCE_ID].u, x[F_FEED_SEQ].u, x[F_SEND_NS].u);
+	text_blank(f, 4, "");
+	fprintf(f, " source=%" PRIu64 " feed_seq=%" PRIu64 " send_ns=%" PRIu64,
+		   x[F_SOURCE_ID].u, x[F_FEED_SEQ].u, x[F_SEND_NS].u);
 }
 
 /* Raw, unknown and malformed: the size and the first bytes in hex. */
-static void text_data(const struct view *v, const struct delivery *d)
+static void text_data(FILE *f, const struct view *v, const struct delivery *d)
 {
 	size_t n = d->msg->size < TEXT_HEX_MAX ? d->msg->size : TEXT_HEX_MAX;
 
-	text_blank(4, "");
-	printf(" %s%" PRIu32 " bytes%s", has(v, F_ERROR) ? "malformed, " : "",
-	       d->msg->size, n ? " " : "");
-	fmt_hex(stdout, d->payload, n);
-	fputs(n < d->msg->size ? "..." : "", stdout);
+	text_blank(f, 4, "");
+	fprintf(f, " %s%" PRIu32 " bytes%s", has(v, F_ERROR) ? "malformed, " : "",
+		   d->msg->size, n ? " " : "");
+	fmt_hex(f, d->payload, n);
+	fputs(n < d->msg->size ? "..." : "", f);
 }
 
-static void text_fields(const struct view *v, const struct delivery *d)
+static void text_fields(FILE *f, const struct view *v, const struct delivery *d)
 {
-	static void (*const typed[])(const union value *) = {
+	static void (*const typed[])(FILE *, const union value *) = {
 		[MDBUS_MSG_QUOTE] = text_quote,
 		[MDBUS_MSG_TRADE] = text_trade,
 		[MDBUS_MSG_BOOK_LEVEL] = text_level,
@@ -521,9 +521,9 @@ static void text_fields(const struct view *v, const struct delivery *d)
 	unsigned t = d->msg->type;
 
 	if (has(v, F_ERROR) || t >= NAMES(typed) || !typed[t])
-		text_data(v, d);
+		text_data(f, v, d);
 	else
-		typed[t](v->v);
+		typed[t](f, v->v);
 }
 
 static int chan_column(int chan_width)
@@ -531,59 +531,60 @@ static int chan_column(int chan_width)
 	return chan_width > CHAN_W_MIN ? chan_width : CHAN_W_MIN;
 }
 
-static void text_header(int chan_width)
+static void text_header(FILE *f, int chan_width)
 {
-	printf("%-*s", TIME_W, "TIME");
+	fprintf(f, "%-*s", TIME_W, "TIME");
 	if (chan_width)
-		printf(" %-*s", chan_column(chan_width), "CHANNEL");
-	printf(" %*s %-*s %-*s %*s %*s %*s %*s DETAIL\n", SEQ_W, "SEQ", TYPE_W,
-	       "TYPE", MDBUS_SYMBOL_LEN, "SYMBOL", NUM_W, "QTY", NUM_W,
-	       "PRICE", NUM_W, "ASK_PRICE", NUM_W, "ASK_QTY");
+		fprintf(f, " %-*s", chan_column(chan_width), "CHANNEL");
+	fprintf(f, " %*s %-*s %-*s %*s %*s %*s %*s DETAIL\n", SEQ_W, "SEQ", TYPE_W,
+		   "TYPE", MDBUS_SYMBOL_LEN, "SYMBOL", NUM_W, "QTY", NUM_W,
+		   "PRICE", NUM_W, "ASK_PRICE", NUM_W, "ASK_QTY");
 }
 
-static void print_text(const struct view *v, const struct delivery *d,
+static void print_text(FILE *f, const struct view *v, const struct delivery *d,
 		       int chan_width)
 {
 	char t[32];
 
 	fmt_time(t, sizeof t, d->msg->ts_ns);
-	printf("%-*s", TIME_W, t);
+	fprintf(f, "%-*s", TIME_W, t);
 	if (chan_width) {
-		putchar(' ');
-		put_str_padded(stdout, d->channel, MDBUS_CHANNEL_MAX,
+		putc(' ', f);
+		put_str_padded(f, d->channel, MDBUS_CHANNEL_MAX,
 			       chan_column(chan_width));
 	}
-	printf(" %*" PRIu64 " %-*s ", SEQ_W, d->msg->seq, TYPE_W, v->type);
-	put_str_padded(stdout, v->symbol, MDBUS_SYMBOL_LEN, MDBUS_SYMBOL_LEN);
-	text_fields(v, d);
-	putchar('\n');
+	fprintf(f, " %*" PRIu64 " %-*s ", SEQ_W, d->msg->seq, TYPE_W, v->type);
+	put_str_padded(f, v->symbol, MDBUS_SYMBOL_LEN, MDBUS_SYMBOL_LEN);
+	text_fields(f, v, d);
+	putc('\n', f);
 }
 
-void print_header(enum out_format f, int chan_width)
+void print_header(FILE *f, enum out_format fmt, int chan_width)
 {
-	if (f == OUT_TEXT)
-		text_header(chan_width);
-	if (f != OUT_CSV)
+	if (fmt == OUT_TEXT)
+		text_header(f, chan_width);
+	if (fmt != OUT_CSV)
 		return;
-	fputs("channel,seq,ts_ns,type,symbol", stdout);
+	fputs("channel,seq,ts_ns,type,symbol", f);
 	for (int i = 0; i < F_COUNT; i++)
-		printf(",%s", fields[i].key);
-	fputs(",size,lost\n", stdout);
+		fprintf(f, ",%s", fields[i].key);
+	fputs(",size,lost\n", f);
 }
 
-void print_msg(enum out_format f, int chan_width, const struct delivery *d)
+void print_msg(FILE *f, enum out_format fmt, int chan_width,
+	       const struct delivery *d)
 {
 	struct view v;
 
-	if (f == OUT_RAW) {
-		print_raw(d);
+	if (fmt == OUT_RAW) {
+		print_raw(f, d);
 		return;
 	}
 	decode(&v, d);
-	if (f == OUT_CSV)
-		print_csv(&v, d);
-	else if (f == OUT_JSON)
-		print_json(&v, d);
+	if (fmt == OUT_CSV)
+		print_csv(f, &v, d);
+	else if (fmt == OUT_JSON)
+		print_json(f, &v, d);
 	else
-		print_text(&v, d, chan_width);
+		print_text(f, &v, d, chan_width);
 }

@@ -51,6 +51,7 @@ struct app {
 	struct forwarder *fwd;
 	int print;
 	int chan_width;
+	struct text_form text;       /* --grep, --exclude: the text line */
 	uint64_t delivered;
 	uint64_t start_ns, end_ns, next_stats_ns, next_pub_ns, next_attach_ns;
 	int waiting;                 /* channels not there yet */
@@ -456,7 +457,10 @@ static int to_sinks(struct app *a, const struct delivery *d)
 		fwd_send(a->fwd, d, now_monotonic());
 	if (!a->print)
 		return 0;
-	print_msg(a->o->format, a->chan_width, d);
+	if (a->o->format == OUT_TEXT && grep_active(&a->o->grep))
+		printf("%s\n", a->text.line); /* rendered for the patterns */
+	else
+		print_msg(stdout, a->o->format, a->chan_width, d);
 	return ferror(stdout) ? output_failed(a) : 0;
 }
 
@@ -469,6 +473,11 @@ static int deliver(struct app *a, struct chan *c, const struct mdbus_msg *m)
 	if (m->lost)
 		note_loss(c, m);
 	if (!type_wanted(a->o, m->type) || !symbol_wanted(a->o, &d))
+		return 1;
+	rc = grep_wanted(&a->o->grep, &a->text, a->chan_width, &d);
+	if (rc < 0)
+		return fail_text(a, "cannot render a message for --grep", rc);
+	if (!rc)
 		return 1;
 	if (c->stats)
 		stats_add(c->stats, m, now_realtime());
@@ -662,7 +671,7 @@ static int open_sinks(struct app *a)
 	}
 	a->print = !o->quiet && !o->stats_ns && !a->rec && !a->fwd;
 	if (a->print && o->header)
-		print_header(o->format, a->chan_width);
+		print_header(stdout, o->format, a->chan_width);
 	return 0;
 }
 
@@ -724,6 +733,7 @@ static void finish(struct app *a)
 		record_done(a);
 	if (a->fwd)
 		fwd_close(a->fwd);
+	text_form_close(&a->text);
 	if (fflush(stdout) && errno != EPIPE && !a->status) {
 		fprintf(stderr, "mdsub: standard output: %s\n", strerror(errno));
 		a->status = EXIT_FAILURE;

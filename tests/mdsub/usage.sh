@@ -23,6 +23,10 @@ usage_error -n 12abc chan
 usage_error --from somewhere chan
 usage_error -w fast chan
 usage_error -t nosuchtype chan
+usage_error --grep '(' chan
+grep -q "invalid --grep pattern '(': " "$WORK/err" || fail "bad pattern: $(cat "$WORK/err")"
+usage_error --exclude 'a{2' chan
+usage_error --list --grep x
 usage_error -d 0 chan
 usage_error -d abc chan
 usage_error --stats=-1 chan
