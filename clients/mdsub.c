@@ -23,7 +23,7 @@ int main(int argc, char **argv)
 		grep_free(&o.grep);
 		return status;
 	}
-	status = status_run(&o);
+	status = o.mode == MODE_UNLINK ? unlink_run(&o) : status_run(&o);
 	if (fflush(stdout) && errno != EPIPE) {
 		fprintf(stderr, "mdsub: standard output: %s\n", strerror(errno));
 		return EXIT_FAILURE;

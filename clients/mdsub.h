@@ -22,7 +22,7 @@
 
 enum out_format { OUT_TEXT, OUT_CSV, OUT_JSON, OUT_RAW, OUT_PROMETHEUS };
 
-enum mdsub_mode { MODE_READ, MODE_LIST, MODE_STATUS, MODE_WATCH };
+enum mdsub_mode { MODE_READ, MODE_LIST, MODE_STATUS, MODE_WATCH, MODE_UNLINK };
 
 struct fwd_opts {
 	const char *url;         /* udp://HOST:PORT */
@@ -63,7 +63,8 @@ struct mdsub_opts {
 	int nsymbols;
 	struct grep grep;        /* --grep, --exclude */
 	const char *record;      /* --record FILE */
-	int force;               /* --force: replace an existing FILE */
+	int force;               /* --force: replace an existing FILE; with
+				    --unlink, remove an owned channel */
 	struct fwd_opts fwd;     /* fwd.url NULL = off */
 };
 
@@ -170,5 +171,8 @@ void fwd_close(struct forwarder *f);
 
 /* status.c: --list, --status, --watch; return the exit status. */
 int status_run(const struct mdsub_opts *o);
+
+/* unlink.c: --unlink; returns the exit status. */
+int unlink_run(const struct mdsub_opts *o);
 
 #endif /* MDSUB_H */

@@ -24,7 +24,7 @@ enum {
 	OPT_STATS = 256, OPT_SUMMARY, OPT_TTL, OPT_IFACE,
 	OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT, OPT_SESSION,
 	OPT_NO_HEADER, OPT_STATUS, OPT_OWNER, OPT_WAIT_CHANNEL, OPT_FORCE,
-	OPT_GREP, OPT_EXCLUDE,
+	OPT_GREP, OPT_EXCLUDE, OPT_UNLINK,
 	OPT_END
 };
 
@@ -60,6 +60,7 @@ static const struct option long_opts[] = {
 	{"list", no_argument, NULL, 'l'},
 	{"status", no_argument, NULL, OPT_STATUS},
 	{"watch", optional_argument, NULL, 'W'},
+	{"unlink", no_argument, NULL, OPT_UNLINK},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -71,6 +72,7 @@ static void usage(FILE *f)
 {
 	fputs("Usage: mdsub [OPTION]... CHANNEL...\n"
 	      "       mdsub --list | --status [CHANNEL]... | --watch[=SEC] [CHANNEL]...\n"
+	      "       mdsub --unlink [--force] CHANNEL...\n"
 	      "Print, measure, record or forward the messages of mdbus channels.\n"
 	      "\n"
 	      "  -o, --output=FMT       text (default), csv, json or raw; with --list\n"
@@ -113,6 +115,9 @@ static void usage(FILE *f)
 	      "      --status           show channels with their publisher's counters,\n"
 	      "                         consumers, rates, processes and directory use\n"
 	      "  -W, --watch[=SEC]      refresh --status every SEC (default 1)\n"
+	      "      --unlink           remove the channels' files (segment, consumer\n"
+	      "                         table, lock); refused while a live publisher\n"
+	      "                         owns one, unless --force\n"
 	      "  -h, --help             show this help\n"
 	      "  -V, --version          show the version\n"
 	      "\n"
@@ -381,6 +386,7 @@ static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 	case OPT_SESSION: return parse_session(arg, &o->fwd.session);
 	case 'l': o->mode = MODE_LIST; return 0;
 	case OPT_STATUS: o->mode = MODE_STATUS; return 0;
+	case OPT_UNLINK: o->mode = MODE_UNLINK; return 0;
 	case 'W':
 		o->mode = MODE_WATCH;
 		return arg ? parse_secs_opt(arg, &o->watch_ns, "interval") : 0;
@@ -452,25 +458,34 @@ static int no_effect(int c, const char *with)
 	return usage_error("--%s has no effect with %s", opt_name(c), with);
 }
 
-/* --list, --status, --watch: one of them, and no reading option. */
-static int check_inspect(const struct mdsub_opts *o, const struct seen *sn)
+/* --list, --status, --watch, --unlink: one of them, and no reading
+ * option (but --force with --unlink). */
+static int check_inspect(const struct mdsub_opts *o, struct seen *sn)
 {
 	static const char *const mode[] = {
 		[MODE_LIST] = "--list", [MODE_STATUS] = "--status",
-		[MODE_WATCH] = "--watch",
+		[MODE_WATCH] = "--watch", [MODE_UNLINK] = "--unlink",
 	};
 	int c;
 
-	if (sn->opt['l'] + sn->opt[OPT_STATUS] + sn->opt['W'] > 1)
-		return usage_error("--list, --status and --watch exclude each "
-				   "other");
+	if (sn->opt['l'] + sn->opt[OPT_STATUS] + sn->opt['W'] +
+	    sn->opt[OPT_UNLINK] > 1)
+		return usage_error("--list, --status, --watch and --unlink "
+				   "exclude each other");
 	if (o->mode == MODE_LIST && o->nchannels)
 		return usage_error("--list takes no channel");
-	if ((o->format != OUT_TEXT && o->format != OUT_JSON &&
-	     (o->format != OUT_PROMETHEUS || o->mode != MODE_STATUS)))
-		return usage_error("%s prints text or json%s", mode[o->mode],
-				   o->mode == MODE_STATUS ? " or prometheus" : "");
-	c = first_seen(sn, read_opts + 1, COUNT(read_opts) - 1); /* not -o */
+	if (o->mode == MODE_UNLINK && !o->nchannels)
+		return usage_error("--unlink needs a channel");
+	if (o->mode == MODE_UNLINK) {
+		sn->opt[OPT_FORCE] = 0; /* its own --force */
+		c = first_seen(sn, read_opts, COUNT(read_opts));
+	} else {
+		if ((o->format != OUT_TEXT && o->format != OUT_JSON &&
+		     (o->format != OUT_PROMETHEUS || o->mode != MODE_STATUS)))
+			return usage_error("%s prints text or json%s", mode[o->mode],
+					   o->mode == MODE_STATUS ? " or prometheus" : "");
+		c = first_seen(sn, read_opts + 1, COUNT(read_opts) - 1); /* not -o */
+	}
 	if (!c)
 		c = first_seen(sn, fwd_opts, COUNT(fwd_opts));
 	if (!c && o->mode != MODE_WATCH && sn->opt['d'])
@@ -503,7 +518,7 @@ static int check_output(const struct mdsub_opts *o, const struct seen *sn)
 
 /* Combinations that make no sense: an option that would change nothing
  * is refused rather than ignored. */
-static int check_combination(const struct mdsub_opts *o, const struct seen *sn)
+static int check_combination(const struct mdsub_opts *o, struct seen *sn)
 {
 	int c;
 

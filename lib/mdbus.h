@@ -259,6 +259,23 @@ uint64_t mdbus_pub_counter_get(const mdbus_pub_t *pub, int id);
  * working). Returns 0 or a negative error (-ENOENT when absent). */
 int mdbus_unlink(const char *channel, const char *dir);
 
+#define MDBUS_UNLINK_FORCE 0x1u /* mdbus_channel_remove(): even if owned */
+
+/* Removes every file of the channel (what `mdsub --unlink` does): its
+ * segment, consumer table files, hidden segments a creator left, and lock
+ * file last, under the channel's lock, so no publisher starts meanwhile.
+ * Refuses, removing nothing: with MDBUS_EOWNED (mdbus_last_error() names
+ * the pid) while a live publisher holds the lock, unless
+ * MDBUS_UNLINK_FORCE (then the segment and its tables go, and the
+ * publisher keeps its lock file and writes on into a segment nobody can
+ * open any more); with -EPERM when a file under one of the channel's
+ * names belongs to another user. Never follows a symbolic link: one under
+ * a channel's name is removed itself. Returns the number of files removed
+ * (> 0), -ENOENT when there was none, MDBUS_ENAME, MDBUS_ENODIR, or the
+ * error of a removal (detail in mdbus_last_error()). Not for the hot
+ * path. */
+int mdbus_channel_remove(const char *channel, const char *dir, unsigned flags);
+
 /* --------------------------------------------------------------- subscriber */
 
 enum mdbus_start {

@@ -27,6 +27,10 @@ usage_error --grep '(' chan
 grep -q "invalid --grep pattern '(': " "$WORK/err" || fail "bad pattern: $(cat "$WORK/err")"
 usage_error --exclude 'a{2' chan
 usage_error --list --grep x
+usage_error --unlink
+usage_error --unlink -o json chan
+usage_error --unlink --status chan
+usage_error --unlink -n 1 chan
 usage_error -d 0 chan
 usage_error -d abc chan
 usage_error --stats=-1 chan
