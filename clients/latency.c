@@ -25,6 +25,8 @@ struct counts {
 struct stats {
 	const char *channel;
 	int json;          /* JSON lines instead of text */
+	int recorded;      /* a recording: its span, no latency */
+	uint64_t first_ts, last_ts; /* recorded: of the first and last */
 	struct counts now; /* current interval */
 	struct counts all; /* whole run */
 };
@@ -64,7 +66,7 @@ static uint64_t percentile(const struct counts *c, double p)
 	return c->max_ns;
 }
 
-struct stats *stats_new(const char *channel, int json)
+struct stats *stats_new(const char *channel, int json, int recorded)
 {
 	struct stats *s = calloc(1, sizeof *s);
 
@@ -72,6 +74,7 @@ struct stats *stats_new(const char *channel, int json)
 		return NULL;
 	s->channel = channel;
 	s->json = json;
+	s->recorded = recorded;
 	return s;
 }
 
@@ -93,6 +96,9 @@ void stats_add(struct stats *s, const struct mdbus_msg *m, uint64_t now_ns)
 {
 	uint64_t lat = now_ns > m->ts_ns ? now_ns - m->ts_ns : 0;
 
+	if (!s->all.msgs)
+		s->first_ts = m->ts_ns;
+	s->last_ts = m->ts_ns;
 	count_msg(&s->now, m->size, lat);
 	count_msg(&s->all, m->size, lat);
 }
@@ -181,9 +187,12 @@ void stats_line(struct stats *s, uint64_t lag, uint64_t interval_ns)
 
 void stats_summary(struct stats *s, FILE *f, uint64_t elapsed_ns)
 {
-	double secs = (double)elapsed_ns / 1e9;
+	double secs;
 	const struct counts *c = &s->all;
 
+	if (s->recorded) /* the recorded time from first to last */
+		elapsed_ns = s->last_ts > s->first_ts ? s->last_ts - s->first_ts : 0;
+	secs = (double)elapsed_ns / 1e9;
 	if (s->json) {
 		json_line(f, s, "summary", c, elapsed_ns, -1);
 		return;
@@ -192,5 +201,8 @@ void stats_summary(struct stats *s, FILE *f, uint64_t elapsed_ns)
 		"(%.0f msg/s), lost %" PRIu64 " in %" PRIu64 " gaps,", s->channel,
 		c->msgs, c->bytes, secs, secs > 0 ? (double)c->msgs / secs : 0,
 		c->lost, c->gaps);
-	print_latency(f, c);
+	if (s->recorded)
+		fputs(" recorded\n", f);
+	else
+		print_latency(f, c);
 }

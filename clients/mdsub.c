@@ -23,7 +23,10 @@ int main(int argc, char **argv)
 		grep_free(&o.grep);
 		return status;
 	}
-	status = o.mode == MODE_UNLINK ? unlink_run(&o) : status_run(&o);
+	if (o.mode == MODE_INFO || o.mode == MODE_VERIFY)
+		status = recinfo_run(&o);
+	else
+		status = o.mode == MODE_UNLINK ? unlink_run(&o) : status_run(&o);
 	if (fflush(stdout) && errno != EPIPE) {
 		fprintf(stderr, "mdsub: standard output: %s\n", strerror(errno));
 		return EXIT_FAILURE;

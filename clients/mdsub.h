@@ -22,7 +22,10 @@
 
 enum out_format { OUT_TEXT, OUT_CSV, OUT_JSON, OUT_RAW, OUT_PROMETHEUS };
 
-enum mdsub_mode { MODE_READ, MODE_LIST, MODE_STATUS, MODE_WATCH, MODE_UNLINK };
+enum mdsub_mode {
+	MODE_READ, MODE_LIST, MODE_STATUS, MODE_WATCH, MODE_UNLINK, MODE_INFO,
+	MODE_VERIFY
+};
 
 struct fwd_opts {
 	const char *url;         /* udp://HOST:PORT */
@@ -63,6 +66,7 @@ struct mdsub_opts {
 	int nsymbols;
 	struct grep grep;        /* --grep, --exclude */
 	const char *record;      /* --record FILE */
+	const char *file;        /* --file FILE (or FILE.rec): read it */
 	int force;               /* --force: replace an existing FILE; with
 				    --unlink, remove an owned channel */
 	struct fwd_opts fwd;     /* fwd.url NULL = off */
@@ -135,7 +139,9 @@ void fmt_time(char *buf, size_t len, uint64_t ns);
 
 /* latency.c: --stats and the final summary, as text or JSON lines. */
 struct stats;
-struct stats *stats_new(const char *channel, int json);
+/* recorded: messages of a recording, measured in recorded time (the
+ * summary's span is from the first timestamp to the last; no latency). */
+struct stats *stats_new(const char *channel, int json, int recorded);
 void stats_free(struct stats *s);
 void stats_add(struct stats *s, const struct mdbus_msg *m, uint64_t now_ns);
 void stats_loss(struct stats *s, uint64_t lost);
@@ -144,9 +150,14 @@ void stats_summary(struct stats *s, FILE *f, uint64_t elapsed_ns);
 
 /* record.c: --record FILE. */
 struct recorder;
-/* Creates path; an existing file is an error (-EEXIST) unless replace. */
-int rec_open(struct recorder **out, const char *path, const char *channel,
-	     const struct mdbus_sub_config *sub, int replace);
+struct mdbus_rec_info;
+/* The header of a recording of the live channel: its geometry. */
+int rec_info_of(struct mdbus_rec_info *info, const char *channel,
+		const struct mdbus_sub_config *sub);
+/* Creates path with the header info; an existing file is an error
+ * (-EEXIST) unless replace. */
+int rec_open(struct recorder **out, const char *path,
+	     const struct mdbus_rec_info *info, int replace);
 int rec_write(struct recorder *r, const struct delivery *d);
 int rec_flush(struct recorder *r);
 /* Closes; sets *msgs to the number of messages written. */
@@ -174,5 +185,9 @@ int status_run(const struct mdsub_opts *o);
 
 /* unlink.c: --unlink; returns the exit status. */
 int unlink_run(const struct mdsub_opts *o);
+
+/* recinfo.c: --info and --verify of the recordings o->channels; returns
+ * the exit status (--verify's codes: mdsub(1)). */
+int recinfo_run(const struct mdsub_opts *o);
 
 #endif /* MDSUB_H */

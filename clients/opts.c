@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "mdsub.h"
@@ -24,7 +25,7 @@ enum {
 	OPT_STATS = 256, OPT_SUMMARY, OPT_TTL, OPT_IFACE,
 	OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT, OPT_SESSION,
 	OPT_NO_HEADER, OPT_STATUS, OPT_OWNER, OPT_WAIT_CHANNEL, OPT_FORCE,
-	OPT_GREP, OPT_EXCLUDE, OPT_UNLINK,
+	OPT_GREP, OPT_EXCLUDE, OPT_UNLINK, OPT_FILE, OPT_INFO, OPT_VERIFY,
 	OPT_END
 };
 
@@ -61,6 +62,9 @@ static const struct option long_opts[] = {
 	{"status", no_argument, NULL, OPT_STATUS},
 	{"watch", optional_argument, NULL, 'W'},
 	{"unlink", no_argument, NULL, OPT_UNLINK},
+	{"file", required_argument, NULL, OPT_FILE},
+	{"info", no_argument, NULL, OPT_INFO},
+	{"verify", no_argument, NULL, OPT_VERIFY},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -73,7 +77,10 @@ static void usage(FILE *f)
 	fputs("Usage: mdsub [OPTION]... CHANNEL...\n"
 	      "       mdsub --list | --status [CHANNEL]... | --watch[=SEC] [CHANNEL]...\n"
 	      "       mdsub --unlink [--force] CHANNEL...\n"
-	      "Print, measure, record or forward the messages of mdbus channels.\n"
+	      "       mdsub [OPTION]... FILE.rec | --file=FILE\n"
+	      "       mdsub --info | --verify FILE...\n"
+	      "Print, measure, record or forward the messages of mdbus channels,\n"
+	      "or of a recording.\n"
 	      "\n"
 	      "  -o, --output=FMT       text (default), csv, json or raw; with --list\n"
 	      "                         and --watch text or json, with --status also\n"
@@ -115,6 +122,14 @@ static void usage(FILE *f)
 	      "      --status           show channels with their publisher's counters,\n"
 	      "                         consumers, rates, processes and directory use\n"
 	      "  -W, --watch[=SEC]      refresh --status every SEC (default 1)\n"
+	      "      --file=FILE        read the recording FILE instead of a channel (an\n"
+	      "                         argument with a '/', or an existing FILE.rec, is one)\n"
+	      "      --info             show what recordings hold: header, messages,\n"
+	      "                         sequence and time ranges, gaps, a cut tail\n"
+	      "      --verify           check recordings end to end; exit status 0 intact,\n"
+	      "                         1 unreadable, 2 not a recording, 3 corrupt record,\n"
+	      "                         4 cut, 5 sequence goes back, 6 gaps, 7 malformed\n"
+	      "                         messages (several: the lowest)\n"
 	      "      --unlink           remove the channels' files (segment, consumer\n"
 	      "                         table, lock); refused while a live publisher\n"
 	      "                         owns one, unless --force\n"
@@ -387,6 +402,9 @@ static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 	case 'l': o->mode = MODE_LIST; return 0;
 	case OPT_STATUS: o->mode = MODE_STATUS; return 0;
 	case OPT_UNLINK: o->mode = MODE_UNLINK; return 0;
+	case OPT_INFO: o->mode = MODE_INFO; return 0;
+	case OPT_VERIFY: o->mode = MODE_VERIFY; return 0;
+	case OPT_FILE: o->file = arg; return 0;
 	case 'W':
 		o->mode = MODE_WATCH;
 		return arg ? parse_secs_opt(arg, &o->watch_ns, "interval") : 0;
@@ -406,8 +424,32 @@ static void defaults(struct mdsub_opts *o)
 	o->fwd.heartbeat_ns = (uint64_t)(DEFAULT_HEARTBEAT_SEC * 1e9);
 }
 
+/* An argument that names a recording rather than a channel: one with a
+ * '/' (no channel name has one), or an existing FILE.rec. */
+static int names_file(const char *arg)
+{
+	size_t n = strlen(arg);
+	struct stat st;
+
+	if (strchr(arg, '/'))
+		return 1;
+	return n > 4 && strcmp(arg + n - 4, ".rec") == 0 && lstat(arg, &st) == 0;
+}
+
+/* A read run of one recording given as an argument: o->file. */
+static void take_file(struct mdsub_opts *o)
+{
+	if (o->mode != MODE_READ || o->file || o->nchannels != 1 ||
+	    !names_file(o->channels[0]))
+		return;
+	o->file = o->channels[0];
+	o->nchannels = 0;
+}
+
 static int check_channels(const struct mdsub_opts *o)
 {
+	if (o->mode == MODE_INFO || o->mode == MODE_VERIFY)
+		return 0;
 	for (int i = 0; i < o->nchannels; i++)
 		if (!mdbus_channel_valid(o->channels[i]))
 			return bad("channel name", o->channels[i]);
@@ -465,13 +507,18 @@ static int check_inspect(const struct mdsub_opts *o, struct seen *sn)
 	static const char *const mode[] = {
 		[MODE_LIST] = "--list", [MODE_STATUS] = "--status",
 		[MODE_WATCH] = "--watch", [MODE_UNLINK] = "--unlink",
+		[MODE_INFO] = "--info", [MODE_VERIFY] = "--verify",
 	};
 	int c;
 
 	if (sn->opt['l'] + sn->opt[OPT_STATUS] + sn->opt['W'] +
-	    sn->opt[OPT_UNLINK] > 1)
-		return usage_error("--list, --status, --watch and --unlink "
-				   "exclude each other");
+	    sn->opt[OPT_UNLINK] + sn->opt[OPT_INFO] + sn->opt[OPT_VERIFY] > 1)
+		return usage_error("--list, --status, --watch, --unlink, --info "
+				   "and --verify exclude each other");
+	if ((o->mode == MODE_INFO || o->mode == MODE_VERIFY) && !o->nchannels)
+		return usage_error("%s needs a recording", mode[o->mode]);
+	if (o->file)
+		return no_effect(OPT_FILE, mode[o->mode]);
 	if (o->mode == MODE_LIST && o->nchannels)
 		return usage_error("--list takes no channel");
 	if (o->mode == MODE_UNLINK && !o->nchannels)
@@ -516,6 +563,34 @@ static int check_output(const struct mdsub_opts *o, const struct seen *sn)
 	return 0;
 }
 
+/* Options that have no effect on a recording. */
+static const int live_opts[] = {
+	'u', 'w', 'N', 'a', OPT_WAIT_CHANNEL, 'f', OPT_OWNER, 'D',
+};
+
+/* Reading a recording: alone, and without the options of live channels. */
+static int check_file(const struct mdsub_opts *o, const struct seen *sn)
+{
+	int c = first_seen(sn, live_opts, COUNT(live_opts));
+
+	if (!c)
+		c = first_seen(sn, fwd_opts, COUNT(fwd_opts));
+	if (o->nchannels)
+		return usage_error("a recording is read alone: '%s' is one too "
+				   "many", o->channels[0]);
+	if (c)
+		return no_effect(c, "a recording");
+	if (o->stats_ns)
+		return usage_error("--stats measures a live channel: use "
+				   "--summary (or --info) for a recording");
+	if (o->sub.start == MDBUS_START_LATEST && sn->opt['F'])
+		return usage_error("--from latest: a recording is read from "
+				   "its start or from a sequence number");
+	if (o->force && !o->record)
+		return usage_error("--force needs --record");
+	return check_output(o, sn);
+}
+
 /* Combinations that make no sense: an option that would change nothing
  * is refused rather than ignored. */
 static int check_combination(const struct mdsub_opts *o, struct seen *sn)
@@ -524,6 +599,8 @@ static int check_combination(const struct mdsub_opts *o, struct seen *sn)
 
 	if (o->mode != MODE_READ)
 		return check_inspect(o, sn);
+	if (o->file)
+		return check_file(o, sn);
 	if (!o->nchannels)
 		return usage_error("no channel given");
 	if (o->record && o->fwd.url)
@@ -575,6 +652,7 @@ int opts_parse(struct mdsub_opts *o, int argc, char **argv)
 	}
 	o->channels = argv + optind;
 	o->nchannels = argc - optind;
+	take_file(o);
 	err = check_channels(o);
 	return err ? err : check_combination(o, &sn);
 }

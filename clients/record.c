@@ -18,8 +18,8 @@ struct recorder {
 	uint64_t msgs;
 };
 
-static int fill_info(struct mdbus_rec_info *info, const char *channel,
-		     const struct mdbus_sub_config *sub)
+int rec_info_of(struct mdbus_rec_info *info, const char *channel,
+		const struct mdbus_sub_config *sub)
 {
 	struct mdbus_stats st;
 	int err = mdbus_channel_stats(channel, sub->dir, &st, NULL, 0);
@@ -36,22 +36,19 @@ static int fill_info(struct mdbus_rec_info *info, const char *channel,
 	return 0;
 }
 
-int rec_open(struct recorder **out, const char *path, const char *channel,
-	     const struct mdbus_sub_config *sub, int replace)
+int rec_open(struct recorder **out, const char *path,
+	     const struct mdbus_rec_info *info, int replace)
 {
-	struct mdbus_rec_info info;
 	struct recorder *r;
-	int err = fill_info(&info, channel, sub);
+	int err;
 
-	if (err)
-		return err;
 	r = calloc(1, sizeof *r);
 	if (!r)
 		return -ENOMEM;
 	if (strcmp(path, "-") == 0)
-		err = mdbus_rec_create_fd(&r->w, STDOUT_FILENO, &info);
+		err = mdbus_rec_create_fd(&r->w, STDOUT_FILENO, info);
 	else
-		err = mdbus_rec_create(&r->w, path, &info,
+		err = mdbus_rec_create(&r->w, path, info,
 				       replace ? 0 : MDBUS_REC_EXCL);
 	if (err) {
 		free(r);

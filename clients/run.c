@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "error_text.h"
+#include "mdbus_rec.h"
 #include "mdsub.h"
 
 #define IDLE_WAIT_MAX_NS 100000000ULL /* re-check signals this often */
@@ -30,6 +32,8 @@
 struct chan {
 	const char *name;
 	mdbus_sub_t *sub;
+	mdbus_rec_reader_t *file;    /* reading a recording instead */
+	struct mdbus_rec_info info;  /* of the recording */
 	struct stats *stats;
 	struct mdbus_pub_info pub;   /* last seen publisher state */
 	int waiting;                 /* --wait-for-channel: not there yet,
@@ -480,13 +484,55 @@ static int deliver(struct app *a, struct chan *c, const struct mdbus_msg *m)
 	if (!rc)
 		return 1;
 	if (c->stats)
-		stats_add(c->stats, m, now_realtime());
+		stats_add(c->stats, m, c->file ? m->ts_ns : now_realtime());
 	rc = to_sinks(a, &d);
 	if (rc < 0)
 		return rc;
 	if (a->o->count && ++a->delivered >= a->o->count)
 		a->done = 1;
 	return 1;
+}
+
+/* The end of a recording that is cut or corrupt, said on stderr: a cut
+ * one ends the run as its end would, a corrupt one as a failure. */
+static int file_trouble(struct app *a, struct chan *c, int err)
+{
+	char text[PATH_MAX + 256];
+
+	snprintf(text, sizeof text, "%s: %s at offset %" PRIu64 "%s",
+		 a->o->file, err == MDBUS_ETRUNCATED ?
+		 "the recording is cut: it ends inside a record" :
+		 "corrupt record (larger than 1 MiB)",
+		 mdbus_rec_offset(c->file), err == MDBUS_ETRUNCATED ?
+		 "; every record before it was read" : "; not read further");
+	if (err != MDBUS_ETRUNCATED)
+		return fail_text(a, text, err);
+	fputs("mdsub: ", stderr);
+	put_str(stderr, STR_TEXT, text, SIZE_MAX);
+	putc('\n', stderr);
+	a->done = 1;
+	return 0;
+}
+
+/* The next record of the recording c (--file). Returns 1 when one was
+ * read (or skipped: before --from SEQ), 0 at the end, a negative code
+ * when the run must end. */
+static int read_file(struct app *a, struct chan *c)
+{
+	struct mdbus_msg m;
+	int err = mdbus_rec_read(c->file, a->buf, a->buflen, &m);
+
+	switch (err) {
+	case 0:
+		if (a->o->sub.start == MDBUS_START_SEQ &&
+		    m.seq < a->o->sub.start_seq)
+			return 1;
+		return deliver(a, c, &m);
+	case -EMSGSIZE: return grow_buffer(a, m.size) < 0 ? -ENOMEM : 1;
+	case -ENODATA: a->done = 1; return 0;
+	case MDBUS_ETRUNCATED: case MDBUS_ECORRUPT: return file_trouble(a, c, err);
+	default: return fail(a, a->o->file, "read", err);
+	}
 }
 
 /* Reads one message from c, waiting up to timeout_ns (0 = no wait).
@@ -497,6 +543,8 @@ static int read_one(struct app *a, struct chan *c, uint64_t timeout_ns)
 	struct mdbus_msg m;
 	int err;
 
+	if (c->file)
+		return read_file(a, c);
 	if (!c->sub) { /* --wait-for-channel: not there yet */
 		if (timeout_ns)
 			sleep_ns(timeout_ns < ATTACH_POLL_NS ? timeout_ns :
@@ -655,8 +703,11 @@ static int open_sinks(struct app *a)
 	int err;
 
 	if (o->record) {
-		err = rec_open(&a->rec, o->record, a->ch[0].name, &o->sub,
-			       o->force);
+		struct mdbus_rec_info info = a->ch[0].info;
+
+		err = a->ch[0].file ? 0 : rec_info_of(&info, a->ch[0].name, &o->sub);
+		if (!err)
+			err = rec_open(&a->rec, o->record, &info, o->force);
 		if (err)
 			return record_open_failed(a, err);
 	}
@@ -691,9 +742,30 @@ static int wait_first(struct app *a)
 	return 0;
 }
 
+/* --file: the recording instead of channels; its header names the
+ * channel. */
+static int open_file(struct app *a)
+{
+	struct chan *c = &a->ch[0];
+	int err = mdbus_rec_open(&c->file, a->o->file, &c->info);
+
+	if (err)
+		return fail_text(a, mdbus_error_text(err), err);
+	c->name = c->info.channel;
+	if (a->o->summary &&
+	    !(c->stats = stats_new(c->name, a->o->format == OUT_JSON, 1)))
+		return fail_text(a, "out of memory", -ENOMEM);
+	if (grow_buffer(a, 64 * 1024) < 0)
+		return -ENOMEM;
+	return open_sinks(a);
+}
+
 static int open_all(struct app *a)
 {
 	int rc;
+
+	if (a->o->file)
+		return open_file(a);
 
 	for (int i = 0; i < a->n; i++) {
 		struct chan *c = &a->ch[i];
@@ -703,7 +775,7 @@ static int open_all(struct app *a)
 		if (a->n > 1 && len > a->chan_width)
 			a->chan_width = len;
 		if ((a->o->stats_ns || a->o->summary) &&
-		    !(c->stats = stats_new(c->name, a->o->format == OUT_JSON)))
+		    !(c->stats = stats_new(c->name, a->o->format == OUT_JSON, 0)))
 			return fail_text(a, "out of memory", -ENOMEM);
 		rc = first_open(a, c);
 		if (rc < 0)
@@ -728,6 +800,7 @@ static void finish(struct app *a)
 			stats_summary(c->stats, sum, elapsed);
 		stats_free(c->stats);
 		mdbus_sub_close(c->sub);
+		mdbus_rec_close(c->file);
 	}
 	if (a->rec)
 		record_done(a);
@@ -746,7 +819,7 @@ int run_read(const struct mdsub_opts *o)
 
 	memset(&a, 0, sizeof a);
 	a.o = o;
-	a.n = o->nchannels;
+	a.n = o->file ? 1 : o->nchannels;
 	a.ch = calloc((size_t)a.n, sizeof *a.ch);
 	if (!a.ch) {
 		fputs("mdsub: out of memory\n", stderr);

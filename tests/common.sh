@@ -9,3 +9,18 @@ status() {
 	got=$?
 	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want"
 }
+
+# Hand-made recordings (doc/protocol.md, "Recording format"):
+oct() { printf "\\$(printf %03o "$1")"; }
+le() { # le N BYTES: N little-endian
+	i=0
+	while [ $i -lt "$2" ]; do oct $(($1 >> (i * 8) & 255)); i=$((i + 1)); done
+}
+header() { # header VERSION [HEADER_SIZE]: channel "rec", 256 x 64 x 2, created at 0
+	printf 'MDBUSREC'; le "$1" 4; le 1 4
+	printf '%-72s' rec | tr ' ' '\000'
+	le 256 4; le 64 4; le 2 4; le 0 4; le 0 8; le "${2:-120}" 4; le 0 4
+}
+record() { # record SEQ TS_NS PAYLOAD [TYPE]: type 9 unless given
+	le ${#3} 4; le "${4:-9}" 2; le 0 2; le "$1" 8; le "$2" 8; printf '%s' "$3"
+}

@@ -8,19 +8,6 @@
 # `mdsub --record` recording replays to the same messages.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
-oct() { printf "\\$(printf %03o "$1")"; }
-le() { # le N BYTES
-	i=0
-	while [ $i -lt "$2" ]; do oct $(($1 >> (i * 8) & 255)); i=$((i + 1)); done
-}
-header() { # header VERSION [HEADER_SIZE]
-	printf 'MDBUSREC'; le "$1" 4; le 1 4
-	printf '%-72s' rec | tr ' ' '\000'
-	le 256 4; le 64 4; le 2 4; le 0 4; le 0 8; le "${2:-120}" 4; le 0 4
-}
-record() { # record SEQ TS_NS PAYLOAD
-	le ${#3} 4; le 9 2; le 0 2; le "$1" 8; le "$2" 8; printf '%s' "$3"
-}
 replay_conf() { # replay_conf NAME FILE SPEED [KEY=VALUE...]
 	n=$1 f=$2 sp=$3
 	shift 3

@@ -28,13 +28,21 @@ grep -q "invalid --grep pattern '(': " "$WORK/err" || fail "bad pattern: $(cat "
 usage_error --exclude 'a{2' chan
 usage_error --list --grep x
 usage_error --unlink
+usage_error -u ./x.rec
+usage_error --stats ./x.rec
+usage_error --from latest ./x.rec
+usage_error --forward udp://127.0.0.1:9 ./x.rec
+usage_error --file x.rec chan
+usage_error --info
+usage_error --info --file x.rec y.rec
+usage_error --verify -n 1 x.rec
 usage_error --unlink -o json chan
 usage_error --unlink --status chan
 usage_error --unlink -n 1 chan
 usage_error -d 0 chan
 usage_error -d abc chan
 usage_error --stats=-1 chan
-usage_error 'bad/channel'
+usage_error 'bad*channel'
 usage_error "$(printf '%065d' 0)"
 usage_error --record a.rec one two
 usage_error --forward udp://127.0.0.1:9 one two
