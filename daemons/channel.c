@@ -146,6 +146,12 @@ int channel_finished(const struct channel *ch)
 	return atomic_load_explicit(&ch->finished, memory_order_acquire);
 }
 
+int channel_complete(const struct channel *ch, int to_end)
+{
+	return (channel_finished(ch) || !to_end) && !get(&ch->n.malformed) &&
+	       !get(&ch->n.dropped);
+}
+
 void channel_count_malformed(struct channel *ch)
 {
 	bump(ch, CTR_MALFORMED, 1);

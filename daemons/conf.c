@@ -451,40 +451,83 @@ static int open_file(struct parser *p, const char *path)
 	return -1;
 }
 
+/* A parser of a new config named `what` (its errors in report); -ENOMEM
+ * with the error reported. */
+static int parser_init(struct parser *p, const char *what,
+		       struct conf_report *report)
+{
+	memset(p, 0, sizeof(*p));
+	p->file = what;
+	p->report = report;
+	report->file = what;
+	report->errs = NULL;
+	report->n = 0;
+	p->conf = calloc(1, sizeof(*p->conf));
+	if (!p->conf) {
+		conf_error(p, 0, "out of memory");
+		return -ENOMEM;
+	}
+	p->conf->log_level = LOG_NOTICE - LOG_ERR;
+	p->conf->stats_s = 60;
+	chan_defaults(&p->defaults);
+	return 0;
+}
+
+/* The parsed config in *out, or -EINVAL (freed) when there were errors. */
+static int parser_done(struct parser *p, int rc, struct mdpub_conf **out)
+{
+	if (rc < 0) {
+		conf_free(p->conf);
+		return -EINVAL;
+	}
+	p->conf->log_level += LOG_ERR;
+	*out = p->conf;
+	return 0;
+}
+
 int conf_load(struct mdpub_conf **out, const char *path,
 	      struct conf_report *report)
 {
-	struct parser p = {.file = path ? path : "(embedded default)",
-			   .report = report};
-	struct mdpub_conf *conf = calloc(1, sizeof(*conf));
+	struct parser p;
+	int rc;
 
-	report->file = p.file;
-	report->errs = NULL;
-	report->n = 0;
 	*out = NULL;
-	if (!conf) {
-		conf_error(&p, 0, "out of memory");
+	if (parser_init(&p, path ? path : "(embedded default)", report) < 0)
 		return -ENOMEM;
-	}
-	conf->log_level = LOG_NOTICE - LOG_ERR;
-	conf->stats_s = 60;
-	p.conf = conf;
-	chan_defaults(&p.defaults);
 	if (open_file(&p, path) < 0) {
-		free(conf);
+		free(p.conf);
 		return -EINVAL;
 	}
-	if (parse(&p) < 0) {
-		conf_free(conf);
-		conf = NULL;
+	rc = parse(&p);
+	fclose(p.fp);
+	return parser_done(&p, rc, out);
+}
+
+int conf_build(struct mdpub_conf **out, const char *what, const char *channel,
+	       char *const *settings, size_t n, struct conf_report *report)
+{
+	struct parser p;
+
+	*out = NULL;
+	if (parser_init(&p, what, report) < 0)
+		return -ENOMEM;
+	p.conf->stats_s = 0;
+	begin_channel(&p, channel, 0);
+	for (size_t i = 0; i < n && p.kind == SEC_CHANNEL; i++) {
+		char key[64];
+		const char *eq = strchr(settings[i], '=');
+
+		if (!eq || eq == settings[i] || (size_t)(eq - settings[i]) >= sizeof(key)) {
+			conf_error(&p, 0, "'%s' is not KEY=VALUE", settings[i]);
+			continue;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - settings[i]),
+			 settings[i]);
+		channel_key(&p, 0, key, eq + 1);
 	}
-	if (p.fp)
-		fclose(p.fp);
-	if (!conf)
-		return -EINVAL;
-	conf->log_level += LOG_ERR;
-	*out = conf;
-	return 0;
+	finish(&p);
+	sort_errors(&p);
+	return parser_done(&p, p.errors ? -1 : 0, out);
 }
 
 void conf_free(struct mdpub_conf *conf)

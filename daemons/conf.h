@@ -64,6 +64,14 @@ struct conf_report {
 int conf_load(struct mdpub_conf **out, const char *path,
 	      struct conf_report *report);
 
+/* A config of one channel `channel` from n "KEY=VALUE" settings (channel
+ * keys, source = and the source's keys; a later one replaces an earlier
+ * one), checked as a file's: mdpub --replay and --lines. Errors as for
+ * conf_load(), with `what` as the file name and line 0. The periodic
+ * stats log is off. */
+int conf_build(struct mdpub_conf **out, const char *what, const char *channel,
+	       char *const *settings, size_t n, struct conf_report *report);
+
 void conf_report_free(struct conf_report *report);
 
 void conf_free(struct mdpub_conf *conf);

@@ -143,16 +143,13 @@ static int csv_trade(char **f, int n, uint64_t recv_ns, struct line_msg *out,
 	return LINE_OK;
 }
 
-int lines_parse_csv(char *line, uint64_t recv_ns, struct line_msg *out,
-		    const char **why)
+/* A Q or T line. */
+static int csv_qt(char *line, uint64_t recv_ns, struct line_msg *out,
+		  const char **why)
 {
 	char *f[CSV_FIELDS_MAX + 1];
 	int n = 0;
 
-	memset(out, 0, sizeof(*out));
-	line += strspn(line, " \t");
-	if (!*line || *line == '#')
-		return LINE_SKIP;
 	while (line && n <= CSV_FIELDS_MAX)
 		f[n++] = strsep(&line, ",");
 	if (line) {
@@ -165,6 +162,18 @@ int lines_parse_csv(char *line, uint64_t recv_ns, struct line_msg *out,
 		return csv_trade(f, n, recv_ns, out, why);
 	*why = "first field is neither Q nor T";
 	return LINE_BAD;
+}
+
+int lines_parse_csv(char *line, uint64_t recv_ns, struct line_msg *out,
+		    const char **why)
+{
+	memset(out, 0, sizeof(*out));
+	line += strspn(line, " \t");
+	if (!*line || *line == '#')
+		return LINE_SKIP;
+	if (lines_mdsub_row(line))
+		return lines_parse_mdsub(line, out, why);
+	return csv_qt(line, recv_ns, out, why);
 }
 
 /* --------------------------------------------------------- Binance JSON */

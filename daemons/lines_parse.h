@@ -14,12 +14,19 @@
 
 #include "mdbus_msg.h"
 
+#define LINE_PAYLOAD_MAX 2048 /* a line of 4096 bytes holds no more */
+
 struct line_msg {
-	uint16_t type;  /* MDBUS_MSG_QUOTE or MDBUS_MSG_TRADE */
-	size_t size;    /* bytes of the struct in u */
+	uint16_t type;  /* Q/T lines and JSON: MDBUS_MSG_QUOTE or _TRADE;
+			   mdsub's CSV: any */
+	size_t size;    /* bytes of the message in u */
 	union {
 		struct mdbus_quote quote;
 		struct mdbus_trade trade;
+		struct mdbus_book_level level;
+		struct mdbus_status status;
+		struct mdbus_heartbeat heartbeat;
+		unsigned char bytes[LINE_PAYLOAD_MAX];
 	} u;
 };
 
@@ -28,13 +35,22 @@ struct line_msg {
 #define LINE_SKIP 1   /* blank or comment line: nothing to publish */
 #define LINE_BAD (-1) /* malformed: *why says why (a static text) */
 
-/* A CSV line (no newline; modified in place). recv_ns goes in recv_ns. */
+/* A CSV line (no newline; modified in place): a Q or T line (recv_ns
+ * goes in recv_ns), or a line of `mdsub -o csv` (lines_parse_mdsub()). */
 int lines_parse_csv(char *line, uint64_t recv_ns, struct line_msg *out,
 		    const char **why);
 
 /* A JSON line of `len` bytes, parsed with tok (reset here). */
 int lines_parse_json(json_tokener *tok, const char *line, size_t len,
 		     uint64_t recv_ns, struct line_msg *out, const char **why);
+
+/* 1 when line is mdsub's CSV header or has its 28 fields. */
+int lines_mdsub_row(const char *line);
+
+/* A line of `mdsub -o csv` (lines_mdsub.c): its header is LINE_SKIP, a row
+ * the message it shows (type, fields, payload bytes of raw, unknown and
+ * malformed ones; not channel, seq, ts_ns, lost). Modified in place. */
+int lines_parse_mdsub(char *line, struct line_msg *out, const char **why);
 
 /* A decimal number ("-12.5") as fixed point with 8 decimals. 0 or -1. */
 int lines_parse_fixed(const char *text, int64_t *out);

@@ -20,11 +20,15 @@
 
 #include "channel.h"
 #include "conf.h"
+#include "error_text.h"
 #include "log.h"
+#include "mdbus_rec.h"
 #include "parse_num.h"
 #include "pidfile.h"
 
 #define EXIT_USAGE 64 /* EX_USAGE of sysexits.h, as mdsub */
+#define EXIT_PARTIAL 2 /* --replay, --lines: not all of the input published */
+#define SETS_MAX 64    /* --set options */
 
 struct opts {
 	const char *conf_path; /* NULL: the embedded default */
@@ -33,6 +37,14 @@ struct opts {
 	int daemonize;
 	int check_only;
 	int verbose;
+	/* --replay FILE [CHANNEL], --lines FILE|- CHANNEL: no config file */
+	const char *source;    /* "replay" or "lines", NULL: a config */
+	const char *input;
+	const char *channel;
+	const char *speed;
+	int loop;
+	char *sets[SETS_MAX];  /* --set KEY=VALUE */
+	size_t nsets;
 };
 
 struct mdpub {
@@ -60,11 +72,26 @@ static void usage(FILE *out)
 		"  -p, --pidfile FILE  write the pid to FILE, locked while running\n"
 		"  -d, --duration SEC  stop by itself after SEC seconds\n"
 		"  -v, --verbose       log more (twice: debug)\n"
+		"\n"
+		"Without a configuration file:\n"
+		"      --replay FILE [CHANNEL]  publish the recording FILE on CHANNEL\n"
+		"                      (default: the channel it recorded), made with\n"
+		"                      the recorded geometry and mode\n"
+		"      --speed X       replay at X times the recorded pace (default 1;\n"
+		"                      0: as fast as the channel takes it)\n"
+		"      --loop          replay again from the start at the end\n"
+		"      --lines FILE|- CHANNEL  publish the CSV lines of FILE (or standard\n"
+		"                      input) on CHANNEL: Q/T lines or mdsub -o csv output\n"
+		"      --set KEY=VALUE any channel or source key of mdpub.conf(5)\n"
+		"                      (e.g. mode=lossless, timestamps=recorded,\n"
+		"                      format=binance); repeatable\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n\n"
 		"Signals: TERM/INT stop, HUP reloads the configuration, USR1 logs stats.\n"
 		"Exit status: 0 success, 1 failure (the reason on stderr or in the log),\n"
-		"64 bad command line.\n"
+		"2 --replay or --lines ended before all of its input was published\n"
+		"(malformed lines or records, messages dropped, stopped early), 64 bad\n"
+		"command line.\n"
 		"See mdpub(8) and mdpub.conf(5).\n",
 		MDPUB_CONF_DEFAULT);
 }
@@ -83,10 +110,50 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+enum { OPT_REPLAY = 256, OPT_LINES, OPT_SPEED, OPT_LOOP, OPT_SET };
+
+/* The options of a run without a configuration file. */
+static int parse_input_opt(int c, struct opts *o)
+{
+	double speed;
+
+	switch (c) {
+	case OPT_REPLAY:
+	case OPT_LINES:
+		if (o->source)
+			return usage_error("--replay and --lines exclude each other");
+		o->source = c == OPT_REPLAY ? "replay" : "lines";
+		o->input = optarg;
+		return 0;
+	case OPT_SPEED:
+		if (parse_double(optarg, &speed) < 0 || speed < 0)
+			return usage_error("--speed: '%s' is not a factor >= 0 "
+					   "(0: as fast as possible)", optarg);
+		o->speed = optarg;
+		return 0;
+	case OPT_LOOP:
+		o->loop = 1;
+		return 0;
+	case OPT_SET:
+		if (o->nsets == SETS_MAX)
+			return usage_error("more than %d --set options", SETS_MAX);
+		if (!strchr(optarg, '=') || *optarg == '=')
+			return usage_error("--set: '%s' is not KEY=VALUE", optarg);
+		o->sets[o->nsets++] = optarg;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 /* One option: 0 to go on, -1 to exit 0 (help, version), else the exit
  * status of a usage error. */
 static int parse_opt(int c, struct opts *o, char **argv)
 {
+	int rc = parse_input_opt(c, o);
+
+	if (rc <= 0)
+		return rc;
 	switch (c) {
 	case 'c':
 		o->conf_path = optarg;
@@ -124,6 +191,26 @@ static int parse_opt(int c, struct opts *o, char **argv)
 	}
 }
 
+/* Combinations: the input options go without a config file, with each
+ * other as they should. */
+static int check_args(const struct opts *o)
+{
+	const char *what = o->source && !strcmp(o->source, "lines") ? "--lines"
+								 : "--replay";
+
+	if (!o->source && (o->speed || o->loop || o->nsets))
+		return usage_error("--speed, --loop and --set go with --replay "
+				   "or --lines");
+	if (o->source && o->conf_path)
+		return usage_error("%s runs without a configuration file: not "
+				   "with -c", what);
+	if (o->source && !strcmp(o->source, "lines") && !o->channel)
+		return usage_error("--lines needs a CHANNEL");
+	if (o->source && !strcmp(o->source, "lines") && (o->speed || o->loop))
+		return usage_error("--speed and --loop go with --replay");
+	return 0;
+}
+
 /* 0 to run, -1 to exit 0 (help, version), else the exit status of a
  * usage error. */
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -137,6 +224,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
+		{"replay", required_argument, NULL, OPT_REPLAY},
+		{"lines", required_argument, NULL, OPT_LINES},
+		{"speed", required_argument, NULL, OPT_SPEED},
+		{"loop", no_argument, NULL, OPT_LOOP},
+		{"set", required_argument, NULL, OPT_SET},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -148,13 +240,17 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		if (rc)
 			return rc;
 	}
+	if (o->source && optind < argc)
+		o->channel = argv[optind++];
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	return 0;
+	return check_args(o);
 }
 
 static const char *conf_name(const struct opts *o)
 {
+	if (o->source)
+		return "the command line";
 	return o->conf_path ? o->conf_path : "(embedded default)";
 }
 
@@ -536,18 +632,124 @@ static void report_started(struct mdpub *m, int fd, char status)
 		close(null);
 }
 
+/* Appends a printf-made "KEY=VALUE" to kv (n of them). 0 or -1. */
+__attribute__((format(printf, 3, 4)))
+static int add_kv(char **kv, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&kv[*n], fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return -1;
+	(*n)++;
+	return 0;
+}
+
+/* --replay: the geometry and mode the recording's header names, when
+ * libmdbus would take them for channel (a header is hostile input). */
+static int add_recorded(char **kv, size_t *n, const char *channel,
+			const struct mdbus_rec_info *info)
+{
+	struct mdbus_pub_config cfg;
+
+	mdbus_pub_config_init(&cfg);
+	cfg.slot_size = info->slot_size;
+	cfg.slots_per_block = info->slots_per_block;
+	cfg.block_count = info->block_count;
+	if (!info->slot_size || !info->slots_per_block || !info->block_count ||
+	    (unsigned)info->mode > MDBUS_MODE_LOSSLESS ||
+	    mdbus_pub_config_check(channel, &cfg) < 0)
+		return 0; /* unknown or unusable: the defaults */
+	return add_kv(kv, n, "slot_size=%u", info->slot_size) |
+	       add_kv(kv, n, "slots_per_block=%u", info->slots_per_block) |
+	       add_kv(kv, n, "block_count=%u", info->block_count) |
+	       add_kv(kv, n, "mode=%s", mdbus_mode_name(info->mode));
+}
+
+/* The settings of --replay or --lines in kv (n of them); the channel in
+ * *channel. 0, or -1 after logging why. */
+static int cli_settings(const struct opts *o, char **kv, size_t *n,
+			const char **channel, char *name, size_t namelen)
+{
+	int replay = strcmp(o->source, "replay") == 0, have = 0, rc = 0;
+	struct mdbus_rec_info info;
+	mdbus_rec_reader_t *r;
+
+	*channel = o->channel;
+	if (replay && (rc = mdbus_rec_open(&r, o->input, &info)) == 0) {
+		mdbus_rec_close(r);
+		snprintf(name, namelen, "%s", info.channel);
+		*channel = o->channel ? o->channel : name;
+		have = 1;
+	}
+	if (!*channel) {
+		log_msg(LOG_ERR, "%s", mdbus_error_text(rc));
+		return -1;
+	}
+	rc = add_kv(kv, n, "source=%s", o->source) |
+	     add_kv(kv, n, "file=%s", o->input);
+	if (replay && o->speed)
+		rc |= add_kv(kv, n, "speed=%s", o->speed);
+	if (o->loop)
+		rc |= add_kv(kv, n, "loop=yes");
+	if (have)
+		rc |= add_recorded(kv, n, *channel, &info);
+	for (size_t i = 0; i < o->nsets; i++)
+		rc |= add_kv(kv, n, "%s", o->sets[i]);
+	if (rc)
+		log_msg(LOG_ERR, "out of memory");
+	return rc ? -1 : 0;
+}
+
+/* The config of --replay or --lines: one channel, no file. NULL after
+ * logging why. */
+static struct mdpub_conf *load_cli(const struct opts *o)
+{
+	char *kv[SETS_MAX + 16], name[MDBUS_CHANNEL_MAX + 1] = "";
+	struct conf_report report;
+	struct mdpub_conf *conf = NULL;
+	const char *channel;
+	size_t n = 0;
+
+	if (cli_settings(o, kv, &n, &channel, name, sizeof(name)) == 0 &&
+	    conf_build(&conf, "command line", channel, kv, n, &report) < 0)
+		log_report(&report);
+	while (n)
+		free(kv[--n]);
+	return conf;
+}
+
+/* The configuration: a file, the embedded default, or the command line. */
+static struct mdpub_conf *load_any(const struct opts *o)
+{
+	return o->source ? load_cli(o) : load(o->conf_path);
+}
+
 static int check(const struct opts *o)
 {
 	struct mdpub_conf *conf;
 
 	log_plain(1);
-	conf = load(o->conf_path);
+	conf = load_any(o);
 	if (!conf)
 		return 1;
 	printf("%s: OK, %zu channel%s\n", conf_name(o), conf->nchans,
 	       conf->nchans == 1 ? "" : "s");
 	conf_free(conf);
 	return 0;
+}
+
+/* --replay, --lines: every channel's input published, to its end (a
+ * --loop has none). */
+static int all_complete(const struct mdpub *m)
+{
+	for (size_t i = 0; i < m->nchans; i++)
+		if (!channel_complete(m->chans[i], !m->opts.loop))
+			return 0;
+	return 1;
 }
 
 static int run(struct mdpub *m, struct mdpub_conf *conf, int fd)
@@ -564,11 +766,15 @@ static int run(struct mdpub *m, struct mdpub_conf *conf, int fd)
 	report_started(m, fd, rc == 0 ? 0 : 1);
 	if (rc == 0)
 		ev_run(m->loop, 0);
+	if (rc == 0 && m->opts.source && !all_complete(m))
+		rc = EXIT_PARTIAL;
 	stop_all(m);
 	pidfile_release(m->pidfd, m->opts.pidfile);
 	free(m->chans);
-	log_msg(LOG_NOTICE, "mdpub %s", rc == 0 ? "stopped" : "failed to start");
-	return rc == 0 ? 0 : 1;
+	log_msg(LOG_NOTICE, "mdpub %s", rc == 0 ? "stopped" :
+		rc == EXIT_PARTIAL ? "stopped before all of its input was "
+		"published" : "failed to start");
+	return rc == 0 || rc == EXIT_PARTIAL ? rc : 1;
 }
 
 static void default_conf(struct opts *o)
@@ -588,7 +794,7 @@ int main(int argc, char **argv)
 	default_conf(&m.opts);
 	if (m.opts.check_only)
 		return check(&m.opts);
-	conf = load(m.opts.conf_path);
+	conf = load_any(&m.opts);
 	if (!conf)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

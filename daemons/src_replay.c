@@ -92,11 +92,13 @@ static void read_trouble(struct replay *r, int err)
 	if (r->warned)
 		return;
 	r->warned = 1;
-	if (err == MDBUS_ETRUNCATED)
+	if (err == MDBUS_ETRUNCATED) {
 		log_msg(LOG_WARNING, "channel %s: %s ends in a partial record",
 			name_of(r), r->conf.file);
-	else
-		log_msg(LOG_ERR, "channel %s: %s: %s (record of %u bytes at "
+		return;
+	}
+	channel_count_malformed(r->base.ch);
+	log_msg(LOG_ERR, "channel %s: %s: %s (record of %u bytes at "
 			"offset %llu): replay ends there", name_of(r),
 			r->conf.file, mdbus_strerror(err), r->msg.size,
 			(unsigned long long)mdbus_rec_offset(r->rec));

@@ -117,6 +117,86 @@ static void test_csv_bad(void **state)
 	}
 }
 
+/* mdsub -o csv rows (daemons/lines_mdsub.c): quoted fields with commas
+ * and quotes, mdsub's escapes, payload bytes of raw and malformed
+ * messages, the header skipped, and what does not fit refused. */
+#define MDSUB_HEADER "channel,seq,ts_ns,type,symbol,exch_ns,recv_ns,bid_px," \
+	"bid_qty,ask_px,ask_qty,px,qty,side,trade_id,level,action,bids,asks," \
+	"state,text,send_ns,source_id,feed_seq,data,error,size,lost"
+
+static void test_mdsub_csv(void **state)
+{
+	struct line_msg m;
+	const char *why = NULL;
+
+	assert_int_equal(csv(MDSUB_HEADER, &m, &why), LINE_SKIP);
+	assert_int_equal(csv("c,4,9,status,\"a\\\\b\"\",\\x01\",5,6,,,,,,,,,,,,,halted,"
+			     "\"halt, \"\"news\"\"\",,,,,,64,0", &m, &why), LINE_OK);
+	assert_int_equal(m.type, MDBUS_MSG_STATUS);
+	assert_int_equal(m.size, 64);
+	assert_memory_equal(m.u.status.symbol, "a\\b\",\001\0", 7);
+	assert_string_equal(m.u.status.text, "halt, \"news\"");
+	assert_int_equal(m.u.status.state, MDBUS_STATE_HALTED);
+	assert_int_equal(m.u.status.exch_ns, 5);
+	assert_int_equal(csv("c,3,9,snapshot,AAPL,1,2,,,,,,,,,,,1@10.00 5@9.99,5@10.01,"
+			     ",,,,,,,88,0", &m, &why), LINE_OK);
+	assert_int_equal(m.size, 40 + 3 * 16);
+	assert_int_equal(m.u.bytes[32], 2); /* bids */
+	assert_int_equal(csv("c,6,9,raw,,,,,,,,,,,,,,,,,,,,,0001feff,,4,0", &m,
+			     &why), LINE_OK);
+	assert_int_equal(m.type, 0);
+	assert_int_equal(m.size, 4);
+	assert_memory_equal(m.u.bytes, "\x00\x01\xfe\xff", 4);
+	assert_int_equal(csv("c,1,9,trade,,,,,,,,,,,,,,,,,,,,,,malformed,0,0", &m,
+			     &why), LINE_OK);
+	assert_int_equal(m.type, MDBUS_MSG_TRADE);
+	assert_int_equal(m.size, 0);
+	assert_int_equal(csv("c,3,9,type999,,,,,,,,,,,,,,,,,,,,,ab,,1,0", &m, &why),
+			 LINE_OK);
+	assert_int_equal(m.type, 999);
+	assert_int_equal(csv("c,0,9,quote,AAPL,1,2,100.25,100,100.26,200.5,,,,,,,,,"
+			     ",,,,,,,64,0", &m, &why), LINE_OK);
+	assert_int_equal(m.u.quote.bid_px, 10025000000LL);
+	assert_int_equal(m.u.quote.recv_ns, 2);
+	(void)state;
+}
+
+static void test_mdsub_csv_bad(void **state)
+{
+	static const struct {
+		const char *line;
+		const char *why;
+	} cases[] = {
+		{"c,0,9,quote,AAPL,1,2,100.25,100,100.26,200.5,,,,,,,,,,,,,,,,63,0",
+		 "mdsub CSV: size differs from the fields"},
+		{"c,0,9,quote,AAPL,1,2,x,100,100.26,200.5,,,,,,,,,,,,,,,,64,0",
+		 "mdsub CSV: bad field for the type"},
+		{"c,0,9,nosuch,AAPL,1,2,,,,,,,,,,,,,,,,,,,,64,0",
+		 "mdsub CSV: unknown type"},
+		{"c,0,9,raw,,,,,,,,,,,,,,,,,,,,,abc,,2,0",
+		 "mdsub CSV: bad field for the type"},
+		{"c,0,9,status,\"open,,,,,,,,,,,,,,,,,,,,,,,,,,64,0",
+		 "too many fields"}, /* a Q/T line then */
+		{"c,0,9,status,a\"b,c\"d" ",,,,,,,,,,,,,,,,,,,,,,,",
+		 "mdsub CSV: not 28 fields"},
+		{"c,0,9,status,\\q,0,0,,,,,,,,,,,,,halted,,,,,,,64,0",
+		 "mdsub CSV: bad field for the type"},
+		{"c,0,9,status,ABCDEFGHIJKLMNOPQ,0,0,,,,,,,,,,,,,halted,,,,,,,64,0",
+		 "mdsub CSV: bad field for the type"},
+		{"c,0,9,type70000,,,,,,,,,,,,,,,,,,,,,ab,,1,0",
+		 "mdsub CSV: unknown type"},
+	};
+	struct line_msg m;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *why = NULL;
+
+		assert_int_equal(csv(cases[i].line, &m, &why), LINE_BAD);
+		assert_string_equal(why, cases[i].why);
+	}
+	(void)state;
+}
+
 static int json(json_tokener *tok, const char *text, struct line_msg *m,
 		const char **why)
 {
@@ -203,6 +283,8 @@ int main(void)
 		cmocka_unit_test(test_fixed),
 		cmocka_unit_test(test_csv_good),
 		cmocka_unit_test(test_csv_bad),
+		cmocka_unit_test(test_mdsub_csv),
+		cmocka_unit_test(test_mdsub_csv_bad),
 		cmocka_unit_test(test_json_good),
 		cmocka_unit_test(test_json_bad),
 	};
