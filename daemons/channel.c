@@ -34,10 +34,10 @@
 /* A message queued by back-pressure: this header, then the payload,
  * rounded up to 8 bytes. */
 struct queued {
-	uint64_t ts_ns;
+	uint64_t ts_ns;  /* a skip: how many sequence numbers */
 	uint32_t size;
 	uint16_t type;
-	uint16_t pad;
+	uint16_t skip;   /* 1: mdbus_pub_skip(), not a message */
 };
 
 struct backlog {
@@ -46,6 +46,7 @@ struct backlog {
 	size_t len;  /* bytes used */
 	size_t cap;
 	uint64_t count; /* messages queued */
+	uint64_t seqs;  /* sequence numbers they and the skips queued take */
 };
 
 /* The channel's counters, in this order in the segment (mdpub(8),
@@ -86,6 +87,7 @@ struct channel {
 	struct source *src;
 	struct backlog q;
 	int paused;
+	int quiet;  /* the source numbers the sequence: no own messages */
 	int src_done;
 	uint64_t out_at_heartbeat;
 	atomic_int finished;
@@ -148,8 +150,8 @@ int channel_finished(const struct channel *ch)
 
 int channel_complete(const struct channel *ch, int to_end)
 {
-	return (channel_finished(ch) || !to_end) && !get(&ch->n.malformed) &&
-	       !get(&ch->n.dropped);
+	return (channel_finished(ch) || !to_end) && !get(ch, CTR_MALFORMED) &&
+	       !get(ch, CTR_DROPPED);
 }
 
 void channel_count_malformed(struct channel *ch)
@@ -215,12 +217,13 @@ static int backlog_reserve(struct backlog *q, size_t need)
 	return 0;
 }
 
-static int enqueue(struct channel *ch, uint16_t type, const void *data,
-		   size_t size, uint64_t ts_ns)
+/* Queues a message, or with h->skip a skip of h->ts_ns numbers. */
+static int enqueue(struct channel *ch, const struct queued *h,
+		   const void *data)
 {
 	struct backlog *q = &ch->q;
+	size_t size = h->size;
 	size_t need = sizeof(struct queued) + ((size + 7) & ~(size_t)7);
-	struct queued h = {.ts_ns = ts_ns, .size = (uint32_t)size, .type = type};
 
 	if (q->len - q->head + need > BACKLOG_MAX) {
 		drop(ch, "back-pressure queue full");
@@ -230,10 +233,12 @@ static int enqueue(struct channel *ch, uint16_t type, const void *data,
 		drop(ch, "out of memory");
 		return -1;
 	}
-	memcpy(q->buf + q->len, &h, sizeof(h));
-	memcpy(q->buf + q->len + sizeof(h), data, size);
+	memcpy(q->buf + q->len, h, sizeof(*h));
+	if (size)
+		memcpy(q->buf + q->len + sizeof(*h), data, size);
 	q->len += need;
-	q->count++;
+	q->count += !h->skip;
+	q->seqs += h->skip ? h->ts_ns : 1;
 	if (!ch->paused) {
 		ch->paused = 1;
 		ev_timer_again(ch->loop, &ch->retry_w);
@@ -261,6 +266,7 @@ static inline int try_publish(struct channel *ch, uint16_t type, const void *dat
 int channel_publish(struct channel *ch, uint16_t type, const void *data,
 		    size_t size, uint64_t ts_ns)
 {
+	struct queued h = {.ts_ns = ts_ns, .size = (uint32_t)size, .type = type};
 	int rc;
 
 	bump(ch, CTR_IN, 1);
@@ -269,12 +275,47 @@ int channel_publish(struct channel *ch, uint16_t type, const void *data,
 		return -1;
 	}
 	if (ch->paused)
-		return enqueue(ch, type, data, size, ts_ns);
+		return enqueue(ch, &h, data);
 	rc = try_publish(ch, type, data, size, ts_ns);
 	if (rc <= 0)
 		return rc;
 	bump(ch, CTR_BACKPRESSURE, 1);
-	return enqueue(ch, type, data, size, ts_ns);
+	return enqueue(ch, &h, data);
+}
+
+/* 0 skipped, 1 back-pressure, -1 refused (logged). */
+static int try_skip(struct channel *ch, uint64_t n)
+{
+	int rc = mdbus_pub_skip(ch->pub, n);
+
+	if (rc == 0)
+		return 0;
+	if (rc == MDBUS_EBACKPRESSURE)
+		return 1;
+	log_msg(LOG_ERR, "channel %s: skipping %llu sequence numbers: %s",
+		channel_name(ch), (unsigned long long)n, mdbus_strerror(rc));
+	return -1;
+}
+
+int channel_skip(struct channel *ch, uint64_t n)
+{
+	struct queued h = {.ts_ns = n, .skip = 1};
+	int rc;
+
+	if (!n)
+		return 0;
+	if (ch->paused)
+		return enqueue(ch, &h, NULL);
+	rc = try_skip(ch, n);
+	if (rc <= 0)
+		return rc;
+	bump(ch, CTR_BACKPRESSURE, 1);
+	return enqueue(ch, &h, NULL);
+}
+
+uint64_t channel_next_seq(const struct channel *ch)
+{
+	return mdbus_pub_position(ch->pub) + ch->q.seqs;
 }
 
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -286,13 +327,16 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		struct queued h;
 
 		memcpy(&h, q->buf + q->head, sizeof(h));
-		if (try_publish(ch, h.type, q->buf + q->head + sizeof(h), h.size,
-				h.ts_ns) > 0)
+		if ((h.skip ? try_skip(ch, h.ts_ns)
+			    : try_publish(ch, h.type, q->buf + q->head + sizeof(h),
+					  h.size, h.ts_ns)) > 0)
 			return;
 		q->head += sizeof(h) + ((h.size + 7u) & ~7u);
-		q->count--;
+		q->count -= !h.skip;
+		q->seqs -= h.skip ? h.ts_ns : 1;
 	}
 	q->head = q->len = 0;
+	q->seqs = 0;
 	ch->paused = 0;
 	ev_timer_stop(loop, w);
 	if (!ch->src_done)
@@ -305,6 +349,8 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static int publish_own(struct channel *ch, uint16_t type, const void *data,
 		       size_t size)
 {
+	if (ch->quiet) /* each sequence number is the source's */
+		return 0;
 	return mdbus_pub_publish(ch->pub, type, data, size, 0);
 }
 
@@ -323,7 +369,7 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t out = get(ch, CTR_OUT);
 
 	mdbus_pub_heartbeat(ch->pub);
-	if (out == ch->out_at_heartbeat && !ch->paused) {
+	if (out == ch->out_at_heartbeat && !ch->paused && !ch->quiet) {
 		struct mdbus_heartbeat hb = {.send_ns = now_realtime()};
 
 		publish_own(ch, MDBUS_MSG_HEARTBEAT, &hb, sizeof(hb));
@@ -544,6 +590,8 @@ static int channel_open(struct channel *ch, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	init_watchers(ch);
+	ch->quiet = ch->conf->ops->numbers_seq &&
+		    ch->conf->ops->numbers_seq(ch->conf->src_conf);
 	rc = ch->conf->ops->start(&ch->src, ch->conf->src_conf, ch, ch->loop,
 				  err, errlen);
 	if (rc == 0)

@@ -61,6 +61,15 @@ int channel_publish(struct channel *ch, uint16_t type, const void *data,
 
 int channel_paused(const struct channel *ch);
 
+/* Skips n sequence numbers (mdbus_pub_skip(): readers count them lost),
+ * queued in order under back-pressure as a message is. Returns 0, or -1
+ * when the library refused (logged). */
+int channel_skip(struct channel *ch, uint64_t n);
+
+/* The sequence number the next message given to channel_publish() gets
+ * (the write count, plus what back-pressure holds queued). */
+uint64_t channel_next_seq(const struct channel *ch);
+
 /* The source's input is over (end of file, count reached). */
 void channel_source_done(struct channel *ch);
 

@@ -43,6 +43,7 @@ struct opts {
 	const char *channel;
 	const char *speed;
 	int loop;
+	int keep_seq;
 	char *sets[SETS_MAX];  /* --set KEY=VALUE */
 	size_t nsets;
 };
@@ -80,6 +81,8 @@ static void usage(FILE *out)
 		"      --speed X       replay at X times the recorded pace (default 1;\n"
 		"                      0: as fast as the channel takes it)\n"
 		"      --loop          replay again from the start at the end\n"
+		"      --keep-seq      publish each record under its recorded sequence\n"
+		"                      number (the numbers between skipped: lost)\n"
 		"      --lines FILE|- CHANNEL  publish the CSV lines of FILE (or standard\n"
 		"                      input) on CHANNEL: Q/T lines or mdsub -o csv output\n"
 		"      --set KEY=VALUE any channel or source key of mdpub.conf(5)\n"
@@ -110,7 +113,7 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-enum { OPT_REPLAY = 256, OPT_LINES, OPT_SPEED, OPT_LOOP, OPT_SET };
+enum { OPT_REPLAY = 256, OPT_LINES, OPT_SPEED, OPT_LOOP, OPT_SET, OPT_KEEP_SEQ };
 
 /* The options of a run without a configuration file. */
 static int parse_input_opt(int c, struct opts *o)
@@ -133,6 +136,9 @@ static int parse_input_opt(int c, struct opts *o)
 		return 0;
 	case OPT_LOOP:
 		o->loop = 1;
+		return 0;
+	case OPT_KEEP_SEQ:
+		o->keep_seq = 1;
 		return 0;
 	case OPT_SET:
 		if (o->nsets == SETS_MAX)
@@ -198,16 +204,17 @@ static int check_args(const struct opts *o)
 	const char *what = o->source && !strcmp(o->source, "lines") ? "--lines"
 								 : "--replay";
 
-	if (!o->source && (o->speed || o->loop || o->nsets))
-		return usage_error("--speed, --loop and --set go with --replay "
-				   "or --lines");
+	if (!o->source && (o->speed || o->loop || o->keep_seq || o->nsets))
+		return usage_error("--speed, --loop, --keep-seq and --set go with "
+				   "--replay or --lines");
 	if (o->source && o->conf_path)
 		return usage_error("%s runs without a configuration file: not "
 				   "with -c", what);
 	if (o->source && !strcmp(o->source, "lines") && !o->channel)
 		return usage_error("--lines needs a CHANNEL");
-	if (o->source && !strcmp(o->source, "lines") && (o->speed || o->loop))
-		return usage_error("--speed and --loop go with --replay");
+	if (o->source && !strcmp(o->source, "lines") &&
+	    (o->speed || o->loop || o->keep_seq))
+		return usage_error("--speed, --loop and --keep-seq go with --replay");
 	return 0;
 }
 
@@ -228,6 +235,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"lines", required_argument, NULL, OPT_LINES},
 		{"speed", required_argument, NULL, OPT_SPEED},
 		{"loop", no_argument, NULL, OPT_LOOP},
+		{"keep-seq", no_argument, NULL, OPT_KEEP_SEQ},
 		{"set", required_argument, NULL, OPT_SET},
 		{NULL, 0, NULL, 0},
 	};
@@ -695,6 +703,8 @@ static int cli_settings(const struct opts *o, char **kv, size_t *n,
 		rc |= add_kv(kv, n, "speed=%s", o->speed);
 	if (o->loop)
 		rc |= add_kv(kv, n, "loop=yes");
+	if (o->keep_seq)
+		rc |= add_kv(kv, n, "keep_seq=yes");
 	if (have)
 		rc |= add_recorded(kv, n, *channel, &info);
 	for (size_t i = 0; i < o->nsets; i++)

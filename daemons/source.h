@@ -46,6 +46,11 @@ struct source_ops {
 	void (*resume)(struct source *src);
 	/* Stops every watcher and frees the source. */
 	void (*stop)(struct source *src);
+	/* 1 when the source, so configured, numbers the channel's sequence
+	 * itself (channel_skip()): the channel then publishes no message of
+	 * its own (no feed status at start and stop, no idle heartbeat
+	 * message). NULL: never. */
+	int (*numbers_seq)(const void *conf);
 	/* Names of the source's own counters (channel_count(), channel.h),
 	 * at most SOURCE_COUNTERS_MAX, NULL-terminated; NULL for none. */
 	const char *const *counters;

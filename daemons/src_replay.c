@@ -7,6 +7,11 @@
  * the next record would be due after more than `max_wait` seconds (a
  * corrupt or forged file, a recorder whose clock was set) is logged and
  * waited for `max_wait` seconds only; the pace goes on from there.
+ * With `keep_seq`, each record is published under its recorded sequence
+ * number: the numbers before it that the channel has not reached are
+ * skipped (channel_skip(): readers count them lost, as the recorder did),
+ * and a record behind the channel's next number is not published
+ * (counted malformed, logged).
  */
 #include "config.h"
 
@@ -34,6 +39,7 @@ struct replay_conf {
 	double max_wait;
 	int loop;
 	int timestamps; /* 0 now, 1 recorded */
+	int keep_seq;
 };
 
 static const char *const ts_names[] = {"now", "recorded", NULL};
@@ -45,6 +51,7 @@ static const struct setting replay_settings[] = {
 	{"max_wait", SET_DOUBLE, OFF(max_wait), 0.001, 1e9, 0, NULL},
 	{"loop", SET_BOOL, OFF(loop), 0, 0, 0, NULL},
 	{"timestamps", SET_CHOICE, OFF(timestamps), 0, 0, 0, ts_names},
+	{"keep_seq", SET_BOOL, OFF(keep_seq), 0, 0, 0, NULL},
 	{NULL, 0, 0, 0, 0, 0, NULL},
 };
 
@@ -57,6 +64,7 @@ struct replay {
 	int have;                  /* rec and payload hold a record */
 	int warned;                /* a cut or corrupt record was logged */
 	struct log_limit jump_limit;
+	struct log_limit behind_limit;
 	uint64_t pass_records;     /* published in this pass */
 	uint64_t last_seq;
 	ev_tstamp base_wall;       /* when the pass's first record went out */
@@ -75,10 +83,22 @@ static void replay_conf_init(void *conf)
 
 static int replay_conf_check(const void *conf, char *err, size_t errlen)
 {
-	if (((const struct replay_conf *)conf)->file)
+	const struct replay_conf *c = conf;
+
+	if (c->keep_seq && c->loop) {
+		snprintf(err, errlen, "source replay: keep_seq and loop exclude "
+			 "each other (a second pass would go back)");
+		return -1;
+	}
+	if (c->file)
 		return 0;
 	snprintf(err, errlen, "source replay needs file = PATH");
 	return -1;
+}
+
+static int replay_numbers_seq(const void *conf)
+{
+	return ((const struct replay_conf *)conf)->keep_seq;
 }
 
 static const char *name_of(const struct replay *r)
@@ -138,6 +158,22 @@ static int advance(struct replay *r)
 	return r->have;
 }
 
+/* keep_seq: brings the channel to the record's sequence number. 0, or
+ * -1 when the channel is past it (counted, logged) or refused. */
+static int place(struct replay *r)
+{
+	uint64_t next = channel_next_seq(r->base.ch);
+
+	if (r->msg.seq >= next)
+		return channel_skip(r->base.ch, r->msg.seq - next);
+	channel_count_malformed(r->base.ch);
+	log_limited(&r->behind_limit, LOG_WARNING, "channel %s: %s: record of "
+		    "seq %llu not published: the channel's next sequence "
+		    "number is %llu (keep_seq)", name_of(r), r->conf.file,
+		    (unsigned long long)r->msg.seq, (unsigned long long)next);
+	return -1;
+}
+
 static void publish_record(struct replay *r)
 {
 	uint64_t ts = r->conf.timestamps ? r->msg.ts_ns : 0;
@@ -150,6 +186,8 @@ static void publish_record(struct replay *r)
 	}
 	r->last_seq = r->msg.seq;
 	r->pass_records++;
+	if (r->conf.keep_seq && place(r) < 0)
+		return;
 	channel_publish(r->base.ch, r->msg.type, r->payload, r->msg.size, ts);
 }
 
@@ -258,6 +296,7 @@ static void replay_stop(struct source *src)
 
 	replay_halt(r);
 	log_limit_flush(&r->jump_limit, LOG_WARNING);
+	log_limit_flush(&r->behind_limit, LOG_WARNING);
 	mdbus_rec_close(r->rec);
 	free(r->payload);
 	free(r);
@@ -273,7 +312,7 @@ static int replay_start(struct source **out, const void *conf,
 	if (!r)
 		return source_nomem(err, errlen);
 	r->conf = *(const struct replay_conf *)conf;
-	r->jump_limit.burst = 10;
+	r->jump_limit.burst = r->behind_limit.burst = 10;
 	ev_init(&r->pace_w, pace_cb);
 	ev_idle_init(&r->idle_w, idle_cb);
 	r->pace_w.data = r->idle_w.data = r;
@@ -294,6 +333,7 @@ const struct source_ops src_replay = {
 	.conf_size = sizeof(struct replay_conf),
 	.conf_init = replay_conf_init,
 	.conf_check = replay_conf_check,
+	.numbers_seq = replay_numbers_seq,
 	.start = replay_start,
 	.resume = replay_resume,
 	.stop = replay_stop,

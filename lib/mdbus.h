@@ -200,6 +200,16 @@ int mdbus_pub_commit(mdbus_pub_t *pub, uint16_t type, size_t size,
  * Returns 0 or MDBUS_ENOCLAIM. */
 int mdbus_pub_abort(mdbus_pub_t *pub);
 
+/* Skips n sequence numbers: the next message gets mdbus_pub_position() + n,
+ * and readers count the n skipped as lost (msg.lost of the next message
+ * they read), exactly as messages overwritten before they were read. For
+ * a publisher that keeps another numbering, e.g. a replay that keeps the
+ * recorded sequence numbers (mdpub --keep-seq). Writes at most capacity-1
+ * slot stamps. Returns 0, MDBUS_ECLAIMED, -EOVERFLOW past 2^64, or in
+ * lossless mode MDBUS_EBACKPRESSURE (nothing skipped: a reader is within
+ * a ring of the new position). */
+int mdbus_pub_skip(mdbus_pub_t *pub, uint64_t n);
+
 /* Stores the heartbeat time (CLOCK_REALTIME) readers see, and restores
  * the consumer table file if a reader truncated it. No syscall besides
  * the vDSO clock read unless it restores. Call it from the publishing

@@ -422,6 +422,38 @@ MDBUS_EXPORT int mdbus_pub_abort(mdbus_pub_t *p)
 	return 0;
 }
 
+/*
+ * Sequence numbers next .. to-1 are skipped (doc/protocol.md, "Skipping"):
+ * the slots of the last `capacity` of them get the stamp writing(to),
+ * later than any of them and earlier than each slot's next occupant, so
+ * a reader at one finds itself lapped and counts them lost, and a reader
+ * at `to` waits for it; then write_num jumps to `to`.
+ */
+MDBUS_EXPORT int mdbus_pub_skip(mdbus_pub_t *p, uint64_t n)
+{
+	uint64_t cap = p->m.g.capacity, to = p->next + n, m;
+	int r;
+
+	if (p->claimed)
+		return MDBUS_ECLAIMED;
+	if (n == 0)
+		return 0;
+	if (to < n)
+		return -EOVERFLOW;
+	r = room_for(p, to - 1); /* the markers overwrite up to to-1-cap */
+	if (r < 0)
+		return r;
+	for (m = n < cap ? p->next : to - cap; m < to; m++)
+		/* Relaxed: no data rides on a marker; a reader that sees it
+		 * only moves on, loading write_num itself (sub.c lapped()),
+		 * and one copying the slot's old message discards it at its
+		 * stamp re-check. */
+		atomic_store_explicit(&seg_slot(&p->m, m)[SLOT_W_STAMP],
+				      stamp_writing(to), memory_order_relaxed);
+	advance(p, to);
+	return 0;
+}
+
 MDBUS_EXPORT void mdbus_pub_heartbeat(mdbus_pub_t *p)
 {
 	(void)seg_table_restore(&p->m); /* a reader truncated it */

@@ -1,0 +1,145 @@
+/*
+ * t_skip.c - mdbus_pub_skip() (doc/protocol.md, "Skipping"): sequence
+ * numbers skipped are counted lost by every reader, exactly, never
+ * returned, and the next message carries the new number.
+ *
+ * 1. Readers at every kind of position (before the skip, in the middle of
+ *    a ring's worth of skipped numbers, after a skip of more than a ring,
+ *    of exactly a ring) read the next message with msg.lost = what they
+ *    missed; a reader opened at the oldest after a skip counts the markers
+ *    lost one by one and never returns a marker as a message.
+ * 2. A reader waiting in mdbus_sub_read() at the first skipped number is
+ *    woken by the message after the skip, lost counted (another process).
+ * 3. Lossless: a skip that would pass a registered reader is refused with
+ *    MDBUS_EBACKPRESSURE and changes nothing; a claim open is refused.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mdbus.h"
+#include "testutil.h"
+
+#define CAP 64u
+
+struct shared {
+	_Atomic uint32_t ready;
+};
+
+static struct shared *sh;
+
+/* Reads one message, waiting up to 5 s; checks its seq and lost. */
+static void expect(mdbus_sub_t *s, uint64_t seq, uint64_t lost)
+{
+	unsigned char buf[256];
+	struct mdbus_msg m;
+
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 5000000000LL), 0);
+	TU_CHECK_EQ(m.seq, seq);
+	TU_CHECK_EQ(m.lost, lost);
+	TU_CHECK_EQ(m.type, 7);
+}
+
+static void publish(mdbus_pub_t *p)
+{
+	TU_CHECK_RC(mdbus_pub_publish(p, 7, "x", 1, 0), 0);
+}
+
+static void overwrite(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open("skip", &c);
+	mdbus_sub_t *a, *b, *o;
+
+	publish(p); /* 0 */
+	a = tu_sub_open("skip", "a", MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
+	TU_CHECK_RC(mdbus_pub_skip(p, 0), 0);
+	TU_CHECK_RC(mdbus_pub_skip(p, 9), 0); /* 1..9 */
+	TU_CHECK_EQ(mdbus_pub_position(p), 10);
+	publish(p); /* 10 */
+	expect(a, 10, 9);
+	b = tu_sub_open("skip", "b", MDBUS_START_SEQ, 5, MDBUS_WAIT_SPIN);
+	expect(b, 10, 5);
+	TU_CHECK_RC(mdbus_pub_skip(p, 3 * CAP + 5), 0); /* more than a ring */
+	publish(p);
+	expect(a, 11 + 3 * CAP + 5, 3 * CAP + 5);
+	expect(b, 11 + 3 * CAP + 5, 3 * CAP + 5);
+	TU_CHECK_RC(mdbus_pub_skip(p, CAP), 0); /* exactly a ring */
+	publish(p);
+	expect(a, 12 + 4 * CAP + 5, CAP);
+	/* from the oldest: what the ring holds is the markers, then one */
+	o = tu_sub_open("skip", "o", MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	expect(o, 12 + 4 * CAP + 5, mdbus_pub_position(p) - 1 -
+	       mdbus_sub_position(o));
+	TU_CHECK_EQ(mdbus_sub_lost(o), CAP - 2); /* from w - cap + 1 */
+	TU_CHECK(mdbus_sub_caught_up(a) && mdbus_sub_caught_up(o));
+	mdbus_sub_close(a);
+	mdbus_sub_close(b);
+	mdbus_sub_close(o);
+	mdbus_pub_close(p);
+}
+
+static int waiting_reader(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open("skip.w", "w", MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_BLOCK);
+
+	(void)arg;
+	atomic_store(&sh->ready, 1);
+	expect(s, 1000, 999);
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void woken(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open("skip.w", &c);
+	pid_t pid;
+
+	publish(p); /* 0 */
+	pid = tu_spawn(waiting_reader, NULL);
+	tu_await(&sh->ready, 1, 10, "reader");
+	tu_sleep_ms(50); /* asleep at 1 */
+	TU_CHECK_RC(mdbus_pub_skip(p, 999), 0);
+	tu_sleep_ms(20);
+	publish(p); /* 1000 */
+	tu_wait_ok(pid, 10, "waiting reader");
+	mdbus_pub_close(p);
+}
+
+static void lossless(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_LOSSLESS);
+	mdbus_pub_t *p = tu_pub_open("skip.ll", &c);
+	mdbus_sub_t *s = tu_sub_open("skip.ll", "g", MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_SPIN);
+	void *payload;
+
+	for (int i = 0; i < 10; i++)
+		publish(p);
+	TU_CHECK_RC(mdbus_pub_skip(p, CAP), MDBUS_EBACKPRESSURE);
+	TU_CHECK_RC(mdbus_pub_skip(p, CAP - 10), 0); /* up to a ring ahead */
+	TU_CHECK_RC(mdbus_pub_skip(p, 1), MDBUS_EBACKPRESSURE);
+	TU_CHECK_EQ(mdbus_pub_position(p), CAP);
+	expect(s, 0, 0);
+	TU_CHECK_RC(mdbus_pub_skip(p, 1), 0);
+	for (int i = 1; i < 10; i++)
+		expect(s, (uint64_t)i, 0);
+	TU_CHECK_RC(mdbus_pub_claim(p, 8, &payload), 0);
+	TU_CHECK_RC(mdbus_pub_skip(p, 1), MDBUS_ECLAIMED);
+	TU_CHECK_RC(mdbus_pub_abort(p), 0);
+	publish(p); /* CAP + 1 */
+	expect(s, CAP + 1, CAP + 1 - 10);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+int main(void)
+{
+	tu_init("t_skip", 60);
+	sh = tu_shared(sizeof *sh);
+	overwrite();
+	woken();
+	lossless();
+	return 0;
+}
