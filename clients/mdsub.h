@@ -86,11 +86,11 @@ struct delivery {
 	const void *payload;
 };
 
-/* print.c: formats a message on out in the chosen format; chan_width:
+/* print.c: formats a message on f in the format fmt; chan_width:
  * width of the channel column of text (0 = no such column). */
 /* The header line of text and CSV; chan_width as for print_msg(). */
-void print_header(FILE *out, enum out_format f, int chan_width);
-void print_msg(FILE *out, enum out_format f, int chan_width,
+void print_header(FILE *f, enum out_format fmt, int chan_width);
+void print_msg(FILE *f, enum out_format fmt, int chan_width,
 	       const struct delivery *d);
 /* Name of a message type ("quote", ...) or NULL when unknown. */
 const char *msg_type_name(unsigned type);

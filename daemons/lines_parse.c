@@ -150,8 +150,9 @@ static int csv_qt(char *line, uint64_t recv_ns, struct line_msg *out,
 	char *f[CSV_FIELDS_MAX + 1];
 	int n = 0;
 
-	while (line && n <= CSV_FIELDS_MAX)
+	do /* line is not empty: f[0] is set */
 		f[n++] = strsep(&line, ",");
+	while (line && n <= CSV_FIELDS_MAX);
 	if (line) {
 		*why = "too many fields";
 		return LINE_BAD;
