@@ -368,6 +368,11 @@ MDBUS_EXPORT int mdbus_pub_publish_batch(mdbus_pub_t *p,
 	for (i = 0; i < count; i++, n++) {
 		_Atomic uint64_t *slot;
 
+		/* Never more than a ring's worth sealed past write_num: a
+		 * resume publishes at most that many (recover()), and a slot
+		 * sealed twice in one run loses the first message's stamp. */
+		if (MDBUS_UNLIKELY(n - p->next == p->m.g.capacity))
+			advance(p, n);
 		if (room_for(p, n) < 0)
 			break;
 		slot = begin(p, n);
@@ -376,7 +381,8 @@ MDBUS_EXPORT int mdbus_pub_publish_batch(mdbus_pub_t *p,
 	}
 	if (i == 0)
 		return count ? MDBUS_EBACKPRESSURE : 0;
-	advance(p, n);
+	if (n != p->next)
+		advance(p, n);
 	return (int)i;
 }
 
