@@ -195,7 +195,9 @@ void wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 
 	for (k = 0; k < WATCH_LOOKS; k++) {
 		st = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed);
-		if (st >= done)
+		/* complete(pos), or a later message's stamp (lapped);
+		 * writing(pos) = done + 1 is neither */
+		if (st == done || st > stamp_writing(pos))
 			return;
 		if (st == stamp_writing(pos)) {
 			cpu_relax();
@@ -424,8 +426,9 @@ int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 		return adaptive_step(m, wf, round, deadline_ns);
 	if (strategy == MDBUS_WAIT_SPIN) {
 		cpu_relax();
-		if ((round & 255) == 255 && deadline_ns != UINT64_MAX &&
-		    clock_mono_ns() >= deadline_ns)
+		/* every round: a round includes wait_watch()'s looks (up to
+		 * WATCH_LOOKS pauses), far more than a clock read */
+		if (deadline_ns != UINT64_MAX && clock_mono_ns() >= deadline_ns)
 			return -ETIMEDOUT;
 		return 0;
 	}
