@@ -448,8 +448,14 @@ MDBUS_INLINE int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 	again = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed);
 	s->pending_lost = 0;
 	s->pos++;
-	if (again == stamp)
-		return 0; /* position published by mdbus_sub_poll() */
+	if (again == stamp) {
+		/* Lossless: per message, so that a producer this reader
+		 * gates sees it move (stall eviction) however long the call
+		 * lasts; else once per call, by mdbus_sub_poll(). */
+		if (s->m.g.mode == MDBUS_MODE_LOSSLESS)
+			publish_position(s);
+		return 0;
+	}
 	/* Taken back: the handler hears it, and it counts as lost (the
 	 * next message's msg.lost does not count it again). */
 	msg.lost = 0;
@@ -480,7 +486,7 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 	/* Once per batch: a lossless producer sees the batch's slots free
 	 * when the call returns (not when evicted: the entry may be
 	 * another reader's now). */
-	if (r != MDBUS_EEVICTED)
+	if (r != MDBUS_EEVICTED && check_evicted(s) == 0)
 		publish_position(s);
 	if (got > 0 || r == -EAGAIN)
 		return (int)got;
