@@ -182,7 +182,8 @@ struct mdbus_pub_msg {
  * first message with no room and returns how many went out (then
  * MDBUS_EBACKPRESSURE when none did). Returns the number published
  * (count, or fewer only in lossless mode), MDBUS_ECLAIMED, MDBUS_ETOOBIG
- * or MDBUS_EBACKPRESSURE. Never blocks, no system call but the wake. */
+ * or MDBUS_EBACKPRESSURE (-EINVAL for a count above INT_MAX). Never
+ * blocks, no system call but the wake. */
 int mdbus_pub_publish_batch(mdbus_pub_t *pub, const struct mdbus_pub_msg *msgs,
 			    unsigned count);
 
@@ -379,8 +380,8 @@ typedef int (*mdbus_msg_handler)(void *arg, const struct mdbus_msg *msg,
  * or a negative code as mdbus_sub_try_read() returns it (only when no
  * message was handed over in this call; otherwise the next call returns
  * it). Loss is counted as by try_read (msg->lost). The reader's position
- * goes to the shared table once per call, when it returns: a lossless
- * producer gets the batch's slots back then. No syscall. */
+ * goes to the shared table after each message when the channel is
+ * lossless, else once per call. No syscall. */
 int mdbus_sub_poll(mdbus_sub_t *sub, mdbus_msg_handler handler, void *arg,
 		   unsigned max);
 

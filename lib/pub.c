@@ -14,6 +14,7 @@
  * synchronisation with step 1), so it discards a torn copy (sub.c).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -362,6 +363,8 @@ MDBUS_EXPORT int mdbus_pub_publish_batch(mdbus_pub_t *p,
 
 	if (p->claimed)
 		return MDBUS_ECLAIMED;
+	if (count > INT_MAX)
+		return -EINVAL; /* the count returned would not fit */
 	for (i = 0; i < count; i++)
 		if (msgs[i].size > seg_payload_max(&p->m))
 			return MDBUS_ETOOBIG;

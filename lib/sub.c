@@ -580,8 +580,12 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 			return MDBUS_EREPLACED;
 		if (deadline == UINT64_MAX && timeout_ns >= 0)
 			deadline = clock_mono_ns() + (uint64_t)timeout_ns;
-		if (s->wait == MDBUS_WAIT_SPIN || s->wait == MDBUS_WAIT_ADAPTIVE)
-			wait_watch(seg_slot(&s->m, pos), s->m.g.slot_size / 8, pos);
+		/* A message that landed while watching is read at once: no
+		 * sleep, no count in the waiters (a batch may not have moved
+		 * write_num yet, which is all a sleeper looks at). */
+		if ((s->wait == MDBUS_WAIT_SPIN || s->wait == MDBUS_WAIT_ADAPTIVE) &&
+		    wait_watch(seg_slot(&s->m, pos), s->m.g.slot_size / 8, pos))
+			continue;
 		r = wait_step(&s->m, s->wait, &wf, round, deadline);
 		/* Every ring so far is answered by this -EINTR. Relaxed: the
 		 * count is only compared (bell_rang() and the futex). */

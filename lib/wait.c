@@ -184,9 +184,10 @@ static void cpu_relax(void)
  * after it. While the producer is inside the slot (writing(pos)) the
  * reader only pauses between looks, so that it does not pull lines away
  * from the stores that will complete it (bench/mdbench: latency, and
- * publish cost with an active reader).
+ * publish cost with an active reader). Returns 1 when the stamp said
+ * complete(pos) or a later message (read now), 0 when the looks ran out.
  */
-void wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
+int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 {
 	uint64_t done = stamp_complete(pos), st;
 	uint32_t lines = slot_words / 8 < WATCH_LINES ? slot_words / 8 : WATCH_LINES;
@@ -198,7 +199,7 @@ void wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 		/* complete(pos), or a later message's stamp (lapped);
 		 * writing(pos) = done + 1 is neither */
 		if (st == done || st > stamp_writing(pos))
-			return;
+			return 1;
 		if (st == stamp_writing(pos)) {
 			cpu_relax();
 			continue;
@@ -206,6 +207,7 @@ void wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 		for (l = 1; l < lines; l++)
 			(void)atomic_load_explicit(&slot[l * 8], memory_order_relaxed);
 	}
+	return 0;
 }
 
 /* Returns the number of sleepers woken. */

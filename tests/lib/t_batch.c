@@ -14,6 +14,10 @@
  *    publish all of them at resume rather than write other messages under
  *    the same sequence numbers (doc/protocol.md, "Publishing"). The kill
  *    is exact: message 6 of the batch points at an unreadable page.
+ * 4. The same with a batch longer than the ring, killed at its entry 90:
+ *    the batch made write_num public at least every ring, so the next
+ *    publisher resumes past every message a reader has, and no sequence
+ *    number is handed out with two different messages.
  */
 #include <errno.h>
 #include <string.h>
@@ -127,27 +131,51 @@ static void too_big(void)
 }
 
 #define CRASH_BEFORE 3u  /* published one by one first */
-#define CRASH_BATCH 10u
-#define CRASH_AT 6u      /* the batch entry that faults */
+#define CRASH_MAX 100u   /* entries of the longest batch */
+
+/* A publisher that dies inside a batch of `batch` entries, at entry `at`
+ * (its data points at the unreadable page `hole`). */
+struct crash {
+	const char *channel;
+	unsigned batch, at;
+	void *hole;
+};
 
 static int crashing_publisher(void *arg)
 {
+	const struct crash *k = arg;
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
-	unsigned char bufs[CRASH_BATCH][PMAX];
-	struct mdbus_pub_msg msgs[CRASH_BATCH];
-	void *hole = arg;
-	mdbus_pub_t *p = tu_pub_open("batch.kill", &c);
+	static unsigned char bufs[CRASH_MAX][PMAX];
+	static struct mdbus_pub_msg msgs[CRASH_MAX];
+	mdbus_pub_t *p = tu_pub_open(k->channel, &c);
 	uint64_t n;
 	unsigned i;
 
 	for (n = 0; n < CRASH_BEFORE; n++)
 		TU_CHECK_RC(tu_publish_seq(p, n, bufs[0], 0, PMAX), 0);
-	for (i = 0; i < CRASH_BATCH; i++)
+	for (i = 0; i < k->batch; i++)
 		batch_entry(&msgs[i], bufs[i], CRASH_BEFORE + i);
-	msgs[CRASH_AT].data = hole;
-	msgs[CRASH_AT].size = 16;
-	(void)mdbus_pub_publish_batch(p, msgs, CRASH_BATCH); /* dies inside */
+	msgs[k->at].data = k->hole;
+	msgs[k->at].size = 16;
+	(void)mdbus_pub_publish_batch(p, msgs, k->batch); /* dies inside */
 	return 3;
+}
+
+/* Runs crashing_publisher() on k and checks that it died inside. */
+static void crash(struct crash *k)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	pid_t kid;
+	int st;
+
+	k->hole = mmap(NULL, (size_t)page, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	TU_CHECK(k->hole != MAP_FAILED);
+	kid = tu_spawn(crashing_publisher, k);
+	st = tu_wait(kid, 30);
+	if (!tu_died_of(st, SIGSEGV))
+		tu_fail("the publisher was to die inside its batch: status %d", st);
+	munmap(k->hole, (size_t)page);
 }
 
 /* Reads until nothing is there; every message must be the pattern's.
@@ -168,41 +196,105 @@ static uint64_t drain(mdbus_sub_t *s, uint64_t from)
 static void killed_inside(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
-	const uint64_t sealed = CRASH_BEFORE + CRASH_AT;
-	long page = sysconf(_SC_PAGESIZE);
+	struct crash k = { "batch.kill", 10, 6, NULL };
+	const uint64_t sealed = CRASH_BEFORE + k.at;
 	unsigned char buf[PMAX];
-	void *hole;
 	mdbus_sub_t *early, *late;
 	mdbus_pub_t *p;
 	uint64_t n;
-	pid_t kid;
-	int st;
 
-	hole = mmap(NULL, (size_t)page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
-		    -1, 0);
-	TU_CHECK(hole != MAP_FAILED);
-	mdbus_pub_close(tu_pub_open("batch.kill", &c));
-	early = tu_sub_open("batch.kill", "early", MDBUS_START_LATEST, 0,
+	mdbus_pub_close(tu_pub_open(k.channel, &c));
+	early = tu_sub_open(k.channel, "early", MDBUS_START_LATEST, 0,
 			    MDBUS_WAIT_SPIN);
-	kid = tu_spawn(crashing_publisher, hole);
-	st = tu_wait(kid, 30);
-	if (!tu_died_of(st, SIGSEGV))
-		tu_fail("the publisher was to die inside its batch: status %d", st);
+	crash(&k);
 	/* The early reader follows stamps: it has every sealed message. */
 	TU_CHECK_EQ(drain(early, 0), sealed);
 
-	p = tu_pub_open("batch.kill", &c);
+	p = tu_pub_open(k.channel, &c);
 	TU_CHECK_EQ(mdbus_pub_position(p), sealed);
 	for (n = sealed; n < sealed + 5; n++)
 		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
-	late = tu_sub_open("batch.kill", "late", MDBUS_START_OLDEST, 0,
+	late = tu_sub_open(k.channel, "late", MDBUS_START_OLDEST, 0,
 			   MDBUS_WAIT_SPIN);
 	TU_CHECK_EQ(drain(late, 0), sealed + 5);
 	TU_CHECK_EQ(drain(early, sealed), 5);
 	mdbus_sub_close(late);
 	mdbus_sub_close(early);
 	mdbus_pub_close(p);
-	munmap(hole, (size_t)page);
+}
+
+/* seq -> ts_ns as handed to some reader (0: never) */
+static uint64_t seen_ts[4096];
+
+/* Reads until nothing is there, lapped or not, checking that no
+ * sequence number comes with two different messages (ts_ns). Returns the
+ * sequence after the last one read. */
+static uint64_t drain_once_each(mdbus_sub_t *s, const char *who)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	uint64_t top = 0;
+	int r;
+
+	while ((r = mdbus_sub_try_read(s, buf, sizeof(buf), &m)) == 0) {
+		TU_CHECK(m.seq < 4096);
+		if (seen_ts[m.seq] && seen_ts[m.seq] != m.ts_ns)
+			tu_fail("%s: seq %llu handed out twice with different "
+				"messages (ts %llu, then ts %llu)", who,
+				(unsigned long long)m.seq,
+				(unsigned long long)seen_ts[m.seq],
+				(unsigned long long)m.ts_ns);
+		seen_ts[m.seq] = m.ts_ns;
+		top = m.seq + 1;
+	}
+	TU_CHECK_RC(r, -EAGAIN);
+	return top;
+}
+
+/* A batch longer than the ring (64 slots), killed at entry 90: it made
+ * write_num public at least every ring, so the next publisher resumes
+ * past every message a reader was handed. Its messages have
+ * ts_ns SECOND_TS + seq. */
+#define SECOND_TS 1000000000ULL
+
+static void killed_inside_long(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct crash k = { "batch.wrap", CRASH_MAX, 90, NULL };
+	unsigned char buf[PMAX];
+	mdbus_sub_t *early, *late;
+	mdbus_pub_t *p;
+	uint64_t n, top, resumed;
+
+	mdbus_pub_close(tu_pub_open(k.channel, &c));
+	early = tu_sub_open(k.channel, "early", MDBUS_START_LATEST, 0,
+			    MDBUS_WAIT_SPIN);
+	crash(&k);
+	top = drain_once_each(early, "early reader, after the crash");
+	TU_CHECK_EQ(top, CRASH_BEFORE + k.at);
+
+	p = tu_pub_open(k.channel, &c);
+	resumed = mdbus_pub_position(p);
+	if (resumed < top)
+		tu_fail("resumed at %llu below %llu: sequence numbers readers "
+			"were handed are published again",
+			(unsigned long long)resumed, (unsigned long long)top);
+	for (n = resumed; n < resumed + 128; n++) {
+		size_t sz = tu_size_for(n, 0, PMAX);
+
+		tu_fill(buf, sz, n);
+		TU_CHECK_RC(mdbus_pub_publish(p, tu_type_for(n), buf, sz,
+					      SECOND_TS + n), 0);
+		if (n % 8 == 0)
+			(void)drain_once_each(early, "early reader, resumed");
+	}
+	late = tu_sub_open(k.channel, "late", MDBUS_START_OLDEST, 0,
+			   MDBUS_WAIT_SPIN);
+	(void)drain_once_each(late, "late reader");
+	(void)drain_once_each(early, "early reader, at the end");
+	mdbus_sub_close(late);
+	mdbus_sub_close(early);
+	mdbus_pub_close(p);
 }
 
 int main(void)
@@ -211,6 +303,7 @@ int main(void)
 	sh = tu_shared(sizeof *sh);
 	too_big();
 	killed_inside();
+	killed_inside_long();
 	lossless();
 	return 0;
 }
