@@ -44,6 +44,25 @@ struct grep {
 	int ninclude, nexclude;
 };
 
+/* --forward nats://: the NATS bridge (fwd_nats.c, built with libnats). */
+enum nats_full { NATS_FULL_AUTO, NATS_FULL_WAIT, NATS_FULL_SKIP };
+
+struct nats_fwd_opts {
+	const char *prefix;      /* subject prefix (default "mdbus") */
+	const char *stream;      /* JetStream stream, or NULL: core NATS */
+	uint64_t max_age_ns;     /* a new stream's limits; 0 = none */
+	uint64_t max_bytes;
+	uint64_t max_msgs;
+	uint64_t replicas;       /* a new stream's replicas (1) */
+	int memory;              /* a new stream in memory, not in files */
+	uint64_t max_pending;    /* messages published, not yet acknowledged */
+	uint64_t stall_ns;       /* longest one wait for the broker */
+	enum nats_full full;     /* what a wait that long does next */
+	uint64_t ack_wait_ns;    /* an acknowledgement later than this failed */
+	int tls;                 /* TLS (also implied by tls://, --nats-ca, --nats-cert) */
+	const char *ca, *cert, *key, *creds;
+};
+
 struct mdsub_opts {
 	enum mdsub_mode mode;
 	enum out_format format;
@@ -70,6 +89,8 @@ struct mdsub_opts {
 	int force;               /* --force: replace an existing FILE; with
 				    --unlink, remove an owned channel */
 	struct fwd_opts fwd;     /* fwd.url NULL = off */
+	int fwd_nats;            /* fwd.url is nats:// or tls:// */
+	struct nats_fwd_opts nats;
 };
 
 /* opts.c: parses argv; returns 0, or EXIT_USAGE after printing why, or -1
@@ -179,6 +200,30 @@ void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns);
  * sets *next_ns to the time until it needs calling again. */
 void fwd_tick(struct forwarder *f, uint64_t now_ns, uint64_t *next_ns);
 void fwd_close(struct forwarder *f);
+
+/* fwd_nats.c: --forward nats://HOST:PORT[,...] (only with libnats:
+ * fwd_nats_built() is 0 without). The messages published and not yet
+ * acknowledged stay in a window of max_pending, which a failed or late
+ * acknowledgement resends in order (doc/protocol.md, "NATS framing").
+ * Counts are printed on stderr at close. */
+struct nats_fwd;
+int fwd_nats_built(void);
+/* Connects (and finds or creates the stream); returns 0, or a negative
+ * code with the reason in err. Prints nothing. */
+int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
+	      const char *channel, char *err, size_t errlen);
+/* Publishes d, waiting at most nats.stall_ns at a time for room in the
+ * window; then skips d (counted) or waits again (until run_stopping()).
+ * Returns 0, or -EINTR when told to stop while it waited. */
+int nfwd_send(struct nats_fwd *f, const struct delivery *d);
+/* Resends after a failure once the broker had time; sets *next_ns. */
+void nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns);
+/* Waits (at most a few ack waits) for what is unacknowledged, prints the
+ * counts, disconnects. */
+void nfwd_close(struct nats_fwd *f);
+
+/* run.c: 1 once SIGINT or SIGTERM asked the run to end. */
+int run_stopping(void);
 
 /* status.c: --list, --status, --watch; return the exit status. */
 int status_run(const struct mdsub_opts *o);

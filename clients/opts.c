@@ -14,18 +14,27 @@
 #include "config.h"
 #include "mdsub.h"
 #include "moldudp64.h"
+#include "natswire.h"
 #include "parse_num.h"
 
 #define DEFAULT_BATCH_BYTES 1400   /* fits an Ethernet MTU */
 #define DEFAULT_BATCH_DELAY_US 200
 #define DEFAULT_HEARTBEAT_SEC 1.0
 #define DEFAULT_TTL 1
+#define DEFAULT_NATS_PREFIX "mdbus"
+#define DEFAULT_NATS_PENDING 4096
+#define DEFAULT_NATS_STALL_MS 100
+#define DEFAULT_NATS_ACK_WAIT_MS 2000
 
 enum {
 	OPT_STATS = 256, OPT_SUMMARY, OPT_TTL, OPT_IFACE,
 	OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT, OPT_SESSION,
 	OPT_NO_HEADER, OPT_STATUS, OPT_OWNER, OPT_WAIT_CHANNEL, OPT_FORCE,
 	OPT_GREP, OPT_EXCLUDE, OPT_UNLINK, OPT_FILE, OPT_INFO, OPT_VERIFY,
+	OPT_NATS_PREFIX, OPT_NATS_STREAM, OPT_NATS_MAX_AGE, OPT_NATS_MAX_BYTES,
+	OPT_NATS_MAX_MSGS, OPT_NATS_REPLICAS, OPT_NATS_STORAGE,
+	OPT_NATS_MAX_PENDING, OPT_NATS_STALL, OPT_NATS_FULL, OPT_NATS_ACK_WAIT,
+	OPT_NATS_TLS, OPT_NATS_CA, OPT_NATS_CERT, OPT_NATS_KEY, OPT_NATS_CREDS,
 	OPT_END
 };
 
@@ -53,6 +62,22 @@ static const struct option long_opts[] = {
 	{"batch-delay", required_argument, NULL, OPT_BATCH_DELAY},
 	{"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
 	{"session", required_argument, NULL, OPT_SESSION},
+	{"nats-prefix", required_argument, NULL, OPT_NATS_PREFIX},
+	{"nats-stream", required_argument, NULL, OPT_NATS_STREAM},
+	{"nats-max-age", required_argument, NULL, OPT_NATS_MAX_AGE},
+	{"nats-max-bytes", required_argument, NULL, OPT_NATS_MAX_BYTES},
+	{"nats-max-msgs", required_argument, NULL, OPT_NATS_MAX_MSGS},
+	{"nats-replicas", required_argument, NULL, OPT_NATS_REPLICAS},
+	{"nats-storage", required_argument, NULL, OPT_NATS_STORAGE},
+	{"nats-max-pending", required_argument, NULL, OPT_NATS_MAX_PENDING},
+	{"nats-stall", required_argument, NULL, OPT_NATS_STALL},
+	{"nats-full", required_argument, NULL, OPT_NATS_FULL},
+	{"nats-ack-wait", required_argument, NULL, OPT_NATS_ACK_WAIT},
+	{"nats-tls", no_argument, NULL, OPT_NATS_TLS},
+	{"nats-ca", required_argument, NULL, OPT_NATS_CA},
+	{"nats-cert", required_argument, NULL, OPT_NATS_CERT},
+	{"nats-key", required_argument, NULL, OPT_NATS_KEY},
+	{"nats-creds", required_argument, NULL, OPT_NATS_CREDS},
 	{"name", required_argument, NULL, 'N'},
 	{"anonymous", no_argument, NULL, 'a'},
 	{"dir", required_argument, NULL, 'D'},
@@ -112,6 +137,25 @@ static void usage(FILE *f)
 	      "      --batch-delay=USEC longest a message waits in a batch (default 200)\n"
 	      "      --heartbeat=SEC    heartbeat packet period when idle (default 1)\n"
 	      "      --session=NAME     MoldUDP64 session name (default: start time)\n"
+	      "  -f, --forward=nats://HOST:PORT[,nats://HOST:PORT]...\n"
+	      "                         publish on NATS (tls://HOST:PORT: with TLS), subject\n"
+	      "                         PREFIX.CHANNEL.TYPE.SYMBOL\n"
+	      "      --nats-prefix=P    subject prefix (default mdbus)\n"
+	      "      --nats-stream=NAME publish to this JetStream stream (made when\n"
+	      "                         missing), acknowledged; else core NATS\n"
+	      "      --nats-max-age=SEC, --nats-max-bytes=N, --nats-max-msgs=N\n"
+	      "                         a new stream's limits (default none)\n"
+	      "      --nats-replicas=N  a new stream's replicas (default 1)\n"
+	      "      --nats-storage=S   a new stream's storage: file (default) or memory\n"
+	      "      --nats-max-pending=N  messages unacknowledged at most (default 4096)\n"
+	      "      --nats-stall=MSEC  longest wait for room in them (default 100)\n"
+	      "      --nats-full=WHAT   then: wait (again) or skip the message (counted);\n"
+	      "                         default wait for a lossless channel, else skip\n"
+	      "      --nats-ack-wait=MSEC  an acknowledgement later fails (default 2000)\n"
+	      "      --nats-tls         TLS (also with tls:// or --nats-ca/--nats-cert)\n"
+	      "      --nats-ca=FILE     trusted CA certificates (PEM)\n"
+	      "      --nats-cert=FILE, --nats-key=FILE  client certificate and key (PEM)\n"
+	      "      --nats-creds=FILE  user credentials (.creds: JWT and NKey seed)\n"
 	      "  -N, --name=NAME        consumer name shown in --status\n"
 	      "  -a, --anonymous        read without a consumer entry\n"
 	      "  -D, --dir=DIR          segment directory (default $MDBUS_DIR or /dev/shm)\n"
@@ -303,17 +347,34 @@ static int parse_delay(const char *s, uint64_t *ns)
 	return 0;
 }
 
-static int parse_url(const char *s, const char **url)
+static int parse_nats_url(struct mdsub_opts *o, const char *s)
+{
+	char why[300];
+
+	if (!fwd_nats_built())
+		return usage_error("--forward %s: mdsub was built without NATS "
+				   "support (Debian package libnats-dev, then "
+				   "configure --with-nats)", s);
+	if (natsw_urls_check(s, why, sizeof(why)))
+		return usage_error("invalid address: %s", why);
+	o->fwd.url = s;
+	o->fwd_nats = 1;
+	return 0;
+}
+
+static int parse_url(struct mdsub_opts *o, const char *s)
 {
 	char host[FWD_HOST_MAX], *port;
 	uint64_t n;
 
+	if (strncmp(s, "nats://", 7) == 0 || strncmp(s, "tls://", 6) == 0)
+		return parse_nats_url(o, s);
 	if (fwd_split_url(s, host, sizeof host, &port))
-		return bad("address (want udp://HOST:PORT)", s);
+		return bad("address (want udp://HOST:PORT or nats://HOST:PORT)", s);
 	if (parse_u64(port, 10, &n) || n < 1 || n > 65535)
 		return usage_error("invalid port '%s' in '%s' (1..65535)", port,
 				   s);
-	*url = s;
+	o->fwd.url = s;
 	return 0;
 }
 
@@ -383,6 +444,94 @@ static int opt_read(struct mdsub_opts *o, int c, char *arg)
 	}
 }
 
+static int parse_limit(const char *s, uint64_t *n, const char *what)
+{
+	return parse_u64(s, 10, n) || *n > INT64_MAX ? bad(what, s) : 0;
+}
+
+static int parse_ms(const char *s, uint64_t *ns, uint64_t max_ms,
+		    const char *what)
+{
+	uint64_t ms;
+
+	if (parse_u64(s, 10, &ms) || !ms || ms > max_ms)
+		return bad(what, s);
+	*ns = ms * 1000000;
+	return 0;
+}
+
+static int parse_choice(const char *s, const char *a, const char *b,
+			int *out, const char *what)
+{
+	if (strcmp(s, a) && strcmp(s, b))
+		return bad(what, s);
+	*out = strcmp(s, b) == 0;
+	return 0;
+}
+
+static int parse_prefix(const char *s, const char **out)
+{
+	if (natsw_prefix_check(s))
+		return bad("subject prefix (tokens separated by dots, no "
+			   "wildcards or spaces, at most 128 bytes)", s);
+	*out = s;
+	return 0;
+}
+
+static int parse_stream(const char *s, const char **out)
+{
+	if (!*s || strlen(s) > 64 || strpbrk(s, ".*> \t/\\"))
+		return bad("stream name (1 to 64 characters, no '.', '*', '>', "
+			   "'/', '\\' or spaces)", s);
+	*out = s;
+	return 0;
+}
+
+/* The --nats-* options. */
+static int opt_nats(struct mdsub_opts *o, int c, char *arg)
+{
+	struct nats_fwd_opts *n = &o->nats;
+	double sec;
+	int full;
+
+	switch (c) {
+	case OPT_NATS_PREFIX: return parse_prefix(arg, &n->prefix);
+	case OPT_NATS_STREAM: return parse_stream(arg, &n->stream);
+	case OPT_NATS_MAX_AGE:
+		if (parse_seconds(arg, &sec) < 0)
+			return bad("age", arg);
+		n->max_age_ns = (uint64_t)(sec * 1e9);
+		return 0;
+	case OPT_NATS_MAX_BYTES: return parse_limit(arg, &n->max_bytes, "bytes");
+	case OPT_NATS_MAX_MSGS: return parse_limit(arg, &n->max_msgs, "count");
+	case OPT_NATS_REPLICAS:
+		return parse_u64(arg, 10, &n->replicas) || !n->replicas ||
+		       n->replicas > 5 ? bad("replicas (1..5)", arg) : 0;
+	case OPT_NATS_STORAGE:
+		return parse_choice(arg, "file", "memory", &n->memory,
+				    "storage (file or memory)");
+	case OPT_NATS_MAX_PENDING:
+		return parse_u64(arg, 10, &n->max_pending) || !n->max_pending ||
+		       n->max_pending > 1000000 ? bad("count (1..1000000)", arg) : 0;
+	case OPT_NATS_STALL:
+		return parse_ms(arg, &n->stall_ns, 60000, "stall (1..60000 ms)");
+	case OPT_NATS_FULL:
+		if (parse_choice(arg, "wait", "skip", &full, "--nats-full (wait or skip)"))
+			return EXIT_USAGE;
+		n->full = full ? NATS_FULL_SKIP : NATS_FULL_WAIT;
+		return 0;
+	case OPT_NATS_ACK_WAIT:
+		return parse_ms(arg, &n->ack_wait_ns, 600000,
+				"acknowledgement wait (1..600000 ms)");
+	case OPT_NATS_TLS: n->tls = 1; return 0;
+	case OPT_NATS_CA: n->ca = arg; return 0;
+	case OPT_NATS_CERT: n->cert = arg; return 0;
+	case OPT_NATS_KEY: n->key = arg; return 0;
+	case OPT_NATS_CREDS: n->creds = arg; return 0;
+	default: return -1;
+	}
+}
+
 /* Recording, forwarding and inspection options. */
 static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 {
@@ -391,7 +540,7 @@ static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 		o->record = arg; /* "-": standard output */
 		return 0;
 	case OPT_FORCE: o->force = 1; return 0;
-	case 'f': return parse_url(arg, &o->fwd.url);
+	case 'f': return parse_url(o, arg);
 	case OPT_TTL: return parse_ttl(arg, &o->fwd.ttl);
 	case OPT_IFACE: return parse_iface(arg, &o->fwd.iface);
 	case OPT_BATCH_BYTES: return parse_size(arg, &o->fwd.batch_bytes);
@@ -422,6 +571,11 @@ static void defaults(struct mdsub_opts *o)
 	o->fwd.batch_bytes = DEFAULT_BATCH_BYTES;
 	o->fwd.batch_delay_ns = DEFAULT_BATCH_DELAY_US * 1000ULL;
 	o->fwd.heartbeat_ns = (uint64_t)(DEFAULT_HEARTBEAT_SEC * 1e9);
+	o->nats.prefix = DEFAULT_NATS_PREFIX;
+	o->nats.replicas = 1;
+	o->nats.max_pending = DEFAULT_NATS_PENDING;
+	o->nats.stall_ns = DEFAULT_NATS_STALL_MS * 1000000ULL;
+	o->nats.ack_wait_ns = DEFAULT_NATS_ACK_WAIT_MS * 1000000ULL;
 }
 
 /* An argument that names a recording rather than a channel: one with a
@@ -478,10 +632,22 @@ static const int read_opts[] = {
 	OPT_GREP, OPT_EXCLUDE,
 };
 
-/* Options that only --forward uses. */
+/* Options that only --forward udp:// uses. */
 static const int fwd_opts[] = {
 	OPT_TTL, OPT_IFACE, OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT,
 	OPT_SESSION,
+};
+
+/* Options that only --forward nats:// uses, then those that only a
+ * JetStream stream does. */
+static const int nats_opts[] = {
+	OPT_NATS_PREFIX, OPT_NATS_STREAM, OPT_NATS_TLS, OPT_NATS_CA,
+	OPT_NATS_CERT, OPT_NATS_KEY, OPT_NATS_CREDS,
+};
+static const int stream_opts[] = {
+	OPT_NATS_MAX_AGE, OPT_NATS_MAX_BYTES, OPT_NATS_MAX_MSGS,
+	OPT_NATS_REPLICAS, OPT_NATS_STORAGE, OPT_NATS_MAX_PENDING,
+	OPT_NATS_STALL, OPT_NATS_FULL, OPT_NATS_ACK_WAIT,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -535,6 +701,10 @@ static int check_inspect(const struct mdsub_opts *o, struct seen *sn)
 	}
 	if (!c)
 		c = first_seen(sn, fwd_opts, COUNT(fwd_opts));
+	if (!c)
+		c = first_seen(sn, nats_opts, COUNT(nats_opts));
+	if (!c)
+		c = first_seen(sn, stream_opts, COUNT(stream_opts));
 	if (!c && o->mode != MODE_WATCH && sn->opt['d'])
 		c = 'd';
 	return c ? no_effect(c, mode[o->mode]) : 0;
@@ -591,6 +761,25 @@ static int check_file(const struct mdsub_opts *o, const struct seen *sn)
 	return check_output(o, sn);
 }
 
+/* The --nats-* options: with --forward nats:// only, the stream's with
+ * --nats-stream only, a certificate with its key. */
+static int check_nats(const struct mdsub_opts *o, const struct seen *sn)
+{
+	int c = first_seen(sn, nats_opts, COUNT(nats_opts));
+
+	if (!c)
+		c = first_seen(sn, stream_opts, COUNT(stream_opts));
+	if (c && !o->fwd_nats)
+		return usage_error("--%s needs --forward nats://", opt_name(c));
+	c = first_seen(sn, stream_opts, COUNT(stream_opts));
+	if (c && !o->nats.stream)
+		return usage_error("--%s needs --nats-stream (core NATS has no "
+				   "acknowledgements or stream)", opt_name(c));
+	if (!o->nats.cert != !o->nats.key)
+		return usage_error("--nats-cert and --nats-key go together");
+	return 0;
+}
+
 /* Combinations that make no sense: an option that would change nothing
  * is refused rather than ignored. */
 static int check_combination(const struct mdsub_opts *o, struct seen *sn)
@@ -609,8 +798,11 @@ static int check_combination(const struct mdsub_opts *o, struct seen *sn)
 	if ((o->record || o->fwd.url) && o->nchannels != 1)
 		return usage_error("--record and --forward take one channel");
 	c = first_seen(sn, fwd_opts, COUNT(fwd_opts));
-	if (c && !o->fwd.url)
-		return usage_error("--%s needs --forward", opt_name(c));
+	if (c && (!o->fwd.url || o->fwd_nats))
+		return usage_error("--%s needs --forward udp://", opt_name(c));
+	c = check_nats(o, sn);
+	if (c)
+		return c;
 	if (o->force && !o->record)
 		return usage_error("--force needs --record");
 	if (o->sub.anonymous && o->sub.name)
@@ -645,6 +837,8 @@ int opts_parse(struct mdsub_opts *o, int argc, char **argv)
 		if (c > 0 && c < OPT_END)
 			sn.opt[c] = 1;
 		err = opt_read(o, c, optarg);
+		if (err < 0)
+			err = opt_nats(o, c, optarg);
 		if (err < 0)
 			err = opt_sink(o, c, optarg);
 		if (err)

@@ -53,6 +53,7 @@ struct app {
 	size_t buflen;
 	struct recorder *rec;
 	struct forwarder *fwd;
+	struct nats_fwd *nfwd;
 	int print;
 	int chan_width;
 	struct text_form text;       /* --grep, --exclude: the text line */
@@ -70,6 +71,11 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
+}
+
+int run_stopping(void)
+{
+	return stop_signal != 0;
 }
 
 static void setup_signals(void)
@@ -459,6 +465,10 @@ static int to_sinks(struct app *a, const struct delivery *d)
 		return recorder_failed(a, err);
 	if (a->fwd)
 		fwd_send(a->fwd, d, now_monotonic());
+	if (a->nfwd && nfwd_send(a->nfwd, d) < 0) {
+		a->done = 1; /* stopped while waiting for the broker */
+		return -EINTR;
+	}
 	if (!a->print)
 		return 0;
 	if (a->o->format == OUT_TEXT && grep_active(&a->o->grep))
@@ -640,6 +650,10 @@ static uint64_t housekeeping(struct app *a)
 		fwd_tick(a->fwd, now, &fwd_next);
 		wait = fwd_next < wait ? fwd_next : wait;
 	}
+	if (a->nfwd) {
+		nfwd_tick(a->nfwd, now, &fwd_next);
+		wait = fwd_next < wait ? fwd_next : wait;
+	}
 	if (a->o->stats_ns && a->next_stats_ns - now < wait)
 		wait = a->next_stats_ns - now;
 	if (a->end_ns && a->end_ns - now < wait)
@@ -714,13 +728,15 @@ static int open_sinks(struct app *a)
 	if (o->fwd.url) {
 		char why[512];
 
-		err = fwd_open(&a->fwd, &o->fwd,
-			       mdbus_sub_position(a->ch[0].sub), why,
-			       sizeof why);
+		err = o->fwd_nats ?
+			nfwd_open(&a->nfwd, o, a->ch[0].name, why, sizeof why) :
+			fwd_open(&a->fwd, &o->fwd,
+				 mdbus_sub_position(a->ch[0].sub), why,
+				 sizeof why);
 		if (err)
 			return fail_text(a, why, err);
 	}
-	a->print = !o->quiet && !o->stats_ns && !a->rec && !a->fwd;
+	a->print = !o->quiet && !o->stats_ns && !a->rec && !o->fwd.url;
 	if (a->print && o->header)
 		print_header(stdout, o->format, a->chan_width);
 	return 0;
@@ -807,6 +823,8 @@ static void finish(struct app *a)
 	if (a->fwd)
 		fwd_close(a->fwd);
 	text_form_close(&a->text);
+	if (a->nfwd)
+		nfwd_close(a->nfwd);
 	if (fflush(stdout) && errno != EPIPE && !a->status) {
 		fprintf(stderr, "mdsub: standard output: %s\n", strerror(errno));
 		a->status = EXIT_FAILURE;

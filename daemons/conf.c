@@ -341,10 +341,16 @@ static void finish_chan(struct parser *p, struct chan_parse *cp)
 		return;
 	}
 	c->ops = source_find(c->source);
+	if (!c->ops && strcmp(c->source, "nats") == 0) {
+		conf_error(p, cp->source_line, "source: nats: mdpub was built "
+			   "without NATS support (Debian package libnats-dev, "
+			   "then configure --with-nats)");
+		return;
+	}
 	if (!c->ops) {
 		conf_error(p, cp->source_line,
-			   "source: '%s' is not one of synthetic replay udp lines",
-			   c->source);
+			   "source: '%s' is not one of %s", c->source,
+			   source_names());
 		return;
 	}
 	c->src_conf = calloc(1, c->ops->conf_size);

@@ -10,15 +10,30 @@
 
 #include "source.h"
 
+static const struct source_ops *const all[] = {
+	&src_synthetic, &src_replay, &src_udp, &src_lines,
+#ifdef HAVE_NATS
+	&src_nats,
+#endif
+};
+
+#define NSOURCES (sizeof(all) / sizeof(all[0]))
+
 const struct source_ops *source_find(const char *name)
 {
-	static const struct source_ops *const all[] = {
-		&src_synthetic, &src_replay, &src_udp, &src_lines};
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+	for (size_t i = 0; i < NSOURCES; i++)
 		if (strcmp(all[i]->name, name) == 0)
 			return all[i];
 	return NULL;
+}
+
+const char *source_names(void)
+{
+#ifdef HAVE_NATS
+	return "synthetic replay udp lines nats";
+#else
+	return "synthetic replay udp lines";
+#endif
 }
 
 void *source_alloc(size_t size, struct channel *ch, struct ev_loop *loop)

@@ -62,9 +62,13 @@ extern const struct source_ops src_synthetic;
 extern const struct source_ops src_replay;
 extern const struct source_ops src_udp;
 extern const struct source_ops src_lines;
+extern const struct source_ops src_nats; /* only with HAVE_NATS */
 
 /* The source named `name`, or NULL. */
 const struct source_ops *source_find(const char *name);
+
+/* The names of the sources built in, for messages. */
+const char *source_names(void);
 
 /* A zeroed source struct of `size` bytes with its base set, or NULL (out
  * of memory: see source_nomem()). Logs nothing. */

@@ -1,0 +1,534 @@
+/*
+ * fwd_nats.c - --forward nats://HOST:PORT[,...]: publishes each message
+ * on PREFIX.CHANNEL.TYPE.SYMBOL with its sequence and times in headers
+ * (common/natswire.h; doc/protocol.md, "NATS framing"), as core NATS or,
+ * with --nats-stream, to a JetStream stream (made when missing).
+ *
+ * JetStream: publishes are asynchronous (js_PublishMsgAsync) and wait in
+ * a window of max_pending records until acknowledged. Each carries a
+ * message id (Nats-Msg-Id, deduplicated by the stream) and the id of the
+ * one before it as the stream's expected last id, so the stream stores
+ * them in order or not at all. A failed or timed-out acknowledgement
+ * makes the whole window be sent again, in order, once nothing is in
+ * flight and a pause has passed: what the stream had already is
+ * acknowledged as a duplicate, what it refused is stored now, so each
+ * message is stored once and in order across broker failures. An
+ * acknowledgement of a record thus acknowledges every record before it.
+ *
+ * The acknowledgements arrive on a thread of the client library: the
+ * window is shared with it under a mutex. Publishing happens on mdsub's
+ * thread only, without the mutex held.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error_text.h"
+#include "mdsub.h"
+#include "nats_conn.h"
+#include "natswire.h"
+
+#define ID_LEN 40                     /* "SESSION-SEQ" and NUL */
+#define RETRY_PAUSE_NS 200000000ULL   /* after a failure, before resending */
+#define REPORT_NS NS_PER_SEC          /* at most one error line a second */
+#define CLOSE_ACK_WAITS 4             /* at exit, wait this many ack waits */
+#define DEDUP_WINDOW_NS (120 * NS_PER_SEC) /* a new stream's duplicates window */
+
+struct rec {
+	uint64_t session, seq, ts;
+	uint16_t type;
+	uint32_t size;
+	unsigned char *data;
+	char prev[ID_LEN];  /* id of the record before it, "" for none */
+};
+
+struct nats_fwd {
+	const struct nats_fwd_opts *o;
+	const char *channel;
+	natsConnection *nc;
+	jsCtx *js;              /* NULL: core NATS */
+	int skip;               /* full window: skip (else wait) */
+	uint64_t session;
+	char last_id[ID_LEN];   /* of the last record appended */
+	uint64_t last_seq;
+	int have_last;
+	pthread_mutex_t mu;     /* the rest, shared with on_ack() */
+	pthread_cond_t cond;    /* signalled by on_ack() */
+	struct rec *win;        /* records head..tail-1 at index % cap */
+	uint64_t cap, head, sent, tail;
+	uint64_t inflight;      /* publishes not yet answered */
+	int failed;             /* an answer was an error: resend */
+	uint64_t retry_ns;      /* not before this (monotonic) */
+	char why[256];          /* the last error */
+	uint64_t published, acked, duplicates, errors, resent, skipped, stalls;
+	uint64_t reported_errors, report_ns;
+};
+
+int fwd_nats_built(void)
+{
+	return 1;
+}
+
+static void id_of(char out[ID_LEN], uint64_t session, uint64_t seq)
+{
+	snprintf(out, ID_LEN, "%016" PRIx64 "-%" PRIu64, session, seq);
+}
+
+static void set_num(natsMsg *m, const char *key, uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	natsMsgHeader_Set(m, key, buf);
+}
+
+/* The NATS message of r, or NULL (out of memory). */
+static natsMsg *make_msg(const struct nats_fwd *f, const struct rec *r)
+{
+	char subject[NATSW_SUBJECT_MAX], session[NATSW_SESSION_LEN + 1];
+	natsMsg *m = NULL;
+
+	if (natsw_subject(subject, sizeof(subject), f->o->prefix, f->channel,
+			  r->type, r->data, r->size) < 0 ||
+	    natsMsg_Create(&m, subject, NULL, (const char *)r->data,
+			   (int)r->size) != NATS_OK)
+		return NULL;
+	snprintf(session, sizeof(session), "%016" PRIx64, r->session);
+	set_num(m, NATSW_HDR_SEQ, r->seq);
+	set_num(m, NATSW_HDR_TS, r->ts);
+	natsMsgHeader_Set(m, NATSW_HDR_SESSION, session);
+	set_num(m, NATSW_HDR_SENT, now_realtime());
+	return m;
+}
+
+/* ------------------------------------------------ acknowledgements */
+
+static struct rec *rec_at(struct nats_fwd *f, uint64_t i)
+{
+	return &f->win[i % f->cap];
+}
+
+/* Drops the records up to the one acknowledged (session, seq): the
+ * stream stored them all. Under f->mu. */
+static void acknowledge(struct nats_fwd *f, uint64_t session, uint64_t seq)
+{
+	uint64_t i;
+
+	for (i = f->head; i < f->sent; i++) {
+		struct rec *r = rec_at(f, i);
+
+		if (r->session == session && r->seq == seq)
+			break;
+	}
+	if (i == f->sent)
+		return; /* an answer to a copy sent before: dropped already */
+	for (; f->head <= i; f->head++) {
+		free(rec_at(f, f->head)->data);
+		rec_at(f, f->head)->data = NULL;
+	}
+}
+
+static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+		   void *closure)
+{
+	struct nats_fwd *f = closure;
+	const char *seq_text = NULL, *session_text = NULL;
+	uint64_t seq = 0, session = 0;
+
+	(void)js;
+	natsMsgHeader_Get(msg, NATSW_HDR_SEQ, &seq_text);
+	natsMsgHeader_Get(msg, NATSW_HDR_SESSION, &session_text);
+	natsw_num_parse(seq_text, &seq);           /* our own headers */
+	natsw_session_parse(session_text, &session);
+	pthread_mutex_lock(&f->mu);
+	f->inflight--;
+	if (pa) {
+		f->acked++;
+		f->duplicates += pa->Duplicate;
+		acknowledge(f, session, seq);
+	} else {
+		f->errors++;
+		if (!f->failed)
+			f->retry_ns = now_monotonic() + RETRY_PAUSE_NS;
+		f->failed = 1;
+		snprintf(f->why, sizeof(f->why), "seq %" PRIu64 ": %s", seq,
+			 pae && pae->ErrText ? pae->ErrText :
+			 natsStatus_GetText(pae ? pae->Err : NATS_ERR));
+	}
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->mu);
+	natsMsg_Destroy(msg);
+}
+
+/* ------------------------------------------------------ publishing */
+
+/* Publishes records sent..tail-1 (mdsub's thread only). Called and
+ * returns with f->mu held; lets go of it around each publish. */
+static void publish_pending(struct nats_fwd *f)
+{
+	while (!f->failed && f->sent < f->tail) {
+		struct rec *r = rec_at(f, f->sent++);
+		natsMsg *m = make_msg(f, r);
+		jsPubOptions po;
+		char id[ID_LEN], prev[ID_LEN];
+		natsStatus s = NATS_NO_MEMORY;
+
+		id_of(id, r->session, r->seq);
+		memcpy(prev, r->prev, ID_LEN);
+		f->inflight++;
+		pthread_mutex_unlock(&f->mu);
+		jsPubOptions_Init(&po);
+		po.MsgId = id;
+		po.ExpectLastMsgId = prev[0] ? prev : NULL;
+		po.MaxWait = (int64_t)(f->o->ack_wait_ns / 1000000);
+		if (m)
+			s = js_PublishMsgAsync(f->js, &m, &po);
+		natsMsg_Destroy(m); /* NULL when the library took it */
+		pthread_mutex_lock(&f->mu);
+		f->published++;
+		if (s == NATS_OK)
+			continue;
+		f->inflight--;
+		f->errors++;
+		f->failed = 1;
+		f->retry_ns = now_monotonic() + RETRY_PAUSE_NS;
+		snprintf(f->why, sizeof(f->why), "publish: %s",
+			 natsStatus_GetText(s));
+	}
+}
+
+/* After a failure, once every answer is in and the pause has passed:
+ * sends the whole window again, in order. Under f->mu. */
+static void maybe_resend(struct nats_fwd *f, uint64_t now)
+{
+	if (!f->failed || f->inflight || now < f->retry_ns)
+		return;
+	f->failed = 0;
+	f->resent += f->tail - f->head;
+	f->sent = f->head;
+	publish_pending(f);
+}
+
+/* A timed wait on f->cond until deadline (monotonic ns) at most. */
+static int wait_until(struct nats_fwd *f, uint64_t deadline)
+{
+	uint64_t now = now_monotonic(), left = deadline > now ? deadline - now : 0;
+	struct timespec ts;
+
+	if (!left)
+		return ETIMEDOUT;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	left += (uint64_t)ts.tv_nsec;
+	ts.tv_sec += (time_t)(left / NS_PER_SEC);
+	ts.tv_nsec = (long)(left % NS_PER_SEC);
+	return pthread_cond_timedwait(&f->cond, &f->mu, &ts);
+}
+
+/* Waits for room in the window: 0 when there is, 1 to skip the message,
+ * -EINTR to stop. Under f->mu. */
+static int wait_room(struct nats_fwd *f)
+{
+	uint64_t deadline = now_monotonic() + f->o->stall_ns;
+
+	while (f->tail - f->head == f->cap) {
+		uint64_t now = now_monotonic();
+
+		maybe_resend(f, now);
+		if (f->tail - f->head < f->cap)
+			break;
+		if (now < deadline) {
+			uint64_t until = f->failed && f->retry_ns < deadline ?
+						 f->retry_ns : deadline;
+
+			wait_until(f, until > now ? until : now + 1000000);
+			continue;
+		}
+		f->stalls++;
+		if (f->skip)
+			return 1;
+		if (run_stopping())
+			return -EINTR;
+		deadline = now + f->o->stall_ns;
+	}
+	return 0;
+}
+
+/* A new session when the numbering goes back (the channel was replaced):
+ * its segment's epoch, or the last session + 1. */
+static void follow_session(struct nats_fwd *f, uint64_t seq)
+{
+	struct mdbus_stats st;
+
+	if (!f->have_last || seq > f->last_seq)
+		return;
+	if (mdbus_channel_stats(f->channel, NULL, &st, NULL, 0) == 0 &&
+	    st.epoch != f->session)
+		f->session = st.epoch;
+	else
+		f->session++;
+}
+
+static int append(struct nats_fwd *f, const struct delivery *d)
+{
+	struct rec *r = rec_at(f, f->tail);
+
+	r->data = malloc(d->msg->size ? d->msg->size : 1);
+	if (!r->data)
+		return -ENOMEM;
+	memcpy(r->data, d->payload, d->msg->size);
+	r->session = f->session;
+	r->seq = d->msg->seq;
+	r->ts = d->msg->ts_ns;
+	r->type = d->msg->type;
+	r->size = d->msg->size;
+	memcpy(r->prev, f->last_id, ID_LEN);
+	id_of(f->last_id, r->session, r->seq);
+	f->tail++;
+	return 0;
+}
+
+static int send_core(struct nats_fwd *f, const struct delivery *d)
+{
+	struct rec r = {.session = f->session, .seq = d->msg->seq,
+			.ts = d->msg->ts_ns, .type = d->msg->type,
+			.size = d->msg->size, .data = (unsigned char *)d->payload};
+	natsMsg *m = make_msg(f, &r);
+	natsStatus s = m ? natsConnection_PublishMsg(f->nc, m) : NATS_NO_MEMORY;
+
+	natsMsg_Destroy(m);
+	pthread_mutex_lock(&f->mu);
+	f->published++;
+	if (s != NATS_OK) {
+		f->errors++;
+		snprintf(f->why, sizeof(f->why), "publish: %s",
+			 natsStatus_GetText(s));
+	}
+	pthread_mutex_unlock(&f->mu);
+	return 0;
+}
+
+int nfwd_send(struct nats_fwd *f, const struct delivery *d)
+{
+	int rc;
+
+	follow_session(f, d->msg->seq);
+	f->last_seq = d->msg->seq;
+	f->have_last = 1;
+	if (!f->js)
+		return send_core(f, d);
+	pthread_mutex_lock(&f->mu);
+	maybe_resend(f, now_monotonic());
+	rc = wait_room(f);
+	if (rc == 1)
+		f->skipped++;
+	else if (rc == 0 && (rc = append(f, d)) == 0)
+		publish_pending(f);
+	pthread_mutex_unlock(&f->mu);
+	return rc < 0 ? rc : 0;
+}
+
+/* One line on stderr about new errors, at most every REPORT_NS. */
+static void report(struct nats_fwd *f, uint64_t now)
+{
+	if (f->errors == f->reported_errors || now - f->report_ns < REPORT_NS)
+		return;
+	fprintf(stderr, "mdsub: nats: %" PRIu64 " publish errors, the last: ",
+		f->errors - f->reported_errors);
+	put_str(stderr, STR_TEXT, f->why, sizeof(f->why));
+	fputs(f->js ? " (resending in order)\n" : "\n", stderr);
+	f->reported_errors = f->errors;
+	f->report_ns = now;
+}
+
+void nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns)
+{
+	pthread_mutex_lock(&f->mu);
+	maybe_resend(f, now_ns);
+	report(f, now_ns);
+	*next_ns = f->failed ? RETRY_PAUSE_NS / 4 : REPORT_NS;
+	pthread_mutex_unlock(&f->mu);
+}
+
+/* ------------------------------------------------------ set-up */
+
+/* The stream named o->stream: there with our subject only, or made. */
+static int find_stream(struct nats_fwd *f, const char *subject, char *err,
+		       size_t errlen)
+{
+	const struct nats_fwd_opts *o = f->o;
+	const char *subjects[1] = {subject};
+	jsStreamInfo *si = NULL;
+	jsStreamConfig sc;
+	jsErrCode jerr = 0;
+	natsStatus s = js_GetStreamInfo(&si, f->js, o->stream, NULL, &jerr);
+	char why[256];
+
+	if (s == NATS_OK) {
+		int ours = si->Config->SubjectsLen == 1 &&
+			   strcmp(si->Config->Subjects[0], subject) == 0;
+
+		jsStreamInfo_Destroy(si);
+		if (ours)
+			return 0;
+		snprintf(err, errlen, "stream %s: exists with other subjects; "
+			 "the bridge needs a stream of its own, of subject %s",
+			 o->stream, subject);
+		return -EEXIST;
+	}
+	if (s != NATS_NOT_FOUND) {
+		snprintf(err, errlen, "stream %s: %s", o->stream,
+			 nats_conn_error(s, why, sizeof(why)));
+		return -EIO;
+	}
+	jsStreamConfig_Init(&sc);
+	sc.Name = o->stream;
+	sc.Subjects = subjects;
+	sc.SubjectsLen = 1;
+	sc.MaxAge = (int64_t)o->max_age_ns;
+	sc.MaxBytes = o->max_bytes ? (int64_t)o->max_bytes : -1;
+	sc.MaxMsgs = o->max_msgs ? (int64_t)o->max_msgs : -1;
+	sc.Replicas = (int64_t)o->replicas;
+	sc.Storage = o->memory ? js_MemoryStorage : js_FileStorage;
+	sc.Duplicates = (int64_t)DEDUP_WINDOW_NS;
+	s = js_AddStream(&si, f->js, &sc, NULL, &jerr);
+	if (s == NATS_OK) {
+		jsStreamInfo_Destroy(si);
+		fprintf(stderr, "mdsub: nats: stream %s created, subject %s\n",
+			o->stream, subject);
+		return 0;
+	}
+	snprintf(err, errlen, "stream %s: cannot create it: %s", o->stream,
+		 nats_conn_error(s, why, sizeof(why)));
+	return -EIO;
+}
+
+static int open_js(struct nats_fwd *f, char *err, size_t errlen)
+{
+	char subject[NATSW_SUBJECT_MAX], chan[3 * MDBUS_CHANNEL_MAX + 2], why[256];
+	jsOptions jo;
+	natsStatus s;
+
+	f->win = calloc(f->cap, sizeof(*f->win));
+	if (!f->win) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	jsOptions_Init(&jo);
+	/* a backstop: the window keeps us below it (resent copies count) */
+	jo.PublishAsync.MaxPending = (int64_t)(4 * f->cap);
+	jo.PublishAsync.StallWait = (int64_t)(f->o->stall_ns / 1000000) + 1;
+	jo.PublishAsync.AckHandler = on_ack;
+	jo.PublishAsync.AckHandlerClosure = f;
+	s = natsConnection_JetStream(&f->js, f->nc, &jo);
+	if (s != NATS_OK) {
+		snprintf(err, errlen, "JetStream: %s",
+			 nats_conn_error(s, why, sizeof(why)));
+		return -EIO;
+	}
+	natsw_token_encode(chan, sizeof(chan), f->channel, strlen(f->channel));
+	snprintf(subject, sizeof(subject), "%s.%s.>", f->o->prefix, chan);
+	return find_stream(f, subject, err, errlen);
+}
+
+/* full = auto: wait for a lossless channel, skip for an overwrite one. */
+static void choose_session_and_policy(struct nats_fwd *f,
+				      const struct mdsub_opts *o)
+{
+	struct mdbus_stats st;
+	int have = mdbus_channel_stats(f->channel, o->sub.dir, &st, NULL, 0) == 0;
+
+	f->session = have ? st.epoch : now_realtime();
+	f->skip = o->nats.full == NATS_FULL_SKIP ||
+		  (o->nats.full == NATS_FULL_AUTO &&
+		   !(have && st.mode == MDBUS_MODE_LOSSLESS));
+}
+
+static void free_fwd(struct nats_fwd *f)
+{
+	if (f->win)
+		for (uint64_t i = f->head; i < f->tail; i++)
+			free(rec_at(f, i)->data);
+	free(f->win);
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}
+
+int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
+	      const char *channel, char *err, size_t errlen)
+{
+	struct nats_conn_opts co = {
+		.urls = o->fwd.url, .tls = o->nats.tls, .ca = o->nats.ca,
+		.cert = o->nats.cert, .key = o->nats.key, .creds = o->nats.creds,
+		.name = "mdsub",
+	};
+	struct nats_fwd *f = calloc(1, sizeof(*f));
+	int rc;
+
+	if (!f) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	f->o = &o->nats;
+	f->channel = channel;
+	f->cap = o->nats.max_pending;
+	pthread_mutex_init(&f->mu, NULL);
+	pthread_cond_init(&f->cond, NULL);
+	choose_session_and_policy(f, o);
+	rc = nats_conn_open(&f->nc, &co, err, errlen);
+	if (rc == 0 && o->nats.stream)
+		rc = open_js(f, err, errlen);
+	if (rc < 0) {
+		jsCtx_Destroy(f->js);
+		natsConnection_Destroy(f->nc);
+		nats_CloseAndWait(1000);
+		free_fwd(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+/* At exit: what is unacknowledged gets CLOSE_ACK_WAITS ack waits. */
+static void drain_window(struct nats_fwd *f)
+{
+	uint64_t deadline = now_monotonic() + CLOSE_ACK_WAITS * f->o->ack_wait_ns;
+
+	pthread_mutex_lock(&f->mu);
+	while ((f->head < f->tail || f->inflight) &&
+	       now_monotonic() < deadline) {
+		maybe_resend(f, now_monotonic());
+		wait_until(f, f->failed && f->retry_ns < deadline ? f->retry_ns
+								    : deadline);
+	}
+	pthread_mutex_unlock(&f->mu);
+}
+
+void nfwd_close(struct nats_fwd *f)
+{
+	uint64_t left;
+
+	if (f->js)
+		drain_window(f);
+	else
+		natsConnection_FlushTimeout(f->nc, (int64_t)(f->o->ack_wait_ns / 1000000));
+	report(f, now_monotonic() + REPORT_NS);
+	pthread_mutex_lock(&f->mu);
+	left = f->tail - f->head;
+	fprintf(stderr, "mdsub: nats: %" PRIu64 " published, %" PRIu64
+		" acknowledged (%" PRIu64 " as duplicates), %" PRIu64
+		" errors, %" PRIu64 " resent, %" PRIu64 " skipped, %" PRIu64
+		" stalls, %" PRIu64 " unacknowledged\n", f->published, f->acked,
+		f->duplicates, f->errors, f->resent, f->skipped, f->stalls, left);
+	pthread_mutex_unlock(&f->mu);
+	natsConnection_Close(f->nc);
+	jsCtx_Destroy(f->js);
+	natsConnection_Destroy(f->nc);
+	nats_CloseAndWait(1000); /* no library thread calls on_ack() now */
+	free_fwd(f);
+}

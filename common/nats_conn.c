@@ -1,0 +1,109 @@
+/*
+ * nats_conn.c - see nats_conn.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nats_conn.h"
+
+#define RECONNECT_WAIT_MS 250
+#define CONNECT_TIMEOUT_MS 2000
+#define RECONNECT_BUF (64 * 1024 * 1024)
+
+const char *nats_conn_error(natsStatus s, char *buf, size_t len)
+{
+	natsStatus last = NATS_OK;
+	const char *detail = nats_GetLastError(&last);
+
+	if (detail && *detail && last == s)
+		snprintf(buf, len, "%s", detail);
+	else
+		snprintf(buf, len, "%s", natsStatus_GetText(s));
+	return buf;
+}
+
+/* Splits the list into servers[] (pointers into copy). */
+static int split_urls(char *copy, const char *servers[NATSW_URLS_MAX],
+		      int *secure)
+{
+	char *save = NULL;
+	int n = 0;
+
+	for (char *t = strtok_r(copy, ",", &save); t && n < NATSW_URLS_MAX;
+	     t = strtok_r(NULL, ",", &save)) {
+		*secure |= strncmp(t, "tls://", 6) == 0;
+		servers[n++] = t;
+	}
+	return n;
+}
+
+/* What natsOptions_*() failed at, or NULL. */
+static const char *set_security(natsOptions *opts,
+				const struct nats_conn_opts *o, int secure,
+				natsStatus *s)
+{
+	*s = NATS_OK;
+	if (secure || o->tls || o->ca || o->cert) {
+		if ((*s = natsOptions_SetSecure(opts, true)) != NATS_OK)
+			return "TLS";
+	}
+	if (o->ca &&
+	    (*s = natsOptions_LoadCATrustedCertificates(opts, o->ca)) != NATS_OK)
+		return o->ca;
+	if (o->cert && (*s = natsOptions_LoadCertificatesChain(
+				opts, o->cert, o->key)) != NATS_OK)
+		return o->cert;
+	if (o->creds && (*s = natsOptions_SetUserCredentialsFromFiles(
+				 opts, o->creds, NULL)) != NATS_OK)
+		return o->creds;
+	return NULL;
+}
+
+static const char *set_options(natsOptions *opts,
+			       const struct nats_conn_opts *o,
+			       const char **servers, int n, int secure,
+			       natsStatus *s)
+{
+	if ((*s = natsOptions_SetServers(opts, servers, n)) != NATS_OK ||
+	    (*s = natsOptions_SetNoRandomize(opts, true)) != NATS_OK ||
+	    (*s = natsOptions_SetMaxReconnect(opts, -1)) != NATS_OK ||
+	    (*s = natsOptions_SetReconnectWait(opts, RECONNECT_WAIT_MS)) != NATS_OK ||
+	    (*s = natsOptions_SetReconnectBufSize(opts, RECONNECT_BUF)) != NATS_OK ||
+	    (*s = natsOptions_SetTimeout(opts, CONNECT_TIMEOUT_MS)) != NATS_OK ||
+	    (o->name && (*s = natsOptions_SetName(opts, o->name)) != NATS_OK))
+		return "options";
+	return set_security(opts, o, secure, s);
+}
+
+int nats_conn_open(natsConnection **nc, const struct nats_conn_opts *o,
+		   char *err, size_t errlen)
+{
+	const char *servers[NATSW_URLS_MAX], *what;
+	char *copy = strdup(o->urls), why[256];
+	natsOptions *opts = NULL;
+	natsStatus s;
+	int n, secure = 0;
+
+	if (!copy || (s = natsOptions_Create(&opts)) != NATS_OK) {
+		free(copy);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	n = split_urls(copy, servers, &secure);
+	what = set_options(opts, o, servers, n, secure, &s);
+	if (!what && (s = natsConnection_Connect(nc, opts)) != NATS_OK)
+		what = o->urls;
+	if (what)
+		snprintf(err, errlen, "%s: %s", what,
+			 nats_conn_error(s, why, sizeof(why)));
+	natsOptions_Destroy(opts);
+	free(copy);
+	if (!what)
+		return 0;
+	return s == NATS_NO_SERVER ? -ECONNREFUSED :
+	       s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
+}

@@ -1,0 +1,36 @@
+/*
+ * nats_conn.h - a connection to NATS servers as `mdsub --forward nats://`
+ * and mdpub's `nats` source both make it: a server list, TLS, credentials
+ * files, reconnecting for ever. Built only with the NATS client library
+ * (configure --with-nats); see mdsub(1) and mdpub.conf(5).
+ */
+#ifndef MDBUS_NATS_CONN_H
+#define MDBUS_NATS_CONN_H
+
+#include <stddef.h>
+
+#include <nats/nats.h>
+
+#include "natswire.h"
+
+struct nats_conn_opts {
+	const char *urls;  /* nats://H:P or tls://H:P, comma-separated */
+	int tls;           /* TLS even for nats:// URLs */
+	const char *ca;    /* PEM file of trusted CA certificates */
+	const char *cert;  /* PEM certificate chain ... */
+	const char *key;   /* ... and its private key (both or neither) */
+	const char *creds; /* a .creds file (JWT and NKey seed) */
+	const char *name;  /* the connection's name, as servers show it */
+};
+
+/* Connects; returns 0 and sets *nc, or a negative code with the reason
+ * (the servers and what the client library said) in err. Prints nothing.
+ * The connection reconnects by itself, for ever, and buffers what is
+ * published meanwhile (the client library's reconnect buffer). */
+int nats_conn_open(natsConnection **nc, const struct nats_conn_opts *o,
+		   char *err, size_t errlen);
+
+/* The client library's text for s, with its last error detail. */
+const char *nats_conn_error(natsStatus s, char *buf, size_t len);
+
+#endif /* MDBUS_NATS_CONN_H */

@@ -1,0 +1,560 @@
+/*
+ * src_nats.c - the `nats` source: bus messages from NATS as
+ * `mdsub --forward nats://` publishes them (common/natswire.h;
+ * doc/protocol.md, "NATS framing"), from a core NATS subscription to a
+ * subject filter, or from a JetStream pull consumer (durable: a restarted
+ * mdpub goes on where it stopped). See mdpub.conf(5).
+ *
+ * A thread of the source reads from the client library (NextMsg or Fetch)
+ * into a bounded queue and wakes the channel's loop (ev_async), which
+ * checks and publishes each message in the channel's thread. A message
+ * whose headers or subject are not what the forwarder makes is counted
+ * malformed and dropped; a sequence number behind the expected one is a
+ * duplicate (dropped), one ahead a feed gap of exactly the messages
+ * skipped. JetStream messages are acknowledged (AckAll: the last of each
+ * batch) once published, so those still queued when mdpub stops come
+ * again next time.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "channel.h"
+#include "log.h"
+#include "nats_conn.h"
+#include "natswire.h"
+#include "source.h"
+
+#define NEXT_WAIT_MS 100    /* the reader thread looks at `stopping` */
+#define FETCH_WAIT_MS 500   /* this often at least */
+#define DRAIN_MAX 1024      /* messages per loop iteration */
+#define FLUSH_MS 2000       /* at stop: acknowledgements reach the server */
+
+enum {
+	NATS_DUPLICATE, /* seen already (sequence behind): dropped */
+	NATS_SESSION,   /* a new upstream numbering began */
+	NATS_MALFORMED, /* as the channel's malformed counter */
+	NATS_ERRORS,    /* failed reads from the server */
+};
+
+static const char *const nats_counters[] = {
+	"duplicate", "session", "malformed", "errors", NULL,
+};
+
+struct nats_conf {
+	char *url, *subject, *stream, *durable;
+	int deliver;        /* a new consumer: all, new, last */
+	uint64_t batch;     /* fetch at most this many at once */
+	uint64_t queue;     /* messages read, not yet published */
+	uint64_t max_ack_pending;
+	double ack_wait;    /* seconds */
+	int gaps;           /* count sequence gaps */
+	int timestamps;     /* 0 now, 1 sender */
+	int tls;
+	char *ca, *cert, *key, *creds;
+};
+
+static const char *const deliver_names[] = {"all", "new", "last", NULL};
+static const char *const ts_names[] = {"now", "sender", NULL};
+
+#define OFF(field) offsetof(struct nats_conf, field)
+static const struct setting nats_settings[] = {
+	{"url", SET_STRING, OFF(url), 0, 0, 0, NULL},
+	{"subject", SET_STRING, OFF(subject), 0, 0, 0, NULL},
+	{"stream", SET_STRING, OFF(stream), 0, 0, 0, NULL},
+	{"durable", SET_STRING, OFF(durable), 0, 0, 0, NULL},
+	{"deliver", SET_CHOICE, OFF(deliver), 0, 0, 0, deliver_names},
+	{"batch", SET_UINT, OFF(batch), 1, 65536, 0, NULL},
+	{"queue", SET_UINT, OFF(queue), 16, 1 << 22, 0, NULL},
+	{"max_ack_pending", SET_UINT, OFF(max_ack_pending), 1, 1 << 24, 0, NULL},
+	{"ack_wait", SET_DOUBLE, OFF(ack_wait), 0.1, 3600, 0, NULL},
+	{"gaps", SET_BOOL, OFF(gaps), 0, 0, 0, NULL},
+	{"timestamps", SET_CHOICE, OFF(timestamps), 0, 0, 0, ts_names},
+	{"tls", SET_BOOL, OFF(tls), 0, 0, 0, NULL},
+	{"ca", SET_STRING, OFF(ca), 0, 0, 0, NULL},
+	{"cert", SET_STRING, OFF(cert), 0, 0, 0, NULL},
+	{"key", SET_STRING, OFF(key), 0, 0, 0, NULL},
+	{"creds", SET_STRING, OFF(creds), 0, 0, 0, NULL},
+	{NULL, 0, 0, 0, 0, 0, NULL},
+};
+
+struct nats_src {
+	struct source base;
+	struct nats_conf conf;
+	natsConnection *nc;
+	jsCtx *js;
+	natsSubscription *sub;
+	pthread_t reader;
+	atomic_int stopping;      /* set by stop(), read by the reader */
+	ev_async wake_w;          /* the reader queued messages */
+	pthread_mutex_t mu;       /* the queue, shared with the reader */
+	pthread_cond_t room;      /* the channel's thread made room */
+	natsMsg **q;
+	size_t qcap, qhead, qlen;
+	natsMsg *to_ack;          /* the last JetStream message published */
+	struct natsw_seq seq;
+	struct log_limit bad_limit;
+	char read_error[256];     /* the reader's last error (under mu) */
+	uint64_t read_errors;     /* counted by the reader (under mu) */
+};
+
+static void nats_conf_init(void *conf)
+{
+	struct nats_conf *c = conf;
+
+	c->batch = 256;
+	c->queue = 16384;
+	c->max_ack_pending = 65536;
+	c->ack_wait = 30;
+	c->gaps = 1;
+}
+
+static int check_subject(const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 127)
+			return -1;
+	return *s && *s != '.' && s[strlen(s) - 1] != '.' && !strstr(s, "..") ?
+		       0 : -1;
+}
+
+static int nats_conf_check(const void *conf, char *err, size_t errlen)
+{
+	const struct nats_conf *c = conf;
+
+	if (!c->url || !c->subject) {
+		snprintf(err, errlen, "source nats needs url = nats://HOST:PORT "
+			 "and subject = FILTER (e.g. mdbus.CHANNEL.>)");
+		return -EINVAL;
+	}
+	if (check_subject(c->subject)) {
+		snprintf(err, errlen, "subject '%s': not a NATS subject",
+			 c->subject);
+		return -EINVAL;
+	}
+	if (c->durable && (!c->stream || strpbrk(c->durable, ".*> \t"))) {
+		snprintf(err, errlen, c->stream ? "durable '%s': no '.', '*', "
+			 "'>' or spaces in a consumer name" :
+			 "durable = %s needs stream = NAME", c->durable);
+		return -EINVAL;
+	}
+	if (!c->cert != !c->key) {
+		snprintf(err, errlen, "cert and key go together");
+		return -EINVAL;
+	}
+	return natsw_urls_check(c->url, err, errlen);
+}
+
+static const char *name_of(const struct nats_src *n)
+{
+	return channel_name(n->base.ch);
+}
+
+/* ------------------------------------------------- the reader thread */
+
+/* Queues m, waiting for room; 0, or -1 when stopping (m destroyed). */
+static int enqueue(struct nats_src *n, natsMsg *m)
+{
+	int was_empty;
+
+	pthread_mutex_lock(&n->mu);
+	while (n->qlen == n->qcap && !atomic_load_explicit(&n->stopping,
+						memory_order_relaxed))
+		pthread_cond_wait(&n->room, &n->mu);
+	if (n->qlen == n->qcap) {
+		pthread_mutex_unlock(&n->mu);
+		natsMsg_Destroy(m);
+		return -1;
+	}
+	n->q[(n->qhead + n->qlen++) % n->qcap] = m;
+	was_empty = n->qlen == 1;
+	pthread_mutex_unlock(&n->mu);
+	if (was_empty)
+		ev_async_send(n->base.loop, &n->wake_w);
+	return 0;
+}
+
+static void read_failed(struct nats_src *n, natsStatus s)
+{
+	char why[200];
+
+	nats_conn_error(s, why, sizeof(why));
+	pthread_mutex_lock(&n->mu);
+	n->read_errors++;
+	snprintf(n->read_error, sizeof(n->read_error), "%s", why);
+	pthread_mutex_unlock(&n->mu);
+	ev_async_send(n->base.loop, &n->wake_w);
+	nats_Sleep(NEXT_WAIT_MS);
+}
+
+/* Room in the queue now, at most `want`. */
+static int room(struct nats_src *n, int want)
+{
+	size_t free_slots;
+
+	pthread_mutex_lock(&n->mu);
+	while (n->qlen == n->qcap && !atomic_load_explicit(&n->stopping,
+						memory_order_relaxed))
+		pthread_cond_wait(&n->room, &n->mu);
+	free_slots = n->qcap - n->qlen;
+	pthread_mutex_unlock(&n->mu);
+	return free_slots < (size_t)want ? (int)free_slots : want;
+}
+
+static void fetch_some(struct nats_src *n)
+{
+	natsMsgList list = {NULL, 0};
+	jsErrCode jerr = 0;
+	int want = room(n, (int)n->conf.batch);
+	natsStatus s;
+
+	if (want <= 0)
+		return;
+	s = natsSubscription_Fetch(&list, n->sub, want, FETCH_WAIT_MS, &jerr);
+	if (s != NATS_OK && s != NATS_TIMEOUT) {
+		read_failed(n, s);
+		return;
+	}
+	for (int i = 0; i < list.Count; i++) {
+		enqueue(n, list.Msgs[i]); /* queued, or destroyed */
+		list.Msgs[i] = NULL;
+	}
+	natsMsgList_Destroy(&list);
+}
+
+static void next_one(struct nats_src *n)
+{
+	natsMsg *m = NULL;
+	natsStatus s = natsSubscription_NextMsg(&m, n->sub, NEXT_WAIT_MS);
+
+	if (s == NATS_OK)
+		enqueue(n, m);
+	else if (s != NATS_TIMEOUT)
+		read_failed(n, s);
+}
+
+static void *reader_main(void *arg)
+{
+	struct nats_src *n = arg;
+
+	while (!atomic_load_explicit(&n->stopping, memory_order_relaxed)) {
+		if (n->js)
+			fetch_some(n);
+		else
+			next_one(n);
+	}
+	return NULL;
+}
+
+/* --------------------------------------------- the channel's thread */
+
+static void malformed(struct nats_src *n, const char *subject,
+		      const char *why)
+{
+	channel_count_malformed(n->base.ch);
+	channel_count(n->base.ch, NATS_MALFORMED, 1);
+	log_limited(&n->bad_limit, LOG_WARNING, "channel %s: message on "
+		    "'%.200s': %s", name_of(n), subject ? subject : "?", why);
+}
+
+/* Reads the three headers; NULL, or what is wrong. */
+static const char *read_headers(natsMsg *m, uint64_t *seq, uint64_t *ts,
+				uint64_t *session)
+{
+	const char *v = NULL;
+
+	if (natsMsgHeader_Get(m, NATSW_HDR_SEQ, &v) != NATS_OK ||
+	    natsw_num_parse(v, seq))
+		return "no valid " NATSW_HDR_SEQ " header";
+	if (natsMsgHeader_Get(m, NATSW_HDR_TS, &v) != NATS_OK ||
+	    natsw_num_parse(v, ts))
+		return "no valid " NATSW_HDR_TS " header";
+	if (natsMsgHeader_Get(m, NATSW_HDR_SESSION, &v) != NATS_OK ||
+	    natsw_session_parse(v, session))
+		return "no valid " NATSW_HDR_SESSION " header";
+	return NULL;
+}
+
+/* 0 to publish, -1 to drop (counted). */
+static int judge_sequence(struct nats_src *n, uint64_t session, uint64_t seq)
+{
+	uint64_t lost;
+
+	switch (natsw_seq_check(&n->seq, session, seq, &lost)) {
+	case NATSW_DUPLICATE:
+		channel_count(n->base.ch, NATS_DUPLICATE, 1);
+		return -1;
+	case NATSW_SESSION:
+		channel_count(n->base.ch, NATS_SESSION, 1);
+		log_msg(LOG_NOTICE, "channel %s: upstream session %016" PRIx64
+			" from seq %" PRIu64, name_of(n), session, seq);
+		return 0;
+	case NATSW_GAP:
+		if (!n->conf.gaps)
+			return 0;
+		channel_count_gap(n->base.ch, lost);
+		log_limited(&n->bad_limit, LOG_WARNING, "channel %s: gap: "
+			    "upstream messages %" PRIu64 "..%" PRIu64 " lost",
+			    name_of(n), seq - lost, seq - 1);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static void handle(struct nats_src *n, natsMsg *m)
+{
+	const char *subject = natsMsg_GetSubject(m), *why;
+	const void *data = natsMsg_GetData(m);
+	int len = natsMsg_GetDataLength(m);
+	uint64_t seq, ts, session;
+	uint16_t type;
+
+	why = read_headers(m, &seq, &ts, &session);
+	if (!why && (len < 0 || (size_t)len > channel_payload_max(n->base.ch)))
+		why = "larger than the channel's slots";
+	if (!why && (!subject || natsw_subject_check(subject, data, (size_t)len,
+						     &type)))
+		why = "its subject is not PREFIX.CHANNEL.TYPE.SYMBOL of its "
+		      "payload";
+	if (why) {
+		malformed(n, subject, why);
+		return;
+	}
+	if (judge_sequence(n, session, seq) == 0)
+		channel_publish(n->base.ch, type, data, (size_t)len,
+				n->conf.timestamps ? ts : 0);
+}
+
+/* Acknowledges what is published (AckAll: the last one says it all). */
+static void ack_published(struct nats_src *n)
+{
+	if (!n->to_ack)
+		return;
+	natsMsg_Ack(n->to_ack, NULL);
+	natsMsg_Destroy(n->to_ack);
+	n->to_ack = NULL;
+}
+
+/* The reader's errors, logged from this thread. */
+static void note_read_errors(struct nats_src *n)
+{
+	char why[256];
+	uint64_t errs;
+
+	pthread_mutex_lock(&n->mu);
+	errs = n->read_errors;
+	n->read_errors = 0;
+	memcpy(why, n->read_error, sizeof(why));
+	pthread_mutex_unlock(&n->mu);
+	if (!errs)
+		return;
+	channel_count(n->base.ch, NATS_ERRORS, errs);
+	log_limited(&n->bad_limit, LOG_WARNING, "channel %s: reading from "
+		    "NATS: %s (retrying)", name_of(n), why);
+}
+
+static natsMsg *dequeue(struct nats_src *n)
+{
+	natsMsg *m = NULL;
+
+	pthread_mutex_lock(&n->mu);
+	if (n->qlen) {
+		m = n->q[n->qhead];
+		n->qhead = (n->qhead + 1) % n->qcap;
+		if (n->qlen-- == n->qcap)
+			pthread_cond_signal(&n->room);
+	}
+	pthread_mutex_unlock(&n->mu);
+	return m;
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct nats_src *n = w->data;
+	natsMsg *m;
+	int i;
+
+	(void)loop, (void)revents;
+	note_read_errors(n);
+	for (i = 0; i < DRAIN_MAX && !channel_paused(n->base.ch) &&
+		    (m = dequeue(n)); i++) {
+		handle(n, m);
+		if (!n->js) {
+			natsMsg_Destroy(m);
+			continue;
+		}
+		natsMsg_Destroy(n->to_ack);
+		n->to_ack = m;
+	}
+	ack_published(n);
+	if (i == DRAIN_MAX)
+		ev_async_send(n->base.loop, &n->wake_w); /* more next time */
+}
+
+/* ------------------------------------------------------- set-up */
+
+static void conn_opts(const struct nats_conf *c, struct nats_conn_opts *o,
+		      const char *channel)
+{
+	memset(o, 0, sizeof(*o));
+	o->urls = c->url;
+	o->tls = c->tls;
+	o->ca = c->ca;
+	o->cert = c->cert;
+	o->key = c->key;
+	o->creds = c->creds;
+	o->name = channel;
+}
+
+static int pull_subscribe(struct nats_src *n, char *err, size_t errlen)
+{
+	static const jsDeliverPolicy policy[] = {js_DeliverAll, js_DeliverNew,
+						 js_DeliverLast};
+	jsSubOptions so;
+	jsErrCode jerr = 0;
+	char why[256];
+	natsStatus s = natsConnection_JetStream(&n->js, n->nc, NULL);
+
+	jsSubOptions_Init(&so);
+	so.Stream = n->conf.stream;
+	so.Config.DeliverPolicy = policy[n->conf.deliver];
+	so.Config.AckPolicy = js_AckAll;
+	so.Config.AckWait = (int64_t)(n->conf.ack_wait * 1e9);
+	so.Config.MaxAckPending = (int64_t)n->conf.max_ack_pending;
+	so.Config.FilterSubject = n->conf.subject;
+	if (s == NATS_OK)
+		s = js_PullSubscribe(&n->sub, n->js, n->conf.subject,
+				     n->conf.durable, NULL, &so, &jerr);
+	if (s == NATS_OK)
+		return 0;
+	snprintf(err, errlen, "stream %s%s%s: %s", n->conf.stream,
+		 n->conf.durable ? ", consumer " : "",
+		 n->conf.durable ? n->conf.durable : "",
+		 nats_conn_error(s, why, sizeof(why)));
+	return -EIO;
+}
+
+static int subscribe(struct nats_src *n, char *err, size_t errlen)
+{
+	char why[256];
+	natsStatus s;
+
+	if (n->conf.stream)
+		return pull_subscribe(n, err, errlen);
+	s = natsConnection_SubscribeSync(&n->sub, n->nc, n->conf.subject);
+	if (s == NATS_OK)
+		s = natsSubscription_SetPendingLimits(n->sub, -1, -1);
+	if (s == NATS_OK)
+		return 0;
+	snprintf(err, errlen, "subject %s: %s", n->conf.subject,
+		 nats_conn_error(s, why, sizeof(why)));
+	return -EIO;
+}
+
+static void free_src(struct nats_src *n)
+{
+	while (n->qlen)
+		natsMsg_Destroy(dequeue(n));
+	natsMsg_Destroy(n->to_ack);
+	natsSubscription_Destroy(n->sub);
+	jsCtx_Destroy(n->js);
+	natsConnection_Destroy(n->nc);
+	pthread_cond_destroy(&n->room);
+	pthread_mutex_destroy(&n->mu);
+	free(n->q);
+	free(n);
+}
+
+static void nats_stop(struct source *src)
+{
+	struct nats_src *n = SOURCE_OF(src, struct nats_src);
+
+	atomic_store_explicit(&n->stopping, 1, memory_order_relaxed);
+	pthread_mutex_lock(&n->mu);
+	pthread_cond_broadcast(&n->room);
+	pthread_mutex_unlock(&n->mu);
+	pthread_join(n->reader, NULL);
+	ev_async_stop(n->base.loop, &n->wake_w);
+	ack_published(n);
+	natsConnection_FlushTimeout(n->nc, FLUSH_MS);
+	log_limit_flush(&n->bad_limit, LOG_WARNING);
+	natsConnection_Close(n->nc);
+	free_src(n);
+}
+
+static void nats_resume(struct source *src)
+{
+	struct nats_src *n = SOURCE_OF(src, struct nats_src);
+
+	ev_async_send(n->base.loop, &n->wake_w);
+}
+
+static int connect_and_subscribe(struct nats_src *n, char *err, size_t errlen)
+{
+	struct nats_conn_opts co;
+	int rc;
+
+	conn_opts(&n->conf, &co, name_of(n));
+	rc = nats_conn_open(&n->nc, &co, err, errlen);
+	if (rc == 0)
+		rc = subscribe(n, err, errlen);
+	if (rc == 0 && pthread_create(&n->reader, NULL, reader_main, n)) {
+		snprintf(err, errlen, "cannot start a thread");
+		rc = -EAGAIN;
+	}
+	return rc;
+}
+
+static int nats_start(struct source **out, const void *conf,
+		      struct channel *ch, struct ev_loop *loop, char *err,
+		      size_t errlen)
+{
+	struct nats_src *n = source_alloc(sizeof(*n), ch, loop);
+	int rc;
+
+	if (!n)
+		return source_nomem(err, errlen);
+	n->conf = *(const struct nats_conf *)conf;
+	n->qcap = n->conf.queue;
+	n->q = calloc(n->qcap, sizeof(*n->q));
+	n->bad_limit.burst = 10;
+	pthread_mutex_init(&n->mu, NULL);
+	pthread_cond_init(&n->room, NULL);
+	if (!n->q) {
+		free_src(n);
+		return source_nomem(err, errlen);
+	}
+	ev_async_init(&n->wake_w, wake_cb);
+	n->wake_w.data = n;
+	ev_async_start(loop, &n->wake_w);
+	rc = connect_and_subscribe(n, err, errlen);
+	if (rc < 0) {
+		ev_async_stop(loop, &n->wake_w);
+		free_src(n);
+		return rc;
+	}
+	log_msg(LOG_NOTICE, "channel %s: reading %s from %s%s%s", name_of(n),
+		n->conf.subject, n->conf.url, n->conf.stream ? ", stream " : "",
+		n->conf.stream ? n->conf.stream : "");
+	*out = &n->base;
+	return 0;
+}
+
+const struct source_ops src_nats = {
+	.name = "nats",
+	.settings = nats_settings,
+	.conf_size = sizeof(struct nats_conf),
+	.conf_init = nats_conf_init,
+	.conf_check = nats_conf_check,
+	.start = nats_start,
+	.resume = nats_resume,
+	.stop = nats_stop,
+	.counters = nats_counters,
+};
