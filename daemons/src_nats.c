@@ -12,8 +12,10 @@
  * malformed and dropped; a sequence number behind the expected one is a
  * duplicate (dropped), one ahead a feed gap of exactly the messages
  * skipped. JetStream messages are acknowledged (AckAll: the last of each
- * batch) once published, so those still queued when mdpub stops come
- * again next time.
+ * batch) once published; those still queued when mdpub stops are given
+ * back (Nak) and come again, first, next time. A killed mdpub gives
+ * nothing back: the next one's acknowledgements cover what it had
+ * fetched and not published, which the sequence check counts lost.
  */
 #include "config.h"
 
@@ -472,6 +474,21 @@ static void free_src(struct nats_src *n)
 	free(n);
 }
 
+/* At stop: what was fetched and not published goes back to the stream
+ * (a negative acknowledgement each, redelivered first, in order), since
+ * the next instance's acknowledgements (AckAll) would else take it for
+ * handled. Core NATS messages are just dropped. */
+static void give_back(struct nats_src *n)
+{
+	natsMsg *m;
+
+	while ((m = dequeue(n))) {
+		if (n->js)
+			natsMsg_Nak(m, NULL);
+		natsMsg_Destroy(m);
+	}
+}
+
 static void nats_stop(struct source *src)
 {
 	struct nats_src *n = SOURCE_OF(src, struct nats_src);
@@ -483,6 +500,7 @@ static void nats_stop(struct source *src)
 	pthread_join(n->reader, NULL);
 	ev_async_stop(n->base.loop, &n->wake_w);
 	ack_published(n);
+	give_back(n);
 	natsConnection_FlushTimeout(n->nc, FLUSH_MS);
 	log_limit_flush(&n->bad_limit, LOG_WARNING);
 	natsConnection_Close(n->nc);
