@@ -6,14 +6,18 @@
  *
  * JetStream: publishes are asynchronous (js_PublishMsgAsync) and wait in
  * a window of max_pending records until acknowledged. Each carries a
- * message id (Nats-Msg-Id, deduplicated by the stream) and the id of the
- * one before it as the stream's expected last id, so the stream stores
- * them in order or not at all. A failed or timed-out acknowledgement
+ * message id (Nats-Msg-Id, deduplicated by the stream) and the stream
+ * sequence it must follow (Nats-Expected-Last-Sequence: the forwarder is
+ * the stream's only writer, so it knows it), so the stream stores them
+ * in order or not at all. A failed or timed-out acknowledgement
  * makes the whole window be sent again, in order, once nothing is in
- * flight and a pause has passed: what the stream had already is
- * acknowledged as a duplicate, what it refused is stored now, so each
- * message is stored once and in order across broker failures. An
- * acknowledgement of a record thus acknowledges every record before it.
+ * flight and a pause has passed, from the one after the stream's last
+ * message (read back from the stream: the chain makes it the last of
+ * ours that was stored), so each message is stored once and in order
+ * across broker failures. An acknowledgement of a record thus
+ * acknowledges every record before it. An acknowledgement as a duplicate
+ * is not believed (a clustered stream can say so of a message whose
+ * proposal it lost): it too makes the stream be read back.
  *
  * The acknowledgements arrive on a thread of the client library: the
  * window is shared with it under a mutex. Publishing happens on mdsub's
@@ -44,7 +48,7 @@ struct rec {
 	uint16_t type;
 	uint32_t size;
 	unsigned char *data;
-	char prev[ID_LEN];  /* id of the record before it, "" for none */
+	uint64_t sseq;      /* the stream sequence it was sent to get */
 };
 
 struct nats_fwd {
@@ -52,9 +56,10 @@ struct nats_fwd {
 	const char *channel;
 	natsConnection *nc;
 	jsCtx *js;              /* NULL: core NATS */
+	char subject[NATSW_SUBJECT_MAX]; /* the stream's: PREFIX.CHANNEL.> */
 	int skip;               /* full window: skip (else wait) */
 	uint64_t session;
-	char last_id[ID_LEN];   /* of the last record appended */
+	uint64_t last_sseq;     /* stream sequence of the last one sent */
 	uint64_t last_seq;
 	int have_last;
 	pthread_mutex_t mu;     /* the rest, shared with on_ack() */
@@ -66,6 +71,7 @@ struct nats_fwd {
 	uint64_t retry_ns;      /* not before this (monotonic) */
 	char why[256];          /* the last error */
 	uint64_t published, acked, duplicates, errors, resent, skipped, stalls;
+	uint64_t misplaced;     /* stored at another stream sequence */
 	uint64_t reported_errors, report_ns;
 };
 
@@ -113,9 +119,11 @@ static struct rec *rec_at(struct nats_fwd *f, uint64_t i)
 	return &f->win[i % f->cap];
 }
 
-/* Drops the records up to the one acknowledged (session, seq): the
- * stream stored them all. Under f->mu. */
-static void acknowledge(struct nats_fwd *f, uint64_t session, uint64_t seq)
+/* Drops the records up to the one acknowledged (session, seq), stored
+ * at stream sequence sseq (0: not known): the stream stored them all.
+ * Under f->mu. */
+static void acknowledge(struct nats_fwd *f, uint64_t session, uint64_t seq,
+			uint64_t sseq)
 {
 	uint64_t i;
 
@@ -127,6 +135,14 @@ static void acknowledge(struct nats_fwd *f, uint64_t session, uint64_t seq)
 	}
 	if (i == f->sent)
 		return; /* an answer to a copy sent before: dropped already */
+	if (sseq && sseq != rec_at(f, i)->sseq) {
+		f->misplaced++; /* another writer: see the summary */
+		snprintf(f->why, sizeof(f->why), "seq %" PRIu64 " stored at "
+			 "stream sequence %" PRIu64 ", not %" PRIu64 ": does "
+			 "another publisher write to the stream?", seq, sseq,
+			 rec_at(f, i)->sseq);
+		f->errors++;
+	}
 	for (; f->head <= i; f->head++) {
 		free(rec_at(f, f->head)->data);
 		rec_at(f, f->head)->data = NULL;
@@ -147,10 +163,13 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	natsw_session_parse(session_text, &session);
 	pthread_mutex_lock(&f->mu);
 	f->inflight--;
-	if (pa) {
+	if (pa && !pa->Duplicate) {
 		f->acked++;
-		f->duplicates += pa->Duplicate;
-		acknowledge(f, session, seq);
+		acknowledge(f, session, seq, pa->Sequence);
+	} else if (pa) {
+		f->duplicates++; /* read the stream back before going on */
+		f->failed = 1;
+		f->retry_ns = now_monotonic();
 	} else {
 		f->errors++;
 		if (!f->failed)
@@ -175,16 +194,16 @@ static void publish_pending(struct nats_fwd *f)
 		struct rec *r = rec_at(f, f->sent++);
 		natsMsg *m = make_msg(f, r);
 		jsPubOptions po;
-		char id[ID_LEN], prev[ID_LEN];
+		char id[ID_LEN];
 		natsStatus s = NATS_NO_MEMORY;
 
 		id_of(id, r->session, r->seq);
-		memcpy(prev, r->prev, ID_LEN);
+		jsPubOptions_Init(&po);
+		po.ExpectLastSeq = f->last_sseq++; /* 0: an empty stream */
+		r->sseq = f->last_sseq;
 		f->inflight++;
 		pthread_mutex_unlock(&f->mu);
-		jsPubOptions_Init(&po);
 		po.MsgId = id;
-		po.ExpectLastMsgId = prev[0] ? prev : NULL;
 		po.MaxWait = (int64_t)(f->o->ack_wait_ns / 1000000);
 		if (m)
 			s = js_PublishMsgAsync(f->js, &m, &po);
@@ -202,12 +221,56 @@ static void publish_pending(struct nats_fwd *f)
 	}
 }
 
+/* The stream sequence (*sseq), session and sequence of the stream's last
+ * message: 0, -ENOENT when it is empty (*sseq 0) or not ours, -EIO when
+ * the stream cannot say now. */
+static int stream_last(struct nats_fwd *f, uint64_t *sseq, uint64_t *session,
+		       uint64_t *seq)
+{
+	const char *v = NULL;
+	natsMsg *m = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = js_GetLastMsg(&m, f->js, f->o->stream, f->subject, NULL,
+				     &jerr);
+	int rc = 0;
+
+	*sseq = 0;
+	if (s == NATS_NOT_FOUND)
+		return -ENOENT;
+	if (s != NATS_OK)
+		return -EIO;
+	*sseq = natsMsg_GetSequence(m);
+	if (natsMsgHeader_Get(m, NATSW_HDR_SESSION, &v) != NATS_OK ||
+	    natsw_session_parse(v, session) ||
+	    natsMsgHeader_Get(m, NATSW_HDR_SEQ, &v) != NATS_OK ||
+	    natsw_num_parse(v, seq))
+		rc = -ENOENT;
+	natsMsg_Destroy(m);
+	return rc;
+}
+
 /* After a failure, once every answer is in and the pause has passed:
- * sends the whole window again, in order. Under f->mu. */
+ * drops what the stream has (its last message is ours), then sends the
+ * rest of the window again, in order. Under f->mu, which it lets go of
+ * while it asks the stream. */
 static void maybe_resend(struct nats_fwd *f, uint64_t now)
 {
+	uint64_t sseq = 0, session = 0, seq = 0;
+	int rc;
+
 	if (!f->failed || f->inflight || now < f->retry_ns)
 		return;
+	pthread_mutex_unlock(&f->mu);
+	rc = stream_last(f, &sseq, &session, &seq);
+	pthread_mutex_lock(&f->mu);
+	if (rc == -EIO || f->inflight) {
+		f->retry_ns = now_monotonic() + RETRY_PAUSE_NS;
+		return;
+	}
+	f->sent = f->tail; /* for acknowledge(): the whole window */
+	if (rc == 0)
+		acknowledge(f, session, seq, 0);
+	f->last_sseq = sseq;
 	f->failed = 0;
 	f->resent += f->tail - f->head;
 	f->sent = f->head;
@@ -286,8 +349,6 @@ static int append(struct nats_fwd *f, const struct delivery *d)
 	r->ts = d->msg->ts_ns;
 	r->type = d->msg->type;
 	r->size = d->msg->size;
-	memcpy(r->prev, f->last_id, ID_LEN);
-	id_of(f->last_id, r->session, r->seq);
 	f->tail++;
 	return 0;
 }
@@ -372,6 +433,7 @@ static int find_stream(struct nats_fwd *f, const char *subject, char *err,
 		int ours = si->Config->SubjectsLen == 1 &&
 			   strcmp(si->Config->Subjects[0], subject) == 0;
 
+		f->last_sseq = si->State.LastSeq;
 		jsStreamInfo_Destroy(si);
 		if (ours)
 			return 0;
@@ -409,7 +471,7 @@ static int find_stream(struct nats_fwd *f, const char *subject, char *err,
 
 static int open_js(struct nats_fwd *f, char *err, size_t errlen)
 {
-	char subject[NATSW_SUBJECT_MAX], chan[3 * MDBUS_CHANNEL_MAX + 2], why[256];
+	char chan[3 * MDBUS_CHANNEL_MAX + 2], why[256];
 	jsOptions jo;
 	natsStatus s;
 
@@ -431,8 +493,8 @@ static int open_js(struct nats_fwd *f, char *err, size_t errlen)
 		return -EIO;
 	}
 	natsw_token_encode(chan, sizeof(chan), f->channel, strlen(f->channel));
-	snprintf(subject, sizeof(subject), "%s.%s.>", f->o->prefix, chan);
-	return find_stream(f, subject, err, errlen);
+	snprintf(f->subject, sizeof(f->subject), "%s.%s.>", f->o->prefix, chan);
+	return find_stream(f, f->subject, err, errlen);
 }
 
 /* full = auto: wait for a lossless channel, skip for an overwrite one. */
@@ -521,7 +583,7 @@ void nfwd_close(struct nats_fwd *f)
 	pthread_mutex_lock(&f->mu);
 	left = f->tail - f->head;
 	fprintf(stderr, "mdsub: nats: %" PRIu64 " published, %" PRIu64
-		" acknowledged (%" PRIu64 " as duplicates), %" PRIu64
+		" acknowledged, %" PRIu64 " duplicates, %" PRIu64
 		" errors, %" PRIu64 " resent, %" PRIu64 " skipped, %" PRIu64
 		" stalls, %" PRIu64 " unacknowledged\n", f->published, f->acked,
 		f->duplicates, f->errors, f->resent, f->skipped, f->stalls, left);

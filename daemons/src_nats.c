@@ -12,10 +12,16 @@
  * malformed and dropped; a sequence number behind the expected one is a
  * duplicate (dropped), one ahead a feed gap of exactly the messages
  * skipped. JetStream messages are acknowledged (AckAll: the last of each
- * batch) once published; those still queued when mdpub stops are given
- * back (Nak) and come again, first, next time. A killed mdpub gives
- * nothing back: the next one's acknowledgements cover what it had
- * fetched and not published, which the sequence check counts lost.
+ * batch) once published. The reader checks that deliveries come without
+ * a gap in the consumer's sequence (a server that died with messages on
+ * their way, a consumer leader that changed): after one it makes the
+ * consumer again from the stream sequence after the last message taken,
+ * as an ordered consumer does, since a later acknowledgement (AckAll)
+ * would else take the missing ones for handled. At start, a durable
+ * consumer with deliveries not acknowledged (what a stopped or killed
+ * mdpub had fetched and not published) is made again from its
+ * acknowledgement floor, so a restart goes on exactly where the last
+ * acknowledgement left off.
  */
 #include "config.h"
 
@@ -43,10 +49,11 @@ enum {
 	NATS_SESSION,   /* a new upstream numbering began */
 	NATS_MALFORMED, /* as the channel's malformed counter */
 	NATS_ERRORS,    /* failed reads from the server */
+	NATS_RESETS,    /* consumers made again after a delivery gap */
 };
 
 static const char *const nats_counters[] = {
-	"duplicate", "session", "malformed", "errors", NULL,
+	"duplicate", "session", "malformed", "errors", "resets", NULL,
 };
 
 struct nats_conf {
@@ -91,7 +98,13 @@ struct nats_src {
 	struct nats_conf conf;
 	natsConnection *nc;
 	jsCtx *js;
-	natsSubscription *sub;
+	natsSubscription *sub;    /* NULL while a consumer is being remade */
+	natsSubscription **retired; /* subscriptions of consumers remade:
+				     * messages of theirs may still be
+				     * queued and acknowledged (reader) */
+	size_t nretired;
+	uint64_t next_dseq;       /* reader: the next delivery expected */
+	uint64_t last_sseq;       /* reader: stream sequence taken last */
 	pthread_t reader;
 	atomic_int stopping;      /* set by stop(), read by the reader */
 	ev_async wake_w;          /* the reader queued messages */
@@ -102,8 +115,9 @@ struct nats_src {
 	natsMsg *to_ack;          /* the last JetStream message published */
 	struct natsw_seq seq;
 	struct log_limit bad_limit;
-	char read_error[256];     /* the reader's last error (under mu) */
+	char read_error[320];     /* the reader's last error (under mu) */
 	uint64_t read_errors;     /* counted by the reader (under mu) */
+	uint64_t resets;          /* counted by the reader (under mu) */
 };
 
 static void nats_conf_init(void *conf)
@@ -182,17 +196,22 @@ static int enqueue(struct nats_src *n, natsMsg *m)
 	return 0;
 }
 
+/* Counts a failed read (or remake), logged by the channel's thread. */
+static void read_failed_text(struct nats_src *n, const char *why)
+{
+	pthread_mutex_lock(&n->mu);
+	n->read_errors++;
+	snprintf(n->read_error, sizeof(n->read_error), "%.300s", why);
+	pthread_mutex_unlock(&n->mu);
+	ev_async_send(n->base.loop, &n->wake_w);
+	nats_Sleep(NEXT_WAIT_MS);
+}
+
 static void read_failed(struct nats_src *n, natsStatus s)
 {
 	char why[200];
 
-	nats_conn_error(s, why, sizeof(why));
-	pthread_mutex_lock(&n->mu);
-	n->read_errors++;
-	snprintf(n->read_error, sizeof(n->read_error), "%s", why);
-	pthread_mutex_unlock(&n->mu);
-	ev_async_send(n->base.loop, &n->wake_w);
-	nats_Sleep(NEXT_WAIT_MS);
+	read_failed_text(n, nats_conn_error(s, why, sizeof(why)));
 }
 
 /* Room in the queue now, at most `want`. */
@@ -209,13 +228,69 @@ static int room(struct nats_src *n, int want)
 	return free_slots < (size_t)want ? (int)free_slots : want;
 }
 
+static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
+			  size_t errlen);
+
+/* Keeps a subscription until stop: the channel's thread may still
+ * acknowledge a message of it (natsMsg_Ack uses it). */
+static void retire(struct nats_src *n)
+{
+	natsSubscription **r = realloc(n->retired,
+				       (n->nretired + 1) * sizeof(*r));
+
+	if (!r) {
+		natsSubscription_Unsubscribe(n->sub); /* stop its messages */
+		return; /* and leak it: freeing it could crash */
+	}
+	n->retired = r;
+	r[n->nretired++] = n->sub;
+}
+
+/* A delivery gap: the consumer again, from after the last message taken. */
+static void remake_consumer(struct nats_src *n)
+{
+	char err[300];
+
+	if (n->sub)
+		retire(n);
+	n->sub = NULL;
+	if (pull_subscribe(n, n->last_sseq + 1, err, sizeof(err)) < 0) {
+		read_failed_text(n, err);
+		return;
+	}
+	pthread_mutex_lock(&n->mu);
+	n->resets++;
+	pthread_mutex_unlock(&n->mu);
+}
+
+/* 1 when m is the delivery expected (and moves on past it), else 0. */
+static int in_order(struct nats_src *n, natsMsg *m)
+{
+	jsMsgMetaData *meta = NULL;
+	int ok;
+
+	if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
+		return 1; /* not from the consumer: judged as any message */
+	ok = meta->Sequence.Consumer == n->next_dseq;
+	if (ok) {
+		n->next_dseq++;
+		n->last_sseq = meta->Sequence.Stream;
+	}
+	jsMsgMetaData_Destroy(meta);
+	return ok;
+}
+
 static void fetch_some(struct nats_src *n)
 {
 	natsMsgList list = {NULL, 0};
 	jsErrCode jerr = 0;
-	int want = room(n, (int)n->conf.batch);
+	int want = room(n, (int)n->conf.batch), gap = 0;
 	natsStatus s;
 
+	if (!n->sub) {
+		remake_consumer(n);
+		return;
+	}
 	if (want <= 0)
 		return;
 	s = natsSubscription_Fetch(&list, n->sub, want, FETCH_WAIT_MS, &jerr);
@@ -224,10 +299,15 @@ static void fetch_some(struct nats_src *n)
 		return;
 	}
 	for (int i = 0; i < list.Count; i++) {
+		gap = gap || !in_order(n, list.Msgs[i]);
+		if (gap)
+			continue; /* destroyed with the list */
 		enqueue(n, list.Msgs[i]); /* queued, or destroyed */
 		list.Msgs[i] = NULL;
 	}
 	natsMsgList_Destroy(&list);
+	if (gap)
+		remake_consumer(n);
 }
 
 static void next_one(struct nats_src *n)
@@ -347,14 +427,22 @@ static void ack_published(struct nats_src *n)
 /* The reader's errors, logged from this thread. */
 static void note_read_errors(struct nats_src *n)
 {
-	char why[256];
-	uint64_t errs;
+	char why[320];
+	uint64_t errs, resets;
 
 	pthread_mutex_lock(&n->mu);
 	errs = n->read_errors;
 	n->read_errors = 0;
+	resets = n->resets;
+	n->resets = 0;
 	memcpy(why, n->read_error, sizeof(why));
 	pthread_mutex_unlock(&n->mu);
+	if (resets) {
+		channel_count(n->base.ch, NATS_RESETS, resets);
+		log_msg(LOG_WARNING, "channel %s: a gap in the deliveries: "
+			"consumer made again from stream sequence %" PRIu64,
+			name_of(n), n->last_sseq + 1);
+	}
 	if (!errs)
 		return;
 	channel_count(n->base.ch, NATS_ERRORS, errs);
@@ -415,30 +503,85 @@ static void conn_opts(const struct nats_conf *c, struct nats_conn_opts *o,
 	o->name = channel;
 }
 
-static int pull_subscribe(struct nats_src *n, char *err, size_t errlen)
+/* The pull consumer: a durable bound as it is (start_seq 0), or made
+ * (again) from start_seq, or as the deliver policy says. */
+static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
+			  size_t errlen)
 {
 	static const jsDeliverPolicy policy[] = {js_DeliverAll, js_DeliverNew,
 						 js_DeliverLast};
 	jsSubOptions so;
 	jsErrCode jerr = 0;
 	char why[256];
-	natsStatus s = natsConnection_JetStream(&n->js, n->nc, NULL);
+	natsStatus s;
 
+	if (start_seq && n->conf.durable)
+		js_DeleteConsumer(n->js, n->conf.stream, n->conf.durable, NULL,
+				  &jerr);
 	jsSubOptions_Init(&so);
 	so.Stream = n->conf.stream;
-	so.Config.DeliverPolicy = policy[n->conf.deliver];
+	so.Config.DeliverPolicy = start_seq ? js_DeliverByStartSequence :
+					      policy[n->conf.deliver];
+	so.Config.OptStartSeq = start_seq;
 	so.Config.AckPolicy = js_AckAll;
 	so.Config.AckWait = (int64_t)(n->conf.ack_wait * 1e9);
 	so.Config.MaxAckPending = (int64_t)n->conf.max_ack_pending;
 	so.Config.FilterSubject = n->conf.subject;
-	if (s == NATS_OK)
-		s = js_PullSubscribe(&n->sub, n->js, n->conf.subject,
-				     n->conf.durable, NULL, &so, &jerr);
-	if (s == NATS_OK)
+	s = js_PullSubscribe(&n->sub, n->js, n->conf.subject, n->conf.durable,
+			     NULL, &so, &jerr);
+	if (s == NATS_OK) {
+		n->next_dseq = 1;
 		return 0;
+	}
+	n->sub = NULL;
 	snprintf(err, errlen, "stream %s%s%s: %s", n->conf.stream,
 		 n->conf.durable ? ", consumer " : "",
 		 n->conf.durable ? n->conf.durable : "",
+		 nats_conn_error(s, why, sizeof(why)));
+	return -EIO;
+}
+
+/* A durable that is there: bound where it is when every delivery was
+ * acknowledged, else made again from its acknowledgement floor. */
+static int resume_durable(struct nats_src *n, char *err, size_t errlen)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	uint64_t floor, delivered, dseq;
+	int64_t pending;
+	int rc;
+
+	if (!n->conf.durable ||
+	    js_GetConsumerInfo(&ci, n->js, n->conf.stream, n->conf.durable,
+			       NULL, &jerr) != NATS_OK)
+		return pull_subscribe(n, 0, err, errlen);
+	floor = ci->AckFloor.Stream;
+	delivered = ci->Delivered.Stream;
+	dseq = ci->Delivered.Consumer;
+	pending = ci->NumAckPending;
+	jsConsumerInfo_Destroy(ci);
+	n->last_sseq = floor;
+	if (pending > 0 && floor > 0) {
+		log_msg(LOG_NOTICE, "channel %s: consumer %s: %" PRId64 " "
+			"deliveries not acknowledged: made again from stream "
+			"sequence %" PRIu64, channel_name(n->base.ch),
+			n->conf.durable, pending, floor + 1);
+		return pull_subscribe(n, floor + 1, err, errlen);
+	}
+	rc = pull_subscribe(n, 0, err, errlen);
+	n->next_dseq = dseq + 1;
+	n->last_sseq = delivered;
+	return rc;
+}
+
+static int js_open(struct nats_src *n, char *err, size_t errlen)
+{
+	char why[256];
+	natsStatus s = natsConnection_JetStream(&n->js, n->nc, NULL);
+
+	if (s == NATS_OK)
+		return resume_durable(n, err, errlen);
+	snprintf(err, errlen, "JetStream: %s",
 		 nats_conn_error(s, why, sizeof(why)));
 	return -EIO;
 }
@@ -449,7 +592,7 @@ static int subscribe(struct nats_src *n, char *err, size_t errlen)
 	natsStatus s;
 
 	if (n->conf.stream)
-		return pull_subscribe(n, err, errlen);
+		return js_open(n, err, errlen);
 	s = natsConnection_SubscribeSync(&n->sub, n->nc, n->conf.subject);
 	if (s == NATS_OK)
 		s = natsSubscription_SetPendingLimits(n->sub, -1, -1);
@@ -466,27 +609,15 @@ static void free_src(struct nats_src *n)
 		natsMsg_Destroy(dequeue(n));
 	natsMsg_Destroy(n->to_ack);
 	natsSubscription_Destroy(n->sub);
+	for (size_t i = 0; i < n->nretired; i++)
+		natsSubscription_Destroy(n->retired[i]);
+	free(n->retired);
 	jsCtx_Destroy(n->js);
 	natsConnection_Destroy(n->nc);
 	pthread_cond_destroy(&n->room);
 	pthread_mutex_destroy(&n->mu);
 	free(n->q);
 	free(n);
-}
-
-/* At stop: what was fetched and not published goes back to the stream
- * (a negative acknowledgement each, redelivered first, in order), since
- * the next instance's acknowledgements (AckAll) would else take it for
- * handled. Core NATS messages are just dropped. */
-static void give_back(struct nats_src *n)
-{
-	natsMsg *m;
-
-	while ((m = dequeue(n))) {
-		if (n->js)
-			natsMsg_Nak(m, NULL);
-		natsMsg_Destroy(m);
-	}
 }
 
 static void nats_stop(struct source *src)
@@ -500,7 +631,6 @@ static void nats_stop(struct source *src)
 	pthread_join(n->reader, NULL);
 	ev_async_stop(n->base.loop, &n->wake_w);
 	ack_published(n);
-	give_back(n);
 	natsConnection_FlushTimeout(n->nc, FLUSH_MS);
 	log_limit_flush(&n->bad_limit, LOG_WARNING);
 	natsConnection_Close(n->nc);
