@@ -7,6 +7,8 @@
 #   clang    clang and clang++, every test
 #   address  ASan + UBSan, every test
 #   thread   TSan, the threaded tests
+# and once, after plain, `make check-net` there: the long tests across
+# hosts (each skips saying why when what it needs is missing);
 # then the static analysers on lib/, daemons/, clients/ (and bench/ for
 # scan-build), each counting as one test:
 #   scan-build  clang's analyser over a whole build, must find no bug
@@ -44,8 +46,8 @@ fi
 (cd "$build/src" && autoreconf -fi >"$build/autoreconf.log" 2>&1) ||
 	{ cat "$build/autoreconf.log"; echo "0 passed, 1 failed"; exit 1; }
 
-count() { # count VARIANT: add the results of its test-suite.log
-	local log=$build/$1/tests/test-suite.log p=0 f=0 s=0
+count() { # count VARIANT [LOG]: add the results of its test-suite.log
+	local log=${2:-$build/$1/tests/test-suite.log} p=0 f=0 s=0
 	if [ -f "$log" ]; then
 		p=$(sed -n 's/^# PASS: *//p' "$log")
 		f=$(( $(sed -n 's/^# FAIL: *//p' "$log") + $(sed -n 's/^# ERROR: *//p' "$log") + $(sed -n 's/^# XPASS: *//p' "$log") ))
@@ -55,6 +57,7 @@ count() { # count VARIANT: add the results of its test-suite.log
 	fi
 	echo "== $1: $p passed, $f failed, $s skipped"
 	[ "$f" -gt 0 ] && [ -f "$log" ] && grep -E '^(FAIL|ERROR|XPASS):' "$build/$1/tests/"*.log 2>/dev/null | head -20
+	[ "$s" -gt 0 ] && [ -f "$log" ] && grep -h '^SKIP: ' "$log" | sort -u | sed "s/^/== $1: /"
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
 
@@ -99,7 +102,14 @@ cppcheck_sources() ( # no finding at these settings
 			-I lib -I common lib common daemons clients
 )
 
+net() { # the long tests across hosts, once (make check-net in the plain build)
+	echo "== net: make check-net"
+	(cd "$build/plain" && make check-net >check-net.out 2>&1)
+	count plain "$build/plain/tests/test-suite-net.log"
+}
+
 variant plain
+net
 variant clang CC=clang CXX=clang++
 if [ "$sanitizers" = 1 ]; then
 	variant address --enable-sanitizer=address
