@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mdsub.h"
+#include "natswire.h"
 
 #define TEXT_HEX_MAX 32 /* payload bytes shown in text mode */
 
@@ -61,21 +62,11 @@ struct view {
 	union value v[F_COUNT];
 };
 
-static const char *const type_names[] = {
-	[MDBUS_MSG_RAW] = "raw",
-	[MDBUS_MSG_QUOTE] = "quote",
-	[MDBUS_MSG_TRADE] = "trade",
-	[MDBUS_MSG_BOOK_LEVEL] = "level",
-	[MDBUS_MSG_BOOK_SNAPSHOT] = "snapshot",
-	[MDBUS_MSG_STATUS] = "status",
-	[MDBUS_MSG_HEARTBEAT] = "heartbeat",
-};
-
 #define NAMES(a) (sizeof(a) / sizeof((a)[0]))
 
 const char *msg_type_name(unsigned type)
 {
-	return type < NAMES(type_names) ? type_names[type] : NULL;
+	return natsw_type_name(type); /* the names the NATS subjects use */
 }
 
 static const char *name_of(const char *const *names, size_t n, unsigned i)

@@ -24,6 +24,11 @@ static const char *const type_tokens[] = {
 
 #define NTYPES (sizeof(type_tokens) / sizeof(type_tokens[0]))
 
+const char *natsw_type_name(unsigned type)
+{
+	return type < NTYPES ? type_tokens[type] : NULL;
+}
+
 static const char hexdigits[] = "0123456789ABCDEF";
 
 /* A byte that stands for itself in a token. */

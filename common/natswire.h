@@ -29,6 +29,11 @@
 #define NATSW_NUM_MAX (INT64_MAX) /* largest sequence or time believed */
 #define NATSW_NO_SYMBOL "%"     /* the symbol token of a message without */
 
+/* The name of a message type (raw, quote, trade, level, snapshot, status,
+ * heartbeat), as subjects and mdsub's -t option spell it; NULL for the
+ * types without one. */
+const char *natsw_type_name(unsigned type);
+
 /* 0 when prefix is a usable subject prefix: 1 to NATSW_PREFIX_MAX bytes of
  * tokens separated by single dots, none empty, without wildcards ('*',
  * '>') or white space or control characters. Else -EINVAL. */
