@@ -8,7 +8,7 @@ set -eu
 pkgs="build-essential autoconf automake libtool pkg-config git
       libev-dev libcmocka-dev libjson-c-dev
       python3-dev python3-numpy python3-pytest
-      libnats-dev nats-server"
+      libnats-dev nats-server openssl"
 case ${1:-} in
 '') ;;
 --suite) pkgs="$pkgs clang clang-tools cppcheck" ;;
