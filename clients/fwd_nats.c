@@ -54,6 +54,7 @@ struct rec {
 struct nats_fwd {
 	const struct nats_fwd_opts *o;
 	const char *channel;
+	const char *dir;        /* the segment directory (NULL: default) */
 	natsConnection *nc;
 	jsCtx *js;              /* NULL: core NATS */
 	char subject[NATSW_SUBJECT_MAX]; /* the stream's: PREFIX.CHANNEL.> */
@@ -329,7 +330,7 @@ static void follow_session(struct nats_fwd *f, uint64_t seq)
 
 	if (!f->have_last || seq > f->last_seq)
 		return;
-	if (mdbus_channel_stats(f->channel, NULL, &st, NULL, 0) == 0 &&
+	if (mdbus_channel_stats(f->channel, f->dir, &st, NULL, 0) == 0 &&
 	    st.epoch != f->session)
 		f->session = st.epoch;
 	else
@@ -538,6 +539,7 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 	}
 	f->o = &o->nats;
 	f->channel = channel;
+	f->dir = o->sub.dir;
 	f->cap = o->nats.max_pending;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cond, NULL);

@@ -204,7 +204,7 @@ int natsw_subject_check(const char *subject, const void *payload,
 					sym, sizeof(sym), &n) < 0)
 		return -EINVAL;
 	want = natsw_symbol((uint16_t)t, payload, size, &wn);
-	if (n != wn || memcmp(sym, want, n) != 0)
+	if (n != wn || (n && memcmp(sym, want, n) != 0))
 		return -EINVAL;
 	*type = (uint16_t)t;
 	return 0;

@@ -118,6 +118,7 @@ struct nats_src {
 	char read_error[320];     /* the reader's last error (under mu) */
 	uint64_t read_errors;     /* counted by the reader (under mu) */
 	uint64_t resets;          /* counted by the reader (under mu) */
+	uint64_t reset_from;      /* where the last remade one starts (mu) */
 };
 
 static void nats_conf_init(void *conf)
@@ -260,6 +261,7 @@ static void remake_consumer(struct nats_src *n)
 	}
 	pthread_mutex_lock(&n->mu);
 	n->resets++;
+	n->reset_from = n->last_sseq + 1;
 	pthread_mutex_unlock(&n->mu);
 }
 
@@ -336,13 +338,27 @@ static void *reader_main(void *arg)
 
 /* --------------------------------------------- the channel's thread */
 
+/* A peer's subject for the log: at most 100 bytes, what is not
+ * printable ASCII as '?'. */
+static const char *subject_text(const char *subject, char out[101])
+{
+	size_t i = 0;
+
+	for (; subject && subject[i] && i < 100; i++)
+		out[i] = subject[i] > ' ' && subject[i] < 127 ? subject[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 static void malformed(struct nats_src *n, const char *subject,
 		      const char *why)
 {
+	char text[101];
+
 	channel_count_malformed(n->base.ch);
 	channel_count(n->base.ch, NATS_MALFORMED, 1);
 	log_limited(&n->bad_limit, LOG_WARNING, "channel %s: message on "
-		    "'%.200s': %s", name_of(n), subject ? subject : "?", why);
+		    "'%s': %s", name_of(n), subject_text(subject, text), why);
 }
 
 /* Reads the three headers; NULL, or what is wrong. */
@@ -395,6 +411,12 @@ static void handle(struct nats_src *n, natsMsg *m)
 	const char *subject = natsMsg_GetSubject(m), *why;
 	const void *data = natsMsg_GetData(m);
 	int len = natsMsg_GetDataLength(m);
+	static const char empty[1];
+
+	if (!data || len <= 0) {
+		data = empty;
+		len = 0;
+	}
 	uint64_t seq, ts, session;
 	uint16_t type;
 
@@ -428,20 +450,21 @@ static void ack_published(struct nats_src *n)
 static void note_read_errors(struct nats_src *n)
 {
 	char why[320];
-	uint64_t errs, resets;
+	uint64_t errs, resets, from;
 
 	pthread_mutex_lock(&n->mu);
 	errs = n->read_errors;
 	n->read_errors = 0;
 	resets = n->resets;
 	n->resets = 0;
+	from = n->reset_from;
 	memcpy(why, n->read_error, sizeof(why));
 	pthread_mutex_unlock(&n->mu);
 	if (resets) {
 		channel_count(n->base.ch, NATS_RESETS, resets);
 		log_msg(LOG_WARNING, "channel %s: a gap in the deliveries: "
 			"consumer made again from stream sequence %" PRIu64,
-			name_of(n), n->last_sseq + 1);
+			name_of(n), from);
 	}
 	if (!errs)
 		return;

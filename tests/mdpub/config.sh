@@ -11,10 +11,16 @@ expect "$WORK/out" "$top_srcdir/conf/mdpub.conf: OK, 1 channel"
 # and so do its commented-out examples once enabled, with a group and a
 # directory that exist here
 sed 's/^; //' "$top_srcdir/conf/mdpub.conf" >"$WORK/as-is.conf"
+# (the nats example only when mdpub has the nats source)
 sed -e "s|^group = .*|group = $(id -g)|" -e "s|^dir = .*|dir = $MDBUS_DIR|" \
 	"$WORK/as-is.conf" >"$WORK/sample.conf"
+n=5
+if [ "${MDBUS_NATS_BUILT:-no}" != yes ]; then
+	sed -i '/^\[channel fromnats\]/,/^$/d' "$WORK/sample.conf"
+	n=4
+fi
 status 0 "$MDPUB" -T -c "$WORK/sample.conf" >"$WORK/out"
-expect "$WORK/out" "$WORK/sample.conf: OK, 4 channels"
+expect "$WORK/out" "$WORK/sample.conf: OK, $n channels"
 
 conf good.conf <<'END'
 # every key once
@@ -123,6 +129,8 @@ x = 1
 this line is not ini
 END
 B=$WORK/bad.conf
+SOURCES="synthetic replay udp lines"
+[ "${MDBUS_NATS_BUILT:-no}" = yes ] && SOURCES="$SOURCES nats"
 cat >"$WORK/want" <<END
 mdpub: $B:3: log_level: 'loud' is not one of err warning notice info debug
 mdpub: $B:4: stats_interval: '-1' is not a number in 0..86400
@@ -134,7 +142,7 @@ mdpub: $B:12: unknown key 'colour' (neither a channel key nor one of source synt
 mdpub: $B:14: invalid channel name 'bad/name' (want [A-Za-z0-9._-]{1,64})
 mdpub: $B:17: channel 'ok' already defined at line 8
 mdpub: $B:20: [channel nosrc] has no source = key
-mdpub: $B:24: source: 'carrier-pigeon' is not one of synthetic replay udp lines
+mdpub: $B:24: source: 'carrier-pigeon' is not one of $SOURCES
 mdpub: $B:26: [channel rep]: source replay needs file = PATH
 mdpub: $B:30: [channel net]: 'nowhere' is not HOST:PORT
 mdpub: $B:34: [channel lin]: source lines needs exactly one of file = PATH|-, listen = HOST:PORT, connect = HOST:PORT
