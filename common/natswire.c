@@ -294,6 +294,10 @@ enum natsw_verdict natsw_seq_check(struct natsw_seq *t, uint64_t session,
 		v = NATSW_SESSION;
 	} else if (t->known && seq < t->expected) {
 		return NATSW_DUPLICATE;
+	} else if (t->known && seq - t->expected > t->jump_window &&
+		   seq != t->jump_next) {
+		t->jump_next = seq + 1;
+		return NATSW_JUMP;
 	} else if (t->known && seq > t->expected) {
 		*lost = seq - t->expected;
 		v = NATSW_GAP;
@@ -301,5 +305,6 @@ enum natsw_verdict natsw_seq_check(struct natsw_seq *t, uint64_t session,
 	t->known = 1;
 	t->session = session;
 	t->expected = seq + 1;
+	t->jump_next = 0;
 	return v;
 }

@@ -90,11 +90,14 @@ int natsw_session_parse(const char *text, uint64_t *out);
  * with the reason in err. */
 int natsw_urls_check(const char *urls, char *err, size_t errlen);
 
-/* The receiver's view of the upstream numbering (zero it to start). */
+/* The receiver's view of the upstream numbering (zero it to start, then
+ * set jump_window). */
 struct natsw_seq {
-	int known;         /* a message was seen */
+	uint64_t jump_window; /* a larger step ahead is not believed alone */
+	int known;            /* a message was seen */
 	uint64_t session;
-	uint64_t expected; /* the next sequence number in session */
+	uint64_t expected;    /* the next sequence number in session */
+	uint64_t jump_next;   /* what continues the jump held, 0: none */
 };
 
 enum natsw_verdict {
@@ -102,10 +105,15 @@ enum natsw_verdict {
 	NATSW_SESSION,   /* the first of another session */
 	NATSW_GAP,       /* later than expected: *lost skipped */
 	NATSW_DUPLICATE, /* earlier than expected: seen already, drop it */
+	NATSW_JUMP,      /* more than jump_window ahead: drop it, unless the
+			  * next message continues it (then that one is a
+			  * NATSW_GAP whose *lost counts this one too) */
 };
 
 /* Judges message seq of session and moves on past it unless it is a
- * duplicate; *lost is the number of messages skipped (NATSW_GAP), else 0. */
+ * duplicate or a jump; *lost is the number of messages skipped
+ * (NATSW_GAP), else 0. A forged message far ahead thus blinds nothing: it
+ * takes two in a row. */
 enum natsw_verdict natsw_seq_check(struct natsw_seq *t, uint64_t session,
 				   uint64_t seq, uint64_t *lost);
 

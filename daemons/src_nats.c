@@ -50,10 +50,11 @@ enum {
 	NATS_MALFORMED, /* as the channel's malformed counter */
 	NATS_ERRORS,    /* failed reads from the server */
 	NATS_RESETS,    /* consumers made again after a delivery gap */
+	NATS_JUMP,      /* held: more than jump_window ahead */
 };
 
 static const char *const nats_counters[] = {
-	"duplicate", "session", "malformed", "errors", "resets", NULL,
+	"duplicate", "session", "malformed", "errors", "resets", "jump", NULL,
 };
 
 struct nats_conf {
@@ -63,6 +64,7 @@ struct nats_conf {
 	uint64_t queue;     /* messages read, not yet published */
 	uint64_t max_ack_pending;
 	double ack_wait;    /* seconds */
+	uint64_t jump_window;
 	int gaps;           /* count sequence gaps */
 	int timestamps;     /* 0 now, 1 sender */
 	int tls;
@@ -84,6 +86,8 @@ static const struct setting nats_settings[] = {
 	{"max_ack_pending", SET_UINT, OFF(max_ack_pending), 1, 1 << 24, 0, NULL},
 	{"ack_wait", SET_DOUBLE, OFF(ack_wait), 0.1, 3600, 0, NULL},
 	{"gaps", SET_BOOL, OFF(gaps), 0, 0, 0, NULL},
+	{"jump_window", SET_UINT, OFF(jump_window), 1, 4611686018427387904.0, 0,
+	 NULL},
 	{"timestamps", SET_CHOICE, OFF(timestamps), 0, 0, 0, ts_names},
 	{"tls", SET_BOOL, OFF(tls), 0, 0, 0, NULL},
 	{"ca", SET_STRING, OFF(ca), 0, 0, 0, NULL},
@@ -130,6 +134,7 @@ static void nats_conf_init(void *conf)
 	c->max_ack_pending = 65536;
 	c->ack_wait = 30;
 	c->gaps = 1;
+	c->jump_window = 1000000;
 }
 
 static int check_subject(const char *s)
@@ -387,6 +392,13 @@ static int judge_sequence(struct nats_src *n, uint64_t session, uint64_t seq)
 	switch (natsw_seq_check(&n->seq, session, seq, &lost)) {
 	case NATSW_DUPLICATE:
 		channel_count(n->base.ch, NATS_DUPLICATE, 1);
+		return -1;
+	case NATSW_JUMP:
+		channel_count(n->base.ch, NATS_JUMP, 1);
+		log_limited(&n->bad_limit, LOG_WARNING, "channel %s: upstream "
+			    "seq %" PRIu64 " while %" PRIu64 " is expected: held "
+			    "until the next message continues it", name_of(n),
+			    seq, n->seq.expected);
 		return -1;
 	case NATSW_SESSION:
 		channel_count(n->base.ch, NATS_SESSION, 1);
@@ -693,6 +705,7 @@ static int nats_start(struct source **out, const void *conf,
 	if (!n)
 		return source_nomem(err, errlen);
 	n->conf = *(const struct nats_conf *)conf;
+	n->seq.jump_window = n->conf.jump_window;
 	n->qcap = n->conf.queue;
 	n->q = calloc(n->qcap, sizeof(*n->q));
 	n->bad_limit.burst = 10;

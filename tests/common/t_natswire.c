@@ -3,7 +3,8 @@
  * "NATS framing"): subject tokens are reversible and never hold '.', '*',
  * '>' or white space; subjects are checked against their payload; header
  * numbers and sessions refuse what a forwarder cannot send; the sequence
- * check counts gaps exactly and drops duplicates.
+ * check counts gaps exactly, drops duplicates and believes a far jump
+ * only when the next message continues it.
  */
 #include <config.h>
 
@@ -166,6 +167,7 @@ static void t_sequence(void **state)
 
 	(void)state;
 	memset(&t, 0, sizeof(t));
+	t.jump_window = UINT64_MAX;
 	assert_int_equal(natsw_seq_check(&t, 1, 100, &lost), NATSW_NEXT);
 	assert_true(lost == 0);
 	assert_int_equal(natsw_seq_check(&t, 1, 101, &lost), NATSW_NEXT);
@@ -179,6 +181,29 @@ static void t_sequence(void **state)
 	assert_int_equal(natsw_seq_check(&t, 2, 1, &lost), NATSW_NEXT);
 }
 
+static void t_jump(void **state)
+{
+	struct natsw_seq t;
+	uint64_t lost = 9;
+
+	(void)state;
+	memset(&t, 0, sizeof(t));
+	t.jump_window = 100;
+	assert_int_equal(natsw_seq_check(&t, 1, 0, &lost), NATSW_NEXT);
+	/* 100 ahead is a gap; 2^62 is held, and blinds nothing */
+	assert_int_equal(natsw_seq_check(&t, 1, 101, &lost), NATSW_GAP);
+	assert_true(lost == 100);
+	assert_int_equal(natsw_seq_check(&t, 1, 1ULL << 62, &lost), NATSW_JUMP);
+	assert_int_equal(natsw_seq_check(&t, 1, 102, &lost), NATSW_NEXT);
+	assert_int_equal(natsw_seq_check(&t, 1, (1ULL << 62) + 1, &lost), NATSW_JUMP);
+	assert_int_equal(natsw_seq_check(&t, 1, 103, &lost), NATSW_NEXT);
+	/* a jump that the next message continues is taken: both counted */
+	assert_int_equal(natsw_seq_check(&t, 1, 1000, &lost), NATSW_JUMP);
+	assert_int_equal(natsw_seq_check(&t, 1, 1001, &lost), NATSW_GAP);
+	assert_true(lost == 1001 - 104);
+	assert_int_equal(natsw_seq_check(&t, 1, 1002, &lost), NATSW_NEXT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -189,6 +214,7 @@ int main(void)
 		cmocka_unit_test(t_headers),
 		cmocka_unit_test(t_urls),
 		cmocka_unit_test(t_sequence),
+		cmocka_unit_test(t_jump),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
