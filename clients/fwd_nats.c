@@ -72,7 +72,6 @@ struct nats_fwd {
 	uint64_t retry_ns;      /* not before this (monotonic) */
 	char why[256];          /* the last error */
 	uint64_t published, acked, duplicates, errors, resent, skipped, stalls;
-	uint64_t misplaced;     /* stored at another stream sequence */
 	uint64_t reported_errors, report_ns;
 };
 
@@ -137,7 +136,6 @@ static void acknowledge(struct nats_fwd *f, uint64_t session, uint64_t seq,
 	if (i == f->sent)
 		return; /* an answer to a copy sent before: dropped already */
 	if (sseq && sseq != rec_at(f, i)->sseq) {
-		f->misplaced++; /* another writer: see the summary */
 		snprintf(f->why, sizeof(f->why), "seq %" PRIu64 " stored at "
 			 "stream sequence %" PRIu64 ", not %" PRIu64 ": does "
 			 "another publisher write to the stream?", seq, sseq,
