@@ -103,10 +103,6 @@ struct nats_src {
 	natsConnection *nc;
 	jsCtx *js;
 	natsSubscription *sub;    /* NULL while a consumer is being remade */
-	natsSubscription **retired; /* subscriptions of consumers remade:
-				     * messages of theirs may still be
-				     * queued and acknowledged (reader) */
-	size_t nretired;
 	uint64_t next_dseq;       /* reader: the next delivery expected */
 	uint64_t last_sseq;       /* reader: stream sequence taken last */
 	pthread_t reader;
@@ -237,28 +233,12 @@ static int room(struct nats_src *n, int want)
 static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
 			  size_t errlen);
 
-/* Keeps a subscription until stop: the channel's thread may still
- * acknowledge a message of it (natsMsg_Ack uses it). */
-static void retire(struct nats_src *n)
-{
-	natsSubscription **r = realloc(n->retired,
-				       (n->nretired + 1) * sizeof(*r));
-
-	if (!r) {
-		natsSubscription_Unsubscribe(n->sub); /* stop its messages */
-		return; /* and leak it: freeing it could crash */
-	}
-	n->retired = r;
-	r[n->nretired++] = n->sub;
-}
-
 /* A delivery gap: the consumer again, from after the last message taken. */
 static void remake_consumer(struct nats_src *n)
 {
 	char err[300];
 
-	if (n->sub)
-		retire(n);
+	natsSubscription_Destroy(n->sub); /* its messages live on alone */
 	n->sub = NULL;
 	if (pull_subscribe(n, n->last_sseq + 1, err, sizeof(err)) < 0) {
 		read_failed_text(n, err);
@@ -448,12 +428,19 @@ static void handle(struct nats_src *n, natsMsg *m)
 				n->conf.timestamps ? ts : 0);
 }
 
-/* Acknowledges what is published (AckAll: the last one says it all). */
+/* Acknowledges what is published (AckAll: the last one says it all), on
+ * our connection rather than with natsMsg_Ack(), which goes through the
+ * message's subscription: the reader may have destroyed it since (a
+ * consumer made again). */
 static void ack_published(struct nats_src *n)
 {
+	const char *reply;
+
 	if (!n->to_ack)
 		return;
-	natsMsg_Ack(n->to_ack, NULL);
+	reply = natsMsg_GetReply(n->to_ack);
+	if (reply && *reply)
+		natsConnection_PublishString(n->nc, reply, "+ACK");
 	natsMsg_Destroy(n->to_ack);
 	n->to_ack = NULL;
 }
@@ -644,9 +631,6 @@ static void free_src(struct nats_src *n)
 		natsMsg_Destroy(dequeue(n));
 	natsMsg_Destroy(n->to_ack);
 	natsSubscription_Destroy(n->sub);
-	for (size_t i = 0; i < n->nretired; i++)
-		natsSubscription_Destroy(n->retired[i]);
-	free(n->retired);
 	jsCtx_Destroy(n->js);
 	natsConnection_Destroy(n->nc);
 	pthread_cond_destroy(&n->room);
