@@ -1,0 +1,111 @@
+#!/bin/sh
+# The nats source on core NATS: messages made by hand in the NATS protocol
+# (a repeat, a gap, a forged jump far ahead, a new session, and malformed
+# ones: no or absurd headers, a subject that does not match the payload, a payload larger
+# than a slot, a message without headers) are published, dropped or
+# counted exactly; then a synthetic channel relayed by `mdsub --forward
+# nats://` arrives complete and in order, and a second channel that takes
+# only the trades (a wildcard filter) gets every trade.
+. "${top_srcdir:-.}/tests/nats/helpers.sh"
+command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
+
+nats_start n1
+RAW_PORT=$(nats_port n1)
+URL=nats://127.0.0.1:$RAW_PORT
+
+# bad settings are refused, naming the fix
+channel bad1.conf bad1 source=nats 'subject=x.>'
+status 1 "$MDPUB" -T -c "$WORK/bad1.conf" 2>"$WORK/bad1.log"
+grep -q "source nats needs url = nats://HOST:PORT and subject" "$WORK/bad1.log" ||
+	fail "missing url not refused: $(cat "$WORK/bad1.log")"
+channel bad2.conf bad2 source=nats url=nats://127.0.0.1:0 subject=x
+status 1 "$MDPUB" -T -c "$WORK/bad2.conf" 2>"$WORK/bad2.log"
+grep -q "is not nats://HOST:PORT" "$WORK/bad2.log" || fail "port 0 not refused"
+channel bad3.conf bad3 source=nats "url=$URL" subject=x durable=d
+status 1 "$MDPUB" -T -c "$WORK/bad3.conf" 2>"$WORK/bad3.log"
+grep -q "durable = d needs stream = NAME" "$WORK/bad3.log" || fail "durable without stream"
+
+S1=Mdbus-Session:0000000000000001
+channel h.conf h source=nats "url=$URL" 'subject=mdbus.h.>'
+start h -c "$WORK/h.conf"
+wait_log h "channel h: publishing from"
+"$READER" --until 6 --dump h >"$WORK/h.out" &
+READ=$!
+sleep 0.3
+f=$WORK/msgs
+: >"$f"
+hpub "$f" mdbus.h.raw.% one "Mdbus-Seq: 0" "Mdbus-Ts: 1" "$S1"
+hpub "$f" mdbus.h.raw.% two "Mdbus-Seq: 1" "Mdbus-Ts: 1" "$S1"
+hpub "$f" mdbus.h.raw.% two "Mdbus-Seq: 1" "Mdbus-Ts: 1" "$S1"     # duplicate
+hpub "$f" mdbus.h.raw.% three "Mdbus-Seq: 5" "Mdbus-Ts: 1" "$S1"   # 2..4 lost
+hpub "$f" mdbus.h.raw.% x "Mdbus-Ts: 1" "$S1"                        # no sequence
+hpub "$f" mdbus.h.raw.% x "Mdbus-Seq: 99999999999999999999" "Mdbus-Ts: 1" "$S1"
+hpub "$f" mdbus.h.raw.% x "Mdbus-Seq: 9223372036854775808" "Mdbus-Ts: 1" "$S1"
+hpub "$f" mdbus.h.raw.% x "Mdbus-Seq: -1" "Mdbus-Ts: 1" "$S1"
+hpub "$f" mdbus.h.raw.% x "Mdbus-Seq: 6" "Mdbus-Ts: 1" "Mdbus-Session: xyz"
+hpub "$f" mdbus.h.raw.% x "Mdbus-Seq: 6" "Mdbus-Ts: abc" "$S1"
+hpub "$f" mdbus.h.quote.AB short "Mdbus-Seq: 6" "Mdbus-Ts: 1" "$S1" # wrong size
+hpub "$f" mdbus.h.bogus.% x "Mdbus-Seq: 6" "Mdbus-Ts: 1" "$S1"     # no such type
+hpub "$f" mdbus.h.raw.AB x "Mdbus-Seq: 6" "Mdbus-Ts: 1" "$S1"      # a symbol for raw
+big=$(printf '%0300d' 0)
+hpub "$f" mdbus.h.raw.% "$big" "Mdbus-Seq: 6" "Mdbus-Ts: 1" "$S1"  # > slot payload
+hpub "$f" mdbus.h.raw.% noheaders                                    # plain PUB
+hpub "$f" mdbus.h.raw.% x "Mdbus-Seq: 4611686018427387904" "Mdbus-Ts: 1" "$S1" # forged jump
+hpub "$f" mdbus.h.raw.% four "Mdbus-Seq: 6" "Mdbus-Ts: 1" "$S1"
+hpub "$f" mdbus.h.raw.% five "Mdbus-Seq: 0" "Mdbus-Ts: 1" \
+	"Mdbus-Session: 0000000000000002"                                   # new session
+raw_pub "$f"
+wait "$READ" || fail "reader of h"
+grep '^M' "$WORK/h.out" >"$WORK/got"
+printf 'M 0 3\nM 0 3\nM 0 5\nM 0 4\nM 0 4\n' >"$WORK/want"
+diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages published"
+kill -USR1 "$PID"
+wait_log h "channel h: in 5 out 5 malformed 11 gaps 1 (lost 3) "
+wait_log h "channel h: source nats: duplicate 1 session 1 malformed 11 errors 0 resets 0 jump 1$"
+grep -q "channel h: gap: upstream messages 2..4 lost" "$WORK/h.log" || fail "gap not logged"
+grep -q "channel h: message on 'mdbus.h.quote.AB': its subject is not" "$WORK/h.log" ||
+	fail "malformed subject not logged"
+stop "$PID"
+
+# relay: synthetic -> mdsub --forward nats:// -> nats source -> reader;
+# a second channel takes the trades only (no gap check: a filter skips)
+channel src.conf src source=synthetic rate=20000 count=3000
+channel dst.conf dst source=nats "url=$URL" 'subject=mdbus.src.>' \
+	mode=lossless
+channel tr.conf tr source=nats "url=$URL" 'subject=mdbus.src.trade.>' gaps=no
+start dst -c "$WORK/dst.conf"
+DST=$PID
+start tr -c "$WORK/tr.conf"
+TR=$PID
+wait_log dst "channel dst: publishing from"
+wait_log tr "channel tr: publishing from"
+"$READER" --until down --dump --timeout 30 dst >"$WORK/dst.out" &
+RD=$!
+"$READER" --until down --timeout 30 --dump tr >"$WORK/tr.out" &
+RT=$!
+start src -c "$WORK/src.conf"
+SRC=$PID
+wait_log src "channel src: publishing from"
+"$MDSUB" --wait-for-channel --from oldest --forward "$URL" src \
+	>"$WORK/fwd.log" 2>&1 &
+FWD=$!
+PIDS="$PIDS $FWD"
+"$READER" --until down --dump --timeout 30 src >"$WORK/src.out" ||
+	fail "reader of src"
+wait "$SRC"
+sleep 0.5
+kill -TERM "$FWD"
+wait "$FWD" || fail "mdsub --forward: $(cat "$WORK/fwd.log")"
+sleep 0.5
+stop "$DST"
+stop "$TR"
+wait "$RD" || fail "reader of dst"
+wait "$RT" || fail "reader of tr"
+same_market_data "$WORK/src.out" "$WORK/dst.out"
+grep '^T ' "$WORK/src.out" >"$WORK/src.trades"
+grep '^[QT] ' "$WORK/tr.out" >"$WORK/tr.qt"
+cmp -s "$WORK/src.trades" "$WORK/tr.qt" || fail "the trade channel has not every trade alone, in order"
+grep -q "mdsub: nats: [0-9]* published, 0 acknowledged, 0 duplicates, 0 errors" \
+	"$WORK/fwd.log" || fail "forwarder summary: $(cat "$WORK/fwd.log")"
+grep -q "gaps 0 (lost 0)" "$WORK/dst.log" || fail "dst counted gaps"
+exit 0

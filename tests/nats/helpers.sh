@@ -1,0 +1,133 @@
+# helpers.sh - sourced by the tests in tests/nats (the NATS bridge):
+# mdpub/helpers.sh (private segment directory, work directory, cleanup
+# that kills every process in $PIDS), then nats-server instances on
+# loopback with random ports and a store each in $WORK, killed by the
+# same trap. Skips (77) with the reason when mdbus was built without
+# libnats or nats-server is not installed.
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+[ "${MDBUS_NATS_BUILT:-no}" = yes ] ||
+	{ echo "SKIP: built without NATS (Debian package libnats-dev, then configure --with-nats)"; exit 77; }
+NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}
+[ -x "$NATS_SERVER" ] ||
+	{ echo "SKIP: nats-server not installed (Debian package nats-server; tests/deps.sh)"; exit 77; }
+[ -x "${MDSUB:-}" ] || { echo "SKIP: mdsub not built"; exit 77; }
+
+# nats_start NAME [ARGS...]: nats-server NAME on 127.0.0.1 (a random
+# client port unless ARGS give -p), JetStream store in $WORK/NAME.store,
+# log in $WORK/NAME.nlog; waits until it is ready; its pid in $NPID and
+# $WORK/NAME.pid, its client port in $WORK/NAME.port (nats_port NAME)
+nats_start() {
+	n=$1
+	shift
+	: >"$WORK/$n.nlog"
+	"$NATS_SERVER" -a 127.0.0.1 -p -1 -n "$n" -sd "$WORK/$n.store" "$@" \
+		>>"$WORK/$n.nlog" 2>&1 &
+	NPID=$!
+	PIDS="$PIDS $NPID"
+	echo "$NPID" >"$WORK/$n.pid"
+	wait_nlog "$n" "Server is ready"
+	sed -n 's/.*Listening for client connections on 127.0.0.1:\([0-9]*\)$/\1/p' \
+		"$WORK/$n.nlog" | tail -n 1 >"$WORK/$n.port"
+	[ -s "$WORK/$n.port" ] || fail "nats-server $n: no client port in its log"
+}
+
+nats_port() { cat "$WORK/$1.port"; }
+
+# wait_nlog NAME TEXT [SEC]: waits until nats-server NAME logged TEXT
+wait_nlog() {
+	i=0
+	while ! grep -q -- "$2" "$WORK/$1.nlog" 2>/dev/null; do
+		i=$((i + 1))
+		[ "$i" -le $((${3:-20} * 20)) ] ||
+			{ tail -n 20 "$WORK/$1.nlog" >&2; fail "no '$2' in $1.nlog"; }
+		sleep 0.05
+	done
+}
+
+# nats_kill NAME [SIGNAL]: stops nats-server NAME and reaps it
+nats_kill() {
+	p=$(cat "$WORK/$1.pid")
+	kill -"${2:-TERM}" "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+	return 0
+}
+
+# raw_pub FILE: sends the NATS protocol lines in FILE (made by hpub) on
+# a connection of its own to nats-server $RAW_PORT, then a PING, and
+# waits for the PONG: the server has handled them all
+raw_pub() {
+	bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		read -r info <&3
+		printf "CONNECT {\"verbose\":false,\"headers\":true,\"protocol\":1}\r\n" >&3
+		cat "$2" >&3
+		printf "PING\r\n" >&3
+		while read -r line <&3; do
+			case $line in PONG*) exit 0 ;; -ERR*) echo "$line" >&2; exit 1 ;; esac
+		done
+		exit 1' _ "$RAW_PORT" "$1" || fail "raw_pub $1"
+}
+
+# hpub FILE SUBJECT PAYLOAD [HEADER-LINE...]: appends one message with
+# these header lines (none: a message without headers)
+hpub() {
+	f=$1 subj=$2 pay=$3
+	shift 3
+	if [ $# -eq 0 ]; then
+		printf 'PUB %s %d\r\n%s\r\n' "$subj" "${#pay}" "$pay" >>"$f"
+		return
+	fi
+	h=$WORK/hdr.tmp
+	printf 'NATS/1.0\r\n' >"$h"
+	for l in "$@"; do printf '%s\r\n' "$l" >>"$h"; done
+	printf '\r\n' >>"$h"
+	hl=$(wc -c <"$h")
+	printf 'HPUB %s %d %d\r\n' "$subj" "$hl" $((hl + ${#pay})) >>"$f"
+	cat "$h" >>"$f"
+	printf '%s\r\n' "$pay" >>"$f"
+}
+
+# same_market_data A B: fails unless the quotes and trades of two reader
+# dumps are the same lines in the same order (status lines, which each
+# mdpub also makes of its own, are left out)
+same_market_data() {
+	grep '^[QT] ' "$1" >"$1.qt"
+	grep '^[QT] ' "$2" >"$2.qt"
+	[ -s "$1.qt" ] || fail "$1: no quotes or trades"
+	cmp -s "$1.qt" "$2.qt" ||
+		fail "$(basename "$2"): $(wc -l <"$2.qt") quotes and trades, not the $(wc -l <"$1.qt") of $(basename "$1") in order: $(diff "$1.qt" "$2.qt" | head -n 5)"
+}
+
+# monitor NAME PATH: an HTTP GET of PATH on the monitoring port of
+# nats-server NAME (started with -m -1), the body on stdout
+monitor() {
+	mp=$(sed -n 's/.*Starting http monitor on 127.0.0.1:\([0-9]*\)$/\1/p' \
+		"$WORK/$1.nlog" | tail -n 1)
+	bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		printf "GET %s HTTP/1.0\r\n\r\n" "$2" >&3
+		cat <&3' _ "$mp" "$2" | sed '1,/^\r*$/d'
+}
+
+# dir_write_num DIR CHANNEL: messages published in CHANNEL of DIR so far
+dir_write_num() {
+	"$MDSUB" --dir "$1" --status "$2" 2>/dev/null |
+		sed -n 's/^ *write_num: \([0-9]*\).*/\1/p' | head -n 1
+}
+
+# free_ports N: N loopback TCP ports that nothing listens on or uses now
+# (from /proc/net/tcp*), random in 20000..59999, one a line
+free_ports() {
+	used=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null |
+		awk 'NR > 1 { split($2, a, ":"); print a[2] }')
+	got=0
+	chosen=
+	seed=$$
+	while [ "$got" -lt "$1" ]; do
+		seed=$(((seed * 1103515245 + 12345) % 2147483648))
+		p=$((20000 + seed % 40000))
+		hex=$(printf '%04X' "$p")
+		case " $(echo $used) $chosen " in *" $hex "*) continue ;; esac
+		chosen="$chosen $hex"
+		echo "$p"
+		got=$((got + 1))
+	done
+}

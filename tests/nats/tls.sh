@@ -1,0 +1,58 @@
+#!/bin/sh
+# The bridge over TLS with client certificates: a CA, a server and a
+# client certificate made by openssl for the test; nats-server requires
+# TLS and verifies clients. mdsub (--nats-ca, --nats-cert, --nats-key)
+# and mdpub's nats source (ca, cert, key) relay a channel complete and in
+# order; without the CA mdsub is refused naming the certificate problem,
+# without a client certificate the server refuses it.
+. "${top_srcdir:-.}/tests/nats/helpers.sh"
+command -v openssl >/dev/null || { echo "SKIP: needs openssl (Debian package openssl)"; exit 77; }
+
+T=$WORK/tls
+mkdir "$T" || fail "mkdir"
+cert() { # cert NAME SUBJECT [EXT]: NAME.key, NAME.pem signed by the CA
+	openssl req -newkey rsa:2048 -nodes -keyout "$T/$1.key" -subj "$2" \
+		-out "$T/$1.csr" 2>/dev/null || fail "openssl req $1"
+	printf '%s\n' "${3:-}" >"$T/$1.ext"
+	openssl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
+		-CAcreateserial -days 2 -extfile "$T/$1.ext" -out "$T/$1.pem" \
+		2>/dev/null || fail "openssl x509 $1"
+}
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ca.key" -days 2 \
+	-subj /CN=mdbus-test-ca -out "$T/ca.pem" 2>/dev/null || fail "openssl CA"
+cert server /CN=127.0.0.1 "subjectAltName=IP:127.0.0.1"
+cert client /CN=mdbus-client "extendedKeyUsage=clientAuth"
+chmod 600 "$T"/*.key
+
+nats_start t1 --tls --tlscert "$T/server.pem" --tlskey "$T/server.key" \
+	--tlscacert "$T/ca.pem" --tlsverify
+URL=tls://127.0.0.1:$(nats_port t1)
+
+channel src.conf src source=synthetic rate=20000 count=2000 mode=lossless
+channel dst.conf dst source=nats "url=$URL" 'subject=mdbus.src.>' \
+	"ca=$T/ca.pem" "cert=$T/client.pem" "key=$T/client.key"
+start dst -c "$WORK/dst.conf"
+DST=$PID
+wait_log dst "channel dst: publishing from"
+"$READER" --until down --dump --timeout 30 dst >"$WORK/dst.out" &
+RD=$!
+start src -c "$WORK/src.conf"
+SRC=$PID
+wait_log src "channel src: publishing from"
+# no CA: the server's certificate is not trusted
+status 1 "$MDSUB" --forward "$URL" --nats-cert "$T/client.pem" \
+	--nats-key "$T/client.key" src 2>"$WORK/noca.log"
+grep -q "certificate" "$WORK/noca.log" || fail "no CA: $(cat "$WORK/noca.log")"
+# no client certificate: the server refuses the connection
+status 1 "$MDSUB" --forward "$URL" --nats-ca "$T/ca.pem" src 2>"$WORK/nocert.log"
+grep -q "mdsub: tls://127.0.0.1:" "$WORK/nocert.log" || fail "no client certificate: $(cat "$WORK/nocert.log")"
+"$READER" --until down --dump --timeout 30 src >"$WORK/src.out" || fail "reader of src"
+"$MDSUB" --from oldest --until-caught-up --forward "$URL" --nats-ca "$T/ca.pem" \
+	--nats-cert "$T/client.pem" --nats-key "$T/client.key" src \
+	>"$WORK/fwd.log" 2>&1 || fail "mdsub over TLS: $(cat "$WORK/fwd.log")"
+wait "$SRC"
+sleep 0.5
+stop "$DST"
+wait "$RD" || fail "reader of dst"
+same_market_data "$WORK/src.out" "$WORK/dst.out"
+exit 0
