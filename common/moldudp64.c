@@ -68,6 +68,33 @@ int mold_header_decode(const unsigned char *pkt, size_t len,
 	return 0;
 }
 
+/* A request has the layout of a downstream header, the count being the
+ * number of messages asked for (doc/protocol.md, "UDP framing"). */
+_Static_assert(MOLD_REQUEST_LEN == MOLD_HEADER_LEN, "request layout");
+
+int mold_request_encode(unsigned char *buf, size_t cap,
+			const struct mold_header *req)
+{
+	if (!req || !req->count || !req->seq)
+		return -EINVAL;
+	return mold_header_encode(buf, cap, req);
+}
+
+int mold_request_decode(const unsigned char *pkt, size_t len,
+			struct mold_header *req)
+{
+	int rc;
+
+	if (!pkt || !req)
+		return -EINVAL;
+	if (len != MOLD_REQUEST_LEN)
+		return -EMSGSIZE;
+	rc = mold_header_decode(pkt, len, req);
+	if (rc < 0)
+		return rc;
+	return req->count && req->seq ? 0 : -EBADMSG;
+}
+
 int mold_writer_init(struct mold_writer *w, unsigned char *buf, size_t cap)
 {
 	if (!w || !buf || cap < MOLD_HEADER_LEN || cap > MOLD_PACKET_MAX)

@@ -5,7 +5,8 @@
  * libmdbus; documented for users in mdpub.conf(5), section UDP FRAMING.
  *
  * The framing (MoldUDP64 1.00 downstream packets carrying bus messages
- * with a 12-byte header) is described in doc/protocol.md, "UDP framing".
+ * with a 12-byte header, and the request packets a receiver sends to a
+ * re-request server) is described in doc/protocol.md, "UDP framing".
  *
  * Every function returns a negative errno on bad input and writes or
  * reads nothing outside the buffer it is given: -EINVAL for a bad
@@ -32,6 +33,7 @@
 #define MOLD_COUNT_END 0xFFFFu
 #define MOLD_BLOCKS_MAX ((MOLD_PACKET_MAX - MOLD_HEADER_LEN) / MOLD_BLOCK_LEN)
 #define MOLD_PACKET_MAX 65507      /* largest UDP payload over IPv4 */
+#define MOLD_REQUEST_LEN 20        /* session + sequence + requested count */
 
 /* The message header inside each block, little-endian, 12 bytes. */
 #define MDBUS_UDP_TS_OFF 0    /* u64 publish timestamp on the sender */
@@ -67,6 +69,20 @@ int mold_header_encode(unsigned char *buf, size_t cap,
  * MOLD_PACKET_MAX). Checks no block: see mold_reader_init(). */
 int mold_header_decode(const unsigned char *pkt, size_t len,
 		       struct mold_header *h);
+
+/* ---- request packets (re-requests) ---- */
+
+/* Writes a request for req->count messages from req->seq on, in session
+ * req->session. Returns MOLD_REQUEST_LEN, -EINVAL (NULL, or a count or
+ * sequence number of 0), -EMSGSIZE (cap too small). */
+int mold_request_encode(unsigned char *buf, size_t cap,
+			const struct mold_header *req);
+
+/* Reads a request datagram of len bytes into req. Returns 0, -EINVAL
+ * (NULL), -EMSGSIZE (not exactly MOLD_REQUEST_LEN bytes), -EBADMSG (it
+ * asks for no message, or for sequence number 0, which no message has). */
+int mold_request_decode(const unsigned char *pkt, size_t len,
+			struct mold_header *req);
 
 /* ---- writing message blocks ---- */
 

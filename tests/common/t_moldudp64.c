@@ -2,8 +2,8 @@
  * t_moldudp64.c - cmocka tests of the MoldUDP64 codec (common/moldudp64.h):
  * a known packet byte for byte (big-endian header fields and block
  * lengths, little-endian bus-message headers at their offsets), round
- * trips, heartbeats and end of session, a full packet, and every
- * malformed case with the code it must return.
+ * trips, heartbeats and end of session, a full packet, a request packet
+ * byte for byte, and every malformed case with the code it must return.
  */
 #include <config.h>
 
@@ -327,6 +327,52 @@ static void t_malformed(void **state)
 	assert_int_equal(mold_reader_init(NULL, known, sizeof known, &h), -EINVAL);
 }
 
+/* A request: session "S1", sequence 0x0102030405060708, 0xFFFF messages,
+ * all big-endian; then every request that must be refused. */
+static void t_request(void **state)
+{
+	static const unsigned char want[MOLD_REQUEST_LEN] = {
+		'S', '1', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ',
+		0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0xff, 0xff,
+	};
+	struct mold_header req = {.seq = 0x0102030405060708ULL,
+				  .count = 0xFFFF}, got;
+	unsigned char buf[MOLD_REQUEST_LEN + 1];
+
+	memcpy(req.session, session, MOLD_SESSION_LEN);
+	memset(buf, 0xAA, sizeof buf);
+	assert_int_equal(mold_request_encode(buf, sizeof buf, &req),
+			 MOLD_REQUEST_LEN);
+	assert_memory_equal(buf, want, sizeof want);
+	assert_int_equal(buf[MOLD_REQUEST_LEN], 0xAA);
+	assert_int_equal(mold_request_decode(want, sizeof want, &got), 0);
+	assert_memory_equal(got.session, session, MOLD_SESSION_LEN);
+	assert_true(got.seq == req.seq);
+	assert_int_equal(got.count, 0xFFFF);
+	/* one byte more or less than a request */
+	assert_int_equal(mold_request_decode(buf, sizeof buf, &got), -EMSGSIZE);
+	assert_int_equal(mold_request_decode(want, sizeof want - 1, &got),
+			 -EMSGSIZE);
+	assert_int_equal(mold_request_encode(buf, MOLD_REQUEST_LEN - 1, &req),
+			 -EMSGSIZE);
+	/* no message asked for, or sequence number 0 */
+	memcpy(buf, want, sizeof want);
+	buf[18] = buf[19] = 0;
+	assert_int_equal(mold_request_decode(buf, MOLD_REQUEST_LEN, &got),
+			 -EBADMSG);
+	memset(buf + 10, 0, 8);
+	buf[19] = 1;
+	assert_int_equal(mold_request_decode(buf, MOLD_REQUEST_LEN, &got),
+			 -EBADMSG);
+	req.count = 0;
+	assert_int_equal(mold_request_encode(buf, sizeof buf, &req), -EINVAL);
+	req.count = 1;
+	req.seq = 0;
+	assert_int_equal(mold_request_encode(buf, sizeof buf, &req), -EINVAL);
+	assert_int_equal(mold_request_decode(NULL, MOLD_REQUEST_LEN, &got),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -337,6 +383,7 @@ int main(void)
 		cmocka_unit_test(t_packet_limits),
 		cmocka_unit_test(t_bad_writes),
 		cmocka_unit_test(t_malformed),
+		cmocka_unit_test(t_request),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
