@@ -8,6 +8,11 @@
  * it waited batch_delay; a heartbeat (count 0) goes out after heartbeat
  * idle time, an end-of-session packet at exit. Unicast or multicast
  * (IPv4 or IPv6; TTL and interface options for multicast).
+ *
+ * With --retransmit, every packet sent is kept by the re-request server
+ * (retransmit.h), a new session empties it, and at exit the end of
+ * session is repeated for --linger while the server still answers: the
+ * receivers' last chance to ask (doc/protocol.md, "Retransmission").
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,8 +26,11 @@
 
 #include "moldudp64.h"
 #include "mdsub.h"
+#include "retransmit.h"
 
 #define URL_PREFIX "udp://"
+#define LINGER_REPEAT_NS 100000000ULL /* end of session again every 0.1 s */
+
 struct forwarder {
 	int fd;
 	const struct fwd_opts *o;
@@ -35,6 +43,7 @@ struct forwarder {
 	uint64_t sent_ns;      /* when the last packet went out */
 	uint64_t send_errors;
 	uint64_t session_id;   /* digits of the current session name */
+	struct rtx *rtx;       /* the re-request server, or NULL */
 	unsigned char buf[MOLD_PACKET_MAX];
 };
 
@@ -54,6 +63,8 @@ static void new_session(struct forwarder *f)
 			 (uint64_t)(f->session_id % 10000000000ULL));
 	}
 	memcpy(f->session, buf, MOLD_SESSION_LEN);
+	if (f->rtx)
+		rtx_session(f->rtx, f->session);
 }
 
 /* Sends pkt with `count` in the header, then starts an empty batch. */
@@ -66,6 +77,8 @@ static void send_packet(struct forwarder *f, uint64_t seq, uint16_t count,
 	    errno != ECONNREFUSED && f->send_errors++ == 0)
 		fprintf(stderr, "mdsub: %s: send: %s (counting further "
 			"errors)\n", f->o->url, strerror(errno));
+	if (len > 0 && f->rtx && f->pkt.count)
+		rtx_keep(f->rtx, f->pkt.buf, (size_t)len);
 	mold_writer_reset(&f->pkt);
 	f->sent_ns = now;
 }
@@ -135,11 +148,16 @@ void fwd_tick(struct forwarder *f, uint64_t now_ns, uint64_t *next_ns)
 
 int fwd_split_url(const char *url, char *host, size_t hlen, char **port)
 {
-	const char *h = url + strlen(URL_PREFIX), *end;
-	size_t n;
-
 	if (strncmp(url, URL_PREFIX, strlen(URL_PREFIX)))
 		return -EINVAL;
+	return fwd_split_addr(url + strlen(URL_PREFIX), host, hlen, port);
+}
+
+int fwd_split_addr(const char *h, char *host, size_t hlen, char **port)
+{
+	const char *end;
+	size_t n;
+
 	end = *h == '[' ? strchr(h, ']') : strrchr(h, ':');
 	if (!end)
 		return -EINVAL;
@@ -236,16 +254,53 @@ int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 	f->cap = o->batch_bytes;
 	f->next_num = next_seq + 1;
 	f->sent_ns = now_monotonic();
-	new_session(f);
 	f->fd = open_socket(o, err, errlen);
+	if (f->fd >= 0 && o->rtx.listen) {
+		int rc = rtx_open(&f->rtx, &o->rtx, o->batch_bytes, err, errlen);
+
+		if (rc < 0) {
+			close(f->fd);
+			f->fd = rc;
+		}
+	}
 	if (f->fd < 0) {
 		int rc = f->fd;
 
 		free(f);
 		return rc;
 	}
+	new_session(f);
 	*out = f;
 	return 0;
+}
+
+void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len)
+{
+	if (f->rtx)
+		rtx_local(f->rtx, buf, len);
+	else if (len)
+		*buf = '\0';
+}
+
+/* The end of session, again and again for --linger while the server
+ * answers the last re-requests; then the server's counts. */
+static void linger(struct forwarder *f, uint64_t now)
+{
+	uint64_t end = now + f->o->rtx.linger_ns;
+	struct rtx_counts n;
+
+	while ((now = now_monotonic()) < end) {
+		sleep_ns(end - now < LINGER_REPEAT_NS ? end - now :
+							LINGER_REPEAT_NS);
+		send_packet(f, f->next_num, MOLD_COUNT_END, now_monotonic());
+	}
+	rtx_close(f->rtx, &n);
+	fprintf(stderr, "mdsub: %s: retransmission: %" PRIu64 " requests "
+		"served (%" PRIu64 " messages), %" PRIu64 " refused (rate %"
+		PRIu64 ", session %" PRIu64 ", malformed %" PRIu64 "), %"
+		PRIu64 " out of range\n", f->o->url, n.served, n.messages,
+		n.rate + n.session + n.malformed, n.rate, n.session,
+		n.malformed, n.out_of_range);
 }
 
 void fwd_close(struct forwarder *f)
@@ -254,6 +309,8 @@ void fwd_close(struct forwarder *f)
 
 	flush_batch(f, now);
 	send_packet(f, f->next_num, MOLD_COUNT_END, now);
+	if (f->rtx)
+		linger(f, now);
 	if (f->send_errors)
 		fprintf(stderr, "mdsub: %s: %" PRIu64 " packets not sent\n",
 			f->o->url, f->send_errors);

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "mdbus.h"
 #include "mdbus_msg.h"
+#include "retransmit.h"
 
 #define EXIT_USAGE 64   /* EX_USAGE */
 #define MDSUB_MAX_SYMBOLS 64
@@ -35,6 +36,7 @@ struct fwd_opts {
 	uint64_t batch_delay_ns; /* longest a message waits in a batch */
 	uint64_t heartbeat_ns;   /* heartbeat packet period when idle */
 	const char *session;     /* MoldUDP64 session (<= 10 chars) */
+	struct rtx_opts rtx;     /* --retransmit (rtx.listen NULL = off) */
 };
 
 /* --grep and --exclude: compiled patterns (grep.c). */
@@ -191,6 +193,8 @@ struct forwarder;
 /* Splits "udp://HOST:PORT" or "udp://[V6ADDR]:PORT"; returns 0 or
  * -EINVAL. */
 int fwd_split_url(const char *url, char *host, size_t hlen, char **port);
+/* The same for "HOST:PORT" or "[V6ADDR]:PORT" without the scheme. */
+int fwd_split_addr(const char *addr, char *host, size_t hlen, char **port);
 /* Opens the socket and sets *out; returns 0, or a negated errno with the
  * reason in err (the URL and what failed). Prints nothing. */
 int fwd_open(struct forwarder **out, const struct fwd_opts *o,
@@ -199,6 +203,10 @@ void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns);
 /* Flushes a batch that waited long enough, sends a heartbeat when idle;
  * sets *next_ns to the time until it needs calling again. */
 void fwd_tick(struct forwarder *f, uint64_t now_ns, uint64_t *next_ns);
+/* The address re-requests are answered on (--retransmit), else "". */
+void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len);
+/* Sends the end of session; with --retransmit, repeats it and answers
+ * re-requests for --linger, then prints the server's counts on stderr. */
 void fwd_close(struct forwarder *f);
 
 /* fwd_nats.c: --forward nats://HOST:PORT[,...] (only with libnats:

@@ -25,6 +25,12 @@
 #define DEFAULT_NATS_PENDING 4096
 #define DEFAULT_NATS_STALL_MS 100
 #define DEFAULT_NATS_ACK_WAIT_MS 2000
+#define DEFAULT_RTX_DEPTH 262144   /* messages kept for re-requests */
+#define DEFAULT_RTX_BYTES (32ULL << 20)
+#define DEFAULT_RTX_RATE 10000000  /* answer bytes/s per requester */
+#define DEFAULT_LINGER_SEC 1.0
+#define RTX_DEPTH_MAX (1ULL << 28)
+#define RTX_BYTES_MAX (1ULL << 36)
 
 enum {
 	OPT_STATS = 256, OPT_SUMMARY, OPT_TTL, OPT_IFACE,
@@ -35,6 +41,7 @@ enum {
 	OPT_NATS_MAX_MSGS, OPT_NATS_REPLICAS, OPT_NATS_STORAGE,
 	OPT_NATS_MAX_PENDING, OPT_NATS_STALL, OPT_NATS_FULL, OPT_NATS_ACK_WAIT,
 	OPT_NATS_TLS, OPT_NATS_CA, OPT_NATS_CERT, OPT_NATS_KEY, OPT_NATS_CREDS,
+	OPT_RETRANSMIT, OPT_RTX_DEPTH, OPT_RTX_BYTES, OPT_RTX_RATE, OPT_LINGER,
 	OPT_END
 };
 
@@ -78,6 +85,11 @@ static const struct option long_opts[] = {
 	{"nats-cert", required_argument, NULL, OPT_NATS_CERT},
 	{"nats-key", required_argument, NULL, OPT_NATS_KEY},
 	{"nats-creds", required_argument, NULL, OPT_NATS_CREDS},
+	{"retransmit", required_argument, NULL, OPT_RETRANSMIT},
+	{"retransmit-depth", required_argument, NULL, OPT_RTX_DEPTH},
+	{"retransmit-bytes", required_argument, NULL, OPT_RTX_BYTES},
+	{"retransmit-rate", required_argument, NULL, OPT_RTX_RATE},
+	{"linger", required_argument, NULL, OPT_LINGER},
 	{"name", required_argument, NULL, 'N'},
 	{"anonymous", no_argument, NULL, 'a'},
 	{"dir", required_argument, NULL, 'D'},
@@ -137,6 +149,14 @@ static void usage(FILE *f)
 	      "      --batch-delay=USEC longest a message waits in a batch (default 200)\n"
 	      "      --heartbeat=SEC    heartbeat packet period when idle (default 1)\n"
 	      "      --session=NAME     MoldUDP64 session name (default: start time)\n"
+	      "      --retransmit=ADDR:PORT  answer MoldUDP64 re-requests on this\n"
+	      "                         address from the messages sent last\n"
+	      "      --retransmit-depth=N  messages kept (default 262144)\n"
+	      "      --retransmit-bytes=N  bytes of them kept (default 33554432)\n"
+	      "      --retransmit-rate=N   answer bytes per second and requester\n"
+	      "                         (default 10000000; all: 4 times that)\n"
+	      "      --linger=SEC       at exit, repeat the end of session and answer\n"
+	      "                         re-requests this long (default 1)\n"
 	      "  -f, --forward=nats://HOST:PORT[,nats://HOST:PORT]...\n"
 	      "                         publish on NATS (tls://HOST:PORT: with TLS), subject\n"
 	      "                         PREFIX.CHANNEL.TYPE.SYMBOL\n"
@@ -403,6 +423,62 @@ static int parse_secs_opt(const char *s, uint64_t *ns, const char *what)
 	return 0;
 }
 
+static int parse_rtx_addr(const char *s, const char **out)
+{
+	char host[FWD_HOST_MAX], *port;
+	uint64_t n;
+
+	if (fwd_split_addr(s, host, sizeof host, &port) ||
+	    parse_u64(port, 10, &n) || n > 65535)
+		return bad("re-request address (want ADDR:PORT, * for any "
+			   "address, port 0 for any port)", s);
+	*out = s;
+	return 0;
+}
+
+/* An integer in [min, max]. */
+static int parse_range(const char *s, uint64_t min, uint64_t max,
+		       uint64_t *out, const char *what)
+{
+	uint64_t n;
+
+	if (parse_u64(s, 10, &n) || n < min || n > max)
+		return usage_error("invalid %s '%s' (%" PRIu64 "..%" PRIu64 ")",
+				   what, s, min, max);
+	*out = n;
+	return 0;
+}
+
+/* Seconds >= 0 to nanoseconds. */
+static int parse_linger(const char *s, uint64_t *ns)
+{
+	double sec = 0;
+
+	if (strcmp(s, "0") && parse_seconds(s, &sec) < 0)
+		return bad("linger (seconds)", s);
+	*ns = (uint64_t)(sec * 1e9);
+	return 0;
+}
+
+/* --retransmit and its settings. */
+static int opt_rtx(struct rtx_opts *r, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_RETRANSMIT: return parse_rtx_addr(arg, &r->listen);
+	case OPT_RTX_DEPTH:
+		return parse_range(arg, 1, RTX_DEPTH_MAX, &r->depth,
+				   "retransmit depth");
+	case OPT_RTX_BYTES:
+		return parse_range(arg, MOLD_BLOCK_MAX, RTX_BYTES_MAX, &r->bytes,
+				   "retransmit bytes");
+	case OPT_RTX_RATE:
+		return parse_range(arg, 1, UINT32_MAX, &r->rate,
+				   "retransmit rate");
+	case OPT_LINGER: return parse_linger(arg, &r->linger_ns);
+	default: return bad("option", "?");
+	}
+}
+
 static int parse_session(const char *s, const char **out)
 {
 	if (!*s || strlen(s) > 10)
@@ -557,7 +633,7 @@ static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 	case 'W':
 		o->mode = MODE_WATCH;
 		return arg ? parse_secs_opt(arg, &o->watch_ns, "interval") : 0;
-	default: return bad("option", "?");
+	default: return opt_rtx(&o->fwd.rtx, c, arg);
 	}
 }
 
@@ -576,6 +652,10 @@ static void defaults(struct mdsub_opts *o)
 	o->nats.max_pending = DEFAULT_NATS_PENDING;
 	o->nats.stall_ns = DEFAULT_NATS_STALL_MS * 1000000ULL;
 	o->nats.ack_wait_ns = DEFAULT_NATS_ACK_WAIT_MS * 1000000ULL;
+	o->fwd.rtx.depth = DEFAULT_RTX_DEPTH;
+	o->fwd.rtx.bytes = DEFAULT_RTX_BYTES;
+	o->fwd.rtx.rate = DEFAULT_RTX_RATE;
+	o->fwd.rtx.linger_ns = (uint64_t)(DEFAULT_LINGER_SEC * 1e9);
 }
 
 /* An argument that names a recording rather than a channel: one with a
@@ -635,7 +715,12 @@ static const int read_opts[] = {
 /* Options that only --forward udp:// uses. */
 static const int fwd_opts[] = {
 	OPT_TTL, OPT_IFACE, OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT,
-	OPT_SESSION,
+	OPT_SESSION, OPT_RETRANSMIT,
+};
+
+/* Options that only --retransmit uses. */
+static const int rtx_opts[] = {
+	OPT_RTX_DEPTH, OPT_RTX_BYTES, OPT_RTX_RATE, OPT_LINGER,
 };
 
 /* Options that only --forward nats:// uses, then those that only a
@@ -705,6 +790,8 @@ static int check_inspect(const struct mdsub_opts *o, struct seen *sn)
 		c = first_seen(sn, nats_opts, COUNT(nats_opts));
 	if (!c)
 		c = first_seen(sn, stream_opts, COUNT(stream_opts));
+	if (!c)
+		c = first_seen(sn, rtx_opts, COUNT(rtx_opts));
 	if (!c && o->mode != MODE_WATCH && sn->opt['d'])
 		c = 'd';
 	return c ? no_effect(c, mode[o->mode]) : 0;
@@ -803,6 +890,9 @@ static int check_combination(const struct mdsub_opts *o, struct seen *sn)
 	c = check_nats(o, sn);
 	if (c)
 		return c;
+	c = first_seen(sn, rtx_opts, COUNT(rtx_opts));
+	if (c && !o->fwd.rtx.listen)
+		return usage_error("--%s needs --retransmit", opt_name(c));
 	if (o->force && !o->record)
 		return usage_error("--force needs --record");
 	if (o->sub.anonymous && o->sub.name)

@@ -735,6 +735,10 @@ static int open_sinks(struct app *a)
 				 sizeof why);
 		if (err)
 			return fail_text(a, why, err);
+		fwd_rtx_where(a->fwd, why, sizeof why);
+		if (*why)
+			fprintf(stderr, "mdsub: %s: answering re-requests on "
+				"%s\n", a->ch[0].name, why);
 	}
 	a->print = !o->quiet && !o->stats_ns && !a->rec && !o->fwd.url;
 	if (a->print && o->header)

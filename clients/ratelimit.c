@@ -1,0 +1,105 @@
+/*
+ * ratelimit.c - token buckets of answer bytes for the re-request server
+ * (retransmit.h): one per requester address in a table of RTX_PEERS, and
+ * one for all of them (RTX_TOTAL_SHARES times the rate), so that neither
+ * one requester nor a flood from many (spoofed) addresses gets more than
+ * a bounded rate of answers, whatever they ask for.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "clock.h"
+#include "retransmit.h"
+
+struct bucket {
+	uint64_t tokens;     /* bytes it may still send */
+	uint64_t at_ns;      /* when tokens was last brought up to date */
+};
+
+struct peer {
+	struct sockaddr_storage addr;
+	size_t addrlen;      /* 0: a free place */
+	uint64_t seen_ns;    /* its last request */
+	struct bucket b;
+};
+
+struct rtx_limit {
+	uint64_t rate, burst;
+	struct bucket total;
+	struct peer peers[RTX_PEERS];
+};
+
+int rtx_limit_new(struct rtx_limit **out, uint64_t rate, uint64_t burst)
+{
+	struct rtx_limit *l;
+
+	if (!rate || !burst)
+		return -EINVAL;
+	l = calloc(1, sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	l->rate = rate;
+	l->burst = burst;
+	l->total.tokens = burst * RTX_TOTAL_SHARES;
+	*out = l;
+	return 0;
+}
+
+void rtx_limit_free(struct rtx_limit *l)
+{
+	free(l);
+}
+
+/* Adds what rate gave since the last time, up to burst. */
+static void refill(struct bucket *b, uint64_t rate, uint64_t burst,
+		   uint64_t now)
+{
+	uint64_t dt = now > b->at_ns ? now - b->at_ns : 0;
+	uint64_t add = dt >= NS_PER_SEC ? burst :
+		       (uint64_t)((double)dt * (double)rate / 1e9);
+
+	if (add) {
+		b->tokens = burst - b->tokens < add ? burst : b->tokens + add;
+		b->at_ns = now;
+	}
+}
+
+/* The requester's place: its own, a free one, or the least recently seen
+ * (a full bucket for the newcomer: the total bucket bounds a flood). */
+static struct peer *peer_of(struct rtx_limit *l, const void *addr,
+			    size_t addrlen, uint64_t now)
+{
+	struct peer *p = &l->peers[0], *oldest = p;
+
+	if (addrlen > sizeof p->addr)
+		addrlen = sizeof p->addr;
+	for (p = l->peers; p < l->peers + RTX_PEERS; p++) {
+		if (p->addrlen == addrlen && !memcmp(&p->addr, addr, addrlen))
+			return p;
+		if (!p->addrlen || (oldest->addrlen &&
+				    p->seen_ns < oldest->seen_ns))
+			oldest = p;
+	}
+	memcpy(&oldest->addr, addr, addrlen);
+	oldest->addrlen = addrlen;
+	oldest->b = (struct bucket){l->burst, now};
+	return oldest;
+}
+
+int rtx_limit_take(struct rtx_limit *l, const void *addr, size_t addrlen,
+		   uint64_t bytes, uint64_t now_ns)
+{
+	struct peer *p = peer_of(l, addr, addrlen, now_ns);
+
+	refill(&p->b, l->rate, l->burst, now_ns);
+	refill(&l->total, l->rate * RTX_TOTAL_SHARES,
+	       l->burst * RTX_TOTAL_SHARES, now_ns);
+	p->seen_ns = now_ns;
+	if (p->b.tokens < bytes || l->total.tokens < bytes)
+		return 0;
+	p->b.tokens -= bytes;
+	l->total.tokens -= bytes;
+	return 1;
+}

@@ -1,0 +1,264 @@
+/*
+ * retransmit.c - the re-request server thread (retransmit.h). A request
+ * packet (doc/protocol.md, "UDP framing") of the current session is
+ * answered with one downstream packet, unicast to where the request came
+ * from, holding the kept messages from the requested number on: at most
+ * the requested count, and no more than one packet of the forwarder's
+ * batch size, whatever the count asks (a receiver asks again for the
+ * rest). Each answer is paid for from the requester's token bucket and
+ * the total one (ratelimit.c) before it is sent: whatever a request asks,
+ * it gets at most one batch, and the answer rate is bounded per requester
+ * and in total.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "mdsub.h"
+#include "retransmit.h"
+
+#define POLL_MS 50             /* the thread looks at rtx->stop this often */
+#define REQUESTS_PER_WAKE 64
+#define UDP_OVERHEAD 28        /* IPv4 + UDP headers, paid with the answer */
+#define BURST_SHARE 20         /* a bucket holds 1/20 s of its rate... */
+#define BURST_PACKETS 2        /* ...and at least two answers */
+
+struct rtx {
+	int fd;
+	pthread_t thread;
+	pthread_mutex_t lock;         /* store, session, older */
+	struct rtx_store *store;
+	char session[MOLD_SESSION_LEN];
+	rtx_older_fn older;
+	void *older_ctx;
+	struct rtx_limit *limit;
+	size_t answer_max;
+	atomic_int stop;
+	struct rtx_counts n;          /* the thread's; read after the join */
+	unsigned char answer[MOLD_PACKET_MAX];
+};
+
+/* Fills w with the answer to req; returns the messages in it. */
+static unsigned build_answer(struct rtx *r, const struct mold_header *req,
+			     struct mold_writer *w, char *session)
+{
+	unsigned got;
+
+	pthread_mutex_lock(&r->lock);
+	memcpy(session, r->session, MOLD_SESSION_LEN);
+	if (memcmp(req->session, r->session, MOLD_SESSION_LEN)) {
+		pthread_mutex_unlock(&r->lock);
+		r->n.session++;
+		return 0;
+	}
+	got = rtx_store_answer(r->store, req->seq, req->count, w);
+	if (!got && r->older)
+		got = r->older(r->older_ctx, req->seq, req->count, w);
+	pthread_mutex_unlock(&r->lock);
+	if (!got)
+		r->n.out_of_range++;
+	return got;
+}
+
+static void handle_request(struct rtx *r, const unsigned char *pkt,
+			   size_t len, const struct sockaddr_storage *from,
+			   socklen_t fromlen)
+{
+	char session[MOLD_SESSION_LEN];
+	struct mold_header req;
+	struct mold_writer w;
+	unsigned got;
+	int n;
+
+	if (mold_request_decode(pkt, len, &req) < 0) {
+		r->n.malformed++;
+		return;
+	}
+	mold_writer_init(&w, r->answer, r->answer_max);
+	got = build_answer(r, &req, &w, session);
+	if (!got)
+		return;
+	n = mold_writer_seal(&w, session, req.seq);
+	if (!rtx_limit_take(r->limit, from, fromlen,
+			    (uint64_t)n + UDP_OVERHEAD, now_monotonic())) {
+		r->n.rate++;
+		return;
+	}
+	if (sendto(r->fd, r->answer, (size_t)n, 0, (const void *)from,
+		   fromlen) < 0)
+		return; /* the requester asks again */
+	r->n.served++;
+	r->n.messages += got;
+}
+
+static void serve_ready(struct rtx *r)
+{
+	unsigned char pkt[MOLD_REQUEST_LEN + 1];
+
+	for (int i = 0; i < REQUESTS_PER_WAKE; i++) {
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof from;
+		ssize_t len = recvfrom(r->fd, pkt, sizeof pkt,
+				       MSG_DONTWAIT | MSG_TRUNC,
+				       (void *)&from, &fromlen);
+
+		if (len < 0)
+			return;
+		handle_request(r, pkt, (size_t)len, &from, fromlen);
+	}
+}
+
+static void *serve(void *arg)
+{
+	struct rtx *r = arg;
+	struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
+
+	/* acquire: pairs with the release store in rtx_close() */
+	while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
+		if (poll(&pfd, 1, POLL_MS) > 0)
+			serve_ready(r);
+	}
+	return NULL;
+}
+
+/* The bound socket, or -errno with the reason in err. */
+static int bind_socket(const char *listen, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM,
+				 .ai_flags = AI_PASSIVE}, *ai;
+	char host[FWD_HOST_MAX], *port;
+	int rc, fd;
+
+	if (fwd_split_addr(listen, host, sizeof host, &port) < 0) {
+		snprintf(err, errlen, "--retransmit=%s: not ADDR:PORT", listen);
+		return -EINVAL;
+	}
+	rc = getaddrinfo(*host && strcmp(host, "*") ? host : NULL, port,
+			 &hints, &ai);
+	if (rc) {
+		snprintf(err, errlen, "--retransmit=%s: %s", listen,
+			 gai_strerror(rc));
+		return rc == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
+	}
+	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen)) {
+		rc = -errno;
+		snprintf(err, errlen, "--retransmit=%s: bind: %s", listen,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = rc;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+static void rtx_free(struct rtx *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	rtx_store_free(r->store);
+	rtx_limit_free(r->limit);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+static int start(struct rtx *r, const struct rtx_opts *o, size_t answer_max)
+{
+	uint64_t burst = o->rate / BURST_SHARE,
+		 least = BURST_PACKETS * (answer_max + UDP_OVERHEAD);
+	int rc;
+
+	rc = rtx_store_new(&r->store, o->depth, o->bytes);
+	if (rc == 0)
+		rc = rtx_limit_new(&r->limit, o->rate,
+				   burst > least ? burst : least);
+	if (rc == 0)
+		rc = -pthread_create(&r->thread, NULL, serve, r);
+	return rc;
+}
+
+int rtx_open(struct rtx **out, const struct rtx_opts *o, size_t answer_max,
+	     char *err, size_t errlen)
+{
+	struct rtx *r = calloc(1, sizeof *r);
+	int rc;
+
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&r->lock, NULL);
+	r->answer_max = answer_max;
+	r->fd = bind_socket(o->listen, err, errlen);
+	if (r->fd < 0) {
+		rc = r->fd;
+		rtx_free(r);
+		return rc;
+	}
+	rc = start(r, o, answer_max);
+	if (rc < 0) {
+		snprintf(err, errlen, "--retransmit=%s: %s", o->listen,
+			 strerror(-rc));
+		rtx_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void rtx_local(const struct rtx *r, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (getsockname(r->fd, (void *)&ss, &sl) ||
+	    getnameinfo((void *)&ss, sl, host, sizeof host, port, sizeof port,
+			NI_NUMERICHOST | NI_NUMERICSERV)) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	snprintf(buf, len, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s",
+		 host, port);
+}
+
+void rtx_session(struct rtx *r, const char session[MOLD_SESSION_LEN])
+{
+	pthread_mutex_lock(&r->lock);
+	memcpy(r->session, session, MOLD_SESSION_LEN);
+	rtx_store_clear(r->store);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rtx_keep(struct rtx *r, const unsigned char *pkt, size_t len)
+{
+	pthread_mutex_lock(&r->lock);
+	rtx_store_packet(r->store, pkt, len);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rtx_set_older(struct rtx *r, rtx_older_fn older, void *ctx)
+{
+	pthread_mutex_lock(&r->lock);
+	r->older = older;
+	r->older_ctx = ctx;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rtx_close(struct rtx *r, struct rtx_counts *c)
+{
+	/* release: pairs with the acquire load in serve() */
+	atomic_store_explicit(&r->stop, 1, memory_order_release);
+	pthread_join(r->thread, NULL);
+	*c = r->n;
+	rtx_free(r);
+}

@@ -1,0 +1,114 @@
+/*
+ * retransmit.h - the re-request server of `mdsub --forward udp://...
+ * --retransmit=ADDR:PORT` (mdsub(1), doc/protocol.md "UDP framing",
+ * "Retransmission"): keeps the messages of the packets the forwarder sent
+ * (rtx_store.c), answers MoldUDP64 request packets from them with one
+ * downstream packet unicast to the requester (retransmit.c), and limits
+ * what each requester, and all of them together, may get (ratelimit.c).
+ *
+ * The server runs in its own thread; the forwarder calls rtx_keep() and
+ * rtx_session() from the read loop's thread. Every function that can fail
+ * returns a negated errno and prints nothing.
+ */
+#ifndef MDSUB_RETRANSMIT_H
+#define MDSUB_RETRANSMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "moldudp64.h"
+
+struct rtx_opts {
+	const char *listen;   /* ADDR:PORT, NULL = no retransmission */
+	uint64_t depth;       /* messages kept */
+	uint64_t bytes;       /* bytes of messages kept */
+	uint64_t rate;        /* answer bytes per second and requester */
+	uint64_t linger_ns;   /* serving on after the end of session */
+};
+
+/* What the server did, for the summary at exit. */
+struct rtx_counts {
+	uint64_t served;      /* requests answered */
+	uint64_t messages;    /* messages sent in the answers */
+	uint64_t rate;        /* refused: the requester's (or the total)
+			       * answer rate was used up */
+	uint64_t session;     /* refused: not the current session */
+	uint64_t malformed;   /* refused: not a request packet */
+	uint64_t out_of_range; /* no message of it kept (too old, not yet
+				* sent, or never forwarded) */
+};
+
+/* ---- the store of recent messages (rtx_store.c) ---- */
+
+struct rtx_store;
+
+/* Room for `depth` messages and `bytes` bytes of them. Returns 0, -EINVAL
+ * (a depth of 0, or fewer bytes than one largest message), -ENOMEM. */
+int rtx_store_new(struct rtx_store **out, uint64_t depth, uint64_t bytes);
+void rtx_store_free(struct rtx_store *s);
+
+/* Empties the store: a new session numbers its messages anew. */
+void rtx_store_clear(struct rtx_store *s);
+
+/* Keeps the message blocks of a downstream packet that was sent, the
+ * oldest messages making room. Messages numbered at or below one kept
+ * already are not kept. */
+void rtx_store_packet(struct rtx_store *s, const unsigned char *pkt,
+		      size_t len);
+
+/* Appends to w the kept messages numbered seq, seq + 1, ... (at most
+ * count, as many as fit w) and returns how many; 0 when seq is not kept. */
+unsigned rtx_store_answer(const struct rtx_store *s, uint64_t seq,
+			  unsigned count, struct mold_writer *w);
+
+/* ---- token buckets per requester (ratelimit.c) ---- */
+
+#define RTX_PEERS 256         /* requesters tracked at once */
+#define RTX_TOTAL_SHARES 4    /* all requesters together: 4 x the rate */
+
+struct rtx_limit;
+
+/* Buckets of `rate` bytes per second holding at most `burst` bytes. */
+int rtx_limit_new(struct rtx_limit **out, uint64_t rate, uint64_t burst);
+void rtx_limit_free(struct rtx_limit *l);
+
+/* 1 and takes `bytes` from the bucket of the requester at addr (addrlen
+ * bytes of a struct sockaddr) and from the total, when both hold that
+ * many at now_ns; else 0 and takes nothing. A requester not seen yet
+ * takes the place of the one seen least recently when the table is
+ * full. */
+int rtx_limit_take(struct rtx_limit *l, const void *addr, size_t addrlen,
+		   uint64_t bytes, uint64_t now_ns);
+
+/* ---- the server (retransmit.c) ---- */
+
+struct rtx;
+
+/* Binds o->listen and starts the server thread. `answer_max` is the
+ * largest answer packet (the forwarder's batch size). Returns 0, or a
+ * negated errno with the reason (the address and what failed) in err. */
+int rtx_open(struct rtx **out, const struct rtx_opts *o, size_t answer_max,
+	     char *err, size_t errlen);
+
+/* The address the server answers on, as "HOST:PORT" (the port the
+ * system chose for port 0). */
+void rtx_local(const struct rtx *r, char *buf, size_t len);
+
+/* The forwarder's session changed: what is kept is of the old one. */
+void rtx_session(struct rtx *r, const char session[MOLD_SESSION_LEN]);
+
+/* A downstream packet (with messages) the forwarder sent. */
+void rtx_keep(struct rtx *r, const unsigned char *pkt, size_t len);
+
+/* Messages older than the store holds: the hook for an archive of the
+ * channel. `older` appends to w the messages numbered seq, seq + 1, ...
+ * (MoldUDP64 number = ring sequence + 1; at most count) and returns how
+ * many. Called from the server thread; NULL (the default) for none. */
+typedef unsigned (*rtx_older_fn)(void *ctx, uint64_t seq, unsigned count,
+				 struct mold_writer *w);
+void rtx_set_older(struct rtx *r, rtx_older_fn older, void *ctx);
+
+/* Stops the thread, sets *c and frees everything. */
+void rtx_close(struct rtx *r, struct rtx_counts *c);
+
+#endif /* MDSUB_RETRANSMIT_H */
