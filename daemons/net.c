@@ -139,14 +139,14 @@ void net_local(int fd, char *buf, size_t len)
 		 port);
 }
 
-int net_connect(const char *text, char *err, size_t errlen)
+int net_connect(const char *text, int socktype, char *err, size_t errlen)
 {
 	struct addrinfo *ai;
-	int fd = resolve(text, SOCK_STREAM, 0, &ai, err, errlen);
+	int fd = resolve(text, socktype, 0, &ai, err, errlen);
 
 	if (fd < 0)
 		return fd;
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	fd = socket(ai->ai_family, socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 		    ai->ai_protocol);
 	if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 &&
 		       errno != EINPROGRESS)) {

@@ -29,9 +29,11 @@ int net_bind(const char *text, int socktype, struct addrinfo **ai, char *err,
  * so that a port 0 in the config shows as the one the system chose. */
 void net_local(int fd, char *buf, size_t len);
 
-/* A non-blocking TCP socket whose connect() to the address has started
- * (finish it with net_connected()). Returns the fd. */
-int net_connect(const char *text, char *err, size_t errlen);
+/* A non-blocking socket of `socktype` connected to the address: for
+ * SOCK_STREAM the connect() has started (finish it with net_connected());
+ * a SOCK_DGRAM one sends there and receives from there only. Returns the
+ * fd. */
+int net_connect(const char *text, int socktype, char *err, size_t errlen);
 
 /* 0 when the connect() started on fd succeeded. */
 int net_connected(int fd, char *err, size_t errlen);

@@ -486,7 +486,7 @@ static void reconnect_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	int fd;
 
 	ev_timer_stop(loop, w);
-	fd = net_connect(l->conf.connect, err, sizeof(err));
+	fd = net_connect(l->conf.connect, SOCK_STREAM, err, sizeof(err));
 	if (fd < 0) {
 		connect_failed(l, err);
 		return;

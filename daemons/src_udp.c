@@ -16,6 +16,12 @@
  * the source's counters (channel_count()). MoldUDP64 has no
  * authentication: this only makes a forger send jump_confirm + 1 packets
  * in a row; `allow`-style filtering is the network's job (mdpub.conf(5)).
+ *
+ * With `retransmit = HOST:PORT`, a gap is not lost at once: the packets
+ * after it are held while the re-request server is asked for it
+ * (udp_recover.c). A heartbeat or end of session (numbered with the next
+ * message, MoldUDP64 1.00) shows a gap as a packet does. A session
+ * change, or its end, gives up what is still missing of the old one.
  */
 #include "config.h"
 
@@ -31,38 +37,20 @@
 #include <unistd.h>
 
 #include "channel.h"
-#include "log.h"
-#include "moldudp64.h"
 #include "net.h"
-#include "source.h"
+#include "src_udp.h"
 
 #define PACKETS_PER_CB 64
 #define JUMP_WINDOW 1000000 /* messages: a few seconds of a busy feed */
 #define JUMP_CONFIRM 3      /* packets continuing a jump before it is taken */
-#define JUMP_CONFIRM_MAX 16
-
-/* The source's counters, named in udp_counters[]. */
-enum {
-	UDP_DUPLICATE, /* every message in it seen already */
-	UDP_SESSION,   /* not of the configured session */
-	UDP_MALFORMED, /* as the channel's malformed counter */
-	UDP_JUMP,      /* held: its sequence jumped beyond jump_window */
-	UDP_ADOPTED,   /* jumps jump_confirm packets confirmed */
-	UDP_JUMPED,    /* messages adopted jumps skipped ahead */
-};
+#define RTX_TIMEOUT 0.5     /* seconds a gap waits for its answers */
+#define RTX_REQUESTS 16     /* requests in flight */
+#define RTX_REQUESTS_MAX 1024
+#define RTX_BUFFER (16 << 20) /* bytes of packets held behind gaps */
 
 static const char *const udp_counters[] = {
-	"duplicate", "session", "malformed", "jump", "adopted", "jumped", NULL,
-};
-
-struct udp_conf {
-	char *listen;
-	char *interface;
-	char *session;
-	uint64_t rcvbuf;
-	uint64_t jump_window;
-	uint64_t jump_confirm;
-	int timestamps; /* 0 now, 1 sender */
+	"duplicate", "session", "malformed", "jump", "adopted", "jumped",
+	"requests", "recovered", NULL,
 };
 
 static const char *const ts_names[] = {"now", "sender", NULL};
@@ -78,29 +66,25 @@ static const struct setting udp_settings[] = {
 	 NULL},
 	{"jump_confirm", SET_UINT, OFF(jump_confirm), 1, JUMP_CONFIRM_MAX, 0,
 	 NULL},
+	{"retransmit", SET_STRING, OFF(retransmit), 0, 0, 0, NULL},
+	{"retransmit_timeout", SET_DOUBLE, OFF(retransmit_timeout), 0.001,
+	 3600, 0, NULL},
+	{"retransmit_requests", SET_UINT, OFF(retransmit_requests), 1,
+	 RTX_REQUESTS_MAX, 0, NULL},
+	{"retransmit_buffer", SET_UINT, OFF(retransmit_buffer), 2 * 65536.0,
+	 4294967296.0, 0, NULL},
 	{NULL, 0, 0, 0, 0, 0, NULL},
-};
-
-struct udp {
-	struct source base;
-	struct udp_conf conf;
-	ev_io io_w;
-	char session[MOLD_SESSION_LEN];  /* current session */
-	char want[MOLD_SESSION_LEN];     /* conf.session, space padded */
-	uint64_t expected;               /* next message number, 0 unknown */
-	struct log_limit bad_limit;
-	struct log_limit jump_limit;
-	unsigned nheld;                  /* the jump and those continuing it */
-	uint64_t held_next;              /* what a packet continuing them has */
-	size_t held_len[JUMP_CONFIRM_MAX];
-	unsigned char *held;             /* jump_confirm * MOLD_PACKET_MAX */
-	unsigned char pkt[MOLD_PACKET_MAX];
 };
 
 static void udp_conf_init(void *conf)
 {
-	((struct udp_conf *)conf)->jump_window = JUMP_WINDOW;
-	((struct udp_conf *)conf)->jump_confirm = JUMP_CONFIRM;
+	struct udp_conf *c = conf;
+
+	c->jump_window = JUMP_WINDOW;
+	c->jump_confirm = JUMP_CONFIRM;
+	c->retransmit_timeout = RTX_TIMEOUT;
+	c->retransmit_requests = RTX_REQUESTS;
+	c->retransmit_buffer = RTX_BUFFER;
 }
 
 static int udp_conf_check(const void *conf, char *err, size_t errlen)
@@ -116,6 +100,8 @@ static int udp_conf_check(const void *conf, char *err, size_t errlen)
 			 MOLD_SESSION_LEN);
 		return -EINVAL;
 	}
+	if (c->retransmit && net_check(c->retransmit, err, errlen) < 0)
+		return -EINVAL;
 	return net_check(c->listen, err, errlen);
 }
 
@@ -167,13 +153,15 @@ static int check_session(struct udp *u, const unsigned char *p)
 		return 0;
 	log_limited(&u->bad_limit, LOG_NOTICE, "channel %s: session '%s'",
 		    name_of(u), session_text(p, text));
+	recover_flush(u);
 	memcpy(u->session, p, MOLD_SESSION_LEN);
 	u->expected = 0;
 	u->nheld = 0;
+	u->ended = 0;
 	return 0;
 }
 
-static void check_gap(struct udp *u, uint64_t seq)
+void udp_lost(struct udp *u, uint64_t seq)
 {
 	if (!u->expected || seq <= u->expected)
 		return;
@@ -185,36 +173,50 @@ static void check_gap(struct udp *u, uint64_t seq)
 	u->expected = seq;
 }
 
-/* Publishes the blocks not seen yet, up to a malformed one. */
-static void handle_messages(struct udp *u, struct mold_reader *r)
+/* Publishes the blocks not seen yet, up to a malformed one; returns how
+ * many. */
+static uint64_t handle_messages(struct udp *u, struct mold_reader *r)
 {
 	const unsigned char *data;
 	size_t len;
-	uint64_t seq;
+	uint64_t seq, n = 0;
 	int rc;
 
 	while ((rc = mold_next(r, &data, &len, &seq)) > 0) {
 		if (!u->expected || seq >= u->expected) {
 			publish_msg(u, data, len);
 			u->expected = seq + 1;
+			n++;
 		}
 	}
 	if (rc == -EMSGSIZE)
 		malformed(u, "message blocks overrun the packet");
 	else if (rc < 0)
 		malformed(u, "bytes after the last message block");
+	return n;
 }
 
-/* 1 when every message of the packet (all but a heartbeat) was seen. */
+uint64_t udp_publish_packet(struct udp *u, const unsigned char *p, size_t n)
+{
+	struct mold_reader r;
+	struct mold_header h;
+
+	if (mold_reader_init(&r, p, n, &h) < 0)
+		return 0; /* checked before it was held */
+	return handle_messages(u, &r);
+}
+
+/* 1 when every message of the packet was seen (for a heartbeat or an end
+ * of session: numbered before the next expected message). */
 static int seen_already(const struct udp *u, const struct mold_header *h)
 {
 	if (!u->expected || h->seq >= u->expected)
 		return 0;
-	return h->count == MOLD_COUNT_HEARTBEAT ||
-	       u->expected - h->seq >= h->count;
+	return u->expected - h->seq >= udp_msgs(h);
 }
 
-/* Takes a well-formed packet of the session in sequence. */
+/* Takes a well-formed packet of the session in sequence; with
+ * retransmission, one after a gap goes to recovery. */
 static void take_packet(struct udp *u, struct mold_reader *r,
 			const struct mold_header *h)
 {
@@ -222,8 +224,12 @@ static void take_packet(struct udp *u, struct mold_reader *r,
 		channel_count(u->base.ch, UDP_DUPLICATE, 1);
 		return;
 	}
-	check_gap(u, h->seq);
-	if (h->count == MOLD_COUNT_HEARTBEAT && !u->expected)
+	if (u->rec && u->expected && (h->seq > u->expected || u->rec->head)) {
+		recover_packet(u, r->pkt, r->len, h);
+		return;
+	}
+	udp_lost(u, h->seq);
+	if (!udp_msgs(h) && !u->expected)
 		u->expected = h->seq;
 	handle_messages(u, r);
 }
@@ -259,7 +265,7 @@ static void hold(struct udp *u, const unsigned char *p, size_t n,
 	}
 	memcpy(held_packet(u, u->nheld), p, n);
 	u->held_len[u->nheld++] = n;
-	u->held_next = h->seq + h->count;
+	u->held_next = h->seq + udp_msgs(h);
 }
 
 /* The held jump was continued jump_confirm times: the stream did jump.
@@ -270,6 +276,7 @@ static void adopt_held(struct udp *u)
 	struct mold_reader r;
 	struct mold_header h;
 
+	recover_flush(u);
 	mold_reader_init(&r, held_packet(u, 0), u->held_len[0], &h);
 	channel_count(u->base.ch, UDP_ADOPTED, 1);
 	if (h.seq > u->expected)
@@ -320,11 +327,11 @@ static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 		malformed(u, "a heartbeat or end of session with message blocks");
 		return;
 	}
-	if (h.count == MOLD_COUNT_END) {
+	if (h.count == MOLD_COUNT_END && !u->ended) {
+		u->ended = 1;
 		log_limited(&u->bad_limit, LOG_NOTICE,
 			    "channel %s: session '%s' ended", name_of(u),
 			    session_text(p, text));
-		return;
 	}
 	sequence_packet(u, p, n, &r, &h);
 }
@@ -450,6 +457,7 @@ static void udp_stop(struct source *src)
 {
 	struct udp *u = SOURCE_OF(src, struct udp);
 
+	recover_stop(u);
 	log_limit_flush(&u->bad_limit, LOG_WARNING);
 	log_limit_flush(&u->jump_limit, LOG_WARNING);
 	ev_io_stop(u->base.loop, &u->io_w);
@@ -480,12 +488,22 @@ static int udp_start(struct source **out, const void *conf,
 		memcpy(u->want, u->conf.session, strlen(u->conf.session));
 	}
 	fd = open_socket(&u->conf, where, sizeof(where), err, errlen);
+	if (fd >= 0) {
+		int rc = recover_start(u, err, errlen);
+
+		if (rc < 0) {
+			close(fd);
+			fd = rc;
+		}
+	}
 	if (fd < 0) {
 		free(u->held);
 		free(u);
 		return fd;
 	}
-	log_msg(LOG_NOTICE, "channel %s: receiving on %s", name_of(u), where);
+	log_msg(LOG_NOTICE, "channel %s: receiving on %s%s%s", name_of(u), where,
+		u->rec ? ", asking re-requests of " : "",
+		u->rec ? u->conf.retransmit : "");
 	ev_io_init(&u->io_w, read_cb, fd, EV_READ);
 	u->io_w.data = u;
 	ev_io_start(loop, &u->io_w);

@@ -62,7 +62,7 @@ printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages"
 kill -USR1 "$PID"
 wait_log u "channel u: in 5 out 5 malformed 3 gaps 2 (lost 4) "
-wait_log u "channel u: source udp: duplicate 1 session 0 malformed 3 jump 0 adopted 0 jumped 0$"
+wait_log u "channel u: source udp: duplicate 1 session 0 malformed 3 jump 0 adopted 0 jumped 0 requests 0 recovered 0$"
 grep -q "gap: messages 4..5 lost" "$WORK/u.log" || fail "gap not logged"
 stop "$PID"
 
@@ -96,7 +96,7 @@ printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages after the forged packet"
 kill -USR1 "$PID"
 wait_log f "channel f: in 9 out 9 malformed 0 gaps 0 (lost 0) "
-wait_log f "channel f: source udp: duplicate 1 session 1 malformed 0 jump 4 adopted 1 jumped 94$"
+wait_log f "channel f: source udp: duplicate 1 session 1 malformed 0 jump 4 adopted 1 jumped 94 requests 0 recovered 0$"
 grep -q "channel f: packet of sequence 4611686018427387904 while 3 is expected: a jump beyond jump_window, held until 3 packets continue it" \
 	"$WORK/f.log" || fail "forged jump not logged"
 grep -q "channel f: sequence jumps from 6 to 100, confirmed by 3 packets continuing it" \
@@ -132,7 +132,7 @@ printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages among forged packets"
 kill -USR1 "$PID"
 wait_log g "channel g: in 5 out 5 malformed 0 gaps 0 (lost 0) "
-wait_log g "channel g: source udp: duplicate 0 session 0 malformed 0 jump 6 adopted 0 jumped 0$"
+wait_log g "channel g: source udp: duplicate 0 session 0 malformed 0 jump 6 adopted 0 jumped 0 requests 0 recovered 0$"
 stop "$PID"
 
 # relay: synthetic channel -> mdsub --forward -> udp source -> reader
