@@ -30,6 +30,7 @@
 #define UDP_OVERHEAD 28        /* IPv4 + UDP headers, paid with the answer */
 #define BURST_SHARE 20         /* a bucket holds 1/20 s of its rate... */
 #define BURST_PACKETS 2        /* ...and at least two answers */
+#define RCVBUF (1 << 20)       /* a burst of requests after a common loss */
 
 struct rtx {
 	int fd;
@@ -149,6 +150,8 @@ static int bind_socket(const char *listen, char *err, size_t errlen)
 		return rc == EAI_MEMORY ? -ENOMEM : -EADDRNOTAVAIL;
 	}
 	fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) /* up to net.core.rmem_max: enough is good enough */
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){RCVBUF}, sizeof(int));
 	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen)) {
 		rc = -errno;
 		snprintf(err, errlen, "--retransmit=%s: bind: %s", listen,

@@ -1,0 +1,67 @@
+#!/bin/sh
+# --retransmit: the re-request server of --forward against hostile
+# requesters (mdsub/requester), counted exactly in mdsub's summary: a
+# request for 65535 messages gets one packet of at most --batch-bytes;
+# absurd sequence numbers are out of range; another session and a
+# datagram that is no request are refused; a flood from one address is
+# cut to the per-requester rate, and one from 300 addresses (more than
+# the requester table holds) to 4 times it; no answer is wrong (the
+# requester checks each).
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
+REQ=$top_builddir/tests/mdsub/requester
+RATE=20000
+BURST=2856 # two answers of 1400 bytes + 28 of headers (> RATE / 20)
+
+pub feed 100 -t
+"$MDSUB" --forward udp://127.0.0.1:9 --from oldest --session HOSTILE \
+	--retransmit=127.0.0.1:0 --retransmit-rate=$RATE --linger=0 feed \
+	2>"$WORK/fwd.err" &
+fwd=$!
+i=0
+until grep -q "answering re-requests on" "$WORK/fwd.err"; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "mdsub did not start: $(cat "$WORK/fwd.err")"
+	sleep 0.05
+done
+port=$(sed -n 's/.*answering re-requests on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/fwd.err")
+
+# field NAME: the number after NAME in $out
+field() { echo "$out" | sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
+
+out=$("$REQ" "$port" HOSTILE 1 65535 1) || fail "requester: $out"
+[ "$(field answers)" = 1 ] || fail "65535 asked: $out"
+[ "$(field largest)" -le 1400 ] || fail "an answer over --batch-bytes: $out"
+first=$(field messages)
+out=$("$REQ" "$port" HOSTILE 18446744073709551615 65535 1) || fail "$out"
+[ "$(field answers)" = 0 ] || fail "an answer for 2^64-1: $out"
+out=$("$REQ" "$port" HOSTILE 101 1 1) || fail "$out"
+[ "$(field answers)" = 0 ] || fail "an answer for a message not sent: $out"
+out=$("$REQ" "$port" SPOOFED 1 10 1) || fail "$out"
+[ "$(field answers)" = 0 ] || fail "an answer to another session: $out"
+"$REQ" "$port" --short || fail "short datagram"
+sleep 1.5 # the bucket is full again
+
+# a flood from one address: at most the bucket and the rate
+out=$("$REQ" "$port" HOSTILE 1 65535 200) || fail "$out"
+one=$(field answers)
+max=$(awk -v s="$(field seconds)" "BEGIN { print int($BURST + $RATE * s) }")
+[ "$one" -ge 1 ] && [ "$(field bytes)" -le "$max" ] ||
+	fail "flood from one address: $out (at most $max bytes)"
+echo "one address, 200 requests: $out"
+sleep 1.5
+
+# from 300 addresses: at most 4 times that in total
+out=$("$REQ" "$port" HOSTILE 1 65535 300 300) || fail "$out"
+many=$(field answers)
+max=$(awk -v s="$(field seconds)" "BEGIN { print int(4 * ($BURST + $RATE * s)) }")
+[ "$many" -ge 1 ] && [ "$(field bytes)" -le "$max" ] ||
+	fail "flood from 300 addresses: $out (at most $max bytes)"
+echo "300 addresses, 300 requests: $out"
+
+kill -TERM $fwd
+wait $fwd || fail "mdsub exited $?: $(cat "$WORK/fwd.err")"
+served=$((1 + one + many))
+rate=$((200 - one + 300 - many))
+line="mdsub: udp://127.0.0.1:9: retransmission: $served requests served ($((first * served)) messages), $((rate + 2)) refused (rate $rate, session 1, malformed 1), 2 out of range"
+grep -qxF "$line" "$WORK/fwd.err" || fail "summary: $(cat "$WORK/fwd.err"), want $line"
+exit 0
