@@ -44,7 +44,7 @@
 #define JUMP_WINDOW 1000000 /* messages: a few seconds of a busy feed */
 #define JUMP_CONFIRM 3      /* packets continuing a jump before it is taken */
 #define RTX_TIMEOUT 0.5     /* seconds a gap waits for its answers */
-#define RTX_REQUESTS 16     /* requests in flight */
+#define RTX_REQUESTS 64     /* requests in flight */
 #define RTX_REQUESTS_MAX 1024
 #define RTX_BUFFER (16 << 20) /* bytes of packets held behind gaps */
 

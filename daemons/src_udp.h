@@ -64,6 +64,7 @@ struct recovery {
 	ev_io io_w;              /* the socket connected to the server */
 	ev_timer timer;          /* runs while packets are held */
 	uint64_t timeout_ns, resend_ns;
+	uint64_t per_packet;     /* most messages a packet of the session held */
 	struct held *head;
 	size_t bytes;            /* of the packets held */
 	struct asked *asked;     /* conf.retransmit_requests of them */

@@ -2,8 +2,10 @@
  * udp_recover.c - gap recovery of the `udp` source (src_udp.h), as
  * doc/protocol.md "Retransmission" describes: a packet numbered past
  * the next expected message is held (with those after it, sorted, up to
- * retransmit_buffer bytes), each gap is asked for with a MoldUDP64
- * request packet to the re-request server (at most retransmit_requests
+ * retransmit_buffer bytes), each gap is asked for with MoldUDP64 request
+ * packets to the re-request server, one per packet's worth of messages
+ * (the most a packet of the session held: an answer is one packet), so
+ * that a long gap is asked for in parallel (at most retransmit_requests
  * in flight; one unanswered after a quarter of retransmit_timeout is
  * asked again), the answers fill the gaps and everything is published in
  * order. A gap not filled retransmit_timeout after it was seen is lost:
@@ -76,6 +78,7 @@ void recover_flush(struct udp *u)
 	while (rc->head)
 		expire_front(u);
 	memset(rc->asked, 0, u->conf.retransmit_requests * sizeof *rc->asked);
+	rc->per_packet = 1;
 }
 
 /* Sends a request for the gap [seq, seq + len) unless one is in flight.
@@ -111,17 +114,37 @@ static int ask(struct udp *u, uint64_t seq, uint64_t len, uint64_t now)
 	return 0;
 }
 
+/* Asks for the gap [from, to) a packet's worth at a time. Returns 0, or
+ * -1 when every request is in flight. */
+static int ask_gap(struct udp *u, uint64_t from, uint64_t to, uint64_t now)
+{
+	uint64_t step = u->rec->per_packet;
+
+	for (; from < to; from += step)
+		if (ask(u, from, to - from < step ? to - from : step, now) < 0)
+			return -1;
+	return 0;
+}
+
 /* Asks for the gaps between the held packets, first ones first. */
 static void ask_gaps(struct udp *u, uint64_t now)
 {
 	uint64_t from = u->expected;
 
 	for (struct held *h = u->rec->head; h; h = h->next) {
-		if (h->seq > from && ask(u, from, h->seq - from, now) < 0)
+		if (h->seq > from && ask_gap(u, from, h->seq, now) < 0)
 			return;
 		if (h->end > from)
 			from = h->end;
 	}
+}
+
+/* The most messages a packet of the session held: what one answer can
+ * hold. */
+static void note_size(struct recovery *rc, const struct mold_header *h)
+{
+	if (udp_msgs(h) > rc->per_packet)
+		rc->per_packet = udp_msgs(h);
 }
 
 /* Holds a copy of the packet in its place, unless those held cover it.
@@ -158,6 +181,7 @@ void recover_packet(struct udp *u, const unsigned char *p, size_t n,
 	struct recovery *rc = u->rec;
 	uint64_t now = now_monotonic();
 
+	note_size(rc, h);
 	while (rc->head && rc->bytes + n > u->conf.retransmit_buffer) {
 		log_limited(&u->bad_limit, LOG_WARNING, "channel %s: "
 			    "retransmit_buffer full: a gap given up early",
@@ -191,6 +215,7 @@ static void take_answer(struct udp *u, const unsigned char *p, size_t n,
 	for (uint64_t i = 0; i < u->conf.retransmit_requests; i++)
 		if (rc->asked[i].seq == h.seq)
 			rc->asked[i].sent_ns = 0;
+	note_size(rc, &h);
 	while (last && last->next)
 		last = last->next;
 	if (!udp_msgs(&h) || !last || h.seq + udp_msgs(&h) <= u->expected ||
@@ -252,6 +277,7 @@ int recover_start(struct udp *u, char *err, size_t errlen)
 		free(rc);
 		return fd;
 	}
+	rc->per_packet = 1;
 	rc->timeout_ns = (uint64_t)(u->conf.retransmit_timeout * 1e9);
 	rc->resend_ns = rc->timeout_ns / 4 > RESEND_MIN_NS ? rc->timeout_ns / 4 :
 							    RESEND_MIN_NS;
