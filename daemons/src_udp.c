@@ -501,9 +501,10 @@ static int udp_start(struct source **out, const void *conf,
 		free(u);
 		return fd;
 	}
-	log_msg(LOG_NOTICE, "channel %s: receiving on %s%s%s", name_of(u), where,
-		u->rec ? ", asking re-requests of " : "",
-		u->rec ? u->conf.retransmit : "");
+	log_msg(LOG_NOTICE, "channel %s: receiving on %s", name_of(u), where);
+	if (u->rec)
+		log_msg(LOG_NOTICE, "channel %s: gaps are asked of the re-request "
+			"server %s", name_of(u), u->conf.retransmit);
 	ev_io_init(&u->io_w, read_cb, fd, EV_READ);
 	u->io_w.data = u;
 	ev_io_start(loop, &u->io_w);

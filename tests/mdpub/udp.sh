@@ -7,7 +7,8 @@
 # jump_confirm packets confirm is taken, counted as jumped and not lost,
 # and every packet not taken is counted by reason; then, when mdsub is
 # built, a channel relayed by `mdsub --forward` arrives complete, unicast
-# and multicast.
+# and multicast. With `retransmit` set and no server answering, gaps wait
+# for the timeout, or for a new session, and are then lost exactly.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/udp"; exit 77; }
 
@@ -133,6 +134,34 @@ diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages among forged packets"
 kill -USR1 "$PID"
 wait_log g "channel g: in 5 out 5 malformed 0 gaps 0 (lost 0) "
 wait_log g "channel g: source udp: duplicate 0 session 0 malformed 0 jump 6 adopted 0 jumped 0 requests 0 recovered 0$"
+stop "$PID"
+
+# retransmit to a server that never answers: a gap waits, held packets
+# behind it; a new session gives it up at once (lost, exact) and publishes
+# what was held; an end of session shows a gap, lost after the timeout
+channel r.conf r source=udp listen=127.0.0.1:0 retransmit=127.0.0.1:9 \
+	retransmit_timeout=1
+start r -c "$WORK/r.conf"
+PORT=$(port_of r)
+wait_log r "publishing from sequence"
+"$READER" --until 6 --dump r >"$WORK/r.out" &
+READ=$!
+sleep 0.2
+send RA 1 1 "$WORK/m1"
+send RA 4 1 "$WORK/m4"           # 2 and 3 missing: held
+send RA 5 1 "$WORK/m1"           # held
+send RB 1 1 "$WORK/m2"           # new session: 2 and 3 lost, 4 and 5 out
+send RB 2 1 "$WORK/m3"
+send RB 5 65535                  # end of session: 3 and 4 missing
+wait_log r "gap: messages 3..4 lost" 5
+wait "$READ" || fail "reader with retransmit"
+grep '^M' "$WORK/r.out" >"$WORK/got"
+printf 'M 9 1\nM 9 4\nM 9 1\nM 9 2\nM 9 3\n' >"$WORK/want"
+diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages with retransmit"
+grep -q "gap: messages 2..3 lost" "$WORK/r.log" || fail "first gap not lost"
+kill -USR1 "$PID"
+wait_log r "channel r: in 5 out 5 malformed 0 gaps 2 (lost 4) "
+wait_log r "channel r: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests [1-9][0-9]* recovered 0$"
 stop "$PID"
 
 # relay: synthetic channel -> mdsub --forward -> udp source -> reader
