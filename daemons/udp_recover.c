@@ -114,25 +114,32 @@ static int ask(struct udp *u, uint64_t seq, uint64_t len, uint64_t now)
 	return 0;
 }
 
-/* Asks for the gap [from, to) a packet's worth at a time. Returns 0, or
- * -1 when every request is in flight. */
-static int ask_gap(struct udp *u, uint64_t from, uint64_t to, uint64_t now)
+/* Asks for the gap [from, to) a packet's worth at a time, each request
+ * (sent now or in flight) taking one of *budget. Returns 0, or -1 when
+ * the budget or the free requests are used up. */
+static int ask_gap(struct udp *u, uint64_t from, uint64_t to, uint64_t now,
+		   uint64_t *budget)
 {
 	uint64_t step = u->rec->per_packet;
 
-	for (; from < to; from += step)
-		if (ask(u, from, to - from < step ? to - from : step, now) < 0)
+	for (; from < to; from += step) {
+		if (!*budget || ask(u, from, to - from < step ? to - from : step,
+				    now) < 0)
 			return -1;
+		--*budget;
+	}
 	return 0;
 }
 
-/* Asks for the gaps between the held packets, first ones first. */
+/* Asks for the gaps between the held packets, first ones first: at most
+ * retransmit_requests requests, so a long gap costs no more than a short
+ * one. */
 static void ask_gaps(struct udp *u, uint64_t now)
 {
-	uint64_t from = u->expected;
+	uint64_t from = u->expected, budget = u->conf.retransmit_requests;
 
 	for (struct held *h = u->rec->head; h; h = h->next) {
-		if (h->seq > from && ask_gap(u, from, h->seq, now) < 0)
+		if (h->seq > from && ask_gap(u, from, h->seq, now, &budget) < 0)
 			return;
 		if (h->end > from)
 			from = h->end;
@@ -193,8 +200,9 @@ void recover_packet(struct udp *u, const unsigned char *p, size_t n,
 	ask_gaps(u, now);
 }
 
-/* An answer: takes it when it is of the session and starts inside the
- * gaps held packets wait behind. */
+/* An answer: takes it when it is of the session, starts inside the gaps
+ * held packets wait behind, and fits retransmit_buffer (answers give up
+ * no gap: a flood of forged ones cannot cost real messages). */
 static void take_answer(struct udp *u, const unsigned char *p, size_t n,
 			uint64_t now)
 {
@@ -219,7 +227,7 @@ static void take_answer(struct udp *u, const unsigned char *p, size_t n,
 	while (last && last->next)
 		last = last->next;
 	if (!udp_msgs(&h) || !last || h.seq + udp_msgs(&h) <= u->expected ||
-	    h.seq >= last->seq) {
+	    h.seq >= last->seq || rc->bytes + n > u->conf.retransmit_buffer) {
 		channel_count(u->base.ch, UDP_DUPLICATE, 1);
 		return;
 	}
