@@ -40,6 +40,7 @@ refused nobind "192.0.2.1:1: bind: Cannot assign requested address"
 channel u.conf u source=udp listen=127.0.0.1:0
 start u -c "$WORK/u.conf"
 PORT=$(port_of u)
+wait_log u "publishing from sequence" # the segment exists
 "$READER" --until 6 --dump u >"$WORK/u.out" &
 READ=$!
 sleep 0.2
@@ -73,6 +74,7 @@ stop "$PID"
 channel f.conf f source=udp listen=127.0.0.1:0 session=FEED jump_window=50
 start f -c "$WORK/f.conf"
 PORT=$(port_of f)
+wait_log f "publishing from sequence" # the segment exists
 "$READER" --until 10 --dump f >"$WORK/f.out" &
 READ=$!
 sleep 0.2
@@ -111,6 +113,7 @@ stop "$PID"
 channel g.conf g source=udp listen=127.0.0.1:0 session=FEED
 start g -c "$WORK/g.conf"
 PORT=$(port_of g)
+wait_log g "publishing from sequence" # the segment exists
 "$READER" --until 6 --dump g >"$WORK/g.out" &
 READ=$!
 sleep 0.2
@@ -171,6 +174,7 @@ channel dst.conf dst source=udp listen=127.0.0.1:0 rcvbuf=4194304
 status 0 "$MDPUB" -c "$WORK/src.conf" 2>"$WORK/src.log"
 start dst -c "$WORK/dst.conf"
 PORT=$(port_of dst)
+wait_log dst "publishing from sequence" # the segment exists
 "$READER" --until 303 --dump dst >"$WORK/dst.out" &
 READ=$!
 sleep 0.2
@@ -189,6 +193,7 @@ channel mc.conf mc source=udp "listen=$GROUP:0" interface=127.0.0.1 \
 	rcvbuf=4194304
 start mc -c "$WORK/mc.conf"
 PORT=$(port_of mc)
+wait_log mc "publishing from sequence" # the segment exists
 "$READER" --until 303 --dump mc >"$WORK/mc.out" &
 READ=$!
 sleep 0.2
