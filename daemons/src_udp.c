@@ -3,7 +3,9 @@
  * downstream packets (moldudp64.h, mdpub.conf(5)) on a unicast or
  * multicast address, as `mdsub --forward` sends them. Packets numbered
  * past the next expected message count as a feed gap with the number of
- * messages lost; messages seen already (a repeated packet) are skipped.
+ * messages lost, which the channel skips (channel_skip(): its readers
+ * count them lost too); messages seen already (a repeated packet) are
+ * skipped.
  *
  * A packet whose sequence number is more than `jump_window` messages away
  * from the next expected one (ahead or behind) is not believed on its own:
@@ -166,6 +168,7 @@ void udp_lost(struct udp *u, uint64_t seq)
 	if (!u->expected || seq <= u->expected)
 		return;
 	channel_count_gap(u->base.ch, seq - u->expected);
+	channel_skip(u->base.ch, seq - u->expected); /* readers see it lost */
 	log_limited(&u->bad_limit, LOG_WARNING,
 		    "channel %s: gap: messages %llu..%llu lost", name_of(u),
 		    (unsigned long long)u->expected,

@@ -96,7 +96,8 @@ struct udp {
 uint64_t udp_publish_packet(struct udp *u, const unsigned char *p, size_t n);
 
 /* Counts and logs the messages u->expected .. seq - 1 as lost (a feed
- * gap) and expects seq next. */
+ * gap), skips as many sequence numbers of the channel (its readers count
+ * them lost) and expects seq next. */
 void udp_lost(struct udp *u, uint64_t seq);
 
 /* The messages a packet header says it has (none for a heartbeat or an
