@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what mdbus needs to build and test on Debian 12, if anything is
 # missing; with --suite also what tests/suite.sh needs beyond that (clang,
-# its static analyser scan-build, cppcheck). Needs root (or sudo) only when
+# its static analyser scan-build, cppcheck, iproute2 for make check-net). Needs root (or sudo) only when
 # something must be installed.
 #   usage: tests/deps.sh [--suite]
 set -eu
@@ -11,7 +11,7 @@ pkgs="build-essential autoconf automake libtool pkg-config git
       libnats-dev nats-server openssl"
 case ${1:-} in
 '') ;;
---suite) pkgs="$pkgs clang clang-tools cppcheck" ;;
+--suite) pkgs="$pkgs clang clang-tools cppcheck iproute2" ;;
 *) echo "usage: $0 [--suite]" >&2; exit 64 ;;
 esac
 missing=""
