@@ -17,6 +17,7 @@ pub feed 100 -t
 	--retransmit=127.0.0.1:0 --retransmit-rate=$RATE --linger=0 feed \
 	2>"$WORK/fwd.err" &
 fwd=$!
+trap 'kill -KILL $fwd 2>/dev/null; rm -rf "$MDBUS_DIR" "$WORK"' EXIT
 i=0
 until grep -q "answering re-requests on" "$WORK/fwd.err"; do
 	i=$((i + 1))
