@@ -276,7 +276,7 @@ int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 
 void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len)
 {
-	if (f->rtx)
+	if (f && f->rtx)
 		rtx_local(f->rtx, buf, len);
 	else if (len)
 		*buf = '\0';

@@ -203,7 +203,8 @@ void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns);
 /* Flushes a batch that waited long enough, sends a heartbeat when idle;
  * sets *next_ns to the time until it needs calling again. */
 void fwd_tick(struct forwarder *f, uint64_t now_ns, uint64_t *next_ns);
-/* The address re-requests are answered on (--retransmit), else "". */
+/* The address re-requests are answered on (--retransmit), else "" (also
+ * for f NULL: a NATS forward has no UDP forwarder). */
 void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len);
 /* Sends the end of session; with --retransmit, repeats it and answers
  * re-requests for --linger, then prints the server's counts on stderr. */
