@@ -492,12 +492,15 @@ static void crosstalk_section(struct ctx *ctx)
 static const struct bench_feed feeds[] = {
 	{ "steady", 1, 0, 2000000 },      /* 500 msgs/s */
 	{ "bursty", 10, 5000, 2000000 },  /* 5000 msgs/s: 10 at 5 us every 2 ms */
+	{ "fast", 1, 0, 10000 },          /* 100000 msgs/s: gaps within the
+					     adaptive spin budget (20 us) */
 };
 static const struct bench_waiter waiters[] = {
-	{ "adaptive", MDBUS_WAIT_ADAPTIVE, 0 },
-	{ "block", MDBUS_WAIT_BLOCK, 0 },
-	{ "spin", MDBUS_WAIT_SPIN, 0 },
-	{ "anon", MDBUS_WAIT_ADAPTIVE, 1 },
+	{ "adaptive", MDBUS_WAIT_ADAPTIVE, 0, 0 },
+	{ "block", MDBUS_WAIT_BLOCK, 0, 0 },
+	{ "spin", MDBUS_WAIT_SPIN, 0, 0 },
+	{ "anon", MDBUS_WAIT_ADAPTIVE, 1, 0 },
+	{ "anon-nn", MDBUS_WAIT_ADAPTIVE, 1, MDBUS_PUB_NO_NUDGE },
 };
 #define N_FEEDS (sizeof(feeds) / sizeof(feeds[0]))
 #define N_WAITERS (sizeof(waiters) / sizeof(waiters[0]))
@@ -534,7 +537,8 @@ static void strategy_section(struct ctx *ctx)
 	       "%d runs per cell interleaved;\n   one-way latency (ns) p50 and p99 "
 	       "of each run, and the reader's CPU time / wall time (%%),\n"
 	       "   median [min-max] of the runs; anon = anonymous (read-only) "
-	       "reader, default strategy\n", ctx->o.strategy_ns / 1e9, ctx->o.reps);
+	       "reader, default strategy;\n   anon-nn = the same under a "
+	       "publisher without a nudger (MDBUS_PUB_NO_NUDGE)\n", ctx->o.strategy_ns / 1e9, ctx->o.reps);
 	for (f = 0; f < N_FEEDS; f++)
 		printf("   %-7s %u message%s every %llu us%s\n", feeds[f].name,
 		       feeds[f].burst, feeds[f].burst > 1 ? "s" : "",

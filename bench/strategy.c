@@ -77,6 +77,7 @@ static int st_publisher(void *arg)
 	cfg.slots_per_block = 4096;
 	cfg.block_count = BENCH_RING_SLOTS / 4096;
 	cfg.dir = run->o->dir;
+	cfg.flags = run->w->pub_flags;
 	r = mdbus_pub_open(&pub, run->channel, &cfg);
 	if (r < 0) {
 		bench_fail("mdbus_pub_open", r);

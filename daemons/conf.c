@@ -44,6 +44,7 @@ static const struct setting chan_settings[] = {
 	{"reap_interval", SET_DOUBLE, OFF(reap_s), 0.01, 3600, 0, NULL},
 	{"stall_evict", SET_DOUBLE, OFF(stall_evict_s), 0, 86400, 0, NULL},
 	{"replace", SET_BOOL, OFF(replace), 0, 0, 0, NULL},
+	{"nudge_anonymous", SET_BOOL, OFF(nudge), 0, 0, 0, NULL},
 	{NULL, 0, 0, 0, 0, 0, NULL},
 };
 
@@ -162,6 +163,7 @@ static void chan_defaults(struct chan_conf *c)
 	c->reap_s = 5;
 	c->stall_evict_s = (double)lib.stall_evict_ns / 1e9;
 	c->replace = 1;
+	c->nudge = !(lib.flags & MDBUS_PUB_NO_NUDGE);
 }
 
 static struct chan_parse *find_chan(struct parser *p, const char *name)
@@ -379,7 +381,8 @@ void conf_pub_config(const struct chan_conf *c, struct mdbus_pub_config *cfg)
 	cfg->group = c->group;
 	cfg->dir = c->dir;
 	cfg->stall_evict_ns = (uint64_t)(c->stall_evict_s * 1e9);
-	cfg->flags = c->replace ? MDBUS_PUB_REPLACE : 0;
+	cfg->flags = (c->replace ? MDBUS_PUB_REPLACE : 0) |
+		     (c->nudge ? 0 : MDBUS_PUB_NO_NUDGE);
 }
 
 /* What libmdbus would refuse when it opens the channel. */

@@ -26,6 +26,7 @@ struct chan_conf {
 	double reap_s;          /* dead-consumer reaper interval, seconds */
 	double stall_evict_s;   /* lossless eviction time, 0 = never */
 	int replace;            /* replace a segment of another geometry */
+	int nudge;              /* a nudger wakes anonymous readers */
 	/* the source and its settings (ops->settings) */
 	const struct source_ops *ops;
 	void *src_conf;

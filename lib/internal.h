@@ -261,6 +261,10 @@ int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos);
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);
 
+/* The nudger's wake: bumps nudge_seq and wakes the readers that sleep on
+ * it, the anonymous ones (registered sleepers do not). */
+void wait_wake_anonymous(struct seg_header *h);
+
 /* A reader handle's interrupt bell (mdbus_sub_interrupt()), in the
  * process's own memory: `rings` counts interrupts and is a private futex
  * word the reader sleeps on beside the channel's (futex_waitv(2));
@@ -274,6 +278,11 @@ struct wait_bell {
 /* Rings the bell: counts an interrupt and wakes its reader. Atomics and
  * futex calls only: async-signal-safe; errno is kept. */
 void wait_bell_ring(struct wait_bell *b);
+
+/* Sleeps until the bell's count leaves `seen` (a ring) or ns pass, or a
+ * signal handler runs: a helper thread's pause that its owner can cut
+ * short. */
+void wait_bell_sleep(struct wait_bell *b, uint32_t seen, uint64_t ns);
 
 /* A reader's adaptive waiting across its waits (zero-filled to start). */
 struct wait_state {
@@ -316,6 +325,18 @@ int wait_ready(const struct seg_map *m, const struct wait_for *wf);
 /* Wakes every sleeper on the futex word without changing it (readers may
  * not write it): for ending a thread of ours asleep there. */
 void wait_nudge(const struct seg_map *m);
+
+/* ---- pub_nudge.c ---- */
+
+/* The publisher's nudger (doc/protocol.md, "Waiting"): start runs its
+ * thread and promises it in the header (0, or a negative error with
+ * detail); stop ends the thread and withdraws the promise (NULL: no-op);
+ * clear withdraws a promise and a flag a dead publisher's nudger left
+ * (the publisher's open, before it repairs the waiter count). */
+struct pub_nudge;
+int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m);
+void pub_nudge_stop(struct pub_nudge *n);
+void pub_nudge_clear(struct seg_header *h);
 
 /* ---- sub.c, sub_fd.c ---- */
 

@@ -142,6 +142,25 @@ struct seg_header {
 
 	/* ---- the publisher's counters, [1024, 2048) ---- */
 	_Alignas(1024) struct seg_counters counters;
+
+	/* ---- [2048, 3072): reserved for additions (zero) ---- */
+	unsigned char reserved[1024];
+
+	/* ---- the publisher's nudger (pub_nudge.c) ---- */
+	_Atomic uint64_t nudge_ns; /* the interval it promises,
+					  0 = no nudger: release-stored after
+					  nudge_pid, acquired by anonymous
+					  readers (wait.c) */
+	_Atomic int32_t nudge_pid;    /* the publisher whose nudger runs */
+	_Atomic uint32_t nudge_waiting; /* the nudger's `waiting` flag: 1 from
+					  before it counts itself in the
+					  table's waiters until after it took
+					  itself out (wait.c, consumers.c) */
+	_Atomic uint32_t nudge_seq;   /* the nudger's futex word, bumped
+					  (release) per nudge; anonymous readers
+					  sleep on it beside wake_seq, so that
+					  registered sleepers never wake for a
+					  nudge (wait.c) */
 };
 
 /* The table file's first page. Readers that registered write it: nothing
@@ -235,7 +254,11 @@ _Static_assert(SLOT_W_PAYLOAD * 8 == MDBUS_SLOT_HEADER, "slot header size");
 _Static_assert(offsetof(struct seg_header, epoch) == 72 &&
 	       offsetof(struct seg_header, pub_pid) == 192 &&
 	       offsetof(struct seg_header, write_num) == 256 &&
-	       offsetof(struct seg_header, wake_seq) == 320, "header offsets");
+	       offsetof(struct seg_header, wake_seq) == 320 &&
+	       offsetof(struct seg_header, nudge_ns) == 3072 &&
+	       offsetof(struct seg_header, nudge_pid) == 3080 &&
+	       offsetof(struct seg_header, nudge_waiting) == 3084 &&
+	       offsetof(struct seg_header, nudge_seq) == 3088, "header offsets");
 _Static_assert(offsetof(struct seg_header, counters) == 1024 &&
 	       offsetof(struct seg_header, counters.value) == 1088 &&
 	       offsetof(struct seg_header, counters.meta) == 1280 &&

@@ -31,7 +31,7 @@ extern "C" {
 
 #define MDBUS_VERSION "0.2.0"  /* package version; configure reads it here */
 #define MDBUS_LAYOUT_MAJOR 3   /* segment layout major: readers refuse others */
-#define MDBUS_LAYOUT_MINOR 1   /* segment layout minor: additions only */
+#define MDBUS_LAYOUT_MINOR 2   /* segment layout minor: additions only */
 
 #define MDBUS_CHANNEL_MAX 64    /* longest channel name */
 #define MDBUS_NAME_MAX 31       /* longest consumer name */
@@ -108,6 +108,8 @@ const char *mdbus_pub_state_name(enum mdbus_pub_state state);
 /* ---------------------------------------------------------------- publisher */
 
 #define MDBUS_PUB_REPLACE 0x1u /* recreate if the existing geometry differs */
+#define MDBUS_PUB_NO_NUDGE 0x2u /* no nudger thread: anonymous readers then
+				  poll every 1 ms (libmdbus(3), Waiting) */
 
 struct mdbus_pub_config {
 	uint32_t slot_size;       /* bytes per slot, header included; power of
@@ -122,7 +124,7 @@ struct mdbus_pub_config {
 				     producer without moving this long
 				     (default 30 s; 0 = never) */
 	const char *dir;          /* segment directory; NULL = default */
-	unsigned flags;           /* MDBUS_PUB_REPLACE */
+	unsigned flags;           /* MDBUS_PUB_REPLACE, MDBUS_PUB_NO_NUDGE */
 };
 
 typedef struct mdbus_pub mdbus_pub_t;

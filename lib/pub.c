@@ -42,6 +42,7 @@ struct mdbus_pub {
 	int claimed;
 	unsigned futile;       /* FUTEX_WAKEs in a row that woke nobody */
 	uint64_t repair_ns;    /* last reclaim for them */
+	struct pub_nudge *nudge; /* the nudger, NULL = none (pub_nudge.c) */
 };
 
 MDBUS_EXPORT void mdbus_pub_config_init(struct mdbus_pub_config *cfg)
@@ -138,6 +139,9 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	}
 	p->stall_ns = cfg->stall_evict_ns;
 	counters_reset(p->m.hdr); /* each publisher counts from 0 */
+	/* A dead predecessor's nudger promise and flag go first, so that
+	 * the repair below takes its count too. */
+	pub_nudge_clear(p->m.hdr);
 	/* A count left in the header by readers killed asleep, before this
 	 * publisher, would make every publish a system call. */
 	cons_reap(&p->m);
@@ -145,6 +149,13 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	if (p->m.g.mode == MDBUS_MODE_LOSSLESS)
 		gate_refresh(p, p->next); /* readers may be behind a restart */
 	announce(p);
+	if (!(cfg->flags & MDBUS_PUB_NO_NUDGE)) {
+		r = pub_nudge_start(&p->nudge, &p->m);
+		if (r < 0) {
+			mdbus_pub_close(p);
+			return r;
+		}
+	}
 	*out = p;
 	return 0;
 }
@@ -507,6 +518,7 @@ MDBUS_EXPORT void mdbus_pub_close(mdbus_pub_t *p)
 {
 	if (!p)
 		return;
+	pub_nudge_stop(p->nudge);
 	/* Pairs with readers' acquire loads of pub_state. */
 	atomic_store_explicit(&p->m.hdr->pub_state, SEG_PUB_STOPPED,
 			      memory_order_release);

@@ -234,6 +234,14 @@ void wait_wake_all(struct seg_header *h)
 	(void)wake(h);
 }
 
+void wait_wake_anonymous(struct seg_header *h)
+{
+	/* Release: a reader whose acquire load of nudge_seq sees the bump
+	 * also sees the messages the nudger saw. */
+	atomic_fetch_add_explicit(&h->nudge_seq, 1, memory_order_release);
+	futex(&h->nudge_seq, FUTEX_WAKE, INT_MAX, NULL);
+}
+
 static uint64_t sleep_length(uint64_t deadline_ns)
 {
 	uint64_t now;
@@ -335,22 +343,84 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 	return r;
 }
 
+/* How a reader that cannot announce itself may sleep (nap_kind()). */
+enum nap { NAP_POLL, NAP_LONG, NAP_NUDGED };
+
+/*
+ * A reader that cannot announce itself may sleep as long as an announced
+ * one when somebody wakes it for every message, else POLL_NS. Somebody
+ * does when no publisher is active (NAP_LONG: the next one wakes every
+ * sleeper when it starts, pub.c announce()), and when the active
+ * publisher runs a nudger (NAP_NUDGED: its promise in the header,
+ * pub_nudge.c; it wakes the nudge_seq word). A publisher that died while
+ * active (not told apart here: that takes /proc) was either nudging or
+ * gets 1 ms naps. Called after the acquire loads of the futex words and
+ * before changed(): a promise seen here covers every message that
+ * changed() does not see (pub_nudge_start()).
+ */
+static enum nap nap_kind(const struct seg_header *h)
+{
+	/* Acquire pairs with the release stores of pub_state. */
+	if (atomic_load_explicit(&h->pub_state, memory_order_acquire) != SEG_PUB_ACTIVE)
+		return NAP_LONG;
+	/* Acquire pairs with the release store of the promise in
+	 * pub_nudge_start(): nudge_pid is the promiser's. */
+	if (atomic_load_explicit(&h->nudge_ns, memory_order_acquire) == 0)
+		return NAP_POLL;
+	/* The promise of a nudging publisher that died, left under a
+	 * publisher that does not know of it (an older library), is not its
+	 * own. pub_pid: acquire, pairs with its release store (pub.c
+	 * announce()). */
+	return atomic_load_explicit(&h->nudge_pid, memory_order_relaxed) ==
+	       atomic_load_explicit(&h->pub_pid, memory_order_acquire)
+	       ? NAP_NUDGED : NAP_POLL;
+}
+
+/* Nudged: sleeps on wake_seq (the producer's wakes and state changes)
+ * and nudge_seq (the nudger's) at once, and the bell if any. -ENOSYS
+ * without futex_waitv(2). */
+static int sleep_nudged(struct seg_header *h, uint32_t seq, uint32_t nseq,
+			const struct wait_for *wf, uint64_t ns)
+{
+	struct waitv w[3];
+	unsigned n = 0;
+
+	if (wf->bell)
+		waitv_set(&w[n++], &wf->bell->rings, wf->rings_seen, WAITV_PRIVATE);
+	waitv_set(&w[n++], &h->wake_seq, seq, 0);
+	waitv_set(&w[n++], &h->nudge_seq, nseq, 0);
+	return sleep_waitv(w, n, ns);
+}
+
 /*
  * A reader without an entry cannot announce itself, so the producer does
- * not wake it for its own sake; it naps on the futex word (readable in its
- * read-only mapping) for at most POLL_NS, woken early by any wake the
- * producer makes for registered sleepers or a state change.
+ * not wake it for its own sake; it sleeps on the futex words (readable
+ * in its read-only mapping) as long as nap_kind() allows, woken by the
+ * nudger, by any wake the producer makes for registered sleepers or by a
+ * state change. Without futex_waitv(2) a nudged reader naps as one that
+ * is not (the nudger's word is a second one).
  */
 static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
 		      uint64_t ns)
 {
 	struct seg_header *h = m->hdr;
-	/* Acquire pairs with the release bump in wake(). */
+	/* Acquire pairs with the release bumps in wake() and
+	 * wait_wake_anonymous(). */
 	uint32_t seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
+	uint32_t nseq = atomic_load_explicit(&h->nudge_seq, memory_order_acquire);
+	enum nap kind = nap_kind(h);
+	int r;
 
 	if (changed(h, wf))
 		return 0;
-	return sleep_words(&h->wake_seq, seq, wf, ns < POLL_NS ? ns : POLL_NS);
+	if (kind == NAP_NUDGED) {
+		r = sleep_nudged(h, seq, nseq, wf, ns);
+		if (r != -ENOSYS)
+			return r == -EINTR ? r : 0;
+		kind = NAP_POLL;
+	}
+	return sleep_words(&h->wake_seq, seq, wf,
+			   kind == NAP_POLL && ns > POLL_NS ? POLL_NS : ns);
 }
 
 /* A sleep, announced or not: 1 when it is worth looking again, or
@@ -448,6 +518,15 @@ int wait_ready(const struct seg_map *m, const struct wait_for *wf)
 	/* Acquire: pairs with the release bump in wake(), as in sleep_on(). */
 	(void)atomic_load_explicit(&m->hdr->wake_seq, memory_order_acquire);
 	return changed(m->hdr, wf);
+}
+
+void wait_bell_sleep(struct wait_bell *b, uint32_t seen, uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+
+	/* FUTEX_WAIT returns at once when a ring changed the word since
+	 * `seen`, and wait_bell_ring() wakes it after changing it. */
+	(void)futex(&b->rings, FUTEX_WAIT_PRIVATE, seen, &ts);
 }
 
 void wait_nudge(const struct seg_map *m)

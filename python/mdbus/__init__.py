@@ -67,10 +67,12 @@ def _fixed(v, scale):
 class Publisher(_mdbus.Publisher):
     """Publisher(channel, slot_size=, slots_per_block=, block_count=,
     max_consumers=, mode="overwrite"|"lossless", dir=, file_mode=,
-    replace=False, group=, stall_evict_ns=)
+    replace=False, group=, stall_evict_ns=, nudge_anonymous=True)
 
     The publisher of one channel; a context manager (closing marks the
-    channel stopped). Attributes: position, payload_max."""
+    channel stopped). Attributes: position, payload_max. nudge_anonymous:
+    a helper thread wakes anonymous readers (MDBUS_PUB_NO_NUDGE when
+    False; libmdbus(3), Waiting)."""
 
     def publish(self, type, data, ts_ns=0):
         """Publishes data (bytes-like) as a message of type (number or

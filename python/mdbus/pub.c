@@ -30,12 +30,12 @@ static int pub_init(pub_object *self, PyObject *args, PyObject *kw)
 	static char *kwlist[] = {"channel", "slot_size", "slots_per_block",
 				 "block_count", "max_consumers", "mode", "dir",
 				 "file_mode", "replace", "group",
-				 "stall_evict_ns", NULL};
+				 "stall_evict_ns", "nudge_anonymous", NULL};
 	struct mdbus_pub_config cfg;
 	const char *channel, *mode = "overwrite";
 	unsigned int file_mode;
 	unsigned long long evict;
-	int replace = 0, r;
+	int replace = 0, nudge = 1, r;
 
 	if (self->pub) {
 		PyErr_SetString(PyExc_RuntimeError, "already open");
@@ -44,17 +44,18 @@ static int pub_init(pub_object *self, PyObject *args, PyObject *kw)
 	mdbus_pub_config_init(&cfg);
 	file_mode = cfg.file_mode;
 	evict = cfg.stall_evict_ns;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$IIIIszIpzK", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$IIIIszIpzKp", kwlist,
 					 &channel, &cfg.slot_size,
 					 &cfg.slots_per_block,
 					 &cfg.block_count, &cfg.max_consumers,
 					 &mode, &cfg.dir, &file_mode, &replace,
-					 &cfg.group, &evict) ||
+					 &cfg.group, &evict, &nudge) ||
 	    parse_mode(mode, &cfg.mode) < 0)
 		return -1;
 	cfg.file_mode = (mode_t)file_mode;
 	cfg.stall_evict_ns = evict;
-	cfg.flags = replace ? MDBUS_PUB_REPLACE : 0;
+	cfg.flags = (replace ? MDBUS_PUB_REPLACE : 0) |
+		    (nudge ? 0 : MDBUS_PUB_NO_NUDGE);
 	Py_BEGIN_ALLOW_THREADS
 	r = mdbus_pub_open(&self->pub, channel, &cfg);
 	Py_END_ALLOW_THREADS

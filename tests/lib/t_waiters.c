@@ -22,6 +22,15 @@
  * publishing makes exactly zero futex calls. Then 200 rounds of readers
  * killed asleep while new readers register and go to sleep in their
  * entries: afterwards the count is exact again.
+ *
+ * The publisher's nudger (pub_nudge.c), off for the cases above (its
+ * thread's futex calls would count as the publisher's): asleep, it is
+ * counted with its flag in the data file, and a repair keeps its count;
+ * a publisher SIGKILLed while its nudger sleeps counted leaves a count
+ * and a flag that the next publisher's open takes back, exactly; its
+ * nudges never wake a registered sleeper (they go to a futex word of
+ * their own): between two messages 50 ms apart, with a nudge due 1 ms
+ * after the first, a registered blocking reader sleeps exactly once.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -46,6 +55,7 @@ static const char *const point_names[] = {
 static enum point stop_at;         /* in a victim: where to stop */
 static _Atomic uint64_t futex_wakes; /* FUTEX_WAKE calls of this process */
 static uint64_t futex_timeouts;      /* FUTEX_WAITs that slept to the cap */
+static uint64_t futex_waits;         /* sleeps of this process */
 static int membarrier_used;        /* this process called membarrier() */
 
 /* A reader's sleep: FUTEX_WAIT, or futex_waitv(2) where the kernel has
@@ -77,6 +87,8 @@ long syscall(long number, ...)
 		membarrier_used = 1;
 	if (is_wait(number, a) && stop_at == BEFORE_FUTEX)
 		raise(SIGSTOP);
+	if (is_wait(number, a))
+		futex_waits++;
 	r = real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if (is_wait(number, a) && r < 0 && errno == ETIMEDOUT)
 		futex_timeouts++;
@@ -93,6 +105,7 @@ struct shared {
 	_Atomic uint32_t membarrier;
 	_Atomic int32_t result;
 	_Atomic uint32_t timeouts;
+	_Atomic uint32_t sleeps;
 };
 
 static struct shared *sh;
@@ -252,6 +265,7 @@ static int replaced_sleeper(void *arg)
 
 	(void)arg;
 	stop_at = BEFORE_FUTEX;
+	futex_timeouts = 0; /* not the parent's */
 	atomic_fetch_add(&sh->ready, 1);
 	atomic_store(&sh->result, mdbus_sub_read(s, buf, sizeof buf, &m, -1));
 	atomic_store(&sh->timeouts, (uint32_t)futex_timeouts);
@@ -269,13 +283,14 @@ static void replaced_on_the_way(void)
 	mdbus_pub_t *p;
 	pid_t kid;
 
+	c.flags = MDBUS_PUB_NO_NUDGE;
 	mdbus_pub_close(tu_pub_open("repl", &c));
 	atomic_store(&sh->ready, 0);
 	atomic_store(&sh->result, 1);
 	kid = tu_spawn(replaced_sleeper, NULL);
 	tu_await_state(kid, 'T', 10, "reader on its way to sleep");
 	c.slot_size = 128;
-	c.flags = MDBUS_PUB_REPLACE;
+	c.flags = MDBUS_PUB_REPLACE | MDBUS_PUB_NO_NUDGE;
 	p = tu_pub_open("repl", &c);
 	kill(kid, SIGCONT);
 	tu_wait_ok(kid, 10, "reader of a replaced segment");
@@ -311,6 +326,171 @@ static void churn(mdbus_pub_t *p, void *seg)
 	expect_no_syscalls(p, seg, "after churn");
 }
 
+/* ------------------------------------------------------------- nudger */
+
+#define NCHANNEL "nudged"
+#define RCHANNEL "nudged-reg"
+
+/* The data file's header, read-only (the nudger's flag and promise). */
+static struct seg_header *map_header(const char *channel, size_t *len)
+{
+	return tu_map_file(tu_seg_path(channel), len);
+}
+
+/* Waits until the nudger sleeps counted: its flag set, the count 1 (no
+ * reader here) and its thread asleep for some ms in a row. */
+static void await_nudger_asleep(const struct seg_header *h, void *tab)
+{
+	int quiet = 0;
+
+	for (int i = 0; i < 10000 && quiet < 20; i++) {
+		if (atomic_load(&h->nudge_waiting) == 1 && count_of(tab) == 1)
+			quiet++;
+		else
+			quiet = 0;
+		tu_sleep_ms(1);
+	}
+	if (quiet < 20)
+		tu_fail("nudger not asleep: flag %u, count %u",
+			atomic_load(&h->nudge_waiting), count_of(tab));
+}
+
+/* Asleep, the nudger is counted; a repair (mdbus_pub_reap()) keeps its
+ * count, a message wakes it (and it sleeps counted again), close takes
+ * count, flag and promise back. */
+static void nudger_counted(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open(NCHANNEL, &c);
+	size_t hl, tl;
+	struct seg_header *h = map_header(NCHANNEL, &hl);
+	void *tab = tu_map_file(tu_table_path(NCHANNEL), &tl);
+	uint64_t before;
+
+	TU_CHECK_EQ(atomic_load(&h->nudge_ns), 1000000);
+	TU_CHECK_EQ(atomic_load(&h->nudge_pid), getpid());
+	await_nudger_asleep(h, tab);
+	for (int i = 0; i < 10; i++)
+		TU_CHECK_RC(mdbus_pub_reap(p), 0);
+	TU_CHECK_EQ(count_of(tab), 1); /* not repaired away */
+	before = atomic_load(&futex_wakes);
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	TU_CHECK(atomic_load(&futex_wakes) > before); /* it was woken */
+	await_nudger_asleep(h, tab);
+	mdbus_pub_close(p);
+	TU_CHECK_EQ(count_of(tab), 0);
+	TU_CHECK_EQ(atomic_load(&h->nudge_waiting), 0);
+	TU_CHECK_EQ(atomic_load(&h->nudge_ns), 0);
+	tu_unmap(tab, tl);
+	tu_unmap(h, hl);
+}
+
+/* A publisher whose nudger sleeps counted, until it is killed. */
+static int nudging_publisher(void *arg)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open(NCHANNEL, &c);
+	size_t hl, tl;
+	struct seg_header *h = map_header(NCHANNEL, &hl);
+	void *tab = tu_map_file(tu_table_path(NCHANNEL), &tl);
+
+	(void)arg;
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	await_nudger_asleep(h, tab);
+	atomic_store(&sh->ready, 1);
+	for (;;)
+		pause();
+	return 0;
+}
+
+/* Registered, blocking: reads messages 0 and 1, then counts its sleeps
+ * until message 2. */
+static int registered_sleeper(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open(RCHANNEL, "registered", MDBUS_START_OLDEST,
+				     0, MDBUS_WAIT_BLOCK);
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	uint64_t before;
+
+	(void)arg;
+	atomic_store(&sh->ready, 1);
+	for (int i = 0; i < 2; i++)
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, -1), 0);
+	before = futex_waits;
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, -1), 0);
+	TU_CHECK_EQ(m.seq, 2);
+	atomic_store(&sh->sleeps, (uint32_t)(futex_waits - before));
+	mdbus_sub_close(s);
+	return 0;
+}
+
+/* Message 0 wakes the idle nudger, message 1 comes before its next look,
+ * which therefore nudges; the registered reader is asleep by then. */
+static void registered_not_nudged(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open(RCHANNEL, &c);
+	size_t hl, tl;
+	struct seg_header *h = map_header(RCHANNEL, &hl);
+	void *tab = tu_map_file(tu_table_path(RCHANNEL), &tl);
+	pid_t kid;
+
+	atomic_store(&sh->ready, 0);
+	kid = tu_spawn(registered_sleeper, NULL);
+	tu_await(&sh->ready, 1, 30, "registered sleeper");
+	tu_await_state(kid, 'S', 10, "registered sleeper");
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	tu_sleep_ms(0.3);
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	tu_sleep_ms(50);
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	tu_wait_ok(kid, 10, "registered sleeper");
+	TU_CHECK_EQ(atomic_load(&sh->sleeps), 1);
+	mdbus_pub_close(p);
+	tu_unmap(tab, tl);
+	tu_unmap(h, hl);
+}
+
+/* SIGKILLed with its nudger counted: the count and the flag stay (a
+ * repair meanwhile keeps them: nobody wastes a wake on them while no
+ * publisher runs); the next publisher's open takes them back, with or
+ * without a nudger of its own. */
+static void nudger_killed(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	size_t hl, tl;
+	struct seg_header *h;
+	void *tab;
+	mdbus_pub_t *p;
+	pid_t kid;
+
+	for (int own = 0; own < 2; own++) {
+		atomic_store(&sh->ready, 0);
+		kid = tu_spawn(nudging_publisher, NULL);
+		tu_await(&sh->ready, 1, 30, "nudging publisher");
+		tu_kill_reap(kid);
+		h = map_header(NCHANNEL, &hl);
+		tab = tu_map_file(tu_table_path(NCHANNEL), &tl);
+		TU_CHECK_EQ(atomic_load(&h->nudge_waiting), 1);
+		TU_CHECK_EQ(count_of(tab), 1);
+		c.flags = own ? 0 : MDBUS_PUB_NO_NUDGE;
+		p = tu_pub_open(NCHANNEL, &c);
+		if (own) {
+			TU_CHECK_EQ(atomic_load(&h->nudge_pid), getpid());
+			await_nudger_asleep(h, tab); /* 1, not 2 */
+		} else {
+			TU_CHECK_EQ(atomic_load(&h->nudge_ns), 0);
+			TU_CHECK_EQ(atomic_load(&h->nudge_waiting), 0);
+			expect_no_syscalls(p, tab, "after a nudging publisher's kill");
+		}
+		mdbus_pub_close(p);
+		TU_CHECK_EQ(count_of(tab), 0);
+		tu_unmap(tab, tl);
+		tu_unmap(h, hl);
+	}
+}
+
 int main(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
@@ -322,7 +502,11 @@ int main(void)
 
 	tu_init("t_waiters", 240);
 	sh = tu_shared(sizeof *sh);
+	nudger_counted();
+	nudger_killed();
+	registered_not_nudged();
 	c.max_consumers = 8;
+	c.flags = MDBUS_PUB_NO_NUDGE;
 	p = tu_pub_open(CHANNEL, &c);
 	seg = tu_map_file(tu_table_path(CHANNEL), &len);
 	expect_no_syscalls(p, seg, "fresh channel");

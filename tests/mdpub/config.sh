@@ -47,6 +47,7 @@ dir = /dev/shm
 reap_interval = 1
 stall_evict = 0
 replace = no
+nudge_anonymous = no
 
 [channel r]
 source = replay

@@ -2,7 +2,8 @@
 # The synthetic source end to end through a real consumer: count= ends
 # mdpub by itself with exactly that many messages between FEED_UP and
 # FEED_DOWN; the same seed gives the same messages; the rate is held; the
-# embedded default publishes channel demo.
+# embedded default publishes channel demo; nudge_anonymous = no runs no
+# nudger thread.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 synth() { # synth NAME SEED COUNT RATE
@@ -46,6 +47,26 @@ wait "$READ" || fail "live reader"
 n=$(awk '$1 == "messages" { print $4 + $6 }' "$WORK/r.out")
 [ "$n" -ge 500 ] && [ "$n" -le 2100 ] || fail "rate 2000 for 1 s gave $n messages"
 grep -q "duration reached: stopping" "$WORK/r.log" || fail "no duration stop"
+
+# nudge_anonymous: a channel's nudger thread (libmdbus's mdbus-nudge) runs
+# by default and not with "no"
+conf n.conf <<'END'
+[global]
+stats_interval = 0
+[channel n1]
+source = synthetic
+rate = 100
+[channel n2]
+source = synthetic
+rate = 100
+nudge_anonymous = no
+END
+start n -c "$WORK/n.conf" --duration 5
+wait_log n "channel n2: publishing from sequence"
+wait_log n "channel n1: publishing from sequence"
+n=$(cat /proc/"$PID"/task/*/comm | grep -c '^mdbus-nudge$')
+stop "$PID"
+[ "$n" -eq 1 ] || fail "$n nudger threads for one channel with nudge_anonymous = yes"
 
 # the embedded default: channel demo (unless a default config is installed)
 start demo --duration 0.5

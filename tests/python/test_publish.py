@@ -58,3 +58,22 @@ def test_lossless_backpressure(bus):
                 assert False, "no backpressure"
             except mdbus.Backpressure as e:
                 assert e.code == -1008
+
+
+def _nudgers():
+    import glob
+    names = []
+    for f in glob.glob("/proc/self/task/*/comm"):
+        with open(f) as fp:
+            names.append(fp.read().strip())
+    return names.count("mdbus-nudge")
+
+
+def test_nudge_anonymous(bus):
+    before = _nudgers()
+    with mdbus.Publisher("nudged", slots_per_block=64, block_count=4):
+        assert _nudgers() == before + 1
+    assert _nudgers() == before
+    with mdbus.Publisher("quiet", slots_per_block=64, block_count=4,
+                         nudge_anonymous=False):
+        assert _nudgers() == before

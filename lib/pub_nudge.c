@@ -1,0 +1,196 @@
+/*
+ * pub_nudge.c - the publisher's nudger (doc/protocol.md, "Waiting";
+ * libmdbus(3), "Waiting"): a helper thread in the publisher's process
+ * that wakes the readers who cannot announce themselves (anonymous ones,
+ * and readers without write access to the consumer table), so that they
+ * sleep on the futex words instead of napping 1 ms at a time.
+ *
+ * While messages flow it ticks every NUDGE_NS: when write_num moved since
+ * its last look it bumps nudge_seq and wakes the sleepers on it (wait.c
+ * wait_wake_anonymous(): the anonymous ones; registered sleepers wait on
+ * wake_seq alone and never wake for a nudge). A tick without a message
+ * makes it idle: it sleeps as
+ * a registered blocking reader does (wait.c sleep_on(): announced in the
+ * table's `waiters` with the header's nudge_waiting as its flag, write_num
+ * checked once more, the Dekker pair with the producer's exchange), so
+ * that the producer's first message wakes it (and, with the same wake,
+ * every anonymous sleeper). An idle publisher's nudger therefore costs
+ * nothing but a wake-up every 100 ms; a publishing thread pays one
+ * FUTEX_WAKE per message only while the nudger sleeps, as it would for a
+ * registered blocking reader, and nothing while messages come faster
+ * than a tick.
+ *
+ * It promises its interval in the header (nudge_ns, nudge_pid) while it
+ * runs: anonymous readers sleep long only on that promise, made by the
+ * publisher that is active now. The flag and the promise live in the data
+ * file, which only the publisher writes, so no reader can forge or clear
+ * them; the count repair counts the flag like an entry's (consumers.c).
+ *
+ * The thread blocks every signal but the synchronous ones (the table
+ * guard's SIGBUS among them, table_guard.c), so that signals meant for
+ * the application go to its threads. A fork()ed child has no nudger: the
+ * parent's keeps running for the parent's handle.
+ */
+#define _GNU_SOURCE /* pthread_setname_np */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define NUDGE_NS 1000000ULL      /* the promised interval: 1 ms */
+#define NUDGER_NAME "mdbus-nudge" /* in /proc/PID/task/TID/comm */
+
+struct pub_nudge {
+	pthread_t thread;
+	struct seg_map m;        /* a copy: valid until the thread is joined */
+	struct wait_bell bell;   /* rung once: stop */
+	uint64_t start;          /* write_num before the promise was made */
+	pid_t pid;               /* the process the thread runs in */
+};
+
+static int stopping(struct pub_nudge *n)
+{
+	/* seq_cst: pairs with the seq_cst increment in wait_bell_ring(). */
+	return atomic_load_explicit(&n->bell.rings, memory_order_seq_cst) != 0;
+}
+
+/* Idle: asleep announced, as a registered blocking reader, until a
+ * message past `last`, the stop bell, or the 100 ms cap. */
+static void sleep_idle(struct pub_nudge *n, uint64_t last)
+{
+	struct wait_for wf = {
+		.pos = last,
+		.bell = &n->bell,
+		.rings_seen = 0,
+		.waiting = &n->m.hdr->nudge_waiting,
+		.waiting_tag = 1,
+	};
+
+	(void)wait_step(&n->m, MDBUS_WAIT_BLOCK, &wf, 0, UINT64_MAX);
+}
+
+static uint64_t write_count(const struct pub_nudge *n)
+{
+	/* Acquire pairs with the producer's exchange of write_num (pub.c
+	 * finish()); no data of the message is read here, the readers we wake
+	 * load it themselves. */
+	return atomic_load_explicit(&n->m.hdr->write_num, memory_order_acquire);
+}
+
+/*
+ * `last` is the write count the sleepers were last woken for. After an
+ * idle sleep it is still the count from before it: the producer's wake
+ * reached every sleeper, but messages published after our count was
+ * taken back were woken for by nobody, so the first tick wakes again.
+ */
+static void *nudger(void *arg)
+{
+	struct pub_nudge *n = arg;
+	uint64_t last = n->start, w;
+
+	while (!stopping(n)) {
+		w = write_count(n);
+		if (w != last) {
+			last = w;
+			wait_wake_anonymous(n->m.hdr);
+			wait_bell_sleep(&n->bell, 0, NUDGE_NS);
+			continue;
+		}
+		sleep_idle(n, last);
+		/* woken for nothing (the cap, or a state no sleep waits out):
+		 * a tick's pause, so that it never spins */
+		if (write_count(n) == last)
+			wait_bell_sleep(&n->bell, 0, NUDGE_NS);
+	}
+	return NULL;
+}
+
+/* Every signal blocked but those a fault raises in the faulting thread
+ * (blocked, they would kill the process instead of reaching a handler). */
+static void helper_mask(sigset_t *set)
+{
+	static const int faults[] = { SIGBUS, SIGSEGV, SIGFPE, SIGILL,
+				      SIGTRAP, SIGSYS };
+	size_t i;
+
+	sigfillset(set);
+	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(set, faults[i]);
+}
+
+static int start_thread(struct pub_nudge *n)
+{
+	sigset_t mask, old;
+	int r;
+
+	helper_mask(&mask);
+	pthread_sigmask(SIG_SETMASK, &mask, &old);
+	r = pthread_create(&n->thread, NULL, nudger, n);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r == 0)
+		(void)pthread_setname_np(n->thread, NUDGER_NAME);
+	return -r;
+}
+
+int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m)
+{
+	struct seg_header *h = m->hdr;
+	struct pub_nudge *n = calloc(1, sizeof(*n));
+	pid_t pid;
+	uint64_t st;
+	int r;
+
+	*out = NULL;
+	if (!n)
+		return err_set(-ENOMEM, "out of memory");
+	n->m = *m;
+	n->start = write_count(n);
+	r = start_thread(n);
+	if (r < 0) {
+		free(n);
+		return err_set(r, "start the nudger thread: %s (or open with "
+			       "MDBUS_PUB_NO_NUDGE: anonymous readers then poll "
+			       "every 1 ms)", strerror(-r));
+	}
+	proc_self(&pid, &st);
+	n->pid = pid;
+	atomic_store_explicit(&h->nudge_pid, pid, memory_order_relaxed);
+	/* Release: a reader whose acquire load sees the promise sees
+	 * nudge_pid, and a write_num at least n->start: messages after that
+	 * the thread wakes for (wait.c nap_length()). */
+	atomic_store_explicit(&h->nudge_ns, NUDGE_NS, memory_order_release);
+	*out = n;
+	return 0;
+}
+
+void pub_nudge_clear(struct seg_header *h)
+{
+	/* Release: a reader that sees no promise sleeps 1 ms at most; the
+	 * publisher's next wake of all tells the sleepers. */
+	atomic_store_explicit(&h->nudge_ns, 0, memory_order_release);
+	atomic_store_explicit(&h->nudge_pid, 0, memory_order_relaxed);
+	/* A dead nudger's flag: ours to clear, as the only writer of the
+	 * data file (we hold the channel's lock). Release pairs with the
+	 * repair's acquire load of the flag, as in retire_waiter(). */
+	atomic_store_explicit(&h->nudge_waiting, 0, memory_order_release);
+}
+
+void pub_nudge_stop(struct pub_nudge *n)
+{
+	if (!n)
+		return;
+	if (n->pid != getpid()) { /* a fork()ed child's copy: no thread here,
+				     and the promise is the parent's */
+		free(n);
+		return;
+	}
+	wait_bell_ring(&n->bell);
+	pthread_join(n->thread, NULL);
+	/* The thread took its count back before it returned (sleep_on()). */
+	pub_nudge_clear(n->m.hdr);
+	free(n);
+}
