@@ -290,11 +290,6 @@ void cons_repair_waiters(struct seg_map *m)
 		return;
 	for (i = 0; i < m->g.max_consumers; i++)
 		flags += sleeper_flag(&m->table[i]);
-	/* The publisher's nudger counts itself too, its flag in the data
-	 * file (pub_nudge.c). Acquire: pairs with its release clearing, as
-	 * the entries' flags do. */
-	flags += atomic_load_explicit(&m->hdr->nudge_waiting,
-				      memory_order_acquire) != 0;
 	if (flags >= waiters_count(w))
 		return;
 	atomic_compare_exchange_strong_explicit(&m->tab->waiters, &w,

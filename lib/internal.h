@@ -248,7 +248,8 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
 /* ---- wait.c ---- */
 
 /* Producer side, after publishing with a seq_cst store of write_num:
- * wakes blocked readers if any declared themselves waiting. One load; a
+ * wakes blocked readers if any declared themselves waiting (or the
+ * nudger sleeps). One load; a
  * syscall only when someone waits. Returns -1 when nobody was counted,
  * else what FUTEX_WAKE returned (the sleepers woken). */
 long wait_wake_if_waiting(const struct seg_map *m);
@@ -283,6 +284,12 @@ void wait_bell_ring(struct wait_bell *b);
  * signal handler runs: a helper thread's pause that its owner can cut
  * short. */
 void wait_bell_sleep(struct wait_bell *b, uint32_t seen, uint64_t ns);
+
+/* The nudger, idle: sleeps with its flag nudge_waiting set until a
+ * message past `last` (the producer's wake), the bell, or 100 ms.
+ * Returns 0 or -EINTR. */
+int wait_nudger_idle(const struct seg_map *m, uint64_t last,
+		     struct wait_bell *bell);
 
 /* A reader's adaptive waiting across its waits (zero-filled to start). */
 struct wait_state {

@@ -152,10 +152,11 @@ struct seg_header {
 					  nudge_pid, acquired by anonymous
 					  readers (wait.c) */
 	_Atomic int32_t nudge_pid;    /* the publisher whose nudger runs */
-	_Atomic uint32_t nudge_waiting; /* the nudger's `waiting` flag: 1 from
-					  before it counts itself in the
-					  table's waiters until after it took
-					  itself out (wait.c, consumers.c) */
+	_Atomic uint32_t nudge_waiting; /* 1 while the nudger sleeps until
+					  the next message: seq_cst, the
+					  Dekker pair with the producer's
+					  exchange of write_num (wait.c
+					  wait_nudger_idle(), pub.c) */
 	_Atomic uint32_t nudge_seq;   /* the nudger's futex word, bumped
 					  (release) per nudge; anonymous readers
 					  sleep on it beside wake_seq, so that

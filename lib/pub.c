@@ -8,7 +8,8 @@
  *   3. stamp the slot complete(n) with a release store;
  *   4. store write_num = n + 1 with a seq_cst exchange (release, and the
  *      producer's half of the Dekker pair with sleeping readers);
- *   5. wake blocked readers only if one declared itself waiting (wait.c).
+ *   5. wake blocked readers only if one declared itself waiting, or the
+ *      nudger sleeps (wait.c).
  * A reader that copied any word of step 2 and then re-reads the stamp
  * after an acquire fence sees writing(n) or later (fence-fence
  * synchronisation with step 1), so it discards a torn copy (sub.c).
@@ -139,8 +140,8 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	}
 	p->stall_ns = cfg->stall_evict_ns;
 	counters_reset(p->m.hdr); /* each publisher counts from 0 */
-	/* A dead predecessor's nudger promise and flag go first, so that
-	 * the repair below takes its count too. */
+	/* A dead predecessor's nudger promise and flag: the flag would cost
+	 * every publish a FUTEX_WAKE. */
 	pub_nudge_clear(p->m.hdr);
 	/* A count left in the header by readers killed asleep, before this
 	 * publisher, would make every publish a system call. */
@@ -316,10 +317,14 @@ MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
 	(void)atomic_exchange_explicit(&p->m.hdr->write_num, next,
 				       memory_order_seq_cst);
 	p->next = next;
-	/* Step 5, the Dekker pair's producer load (seq_cst; pairs with the
-	 * sleeping reader's seq_cst increment, wait.c announce_waiter()). */
+	/* Step 5, the Dekker pairs' producer loads (seq_cst; pair with the
+	 * sleeping reader's seq_cst increment, wait.c announce_waiter(), and
+	 * with the idle nudger's seq_cst flag store, wait.c
+	 * wait_nudger_idle()). */
 	if (MDBUS_UNLIKELY(waiters_count(atomic_load_explicit(&p->m.tab->waiters,
-							     memory_order_seq_cst)) != 0))
+							     memory_order_seq_cst)) != 0 ||
+			   atomic_load_explicit(&p->m.hdr->nudge_waiting,
+						memory_order_seq_cst)))
 		wake_sleepers(p);
 }
 

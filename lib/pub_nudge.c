@@ -24,7 +24,8 @@
  * runs: anonymous readers sleep long only on that promise, made by the
  * publisher that is active now. The flag and the promise live in the data
  * file, which only the publisher writes, so no reader can forge or clear
- * them; the count repair counts the flag like an entry's (consumers.c).
+ * them, and the nudger never touches the consumer table: it takes no
+ * entry (it never gates a lossless producer) and no count.
  *
  * The thread blocks every signal but the synchronous ones (the table
  * guard's SIGBUS among them, table_guard.c), so that signals meant for
@@ -58,25 +59,10 @@ static int stopping(struct pub_nudge *n)
 	return atomic_load_explicit(&n->bell.rings, memory_order_seq_cst) != 0;
 }
 
-/* Idle: asleep announced, as a registered blocking reader, until a
- * message past `last`, the stop bell, or the 100 ms cap. */
-static void sleep_idle(struct pub_nudge *n, uint64_t last)
-{
-	struct wait_for wf = {
-		.pos = last,
-		.bell = &n->bell,
-		.rings_seen = 0,
-		.waiting = &n->m.hdr->nudge_waiting,
-		.waiting_tag = 1,
-	};
-
-	(void)wait_step(&n->m, MDBUS_WAIT_BLOCK, &wf, 0, UINT64_MAX);
-}
-
 static uint64_t write_count(const struct pub_nudge *n)
 {
 	/* Acquire pairs with the producer's exchange of write_num (pub.c
-	 * finish()); no data of the message is read here, the readers we wake
+	 * advance()); no data of the message is read here, the readers we wake
 	 * load it themselves. */
 	return atomic_load_explicit(&n->m.hdr->write_num, memory_order_acquire);
 }
@@ -84,8 +70,9 @@ static uint64_t write_count(const struct pub_nudge *n)
 /*
  * `last` is the write count the sleepers were last woken for. After an
  * idle sleep it is still the count from before it: the producer's wake
- * reached every sleeper, but messages published after our count was
- * taken back were woken for by nobody, so the first tick wakes again.
+ * reached every sleeper, but a message whose producer looked at our flag
+ * after it went down was woken for by nobody, so the first look after
+ * the sleep wakes the anonymous sleepers again, at once.
  */
 static void *nudger(void *arg)
 {
@@ -100,7 +87,7 @@ static void *nudger(void *arg)
 			wait_bell_sleep(&n->bell, 0, NUDGE_NS);
 			continue;
 		}
-		sleep_idle(n, last);
+		(void)wait_nudger_idle(&n->m, last, &n->bell);
 		/* woken for nothing (the cap, or a state no sleep waits out):
 		 * a tick's pause, so that it never spins */
 		if (write_count(n) == last)
@@ -174,9 +161,9 @@ void pub_nudge_clear(struct seg_header *h)
 	atomic_store_explicit(&h->nudge_ns, 0, memory_order_release);
 	atomic_store_explicit(&h->nudge_pid, 0, memory_order_relaxed);
 	/* A dead nudger's flag: ours to clear, as the only writer of the
-	 * data file (we hold the channel's lock). Release pairs with the
-	 * repair's acquire load of the flag, as in retire_waiter(). */
-	atomic_store_explicit(&h->nudge_waiting, 0, memory_order_release);
+	 * data file (we hold the channel's lock); relaxed: only our own
+	 * publishing thread reads it. */
+	atomic_store_explicit(&h->nudge_waiting, 0, memory_order_relaxed);
 }
 
 void pub_nudge_stop(struct pub_nudge *n)
@@ -190,7 +177,6 @@ void pub_nudge_stop(struct pub_nudge *n)
 	}
 	wait_bell_ring(&n->bell);
 	pthread_join(n->thread, NULL);
-	/* The thread took its count back before it returned (sleep_on()). */
 	pub_nudge_clear(n->m.hdr);
 	free(n);
 }

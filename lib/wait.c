@@ -16,6 +16,11 @@
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
  *
+ * Readers without an entry cannot announce themselves: the publisher's
+ * nudger (pub_nudge.c) wakes them on a word of its own (nudge_seq), and
+ * sleeps, between bursts, in a Dekker pair of its own with the producer
+ * (wait_nudger_idle()).
+ *
  * Interrupts (mdbus_sub_interrupt()): a sleeping reader waits on two words
  * at once with futex_waitv(2), the channel's wake_seq and its handle's
  * private bell, so an interrupt wakes that reader alone. A kernel without
@@ -222,9 +227,11 @@ static long wake(struct seg_header *h)
 long wait_wake_if_waiting(const struct seg_map *m)
 {
 	/* Dekker, producer side: seq_cst, pairs with the reader's seq_cst
-	 * increment in announce_waiter() and the publisher's seq_cst
-	 * exchange of write_num (pub.c advance()). */
-	if (waiters_count(atomic_load_explicit(&m->tab->waiters, memory_order_seq_cst)) == 0)
+	 * increment in announce_waiter(), the nudger's seq_cst store in
+	 * wait_nudger_idle() and the publisher's seq_cst exchange of
+	 * write_num (pub.c advance()). */
+	if (waiters_count(atomic_load_explicit(&m->tab->waiters, memory_order_seq_cst)) == 0 &&
+	    !atomic_load_explicit(&m->hdr->nudge_waiting, memory_order_seq_cst))
 		return -1;
 	return wake(m->hdr);
 }
@@ -390,6 +397,35 @@ static int sleep_nudged(struct seg_header *h, uint32_t seq, uint32_t nseq,
 	waitv_set(&w[n++], &h->wake_seq, seq, 0);
 	waitv_set(&w[n++], &h->nudge_seq, nseq, 0);
 	return sleep_waitv(w, n, ns);
+}
+
+/*
+ * The publisher's nudger when idle (pub_nudge.c): a Dekker pair of its
+ * own with the producer, through the data file, which only the publisher
+ * writes. It sets nudge_waiting (seq_cst), loads wake_seq (acquire), then
+ * looks at write_num (seq_cst, changed()); the producer exchanges
+ * write_num, then loads nudge_waiting (seq_cst, pub.c advance()). Either
+ * it sees the message and does not sleep, or the producer sees the flag
+ * and wakes wake_seq, which wakes the anonymous sleepers with it. The
+ * consumer table is left alone: no count to repair, and no access that a
+ * remap of the table (seg_table_restore(), the SIGBUS guard) races.
+ */
+int wait_nudger_idle(const struct seg_map *m, uint64_t last,
+		     struct wait_bell *bell)
+{
+	struct seg_header *h = m->hdr;
+	struct wait_for wf = { .pos = last, .bell = bell };
+	uint32_t seq;
+	int r = 0;
+
+	atomic_store_explicit(&h->nudge_waiting, 1, memory_order_seq_cst);
+	/* Acquire pairs with the release bump in wake(). */
+	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
+	if (!changed(h, &wf))
+		r = sleep_words(&h->wake_seq, seq, &wf, SLEEP_MAX_NS);
+	/* Relaxed: a producer that still sees 1 makes one futile wake. */
+	atomic_store_explicit(&h->nudge_waiting, 0, memory_order_relaxed);
+	return r;
 }
 
 /*

@@ -24,13 +24,14 @@
  * entries: afterwards the count is exact again.
  *
  * The publisher's nudger (pub_nudge.c), off for the cases above (its
- * thread's futex calls would count as the publisher's): asleep, it is
- * counted with its flag in the data file, and a repair keeps its count;
- * a publisher SIGKILLed while its nudger sleeps counted leaves a count
- * and a flag that the next publisher's open takes back, exactly; its
- * nudges never wake a registered sleeper (they go to a futex word of
- * their own): between two messages 50 ms apart, with a nudge due 1 ms
- * after the first, a registered blocking reader sleeps exactly once.
+ * thread's futex calls would count as the publisher's), sleeps with its
+ * flag in the data file and no count in the table: repairs leave the
+ * count at 0, and a message wakes it; a publisher SIGKILLed while its
+ * nudger sleeps leaves the flag set, which the next publisher's open
+ * clears (else every publish would wake nobody); its nudges never wake a
+ * registered sleeper (they go to a futex word of their own): between two
+ * messages 50 ms apart, with a nudge due 1 ms after the first, a
+ * registered blocking reader sleeps exactly once.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -337,14 +338,14 @@ static struct seg_header *map_header(const char *channel, size_t *len)
 	return tu_map_file(tu_seg_path(channel), len);
 }
 
-/* Waits until the nudger sleeps counted: its flag set, the count 1 (no
+/* Waits until the nudger sleeps: its flag set, the table's count 0 (no
  * reader here) and its thread asleep for some ms in a row. */
 static void await_nudger_asleep(const struct seg_header *h, void *tab)
 {
 	int quiet = 0;
 
 	for (int i = 0; i < 10000 && quiet < 20; i++) {
-		if (atomic_load(&h->nudge_waiting) == 1 && count_of(tab) == 1)
+		if (atomic_load(&h->nudge_waiting) == 1 && count_of(tab) == 0)
 			quiet++;
 		else
 			quiet = 0;
@@ -355,10 +356,10 @@ static void await_nudger_asleep(const struct seg_header *h, void *tab)
 			atomic_load(&h->nudge_waiting), count_of(tab));
 }
 
-/* Asleep, the nudger is counted; a repair (mdbus_pub_reap()) keeps its
- * count, a message wakes it (and it sleeps counted again), close takes
- * count, flag and promise back. */
-static void nudger_counted(void)
+/* Asleep, the nudger has its flag up and no count in the table (repairs,
+ * mdbus_pub_reap(), leave it 0); a message wakes it (and it sleeps
+ * again); close takes flag and promise back. */
+static void nudger_asleep(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
 	mdbus_pub_t *p = tu_pub_open(NCHANNEL, &c);
@@ -372,7 +373,7 @@ static void nudger_counted(void)
 	await_nudger_asleep(h, tab);
 	for (int i = 0; i < 10; i++)
 		TU_CHECK_RC(mdbus_pub_reap(p), 0);
-	TU_CHECK_EQ(count_of(tab), 1); /* not repaired away */
+	TU_CHECK_EQ(count_of(tab), 0);
 	before = atomic_load(&futex_wakes);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	TU_CHECK(atomic_load(&futex_wakes) > before); /* it was woken */
@@ -385,7 +386,7 @@ static void nudger_counted(void)
 	tu_unmap(h, hl);
 }
 
-/* A publisher whose nudger sleeps counted, until it is killed. */
+/* A publisher whose nudger sleeps, until it is killed. */
 static int nudging_publisher(void *arg)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
@@ -452,10 +453,10 @@ static void registered_not_nudged(void)
 	tu_unmap(h, hl);
 }
 
-/* SIGKILLed with its nudger counted: the count and the flag stay (a
- * repair meanwhile keeps them: nobody wastes a wake on them while no
- * publisher runs); the next publisher's open takes them back, with or
- * without a nudger of its own. */
+/* SIGKILLed while its nudger sleeps: the flag stays up, the table has no
+ * count of it; the next publisher's open takes the flag and the promise
+ * back, with or without a nudger of its own (else every publish would
+ * make a FUTEX_WAKE for nobody). */
 static void nudger_killed(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
@@ -473,12 +474,12 @@ static void nudger_killed(void)
 		h = map_header(NCHANNEL, &hl);
 		tab = tu_map_file(tu_table_path(NCHANNEL), &tl);
 		TU_CHECK_EQ(atomic_load(&h->nudge_waiting), 1);
-		TU_CHECK_EQ(count_of(tab), 1);
+		TU_CHECK_EQ(count_of(tab), 0);
 		c.flags = own ? 0 : MDBUS_PUB_NO_NUDGE;
 		p = tu_pub_open(NCHANNEL, &c);
 		if (own) {
 			TU_CHECK_EQ(atomic_load(&h->nudge_pid), getpid());
-			await_nudger_asleep(h, tab); /* 1, not 2 */
+			await_nudger_asleep(h, tab);
 		} else {
 			TU_CHECK_EQ(atomic_load(&h->nudge_ns), 0);
 			TU_CHECK_EQ(atomic_load(&h->nudge_waiting), 0);
@@ -502,7 +503,7 @@ int main(void)
 
 	tu_init("t_waiters", 240);
 	sh = tu_shared(sizeof *sh);
-	nudger_counted();
+	nudger_asleep();
 	nudger_killed();
 	registered_not_nudged();
 	c.max_consumers = 8;
