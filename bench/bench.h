@@ -205,7 +205,7 @@ struct bench_waiter {
 	const char *name;
 	int wait;           /* enum mdbus_wait */
 	int anonymous;      /* read-only reader without a consumer entry */
-	unsigned pub_flags; /* the publisher's (MDBUS_PUB_NO_NUDGE) */
+	unsigned pub_flags; /* the publisher's (MDBUS_PUB_NUDGE) */
 };
 struct bench_strat {
 	uint64_t n, p50, p99; /* latency samples, ns */

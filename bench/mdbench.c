@@ -499,8 +499,8 @@ static const struct bench_waiter waiters[] = {
 	{ "adaptive", MDBUS_WAIT_ADAPTIVE, 0, 0 },
 	{ "block", MDBUS_WAIT_BLOCK, 0, 0 },
 	{ "spin", MDBUS_WAIT_SPIN, 0, 0 },
-	{ "anon", MDBUS_WAIT_ADAPTIVE, 1, 0 },
-	{ "anon-nn", MDBUS_WAIT_ADAPTIVE, 1, MDBUS_PUB_NO_NUDGE },
+	{ "anon", MDBUS_WAIT_ADAPTIVE, 1, MDBUS_PUB_NUDGE },
+	{ "anon-nn", MDBUS_WAIT_ADAPTIVE, 1, 0 },
 };
 #define N_FEEDS (sizeof(feeds) / sizeof(feeds[0]))
 #define N_WAITERS (sizeof(waiters) / sizeof(waiters[0]))
@@ -538,7 +538,7 @@ static void strategy_section(struct ctx *ctx)
 	       "of each run, and the reader's CPU time / wall time (%%),\n"
 	       "   median [min-max] of the runs; anon = anonymous (read-only) "
 	       "reader, default strategy;\n   anon-nn = the same under a "
-	       "publisher without a nudger (MDBUS_PUB_NO_NUDGE)\n", ctx->o.strategy_ns / 1e9, ctx->o.reps);
+	       "publisher without a nudger (no MDBUS_PUB_NUDGE)\n", ctx->o.strategy_ns / 1e9, ctx->o.reps);
 	for (f = 0; f < N_FEEDS; f++)
 		printf("   %-7s %u message%s every %llu us%s\n", feeds[f].name,
 		       feeds[f].burst, feeds[f].burst > 1 ? "s" : "",

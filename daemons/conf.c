@@ -163,7 +163,7 @@ static void chan_defaults(struct chan_conf *c)
 	c->reap_s = 5;
 	c->stall_evict_s = (double)lib.stall_evict_ns / 1e9;
 	c->replace = 1;
-	c->nudge = !(lib.flags & MDBUS_PUB_NO_NUDGE);
+	c->nudge = 1; /* mdpub nudges unless told not to */
 }
 
 static struct chan_parse *find_chan(struct parser *p, const char *name)
@@ -382,7 +382,7 @@ void conf_pub_config(const struct chan_conf *c, struct mdbus_pub_config *cfg)
 	cfg->dir = c->dir;
 	cfg->stall_evict_ns = (uint64_t)(c->stall_evict_s * 1e9);
 	cfg->flags = (c->replace ? MDBUS_PUB_REPLACE : 0) |
-		     (c->nudge ? 0 : MDBUS_PUB_NO_NUDGE);
+		     (c->nudge ? MDBUS_PUB_NUDGE : 0);
 }
 
 /* What libmdbus would refuse when it opens the channel. */

@@ -108,8 +108,9 @@ const char *mdbus_pub_state_name(enum mdbus_pub_state state);
 /* ---------------------------------------------------------------- publisher */
 
 #define MDBUS_PUB_REPLACE 0x1u /* recreate if the existing geometry differs */
-#define MDBUS_PUB_NO_NUDGE 0x2u /* no nudger thread: anonymous readers then
-				  poll every 1 ms (libmdbus(3), Waiting) */
+#define MDBUS_PUB_NUDGE 0x2u /* a nudger thread wakes anonymous readers
+				(else they poll every 1 ms; libmdbus(3),
+				Waiting); mdpub sets it by default */
 
 struct mdbus_pub_config {
 	uint32_t slot_size;       /* bytes per slot, header included; power of
@@ -124,7 +125,7 @@ struct mdbus_pub_config {
 				     producer without moving this long
 				     (default 30 s; 0 = never) */
 	const char *dir;          /* segment directory; NULL = default */
-	unsigned flags;           /* MDBUS_PUB_REPLACE, MDBUS_PUB_NO_NUDGE */
+	unsigned flags;           /* MDBUS_PUB_REPLACE, MDBUS_PUB_NUDGE */
 };
 
 typedef struct mdbus_pub mdbus_pub_t;

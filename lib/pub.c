@@ -150,7 +150,7 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	if (p->m.g.mode == MDBUS_MODE_LOSSLESS)
 		gate_refresh(p, p->next); /* readers may be behind a restart */
 	announce(p);
-	if (!(cfg->flags & MDBUS_PUB_NO_NUDGE)) {
+	if (cfg->flags & MDBUS_PUB_NUDGE) {
 		r = pub_nudge_start(&p->nudge, &p->m);
 		if (r < 0) {
 			mdbus_pub_close(p);

@@ -139,8 +139,8 @@ int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m)
 	r = start_thread(n);
 	if (r < 0) {
 		free(n);
-		return err_set(r, "start the nudger thread: %s (or open with "
-			       "MDBUS_PUB_NO_NUDGE: anonymous readers then poll "
+		return err_set(r, "start the nudger thread: %s (or open without "
+			       "MDBUS_PUB_NUDGE: anonymous readers then poll "
 			       "every 1 ms)", strerror(-r));
 	}
 	proc_self(&pid, &st);

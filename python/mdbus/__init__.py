@@ -71,8 +71,8 @@ class Publisher(_mdbus.Publisher):
 
     The publisher of one channel; a context manager (closing marks the
     channel stopped). Attributes: position, payload_max. nudge_anonymous:
-    a helper thread wakes anonymous readers (MDBUS_PUB_NO_NUDGE when
-    False; libmdbus(3), Waiting)."""
+    a helper thread wakes anonymous readers (MDBUS_PUB_NUDGE when
+    True; libmdbus(3), Waiting)."""
 
     def publish(self, type, data, ts_ns=0):
         """Publishes data (bytes-like) as a message of type (number or

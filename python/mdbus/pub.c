@@ -55,7 +55,7 @@ static int pub_init(pub_object *self, PyObject *args, PyObject *kw)
 	cfg.file_mode = (mode_t)file_mode;
 	cfg.stall_evict_ns = evict;
 	cfg.flags = (replace ? MDBUS_PUB_REPLACE : 0) |
-		    (nudge ? 0 : MDBUS_PUB_NO_NUDGE);
+		    (nudge ? MDBUS_PUB_NUDGE : 0);
 	Py_BEGIN_ALLOW_THREADS
 	r = mdbus_pub_open(&self->pub, channel, &cfg);
 	Py_END_ALLOW_THREADS

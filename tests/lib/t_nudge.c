@@ -53,7 +53,8 @@ static int gater(void *arg)
 
 static void never_gates(void)
 {
-	struct mdbus_pub_config c = tu_config(64, 16, 1, MDBUS_MODE_LOSSLESS);
+	struct mdbus_pub_config c = tu_nudging(tu_config(64, 16, 1,
+							 MDBUS_MODE_LOSSLESS));
 	mdbus_pub_t *p;
 	size_t tl;
 	void *tab;
@@ -125,7 +126,8 @@ static void await_nudger_asleep(const struct seg_header *h,
 
 static void repairs_race(void)
 {
-	struct mdbus_pub_config c = tu_config(64, 1024, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_pub_config c = tu_nudging(tu_config(64, 1024, 4,
+							 MDBUS_MODE_OVERWRITE));
 	mdbus_pub_t *p;
 	size_t hl, tl;
 	struct seg_header *h;

@@ -284,14 +284,13 @@ static void replaced_on_the_way(void)
 	mdbus_pub_t *p;
 	pid_t kid;
 
-	c.flags = MDBUS_PUB_NO_NUDGE;
 	mdbus_pub_close(tu_pub_open("repl", &c));
 	atomic_store(&sh->ready, 0);
 	atomic_store(&sh->result, 1);
 	kid = tu_spawn(replaced_sleeper, NULL);
 	tu_await_state(kid, 'T', 10, "reader on its way to sleep");
 	c.slot_size = 128;
-	c.flags = MDBUS_PUB_REPLACE | MDBUS_PUB_NO_NUDGE;
+	c.flags = MDBUS_PUB_REPLACE;
 	p = tu_pub_open("repl", &c);
 	kill(kid, SIGCONT);
 	tu_wait_ok(kid, 10, "reader of a replaced segment");
@@ -361,7 +360,8 @@ static void await_nudger_asleep(const struct seg_header *h, void *tab)
  * again); close takes flag and promise back. */
 static void nudger_asleep(void)
 {
-	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_pub_config c = tu_nudging(tu_config(64, 16, 4,
+							 MDBUS_MODE_OVERWRITE));
 	mdbus_pub_t *p = tu_pub_open(NCHANNEL, &c);
 	size_t hl, tl;
 	struct seg_header *h = map_header(NCHANNEL, &hl);
@@ -389,7 +389,8 @@ static void nudger_asleep(void)
 /* A publisher whose nudger sleeps, until it is killed. */
 static int nudging_publisher(void *arg)
 {
-	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_pub_config c = tu_nudging(tu_config(64, 16, 4,
+							 MDBUS_MODE_OVERWRITE));
 	mdbus_pub_t *p = tu_pub_open(NCHANNEL, &c);
 	size_t hl, tl;
 	struct seg_header *h = map_header(NCHANNEL, &hl);
@@ -430,7 +431,8 @@ static int registered_sleeper(void *arg)
  * which therefore nudges; the registered reader is asleep by then. */
 static void registered_not_nudged(void)
 {
-	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_pub_config c = tu_nudging(tu_config(64, 16, 4,
+							 MDBUS_MODE_OVERWRITE));
 	mdbus_pub_t *p = tu_pub_open(RCHANNEL, &c);
 	size_t hl, tl;
 	struct seg_header *h = map_header(RCHANNEL, &hl);
@@ -475,7 +477,7 @@ static void nudger_killed(void)
 		tab = tu_map_file(tu_table_path(NCHANNEL), &tl);
 		TU_CHECK_EQ(atomic_load(&h->nudge_waiting), 1);
 		TU_CHECK_EQ(count_of(tab), 0);
-		c.flags = own ? 0 : MDBUS_PUB_NO_NUDGE;
+		c.flags = own ? MDBUS_PUB_NUDGE : 0;
 		p = tu_pub_open(NCHANNEL, &c);
 		if (own) {
 			TU_CHECK_EQ(atomic_load(&h->nudge_pid), getpid());
@@ -507,7 +509,6 @@ int main(void)
 	nudger_killed();
 	registered_not_nudged();
 	c.max_consumers = 8;
-	c.flags = MDBUS_PUB_NO_NUDGE;
 	p = tu_pub_open(CHANNEL, &c);
 	seg = tu_map_file(tu_table_path(CHANNEL), &len);
 	expect_no_syscalls(p, seg, "fresh channel");

@@ -203,6 +203,13 @@ static inline struct mdbus_pub_config tu_config(uint32_t slot_size,
 	return c;
 }
 
+/* c with the publisher's nudger (MDBUS_PUB_NUDGE). */
+static inline struct mdbus_pub_config tu_nudging(struct mdbus_pub_config c)
+{
+	c.flags |= MDBUS_PUB_NUDGE;
+	return c;
+}
+
 /* mdbus_pub_open() that fails the test on error. */
 static inline mdbus_pub_t *tu_pub_open(const char *channel,
 				       const struct mdbus_pub_config *cfg)
