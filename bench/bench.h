@@ -36,6 +36,9 @@ struct bench_cell {
 struct bench_rx {
 	uint64_t seq;  /* sequence number of the message */
 	uint64_t lost; /* messages skipped just before it */
+	const uint64_t *payload; /* where its payload is: the caller's buf, or
+				    the transport's own copy (valid until the
+				    next read) */
 };
 
 struct bench_run;

@@ -175,7 +175,7 @@ static int stream_consumer(struct bench_run *run)
 		r = run->tp->sub_read(sub, buf, msg_size(run), &rx);
 		if (r < 0)
 			break;
-		sample(run, res, &rx, buf[0]);
+		sample(run, res, &rx, rx.payload[0]);
 		if (rx.seq >= run->warmup)
 			res->lost += rx.lost;
 	} while (rx.seq != last);

@@ -104,6 +104,7 @@ static int mq_read(void *sub, void *buf, size_t len, struct bench_rx *rx)
 	memcpy(buf, msg, (size_t)got < len ? (size_t)got : len);
 	rx->seq = v->n++;
 	rx->lost = 0;
+	rx->payload = buf;
 	return 0;
 }
 

@@ -203,6 +203,7 @@ static int ring_read(void *h, void *buf, size_t len, struct bench_rx *rx)
 	}
 	rx->seq = s->n;
 	rx->lost = lost;
+	rx->payload = buf;
 	s->n++;
 	/* Release: pairs with the producer's acquire load in ring_full(). */
 	if (s->lossless)
