@@ -125,14 +125,20 @@ def test_interrupt_from_another_thread(bus):
 
 
 def test_ctrl_c_interrupts_a_blocking_read(bus):
-    with mdbus.Publisher("live", slots_per_block=64, block_count=4):
-        with mdbus.Subscriber("live") as sub:
-            threading.Timer(0.2, os.kill,
-                            (os.getpid(), signal.SIGINT)).start()
-            t0 = time.monotonic()
-            with pytest.raises(KeyboardInterrupt):
-                sub.read()
-            assert time.monotonic() - t0 < 5
+    # Python's own handler, whatever the test inherited: a shell starts
+    # background jobs with SIGINT ignored, and Python then keeps it so.
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with mdbus.Publisher("live", slots_per_block=64, block_count=4):
+            with mdbus.Subscriber("live") as sub:
+                threading.Timer(0.2, os.kill,
+                                (os.getpid(), signal.SIGINT)).start()
+                t0 = time.monotonic()
+                with pytest.raises(KeyboardInterrupt):
+                    sub.read()
+                assert time.monotonic() - t0 < 5
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_no_leak_over_a_million_reads(bus):
