@@ -9,6 +9,7 @@
 
 #include "layout.h"
 #include "mdbus.h"
+#include "mdbus_rec.h"
 
 #define MDBUS_EXPORT __attribute__((visibility("default")))
 /* The hot path's small steps: inlined into each caller however often
@@ -93,6 +94,7 @@ struct seg_map {
 	int writable;                /* table mapped writable */
 	dev_t dev;                   /* reader: the data file's device */
 	ino_t ino;                   /* and inode, from the attach */
+	uid_t uid;                   /* reader: the data file's owner */
 	struct seg_geom g;
 };
 
@@ -148,6 +150,94 @@ const char *seg_dir(const char *dir);
 int seg_map_renamed(const struct seg_map *m, const char *dir,
 		    const char *channel);
 
+/* ---- pub_archive.c (doc/protocol.md, "Archive") ---- */
+
+/* 0 when dir (NULL: none) can be announced: absolute, short enough;
+ * else -EINVAL with detail. */
+int pub_archive_check(const char *dir);
+/* Writes the archive's state and path (NULL: none) into the header. */
+void pub_archive_announce(struct seg_header *h, const char *dir);
+void pub_archive_progress(struct seg_header *h, uint64_t next, uint64_t lost);
+void pub_archive_get(const struct seg_header *h, uint64_t *next,
+		     uint64_t *lost);
+
+/* ---- archive_files.c (doc/protocol.md, "Archive files") ---- */
+
+#define ARCH_NAME_MAX 160 /* CHANNEL + 69 bytes fit */
+
+struct arch_file {
+	uint64_t first_seq;
+	uint64_t first_ns;
+	char name[ARCH_NAME_MAX];
+};
+
+enum arch_pick {
+	ARCH_BY_SEQ,  /* the last file whose first_seq <= key, else the first */
+	ARCH_BY_TIME, /* the last file whose first_ns < key, else the first */
+	ARCH_AFTER,   /* the first file whose first_seq > key */
+};
+
+/* The name of the archive file of channel and epoch whose first message
+ * is seq, stamped ns. Returns 0 or -ENAMETOOLONG. */
+int arch_name(char *out, size_t len, const char *channel, uint64_t epoch,
+	      uint64_t seq, uint64_t ns);
+/* 0 and *f when name is an archive file of channel and epoch, else -1. */
+int arch_parse(const char *name, const char *channel, uint64_t epoch,
+	       struct arch_file *f);
+/* Picks a file of channel and epoch in the directory dirfd. Returns 0
+ * with *f, -ENOENT when there is none, or a negated errno. */
+int arch_find(int dirfd, const char *channel, uint64_t epoch,
+	      enum arch_pick how, uint64_t key, struct arch_file *f);
+/* Opens the archive directory at path (absolute; never through a
+ * symbolic link as its last part: -ELOOP). Returns the descriptor or a
+ * negated errno. */
+int arch_open_dir(const char *path);
+/* Opens name in dirfd for reading: never through a symbolic link, never
+ * blocking, only a regular file of one link owned by owner. Returns the
+ * descriptor, or -ELOOP, -EPERM (another owner, more links), -EINVAL (not
+ * a regular file), or the open's error. */
+int arch_open_read(int dirfd, const char *name, uid_t owner);
+
+/* ---- rec_read.c (internal) ---- */
+
+/* A recording reader on fd (which it owns from then on, closed on error
+ * too); `what` names it in errors. As mdbus_rec_open(). */
+int rec_open_fd(mdbus_rec_reader_t **out, int fd, const char *what);
+/* The sequence number of the next record without reading it: 0, or
+ * -ENODATA at the end, MDBUS_ETRUNCATED inside a record, MDBUS_ECORRUPT. */
+int rec_peek_seq(mdbus_rec_reader_t *r, uint64_t *seq);
+/* Steps over the next record (known whole by rec_peek_seq()). */
+void rec_skip(mdbus_rec_reader_t *r);
+
+/* ---- sub_replay.c (doc/protocol.md, "Replay, then live") ---- */
+
+struct replay;
+/* Reads the archive path announced in the header (seqlock copy): 0 with
+ * path (SEG_ARCHIVE_DIR_MAX bytes), -ENOENT when none is announced,
+ * MDBUS_ECORRUPT when what is there is no absolute NUL-terminated path. */
+int archive_dir_read(const struct seg_header *h, char *path);
+/* Opens the archive of m's channel in dir (NULL: the one the header
+ * announces). Returns 0 with *out, -ENOENT when none is announced, or a
+ * negative error with detail. */
+int replay_open(struct replay **out, const struct seg_map *m,
+		const char *channel, const char *dir);
+/* Chooses the file to read from: by sequence (the one key is in) or by
+ * time (the last one begun before key: with timestamps that do not go
+ * back, the first message at or after key is in it or starts the next;
+ * *pos becomes its first sequence). No file is no error: reading then finds what is lost. */
+int replay_seek(struct replay *rp, enum arch_pick how, uint64_t key,
+		uint64_t *pos);
+/* Reads the message at *pos from the archive: 0 with it in buf and *msg
+ * (*pos past it), 1 when the reader is to go on in the ring at *pos,
+ * -EAGAIN when the archive has not written *pos yet, or a negative error
+ * (-EMSGSIZE: as mdbus_sub_try_read()). Messages skipped are added to
+ * *lost. */
+int replay_read(struct replay *rp, const struct seg_map *m, uint64_t *pos,
+		uint64_t *lost, void *buf, size_t len, struct mdbus_msg *msg);
+/* Closes the file being read (going live); the next read seeks again. */
+void replay_leave(struct replay *rp);
+void replay_close(struct replay *rp);
+
 /* ---- dir_watch.c ---- */
 
 /* An inotify descriptor told of names appearing in dir (seg_dir()'s), or
@@ -176,6 +266,23 @@ static inline _Atomic uint64_t *seg_slot(const struct seg_map *m, uint64_t n)
 	in = slot & (m->g.slots_per_block - 1);
 	return m->blocks + block * (m->g.block_stride / sizeof(uint64_t)) +
 	       (in << m->g.slot_shift);
+}
+
+/* The oldest message still whole in the ring when the write count is w:
+ * w - capacity, unless the producer is writing w into that very slot
+ * now. */
+static inline uint64_t seg_oldest(const struct seg_map *m, uint64_t w)
+{
+	uint64_t n;
+
+	if (w < m->g.capacity)
+		return 0;
+	n = w - m->g.capacity;
+	/* Acquire pairs with the producer's release store of complete(n). */
+	if (atomic_load_explicit(&seg_slot(m, n)[SLOT_W_STAMP],
+				 memory_order_acquire) == stamp_complete(n))
+		return n;
+	return n + 1;
 }
 
 static inline size_t seg_payload_max(const struct seg_map *m)

@@ -47,6 +47,11 @@
 #define SEG_CONSUMERS_MAX 4096u
 #define SEG_CAPACITY_MAX (1ULL << 32)
 #define SEG_TOTAL_MAX (1ULL << 40)
+#define SEG_ARCHIVE_DIR_MAX 512u /* bytes of the archive path, NUL included */
+
+/* Archive states (seg_header.archive_state). */
+#define SEG_ARCHIVE_NONE 0u /* the publisher keeps no archive */
+#define SEG_ARCHIVE_ON 1u   /* archive_dir holds one */
 
 /* Publisher states (seg_header.pub_state). DEAD is never stored: readers
  * derive it from pid + start time. */
@@ -143,8 +148,25 @@ struct seg_header {
 	/* ---- the publisher's counters, [1024, 2048) ---- */
 	_Alignas(1024) struct seg_counters counters;
 
-	/* ---- [2048, 3072): reserved for additions (zero) ---- */
-	unsigned char reserved[1024];
+	/* ---- the archive (doc/protocol.md, "Archive"): [2048, 3072) ---- */
+	_Alignas(2048) _Atomic uint64_t archive_gen; /* seqlock over
+					archive_state and archive_dir: odd
+					while the publisher rewrites them
+					(release fence after the odd store,
+					release store of the even one) */
+	_Atomic uint32_t archive_state; /* SEG_ARCHIVE_*, under archive_gen */
+	_Atomic uint32_t archive_zero;
+	/* written by the publisher's archive as it flushes */
+	_Alignas(64) _Atomic uint64_t archive_lost; /* relaxed, before the
+					release store of archive_next */
+	_Atomic uint64_t archive_next;  /* release after the files hold every
+					message below it that archive_lost
+					does not count */
+	_Alignas(64) _Atomic uint64_t archive_dir[SEG_ARCHIVE_DIR_MAX / 8];
+					/* absolute path, NUL-padded, under
+					archive_gen */
+	unsigned char archive_reserved[3072 - 2176 - SEG_ARCHIVE_DIR_MAX];
+					/* zero, up to the nudger's words */
 
 	/* ---- the publisher's nudger (pub_nudge.c) ---- */
 	_Atomic uint64_t nudge_ns; /* the interval it promises,
@@ -264,6 +286,12 @@ _Static_assert(offsetof(struct seg_header, counters) == 1024 &&
 	       offsetof(struct seg_header, counters.value) == 1088 &&
 	       offsetof(struct seg_header, counters.meta) == 1280 &&
 	       sizeof(struct seg_counters) == 1024, "counters offsets");
+_Static_assert(offsetof(struct seg_header, archive_gen) == 2048 &&
+	       offsetof(struct seg_header, archive_lost) == 2112 &&
+	       offsetof(struct seg_header, archive_next) == 2120 &&
+	       offsetof(struct seg_header, archive_dir) == 2176 &&
+	       offsetof(struct seg_header, archive_dir) + SEG_ARCHIVE_DIR_MAX <= 3072,
+	       "archive offsets");
 _Static_assert(offsetof(struct seg_table_header, waiters) == 64 &&
 	       offsetof(struct seg_table_header, registrations) == 128,
 	       "table header offsets");

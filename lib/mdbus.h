@@ -31,7 +31,7 @@ extern "C" {
 
 #define MDBUS_VERSION "0.2.0"  /* package version; configure reads it here */
 #define MDBUS_LAYOUT_MAJOR 3   /* segment layout major: readers refuse others */
-#define MDBUS_LAYOUT_MINOR 2   /* segment layout minor: additions only */
+#define MDBUS_LAYOUT_MINOR 3   /* segment layout minor: additions only */
 
 #define MDBUS_CHANNEL_MAX 64    /* longest channel name */
 #define MDBUS_NAME_MAX 31       /* longest consumer name */
@@ -126,6 +126,12 @@ struct mdbus_pub_config {
 				     (default 30 s; 0 = never) */
 	const char *dir;          /* segment directory; NULL = default */
 	unsigned flags;           /* MDBUS_PUB_REPLACE, MDBUS_PUB_NUDGE */
+	const char *archive_dir;  /* the channel's archive, announced to
+				     readers in the segment (an absolute path
+				     of at most 511 bytes); NULL = none. The
+				     library writes no archive: the program
+				     that does (mdpub) reports its progress
+				     with mdbus_pub_archive_progress() */
 };
 
 typedef struct mdbus_pub mdbus_pub_t;
@@ -231,6 +237,20 @@ int mdbus_pub_reap(mdbus_pub_t *pub);
 /* Sequence number the next message will get (= write count). */
 uint64_t mdbus_pub_position(const mdbus_pub_t *pub);
 
+/* The archive's progress, for readers (doc/protocol.md, "Archive"): the
+ * archive's files hold every message below `next` except `lost` of them
+ * (the count since the segment was made). Both only grow. Two atomic
+ * stores: unlike the rest of the handle, any thread may call it while
+ * another publishes. */
+void mdbus_pub_archive_progress(mdbus_pub_t *pub, uint64_t next,
+				uint64_t lost);
+
+/* What the segment says of its archive's progress (as the last
+ * mdbus_pub_archive_progress() left it, possibly a previous publisher's:
+ * 0 and 0 in a new segment). Any thread. */
+void mdbus_pub_archive_get(const mdbus_pub_t *pub, uint64_t *next,
+			   uint64_t *lost);
+
 /* Bytes of payload a slot carries (slot_size - MDBUS_SLOT_HEADER). */
 size_t mdbus_pub_payload_max(const mdbus_pub_t *pub);
 
@@ -295,7 +315,13 @@ int mdbus_channel_remove(const char *channel, const char *dir, unsigned flags);
 enum mdbus_start {
 	MDBUS_START_LATEST = 0, /* the next message published */
 	MDBUS_START_OLDEST = 1, /* the oldest message still in the ring */
-	MDBUS_START_SEQ = 2,    /* sequence start_seq (older counts as lost) */
+	MDBUS_START_SEQ = 2,    /* sequence start_seq: when the ring no
+				   longer holds it, from the archive, then
+				   the ring; what neither holds counts as
+				   lost */
+	MDBUS_START_TIME = 3,   /* the first message stamped at or after
+				   start_time_ns, from the archive when the
+				   ring's oldest is later */
 };
 
 struct mdbus_sub_config {
@@ -315,6 +341,13 @@ struct mdbus_sub_config {
 				   belong to; NULL = $MDBUS_OWNER, or any
 				   owner when that is unset (see libmdbus(3),
 				   "Permissions and security") */
+	uint64_t start_time_ns; /* MDBUS_START_TIME: CLOCK_REALTIME ns */
+	const char *archive_dir; /* the channel's archive, read before the
+				   ring when the start is older than the
+				   ring, and whenever the ring laps this
+				   reader after that; NULL = the one the
+				   publisher announces in the segment, if
+				   any; "" = none (the ring only) */
 };
 
 struct mdbus_msg {
@@ -422,6 +455,10 @@ void mdbus_sub_interrupt(mdbus_sub_t *sub);
  * works but naps 1 ms at a time instead of sleeping announced. Returns
  * the descriptor or a negated errno. Not inherited usefully by fork(). */
 int mdbus_sub_fd(mdbus_sub_t *sub);
+
+/* 1 while the reader returns messages from the channel's archive (it
+ * started, or fell, behind the ring), 0 while it reads the ring. */
+int mdbus_sub_replaying(const mdbus_sub_t *sub);
 
 /* 1 when this reader has read everything published so far, else 0. */
 int mdbus_sub_caught_up(const mdbus_sub_t *sub);

@@ -92,6 +92,7 @@ enum class start_position {
 	latest = MDBUS_START_LATEST,
 	oldest = MDBUS_START_OLDEST,
 	seq = MDBUS_START_SEQ,
+	time = MDBUS_START_TIME,
 };
 
 /* The typed values of the uint8_t/uint32_t enum fields of mdbus_msg.h. */
@@ -391,6 +392,8 @@ struct sub_options {
 	wait_strategy wait = wait_strategy::adaptive;
 	std::string dir;
 	std::string owner;
+	std::uint64_t start_time_ns = 0; /* start_position::time */
+	std::string archive_dir;         /* empty: the announced one */
 };
 
 struct pub_info {
@@ -464,6 +467,8 @@ public:
 		c.wait = static_cast<mdbus_wait>(o.wait);
 		c.dir = o.dir.empty() ? nullptr : o.dir.c_str();
 		c.owner = o.owner.empty() ? nullptr : o.owner.c_str();
+		c.start_time_ns = o.start_time_ns;
+		c.archive_dir = o.archive_dir.empty() ? nullptr : o.archive_dir.c_str();
 		check_rc(mdbus_sub_open(&s_, channel.c_str(), &c), "mdbus_sub_open");
 		size_buffer();
 	}

@@ -126,6 +126,9 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 		mdbus_pub_config_init(&defaults);
 		cfg = &defaults;
 	}
+	r = pub_archive_check(cfg->archive_dir);
+	if (r < 0)
+		return r;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return err_set(-ENOMEM, "out of memory");
@@ -143,6 +146,7 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	/* A dead predecessor's nudger promise and flag: the flag would cost
 	 * every publish a FUTEX_WAKE. */
 	pub_nudge_clear(p->m.hdr);
+	pub_archive_announce(p->m.hdr, cfg->archive_dir);
 	/* A count left in the header by readers killed asleep, before this
 	 * publisher, would make every publish a system call. */
 	cons_reap(&p->m);
@@ -512,6 +516,18 @@ MDBUS_EXPORT int mdbus_pub_reap(mdbus_pub_t *p)
 MDBUS_EXPORT uint64_t mdbus_pub_position(const mdbus_pub_t *p)
 {
 	return p->next;
+}
+
+MDBUS_EXPORT void mdbus_pub_archive_progress(mdbus_pub_t *p, uint64_t next,
+					    uint64_t lost)
+{
+	pub_archive_progress(p->m.hdr, next, lost);
+}
+
+MDBUS_EXPORT void mdbus_pub_archive_get(const mdbus_pub_t *p, uint64_t *next,
+				       uint64_t *lost)
+{
+	pub_archive_get(p->m.hdr, next, lost);
 }
 
 MDBUS_EXPORT size_t mdbus_pub_payload_max(const mdbus_pub_t *p)

@@ -59,6 +59,8 @@ MDBUS_EXPORT int mdbus_pub_config_check(const char *channel,
 			       "file mode %o is writable by others; readers refuse such segments",
 			       (unsigned)cfg->file_mode);
 	r = pub_config_gid(cfg->group, &gid);
+	if (r == 0)
+		r = pub_archive_check(cfg->archive_dir);
 	if (r < 0)
 		return r;
 	return seg_check_dir(seg_dir(cfg->dir));

@@ -21,6 +21,7 @@ struct mdbus_rec_reader {
 	uint64_t data_off;  /* first record */
 	uint64_t off;       /* next record */
 	uint64_t prev_seq;  /* seq of the last record returned */
+	uint32_t peek_size; /* payload of the record rec_peek_seq() saw */
 	int have_prev;
 	uint64_t ahead_off; /* file offset of ahead[0] */
 	size_t ahead_len;
@@ -150,25 +151,21 @@ static int read_header(struct mdbus_rec_reader *r, const char *path,
 	return check_header(h, file_size, path);
 }
 
-MDBUS_EXPORT int mdbus_rec_open(mdbus_rec_reader_t **out, const char *path,
-				struct mdbus_rec_info *info)
+/* A reader on fd (owned from here on) of a file of `size` bytes. */
+static int open_on(mdbus_rec_reader_t **out, int fd, uint64_t size,
+		   const char *what, struct mdbus_rec_info *info)
 {
 	struct mdbus_rec_reader *r;
 	struct rec_header h;
-	uint64_t size;
-	int fd, err;
+	int err;
 
-	err_clear();
-	fd = open_regular(path, &size);
-	if (fd < 0)
-		return fd;
 	r = calloc(1, sizeof *r);
 	if (!r) {
 		close(fd);
-		return err_set(-ENOMEM, "%s: out of memory", path);
+		return err_set(-ENOMEM, "%s: out of memory", what);
 	}
 	r->fd = fd;
-	err = read_header(r, path, size, &h);
+	err = read_header(r, what, size, &h);
 	if (err) {
 		mdbus_rec_close(r);
 		return err;
@@ -178,6 +175,65 @@ MDBUS_EXPORT int mdbus_rec_open(mdbus_rec_reader_t **out, const char *path,
 		fill_info(info, &h);
 	*out = r;
 	return 0;
+}
+
+MDBUS_EXPORT int mdbus_rec_open(mdbus_rec_reader_t **out, const char *path,
+				struct mdbus_rec_info *info)
+{
+	uint64_t size;
+	int fd;
+
+	err_clear();
+	fd = open_regular(path, &size);
+	if (fd < 0)
+		return fd;
+	return open_on(out, fd, size, path, info);
+}
+
+int rec_open_fd(mdbus_rec_reader_t **out, int fd, const char *what)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err_set(err, "%s: %s", what, strerror(-err));
+	}
+	return open_on(out, fd, (uint64_t)st.st_size, what, NULL);
+}
+
+int rec_peek_seq(mdbus_rec_reader_t *r, uint64_t *seq)
+{
+	struct rec_record h;
+	ssize_t got = fetch(r, r->off, &h, sizeof h);
+
+	if (got < 0)
+		return (int)got;
+	if (got == 0)
+		return -ENODATA;
+	if ((size_t)got < sizeof h)
+		return MDBUS_ETRUNCATED;
+	if (h.size > MDBUS_REC_PAYLOAD_MAX)
+		return MDBUS_ECORRUPT;
+	/* whole only when its last payload byte is there */
+	if (h.size) {
+		unsigned char last;
+
+		got = fetch(r, r->off + sizeof h + h.size - 1, &last, 1);
+		if (got < 0)
+			return (int)got;
+		if (got < 1)
+			return MDBUS_ETRUNCATED;
+	}
+	*seq = h.seq;
+	r->peek_size = h.size;
+	return 0;
+}
+
+void rec_skip(mdbus_rec_reader_t *r)
+{
+	r->off += sizeof(struct rec_record) + r->peek_size;
 }
 
 MDBUS_EXPORT int mdbus_rec_read(mdbus_rec_reader_t *r, void *buf, size_t len,

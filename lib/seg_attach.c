@@ -137,6 +137,7 @@ static int attach_data(struct seg_map *m, const char *channel, const char *dir,
 		r = map_data(m, fd);
 	m->dev = st->st_dev;
 	m->ino = st->st_ino;
+	m->uid = st->st_uid;
 	close(fd);
 	return r;
 }

@@ -25,6 +25,7 @@
 #include "internal.h"
 
 #define REOPEN_WAIT_MS 1000
+#define REPLAY_NAP_NS 1000000L /* a reader waiting for the archive naps */
 #define NAME_CHECK_NS 100000000ULL /* a reader without a live publisher
 				      looks at the channel's name this often */
 #define OPEN_POLL_NS 100000000ULL  /* the waiting open looks at least this
@@ -54,6 +55,14 @@ struct mdbus_sub {
 	char *dir;
 	char *owner;
 	struct sub_fd *fd;      /* mdbus_sub_fd()'s helper, or NULL */
+	/* the archive (sub_replay.c): open when the reader asked for it */
+	char *archive_dir;      /* config's, or NULL: the announced one */
+	struct replay *rp;      /* NULL: the ring only, losses counted */
+	int replaying;          /* reading rp's files, not the ring */
+	uint64_t start_time_ns;
+	uint64_t skip_before_ns; /* time start: drop messages stamped
+				    before it until the first one after */
+	void *scratch;          /* mdbus_sub_poll() while replaying */
 };
 
 const struct seg_header *sub_header(const mdbus_sub_t *sub)
@@ -73,35 +82,100 @@ MDBUS_EXPORT void mdbus_sub_config_init(struct mdbus_sub_config *cfg)
 	cfg->wait = MDBUS_WAIT_ADAPTIVE;
 }
 
-/* The oldest message still whole in the ring: w - capacity, unless the
- * producer is writing w into that very slot now. */
-static uint64_t oldest(const struct mdbus_sub *s, uint64_t w)
+/* The timestamp of the ring's message n: 0 with *ts, or -1 when n is
+ * not whole there (the seqlock check of read_once()). */
+static int ring_ts(const struct mdbus_sub *s, uint64_t n, uint64_t *ts)
 {
-	uint64_t n;
+	const _Atomic uint64_t *slot = seg_slot(&s->m, n);
+	/* Pairs with the producer's release store of complete(n). */
+	uint64_t stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
 
-	if (w < s->m.g.capacity)
-		return 0;
-	n = w - s->m.g.capacity;
-	/* Acquire pairs with the producer's release store of complete(n). */
-	if (atomic_load_explicit(&seg_slot(&s->m, n)[SLOT_W_STAMP],
-				 memory_order_acquire) == stamp_complete(n))
-		return n;
-	return n + 1;
+	*ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
+	/* Orders the copy before the re-check; pairs with the producer's
+	 * release fence after it stamped writing(n) (step 1). */
+	atomic_thread_fence(memory_order_acquire);
+	return stamp == stamp_complete(n) &&
+	       atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed) == stamp
+	       ? 0 : -1;
 }
 
-static uint64_t start_position(const struct mdbus_sub *s)
+/* Opens the archive for a reader whose start the ring may not hold:
+ * the configured directory, else the announced one (none: 0, the ring
+ * alone). */
+static int open_archive(struct mdbus_sub *s)
+{
+	int r;
+
+	if (s->rp || (s->archive_dir && !*s->archive_dir)) /* "": none */
+		return 0;
+	r = replay_open(&s->rp, &s->m, s->channel, s->archive_dir);
+	return r == -ENOENT && !s->archive_dir ? 0 : r;
+}
+
+/* Whether the start is older than the ring's oldest message. */
+static int start_behind(const struct mdbus_sub *s, uint64_t w)
+{
+	uint64_t old = seg_oldest(&s->m, w), ts;
+
+	if (s->start == MDBUS_START_SEQ)
+		return s->start_seq < old;
+	if (s->start == MDBUS_START_TIME)
+		return !(old < w && ring_ts(s, old, &ts) == 0 &&
+			 ts <= s->start_time_ns);
+	return 0;
+}
+
+/* Opens the archive when the reader names one or its start is older
+ * than the ring, and starts in it by sequence or time in the latter case
+ * (doc/protocol.md, "Replay, then live"). */
+static int start_archive(struct mdbus_sub *s, uint64_t w)
+{
+	int behind = start_behind(s, w), r = 0;
+
+	if (behind || (s->archive_dir && *s->archive_dir))
+		r = open_archive(s);
+	if (r < 0 || !behind || !s->rp)
+		return r;
+	s->replaying = 1;
+	return replay_seek(s->rp, s->start == MDBUS_START_TIME ? ARCH_BY_TIME
+							       : ARCH_BY_SEQ,
+			   s->start == MDBUS_START_TIME ? s->start_time_ns
+							: s->start_seq, &s->pos);
+}
+
+/* The start position, and the archive when the start is older than the
+ * ring (or the reader names one). */
+static int start_position(struct mdbus_sub *s)
 {
 	/* Acquire pairs with the producer's release store of write_num. */
 	uint64_t w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
 
+	s->replaying = 0;
+	s->skip_before_ns = 0;
 	switch (s->start) {
 	case MDBUS_START_OLDEST:
-		return oldest(s, w);
+		s->pos = seg_oldest(&s->m, w);
+		break;
 	case MDBUS_START_SEQ:
-		return s->start_seq;
+		s->pos = s->start_seq;
+		break;
+	case MDBUS_START_TIME:
+		s->pos = seg_oldest(&s->m, w);
+		s->skip_before_ns = s->start_time_ns;
+		break;
 	default:
-		return w;
+		s->pos = w;
+		break;
 	}
+	return start_archive(s, w);
+}
+
+/* What a registered reader publishes as its read position: a reader of
+ * the archive gates no lossless producer (a position past every write
+ * count, doc/protocol.md "Replay, then live"). */
+static uint64_t published_pos(const struct mdbus_sub *s)
+{
+	return s->replaying ? UINT64_MAX : s->pos;
 }
 
 /* Maps the segment under the name and sets the start position; takes no
@@ -114,8 +188,14 @@ static int attach_map(struct mdbus_sub *s)
 		       s->want_anonymous ? SEG_ATTACH_RDONLY : 0);
 	if (r < 0)
 		return r;
-	s->pos = start_position(s);
 	s->entry = -1;
+	r = start_position(s);
+	if (r < 0) {
+		replay_close(s->rp);
+		s->rp = NULL;
+		seg_unmap(&s->m);
+		return r;
+	}
 	s->evicted = 0;
 	s->renamed = 0;
 	s->name_check_ns = 0;
@@ -129,7 +209,7 @@ static int attach_register(struct mdbus_sub *s)
 
 	if (!s->m.writable)
 		return 0;
-	r = cons_register(&s->m, s->name, s->pos, &s->word);
+	r = cons_register(&s->m, s->name, published_pos(s), &s->word);
 	if (r < 0)
 		return r;
 	/* The table was cut meanwhile and we registered in the zeros the
@@ -146,8 +226,11 @@ static int attach(struct mdbus_sub *s)
 {
 	int r = attach_map(s);
 
-	if (r == 0 && (r = attach_register(s)) < 0)
+	if (r == 0 && (r = attach_register(s)) < 0) {
+		replay_close(s->rp);
+		s->rp = NULL;
 		seg_unmap(&s->m);
+	}
 	return r;
 }
 
@@ -195,6 +278,11 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 	s->wait = cfg->wait;
 	s->start = cfg->start;
 	s->start_seq = cfg->start_seq;
+	s->start_time_ns = cfg->start_time_ns;
+	if (r == 0 && (cfg->start < MDBUS_START_LATEST || cfg->start > MDBUS_START_TIME))
+		r = err_set(-EINVAL, "unknown start %d", (int)cfg->start);
+	if (r == 0 && cfg->archive_dir && !(s->archive_dir = strdup(cfg->archive_dir)))
+		r = err_set(-ENOMEM, "out of memory");
 	if (r == 0 && cfg->dir && !(s->dir = strdup(cfg->dir)))
 		r = err_set(-ENOMEM, "out of memory");
 	if (r == 0 && cfg->owner && !(s->owner = strdup(cfg->owner)))
@@ -202,6 +290,7 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 	if (r == 0)
 		r = attach(s);
 	if (r < 0) {
+		free(s->archive_dir);
 		free(s->owner);
 		free(s->dir);
 		free(s->bell);
@@ -272,7 +361,7 @@ MDBUS_INLINE void publish_position(struct mdbus_sub *s)
 		return;
 	/* Release: our copy of everything below pos is done before a
 	 * lossless producer (acquire in gate_refresh) reuses those slots. */
-	atomic_store_explicit(&s->m.table[s->entry].read_num, s->pos,
+	atomic_store_explicit(&s->m.table[s->entry].read_num, published_pos(s),
 			      memory_order_release);
 }
 
@@ -292,9 +381,33 @@ MDBUS_INLINE int check_evicted(struct mdbus_sub *s)
 	return MDBUS_EEVICTED;
 }
 
+/* Counts n messages lost before the next one returned. */
+static void count_lost(struct mdbus_sub *s, uint64_t n)
+{
+	if (s->pending_lost == 0)
+		s->loss_events++;
+	s->pending_lost += n;
+	s->lost += n;
+	if (s->entry >= 0)
+		atomic_store_explicit(&s->m.table[s->entry].lost, s->lost,
+				      memory_order_relaxed);
+}
+
+/* A reader with an archive that the ring lapped reads on from the
+ * archive: 1 when it does, 0 when it has none. */
+static int fall_back(struct mdbus_sub *s)
+{
+	if (!s->rp || replay_seek(s->rp, ARCH_BY_SEQ, s->pos, NULL) < 0)
+		return 0;
+	s->replaying = 1;
+	publish_position(s);
+	return 1;
+}
+
 /*
  * Message pos is gone: a stamp for message `seen` (> pos) is in its slot.
- * Jumps to the oldest message that can still be whole and counts the gap.
+ * Jumps to the oldest message that can still be whole and counts the gap,
+ * unless the archive has it.
  */
 static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 {
@@ -304,18 +417,12 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 	uint64_t next = top - s->m.g.capacity;
 	int r = check_evicted(s);
 
-	if (r < 0)
+	if (r < 0 || fall_back(s))
 		return r;
 	if (top < s->m.g.capacity || next <= s->pos)
 		next = s->pos + 1;
-	if (s->pending_lost == 0)
-		s->loss_events++;
-	s->pending_lost += next - s->pos;
-	s->lost += next - s->pos;
+	count_lost(s, next - s->pos);
 	s->pos = next;
-	if (s->entry >= 0)
-		atomic_store_explicit(&s->m.table[s->entry].lost, s->lost,
-				      memory_order_relaxed);
 	publish_position(s);
 	return 0;
 }
@@ -423,6 +530,22 @@ MDBUS_INLINE int read_once(struct mdbus_sub *s, void *buf, size_t len,
  * back (overwritten during the call), 1 to try again at once, or a
  * negative code.
  */
+/* A time start in poll_once(): 1 when message pos is stamped before it
+ * (stepped over) or gone meanwhile (counted), 0 to hand it over. */
+static MDBUS_COLD int poll_skip(struct mdbus_sub *s)
+{
+	uint64_t ts;
+
+	if (ring_ts(s, s->pos, &ts) < 0)
+		return lapped(s, s->pos + s->m.g.capacity) < 0 ? MDBUS_EEVICTED : 1;
+	if (ts < s->skip_before_ns) {
+		s->pos++;
+		return 1;
+	}
+	s->skip_before_ns = 0;
+	return 0;
+}
+
 MDBUS_INLINE int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 		     int *stop)
 {
@@ -441,6 +564,8 @@ MDBUS_INLINE int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 	msg.lost = s->pending_lost;
 	if (msg.size > seg_payload_max(&s->m)) /* no producer of ours wrote it */
 		return lapped(s, s->pos + s->m.g.capacity) < 0 ? MDBUS_EEVICTED : 1;
+	if (MDBUS_UNLIKELY(s->skip_before_ns) && (r = poll_skip(s)) != 0)
+		return r;
 	*stop = fn(arg, &msg, (const void *)(slot + SLOT_W_PAYLOAD)) != 0;
 	/* Orders the handler's reads before the re-check; pairs with the
 	 * producer's release fence after it stamped writing(n) (step 1). */
@@ -467,6 +592,54 @@ MDBUS_INLINE int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 	return 2;
 }
 
+/*
+ * One message from the archive: 0 with it, 1 to try again at once
+ * (switched to the ring, or skipped), or a negative code. Loss is
+ * counted as in the ring.
+ */
+static int replay_once(struct mdbus_sub *s, void *buf, size_t len,
+		       struct mdbus_msg *msg)
+{
+	uint64_t lost = 0;
+	int r = replay_read(s->rp, &s->m, &s->pos, &lost, buf, len, msg);
+
+	if (lost)
+		count_lost(s, lost);
+	if (r == 1) {
+		replay_leave(s->rp);
+		s->replaying = 0;
+		publish_position(s);
+		return 1;
+	}
+	if (r < 0)
+		return r == -EAGAIN ? not_ready(s) : r;
+	msg->lost = s->pending_lost;
+	s->pending_lost = 0;
+	return 0;
+}
+
+/* A message of the archive for mdbus_sub_poll(), from a copy. */
+static int poll_replay(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
+		       int *stop)
+{
+	size_t max = seg_payload_max(&s->m);
+	struct mdbus_msg msg;
+	int r;
+
+	if (!s->scratch && !(s->scratch = malloc(max)))
+		return -ENOMEM;
+	r = replay_once(s, s->scratch, max, &msg);
+	if (r != 0)
+		return r;
+	if (s->skip_before_ns && msg.ts_ns < s->skip_before_ns) {
+		s->pending_lost += msg.lost;
+		return 1;
+	}
+	s->skip_before_ns = 0;
+	*stop = fn(arg, &msg, s->scratch) != 0;
+	return 0;
+}
+
 MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 				void *arg, unsigned max)
 {
@@ -477,7 +650,8 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 	if (r < 0)
 		return r;
 	while (got < max && !stop) {
-		r = poll_once(s, fn, arg, &stop);
+		r = s->replaying ? poll_replay(s, fn, arg, &stop)
+				 : poll_once(s, fn, arg, &stop);
 		if (r == 0)
 			got++;
 		else if (r < 0)
@@ -493,6 +667,30 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 	return r < 0 ? r : 0;
 }
 
+/* try_read() from the archive, or with a start time to reach: the loop
+ * of try_read() off its hot path. */
+static MDBUS_COLD int try_read_slow(mdbus_sub_t *s, void *buf, size_t len,
+				    struct mdbus_msg *msg)
+{
+	int r;
+
+	do {
+		r = s->replaying ? replay_once(s, buf, len, msg)
+				 : read_once(s, buf, len, msg);
+		if (r == 0 && s->skip_before_ns) {
+			/* a time start: what is stamped before it is not
+			 * returned (losses before it still are) */
+			if (msg->ts_ns < s->skip_before_ns) {
+				s->pending_lost += msg->lost;
+				r = 1;
+			} else {
+				s->skip_before_ns = 0;
+			}
+		}
+	} while (r == 1);
+	return r;
+}
+
 MDBUS_INLINE int try_read(mdbus_sub_t *s, void *buf, size_t len,
 			 struct mdbus_msg *msg)
 {
@@ -501,9 +699,12 @@ MDBUS_INLINE int try_read(mdbus_sub_t *s, void *buf, size_t len,
 	r = check_evicted(s);
 	if (MDBUS_UNLIKELY(r < 0))
 		return r;
-	do
+	do {
+		/* a lap may send the reader to the archive (fall_back()) */
+		if (MDBUS_UNLIKELY(s->replaying || s->skip_before_ns))
+			return try_read_slow(s, buf, len, msg);
 		r = read_once(s, buf, len, msg);
-	while (MDBUS_UNLIKELY(r == 1));
+	} while (MDBUS_UNLIKELY(r == 1));
 	return r;
 }
 
@@ -554,6 +755,24 @@ void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce)
 	wf->entry_word = s->word;
 }
 
+/* Waiting for the archive to write what the reader needs: 1 ms naps
+ * (nothing wakes us: the archive flushes on its own delay). */
+static int replay_nap(struct mdbus_sub *s, uint64_t deadline)
+{
+	struct timespec nap = { 0, REPLAY_NAP_NS };
+	uint64_t now = clock_mono_ns();
+
+	/* Relaxed: the count is only compared (wait.c bell_rang()). */
+	if (atomic_load_explicit(&s->bell->rings, memory_order_relaxed) !=
+	    s->rings_seen)
+		return -EINTR;
+	if (now >= deadline)
+		return -ETIMEDOUT;
+	if (deadline - now < REPLAY_NAP_NS)
+		nap.tv_nsec = (long)(deadline - now);
+	return nanosleep(&nap, NULL) < 0 ? -errno : 1;
+}
+
 MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 				struct mdbus_msg *msg, int64_t timeout_ns)
 {
@@ -580,13 +799,19 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 			return MDBUS_EREPLACED;
 		if (deadline == UINT64_MAX && timeout_ns >= 0)
 			deadline = clock_mono_ns() + (uint64_t)timeout_ns;
-		/* A message that landed while watching is read at once: no
-		 * sleep, no count in the waiters (a batch may not have moved
-		 * write_num yet, which is all a sleeper looks at). */
-		if ((s->wait == MDBUS_WAIT_SPIN || s->wait == MDBUS_WAIT_ADAPTIVE) &&
-		    wait_watch(seg_slot(&s->m, pos), s->m.g.slot_size / 8, pos))
-			continue;
-		r = wait_step(&s->m, s->wait, &wf, round, deadline);
+		if (s->replaying) {
+			r = replay_nap(s, deadline);
+		} else {
+			/* A message that landed while watching is read at
+			 * once: no sleep, no count in the waiters (a batch
+			 * may not have moved write_num yet, which is all a
+			 * sleeper looks at). */
+			if ((s->wait == MDBUS_WAIT_SPIN ||
+			     s->wait == MDBUS_WAIT_ADAPTIVE) &&
+			    wait_watch(seg_slot(&s->m, pos), s->m.g.slot_size / 8, pos))
+				continue;
+			r = wait_step(&s->m, s->wait, &wf, round, deadline);
+		}
 		/* Every ring so far is answered by this -EINTR. Relaxed: the
 		 * count is only compared (bell_rang() and the futex). */
 		if (r == -EINTR)
@@ -615,6 +840,11 @@ MDBUS_EXPORT int mdbus_sub_fd(mdbus_sub_t *s)
 }
 
 /* ----------------------------------------------------------- accessors */
+
+MDBUS_EXPORT int mdbus_sub_replaying(const mdbus_sub_t *s)
+{
+	return s->replaying;
+}
 
 MDBUS_EXPORT int mdbus_sub_caught_up(const mdbus_sub_t *s)
 {
@@ -681,6 +911,8 @@ static int map_current(struct mdbus_sub *fresh)
 		r = attach_map(fresh);
 		if (r < 0 || !is_replaced(&fresh->m))
 			return r;
+		replay_close(fresh->rp);
+		fresh->rp = NULL;
 		seg_unmap(&fresh->m);
 		if (tries * 10 >= REOPEN_WAIT_MS)
 			return err_set(MDBUS_EREPLACED,
@@ -698,17 +930,26 @@ static int map_current(struct mdbus_sub *fresh)
 static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 {
 	struct mdbus_sub fresh = *s;
-	int same, r;
+	int same, r, took = 0;
 
 	err_clear();
 	fresh.start = start;
 	fresh.start_seq = seq;
+	fresh.start_time_ns = seq;
+	fresh.rp = NULL;
 	r = map_current(&fresh);
 	if (r < 0)
 		return r;
 	same = fresh.m.g.epoch == s->m.g.epoch;
-	if (same) {
+	if (same) { /* our place, and our archive if we had one */
 		fresh.pos = s->pos;
+		fresh.skip_before_ns = s->skip_before_ns;
+		if (s->rp) {
+			replay_close(fresh.rp);
+			fresh.rp = s->rp;
+			fresh.replaying = s->replaying;
+			took = 1;
+		}
 		if (s->entry >= 0)
 			cons_unregister(&s->m, s->entry, s->word);
 		s->entry = -1;
@@ -716,11 +957,15 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 	}
 	r = attach_register(&fresh);
 	if (r < 0) {
+		if (!took)
+			replay_close(fresh.rp);
 		seg_unmap(&fresh.m);
 		return r;
 	}
 	publish_position(&fresh);
 	detach(s);
+	if (!took)
+		replay_close(s->rp);
 	*s = fresh;
 	return 0;
 }
@@ -753,6 +998,9 @@ MDBUS_EXPORT void mdbus_sub_close(mdbus_sub_t *s)
 		return;
 	sub_fd_close(s->fd);
 	detach(s);
+	replay_close(s->rp);
+	free(s->scratch);
+	free(s->archive_dir);
 	free(s->owner);
 	free(s->dir);
 	free(s->bell);

@@ -1,0 +1,325 @@
+/*
+ * t_replay.c - replay, then live (doc/protocol.md, "Archive", "Replay,
+ * then live"), against archives this test writes by hand with the
+ * recording writer under the documented names, so that every case is
+ * exact:
+ *  - a publisher process that announced its archive, left a gap in it
+ *    (60 messages) and died: a reader from seq 0 gets every message the
+ *    archive and the ring hold, exactly once and in order, and counts the
+ *    gap and what neither holds (136) as lost, without waiting forever;
+ *  - a live publisher whose archive is behind the ring: the reader waits
+ *    (times out) rather than skip, reads on once the archive is written,
+ *    goes live, and when the ring laps it later reads the lapped messages
+ *    from the archive: nothing lost;
+ *  - a start by time, and mdbus_sub_poll() on the archive;
+ *  - hostile archives: a FIFO under an archive file's name, a symbolic
+ *    link as the directory, a file of another user (root only), a path in
+ *    the segment header that is not absolute or not terminated: clear
+ *    errors, no hang.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mdbus.h"
+#include "mdbus_rec.h"
+#include "layout.h"
+#include "testutil.h"
+
+#define SLOT 128
+#define PMIN 8
+#define PMAX (SLOT - MDBUS_SLOT_HEADER)
+#define RING 64 /* 16 slots x 4 blocks */
+#define NOBODY 65534
+
+static char dirs[3][256];
+
+static uint64_t epoch_of(const char *channel)
+{
+	struct mdbus_stats st;
+
+	TU_CHECK_RC(mdbus_channel_stats(channel, tu_dir(), &st, NULL, 0), 0);
+	return st.epoch;
+}
+
+/* The archive file of channel whose first message is seq (stamped seq + 1
+ * ns, as tu_publish_seq() stamps it): doc/protocol.md, "Archive files". */
+static void file_name(char *out, size_t len, const char *dir,
+		      const char *channel, uint64_t seq)
+{
+	snprintf(out, len, "%s/%s.%016llx.%020llu.19700101T000000.%09lluZ.rec",
+		 dir, channel, (unsigned long long)epoch_of(channel),
+		 (unsigned long long)seq, (unsigned long long)(seq + 1));
+}
+
+/* Writes messages [from, to) of tu_publish_seq()'s pattern into a new
+ * archive file. */
+static void archive_range(const char *dir, const char *channel, uint64_t from,
+			  uint64_t to)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_rec_info info;
+	mdbus_rec_writer_t *w;
+	struct mdbus_msg m;
+	char path[512];
+
+	memset(&info, 0, sizeof info);
+	strcpy(info.channel, channel);
+	file_name(path, sizeof path, dir, channel, from);
+	TU_CHECK_RC(mdbus_rec_create(&w, path, &info, MDBUS_REC_EXCL), 0);
+	for (uint64_t s = from; s < to; s++) {
+		memset(&m, 0, sizeof m);
+		m.seq = s;
+		m.ts_ns = s + 1;
+		m.size = (uint32_t)tu_size_for(s, PMIN, PMAX);
+		m.type = tu_type_for(s);
+		tu_fill(buf, m.size, s);
+		TU_CHECK_RC(mdbus_rec_write(w, &m, buf), 0);
+	}
+	TU_CHECK_RC(mdbus_rec_finish(w), 0);
+}
+
+static mdbus_pub_t *pub_open(const char *channel, const char *archive)
+{
+	struct mdbus_pub_config c = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
+
+	c.archive_dir = archive;
+	return tu_pub_open(channel, &c);
+}
+
+static void publish(mdbus_pub_t *p, uint64_t from, uint64_t to)
+{
+	unsigned char buf[PMAX];
+
+	for (uint64_t s = from; s < to; s++)
+		TU_CHECK_RC(tu_publish_seq(p, s, buf, PMIN, PMAX), 0);
+}
+
+static mdbus_sub_t *sub_open(const char *channel, enum mdbus_start start,
+			     uint64_t at, const char *archive, int want)
+{
+	struct mdbus_sub_config c;
+	mdbus_sub_t *s = NULL;
+
+	mdbus_sub_config_init(&c);
+	c.start = start;
+	c.start_seq = c.start_time_ns = at;
+	c.archive_dir = archive;
+	c.dir = tu_dir();
+	TU_CHECK_RC(mdbus_sub_open(&s, channel, &c), want);
+	return s;
+}
+
+/* Reads message want (lost: as many lost before it), checked. */
+static void read_one(mdbus_sub_t *s, uint64_t want, uint64_t lost)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	const char *bad;
+
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 2000000000LL), 0);
+	if (m.seq != want || m.lost != lost)
+		tu_fail("got seq %llu lost %llu, want %llu lost %llu",
+			(unsigned long long)m.seq, (unsigned long long)m.lost,
+			(unsigned long long)want, (unsigned long long)lost);
+	if ((bad = tu_msg_bad(&m, buf, PMIN, PMAX)))
+		tu_fail("%s", bad);
+}
+
+static void read_range(mdbus_sub_t *s, uint64_t from, uint64_t to,
+		       uint64_t lost_first)
+{
+	for (uint64_t n = from; n < to; n++)
+		read_one(s, n, n == from ? lost_first : 0);
+}
+
+static void nothing_more(mdbus_sub_t *s)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 50000000LL),
+		    -ETIMEDOUT);
+}
+
+/* ------------------------------------------- a gap, a dead publisher */
+
+static int gapped_publisher(void *arg)
+{
+	mdbus_pub_t *p = pub_open("gap", dirs[0]);
+
+	(void)arg;
+	publish(p, 0, 700);
+	archive_range(dirs[0], "gap", 0, 200);
+	archive_range(dirs[0], "gap", 260, 500); /* 200..259 lost */
+	mdbus_pub_archive_progress(p, 500, 60);
+	mdbus_pub_close(p);
+	return 0;
+}
+
+static void t_gap_dead(void)
+{
+	mdbus_sub_t *s;
+
+	tu_wait_ok(tu_spawn(gapped_publisher, NULL), 30, "publisher");
+	s = sub_open("gap", MDBUS_START_SEQ, 0, NULL, 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 1);
+	read_range(s, 0, 200, 0);
+	read_range(s, 260, 500, 60);
+	/* 500..635: neither in the archive nor in the ring (700 - 64) */
+	read_range(s, 700 - RING, 700, 136);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 196);
+	TU_CHECK_EQ(mdbus_sub_loss_events(s), 2);
+	nothing_more(s);
+	mdbus_sub_close(s);
+	tu_note("gap and dead publisher: 504 read, 196 lost, as they must");
+}
+
+/* ---------------------------- a live publisher, the switch, the lap */
+
+static int count_poll(void *arg, const struct mdbus_msg *m, const void *p)
+{
+	uint64_t *next = arg;
+	const char *bad = p ? tu_msg_bad(m, p, PMIN, PMAX) : "taken back";
+
+	if (m->seq != *next || bad)
+		tu_fail("poll: seq %llu (want %llu): %s",
+			(unsigned long long)m->seq, (unsigned long long)*next,
+			bad ? bad : "out of order");
+	(*next)++;
+	return 0;
+}
+
+static void t_live(void)
+{
+	mdbus_pub_t *p = pub_open("live", dirs[1]);
+	uint64_t next = 100;
+	mdbus_sub_t *s, *t;
+	int got = 0;
+
+	publish(p, 0, 700);
+	archive_range(dirs[1], "live", 0, 500);
+	mdbus_pub_archive_progress(p, 500, 0);
+	s = sub_open("live", MDBUS_START_SEQ, 0, NULL, 0);
+	read_range(s, 0, 500, 0);
+	nothing_more(s); /* 500..635 are coming to the archive: wait */
+	TU_CHECK_EQ(mdbus_sub_position(s), 500);
+	archive_range(dirs[1], "live", 500, 700);
+	mdbus_pub_archive_progress(p, 700, 0);
+	read_range(s, 500, 700, 0);
+	publish(p, 700, 710);
+	read_range(s, 700, 710, 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	/* lapped: 3 rings published while it reads nothing */
+	publish(p, 710, 710 + 3 * RING);
+	archive_range(dirs[1], "live", 710, 710 + 3 * RING);
+	mdbus_pub_archive_progress(p, 710 + 3 * RING, 0);
+	read_range(s, 710, 710 + 3 * RING, 0);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	mdbus_sub_close(s);
+
+	/* by time: the first stamped at or after 301 ns is seq 300 */
+	s = sub_open("live", MDBUS_START_TIME, 301, NULL, 0);
+	read_range(s, 300, 310, 0);
+	mdbus_sub_close(s);
+	/* a time before everything: from the first message */
+	s = sub_open("live", MDBUS_START_TIME, 0, NULL, 0);
+	read_range(s, 0, 3, 0);
+	mdbus_sub_close(s);
+	/* the archive handed over in place */
+	t = sub_open("live", MDBUS_START_SEQ, 100, NULL, 0);
+	while (got < 50) {
+		int r = mdbus_sub_poll(t, count_poll, &next, (unsigned)(50 - got));
+
+		TU_CHECK(r > 0);
+		got += r;
+	}
+	TU_CHECK_EQ(next, 150);
+	mdbus_sub_close(t);
+	/* "" keeps a reader off the archive: the ring only */
+	s = sub_open("live", MDBUS_START_SEQ, 0, "", 0);
+	read_one(s, 710 + 3 * RING - RING, 710 + 3 * RING - RING);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	tu_note("live: waited for the archive, went live, a lap read back");
+}
+
+/* ------------------------------------------------------------ hostile */
+
+static void corrupt_path(const char *channel, const char *path, size_t n)
+{
+	char seg[512];
+	struct seg_header *h;
+	size_t size;
+
+	snprintf(seg, sizeof seg, "%s", tu_seg_path(channel));
+	h = tu_map_file(seg, &size);
+	for (size_t i = 0; i < SEG_ARCHIVE_DIR_MAX / 8; i++) {
+		uint64_t w = 0;
+
+		memcpy(&w, path + i * 8, i * 8 < n ? (n - i * 8 < 8 ? n - i * 8 : 8) : 0);
+		atomic_store(&h->archive_dir[i], w);
+	}
+	tu_unmap(h, size);
+}
+
+static void t_hostile(void)
+{
+	mdbus_pub_t *p = pub_open("hostile", dirs[2]);
+	char path[512], link[512], full[SEG_ARCHIVE_DIR_MAX];
+	mdbus_sub_t *s;
+
+	publish(p, 0, 3 * RING);
+	mdbus_pub_archive_progress(p, 3 * RING, 0);
+	/* a FIFO under the first file's name: refused, never blocks */
+	file_name(path, sizeof path, dirs[2], "hostile", 0);
+	TU_CHECK(mkfifo(path, 0600) == 0);
+	sub_open("hostile", MDBUS_START_SEQ, 0, NULL, -EINVAL);
+	if (!strstr(mdbus_last_error(), "archive file"))
+		tu_fail("FIFO: \"%s\"", mdbus_last_error());
+	TU_CHECK(unlink(path) == 0);
+	/* a file of another user */
+	archive_range(dirs[2], "hostile", 0, 3 * RING);
+	if (geteuid() == 0) {
+		TU_CHECK(chown(path, NOBODY, NOBODY) == 0);
+		sub_open("hostile", MDBUS_START_SEQ, 0, NULL, -EPERM);
+		TU_CHECK(chown(path, 0, 0) == 0);
+	}
+	s = sub_open("hostile", MDBUS_START_SEQ, 0, NULL, 0);
+	read_range(s, 0, 3 * RING, 0);
+	mdbus_sub_close(s);
+	/* a symbolic link as the directory */
+	snprintf(link, sizeof link, "%s/link", tu_dir());
+	TU_CHECK(symlink(dirs[2], link) == 0);
+	sub_open("hostile", MDBUS_START_SEQ, 0, link, -ELOOP);
+	if (!strstr(mdbus_last_error(), "symbolic link"))
+		tu_fail("symlink: \"%s\"", mdbus_last_error());
+	/* what the header says is checked before it is used */
+	corrupt_path("hostile", "relative/dir", 13);
+	sub_open("hostile", MDBUS_START_SEQ, 0, NULL, MDBUS_ECORRUPT);
+	memset(full, 'x', sizeof full);
+	full[0] = '/';
+	corrupt_path("hostile", full, sizeof full);
+	sub_open("hostile", MDBUS_START_SEQ, 0, NULL, MDBUS_ECORRUPT);
+	/* the start in the ring: the header's path is not even read */
+	s = sub_open("hostile", MDBUS_START_OLDEST, 0, NULL, 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	tu_note("hostile archives refused");
+}
+
+int main(void)
+{
+	tu_init("t_replay", 60);
+	for (int i = 0; i < 3; i++) {
+		snprintf(dirs[i], sizeof dirs[i], "%s/archive%d", tu_dir(), i);
+		TU_CHECK(mkdir(dirs[i], 0750) == 0);
+	}
+	t_gap_dead();
+	t_live();
+	t_hostile();
+	return 0;
+}
