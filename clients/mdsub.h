@@ -99,6 +99,11 @@ struct mdsub_opts {
  * when --help / --version was printed (exit 0). */
 int opts_parse(struct mdsub_opts *o, int argc, char **argv);
 
+/* from_time.c: a --from time (mdsub(1): HH:MM[:SS[.F]][Z],
+ * YYYY-MM-DDTHH:MM[:SS[.F]][Z], @SECONDS[.F]; without Z local time,
+ * a day taken from now_ns) into CLOCK_REALTIME ns. Returns 0 or -1. */
+int parse_start_time(const char *s, uint64_t now_ns, uint64_t *ns);
+
 /* run.c: the read loop; returns the exit status. */
 int run_read(const struct mdsub_opts *o);
 

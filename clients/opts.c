@@ -42,13 +42,14 @@ enum {
 	OPT_NATS_MAX_PENDING, OPT_NATS_STALL, OPT_NATS_FULL, OPT_NATS_ACK_WAIT,
 	OPT_NATS_TLS, OPT_NATS_CA, OPT_NATS_CERT, OPT_NATS_KEY, OPT_NATS_CREDS,
 	OPT_RETRANSMIT, OPT_RTX_DEPTH, OPT_RTX_BYTES, OPT_RTX_RATE, OPT_LINGER,
-	OPT_END
+	OPT_ARCHIVE, OPT_END
 };
 
 static const struct option long_opts[] = {
 	{"output", required_argument, NULL, 'o'},
 	{"count", required_argument, NULL, 'n'},
 	{"from", required_argument, NULL, 'F'},
+	{"archive", required_argument, NULL, OPT_ARCHIVE},
 	{"until-caught-up", no_argument, NULL, 'u'},
 	{"symbol", required_argument, NULL, 's'},
 	{"type", required_argument, NULL, 't'},
@@ -123,7 +124,13 @@ static void usage(FILE *f)
 	      "                         and --watch text or json, with --status also\n"
 	      "                         prometheus (node_exporter's textfile format)\n"
 	      "  -n, --count=N          stop after N messages\n"
-	      "  -F, --from=WHERE       latest (default), oldest, or a sequence number\n"
+	      "  -F, --from=WHERE       latest (default), oldest, a sequence number, or a\n"
+	      "                         time: HH:MM[:SS[.F]] (today), YYYY-MM-DDTHH:MM[:SS[.F]],\n"
+	      "                         local time, UTC with a Z suffix, or @SECONDS;\n"
+	      "                         what the ring no longer holds comes from the\n"
+	      "                         channel's archive\n"
+	      "      --archive=DIR      the channel's archive directory (default: the one\n"
+	      "                         its publisher announces)\n"
 	      "  -u, --until-caught-up  stop once everything published was read\n"
 	      "      --wait-for-channel wait for a channel that does not exist yet,\n"
 	      "                         then read it from its first message\n"
@@ -265,6 +272,10 @@ static int parse_from(const char *s, struct mdbus_sub_config *c)
 	if (strcmp(s, "oldest") == 0) {
 		c->start = MDBUS_START_OLDEST;
 		return 0;
+	}
+	if (strchr(s, ':') || s[0] == '@') {
+		c->start = MDBUS_START_TIME;
+		return parse_start_time(s, now_realtime(), &c->start_time_ns);
 	}
 	c->start = MDBUS_START_SEQ;
 	return parse_u64(s, 10, &c->start_seq);
@@ -512,6 +523,7 @@ static int opt_read(struct mdsub_opts *o, int c, char *arg)
 	case 'N': return parse_name(arg, &o->sub);
 	case 'a': o->sub.anonymous = 1; return 0;
 	case 'D': o->sub.dir = arg; return 0;
+	case OPT_ARCHIVE: o->sub.archive_dir = arg; return 0;
 	case OPT_OWNER: /* through the environment, so --list and --status
 			 * (mdbus_channel_stats()) check it too */
 		return setenv(MDBUS_ENV_OWNER, arg, 1) ? bad("owner", arg) : 0;
@@ -709,7 +721,7 @@ static const char *opt_name(int c)
 static const int read_opts[] = {
 	'o', 'n', 'F', 'u', 's', 't', 'q', 'w', OPT_STATS, OPT_SUMMARY, 'r',
 	'f', 'N', 'a', OPT_NO_HEADER, OPT_WAIT_CHANNEL, OPT_FORCE,
-	OPT_GREP, OPT_EXCLUDE,
+	OPT_GREP, OPT_EXCLUDE, OPT_ARCHIVE,
 };
 
 /* Options that only --forward udp:// uses. */
@@ -822,7 +834,7 @@ static int check_output(const struct mdsub_opts *o, const struct seen *sn)
 
 /* Options that have no effect on a recording. */
 static const int live_opts[] = {
-	'u', 'w', 'N', 'a', OPT_WAIT_CHANNEL, 'f', OPT_OWNER, 'D',
+	'u', 'w', 'N', 'a', OPT_WAIT_CHANNEL, 'f', OPT_OWNER, 'D', OPT_ARCHIVE,
 };
 
 /* Reading a recording: alone, and without the options of live channels. */
@@ -842,7 +854,7 @@ static int check_file(const struct mdsub_opts *o, const struct seen *sn)
 				   "--summary (or --info) for a recording");
 	if (o->sub.start == MDBUS_START_LATEST && sn->opt['F'])
 		return usage_error("--from latest: a recording is read from "
-				   "its start or from a sequence number");
+				   "its start, a sequence number or a time");
 	if (o->force && !o->record)
 		return usage_error("--force needs --record");
 	return check_output(o, sn);

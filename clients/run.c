@@ -34,6 +34,8 @@ struct chan {
 	mdbus_sub_t *sub;
 	mdbus_rec_reader_t *file;    /* reading a recording instead */
 	struct mdbus_rec_info info;  /* of the recording */
+	int from_reached;            /* the file: --from TIME's first record
+				      * was delivered */
 	struct stats *stats;
 	struct mdbus_pub_info pub;   /* last seen publisher state */
 	int waiting;                 /* --wait-for-channel: not there yet,
@@ -524,8 +526,24 @@ static int file_trouble(struct app *a, struct chan *c, int err)
 	return 0;
 }
 
+/* Whether record m comes before --from (a sequence number, or a time:
+ * records are skipped until the first stamped at or after it, as the
+ * library starts a channel). */
+static int before_from(const struct app *a, struct chan *c,
+		       const struct mdbus_msg *m)
+{
+	const struct mdbus_sub_config *s = &a->o->sub;
+
+	if (s->start == MDBUS_START_SEQ)
+		return m->seq < s->start_seq;
+	if (s->start != MDBUS_START_TIME || c->from_reached)
+		return 0;
+	c->from_reached = m->ts_ns >= s->start_time_ns;
+	return !c->from_reached;
+}
+
 /* The next record of the recording c (--file). Returns 1 when one was
- * read (or skipped: before --from SEQ), 0 at the end, a negative code
+ * read (or skipped: before --from), 0 at the end, a negative code
  * when the run must end. */
 static int read_file(struct app *a, struct chan *c)
 {
@@ -534,8 +552,7 @@ static int read_file(struct app *a, struct chan *c)
 
 	switch (err) {
 	case 0:
-		if (a->o->sub.start == MDBUS_START_SEQ &&
-		    m.seq < a->o->sub.start_seq)
+		if (before_from(a, c, &m))
 			return 1;
 		return deliver(a, c, &m);
 	case -EMSGSIZE: return grow_buffer(a, m.size) < 0 ? -ENOMEM : 1;

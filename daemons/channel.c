@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "archive.h"
 #include "channel.h"
 #include "clock.h"
 #include "error_text.h"
@@ -54,9 +55,9 @@ struct backlog {
 enum {
 	CTR_IN, CTR_OUT, CTR_MALFORMED, CTR_GAPS, CTR_GAP_LOST,
 	CTR_BACKPRESSURE, CTR_DROPPED,
-	CTR_ARCHIVE_LAG,     /* gauge: messages the channel archive is behind;
-				0 until the archive (issue 11, item 1) sets it */
-	CTR_ARCHIVE_DROPPED, /* messages the archive lost; 0 until then */
+	CTR_ARCHIVE_LAG,     /* gauge: messages the channel's archive has not
+				written yet (archive.c; 0 without one) */
+	CTR_ARCHIVE_DROPPED, /* messages the archive lost in this run */
 	CTR_SOURCE,          /* the source's, SOURCE_COUNTERS_MAX of them */
 	CTR_ALL = CTR_SOURCE + SOURCE_COUNTERS_MAX
 };
@@ -85,6 +86,7 @@ struct channel {
 	ev_timer retry_w;
 	ev_prepare flush_w;
 	struct source *src;
+	struct archive *arch;   /* the channel's archive, or NULL */
 	struct backlog q;
 	int paused;
 	int quiet;  /* the source numbers the sequence: no own messages */
@@ -110,9 +112,25 @@ static uint64_t get(const struct channel *ch, int which)
 	return atomic_load_explicit(&ch->n.v[which], memory_order_relaxed);
 }
 
+/* The archive's counters, from what its thread last reported: how far
+ * it is behind the channel (a gauge) and what it lost. */
+static void archive_counters(struct channel *ch)
+{
+	uint64_t pos = mdbus_pub_position(ch->pub), next, lost;
+
+	if (!ch->arch)
+		return;
+	archive_counts(ch->arch, &next, &lost);
+	atomic_store_explicit(&ch->n.v[CTR_ARCHIVE_LAG], pos > next ? pos - next : 0,
+			      memory_order_relaxed);
+	atomic_store_explicit(&ch->n.v[CTR_ARCHIVE_DROPPED], lost,
+			      memory_order_relaxed);
+}
+
 /* Copies the counters that changed into the segment. */
 static void flush_counters(struct channel *ch)
 {
+	archive_counters(ch);
 	for (int i = 0; i < CTR_ALL; i++) {
 		uint64_t v = get(ch, i);
 
@@ -539,7 +557,10 @@ static int open_pub(struct channel *ch, char *err, size_t errlen)
 		return rc;
 	}
 	log_start(ch);
-	return define_counters(ch, err, errlen);
+	rc = define_counters(ch, err, errlen);
+	if (rc == 0 && c->archive)
+		rc = archive_start(&ch->arch, c, ch->pub, err, errlen);
+	return rc;
 }
 
 static int start_thread(struct channel *ch, char *err, size_t errlen)
@@ -565,20 +586,39 @@ static int start_thread(struct channel *ch, char *err, size_t errlen)
 	return -rc;
 }
 
+/* Archives everything published, then puts the archive's last counts
+ * in the segment (the channel thread is gone: this thread updates them
+ * now). */
+static void stop_archive(struct channel *ch)
+{
+	uint64_t lost;
+
+	if (!ch->arch)
+		return;
+	archive_stop(ch->arch, &lost);
+	ch->arch = NULL;
+	atomic_store_explicit(&ch->n.v[CTR_ARCHIVE_LAG], 0, memory_order_relaxed);
+	atomic_store_explicit(&ch->n.v[CTR_ARCHIVE_DROPPED], lost,
+			      memory_order_relaxed);
+	flush_counters(ch);
+}
+
 static void channel_free(struct channel *ch)
 {
 	if (ch->src)
 		ch->conf->ops->stop(ch->src);
 	if (ch->loop)
 		ev_loop_destroy(ch->loop);
+	stop_archive(ch);
 	mdbus_pub_close(ch->pub);
 	free(ch->q.buf);
 	free(ch);
 }
 
-/* Everything but the thread: loop, watchers, source, segment. The source
- * starts first, so that input it refuses (a bad file, an address it cannot
- * bind) leaves no segment behind; it publishes nothing before the thread
+/* Everything but the thread: loop, watchers, source, segment, archive.
+ * The archive directory is checked and the source starts first, so that
+ * a directory or input refused (a bad file, an address it cannot bind)
+ * leaves no segment behind; it publishes nothing before the thread
  * runs its loop. */
 static int channel_open(struct channel *ch, char *err, size_t errlen)
 {
@@ -592,6 +632,9 @@ static int channel_open(struct channel *ch, char *err, size_t errlen)
 	init_watchers(ch);
 	ch->quiet = ch->conf->ops->numbers_seq &&
 		    ch->conf->ops->numbers_seq(ch->conf->src_conf);
+	rc = ch->conf->archive ? archive_check_dir(ch->conf, err, errlen) : 0;
+	if (rc < 0)
+		return rc;
 	rc = ch->conf->ops->start(&ch->src, ch->conf->src_conf, ch, ch->loop,
 				  err, errlen);
 	if (rc == 0)
@@ -634,6 +677,7 @@ struct chan_conf *channel_stop(struct channel *ch)
 
 	ev_async_send(ch->loop, &ch->stop_w);
 	pthread_join(ch->thread, NULL);
+	stop_archive(ch);
 	channel_log_stats(ch);
 	log_msg(LOG_NOTICE, "channel %s: stopped at sequence %llu",
 		channel_name(ch), (unsigned long long)mdbus_pub_position(ch->pub));
@@ -679,4 +723,6 @@ void channel_log_stats(const struct channel *ch)
 		(unsigned long long)get(ch, CTR_DROPPED),
 		rc < 0 ? -1L : (long)st.consumers);
 	log_source_stats(ch);
+	if (ch->arch)
+		archive_log_stats(ch->arch);
 }

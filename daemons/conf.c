@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive.h"
 #include "conf.h"
 #include "conf_open.h"
 #include "conf_syntax.h"
@@ -45,6 +46,10 @@ static const struct setting chan_settings[] = {
 	{"stall_evict", SET_DOUBLE, OFF(stall_evict_s), 0, 86400, 0, NULL},
 	{"replace", SET_BOOL, OFF(replace), 0, 0, 0, NULL},
 	{"nudge_anonymous", SET_BOOL, OFF(nudge), 0, 0, 0, NULL},
+	{"archive", SET_STRING, OFF(archive), 0, 0, 0, NULL},
+	{"archive_size", SET_UINT, OFF(archive_size), 65536, 1ULL << 40, 0, NULL},
+	{"archive_rotate", SET_STRING, OFF(archive_rotate), 0, 0, 0, NULL},
+	{"archive_flush", SET_DOUBLE, OFF(archive_flush_s), 0.001, 60, 0, NULL},
 	{NULL, 0, 0, 0, 0, 0, NULL},
 };
 
@@ -164,6 +169,8 @@ static void chan_defaults(struct chan_conf *c)
 	c->stall_evict_s = (double)lib.stall_evict_ns / 1e9;
 	c->replace = 1;
 	c->nudge = 1; /* mdpub nudges unless told not to */
+	c->archive_size = 256ULL << 20;
+	c->archive_flush_s = 0.1;
 }
 
 static struct chan_parse *find_chan(struct parser *p, const char *name)
@@ -367,6 +374,8 @@ static void finish_chan(struct parser *p, struct chan_parse *cp)
 	if (c->ops->conf_check &&
 	    c->ops->conf_check(c->src_conf, err, sizeof(err)) < 0)
 		conf_error(p, cp->line, "[channel %s]: %s", c->name, err);
+	if (archive_conf_check(c, err, sizeof(err)) < 0)
+		conf_error(p, cp->line, "[channel %s]: %s", c->name, err);
 }
 
 void conf_pub_config(const struct chan_conf *c, struct mdbus_pub_config *cfg)
@@ -383,6 +392,7 @@ void conf_pub_config(const struct chan_conf *c, struct mdbus_pub_config *cfg)
 	cfg->stall_evict_ns = (uint64_t)(c->stall_evict_s * 1e9);
 	cfg->flags = (c->replace ? MDBUS_PUB_REPLACE : 0) |
 		     (c->nudge ? MDBUS_PUB_NUDGE : 0);
+	cfg->archive_dir = c->archive;
 }
 
 /* What libmdbus would refuse when it opens the channel. */

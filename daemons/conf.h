@@ -27,6 +27,10 @@ struct chan_conf {
 	double stall_evict_s;   /* lossless eviction time, 0 = never */
 	int replace;            /* replace a segment of another geometry */
 	int nudge;              /* a nudger wakes anonymous readers */
+	char *archive;          /* archive directory, NULL = none */
+	uint64_t archive_size;  /* rotate files at this many bytes */
+	char *archive_rotate;   /* "HH:MM" UTC, "none"; NULL = 00:00 */
+	double archive_flush_s; /* flush delay, seconds */
 	/* the source and its settings (ops->settings) */
 	const struct source_ops *ops;
 	void *src_conf;

@@ -808,6 +808,9 @@ int main(int argc, char **argv)
 	if (!conf)
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
+	/* a file size limit makes an archive write fail with EFBIG, logged
+	 * and counted like a full disk, instead of killing mdpub */
+	signal(SIGXFSZ, SIG_IGN);
 	fd = m.opts.daemonize ? detach() : -1;
 	m.loop = ev_default_loop(EVFLAG_AUTO);
 	if (!m.loop) {

@@ -1,6 +1,7 @@
 #!/bin/sh
 # mdpub benchmarks (not a test): the highest sustained synthetic
-# publish rate, alone and with a registered reader, and the CSV and Binance
+# publish rate, alone, with a registered reader and with an archive, the
+# rate at which a reader replays the archive, and the CSV and Binance
 # JSON lines parsed and published per second. `make -C tests bench-mdpub`.
 # BENCH_MESSAGES (default 20000000) and BENCH_LINES (1000000) size the runs.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
@@ -29,6 +30,22 @@ sleep 0.3
 run synthr "synthetic, one registered reader"
 wait $! || fail "reader"
 awk '$1 == "messages" { printf "%-34s %10s read, %s lost\n", "  the reader", $2, $14 }' "$WORK/reader.out"
+
+# the archive: overwrite (it loses what it cannot keep up with: counted),
+# lossless (it holds the publisher back instead); then a reader from
+# seq 0 replays the lossless one's files (all but the last ring)
+channel synthao.conf synthao source=synthetic rate=0 "count=$N" archive="$WORK/ao"
+run synthao "synthetic, archive, overwrite"
+sed -n 's/.*channel synthao: archive .*: written \([0-9]*\) .* lost \([0-9]*\) .*/  the archive: \1 written, \2 lost/p' "$WORK/synthao.log"
+channel synthal.conf synthal source=synthetic rate=0 "count=$N" mode=lossless archive="$WORK/al"
+run synthal "synthetic, archive, lossless"
+t0=$(now_ms)
+"$READER" --from 0 --until caught-up --timeout 600 synthal >"$WORK/replay.out" 2>"$WORK/replay.err" ||
+	fail "replay: $(cat "$WORK/replay.out" "$WORK/replay.err")"
+ms=$(($(now_ms) - t0))
+got=$(sed -n 's/^replayed //p' "$WORK/replay.err")
+printf '%-34s %10s msgs %6s ms %12s msgs/s\n' "replay from the archive" "$got" "$ms" \
+	$((got * 1000 / (ms ? ms : 1)))
 
 awk -v n="$L" 'BEGIN { for (i = 0; i < n; i++)
 	printf "Q,SYM%d,%d.%02d,%d,%d.%02d,%d,1700000000000000000\n",

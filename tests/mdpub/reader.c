@@ -8,9 +8,14 @@
  *
  * and with --dump every message without its timestamps, one a line.
  *
- * reader [--from oldest|latest] [--until down|caught-up|N]
+ * reader [--from oldest|latest|SEQ|@NS] [--archive DIR]
+ *        [--until down|caught-up|N]
  *        [--timeout SEC] [--delay USEC] [--synthetic] [--dump]
  *        CHANNEL
+ * (--from SEQ / @NS: a sequence number or a CLOCK_REALTIME time, from
+ * the channel's archive when the ring no longer has it, and then
+ * "replayed N" on stderr: the messages that came from the archive;
+ * --archive: that archive directory instead of the announced one)
  * (--until N: N messages besides heartbeats; --delay: sleep that long
  * after each message, a slow reader; --synthetic: count messages the
  * synthetic source cannot have made as bad, and fail)
@@ -32,6 +37,8 @@ enum until { UNTIL_DOWN, UNTIL_CAUGHT_UP, UNTIL_COUNT };
 
 struct opts {
 	enum mdbus_start start;
+	uint64_t start_at;       /* SEQ or NS of --from */
+	const char *archive;
 	enum until until;
 	uint64_t count;
 	double timeout;
@@ -70,6 +77,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{"from", required_argument, NULL, 'f'},
+		{"archive", required_argument, NULL, 'a'},
 		{"until", required_argument, NULL, 'u'},
 		{"timeout", required_argument, NULL, 't'},
 		{"dump", no_argument, NULL, 'd'},
@@ -85,8 +93,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == 'f' && strcmp(optarg, "latest") == 0)
 			o->start = MDBUS_START_LATEST;
-		else if (c == 'f' && strcmp(optarg, "oldest") != 0)
+		else if (c == 'f' && optarg[0] == '@') {
+			o->start = MDBUS_START_TIME;
+			o->start_at = strtoull(optarg + 1, NULL, 10);
+		} else if (c == 'f' && optarg[0] >= '0' && optarg[0] <= '9') {
+			o->start = MDBUS_START_SEQ;
+			o->start_at = strtoull(optarg, NULL, 10);
+		} else if (c == 'f' && strcmp(optarg, "oldest") != 0)
 			return -1;
+		else if (c == 'a')
+			o->archive = optarg;
 		else if (c == 'u' && parse_until(optarg, o) < 0)
 			return -1;
 		else if (c == 't')
@@ -137,14 +153,15 @@ static int done(const struct opts *o, const struct tally *t,
 	       s->state == MDBUS_STATE_FEED_DOWN;
 }
 
-static int read_all(mdbus_sub_t *sub, const struct opts *o, struct tally *t)
+static int read_all(mdbus_sub_t *sub, const struct opts *o, struct tally *t,
+		    uint64_t *replayed)
 {
 	static uint64_t buf[(1 << 20) / 8];
 	double deadline = tally_now_s() + o->timeout;
 	struct mdbus_msg m;
 
 	while (tally_now_s() < deadline) {
-		int rc;
+		int rc, from_archive = mdbus_sub_replaying(sub);
 
 		if (o->until == UNTIL_CAUGHT_UP && mdbus_sub_caught_up(sub))
 			return 0;
@@ -157,6 +174,7 @@ static int read_all(mdbus_sub_t *sub, const struct opts *o, struct tally *t)
 		}
 		if (tally_add(t, &m, buf) < 0)
 			return -1;
+		*replayed += from_archive && mdbus_sub_replaying(sub);
 		if (o->synthetic && !synthetic_ok(&m, buf))
 			t->bad++;
 		if (o->dump)
@@ -175,6 +193,7 @@ int main(int argc, char **argv)
 	struct opts o = {0};
 	struct tally t = {0};
 	struct mdbus_sub_config cfg;
+	uint64_t replayed = 0;
 	mdbus_sub_t *sub;
 	int rc;
 
@@ -183,14 +202,18 @@ int main(int argc, char **argv)
 	mdbus_sub_config_init(&cfg);
 	cfg.name = "mdpub_reader";
 	cfg.start = o.start;
+	cfg.start_seq = cfg.start_time_ns = o.start_at;
+	cfg.archive_dir = o.archive;
 	rc = mdbus_sub_open(&sub, o.channel, &cfg);
 	if (rc < 0) {
 		fprintf(stderr, "reader: %s: %s %s\n", o.channel,
 			mdbus_strerror(rc), mdbus_last_error());
 		return 1;
 	}
-	rc = read_all(sub, &o, &t);
+	rc = read_all(sub, &o, &t, &replayed);
 	mdbus_sub_close(sub);
 	tally_print(stdout, &t);
+	if (o.start == MDBUS_START_SEQ || o.start == MDBUS_START_TIME)
+		fprintf(stderr, "replayed %" PRIu64 "\n", replayed);
 	return rc < 0 || t.bad ? 1 : 0;
 }

@@ -21,6 +21,14 @@ usage_error -n 0 chan
 usage_error -n -3 chan
 usage_error -n 12abc chan
 usage_error --from somewhere chan
+usage_error --from 24:00 chan
+usage_error --from 9:30 chan
+usage_error --from 09:30:61 chan
+usage_error --from 2026-13-02T09:30Z chan
+usage_error --from 2026-12-02T09:30ZZ chan
+usage_error --from 09:30:00.1234567891 chan
+usage_error --from @12x chan
+usage_error --archive /tmp --list
 usage_error -w fast chan
 usage_error -t nosuchtype chan
 usage_error --grep '(' chan

@@ -1,0 +1,649 @@
+/*
+ * archive.c - see archive.h. File names and the directory listing are
+ * lib/archive_files.c's (built into mdpub too); the file format is the
+ * recording format (doc/protocol.md, "Recording format", "Archive").
+ *
+ * The thread reads the ring with mdbus_sub_try_read() and naps 1 ms when
+ * there is nothing new, so the publisher never makes a system call for
+ * it. Records go through the recording writer's buffer; every
+ * archive_flush seconds, every quarter ring of messages (so that a
+ * replaying reader finds the archive within a ring of the publisher and
+ * can go on in the ring), and at rotation and stop, the buffer is written
+ * out and the segment told how far the files go. A write that fails
+ * (ENOSPC, EIO) cuts the file back to its last flushed record, counts the
+ * messages since as lost, and the archive skips (and counts) what comes
+ * for ARCHIVE_BACKOFF_NS before it tries a new file.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "archive.h"
+#include "clock.h"
+#include "internal.h"
+#include "log.h"
+#include "mdbus_msg.h"
+#include "mdbus_rec.h"
+#include "rec_format.h"
+
+#define ARCHIVE_BACKOFF_NS NS_PER_SEC  /* after a failed write */
+#define ARCHIVE_NAP_NS 1000000ULL      /* nothing to read: nap this long */
+#define ARCHIVE_NAME "archive"         /* its consumer name */
+#define DAY_NS (86400ULL * NS_PER_SEC)
+
+struct archive {
+	const struct chan_conf *c;
+	mdbus_pub_t *pub;
+	pthread_t thread;
+	atomic_int stop;          /* main thread: archive up to stop_at, end */
+	_Atomic uint64_t stop_at;
+	int dirfd;
+	mdbus_sub_t *sub;
+	void *buf;
+	size_t buf_len;
+	struct mdbus_rec_info info;
+	uint64_t epoch;           /* the segment's: in the file names */
+	int64_t rotate_min;       /* minute of the UTC day, -1 = never */
+	uint64_t flush_ns;
+	uint64_t flush_msgs;      /* a quarter ring: flush at least this often */
+	/* the file being written */
+	int fd;                   /* -1: none */
+	mdbus_rec_writer_t *w;
+	char name[ARCH_NAME_MAX];
+	uint64_t file_bytes;      /* written to the writer */
+	uint64_t good_bytes;      /* of them flushed */
+	uint64_t file_msgs;
+	uint64_t rotate_at;       /* CLOCK_REALTIME of the next rotation */
+	/* progress */
+	uint64_t next;            /* sequence after the last one handled */
+	uint64_t unflushed;       /* messages written since the last flush */
+	uint64_t flush_due;       /* CLOCK_MONOTONIC; 0 = nothing due */
+	uint64_t backoff_until;   /* CLOCK_MONOTONIC; 0 = not backing off */
+	uint64_t lost;            /* as the segment header counts it */
+	/* statistics, read by other threads (relaxed) */
+	_Atomic uint64_t written, files, lost_here, errors;
+	_Atomic uint64_t told_next; /* the last progress() */
+	struct log_limit lost_limit, err_limit;
+};
+
+static void bump(_Atomic uint64_t *c, uint64_t by)
+{
+	/* Relaxed: statistics written by this thread only. */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + by,
+			      memory_order_relaxed);
+}
+
+/* "HH:MM" into a minute of the day; "none" -1; NULL the default 00:00. */
+static int parse_rotate(const char *s, int64_t *min)
+{
+	unsigned h, m;
+	char end;
+
+	if (!s) {
+		*min = 0;
+		return 0;
+	}
+	if (strcmp(s, "none") == 0) {
+		*min = -1;
+		return 0;
+	}
+	if (strlen(s) != 5 || sscanf(s, "%2u:%2u%c", &h, &m, &end) != 2 ||
+	    h > 23 || m > 59)
+		return -1;
+	*min = (int64_t)(h * 60 + m);
+	return 0;
+}
+
+int archive_conf_check(const struct chan_conf *c, char *err, size_t errlen)
+{
+	int64_t min;
+
+	if (parse_rotate(c->archive_rotate, &min) < 0) {
+		snprintf(err, errlen, "archive_rotate: '%s' is not HH:MM (UTC) "
+			 "or none", c->archive_rotate);
+		return -1;
+	}
+	if (!c->archive)
+		return 0;
+	if (c->archive[0] != '/' || strlen(c->archive) >= SEG_ARCHIVE_DIR_MAX) {
+		snprintf(err, errlen, "archive: '%s' is not an absolute path of "
+			 "at most %u bytes", c->archive, SEG_ARCHIVE_DIR_MAX - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ the directory */
+
+/* Why the directory st is not fit to hold our files, or NULL. */
+static const char *dir_unfit(const struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode))
+		return "is not a directory";
+	if (st->st_uid != geteuid())
+		return "belongs to another user (chown it to mdpub's user)";
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return "is writable by group or others (chmod go-w it)";
+	return NULL;
+}
+
+static int open_dir(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	const char *why;
+	int fd;
+
+	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "archive %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	fd = arch_open_dir(path);
+	if (fd < 0) {
+		snprintf(err, errlen, "archive %s %s", path, fd == -ELOOP ?
+			 "is a symbolic link: not followed (name the real "
+			 "directory)" : strerror(-fd));
+		return fd;
+	}
+	why = fstat(fd, &st) < 0 ? strerror(errno) : dir_unfit(&st);
+	if (why) {
+		snprintf(err, errlen, "archive %s %s", path, why);
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
+int archive_check_dir(const struct chan_conf *c, char *err, size_t errlen)
+{
+	int fd = open_dir(c->archive, err, errlen);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+/* The last whole record of file f (ours: read it through): 1 with *last,
+ * 0 when it has none. */
+static int last_record(struct archive *a, const struct arch_file *f,
+		       uint64_t *last)
+{
+	char path[SEG_ARCHIVE_DIR_MAX + ARCH_NAME_MAX + 1];
+	mdbus_rec_reader_t *r;
+	struct mdbus_msg msg;
+	int fd = arch_open_read(a->dirfd, f->name, geteuid()), have = 0;
+
+	if (fd < 0)
+		return fd;
+	close(fd); /* checked: a regular file of ours, of one link */
+	snprintf(path, sizeof path, "%s/%s", a->c->archive, f->name);
+	if (mdbus_rec_open(&r, path, NULL) < 0)
+		return 0;
+	while (mdbus_rec_read(r, a->buf, a->buf_len, &msg) == 0) {
+		*last = msg.seq;
+		have = 1;
+	}
+	mdbus_rec_close(r);
+	return have;
+}
+
+/* Where the files end: 1 with *next (after their last whole record), 0
+ * when there are none. A last file without a whole record (its writer
+ * died before the first) is removed. */
+static int files_end(struct archive *a, uint64_t epoch, uint64_t *next)
+{
+	struct arch_file f;
+	uint64_t last;
+	int r;
+
+	for (;;) {
+		r = arch_find(a->dirfd, a->c->name, epoch, ARCH_BY_SEQ,
+			      UINT64_MAX, &f);
+		if (r == -ENOENT)
+			return 0;
+		if (r < 0)
+			return r;
+		r = last_record(a, &f, &last);
+		if (r < 0)
+			return r;
+		if (r == 1) {
+			*next = last + 1;
+			return 1;
+		}
+		log_msg(LOG_WARNING, "channel %s: archive file %s has no whole "
+			"record: removed", a->c->name, f.name);
+		if (unlinkat(a->dirfd, f.name, 0) < 0)
+			return -errno;
+	}
+}
+
+/* ------------------------------------------------------------------ files */
+
+static void progress(struct archive *a)
+{
+	mdbus_pub_archive_progress(a->pub, a->next, a->lost);
+	/* Relaxed: statistics (archive_counts()). */
+	atomic_store_explicit(&a->told_next, a->next, memory_order_relaxed);
+}
+
+void archive_counts(const struct archive *a, uint64_t *next, uint64_t *lost)
+{
+	/* Relaxed: statistics, written by the archive thread only. */
+	*next = atomic_load_explicit(&a->told_next, memory_order_relaxed);
+	*lost = atomic_load_explicit(&a->lost_here, memory_order_relaxed);
+}
+
+static void close_file(struct archive *a)
+{
+	if (a->fd < 0)
+		return;
+	(void)mdbus_rec_finish(a->w); /* flushed before, or failed */
+	close(a->fd);
+	a->fd = -1;
+	a->w = NULL;
+}
+
+/* The write of the current file failed with err: it goes back to its
+ * last flushed record, what was written since is lost. */
+static void write_failed(struct archive *a, int err)
+{
+	uint64_t n = a->unflushed;
+
+	/* back to the last flushed record (should this fail too, readers
+	 * trim the cut record, and only read what the header allows) */
+	(void)!ftruncate(a->fd, (off_t)a->good_bytes);
+	(void)mdbus_rec_finish(a->w);
+	a->w = NULL;
+	close(a->fd);
+	a->fd = -1;
+	a->lost += n;
+	bump(&a->lost_here, n);
+	bump(&a->errors, 1);
+	a->unflushed = 0;
+	a->flush_due = 0;
+	a->backoff_until = now_monotonic() + ARCHIVE_BACKOFF_NS;
+	progress(a);
+	log_limited(&a->err_limit, LOG_ERR, "channel %s: archive %s/%s: %s: "
+		    "%llu messages lost, and those of the next second",
+		    a->c->name, a->c->archive, a->name, strerror(-err),
+		    (unsigned long long)n);
+}
+
+static int flush(struct archive *a)
+{
+	int r;
+
+	if (a->fd < 0 || !a->unflushed)
+		return 0;
+	r = mdbus_rec_flush(a->w);
+	if (r < 0) {
+		write_failed(a, r);
+		return r;
+	}
+	a->good_bytes = a->file_bytes;
+	a->unflushed = 0;
+	a->flush_due = 0;
+	progress(a);
+	return 0;
+}
+
+/* CLOCK_REALTIME of the first rotate_min after now. */
+static uint64_t next_rotation(const struct archive *a, uint64_t now)
+{
+	uint64_t day = now - now % DAY_NS, at;
+
+	if (a->rotate_min < 0)
+		return UINT64_MAX;
+	at = day + (uint64_t)a->rotate_min * 60 * NS_PER_SEC;
+	return at > now ? at : at + DAY_NS;
+}
+
+/* Makes the file whose first message is msg: never through a symbolic
+ * link, never over anything already there (O_EXCL: a FIFO or file put
+ * under the name is refused), mode file_mode. */
+static int open_file(struct archive *a, const struct mdbus_msg *msg)
+{
+	mode_t mode = (mode_t)a->c->file_mode & 0664;
+	struct stat st;
+	int r;
+
+	r = arch_name(a->name, sizeof a->name, a->c->name, a->epoch, msg->seq,
+		      msg->ts_ns);
+	if (r < 0)
+		return r;
+	a->fd = openat(a->dirfd, a->name, O_WRONLY | O_CREAT | O_EXCL |
+		       O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
+	if (a->fd < 0)
+		return -errno;
+	if (fchmod(a->fd, mode) < 0 || fstat(a->fd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		r = errno ? -errno : -EINVAL;
+		close(a->fd);
+		a->fd = -1;
+		return r;
+	}
+	a->file_bytes = a->good_bytes = 0;
+	a->file_msgs = 0;
+	r = mdbus_rec_create_fd(&a->w, a->fd, &a->info);
+	if (r == 0)
+		r = mdbus_rec_flush(a->w); /* a file always has its header */
+	if (r == 0)
+		a->file_bytes = a->good_bytes = sizeof(struct rec_header);
+	a->rotate_at = next_rotation(a, now_realtime());
+	bump(&a->files, 1);
+	return r;
+}
+
+/* A file could not be made: nothing was written to it. */
+static void open_failed(struct archive *a, int err)
+{
+	bump(&a->errors, 1);
+	a->backoff_until = now_monotonic() + ARCHIVE_BACKOFF_NS;
+	log_limited(&a->err_limit, LOG_ERR, "channel %s: archive %s/%s: %s%s",
+		    a->c->name, a->c->archive, a->name, strerror(-err),
+		    err == -EEXIST || err == -ELOOP ?
+		    " (something else has the name: not written through)" : "");
+}
+
+/* Writes msg (its payload in a->buf) into the file, rotating first when
+ * the file is full or the time of day came. Returns 0, or -1 when msg
+ * was not written (the failure logged and what it lost counted). */
+static int write_msg(struct archive *a, const struct mdbus_msg *msg)
+{
+	uint64_t rec = sizeof(struct rec_record) + (uint64_t)msg->size;
+	int r;
+
+	if (a->fd >= 0 && a->file_msgs &&
+	    (a->file_bytes + rec > a->c->archive_size ||
+	     now_realtime() >= a->rotate_at)) {
+		if (flush(a) < 0)
+			return -1;
+		close_file(a);
+	}
+	if (a->fd < 0) {
+		r = open_file(a, msg);
+		if (r < 0 && a->fd >= 0)
+			write_failed(a, r);
+		else if (r < 0)
+			open_failed(a, r);
+		if (r < 0)
+			return -1;
+	}
+	r = mdbus_rec_write(a->w, msg, a->buf);
+	if (r < 0) {
+		write_failed(a, r);
+		return -1;
+	}
+	a->file_bytes += rec;
+	a->file_msgs++;
+	a->unflushed++;
+	bump(&a->written, 1);
+	if (!a->flush_due)
+		a->flush_due = now_monotonic() + a->flush_ns;
+	if (a->unflushed >= a->flush_msgs) /* readers catch up with the ring */
+		a->flush_due = 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ the thread */
+
+/* Counts n messages the archive does not have, loudly. */
+static void count_lost(struct archive *a, uint64_t n, uint64_t seq,
+		       const char *why)
+{
+	a->lost += n;
+	bump(&a->lost_here, n);
+	log_limited(&a->lost_limit, LOG_ERR, "channel %s: ARCHIVE LOST %llu "
+		    "messages before seq %llu: %s (lost so far: %llu)",
+		    a->c->name, (unsigned long long)n,
+		    (unsigned long long)seq, why,
+		    (unsigned long long)a->lost);
+}
+
+/* One message read from the ring. a->next moves past it only once it is
+ * written (or counted lost): a flush on the way (rotation) tells readers
+ * that the files hold everything below a->next. */
+static void take(struct archive *a, const struct mdbus_msg *msg)
+{
+	if (msg->lost) {
+		count_lost(a, msg->lost, msg->seq, "gone from the ring when "
+			   "the archive read it (it fell more than a ring behind, "
+			   "or the publisher skipped them)");
+		a->next = msg->seq;
+	}
+	if (a->backoff_until && now_monotonic() < a->backoff_until) {
+		a->lost++;
+		bump(&a->lost_here, 1);
+	} else {
+		a->backoff_until = 0;
+		if (write_msg(a, msg) < 0) {
+			a->lost++;
+			bump(&a->lost_here, 1);
+		}
+	}
+	a->next = msg->seq + 1;
+}
+
+/* Nothing to read now: flush when due; 1 when the thread is done. */
+static int idle(struct archive *a)
+{
+	/* Acquire pairs with archive_stop()'s release store of stop. */
+	int stop = atomic_load_explicit(&a->stop, memory_order_acquire);
+	uint64_t now = now_monotonic();
+
+	if (stop && a->next >= atomic_load_explicit(&a->stop_at,
+						    memory_order_relaxed)) {
+		flush(a);
+		close_file(a);
+		progress(a);
+		return 1;
+	}
+	if (a->flush_due && now >= a->flush_due)
+		flush(a);
+	else if (!a->unflushed && a->backoff_until)
+		progress(a); /* what the back-off skipped counted */
+	if (a->fd >= 0 && now_realtime() >= a->rotate_at && !flush(a))
+		close_file(a);
+	sleep_ns(a->flush_ns < ARCHIVE_NAP_NS ? a->flush_ns : ARCHIVE_NAP_NS);
+	return 0;
+}
+
+/* Our consumer entry was taken (a lossless publisher evicted a stalled
+ * archive): register again where we were; the ring counts what went. */
+static int rejoin(struct archive *a)
+{
+	int r = mdbus_sub_reopen(a->sub, MDBUS_START_SEQ, a->next);
+
+	if (r < 0)
+		log_limited(&a->err_limit, LOG_ERR, "channel %s: archive: "
+			    "register again: %s", a->c->name, mdbus_strerror(r));
+	else
+		log_msg(LOG_WARNING, "channel %s: archive was evicted as a "
+			"stalled reader: registered again", a->c->name);
+	return r;
+}
+
+static void *archive_thread(void *arg)
+{
+	struct archive *a = arg;
+	struct mdbus_msg msg;
+	char name[16];
+	int r;
+
+	snprintf(name, sizeof name, "ar:%s", a->c->name);
+	pthread_setname_np(pthread_self(), name);
+	for (;;) {
+		r = mdbus_sub_try_read(a->sub, a->buf, a->buf_len, &msg);
+		if (r == 0) {
+			take(a, &msg);
+			if (a->flush_due && now_monotonic() >= a->flush_due)
+				flush(a);
+			continue;
+		}
+		if (r == -EAGAIN && idle(a))
+			break;
+		if (r == MDBUS_EEVICTED && rejoin(a) < 0)
+			sleep_ns(ARCHIVE_BACKOFF_NS);
+		else if (r != -EAGAIN && r != MDBUS_EEVICTED) {
+			log_msg(LOG_ERR, "channel %s: archive stops: %s",
+				a->c->name, mdbus_strerror(r));
+			break;
+		}
+	}
+	flush(a);
+	close_file(a);
+	return NULL;
+}
+
+/* ------------------------------------------------------- start and stop */
+
+static void archive_free(struct archive *a)
+{
+	mdbus_sub_close(a->sub);
+	if (a->dirfd >= 0)
+		close(a->dirfd);
+	free(a->buf);
+	free(a);
+}
+
+/* Where to start reading: after the files' last record, or what the
+ * segment says when it is further (its archive counted the rest lost),
+ * or, with no file yet, at the oldest message in the ring. */
+static int open_reader(struct archive *a, char *err, size_t errlen)
+{
+	struct mdbus_sub_config cfg;
+	uint64_t next, lost, end = 0;
+	int have = files_end(a, a->epoch, &end), r;
+
+	if (have < 0) {
+		snprintf(err, errlen, "archive %s: %s", a->c->archive,
+			 strerror(-have));
+		return have;
+	}
+	mdbus_pub_archive_get(a->pub, &next, &lost);
+	mdbus_sub_config_init(&cfg);
+	cfg.name = ARCHIVE_NAME;
+	cfg.dir = a->c->dir;
+	cfg.archive_dir = ""; /* the ring only: never our own files */
+	cfg.start = have || next ? MDBUS_START_SEQ : MDBUS_START_OLDEST;
+	cfg.start_seq = end > next ? end : next;
+	r = mdbus_sub_open(&a->sub, a->c->name, &cfg);
+	if (r < 0) {
+		snprintf(err, errlen, "archive: reading the channel: %s",
+			 mdbus_last_error()[0] ? mdbus_last_error() : mdbus_strerror(r));
+		return r;
+	}
+	a->next = mdbus_sub_position(a->sub);
+	a->lost = lost + (cfg.start == MDBUS_START_OLDEST ? a->next : 0);
+	progress(a);
+	log_msg(LOG_NOTICE, "channel %s: archive %s from sequence %llu",
+		a->c->name, a->c->archive, (unsigned long long)a->next);
+	return 0;
+}
+
+static void rec_info(struct archive *a)
+{
+	const struct chan_conf *c = a->c;
+
+	memset(&a->info, 0, sizeof a->info);
+	snprintf(a->info.channel, sizeof a->info.channel, "%s", c->name);
+	a->info.msg_version = MDBUS_MSG_VERSION;
+	a->info.slot_size = (uint32_t)c->slot_size;
+	a->info.slots_per_block = (uint32_t)c->slots_per_block;
+	a->info.block_count = (uint32_t)c->block_count;
+	a->info.mode = c->mode ? MDBUS_MODE_LOSSLESS : MDBUS_MODE_OVERWRITE;
+}
+
+/* Everything but the thread. */
+static int archive_open(struct archive *a, char *err, size_t errlen)
+{
+	struct mdbus_stats st;
+	int r;
+
+	a->buf_len = mdbus_pub_payload_max(a->pub);
+	a->buf = malloc(a->buf_len);
+	if (!a->buf) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	a->dirfd = open_dir(a->c->archive, err, errlen);
+	if (a->dirfd < 0)
+		return a->dirfd;
+	r = mdbus_channel_stats(a->c->name, a->c->dir, &st, NULL, 0);
+	if (r < 0) {
+		snprintf(err, errlen, "archive: %s", mdbus_strerror(r));
+		return r;
+	}
+	a->epoch = st.epoch;
+	rec_info(a);
+	return open_reader(a, err, errlen);
+}
+
+int archive_start(struct archive **out, const struct chan_conf *c,
+		  mdbus_pub_t *pub, char *err, size_t errlen)
+{
+	struct archive *a = calloc(1, sizeof *a);
+	sigset_t all, old;
+	int r;
+
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	a->c = c;
+	a->pub = pub;
+	a->fd = a->dirfd = -1;
+	a->flush_ns = (uint64_t)(c->archive_flush_s * 1e9);
+	a->flush_msgs = c->slots_per_block * c->block_count / 4;
+	(void)parse_rotate(c->archive_rotate, &a->rotate_min);
+	a->lost_limit.burst = a->err_limit.burst = 5;
+	r = archive_open(a, err, errlen);
+	if (r == 0) {
+		/* signals go to the main thread (channel.c start_thread()) */
+		sigfillset(&all);
+		sigdelset(&all, SIGBUS);
+		sigdelset(&all, SIGSEGV);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		r = -pthread_create(&a->thread, NULL, archive_thread, a);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (r)
+			snprintf(err, errlen, "pthread_create: %s", strerror(-r));
+	}
+	if (r < 0) {
+		archive_free(a);
+		return r;
+	}
+	*out = a;
+	return 0;
+}
+
+void archive_stop(struct archive *a, uint64_t *lost)
+{
+	atomic_store_explicit(&a->stop_at, mdbus_pub_position(a->pub),
+			      memory_order_relaxed);
+	/* Release: stop_at is seen with it (idle()). */
+	atomic_store_explicit(&a->stop, 1, memory_order_release);
+	pthread_join(a->thread, NULL);
+	archive_log_stats(a);
+	*lost = atomic_load_explicit(&a->lost_here, memory_order_relaxed);
+	archive_free(a);
+}
+
+void archive_log_stats(const struct archive *a)
+{
+	log_msg(LOG_NOTICE, "channel %s: archive %s: written %llu files %llu "
+		"lost %llu errors %llu", a->c->name, a->c->archive,
+		(unsigned long long)atomic_load_explicit(&a->written, memory_order_relaxed),
+		(unsigned long long)atomic_load_explicit(&a->files, memory_order_relaxed),
+		(unsigned long long)atomic_load_explicit(&a->lost_here, memory_order_relaxed),
+		(unsigned long long)atomic_load_explicit(&a->errors, memory_order_relaxed));
+}

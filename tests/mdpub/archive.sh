@@ -1,0 +1,205 @@
+#!/bin/sh
+# The channel archive (doc/protocol.md, "Archive", "Replay, then live"),
+# with real mdpub processes:
+#  - a reader that starts more than 10 rings behind a publisher publishing
+#    at full rate gets every message exactly once, in order, from the
+#    archive's rotated files and then the ring;
+#  - a rate-limited publisher: the late reader catches up and reads on live;
+#  - overwrite mode at full rate: what the archive missed is logged, and a
+#    replaying reader counts exactly that as lost;
+#  - mdpub killed mid-run, a cut record at the end of its last file: the
+#    next mdpub archives on in a new file, readers trim the cut record and
+#    count exactly what the restart could not archive;
+#  - a symbolic link, a group-writable directory or another user's as the
+#    archive is refused, by mdpub (and a link by a reader);
+#  - mdsub --from TIME starts at the first message stamped at or after it.
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+
+RING=4096 # slots_per_block 1024 x block_count 4
+GEOM="slots_per_block=1024 block_count=4"
+
+# files AR CHANNEL: the first sequence numbers of its files, one a line
+files() {
+	ls "$1" 2>/dev/null | sed -n "s/^$2\.[0-9a-f]\{16\}\.\([0-9]\{20\}\)\..*\.rec\$/\1/p" |
+		sed 's/^0*\([0-9]\)/\1/'
+}
+
+# wait_files AR CHANNEL SEQ: until a file of it starts past SEQ
+wait_files() {
+	i=0
+	while :; do
+		last=$(files "$1" "$2" | tail -n 1)
+		[ -n "$last" ] && [ "$last" -gt "$3" ] && return
+		i=$((i + 1))
+		[ "$i" -le 400 ] || fail "no archive file past seq $3 in $1"
+		sleep 0.05
+	done
+}
+
+# replay NAME READER-ARGS...: the test reader (a minute at most), its
+# tally in $WORK/NAME.out, "replayed N" in $WORK/NAME.err; fails unless
+# it exits 0 (status would send the reason to the redirection too)
+replay() {
+	n=$1
+	shift
+	"$READER" --timeout 60 "$@" >"$WORK/$n.out" 2>"$WORK/$n.err" ||
+		fail "reader $*: $(cat "$WORK/$n.err" "$WORK/$n.out")"
+}
+
+# counter LOG NAME: the value after "NAME " on the archive's stats line
+counter() {
+	sed -n "/channel .*: archive .*: written /s/.* $2 \([0-9]*\).*/\1/p" "$1" |
+		tail -n 1
+}
+
+# 1. full rate (lossless: the archive holds the publisher back rather
+# than lose), files of at most 1 MB; a reader 10 rings behind.
+AR=$WORK/ar1
+channel full.conf full source=synthetic rate=0 mode=lossless $GEOM \
+	archive="$AR" archive_size=1000000
+start full -c "$WORK/full.conf"
+wait_files "$AR" full $((10 * RING))
+replay full --from 0 --until 200000 --synthetic full
+stop "$PID"
+expect "$WORK/full.out" "messages 200000 quote $(sed -n 's/.* quote \([0-9]*\) .*/\1/p' "$WORK/full.out") trade $(sed -n 's/.* trade \([0-9]*\) .*/\1/p' "$WORK/full.out") status 1 heartbeat 0 other 0 lost 0"
+expect "$WORK/full.out" "first 0 last 199999 up 1 down 0 bad 0"
+replayed=$(sed -n 's/^replayed //p' "$WORK/full.err")
+[ "$replayed" -ge $((10 * RING)) ] || fail "only $replayed messages from the archive"
+echo "full rate: $replayed of 200000 messages from the archive"
+written=$(counter "$WORK/full.log" written)
+grep -q "channel full: archive $AR: written $written files [0-9]* lost 0 errors 0" \
+	"$WORK/full.log" || fail "archive counters: $(grep 'archive ' "$WORK/full.log")"
+grep -q "channel full: stopped at sequence $written\$" "$WORK/full.log" ||
+	fail "not all $written messages archived"
+nfiles=$(files "$AR" full | wc -l)
+[ "$nfiles" -ge 3 ] || fail "$nfiles files: no rotation by size"
+[ "$(counter "$WORK/full.log" files)" -eq "$nfiles" ] || fail "files counted"
+big=$(find "$AR" -name 'full.*.rec' -size +1000000c | wc -l)
+[ "$big" -eq 0 ] || fail "$big files larger than archive_size"
+[ "$(stat -c %a "$AR"/full.*.rec | sort -u)" = 640 ] || fail "file mode"
+rm -rf "$AR"
+
+# 2. rate-limited: the late reader replays, catches up and reads on live
+# (a ring of 1024: the archive flushes every 256 messages)
+AR=$WORK/ar2
+channel slow.conf slow source=synthetic rate=20000 mode=lossless \
+	slots_per_block=256 block_count=4 archive="$AR"
+start slow -c "$WORK/slow.conf"
+wait_log slow "channel slow: archive $AR from sequence 0"
+sleep 0.7 # 14000 messages: more than 10 rings
+replay slow --from 0 --until 40000 --synthetic slow
+stop "$PID"
+grep -q ' lost 0$' "$WORK/slow.out" || fail "slow: $(cat "$WORK/slow.out")"
+grep -q '^first 0 last [0-9]* up 1 down 0 bad 0$' "$WORK/slow.out" ||
+	fail "slow: $(cat "$WORK/slow.out")"
+replayed=$(sed -n 's/^replayed //p' "$WORK/slow.err")
+[ "$replayed" -ge 10240 ] && [ "$replayed" -lt 40000 ] ||
+	fail "slow: $replayed messages from the archive: never went live"
+echo "rate-limited: $replayed of 40000 messages from the archive"
+
+# 3. overwrite mode at full rate: the archive falls behind, says so and
+# counts it; a replay counts exactly that as lost
+AR=$WORK/ar3
+channel over.conf over source=synthetic rate=0 count=200000 $GEOM archive="$AR"
+status 0 "$MDPUB" -c "$WORK/over.conf" 2>"$WORK/over.log"
+alost=$(counter "$WORK/over.log" lost)
+echo "overwrite mode: the archive lost $alost of 200002"
+[ "$alost" -eq 0 ] || grep -q "channel over: ARCHIVE LOST [0-9]* messages" \
+	"$WORK/over.log" || fail "archive loss not logged"
+replay over --from 0 --until down over
+# (the reader counts no loss before its first message: that is its seq)
+first=$(sed -n 's/^first \([0-9]*\) last 200001 up [01] down 1 bad 0$/\1/p' "$WORK/over.out")
+set -- $(sed -n 's/^messages \([0-9]*\) .* lost \([0-9]*\)$/\1 \2/p' "$WORK/over.out")
+[ -n "$first" ] && [ "$1" -eq $((200002 - alost)) ] &&
+	[ $(($2 + first)) -eq "$alost" ] || fail "over: $(cat "$WORK/over.out")"
+
+# 4. mdpub killed while it archives; its last file then ends in a cut
+# record (as a crash inside a write leaves it)
+AR=$WORK/ar4
+channel crash.conf crash source=synthetic rate=0 mode=lossless $GEOM \
+	archive="$AR" archive_size=1000000
+start crash -c "$WORK/crash.conf"
+wait_files "$AR" crash $((10 * RING))
+kill -KILL "$PID"
+wait "$PID" 2>/dev/null
+last=$AR/$(ls "$AR" | tail -n 1)
+printf '\030\000\000\000\011\000\000\000\377\377' >>"$last" # 10 bytes of a record
+channel crash2.conf crash source=synthetic rate=0 count=100000 mode=lossless \
+	$GEOM archive="$AR" archive_size=1000000
+status 0 "$MDPUB" -c "$WORK/crash2.conf" 2>"$WORK/crash2.log"
+alost=$(counter "$WORK/crash2.log" lost)
+echo "after kill -9: $alost messages not archived"
+replay crash --from 0 --until down crash
+grep -q "^first 0 last [0-9]* up 2 down 1 bad 0\$" "$WORK/crash.out" ||
+	fail "crash: $(cat "$WORK/crash.out")"
+last=$(sed -n 's/^first 0 last \([0-9]*\) .*/\1/p' "$WORK/crash.out")
+expect "$WORK/crash.out" "messages $((last + 1 - alost)) quote $(sed -n 's/.* quote \([0-9]*\) .*/\1/p' "$WORK/crash.out") trade $(sed -n 's/.* trade \([0-9]*\) .*/\1/p' "$WORK/crash.out") status 3 heartbeat 0 other 0 lost $alost"
+
+# 4b. writes that fail (a file size limit: EFBIG, as a full disk's
+# ENOSPC) cost the archive messages, counted, logged, exact; the
+# publisher publishes everything
+AR=$WORK/ar7
+channel fsz.conf fsz source=synthetic rate=50000 count=150000 slot_size=128 \
+	$GEOM archive="$AR" archive_flush=0.01
+(ulimit -f 4096 && exec "$MDPUB" -c "$WORK/fsz.conf") 2>"$WORK/fsz.log" ||
+	fail "mdpub with a file size limit exited $?"
+grep -q "channel fsz: in 150000 out 150000 " "$WORK/fsz.log" || fail "publisher held up"
+grep -q "channel fsz: archive $AR/fsz\..*\.rec: File too large: [0-9]* messages lost" \
+	"$WORK/fsz.log" || fail "write failure not logged"
+alost=$(counter "$WORK/fsz.log" lost)
+[ "$(counter "$WORK/fsz.log" errors)" -ge 1 ] && [ "$alost" -gt 0 ] ||
+	fail "write failures not counted"
+replay fsz --from 0 --until down fsz
+expect "$WORK/fsz.out" "first 0 last 150001 up 1 down 1 bad 0"
+grep -q "^messages $((150002 - alost)) .* lost $alost\$" "$WORK/fsz.out" ||
+	fail "fsz: $(cat "$WORK/fsz.out"), archive lost $alost"
+echo "file size limit: the archive lost $alost of 150002"
+
+# 5. hostile directories: a symbolic link, a directory others may write
+mkdir "$WORK/real"
+ln -s "$WORK/real" "$WORK/link"
+channel link.conf link source=synthetic count=10 archive="$WORK/link"
+refused link "archive $WORK/link is a symbolic link: not followed"
+[ ! -e "$MDBUS_DIR/mdbus.link" ] || fail "a segment was left behind"
+mkdir -m 770 "$WORK/shared"
+chmod 770 "$WORK/shared"
+channel shared.conf shared source=synthetic count=10 archive="$WORK/shared"
+refused shared "archive $WORK/shared is writable by group or others"
+if [ "$(id -u)" -eq 0 ]; then # another user's directory (root only)
+	mkdir -m 750 "$WORK/theirs"
+	chown 65534 "$WORK/theirs" || fail "chown"
+	channel theirs.conf theirs source=synthetic count=10 archive="$WORK/theirs"
+	refused theirs "archive $WORK/theirs belongs to another user"
+fi
+"$READER" --from 0 --archive "$WORK/link" full >/dev/null 2>"$WORK/rlink.err"
+[ $? -eq 1 ] || fail "reader of an archive through a symbolic link"
+grep -q "archive $WORK/link is a symbolic link: not followed" "$WORK/rlink.err" ||
+	fail "reader: $(cat "$WORK/rlink.err")"
+
+# 6. mdsub --from TIME: the first message stamped at or after it, from
+# the archive (its ring holds the last 4096 of 60002)
+[ -x "${MDSUB:-}" ] || { echo "mdsub part skipped: mdsub not built"; exit 0; }
+AR=$WORK/ar6
+channel tm.conf tm source=synthetic rate=0 count=60000 mode=lossless $GEOM \
+	archive="$AR" archive_size=100000
+status 0 "$MDPUB" -c "$WORK/tm.conf" 2>"$WORK/tm.log"
+name=$(ls "$AR" | sed -n 3p)
+stamp=$(echo "$name" | sed 's/.*\.\([0-9]\{8\}T[0-9]\{6\}\)\.\([0-9]\{9\}\)Z\.rec$/\1 \2/')
+set -- $stamp
+iso=$(echo "$1" | sed 's/^\(....\)\(..\)\(..\)T\(..\)\(..\)\(..\)$/\1-\2-\3T\4:\5:\6/').$2
+t_ns=$(TZ=UTC0 date -d "$(echo "$iso" | tr T ' ')" +%s)$2
+"$MDSUB" --from 0 -u -o csv --no-header tm >"$WORK/all.csv" || fail "mdsub --from 0"
+[ "$(wc -l <"$WORK/all.csv")" -eq 60002 ] || fail "mdsub --from 0: $(wc -l <"$WORK/all.csv") lines"
+want=$(awk -F, -v t="$t_ns" '($3 "") >= (t "") { print $2; exit }' "$WORK/all.csv")
+[ "$want" -lt $((60002 - RING)) ] || fail "seq $want is in the ring"
+for from in "${iso}Z" "@${t_ns%?????????}.$2"; do
+	got=$("$MDSUB" --from "$from" -n 1 -o csv --no-header tm 2>/dev/null | cut -d, -f2)
+	[ "$got" = "$want" ] || fail "--from $from: seq $got, want $want"
+done
+got=$(TZ=UTC0 "$MDSUB" --from "$iso" -n 1 -o csv --no-header tm 2>/dev/null | cut -d, -f2)
+[ "$got" = "$want" ] || fail "--from $iso (local time, TZ=UTC0): seq $got, want $want"
+# an archive file read as a recording (mdsub --file): the same start
+first=$(echo "$name" | sed 's/^tm\.[0-9a-f]*\.0*\([0-9][0-9]*\)\..*/\1/')
+got=$("$MDSUB" --file "$AR/$name" --from "${iso}Z" -n 1 -o csv --no-header | cut -d, -f2)
+[ "$got" = "$first" ] || fail "--file --from ${iso}Z: seq $got, want $first"
+exit 0
