@@ -173,9 +173,6 @@ int bench_latency(const struct bench_transport *tp, const struct bench_cell *cel
 		  const struct bench_opts *o, struct bench_lat *out);
 int bench_throughput(const struct bench_transport *tp, const struct bench_cell *cell,
 		     const struct bench_opts *o, struct bench_tput *out);
-/* Publish cost of one run, in picoseconds per message: with cell->consumers
- * registered readers that never read (idle), or with one reader that reads
- * every message it can, spinning (active; cell->consumers must be 1). */
 /* Catch-up: one reader that is `behind` messages behind (the producer
  * publishes them unpaced while it waits) reads them all, in rounds; *rate
  * is messages / s of reading alone. Overwrite mode, never lapped. */
@@ -183,8 +180,28 @@ int bench_catchup(const struct bench_transport *tp, const struct bench_cell *cel
 		  const struct bench_opts *o, uint64_t behind, double *rate);
 /* summary.c: every performance target in one table (section "summary"). */
 void bench_summary(const struct bench_opts *o, double floor_ns);
+
+/* Who reads while pubcost publishes. */
+enum bench_readers {
+	BENCH_READERS_IDLE,    /* cell->consumers registered, never reading */
+	BENCH_READERS_ACTIVE,  /* one reading every message it can, spinning */
+	BENCH_READERS_ARCHIVE, /* one archiving (archive.c; mdbus only) */
+};
+
+/* Publish cost of one run, in picoseconds per message, with those readers
+ * (ACTIVE and ARCHIVE: cell->consumers must be 1). */
 int bench_pubcost(const struct bench_transport *tp, const struct bench_cell *cell,
-		  const struct bench_opts *o, int active, uint64_t *ps_per_msg);
+		  const struct bench_opts *o, enum bench_readers readers,
+		  uint64_t *ps_per_msg);
+
+/* drivers.c, for consumers elsewhere: attach one reader (waits for the
+ * producer, counts it in subs_ready); count it done (subs_done). */
+int bench_attach(struct bench_run *run, void **sub);
+void bench_finished(struct bench_run *run);
+
+/* archive.c: pubcost's archiving reader, in a consumer process: what
+ * mdpub's archive does (mdbus transport only). */
+int bench_archive_consumer(struct bench_run *run);
 
 /* crosstalk.c: publish calls on a channel without readers, while another
  * channel's blocking reader sleeps and wakes 1000 times a second (noisy)

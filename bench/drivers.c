@@ -11,7 +11,8 @@
  *              consumer's receipt of the last message - producer's start);
  *              reps runs, the one with the median rate is reported.
  *  pubcost     the producer alone publishes `messages` with 0 or N
- *              registered but idle readers attached (overwrite): ns/msg.
+ *              registered but idle readers attached, one active reader,
+ *              or an archiving one (archive.c) (overwrite): ns/msg.
  * Every run starts with a warm-up lap of the ring that is not timed.
  */
 #include <errno.h>
@@ -130,8 +131,7 @@ static int stream_producer(struct bench_run *run)
 	return close_pub(run, pub, r);
 }
 
-/* Attaches one reader and counts it in subs_ready. */
-static int attach(struct bench_run *run, void **sub)
+int bench_attach(struct bench_run *run, void **sub)
 {
 	int r;
 
@@ -144,7 +144,7 @@ static int attach(struct bench_run *run, void **sub)
 	return 0;
 }
 
-static void finished(struct bench_run *run)
+void bench_finished(struct bench_run *run)
 {
 	/* Release: pairs with the producer's acquire wait in close_pub(). */
 	atomic_fetch_add_explicit(&run->ctl->subs_done, 1, memory_order_release);
@@ -167,7 +167,7 @@ static int stream_consumer(struct bench_run *run)
 	uint64_t buf[MAX_WORDS], last = run->warmup + run->messages - 1;
 	struct bench_rx rx = { 0 };
 	void *sub;
-	int r = attach(run, &sub);
+	int r = bench_attach(run, &sub);
 
 	if (r < 0)
 		return r;
@@ -180,7 +180,7 @@ static int stream_consumer(struct bench_run *run)
 			res->lost += rx.lost;
 	} while (rx.seq != last);
 	res->t_end = bench_now();
-	finished(run);
+	bench_finished(run);
 	run->tp->sub_close(sub);
 	if (r < 0)
 		bench_fail("read", r);
@@ -240,7 +240,7 @@ static int catchup_consumer(struct bench_run *run)
 	struct bench_rx rx = { 0 };
 	void *sub;
 
-	r = attach(run, &sub);
+	r = bench_attach(run, &sub);
 	if (r < 0)
 		return r;
 	while (r == 0 && rx.seq + 1 < run->warmup)
@@ -256,7 +256,7 @@ static int catchup_consumer(struct bench_run *run)
 		/* Release: pairs with the producer's acquire wait. */
 		atomic_fetch_add_explicit(&run->ctl->round_done, 1, memory_order_release);
 	}
-	finished(run);
+	bench_finished(run);
 	run->tp->sub_close(sub);
 	if (r < 0)
 		bench_fail("read", r);
@@ -270,12 +270,12 @@ static int idle_consumer(struct bench_run *run)
 	int i, n, r = 0;
 
 	for (n = 0; n < run->cell.consumers && r == 0; n++)
-		r = attach(run, &subs[n]);
+		r = bench_attach(run, &subs[n]);
 	if (r < 0)
 		n--;
 	if (r == 0)
 		bench_wait_count(&run->ctl->pub_done, 1);
-	finished(run);
+	bench_finished(run);
 	for (i = 0; i < n; i++)
 		run->tp->sub_close(subs[i]);
 	return r;
@@ -407,14 +407,20 @@ int bench_catchup(const struct bench_transport *tp, const struct bench_cell *cel
 }
 
 int bench_pubcost(const struct bench_transport *tp, const struct bench_cell *cell,
-		  const struct bench_opts *o, int active, uint64_t *ps_per_msg)
+		  const struct bench_opts *o, enum bench_readers readers,
+		  uint64_t *ps_per_msg)
 {
+	static int (*const consumers[])(struct bench_run *) = {
+		[BENCH_READERS_IDLE] = idle_consumer,
+		[BENCH_READERS_ACTIVE] = stream_consumer,
+		[BENCH_READERS_ARCHIVE] = bench_archive_consumer,
+	};
 	struct bench_run run;
 
 	run_init(&run, tp, cell, o);
 	run.procs = cell->consumers > 0;
 	run.producer = cost_producer;
-	run.consumer = active ? stream_consumer : idle_consumer;
+	run.consumer = consumers[readers];
 	if (bench_execute(&run) < 0)
 		return -1;
 	*ps_per_msg = run.ctl->res[0].value;

@@ -303,28 +303,35 @@ static void pubcost_print(const struct ctx *ctx, const struct bench_transport *t
 }
 
 /* reps runs with 0 readers interleaved with reps runs with IDLE_READERS
- * idle ones and reps with one active, spinning reader
- * (so that a drifting machine hits both alike); prints both rows. */
+ * idle ones, reps with one active, spinning reader and, for mdbus, reps
+ * with an archiving reader (so that a drifting machine hits all alike);
+ * prints a row each. */
 static void pubcost_pair(struct ctx *ctx, const struct bench_transport *tp,
 			 uint32_t slot)
 {
-	static const int readers[3] = { 0, IDLE_READERS, 1 };
-	static const char *const label[3] = { "0", "8 idle", "1 active" };
+	static const int readers[4] = { 0, IDLE_READERS, 1, 1 };
+	static const enum bench_readers kind[4] = {
+		BENCH_READERS_IDLE, BENCH_READERS_IDLE, BENCH_READERS_ACTIVE,
+		BENCH_READERS_ARCHIVE,
+	};
+	static const char *const label[4] = { "0", "8 idle", "1 active",
+					      "archive" };
 	struct bench_cell c = { slot, 0, BENCH_OVERWRITE, BENCH_SPIN };
-	uint64_t ps[3][BENCH_MAX_REPS];
-	struct bench_pct p[3];
+	int rows = tp == &bench_mdbus_transport ? 4 : 3;
+	uint64_t ps[4][BENCH_MAX_REPS];
+	struct bench_pct p[4];
 	int i, k;
 
 	for (i = 0; i < ctx->o.reps; i++)
-		for (k = 0; k < 3; k++) {
+		for (k = 0; k < rows; k++) {
 			c.consumers = readers[k];
-			if (bench_pubcost(tp, &c, &ctx->o, k == 2, &ps[k][i]) < 0) {
+			if (bench_pubcost(tp, &c, &ctx->o, kind[k], &ps[k][i]) < 0) {
 				printf("%-7s %4u          |", tp->name, slot);
 				failed(ctx);
 				return;
 			}
 		}
-	for (k = 0; k < 3; k++) {
+	for (k = 0; k < rows; k++) {
 		bench_percentiles(ps[k], (uint64_t)ctx->o.reps, &p[k]);
 		pubcost_print(ctx, tp, slot, label[k], &p[k],
 			      k ? p[0].p50 / 1000.0 : 0);
@@ -433,7 +440,9 @@ static void pubcost_section(struct ctx *ctx)
 	printf("\n== publish cost (ns/msg): overwrite, unpaced, %llu messages "
 	       "per run after a warm-up lap;\n   %d runs each, interleaved: no "
 	       "reader, %d registered attached idle readers, and one reader\n   "
-	       "reading all it can, spinning (the publisher's isolation); median "
+	       "reading all it can, spinning (the publisher's isolation), and\n   "
+	       "for mdbus one archiving reader (as mdpub's archive: reads all, "
+	       "writes a recording,\n   naps 1 ms when idle); median "
 	       "[min, max] of the runs;\n   'vs 0' = median / the same bus's "
 	       "median with no reader\n", (unsigned long long)ctx->o.messages,
 	       ctx->o.reps, IDLE_READERS);

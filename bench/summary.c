@@ -79,7 +79,8 @@ static int pubcost(struct samples *s, const struct bench_transport *tp,
 	struct bench_cell c = { SUMMARY_SLOT, readers, BENCH_OVERWRITE, BENCH_SPIN };
 	uint64_t ps;
 
-	if (bench_pubcost(tp, &c, o, active, &ps) < 0)
+	if (bench_pubcost(tp, &c, o, active ? BENCH_READERS_ACTIVE : BENCH_READERS_IDLE,
+			  &ps) < 0)
 		return -1;
 	put(s, m, (double)ps);
 	return 0;
