@@ -52,7 +52,7 @@ struct archive {
 	size_t buf_len;
 	struct mdbus_rec_info info;
 	uint64_t epoch;           /* the segment's: in the file names */
-	int64_t rotate_min;       /* minute of the UTC day, -1 = never */
+	int64_t rotate_sec;       /* second of the UTC day, -1 = never */
 	uint64_t flush_ns;
 	uint64_t flush_msgs;      /* a quarter ring: flush at least this often */
 	/* the file being written */
@@ -82,34 +82,37 @@ static void bump(_Atomic uint64_t *c, uint64_t by)
 			      memory_order_relaxed);
 }
 
-/* "HH:MM" into a minute of the day; "none" -1; NULL the default 00:00. */
-static int parse_rotate(const char *s, int64_t *min)
+/* "HH:MM" or "HH:MM:SS" into a second of the day; "none" -1; NULL the
+ * default 00:00. */
+static int parse_rotate(const char *s, int64_t *sec)
 {
-	unsigned h, m;
+	unsigned h, m, ss = 0;
 	char end;
 
 	if (!s) {
-		*min = 0;
+		*sec = 0;
 		return 0;
 	}
 	if (strcmp(s, "none") == 0) {
-		*min = -1;
+		*sec = -1;
 		return 0;
 	}
-	if (strlen(s) != 5 || sscanf(s, "%2u:%2u%c", &h, &m, &end) != 2 ||
-	    h > 23 || m > 59)
+	if (strlen(s) == 5 ? sscanf(s, "%2u:%2u%c", &h, &m, &end) != 2 :
+	    strlen(s) != 8 || sscanf(s, "%2u:%2u:%2u%c", &h, &m, &ss, &end) != 3)
 		return -1;
-	*min = (int64_t)(h * 60 + m);
+	if (h > 23 || m > 59 || ss > 59)
+		return -1;
+	*sec = (int64_t)(h * 3600 + m * 60 + ss);
 	return 0;
 }
 
 int archive_conf_check(const struct chan_conf *c, char *err, size_t errlen)
 {
-	int64_t min;
+	int64_t sec;
 
-	if (parse_rotate(c->archive_rotate, &min) < 0) {
-		snprintf(err, errlen, "archive_rotate: '%s' is not HH:MM (UTC) "
-			 "or none", c->archive_rotate);
+	if (parse_rotate(c->archive_rotate, &sec) < 0) {
+		snprintf(err, errlen, "archive_rotate: '%s' is not HH:MM[:SS] "
+			 "(UTC) or none", c->archive_rotate);
 		return -1;
 	}
 	if (!c->archive)
@@ -296,14 +299,14 @@ static int flush(struct archive *a)
 	return 0;
 }
 
-/* CLOCK_REALTIME of the first rotate_min after now. */
+/* CLOCK_REALTIME of the first rotate_sec of a day after now. */
 static uint64_t next_rotation(const struct archive *a, uint64_t now)
 {
 	uint64_t day = now - now % DAY_NS, at;
 
-	if (a->rotate_min < 0)
+	if (a->rotate_sec < 0)
 		return UINT64_MAX;
-	at = day + (uint64_t)a->rotate_min * 60 * NS_PER_SEC;
+	at = day + (uint64_t)a->rotate_sec * NS_PER_SEC;
 	return at > now ? at : at + DAY_NS;
 }
 
@@ -604,7 +607,7 @@ int archive_start(struct archive **out, const struct chan_conf *c,
 	a->fd = a->dirfd = -1;
 	a->flush_ns = (uint64_t)(c->archive_flush_s * 1e9);
 	a->flush_msgs = c->slots_per_block * c->block_count / 4;
-	(void)parse_rotate(c->archive_rotate, &a->rotate_min);
+	(void)parse_rotate(c->archive_rotate, &a->rotate_sec);
 	a->lost_limit.burst = a->err_limit.burst = 5;
 	r = archive_open(a, err, errlen);
 	if (r == 0) {

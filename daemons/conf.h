@@ -29,7 +29,7 @@ struct chan_conf {
 	int nudge;              /* a nudger wakes anonymous readers */
 	char *archive;          /* archive directory, NULL = none */
 	uint64_t archive_size;  /* rotate files at this many bytes */
-	char *archive_rotate;   /* "HH:MM" UTC, "none"; NULL = 00:00 */
+	char *archive_rotate;   /* "HH:MM[:SS]" UTC, "none"; NULL = 00:00 */
 	double archive_flush_s; /* flush delay, seconds */
 	/* the source and its settings (ops->settings) */
 	const struct source_ops *ops;

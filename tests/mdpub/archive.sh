@@ -5,6 +5,7 @@
 #    at full rate gets every message exactly once, in order, from the
 #    archive's rotated files and then the ring;
 #  - a rate-limited publisher: the late reader catches up and reads on live;
+#  - a new file at the configured time of day, read back as one;
 #  - overwrite mode at full rate: what the archive missed is logged, and a
 #    replaying reader counts exactly that as lost;
 #  - mdpub killed mid-run, a cut record at the end of its last file: the
@@ -96,6 +97,32 @@ replayed=$(sed -n 's/^replayed //p' "$WORK/slow.err")
 [ "$replayed" -ge 10240 ] && [ "$replayed" -lt 40000 ] ||
 	fail "slow: $replayed messages from the archive: never went live"
 echo "rate-limited: $replayed of 40000 messages from the archive"
+
+# 2b. a new file at the configured time of day (UTC, to the second): two
+# files, the second named at or after that time, read back as one
+AR=$WORK/ar2b
+now=$(date -u +%s)
+at=$(date -u -d "@$((now + 3))" +%H:%M:%S)
+channel tod.conf tod source=synthetic rate=5000 mode=lossless $GEOM \
+	archive="$AR" archive_rotate="$at"
+start tod -c "$WORK/tod.conf"
+wait_log tod "channel tod: archive $AR from sequence 0"
+sleep 5
+stop "$PID"
+[ "$(files "$AR" tod | wc -l)" -eq 2 ] ||
+	fail "rotation at $at UTC: files $(ls "$AR")"
+# (named by its first message's time, which may be a moment before the
+# rotation that put it in the new file)
+day=$(ls "$AR" | sed -n '2s/^tod\.[0-9a-f]*\.[0-9]*\.\([0-9]\{8\}\)T\([0-9]\{6\}\)\..*/\1 \2/p')
+t2=$(date -u -d "$(echo "$day" | sed 's/\(..\)\(..\)\(..\)$/\1:\2:\3/')" +%s) ||
+	fail "the second file's name: $(ls "$AR" | sed -n 2p)"
+[ "$t2" -ge $((now + 2)) ] ||
+	fail "the second file ($(ls "$AR" | sed -n 2p)) starts before $at"
+replay tod --from 0 --until down tod
+grep -q '^first 0 last [0-9]* up 1 down 1 bad 0$' "$WORK/tod.out" &&
+	grep -q ' lost 0$' "$WORK/tod.out" || fail "tod: $(cat "$WORK/tod.out")"
+echo "time of day: a new file at $at UTC, read back whole"
+rm -rf "$AR"
 
 # 3. overwrite mode at full rate: the archive falls behind, says so and
 # counts it; a replay counts exactly that as lost
