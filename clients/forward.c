@@ -44,6 +44,7 @@ struct forwarder {
 	uint64_t send_errors;
 	uint64_t session_id;   /* digits of the current session name */
 	struct rtx *rtx;       /* the re-request server, or NULL */
+	struct rtx_archive *older; /* its older messages, or NULL */
 	unsigned char buf[MOLD_PACKET_MAX];
 };
 
@@ -274,6 +275,14 @@ int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 	return 0;
 }
 
+void fwd_rtx_older(struct forwarder *f, const char *channel,
+		   const struct mdbus_sub_config *cfg)
+{
+	if (f && f->rtx && !f->older &&
+	    rtx_archive_open(&f->older, channel, cfg) == 0)
+		rtx_archive_attach(f->older, f->rtx);
+}
+
 void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len)
 {
 	if (f && f->rtx)
@@ -295,6 +304,7 @@ static void linger(struct forwarder *f, uint64_t now)
 		send_packet(f, f->next_num, MOLD_COUNT_END, now_monotonic());
 	}
 	rtx_close(f->rtx, &n);
+	rtx_archive_close(f->older);
 	fprintf(stderr, "mdsub: %s: retransmission: %" PRIu64 " requests "
 		"served (%" PRIu64 " messages), %" PRIu64 " refused (rate %"
 		PRIu64 ", session %" PRIu64 ", malformed %" PRIu64 "), %"

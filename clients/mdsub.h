@@ -208,6 +208,10 @@ void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns);
 /* Flushes a batch that waited long enough, sends a heartbeat when idle;
  * sets *next_ns to the time until it needs calling again. */
 void fwd_tick(struct forwarder *f, uint64_t now_ns, uint64_t *next_ns);
+/* With --retransmit: messages older than the server's store are read
+ * back from `channel` (read with cfg: its ring, else its archive). */
+void fwd_rtx_older(struct forwarder *f, const char *channel,
+		   const struct mdbus_sub_config *cfg);
 /* The address re-requests are answered on (--retransmit), else "" (also
  * for f NULL: a NATS forward has no UDP forwarder). */
 void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len);

@@ -108,6 +108,19 @@ typedef unsigned (*rtx_older_fn)(void *ctx, uint64_t seq, unsigned count,
 				 struct mold_writer *w);
 void rtx_set_older(struct rtx *r, rtx_older_fn older, void *ctx);
 
+/* rtx_archive.c: the messages older than the store, read back from the
+ * channel (its ring, else its archive) for a server of the forwarder of
+ * `channel` read with cfg (the segment under the name now). Returns 0 or
+ * -1 (the channel cannot be looked at, or no memory). */
+struct rtx_archive;
+struct mdbus_sub_config;
+int rtx_archive_open(struct rtx_archive **out, const char *channel,
+		     const struct mdbus_sub_config *cfg);
+/* Makes r ask a for what its store no longer holds. */
+void rtx_archive_attach(struct rtx_archive *a, struct rtx *r);
+/* Frees a (NULL: nothing); after the server that used it is closed. */
+void rtx_archive_close(struct rtx_archive *a);
+
 /* Stops the thread, sets *c and frees everything. */
 void rtx_close(struct rtx *r, struct rtx_counts *c);
 

@@ -752,6 +752,8 @@ static int open_sinks(struct app *a)
 				 sizeof why);
 		if (err)
 			return fail_text(a, why, err);
+		if (!o->fwd_nats)
+			fwd_rtx_older(a->fwd, a->ch[0].name, &o->sub);
 		fwd_rtx_where(a->fwd, why, sizeof why);
 		if (*why)
 			fprintf(stderr, "mdsub: %s: answering re-requests on "

@@ -24,3 +24,15 @@ header() { # header VERSION [HEADER_SIZE]: channel "rec", 256 x 64 x 2, created 
 record() { # record SEQ TS_NS PAYLOAD [TYPE]: type 9 unless given
 	le ${#3} 4; le "${4:-9}" 2; le 0 2; le "$1" 8; le "$2" 8; printf '%s' "$3"
 }
+
+# rtx_port ERRFILE: waits until mdsub --retransmit says where it answers
+# re-requests (in ERRFILE) and prints the port
+rtx_port() {
+	i=0
+	until grep -q "answering re-requests on" "$1"; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "mdsub --retransmit: $(cat "$1")"
+		sleep 0.05
+	done
+	sed -n 's/.*answering re-requests on 127.0.0.1:\([0-9]*\)$/\1/p' "$1"
+}

@@ -13,7 +13,9 @@
 #    count exactly what the restart could not archive;
 #  - a symbolic link, a group-writable directory or another user's as the
 #    archive is refused, by mdpub (and a link by a reader);
-#  - mdsub --from TIME starts at the first message stamped at or after it.
+#  - mdsub --from TIME starts at the first message stamped at or after it;
+#  - mdsub --retransmit answers re-requests for messages older than its
+#    store and the ring from the archive.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 RING=4096 # slots_per_block 1024 x block_count 4
@@ -229,4 +231,25 @@ got=$(TZ=UTC0 "$MDSUB" --from "$iso" -n 1 -o csv --no-header tm 2>/dev/null | cu
 first=$(echo "$name" | sed 's/^tm\.[0-9a-f]*\.0*\([0-9][0-9]*\)\..*/\1/')
 got=$("$MDSUB" --file "$AR/$name" --from "${iso}Z" -n 1 -o csv --no-header | cut -d, -f2)
 [ "$got" = "$first" ] || fail "--file --from ${iso}Z: seq $got, want $first"
+
+# 7. mdsub --forward --retransmit answers re-requests for messages its
+# store (100) and the ring (4096) no longer hold from the archive: the
+# channel of case 6, forwarded from its oldest message in the ring
+REQ=$top_builddir/tests/mdsub/requester
+"$MDSUB" --forward udp://127.0.0.1:9 --from oldest --session OLDER \
+	--retransmit=127.0.0.1:0 --retransmit-depth=100 --linger=0 tm \
+	2>"$WORK/rtx.err" &
+fwd=$!
+PIDS="$PIDS $fwd"
+port=$(rtx_port "$WORK/rtx.err")
+out=$("$REQ" "$port" OLDER 1 10 1) || fail "requester: $out"
+echo "$out" | grep -q '^answers 1 messages 10 ' ||
+	fail "messages 0-9 from the archive: $out"
+out=$("$REQ" "$port" OLDER 60003 10 1) || fail "requester: $out"
+echo "$out" | grep -q '^answers 0 ' || fail "an answer past the end: $out"
+kill -TERM "$fwd"
+wait "$fwd"
+grep -q "retransmission: 1 requests served (10 messages), 0 refused (rate 0, session 0, malformed 0), 1 out of range" \
+	"$WORK/rtx.err" || fail "retransmission counts: $(cat "$WORK/rtx.err")"
+echo "retransmission: messages 0-9 answered from the archive"
 exit 0

@@ -18,13 +18,7 @@ pub feed 100 -t
 	2>"$WORK/fwd.err" &
 fwd=$!
 trap 'kill -KILL $fwd 2>/dev/null; rm -rf "$MDBUS_DIR" "$WORK"' EXIT
-i=0
-until grep -q "answering re-requests on" "$WORK/fwd.err"; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "mdsub did not start: $(cat "$WORK/fwd.err")"
-	sleep 0.05
-done
-port=$(sed -n 's/.*answering re-requests on 127.0.0.1:\([0-9]*\)$/\1/p' "$WORK/fwd.err")
+port=$(rtx_port "$WORK/fwd.err")
 
 # field NAME: the number after NAME in $out
 field() { echo "$out" | sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
