@@ -580,7 +580,7 @@ static int opt_nats(struct mdsub_opts *o, int c, char *arg)
 {
 	struct nats_fwd_opts *n = &o->nats;
 	double sec;
-	int full;
+	int full = 0;
 
 	switch (c) {
 	case OPT_NATS_PREFIX: return parse_prefix(arg, &n->prefix);
