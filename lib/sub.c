@@ -802,13 +802,16 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 		if (s->replaying) {
 			r = replay_nap(s, deadline);
 		} else {
-			/* A message that landed while watching is read at
-			 * once: no sleep, no count in the waiters (a batch
-			 * may not have moved write_num yet, which is all a
-			 * sleeper looks at). */
+			/* Spinning, a message that landed while watching is
+			 * read at once. An adaptive wait still takes its
+			 * step: the step times the wait, which sets the next
+			 * one's spin budget (wait.c adapt_begin()), and
+			 * sleeps only past that budget. */
 			if ((s->wait == MDBUS_WAIT_SPIN ||
 			     s->wait == MDBUS_WAIT_ADAPTIVE) &&
-			    wait_watch(seg_slot(&s->m, pos), s->m.g.slot_size / 8, pos))
+			    wait_watch(seg_slot(&s->m, pos), s->m.g.slot_size / 8,
+				       pos) &&
+			    s->wait == MDBUS_WAIT_SPIN)
 				continue;
 			r = wait_step(&s->m, s->wait, &wf, round, deadline);
 		}
