@@ -215,7 +215,7 @@ int mdbus_pub_abort(mdbus_pub_t *pub);
  * they read), exactly as messages overwritten before they were read. For
  * a publisher that keeps another numbering, e.g. a replay that keeps the
  * recorded sequence numbers (mdpub --keep-seq). Writes at most capacity-1
- * slot stamps. Returns 0, MDBUS_ECLAIMED, -EOVERFLOW past 2^64, or in
+ * slot stamps. Returns 0, MDBUS_ECLAIMED, -EOVERFLOW past 2^62, or in
  * lossless mode MDBUS_EBACKPRESSURE (nothing skipped: a reader is within
  * a ring of the new position). */
 int mdbus_pub_skip(mdbus_pub_t *pub, uint64_t n);

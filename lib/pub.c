@@ -467,8 +467,8 @@ MDBUS_EXPORT int mdbus_pub_skip(mdbus_pub_t *p, uint64_t n)
 		return MDBUS_ECLAIMED;
 	if (n == 0)
 		return 0;
-	if (to < n)
-		return -EOVERFLOW;
+	if (to < n || to > SEQ_LIMIT)
+		return -EOVERFLOW; /* stamps would wrap (layout.h) */
 	r = room_for(p, to - 1); /* the markers overwrite up to to-1-cap */
 	if (r < 0)
 		return r;

@@ -134,10 +134,27 @@ static void lossless(void)
 	mdbus_pub_close(p);
 }
 
+/* A skip that would take the write count to where stamps wrap (a
+ * recording's sequence numbers near 2^64 replayed with --keep-seq) is
+ * refused, and the channel goes on as it was. */
+static void wrap(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open("skip.wrap", &c);
+
+	TU_CHECK_RC(mdbus_pub_skip(p, UINT64_MAX - 4), -EOVERFLOW);
+	TU_CHECK_RC(mdbus_pub_skip(p, (1ULL << 62) + 1), -EOVERFLOW);
+	TU_CHECK_EQ(mdbus_pub_position(p), 0);
+	TU_CHECK_RC(mdbus_pub_skip(p, 1000), 0);
+	TU_CHECK_EQ(mdbus_pub_position(p), 1000);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_skip", 60);
 	sh = tu_shared(sizeof *sh);
+	wrap();
 	overwrite();
 	woken();
 	lossless();
