@@ -203,19 +203,32 @@ int rec_open_fd(mdbus_rec_reader_t **out, int fd, const char *what)
 	return open_on(out, fd, (uint64_t)st.st_size, what, NULL);
 }
 
-int rec_peek_seq(mdbus_rec_reader_t *r, uint64_t *seq)
+/* The header of the record at r->off: 0, -ENODATA at the end,
+ * MDBUS_ETRUNCATED (cut), MDBUS_ECORRUPT (a size no writer makes) or a
+ * read error. */
+static int record_header(mdbus_rec_reader_t *r, struct rec_record *h)
 {
-	struct rec_record h;
-	ssize_t got = fetch(r, r->off, &h, sizeof h);
+	ssize_t got = fetch(r, r->off, h, sizeof *h);
 
 	if (got < 0)
 		return (int)got;
 	if (got == 0)
 		return -ENODATA;
-	if ((size_t)got < sizeof h)
+	if ((size_t)got < sizeof *h)
 		return MDBUS_ETRUNCATED;
-	if (h.size > MDBUS_REC_PAYLOAD_MAX)
+	if (h->size > MDBUS_REC_PAYLOAD_MAX)
 		return MDBUS_ECORRUPT;
+	return 0;
+}
+
+int rec_peek_seq(mdbus_rec_reader_t *r, uint64_t *seq)
+{
+	struct rec_record h = {0};
+	ssize_t got;
+	int err = record_header(r, &h);
+
+	if (err)
+		return err;
 	/* whole only when its last payload byte is there */
 	if (h.size) {
 		unsigned char last;
@@ -239,17 +252,12 @@ void rec_skip(mdbus_rec_reader_t *r)
 MDBUS_EXPORT int mdbus_rec_read(mdbus_rec_reader_t *r, void *buf, size_t len,
 				struct mdbus_msg *msg)
 {
-	struct rec_record h;
-	ssize_t got = fetch(r, r->off, &h, sizeof h);
+	struct rec_record h = {0};
+	ssize_t got;
+	int err = record_header(r, &h);
 
-	if (got < 0)
-		return (int)got;
-	if (got == 0)
-		return -ENODATA;
-	if ((size_t)got < sizeof h)
-		return MDBUS_ETRUNCATED;
-	if (h.size > MDBUS_REC_PAYLOAD_MAX)
-		return MDBUS_ECORRUPT;
+	if (err)
+		return err;
 	msg->size = h.size;
 	if (h.size > len)
 		return -EMSGSIZE;
