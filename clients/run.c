@@ -562,9 +562,20 @@ static int read_file(struct app *a, struct chan *c)
 	}
 }
 
+/* A corrupt file in the archive being replayed: said, and read on at
+ * once (the library goes on with the next file and counts what it hid as
+ * lost, doc/protocol.md "Replay, then live"). Returns 1: the channel is
+ * not idle. */
+static int archive_trouble(struct chan *c)
+{
+	fprintf(stderr, "mdsub: %s: %s; reading on (what it hid is counted "
+		"lost)\n", c->name, mdbus_last_error());
+	return 1;
+}
+
 /* Reads one message from c, waiting up to timeout_ns (0 = no wait).
- * Returns 1 when one was read, 0 when none, a negative code when the run
- * must end. */
+ * Returns 1 when one was read (or the archive said a file of it is
+ * corrupt), 0 when none, a negative code when the run must end. */
 static int read_one(struct app *a, struct chan *c, uint64_t timeout_ns)
 {
 	struct mdbus_msg m;
@@ -589,6 +600,10 @@ static int read_one(struct app *a, struct chan *c, uint64_t timeout_ns)
 	case -EMSGSIZE: return grow_buffer(a, m.size);
 	case MDBUS_EREPLACED: return reattach(a, c);
 	case MDBUS_EEVICTED: return rejoin(a, c);
+	case MDBUS_ECORRUPT:
+		if (mdbus_sub_replaying(c->sub))
+			return archive_trouble(c);
+		return fail(a, c->name, "read", err);
 	default: return fail(a, c->name, "read", err);
 	}
 }

@@ -204,29 +204,26 @@ static int last_record(struct archive *a, const struct arch_file *f,
  * died before the first) is removed. */
 static int files_end(struct archive *a, uint64_t epoch, uint64_t *next)
 {
-	struct arch_file f;
+	struct arch_file *v;
 	uint64_t last;
-	int r;
+	size_t n;
+	int r = arch_list(a->dirfd, a->c->name, epoch, &v, &n);
 
-	for (;;) {
-		r = arch_find(a->dirfd, a->c->name, epoch, ARCH_BY_SEQ,
-			      UINT64_MAX, &f);
-		if (r == -ENOENT)
-			return 0;
-		if (r < 0)
-			return r;
-		r = last_record(a, &f, &last);
-		if (r < 0)
-			return r;
-		if (r == 1) {
-			*next = last + 1;
-			return 1;
-		}
+	if (r < 0)
+		return r;
+	for (r = 0; n > 0 && r == 0; n--) {
+		r = last_record(a, &v[n - 1], &last);
+		if (r != 0)
+			break;
 		log_msg(LOG_WARNING, "channel %s: archive file %s has no whole "
-			"record: removed", a->c->name, f.name);
-		if (unlinkat(a->dirfd, f.name, 0) < 0)
-			return -errno;
+			"record: removed", a->c->name, v[n - 1].name);
+		if (unlinkat(a->dirfd, v[n - 1].name, 0) < 0)
+			r = -errno;
 	}
+	free(v);
+	if (r == 1)
+		*next = last + 1;
+	return r;
 }
 
 /* ------------------------------------------------------------------ files */

@@ -9,13 +9,15 @@
  * EPOCH the segment's in 16 lower-case hex digits, SEQ the file's first
  * sequence number in 20 decimal digits, then its first message's
  * timestamp in UTC with nanoseconds: names sort by sequence, and a
- * sequence or a time maps to a file from the names alone.
+ * sequence or a time maps to a file from the names alone. A reader lists
+ * the directory once, and picks files from the sorted list.
  */
 #define _GNU_SOURCE /* timegm() */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -100,33 +102,38 @@ int arch_parse(const char *name, const char *channel, uint64_t epoch,
 	return 0;
 }
 
-/* Whether candidate c is a better pick than the best so far (have). */
-static int better(enum arch_pick how, uint64_t key, const struct arch_file *c,
-		  const struct arch_file *best, int have)
+static int by_seq(const void *x, const void *y)
 {
-	switch (how) {
-	case ARCH_AFTER:
-		return c->first_seq > key && (!have || c->first_seq < best->first_seq);
-	case ARCH_BY_TIME:
-		if (!have)
-			return 1;
-		if (c->first_ns < key)
-			return best->first_ns >= key || c->first_seq > best->first_seq;
-		return best->first_ns >= key && c->first_seq < best->first_seq;
-	default:
-		if (!have)
-			return 1;
-		if (c->first_seq <= key)
-			return best->first_seq > key || c->first_seq > best->first_seq;
-		return best->first_seq > key && c->first_seq < best->first_seq;
-	}
+	const struct arch_file *a = x, *b = y;
+
+	if (a->first_seq != b->first_seq)
+		return a->first_seq < b->first_seq ? -1 : 1;
+	return strcmp(a->name, b->name);
 }
 
-int arch_find(int dirfd, const char *channel, uint64_t epoch,
-	      enum arch_pick how, uint64_t key, struct arch_file *f)
+/* Appends c to the list *v of *n (room for *cap). */
+static int append(struct arch_file **v, size_t *n, size_t *cap,
+		  const struct arch_file *c)
 {
-	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0), have = 0;
-	struct arch_file c;
+	if (*n == *cap) {
+		size_t more = *cap ? *cap * 2 : 64;
+		struct arch_file *w = realloc(*v, more * sizeof *w);
+
+		if (!w)
+			return -ENOMEM;
+		*v = w;
+		*cap = more;
+	}
+	(*v)[(*n)++] = *c;
+	return 0;
+}
+
+int arch_list(int dirfd, const char *channel, uint64_t epoch,
+	      struct arch_file **out, size_t *count)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0), r = 0;
+	struct arch_file c, *v = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *e;
 	DIR *d;
 
@@ -138,14 +145,57 @@ int arch_find(int dirfd, const char *channel, uint64_t epoch,
 		return -errno;
 	}
 	rewinddir(d);
-	while ((e = readdir(d)))
-		if (arch_parse(e->d_name, channel, epoch, &c) == 0 &&
-		    better(how, key, &c, f, have)) {
-			*f = c;
-			have = 1;
-		}
+	while (r == 0 && (e = readdir(d)))
+		if (arch_parse(e->d_name, channel, epoch, &c) == 0)
+			r = append(&v, &n, &cap, &c);
 	closedir(d);
-	return have ? 0 : -ENOENT;
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	if (n)
+		qsort(v, n, sizeof *v, by_seq);
+	*out = v;
+	*count = n;
+	return 0;
+}
+
+/* The number of files in v (sorted) whose first_seq is at most key. */
+static size_t upto(const struct arch_file *v, size_t n, uint64_t key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v[mid].first_seq <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+long arch_pick(const struct arch_file *v, size_t n, enum arch_pick how,
+	       uint64_t key)
+{
+	size_t i = upto(v, n, key);
+
+	if (!n)
+		return -1;
+	switch (how) {
+	case ARCH_AFTER:
+		return i < n ? (long)i : -1;
+	case ARCH_BY_TIME:
+		/* the last begun before key (timestamps may go back: every
+		 * name is looked at, in memory) */
+		for (i = n; i-- > 0;)
+			if (v[i].first_ns < key)
+				return (long)i;
+		return 0;
+	default:
+		return i ? (long)(i - 1) : 0;
+	}
 }
 
 int arch_open_dir(const char *path)

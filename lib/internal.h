@@ -184,10 +184,15 @@ int arch_name(char *out, size_t len, const char *channel, uint64_t epoch,
 /* 0 and *f when name is an archive file of channel and epoch, else -1. */
 int arch_parse(const char *name, const char *channel, uint64_t epoch,
 	       struct arch_file *f);
-/* Picks a file of channel and epoch in the directory dirfd. Returns 0
- * with *f, -ENOENT when there is none, or a negated errno. */
-int arch_find(int dirfd, const char *channel, uint64_t epoch,
-	      enum arch_pick how, uint64_t key, struct arch_file *f);
+/* The files of channel and epoch in the directory dirfd (one readdir
+ * pass), sorted by first_seq: 0 with *out (malloc()ed, free() it) and
+ * *count, or a negated errno. */
+int arch_list(int dirfd, const char *channel, uint64_t epoch,
+	      struct arch_file **out, size_t *count);
+/* The index in v (n files, sorted by arch_list()) of the file `how` picks
+ * for key, or -1 when there is none. Binary search by sequence. */
+long arch_pick(const struct arch_file *v, size_t n, enum arch_pick how,
+	       uint64_t key);
 /* Opens the archive directory at path (absolute; never through a
  * symbolic link as its last part: -ELOOP). Returns the descriptor or a
  * negated errno. */
@@ -225,13 +230,14 @@ int replay_open(struct replay **out, const struct seg_map *m,
  * time (the last one begun before key: with timestamps that do not go
  * back, the first message at or after key is in it or starts the next;
  * *pos becomes its first sequence). No file is no error: reading then finds what is lost. */
-int replay_seek(struct replay *rp, enum arch_pick how, uint64_t key,
-		uint64_t *pos);
+int replay_seek(struct replay *rp, const struct seg_map *m,
+		enum arch_pick how, uint64_t key, uint64_t *pos);
 /* Reads the message at *pos from the archive: 0 with it in buf and *msg
  * (*pos past it), 1 when the reader is to go on in the ring at *pos,
  * -EAGAIN when the archive has not written *pos yet, or a negative error
- * (-EMSGSIZE: as mdbus_sub_try_read()). Messages skipped are added to
- * *lost. */
+ * (-EMSGSIZE: as mdbus_sub_try_read(); MDBUS_ECORRUPT once per corrupt
+ * file, with detail: the next call reads on after it). Messages skipped
+ * are added to *lost. */
 int replay_read(struct replay *rp, const struct seg_map *m, uint64_t *pos,
 		uint64_t *lost, void *buf, size_t len, struct mdbus_msg *msg);
 /* Closes the file being read (going live); the next read seeks again. */

@@ -70,7 +70,9 @@ const char *mdbus_strerror(int err);
  * none. Each call that may set it (the open, reopen, stats, list, unlink
  * and recording open/create calls) empties it first, so it always belongs
  * to the last such call; hot-path calls (publish, claim, commit, read,
- * recording read/write) neither set nor empty it. Thread-local. */
+ * recording read/write) neither set nor empty it, but for a read that
+ * returns MDBUS_ECORRUPT from the archive (the corrupt file and why).
+ * Thread-local. */
 const char *mdbus_last_error(void);
 
 /* Returns the package version of the library in use (MDBUS_VERSION of the

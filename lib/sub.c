@@ -137,7 +137,7 @@ static int start_archive(struct mdbus_sub *s, uint64_t w)
 	if (r < 0 || !behind || !s->rp)
 		return r;
 	s->replaying = 1;
-	return replay_seek(s->rp, s->start == MDBUS_START_TIME ? ARCH_BY_TIME
+	return replay_seek(s->rp, &s->m, s->start == MDBUS_START_TIME ? ARCH_BY_TIME
 							       : ARCH_BY_SEQ,
 			   s->start == MDBUS_START_TIME ? s->start_time_ns
 							: s->start_seq, &s->pos);
@@ -397,7 +397,7 @@ static void count_lost(struct mdbus_sub *s, uint64_t n)
  * archive: 1 when it does, 0 when it has none. */
 static int fall_back(struct mdbus_sub *s)
 {
-	if (!s->rp || replay_seek(s->rp, ARCH_BY_SEQ, s->pos, NULL) < 0)
+	if (!s->rp || replay_seek(s->rp, &s->m, ARCH_BY_SEQ, s->pos, NULL) < 0)
 		return 0;
 	s->replaying = 1;
 	publish_position(s);

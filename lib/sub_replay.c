@@ -11,8 +11,20 @@
  * reader goes back to the ring if the ring still has pos; if the ring
  * has moved past pos, it waits for the archive while the publisher and
  * its archive run, and counts what neither holds as lost otherwise.
+ *
+ * The directory is listed once per seek, and again only when the reader
+ * reaches the end of that list (files written meanwhile): files are then
+ * picked from the sorted list. A record that cannot be where it is (not
+ * after the one before it, below its file's name, at or past the next
+ * file's, or further than the ring has ever published) is corruption:
+ * its file ends there, the read returns MDBUS_ECORRUPT once, naming it,
+ * and the next read goes on with the next file, what neither holds
+ * counted lost.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,10 +38,19 @@ struct replay {
 	uid_t owner;                 /* the files' owner: the segment's */
 	uint64_t epoch;
 	char channel[MDBUS_CHANNEL_MAX + 1];
+	struct arch_file *files;     /* the last listing, sorted */
+	size_t nfiles;
+	size_t cur;                  /* files[cur] is being read */
 	mdbus_rec_reader_t *r;       /* the file being read, or NULL */
+	char name[ARCH_NAME_MAX];    /* its name */
 	uint64_t file_first;         /* its first sequence number */
-	int chosen;                  /* a file was chosen: file_first is
-					valid (r may be NULL: no header) */
+	uint64_t prev;               /* the last record's seq in it */
+	int have_prev;
+	int chosen;                  /* a file was chosen: cur and
+					file_first are valid (r may be NULL:
+					no header) */
+	char bad[320];               /* corruption found, not yet returned */
+	char told[ARCH_NAME_MAX];    /* the name past beyond() last told */
 	uint64_t live_check_ns;      /* CLOCK_MONOTONIC of the next look */
 	int live;                    /* the archive was running at the last look */
 };
@@ -118,17 +139,77 @@ void replay_close(struct replay *rp)
 		return;
 	close_file(rp);
 	close(rp->dirfd);
+	free(rp->files);
 	free(rp);
 }
 
-/* Opens the file f. A file we may not read is an error; one without a
- * whole header (its writer died, or the disk filled, at once) is empty. */
-static int open_file(struct replay *rp, const struct arch_file *f)
+/* Notes that the current file is corrupt from its next record on (the
+ * file ends there), returned by the next replay_read() (once). */
+static __attribute__((format(printf, 2, 3))) void
+corrupt(struct replay *rp, const char *fmt, ...)
 {
+	int n = snprintf(rp->bad, sizeof rp->bad, "archive file %s: ", rp->name);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof rp->bad)
+		vsnprintf(rp->bad + n, sizeof rp->bad - (size_t)n, fmt, ap);
+	va_end(ap);
+	close_file(rp);
+}
+
+/* Where nothing can be: past every message the ring can have held
+ * (write_num acquire-loaded after what is compared; a capacity more for
+ * messages of a batch whose publisher died before publishing them). */
+static uint64_t beyond(const struct seg_map *m)
+{
+	/* Acquire pairs with the producer's release store of write_num. */
+	uint64_t w = atomic_load_explicit(&m->hdr->write_num, memory_order_acquire);
+
+	return w + m->g.capacity < w ? UINT64_MAX : w + m->g.capacity;
+}
+
+/* Lists the directory again; names past beyond() are corrupt, left out. */
+static int list(struct replay *rp, const struct seg_map *m)
+{
+	uint64_t end;
+	size_t keep = 0;
+	int r;
+
+	free(rp->files);
+	rp->files = NULL;
+	rp->nfiles = 0;
+	rp->chosen = 0;
+	r = arch_list(rp->dirfd, rp->channel, rp->epoch, &rp->files, &rp->nfiles);
+	if (r < 0)
+		return err_set(r, "archive: listing it: %s", strerror(-r));
+	end = beyond(m); /* after the listing: every real name is below */
+	while (keep < rp->nfiles && rp->files[keep].first_seq < end)
+		keep++;
+	if (keep < rp->nfiles && strcmp(rp->told, rp->files[keep].name)) {
+		memcpy(rp->told, rp->files[keep].name, sizeof rp->told);
+		snprintf(rp->bad, sizeof rp->bad, "archive file %s: its first "
+			 "sequence number is past everything published (%"
+			 PRIu64 "): corrupt or not the archive's, not read "
+			 "(%zu such files)", rp->files[keep].name, end,
+			 rp->nfiles - keep);
+	}
+	rp->nfiles = keep;
+	return 0;
+}
+
+/* Opens files[i]. A file we may not read is an error; one without a
+ * whole header (its writer died, or the disk filled, at once) is empty. */
+static int open_file(struct replay *rp, size_t i)
+{
+	const struct arch_file *f = &rp->files[i];
 	int fd = arch_open_read(rp->dirfd, f->name, rp->owner), r;
 
 	close_file(rp);
+	rp->cur = i;
+	memcpy(rp->name, f->name, sizeof rp->name);
 	rp->file_first = f->first_seq;
+	rp->have_prev = 0;
 	rp->chosen = 1;
 	if (fd < 0)
 		return err_set(fd, "archive file %s: %s%s", f->name,
@@ -138,39 +219,51 @@ static int open_file(struct replay *rp, const struct arch_file *f)
 	return r == MDBUS_ETRUNCATED ? 0 : r;
 }
 
-int replay_seek(struct replay *rp, enum arch_pick how, uint64_t key,
-		uint64_t *pos)
+int replay_seek(struct replay *rp, const struct seg_map *m,
+		enum arch_pick how, uint64_t key, uint64_t *pos)
 {
-	struct arch_file f;
-	int r = arch_find(rp->dirfd, rp->channel, rp->epoch, how, key, &f);
+	long i;
+	int r;
 
 	close_file(rp);
-	rp->chosen = 0;
-	if (r == -ENOENT)
-		return 0;
+	r = list(rp, m);
 	if (r < 0)
 		return r;
+	i = arch_pick(rp->files, rp->nfiles, how, key);
+	if (i < 0)
+		return 0;
 	if (how == ARCH_BY_TIME)
-		*pos = f.first_seq;
-	return open_file(rp, &f);
+		*pos = rp->files[i].first_seq;
+	return open_file(rp, (size_t)i);
 }
 
 /* The next file after the current one (or the one pos is in when there
- * is none): 1 when one is open, 0 when there is none yet. */
-static int next_file(struct replay *rp, uint64_t pos)
+ * is none), from the listing, listed again at its end: 1 when one is
+ * open, 0 when there is none yet (the current one stays open: the
+ * archive may still be writing it). */
+static int next_file(struct replay *rp, const struct seg_map *m, uint64_t pos)
 {
-	struct arch_file f;
-	int r = rp->chosen ? arch_find(rp->dirfd, rp->channel, rp->epoch,
-				       ARCH_AFTER, rp->file_first, &f)
-			   : arch_find(rp->dirfd, rp->channel, rp->epoch,
-				       ARCH_BY_SEQ, pos, &f);
+	uint64_t after = rp->file_first;
+	int chosen = rp->chosen, r;
+	long i;
 
-	if (r == -ENOENT)
-		return 0;
+	if (chosen && rp->cur + 1 < rp->nfiles) {
+		r = open_file(rp, rp->cur + 1);
+		return r < 0 ? r : 1;
+	}
+	r = list(rp, m);
 	if (r < 0)
 		return r;
-	r = open_file(rp, &f);
-	return r < 0 ? r : 1;
+	i = chosen ? arch_pick(rp->files, rp->nfiles, ARCH_AFTER, after)
+		   : arch_pick(rp->files, rp->nfiles, ARCH_BY_SEQ, pos);
+	if (i >= 0) {
+		r = open_file(rp, (size_t)i);
+		return r < 0 ? r : 1;
+	}
+	/* still after the same file, the last of the new listing */
+	rp->chosen = chosen;
+	rp->cur = rp->nfiles ? rp->nfiles - 1 : 0;
+	return 0;
 }
 
 /* Whether the archive may still write what it has not: it is announced
@@ -207,16 +300,50 @@ static int at_end(struct replay *rp, const struct seg_map *m, uint64_t *pos,
 	return 1;
 }
 
-/* One record of the current file at pos, if the archive has it (below
- * `next`): 0 read into buf, 2 skipped (before pos), 1 none. */
-static int one_record(struct replay *rp, uint64_t next, uint64_t *pos,
-		      uint64_t *lost, void *buf, size_t len, struct mdbus_msg *msg)
+/* Whether seq cannot be the current file's next record (doc/protocol.md,
+ * "Replay, then live"): noted as corruption, the file ends. */
+static int misplaced(struct replay *rp, const struct seg_map *m, uint64_t seq)
+{
+	uint64_t end;
+
+	if (rp->have_prev && seq <= rp->prev)
+		corrupt(rp, "record %" PRIu64 " after record %" PRIu64
+			": out of order", seq, rp->prev);
+	else if (seq < rp->file_first)
+		corrupt(rp, "record %" PRIu64 " before the file's first "
+			"sequence number", seq);
+	else if (seq >= (end = beyond(m)))
+		corrupt(rp, "record %" PRIu64 " past everything the channel "
+			"published (%" PRIu64 ")", seq, end);
+	else if (rp->cur + 1 < rp->nfiles &&
+		 seq >= rp->files[rp->cur + 1].first_seq)
+		corrupt(rp, "record %" PRIu64 " where the next file (%s) "
+			"begins", seq, rp->files[rp->cur + 1].name);
+	return !rp->r;
+}
+
+/* One record of the current file at pos: 0 read into buf, 2 skipped
+ * (before pos), 3 not announced (at or past next), 1 none: the file
+ * ended (its end, a cut record, or corruption). */
+static int one_record(struct replay *rp, const struct seg_map *m,
+		      uint64_t next, uint64_t *pos, uint64_t *lost, void *buf,
+		      size_t len, struct mdbus_msg *msg)
 {
 	uint64_t seq;
 	int r;
 
-	if (!rp->r || rec_peek_seq(rp->r, &seq) < 0 || seq >= next)
+	if (!rp->r)
 		return 1;
+	r = rec_peek_seq(rp->r, &seq);
+	if (r == MDBUS_ECORRUPT)
+		corrupt(rp, "a record larger than 1 MiB at offset %" PRIu64,
+			mdbus_rec_offset(rp->r));
+	if (r < 0 || misplaced(rp, m, seq))
+		return 1;
+	if (seq >= next)
+		return 3;
+	rp->prev = seq;
+	rp->have_prev = 1;
 	if (seq < *pos) {
 		rec_skip(rp->r);
 		return 2;
@@ -228,6 +355,32 @@ static int one_record(struct replay *rp, uint64_t next, uint64_t *pos,
 		return r;
 	(*pos)++;
 	return 0;
+}
+
+/* Messages pos .. next - 1 are in no file (the archive lost them): 1 to
+ * read on in the ring, which may still hold some of them (those of a
+ * failed write), 0 to go on at next; what neither holds is counted. */
+static int in_no_file(const struct seg_map *m, uint64_t next, uint64_t *pos,
+		      uint64_t *lost)
+{
+	/* Acquire pairs with the producer's release store of write_num. */
+	uint64_t w = atomic_load_explicit(&m->hdr->write_num, memory_order_acquire);
+	uint64_t old = seg_oldest(m, w), to = old < next ? old : next;
+
+	if (*pos < to) {
+		*lost += to - *pos;
+		*pos = to;
+	}
+	return old < next;
+}
+
+/* The corruption noted, once. */
+static int report(struct replay *rp)
+{
+	int r = err_set(MDBUS_ECORRUPT, "%s", rp->bad);
+
+	rp->bad[0] = '\0';
+	return r;
 }
 
 int replay_read(struct replay *rp, const struct seg_map *m, uint64_t *pos,
@@ -243,23 +396,30 @@ int replay_read(struct replay *rp, const struct seg_map *m, uint64_t *pos,
 							     memory_order_acquire)
 				      : UINT64_MAX;
 
+		if (rp->bad[0])
+			return report(rp);
 		if (*pos >= next)
 			return at_end(rp, m, pos, lost);
-		r = one_record(rp, next, pos, lost, buf, len, msg);
-		if (r != 1) {
-			if (r == 2)
-				continue;
+		r = one_record(rp, m, next, pos, lost, buf, len, msg);
+		if (r == 2)
+			continue;
+		if (r == 3 && in_no_file(m, next, pos, lost))
+			return 1; /* pos .. next - 1: in no file */
+		if (r == 3)
+			continue;
+		if (r != 1)
 			return r;
-		}
-		r = next_file(rp, *pos);
+		if (rp->bad[0])
+			continue;
+		r = next_file(rp, m, *pos);
 		if (r < 0)
 			return r;
 		if (r == 1)
 			continue;
 		if (!known) /* files are all we know: the ring from here */
 			return at_end(rp, m, pos, lost);
-		*lost += next - *pos; /* in no file: lost by the archive */
-		*pos = next;
+		if (in_no_file(m, next, pos, lost))
+			return 1;
 	}
 }
 

@@ -15,8 +15,17 @@
  *  - hostile archives: a FIFO under an archive file's name, a symbolic
  *    link as the directory, a file of another user (root only), a path in
  *    the segment header that is not absolute or not terminated: clear
- *    errors, no hang.
+ *    errors, no hang;
+ *  - 2000 files read through with one listing of the directory (the
+ *    program interposes fdopendir() and counts: dynamic link only);
+ *  - records and names that cannot be where they are (far ahead of
+ *    everything published, out of order): MDBUS_ECORRUPT once, naming
+ *    the file, then the next file, what neither holds counted lost;
+ *    never a wait for a message that will not come.
  */
+#define _GNU_SOURCE /* RTLD_NEXT */
+#include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,8 +42,20 @@
 #define PMAX (SLOT - MDBUS_SLOT_HEADER)
 #define RING 64 /* 16 slots x 4 blocks */
 #define NOBODY 65534
+#define NDIRS 6
 
-static char dirs[3][256];
+static char dirs[NDIRS][256];
+static unsigned listings; /* fdopendir() calls: directory listings */
+
+DIR *fdopendir(int fd)
+{
+	static DIR *(*real)(int);
+
+	if (!real)
+		real = (DIR *(*)(int))dlsym(RTLD_NEXT, "fdopendir");
+	listings++;
+	return real(fd);
+}
 
 static uint64_t epoch_of(const char *channel)
 {
@@ -54,31 +75,44 @@ static void file_name(char *out, size_t len, const char *dir,
 		 (unsigned long long)seq, (unsigned long long)(seq + 1));
 }
 
-/* Writes messages [from, to) of tu_publish_seq()'s pattern into a new
- * archive file. */
-static void archive_range(const char *dir, const char *channel, uint64_t from,
-			  uint64_t to)
+/* Writes the records seqs[0..n) (tu_publish_seq()'s pattern) into a new
+ * file at path. */
+static void archive_seqs(const char *path, const char *channel,
+			 const uint64_t *seqs, size_t n)
 {
 	unsigned char buf[PMAX];
 	struct mdbus_rec_info info;
 	mdbus_rec_writer_t *w;
 	struct mdbus_msg m;
-	char path[512];
 
 	memset(&info, 0, sizeof info);
 	strcpy(info.channel, channel);
-	file_name(path, sizeof path, dir, channel, from);
 	TU_CHECK_RC(mdbus_rec_create(&w, path, &info, MDBUS_REC_EXCL), 0);
-	for (uint64_t s = from; s < to; s++) {
+	for (size_t i = 0; i < n; i++) {
 		memset(&m, 0, sizeof m);
-		m.seq = s;
-		m.ts_ns = s + 1;
-		m.size = (uint32_t)tu_size_for(s, PMIN, PMAX);
-		m.type = tu_type_for(s);
-		tu_fill(buf, m.size, s);
+		m.seq = seqs[i];
+		m.ts_ns = seqs[i] + 1;
+		m.size = (uint32_t)tu_size_for(seqs[i], PMIN, PMAX);
+		m.type = tu_type_for(seqs[i]);
+		tu_fill(buf, m.size, seqs[i]);
 		TU_CHECK_RC(mdbus_rec_write(w, &m, buf), 0);
 	}
 	TU_CHECK_RC(mdbus_rec_finish(w), 0);
+}
+
+/* Writes messages [from, to) of tu_publish_seq()'s pattern into a new
+ * archive file. */
+static void archive_range(const char *dir, const char *channel, uint64_t from,
+			  uint64_t to)
+{
+	uint64_t seqs[1024];
+	char path[512];
+
+	TU_CHECK(to - from <= sizeof seqs / sizeof seqs[0]);
+	for (uint64_t s = from; s < to; s++)
+		seqs[s - from] = s;
+	file_name(path, sizeof path, dir, channel, from);
+	archive_seqs(path, channel, seqs, to - from);
 }
 
 static mdbus_pub_t *pub_open(const char *channel, const char *archive)
@@ -133,6 +167,16 @@ static void read_range(mdbus_sub_t *s, uint64_t from, uint64_t to,
 {
 	for (uint64_t n = from; n < to; n++)
 		read_one(s, n, n == from ? lost_first : 0);
+}
+
+/* A reader of channel started at `at` (by start) reads [from, to). */
+static void read_from(const char *channel, enum mdbus_start start,
+		      uint64_t at, uint64_t from, uint64_t to)
+{
+	mdbus_sub_t *s = sub_open(channel, start, at, NULL, 0);
+
+	read_range(s, from, to, 0);
+	mdbus_sub_close(s);
 }
 
 static void nothing_more(mdbus_sub_t *s)
@@ -222,13 +266,9 @@ static void t_live(void)
 	mdbus_sub_close(s);
 
 	/* by time: the first stamped at or after 301 ns is seq 300 */
-	s = sub_open("live", MDBUS_START_TIME, 301, NULL, 0);
-	read_range(s, 300, 310, 0);
-	mdbus_sub_close(s);
+	read_from("live", MDBUS_START_TIME, 301, 300, 310);
 	/* a time before everything: from the first message */
-	s = sub_open("live", MDBUS_START_TIME, 0, NULL, 0);
-	read_range(s, 0, 3, 0);
-	mdbus_sub_close(s);
+	read_from("live", MDBUS_START_TIME, 0, 0, 3);
 	/* the archive handed over in place */
 	t = sub_open("live", MDBUS_START_SEQ, 100, NULL, 0);
 	while (got < 50) {
@@ -311,15 +351,128 @@ static void t_hostile(void)
 	tu_note("hostile archives refused");
 }
 
+/* ----------------------------------------------- many files, one listing */
+
+#define MANY 2000 /* files of 3 messages */
+
+static void t_many(void)
+{
+	mdbus_pub_t *p = pub_open("many", dirs[3]);
+	unsigned before;
+	mdbus_sub_t *s;
+
+	for (uint64_t f = 0; f < MANY; f++)
+		archive_range(dirs[3], "many", 3 * f, 3 * f + 3);
+	publish(p, 0, 3 * MANY + 10);
+	mdbus_pub_archive_progress(p, 3 * MANY, 0);
+	before = listings;
+	s = sub_open("many", MDBUS_START_SEQ, 0, NULL, 0);
+	read_range(s, 0, 3 * MANY + 10, 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	nothing_more(s);
+	mdbus_sub_close(s);
+	if (listings - before > 2)
+		tu_fail("%u files read with %u listings of the directory",
+			MANY, listings - before);
+	/* from the middle, by sequence and by time: one listing each */
+	before = listings;
+	read_from("many", MDBUS_START_SEQ, 3001, 3001, 3100);
+	read_from("many", MDBUS_START_TIME, 4502, 4501, 4600);
+	TU_CHECK_EQ(listings - before, 2);
+	mdbus_pub_close(p);
+	tu_note("%u files: every message once, one listing", MANY);
+}
+
+/* ------------------------------------------------- records out of place */
+
+/* A file named for first (stamped at ns) holding records seqs. */
+static void forged(const char *dir, const char *channel, uint64_t first,
+		   uint64_t ns, const uint64_t *seqs, size_t n, char *path,
+		   size_t len)
+{
+	snprintf(path, len, "%s/%s.%016llx.%020llu.19700101T000000.%09lluZ.rec",
+		 dir, channel, (unsigned long long)epoch_of(channel),
+		 (unsigned long long)first, (unsigned long long)ns);
+	archive_seqs(path, channel, seqs, n);
+}
+
+/* The next read fails with MDBUS_ECORRUPT, naming path's file and why. */
+static void read_corrupt(mdbus_sub_t *s, const char *path, const char *why)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	const char *name = strrchr(path, '/') + 1;
+
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 2000000000LL),
+		    MDBUS_ECORRUPT);
+	if (!strstr(mdbus_last_error(), name) || !strstr(mdbus_last_error(), why))
+		tu_fail("corrupt: \"%s\", want %s and \"%s\"",
+			mdbus_last_error(), name, why);
+}
+
+static void t_far(void)
+{
+	static const uint64_t far[] = { 1000000000000ULL };
+	uint64_t oo[101];
+	char path[512], path2[512];
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+
+	/* a reader's own directory (nothing announced: the files are all
+	 * it knows): a record far ahead would have sent it to wait in the
+	 * ring for a message that never comes */
+	p = pub_open("far", NULL);
+	publish(p, 0, 400);
+	archive_range(dirs[4], "far", 0, 100);
+	forged(dirs[4], "far", 100, 101, far, 1, path, sizeof path);
+	archive_range(dirs[4], "far", 200, 300);
+	s = sub_open("far", MDBUS_START_SEQ, 0, dirs[4], 0);
+	read_range(s, 0, 100, 0);
+	read_corrupt(s, path, "past everything the channel published");
+	read_range(s, 200, 300, 100);
+	read_range(s, 400 - RING, 400, 400 - RING - 300);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 100 + 400 - RING - 300);
+	nothing_more(s);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+
+	/* announced: a name far ahead, stamped before everything, would be
+	 * the file a start by time picks; a record out of order ends its
+	 * file */
+	p = pub_open("farname", dirs[5]);
+	publish(p, 0, 700);
+	for (int i = 0; i < 100; i++)
+		oo[i] = (uint64_t)i;
+	oo[100] = 50;
+	snprintf(path2, sizeof path2, "x");
+	forged(dirs[5], "farname", 0, 1, oo, 101, path2, sizeof path2);
+	archive_range(dirs[5], "farname", 100, 500);
+	forged(dirs[5], "farname", far[0], 0, far, 1, path, sizeof path);
+	mdbus_pub_archive_progress(p, 500, 0);
+	s = sub_open("farname", MDBUS_START_TIME, 51, NULL, 0);
+	read_corrupt(s, path, "past everything published");
+	read_range(s, 50, 100, 0);
+	read_corrupt(s, path2, "record 50 after record 99: out of order");
+	read_range(s, 100, 500, 0);
+	mdbus_pub_close(p); /* 500..635: nothing left to wait for */
+	read_range(s, 700 - RING, 700, 700 - RING - 500);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 700 - RING - 500);
+	nothing_more(s);
+	mdbus_sub_close(s);
+	tu_note("records and names out of place: corrupt, said once, exact loss");
+}
+
 int main(void)
 {
 	tu_init("t_replay", 60);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < NDIRS; i++) {
 		snprintf(dirs[i], sizeof dirs[i], "%s/archive%d", tu_dir(), i);
 		TU_CHECK(mkdir(dirs[i], 0750) == 0);
 	}
 	t_gap_dead();
 	t_live();
 	t_hostile();
+	t_many();
+	t_far();
 	return 0;
 }
