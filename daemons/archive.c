@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "archive_end.h"
 #include "clock.h"
 #include "internal.h"
 #include "log.h"
@@ -38,6 +40,7 @@
 #define ARCHIVE_BACKOFF_NS NS_PER_SEC  /* after a failed write */
 #define ARCHIVE_NAP_NS 1000000ULL      /* nothing to read: nap this long */
 #define ARCHIVE_NAME "archive"         /* its consumer name */
+#define NOTE_SUFFIX ".resume"          /* CHANNEL.resume: archive_end.h */
 #define DAY_NS (86400ULL * NS_PER_SEC)
 
 struct archive {
@@ -47,6 +50,9 @@ struct archive {
 	atomic_int stop;          /* main thread: archive up to stop_at, end */
 	_Atomic uint64_t stop_at;
 	int dirfd;
+	int notefd;               /* the resume note (archive_end.h) */
+	mode_t mode;              /* of the files (file_mode_of()) */
+	gid_t gid;                /* the channel's group, or -1 */
 	mdbus_sub_t *sub;
 	void *buf;
 	size_t buf_len;
@@ -61,6 +67,8 @@ struct archive {
 	char name[ARCH_NAME_MAX];
 	uint64_t file_bytes;      /* written to the writer */
 	uint64_t good_bytes;      /* of them flushed */
+	uint64_t first_seq;       /* in its name */
+	uint64_t last_seq;        /* of the last record written */
 	uint64_t file_msgs;
 	uint64_t rotate_at;       /* CLOCK_REALTIME of the next rotation */
 	/* progress */
@@ -127,6 +135,46 @@ int archive_conf_check(const struct chan_conf *c, char *err, size_t errlen)
 
 /* ------------------------------------------------------------ the directory */
 
+/* The mode of the files: what file_mode lets the channel's group and
+ * others read, written by nobody but mdpub (doc/protocol.md, "Archive
+ * files"). */
+static mode_t file_mode_of(const struct chan_conf *c)
+{
+	return ((mode_t)c->file_mode & 0644) | 0600;
+}
+
+/* The directory's: searchable by those who may read the files. */
+static mode_t dir_mode_of(const struct chan_conf *c)
+{
+	mode_t f = file_mode_of(c);
+
+	return 0700 | (f & 0040 ? 0050 : 0) | (f & 0004 ? 0005 : 0);
+}
+
+/* The channel's group (conf `group`, checked at load), or -1. */
+static gid_t group_of(const struct chan_conf *c)
+{
+	struct group *gr;
+	char *end;
+	long id;
+
+	if (!c->group || !*c->group)
+		return (gid_t)-1;
+	id = strtol(c->group, &end, 10);
+	if (!*end && id >= 0)
+		return (gid_t)id;
+	gr = getgrnam(c->group);
+	return gr ? gr->gr_gid : (gid_t)-1;
+}
+
+/* Gives fd (ours) the channel's group and mode. 0 or a negated errno. */
+static int give_perms(int fd, gid_t gid, mode_t mode)
+{
+	if (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0)
+		return -errno;
+	return fchmod(fd, mode) < 0 ? -errno : 0;
+}
+
 /* Why the directory st is not fit to hold our files, or NULL. */
 static const char *dir_unfit(const struct stat *st)
 {
@@ -139,13 +187,16 @@ static const char *dir_unfit(const struct stat *st)
 	return NULL;
 }
 
-static int open_dir(const char *path, char *err, size_t errlen)
+/* Opens (makes, with the channel's group and dir_mode_of(), when
+ * missing) the directory. */
+static int open_dir(const struct chan_conf *c, char *err, size_t errlen)
 {
+	const char *path = c->archive;
+	int made = mkdir(path, dir_mode_of(c)) == 0, fd, r;
 	struct stat st;
 	const char *why;
-	int fd;
 
-	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+	if (!made && errno != EEXIST) {
 		snprintf(err, errlen, "archive %s: %s", path, strerror(errno));
 		return -errno;
 	}
@@ -162,12 +213,20 @@ static int open_dir(const char *path, char *err, size_t errlen)
 		close(fd);
 		return -EPERM;
 	}
+	r = made ? give_perms(fd, group_of(c), dir_mode_of(c)) : 0;
+	if (r < 0) {
+		snprintf(err, errlen, "archive %s: giving it group %s, mode %o: "
+			 "%s", path, c->group ? c->group : "-",
+			 (unsigned)dir_mode_of(c), strerror(-r));
+		close(fd);
+		return r;
+	}
 	return fd;
 }
 
 int archive_check_dir(const struct chan_conf *c, char *err, size_t errlen)
 {
-	int fd = open_dir(c->archive, err, errlen);
+	int fd = open_dir(c, err, errlen);
 
 	if (fd < 0)
 		return fd;
@@ -175,28 +234,66 @@ int archive_check_dir(const struct chan_conf *c, char *err, size_t errlen)
 	return 0;
 }
 
-/* The last whole record of file f (ours: read it through): 1 with *last,
- * 0 when it has none. */
+/* Opens name in the directory with flags (O_CREAT among them), never
+ * through a symbolic link, never blocking on a FIFO, and only as a
+ * regular file of one link (O_CREAT makes it ours), with the channel's
+ * group and the files' mode. The descriptor or a negated errno. */
+static int open_own(struct archive *a, const char *name, int flags)
+{
+	int fd = openat(a->dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK |
+			O_CLOEXEC | O_NOCTTY, a->mode);
+	struct stat st;
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = fstat(fd, &st) < 0 ? -errno :
+	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    st.st_uid != geteuid() ? -EPERM : give_perms(fd, a->gid, a->mode);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/* The resume note CHANNEL.resume (archive_end.h), made when missing. */
+static int open_note(struct archive *a, char *err, size_t errlen)
+{
+	char name[ARCH_NAME_MAX];
+
+	snprintf(name, sizeof name, "%s%s", a->c->name, NOTE_SUFFIX);
+	a->notefd = open_own(a, name, O_RDWR | O_CREAT);
+	if (a->notefd >= 0)
+		return 0;
+	snprintf(err, errlen, "archive %s/%s: %s%s", a->c->archive, name,
+		 strerror(-a->notefd), a->notefd == -EPERM || a->notefd == -ELOOP ?
+		 " (not a regular file of mdpub's user: remove it)" : "");
+	return a->notefd;
+}
+
+/* The last whole record of file f (ours), found from the note
+ * (archive_end.h): 1 with *last, 0 when it has none. */
 static int last_record(struct archive *a, const struct arch_file *f,
 		       uint64_t *last)
 {
-	char path[SEG_ARCHIVE_DIR_MAX + ARCH_NAME_MAX + 1];
-	mdbus_rec_reader_t *r;
-	struct mdbus_msg msg;
-	int fd = arch_open_read(a->dirfd, f->name, geteuid()), have = 0;
+	int fd = arch_open_read(a->dirfd, f->name, geteuid()), r;
+	uint64_t from = 0;
+	struct stat st;
 
 	if (fd < 0)
 		return fd;
-	close(fd); /* checked: a regular file of ours, of one link */
-	snprintf(path, sizeof path, "%s/%s", a->c->archive, f->name);
-	if (mdbus_rec_open(&r, path, NULL) < 0)
-		return 0;
-	while (mdbus_rec_read(r, a->buf, a->buf_len, &msg) == 0) {
-		*last = msg.seq;
-		have = 1;
-	}
-	mdbus_rec_close(r);
-	return have;
+	r = fstat(fd, &st) < 0 ? -errno :
+	    archive_last_record(fd, (uint64_t)st.st_size, a->epoch,
+				f->first_seq, a->notefd, last, &from);
+	close(fd);
+	if (r == 1)
+		log_msg(LOG_NOTICE, "channel %s: archive file %s ends at "
+			"sequence %llu (its records walked from byte %llu of "
+			"%llu)", a->c->name, f->name, (unsigned long long)*last,
+			(unsigned long long)from,
+			(unsigned long long)st.st_size);
+	return r;
 }
 
 /* Where the files end: 1 with *next (after their last whole record), 0
@@ -252,19 +349,49 @@ static void close_file(struct archive *a)
 	a->w = NULL;
 }
 
-/* The write of the current file failed with err: it goes back to its
- * last flushed record, what was written since is lost. */
-static void write_failed(struct archive *a, int err)
+/* Tells the note how far the current file's flushed records go. */
+static void note(struct archive *a)
 {
-	uint64_t n = a->unflushed;
+	struct archive_note n = {
+		.epoch = a->epoch, .first_seq = a->first_seq,
+		.end_off = a->good_bytes, .last_seq = a->last_seq,
+	};
 
-	/* back to the last flushed record (should this fail too, readers
-	 * trim the cut record, and only read what the header allows) */
-	(void)!ftruncate(a->fd, (off_t)a->good_bytes);
+	if (archive_note_write(a->notefd, &n) < 0)
+		bump(&a->errors, 1); /* the next start only walks further */
+}
+
+/* The current file goes, written or not (its first write failed: no file
+ * without a record is left behind, doc/protocol.md "Archive files"). */
+static void drop_file(struct archive *a)
+{
 	(void)mdbus_rec_finish(a->w);
 	a->w = NULL;
 	close(a->fd);
 	a->fd = -1;
+	(void)unlinkat(a->dirfd, a->name, 0);
+}
+
+/* The write of the current file failed with err: it goes back to its
+ * last flushed record, what was written since is lost; a file left with
+ * no record is removed. */
+static void write_failed(struct archive *a, int err)
+{
+	uint64_t n = a->unflushed;
+
+	if (a->good_bytes <= sizeof(struct rec_header)) {
+		drop_file(a);
+		bump(&a->files, (uint64_t)-1);
+	} else {
+		/* back to the last flushed record (should this fail too,
+		 * readers trim the cut record, and only read what the
+		 * header allows) */
+		(void)!ftruncate(a->fd, (off_t)a->good_bytes);
+		(void)mdbus_rec_finish(a->w);
+		a->w = NULL;
+		close(a->fd);
+		a->fd = -1;
+	}
 	a->lost += n;
 	bump(&a->lost_here, n);
 	bump(&a->errors, 1);
@@ -292,6 +419,7 @@ static int flush(struct archive *a)
 	a->good_bytes = a->file_bytes;
 	a->unflushed = 0;
 	a->flush_due = 0;
+	note(a); /* before progress: the note never runs ahead of it */
 	progress(a);
 	return 0;
 }
@@ -309,38 +437,37 @@ static uint64_t next_rotation(const struct archive *a, uint64_t now)
 
 /* Makes the file whose first message is msg: never through a symbolic
  * link, never over anything already there (O_EXCL: a FIFO or file put
- * under the name is refused), mode file_mode. */
+ * under the name is refused), the channel's group, file_mode_of(), its
+ * header written at once. A file that fails that is removed: a full disk
+ * leaves no empty file behind. */
 static int open_file(struct archive *a, const struct mdbus_msg *msg)
 {
-	mode_t mode = (mode_t)a->c->file_mode & 0664;
-	struct stat st;
 	int r;
 
 	r = arch_name(a->name, sizeof a->name, a->c->name, a->epoch, msg->seq,
 		      msg->ts_ns);
 	if (r < 0)
 		return r;
-	a->fd = openat(a->dirfd, a->name, O_WRONLY | O_CREAT | O_EXCL |
-		       O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
-	if (a->fd < 0)
-		return -errno;
-	if (fchmod(a->fd, mode) < 0 || fstat(a->fd, &st) < 0 ||
-	    !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		r = errno ? -errno : -EINVAL;
-		close(a->fd);
+	a->fd = open_own(a, a->name, O_WRONLY | O_CREAT | O_EXCL);
+	if (a->fd < 0) {
+		r = a->fd;
 		a->fd = -1;
 		return r;
 	}
-	a->file_bytes = a->good_bytes = 0;
-	a->file_msgs = 0;
 	r = mdbus_rec_create_fd(&a->w, a->fd, &a->info);
 	if (r == 0)
 		r = mdbus_rec_flush(a->w); /* a file always has its header */
-	if (r == 0)
-		a->file_bytes = a->good_bytes = sizeof(struct rec_header);
+	if (r < 0) {
+		drop_file(a);
+		return r;
+	}
+	a->file_bytes = a->good_bytes = sizeof(struct rec_header);
+	a->file_msgs = 0;
+	a->first_seq = msg->seq;
 	a->rotate_at = next_rotation(a, now_realtime());
 	bump(&a->files, 1);
-	return r;
+	note(a);
+	return 0;
 }
 
 /* A file could not be made: nothing was written to it. */
@@ -371,12 +498,10 @@ static int write_msg(struct archive *a, const struct mdbus_msg *msg)
 	}
 	if (a->fd < 0) {
 		r = open_file(a, msg);
-		if (r < 0 && a->fd >= 0)
-			write_failed(a, r);
-		else if (r < 0)
+		if (r < 0) {
 			open_failed(a, r);
-		if (r < 0)
 			return -1;
+		}
 	}
 	r = mdbus_rec_write(a->w, msg, a->buf);
 	if (r < 0) {
@@ -384,6 +509,7 @@ static int write_msg(struct archive *a, const struct mdbus_msg *msg)
 		return -1;
 	}
 	a->file_bytes += rec;
+	a->last_seq = msg->seq;
 	a->file_msgs++;
 	a->unflushed++;
 	bump(&a->written, 1);
@@ -511,6 +637,8 @@ static void archive_free(struct archive *a)
 	mdbus_sub_close(a->sub);
 	if (a->dirfd >= 0)
 		close(a->dirfd);
+	if (a->notefd >= 0)
+		close(a->notefd);
 	free(a->buf);
 	free(a);
 }
@@ -575,9 +703,12 @@ static int archive_open(struct archive *a, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	a->dirfd = open_dir(a->c->archive, err, errlen);
+	a->dirfd = open_dir(a->c, err, errlen);
 	if (a->dirfd < 0)
 		return a->dirfd;
+	r = open_note(a, err, errlen);
+	if (r < 0)
+		return r;
 	r = mdbus_channel_stats(a->c->name, a->c->dir, &st, NULL, 0);
 	if (r < 0) {
 		snprintf(err, errlen, "archive: %s", mdbus_strerror(r));
@@ -601,7 +732,9 @@ int archive_start(struct archive **out, const struct chan_conf *c,
 	}
 	a->c = c;
 	a->pub = pub;
-	a->fd = a->dirfd = -1;
+	a->fd = a->dirfd = a->notefd = -1;
+	a->mode = file_mode_of(c);
+	a->gid = group_of(c);
 	a->flush_ns = (uint64_t)(c->archive_flush_s * 1e9);
 	a->flush_msgs = c->slots_per_block * c->block_count / 4;
 	(void)parse_rotate(c->archive_rotate, &a->rotate_sec);

@@ -13,8 +13,17 @@
 #    count exactly what the restart could not archive;
 #  - writes that fail (a file size limit): counted; a replay reads what
 #    the archive lost from the ring while the ring has it;
+#  - mdpub killed with a large last file: the next start finds its end
+#    from the resume note, walking only what the last flush had not
+#    covered;
+#  - a full disk (a 256 KiB tmpfs in a mount namespace of its own, root
+#    only): no empty or header-only file is left, new files are tried at
+#    most once a second, failures counted, the loss exact;
 #  - a symbolic link, a group-writable directory or another user's as the
 #    archive is refused, by mdpub (and a link by a reader);
+#  - the directory and files get the channel's group and a mode from its
+#    file_mode: a reader in the group replays, one outside cannot (root
+#    only);
 #  - a file whose name is far ahead of everything published: mdsub says
 #    so once and replays every message (it waited forever before);
 #  - mdsub --from TIME starts at the first message stamped at or after it;
@@ -168,6 +177,37 @@ grep -q "^first 0 last [0-9]* up 2 down 1 bad 0\$" "$WORK/crash.out" ||
 last=$(sed -n 's/^first 0 last \([0-9]*\) .*/\1/p' "$WORK/crash.out")
 expect "$WORK/crash.out" "messages $((last + 1 - alost)) quote $(sed -n 's/.* quote \([0-9]*\) .*/\1/p' "$WORK/crash.out") trade $(sed -n 's/.* trade \([0-9]*\) .*/\1/p' "$WORK/crash.out") status 3 heartbeat 0 other 0 lost $alost"
 
+# 4a. mdpub killed with a last file of megabytes: the next start walks
+# only the records after the resume note (at most a flush's worth), and
+# a replay is exact
+AR=$WORK/ar4a
+channel big.conf big source=synthetic rate=0 mode=lossless $GEOM archive="$AR"
+start big -c "$WORK/big.conf"
+i=0
+until [ "$(cat "$AR"/big.*.rec 2>/dev/null | wc -c)" -gt 4000000 ]; do
+	i=$((i + 1))
+	[ "$i" -le 400 ] || fail "big: no 4 MB archived"
+	sleep 0.05
+done
+kill -KILL "$PID"
+wait "$PID" 2>/dev/null
+last=$(ls "$AR"/big.*.rec)
+printf '\030\000\000\000\011\000\000\000\377\377' >>"$last" # a cut record
+size=$(stat -c %s "$last")
+channel big2.conf big source=synthetic rate=0 count=1000 mode=lossless $GEOM \
+	archive="$AR"
+status 0 "$MDPUB" -c "$WORK/big2.conf" 2>"$WORK/big2.log"
+from=$(sed -n "s/.*channel big: archive file big\..*\.rec ends at sequence [0-9]* (its records walked from byte \([0-9]*\) of $size)\$/\1/p" \
+	"$WORK/big2.log")
+[ -n "$from" ] && [ $((size - from)) -ge 10 ] && [ $((size - from)) -lt 1048576 ] ||
+	fail "big: the end of a $size-byte file found walking from byte '$from'"
+echo "after kill -9: the end of a $size-byte file found walking $((size - from)) bytes"
+alost=$(counter "$WORK/big2.log" lost)
+replay big --from 0 --until down big
+grep -q "^first 0 last [0-9]* up 2 down 1 bad 0\$" "$WORK/big.out" &&
+	grep -q " lost $alost\$" "$WORK/big.out" || fail "big: $(cat "$WORK/big.out"), archive lost $alost"
+rm -rf "$AR"
+
 # 4b. writes that fail (a file size limit: EFBIG, as a full disk's
 # ENOSPC) cost the archive messages, counted, logged, exact; the
 # publisher publishes everything
@@ -190,6 +230,44 @@ set -- $(sed -n 's/^messages \([0-9]*\) .* lost \([0-9]*\)$/\1 \2/p' "$WORK/fsz.
 	fail "fsz: $(cat "$WORK/fsz.out"), archive lost $alost"
 echo "file size limit: the archive lost $alost of 150002"
 
+# 4c. a full disk: a 256 KiB tmpfs as the archive, in a mount namespace
+# of the test's own (root only). The files fill it; then every try of a
+# new file fails: none is left behind empty or with a header only, the
+# tries come at most once a second (the back-off), each is counted, and
+# a replay inside the namespace counts exactly what the archive lost.
+if [ "$(id -u)" -eq 0 ] && unshare -m true 2>/dev/null; then
+	AR=$WORK/ar8
+	mkdir -m 750 "$AR"
+	channel nsp.conf nsp source=synthetic rate=20000 count=60000 \
+		slot_size=128 $GEOM archive="$AR" archive_size=65536 \
+		archive_flush=0.01
+	unshare -m --propagation private sh -c '
+		mount -t tmpfs -o size=256k,mode=0750 tmpfs "$1" || exit 99
+		"$2" -c "$3/nsp.conf" 2>"$3/nsp.log" || exit 98
+		find "$1" -name "nsp.*.rec" -size -121c >"$3/nsp.small"
+		ls "$1" | grep -c "^nsp\..*\.rec\$" >"$3/nsp.files"
+		"$4" --timeout 60 --from 0 --until down nsp >"$3/nsp.out" \
+			2>"$3/nsp.err"' sh "$AR" "$MDPUB" "$WORK" "$READER" ||
+		fail "full disk: exit $? $(cat "$WORK/nsp.err" 2>/dev/null)"
+	grep -q "channel nsp: archive $AR/nsp\..*\.rec: No space left on device" \
+		"$WORK/nsp.log" || fail "full disk not logged"
+	[ ! -s "$WORK/nsp.small" ] ||
+		fail "files left empty or with a header only: $(cat "$WORK/nsp.small")"
+	errors=$(counter "$WORK/nsp.log" errors)
+	[ "$errors" -ge 2 ] && [ "$errors" -le 20 ] ||
+		fail "full disk: $errors errors in a run of 3 s"
+	[ "$(counter "$WORK/nsp.log" files)" -eq "$(cat "$WORK/nsp.files")" ] ||
+		fail "files counted $(counter "$WORK/nsp.log" files), $(cat "$WORK/nsp.files") there"
+	alost=$(counter "$WORK/nsp.log" lost)
+	expect "$WORK/nsp.out" "first 0 last 60001 up 1 down 1 bad 0"
+	set -- $(sed -n 's/^messages \([0-9]*\) .* lost \([0-9]*\)$/\1 \2/p' "$WORK/nsp.out")
+	[ $(($1 + $2)) -eq 60002 ] && [ "$2" -le "$alost" ] && [ "$alost" -gt 0 ] ||
+		fail "full disk: $(cat "$WORK/nsp.out"), archive lost $alost"
+	echo "full disk: $errors failures, the archive lost $alost of 60002, no empty file"
+else
+	echo "full disk part skipped: not root, or no mount namespace (unshare -m)"
+fi
+
 # 5. hostile directories: a symbolic link, a directory others may write
 mkdir "$WORK/real"
 ln -s "$WORK/real" "$WORK/link"
@@ -206,6 +284,41 @@ if [ "$(id -u)" -eq 0 ]; then # another user's directory (root only)
 	channel theirs.conf theirs source=synthetic count=10 archive="$WORK/theirs"
 	refused theirs "archive $WORK/theirs belongs to another user"
 fi
+# 5b. the channel's group and file_mode (root only): the directory
+# mdpub makes is 750 and the files 640 in group nogroup; nobody (in it)
+# replays every message, daemon (not in it) may read neither
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1 &&
+	id daemon >/dev/null 2>&1; then
+	grp=$(id -gn nobody)
+	AR=$WORK/ar9
+	chmod 711 "$WORK" "$MDBUS_DIR"
+	channel grp.conf grp source=synthetic rate=0 count=20000 mode=lossless \
+		$GEOM archive="$AR" archive_size=100000 group="$grp" file_mode=0640
+	status 0 "$MDPUB" -c "$WORK/grp.conf" 2>"$WORK/grp.log"
+	[ "$(stat -c '%a %G' "$AR")" = "750 $grp" ] ||
+		fail "directory: $(stat -c '%a %G' "$AR")"
+	[ "$(stat -c '%a %G' "$AR"/* | sort -u)" = "640 $grp" ] ||
+		fail "files: $(stat -c '%a %G %n' "$AR"/*)"
+	runuser -u nobody -- "$READER" --timeout 60 --from 0 --until down grp \
+		>"$WORK/grp.out" 2>"$WORK/grp.err" ||
+		fail "nobody (group $grp): $(cat "$WORK/grp.err" "$WORK/grp.out")"
+	expect "$WORK/grp.out" "first 0 last 20001 up 1 down 1 bad 0"
+	grep -q ' lost 0$' "$WORK/grp.out" || fail "grp: $(cat "$WORK/grp.out")"
+	[ "$(sed -n 's/^replayed //p' "$WORK/grp.err")" -gt 10000 ] ||
+		fail "nobody did not replay: $(cat "$WORK/grp.err")"
+	file=$(ls "$AR" | head -n 1)
+	runuser -u daemon -- cat "$AR/$file" >/dev/null 2>&1 &&
+		fail "daemon, outside group $grp, read $file"
+	runuser -u daemon -- ls "$AR" >/dev/null 2>&1 &&
+		fail "daemon, outside group $grp, listed the archive"
+	runuser -u daemon -- "$READER" --timeout 10 --from 0 --until down grp \
+		>/dev/null 2>&1 && fail "daemon, outside group $grp, replayed"
+	chmod 700 "$WORK" "$MDBUS_DIR"
+	echo "group $grp: nobody replayed, daemon could not"
+else
+	echo "group part skipped: not root, or no user nobody or daemon"
+fi
+
 "$READER" --from 0 --archive "$WORK/link" full >/dev/null 2>"$WORK/rlink.err"
 [ $? -eq 1 ] || fail "reader of an archive through a symbolic link"
 grep -q "archive $WORK/link is a symbolic link: not followed" "$WORK/rlink.err" ||
