@@ -63,6 +63,9 @@ struct mdbus_sub {
 	uint64_t skip_before_ns; /* time start: drop messages stamped
 				    before it until the first one after */
 	void *scratch;          /* mdbus_sub_poll() while replaying */
+	int corrupt_next;       /* a poll that returned messages met a
+				   corrupt archive file: the next poll
+				   returns MDBUS_ECORRUPT */
 };
 
 const struct seg_header *sub_header(const mdbus_sub_t *sub)
@@ -649,6 +652,10 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 	r = check_evicted(s);
 	if (r < 0)
 		return r;
+	if (s->corrupt_next) { /* detail still in mdbus_last_error() */
+		s->corrupt_next = 0;
+		return MDBUS_ECORRUPT;
+	}
 	while (got < max && !stop) {
 		r = s->replaying ? poll_replay(s, fn, arg, &stop)
 				 : poll_once(s, fn, arg, &stop);
@@ -662,6 +669,7 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 	 * another reader's now). */
 	if (r != MDBUS_EEVICTED && check_evicted(s) == 0)
 		publish_position(s);
+	s->corrupt_next = got > 0 && r == MDBUS_ECORRUPT;
 	if (got > 0 || r == -EAGAIN)
 		return (int)got;
 	return r < 0 ? r : 0;

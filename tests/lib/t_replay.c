@@ -413,7 +413,7 @@ static void read_corrupt(mdbus_sub_t *s, const char *path, const char *why)
 static void t_far(void)
 {
 	static const uint64_t far[] = { 1000000000000ULL };
-	uint64_t oo[101];
+	uint64_t oo[101], next = 90;
 	char path[512], path2[512];
 	mdbus_pub_t *p;
 	mdbus_sub_t *s;
@@ -458,6 +458,17 @@ static void t_far(void)
 	read_range(s, 700 - RING, 700, 700 - RING - 500);
 	TU_CHECK_EQ(mdbus_sub_lost(s), 700 - RING - 500);
 	nothing_more(s);
+	mdbus_sub_close(s);
+	/* mdbus_sub_poll(): the batch that meets the corruption returns what
+	 * it read, the next poll MDBUS_ECORRUPT */
+	s = sub_open("farname", MDBUS_START_SEQ, 90, NULL, 0);
+	TU_CHECK_RC(mdbus_sub_poll(s, count_poll, &next, 50), MDBUS_ECORRUPT);
+	TU_CHECK_RC(mdbus_sub_poll(s, count_poll, &next, 50), 10);
+	TU_CHECK_RC(mdbus_sub_poll(s, count_poll, &next, 50), MDBUS_ECORRUPT);
+	if (!strstr(mdbus_last_error(), "out of order"))
+		tu_fail("poll: \"%s\"", mdbus_last_error());
+	TU_CHECK_RC(mdbus_sub_poll(s, count_poll, &next, 50), 50);
+	TU_CHECK_EQ(next, 150);
 	mdbus_sub_close(s);
 	tu_note("records and names out of place: corrupt, said once, exact loss");
 }
