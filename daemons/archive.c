@@ -236,8 +236,9 @@ int archive_check_dir(const struct chan_conf *c, char *err, size_t errlen)
 
 /* Opens name in the directory with flags (O_CREAT among them), never
  * through a symbolic link, never blocking on a FIFO, and only as a
- * regular file of one link (O_CREAT makes it ours), with the channel's
- * group and the files' mode. The descriptor or a negated errno. */
+ * regular file of one link of ours, with the channel's group and the
+ * files' mode (a file it made with O_EXCL and could not give them is
+ * removed). The descriptor or a negated errno. */
 static int open_own(struct archive *a, const char *name, int flags)
 {
 	int fd = openat(a->dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK |
@@ -252,6 +253,8 @@ static int open_own(struct archive *a, const char *name, int flags)
 	    st.st_uid != geteuid() ? -EPERM : give_perms(fd, a->gid, a->mode);
 	if (r < 0) {
 		close(fd);
+		if (flags & O_EXCL)
+			(void)unlinkat(a->dirfd, name, 0);
 		return r;
 	}
 	return fd;
