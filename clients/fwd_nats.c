@@ -22,6 +22,18 @@
  * The acknowledgements arrive on a thread of the client library: the
  * window is shared with it under a mutex. Publishing happens on mdsub's
  * thread only, without the mutex held.
+ *
+ * Core NATS: a publish blocks in the client library for as long as the
+ * server does not read (a stopped server: once the socket's buffers are
+ * full, for ever), so mdsub's thread never publishes itself. It puts the
+ * records in the same window, and a thread of ours hands them to the
+ * library in order; a record leaves the window once handed over. mdsub's
+ * thread thus waits for room at most --nats-stall at a time, as with
+ * JetStream, and skips (counted) or waits again; what was handed over
+ * reaches the server in order when it reads again (one TCP connection).
+ *
+ * A message refused by the server's permissions (a user that may not
+ * publish on the subject) ends the run: on_async_error() notes it.
  */
 #include "config.h"
 
@@ -59,6 +71,7 @@ struct nats_fwd {
 	jsCtx *js;              /* NULL: core NATS */
 	char subject[NATSW_SUBJECT_MAX]; /* the stream's: PREFIX.CHANNEL.> */
 	int skip;               /* full window: skip (else wait) */
+	int skipping;           /* a stall ran out: skip until there is room */
 	uint64_t session;
 	uint64_t last_sseq;     /* stream sequence of the last one sent */
 	uint64_t last_seq;
@@ -71,8 +84,15 @@ struct nats_fwd {
 	int failed;             /* an answer was an error: resend */
 	uint64_t retry_ns;      /* not before this (monotonic) */
 	char why[256];          /* the last error */
+	char denied[640];       /* the server's permissions refused us */
+	int denied_told;        /* nfwd_failed() gave it to be printed */
+	pthread_t publisher;    /* core NATS: hands records to the library */
+	int have_publisher, stop_publisher, publisher_done;
+	int publisher_idle;     /* waits on f->work for records */
+	pthread_cond_t work;    /* signalled when records are appended */
 	uint64_t published, acked, duplicates, errors, resent, skipped, stalls;
 	uint64_t reported_errors, report_ns;
+	uint64_t reported_skips, skip_report_ns;
 };
 
 int fwd_nats_built(void)
@@ -292,11 +312,17 @@ static int wait_until(struct nats_fwd *f, uint64_t deadline)
 }
 
 /* Waits for room in the window: 0 when there is, 1 to skip the message,
- * -EINTR to stop. Under f->mu. */
+ * -EINTR to stop. After a wait that ran out in skip mode, messages are
+ * skipped at once until there is room again (a broker that stopped does
+ * not slow the reading of the ring to one message a stall). Under f->mu. */
 static int wait_room(struct nats_fwd *f)
 {
 	uint64_t deadline = now_monotonic() + f->o->stall_ns;
 
+	if (f->tail - f->head < f->cap)
+		f->skipping = 0;
+	else if (f->skipping)
+		return 1;
 	while (f->tail - f->head == f->cap) {
 		uint64_t now = now_monotonic();
 
@@ -311,8 +337,10 @@ static int wait_room(struct nats_fwd *f)
 			continue;
 		}
 		f->stalls++;
-		if (f->skip)
+		if (f->skip) {
+			f->skipping = 1;
 			return 1;
+		}
 		if (run_stopping())
 			return -EINTR;
 		deadline = now + f->o->stall_ns;
@@ -352,12 +380,13 @@ static int append(struct nats_fwd *f, const struct delivery *d)
 	return 0;
 }
 
-static int send_core(struct nats_fwd *f, const struct delivery *d)
+/* ------------------------------------------------------ core NATS */
+
+/* Hands record i to the client library, which may block while the
+ * server does not read (the publisher thread only, f->mu not held). */
+static void publish_core(struct nats_fwd *f, const struct rec *r)
 {
-	struct rec r = {.session = f->session, .seq = d->msg->seq,
-			.ts = d->msg->ts_ns, .type = d->msg->type,
-			.size = d->msg->size, .data = (unsigned char *)d->payload};
-	natsMsg *m = make_msg(f, &r);
+	natsMsg *m = make_msg(f, r);
 	natsStatus s = m ? natsConnection_PublishMsg(f->nc, m) : NATS_NO_MEMORY;
 
 	natsMsg_Destroy(m);
@@ -369,7 +398,98 @@ static int send_core(struct nats_fwd *f, const struct delivery *d)
 			 natsStatus_GetText(s));
 	}
 	pthread_mutex_unlock(&f->mu);
-	return 0;
+}
+
+/* The publisher thread: records head..tail-1, in order, until told to
+ * stop and none is left; then a flush, bounded by the ack wait. */
+static void *publisher_main(void *arg)
+{
+	struct nats_fwd *f = arg;
+
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		struct rec *r;
+
+		if (f->head == f->tail) {
+			if (f->stop_publisher)
+				break;
+			f->publisher_idle = 1;
+			pthread_cond_wait(&f->work, &f->mu);
+			f->publisher_idle = 0;
+			continue;
+		}
+		r = rec_at(f, f->head);
+		pthread_mutex_unlock(&f->mu);
+		publish_core(f, r);
+		pthread_mutex_lock(&f->mu);
+		free(r->data);
+		r->data = NULL;
+		f->head++;
+		f->sent = f->head;
+		pthread_cond_broadcast(&f->cond);
+	}
+	pthread_mutex_unlock(&f->mu);
+	natsConnection_FlushTimeout(f->nc, (int64_t)(f->o->ack_wait_ns / 1000000));
+	pthread_mutex_lock(&f->mu);
+	f->publisher_done = 1;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->mu);
+	return NULL;
+}
+
+static int send_core(struct nats_fwd *f, const struct delivery *d)
+{
+	int rc;
+
+	pthread_mutex_lock(&f->mu);
+	rc = f->denied[0] ? -EACCES : wait_room(f);
+	if (rc == 1)
+		f->skipped++;
+	else if (rc == 0 && (rc = append(f, d)) == 0 && f->publisher_idle)
+		pthread_cond_signal(&f->work);
+	pthread_mutex_unlock(&f->mu);
+	return rc < 0 ? rc : 0;
+}
+
+/* Notes a refusal for the user's permissions (under f->mu). */
+static void note_denied(struct nats_fwd *f, const char *text)
+{
+	if (!f->denied[0])
+		snprintf(f->denied, sizeof(f->denied), "nats: %.200s: the "
+			 "user of the credentials may not publish on %.300s: "
+			 "give it that permission or use another --nats-prefix",
+			 text && *text ? text : "not permitted", f->subject);
+	pthread_cond_broadcast(&f->cond);
+}
+
+/* A message refused by the server's permissions (the client library's
+ * thread): noted for nfwd_send() and nfwd_tick() to end the run. */
+static void on_async_error(natsConnection *nc, natsSubscription *sub,
+			   natsStatus err, void *closure)
+{
+	struct nats_fwd *f = closure;
+	const char *text = NULL;
+
+	(void)sub;
+	if (err != NATS_NOT_PERMITTED)
+		return;
+	natsConnection_GetLastError(nc, &text);
+	pthread_mutex_lock(&f->mu);
+	note_denied(f, text);
+	pthread_mutex_unlock(&f->mu);
+}
+
+int nfwd_failed(struct nats_fwd *f, char *err, size_t errlen)
+{
+	int rc;
+
+	pthread_mutex_lock(&f->mu);
+	rc = f->denied[0] ? -EACCES : 0;
+	if (rc)
+		snprintf(err, errlen, "%s", f->denied);
+	f->denied_told = rc < 0;
+	pthread_mutex_unlock(&f->mu);
+	return rc;
 }
 
 int nfwd_send(struct nats_fwd *f, const struct delivery *d)
@@ -383,7 +503,7 @@ int nfwd_send(struct nats_fwd *f, const struct delivery *d)
 		return send_core(f, d);
 	pthread_mutex_lock(&f->mu);
 	maybe_resend(f, now_monotonic());
-	rc = wait_room(f);
+	rc = f->denied[0] ? -EACCES : wait_room(f);
 	if (rc == 1)
 		f->skipped++;
 	else if (rc == 0 && (rc = append(f, d)) == 0)
@@ -392,9 +512,23 @@ int nfwd_send(struct nats_fwd *f, const struct delivery *d)
 	return rc < 0 ? rc : 0;
 }
 
-/* One line on stderr about new errors, at most every REPORT_NS. */
+/* One line on stderr about new skips, at most every REPORT_NS. */
+static void report_skips(struct nats_fwd *f, uint64_t now)
+{
+	if (f->skipped == f->reported_skips ||
+	    now - f->skip_report_ns < REPORT_NS)
+		return;
+	fprintf(stderr, "mdsub: nats: the server is slow: %" PRIu64 " messages "
+		"skipped so far (%" PRIu64 " stalls)\n", f->skipped, f->stalls);
+	f->reported_skips = f->skipped;
+	f->skip_report_ns = now;
+}
+
+/* One line on stderr about new errors and skips, at most every
+ * REPORT_NS. */
 static void report(struct nats_fwd *f, uint64_t now)
 {
+	report_skips(f, now);
 	if (f->errors == f->reported_errors || now - f->report_ns < REPORT_NS)
 		return;
 	fprintf(stderr, "mdsub: nats: %" PRIu64 " publish errors, the last: ",
@@ -405,13 +539,17 @@ static void report(struct nats_fwd *f, uint64_t now)
 	f->report_ns = now;
 }
 
-void nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns)
+int nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns)
 {
+	int rc;
+
 	pthread_mutex_lock(&f->mu);
 	maybe_resend(f, now_ns);
 	report(f, now_ns);
 	*next_ns = f->failed ? RETRY_PAUSE_NS / 4 : REPORT_NS;
+	rc = f->denied[0] ? -EACCES : 0;
 	pthread_mutex_unlock(&f->mu);
+	return rc;
 }
 
 /* ------------------------------------------------------ set-up */
@@ -470,15 +608,10 @@ static int find_stream(struct nats_fwd *f, const char *subject, char *err,
 
 static int open_js(struct nats_fwd *f, char *err, size_t errlen)
 {
-	char chan[3 * MDBUS_CHANNEL_MAX + 2], why[256];
+	char why[256];
 	jsOptions jo;
 	natsStatus s;
 
-	f->win = calloc(f->cap, sizeof(*f->win));
-	if (!f->win) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
 	jsOptions_Init(&jo);
 	/* a backstop: the window keeps us below it (resent copies count) */
 	jo.PublishAsync.MaxPending = (int64_t)(4 * f->cap);
@@ -491,8 +624,6 @@ static int open_js(struct nats_fwd *f, char *err, size_t errlen)
 			 nats_conn_error(s, why, sizeof(why)));
 		return -EIO;
 	}
-	natsw_token_encode(chan, sizeof(chan), f->channel, strlen(f->channel));
-	snprintf(f->subject, sizeof(f->subject), "%s.%s.>", f->o->prefix, chan);
 	return find_stream(f, f->subject, err, errlen);
 }
 
@@ -515,19 +646,48 @@ static void free_fwd(struct nats_fwd *f)
 		for (uint64_t i = f->head; i < f->tail; i++)
 			free(rec_at(f, i)->data);
 	free(f->win);
+	pthread_cond_destroy(&f->work);
 	pthread_cond_destroy(&f->cond);
 	pthread_mutex_destroy(&f->mu);
 	free(f);
 }
 
-int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
-	      const char *channel, char *err, size_t errlen)
+/* The window, the subject PREFIX.CHANNEL.>, and the connection. */
+static int open_conn(struct nats_fwd *f, const struct mdsub_opts *o,
+		     char *err, size_t errlen)
 {
 	struct nats_conn_opts co = {
 		.urls = o->fwd.url, .tls = o->nats.tls, .ca = o->nats.ca,
 		.cert = o->nats.cert, .key = o->nats.key, .creds = o->nats.creds,
-		.name = "mdsub",
+		.nkey = o->nats.nkey, .name = "mdsub",
+		.hint = "--nats-creds=FILE or --nats-nkey=SEEDFILE",
+		.on_error = on_async_error, .closure = f,
 	};
+	char chan[3 * MDBUS_CHANNEL_MAX + 2];
+
+	f->win = calloc(f->cap, sizeof(*f->win));
+	if (!f->win) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	natsw_token_encode(chan, sizeof(chan), f->channel, strlen(f->channel));
+	snprintf(f->subject, sizeof(f->subject), "%s.%s.>", f->o->prefix, chan);
+	return nats_conn_open(&f->nc, &co, err, errlen);
+}
+
+static int start_publisher(struct nats_fwd *f, char *err, size_t errlen)
+{
+	if (pthread_create(&f->publisher, NULL, publisher_main, f)) {
+		snprintf(err, errlen, "cannot start a thread");
+		return -EAGAIN;
+	}
+	f->have_publisher = 1;
+	return 0;
+}
+
+int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
+	      const char *channel, char *err, size_t errlen)
+{
 	struct nats_fwd *f = calloc(1, sizeof(*f));
 	int rc;
 
@@ -541,10 +701,12 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 	f->cap = o->nats.max_pending;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cond, NULL);
+	pthread_cond_init(&f->work, NULL);
 	choose_session_and_policy(f, o);
-	rc = nats_conn_open(&f->nc, &co, err, errlen);
-	if (rc == 0 && o->nats.stream)
-		rc = open_js(f, err, errlen);
+	rc = open_conn(f, o, err, errlen);
+	if (rc == 0)
+		rc = o->nats.stream ? open_js(f, err, errlen) :
+				      start_publisher(f, err, errlen);
 	if (rc < 0) {
 		jsCtx_Destroy(f->js);
 		natsConnection_Destroy(f->nc);
@@ -571,26 +733,66 @@ static void drain_window(struct nats_fwd *f)
 	pthread_mutex_unlock(&f->mu);
 }
 
-void nfwd_close(struct nats_fwd *f)
+/* At exit, core NATS: the publisher thread gets CLOSE_ACK_WAITS ack
+ * waits to hand over what is left and flush. 0 when it ended (joined),
+ * -ETIMEDOUT when it is still blocked in the library (a server that does
+ * not read): the connection cannot be closed then. */
+static int stop_publisher(struct nats_fwd *f)
 {
+	uint64_t deadline = now_monotonic() + CLOSE_ACK_WAITS * f->o->ack_wait_ns;
+	int done;
+
+	pthread_mutex_lock(&f->mu);
+	f->stop_publisher = 1;
+	pthread_cond_signal(&f->work);
+	while (!f->publisher_done && now_monotonic() < deadline)
+		wait_until(f, deadline);
+	done = f->publisher_done;
+	pthread_mutex_unlock(&f->mu);
+	if (!done)
+		return -ETIMEDOUT;
+	pthread_join(f->publisher, NULL);
+	return 0;
+}
+
+int nfwd_close(struct nats_fwd *f)
+{
+	const char *text = NULL;
 	uint64_t left;
+	int rc, stuck = 0, refused;
 
 	if (f->js)
 		drain_window(f);
 	else
-		natsConnection_FlushTimeout(f->nc, (int64_t)(f->o->ack_wait_ns / 1000000));
+		stuck = stop_publisher(f) < 0;
+	/* flushed: a refusal came before the PONG, on_async_error() or not */
+	refused = !stuck && natsConnection_GetLastError(f->nc, &text) ==
+				    NATS_NOT_PERMITTED;
 	report(f, now_monotonic() + REPORT_NS);
 	pthread_mutex_lock(&f->mu);
+	if (refused)
+		note_denied(f, text);
 	left = f->tail - f->head;
 	fprintf(stderr, "mdsub: nats: %" PRIu64 " published, %" PRIu64
 		" acknowledged, %" PRIu64 " duplicates, %" PRIu64
 		" errors, %" PRIu64 " resent, %" PRIu64 " skipped, %" PRIu64
 		" stalls, %" PRIu64 " unacknowledged\n", f->published, f->acked,
 		f->duplicates, f->errors, f->resent, f->skipped, f->stalls, left);
+	rc = f->denied[0] ? -EACCES : 0;
+	if (rc && !f->denied_told)
+		fprintf(stderr, "mdsub: %s\n", f->denied);
 	pthread_mutex_unlock(&f->mu);
+	if (stuck) {
+		/* the publisher holds the connection: leave both to exit() */
+		fprintf(stderr, "mdsub: nats: the server did not read for %"
+			PRIu64 " ms: %" PRIu64 " messages not published\n",
+			CLOSE_ACK_WAITS * f->o->ack_wait_ns / 1000000, left);
+		return -ETIMEDOUT;
+	}
 	natsConnection_Close(f->nc);
 	jsCtx_Destroy(f->js);
 	natsConnection_Destroy(f->nc);
 	nats_CloseAndWait(1000); /* no library thread calls on_ack() now */
 	free_fwd(f);
+	return rc;
 }

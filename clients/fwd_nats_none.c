@@ -29,13 +29,21 @@ int nfwd_send(struct nats_fwd *f, const struct delivery *d)
 	return -ENOTSUP;
 }
 
-void nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns)
+int nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns)
 {
 	(void)f, (void)now_ns;
 	*next_ns = NS_PER_SEC;
+	return 0;
 }
 
-void nfwd_close(struct nats_fwd *f)
+int nfwd_failed(struct nats_fwd *f, char *err, size_t errlen)
+{
+	(void)f, (void)err, (void)errlen;
+	return 0;
+}
+
+int nfwd_close(struct nats_fwd *f)
 {
 	(void)f;
+	return 0;
 }

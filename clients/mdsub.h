@@ -63,6 +63,7 @@ struct nats_fwd_opts {
 	uint64_t ack_wait_ns;    /* an acknowledgement later than this failed */
 	int tls;                 /* TLS (also implied by tls://, --nats-ca, --nats-cert) */
 	const char *ca, *cert, *key, *creds;
+	const char *nkey;        /* a file of a user NKey seed */
 };
 
 struct mdsub_opts {
@@ -231,14 +232,20 @@ int fwd_nats_built(void);
 int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 	      const char *channel, char *err, size_t errlen);
 /* Publishes d, waiting at most nats.stall_ns at a time for room in the
- * window; then skips d (counted) or waits again (until run_stopping()).
- * Returns 0, or -EINTR when told to stop while it waited. */
+ * window (core NATS too: a thread of its own publishes from the window);
+ * then skips d (counted) or waits again (until run_stopping()). Returns
+ * 0, -EINTR when told to stop while it waited, or -EACCES when the
+ * server refused a message for the user's permissions (nfwd_failed()). */
 int nfwd_send(struct nats_fwd *f, const struct delivery *d);
-/* Resends after a failure once the broker had time; sets *next_ns. */
-void nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns);
+/* Resends after a failure once the broker had time; sets *next_ns.
+ * Returns 0, or -EACCES as nfwd_send(). */
+int nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns);
+/* 0, or a negative code that ends the run, with the reason in err. */
+int nfwd_failed(struct nats_fwd *f, char *err, size_t errlen);
 /* Waits (at most a few ack waits) for what is unacknowledged, prints the
- * counts, disconnects. */
-void nfwd_close(struct nats_fwd *f);
+ * counts, disconnects. Returns 0, -EACCES (permissions; printed) or
+ * -ETIMEDOUT (core NATS: the server read nothing meanwhile, printed). */
+int nfwd_close(struct nats_fwd *f);
 
 /* run.c: 1 once SIGINT or SIGTERM asked the run to end. */
 int run_stopping(void);

@@ -41,6 +41,7 @@ enum {
 	OPT_NATS_MAX_MSGS, OPT_NATS_REPLICAS, OPT_NATS_STORAGE,
 	OPT_NATS_MAX_PENDING, OPT_NATS_STALL, OPT_NATS_FULL, OPT_NATS_ACK_WAIT,
 	OPT_NATS_TLS, OPT_NATS_CA, OPT_NATS_CERT, OPT_NATS_KEY, OPT_NATS_CREDS,
+	OPT_NATS_NKEY,
 	OPT_RETRANSMIT, OPT_RTX_DEPTH, OPT_RTX_BYTES, OPT_RTX_RATE, OPT_LINGER,
 	OPT_ARCHIVE, OPT_END
 };
@@ -86,6 +87,7 @@ static const struct option long_opts[] = {
 	{"nats-cert", required_argument, NULL, OPT_NATS_CERT},
 	{"nats-key", required_argument, NULL, OPT_NATS_KEY},
 	{"nats-creds", required_argument, NULL, OPT_NATS_CREDS},
+	{"nats-nkey", required_argument, NULL, OPT_NATS_NKEY},
 	{"retransmit", required_argument, NULL, OPT_RETRANSMIT},
 	{"retransmit-depth", required_argument, NULL, OPT_RTX_DEPTH},
 	{"retransmit-bytes", required_argument, NULL, OPT_RTX_BYTES},
@@ -183,6 +185,7 @@ static void usage(FILE *f)
 	      "      --nats-ca=FILE     trusted CA certificates (PEM)\n"
 	      "      --nats-cert=FILE, --nats-key=FILE  client certificate and key (PEM)\n"
 	      "      --nats-creds=FILE  user credentials (.creds: JWT and NKey seed)\n"
+	      "      --nats-nkey=FILE   a user NKey seed (a server's nkey user)\n"
 	      "  -N, --name=NAME        consumer name shown in --status\n"
 	      "  -a, --anonymous        read without a consumer entry\n"
 	      "  -D, --dir=DIR          segment directory (default $MDBUS_DIR or /dev/shm)\n"
@@ -616,6 +619,7 @@ static int opt_nats(struct mdsub_opts *o, int c, char *arg)
 	case OPT_NATS_CERT: n->cert = arg; return 0;
 	case OPT_NATS_KEY: n->key = arg; return 0;
 	case OPT_NATS_CREDS: n->creds = arg; return 0;
+	case OPT_NATS_NKEY: n->nkey = arg; return 0;
 	default: return -1;
 	}
 }
@@ -739,12 +743,12 @@ static const int rtx_opts[] = {
  * JetStream stream does. */
 static const int nats_opts[] = {
 	OPT_NATS_PREFIX, OPT_NATS_STREAM, OPT_NATS_TLS, OPT_NATS_CA,
-	OPT_NATS_CERT, OPT_NATS_KEY, OPT_NATS_CREDS,
+	OPT_NATS_CERT, OPT_NATS_KEY, OPT_NATS_CREDS, OPT_NATS_NKEY,
+	OPT_NATS_MAX_PENDING, OPT_NATS_STALL, OPT_NATS_FULL, OPT_NATS_ACK_WAIT,
 };
 static const int stream_opts[] = {
 	OPT_NATS_MAX_AGE, OPT_NATS_MAX_BYTES, OPT_NATS_MAX_MSGS,
-	OPT_NATS_REPLICAS, OPT_NATS_STORAGE, OPT_NATS_MAX_PENDING,
-	OPT_NATS_STALL, OPT_NATS_FULL, OPT_NATS_ACK_WAIT,
+	OPT_NATS_REPLICAS, OPT_NATS_STORAGE,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -876,6 +880,9 @@ static int check_nats(const struct mdsub_opts *o, const struct seen *sn)
 				   "acknowledgements or stream)", opt_name(c));
 	if (!o->nats.cert != !o->nats.key)
 		return usage_error("--nats-cert and --nats-key go together");
+	if (o->nats.creds && o->nats.nkey)
+		return usage_error("--nats-creds or --nats-nkey, not both (a "
+				   ".creds file has its own NKey seed)");
 	return 0;
 }
 

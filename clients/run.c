@@ -459,6 +459,19 @@ static int type_wanted(const struct mdsub_opts *o, unsigned type)
 	return 0;
 }
 
+/* nfwd_send() or nfwd_tick() ended the run: told to stop while it
+ * waited for the broker (-EINTR), or the broker refused us (printed). */
+static int nats_failed(struct app *a, int err)
+{
+	char why[512];
+
+	if (err == -EINTR || nfwd_failed(a->nfwd, why, sizeof why) == 0) {
+		a->done = 1;
+		return -EINTR;
+	}
+	return fail_text(a, why, err);
+}
+
 static int to_sinks(struct app *a, const struct delivery *d)
 {
 	int err = a->rec ? rec_write(a->rec, d) : 0;
@@ -467,10 +480,8 @@ static int to_sinks(struct app *a, const struct delivery *d)
 		return recorder_failed(a, err);
 	if (a->fwd)
 		fwd_send(a->fwd, d, now_monotonic());
-	if (a->nfwd && nfwd_send(a->nfwd, d) < 0) {
-		a->done = 1; /* stopped while waiting for the broker */
-		return -EINTR;
-	}
+	if (a->nfwd && (err = nfwd_send(a->nfwd, d)) < 0)
+		return nats_failed(a, err);
 	if (!a->print)
 		return 0;
 	if (a->o->format == OUT_TEXT && grep_active(&a->o->grep))
@@ -683,7 +694,12 @@ static uint64_t housekeeping(struct app *a)
 		wait = fwd_next < wait ? fwd_next : wait;
 	}
 	if (a->nfwd) {
-		nfwd_tick(a->nfwd, now, &fwd_next);
+		int err = nfwd_tick(a->nfwd, now, &fwd_next);
+
+		if (err < 0) {
+			nats_failed(a, err);
+			return 0;
+		}
 		wait = fwd_next < wait ? fwd_next : wait;
 	}
 	if (a->o->stats_ns && a->next_stats_ns - now < wait)
@@ -861,8 +877,8 @@ static void finish(struct app *a)
 	if (a->fwd)
 		fwd_close(a->fwd);
 	text_form_close(&a->text);
-	if (a->nfwd)
-		nfwd_close(a->nfwd);
+	if (a->nfwd && nfwd_close(a->nfwd) < 0)
+		a->status = EXIT_FAILURE;
 	if (fflush(stdout) && errno != EPIPE && !a->status) {
 		fprintf(stderr, "mdsub: standard output: %s\n", strerror(errno));
 		a->status = EXIT_FAILURE;

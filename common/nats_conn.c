@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nats_conn.h"
+#include "nats_nkey.h"
 
 #define RECONNECT_WAIT_MS 250
 #define CONNECT_TIMEOUT_MS 2000
@@ -19,8 +20,11 @@ const char *nats_conn_error(natsStatus s, char *buf, size_t len)
 	natsStatus last = NATS_OK;
 	const char *detail = nats_GetLastError(&last);
 
-	if (detail && *detail && last == s)
+	if (detail && *detail && last == s) {
+		if (*detail == '(' && strstr(detail, "): ")) /* (file.c:123) */
+			detail = strstr(detail, "): ") + 3;
 		snprintf(buf, len, "%s", detail);
+	}
 	else
 		snprintf(buf, len, "%s", natsStatus_GetText(s));
 	return buf;
@@ -63,6 +67,47 @@ static const char *set_security(natsOptions *opts,
 	return NULL;
 }
 
+/* The creds or nkey file: ours and private (0), else the fix in err. For
+ * an NKey seed, its public key into pub and onto opts. */
+static int set_secret(natsOptions *opts, const struct nats_conn_opts *o,
+		      char *err, size_t errlen)
+{
+	char pub[NATS_NKEY_PUB_LEN + 1];
+	int rc = 0;
+
+	if (o->creds)
+		rc = nats_secret_check(o->creds, err, errlen);
+	if (rc == 0 && o->nkey)
+		rc = nats_secret_check(o->nkey, err, errlen);
+	if (rc == 0 && o->nkey)
+		rc = nats_nkey_public(o->nkey, pub, err, errlen);
+	if (rc == 0 && o->nkey &&
+	    natsOptions_SetNKeyFromSeed(opts, pub, o->nkey) != NATS_OK) {
+		snprintf(err, errlen, "%s: out of memory", o->nkey);
+		rc = -ENOMEM;
+	}
+	return rc;
+}
+
+/* The reason a connection failed, naming the fix when the server
+ * refused the user. */
+static void connect_error(const struct nats_conn_opts *o, const char *what,
+			  natsStatus s, char *err, size_t errlen)
+{
+	char why[256];
+
+	nats_conn_error(s, why, sizeof(why));
+	if (s != NATS_CONNECTION_AUTH_FAILED && !strstr(why, "Authorization"))
+		snprintf(err, errlen, "%s: %s", what, why);
+	else if (o->creds || o->nkey)
+		snprintf(err, errlen, "%s: %s: the server does not know the "
+			 "user of %s (a user of an account it trusts?)", what,
+			 why, o->creds ? o->creds : o->nkey);
+	else
+		snprintf(err, errlen, "%s: %s: the server wants credentials "
+			 "(%s)", what, why, o->hint ? o->hint : "creds");
+}
+
 static const char *set_options(natsOptions *opts,
 			       const struct nats_conn_opts *o,
 			       const char **servers, int n, int secure,
@@ -74,7 +119,9 @@ static const char *set_options(natsOptions *opts,
 	    (*s = natsOptions_SetReconnectWait(opts, RECONNECT_WAIT_MS)) != NATS_OK ||
 	    (*s = natsOptions_SetReconnectBufSize(opts, RECONNECT_BUF)) != NATS_OK ||
 	    (*s = natsOptions_SetTimeout(opts, CONNECT_TIMEOUT_MS)) != NATS_OK ||
-	    (o->name && (*s = natsOptions_SetName(opts, o->name)) != NATS_OK))
+	    (o->name && (*s = natsOptions_SetName(opts, o->name)) != NATS_OK) ||
+	    (o->on_error && (*s = natsOptions_SetErrorHandler(
+				     opts, o->on_error, o->closure)) != NATS_OK))
 		return "options";
 	return set_security(opts, o, secure, s);
 }
@@ -83,23 +130,28 @@ int nats_conn_open(natsConnection **nc, const struct nats_conn_opts *o,
 		   char *err, size_t errlen)
 {
 	const char *servers[NATSW_URLS_MAX], *what;
-	char *copy = strdup(o->urls), why[256];
+	char *copy = strdup(o->urls);
 	natsOptions *opts = NULL;
 	natsStatus s;
-	int n, secure = 0;
+	int n, rc, secure = 0;
 
 	if (!copy || (s = natsOptions_Create(&opts)) != NATS_OK) {
 		free(copy);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
+	rc = set_secret(opts, o, err, errlen);
+	if (rc < 0) {
+		natsOptions_Destroy(opts);
+		free(copy);
+		return rc;
+	}
 	n = split_urls(copy, servers, &secure);
 	what = set_options(opts, o, servers, n, secure, &s);
 	if (!what && (s = natsConnection_Connect(nc, opts)) != NATS_OK)
 		what = o->urls;
 	if (what)
-		snprintf(err, errlen, "%s: %s", what,
-			 nats_conn_error(s, why, sizeof(why)));
+		connect_error(o, what, s, err, errlen);
 	natsOptions_Destroy(opts);
 	free(copy);
 	if (!what)

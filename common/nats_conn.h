@@ -20,11 +20,18 @@ struct nats_conn_opts {
 	const char *cert;  /* PEM certificate chain ... */
 	const char *key;   /* ... and its private key (both or neither) */
 	const char *creds; /* a .creds file (JWT and NKey seed) */
+	const char *nkey;  /* a file of a user NKey seed (not with creds) */
 	const char *name;  /* the connection's name, as servers show it */
+	const char *hint;  /* how to give credentials: the options' names */
+	natsErrHandler on_error; /* asynchronous errors, or NULL */
+	void *closure;     /* on_error's */
 };
 
 /* Connects; returns 0 and sets *nc, or a negative code with the reason
  * (the servers and what the client library said) in err. Prints nothing.
+ * The creds and nkey files must be ours (or root's) and for no one else
+ * (nats_secret_check()); a server that refuses the user is named so,
+ * with o->hint.
  * The connection reconnects by itself, for ever, and buffers what is
  * published meanwhile (the client library's reconnect buffer). */
 int nats_conn_open(natsConnection **nc, const struct nats_conn_opts *o,

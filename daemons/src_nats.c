@@ -68,7 +68,7 @@ struct nats_conf {
 	int gaps;           /* count sequence gaps */
 	int timestamps;     /* 0 now, 1 sender */
 	int tls;
-	char *ca, *cert, *key, *creds;
+	char *ca, *cert, *key, *creds, *nkey;
 };
 
 static const char *const deliver_names[] = {"all", "new", "last", NULL};
@@ -94,6 +94,7 @@ static const struct setting nats_settings[] = {
 	{"cert", SET_STRING, OFF(cert), 0, 0, 0, NULL},
 	{"key", SET_STRING, OFF(key), 0, 0, 0, NULL},
 	{"creds", SET_STRING, OFF(creds), 0, 0, 0, NULL},
+	{"nkey", SET_STRING, OFF(nkey), 0, 0, 0, NULL},
 	{NULL, 0, 0, 0, 0, 0, NULL},
 };
 
@@ -164,6 +165,11 @@ static int nats_conf_check(const void *conf, char *err, size_t errlen)
 	}
 	if (!c->cert != !c->key) {
 		snprintf(err, errlen, "cert and key go together");
+		return -EINVAL;
+	}
+	if (c->creds && c->nkey) {
+		snprintf(err, errlen, "creds or nkey, not both (a .creds file "
+			 "has its own NKey seed)");
 		return -EINVAL;
 	}
 	return natsw_urls_check(c->url, err, errlen);
@@ -522,7 +528,9 @@ static void conn_opts(const struct nats_conf *c, struct nats_conn_opts *o,
 	o->cert = c->cert;
 	o->key = c->key;
 	o->creds = c->creds;
+	o->nkey = c->nkey;
 	o->name = channel;
+	o->hint = "creds = FILE or nkey = SEEDFILE";
 }
 
 /* The pull consumer: a durable bound as it is (start_seq 0), or made
@@ -608,6 +616,29 @@ static int js_open(struct nats_src *n, char *err, size_t errlen)
 	return -EIO;
 }
 
+/* The server answers a subscription it refuses for the user's
+ * permissions before the PONG of a flush: 0, or -EACCES naming the fix. */
+static int check_permitted(struct nats_src *n, char *err, size_t errlen)
+{
+	const char *text = NULL;
+	char why[256];
+	natsStatus s = natsConnection_FlushTimeout(n->nc, FLUSH_MS);
+
+	if (s != NATS_OK) {
+		snprintf(err, errlen, "subject %s: %s", n->conf.subject,
+			 nats_conn_error(s, why, sizeof(why)));
+		return -EIO;
+	}
+	if (natsConnection_GetLastError(n->nc, &text) != NATS_NOT_PERMITTED)
+		return 0;
+	snprintf(err, errlen, "subject %s: %.200s: the user of %s may not "
+		 "subscribe to it: give it that permission", n->conf.subject,
+		 text && *text ? text : "not permitted",
+		 n->conf.creds ? n->conf.creds :
+		 n->conf.nkey ? n->conf.nkey : "the connection");
+	return -EACCES;
+}
+
 static int subscribe(struct nats_src *n, char *err, size_t errlen)
 {
 	char why[256];
@@ -619,7 +650,7 @@ static int subscribe(struct nats_src *n, char *err, size_t errlen)
 	if (s == NATS_OK)
 		s = natsSubscription_SetPendingLimits(n->sub, -1, -1);
 	if (s == NATS_OK)
-		return 0;
+		return check_permitted(n, err, errlen);
 	snprintf(err, errlen, "subject %s: %s", n->conf.subject,
 		 nats_conn_error(s, why, sizeof(why)));
 	return -EIO;

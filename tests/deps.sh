@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Installs what mdbus needs to build and test on Debian 12, if anything is
 # missing; with --suite also what tests/suite.sh needs beyond that (clang,
-# its static analyser scan-build, cppcheck, iproute2 for make check-net). Needs root (or sudo) only when
+# its static analyser scan-build, cppcheck, iproute2 for make check-net,
+# python3-nacl to make the NATS NKeys and JWTs of tests/nats/creds.sh). Needs root (or sudo) only when
 # something must be installed.
 #   usage: tests/deps.sh [--suite]
 set -eu
 pkgs="build-essential autoconf automake libtool pkg-config git
       libev-dev libcmocka-dev libjson-c-dev
       python3-dev python3-numpy python3-pytest
-      libnats-dev nats-server openssl"
+      libnats-dev libssl-dev nats-server openssl"
 case ${1:-} in
 '') ;;
---suite) pkgs="$pkgs clang clang-tools cppcheck iproute2" ;;
+--suite) pkgs="$pkgs clang clang-tools cppcheck iproute2 python3-nacl" ;;
 *) echo "usage: $0 [--suite]" >&2; exit 64 ;;
 esac
 missing=""

@@ -131,3 +131,17 @@ free_ports() {
 		got=$((got + 1))
 	done
 }
+
+# run_channel NAME: mdpub -c $WORK/NAME.conf (made by channel), once it
+# publishes channel NAME; its pid in $PID
+run_channel() {
+	start "$1" -c "$WORK/$1.conf"
+	wait_log "$1" "channel $1: publishing from"
+}
+
+# dump_channel NAME: the test reader dumps channel NAME into $WORK/NAME.out
+# until its publisher stops, in the background; its pid in $RPID
+dump_channel() {
+	"$READER" --until down --dump --timeout 60 "$1" >"$WORK/$1.out" &
+	RPID=$!
+}
