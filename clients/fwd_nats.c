@@ -87,7 +87,7 @@ struct nats_fwd {
 	char denied[640];       /* the server's permissions refused us */
 	int denied_told;        /* nfwd_failed() gave it to be printed */
 	pthread_t publisher;    /* core NATS: hands records to the library */
-	int have_publisher, stop_publisher, publisher_done;
+	int stop_publisher, publisher_done;
 	int publisher_idle;     /* waits on f->work for records */
 	pthread_cond_t work;    /* signalled when records are appended */
 	uint64_t published, acked, duplicates, errors, resent, skipped, stalls;
@@ -382,7 +382,7 @@ static int append(struct nats_fwd *f, const struct delivery *d)
 
 /* ------------------------------------------------------ core NATS */
 
-/* Hands record i to the client library, which may block while the
+/* Hands r to the client library, which may block while the
  * server does not read (the publisher thread only, f->mu not held). */
 static void publish_core(struct nats_fwd *f, const struct rec *r)
 {
@@ -681,7 +681,6 @@ static int start_publisher(struct nats_fwd *f, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start a thread");
 		return -EAGAIN;
 	}
-	f->have_publisher = 1;
 	return 0;
 }
 
