@@ -312,9 +312,11 @@ static int wait_until(struct nats_fwd *f, uint64_t deadline)
 }
 
 /* Waits for room in the window: 0 when there is, 1 to skip the message,
- * -EINTR to stop. After a wait that ran out in skip mode, messages are
- * skipped at once until there is room again (a broker that stopped does
- * not slow the reading of the ring to one message a stall). Under f->mu. */
+ * -EINTR to stop. Core NATS: after a wait that ran out in skip mode,
+ * messages are skipped at once until there is room again (a server that
+ * stopped reading does not slow the reading of the ring to one message a
+ * stall; JetStream's window drains by acknowledgements, which a wait per
+ * message gives time to come). Under f->mu. */
 static int wait_room(struct nats_fwd *f)
 {
 	uint64_t deadline = now_monotonic() + f->o->stall_ns;
@@ -338,7 +340,7 @@ static int wait_room(struct nats_fwd *f)
 		}
 		f->stalls++;
 		if (f->skip) {
-			f->skipping = 1;
+			f->skipping = !f->js;
 			return 1;
 		}
 		if (run_stopping())
@@ -675,15 +677,6 @@ static int open_conn(struct nats_fwd *f, const struct mdsub_opts *o,
 	return nats_conn_open(&f->nc, &co, err, errlen);
 }
 
-static int start_publisher(struct nats_fwd *f, char *err, size_t errlen)
-{
-	if (pthread_create(&f->publisher, NULL, publisher_main, f)) {
-		snprintf(err, errlen, "cannot start a thread");
-		return -EAGAIN;
-	}
-	return 0;
-}
-
 int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 	      const char *channel, char *err, size_t errlen)
 {
@@ -705,7 +698,9 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 	rc = open_conn(f, o, err, errlen);
 	if (rc == 0)
 		rc = o->nats.stream ? open_js(f, err, errlen) :
-				      start_publisher(f, err, errlen);
+				      nats_thread_start(&f->publisher,
+							publisher_main, f, err,
+							errlen);
 	if (rc < 0) {
 		jsCtx_Destroy(f->js);
 		natsConnection_Destroy(f->nc);

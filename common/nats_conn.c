@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,34 @@ const char *nats_conn_error(natsStatus s, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s", natsStatus_GetText(s));
 	return buf;
+}
+
+/* Blocks the asynchronous signals in this thread, the old mask in *old. */
+static void signals_block(sigset_t *old)
+{
+	static const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
+				     SIGABRT, SIGSYS};
+	sigset_t set;
+
+	sigfillset(&set);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&set, faults[i]);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+int nats_thread_start(pthread_t *t, void *(*fn)(void *), void *arg,
+		      char *err, size_t errlen)
+{
+	sigset_t old;
+	int rc;
+
+	signals_block(&old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!rc)
+		return 0;
+	snprintf(err, errlen, "cannot start a thread: %s", strerror(rc));
+	return -EAGAIN;
 }
 
 /* Splits the list into servers[] (pointers into copy). */
@@ -148,8 +178,14 @@ int nats_conn_open(natsConnection **nc, const struct nats_conn_opts *o,
 	}
 	n = split_urls(copy, servers, &secure);
 	what = set_options(opts, o, servers, n, secure, &s);
-	if (!what && (s = natsConnection_Connect(nc, opts)) != NATS_OK)
-		what = o->urls;
+	if (!what) {
+		sigset_t old;
+
+		signals_block(&old); /* the library's threads */
+		s = natsConnection_Connect(nc, opts);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		what = s != NATS_OK ? o->urls : NULL;
+	}
 	if (what)
 		connect_error(o, what, s, err, errlen);
 	natsOptions_Destroy(opts);

@@ -7,6 +7,7 @@
 #ifndef MDBUS_NATS_CONN_H
 #define MDBUS_NATS_CONN_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include <nats/nats.h>
@@ -36,6 +37,15 @@ struct nats_conn_opts {
  * published meanwhile (the client library's reconnect buffer). */
 int nats_conn_open(natsConnection **nc, const struct nats_conn_opts *o,
 		   char *err, size_t errlen);
+
+/* Starts a thread that calls into the client library: 0, or -EAGAIN
+ * with the reason in err. Like the library's own threads (made while
+ * nats_conn_open() connects) it runs with the asynchronous signals
+ * blocked: a handler run on it would interrupt its socket calls (EINTR:
+ * the programs' handlers are not SA_RESTART), which the library takes
+ * for a broken connection. */
+int nats_thread_start(pthread_t *t, void *(*fn)(void *), void *arg,
+		      char *err, size_t errlen);
 
 /* The client library's text for s, with its last error detail. */
 const char *nats_conn_error(natsStatus s, char *buf, size_t len);

@@ -703,11 +703,8 @@ static int connect_and_subscribe(struct nats_src *n, char *err, size_t errlen)
 	rc = nats_conn_open(&n->nc, &co, err, errlen);
 	if (rc == 0)
 		rc = subscribe(n, err, errlen);
-	if (rc == 0 && pthread_create(&n->reader, NULL, reader_main, n)) {
-		snprintf(err, errlen, "cannot start a thread");
-		rc = -EAGAIN;
-	}
-	return rc;
+	return rc < 0 ? rc :
+	       nats_thread_start(&n->reader, reader_main, n, err, errlen);
 }
 
 static int nats_start(struct source **out, const void *conf,

@@ -11,11 +11,26 @@
 # it could not publish.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 
+# position PID CHANNEL: how far consumer PID has read in CHANNEL
+position() {
+	"$MDSUB" --status "$2" 2>/dev/null | awk -v p="$1" '$2 == p { print $5 }'
+}
+
+# forwarding PID CHANNEL: waits until mdsub PID (connected) forwards
+forwarding() {
+	i=0
+	until [ "$(position "$1" "$2")" -gt 0 ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 200 ] || fail "mdsub does not forward $2"
+		sleep 0.1
+	done
+}
+
 nats_start s1
 URL=nats://127.0.0.1:$(nats_port s1)
 SPID=$(cat "$WORK/s1.pid")
 
-channel src.conf src source=synthetic rate=50000 count=200000 mode=lossless
+channel src.conf src source=synthetic rate=50000 mode=lossless
 channel dst.conf dst source=nats "url=$URL" 'subject=mdbus.src.>'
 run_channel dst
 DST=$PID
@@ -25,16 +40,17 @@ run_channel src
 SRC=$PID
 dump_channel src
 RS=$RPID
-# 200 000 messages and the two status messages of the source's start and end
-N=200002
-"$MDSUB" --from oldest --count $N --forward "$URL" --nats-max-pending 64 \
+"$MDSUB" --from oldest --forward "$URL" --nats-max-pending 64 \
 	--nats-stall 20 --nats-full skip src >"$WORK/fwd.log" 2>&1 &
 FWD=$!
 PIDS="$PIDS $FWD"
-sleep 0.3
+forwarding "$FWD" src
+sleep 0.2
 kill -STOP "$SPID"
 stopped_at=$(dir_write_num "$MDBUS_DIR" src)
-# the forwarder reads on (the lossless publisher goes on) and skips
+# the forwarder reads on (the lossless publisher goes on) and skips,
+# once the socket's buffers (their size is the kernel's) and the window
+# are full
 i=0
 until grep -q "mdsub: nats: the server is slow: [1-9][0-9]* messages skipped" \
 	"$WORK/fwd.log"; do
@@ -47,10 +63,18 @@ now=$(dir_write_num "$MDBUS_DIR" src)
 	{ kill -CONT "$SPID"; fail "src stood still at $now while the server was stopped"; }
 sleep 0.3
 kill -CONT "$SPID"
-wait "$SRC"
+sleep 0.5
+stop "$SRC"
 wait "$RS" || fail "reader of src"
 sent=$(dir_write_num "$MDBUS_DIR" src)
-[ "$sent" -eq $N ] || fail "src wrote $sent, not $N"
+# the forwarder has read them all (its consumer position), then stops
+i=0
+until [ "$(position "$FWD" src)" = "$sent" ]; do
+	i=$((i + 1))
+	[ $i -le 100 ] || fail "mdsub did not read the $sent messages: $("$MDSUB" --status src)"
+	sleep 0.1
+done
+kill -TERM "$FWD"
 wait "$FWD" || fail "mdsub: $(cat "$WORK/fwd.log")"
 summary=$(grep "^mdsub: nats: [0-9]* published" "$WORK/fwd.log")
 skipped=$(echo "$summary" | sed -n 's/.* \([0-9]*\) skipped, .*/\1/p')
@@ -84,7 +108,7 @@ echo "server stopped: sent $sent = $delivered delivered + $skipped skipped; $sum
 
 # wait mode: stopped while the server is, the forwarder exits within
 # 4 x --nats-ack-wait, counting what it could not publish
-channel w.conf w source=synthetic rate=50000 count=200000 mode=lossless
+channel w.conf w source=synthetic rate=50000 mode=lossless
 run_channel w
 W=$PID
 "$MDSUB" --from oldest --forward "$URL" --nats-max-pending 64 \
@@ -92,7 +116,7 @@ W=$PID
 	>"$WORK/wfwd.log" 2>&1 &
 WF=$!
 PIDS="$PIDS $WF"
-sleep 0.5
+forwarding "$WF" w
 kill -STOP "$SPID"
 sleep 1.5
 kill -TERM "$WF"
