@@ -68,7 +68,9 @@ read -r sb nb <"$WORK/b.sum"
 echo "A: $na bytes of quotes and trades, checksum $sa; B: $nb bytes, checksum $sb"
 [ "$(wc -l <"$WORK/a.head")" -eq "$N" ] || fail "A has $(wc -l <"$WORK/a.head") messages, not $N"
 [ "$sa $na" = "$sb $nb" ] || fail "B's messages differ from A's"
-grep -q "nats: \([0-9]*\) published, \1 acknowledged, 0 duplicates, 0 errors, 0 resent, 0 skipped, 0 stalls, 0 unacknowledged" \
+# stalls (waits past --nats-stall for the broker) depend on the load; the
+# exact counts are what matter
+grep -q "nats: \([0-9]*\) published, \1 acknowledged, 0 duplicates, 0 errors, 0 resent, 0 skipped, [0-9]* stalls, 0 unacknowledged" \
 	"$WORK/fwd.log" || fail "forwarder: $(cat "$WORK/fwd.log")"
 grep -q "channel dst: .* malformed 0 gaps 0 (lost 0) " "$WORK/b.log" || fail "B: gaps"
 grep -q "source nats: duplicate 0 session 0 malformed 0 errors 0" "$WORK/b.log" ||
