@@ -57,10 +57,12 @@ struct held {
 	uint64_t seq, end;       /* its messages are numbered [seq, end) */
 	uint64_t arrived_ns;     /* the gap before it was known then */
 	int answer;              /* an answer from the re-request server */
-	int suspect;             /* the stream went on at the next expected
-				  * number while it was held */
+	int trusted;             /* its gap was given up: taken as it is */
+	uint64_t epoch;          /* recovery.epoch when it was held: the
+				  * stream went on since (suspect) if older */
 	unsigned chain;          /* live packets in a row before it that it
-				  * continues, since the stream last went on */
+				  * continues, valid in chain_epoch only */
+	uint64_t chain_epoch;
 	size_t len;
 	unsigned char pkt[];
 };
@@ -79,6 +81,8 @@ struct recovery {
 	uint64_t per_packet;     /* most messages a packet of the session held */
 	struct held *head;
 	size_t bytes;            /* of the packets held */
+	uint64_t epoch;          /* packets that continued the stream while
+				  * packets were held */
 	struct asked *asked;     /* conf.retransmit_requests of them, or NULL */
 	unsigned char pkt[MOLD_PACKET_MAX];
 };

@@ -19,7 +19,7 @@
  * (the most a packet of the session held: an answer is one packet), so
  * that a long gap is asked for in parallel (at most retransmit_requests
  * in flight; one unanswered after a quarter of retransmit_timeout is
- * asked again); a suspect held packet is asked for as if missing. The
+ * asked again); a suspect held packet counts as missing. The
  * answers fill the gaps and everything is published in order. An answer
  * that is a heartbeat or an end of session gives the server's next
  * number: held packets at or past it were never sent and are discarded
@@ -60,6 +60,19 @@ static int has_server(const struct udp *u)
 	return u->rec->io_w.fd >= 0;
 }
 
+/* 1 when x is a live packet the stream went on past the gap of since it
+ * was held: not taken on its own word. */
+static int suspect(const struct recovery *rc, const struct held *x)
+{
+	return !x->answer && !x->trusted && x->epoch != rc->epoch;
+}
+
+/* x's chain: none when the stream went on since it was counted. */
+static unsigned chain_of(const struct recovery *rc, const struct held *x)
+{
+	return x->chain_epoch == rc->epoch ? x->chain : 0;
+}
+
 /* Unlinks and frees *pp; a live packet is counted under `counter`. */
 static void drop(struct udp *u, struct held **pp, unsigned counter)
 {
@@ -82,7 +95,7 @@ static void drain(struct udp *u)
 	while ((h = rc->head) && h->seq <= u->expected) {
 		uint64_t n = 0;
 
-		if (h->end > u->expected && h->suspect && !h->answer)
+		if (h->end > u->expected && suspect(rc, h))
 			break;
 		if (h->end <= u->expected && h->seq < h->end && !h->answer) {
 			drop(u, &rc->head, UDP_DISCARDED); /* overtaken */
@@ -105,7 +118,7 @@ static void expire_front(struct udp *u)
 {
 	if (u->rec->head->seq > u->expected)
 		udp_lost(u, u->rec->head->seq);
-	u->rec->head->suspect = 0;
+	u->rec->head->trusted = 1;
 	drain(u);
 }
 
@@ -115,7 +128,7 @@ void recover_flush(struct udp *u)
 	struct held **pp = &rc->head;
 
 	while (*pp) { /* suspect ones were contradicted by the stream */
-		if ((*pp)->suspect && !(*pp)->answer)
+		if (suspect(rc, *pp))
 			drop(u, pp, UDP_DISCARDED);
 		else
 			pp = &(*pp)->next;
@@ -187,7 +200,7 @@ static void ask_gaps(struct udp *u, uint64_t now)
 	uint64_t from = u->expected, budget = u->conf.retransmit_requests;
 
 	for (struct held *h = u->rec->head; h; h = h->next) {
-		if (h->suspect && !h->answer)
+		if (suspect(u->rec, h))
 			continue;
 		if (h->seq > from && ask_gap(u, from, h->seq, now, &budget) < 0)
 			return;
@@ -217,8 +230,11 @@ static void link_copy(struct udp *u, struct held **pp, const unsigned char *p,
 			    "holding a packet", name_of(u));
 		return;
 	}
-	*x = (struct held){*pp, h->seq, h->seq + udp_msgs(h), now, answer, 0,
-			   chain, n};
+	*x = (struct held){.next = *pp, .seq = h->seq,
+			   .end = h->seq + udp_msgs(h), .arrived_ns = now,
+			   .answer = answer, .epoch = u->rec->epoch,
+			   .chain = chain, .chain_epoch = u->rec->epoch,
+			   .len = n};
 	if (*pp && (*pp)->arrived_ns < now)
 		x->arrived_ns = (*pp)->arrived_ns;
 	memcpy(x->pkt, p, n);
@@ -308,12 +324,13 @@ static void hold_live(struct udp *u, const unsigned char *p, size_t n,
 
 		if (!at && x->seq > h->seq)
 			at = pp;
-		if (x->end == h->seq && x->chain + 1 > chain)
-			chain = x->chain + 1;
+		if (x->end == h->seq && chain_of(rc, x) + 1 > chain)
+			chain = chain_of(rc, x) + 1;
 		if (x->answer || !overlaps(x, h->seq, end))
 			continue;
 		if (x->seq == x->end && same(x, p, n)) {
-			x->chain++; /* a heartbeat again: it continues */
+			x->chain = chain_of(rc, x) + 1; /* a heartbeat again */
+			x->chain_epoch = rc->epoch;
 			return;
 		}
 		if (same(x, p, n)) {
@@ -337,10 +354,10 @@ static void adopt_confirmed(struct udp *u)
 	if (!x)
 		return;
 	for (end = x->end; x && x->seq <= end; x = x->next) {
-		if (x->chain >= u->conf.jump_confirm) {
+		if (chain_of(u->rec, x) >= u->conf.jump_confirm) {
 			for (struct held *y = u->rec->head; y != x->next;
 			     y = y->next)
-				y->suspect = 0;
+				y->trusted = 1;
 			expire_front(u);
 			return;
 		}
@@ -350,24 +367,19 @@ static void adopt_confirmed(struct udp *u)
 }
 
 /* A packet that continues the stream was published: the held live
- * packets it reached are discarded, the others are suspect and their
- * chains start again. */
+ * packets it reached are discarded (they are first in the list), the
+ * others become suspect and their chains start again (a new epoch: no
+ * walk over what is held). */
 static void live_progress(struct udp *u)
 {
 	struct held **pp = &u->rec->head;
 
-	while (*pp) {
-		struct held *x = *pp;
-
-		if (!x->answer && x->seq < u->expected) {
+	u->rec->epoch++;
+	while (*pp && (*pp)->seq < u->expected) {
+		if (!(*pp)->answer)
 			drop(u, pp, UDP_DISCARDED);
-			continue;
-		}
-		if (!x->answer) {
-			x->suspect = 1;
-			x->chain = 0;
-		}
-		pp = &x->next;
+		else
+			pp = &(*pp)->next;
 	}
 }
 
@@ -469,7 +481,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct recovery *rc = u->rec;
 	uint64_t now = now_monotonic();
 
-	while (has_server(u) && rc->head && !rc->head->suspect &&
+	while (has_server(u) && rc->head && !suspect(rc, rc->head) &&
 	       now - rc->head->arrived_ns >= rc->timeout_ns)
 		expire_front(u);
 	if (rc->head && has_server(u))

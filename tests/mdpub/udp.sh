@@ -7,7 +7,9 @@
 # number blinds nothing, nor do two forged packets that continue each
 # other, nor one forged after every real one; a real jump that
 # jump_confirm packets confirm is taken, counted as jumped and not lost,
-# and every packet not taken is counted by reason; then, when mdsub is
+# and every packet not taken is counted by reason; packets ahead are held
+# (a forged one overtaken by the stream, a reordered one taken, two that
+# contradict each other discarded); then, when mdsub is
 # built, a channel relayed by `mdsub --forward` arrives complete, unicast
 # and multicast. With `retransmit` set and no server answering, gaps wait
 # for the timeout, or for the end of the session and a new one, and are
@@ -134,6 +136,46 @@ kill -USR1 "$PID"
 wait_log g "channel g: in 5 out 5 malformed 0 gaps 0 (lost 0) "
 wait_log g "channel g: source udp: duplicate 0 session 0 malformed 0 jump 6 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
 stop "$PID"
+
+# packets ahead are held, not believed: one forged at the number the
+# stream then reaches is overtaken by the real one; a reordered real
+# packet is taken once 3 packets continue it, nothing lost; two packets
+# that claim one number with other bytes are both discarded, and the gap
+# they leave is lost once 3 packets (a heartbeat among them) confirm it
+channel h.conf h source=udp listen=127.0.0.1:0
+start h -c "$WORK/h.conf"
+PORT=$(port_of h)
+wait_log h "publishing from sequence" # the segment exists
+"$READER" --until down --dump h >"$WORK/h.out" &
+READ=$!
+sleep 0.2
+send FEED 1 1 "$WORK/m1"
+send FEED 3 1 "$WORK/mx"         # forged, ahead: held
+send FEED 2 1 "$WORK/m2"         # the stream reaches it: suspect
+send FEED 3 1 "$WORK/m3"         # the real one: taken, the forged discarded
+send FEED 5 1 "$WORK/m1"         # 4 comes late: held
+send FEED 4 1 "$WORK/m4"         # the stream reaches it: suspect
+send FEED 6 1 "$WORK/m2"         # continued...
+send FEED 7 1 "$WORK/m3"
+send FEED 8 1 "$WORK/m4"         # ...3 times: taken, nothing lost
+send FEED 10 1 "$WORK/m1"        # 9 missing: held
+send FEED 10 1 "$WORK/mx"        # 10 again, other bytes: both discarded
+send FEED 11 1 "$WORK/m2"
+send FEED 12 1 "$WORK/m3"
+send FEED 13 1 "$WORK/m4"
+send FEED 14 0                   # continued 3 times: 9 and 10 lost
+send FEED 14 65535
+wait_log h "session 'FEED      ' ended"
+kill -USR1 "$PID"
+wait_log h "channel h: in 11 out 11 malformed 0 gaps 1 (lost 2) "
+wait_log h "channel h: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 3 refuted 0$"
+grep -q "gap: messages 9..10 lost" "$WORK/h.log" || fail "gap 9..10 not logged"
+stop "$PID"
+wait "$READ" || fail "reader of held packets"
+grep '^M' "$WORK/h.out" >"$WORK/got"
+printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 2\nM 9 3\nM 9 4\n' >"$WORK/want"
+diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages among held packets"
+grep -q ' lost 2$' "$WORK/h.out" || fail "readers do not see the 2 lost: $(grep ' lost ' "$WORK/h.out")"
 
 # retransmit to a server that never answers: a gap waits, held packets
 # behind it; the end of the session and a new one give it up at once
