@@ -29,6 +29,13 @@ send() { # send SESSION SEQ COUNT [BLOCK-FILES...]: one datagram
 channel nobind.conf nobind source=udp listen=192.0.2.1:1
 refused nobind "192.0.2.1:1: bind: Cannot assign requested address"
 
+# a sender list with a port out of range: refused, naming it
+channel badsender.conf badsender source=udp listen=127.0.0.1:0 \
+	"sender=127.0.0.1 10.0.0.1:99999"
+status 1 "$MDPUB" -c "$WORK/badsender.conf" 2>"$WORK/badsender.log"
+grep -q "\[channel badsender\]: sender: '10.0.0.1:99999' is not an address" \
+	"$WORK/badsender.log" || fail "bad sender not named"
+
 channel u.conf u source=udp listen=127.0.0.1:0
 start u -c "$WORK/u.conf"
 PORT=$(port_of u)

@@ -79,6 +79,15 @@ wait $fwd || fail "mdsub exited $?: $(cat "$WORK/fwd.err")"
 line="mdsub: udp://127.0.0.1:9: retransmission: 2 requests served (2 messages), 1 refused (allow 1, rate 0, session 0, malformed 0), 0 out of range"
 grep -qxF "$line" "$WORK/fwd.err" || fail "summary: $(cat "$WORK/fwd.err"), want $line"
 
+# a bad list, a --bind that is no numeric ADDR:PORT: usage errors
+status 64 "$MDSUB" --forward udp://127.0.0.1:9 --retransmit=127.0.0.1:0 \
+	--retransmit-allow=10.0.0.0/33 feed 2>"$WORK/bad.err"
+grep -q "^mdsub: --retransmit-allow: '10.0.0.0/33' is not an address" "$WORK/bad.err" ||
+	fail "bad --retransmit-allow: $(cat "$WORK/bad.err")"
+status 64 "$MDSUB" --forward udp://127.0.0.1:9 --bind=localhost:5 feed \
+	2>"$WORK/bad.err"
+grep -q "invalid --bind address" "$WORK/bad.err" || fail "bad --bind: $(cat "$WORK/bad.err")"
+
 # without it, a multicast destination is refused: its receivers are not
 # known
 status 1 "$MDSUB" --forward udp://239.255.0.1:9 --from oldest \
