@@ -58,24 +58,25 @@ struct forwarder {
 	unsigned char buf[MOLD_PACKET_MAX];
 };
 
-/* Ten random letters and digits (about 59 bits). Returns 0, or -errno
- * when the kernel has no randomness to give. */
+/* Ten random letters and digits (about 59 bits): bytes of 248 and more
+ * are drawn again, so that each of the 62 characters is as likely.
+ * Returns 0, or -errno when the kernel has no randomness to give. */
 static int random_name(char name[MOLD_SESSION_LEN])
 {
 	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				    "abcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char bytes[MOLD_SESSION_LEN];
-	size_t got = 0;
+	unsigned char bytes[32];
+	int got = 0;
 
-	while (got < sizeof bytes) {
-		ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+	while (got < MOLD_SESSION_LEN) {
+		ssize_t n = getrandom(bytes, sizeof bytes, 0);
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		got += n > 0 ? (size_t)n : 0;
+		for (ssize_t i = 0; i < n && got < MOLD_SESSION_LEN; i++)
+			if (bytes[i] < 248)
+				name[got++] = chars[bytes[i] % 62];
 	}
-	for (int i = 0; i < MOLD_SESSION_LEN; i++) /* 248 of 256: no bias */
-		name[i] = chars[bytes[i] % 62];
 	return 0;
 }
 
