@@ -277,14 +277,16 @@ static int continues_held(const struct udp *u, const unsigned char *p,
 static void log_held(struct udp *u, const unsigned char *p,
 		     const struct mold_header *h)
 {
-	char text[MOLD_SESSION_LEN + 1];
+	char text[MOLD_SESSION_LEN + 1], current[MOLD_SESSION_LEN + 1];
 
 	if (memcmp(p, u->session, MOLD_SESSION_LEN))
 		log_limited(&u->jump_limit, LOG_WARNING, "channel %s: packet "
-			    "of session '%s' while '%.*s' is not ended: held "
+			    "of session '%s' while '%s' is not ended: held "
 			    "until %u packets continue it", name_of(u),
-			    session_text(p, text), MOLD_SESSION_LEN,
-			    u->session, (unsigned)u->conf.jump_confirm);
+			    session_text(p, text),
+			    session_text((const unsigned char *)u->session,
+					 current),
+			    (unsigned)u->conf.jump_confirm);
 	else
 		log_limited(&u->jump_limit, LOG_WARNING, "channel %s: packet "
 			    "of sequence %llu while %llu is expected: a jump "

@@ -100,6 +100,8 @@ wait_log dst1 "channel dst: session 'FEED      '"
 forge 1 FEED $((N - 1000)) $((N - 500)) $((N - 10))
 forge 1 OTHER 1 2
 check 1 "duplicate 0 session 2 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 3 refuted 0"
+grep -q "packet of session 'OTHER     ' while 'FEED      ' is not ended: held until 3 packets continue it" \
+	"$WORK/dst1.log" || fail "run 1: the other session's packet not logged"
 
 # 2. the same with retransmission: the server says what it has sent
 RTX_PORT=$((30000 + $$ % 20000))
