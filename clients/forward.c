@@ -9,10 +9,18 @@
  * idle time, an end-of-session packet at exit. Unicast or multicast
  * (IPv4 or IPv6; TTL and interface options for multicast).
  *
- * With --retransmit, every packet sent is kept by the re-request server
- * (retransmit.h), a new session empties it, and at exit the end of
- * session is repeated for --linger while the server still answers: the
- * receivers' last chance to ask (doc/protocol.md, "Retransmission").
+ * The session name is --session, else (and at every restart of the
+ * numbering) ten random letters and digits (getrandom()): a receiver
+ * takes a packet of another session only after the end of its current
+ * one, or when several packets in a row confirm it, and one who cannot
+ * see the packets cannot guess the name to forge them (doc/protocol.md
+ * "UDP framing"). A restart of the numbering ends the old session first.
+ *
+ * With --retransmit, every packet is kept by the re-request server
+ * (retransmit.h) before it is sent, a new session empties it, and at exit
+ * the end of session is repeated for --linger while the server still
+ * answers: the receivers' last chance to ask (doc/protocol.md,
+ * "Retransmission").
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,9 +29,11 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr_allow.h"
 #include "moldudp64.h"
 #include "mdsub.h"
 #include "retransmit.h"
@@ -42,30 +52,55 @@ struct forwarder {
 	uint64_t pending_ns;   /* when the first message was added */
 	uint64_t sent_ns;      /* when the last packet went out */
 	uint64_t send_errors;
-	uint64_t session_id;   /* digits of the current session name */
+	int named;             /* --session was used */
 	struct rtx *rtx;       /* the re-request server, or NULL */
 	struct rtx_archive *older; /* its older messages, or NULL */
 	unsigned char buf[MOLD_PACKET_MAX];
 };
 
-/* A session name: --session, else ten digits of the clock; a restart of
- * the numbering always gets a new one. */
-static void new_session(struct forwarder *f)
+/* Ten random letters and digits (about 59 bits): bytes of 248 and more
+ * are drawn again, so that each of the 62 characters is as likely.
+ * Returns 0, or -errno when the kernel has no randomness to give. */
+static int random_name(char name[MOLD_SESSION_LEN])
 {
-	uint64_t id = now_realtime() / NS_PER_SEC % 10000000000ULL;
-	char buf[MOLD_SESSION_LEN + 1];
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char bytes[32];
+	int got = 0;
 
-	if (f->o->session && !f->session_id) {
-		snprintf(buf, sizeof buf, "%-10s", f->o->session);
-		f->session_id = id;
-	} else {
-		f->session_id = id > f->session_id ? id : f->session_id + 1;
-		snprintf(buf, sizeof buf, "%010" PRIu64,
-			 (uint64_t)(f->session_id % 10000000000ULL));
+	while (got < MOLD_SESSION_LEN) {
+		ssize_t n = getrandom(bytes, sizeof bytes, 0);
+
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		for (ssize_t i = 0; i < n && got < MOLD_SESSION_LEN; i++)
+			if (bytes[i] < 248)
+				name[got++] = chars[bytes[i] % 62];
 	}
+	return 0;
+}
+
+/* A session name: --session the first time, else a random one other
+ * than the last. Returns 0 or -errno. */
+static int new_session(struct forwarder *f)
+{
+	char buf[MOLD_SESSION_LEN + 1] = "";
+	int rc = 0;
+
+	if (f->o->session && !f->named) {
+		snprintf(buf, sizeof buf, "%-10s", f->o->session);
+		f->named = 1;
+	} else {
+		do
+			rc = random_name(buf);
+		while (rc == 0 && !memcmp(buf, f->session, MOLD_SESSION_LEN));
+	}
+	if (rc < 0)
+		return rc;
 	memcpy(f->session, buf, MOLD_SESSION_LEN);
 	if (f->rtx)
 		rtx_session(f->rtx, f->session);
+	return 0;
 }
 
 /* Sends pkt with `count` in the header, then starts an empty batch. */
@@ -74,12 +109,12 @@ static void send_packet(struct forwarder *f, uint64_t seq, uint16_t count,
 {
 	int len = mold_writer_seal_count(&f->pkt, f->session, seq, count);
 
+	if (len > 0 && f->rtx && f->pkt.count) /* before: see rtx_keep() */
+		rtx_keep(f->rtx, f->pkt.buf, (size_t)len);
 	if (len > 0 && send(f->fd, f->pkt.buf, (size_t)len, 0) < 0 &&
 	    errno != ECONNREFUSED && f->send_errors++ == 0)
 		fprintf(stderr, "mdsub: %s: send: %s (counting further "
 			"errors)\n", f->o->url, strerror(errno));
-	if (len > 0 && f->rtx && f->pkt.count)
-		rtx_keep(f->rtx, f->pkt.buf, (size_t)len);
 	mold_writer_reset(&f->pkt);
 	f->sent_ns = now;
 }
@@ -116,9 +151,15 @@ void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns)
 			d->msg->size);
 		return;
 	}
-	if (num < f->next_num) {
+	if (num < f->next_num) { /* the numbering restarts */
 		flush_batch(f, now_ns);
-		new_session(f);
+		send_packet(f, f->next_num, MOLD_COUNT_END, now_ns);
+		int rc = new_session(f);
+
+		if (rc < 0)
+			fprintf(stderr, "mdsub: %s: no random session name: %s "
+				"(the old one goes on)\n", f->o->url,
+				strerror(-rc));
 	}
 	if (num != f->next_num || f->pkt.len + need > f->cap)
 		flush_batch(f, now_ns);
@@ -201,6 +242,26 @@ static int is_multicast(const struct addrinfo *ai)
 			->sin_addr.s_addr));
 }
 
+/* Binds fd to --bind (checked by opts.c), of the destination's family. */
+static int bind_local(int fd, const struct addrinfo *dest, const char *addr)
+{
+	struct addrinfo hints = {.ai_family = dest->ai_family,
+				 .ai_socktype = SOCK_DGRAM,
+				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV},
+			*ai;
+	char host[FWD_HOST_MAX], *port;
+	int rc;
+
+	fwd_split_addr(addr, host, sizeof host, &port);
+	if (getaddrinfo(host, port, &hints, &ai)) {
+		errno = EAFNOSUPPORT; /* not of the destination's family */
+		return -1;
+	}
+	rc = bind(fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return rc;
+}
+
 static int connect_socket(const struct addrinfo *ai, const struct fwd_opts *o)
 {
 	int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -208,6 +269,7 @@ static int connect_socket(const struct addrinfo *ai, const struct fwd_opts *o)
 	if (fd < 0)
 		return -errno;
 	if ((is_multicast(ai) && set_multicast(fd, ai, o)) ||
+	    (o->bind && bind_local(fd, ai, o->bind)) ||
 	    connect(fd, ai->ai_addr, ai->ai_addrlen)) {
 		int err = errno;
 
@@ -236,15 +298,51 @@ static int open_socket(const struct fwd_opts *o, char *err, size_t errlen)
 	}
 	fd = connect_socket(ai, o);
 	if (fd < 0)
-		snprintf(err, errlen, "%s: %s", o->url, strerror(-fd));
+		snprintf(err, errlen, "%s%s%s: %s", o->url,
+			 o->bind ? " from " : "", o->bind ? o->bind : "",
+			 strerror(-fd));
 	freeaddrinfo(ai);
 	return fd;
+}
+
+/* The numeric address the connected socket sends to, in buf; NULL when
+ * it is a multicast group (or cannot be had). */
+static const char *unicast_dest(int fd, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	struct addr_key key;
+	struct addrinfo ai = {.ai_addr = (void *)&ss};
+
+	if (getpeername(fd, (void *)&ss, &sl) ||
+	    addr_key_of(&key, (void *)&ss, sl) < 0)
+		return NULL;
+	ai.ai_family = ss.ss_family;
+	if (is_multicast(&ai))
+		return NULL;
+	addr_key_text(&key, buf, len);
+	return buf;
+}
+
+/* Closes the re-request server and its archive; its counts in *n (NULL:
+ * not wanted). */
+static void close_server(struct forwarder *f, struct rtx_counts *n)
+{
+	struct rtx_counts ignored;
+
+	if (!f->rtx)
+		return;
+	rtx_close(f->rtx, n ? n : &ignored);
+	rtx_archive_close(f->older);
+	f->rtx = NULL;
+	f->older = NULL;
 }
 
 int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 	     uint64_t next_seq, char *err, size_t errlen)
 {
 	struct forwarder *f = calloc(1, sizeof *f);
+	int rc;
 
 	if (!f) {
 		snprintf(err, errlen, "out of memory");
@@ -257,20 +355,27 @@ int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 	f->sent_ns = now_monotonic();
 	f->fd = open_socket(o, err, errlen);
 	if (f->fd >= 0 && o->rtx.listen) {
-		int rc = rtx_open(&f->rtx, &o->rtx, o->batch_bytes, err, errlen);
-
+		char dest[INET6_ADDRSTRLEN];
+		rc = rtx_open(&f->rtx, &o->rtx, o->batch_bytes,
+			      unicast_dest(f->fd, dest, sizeof dest), err,
+			      errlen);
 		if (rc < 0) {
 			close(f->fd);
 			f->fd = rc;
 		}
 	}
+	if (f->fd >= 0 && (rc = new_session(f)) < 0) {
+		snprintf(err, errlen, "no random session name: %s (give one "
+			 "with --session)", strerror(-rc));
+		close_server(f, NULL);
+		close(f->fd);
+		f->fd = rc;
+	}
 	if (f->fd < 0) {
-		int rc = f->fd;
-
+		rc = f->fd;
 		free(f);
 		return rc;
 	}
-	new_session(f);
 	*out = f;
 	return 0;
 }
@@ -303,14 +408,13 @@ static void linger(struct forwarder *f, uint64_t now)
 							LINGER_REPEAT_NS);
 		send_packet(f, f->next_num, MOLD_COUNT_END, now_monotonic());
 	}
-	rtx_close(f->rtx, &n);
-	rtx_archive_close(f->older);
+	close_server(f, &n);
 	fprintf(stderr, "mdsub: %s: retransmission: %" PRIu64 " requests "
-		"served (%" PRIu64 " messages), %" PRIu64 " refused (rate %"
-		PRIu64 ", session %" PRIu64 ", malformed %" PRIu64 "), %"
-		PRIu64 " out of range\n", f->o->url, n.served, n.messages,
-		n.rate + n.session + n.malformed, n.rate, n.session,
-		n.malformed, n.out_of_range);
+		"served (%" PRIu64 " messages), %" PRIu64 " refused (allow %"
+		PRIu64 ", rate %" PRIu64 ", session %" PRIu64 ", malformed %"
+		PRIu64 "), %" PRIu64 " out of range\n", f->o->url, n.served,
+		n.messages, n.allow + n.rate + n.session + n.malformed, n.allow,
+		n.rate, n.session, n.malformed, n.out_of_range);
 }
 
 void fwd_close(struct forwarder *f)
@@ -318,6 +422,8 @@ void fwd_close(struct forwarder *f)
 	uint64_t now = now_monotonic();
 
 	flush_batch(f, now);
+	if (f->rtx)
+		rtx_end(f->rtx);
 	send_packet(f, f->next_num, MOLD_COUNT_END, now);
 	if (f->rtx)
 		linger(f, now);

@@ -36,6 +36,7 @@ struct fwd_opts {
 	uint64_t batch_delay_ns; /* longest a message waits in a batch */
 	uint64_t heartbeat_ns;   /* heartbeat packet period when idle */
 	const char *session;     /* MoldUDP64 session (<= 10 chars) */
+	const char *bind;        /* --bind ADDR:PORT, or NULL */
 	struct rtx_opts rtx;     /* --retransmit (rtx.listen NULL = off) */
 };
 

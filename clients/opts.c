@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "mdsub.h"
+#include "addr_allow.h"
 #include "moldudp64.h"
 #include "natswire.h"
 #include "parse_num.h"
@@ -43,6 +44,7 @@ enum {
 	OPT_NATS_TLS, OPT_NATS_CA, OPT_NATS_CERT, OPT_NATS_KEY, OPT_NATS_CREDS,
 	OPT_NATS_NKEY,
 	OPT_RETRANSMIT, OPT_RTX_DEPTH, OPT_RTX_BYTES, OPT_RTX_RATE, OPT_LINGER,
+	OPT_RTX_ALLOW, OPT_BIND,
 	OPT_ARCHIVE, OPT_END
 };
 
@@ -93,6 +95,8 @@ static const struct option long_opts[] = {
 	{"retransmit-bytes", required_argument, NULL, OPT_RTX_BYTES},
 	{"retransmit-rate", required_argument, NULL, OPT_RTX_RATE},
 	{"linger", required_argument, NULL, OPT_LINGER},
+	{"retransmit-allow", required_argument, NULL, OPT_RTX_ALLOW},
+	{"bind", required_argument, NULL, OPT_BIND},
 	{"name", required_argument, NULL, 'N'},
 	{"anonymous", no_argument, NULL, 'a'},
 	{"dir", required_argument, NULL, 'D'},
@@ -157,13 +161,18 @@ static void usage(FILE *f)
 	      "      --batch-bytes=N    largest datagram (default 1400)\n"
 	      "      --batch-delay=USEC longest a message waits in a batch (default 200)\n"
 	      "      --heartbeat=SEC    heartbeat packet period when idle (default 1)\n"
-	      "      --session=NAME     MoldUDP64 session name (default: start time)\n"
+	      "      --session=NAME     MoldUDP64 session name (default: 10 random\n"
+	      "                         letters and digits, hard to forge packets of)\n"
+	      "      --bind=ADDR:PORT   send from this address and port\n"
 	      "      --retransmit=ADDR:PORT  answer MoldUDP64 re-requests on this\n"
 	      "                         address from the messages sent last\n"
 	      "      --retransmit-depth=N  messages kept (default 262144)\n"
 	      "      --retransmit-bytes=N  bytes of them kept (default 33554432)\n"
 	      "      --retransmit-rate=N   answer bytes per second and requester\n"
 	      "                         (default 10000000; all: 4 times that)\n"
+	      "      --retransmit-allow=ADDR[/PREFIX][,...]  answer only these\n"
+	      "                         (default: loopback and a unicast HOST;\n"
+	      "                         a multicast HOST needs this)\n"
 	      "      --linger=SEC       at exit, repeat the end of session and answer\n"
 	      "                         re-requests this long (default 1)\n"
 	      "  -f, --forward=nats://HOST:PORT[,nats://HOST:PORT]...\n"
@@ -474,6 +483,37 @@ static int parse_linger(const char *s, uint64_t *ns)
 	return 0;
 }
 
+/* --bind=ADDR:PORT: a numeric address (IPv6 in brackets) and a port. */
+static int parse_bind(const char *s, const char **out)
+{
+	char host[FWD_HOST_MAX], *port;
+	unsigned char addr[16];
+	uint64_t p;
+
+	if (fwd_split_addr(s, host, sizeof host, &port) < 0 ||
+	    (inet_pton(AF_INET, host, addr) != 1 &&
+	     inet_pton(AF_INET6, host, addr) != 1) ||
+	    parse_u64(port, 10, &p) || p > 65535)
+		return bad("--bind address (want ADDR:PORT, numeric)", s);
+	*out = s;
+	return 0;
+}
+
+/* --retransmit-allow: checked here, parsed again by the server. */
+static int parse_rtx_allow(const char *s, const char **out)
+{
+	struct addr_allow allow;
+	char err[160];
+	int rc = addr_allow_parse(&allow, s, "--retransmit-allow", 0, err,
+				  sizeof err);
+
+	addr_allow_free(&allow);
+	if (rc < 0)
+		return usage_error("%s", err);
+	*out = s;
+	return 0;
+}
+
 /* --retransmit and its settings. */
 static int opt_rtx(struct rtx_opts *r, int c, const char *arg)
 {
@@ -489,6 +529,7 @@ static int opt_rtx(struct rtx_opts *r, int c, const char *arg)
 		return parse_range(arg, 1, UINT32_MAX, &r->rate,
 				   "retransmit rate");
 	case OPT_LINGER: return parse_linger(arg, &r->linger_ns);
+	case OPT_RTX_ALLOW: return parse_rtx_allow(arg, &r->allow);
 	default: return bad("option", "?");
 	}
 }
@@ -640,6 +681,7 @@ static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 	case OPT_HEARTBEAT:
 		return parse_secs_opt(arg, &o->fwd.heartbeat_ns, "heartbeat");
 	case OPT_SESSION: return parse_session(arg, &o->fwd.session);
+	case OPT_BIND: return parse_bind(arg, &o->fwd.bind);
 	case 'l': o->mode = MODE_LIST; return 0;
 	case OPT_STATUS: o->mode = MODE_STATUS; return 0;
 	case OPT_UNLINK: o->mode = MODE_UNLINK; return 0;
@@ -731,12 +773,12 @@ static const int read_opts[] = {
 /* Options that only --forward udp:// uses. */
 static const int fwd_opts[] = {
 	OPT_TTL, OPT_IFACE, OPT_BATCH_BYTES, OPT_BATCH_DELAY, OPT_HEARTBEAT,
-	OPT_SESSION, OPT_RETRANSMIT,
+	OPT_SESSION, OPT_RETRANSMIT, OPT_BIND,
 };
 
 /* Options that only --retransmit uses. */
 static const int rtx_opts[] = {
-	OPT_RTX_DEPTH, OPT_RTX_BYTES, OPT_RTX_RATE, OPT_LINGER,
+	OPT_RTX_DEPTH, OPT_RTX_BYTES, OPT_RTX_RATE, OPT_LINGER, OPT_RTX_ALLOW,
 };
 
 /* Options that only --forward nats:// uses, then those that only a

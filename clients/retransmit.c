@@ -8,7 +8,12 @@
  * rest). Each answer is paid for from the requester's token bucket and
  * the total one (ratelimit.c) before it is sent: whatever a request asks,
  * it gets at most one batch, and the answer rate is bounded per requester
- * and in total.
+ * and in total. A request for numbers past the last sent is answered with
+ * a heartbeat (an end of session after the end) numbered with the next
+ * one: the receiver learns that packets it holds past that were never
+ * sent (doc/protocol.md "Retransmission"). Requests from addresses not
+ * on the allow list (--retransmit-allow, by default loopback and the
+ * unicast destination) are not answered.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -21,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr_allow.h"
 #include "clock.h"
 #include "mdsub.h"
 #include "retransmit.h"
@@ -35,9 +41,12 @@
 struct rtx {
 	int fd;
 	pthread_t thread;
-	pthread_mutex_t lock;         /* store, session, older */
+	pthread_mutex_t lock;         /* store, session, next, ended, older */
 	struct rtx_store *store;
 	char session[MOLD_SESSION_LEN];
+	uint64_t next;                /* after the last message sent, 0: none */
+	int ended;
+	struct addr_allow allow;
 	rtx_older_fn older;
 	void *older_ctx;
 	struct rtx_limit *limit;
@@ -47,47 +56,58 @@ struct rtx {
 	unsigned char answer[MOLD_PACKET_MAX];
 };
 
-/* Fills w with the answer to req; returns the messages in it. */
-static unsigned build_answer(struct rtx *r, const struct mold_header *req,
-			     struct mold_writer *w, char *session)
+/* Seals the answer to req in r->answer; returns its length, or 0 for
+ * none. */
+static int build_answer(struct rtx *r, const struct mold_header *req,
+			unsigned *got)
 {
-	unsigned got;
+	struct mold_writer w;
+	uint64_t seq = req->seq;
+	int count = -1;
 
+	mold_writer_init(&w, r->answer, r->answer_max);
 	pthread_mutex_lock(&r->lock);
-	memcpy(session, r->session, MOLD_SESSION_LEN);
 	if (memcmp(req->session, r->session, MOLD_SESSION_LEN)) {
 		pthread_mutex_unlock(&r->lock);
 		r->n.session++;
 		return 0;
 	}
-	got = rtx_store_answer(r->store, req->seq, req->count, w);
-	if (!got && r->older)
-		got = r->older(r->older_ctx, req->seq, req->count, w);
+	if (r->next && seq >= r->next) { /* not sent yet */
+		seq = r->next;
+		count = r->ended ? MOLD_COUNT_END : MOLD_COUNT_HEARTBEAT;
+	}
+	*got = count < 0 ? rtx_store_answer(r->store, seq, req->count, &w) : 0;
+	if (count < 0 && !*got && r->older)
+		*got = r->older(r->older_ctx, seq, req->count, &w);
 	pthread_mutex_unlock(&r->lock);
-	if (!got)
+	if (count < 0 && !*got) {
 		r->n.out_of_range++;
-	return got;
+		return 0;
+	}
+	return count < 0 ? mold_writer_seal(&w, req->session, seq) :
+			   mold_writer_seal_count(&w, req->session, seq,
+						  (uint16_t)count);
 }
 
 static void handle_request(struct rtx *r, const unsigned char *pkt,
 			   size_t len, const struct sockaddr_storage *from,
 			   socklen_t fromlen)
 {
-	char session[MOLD_SESSION_LEN];
 	struct mold_header req;
-	struct mold_writer w;
-	unsigned got;
+	unsigned got = 0;
 	int n;
 
+	if (!addr_allow_match_sa(&r->allow, (const void *)from, fromlen)) {
+		r->n.allow++;
+		return;
+	}
 	if (mold_request_decode(pkt, len, &req) < 0) {
 		r->n.malformed++;
 		return;
 	}
-	mold_writer_init(&w, r->answer, r->answer_max);
-	got = build_answer(r, &req, &w, session);
-	if (!got)
+	n = build_answer(r, &req, &got);
+	if (n <= 0)
 		return;
-	n = mold_writer_seal(&w, session, req.seq);
 	if (!rtx_limit_take(r->limit, from, fromlen,
 			    (uint64_t)n + UDP_OVERHEAD, now_monotonic())) {
 		r->n.rate++;
@@ -170,6 +190,7 @@ static void rtx_free(struct rtx *r)
 		close(r->fd);
 	rtx_store_free(r->store);
 	rtx_limit_free(r->limit);
+	addr_allow_free(&r->allow);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
@@ -189,8 +210,28 @@ static int start(struct rtx *r, const struct rtx_opts *o, size_t answer_max)
 	return rc;
 }
 
+/* The allow list: o->allow, else loopback and dest. */
+static int allow_list(struct rtx *r, const struct rtx_opts *o,
+		      const char *dest, char *err, size_t errlen)
+{
+	char text[128];
+
+	if (o->allow)
+		return addr_allow_parse(&r->allow, o->allow,
+					"--retransmit-allow", 0, err, errlen);
+	if (!dest) {
+		snprintf(err, errlen, "--retransmit with a multicast "
+			 "destination needs --retransmit-allow=ADDR[/PREFIX],... "
+			 "(the receivers' addresses)");
+		return -EINVAL;
+	}
+	snprintf(text, sizeof text, "127.0.0.0/8,::1,%s", dest);
+	return addr_allow_parse(&r->allow, text, "--retransmit-allow", 0, err,
+				errlen);
+}
+
 int rtx_open(struct rtx **out, const struct rtx_opts *o, size_t answer_max,
-	     char *err, size_t errlen)
+	     const char *dest, char *err, size_t errlen)
 {
 	struct rtx *r = calloc(1, sizeof *r);
 	int rc;
@@ -201,6 +242,12 @@ int rtx_open(struct rtx **out, const struct rtx_opts *o, size_t answer_max,
 	}
 	pthread_mutex_init(&r->lock, NULL);
 	r->answer_max = answer_max;
+	r->fd = -1;
+	rc = allow_list(r, o, dest, err, errlen);
+	if (rc < 0) {
+		rtx_free(r);
+		return rc;
+	}
 	r->fd = bind_socket(o->listen, err, errlen);
 	if (r->fd < 0) {
 		rc = r->fd;
@@ -239,13 +286,28 @@ void rtx_session(struct rtx *r, const char session[MOLD_SESSION_LEN])
 	pthread_mutex_lock(&r->lock);
 	memcpy(r->session, session, MOLD_SESSION_LEN);
 	rtx_store_clear(r->store);
+	r->next = 0;
+	r->ended = 0;
 	pthread_mutex_unlock(&r->lock);
 }
 
 void rtx_keep(struct rtx *r, const unsigned char *pkt, size_t len)
 {
+	struct mold_header h;
+
+	if (mold_header_decode(pkt, len, &h) < 0)
+		return;
 	pthread_mutex_lock(&r->lock);
 	rtx_store_packet(r->store, pkt, len);
+	if (h.seq + h.count > r->next)
+		r->next = h.seq + h.count;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rtx_end(struct rtx *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->ended = 1;
 	pthread_mutex_unlock(&r->lock);
 }
 

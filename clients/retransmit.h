@@ -20,6 +20,8 @@
 
 struct rtx_opts {
 	const char *listen;   /* ADDR:PORT, NULL = no retransmission */
+	const char *allow;    /* --retransmit-allow list, NULL = the default
+			       * (loopback and the unicast destination) */
 	uint64_t depth;       /* messages kept */
 	uint64_t bytes;       /* bytes of messages kept */
 	uint64_t rate;        /* answer bytes per second and requester */
@@ -28,8 +30,10 @@ struct rtx_opts {
 
 /* What the server did, for the summary at exit. */
 struct rtx_counts {
-	uint64_t served;      /* requests answered */
+	uint64_t served;      /* requests answered (a heartbeat or end of
+			       * session for numbers not sent yet) */
 	uint64_t messages;    /* messages sent in the answers */
+	uint64_t allow;       /* refused: not from --retransmit-allow */
 	uint64_t rate;        /* refused: the requester's (or the total)
 			       * answer rate was used up */
 	uint64_t session;     /* refused: not the current session */
@@ -85,10 +89,13 @@ int rtx_limit_take(struct rtx_limit *l, const void *addr, size_t addrlen,
 struct rtx;
 
 /* Binds o->listen and starts the server thread. `answer_max` is the
- * largest answer packet (the forwarder's batch size). Returns 0, or a
- * negated errno with the reason (the address and what failed) in err. */
+ * largest answer packet (the forwarder's batch size); `dest` the
+ * forwarder's destination (a numeric address), NULL when it is a
+ * multicast group: without o->allow, requests are answered from loopback
+ * and dest only, and a multicast forwarder needs o->allow. Returns 0, or
+ * a negated errno with the reason (the address and what failed) in err. */
 int rtx_open(struct rtx **out, const struct rtx_opts *o, size_t answer_max,
-	     char *err, size_t errlen);
+	     const char *dest, char *err, size_t errlen);
 
 /* The address the server answers on, as "HOST:PORT" (the port the
  * system chose for port 0). */
@@ -97,8 +104,16 @@ void rtx_local(const struct rtx *r, char *buf, size_t len);
 /* The forwarder's session changed: what is kept is of the old one. */
 void rtx_session(struct rtx *r, const char session[MOLD_SESSION_LEN]);
 
-/* A downstream packet (with messages) the forwarder sent. */
+/* A downstream packet (with messages) the forwarder is about to send:
+ * kept before it goes out, so that a receiver that saw it can always
+ * have it again, and the server's next number (what it answers, as a
+ * heartbeat, to a request for numbers not sent yet) is never behind
+ * what a receiver saw. */
 void rtx_keep(struct rtx *r, const unsigned char *pkt, size_t len);
+
+/* The session ended: requests for numbers not sent get an end of
+ * session. */
+void rtx_end(struct rtx *r);
 
 /* Messages older than the store holds: the hook for an archive of the
  * channel. `older` appends to w the messages numbered seq, seq + 1, ...

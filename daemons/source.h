@@ -56,7 +56,7 @@ struct source_ops {
 	const char *const *counters;
 };
 
-#define SOURCE_COUNTERS_MAX 8
+#define SOURCE_COUNTERS_MAX 12
 
 extern const struct source_ops src_synthetic;
 extern const struct source_ops src_replay;

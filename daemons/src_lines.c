@@ -136,7 +136,8 @@ static int lines_conf_check(const void *conf, char *err, size_t errlen)
 	}
 	if (c->allow) {
 		struct addr_allow allow;
-		int rc = addr_allow_parse(&allow, c->allow, err, errlen);
+		int rc = addr_allow_parse(&allow, c->allow, "allow", 0, err,
+					  errlen);
 
 		addr_allow_free(&allow);
 		if (rc < 0)
@@ -370,7 +371,7 @@ static const char *refusal(struct lines *l, const struct addr_key *peer)
 	int which;
 	const char *why;
 
-	if (!addr_allow_match(&l->allow, peer)) {
+	if (!addr_allow_match(&l->allow, peer, 0)) {
 		which = LINES_NOT_ALLOWED;
 		why = "address not allowed";
 	} else if (conns_from(l, peer) >= l->conf.peer_connections) {
@@ -531,7 +532,8 @@ static int open_listen(struct lines *l, char *err, size_t errlen)
 	int fd;
 
 	if (l->conf.allow) {
-		fd = addr_allow_parse(&l->allow, l->conf.allow, err, errlen);
+		fd = addr_allow_parse(&l->allow, l->conf.allow, "allow", 0,
+				      err, errlen);
 		if (fd < 0)
 			return fd;
 	}

@@ -1,28 +1,29 @@
 /*
  * src_udp.c - the `udp` source: receives bus messages framed as MoldUDP64
  * downstream packets (moldudp64.h, mdpub.conf(5)) on a unicast or
- * multicast address, as `mdsub --forward` sends them. Packets numbered
- * past the next expected message count as a feed gap with the number of
- * messages lost, which the channel skips (channel_skip(): its readers
- * count them lost too); messages seen already (a repeated packet) are
- * skipped.
+ * multicast address, as `mdsub --forward` sends them. No single packet
+ * moves the stream (doc/protocol.md "Retransmission", "The receiver"):
  *
- * A packet whose sequence number is more than `jump_window` messages away
- * from the next expected one (ahead or behind) is not believed on its own:
- * one forged packet would otherwise make every later real one look seen
- * already. It is held, with the packets that continue it, and taken only
- * when `jump_confirm` packets in a row continue it, as a stream that
- * really jumped does; any other packet drops them. The messages an adopted
- * jump skips are counted as jumped, not as lost (a forged jump must not
- * poison the gap totals). Each packet not taken is counted by reason, in
- * the source's counters (channel_count()). MoldUDP64 has no
- * authentication: this only makes a forger send jump_confirm + 1 packets
- * in a row; `allow`-style filtering is the network's job (mdpub.conf(5)).
+ * - with `sender`, datagrams from other addresses are counted and
+ *   dropped;
+ * - a packet numbered with the next expected message is published;
+ *   messages seen already (a repeated packet) are skipped;
+ * - one numbered past it, within `jump_window`, goes to udp_recover.c:
+ *   held while the stream goes on, and the gap before it confirmed by
+ *   the re-request server (`retransmit`) or by jump_confirm packets
+ *   continuing it before it is lost; a lost gap is counted with the
+ *   number of messages lost, which the channel skips (channel_skip():
+ *   its readers count them lost too);
+ * - one more than `jump_window` away (ahead or behind), and one of
+ *   another session while the current one has not ended, is held apart
+ *   and taken only when `jump_confirm` packets in a row continue it, as
+ *   a stream that really jumped (or restarted) does; any other packet
+ *   drops them. The messages an adopted jump skips are counted as
+ *   jumped, not as lost (a forged jump must not poison the gap totals).
  *
- * With `retransmit = HOST:PORT`, a gap is not lost at once: the packets
- * after it are held while the re-request server is asked for it
- * (udp_recover.c). A heartbeat or end of session (numbered with the next
- * message, MoldUDP64 1.00) shows a gap as a packet does. A session
+ * Each packet not taken is counted by reason, in the source's counters
+ * (channel_count()). A heartbeat or end of session (numbered with the
+ * next message, MoldUDP64 1.00) shows a gap as a packet does. A session
  * change, or its end, gives up what is still missing of the old one.
  */
 #include "config.h"
@@ -52,7 +53,7 @@
 
 static const char *const udp_counters[] = {
 	"duplicate", "session", "malformed", "jump", "adopted", "jumped",
-	"requests", "recovered", NULL,
+	"requests", "recovered", "sender", "discarded", "refuted", NULL,
 };
 
 static const char *const ts_names[] = {"now", "sender", NULL};
@@ -62,6 +63,7 @@ static const struct setting udp_settings[] = {
 	{"listen", SET_STRING, OFF(listen), 0, 0, 0, NULL},
 	{"interface", SET_STRING, OFF(interface), 0, 0, 0, NULL},
 	{"session", SET_STRING, OFF(session), 0, 0, 0, NULL},
+	{"sender", SET_STRING, OFF(sender), 0, 0, 0, NULL},
 	{"rcvbuf", SET_UINT, OFF(rcvbuf), 0, 1 << 30, 0, NULL},
 	{"timestamps", SET_CHOICE, OFF(timestamps), 0, 0, 0, ts_names},
 	{"jump_window", SET_UINT, OFF(jump_window), 1, 4611686018427387904.0, 0,
@@ -104,6 +106,15 @@ static int udp_conf_check(const void *conf, char *err, size_t errlen)
 	}
 	if (c->retransmit && net_check(c->retransmit, err, errlen) < 0)
 		return -EINVAL;
+	if (c->sender) {
+		struct addr_allow allow;
+		int rc = addr_allow_parse(&allow, c->sender, "sender", 1, err,
+					  errlen);
+
+		addr_allow_free(&allow);
+		if (rc < 0)
+			return rc;
+	}
 	return net_check(c->listen, err, errlen);
 }
 
@@ -142,25 +153,30 @@ static const char *session_text(const unsigned char *p,
 	return out;
 }
 
-/* Follows the session; 0 to take the packet, -1 to ignore it. */
-static int check_session(struct udp *u, const unsigned char *p)
+/* Takes the session of packet p: what is held of the old one is given
+ * up (doc/protocol.md "Retransmission") and the numbering starts anew. */
+static void switch_session(struct udp *u, const unsigned char *p)
 {
 	char text[MOLD_SESSION_LEN + 1];
 
-	if (u->conf.session && memcmp(p, u->want, MOLD_SESSION_LEN) != 0) {
-		channel_count(u->base.ch, UDP_SESSION, 1);
-		return -1;
-	}
-	if (memcmp(p, u->session, MOLD_SESSION_LEN) == 0)
-		return 0;
 	log_limited(&u->bad_limit, LOG_NOTICE, "channel %s: session '%s'",
 		    name_of(u), session_text(p, text));
 	recover_flush(u);
 	memcpy(u->session, p, MOLD_SESSION_LEN);
 	u->expected = 0;
-	u->nheld = 0;
 	u->ended = 0;
-	return 0;
+}
+
+/* 1 when a packet of another session than the current one is taken at
+ * once: the first session, one after the end of the current one, or
+ * (with `session`) the one configured. Any other is held until
+ * jump_confirm packets continue it, as a jump is. */
+static int session_open(const struct udp *u)
+{
+	static const char none[MOLD_SESSION_LEN];
+
+	return u->ended || u->conf.session ||
+	       !memcmp(u->session, none, MOLD_SESSION_LEN);
 }
 
 void udp_lost(struct udp *u, uint64_t seq)
@@ -227,7 +243,7 @@ static void take_packet(struct udp *u, struct mold_reader *r,
 		channel_count(u->base.ch, UDP_DUPLICATE, 1);
 		return;
 	}
-	if (u->rec && u->expected && (h->seq > u->expected || u->rec->head)) {
+	if (u->expected && (h->seq > u->expected || u->rec->head)) {
 		recover_packet(u, r->pkt, r->len, h);
 		return;
 	}
@@ -250,14 +266,28 @@ static unsigned char *held_packet(struct udp *u, unsigned i)
 	return u->held + (size_t)i * MOLD_PACKET_MAX;
 }
 
-/* Holds a packet that jumped: the first of a new jump, or one that
- * continues the jump held. */
-static void hold(struct udp *u, const unsigned char *p, size_t n,
-		 const struct mold_header *h)
+/* 1 when the packet continues the packets held (jump or session). */
+static int continues_held(const struct udp *u, const unsigned char *p,
+			  const struct mold_header *h)
 {
-	channel_count(u->base.ch, UDP_JUMP, 1);
-	if (!u->nheld || h->seq != u->held_next) {
-		u->nheld = 0;
+	return u->nheld && h->seq == u->held_next &&
+	       !memcmp(p, u->held_session, MOLD_SESSION_LEN);
+}
+
+static void log_held(struct udp *u, const unsigned char *p,
+		     const struct mold_header *h)
+{
+	char text[MOLD_SESSION_LEN + 1], current[MOLD_SESSION_LEN + 1];
+
+	if (memcmp(p, u->session, MOLD_SESSION_LEN))
+		log_limited(&u->jump_limit, LOG_WARNING, "channel %s: packet "
+			    "of session '%s' while '%s' is not ended: held "
+			    "until %u packets continue it", name_of(u),
+			    session_text(p, text),
+			    session_text((const unsigned char *)u->session,
+					 current),
+			    (unsigned)u->conf.jump_confirm);
+	else
 		log_limited(&u->jump_limit, LOG_WARNING, "channel %s: packet "
 			    "of sequence %llu while %llu is expected: a jump "
 			    "beyond jump_window, held until %u packets "
@@ -265,30 +295,32 @@ static void hold(struct udp *u, const unsigned char *p, size_t n,
 			    (unsigned long long)h->seq,
 			    (unsigned long long)u->expected,
 			    (unsigned)u->conf.jump_confirm);
+}
+
+/* Holds a packet not believed on its own (a jump, another session): the
+ * first of a new run, or one that continues the run held. */
+static void hold(struct udp *u, const unsigned char *p, size_t n,
+		 const struct mold_header *h)
+{
+	int other = memcmp(p, u->session, MOLD_SESSION_LEN) != 0;
+
+	channel_count(u->base.ch, other ? UDP_SESSION : UDP_JUMP, 1);
+	if (!continues_held(u, p, h)) {
+		u->nheld = 0;
+		memcpy(u->held_session, p, MOLD_SESSION_LEN);
+		log_held(u, p, h);
 	}
 	memcpy(held_packet(u, u->nheld), p, n);
 	u->held_len[u->nheld++] = n;
 	u->held_next = h->seq + udp_msgs(h);
 }
 
-/* The held jump was continued jump_confirm times: the stream did jump.
- * Takes the held packets from where they start; the messages skipped
- * ahead are counted as jumped, not lost. */
-static void adopt_held(struct udp *u)
+/* Takes the packets held (jump or session run), in order. */
+static void take_held(struct udp *u)
 {
 	struct mold_reader r;
 	struct mold_header h;
 
-	recover_flush(u);
-	mold_reader_init(&r, held_packet(u, 0), u->held_len[0], &h);
-	channel_count(u->base.ch, UDP_ADOPTED, 1);
-	if (h.seq > u->expected)
-		channel_count(u->base.ch, UDP_JUMPED, h.seq - u->expected);
-	log_limited(&u->jump_limit, LOG_WARNING, "channel %s: sequence jumps "
-		    "from %llu to %llu, confirmed by %u packets continuing it",
-		    name_of(u), (unsigned long long)u->expected,
-		    (unsigned long long)h.seq, (unsigned)u->conf.jump_confirm);
-	u->expected = h.seq;
 	for (unsigned i = 0; i < u->nheld; i++) {
 		mold_reader_init(&r, held_packet(u, i), u->held_len[i], &h);
 		take_packet(u, &r, &h);
@@ -296,15 +328,43 @@ static void adopt_held(struct udp *u)
 	u->nheld = 0;
 }
 
-/* Takes the packet, holds it, or adopts the held jump it confirms first. */
+/* The held run was continued jump_confirm times: the stream did jump,
+ * or change its session. Takes the held packets from where they start;
+ * the messages a jump skipped ahead are counted as jumped, not lost. */
+static void adopt_held(struct udp *u)
+{
+	struct mold_reader r;
+	struct mold_header h;
+
+	channel_count(u->base.ch, UDP_ADOPTED, 1);
+	mold_reader_init(&r, held_packet(u, 0), u->held_len[0], &h);
+	if (memcmp(u->held_session, u->session, MOLD_SESSION_LEN)) {
+		switch_session(u, held_packet(u, 0));
+		take_held(u);
+		return;
+	}
+	recover_flush(u);
+	if (h.seq > u->expected)
+		channel_count(u->base.ch, UDP_JUMPED, h.seq - u->expected);
+	log_limited(&u->jump_limit, LOG_WARNING, "channel %s: sequence jumps "
+		    "from %llu to %llu, confirmed by %u packets continuing it",
+		    name_of(u), (unsigned long long)u->expected,
+		    (unsigned long long)h.seq, (unsigned)u->conf.jump_confirm);
+	u->expected = h.seq;
+	take_held(u);
+}
+
+/* Takes the packet, holds it (a jump beyond jump_window, another session
+ * not taken at once), or adopts the held run it confirms first. */
 static void sequence_packet(struct udp *u, const unsigned char *p, size_t n,
 			    struct mold_reader *r, const struct mold_header *h)
 {
-	if (!is_jump(u, h->seq)) {
+	int other = memcmp(p, u->session, MOLD_SESSION_LEN) != 0;
+
+	if (!other && !is_jump(u, h->seq)) {
 		u->nheld = 0;
 		take_packet(u, r, h);
-	} else if (u->nheld == u->conf.jump_confirm &&
-		   h->seq == u->held_next) {
+	} else if (u->nheld == u->conf.jump_confirm && continues_held(u, p, h)) {
 		adopt_held(u);
 		take_packet(u, r, h);
 	} else {
@@ -324,13 +384,20 @@ static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 			  : "larger than a UDP datagram can be");
 		return;
 	}
-	if (check_session(u, p) < 0)
+	if (u->conf.session && memcmp(p, u->want, MOLD_SESSION_LEN) != 0) {
+		channel_count(u->base.ch, UDP_SESSION, 1);
 		return;
+	}
 	if (rc < 0) {
 		malformed(u, "a heartbeat or end of session with message blocks");
 		return;
 	}
-	if (h.count == MOLD_COUNT_END && !u->ended) {
+	if (memcmp(p, u->session, MOLD_SESSION_LEN) && session_open(u)) {
+		switch_session(u, p);
+		u->nheld = 0;
+	}
+	if (h.count == MOLD_COUNT_END && !u->ended &&
+	    !memcmp(p, u->session, MOLD_SESSION_LEN)) {
 		u->ended = 1;
 		log_limited(&u->bad_limit, LOG_NOTICE,
 			    "channel %s: session '%s' ended", name_of(u),
@@ -339,12 +406,26 @@ static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 	sequence_packet(u, p, n, &r, &h);
 }
 
+/* 1 when the datagram came from an address of `sender` (or there is no
+ * such list); else counted. */
+static int from_sender(struct udp *u, const struct sockaddr_storage *from,
+		       socklen_t fromlen)
+{
+	if (addr_allow_match_sa(&u->sender, (const void *)from, fromlen))
+		return 1;
+	channel_count(u->base.ch, UDP_SENDER, 1);
+	return 0;
+}
+
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct udp *u = w->data;
 
 	for (int i = 0; i < PACKETS_PER_CB && !channel_paused(u->base.ch); i++) {
-		ssize_t n = recv(w->fd, u->pkt, sizeof(u->pkt), MSG_TRUNC);
+		struct sockaddr_storage from;
+		socklen_t fromlen = sizeof from;
+		ssize_t n = recvfrom(w->fd, u->pkt, sizeof(u->pkt), MSG_TRUNC,
+				     (void *)&from, &fromlen);
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -353,7 +434,8 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 					    strerror(errno));
 			return;
 		}
-		handle_packet(u, u->pkt, (size_t)n);
+		if (from_sender(u, &from, fromlen))
+			handle_packet(u, u->pkt, (size_t)n);
 	}
 	if (channel_paused(u->base.ch))
 		ev_io_stop(loop, w);
@@ -465,6 +547,7 @@ static void udp_stop(struct source *src)
 	log_limit_flush(&u->jump_limit, LOG_WARNING);
 	ev_io_stop(u->base.loop, &u->io_w);
 	close(u->io_w.fd);
+	addr_allow_free(&u->sender);
 	free(u->held);
 	free(u);
 }
@@ -490,7 +573,10 @@ static int udp_start(struct source **out, const void *conf,
 		memset(u->want, ' ', sizeof(u->want));
 		memcpy(u->want, u->conf.session, strlen(u->conf.session));
 	}
-	fd = open_socket(&u->conf, where, sizeof(where), err, errlen);
+	fd = u->conf.sender ? addr_allow_parse(&u->sender, u->conf.sender,
+					      "sender", 1, err, errlen) : 0;
+	if (fd == 0)
+		fd = open_socket(&u->conf, where, sizeof(where), err, errlen);
 	if (fd >= 0) {
 		int rc = recover_start(u, err, errlen);
 
@@ -500,12 +586,13 @@ static int udp_start(struct source **out, const void *conf,
 		}
 	}
 	if (fd < 0) {
+		addr_allow_free(&u->sender);
 		free(u->held);
 		free(u);
 		return fd;
 	}
 	log_msg(LOG_NOTICE, "channel %s: receiving on %s", name_of(u), where);
-	if (u->rec)
+	if (u->conf.retransmit)
 		log_msg(LOG_NOTICE, "channel %s: gaps are asked of the re-request "
 			"server %s", name_of(u), u->conf.retransmit);
 	ev_io_init(&u->io_w, read_cb, fd, EV_READ);

@@ -11,6 +11,7 @@
 
 #include <ev.h>
 
+#include "addr_allow.h"
 #include "log.h"
 #include "moldudp64.h"
 #include "source.h"
@@ -27,12 +28,17 @@ enum {
 	UDP_JUMPED,    /* messages adopted jumps skipped ahead */
 	UDP_REQUESTS,  /* re-requests sent */
 	UDP_RECOVERED, /* messages the answers gave that were published */
+	UDP_SENDER,    /* not from an address of `sender` */
+	UDP_DISCARDED, /* held ahead, then overtaken or contradicted by the
+			* stream, or no room */
+	UDP_REFUTED,   /* held ahead, past the server's next number */
 };
 
 struct udp_conf {
 	char *listen;
 	char *interface;
 	char *session;
+	char *sender;                /* ADDR[/BITS][:PORT] list, or NULL */
 	uint64_t rcvbuf;
 	uint64_t jump_window;
 	uint64_t jump_confirm;
@@ -51,6 +57,12 @@ struct held {
 	uint64_t seq, end;       /* its messages are numbered [seq, end) */
 	uint64_t arrived_ns;     /* the gap before it was known then */
 	int answer;              /* an answer from the re-request server */
+	int trusted;             /* its gap was given up: taken as it is */
+	uint64_t epoch;          /* recovery.epoch when it was held: the
+				  * stream went on since (suspect) if older */
+	unsigned chain;          /* live packets in a row before it that it
+				  * continues, valid in chain_epoch only */
+	uint64_t chain_epoch;
 	size_t len;
 	unsigned char pkt[];
 };
@@ -60,14 +72,18 @@ struct asked {
 	uint64_t seq, sent_ns;
 };
 
+/* The held packets; the server part only with conf.retransmit. */
 struct recovery {
-	ev_io io_w;              /* the socket connected to the server */
+	ev_io io_w;              /* the socket connected to the server, or
+				  * fd -1 */
 	ev_timer timer;          /* runs while packets are held */
 	uint64_t timeout_ns, resend_ns;
 	uint64_t per_packet;     /* most messages a packet of the session held */
 	struct held *head;
 	size_t bytes;            /* of the packets held */
-	struct asked *asked;     /* conf.retransmit_requests of them */
+	uint64_t epoch;          /* packets that continued the stream while
+				  * packets were held */
+	struct asked *asked;     /* conf.retransmit_requests of them, or NULL */
 	unsigned char pkt[MOLD_PACKET_MAX];
 };
 
@@ -81,11 +97,13 @@ struct udp {
 	uint64_t expected;               /* next message number, 0 unknown */
 	struct log_limit bad_limit;
 	struct log_limit jump_limit;
+	struct addr_allow sender;        /* conf.sender; empty: anyone */
 	unsigned nheld;                  /* the jump and those continuing it */
 	uint64_t held_next;              /* what a packet continuing them has */
+	char held_session[MOLD_SESSION_LEN]; /* and its session */
 	size_t held_len[JUMP_CONFIRM_MAX];
 	unsigned char *held;             /* jump_confirm * MOLD_PACKET_MAX */
-	struct recovery *rec;            /* NULL without `retransmit` */
+	struct recovery *rec;            /* the packets held behind gaps */
 	unsigned char pkt[MOLD_PACKET_MAX];
 };
 
@@ -109,19 +127,21 @@ static inline uint64_t udp_msgs(const struct mold_header *h)
 
 /* ---- udp_recover.c ---- */
 
-/* Connects to conf.retransmit. Returns 0, or a negative code with the
- * reason in err. */
+/* Sets up u->rec, connected to conf.retransmit when set. Returns 0, or
+ * a negative code with the reason in err. */
 int recover_start(struct udp *u, char *err, size_t errlen);
 void recover_stop(struct udp *u);
 
 /* A packet of the session that does not simply follow u->expected (a
- * gap before it, or packets held already): held, what can be published
- * is, and the gaps are asked for. */
+ * gap before it, or packets held already): published when it continues
+ * the stream, else held; what can be published is, and the gaps are
+ * asked for (with a server) or given up when confirmed (without). */
 void recover_packet(struct udp *u, const unsigned char *p, size_t n,
 		    const struct mold_header *h);
 
 /* The session ends or changes, or the stream jumps: what is held is
- * published, the gaps between counted as lost. */
+ * published (but suspect packets: discarded), the gaps between counted
+ * as lost. */
 void recover_flush(struct udp *u);
 
 #endif /* MDPUB_SRC_UDP_H */

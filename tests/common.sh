@@ -25,6 +25,24 @@ record() { # record SEQ TS_NS PAYLOAD [TYPE]: type 9 unless given
 	le ${#3} 4; le "${4:-9}" 2; le 0 2; le "$1" 8; le "$2" 8; printf '%s' "$3"
 }
 
+# MoldUDP64 packets (doc/protocol.md, "UDP framing"):
+be() { # be N BYTES: N big-endian
+	i=$(($2 - 1))
+	while [ $i -ge 0 ]; do oct $(($1 >> (i * 8) & 255)); i=$((i - 1)); done
+}
+msg() { # msg TYPE PAYLOAD: one message block
+	be $((12 + ${#2})) 2
+	be 0 8
+	oct "$1"; oct 0; oct 0; oct 0
+	printf '%s' "$2"
+}
+mold() { # mold FILE SESSION SEQ COUNT [BLOCK-FILES...]: one packet in FILE
+	f=$1
+	{ printf '%-10s' "$2"; be "$3" 8; be "$4" 2; } >"$f"
+	shift 4
+	[ $# -eq 0 ] || cat "$@" >>"$f"
+}
+
 # rtx_port ERRFILE: waits until mdsub --retransmit says where it answers
 # re-requests (in ERRFILE) and prints the port
 rtx_port() {

@@ -1,42 +1,40 @@
 #!/bin/sh
 # The udp source end to end: hand-made MoldUDP64 packets (bash's /dev/udp
-# sends them) with a repeat, gaps, heartbeats, an end of session and
-# malformed packets, counted exactly (the lost messages skipped in the
-# channel: its readers count them lost); a forged packet with a far sequence
+# sends them) with a repeat, gaps (lost once jump_confirm packets continue
+# what follows them), heartbeats, an end of session and malformed packets,
+# counted exactly (the lost messages skipped in the channel: its readers
+# count them lost); a forged packet with a far sequence
 # number blinds nothing, nor do two forged packets that continue each
 # other, nor one forged after every real one; a real jump that
 # jump_confirm packets confirm is taken, counted as jumped and not lost,
-# and every packet not taken is counted by reason; then, when mdsub is
+# and every packet not taken is counted by reason; packets ahead are held
+# (a forged one overtaken by the stream, a reordered one taken, two that
+# contradict each other discarded); then, when mdsub is
 # built, a channel relayed by `mdsub --forward` arrives complete, unicast
 # and multicast. With `retransmit` set and no server answering, gaps wait
-# for the timeout, or for a new session, and are then lost exactly.
+# for the timeout, or for the end of the session and a new one, and are
+# then lost exactly.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/udp"; exit 77; }
 
-oct() { printf "\\$(printf %03o "$1")"; }
-be() { # be N BYTES
-	i=$(($2 - 1))
-	while [ $i -ge 0 ]; do oct $(($1 >> (i * 8) & 255)); i=$((i - 1)); done
-}
-msg() { # msg TYPE PAYLOAD: one message block
-	be $((12 + ${#2})) 2
-	be 0 8
-	oct "$1"; oct 0; oct 0; oct 0
-	printf '%s' "$2"
-}
 n=0
 send() { # send SESSION SEQ COUNT [BLOCK-FILES...]: one datagram
 	n=$((n + 1))
 	f=$WORK/pkt$n
-	{ printf '%-10s' "$1"; be "$2" 8; be "$3" 2; } >"$f"
-	shift 3
-	[ $# -eq 0 ] || cat "$@" >>"$f"
+	mold "$f" "$@"
 	bash -c "cat '$f' >/dev/udp/127.0.0.1/$PORT" || fail "send"
 }
 
 # an address not on this host: mdpub does not start, the reason logged once
 channel nobind.conf nobind source=udp listen=192.0.2.1:1
 refused nobind "192.0.2.1:1: bind: Cannot assign requested address"
+
+# a sender list with a port out of range: refused, naming it
+channel badsender.conf badsender source=udp listen=127.0.0.1:0 \
+	"sender=127.0.0.1 10.0.0.1:99999"
+status 1 "$MDPUB" -c "$WORK/badsender.conf" 2>"$WORK/badsender.log"
+grep -q "\[channel badsender\]: sender: '10.0.0.1:99999' is not an address" \
+	"$WORK/badsender.log" || fail "bad sender not named"
 
 channel u.conf u source=udp listen=127.0.0.1:0
 start u -c "$WORK/u.conf"
@@ -49,9 +47,14 @@ msg 9 a >"$WORK/m1"; msg 9 bb >"$WORK/m2"; msg 9 ccc >"$WORK/m3"; msg 9 dddd >"$
 send TEST1 1 2 "$WORK/m1" "$WORK/m2"
 send TEST1 3 1 "$WORK/m3"
 send TEST1 3 1 "$WORK/m3"        # repeated: skipped
-send TEST1 6 1 "$WORK/m4"        # 4 and 5 lost
-send TEST1 7 0                            # heartbeat, in order
-send TEST1 9 0                            # heartbeat: 7 and 8 lost
+send TEST1 6 1 "$WORK/m4"        # 4 and 5 missing: held...
+send TEST1 7 0                            # ...continued by heartbeats...
+send TEST1 7 0
+send TEST1 7 0                            # ...3 times: 4 and 5 lost
+send TEST1 9 0                            # heartbeat: 7 and 8 missing
+send TEST1 9 0
+send TEST1 9 0
+send TEST1 9 0                            # continued 3 times: lost
 printf 'short' >"$WORK/short"
 bash -c "cat '$WORK/short' >/dev/udp/127.0.0.1/$PORT"
 send TEST1 9 2 "$WORK/m1"        # first block taken, second missing
@@ -66,7 +69,7 @@ diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages"
 grep -q ' lost 4$' "$WORK/u.out" || fail "readers do not see the 4 lost: $(grep ' lost ' "$WORK/u.out")"
 kill -USR1 "$PID"
 wait_log u "channel u: in 5 out 5 malformed 3 gaps 2 (lost 4) "
-wait_log u "channel u: source udp: duplicate 1 session 0 malformed 3 jump 0 adopted 0 jumped 0 requests 0 recovered 0$"
+wait_log u "channel u: source udp: duplicate 1 session 0 malformed 3 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
 grep -q "gap: messages 4..5 lost" "$WORK/u.log" || fail "gap not logged"
 stop "$PID"
 
@@ -101,7 +104,7 @@ printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages after the forged packet"
 kill -USR1 "$PID"
 wait_log f "channel f: in 9 out 9 malformed 0 gaps 0 (lost 0) "
-wait_log f "channel f: source udp: duplicate 1 session 1 malformed 0 jump 4 adopted 1 jumped 94 requests 0 recovered 0$"
+wait_log f "channel f: source udp: duplicate 1 session 1 malformed 0 jump 4 adopted 1 jumped 94 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
 grep -q "channel f: packet of sequence 4611686018427387904 while 3 is expected: a jump beyond jump_window, held until 3 packets continue it" \
 	"$WORK/f.log" || fail "forged jump not logged"
 grep -q "channel f: sequence jumps from 6 to 100, confirmed by 3 packets continuing it" \
@@ -138,12 +141,53 @@ printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages among forged packets"
 kill -USR1 "$PID"
 wait_log g "channel g: in 5 out 5 malformed 0 gaps 0 (lost 0) "
-wait_log g "channel g: source udp: duplicate 0 session 0 malformed 0 jump 6 adopted 0 jumped 0 requests 0 recovered 0$"
+wait_log g "channel g: source udp: duplicate 0 session 0 malformed 0 jump 6 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
 stop "$PID"
 
+# packets ahead are held, not believed: one forged at the number the
+# stream then reaches is overtaken by the real one; a reordered real
+# packet is taken once 3 packets continue it, nothing lost; two packets
+# that claim one number with other bytes are both discarded, and the gap
+# they leave is lost once 3 packets (a heartbeat among them) confirm it
+channel h.conf h source=udp listen=127.0.0.1:0
+start h -c "$WORK/h.conf"
+PORT=$(port_of h)
+wait_log h "publishing from sequence" # the segment exists
+"$READER" --until down --dump h >"$WORK/h.out" &
+READ=$!
+sleep 0.2
+send FEED 1 1 "$WORK/m1"
+send FEED 3 1 "$WORK/mx"         # forged, ahead: held
+send FEED 2 1 "$WORK/m2"         # the stream reaches it: suspect
+send FEED 3 1 "$WORK/m3"         # the real one: taken, the forged discarded
+send FEED 5 1 "$WORK/m1"         # 4 comes late: held
+send FEED 4 1 "$WORK/m4"         # the stream reaches it: suspect
+send FEED 6 1 "$WORK/m2"         # continued...
+send FEED 7 1 "$WORK/m3"
+send FEED 8 1 "$WORK/m4"         # ...3 times: taken, nothing lost
+send FEED 10 1 "$WORK/m1"        # 9 missing: held
+send FEED 10 1 "$WORK/mx"        # 10 again, other bytes: both discarded
+send FEED 11 1 "$WORK/m2"
+send FEED 12 1 "$WORK/m3"
+send FEED 13 1 "$WORK/m4"
+send FEED 14 0                   # continued 3 times: 9 and 10 lost
+send FEED 14 65535
+wait_log h "session 'FEED      ' ended"
+kill -USR1 "$PID"
+wait_log h "channel h: in 11 out 11 malformed 0 gaps 1 (lost 2) "
+wait_log h "channel h: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 3 refuted 0$"
+grep -q "gap: messages 9..10 lost" "$WORK/h.log" || fail "gap 9..10 not logged"
+stop "$PID"
+wait "$READ" || fail "reader of held packets"
+grep '^M' "$WORK/h.out" >"$WORK/got"
+printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 2\nM 9 3\nM 9 4\n' >"$WORK/want"
+diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages among held packets"
+grep -q ' lost 2$' "$WORK/h.out" || fail "readers do not see the 2 lost: $(grep ' lost ' "$WORK/h.out")"
+
 # retransmit to a server that never answers: a gap waits, held packets
-# behind it; a new session gives it up at once (lost, exact) and publishes
-# what was held; an end of session shows a gap, lost after the timeout
+# behind it; the end of the session and a new one give it up at once
+# (lost, exact) and publish what was held; an end of session shows a
+# gap, lost after the timeout
 channel r.conf r source=udp listen=127.0.0.1:0 retransmit=127.0.0.1:9 \
 	retransmit_timeout=1
 start r -c "$WORK/r.conf"
@@ -155,13 +199,14 @@ sleep 0.2
 send RA 1 1 "$WORK/m1"
 send RA 4 1 "$WORK/m4"           # 2 and 3 missing: held
 send RA 5 1 "$WORK/m1"           # held
+send RA 6 65535                  # end of session (held too)
 send RB 1 1 "$WORK/m2"           # new session: 2 and 3 lost, 4 and 5 out
 send RB 2 1 "$WORK/m3"
 send RB 5 65535                  # end of session: 3 and 4 missing
 wait_log r "gap: messages 3..4 lost" 5
 kill -USR1 "$PID"
 wait_log r "channel r: in 5 out 5 malformed 0 gaps 2 (lost 4) "
-wait_log r "channel r: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests [1-9][0-9]* recovered 0$"
+wait_log r "channel r: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests [1-9][0-9]* recovered 0 sender 0 discarded 0 refuted 0$"
 stop "$PID"
 wait "$READ" || fail "reader with retransmit"
 grep '^M' "$WORK/r.out" >"$WORK/got"

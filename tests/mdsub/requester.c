@@ -6,11 +6,13 @@
  * takes all of 127/8), then collects the answers until none came for
  * 300 ms, and prints
  *
- *   answers A messages M bytes B largest L seconds S
+ *   answers A messages M bytes B largest L seconds S heartbeats H
  *
- * (S: from the first request to the last answer). Fails when an answer
- * is not a downstream packet starting at the sequence asked for, of the
- * session asked, with at most the count asked.
+ * (S: from the first request to the last answer; H: heartbeats or ends
+ * of session, the answer to a request past what was sent, not counted
+ * in A). Fails when an answer is not a downstream packet starting at the
+ * sequence asked for, of the session asked, with at most the count
+ * asked, nor a heartbeat or end of session numbered at or before it.
  *
  * requester PORT SESSION SEQ COUNT TIMES [SOURCES]
  * requester PORT --short   (one datagram of 19 bytes: not a request)
@@ -61,7 +63,7 @@ static int open_from(unsigned i, unsigned n, uint16_t port)
 }
 
 struct totals {
-	uint64_t answers, messages, bytes, largest;
+	uint64_t answers, messages, bytes, largest, heartbeats;
 	double last_s;
 };
 
@@ -71,13 +73,18 @@ static void count_answer(struct totals *t, const unsigned char *p, size_t n,
 {
 	struct mold_header h;
 
-	if (mold_header_decode(p, n, &h) < 0 || h.seq != req->seq ||
-	    memcmp(h.session, req->session, MOLD_SESSION_LEN) ||
-	    !h.count || h.count > req->count) {
+	int next = mold_header_decode(p, n, &h) == 0 &&
+		   (!h.count || h.count == MOLD_COUNT_END);
+
+	if ((next && (h.seq > req->seq || n != MOLD_HEADER_LEN)) ||
+	    (!next && (h.seq != req->seq || !h.count ||
+		       h.count > req->count)) ||
+	    memcmp(h.session, req->session, MOLD_SESSION_LEN)) {
 		fprintf(stderr, "requester: a wrong answer (%zu bytes)\n", n);
 		exit(1);
 	}
-	t->answers++;
+	t->heartbeats += next;
+	t->answers += !next;
 	t->messages += h.count;
 	t->bytes += n;
 	t->largest = n > t->largest ? n : t->largest;
@@ -143,7 +150,8 @@ int main(int argc, char **argv)
 			perror("requester: send");
 	collect(fds, (unsigned)sources, &req, &t);
 	printf("answers %" PRIu64 " messages %" PRIu64 " bytes %" PRIu64
-	       " largest %" PRIu64 " seconds %.3f\n", t.answers, t.messages,
-	       t.bytes, t.largest, t.last_s - start);
+	       " largest %" PRIu64 " seconds %.3f heartbeats %" PRIu64 "\n",
+	       t.answers, t.messages, t.bytes, t.largest, t.last_s - start,
+	       t.heartbeats);
 	return 0;
 }

@@ -2,8 +2,9 @@
 # --retransmit: the re-request server of --forward against hostile
 # requesters (mdsub/requester), counted exactly in mdsub's summary: a
 # request for 65535 messages gets one packet of at most --batch-bytes;
-# absurd sequence numbers are out of range; another session and a
-# datagram that is no request are refused; a flood from one address is
+# one for numbers not sent yet (the next, 2^64 - 1) a heartbeat numbered
+# with the next; another session and a datagram that is no request are
+# refused; a flood from one address is
 # cut to the per-requester rate, and one from 300 addresses (more than
 # the requester table holds) to 4 times it; no answer is wrong (the
 # requester checks each).
@@ -28,9 +29,11 @@ out=$("$REQ" "$port" HOSTILE 1 65535 1) || fail "requester: $out"
 [ "$(field largest)" -le 1400 ] || fail "an answer over --batch-bytes: $out"
 first=$(field messages)
 out=$("$REQ" "$port" HOSTILE 18446744073709551615 65535 1) || fail "$out"
-[ "$(field answers)" = 0 ] || fail "an answer for 2^64-1: $out"
+[ "$(field answers)" = 0 ] && [ "$(field heartbeats)" = 1 ] ||
+	fail "not a heartbeat for 2^64-1: $out"
 out=$("$REQ" "$port" HOSTILE 101 1 1) || fail "$out"
-[ "$(field answers)" = 0 ] || fail "an answer for a message not sent: $out"
+[ "$(field answers)" = 0 ] && [ "$(field heartbeats)" = 1 ] ||
+	fail "not a heartbeat for a message not sent: $out"
 out=$("$REQ" "$port" SPOOFED 1 10 1) || fail "$out"
 [ "$(field answers)" = 0 ] || fail "an answer to another session: $out"
 "$REQ" "$port" --short || fail "short datagram"
@@ -57,6 +60,38 @@ kill -TERM $fwd
 wait $fwd || fail "mdsub exited $?: $(cat "$WORK/fwd.err")"
 served=$((1 + one + many))
 rate=$((200 - one + 300 - many))
-line="mdsub: udp://127.0.0.1:9: retransmission: $served requests served ($((first * served)) messages), $((rate + 2)) refused (rate $rate, session 1, malformed 1), 2 out of range"
+line="mdsub: udp://127.0.0.1:9: retransmission: $((served + 2)) requests served ($((first * served)) messages), $((rate + 2)) refused (allow 0, rate $rate, session 1, malformed 1), 0 out of range"
 grep -qxF "$line" "$WORK/fwd.err" || fail "summary: $(cat "$WORK/fwd.err"), want $line"
+
+# --retransmit-allow: a request from 127.0.0.1 gets no answer and is
+# counted; those from 127.0.1.1 and 127.0.1.2 are answered
+"$MDSUB" --forward udp://127.0.0.1:9 --from oldest --session HOSTILE \
+	--retransmit=127.0.0.1:0 --retransmit-allow=127.0.1.0/24 --linger=0 \
+	feed 2>"$WORK/fwd.err" &
+fwd=$!
+port=$(rtx_port "$WORK/fwd.err")
+out=$("$REQ" "$port" HOSTILE 1 1 1) || fail "requester: $out"
+[ "$(field answers)" = 0 ] || fail "an answer to an address not allowed: $out"
+out=$("$REQ" "$port" HOSTILE 1 1 2 2) || fail "requester: $out"
+[ "$(field answers)" = 2 ] || fail "allowed addresses not answered: $out"
+kill -TERM $fwd
+wait $fwd || fail "mdsub exited $?: $(cat "$WORK/fwd.err")"
+line="mdsub: udp://127.0.0.1:9: retransmission: 2 requests served (2 messages), 1 refused (allow 1, rate 0, session 0, malformed 0), 0 out of range"
+grep -qxF "$line" "$WORK/fwd.err" || fail "summary: $(cat "$WORK/fwd.err"), want $line"
+
+# a bad list, a --bind that is no numeric ADDR:PORT: usage errors
+status 64 "$MDSUB" --forward udp://127.0.0.1:9 --retransmit=127.0.0.1:0 \
+	--retransmit-allow=10.0.0.0/33 feed 2>"$WORK/bad.err"
+grep -q "^mdsub: --retransmit-allow: '10.0.0.0/33' is not an address" "$WORK/bad.err" ||
+	fail "bad --retransmit-allow: $(cat "$WORK/bad.err")"
+status 64 "$MDSUB" --forward udp://127.0.0.1:9 --bind=localhost:5 feed \
+	2>"$WORK/bad.err"
+grep -q "invalid --bind address" "$WORK/bad.err" || fail "bad --bind: $(cat "$WORK/bad.err")"
+
+# without it, a multicast destination is refused: its receivers are not
+# known
+status 1 "$MDSUB" --forward udp://239.255.0.1:9 --from oldest \
+	--retransmit=127.0.0.1:0 feed 2>"$WORK/mc.err"
+grep -q "needs --retransmit-allow" "$WORK/mc.err" ||
+	fail "multicast without --retransmit-allow: $(cat "$WORK/mc.err")"
 exit 0

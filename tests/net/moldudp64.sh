@@ -69,7 +69,8 @@ one_run() {
 	PIDS="$PIDS $DREAD"
 	MDBUS_DIR=$MDBUS_DIR/a $IN_A "$MDSUB" --wait-for-channel --from oldest \
 		-n $RELAYED --forward "udp://$DEST" \
-		--retransmit="$ADDR_A:$RTX_PORT" --retransmit-depth=500000 \
+		--retransmit="$ADDR_A:$RTX_PORT" --retransmit-allow="$ADDR_B" \
+		--retransmit-depth=500000 \
 		--retransmit-bytes=67108864 --linger=3 src \
 		>"$WORK/fwd$run.log" 2>&1 &
 	FWD=$!
@@ -135,8 +136,8 @@ grep '^[QT]' "$WORK/dst1.out" | cksum >"$WORK/got.sum"
 grep -q ' lost 0$' "$WORK/dst1.out" || fail "the reader lost messages: $(grep ' lost ' "$WORK/dst1.out")"
 cmp -s "$WORK/want.sum" "$WORK/got.sum" || fail "messages differ from the source's"
 echo "checksum of $N messages: $(cat "$WORK/got.sum")"
-REQ=$(sed -n 's/.* requests \([0-9]*\) recovered \([0-9]*\)$/\1/p' "$WORK/dst1.log" | tail -n 1)
-REC=$(sed -n 's/.* requests \([0-9]*\) recovered \([0-9]*\)$/\2/p' "$WORK/dst1.log" | tail -n 1)
+REQ=$(sed -n 's/.* requests \([0-9]*\) recovered \([0-9]*\) .*/\1/p' "$WORK/dst1.log" | tail -n 1)
+REC=$(sed -n 's/.* requests \([0-9]*\) recovered \([0-9]*\) .*/\2/p' "$WORK/dst1.log" | tail -n 1)
 [ "${REQ:-0}" -gt 0 ] || fail "no re-request was sent"
 grep -q "retransmission: [1-9][0-9]* requests served" "$WORK/fwd1.log" ||
 	fail "no re-request served"

@@ -1,8 +1,9 @@
 /*
- * addr_allow.h - peer addresses for the lines source's TCP listener: the
- * address of a peer as a comparable key (an IPv4-mapped IPv6 address is
- * its IPv4 address), and the `allow` list of addresses and CIDR prefixes
- * a connection must come from.
+ * addr_allow.h - peer address lists (mdpub's lines source `allow`, its
+ * udp source `sender`, mdsub's --retransmit-allow): the address of a peer
+ * as a comparable key (an IPv4-mapped IPv6 address is its IPv4 address),
+ * and a list of addresses and CIDR prefixes, each optionally with a port,
+ * a peer must match.
  */
 #ifndef MDPUB_ADDR_ALLOW_H
 #define MDPUB_ADDR_ALLOW_H
@@ -21,6 +22,7 @@ struct addr_key {
 struct addr_rule {
 	struct addr_key addr;
 	unsigned bits; /* prefix length */
+	unsigned port; /* 0: any */
 };
 
 struct addr_allow {
@@ -40,14 +42,21 @@ int addr_key_equal(const struct addr_key *a, const struct addr_key *b);
 void addr_key_text(const struct addr_key *key, char *buf, size_t len);
 
 /* Parses a list of ADDRESS or ADDRESS/BITS (IPv4 or IPv6, numeric),
- * separated by spaces or commas, into *out. Returns 0, -EINVAL (reason,
- * naming the entry, in err) or -ENOMEM. */
-int addr_allow_parse(struct addr_allow *out, const char *text, char *err,
-		     size_t errlen);
+ * separated by spaces or commas, into *out; with `ports`, an entry may
+ * end in :PORT (an IPv6 one in brackets then: [ADDRESS/BITS]:PORT).
+ * Returns 0, -EINVAL (reason, naming `what` and the entry, in err) or
+ * -ENOMEM. */
+int addr_allow_parse(struct addr_allow *out, const char *text,
+		     const char *what, int ports, char *err, size_t errlen);
 
-/* 1 when key matches a rule of the list (an empty list allows all). */
+/* 1 when key (from port `port`) matches a rule of the list (an empty
+ * list allows all). */
 int addr_allow_match(const struct addr_allow *allow,
-		     const struct addr_key *key);
+		     const struct addr_key *key, unsigned port);
+
+/* 1 when sa (len bytes) matches a rule of the list. */
+int addr_allow_match_sa(const struct addr_allow *allow,
+			const struct sockaddr *sa, socklen_t len);
 
 void addr_allow_free(struct addr_allow *allow);
 

@@ -12,7 +12,7 @@
 #include "addr_allow.h"
 
 #define SEPARATORS " \t,"
-#define ENTRY_MAX 64 /* longest "ADDRESS/BITS" */
+#define ENTRY_MAX 72 /* longest "[ADDRESS/BITS]:PORT" */
 
 static void key_set(struct addr_key *key, int family, const void *bytes)
 {
@@ -65,7 +65,7 @@ static int prefix_equal(const unsigned char *a, const unsigned char *b,
 }
 
 int addr_allow_match(const struct addr_allow *allow,
-		     const struct addr_key *key)
+		     const struct addr_key *key, unsigned port)
 {
 	if (!allow->n)
 		return 1;
@@ -73,26 +73,71 @@ int addr_allow_match(const struct addr_allow *allow,
 		const struct addr_rule *r = &allow->rules[i];
 
 		if (r->addr.family == key->family &&
+		    (!r->port || r->port == port) &&
 		    prefix_equal(r->addr.bytes, key->bytes, r->bits))
 			return 1;
 	}
 	return 0;
 }
 
-/* One "ADDRESS[/BITS]" of len bytes into *rule: 0 or -EINVAL. */
+int addr_allow_match_sa(const struct addr_allow *allow,
+			const struct sockaddr *sa, socklen_t len)
+{
+	const struct sockaddr_in *sin = (const void *)sa;
+	const struct sockaddr_in6 *sin6 = (const void *)sa;
+	struct addr_key key;
+
+	if (!allow->n)
+		return 1;
+	if (addr_key_of(&key, sa, len) < 0)
+		return 0;
+	return addr_allow_match(allow, &key, ntohs(sa->sa_family == AF_INET ?
+						    sin->sin_port :
+						    sin6->sin6_port));
+}
+
+/* Cuts a ":PORT" off text (an IPv6 address then in brackets, which are
+ * cut too) into *port. Returns 0 or -1. */
+static int cut_port(char *text, unsigned *port)
+{
+	char *colon = text[0] == '[' ? strstr(text, "]:") : strchr(text, ':');
+	unsigned long p;
+	char *end;
+
+	if (text[0] == '[' && !colon)
+		return -1;
+	if (!colon || (text[0] != '[' && strchr(colon + 1, ':')))
+		return 0; /* none (a bare IPv6 address) */
+	if (text[0] == '[') {
+		memmove(text, text + 1, (size_t)(colon - text) - 1);
+		colon[-1] = '\0';
+		colon++;
+	}
+	*colon = '\0';
+	p = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || !p || p > 65535)
+		return -1;
+	*port = (unsigned)p;
+	return 0;
+}
+
+/* One "ADDRESS[/BITS]" (with ports: and an optional ":PORT") of len bytes
+ * into *rule: 0 or -EINVAL. */
 static int parse_rule(struct addr_rule *rule, const char *entry, size_t len,
-		      char *err, size_t errlen)
+		      const char *what, int ports, char *err, size_t errlen)
 {
 	char text[ENTRY_MAX + 1], *slash, *end;
 	unsigned char bytes[16];
 	unsigned long bits;
-	unsigned max;
+	unsigned max, port = 0;
 	int family;
 
 	if (len > ENTRY_MAX)
 		goto bad;
 	memcpy(text, entry, len);
 	text[len] = '\0';
+	if (ports && cut_port(text, &port) < 0)
+		goto bad;
 	slash = strchr(text, '/');
 	if (slash)
 		*slash = '\0';
@@ -108,10 +153,12 @@ static int parse_rule(struct addr_rule *rule, const char *entry, size_t len,
 	}
 	key_set(&rule->addr, family, bytes);
 	rule->bits = (unsigned)bits;
+	rule->port = port;
 	return 0;
 bad:
-	snprintf(err, errlen, "allow: '%.*s' is not an address or "
-		 "address/prefix-length", (int)len, entry);
+	snprintf(err, errlen, "%s: '%.*s' is not an address or "
+		 "address/prefix-length%s", what, (int)len, entry,
+		 ports ? " (with an optional :port)" : "");
 	return -EINVAL;
 }
 
@@ -127,8 +174,8 @@ static size_t count_entries(const char *text)
 	return n;
 }
 
-int addr_allow_parse(struct addr_allow *out, const char *text, char *err,
-		     size_t errlen)
+int addr_allow_parse(struct addr_allow *out, const char *text,
+		     const char *what, int ports, char *err, size_t errlen)
 {
 	size_t n = count_entries(text);
 	struct addr_rule *rules;
@@ -136,7 +183,7 @@ int addr_allow_parse(struct addr_allow *out, const char *text, char *err,
 	out->rules = NULL;
 	out->n = 0;
 	if (!n) {
-		snprintf(err, errlen, "allow: no address");
+		snprintf(err, errlen, "%s: no address", what);
 		return -EINVAL;
 	}
 	rules = calloc(n, sizeof(*rules));
@@ -149,7 +196,8 @@ int addr_allow_parse(struct addr_allow *out, const char *text, char *err,
 
 		text += strspn(text, SEPARATORS);
 		len = strcspn(text, SEPARATORS);
-		if (parse_rule(&rules[i], text, len, err, errlen) < 0) {
+		if (parse_rule(&rules[i], text, len, what, ports, err,
+			       errlen) < 0) {
 			free(rules);
 			return -EINVAL;
 		}

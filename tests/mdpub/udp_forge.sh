@@ -1,0 +1,135 @@
+#!/bin/sh
+# Forged MoldUDP64 packets against a real feed on loopback: a synthetic
+# channel relayed by `mdsub --forward` to mdpub's udp source while
+# mdpub/udpsend sends forged packets to the same socket. In every run the
+# real messages all arrive, in order (the reader checks continuity and
+# the synthetic invariants), the same as the source's (checksum), none
+# lost and no gap counted, and each forged packet is counted exactly:
+#   1. the session known (--session), no retransmission: three packets
+#      ahead within jump_window and two of another session: discarded 3
+#      (each overtaken by the real stream), session 2;
+#   2. the same with retransmission: the three are refuted by the server
+#      or overtaken (refuted + discarded = 3), and nothing is lost;
+#   3. the forwarder sending from 127.0.0.1:P (--bind) and `sender =
+#      127.0.0.1:P`: forged packets from 127.0.0.2 and from 127.0.0.1 (any
+#      other port) at sequence numbers all over the stream (the current
+#      one among them), and of another session: every one counted as
+#      sender, none taken.
+# Then the forwarder's default session name is ten random letters and
+# digits, not the clock's.
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+[ -x "${MDSUB:-}" ] || { echo "SKIP: mdsub not built"; exit 77; }
+UDPSEND=$top_builddir/tests/mdpub/udpsend
+N=3000
+RELAYED=$((N + 2)) # src's FEED_UP, N messages, its FEED_DOWN
+msg 9 FORGED >"$WORK/fm"
+
+# forge NAME [-b ADDR] SESSION SEQ...: one forged packet per SEQ
+forge() {
+	name=$1
+	shift
+	from=
+	[ "$1" != -b ] || { from="-b $2"; shift 2; }
+	session=$1
+	shift
+	for seq in "$@"; do
+		mold "$WORK/forged.$name.$seq" "$session" "$seq" 1 "$WORK/fm"
+		"$UDPSEND" $from 127.0.0.1 "$PORT" "$WORK/forged.$name.$seq" ||
+			fail "udpsend"
+	done
+}
+
+# relay NAME FWD-OPTIONS -- DST-SETTINGS: starts dst ($PID, $PORT), the
+# reader ($READ) and the forwarder ($FWD); the caller starts src with
+# start_src once it has what it needs
+relay() {
+	run=$1
+	shift
+	fwd_opts=
+	while [ "$1" != -- ]; do fwd_opts="$fwd_opts $1"; shift; done
+	shift
+	rm -rf "${MDBUS_DIR:?}"/*
+	channel "dst$run.conf" dst source=udp listen=127.0.0.1:0 \
+		rcvbuf=4194304 timestamps=sender
+	for kv in "$@"; do
+		[ -z "${kv#*=}" ] || printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" >>"$WORK/dst$run.conf"
+	done
+	channel "src$run.conf" src source=synthetic rate=2000 "count=$N" seed=3
+	start "dst$run" -c "$WORK/dst$run.conf"
+	PORT=$(port_of "dst$run")
+	wait_log "dst$run" "publishing from sequence"
+	"$READER" --until $((RELAYED + 1)) --timeout 60 --synthetic --dump dst \
+		>"$WORK/dst$run.out" 2>"$WORK/dstread$run.log" &
+	READ=$!
+	PIDS="$PIDS $READ"
+	"$MDSUB" --wait-for-channel --from oldest -n $RELAYED \
+		--forward "udp://127.0.0.1:$PORT" $fwd_opts src \
+		>"$WORK/fwd$run.log" 2>&1 &
+	FWD=$!
+	PIDS="$PIDS $FWD"
+	sleep 0.2
+	"$MDPUB" -c "$WORK/src$run.conf" >"$WORK/src$run.log" 2>&1 &
+	SRC=$!
+	PIDS="$PIDS $SRC"
+}
+
+# check NAME COUNTERS: every real message arrived, none lost, and the
+# udp source's counters are COUNTERS (a pattern)
+check() {
+	wait "$READ" || fail "dst reader: $(cat "$WORK/dstread$1.log")"
+	wait "$SRC" || fail "src mdpub exited $?"
+	wait "$FWD" || fail "mdsub --forward exited $?: $(cat "$WORK/fwd$1.log")"
+	kill -USR1 "$PID"
+	wait_log "dst$1" "channel dst: source udp: "
+	grep "channel dst: \(in\|source\)" "$WORK/dst$1.log" | tail -n 2
+	wait_log "dst$1" "channel dst: in $RELAYED out $RELAYED malformed 0 gaps 0 (lost 0) "
+	wait_log "dst$1" "channel dst: source udp: $2\$"
+	stop "$PID"
+	status 0 "$READER" --until down --dump src >"$WORK/src$1.out"
+	grep '^[QTS]' "$WORK/src$1.out" | cksum >"$WORK/want.sum"
+	grep '^[QTS]' "$WORK/dst$1.out" | tail -n +2 | cksum >"$WORK/got.sum"
+	cmp -s "$WORK/want.sum" "$WORK/got.sum" || fail "run $1: messages differ from the source's"
+	grep -q ' lost 0$' "$WORK/dst$1.out" || fail "run $1: the reader lost messages"
+	grep -q FORGED "$WORK/dst$1.out" && fail "run $1: a forged message was published"
+	echo "run $1: $RELAYED messages, checksum $(cat "$WORK/got.sum")"
+}
+
+# 1. ahead within the window and another session, no retransmission
+relay 1 --session=FEED -- session=
+wait_log dst1 "channel dst: session 'FEED      '"
+forge 1 FEED $((N - 1000)) $((N - 500)) $((N - 10))
+forge 1 OTHER 1 2
+check 1 "duplicate 0 session 2 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 3 refuted 0"
+grep -q "packet of session 'OTHER     ' while 'FEED      ' is not ended: held until 3 packets continue it" \
+	"$WORK/dst1.log" || fail "run 1: the other session's packet not logged"
+
+# 2. the same with retransmission: the server says what it has sent
+RTX_PORT=$((30000 + $$ % 20000))
+relay 2 --session=FEED --retransmit=127.0.0.1:$RTX_PORT --linger=1 -- \
+	"retransmit=127.0.0.1:$RTX_PORT"
+wait_log dst2 "channel dst: session 'FEED      '"
+forge 2 FEED $((N - 1000)) $((N - 500)) $((N - 10))
+check 2 "duplicate [0-9]* session 0 malformed 0 jump 0 adopted 0 jumped 0 requests [0-9]* recovered [0-9]* sender 0 discarded [0-3] refuted [0-3]"
+set -- $(sed -n 's/.* discarded \([0-9]*\) refuted \([0-9]*\)$/\1 \2/p' "$WORK/dst2.log" | tail -n 1)
+[ $(($1 + $2)) = 3 ] || fail "run 2: discarded $1 + refuted $2 is not 3"
+grep -q "0 refused (allow 0," "$WORK/fwd2.log" || fail "run 2: requests refused: $(cat "$WORK/fwd2.log")"
+
+# 3. sender: forged packets from 127.0.0.2 and 127.0.0.1, at numbers all
+# over the stream, of the session and another
+BIND_PORT=$((RTX_PORT + 1))
+relay 3 --session=FEED --bind=127.0.0.1:$BIND_PORT -- \
+	"sender=127.0.0.1:$BIND_PORT"
+wait_log dst3 "channel dst: session 'FEED      '"
+forge 3 -b 127.0.0.2 FEED 1 2 3 $(seq 100 100 $N)
+forge 3 -b 127.0.0.2 OTHER 1 2 3 4 5
+forge 3b FEED $(seq 50 100 $N)
+check 3 "duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender $((3 + N / 100 + 5 + N / 100)) discarded 0 refuted 0"
+
+# the default session name: ten random letters and digits
+relay 4 -- session=
+check 4 "duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0"
+name=$(sed -n "s/.*channel dst: session '\(.*\)'$/\1/p" "$WORK/dst4.log")
+echo "session: '$name'"
+echo "$name" | grep -qx '[A-Za-z0-9]\{10\}' || fail "session '$name' is not 10 letters and digits"
+echo "$name" | grep -qx '[0-9]*' && fail "session '$name' is digits only (the clock?)"
+exit 0
