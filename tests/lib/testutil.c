@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "testutil.h"
 
 #define MAX_CHILDREN 256
@@ -532,4 +533,24 @@ void tu_truncate(const char *path, off_t size)
 {
 	if (truncate(path, size) < 0)
 		tu_fail("truncate %s: %s", path, strerror(errno));
+}
+
+void tu_await_nudger_asleep(const struct seg_header *h,
+			    const struct seg_table_header *t)
+{
+	uint64_t deadline = tu_now_ns() + 30000000000ULL;
+	int quiet = 0;
+
+	while (quiet < 20) {
+		if (atomic_load(&h->nudge_waiting) == 1 &&
+		    waiters_count(atomic_load(&t->waiters)) == 0)
+			quiet++;
+		else
+			quiet = 0;
+		if (tu_now_ns() > deadline)
+			tu_fail("nudger not asleep after 30 s: flag %u, count %u",
+				atomic_load(&h->nudge_waiting),
+				waiters_count(atomic_load(&t->waiters)));
+		tu_sleep_ms(1);
+	}
 }

@@ -7,7 +7,9 @@
  * else on failure, after printing a one-line reason on stderr.
  *
  * testutil.c itself never calls libmdbus (the dlopen host links it without
- * the library); the few helpers that do are static inline below.
+ * the library); the few helpers that do are static inline below. Those
+ * that read a segment's raw layout are declared when layout.h is included
+ * first.
  */
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
@@ -319,6 +321,12 @@ static inline struct seg_consumer *tu_entry(void *table, unsigned i)
 {
 	return (struct seg_consumer *)table + SEG_HEADER_SIZE / sizeof(struct seg_consumer) + i;
 }
+
+/* Polls (1 ms steps) until the publisher's nudger is asleep: its flag up
+ * in segment header h and no waiter counted in table t, 20 looks in a
+ * row; fails the test after 30 s. */
+void tu_await_nudger_asleep(const struct seg_header *h,
+			    const struct seg_table_header *t);
 #endif /* MDBUS_LAYOUT_H */
 
 #endif /* TESTUTIL_H */
