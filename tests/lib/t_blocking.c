@@ -35,7 +35,6 @@
  */
 #include <signal.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -92,35 +91,12 @@ static void jitter(void)
 			;
 }
 
-/* Time on a CPU plus time runnable but waiting for one (ns) of the task
- * whose /proc/PID/schedstat is open on fd, or -1 when unknown. */
-static int64_t active_ns(int fd)
-{
-	unsigned long long run, wait;
-	char b[128];
-	ssize_t n = fd < 0 ? -1 : pread(fd, b, sizeof(b) - 1, 0);
-
-	if (n <= 0)
-		return -1;
-	b[n] = '\0';
-	return sscanf(b, "%llu %llu", &run, &wait) == 2 ? (int64_t)(run + wait)
-							: -1;
-}
-
-/* active_ns() of this process and the one of pid, summed; -1 if unknown. */
+/* tu_active_ns() of both processes, summed; -1 if unknown. */
 static int64_t both_active_ns(const int fds[2])
 {
-	int64_t a = active_ns(fds[0]), b = active_ns(fds[1]);
+	int64_t a = tu_active_ns(fds[0]), b = tu_active_ns(fds[1]);
 
 	return a < 0 || b < 0 ? -1 : a + b;
-}
-
-static int open_schedstat(pid_t pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
-	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
 /* A round trip of t ns (over 50 ms) that began when both processes had
@@ -181,8 +157,8 @@ static void pingpong(enum mdbus_wait mode, const char *label)
 	s = tu_sub_open(pong, "pingpong", MDBUS_START_LATEST, 0, mode);
 	child = tu_spawn(echo_child, NULL);
 	tu_await(&sh->ready, 1, 30, "echo child");
-	fds[0] = open_schedstat(getpid());
-	fds[1] = open_schedstat(child);
+	fds[0] = tu_schedstat_open(getpid());
+	fds[1] = tu_schedstat_open(child);
 	for (uint64_t i = 0; i < HANDOFFS / 2; i++) {
 		int64_t a0 = both_active_ns(fds);
 		uint64_t t = tu_now_ns();

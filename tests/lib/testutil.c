@@ -480,6 +480,27 @@ char tu_proc_state(pid_t pid)
 	return proc_field(pid, 3, &v, &st) ? 0 : st;
 }
 
+int tu_schedstat_open(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int64_t tu_active_ns(int fd)
+{
+	unsigned long long run, wait;
+	char b[128];
+	ssize_t n = fd < 0 ? -1 : pread(fd, b, sizeof(b) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	b[n] = '\0';
+	return sscanf(b, "%llu %llu", &run, &wait) == 2 ? (int64_t)(run + wait)
+							: -1;
+}
+
 void tu_await_state(pid_t pid, char state, double timeout_s,
 		    const char *what)
 {

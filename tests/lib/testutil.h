@@ -157,6 +157,12 @@ int64_t tu_proc_cpu_ns(pid_t pid);
 uint64_t tu_proc_start(pid_t pid);
 /* State letter of pid (/proc/PID/stat field 3: R, S, T, Z...); 0 if gone. */
 char tu_proc_state(pid_t pid);
+/* /proc/PID/schedstat opened for tu_active_ns() (-1 if it cannot be). */
+int tu_schedstat_open(pid_t pid);
+/* Time on a CPU plus time runnable but waiting for one (ns) of the task
+ * whose schedstat fd is: what a loaded machine adds to a wait, as against
+ * time asleep. -1 when unknown (fd -1, no schedstat). */
+int64_t tu_active_ns(int fd);
 /* Polls (1 ms steps) until pid is in state `state` (e.g. 'S': asleep, as
  * on a futex; 'T': stopped); fails the test after timeout_s naming what. */
 void tu_await_state(pid_t pid, char state, double timeout_s,
