@@ -30,6 +30,7 @@
 #define MSGS 500
 #define PACE_MS 2.0
 #define IDLE_NS 1000000000LL
+#define WAKE_WAIT_NS 30000000000LL /* a deadline, not a bound on latency */
 #define WAKES 21
 #define PAUSE_MS 10.0
 #define WAKE_MAX_NS 20000000u
@@ -124,7 +125,8 @@ static int idle_reader(void *arg)
 	for (int i = 0; i < WAKES; i++) {
 		int64_t a0, a, busy;
 
-		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, IDLE_NS), 0);
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, WAKE_WAIT_NS),
+			    0);
 		lat[i] = tu_now_ns() - m.ts_ns;
 		a = tu_active_ns(fd);
 		memcpy(&a0, buf, sizeof(a0));
@@ -162,7 +164,7 @@ static mdbus_pub_t *wake_idle_reader(mdbus_pub_t *p, const struct mdbus_pub_conf
 	atomic_store(&sh->ready, 0);
 	pid = tu_spawn(idle_reader, (void *)max_pct);
 	fd = tu_schedstat_open(pid);
-	tu_await(&sh->ready, 2, 10, "idle reader timed out");
+	tu_await(&sh->ready, 2, 30, "idle reader timed out");
 	if (!p)
 		p = tu_pub_open(CHANNEL, cfg);
 	for (int i = 0; i < WAKES; i++) {
@@ -171,7 +173,7 @@ static mdbus_pub_t *wake_idle_reader(mdbus_pub_t *p, const struct mdbus_pub_conf
 		memcpy(buf, &active, sizeof(active));
 		TU_CHECK_RC(mdbus_pub_publish(p, 1, buf, sizeof(buf), tu_now_ns()), 0);
 	}
-	tu_wait_ok(pid, 10, what);
+	tu_wait_ok(pid, 60, what);
 	if (fd >= 0)
 		close(fd);
 	atomic_fetch_add(&sh->sent, WAKES);
@@ -185,7 +187,7 @@ int main(void)
 	mdbus_pub_t *p;
 	pid_t pid;
 
-	tu_init("t_waitcpu", 60);
+	tu_init("t_waitcpu", 120);
 	sh = tu_shared(sizeof(*sh));
 	cfg = tu_nudging(tu_config(64, 1024, 4, MDBUS_MODE_OVERWRITE));
 	p = tu_pub_open(CHANNEL, &cfg);
