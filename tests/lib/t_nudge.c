@@ -106,24 +106,6 @@ static int anon_reader(void *arg)
 	return 0;
 }
 
-/* The nudger asleep: flag up, the table's count 0, 20 ms in a row. */
-static void await_nudger_asleep(const struct seg_header *h,
-				const struct seg_table_header *t)
-{
-	int quiet = 0;
-
-	for (int i = 0; i < 10000 && quiet < 20; i++) {
-		if (atomic_load(&h->nudge_waiting) == 1 && count_of(t) == 0)
-			quiet++;
-		else
-			quiet = 0;
-		tu_sleep_ms(1);
-	}
-	if (quiet < 20)
-		tu_fail("nudger not asleep: flag %u, count %u",
-			atomic_load(&h->nudge_waiting), count_of(t));
-}
-
 static void repairs_race(void)
 {
 	struct mdbus_pub_config c = tu_nudging(tu_config(64, 1024, 4,
@@ -148,7 +130,7 @@ static void repairs_race(void)
 		tu_sleep_ms((double)tu_rand_below(1500) / 1000.0);
 	}
 	tu_wait_ok(kid, 30, "anonymous reader");
-	await_nudger_asleep(h, tab);
+	tu_await_nudger_asleep(h, tab);
 	TU_CHECK(mdbus_pub_reap(p) >= 0);
 	TU_CHECK_EQ(count_of(tab), 0);
 	mdbus_pub_close(p);

@@ -29,9 +29,9 @@
  *  - a FIFO under a channel name: publishers, readers, stats and listing
  *    all fail at once with an error, none hangs (the watchdog fails it).
  *  - a publisher whose creation of the segment is slow (this program
- *    defines posix_fallocate() too and makes it take 500 ms): a rival of
- *    the same uid opening meanwhile is told the owner (MDBUS_EOWNED), not
- *    that the channel is busy.
+ *    defines posix_fallocate() too and holds the creator there until the
+ *    rival's open has returned): a rival of the same uid opening meanwhile
+ *    is told the owner (MDBUS_EOWNED), not that the channel is busy.
  *  - in a child forked from a publisher, the lock's descriptor (pointed at
  *    /dev/null) is still close-on-exec: nothing leaks into a program the
  *    child runs.
@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,9 +57,22 @@
 #define ROUNDS 1000
 #define RIVALS 4
 
+struct shared {
+	_Atomic uint32_t go;
+	_Atomic uint32_t done;
+	_Atomic uint32_t won;
+	_Atomic int32_t winner;
+	_Atomic uint32_t owned;   /* refused with MDBUS_EOWNED */
+	_Atomic int32_t other;    /* any other result */
+	_Atomic uint32_t release; /* winners close when set */
+};
+
 static int delay_locks;
 static int slow_reserve;
+static struct shared *sh;
 
+/* With slow_reserve, the first reservation (made under the owner lock)
+ * says so in sh->go and waits for sh->release. */
 int posix_fallocate(int fd, off_t offset, off_t len)
 {
 	static int (*real)(int, off_t, off_t);
@@ -66,9 +80,9 @@ int posix_fallocate(int fd, off_t offset, off_t len)
 	if (!real)
 		real = (int (*)(int, off_t, off_t))dlsym(RTLD_NEXT, "posix_fallocate");
 	if (slow_reserve) {
-		struct timespec ts = { 0, 500000000L };
-
-		nanosleep(&ts, NULL);
+		slow_reserve = 0;
+		atomic_store(&sh->go, 1);
+		tu_await(&sh->release, 1, 60, "the rival's open");
 	}
 	return real(fd, offset, len);
 }
@@ -87,17 +101,6 @@ int flock(int fd, int op)
 	return real(fd, op);
 }
 
-struct shared {
-	_Atomic uint32_t go;
-	_Atomic uint32_t done;
-	_Atomic uint32_t won;
-	_Atomic int32_t winner;
-	_Atomic uint32_t owned;   /* refused with MDBUS_EOWNED */
-	_Atomic int32_t other;    /* any other result */
-	_Atomic uint32_t release; /* winners close when set */
-};
-
-static struct shared *sh;
 static struct mdbus_pub_config rival_cfg;
 static const char *rival_channel;
 
@@ -108,8 +111,8 @@ static int rival(void *arg)
 
 	(void)arg;
 	delay_locks = 1;
-	while (!atomic_load(&sh->go))
-		;
+	while (!atomic_load(&sh->go)) /* yields: the parent forks the rest */
+		sched_yield();
 	rc = mdbus_pub_open(&p, rival_channel, &rival_cfg);
 	if (rc == 0) {
 		atomic_fetch_add(&sh->won, 1);
@@ -464,17 +467,13 @@ static int slow_creator(void *arg)
 static void rival_of_slow_creator(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
-	char lock[400];
 	mdbus_pub_t *p;
 	pid_t kid;
 	int rc;
 
 	memset(sh, 0, sizeof *sh);
-	snprintf(lock, sizeof lock, "%s+lock", tu_seg_path("slow"));
 	kid = tu_spawn(slow_creator, NULL);
-	while (access(lock, F_OK) != 0)
-		tu_sleep_ms(0.1);
-	tu_sleep_ms(10); /* locked and reserving */
+	tu_await(&sh->go, 1, 60, "the creator's reservation"); /* locked */
 	rc = mdbus_pub_open(&p, "slow", &c);
 	if (rc != MDBUS_EOWNED)
 		tu_fail("open during a live publisher's slow creation: %d (%s), "
@@ -530,7 +529,9 @@ static void child_lock_fd_cloexec(void)
 
 int main(void)
 {
-	tu_init("t_pubrace", 300);
+	/* the watchdog only catches a hang: the 2000 contests took 155 s
+	 * under ASan on a 2-core machine at load 23 */
+	tu_init("t_pubrace", 600);
 	sh = tu_shared(sizeof *sh);
 	rival_of_slow_creator();
 	child_lock_fd_cloexec();

@@ -337,24 +337,6 @@ static struct seg_header *map_header(const char *channel, size_t *len)
 	return tu_map_file(tu_seg_path(channel), len);
 }
 
-/* Waits until the nudger sleeps: its flag set, the table's count 0 (no
- * reader here) and its thread asleep for some ms in a row. */
-static void await_nudger_asleep(const struct seg_header *h, void *tab)
-{
-	int quiet = 0;
-
-	for (int i = 0; i < 10000 && quiet < 20; i++) {
-		if (atomic_load(&h->nudge_waiting) == 1 && count_of(tab) == 0)
-			quiet++;
-		else
-			quiet = 0;
-		tu_sleep_ms(1);
-	}
-	if (quiet < 20)
-		tu_fail("nudger not asleep: flag %u, count %u",
-			atomic_load(&h->nudge_waiting), count_of(tab));
-}
-
 /* Asleep, the nudger has its flag up and no count in the table (repairs,
  * mdbus_pub_reap(), leave it 0); a message wakes it (and it sleeps
  * again); close takes flag and promise back. */
@@ -370,14 +352,14 @@ static void nudger_asleep(void)
 
 	TU_CHECK_EQ(atomic_load(&h->nudge_ns), 1000000);
 	TU_CHECK_EQ(atomic_load(&h->nudge_pid), getpid());
-	await_nudger_asleep(h, tab);
+	tu_await_nudger_asleep(h, tab);
 	for (int i = 0; i < 10; i++)
 		TU_CHECK_RC(mdbus_pub_reap(p), 0);
 	TU_CHECK_EQ(count_of(tab), 0);
 	before = atomic_load(&futex_wakes);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	TU_CHECK(atomic_load(&futex_wakes) > before); /* it was woken */
-	await_nudger_asleep(h, tab);
+	tu_await_nudger_asleep(h, tab);
 	mdbus_pub_close(p);
 	TU_CHECK_EQ(count_of(tab), 0);
 	TU_CHECK_EQ(atomic_load(&h->nudge_waiting), 0);
@@ -398,7 +380,7 @@ static int nudging_publisher(void *arg)
 
 	(void)arg;
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
-	await_nudger_asleep(h, tab);
+	tu_await_nudger_asleep(h, tab);
 	atomic_store(&sh->ready, 1);
 	for (;;)
 		pause();
@@ -481,7 +463,7 @@ static void nudger_killed(void)
 		p = tu_pub_open(NCHANNEL, &c);
 		if (own) {
 			TU_CHECK_EQ(atomic_load(&h->nudge_pid), getpid());
-			await_nudger_asleep(h, tab);
+			tu_await_nudger_asleep(h, tab);
 		} else {
 			TU_CHECK_EQ(atomic_load(&h->nudge_ns), 0);
 			TU_CHECK_EQ(atomic_load(&h->nudge_waiting), 0);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "testutil.h"
 
 #define MAX_CHILDREN 256
@@ -479,6 +480,27 @@ char tu_proc_state(pid_t pid)
 	return proc_field(pid, 3, &v, &st) ? 0 : st;
 }
 
+int tu_schedstat_open(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int64_t tu_active_ns(int fd)
+{
+	unsigned long long run, wait;
+	char b[128];
+	ssize_t n = fd < 0 ? -1 : pread(fd, b, sizeof(b) - 1, 0);
+
+	if (n <= 0)
+		return -1;
+	b[n] = '\0';
+	return sscanf(b, "%llu %llu", &run, &wait) == 2 ? (int64_t)(run + wait)
+							: -1;
+}
+
 void tu_await_state(pid_t pid, char state, double timeout_s,
 		    const char *what)
 {
@@ -532,4 +554,24 @@ void tu_truncate(const char *path, off_t size)
 {
 	if (truncate(path, size) < 0)
 		tu_fail("truncate %s: %s", path, strerror(errno));
+}
+
+void tu_await_nudger_asleep(const struct seg_header *h,
+			    const struct seg_table_header *t)
+{
+	uint64_t deadline = tu_now_ns() + 30000000000ULL;
+	int quiet = 0;
+
+	while (quiet < 20) {
+		if (atomic_load(&h->nudge_waiting) == 1 &&
+		    waiters_count(atomic_load(&t->waiters)) == 0)
+			quiet++;
+		else
+			quiet = 0;
+		if (tu_now_ns() > deadline)
+			tu_fail("nudger not asleep after 30 s: flag %u, count %u",
+				atomic_load(&h->nudge_waiting),
+				waiters_count(atomic_load(&t->waiters)));
+		tu_sleep_ms(1);
+	}
 }

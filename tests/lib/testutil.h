@@ -7,7 +7,9 @@
  * else on failure, after printing a one-line reason on stderr.
  *
  * testutil.c itself never calls libmdbus (the dlopen host links it without
- * the library); the few helpers that do are static inline below.
+ * the library); the few helpers that do are static inline below. Those
+ * that read a segment's raw layout are declared when layout.h is included
+ * first.
  */
 #ifndef TESTUTIL_H
 #define TESTUTIL_H
@@ -155,6 +157,12 @@ int64_t tu_proc_cpu_ns(pid_t pid);
 uint64_t tu_proc_start(pid_t pid);
 /* State letter of pid (/proc/PID/stat field 3: R, S, T, Z...); 0 if gone. */
 char tu_proc_state(pid_t pid);
+/* /proc/PID/schedstat opened for tu_active_ns() (-1 if it cannot be). */
+int tu_schedstat_open(pid_t pid);
+/* Time on a CPU plus time runnable but waiting for one (ns) of the task
+ * whose schedstat fd is: what a loaded machine adds to a wait, as against
+ * time asleep. -1 when unknown (fd -1, no schedstat). */
+int64_t tu_active_ns(int fd);
 /* Polls (1 ms steps) until pid is in state `state` (e.g. 'S': asleep, as
  * on a futex; 'T': stopped); fails the test after timeout_s naming what. */
 void tu_await_state(pid_t pid, char state, double timeout_s,
@@ -319,6 +327,12 @@ static inline struct seg_consumer *tu_entry(void *table, unsigned i)
 {
 	return (struct seg_consumer *)table + SEG_HEADER_SIZE / sizeof(struct seg_consumer) + i;
 }
+
+/* Polls (1 ms steps) until the publisher's nudger is asleep: its flag up
+ * in segment header h and no waiter counted in table t, 20 looks in a
+ * row; fails the test after 30 s. */
+void tu_await_nudger_asleep(const struct seg_header *h,
+			    const struct seg_table_header *t);
 #endif /* MDBUS_LAYOUT_H */
 
 #endif /* TESTUTIL_H */

@@ -212,16 +212,17 @@ expect "$WORK/got" "mdpub: $WORK/edge.conf:3: line longer than 8192 bytes"
 [ "$(wc -l <"$WORK/got")" -eq 1 ] || fail "an overlong line gave more than one error"
 
 # the file itself: a FIFO is refused without reading it (it would hang
-# -T, start and reload); a file others or the group may write, or (as
+# -T, start and reload: `timeout` makes that a failure, at a deadline no
+# loaded machine reaches); a file others or the group may write, or (as
 # root) one owned by another user, is refused with the fix
 printf '[channel x]\nsource = synthetic\n' >"$WORK/own.conf"
 ln -s "$WORK/own.conf" "$WORK/link.conf"
 status 0 "$MDPUB" -T -c "$WORK/link.conf" >"$WORK/out"
 expect "$WORK/out" "$WORK/link.conf: OK, 1 channel"
 mkfifo "$WORK/fifo.conf"
-status 1 timeout 5 "$MDPUB" -T -c "$WORK/fifo.conf" 2>"$WORK/got"
+status 1 timeout 60 "$MDPUB" -T -c "$WORK/fifo.conf" 2>"$WORK/got"
 expect "$WORK/got" "mdpub: $WORK/fifo.conf: a FIFO, not a regular file"
-status 1 timeout 5 "$MDPUB" -c "$WORK/fifo.conf" 2>"$WORK/got"
+status 1 timeout 60 "$MDPUB" -c "$WORK/fifo.conf" 2>"$WORK/got"
 grep -qF "$WORK/fifo.conf: a FIFO, not a regular file" "$WORK/got" ||
 	fail "start with a FIFO as config: $(cat "$WORK/got")"
 chmod 0666 "$WORK/own.conf"

@@ -40,19 +40,24 @@ start() {
 	PIDS="$PIDS $PID"
 }
 
-# wait_log NAME TEXT [SEC]: waits until $WORK/NAME.log has TEXT
+# wait_log NAME TEXT [SEC]: waits until $WORK/NAME.log has TEXT, SEC
+# seconds at most (default 60: a deadline for a loaded machine, not a
+# timing assertion; it returns as soon as the text is there)
 wait_log() {
 	i=0
 	while ! grep -q -- "$2" "$WORK/$1.log" 2>/dev/null; do
 		i=$((i + 1))
-		[ "$i" -le $((${3:-10} * 20)) ] || fail "no '$2' in $1.log"
+		[ "$i" -le $((${3:-60} * 20)) ] || fail "no '$2' in $1.log"
 		sleep 0.05
 	done
 }
 
-# port_of NAME: the port mdpub logged it listens or receives on
+# port_of NAME: the port mdpub logged it listens or receives on, once
+# the segment exists too (the source binds before the segment is made:
+# a reader started right after would find no channel)
 port_of() {
 	wait_log "$1" "channel .*: \(listening\|receiving\) on "
+	wait_log "$1" "channel .*: publishing from sequence "
 	sed -n 's/.*channel .*: \(listening\|receiving\) on .*:\([0-9]*\)$/\2/p' \
 		"$WORK/$1.log" | tail -n 1
 }

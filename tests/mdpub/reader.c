@@ -16,7 +16,9 @@
  * the channel's archive when the ring no longer has it, and then
  * "replayed N" on stderr: the messages that came from the archive;
  * --archive: that archive directory instead of the announced one)
- * (--until N: N messages besides heartbeats; --delay: sleep that long
+ * (--timeout: give up after SEC seconds, 60 by default: a deadline for a
+ * loaded machine, the reader ends as soon as --until is met;
+ * --until N: N messages besides heartbeats; --delay: sleep that long
  * after each message, a slow reader; --synthetic: count messages the
  * synthetic source cannot have made as bad, and fail)
  * Exit 0 when the --until condition was met, 1 otherwise.
@@ -89,7 +91,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 	o->start = MDBUS_START_OLDEST;
 	o->until = UNTIL_DOWN;
-	o->timeout = 10;
+	o->timeout = 60;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c == 'f' && strcmp(optarg, "latest") == 0)
 			o->start = MDBUS_START_LATEST;

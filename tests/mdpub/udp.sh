@@ -42,7 +42,6 @@ PORT=$(port_of u)
 wait_log u "publishing from sequence" # the segment exists
 "$READER" --until 6 --dump u >"$WORK/u.out" &
 READ=$!
-sleep 0.2
 msg 9 a >"$WORK/m1"; msg 9 bb >"$WORK/m2"; msg 9 ccc >"$WORK/m3"; msg 9 dddd >"$WORK/m4"
 send TEST1 1 2 "$WORK/m1" "$WORK/m2"
 send TEST1 3 1 "$WORK/m3"
@@ -82,7 +81,6 @@ PORT=$(port_of f)
 wait_log f "publishing from sequence" # the segment exists
 "$READER" --until 10 --dump f >"$WORK/f.out" &
 READ=$!
-sleep 0.2
 msg 9 XXXXXXX >"$WORK/mx"
 send FEED 1 2 "$WORK/m1" "$WORK/m2"
 send FEED 4611686018427387904 1 "$WORK/mx" # forged: held, never taken
@@ -121,7 +119,6 @@ PORT=$(port_of g)
 wait_log g "publishing from sequence" # the segment exists
 "$READER" --until 6 --dump g >"$WORK/g.out" &
 READ=$!
-sleep 0.2
 send FEED 1 1 "$WORK/m1"
 send FEED 1000000000000 1 "$WORK/mx"
 send FEED 1000000000001 1 "$WORK/mx"
@@ -195,7 +192,6 @@ PORT=$(port_of r)
 wait_log r "publishing from sequence"
 "$READER" --until down --dump r >"$WORK/r.out" &
 READ=$!
-sleep 0.2
 send RA 1 1 "$WORK/m1"
 send RA 4 1 "$WORK/m4"           # 2 and 3 missing: held
 send RA 5 1 "$WORK/m1"           # held
@@ -203,7 +199,7 @@ send RA 6 65535                  # end of session (held too)
 send RB 1 1 "$WORK/m2"           # new session: 2 and 3 lost, 4 and 5 out
 send RB 2 1 "$WORK/m3"
 send RB 5 65535                  # end of session: 3 and 4 missing
-wait_log r "gap: messages 3..4 lost" 5
+wait_log r "gap: messages 3..4 lost"
 kill -USR1 "$PID"
 wait_log r "channel r: in 5 out 5 malformed 0 gaps 2 (lost 4) "
 wait_log r "channel r: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests [1-9][0-9]* recovered 0 sender 0 discarded 0 refuted 0$"
@@ -225,7 +221,6 @@ PORT=$(port_of dst)
 wait_log dst "publishing from sequence" # the segment exists
 "$READER" --until 303 --dump dst >"$WORK/dst.out" &
 READ=$!
-sleep 0.2
 "$MDSUB" --from oldest --until-caught-up --forward "udp://127.0.0.1:$PORT" src \
 	>"$WORK/fwd.log" 2>&1 || fail "mdsub --forward: $(cat "$WORK/fwd.log")"
 wait "$READ" || fail "relay reader"
@@ -244,7 +239,6 @@ PORT=$(port_of mc)
 wait_log mc "publishing from sequence" # the segment exists
 "$READER" --until 303 --dump mc >"$WORK/mc.out" &
 READ=$!
-sleep 0.2
 "$MDSUB" --from oldest --until-caught-up --interface 127.0.0.1 \
 	--forward "udp://$GROUP:$PORT" src >"$WORK/fwd.log" 2>&1 ||
 	fail "mdsub --forward multicast: $(cat "$WORK/fwd.log")"
