@@ -36,6 +36,9 @@ extern "C" {
 #define MDBUS_CHANNEL_MAX 64    /* longest channel name */
 #define MDBUS_NAME_MAX 31       /* longest consumer name */
 #define MDBUS_SLOT_HEADER 24    /* bytes of each slot taken by its header */
+#define MDBUS_SEQ_MAX (1ULL << 62) /* the largest write count (sequence
+				      number) a channel reaches; a start
+				      sequence past it is refused */
 #define MDBUS_ENV_DIR "MDBUS_DIR"
 #define MDBUS_ENV_OWNER "MDBUS_OWNER" /* user readers expect segments of */
 
