@@ -103,8 +103,10 @@ int opts_parse(struct mdsub_opts *o, int argc, char **argv);
 
 /* from_time.c: a --from time (mdsub(1): HH:MM[:SS[.F]][Z],
  * YYYY-MM-DDTHH:MM[:SS[.F]][Z], @SECONDS[.F]; without Z local time,
- * a day taken from now_ns) into CLOCK_REALTIME ns. Returns 0 or -1. */
-int parse_start_time(const char *s, uint64_t now_ns, uint64_t *ns);
+ * a day taken from now_ns) into CLOCK_REALTIME ns. Returns 0, or -1
+ * with what is wrong in *why (a static string). */
+int parse_start_time(const char *s, uint64_t now_ns, uint64_t *ns,
+		     const char **why);
 
 /* run.c: the read loop; returns the exit status. */
 int run_read(const struct mdsub_opts *o);

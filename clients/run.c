@@ -732,6 +732,17 @@ static void wait_idle(struct app *a, uint64_t max_ns)
 	a->rr = (a->rr + 1) % a->n;
 }
 
+/* --until-caught-up: every channel read up to its write count (a read
+ * that found nothing may only have stepped over messages before --from
+ * TIME). */
+static int caught_up(const struct app *a)
+{
+	for (int i = 0; i < a->n; i++)
+		if (a->ch[i].sub && !mdbus_sub_caught_up(a->ch[i].sub))
+			return 0;
+	return !a->waiting;
+}
+
 static void loop(struct app *a)
 {
 	unsigned busy = 0;
@@ -749,7 +760,7 @@ static void loop(struct app *a)
 		wait = housekeeping(a);
 		if (got || a->done)
 			continue;
-		if (a->o->until_caught_up && !a->waiting) {
+		if (a->o->until_caught_up && caught_up(a)) {
 			a->done = 1;
 			return;
 		}
