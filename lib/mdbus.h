@@ -307,12 +307,14 @@ int mdbus_unlink(const char *channel, const char *dir);
  * the pid) while a live publisher holds the lock, unless
  * MDBUS_UNLINK_FORCE (then the segment and its tables go, and the
  * publisher keeps its lock file and writes on into a segment nobody can
- * open any more); with -EPERM when a file under one of the channel's
- * names belongs to another user. Never follows a symbolic link: one under
- * a channel's name is removed itself. Returns the number of files removed
- * (> 0), -ENOENT when there was none, MDBUS_ENAME, MDBUS_ENODIR, or the
- * error of a removal (detail in mdbus_last_error()). Not for the hot
- * path. */
+ * open any more); with -EPERM when the segment or the lock file belongs
+ * to another user. Other users' consumer table files and hidden segments
+ * under the channel's names are left (no part of this user's channel),
+ * named in mdbus_last_error() even on success (empty: none left). Never
+ * follows a symbolic link: one under a channel's name is removed itself.
+ * Returns the number of files removed (> 0), -ENOENT when there was none
+ * of this user, MDBUS_ENAME, MDBUS_ENODIR, or the error of a removal
+ * (detail in mdbus_last_error()). Not for the hot path. */
 int mdbus_channel_remove(const char *channel, const char *dir, unsigned flags);
 
 /* --------------------------------------------------------------- subscriber */
