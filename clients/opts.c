@@ -224,8 +224,9 @@ static void usage(FILE *f)
 	      "  -V, --version          show the version\n"
 	      "\n"
 	      "An option that would have no effect in the chosen mode is an error.\n"
-	      "Exit status: 0 success, 1 run-time failure (a channel that cannot be\n"
-	      "read, a write error), 64 bad arguments.\n", f);
+	      "Exit status: 0 success, 1 run-time failure (a channel named that cannot\n"
+	      "be read, a write error), 64 bad arguments. --list and --status show\n"
+	      "segments they find unreadable with the reason and still exit 0.\n", f);
 }
 
 __attribute__((format(printf, 1, 2)))

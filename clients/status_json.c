@@ -153,6 +153,16 @@ static json_object *channel(const struct mdsub_opts *o, const struct sample *s,
 	return c;
 }
 
+/* A channel that could not be read: its name and the reason. */
+static json_object *unreadable(const struct sample *s)
+{
+	json_object *c = json_object_new_object();
+
+	add(c, "channel", jstr(s->name, sizeof s->name));
+	add(c, "error", jstr(s->why, sizeof s->why));
+	return c;
+}
+
 static json_object *directory(const struct snapshot *cur)
 {
 	json_object *d = json_object_new_object();
@@ -180,8 +190,8 @@ int status_json(const struct mdsub_opts *o, const struct snapshot *cur,
 		return -ENOMEM;
 	a = json_object_new_array();
 	for (size_t i = 0; i < cur->n; i++)
-		if (!cur->s[i].err)
-			json_object_array_add(a, channel(o, &cur->s[i], prev));
+		json_object_array_add(a, cur->s[i].err ? unreadable(&cur->s[i]) :
+				      channel(o, &cur->s[i], prev));
 	add(doc, "channels", a);
 	if (o->mode != MODE_LIST)
 		add(doc, "directory", directory(cur));
