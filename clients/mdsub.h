@@ -262,5 +262,10 @@ int unlink_run(const struct mdsub_opts *o);
 /* recinfo.c: --info and --verify of the recordings o->channels; returns
  * the exit status (--verify's codes: mdsub(1)). */
 int recinfo_run(const struct mdsub_opts *o);
+/* What is wrong with a recording whose record at off claims size payload
+ * bytes (more than MDBUS_REC_PAYLOAD_MAX), and how to keep the records
+ * before it. */
+void rec_corrupt_text(char *buf, size_t len, const char *path,
+		      uint64_t off, uint32_t size);
 
 #endif /* MDSUB_H */

@@ -46,7 +46,7 @@ extern "C" {
 enum mdbus_error {
 	MDBUS_EBADMAGIC = -1001,    /* the object is not an mdbus segment */
 	MDBUS_EVERSION = -1002,     /* segment layout major version differs */
-	MDBUS_ECORRUPT = -1003,     /* segment header fails validation */
+	MDBUS_ECORRUPT = -1003,     /* a segment, table or recording fails validation */
 	MDBUS_ENOTREADY = -1004,    /* segment still being initialised */
 	MDBUS_EOWNED = -1005,       /* a live publisher owns the channel */
 	MDBUS_EGEOMETRY = -1006,    /* existing segment has another geometry */
