@@ -167,6 +167,15 @@ size_t put_str(FILE *f, enum str_style st, const char *s, size_t n);
 /* put_str() in STR_TEXT, then spaces up to width characters. */
 void put_str_padded(FILE *f, const char *s, size_t n, int width);
 void fmt_hex(FILE *f, const void *p, size_t n);
+/* JSON numbers: readers that hold them as doubles (JavaScript, jq 1.6,
+ * most JSON libraries) round integers past 2^53. mdsub(1), "JSON": an
+ * identifier or a timestamp is always a string; a count, a sequence
+ * number or a duration is a number up to JSON_EXACT_MAX and a string of
+ * its digits beyond; a value bounded well below it (a size, a pid, a
+ * capacity) is a number. */
+#define JSON_EXACT_MAX (1ULL << 53)
+/* A count as a JSON number, or a string past JSON_EXACT_MAX. */
+void put_json_count(FILE *f, uint64_t v);
 void fmt_time(char *buf, size_t len, uint64_t ns);
 
 /* latency.c: --stats and the final summary, as text or JSON lines. */
