@@ -671,7 +671,7 @@ static int poll_replay(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 				void *arg, unsigned max)
 {
-	unsigned got = 0;
+	unsigned got = 0, again = 0;
 	int r = 0, stop = 0;
 
 	r = check_evicted(s);
@@ -687,6 +687,10 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 		if (r == 0)
 			got++;
 		else if (r < 0)
+			break;
+		else if (++again == SKIP_BATCH) /* stepped over that many
+						 * before a start time (or
+						 * laps): the caller's turn */
 			break;
 	}
 	/* Once per batch: a lossless producer sees the batch's slots free
