@@ -49,7 +49,9 @@ pub -g 8:2 far 5
 "$MDSUB" -q -w spin --from 4611686018427387904 far 2>"$WORK/err" &
 PID=$!
 trap 'kill -9 $PID 2>/dev/null; rm -rf "$MDBUS_DIR" "$WORK"' EXIT
-sleep 0.5
+# attached (its signal handlers set before): it says it waits
+wait_for grep -q "waiting for it" "$WORK/err"
+sleep 0.2 # spinning in mdbus_sub_read()
 kill -TERM $PID
 i=0
 while kill -0 $PID 2>/dev/null; do
