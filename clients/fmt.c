@@ -115,3 +115,11 @@ void fmt_time(char *buf, size_t len, uint64_t ns)
 	snprintf(buf, len, "%02d:%02d:%02d.%09u", tm.tm_hour, tm.tm_min,
 		 tm.tm_sec, (unsigned)(ns % NS_PER_SEC));
 }
+
+void put_json_count(FILE *f, uint64_t v)
+{
+	if (v > JSON_EXACT_MAX)
+		fprintf(f, "\"%" PRIu64 "\"", v);
+	else
+		fprintf(f, "%" PRIu64, v);
+}

@@ -145,21 +145,35 @@ static void json_line(FILE *f, const struct stats *s, const char *kind,
 {
 	double secs = (double)span_ns / 1e9;
 
+	const struct {
+		const char *key;
+		uint64_t v;
+	} counts[] = {
+		{"lost", c->lost}, {"gaps", c->gaps},
+		{"p50_ns", percentile(c, 0.5)}, {"p99_ns", percentile(c, 0.99)},
+		{"p999_ns", percentile(c, 0.999)}, {"max_ns", c->max_ns},
+	};
+
 	fprintf(f, "{\"kind\":\"%s\",\"channel\":", kind);
 	put_str(f, STR_JSON, s->channel, MDBUS_CHANNEL_MAX);
-	fprintf(f, ",\"time_ns\":\"%" PRIu64 "\""
-		",\"span_ns\":%" PRIu64 ",\"msgs\":%" PRIu64 ",\"bytes\":%"
-		PRIu64 ",\"msgs_per_s\":%.0f,\"bytes_per_s\":%.0f",
-		now_realtime(), span_ns, c->msgs, c->bytes,
+	fprintf(f, ",\"time_ns\":\"%" PRIu64 "\",\"span_ns\":", now_realtime());
+	put_json_count(f, span_ns);
+	fputs(",\"msgs\":", f);
+	put_json_count(f, c->msgs);
+	fputs(",\"bytes\":", f);
+	put_json_count(f, c->bytes);
+	fprintf(f, ",\"msgs_per_s\":%.0f,\"bytes_per_s\":%.0f",
 		secs > 0 ? (double)c->msgs / secs : 0,
 		secs > 0 ? (double)c->bytes / secs : 0);
-	if (lag >= 0)
-		fprintf(f, ",\"lag\":%" PRId64, lag);
-	fprintf(f, ",\"lost\":%" PRIu64 ",\"gaps\":%" PRIu64 ",\"p50_ns\":%"
-		PRIu64 ",\"p99_ns\":%" PRIu64 ",\"p999_ns\":%" PRIu64
-		",\"max_ns\":%" PRIu64 "}\n", c->lost, c->gaps,
-		percentile(c, 0.5), percentile(c, 0.99), percentile(c, 0.999),
-		c->max_ns);
+	if (lag >= 0) {
+		fputs(",\"lag\":", f);
+		put_json_count(f, (uint64_t)lag);
+	}
+	for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+		fprintf(f, ",\"%s\":", counts[i].key);
+		put_json_count(f, counts[i].v);
+	}
+	fputs("}\n", f);
 }
 
 static void text_line(const struct stats *s, uint64_t lag, double secs)

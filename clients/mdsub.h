@@ -103,8 +103,10 @@ int opts_parse(struct mdsub_opts *o, int argc, char **argv);
 
 /* from_time.c: a --from time (mdsub(1): HH:MM[:SS[.F]][Z],
  * YYYY-MM-DDTHH:MM[:SS[.F]][Z], @SECONDS[.F]; without Z local time,
- * a day taken from now_ns) into CLOCK_REALTIME ns. Returns 0 or -1. */
-int parse_start_time(const char *s, uint64_t now_ns, uint64_t *ns);
+ * a day taken from now_ns) into CLOCK_REALTIME ns. Returns 0, or -1
+ * with what is wrong in *why (a static string). */
+int parse_start_time(const char *s, uint64_t now_ns, uint64_t *ns,
+		     const char **why);
 
 /* run.c: the read loop; returns the exit status. */
 int run_read(const struct mdsub_opts *o);
@@ -165,6 +167,15 @@ size_t put_str(FILE *f, enum str_style st, const char *s, size_t n);
 /* put_str() in STR_TEXT, then spaces up to width characters. */
 void put_str_padded(FILE *f, const char *s, size_t n, int width);
 void fmt_hex(FILE *f, const void *p, size_t n);
+/* JSON numbers: readers that hold them as doubles (JavaScript, jq 1.6,
+ * most JSON libraries) round integers past 2^53. mdsub(1), "JSON": an
+ * identifier or a timestamp is always a string; a count, a sequence
+ * number or a duration is a number up to JSON_EXACT_MAX and a string of
+ * its digits beyond; a value bounded well below it (a size, a pid, a
+ * capacity) is a number. */
+#define JSON_EXACT_MAX (1ULL << 53)
+/* A count as a JSON number, or a string past JSON_EXACT_MAX. */
+void put_json_count(FILE *f, uint64_t v);
 void fmt_time(char *buf, size_t len, uint64_t ns);
 
 /* latency.c: --stats and the final summary, as text or JSON lines. */
@@ -260,5 +271,10 @@ int unlink_run(const struct mdsub_opts *o);
 /* recinfo.c: --info and --verify of the recordings o->channels; returns
  * the exit status (--verify's codes: mdsub(1)). */
 int recinfo_run(const struct mdsub_opts *o);
+/* What is wrong with a recording whose record at off claims size payload
+ * bytes (more than MDBUS_REC_PAYLOAD_MAX), and how to keep the records
+ * before it. */
+void rec_corrupt_text(char *buf, size_t len, const char *path,
+		      uint64_t off, uint32_t size);
 
 #endif /* MDSUB_H */

@@ -3,6 +3,7 @@
  * message naming it and the usage hint, and exit status 64 (EX_USAGE).
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -128,11 +129,15 @@ static void usage(FILE *f)
 	      "\n"
 	      "  -o, --output=FMT       text (default), csv, json or raw; with --list\n"
 	      "                         and --watch text or json, with --status also\n"
-	      "                         prometheus (node_exporter's textfile format)\n"
+	      "                         prometheus (node_exporter's textfile format);\n"
+	      "                         JSON: ids and timestamps are strings, counts\n"
+	      "                         numbers up to 2^53 and strings beyond\n"
 	      "  -n, --count=N          stop after N messages\n"
 	      "  -F, --from=WHERE       latest (default), oldest, a sequence number, or a\n"
 	      "                         time: HH:MM[:SS[.F]] (today), YYYY-MM-DDTHH:MM[:SS[.F]],\n"
 	      "                         local time, UTC with a Z suffix, or @SECONDS;\n"
+	      "                         a sequence is at most 2^62, a time a real one\n"
+	      "                         (no leap second) up to 2262-04-11T23:47:16Z;\n"
 	      "                         what the ring no longer holds comes from the\n"
 	      "                         channel's archive\n"
 	      "      --archive=DIR      the channel's archive directory (default: the one\n"
@@ -215,13 +220,15 @@ static void usage(FILE *f)
 	      "                         messages (several: the lowest)\n"
 	      "      --unlink           remove the channels' files (segment, consumer\n"
 	      "                         table, lock); refused while a live publisher\n"
-	      "                         owns one, unless --force\n"
+	      "                         owns one, unless --force; other users' stray\n"
+	      "                         table files are left and named\n"
 	      "  -h, --help             show this help\n"
 	      "  -V, --version          show the version\n"
 	      "\n"
 	      "An option that would have no effect in the chosen mode is an error.\n"
-	      "Exit status: 0 success, 1 run-time failure (a channel that cannot be\n"
-	      "read, a write error), 64 bad arguments.\n", f);
+	      "Exit status: 0 success, 1 run-time failure (a channel named that cannot\n"
+	      "be read, a write error), 64 bad arguments. --list and --status show\n"
+	      "segments they find unreadable with the reason and still exit 0.\n", f);
 }
 
 __attribute__((format(printf, 1, 2)))
@@ -275,8 +282,12 @@ static int parse_wait(const char *s, enum mdbus_wait *w)
 	return -1;
 }
 
+/* --from: latest, oldest, a sequence number (at most MDBUS_SEQ_MAX,
+ * the last a channel reaches) or a time (from_time.c). */
 static int parse_from(const char *s, struct mdbus_sub_config *c)
 {
+	const char *why;
+
 	if (strcmp(s, "latest") == 0) {
 		c->start = MDBUS_START_LATEST;
 		return 0;
@@ -287,10 +298,19 @@ static int parse_from(const char *s, struct mdbus_sub_config *c)
 	}
 	if (strchr(s, ':') || s[0] == '@') {
 		c->start = MDBUS_START_TIME;
-		return parse_start_time(s, now_realtime(), &c->start_time_ns);
+		if (parse_start_time(s, now_realtime(), &c->start_time_ns, &why))
+			return usage_error("invalid --from time '%s': %s", s, why);
+		return 0;
 	}
 	c->start = MDBUS_START_SEQ;
-	return parse_u64(s, 10, &c->start_seq);
+	if (parse_u64(s, 10, &c->start_seq) == -EINVAL)
+		return usage_error("invalid --from '%s': latest, oldest, a "
+				   "sequence number or a time", s);
+	if (parse_u64(s, 10, &c->start_seq) || c->start_seq > MDBUS_SEQ_MAX)
+		return usage_error("invalid --from sequence '%s': at most %llu "
+				   "(2^62, the last a channel reaches)", s,
+				   MDBUS_SEQ_MAX);
+	return 0;
 }
 
 static int parse_type(const char *s, uint16_t *type)
@@ -550,7 +570,7 @@ static int opt_read(struct mdsub_opts *o, int c, char *arg)
 	case 'n': return parse_count(arg, &o->count);
 	case 'F':
 		o->from_given = 1;
-		return parse_from(arg, &o->sub) ? bad("start", arg) : 0;
+		return parse_from(arg, &o->sub);
 	case 'u': o->until_caught_up = 1; return 0;
 	case OPT_WAIT_CHANNEL: o->wait_channel = 1; return 0;
 	case 's': return add_list(o, arg, add_symbol);

@@ -375,8 +375,9 @@ static void print_json(FILE *f, const struct view *v, const struct delivery *d)
 
 	fputs("{\"channel\":", f);
 	put_str(f, STR_JSON, d->channel, MDBUS_CHANNEL_MAX);
-	fprintf(f, ",\"seq\":%" PRIu64 ",\"ts_ns\":\"%" PRIu64 "\",\"type\":\"%s\"",
-		   m->seq, m->ts_ns, v->type);
+	fputs(",\"seq\":", f);
+	put_json_count(f, m->seq);
+	fprintf(f, ",\"ts_ns\":\"%" PRIu64 "\",\"type\":\"%s\"", m->ts_ns, v->type);
 	if (v->has_symbol) {
 		fputs(",\"symbol\":", f);
 		put_str(f, STR_JSON, v->symbol, MDBUS_SYMBOL_LEN);
@@ -387,8 +388,9 @@ static void print_json(FILE *f, const struct view *v, const struct delivery *d)
 		fprintf(f, ",\"%s\":", fields[i].key);
 		put_value(f, i, &v->v[i], 1);
 	}
-	fprintf(f, ",\"size\":%" PRIu32 ",\"lost\":%" PRIu64 "}\n", m->size,
-		   m->lost);
+	fprintf(f, ",\"size\":%" PRIu32 ",\"lost\":", m->size);
+	put_json_count(f, m->lost);
+	fputs("}\n", f);
 }
 
 static void print_raw(FILE *f, const struct delivery *d)

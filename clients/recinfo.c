@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +30,7 @@ struct scan {
 	uint64_t first_seq, last_seq, first_ts, last_ts;
 	uint64_t gaps, lost, backwards, ts_backwards, malformed;
 	uint64_t end_off;  /* offset of the record the file ends in */
+	uint32_t end_size; /* MDBUS_ECORRUPT: the payload bytes it claims */
 	int end;           /* -ENODATA whole, MDBUS_ETRUNCATED, MDBUS_ECORRUPT,
 			      or a read error */
 };
@@ -74,6 +76,7 @@ static int scan_records(mdbus_rec_reader_t *r, struct scan *s)
 		count(s, buf, &m);
 	s->end = err;
 	s->end_off = mdbus_rec_offset(r);
+	s->end_size = err == MDBUS_ECORRUPT ? m.size : 0;
 	free(buf);
 	return 0;
 }
@@ -138,8 +141,19 @@ static void iso_time(char *buf, size_t len, uint64_t ns)
 		 tm.tm_min, tm.tm_sec, (unsigned)(ns % NS_PER_SEC));
 }
 
+void rec_corrupt_text(char *buf, size_t len, const char *path,
+		      uint64_t off, uint32_t size)
+{
+	snprintf(buf, len, "the record at offset %" PRIu64 " claims %" PRIu32
+		 " payload bytes, more than the %u (1 MiB) a record holds: "
+		 "the file is corrupt from there on; every record before it "
+		 "is whole, and `head -c %" PRIu64 " %s > FIXED.rec` keeps "
+		 "them", off, size, MDBUS_REC_PAYLOAD_MAX, off, path);
+}
+
 /* How the file ends, one phrase. */
-static void tail_text(char *buf, size_t len, const struct scan *s)
+static void tail_text(char *buf, size_t len, const char *path,
+		      const struct scan *s)
 {
 	if (s->end == -ENODATA)
 		snprintf(buf, len, "whole");
@@ -147,10 +161,14 @@ static void tail_text(char *buf, size_t len, const struct scan *s)
 		snprintf(buf, len, "cut: %" PRIu64 " bytes of a record at "
 			 "offset %" PRIu64 " (every record before it whole)",
 			 s->file_size - s->end_off, s->end_off);
-	else if (s->end == MDBUS_ECORRUPT)
-		snprintf(buf, len, "corrupt record at offset %" PRIu64
-			 " (larger than 1 MiB): %" PRIu64 " bytes not read",
-			 s->end_off, s->file_size - s->end_off);
+	else if (s->end == MDBUS_ECORRUPT) {
+		size_t n;
+
+		rec_corrupt_text(buf, len, path, s->end_off, s->end_size);
+		n = strlen(buf);
+		snprintf(buf + n, len - n, " (%" PRIu64 " bytes not read)",
+			 s->file_size - s->end_off);
+	}
 	else
 		snprintf(buf, len, "read error at offset %" PRIu64 ": %s",
 			 s->end_off, mdbus_strerror(s->end));
@@ -177,7 +195,7 @@ static void print_ranges(const struct scan *s)
 static void print_info(const char *path, const struct scan *s)
 {
 	const struct mdbus_rec_info *i = &s->info;
-	char t[64], tail[160];
+	char t[64], tail[PATH_MAX + 512];
 
 	put_str(stdout, STR_TEXT, path, SIZE_MAX);
 	printf(":\n  format:     %u.%u, message types version %u\n  channel:    ",
@@ -191,8 +209,10 @@ static void print_info(const char *path, const struct scan *s)
 	       " malformed\n", t, s->records, s->payload, s->file_size,
 	       s->malformed);
 	print_ranges(s);
-	tail_text(tail, sizeof tail, s);
-	printf("  tail:       %s\n", tail);
+	tail_text(tail, sizeof tail, path, s);
+	fputs("  tail:       ", stdout);
+	put_str(stdout, STR_TEXT, tail, sizeof tail);
+	putchar('\n');
 }
 
 static const char *const verdict_text[] = {
@@ -205,7 +225,7 @@ static const char *const verdict_text[] = {
 static void print_verdict(const char *path, const struct scan *s,
 			  enum verdict v)
 {
-	char tail[160];
+	char tail[PATH_MAX + 512];
 
 	put_str(stdout, STR_TEXT, path, SIZE_MAX);
 	printf(": %s: %" PRIu64 " records", verdict_text[v], s->records);
@@ -214,8 +234,10 @@ static void print_verdict(const char *path, const struct scan *s,
 	printf(", %" PRIu64 " gaps (%" PRIu64 " lost), %" PRIu64 " going "
 	       "back, %" PRIu64 " malformed", s->gaps, s->lost, s->backwards,
 	       s->malformed);
-	tail_text(tail, sizeof tail, s);
-	printf(", tail %s\n", tail);
+	tail_text(tail, sizeof tail, path, s);
+	fputs(", tail ", stdout);
+	put_str(stdout, STR_TEXT, tail, sizeof tail);
+	putchar('\n');
 }
 
 /* One file: its report, and its verdict. */

@@ -516,20 +516,23 @@ static int deliver(struct app *a, struct chan *c, const struct mdbus_msg *m)
 	return 1;
 }
 
-/* The end of a recording that is cut or corrupt, said on stderr: a cut
- * one ends the run as its end would, a corrupt one as a failure. */
-static int file_trouble(struct app *a, struct chan *c, int err)
+/* The end of a recording that is cut or corrupt (a record claiming
+ * size bytes), said on stderr: a cut one ends the run as its end would,
+ * a corrupt one as a failure. */
+static int file_trouble(struct app *a, struct chan *c, int err, uint32_t size)
 {
-	char text[PATH_MAX + 256];
+	char text[2 * PATH_MAX + 512], why[PATH_MAX + 512];
 
-	snprintf(text, sizeof text, "%s: %s at offset %" PRIu64 "%s",
-		 a->o->file, err == MDBUS_ETRUNCATED ?
-		 "the recording is cut: it ends inside a record" :
-		 "corrupt record (larger than 1 MiB)",
-		 mdbus_rec_offset(c->file), err == MDBUS_ETRUNCATED ?
-		 "; every record before it was read" : "; not read further");
-	if (err != MDBUS_ETRUNCATED)
+	if (err != MDBUS_ETRUNCATED) {
+		rec_corrupt_text(why, sizeof why, a->o->file,
+				 mdbus_rec_offset(c->file), size);
+		snprintf(text, sizeof text, "%s: %s; not read further",
+			 a->o->file, why);
 		return fail_text(a, text, err);
+	}
+	snprintf(text, sizeof text, "%s: the recording is cut: it ends inside "
+		 "a record at offset %" PRIu64 "; every record before it was "
+		 "read", a->o->file, mdbus_rec_offset(c->file));
 	fputs("mdsub: ", stderr);
 	put_str(stderr, STR_TEXT, text, SIZE_MAX);
 	putc('\n', stderr);
@@ -568,7 +571,8 @@ static int read_file(struct app *a, struct chan *c)
 		return deliver(a, c, &m);
 	case -EMSGSIZE: return grow_buffer(a, m.size) < 0 ? -ENOMEM : 1;
 	case -ENODATA: a->done = 1; return 0;
-	case MDBUS_ETRUNCATED: case MDBUS_ECORRUPT: return file_trouble(a, c, err);
+	case MDBUS_ETRUNCATED: case MDBUS_ECORRUPT:
+		return file_trouble(a, c, err, m.size);
 	default: return fail(a, a->o->file, "read", err);
 	}
 }
@@ -732,6 +736,17 @@ static void wait_idle(struct app *a, uint64_t max_ns)
 	a->rr = (a->rr + 1) % a->n;
 }
 
+/* --until-caught-up: every channel read up to its write count (a read
+ * that found nothing may only have stepped over messages before --from
+ * TIME). */
+static int caught_up(const struct app *a)
+{
+	for (int i = 0; i < a->n; i++)
+		if (a->ch[i].sub && !mdbus_sub_caught_up(a->ch[i].sub))
+			return 0;
+	return !a->waiting;
+}
+
 static void loop(struct app *a)
 {
 	unsigned busy = 0;
@@ -749,7 +764,7 @@ static void loop(struct app *a)
 		wait = housekeeping(a);
 		if (got || a->done)
 			continue;
-		if (a->o->until_caught_up && !a->waiting) {
+		if (a->o->until_caught_up && caught_up(a)) {
 			a->done = 1;
 			return;
 		}

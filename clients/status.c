@@ -232,8 +232,10 @@ static void unreadable(const struct sample *s)
 	putc('\n', stderr);
 }
 
-/* Prints the channels that could not be read on stderr, the others on
- * stdout in the chosen format; returns the number of the others, or a
+/* Prints every channel on stdout in the chosen format, those that could
+ * not be read with their reason (also on stderr). Returns the number of
+ * channels named on the command line that could not be read (one found
+ * by listing the directory is shown, and the listing still worked), or a
  * negative code (-ENOMEM: the JSON document could not be made). */
 static long show(const struct mdsub_opts *o, const struct snapshot *cur,
 		 const struct snapshot *prev)
@@ -245,7 +247,7 @@ static long show(const struct mdsub_opts *o, const struct snapshot *cur,
 	for (size_t i = 0; i < cur->n; i++) {
 		if (cur->s[i].err) {
 			unreadable(&cur->s[i]);
-			bad++;
+			bad += o->nchannels > 0;
 		}
 	}
 	if (o->format == OUT_JSON)
@@ -265,8 +267,8 @@ static void swap(struct snapshot *a, struct snapshot *b)
 	*b = t;
 }
 
-/* What show()'s result makes of a run: 1 when channels could not be
- * read, else 0, or -ENOMEM with the reason in why. */
+/* What show()'s result makes of a run: 1 when channels named could not
+ * be read, else 0, or -ENOMEM with the reason in why. */
 static int shown(long bad, struct why *why)
 {
 	if (bad >= 0)

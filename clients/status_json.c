@@ -50,9 +50,34 @@ static void add(json_object *o, const char *key, json_object *v)
 	json_object_object_add(o, key, v);
 }
 
+/* A value bounded well below 2^53 (a size, a capacity): a number. */
 static void add_u64(json_object *o, const char *key, uint64_t v)
 {
 	add(o, key, json_object_new_uint64(v));
+}
+
+/* A count, sequence number or duration: a number up to JSON_EXACT_MAX,
+ * beyond it a string of its digits (mdsub.h). */
+static void add_count(json_object *o, const char *key, uint64_t v)
+{
+	char buf[24];
+
+	if (v <= JSON_EXACT_MAX) {
+		add_u64(o, key, v);
+		return;
+	}
+	snprintf(buf, sizeof buf, "%" PRIu64, v);
+	add(o, key, json_object_new_string(buf));
+}
+
+/* An identifier or a timestamp: always a string, as the message JSON
+ * carries them. */
+static void add_id(json_object *o, const char *key, uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof buf, "%" PRIu64, v);
+	add(o, key, json_object_new_string(buf));
 }
 
 static json_object *publisher(const struct mdbus_stats *st)
@@ -64,8 +89,10 @@ static json_object *publisher(const struct mdbus_stats *st)
 	add(p, "state", json_object_new_string(mdbus_pub_state_name(st->pub.state)));
 	add(p, "pid", json_object_new_int(st->pub.pid));
 	add(p, "process", *comm ? jstr(comm, sizeof comm) : NULL);
-	add(p, "heartbeat_age_ns", st->pub.heartbeat_age_ns < 0 ? NULL :
-			json_object_new_int64(st->pub.heartbeat_age_ns));
+	if (st->pub.heartbeat_age_ns < 0)
+		add(p, "heartbeat_age_ns", NULL);
+	else
+		add_count(p, "heartbeat_age_ns", (uint64_t)st->pub.heartbeat_age_ns);
 	return p;
 }
 
@@ -81,7 +108,7 @@ static json_object *counters(const struct sample *s, const struct snapshot *prev
 		add(o, "label", jstr(c->label, sizeof c->label));
 		add(o, "kind", json_object_new_string(
 			c->kind == MDBUS_COUNTER_GAUGE ? "gauge" : "total"));
-		add_u64(o, "value", c->value);
+		add_count(o, "value", c->value);
 		add(o, "rate", jrate(rate_counter(s, prev, c)));
 		json_object_array_add(a, o);
 	}
@@ -102,9 +129,9 @@ static json_object *consumers(const struct sample *s, const struct snapshot *pre
 		add(o, "pid", json_object_new_int(c->pid));
 		add(o, "process", *comm ? jstr(comm, sizeof comm) : NULL);
 		add(o, "state", json_object_new_string(cons_state(c)));
-		add_u64(o, "position", c->position);
-		add_u64(o, "lag", c->lag);
-		add_u64(o, "lost", c->lost);
+		add_count(o, "position", c->position);
+		add_count(o, "lag", c->lag);
+		add_count(o, "lost", c->lost);
 		add(o, "rate", jrate(rate_consumer(s, prev, c)));
 		json_object_array_add(a, o);
 	}
@@ -124,8 +151,8 @@ static void detail(json_object *o, const struct sample *s,
 	add(o, "slots_per_block", json_object_new_int64(st->slots_per_block));
 	add(o, "block_count", json_object_new_int64(st->block_count));
 	add_u64(o, "total_size", st->total_size);
-	add_u64(o, "epoch", st->epoch);
-	add_u64(o, "create_ns", st->create_ns);
+	add_id(o, "epoch", st->epoch);
+	add_id(o, "create_ns", st->create_ns);
 	if (s->nctr < 0)
 		add(o, "counters_error", jstr(s->ctr_why, sizeof s->ctr_why));
 	else
@@ -144,12 +171,22 @@ static json_object *channel(const struct mdsub_opts *o, const struct sample *s,
 	add(c, "slot_size", json_object_new_int64(st->slot_size));
 	add_u64(c, "capacity", st->capacity);
 	add(c, "publisher", publisher(st));
-	add_u64(c, "write_num", st->pub.write_num);
+	add_count(c, "write_num", st->pub.write_num);
 	add(c, "rate", jrate(rate_written(s, prev)));
 	add(c, "consumers_in_use", json_object_new_int64(st->consumers));
 	add(c, "max_consumers", json_object_new_int64(st->max_consumers));
 	if (o->mode != MODE_LIST)
 		detail(c, s, prev);
+	return c;
+}
+
+/* A channel that could not be read: its name and the reason. */
+static json_object *unreadable(const struct sample *s)
+{
+	json_object *c = json_object_new_object();
+
+	add(c, "channel", jstr(s->name, sizeof s->name));
+	add(c, "error", jstr(s->why, sizeof s->why));
 	return c;
 }
 
@@ -162,10 +199,10 @@ static json_object *directory(const struct snapshot *cur)
 		add(d, "error", json_object_new_string(mdbus_strerror(cur->dir_err)));
 		return d;
 	}
-	add_u64(d, "files", cur->use.files);
-	add_u64(d, "bytes", cur->use.bytes);
-	add_u64(d, "fs_size", cur->use.fs_size);
-	add_u64(d, "fs_avail", cur->use.fs_avail);
+	add_count(d, "files", cur->use.files);
+	add_count(d, "bytes", cur->use.bytes);
+	add_count(d, "fs_size", cur->use.fs_size);
+	add_count(d, "fs_avail", cur->use.fs_avail);
 	return d;
 }
 
@@ -180,8 +217,8 @@ int status_json(const struct mdsub_opts *o, const struct snapshot *cur,
 		return -ENOMEM;
 	a = json_object_new_array();
 	for (size_t i = 0; i < cur->n; i++)
-		if (!cur->s[i].err)
-			json_object_array_add(a, channel(o, &cur->s[i], prev));
+		json_object_array_add(a, cur->s[i].err ? unreadable(&cur->s[i]) :
+				      channel(o, &cur->s[i], prev));
 	add(doc, "channels", a);
 	if (o->mode != MODE_LIST)
 		add(doc, "directory", directory(cur));

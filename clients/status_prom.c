@@ -100,7 +100,8 @@ static void channel_info(const struct snapshot *cur)
 static void readable(const struct snapshot *cur)
 {
 	family("mdbus_channel_readable", GAUGE, "1 when mdsub could read the "
-	       "channel's segment, 0 when not (see mdsub's standard error).");
+	       "channel's segment, 0 when not (the reason on mdsub's standard "
+	       "error).");
 	for (size_t i = 0; i < cur->n; i++) {
 		chan_series("mdbus_channel_readable", &cur->s[i]);
 		printf("} %d\n", cur->s[i].err ? 0 : 1);

@@ -161,6 +161,21 @@ static void dir_line(const struct snapshot *cur)
 	       "%s, %s free\n", cur->use.files, used, cur->use.bytes, size, avail);
 }
 
+/* A channel that could not be read, in the listing with its reason:
+ * one line of --list, one block of --status. */
+static void unreadable_line(const struct mdsub_opts *o, const struct sample *s)
+{
+	if (o->mode == MODE_LIST) {
+		put_str_padded(stdout, s->name, sizeof s->name, 20);
+		fputs(" unreadable: ", stdout);
+	} else {
+		put_str(stdout, STR_TEXT, s->name, sizeof s->name);
+		fputs(": unreadable: ", stdout);
+	}
+	put_str(stdout, STR_TEXT, s->why, sizeof s->why);
+	fputs(o->mode == MODE_LIST ? "\n" : "\n\n", stdout);
+}
+
 /* The directory's line ends --status and --watch: of the whole directory
  * or of channels named, when at least one could be read. */
 void status_text(const struct mdsub_opts *o, const struct snapshot *cur,
@@ -174,12 +189,12 @@ void status_text(const struct mdsub_opts *o, const struct snapshot *cur,
 		const struct sample *s = &cur->s[i];
 
 		if (s->err)
-			continue;
-		if (o->mode == MODE_LIST)
+			unreadable_line(o, s);
+		else if (o->mode == MODE_LIST)
 			list_line(s, prev);
 		else
 			status_block(s, prev);
-		shown++;
+		shown += !s->err;
 	}
 	if (o->mode != MODE_LIST && (shown || !o->nchannels))
 		dir_line(cur);

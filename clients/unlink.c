@@ -2,7 +2,9 @@
  * unlink.c - --unlink CHANNEL...: removes each channel's files with
  * mdbus_channel_remove() (its segment, consumer table and lock file;
  * doc/protocol.md, "Segment names"), refused while a live publisher owns
- * it unless --force, and for files of another user.
+ * it unless --force, and when its segment or lock file is another
+ * user's. Other users' consumer table files and hidden segments under the
+ * channel's names are left and named (no part of this user's channel).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,8 +37,13 @@ static int unlink_one(const char *channel, const struct mdsub_opts *o)
 					: "\n", stderr);
 		return EXIT_FAILURE;
 	}
-	fprintf(stderr, "mdsub: channel %s: %d file%s removed\n", channel, r,
+	fprintf(stderr, "mdsub: channel %s: %d file%s removed", channel, r,
 		r == 1 ? "" : "s");
+	if (*mdbus_last_error()) { /* other users' files left */
+		fputs("; ", stderr);
+		put_str(stderr, STR_TEXT, mdbus_last_error(), SIZE_MAX);
+	}
+	putc('\n', stderr);
 	if (pid)
 		fprintf(stderr, "mdsub: channel %s: its publisher pid %d runs "
 			"on and keeps its lock file: readers attached read on, "

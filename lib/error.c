@@ -34,7 +34,7 @@ static const char *lib_text(int err)
 	switch (err) {
 	case MDBUS_EBADMAGIC: return "not an mdbus segment (bad magic)";
 	case MDBUS_EVERSION: return "incompatible segment layout version";
-	case MDBUS_ECORRUPT: return "segment header fails validation";
+	case MDBUS_ECORRUPT: return "fails validation (a corrupt segment, consumer table or recording)";
 	case MDBUS_ENOTREADY: return "segment is still being initialised";
 	case MDBUS_EOWNED: return "channel is owned by a live publisher";
 	case MDBUS_EGEOMETRY: return "existing segment has another geometry";

@@ -305,7 +305,7 @@ _Static_assert(offsetof(struct seg_table_header, waiters) == 64 &&
  */
 /* The largest write count a publisher may reach (mdbus_pub_skip() refuses
  * to go past it): well below where 2(n+1)+1 would wrap. */
-#define SEQ_LIMIT (1ULL << 62)
+#define SEQ_LIMIT MDBUS_SEQ_MAX
 static inline uint64_t stamp_complete(uint64_t n) { return (n + 1) << 1; }
 static inline uint64_t stamp_writing(uint64_t n) { return ((n + 1) << 1) | 1; }
 /* The message a non-zero stamp belongs to. */

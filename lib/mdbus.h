@@ -36,6 +36,9 @@ extern "C" {
 #define MDBUS_CHANNEL_MAX 64    /* longest channel name */
 #define MDBUS_NAME_MAX 31       /* longest consumer name */
 #define MDBUS_SLOT_HEADER 24    /* bytes of each slot taken by its header */
+#define MDBUS_SEQ_MAX (1ULL << 62) /* the largest write count (sequence
+				      number) a channel reaches; a start
+				      sequence past it is refused */
 #define MDBUS_ENV_DIR "MDBUS_DIR"
 #define MDBUS_ENV_OWNER "MDBUS_OWNER" /* user readers expect segments of */
 
@@ -43,7 +46,7 @@ extern "C" {
 enum mdbus_error {
 	MDBUS_EBADMAGIC = -1001,    /* the object is not an mdbus segment */
 	MDBUS_EVERSION = -1002,     /* segment layout major version differs */
-	MDBUS_ECORRUPT = -1003,     /* segment header fails validation */
+	MDBUS_ECORRUPT = -1003,     /* a segment, table or recording fails validation */
 	MDBUS_ENOTREADY = -1004,    /* segment still being initialised */
 	MDBUS_EOWNED = -1005,       /* a live publisher owns the channel */
 	MDBUS_EGEOMETRY = -1006,    /* existing segment has another geometry */
@@ -304,12 +307,14 @@ int mdbus_unlink(const char *channel, const char *dir);
  * the pid) while a live publisher holds the lock, unless
  * MDBUS_UNLINK_FORCE (then the segment and its tables go, and the
  * publisher keeps its lock file and writes on into a segment nobody can
- * open any more); with -EPERM when a file under one of the channel's
- * names belongs to another user. Never follows a symbolic link: one under
- * a channel's name is removed itself. Returns the number of files removed
- * (> 0), -ENOENT when there was none, MDBUS_ENAME, MDBUS_ENODIR, or the
- * error of a removal (detail in mdbus_last_error()). Not for the hot
- * path. */
+ * open any more); with -EPERM when the segment or the lock file belongs
+ * to another user. Other users' consumer table files and hidden segments
+ * under the channel's names are left (no part of this user's channel),
+ * named in mdbus_last_error() even on success (empty: none left). Never
+ * follows a symbolic link: one under a channel's name is removed itself.
+ * Returns the number of files removed (> 0), -ENOENT when there was none
+ * of this user, MDBUS_ENAME, MDBUS_ENODIR, or the error of a removal
+ * (detail in mdbus_last_error()). Not for the hot path. */
 int mdbus_channel_remove(const char *channel, const char *dir, unsigned flags);
 
 /* --------------------------------------------------------------- subscriber */

@@ -57,8 +57,10 @@ int mdbus_rec_open(mdbus_rec_reader_t **out, const char *path,
  * Returns 0; -ENODATA at the end of the file; MDBUS_ETRUNCATED when the
  * file ends inside a record (a recorder killed mid-write: everything before
  * it was whole); MDBUS_ECORRUPT when a record claims more than
- * MDBUS_REC_PAYLOAD_MAX bytes; -EMSGSIZE when len is too small (msg->size
- * says what is needed). On every error the position stays at that record,
+ * MDBUS_REC_PAYLOAD_MAX bytes (msg->size says how many; mdbus_last_error()
+ * the offset: the file is corrupt from there on, every record before it
+ * whole); -EMSGSIZE when len is too small (msg->size says what is
+ * needed). On every error the position stays at that record,
  * so a file another process is still writing can be read again later. */
 int mdbus_rec_read(mdbus_rec_reader_t *r, void *buf, size_t len,
 		   struct mdbus_msg *msg);

@@ -5,6 +5,7 @@
  * be read on: a record not yet whole is reported and read again later.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,8 +217,13 @@ static int record_header(mdbus_rec_reader_t *r, struct rec_record *h)
 		return -ENODATA;
 	if ((size_t)got < sizeof *h)
 		return MDBUS_ETRUNCATED;
-	if (h->size > MDBUS_REC_PAYLOAD_MAX)
-		return MDBUS_ECORRUPT;
+	if (h->size > MDBUS_REC_PAYLOAD_MAX) /* doc/protocol.md, "Recording
+					       * format" */
+		return err_set(MDBUS_ECORRUPT, "the record at offset %" PRIu64
+			       " claims %" PRIu32 " payload bytes, more than "
+			       "the %u (1 MiB) a record holds: the file is "
+			       "corrupt from there on, every record before it "
+			       "whole", r->off, h->size, MDBUS_REC_PAYLOAD_MAX);
 	return 0;
 }
 
@@ -256,6 +262,8 @@ MDBUS_EXPORT int mdbus_rec_read(mdbus_rec_reader_t *r, void *buf, size_t len,
 	ssize_t got;
 	int err = record_header(r, &h);
 
+	if (err == MDBUS_ECORRUPT)
+		msg->size = h.size;
 	if (err)
 		return err;
 	msg->size = h.size;

@@ -4,10 +4,15 @@
  * doc/protocol.md, "Segment names" and "Ownership"), removed under the
  * channel's lock, for tools such as `mdsub --unlink`.
  *
- * Nothing is removed unless every name is this user's: the names are
- * looked at with fstatat(AT_SYMLINK_NOFOLLOW) and removed with unlinkat(),
- * which never follows a symbolic link (a link under a channel name is
- * removed as itself, its target untouched).
+ * Nothing is removed unless the segment and the lock file are this
+ * user's (or absent). Consumer table files and hidden segments of other
+ * users are left, and named in mdbus_last_error(): no reader takes a
+ * table that is not its segment owner's (doc/protocol.md, "Consumer table
+ * file"), so they are no part of this user's channel, and in a sticky
+ * directory (/dev/shm) nobody but their owner could remove them anyway.
+ * The names are looked at with fstatat(AT_SYMLINK_NOFOLLOW) and removed
+ * with unlinkat(), which never follows a symbolic link (a link under a
+ * channel name is removed as itself, its target untouched).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +38,8 @@ struct found {
 	int more;   /* names beyond NAMES_MAX */
 	int dfd;
 	int err;    /* the first refusal, with its detail set */
+	char left[384]; /* other users' names left: "NAME (uid N), ..." */
+	int nleft;
 };
 
 static int hex16(const char *s)
@@ -45,7 +52,20 @@ static int hex16(const char *s)
 	return 1;
 }
 
-/* Records name (of kind k) when it is this user's, else sets f->err. */
+/* Another user's name that is no part of this user's channel. */
+static void note_left(struct found *f, const char *name, uid_t uid)
+{
+	size_t n = strlen(f->left);
+
+	if (n < sizeof f->left)
+		snprintf(f->left + n, sizeof f->left - n, "%s%s (uid %u)",
+			 f->nleft ? ", " : "", name, (unsigned)uid);
+	f->nleft++;
+}
+
+/* Records name (of kind k) when it is this user's; another user's table
+ * file or hidden segment is left (note_left()), any other name of
+ * another user sets f->err. */
 static void add(struct found *f, const char *name, enum kind k)
 {
 	struct stat st;
@@ -54,6 +74,10 @@ static void add(struct found *f, const char *name, enum kind k)
 		return;
 	if (fstatat(f->dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return; /* gone meanwhile */
+	if (st.st_uid != geteuid() && (k == K_TABLE || k == K_HIDDEN)) {
+		note_left(f, name, st.st_uid);
+		return;
+	}
 	if (st.st_uid != geteuid()) {
 		f->err = err_set(-EPERM, "%s is %s of uid %u, not this user's "
 				 "(uid %u): nothing removed; remove the channel "
@@ -185,6 +209,23 @@ static int remove_channel(struct found *f, const char *dir,
 	return r;
 }
 
+/* The detail of a removal (r files, 0: none) that left other users'
+ * files; returns r, or -ENOENT for none. */
+static int report_left(const struct found *f, int r, const char *channel,
+		       const char *dir)
+{
+	char none[MDBUS_CHANNEL_MAX + PATH_MAX + 64] = "";
+
+	if (r == 0)
+		snprintf(none, sizeof none, "channel %s in %s: no file of this "
+			 "user to remove; ", channel, dir ? dir : SHM_DIR);
+	return err_set(r ? r : -ENOENT, "%s%d file%s of other users left (no "
+		       "part of this user's channel; only their owner or root "
+		       "may remove them): %s%s", none, f->nleft,
+		       f->nleft == 1 ? "" : "s", f->left,
+		       strlen(f->left) >= sizeof f->left - 1 ? ", ..." : "");
+}
+
 MDBUS_EXPORT int mdbus_channel_remove(const char *channel, const char *dir,
 				      unsigned flags)
 {
@@ -202,10 +243,12 @@ MDBUS_EXPORT int mdbus_channel_remove(const char *channel, const char *dir,
 		return err_set(errno == ENOENT ? MDBUS_ENODIR : -errno,
 			       "segment directory %s: %s", dir ? dir : SHM_DIR,
 			       strerror(errno));
+	f.left[0] = '\0';
+	f.nleft = 0;
 	r = remove_channel(&f, dir, channel, flags);
 	close(f.dfd);
-	if (r == 0)
+	if (r == 0 && !f.nleft)
 		return err_set(-ENOENT, "channel %s in %s: no file to remove",
 			       channel, dir ? dir : SHM_DIR);
-	return r;
+	return r == 0 || (r > 0 && f.nleft) ? report_left(&f, r, channel, dir) : r;
 }

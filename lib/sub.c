@@ -16,6 +16,7 @@
  * exactly once or counted lost exactly once.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@
 #include "internal.h"
 
 #define REOPEN_WAIT_MS 1000
+#define SKIP_BATCH 4096 /* messages before a start time stepped over per
+			  * try_read() */
 #define REPLAY_NAP_NS 1000000L /* a reader waiting for the archive naps */
 #define NAME_CHECK_NS 100000000ULL /* a reader without a live publisher
 				      looks at the channel's name this often */
@@ -237,6 +240,18 @@ static int attach(struct mdbus_sub *s)
 	return r;
 }
 
+/* A start sequence no publisher reaches: its slot stamps would wrap
+ * (lib/layout.h SEQ_LIMIT, doc/protocol.md "Skipping"), and a reader
+ * there would wait for ever or take another message for it. */
+static int check_start_seq(uint64_t seq)
+{
+	if (seq <= SEQ_LIMIT)
+		return 0;
+	return err_set(-ERANGE, "start sequence %" PRIu64 " is past 2^62 = %"
+		       PRIu64 ", the last a publisher reaches", seq,
+		       (uint64_t)SEQ_LIMIT);
+}
+
 static int check_names(const struct mdbus_sub_config *cfg, char *name)
 {
 	if (!cfg->name) {
@@ -284,6 +299,8 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 	s->start_time_ns = cfg->start_time_ns;
 	if (r == 0 && (cfg->start < MDBUS_START_LATEST || cfg->start > MDBUS_START_TIME))
 		r = err_set(-EINVAL, "unknown start %d", (int)cfg->start);
+	if (r == 0 && cfg->start == MDBUS_START_SEQ)
+		r = check_start_seq(cfg->start_seq);
 	if (r == 0 && cfg->archive_dir && !(s->archive_dir = strdup(cfg->archive_dir)))
 		r = err_set(-ENOMEM, "out of memory");
 	if (r == 0 && cfg->dir && !(s->dir = strdup(cfg->dir)))
@@ -410,7 +427,10 @@ static int fall_back(struct mdbus_sub *s)
 /*
  * Message pos is gone: a stamp for message `seen` (> pos) is in its slot.
  * Jumps to the oldest message that can still be whole and counts the gap,
- * unless the archive has it.
+ * unless the archive has it. Returns 1 (read on), or a negative code. A
+ * stamp past SEQ_LIMIT is no publisher's (doc/protocol.md "Skipping"): a
+ * position there would wrap the stamps, and the reader would take empty
+ * slots for messages or spin on slots that are never its message.
  */
 static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 {
@@ -420,14 +440,20 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 	uint64_t next = top - s->m.g.capacity;
 	int r = check_evicted(s);
 
-	if (r < 0 || fall_back(s))
+	if (r < 0)
 		return r;
+	if (seen > SEQ_LIMIT + s->m.g.capacity) /* a ring past the limit */
+		return err_set(MDBUS_ECORRUPT, "channel %s: a slot stamp for "
+			       "sequence %" PRIu64 ", past 2^62, which no "
+			       "publisher reaches", s->channel, seen);
+	if (fall_back(s))
+		return 1;
 	if (top < s->m.g.capacity || next <= s->pos)
 		next = s->pos + 1;
 	count_lost(s, next - s->pos);
 	s->pos = next;
 	publish_position(s);
-	return 0;
+	return 1;
 }
 
 /* Nothing to read at pos: -EAGAIN, or the reason we never will. */
@@ -478,7 +504,7 @@ MDBUS_INLINE int slot_ready(struct mdbus_sub *s, const _Atomic uint64_t *slot,
 	if (*stamp == want)
 		return 0;
 	if (*stamp > want && stamp_seq(*stamp) > s->pos)
-		return lapped(s, stamp_seq(*stamp)) < 0 ? MDBUS_EEVICTED : 1;
+		return lapped(s, stamp_seq(*stamp));
 	return not_ready(s);
 }
 
@@ -507,11 +533,10 @@ MDBUS_INLINE int read_once(struct mdbus_sub *s, void *buf, size_t len,
 	again = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed);
 	if (again != stamp)
 		return lapped(s, again > stamp ? stamp_seq(again)
-					       : s->pos + s->m.g.capacity) < 0
-			       ? MDBUS_EEVICTED : 1;
+					       : s->pos + s->m.g.capacity);
 	if (size > seg_payload_max(&s->m)) {
 		/* A size no producer of ours writes: count it and move on. */
-		return lapped(s, s->pos + s->m.g.capacity) < 0 ? MDBUS_EEVICTED : 1;
+		return lapped(s, s->pos + s->m.g.capacity);
 	}
 	msg->seq = s->pos;
 	msg->ts_ns = ts;
@@ -540,7 +565,7 @@ static MDBUS_COLD int poll_skip(struct mdbus_sub *s)
 	uint64_t ts;
 
 	if (ring_ts(s, s->pos, &ts) < 0)
-		return lapped(s, s->pos + s->m.g.capacity) < 0 ? MDBUS_EEVICTED : 1;
+		return lapped(s, s->pos + s->m.g.capacity);
 	if (ts < s->skip_before_ns) {
 		s->pos++;
 		return 1;
@@ -566,7 +591,7 @@ MDBUS_INLINE int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 	msg.type = (uint16_t)(meta >> 32);
 	msg.lost = s->pending_lost;
 	if (msg.size > seg_payload_max(&s->m)) /* no producer of ours wrote it */
-		return lapped(s, s->pos + s->m.g.capacity) < 0 ? MDBUS_EEVICTED : 1;
+		return lapped(s, s->pos + s->m.g.capacity);
 	if (MDBUS_UNLIKELY(s->skip_before_ns) && (r = poll_skip(s)) != 0)
 		return r;
 	*stop = fn(arg, &msg, (const void *)(slot + SLOT_W_PAYLOAD)) != 0;
@@ -646,7 +671,7 @@ static int poll_replay(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 				void *arg, unsigned max)
 {
-	unsigned got = 0;
+	unsigned got = 0, again = 0;
 	int r = 0, stop = 0;
 
 	r = check_evicted(s);
@@ -663,6 +688,10 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 			got++;
 		else if (r < 0)
 			break;
+		else if (++again == SKIP_BATCH) /* stepped over that many
+						 * before a start time (or
+						 * laps): the caller's turn */
+			break;
 	}
 	/* Once per batch: a lossless producer sees the batch's slots free
 	 * when the call returns (not when evicted: the entry may be
@@ -676,13 +705,19 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 }
 
 /* try_read() from the archive, or with a start time to reach: the loop
- * of try_read() off its hot path. */
+ * of try_read() off its hot path. It steps over at most SKIP_BATCH
+ * messages stamped before the start time per call (then -EAGAIN), so
+ * that a start far ahead of a feed that never pauses (a lossless
+ * publisher waits for us) still hands control back to the caller. */
 static MDBUS_COLD int try_read_slow(mdbus_sub_t *s, void *buf, size_t len,
 				    struct mdbus_msg *msg)
 {
+	unsigned skipped = 0;
 	int r;
 
 	do {
+		if (skipped == SKIP_BATCH)
+			return -EAGAIN;
 		r = s->replaying ? replay_once(s, buf, len, msg)
 				 : read_once(s, buf, len, msg);
 		if (r == 0 && s->skip_before_ns) {
@@ -690,6 +725,7 @@ static MDBUS_COLD int try_read_slow(mdbus_sub_t *s, void *buf, size_t len,
 			 * returned (losses before it still are) */
 			if (msg->ts_ns < s->skip_before_ns) {
 				s->pending_lost += msg->lost;
+				skipped++;
 				r = 1;
 			} else {
 				s->skip_before_ns = 0;
@@ -801,12 +837,16 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 		r = mdbus_sub_try_read(s, buf, len, msg);
 		if (r != -EAGAIN)
 			return r;
-		if (s->pos != pos)
-			continue;
-		if (s->renamed)
-			return MDBUS_EREPLACED;
 		if (deadline == UINT64_MAX && timeout_ns >= 0)
 			deadline = clock_mono_ns() + (uint64_t)timeout_ns;
+		if (s->pos != pos) { /* stepped over messages before a start
+				      * time: more may come at once */
+			if (deadline != UINT64_MAX && clock_mono_ns() >= deadline)
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (s->renamed)
+			return MDBUS_EREPLACED;
 		if (s->replaying) {
 			r = replay_nap(s, deadline);
 		} else {
@@ -944,6 +984,8 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 	int same, r, took = 0;
 
 	err_clear();
+	if (start == MDBUS_START_SEQ && (r = check_start_seq(seq)) < 0)
+		return r;
 	fresh.start = start;
 	fresh.start_seq = seq;
 	fresh.start_time_ns = seq;

@@ -1,7 +1,9 @@
 #!/bin/sh
 # --list, --status and --watch show each channel's geometry, mode,
 # publisher, write count and consumers (name, pid, process, position, lag,
-# loss, rate).
+# loss, rate). Spoiled segments found by listing are shown with their
+# reason beside the good channels, and the listing still exits 0; a
+# channel named that cannot be read makes it 1.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 status 0 "$MDSUB" --list >"$WORK/empty"
@@ -35,9 +37,10 @@ grep -Eq "^  watcher +$reader [a-z-]*mdsub +alive +3 +0 +0 +0$" "$WORK/status" |
 	fail "status: consumer: $(cat "$WORK/status")"
 status 0 "$MDSUB" --status >"$WORK/all"
 [ "$(grep -c ': layout ' "$WORK/all")" -eq 2 ] || fail "--status: all channels"
-# a channel that cannot be read: the reason on stderr, exit status 1
+# a channel named that cannot be read: shown with the reason (and on
+# stderr), exit status 1
 status 1 "$MDSUB" --status nosuch >"$WORK/nosuch" 2>"$WORK/nosuch.err"
-[ -s "$WORK/nosuch" ] && fail "--status nosuch wrote to stdout: $(cat "$WORK/nosuch")"
+grep -q '^nosuch: unreadable: ' "$WORK/nosuch" || fail "--status nosuch: $(cat "$WORK/nosuch")"
 grep -q '^mdsub: nosuch: ' "$WORK/nosuch.err" || fail "--status nosuch: $(cat "$WORK/nosuch.err")"
 status 1 "$MDSUB" --status nosuch alpha >"$WORK/some" 2>/dev/null
 [ "$(grep -c ': layout ' "$WORK/some")" -eq 1 ] || fail "--status nosuch alpha: alpha shown"
@@ -57,14 +60,50 @@ grep -q '^mdsub: alpha: .*expected owner' "$WORK/env" || fail "MDBUS_OWNER"
 status 0 "$MDSUB" --watch=0.1 -d 0.5 alpha >"$WORK/watch"
 [ "$(grep -c '^alpha: layout' "$WORK/watch")" -ge 3 ] || fail "--watch refreshes"
 
-# a file that is not a segment: the reason on stderr, the other rows on
-# stdout, exit status 1, never a crash
+# spoiled segments found by listing (garbage, a cut one, one too short
+# for a header, a directory, another user's garbage): every good channel
+# listed, each bad one with its reason (also on stderr), exit status 0
+# (the listing worked), never a crash
 head -c 5000 /dev/urandom >"$MDBUS_DIR/mdbus.junk"
-status 1 "$MDSUB" --list >"$WORK/junk" 2>"$WORK/junk.err"
+pub cut 1
+truncate -s 5000 "$MDBUS_DIR/mdbus.cut"
+printf x >"$MDBUS_DIR/mdbus.tiny"
+mkdir "$MDBUS_DIR/mdbus.adir"
+head -c 4096 /dev/zero >"$MDBUS_DIR/mdbus.zz"
+[ "$(id -u)" -eq 0 ] && chown 65534 "$MDBUS_DIR/mdbus.zz"
+status 0 "$MDSUB" --list >"$WORK/junk" 2>"$WORK/junk.err"
 grep -q '^mdsub: junk: channel junk: not an mdbus segment (magic ' "$WORK/junk.err" ||
 	fail "--list junk: $(cat "$WORK/junk.err")"
-[ "$(wc -l <"$WORK/junk")" -eq 3 ] || fail "--list junk: other rows: $(cat "$WORK/junk")"
-grep -q junk "$WORK/junk" && fail "--list junk on stdout"
+[ "$(wc -l <"$WORK/junk")" -eq 8 ] || fail "--list junk: rows: $(cat "$WORK/junk")"
+grep -Eq '^alpha +overwrite ' "$WORK/junk" && grep -Eq '^beta +' "$WORK/junk" ||
+	fail "--list junk: good rows: $(cat "$WORK/junk")"
+grep -Eq '^junk +unreadable: channel junk: not an mdbus segment \(magic [0-9a-f]+\)$' "$WORK/junk" &&
+	grep -Eq '^cut +unreadable: channel cut: truncated segment: needs [0-9]+ bytes, file has 5000$' "$WORK/junk" &&
+	grep -Eq '^tiny +unreadable: channel tiny: truncated segment \(1 bytes\)$' "$WORK/junk" &&
+	grep -Eq '^adir +unreadable: channel adir: the file under its name is a directory' "$WORK/junk" &&
+	grep -Eq '^zz +unreadable: channel zz: ' "$WORK/junk" ||
+	fail "--list junk: bad rows: $(cat "$WORK/junk")"
+status 0 "$MDSUB" --list -o json >"$WORK/junk.json" 2>/dev/null
+"$TOOL" json <"$WORK/junk.json" || fail "--list -o json junk: not JSON"
+[ "$("$TOOL" jget channels.0.channel channels.0.write_num channels.1.channel \
+	channels.3.channel channels.3.error channels.3.mode <"$WORK/junk.json" | tr '\n' ' ')" = \
+	"adir absent alpha cut channel cut: truncated segment: needs 8392704 bytes, file has 5000 absent " ] ||
+	fail "--list -o json junk: $(cat "$WORK/junk.json")"
+status 0 "$MDSUB" --status >"$WORK/junk.status" 2>/dev/null
+grep -q '^alpha: layout ' "$WORK/junk.status" && grep -q '^junk: unreadable: ' "$WORK/junk.status" ||
+	fail "--status junk: $(cat "$WORK/junk.status")"
+status 0 "$MDSUB" --status -o json >"$WORK/junk.json" 2>/dev/null
+"$TOOL" json <"$WORK/junk.json" || fail "--status -o json junk: not JSON"
+status 0 "$MDSUB" --status -o prometheus >"$WORK/junk.prom" 2>/dev/null
+grep -qx 'mdbus_channel_readable{channel="junk"} 0' "$WORK/junk.prom" &&
+	grep -qx 'mdbus_channel_readable{channel="alpha"} 1' "$WORK/junk.prom" ||
+	fail "--status -o prometheus junk: $(grep readable "$WORK/junk.prom")"
+# named, a bad one makes the status 1, the good one still shown
+status 1 "$MDSUB" --status alpha junk >"$WORK/named" 2>/dev/null
+grep -q '^alpha: layout ' "$WORK/named" && grep -q '^junk: unreadable: ' "$WORK/named" ||
+	fail "--status alpha junk: $(cat "$WORK/named")"
+rm -rf "$MDBUS_DIR/mdbus.cut" "$MDBUS_DIR"/mdbus.cut+* "$MDBUS_DIR/mdbus.tiny" \
+	"$MDBUS_DIR/mdbus.adir" "$MDBUS_DIR/mdbus.zz"
 "$MDSUB" junk 2>"$WORK/junkerr"
 [ $? -eq 1 ] || fail "reading junk: exit status"
 grep -q '^mdsub: junk: cannot subscribe: .*not an mdbus segment' "$WORK/junkerr" ||

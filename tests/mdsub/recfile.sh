@@ -115,6 +115,18 @@ grep -qx "mdsub: hand.rec: the recording is cut: it ends inside a record at offs
 	fail "cut recording: $(cat err)"
 status 1 "$MDSUB" -o raw huge.rec >out 2>err
 [ "$(wc -l <out)" -eq 1 ] || fail "corrupt recording: $(cat out)"
-grep -q "corrupt record (larger than 1 MiB) at offset 145; not read further" err || fail "corrupt: $(cat err)"
+grep -qxF "mdsub: huge.rec: the record at offset 145 claims 4294967295 payload bytes, more than the 1048576 (1 MiB) a record holds: the file is corrupt from there on; every record before it is whole, and \`head -c 145 huge.rec > FIXED.rec\` keeps them; not read further" err ||
+	fail "corrupt: $(cat err)"
+# one byte over 1 MiB: said as precisely, by --info too; the fix it
+# names gives an intact recording of the records before it
+{ header 65536; record 1 1 a; le 1048577 4; le 9 2; le 0 2; le 2 8; le 1 8; head -c 1048577 /dev/zero; record 3 1 c; } >over.rec
+status 1 "$MDSUB" -o raw over.rec >out 2>err
+grep -qF "over.rec: the record at offset 145 claims 1048577 payload bytes, more than the 1048576 (1 MiB) a record holds" err ||
+	fail "1 MiB + 1: $(cat err)"
+status 0 "$MDSUB" --info over.rec >out
+grep -qxF "  tail:       the record at offset 145 claims 1048577 payload bytes, more than the 1048576 (1 MiB) a record holds: the file is corrupt from there on; every record before it is whole, and \`head -c 145 over.rec > FIXED.rec\` keeps them (1048626 bytes not read)" out ||
+	fail "--info 1 MiB + 1: $(cat out)"
+head -c 145 over.rec >fixed.rec
+verify 0 fixed.rec "fixed.rec: intact: 1 records, seq 1 .. 1"
 status 1 "$MDSUB" magic.rec 2>/dev/null
 exit 0

@@ -4,7 +4,9 @@
 # publisher owns the channel unless --force (then the lock file stays
 # with the publisher); refuses other users' files (when the test runs as
 # root, which can make them), removing nothing; never follows a symbolic
-# link and never blocks on a FIFO under a channel's name.
+# link and never blocks on a FIFO under a channel's name. Another user's
+# stray consumer table file or hidden segment under the channel's names
+# does not block the removal: it is left and named.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 files() { # files: the names in the segment directory, one line
@@ -81,4 +83,31 @@ if [ "$(id -u)" -eq 0 ]; then
 else
 	echo "another user's files not checked: not root"
 fi
+
+# Another user's stray consumer table file and hidden segment under a
+# channel's names, in a sticky directory (as /dev/shm): the owner of the
+# channel removes its own files, and the strays are left and named
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP part: strays of another user need root (runuser -u nobody)"
+	exit 0
+fi
+chmod 0755 "$MDBUS_DIR"
+STICKY=$MDBUS_DIR/sticky
+mkdir "$STICKY" && chmod 1777 "$STICKY" || fail "sticky directory"
+as_nobody() {
+	runuser -u nobody -- env MDBUS_DIR="$STICKY" "$@"
+}
+as_nobody "$TOOL" pub mine 2 || fail "publisher as nobody"
+: >"$STICKY/mdbus.mine+0123456789abcdef"
+: >"$STICKY/mdbus.mine~fedcba9876543210"
+as_nobody "$MDSUB" --unlink mine 2>"$WORK/err" ||
+	fail "stray of another user blocked --unlink: $(cat "$WORK/err")"
+grep -qxF "mdsub: channel mine: 3 files removed; 2 files of other users left (no part of this user's channel; only their owner or root may remove them): mdbus.mine+0123456789abcdef (uid 0), mdbus.mine~fedcba9876543210 (uid 0)" \
+	"$WORK/err" || fail "strays: $(cat "$WORK/err")"
+[ "$(cd "$STICKY" && ls -A | tr '\n' ' ')" = "mdbus.mine+0123456789abcdef mdbus.mine~fedcba9876543210 " ] ||
+	fail "after --unlink with strays: $(cd "$STICKY" && ls -A)"
+# only strays: nothing of this user's to remove (exit 1), named
+status 1 as_nobody "$MDSUB" --unlink mine 2>"$WORK/err"
+grep -qxF "mdsub: channel mine in $STICKY: no file of this user to remove; 2 files of other users left (no part of this user's channel; only their owner or root may remove them): mdbus.mine+0123456789abcdef (uid 0), mdbus.mine~fedcba9876543210 (uid 0)" \
+	"$WORK/err" || fail "only strays: $(cat "$WORK/err")"
 exit 0
