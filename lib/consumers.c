@@ -60,6 +60,16 @@ static void fill_entry(struct seg_consumer *c, const char *name,
  * loads of the state word in the producer, stats and reclaimers). Returns
  * 1 on success, 0 when the entry changed under us.
  */
+/* Clears entry c's armed flag, if set, and tells the producer to recount
+ * (seq_cst bump, pairs with its acquire fence, pub.c rearm()). Called by
+ * whoever holds the entry: its owner leaving, a claimant, a reclaimer. */
+static void disarm(struct seg_map *m, struct seg_consumer *c)
+{
+	if (atomic_exchange_explicit(&c->armed, 0, memory_order_relaxed) != 0)
+		atomic_fetch_add_explicit(&m->tab->armed_seq, 1,
+					  memory_order_seq_cst);
+}
+
 static int claim(struct seg_map *m, int idx, uint64_t w, const char *name,
 		 uint64_t pos, uint64_t *word)
 {
@@ -77,6 +87,7 @@ static int claim(struct seg_map *m, int idx, uint64_t w, const char *name,
 			      memory_order_relaxed);
 	/* Ours now (CLAIMING): a flag left by anyone is not our sleep. */
 	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
+	disarm(m, c);
 	fill_entry(c, name, pos);
 	active = cons_next(claiming, CONS_ACTIVE, pid);
 	if (!atomic_compare_exchange_strong_explicit(&c->state, &claiming, active,
@@ -195,6 +206,7 @@ void cons_unregister(struct seg_map *m, int idx, uint64_t word)
 	/* Our own flag (we are not asleep while closing): a next owner must
 	 * not inherit it, or a repair would count it. */
 	atomic_store_explicit(&c->waiting, 0, memory_order_release);
+	disarm(m, c);
 	atomic_compare_exchange_strong_explicit(&c->state, &w,
 						cons_next(w, CONS_FREE, 0),
 						memory_order_release,
@@ -223,6 +235,7 @@ static int reclaim(struct seg_map *m, uint32_t idx)
 			      memory_order_relaxed);
 	/* The entry is ours alone now: nobody claims a RECLAIMING entry. */
 	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
+	disarm(m, c);
 	/* Release: the next claimant (acquire CAS) sees the flag cleared. */
 	if (!atomic_compare_exchange_strong_explicit(&c->state, &mine,
 						     cons_next(mine, CONS_FREE, 0),
@@ -267,6 +280,23 @@ static int sleeper_flag(const struct seg_consumer *c)
 						      memory_order_relaxed));
 
 	return f != 0 && (st == CONS_ACTIVE || st == CONS_EVICTED);
+}
+
+uint32_t cons_count_armed(const struct seg_map *m)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < m->g.max_consumers; i++) {
+		const struct seg_consumer *c = &m->table[i];
+		/* Relaxed: the caller's acquire fence after its load of
+		 * armed_seq made the flags set before that bump visible. */
+		uint32_t st = cons_state(atomic_load_explicit(&c->state,
+							      memory_order_relaxed));
+
+		n += atomic_load_explicit(&c->armed, memory_order_relaxed) != 0 &&
+		     (st == CONS_ACTIVE || st == CONS_EVICTED);
+	}
+	return n;
 }
 
 /*

@@ -319,6 +319,10 @@ int cons_reap_one(struct seg_map *m, uint32_t idx);
  * (what killed sleepers left behind). Needs the header writable. */
 void cons_repair_waiters(struct seg_map *m);
 
+/* The number of live entries (ACTIVE or EVICTED) whose `armed` flag is set:
+ * readers that may sleep (doc/protocol.md, "Waiting"). */
+uint32_t cons_count_armed(const struct seg_map *m);
+
 /* 1 when entry idx still holds `word` (so: not evicted or reclaimed).
  * On every read: inline. */
 static inline int cons_still_ours(const struct seg_map *m, int idx, uint64_t word)
@@ -423,6 +427,7 @@ struct wait_for {
 	int watch_pub_state;                 /* a change from pub_state wakes */
 	uint32_t pub_state;                  /* (the mdbus_sub_fd() helper) */
 	_Atomic uint32_t *waiting;           /* entry flag; NULL: no entry */
+	_Atomic uint32_t *armed;             /* entry's armed flag (with waiting) */
 	uint32_t waiting_tag;                /* what we store in it: ours */
 	const _Atomic uint64_t *entry_state; /* NULL: no entry */
 	uint64_t entry_word;

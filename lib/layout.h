@@ -207,6 +207,13 @@ struct seg_table_header {
 	_Alignas(64) _Atomic uint64_t registrations;
 	_Atomic uint64_t reclaims;  /* dead entries freed */
 	_Atomic uint64_t evictions; /* stalled lossless readers evicted */
+
+	/* ---- readers that may sleep (doc/protocol.md, "Waiting") ---- */
+	_Alignas(64) _Atomic uint64_t armed_seq; /* bumped (seq_cst) after an
+					entry's `armed` flag was set or
+					cleared; the producer loads it
+					(relaxed) after every write_num store
+					and recounts the flags when it moved */
 };
 
 struct seg_consumer {
@@ -229,7 +236,12 @@ struct seg_consumer {
 					until after it took itself out; only
 					the owner, or a reclaimer of a dead
 					owner, stores it (wait.c, consumers.c) */
-	uint32_t pad[15];
+	_Atomic uint32_t armed;  /* the owner's tag from before its first
+					sleep (wait.c arm()) until it leaves
+					or a reclaimer clears it: while any
+					live entry has it, the producer makes
+					write_num public with an exchange */
+	uint32_t pad[14];
 };
 
 /*
@@ -293,8 +305,11 @@ _Static_assert(offsetof(struct seg_header, archive_gen) == 2048 &&
 	       offsetof(struct seg_header, archive_dir) + SEG_ARCHIVE_DIR_MAX <= 3072,
 	       "archive offsets");
 _Static_assert(offsetof(struct seg_table_header, waiters) == 64 &&
-	       offsetof(struct seg_table_header, registrations) == 128,
+	       offsetof(struct seg_table_header, registrations) == 128 &&
+	       offsetof(struct seg_table_header, armed_seq) == 192,
 	       "table header offsets");
+_Static_assert(offsetof(struct seg_consumer, waiting) == 64 &&
+	       offsetof(struct seg_consumer, armed) == 68, "entry offsets");
 
 /*
  * Slot stamps. 0 = never written. For message n:

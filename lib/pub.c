@@ -6,8 +6,10 @@
  *   1. stamp the slot writing(n), relaxed, then a release fence;
  *   2. store payload and slot header words, relaxed;
  *   3. stamp the slot complete(n) with a release store;
- *   4. store write_num = n + 1 with a seq_cst exchange (release, and the
- *      producer's half of the Dekker pair with sleeping readers);
+ *   4. store write_num = n + 1: while a reader may sleep (an armed entry,
+ *      or the nudger) with a seq_cst exchange (release, and the
+ *      producer's half of the Dekker pair with sleeping readers), else
+ *      with a release store, then load armed_seq (wait.c, arming);
  *   5. wake blocked readers only if one declared itself waiting, or the
  *      nudger sleeps (wait.c).
  * A reader that copied any word of step 2 and then re-reads the stamp
@@ -44,6 +46,8 @@ struct mdbus_pub {
 	unsigned futile;       /* FUTEX_WAKEs in a row that woke nobody */
 	uint64_t repair_ns;    /* last reclaim for them */
 	struct pub_nudge *nudge; /* the nudger, NULL = none (pub_nudge.c) */
+	uint64_t armed_seen;   /* the table's armed_seq when last counted */
+	int may_sleep;         /* a reader may sleep: exchange write_num */
 };
 
 MDBUS_EXPORT void mdbus_pub_config_init(struct mdbus_pub_config *cfg)
@@ -83,6 +87,7 @@ static void recover(struct mdbus_pub *p)
 }
 
 static void gate_refresh(struct mdbus_pub *p, uint64_t n);
+static int rearm(struct mdbus_pub *p, uint64_t seq);
 
 static void announce(struct mdbus_pub *p)
 {
@@ -161,6 +166,9 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 			return r;
 		}
 	}
+	/* Readers armed before us: count them before the first publish. */
+	(void)rearm(p, atomic_load_explicit(&p->m.tab->armed_seq,
+					    memory_order_relaxed));
 	*out = p;
 	return 0;
 }
@@ -310,25 +318,57 @@ static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p)
 		repair_count(p);
 }
 
+/*
+ * After armed_seq moved (seen as `seq`): recounts the armed entries.
+ * Returns 1 when readers may sleep now and did not before, so that the
+ * caller, whose write_num store was a plain release, adds the full fence
+ * of the Dekker pair.
+ */
+static MDBUS_COLD int rearm(struct mdbus_pub *p, uint64_t seq)
+{
+	int before = p->may_sleep;
+
+	/* Acquire: pairs with the seq_cst bumps after a flag was set or
+	 * cleared (wait.c arm(), consumers.c disarm()). */
+	atomic_thread_fence(memory_order_acquire);
+	p->armed_seen = seq;
+	p->may_sleep = p->nudge != NULL || cons_count_armed(&p->m) != 0;
+	return p->may_sleep && !before;
+}
+
 /* Steps 4 and 5: publishes every message sealed below `next`. */
 MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
 {
-	/* Step 4: pairs with acquire loads of write_num (join, lap) and, as
-	 * the producer's half of the Dekker pair, with the sleeping reader's
-	 * seq_cst load (wait.c changed()). An exchange rather than a seq_cst
-	 * store, which gcc compiles to a store and an mfence on x86: one
-	 * locked instruction instead. */
-	(void)atomic_exchange_explicit(&p->m.hdr->write_num, next,
-				       memory_order_seq_cst);
+	uint64_t armed;
+
+	/* Step 4: pairs with acquire loads of write_num (join, lap) and,
+	 * while a reader may sleep, as the producer's half of the Dekker
+	 * pair, with the sleeping reader's seq_cst load (wait.c changed()):
+	 * an exchange rather than a seq_cst store, which gcc compiles to a
+	 * store and an mfence on x86. */
+	if (p->may_sleep)
+		(void)atomic_exchange_explicit(&p->m.hdr->write_num, next,
+					       memory_order_seq_cst);
+	else
+		atomic_store_explicit(&p->m.hdr->write_num, next,
+				      memory_order_release);
 	p->next = next;
+	/* The load below stays after the store above in the program: an
+	 * arming reader's membarrier() then orders them (wait.c arm()). */
+	atomic_signal_fence(memory_order_seq_cst);
+	/* Relaxed: rearm() fences when it moved. */
+	armed = atomic_load_explicit(&p->m.tab->armed_seq, memory_order_relaxed);
+	if (MDBUS_UNLIKELY(armed != p->armed_seen) && rearm(p, armed))
+		atomic_thread_fence(memory_order_seq_cst); /* as the exchange */
 	/* Step 5, the Dekker pairs' producer loads (seq_cst; pair with the
 	 * sleeping reader's seq_cst increment, wait.c announce_waiter(), and
 	 * with the idle nudger's seq_cst flag store, wait.c
 	 * wait_nudger_idle()). */
-	if (MDBUS_UNLIKELY(waiters_count(atomic_load_explicit(&p->m.tab->waiters,
-							     memory_order_seq_cst)) != 0 ||
-			   atomic_load_explicit(&p->m.hdr->nudge_waiting,
-						memory_order_seq_cst)))
+	if (MDBUS_UNLIKELY(p->may_sleep &&
+			   (waiters_count(atomic_load_explicit(&p->m.tab->waiters,
+							      memory_order_seq_cst)) != 0 ||
+			    atomic_load_explicit(&p->m.hdr->nudge_waiting,
+						 memory_order_seq_cst))))
 		wake_sleepers(p);
 }
 

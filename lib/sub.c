@@ -787,13 +787,16 @@ void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce)
 	wf->bell = NULL;
 	wf->rings_seen = 0;
 	wf->waiting = NULL;
+	wf->armed = NULL;
 	wf->state = (struct wait_state *)&s->wait_state;
 	wf->watch_pub_state = 0;
 	wf->entry_state = NULL;
 	if (s->entry < 0)
 		return;
-	if (announce)
+	if (announce) {
 		wf->waiting = &s->m.table[s->entry].waiting;
+		wf->armed = &s->m.table[s->entry].armed;
+	}
 	wf->waiting_tag = (uint32_t)cons_gen(s->word) << 8 | 1;
 	wf->entry_state = &s->m.table[s->entry].state;
 	wf->entry_word = s->word;

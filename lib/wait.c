@@ -8,11 +8,24 @@
  * so at least one side sees the other: either the reader sees the message
  * and does not sleep, or the producer sees the waiter and bumps the futex
  * word, which makes the reader's FUTEX_WAIT return at once (value changed)
- * or wakes it. The producer's write_num store is an exchange (a locked
- * instruction on x86, a full barrier of its own CPU only): no
- * inter-processor interrupt, so readers of one channel never disturb the
- * publishers of others (bench/mdbench --only crosstalk measures it).
+ * or wakes it. The producer's write_num store is then an exchange (a
+ * locked instruction on x86, a full barrier of its own CPU only).
  * Weaken either side and tests/lib/t_blocking loses wake-ups and hangs.
+ *
+ * Arming: that exchange waits for the slot's stores, which a spinning
+ * reader slows down by holding their lines, so the producer makes it only
+ * while some reader may sleep. Before its first sleep a reader arms its
+ * entry (arm()): sets `armed`, bumps the table's armed_seq, then calls
+ * membarrier(MEMBARRIER_CMD_GLOBAL), which returns once every CPU passed a
+ * full barrier (an RCU grace period: no inter-processor interrupt, so
+ * readers of one channel never disturb the publishers of others; bench/
+ * mdbench --only crosstalk). A producer without armed readers stores
+ * write_num (release) and then loads armed_seq (relaxed, after a compiler
+ * barrier): a publish whose load came before that barrier is visible to
+ * the reader's look after the call; one whose load came after sees the
+ * bump, recounts the flags and from then on exchanges (pub.c advance()).
+ * This is liburcu's urcu-memb split: the fast side pays a compiler
+ * barrier, the rare side a membarrier.
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
  *
@@ -33,6 +46,7 @@
 #include <stdint.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -48,6 +62,7 @@
 #define SPIN_CHECK 4         /* adaptive: rounds between clock reads */
 #define WATCH_LOOKS 256      /* spinning: stamp loads per wait_watch() */
 #define WATCH_LINES 4        /* ... and the slot's lines it keeps warm */
+#define ARM_SETTLE_NS 1000000ULL /* first sleep without membarrier(2) */
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val,
 		  const struct timespec *ts)
@@ -303,6 +318,33 @@ static void announce_waiter(struct seg_table_header *t, const struct wait_for *w
 	atomic_fetch_add_explicit(&t->waiters, WAITERS_ONE, memory_order_seq_cst);
 }
 
+/*
+ * Before a registered reader's first sleep: arms its entry so that the
+ * producer makes every publish visible to the Dekker pair (see the top of
+ * this file). Returns how long this sleep may last: ns, or ARM_SETTLE_NS
+ * where membarrier(MEMBARRIER_CMD_GLOBAL) is refused (nohz_full, a
+ * seccomp filter, a kernel before 4.3): a publish in flight when the bump
+ * landed is then seen by the look after that short sleep, its store
+ * having left the producer's store buffer long before (doc/protocol.md,
+ * "Waiting").
+ */
+static uint64_t arm(const struct seg_map *m, const struct wait_for *wf,
+		    uint64_t ns)
+{
+	/* Relaxed: only we store our tag; a reclaimer or a hostile writer
+	 * that changed it makes us arm again, which is harmless. */
+	if (!wf->armed ||
+	    atomic_load_explicit(wf->armed, memory_order_relaxed) == wf->waiting_tag)
+		return ns;
+	atomic_store_explicit(wf->armed, wf->waiting_tag, memory_order_relaxed);
+	/* seq_cst, and release for the flag above: pairs with the producer's
+	 * acquire fence after it saw the count move (pub.c rearm()). */
+	atomic_fetch_add_explicit(&m->tab->armed_seq, 1, memory_order_seq_cst);
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
+		return ns;
+	return ns < ARM_SETTLE_NS ? ns : ARM_SETTLE_NS;
+}
+
 /* Whether anything the reader waits for happened. Called after the
  * acquire load of wake_seq: a change made before a wake that bumped the
  * value we loaded is visible here; one made after it comes with another
@@ -341,6 +383,7 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 	uint32_t seq;
 	int r = 0;
 
+	ns = arm(m, wf, ns);
 	announce_waiter(m->tab, wf);
 	/* Acquire pairs with the release bump in wake(). */
 	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);

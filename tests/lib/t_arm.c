@@ -1,0 +1,283 @@
+/*
+ * t_arm.c - arming: the producer exchanges write_num only while a reader
+ * may sleep (doc/protocol.md, "Waiting").
+ *
+ * This program defines syscall() itself, so libmdbus's membarrier() and
+ * futex calls go through it: it counts membarrier() calls by command, can
+ * refuse them (as nohz_full or a seccomp filter would), and notes when a
+ * sleep ran to its cap.
+ *
+ * 1. A spinning reader never arms: its entry's flag stays 0, the table's
+ *    armed_seq does not move, no membarrier().
+ * 2. A blocking reader arms before its first sleep, once: flag set,
+ *    armed_seq + 1, exactly one membarrier(MEMBARRIER_CMD_GLOBAL) and no
+ *    other command (no inter-processor interrupt) over three sleeps; its
+ *    close clears the flag (armed_seq + 1).
+ * 3. An armed reader SIGKILLed: the publisher's reap clears its flag and
+ *    bumps armed_seq.
+ * 4. The race the arming closes: a fresh handle's first sleep against a
+ *    message published at that moment, 300 times with membarrier() and
+ *    300 times refused (the short first sleep). A lost wake-up is a sleep
+ *    that ran to its 100 ms cap after the message was published: none may.
+ *    (Without arming, the producer's plain store loses such wake-ups:
+ *    tests/lib/t_blocking fails with 100 ms round trips.)
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "mdbus.h"
+#include "testutil.h"
+
+#define CHANNEL "arm"
+#define TRIALS 300
+
+static int refuse_membarrier;         /* in a child: answer ENOSYS */
+static unsigned membarrier_global;    /* MEMBARRIER_CMD_GLOBAL calls */
+static unsigned membarrier_other;     /* any other command */
+static uint64_t capped_at;            /* when a sleep last ran to its cap */
+
+static int is_wait(long number, const long *a)
+{
+#ifdef SYS_futex_waitv
+	if (number == SYS_futex_waitv)
+		return 1;
+#endif
+	return number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT;
+}
+
+long syscall(long number, ...)
+{
+	static long (*real)(long, ...);
+	long a[6], r;
+	va_list ap;
+
+	va_start(ap, number);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (!real)
+		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+	if (number == SYS_membarrier) {
+		if (a[0] == MEMBARRIER_CMD_GLOBAL)
+			membarrier_global++;
+		else
+			membarrier_other++;
+		if (refuse_membarrier) {
+			errno = ENOSYS;
+			return -1;
+		}
+	}
+	r = real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (is_wait(number, a) && r < 0 && errno == ETIMEDOUT)
+		capped_at = tu_now_ns();
+	return r;
+}
+
+struct shared {
+	_Atomic uint32_t ready;
+	_Atomic uint32_t done;
+	_Atomic uint32_t lost;       /* sleeps capped after the publish */
+	_Atomic uint32_t bad;        /* a check failed in a child */
+	_Atomic uint64_t published;  /* when the parent's publish returned */
+	_Atomic uint32_t global;     /* the child's membarrier counts */
+	_Atomic uint32_t other;
+};
+
+static struct shared *sh;
+
+static struct seg_table_header *table(void *tab)
+{
+	return tab;
+}
+
+static uint64_t armed_seq(void *tab)
+{
+	return atomic_load(&table(tab)->armed_seq);
+}
+
+/* Our entry's armed flag, seen through a mapping of our own. */
+static uint32_t my_flag(void)
+{
+	size_t len;
+	void *tab = tu_map_file(tu_table_path(CHANNEL), &len);
+	uint32_t f = UINT32_MAX;
+
+	for (unsigned i = 0; i < 8; i++) {
+		struct seg_consumer *c = tu_entry(tab, i);
+
+		if (cons_pid(atomic_load(&c->state)) == getpid())
+			f = atomic_load(&c->armed);
+	}
+	tu_unmap(tab, len);
+	return f;
+}
+
+/* Reads `n` messages with `wait`, the parent publishing each after we
+ * said ready; then reports its membarrier() counts and our flag. */
+static int reader(void *arg)
+{
+	enum mdbus_wait wait = (enum mdbus_wait)(intptr_t)arg;
+	mdbus_sub_t *s = tu_sub_open(CHANNEL, "armer", MDBUS_START_LATEST, 0, wait);
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	uint32_t f;
+
+	for (unsigned i = 0; i < 3; i++) {
+		atomic_fetch_add(&sh->ready, 1);
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 10000000000LL), 0);
+	}
+	f = my_flag();
+	if (wait == MDBUS_WAIT_SPIN ? f != 0 : f == 0 || f == UINT32_MAX)
+		atomic_store(&sh->bad, 1);
+	atomic_store(&sh->global, membarrier_global);
+	atomic_store(&sh->other, membarrier_other);
+	atomic_fetch_add(&sh->done, 1);
+	tu_await(&sh->ready, 1000, 30, "parent's go");
+	mdbus_sub_close(s);
+	return 0;
+}
+
+/* Publishes one message when the reader said ready `want` times and it
+ * sleeps (or spins). */
+static void publish_when(mdbus_pub_t *p, pid_t kid, uint32_t want, int sleeps)
+{
+	tu_await(&sh->ready, want, 30, "reader");
+	if (sleeps)
+		tu_await_state(kid, 'S', 30, "reader asleep");
+	else
+		tu_sleep_ms(5);
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+}
+
+static void one_reader(mdbus_pub_t *p, void *tab, enum mdbus_wait wait)
+{
+	int sleeps = wait != MDBUS_WAIT_SPIN;
+	uint64_t seq0 = armed_seq(tab);
+	pid_t kid;
+
+	atomic_store(&sh->ready, 0);
+	atomic_store(&sh->done, 0);
+	kid = tu_spawn(reader, (void *)(intptr_t)wait);
+	for (uint32_t i = 1; i <= 3; i++)
+		publish_when(p, kid, i, sleeps);
+	tu_await(&sh->done, 1, 30, "reader's report");
+	TU_CHECK_EQ(atomic_load(&sh->bad), 0);
+	TU_CHECK_EQ(atomic_load(&sh->other), 0);
+	TU_CHECK_EQ(atomic_load(&sh->global), sleeps ? 1 : 0);
+	TU_CHECK_EQ(armed_seq(tab), seq0 + (sleeps ? 1 : 0));
+	atomic_store(&sh->ready, 1000);
+	tu_wait_ok(kid, 30, "reader");
+	TU_CHECK_EQ(armed_seq(tab), seq0 + (sleeps ? 2 : 0));
+}
+
+/* Sleeps once (armed), then waits to be killed. */
+static int armed_victim(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open(CHANNEL, "victim", MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_BLOCK);
+	unsigned char buf[64];
+	struct mdbus_msg m;
+
+	(void)arg;
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 1000000), -ETIMEDOUT);
+	atomic_fetch_add(&sh->ready, 1);
+	pause();
+	return 0;
+}
+
+static void killed_armed(mdbus_pub_t *p, void *tab)
+{
+	uint64_t seq0 = armed_seq(tab);
+	pid_t kid;
+
+	atomic_store(&sh->ready, 0);
+	kid = tu_spawn(armed_victim, NULL);
+	tu_await(&sh->ready, 1, 30, "victim armed");
+	TU_CHECK_EQ(armed_seq(tab), seq0 + 1);
+	tu_kill_reap(kid);
+	TU_CHECK(mdbus_pub_reap(p) >= 1);
+	TU_CHECK_EQ(armed_seq(tab), seq0 + 2);
+	for (unsigned i = 0; i < 8; i++)
+		TU_CHECK_EQ(atomic_load(&tu_entry(tab, i)->armed), 0);
+}
+
+/* Trials of a fresh handle's first sleep against a publish. */
+static int racer(void *arg)
+{
+	refuse_membarrier = (int)(intptr_t)arg;
+	for (uint32_t t = 1; t <= TRIALS; t++) {
+		mdbus_sub_t *s = tu_sub_open(CHANNEL, "racer", MDBUS_START_LATEST,
+					     0, MDBUS_WAIT_BLOCK);
+		unsigned char buf[64];
+		struct mdbus_msg m;
+
+		capped_at = 0;
+		atomic_store(&sh->ready, t);
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 10000000000LL), 0);
+		/* a sleep that ran to its cap although the message had been
+		 * published before it ended: nobody woke us */
+		if (capped_at && capped_at > atomic_load(&sh->published))
+			atomic_fetch_add(&sh->lost, 1);
+		mdbus_sub_close(s);
+		atomic_store(&sh->done, t);
+	}
+	TU_CHECK_EQ(membarrier_other, 0);
+	return 0;
+}
+
+static void race(mdbus_pub_t *p, int refuse)
+{
+	pid_t kid;
+
+	atomic_store(&sh->ready, 0);
+	atomic_store(&sh->done, 0);
+	atomic_store(&sh->lost, 0);
+	atomic_store(&sh->published, UINT64_MAX);
+	kid = tu_spawn(racer, (void *)(intptr_t)refuse);
+	for (uint32_t t = 1; t <= TRIALS; t++) {
+		tu_await(&sh->ready, t, 30, "racer");
+		/* spread the publish over the reader's way into its sleep */
+		for (uint64_t spin = tu_rand_below(20000); spin; spin--)
+			__asm__ __volatile__("" ::: "memory");
+		TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+		atomic_store(&sh->published, tu_now_ns());
+		tu_await(&sh->done, t, 30, "racer's read");
+		atomic_store(&sh->published, UINT64_MAX);
+	}
+	tu_wait_ok(kid, 60, "racer");
+	TU_CHECK_EQ(atomic_load(&sh->lost), 0);
+}
+
+int main(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 64, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p;
+	size_t len;
+	void *tab;
+
+	tu_init("t_arm", 240);
+	sh = tu_shared(sizeof *sh);
+	c.max_consumers = 8;
+	p = tu_pub_open(CHANNEL, &c);
+	tab = tu_map_file(tu_table_path(CHANNEL), &len);
+	TU_CHECK_EQ(armed_seq(tab), 0);
+	one_reader(p, tab, MDBUS_WAIT_SPIN);
+	one_reader(p, tab, MDBUS_WAIT_BLOCK);
+	one_reader(p, tab, MDBUS_WAIT_ADAPTIVE);
+	killed_armed(p, tab);
+	race(p, 0);
+	race(p, 1);
+	TU_CHECK_EQ(membarrier_global + membarrier_other, 0); /* the publisher */
+	tu_unmap(tab, len);
+	mdbus_pub_close(p);
+	return 0;
+}
