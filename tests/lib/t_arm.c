@@ -35,6 +35,7 @@
 
 #include "layout.h"
 #include "mdbus.h"
+#include "syscall_hook.h"
 #include "testutil.h"
 
 #define CHANNEL "arm"
@@ -45,27 +46,11 @@ static unsigned membarrier_global;    /* MEMBARRIER_CMD_GLOBAL calls */
 static unsigned membarrier_other;     /* any other command */
 static uint64_t capped_at;            /* when a sleep last ran to its cap */
 
-static int is_wait(long number, const long *a)
-{
-#ifdef SYS_futex_waitv
-	if (number == SYS_futex_waitv)
-		return 1;
-#endif
-	return number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT;
-}
-
 long syscall(long number, ...)
 {
-	static long (*real)(long, ...);
 	long a[6], r;
-	va_list ap;
 
-	va_start(ap, number);
-	for (int i = 0; i < 6; i++)
-		a[i] = va_arg(ap, long);
-	va_end(ap);
-	if (!real)
-		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+	HOOK_ARGS(number, a);
 	if (number == SYS_membarrier) {
 		if (a[0] == MEMBARRIER_CMD_GLOBAL)
 			membarrier_global++;
@@ -76,8 +61,8 @@ long syscall(long number, ...)
 			return -1;
 		}
 	}
-	r = real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
-	if (is_wait(number, a) && r < 0 && errno == ETIMEDOUT)
+	r = hook_real(number, a);
+	if (hook_is_wait(number, a) && r < 0 && errno == ETIMEDOUT)
 		capped_at = tu_now_ns();
 	return r;
 }

@@ -47,6 +47,7 @@
 
 #include "layout.h"
 #include "mdbus.h"
+#include "syscall_hook.h"
 #include "testutil.h"
 
 enum point { NONE, BEFORE_FUTEX, AFTER_FUTEX, FLAG_ONLY };
@@ -61,41 +62,23 @@ static uint64_t futex_timeouts;      /* FUTEX_WAITs that slept to the cap */
 static uint64_t futex_waits;         /* sleeps of this process */
 static int membarrier_used;        /* this process called an expedited membarrier() */
 
-/* A reader's sleep: FUTEX_WAIT, or futex_waitv(2) where the kernel has
- * it (the channel's word and the handle's interrupt bell). */
-static int is_wait(long number, const long *a)
-{
-#ifdef SYS_futex_waitv
-	if (number == SYS_futex_waitv)
-		return 1;
-#endif
-	return number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT;
-}
-
 long syscall(long number, ...)
 {
-	static long (*real)(long, ...);
 	long a[6], r;
-	va_list ap;
 
-	va_start(ap, number);
-	for (int i = 0; i < 6; i++)
-		a[i] = va_arg(ap, long);
-	va_end(ap);
-	if (!real)
-		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
+	HOOK_ARGS(number, a);
 	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE)
 		atomic_fetch_add(&futex_wakes, 1);
 	if (number == SYS_membarrier && a[0] != MEMBARRIER_CMD_GLOBAL)
 		membarrier_used = 1;
-	if (is_wait(number, a) && stop_at == BEFORE_FUTEX)
+	if (hook_is_wait(number, a) && stop_at == BEFORE_FUTEX)
 		raise(SIGSTOP);
-	if (is_wait(number, a))
+	if (hook_is_wait(number, a))
 		futex_waits++;
-	r = real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
-	if (is_wait(number, a) && r < 0 && errno == ETIMEDOUT)
+	r = hook_real(number, a);
+	if (hook_is_wait(number, a) && r < 0 && errno == ETIMEDOUT)
 		futex_timeouts++;
-	if (is_wait(number, a) && stop_at == AFTER_FUTEX)
+	if (hook_is_wait(number, a) && stop_at == AFTER_FUTEX)
 		raise(SIGSTOP);
 	return r;
 }
