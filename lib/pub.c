@@ -87,7 +87,7 @@ static void recover(struct mdbus_pub *p)
 }
 
 static void gate_refresh(struct mdbus_pub *p, uint64_t n);
-static int rearm(struct mdbus_pub *p, uint64_t seq);
+static void recount(struct mdbus_pub *p);
 
 static void announce(struct mdbus_pub *p)
 {
@@ -166,9 +166,7 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 			return r;
 		}
 	}
-	/* Readers armed before us: count them before the first publish. */
-	(void)rearm(p, atomic_load_explicit(&p->m.tab->armed_seq,
-					    memory_order_relaxed));
+	recount(p); /* readers armed before us, before the first publish */
 	*out = p;
 	return 0;
 }
@@ -334,6 +332,21 @@ static MDBUS_COLD int rearm(struct mdbus_pub *p, uint64_t seq)
 	p->armed_seen = seq;
 	p->may_sleep = p->nudge != NULL || cons_count_armed(&p->m) != 0;
 	return p->may_sleep && !before;
+}
+
+/*
+ * Counts the armed entries whether or not armed_seq moved: at open, and
+ * from the timers (heartbeat, reap), so that a writer of the table who
+ * put armed_seq back after a reader armed, or a table restored to zeros
+ * whose count came back to the value last seen, costs that reader capped
+ * sleeps until the next heartbeat rather than for good (doc/protocol.md,
+ * "Waiting").
+ */
+static void recount(struct mdbus_pub *p)
+{
+	/* Relaxed: rearm() fences. */
+	(void)rearm(p, atomic_load_explicit(&p->m.tab->armed_seq,
+					    memory_order_relaxed));
 }
 
 /* Steps 4 and 5: publishes every message sealed below `next`. */
@@ -526,6 +539,7 @@ MDBUS_EXPORT int mdbus_pub_skip(mdbus_pub_t *p, uint64_t n)
 MDBUS_EXPORT void mdbus_pub_heartbeat(mdbus_pub_t *p)
 {
 	(void)seg_table_restore(&p->m); /* a reader truncated it */
+	recount(p);
 	/* Relaxed: a liveness hint, not ordered with anything. */
 	atomic_store_explicit(&p->m.hdr->heartbeat_ns, clock_realtime_ns(),
 			      memory_order_relaxed);
@@ -541,6 +555,7 @@ MDBUS_EXPORT int mdbus_pub_reap(mdbus_pub_t *p)
 		return err_set(freed, "restore the consumer table: %s",
 			       strerror(-freed));
 	freed = cons_reap(&p->m);
+	recount(p);
 
 	if (p->m.g.mode == MDBUS_MODE_LOSSLESS) {
 		uint64_t before = atomic_load_explicit(&p->m.tab->evictions,

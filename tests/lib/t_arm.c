@@ -21,6 +21,11 @@
  *    that ran to its 100 ms cap after the message was published: none may.
  *    (Without arming, the producer's plain store loses such wake-ups:
  *    tests/lib/t_blocking fails with 100 ms round trips.)
+ * 5. A forged armed_seq: a writer of the table puts it back after a
+ *    reader armed, so the publisher never counts that reader and its
+ *    sleep runs to the cap (the damage a hostile writer may do); the
+ *    publisher's heartbeat recounts, after which no sleep of the reader
+ *    runs to its cap past a publish.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -164,11 +169,15 @@ static void one_reader(mdbus_pub_t *p, void *tab, enum mdbus_wait wait)
 	TU_CHECK_EQ(armed_seq(tab), seq0 + (sleeps ? 2 : 0));
 }
 
+static mdbus_sub_t *blocking(const char *name)
+{
+	return tu_sub_open(CHANNEL, name, MDBUS_START_LATEST, 0, MDBUS_WAIT_BLOCK);
+}
+
 /* Sleeps once (armed), then waits to be killed. */
 static int armed_victim(void *arg)
 {
-	mdbus_sub_t *s = tu_sub_open(CHANNEL, "victim", MDBUS_START_LATEST, 0,
-				     MDBUS_WAIT_BLOCK);
+	mdbus_sub_t *s = blocking("victim");
 	unsigned char buf[64];
 	struct mdbus_msg m;
 
@@ -242,6 +251,59 @@ static void race(mdbus_pub_t *p, int refuse)
 	TU_CHECK_EQ(atomic_load(&sh->lost), 0);
 }
 
+/* Reads 3 messages (blocking), saying ready before each; counts the
+ * sleeps of reads 2 and 3 that ran to their cap after the publish. */
+static int forged_reader(void *arg)
+{
+	mdbus_sub_t *s = blocking("forged");
+	unsigned char buf[64];
+	struct mdbus_msg m;
+
+	(void)arg;
+	for (uint32_t i = 1; i <= 3; i++) {
+		capped_at = 0;
+		atomic_store(&sh->ready, i);
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 10000000000LL), 0);
+		if (i >= 2 && capped_at && capped_at > atomic_load(&sh->published))
+			atomic_fetch_add(&sh->lost, 1);
+	}
+	mdbus_sub_close(s);
+	return 0;
+}
+
+/* Publishes one message once the reader said ready `want` and sleeps. */
+static void publish_to_sleeper(mdbus_pub_t *p, pid_t kid, uint32_t want)
+{
+	tu_await(&sh->ready, want, 30, "reader");
+	tu_await_state(kid, 'S', 30, "reader asleep");
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	atomic_store(&sh->published, tu_now_ns());
+}
+
+static void forged_seq(mdbus_pub_t *p, void *tab)
+{
+	uint64_t counted;
+	pid_t kid;
+
+	/* a publish: the publisher has counted armed_seq as it is now */
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	counted = armed_seq(tab);
+	atomic_store(&sh->ready, 0);
+	atomic_store(&sh->lost, 0);
+	atomic_store(&sh->published, UINT64_MAX);
+	kid = tu_spawn(forged_reader, NULL);
+	tu_await(&sh->ready, 1, 30, "reader");
+	tu_await_state(kid, 'S', 30, "reader asleep");
+	TU_CHECK_EQ(armed_seq(tab), counted + 1);
+	atomic_store(&table(tab)->armed_seq, counted); /* the forgery */
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0); /* woken by nobody */
+	mdbus_pub_heartbeat(p);
+	publish_to_sleeper(p, kid, 2);
+	publish_to_sleeper(p, kid, 3);
+	tu_wait_ok(kid, 30, "reader");
+	TU_CHECK_EQ(atomic_load(&sh->lost), 0);
+}
+
 int main(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 64, 4, MDBUS_MODE_OVERWRITE);
@@ -261,6 +323,7 @@ int main(void)
 	killed_armed(p, tab);
 	race(p, 0);
 	race(p, 1);
+	forged_seq(p, tab);
 	TU_CHECK_EQ(membarrier_global + membarrier_other, 0); /* the publisher */
 	tu_unmap(tab, len);
 	mdbus_pub_close(p);
