@@ -61,7 +61,7 @@ static void fill_entry(struct seg_consumer *c, const char *name,
  * 1 on success, 0 when the entry changed under us.
  */
 /* Clears entry c's armed flag, if set, and tells the producer to recount
- * (seq_cst bump, pairs with its acquire fence, pub.c rearm()). Called by
+ * (seq_cst bump, pairs with its acquire fence, pub.c recount()). Called by
  * whoever holds the entry: its owner leaving, a claimant, a reclaimer. */
 static void disarm(struct seg_map *m, struct seg_consumer *c)
 {

@@ -338,7 +338,7 @@ static uint64_t arm(const struct seg_map *m, const struct wait_for *wf,
 		return ns;
 	atomic_store_explicit(wf->armed, wf->waiting_tag, memory_order_relaxed);
 	/* seq_cst, and release for the flag above: pairs with the producer's
-	 * acquire fence after it saw the count move (pub.c rearm()). */
+	 * acquire fence after it saw the count move (pub.c recount()). */
 	atomic_fetch_add_explicit(&m->tab->armed_seq, 1, memory_order_seq_cst);
 	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
 		return ns;

@@ -15,12 +15,15 @@
  *    close clears the flag (armed_seq + 1).
  * 3. An armed reader SIGKILLed: the publisher's reap clears its flag and
  *    bumps armed_seq.
- * 4. The race the arming closes: a fresh handle's first sleep against a
- *    message published at that moment, 300 times with membarrier() and
- *    300 times refused (the short first sleep). A lost wake-up is a sleep
- *    that ran to its 100 ms cap after the message was published: none may.
- *    (Without arming, the producer's plain store loses such wake-ups:
- *    tests/lib/t_blocking fails with 100 ms round trips.)
+ * 4. A fresh handle's first sleep against a message published at that
+ *    moment, 300 times with membarrier() and 300 times refused (the short
+ *    first sleep). A lost wake-up is a sleep that ran to its 100 ms cap
+ *    after the message was published: none may. This catches gross
+ *    errors (a producer that never counts the armed readers loses all
+ *    300; so does tests/lib/t_blocking, with 100 ms round trips), not the
+ *    nanosecond store-buffer window the membarrier() closes: a review
+ *    build without it passed 3 x 600 trials. That ordering rests on the
+ *    argument in lib/wait.c and doc/protocol.md, "Waiting".
  * 5. A forged armed_seq: a writer of the table puts it back after a
  *    reader armed, so the publisher never counts that reader and its
  *    sleep runs to the cap (the damage a hostile writer may do); the
