@@ -249,7 +249,7 @@ static int bind_local(int fd, const struct addrinfo *dest, const char *addr)
 				 .ai_socktype = SOCK_DGRAM,
 				 .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV},
 			*ai;
-	char host[FWD_HOST_MAX], *port;
+	char host[FWD_HOST_MAX] = "", *port = NULL;
 	int rc;
 
 	fwd_split_addr(addr, host, sizeof host, &port);
@@ -401,7 +401,7 @@ void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len)
 static void linger(struct forwarder *f, uint64_t now)
 {
 	uint64_t end = now + f->o->rtx.linger_ns;
-	struct rtx_counts n;
+	struct rtx_counts n = {0};
 
 	while ((now = now_monotonic()) < end) {
 		sleep_ns(end - now < LINGER_REPEAT_NS ? end - now :

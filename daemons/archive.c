@@ -282,8 +282,9 @@ static int last_record(struct archive *a, const struct arch_file *f,
 {
 	int fd = arch_open_read(a->dirfd, f->name, geteuid()), r;
 	uint64_t from = 0;
-	struct stat st;
+	struct stat st = {0};
 
+	*last = 0;
 	if (fd < 0)
 		return fd;
 	r = fstat(fd, &st) < 0 ? -errno :
@@ -305,7 +306,7 @@ static int last_record(struct archive *a, const struct arch_file *f,
 static int files_end(struct archive *a, uint64_t epoch, uint64_t *next)
 {
 	struct arch_file *v;
-	uint64_t last;
+	uint64_t last = 0;
 	size_t n;
 	int r = arch_list(a->dirfd, a->c->name, epoch, &v, &n);
 

@@ -202,9 +202,13 @@ static int list(struct replay *rp, const struct seg_map *m)
  * whole header (its writer died, or the disk filled, at once) is empty. */
 static int open_file(struct replay *rp, size_t i)
 {
-	const struct arch_file *f = &rp->files[i];
-	int fd = arch_open_read(rp->dirfd, f->name, rp->owner), r;
+	const struct arch_file *f;
+	int fd, r;
 
+	if (!rp->files || i >= rp->nfiles)
+		return -EINVAL; /* callers pick i among the files */
+	f = &rp->files[i];
+	fd = arch_open_read(rp->dirfd, f->name, rp->owner);
 	close_file(rp);
 	rp->cur = i;
 	memcpy(rp->name, f->name, sizeof rp->name);
@@ -230,7 +234,7 @@ int replay_seek(struct replay *rp, const struct seg_map *m,
 	if (r < 0)
 		return r;
 	i = arch_pick(rp->files, rp->nfiles, how, key);
-	if (i < 0)
+	if (i < 0 || !rp->files)
 		return 0;
 	if (how == ARCH_BY_TIME)
 		*pos = rp->files[i].first_seq;
