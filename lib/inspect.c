@@ -87,13 +87,25 @@ static void fill_consumer(const struct seg_consumer *c, uint64_t w,
 	out->lost = atomic_load_explicit(&c->lost, memory_order_relaxed);
 }
 
+/*
+ * Lists the segment's data mapping with the SIGBUS guard (table_guard.c)
+ * while a tool reads it: the segment's owner may cut the file under a
+ * listing of every channel (mdsub --list, --watch), which must not kill
+ * the lister (doc/protocol.md, "Attaching"). Returns the slot, for
+ * table_guard_end().
+ */
+static int guard_data(const struct seg_map *m)
+{
+	return table_guard_add(m->data_map, m->g.total_size);
+}
+
 MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 			     struct mdbus_stats *st,
 			     struct mdbus_consumer_stat *cons, size_t max)
 {
 	struct seg_map m;
 	uint32_t i;
-	int r;
+	int r, slot;
 
 	err_clear();
 	r = seg_attach(&m, channel, dir, NULL, SEG_ATTACH_RDONLY);
@@ -105,6 +117,7 @@ MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 			       "file is missing or spoiled (its publisher mends "
 			       "it on its next heartbeat)", channel);
 	}
+	slot = guard_data(&m);
 	fill_stats(&m, st);
 	for (i = 0; i < m.g.max_consumers; i++) {
 		const struct seg_consumer *c = &m.table[i];
@@ -117,21 +130,23 @@ MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 			fill_consumer(c, w, st->pub.write_num, &cons[st->consumers]);
 		st->consumers++;
 	}
+	r = table_guard_end(slot, channel, 0);
 	seg_unmap(&m);
-	return 0;
+	return r;
 }
 
 MDBUS_EXPORT int mdbus_channel_counters(const char *channel, const char *dir,
 				       struct mdbus_counter *out, size_t max)
 {
 	struct seg_map m;
-	int r;
+	int r, slot;
 
 	err_clear();
 	r = seg_attach(&m, channel, dir, NULL, SEG_ATTACH_RDONLY);
 	if (r < 0)
 		return r;
-	r = counters_read(m.hdr, channel, out, max);
+	slot = guard_data(&m);
+	r = table_guard_end(slot, channel, counters_read(m.hdr, channel, out, max));
 	seg_unmap(&m);
 	return r;
 }

@@ -41,6 +41,10 @@ void table_guard_remove(int slot);
  * or last reset. */
 int table_guard_lost(int slot);
 void table_guard_reset(int slot);
+/* Takes a segment mapping listed while it was read off the list (before
+ * unmapping it): r, or MDBUS_ECORRUPT when the file was cut meanwhile
+ * (what was read then is zeros). */
+int table_guard_end(int slot, const char *channel, int r);
 
 /* ---- proc.c ---- */
 

@@ -23,7 +23,7 @@
  * directory of such files would otherwise stall every listing).
  */
 static int map_ready_header(int fd, const char *channel, struct stat *st,
-			    struct seg_header **out)
+			    struct seg_header **out, int *slot)
 {
 	struct seg_header *h;
 
@@ -41,11 +41,17 @@ static int map_ready_header(int fd, const char *channel, struct stat *st,
 	if (h == MAP_FAILED)
 		return err_set(-errno, "mmap channel %s: %s", channel,
 			       strerror(errno));
+	/* Its owner may cut the file now: zeros then, not SIGBUS (the
+	 * caller's table_guard_end() says so; doc/protocol.md "Attaching"). */
+	*slot = table_guard_add(h, SEG_HEADER_SIZE);
 	/* Acquire pairs with the creator's release store of the magic. */
 	if (atomic_load_explicit(&h->magic, memory_order_acquire) == 0) {
+		int r = table_guard_end(*slot, channel, 0);
+
 		munmap(h, SEG_HEADER_SIZE);
-		return err_set(MDBUS_ENOTREADY, "channel %s: segment without "
-			       "magic, not made by this library", channel);
+		return r < 0 ? r : err_set(MDBUS_ENOTREADY, "channel %s: "
+					   "segment without magic, not made by "
+					   "this library", channel);
 	}
 	*out = h;
 	return 0;
@@ -119,7 +125,7 @@ static int attach_data(struct seg_map *m, const char *channel, const char *dir,
 		       uid_t uid, struct stat *st)
 {
 	struct seg_header *h = NULL;
-	int fd, r;
+	int fd, r, slot = -1;
 
 	fd = seg_fd_open(dir, channel, O_RDONLY, 0);
 	if (fd < 0)
@@ -128,9 +134,10 @@ static int attach_data(struct seg_map *m, const char *channel, const char *dir,
 					channel, strerror(errno))
 			      : check_owner(st, channel, uid);
 	if (r == 0)
-		r = map_ready_header(fd, channel, st, &h);
+		r = map_ready_header(fd, channel, st, &h, &slot);
 	if (r == 0) {
 		r = seg_geom_from_header(&m->g, h, (uint64_t)st->st_size, channel);
+		r = table_guard_end(slot, channel, r);
 		munmap(h, SEG_HEADER_SIZE);
 	}
 	if (r == 0)

@@ -13,6 +13,10 @@
  * else goes to the handler that was installed before ours, or kills the
  * process as it would have.
  *
+ * The statistics calls (inspect.c) list a segment's data mapping here
+ * too while they read it: its owner may cut it under a tool that lists
+ * every channel of a directory.
+ *
  * The list is a fixed array of atomics, claimed by compare-and-swap, so
  * the handler reads it without locks. A process with more table mappings
  * than slots maps the rest unguarded (a truncation then kills it, as it
@@ -153,4 +157,15 @@ int table_guard_lost(int slot)
 	if (slot < 0 || slot >= GUARD_SLOTS)
 		return 0;
 	return atomic_load_explicit(&guards[slot].lost, memory_order_relaxed);
+}
+
+int table_guard_end(int slot, const char *channel, int r)
+{
+	int lost = table_guard_lost(slot);
+
+	table_guard_remove(slot);
+	if (!lost)
+		return r;
+	return err_set(MDBUS_ECORRUPT, "channel %s: the segment was truncated "
+		       "while it was read (by its owner): ask again", channel);
 }
