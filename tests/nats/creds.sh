@@ -34,12 +34,29 @@ wait "$SRC"
 sent=$(dir_write_num "$MDBUS_DIR" src)
 [ "${sent:-0}" -gt 2000 ] || fail "src wrote ${sent:-nothing}"
 
+# About one run in ten, this operator-mode server answers a connection
+# with credentials it trusts (good, denied) by "Authorization Violation"
+# as if it did not know the user; the cause is not found yet (the JWTs are
+# made once, the same file works just before and after). Such a refusal
+# of a known user is retried, twice at most, and said in the log; the
+# stranger's is what its case asserts.
+known_refused() { # known_refused FILE ARGS...: 0 when to retry
+	f=$1
+	shift
+	case "$*" in *stranger*) return 1 ;; esac
+	grep -q "the server does not know the user of" "$f" || return 1
+	echo "note: the server refused known credentials ($*): retried"
+}
 # mdsub NAME [ARGS...]: forwards src (all of it) with ARGS, output in NAME.fwd
 mdsub() {
 	n=$1
 	shift
-	timeout 20 "$MDSUB" --from oldest --until-caught-up src "$@" \
-		>"$WORK/$n.fwd" 2>&1
+	for try in 1 2 3; do
+		timeout 20 "$MDSUB" --from oldest --until-caught-up src "$@" \
+			>"$WORK/$n.fwd" 2>&1
+		rc=$?
+		[ "$try" -lt 3 ] && known_refused "$WORK/$n.fwd" "$@" || return $rc
+	done
 }
 # refused_fwd NAME TEXT ARGS...: mdsub exits 1 and says TEXT
 refused_fwd() {
@@ -84,8 +101,11 @@ refused_src() { # refused_src NAME TEXT KEY=VALUE...
 	n=$1 text=$2
 	shift 2
 	channel "$n.conf" "$n" source=nats "$@"
-	timeout 20 "$MDPUB" -c "$WORK/$n.conf" >"$WORK/$n.log" 2>&1
-	rc=$?
+	for try in 1 2 3; do
+		timeout 20 "$MDPUB" -c "$WORK/$n.conf" >"$WORK/$n.log" 2>&1
+		rc=$?
+		[ "$try" -lt 3 ] && known_refused "$WORK/$n.log" "$@" || break
+	done
 	[ "$rc" -eq 1 ] || fail "mdpub $*: exit $rc, not 1"
 	grep -qF -- "$text" "$WORK/$n.log" || fail "mdpub $*: no '$text'"
 }
