@@ -592,6 +592,11 @@ static int udp_start(struct source **out, const void *conf,
 		return fd;
 	}
 	log_msg(LOG_NOTICE, "channel %s: receiving on %s", name_of(u), where);
+	if (!u->conf.session && !u->conf.sender)
+		log_msg(LOG_WARNING, "channel %s: neither session nor sender is "
+			"set: whoever can send to %s can take the session before "
+			"the feed (set sender = the forwarder's --bind address, "
+			"and session; mdpub.conf(5))", name_of(u), where);
 	if (u->conf.retransmit)
 		log_msg(LOG_NOTICE, "channel %s: gaps are asked of the re-request "
 			"server %s", name_of(u), u->conf.retransmit);

@@ -80,7 +80,8 @@ struct recovery {
 	uint64_t timeout_ns, resend_ns;
 	uint64_t per_packet;     /* most messages a packet of the session held */
 	struct held *head;
-	size_t bytes;            /* of the packets held */
+	size_t bytes;            /* of the packets held, records included */
+	unsigned count;          /* packets held, at most HELD_MAX */
 	uint64_t epoch;          /* packets that continued the stream while
 				  * packets were held */
 	struct asked *asked;     /* conf.retransmit_requests of them, or NULL */

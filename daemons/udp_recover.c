@@ -50,6 +50,13 @@
 #define ANSWERS_PER_CB 64
 #define RESEND_MIN_NS 1000000ULL /* 1 ms */
 
+/* What a held packet costs: the packet and its record (retransmit_buffer
+ * counts both), and how many may be held at all, so that a packet's walk
+ * of the held list stays bounded whatever a forger sends (attack review:
+ * 838 000 held 20-byte heartbeats made each new one walk them all). */
+#define HELD_COST(n) (sizeof(struct held) + (n))
+#define HELD_MAX 4096u
+
 static const char *name_of(const struct udp *u)
 {
 	return channel_name(u->base.ch);
@@ -79,7 +86,8 @@ static void drop(struct udp *u, struct held **pp, unsigned counter)
 	struct held *x = *pp;
 
 	*pp = x->next;
-	u->rec->bytes -= x->len;
+	u->rec->bytes -= HELD_COST(x->len);
+	u->rec->count--;
 	if (!x->answer)
 		channel_count(u->base.ch, counter, 1);
 	free(x);
@@ -102,7 +110,8 @@ static void drain(struct udp *u)
 			continue;
 		}
 		rc->head = h->next;
-		rc->bytes -= h->len;
+		rc->bytes -= HELD_COST(h->len);
+		rc->count--;
 		if (h->end > u->expected)
 			n = udp_publish_packet(u, h->pkt, h->len);
 		if (h->answer && n)
@@ -239,7 +248,8 @@ static void link_copy(struct udp *u, struct held **pp, const unsigned char *p,
 		x->arrived_ns = (*pp)->arrived_ns;
 	memcpy(x->pkt, p, n);
 	*pp = x;
-	u->rec->bytes += n;
+	u->rec->bytes += HELD_COST(n);
+	u->rec->count++;
 	if (has_server(u) && !ev_is_active(&u->rec->timer))
 		ev_timer_again(u->base.loop, &u->rec->timer);
 }
@@ -314,7 +324,8 @@ static void hold_live(struct udp *u, const unsigned char *p, size_t n,
 	unsigned chain = 0;
 	struct held **pp, **at = NULL;
 
-	while (rc->head && rc->bytes + n > u->conf.retransmit_buffer)
+	while (rc->head && (rc->bytes + HELD_COST(n) > u->conf.retransmit_buffer ||
+			    rc->count >= HELD_MAX))
 		if (make_room(u, h->seq) < 0) {
 			channel_count(u->base.ch, UDP_DISCARDED, 1);
 			return;
@@ -448,7 +459,8 @@ static void take_answer(struct udp *u, const unsigned char *p, size_t n,
 		if (x->end > last)
 			last = x->end;
 	if (h.seq + udp_msgs(&h) <= u->expected || h.seq >= last ||
-	    rc->bytes + n > u->conf.retransmit_buffer) {
+	    rc->bytes + HELD_COST(n) > u->conf.retransmit_buffer ||
+	    rc->count >= HELD_MAX) {
 		channel_count(u->base.ch, UDP_DUPLICATE, 1);
 		return;
 	}

@@ -16,7 +16,9 @@
 #      one among them), and of another session: every one counted as
 #      sender, none taken.
 # Then the forwarder's default session name is ten random letters and
-# digits, not the clock's.
+# digits, not the clock's, and mdpub warns about a udp channel with
+# neither session nor sender; and 6000 forged heartbeats ahead hold 4096
+# and discard 1904, exactly.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 [ -x "${MDSUB:-}" ] || { echo "SKIP: mdsub not built"; exit 77; }
 UDPSEND=$top_builddir/tests/mdpub/udpsend
@@ -132,4 +134,40 @@ name=$(sed -n "s/.*channel dst: session '\(.*\)'$/\1/p" "$WORK/dst4.log")
 echo "session: '$name'"
 echo "$name" | grep -qx '[A-Za-z0-9]\{10\}' || fail "session '$name' is not 10 letters and digits"
 echo "$name" | grep -qx '[0-9]*' && fail "session '$name' is digits only (the clock?)"
+grep -q "neither session nor sender is set" "$WORK/dst4.log" ||
+	fail "no warning for a udp channel without session and sender"
+
+# 5. a flood of forged heartbeats ahead (the session known): at most 4096
+# are held, each further one is discarded at once (before, all 6000 were
+# held and each walked the others: quadratic)
+command -v python3 >/dev/null || { echo "SKIP part 5: no python3"; exit 0; }
+rm -rf "${MDBUS_DIR:?}"/*
+channel dst5.conf dst source=udp listen=127.0.0.1:0 session=FLOOD
+start dst5 -c "$WORK/dst5.conf"
+PORT=$(port_of dst5)
+wait_log dst5 "publishing from sequence"
+python3 - "$PORT" <<'PY' || fail "flood"
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+to = ("127.0.0.1", int(sys.argv[1]))
+def pkt(seq, count, blocks=()):
+    p = b"FLOOD     " + struct.pack(">QH", seq, count)
+    return p + b"".join(struct.pack(">H", len(b)) + b for b in blocks)
+s.sendto(pkt(1, 0), to)  # the session, next expected 1
+time.sleep(0.2)
+for i in range(6000):
+    s.sendto(pkt(100 + 2 * i, 0), to)
+    if i % 200 == 0:
+        time.sleep(0.01)
+PY
+check_flood() {
+	kill -USR1 "$PID" && sleep 0.1 &&
+		grep -q "source udp: .* discarded 1904 refuted 0$" "$WORK/dst5.log"
+}
+i=0
+until check_flood; do
+	i=$((i + 1))
+	[ $i -le 300 ] || fail "flood: $(grep 'source udp' "$WORK/dst5.log" | tail -n 1)"
+done
+stop "$PID"
 exit 0
