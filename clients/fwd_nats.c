@@ -453,14 +453,21 @@ static int send_core(struct nats_fwd *f, const struct delivery *d)
 	return rc < 0 ? rc : 0;
 }
 
-/* Notes a refusal for the user's permissions (under f->mu). */
+/* Notes a refusal for the user's permissions (under f->mu); text is the
+ * server's words, or NULL to name the refusal by its subject. */
 static void note_denied(struct nats_fwd *f, const char *text)
 {
-	if (!f->denied[0])
+	if (!f->denied[0] && text && *text)
 		snprintf(f->denied, sizeof(f->denied), "nats: %.200s: the "
 			 "user of the credentials may not publish on %.300s: "
 			 "give it that permission or use another --nats-prefix",
-			 text && *text ? text : "not permitted", f->subject);
+			 text, f->subject);
+	else if (!f->denied[0])
+		snprintf(f->denied, sizeof(f->denied), "nats: Permissions "
+			 "Violation for Publish to %.200s: the user of the "
+			 "credentials may not publish on %.200s: give it that "
+			 "permission or use another --nats-prefix", f->subject,
+			 f->subject);
 	pthread_cond_broadcast(&f->cond);
 }
 
@@ -470,14 +477,16 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub,
 			   natsStatus err, void *closure)
 {
 	struct nats_fwd *f = closure;
-	const char *text = NULL;
 
+	(void)nc;
 	(void)sub;
 	if (err != NATS_NOT_PERMITTED)
 		return;
-	natsConnection_GetLastError(nc, &text);
+	/* Not natsConnection_GetLastError(): its text is the connection's
+	 * buffer, which the library's reader thread rewrites for every
+	 * refusal the server sends (TSan: a data race). */
 	pthread_mutex_lock(&f->mu);
-	note_denied(f, text);
+	note_denied(f, NULL);
 	pthread_mutex_unlock(&f->mu);
 }
 
