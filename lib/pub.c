@@ -92,7 +92,7 @@ static void recover(struct mdbus_pub *p)
 	p->next = n;
 }
 
-static void gate_refresh(struct mdbus_pub *p, uint64_t n);
+static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low);
 static int recount(struct mdbus_pub *p);
 
 static void announce(struct mdbus_pub *p)
@@ -163,7 +163,7 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	cons_reap(&p->m);
 	recover(p);
 	if (p->m.g.mode == MDBUS_MODE_LOSSLESS)
-		gate_refresh(p, p->next); /* readers may be behind a restart */
+		gate_refresh(p, p->next, p->next); /* readers may be behind a restart */
 	announce(p);
 	if (cfg->flags & MDBUS_PUB_NUDGE) {
 		r = pub_nudge_start(&p->nudge, &p->m);
@@ -210,15 +210,24 @@ static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
 }
 
 /*
- * Recomputes the lowest read position of the live registered readers;
+ * Recomputes the lowest read position of the live registered readers,
+ * `low` when none is lower: the published write count when publishing
+ * (inside a batch n is ahead of it), so that a reader registering now,
+ * which starts no lower than that count, is not lapped before the next
+ * look (sub.c start_latest_registered());
  * when one of them blocks message n, frees it if its process is dead and
  * evicts it if it stalled too long. Slow path: runs only when the cached
  * gate says the ring is full.
  */
-static void gate_refresh(struct mdbus_pub *p, uint64_t n)
+static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 {
-	uint64_t now = clock_mono_ns(), low = n;
+	uint64_t now = clock_mono_ns();
 	uint32_t i;
+
+	/* Pairs with the reader's fence after its registration (sub.c
+	 * start_latest_registered()): the write_num store before this
+	 * fence, or the reader's entry, is seen by the other side. */
+	atomic_thread_fence(memory_order_seq_cst);
 
 	/* Readers cut the table and the guard put zeros here: nobody gates
 	 * us in a table of zeros, so mend it before looking. */
@@ -254,19 +263,25 @@ static void gate_refresh(struct mdbus_pub *p, uint64_t n)
 }
 
 /* Slow path of room_for(): the cached gate says full. */
-static MDBUS_COLD int room_refresh(struct mdbus_pub *p, uint64_t n)
+static MDBUS_COLD int room_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 {
-	gate_refresh(p, n);
+	gate_refresh(p, n, low);
 	if (n - p->gate < p->m.g.capacity)
 		return 0;
 	return MDBUS_EBACKPRESSURE;
 }
 
-MDBUS_INLINE int room_for(struct mdbus_pub *p, uint64_t n)
+/* Lossless: whether message n may be written; `low` as gate_refresh(). */
+MDBUS_INLINE int room_below(struct mdbus_pub *p, uint64_t n, uint64_t low)
 {
 	if (p->m.g.mode != MDBUS_MODE_LOSSLESS || n - p->gate < p->m.g.capacity)
 		return 0;
-	return room_refresh(p, n);
+	return room_refresh(p, n, low);
+}
+
+MDBUS_INLINE int room_for(struct mdbus_pub *p, uint64_t n)
+{
+	return room_below(p, n, p->next);
 }
 
 /* ---------------------------------------------------------- publishing */
@@ -542,7 +557,9 @@ MDBUS_EXPORT int mdbus_pub_skip(mdbus_pub_t *p, uint64_t n)
 		return 0;
 	if (to < n || to > SEQ_LIMIT)
 		return -EOVERFLOW; /* stamps would wrap (layout.h) */
-	r = room_for(p, to - 1); /* the markers overwrite up to to-1-cap */
+	/* the markers overwrite up to to-1-cap: a reader registering now
+	 * loses the skipped messages anyway */
+	r = room_below(p, to - 1, to - 1);
 	if (r < 0)
 		return r;
 	for (m = n < cap ? p->next : to - cap; m < to; m++)
@@ -581,7 +598,7 @@ MDBUS_EXPORT int mdbus_pub_reap(mdbus_pub_t *p)
 		uint64_t before = atomic_load_explicit(&p->m.tab->evictions,
 						       memory_order_relaxed);
 
-		gate_refresh(p, p->next);
+		gate_refresh(p, p->next, p->next);
 		freed += (int)(atomic_load_explicit(&p->m.tab->evictions,
 						    memory_order_relaxed) - before);
 	}

@@ -208,8 +208,33 @@ static int attach_map(struct mdbus_sub *s)
 	return 0;
 }
 
-/* Takes a consumer entry at s->pos, unless the mapping is read-only. */
-static int attach_register(struct mdbus_sub *s)
+MDBUS_INLINE void publish_position(struct mdbus_sub *s);
+
+/*
+ * A reader that starts at the latest message takes its start from a
+ * write count read after its entry is in the table (doc/protocol.md,
+ * "Publishing", lossless mode): the count read before may be one that a
+ * lossless producer, whose cached gate did not know the entry yet, runs
+ * a ring past before it looks at the table again.
+ */
+static void start_latest_registered(struct mdbus_sub *s)
+{
+	uint64_t w;
+
+	/* Pairs with the fence in gate_refresh() (pub.c): either the
+	 * producer's look at the table after its fence sees our entry,
+	 * or our load below sees the write count it had published before
+	 * its fence, which bounds the gate it computed. */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* Acquire: pairs with the producer's release store of write_num. */
+	w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
+	if (w > s->pos)
+		s->pos = w;
+}
+
+/* Takes a consumer entry at s->pos, unless the mapping is read-only;
+ * a reader starting at the latest message (`latest`) then moves there. */
+static int attach_register(struct mdbus_sub *s, int latest)
 {
 	int r;
 
@@ -225,6 +250,10 @@ static int attach_register(struct mdbus_sub *s)
 			       "was cut while we registered (its publisher "
 			       "mends it on its next heartbeat)", s->channel);
 	s->entry = r;
+	if (latest && !s->replaying) {
+		start_latest_registered(s);
+		publish_position(s);
+	}
 	return 0;
 }
 
@@ -232,7 +261,8 @@ static int attach(struct mdbus_sub *s)
 {
 	int r = attach_map(s);
 
-	if (r == 0 && (r = attach_register(s)) < 0) {
+	if (r == 0 &&
+	    (r = attach_register(s, s->start == MDBUS_START_LATEST)) < 0) {
 		replay_close(s->rp);
 		s->rp = NULL;
 		seg_unmap(&s->m);
@@ -1011,7 +1041,7 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 		s->entry = -1;
 		s->evicted = s->m.writable; /* entry-less until this works */
 	}
-	r = attach_register(&fresh);
+	r = attach_register(&fresh, !same && start == MDBUS_START_LATEST);
 	if (r < 0) {
 		if (!took)
 			replay_close(fresh.rp);
