@@ -412,9 +412,12 @@ static void linger(struct forwarder *f, uint64_t now)
 	fprintf(stderr, "mdsub: %s: retransmission: %" PRIu64 " requests "
 		"served (%" PRIu64 " messages), %" PRIu64 " refused (allow %"
 		PRIu64 ", rate %" PRIu64 ", session %" PRIu64 ", malformed %"
-		PRIu64 "), %" PRIu64 " out of range\n", f->o->url, n.served,
-		n.messages, n.allow + n.rate + n.session + n.malformed, n.allow,
-		n.rate, n.session, n.malformed, n.out_of_range);
+		PRIu64 "), %" PRIu64 " out of range, %" PRIu64 " read from "
+		"the archive (readers opened %" PRIu64 ", messages skipped %"
+		PRIu64 ")\n", f->o->url, n.served, n.messages,
+		n.allow + n.rate + n.session + n.malformed, n.allow, n.rate,
+		n.session, n.malformed, n.out_of_range, n.archive,
+		n.archive_opens, n.archive_skipped);
 }
 
 void fwd_close(struct forwarder *f)

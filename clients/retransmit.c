@@ -8,7 +8,11 @@
  * rest). Each answer is paid for from the requester's token bucket and
  * the total one (ratelimit.c) before it is sent: whatever a request asks,
  * it gets at most one batch, and the answer rate is bounded per requester
- * and in total. A request for numbers past the last sent is answered with
+ * and in total. A request for messages older than the store is paid for
+ * as a full batch before the archive hook (rtx_archive.c) reads anything,
+ * and read without the lock the forwarder takes to keep its packets: a
+ * request the buckets refuse costs no read, and the reads a requester
+ * gets are bounded by its rate. A request for numbers past the last sent is answered with
  * a heartbeat (an end of session after the end) numbered with the next
  * one: the receiver learns that packets it holds past that were never
  * sent (doc/protocol.md "Retransmission"). Requests from addresses not
@@ -41,9 +45,15 @@
 struct rtx {
 	int fd;
 	pthread_t thread;
-	pthread_mutex_t lock;         /* store, session, next, ended, older */
+	/* r->lock: store, session, sessions, next, ended, older and
+	 * older_ctx, written by the forwarder's thread (rtx_keep(),
+	 * rtx_session(), rtx_end(), rtx_set_older()) and read by the server
+	 * thread, which copies what an archive read needs (older_job) and
+	 * reads without it. */
+	pthread_mutex_t lock;
 	struct rtx_store *store;
 	char session[MOLD_SESSION_LEN];
+	uint64_t sessions;            /* rtx_session() calls so far */
 	uint64_t next;                /* after the last message sent, 0: none */
 	int ended;
 	struct addr_allow allow;
@@ -56,37 +66,108 @@ struct rtx {
 	unsigned char answer[MOLD_PACKET_MAX];
 };
 
-/* Seals the answer to req in r->answer; returns its length, or 0 for
- * none. */
-static int build_answer(struct rtx *r, const struct mold_header *req,
-			unsigned *got)
-{
-	struct mold_writer w;
-	uint64_t seq = req->seq;
-	int count = -1;
+/* held_answer(): only the archive hook can have it. */
+#define ASK_OLDER (-1)
 
-	mold_writer_init(&w, r->answer, r->answer_max);
-	pthread_mutex_lock(&r->lock);
+/* The archive hook and the session it was asked for, copied under
+ * r->lock for a read without it. */
+struct older_job {
+	rtx_older_fn fn;
+	void *ctx;
+	uint64_t sessions;            /* r->sessions then */
+};
+
+/* Under r->lock: seals in w the answer to req from what the server holds
+ * and returns its length; 0 for none (counted); ASK_OLDER, with job set,
+ * when only the archive hook can have it. */
+static int held_answer(struct rtx *r, const struct mold_header *req,
+		       struct mold_writer *w, unsigned *got,
+		       struct older_job *job)
+{
 	if (memcmp(req->session, r->session, MOLD_SESSION_LEN)) {
-		pthread_mutex_unlock(&r->lock);
 		r->n.session++;
 		return 0;
 	}
-	if (r->next && seq >= r->next) { /* not sent yet */
-		seq = r->next;
-		count = r->ended ? MOLD_COUNT_END : MOLD_COUNT_HEARTBEAT;
-	}
-	*got = count < 0 ? rtx_store_answer(r->store, seq, req->count, &w) : 0;
-	if (count < 0 && !*got && r->older)
-		*got = r->older(r->older_ctx, seq, req->count, &w);
-	pthread_mutex_unlock(&r->lock);
-	if (count < 0 && !*got) {
+	if (r->next && req->seq >= r->next) /* not sent yet */
+		return mold_writer_seal_count(w, req->session, r->next,
+					      r->ended ? MOLD_COUNT_END :
+							 MOLD_COUNT_HEARTBEAT);
+	*got = rtx_store_answer(r->store, req->seq, req->count, w);
+	if (*got)
+		return mold_writer_seal(w, req->session, req->seq);
+	if (!r->older) {
 		r->n.out_of_range++;
 		return 0;
 	}
-	return count < 0 ? mold_writer_seal(&w, req->session, seq) :
-			   mold_writer_seal_count(&w, req->session, seq,
-						  (uint16_t)count);
+	*job = (struct older_job){r->older, r->older_ctx, r->sessions};
+	return ASK_OLDER;
+}
+
+/* Takes bytes (and the headers) from the requester's and the total
+ * bucket: 1, or 0 (counted) when they cannot pay for them. */
+static int pay(struct rtx *r, const struct sockaddr_storage *from,
+	       socklen_t fromlen, size_t bytes)
+{
+	if (rtx_limit_take(r->limit, from, fromlen,
+			   (uint64_t)bytes + UDP_OVERHEAD, now_monotonic()))
+		return 1;
+	r->n.rate++;
+	return 0;
+}
+
+/* Whether the session a job was copied in is still the current one. */
+static int same_session(struct rtx *r, const struct older_job *job)
+{
+	int same;
+
+	pthread_mutex_lock(&r->lock);
+	same = r->sessions == job->sessions;
+	pthread_mutex_unlock(&r->lock);
+	return same;
+}
+
+/* The answer to req from the archive hook, without r->lock (the
+ * forwarder's rtx_keep() never waits for a read): paid for first as the
+ * largest answer, so that a request the buckets refuse reads nothing.
+ * Returns its length in r->answer, or 0 for none (counted). */
+static int older_answer(struct rtx *r, const struct mold_header *req,
+			const struct sockaddr_storage *from,
+			socklen_t fromlen, const struct older_job *job,
+			unsigned *got)
+{
+	struct mold_writer w;
+
+	if (!pay(r, from, fromlen, r->answer_max))
+		return 0;
+	r->n.archive++;
+	mold_writer_init(&w, r->answer, r->answer_max);
+	*got = job->fn(job->ctx, req->seq, req->count, &w, &r->n);
+	if (!*got) {
+		r->n.out_of_range++;
+		return 0;
+	}
+	if (!same_session(r, job)) { /* a new one began meanwhile */
+		r->n.session++;
+		return 0;
+	}
+	return mold_writer_seal(&w, req->session, req->seq);
+}
+
+/* The answer to req from what the server holds, paid for when it is
+ * known; ASK_OLDER (job set) for the archive hook. */
+static int paid_held_answer(struct rtx *r, const struct mold_header *req,
+			    const struct sockaddr_storage *from,
+			    socklen_t fromlen, unsigned *got,
+			    struct older_job *job)
+{
+	struct mold_writer w;
+	int n;
+
+	mold_writer_init(&w, r->answer, r->answer_max);
+	pthread_mutex_lock(&r->lock);
+	n = held_answer(r, req, &w, got, job);
+	pthread_mutex_unlock(&r->lock);
+	return n > 0 && !pay(r, from, fromlen, (size_t)n) ? 0 : n;
 }
 
 static void handle_request(struct rtx *r, const unsigned char *pkt,
@@ -94,6 +175,7 @@ static void handle_request(struct rtx *r, const unsigned char *pkt,
 			   socklen_t fromlen)
 {
 	struct mold_header req;
+	struct older_job job = {0};
 	unsigned got = 0;
 	int n;
 
@@ -105,14 +187,11 @@ static void handle_request(struct rtx *r, const unsigned char *pkt,
 		r->n.malformed++;
 		return;
 	}
-	n = build_answer(r, &req, &got);
+	n = paid_held_answer(r, &req, from, fromlen, &got, &job);
+	if (n == ASK_OLDER)
+		n = older_answer(r, &req, from, fromlen, &job, &got);
 	if (n <= 0)
 		return;
-	if (!rtx_limit_take(r->limit, from, fromlen,
-			    (uint64_t)n + UDP_OVERHEAD, now_monotonic())) {
-		r->n.rate++;
-		return;
-	}
 	if (sendto(r->fd, r->answer, (size_t)n, 0, (const void *)from,
 		   fromlen) < 0)
 		return; /* the requester asks again */
@@ -285,6 +364,7 @@ void rtx_session(struct rtx *r, const char session[MOLD_SESSION_LEN])
 {
 	pthread_mutex_lock(&r->lock);
 	memcpy(r->session, session, MOLD_SESSION_LEN);
+	r->sessions++;
 	rtx_store_clear(r->store);
 	r->next = 0;
 	r->ended = 0;

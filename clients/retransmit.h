@@ -40,6 +40,12 @@ struct rtx_counts {
 	uint64_t malformed;   /* refused: not a request packet */
 	uint64_t out_of_range; /* no message of it kept (too old, not yet
 				* sent, or never forwarded) */
+	uint64_t archive;     /* requests read back from the channel
+			       * (rtx_set_older()), each paid for as a full
+			       * packet before it was read */
+	uint64_t archive_opens;   /* readers opened at a number for them */
+	uint64_t archive_skipped; /* messages an open reader read past to
+				   * reach a request ahead of it */
 };
 
 /* ---- the store of recent messages (rtx_store.c) ---- */
@@ -117,15 +123,20 @@ void rtx_end(struct rtx *r);
 
 /* Messages older than the store holds: the hook for an archive of the
  * channel. `older` appends to w the messages numbered seq, seq + 1, ...
- * (MoldUDP64 number = ring sequence + 1; at most count) and returns how
- * many. Called from the server thread; NULL (the default) for none. */
+ * (MoldUDP64 number = ring sequence + 1; at most count), adds the readers
+ * it opened and the messages it read past to n->archive_opens and
+ * n->archive_skipped, and returns how many it appended. Called from the
+ * server thread only, without the server's lock (ctx is that thread's
+ * until rtx_close() returns), and only for a request the rate limit let
+ * through; NULL (the default) for none. */
 typedef unsigned (*rtx_older_fn)(void *ctx, uint64_t seq, unsigned count,
-				 struct mold_writer *w);
+				 struct mold_writer *w, struct rtx_counts *n);
 void rtx_set_older(struct rtx *r, rtx_older_fn older, void *ctx);
 
 /* rtx_archive.c: the messages older than the store, read back from the
- * channel (its ring, else its archive) for a server of the forwarder of
- * `channel` read with cfg (the segment under the name now). Returns 0 or
+ * channel (its ring, else its archive) by a reader kept open across
+ * requests, for a server of the forwarder of `channel` read with cfg (the
+ * segment under the name now). Returns 0 or
  * -1 (the channel cannot be looked at, or no memory). */
 struct rtx_archive;
 struct mdbus_sub_config;

@@ -1,11 +1,18 @@
 /*
  * rtx_archive.c - re-requests for messages older than the re-request
  * server's store (retransmit.h, rtx_set_older()): read back from the
- * channel, by a reader opened at the asked sequence for each such
- * request, which reads the channel's archive when the ring no longer
- * holds them (doc/protocol.md, "Replay, then live"). Only what the reader
- * gets whole and in order goes out: a gap ends the answer there.
+ * channel by a reader that reads the channel's archive when the ring no
+ * longer holds them (doc/protocol.md, "Replay, then live"). Recordings
+ * have no index (doc/protocol.md, "Archive files"): a reader opened at a
+ * number walks the record headers of its file from the file's start. So
+ * the reader is kept open across requests, with the message it read last
+ * and did not answer: a request at or ahead of it (the rest of a gap,
+ * asked packet by packet) reads on from there, reading past at most
+ * SKIP_MAX messages; only one behind it, or further ahead, opens it anew.
+ * Only what the reader gets whole and in order goes out: a gap ends the
+ * answer there.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,10 +20,17 @@
 #include "moldudp64.h"
 #include "retransmit.h"
 
+#define SKIP_MAX 65536 /* messages read past to a request, else a new open */
+
+/* The server thread's alone once attached (rtx_older_fn): no lock. */
 struct rtx_archive {
 	char *channel;
 	struct mdbus_sub_config cfg;  /* the run's, anonymous, start SEQ */
 	uint64_t epoch;               /* the segment the forwarder reads */
+	mdbus_sub_t *s;               /* kept open across requests, or NULL */
+	int held;                     /* m and buf: read from s, not answered */
+	uint64_t next;                /* ring sequence s reads next */
+	struct mdbus_msg m;
 	unsigned char buf[MDBUS_UDP_PAYLOAD_MAX];
 };
 
@@ -30,37 +44,109 @@ static int same_segment(const struct rtx_archive *a)
 	       st.epoch == a->epoch;
 }
 
+static void drop_reader(struct rtx_archive *a)
+{
+	mdbus_sub_close(a->s);
+	a->s = NULL;
+	a->held = 0;
+}
+
+/* The ring sequence of the first message the kept reader gives. */
+static uint64_t reader_at(const struct rtx_archive *a)
+{
+	return a->held ? a->m.seq : a->next;
+}
+
+/* A reader that gives ring sequence `want` first, or after reading past
+ * at most SKIP_MAX messages: the kept one, else one opened at want.
+ * Returns 0, or -1 when none can be opened. */
+static int reader_for(struct rtx_archive *a, uint64_t want,
+		      struct rtx_counts *n)
+{
+	struct mdbus_sub_config c = a->cfg;
+
+	if (a->s && reader_at(a) <= want && want - reader_at(a) <= SKIP_MAX)
+		return 0;
+	drop_reader(a);
+	c.start_seq = want;
+	if (mdbus_sub_open(&a->s, a->channel, &c) < 0) {
+		a->s = NULL;
+		return -1;
+	}
+	n->archive_opens++;
+	a->next = want;
+	return 0;
+}
+
+/* Makes the next message held: 0, or -1 when there is none (not yet
+ * written, or an error: then the reader is dropped). */
+static int hold_next(struct rtx_archive *a)
+{
+	int rc;
+
+	if (a->held)
+		return 0;
+	rc = mdbus_sub_try_read(a->s, a->buf, sizeof a->buf, &a->m);
+	if (rc == -EAGAIN)
+		return -1;
+	if (rc < 0) {
+		drop_reader(a);
+		return -1;
+	}
+	a->held = 1;
+	a->next = a->m.seq + 1;
+	return 0;
+}
+
+/* Appends to w the messages want, want + 1, ... (ring sequences; at most
+ * count) from the kept reader, reading past those before want; returns
+ * how many. A message that does not fit stays held for the next request
+ * (the rest, asked next). */
+static unsigned read_on(struct rtx_archive *a, uint64_t want,
+			unsigned count, struct mold_writer *w,
+			struct rtx_counts *n)
+{
+	unsigned got = 0;
+
+	while (got < count && a->s && hold_next(a) == 0) {
+		struct mold_msg mm = {.ts_ns = a->m.ts_ns, .type = a->m.type,
+				      .payload = a->buf, .size = a->m.size};
+
+		if (a->m.seq < want) {
+			a->held = 0;
+			n->archive_skipped++;
+			continue;
+		}
+		if (a->m.seq != want + got || mold_append_msg(w, &mm) < 0)
+			break;
+		a->held = 0;
+		got++;
+	}
+	return got;
+}
+
 /* rtx_older_fn: messages seq, seq + 1, ... (MoldUDP64 numbers: ring
  * sequence + 1) into w while they fit. */
 static unsigned from_channel(void *ctx, uint64_t seq, unsigned count,
-			     struct mold_writer *w)
+			     struct mold_writer *w, struct rtx_counts *n)
 {
 	struct rtx_archive *a = ctx;
-	struct mdbus_sub_config c = a->cfg;
-	struct mdbus_msg m;
-	mdbus_sub_t *s;
-	unsigned got = 0;
+	unsigned got;
 
-	if (seq == 0 || !same_segment(a))
+	if (seq == 0 || !same_segment(a)) {
+		drop_reader(a);
 		return 0;
-	c.start_seq = seq - 1;
-	if (mdbus_sub_open(&s, a->channel, &c) < 0)
-		return 0;
-	while (got < count &&
-	       mdbus_sub_try_read(s, a->buf, sizeof a->buf, &m) == 0 &&
-	       m.lost == 0 && m.seq == seq - 1 + got) {
-		struct mold_msg mm = {.ts_ns = m.ts_ns, .type = m.type,
-				      .payload = a->buf, .size = m.size};
-
-		if (mold_append_msg(w, &mm) < 0)
-			break;
-		got++;
 	}
-	mdbus_sub_close(s);
+	if (reader_for(a, seq - 1, n) < 0)
+		return 0;
+	got = read_on(a, seq - 1, count, w, n);
 	/* The name held the forwarder's segment before and after the reader
-	 * opened it (epochs are random, never reused): what it read is
-	 * this session's. */
-	return same_segment(a) ? got : 0;
+	 * was opened, and still does (epochs are random, never reused):
+	 * what it read is this session's. */
+	if (same_segment(a))
+		return got;
+	drop_reader(a);
+	return 0;
 }
 
 int rtx_archive_open(struct rtx_archive **out, const char *channel,
@@ -94,6 +180,7 @@ void rtx_archive_close(struct rtx_archive *a)
 {
 	if (!a)
 		return;
+	drop_reader(a);
 	free(a->channel);
 	free(a);
 }

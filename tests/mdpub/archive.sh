@@ -28,7 +28,8 @@
 #    so once and replays every message (it waited forever before);
 #  - mdsub --from TIME starts at the first message stamped at or after it;
 #  - mdsub --retransmit answers re-requests for messages older than its
-#    store and the ring from the archive.
+#    store and the ring from the archive, by a reader kept open across
+#    requests (opened again only for one behind it).
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 RING=4096 # slots_per_block 1024 x block_count 4
@@ -371,7 +372,9 @@ rm "$AR/$bad"
 # 7. mdsub --forward --retransmit answers re-requests for messages its
 # store (100) and the ring (4096) no longer hold from the archive, and
 # one past the end with a heartbeat: the channel of case 6, forwarded
-# from its oldest message in the ring
+# from its oldest message in the ring. Its reader stays open: the rest
+# (11-20) is read on, a request ahead (111) reads past 90 messages
+# (21-110), only one behind (1) opens it again: 2 readers for 4 answers.
 REQ=$top_builddir/tests/mdsub/requester
 "$MDSUB" --forward udp://127.0.0.1:9 --from oldest --session OLDER \
 	--retransmit=127.0.0.1:0 --retransmit-depth=100 --linger=0 tm \
@@ -379,15 +382,18 @@ REQ=$top_builddir/tests/mdsub/requester
 fwd=$!
 PIDS="$PIDS $fwd"
 port=$(rtx_port "$WORK/rtx.err")
-out=$("$REQ" "$port" OLDER 1 10 1) || fail "requester: $out"
-echo "$out" | grep -q '^answers 1 messages 10 ' ||
-	fail "messages 0-9 from the archive: $out"
+for ask in "1 10" "11 10" "111 1" "1 1"; do
+	set -- $ask
+	out=$("$REQ" "$port" OLDER $1 $2 1) || fail "requester: $out"
+	echo "$out" | grep -q "^answers 1 messages $2 " ||
+		fail "messages $1 + $2 from the archive: $out"
+done
 out=$("$REQ" "$port" OLDER 60003 10 1) || fail "requester: $out"
 echo "$out" | grep -q '^answers 0 .* heartbeats 1$' ||
 	fail "not a heartbeat past the end: $out"
 kill -TERM "$fwd"
 wait "$fwd"
-grep -q "retransmission: 2 requests served (10 messages), 0 refused (allow 0, rate 0, session 0, malformed 0), 0 out of range" \
+grep -q "retransmission: 5 requests served (22 messages), 0 refused (allow 0, rate 0, session 0, malformed 0), 0 out of range, 4 read from the archive (readers opened 2, messages skipped 90)$" \
 	"$WORK/rtx.err" || fail "retransmission counts: $(cat "$WORK/rtx.err")"
-echo "retransmission: messages 0-9 answered from the archive"
+echo "retransmission: messages 1-20, 111 and 1 answered from the archive by 2 readers"
 exit 0

@@ -1,0 +1,85 @@
+#!/bin/sh
+# mdsub --forward --retransmit flooded with re-requests for a message only
+# its archive hook can read (clients/rtx_archive.c) while it forwards a
+# live feed: each request is paid for as a full packet before anything is
+# read, so the channel is read (and a reader opened) exactly once per
+# answer the rate let through, the rest refused by rate without a read;
+# the reads are done without the lock the forwarder takes for every
+# packet, and the feed arrives whole: every message once, in order.
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+[ -x "${MDSUB:-}" ] || { echo "SKIP: mdsub not built"; exit 77; }
+REQ=$top_builddir/tests/mdsub/requester
+TOOL=$top_builddir/tests/mdsub/testtool
+AR=$WORK/ar
+ROUNDS=3
+FLOOD=200
+
+# field NAME: the number after NAME in $out
+field() { echo "$out" | sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
+
+channel fl.conf fl source=synthetic rate=20000 mode=lossless \
+	slots_per_block=1024 block_count=4 archive="$AR" archive_size=100000
+
+# the receiver and the forwarder wait for the feed: no burst to catch up
+# with (the receiver would drop datagrams)
+"$TOOL" udprecv fl "$WORK/port" >"$WORK/udp" &
+receiver=$!
+PIDS="$PIDS $receiver"
+i=0
+until [ -s "$WORK/port" ]; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || fail "receiver did not start"
+	sleep 0.05
+done
+: >"$WORK/fwd.err"
+"$MDSUB" --forward "udp://127.0.0.1:$(cat "$WORK/port")" --from 0 \
+	--wait-for-channel --session FLOOD --retransmit=127.0.0.1:0 \
+	--retransmit-depth=100 --retransmit-rate=20000 --linger=0 fl \
+	2>"$WORK/fwd.err" &
+fwd=$!
+PIDS="$PIDS $fwd"
+start fl -c "$WORK/fl.conf"
+wait_log fl "channel fl: archive $AR from sequence 0"
+port=$(rtx_port "$WORK/fwd.err")
+
+# rounds of 200 requests for message 1 (ring sequence 0) from one
+# address, while the feed goes on
+answers=0
+messages=0
+r=0
+while [ $r -lt $ROUNDS ]; do
+	out=$("$REQ" "$port" FLOOD 1 65535 $FLOOD) || fail "requester: $out"
+	[ "$(field answers)" -ge 1 ] && [ "$(field answers)" -lt $FLOOD ] ||
+		fail "round $r: $out"
+	answers=$((answers + $(field answers)))
+	messages=$((messages + $(field messages)))
+	r=$((r + 1))
+done
+echo "$((ROUNDS * FLOOD)) requests for message 1: $answers answers"
+
+stop "$PID"
+n=$(sed -n 's/.*channel fl: stopped at sequence \([0-9]*\)$/\1/p' "$WORK/fl.log")
+[ -n "$n" ] || fail "no 'stopped at sequence' in fl.log"
+i=0
+until grep -q "^fl $((n - 1)) " "$WORK/udp"; do # the last one
+	i=$((i + 1))
+	[ $i -lt 1200 ] || fail "message $((n - 1)) not forwarded: $(tail -n 1 "$WORK/udp")"
+	sleep 0.05
+done
+kill -TERM $fwd
+wait $fwd || fail "mdsub exited $?: $(cat "$WORK/fwd.err")"
+wait $receiver || fail "receiver"
+
+# the live feed: messages 0 .. n - 1, each once, in order
+grep -v '^heartbeat \|^end ' "$WORK/udp" | awk -v n="$n" '
+	$2 != NR - 1 { print "message " NR - 1 " is " $2; bad = 1; exit }
+	END { if (!bad && NR != n) print NR " messages, not " n }' >"$WORK/gaps"
+[ ! -s "$WORK/gaps" ] || fail "forwarded: $(cat "$WORK/gaps")"
+grep -qx "end $((n + 1))" "$WORK/udp" || fail "end of session: $(tail -n 1 "$WORK/udp")"
+
+refused=$((ROUNDS * FLOOD - answers))
+line="mdsub: udp://127.0.0.1:$(cat "$WORK/port"): retransmission: $answers requests served ($messages messages), $refused refused (allow 0, rate $refused, session 0, malformed 0), 0 out of range, $answers read from the archive (readers opened $answers, messages skipped 0)"
+grep -qxF "$line" "$WORK/fwd.err" ||
+	fail "summary: $(cat "$WORK/fwd.err"), want $line"
+echo "forwarded $n messages whole; read $answers times for $answers answers"
+exit 0
