@@ -41,8 +41,9 @@ now() { date +%s.%N; }
 # one COUNT RATE: relays COUNT messages at RATE; prints one line
 one() {
 	rm -f "$MDBUS_DIR"/*
-	conf d.conf d source=udp "listen=127.0.0.1:$PORT" rcvbuf=33554432 \
-		timestamps=sender mode=lossless "retransmit=127.0.0.1:$((PORT + 1))"
+	conf d.conf d source=udp "listen=127.0.0.1:$PORT" sender=127.0.0.1 \
+		rcvbuf=33554432 timestamps=sender mode=lossless \
+		"retransmit=127.0.0.1:$((PORT + 1))"
 	conf s.conf s mode=lossless slot_size=128 slots_per_block=8192 \
 		block_count=64 source=synthetic "rate=$2" "count=$1"
 	"$MDPUB" -c "$WORK/d.conf" 2>"$WORK/d.log" &

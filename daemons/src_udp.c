@@ -5,7 +5,8 @@
  * moves the stream (doc/protocol.md "Retransmission", "The receiver"):
  *
  * - with `sender`, datagrams from other addresses are counted and
- *   dropped;
+ *   dropped (a channel names `session` or `sender`, or says `sender =
+ *   any`: udp_conf_check());
  * - a packet numbered with the next expected message is published;
  *   messages seen already (a repeated packet) are skipped;
  * - one numbered past it, within `jump_window`, goes to udp_recover.c:
@@ -91,9 +92,40 @@ static void udp_conf_init(void *conf)
 	c->retransmit_buffer = RTX_BUFFER;
 }
 
+/* `sender = any`: no address list, whoever sends first is trusted with
+ * the session (mdpub.conf(5), SOURCE udp). */
+static int sender_any(const struct udp_conf *c)
+{
+	return c->sender && strcmp(c->sender, "any") == 0;
+}
+
+/* A channel must say whom it trusts: `session`, `sender`, or explicitly
+ * anyone (`sender = any`); else a forger could take the session before
+ * the feed or after an end of session and shut it out (mdpub.conf(5)). */
+static int check_sender(const struct udp_conf *c, char *err, size_t errlen)
+{
+	struct addr_allow allow;
+	int rc;
+
+	if (!c->session && !c->sender) {
+		snprintf(err, errlen, "source udp with neither session nor "
+			 "sender: whoever can send to listen first could take "
+			 "the session and shut the feed out; set sender = "
+			 "ADDR[/BITS][:PORT] (the forwarder's --bind address) or "
+			 "session = NAME, or sender = any to accept that");
+		return -EINVAL;
+	}
+	if (!c->sender || sender_any(c))
+		return 0;
+	rc = addr_allow_parse(&allow, c->sender, "sender", 1, err, errlen);
+	addr_allow_free(&allow);
+	return rc;
+}
+
 static int udp_conf_check(const void *conf, char *err, size_t errlen)
 {
 	const struct udp_conf *c = conf;
+	int rc;
 
 	if (!c->listen) {
 		snprintf(err, errlen, "source udp needs listen = HOST:PORT");
@@ -106,16 +138,8 @@ static int udp_conf_check(const void *conf, char *err, size_t errlen)
 	}
 	if (c->retransmit && net_check(c->retransmit, err, errlen) < 0)
 		return -EINVAL;
-	if (c->sender) {
-		struct addr_allow allow;
-		int rc = addr_allow_parse(&allow, c->sender, "sender", 1, err,
-					  errlen);
-
-		addr_allow_free(&allow);
-		if (rc < 0)
-			return rc;
-	}
-	return net_check(c->listen, err, errlen);
+	rc = net_check(c->listen, err, errlen);
+	return rc < 0 ? rc : check_sender(c, err, errlen);
 }
 
 static const char *name_of(const struct udp *u)
@@ -573,8 +597,10 @@ static int udp_start(struct source **out, const void *conf,
 		memset(u->want, ' ', sizeof(u->want));
 		memcpy(u->want, u->conf.session, strlen(u->conf.session));
 	}
-	fd = u->conf.sender ? addr_allow_parse(&u->sender, u->conf.sender,
-					      "sender", 1, err, errlen) : 0;
+	fd = 0;
+	if (u->conf.sender && !sender_any(&u->conf))
+		fd = addr_allow_parse(&u->sender, u->conf.sender, "sender", 1,
+				      err, errlen);
 	if (fd == 0)
 		fd = open_socket(&u->conf, where, sizeof(where), err, errlen);
 	if (fd >= 0) {
@@ -592,11 +618,12 @@ static int udp_start(struct source **out, const void *conf,
 		return fd;
 	}
 	log_msg(LOG_NOTICE, "channel %s: receiving on %s", name_of(u), where);
-	if (!u->conf.session && !u->conf.sender)
-		log_msg(LOG_WARNING, "channel %s: neither session nor sender is "
-			"set: whoever can send to %s can take the session before "
-			"the feed (set sender = the forwarder's --bind address, "
-			"and session; mdpub.conf(5))", name_of(u), where);
+	if (!u->conf.session && sender_any(&u->conf))
+		log_msg(LOG_WARNING, "channel %s: sender = any and no session: "
+			"whoever can send to %s can take the session before the "
+			"feed or after an end of session, and shut the feed out "
+			"(set sender = the forwarder's --bind address, or session; "
+			"mdpub.conf(5))", name_of(u), where);
 	if (u->conf.retransmit)
 		log_msg(LOG_NOTICE, "channel %s: gaps are asked of the re-request "
 			"server %s", name_of(u), u->conf.retransmit);

@@ -38,7 +38,8 @@ struct udp_conf {
 	char *listen;
 	char *interface;
 	char *session;
-	char *sender;                /* ADDR[/BITS][:PORT] list, or NULL */
+	char *sender;                /* ADDR[/BITS][:PORT] list, "any", or
+				      * NULL (then session is set) */
 	uint64_t rcvbuf;
 	uint64_t jump_window;
 	uint64_t jump_confirm;

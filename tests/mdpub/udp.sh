@@ -13,9 +13,14 @@
 # built, a channel relayed by `mdsub --forward` arrives complete, unicast
 # and multicast. With `retransmit` set and no server answering, gaps wait
 # for the timeout, or for the end of the session and a new one, and are
-# then lost exactly.
+# then lost exactly. A channel with neither session nor sender is
+# refused, naming the fix; `sender = any` starts with a warning, and then
+# a forger who sends first shuts the feed out; with `sender`, one on
+# another address is shut out before the feed and after its end of
+# session, and the sender's next session is taken.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/udp"; exit 77; }
+UDPSEND=$top_builddir/tests/mdpub/udpsend
 
 n=0
 send() { # send SESSION SEQ COUNT [BLOCK-FILES...]: one datagram
@@ -24,9 +29,21 @@ send() { # send SESSION SEQ COUNT [BLOCK-FILES...]: one datagram
 	mold "$f" "$@"
 	bash -c "cat '$f' >/dev/udp/127.0.0.1/$PORT" || fail "send"
 }
+msg 9 a >"$WORK/m1"; msg 9 bb >"$WORK/m2"; msg 9 ccc >"$WORK/m3"; msg 9 dddd >"$WORK/m4"
+msg 9 XXXXXXX >"$WORK/mx"
+
+# receive NAME: mdpub with $WORK/NAME.conf ($PID), $PORT once the channel
+# exists, and a reader of it until its end ($READ, into $WORK/NAME.out)
+receive() {
+	start "$1" -c "$WORK/$1.conf"
+	PORT=$(port_of "$1")
+	"$READER" --until down --dump "$1" >"$WORK/$1.out" &
+	READ=$!
+	sleep 0.2 # the reader up before the first packet
+}
 
 # an address not on this host: mdpub does not start, the reason logged once
-channel nobind.conf nobind source=udp listen=192.0.2.1:1
+channel nobind.conf nobind source=udp listen=192.0.2.1:1 sender=127.0.0.1
 refused nobind "192.0.2.1:1: bind: Cannot assign requested address"
 
 # a sender list with a port out of range: refused, naming it
@@ -36,13 +53,80 @@ status 1 "$MDPUB" -c "$WORK/badsender.conf" 2>"$WORK/badsender.log"
 grep -q "\[channel badsender\]: sender: '10.0.0.1:99999' is not an address" \
 	"$WORK/badsender.log" || fail "bad sender not named"
 
-channel u.conf u source=udp listen=127.0.0.1:0
+# neither session nor sender: refused (-T and at start, exit 1, before
+# any segment is made), the fix named; `sender = any` says so explicitly
+channel open.conf open source=udp listen=127.0.0.1:0
+OPEN="$WORK/open.conf:3: [channel open]: source udp with neither session nor sender: whoever can send to listen first could take the session and shut the feed out; set sender = ADDR[/BITS][:PORT] (the forwarder's --bind address) or session = NAME, or sender = any to accept that"
+"$MDPUB" -T -c "$WORK/open.conf" >"$WORK/open.out" 2>"$WORK/open.err"
+rc=$?
+[ $rc = 1 ] || fail "-T exited $rc, not 1: $(cat "$WORK/open.out" "$WORK/open.err")"
+[ "$(wc -l <"$WORK/open.err")" = 1 ] || fail "-T: not one error: $(cat "$WORK/open.err")"
+expect "$WORK/open.err" "mdpub: $OPEN"
+[ -s "$WORK/open.out" ] && fail "-T printed OK for a udp channel trusting anyone"
+timeout 10 "$MDPUB" -c "$WORK/open.conf" 2>"$WORK/open.err"
+rc=$?
+[ $rc = 1 ] || fail "start exited $rc, not 1: $(cat "$WORK/open.err")"
+n=$(grep -c "mdpub\[err\]: " "$WORK/open.err")
+[ "$n" = 1 ] || fail "start: $n errors, not 1: $(cat "$WORK/open.err")"
+grep -qF "mdpub[err]: $OPEN" "$WORK/open.err" || fail "start: $(cat "$WORK/open.err")"
+[ -z "$(ls "$MDBUS_DIR")" ] || fail "a segment was made: $(ls "$MDBUS_DIR")"
+
+# `sender = any` (no session): starts, warns once, and whoever sends
+# first has the session: a forged one taken before the feed holds every
+# real packet as a session change that one forged heartbeat among them
+# resets (mdpub.conf(5)): the forged message out, none of the real ones
+channel any.conf any source=udp listen=127.0.0.1:0 sender=any
+start any -c "$WORK/any.conf"
+PORT=$(port_of any)
+wait_log any "publishing from sequence" # the segment exists
+n=$(grep -c "channel any: sender = any and no session: whoever can send to 127.0.0.1:$PORT can take the session before the feed or after an end of session, and shut the feed out (set sender = the forwarder's --bind address, or session; mdpub.conf(5))$" "$WORK/any.log")
+[ "$n" = 1 ] || fail "sender = any: warned $n times, not once"
+send EVIL 1 1 "$WORK/mx"          # first: the session
+send FEED 1 1 "$WORK/m1"          # the real feed: held...
+send FEED 2 1 "$WORK/m2"
+send EVIL 2 0                     # ...and dropped by a forged heartbeat
+send FEED 3 1 "$WORK/m1"
+send FEED 4 1 "$WORK/m2"
+send EVIL 2 0
+kill -USR1 "$PID"
+wait_log any "channel any: in 1 out 1 malformed 0 gaps 0 (lost 0) "
+wait_log any "channel any: source udp: duplicate 0 session 4 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
+grep -q "channel any: session 'EVIL      '$" "$WORK/any.log" || fail "the forged session not taken"
+stop "$PID"
+
+# `sender` only: a forger on another address is shut out before the feed
+# and after its end of session, while a new session from the sender is
+# taken at once
+channel s.conf s source=udp listen=127.0.0.1:0 sender=127.0.0.1
+receive s
+forge() { # forge SESSION SEQ COUNT [BLOCK-FILES...]: from 127.0.0.2
+	mold "$WORK/forged" "$@"
+	"$UDPSEND" -b 127.0.0.2 127.0.0.1 "$PORT" "$WORK/forged" || fail "udpsend"
+}
+forge EVIL 1 1 "$WORK/mx"         # before the feed
+send A 1 1 "$WORK/m1"
+send A 2 65535                    # end of session
+forge EVIL 1 1 "$WORK/mx"         # after it
+forge A 2 1 "$WORK/mx"
+send B 1 1 "$WORK/m2"             # the sender's new session
+send B 2 65535
+wait_log s "session 'B         ' ended"
+kill -USR1 "$PID"
+wait_log s "channel s: in 2 out 2 malformed 0 gaps 0 (lost 0) "
+wait_log s "channel s: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 3 discarded 0 refuted 0$"
+grep -q "EVIL" "$WORK/s.log" && fail "the forged session was seen"
+stop "$PID"
+wait "$READ" || fail "reader of s"
+grep '^M' "$WORK/s.out" >"$WORK/got"
+printf 'M 9 1\nM 9 2\n' >"$WORK/want"
+diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages with sender"
+
+channel u.conf u source=udp listen=127.0.0.1:0 session=TEST1
 start u -c "$WORK/u.conf"
 PORT=$(port_of u)
 wait_log u "publishing from sequence" # the segment exists
 "$READER" --until 6 --dump u >"$WORK/u.out" &
 READ=$!
-msg 9 a >"$WORK/m1"; msg 9 bb >"$WORK/m2"; msg 9 ccc >"$WORK/m3"; msg 9 dddd >"$WORK/m4"
 send TEST1 1 2 "$WORK/m1" "$WORK/m2"
 send TEST1 3 1 "$WORK/m3"
 send TEST1 3 1 "$WORK/m3"        # repeated: skipped
@@ -81,7 +165,6 @@ PORT=$(port_of f)
 wait_log f "publishing from sequence" # the segment exists
 "$READER" --until 10 --dump f >"$WORK/f.out" &
 READ=$!
-msg 9 XXXXXXX >"$WORK/mx"
 send FEED 1 2 "$WORK/m1" "$WORK/m2"
 send FEED 4611686018427387904 1 "$WORK/mx" # forged: held, never taken
 send FEED 3 1 "$WORK/m3"
@@ -146,13 +229,8 @@ stop "$PID"
 # packet is taken once 3 packets continue it, nothing lost; two packets
 # that claim one number with other bytes are both discarded, and the gap
 # they leave is lost once 3 packets (a heartbeat among them) confirm it
-channel h.conf h source=udp listen=127.0.0.1:0
-start h -c "$WORK/h.conf"
-PORT=$(port_of h)
-wait_log h "publishing from sequence" # the segment exists
-"$READER" --until down --dump h >"$WORK/h.out" &
-READ=$!
-sleep 0.2
+channel h.conf h source=udp listen=127.0.0.1:0 session=FEED
+receive h
 send FEED 1 1 "$WORK/m1"
 send FEED 3 1 "$WORK/mx"         # forged, ahead: held
 send FEED 2 1 "$WORK/m2"         # the stream reaches it: suspect
@@ -185,8 +263,8 @@ grep -q ' lost 2$' "$WORK/h.out" || fail "readers do not see the 2 lost: $(grep 
 # behind it; the end of the session and a new one give it up at once
 # (lost, exact) and publish what was held; an end of session shows a
 # gap, lost after the timeout
-channel r.conf r source=udp listen=127.0.0.1:0 retransmit=127.0.0.1:9 \
-	retransmit_timeout=1
+channel r.conf r source=udp listen=127.0.0.1:0 sender=127.0.0.1 \
+	retransmit=127.0.0.1:9 retransmit_timeout=1
 start r -c "$WORK/r.conf"
 PORT=$(port_of r)
 wait_log r "publishing from sequence"
@@ -214,7 +292,8 @@ grep -q "gap: messages 2..3 lost" "$WORK/r.log" || fail "first gap not lost"
 # relay: synthetic channel -> mdsub --forward -> udp source -> reader
 [ -x "${MDSUB:-}" ] || { echo "relay part skipped: mdsub not built"; exit 0; }
 channel src.conf src source=synthetic rate=0 count=300
-channel dst.conf dst source=udp listen=127.0.0.1:0 rcvbuf=4194304
+channel dst.conf dst source=udp listen=127.0.0.1:0 sender=127.0.0.1 \
+	rcvbuf=4194304
 status 0 "$MDPUB" -c "$WORK/src.conf" 2>"$WORK/src.log"
 start dst -c "$WORK/dst.conf"
 PORT=$(port_of dst)
@@ -233,7 +312,7 @@ stop "$PID"
 # the same over multicast on the loopback interface
 GROUP=239.255.77.$(($$ % 200 + 1))
 channel mc.conf mc source=udp "listen=$GROUP:0" interface=127.0.0.1 \
-	rcvbuf=4194304
+	sender=127.0.0.1 rcvbuf=4194304
 start mc -c "$WORK/mc.conf"
 PORT=$(port_of mc)
 wait_log mc "publishing from sequence" # the segment exists

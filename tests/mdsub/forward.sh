@@ -68,6 +68,7 @@ cat >"$WORK/udp.conf" <<CONF
 [channel relayed]
 source = udp
 listen = 127.0.0.1:$port
+sender = 127.0.0.1
 timestamps = sender
 CONF
 "$MDPUB" -c "$WORK/udp.conf" 2>"$WORK/mdpub.log" &

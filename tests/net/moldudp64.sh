@@ -49,7 +49,8 @@ one_run() {
 	shift
 	rm -rf "$MDBUS_DIR/a"/* "$MDBUS_DIR/b"/*
 	channel "dst$run.conf" dst "dir=$MDBUS_DIR/b" mode=lossless source=udp \
-		"listen=$ADDR_B:$DATA_PORT" rcvbuf=33554432 timestamps=sender "$@"
+		"listen=$ADDR_B:$DATA_PORT" "sender=$ADDR_A" rcvbuf=33554432 \
+		timestamps=sender "$@"
 	channel "src$run.conf" src "dir=$MDBUS_DIR/a" mode=lossless \
 		slot_size=128 slots_per_block=4096 block_count=64 \
 		source=synthetic "rate=$RATE" "count=$N" seed=7
