@@ -25,7 +25,8 @@
  * the reader's look after the call; one whose load came after sees the
  * bump, recounts the flags and from then on exchanges (pub.c advance()).
  * This is liburcu's urcu-memb split: the fast side pays a compiler
- * barrier, the rare side a membarrier.
+ * barrier, the rare side a membarrier. tests/model/wait.pml model-checks
+ * this argument (spin, x86-TSO store buffer).
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
  *
