@@ -867,7 +867,7 @@ MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 		uint64_t pos = s->pos;
 
 		wf.pos = pos;
-		r = mdbus_sub_try_read(s, buf, len, msg);
+		r = try_read(s, buf, len, msg);
 		if (r != -EAGAIN)
 			return r;
 		if (deadline == UINT64_MAX && timeout_ns >= 0)
