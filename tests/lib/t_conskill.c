@@ -45,7 +45,7 @@ static mdbus_pub_t *open_channel(const char *ch, enum mdbus_mode mode)
 
 static int holder(void *arg)
 {
-	char name[16];
+	char name[32];
 
 	snprintf(name, sizeof(name), "holder%d", (int)(intptr_t)arg);
 	tu_sub_open(channel, name, MDBUS_START_LATEST, 0, MDBUS_WAIT_ADAPTIVE);
@@ -156,7 +156,7 @@ static void test_churn(void)
 {
 	mdbus_pub_t *p = open_channel("ck.churn", MDBUS_MODE_OVERWRITE);
 	mdbus_sub_t *s[MAXC];
-	char name[16];
+	char name[32];
 	pid_t kid;
 
 	for (int round = 0; round < 30; round++) {
