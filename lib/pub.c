@@ -272,9 +272,15 @@ static MDBUS_COLD int room_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low
 }
 
 /* Lossless: whether message n may be written; `low` as gate_refresh(). */
+/* Whether message n may be written by the cached gate alone. */
+MDBUS_INLINE int room_cached(const struct mdbus_pub *p, uint64_t n)
+{
+	return p->m.g.mode != MDBUS_MODE_LOSSLESS || n - p->gate < p->m.g.capacity;
+}
+
 MDBUS_INLINE int room_below(struct mdbus_pub *p, uint64_t n, uint64_t low)
 {
-	if (p->m.g.mode != MDBUS_MODE_LOSSLESS || n - p->gate < p->m.g.capacity)
+	if (room_cached(p, n))
 		return 0;
 	return room_refresh(p, n, low);
 }
@@ -380,6 +386,31 @@ static MDBUS_COLD int recount(struct mdbus_pub *p)
 	return p->may_sleep && !before;
 }
 
+/*
+ * Step 4's look at armed_seq found it moved, or a recount due, or readers
+ * may sleep: what advance() does past its store, out of line, so that
+ * the publishing path calls nothing in the common case (and saves no
+ * registers for it). `armed` is the armed_seq loaded after the store.
+ */
+static MDBUS_COLD void advance_slow(struct mdbus_pub *p, uint64_t armed)
+{
+	if (armed != p->armed_seen) {
+		if (armed_moved(p, armed))
+			atomic_thread_fence(memory_order_seq_cst); /* as the exchange */
+	} else if (p->next >= p->recount_at && recount(p)) {
+		atomic_thread_fence(memory_order_seq_cst);
+	}
+	/* Step 5, the Dekker pairs' producer loads (seq_cst; pair with the
+	 * sleeping reader's seq_cst increment, wait.c announce_waiter(), and
+	 * with the idle nudger's seq_cst flag store, wait.c
+	 * wait_nudger_idle()). */
+	if (p->may_sleep &&
+	    (waiters_count(atomic_load_explicit(&p->m.tab->waiters,
+						memory_order_seq_cst)) != 0 ||
+	     atomic_load_explicit(&p->m.hdr->nudge_waiting, memory_order_seq_cst)))
+		wake_sleepers(p);
+}
+
 /* Steps 4 and 5: publishes every message sealed below `next`. */
 MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
 {
@@ -402,22 +433,9 @@ MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
 	atomic_signal_fence(memory_order_seq_cst);
 	/* Relaxed: only compared; recount() fences. */
 	armed = atomic_load_explicit(&p->m.tab->armed_seq, memory_order_relaxed);
-	if (MDBUS_UNLIKELY(armed != p->armed_seen)) {
-		if (armed_moved(p, armed))
-			atomic_thread_fence(memory_order_seq_cst); /* as the exchange */
-	} else if (MDBUS_UNLIKELY(next >= p->recount_at) && recount(p)) {
-		atomic_thread_fence(memory_order_seq_cst);
-	}
-	/* Step 5, the Dekker pairs' producer loads (seq_cst; pair with the
-	 * sleeping reader's seq_cst increment, wait.c announce_waiter(), and
-	 * with the idle nudger's seq_cst flag store, wait.c
-	 * wait_nudger_idle()). */
-	if (MDBUS_UNLIKELY(p->may_sleep &&
-			   (waiters_count(atomic_load_explicit(&p->m.tab->waiters,
-							      memory_order_seq_cst)) != 0 ||
-			    atomic_load_explicit(&p->m.hdr->nudge_waiting,
-						 memory_order_seq_cst))))
-		wake_sleepers(p);
+	if (MDBUS_UNLIKELY(armed != p->armed_seen || next >= p->recount_at ||
+			   p->may_sleep))
+		advance_slow(p, armed);
 }
 
 /* The payload, as relaxed 64-bit atomic stores (doc/protocol.md,
@@ -425,14 +443,9 @@ MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
 MDBUS_INLINE void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)
 {
 	const unsigned char *src = data;
-	size_t i, words = size / 8;
+	size_t words = size / 8;
 
-	for (i = 0; i < words; i++) {
-		uint64_t w;
-
-		memcpy(&w, src + i * 8, 8);
-		atomic_store_explicit(&dst[i], w, memory_order_relaxed);
-	}
+	payload_store(dst, src, words);
 	if (size % 8) {
 		uint64_t tail = 0;
 
@@ -441,24 +454,45 @@ MDBUS_INLINE void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)
 	}
 }
 
-MDBUS_EXPORT int mdbus_pub_publish(mdbus_pub_t *p, uint16_t type,
-				   const void *data, size_t size, uint64_t ts_ns)
+/* Steps 1 to 5 for one message, its checks done. */
+MDBUS_INLINE void publish_one(struct mdbus_pub *p, uint16_t type,
+			      const void *data, size_t size, uint64_t ts_ns)
 {
-	_Atomic uint64_t *slot;
 	uint64_t n = p->next;
-	int r;
+	_Atomic uint64_t *slot = begin(p, n);
 
-	if (MDBUS_UNLIKELY(p->claimed))
-		return MDBUS_ECLAIMED;
-	if (MDBUS_UNLIKELY(size > seg_payload_max(&p->m)))
-		return MDBUS_ETOOBIG;
-	r = room_for(p, n);
-	if (MDBUS_UNLIKELY(r < 0))
-		return r;
-	slot = begin(p, n);
 	copy_in(slot + SLOT_W_PAYLOAD, data, size);
 	seal(slot, n, type, size, ts_ns);
 	advance(p, n + 1);
+}
+
+/* mdbus_pub_publish() with every check, and the clock when the caller
+ * gave no time. */
+static MDBUS_COLD int publish_checked(struct mdbus_pub *p, uint16_t type,
+				      const void *data, size_t size,
+				      uint64_t ts_ns)
+{
+	int r;
+
+	if (p->claimed)
+		return MDBUS_ECLAIMED;
+	if (size > seg_payload_max(&p->m))
+		return MDBUS_ETOOBIG;
+	r = room_for(p, p->next);
+	if (r < 0)
+		return r;
+	publish_one(p, type, data, size, ts_ns ? ts_ns : clock_realtime_ns());
+	return 0;
+}
+
+MDBUS_EXPORT int mdbus_pub_publish(mdbus_pub_t *p, uint16_t type,
+				   const void *data, size_t size, uint64_t ts_ns)
+{
+	/* the common case, checked at once; anything else out of line */
+	if (MDBUS_UNLIKELY(p->claimed || size > seg_payload_max(&p->m) ||
+			   ts_ns == 0 || !room_cached(p, p->next)))
+		return publish_checked(p, type, data, size, ts_ns);
+	publish_one(p, type, data, size, ts_ns);
 	return 0;
 }
 
