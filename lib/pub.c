@@ -212,10 +212,10 @@ static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
 /*
  * Recomputes the lowest read position of the live registered readers,
  * `low` when none is lower: the published write count when publishing
- * (inside a batch n is ahead of it), so that a reader registering now,
- * which starts no lower than that count, is not lapped before the next
- * look (sub.c start_latest_registered());
- * when one of them blocks message n, frees it if its process is dead and
+ * (inside a batch n is ahead of it; a skip passes its own), so that a
+ * reader registering now, which starts no lower than that count, is not
+ * lapped before the next look (sub.c start_latest_registered()). When
+ * one of them blocks message n, frees it if its process is dead and
  * evicts it if it stalled too long. Slow path: runs only when the cached
  * gate says the ring is full.
  */
@@ -591,9 +591,12 @@ MDBUS_EXPORT int mdbus_pub_skip(mdbus_pub_t *p, uint64_t n)
 		return 0;
 	if (to < n || to > SEQ_LIMIT)
 		return -EOVERFLOW; /* stamps would wrap (layout.h) */
-	/* the markers overwrite up to to-1-cap: a reader registering now
-	 * loses the skipped messages anyway */
-	r = room_below(p, to - 1, to - 1);
+	/* The markers overwrite the slots of messages up to to-1-cap, or
+	 * with n >= cap every slot, i.e. up to next-1: room for the message
+	 * that would overwrite the last of those. A reader registering now
+	 * loses the skipped numbers anyway. */
+	m = p->next - 1 + (n < cap ? n : cap);
+	r = room_below(p, m, m);
 	if (r < 0)
 		return r;
 	for (m = n < cap ? p->next : to - cap; m < to; m++)

@@ -11,7 +11,9 @@
  * 2. A reader waiting in mdbus_sub_read() at the first skipped number is
  *    woken by the message after the skip, lost counted (another process).
  * 3. Lossless: a skip that would pass a registered reader is refused with
- *    MDBUS_EBACKPRESSURE and changes nothing; a claim open is refused.
+ *    MDBUS_EBACKPRESSURE and changes nothing; a claim open is refused; a
+ *    skip of more than a ring goes through once every reader has read
+ *    everything published.
  */
 #include <errno.h>
 #include <string.h>
@@ -113,6 +115,8 @@ static void lossless(void)
 	mdbus_pub_t *p = tu_pub_open("skip.ll", &c);
 	mdbus_sub_t *s = tu_sub_open("skip.ll", "g", MDBUS_START_LATEST, 0,
 				     MDBUS_WAIT_SPIN);
+	unsigned char buf[64];
+	struct mdbus_msg m;
 	void *payload;
 
 	for (int i = 0; i < 10; i++)
@@ -130,6 +134,19 @@ static void lossless(void)
 	TU_CHECK_RC(mdbus_pub_abort(p), 0);
 	publish(p); /* CAP + 1 */
 	expect(s, CAP + 1, CAP + 1 - 10);
+	/* more than a ring: every slot gets a marker, so it needs every
+	 * reader caught up (a reader one message behind refuses it), and
+	 * then nothing else (before: refused until the reader was evicted) */
+	publish(p); /* CAP + 2, unread */
+	TU_CHECK_RC(mdbus_pub_skip(p, 3 * CAP + 5), MDBUS_EBACKPRESSURE);
+	expect(s, CAP + 2, 0);
+	TU_CHECK_RC(mdbus_pub_skip(p, 3 * CAP + 5), 0);
+	/* the reader, now more than a ring behind, gates the next publish
+	 * until it steps over the markers (a look finds nothing yet) */
+	TU_CHECK_RC(mdbus_pub_publish(p, 7, "x", 1, 0), MDBUS_EBACKPRESSURE);
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), -EAGAIN);
+	publish(p); /* 4 * CAP + 8 */
+	expect(s, 4 * CAP + 8, 3 * CAP + 5);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 }
