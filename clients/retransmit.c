@@ -188,7 +188,7 @@ static void handle_request(struct rtx *r, const unsigned char *pkt,
 		return;
 	}
 	n = paid_held_answer(r, &req, from, fromlen, &got, &job);
-	if (n == ASK_OLDER)
+	if (n == ASK_OLDER && job.fn) /* job.fn: set with ASK_OLDER */
 		n = older_answer(r, &req, from, fromlen, &job, &got);
 	if (n <= 0)
 		return;
