@@ -68,6 +68,7 @@ struct nats_fwd {
 	const char *channel;
 	const char *dir;        /* the segment directory (NULL: default) */
 	natsConnection *nc;
+	struct nats_secret *secret; /* signs at reconnections (or NULL) */
 	jsCtx *js;              /* NULL: core NATS */
 	char subject[NATSW_SUBJECT_MAX]; /* the stream's: PREFIX.CHANNEL.> */
 	int skip;               /* full window: skip (else wait) */
@@ -683,7 +684,7 @@ static int open_conn(struct nats_fwd *f, const struct mdsub_opts *o,
 	}
 	natsw_token_encode(chan, sizeof(chan), f->channel, strlen(f->channel));
 	snprintf(f->subject, sizeof(f->subject), "%s.%s.>", f->o->prefix, chan);
-	return nats_conn_open(&f->nc, &co, err, errlen);
+	return nats_conn_open(&f->nc, &f->secret, &co, err, errlen);
 }
 
 int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
@@ -714,6 +715,7 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 		jsCtx_Destroy(f->js);
 		natsConnection_Destroy(f->nc);
 		nats_CloseAndWait(1000);
+		nats_secret_free(f->secret);
 		free_fwd(f);
 		return rc;
 	}
@@ -796,6 +798,7 @@ int nfwd_close(struct nats_fwd *f)
 	jsCtx_Destroy(f->js);
 	natsConnection_Destroy(f->nc);
 	nats_CloseAndWait(1000); /* no library thread calls on_ack() now */
+	nats_secret_free(f->secret);
 	free_fwd(f);
 	return rc;
 }

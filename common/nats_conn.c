@@ -91,32 +91,65 @@ static const char *set_security(natsOptions *opts,
 	if (o->cert && (*s = natsOptions_LoadCertificatesChain(
 				opts, o->cert, o->key)) != NATS_OK)
 		return o->cert;
-	if (o->creds && (*s = natsOptions_SetUserCredentialsFromFiles(
-				 opts, o->creds, NULL)) != NATS_OK)
-		return o->creds;
 	return NULL;
 }
 
-/* The creds or nkey file: ours and private (0), else the fix in err. For
- * an NKey seed, its public key into pub and onto opts. */
-static int set_secret(natsOptions *opts, const struct nats_conn_opts *o,
-		      char *err, size_t errlen)
+/* natsUserJWTHandler (nats.h): a copy of the .creds file's JWT, which
+ * the library frees; at every connection and reconnection. */
+static natsStatus user_jwt(char **jwt, char **errtxt, void *closure)
 {
-	char pub[NATS_NKEY_PUB_LEN + 1];
-	int rc = 0;
+	(void)errtxt;
+	*jwt = strdup(nats_secret_jwt(closure));
+	return *jwt ? NATS_OK : NATS_NO_MEMORY;
+}
 
-	if (o->creds)
-		rc = nats_secret_check(o->creds, err, errlen);
-	if (rc == 0 && o->nkey)
-		rc = nats_secret_check(o->nkey, err, errlen);
-	if (rc == 0 && o->nkey)
-		rc = nats_nkey_public(o->nkey, pub, err, errlen);
-	if (rc == 0 && o->nkey &&
-	    natsOptions_SetNKeyFromSeed(opts, pub, o->nkey) != NATS_OK) {
-		snprintf(err, errlen, "%s: out of memory", o->nkey);
-		rc = -ENOMEM;
+/* natsSignatureHandler (nats.h): the signature of the server's nonce in
+ * memory that the library frees; at every connection and reconnection. */
+static natsStatus sign_nonce(char **errtxt, unsigned char **sig, int *siglen,
+			     const char *nonce, void *closure)
+{
+	unsigned char *raw = malloc(NATS_NKEY_SIG_LEN);
+
+	if (!raw)
+		return NATS_NO_MEMORY;
+	if (!nonce)
+		nonce = "";
+	if (nats_secret_sign(closure, nonce, strlen(nonce), raw) < 0) {
+		free(raw);
+		*errtxt = strdup("cannot sign the server's nonce (OpenSSL Ed25519)");
+		return NATS_ERR;
 	}
-	return rc;
+	*sig = raw;
+	*siglen = NATS_NKEY_SIG_LEN;
+	return NATS_OK;
+}
+
+/* The creds or nkey file, read once (nats_secret_load()) into *secret,
+ * which signs for the connection: the library gets no file name. */
+static int set_secret(natsOptions *opts, const struct nats_conn_opts *o,
+		      struct nats_secret **secret, char *err, size_t errlen)
+{
+	const char *path = o->creds ? o->creds : o->nkey;
+	natsStatus s;
+	int rc;
+
+	if (!path)
+		return 0;
+	rc = nats_secret_load(secret, path, o->creds ? NATS_SECRET_CREDS :
+						       NATS_SECRET_NKEY,
+			      err, errlen);
+	if (rc < 0)
+		return rc;
+	s = o->creds ? natsOptions_SetUserCredentialsCallbacks(
+			       opts, user_jwt, *secret, sign_nonce, *secret) :
+		       natsOptions_SetNKey(opts, nats_secret_public(*secret),
+					   sign_nonce, *secret);
+	if (s == NATS_OK)
+		return 0;
+	nats_secret_free(*secret);
+	*secret = NULL;
+	snprintf(err, errlen, "%s: out of memory", path);
+	return -ENOMEM;
 }
 
 /* The reason a connection failed, naming the fix when the server
@@ -156,8 +189,8 @@ static const char *set_options(natsOptions *opts,
 	return set_security(opts, o, secure, s);
 }
 
-int nats_conn_open(natsConnection **nc, const struct nats_conn_opts *o,
-		   char *err, size_t errlen)
+int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
+		   const struct nats_conn_opts *o, char *err, size_t errlen)
 {
 	const char *servers[NATSW_URLS_MAX], *what;
 	char *copy = strdup(o->urls);
@@ -165,12 +198,13 @@ int nats_conn_open(natsConnection **nc, const struct nats_conn_opts *o,
 	natsStatus s;
 	int n, rc, secure = 0;
 
+	*secret = NULL;
 	if (!copy || (s = natsOptions_Create(&opts)) != NATS_OK) {
 		free(copy);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	rc = set_secret(opts, o, err, errlen);
+	rc = set_secret(opts, o, secret, err, errlen);
 	if (rc < 0) {
 		natsOptions_Destroy(opts);
 		free(copy);
@@ -192,6 +226,8 @@ int nats_conn_open(natsConnection **nc, const struct nats_conn_opts *o,
 	free(copy);
 	if (!what)
 		return 0;
+	nats_secret_free(*secret);
+	*secret = NULL;
 	return s == NATS_NO_SERVER ? -ECONNREFUSED :
 	       s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
 }

@@ -12,6 +12,7 @@
 
 #include <nats/nats.h>
 
+#include "nats_nkey.h"
 #include "natswire.h"
 
 struct nats_conn_opts {
@@ -28,15 +29,18 @@ struct nats_conn_opts {
 	void *closure;     /* on_error's */
 };
 
-/* Connects; returns 0 and sets *nc, or a negative code with the reason
- * (the servers and what the client library said) in err. Prints nothing.
- * The creds and nkey files must be ours (or root's) and for no one else
- * (nats_secret_check()); a server that refuses the user is named so,
- * with o->hint.
+/* Connects; returns 0 and sets *nc and *secret, or a negative code with
+ * the reason (the servers and what the client library said) in err.
+ * Prints nothing. The creds or nkey file is read once, here
+ * (nats_secret_load(): ours or root's, for no one else); *secret (NULL
+ * without one) signs the servers' nonces at every reconnection: free it
+ * with nats_secret_free() after natsConnection_Destroy(), which joins
+ * the library's reconnecting thread. A server that refuses the user is
+ * named so, with o->hint.
  * The connection reconnects by itself, for ever, and buffers what is
  * published meanwhile (the client library's reconnect buffer). */
-int nats_conn_open(natsConnection **nc, const struct nats_conn_opts *o,
-		   char *err, size_t errlen);
+int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
+		   const struct nats_conn_opts *o, char *err, size_t errlen);
 
 /* Starts a thread that calls into the client library: 0, or -EAGAIN
  * with the reason in err. Like the library's own threads (made while

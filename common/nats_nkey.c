@@ -3,10 +3,12 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,43 +18,130 @@
 
 #include "nats_nkey.h"
 
-#define SECRET_MAX 65536       /* a .creds file is about 1 KB */
 #define PREFIX_SEED (18 << 3)  /* nats-io/nkeys: the first byte of seeds */
 #define PREFIX_USER (20 << 3)  /* ... and of user keys */
 #define SEED_RAW 36            /* 2 prefix bytes, 32 key bytes, CRC-16 */
 #define PUB_RAW 35             /* 1 prefix byte, 32 key bytes, CRC-16 */
+#define KEY_RAW 32             /* an Ed25519 private or public key */
+#define JWT_BEGIN "-----BEGIN NATS USER JWT-----"
+#define SEED_BEGIN "-----BEGIN USER NKEY SEED-----"
+
+struct nats_secret {
+	EVP_PKEY *key; /* the user's Ed25519 key, from the seed */
+	char *jwt;     /* a .creds file's user JWT, else NULL */
+	char pub[NATS_NKEY_PUB_LEN + 1];
+};
 
 static const char b32_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-int nats_secret_check(const char *path, char *err, size_t errlen)
+/* The file at path, opened once: its descriptor, or a negative code and
+ * the fix in err. */
+static int secret_open(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	struct stat st;
-	int rc = 0;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+			    O_CLOEXEC);
 
-	if (fd < 0 || fstat(fd, &st) < 0) {
+	if (fd >= 0)
+		return fd;
+	if (errno == ELOOP)
+		snprintf(err, errlen, "%s: a symbolic link, which could be "
+			 "pointed elsewhere: give the file itself", path);
+	else
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		rc = -errno;
-	} else if (!S_ISREG(st.st_mode)) {
+	return -errno;
+}
+
+/* 0 when fd is a regular file of ours (or root's) that only its owner
+ * may read or write, 1 byte to NATS_SECRET_MAX; else the fix in err. */
+static int secret_check(int fd, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
-		rc = -EINVAL;
-	} else if (st.st_mode & 077) {
+		return -EINVAL;
+	}
+	if (st.st_mode & 077) {
 		snprintf(err, errlen, "%s: it holds a private key, but others "
 			 "may read or write it (mode %04o): chmod 600 %s", path,
 			 (unsigned)(st.st_mode & 07777), path);
-		rc = -EPERM;
-	} else if (st.st_uid != geteuid() && st.st_uid != 0) {
+		return -EPERM;
+	}
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
 		snprintf(err, errlen, "%s: owned by uid %u, neither this user "
 			 "(%u) nor root: chown it", path, (unsigned)st.st_uid,
 			 (unsigned)geteuid());
-		rc = -EPERM;
-	} else if (st.st_size == 0 || st.st_size > SECRET_MAX) {
-		snprintf(err, errlen, "%s: %jd bytes: not a credentials or seed "
-			 "file", path, (intmax_t)st.st_size);
-		rc = -EINVAL;
+		return -EPERM;
 	}
+	if (st.st_size == 0 || st.st_size > NATS_SECRET_MAX) {
+		snprintf(err, errlen, "%s: %jd bytes, not 1 to %d: not a "
+			 "credentials or seed file", path, (intmax_t)st.st_size,
+			 NATS_SECRET_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Up to max bytes of fd into buf: how many, or a negative code. */
+static ssize_t read_all(int fd, char *buf, size_t max)
+{
+	size_t len = 0;
+
+	while (len < max) {
+		ssize_t n = read(fd, buf + len, max - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
+/* What the descriptor holds, bounded (the file may have changed since
+ * secret_check()): its length, or a negative code and the reason. */
+static ssize_t secret_read(int fd, char *buf, const char *path, char *err,
+			   size_t errlen)
+{
+	ssize_t n = read_all(fd, buf, NATS_SECRET_MAX + 1);
+
+	if (n < 0)
+		snprintf(err, errlen, "%s: %s", path, strerror((int)-n));
+	else if (n == 0 || n > NATS_SECRET_MAX)
+		snprintf(err, errlen, "%s: %s while read: not a credentials or "
+			 "seed file", path, n ? "grew over 64 KB" : "emptied");
+	else
+		return n;
+	return n < 0 ? n : -EINVAL;
+}
+
+int nats_secret_load(struct nats_secret **out, const char *path,
+		     enum nats_secret_kind kind, char *err, size_t errlen)
+{
+	char *text = malloc(NATS_SECRET_MAX + 1);
+	ssize_t n;
+	int fd, rc;
+
+	if (!text) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	fd = secret_open(path, err, errlen);
+	rc = fd < 0 ? fd : secret_check(fd, path, err, errlen);
+	n = rc < 0 ? rc : secret_read(fd, text, path, err, errlen);
 	if (fd >= 0)
 		close(fd);
+	rc = n < 0 ? (int)n : nats_secret_parse(out, text, (size_t)n, kind,
+						path, err, errlen);
+	OPENSSL_cleanse(text, NATS_SECRET_MAX + 1);
+	free(text);
 	return rc;
 }
 
@@ -110,60 +199,208 @@ static void b32_encode(const unsigned char *raw, size_t n, char *out)
 	*out = '\0';
 }
 
-/* The seed's first word (the file's first line) into seed[0..SEED_RAW-1]. */
-static int read_seed(const char *path, unsigned char seed[SEED_RAW], char *err,
-		     size_t errlen)
+/* The line of text at *pos (to a newline or the end), blanks and CR
+ * trimmed, into *line and *n; *pos past it. 0 at the end of text. */
+static int next_line(const char *text, size_t len, size_t *pos,
+		     const char **line, size_t *n)
 {
-	char text[128];
-	FILE *f = fopen(path, "re");
-	size_t n;
-	int got;
+	const char *start = text + *pos, *end, *nl;
 
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
-	}
-	n = fread(text, 1, sizeof(text) - 1, f);
-	fclose(f);
-	text[n] = '\0';
-	n = strcspn(text, " \t\r\n");
-	got = b32_decode(text, n, seed, SEED_RAW);
-	OPENSSL_cleanse(text, sizeof(text));
-	if (got != SEED_RAW ||
-	    crc16(seed, SEED_RAW - 2) != (seed[SEED_RAW - 2] | seed[SEED_RAW - 1] << 8) ||
-	    (seed[0] & 0xf8) != PREFIX_SEED ||
-	    (((seed[0] & 7) << 5) | (seed[1] >> 3)) != PREFIX_USER) {
-		snprintf(err, errlen, "%s: not a user NKey seed (one line "
-			 "SU..., as nsc or nk -gen user makes it)", path);
-		return -EINVAL;
-	}
+	if (*pos >= len)
+		return 0;
+	nl = memchr(start, '\n', len - *pos);
+	end = nl ? nl : text + len;
+	*pos = (size_t)(end - text) + (nl != NULL);
+	while (start < end && isspace((unsigned char)*start))
+		start++;
+	while (end > start && isspace((unsigned char)end[-1]))
+		end--;
+	*line = start;
+	*n = (size_t)(end - start);
+	return 1;
+}
+
+static int next_nonblank(const char *text, size_t len, size_t *pos,
+			 const char **line, size_t *n)
+{
+	while (next_line(text, len, pos, line, n))
+		if (*n)
+			return 1;
 	return 0;
 }
 
-int nats_nkey_public(const char *path, char pub[NATS_NKEY_PUB_LEN + 1],
-		     char *err, size_t errlen)
+/* The one line of the block that the line begin opens (blank lines
+ * aside), into *val and *n: 0, or -1 when there is no such block or the
+ * line after the value does not start with "---" (its END line). */
+static int block_value(const char *text, size_t len, const char *begin,
+		       const char **val, size_t *n)
 {
-	unsigned char seed[SEED_RAW], raw[PUB_RAW];
-	size_t len = 32;
-	EVP_PKEY *key;
-	uint16_t crc;
-	int rc = read_seed(path, seed, err, errlen);
+	size_t pos = 0, blen = strlen(begin), elen;
+	const char *end;
 
-	if (rc < 0)
-		return rc;
-	key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL, seed + 2, 32);
-	OPENSSL_cleanse(seed, sizeof(seed));
-	if (!key || EVP_PKEY_get_raw_public_key(key, raw + 1, &len) != 1 ||
-	    len != 32) {
-		EVP_PKEY_free(key);
-		snprintf(err, errlen, "%s: cannot derive its public key", path);
-		return -EINVAL;
+	while (next_line(text, len, &pos, val, n)) {
+		if (*n != blen || memcmp(*val, begin, blen) != 0)
+			continue;
+		if (!next_nonblank(text, len, &pos, val, n) ||
+		    !next_nonblank(text, len, &pos, &end, &elen))
+			return -1;
+		return elen >= 3 && memcmp(end, "---", 3) == 0 ? 0 : -1;
 	}
-	EVP_PKEY_free(key);
+	return -1;
+}
+
+/* A JWT: base64url header, claims and signature, dot-separated. */
+static int jwt_shaped(const char *t, size_t n)
+{
+	int dots = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (t[i] == '.')
+			dots++;
+		else if (!isalnum((unsigned char)t[i]) && t[i] != '-' &&
+			 t[i] != '_' && t[i] != '=')
+			return 0;
+	}
+	return dots == 2;
+}
+
+/* The Ed25519 key of the user NKey seed text[0..n-1] (SU...) into *key:
+ * 0, or -EINVAL. The decoded seed is wiped. */
+static int seed_key(const char *text, size_t n, EVP_PKEY **key)
+{
+	unsigned char seed[SEED_RAW];
+	int got = b32_decode(text, n, seed, SEED_RAW);
+
+	*key = NULL;
+	if (got == SEED_RAW &&
+	    crc16(seed, SEED_RAW - 2) == (seed[SEED_RAW - 2] | seed[SEED_RAW - 1] << 8) &&
+	    (seed[0] & 0xf8) == PREFIX_SEED &&
+	    (((seed[0] & 7) << 5) | (seed[1] >> 3)) == PREFIX_USER)
+		*key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, NULL,
+						    seed + 2, KEY_RAW);
+	OPENSSL_cleanse(seed, sizeof(seed));
+	return *key ? 0 : -EINVAL;
+}
+
+/* The user public key (U...) of key into pub: 0, or -EINVAL. */
+static int public_of(EVP_PKEY *key, char pub[NATS_NKEY_PUB_LEN + 1])
+{
+	unsigned char raw[PUB_RAW];
+	size_t len = KEY_RAW;
+	uint16_t crc;
+
+	if (EVP_PKEY_get_raw_public_key(key, raw + 1, &len) != 1 ||
+	    len != KEY_RAW)
+		return -EINVAL;
 	raw[0] = PREFIX_USER;
 	crc = crc16(raw, PUB_RAW - 2);
 	raw[PUB_RAW - 2] = (unsigned char)(crc & 0xff);
 	raw[PUB_RAW - 1] = (unsigned char)(crc >> 8);
 	b32_encode(raw, PUB_RAW, pub);
 	return 0;
+}
+
+/* A seed file: the seed is the first word of the first line. */
+static int parse_seed_file(struct nats_secret *s, const char *text, size_t len,
+			   const char *path, char *err, size_t errlen)
+{
+	size_t pos = 0, n = 0, word = 0;
+	const char *line = text;
+
+	next_line(text, len, &pos, &line, &n);
+	while (word < n && !isspace((unsigned char)line[word]))
+		word++;
+	if (seed_key(line, word, &s->key) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: not a user NKey seed (one line SU..., as "
+		 "nsc or nk -gen user makes it)", path);
+	return -EINVAL;
+}
+
+static int parse_creds(struct nats_secret *s, const char *text, size_t len,
+		       const char *path, char *err, size_t errlen)
+{
+	const char *jwt, *seed;
+	size_t jn, sn;
+
+	if (block_value(text, len, JWT_BEGIN, &jwt, &jn) < 0 ||
+	    !jwt_shaped(jwt, jn)) {
+		snprintf(err, errlen, "%s: no user JWT (a line " JWT_BEGIN
+			 ", the JWT, an END line): not a .creds file as nsc "
+			 "makes it", path);
+		return -EINVAL;
+	}
+	if (block_value(text, len, SEED_BEGIN, &seed, &sn) < 0 ||
+	    seed_key(seed, sn, &s->key) < 0) {
+		snprintf(err, errlen, "%s: no user NKey seed (a line "
+			 SEED_BEGIN ", the seed SU..., an END line): not a "
+			 ".creds file as nsc makes it", path);
+		return -EINVAL;
+	}
+	s->jwt = strndup(jwt, jn);
+	if (s->jwt)
+		return 0;
+	snprintf(err, errlen, "%s: out of memory", path);
+	return -ENOMEM;
+}
+
+int nats_secret_parse(struct nats_secret **out, const char *text, size_t len,
+		      enum nats_secret_kind kind, const char *path, char *err,
+		      size_t errlen)
+{
+	struct nats_secret *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	rc = kind == NATS_SECRET_CREDS ?
+		     parse_creds(s, text, len, path, err, errlen) :
+		     parse_seed_file(s, text, len, path, err, errlen);
+	if (rc == 0 && public_of(s->key, s->pub) < 0) {
+		snprintf(err, errlen, "%s: cannot derive its public key", path);
+		rc = -EINVAL;
+	}
+	if (rc < 0) {
+		nats_secret_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+const char *nats_secret_jwt(const struct nats_secret *s)
+{
+	return s->jwt;
+}
+
+const char *nats_secret_public(const struct nats_secret *s)
+{
+	return s->pub;
+}
+
+int nats_secret_sign(const struct nats_secret *s, const void *msg, size_t len,
+		     unsigned char sig[NATS_NKEY_SIG_LEN])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t siglen = NATS_NKEY_SIG_LEN;
+	int ok = ctx &&
+		 EVP_DigestSignInit(ctx, NULL, NULL, NULL, s->key) == 1 &&
+		 EVP_DigestSign(ctx, sig, &siglen, msg, len) == 1 &&
+		 siglen == NATS_NKEY_SIG_LEN;
+
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -EIO;
+}
+
+void nats_secret_free(struct nats_secret *s)
+{
+	if (!s)
+		return;
+	EVP_PKEY_free(s->key); /* OpenSSL clears the private key it frees */
+	if (s->jwt)
+		OPENSSL_cleanse(s->jwt, strlen(s->jwt));
+	free(s->jwt);
+	free(s);
 }

@@ -102,6 +102,7 @@ struct nats_src {
 	struct source base;
 	struct nats_conf conf;
 	natsConnection *nc;
+	struct nats_secret *secret; /* signs at reconnections (or NULL) */
 	jsCtx *js;
 	natsSubscription *sub;    /* NULL while a consumer is being remade */
 	uint64_t next_dseq;       /* reader: the next delivery expected */
@@ -664,6 +665,7 @@ static void free_src(struct nats_src *n)
 	natsSubscription_Destroy(n->sub);
 	jsCtx_Destroy(n->js);
 	natsConnection_Destroy(n->nc);
+	nats_secret_free(n->secret);
 	pthread_cond_destroy(&n->room);
 	pthread_mutex_destroy(&n->mu);
 	free(n->q);
@@ -700,7 +702,7 @@ static int connect_and_subscribe(struct nats_src *n, char *err, size_t errlen)
 	int rc;
 
 	conn_opts(&n->conf, &co, name_of(n));
-	rc = nats_conn_open(&n->nc, &co, err, errlen);
+	rc = nats_conn_open(&n->nc, &n->secret, &co, err, errlen);
 	if (rc == 0)
 		rc = subscribe(n, err, errlen);
 	return rc < 0 ? rc :

@@ -2,9 +2,10 @@
 # Installs what mdbus needs to build and test on Debian 12, if anything is
 # missing; with --suite also what tests/suite.sh needs beyond that (clang,
 # its static analyser scan-build, cppcheck, iproute2 for make check-net,
-# python3-nacl to make the NATS NKeys and JWTs of tests/nats/creds.sh,
-# spin for the model check tests/model/wait.sh). Needs root (or sudo)
-# only when something must be installed.
+# python3-nacl to make the NATS NKeys and JWTs of tests/nats/creds.sh and
+# strace to count its opens of them, spin for the model check
+# tests/model/wait.sh). Needs root (or sudo) only when something must be
+# installed.
 #   usage: tests/deps.sh [--suite]
 set -eu
 pkgs="build-essential autoconf automake libtool pkg-config git
@@ -13,7 +14,7 @@ pkgs="build-essential autoconf automake libtool pkg-config git
       libnats-dev libssl-dev nats-server openssl"
 case ${1:-} in
 '') ;;
---suite) pkgs="$pkgs clang clang-tools cppcheck iproute2 python3-nacl spin" ;;
+--suite) pkgs="$pkgs clang clang-tools cppcheck iproute2 python3-nacl spin strace" ;;
 *) echo "usage: $0 [--suite]" >&2; exit 64 ;;
 esac
 missing=""

@@ -5,10 +5,13 @@
 # NKey user. With the right .creds file (--nats-creds, creds =) and the
 # right seed (--nats-nkey, nkey =) a channel arrives complete and in
 # order. Refused, exit 1 at once, naming the fix: no credentials, a file
-# that is not there, one others may read, a FIFO, garbage, a user of an
-# account the server does not trust, and a user without permission on
-# the subjects (mdsub when the server refuses its first message, mdpub's
-# source when it subscribes).
+# that is not there, one others may read, a FIFO, garbage, a .creds file
+# without its seed, a symbolic link, 1 GB, a user of an account the
+# server does not trust, and a user without permission on the subjects
+# (mdsub when the server refuses its first message, mdpub's source when
+# it subscribes). Each program opens its file exactly once (strace), and
+# after the file was swapped for a stranger's and the server restarted,
+# both sign in again with what they read at start: delivery resumes.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 PY=
 for p in python3 /usr/bin/python3; do
@@ -47,12 +50,64 @@ known_refused() { # known_refused FILE ARGS...: 0 when to retry
 	grep -q "the server does not know the user of" "$f" || return 1
 	echo "note: the server refused known credentials ($*): retried"
 }
+# Each program opens its creds or nkey file once, by name, checks that
+# descriptor and reads it; the client library gets what was read, never
+# the name (nothing can swap the file after the check). strace counts the
+# opens of the runs named in $COUNTED; without it (tests/deps.sh --suite)
+# they are not counted. LeakSanitizer cannot work under ptrace: it is off
+# in those runs (the others, and common/t_nats_nkey, check for leaks).
+STRACE=$(command -v strace || true)
+[ -n "$STRACE" ] && ! "$STRACE" -o /dev/null true 2>/dev/null && STRACE=
+[ -n "$STRACE" ] || echo "note: no working strace: opens of the files not counted"
+COUNTED=" creds nkey rc fwd "
+counted() { [ -n "$STRACE" ] && case $COUNTED in *" $1 "*) true ;; *) false ;; esac; }
+# strace_exec NAME CMD...: becomes strace running CMD, opens into NAME.trace
+strace_exec() {
+	t=$WORK/$1.trace
+	shift
+	exec env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		"$STRACE" -f -qq -e trace=open,openat -o "$t" "$@"
+}
+# traced NAME CMD...: CMD, under strace if NAME is counted
+traced() {
+	n=$1
+	shift
+	if counted "$n"; then (strace_exec "$n" "$@"); else "$@"; fi
+}
+# bg NAME CMD...: CMD in the background (traced if NAME is counted),
+# output in NAME.log; $BG the pid to wait for (strace's when traced),
+# $BGPID the program's
+bg() {
+	n=$1
+	shift
+	if counted "$n"; then
+		strace_exec "$n" "$@" >"$WORK/$n.log" 2>&1 &
+	else
+		"$@" >"$WORK/$n.log" 2>&1 &
+	fi
+	BG=$!
+	BGPID=$BG
+	PIDS="$PIDS $BG"
+	i=0
+	while counted "$n" && ! BGPID=$(pgrep -P "$BG"); do
+		i=$((i + 1)); [ $i -le 200 ] || fail "$n: strace started nothing"
+		sleep 0.05
+	done
+	PIDS="$PIDS $BGPID"
+}
+# opened NAME PATH N: the run traced as NAME opened PATH N times
+opened() {
+	[ -n "$STRACE" ] || return 0
+	got=$(grep -cF "\"$2\"" "$WORK/$1.trace")
+	[ "$got" -eq "$3" ] ||
+		fail "$1 opened $2 $got times, not $3: $(grep -F "\"$2\"" "$WORK/$1.trace")"
+}
 # mdsub NAME [ARGS...]: forwards src (all of it) with ARGS, output in NAME.fwd
 mdsub() {
 	n=$1
 	shift
 	for try in 1 2 3; do
-		timeout 20 "$MDSUB" --from oldest --until-caught-up src "$@" \
+		traced "$n" timeout 20 "$MDSUB" --from oldest --until-caught-up src "$@" \
 			>"$WORK/$n.fwd" 2>&1
 		rc=$?
 		[ "$try" -lt 3 ] && known_refused "$WORK/$n.fwd" "$@" || return $rc
@@ -81,8 +136,20 @@ refused_fwd fifo "$K/fifo.creds: not a regular file" \
 	--forward "$URL" --nats-creds "$K/fifo.creds"
 printf 'not a creds file\n' >"$K/garbage.creds"
 chmod 600 "$K/garbage.creds"
-refused_fwd garbage "no nkey user seed found in '$K/garbage.creds'" \
+refused_fwd garbage "$K/garbage.creds: no user JWT (a line -----BEGIN NATS USER JWT-----, the JWT, an END line)" \
 	--forward "$URL" --nats-creds "$K/garbage.creds"
+sed '/BEGIN USER NKEY SEED/,$d' "$K/good.creds" >"$K/noseed.creds"
+chmod 600 "$K/noseed.creds"
+refused_fwd noseed "$K/noseed.creds: no user NKey seed (a line -----BEGIN USER NKEY SEED-----, the seed SU..., an END line)" \
+	--forward "$URL" --nats-creds "$K/noseed.creds"
+ln -s "$K/good.creds" "$K/link.creds"
+refused_fwd link "$K/link.creds: a symbolic link, which could be pointed elsewhere: give the file itself" \
+	--forward "$URL" --nats-creds "$K/link.creds"
+: >"$K/huge.creds"
+chmod 600 "$K/huge.creds"
+truncate -s 1G "$K/huge.creds"
+refused_fwd huge "$K/huge.creds: 1073741824 bytes, not 1 to 65536: not a credentials or seed file" \
+	--forward "$URL" --nats-creds "$K/huge.creds"
 refused_fwd stranger "the server does not know the user of $K/stranger.creds" \
 	--forward "$URL" --nats-creds "$K/stranger.creds"
 refused_fwd denied "the user of the credentials may not publish on mdbus.src.>" \
@@ -147,6 +214,102 @@ relay() {
 	same_market_data "$WORK/src.out" "$WORK/$n.out"
 }
 relay creds "$URL" "creds=$K/good.creds" --nats-creds "$K/good.creds"
+opened creds "$K/good.creds" 1
 relay nkey "$KURL" "nkey=$K/nkey.seed" --nats-nkey "$K/nkey.seed"
-echo "relayed $sent messages with a .creds file and with an NKey seed"
+opened nkey "$K/nkey.seed" 1
+
+# Reconnection, the file swapped: an mdpub source and an mdsub forwarder,
+# both with creds swap.creds, relay channel feed (lines written into a
+# FIFO) through server r1. After the first 1000 lines arrived, swap.creds
+# is replaced (renamed over) by a stranger's credentials and r1 restarted
+# on its port: both sign the new server's nonce again with the key they
+# read at start (a library given the name would read the stranger's, which
+# r1 refuses), subscribe and publish again, and the next 1000 arrive too.
+nats_start r1 -c "$K/server.conf" -m -1
+RPORT=$(nats_port r1)
+RURL=nats://127.0.0.1:$RPORT
+cp "$K/good.creds" "$K/swap.creds"
+# r1_ready: waits until r1 has both clients and the source's subscription
+r1_ready() {
+	i=0
+	until monitor r1 '/connz?subs=1' | tr -d ' \n' |
+		grep -q '"num_connections":2,.*"subscriptions_list":\["mdbus\.feed\.'; do
+		i=$((i + 1))
+		[ $i -le 200 ] || fail "r1: not both clients: $(monitor r1 /connz | tr -d ' \n' | head -c 400)"
+		sleep 0.1
+	done
+}
+# fed N: channel rc got all of feed's first N lines and status records
+fed() {
+	i=0
+	until w=$(dir_write_num "$MDBUS_DIR" feed) && [ "${w:-0}" -gt "$1" ] &&
+		kill -USR1 "$RCPID" && sleep 0.1 &&
+		grep -q "channel rc: in $w out $w malformed 0 gaps 0 (lost 0) " \
+			"$WORK/rc.log"; do
+		i=$((i + 1))
+		[ $i -le 100 ] || fail "rc did not get ${w:-?} after $1 lines: $(grep "channel rc: in" "$WORK/rc.log" | tail -n 1)"
+	done
+}
+# the writer: 1000 lines, and 1000 more once feed.more exists
+mkfifo "$WORK/feed.fifo"
+{
+	yes 'Q,AAPL,189.5,100,189.52,200' | head -n 1000
+	until [ -e "$WORK/feed.more" ]; do sleep 0.05; done
+	yes 'T,MSFT,5,6' | head -n 1000
+} >"$WORK/feed.fifo" &
+WRITER=$!
+PIDS="$PIDS $WRITER"
+channel feed.conf feed source=lines format=csv "file=$WORK/feed.fifo" mode=lossless
+run_channel feed
+FEED=$PID
+dump_channel feed
+RFEED=$RPID
+PIDS="$PIDS $RFEED"
+channel rc.conf rc source=nats "url=$RURL" 'subject=mdbus.feed.>' \
+	"creds=$K/swap.creds" mode=lossless
+bg rc "$MDPUB" -c "$WORK/rc.conf"
+RC=$BG RCPID=$BGPID
+wait_log rc "channel rc: publishing from"
+dump_channel rc
+RRC=$RPID
+PIDS="$PIDS $RRC"
+bg fwd "$MDSUB" --from oldest --forward "$RURL" --nats-creds "$K/swap.creds" feed
+FWD=$BG FWDPID=$BGPID
+r1_ready
+fed 1000
+cp "$K/stranger.creds" "$K/evil.creds"
+mv -f "$K/evil.creds" "$K/swap.creds"
+nats_kill r1
+nats_start r1 -c "$K/server.conf" -m -1 -p "$RPORT"
+r1_ready
+: >"$WORK/feed.more"
+wait "$WRITER" || fail "the writer of feed"
+wait "$FEED" || fail "mdpub feed"
+fed 2000
+# stopped NAME PID WAITPID: sends SIGTERM to PID, fails unless it exits
+# 0 within 20 s (WAITPID: the process to reap, strace when traced)
+stopped() {
+	kill -TERM "$2"
+	i=0
+	while s=$(sed 's/.*) //' "/proc/$2/stat" 2>/dev/null) &&
+		[ "${s%% *}" != Z ]; do
+		i=$((i + 1))
+		[ $i -le 200 ] || fail "$1 did not stop on SIGTERM: $(cat "$WORK/$1.log")"
+		sleep 0.1
+	done
+	wait "$3" || fail "$1 exited $?: $(cat "$WORK/$1.log")"
+}
+stopped fwd "$FWDPID" "$FWD"
+grep -q "nats: $w published, 0 acknowledged, 0 duplicates, 0 errors" \
+	"$WORK/fwd.log" || fail "mdsub --forward (reconnecting): $(cat "$WORK/fwd.log")"
+stopped rc "$RCPID" "$RC"
+wait "$RFEED" || fail "reader of feed"
+wait "$RRC" || fail "reader of rc"
+same_market_data "$WORK/feed.out" "$WORK/rc.out"
+[ "$(grep -c '^[QT] ' "$WORK/rc.out")" -eq 2000 ] ||
+	fail "rc: $(grep -c '^[QT] ' "$WORK/rc.out") quotes and trades, not 2000"
+opened rc "$K/swap.creds" 1
+opened fwd "$K/swap.creds" 1
+echo "relayed $sent messages with a .creds file and with an NKey seed;" \
+	"$w through a server restarted after the .creds file was swapped"
 exit 0
