@@ -69,6 +69,8 @@ struct mdbus_sub {
 	int corrupt_next;       /* a poll that returned messages met a
 				   corrupt archive file: the next poll
 				   returns MDBUS_ECORRUPT */
+	int landed;             /* lapped before; landing: where it jumped */
+	uint64_t landing;
 };
 
 const struct seg_header *sub_header(const mdbus_sub_t *sub)
@@ -456,8 +458,16 @@ static int fall_back(struct mdbus_sub *s)
 
 /*
  * Message pos is gone: a stamp for message `seen` (> pos) is in its slot.
- * Jumps to the oldest message that can still be whole and counts the gap,
- * unless the archive has it. Returns 1 (read on), or a negative code. A
+ * Jumps to the oldest message that can still be whole (or one message on:
+ * a slot with a size no producer writes, skip markers of a skip shorter
+ * than a ring) and counts the gap, unless the archive has it. The oldest
+ * is in the very slot the producer writes next: a reader slower than the
+ * producer that lands there is lapped again at once, over and over, and
+ * delivers next to nothing while its reads of the producer's lines slow
+ * the producer down. So a reader lapped again before it read a ring's
+ * worth since its last landing lands half a ring behind the write count
+ * instead (doc/protocol.md, "Reading"). Returns 1 (read on), or a
+ * negative code. A
  * stamp past SEQ_LIMIT is no publisher's (doc/protocol.md "Skipping"): a
  * position there would wrap the stamps, and the reader would take empty
  * slots for messages or spin on slots that are never its message.
@@ -480,6 +490,13 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 		return 1;
 	if (top < s->m.g.capacity || next <= s->pos)
 		next = s->pos + 1;
+	else if (s->landed && s->pos - s->landing < s->m.g.capacity &&
+		 w > s->pos && w - s->pos > s->m.g.capacity)
+		next = top - s->m.g.capacity / 2;
+	if (next > s->pos + 1) {
+		s->landed = 1;
+		s->landing = next;
+	}
 	count_lost(s, next - s->pos);
 	s->pos = next;
 	publish_position(s);

@@ -566,6 +566,29 @@ static void t_lapped(void **state)
 		lost += w - CAP - pos;
 		assert_int_equal(mdbus_sub_lost(s), lost);
 	}
+	/* lapped again one message after that landing (a reader slower than
+	 * the producer): it lands half a ring behind the write count, not at
+	 * the oldest message, the slot the producer writes next */
+	{
+		uint64_t pos = mdbus_sub_position(s);
+
+		publish_range(p, w, w + CAP);
+		w += CAP;
+		expect_msg(s, w - CAP / 2, w - CAP / 2 - pos);
+		lost += w - CAP / 2 - pos;
+		assert_int_equal(mdbus_sub_lost(s), lost);
+		/* a ring's worth read since: the next lap lands at the oldest */
+		for (uint64_t n = w - CAP / 2 + 1; n < w; n++)
+			expect_msg(s, n, 0);
+		publish_range(p, w, w + CAP / 2);
+		w += CAP / 2;
+		for (uint64_t n = w - CAP / 2; n < w; n++)
+			expect_msg(s, n, 0);
+		pos = mdbus_sub_position(s);
+		publish_range(p, w, w + CAP + 3);
+		w += CAP + 3;
+		expect_msg(s, w - CAP, w - CAP - pos);
+	}
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 }
