@@ -32,6 +32,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "mdbus.h"
 #include "mdbus_msg.h"
@@ -93,6 +94,11 @@ enum class start_position {
 	oldest = MDBUS_START_OLDEST,
 	seq = MDBUS_START_SEQ,
 	time = MDBUS_START_TIME,
+};
+
+enum class counter_kind {
+	total = MDBUS_COUNTER_TOTAL,
+	gauge = MDBUS_COUNTER_GAUGE,
 };
 
 /* The typed values of the uint8_t/uint32_t enum fields of mdbus_msg.h. */
@@ -290,6 +296,56 @@ private:
 	const void *payload_;
 };
 
+/* ------------------------------------------------------------- counters */
+
+/* One publisher counter as a reader sees it (struct mdbus_counter). The
+ * label is as the publisher wrote it: not checked (escape it to print). */
+struct counter {
+	std::string label;
+	counter_kind kind;
+	std::uint32_t id;
+	std::uint64_t value;
+};
+
+/* The counters c[0..n) (n capped at MDBUS_COUNTERS_MAX) as a vector. */
+inline std::vector<counter> to_counters(const mdbus_counter *c, int n)
+{
+	std::vector<counter> v;
+
+	for (int i = 0; i < n && i < MDBUS_COUNTERS_MAX; i++)
+		v.push_back({c[i].label, static_cast<counter_kind>(c[i].kind),
+			     c[i].id, c[i].value});
+	return v;
+}
+
+/* mdbus_channel_counters(): the counters of the channel's publisher (the
+ * last one's, also after it stopped); empty dir: the default directory.
+ * Throws mdbus::error. */
+inline std::vector<counter> channel_counters(const std::string &channel,
+					     const std::string &dir = {})
+{
+	mdbus_counter c[MDBUS_COUNTERS_MAX];
+	int n = check_rc(mdbus_channel_counters(channel.c_str(),
+						dir.empty() ? nullptr : dir.c_str(),
+						c, MDBUS_COUNTERS_MAX),
+			 "mdbus_channel_counters");
+
+	return to_counters(c, n);
+}
+
+/* mdbus_channel_remove(): removes every file of the channel (force:
+ * MDBUS_UNLINK_FORCE, even while a live publisher owns it) and returns
+ * how many; throws mdbus::error (-ENOENT when there was none,
+ * MDBUS_EOWNED, ...). */
+inline int channel_remove(const std::string &channel, const std::string &dir = {},
+			  bool force = false)
+{
+	return check_rc(mdbus_channel_remove(channel.c_str(),
+					     dir.empty() ? nullptr : dir.c_str(),
+					     force ? MDBUS_UNLINK_FORCE : 0u),
+			"mdbus_channel_remove");
+}
+
 /* ------------------------------------------------------------ publisher */
 
 /* mdbus_pub_config with its defaults (mdbus_pub_config_init()). */
@@ -365,6 +421,33 @@ public:
 		      "mdbus_pub_commit");
 	}
 	void abort() { check_rc(mdbus_pub_abort(p_), "mdbus_pub_abort"); }
+
+	/* mdbus_pub_skip(): the next message gets position() + n, readers
+	 * count the n as lost. False on lossless back-pressure (nothing
+	 * skipped); throws on other errors (-EOVERFLOW, MDBUS_ECLAIMED). */
+	bool skip(std::uint64_t n)
+	{
+		int rc = mdbus_pub_skip(p_, n);
+
+		if (rc == MDBUS_EBACKPRESSURE)
+			return false;
+		check_rc(rc, "mdbus_pub_skip");
+		return true;
+	}
+
+	/* Counters readers see (mdbus_pub_counter_new() and the rest):
+	 * counter_new() returns the new counter's id, throws on -EINVAL,
+	 * -EEXIST, -ENOSPC; set/add ignore an id counter_new() did not
+	 * return, counter_get() answers 0 for it. */
+	int counter_new(const std::string &label, counter_kind kind = counter_kind::total)
+	{
+		return check_rc(mdbus_pub_counter_new(p_, label.c_str(),
+						      static_cast<mdbus_counter_kind>(kind)),
+				"mdbus_pub_counter_new");
+	}
+	void counter_set(int id, std::uint64_t value) { mdbus_pub_counter_set(p_, id, value); }
+	void counter_add(int id, std::uint64_t delta) { mdbus_pub_counter_add(p_, id, delta); }
+	std::uint64_t counter_get(int id) const { return mdbus_pub_counter_get(p_, id); }
 
 	void heartbeat() { mdbus_pub_heartbeat(p_); }
 	/* mdbus_pub_reap(): the entries freed or evicted. */
@@ -540,6 +623,21 @@ public:
 		return {static_cast<pub_state>(i.state), i.pid, i.heartbeat_age_ns,
 			i.write_num};
 	}
+	/* mdbus_sub_counters(): the publisher counters of this segment. */
+	std::vector<counter> counters() const
+	{
+		mdbus_counter c[MDBUS_COUNTERS_MAX];
+		int n = check_rc(mdbus_sub_counters(s_, c, MDBUS_COUNTERS_MAX),
+				 "mdbus_sub_counters");
+
+		return to_counters(c, n);
+	}
+	/* mdbus_sub_fd(): a descriptor for event loops, readable when there
+	 * may be something to read; read(2) its 8 bytes, then try_read()
+	 * until nullopt. The subscriber owns it (close() closes it). */
+	int fd() { return check_rc(mdbus_sub_fd(s_), "mdbus_sub_fd"); }
+	/* mdbus_sub_replaying(): reading the archive, not the ring. */
+	bool replaying() const { return mdbus_sub_replaying(s_) == 1; }
 	bool caught_up() const { return mdbus_sub_caught_up(s_) == 1; }
 	std::uint64_t position() const { return mdbus_sub_position(s_); }
 	std::uint64_t lost() const { return mdbus_sub_lost(s_); }

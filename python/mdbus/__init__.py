@@ -10,7 +10,8 @@ import numpy as np
 
 from . import _mdbus
 from ._mdbus import (Error, NotFound, Replaced, Evicted, Full, Backpressure,
-                     Owned, channels, stats, layout, library_version)
+                     Owned, channels, stats, counters, remove_channel,
+                     layout, library_version, COUNTERS_MAX)
 from ._messages import (Message, DTYPES, ROW_DTYPES, LEVEL, TYPE_NAMES,
                         TYPE_NUMBERS, PX_SCALE, QTY_SCALE, RAW, QUOTE, TRADE,
                         BOOK_LEVEL, BOOK_SNAPSHOT, STATUS, HEARTBEAT,
@@ -18,16 +19,32 @@ from ._messages import (Message, DTYPES, ROW_DTYPES, LEVEL, TYPE_NAMES,
 
 __all__ = ["Subscriber", "Publisher", "Message", "Error", "NotFound",
            "Replaced", "Evicted", "Full", "Backpressure", "Owned",
-           "channels", "stats", "read_recording", "DTYPES", "ROW_DTYPES"]
+           "channels", "stats", "counters", "remove_channel",
+           "read_recording", "DTYPES", "ROW_DTYPES"]
 
 
 class Subscriber(_mdbus.Subscriber):
     """Subscriber(channel, name=None, start="latest"|"oldest"|seq,
-    wait="adaptive"|"spin"|"yield"|"block", anonymous=False, dir=None)
+    wait="adaptive"|"spin"|"yield"|"block", anonymous=False, dir=None,
+    start_time_ns=None, archive_dir=None)
 
     A reader of one channel; a context manager, and an iterator of
     Message objects that waits for each (Ctrl-C interrupts the wait).
-    Attributes: lost, loss_events, position, caught_up, payload_max."""
+    Attributes: lost, loss_events, position, caught_up, payload_max,
+    replaying.
+
+    start_time_ns (instead of start): begin at the first message stamped
+    at or after that CLOCK_REALTIME time in ns, from the channel's
+    archive when the ring's oldest is later. archive_dir: the archive
+    read before the ring when the start is older than the ring ("replay,
+    then live"; replaying is True meanwhile): None the one the publisher
+    announces, "" none (the ring only).
+
+    fileno() is a descriptor for select, selectors and asyncio's
+    loop.add_reader(): readable when there may be a message; read() and
+    read_batch() re-arm it, so after each readiness read(timeout=0)
+    until None. counters() are the publisher's counters (as counters()
+    of the module returns them)."""
 
     def read(self, timeout=None):
         """The next Message, waiting up to timeout seconds (None: for
@@ -72,7 +89,15 @@ class Publisher(_mdbus.Publisher):
     The publisher of one channel; a context manager (closing marks the
     channel stopped). Attributes: position, payload_max. nudge_anonymous:
     a helper thread wakes anonymous readers (MDBUS_PUB_NUDGE when
-    True; libmdbus(3), Waiting)."""
+    True; libmdbus(3), Waiting).
+
+    skip(n): the next message gets position + n and readers count the n
+    as lost (Backpressure in a lossless channel with a reader within a
+    ring). Counters readers see (mdbus.counters(), Subscriber.counters(),
+    mdsub --status): counter_new(label, kind="total"|"gauge") defines
+    the next one (value 0) and returns its id; counter_set(id, value),
+    counter_add(id, delta), counter_get(id). Values are ints in
+    0..2**64-1; anything else raises TypeError or ValueError."""
 
     def publish(self, type, data, ts_ns=0):
         """Publishes data (bytes-like) as a message of type (number or

@@ -26,7 +26,8 @@ PyMODINIT_FUNC PyInit__mdbus(void)
 	    mdbus_py_pub_init(m) < 0 ||
 	    PyModule_AddStringConstant(m, "library_version", mdbus_version()) < 0 ||
 	    PyModule_AddIntConstant(m, "MSG_VERSION", MDBUS_MSG_VERSION) < 0 ||
-	    PyModule_AddIntConstant(m, "SLOT_HEADER", MDBUS_SLOT_HEADER) < 0) {
+	    PyModule_AddIntConstant(m, "SLOT_HEADER", MDBUS_SLOT_HEADER) < 0 ||
+	    PyModule_AddIntConstant(m, "COUNTERS_MAX", MDBUS_COUNTERS_MAX) < 0) {
 		Py_DECREF(m);
 		return NULL;
 	}

@@ -38,6 +38,16 @@ int mdbus_py_pub_init(PyObject *m);
 /* tools.c: the module-level functions. */
 extern PyMethodDef mdbus_py_tools[];
 
+/* Sets *v to the int o, an argument called `what`: TypeError when o is
+ * no int, ValueError when it is negative or above 2**64-1. Returns 0 or
+ * -1 with the exception set. */
+int mdbus_py_u64(PyObject *o, const char *what, uint64_t *v);
+
+/* The counters c[0..n) (n capped at MDBUS_COUNTERS_MAX) as a list of
+ * dicts {"label", "kind" ("total" or "gauge"), "id", "value"}, or NULL
+ * with an exception. */
+PyObject *mdbus_py_counter_list(const struct mdbus_counter *c, int n);
+
 /* Message m with payload buf as the tuple (seq, ts_ns, type, lost,
  * payload bytes), or NULL with an exception. */
 PyObject *mdbus_py_msg_tuple(const struct mdbus_msg *m, const void *buf);

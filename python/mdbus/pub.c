@@ -162,6 +162,99 @@ static PyObject *pub_publish_rows(pub_object *self, PyObject *args,
 	return PyLong_FromSsize_t(n);
 }
 
+/* skip(n): the next message gets position + n; readers count the n as
+ * lost (mdbus_pub_skip()). Raises Backpressure (lossless: nothing
+ * skipped), Error (-EOVERFLOW past 2**62). */
+static PyObject *pub_skip(pub_object *self, PyObject *arg)
+{
+	mdbus_pub_t *pub = usable(self);
+	uint64_t n;
+	int r;
+
+	if (!pub || mdbus_py_u64(arg, "skip", &n) < 0)
+		return NULL;
+	r = mdbus_pub_skip(pub, n);
+	if (r < 0)
+		return mdbus_py_raise(r, 0);
+	Py_RETURN_NONE;
+}
+
+/* counter_new(label, kind="total"|"gauge"): defines the next counter
+ * (value 0) and returns its id. */
+static PyObject *pub_counter_new(pub_object *self, PyObject *args,
+				 PyObject *kw)
+{
+	static char *kwlist[] = {"label", "kind", NULL};
+	mdbus_pub_t *pub = usable(self);
+	const char *label, *kind = "total";
+	enum mdbus_counter_kind k;
+	int r;
+
+	if (!pub || !PyArg_ParseTupleAndKeywords(args, kw, "s|s", kwlist,
+						 &label, &kind))
+		return NULL;
+	if (strcmp(kind, "total") == 0)
+		k = MDBUS_COUNTER_TOTAL;
+	else if (strcmp(kind, "gauge") == 0)
+		k = MDBUS_COUNTER_GAUGE;
+	else
+		return PyErr_Format(PyExc_ValueError,
+				    "%s: unknown counter kind (total, gauge)",
+				    kind);
+	r = mdbus_pub_counter_new(pub, label, k);
+	return r < 0 ? mdbus_py_raise(r, 0) : PyLong_FromLong(r);
+}
+
+/* ValueError unless id is a counter id (0..MDBUS_COUNTERS_MAX-1):
+ * libmdbus ignores others, Python says so. Returns 0 or -1. */
+static int check_id(int id, const char *call)
+{
+	if (id >= 0 && id < MDBUS_COUNTERS_MAX)
+		return 0;
+	PyErr_Format(PyExc_ValueError, "%s: counter id %d is not in 0..%d",
+		     call, id, MDBUS_COUNTERS_MAX - 1);
+	return -1;
+}
+
+/* counter_set(id, value), counter_add(id, delta) (add = 1). */
+static PyObject *pub_counter_update(pub_object *self, PyObject *args,
+				    int add)
+{
+	const char *call = add ? "counter_add" : "counter_set";
+	mdbus_pub_t *pub = usable(self);
+	PyObject *o;
+	uint64_t v;
+	int id;
+
+	if (!pub || !PyArg_ParseTuple(args, "iO", &id, &o) ||
+	    check_id(id, call) < 0 || mdbus_py_u64(o, call, &v) < 0)
+		return NULL;
+	(add ? mdbus_pub_counter_add : mdbus_pub_counter_set)(pub, id, v);
+	Py_RETURN_NONE;
+}
+
+static PyObject *pub_counter_set(pub_object *self, PyObject *args)
+{
+	return pub_counter_update(self, args, 0);
+}
+
+static PyObject *pub_counter_add(pub_object *self, PyObject *args)
+{
+	return pub_counter_update(self, args, 1);
+}
+
+/* counter_get(id): its value (0 for an id not defined yet). */
+static PyObject *pub_counter_get(pub_object *self, PyObject *args)
+{
+	mdbus_pub_t *pub = usable(self);
+	int id;
+
+	if (!pub || !PyArg_ParseTuple(args, "i", &id) ||
+	    check_id(id, "counter_get") < 0)
+		return NULL;
+	return PyLong_FromUnsignedLongLong(mdbus_pub_counter_get(pub, id));
+}
+
 static PyObject *pub_heartbeat(pub_object *self, PyObject *unused)
 {
 	mdbus_pub_t *pub = usable(self);
@@ -211,6 +304,17 @@ static PyMethodDef pub_methods[] = {
 	 METH_VARARGS | METH_KEYWORDS, "publish(type, data, ts_ns=0)"},
 	{"publish_rows", (PyCFunction)(void (*)(void))pub_publish_rows,
 	 METH_VARARGS | METH_KEYWORDS, "publish_rows(type, data, itemsize, ts_ns=0)"},
+	{"skip", (PyCFunction)pub_skip, METH_O,
+	 "skip(n): the next message gets position + n, readers count n lost"},
+	{"counter_new", (PyCFunction)(void (*)(void))pub_counter_new,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "counter_new(label, kind='total'|'gauge'): the new counter's id"},
+	{"counter_set", (PyCFunction)pub_counter_set, METH_VARARGS,
+	 "counter_set(id, value)"},
+	{"counter_add", (PyCFunction)pub_counter_add, METH_VARARGS,
+	 "counter_add(id, delta)"},
+	{"counter_get", (PyCFunction)pub_counter_get, METH_VARARGS,
+	 "counter_get(id): its value (0 for an id not defined)"},
 	{"heartbeat", (PyCFunction)pub_heartbeat, METH_NOARGS,
 	 "store the heartbeat time readers see"},
 	{"reap", (PyCFunction)pub_reap, METH_NOARGS,

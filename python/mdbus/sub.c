@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "module.h"
 #include "mdbus_msg.h"
@@ -20,6 +21,7 @@ typedef struct {
 	void *buf;          /* payload_max bytes, malloc()ed: aligned */
 	size_t len;
 	int busy;           /* a thread waits in it without the GIL */
+	int fd;             /* mdbus_sub_fd() once fileno() made it, else -1 */
 } sub_object;
 
 static const char *const start_names[] = {"latest", "oldest", NULL};
@@ -59,12 +61,31 @@ static int parse_start(PyObject *o, enum mdbus_start *start, uint64_t *seq)
 	return 0;
 }
 
+/* Sets cfg to start at the first message stamped at or after
+ * start_time_ns (an int of CLOCK_REALTIME ns, MDBUS_START_TIME), which
+ * excludes a start of its own. Returns 0 or -1 with an exception. */
+static int parse_start_time(PyObject *o, PyObject *start,
+			    struct mdbus_sub_config *cfg)
+{
+	if (start) {
+		PyErr_SetString(PyExc_ValueError,
+				"give start or start_time_ns, not both");
+		return -1;
+	}
+	if (mdbus_py_u64(o, "start_time_ns", &cfg->start_time_ns) < 0)
+		return -1;
+	cfg->start = MDBUS_START_TIME;
+	return 0;
+}
+
 static int sub_init(sub_object *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"channel", "name", "start", "wait",
-				 "anonymous", "dir", NULL};
+				 "anonymous", "dir", "start_time_ns",
+				 "archive_dir", NULL};
 	const char *channel, *name = NULL, *wait = "adaptive", *dir = NULL;
-	PyObject *start = NULL;
+	const char *archive_dir = NULL;
+	PyObject *start = NULL, *start_time = NULL;
 	int anonymous = 0, r;
 	struct mdbus_sub_config cfg;
 
@@ -72,13 +93,20 @@ static int sub_init(sub_object *self, PyObject *args, PyObject *kw)
 		PyErr_SetString(PyExc_RuntimeError, "already open");
 		return -1;
 	}
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zOspz", kwlist, &channel,
-					 &name, &start, &wait, &anonymous, &dir))
+	self->fd = -1;
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zOspzOz", kwlist,
+					 &channel, &name, &start, &wait,
+					 &anonymous, &dir, &start_time,
+					 &archive_dir))
 		return -1;
 	mdbus_sub_config_init(&cfg);
 	cfg.name = name;
 	cfg.anonymous = anonymous;
 	cfg.dir = dir;
+	cfg.archive_dir = archive_dir;
+	if (start_time && start_time != Py_None &&
+	    parse_start_time(start_time, start, &cfg) < 0)
+		return -1;
 	if (start && parse_start(start, &cfg.start, &cfg.start_seq) < 0)
 		return -1;
 	r = name_index(wait_names, wait, "wait strategy");
@@ -120,8 +148,9 @@ static mdbus_sub_t *usable(sub_object *self)
 
 static void sub_free_handle(sub_object *self)
 {
-	mdbus_sub_close(self->sub);
+	mdbus_sub_close(self->sub); /* closes the descriptor too */
 	self->sub = NULL;
+	self->fd = -1;
 	PyMem_RawFree(self->buf);
 	self->buf = NULL;
 }
@@ -176,6 +205,11 @@ static int parse_timeout(PyObject *o, int64_t *deadline)
 static int wait_read(sub_object *self, mdbus_sub_t *sub, int64_t deadline,
 		     struct mdbus_msg *m)
 {
+	if (self->fd >= 0) { /* re-arm before looking (libmdbus(3)) */
+		uint64_t v;
+
+		(void)!read(self->fd, &v, sizeof v); /* non-blocking */
+	}
 	for (;;) {
 		int64_t slice = SLICE_NS;
 		int r;
@@ -292,6 +326,42 @@ static PyObject *sub_reopen(sub_object *self, PyObject *args, PyObject *kw)
 	Py_RETURN_NONE;
 }
 
+/* fileno(): mdbus_sub_fd(), for select, selectors and asyncio's
+ * add_reader(). Readable when there may be something to read; each
+ * read() or read_batch() re-arms it first, so read(timeout=0) until None
+ * after each readiness. The handle owns it: close() closes it. */
+static PyObject *sub_fileno(sub_object *self, PyObject *unused)
+{
+	mdbus_sub_t *sub = usable(self);
+	int r;
+
+	if (!sub)
+		return NULL;
+	if (self->fd < 0) {
+		r = mdbus_sub_fd(sub);
+		if (r < 0)
+			return mdbus_py_raise(r, 0);
+		self->fd = r;
+	}
+	return PyLong_FromLong(self->fd);
+}
+
+/* counters(): the publisher counters of the segment this reader reads
+ * (mdbus_sub_counters()), as counters() returns them. */
+static PyObject *sub_counters(sub_object *self, PyObject *unused)
+{
+	mdbus_sub_t *sub = usable(self);
+	struct mdbus_counter c[MDBUS_COUNTERS_MAX];
+	int r;
+
+	if (!sub)
+		return NULL;
+	r = mdbus_sub_counters(sub, c, MDBUS_COUNTERS_MAX);
+	if (r < 0)
+		return mdbus_py_raise(r, 0);
+	return mdbus_py_counter_list(c, r);
+}
+
 static PyObject *sub_publisher_info(sub_object *self, PyObject *unused)
 {
 	mdbus_sub_t *sub = usable(self);
@@ -324,6 +394,7 @@ static PyObject *sub_get(sub_object *self, void *which)
 	case 1: return PyLong_FromUnsignedLongLong(mdbus_sub_loss_events(sub));
 	case 2: return PyLong_FromUnsignedLongLong(mdbus_sub_position(sub));
 	case 3: return PyBool_FromLong(mdbus_sub_caught_up(sub));
+	case 5: return PyBool_FromLong(mdbus_sub_replaying(sub));
 	default: return PyLong_FromSize_t(mdbus_sub_payload_max(sub));
 	}
 }
@@ -339,6 +410,8 @@ static PyGetSetDef sub_getset[] = {
 	{"position", (getter)sub_get, NULL, "sequence of the next message", (void *)2},
 	{"caught_up", (getter)sub_get, NULL, "everything published read", (void *)3},
 	{"payload_max", (getter)sub_get, NULL, "bytes a slot carries", (void *)4},
+	{"replaying", (getter)sub_get, NULL,
+	 "reading the channel's archive, not the ring", (void *)5},
 	{"closed", (getter)sub_closed, NULL, "close() was called", NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };
@@ -352,6 +425,10 @@ static PyMethodDef sub_methods[] = {
 	 "make a read waiting in another thread return None"},
 	{"reopen", (PyCFunction)(void (*)(void))sub_reopen,
 	 METH_VARARGS | METH_KEYWORDS, "reopen(start='latest')"},
+	{"fileno", (PyCFunction)sub_fileno, METH_NOARGS,
+	 "a descriptor readable when there may be a message (select)"},
+	{"counters", (PyCFunction)sub_counters, METH_NOARGS,
+	 "the publisher's counters: a list of dicts"},
 	{"publisher_info", (PyCFunction)sub_publisher_info, METH_NOARGS,
 	 "publisher state, pid, heartbeat age, messages published"},
 	{"close", (PyCFunction)sub_close, METH_NOARGS, "close the reader"},

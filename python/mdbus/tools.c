@@ -80,6 +80,80 @@ int mdbus_py_batch_add(PyObject *rows, PyObject *other,
 	return r;
 }
 
+int mdbus_py_u64(PyObject *o, const char *what, uint64_t *v)
+{
+	if (!PyLong_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "%s: an int, not %s", what,
+			     Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	*v = PyLong_AsUnsignedLongLong(o);
+	if (!PyErr_Occurred())
+		return 0;
+	if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+		return -1;
+	PyErr_Format(PyExc_ValueError, "%s: %R is not in 0..2**64-1", what, o);
+	return -1;
+}
+
+PyObject *mdbus_py_counter_list(const struct mdbus_counter *c, int n)
+{
+	PyObject *list = PyList_New(0);
+
+	for (int i = 0; list && i < n && i < MDBUS_COUNTERS_MAX; i++) {
+		PyObject *d = Py_BuildValue(
+			"{sssssIsK}", "label", c[i].label, "kind",
+			c[i].kind == MDBUS_COUNTER_GAUGE ? "gauge" : "total",
+			"id", c[i].id, "value", (unsigned long long)c[i].value);
+
+		if (!d || PyList_Append(list, d) < 0)
+			Py_CLEAR(list);
+		Py_XDECREF(d);
+	}
+	return list;
+}
+
+/* counters(channel, dir=None): the counters of the channel's publisher
+ * (mdbus_channel_counters()): the last one's, also after it stopped. */
+static PyObject *py_counters(PyObject *mod, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"channel", "dir", NULL};
+	const char *channel, *dir = NULL;
+	struct mdbus_counter c[MDBUS_COUNTERS_MAX];
+	int r;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|z", kwlist, &channel,
+					 &dir))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	r = mdbus_channel_counters(channel, dir, c, MDBUS_COUNTERS_MAX);
+	Py_END_ALLOW_THREADS
+	if (r < 0)
+		return mdbus_py_raise(r, 1);
+	return mdbus_py_counter_list(c, r);
+}
+
+/* remove_channel(channel, dir=None, force=False): every file of the
+ * channel (mdbus_channel_remove()); the number removed. */
+static PyObject *py_remove_channel(PyObject *mod, PyObject *args,
+				   PyObject *kw)
+{
+	static char *kwlist[] = {"channel", "dir", "force", NULL};
+	const char *channel, *dir = NULL;
+	int force = 0, r;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zp", kwlist, &channel,
+					 &dir, &force))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	r = mdbus_channel_remove(channel, dir,
+				 force ? MDBUS_UNLINK_FORCE : 0);
+	Py_END_ALLOW_THREADS
+	if (r < 0)
+		return mdbus_py_raise(r, 1);
+	return PyLong_FromLong(r);
+}
+
 static int add_channel(const char *channel, void *arg)
 {
 	PyObject *s = PyUnicode_FromString(channel);
@@ -333,6 +407,12 @@ PyMethodDef mdbus_py_tools[] = {
 	 METH_VARARGS | METH_KEYWORDS, "channels(dir=None): channel names"},
 	{"stats", (PyCFunction)(void (*)(void))py_stats,
 	 METH_VARARGS | METH_KEYWORDS, "stats(channel, dir=None): a dict"},
+	{"counters", (PyCFunction)(void (*)(void))py_counters,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "counters(channel, dir=None): the publisher's counters, a list of dicts"},
+	{"remove_channel", (PyCFunction)(void (*)(void))py_remove_channel,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "remove_channel(channel, dir=None, force=False): files removed"},
 	{"read_recording_raw", py_read_recording_raw, METH_VARARGS,
 	 "read_recording_raw(path): (info, rows, other)"},
 	{"layout", py_layout, METH_NOARGS,

@@ -6,7 +6,10 @@
  * the right typed accessor answers; mdbus::error carries the C code and
  * detail; moves hand the handle over and a move-assignment closes the
  * handle it replaces; a replaced segment throws MDBUS_EREPLACED and
- * reopen() continues.
+ * reopen() continues; skip() shows as lost to the reader and returns
+ * false on lossless back-pressure; counters read back exactly through
+ * channel_counters() and counters(); fd() is readable exactly when a
+ * message waits; channel_remove() removes every file of the channel.
  *
  * Exits 0 on pass, 1 with "FAIL t_cxx: reason" on stderr.
  */
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include <dirent.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -399,6 +403,140 @@ void t_replaced()
 	CHECK(s.try_read()->heartbeat()->feed_seq == 2);
 }
 
+void t_skip()
+{
+	mdbus::publisher p("skip", config(256));
+	mdbus::subscriber s("skip", oldest());
+
+	CHECK(p.publish(mdbus_heartbeat{0, 1, 0, 0}));
+	CHECK(p.skip(5) && p.position() == 6);
+	CHECK(p.publish(mdbus_heartbeat{0, 2, 0, 0}));
+	auto m = s.try_read();
+	CHECK(m && m->seq() == 0 && m->lost() == 0);
+	m = s.try_read();
+	CHECK(m && m->seq() == 6 && m->lost() == 5 && m->heartbeat()->feed_seq == 2);
+	CHECK(s.lost() == 5 && s.loss_events() == 1);
+	try {
+		p.skip(MDBUS_SEQ_MAX);
+		fail("no exception for a skip past 2^62");
+	} catch (const mdbus::error &e) {
+		CHECK(e.code() == -EOVERFLOW);
+	}
+
+	mdbus_pub_config c = config(256);
+	c.mode = MDBUS_MODE_LOSSLESS;
+	mdbus::publisher l("lskip", c);
+	mdbus::subscriber r("lskip", oldest());
+	CHECK(l.publish(mdbus_heartbeat{0, 1, 0, 0}));
+	CHECK(!l.skip(1024) && l.position() == 1); /* would overwrite 0 */
+	CHECK(l.skip(1023) && l.position() == 1024);
+	CHECK(r.try_read()->seq() == 0);
+	CHECK(l.publish(mdbus_heartbeat{0, 2, 0, 0}));
+	m = r.try_read();
+	CHECK(m && m->seq() == 1024 && m->lost() == 1023);
+}
+
+void t_counters()
+{
+	mdbus::publisher p("cnt", config(256));
+
+	CHECK(mdbus::channel_counters("cnt", dir).empty());
+	CHECK(p.counter_new("orders") == 0);
+	CHECK(p.counter_new("depth.max", mdbus::counter_kind::gauge) == 1);
+	p.counter_add(0, 5);
+	p.counter_add(0, 7);
+	p.counter_set(1, 42);
+	CHECK(p.counter_get(0) == 12 && p.counter_get(1) == 42 && p.counter_get(2) == 0);
+	try {
+		p.counter_new("orders");
+		fail("no exception for a label taken");
+	} catch (const mdbus::error &e) {
+		CHECK(e.code() == -EEXIST);
+	}
+	mdbus::subscriber s("cnt", oldest());
+	for (const auto &v : {mdbus::channel_counters("cnt", dir), s.counters()}) {
+		CHECK(v.size() == 2);
+		CHECK(v[0].label == "orders" && v[0].kind == mdbus::counter_kind::total &&
+		      v[0].id == 0 && v[0].value == 12);
+		CHECK(v[1].label == "depth.max" && v[1].kind == mdbus::counter_kind::gauge &&
+		      v[1].id == 1 && v[1].value == 42);
+	}
+	CHECK(!s.replaying()); /* a ring reader */
+}
+
+bool readable(int fd, int ms)
+{
+	pollfd pfd{fd, POLLIN, 0};
+
+	return poll(&pfd, 1, ms) == 1;
+}
+
+void rearm(int fd)
+{
+	std::uint64_t v;
+
+	CHECK(read(fd, &v, sizeof(v)) == sizeof(v));
+}
+
+void t_fd()
+{
+	mdbus::publisher p("fd", config(256));
+	mdbus::sub_options o;
+	o.dir = dir;
+	mdbus::subscriber s("fd", o);
+	int fd = s.fd();
+
+	CHECK(fd >= 0 && s.fd() == fd);
+	CHECK(!readable(fd, 100));
+	for (std::uint32_t i = 0; i < 3; i++) {
+		CHECK(p.publish(mdbus_heartbeat{0, i, 0, 0}));
+		CHECK(readable(fd, 1000));
+		rearm(fd);
+		auto m = s.try_read();
+		CHECK(m && m->seq() == i && m->heartbeat()->feed_seq == i);
+		CHECK(!s.try_read());
+		CHECK(!readable(fd, 100));
+	}
+}
+
+/* The files of the test directory whose name holds `part`. */
+int files_of(const std::string &part)
+{
+	int n = 0;
+
+	if (DIR *d = opendir(dir.c_str())) {
+		while (dirent *e = readdir(d))
+			n += std::strstr(e->d_name, part.c_str()) != nullptr;
+		closedir(d);
+	}
+	return n;
+}
+
+void t_remove()
+{
+	mdbus::publisher p("rm", config(256));
+	mdbus::subscriber s("rm", oldest());
+
+	try {
+		mdbus::channel_remove("rm", dir);
+		fail("no exception for a channel owned");
+	} catch (const mdbus::error &e) {
+		CHECK(e.code() == MDBUS_EOWNED);
+	}
+	s.close();
+	p.close();
+	int before = files_of("mdbus.rm");
+	CHECK(before >= 2);
+	CHECK(mdbus::channel_remove("rm", dir) == before);
+	CHECK(files_of("mdbus.rm") == 0);
+	try {
+		mdbus::channel_remove("rm", dir);
+		fail("no exception for a channel gone");
+	} catch (const mdbus::error &e) {
+		CHECK(e.code() == -ENOENT);
+	}
+}
+
 } // namespace
 
 int main()
@@ -415,6 +553,10 @@ int main()
 		t_errors();
 		t_moves();
 		t_replaced();
+		t_skip();
+		t_counters();
+		t_fd();
+		t_remove();
 		t_two_processes();
 	} catch (const mdbus::error &e) {
 		fail(std::string("unexpected mdbus::error: ") + e.what());
