@@ -3,7 +3,10 @@
  * (retransmit.h): one per requester address in a table of RTX_PEERS, and
  * one for all of them (RTX_TOTAL_SHARES times the rate), so that neither
  * one requester nor a flood from many (spoofed) addresses gets more than
- * a bounded rate of answers, whatever they ask for.
+ * a bounded rate of answers, whatever they ask for. Work already done
+ * for a requester (archive records read past, rtx_limit_charge()) is
+ * taken whatever the buckets hold: a bucket in debt refuses everything
+ * until its rate has paid the debt back.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -14,7 +17,7 @@
 #include "retransmit.h"
 
 struct bucket {
-	uint64_t tokens;     /* bytes it may still send */
+	int64_t tokens;      /* bytes it may still send; below 0: owed */
 	uint64_t at_ns;      /* when tokens was last brought up to date */
 };
 
@@ -42,7 +45,7 @@ int rtx_limit_new(struct rtx_limit **out, uint64_t rate, uint64_t burst)
 		return -ENOMEM;
 	l->rate = rate;
 	l->burst = burst;
-	l->total.tokens = burst * RTX_TOTAL_SHARES;
+	l->total.tokens = (int64_t)(burst * RTX_TOTAL_SHARES);
 	*out = l;
 	return 0;
 }
@@ -52,18 +55,19 @@ void rtx_limit_free(struct rtx_limit *l)
 	free(l);
 }
 
-/* Adds what rate gave since the last time, up to burst. */
+/* Adds what rate gave since the last time (paying a debt first), up to
+ * burst. */
 static void refill(struct bucket *b, uint64_t rate, uint64_t burst,
 		   uint64_t now)
 {
 	uint64_t dt = now > b->at_ns ? now - b->at_ns : 0;
-	uint64_t add = dt >= NS_PER_SEC ? burst :
-		       (uint64_t)((double)dt * (double)rate / 1e9);
+	double add = (double)dt * (double)rate / 1e9;
 
-	if (add) {
-		b->tokens = burst - b->tokens < add ? burst : b->tokens + add;
-		b->at_ns = now;
-	}
+	if (add < 1)
+		return;
+	b->tokens = (double)b->tokens + add >= (double)burst ?
+			    (int64_t)burst : b->tokens + (int64_t)add;
+	b->at_ns = now;
 }
 
 /* The requester's place: its own, a free one, or the least recently seen
@@ -84,12 +88,13 @@ static struct peer *peer_of(struct rtx_limit *l, const void *addr,
 	}
 	memcpy(&oldest->addr, addr, addrlen);
 	oldest->addrlen = addrlen;
-	oldest->b = (struct bucket){l->burst, now};
+	oldest->b = (struct bucket){(int64_t)l->burst, now};
 	return oldest;
 }
 
-int rtx_limit_take(struct rtx_limit *l, const void *addr, size_t addrlen,
-		   uint64_t bytes, uint64_t now_ns)
+/* The requester's bucket, and the total one, brought up to now. */
+static struct peer *refilled(struct rtx_limit *l, const void *addr,
+			     size_t addrlen, uint64_t now_ns)
 {
 	struct peer *p = peer_of(l, addr, addrlen, now_ns);
 
@@ -97,9 +102,26 @@ int rtx_limit_take(struct rtx_limit *l, const void *addr, size_t addrlen,
 	refill(&l->total, l->rate * RTX_TOTAL_SHARES,
 	       l->burst * RTX_TOTAL_SHARES, now_ns);
 	p->seen_ns = now_ns;
-	if (p->b.tokens < bytes || l->total.tokens < bytes)
+	return p;
+}
+
+int rtx_limit_take(struct rtx_limit *l, const void *addr, size_t addrlen,
+		   uint64_t bytes, uint64_t now_ns)
+{
+	struct peer *p = refilled(l, addr, addrlen, now_ns);
+
+	if (p->b.tokens < (int64_t)bytes || l->total.tokens < (int64_t)bytes)
 		return 0;
-	p->b.tokens -= bytes;
-	l->total.tokens -= bytes;
+	p->b.tokens -= (int64_t)bytes;
+	l->total.tokens -= (int64_t)bytes;
 	return 1;
+}
+
+void rtx_limit_charge(struct rtx_limit *l, const void *addr, size_t addrlen,
+		      uint64_t bytes, uint64_t now_ns)
+{
+	struct peer *p = refilled(l, addr, addrlen, now_ns);
+
+	p->b.tokens -= (int64_t)bytes;
+	l->total.tokens -= (int64_t)bytes;
 }

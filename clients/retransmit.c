@@ -11,13 +11,16 @@
  * and in total. A request for messages older than the store is paid for
  * as a full batch before the archive hook (rtx_archive.c) reads anything,
  * and read without the lock the forwarder takes to keep its packets: a
- * request the buckets refuse costs no read, and the reads a requester
- * gets are bounded by its rate. A request for numbers past the last sent is answered with
- * a heartbeat (an end of session after the end) numbered with the next
- * one: the receiver learns that packets it holds past that were never
- * sent (doc/protocol.md "Retransmission"). Requests from addresses not
- * on the allow list (--retransmit-allow, by default loopback and the
- * unicast destination) are not answered.
+ * request the buckets refuse costs no read. The archive messages the
+ * read went past to reach it are charged after it (SKIP_COST each),
+ * whatever the buckets hold: a requester in debt is refused until its
+ * rate has paid for them, so the archive work a requester gets is
+ * bounded by its rate too. A request for numbers past the last sent is
+ * answered with a heartbeat (an end of session after the end) numbered
+ * with the next one: the receiver learns that packets it holds past
+ * that were never sent (doc/protocol.md "Retransmission"). Requests from
+ * addresses not on the allow list (--retransmit-allow, by default
+ * loopback and the unicast destination) are not answered.
  */
 #include <errno.h>
 #include <netdb.h>
@@ -41,6 +44,7 @@
 #define BURST_SHARE 20         /* a bucket holds 1/20 s of its rate... */
 #define BURST_PACKETS 2        /* ...and at least two answers */
 #define RCVBUF (1 << 20)       /* a burst of requests after a common loss */
+#define SKIP_COST 64           /* bucket bytes per archive message read past */
 
 struct rtx {
 	int fd;
@@ -49,7 +53,7 @@ struct rtx {
 	 * older_ctx, written by the forwarder's thread (rtx_keep(),
 	 * rtx_session(), rtx_end(), rtx_set_older()) and read by the server
 	 * thread, which copies what an archive read needs (older_job) and
-	 * reads without it. */
+	 * reads without it; idle too. */
 	pthread_mutex_t lock;
 	struct rtx_store *store;
 	char session[MOLD_SESSION_LEN];
@@ -58,6 +62,7 @@ struct rtx {
 	int ended;
 	struct addr_allow allow;
 	rtx_older_fn older;
+	rtx_idle_fn idle;
 	void *older_ctx;
 	struct rtx_limit *limit;
 	size_t answer_max;
@@ -128,20 +133,26 @@ static int same_session(struct rtx *r, const struct older_job *job)
 
 /* The answer to req from the archive hook, without r->lock (the
  * forwarder's rtx_keep() never waits for a read): paid for first as the
- * largest answer, so that a request the buckets refuse reads nothing.
- * Returns its length in r->answer, or 0 for none (counted). */
+ * largest answer, so that a request the buckets refuse reads nothing,
+ * and for the messages read past after the read. Returns its length in
+ * r->answer, or 0 for none (counted). */
 static int older_answer(struct rtx *r, const struct mold_header *req,
 			const struct sockaddr_storage *from,
 			socklen_t fromlen, const struct older_job *job,
 			unsigned *got)
 {
 	struct mold_writer w;
+	uint64_t skipped = r->n.archive_skipped;
 
 	if (!pay(r, from, fromlen, r->answer_max))
 		return 0;
 	r->n.archive++;
 	mold_writer_init(&w, r->answer, r->answer_max);
 	*got = job->fn(job->ctx, req->seq, req->count, &w, &r->n);
+	skipped = r->n.archive_skipped - skipped;
+	if (skipped)
+		rtx_limit_charge(r->limit, from, fromlen, skipped * SKIP_COST,
+				 now_monotonic());
 	if (!*got) {
 		r->n.out_of_range++;
 		return 0;
@@ -216,6 +227,21 @@ static void serve_ready(struct rtx *r)
 	}
 }
 
+/* Tells the archive hook the time, at every wake: what it keeps open
+ * for requests that stopped coming is released (rtx_archive.c). */
+static void tick(struct rtx *r)
+{
+	rtx_idle_fn idle;
+	void *ctx;
+
+	pthread_mutex_lock(&r->lock);
+	idle = r->idle;
+	ctx = r->older_ctx;
+	pthread_mutex_unlock(&r->lock);
+	if (idle)
+		idle(ctx, now_monotonic());
+}
+
 static void *serve(void *arg)
 {
 	struct rtx *r = arg;
@@ -225,6 +251,7 @@ static void *serve(void *arg)
 	while (!atomic_load_explicit(&r->stop, memory_order_acquire)) {
 		if (poll(&pfd, 1, POLL_MS) > 0)
 			serve_ready(r);
+		tick(r);
 	}
 	return NULL;
 }
@@ -391,10 +418,12 @@ void rtx_end(struct rtx *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void rtx_set_older(struct rtx *r, rtx_older_fn older, void *ctx)
+void rtx_set_older(struct rtx *r, rtx_older_fn older, rtx_idle_fn idle,
+		   void *ctx)
 {
 	pthread_mutex_lock(&r->lock);
 	r->older = older;
+	r->idle = idle;
 	r->older_ctx = ctx;
 	pthread_mutex_unlock(&r->lock);
 }

@@ -44,8 +44,10 @@ struct rtx_counts {
 			       * (rtx_set_older()), each paid for as a full
 			       * packet before it was read */
 	uint64_t archive_opens;   /* readers opened at a number for them */
-	uint64_t archive_skipped; /* messages an open reader read past to
-				   * reach a request ahead of it */
+	uint64_t archive_skipped; /* archive messages read past to reach a
+				   * request: by a reader opened at it (its
+				   * file from the start), or one kept open
+				   * behind it; charged SKIP_COST each */
 };
 
 /* ---- the store of recent messages (rtx_store.c) ---- */
@@ -90,6 +92,12 @@ void rtx_limit_free(struct rtx_limit *l);
 int rtx_limit_take(struct rtx_limit *l, const void *addr, size_t addrlen,
 		   uint64_t bytes, uint64_t now_ns);
 
+/* Takes `bytes` of work already done for the requester at addr from its
+ * bucket and the total one, whatever they hold: a bucket below what a
+ * request costs refuses requests until its rate has made up for it. */
+void rtx_limit_charge(struct rtx_limit *l, const void *addr, size_t addrlen,
+		      uint64_t bytes, uint64_t now_ns);
+
 /* ---- the server (retransmit.c) ---- */
 
 struct rtx;
@@ -131,7 +139,13 @@ void rtx_end(struct rtx *r);
  * through; NULL (the default) for none. */
 typedef unsigned (*rtx_older_fn)(void *ctx, uint64_t seq, unsigned count,
 				 struct mold_writer *w, struct rtx_counts *n);
-void rtx_set_older(struct rtx *r, rtx_older_fn older, void *ctx);
+/* The messages it read past are charged to the requester after the read
+ * (retransmit.c, SKIP_COST each). `idle`, when not NULL, is called with the monotonic time
+ * at every wake of the server thread (at least every 50 ms), from that
+ * thread: for releasing what the hook keeps open once requests stop. */
+typedef void (*rtx_idle_fn)(void *ctx, uint64_t now_ns);
+void rtx_set_older(struct rtx *r, rtx_older_fn older, rtx_idle_fn idle,
+		   void *ctx);
 
 /* rtx_archive.c: the messages older than the store, read back from the
  * channel (its ring, else its archive) by a reader kept open across

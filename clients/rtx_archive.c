@@ -8,7 +8,14 @@
  * the reader is kept open across requests, with the message it read last
  * and did not answer: a request at or ahead of it (the rest of a gap,
  * asked packet by packet) reads on from there, reading past at most
- * SKIP_MAX messages; only one behind it, or further ahead, opens it anew.
+ * SKIP_MAX messages, while the reader can still give it (it reads the
+ * archive, or the ring still holds it: a reader opened in the ring has no
+ * archive to fall back to when the ring laps it); only one behind it, or
+ * further ahead, opens it anew. The messages read past, by the library
+ * (mdbus_sub_archive_skipped()) or here, are counted: the server charges
+ * them to the requester. The reader is closed after IDLE_NS without a
+ * request: it holds the segment and its archive file, which a
+ * replacement or a rotation may have unlinked.
  * Only what the reader gets whole and in order goes out: a gap ends the
  * answer there.
  */
@@ -16,11 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "mdbus.h"
 #include "moldudp64.h"
 #include "retransmit.h"
 
 #define SKIP_MAX 65536 /* messages read past to a request, else a new open */
+#define IDLE_NS 3000000000ULL /* the reader is closed after this long idle */
 
 /* The server thread's alone once attached (rtx_older_fn): no lock. */
 struct rtx_archive {
@@ -30,18 +39,34 @@ struct rtx_archive {
 	mdbus_sub_t *s;               /* kept open across requests, or NULL */
 	int held;                     /* m and buf: read from s, not answered */
 	uint64_t next;                /* ring sequence s reads next */
+	uint64_t counted;             /* mdbus_sub_archive_skipped(s) counted */
+	uint64_t used_ns;             /* CLOCK_MONOTONIC of the last request */
 	struct mdbus_msg m;
 	unsigned char buf[MDBUS_UDP_PAYLOAD_MAX];
 };
 
 /* Whether the channel's name still holds the segment the forwarder reads
- * (another one's numbers are not this session's). */
-static int same_segment(const struct rtx_archive *a)
+ * (another one's numbers are not this session's); *oldest: the ring's
+ * oldest message then. */
+static int same_segment(const struct rtx_archive *a, uint64_t *oldest)
 {
 	struct mdbus_stats st;
 
-	return mdbus_channel_stats(a->channel, a->cfg.dir, &st, NULL, 0) == 0 &&
-	       st.epoch == a->epoch;
+	if (mdbus_channel_stats(a->channel, a->cfg.dir, &st, NULL, 0) < 0 ||
+	    st.epoch != a->epoch)
+		return 0;
+	*oldest = st.pub.write_num > st.capacity ?
+			  st.pub.write_num - st.capacity : 0;
+	return 1;
+}
+
+/* Adds what the library read past since the last count to n. */
+static void count_skipped(struct rtx_archive *a, struct rtx_counts *n)
+{
+	uint64_t now = a->s ? mdbus_sub_archive_skipped(a->s) : a->counted;
+
+	n->archive_skipped += now - a->counted;
+	a->counted = now;
 }
 
 static void drop_reader(struct rtx_archive *a)
@@ -49,6 +74,7 @@ static void drop_reader(struct rtx_archive *a)
 	mdbus_sub_close(a->s);
 	a->s = NULL;
 	a->held = 0;
+	a->counted = 0;
 }
 
 /* The ring sequence of the first message the kept reader gives. */
@@ -57,15 +83,24 @@ static uint64_t reader_at(const struct rtx_archive *a)
 	return a->held ? a->m.seq : a->next;
 }
 
+/* Whether the kept reader gives `want` after reading past at most
+ * SKIP_MAX messages: it is at or before it, and reads the archive or
+ * the ring still holds want (the ring's oldest is `oldest`). */
+static int keeps(const struct rtx_archive *a, uint64_t want, uint64_t oldest)
+{
+	return a->s && reader_at(a) <= want && want - reader_at(a) <= SKIP_MAX &&
+	       (mdbus_sub_replaying(a->s) || want >= oldest);
+}
+
 /* A reader that gives ring sequence `want` first, or after reading past
  * at most SKIP_MAX messages: the kept one, else one opened at want.
  * Returns 0, or -1 when none can be opened. */
-static int reader_for(struct rtx_archive *a, uint64_t want,
+static int reader_for(struct rtx_archive *a, uint64_t want, uint64_t oldest,
 		      struct rtx_counts *n)
 {
 	struct mdbus_sub_config c = a->cfg;
 
-	if (a->s && reader_at(a) <= want && want - reader_at(a) <= SKIP_MAX)
+	if (keeps(a, want, oldest))
 		return 0;
 	drop_reader(a);
 	c.start_seq = want;
@@ -80,7 +115,7 @@ static int reader_for(struct rtx_archive *a, uint64_t want,
 
 /* Makes the next message held: 0, or -1 when there is none (not yet
  * written, or an error: then the reader is dropped). */
-static int hold_next(struct rtx_archive *a)
+static int hold_next(struct rtx_archive *a, struct rtx_counts *n)
 {
 	int rc;
 
@@ -90,6 +125,7 @@ static int hold_next(struct rtx_archive *a)
 	if (rc == -EAGAIN)
 		return -1;
 	if (rc < 0) {
+		count_skipped(a, n);
 		drop_reader(a);
 		return -1;
 	}
@@ -108,7 +144,7 @@ static unsigned read_on(struct rtx_archive *a, uint64_t want,
 {
 	unsigned got = 0;
 
-	while (got < count && a->s && hold_next(a) == 0) {
+	while (got < count && a->s && hold_next(a, n) == 0) {
 		struct mold_msg mm = {.ts_ns = a->m.ts_ns, .type = a->m.type,
 				      .payload = a->buf, .size = a->m.size};
 
@@ -131,22 +167,34 @@ static unsigned from_channel(void *ctx, uint64_t seq, unsigned count,
 			     struct mold_writer *w, struct rtx_counts *n)
 {
 	struct rtx_archive *a = ctx;
+	uint64_t oldest;
 	unsigned got;
 
-	if (seq == 0 || !same_segment(a)) {
+	a->used_ns = now_monotonic();
+	if (seq == 0 || !same_segment(a, &oldest)) {
 		drop_reader(a);
 		return 0;
 	}
-	if (reader_for(a, seq - 1, n) < 0)
+	if (reader_for(a, seq - 1, oldest, n) < 0)
 		return 0;
 	got = read_on(a, seq - 1, count, w, n);
+	count_skipped(a, n);
 	/* The name held the forwarder's segment before and after the reader
 	 * was opened, and still does (epochs are random, never reused):
 	 * what it read is this session's. */
-	if (same_segment(a))
+	if (same_segment(a, &oldest))
 		return got;
 	drop_reader(a);
 	return 0;
+}
+
+/* rtx_idle_fn: closes the reader IDLE_NS after the last request. */
+static void idle(void *ctx, uint64_t now_ns)
+{
+	struct rtx_archive *a = ctx;
+
+	if (a->s && now_ns - a->used_ns >= IDLE_NS)
+		drop_reader(a);
 }
 
 int rtx_archive_open(struct rtx_archive **out, const char *channel,
@@ -173,7 +221,7 @@ int rtx_archive_open(struct rtx_archive **out, const char *channel,
 
 void rtx_archive_attach(struct rtx_archive *a, struct rtx *r)
 {
-	rtx_set_older(r, from_channel, a);
+	rtx_set_older(r, from_channel, idle, a);
 }
 
 void rtx_archive_close(struct rtx_archive *a)

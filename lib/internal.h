@@ -249,6 +249,9 @@ int replay_read(struct replay *rp, const struct seg_map *m, uint64_t *pos,
 		uint64_t *lost, void *buf, size_t len, struct mdbus_msg *msg);
 /* Closes the file being read (going live); the next read seeks again. */
 void replay_leave(struct replay *rp);
+/* Records of the files read past to reach the reader's position (a seek
+ * starts at its file's first record: the files have no index). */
+uint64_t replay_skipped(const struct replay *rp);
 void replay_close(struct replay *rp);
 
 /* ---- dir_watch.c ---- */

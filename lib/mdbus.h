@@ -476,6 +476,11 @@ uint64_t mdbus_sub_position(const mdbus_sub_t *sub);
 /* Total messages this reader lost, and the number of gaps they came in. */
 uint64_t mdbus_sub_lost(const mdbus_sub_t *sub);
 uint64_t mdbus_sub_loss_events(const mdbus_sub_t *sub);
+/* Records of the archive's files read past, not returned, to reach the
+ * reader's position so far: a start in the archive, or a fall back to it,
+ * reads its file from the first record (the files have no index,
+ * doc/protocol.md "Archive files"). */
+uint64_t mdbus_sub_archive_skipped(const mdbus_sub_t *sub);
 
 /* Bytes of payload a slot carries; a buffer this large never gets
  * -EMSGSIZE. */

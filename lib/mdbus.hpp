@@ -642,6 +642,7 @@ public:
 	std::uint64_t position() const { return mdbus_sub_position(s_); }
 	std::uint64_t lost() const { return mdbus_sub_lost(s_); }
 	std::uint64_t loss_events() const { return mdbus_sub_loss_events(s_); }
+	std::uint64_t archive_skipped() const { return mdbus_sub_archive_skipped(s_); }
 	std::size_t payload_max() const { return mdbus_sub_payload_max(s_); }
 	mdbus_sub_t *native_handle() const noexcept { return s_; }
 	explicit operator bool() const noexcept { return s_ != nullptr; }

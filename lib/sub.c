@@ -1047,6 +1047,11 @@ MDBUS_EXPORT uint64_t mdbus_sub_loss_events(const mdbus_sub_t *s)
 	return s->loss_events;
 }
 
+MDBUS_EXPORT uint64_t mdbus_sub_archive_skipped(const mdbus_sub_t *s)
+{
+	return s->rp ? replay_skipped(s->rp) : 0;
+}
+
 MDBUS_EXPORT size_t mdbus_sub_payload_max(const mdbus_sub_t *s)
 {
 	return seg_payload_max(&s->m);

@@ -53,6 +53,7 @@ struct replay {
 	char told[ARCH_NAME_MAX];    /* the name past beyond() last told */
 	uint64_t live_check_ns;      /* CLOCK_MONOTONIC of the next look */
 	int live;                    /* the archive was running at the last look */
+	uint64_t skipped;            /* records read past, before pos */
 };
 
 int archive_dir_read(const struct seg_header *h, char *path)
@@ -350,6 +351,7 @@ static int one_record(struct replay *rp, const struct seg_map *m,
 	rp->have_prev = 1;
 	if (seq < *pos) {
 		rec_skip(rp->r);
+		rp->skipped++;
 		return 2;
 	}
 	*lost += seq - *pos; /* the archive missed them */
@@ -425,6 +427,11 @@ int replay_read(struct replay *rp, const struct seg_map *m, uint64_t *pos,
 		if (in_no_file(m, next, pos, lost))
 			return 1;
 	}
+}
+
+uint64_t replay_skipped(const struct replay *rp)
+{
+	return rp->skipped;
 }
 
 void replay_leave(struct replay *rp)

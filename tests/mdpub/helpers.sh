@@ -98,3 +98,44 @@ channel() {
 	shift 2
 	for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" >>"$f"; done
 }
+
+# udp_receiver CHANNEL: tests/mdsub/testtool udprecv in the background,
+# its output in $WORK/udp, its port in $WORK/port, its pid in $receiver
+udp_receiver() {
+	"$top_builddir/tests/mdsub/testtool" udprecv "$1" "$WORK/port" >"$WORK/udp" &
+	receiver=$!
+	PIDS="$PIDS $receiver"
+	i=0
+	until [ -s "$WORK/port" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || fail "receiver did not start"
+		sleep 0.05
+	done
+}
+
+# stop_forwarding CHANNEL: stops mdpub ($PID), waits until the
+# forwarder ($fwd) has sent the last message to the receiver
+# ($receiver), then stops the forwarder; $n: where the channel stopped
+stop_forwarding() {
+	stop "$PID"
+	n=$(sed -n "s/.*channel $1: stopped at sequence \([0-9]*\)\$/\1/p" "$WORK/$1.log")
+	[ -n "$n" ] || fail "no 'stopped at sequence' in $1.log"
+	i=0
+	until grep -q "^$1 $((n - 1)) " "$WORK/udp"; do # the last one
+		i=$((i + 1))
+		[ $i -lt 1200 ] || fail "message $((n - 1)) not forwarded: $(tail -n 1 "$WORK/udp")"
+		sleep 0.05
+	done
+	kill -TERM $fwd
+	wait $fwd || fail "mdsub exited $?: $(cat "$WORK/fwd.err")"
+	wait $receiver || fail "receiver"
+}
+
+# forwarded_whole FIRST N: fails unless the receiver got messages
+# FIRST .. N - 1, each once, in order
+forwarded_whole() {
+	grep -v '^heartbeat \|^end ' "$WORK/udp" | awk -v a="$1" -v n="$2" '
+		$2 != a + NR - 1 { print "message " a + NR - 1 " is " $2; bad = 1; exit }
+		END { if (!bad && NR != n - a) print NR " messages, not " n - a }' >"$WORK/gaps"
+	[ ! -s "$WORK/gaps" ] || fail "forwarded: $(cat "$WORK/gaps")"
+}

@@ -9,7 +9,6 @@
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 [ -x "${MDSUB:-}" ] || { echo "SKIP: mdsub not built"; exit 77; }
 REQ=$top_builddir/tests/mdsub/requester
-TOOL=$top_builddir/tests/mdsub/testtool
 AR=$WORK/ar
 ROUNDS=3
 FLOOD=200
@@ -22,15 +21,7 @@ channel fl.conf fl source=synthetic rate=20000 mode=lossless \
 
 # the receiver and the forwarder wait for the feed: no burst to catch up
 # with (the receiver would drop datagrams)
-"$TOOL" udprecv fl "$WORK/port" >"$WORK/udp" &
-receiver=$!
-PIDS="$PIDS $receiver"
-i=0
-until [ -s "$WORK/port" ]; do
-	i=$((i + 1))
-	[ $i -lt 100 ] || fail "receiver did not start"
-	sleep 0.05
-done
+udp_receiver fl
 : >"$WORK/fwd.err"
 "$MDSUB" --forward "udp://127.0.0.1:$(cat "$WORK/port")" --from 0 \
 	--wait-for-channel --session FLOOD --retransmit=127.0.0.1:0 \
@@ -57,24 +48,10 @@ while [ $r -lt $ROUNDS ]; do
 done
 echo "$((ROUNDS * FLOOD)) requests for message 1: $answers answers"
 
-stop "$PID"
-n=$(sed -n 's/.*channel fl: stopped at sequence \([0-9]*\)$/\1/p' "$WORK/fl.log")
-[ -n "$n" ] || fail "no 'stopped at sequence' in fl.log"
-i=0
-until grep -q "^fl $((n - 1)) " "$WORK/udp"; do # the last one
-	i=$((i + 1))
-	[ $i -lt 1200 ] || fail "message $((n - 1)) not forwarded: $(tail -n 1 "$WORK/udp")"
-	sleep 0.05
-done
-kill -TERM $fwd
-wait $fwd || fail "mdsub exited $?: $(cat "$WORK/fwd.err")"
-wait $receiver || fail "receiver"
+stop_forwarding fl
 
 # the live feed: messages 0 .. n - 1, each once, in order
-grep -v '^heartbeat \|^end ' "$WORK/udp" | awk -v n="$n" '
-	$2 != NR - 1 { print "message " NR - 1 " is " $2; bad = 1; exit }
-	END { if (!bad && NR != n) print NR " messages, not " n }' >"$WORK/gaps"
-[ ! -s "$WORK/gaps" ] || fail "forwarded: $(cat "$WORK/gaps")"
+forwarded_whole 0 "$n"
 grep -qx "end $((n + 1))" "$WORK/udp" || fail "end of session: $(tail -n 1 "$WORK/udp")"
 
 refused=$((ROUNDS * FLOOD - answers))

@@ -164,11 +164,34 @@ static void t_limit(void **state)
 	(void)state;
 }
 
+/* Work charged after it was done (archive records read past) is taken
+ * whatever the buckets hold: they refuse until their rate paid it back. */
+static void t_debt(void **state)
+{
+	const uint64_t s = 1000000000ULL, ms = s / 1000;
+	struct sockaddr_in a = peer(1);
+	struct rtx_limit *l;
+
+	/* 1000 bytes/s, 2000 at once; the total: 4000/s, 8000 at once */
+	assert_int_equal(rtx_limit_new(&l, 1000, 2000), 0);
+	assert_int_equal(take(l, 1, 500, s), 1);
+	rtx_limit_charge(l, &a, sizeof a, 11500, s); /* 1500 - 11500 */
+	/* the total (8000 - 12000) refuses everyone for 1 s */
+	assert_int_equal(take(l, 2, 1, s + 1000 * ms), 0);
+	assert_int_equal(take(l, 2, 4, s + 1001 * ms), 1);
+	/* requester 1 for 10 s: -10000 + 9999 */
+	assert_int_equal(take(l, 1, 1, s + 9999 * ms), 0);
+	assert_int_equal(take(l, 1, 1, s + 10001 * ms), 1);
+	rtx_limit_free(l);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(t_store),
 		cmocka_unit_test(t_limit),
+		cmocka_unit_test(t_debt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
