@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,18 +88,48 @@ static int sys_error(int fd, const char *text, const char *what, char *err,
 	return -code;
 }
 
+/* Whether a is a multicast group address. */
+static int is_multicast(const struct addrinfo *a)
+{
+	if (a->ai_family == AF_INET)
+		return IN_MULTICAST(ntohl(((const struct sockaddr_in *)
+					   (const void *)a->ai_addr)->sin_addr.s_addr));
+	if (a->ai_family == AF_INET6)
+		return IN6_IS_ADDR_MULTICAST(&((const struct sockaddr_in6 *)
+					       (const void *)a->ai_addr)->sin6_addr);
+	return 0;
+}
+
+/*
+ * Which address reuse a socket may have: a TCP listener SO_REUSEADDR (a
+ * restart binds while old connections linger; Linux never lets two TCP
+ * listeners share a port with it); a UDP socket none, since between two
+ * UDP sockets that both set SO_REUSEADDR Linux lets any local user bind
+ * the port too and take its unicast datagrams; a multicast group
+ * SO_REUSEPORT, which shares the port only among sockets of one
+ * effective uid (each gets every group datagram).
+ */
+static int reuse_option(int socktype, const struct addrinfo *a)
+{
+	if (socktype == SOCK_STREAM)
+		return SO_REUSEADDR;
+	return is_multicast(a) ? SO_REUSEPORT : 0;
+}
+
 static int bind_socket(const char *text, int socktype,
 		       const struct addrinfo *a, char *err, size_t errlen)
 {
-	int on = 1;
+	int on = 1, opt = reuse_option(socktype, a);
 	int fd = socket(a->ai_family,
 			a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
 			a->ai_protocol);
 
 	if (fd < 0)
 		return sys_error(fd, text, "socket", err, errlen);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
-		return sys_error(fd, text, "SO_REUSEADDR", err, errlen);
+	if (opt && setsockopt(fd, SOL_SOCKET, opt, &on, sizeof(on)) < 0)
+		return sys_error(fd, text, opt == SO_REUSEADDR ? "SO_REUSEADDR"
+							       : "SO_REUSEPORT",
+				 err, errlen);
 	if (bind(fd, a->ai_addr, a->ai_addrlen) < 0)
 		return sys_error(fd, text, "bind", err, errlen);
 	if (socktype == SOCK_STREAM && listen(fd, 16) < 0)
