@@ -42,8 +42,9 @@ struct mdbus_pub {
 	uint64_t next;         /* sequence of the next message */
 	uint64_t gate;         /* lossless: lowest read position seen */
 	uint64_t stall_ns;     /* lossless: eviction time, 0 = never */
-	uint64_t *seen_pos;    /* lossless: per entry, last position seen */
-	uint64_t *seen_ns;     /* ... and when it last moved */
+	uint64_t *seen_pos;    /* lossless: per entry, furthest position seen */
+	uint64_t *seen_ns;     /* ... and when it last moved forward */
+	uint64_t *seen_word;   /* ... and the state word it was seen with */
 	uint64_t reap_ns;      /* lossless: last liveness check of gaters */
 	size_t claim_size;     /* open claim's size, 0 = none */
 	int claimed;
@@ -117,7 +118,8 @@ static int alloc_stall_tracking(struct mdbus_pub *p)
 
 	p->seen_pos = calloc(n, sizeof(*p->seen_pos));
 	p->seen_ns = calloc(n, sizeof(*p->seen_ns));
-	if (!p->seen_pos || !p->seen_ns)
+	p->seen_word = calloc(n, sizeof(*p->seen_word));
+	if (!p->seen_pos || !p->seen_ns || !p->seen_word)
 		return err_set(-ENOMEM, "out of memory");
 	return 0;
 }
@@ -190,9 +192,13 @@ static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
 {
 	struct seg_consumer *c = &p->m.table[i];
 
-	if (p->seen_pos[i] != pos || p->seen_ns[i] == 0) {
+	/* Progress is a move forward of the same reader: a position moved
+	 * back (by anyone who may write the table) is no progress, and a
+	 * new owner of the entry starts its own clock. */
+	if (p->seen_ns[i] == 0 || p->seen_word[i] != w || pos > p->seen_pos[i]) {
 		p->seen_pos[i] = pos;
 		p->seen_ns[i] = now;
+		p->seen_word[i] = w;
 		return 0;
 	}
 	if (!p->stall_ns || now - p->seen_ns[i] < p->stall_ns)
@@ -676,5 +682,6 @@ MDBUS_EXPORT void mdbus_pub_close(mdbus_pub_t *p)
 	seg_unmap(&p->m);
 	free(p->seen_pos);
 	free(p->seen_ns);
+	free(p->seen_word);
 	free(p);
 }

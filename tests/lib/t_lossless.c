@@ -22,6 +22,11 @@
  *    the write count before it registered, and the publisher, whose
  *    cached gate did not know it yet, overwrote those slots meanwhile:
  *    about every join counted messages lost on a lossless channel.
+ * 5. A registered reader that gates the publisher and moves its read_num
+ *    back and forth (one message back, then forward again, every 20 ms;
+ *    anyone who may write the table can) without reading is evicted no
+ *    sooner than 200 ms after it gated, and publishing goes on. Before, a
+ *    move backwards counted as progress: never evicted, publisher stalled.
  */
 #include <errno.h>
 #include <sched.h>
@@ -29,6 +34,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "mdbus.h"
 #include "testutil.h"
 
@@ -340,6 +346,63 @@ static void test_join_latest(void)
 	mdbus_pub_close(p);
 }
 
+/* ------------------------------------------ 5. a flapping read position */
+
+static struct seg_consumer *my_entry(void *tab)
+{
+	const struct seg_table_header *t = tab;
+
+	for (unsigned i = 0; i < atomic_load(&t->max_consumers); i++)
+		if (cons_pid(atomic_load(&tu_entry(tab, i)->state)) == getpid())
+			return tu_entry(tab, i);
+	tu_fail("no consumer entry of ours");
+	return NULL;
+}
+
+static void test_flapping(void)
+{
+	mdbus_pub_t *p = open_lossless("ll.flap", EVICT_NS);
+	unsigned char buf[PMAX];
+	struct seg_consumer *mine;
+	struct mdbus_msg m;
+	mdbus_sub_t *s;
+	uint64_t n, t_gated, flips = 0;
+	size_t len;
+	void *tab;
+	int rc;
+
+	for (n = 0; n < 10; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+	s = tu_sub_open(channel, "flapper", MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
+	tab = tu_map_file(tu_table_path(channel), &len);
+	mine = my_entry(tab);
+	TU_CHECK_EQ(atomic_load(&mine->read_num), 10);
+	while ((rc = tu_publish_seq(p, n, buf, 0, PMAX)) == 0)
+		n++;
+	TU_CHECK_RC(rc, MDBUS_EBACKPRESSURE);
+	TU_CHECK_EQ(n, 10 + CAP);
+	t_gated = tu_now_ns();
+	while ((rc = tu_publish_seq(p, n, buf, 0, PMAX)) == MDBUS_EBACKPRESSURE) {
+		if (tu_now_ns() - t_gated > 5000000000ULL)
+			tu_fail("a reader flapping its position between 9 and 10 "
+				"(%llu moves) gated the publisher for 5 s: never "
+				"evicted", (unsigned long long)flips);
+		atomic_store(&mine->read_num, flips++ % 2 ? 10 : 9);
+		tu_sleep_ms(20);
+	}
+	TU_CHECK_RC(rc, 0);
+	if (tu_now_ns() - t_gated < EVICT_NS)
+		tu_fail("evicted %llu ns after it gated, before stall_evict_ns",
+			(unsigned long long)(tu_now_ns() - t_gated));
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), MDBUS_EEVICTED);
+	tu_note("a reader flapping its position (%llu moves) evicted %.0f ms "
+		"after it gated", (unsigned long long)flips,
+		(double)(tu_now_ns() - t_gated) / 1e6);
+	tu_unmap(tab, len);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_lossless", 240);
@@ -348,5 +411,6 @@ int main(void)
 	test_killed();
 	test_evicted();
 	test_join_latest();
+	test_flapping();
 	return 0;
 }
