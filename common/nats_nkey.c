@@ -6,6 +6,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +36,73 @@ struct nats_secret {
 
 static const char b32_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
-/* The file at path, opened once: its descriptor, or a negative code and
- * the fix in err. */
+/*
+ * 0 when nobody but root and this user can change directory dir (a real
+ * path) or any directory above it: each owned by one of them, and
+ * writable by group or others only with the sticky bit, so that nobody
+ * else can point the key file's name elsewhere (O_NOFOLLOW covers the
+ * last component only); else the fix in err. As ssh's StrictModes.
+ */
+static int secret_dirs_check(char *dir, const char *path, char *err,
+			     size_t errlen)
+{
+	struct stat st;
+	char *slash;
+
+	for (;;) {
+		if (stat(dir, &st) < 0) {
+			snprintf(err, errlen, "%s: directory %s: %s", path, dir,
+				 strerror(errno));
+			return -errno;
+		}
+		if (st.st_uid != geteuid() && st.st_uid != 0) {
+			snprintf(err, errlen, "%s: directory %s is owned by uid "
+				 "%u, neither this user nor root, who could put "
+				 "another file under the name: keep the key in "
+				 "a directory of yours", path, dir,
+				 (unsigned)st.st_uid);
+			return -EPERM;
+		}
+		if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
+			snprintf(err, errlen, "%s: directory %s may be written "
+				 "by group or others (mode %04o), who could put "
+				 "another file under the name: chmod go-w %s",
+				 path, dir, (unsigned)(st.st_mode & 07777), dir);
+			return -EPERM;
+		}
+		slash = strrchr(dir, '/');
+		if (!slash || (slash == dir && dir[1] == '\0'))
+			return 0;
+		slash[slash == dir] = '\0'; /* "/a" goes to "/" */
+	}
+}
+
+/* The file at path, opened once after secret_dirs_check() of the real
+ * path of its directory: its descriptor, or a negative code and the fix
+ * in err. */
 static int secret_open(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
-			    O_CLOEXEC);
+	char copy[PATH_MAX], real[PATH_MAX], full[PATH_MAX];
+	int fd, rc;
 
+	if (snprintf(copy, sizeof(copy), "%s", path) >= (int)sizeof(copy)) {
+		snprintf(err, errlen, "%.64s...: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	if (!realpath(dirname(copy), real)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (snprintf(full, sizeof(full), "%s/%s", real,
+		     basename(strcpy(copy, path))) >= (int)sizeof(full)) {
+		snprintf(err, errlen, "%.64s...: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	rc = secret_dirs_check(real, path, err, errlen);
+	if (rc < 0)
+		return rc;
+	fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+			O_CLOEXEC);
 	if (fd >= 0)
 		return fd;
 	if (errno == ELOOP)

@@ -203,6 +203,42 @@ static void t_load(void **state)
 	assert_int_equal(load("big.creds", NATS_SECRET_CREDS, err, sizeof(err)), 0);
 	assert_int_equal(load("absent.creds", NATS_SECRET_CREDS, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "absent.creds: No such file or directory"));
+	/* a directory on the way that others may write (without the sticky
+	 * bit): someone else could put another file under the name, or
+	 * point a directory on the way elsewhere */
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(load("good.creds", NATS_SECRET_CREDS, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "may be written by group or others (mode 0777)"));
+	assert_non_null(strstr(err, ": chmod go-w "));
+	assert_int_equal(chmod(dir, 01777), 0); /* sticky, as /tmp: ours stay ours */
+	assert_int_equal(load("good.creds", NATS_SECRET_CREDS, err, sizeof(err)), 0);
+	assert_int_equal(chmod(dir, 0700), 0);
+	/* ... the same seen through a symbolic link to the directory: its
+	 * real path is checked */
+	{
+		char sub[160], via[160];
+
+		snprintf(sub, sizeof(sub), "%s/open", dir);
+		snprintf(via, sizeof(via), "%s/via", dir);
+		assert_int_equal(mkdir(sub, 0700), 0);
+		assert_int_equal(symlink("open", via), 0);
+		write_file("open/k.creds", CREDS(JWT, SEED), 0600);
+		assert_int_equal(load("via/k.creds", NATS_SECRET_CREDS, err, sizeof(err)), 0);
+		assert_int_equal(chmod(sub, 0770), 0);
+		assert_int_equal(load("via/k.creds", NATS_SECRET_CREDS, err, sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "/open may be written by group or others (mode 0770)"));
+		/* a directory of another user (root only can make one) */
+		if (geteuid() == 0) {
+			assert_int_equal(chmod(sub, 0700), 0);
+			assert_int_equal(chown(sub, 65534, 65534), 0);
+			assert_int_equal(load("via/k.creds", NATS_SECRET_CREDS, err, sizeof(err)), -EPERM);
+			assert_non_null(strstr(err, "is owned by uid 65534, neither this user nor root"));
+			assert_int_equal(chown(sub, 0, 0), 0);
+		}
+		unlink(path_of("open/k.creds"));
+		unlink(via);
+		rmdir(sub);
+	}
 	for (const char *const *n = (const char *const[]){"good.creds", "seed",
 		"loose.creds", "link.creds", "fifo.creds", "empty.creds",
 		"big.creds", NULL}; *n; n++)
