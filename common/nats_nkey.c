@@ -23,6 +23,7 @@
 #define PREFIX_SEED (18 << 3)  /* nats-io/nkeys: the first byte of seeds */
 #define PREFIX_USER (20 << 3)  /* ... and of user keys */
 #define SEED_RAW 36            /* 2 prefix bytes, 32 key bytes, CRC-16 */
+#define SEED_TEXT 58           /* its base32 characters: 36 bytes, 2 bits over */
 #define PUB_RAW 35             /* 1 prefix byte, 32 key bytes, CRC-16 */
 #define KEY_RAW 32             /* an Ed25519 private or public key */
 #define JWT_BEGIN "-----BEGIN NATS USER JWT-----"
@@ -331,7 +332,7 @@ static int jwt_shaped(const char *t, size_t n)
 static int seed_key(const char *text, size_t n, EVP_PKEY **key)
 {
 	unsigned char seed[SEED_RAW];
-	int got = b32_decode(text, n, seed, SEED_RAW);
+	int got = n == SEED_TEXT ? b32_decode(text, n, seed, SEED_RAW) : -1;
 
 	*key = NULL;
 	if (got == SEED_RAW &&

@@ -135,6 +135,11 @@ static void t_seed_file(void **state)
 	assert_int_equal(parse(&s, PUB "\n", NATS_SECRET_NKEY, err,
 			       sizeof(err)), -EINVAL);
 	assert_null(s);
+	/* one base32 character too many: 59, which nkeys refuses, were
+	 * taken for the 58 */
+	assert_int_equal(parse(&s, SEED "A\n", NATS_SECRET_NKEY, err,
+			       sizeof(err)), -EINVAL);
+	assert_null(s);
 }
 
 /* A directory of its own, the file path/NAME in it. */
