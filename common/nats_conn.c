@@ -88,10 +88,38 @@ static const char *set_security(natsOptions *opts,
 	if (o->ca &&
 	    (*s = natsOptions_LoadCATrustedCertificates(opts, o->ca)) != NATS_OK)
 		return o->ca;
-	if (o->cert && (*s = natsOptions_LoadCertificatesChain(
-				opts, o->cert, o->key)) != NATS_OK)
+	if (o->cert && !o->key && (*s = natsOptions_LoadCertificatesChain(
+					  opts, o->cert, NULL)) != NATS_OK)
 		return o->cert;
 	return NULL;
+}
+
+/* The client certificate and its key (--nats-cert/--nats-key, cert/key):
+ * the key read once with the checks of any private key
+ * (nats_private_read()), both handed over in memory, so that the library
+ * opens no key file by name; 0, or a negative code and the reason in err. */
+static int set_client_key(natsOptions *opts, const struct nats_conn_opts *o,
+			  char *err, size_t errlen)
+{
+	char *key = NULL, *cert = NULL, why[256];
+	size_t len;
+	natsStatus s;
+	int rc;
+
+	if (!o->cert || !o->key)
+		return 0;
+	rc = nats_private_read(o->key, &key, &len, err, errlen);
+	if (rc == 0)
+		rc = nats_public_read(o->cert, &cert, err, errlen);
+	if (rc == 0 &&
+	    (s = natsOptions_SetCertificatesChain(opts, cert, key)) != NATS_OK) {
+		nats_conn_error(s, why, sizeof(why));
+		snprintf(err, errlen, "%s, %s: %s", o->cert, o->key, why);
+		rc = -EINVAL;
+	}
+	free(cert);
+	nats_private_free(key);
+	return rc;
 }
 
 /* natsUserJWTHandler (nats.h): a copy of the .creds file's JWT, which
@@ -212,6 +240,13 @@ int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
 	}
 	n = split_urls(copy, servers, &secure);
 	what = set_options(opts, o, servers, n, secure, &s);
+	if (!what && (rc = set_client_key(opts, o, err, errlen)) < 0) {
+		natsOptions_Destroy(opts);
+		free(copy);
+		nats_secret_free(*secret);
+		*secret = NULL;
+		return rc;
+	}
 	if (!what) {
 		sigset_t old;
 

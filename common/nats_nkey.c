@@ -185,26 +185,84 @@ static ssize_t secret_read(int fd, char *buf, const char *path, char *err,
 	return n < 0 ? n : -EINVAL;
 }
 
-int nats_secret_load(struct nats_secret **out, const char *path,
-		     enum nats_secret_kind kind, char *err, size_t errlen)
+int nats_private_read(const char *path, char **text, size_t *len, char *err,
+		      size_t errlen)
 {
-	char *text = malloc(NATS_SECRET_MAX + 1);
 	ssize_t n;
 	int fd, rc;
 
-	if (!text) {
+	*text = malloc(NATS_SECRET_MAX + 1);
+	if (!*text) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	fd = secret_open(path, err, errlen);
 	rc = fd < 0 ? fd : secret_check(fd, path, err, errlen);
-	n = rc < 0 ? rc : secret_read(fd, text, path, err, errlen);
+	n = rc < 0 ? rc : secret_read(fd, *text, path, err, errlen);
 	if (fd >= 0)
 		close(fd);
-	rc = n < 0 ? (int)n : nats_secret_parse(out, text, (size_t)n, kind,
-						path, err, errlen);
+	if (n < 0) {
+		nats_private_free(*text);
+		*text = NULL;
+		return (int)n;
+	}
+	(*text)[n] = '\0';
+	*len = (size_t)n;
+	return 0;
+}
+
+int nats_public_read(const char *path, char **text, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	ssize_t n = -EINVAL;
+
+	*text = NULL;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		n = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a regular file", path);
+	} else if (!(*text = malloc(NATS_PUBLIC_MAX + 1))) {
+		n = -ENOMEM;
+		snprintf(err, errlen, "%s: out of memory", path);
+	} else if ((n = read_all(fd, *text, NATS_PUBLIC_MAX + 1)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror((int)-n));
+	} else if (n == 0 || n > NATS_PUBLIC_MAX) {
+		snprintf(err, errlen, "%s: %s: not a certificate file", path,
+			 n ? "over 1 MB" : "empty");
+		n = -EINVAL;
+	} else {
+		(*text)[n] = '\0';
+	}
+	if (fd >= 0)
+		close(fd);
+	if (n >= 0)
+		return 0;
+	free(*text);
+	*text = NULL;
+	return (int)n;
+}
+
+void nats_private_free(char *text)
+{
+	if (!text)
+		return;
 	OPENSSL_cleanse(text, NATS_SECRET_MAX + 1);
 	free(text);
+}
+
+int nats_secret_load(struct nats_secret **out, const char *path,
+		     enum nats_secret_kind kind, char *err, size_t errlen)
+{
+	char *text;
+	size_t len;
+	int rc = nats_private_read(path, &text, &len, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	rc = nats_secret_parse(out, text, len, kind, path, err, errlen);
+	nats_private_free(text);
 	return rc;
 }
 

@@ -19,6 +19,7 @@
 #define NATS_NKEY_PUB_LEN 56 /* "U" and 55 more base32 characters */
 #define NATS_NKEY_SIG_LEN 64 /* an Ed25519 signature */
 #define NATS_SECRET_MAX 65536 /* a .creds file is about 1 KB */
+#define NATS_PUBLIC_MAX (1 << 20) /* a certificate chain */
 
 enum nats_secret_kind {
 	NATS_SECRET_CREDS, /* a .creds file: user JWT and NKey seed */
@@ -28,9 +29,22 @@ enum nats_secret_kind {
 struct nats_secret;
 
 /* Opens path once (not following a symbolic link, not blocking on a
- * FIFO), refuses it unless it is a regular file of ours (or root's)
- * that only its owner may read or write, of 1 byte to NATS_SECRET_MAX,
- * reads it and parses it as kind: 0 and *out (free with
+ * FIFO, in directories only root or we may change), refuses it unless
+ * it is a regular file of ours (or root's) that only its owner may read
+ * or write, of 1 byte to NATS_SECRET_MAX, and reads it: 0 with *text
+ * (NUL-terminated, *len bytes; give it to nats_private_free(), which
+ * wipes it), or a negative code and the fix in err. For any private key
+ * (the TLS client key too). */
+int nats_private_read(const char *path, char **text, size_t *len, char *err,
+		      size_t errlen);
+void nats_private_free(char *text);
+
+/* A certificate chain file read whole (regular, 1 byte to 1 MB, not
+ * blocking on a FIFO): 0 with *text (NUL-terminated, free() it), or a
+ * negative code and the reason in err. */
+int nats_public_read(const char *path, char **text, char *err, size_t errlen);
+
+/* nats_private_read() of path, parsed as kind: 0 and *out (free with
  * nats_secret_free()), or a negative code and the fix in err. What was
  * read is wiped; the key stays in *out. */
 int nats_secret_load(struct nats_secret **out, const char *path,

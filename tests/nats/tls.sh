@@ -4,7 +4,9 @@
 # TLS and verifies clients. mdsub (--nats-ca, --nats-cert, --nats-key)
 # and mdpub's nats source (ca, cert, key) relay a channel complete and in
 # order; without the CA mdsub is refused naming the certificate problem,
-# without a client certificate the server refuses it.
+# without a client certificate the server refuses it. The client key is
+# read by mdbus with the checks of every private key: mode 0640 or a
+# symbolic link refused.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 command -v openssl >/dev/null || { echo "SKIP: needs openssl (Debian package openssl)"; exit 77; }
 
@@ -55,4 +57,20 @@ sleep 0.5
 stop "$DST"
 wait "$RD" || fail "reader of dst"
 same_market_data "$WORK/src.out" "$WORK/dst.out"
+# the client key is a private key: read once by mdsub itself, with the
+# checks of the creds and seed files (the library used to open it by name
+# whatever its mode): readable by others, or a symbolic link, refused
+cp "$T/client.key" "$T/open.key"
+chmod 640 "$T/open.key"
+status 1 "$MDSUB" --from oldest --until-caught-up --forward "$URL" \
+	--nats-ca "$T/ca.pem" --nats-cert "$T/client.pem" --nats-key "$T/open.key" \
+	src 2>"$WORK/openkey.log"
+grep -q "open.key: it holds a private key, but others may read or write it (mode 0640): chmod 600" \
+	"$WORK/openkey.log" || fail "key mode 0640: $(cat "$WORK/openkey.log")"
+ln -s client.key "$T/link.key"
+status 1 "$MDSUB" --from oldest --until-caught-up --forward "$URL" \
+	--nats-ca "$T/ca.pem" --nats-cert "$T/client.pem" --nats-key "$T/link.key" \
+	src 2>"$WORK/linkkey.log"
+grep -q "link.key: a symbolic link" "$WORK/linkkey.log" ||
+	fail "key through a symbolic link: $(cat "$WORK/linkkey.log")"
 exit 0
