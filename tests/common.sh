@@ -47,10 +47,13 @@ mold() { # mold FILE SESSION SEQ COUNT [BLOCK-FILES...]: one packet in FILE
 # re-requests (in ERRFILE) and prints the port
 rtx_port() {
 	i=0
-	until grep -q "answering re-requests on" "$1"; do
+	# the port itself, not only the start of the line (the line may be
+	# read while it is being written: distcheck once got an empty port)
+	until p=$(sed -n 's/.*answering re-requests on 127.0.0.1:\([0-9][0-9]*\)$/\1/p' "$1") &&
+		[ -n "$p" ]; do
 		i=$((i + 1))
-		[ $i -lt 100 ] || fail "mdsub --retransmit: $(cat "$1")"
+		[ $i -lt 200 ] || fail "mdsub --retransmit: $(cat "$1")"
 		sleep 0.05
 	done
-	sed -n 's/.*answering re-requests on 127.0.0.1:\([0-9]*\)$/\1/p' "$1"
+	echo "$p"
 }
