@@ -17,7 +17,9 @@
  * "UDP framing"). A restart of the numbering ends the old session first.
  *
  * With --retransmit, every packet is kept by the re-request server
- * (retransmit.h) before it is sent, a new session empties it, and at exit
+ * (retransmit.h) before it is sent, a new session empties it (what is
+ * older is read back from the channel: only numbers of the session, and
+ * only messages the filters pass, rtx_archive.c), and at exit
  * the end of session is repeated for --linger while the server still
  * answers: the receivers' last chance to ask (doc/protocol.md,
  * "Retransmission").
@@ -381,10 +383,10 @@ int fwd_open(struct forwarder **out, const struct fwd_opts *o,
 }
 
 void fwd_rtx_older(struct forwarder *f, const char *channel,
-		   const struct mdbus_sub_config *cfg)
+		   const struct mdsub_opts *o, int chan_width)
 {
 	if (f && f->rtx && !f->older &&
-	    rtx_archive_open(&f->older, channel, cfg) == 0)
+	    rtx_archive_open(&f->older, channel, o, chan_width) == 0)
 		rtx_archive_attach(f->older, f->rtx);
 }
 
@@ -412,12 +414,13 @@ static void linger(struct forwarder *f, uint64_t now)
 	fprintf(stderr, "mdsub: %s: retransmission: %" PRIu64 " requests "
 		"served (%" PRIu64 " messages), %" PRIu64 " refused (allow %"
 		PRIu64 ", rate %" PRIu64 ", session %" PRIu64 ", malformed %"
-		PRIu64 "), %" PRIu64 " out of range, %" PRIu64 " read from "
+		PRIu64 "), %" PRIu64 " out of range (before the session %"
+		PRIu64 ", filtered out %" PRIu64 "), %" PRIu64 " read from "
 		"the archive (readers opened %" PRIu64 ", messages skipped %"
 		PRIu64 ")\n", f->o->url, n.served, n.messages,
 		n.allow + n.rate + n.session + n.malformed, n.allow, n.rate,
-		n.session, n.malformed, n.out_of_range, n.archive,
-		n.archive_opens, n.archive_skipped);
+		n.session, n.malformed, n.out_of_range, n.before, n.filtered,
+		n.archive, n.archive_opens, n.archive_skipped);
 }
 
 void fwd_close(struct forwarder *f)

@@ -151,6 +151,15 @@ void text_form_close(struct text_form *t);
 int grep_wanted(const struct grep *g, struct text_form *t, int chan_width,
 		const struct delivery *d);
 
+/* filter.c: -t, -s, --grep and --exclude, applied by the read loop and
+ * by the re-request server's archive hook (one implementation: what the
+ * forwarder drops is never sent on a re-request either). */
+/* 1 when d passes them all, 0 when not, or a negated errno (d could not
+ * be rendered for the patterns). t: the caller's text form (one per
+ * thread), rendered as grep_wanted() does. */
+int filter_wanted(const struct mdsub_opts *o, struct text_form *t,
+		  int chan_width, const struct delivery *d);
+
 /* fmt.c: text helpers shared by the printers. */
 void fmt_fixed(char *buf, size_t len, int64_t v, int min_decimals);
 /* How put_str() writes a string that came from shared memory, a file or
@@ -222,9 +231,11 @@ void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns);
  * sets *next_ns to the time until it needs calling again. */
 void fwd_tick(struct forwarder *f, uint64_t now_ns, uint64_t *next_ns);
 /* With --retransmit: messages older than the server's store are read
- * back from `channel` (read with cfg: its ring, else its archive). */
+ * back from `channel` (read with o->sub: its ring, else its archive),
+ * those o's filters pass only (text forms of chan_width, as the read
+ * loop's). */
 void fwd_rtx_older(struct forwarder *f, const char *channel,
-		   const struct mdbus_sub_config *cfg);
+		   const struct mdsub_opts *o, int chan_width);
 /* The address re-requests are answered on (--retransmit), else "" (also
  * for f NULL: a NATS forward has no UDP forwarder). */
 void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len);

@@ -49,7 +49,7 @@
 struct rtx {
 	int fd;
 	pthread_t thread;
-	/* r->lock: store, session, sessions, next, ended, older and
+	/* r->lock: store, session, sessions, first, next, ended, older and
 	 * older_ctx, written by the forwarder's thread (rtx_keep(),
 	 * rtx_session(), rtx_end(), rtx_set_older()) and read by the server
 	 * thread, which copies what an archive read needs (older_job) and
@@ -58,6 +58,7 @@ struct rtx {
 	struct rtx_store *store;
 	char session[MOLD_SESSION_LEN];
 	uint64_t sessions;            /* rtx_session() calls so far */
+	uint64_t first;               /* the session's first number sent */
 	uint64_t next;                /* after the last message sent, 0: none */
 	int ended;
 	struct addr_allow allow;
@@ -80,11 +81,15 @@ struct older_job {
 	rtx_older_fn fn;
 	void *ctx;
 	uint64_t sessions;            /* r->sessions then */
+	unsigned count;               /* asked, cut before r->next then */
 };
 
 /* Under r->lock: seals in w the answer to req from what the server holds
  * and returns its length; 0 for none (counted); ASK_OLDER, with job set,
- * when only the archive hook can have it. */
+ * when only the archive hook can have it: a number of this session's
+ * range, from the first sent to the next (the hook reads the channel,
+ * which holds numbers the forwarder never sent; doc/protocol.md,
+ * "Retransmission"). */
 static int held_answer(struct rtx *r, const struct mold_header *req,
 		       struct mold_writer *w, unsigned *got,
 		       struct older_job *job)
@@ -100,11 +105,19 @@ static int held_answer(struct rtx *r, const struct mold_header *req,
 	*got = rtx_store_answer(r->store, req->seq, req->count, w);
 	if (*got)
 		return mold_writer_seal(w, req->session, req->seq);
+	if (!r->next || req->seq < r->first) { /* before the session */
+		r->n.before++;
+		r->n.out_of_range++;
+		return 0;
+	}
 	if (!r->older) {
 		r->n.out_of_range++;
 		return 0;
 	}
-	*job = (struct older_job){r->older, r->older_ctx, r->sessions};
+	*job = (struct older_job){r->older, r->older_ctx, r->sessions,
+				  r->next - req->seq < req->count ?
+					  (unsigned)(r->next - req->seq) :
+					  req->count};
 	return ASK_OLDER;
 }
 
@@ -148,7 +161,7 @@ static int older_answer(struct rtx *r, const struct mold_header *req,
 		return 0;
 	r->n.archive++;
 	mold_writer_init(&w, r->answer, r->answer_max);
-	*got = job->fn(job->ctx, req->seq, req->count, &w, &r->n);
+	*got = job->fn(job->ctx, req->seq, job->count, &w, &r->n);
 	skipped = r->n.archive_skipped - skipped;
 	if (skipped)
 		rtx_limit_charge(r->limit, from, fromlen, skipped * SKIP_COST,
@@ -393,6 +406,7 @@ void rtx_session(struct rtx *r, const char session[MOLD_SESSION_LEN])
 	memcpy(r->session, session, MOLD_SESSION_LEN);
 	r->sessions++;
 	rtx_store_clear(r->store);
+	r->first = 0;
 	r->next = 0;
 	r->ended = 0;
 	pthread_mutex_unlock(&r->lock);
@@ -406,6 +420,8 @@ void rtx_keep(struct rtx *r, const unsigned char *pkt, size_t len)
 		return;
 	pthread_mutex_lock(&r->lock);
 	rtx_store_packet(r->store, pkt, len);
+	if (!r->next)
+		r->first = h.seq;
 	if (h.seq + h.count > r->next)
 		r->next = h.seq + h.count;
 	pthread_mutex_unlock(&r->lock);

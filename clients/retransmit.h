@@ -40,6 +40,10 @@ struct rtx_counts {
 	uint64_t malformed;   /* refused: not a request packet */
 	uint64_t out_of_range; /* no message of it kept (too old, not yet
 				* sent, or never forwarded) */
+	uint64_t before;      /* of out_of_range: before the first number
+			       * of the session sent (or none sent yet) */
+	uint64_t filtered;    /* of out_of_range: a number the forwarder's
+			       * filters drop (the archive hook's count) */
 	uint64_t archive;     /* requests read back from the channel
 			       * (rtx_set_older()), each paid for as a full
 			       * packet before it was read */
@@ -131,12 +135,16 @@ void rtx_end(struct rtx *r);
 
 /* Messages older than the store holds: the hook for an archive of the
  * channel. `older` appends to w the messages numbered seq, seq + 1, ...
- * (MoldUDP64 number = ring sequence + 1; at most count), adds the readers
- * it opened and the messages it read past to n->archive_opens and
- * n->archive_skipped, and returns how many it appended. Called from the
- * server thread only, without the server's lock (ctx is that thread's
- * until rtx_close() returns), and only for a request the rate limit let
- * through; NULL (the default) for none. */
+ * (MoldUDP64 number = ring sequence + 1; at most count) that the
+ * forwarder would have sent, adds the readers it opened and the messages
+ * it read past to n->archive_opens and n->archive_skipped (and 1 to
+ * n->filtered when seq is one the forwarder's filters drop), and returns
+ * how many it appended. Called only for numbers from the first sent in
+ * the session on, with a count that ends before the next to be sent
+ * (doc/protocol.md, "Retransmission"); from the server thread only,
+ * without the server's lock (ctx is that thread's until rtx_close()
+ * returns), and only for a request the rate limit let through; NULL (the
+ * default) for none. */
 typedef unsigned (*rtx_older_fn)(void *ctx, uint64_t seq, unsigned count,
 				 struct mold_writer *w, struct rtx_counts *n);
 /* The messages it read past are charged to the requester after the read
@@ -149,13 +157,15 @@ void rtx_set_older(struct rtx *r, rtx_older_fn older, rtx_idle_fn idle,
 
 /* rtx_archive.c: the messages older than the store, read back from the
  * channel (its ring, else its archive) by a reader kept open across
- * requests, for a server of the forwarder of `channel` read with cfg (the
- * segment under the name now). Returns 0 or
- * -1 (the channel cannot be looked at, or no memory). */
+ * requests, for a server of the forwarder of `channel` read with o->sub
+ * (the segment under the name now); only those o's filters pass, tested
+ * on text forms of chan_width as the read loop's (filter.c). o is the
+ * caller's until rtx_archive_close(). Returns 0 or -1 (the channel cannot
+ * be looked at, or no memory). */
 struct rtx_archive;
-struct mdbus_sub_config;
+struct mdsub_opts;
 int rtx_archive_open(struct rtx_archive **out, const char *channel,
-		     const struct mdbus_sub_config *cfg);
+		     const struct mdsub_opts *o, int chan_width);
 /* Makes r ask a for what its store no longer holds. */
 void rtx_archive_attach(struct rtx_archive *a, struct rtx *r);
 /* Frees a (NULL: nothing); after the server that used it is closed. */

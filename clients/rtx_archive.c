@@ -16,8 +16,11 @@
  * them to the requester. The reader is closed after IDLE_NS without a
  * request: it holds the segment and its archive file, which a
  * replacement or a rotation may have unlinked.
- * Only what the reader gets whole and in order goes out: a gap ends the
- * answer there.
+ * Only what the reader gets whole and in order, and the forwarder's
+ * filters pass (filter.c), goes out: a gap, or a message the filters
+ * drop, ends the answer there; a request for such a message gets none
+ * (counted): the forwarder never sent it (doc/protocol.md,
+ * "Retransmission").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 
 #include "clock.h"
 #include "mdbus.h"
+#include "mdsub.h"
 #include "moldudp64.h"
 #include "retransmit.h"
 
@@ -35,6 +39,9 @@
 struct rtx_archive {
 	char *channel;
 	struct mdbus_sub_config cfg;  /* the run's, anonymous, start SEQ */
+	const struct mdsub_opts *o;   /* the forwarder's filters */
+	int chan_width;               /* of the read loop's text forms */
+	struct text_form text;        /* for --grep, --exclude */
 	uint64_t epoch;               /* the segment the forwarder reads */
 	mdbus_sub_t *s;               /* kept open across requests, or NULL */
 	int held;                     /* m and buf: read from s, not answered */
@@ -134,10 +141,19 @@ static int hold_next(struct rtx_archive *a, struct rtx_counts *n)
 	return 0;
 }
 
+/* Whether the forwarder's filters pass the held message (one that cannot
+ * be rendered for --grep does not pass). */
+static int held_wanted(struct rtx_archive *a)
+{
+	struct delivery d = {a->channel, &a->m, a->buf};
+
+	return filter_wanted(a->o, &a->text, a->chan_width, &d) > 0;
+}
+
 /* Appends to w the messages want, want + 1, ... (ring sequences; at most
  * count) from the kept reader, reading past those before want; returns
- * how many. A message that does not fit stays held for the next request
- * (the rest, asked next). */
+ * how many. A message that does not fit, or that the filters drop (then
+ * counted when it is want), stays held for the next request. */
 static unsigned read_on(struct rtx_archive *a, uint64_t want,
 			unsigned count, struct mold_writer *w,
 			struct rtx_counts *n)
@@ -153,7 +169,13 @@ static unsigned read_on(struct rtx_archive *a, uint64_t want,
 			n->archive_skipped++;
 			continue;
 		}
-		if (a->m.seq != want + got || mold_append_msg(w, &mm) < 0)
+		if (a->m.seq != want + got)
+			break;
+		if (!held_wanted(a)) {
+			n->filtered += got == 0;
+			break;
+		}
+		if (mold_append_msg(w, &mm) < 0)
 			break;
 		a->held = 0;
 		got++;
@@ -198,8 +220,9 @@ static void idle(void *ctx, uint64_t now_ns)
 }
 
 int rtx_archive_open(struct rtx_archive **out, const char *channel,
-		     const struct mdbus_sub_config *cfg)
+		     const struct mdsub_opts *o, int chan_width)
 {
+	const struct mdbus_sub_config *cfg = &o->sub;
 	struct rtx_archive *a;
 	struct mdbus_stats st;
 
@@ -211,6 +234,8 @@ int rtx_archive_open(struct rtx_archive **out, const char *channel,
 		return -1;
 	}
 	a->cfg = *cfg;
+	a->o = o;
+	a->chan_width = chan_width;
 	a->cfg.anonymous = 1;
 	a->cfg.start = MDBUS_START_SEQ;
 	a->cfg.wait = MDBUS_WAIT_BLOCK;
@@ -229,6 +254,7 @@ void rtx_archive_close(struct rtx_archive *a)
 	if (!a)
 		return;
 	drop_reader(a);
+	text_form_close(&a->text);
 	free(a->channel);
 	free(a);
 }

@@ -6,7 +6,6 @@
  * --until-caught-up, SIGINT/SIGTERM or a closed stdout.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sched.h>
@@ -435,30 +434,6 @@ static int check_pub(struct app *a, struct chan *c)
 
 /* ---------------------------------------------------------- delivering */
 
-static int symbol_wanted(const struct mdsub_opts *o, const struct delivery *d)
-{
-	char sym[MDBUS_SYMBOL_LEN + 1];
-
-	if (!o->nsymbols)
-		return 1;
-	if (!msg_symbol(d, sym))
-		return 0;
-	for (int i = 0; i < o->nsymbols; i++)
-		if (fnmatch(o->symbols[i], sym, 0) == 0)
-			return 1;
-	return 0;
-}
-
-static int type_wanted(const struct mdsub_opts *o, unsigned type)
-{
-	if (!o->ntypes)
-		return 1;
-	for (int i = 0; i < o->ntypes; i++)
-		if (o->types[i] == type)
-			return 1;
-	return 0;
-}
-
 /* nfwd_send() or nfwd_tick() ended the run: told to stop while it
  * waited for the broker (-EINTR), or the broker refused us (printed). */
 static int nats_failed(struct app *a, int err)
@@ -499,9 +474,7 @@ static int deliver(struct app *a, struct chan *c, const struct mdbus_msg *m)
 
 	if (m->lost)
 		note_loss(c, m);
-	if (!type_wanted(a->o, m->type) || !symbol_wanted(a->o, &d))
-		return 1;
-	rc = grep_wanted(&a->o->grep, &a->text, a->chan_width, &d);
+	rc = filter_wanted(a->o, &a->text, a->chan_width, &d);
 	if (rc < 0)
 		return fail_text(a, "cannot render a message for --grep", rc);
 	if (!rc)
@@ -799,7 +772,8 @@ static int open_sinks(struct app *a)
 		if (err)
 			return fail_text(a, why, err);
 		if (!o->fwd_nats)
-			fwd_rtx_older(a->fwd, a->ch[0].name, &o->sub);
+			fwd_rtx_older(a->fwd, a->ch[0].name, o,
+				      a->chan_width);
 		fwd_rtx_where(a->fwd, why, sizeof why);
 		if (*why)
 			fprintf(stderr, "mdsub: %s: answering re-requests on "

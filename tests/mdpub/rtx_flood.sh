@@ -55,7 +55,7 @@ forwarded_whole 0 "$n"
 grep -qx "end $((n + 1))" "$WORK/udp" || fail "end of session: $(tail -n 1 "$WORK/udp")"
 
 refused=$((ROUNDS * FLOOD - answers))
-line="mdsub: udp://127.0.0.1:$(cat "$WORK/port"): retransmission: $answers requests served ($messages messages), $refused refused (allow 0, rate $refused, session 0, malformed 0), 0 out of range, $answers read from the archive (readers opened $answers, messages skipped 0)"
+line="mdsub: udp://127.0.0.1:$(cat "$WORK/port"): retransmission: $answers requests served ($messages messages), $refused refused (allow 0, rate $refused, session 0, malformed 0), 0 out of range (before the session 0, filtered out 0), $answers read from the archive (readers opened $answers, messages skipped 0)"
 grep -qxF "$line" "$WORK/fwd.err" ||
 	fail "summary: $(cat "$WORK/fwd.err"), want $line"
 echo "forwarded $n messages whole; read $answers times for $answers answers"

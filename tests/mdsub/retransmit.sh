@@ -60,7 +60,7 @@ kill -TERM $fwd
 wait $fwd || fail "mdsub exited $?: $(cat "$WORK/fwd.err")"
 served=$((1 + one + many))
 rate=$((200 - one + 300 - many))
-line="mdsub: udp://127.0.0.1:9: retransmission: $((served + 2)) requests served ($((first * served)) messages), $((rate + 2)) refused (allow 0, rate $rate, session 1, malformed 1), 0 out of range, 0 read from the archive (readers opened 0, messages skipped 0)"
+line="mdsub: udp://127.0.0.1:9: retransmission: $((served + 2)) requests served ($((first * served)) messages), $((rate + 2)) refused (allow 0, rate $rate, session 1, malformed 1), 0 out of range (before the session 0, filtered out 0), 0 read from the archive (readers opened 0, messages skipped 0)"
 grep -qxF "$line" "$WORK/fwd.err" || fail "summary: $(cat "$WORK/fwd.err"), want $line"
 
 # --retransmit-allow: a request from 127.0.0.1 gets no answer and is
@@ -76,7 +76,7 @@ out=$("$REQ" "$port" HOSTILE 1 1 2 2) || fail "requester: $out"
 [ "$(field answers)" = 2 ] || fail "allowed addresses not answered: $out"
 kill -TERM $fwd
 wait $fwd || fail "mdsub exited $?: $(cat "$WORK/fwd.err")"
-line="mdsub: udp://127.0.0.1:9: retransmission: 2 requests served (2 messages), 1 refused (allow 1, rate 0, session 0, malformed 0), 0 out of range, 0 read from the archive (readers opened 0, messages skipped 0)"
+line="mdsub: udp://127.0.0.1:9: retransmission: 2 requests served (2 messages), 1 refused (allow 1, rate 0, session 0, malformed 0), 0 out of range (before the session 0, filtered out 0), 0 read from the archive (readers opened 0, messages skipped 0)"
 grep -qxF "$line" "$WORK/fwd.err" || fail "summary: $(cat "$WORK/fwd.err"), want $line"
 
 # a bad list, a --bind that is no numeric ADDR:PORT: usage errors
