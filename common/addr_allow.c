@@ -80,6 +80,30 @@ int addr_allow_match(const struct addr_allow *allow,
 	return 0;
 }
 
+int addr_rule_overlaps(const struct addr_rule *rule,
+		       const struct addr_key *net, unsigned bits)
+{
+	return rule->addr.family == net->family &&
+	       prefix_equal(rule->addr.bytes, net->bytes,
+			    bits < rule->bits ? bits : rule->bits);
+}
+
+void addr_rule_text(const struct addr_rule *rule, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN], port[12] = "";
+	int v6 = rule->addr.family == AF_INET6;
+	unsigned max = v6 ? 128 : 32;
+	char bits[12] = "";
+
+	addr_key_text(&rule->addr, addr, sizeof(addr));
+	if (rule->bits != max)
+		snprintf(bits, sizeof(bits), "/%u", rule->bits);
+	if (rule->port)
+		snprintf(port, sizeof(port), ":%u", rule->port);
+	snprintf(buf, len, "%s%s%s%s%s", v6 && rule->port ? "[" : "", addr,
+		 bits, v6 && rule->port ? "]" : "", port);
+}
+
 int addr_allow_match_sa(const struct addr_allow *allow,
 			const struct sockaddr *sa, socklen_t len)
 {
@@ -121,6 +145,20 @@ static int cut_port(char *text, unsigned *port)
 	return 0;
 }
 
+/* An IPv4-mapped rule (::ffff:A.B.C.D/96 or longer) becomes the IPv4
+ * one, as addr_key_of() keys a mapped peer by its IPv4 address. */
+static void map_v4(struct addr_rule *rule)
+{
+	struct in6_addr a;
+
+	memcpy(&a, rule->addr.bytes, sizeof(a));
+	if (rule->addr.family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&a) ||
+	    rule->bits < 96)
+		return;
+	key_set(&rule->addr, AF_INET, a.s6_addr + 12);
+	rule->bits -= 96;
+}
+
 /* One "ADDRESS[/BITS]" (with ports: and an optional ":PORT") of len bytes
  * into *rule: 0 or -EINVAL. */
 static int parse_rule(struct addr_rule *rule, const char *entry, size_t len,
@@ -154,6 +192,7 @@ static int parse_rule(struct addr_rule *rule, const char *entry, size_t len,
 	key_set(&rule->addr, family, bytes);
 	rule->bits = (unsigned)bits;
 	rule->port = port;
+	map_v4(rule);
 	return 0;
 bad:
 	snprintf(err, errlen, "%s: '%.*s' is not an address or "

@@ -54,6 +54,14 @@ int addr_allow_parse(struct addr_allow *out, const char *text,
 int addr_allow_match(const struct addr_allow *allow,
 		     const struct addr_key *key, unsigned port);
 
+/* 1 when the rule's addresses and the network net/bits share one. */
+int addr_rule_overlaps(const struct addr_rule *rule,
+		       const struct addr_key *net, unsigned bits);
+
+/* The rule as text, as it is written in a list ("10.0.0.0/8:5000",
+ * "[::1]:5000"). */
+void addr_rule_text(const struct addr_rule *rule, char *buf, size_t len);
+
 /* 1 when sa (len bytes) matches a rule of the list. */
 int addr_allow_match_sa(const struct addr_allow *allow,
 			const struct sockaddr *sa, socklen_t len);

@@ -319,6 +319,18 @@ static void syntax_error(void *user, int line, const char *text)
 	conf_error(user, line, "%s", text);
 }
 
+/* The line of an earlier key of the same name than raw[i], or 0. */
+static int set_before(const struct chan_parse *cp, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(cp->raw[j].key, cp->raw[i].key) == 0)
+			return cp->raw[j].line;
+	return 0;
+}
+
+/* The source's keys, each set once in a file: a second value would
+ * silently win (a `sender = any` after the address, mdpub.conf(5)); on
+ * the command line (line 0) a later --set wins, as mdpub(8) says. */
 static void apply_raw(struct parser *p, struct chan_parse *cp)
 {
 	const struct source_ops *ops = cp->c->ops;
@@ -326,9 +338,17 @@ static void apply_raw(struct parser *p, struct chan_parse *cp)
 
 	for (size_t i = 0; i < cp->nraw; i++) {
 		const struct raw_key *r = &cp->raw[i];
-		int rc = settings_set(ops->settings, cp->c->src_conf, r->key,
-				      r->value, err, sizeof(err));
+		int first = r->line ? set_before(cp, i) : 0;
+		int rc;
 
+		if (first) {
+			conf_error(p, r->line, "key '%s' set twice in [channel "
+				   "%s], at line %d and line %d: keep one",
+				   r->key, cp->c->name, first, r->line);
+			continue;
+		}
+		rc = settings_set(ops->settings, cp->c->src_conf, r->key,
+				      r->value, err, sizeof(err));
 		if (rc == 0)
 			conf_error(p, r->line,
 				   "unknown key '%s' (neither a channel key "

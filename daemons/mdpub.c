@@ -738,6 +738,20 @@ static struct mdpub_conf *load_any(const struct opts *o)
 	return o->source ? load_cli(o) : load(o->conf_path);
 }
 
+/* The warnings each channel's source would log at start. */
+static void print_warnings(const struct mdpub_conf *conf)
+{
+	char warning[768];
+
+	for (size_t i = 0; i < conf->nchans; i++) {
+		const struct chan_conf *c = conf->chans[i];
+
+		if (c->ops->conf_warning &&
+		    c->ops->conf_warning(c->src_conf, warning, sizeof(warning)))
+			log_msg(LOG_WARNING, "channel %s: %s", c->name, warning);
+	}
+}
+
 static int check(const struct opts *o)
 {
 	struct mdpub_conf *conf;
@@ -746,6 +760,7 @@ static int check(const struct opts *o)
 	conf = load_any(o);
 	if (!conf)
 		return 1;
+	print_warnings(conf);
 	printf("%s: OK, %zu channel%s\n", conf_name(o), conf->nchans,
 	       conf->nchans == 1 ? "" : "s");
 	conf_free(conf);

@@ -77,6 +77,20 @@ static int resolve(const char *text, int socktype, int passive,
 	return 0;
 }
 
+int net_passive(const char *text, int socktype, struct sockaddr_storage *ss,
+		char *err, size_t errlen)
+{
+	struct addrinfo *ai;
+	int rc = resolve(text, socktype, 1, &ai, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	return 0;
+}
+
 static int sys_error(int fd, const char *text, const char *what, char *err,
 		     size_t errlen)
 {

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct addrinfo;
+struct sockaddr_storage;
 
 /* Every function returning int returns a negated errno on failure, with
  * the reason in err: -EINVAL or -ENAMETOOLONG for text that is not
@@ -24,6 +25,11 @@ int net_check(const char *text, char *err, size_t errlen);
  * address (freeaddrinfo it). Returns the fd. */
 int net_bind(const char *text, int socktype, struct addrinfo **ai, char *err,
 	     size_t errlen);
+
+/* The address net_bind() would bind a socket of `socktype` to, in *ss
+ * (resolving a name). */
+int net_passive(const char *text, int socktype, struct sockaddr_storage *ss,
+		char *err, size_t errlen);
 
 /* The address fd is bound to, as "HOST:PORT" ("[HOST]:PORT" for IPv6),
  * so that a port 0 in the config shows as the one the system chose. */

@@ -32,6 +32,10 @@ struct source_ops {
 	/* Checks the settings as a whole once every key is set: 0, or -1
 	 * with the reason in err. NULL when there is nothing to check. */
 	int (*conf_check)(const void *conf, char *err, size_t errlen);
+	/* What mdpub accepts but warns of, in settings that conf_check()
+	 * passed: 1 with the warning in buf, else 0. mdpub -T prints it;
+	 * the source logs it when it starts. NULL when there is none. */
+	int (*conf_warning)(const void *conf, char *buf, size_t len);
 	/* Starts feeding ch from loop and sets *out. Returns 0, or a
 	 * negative code (negated errno, MDBUS_E*) with the reason in err,
 	 * naming the file or address (e.g. -ENOENT, "FILE: No such file or

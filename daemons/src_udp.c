@@ -31,6 +31,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -51,6 +52,8 @@
 #define RTX_REQUESTS 64     /* requests in flight */
 #define RTX_REQUESTS_MAX 1024
 #define RTX_BUFFER (16 << 20) /* bytes of packets held behind gaps */
+#define PORT_START_FILE "/proc/sys/net/ipv4/ip_unprivileged_port_start"
+#define PORT_START_DEFAULT 1024 /* the kernel's, when it cannot be read */
 
 static const char *const udp_counters[] = {
 	"duplicate", "session", "malformed", "jump", "adopted", "jumped",
@@ -99,6 +102,48 @@ static int sender_any(const struct udp_conf *c)
 	return c->sender && strcmp(c->sender, "any") == 0;
 }
 
+/* 1 when the listen socket (at ss) receives datagrams of `family`: its
+ * own, and IPv4 ones too on an IPv6 socket bound to any address
+ * (dual-stack, as net_bind() leaves it). */
+static int receives_family(const struct sockaddr_storage *ss, int family)
+{
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
+
+	if (ss->ss_family == family)
+		return 1;
+	return family == AF_INET && ss->ss_family == AF_INET6 &&
+	       IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+}
+
+/* -EINVAL when a rule of `sender` is of a family the listen socket never
+ * receives: it would drop the real feed (mdpub.conf(5), sender). A
+ * listen name that does not resolve is left to udp_start() to report. */
+static int check_families(const struct udp_conf *c,
+			  const struct addr_allow *allow, char *err,
+			  size_t errlen)
+{
+	struct sockaddr_storage ss;
+	char text[96];
+
+	if (net_passive(c->listen, SOCK_DGRAM, &ss, err, errlen) < 0)
+		return 0;
+	for (size_t i = 0; i < allow->n; i++) {
+		int v6 = allow->rules[i].addr.family == AF_INET6;
+
+		if (receives_family(&ss, allow->rules[i].addr.family))
+			continue;
+		addr_rule_text(&allow->rules[i], text, sizeof(text));
+		snprintf(err, errlen, "sender: '%s' is %s and listen = %s "
+			 "receives %s only: it would never match, and the feed "
+			 "would be dropped; give the forwarder's %s address%s",
+			 text, v6 ? "IPv6" : "IPv4", c->listen,
+			 v6 ? "IPv4" : "IPv6", v6 ? "IPv4" : "IPv6",
+			 v6 ? "" : ", or listen = [::]:PORT");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* A channel must say whom it trusts: `session`, `sender`, or explicitly
  * anyone (`sender = any`); else a forger could take the session before
  * the feed or after an end of session and shut it out (mdpub.conf(5)). */
@@ -111,13 +156,15 @@ static int check_sender(const struct udp_conf *c, char *err, size_t errlen)
 		snprintf(err, errlen, "source udp with neither session nor "
 			 "sender: whoever can send to listen first could take "
 			 "the session and shut the feed out; set sender = "
-			 "ADDR[/BITS][:PORT] (the forwarder's --bind address) or "
-			 "session = NAME, or sender = any to accept that");
+			 "ADDR[/BITS][:PORT] (the forwarder's --bind address), or "
+			 "sender = any or session = NAME to accept that");
 		return -EINVAL;
 	}
 	if (!c->sender || sender_any(c))
 		return 0;
 	rc = addr_allow_parse(&allow, c->sender, "sender", 1, err, errlen);
+	if (rc == 0)
+		rc = check_families(c, &allow, err, errlen);
 	addr_allow_free(&allow);
 	return rc;
 }
@@ -140,6 +187,114 @@ static int udp_conf_check(const void *conf, char *err, size_t errlen)
 		return -EINVAL;
 	rc = net_check(c->listen, err, errlen);
 	return rc < 0 ? rc : check_sender(c, err, errlen);
+}
+
+/* The lowest port a user may bind without CAP_NET_BIND_SERVICE. */
+static unsigned unprivileged_port_start(void)
+{
+	FILE *f = fopen(PORT_START_FILE, "re");
+	unsigned port = PORT_START_DEFAULT;
+
+	if (!f)
+		return port;
+	if (fscanf(f, "%u", &port) != 1)
+		port = PORT_START_DEFAULT;
+	fclose(f);
+	return port;
+}
+
+/* 1 when the rule admits an address of this host: loopback (127/8, ::1)
+ * or an interface's, which every local user may send from. */
+static int rule_on_this_host(const struct addr_rule *r)
+{
+	struct addr_key lo4 = {.family = AF_INET, .bytes = {127}};
+	struct addr_key lo6 = {.family = AF_INET6, .bytes = {[15] = 1}};
+	struct ifaddrs *list, *i;
+	struct addr_key key;
+	int found;
+
+	if (addr_rule_overlaps(r, &lo4, 8) || addr_rule_overlaps(r, &lo6, 128))
+		return 1;
+	if (getifaddrs(&list) < 0)
+		return 0;
+	found = 0;
+	for (i = list; i && !found; i = i->ifa_next)
+		found = i->ifa_addr &&
+			addr_key_of(&key, i->ifa_addr,
+				    sizeof(struct sockaddr_in6)) == 0 &&
+			addr_rule_overlaps(r, &key, 128);
+	freeifaddrs(list);
+	return found;
+}
+
+/* Whom a rule of `sender` admits besides the forwarder, into who: 1 when
+ * every address or every local user (mdpub.conf(5), sender), else 0. */
+static int rule_admits_all(const struct addr_rule *r, unsigned start,
+			   char *who, size_t len)
+{
+	char text[96];
+
+	addr_rule_text(r, text, sizeof(text));
+	if (r->bits == 0) {
+		snprintf(who, len, "sender %s admits every address, as sender "
+			 "= any", text);
+		return 1;
+	}
+	if ((r->port && r->port < start) || !rule_on_this_host(r))
+		return 0;
+	if (r->port)
+		snprintf(who, len, "sender %s admits every local user (an "
+			 "address of this host, port %u not below "
+			 "net.ipv4.ip_unprivileged_port_start %u: free to bind "
+			 "once the forwarder is gone)", text, r->port, start);
+	else
+		snprintf(who, len, "sender %s admits every local user (an "
+			 "address of this host, any port)", text);
+	return 1;
+}
+
+/* 1 when the channel trusts every address or every local user, with
+ * whom in who: no sender, sender = any, or a rule admitting them. */
+static int sender_admits_all(const struct udp_conf *c, unsigned start,
+			     char *who, size_t len)
+{
+	struct addr_allow allow;
+	char err[256];
+	int all = 0;
+
+	if (!c->sender || sender_any(c)) {
+		snprintf(who, len, "%s", c->sender ? "sender = any" : "no sender");
+		return 1;
+	}
+	if (addr_allow_parse(&allow, c->sender, "sender", 1, err,
+			     sizeof(err)) < 0)
+		return 0; /* refused by udp_conf_check() */
+	for (size_t i = 0; i < allow.n && !all; i++)
+		all = rule_admits_all(&allow.rules[i], start, who, len);
+	addr_allow_free(&allow);
+	return all;
+}
+
+/* The warning for a channel that anyone, or any local user, can take
+ * over (mdpub.conf(5), what a forger can do): 1 with it in buf, else 0.
+ * mdpub -T prints it, and the channel logs it at start. */
+static int udp_conf_warning(const void *conf, char *buf, size_t len)
+{
+	const struct udp_conf *c = conf;
+	unsigned start = unprivileged_port_start();
+	char who[320];
+
+	if (!sender_admits_all(c, start, who, sizeof(who)))
+		return 0;
+	snprintf(buf, len, "%s: whoever can send to listen can publish "
+		 "messages in place of the feed's, take the session before it "
+		 "or after an end of session, and shut the feed out%s; set "
+		 "sender = the forwarder's --bind address on another host, or "
+		 "here with a port below %u (mdpub.conf(5))", who,
+		 c->session ? " (session is a filter, not a secret: ps, the "
+			      "config and every packet show it)" : "",
+		 start);
+	return 1;
 }
 
 static const char *name_of(const struct udp *u)
@@ -581,7 +736,7 @@ static int udp_start(struct source **out, const void *conf,
 		     size_t errlen)
 {
 	struct udp *u = source_alloc(sizeof(*u), ch, loop);
-	char where[128];
+	char where[128], warning[768];
 	int fd;
 
 	if (!u)
@@ -618,12 +773,8 @@ static int udp_start(struct source **out, const void *conf,
 		return fd;
 	}
 	log_msg(LOG_NOTICE, "channel %s: receiving on %s", name_of(u), where);
-	if (!u->conf.session && sender_any(&u->conf))
-		log_msg(LOG_WARNING, "channel %s: sender = any and no session: "
-			"whoever can send to %s can take the session before the "
-			"feed or after an end of session, and shut the feed out "
-			"(set sender = the forwarder's --bind address, or session; "
-			"mdpub.conf(5))", name_of(u), where);
+	if (udp_conf_warning(&u->conf, warning, sizeof(warning)))
+		log_msg(LOG_WARNING, "channel %s: %s", name_of(u), warning);
 	if (u->conf.retransmit)
 		log_msg(LOG_NOTICE, "channel %s: gaps are asked of the re-request "
 			"server %s", name_of(u), u->conf.retransmit);
@@ -640,6 +791,7 @@ const struct source_ops src_udp = {
 	.conf_size = sizeof(struct udp_conf),
 	.conf_init = udp_conf_init,
 	.conf_check = udp_conf_check,
+	.conf_warning = udp_conf_warning,
 	.start = udp_start,
 	.resume = udp_resume,
 	.stop = udp_stop,

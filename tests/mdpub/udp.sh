@@ -14,7 +14,8 @@
 # and multicast. With `retransmit` set and no server answering, gaps wait
 # for the timeout, or for the end of the session and a new one, and are
 # then lost exactly. A channel with neither session nor sender is
-# refused, naming the fix; `sender = any` starts with a warning, and then
+# refused, naming the fix; `sender = any` starts with a warning (more
+# cases that warn or are refused: udp_sender.sh), and then
 # a forger who sends first shuts the feed out; with `sender`, one on
 # another address is shut out before the feed and after its end of
 # session, and the sender's next session is taken.
@@ -56,7 +57,7 @@ grep -q "\[channel badsender\]: sender: '10.0.0.1:99999' is not an address" \
 # neither session nor sender: refused (-T and at start, exit 1, before
 # any segment is made), the fix named; `sender = any` says so explicitly
 channel open.conf open source=udp listen=127.0.0.1:0
-OPEN="$WORK/open.conf:3: [channel open]: source udp with neither session nor sender: whoever can send to listen first could take the session and shut the feed out; set sender = ADDR[/BITS][:PORT] (the forwarder's --bind address) or session = NAME, or sender = any to accept that"
+OPEN="$WORK/open.conf:3: [channel open]: source udp with neither session nor sender: whoever can send to listen first could take the session and shut the feed out; set sender = ADDR[/BITS][:PORT] (the forwarder's --bind address), or sender = any or session = NAME to accept that"
 "$MDPUB" -T -c "$WORK/open.conf" >"$WORK/open.out" 2>"$WORK/open.err"
 rc=$?
 [ $rc = 1 ] || fail "-T exited $rc, not 1: $(cat "$WORK/open.out" "$WORK/open.err")"
@@ -79,7 +80,9 @@ channel any.conf any source=udp listen=127.0.0.1:0 sender=any
 start any -c "$WORK/any.conf"
 PORT=$(port_of any)
 wait_log any "publishing from sequence" # the segment exists
-n=$(grep -c "channel any: sender = any and no session: whoever can send to 127.0.0.1:$PORT can take the session before the feed or after an end of session, and shut the feed out (set sender = the forwarder's --bind address, or session; mdpub.conf(5))$" "$WORK/any.log")
+START=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) ||
+	START=1024
+n=$(grep -c "channel any: sender = any: whoever can send to listen can publish messages in place of the feed's, take the session before it or after an end of session, and shut the feed out; set sender = the forwarder's --bind address on another host, or here with a port below $START (mdpub.conf(5))$" "$WORK/any.log")
 [ "$n" = 1 ] || fail "sender = any: warned $n times, not once"
 send EVIL 1 1 "$WORK/mx"          # first: the session
 send FEED 1 1 "$WORK/m1"          # the real feed: held...

@@ -3,10 +3,10 @@
  * for the udp source and re-request server tests (forged packets from
  * another address):
  *
- *   udpsend [-b ADDR] HOST PORT FILE...
+ *   udpsend [-b ADDR] [-p LOCALPORT] HOST PORT FILE...
  *
- * Each FILE is one datagram to HOST:PORT (IPv4), sent from ADDR (any
- * port) when -b is given.
+ * Each FILE is one datagram to HOST:PORT (IPv4), sent from ADDR when -b
+ * is given, from LOCALPORT when -p is (else any port).
  */
 #include "config.h"
 
@@ -49,19 +49,24 @@ static int send_file(int fd, const char *path)
 int main(int argc, char **argv)
 {
 	struct sockaddr_in local, dest;
-	const char *bind_addr = NULL;
+	const char *bind_addr = NULL, *bind_port = NULL;
 	int opt, fd;
 
-	while ((opt = getopt(argc, argv, "b:")) != -1) {
-		if (opt != 'b')
+	while ((opt = getopt(argc, argv, "b:p:")) != -1) {
+		if (opt == 'b')
+			bind_addr = optarg;
+		else if (opt == 'p')
+			bind_port = optarg;
+		else
 			goto usage;
-		bind_addr = optarg;
 	}
 	if (argc - optind < 3 || addr_of(&dest, argv[optind], argv[optind + 1]))
 		goto usage;
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0 || (bind_addr && (addr_of(&local, bind_addr, NULL) ||
-				     bind(fd, (void *)&local, sizeof local))) ||
+	if (fd < 0 || ((bind_addr || bind_port) &&
+			(addr_of(&local, bind_addr ? bind_addr : "0.0.0.0",
+				 bind_port) ||
+			 bind(fd, (void *)&local, sizeof local))) ||
 	    connect(fd, (void *)&dest, sizeof dest)) {
 		perror("udpsend: socket");
 		return 1;
@@ -73,6 +78,7 @@ int main(int argc, char **argv)
 		}
 	return 0;
 usage:
-	fprintf(stderr, "usage: udpsend [-b ADDR] HOST PORT FILE...\n");
+	fprintf(stderr, "usage: udpsend [-b ADDR] [-p LOCALPORT] HOST PORT "
+		"FILE...\n");
 	return 2;
 }
