@@ -42,9 +42,9 @@ struct mdbus_pub {
 	uint64_t next;         /* sequence of the next message */
 	uint64_t gate;         /* lossless: lowest read position seen */
 	uint64_t stall_ns;     /* lossless: eviction time, 0 = never */
-	uint64_t *seen_pos;    /* lossless: per entry, furthest position seen */
+	uint64_t *seen_pos;    /* lossless: per entry, the position that
+				  holds us back, as maybe_evict() sees it */
 	uint64_t *seen_ns;     /* ... and when it last moved forward */
-	uint64_t *seen_word;   /* ... and the state word it was seen with */
 	uint64_t reap_ns;      /* lossless: last liveness check of gaters */
 	size_t claim_size;     /* open claim's size, 0 = none */
 	int claimed;
@@ -118,8 +118,7 @@ static int alloc_stall_tracking(struct mdbus_pub *p)
 
 	p->seen_pos = calloc(n, sizeof(*p->seen_pos));
 	p->seen_ns = calloc(n, sizeof(*p->seen_ns));
-	p->seen_word = calloc(n, sizeof(*p->seen_word));
-	if (!p->seen_pos || !p->seen_ns || !p->seen_word)
+	if (!p->seen_pos || !p->seen_ns)
 		return err_set(-ENOMEM, "out of memory");
 	return 0;
 }
@@ -186,19 +185,27 @@ struct seg_header *pub_header(const mdbus_pub_t *pub)
 
 /* ------------------------------------------------------------- lossless */
 
-/* Evicts entry i if it has not moved for stall_ns. Returns 1 if evicted. */
+/*
+ * Evicts entry i, which holds message n back from position pos, if it has
+ * not moved forward for stall_ns. Returns 1 if evicted. A position is
+ * taken as no lower than n - capacity: every position that holds n back
+ * is one there, so that only a move that frees room is progress, not a
+ * move back and forth nor a creep upwards from far below (anyone who may
+ * write the table can make those). The clock starts again only when a
+ * look finds the entry not holding us back or not ACTIVE (gate_refresh()),
+ * not when its state word merely changes (its owner could bump it).
+ */
 static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
-		       uint64_t pos, uint64_t now)
+		       uint64_t n, uint64_t pos, uint64_t now)
 {
 	struct seg_consumer *c = &p->m.table[i];
+	uint64_t floor = n >= p->m.g.capacity ? n - p->m.g.capacity : 0;
 
-	/* Progress is a move forward of the same reader: a position moved
-	 * back (by anyone who may write the table) is no progress, and a
-	 * new owner of the entry starts its own clock. */
-	if (p->seen_ns[i] == 0 || p->seen_word[i] != w || pos > p->seen_pos[i]) {
+	if (pos < floor)
+		pos = floor;
+	if (p->seen_ns[i] == 0 || pos > p->seen_pos[i]) {
 		p->seen_pos[i] = pos;
 		p->seen_ns[i] = now;
-		p->seen_word[i] = w;
 		return 0;
 	}
 	if (!p->stall_ns || now - p->seen_ns[i] < p->stall_ns)
@@ -244,8 +251,10 @@ static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 		uint64_t w = atomic_load_explicit(&c->state, memory_order_acquire);
 		uint64_t pos;
 
-		if (cons_state(w) != CONS_ACTIVE)
+		if (cons_state(w) != CONS_ACTIVE) {
+			p->seen_ns[i] = 0; /* a next owner's clock starts anew */
 			continue;
+		}
 		/* Acquire pairs with the reader's release store after its
 		 * copy: the slot it left may be overwritten. */
 		pos = atomic_load_explicit(&c->read_num, memory_order_acquire);
@@ -258,7 +267,7 @@ static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 		if (now - p->reap_ns >= REAP_INTERVAL_NS &&
 		    cons_reap_one(&p->m, i))
 			continue;
-		if (maybe_evict(p, i, w, pos, now))
+		if (maybe_evict(p, i, w, n, pos, now))
 			continue;
 		if (pos < low)
 			low = pos;
@@ -398,7 +407,7 @@ static MDBUS_COLD int recount(struct mdbus_pub *p)
  * the publishing path calls nothing in the common case (and saves no
  * registers for it). `armed` is the armed_seq loaded after the store.
  */
-static MDBUS_COLD void advance_slow(struct mdbus_pub *p, uint64_t armed)
+static MDBUS_NOINLINE void advance_slow(struct mdbus_pub *p, uint64_t armed)
 {
 	if (armed != p->armed_seen) {
 		if (armed_moved(p, armed))
@@ -682,6 +691,5 @@ MDBUS_EXPORT void mdbus_pub_close(mdbus_pub_t *p)
 	seg_unmap(&p->m);
 	free(p->seen_pos);
 	free(p->seen_ns);
-	free(p->seen_word);
 	free(p);
 }

@@ -207,6 +207,7 @@ static int attach_map(struct mdbus_sub *s)
 	s->evicted = 0;
 	s->renamed = 0;
 	s->name_check_ns = 0;
+	s->landed = 0; /* a landing in another segment says nothing here */
 	return 0;
 }
 
@@ -482,10 +483,11 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 
 	if (r < 0)
 		return r;
-	if (seen > SEQ_LIMIT + s->m.g.capacity) /* a ring past the limit */
-		return err_set(MDBUS_ECORRUPT, "channel %s: a slot stamp for "
-			       "sequence %" PRIu64 ", past 2^62, which no "
-			       "publisher reaches", s->channel, seen);
+	if (seen > SEQ_LIMIT + s->m.g.capacity || w > SEQ_LIMIT)
+		return err_set(MDBUS_ECORRUPT, "channel %s: a %s of %" PRIu64
+			       ", past 2^62, which no publisher reaches",
+			       s->channel, w > SEQ_LIMIT ? "write count" :
+			       "slot stamp for sequence", w > SEQ_LIMIT ? w : seen);
 	if (fall_back(s))
 		return 1;
 	if (top < s->m.g.capacity || next <= s->pos)

@@ -22,11 +22,14 @@
  *    the write count before it registered, and the publisher, whose
  *    cached gate did not know it yet, overwrote those slots meanwhile:
  *    about every join counted messages lost on a lossless channel.
- * 5. A registered reader that gates the publisher and moves its read_num
- *    back and forth (one message back, then forward again, every 20 ms;
- *    anyone who may write the table can) without reading is evicted no
- *    sooner than 200 ms after it gated, and publishing goes on. Before, a
- *    move backwards counted as progress: never evicted, publisher stalled.
+ * 5. A registered reader that gates the publisher without reading, while
+ *    its entry is changed every 20 ms as anyone who may write the table
+ *    can: its read_num moved back and forth (999, 1000, 999, ...), or set
+ *    to 0 before the publisher's first look and moved up one a step, or
+ *    its state word given a new generation,
+ *    is evicted no sooner than 200 ms after it gated, and publishing goes
+ *    on. Before, each of these counted as progress: never evicted, the
+ *    publisher stalled for good.
  */
 #include <errno.h>
 #include <sched.h>
@@ -359,35 +362,73 @@ static struct seg_consumer *my_entry(void *tab)
 	return NULL;
 }
 
-static void test_flapping(void)
+/* What a hostile writer of the table does to our entry, once per step. */
+enum cheat { FLAP, CREEP, REBORN };
+
+#define CHEAT_FIRST 1000 /* published before the reader joins */
+
+static const char *const cheat_name[] = {
+	[FLAP] = "flapping its position between 999 and 1000",
+	[CREEP] = "creeping up one message a step from 0",
+	[REBORN] = "bumping its state word's generation",
+};
+
+static void cheat_step(struct seg_consumer *mine, enum cheat how, uint64_t k)
 {
-	mdbus_pub_t *p = open_lossless("ll.flap", EVICT_NS);
+	uint64_t w;
+
+	switch (how) {
+	case FLAP:
+		atomic_store(&mine->read_num, CHEAT_FIRST - k % 2);
+		break;
+	case CREEP:
+		atomic_store(&mine->read_num, k);
+		break;
+	case REBORN:
+		w = atomic_load(&mine->state);
+		atomic_store(&mine->state, cons_next(w, CONS_ACTIVE, cons_pid(w)));
+		break;
+	}
+}
+
+static void test_cheat(enum cheat how)
+{
+	mdbus_pub_t *p = open_lossless("ll.cheat", EVICT_NS);
 	unsigned char buf[PMAX];
 	struct seg_consumer *mine;
 	struct mdbus_msg m;
 	mdbus_sub_t *s;
-	uint64_t n, t_gated, flips = 0;
+	uint64_t n, t_gated, k = 0;
 	size_t len;
 	void *tab;
 	int rc;
 
-	for (n = 0; n < 10; n++)
+	for (n = 0; n < CHEAT_FIRST; n++)
 		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
-	s = tu_sub_open(channel, "flapper", MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
+	s = tu_sub_open(channel, "cheat", MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
 	tab = tu_map_file(tu_table_path(channel), &len);
 	mine = my_entry(tab);
-	TU_CHECK_EQ(atomic_load(&mine->read_num), 10);
+	TU_CHECK_EQ(atomic_load(&mine->read_num), CHEAT_FIRST);
+	/* far below before the publisher's first look: the look that
+	 * starts its clock sees 0, and every step up is "forward" */
+	if (how == CREEP)
+		atomic_store(&mine->read_num, 0);
 	while ((rc = tu_publish_seq(p, n, buf, 0, PMAX)) == 0)
 		n++;
 	TU_CHECK_RC(rc, MDBUS_EBACKPRESSURE);
-	TU_CHECK_EQ(n, 10 + CAP);
+	/* gated a ring past its position, or with the creep's 0 at the
+	 * publisher's next look at the table (at most a ring on) */
+	if (how != CREEP)
+		TU_CHECK_EQ(n, CHEAT_FIRST + CAP);
+	else if (n < CHEAT_FIRST || n > CHEAT_FIRST + CAP)
+		tu_fail("gated at %llu", (unsigned long long)n);
 	t_gated = tu_now_ns();
 	while ((rc = tu_publish_seq(p, n, buf, 0, PMAX)) == MDBUS_EBACKPRESSURE) {
 		if (tu_now_ns() - t_gated > 5000000000ULL)
-			tu_fail("a reader flapping its position between 9 and 10 "
-				"(%llu moves) gated the publisher for 5 s: never "
-				"evicted", (unsigned long long)flips);
-		atomic_store(&mine->read_num, flips++ % 2 ? 10 : 9);
+			tu_fail("a reader %s (%llu steps) gated the publisher "
+				"for 5 s: never evicted", cheat_name[how],
+				(unsigned long long)k);
+		cheat_step(mine, how, k++);
 		tu_sleep_ms(20);
 	}
 	TU_CHECK_RC(rc, 0);
@@ -395,12 +436,13 @@ static void test_flapping(void)
 		tu_fail("evicted %llu ns after it gated, before stall_evict_ns",
 			(unsigned long long)(tu_now_ns() - t_gated));
 	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), MDBUS_EEVICTED);
-	tu_note("a reader flapping its position (%llu moves) evicted %.0f ms "
-		"after it gated", (unsigned long long)flips,
+	tu_note("a reader %s (%llu steps) evicted %.0f ms after it gated",
+		cheat_name[how], (unsigned long long)k,
 		(double)(tu_now_ns() - t_gated) / 1e6);
 	tu_unmap(tab, len);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("ll.cheat", tu_dir()), 0);
 }
 
 int main(void)
@@ -411,6 +453,8 @@ int main(void)
 	test_killed();
 	test_evicted();
 	test_join_latest();
-	test_flapping();
+	test_cheat(FLAP);
+	test_cheat(CREEP);
+	test_cheat(REBORN);
 	return 0;
 }
