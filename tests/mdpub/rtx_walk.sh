@@ -89,7 +89,11 @@ awk -v w="$walked" -v last="$((FAR - 1))" -v c=$SKIP_COST -v r=$RATE \
 # for and read; FAR's walk (1000000 records) puts the requester 64000000
 # bytes in debt, 640 s of its rate: every later request is refused unread
 requests=$((2 * ROUNDS))
-[ $answers -eq 2 ] || fail "$answers answers, want 2: $(cat "$WORK/fwd.err")"
+# (the requester listens 300 ms after its request: on a slow build, TSan,
+# the answer to the far one, a walk of 1000000 records, comes later; the
+# server's own count below is exact)
+[ $answers -ge 1 ] && [ $answers -le 2 ] ||
+	fail "$answers answers, want 2: $(cat "$WORK/fwd.err")"
 line="mdsub: udp://127.0.0.1:$(cat "$WORK/port"): retransmission: 2 requests served (2 messages), $((requests - 2)) refused (allow 0, rate $((requests - 2)), session 0, malformed 0), 0 out of range (before the session 0, filtered out 0), 2 read from the archive (readers opened 2, messages skipped $((FAR - 1)))"
 grep -qxF "$line" "$WORK/fwd.err" ||
 	fail "summary: $(cat "$WORK/fwd.err"), want $line"
