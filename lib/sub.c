@@ -484,9 +484,9 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 	if (r < 0)
 		return r;
 	if (seen > SEQ_LIMIT + s->m.g.capacity || w > SEQ_LIMIT)
-		return err_set(MDBUS_ECORRUPT, "channel %s: a %s of %" PRIu64
+		return err_set(MDBUS_ECORRUPT, "channel %s: a %s %" PRIu64
 			       ", past 2^62, which no publisher reaches",
-			       s->channel, w > SEQ_LIMIT ? "write count" :
+			       s->channel, w > SEQ_LIMIT ? "write count of" :
 			       "slot stamp for sequence", w > SEQ_LIMIT ? w : seen);
 	if (fall_back(s))
 		return 1;
