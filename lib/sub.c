@@ -493,7 +493,8 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 	if (top < s->m.g.capacity || next <= s->pos)
 		next = s->pos + 1;
 	else if (s->landed && s->pos - s->landing < s->m.g.capacity &&
-		 w > s->pos && w - s->pos > s->m.g.capacity)
+		 w > s->pos && w - s->pos > s->m.g.capacity &&
+		 s->m.g.mode != MDBUS_MODE_LOSSLESS)
 		next = top - s->m.g.capacity / 2;
 	if (next > s->pos + 1) {
 		s->landed = 1;
