@@ -30,7 +30,7 @@
 
 #define BACKLOG_MAX (16u << 20) /* bytes of messages queued by back-pressure */
 #define RETRY_S 0.001           /* back-pressure retry interval */
-#define FINAL_TRIES 50          /* lossless: 10 ms tries to publish FEED_DOWN */
+#define STATUS_TRIES 50         /* lossless: 10 ms tries to publish FEED_UP/DOWN */
 
 /* A message queued by back-pressure: this header, then the payload,
  * rounded up to 8 bytes. */
@@ -423,18 +423,22 @@ static void stop_cb(struct ev_loop *loop, ev_async *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-static void final_status(struct channel *ch)
+/* A status message of the channel's life cycle (mdpub(8), "Channel life
+ * cycle"): in lossless mode a reader may have to make room first (the
+ * archive's, registered just before the first one), so it is tried for
+ * up to STATUS_TRIES x 10 ms, and logged if it could not be published. */
+static void life_status(struct channel *ch, uint32_t state, const char *text)
 {
 	struct timespec pause = {0, 10000000};
-	int rc = publish_status(ch, MDBUS_STATE_FEED_DOWN, "mdpub stopping");
+	int rc = publish_status(ch, state, text);
 
-	for (int i = 0; i < FINAL_TRIES && rc == MDBUS_EBACKPRESSURE; i++) {
+	for (int i = 0; i < STATUS_TRIES && rc == MDBUS_EBACKPRESSURE; i++) {
 		nanosleep(&pause, NULL);
-		rc = publish_status(ch, MDBUS_STATE_FEED_DOWN, "mdpub stopping");
+		rc = publish_status(ch, state, text);
 	}
 	if (rc < 0)
-		log_msg(LOG_WARNING, "channel %s: final status not published: %s",
-			channel_name(ch), mdbus_strerror(rc));
+		log_msg(LOG_WARNING, "channel %s: status \"%s\" not published: %s",
+			channel_name(ch), text, mdbus_strerror(rc));
 }
 
 static void *channel_thread(void *arg)
@@ -456,7 +460,7 @@ static void *channel_thread(void *arg)
 		bump(ch, CTR_DROPPED, ch->q.count);
 	}
 	flush_counters(ch);
-	final_status(ch);
+	life_status(ch, MDBUS_STATE_FEED_DOWN, "mdpub stopping");
 	return NULL;
 }
 
@@ -641,7 +645,7 @@ static int channel_open(struct channel *ch, char *err, size_t errlen)
 		rc = open_pub(ch, err, errlen);
 	if (rc < 0)
 		return rc;
-	publish_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
+	life_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
 	return 0;
 }
 

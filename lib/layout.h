@@ -211,9 +211,13 @@ struct seg_table_header {
 	/* ---- readers that may sleep (doc/protocol.md, "Waiting") ---- */
 	_Alignas(64) _Atomic uint64_t armed_seq; /* bumped (seq_cst) after an
 					entry's `armed` flag was set or
-					cleared; the producer loads it
-					(relaxed) after every write_num store
-					and recounts the flags when it moved */
+					cleared, and after a reader joined a
+					lossless channel; the producer loads
+					it (relaxed) after every write_num
+					store and recounts the flags when it
+					moved, and in lossless mode before
+					every write, looking at the table
+					when it moved */
 };
 
 struct seg_consumer {

@@ -31,7 +31,7 @@ extern "C" {
 
 #define MDBUS_VERSION "0.2.0"  /* package version; configure reads it here */
 #define MDBUS_LAYOUT_MAJOR 4   /* segment layout major: readers refuse others */
-#define MDBUS_LAYOUT_MINOR 0   /* segment layout minor: additions only */
+#define MDBUS_LAYOUT_MINOR 1   /* segment layout minor: additions only */
 
 #define MDBUS_CHANNEL_MAX 64    /* longest channel name */
 #define MDBUS_NAME_MAX 31       /* longest consumer name */

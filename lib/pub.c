@@ -41,6 +41,8 @@ struct mdbus_pub {
 	struct seg_map m;
 	uint64_t next;         /* sequence of the next message */
 	uint64_t gate;         /* lossless: lowest read position seen */
+	uint64_t gate_seq;     /* lossless: the table's armed_seq when the
+				  gate was computed */
 	uint64_t stall_ns;     /* lossless: eviction time, 0 = never */
 	uint64_t *seen_pos;    /* lossless: per entry, the position that
 				  holds us back, as maybe_evict() sees it */
@@ -227,19 +229,24 @@ static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
  * `low` when none is lower: the published write count when publishing
  * (inside a batch n is ahead of it; a skip passes its own), so that a
  * reader registering now, which starts no lower than that count, is not
- * lapped before the next look (sub.c start_latest_registered()). When
+ * lapped before the next look (sub.c join_registered()). When
  * one of them blocks message n, frees it if its process is dead and
  * evicts it if it stalled too long. Slow path: runs only when the cached
- * gate says the ring is full.
+ * gate says the ring is full or a reader joined (room_cached()).
  */
 static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 {
 	uint64_t now = clock_mono_ns();
 	uint32_t i;
 
+	/* Relaxed, then the fence below (acquire): pairs with the seq_cst
+	 * bump of a reader that joined (sub.c join_registered()), whose
+	 * entry the look below then sees. */
+	p->gate_seq = atomic_load_explicit(&p->m.tab->armed_seq,
+					   memory_order_relaxed);
 	/* Pairs with the reader's fence after its registration (sub.c
-	 * start_latest_registered()): the write_num store before this
-	 * fence, or the reader's entry, is seen by the other side. */
+	 * join_registered()): the write_num store before this fence, or
+	 * the reader's entry, is seen by the other side. */
 	atomic_thread_fence(memory_order_seq_cst);
 
 	/* Readers cut the table and the guard put zeros here: nobody gates
@@ -277,7 +284,8 @@ static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 	p->gate = low;
 }
 
-/* Slow path of room_for(): the cached gate says full. */
+/* Slow path of room_for(): the cached gate says full, or a reader joined
+ * since it was computed. */
 static MDBUS_COLD int room_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 {
 	gate_refresh(p, n, low);
@@ -286,13 +294,24 @@ static MDBUS_COLD int room_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low
 	return MDBUS_EBACKPRESSURE;
 }
 
-/* Lossless: whether message n may be written; `low` as gate_refresh(). */
-/* Whether message n may be written by the cached gate alone. */
+/*
+ * Whether message n may be written by the cached gate alone: in lossless
+ * mode, the gate is less than a ring behind n and armed_seq has not moved
+ * since it was computed (a reader that joins bumps it, doc/protocol.md
+ * "Publishing"), so that the producer looks at the table before its next
+ * write rather than up to a ring later.
+ */
 MDBUS_INLINE int room_cached(const struct mdbus_pub *p, uint64_t n)
 {
-	return p->m.g.mode != MDBUS_MODE_LOSSLESS || n - p->gate < p->m.g.capacity;
+	if (p->m.g.mode != MDBUS_MODE_LOSSLESS)
+		return 1;
+	/* Relaxed: only compared; gate_refresh() fences before its look. */
+	return n - p->gate < p->m.g.capacity &&
+	       atomic_load_explicit(&p->m.tab->armed_seq, memory_order_relaxed) ==
+		       p->gate_seq;
 }
 
+/* Lossless: whether message n may be written; `low` as gate_refresh(). */
 MDBUS_INLINE int room_below(struct mdbus_pub *p, uint64_t n, uint64_t low)
 {
 	if (room_cached(p, n))

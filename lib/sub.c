@@ -212,37 +212,66 @@ static int attach_map(struct mdbus_sub *s)
 }
 
 MDBUS_INLINE void publish_position(struct mdbus_sub *s);
+static void count_lost(struct mdbus_sub *s, uint64_t n);
 
-/*
- * A reader that starts at the latest message takes its start from a
- * write count read after its entry is in the table (doc/protocol.md,
- * "Publishing", lossless mode): the count read before may be one that a
- * lossless producer, whose cached gate did not know the entry yet, runs
- * a ring past before it looks at the table again.
- */
-static void start_latest_registered(struct mdbus_sub *s)
+/* Moves the start up to the write count (`latest`) or else to the ring's
+ * oldest message, if it is lower; counts what it passed as lost when
+ * `count_gap` (a start by sequence, or a place kept in a reopen). */
+static void start_no_lower(struct mdbus_sub *s, int latest, int count_gap)
 {
-	uint64_t w;
-
-	/* Pairs with the fence in gate_refresh() (pub.c): either the
-	 * producer's look at the table after its fence sees our entry,
-	 * or our load below sees the write count it had published before
-	 * its fence, which bounds the gate it computed. */
-	atomic_thread_fence(memory_order_seq_cst);
 	/* Acquire: pairs with the producer's release store of write_num. */
-	w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
-	if (w > s->pos)
-		s->pos = w;
+	uint64_t w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
+	uint64_t low = latest ? w : seg_oldest(&s->m, w);
+
+	if (s->pos >= low)
+		return;
+	if (count_gap)
+		count_lost(s, low - s->pos);
+	s->pos = low;
 }
 
-/* Takes a consumer entry at s->pos, unless the mapping is read-only;
- * a reader starting at the latest message (`latest`) then moves there. */
-static int attach_register(struct mdbus_sub *s, int latest)
+/*
+ * After our entry is ACTIVE (doc/protocol.md, "Publishing", lossless
+ * mode): tells a lossless producer that a reader joined (armed_seq; it
+ * looks at the table before its next write), then takes the start again
+ * from a write count read after the entry is in the table. The count read
+ * before may be one that a producer whose gate did not know the entry yet
+ * ran past.
+ */
+static void join_registered(struct mdbus_sub *s, int latest, int count_gap)
 {
+	if (s->m.g.mode == MDBUS_MODE_LOSSLESS)
+		/* seq_cst, and release for our entry: a producer whose
+		 * relaxed load of armed_seq sees the bump sees the entry
+		 * after its fence (pub.c room_cached(), gate_refresh()). */
+		atomic_fetch_add_explicit(&s->m.tab->armed_seq, 1,
+					  memory_order_seq_cst);
+	/* Pairs with the fence in gate_refresh() (pub.c): either the
+	 * producer's look at the table after its fence sees our entry,
+	 * or our load of write_num sees the count it had published before
+	 * its fence, which bounds the gate it computed. */
+	atomic_thread_fence(memory_order_seq_cst);
+	start_no_lower(s, latest, count_gap);
+}
+
+/*
+ * Takes a consumer entry at s->pos, unless the mapping is read-only. A
+ * reader at the latest message in any mode, and any other in lossless
+ * mode, joins: its start is taken no lower than the write count, or the
+ * ring's oldest message, just before it registers (a producer looking at
+ * the table then would be held back by a position it already passed) and
+ * again after (join_registered()); `count_gap` as start_no_lower().
+ */
+static int attach_register(struct mdbus_sub *s, int latest, int count_gap)
+{
+	int join = !s->replaying &&
+		   (latest || s->m.g.mode == MDBUS_MODE_LOSSLESS);
 	int r;
 
 	if (!s->m.writable)
 		return 0;
+	if (join)
+		start_no_lower(s, latest, count_gap);
 	r = cons_register(&s->m, s->name, published_pos(s), &s->word);
 	if (r < 0)
 		return r;
@@ -253,8 +282,8 @@ static int attach_register(struct mdbus_sub *s, int latest)
 			       "was cut while we registered (its publisher "
 			       "mends it on its next heartbeat)", s->channel);
 	s->entry = r;
-	if (latest && !s->replaying) {
-		start_latest_registered(s);
+	if (join) {
+		join_registered(s, latest, count_gap);
 		publish_position(s);
 	}
 	return 0;
@@ -265,7 +294,8 @@ static int attach(struct mdbus_sub *s)
 	int r = attach_map(s);
 
 	if (r == 0 &&
-	    (r = attach_register(s, s->start == MDBUS_START_LATEST)) < 0) {
+	    (r = attach_register(s, s->start == MDBUS_START_LATEST,
+				 s->start == MDBUS_START_SEQ)) < 0) {
 		replay_close(s->rp);
 		s->rp = NULL;
 		seg_unmap(&s->m);
@@ -1144,7 +1174,8 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 		s->entry = -1;
 		s->evicted = s->m.writable; /* entry-less until this works */
 	}
-	r = attach_register(&fresh, !same && start == MDBUS_START_LATEST);
+	r = attach_register(&fresh, !same && start == MDBUS_START_LATEST,
+			    same || start == MDBUS_START_SEQ);
 	if (r < 0) {
 		if (!took)
 			replay_close(fresh.rp);

@@ -30,6 +30,15 @@
  *    is evicted no sooner than 200 ms after it gated, and publishing goes
  *    on. Before, each of these counted as progress: never evicted, the
  *    publisher stalled for good.
+ * 6. Readers that join behind the latest while the publisher runs unpaced
+ *    with nobody gating it (200 joins by sequence, half a ring behind the
+ *    write count, then 200 at the oldest message; each reads 2 rings):
+ *    a join by sequence loses nothing, one at the oldest at most the
+ *    messages whose write was under way when it joined (8 allowed: one
+ *    message, and the stores of a few more still in the producer's store
+ *    buffer). Before, the publisher looked at the table again only when
+ *    its cached gate said full, up to a ring later: about every other
+ *    join by sequence lost messages, the joins at the oldest up to a ring.
  */
 #include <errno.h>
 #include <sched.h>
@@ -332,20 +341,121 @@ static int joining_consumers(void *arg)
 	return 0;
 }
 
-static void test_join_latest(void)
+/* Publishes unpaced from message n while `joiners` runs in a process of
+ * its own, until it is done; returns the next message's number. */
+static uint64_t publish_while(mdbus_pub_t *p, uint64_t n, int (*joiners)(void *),
+			      const char *what)
 {
-	mdbus_pub_t *p = open_lossless("ll.join", 0);
 	unsigned char buf[PMAX];
-	uint64_t n = 0;
-	pid_t c;
+	pid_t c = tu_spawn(joiners, NULL);
 
-	c = tu_spawn(joining_consumers, NULL);
 	while (!atomic_load(&sh->got0) &&
 	       ((n & 4095) != 0 || tu_proc_state(c) != 'Z'))
 		publish_lossless(p, n++, buf);
-	tu_wait_ok(c, 120, "joining consumers");
+	tu_wait_ok(c, 120, what);
+	return n;
+}
+
+static void test_join_latest(void)
+{
+	mdbus_pub_t *p = open_lossless("ll.join", 0);
+	uint64_t n = publish_while(p, 0, joining_consumers, "joining consumers");
+
 	tu_note("%d readers joined at the latest while %llu messages went out "
 		"unpaced: none lost any", JOINS, (unsigned long long)n);
+	mdbus_pub_close(p);
+}
+
+/* ------------------------------------------- 6. joining behind it */
+
+#define JOIN_OLDEST_SLACK 8 /* lost to a write under way as one joins */
+
+/* The write count, as any tool sees it. */
+static uint64_t write_count(void)
+{
+	struct mdbus_stats st;
+
+	TU_CHECK_RC(mdbus_channel_stats(channel, tu_dir(), &st, NULL, 0), 0);
+	return st.pub.write_num;
+}
+
+/*
+ * One join: reads JOIN_READ messages from the position its open returned
+ * with, contiguous. By sequence, what it counted lost is what was gone
+ * from the ring when it registered (its position moved up past them) and
+ * what it lost after; it loses nothing after its open unless it started
+ * at the ring's oldest messages, which a write under way as it joined
+ * may overwrite (at most JOIN_OLDEST_SLACK); at the oldest, the same.
+ * Returns what it lost after its open.
+ */
+static uint64_t join_behind(int oldest, int j)
+{
+	uint64_t w = write_count(), start = w > CAP / 2 ? w - CAP / 2 : 0;
+	mdbus_sub_t *s = tu_sub_open(channel, "behind",
+				     oldest ? MDBUS_START_OLDEST : MDBUS_START_SEQ,
+				     start, MDBUS_WAIT_SPIN);
+	uint64_t pos = mdbus_sub_position(s), gone = oldest ? 0 : pos - start;
+	uint64_t w2 = write_count(), first = 0, late;
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+
+	tu_sleep_ms(1); /* slower than the publisher from the start */
+	for (uint64_t k = 0; k < JOIN_READ; k++) {
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m,
+					   30000000000LL), 0);
+		if (k == 0)
+			first = m.seq;
+		if (m.seq != first + k || (k > 0 && m.lost))
+			tu_fail("join %d %s: got seq %llu (lost %llu), want "
+				"%llu", j, oldest ? "at the oldest" : "by sequence",
+				(unsigned long long)m.seq,
+				(unsigned long long)m.lost,
+				(unsigned long long)(first + k));
+	}
+	late = first - pos;
+	TU_CHECK_EQ(mdbus_sub_lost(s), gone + late);
+	if (late > (pos < w2 - CAP + JOIN_OLDEST_SLACK ? JOIN_OLDEST_SLACK : 0))
+		tu_fail("join %d %s: lapped after its open at %llu (start "
+			"%llu): first message %llu", j,
+			oldest ? "at the oldest" : "by sequence",
+			(unsigned long long)pos, (unsigned long long)start,
+			(unsigned long long)first);
+	mdbus_sub_close(s);
+	return late;
+}
+
+static int joining_behind(void *arg)
+{
+	uint64_t lost = 0, most = 0, d;
+	int j;
+
+	(void)arg;
+	for (j = 0; j < JOINS; j++)
+		(void)join_behind(0, j);
+	for (j = 0; j < JOINS; j++) {
+		d = join_behind(1, j);
+		lost += d;
+		most = d > most ? d : most;
+	}
+	tu_note("%d joins at the oldest lost %llu messages in all, %llu at "
+		"most (a write under way as they joined)", JOINS,
+		(unsigned long long)lost, (unsigned long long)most);
+	atomic_store(&sh->got0, 1);
+	return 0;
+}
+
+static void test_join_behind(void)
+{
+	mdbus_pub_t *p = open_lossless("ll.behind", 0);
+	unsigned char buf[PMAX];
+	uint64_t n = 0;
+
+	while (n < 2 * CAP) /* a full ring to join behind */
+		publish_lossless(p, n++, buf);
+	n = publish_while(p, n, joining_behind, "readers joining behind");
+	tu_note("%d readers joined half a ring back by sequence, %d at the "
+		"oldest, while %llu messages went out unpaced", JOINS, JOINS,
+		(unsigned long long)n);
 	mdbus_pub_close(p);
 }
 
@@ -453,6 +563,7 @@ int main(void)
 	test_killed();
 	test_evicted();
 	test_join_latest();
+	test_join_behind();
 	test_cheat(FLAP);
 	test_cheat(CREEP);
 	test_cheat(REBORN);

@@ -172,6 +172,15 @@ channel crash2.conf crash source=synthetic rate=0 count=100000 mode=lossless \
 status 0 "$MDPUB" -c "$WORK/crash2.conf" 2>"$WORK/crash2.log"
 alost=$(counter "$WORK/crash2.log" lost)
 echo "after kill -9: $alost messages not archived"
+# what the archive lost is what the killed mdpub published and its archive
+# had not written: none of the new publisher's (its first messages were
+# lost too, the "up" status among them, while its gate did not know of
+# its archive's reader, registered behind the ring or a ring behind)
+resumed=$(sed -n 's/.*channel crash: publishing from sequence \([0-9]*\),.*/\1/p' "$WORK/crash2.log")
+before=$(sed -n 's/.*ARCHIVE LOST [0-9]* messages before seq \([0-9]*\):.*/\1/p' "$WORK/crash2.log" | tail -n 1)
+[ -z "$before" ] || [ "$before" -le "$resumed" ] ||
+	fail "the archive lost messages up to $before, past $resumed where this publisher began"
+! grep -q "not published" "$WORK/crash2.log" || fail "$(grep "not published" "$WORK/crash2.log")"
 replay crash --from 0 --until down crash
 grep -q "^first 0 last [0-9]* up 2 down 1 bad 0\$" "$WORK/crash.out" ||
 	fail "crash: $(cat "$WORK/crash.out")"
