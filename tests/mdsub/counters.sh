@@ -30,7 +30,7 @@ bytes=$(used)
 
 # text
 status 0 "$MDSUB" --status alpha beta >"$WORK/text"
-grep -q '^alpha: layout 4\.0, ' "$WORK/text" || fail "text: title: $(cat "$WORK/text")"
+grep -q '^alpha: layout 4\.1, ' "$WORK/text" || fail "text: title: $(cat "$WORK/text")"
 grep -Eq '^  COUNTER +VALUE +RATE/S$' "$WORK/text" || fail "text: counter header"
 grep -Eq '^  published +5 +0$' "$WORK/text" || fail "text: published"
 grep -Eq '^  level +42 +\(gauge\)$' "$WORK/text" || fail "text: level"
@@ -67,7 +67,7 @@ status 0 "$MDSUB" --status -o json alpha beta >"$WORK/json"
 	<"$WORK/json" >"$WORK/got"
 cat >"$WORK/want" <<END
 alpha
-4.0
+4.1
 overwrite
 128
 65536
@@ -137,7 +137,7 @@ awk '/^# TYPE / { if (seen[$3]++) { print "twice: " $3; exit 1 }
 	"$WORK/prom" || fail "prometheus families"
 sed "s/HOLDER/$holder/" >"$WORK/want" <<'END'
 mdbus_channel_readable{channel="alpha"} 1
-mdbus_channel_info{channel="alpha",mode="overwrite",layout="4.0",publisher_state="stopped",publisher_process=""} 1
+mdbus_channel_info{channel="alpha",mode="overwrite",layout="4.1",publisher_state="stopped",publisher_process=""} 1
 mdbus_channel_messages_total{channel="alpha"} 5
 mdbus_channel_messages_total{channel="beta"} 2
 mdbus_publisher_counter_total{channel="alpha",counter="published"} 5

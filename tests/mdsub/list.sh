@@ -27,7 +27,7 @@ same "$WORK/want" "$WORK/got" "--list fields"
 [ "$(wc -l <"$WORK/list")" -eq 3 ] || fail "--list lines"
 
 status 0 "$MDSUB" --status alpha >"$WORK/status"
-grep -q '^alpha: layout 4\.0, overwrite, created ' "$WORK/status" || fail "status: title"
+grep -q '^alpha: layout 4\.1, overwrite, created ' "$WORK/status" || fail "status: title"
 grep -q '^  geometry: slot 128 B x 16 x 4 blocks = 64 slots, [0-9]* bytes$' \
 	"$WORK/status" || fail "status: geometry"
 grep -q '^  publisher: stopped, pid [0-9]*, heartbeat age ' "$WORK/status" ||
