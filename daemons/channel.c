@@ -449,6 +449,9 @@ static void *channel_thread(void *arg)
 	/* "md:NAME" in top -H, ps -L and debuggers (15 characters at most) */
 	snprintf(name, sizeof(name), "md:%s", channel_name(ch));
 	pthread_setname_np(pthread_self(), name);
+	/* here, not in channel_start(): a wait for room holds up this
+	 * channel alone, not mdpub's start or reload */
+	life_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
 	ev_run(ch->loop, 0);
 	ch->conf->ops->stop(ch->src);
 	ch->src = NULL;
@@ -643,10 +646,7 @@ static int channel_open(struct channel *ch, char *err, size_t errlen)
 				  err, errlen);
 	if (rc == 0)
 		rc = open_pub(ch, err, errlen);
-	if (rc < 0)
-		return rc;
-	life_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
-	return 0;
+	return rc;
 }
 
 int channel_start(struct channel **out, struct chan_conf *conf,

@@ -211,13 +211,14 @@ struct seg_table_header {
 	/* ---- readers that may sleep (doc/protocol.md, "Waiting") ---- */
 	_Alignas(64) _Atomic uint64_t armed_seq; /* bumped (seq_cst) after an
 					entry's `armed` flag was set or
-					cleared, and after a reader joined a
-					lossless channel; the producer loads
-					it (relaxed) after every write_num
-					store and recounts the flags when it
-					moved, and in lossless mode before
-					every write, looking at the table
-					when it moved */
+					cleared; the producer loads it
+					(relaxed) after every write_num store
+					and recounts the flags when it moved */
+	_Atomic uint64_t join_seq;  /* bumped (seq_cst) after a reader's
+					entry joined a lossless channel; a
+					lossless producer loads it (relaxed)
+					before every write and looks at the
+					table when it moved (4.1) */
 };
 
 struct seg_consumer {
@@ -310,7 +311,8 @@ _Static_assert(offsetof(struct seg_header, archive_gen) == 2048 &&
 	       "archive offsets");
 _Static_assert(offsetof(struct seg_table_header, waiters) == 64 &&
 	       offsetof(struct seg_table_header, registrations) == 128 &&
-	       offsetof(struct seg_table_header, armed_seq) == 192,
+	       offsetof(struct seg_table_header, armed_seq) == 192 &&
+	       offsetof(struct seg_table_header, join_seq) == 200,
 	       "table header offsets");
 _Static_assert(offsetof(struct seg_consumer, waiting) == 64 &&
 	       offsetof(struct seg_consumer, armed) == 68, "entry offsets");

@@ -41,7 +41,7 @@ struct mdbus_pub {
 	struct seg_map m;
 	uint64_t next;         /* sequence of the next message */
 	uint64_t gate;         /* lossless: lowest read position seen */
-	uint64_t gate_seq;     /* lossless: the table's armed_seq when the
+	uint64_t gate_seq;     /* lossless: the table's join_seq when the
 				  gate was computed */
 	uint64_t stall_ns;     /* lossless: eviction time, 0 = never */
 	uint64_t *seen_pos;    /* lossless: per entry, the position that
@@ -242,7 +242,7 @@ static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 	/* Relaxed, then the fence below (acquire): pairs with the seq_cst
 	 * bump of a reader that joined (sub.c join_registered()), whose
 	 * entry the look below then sees. */
-	p->gate_seq = atomic_load_explicit(&p->m.tab->armed_seq,
+	p->gate_seq = atomic_load_explicit(&p->m.tab->join_seq,
 					   memory_order_relaxed);
 	/* Pairs with the reader's fence after its registration (sub.c
 	 * join_registered()): the write_num store before this fence, or
@@ -296,7 +296,7 @@ static MDBUS_COLD int room_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low
 
 /*
  * Whether message n may be written by the cached gate alone: in lossless
- * mode, the gate is less than a ring behind n and armed_seq has not moved
+ * mode, the gate is less than a ring behind n and join_seq has not moved
  * since it was computed (a reader that joins bumps it, doc/protocol.md
  * "Publishing"), so that the producer looks at the table before its next
  * write rather than up to a ring later.
@@ -307,7 +307,7 @@ MDBUS_INLINE int room_cached(const struct mdbus_pub *p, uint64_t n)
 		return 1;
 	/* Relaxed: only compared; gate_refresh() fences before its look. */
 	return n - p->gate < p->m.g.capacity &&
-	       atomic_load_explicit(&p->m.tab->armed_seq, memory_order_relaxed) ==
+	       atomic_load_explicit(&p->m.tab->join_seq, memory_order_relaxed) ==
 		       p->gate_seq;
 }
 

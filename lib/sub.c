@@ -214,14 +214,31 @@ static int attach_map(struct mdbus_sub *s)
 MDBUS_INLINE void publish_position(struct mdbus_sub *s);
 static void count_lost(struct mdbus_sub *s, uint64_t n);
 
+/* The oldest message of the ring that no write sealed past write count w
+ * has overwritten: seg_oldest(), then on past the slots that hold a later
+ * stamp (a batch sealed but not yet published, skip markers), at most up
+ * to w. */
+static uint64_t oldest_unwritten(const struct seg_map *m, uint64_t w)
+{
+	uint64_t n = seg_oldest(m, w);
+
+	/* Acquire: pairs with the producer's release stores of the stamps
+	 * (a complete one; writing(n) is followed by its release fence). */
+	while (n < w && atomic_load_explicit(&seg_slot(m, n)[SLOT_W_STAMP],
+					     memory_order_acquire) > stamp_complete(n))
+		n++;
+	return n;
+}
+
 /* Moves the start up to the write count (`latest`) or else to the ring's
  * oldest message, if it is lower; counts what it passed as lost when
- * `count_gap` (a start by sequence, or a place kept in a reopen). */
+ * `count_gap` (a start by sequence or time, or a place kept in a
+ * reopen). */
 static void start_no_lower(struct mdbus_sub *s, int latest, int count_gap)
 {
 	/* Acquire: pairs with the producer's release store of write_num. */
 	uint64_t w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
-	uint64_t low = latest ? w : seg_oldest(&s->m, w);
+	uint64_t low = latest ? w : oldest_unwritten(&s->m, w);
 
 	if (s->pos >= low)
 		return;
@@ -232,7 +249,7 @@ static void start_no_lower(struct mdbus_sub *s, int latest, int count_gap)
 
 /*
  * After our entry is ACTIVE (doc/protocol.md, "Publishing", lossless
- * mode): tells a lossless producer that a reader joined (armed_seq; it
+ * mode): tells a lossless producer that a reader joined (join_seq; it
  * looks at the table before its next write), then takes the start again
  * from a write count read after the entry is in the table. The count read
  * before may be one that a producer whose gate did not know the entry yet
@@ -242,9 +259,9 @@ static void join_registered(struct mdbus_sub *s, int latest, int count_gap)
 {
 	if (s->m.g.mode == MDBUS_MODE_LOSSLESS)
 		/* seq_cst, and release for our entry: a producer whose
-		 * relaxed load of armed_seq sees the bump sees the entry
+		 * relaxed load of join_seq sees the bump sees the entry
 		 * after its fence (pub.c room_cached(), gate_refresh()). */
-		atomic_fetch_add_explicit(&s->m.tab->armed_seq, 1,
+		atomic_fetch_add_explicit(&s->m.tab->join_seq, 1,
 					  memory_order_seq_cst);
 	/* Pairs with the fence in gate_refresh() (pub.c): either the
 	 * producer's look at the table after its fence sees our entry,
@@ -282,6 +299,9 @@ static int attach_register(struct mdbus_sub *s, int latest, int count_gap)
 			       "was cut while we registered (its publisher "
 			       "mends it on its next heartbeat)", s->channel);
 	s->entry = r;
+	/* Relaxed, statistics: what we counted before the entry was ours
+	 * (a reopen's, a gap passed above) shows in it too. */
+	atomic_store_explicit(&s->m.table[r].lost, s->lost, memory_order_relaxed);
 	if (join) {
 		join_registered(s, latest, count_gap);
 		publish_position(s);
@@ -295,7 +315,8 @@ static int attach(struct mdbus_sub *s)
 
 	if (r == 0 &&
 	    (r = attach_register(s, s->start == MDBUS_START_LATEST,
-				 s->start == MDBUS_START_SEQ)) < 0) {
+				 s->start != MDBUS_START_OLDEST &&
+				 s->start != MDBUS_START_LATEST)) < 0) {
 		replay_close(s->rp);
 		s->rp = NULL;
 		seg_unmap(&s->m);
@@ -831,33 +852,21 @@ static MDBUS_NOINLINE int try_read_any(mdbus_sub_t *s, void *buf, size_t len,
 }
 
 /*
- * The common case of a reader reading the ring: a complete message, no
- * loss to report, nothing special about the handle. The steps of
- * read_once() without a call, so that the read saves no registers for
- * one. Returns 0 with the message, or 1 for try_read_any() to look again
- * from the start (also when the producer raced the copy: the stamp has
- * moved on, and it finds the message gone).
+ * The message of `slot`, whose stamp `stamp` (acquired) says complete(pos),
+ * for a reader with no loss to report and nothing special about its handle:
+ * copies it out and checks the stamp again. Returns 0 with the message, or
+ * 1 for try_read_any() to look again from the start (a size it must judge,
+ * or the producer raced the copy: the stamp has moved on, and it finds the
+ * message gone).
  */
-MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
-			   struct mdbus_msg *msg)
+MDBUS_INLINE int take_complete(mdbus_sub_t *s, const _Atomic uint64_t *slot,
+			       uint64_t stamp, void *buf, size_t len,
+			       struct mdbus_msg *msg)
 {
-	const _Atomic uint64_t *slot;
-	uint64_t stamp, meta, ts;
-	size_t size;
+	uint64_t meta = atomic_load_explicit(&slot[SLOT_W_META], memory_order_relaxed);
+	uint64_t ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
+	size_t size = (size_t)(uint32_t)meta;
 
-	if (MDBUS_UNLIKELY(s->evicted || s->replaying || s->skip_before_ns ||
-			   s->pending_lost ||
-			   (s->entry >= 0 &&
-			    !cons_still_ours(&s->m, s->entry, s->word))))
-		return 1;
-	slot = seg_slot(&s->m, s->pos);
-	/* Pairs with the producer's release store of complete(pos). */
-	stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
-	if (MDBUS_UNLIKELY(stamp != stamp_complete(s->pos)))
-		return 1;
-	meta = atomic_load_explicit(&slot[SLOT_W_META], memory_order_relaxed);
-	ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
-	size = (size_t)(uint32_t)meta;
 	if (MDBUS_UNLIKELY(size > len || size > seg_payload_max(&s->m)))
 		return 1;
 	copy_out(buf, slot + SLOT_W_PAYLOAD, size);
@@ -873,12 +882,37 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 	msg->type = (uint16_t)(meta >> 32);
 	msg->lost = 0;
 	s->pos++;
-	/* Release: as publish_position(), which the checks above reduce to
-	 * this store. */
+	/* Release: as publish_position(), which the checks of the callers
+	 * reduce to this store. */
 	if (s->entry >= 0)
 		atomic_store_explicit(&s->m.table[s->entry].read_num, s->pos,
 				      memory_order_release);
 	return 0;
+}
+
+/*
+ * The common case of a reader reading the ring: a complete message, no
+ * loss to report, nothing special about the handle. The steps of
+ * read_once() without a call, so that the read saves no registers for
+ * one. Returns 0 with the message, or 1 as take_complete().
+ */
+MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
+			   struct mdbus_msg *msg)
+{
+	const _Atomic uint64_t *slot;
+	uint64_t stamp;
+
+	if (MDBUS_UNLIKELY(s->evicted || s->replaying || s->skip_before_ns ||
+			   s->pending_lost ||
+			   (s->entry >= 0 &&
+			    !cons_still_ours(&s->m, s->entry, s->word))))
+		return 1;
+	slot = seg_slot(&s->m, s->pos);
+	/* Pairs with the producer's release store of complete(pos). */
+	stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
+	if (MDBUS_UNLIKELY(stamp != stamp_complete(s->pos)))
+		return 1;
+	return take_complete(s, slot, stamp, buf, len, msg);
 }
 
 MDBUS_INLINE int try_read(mdbus_sub_t *s, void *buf, size_t len,
@@ -957,6 +991,32 @@ static int replay_nap(struct mdbus_sub *s, uint64_t deadline)
 	return nanosleep(&nap, NULL) < 0 ? -errno : 1;
 }
 
+/*
+ * Spinning (and an adaptive wait's spin): watches message pos's slot
+ * (wait_watch()) and, when its stamp says complete and the reader has
+ * nothing else to report, takes the message at once, from the slot
+ * already found: the landing is followed by the copy and nothing else
+ * (doc/protocol.md, "Reading"). Returns 0 with the message, 1 to read on
+ * by the full path (it may be readable, or overwritten), 2 when the looks
+ * saw nothing change.
+ */
+static int watch_take(mdbus_sub_t *s, void *buf, size_t len,
+		      struct mdbus_msg *msg)
+{
+	const _Atomic uint64_t *slot = seg_slot(&s->m, s->pos);
+	uint64_t stamp;
+
+	if (!wait_watch(slot, s->m.g.slot_size / 8, s->pos, &stamp))
+		return 2;
+	if (stamp != stamp_complete(s->pos) || s->skip_before_ns ||
+	    s->pending_lost)
+		return 1;
+	/* The watch's loads were relaxed: pairs with the producer's release
+	 * store of complete(pos), as the acquire load of read_fast(). */
+	atomic_thread_fence(memory_order_acquire);
+	return take_complete(s, slot, stamp, buf, len, msg) ? 1 : 0;
+}
+
 /* mdbus_sub_read() when nothing was there: waits by the handle's strategy.
  * Out of line, so that a read that finds its message sets up no frame for
  * the wait (a busy feed's common case). */
@@ -992,16 +1052,22 @@ static MDBUS_NOINLINE int read_wait(mdbus_sub_t *s, void *buf, size_t len,
 			r = replay_nap(s, deadline);
 		} else {
 			/* Spinning, a message that landed while watching is
-			 * read at once. An adaptive wait still takes its
+			 * taken at once. An adaptive wait still takes its
 			 * step: the step times the wait, which sets the next
 			 * one's spin budget (wait.c adapt_begin()), and
 			 * sleeps only past that budget. */
-			if ((s->wait == MDBUS_WAIT_SPIN ||
-			     s->wait == MDBUS_WAIT_ADAPTIVE) &&
-			    wait_watch(seg_slot(&s->m, pos), s->m.g.slot_size / 8,
-				       pos) &&
-			    s->wait == MDBUS_WAIT_SPIN)
-				continue;
+			if (s->wait == MDBUS_WAIT_SPIN) {
+				r = watch_take(s, buf, len, msg);
+				if (r == 0)
+					return 0;
+				if (r == 1)
+					continue;
+			} else if (s->wait == MDBUS_WAIT_ADAPTIVE) {
+				uint64_t seen;
+
+				(void)wait_watch(seg_slot(&s->m, pos),
+						 s->m.g.slot_size / 8, pos, &seen);
+			}
 			r = wait_step(&s->m, s->wait, &wf, round, deadline);
 		}
 		/* Every ring so far is answered by this -EINTR. Relaxed: the
@@ -1175,7 +1241,8 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 		s->evicted = s->m.writable; /* entry-less until this works */
 	}
 	r = attach_register(&fresh, !same && start == MDBUS_START_LATEST,
-			    same || start == MDBUS_START_SEQ);
+			    same || (start != MDBUS_START_OLDEST &&
+				     start != MDBUS_START_LATEST));
 	if (r < 0) {
 		if (!took)
 			replay_close(fresh.rp);
