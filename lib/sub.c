@@ -1009,7 +1009,8 @@ static int watch_take(mdbus_sub_t *s, void *buf, size_t len,
 	if (!wait_watch(slot, s->m.g.slot_size / 8, s->pos, &stamp))
 		return 2;
 	if (stamp != stamp_complete(s->pos) || s->skip_before_ns ||
-	    s->pending_lost)
+	    s->pending_lost ||
+	    (s->entry >= 0 && !cons_still_ours(&s->m, s->entry, s->word)))
 		return 1;
 	/* The watch's loads were relaxed: pairs with the producer's release
 	 * store of complete(pos), as the acquire load of read_fast(). */
