@@ -445,10 +445,8 @@ long wait_wake_if_waiting(const struct seg_map *m);
 
 /* Spinning readers, between two reads: watches message pos's slot
  * (slot_words words) for a while. Returns 1 as soon as it may be readable
- * or overwritten, with the stamp it saw (relaxed) in *seen, 0 when nothing
- * changed (wait.c). */
-int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos,
-	       uint64_t *seen);
+ * or overwritten, 0 when nothing changed (wait.c). */
+int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos);
 
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);

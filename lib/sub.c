@@ -852,21 +852,33 @@ static MDBUS_NOINLINE int try_read_any(mdbus_sub_t *s, void *buf, size_t len,
 }
 
 /*
- * The message of `slot`, whose stamp `stamp` (acquired) says complete(pos),
- * for a reader with no loss to report and nothing special about its handle:
- * copies it out and checks the stamp again. Returns 0 with the message, or
- * 1 for try_read_any() to look again from the start (a size it must judge,
- * or the producer raced the copy: the stamp has moved on, and it finds the
- * message gone).
+ * The common case of a reader reading the ring: a complete message, no
+ * loss to report, nothing special about the handle. The steps of
+ * read_once() without a call, so that the read saves no registers for
+ * one. Returns 0 with the message, or 1 for try_read_any() to look again
+ * from the start (also when the producer raced the copy: the stamp has
+ * moved on, and it finds the message gone).
  */
-MDBUS_INLINE int take_complete(mdbus_sub_t *s, const _Atomic uint64_t *slot,
-			       uint64_t stamp, void *buf, size_t len,
-			       struct mdbus_msg *msg)
+MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
+			   struct mdbus_msg *msg)
 {
-	uint64_t meta = atomic_load_explicit(&slot[SLOT_W_META], memory_order_relaxed);
-	uint64_t ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
-	size_t size = (size_t)(uint32_t)meta;
+	const _Atomic uint64_t *slot;
+	uint64_t stamp, meta, ts;
+	size_t size;
 
+	if (MDBUS_UNLIKELY(s->evicted || s->replaying || s->skip_before_ns ||
+			   s->pending_lost ||
+			   (s->entry >= 0 &&
+			    !cons_still_ours(&s->m, s->entry, s->word))))
+		return 1;
+	slot = seg_slot(&s->m, s->pos);
+	/* Pairs with the producer's release store of complete(pos). */
+	stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
+	if (MDBUS_UNLIKELY(stamp != stamp_complete(s->pos)))
+		return 1;
+	meta = atomic_load_explicit(&slot[SLOT_W_META], memory_order_relaxed);
+	ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
+	size = (size_t)(uint32_t)meta;
 	if (MDBUS_UNLIKELY(size > len || size > seg_payload_max(&s->m)))
 		return 1;
 	copy_out(buf, slot + SLOT_W_PAYLOAD, size);
@@ -882,37 +894,12 @@ MDBUS_INLINE int take_complete(mdbus_sub_t *s, const _Atomic uint64_t *slot,
 	msg->type = (uint16_t)(meta >> 32);
 	msg->lost = 0;
 	s->pos++;
-	/* Release: as publish_position(), which the checks of the callers
-	 * reduce to this store. */
+	/* Release: as publish_position(), which the checks above reduce to
+	 * this store. */
 	if (s->entry >= 0)
 		atomic_store_explicit(&s->m.table[s->entry].read_num, s->pos,
 				      memory_order_release);
 	return 0;
-}
-
-/*
- * The common case of a reader reading the ring: a complete message, no
- * loss to report, nothing special about the handle. The steps of
- * read_once() without a call, so that the read saves no registers for
- * one. Returns 0 with the message, or 1 as take_complete().
- */
-MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
-			   struct mdbus_msg *msg)
-{
-	const _Atomic uint64_t *slot;
-	uint64_t stamp;
-
-	if (MDBUS_UNLIKELY(s->evicted || s->replaying || s->skip_before_ns ||
-			   s->pending_lost ||
-			   (s->entry >= 0 &&
-			    !cons_still_ours(&s->m, s->entry, s->word))))
-		return 1;
-	slot = seg_slot(&s->m, s->pos);
-	/* Pairs with the producer's release store of complete(pos). */
-	stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
-	if (MDBUS_UNLIKELY(stamp != stamp_complete(s->pos)))
-		return 1;
-	return take_complete(s, slot, stamp, buf, len, msg);
 }
 
 MDBUS_INLINE int try_read(mdbus_sub_t *s, void *buf, size_t len,
@@ -991,33 +978,6 @@ static int replay_nap(struct mdbus_sub *s, uint64_t deadline)
 	return nanosleep(&nap, NULL) < 0 ? -errno : 1;
 }
 
-/*
- * Spinning (and an adaptive wait's spin): watches message pos's slot
- * (wait_watch()) and, when its stamp says complete and the reader has
- * nothing else to report, takes the message at once, from the slot
- * already found: the landing is followed by the copy and nothing else
- * (doc/protocol.md, "Reading"). Returns 0 with the message, 1 to read on
- * by the full path (it may be readable, or overwritten), 2 when the looks
- * saw nothing change.
- */
-static int watch_take(mdbus_sub_t *s, void *buf, size_t len,
-		      struct mdbus_msg *msg)
-{
-	const _Atomic uint64_t *slot = seg_slot(&s->m, s->pos);
-	uint64_t stamp;
-
-	if (!wait_watch(slot, s->m.g.slot_size / 8, s->pos, &stamp))
-		return 2;
-	if (stamp != stamp_complete(s->pos) || s->skip_before_ns ||
-	    s->pending_lost ||
-	    (s->entry >= 0 && !cons_still_ours(&s->m, s->entry, s->word)))
-		return 1;
-	/* The watch's loads were relaxed: pairs with the producer's release
-	 * store of complete(pos), as the acquire load of read_fast(). */
-	atomic_thread_fence(memory_order_acquire);
-	return take_complete(s, slot, stamp, buf, len, msg) ? 1 : 0;
-}
-
 /* mdbus_sub_read() when nothing was there: waits by the handle's strategy.
  * Out of line, so that a read that finds its message sets up no frame for
  * the wait (a busy feed's common case). */
@@ -1053,22 +1013,16 @@ static MDBUS_NOINLINE int read_wait(mdbus_sub_t *s, void *buf, size_t len,
 			r = replay_nap(s, deadline);
 		} else {
 			/* Spinning, a message that landed while watching is
-			 * taken at once. An adaptive wait still takes its
+			 * read at once. An adaptive wait still takes its
 			 * step: the step times the wait, which sets the next
 			 * one's spin budget (wait.c adapt_begin()), and
 			 * sleeps only past that budget. */
-			if (s->wait == MDBUS_WAIT_SPIN) {
-				r = watch_take(s, buf, len, msg);
-				if (r == 0)
-					return 0;
-				if (r == 1)
-					continue;
-			} else if (s->wait == MDBUS_WAIT_ADAPTIVE) {
-				uint64_t seen;
-
-				(void)wait_watch(seg_slot(&s->m, pos),
-						 s->m.g.slot_size / 8, pos, &seen);
-			}
+			if ((s->wait == MDBUS_WAIT_SPIN ||
+			     s->wait == MDBUS_WAIT_ADAPTIVE) &&
+			    wait_watch(seg_slot(&s->m, pos), s->m.g.slot_size / 8,
+				       pos) &&
+			    s->wait == MDBUS_WAIT_SPIN)
+				continue;
 			r = wait_step(&s->m, s->wait, &wf, round, deadline);
 		}
 		/* Every ring so far is answered by this -EINTR. Relaxed: the

@@ -206,11 +206,9 @@ static void cpu_relax(void)
  * reader only pauses between looks, so that it does not pull lines away
  * from the stores that will complete it (bench/mdbench: latency, and
  * publish cost with an active reader). Returns 1 when the stamp said
- * complete(pos) or a later message (read now), with that stamp in *seen,
- * 0 when the looks ran out.
+ * complete(pos) or a later message (read now), 0 when the looks ran out.
  */
-int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos,
-	       uint64_t *seen)
+int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 {
 	uint64_t done = stamp_complete(pos), st;
 	uint32_t lines = slot_words / 8 < WATCH_LINES ? slot_words / 8 : WATCH_LINES;
@@ -221,10 +219,8 @@ int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos,
 		st = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed);
 		/* complete(pos), or a later message's stamp (lapped);
 		 * writing(pos) = done + 1 is neither */
-		if (st == done || st > stamp_writing(pos)) {
-			*seen = st;
+		if (st == done || st > stamp_writing(pos))
 			return 1;
-		}
 		if (st == stamp_writing(pos)) {
 			cpu_relax();
 			continue;
