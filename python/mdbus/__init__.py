@@ -31,14 +31,17 @@ class Subscriber(_mdbus.Subscriber):
     A reader of one channel; a context manager, and an iterator of
     Message objects that waits for each (Ctrl-C interrupts the wait).
     Attributes: lost, loss_events, position, caught_up, payload_max,
-    replaying.
+    replaying, archive_skipped (archive records read past, not returned,
+    to reach the position: the archive's files have no index).
 
     start_time_ns (instead of start): begin at the first message stamped
     at or after that CLOCK_REALTIME time in ns, from the channel's
     archive when the ring's oldest is later. archive_dir: the archive
     read before the ring when the start is older than the ring ("replay,
     then live"; replaying is True meanwhile): None the one the publisher
-    announces, "" none (the ring only).
+    announces, "" none (the ring only). reopen(start=..., or
+    start_time_ns=...) attaches again (after Replaced or Evicted) where
+    they say, keeping the position in the same segment.
 
     fileno() is a descriptor for select, selectors and asyncio's
     loop.add_reader(): readable when there may be a message; read() and

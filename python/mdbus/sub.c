@@ -61,20 +61,20 @@ static int parse_start(PyObject *o, enum mdbus_start *start, uint64_t *seq)
 	return 0;
 }
 
-/* Sets cfg to start at the first message stamped at or after
+/* Sets *start and *ns to start at the first message stamped at or after
  * start_time_ns (an int of CLOCK_REALTIME ns, MDBUS_START_TIME), which
  * excludes a start of its own. Returns 0 or -1 with an exception. */
 static int parse_start_time(PyObject *o, PyObject *start,
-			    struct mdbus_sub_config *cfg)
+			    enum mdbus_start *st, uint64_t *ns)
 {
 	if (start) {
 		PyErr_SetString(PyExc_ValueError,
 				"give start or start_time_ns, not both");
 		return -1;
 	}
-	if (mdbus_py_u64(o, "start_time_ns", &cfg->start_time_ns) < 0)
+	if (mdbus_py_u64(o, "start_time_ns", ns) < 0)
 		return -1;
-	cfg->start = MDBUS_START_TIME;
+	*st = MDBUS_START_TIME;
 	return 0;
 }
 
@@ -105,7 +105,8 @@ static int sub_init(sub_object *self, PyObject *args, PyObject *kw)
 	cfg.dir = dir;
 	cfg.archive_dir = archive_dir;
 	if (start_time && start_time != Py_None &&
-	    parse_start_time(start_time, start, &cfg) < 0)
+	    parse_start_time(start_time, start, &cfg.start,
+			     &cfg.start_time_ns) < 0)
 		return -1;
 	if (start && parse_start(start, &cfg.start, &cfg.start_seq) < 0)
 		return -1;
@@ -309,17 +310,22 @@ static PyObject *sub_interrupt(sub_object *self, PyObject *unused)
 
 static PyObject *sub_reopen(sub_object *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"start", NULL};
-	PyObject *start = NULL;
+	static char *kwlist[] = {"start", "start_time_ns", NULL};
+	PyObject *start = NULL, *start_time = NULL;
 	enum mdbus_start st = MDBUS_START_LATEST;
 	uint64_t seq = 0;
 	mdbus_sub_t *sub = usable(self);
 	int r;
 
-	if (!sub || !PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist,
-						 &start) ||
-	    (start && parse_start(start, &st, &seq) < 0))
+	if (!sub || !PyArg_ParseTupleAndKeywords(args, kw, "|OO", kwlist,
+						 &start, &start_time))
 		return NULL;
+	if (start_time && start_time != Py_None) {
+		if (parse_start_time(start_time, start, &st, &seq) < 0)
+			return NULL;
+	} else if (start && parse_start(start, &st, &seq) < 0) {
+		return NULL;
+	}
 	r = mdbus_sub_reopen(sub, st, seq);
 	if (r < 0)
 		return mdbus_py_raise(r, 1);
@@ -395,6 +401,7 @@ static PyObject *sub_get(sub_object *self, void *which)
 	case 2: return PyLong_FromUnsignedLongLong(mdbus_sub_position(sub));
 	case 3: return PyBool_FromLong(mdbus_sub_caught_up(sub));
 	case 5: return PyBool_FromLong(mdbus_sub_replaying(sub));
+	case 6: return PyLong_FromUnsignedLongLong(mdbus_sub_archive_skipped(sub));
 	default: return PyLong_FromSize_t(mdbus_sub_payload_max(sub));
 	}
 }
@@ -412,6 +419,9 @@ static PyGetSetDef sub_getset[] = {
 	{"payload_max", (getter)sub_get, NULL, "bytes a slot carries", (void *)4},
 	{"replaying", (getter)sub_get, NULL,
 	 "reading the channel's archive, not the ring", (void *)5},
+	{"archive_skipped", (getter)sub_get, NULL,
+	 "archive records read past, not returned, to reach the position",
+	 (void *)6},
 	{"closed", (getter)sub_closed, NULL, "close() was called", NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };
@@ -424,7 +434,7 @@ static PyMethodDef sub_methods[] = {
 	{"interrupt", (PyCFunction)sub_interrupt, METH_NOARGS,
 	 "make a read waiting in another thread return None"},
 	{"reopen", (PyCFunction)(void (*)(void))sub_reopen,
-	 METH_VARARGS | METH_KEYWORDS, "reopen(start='latest')"},
+	 METH_VARARGS | METH_KEYWORDS, "reopen(start='latest', start_time_ns=None)"},
 	{"fileno", (PyCFunction)sub_fileno, METH_NOARGS,
 	 "a descriptor readable when there may be a message (select)"},
 	{"counters", (PyCFunction)sub_counters, METH_NOARGS,

@@ -224,6 +224,16 @@ def test_archive_then_live_and_start_time_from_the_archive(bus):
         with mdbus.Subscriber("arch", start_time_ns=at) as sub:
             first = trades(sub, 1, [])[0]
             assert first == want and sub.replaying
+            # reopen by time, in the same segment: the place is kept
+            sub.reopen(start_time_ns=at)
+            assert sub.position == want[0] + 1
+            with pytest.raises(ValueError):
+                sub.reopen(start="oldest", start_time_ns=at)
+        # by sequence, from the archive: one file from seq 0, whose
+        # records before it were read past (it has no index)
+        with mdbus.Subscriber("arch", start=want[0]) as sub:
+            assert trades(sub, 1, [])[0] == want and sub.replaying
+            assert sub.archive_skipped == want[0]
         # "" keeps a reader off the archive: what left the ring is lost
         with mdbus.Subscriber("arch", start=0, archive_dir="") as sub:
             m = sub.read(timeout=1)
