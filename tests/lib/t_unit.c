@@ -593,6 +593,32 @@ static void t_lapped(void **state)
 	mdbus_pub_close(p);
 }
 
+/* A landing is forgotten when the reader maps another segment: lapped
+ * there for the first time it lands at the oldest message, not half a
+ * ring back as a reader lapped again soon after its landing does. */
+static void t_lapped_reopen(void **state)
+{
+	mdbus_pub_t *p = open_pub("lapre", MDBUS_MODE_OVERWRITE);
+	mdbus_sub_t *s = open_sub("lapre", MDBUS_START_LATEST, 0);
+	uint64_t landing = 10 * CAP + 7 - CAP, w;
+
+	(void)state;
+	publish_range(p, 0, 10 * CAP + 7); /* lands at the oldest */
+	expect_msg(s, landing, landing);
+	mdbus_pub_close(p);
+	assert_rc(mdbus_unlink("lapre", NULL), 0);
+	p = open_pub("lapre", MDBUS_MODE_OVERWRITE); /* another segment */
+	publish_range(p, 0, landing);
+	assert_rc(mdbus_sub_reopen(s, MDBUS_START_SEQ, landing), 0);
+	w = landing + CAP + 5;
+	publish_range(p, landing, w);
+	/* its first lap here: at the oldest (w - CAP), 5 lost; before, the
+	 * landing in the old segment made it jump to w - CAP / 2 */
+	expect_msg(s, w - CAP, 5);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 /* An evicted reader reopens in a full table: its own entry makes room. */
 static void t_evicted_reopen_full(void **state)
 {
@@ -890,6 +916,7 @@ int main(void)
 		cmocka_unit_test(t_start_positions),
 		cmocka_unit_test(t_oldest_during_claim),
 		cmocka_unit_test(t_lapped),
+		cmocka_unit_test(t_lapped_reopen),
 		cmocka_unit_test(t_evicted_reopen_full),
 		cmocka_unit_test(t_ownership_resume),
 		cmocka_unit_test(t_stats_list_unlink),
