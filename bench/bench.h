@@ -61,6 +61,13 @@ struct bench_transport {
 	 * or a negative error. */
 	int (*sub_open)(struct bench_run *run, void **sub);
 	int (*sub_read)(void *sub, void *buf, size_t len, struct bench_rx *rx);
+	/* Optional, a batch reader: takes up to max messages that are there
+	 * now (no wait), copying each payload into buf (the one copy the
+	 * ring's reader makes) and adding what it lost to *lost; returns how
+	 * many it took (0: none yet) or a negative error. The catch-up cells
+	 * read with it when it is there. */
+	int (*sub_drain)(void *sub, void *buf, size_t len, unsigned max,
+			 uint64_t *lost);
 	void (*sub_close)(void *sub);
 };
 
