@@ -8,8 +8,10 @@
  * whose `waiting` flag it owns while it runs (the handle's own reads then
  * nap instead of sleeping announced: one sleeper per entry, so that the
  * count repair stays right), or, without an entry, napping 1 ms at a
- * time. When write_num passes what the application has read (its entry's
- * read_num, or what the helper last signalled), or the publisher's state
+ * time. When write_num passes what the application has read (the handle's
+ * own copy of its position, never the table's read_num, which anyone who
+ * may write the table can set far ahead; or what the helper last
+ * signalled), or the publisher's state
  * or the entry changes, it sets the eventfd's counter to its maximum:
  * readable, and not writable until the application reads it. It then
  * waits in poll() for that read (POLLOUT), so it neither spins nor makes
@@ -38,7 +40,7 @@ struct sub_fd {
 	_Atomic int exited;       /* helper: release; owner: acquire */
 	struct seg_map m;         /* copies, valid while the helper runs */
 	struct wait_for wf;
-	const _Atomic uint64_t *read_num; /* NULL: no entry */
+	const _Atomic uint64_t *pos; /* the handle's position (sub.c fd_pos) */
 	uint64_t seen;            /* write_num when last signalled */
 };
 
@@ -58,10 +60,9 @@ static void signal_and_wait(struct sub_fd *f)
 
 static uint64_t target(const struct sub_fd *f)
 {
-	/* Acquire pairs with the reader's release store of read_num
-	 * (sub.c publish_position()). */
-	uint64_t r = f->read_num ? atomic_load_explicit(f->read_num,
-							memory_order_acquire) : 0;
+	/* Acquire pairs with the handle's release store of its position
+	 * (sub.c tell_fd()). */
+	uint64_t r = atomic_load_explicit(f->pos, memory_order_acquire);
 
 	return r > f->seen ? r : f->seen;
 }
@@ -95,14 +96,14 @@ static void *helper(void *arg)
 }
 
 int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
-		 const struct wait_for *wf, const _Atomic uint64_t *read_num)
+		 const struct wait_for *wf, const _Atomic uint64_t *pos)
 {
 	int r;
 
 	f->m = *m;
 	f->wf = *wf;
 	f->wf.state = NULL;
-	f->read_num = read_num;
+	f->pos = pos;
 	f->seen = wf->pos;
 	atomic_store_explicit(&f->stop, 0, memory_order_relaxed);
 	atomic_store_explicit(&f->exited, 0, memory_order_relaxed);
@@ -139,7 +140,7 @@ void sub_fd_stop(struct sub_fd *f)
 }
 
 int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
-		const struct wait_for *wf, const _Atomic uint64_t *read_num)
+		const struct wait_for *wf, const _Atomic uint64_t *pos)
 {
 	struct sub_fd *f = calloc(1, sizeof(*f));
 	int r;
@@ -152,7 +153,7 @@ int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
 		free(f);
 		return r;
 	}
-	r = sub_fd_start(f, m, wf, read_num);
+	r = sub_fd_start(f, m, wf, pos);
 	if (r < 0) {
 		close(f->efd);
 		free(f);

@@ -3,7 +3,11 @@
  * then one driven by libev, each gets every message of a paced, bursty
  * lossless publisher in another process (continuity, payloads, nothing
  * lost), its descriptor becomes readable when the publisher stops, and
- * closing the handle ends the helper thread. Threaded: also run by TSan.
+ * closing the handle ends the helper thread. Its entry's read_num set far
+ * ahead in the table, as anyone who may write the table can, does not
+ * keep the descriptor from becoming readable for the next message (the
+ * helper waited for the forged position: the reader stalled for good).
+ * Threaded: also run by TSan.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -11,8 +15,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "mdbus.h"
 #include "testutil.h"
 
@@ -221,12 +227,56 @@ static void with_libev(void)
 	finish_reader(&rd, pid);
 }
 
+/* The handle's entry: the only one of this process in the table. */
+static struct seg_consumer *own_entry(void *tab)
+{
+	for (unsigned i = 0; i < 64; i++)
+		if (cons_pid(atomic_load(&tu_entry(tab, i)->state)) == getpid())
+			return tu_entry(tab, i);
+	tu_fail("no entry of ours");
+	return NULL;
+}
+
+static void with_forged_position(void)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 64, 4, MDBUS_MODE_OVERWRITE);
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+	size_t len;
+	void *tab;
+	int fd;
+
+	channel = "subfd.forged";
+	p = tu_pub_open(channel, &cfg);
+	s = tu_sub_open(channel, "forged", MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
+	fd = mdbus_sub_fd(s);
+	TU_CHECK(fd >= 0);
+	TU_CHECK_RC(tu_publish_seq(p, 0, buf, 0, PMAX), 0);
+	TU_CHECK_EQ(epoll_wait_fd(fd), 1);
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);
+	(void)!read(fd, &(uint64_t){0}, sizeof(uint64_t));
+	tab = tu_map_file(tu_table_path(channel), &len);
+	atomic_store(&own_entry(tab)->read_num, 1ULL << 62);
+	TU_CHECK_RC(tu_publish_seq(p, 1, buf, 0, PMAX), 0);
+	if (!epoll_wait_fd(fd))
+		tu_fail("descriptor not readable for message 1 within 5 s "
+			"after read_num was set to 2^62 in the table");
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);
+	TU_CHECK_EQ(m.seq, 1);
+	munmap(tab, len);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_subfd", 120);
 	sh = tu_shared(sizeof(*sh));
 	with_epoll();
 	with_libev();
+	with_forged_position();
 	tu_note("ok");
 	return 0;
 }
