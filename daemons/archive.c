@@ -39,6 +39,8 @@
 
 #define ARCHIVE_BACKOFF_NS NS_PER_SEC  /* after a failed write */
 #define ARCHIVE_NAP_NS 1000000ULL      /* nothing to read: nap this long */
+#define ARCHIVE_REGISTER_NS NS_PER_SEC /* anonymous: try for an entry */
+#define ARCHIVE_REGISTER_LOOKS 4096u   /* ... looked at every this many reads */
 #define ARCHIVE_NAME "archive"         /* its consumer name */
 #define NOTE_SUFFIX ".resume"          /* CHANNEL.resume: archive_end.h */
 #define DAY_NS (86400ULL * NS_PER_SEC)
@@ -54,6 +56,9 @@ struct archive {
 	mode_t mode;              /* of the files (file_mode_of()) */
 	gid_t gid;                /* the channel's group, or -1 */
 	mdbus_sub_t *sub;
+	int anonymous;            /* sub has no entry (the table was full) */
+	uint64_t register_at;     /* CLOCK_MONOTONIC of the next try for one */
+	unsigned reads;           /* since the last look at the clock for it */
 	void *buf;
 	size_t buf_len;
 	struct mdbus_rec_info info;
@@ -587,6 +592,45 @@ static int idle(struct archive *a)
 	return 0;
 }
 
+/* The archive's reader of the ring: at `seq` (MDBUS_START_SEQ) or the
+ * oldest message; registered (it holds a lossless publisher back) unless
+ * `anonymous`. */
+static int open_sub(struct archive *a, enum mdbus_start start, uint64_t seq,
+		    int anonymous, mdbus_sub_t **out)
+{
+	struct mdbus_sub_config cfg;
+
+	mdbus_sub_config_init(&cfg);
+	cfg.name = ARCHIVE_NAME;
+	cfg.dir = a->c->dir;
+	cfg.archive_dir = ""; /* the ring only: never our own files */
+	cfg.anonymous = anonymous;
+	cfg.start = start;
+	cfg.start_seq = seq;
+	return mdbus_sub_open(out, a->c->name, &cfg);
+}
+
+/* An anonymous archive reader (open_reader()) takes an entry when one is
+ * free, at the message it reads next: from then on it holds a lossless
+ * publisher back again. */
+static void try_register(struct archive *a)
+{
+	uint64_t now = now_monotonic();
+	mdbus_sub_t *sub;
+
+	a->reads = 0;
+	if (now < a->register_at)
+		return;
+	a->register_at = now + ARCHIVE_REGISTER_NS;
+	if (open_sub(a, MDBUS_START_SEQ, a->next, 0, &sub) < 0)
+		return;
+	mdbus_sub_close(a->sub);
+	a->sub = sub;
+	a->anonymous = 0;
+	log_msg(LOG_NOTICE, "channel %s: archive: registered at sequence %llu",
+		a->c->name, (unsigned long long)a->next);
+}
+
 /* Our consumer entry was taken (a lossless publisher evicted a stalled
  * archive): register again where we were; the ring counts what went. */
 static int rejoin(struct archive *a)
@@ -607,11 +651,14 @@ static void *archive_thread(void *arg)
 	struct archive *a = arg;
 	struct mdbus_msg msg;
 	char name[16];
-	int r;
+	int r = 0;
 
 	snprintf(name, sizeof name, "ar:%s", a->c->name);
 	pthread_setname_np(pthread_self(), name);
 	for (;;) {
+		if (a->anonymous && (++a->reads >= ARCHIVE_REGISTER_LOOKS ||
+				     r == -EAGAIN))
+			try_register(a);
 		r = mdbus_sub_try_read(a->sub, a->buf, a->buf_len, &msg);
 		if (r == 0) {
 			take(a, &msg);
@@ -649,12 +696,17 @@ static void archive_free(struct archive *a)
 
 /* Where to start reading: after the files' last record, or what the
  * segment says when it is further (its archive counted the rest lost),
- * or, with no file yet, at the oldest message in the ring. */
+ * or, with no file yet, at the oldest message in the ring. A consumer
+ * table full of live readers (registered while no publisher ran, or
+ * forged by anyone who may write the table) does not stop the channel:
+ * the archive then reads anonymously, holding no lossless publisher
+ * back (what it misses is counted lost), and tries for an entry every
+ * ARCHIVE_REGISTER_NS (try_register()). */
 static int open_reader(struct archive *a, char *err, size_t errlen)
 {
-	struct mdbus_sub_config cfg;
 	uint64_t next, lost, end = 0;
 	int have = files_end(a, a->epoch, &end), r;
+	enum mdbus_start start;
 
 	if (have < 0) {
 		snprintf(err, errlen, "archive %s: %s", a->c->archive,
@@ -662,20 +714,24 @@ static int open_reader(struct archive *a, char *err, size_t errlen)
 		return have;
 	}
 	mdbus_pub_archive_get(a->pub, &next, &lost);
-	mdbus_sub_config_init(&cfg);
-	cfg.name = ARCHIVE_NAME;
-	cfg.dir = a->c->dir;
-	cfg.archive_dir = ""; /* the ring only: never our own files */
-	cfg.start = have || next ? MDBUS_START_SEQ : MDBUS_START_OLDEST;
-	cfg.start_seq = end > next ? end : next;
-	r = mdbus_sub_open(&a->sub, a->c->name, &cfg);
+	start = have || next ? MDBUS_START_SEQ : MDBUS_START_OLDEST;
+	r = open_sub(a, start, end > next ? end : next, 0, &a->sub);
+	if (r == MDBUS_EFULL) {
+		log_msg(LOG_WARNING, "channel %s: archive: %s: reading "
+			"without an entry, which holds no lossless publisher "
+			"back (what it misses is counted lost), until one "
+			"frees", a->c->name, mdbus_last_error());
+		a->anonymous = 1;
+		a->register_at = now_monotonic() + ARCHIVE_REGISTER_NS;
+		r = open_sub(a, start, end > next ? end : next, 1, &a->sub);
+	}
 	if (r < 0) {
 		snprintf(err, errlen, "archive: reading the channel: %s",
 			 mdbus_last_error()[0] ? mdbus_last_error() : mdbus_strerror(r));
 		return r;
 	}
 	a->next = mdbus_sub_position(a->sub);
-	a->lost = lost + (cfg.start == MDBUS_START_OLDEST ? a->next : 0);
+	a->lost = lost + (start == MDBUS_START_OLDEST ? a->next : 0);
 	progress(a);
 	log_msg(LOG_NOTICE, "channel %s: archive %s from sequence %llu",
 		a->c->name, a->c->archive, (unsigned long long)a->next);

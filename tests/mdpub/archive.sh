@@ -278,6 +278,43 @@ else
 	echo "full disk part skipped: not root, or no mount namespace (unshare -m)"
 fi
 
+# 4d. the consumer table full of live readers when mdpub starts (readers
+# that registered while no publisher ran; anyone who may write the table
+# can fill it too): the channel starts all the same (it failed to start:
+# "mdpub failed to start"), its archive reads without an entry, says so,
+# and takes one as soon as one frees
+if [ -x "${MDSUB:-}" ]; then
+	AR=$WORK/ar8
+	channel full2.conf full2 source=synthetic rate=2000 mode=lossless \
+		max_consumers=2 $GEOM archive="$AR"
+	start full2 -c "$WORK/full2.conf"
+	wait_log full2 "channel full2: archive $AR from sequence 0"
+	stop "$PID"
+	"$MDSUB" -N r1 -q full2 2>"$WORK/r1.err" &
+	r1=$!
+	"$MDSUB" -N r2 -q full2 2>"$WORK/r2.err" &
+	r2=$!
+	PIDS="$PIDS $r1 $r2"
+	i=0
+	until [ "$("$MDSUB" --status full2 | grep -c '^ *r[12] ')" -eq 2 ]; do
+		i=$((i + 1))
+		[ "$i" -le 100 ] || fail "readers not registered: $(cat "$WORK/r1.err" "$WORK/r2.err")"
+		sleep 0.05
+	done
+	start full2b -c "$WORK/full2.conf"
+	wait_log full2b "channel full2: archive: consumer table full (2 entries, all held by live readers): reading without an entry"
+	wait_log full2b "channel full2: publishing from sequence"
+	kill "$r1"
+	wait "$r1" 2>/dev/null
+	wait_log full2b "channel full2: archive: registered at sequence" 5
+	"$MDSUB" --status full2 | grep -q '^ *archive ' ||
+		fail "the archive holds no entry: $("$MDSUB" --status full2)"
+	kill "$r2"
+	wait "$r2" 2>/dev/null
+	stop "$PID"
+	echo "a full table at start: the archive read without an entry, then took one"
+fi
+
 # 5. hostile directories: a symbolic link, a directory others may write
 mkdir "$WORK/real"
 ln -s "$WORK/real" "$WORK/link"
