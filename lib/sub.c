@@ -573,6 +573,7 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 static int not_ready(struct mdbus_sub *s)
 {
 	int r = check_evicted(s);
+	uint64_t w, st;
 
 	if (r < 0)
 		return r;
@@ -580,6 +581,21 @@ static int not_ready(struct mdbus_sub *s)
 	if (atomic_load_explicit(&s->m.hdr->pub_state, memory_order_acquire) ==
 	    SEG_PUB_REPLACED)
 		return MDBUS_EREPLACED;
+	/* A write count past pos while pos's slot holds an older stamp: no
+	 * publisher leaves that (step 3 comes before step 4, doc/protocol.md
+	 * "Publishing"), and a waiting reader would find the count moved
+	 * and look again for ever. Acquire, then acquire: the count pairs
+	 * with step 4's release store, so the stamp loaded after it is that
+	 * of step 3 or later. */
+	w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
+	if (w <= s->pos)
+		return -EAGAIN;
+	st = atomic_load_explicit(&seg_slot(&s->m, s->pos)[SLOT_W_STAMP],
+				  memory_order_acquire);
+	if (st < stamp_complete(s->pos))
+		return err_set(MDBUS_ECORRUPT, "channel %s: a write count of "
+			       "%" PRIu64 " while message %" PRIu64 " was "
+			       "never written", s->channel, w, s->pos);
 	return -EAGAIN;
 }
 

@@ -514,6 +514,35 @@ static void test_write_count_past_limit(void)
 	tu_unmap(h, len);
 }
 
+/* A write count past a reader's position whose slot was never written
+ * (a hostile owner's store; no publisher leaves that): a waiting reader
+ * gets MDBUS_ECORRUPT at once. Before, it found the count moved, looked,
+ * found nothing and looked again for ever: a spinning reader burnt a CPU
+ * until its timeout, or for good with none (mdsub -u). */
+static void test_write_count_unwritten(void)
+{
+	struct mdbus_pub_config c = config();
+	unsigned char buf[PMAX];
+	struct seg_header *h;
+	struct mdbus_msg m;
+	mdbus_pub_t *p = tu_pub_open("ahead", &c);
+	mdbus_sub_t *s;
+	size_t len;
+
+	for (uint64_t n = 0; n < 5; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+	s = tu_sub_open("ahead", NULL, MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
+	h = tu_map_file(tu_seg_path("ahead"), &len);
+	atomic_store(&h->write_num, 15);
+	/* (not -ETIMEDOUT) */
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, 2000000000LL),
+		    MDBUS_ECORRUPT);
+	TU_CHECK(strstr(mdbus_last_error(), "a write count of 15 while message 5 was never written") != NULL);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	tu_unmap(h, len);
+}
+
 int main(void)
 {
 	tu_init("t_corrupt", 120);
@@ -524,5 +553,6 @@ int main(void)
 	test_consumer_table();
 	test_changed_after_attach();
 	test_write_count_past_limit();
+	test_write_count_unwritten();
 	return 0;
 }
