@@ -489,7 +489,7 @@ static int bind_udp(const char *portfile, const char *group)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET};
 	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_DGRAM, 0), rcvbuf = 8 << 20;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	FILE *f;
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -498,11 +498,6 @@ static int bind_udp(const char *portfile, const char *group)
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len))
 		return -1;
-	/* room for the feed while this process is descheduled (a slow
-	 * sanitizer build on a loaded machine dropped datagrams): past
-	 * rmem_max as root, else as much as it allows */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf))
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
 	if (group && join_group(fd, sa.sin_addr))
 		return -2;
 	f = fopen(portfile, "w");
