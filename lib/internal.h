@@ -547,9 +547,9 @@ void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce);
  * start runs a new one on the new mapping; close ends and frees all. */
 struct sub_fd;
 int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
-		const struct wait_for *wf, const _Atomic uint64_t *pos);
+		const struct wait_for *wf);
 int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
-		 const struct wait_for *wf, const _Atomic uint64_t *pos);
+		 const struct wait_for *wf);
 void sub_fd_stop(struct sub_fd *f);
 int sub_fd_number(const struct sub_fd *f);
 void sub_fd_close(struct sub_fd *f);

@@ -58,9 +58,6 @@ struct mdbus_sub {
 	char *dir;
 	char *owner;
 	struct sub_fd *fd;      /* mdbus_sub_fd()'s helper, or NULL */
-	_Atomic uint64_t fd_pos; /* pos, for that helper (release while it
-				    runs): the table's read_num is anyone's
-				    to write who may write the table */
 	/* the archive (sub_replay.c): open when the reader asked for it */
 	char *archive_dir;      /* config's, or NULL: the announced one */
 	struct replay *rp;      /* NULL: the ring only, losses counted */
@@ -462,17 +459,8 @@ MDBUS_EXPORT int mdbus_sub_open_wait(mdbus_sub_t **out, const char *channel,
 
 /* ------------------------------------------------------------- reading */
 
-/* Our position for mdbus_sub_fd()'s helper, when it runs. Release: pairs
- * with its acquire load (sub_fd.c target()). */
-MDBUS_INLINE void tell_fd(struct mdbus_sub *s)
-{
-	if (MDBUS_UNLIKELY(s->fd != NULL))
-		atomic_store_explicit(&s->fd_pos, s->pos, memory_order_release);
-}
-
 MDBUS_INLINE void publish_position(struct mdbus_sub *s)
 {
-	tell_fd(s);
 	if (s->entry < 0)
 		return;
 	/* Release: our copy of everything below pos is done before a
@@ -922,7 +910,6 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 	msg->type = (uint16_t)(meta >> 32);
 	msg->lost = 0;
 	s->pos++;
-	tell_fd(s);
 	/* Release: as publish_position(), which the checks above reduce to
 	 * this store. */
 	if (s->entry >= 0)
@@ -1093,9 +1080,7 @@ MDBUS_EXPORT int mdbus_sub_fd(mdbus_sub_t *s)
 	if (s->fd)
 		return sub_fd_number(s->fd);
 	sub_wait_for(s, &wf, 1);
-	/* Relaxed: the helper starts after (pthread_create orders it). */
-	atomic_store_explicit(&s->fd_pos, s->pos, memory_order_relaxed);
-	return sub_fd_open(&s->fd, &s->m, &wf, &s->fd_pos);
+	return sub_fd_open(&s->fd, &s->m, &wf);
 }
 
 /* ----------------------------------------------------------- accessors */
@@ -1252,8 +1237,7 @@ MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s, enum mdbus_start start,
 		int started;
 
 		sub_wait_for(s, &wf, 1);
-		atomic_store_explicit(&s->fd_pos, s->pos, memory_order_relaxed);
-		started = sub_fd_start(s->fd, &s->m, &wf, &s->fd_pos);
+		started = sub_fd_start(s->fd, &s->m, &wf);
 		if (r == 0 && started < 0) /* the descriptor would go dead */
 			r = err_set(started, "mdbus_sub_fd()'s helper: %s",
 				    strerror(-started));

@@ -8,11 +8,11 @@
  * whose `waiting` flag it owns while it runs (the handle's own reads then
  * nap instead of sleeping announced: one sleeper per entry, so that the
  * count repair stays right), or, without an entry, napping 1 ms at a
- * time. When write_num passes what the application has read (the handle's
- * own copy of its position, never the table's read_num, which anyone who
- * may write the table can set far ahead; or what the helper last
- * signalled), or the publisher's state
- * or the entry changes, it sets the eventfd's counter to its maximum:
+ * time. When write_num passes the count it last signalled (the
+ * application reads until nothing is left after each readiness, libmdbus(3)
+ * "Event loops"; a message it read meanwhile costs at most one needless
+ * readiness), or the publisher's state or the entry changes, it sets the
+ * eventfd's counter to its maximum:
  * readable, and not writable until the application reads it. It then
  * waits in poll() for that read (POLLOUT), so it neither spins nor makes
  * the publisher wake it while the application has not caught up.
@@ -40,8 +40,10 @@ struct sub_fd {
 	_Atomic int exited;       /* helper: release; owner: acquire */
 	struct seg_map m;         /* copies, valid while the helper runs */
 	struct wait_for wf;
-	const _Atomic uint64_t *pos; /* the handle's position (sub.c fd_pos) */
-	uint64_t seen;            /* write_num when last signalled */
+	uint64_t seen;            /* write_num when last signalled (never the
+				     entry's read_num: anyone who may write
+				     the table may set it far ahead, and the
+				     helper then waited for it for good) */
 };
 
 /* Readable until the application reads it; waits for that read. */
@@ -58,15 +60,6 @@ static void signal_and_wait(struct sub_fd *f)
 		;
 }
 
-static uint64_t target(const struct sub_fd *f)
-{
-	/* Acquire pairs with the handle's release store of its position
-	 * (sub.c tell_fd()). */
-	uint64_t r = atomic_load_explicit(f->pos, memory_order_acquire);
-
-	return r > f->seen ? r : f->seen;
-}
-
 static void *helper(void *arg)
 {
 	struct sub_fd *f = arg;
@@ -75,7 +68,7 @@ static void *helper(void *arg)
 						 memory_order_acquire);
 
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
-		f->wf.pos = target(f);
+		f->wf.pos = f->seen;
 		st = atomic_load_explicit(&f->m.hdr->pub_state, memory_order_acquire);
 		if (st != last || wait_ready(&f->m, &f->wf)) {
 			last = st;
@@ -96,14 +89,13 @@ static void *helper(void *arg)
 }
 
 int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
-		 const struct wait_for *wf, const _Atomic uint64_t *pos)
+		 const struct wait_for *wf)
 {
 	int r;
 
 	f->m = *m;
 	f->wf = *wf;
 	f->wf.state = NULL;
-	f->pos = pos;
 	f->seen = wf->pos;
 	atomic_store_explicit(&f->stop, 0, memory_order_relaxed);
 	atomic_store_explicit(&f->exited, 0, memory_order_relaxed);
@@ -140,7 +132,7 @@ void sub_fd_stop(struct sub_fd *f)
 }
 
 int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
-		const struct wait_for *wf, const _Atomic uint64_t *pos)
+		const struct wait_for *wf)
 {
 	struct sub_fd *f = calloc(1, sizeof(*f));
 	int r;
@@ -153,7 +145,7 @@ int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
 		free(f);
 		return r;
 	}
-	r = sub_fd_start(f, m, wf, pos);
+	r = sub_fd_start(f, m, wf);
 	if (r < 0) {
 		close(f->efd);
 		free(f);
