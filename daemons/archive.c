@@ -617,12 +617,16 @@ static void try_register(struct archive *a)
 {
 	uint64_t now = now_monotonic();
 	mdbus_sub_t *sub;
+	int r;
 
 	a->reads = 0;
 	if (now < a->register_at)
 		return;
-	a->register_at = now + ARCHIVE_REGISTER_NS;
-	if (open_sub(a, MDBUS_START_SEQ, a->next, 0, &sub) < 0)
+	r = open_sub(a, MDBUS_START_SEQ, a->next, 0, &sub);
+	/* from the end of the try: a registration may wait up to a second
+	 * for entries being claimed (a table writer can fake those) */
+	a->register_at = now_monotonic() + ARCHIVE_REGISTER_NS;
+	if (r < 0)
 		return;
 	mdbus_sub_close(a->sub);
 	a->sub = sub;

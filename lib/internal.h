@@ -551,6 +551,8 @@ int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
 int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
 		 const struct wait_for *wf);
 void sub_fd_stop(struct sub_fd *f);
+/* Makes the descriptor readable now (messages are there to look at). */
+void sub_fd_poke(struct sub_fd *f);
 int sub_fd_number(const struct sub_fd *f);
 void sub_fd_close(struct sub_fd *f);
 

@@ -26,6 +26,7 @@
 #include "internal.h"
 
 #define REOPEN_WAIT_MS 1000
+#define CORRUPT_LOOK_EVERY 256 /* not_ready(): a power of two */
 #define SKIP_BATCH 4096 /* messages before a start time stepped over per
 			  * try_read() */
 #define REPLAY_NAP_NS 1000000L /* a reader waiting for the archive naps */
@@ -69,6 +70,7 @@ struct mdbus_sub {
 	int corrupt_next;       /* a poll that returned messages met a
 				   corrupt archive file: the next poll
 				   returns MDBUS_ECORRUPT */
+	unsigned empty_looks;   /* not_ready() calls, see there */
 	int landed;             /* lapped before; landing: where it jumped */
 	uint64_t landing;
 };
@@ -545,7 +547,7 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 		next = s->pos + 1;
 	else if (s->landed && s->pos - s->landing < s->m.g.capacity &&
 		 w > s->pos && w - s->pos > s->m.g.capacity &&
-		 s->m.g.mode != MDBUS_MODE_LOSSLESS)
+		 (s->m.g.mode != MDBUS_MODE_LOSSLESS || s->entry < 0))
 		next = top - s->m.g.capacity / 2;
 	if (next > s->pos + 1) {
 		s->landed = 1;
@@ -569,18 +571,23 @@ static int not_ready(struct mdbus_sub *s)
 	if (atomic_load_explicit(&s->m.hdr->pub_state, memory_order_acquire) ==
 	    SEG_PUB_REPLACED)
 		return MDBUS_EREPLACED;
-	/* A write count past pos while pos's slot holds an older stamp: no
-	 * publisher leaves that (step 3 comes before step 4, doc/protocol.md
-	 * "Publishing"), and a waiting reader would find the count moved
-	 * and look again for ever. Acquire, then acquire: the count pairs
-	 * with step 4's release store, so the stamp loaded after it is that
-	 * of step 3 or later. */
+	/* A write count past pos while pos's slot holds an older stamp or
+	 * writing(pos): no publisher leaves that (step 3 comes before step
+	 * 4, doc/protocol.md "Publishing"), and a waiting reader would find
+	 * the count moved and look again for ever. Looked at once every
+	 * CORRUPT_LOOK_EVERY times nothing was there, so that a reader
+	 * waiting for the next message does not pull the write count's line
+	 * away from the producer each time. Acquire, then acquire: the
+	 * count pairs with step 4's release store, so the stamp loaded
+	 * after it is that of step 3 or later. */
+	if ((++s->empty_looks & (CORRUPT_LOOK_EVERY - 1)) != 0)
+		return -EAGAIN; /* the write count's line is the producer's */
 	w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
 	if (w <= s->pos)
 		return -EAGAIN;
 	st = atomic_load_explicit(&seg_slot(&s->m, s->pos)[SLOT_W_STAMP],
 				  memory_order_acquire);
-	if (st < stamp_complete(s->pos))
+	if (st < stamp_complete(s->pos) || st == stamp_writing(s->pos))
 		return err_set(MDBUS_ECORRUPT, "channel %s: a write count of "
 			       "%" PRIu64 " while message %" PRIu64 " was "
 			       "never written", s->channel, w, s->pos);
@@ -781,6 +788,17 @@ static int poll_replay(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 	return 0;
 }
 
+/* A read that hands control back with messages still to look at (a batch
+ * stepped over before a start time): -EAGAIN, and mdbus_sub_fd()'s
+ * descriptor readable at once, since its helper waits for the write count
+ * to move and the messages are already there. */
+static int more_to_look(mdbus_sub_t *s)
+{
+	if (s->fd)
+		sub_fd_poke(s->fd);
+	return -EAGAIN;
+}
+
 MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 				void *arg, unsigned max)
 {
@@ -801,10 +819,12 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 			got++;
 		else if (r < 0)
 			break;
-		else if (++again == SKIP_BATCH) /* stepped over that many
-						 * before a start time (or
-						 * laps): the caller's turn */
+		else if (++again == SKIP_BATCH) { /* stepped over that many
+						   * before a start time (or
+						   * laps): the caller's turn */
+			(void)more_to_look(s);
 			break;
+		}
 	}
 	/* Once per batch: a lossless producer sees the batch's slots free
 	 * when the call returns (not when evicted: the entry may be
@@ -830,7 +850,7 @@ static MDBUS_COLD int try_read_slow(mdbus_sub_t *s, void *buf, size_t len,
 
 	do {
 		if (skipped == SKIP_BATCH)
-			return -EAGAIN;
+			return more_to_look(s);
 		r = s->replaying ? replay_once(s, buf, len, msg)
 				 : read_once(s, buf, len, msg);
 		if (r == 0 && s->skip_before_ns) {

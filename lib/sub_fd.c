@@ -68,6 +68,13 @@ static void *helper(void *arg)
 						 memory_order_acquire);
 
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
+		/* A count below the one signalled was forged by the segment's
+		 * owner: wait from the real one, not for the forged one. */
+		uint64_t w = atomic_load_explicit(&f->m.hdr->write_num,
+						  memory_order_acquire);
+
+		if (w < f->seen)
+			f->seen = w;
 		f->wf.pos = f->seen;
 		st = atomic_load_explicit(&f->m.hdr->pub_state, memory_order_acquire);
 		if (st != last || wait_ready(&f->m, &f->wf)) {
@@ -105,6 +112,14 @@ int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
 	(void)pthread_setname_np(f->thread, HELPER_NAME);
 	f->running = 1;
 	return 0;
+}
+
+void sub_fd_poke(struct sub_fd *f)
+{
+	uint64_t full = FD_FULL;
+
+	/* EAGAIN: readable already; fine */
+	(void)!write(f->efd, &full, sizeof(full));
 }
 
 /* Ends the helper: it may be in poll() (reading the eventfd makes it

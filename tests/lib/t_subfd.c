@@ -7,7 +7,8 @@
  * ahead in the table, as anyone who may write the table can, does not
  * keep the descriptor from becoming readable for the next message (the
  * helper waited for the forged position: the reader stalled for good).
- * Threaded: also run by TSan.
+ * A start by time that steps over a batch of messages before it leaves the
+ * descriptor readable for the rest. Threaded: also run by TSan.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -270,6 +271,49 @@ static void with_forged_position(void)
 	mdbus_pub_close(p);
 }
 
+/* A start by time far ahead of the ring's oldest: a read steps over a
+ * batch of messages stamped before it and hands control back (-EAGAIN)
+ * with the rest still there, the publisher quiet: the descriptor is
+ * readable again at once (the helper waited for the write count to move:
+ * the reader never got the 3 messages after the time). */
+static void with_time_start(void)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 4096, 2, MDBUS_MODE_OVERWRITE);
+	unsigned char buf[PMAX];
+	struct mdbus_sub_config sc;
+	struct mdbus_msg m;
+	mdbus_pub_t *p;
+	mdbus_sub_t *s = NULL;
+	uint64_t got = 0;
+	int fd, r, rounds;
+
+	channel = "subfd.time";
+	p = tu_pub_open(channel, &cfg);
+	for (uint64_t n = 0; n < 5003; n++) /* stamped n + 1 */
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+	mdbus_sub_config_init(&sc);
+	sc.dir = tu_dir();
+	sc.start = MDBUS_START_TIME;
+	sc.start_time_ns = 5001; /* message 5000 on */
+	TU_CHECK_RC(mdbus_sub_open(&s, channel, &sc), 0);
+	fd = mdbus_sub_fd(s);
+	TU_CHECK(fd >= 0);
+	for (rounds = 0; got < 3 && rounds < 10; rounds++) {
+		if (!epoll_wait_fd(fd))
+			tu_fail("descriptor not readable within 5 s with %llu "
+				"of the 3 messages read", (unsigned long long)got);
+		(void)!read(fd, &(uint64_t){0}, sizeof(uint64_t));
+		while ((r = mdbus_sub_try_read(s, buf, sizeof(buf), &m)) == 0) {
+			TU_CHECK_EQ(m.seq, 5000 + got);
+			got++;
+		}
+		TU_CHECK_RC(r, -EAGAIN);
+	}
+	TU_CHECK_EQ(got, 3);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_subfd", 120);
@@ -277,6 +321,7 @@ int main(void)
 	with_epoll();
 	with_libev();
 	with_forged_position();
+	with_time_start();
 	tu_note("ok");
 	return 0;
 }

@@ -593,6 +593,31 @@ static void t_lapped(void **state)
 	mdbus_pub_close(p);
 }
 
+/* A reader without an entry on a lossless channel, which the publisher
+ * does not wait for, is lapped as on an overwrite channel: lapped again
+ * soon after its landing, it lands half a ring back (it kept landing at
+ * the oldest message, the slot the producer writes next). */
+static void t_lapped_anonymous_lossless(void **state)
+{
+	mdbus_pub_t *p = open_pub("lapanon", MDBUS_MODE_LOSSLESS);
+	struct mdbus_sub_config c;
+	mdbus_sub_t *s = NULL;
+	uint64_t w = 10 * CAP + 7, pos;
+
+	(void)state;
+	mdbus_sub_config_init(&c);
+	c.anonymous = 1;
+	assert_rc(mdbus_sub_open(&s, "lapanon", &c), 0);
+	publish_range(p, 0, w); /* nobody holds it back */
+	expect_msg(s, w - CAP, w - CAP); /* the first lap: at the oldest */
+	pos = mdbus_sub_position(s);
+	publish_range(p, w, w + CAP);
+	w += CAP;
+	expect_msg(s, w - CAP / 2, w - CAP / 2 - pos);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 /* A landing is forgotten when the reader maps another segment: lapped
  * there for the first time it lands at the oldest message, not half a
  * ring back as a reader lapped again soon after its landing does. */
@@ -917,6 +942,7 @@ int main(void)
 		cmocka_unit_test(t_oldest_during_claim),
 		cmocka_unit_test(t_lapped),
 		cmocka_unit_test(t_lapped_reopen),
+		cmocka_unit_test(t_lapped_anonymous_lossless),
 		cmocka_unit_test(t_evicted_reopen_full),
 		cmocka_unit_test(t_ownership_resume),
 		cmocka_unit_test(t_stats_list_unlink),
