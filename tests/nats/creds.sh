@@ -267,9 +267,23 @@ RFEED=$RPID
 PIDS="$PIDS $RFEED"
 channel rc.conf rc source=nats "url=$RURL" 'subject=mdbus.feed.>' \
 	"creds=$K/swap.creds" mode=lossless
-bg rc "$MDPUB" -c "$WORK/rc.conf"
-RC=$BG RCPID=$BGPID
-wait_log rc "channel rc: publishing from"
+# (started again, twice at most, when the server refuses the known user at
+# once: see known_refused)
+for try in 1 2 3; do
+	bg rc "$MDPUB" -c "$WORK/rc.conf"
+	RC=$BG RCPID=$BGPID
+	i=0
+	until grep -q "channel rc: publishing from" "$WORK/rc.log" ||
+		! kill -0 "$RCPID" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 1200 ] || fail "no 'channel rc: publishing from' in rc.log"
+		sleep 0.05
+	done
+	grep -q "channel rc: publishing from" "$WORK/rc.log" && break
+	wait "$RC"
+	[ "$try" -lt 3 ] && known_refused "$WORK/rc.log" rc ||
+		fail "mdpub rc did not start: $(cat "$WORK/rc.log")"
+done
 dump_channel rc
 RRC=$RPID
 PIDS="$PIDS $RRC"
