@@ -708,7 +708,7 @@ static void archive_free(struct archive *a)
  * ARCHIVE_REGISTER_NS (try_register()). */
 static int open_reader(struct archive *a, char *err, size_t errlen)
 {
-	uint64_t next, lost, end = 0;
+	uint64_t next, lost, end = 0, from;
 	int have = files_end(a, a->epoch, &end), r;
 	enum mdbus_start start;
 
@@ -719,7 +719,8 @@ static int open_reader(struct archive *a, char *err, size_t errlen)
 	}
 	mdbus_pub_archive_get(a->pub, &next, &lost);
 	start = have || next ? MDBUS_START_SEQ : MDBUS_START_OLDEST;
-	r = open_sub(a, start, end > next ? end : next, 0, &a->sub);
+	from = end > next ? end : next;
+	r = open_sub(a, start, from, 0, &a->sub);
 	if (r == MDBUS_EFULL) {
 		log_msg(LOG_WARNING, "channel %s: archive: %s: reading "
 			"without an entry, which holds no lossless publisher "
@@ -727,7 +728,7 @@ static int open_reader(struct archive *a, char *err, size_t errlen)
 			"frees", a->c->name, mdbus_last_error());
 		a->anonymous = 1;
 		a->register_at = now_monotonic() + ARCHIVE_REGISTER_NS;
-		r = open_sub(a, start, end > next ? end : next, 1, &a->sub);
+		r = open_sub(a, start, from, 1, &a->sub);
 	}
 	if (r < 0) {
 		snprintf(err, errlen, "archive: reading the channel: %s",

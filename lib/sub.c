@@ -240,13 +240,24 @@ static void start_no_lower(struct mdbus_sub *s, int latest, int count_gap)
 {
 	/* Acquire: pairs with the producer's release store of write_num. */
 	uint64_t w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
-	uint64_t low = latest ? w : oldest_unwritten(&s->m, w);
+	uint64_t low;
 
+	if (w > SEQ_LIMIT) /* corrupt: the first read says so (lapped(), */
+		return;    /* not_ready()); no jump, no loss counted */
+	low = latest ? w : oldest_unwritten(&s->m, w);
 	if (s->pos >= low)
 		return;
 	if (count_gap)
 		count_lost(s, low - s->pos);
 	s->pos = low;
+}
+
+/* Whether a start passed over counts as lost (start_no_lower()): one by
+ * sequence or time asked for what it passed; the oldest and the latest
+ * are wherever the join finds them. */
+static int start_counts_gap(enum mdbus_start start)
+{
+	return start == MDBUS_START_SEQ || start == MDBUS_START_TIME;
 }
 
 /*
@@ -317,8 +328,7 @@ static int attach(struct mdbus_sub *s)
 
 	if (r == 0 &&
 	    (r = attach_register(s, s->start == MDBUS_START_LATEST,
-				 s->start != MDBUS_START_OLDEST &&
-				 s->start != MDBUS_START_LATEST)) < 0) {
+				 start_counts_gap(s->start))) < 0) {
 		replay_close(s->rp);
 		s->rp = NULL;
 		seg_unmap(&s->m);
@@ -1227,8 +1237,7 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 		s->evicted = s->m.writable; /* entry-less until this works */
 	}
 	r = attach_register(&fresh, !same && start == MDBUS_START_LATEST,
-			    same || (start != MDBUS_START_OLDEST &&
-				     start != MDBUS_START_LATEST));
+			    same || start_counts_gap(start));
 	if (r < 0) {
 		if (!took)
 			replay_close(fresh.rp);

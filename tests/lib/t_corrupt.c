@@ -531,8 +531,36 @@ static void forged_write_count(const char *ch, uint64_t published,
  * found nothing and looked again for ever (a spinning reader burnt a CPU
  * until its timeout, or for good with none: mdsub -u).
  */
+/* A write count past 2^62 as a reader joins a lossless channel by
+ * sequence: no jump, no loss counted (before, it moved its start up to
+ * near 2^63 and counted that many messages lost); it reads what the ring
+ * has, and the count is corrupt once it needs it. */
+static void forged_count_at_join(void)
+{
+	struct mdbus_pub_config c = config();
+	unsigned char buf[PMAX];
+	struct seg_header *h;
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+	size_t len;
+
+	c.mode = MDBUS_MODE_LOSSLESS;
+	p = tu_pub_open("farjoin", &c);
+	for (uint64_t n = 0; n < 5; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+	h = tu_map_file(tu_seg_path("farjoin"), &len);
+	atomic_store(&h->write_num, 1ULL << 63);
+	s = tu_sub_open("farjoin", NULL, MDBUS_START_SEQ, 0, MDBUS_WAIT_SPIN);
+	TU_CHECK_EQ(mdbus_sub_position(s), 0);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	tu_unmap(h, len);
+}
+
 static void test_forged_write_counts(void)
 {
+	forged_count_at_join();
 	forged_write_count("far", CAP + 5, 1, 1ULL << 63,
 			   "a write count of 9223372036854775808, past 2^62");
 	forged_write_count("ahead", 5, 0, 15,
