@@ -46,14 +46,14 @@ fi
 (cd "$build/src" && autoreconf -fi >"$build/autoreconf.log" 2>&1) ||
 	{ cat "$build/autoreconf.log"; echo "0 passed, 1 failed"; exit 1; }
 
-failures() { # failures VARIANT: names each failed test and shows the end of its log
+failures() { # failures VARIANT LOG: names each failed test and shows the end of its log
 	local t
 	grep -lE '^(FAIL|ERROR|XPASS) ' -r --include='*.log' "$build/$1/tests" 2>/dev/null |
 		grep -v '/test-suite\.log$' | head -5 | while read -r t; do
 		echo "== $1: ${t#"$build/$1/tests/"}, its last lines:"
 		tail -25 "$t" | sed "s/^/== $1:   /"
 	done
-	grep -hE '^(FAIL|ERROR|XPASS):' "$build/$1/tests/test-suite.log" 2>/dev/null | head -20
+	grep -hE '^(FAIL|ERROR|XPASS):' "$2" | head -20
 }
 
 count() { # count VARIANT [LOG]: add the results of its test-suite.log
@@ -66,7 +66,7 @@ count() { # count VARIANT [LOG]: add the results of its test-suite.log
 		f=1
 	fi
 	echo "== $1: $p passed, $f failed, $s skipped"
-	[ "$f" -gt 0 ] && [ -f "$log" ] && failures "$1"
+	[ "$f" -gt 0 ] && [ -f "$log" ] && failures "$1" "$log"
 	[ "$s" -gt 0 ] && [ -f "$log" ] && grep -h '^SKIP: ' "$log" | sort -u | sed "s/^/== $1: /"
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
 }
