@@ -519,10 +519,6 @@ int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
  * the entry changed). */
 int wait_ready(const struct seg_map *m, const struct wait_for *wf);
 
-/* Wakes every sleeper on the futex word without changing it (readers may
- * not write it): for ending a thread of ours asleep there. */
-void wait_nudge(const struct seg_map *m);
-
 /* ---- pub_nudge.c ---- */
 
 /* The publisher's nudger (doc/protocol.md, "Waiting"): start runs its
@@ -541,15 +537,23 @@ void pub_nudge_clear(struct seg_header *h);
  * entry's waiting flag to someone else (a reader then naps). */
 void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce);
 
+/* A reader waiting for the archive naps this long (nothing wakes it: the
+ * archive flushes on its own delay); so does mdbus_sub_fd()'s helper for
+ * a reader of the archive. */
+#define REPLAY_NAP_NS 1000000L
+
 /* The helper thread behind mdbus_sub_fd(). open makes the eventfd and
  * starts the thread (returns the descriptor or a negated errno); stop
  * ends the thread, keeping the descriptor (before the mapping changes);
- * start runs a new one on the new mapping; close ends and frees all. */
+ * start runs a new one on the new mapping; close ends and frees all.
+ * `replaying`: the handle reads the archive (sub_replay.c), and
+ * sub_fd_replaying() tells the helper each change of it (NULL: no-op). */
 struct sub_fd;
 int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
-		const struct wait_for *wf);
+		const struct wait_for *wf, int replaying);
 int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
-		 const struct wait_for *wf);
+		 const struct wait_for *wf, int replaying);
+void sub_fd_replaying(struct sub_fd *f, int replaying);
 void sub_fd_stop(struct sub_fd *f);
 /* Makes the descriptor readable now (messages are there to look at). */
 void sub_fd_poke(struct sub_fd *f);

@@ -29,7 +29,6 @@
 #define CORRUPT_LOOK_EVERY 256 /* not_ready(): a power of two */
 #define SKIP_BATCH 4096 /* messages before a start time stepped over per
 			  * try_read() */
-#define REPLAY_NAP_NS 1000000L /* a reader waiting for the archive naps */
 #define NAME_CHECK_NS 100000000ULL /* a reader without a live publisher
 				      looks at the channel's name this often */
 #define OPEN_POLL_NS 100000000ULL  /* the waiting open looks at least this
@@ -186,6 +185,14 @@ static int start_position(struct mdbus_sub *s)
 static uint64_t published_pos(const struct mdbus_sub *s)
 {
 	return s->replaying ? UINT64_MAX : s->pos;
+}
+
+/* A read switches between the ring and the archive: mdbus_sub_fd()'s
+ * helper waits for the other one from now on (sub_fd.c). */
+static void set_replaying(struct mdbus_sub *s, int replaying)
+{
+	s->replaying = replaying;
+	sub_fd_replaying(s->fd, replaying);
 }
 
 /* Maps the segment under the name and sets the start position; takes no
@@ -515,7 +522,7 @@ static int fall_back(struct mdbus_sub *s)
 {
 	if (!s->rp || replay_seek(s->rp, &s->m, ARCH_BY_SEQ, s->pos, NULL) < 0)
 		return 0;
-	s->replaying = 1;
+	set_replaying(s, 1);
 	publish_position(s);
 	return 1;
 }
@@ -765,7 +772,7 @@ static int replay_once(struct mdbus_sub *s, void *buf, size_t len,
 		count_lost(s, lost);
 	if (r == 1) {
 		replay_leave(s->rp);
-		s->replaying = 0;
+		set_replaying(s, 0);
 		publish_position(s);
 		return 1;
 	}
@@ -1110,7 +1117,7 @@ MDBUS_EXPORT int mdbus_sub_fd(mdbus_sub_t *s)
 	if (s->fd)
 		return sub_fd_number(s->fd);
 	sub_wait_for(s, &wf, 1);
-	return sub_fd_open(&s->fd, &s->m, &wf);
+	return sub_fd_open(&s->fd, &s->m, &wf, s->replaying);
 }
 
 /* ----------------------------------------------------------- accessors */
@@ -1266,7 +1273,7 @@ MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s, enum mdbus_start start,
 		int started;
 
 		sub_wait_for(s, &wf, 1);
-		started = sub_fd_start(s->fd, &s->m, &wf);
+		started = sub_fd_start(s->fd, &s->m, &wf, s->replaying);
 		if (r == 0 && started < 0) /* the descriptor would go dead */
 			r = err_set(started, "mdbus_sub_fd()'s helper: %s",
 				    strerror(-started));

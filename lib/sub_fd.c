@@ -16,6 +16,17 @@
  * readable, and not writable until the application reads it. It then
  * waits in poll() for that read (POLLOUT), so it neither spins nor makes
  * the publisher wake it while the application has not caught up.
+ *
+ * While the handle reads the archive (sub_replay.c), what it waits for is
+ * the archive's progress instead: archive_next past the value it last
+ * signalled (doc/protocol.md, "Replay, then live": the ring holds nothing
+ * the reader may read until then, so write_num is not looked at). The
+ * archive wakes nobody, so the helper naps 1 ms at a time, as a read
+ * waiting for the archive does (sub.c replay_nap()); the publisher pays
+ * nothing for it. Which of the two the handle does is the handle's
+ * (s->replaying, the application's thread): it tells the helper through
+ * `replaying` and rings the helper's bell, which cuts short a sleep on
+ * either.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
@@ -38,12 +49,18 @@ struct sub_fd {
 	pthread_t thread;
 	_Atomic int stop;         /* owner: release; helper: acquire */
 	_Atomic int exited;       /* helper: release; owner: acquire */
+	_Atomic int replaying;    /* the handle reads the archive; owner:
+				     relaxed, then rings `bell` (see
+				     sub_fd_replaying()) */
+	struct wait_bell bell;    /* rung by the owner: `replaying` or `stop`
+				     changed */
 	struct seg_map m;         /* copies, valid while the helper runs */
 	struct wait_for wf;
 	uint64_t seen;            /* write_num when last signalled (never the
 				     entry's read_num: anyone who may write
 				     the table may set it far ahead, and the
 				     helper then waited for it for good) */
+	uint64_t seen_next;       /* archive_next when last signalled */
 };
 
 /* Readable until the application reads it; waits for that read. */
@@ -60,6 +77,53 @@ static void signal_and_wait(struct sub_fd *f)
 		;
 }
 
+/* Answers the bell's rings so far and returns what the handle does now:
+ * 1 reading the archive. A ring after this cuts the next sleep short. */
+static int handle_replaying(struct sub_fd *f)
+{
+	/* seq_cst: pairs with the seq_cst increment in wait_bell_ring(),
+	 * which the owner makes after its store of `replaying`. */
+	f->wf.rings_seen = atomic_load_explicit(&f->bell.rings,
+						memory_order_seq_cst);
+	/* Relaxed: ordered after the load above, which sees the ring made
+	 * after any store of it (sub_fd_replaying()). */
+	return atomic_load_explicit(&f->replaying, memory_order_relaxed);
+}
+
+/* Relaxed: the helper reads no file, it only compares; the reader's own
+ * load is the acquire that pairs with the archive's release store
+ * (sub_replay.c replay_read()). */
+static uint64_t archive_next(const struct sub_fd *f)
+{
+	return atomic_load_explicit(&f->m.hdr->archive_next, memory_order_relaxed);
+}
+
+/* While the handle reads the archive: whether the archive went past what
+ * was signalled (a value below it was forged by the segment's owner, as
+ * for write_num: wait from the real one), or the entry changed. */
+static int archive_ready(struct sub_fd *f)
+{
+	uint64_t next = archive_next(f);
+
+	if (next < f->seen_next)
+		f->seen_next = next;
+	/* Pairs with the evicting producer's release CAS (pub.c). */
+	return next > f->seen_next ||
+	       (f->wf.entry_state &&
+		atomic_load_explicit(f->wf.entry_state, memory_order_acquire) !=
+		f->wf.entry_word);
+}
+
+/* Notes what is signalled, then signals. */
+static void signal_now(struct sub_fd *f)
+{
+	/* Acquire pairs with the publisher's store of write_num. */
+	f->seen = atomic_load_explicit(&f->m.hdr->write_num,
+				       memory_order_acquire);
+	f->seen_next = archive_next(f);
+	signal_and_wait(f);
+}
+
 static void *helper(void *arg)
 {
 	struct sub_fd *f = arg;
@@ -68,6 +132,7 @@ static void *helper(void *arg)
 						 memory_order_acquire);
 
 	while (!atomic_load_explicit(&f->stop, memory_order_acquire)) {
+		int replaying = handle_replaying(f);
 		/* A count below the one signalled was forged by the segment's
 		 * owner: wait from the real one, not for the forged one. */
 		uint64_t w = atomic_load_explicit(&f->m.hdr->write_num,
@@ -77,12 +142,14 @@ static void *helper(void *arg)
 			f->seen = w;
 		f->wf.pos = f->seen;
 		st = atomic_load_explicit(&f->m.hdr->pub_state, memory_order_acquire);
-		if (st != last || wait_ready(&f->m, &f->wf)) {
+		if (st != last || (replaying ? archive_ready(f)
+					     : wait_ready(&f->m, &f->wf))) {
 			last = st;
-			/* Acquire pairs with the publisher's store of write_num. */
-			f->seen = atomic_load_explicit(&f->m.hdr->write_num,
-						       memory_order_acquire);
-			signal_and_wait(f);
+			signal_now(f);
+			continue;
+		}
+		if (replaying) {
+			wait_bell_sleep(&f->bell, f->wf.rings_seen, REPLAY_NAP_NS);
 			continue;
 		}
 		/* A state change from here on cuts the sleep short too (a
@@ -96,14 +163,20 @@ static void *helper(void *arg)
 }
 
 int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
-		 const struct wait_for *wf)
+		 const struct wait_for *wf, int replaying)
 {
 	int r;
 
 	f->m = *m;
 	f->wf = *wf;
 	f->wf.state = NULL;
+	f->wf.bell = &f->bell;
 	f->seen = wf->pos;
+	/* what the archive announced but the reader has not read yet is
+	 * signalled at once */
+	f->seen_next = archive_next(f) < wf->pos ? archive_next(f) : wf->pos;
+	/* Relaxed, as the stores below: the thread starts after them. */
+	atomic_store_explicit(&f->replaying, replaying, memory_order_relaxed);
 	atomic_store_explicit(&f->stop, 0, memory_order_relaxed);
 	atomic_store_explicit(&f->exited, 0, memory_order_relaxed);
 	r = pthread_create(&f->thread, NULL, helper, f);
@@ -122,10 +195,20 @@ void sub_fd_poke(struct sub_fd *f)
 	(void)!write(f->efd, &full, sizeof(full));
 }
 
+void sub_fd_replaying(struct sub_fd *f, int replaying)
+{
+	if (!f || atomic_load_explicit(&f->replaying, memory_order_relaxed) ==
+		  replaying) /* only we store it */
+		return;
+	/* Relaxed: the ring's seq_cst increment comes after it, and the
+	 * helper loads it after the count (handle_replaying()). */
+	atomic_store_explicit(&f->replaying, replaying, memory_order_relaxed);
+	wait_bell_ring(&f->bell);
+}
+
 /* Ends the helper: it may be in poll() (reading the eventfd makes it
- * writable) or asleep on the futex (a wake without a bump: it sleeps on
- * nothing we could change, so wake until it is gone). Other sleepers on
- * the word wake spuriously, look and sleep again. */
+ * writable) or asleep on the futex or its bell (a ring wakes it; it may
+ * have answered the ring just before it slept: ring until it is gone). */
 void sub_fd_stop(struct sub_fd *f)
 {
 	struct timespec pause = { 0, STOP_PAUSE_NS };
@@ -136,7 +219,7 @@ void sub_fd_stop(struct sub_fd *f)
 	atomic_store_explicit(&f->stop, 1, memory_order_release);
 	while (!atomic_load_explicit(&f->exited, memory_order_acquire)) {
 		(void)!read(f->efd, &v, sizeof(v));
-		wait_nudge(&f->m);
+		wait_bell_ring(&f->bell);
 		nanosleep(&pause, NULL);
 	}
 	pthread_join(f->thread, NULL);
@@ -147,7 +230,7 @@ void sub_fd_stop(struct sub_fd *f)
 }
 
 int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
-		const struct wait_for *wf)
+		const struct wait_for *wf, int replaying)
 {
 	struct sub_fd *f = calloc(1, sizeof(*f));
 	int r;
@@ -160,7 +243,7 @@ int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
 		free(f);
 		return r;
 	}
-	r = sub_fd_start(f, m, wf);
+	r = sub_fd_start(f, m, wf, replaying);
 	if (r < 0) {
 		close(f->efd);
 		free(f);

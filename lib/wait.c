@@ -608,8 +608,3 @@ void wait_bell_sleep(struct wait_bell *b, uint32_t seen, uint64_t ns)
 	 * `seen`, and wait_bell_ring() wakes it after changing it. */
 	(void)futex(&b->rings, FUTEX_WAIT_PRIVATE, seen, &ts);
 }
-
-void wait_nudge(const struct seg_map *m)
-{
-	futex(&m->hdr->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
-}

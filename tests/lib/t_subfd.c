@@ -8,19 +8,27 @@
  * keep the descriptor from becoming readable for the next message (the
  * helper waited for the forged position: the reader stalled for good).
  * A start by time that steps over a batch of messages before it leaves the
- * descriptor readable for the rest. Threaded: also run by TSan.
+ * descriptor readable for the rest. A reader replaying the channel's
+ * archive, caught up with it, the publisher quiet: the archive announcing
+ * more makes the descriptor readable (the helper waited for the write
+ * count alone: the reader never got the archive's next messages), and
+ * so again after a lap sends it back to the archive. Threaded: also run
+ * by TSan.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <ev.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "layout.h"
 #include "mdbus.h"
+#include "mdbus_rec.h"
 #include "testutil.h"
 
 #define SLOT 128
@@ -314,6 +322,135 @@ static void with_time_start(void)
 	mdbus_pub_close(p);
 }
 
+/* ------------------------------------------------------ the archive */
+
+#define RING 64 /* tu_config(SLOT, 16, 4, ...): 16 slots x 4 blocks */
+
+/* Whether fd becomes readable within ms (poll(2)). */
+static int readable_within(int fd, int ms)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	int n = poll(&pf, 1, ms);
+
+	if (n < 0)
+		tu_fail("poll: %s", strerror(errno));
+	return n == 1 && (pf.revents & POLLIN);
+}
+
+/* As mdpub's archive does: writes messages [from, to) of
+ * tu_publish_seq()'s pattern into a new file of the channel's archive
+ * under its documented name (doc/protocol.md, "Archive files"), then
+ * announces that the files go up to `to`. */
+static void archive_upto(mdbus_pub_t *p, const char *dir, uint64_t from,
+			 uint64_t to)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_rec_info info = { 0 };
+	struct mdbus_stats st;
+	mdbus_rec_writer_t *w;
+	struct mdbus_msg m = { 0 };
+	char path[512];
+
+	TU_CHECK_RC(mdbus_channel_stats(channel, tu_dir(), &st, NULL, 0), 0);
+	snprintf(path, sizeof path, "%s/%s.%016llx.%020llu.19700101T000000.%09lluZ.rec",
+		 dir, channel, (unsigned long long)st.epoch,
+		 (unsigned long long)from, (unsigned long long)(from + 1));
+	strcpy(info.channel, channel);
+	TU_CHECK_RC(mdbus_rec_create(&w, path, &info, MDBUS_REC_EXCL), 0);
+	for (m.seq = from; m.seq < to; m.seq++) {
+		m.ts_ns = m.seq + 1;
+		m.size = (uint32_t)tu_size_for(m.seq, 0, PMAX);
+		m.type = tu_type_for(m.seq);
+		tu_fill(buf, m.size, m.seq);
+		TU_CHECK_RC(mdbus_rec_write(w, &m, buf), 0);
+	}
+	TU_CHECK_RC(mdbus_rec_finish(w), 0);
+	mdbus_pub_archive_progress(p, to, 0);
+}
+
+static void publish_upto(mdbus_pub_t *p, uint64_t from, uint64_t to)
+{
+	unsigned char buf[PMAX];
+
+	for (uint64_t n = from; n < to; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+}
+
+/* Waits up to 5 s for the descriptor, then drains as drain() does;
+ * returns how many messages that read. `what` says what it waits for. */
+static int wake_and_drain(struct reader *rd, const char *what)
+{
+	uint64_t before = rd->next;
+
+	if (!readable_within(rd->fd, 5000))
+		tu_fail("descriptor not readable within 5 s: %s (reader at %llu, "
+			"replaying %d)", what, (unsigned long long)rd->next,
+			mdbus_sub_replaying(rd->s));
+	drain(rd);
+	return (int)(rd->next - before);
+}
+
+/*
+ * A reader from seq 0 replays the archive (0..499 written, the ring holds
+ * 636..699), the publisher quiet. Caught up with the archive, its reads
+ * return -EAGAIN and the descriptor stays unreadable; the archive then
+ * writes 500..699: readable, and exactly those 200 are read, the reader
+ * back on the ring. Lapped there by 3 rings, it goes back to the archive
+ * (at 710, written up to 700): once the archive writes 710..901, the
+ * descriptor becomes readable again and exactly those are read.
+ */
+static void with_archive(void)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_sub_config sc;
+	struct reader rd;
+	char dir[300];
+	mdbus_pub_t *p;
+	int n;
+
+	channel = "subfd.archive";
+	snprintf(dir, sizeof dir, "%s/archive", tu_dir());
+	TU_CHECK(mkdir(dir, 0750) == 0);
+	cfg.archive_dir = dir;
+	p = tu_pub_open(channel, &cfg);
+	publish_upto(p, 0, 700);
+	archive_upto(p, dir, 0, 500);
+	memset(&rd, 0, sizeof(rd));
+	mdbus_sub_config_init(&sc);
+	sc.dir = tu_dir();
+	sc.start = MDBUS_START_SEQ;
+	sc.start_seq = 0;
+	TU_CHECK_RC(mdbus_sub_open(&rd.s, channel, &sc), 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 1);
+	rd.fd = mdbus_sub_fd(rd.s);
+	TU_CHECK(rd.fd >= 0);
+	TU_CHECK_EQ(wake_and_drain(&rd, "the archive's first 500"), 500);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 1);
+	TU_CHECK_EQ(readable_within(rd.fd, 50), 0);
+
+	archive_upto(p, dir, 500, 700);
+	n = wake_and_drain(&rd, "the archive announced 700, the publisher quiet");
+	TU_CHECK_EQ(n, 200);
+	TU_CHECK_EQ(rd.next, 700);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 0);
+	publish_upto(p, 700, 710);
+	TU_CHECK_EQ(wake_and_drain(&rd, "10 published on the ring"), 10);
+
+	/* lapped: back to the archive, which is behind (700) */
+	publish_upto(p, 710, 710 + 3 * RING);
+	TU_CHECK_EQ(wake_and_drain(&rd, "3 rings published"), 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 1);
+	archive_upto(p, dir, 700, 710 + 3 * RING);
+	/* a readiness the switch made may come first, with nothing */
+	for (n = 0; rd.next < 710 + 3 * RING && n < 3; n++)
+		(void)wake_and_drain(&rd, "the archive announced 902 after a lap");
+	TU_CHECK_EQ(rd.next, 710 + 3 * RING);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 0);
+	TU_CHECK_EQ(mdbus_sub_lost(rd.s), 0);
+	mdbus_sub_close(rd.s);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_subfd", 120);
@@ -322,6 +459,7 @@ int main(void)
 	with_libev();
 	with_forged_position();
 	with_time_start();
+	with_archive();
 	tu_note("ok");
 	return 0;
 }
