@@ -12,8 +12,9 @@
  * archive, caught up with it, the publisher quiet: the archive announcing
  * more makes the descriptor readable (the helper waited for the write
  * count alone: the reader never got the archive's next messages), and
- * so again after a lap sends it back to the archive. Threaded: also run
- * by TSan.
+ * so again after a lap sends it back to the archive; and after a read
+ * that returned MDBUS_ECORRUPT from the archive (the next read goes on at
+ * once). Threaded: also run by TSan.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -337,6 +338,18 @@ static int readable_within(int fd, int ms)
 	return n == 1 && (pf.revents & POLLIN);
 }
 
+/* The name of the channel's archive file whose first message is `from`
+ * (stamped from + 1), doc/protocol.md "Archive files". */
+static void archive_path(char *out, size_t len, const char *dir, uint64_t from)
+{
+	struct mdbus_stats st;
+
+	TU_CHECK_RC(mdbus_channel_stats(channel, tu_dir(), &st, NULL, 0), 0);
+	snprintf(out, len, "%s/%s.%016llx.%020llu.19700101T000000.%09lluZ.rec",
+		 dir, channel, (unsigned long long)st.epoch,
+		 (unsigned long long)from, (unsigned long long)(from + 1));
+}
+
 /* As mdpub's archive does: writes messages [from, to) of
  * tu_publish_seq()'s pattern into a new file of the channel's archive
  * under its documented name (doc/protocol.md, "Archive files"), then
@@ -346,15 +359,11 @@ static void archive_upto(mdbus_pub_t *p, const char *dir, uint64_t from,
 {
 	unsigned char buf[PMAX];
 	struct mdbus_rec_info info = { 0 };
-	struct mdbus_stats st;
 	mdbus_rec_writer_t *w;
 	struct mdbus_msg m = { 0 };
 	char path[512];
 
-	TU_CHECK_RC(mdbus_channel_stats(channel, tu_dir(), &st, NULL, 0), 0);
-	snprintf(path, sizeof path, "%s/%s.%016llx.%020llu.19700101T000000.%09lluZ.rec",
-		 dir, channel, (unsigned long long)st.epoch,
-		 (unsigned long long)from, (unsigned long long)(from + 1));
+	archive_path(path, sizeof path, dir, from);
 	strcpy(info.channel, channel);
 	TU_CHECK_RC(mdbus_rec_create(&w, path, &info, MDBUS_REC_EXCL), 0);
 	for (m.seq = from; m.seq < to; m.seq++) {
@@ -391,6 +400,41 @@ static int wake_and_drain(struct reader *rd, const char *what)
 }
 
 /*
+ * A publisher of `channel` that published 0..699 (the ring holds
+ * 636..699) with its archive in a directory of its own (its path in
+ * dir), written up to 500 (and, with `far`, a file named far past
+ * everything published: corrupt); rd reads from seq 0, in the archive,
+ * through its descriptor.
+ */
+static mdbus_pub_t *archived(char *dir, size_t len, int far, struct reader *rd)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_sub_config sc;
+	char path[512];
+	mdbus_pub_t *p;
+
+	snprintf(dir, len, "%s/%s.archive", tu_dir(), channel);
+	TU_CHECK(mkdir(dir, 0750) == 0);
+	cfg.archive_dir = dir;
+	p = tu_pub_open(channel, &cfg);
+	publish_upto(p, 0, 700);
+	archive_upto(p, dir, 0, 500);
+	if (far) {
+		archive_path(path, sizeof path, dir, 100000000);
+		tu_write_file(path, "x", 1);
+	}
+	memset(rd, 0, sizeof(*rd));
+	mdbus_sub_config_init(&sc);
+	sc.dir = tu_dir();
+	sc.start = MDBUS_START_SEQ;
+	TU_CHECK_RC(mdbus_sub_open(&rd->s, channel, &sc), 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd->s), 1);
+	rd->fd = mdbus_sub_fd(rd->s);
+	TU_CHECK(rd->fd >= 0);
+	return p;
+}
+
+/*
  * A reader from seq 0 replays the archive (0..499 written, the ring holds
  * 636..699), the publisher quiet. Caught up with the archive, its reads
  * return -EAGAIN and the descriptor stays unreadable; the archive then
@@ -401,29 +445,13 @@ static int wake_and_drain(struct reader *rd, const char *what)
  */
 static void with_archive(void)
 {
-	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
-	struct mdbus_sub_config sc;
 	struct reader rd;
 	char dir[300];
 	mdbus_pub_t *p;
 	int n;
 
 	channel = "subfd.archive";
-	snprintf(dir, sizeof dir, "%s/archive", tu_dir());
-	TU_CHECK(mkdir(dir, 0750) == 0);
-	cfg.archive_dir = dir;
-	p = tu_pub_open(channel, &cfg);
-	publish_upto(p, 0, 700);
-	archive_upto(p, dir, 0, 500);
-	memset(&rd, 0, sizeof(rd));
-	mdbus_sub_config_init(&sc);
-	sc.dir = tu_dir();
-	sc.start = MDBUS_START_SEQ;
-	sc.start_seq = 0;
-	TU_CHECK_RC(mdbus_sub_open(&rd.s, channel, &sc), 0);
-	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 1);
-	rd.fd = mdbus_sub_fd(rd.s);
-	TU_CHECK(rd.fd >= 0);
+	p = archived(dir, sizeof dir, 0, &rd);
 	TU_CHECK_EQ(wake_and_drain(&rd, "the archive's first 500"), 500);
 	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 1);
 	TU_CHECK_EQ(readable_within(rd.fd, 50), 0);
@@ -451,6 +479,34 @@ static void with_archive(void)
 	mdbus_pub_close(p);
 }
 
+/*
+ * An archive with a file named far past everything published: the first
+ * read returns MDBUS_ECORRUPT (said once), the publisher quiet and the
+ * archive done; the next read goes on at once, so the descriptor must be
+ * readable again (the helper waited for the archive or the ring to move:
+ * the reader never got the archive's 500 messages).
+ */
+static void with_corrupt_archive(void)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	struct reader rd;
+	char dir[300];
+	mdbus_pub_t *p;
+
+	channel = "subfd.corrupt";
+	p = archived(dir, sizeof dir, 1, &rd);
+	TU_CHECK_EQ(readable_within(rd.fd, 5000), 1);
+	(void)!read(rd.fd, &(uint64_t){0}, sizeof(uint64_t));
+	TU_CHECK_RC(mdbus_sub_try_read(rd.s, buf, sizeof(buf), &m), MDBUS_ECORRUPT);
+	TU_CHECK_EQ(wake_and_drain(&rd, "a read returned MDBUS_ECORRUPT, "
+				   "the next one goes on"), 500);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 1);
+	TU_CHECK_EQ(mdbus_sub_lost(rd.s), 0);
+	mdbus_sub_close(rd.s);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_subfd", 120);
@@ -460,6 +516,7 @@ int main(void)
 	with_forged_position();
 	with_time_start();
 	with_archive();
+	with_corrupt_archive();
 	tu_note("ok");
 	return 0;
 }
