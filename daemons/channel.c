@@ -18,7 +18,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "archive.h"
 #include "channel.h"
@@ -30,7 +29,16 @@
 
 #define BACKLOG_MAX (16u << 20) /* bytes of messages queued by back-pressure */
 #define RETRY_S 0.001           /* back-pressure retry interval */
-#define STATUS_TRIES 50         /* lossless: 10 ms tries to publish FEED_UP/DOWN */
+#define STOP_DRAIN_S 2.0        /* at stop: longest wait for readers to take
+				   what back-pressure holds (mdpub(8),
+				   "Channel life cycle") */
+
+/* What a queued entry is. */
+enum queued_kind {
+	QUEUED_DATA, /* a message of the source: counted in out */
+	QUEUED_OWN,  /* a status message of the channel's own: not counted */
+	QUEUED_SKIP, /* mdbus_pub_skip(), not a message */
+};
 
 /* A message queued by back-pressure: this header, then the payload,
  * rounded up to 8 bytes. */
@@ -38,7 +46,7 @@ struct queued {
 	uint64_t ts_ns;  /* a skip: how many sequence numbers */
 	uint32_t size;
 	uint16_t type;
-	uint16_t skip;   /* 1: mdbus_pub_skip(), not a message */
+	uint16_t kind;   /* enum queued_kind */
 };
 
 struct backlog {
@@ -84,6 +92,7 @@ struct channel {
 	ev_timer heartbeat_w;
 	ev_timer reap_w;
 	ev_timer retry_w;
+	ev_timer drain_w;       /* at stop: ends the wait for back-pressure */
 	ev_prepare flush_w;
 	struct source *src;
 	struct archive *arch;   /* the channel's archive, or NULL */
@@ -91,8 +100,11 @@ struct channel {
 	int paused;
 	int quiet;  /* the source numbers the sequence: no own messages */
 	int src_done;
+	int stopping; /* the source is stopped: drain the backlog, then end */
+	int down_queued; /* the FEED_DOWN status is in the backlog */
 	uint64_t out_at_heartbeat;
 	atomic_int finished;
+	int stop_sent; /* main thread: channel_request_stop() was called */
 	struct log_limit drop_limit;
 	struct counters n;
 };
@@ -235,7 +247,7 @@ static int backlog_reserve(struct backlog *q, size_t need)
 	return 0;
 }
 
-/* Queues a message, or with h->skip a skip of h->ts_ns numbers. */
+/* Queues a message, or with QUEUED_SKIP a skip of h->ts_ns numbers. */
 static int enqueue(struct channel *ch, const struct queued *h,
 		   const void *data)
 {
@@ -255,8 +267,8 @@ static int enqueue(struct channel *ch, const struct queued *h,
 	if (size)
 		memcpy(q->buf + q->len + sizeof(*h), data, size);
 	q->len += need;
-	q->count += !h->skip;
-	q->seqs += h->skip ? h->ts_ns : 1;
+	q->count += h->kind != QUEUED_SKIP;
+	q->seqs += h->kind == QUEUED_SKIP ? h->ts_ns : 1;
 	if (!ch->paused) {
 		ch->paused = 1;
 		ev_timer_again(ch->loop, &ch->retry_w);
@@ -264,41 +276,23 @@ static int enqueue(struct channel *ch, const struct queued *h,
 	return 0;
 }
 
-/* 0 published, 1 back-pressure, -1 dropped. Inline: gcc keeps it inside
+/* A message (h->kind QUEUED_DATA or QUEUED_OWN): 0 published, 1
+ * back-pressure, -1 dropped. Inline: gcc keeps it inside
  * channel_publish() then (callgrind: 9 instructions a message less). */
-static inline int try_publish(struct channel *ch, uint16_t type, const void *data,
-		       size_t size, uint64_t ts_ns)
+static inline int try_publish(struct channel *ch, const struct queued *h,
+			      const void *data)
 {
-	int rc = mdbus_pub_publish(ch->pub, type, data, size, ts_ns);
+	int rc = mdbus_pub_publish(ch->pub, h->type, data, h->size, h->ts_ns);
 
 	if (rc == 0) {
-		bump(ch, CTR_OUT, 1);
+		if (h->kind == QUEUED_DATA)
+			bump(ch, CTR_OUT, 1);
 		return 0;
 	}
 	if (rc == MDBUS_EBACKPRESSURE)
 		return 1;
 	drop(ch, mdbus_strerror(rc));
 	return -1;
-}
-
-int channel_publish(struct channel *ch, uint16_t type, const void *data,
-		    size_t size, uint64_t ts_ns)
-{
-	struct queued h = {.ts_ns = ts_ns, .size = (uint32_t)size, .type = type};
-	int rc;
-
-	bump(ch, CTR_IN, 1);
-	if (size > mdbus_pub_payload_max(ch->pub)) {
-		drop(ch, "larger than the slot payload");
-		return -1;
-	}
-	if (ch->paused)
-		return enqueue(ch, &h, data);
-	rc = try_publish(ch, type, data, size, ts_ns);
-	if (rc <= 0)
-		return rc;
-	bump(ch, CTR_BACKPRESSURE, 1);
-	return enqueue(ch, &h, data);
 }
 
 /* 0 skipped, 1 back-pressure, -1 refused (logged). */
@@ -315,20 +309,53 @@ static int try_skip(struct channel *ch, uint64_t n)
 	return -1;
 }
 
-int channel_skip(struct channel *ch, uint64_t n)
+/* Publishes or skips what h says now: 0 done, 1 back-pressure, -1
+ * dropped or refused. */
+static inline int try_queued(struct channel *ch, const struct queued *h,
+			     const void *data)
 {
-	struct queued h = {.ts_ns = n, .skip = 1};
+	return h->kind == QUEUED_SKIP ? try_skip(ch, h->ts_ns)
+				      : try_publish(ch, h, data);
+}
+
+/* Publishes (or skips) at once when nothing is held, else queues behind
+ * what back-pressure holds, in order: 0 published or queued, -1 dropped
+ * or refused (logged). */
+static inline int publish_in_order(struct channel *ch, const struct queued *h,
+				   const void *data)
+{
 	int rc;
 
-	if (!n)
-		return 0;
 	if (ch->paused)
-		return enqueue(ch, &h, NULL);
-	rc = try_skip(ch, n);
+		return enqueue(ch, h, data);
+	rc = try_queued(ch, h, data);
 	if (rc <= 0)
 		return rc;
 	bump(ch, CTR_BACKPRESSURE, 1);
-	return enqueue(ch, &h, NULL);
+	return enqueue(ch, h, data);
+}
+
+int channel_publish(struct channel *ch, uint16_t type, const void *data,
+		    size_t size, uint64_t ts_ns)
+{
+	struct queued h = {.ts_ns = ts_ns, .size = (uint32_t)size, .type = type,
+			   .kind = QUEUED_DATA};
+
+	bump(ch, CTR_IN, 1);
+	if (size > mdbus_pub_payload_max(ch->pub)) {
+		drop(ch, "larger than the slot payload");
+		return -1;
+	}
+	return publish_in_order(ch, &h, data);
+}
+
+int channel_skip(struct channel *ch, uint64_t n)
+{
+	struct queued h = {.ts_ns = n, .kind = QUEUED_SKIP};
+
+	if (!n)
+		return 0;
+	return publish_in_order(ch, &h, NULL);
 }
 
 uint64_t channel_next_seq(const struct channel *ch)
@@ -345,40 +372,43 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		struct queued h;
 
 		memcpy(&h, q->buf + q->head, sizeof(h));
-		if ((h.skip ? try_skip(ch, h.ts_ns)
-			    : try_publish(ch, h.type, q->buf + q->head + sizeof(h),
-					  h.size, h.ts_ns)) > 0)
+		if (try_queued(ch, &h, q->buf + q->head + sizeof(h)) > 0)
 			return;
 		q->head += sizeof(h) + ((h.size + 7u) & ~7u);
-		q->count -= !h.skip;
-		q->seqs -= h.skip ? h.ts_ns : 1;
+		q->count -= h.kind != QUEUED_SKIP;
+		q->seqs -= h.kind == QUEUED_SKIP ? h.ts_ns : 1;
 	}
 	q->head = q->len = 0;
 	q->seqs = 0;
 	ch->paused = 0;
+	ch->down_queued = 0;
 	ev_timer_stop(loop, w);
+	if (ch->stopping) { /* all published: the stop is complete */
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
 	if (!ch->src_done)
 		ch->conf->ops->resume(ch->src);
 	check_done(ch);
 }
 
-/* The channel's own messages (status, heartbeat): not counted, and not
- * queued under back-pressure. */
-static int publish_own(struct channel *ch, uint16_t type, const void *data,
-		       size_t size)
-{
-	if (ch->quiet) /* each sequence number is the source's */
-		return 0;
-	return mdbus_pub_publish(ch->pub, type, data, size, 0);
-}
-
-static int publish_status(struct channel *ch, uint32_t state, const char *text)
+/* A status message of the channel's life cycle (mdpub(8), "Channel life
+ * cycle"), not counted in in or out. In order with the data: published at
+ * once when nothing is held and there is room, else queued behind what
+ * back-pressure holds (in lossless mode a reader may hold the ring full
+ * at a start: the archive's, resuming where its files end, or one left
+ * from the last run), never waited for here. 1 when it was queued. */
+static int life_status(struct channel *ch, uint32_t state, const char *text)
 {
 	struct mdbus_status st = {.state = state};
+	struct queued h = {.size = sizeof(st), .type = MDBUS_MSG_STATUS,
+			   .kind = QUEUED_OWN};
 
+	if (ch->quiet) /* each sequence number is the source's */
+		return 0;
 	st.recv_ns = now_realtime();
 	memcpy(st.text, text, strnlen(text, sizeof(st.text)));
-	return publish_own(ch, MDBUS_MSG_STATUS, &st, sizeof(st));
+	return publish_in_order(ch, &h, &st) == 0 && ch->paused;
 }
 
 static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -390,7 +420,8 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (out == ch->out_at_heartbeat && !ch->paused && !ch->quiet) {
 		struct mdbus_heartbeat hb = {.send_ns = now_realtime()};
 
-		publish_own(ch, MDBUS_MSG_HEARTBEAT, &hb, sizeof(hb));
+		/* not queued: a heartbeat message is for an idle channel */
+		mdbus_pub_publish(ch->pub, MDBUS_MSG_HEARTBEAT, &hb, sizeof(hb), 0);
 		log_msg(LOG_DEBUG, "channel %s: idle: heartbeat message published",
 			channel_name(ch));
 	}
@@ -418,27 +449,43 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	flush_counters(w->data);
 }
 
+/* The stop: the source stops, FEED_DOWN goes behind what is held, and
+ * the loop ends once all of it is published (retry_cb(); a dead reader
+ * stops holding the ring at once, a stalled one is evicted after
+ * stall_evict: libmdbus(3), "Overwrite and lossless modes"), or after
+ * STOP_DRAIN_S (drain_end_cb()). */
 static void stop_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct channel *ch = w->data;
+
+	ch->conf->ops->stop(ch->src);
+	ch->src = NULL;
+	ch->down_queued = life_status(ch, MDBUS_STATE_FEED_DOWN, "mdpub stopping");
+	if (!ch->paused) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	ch->stopping = 1;
+	ev_timer_set(&ch->drain_w, STOP_DRAIN_S, 0);
+	ev_timer_start(loop, &ch->drain_w);
+}
+
+static void drain_end_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* A status message of the channel's life cycle (mdpub(8), "Channel life
- * cycle"): in lossless mode a reader may have to make room first (the
- * archive's, registered just before the first one), so it is tried for
- * up to STATUS_TRIES x 10 ms, and logged if it could not be published. */
-static void life_status(struct channel *ch, uint32_t state, const char *text)
+/* What back-pressure still held when the stop's wait ended: dropped,
+ * counted and logged. */
+static void drop_held(struct channel *ch)
 {
-	struct timespec pause = {0, 10000000};
-	int rc = publish_status(ch, state, text);
-
-	for (int i = 0; i < STATUS_TRIES && rc == MDBUS_EBACKPRESSURE; i++) {
-		nanosleep(&pause, NULL);
-		rc = publish_status(ch, state, text);
-	}
-	if (rc < 0)
-		log_msg(LOG_WARNING, "channel %s: status \"%s\" not published: %s",
-			channel_name(ch), text, mdbus_strerror(rc));
+	if (!ch->q.count)
+		return;
+	log_msg(LOG_WARNING,
+		"channel %s: %llu messages held by back-pressure dropped at stop "
+		"after %g s%s", channel_name(ch), (unsigned long long)ch->q.count,
+		STOP_DRAIN_S, ch->down_queued ? ", FEED_DOWN among them" : "");
+	bump(ch, CTR_DROPPED, ch->q.count);
 }
 
 static void *channel_thread(void *arg)
@@ -449,21 +496,10 @@ static void *channel_thread(void *arg)
 	/* "md:NAME" in top -H, ps -L and debuggers (15 characters at most) */
 	snprintf(name, sizeof(name), "md:%s", channel_name(ch));
 	pthread_setname_np(pthread_self(), name);
-	/* here, not in channel_start(): a wait for room holds up this
-	 * channel alone, not mdpub's start or reload */
 	life_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
 	ev_run(ch->loop, 0);
-	ch->conf->ops->stop(ch->src);
-	ch->src = NULL;
-	if (ch->q.count) {
-		log_msg(LOG_WARNING,
-			"channel %s: %llu messages held by back-pressure dropped "
-			"at stop", channel_name(ch),
-			(unsigned long long)ch->q.count);
-		bump(ch, CTR_DROPPED, ch->q.count);
-	}
+	drop_held(ch);
 	flush_counters(ch);
-	life_status(ch, MDBUS_STATE_FEED_DOWN, "mdpub stopping");
 	return NULL;
 }
 
@@ -477,6 +513,7 @@ static void init_watchers(struct channel *ch)
 	ev_timer_init(&ch->reap_w, reap_cb, c->reap_s, c->reap_s);
 	ev_init(&ch->retry_w, retry_cb);
 	ch->retry_w.repeat = RETRY_S;
+	ev_init(&ch->drain_w, drain_end_cb);
 	ev_prepare_init(&ch->flush_w, flush_cb);
 	ch->stop_w.data = ch->heartbeat_w.data = ch->reap_w.data =
 		ch->retry_w.data = ch->flush_w.data = ch;
@@ -675,11 +712,19 @@ int channel_start(struct channel **out, struct chan_conf *conf,
 	return 0;
 }
 
+void channel_request_stop(struct channel *ch)
+{
+	if (ch->stop_sent)
+		return;
+	ch->stop_sent = 1;
+	ev_async_send(ch->loop, &ch->stop_w);
+}
+
 struct chan_conf *channel_stop(struct channel *ch)
 {
 	struct chan_conf *conf = ch->conf;
 
-	ev_async_send(ch->loop, &ch->stop_w);
+	channel_request_stop(ch);
 	pthread_join(ch->thread, NULL);
 	stop_archive(ch);
 	channel_log_stats(ch);

@@ -29,11 +29,17 @@ int channel_start(struct channel **out, struct chan_conf *conf,
 		  struct ev_loop *main_loop, ev_async *done, char *err,
 		  size_t errlen);
 
-/* Stops the source, publishes a final FEED_DOWN status, marks the channel
- * stopped, joins the thread and frees everything but the channel's
- * config, which it returns (the caller frees it with conf_channel_free(),
- * or starts the channel again with it). */
+/* Stops the source, publishes a final FEED_DOWN status behind what
+ * back-pressure holds, waits for readers to take all of it for 2 s at
+ * most, counts and logs what is left as dropped, marks the channel stopped, joins the thread and frees
+ * everything but the channel's config, which it returns (the caller frees
+ * it with conf_channel_free(), or starts the channel again with it). */
 struct chan_conf *channel_stop(struct channel *ch);
+
+/* Starts the stop channel_stop() waits for, and returns at once: stopping
+ * all channels, mdpub starts every stop first, so that their waits for
+ * back-pressure overlap. */
+void channel_request_stop(struct channel *ch);
 
 const struct chan_conf *channel_conf(const struct channel *ch);
 

@@ -316,6 +316,8 @@ static struct chan_conf *take_channel(struct mdpub *m, size_t i)
 
 static void stop_all(struct mdpub *m)
 {
+	for (size_t i = 0; i < m->nchans; i++)
+		channel_request_stop(m->chans[i]);
 	while (m->nchans)
 		conf_channel_free(take_channel(m, m->nchans - 1));
 }

@@ -46,7 +46,10 @@ struct source_ops {
 	int (*start)(struct source **out, const void *conf, struct channel *ch,
 		     struct ev_loop *loop, char *err, size_t errlen);
 	/* The channel was paused (back-pressure) and can take messages
-	 * again: restart reading input. */
+	 * again: restart reading input. Also called when the source read
+	 * nothing while the channel was paused (a FEED_UP status held at
+	 * the start paused it: channel.c), so with its watchers still
+	 * running. */
 	void (*resume)(struct source *src);
 	/* Stops every watcher and frees the source. */
 	void (*stop)(struct source *src);

@@ -264,6 +264,7 @@ static void replay_resume(struct source *src)
 {
 	struct replay *r = SOURCE_OF(src, struct replay);
 
+	replay_halt(r); /* pace_w may be running (source.h): not set while active */
 	if (r->conf.speed > 0) {
 		ev_timer_set(&r->pace_w, 0, 0);
 		ev_timer_start(r->base.loop, &r->pace_w);

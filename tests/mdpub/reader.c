@@ -10,7 +10,7 @@
  *
  * reader [--from oldest|latest|SEQ|@NS] [--archive DIR]
  *        [--until down|caught-up|N]
- *        [--timeout SEC] [--delay USEC] [--synthetic] [--dump]
+ *        [--timeout SEC] [--delay USEC] [--synthetic] [--dump] [--stall]
  *        CHANNEL
  * (--from SEQ / @NS: a sequence number or a CLOCK_REALTIME time, from
  * the channel's archive when the ring no longer has it, and then
@@ -20,7 +20,10 @@
  * loaded machine, the reader ends as soon as --until is met;
  * --until N: N messages besides heartbeats; --delay: sleep that long
  * after each message, a slow reader; --synthetic: count messages the
- * synthetic source cannot have made as bad, and fail)
+ * synthetic source cannot have made as bad, and fail; --stall: stop
+ * itself with SIGSTOP once registered, before reading anything, until
+ * sent SIGCONT: a reader that holds a lossless channel back; the
+ * timeout counts from then)
  * Exit 0 when the --until condition was met, 1 otherwise.
  */
 #include "config.h"
@@ -28,6 +31,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +51,7 @@ struct opts {
 	long delay_us;
 	int dump;
 	int synthetic;
+	int stall;
 	const char *channel;
 };
 
@@ -54,7 +59,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: reader [--from oldest|latest] "
 			"[--until down|caught-up|N] [--timeout SEC] [--delay USEC] "
-			"[--synthetic] [--dump] "
+			"[--synthetic] [--dump] [--stall] "
 			"CHANNEL\n");
 	return 2;
 }
@@ -85,6 +90,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"dump", no_argument, NULL, 'd'},
 		{"delay", required_argument, NULL, 'D'},
 		{"synthetic", no_argument, NULL, 's'},
+		{"stall", no_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -115,6 +121,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->delay_us = atol(optarg);
 		else if (c == 's')
 			o->synthetic = 1;
+		else if (c == 'S')
+			o->stall = 1;
 		else if (c == '?')
 			return -1;
 	}
@@ -212,6 +220,8 @@ int main(int argc, char **argv)
 			mdbus_strerror(rc), mdbus_last_error());
 		return 1;
 	}
+	if (o.stall)
+		raise(SIGSTOP);
 	rc = read_all(sub, &o, &t, &replayed);
 	mdbus_sub_close(sub);
 	tally_print(stdout, &t);

@@ -1,0 +1,167 @@
+#!/bin/sh
+# The FEED_UP and FEED_DOWN status messages on a lossless channel held
+# full by a registered reader that does not read (mdpub(8), "Channel life
+# cycle"): they go through the back-pressure queue in order with the
+# data, never dropped while the reader comes back in time, and a stop
+# waits for the reader 2 s at most (unless stall_evict evicts it first),
+# then drops what is held, the FEED_DOWN among it, logged and counted
+# exactly.
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+
+BOUND_MS=2000  # STOP_DRAIN_S of daemons/channel.c
+MARGIN_MS=3000 # a loaded machine
+
+# lossless CHANNEL [KEY = VALUE]...: $WORK/CHANNEL.conf, a lossless ring
+# of 128 that fills in 64 ms; no heartbeat message, so that the reader's
+# dump holds every message it read
+lossless() {
+	printf '[global]\nstats_interval = 0.1\n' >"$WORK/$1.conf"
+	printf '[channel %s]\n' "$1" >>"$WORK/$1.conf"
+	f=$WORK/$1.conf
+	shift
+	printf '%s\n' "source = synthetic" "rate = 2000" "mode = lossless" \
+		"slot_size = 256" "slots_per_block = 64" "block_count = 2" \
+		"heartbeat = 10" "$@" >>"$f"
+}
+
+# stats NAME CHANNEL FIELD: FIELD of the channel's last counter line
+stats() {
+	grep "channel $2: in " "$WORK/$1.log" | tail -n 1 | tr ' ' '\n' |
+		sed -n "/^$3\$/{n;p;}"
+}
+
+# stopped_at NAME CHANNEL: the write count the channel stopped at
+stopped_at() {
+	sed -n "s/.*channel $2: stopped at sequence \([0-9]*\)\$/\1/p" "$WORK/$1.log"
+}
+
+# stalled_reader CHANNEL: a reader registered from the latest message
+# (mdpub's FEED_UP is behind it once data is out) that stops itself
+# before reading; its pid in $RD
+stalled_reader() {
+	"$READER" --stall --from latest --until down --dump "$1" \
+		>"$WORK/$1.out" 2>"$WORK/$1.err" &
+	RD=$!
+	PIDS="$PIDS $RD"
+	i=0
+	until [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' /proc/$RD/status 2>/dev/null)" = T ]; do
+		i=$((i + 1))
+		[ $i -le 1200 ] || fail "the reader of $1 did not stop: $(cat "$WORK/$1.err")"
+		sleep 0.05
+	done
+}
+
+# timed_stop PID: stop PID, the milliseconds it took in $MS
+timed_stop() {
+	t0=$(date +%s%N)
+	stop "$1"
+	MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# reader_ok CHANNEL UP END: the reader of CHANNEL exited 0 having read
+# every message up to END (a channel's stop) without a loss, UP FEED_UP
+# and one FEED_DOWN, the last message; the dump has them all (no
+# heartbeat message), with $FIRST its first message's sequence
+reader_ok() {
+	wait "$RD" || fail "reader of $1: $(cat "$WORK/$1.err")"
+	FIRST=$(sed -n "s/^first \([0-9]*\) last $(($3 - 1)) up $2 down 1 bad 0\$/\1/p" "$WORK/$1.out")
+	[ -n "$FIRST" ] || fail "reader of $1: $(tail -n 2 "$WORK/$1.out")"
+	grep -q "^messages $(($3 - FIRST)) .* status $(($2 + 1)) heartbeat 0 other 0 lost 0\$" "$WORK/$1.out" ||
+		fail "reader of $1: $(tail -n 2 "$WORK/$1.out")"
+	[ "$(tail -n 3 "$WORK/$1.out" | head -n 1)" = "S 5 mdpub stopping" ] ||
+		fail "reader of $1: the FEED_DOWN is not the last message: $(tail -n 3 "$WORK/$1.out")"
+}
+
+# 1. a stop while the reader stalls: after 2 s the data held and the
+# FEED_DOWN are dropped, logged and counted; mdpub exits within the bound
+lossless sb
+start a -c "$WORK/sb.conf"
+wait_log a "channel sb: in [0-9]* out [1-9]"
+stalled_reader sb
+wait_log a "channel sb: .* backpressure 1 "
+timed_stop "$PID"
+echo "stop with a stalled reader: $MS ms"
+[ "$MS" -ge $((BOUND_MS - 100)) ] && [ "$MS" -le $((BOUND_MS + MARGIN_MS)) ] ||
+	fail "a stop behind a stalled reader took $MS ms, not the ${BOUND_MS} ms bound"
+n=$(sed -n 's/.*channel sb: \([0-9]*\) messages held by back-pressure dropped at stop after 2 s, FEED_DOWN among them$/\1/p' "$WORK/a.log")
+[ -n "$n" ] || fail "no drop at stop logged with the FEED_DOWN"
+[ "$(stats a sb dropped)" -eq "$n" ] &&
+	[ "$n" -eq $(($(stats a sb in) - $(stats a sb out) + 1)) ] ||
+	fail "dropped $n at stop: $(grep 'channel sb: in ' "$WORK/a.log" | tail -n 1)"
+grep -q "not published" "$WORK/a.log" && fail "$(grep "not published" "$WORK/a.log")"
+up_at=$(stopped_at a sb)
+
+# 2. mdpub again, the ring still held full by the same reader: its
+# FEED_UP is queued, published once the reader reads on, right after
+# the last run's messages and before this run's data
+start b -c "$WORK/sb.conf"
+wait_log b "channel sb: publishing from sequence $up_at,"
+wait_log b "channel sb: .* backpressure 1 "
+kill -CONT "$RD"
+wait_log b "channel sb: in [0-9]* out [1-9][0-9][0-9]"
+timed_stop "$PID"
+echo "stop with a live reader: $MS ms"
+[ "$MS" -lt "$BOUND_MS" ] || fail "a stop with nothing held took $MS ms"
+reader_ok sb 1 "$(stopped_at b sb)"
+[ "$(grep -c '^S ' "$WORK/sb.out")" -eq 2 ] || fail "status messages: $(grep '^S ' "$WORK/sb.out")"
+[ "$(sed -n "$((up_at - FIRST + 1))p" "$WORK/sb.out")" = "S 4 mdpub started" ] ||
+	fail "no FEED_UP at sequence $up_at: $(grep -n '^S ' "$WORK/sb.out")"
+[ "$(stats b sb dropped)" -eq 0 ] && [ "$(stats b sb in)" -eq "$(stats b sb out)" ] ||
+	fail "b: $(grep 'channel sb: in ' "$WORK/b.log" | tail -n 1)"
+grep -q "dropped at stop" "$WORK/b.log" && fail "$(grep "dropped at stop" "$WORK/b.log")"
+
+# 3. a stop while the reader stalls, the reader back within the bound:
+# everything held is published, the FEED_DOWN last, nothing dropped
+lossless sc
+start c -c "$WORK/sc.conf"
+wait_log c "channel sc: in [0-9]* out [1-9]"
+stalled_reader sc
+wait_log c "channel sc: .* backpressure 1 "
+kill -TERM "$PID"
+sleep 0.5
+kill -CONT "$RD"
+wait "$PID" || fail "mdpub exited $? after SIGTERM"
+reader_ok sc 0 "$(stopped_at c sc)"
+[ "$(stats c sc dropped)" -eq 0 ] && [ "$(stats c sc in)" -eq "$(stats c sc out)" ] ||
+	fail "c: $(grep 'channel sc: in ' "$WORK/c.log" | tail -n 1)"
+grep -q "dropped at stop" "$WORK/c.log" && fail "$(grep "dropped at stop" "$WORK/c.log")"
+
+# 4. a reader stalled longer than stall_evict is evicted meanwhile: all
+# that was held is published then, nothing dropped, before the bound
+lossless sd "stall_evict = 1" "reap_interval = 60"
+start d -c "$WORK/sd.conf"
+wait_log d "channel sd: in [0-9]* out [1-9]"
+stalled_reader sd
+wait_log d "channel sd: .* backpressure 1 "
+timed_stop "$PID"
+echo "stop with a stalled reader, stall_evict 1: $MS ms"
+[ "$MS" -lt "$BOUND_MS" ] || fail "a stop with stall_evict = 1 took $MS ms"
+[ "$(stats d sd dropped)" -eq 0 ] && [ "$(stats d sd in)" -eq "$(stats d sd out)" ] &&
+	[ "$(stopped_at d sd)" -eq $(($(stats d sd out) + 2)) ] ||
+	fail "d: $(grep 'channel sd: in ' "$WORK/d.log" | tail -n 1)"
+kill -KILL "$RD"
+
+# 5. three channels, each held by a stalled reader: their waits overlap,
+# the stop takes one bound, not three
+printf '[global]\nstats_interval = 0.1\n' >"$WORK/three.conf"
+for ch in se1 se2 se3; do
+	lossless "$ch"
+	sed 1,2d "$WORK/$ch.conf" >>"$WORK/three.conf"
+done
+start e -c "$WORK/three.conf"
+readers=
+for ch in se1 se2 se3; do
+	wait_log e "channel $ch: in [0-9]* out [1-9]"
+	stalled_reader "$ch"
+	readers="$readers $RD"
+done
+for ch in se1 se2 se3; do
+	wait_log e "channel $ch: .* backpressure 1 "
+done
+timed_stop "$PID"
+echo "stop of three channels with stalled readers: $MS ms"
+[ "$MS" -le $((BOUND_MS + MARGIN_MS)) ] || fail "three stalled channels took $MS ms to stop"
+[ "$(grep -c "channel se[123]: [0-9]* messages held by back-pressure dropped at stop after 2 s, FEED_DOWN among them$" "$WORK/e.log")" -eq 3 ] ||
+	fail "not 3 channels dropped at stop: $(grep "dropped at stop" "$WORK/e.log")"
+kill -KILL $readers
+exit 0
