@@ -219,10 +219,13 @@ int mdbus_pub_abort(mdbus_pub_t *pub);
  * and readers count the n skipped as lost (msg.lost of the next message
  * they read), exactly as messages overwritten before they were read. For
  * a publisher that keeps another numbering, e.g. a replay that keeps the
- * recorded sequence numbers (mdpub --keep-seq). Writes at most capacity-1
+ * recorded sequence numbers (mdpub --keep-seq). Writes at most capacity
  * slot stamps. Returns 0, MDBUS_ECLAIMED, -EOVERFLOW past 2^62, or in
- * lossless mode MDBUS_EBACKPRESSURE (nothing skipped: a reader is within
- * a ring of the new position). */
+ * lossless mode MDBUS_EBACKPRESSURE: nothing skipped (the position stays),
+ * a reader has not read a message whose slot a stamp would take. When
+ * that reader joined while the stamps were written, those written stay
+ * (its readers count them lost): call it again with the same n before
+ * anything else (doc/protocol.md, "Skipping"). */
 int mdbus_pub_skip(mdbus_pub_t *pub, uint64_t n);
 
 /* Stores the heartbeat time (CLOCK_REALTIME) readers see, and restores

@@ -226,10 +226,10 @@ static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
 
 /*
  * Recomputes the lowest read position of the live registered readers,
- * `low` when none is lower: the published write count when publishing
- * (inside a batch n is ahead of it; a skip passes its own), so that a
- * reader registering now, which starts no lower than that count, is not
- * lapped before the next look (sub.c join_registered()). When
+ * `low` when none is lower: the published write count (inside a batch or
+ * a skip's markers n is ahead of it), so that a reader registering now,
+ * which starts no lower than that count, is not lapped before the next
+ * look (sub.c join_registered()). When
  * one of them blocks message n, frees it if its process is dead and
  * evicts it if it stalled too long. Slow path: runs only when the cached
  * gate says the ring is full or a reader joined (room_cached()).
@@ -286,9 +286,9 @@ static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 
 /* Slow path of room_for(): the cached gate says full, or a reader joined
  * since it was computed. */
-static MDBUS_COLD int room_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
+static MDBUS_COLD int room_refresh(struct mdbus_pub *p, uint64_t n)
 {
-	gate_refresh(p, n, low);
+	gate_refresh(p, n, p->next);
 	if (n - p->gate < p->m.g.capacity)
 		return 0;
 	return MDBUS_EBACKPRESSURE;
@@ -311,17 +311,13 @@ MDBUS_INLINE int room_cached(const struct mdbus_pub *p, uint64_t n)
 		       p->gate_seq;
 }
 
-/* Lossless: whether message n may be written; `low` as gate_refresh(). */
-MDBUS_INLINE int room_below(struct mdbus_pub *p, uint64_t n, uint64_t low)
+/* Lossless: whether message n (at or past the write count) may be
+ * written. */
+MDBUS_INLINE int room_for(struct mdbus_pub *p, uint64_t n)
 {
 	if (room_cached(p, n))
 		return 0;
-	return room_refresh(p, n, low);
-}
-
-MDBUS_INLINE int room_for(struct mdbus_pub *p, uint64_t n)
-{
-	return room_below(p, n, p->next);
+	return room_refresh(p, n);
 }
 
 /* ---------------------------------------------------------- publishing */
@@ -608,15 +604,75 @@ MDBUS_EXPORT int mdbus_pub_abort(mdbus_pub_t *p)
 }
 
 /*
+ * A lossless skip's markers between two looks at the readers: what a
+ * reader joining at the oldest message among them may lose, as to a write
+ * under way (doc/protocol.md, "Skipping").
+ */
+#define MARK_CHUNK 8u
+
+/*
+ * Lossless: whether the markers up to the one that takes the slot of
+ * message n - capacity may be written, looked at as a publish does
+ * before its write (room_for()), after a fence: so a reader joining
+ * among the markers loses at most those of one chunk.
+ */
+static int mark_room(struct mdbus_pub *p, uint64_t n)
+{
+	if (p->m.g.mode != MDBUS_MODE_LOSSLESS)
+		return 0;
+	/* Pairs with the seq_cst fence of a reader after its seq_cst bump
+	 * of join_seq (sub.c join_registered()): either room_for()'s
+	 * relaxed load sees the bump, and looks at the table, or that
+	 * reader's look at the stamps after its fence (sub.c
+	 * oldest_unwritten()) sees every marker stored before this fence
+	 * and starts past them. */
+	atomic_thread_fence(memory_order_seq_cst);
+	return room_for(p, n);
+}
+
+/*
+ * Stamps writing(to) into the slots of messages next .. next+count-1
+ * (count <= capacity), in that order, MARK_CHUNK at a time, each chunk
+ * after mark_room() for its last: the marker in message m's slot takes
+ * that of message m - capacity. Returns 0, or MDBUS_EBACKPRESSURE with
+ * the markers before the chunk refused in place.
+ */
+static int mark_skipped(struct mdbus_pub *p, uint64_t count, uint64_t to)
+{
+	uint64_t m = p->next, end = p->next + count;
+
+	while (m < end) {
+		uint64_t stop = end - m > MARK_CHUNK ? m + MARK_CHUNK : end;
+		int r = mark_room(p, stop - 1);
+
+		if (r < 0)
+			return r;
+		for (; m < stop; m++)
+			/* Relaxed: no data rides on a marker; a reader that
+			 * sees it only moves on, loading write_num itself
+			 * (sub.c lapped()), and one copying the slot's old
+			 * message discards it at its stamp re-check. */
+			atomic_store_explicit(&seg_slot(&p->m, m)[SLOT_W_STAMP],
+					      stamp_writing(to),
+					      memory_order_relaxed);
+	}
+	return 0;
+}
+
+/*
  * Sequence numbers next .. to-1 are skipped (doc/protocol.md, "Skipping"):
  * the slots of the last `capacity` of them get the stamp writing(to),
  * later than any of them and earlier than each slot's next occupant, so
  * a reader at one finds itself lapped and counts them lost, and a reader
- * at `to` waits for it; then write_num jumps to `to`.
+ * at `to` waits for it; then write_num jumps to `to`. Lossless: room for
+ * every marker first (the message that takes the last marker's slot), so
+ * that a skip refused writes nothing; a reader that joins at the oldest
+ * among the markers stops them (mark_skipped()).
  */
 MDBUS_EXPORT int mdbus_pub_skip(mdbus_pub_t *p, uint64_t n)
 {
-	uint64_t cap = p->m.g.capacity, to = p->next + n, m;
+	uint64_t cap = p->m.g.capacity, to = p->next + n;
+	uint64_t count = n < cap ? n : cap;
 	int r;
 
 	if (p->claimed)
@@ -625,21 +681,11 @@ MDBUS_EXPORT int mdbus_pub_skip(mdbus_pub_t *p, uint64_t n)
 		return 0;
 	if (to < n || to > SEQ_LIMIT)
 		return -EOVERFLOW; /* stamps would wrap (layout.h) */
-	/* The markers overwrite the slots of messages up to to-1-cap, or
-	 * with n >= cap every slot, i.e. up to next-1: room for the message
-	 * that would overwrite the last of those. A reader registering now
-	 * loses the skipped numbers anyway. */
-	m = p->next - 1 + (n < cap ? n : cap);
-	r = room_below(p, m, m);
+	r = room_for(p, p->next + count - 1);
+	if (r == 0)
+		r = mark_skipped(p, count, to);
 	if (r < 0)
 		return r;
-	for (m = n < cap ? p->next : to - cap; m < to; m++)
-		/* Relaxed: no data rides on a marker; a reader that sees it
-		 * only moves on, loading write_num itself (sub.c lapped()),
-		 * and one copying the slot's old message discards it at its
-		 * stamp re-check. */
-		atomic_store_explicit(&seg_slot(&p->m, m)[SLOT_W_STAMP],
-				      stamp_writing(to), memory_order_relaxed);
 	advance(p, to);
 	return 0;
 }

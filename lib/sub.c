@@ -528,6 +528,25 @@ static int fall_back(struct mdbus_sub *s)
 }
 
 /*
+ * The write count that a stamp for message `seen` (> pos) in pos's slot
+ * shows reached, at least the count w read after it: seen + 1, but a
+ * stamp past w is of a write under way (a skip's markers, written oldest
+ * first; a batch sealed but not yet published), which shows no more than
+ * that a write of pos + capacity took this slot. So a reader that meets
+ * a marker of a skip still under way, or of a lossless skip stopped
+ * part-way (a reader joined among its markers), counts that message lost
+ * and not the whole messages after it (doc/protocol.md, "Reading").
+ */
+static uint64_t lap_top(const struct mdbus_sub *s, uint64_t seen, uint64_t w)
+{
+	uint64_t taken = s->pos + s->m.g.capacity;
+
+	if (seen > w && seen > taken)
+		seen = taken;
+	return w > seen + 1 ? w : seen + 1;
+}
+
+/*
  * Message pos is gone: a stamp for message `seen` (> pos) is in its slot.
  * Jumps to the oldest message that can still be whole (or one message on:
  * a slot with a size no producer writes, skip markers of a skip shorter
@@ -547,7 +566,7 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 {
 	/* Acquire pairs with the producer's release store of write_num. */
 	uint64_t w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
-	uint64_t top = w > seen + 1 ? w : seen + 1;
+	uint64_t top = lap_top(s, seen, w);
 	uint64_t next = top - s->m.g.capacity;
 	int r = check_evicted(s);
 

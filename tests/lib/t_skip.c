@@ -14,10 +14,18 @@
  *    MDBUS_EBACKPRESSURE and changes nothing; a claim open is refused; a
  *    skip of more than a ring goes through once every reader has read
  *    everything published.
+ * 4. A skip's markers under way (the write count not moved yet, as a
+ *    lossless skip stopped part-way by a reader joining among them leaves
+ *    them until it is called again): a reader that meets one counts that
+ *    slot's message lost and reads the next, which is whole; the skip and
+ *    the next message then count exactly the rest. Before, it took the
+ *    marker for a write of the skip's last number and jumped a ring back
+ *    from there: it counted 64 lost, message 2 never came.
  */
 #include <errno.h>
 #include <string.h>
 
+#include "layout.h"
 #include "mdbus.h"
 #include "testutil.h"
 
@@ -151,6 +159,40 @@ static void lossless(void)
 	mdbus_pub_close(p);
 }
 
+static void under_way(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open("skip.u", &c);
+	mdbus_sub_t *s;
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	size_t len;
+	void *seg;
+
+	for (uint64_t i = 0; i < CAP; i++)
+		publish(p);
+	s = tu_sub_open("skip.u", "u", MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	TU_CHECK_EQ(mdbus_sub_position(s), 0);
+	/* the first two markers of a skip of CAP - 1 from CAP, in the slots
+	 * of messages 0 and 1 */
+	seg = tu_map_file(tu_seg_path("skip.u"), &len);
+	for (uint64_t k = CAP; k < CAP + 2; k++)
+		atomic_store(&tu_slot(seg, k)[SLOT_W_STAMP],
+			     stamp_writing(2 * CAP - 1));
+	tu_unmap(seg, len);
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);
+	TU_CHECK_EQ(m.seq, 2);
+	TU_CHECK_EQ(m.lost, 2);
+	for (uint64_t i = 3; i < CAP; i++)
+		expect(s, i, 0);
+	TU_CHECK_RC(mdbus_pub_skip(p, CAP - 1), 0);
+	publish(p); /* 2 * CAP - 1 */
+	expect(s, 2 * CAP - 1, CAP - 1);
+	TU_CHECK_EQ(mdbus_sub_lost(s), CAP + 1);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 /* A skip that would take the write count to where stamps wrap (a
  * recording's sequence numbers near 2^64 replayed with --keep-seq) is
  * refused, and the channel goes on as it was. */
@@ -175,5 +217,6 @@ int main(void)
 	overwrite();
 	woken();
 	lossless();
+	under_way();
 	return 0;
 }
