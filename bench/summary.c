@@ -177,7 +177,9 @@ static const struct row rows[] = {
 	{ "3 ring: 1 active (vs none)", RING_ACTIVE, RING_0, 1e3, 2, "(reference)" },
 	{ "3 batches: 1 active (vs none)", BPUB_ACTIVE, BPUB_0, 1e3, 2, "<= 1.5" },
 	{ "3 publish ns, 8 idle (vs none)", PUB_IDLE, PUB_0, 1e3, 2, "0.95-1.05" },
-	{ "4 catch-up M/s, read (vs dlv 2)", CATCH_READ, DLV_MDBUS, 1e3, 1, ">= 2.0" },
+	/* target 4 is for batch reading (bench/README, "summary"); one
+	 * message a call is shown for reference */
+	{ "4 catch-up M/s, read (vs dlv 2)", CATCH_READ, DLV_MDBUS, 1e3, 1, "(reference)" },
 	{ "4 catch-up M/s, poll (vs dlv 2)", CATCH_POLL, DLV_BATCH, 1e3, 1, ">= 2.0" },
 	{ "4 ring catch-up M/s (vs its dlv)", CATCH_RING, DLV_RING, 1e3, 1, "(reference)" },
 	{ "5 wake-up p50 us, 1/ms (vs mq)", WAKE_MDBUS, WAKE_MQ, 1e3, 1, "<= 1.0" },
