@@ -228,6 +228,10 @@ struct replay;
  * path (SEG_ARCHIVE_DIR_MAX bytes), -ENOENT when none is announced,
  * MDBUS_ECORRUPT when what is there is no absolute NUL-terminated path. */
 int archive_dir_read(const struct seg_header *h, char *path);
+/* Whether the header announces an archive: 1 when its archive_next says
+ * how far the files go; 0 when only files are known (a reader that names
+ * its archive_dir), which replay_read() then reads without waiting. */
+int replay_announced(const struct seg_map *m);
 /* Opens the archive of m's channel in dir (NULL: the one the header
  * announces). Returns 0 with *out, -ENOENT when none is announced, or a
  * negative error with detail. */

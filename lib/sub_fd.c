@@ -100,11 +100,16 @@ static uint64_t archive_next(const struct sub_fd *f)
 
 /* While the handle reads the archive: whether the archive went past what
  * was signalled (a value below it was forged by the segment's owner, as
- * for write_num: wait from the real one), or the entry changed. */
+ * for write_num: wait from the real one), or the entry changed. An
+ * archive the header does not announce (the reader names its directory)
+ * has no archive_next: the reader reads its files without waiting
+ * (sub_replay.c replay_read()), so there is always something to do. */
 static int archive_ready(struct sub_fd *f)
 {
 	uint64_t next = archive_next(f);
 
+	if (!replay_announced(&f->m))
+		return 1;
 	if (next < f->seen_next)
 		f->seen_next = next;
 	/* Pairs with the evicting producer's release CAS (pub.c). */

@@ -88,7 +88,7 @@ int archive_dir_read(const struct seg_header *h, char *path)
 	return 0;
 }
 
-static int announced(const struct seg_map *m)
+int replay_announced(const struct seg_map *m)
 {
 	/* Relaxed: a state only ever written before the publisher starts
 	 * publishing (pub.c), and a hint here. */
@@ -282,7 +282,7 @@ static int archive_live(struct replay *rp, const struct seg_map *m)
 		return rp->live;
 	rp->live_check_ns = now + LIVE_CHECK_NS;
 	seg_pub_info(m->hdr, &info);
-	rp->live = announced(m) && info.state == MDBUS_PUB_ACTIVE;
+	rp->live = replay_announced(m) && info.state == MDBUS_PUB_ACTIVE;
 	return rp->live;
 }
 
@@ -392,7 +392,7 @@ static int report(struct replay *rp)
 int replay_read(struct replay *rp, const struct seg_map *m, uint64_t *pos,
 		uint64_t *lost, void *buf, size_t len, struct mdbus_msg *msg)
 {
-	int known = announced(m), r;
+	int known = replay_announced(m), r;
 
 	for (;;) {
 		/* Acquire pairs with the archive's release store of

@@ -14,7 +14,9 @@
  * count alone: the reader never got the archive's next messages), and
  * so again after a lap sends it back to the archive; and after a read
  * that returned MDBUS_ECORRUPT from the archive (the next read goes on at
- * once). Threaded: also run by TSan.
+ * once). A reader that names an archive its publisher does not announce
+ * gets a readable descriptor at once (the helper waited for archive_next,
+ * which nobody moves). Threaded: also run by TSan.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -352,10 +354,8 @@ static void archive_path(char *out, size_t len, const char *dir, uint64_t from)
 
 /* As mdpub's archive does: writes messages [from, to) of
  * tu_publish_seq()'s pattern into a new file of the channel's archive
- * under its documented name (doc/protocol.md, "Archive files"), then
- * announces that the files go up to `to`. */
-static void archive_upto(mdbus_pub_t *p, const char *dir, uint64_t from,
-			 uint64_t to)
+ * under its documented name (doc/protocol.md, "Archive files"). */
+static void archive_file(const char *dir, uint64_t from, uint64_t to)
 {
 	unsigned char buf[PMAX];
 	struct mdbus_rec_info info = { 0 };
@@ -374,6 +374,13 @@ static void archive_upto(mdbus_pub_t *p, const char *dir, uint64_t from,
 		TU_CHECK_RC(mdbus_rec_write(w, &m, buf), 0);
 	}
 	TU_CHECK_RC(mdbus_rec_finish(w), 0);
+}
+
+/* archive_file(), then announces that the files go up to `to`. */
+static void archive_upto(mdbus_pub_t *p, const char *dir, uint64_t from,
+			 uint64_t to)
+{
+	archive_file(dir, from, to);
 	mdbus_pub_archive_progress(p, to, 0);
 }
 
@@ -507,6 +514,44 @@ static void with_corrupt_archive(void)
 	mdbus_pub_close(p);
 }
 
+/*
+ * A reader that names the archive of a publisher that announces none
+ * (archive_dir of its config; the files of 0..639 written, the ring holds
+ * 636..699): it starts in the files, which it reads without waiting for
+ * an announcement, then the ring. Its descriptor must be readable at once
+ * and one drain read all 700, lost 0 (the helper waited for archive_next,
+ * which nobody moves: the reader never got a message).
+ */
+static void with_named_archive(void)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_sub_config sc;
+	struct reader rd;
+	char dir[300];
+	mdbus_pub_t *p;
+
+	channel = "subfd.named";
+	snprintf(dir, sizeof dir, "%s/%s.archive", tu_dir(), channel);
+	TU_CHECK(mkdir(dir, 0750) == 0);
+	p = tu_pub_open(channel, &cfg);
+	publish_upto(p, 0, 700);
+	archive_file(dir, 0, 640);
+	memset(&rd, 0, sizeof rd);
+	mdbus_sub_config_init(&sc);
+	sc.dir = tu_dir();
+	sc.start = MDBUS_START_SEQ;
+	sc.archive_dir = dir;
+	TU_CHECK_RC(mdbus_sub_open(&rd.s, channel, &sc), 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 1);
+	rd.fd = mdbus_sub_fd(rd.s);
+	TU_CHECK(rd.fd >= 0);
+	TU_CHECK_EQ(wake_and_drain(&rd, "named archive, none announced"), 700);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 0);
+	TU_CHECK_EQ(mdbus_sub_lost(rd.s), 0);
+	mdbus_sub_close(rd.s);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_subfd", 120);
@@ -517,6 +562,7 @@ int main(void)
 	with_time_start();
 	with_archive();
 	with_corrupt_archive();
+	with_named_archive();
 	tu_note("ok");
 	return 0;
 }
