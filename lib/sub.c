@@ -795,8 +795,9 @@ static int replay_once(struct mdbus_sub *s, void *buf, size_t len,
 		publish_position(s);
 		return 1;
 	}
-	if (r == MDBUS_ECORRUPT && s->fd) /* said once: the next read goes
-					   * on with the next file at once */
+	if (r < 0 && r != -EAGAIN && s->fd) /* said once (corruption, a file
+					     * refused or gone): the next read
+					     * goes on at once */
 		sub_fd_poke(s->fd);
 	if (r < 0)
 		return r == -EAGAIN ? not_ready(s) : r;

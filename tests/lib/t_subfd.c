@@ -14,9 +14,10 @@
  * count alone: the reader never got the archive's next messages), and
  * so again after a lap sends it back to the archive; and after a read
  * that returned MDBUS_ECORRUPT from the archive (the next read goes on at
- * once). A reader that names an archive its publisher does not announce
- * gets a readable descriptor at once (the helper waited for archive_next,
- * which nobody moves). Threaded: also run by TSan.
+ * once), or -EPERM for a file of it that it refused (the helper waited
+ * for the archive to move). A reader that names an archive its publisher
+ * does not announce gets a readable descriptor at once (the helper waited
+ * for archive_next, which nobody moves). Threaded: also run by TSan.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -552,6 +553,68 @@ static void with_named_archive(void)
 	mdbus_pub_close(p);
 }
 
+/*
+ * An archive of 0..199, 200..299 and 300..499 whose middle file has a
+ * second link (refused: -EPERM, libmdbus(3) "Replay from the archive"),
+ * the publisher quiet and the archive done: the read after the first 200
+ * returns -EPERM, and the next one goes on with the third file. The
+ * descriptor must be readable again and that read give exactly 300..499,
+ * the first with 100 lost (the helper waited for the archive to move:
+ * the reader never got them).
+ */
+static void with_refused_file(void)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
+	unsigned char buf[PMAX];
+	struct mdbus_sub_config sc;
+	struct mdbus_msg m;
+	char dir[300], path[512], link2[600];
+	mdbus_sub_t *s;
+	mdbus_pub_t *p;
+	uint64_t v, next = 0;
+	int fd, r, got = 0;
+
+	channel = "subfd.refused";
+	snprintf(dir, sizeof dir, "%s/%s.archive", tu_dir(), channel);
+	TU_CHECK(mkdir(dir, 0750) == 0);
+	cfg.archive_dir = dir;
+	p = tu_pub_open(channel, &cfg);
+	publish_upto(p, 0, 700);
+	archive_file(dir, 0, 200);
+	archive_file(dir, 200, 300);
+	archive_upto(p, dir, 300, 500);
+	archive_path(path, sizeof path, dir, 200);
+	snprintf(link2, sizeof link2, "%s.link", dir);
+	TU_CHECK(link(path, link2) == 0);
+	mdbus_sub_config_init(&sc);
+	sc.dir = tu_dir();
+	sc.start = MDBUS_START_SEQ;
+	TU_CHECK_RC(mdbus_sub_open(&s, channel, &sc), 0);
+	fd = mdbus_sub_fd(s);
+	TU_CHECK(fd >= 0);
+	TU_CHECK_EQ(readable_within(fd, 5000), 1);
+	(void)!read(fd, &v, sizeof v);
+	while ((r = mdbus_sub_try_read(s, buf, sizeof buf, &m)) == 0)
+		TU_CHECK_EQ(m.seq, next++);
+	TU_CHECK_RC(r, -EPERM);
+	TU_CHECK_EQ(next, 200);
+	if (!readable_within(fd, 5000))
+		tu_fail("descriptor not readable within 5 s: a read returned "
+			"-EPERM for a file, the next one goes on");
+	(void)!read(fd, &v, sizeof v);
+	next = 300;
+	while ((r = mdbus_sub_try_read(s, buf, sizeof buf, &m)) == 0) {
+		TU_CHECK_EQ(m.seq, next++);
+		TU_CHECK_EQ(m.lost, got++ == 0 ? 100 : 0);
+	}
+	TU_CHECK_RC(r, -EAGAIN);
+	TU_CHECK_EQ(got, 200);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 100);
+	unlink(link2);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_subfd", 120);
@@ -563,6 +626,7 @@ int main(void)
 	with_archive();
 	with_corrupt_archive();
 	with_named_archive();
+	with_refused_file();
 	tu_note("ok");
 	return 0;
 }
