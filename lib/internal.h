@@ -232,6 +232,11 @@ int archive_dir_read(const struct seg_header *h, char *path);
  * how far the files go; 0 when only files are known (a reader that names
  * its archive_dir), which replay_read() then reads without waiting. */
 int replay_announced(const struct seg_map *m);
+/* Whether the archive may still write what it has not: it is announced
+ * and its publisher is alive (/proc). A reader waiting for it looks this
+ * often, and so does mdbus_sub_fd()'s helper for it. */
+int replay_archive_runs(const struct seg_map *m);
+#define REPLAY_LIVE_NS 100000000ULL
 /* Opens the archive of m's channel in dir (NULL: the one the header
  * announces). Returns 0 with *out, -ENOENT when none is announced, or a
  * negative error with detail. */

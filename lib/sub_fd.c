@@ -23,7 +23,9 @@
  * the reader may read until then, so write_num is not looked at). The
  * archive wakes nobody, so the helper naps 1 ms at a time, as a read
  * waiting for the archive does (sub.c replay_nap()); the publisher pays
- * nothing for it. Which of the two the handle does is the handle's
+ * nothing for it. An archive whose publisher stopped or died writes no
+ * more: the reader then goes on in the ring, and the helper signals at
+ * each of its looks at that publisher (every 100 ms). Which of the two the handle does is the handle's
  * (s->replaying, the application's thread): it tells the helper through
  * `replaying` and rings the helper's bell, which cuts short a sleep on
  * either.
@@ -61,6 +63,8 @@ struct sub_fd {
 				     the table may set it far ahead, and the
 				     helper then waited for it for good) */
 	uint64_t seen_next;       /* archive_next when last signalled */
+	uint64_t live_look_ns;    /* CLOCK_MONOTONIC of the next look at the
+				     archive's publisher */
 };
 
 /* Readable until the application reads it; waits for that read. */
@@ -98,6 +102,22 @@ static uint64_t archive_next(const struct sub_fd *f)
 	return atomic_load_explicit(&f->m.hdr->archive_next, memory_order_relaxed);
 }
 
+/* Whether the archive stopped for good (its publisher stopped or died:
+ * a kill leaves its state active), looked at every REPLAY_LIVE_NS. A
+ * reader waiting for it then counts what it will not write lost and goes
+ * on in the ring (sub_replay.c at_end()), once its own look (as often)
+ * says so: its first read after the stop may still wait, so each of our
+ * looks signals until the handle leaves the archive. */
+static int archive_stopped(struct sub_fd *f)
+{
+	uint64_t now = clock_mono_ns();
+
+	if (now < f->live_look_ns)
+		return 0;
+	f->live_look_ns = now + REPLAY_LIVE_NS;
+	return !replay_archive_runs(&f->m);
+}
+
 /* While the handle reads the archive: whether the archive went past what
  * was signalled (a value below it was forged by the segment's owner, as
  * for write_num: wait from the real one), or the entry changed. An
@@ -116,7 +136,8 @@ static int archive_ready(struct sub_fd *f)
 	return next > f->seen_next ||
 	       (f->wf.entry_state &&
 		atomic_load_explicit(f->wf.entry_state, memory_order_acquire) !=
-		f->wf.entry_word);
+		f->wf.entry_word) ||
+	       archive_stopped(f);
 }
 
 /* Notes what is signalled, then signals. */
@@ -180,6 +201,7 @@ int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
 	/* what the archive announced but the reader has not read yet is
 	 * signalled at once */
 	f->seen_next = archive_next(f) < wf->pos ? archive_next(f) : wf->pos;
+	f->live_look_ns = 0; /* at once */
 	/* Relaxed, as the stores below: the thread starts after them. */
 	atomic_store_explicit(&f->replaying, replaying, memory_order_relaxed);
 	atomic_store_explicit(&f->stop, 0, memory_order_relaxed);

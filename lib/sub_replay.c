@@ -31,7 +31,6 @@
 
 #include "internal.h"
 
-#define LIVE_CHECK_NS 100000000ULL /* the archive's liveness, this often */
 
 struct replay {
 	int dirfd;
@@ -271,18 +270,23 @@ static int next_file(struct replay *rp, const struct seg_map *m, uint64_t pos)
 	return 0;
 }
 
-/* Whether the archive may still write what it has not: it is announced
- * and its publisher is alive (/proc, at most every LIVE_CHECK_NS). */
-static int archive_live(struct replay *rp, const struct seg_map *m)
+int replay_archive_runs(const struct seg_map *m)
 {
 	struct mdbus_pub_info info;
+
+	seg_pub_info(m->hdr, &info);
+	return replay_announced(m) && info.state == MDBUS_PUB_ACTIVE;
+}
+
+/* replay_archive_runs(), looked at most every REPLAY_LIVE_NS. */
+static int archive_live(struct replay *rp, const struct seg_map *m)
+{
 	uint64_t now = clock_mono_ns();
 
 	if (now < rp->live_check_ns)
 		return rp->live;
-	rp->live_check_ns = now + LIVE_CHECK_NS;
-	seg_pub_info(m->hdr, &info);
-	rp->live = replay_announced(m) && info.state == MDBUS_PUB_ACTIVE;
+	rp->live_check_ns = now + REPLAY_LIVE_NS;
+	rp->live = replay_archive_runs(m);
 	return rp->live;
 }
 

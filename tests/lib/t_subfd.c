@@ -15,7 +15,9 @@
  * so again after a lap sends it back to the archive; and after a read
  * that returned MDBUS_ECORRUPT from the archive (the next read goes on at
  * once), or -EPERM for a file of it that it refused (the helper waited
- * for the archive to move). A reader that names an archive its publisher
+ * for the archive to move), or after its publisher stopped or was killed
+ * while the reader waited for the archive (the reader then goes on in the
+ * ring). A reader that names an archive its publisher
  * does not announce gets a readable descriptor at once (the helper waited
  * for archive_next, which nobody moves). Threaded: also run by TSan.
  */
@@ -442,6 +444,20 @@ static mdbus_pub_t *archived(char *dir, size_t len, int far, struct reader *rd)
 	return p;
 }
 
+/* archived() (no corrupt file) under channel `name`, and rd has read the
+ * archive's 500: caught up with it, still in it. */
+static mdbus_pub_t *caught_up(const char *name, char *dir, size_t len,
+			      struct reader *rd)
+{
+	mdbus_pub_t *p;
+
+	channel = name;
+	p = archived(dir, len, 0, rd);
+	TU_CHECK_EQ(wake_and_drain(rd, "the archive's first 500"), 500);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd->s), 1);
+	return p;
+}
+
 /*
  * A reader from seq 0 replays the archive (0..499 written, the ring holds
  * 636..699), the publisher quiet. Caught up with the archive, its reads
@@ -455,13 +471,9 @@ static void with_archive(void)
 {
 	struct reader rd;
 	char dir[300];
-	mdbus_pub_t *p;
+	mdbus_pub_t *p = caught_up("subfd.archive", dir, sizeof dir, &rd);
 	int n;
 
-	channel = "subfd.archive";
-	p = archived(dir, sizeof dir, 0, &rd);
-	TU_CHECK_EQ(wake_and_drain(&rd, "the archive's first 500"), 500);
-	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 1);
 	TU_CHECK_EQ(readable_within(rd.fd, 50), 0);
 
 	archive_upto(p, dir, 500, 700);
@@ -615,6 +627,112 @@ static void with_refused_file(void)
 	mdbus_pub_close(p);
 }
 
+/* In a process of its own: a publisher of `channel` with its archive
+ * in the directory `arg`, 0..699 published (the ring holds 636..699),
+ * the archive written and announced up to 500; then it waits to be
+ * killed. */
+static int archiving_publisher(void *arg)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p;
+
+	cfg.archive_dir = arg;
+	p = tu_pub_open(channel, &cfg);
+	publish_upto(p, 0, 700);
+	archive_upto(p, arg, 0, 500);
+	atomic_store_explicit(&sh->ready, 1, memory_order_release);
+	for (;;)
+		tu_sleep_ms(1000);
+	return 0;
+}
+
+/*
+ * A reader from seq 0 reads the archive's 500 and waits for the archive
+ * (the ring holds 636..699 only) while its publisher runs. The publisher
+ * is then killed (SIGKILL: its state stays active in the header): the
+ * next read counts 500..635 lost and reads 636..699 from the ring
+ * (libmdbus(3) "Replay from the archive"), so the descriptor must become
+ * readable, and that read give exactly those 64, the first with 136 lost
+ * (the helper waited for the dead archive to move: never).
+ */
+static void with_killed_archive(void)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_sub_config sc;
+	struct mdbus_msg m;
+	struct reader rd;
+	char dir[300];
+	pid_t pid;
+	uint64_t v, next = 636;
+	int r, got = 0;
+
+	channel = "subfd.killed";
+	snprintf(dir, sizeof dir, "%s/%s.archive", tu_dir(), channel);
+	TU_CHECK(mkdir(dir, 0750) == 0);
+	atomic_store_explicit(&sh->ready, 0, memory_order_relaxed);
+	pid = tu_spawn(archiving_publisher, dir);
+	tu_await(&sh->ready, 1, 10, "publisher and archive ready");
+	memset(&rd, 0, sizeof rd);
+	mdbus_sub_config_init(&sc);
+	sc.dir = tu_dir();
+	sc.start = MDBUS_START_SEQ;
+	TU_CHECK_RC(mdbus_sub_open(&rd.s, channel, &sc), 0);
+	rd.fd = mdbus_sub_fd(rd.s);
+	TU_CHECK(rd.fd >= 0);
+	TU_CHECK_EQ(wake_and_drain(&rd, "the archive's first 500"), 500);
+	TU_CHECK_EQ(readable_within(rd.fd, 50), 0);
+	tu_kill_reap(pid);
+	if (!readable_within(rd.fd, 5000))
+		tu_fail("descriptor not readable within 5 s: the publisher and "
+			"its archive killed, the ring holds the rest");
+	(void)!read(rd.fd, &v, sizeof v);
+	while ((r = mdbus_sub_try_read(rd.s, buf, sizeof buf, &m)) == 0) {
+		TU_CHECK_EQ(m.seq, next++);
+		TU_CHECK_EQ(m.lost, got++ == 0 ? 136 : 0);
+	}
+	TU_CHECK_RC(r, -EAGAIN);
+	TU_CHECK_EQ(got, 64);
+	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 0);
+	mdbus_sub_close(rd.s);
+}
+
+/*
+ * As with_killed_archive(), the publisher stopping (mdbus_pub_close())
+ * right after a read that waited for the archive: the state change makes
+ * the descriptor readable, but that read still finds the archive live
+ * (the reader looks at its publisher every 100 ms) and returns -EAGAIN
+ * with nothing; the read after that look counts 500..635 lost and reads
+ * 636..699, so the descriptor must become readable again (the helper
+ * waited for the stopped archive to move: never).
+ */
+static void with_stopped_archive(void)
+{
+	struct reader rd;
+	char dir[300];
+	int n;
+
+	mdbus_pub_close(caught_up("subfd.stopped", dir, sizeof dir, &rd));
+	for (n = 0; n < 5 && mdbus_sub_replaying(rd.s); n++) {
+		uint64_t before = rd.next;
+
+		if (!readable_within(rd.fd, 5000))
+			tu_fail("descriptor not readable within 5 s: the "
+				"publisher and its archive stopped, the ring "
+				"holds the rest (reader at %llu, %d readiness "
+				"seen)", (unsigned long long)rd.next, n);
+		(void)!read(rd.fd, &(uint64_t){0}, sizeof(uint64_t));
+		while (mdbus_sub_try_read(rd.s, (unsigned char[PMAX]){0}, PMAX,
+					  &(struct mdbus_msg){0}) == 0)
+			rd.next = mdbus_sub_position(rd.s);
+		if (rd.next != before)
+			break;
+	}
+	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 0);
+	TU_CHECK_EQ(rd.next, 700);
+	TU_CHECK_EQ(mdbus_sub_lost(rd.s), 136);
+	mdbus_sub_close(rd.s);
+}
+
 int main(void)
 {
 	tu_init("t_subfd", 120);
@@ -627,6 +745,8 @@ int main(void)
 	with_corrupt_archive();
 	with_named_archive();
 	with_refused_file();
+	with_stopped_archive();
+	with_killed_archive();
 	tu_note("ok");
 	return 0;
 }
