@@ -331,6 +331,14 @@ static int misplaced(struct replay *rp, const struct seg_map *m, uint64_t seq)
 	return !rp->r;
 }
 
+/* The record seq of the current file was read or skipped: the next one
+ * must come after it (misplaced()). */
+static void passed(struct replay *rp, uint64_t seq)
+{
+	rp->prev = seq;
+	rp->have_prev = 1;
+}
+
 /* One record of the current file at pos: 0 read into buf, 2 skipped
  * (before pos), 3 not announced (at or past next), 1 none: the file
  * ended (its end, a cut record, or corruption). */
@@ -351,16 +359,18 @@ static int one_record(struct replay *rp, const struct seg_map *m,
 		return 1;
 	if (seq >= next)
 		return 3;
-	rp->prev = seq;
-	rp->have_prev = 1;
 	if (seq < *pos) {
 		rec_skip(rp->r);
+		passed(rp, seq);
 		rp->skipped++;
 		return 2;
 	}
 	*lost += seq - *pos; /* the archive missed them */
 	*pos = seq;
 	r = mdbus_rec_read(rp->r, buf, len, msg);
+	if (r == -EMSGSIZE) /* not consumed: read again with room */
+		return r;
+	passed(rp, seq); /* another error: the file ends after it */
 	if (r < 0)
 		return r;
 	(*pos)++;

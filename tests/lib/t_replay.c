@@ -18,6 +18,9 @@
  *    errors, no hang;
  *  - 2000 files read through with one listing of the directory (the
  *    program interposes fdopendir() and counts: dynamic link only);
+ *  - a read into a buffer too small for the archive's message: -EMSGSIZE,
+ *    nothing consumed, the next read with room gets it (it was taken for
+ *    a record out of order: MDBUS_ECORRUPT and the file's rest lost);
  *  - records and names that cannot be where they are (far ahead of
  *    everything published, out of order): MDBUS_ECORRUPT once, naming
  *    the file, then the next file, what neither holds counted lost;
@@ -42,7 +45,7 @@
 #define PMAX (SLOT - MDBUS_SLOT_HEADER)
 #define RING 64 /* 16 slots x 4 blocks */
 #define NOBODY 65534
-#define NDIRS 6
+#define NDIRS 7
 
 static char dirs[NDIRS][256];
 static unsigned listings; /* fdopendir() calls: directory listings */
@@ -473,6 +476,30 @@ static void t_far(void)
 	tu_note("records and names out of place: corrupt, said once, exact loss");
 }
 
+/* ------------------------------------------------ a buffer too small */
+
+static void t_short_buffer(void)
+{
+	mdbus_pub_t *p = pub_open("short", dirs[6]);
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	mdbus_sub_t *s;
+
+	publish(p, 0, 700);
+	archive_range(dirs[6], "short", 0, 500);
+	mdbus_pub_archive_progress(p, 500, 0);
+	s = sub_open("short", MDBUS_START_SEQ, 0, NULL, 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 1);
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, 0, &m), -EMSGSIZE);
+	TU_CHECK_EQ(m.size, tu_size_for(0, PMIN, PMAX));
+	TU_CHECK_EQ(mdbus_sub_position(s), 0);
+	read_range(s, 0, 500, 0);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	tu_note("short buffer: -EMSGSIZE, then the same message");
+}
+
 int main(void)
 {
 	tu_init("t_replay", 60);
@@ -485,5 +512,6 @@ int main(void)
 	t_hostile();
 	t_many();
 	t_far();
+	t_short_buffer();
 	return 0;
 }
