@@ -535,13 +535,21 @@ static int fall_back(struct mdbus_sub *s)
  * that a write of pos + capacity took this slot. So a reader that meets
  * a marker of a skip still under way, or of a lossless skip stopped
  * part-way (a reader joined among its markers), counts that message lost
- * and not the whole messages after it (doc/protocol.md, "Reading").
+ * and not the whole messages after it (doc/protocol.md, "Reading"). Only
+ * for a pos within a ring of w, where the markers go (the slots of
+ * w .. w + capacity - 1): a reader a ring or more past w has met one in
+ * every slot, and the skip's end is the seen + 1 it shows (else a skip of
+ * 2^40 stopped or killed before its count, or a forged stamp, would be
+ * 2^40 one-slot laps in one read); a reader more than a ring behind w
+ * lands by w and `seen` as any lapped reader (half a ring behind a batch
+ * sealed ahead, when lapped again soon after its landing).
  */
 static uint64_t lap_top(const struct mdbus_sub *s, uint64_t seen, uint64_t w)
 {
-	uint64_t taken = s->pos + s->m.g.capacity;
+	uint64_t cap = s->m.g.capacity, taken = s->pos + cap;
 
-	if (seen > w && seen > taken)
+	if (seen > w && seen > taken &&
+	    (s->pos < w ? w - s->pos <= cap : s->pos - w < cap))
 		seen = taken;
 	return w > seen + 1 ? w : seen + 1;
 }

@@ -21,9 +21,25 @@
  *    the next message then count exactly the rest. Before, it took the
  *    marker for a write of the skip's last number and jumped a ring back
  *    from there: it counted 64 lost, message 2 never came.
+ * 5. Every slot holds a marker of a skip of 2^40, the write count not
+ *    moved (its publisher stopped or killed between the markers and the
+ *    count): a reader at the write count counts the 2^40 lost in one
+ *    read that returns at once (-EAGAIN at the skip's end), and the skip
+ *    then done reaches it. Before: it took each marker for a write of one
+ *    message, 2^40 reads of one slot each inside that one read (it never
+ *    returned; a forged segment could make it 2^62).
+ * 6. Not a skip: a batch sealed past the write count, more than a ring
+ *    past a reader lapped again soon after its landing: the reader lands
+ *    half a ring behind the batch's newest message that it saw, as
+ *    doc/protocol.md "Reading" says, and reads from there. With the
+ *    stamp taken as a write of pos + capacity there, it landed half a
+ *    ring behind the write count, in slots the batch had taken, and went
+ *    on one slot a lap: message P + CAP + 1 with CAP + 1 lost, not
+ *    P + 3 CAP / 2 + 1 with 3 CAP / 2 + 1.
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "layout.h"
 #include "mdbus.h"
@@ -52,6 +68,12 @@ static void expect(mdbus_sub_t *s, uint64_t seq, uint64_t lost)
 static void publish(mdbus_pub_t *p)
 {
 	TU_CHECK_RC(mdbus_pub_publish(p, 7, "x", 1, 0), 0);
+}
+
+static void publish_n(mdbus_pub_t *p, uint64_t count)
+{
+	while (count--)
+		publish(p);
 }
 
 static void overwrite(void)
@@ -159,6 +181,19 @@ static void lossless(void)
 	mdbus_pub_close(p);
 }
 
+/* Stamps writing(to) in the slots of messages from .. from + count - 1, as
+ * a skip to `to` from `from` that has not moved the write count yet. */
+static void forge_markers(const char *ch, uint64_t from, uint64_t count,
+			  uint64_t to)
+{
+	size_t len;
+	void *seg = tu_map_file(tu_seg_path(ch), &len);
+
+	for (uint64_t k = from; k < from + count; k++)
+		atomic_store(&tu_slot(seg, k)[SLOT_W_STAMP], stamp_writing(to));
+	tu_unmap(seg, len);
+}
+
 static void under_way(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
@@ -166,20 +201,13 @@ static void under_way(void)
 	mdbus_sub_t *s;
 	unsigned char buf[64];
 	struct mdbus_msg m;
-	size_t len;
-	void *seg;
 
-	for (uint64_t i = 0; i < CAP; i++)
-		publish(p);
+	publish_n(p, CAP);
 	s = tu_sub_open("skip.u", "u", MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
 	TU_CHECK_EQ(mdbus_sub_position(s), 0);
 	/* the first two markers of a skip of CAP - 1 from CAP, in the slots
 	 * of messages 0 and 1 */
-	seg = tu_map_file(tu_seg_path("skip.u"), &len);
-	for (uint64_t k = CAP; k < CAP + 2; k++)
-		atomic_store(&tu_slot(seg, k)[SLOT_W_STAMP],
-			     stamp_writing(2 * CAP - 1));
-	tu_unmap(seg, len);
+	forge_markers("skip.u", CAP, 2, 2 * CAP - 1);
 	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);
 	TU_CHECK_EQ(m.seq, 2);
 	TU_CHECK_EQ(m.lost, 2);
@@ -189,6 +217,58 @@ static void under_way(void)
 	publish(p); /* 2 * CAP - 1 */
 	expect(s, 2 * CAP - 1, CAP - 1);
 	TU_CHECK_EQ(mdbus_sub_lost(s), CAP + 1);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+static void all_marked(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open("skip.a", &c);
+	const uint64_t n = 1ULL << 40;
+	unsigned left;
+	mdbus_sub_t *s;
+	unsigned char buf[64];
+	struct mdbus_msg m;
+
+	publish_n(p, CAP);
+	s = tu_sub_open("skip.a", "a", MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
+	TU_CHECK_EQ(mdbus_sub_position(s), CAP);
+	forge_markers("skip.a", CAP, CAP, CAP + n); /* every slot */
+	left = alarm(10); /* the watchdog's message if it walks them */
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), -EAGAIN);
+	alarm(left);
+	TU_CHECK_EQ(mdbus_sub_position(s), CAP + n);
+	TU_CHECK_EQ(mdbus_sub_lost(s), n);
+	TU_CHECK_RC(mdbus_pub_skip(p, n), 0);
+	publish(p); /* CAP + n */
+	expect(s, CAP + n, n);
+	TU_CHECK_EQ(mdbus_sub_lost(s), n);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+static void batch_landing(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open("skip.b", &c);
+	uint64_t w = 10 * CAP + 7, pos, last;
+	struct seg_header *h;
+	mdbus_sub_t *s;
+	size_t len;
+
+	s = tu_sub_open("skip.b", "b", MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	publish_n(p, w);
+	expect(s, w - CAP, w - CAP); /* lapped: lands at the oldest */
+	pos = w - CAP + 1;
+	last = pos + 2 * CAP; /* in pos's slot */
+	publish_n(p, last + 1 - w);
+	/* the batch from pos + CAP + 1 to last sealed, not yet published */
+	h = tu_map_file(tu_seg_path("skip.b"), &len);
+	atomic_store(&h->write_num, pos + CAP + 1);
+	expect(s, last + 1 - CAP / 2, last + 1 - CAP / 2 - pos);
+	expect(s, last + 2 - CAP / 2, 0);
+	tu_unmap(h, len);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 }
@@ -218,5 +298,7 @@ int main(void)
 	woken();
 	lossless();
 	under_way();
+	all_marked();
+	batch_landing();
 	return 0;
 }
