@@ -585,7 +585,10 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 			       ", past 2^62, which no publisher reaches",
 			       s->channel, w > SEQ_LIMIT ? "write count of" :
 			       "slot stamp for sequence", w > SEQ_LIMIT ? w : seen);
-	if (fall_back(s))
+	/* Only a published number may be in the archive: at or past w (a
+	 * skip's markers, one stopped part-way, a batch sealed) the archive's
+	 * end would send us back here at once, and round again. */
+	if (s->pos < w && fall_back(s))
 		return 1;
 	if (top < s->m.g.capacity || next <= s->pos)
 		next = s->pos + 1;

@@ -36,9 +36,19 @@
  *    ring behind the write count, in slots the batch had taken, and went
  *    on one slot a lap: message P + CAP + 1 with CAP + 1 lost, not
  *    P + 3 CAP / 2 + 1 with 3 CAP / 2 + 1.
+ * 7. Lossless, a reader with an archive caught up at the write count w
+ *    when a skip stopped part-way left its first 3 markers (in the slots
+ *    of w .. w + 2): the reader counts the 3 lost and waits at w + 3
+ *    (-EAGAIN at once), in the ring. Before: the lap sent it to the
+ *    archive (which cannot hold a number never published), whose end
+ *    sent it back to the ring at the same place, and again, inside one
+ *    read (listing the archive's directory each time), for as long as
+ *    the skip stayed stopped.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "layout.h"
@@ -273,6 +283,38 @@ static void batch_landing(void)
 	mdbus_pub_close(p);
 }
 
+static void archive_reader(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_LOSSLESS);
+	struct mdbus_sub_config sc;
+	mdbus_sub_t *s = NULL;
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	char dir[512];
+	unsigned left;
+	mdbus_pub_t *p;
+
+	snprintf(dir, sizeof dir, "%s/archive", tu_dir());
+	TU_CHECK(mkdir(dir, 0700) == 0);
+	c.archive_dir = dir;
+	p = tu_pub_open("skip.r", &c);
+	publish_n(p, CAP);
+	mdbus_sub_config_init(&sc);
+	sc.start = MDBUS_START_LATEST;
+	sc.archive_dir = dir;
+	sc.dir = tu_dir();
+	TU_CHECK_RC(mdbus_sub_open(&s, "skip.r", &sc), 0);
+	forge_markers("skip.r", CAP, 3, 2 * CAP + 5);
+	left = alarm(10); /* the watchdog's message if it goes round */
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), -EAGAIN);
+	alarm(left);
+	TU_CHECK_EQ(mdbus_sub_position(s), CAP + 3);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 3);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 /* A skip that would take the write count to where stamps wrap (a
  * recording's sequence numbers near 2^64 replayed with --keep-seq) is
  * refused, and the channel goes on as it was. */
@@ -300,5 +342,6 @@ int main(void)
 	under_way();
 	all_marked();
 	batch_landing();
+	archive_reader();
 	return 0;
 }
