@@ -96,7 +96,9 @@ class Publisher(_mdbus.Publisher):
 
     skip(n): the next message gets position + n and readers count the n
     as lost (Backpressure in a lossless channel with a reader within a
-    ring). Counters readers see (mdbus.counters(), Subscriber.counters(),
+    ring, or one that joined while it ran: nothing is skipped, and the
+    next call must be skip(n) again with the same n, before any publish;
+    libmdbus(3), mdbus_pub_skip). Counters readers see (mdbus.counters(), Subscriber.counters(),
     mdsub --status): counter_new(label, kind="total"|"gauge") defines
     the next one (value 0) and returns its id; counter_set(id, value),
     counter_add(id, delta), counter_get(id). Values are ints in

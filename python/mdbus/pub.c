@@ -164,7 +164,8 @@ static PyObject *pub_publish_rows(pub_object *self, PyObject *args,
 
 /* skip(n): the next message gets position + n; readers count the n as
  * lost (mdbus_pub_skip()). Raises Backpressure (lossless: nothing
- * skipped), Error (-EOVERFLOW past 2**62). */
+ * skipped; call skip(n) again with the same n before publishing),
+ * Error (-EOVERFLOW past 2**62). */
 static PyObject *pub_skip(pub_object *self, PyObject *arg)
 {
 	mdbus_pub_t *pub = usable(self);
