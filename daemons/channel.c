@@ -720,6 +720,11 @@ void channel_request_stop(struct channel *ch)
 	ev_async_send(ch->loop, &ch->stop_w);
 }
 
+int channel_stop_requested(const struct channel *ch)
+{
+	return ch->stop_sent;
+}
+
 struct chan_conf *channel_stop(struct channel *ch)
 {
 	struct chan_conf *conf = ch->conf;

@@ -41,6 +41,10 @@ struct chan_conf *channel_stop(struct channel *ch);
  * back-pressure overlap. */
 void channel_request_stop(struct channel *ch);
 
+/* 1 once channel_request_stop() was called: the channel publishes no
+ * more, and is to be stopped with channel_stop(). */
+int channel_stop_requested(const struct channel *ch);
+
 const struct chan_conf *channel_conf(const struct channel *ch);
 
 /* 1 once the source has ended and everything it gave is published. */

@@ -391,7 +391,9 @@ static struct mdpub_conf *load(const char *path)
  * with its new settings (a changed one stopped first, as its segment has
  * one owner), and when any of them cannot start, every one started is
  * stopped again and the changed ones restarted with the settings they
- * ran with. Only then are the channels the file dropped stopped.
+ * ran with. Only then are the channels the file dropped stopped. The
+ * channels stopped together are asked to stop first and joined after,
+ * so that their waits for back-pressure overlap (mdpub(8), SIGHUP).
  */
 struct reload_step {
 	char name[MDBUS_CHANNEL_MAX + 1]; /* of the channel started */
@@ -425,20 +427,64 @@ static int reload_one(struct mdpub *m, struct chan_conf **c,
 	return rc;
 }
 
+/* Starts a channel again with the settings it ran with (NULL: none),
+ * which it frees; logs when it cannot. */
+static void restart_previous(struct mdpub *m, struct chan_conf *old)
+{
+	if (old && start_one(m, &old) < 0)
+		log_msg(LOG_ERR, "reload: channel %s is down: its previous "
+			"settings failed", old->name);
+	conf_channel_free(old);
+}
+
+/* Asks the running channel called name, if any, to stop. */
+static void request_stop_of(struct mdpub *m, const char *name)
+{
+	long i = find_running(m, name);
+
+	if (i >= 0)
+		channel_request_stop(m->chans[i]);
+}
+
 /* Undoes the steps done: stops what they started, restarts what they
  * replaced. */
 static void reload_undo(struct mdpub *m, struct reload_step *steps, size_t n)
 {
+	for (size_t k = 0; k < n; k++)
+		request_stop_of(m, steps[k].name);
 	while (n--) {
 		struct reload_step *st = &steps[n];
 		long i = find_running(m, st->name);
 
 		if (i >= 0)
 			conf_channel_free(take_channel(m, (size_t)i));
-		if (st->old && start_one(m, &st->old) < 0)
-			log_msg(LOG_ERR, "reload: channel %s is down: its "
-				"previous settings failed", st->name);
-		conf_channel_free(st->old);
+		restart_previous(m, st->old);
+	}
+}
+
+/* Asks every running channel conf changes to stop. */
+static void request_changed_stops(struct mdpub *m, const struct mdpub_conf *conf)
+{
+	for (size_t k = 0; k < conf->nchans; k++) {
+		long i = find_running(m, conf->chans[k]->name);
+
+		if (i >= 0 &&
+		    !conf_channel_equal(channel_conf(m->chans[i]), conf->chans[k]))
+			channel_request_stop(m->chans[i]);
+	}
+}
+
+/* After a reload that failed: the changed channels asked to stop that it
+ * did not reach start again with the settings they ran with. */
+static void restart_stopping(struct mdpub *m)
+{
+	size_t i = 0;
+
+	while (i < m->nchans) {
+		if (channel_stop_requested(m->chans[i]))
+			restart_previous(m, take_channel(m, i));
+		else
+			i++;
 	}
 }
 
@@ -461,6 +507,8 @@ static size_t reload_dropped(const struct mdpub *m,
 static void reload_remove(struct mdpub *m, struct channel **gone, size_t n)
 {
 	for (size_t k = 0; k < n; k++)
+		channel_request_stop(gone[k]);
+	for (size_t k = 0; k < n; k++)
 		for (size_t i = 0; i < m->nchans; i++)
 			if (m->chans[i] == gone[k]) {
 				log_msg(LOG_NOTICE, "reload: channel %s removed",
@@ -482,15 +530,18 @@ static int reload_apply(struct mdpub *m, struct mdpub_conf *conf)
 		free(steps);
 		return -1;
 	}
+	request_changed_stops(m, conf);
 	for (size_t i = 0; i < conf->nchans && rc >= 0; i++) {
 		rc = reload_one(m, &conf->chans[i], &steps[n]);
 		n += rc > 0;
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		reload_undo(m, steps, n);
-	else
+		restart_stopping(m);
+	} else {
 		for (size_t i = 0; i < n; i++)
 			conf_channel_free(steps[i].old);
+	}
 	free(steps);
 	return rc < 0 ? -1 : 0;
 }

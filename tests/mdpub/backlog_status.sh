@@ -164,4 +164,64 @@ echo "stop of three channels with stalled readers: $MS ms"
 [ "$(grep -c "channel se[123]: [0-9]* messages held by back-pressure dropped at stop after 2 s, FEED_DOWN among them$" "$WORK/e.log")" -eq 3 ] ||
 	fail "not 3 channels dropped at stop: $(grep "dropped at stop" "$WORK/e.log")"
 kill -KILL $readers
+
+# stalled_channels NAME CH...: mdpub NAME on the channels CH (from
+# $WORK/NAME.conf), each held full by a stalled reader; their pids in
+# $readers
+stalled_channels() {
+	name=$1
+	shift
+	printf '[global]\nstats_interval = 0.1\n' >"$WORK/$name.conf"
+	for ch in "$@"; do
+		lossless "$ch"
+		sed 1,2d "$WORK/$ch.conf" >>"$WORK/$name.conf"
+	done
+	start "$name" -c "$WORK/$name.conf"
+	readers=
+	for ch in "$@"; do
+		wait_log "$name" "channel $ch: in [0-9]* out [1-9]"
+		stalled_reader "$ch"
+		readers="$readers $RD"
+	done
+	for ch in "$@"; do
+		wait_log "$name" "channel $ch: .* backpressure 1 "
+	done
+}
+
+# reload_then_stop NAME: SIGHUP, then SIGTERM at once; the milliseconds
+# from the SIGHUP to mdpub's exit in $MS
+reload_then_stop() {
+	t0=$(date +%s%N)
+	kill -HUP "$PID"
+	wait_log "$1" "SIGHUP: reloading"
+	stop "$PID"
+	MS=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# 6. a reload that changes four channels, each held by a stalled reader,
+# and a SIGTERM right after: the old channels' waits overlap, then the
+# new ones' at the stop: two bounds, not one per channel
+stalled_channels f sf1 sf2 sf3 sf4
+sed -i 's/^rate = 2000$/rate = 1000/' "$WORK/f.conf"
+reload_then_stop f
+echo "reload changing four stalled channels, then stop: $MS ms"
+[ "$(grep -c "reload: channel sf[1-4] changed: restarting" "$WORK/f.log")" -eq 4 ] ||
+	fail "not 4 channels restarted: $(grep "reload" "$WORK/f.log")"
+[ "$MS" -le $((2 * BOUND_MS + MARGIN_MS)) ] ||
+	fail "a reload of four stalled channels and a stop took $MS ms"
+kill -KILL $readers
+
+# 7. a reload that removes four channels, each held by a stalled reader,
+# and a SIGTERM right after: their waits overlap, one bound
+stalled_channels g sg1 sg2 sg3 sg4
+printf '[global]\nstats_interval = 0.1\n' >"$WORK/g.conf"
+lossless sg0
+sed 1,2d "$WORK/sg0.conf" >>"$WORK/g.conf"
+reload_then_stop g
+echo "reload removing four stalled channels, then stop: $MS ms"
+[ "$(grep -c "reload: channel sg[1-4] removed" "$WORK/g.log")" -eq 4 ] ||
+	fail "not 4 channels removed: $(grep "reload" "$WORK/g.log")"
+[ "$MS" -le $((BOUND_MS + MARGIN_MS)) ] ||
+	fail "a reload removing four stalled channels and a stop took $MS ms"
+kill -KILL $readers
 exit 0

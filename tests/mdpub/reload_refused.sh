@@ -68,6 +68,16 @@ expect_once "mdpub\[err\]: channel other exists with slot 256 .* asked slot 512 
 [ "$(count "channel keep: publishing from sequence")" -eq 3 ] ||
 	fail "keep was not restarted with its previous settings"
 publishing "a start that failed"
+# a new channel that cannot start before a changed one: the changed one,
+# asked to stop with the others changed (their waits overlap), starts
+# again with its previous settings though the reload never reached it
+printf "[global]\nstats_interval = 0\n[channel other]\nsource = synthetic\nslot_size = 512\nreplace = no\n[channel keep]\nsource = synthetic\nrate = 2000\nseed = 9\n" \
+	>"$WORK/m.conf"
+kill -HUP "$PID"
+wait_count "$rejected" $((n + 2))
+[ "$(count "channel keep: publishing from sequence")" -eq 4 ] ||
+	fail "keep was not restarted with its previous settings"
+publishing "a changed channel after one that failed"
 # and a good reload still works afterwards
 printf "${good}seed = 7\n" >"$WORK/m.conf"
 kill -HUP "$PID"
