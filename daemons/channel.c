@@ -406,6 +406,11 @@ static int life_status(struct channel *ch, uint32_t state, const char *text)
 
 	if (ch->quiet) /* each sequence number is the source's */
 		return 0;
+	if (sizeof(st) > mdbus_pub_payload_max(ch->pub)) { /* 64-byte slots */
+		log_msg(LOG_WARNING, "channel %s: status \"%s\" not published: "
+			"larger than the slot payload", channel_name(ch), text);
+		return 0;
+	}
 	st.recv_ns = now_realtime();
 	memcpy(st.text, text, strnlen(text, sizeof(st.text)));
 	return publish_in_order(ch, &h, &st) == 0 && ch->paused;
