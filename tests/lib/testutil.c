@@ -1,9 +1,10 @@
 /*
  * testutil.c - see testutil.h. No libmdbus calls here.
  */
-#include <dirent.h>
+#define _GNU_SOURCE /* nftw(), MAP_ANONYMOUS */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,27 +38,27 @@ static void forget_child(pid_t pid)
 			children[i] = 0;
 }
 
+/* nftw() callback: removes what it is given, the contents of a directory
+ * before it (FTW_DEPTH), without following symbolic links (FTW_PHYS). */
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* The test's directory and all under it (an archive's subdirectories). */
 static void remove_dir(void)
 {
-	DIR *d;
-	struct dirent *e;
-	char path[sizeof(test_dir) + 300];
-
 	if (!test_dir[0])
 		return;
 	umount2(test_dir, MNT_DETACH); /* t_nospace's tmpfs; else EINVAL */
-	d = opendir(test_dir);
-	if (d) {
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", test_dir,
-				 e->d_name);
-			unlink(path);
-		}
-		closedir(d);
-	}
-	rmdir(test_dir);
+	(void)nftw(test_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 	test_dir[0] = '\0';
 }
 
