@@ -72,6 +72,8 @@ struct mdbus_sub {
 	unsigned empty_looks;   /* not_ready() calls, see there */
 	int landed;             /* lapped before; landing: where it jumped */
 	uint64_t landing;
+	uint64_t fell_pos;      /* lapped(): pos + 1 and the write count of */
+	uint64_t fell_w;        /* its last fall back to the archive */
 };
 
 const struct seg_header *sub_header(const mdbus_sub_t *sub)
@@ -217,6 +219,7 @@ static int attach_map(struct mdbus_sub *s)
 	s->renamed = 0;
 	s->name_check_ns = 0;
 	s->landed = 0; /* a landing in another segment says nothing here */
+	s->fell_pos = 0; /* nor a fall back to its archive */
 	return 0;
 }
 
@@ -555,6 +558,22 @@ static uint64_t lap_top(const struct mdbus_sub *s, uint64_t seen, uint64_t w)
 }
 
 /*
+ * Whether message pos, published (below the write count w), may be in the
+ * archive, lapped by the stamp for `seen` in its slot: the ring no longer
+ * holds it, or a later message of its slot took it (a write under way, a
+ * batch sealed ahead of w). Not a skip's marker in a slot the ring still
+ * holds (done, under way or stopped part-way; writing(to), to not pos's
+ * slot's): a number never published, which no archive holds, and the
+ * archive's end (sub_replay.c at_end()) would send the reader back to
+ * the ring at once, round and round inside one read.
+ */
+static int archive_may_hold(const struct mdbus_sub *s, uint64_t seen, uint64_t w)
+{
+	return s->pos < seg_oldest(&s->m, w) ||
+	       ((seen - s->pos) & (s->m.g.capacity - 1)) == 0;
+}
+
+/*
  * Message pos is gone: a stamp for message `seen` (> pos) is in its slot.
  * Jumps to the oldest message that can still be whole (or one message on:
  * a slot with a size no producer writes, skip markers of a skip shorter
@@ -585,11 +604,15 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 			       ", past 2^62, which no publisher reaches",
 			       s->channel, w > SEQ_LIMIT ? "write count of" :
 			       "slot stamp for sequence", w > SEQ_LIMIT ? w : seen);
-	/* Only a published number may be in the archive: at or past w (a
-	 * skip's markers, one stopped part-way, a batch sealed) the archive's
-	 * end would send us back here at once, and round again. */
-	if (s->pos < w && fall_back(s))
-		return 1;
+	if (s->pos < w && archive_may_hold(s, seen, w)) {
+		if (s->fell_pos == s->pos + 1 && s->fell_w == w)
+			return -EAGAIN; /* the archive sent it back: wait */
+		if (fall_back(s)) {
+			s->fell_pos = s->pos + 1;
+			s->fell_w = w;
+			return 1;
+		}
+	}
 	if (top < s->m.g.capacity || next <= s->pos)
 		next = s->pos + 1;
 	else if (s->landed && s->pos - s->landing < s->m.g.capacity &&

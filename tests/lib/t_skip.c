@@ -44,6 +44,22 @@
  *    sent it back to the ring at the same place, and again, inside one
  *    read (listing the archive's directory each time), for as long as
  *    the skip stayed stopped.
+ * 8. Overwrite, a reader with an archive caught up at the write count
+ *    when a skip of 10 (less than a ring) is done: the reader counts the
+ *    10 lost in the ring, one a slot, and waits at the skip's end
+ *    (-EAGAIN at once), then reads the next message with lost 10. The
+ *    ring still holds those numbers' slots (the oldest message is far
+ *    behind them), so the archive cannot take the reader there: before,
+ *    each lap sent it to the archive and the archive's end back to the
+ *    ring, inside one read, for as long as the archive did not pass them.
+ * 9. Not a skip: a reader with an archive at P, published, whose slot
+ *    holds P + CAP, sealed by a batch and not yet published: the archive
+ *    may hold P, but its end sends the reader back to the ring (which
+ *    it says still holds P) at once. The reader goes to the archive once
+ *    and then waits for the write count (-EAGAIN at P, nothing lost);
+ *    before, it went round ring -> archive -> ring inside one read until
+ *    the count moved (for ever when the batch's publisher died there).
+ *    Once the count moves past P + CAP, it waits for the archive at P.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -283,34 +299,99 @@ static void batch_landing(void)
 	mdbus_pub_close(p);
 }
 
-static void archive_reader(void)
+/* A channel `ch` in `mode` with an archive announced in ch's directory
+ * (nobody writes it), CAP messages published, and a reader of it with
+ * that archive, at `start`. */
+static mdbus_pub_t *archived(const char *ch, enum mdbus_mode mode,
+			     enum mdbus_start start, mdbus_sub_t **s)
 {
-	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_LOSSLESS);
+	struct mdbus_pub_config c = tu_config(64, 16, 4, mode);
 	struct mdbus_sub_config sc;
-	mdbus_sub_t *s = NULL;
-	unsigned char buf[64];
-	struct mdbus_msg m;
 	char dir[512];
-	unsigned left;
 	mdbus_pub_t *p;
 
-	snprintf(dir, sizeof dir, "%s/archive", tu_dir());
+	snprintf(dir, sizeof dir, "%s/%s.archive", tu_dir(), ch);
 	TU_CHECK(mkdir(dir, 0700) == 0);
 	c.archive_dir = dir;
-	p = tu_pub_open("skip.r", &c);
+	p = tu_pub_open(ch, &c);
 	publish_n(p, CAP);
 	mdbus_sub_config_init(&sc);
-	sc.start = MDBUS_START_LATEST;
+	sc.start = start;
 	sc.archive_dir = dir;
 	sc.dir = tu_dir();
-	TU_CHECK_RC(mdbus_sub_open(&s, "skip.r", &sc), 0);
-	forge_markers("skip.r", CAP, 3, 2 * CAP + 5);
-	left = alarm(10); /* the watchdog's message if it goes round */
+	TU_CHECK_RC(mdbus_sub_open(s, ch, &sc), 0);
+	return p;
+}
+
+/* A read that must return -EAGAIN at once, not go round for ever. */
+static void nothing_yet(mdbus_sub_t *s)
+{
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	unsigned left = alarm(10); /* the watchdog's message if it goes round */
+
 	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), -EAGAIN);
 	alarm(left);
+}
+
+static void archive_reader(void)
+{
+	mdbus_sub_t *s = NULL;
+	mdbus_pub_t *p = archived("skip.r", MDBUS_MODE_LOSSLESS,
+				  MDBUS_START_LATEST, &s);
+
+	forge_markers("skip.r", CAP, 3, 2 * CAP + 5);
+	nothing_yet(s);
 	TU_CHECK_EQ(mdbus_sub_position(s), CAP + 3);
 	TU_CHECK_EQ(mdbus_sub_lost(s), 3);
 	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+static void archive_done_skip(void)
+{
+	mdbus_sub_t *s = NULL;
+	mdbus_pub_t *p = archived("skip.o", MDBUS_MODE_OVERWRITE,
+				  MDBUS_START_LATEST, &s);
+
+	TU_CHECK_RC(mdbus_pub_skip(p, 10), 0);
+	nothing_yet(s);
+	TU_CHECK_EQ(mdbus_sub_position(s), CAP + 10);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 10);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	publish_n(p, 1);
+	expect(s, CAP + 10, 10);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+static void archive_sealed_batch(void)
+{
+	mdbus_sub_t *s = NULL;
+	mdbus_pub_t *p = archived("skip.s", MDBUS_MODE_OVERWRITE,
+				  MDBUS_START_OLDEST, &s);
+	struct seg_header *h;
+	size_t len;
+
+	expect(s, 0, 0);
+	expect(s, 1, 0);
+	publish_n(p, 3); /* CAP .. CAP + 2, in the slots of 0 .. 2 */
+	h = tu_map_file(tu_seg_path("skip.s"), &len);
+	atomic_store(&h->write_num, CAP); /* sealed, not yet published */
+	nothing_yet(s);
+	nothing_yet(s);
+	TU_CHECK_EQ(mdbus_sub_position(s), 2);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	atomic_store(&h->write_num, CAP + 3); /* published */
+	tu_unmap(h, len);
+	/* now the ring no longer holds 2: the archive's, which the reader
+	 * waits for (the publisher announces it), nothing counted lost */
+	nothing_yet(s);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 1);
+	TU_CHECK_EQ(mdbus_sub_position(s), 2);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 }
@@ -343,5 +424,7 @@ int main(void)
 	all_marked();
 	batch_landing();
 	archive_reader();
+	archive_done_skip();
+	archive_sealed_batch();
 	return 0;
 }
