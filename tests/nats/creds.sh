@@ -50,6 +50,33 @@ known_refused() { # known_refused FILE ARGS...: 0 when to retry
 	grep -q "the server does not know the user of" "$f" || return 1
 	echo "note: the server refused known credentials ($*): retried"
 }
+# publishing NAME HOW: mdpub -c $WORK/NAME.conf, started by HOW (bg:
+# traced as NAME, see bg below; start: not traced), until it publishes
+# channel NAME; started again, twice at most, when the server refuses the
+# known user at once (known_refused), else a failure. The pid to wait for
+# in $UP, the program's in $UPPID.
+publishing() {
+	for try in 1 2 3; do
+		if [ "$2" = bg ]; then
+			bg "$1" "$MDPUB" -c "$WORK/$1.conf"
+			UP=$BG UPPID=$BGPID
+		else
+			start "$1" -c "$WORK/$1.conf"
+			UP=$PID UPPID=$PID
+		fi
+		i=0
+		until grep -q "channel $1: publishing from" "$WORK/$1.log" ||
+			! kill -0 "$UPPID" 2>/dev/null; do
+			i=$((i + 1))
+			[ $i -le 1200 ] || fail "no 'channel $1: publishing from' in $1.log"
+			sleep 0.05
+		done
+		grep -q "channel $1: publishing from" "$WORK/$1.log" && return 0
+		wait "$UP"
+		[ "$try" -lt 3 ] && known_refused "$WORK/$1.log" "$1" ||
+			fail "mdpub $1 did not start: $(cat "$WORK/$1.log")"
+	done
+}
 # Each program opens its creds or nkey file once, by name, checks that
 # descriptor and reads it; the client library gets what was read, never
 # the name (nothing can swap the file after the check). strace counts the
@@ -195,8 +222,8 @@ relay() {
 	shift 3
 	channel "$n.conf" "$n" source=nats "url=$url" 'subject=mdbus.src.>' \
 		"$key" mode=lossless
-	run_channel "$n"
-	DST=$PID
+	publishing "$n" start
+	DST=$UP
 	dump_channel "$n"
 	RD=$RPID
 	mdsub "$n" --forward "$url" "$@" || fail "mdsub $*: $(cat "$WORK/$n.fwd")"
@@ -267,23 +294,8 @@ RFEED=$RPID
 PIDS="$PIDS $RFEED"
 channel rc.conf rc source=nats "url=$RURL" 'subject=mdbus.feed.>' \
 	"creds=$K/swap.creds" mode=lossless
-# (started again, twice at most, when the server refuses the known user at
-# once: see known_refused)
-for try in 1 2 3; do
-	bg rc "$MDPUB" -c "$WORK/rc.conf"
-	RC=$BG RCPID=$BGPID
-	i=0
-	until grep -q "channel rc: publishing from" "$WORK/rc.log" ||
-		! kill -0 "$RCPID" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 1200 ] || fail "no 'channel rc: publishing from' in rc.log"
-		sleep 0.05
-	done
-	grep -q "channel rc: publishing from" "$WORK/rc.log" && break
-	wait "$RC"
-	[ "$try" -lt 3 ] && known_refused "$WORK/rc.log" rc ||
-		fail "mdpub rc did not start: $(cat "$WORK/rc.log")"
-done
+publishing rc bg
+RC=$UP RCPID=$UPPID
 dump_channel rc
 RRC=$RPID
 PIDS="$PIDS $RRC"
