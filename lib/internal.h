@@ -237,6 +237,9 @@ int replay_announced(const struct seg_map *m);
  * often, and so does mdbus_sub_fd()'s helper for it. */
 int replay_archive_runs(const struct seg_map *m);
 #define REPLAY_LIVE_NS 100000000ULL
+/* replay_archive_runs() for rp's reader, looked at most every
+ * REPLAY_LIVE_NS. */
+int replay_live(struct replay *rp, const struct seg_map *m);
 /* Opens the archive of m's channel in dir (NULL: the one the header
  * announces). Returns 0 with *out, -ENOENT when none is announced, or a
  * negative error with detail. */

@@ -560,16 +560,18 @@ static uint64_t lap_top(const struct mdbus_sub *s, uint64_t seen, uint64_t w)
 /*
  * Whether message pos, published (below the write count w), may be in the
  * archive, lapped by the stamp for `seen` in its slot: the ring no longer
- * holds it, or a later message of its slot took it (a write under way, a
- * batch sealed ahead of w). Not a skip's marker in a slot the ring still
- * holds (done, under way or stopped part-way; writing(to), to not pos's
- * slot's): a number never published, which no archive holds, and the
- * archive's end (sub_replay.c at_end()) would send the reader back to
- * the ring at once, round and round inside one read.
+ * holds it, a later message of its slot took it (a batch sealed ahead of
+ * w), or a write under way did (a stamp past w: a skip's marker under
+ * way or stopped part-way, which takes the slot of a message below w as
+ * message pos + capacity would). Not a done skip's marker in a slot the
+ * ring still holds (writing(t), t <= w, t not of pos's slot): a number never
+ * published, which no archive holds, and the archive's end (sub_replay.c
+ * at_end()) would send the reader back to the ring at once, round and
+ * round inside one read.
  */
 static int archive_may_hold(const struct mdbus_sub *s, uint64_t seen, uint64_t w)
 {
-	return s->pos < seg_oldest(&s->m, w) ||
+	return s->pos < seg_oldest(&s->m, w) || seen > w ||
 	       ((seen - s->pos) & (s->m.g.capacity - 1)) == 0;
 }
 
@@ -605,9 +607,12 @@ static MDBUS_COLD int lapped(struct mdbus_sub *s, uint64_t seen)
 			       s->channel, w > SEQ_LIMIT ? "write count of" :
 			       "slot stamp for sequence", w > SEQ_LIMIT ? w : seen);
 	if (s->pos < w && archive_may_hold(s, seen, w)) {
-		if (s->fell_pos == s->pos + 1 && s->fell_w == w)
-			return -EAGAIN; /* the archive sent it back: wait */
-		if (fall_back(s)) {
+		/* the archive sent it back: wait for the count to move, while
+		 * a publisher may move it; else it is the ring's lap */
+		if (s->fell_pos == s->pos + 1 && s->fell_w == w) {
+			if (replay_live(s->rp, &s->m))
+				return -EAGAIN;
+		} else if (fall_back(s)) {
 			s->fell_pos = s->pos + 1;
 			s->fell_w = w;
 			return 1;
@@ -1088,6 +1093,15 @@ static int replay_nap(struct mdbus_sub *s, uint64_t deadline)
 	return nanosleep(&nap, NULL) < 0 ? -errno : 1;
 }
 
+/* The write count a wait waits to pass: pos, or the count at which the
+ * archive sent the reader straight back to a ring that laps it at pos
+ * (lapped()): nothing changes until that count moves, and pos is below
+ * it, so waiting for pos would not sleep. */
+static uint64_t wait_count(const struct mdbus_sub *s)
+{
+	return !s->replaying && s->fell_pos == s->pos + 1 ? s->fell_w : s->pos;
+}
+
 /* mdbus_sub_read() when nothing was there: waits by the handle's strategy.
  * Out of line, so that a read that finds its message sets up no frame for
  * the wait (a busy feed's common case). */
@@ -1105,8 +1119,8 @@ static MDBUS_NOINLINE int read_wait(mdbus_sub_t *s, void *buf, size_t len,
 	for (round = 0;; round++) {
 		uint64_t pos = s->pos;
 
-		wf.pos = pos;
 		r = try_read(s, buf, len, msg);
+		wf.pos = wait_count(s);
 		if (r != -EAGAIN)
 			return r;
 		if (deadline == UINT64_MAX && timeout_ns >= 0)

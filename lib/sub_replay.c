@@ -279,7 +279,7 @@ int replay_archive_runs(const struct seg_map *m)
 }
 
 /* replay_archive_runs(), looked at most every REPLAY_LIVE_NS. */
-static int archive_live(struct replay *rp, const struct seg_map *m)
+int replay_live(struct replay *rp, const struct seg_map *m)
 {
 	uint64_t now = clock_mono_ns();
 
@@ -302,7 +302,7 @@ static int at_end(struct replay *rp, const struct seg_map *m, uint64_t *pos,
 
 	if (*pos >= old)
 		return 1;
-	if (archive_live(rp, m))
+	if (replay_live(rp, m))
 		return -EAGAIN;
 	*lost += old - *pos;
 	*pos = old;

@@ -60,15 +60,35 @@
  *    before, it went round ring -> archive -> ring inside one read until
  *    the count moved (for ever when the batch's publisher died there).
  *    Once the count moves past P + CAP, it waits for the archive at P.
+ * 10. Overwrite, a reader with an archive that read 0, then a skip of
+ *    CAP - 1 from CAP under way (its first three markers written, the
+ *    count still CAP): they took the slots of messages 0 .. 2, published
+ *    and in the archive (a file of 0 .. CAP - 1, archive_next CAP). The
+ *    reader at 1 reads 1 .. 3 from the archive, nothing lost: a stamp
+ *    past the count is a write under way, which took a published
+ *    message. Before, 1 and 2 were counted lost (1 is not below the
+ *    oldest by the count, and the marker is not of its slot's class).
+ * 11. Case 9 with a blocking reader: a read with a 300 ms timeout sleeps
+ *    until the count moves (-ETIMEDOUT, far less than 300 ms of CPU).
+ *    Before, the wait saw the count past the reader's position and went
+ *    round try_read -> lapped -> -EAGAIN without sleeping: a core busy
+ *    for as long as the batch stayed sealed.
+ * 12. Case 9 with the publisher gone (its state no longer active): nobody
+ *    will move the count, so the second lap at P is the ring's: P counted
+ *    lost (1), and P + 1, whole in the ring, is read. Before, the reader
+ *    waited at P (-EAGAIN) for as long as no new publisher came, with
+ *    the messages after P in the ring.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layout.h"
 #include "mdbus.h"
+#include "mdbus_rec.h"
 #include "testutil.h"
 
 #define CAP 64u
@@ -301,9 +321,10 @@ static void batch_landing(void)
 
 /* A channel `ch` in `mode` with an archive announced in ch's directory
  * (nobody writes it), CAP messages published, and a reader of it with
- * that archive, at `start`. */
+ * that archive, at `start`, waiting by `wait`. */
 static mdbus_pub_t *archived(const char *ch, enum mdbus_mode mode,
-			     enum mdbus_start start, mdbus_sub_t **s)
+			     enum mdbus_start start, enum mdbus_wait wait,
+			     mdbus_sub_t **s)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, mode);
 	struct mdbus_sub_config sc;
@@ -317,6 +338,7 @@ static mdbus_pub_t *archived(const char *ch, enum mdbus_mode mode,
 	publish_n(p, CAP);
 	mdbus_sub_config_init(&sc);
 	sc.start = start;
+	sc.wait = wait;
 	sc.archive_dir = dir;
 	sc.dir = tu_dir();
 	TU_CHECK_RC(mdbus_sub_open(s, ch, &sc), 0);
@@ -338,7 +360,8 @@ static void archive_reader(void)
 {
 	mdbus_sub_t *s = NULL;
 	mdbus_pub_t *p = archived("skip.r", MDBUS_MODE_LOSSLESS,
-				  MDBUS_START_LATEST, &s);
+				  MDBUS_START_LATEST,
+				  MDBUS_WAIT_ADAPTIVE, &s);
 
 	forge_markers("skip.r", CAP, 3, 2 * CAP + 5);
 	nothing_yet(s);
@@ -353,7 +376,8 @@ static void archive_done_skip(void)
 {
 	mdbus_sub_t *s = NULL;
 	mdbus_pub_t *p = archived("skip.o", MDBUS_MODE_OVERWRITE,
-				  MDBUS_START_LATEST, &s);
+				  MDBUS_START_LATEST,
+				  MDBUS_WAIT_ADAPTIVE, &s);
 
 	TU_CHECK_RC(mdbus_pub_skip(p, 10), 0);
 	nothing_yet(s);
@@ -366,19 +390,30 @@ static void archive_done_skip(void)
 	mdbus_pub_close(p);
 }
 
+/* An archived channel `ch` whose reader (waiting by `wait`) read 0 and 1,
+ * then CAP .. CAP + 2 written in the slots of 0 .. 2 and sealed, not yet
+ * published (write_num CAP): its header mapped (*h, *len). */
+static mdbus_pub_t *sealed(const char *ch, enum mdbus_wait wait,
+			   mdbus_sub_t **s, struct seg_header **h, size_t *len)
+{
+	mdbus_pub_t *p = archived(ch, MDBUS_MODE_OVERWRITE, MDBUS_START_OLDEST,
+				  wait, s);
+
+	expect(*s, 0, 0);
+	expect(*s, 1, 0);
+	publish_n(p, 3);
+	*h = tu_map_file(tu_seg_path(ch), len);
+	atomic_store(&(*h)->write_num, CAP);
+	return p;
+}
+
 static void archive_sealed_batch(void)
 {
 	mdbus_sub_t *s = NULL;
-	mdbus_pub_t *p = archived("skip.s", MDBUS_MODE_OVERWRITE,
-				  MDBUS_START_OLDEST, &s);
 	struct seg_header *h;
 	size_t len;
+	mdbus_pub_t *p = sealed("skip.s", MDBUS_WAIT_ADAPTIVE, &s, &h, &len);
 
-	expect(s, 0, 0);
-	expect(s, 1, 0);
-	publish_n(p, 3); /* CAP .. CAP + 2, in the slots of 0 .. 2 */
-	h = tu_map_file(tu_seg_path("skip.s"), &len);
-	atomic_store(&h->write_num, CAP); /* sealed, not yet published */
 	nothing_yet(s);
 	nothing_yet(s);
 	TU_CHECK_EQ(mdbus_sub_position(s), 2);
@@ -392,6 +427,104 @@ static void archive_sealed_batch(void)
 	TU_CHECK_EQ(mdbus_sub_replaying(s), 1);
 	TU_CHECK_EQ(mdbus_sub_position(s), 2);
 	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+/* The archive file of `ch` holding messages [0, n) as publish() writes
+ * them (doc/protocol.md, "Archive files"), in `dir`. */
+static void archive_file(const char *dir, const char *ch, uint64_t n)
+{
+	struct mdbus_rec_info info;
+	mdbus_rec_writer_t *w;
+	struct mdbus_stats st;
+	struct mdbus_msg m;
+	char path[1024];
+
+	TU_CHECK_RC(mdbus_channel_stats(ch, tu_dir(), &st, NULL, 0), 0);
+	snprintf(path, sizeof path, "%s/%s.%016llx.%020llu.19700101T000000."
+		 "000000001Z.rec", dir, ch, (unsigned long long)st.epoch, 0ULL);
+	memset(&info, 0, sizeof info);
+	strcpy(info.channel, ch);
+	TU_CHECK_RC(mdbus_rec_create(&w, path, &info, MDBUS_REC_EXCL), 0);
+	for (uint64_t i = 0; i < n; i++) {
+		memset(&m, 0, sizeof m);
+		m.seq = i;
+		m.ts_ns = i + 1;
+		m.size = 1;
+		m.type = 7;
+		TU_CHECK_RC(mdbus_rec_write(w, &m, "x"), 0);
+	}
+	TU_CHECK_RC(mdbus_rec_finish(w), 0);
+}
+
+static void archive_skip_under_way(void)
+{
+	mdbus_sub_t *s = NULL;
+	mdbus_pub_t *p = archived("skip.uw", MDBUS_MODE_OVERWRITE,
+				  MDBUS_START_OLDEST, MDBUS_WAIT_ADAPTIVE, &s);
+	char dir[512];
+
+	snprintf(dir, sizeof dir, "%s/skip.uw.archive", tu_dir());
+	archive_file(dir, "skip.uw", CAP);
+	mdbus_pub_archive_progress(p, CAP, 0);
+	expect(s, 0, 0);
+	forge_markers("skip.uw", CAP, 3, 2 * CAP - 1);
+	expect(s, 1, 0);
+	expect(s, 2, 0);
+	expect(s, 3, 0);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+static double cpu_seconds(void)
+{
+	struct timespec t;
+
+	TU_CHECK(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) == 0);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static void archive_sealed_blocking(void)
+{
+	mdbus_sub_t *s = NULL;
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	struct seg_header *h;
+	size_t len;
+	mdbus_pub_t *p = sealed("skip.bk", MDBUS_WAIT_BLOCK, &s, &h, &len);
+	double cpu;
+
+	cpu = cpu_seconds();
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 300000000LL),
+		    -ETIMEDOUT);
+	cpu = cpu_seconds() - cpu;
+	if (cpu > 0.1)
+		tu_fail("a blocking read waiting for the count used %.3f s "
+			"of CPU in 0.3 s", cpu);
+	TU_CHECK_EQ(mdbus_sub_position(s), 2);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	atomic_store(&h->write_num, CAP + 3);
+	tu_unmap(h, len);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+static void archive_sealed_gone(void)
+{
+	mdbus_sub_t *s = NULL;
+	struct seg_header *h;
+	size_t len;
+	mdbus_pub_t *p = sealed("skip.sg", MDBUS_WAIT_ADAPTIVE, &s, &h, &len);
+
+	atomic_store(&h->pub_state, SEG_PUB_STOPPED);
+	expect(s, 3, 1);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 1);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	atomic_store(&h->pub_state, SEG_PUB_ACTIVE);
+	atomic_store(&h->write_num, CAP + 3);
+	tu_unmap(h, len);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 }
@@ -426,5 +559,8 @@ int main(void)
 	archive_reader();
 	archive_done_skip();
 	archive_sealed_batch();
+	archive_skip_under_way();
+	archive_sealed_blocking();
+	archive_sealed_gone();
 	return 0;
 }
