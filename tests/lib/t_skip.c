@@ -356,6 +356,16 @@ static void nothing_yet(mdbus_sub_t *s)
 	alarm(left);
 }
 
+/* nothing_yet(), and the reader is at pos, with lost counted in all,
+ * reading the archive or not. */
+static void waits_at(mdbus_sub_t *s, uint64_t pos, uint64_t lost, int replaying)
+{
+	nothing_yet(s);
+	TU_CHECK_EQ(mdbus_sub_position(s), pos);
+	TU_CHECK_EQ(mdbus_sub_lost(s), lost);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), replaying);
+}
+
 static void archive_reader(void)
 {
 	mdbus_sub_t *s = NULL;
@@ -364,10 +374,7 @@ static void archive_reader(void)
 				  MDBUS_WAIT_ADAPTIVE, &s);
 
 	forge_markers("skip.r", CAP, 3, 2 * CAP + 5);
-	nothing_yet(s);
-	TU_CHECK_EQ(mdbus_sub_position(s), CAP + 3);
-	TU_CHECK_EQ(mdbus_sub_lost(s), 3);
-	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	waits_at(s, CAP + 3, 3, 0);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 }
@@ -380,10 +387,7 @@ static void archive_done_skip(void)
 				  MDBUS_WAIT_ADAPTIVE, &s);
 
 	TU_CHECK_RC(mdbus_pub_skip(p, 10), 0);
-	nothing_yet(s);
-	TU_CHECK_EQ(mdbus_sub_position(s), CAP + 10);
-	TU_CHECK_EQ(mdbus_sub_lost(s), 10);
-	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	waits_at(s, CAP + 10, 10, 0);
 	publish_n(p, 1);
 	expect(s, CAP + 10, 10);
 	mdbus_sub_close(s);
@@ -415,18 +419,12 @@ static void archive_sealed_batch(void)
 	mdbus_pub_t *p = sealed("skip.s", MDBUS_WAIT_ADAPTIVE, &s, &h, &len);
 
 	nothing_yet(s);
-	nothing_yet(s);
-	TU_CHECK_EQ(mdbus_sub_position(s), 2);
-	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
-	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	waits_at(s, 2, 0, 0);
 	atomic_store(&h->write_num, CAP + 3); /* published */
 	tu_unmap(h, len);
 	/* now the ring no longer holds 2: the archive's, which the reader
 	 * waits for (the publisher announces it), nothing counted lost */
-	nothing_yet(s);
-	TU_CHECK_EQ(mdbus_sub_replaying(s), 1);
-	TU_CHECK_EQ(mdbus_sub_position(s), 2);
-	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	waits_at(s, 2, 0, 1);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 }

@@ -535,26 +535,49 @@ static void with_corrupt_archive(void)
  * and one drain read all 700, lost 0 (the helper waited for archive_next,
  * which nobody moves: the reader never got a message).
  */
-static void with_named_archive(void)
+/* Channel `name` (the global `channel`) with messages 0..699 published
+ * and a directory for its archive made in dir, which its publisher
+ * announces when `announce`. */
+static mdbus_pub_t *published_700(const char *name, char *dir, size_t len,
+				  int announce)
 {
 	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
-	struct mdbus_sub_config sc;
-	struct reader rd;
-	char dir[300];
 	mdbus_pub_t *p;
 
-	channel = "subfd.named";
-	snprintf(dir, sizeof dir, "%s/%s.archive", tu_dir(), channel);
+	channel = name;
+	snprintf(dir, len, "%s/%s.archive", tu_dir(), channel);
 	TU_CHECK(mkdir(dir, 0750) == 0);
+	if (announce)
+		cfg.archive_dir = dir;
 	p = tu_pub_open(channel, &cfg);
 	publish_upto(p, 0, 700);
-	archive_file(dir, 0, 640);
-	memset(&rd, 0, sizeof rd);
+	return p;
+}
+
+/* A reader of `channel` from seq 0 with the archive in dir (NULL: the
+ * announced one). */
+static mdbus_sub_t *reader_from_0(const char *dir)
+{
+	struct mdbus_sub_config sc;
+	mdbus_sub_t *s = NULL;
+
 	mdbus_sub_config_init(&sc);
 	sc.dir = tu_dir();
 	sc.start = MDBUS_START_SEQ;
 	sc.archive_dir = dir;
-	TU_CHECK_RC(mdbus_sub_open(&rd.s, channel, &sc), 0);
+	TU_CHECK_RC(mdbus_sub_open(&s, channel, &sc), 0);
+	return s;
+}
+
+static void with_named_archive(void)
+{
+	struct reader rd;
+	char dir[300];
+	mdbus_pub_t *p = published_700("subfd.named", dir, sizeof dir, 0);
+
+	archive_file(dir, 0, 640);
+	memset(&rd, 0, sizeof rd);
+	rd.s = reader_from_0(dir);
 	TU_CHECK_EQ(mdbus_sub_replaying(rd.s), 1);
 	rd.fd = mdbus_sub_fd(rd.s);
 	TU_CHECK(rd.fd >= 0);
@@ -576,32 +599,21 @@ static void with_named_archive(void)
  */
 static void with_refused_file(void)
 {
-	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
 	unsigned char buf[PMAX];
-	struct mdbus_sub_config sc;
 	struct mdbus_msg m;
 	char dir[300], path[512], link2[600];
 	mdbus_sub_t *s;
-	mdbus_pub_t *p;
+	mdbus_pub_t *p = published_700("subfd.refused", dir, sizeof dir, 1);
 	uint64_t v, next = 0;
 	int fd, r, got = 0;
 
-	channel = "subfd.refused";
-	snprintf(dir, sizeof dir, "%s/%s.archive", tu_dir(), channel);
-	TU_CHECK(mkdir(dir, 0750) == 0);
-	cfg.archive_dir = dir;
-	p = tu_pub_open(channel, &cfg);
-	publish_upto(p, 0, 700);
 	archive_file(dir, 0, 200);
 	archive_file(dir, 200, 300);
 	archive_upto(p, dir, 300, 500);
 	archive_path(path, sizeof path, dir, 200);
 	snprintf(link2, sizeof link2, "%s.link", dir);
 	TU_CHECK(link(path, link2) == 0);
-	mdbus_sub_config_init(&sc);
-	sc.dir = tu_dir();
-	sc.start = MDBUS_START_SEQ;
-	TU_CHECK_RC(mdbus_sub_open(&s, channel, &sc), 0);
+	s = reader_from_0(NULL);
 	fd = mdbus_sub_fd(s);
 	TU_CHECK(fd >= 0);
 	TU_CHECK_EQ(readable_within(fd, 5000), 1);
