@@ -85,6 +85,7 @@ struct channel {
 	struct chan_conf *conf;
 	mdbus_pub_t *pub;
 	pthread_t thread;
+	int joined; /* the thread has ended (channel_join()) */
 	struct ev_loop *loop;
 	struct ev_loop *main_loop;
 	ev_async *done_w;
@@ -730,12 +731,20 @@ int channel_stop_requested(const struct channel *ch)
 	return ch->stop_sent;
 }
 
+void channel_join(struct channel *ch)
+{
+	channel_request_stop(ch);
+	if (ch->joined)
+		return;
+	pthread_join(ch->thread, NULL);
+	ch->joined = 1;
+}
+
 struct chan_conf *channel_stop(struct channel *ch)
 {
 	struct chan_conf *conf = ch->conf;
 
-	channel_request_stop(ch);
-	pthread_join(ch->thread, NULL);
+	channel_join(ch);
 	stop_archive(ch);
 	channel_log_stats(ch);
 	log_msg(LOG_NOTICE, "channel %s: stopped at sequence %llu",

@@ -41,6 +41,11 @@ struct chan_conf *channel_stop(struct channel *ch);
  * back-pressure overlap. */
 void channel_request_stop(struct channel *ch);
 
+/* Stops the channel as channel_stop() does, up to the end of its thread:
+ * its counters are final then (channel_complete()); channel_stop() still
+ * frees it. */
+void channel_join(struct channel *ch);
+
 /* 1 once channel_request_stop() was called: the channel publishes no
  * more, and is to be stopped with channel_stop(). */
 int channel_stop_requested(const struct channel *ch);

@@ -314,12 +314,23 @@ static struct chan_conf *take_channel(struct mdpub *m, size_t i)
 	return c;
 }
 
-static void stop_all(struct mdpub *m)
+/* Stops every channel; returns 1 when each had published all of its input
+ * (mdpub --replay, --lines: to its end unless --loop), counting what
+ * back-pressure still held at the stop as dropped. */
+static int stop_all(struct mdpub *m)
 {
+	int complete = 1;
+
 	for (size_t i = 0; i < m->nchans; i++)
 		channel_request_stop(m->chans[i]);
-	while (m->nchans)
+	while (m->nchans) {
+		struct channel *ch = m->chans[m->nchans - 1];
+
+		channel_join(ch);
+		complete &= channel_complete(ch, !m->opts.loop);
 		conf_channel_free(take_channel(m, m->nchans - 1));
+	}
+	return complete;
 }
 
 /* Room for `more` channels besides those running. */
@@ -820,16 +831,6 @@ static int check(const struct opts *o)
 	return 0;
 }
 
-/* --replay, --lines: every channel's input published, to its end (a
- * --loop has none). */
-static int all_complete(const struct mdpub *m)
-{
-	for (size_t i = 0; i < m->nchans; i++)
-		if (!channel_complete(m->chans[i], !m->opts.loop))
-			return 0;
-	return 1;
-}
-
 static int run(struct mdpub *m, struct mdpub_conf *conf, int fd)
 {
 	int rc;
@@ -844,9 +845,8 @@ static int run(struct mdpub *m, struct mdpub_conf *conf, int fd)
 	report_started(m, fd, rc == 0 ? 0 : 1);
 	if (rc == 0)
 		ev_run(m->loop, 0);
-	if (rc == 0 && m->opts.source && !all_complete(m))
+	if (!stop_all(m) && rc == 0 && m->opts.source)
 		rc = EXIT_PARTIAL;
-	stop_all(m);
 	pidfile_release(m->pidfd, m->opts.pidfile);
 	free(m->chans);
 	log_msg(LOG_NOTICE, "mdpub %s", rc == 0 ? "stopped" :

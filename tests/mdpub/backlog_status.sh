@@ -5,7 +5,7 @@
 # data, never dropped while the reader comes back in time, and a stop
 # waits for the reader 2 s at most (unless stall_evict evicts it first),
 # then drops what is held, the FEED_DOWN among it, logged and counted
-# exactly.
+# exactly; a --replay --loop that dropped some at its stop exits 2.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 BOUND_MS=2000  # STOP_DRAIN_S of daemons/channel.c
@@ -224,4 +224,27 @@ echo "reload removing four stalled channels, then stop: $MS ms"
 [ "$MS" -le $((BOUND_MS + MARGIN_MS)) ] ||
 	fail "a reload removing four stalled channels and a stop took $MS ms"
 kill -KILL $readers
+
+# 8. mdpub --replay --loop on a lossless channel held full by a stalled
+# reader: what back-pressure holds at the stop is dropped, so not all of
+# the input was published: exit status 2 (mdpub(8), EXIT STATUS)
+{ header 65536; record 1 1000 a; record 2 2000 bb; record 3 3000 ccc; } >"$WORK/loop.rec"
+start h --replay "$WORK/loop.rec" --loop --speed 0 --set mode=lossless
+wait_log h "channel rec: publishing from sequence 0,"
+stalled_reader rec
+i=0
+until [ "$("$top_builddir/clients/mdsub" --status rec | awk '$1 == "backpressure" { print $2 }')" -ge 1 ] 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -le 1200 ] || fail "the replay of rec never met back-pressure"
+	sleep 0.05
+done
+kill -TERM "$PID"
+wait "$PID"
+rc=$?
+[ "$rc" -eq 2 ] || fail "mdpub --replay --loop exited $rc with messages dropped at stop, not 2"
+grep -q "channel rec: [1-9][0-9]* messages held by back-pressure dropped at stop after 2 s, FEED_DOWN among them$" "$WORK/h.log" ||
+	fail "no drop at stop logged: $(grep 'channel rec: in ' "$WORK/h.log")"
+grep -q "mdpub stopped before all of its input was published$" "$WORK/h.log" ||
+	fail "no partial stop logged"
+kill -KILL "$RD"
 exit 0
