@@ -55,6 +55,7 @@ struct backlog {
 	size_t len;  /* bytes used */
 	size_t cap;
 	uint64_t count; /* messages queued */
+	uint64_t data;  /* of them the source's (QUEUED_DATA) */
 	uint64_t seqs;  /* sequence numbers they and the skips queued take */
 };
 
@@ -95,7 +96,8 @@ struct channel {
 	ev_timer retry_w;
 	ev_timer drain_w;       /* at stop: ends the wait for back-pressure */
 	ev_prepare flush_w;
-	struct source *src;
+	struct source *src; /* NULL once stopped */
+	int input_stopped;  /* src's stop_input() was called (source.h) */
 	struct archive *arch;   /* the channel's archive, or NULL */
 	struct backlog q;
 	int paused;
@@ -172,6 +174,11 @@ size_t channel_payload_max(const struct channel *ch)
 int channel_paused(const struct channel *ch)
 {
 	return ch->paused;
+}
+
+uint64_t channel_held(const struct channel *ch)
+{
+	return ch->q.data;
 }
 
 int channel_finished(const struct channel *ch)
@@ -269,6 +276,7 @@ static int enqueue(struct channel *ch, const struct queued *h,
 		memcpy(q->buf + q->len + sizeof(*h), data, size);
 	q->len += need;
 	q->count += h->kind != QUEUED_SKIP;
+	q->data += h->kind == QUEUED_DATA;
 	q->seqs += h->kind == QUEUED_SKIP ? h->ts_ns : 1;
 	if (!ch->paused) {
 		ch->paused = 1;
@@ -377,6 +385,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			return;
 		q->head += sizeof(h) + ((h.size + 7u) & ~7u);
 		q->count -= h.kind != QUEUED_SKIP;
+		q->data -= h.kind == QUEUED_DATA;
 		q->seqs -= h.kind == QUEUED_SKIP ? h.ts_ns : 1;
 	}
 	q->head = q->len = 0;
@@ -455,17 +464,44 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	flush_counters(w->data);
 }
 
-/* The stop: the source stops, FEED_DOWN goes behind what is held, and
- * the loop ends once all of it is published (retry_cb(); a dead reader
- * stops holding the ring at once, a stalled one is evicted after
- * stall_evict: libmdbus(3), "Overwrite and lossless modes"), or after
- * STOP_DRAIN_S (drain_end_cb()). */
+/* The source takes no more input: stopped, or with a stop_input()
+ * only that, so that it learns in its stop() what of its messages
+ * back-pressure held was published (source.h; end_source()). */
+static void stop_input(struct channel *ch)
+{
+	const struct source_ops *ops = ch->conf->ops;
+
+	if (!ch->src || ch->input_stopped)
+		return;
+	if (!ops->stop_input) {
+		ops->stop(ch->src);
+		ch->src = NULL;
+		return;
+	}
+	ops->stop_input(ch->src);
+	ch->input_stopped = 1;
+}
+
+/* Stops and frees the source, if stop_input() left it. */
+static void end_source(struct channel *ch)
+{
+	stop_input(ch);
+	if (!ch->src)
+		return;
+	ch->conf->ops->stop(ch->src);
+	ch->src = NULL;
+}
+
+/* The stop: the source stops taking input, FEED_DOWN goes behind what
+ * is held, and the loop ends once all of it is published (retry_cb(); a
+ * dead reader stops holding the ring at once, a stalled one is evicted
+ * after stall_evict: libmdbus(3), "Overwrite and lossless modes"), or
+ * after STOP_DRAIN_S (drain_end_cb()). */
 static void stop_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct channel *ch = w->data;
 
-	ch->conf->ops->stop(ch->src);
-	ch->src = NULL;
+	stop_input(ch);
 	ch->down_queued = life_status(ch, MDBUS_STATE_FEED_DOWN, "mdpub stopping");
 	if (!ch->paused) {
 		ev_break(loop, EVBREAK_ALL);
@@ -505,6 +541,7 @@ static void *channel_thread(void *arg)
 	life_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
 	ev_run(ch->loop, 0);
 	drop_held(ch);
+	end_source(ch); /* channel_held(): what was dropped */
 	flush_counters(ch);
 	return NULL;
 }
@@ -655,8 +692,7 @@ static void stop_archive(struct channel *ch)
 
 static void channel_free(struct channel *ch)
 {
-	if (ch->src)
-		ch->conf->ops->stop(ch->src);
+	end_source(ch); /* a channel whose thread never ran */
 	if (ch->loop)
 		ev_loop_destroy(ch->loop);
 	stop_archive(ch);

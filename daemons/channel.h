@@ -76,6 +76,12 @@ int channel_publish(struct channel *ch, uint16_t type, const void *data,
 
 int channel_paused(const struct channel *ch);
 
+/* How many of the messages given to channel_publish() back-pressure
+ * holds queued, not yet in the ring: the last ones given. In the
+ * source's stop() after its stop_input() (source.h): those dropped at
+ * the stop. */
+uint64_t channel_held(const struct channel *ch);
+
 /* Skips n sequence numbers (mdbus_pub_skip(): readers count them lost),
  * queued in order under back-pressure as a message is. Returns 0, or -1
  * when the library refused (logged). */

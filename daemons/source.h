@@ -51,7 +51,18 @@ struct source_ops {
 	 * the start paused it: channel.c), so with its watchers still
 	 * running. */
 	void (*resume)(struct source *src);
-	/* Stops every watcher and frees the source. */
+	/* At the channel's stop, for a source that must learn what became
+	 * of its messages back-pressure held (NULL: stop() does it all at
+	 * once): stops taking input. The source publishes nothing after it;
+	 * the channel then publishes its FEED_DOWN, waits for what is held
+	 * (mdpub(8), "Channel life cycle") and calls no op of the source but
+	 * stop(), not resume() even when what was held got published. */
+	void (*stop_input)(struct source *src);
+	/* Stops every watcher and frees the source. With stop_input(), it
+	 * follows it in the channel's thread once the stop's wait ended (at
+	 * once when the thread never ran): channel_held() (channel.h) then
+	 * counts the source's last messages, those the stop dropped; 0 when
+	 * all it gave is in the ring. */
 	void (*stop)(struct source *src);
 	/* 1 when the source, so configured, numbers the channel's sequence
 	 * itself (channel_skip()): the channel then publishes no message of

@@ -12,16 +12,20 @@
  * malformed and dropped; a sequence number behind the expected one is a
  * duplicate (dropped), one ahead a feed gap of exactly the messages
  * skipped. JetStream messages are acknowledged (AckAll: the last of each
- * batch) once published. The reader checks that deliveries come without
- * a gap in the consumer's sequence (a server that died with messages on
- * their way, a consumer leader that changed): after one it makes the
- * consumer again from the stream sequence after the last message taken,
- * as an ordered consumer does, since a later acknowledgement (AckAll)
- * would else take the missing ones for handled. At start, a durable
- * consumer with deliveries not acknowledged (what a stopped or killed
- * mdpub had fetched and not published) is made again from its
- * acknowledgement floor, so a restart goes on exactly where the last
- * acknowledgement left off.
+ * batch) once in the ring: one that back-pressure holds (a lossless
+ * channel held full) once the channel publishes it (resume(), or at the
+ * stop when it did so in its wait: stop_input() then stop(), source.h),
+ * never when the stop drops it. The reader checks that deliveries come
+ * without a gap in the consumer's sequence (a server that died with
+ * messages on their way, a consumer leader that changed): after one it
+ * makes the consumer again from the stream sequence after the last
+ * message taken, as an ordered consumer does, since a later
+ * acknowledgement (AckAll) would else take the missing ones for handled.
+ * At start, a durable consumer with deliveries not acknowledged (what a
+ * stopped or killed mdpub had fetched and not published, held messages
+ * dropped at its stop among them) is made again from its acknowledgement
+ * floor, so a restart goes on exactly where the last acknowledgement left
+ * off.
  */
 #include "config.h"
 
@@ -115,6 +119,7 @@ struct nats_src {
 	natsMsg **q;
 	size_t qcap, qhead, qlen;
 	natsMsg *to_ack;          /* the last JetStream message published */
+	natsMsg *held;            /* the one back-pressure holds, or NULL */
 	struct natsw_seq seq;
 	struct log_limit bad_limit;
 	char read_error[320];     /* the reader's last error (under mu) */
@@ -435,14 +440,33 @@ static void handle(struct nats_src *n, natsMsg *m)
 				n->conf.timestamps ? ts : 0);
 }
 
-/* Acknowledges what is published (AckAll: the last one says it all), on
- * our connection rather than with natsMsg_Ack(), which goes through the
+/* A JetStream message handled: acknowledged by the next
+ * ack_published(), or once the channel publishes it when back-pressure
+ * holds it (channel_held(): at most this one, as wake_cb() takes no more
+ * while the channel is paused, and the backlog is empty when it is not). */
+static void taken(struct nats_src *n, natsMsg *m)
+{
+	natsMsg **slot = channel_held(n->base.ch) ? &n->held : &n->to_ack;
+
+	natsMsg_Destroy(*slot);
+	*slot = m;
+}
+
+/* Acknowledges what is in the ring (AckAll: the last one says it all),
+ * the held message too once the channel published it: never one dropped
+ * at the stop, which a restart with the durable must get again. On our
+ * connection rather than with natsMsg_Ack(), which goes through the
  * message's subscription: the reader may have destroyed it since (a
  * consumer made again). */
 static void ack_published(struct nats_src *n)
 {
 	const char *reply;
 
+	if (n->held && !channel_held(n->base.ch)) {
+		natsMsg_Destroy(n->to_ack);
+		n->to_ack = n->held;
+		n->held = NULL;
+	}
 	if (!n->to_ack)
 		return;
 	reply = natsMsg_GetReply(n->to_ack);
@@ -505,12 +529,10 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 	for (i = 0; i < DRAIN_MAX && !channel_paused(n->base.ch) &&
 		    (m = dequeue(n)); i++) {
 		handle(n, m);
-		if (!n->js) {
+		if (n->js)
+			taken(n, m);
+		else
 			natsMsg_Destroy(m);
-			continue;
-		}
-		natsMsg_Destroy(n->to_ack);
-		n->to_ack = m;
 	}
 	ack_published(n);
 	if (i == DRAIN_MAX)
@@ -662,6 +684,7 @@ static void free_src(struct nats_src *n)
 	while (n->qlen)
 		natsMsg_Destroy(dequeue(n));
 	natsMsg_Destroy(n->to_ack);
+	natsMsg_Destroy(n->held);
 	natsSubscription_Destroy(n->sub);
 	jsCtx_Destroy(n->js);
 	natsConnection_Destroy(n->nc);
@@ -672,7 +695,8 @@ static void free_src(struct nats_src *n)
 	free(n);
 }
 
-static void nats_stop(struct source *src)
+/* The reader ends; what it queued is not published, nor acknowledged. */
+static void nats_stop_input(struct source *src)
 {
 	struct nats_src *n = SOURCE_OF(src, struct nats_src);
 
@@ -683,16 +707,27 @@ static void nats_stop(struct source *src)
 	pthread_join(n->reader, NULL);
 	ev_async_stop(n->base.loop, &n->wake_w);
 	ack_published(n);
+}
+
+/* After the channel's wait at its stop: the held message acknowledged
+ * if it was published meanwhile (source.h). */
+static void nats_stop(struct source *src)
+{
+	struct nats_src *n = SOURCE_OF(src, struct nats_src);
+
+	ack_published(n);
 	natsConnection_FlushTimeout(n->nc, FLUSH_MS);
 	log_limit_flush(&n->bad_limit, LOG_WARNING);
 	natsConnection_Close(n->nc);
 	free_src(n);
 }
 
+/* The held message is in the ring: acknowledged; reading on. */
 static void nats_resume(struct source *src)
 {
 	struct nats_src *n = SOURCE_OF(src, struct nats_src);
 
+	ack_published(n);
 	ev_async_send(n->base.loop, &n->wake_w);
 }
 
@@ -753,6 +788,7 @@ const struct source_ops src_nats = {
 	.conf_check = nats_conf_check,
 	.start = nats_start,
 	.resume = nats_resume,
+	.stop_input = nats_stop_input,
 	.stop = nats_stop,
 	.counters = nats_counters,
 };

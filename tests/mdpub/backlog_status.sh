@@ -24,31 +24,9 @@ lossless() {
 		"heartbeat = 10" "$@" >>"$f"
 }
 
-# stats NAME CHANNEL FIELD: FIELD of the channel's last counter line
-stats() {
-	grep "channel $2: in " "$WORK/$1.log" | tail -n 1 | tr ' ' '\n' |
-		sed -n "/^$3\$/{n;p;}"
-}
-
 # stopped_at NAME CHANNEL: the write count the channel stopped at
 stopped_at() {
 	sed -n "s/.*channel $2: stopped at sequence \([0-9]*\)\$/\1/p" "$WORK/$1.log"
-}
-
-# stalled_reader CHANNEL: a reader registered from the latest message
-# (mdpub's FEED_UP is behind it once data is out) that stops itself
-# before reading; its pid in $RD
-stalled_reader() {
-	"$READER" --stall --from latest --until down --dump "$1" \
-		>"$WORK/$1.out" 2>"$WORK/$1.err" &
-	RD=$!
-	PIDS="$PIDS $RD"
-	i=0
-	until [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' /proc/$RD/status 2>/dev/null)" = T ]; do
-		i=$((i + 1))
-		[ $i -le 1200 ] || fail "the reader of $1 did not stop: $(cat "$WORK/$1.err")"
-		sleep 0.05
-	done
 }
 
 # timed_stop PID: stop PID, the milliseconds it took in $MS

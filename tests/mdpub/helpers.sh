@@ -52,6 +52,31 @@ wait_log() {
 	done
 }
 
+# stats NAME CHANNEL FIELD: FIELD of the channel's last counter line in
+# $WORK/NAME.log
+stats() {
+	grep "channel $2: in " "$WORK/$1.log" | tail -n 1 | tr ' ' '\n' |
+		sed -n "/^$3\$/{n;p;}"
+}
+
+# stalled_reader CHANNEL [OUT]: a reader registered at the next message
+# (MDBUS_START_LATEST) that stops itself before reading, holding a
+# lossless channel back until sent SIGCONT; it dumps into $WORK/OUT.out
+# (OUT: CHANNEL) until a FEED_DOWN, errors in $WORK/OUT.err; its pid in
+# $RD
+stalled_reader() {
+	"$READER" --stall --from latest --until down --dump "$1" \
+		>"$WORK/${2:-$1}.out" 2>"$WORK/${2:-$1}.err" &
+	RD=$!
+	PIDS="$PIDS $RD"
+	i=0
+	until [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' /proc/$RD/status 2>/dev/null)" = T ]; do
+		i=$((i + 1))
+		[ $i -le 1200 ] || fail "the reader of $1 did not stop: $(cat "$WORK/${2:-$1}.err")"
+		sleep 0.05
+	done
+}
+
 # port_of NAME: the port mdpub logged it listens or receives on, once
 # the segment exists too (the source binds before the segment is made:
 # a reader started right after would find no channel)

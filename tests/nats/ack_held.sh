@@ -1,0 +1,180 @@
+#!/bin/sh
+# JetStream acknowledgements under back-pressure (mdpub.conf(5), source
+# nats): mdpub's nats source acknowledges a message of its durable
+# consumer only once the message is in the ring. A lossless ring of 128
+# held full by a registered reader that stopped reading holds one message
+# queued by back-pressure when mdpub is stopped:
+#  1. the reader stays stopped: after the stop's 2 s wait the message and
+#     the FEED_DOWN are dropped (2 dropped), the message is not
+#     acknowledged, and mdpub started again with the same durable
+#     publishes it: every upstream message is in the ring once, in order;
+#  2. the reader reads on within the wait: what was held is published and
+#     acknowledged, and mdpub started again publishes nothing twice;
+#  3. as 1, the channel restarted by a reload (SIGHUP) instead.
+. "${top_srcdir:-.}/tests/nats/helpers.sh"
+command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
+
+COUNT=3000         # upstream data messages: 3 s of feed
+PUB=$((COUNT + 2)) # in the stream: with the upstream FEED_UP and FEED_DOWN
+
+# upstream C: nats-server nC, mdpub feeding channel C (synthetic,
+# $COUNT messages), its reader dumping into $WORK/C.out (pid $RS), and
+# mdsub forwarding C into stream C (pid $FWD); $URL the server's
+upstream() {
+	nats_start "n$1" -js -m -1
+	URL=nats://127.0.0.1:$(nats_port "n$1")
+	channel "$1.conf" "$1" source=synthetic rate=1000 count=$COUNT mode=lossless
+	start "$1" -c "$WORK/$1.conf"
+	SP=$PID
+	wait_log "$1" "channel $1: publishing from"
+	"$READER" --until down --dump --timeout 60 "$1" >"$WORK/$1.out" &
+	RS=$!
+	"$MDSUB" --from oldest --forward "$URL" --nats-stream "$1" "$1" \
+		>"$WORK/$1.fwd" 2>&1 &
+	FWD=$!
+	PIDS="$PIDS $FWD"
+	i=0
+	until grep -q "stream $1 created" "$WORK/$1.fwd" 2>/dev/null; do
+		i=$((i + 1)); [ $i -le 400 ] || fail "no stream: $(cat "$WORK/$1.fwd")"
+		sleep 0.05
+	done
+	printf '[global]\nstats_interval = 0.1\n[channel %sd]\n' "$1" >"$WORK/$1d.conf"
+	printf '%s\n' "source = nats" "url = $URL" "subject = mdbus.$1.>" \
+		"stream = $1" "durable = $1" "mode = lossless" "slot_size = 256" \
+		"slots_per_block = 64" "block_count = 2" "heartbeat = 10" \
+		>>"$WORK/$1d.conf"
+}
+
+# upstream_done C: the feed of C ended, all of it in stream C, the
+# forwarder stopped
+upstream_done() {
+	wait "$RS" || fail "reader of $1"
+	wait "$SP" || fail "mdpub $1"
+	i=0
+	until monitor "n$1" /jsz | tr -d ' \n' | grep -q "\"messages\":$PUB,"; do
+		i=$((i + 1)); [ $i -le 400 ] || fail "stream $1: $(monitor "n$1" /jsz)"
+		sleep 0.05
+	done
+	kill -TERM "$FWD"
+	wait "$FWD" || fail "mdsub --forward: $(cat "$WORK/$1.fwd")"
+}
+
+# took NAME CHANNEL WANT: waits until mdpub NAME ($PID) took WANT
+# messages in at least (its counters on SIGUSR1), 30 s at most
+took() {
+	i=0
+	until kill -USR1 "$PID" && sleep 0.1 && [ "$(stats "$1" "$2" in)" -ge "$3" ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 300 ] || fail "$1 took $(stats "$1" "$2" in) messages, not $3"
+	done
+}
+
+# exactly_once C OUT...: the quotes and trades of the dumps OUT... of
+# channel Cd, in that order, are the last ones of the upstream, each
+# once: nothing lost, nothing twice
+exactly_once() {
+	c=$1
+	shift
+	for o in "$@"; do
+		grep -q "^messages [0-9]* .* lost 0\$" "$WORK/$o.out" ||
+			fail "reader $o: $(tail -n 2 "$WORK/$o.out")"
+		grep '^[QT] ' "$WORK/$o.out"
+	done >"$WORK/$c.got"
+	grep '^[QT] ' "$WORK/$c.out" >"$WORK/$c.want"
+	n=$(wc -l <"$WORK/$c.got")
+	[ "$n" -gt 128 ] || fail "$c: only $n quotes and trades read"
+	tail -n "$n" "$WORK/$c.want" | cmp -s - "$WORK/$c.got" ||
+		fail "$c: the $n quotes and trades read are not the last $n of the upstream: $(tail -n "$n" "$WORK/$c.want" | diff - "$WORK/$c.got" | head -n 5)"
+	echo "$c: $n quotes and trades read, the last of the upstream's, each once"
+}
+
+# counters NAME CHANNEL: the channel's last counter line in NAME.log
+counters() {
+	grep "channel $2: in " "$WORK/$1.log" | tail -n 1
+}
+
+# held_full C READER: mdpub Ca (pid $PID) feeding channel Cd from stream
+# C until the ring is full behind the stalled reader READER (pid $RD)
+# and back-pressure holds a message
+held_full() {
+	start "$1a" -c "$WORK/$1d.conf"
+	wait_log "$1a" "channel $1d: in [0-9]* out [1-9]"
+	stalled_reader "$1d" "$2"
+	wait_log "$1a" "channel $1d: .* backpressure 1 "
+}
+
+# second_run C NAME OUT1 READER: mdpub NAME (pid $PID), its channel Cd
+# started again with the reader READER (pid $RD) reading it, takes what
+# stream C has left once the upstream is done and is stopped; the first
+# run of Cd published OUT1: every one of the $PUB is published once
+second_run() {
+	upstream_done "$1"
+	took "$2" "$1d" $((PUB - $3))
+	stop "$PID"
+	wait "$RD" || fail "reader $4: $(cat "$WORK/$4.err")"
+	out2=$(stats "$2" "$1d" out)
+	[ $(($3 + out2)) -eq "$PUB" ] && [ "$(stats "$2" "$1d" dropped)" -eq 0 ] ||
+		fail "$2: out $out2 after $3, not $PUB in all: $(counters "$2" "$1d")"
+	grep "channel $1d: source nats: " "$WORK/$2.log" | tail -n 1 |
+		grep -q ": duplicate 0 session 0 malformed 0" ||
+		fail "$2: $(grep 'source nats' "$WORK/$2.log" | tail -n 1)"
+}
+
+# 1. the reader stays stopped through the stop: the held message is
+# dropped, not acknowledged, and published by the next run
+upstream s1
+held_full s1 r1
+stop "$PID"
+grep -q "channel s1d: 2 messages held by back-pressure dropped at stop after 2 s, FEED_DOWN among them\$" "$WORK/s1a.log" ||
+	fail "no drop at stop of 2 logged: $(counters s1a s1d)"
+in1=$(stats s1a s1d in)
+out1=$(stats s1a s1d out)
+[ "$(stats s1a s1d dropped)" -eq 2 ] && [ $((in1 - out1)) -eq 1 ] ||
+	fail "s1a: $(counters s1a s1d)"
+echo "first run: in $in1 out $out1, 1 message and the FEED_DOWN dropped at stop"
+start s1b -c "$WORK/s1d.conf"
+wait_log s1b "channel s1d: publishing from"
+kill -CONT "$RD"
+second_run s1 s1b "$out1" r1
+exactly_once s1 r1
+
+# 2. the reader reads on within the stop's wait: the held message is
+# published and acknowledged, the next run does not publish it again
+upstream s2
+held_full s2 r2a
+kill -TERM "$PID"
+sleep 0.5
+kill -CONT "$RD"
+wait "$PID" || fail "mdpub exited $? after SIGTERM"
+wait "$RD" || fail "reader r2a: $(cat "$WORK/r2a.err")"
+in1=$(stats s2a s2d in)
+out1=$(stats s2a s2d out)
+[ "$(stats s2a s2d dropped)" -eq 0 ] && [ "$in1" -eq "$out1" ] ||
+	fail "s2a: $(counters s2a s2d)"
+grep -q "dropped at stop" "$WORK/s2a.log" && fail "$(grep "dropped at stop" "$WORK/s2a.log")"
+echo "first run: in $in1 out $out1, nothing dropped at stop"
+stalled_reader s2d r2b # registered at the next message: the next run's first
+kill -CONT "$RD"
+start s2b -c "$WORK/s2d.conf"
+second_run s2 s2b "$out1" r2b
+exactly_once s2 r2a r2b
+
+# 3. as 1, the channel restarted by a reload (SIGHUP, a setting changed)
+upstream s3
+held_full s3 r3
+sed -i 's/^heartbeat = 10$/heartbeat = 9/' "$WORK/s3d.conf"
+kill -HUP "$PID"
+wait_log s3a "reload: channel s3d changed: restarting"
+wait_log s3a "channel s3d: stopped at sequence"
+last1=$(grep -A 1 "channel s3d: 2 messages held by back-pressure dropped at stop after 2 s, FEED_DOWN among them\$" "$WORK/s3a.log" |
+	grep "channel s3d: in ")
+[ -n "$last1" ] || fail "no drop at stop of 2 logged at the reload: $(grep 'dropped at stop' "$WORK/s3a.log")"
+in1=$(echo "$last1" | sed -n 's/.* in \([0-9]*\) out .*/\1/p')
+out1=$(echo "$last1" | sed -n 's/.* out \([0-9]*\) malformed .*/\1/p')
+[ $((in1 - out1)) -eq 1 ] || fail "s3a before the reload: $last1"
+echo "before the reload: in $in1 out $out1, 1 message and the FEED_DOWN dropped"
+wait_log s3a "reload: .* loaded, 1 channel running"
+kill -CONT "$RD"
+second_run s3 s3a "$out1" r3
+exactly_once s3 r3
+exit 0
