@@ -296,6 +296,22 @@ static inline _Atomic uint64_t *seg_slot(const struct seg_map *m, uint64_t n)
 	       (in << m->g.slot_shift);
 }
 
+#define SLOT_TOUCH_LINES 4 /* slot_touch(): the slot's lines kept warm */
+
+/* A spinning reader's look at a slot of slot_words words that has not
+ * changed: loads its lines after the first (up to SLOT_TOUCH_LINES,
+ * relaxed, values unused), so that a message landing in it is fetched
+ * whole at once rather than line after line once the stamp is seen. */
+static inline void slot_touch(const _Atomic uint64_t *slot, uint32_t slot_words)
+{
+	uint32_t lines = slot_words / 8 < SLOT_TOUCH_LINES ? slot_words / 8
+							   : SLOT_TOUCH_LINES;
+	uint32_t l;
+
+	for (l = 1; l < lines; l++)
+		(void)atomic_load_explicit(&slot[l * 8], memory_order_relaxed);
+}
+
 /* The oldest message still whole in the ring when the write count is w:
  * w - capacity, unless the producer is writing w into that very slot
  * now. */
@@ -455,7 +471,7 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
  * else what FUTEX_WAKE returned (the sleepers woken). */
 long wait_wake_if_waiting(const struct seg_map *m);
 
-/* Spinning readers, between two reads: watches message pos's slot
+/* Adaptive readers, between two reads: watches message pos's slot
  * (slot_words words) for a while. Returns 1 as soon as it may be readable
  * or overwritten, 0 when nothing changed (wait.c). */
 int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos);

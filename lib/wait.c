@@ -61,8 +61,7 @@
 #define SPIN_MIN_NS 1000ULL  /* adaptive: budget after a short wait, at least */
 #define SPIN_GROW 2          /* adaptive: budget = this x the last short wait */
 #define SPIN_CHECK 4         /* adaptive: rounds between clock reads */
-#define WATCH_LOOKS 256      /* spinning: stamp loads per wait_watch() */
-#define WATCH_LINES 4        /* ... and the slot's lines it keeps warm */
+#define WATCH_LOOKS 256      /* stamp loads per wait_watch() */
 #define ARM_SETTLE_NS 1000000ULL /* first sleep without membarrier(2) */
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val,
@@ -194,26 +193,21 @@ static void cpu_relax(void)
 }
 
 /*
- * Spin-waiting on message pos's slot (slot_words 64-bit words): up to
- * WATCH_LOOKS relaxed loads of its stamp (a hint only: the read that
- * follows acquires it), stopping at the first that may say something
- * (complete, or a later message: lapped). While the slot stays as it
- * was, the loads hit the reader's own cached copy and cost the producer
- * nothing, and each look also touches the slot's other cache lines (up to
- * WATCH_LINES), so that when the message lands the reader fetches all of
- * its lines at once rather than the stamp's line first and the rest only
- * after it. While the producer is inside the slot (writing(pos)) the
- * reader only pauses between looks, so that it does not pull lines away
- * from the stores that will complete it (bench/mdbench: latency, and
- * publish cost with an active reader). Returns 1 when the stamp said
+ * Adaptive readers, within their spin budget: up to WATCH_LOOKS relaxed
+ * loads of message pos's stamp (a hint only: the read that follows
+ * acquires it), stopping at the first that may say something (complete,
+ * or a later message: lapped). While the slot stays as it was, the loads
+ * hit the reader's own cached copy and cost the producer nothing, and
+ * each look also touches the slot's other cache lines (slot_touch()).
+ * While the producer is inside the slot (writing(pos)) the reader only
+ * pauses between looks, so that it does not pull lines away from the
+ * stores that will complete it. Returns 1 when the stamp said
  * complete(pos) or a later message (read now), 0 when the looks ran out.
  */
 int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 {
 	uint64_t done = stamp_complete(pos), st;
-	uint32_t lines = slot_words / 8 < WATCH_LINES ? slot_words / 8 : WATCH_LINES;
 	unsigned k;
-	uint32_t l;
 
 	for (k = 0; k < WATCH_LOOKS; k++) {
 		st = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_relaxed);
@@ -225,8 +219,7 @@ int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 			cpu_relax();
 			continue;
 		}
-		for (l = 1; l < lines; l++)
-			(void)atomic_load_explicit(&slot[l * 8], memory_order_relaxed);
+		slot_touch(slot, slot_words);
 	}
 	return 0;
 }
@@ -577,9 +570,8 @@ int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	if (strategy == MDBUS_WAIT_ADAPTIVE && wf->state)
 		return adaptive_step(m, wf, round, deadline_ns);
 	if (strategy == MDBUS_WAIT_SPIN) {
-		cpu_relax();
-		/* every round: a round includes wait_watch()'s looks (up to
-		 * WATCH_LOOKS pauses), far more than a clock read */
+		/* every round: a round includes the reader's tries (sub.c
+		 * spin_read()), far more than a clock read */
 		if (deadline_ns != UINT64_MAX && clock_mono_ns() >= deadline_ns)
 			return -ETIMEDOUT;
 		return 0;
