@@ -1,5 +1,5 @@
 /*
- * t_watch.c - what a spinning reader's watch of a slot says (lib/wait.c
+ * t_watch.c - what an adaptive reader's watch of a slot says (lib/wait.c
  * wait_watch()), linked statically to reach the internal function, and
  * that a spinning read with timeout 0 returns while the publisher holds
  * the slot at writing(pos) (an open claim).
