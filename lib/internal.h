@@ -298,6 +298,16 @@ static inline _Atomic uint64_t *seg_slot(const struct seg_map *m, uint64_t n)
 
 #define SLOT_TOUCH_LINES 4 /* slot_touch(): the slot's lines kept warm */
 
+/* The CPU's spin-wait hint (PAUSE, YIELD), between two looks of a loop. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
 /* A spinning reader's look at a slot of slot_words words that has not
  * changed: loads its lines after the first (up to SLOT_TOUCH_LINES,
  * relaxed, values unused), so that a message landing in it is fetched

@@ -1106,8 +1106,10 @@ static uint64_t wait_count(const struct mdbus_sub *s)
 
 /*
  * Spinning (MDBUS_WAIT_SPIN): reads message pos as soon as it lands, by
- * trying to read it up to SPIN_TRIES times in a row, each time also
- * touching the slot's other cache lines (slot_touch()). Returns what
+ * trying to read it up to SPIN_TRIES times in a row; between two tries a
+ * pause while the producer writes the slot (so that the reader does not
+ * take its lines from under the stores that complete it), else a touch of
+ * the slot's other cache lines (slot_touch()). Returns what
  * try_read() returned, or -EAGAIN after the tries or once the position
  * moved (messages before a start time stepped over: the caller checks its
  * deadline). A read that finds its message returns straight from here;
@@ -1124,10 +1126,18 @@ static int spin_read(mdbus_sub_t *s, void *buf, size_t len,
 	int r;
 
 	for (k = 0; k < SPIN_TRIES; k++) {
-		slot_touch(seg_slot(&s->m, pos), s->m.g.slot_size / 8);
+		const _Atomic uint64_t *slot;
+
 		r = try_read(s, buf, len, msg);
 		if (r != -EAGAIN || s->pos != pos)
 			return r;
+		slot = seg_slot(&s->m, pos);
+		/* Relaxed: a hint, as in wait_watch(); the next try acquires */
+		if (atomic_load_explicit(&slot[SLOT_W_STAMP],
+					 memory_order_relaxed) == stamp_writing(pos))
+			cpu_relax();
+		else
+			slot_touch(slot, s->m.g.slot_size / 8);
 	}
 	return -EAGAIN;
 }

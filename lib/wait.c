@@ -183,15 +183,6 @@ static int sleep_words(_Atomic uint32_t *word, uint32_t val,
 	return sleep_shared(word, val, wf, ns);
 }
 
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /*
  * Adaptive readers, within their spin budget: up to WATCH_LOOKS relaxed
  * loads of message pos's stamp (a hint only: the read that follows
