@@ -1112,7 +1112,8 @@ static uint64_t wait_count(const struct mdbus_sub *s)
  * the slot's other cache lines (slot_touch()). Returns what
  * try_read() returned, or -EAGAIN after the tries or once the position
  * moved (messages before a start time stepped over: the caller checks its
- * deadline). A read that finds its message returns straight from here;
+ * deadline), the reader went to the archive or the archive sent it back
+ * (wait_count(): the caller waits as for any other strategy). A read that finds its message returns straight from here;
  * the tries, each the read's own checks and one look at the stamp, watch
  * the slot at the pace of a polling loop, which measured faster, from p50
  * to p95, than looking at the stamp alone and calling the read after it
@@ -1129,7 +1130,8 @@ static int spin_read(mdbus_sub_t *s, void *buf, size_t len,
 		const _Atomic uint64_t *slot;
 
 		r = try_read(s, buf, len, msg);
-		if (r != -EAGAIN || s->pos != pos)
+		if (r != -EAGAIN || s->pos != pos || s->replaying ||
+		    wait_count(s) != pos)
 			return r;
 		slot = seg_slot(&s->m, pos);
 		/* Relaxed: a hint, as in wait_watch(); the next try acquires */
