@@ -106,6 +106,9 @@ struct channel {
 	int stopping; /* the source is stopped: drain the backlog, then end */
 	int down_queued; /* the FEED_DOWN status is in the backlog */
 	uint64_t out_at_heartbeat;
+	uint64_t own_dropped; /* of the dropped, status messages of its own
+				 (channel thread; channel_complete() reads it
+				 once the thread ended) */
 	atomic_int finished;
 	int stop_sent; /* main thread: channel_request_stop() was called */
 	struct log_limit drop_limit;
@@ -189,7 +192,7 @@ int channel_finished(const struct channel *ch)
 int channel_complete(const struct channel *ch, int to_end)
 {
 	return (channel_finished(ch) || !to_end) && !get(ch, CTR_MALFORMED) &&
-	       !get(ch, CTR_DROPPED);
+	       get(ch, CTR_DROPPED) == ch->own_dropped;
 }
 
 void channel_count_malformed(struct channel *ch)
@@ -225,9 +228,11 @@ void channel_source_done(struct channel *ch)
 	check_done(ch);
 }
 
-static void drop(struct channel *ch, const char *why)
+/* Drops a message of kind `kind` (enum queued_kind), counted. */
+static void drop(struct channel *ch, int kind, const char *why)
 {
 	bump(ch, CTR_DROPPED, 1);
+	ch->own_dropped += kind == QUEUED_OWN;
 	log_limited(&ch->drop_limit, LOG_WARNING, "channel %s: message dropped: %s",
 		    channel_name(ch), why);
 }
@@ -264,11 +269,11 @@ static int enqueue(struct channel *ch, const struct queued *h,
 	size_t need = sizeof(struct queued) + ((size + 7) & ~(size_t)7);
 
 	if (q->len - q->head + need > BACKLOG_MAX) {
-		drop(ch, "back-pressure queue full");
+		drop(ch, h->kind, "back-pressure queue full");
 		return -1;
 	}
 	if (backlog_reserve(q, need) < 0) {
-		drop(ch, "out of memory");
+		drop(ch, h->kind, "out of memory");
 		return -1;
 	}
 	memcpy(q->buf + q->len, h, sizeof(*h));
@@ -300,7 +305,7 @@ static inline int try_publish(struct channel *ch, const struct queued *h,
 	}
 	if (rc == MDBUS_EBACKPRESSURE)
 		return 1;
-	drop(ch, mdbus_strerror(rc));
+	drop(ch, h->kind, mdbus_strerror(rc));
 	return -1;
 }
 
@@ -352,7 +357,7 @@ int channel_publish(struct channel *ch, uint16_t type, const void *data,
 
 	bump(ch, CTR_IN, 1);
 	if (size > mdbus_pub_payload_max(ch->pub)) {
-		drop(ch, "larger than the slot payload");
+		drop(ch, QUEUED_DATA, "larger than the slot payload");
 		return -1;
 	}
 	return publish_in_order(ch, &h, data);
@@ -528,6 +533,7 @@ static void drop_held(struct channel *ch)
 		"after %g s%s", channel_name(ch), (unsigned long long)ch->q.count,
 		STOP_DRAIN_S, ch->down_queued ? ", FEED_DOWN among them" : "");
 	bump(ch, CTR_DROPPED, ch->q.count);
+	ch->own_dropped += ch->q.count - ch->q.data;
 }
 
 static void *channel_thread(void *arg)

@@ -55,9 +55,10 @@ const struct chan_conf *channel_conf(const struct channel *ch);
 /* 1 once the source has ended and everything it gave is published. */
 int channel_finished(const struct channel *ch);
 
-/* 1 when none of the source's input was malformed and no message was
- * dropped, and (unless !to_end) it ended: all of its input was published
- * (mdpub --replay, --lines). */
+/* 1 when none of the source's input was malformed and none of its
+ * messages was dropped (the channel's own status messages do not count),
+ * and (unless !to_end) it ended: all of its input was published (mdpub
+ * --replay, --lines). Once channel_join() returned. */
 int channel_complete(const struct channel *ch, int to_end);
 
 /* Logs the channel's counters at LOG_NOTICE, then the source's own

@@ -225,4 +225,28 @@ grep -q "channel rec: [1-9][0-9]* messages held by back-pressure dropped at stop
 grep -q "mdpub stopped before all of its input was published$" "$WORK/h.log" ||
 	fail "no partial stop logged"
 kill -KILL "$RD"
+
+# 9. mdpub --replay to its end into a lossless ring a stalled reader
+# holds: the FEED_UP and the 127 records fill its 128 slots exactly, all
+# of the input is published; the FEED_DOWN, mdpub's own, is held and
+# dropped at the stop: exit status 0 all the same (mdpub(8), EXIT STATUS)
+k=1 # not i: le() of common.sh has it
+{ header 65536; while [ $k -le 127 ]; do record $k $((k * 1000)) q; k=$((k + 1)); done; } >"$WORK/full.rec"
+printf '[global]\nstats_interval = 0\n[channel rec]\n' >"$WORK/mk.conf"
+printf '%s\n' "source = synthetic" "count = 1" "mode = lossless" "slot_size = 256" \
+	"slots_per_block = 64" "block_count = 2" >>"$WORK/mk.conf"
+kill -KILL "$RD" 2>/dev/null
+wait "$RD" 2>/dev/null
+status 0 "$MDPUB" -c "$WORK/mk.conf" 2>"$WORK/mk.log"
+stalled_reader rec full
+start i --replay "$WORK/full.rec" --speed 0 --set mode=lossless
+wait "$PID"
+rc=$?
+grep -q "channel rec: 1 messages held by back-pressure dropped at stop after 2 s, FEED_DOWN among them$" "$WORK/i.log" ||
+	fail "no FEED_DOWN dropped at stop logged: $(grep 'channel rec: ' "$WORK/i.log")"
+[ "$(stats i rec in)" -eq 127 ] && [ "$(stats i rec out)" -eq 127 ] && [ "$(stats i rec dropped)" -eq 1 ] ||
+	fail "i: $(grep 'channel rec: in ' "$WORK/i.log")"
+[ "$rc" -eq 0 ] || fail "mdpub --replay exited $rc with all of its input published, not 0"
+grep -q "mdpub stopped$" "$WORK/i.log" || fail "no complete stop logged"
+kill -KILL "$RD"
 exit 0
