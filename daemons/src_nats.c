@@ -18,14 +18,15 @@
  * never when the stop drops it. The reader checks that deliveries come
  * without a gap in the consumer's sequence (a server that died with
  * messages on their way, a consumer leader that changed): after one it
- * makes the consumer again from the stream sequence after the last
- * message taken, as an ordered consumer does, since a later
- * acknowledgement (AckAll) would else take the missing ones for handled.
- * At start, a durable consumer with deliveries not acknowledged (what a
- * stopped or killed mdpub had fetched and not published, held messages
- * dropped at its stop among them) is made again from its acknowledgement
- * floor, so a restart goes on exactly where the last acknowledgement left
- * off.
+ * makes the consumer again, as an ordered consumer does, since a later
+ * acknowledgement (AckAll) would else take the missing ones for handled:
+ * from the last message the channel's thread took (restart_point()), so
+ * that what is queued or held is the new consumer's to deliver, never
+ * taken for acknowledged. At start, a durable consumer with deliveries
+ * not acknowledged (what a stopped or killed mdpub had fetched and not
+ * published, held messages dropped at its stop among them) is made again
+ * from its acknowledgement floor (unacked_from()), so a restart goes on
+ * exactly where the last acknowledgement left off.
  */
 #include "config.h"
 
@@ -102,6 +103,12 @@ static const struct setting nats_settings[] = {
 	{NULL, 0, 0, 0, 0, 0, NULL},
 };
 
+/* A message the reader queued, with its stream sequence (0: core NATS). */
+struct queued_msg {
+	natsMsg *m;
+	uint64_t sseq;
+};
+
 struct nats_src {
 	struct source base;
 	struct nats_conf conf;
@@ -116,10 +123,16 @@ struct nats_src {
 	ev_async wake_w;          /* the reader queued messages */
 	pthread_mutex_t mu;       /* the queue, shared with the reader */
 	pthread_cond_t room;      /* the channel's thread made room */
-	natsMsg **q;
+	struct queued_msg *q;
 	size_t qcap, qhead, qlen;
+	uint64_t resume_sseq;     /* (mu) a remade consumer starts here: the
+				     stream sequence the channel's thread
+				     dequeued last, perhaps held */
+	uint64_t gen;             /* (mu) consumers made again so far */
 	natsMsg *to_ack;          /* the last JetStream message published */
 	natsMsg *held;            /* the one back-pressure holds, or NULL */
+	uint64_t deq_gen;         /* gen when the last message was dequeued */
+	uint64_t to_ack_gen, held_gen; /* gen of to_ack, of held */
 	struct natsw_seq seq;
 	struct log_limit bad_limit;
 	char read_error[320];     /* the reader's last error (under mu) */
@@ -202,7 +215,8 @@ static int enqueue(struct nats_src *n, natsMsg *m)
 		natsMsg_Destroy(m);
 		return -1;
 	}
-	n->q[(n->qhead + n->qlen++) % n->qcap] = m;
+	n->q[(n->qhead + n->qlen++) % n->qcap] =
+		(struct queued_msg){.m = m, .sseq = n->last_sseq};
 	was_empty = n->qlen == 1;
 	pthread_mutex_unlock(&n->mu);
 	if (was_empty)
@@ -245,20 +259,47 @@ static int room(struct nats_src *n, int want)
 static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
 			  size_t errlen);
 
-/* A delivery gap: the consumer again, from after the last message taken. */
+/* Where a remade consumer starts: the message the channel's thread
+ * dequeued last (in the ring, or held by back-pressure: published twice
+ * it is a duplicate, dropped), else the first queued, else after the
+ * last message taken. What is queued is dropped (the new consumer
+ * delivers it again), and acknowledgements of what the channel's thread
+ * dequeued before are not sent (gen): AckAll on the new consumer would
+ * take them for its own. */
+static uint64_t restart_point(struct nats_src *n)
+{
+	uint64_t from;
+
+	pthread_mutex_lock(&n->mu);
+	from = n->resume_sseq ? n->resume_sseq :
+	       n->qlen ? n->q[n->qhead].sseq : n->last_sseq + 1;
+	while (n->qlen) {
+		natsMsg_Destroy(n->q[n->qhead].m);
+		n->qhead = (n->qhead + 1) % n->qcap;
+		n->qlen--;
+	}
+	n->gen++;
+	pthread_mutex_unlock(&n->mu);
+	return from;
+}
+
+/* A delivery gap: the consumer again, from the first message that may
+ * not be in the ring (restart_point()), so that a stop that drops what
+ * is held or queued loses nothing of the durable's. */
 static void remake_consumer(struct nats_src *n)
 {
+	uint64_t from = restart_point(n);
 	char err[300];
 
 	natsSubscription_Destroy(n->sub); /* its messages live on alone */
 	n->sub = NULL;
-	if (pull_subscribe(n, n->last_sseq + 1, err, sizeof(err)) < 0) {
+	if (pull_subscribe(n, from, err, sizeof(err)) < 0) {
 		read_failed_text(n, err);
 		return;
 	}
 	pthread_mutex_lock(&n->mu);
 	n->resets++;
-	n->reset_from = n->last_sseq + 1;
+	n->reset_from = from;
 	pthread_mutex_unlock(&n->mu);
 }
 
@@ -446,10 +487,12 @@ static void handle(struct nats_src *n, natsMsg *m)
  * while the channel is paused, and the backlog is empty when it is not). */
 static void taken(struct nats_src *n, natsMsg *m)
 {
-	natsMsg **slot = channel_held(n->base.ch) ? &n->held : &n->to_ack;
+	int held = channel_held(n->base.ch) > 0;
+	natsMsg **slot = held ? &n->held : &n->to_ack;
 
 	natsMsg_Destroy(*slot);
 	*slot = m;
+	*(held ? &n->held_gen : &n->to_ack_gen) = n->deq_gen;
 }
 
 /* Acknowledges what is in the ring (AckAll: the last one says it all),
@@ -465,13 +508,16 @@ static void ack_published(struct nats_src *n)
 	if (n->held && !channel_held(n->base.ch)) {
 		natsMsg_Destroy(n->to_ack);
 		n->to_ack = n->held;
+		n->to_ack_gen = n->held_gen;
 		n->held = NULL;
 	}
 	if (!n->to_ack)
 		return;
 	reply = natsMsg_GetReply(n->to_ack);
-	if (reply && *reply)
+	pthread_mutex_lock(&n->mu); /* before a remake's requests, or not */
+	if (reply && *reply && n->to_ack_gen == n->gen)
 		natsConnection_PublishString(n->nc, reply, "+ACK");
+	pthread_mutex_unlock(&n->mu);
 	natsMsg_Destroy(n->to_ack);
 	n->to_ack = NULL;
 }
@@ -509,7 +555,10 @@ static natsMsg *dequeue(struct nats_src *n)
 
 	pthread_mutex_lock(&n->mu);
 	if (n->qlen) {
-		m = n->q[n->qhead];
+		m = n->q[n->qhead].m;
+		if (n->q[n->qhead].sseq)
+			n->resume_sseq = n->q[n->qhead].sseq;
+		n->deq_gen = n->gen;
 		n->qhead = (n->qhead + 1) % n->qcap;
 		if (n->qlen-- == n->qcap)
 			pthread_cond_signal(&n->room);
@@ -594,13 +643,47 @@ static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
 	return -EIO;
 }
 
+/* Where a durable's first delivery not acknowledged is: after its
+ * acknowledgement floor; with none acknowledged (floor 0: nats-server
+ * 2.9 reports 0 then wherever the consumer started) where it started,
+ * when its deliver policy says (all: 1; by start sequence, as a remade
+ * one is: that); else 0, unknown. */
+static uint64_t unacked_from(const jsConsumerInfo *ci)
+{
+	const jsConsumerConfig *c = ci->Config;
+
+	if (ci->AckFloor.Stream > 0)
+		return ci->AckFloor.Stream + 1;
+	if (!c)
+		return 0;
+	if (c->DeliverPolicy == js_DeliverByStartSequence)
+		return c->OptStartSeq;
+	return c->DeliverPolicy == js_DeliverAll ? 1 : 0;
+}
+
+/* A durable made again (remake_consumer(), resume_durable()) starts at a
+ * stream sequence, which binding it as configured (deliver = all, new or
+ * last) would ask to change: the server refuses that, so it is made
+ * again after its last delivery, all of them acknowledged. 0: bound as
+ * it is. */
+static uint64_t remade_next(const jsConsumerInfo *ci)
+{
+	const jsConsumerConfig *c = ci->Config;
+	uint64_t next = ci->Delivered.Stream + 1;
+
+	if (!c || c->DeliverPolicy != js_DeliverByStartSequence)
+		return 0;
+	return next > c->OptStartSeq ? next : c->OptStartSeq;
+}
+
 /* A durable that is there: bound where it is when every delivery was
- * acknowledged, else made again from its acknowledgement floor. */
+ * acknowledged (or where the first one not acknowledged is, unknown),
+ * else made again from there. */
 static int resume_durable(struct nats_src *n, char *err, size_t errlen)
 {
 	jsConsumerInfo *ci = NULL;
 	jsErrCode jerr = 0;
-	uint64_t floor, delivered, dseq;
+	uint64_t from, next, delivered, dseq;
 	int64_t pending;
 	int rc;
 
@@ -608,18 +691,23 @@ static int resume_durable(struct nats_src *n, char *err, size_t errlen)
 	    js_GetConsumerInfo(&ci, n->js, n->conf.stream, n->conf.durable,
 			       NULL, &jerr) != NATS_OK)
 		return pull_subscribe(n, 0, err, errlen);
-	floor = ci->AckFloor.Stream;
+	from = unacked_from(ci);
+	next = remade_next(ci);
 	delivered = ci->Delivered.Stream;
 	dseq = ci->Delivered.Consumer;
 	pending = ci->NumAckPending;
 	jsConsumerInfo_Destroy(ci);
-	n->last_sseq = floor;
-	if (pending > 0 && floor > 0) {
+	if (pending > 0 && from > 0) {
 		log_msg(LOG_NOTICE, "channel %s: consumer %s: %" PRId64 " "
 			"deliveries not acknowledged: made again from stream "
 			"sequence %" PRIu64, channel_name(n->base.ch),
-			n->conf.durable, pending, floor + 1);
-		return pull_subscribe(n, floor + 1, err, errlen);
+			n->conf.durable, pending, from);
+		n->last_sseq = from - 1;
+		return pull_subscribe(n, from, err, errlen);
+	}
+	if (pending <= 0 && next) {
+		n->last_sseq = next - 1;
+		return pull_subscribe(n, next, err, errlen);
 	}
 	rc = pull_subscribe(n, 0, err, errlen);
 	n->next_dseq = dseq + 1;
@@ -706,6 +794,7 @@ static void nats_stop_input(struct source *src)
 	pthread_mutex_unlock(&n->mu);
 	pthread_join(n->reader, NULL);
 	ev_async_stop(n->base.loop, &n->wake_w);
+	note_read_errors(n); /* the reader's last, in the final counters */
 	ack_published(n);
 }
 

@@ -10,7 +10,11 @@
 #     publishes it: every upstream message is in the ring once, in order;
 #  2. the reader reads on within the wait: what was held is published and
 #     acknowledged, and mdpub started again publishes nothing twice;
-#  3. as 1, the channel restarted by a reload (SIGHUP) instead.
+#  3. as 1, the channel restarted by a reload (SIGHUP) instead;
+#  4. mdpub started on a ring held full from the start acknowledges
+#     nothing: the next run publishes all, from the stream's first;
+#  5. as 1, with a delivery gap (the consumer made again) while held;
+#     then a third run with nothing left starts.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
 
@@ -177,4 +181,81 @@ wait_log s3a "reload: .* loaded, 1 channel running"
 kill -CONT "$RD"
 second_run s3 s3a "$out1" r3
 exactly_once s3 r3
+
+# 4. mdpub started on a ring still held full by a reader of the last run
+# of the channel: its FEED_UP waits, so it publishes and acknowledges
+# nothing its new durable delivered (acknowledgement floor 0); stopped,
+# then started again with the reader reading on: every one of the $PUB
+# is published, from stream sequence 1
+upstream s4
+printf '[global]\nstats_interval = 0.1\n[channel s4d]\n' >"$WORK/s4x.conf"
+printf '%s\n' "source = synthetic" "rate = 1000" "mode = lossless" \
+	"slot_size = 256" "slots_per_block = 64" "block_count = 2" \
+	"heartbeat = 10" >>"$WORK/s4x.conf"
+start s4x -c "$WORK/s4x.conf"
+wait_log s4x "channel s4d: in [0-9]* out [1-9]"
+stalled_reader s4d r4
+wait_log s4x "channel s4d: .* backpressure 1 "
+stop "$PID"
+start s4a -c "$WORK/s4d.conf"
+wait_log s4a "channel s4d: in 0 out 0 .* backpressure 1 "
+i=0
+until monitor ns4 "/jsz?consumers=true" | tr -d ' \n' | grep -q '"num_ack_pending":[1-9]'; do
+	i=$((i + 1)); [ $i -le 400 ] || fail "consumer s4: nothing delivered: $(monitor ns4 "/jsz?consumers=true")"
+	sleep 0.05
+done
+stop "$PID"
+[ "$(stats s4a s4d in)" -eq 0 ] || fail "s4a: $(counters s4a s4d)"
+echo "first run: in 0, its FEED_UP held throughout"
+kill -CONT "$RD"
+start s4b -c "$WORK/s4d.conf"
+wait_log s4b "channel s4d: publishing from"
+second_run s4 s4b 0 r4
+grep -q "channel s4d: consumer s4: [1-9][0-9]* deliveries not acknowledged: made again from stream sequence 1\$" "$WORK/s4b.log" ||
+	fail "s4b: $(grep 'consumer s4' "$WORK/s4b.log")"
+
+# 5. as 1, with a delivery gap while back-pressure holds (the durable
+# deleted and made again by another client: its first delivery is not
+# the one expected): the source makes its consumer again, from the
+# held message, not from after the last one it queued: what is held
+# and queued is delivered again, and after the stop the next run
+# publishes it, each message once
+upstream s5
+held_full s5 r5
+upstream_done s5
+RAW_PORT=$(nats_port ns5)
+printf 'PUB $JS.API.CONSUMER.DELETE.s5.s5 _INBOX.rv5 0\r\n\r\n' >"$WORK/del.proto"
+raw_pub "$WORK/del.proto"
+js='{"stream_name":"s5","config":{"durable_name":"s5","deliver_policy":"all","ack_policy":"all","filter_subject":"mdbus.s5.>"}}'
+printf 'PUB $JS.API.CONSUMER.DURABLE.CREATE.s5.s5 _INBOX.rv5 %d\r\n%s\r\n' ${#js} "$js" >"$WORK/mk.proto"
+raw_pub "$WORK/mk.proto"
+i=0
+until monitor ns5 "/jsz?consumers=true&config=true" | tr -d ' \n' | grep -q '"opt_start_seq":[1-9]'; do
+	i=$((i + 1)); [ $i -le 400 ] || fail "consumer s5 not made again: $(monitor ns5 "/jsz?consumers=true&config=true")"
+	sleep 0.05
+done
+stop "$PID"
+grep -q "channel s5d: 2 messages held by back-pressure dropped at stop after 2 s, FEED_DOWN among them\$" "$WORK/s5a.log" ||
+	fail "no drop at stop of 2 logged: $(counters s5a s5d)"
+out1=$(stats s5a s5d out)
+echo "first run: out $out1, consumer made again after a gap"
+start s5b -c "$WORK/s5d.conf"
+wait_log s5b "channel s5d: publishing from"
+kill -CONT "$RD"
+took s5b s5d $((PUB - out1))
+stop "$PID"
+wait "$RD" || fail "reader r5: $(cat "$WORK/r5.err")"
+out2=$(stats s5b s5d out)
+[ $((out1 + out2)) -eq "$PUB" ] && [ "$(stats s5b s5d dropped)" -eq 0 ] ||
+	fail "s5b: out $out2 after $out1, not $PUB in all: $(counters s5b s5d)"
+grep "channel s5d: source nats: " "$WORK/s5a.log" | tail -n 1 | grep -q " resets 1 " ||
+	fail "s5a: $(grep 'source nats' "$WORK/s5a.log" | tail -n 1)"
+exactly_once s5 r5
+# the durable, made again from a stream sequence, all acknowledged: a
+# third run starts (binding it as configured, deliver = all, the server
+# refuses) and has nothing more to publish
+start s5c -c "$WORK/s5d.conf"
+wait_log s5c "channel s5d: publishing from"
+stop "$PID"
+[ "$(stats s5c s5d in)" -eq 0 ] || fail "s5c: $(counters s5c s5d)"
 exit 0
