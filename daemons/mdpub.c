@@ -557,9 +557,14 @@ static int reload_apply(struct mdpub *m, struct mdpub_conf *conf)
 	return rc < 0 ? -1 : 0;
 }
 
+static struct mdpub_conf *load_any(const struct opts *o);
+
+/* SIGHUP: the configuration file again, or with --replay, --lines the
+ * command line (not the file or embedded default a config-less run
+ * never read). */
 static void reload(struct mdpub *m)
 {
-	struct mdpub_conf *conf = load(m->opts.conf_path);
+	struct mdpub_conf *conf = load_any(&m->opts);
 	struct channel **gone = NULL;
 	size_t ngone = conf ? reload_dropped(m, conf, &gone) : 0;
 

@@ -65,4 +65,25 @@ grep -q ' up 1 down 1 bad 0$' "$WORK/keep.out" || fail "keep restarted: $(cat "$
 status 0 "$READER" --until caught-up change >"$WORK/change2.out"
 grep -q ' up 2 down 2 bad 0$' "$WORK/change2.out" || fail "change: $(cat "$WORK/change2.out")"
 status 0 "$READER" --until down add >"$WORK/add.out"
+
+# --lines (no configuration file): SIGHUP reads the command line again,
+# its channel keeps running; not the embedded default's channel demo
+mkfifo "$WORK/hup.fifo"
+exec 7<>"$WORK/hup.fifo" # a writer, so that mdpub reads no end yet
+"$MDPUB" --lines "$WORK/hup.fifo" hupc 7>&- >"$WORK/hup.log" 2>&1 &
+PID=$!
+PIDS="$PIDS $PID"
+wait_log hup "channel hupc: publishing from"
+kill -HUP "$PID"
+wait_log hup "reload: the command line loaded, 1 channel running"
+grep -q "channel demo\|hupc removed\|hupc added" "$WORK/hup.log" &&
+	fail "SIGHUP of mdpub --lines: $(grep 'reload\|demo' "$WORK/hup.log")"
+printf 'Q,AAPL,189.5,100,189.52,200,1700000000000000001\n' >&7
+exec 7>&-
+wait "$PID"
+rc=$?
+[ "$rc" -eq 0 ] || fail "mdpub --lines exited $rc after its input ended"
+[ "$(grep -c "channel hupc: publishing from" "$WORK/hup.log")" -eq 1 ] &&
+	[ "$(stats hup hupc in)" -eq 1 ] && [ "$(stats hup hupc out)" -eq 1 ] ||
+	fail "hupc: $(grep 'channel hupc' "$WORK/hup.log")"
 exit 0
