@@ -1180,20 +1180,20 @@ static MDBUS_NOINLINE int read_wait(mdbus_sub_t *s, void *buf, size_t len,
 		} else {
 			/* Spinning, a message is read as it lands; once the
 			 * archive sent the reader back (wf.pos past pos),
-			 * the slot is only watched. An adaptive wait still
-			 * takes its step: the step times the wait, which sets
-			 * the next one's spin budget (wait.c adapt_begin()),
-			 * and sleeps only past that budget. */
+			 * pos's slot holds a later stamp and says nothing
+			 * until the write count moves: each round is then
+			 * one try and the step's look at the bell and the
+			 * deadline. An adaptive wait watches the slot, then
+			 * still takes its step: the step times the wait,
+			 * which sets the next one's spin budget (wait.c
+			 * adapt_begin()), and sleeps only past that budget. */
 			if (s->wait == MDBUS_WAIT_SPIN && wf.pos == pos) {
 				r = spin_read(s, buf, len, msg);
 				if (r != -EAGAIN)
 					return r;
-			} else if ((s->wait == MDBUS_WAIT_SPIN ||
-				    s->wait == MDBUS_WAIT_ADAPTIVE) &&
-				   wait_watch(seg_slot(&s->m, pos),
-					      s->m.g.slot_size / 8, pos) &&
-				   s->wait == MDBUS_WAIT_SPIN) {
-				continue;
+			} else if (s->wait == MDBUS_WAIT_ADAPTIVE) {
+				(void)wait_watch(seg_slot(&s->m, pos),
+						 s->m.g.slot_size / 8, pos);
 			}
 			r = wait_step(&s->m, s->wait, &wf, round, deadline);
 		}

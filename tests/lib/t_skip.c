@@ -78,6 +78,13 @@
  *    lost (1), and P + 1, whole in the ring, is read. Before, the reader
  *    waited at P (-EAGAIN) for as long as no new publisher came, with
  *    the messages after P in the ring.
+ * 13. Case 9 with a spinning reader (MDBUS_WAIT_SPIN): an interrupt made
+ *    before the read ends it (-EINTR), a read with timeout 0 and one with
+ *    300 ms return -ETIMEDOUT, the reader still at P, nothing lost.
+ *    Before, the spinning wait saw P's slot holding a later stamp, took
+ *    it for "read now" and went round try_read -> lapped -> -EAGAIN
+ *    without a look at the bell or the deadline: the read never returned
+ *    while the batch stayed sealed.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -484,6 +491,19 @@ static double cpu_seconds(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+/* A sealed() reader still at P = 2, nothing lost; then the count is
+ * published and everything closed. */
+static void sealed_done(mdbus_sub_t *s, mdbus_pub_t *p, struct seg_header *h,
+			size_t len)
+{
+	TU_CHECK_EQ(mdbus_sub_position(s), 2);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	atomic_store(&h->write_num, CAP + 3);
+	tu_unmap(h, len);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 static void archive_sealed_blocking(void)
 {
 	mdbus_sub_t *s = NULL;
@@ -501,12 +521,32 @@ static void archive_sealed_blocking(void)
 	if (cpu > 0.1)
 		tu_fail("a blocking read waiting for the count used %.3f s "
 			"of CPU in 0.3 s", cpu);
-	TU_CHECK_EQ(mdbus_sub_position(s), 2);
-	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
-	atomic_store(&h->write_num, CAP + 3);
-	tu_unmap(h, len);
-	mdbus_sub_close(s);
-	mdbus_pub_close(p);
+	sealed_done(s, p, h, len);
+}
+
+/* A read of s with timeout_ns that must return `want` within 5 s. */
+static void read_ends(mdbus_sub_t *s, int64_t timeout_ns, int want)
+{
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	unsigned left = alarm(5); /* the watchdog's message if it spins on */
+
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, timeout_ns), want);
+	alarm(left);
+}
+
+static void archive_sealed_spinning(void)
+{
+	mdbus_sub_t *s = NULL;
+	struct seg_header *h;
+	size_t len;
+	mdbus_pub_t *p = sealed("skip.sp", MDBUS_WAIT_SPIN, &s, &h, &len);
+
+	mdbus_sub_interrupt(s);
+	read_ends(s, 30000000000LL, -EINTR);
+	read_ends(s, 0, -ETIMEDOUT);
+	read_ends(s, 300000000LL, -ETIMEDOUT);
+	sealed_done(s, p, h, len);
 }
 
 static void archive_sealed_gone(void)
@@ -559,6 +599,7 @@ int main(void)
 	archive_sealed_batch();
 	archive_skip_under_way();
 	archive_sealed_blocking();
+	archive_sealed_spinning();
 	archive_sealed_gone();
 	return 0;
 }
