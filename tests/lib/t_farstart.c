@@ -9,7 +9,8 @@
  *    messages stamped before it and then returns -EAGAIN, and
  *    mdbus_sub_poll() returns, so that a caller keeps control however
  *    long the feed runs ahead (an unbounded step-over ignored SIGTERM in
- *    mdsub on a busy feed); a waiting read keeps its timeout.
+ *    mdsub on a busy feed); a waiting read keeps its timeout, spinning
+ *    (MDBUS_WAIT_SPIN) too.
  */
 #include <errno.h>
 #include <string.h>
@@ -55,7 +56,7 @@ static int count(void *arg, const struct mdbus_msg *msg, const void *payload)
 	return 0;
 }
 
-static mdbus_sub_t *late_reader(const char *name)
+static mdbus_sub_t *late_reader(const char *name, enum mdbus_wait wait)
 {
 	struct mdbus_sub_config sc;
 	mdbus_sub_t *s = NULL;
@@ -65,6 +66,7 @@ static mdbus_sub_t *late_reader(const char *name)
 	sc.name = name;
 	sc.start = MDBUS_START_TIME;
 	sc.start_time_ns = 1000000000000000000ULL; /* after every message */
+	sc.wait = wait;
 	TU_CHECK_RC(mdbus_sub_open(&s, "far.time", &sc), 0);
 	return s;
 }
@@ -80,7 +82,7 @@ static void far_time(void)
 
 	for (unsigned i = 0; i < MSGS; i++) /* stamped 1 .. MSGS ns */
 		TU_CHECK_RC(mdbus_pub_publish(p, 7, "x", 1, i + 1), 0);
-	s = late_reader("t");
+	s = late_reader("t", MDBUS_WAIT_ADAPTIVE);
 	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof buf, &m), -EAGAIN);
 	TU_CHECK_EQ(mdbus_sub_position(s), 4096);
 	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof buf, &m), -EAGAIN);
@@ -91,13 +93,20 @@ static void far_time(void)
 	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
 	mdbus_sub_close(s);
 
-	s = late_reader("p");
+	s = late_reader("p", MDBUS_WAIT_ADAPTIVE);
 	TU_CHECK_RC(mdbus_sub_poll(s, count, &got, 100000), 0);
 	TU_CHECK_EQ(mdbus_sub_position(s), 4096);
 	TU_CHECK_RC(mdbus_sub_poll(s, count, &got, 100000), 0);
 	TU_CHECK_RC(mdbus_sub_poll(s, count, &got, 100000), 0);
 	TU_CHECK_EQ(mdbus_sub_position(s), MSGS);
 	TU_CHECK_EQ(got, 0);
+	mdbus_sub_close(s);
+
+	/* spinning (sub.c spin_read()): the steps and the timeout too */
+	s = late_reader("s", MDBUS_WAIT_SPIN);
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 1000000), -ETIMEDOUT);
+	TU_CHECK_EQ(mdbus_sub_position(s), MSGS);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 }

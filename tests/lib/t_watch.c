@@ -8,8 +8,14 @@
  * (then the reader would poll the line the producer is writing instead of
  * pausing); complete(pos) and any later stamp (lapped) are "look now";
  * an older stamp is "nothing yet".
+ *
+ * A spinning read waiting with a 10 s timeout (sub.c spin_read()) ends
+ * with the reason when another process, 100 ms into the wait, rewrites
+ * the reader's consumer entry (MDBUS_EEVICTED, a hostile table writer)
+ * or marks the segment replaced (MDBUS_EREPLACED), within 5 s.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "layout.h"
@@ -17,6 +23,55 @@
 
 #define POS 1000u
 #define WORDS 32u /* a 256-byte slot */
+
+/* The channel a forger() child acts on, and what it does. */
+static const char *forge_ch;
+static int forge_replaced;
+
+/* 100 ms into the parent's wait: changes the reader's entry (the only one,
+ * entry 0), or marks the segment replaced. */
+static int forger(void *arg)
+{
+	size_t len;
+	void *map;
+
+	(void)arg;
+	tu_sleep_ms(100);
+	if (forge_replaced) {
+		map = tu_map_file(tu_seg_path(forge_ch), &len);
+		atomic_store(&((struct seg_header *)map)->pub_state,
+			     SEG_PUB_REPLACED);
+	} else {
+		map = tu_map_file(tu_table_path(forge_ch), &len);
+		atomic_fetch_add(&tu_entry(map, 0)->state, 1u << 8);
+	}
+	tu_unmap(map, len);
+	return 0;
+}
+
+/* A spinning reader of a new channel ch waits; a forger() ends its wait
+ * with `want` well before the read's 10 s timeout. */
+static void spin_ended(const char *ch, int replaced, int want)
+{
+	struct mdbus_pub_config c = tu_config(256, 64, 2, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open(ch, &c);
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	mdbus_sub_t *s;
+	unsigned left;
+	pid_t pid;
+
+	s = tu_sub_open(ch, "w", MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
+	forge_ch = ch;
+	forge_replaced = replaced;
+	pid = tu_spawn(forger, NULL);
+	left = alarm(5); /* the watchdog's message if the spin misses it */
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, 10000000000LL), want);
+	alarm(left);
+	tu_wait_ok(pid, 5, "forger");
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
 
 static int watch(_Atomic uint64_t *slot, uint64_t stamp)
 {
@@ -60,5 +115,7 @@ int main(void)
 	TU_CHECK_EQ(m.seq, 3);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
+	spin_ended("watch.e", 0, MDBUS_EEVICTED);
+	spin_ended("watch.r", 1, MDBUS_EREPLACED);
 	return 0;
 }
