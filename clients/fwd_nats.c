@@ -53,10 +53,6 @@
 #define RETRY_PAUSE_NS 200000000ULL   /* after a failure, before resending */
 #define REPORT_NS NS_PER_SEC          /* at most one error line a second */
 #define CLOSE_ACK_WAITS 4             /* at exit, wait this many ack waits */
-#define LIB_CLOSE_MS 10000            /* at exit, for libnats's own threads to
-					 end and free what they hold (1 s was
-					 too short under ASan on a loaded box:
-					 a message of theirs was still held) */
 #define DEDUP_WINDOW_NS (120 * NS_PER_SEC) /* a new stream's duplicates window */
 
 struct rec {
@@ -718,7 +714,7 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 	if (rc < 0) {
 		jsCtx_Destroy(f->js);
 		natsConnection_Destroy(f->nc);
-		nats_CloseAndWait(LIB_CLOSE_MS);
+		nats_CloseAndWait(1000);
 		nats_secret_free(f->secret);
 		free_fwd(f);
 		return rc;
@@ -801,7 +797,7 @@ int nfwd_close(struct nats_fwd *f)
 	natsConnection_Close(f->nc);
 	jsCtx_Destroy(f->js);
 	natsConnection_Destroy(f->nc);
-	nats_CloseAndWait(LIB_CLOSE_MS); /* no library thread calls on_ack() now */
+	nats_CloseAndWait(1000); /* no library thread calls on_ack() now */
 	nats_secret_free(f->secret);
 	free_fwd(f);
 	return rc;
