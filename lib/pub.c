@@ -37,7 +37,7 @@
  * later (pub.c armed_moved()). */
 #define RECOUNT_EVERY 4096u
 
-/* begin(): the slot this many messages ahead is prefetched (far enough
+/* advance(): the slot this many messages ahead is prefetched (far enough
  * that a reader keeping up is not polling it yet). */
 #define WRITE_AHEAD 8u
 
@@ -326,19 +326,11 @@ MDBUS_INLINE int room_for(struct mdbus_pub *p, uint64_t n)
 
 /* ---------------------------------------------------------- publishing */
 
-/* Steps 1 of the protocol for message n; returns the slot's words. It
- * also asks for the slot WRITE_AHEAD messages on (a prefetch: no access
- * to shared memory in the C sense, nothing stored): when the producer
- * gets there, the line and the page's address translation are in its
- * caches. Without it the first messages of each page of the ring came
- * late more often (one-way latency above p50 + 40 ns for 12-20% of the
- * first 8 slots of a page against 4-7% of the others, 64-byte slots;
- * README.md, "Performance"). */
+/* Step 1 of the protocol for message n; returns the slot's words. */
 MDBUS_INLINE _Atomic uint64_t *begin(struct mdbus_pub *p, uint64_t n)
 {
 	_Atomic uint64_t *slot = seg_slot(&p->m, n);
 
-	__builtin_prefetch((const void *)seg_slot(&p->m, n + WRITE_AHEAD), 1, 3);
 	atomic_store_explicit(&slot[SLOT_W_STAMP], stamp_writing(n),
 			      memory_order_relaxed);
 	/* Orders the stamp above before the payload stores below; pairs with
@@ -453,6 +445,26 @@ static MDBUS_NOINLINE void advance_slow(struct mdbus_pub *p, uint64_t armed)
 		wake_sleepers(p);
 }
 
+/*
+ * Asks for the slot WRITE_AHEAD messages past the last one published (a
+ * prefetch: no access to shared memory in the C sense, nothing stored),
+ * so that when the producer gets there the line and the page's address
+ * translation are in its caches. Without it, the first 8 to 16 slots of
+ * each page came late (one-way latency above p50 + 40 ns for 33-38% of
+ * them against 6% of the other slots, 64-byte slots: the hardware's own
+ * prefetching starts again at each page); prefetching only each page's
+ * first slot left its first 8 so (20-28%). Asked after the message is
+ * public: asked before its stores (2b1bc08), the prefetch into the next
+ * page made the message that asked late as often as a page's first
+ * slot had been (14-42%, whichever of 8, 16 or 64 slots ahead: the
+ * page walk); README.md, "Performance".
+ */
+MDBUS_INLINE void write_ahead(const struct mdbus_pub *p, uint64_t next)
+{
+	__builtin_prefetch((const void *)seg_slot(&p->m, next - 1 + WRITE_AHEAD),
+			   1, 3);
+}
+
 /* Steps 4 and 5: publishes every message sealed below `next`. */
 MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
 {
@@ -478,6 +490,7 @@ MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
 	if (MDBUS_UNLIKELY(armed != p->armed_seen || next >= p->recount_at ||
 			   p->may_sleep))
 		advance_slow(p, armed);
+	write_ahead(p, next);
 }
 
 /* The payload, as relaxed 64-bit atomic stores (doc/protocol.md,
