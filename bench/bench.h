@@ -69,6 +69,9 @@ struct bench_transport {
 	int (*sub_drain)(void *sub, void *buf, size_t len, unsigned max,
 			 uint64_t *lost);
 	void (*sub_close)(void *sub);
+	/* Optional: the byte offset of message seq's slot from the start of
+	 * its 4 KiB page (the latency's page profile, pages.c). */
+	uint32_t (*page_offset)(const struct bench_run *run, uint64_t seq);
 };
 
 /* Per-process results: written by the child before it exits, read by the
@@ -158,6 +161,26 @@ int bench_stopped(void);
 /* percentile.c */
 void bench_percentiles(uint64_t *v, uint64_t n, struct bench_pct *out);
 
+/* pages.c: one-way latency by where the message's slot lies in its 4 KiB
+ * page: the share of samples above p50 + BENCH_LATE_NS at each position
+ * (slot offset in the page / slot size; position 0 starts a page). */
+#define BENCH_PAGE 4096u
+#define BENCH_LATE_NS 40u
+#define BENCH_PAGE_HEAD 8u /* the page's first slots, shown apart */
+struct bench_page {
+	int valid;             /* 0: not measured (several consumers, a
+				  loss, no page_offset, slots of a page) */
+	double median;         /* median share over the positions */
+	double first;          /* position 0, the slot that starts a page */
+	double head;           /* positions 1 .. BENCH_PAGE_HEAD - 1 */
+	double worst;          /* the largest share ... */
+	unsigned worst_pos;    /* ... and its position */
+};
+/* v: one consumer's samples in order, sample i of message first_seq + i,
+ * none lost; v itself is left as it is. */
+void bench_page_profile(const struct bench_run *run, const uint64_t *v,
+			uint64_t n, uint64_t first_seq, struct bench_page *out);
+
 /* drivers.c */
 struct bench_opts {
 	uint64_t messages;     /* per throughput run / publish-cost rep */
@@ -170,6 +193,7 @@ struct bench_opts {
 struct bench_lat {
 	struct bench_pct pct;  /* ns, all consumers merged */
 	uint64_t lost;
+	struct bench_page page; /* one consumer that lost nothing only */
 };
 struct bench_tput {
 	double rate;           /* messages / s, to the slowest consumer */

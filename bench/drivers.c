@@ -335,6 +335,10 @@ int bench_latency(const struct bench_transport *tp, const struct bench_cell *cel
 	out->lost = 0;
 	for (role = 1; role <= run.procs; role++)
 		out->lost += run.ctl->res[role].lost;
+	memset(&out->page, 0, sizeof(out->page));
+	if (run.procs == 1 && out->lost == 0) /* sample i: message warmup + i */
+		bench_page_profile(&run, run.samples + run.max_samples, /* role 1 */
+				   run.ctl->res[1].nsamples, run.warmup, &out->page);
 	bench_percentiles(run.samples, gather(&run), &out->pct);
 	bench_release(&run);
 	return 0;

@@ -39,7 +39,7 @@ static void usage(FILE *f)
 		"usage: mdbench [--quick] [--messages N] [--only SECTION] [--help]\n"
 		"  --quick       short run for CI smoke tests (a few seconds): fewer\n"
 		"                messages, one run per cell instead of %d\n"
-		"  --only S      the floor and one section: latency, wakeup,\n"
+		"  --only S      the floor and one section: latency, pages, wakeup,\n"
 		"                throughput, pubcost, crosstalk, strategy or summary\n"
 		"  --messages N  messages per throughput cell (split over its runs)\n"
 		"                and per publish-cost run (default %llu, quick %llu);\n"
@@ -390,6 +390,46 @@ static void latency_section(struct ctx *ctx)
 	for_each_cell(ctx, latency_row, 0);
 }
 
+static void page_row(int run, const struct bench_transport *tp,
+		     const struct bench_lat *l)
+{
+	const struct bench_page *g = &l->page;
+
+	printf("%3d %-7s %5llu | %6.1f %6.1f %6.1f %6.1f (%u)\n", run, tp->name,
+	       (unsigned long long)l->pct.p50, 100 * g->median, 100 * g->first,
+	       100 * g->head, 100 * g->worst, g->worst_pos);
+}
+
+/* The latency's page profile (pages.c), reps runs of ring and mdbus
+ * interleaved, each run shown: a drifting machine moves both alike. */
+static void pages_section(struct ctx *ctx)
+{
+	static const struct bench_transport *const tps[] = {
+		&bench_ring_transport, &bench_mdbus_transport
+	};
+	struct bench_cell c = { 64, 1, BENCH_OVERWRITE, BENCH_SPIN };
+	struct bench_lat l;
+	size_t t;
+	int i;
+
+	printf("\n== pages: one-way latency by the slot's place in its %u-byte page "
+	       "(64-byte slots, one\n   reader spinning, overwrite, paced as "
+	       "above): %% of samples above p50 + %u ns\n   at each place; "
+	       "'first' the slot that starts a page, 'next' the %u after it\n",
+	       BENCH_PAGE, BENCH_LATE_NS, BENCH_PAGE_HEAD - 1);
+	printf("run transport p50 | median  first   next  worst (place)\n");
+	for (i = 0; i < ctx->o.reps && !bench_stopped(); i++)
+		for (t = 0; t < sizeof(tps) / sizeof(tps[0]); t++) {
+			if (bench_latency(tps[t], &c, &ctx->o, &l) < 0 ||
+			    !l.page.valid) {
+				printf("%3d %-7s", i + 1, tps[t]->name);
+				failed(ctx);
+				continue;
+			}
+			page_row(i + 1, tps[t], &l);
+		}
+}
+
 /* Slow pacing: adaptive readers have gone to sleep on the futex before
  * each message, so this is the wake-up path of the default strategy. */
 static void wakeup_section(struct ctx *ctx)
@@ -602,6 +642,7 @@ static const struct section {
 	void (*run)(struct ctx *ctx);
 } sections[] = {
 	{ "latency", latency_section },
+	{ "pages", pages_section },
 	{ "wakeup", wakeup_section },
 	{ "throughput", throughput_section },
 	{ "pubcost", pubcost_section },

@@ -314,6 +314,15 @@ static void batch_sub_close(void *sub)
 	free(b);
 }
 
+/* Blocks are page aligned, MDBUS_BLOCK_SLOTS slots each (doc/protocol.md,
+ * "Segment layout"). */
+static uint32_t mdbus_tp_page_offset(const struct bench_run *run, uint64_t seq)
+{
+	uint64_t at = (seq & (MDBUS_BLOCK_SLOTS - 1)) * run->cell.slot_size;
+
+	return (uint32_t)(at % BENCH_PAGE);
+}
+
 const struct bench_transport bench_mdbus_batch_transport = {
 	.name = "mdbus-b",
 	.setup = mdbus_tp_setup,
@@ -326,6 +335,7 @@ const struct bench_transport bench_mdbus_batch_transport = {
 	.sub_read = batch_read,
 	.sub_drain = batch_drain,
 	.sub_close = batch_sub_close,
+	.page_offset = mdbus_tp_page_offset,
 };
 
 const struct bench_transport bench_mdbus_transport = {
@@ -338,4 +348,5 @@ const struct bench_transport bench_mdbus_transport = {
 	.sub_open = mdbus_tp_sub_open,
 	.sub_read = mdbus_tp_read,
 	.sub_close = mdbus_tp_sub_close,
+	.page_offset = mdbus_tp_page_offset,
 };

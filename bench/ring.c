@@ -217,6 +217,14 @@ static int ring_pub_open(struct bench_run *run, void **out)
 	return ring_view_open(run, out);
 }
 
+static uint32_t ring_page_offset(const struct bench_run *run, uint64_t seq)
+{
+	size_t at = sizeof(struct ring_shared) +
+		    (size_t)(seq & (BENCH_RING_SLOTS - 1)) * run->cell.slot_size;
+
+	return (uint32_t)(at % BENCH_PAGE); /* the mapping starts a page */
+}
+
 const struct bench_transport bench_ring_transport = {
 	.name = "ring",
 	.setup = ring_setup,
@@ -227,4 +235,5 @@ const struct bench_transport bench_ring_transport = {
 	.sub_open = ring_sub_open,
 	.sub_read = ring_read,
 	.sub_close = ring_view_close,
+	.page_offset = ring_page_offset,
 };
