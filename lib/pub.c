@@ -38,8 +38,9 @@
 #define RECOUNT_EVERY 4096u
 
 /* advance(): the slot this many messages ahead is prefetched (far enough
- * that a reader keeping up is not polling it yet). */
-#define WRITE_AHEAD 8u
+ * that a reader keeping up is not polling it yet; write_ahead() says why
+ * not 8). */
+#define WRITE_AHEAD 16u
 
 struct mdbus_pub {
 	struct seg_map m;
@@ -457,7 +458,11 @@ static MDBUS_NOINLINE void advance_slow(struct mdbus_pub *p, uint64_t armed)
  * public: asked before its stores (2b1bc08), the prefetch into the next
  * page made the message that asked late as often as a page's first
  * slot had been (14-42%, whichever of 8, 16 or 64 slots ahead: the
- * page walk); README.md, "Performance".
+ * page walk). 8 slots ahead, the 7 after a page's first slot still came
+ * late more often than the median place (mdbench's section "pages":
+ * 1.03 to 3.3 times its share, median 1.13, in 21 of 21 runs); 16
+ * ahead, as often (0.92 to 1.19, median 1.01, 17 runs). README.md,
+ * "Performance".
  */
 MDBUS_INLINE void write_ahead(const struct mdbus_pub *p, uint64_t next)
 {
