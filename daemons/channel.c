@@ -546,6 +546,13 @@ static void *channel_thread(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	life_status(ch, MDBUS_STATE_FEED_UP, "mdpub started");
 	ev_run(ch->loop, 0);
+	/* a source that ended, none of its messages still held, finished:
+	 * also when the stop's wait published the last of them (retry_cb()
+	 * ends the loop then, before check_done()) and dropped only the
+	 * FEED_DOWN (mdpub(8), EXIT STATUS); release pairs with
+	 * channel_finished()'s acquire */
+	if (ch->src_done && !ch->q.data)
+		atomic_store_explicit(&ch->finished, 1, memory_order_release);
 	drop_held(ch);
 	end_source(ch); /* channel_held(): what was dropped */
 	flush_counters(ch);

@@ -5,7 +5,8 @@
 # data, never dropped while the reader comes back in time, and a stop
 # waits for the reader 2 s at most (unless stall_evict evicts it first),
 # then drops what is held, the FEED_DOWN among it, logged and counted
-# exactly; a --replay --loop that dropped some at its stop exits 2.
+# exactly; a --replay --loop that dropped some at its stop exits 2, a
+# --lines whose last line the stop's wait published exits 0.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 BOUND_MS=2000  # STOP_DRAIN_S of daemons/channel.c
@@ -48,6 +49,17 @@ reader_ok() {
 		fail "reader of $1: $(tail -n 2 "$WORK/$1.out")"
 	[ "$(tail -n 3 "$WORK/$1.out" | head -n 1)" = "S 5 mdpub stopping" ] ||
 		fail "reader of $1: the FEED_DOWN is not the last message: $(tail -n 3 "$WORK/$1.out")"
+}
+
+# held CHANNEL: waits until back-pressure held a message of CHANNEL (its
+# backpressure counter in the segment)
+held() {
+	i=0
+	until [ "$("$top_builddir/clients/mdsub" --status "$1" | awk '$1 == "backpressure" { print $2 }')" -ge 1 ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 1200 ] || fail "$1 never met back-pressure"
+		sleep 0.05
+	done
 }
 
 # 1. a stop while the reader stalls: after 2 s the data held and the
@@ -210,12 +222,7 @@ kill -KILL $readers
 start h --replay "$WORK/loop.rec" --loop --speed 0 --set mode=lossless
 wait_log h "channel rec: publishing from sequence 0,"
 stalled_reader rec
-i=0
-until [ "$("$top_builddir/clients/mdsub" --status rec | awk '$1 == "backpressure" { print $2 }')" -ge 1 ] 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -le 1200 ] || fail "the replay of rec never met back-pressure"
-	sleep 0.05
-done
+held rec
 kill -TERM "$PID"
 wait "$PID"
 rc=$?
@@ -248,5 +255,125 @@ grep -q "channel rec: 1 messages held by back-pressure dropped at stop after 2 s
 	fail "i: $(grep 'channel rec: in ' "$WORK/i.log")"
 [ "$rc" -eq 0 ] || fail "mdpub --replay exited $rc with all of its input published, not 0"
 grep -q "mdpub stopped$" "$WORK/i.log" || fail "no complete stop logged"
+kill -KILL "$RD"
+
+# mdpub --lines to its end into a lossless ring that stalled readers
+# hold (cases 10 to 13): the FEED_UP and the first 127 of its 128 lines
+# fill the 128 slots, the last line is held; a SIGTERM then
+
+# quotes FILE NEWLINE: $WORK/FILE, the 128 CSV quotes Q,S1 .. Q,S128,
+# the last one ending in a newline when NEWLINE is 1
+quotes() {
+	awk -v nl="$2" 'BEGIN { for (k = 1; k <= 128; k++)
+		printf "Q,S%d,1,1,2,1%s", k, k < 128 || nl ? "\n" : "" }' >"$WORK/$1"
+}
+quotes last.csv 0
+quotes last_nl.csv 1
+awk 'BEGIN { for (k = 1; k <= 128; k++)
+	printf "Q S%d 100000000 100000000 200000000 100000000 0\n", k }' >"$WORK/quotes.want"
+
+# lines_ring CHANNEL: the segment of CHANNEL, lossless, 128 slots of 256
+# bytes (an mdpub run with count = 1); its write count in $AT
+lines_ring() {
+	channel "$1.mk.conf" "$1" source=synthetic count=1 mode=lossless \
+		slot_size=256 slots_per_block=64 block_count=2
+	status 0 "$MDPUB" -c "$WORK/$1.mk.conf" 2>"$WORK/$1.mk.log"
+	AT=$(stopped_at "$1.mk" "$1")
+}
+
+# lines_held NAME CHANNEL FILE: mdpub NAME --lines $WORK/FILE CHANNEL in
+# that ring, until back-pressure holds a line (last.csv: its last, read
+# at the end of its input); then SIGTERM
+lines_held() {
+	start "$1" --lines "$WORK/$3" "$2" --set mode=lossless --set slot_size=256 \
+		--set slots_per_block=64 --set block_count=2 --set heartbeat=10
+	held "$2"
+	if [ "$3" = last.csv ]; then
+		wait_log "$1" "channel $2: $WORK/$3: end of input after 128 lines"
+	fi
+	kill -TERM "$PID"
+}
+
+# lines_stopped NAME CHANNEL RC OUT DROPPED: mdpub NAME exited RC, its
+# channel counted in 128, out OUT, backpressure 1 and dropped DROPPED,
+# those logged as dropped at the stop, FEED_DOWN among them
+lines_stopped() {
+	wait "$PID"
+	rc=$?
+	[ "$rc" -eq "$3" ] || fail "mdpub --lines ($1) exited $rc, not $3"
+	[ "$(stats "$1" "$2" in)" -eq 128 ] && [ "$(stats "$1" "$2" out)" -eq "$4" ] &&
+		[ "$(stats "$1" "$2" backpressure)" -eq 1 ] &&
+		[ "$(stats "$1" "$2" dropped)" -eq "$5" ] ||
+		fail "$1: $(grep "channel $2: in " "$WORK/$1.log")"
+	if [ "$5" -eq 0 ]; then
+		grep -q "dropped at stop" "$WORK/$1.log" && fail "$(grep "dropped at stop" "$WORK/$1.log")"
+	else
+		grep -q "channel $2: $5 messages held by back-pressure dropped at stop after 2 s, FEED_DOWN among them$" "$WORK/$1.log" ||
+			fail "no $5 dropped at stop logged: $(grep "channel $2: " "$WORK/$1.log")"
+	fi
+	if [ "$3" -eq 0 ]; then
+		grep -q "mdpub stopped$" "$WORK/$1.log" || fail "$1: no complete stop logged"
+	else
+		grep -q "mdpub stopped before all of its input was published$" "$WORK/$1.log" ||
+			fail "$1: no partial stop logged"
+	fi
+}
+
+# quotes_read OUT: the dump $WORK/OUT.out has the 128 quotes, in order
+quotes_read() {
+	grep '^Q ' "$WORK/$1.out" | diff -u "$WORK/quotes.want" - >&2 ||
+		fail "reader $1: not the 128 quotes"
+}
+
+# 10. the last line without a newline, held when mdpub read the end of
+# its input (the source ended), the reader back within the bound: the
+# line and the FEED_DOWN are published, all of the input: exit status 0
+lines_ring l1
+stalled_reader l1
+lines_held j l1 last.csv
+sleep 0.5
+kill -CONT "$RD"
+lines_stopped j l1 0 128 0
+reader_ok l1 1 "$(stopped_at j l1)"
+quotes_read l1
+
+# 11. the last line with its newline: held before mdpub read the end of
+# its input, then published as in 10; mdpub stopped without reading that
+# end (it no longer reads at a stop): exit status 2, with nothing
+# dropped (mdpub(8), EXIT STATUS: stopped before the end of its input)
+lines_ring l2
+stalled_reader l2
+lines_held k l2 last_nl.csv
+sleep 0.5
+kill -CONT "$RD"
+lines_stopped k l2 2 128 0
+reader_ok l2 1 "$(stopped_at k l2)"
+quotes_read l2
+grep -q "end of input" "$WORK/k.log" && fail "$(grep "end of input" "$WORK/k.log")"
+
+# 12. as 10, the reader stalled past the bound: the last line and the
+# FEED_DOWN are dropped: exit status 2
+lines_ring l3
+stalled_reader l3
+lines_held l l3 last.csv
+lines_stopped l l3 2 127 2
+kill -KILL "$RD"
+
+# 13. as 10, a second reader stalled one message ahead of the first:
+# when the first reads on, the last line is published, then the
+# FEED_DOWN is held and dropped after 2 s; all of the input is
+# published, only mdpub's own FEED_DOWN dropped: exit status 0
+lines_ring l4
+stalled_reader l4 l4 --until 129
+first=$RD
+stalled_reader l4 l4ahead --from $((AT + 1))
+lines_held m l4 last.csv
+sleep 0.5
+kill -CONT "$first"
+lines_stopped m l4 0 128 1
+wait "$first" || fail "reader of l4: $(cat "$WORK/l4.err")"
+grep -q "^messages 129 quote 128 trade 0 status 1 heartbeat 0 other 0 lost 0\$" "$WORK/l4.out" ||
+	fail "reader of l4: $(tail -n 2 "$WORK/l4.out")"
+quotes_read l4
 kill -KILL "$RD"
 exit 0

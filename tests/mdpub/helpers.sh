@@ -59,20 +59,24 @@ stats() {
 		sed -n "/^$3\$/{n;p;}"
 }
 
-# stalled_reader CHANNEL [OUT]: a reader registered at the next message
-# (MDBUS_START_LATEST) that stops itself before reading, holding a
-# lossless channel back until sent SIGCONT; it dumps into $WORK/OUT.out
-# (OUT: CHANNEL) until a FEED_DOWN, errors in $WORK/OUT.err; its pid in
-# $RD
+# stalled_reader CHANNEL [OUT [OPTION]...]: a reader registered at the
+# next message (MDBUS_START_LATEST) that stops itself before reading,
+# holding a lossless channel back until sent SIGCONT; it dumps into
+# $WORK/OUT.out (OUT: CHANNEL) until a FEED_DOWN, errors in
+# $WORK/OUT.err; its pid in $RD. The reader OPTIONs (--from, --until)
+# replace those.
 stalled_reader() {
-	"$READER" --stall --from latest --until down --dump "$1" \
-		>"$WORK/${2:-$1}.out" 2>"$WORK/${2:-$1}.err" &
+	sr_channel=$1
+	sr_out=${2:-$1}
+	shift $(($# < 2 ? $# : 2))
+	"$READER" --stall --from latest --until down --dump "$@" "$sr_channel" \
+		>"$WORK/$sr_out.out" 2>"$WORK/$sr_out.err" &
 	RD=$!
 	PIDS="$PIDS $RD"
 	i=0
 	until [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' /proc/$RD/status 2>/dev/null)" = T ]; do
 		i=$((i + 1))
-		[ $i -le 1200 ] || fail "the reader of $1 did not stop: $(cat "$WORK/${2:-$1}.err")"
+		[ $i -le 1200 ] || fail "the reader of $sr_channel did not stop: $(cat "$WORK/$sr_out.err")"
 		sleep 0.05
 	done
 }
