@@ -26,7 +26,10 @@
  * not acknowledged (what a stopped or killed mdpub had fetched and not
  * published, held messages dropped at its stop among them) is made again
  * from its acknowledgement floor (unacked_from()), so a restart goes on
- * exactly where the last acknowledgement left off.
+ * exactly where the last acknowledgement left off; with none acknowledged
+ * from where it started, which a durable always says as mdpub makes and
+ * binds one (make_durable(), remade_next()): from the stream's first, or
+ * from a stream sequence.
  */
 #include "config.h"
 
@@ -77,6 +80,8 @@ struct nats_conf {
 };
 
 static const char *const deliver_names[] = {"all", "new", "last", NULL};
+static const jsDeliverPolicy deliver_policy[] = {js_DeliverAll, js_DeliverNew,
+						 js_DeliverLast};
 static const char *const ts_names[] = {"now", "sender", NULL};
 
 #define OFF(field) offsetof(struct nats_conf, field)
@@ -605,16 +610,40 @@ static void conn_opts(const struct nats_conf *c, struct nats_conn_opts *o,
 	o->hint = "creds = FILE or nkey = SEEDFILE";
 }
 
+/* A consumer's configuration: from start_seq, or (0) as the deliver
+ * policy says. */
+static void consumer_config(const struct nats_src *n, jsConsumerConfig *cc,
+			    uint64_t start_seq)
+{
+	jsConsumerConfig_Init(cc);
+	cc->DeliverPolicy = start_seq ? js_DeliverByStartSequence :
+					deliver_policy[n->conf.deliver];
+	cc->OptStartSeq = start_seq;
+	cc->AckPolicy = js_AckAll;
+	cc->AckWait = (int64_t)(n->conf.ack_wait * 1e9);
+	cc->MaxAckPending = (int64_t)n->conf.max_ack_pending;
+	cc->FilterSubject = n->conf.subject;
+}
+
+static int consumer_failed(const struct nats_src *n, natsStatus s, char *err,
+			   size_t errlen)
+{
+	char why[256];
+
+	snprintf(err, errlen, "stream %s%s%s: %s", n->conf.stream,
+		 n->conf.durable ? ", consumer " : "",
+		 n->conf.durable ? n->conf.durable : "",
+		 nats_conn_error(s, why, sizeof(why)));
+	return -EIO;
+}
+
 /* The pull consumer: a durable bound as it is (start_seq 0), or made
  * (again) from start_seq, or as the deliver policy says. */
 static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
 			  size_t errlen)
 {
-	static const jsDeliverPolicy policy[] = {js_DeliverAll, js_DeliverNew,
-						 js_DeliverLast};
 	jsSubOptions so;
 	jsErrCode jerr = 0;
-	char why[256];
 	natsStatus s;
 
 	if (start_seq && n->conf.durable)
@@ -622,13 +651,7 @@ static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
 				  &jerr);
 	jsSubOptions_Init(&so);
 	so.Stream = n->conf.stream;
-	so.Config.DeliverPolicy = start_seq ? js_DeliverByStartSequence :
-					      policy[n->conf.deliver];
-	so.Config.OptStartSeq = start_seq;
-	so.Config.AckPolicy = js_AckAll;
-	so.Config.AckWait = (int64_t)(n->conf.ack_wait * 1e9);
-	so.Config.MaxAckPending = (int64_t)n->conf.max_ack_pending;
-	so.Config.FilterSubject = n->conf.subject;
+	consumer_config(n, &so.Config, start_seq);
 	s = js_PullSubscribe(&n->sub, n->js, n->conf.subject, n->conf.durable,
 			     NULL, &so, &jerr);
 	if (s == NATS_OK) {
@@ -636,11 +659,36 @@ static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
 		return 0;
 	}
 	n->sub = NULL;
-	snprintf(err, errlen, "stream %s%s%s: %s", n->conf.stream,
-		 n->conf.durable ? ", consumer " : "",
-		 n->conf.durable ? n->conf.durable : "",
-		 nats_conn_error(s, why, sizeof(why)));
-	return -EIO;
+	return consumer_failed(n, s, err, errlen);
+}
+
+/* A new durable: with deliver = new or last made where the server puts
+ * it (its last delivery, none yet, is the stream sequence before), then
+ * made again from there by start sequence, so that a restart that finds
+ * nothing acknowledged knows where its first delivery is
+ * (unacked_from()). */
+static int make_durable(struct nats_src *n, char *err, size_t errlen)
+{
+	jsConsumerConfig cc;
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	uint64_t start;
+	natsStatus s;
+
+	if (deliver_policy[n->conf.deliver] == js_DeliverAll)
+		return pull_subscribe(n, 0, err, errlen);
+	consumer_config(n, &cc, 0);
+	cc.Durable = n->conf.durable;
+	s = js_AddConsumer(&ci, n->js, n->conf.stream, &cc, NULL, &jerr);
+	if (s != NATS_OK)
+		return consumer_failed(n, s, err, errlen);
+	start = ci->Delivered.Stream + 1;
+	jsConsumerInfo_Destroy(ci);
+	log_msg(LOG_NOTICE, "channel %s: consumer %s made, deliver = %s: from "
+		"stream sequence %" PRIu64, name_of(n), n->conf.durable,
+		deliver_names[n->conf.deliver], start);
+	n->last_sseq = start - 1;
+	return pull_subscribe(n, start, err, errlen);
 }
 
 /* Where a durable's first delivery not acknowledged is: after its
@@ -661,17 +709,20 @@ static uint64_t unacked_from(const jsConsumerInfo *ci)
 	return c->DeliverPolicy == js_DeliverAll ? 1 : 0;
 }
 
-/* A durable made again (remake_consumer(), resume_durable()) starts at a
- * stream sequence, which binding it as configured (deliver = all, new or
- * last) would ask to change: the server refuses that, so it is made
- * again after its last delivery, all of them acknowledged. 0: bound as
- * it is. */
+/* A durable with every delivery acknowledged, bound: as it is when it
+ * starts at the stream's first (deliver = all); else made again after its
+ * last delivery by start sequence. One made again (remake_consumer(),
+ * resume_durable(), make_durable()) starts at a stream sequence, which
+ * binding it as configured would ask to change: the server refuses that.
+ * One made by another client with deliver = new or last: a restart that
+ * found none of its deliveries acknowledged would not know where they
+ * began (unacked_from()). 0: bound as it is. */
 static uint64_t remade_next(const jsConsumerInfo *ci)
 {
 	const jsConsumerConfig *c = ci->Config;
 	uint64_t next = ci->Delivered.Stream + 1;
 
-	if (!c || c->DeliverPolicy != js_DeliverByStartSequence)
+	if (!c || c->DeliverPolicy == js_DeliverAll)
 		return 0;
 	return next > c->OptStartSeq ? next : c->OptStartSeq;
 }
@@ -687,10 +738,11 @@ static int resume_durable(struct nats_src *n, char *err, size_t errlen)
 	int64_t pending;
 	int rc;
 
-	if (!n->conf.durable ||
-	    js_GetConsumerInfo(&ci, n->js, n->conf.stream, n->conf.durable,
-			       NULL, &jerr) != NATS_OK)
+	if (!n->conf.durable)
 		return pull_subscribe(n, 0, err, errlen);
+	if (js_GetConsumerInfo(&ci, n->js, n->conf.stream, n->conf.durable,
+			       NULL, &jerr) != NATS_OK)
+		return make_durable(n, err, errlen);
 	from = unacked_from(ci);
 	next = remade_next(ci);
 	delivered = ci->Delivered.Stream;

@@ -16,101 +16,8 @@
 #  5. as 1, with a delivery gap (the consumer made again) while held;
 #     then a third run with nothing left starts.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
+. "$top_srcdir/tests/nats/ack_helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
-
-COUNT=3000         # upstream data messages: 3 s of feed
-PUB=$((COUNT + 2)) # in the stream: with the upstream FEED_UP and FEED_DOWN
-
-# upstream C: nats-server nC, mdpub feeding channel C (synthetic,
-# $COUNT messages), its reader dumping into $WORK/C.out (pid $RS), and
-# mdsub forwarding C into stream C (pid $FWD); $URL the server's
-upstream() {
-	nats_start "n$1" -js -m -1
-	URL=nats://127.0.0.1:$(nats_port "n$1")
-	channel "$1.conf" "$1" source=synthetic rate=1000 count=$COUNT mode=lossless
-	start "$1" -c "$WORK/$1.conf"
-	SP=$PID
-	wait_log "$1" "channel $1: publishing from"
-	"$READER" --until down --dump --timeout 60 "$1" >"$WORK/$1.out" &
-	RS=$!
-	# ASan builds: libnats's own teardown was twice reported leaking a
-	# message of its threads (natsMsg_create, libnats frames only) at the
-	# forwarder's exit; leaks with libnats in their stack are not ours
-	printf 'leak:libnats.so\n' >"$WORK/lsan.supp"
-	LSAN_OPTIONS="suppressions=$WORK/lsan.supp" \
-		"$MDSUB" --from oldest --forward "$URL" --nats-stream "$1" "$1" \
-		>"$WORK/$1.fwd" 2>&1 &
-	FWD=$!
-	PIDS="$PIDS $FWD"
-	i=0
-	until grep -q "stream $1 created" "$WORK/$1.fwd" 2>/dev/null; do
-		i=$((i + 1)); [ $i -le 400 ] || fail "no stream: $(cat "$WORK/$1.fwd")"
-		sleep 0.05
-	done
-	printf '[global]\nstats_interval = 0.1\n[channel %sd]\n' "$1" >"$WORK/$1d.conf"
-	printf '%s\n' "source = nats" "url = $URL" "subject = mdbus.$1.>" \
-		"stream = $1" "durable = $1" "mode = lossless" "slot_size = 256" \
-		"slots_per_block = 64" "block_count = 2" "heartbeat = 10" \
-		>>"$WORK/$1d.conf"
-}
-
-# upstream_done C: the feed of C ended, all of it in stream C, the
-# forwarder stopped
-upstream_done() {
-	wait "$RS" || fail "reader of $1"
-	wait "$SP" || fail "mdpub $1"
-	i=0
-	until monitor "n$1" /jsz | tr -d ' \n' | grep -q "\"messages\":$PUB,"; do
-		i=$((i + 1)); [ $i -le 400 ] || fail "stream $1: $(monitor "n$1" /jsz)"
-		sleep 0.05
-	done
-	kill -TERM "$FWD"
-	wait "$FWD" || fail "mdsub --forward: $(cat "$WORK/$1.fwd")"
-}
-
-# took NAME CHANNEL WANT: waits until mdpub NAME ($PID) took WANT
-# messages in at least (its counters on SIGUSR1), 30 s at most
-took() {
-	i=0
-	until kill -USR1 "$PID" && sleep 0.1 && [ "$(stats "$1" "$2" in)" -ge "$3" ] 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 300 ] || fail "$1 took $(stats "$1" "$2" in) messages, not $3"
-	done
-}
-
-# exactly_once C OUT...: the quotes and trades of the dumps OUT... of
-# channel Cd, in that order, are the last ones of the upstream, each
-# once: nothing lost, nothing twice
-exactly_once() {
-	c=$1
-	shift
-	for o in "$@"; do
-		grep -q "^messages [0-9]* .* lost 0\$" "$WORK/$o.out" ||
-			fail "reader $o: $(tail -n 2 "$WORK/$o.out")"
-		grep '^[QT] ' "$WORK/$o.out"
-	done >"$WORK/$c.got"
-	grep '^[QT] ' "$WORK/$c.out" >"$WORK/$c.want"
-	n=$(wc -l <"$WORK/$c.got")
-	[ "$n" -gt 128 ] || fail "$c: only $n quotes and trades read"
-	tail -n "$n" "$WORK/$c.want" | cmp -s - "$WORK/$c.got" ||
-		fail "$c: the $n quotes and trades read are not the last $n of the upstream: $(tail -n "$n" "$WORK/$c.want" | diff - "$WORK/$c.got" | head -n 5)"
-	echo "$c: $n quotes and trades read, the last of the upstream's, each once"
-}
-
-# counters NAME CHANNEL: the channel's last counter line in NAME.log
-counters() {
-	grep "channel $2: in " "$WORK/$1.log" | tail -n 1
-}
-
-# held_full C READER: mdpub Ca (pid $PID) feeding channel Cd from stream
-# C until the ring is full behind the stalled reader READER (pid $RD)
-# and back-pressure holds a message
-held_full() {
-	start "$1a" -c "$WORK/$1d.conf"
-	wait_log "$1a" "channel $1d: in [0-9]* out [1-9]"
-	stalled_reader "$1d" "$2"
-	wait_log "$1a" "channel $1d: .* backpressure 1 "
-}
 
 # second_run C NAME OUT1 READER: mdpub NAME (pid $PID), its channel Cd
 # started again with the reader READER (pid $RD) reading it, takes what
@@ -193,15 +100,7 @@ exactly_once s3 r3
 # then started again with the reader reading on: every one of the $PUB
 # is published, from stream sequence 1
 upstream s4
-printf '[global]\nstats_interval = 0.1\n[channel s4d]\n' >"$WORK/s4x.conf"
-printf '%s\n' "source = synthetic" "rate = 1000" "mode = lossless" \
-	"slot_size = 256" "slots_per_block = 64" "block_count = 2" \
-	"heartbeat = 10" >>"$WORK/s4x.conf"
-start s4x -c "$WORK/s4x.conf"
-wait_log s4x "channel s4d: in [0-9]* out [1-9]"
-stalled_reader s4d r4
-wait_log s4x "channel s4d: .* backpressure 1 "
-stop "$PID"
+held_from_start s4 r4
 start s4a -c "$WORK/s4d.conf"
 wait_log s4a "channel s4d: in 0 out 0 .* backpressure 1 "
 i=0
