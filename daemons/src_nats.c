@@ -15,11 +15,13 @@
  * batch) once in the ring: one that back-pressure holds (a lossless
  * channel held full) once the channel publishes it (resume(), or at the
  * stop when it did so in its wait: stop_input() then stop(), source.h),
- * never when the stop drops it. The reader checks that deliveries come
- * without a gap in the consumer's sequence (a server that died with
- * messages on their way, a consumer leader that changed): after one it
- * makes the consumer again, as an ordered consumer does, since a later
- * acknowledgement (AckAll) would else take the missing ones for handled:
+ * never when the stop drops it; at the stop, those the client library
+ * keeps for a reconnection are waited for (flush_acks()). The reader
+ * checks that deliveries come without a gap in the consumer's sequence
+ * (a server that died with messages on their way, a consumer leader that
+ * changed): after one it makes the consumer again, as an ordered
+ * consumer does, since a later acknowledgement (AckAll) would else take
+ * the missing ones for handled:
  * from the last message the channel's thread took (restart_point()), so
  * that what is queued or held is the new consumer's to deliver, never
  * taken for acknowledged. At start, a durable consumer with deliveries
@@ -51,6 +53,8 @@
 #define FETCH_WAIT_MS 500   /* this often at least */
 #define DRAIN_MAX 1024      /* messages per loop iteration */
 #define FLUSH_MS 2000       /* at stop: acknowledgements reach the server */
+#define ACK_STOP_MS 5000    /* or, kept for a reconnection, this long */
+#define POLL_MS 50
 
 enum {
 	NATS_DUPLICATE, /* seen already (sequence behind): dropped */
@@ -138,6 +142,9 @@ struct nats_src {
 	natsMsg *held;            /* the one back-pressure holds, or NULL */
 	uint64_t deq_gen;         /* gen when the last message was dequeued */
 	uint64_t to_ack_gen, held_gen; /* gen of to_ack, of held */
+	int acked_away;           /* the last acknowledgement was made while
+				     the connection was away: libnats keeps
+				     it for the reconnection */
 	struct natsw_seq seq;
 	struct log_limit bad_limit;
 	char read_error[320];     /* the reader's last error (under mu) */
@@ -500,6 +507,11 @@ static void taken(struct nats_src *n, natsMsg *m)
 	*(held ? &n->held_gen : &n->to_ack_gen) = n->deq_gen;
 }
 
+static int connected(struct nats_src *n)
+{
+	return natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
 /* Acknowledges what is in the ring (AckAll: the last one says it all),
  * the held message too once the channel published it: never one dropped
  * at the stop, which a restart with the durable must get again. On our
@@ -520,8 +532,10 @@ static void ack_published(struct nats_src *n)
 		return;
 	reply = natsMsg_GetReply(n->to_ack);
 	pthread_mutex_lock(&n->mu); /* before a remake's requests, or not */
-	if (reply && *reply && n->to_ack_gen == n->gen)
+	if (reply && *reply && n->to_ack_gen == n->gen) {
 		natsConnection_PublishString(n->nc, reply, "+ACK");
+		n->acked_away = !connected(n);
+	}
 	pthread_mutex_unlock(&n->mu);
 	natsMsg_Destroy(n->to_ack);
 	n->to_ack = NULL;
@@ -850,6 +864,29 @@ static void nats_stop_input(struct source *src)
 	ack_published(n);
 }
 
+/* At the stop, the acknowledgements reach the server. While the
+ * connection is away libnats keeps what is published for the
+ * reconnection, and natsConnection_Close() drops it: then the stop waits
+ * for the reconnection, ACK_STOP_MS at most; what the acknowledgements
+ * still kept after that were for, the next start publishes again
+ * (mdpub.conf(5)). */
+static void flush_acks(struct nats_src *n)
+{
+	int kept = n->acked_away && !connected(n);
+	int64_t until = nats_Now() + (kept ? ACK_STOP_MS : FLUSH_MS), left;
+
+	while ((left = until - nats_Now()) > 0) {
+		if (natsConnection_FlushTimeout(n->nc, left) == NATS_OK)
+			return;
+		nats_Sleep(POLL_MS);
+	}
+	if (kept)
+		log_msg(LOG_WARNING, "channel %s: NATS unreachable at stop for "
+			"%d s: acknowledgements made while it was away are "
+			"lost, the next start publishes those messages again",
+			name_of(n), ACK_STOP_MS / 1000);
+}
+
 /* After the channel's wait at its stop: the held message acknowledged
  * if it was published meanwhile (source.h). */
 static void nats_stop(struct source *src)
@@ -857,7 +894,7 @@ static void nats_stop(struct source *src)
 	struct nats_src *n = SOURCE_OF(src, struct nats_src);
 
 	ack_published(n);
-	natsConnection_FlushTimeout(n->nc, FLUSH_MS);
+	flush_acks(n);
 	log_limit_flush(&n->bad_limit, LOG_WARNING);
 	natsConnection_Close(n->nc);
 	free_src(n);

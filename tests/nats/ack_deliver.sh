@@ -19,23 +19,6 @@ command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
 COUNT=6000         # 6 s of feed: the first run starts during it
 PUB=$((COUNT + 2))
 
-# consumer C FIELD: the durable C of stream C on nats-server nC, as its
-# monitoring port shows it: FIELD delivered (its last delivery's stream
-# sequence), pending (deliveries not acknowledged), floor (the stream
-# sequence of its acknowledgement floor) or left (messages not delivered)
-consumer() {
-	monitor "n$1" "/jsz?consumers=true" | tr -d ' \n' >"$WORK/$1.jsz"
-	case $2 in
-	delivered) re='"delivered":{"consumer_seq":[0-9]*,"stream_seq":\([0-9]*\)' ;;
-	pending) re='"num_ack_pending":\([0-9]*\)' ;;
-	floor) re='"ack_floor":{"consumer_seq":[0-9]*,"stream_seq":\([0-9]*\)' ;;
-	left) re='"num_pending":\([0-9]*\)' ;;
-	esac
-	v=$(sed -n "s/.*$re.*/\\1/p" "$WORK/$1.jsz")
-	[ -n "$v" ] || fail "consumer $1: no $2 in $(cat "$WORK/$1.jsz")"
-	echo "$v"
-}
-
 # case C: the three runs of channel Cd (conf $WORK/Cd.conf) from stream C
 # during its feed (upstream C started)
 case_runs() {

@@ -97,6 +97,23 @@ held_full() {
 	wait_log "$1a" "channel $1d: .* backpressure 1 "
 }
 
+# consumer C FIELD: the durable C of stream C on nats-server nC, as its
+# monitoring port shows it: FIELD delivered (its last delivery's stream
+# sequence), pending (deliveries not acknowledged), floor (the stream
+# sequence of its acknowledgement floor) or left (messages not delivered)
+consumer() {
+	monitor "n$1" "/jsz?consumers=true" | tr -d ' \n' >"$WORK/$1.jsz"
+	case $2 in
+	delivered) re='"delivered":{"consumer_seq":[0-9]*,"stream_seq":\([0-9]*\)' ;;
+	pending) re='"num_ack_pending":\([0-9]*\)' ;;
+	floor) re='"ack_floor":{"consumer_seq":[0-9]*,"stream_seq":\([0-9]*\)' ;;
+	left) re='"num_pending":\([0-9]*\)' ;;
+	esac
+	v=$(sed -n "s/.*$re.*/\\1/p" "$WORK/$1.jsz")
+	[ -n "$v" ] || fail "consumer $1: no $2 in $(cat "$WORK/$1.jsz")"
+	echo "$v"
+}
+
 # held_from_start C READER: channel Cd's ring held full by the stalled
 # reader READER (pid $RD) of a synthetic run of Cd, stopped: the next
 # mdpub of Cd starts with its FEED_UP held by back-pressure, and so
