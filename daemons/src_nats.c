@@ -31,7 +31,8 @@
  * exactly where the last acknowledgement left off; with none acknowledged
  * from where it started, which a durable always says as mdpub makes and
  * binds one (make_durable(), remade_next()): from the stream's first, or
- * from a stream sequence.
+ * from a stream sequence; one another client made is counted back in the
+ * stream (first_delivered()).
  */
 #include "config.h"
 
@@ -723,6 +724,72 @@ static uint64_t unacked_from(const jsConsumerInfo *ci)
 	return c->DeliverPolicy == js_DeliverAll ? 1 : 0;
 }
 
+/* 1 when the NATS subject filter f (empty: every subject) takes the
+ * subject s: '*' one token, '>' the rest. */
+static int filter_takes(const char *f, const char *s)
+{
+	while (*f) {
+		size_t fl = strcspn(f, "."), sl = strcspn(s, ".");
+
+		if (f[0] == '>' && !f[1])
+			return sl > 0;
+		if (!sl || ((fl != 1 || *f != '*') &&
+			    (fl != sl || memcmp(f, s, fl))))
+			return 0;
+		f += fl;
+		s += sl;
+		if (*f != *s)
+			return 0;
+		if (*f)
+			f++, s++;
+	}
+	return !*s;
+}
+
+/* The stream's first sequence, or 1 when unknown. */
+static uint64_t stream_first(struct nats_src *n)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	uint64_t first = 1;
+
+	if (js_GetStreamInfo(&si, n->js, n->conf.stream, NULL, &jerr) ==
+	    NATS_OK && si->State.FirstSeq > 1)
+		first = si->State.FirstSeq;
+	jsStreamInfo_Destroy(si);
+	return first;
+}
+
+/* Where the deliveries of a durable none of which is acknowledged began
+ * when its deliver policy does not say (made by another client or an
+ * earlier mdpub with deliver = new or last): the NumAckPending-th message
+ * its filter takes counting back from its last delivery, read from the
+ * stream one at a time (messages no longer in it are not counted: the
+ * count ends at the stream's first). 0: the stream not readable. */
+static uint64_t first_delivered(struct nats_src *n, const jsConsumerInfo *ci)
+{
+	const char *filter = ci->Config && ci->Config->FilterSubject ?
+			     ci->Config->FilterSubject : "";
+	uint64_t left = (uint64_t)ci->NumAckPending, low = stream_first(n),
+		 first = 0;
+
+	for (uint64_t seq = ci->Delivered.Stream; seq >= low && left; seq--) {
+		natsMsg *m = NULL;
+		jsErrCode jerr = 0;
+		natsStatus s = js_GetMsg(&m, n->js, n->conf.stream, seq, NULL,
+					 &jerr);
+
+		if (s != NATS_OK && jerr != JSNoMessageFoundErr)
+			return 0;
+		if (s == NATS_OK && filter_takes(filter, natsMsg_GetSubject(m))) {
+			first = seq;
+			left--;
+		}
+		natsMsg_Destroy(m);
+	}
+	return first;
+}
+
 /* A durable with every delivery acknowledged, bound: as it is when it
  * starts at the stream's first (deliver = all); else made again after its
  * last delivery by start sequence. One made again (remake_consumer(),
@@ -758,6 +825,11 @@ static int resume_durable(struct nats_src *n, char *err, size_t errlen)
 			       NULL, &jerr) != NATS_OK)
 		return make_durable(n, err, errlen);
 	from = unacked_from(ci);
+	if (!from && ci->NumAckPending > 0 && !(from = first_delivered(n, ci)))
+		log_msg(LOG_WARNING, "channel %s: consumer %s: where its %" PRId64
+			" deliveries not acknowledged began is not known (the "
+			"stream not readable): bound as it is", name_of(n),
+			n->conf.durable, ci->NumAckPending);
 	next = remade_next(ci);
 	delivered = ci->Delivered.Stream;
 	dseq = ci->Delivered.Consumer;

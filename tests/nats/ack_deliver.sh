@@ -11,13 +11,46 @@
 # nothing left. With
 #  1. deliver = new, the durable made by mdpub;
 #  2. deliver = last, the durable made before by another client and
-#     bound by mdpub.
+#     bound by mdpub;
+#  3. deliver = new, the durable made by another client that also took
+#     the first run's deliveries (a pull on a connection of its own) and
+#     acknowledged none: its policy does not say where they began, mdpub
+#     counts them back from the last in the stream.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 . "$top_srcdir/tests/nats/ack_helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
 
 COUNT=6000         # 6 s of feed: the first run starts during it
 PUB=$((COUNT + 2))
+
+# make_durable C POLICY: the durable C of stream C made on nats-server nC
+# by another client, deliver = POLICY, as mdpub would make it otherwise
+make_durable() {
+	RAW_PORT=$(nats_port "n$1")
+	js='{"stream_name":"'$1'","config":{"durable_name":"'$1'","deliver_policy":"'$2'","ack_policy":"all","ack_wait":30000000000,"max_ack_pending":65536,"filter_subject":"mdbus.'$1'.>"}}'
+	printf 'PUB $JS.API.CONSUMER.DURABLE.CREATE.%s.%s _INBOX.mk %d\r\n%s\r\n' \
+		"$1" "$1" ${#js} "$js" >"$WORK/mk.proto"
+	raw_pub "$WORK/mk.proto"
+}
+
+# raw_fetch C N: N messages of the durable C of stream C pulled on a
+# connection of its own to nats-server nC, not acknowledged
+raw_fetch() {
+	bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+		read -r info <&3
+		req="{\"batch\":$3,\"expires\":5000000000}"
+		printf "CONNECT {\"verbose\":false,\"headers\":true,\"protocol\":1}\r\nSUB _INBOX.rf 1\r\n" >&3
+		printf "PUB \$JS.API.CONSUMER.MSG.NEXT.%s.%s _INBOX.rf %d\r\n%s\r\n" "$2" "$2" ${#req} "$req" >&3
+		got=0
+		while [ "$got" -lt "$3" ] && read -r -t 10 line <&3; do
+			case $line in
+			HMSG\ *) got=$((got + 1)) ;;
+			PING*) printf "PONG\r\n" >&3 ;;
+			esac
+		done
+		[ "$got" -eq "$3" ]' _ "$(nats_port "n$1")" "$1" "$2" ||
+		fail "raw_fetch $1 $2"
+}
 
 # case C: the three runs of channel Cd (conf $WORK/Cd.conf) from stream C
 # during its feed (upstream C started)
@@ -40,8 +73,17 @@ case_runs() {
 	[ "$floor" -eq 0 ] && [ "$first" -gt 1 ] && [ "$delivered" -lt "$PUB" ] ||
 		fail "consumer $1 after the first run: floor $floor, $pending of the deliveries up to $delivered not acknowledged: not mid-feed"
 	echo "first run: in 0, consumer $1 delivered $first..$delivered, floor 0"
-	# the second run, read from its first message (r2) and by the reader
-	# that held the ring
+	later_runs "$1" "$first"
+}
+
+# later_runs C FIRST: the durable C of stream C (upstream C started) has
+# deliveries from stream sequence FIRST on, none acknowledged, and the
+# ring of channel Cd is held by the reader $RD1: mdpub started again,
+# read from its first message (Cr2) and by the reader that held the ring,
+# publishes the stream from FIRST, each message once, and a third run
+# has nothing left
+later_runs() {
+	first=$2
 	stalled_reader "$1d" "$1r2"
 	R2=$RD
 	kill -CONT "$R2" "$RD1"
@@ -80,9 +122,23 @@ case_runs v1
 # mdpub binds it
 upstream v2
 echo "deliver = last" >>"$WORK/v2d.conf"
-RAW_PORT=$(nats_port nv2)
-js='{"stream_name":"v2","config":{"durable_name":"v2","deliver_policy":"last","ack_policy":"all","ack_wait":30000000000,"max_ack_pending":65536,"filter_subject":"mdbus.v2.>"}}'
-printf 'PUB $JS.API.CONSUMER.DURABLE.CREATE.v2.v2 _INBOX.dv2 %d\r\n%s\r\n' ${#js} "$js" >"$WORK/mk.proto"
-raw_pub "$WORK/mk.proto"
+make_durable v2 last
 case_runs v2
+
+# 3. deliver = new, the durable made during the feed by another client,
+# which then takes 100 deliveries and acknowledges none
+upstream v3
+echo "deliver = new" >>"$WORK/v3d.conf"
+make_durable v3 new
+held_from_start v3 v3r
+RD1=$RD
+raw_fetch v3 100
+delivered=$(consumer v3 delivered)
+[ "$(consumer v3 pending)" -eq 100 ] && [ "$(consumer v3 floor)" -eq 0 ] &&
+	[ "$delivered" -gt 100 ] && [ "$delivered" -lt "$PUB" ] ||
+	fail "consumer v3 after the pull: $(cat "$WORK/v3.jsz")"
+echo "another client: consumer v3 delivered $((delivered - 99))..$delivered, floor 0"
+later_runs v3 $((delivered - 99))
+grep -q "channel v3d: consumer v3: 100 deliveries not acknowledged: made again from stream sequence $((delivered - 99))\$" "$WORK/v3b.log" ||
+	fail "v3b: $(grep 'consumer v3' "$WORK/v3b.log")"
 exit 0
