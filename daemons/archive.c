@@ -568,11 +568,17 @@ static void take(struct archive *a, const struct mdbus_msg *msg)
 	a->next = msg->seq + 1;
 }
 
+/* Whether archive_stop() asked the thread to end. */
+static int stop_asked(const struct archive *a)
+{
+	/* Acquire pairs with archive_stop()'s release store of stop. */
+	return atomic_load_explicit(&a->stop, memory_order_acquire);
+}
+
 /* Nothing to read now: flush when due; 1 when the thread is done. */
 static int idle(struct archive *a)
 {
-	/* Acquire pairs with archive_stop()'s release store of stop. */
-	int stop = atomic_load_explicit(&a->stop, memory_order_acquire);
+	int stop = stop_asked(a);
 	uint64_t now = now_monotonic();
 
 	if (stop && a->next >= atomic_load_explicit(&a->stop_at,
@@ -610,6 +616,29 @@ static int open_sub(struct archive *a, enum mdbus_start start, uint64_t seq,
 	return mdbus_sub_open(out, a->c->name, &cfg);
 }
 
+/* The consumer table gives us no entry (full of live readers,
+ * registered while no publisher ran or forged by anyone who may write
+ * the table; or, after an eviction, its header spoiled): reads
+ * without an entry from `from`, holding no lossless publisher back (what
+ * it misses is counted lost), and tries for an entry every
+ * ARCHIVE_REGISTER_NS (try_register()). Returns open_sub()'s code. */
+static int open_anonymous(struct archive *a, enum mdbus_start start,
+			  uint64_t from, mdbus_sub_t **out)
+{
+	int r;
+
+	log_msg(LOG_WARNING, "channel %s: archive: %s: reading without an "
+		"entry, which holds no lossless publisher back (what it "
+		"misses is counted lost), until one frees", a->c->name,
+		mdbus_last_error());
+	r = open_sub(a, start, from, 1, out);
+	if (r == 0) {
+		a->anonymous = 1;
+		a->register_at = now_monotonic() + ARCHIVE_REGISTER_NS;
+	}
+	return r;
+}
+
 /* An anonymous archive reader (open_reader()) takes an entry when one is
  * free, at the message it reads next: from then on it holds a lossless
  * publisher back again. */
@@ -636,11 +665,21 @@ static void try_register(struct archive *a)
 }
 
 /* Our consumer entry was taken (a lossless publisher evicted a stalled
- * archive): register again where we were; the ring counts what went. */
+ * archive, or a writer of the table took it): register again where we
+ * were; the ring counts what went. A table that refuses us (full of live
+ * readers, or its header spoiled: anyone who may write the table can do
+ * either, doc/protocol.md "Consumer table file") does not stop the
+ * archive: it reads on without an entry, as open_reader() does. */
 static int rejoin(struct archive *a)
 {
+	mdbus_sub_t *sub;
 	int r = mdbus_sub_reopen(a->sub, MDBUS_START_SEQ, a->next);
 
+	if (r < 0 && open_anonymous(a, MDBUS_START_SEQ, a->next, &sub) == 0) {
+		mdbus_sub_close(a->sub);
+		a->sub = sub;
+		return 0;
+	}
 	if (r < 0)
 		log_limited(&a->err_limit, LOG_ERR, "channel %s: archive: "
 			    "register again: %s", a->c->name, mdbus_strerror(r));
@@ -672,9 +711,13 @@ static void *archive_thread(void *arg)
 		}
 		if (r == -EAGAIN && idle(a))
 			break;
-		if (r == MDBUS_EEVICTED && rejoin(a) < 0)
+		if (r == MDBUS_EEVICTED && rejoin(a) < 0) {
+			/* no reader: what is left the next run's archive
+			 * reads, or counts lost (open_reader()) */
+			if (stop_asked(a))
+				break;
 			sleep_ns(ARCHIVE_BACKOFF_NS);
-		else if (r != -EAGAIN && r != MDBUS_EEVICTED) {
+		} else if (r != -EAGAIN && r != MDBUS_EEVICTED) {
 			log_msg(LOG_ERR, "channel %s: archive stops: %s",
 				a->c->name, mdbus_strerror(r));
 			break;
@@ -721,15 +764,8 @@ static int open_reader(struct archive *a, char *err, size_t errlen)
 	start = have || next ? MDBUS_START_SEQ : MDBUS_START_OLDEST;
 	from = end > next ? end : next;
 	r = open_sub(a, start, from, 0, &a->sub);
-	if (r == MDBUS_EFULL) {
-		log_msg(LOG_WARNING, "channel %s: archive: %s: reading "
-			"without an entry, which holds no lossless publisher "
-			"back (what it misses is counted lost), until one "
-			"frees", a->c->name, mdbus_last_error());
-		a->anonymous = 1;
-		a->register_at = now_monotonic() + ARCHIVE_REGISTER_NS;
-		r = open_sub(a, start, from, 1, &a->sub);
-	}
+	if (r == MDBUS_EFULL)
+		r = open_anonymous(a, start, from, &a->sub);
 	if (r < 0) {
 		snprintf(err, errlen, "archive: reading the channel: %s",
 			 mdbus_last_error()[0] ? mdbus_last_error() : mdbus_strerror(r));

@@ -316,6 +316,49 @@ if [ -x "${MDSUB:-}" ]; then
 	echo "a full table at start: the archive read without an entry, then took one"
 fi
 
+# 4e. the archive's entry taken while the table is full of live readers
+# (a writer of the table copies a live reader's state word and owner tag
+# into it): the archive, evicted, cannot register again; it reads on
+# without an entry, archives every message, and a stop ends at once
+# (mdpub hung at its stop before: its archive tried for an entry every
+# second, never looking at the stop, for as long as the readers lived)
+if [ -x "${MDSUB:-}" ] && command -v python3 >/dev/null; then
+	AR=$WORK/ar8b
+	channel full3.conf full3 source=synthetic rate=2000 \
+		max_consumers=2 $GEOM archive="$AR"
+	start full3 -c "$WORK/full3.conf"
+	wait_log full3 "channel full3: archive $AR from sequence 0"
+	"$MDSUB" -N r1 -q full3 2>"$WORK/r1.err" &
+	r1=$!
+	PIDS="$PIDS $r1"
+	registered full3 r1 "$WORK/r1.err"
+	table=$(ls "$MDBUS_DIR" | grep -x 'mdbus\.full3+[0-9a-f]\{16\}')
+	python3 - "$MDBUS_DIR/$table" <<'PY' || fail "the archive's entry not taken"
+import mmap, sys
+with open(sys.argv[1], "r+b") as f:
+    t = mmap.mmap(f.fileno(), 0)
+    # entries of 128 bytes from 4096: state word, owner tag, ..., name at 32
+    at = {t[e + 32:e + 64].rstrip(b"\0"): e for e in (4096, 4224)}
+    t[at[b"archive"]:at[b"archive"] + 16] = t[at[b"r1"]:at[b"r1"] + 16]
+PY
+	wait_log full3 "channel full3: archive: .*consumer table.* full"
+	kill -TERM "$PID"
+	(sleep 5 && kill -KILL "$PID" 2>/dev/null) &
+	wd=$!
+	wait "$PID"
+	rc=$?
+	kill "$wd" 2>/dev/null
+	[ "$rc" -eq 0 ] || fail "mdpub exited $rc after SIGTERM (137: killed, still running 5 s after it)"
+	grep -q "channel full3: archive: consumer table full (2 entries, all held by live readers): reading without an entry" "$WORK/full3.log" ||
+		fail "the archive, evicted in a full table, did not read on without an entry"
+	n=$(sed -n 's/.*channel full3: stopped at sequence \([0-9]*\)$/\1/p' "$WORK/full3.log")
+	grep -q "channel full3: archive $AR: written $n files [0-9]* lost 0 errors 0\$" "$WORK/full3.log" ||
+		fail "archive after its eviction: $(grep 'archive .*: written' "$WORK/full3.log"), stopped at $n"
+	kill "$r1"
+	wait "$r1" 2>/dev/null
+	echo "the archive's entry taken in a full table: read on without one, $n archived, stopped at once"
+fi
+
 # 5. hostile directories: a symbolic link, a directory others may write
 mkdir "$WORK/real"
 ln -s "$WORK/real" "$WORK/link"

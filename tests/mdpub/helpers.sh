@@ -168,3 +168,15 @@ forwarded_whole() {
 		END { if (!bad && NR != n - a) print NR " messages, not " n - a }' >"$WORK/gaps"
 	[ ! -s "$WORK/gaps" ] || fail "forwarded: $(cat "$WORK/gaps")"
 }
+
+# registered CHANNEL NAME ERRFILE: waits until a reader NAME holds an
+# entry in CHANNEL's consumer table (mdsub --status), 5 s at most; on
+# failure shows ERRFILE, the reader's errors
+registered() {
+	i=0
+	until "$MDSUB" --status "$1" | grep -q "^ *$2 "; do
+		i=$((i + 1))
+		[ "$i" -le 100 ] || fail "reader $2 of $1 not registered: $(cat "$3")"
+		sleep 0.05
+	done
+}

@@ -31,12 +31,7 @@ kill -0 "$PID" || fail "mdpub died"
 [ -x "${MDSUB:-}" ] || { stop "$PID"; echo "mdsub part skipped: mdsub not built"; exit 0; }
 "$MDSUB" -N r -n 6000 -o csv t >"$WORK/r.out" 2>"$WORK/r.log" &
 SUB=$!
-i=0
-until "$MDSUB" --status t | grep -q '^ *r '; do
-	i=$((i + 1))
-	[ "$i" -le 40 ] || fail "mdsub -N r not registered: $(cat "$WORK/r.log")"
-	sleep 0.05
-done
+registered t r "$WORK/r.log"
 truncate -s 0 "$table"
 wait "$SUB" || fail "mdsub -N r exited $? after the table was cut: $(cat "$WORK/r.log")"
 # 6000 messages in sequence, none lost (the ring holds far more than
