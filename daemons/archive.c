@@ -544,17 +544,23 @@ static void count_lost(struct archive *a, uint64_t n, uint64_t seq,
 		    (unsigned long long)a->lost);
 }
 
+/* The n sequence numbers before seq, which the ring no longer held or
+ * never held when the archive got there: counted lost, a->next at seq. */
+static void count_gone(struct archive *a, uint64_t n, uint64_t seq)
+{
+	count_lost(a, n, seq, "gone from the ring when the archive read it "
+		   "(it fell more than a ring behind, or the publisher skipped "
+		   "them)");
+	a->next = seq;
+}
+
 /* One message read from the ring. a->next moves past it only once it is
  * written (or counted lost): a flush on the way (rotation) tells readers
  * that the files hold everything below a->next. */
 static void take(struct archive *a, const struct mdbus_msg *msg)
 {
-	if (msg->lost) {
-		count_lost(a, msg->lost, msg->seq, "gone from the ring when "
-			   "the archive read it (it fell more than a ring behind, "
-			   "or the publisher skipped them)");
-		a->next = msg->seq;
-	}
+	if (msg->lost)
+		count_gone(a, msg->lost, msg->seq);
 	if (a->backoff_until && now_monotonic() < a->backoff_until) {
 		a->lost++;
 		bump(&a->lost_here, 1);
@@ -575,14 +581,31 @@ static int stop_asked(const struct archive *a)
 	return atomic_load_explicit(&a->stop, memory_order_acquire);
 }
 
+/*
+ * Whether the archive has read everything the channel wrote before its
+ * stop. The reader's position says so, not a->next: sequence numbers
+ * skipped after the last message (a skip the channel wrote last, the
+ * message after it dropped) bring no message that would count them
+ * (take()), so they are counted here.
+ */
+static int read_to_stop(struct archive *a)
+{
+	uint64_t pos = mdbus_sub_position(a->sub);
+
+	if (!stop_asked(a) ||
+	    pos < atomic_load_explicit(&a->stop_at, memory_order_relaxed))
+		return 0;
+	if (pos > a->next)
+		count_gone(a, pos - a->next, pos);
+	return 1;
+}
+
 /* Nothing to read now: flush when due; 1 when the thread is done. */
 static int idle(struct archive *a)
 {
-	int stop = stop_asked(a);
 	uint64_t now = now_monotonic();
 
-	if (stop && a->next >= atomic_load_explicit(&a->stop_at,
-						    memory_order_relaxed)) {
+	if (read_to_stop(a)) {
 		flush(a);
 		close_file(a);
 		progress(a);

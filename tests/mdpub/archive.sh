@@ -343,11 +343,7 @@ with open(sys.argv[1], "r+b") as f:
 PY
 	wait_log full3 "channel full3: archive: .*consumer table.* full"
 	kill -TERM "$PID"
-	(sleep 5 && kill -KILL "$PID" 2>/dev/null) &
-	wd=$!
-	wait "$PID"
-	rc=$?
-	kill "$wd" 2>/dev/null
+	ended_within "$PID" 5
 	[ "$rc" -eq 0 ] || fail "mdpub exited $rc after SIGTERM (137: killed, still running 5 s after it)"
 	grep -q "channel full3: archive: consumer table full (2 entries, all held by live readers): reading without an entry" "$WORK/full3.log" ||
 		fail "the archive, evicted in a full table, did not read on without an entry"
@@ -358,6 +354,23 @@ PY
 	wait "$r1" 2>/dev/null
 	echo "the archive's entry taken in a full table: read on without one, $n archived, stopped at once"
 fi
+
+# 4f. the channel's last write a skip (mdpub --replay --keep-seq: the
+# record after a gap of 48 is larger than the slot payload, dropped): the
+# archive's stop counts the 48 lost, with no message after them to count
+# them, and mdpub ends (exit 2: a record dropped); it waited for a
+# message past them for ever
+big=$(printf "%0300d" 0)
+{ header 65536; record 0 1000 a; record 1 2000 b; record 50 3000 "$big"; } >"$WORK/gap.rec"
+AR=$WORK/ar8c
+start gap --replay "$WORK/gap.rec" --keep-seq --speed 0 --set archive="$AR"
+ended_within "$PID" 10
+[ "$rc" -eq 2 ] || fail "mdpub --replay ending in a skip exited $rc (137: killed, still running after 10 s), not 2"
+grep -q "channel rec: ARCHIVE LOST 48 messages before seq 50: " "$WORK/gap.log" &&
+	grep -q "channel rec: archive $AR: written 2 files 1 lost 48 errors 0\$" "$WORK/gap.log" &&
+	grep -q "channel rec: stopped at sequence 50\$" "$WORK/gap.log" ||
+	fail "a last write that skipped: $(grep 'rec: \(archive\|stopped\)' "$WORK/gap.log")"
+echo "the last write a skip: the archive counted its 48 lost and stopped"
 
 # 5. hostile directories: a symbolic link, a directory others may write
 mkdir "$WORK/real"

@@ -180,3 +180,13 @@ registered() {
 		sleep 0.05
 	done
 }
+
+# ended_within PID SEC: waits for PID, killed (SIGKILL) if still running
+# after SEC seconds; its exit status in $rc (137: killed)
+ended_within() {
+	(sleep "$2" && kill -KILL "$1" 2>/dev/null) &
+	wd=$!
+	wait "$1"
+	rc=$?
+	kill "$wd" 2>/dev/null
+}
