@@ -557,6 +557,9 @@ int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
  * the entry changed). */
 int wait_ready(const struct seg_map *m, const struct wait_for *wf);
 
+/* 1 when wf's bell rang past rings_seen (0 without a bell). */
+int wait_rang(const struct wait_for *wf);
+
 /* ---- pub_nudge.c ---- */
 
 /* The publisher's nudger (doc/protocol.md, "Waiting"): start runs its

@@ -441,8 +441,9 @@ int mdbus_sub_poll(mdbus_sub_t *sub, mdbus_msg_handler handler, void *arg,
 int mdbus_sub_read(mdbus_sub_t *sub, void *buf, size_t len,
 		   struct mdbus_msg *msg, int64_t timeout_ns);
 
-/* Makes the reader's current mdbus_sub_read() return -EINTR at once, or
- * its next one that would wait (a pending interrupt is answered by the
+/* Makes the reader's current mdbus_sub_read() return -EINTR at once
+ * (also while it steps over messages before its start time), or its
+ * next one that would wait (a pending interrupt is answered by the
  * first -EINTR; several pending ones by one). Async-signal-safe (atomics
  * and a futex wake): call it from a signal handler or from any thread
  * while another uses the handle, but not during or after

@@ -1084,7 +1084,7 @@ static int replay_nap(struct mdbus_sub *s, uint64_t deadline)
 	struct timespec nap = { 0, REPLAY_NAP_NS };
 	uint64_t now = clock_mono_ns();
 
-	/* Relaxed: the count is only compared (wait.c bell_rang()). */
+	/* Relaxed: the count is only compared (wait.c wait_rang()). */
 	if (atomic_load_explicit(&s->bell->rings, memory_order_relaxed) !=
 	    s->rings_seen)
 		return -EINTR;
@@ -1168,14 +1168,19 @@ static MDBUS_NOINLINE int read_wait(mdbus_sub_t *s, void *buf, size_t len,
 		if (deadline == UINT64_MAX && timeout_ns >= 0)
 			deadline = clock_mono_ns() + (uint64_t)timeout_ns;
 		if (s->pos != pos) { /* stepped over messages before a start
-				      * time: more may come at once */
-			if (deadline != UINT64_MAX && clock_mono_ns() >= deadline)
+				      * time: more may come at once, and
+				      * keep coming from a feed faster than
+				      * the steps, so the bell and the
+				      * deadline are looked at here too */
+			if (wait_rang(&wf))
+				r = -EINTR;
+			else if (deadline != UINT64_MAX && clock_mono_ns() >= deadline)
 				return -ETIMEDOUT;
-			continue;
-		}
-		if (s->renamed)
+			else
+				continue;
+		} else if (s->renamed) {
 			return MDBUS_EREPLACED;
-		if (s->replaying) {
+		} else if (s->replaying) {
 			r = replay_nap(s, deadline);
 		} else {
 			/* Spinning, a message is read as it lands; once the
@@ -1198,7 +1203,7 @@ static MDBUS_NOINLINE int read_wait(mdbus_sub_t *s, void *buf, size_t len,
 			r = wait_step(&s->m, s->wait, &wf, round, deadline);
 		}
 		/* Every ring so far is answered by this -EINTR. Relaxed: the
-		 * count is only compared (bell_rang() and the futex). */
+		 * count is only compared (wait_rang() and the futex). */
 		if (r == -EINTR)
 			s->rings_seen = atomic_load_explicit(&s->bell->rings,
 							     memory_order_relaxed);

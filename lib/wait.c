@@ -138,7 +138,7 @@ void wait_bell_ring(struct wait_bell *b)
 	errno = saved;
 }
 
-static int bell_rang(const struct wait_for *wf)
+int wait_rang(const struct wait_for *wf)
 {
 	/* seq_cst: pairs with the seq_cst increment in wait_bell_ring(). */
 	return wf->bell &&
@@ -156,7 +156,7 @@ static int sleep_shared(_Atomic uint32_t *word, uint32_t val,
 	int r = 0;
 
 	atomic_store_explicit(&wf->bell->sleeping_on, word, memory_order_seq_cst);
-	if (!bell_rang(wf) &&
+	if (!wait_rang(wf) &&
 	    futex(word, FUTEX_WAIT, val, &ts) < 0 && errno == EINTR)
 		r = -EINTR;
 	atomic_store_explicit(&wf->bell->sleeping_on, NULL, memory_order_relaxed);
@@ -347,7 +347,7 @@ static int changed(const struct seg_header *h, const struct wait_for *wf)
 	st = atomic_load_explicit(&h->pub_state, memory_order_acquire);
 	if (st == SEG_PUB_REPLACED || (wf->watch_pub_state && st != wf->pub_state))
 		return 1;
-	if (bell_rang(wf))
+	if (wait_rang(wf))
 		return 1;
 	/* Pairs with the evicting producer's release CAS (pub.c). */
 	return wf->entry_state &&
@@ -556,7 +556,7 @@ static int adaptive_step(const struct seg_map *m, const struct wait_for *wf,
 int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	      const struct wait_for *wf, unsigned round, uint64_t deadline_ns)
 {
-	if (bell_rang(wf))
+	if (wait_rang(wf))
 		return -EINTR;
 	if (strategy == MDBUS_WAIT_ADAPTIVE && wf->state)
 		return adaptive_step(m, wf, round, deadline_ns);

@@ -22,6 +22,8 @@
  *    and the publisher showers it with SIGUSR2 (handler without
  *    SA_RESTART): every message arrives once, in order, intact, nothing
  *    lost, and some reads did return -EINTR.
+ * 5. A pending interrupt ends a read that is stepping over messages
+ *    stamped before its start time between two batches of steps.
  * The threads share one handle: TSan checks mdbus_sub_interrupt()
  * against the reader (THREADED_TESTS).
  */
@@ -201,6 +203,52 @@ static int handler_reader(void *arg)
 	return 0;
 }
 
+/* ------------------------------- 5. while stepping to a start time */
+
+/* A read stepping over messages stamped before its start time answers a
+ * pending interrupt between two batches of steps, not only once it has
+ * stepped over everything there: a feed faster than the steps would
+ * otherwise keep it from ever answering. STEPPED messages wait, stamped
+ * 1 ns after the epoch; the read steps over them by batches (4096). */
+#define STEPPED (3 * 4096)
+
+static void stepping(void)
+{
+	struct mdbus_pub_config c = tu_config(SLOT, 4096, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_sub_config sc;
+	unsigned char buf[PMAX] = { 0 };
+	struct mdbus_msg m;
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+	uint64_t i;
+
+	(void)mdbus_unlink("intr.step", NULL);
+	p = tu_pub_open("intr.step", &c);
+	for (i = 0; i < STEPPED; i++)
+		TU_CHECK_RC(mdbus_pub_publish(p, 7, buf, 8, 1), 0);
+	mdbus_sub_config_init(&sc);
+	sc.start = MDBUS_START_TIME;
+	sc.start_time_ns = tu_realtime_ns();
+	sc.wait = MDBUS_WAIT_SPIN;
+	sc.dir = tu_dir();
+	TU_CHECK_RC(mdbus_sub_open(&s, "intr.step", &sc), 0);
+	mdbus_sub_interrupt(s);
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, LONG_NS), -EINTR);
+	if (mdbus_sub_position(s) >= STEPPED)
+		tu_fail("stepping: -EINTR only once every message was stepped "
+			"over (position %llu)",
+			(unsigned long long)mdbus_sub_position(s));
+	/* the steps go on from there; then a message stamped now */
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, 20000000), -ETIMEDOUT);
+	TU_CHECK_EQ(mdbus_sub_position(s), STEPPED);
+	TU_CHECK_RC(mdbus_pub_publish(p, 7, buf, 8, 0), 0);
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, LONG_NS), 0);
+	TU_CHECK_EQ(m.seq, STEPPED);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 /* ------------------------------------------------- 4. continuity */
 
 static int flood_publisher(void *arg)
@@ -290,6 +338,7 @@ int main(void)
 	from_thread(MDBUS_WAIT_SPIN);
 	signal_child(handler_reader, MDBUS_WAIT_SPIN, SIGUSR1, 0);
 	signal_child(handler_reader, MDBUS_WAIT_BLOCK, SIGUSR1, 0);
+	stepping();
 	continuity();
 	return 0;
 }
