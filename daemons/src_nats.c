@@ -56,6 +56,8 @@
 #define FLUSH_MS 2000       /* at stop: acknowledgements reach the server */
 #define ACK_STOP_MS 5000    /* or, kept for a reconnection, this long */
 #define POLL_MS 50
+#define COUNT_BACK_MS 3000  /* at start: the stream read back at most this
+			       long (mdpub.conf(5)) */
 
 enum {
 	NATS_DUPLICATE, /* seen already (sequence behind): dropped */
@@ -728,6 +730,8 @@ static uint64_t unacked_from(const jsConsumerInfo *ci)
  * subject s: '*' one token, '>' the rest. */
 static int filter_takes(const char *f, const char *s)
 {
+	if (!*f)
+		return 1;
 	while (*f) {
 		size_t fl = strcspn(f, "."), sl = strcspn(s, ".");
 
@@ -746,39 +750,51 @@ static int filter_takes(const char *f, const char *s)
 	return !*s;
 }
 
-/* The stream's first sequence, or 1 when unknown. */
-static uint64_t stream_first(struct nats_src *n)
+/* The stream's first and last sequences: 0, or -EIO when its info
+ * cannot be read. */
+static int stream_bounds(struct nats_src *n, uint64_t *first, uint64_t *last)
 {
 	jsStreamInfo *si = NULL;
 	jsErrCode jerr = 0;
-	uint64_t first = 1;
+	int rc = js_GetStreamInfo(&si, n->js, n->conf.stream, NULL, &jerr) ==
+		 NATS_OK ? 0 : -EIO;
 
-	if (js_GetStreamInfo(&si, n->js, n->conf.stream, NULL, &jerr) ==
-	    NATS_OK && si->State.FirstSeq > 1)
-		first = si->State.FirstSeq;
+	*first = rc == 0 && si->State.FirstSeq > 1 ? si->State.FirstSeq : 1;
+	*last = rc == 0 ? si->State.LastSeq : 0;
 	jsStreamInfo_Destroy(si);
-	return first;
+	return rc;
 }
 
 /* Where the deliveries of a durable none of which is acknowledged began
  * when its deliver policy does not say (made by another client or an
  * earlier mdpub with deliver = new or last): the NumAckPending-th message
- * its filter takes counting back from its last delivery, read from the
- * stream one at a time (messages no longer in it are not counted: the
- * count ends at the stream's first). 0: the stream not readable. */
+ * its filter takes counting back from its last delivery (or the stream's
+ * last message, if before), read from the stream one at a time (messages
+ * no longer in it are not counted: the count ends at the stream's
+ * first), for COUNT_BACK_MS at most, all reads together: a server that
+ * claims a stream or deliveries beyond what it can send in that time, or
+ * answers slowly, must not hold mdpub's start (and a stop, a reload, that
+ * wait for it) for ever. 0: the stream not readable, or not in time. */
 static uint64_t first_delivered(struct nats_src *n, const jsConsumerInfo *ci)
 {
 	const char *filter = ci->Config && ci->Config->FilterSubject ?
 			     ci->Config->FilterSubject : "";
-	uint64_t left = (uint64_t)ci->NumAckPending, low = stream_first(n),
-		 first = 0;
+	uint64_t left = (uint64_t)ci->NumAckPending, low, high, first = 0;
+	int64_t until = nats_Now() + COUNT_BACK_MS;
+	jsOptions o;
 
-	for (uint64_t seq = ci->Delivered.Stream; seq >= low && left; seq--) {
+	if (stream_bounds(n, &low, &high) < 0)
+		return 0;
+	jsOptions_Init(&o);
+	for (uint64_t seq = ci->Delivered.Stream < high ? ci->Delivered.Stream :
+			    high; seq >= low && left; seq--) {
 		natsMsg *m = NULL;
 		jsErrCode jerr = 0;
-		natsStatus s = js_GetMsg(&m, n->js, n->conf.stream, seq, NULL,
-					 &jerr);
+		natsStatus s;
 
+		if ((o.Wait = until - nats_Now()) <= 0)
+			return 0;
+		s = js_GetMsg(&m, n->js, n->conf.stream, seq, &o, &jerr);
 		if (s != NATS_OK && jerr != JSNoMessageFoundErr)
 			return 0;
 		if (s == NATS_OK && filter_takes(filter, natsMsg_GetSubject(m))) {
@@ -828,8 +844,8 @@ static int resume_durable(struct nats_src *n, char *err, size_t errlen)
 	if (!from && ci->NumAckPending > 0 && !(from = first_delivered(n, ci)))
 		log_msg(LOG_WARNING, "channel %s: consumer %s: where its %" PRId64
 			" deliveries not acknowledged began is not known (the "
-			"stream not readable): bound as it is", name_of(n),
-			n->conf.durable, ci->NumAckPending);
+			"stream not readable in %d s): bound as it is", name_of(n),
+			n->conf.durable, ci->NumAckPending, COUNT_BACK_MS / 1000);
 	next = remade_next(ci);
 	delivered = ci->Delivered.Stream;
 	dseq = ci->Delivered.Consumer;

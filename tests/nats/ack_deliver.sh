@@ -15,7 +15,9 @@
 #  3. deliver = new, the durable made by another client that also took
 #     the first run's deliveries (a pull on a connection of its own) and
 #     acknowledged none: its policy does not say where they began, mdpub
-#     counts them back from the last in the stream.
+#     counts them back from the last in the stream;
+#  4. as 3, the durable made with no filter subject (it takes every
+#     subject of the stream, as NATS has it).
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 . "$top_srcdir/tests/nats/ack_helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
@@ -23,11 +25,14 @@ command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
 COUNT=6000         # 6 s of feed: the first run starts during it
 PUB=$((COUNT + 2))
 
-# make_durable C POLICY: the durable C of stream C made on nats-server nC
-# by another client, deliver = POLICY, as mdpub would make it otherwise
+# make_durable C POLICY [nofilter]: the durable C of stream C made on
+# nats-server nC by another client, deliver = POLICY, as mdpub would make
+# it otherwise (nofilter: with no filter subject)
 make_durable() {
 	RAW_PORT=$(nats_port "n$1")
-	js='{"stream_name":"'$1'","config":{"durable_name":"'$1'","deliver_policy":"'$2'","ack_policy":"all","ack_wait":30000000000,"max_ack_pending":65536,"filter_subject":"mdbus.'$1'.>"}}'
+	filter=',"filter_subject":"mdbus.'$1'.>"'
+	[ "${3:-}" = nofilter ] && filter=
+	js='{"stream_name":"'$1'","config":{"durable_name":"'$1'","deliver_policy":"'$2'","ack_policy":"all","ack_wait":30000000000,"max_ack_pending":65536'$filter'}}'
 	printf 'PUB $JS.API.CONSUMER.DURABLE.CREATE.%s.%s _INBOX.mk %d\r\n%s\r\n' \
 		"$1" "$1" ${#js} "$js" >"$WORK/mk.proto"
 	raw_pub "$WORK/mk.proto"
@@ -125,20 +130,28 @@ echo "deliver = last" >>"$WORK/v2d.conf"
 make_durable v2 last
 case_runs v2
 
+# another_client C [nofilter]: case 3 on channel Cd, stream C
+another_client() {
+	upstream "$1"
+	echo "deliver = new" >>"$WORK/$1d.conf"
+	make_durable "$1" new "${2:-}"
+	held_from_start "$1" "$1r"
+	RD1=$RD
+	raw_fetch "$1" 100
+	delivered=$(consumer "$1" delivered)
+	[ "$(consumer "$1" pending)" -eq 100 ] && [ "$(consumer "$1" floor)" -eq 0 ] &&
+		[ "$delivered" -gt 100 ] && [ "$delivered" -lt "$PUB" ] ||
+		fail "consumer $1 after the pull: $(cat "$WORK/$1.jsz")"
+	echo "another client: consumer $1 delivered $((delivered - 99))..$delivered, floor 0"
+	later_runs "$1" $((delivered - 99))
+	grep -q "channel $1d: consumer $1: 100 deliveries not acknowledged: made again from stream sequence $((delivered - 99))\$" "$WORK/$1b.log" ||
+		fail "$1b: $(grep "consumer $1" "$WORK/$1b.log")"
+}
+
 # 3. deliver = new, the durable made during the feed by another client,
 # which then takes 100 deliveries and acknowledges none
-upstream v3
-echo "deliver = new" >>"$WORK/v3d.conf"
-make_durable v3 new
-held_from_start v3 v3r
-RD1=$RD
-raw_fetch v3 100
-delivered=$(consumer v3 delivered)
-[ "$(consumer v3 pending)" -eq 100 ] && [ "$(consumer v3 floor)" -eq 0 ] &&
-	[ "$delivered" -gt 100 ] && [ "$delivered" -lt "$PUB" ] ||
-	fail "consumer v3 after the pull: $(cat "$WORK/v3.jsz")"
-echo "another client: consumer v3 delivered $((delivered - 99))..$delivered, floor 0"
-later_runs v3 $((delivered - 99))
-grep -q "channel v3d: consumer v3: 100 deliveries not acknowledged: made again from stream sequence $((delivered - 99))\$" "$WORK/v3b.log" ||
-	fail "v3b: $(grep 'consumer v3' "$WORK/v3b.log")"
+another_client v3
+
+# 4. the same, the durable made with no filter subject
+another_client v4 nofilter
 exit 0
