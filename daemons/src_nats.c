@@ -683,7 +683,10 @@ static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
  * it (its last delivery, none yet, is the stream sequence before), then
  * made again from there by start sequence, so that a restart that finds
  * nothing acknowledged knows where its first delivery is
- * (unacked_from()). */
+ * (unacked_from()). Only for one the server said is not there: it
+ * answers the create of one that is, same configuration, with it as it
+ * is, and making it again after its last delivery would drop those not
+ * acknowledged. */
 static int make_durable(struct nats_src *n, char *err, size_t errlen)
 {
 	jsConsumerConfig cc;
@@ -833,13 +836,17 @@ static int resume_durable(struct nats_src *n, char *err, size_t errlen)
 	jsErrCode jerr = 0;
 	uint64_t from, next, delivered, dseq;
 	int64_t pending;
+	natsStatus s;
 	int rc;
 
 	if (!n->conf.durable)
 		return pull_subscribe(n, 0, err, errlen);
-	if (js_GetConsumerInfo(&ci, n->js, n->conf.stream, n->conf.durable,
-			       NULL, &jerr) != NATS_OK)
+	s = js_GetConsumerInfo(&ci, n->js, n->conf.stream, n->conf.durable,
+			       NULL, &jerr);
+	if (s != NATS_OK && jerr == JSConsumerNotFoundErr)
 		return make_durable(n, err, errlen);
+	if (s != NATS_OK) /* there perhaps: never made anew (make_durable()) */
+		return consumer_failed(n, s, err, errlen);
 	from = unacked_from(ci);
 	if (!from && ci->NumAckPending > 0 && !(from = first_delivered(n, ci)))
 		log_msg(LOG_WARNING, "channel %s: consumer %s: where its %" PRId64

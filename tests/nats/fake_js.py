@@ -3,14 +3,19 @@
 the JetStream API requests the nats source makes at its start as a
 hostile or broken server would (tests/nats/count_back.sh).
 
-fake_js.py PORTFILE COUNTFILE CONSUMER_JSON STREAM_JSON [GETMSG_DELAY_S]
+fake_js.py PORTFILE COUNTFILE CONSUMER_JSON STREAM_JSON [GETMSG_DELAY_S
+           [noinfo]]
 
 Speaks the client protocol (INFO, CONNECT, PING/PONG, SUB, PUB, HPUB,
 UNSUB) to any number of clients. A request on $JS.API.CONSUMER.INFO.* is
 answered with CONSUMER_JSON, one on $JS.API.STREAM.INFO.* with
 STREAM_JSON, one on $JS.API.STREAM.MSG.GET.* with "no message found"
-after GETMSG_DELAY_S seconds (default 0); any other request (a pull)
-is not answered. The number of message reads answered so far is
+after GETMSG_DELAY_S seconds (default 0); with noinfo, a consumer info
+request is not answered (the client's request times out) and one that
+creates a consumer is answered with CONSUMER_JSON (as nats-server answers
+one that exists with that configuration). Any other request (a pull,
+a delete) is not answered. The subject of each JetStream API request is
+appended to COUNTFILE.api. The number of message reads answered so far is
 written to COUNTFILE after each; the port it listens on to PORTFILE.
 """
 import json
@@ -21,6 +26,7 @@ import time
 
 portfile, countfile, consumer, stream = sys.argv[1:5]
 delay = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
+noinfo = len(sys.argv) > 6 and sys.argv[6] == "noinfo"
 reads = 0
 lock = threading.Lock()
 
@@ -31,7 +37,13 @@ NO_MSG = json.dumps({"type": "io.nats.jetstream.api.v1.stream_msg_get_response",
 
 def answer(subject):
     global reads
+    if subject.startswith("$JS.API."):
+        with lock, open(countfile + ".api", "a") as f:
+            f.write(subject + "\n")
     if subject.startswith("$JS.API.CONSUMER.INFO."):
+        return None if noinfo else consumer
+    if noinfo and (subject.startswith("$JS.API.CONSUMER.CREATE.") or
+                   subject.startswith("$JS.API.CONSUMER.DURABLE.CREATE.")):
         return consumer
     if subject.startswith("$JS.API.STREAM.INFO."):
         return stream
