@@ -510,8 +510,8 @@ static int bind_udp(const char *portfile, const char *group)
 
 /* $TESTTOOL_RCVBUF bytes of receive buffer, when set (SO_RCVBUFFORCE as
  * root, else what rmem_max allows): for a test whose feed must arrive
- * whole under a sanitizer's slowdown. Not the default: mdpub/rtx_walk.sh
- * relies on the default buffer dropping a replay burst. */
+ * whole under a sanitizer's slowdown or a loaded machine. Not the
+ * default: a receiver stopped through a replay then keeps more of it. */
 static void receive_buffer(int fd)
 {
 	const char *env = getenv("TESTTOOL_RCVBUF");
