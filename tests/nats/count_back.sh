@@ -6,7 +6,8 @@
 # at 2^63, every read "no message found") or answers slowly must not hold
 # mdpub's start for ever: it gives up after 3 s, logged, binds the
 # durable as it is and publishes; a SIGTERM sent during the count-back
-# stops it inside the 10 s a systemd stop allows (conf/mdpub.service.in).
+# stops it in at most 10 s (a systemd stop of the unit mdbus installs
+# may take 30 s: conf/mdpub.service.in).
 #  1. every read answered at once: a start in at most 10 s, with the
 #     warning; then a stop in at most 10 s;
 #  2. every read answered after 2 s: the same;
