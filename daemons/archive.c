@@ -648,18 +648,19 @@ static int open_sub(struct archive *a, enum mdbus_start start, uint64_t seq,
 static int open_anonymous(struct archive *a, enum mdbus_start start,
 			  uint64_t from, mdbus_sub_t **out)
 {
+	char why[256];
 	int r;
 
+	snprintf(why, sizeof(why), "%s", mdbus_last_error());
+	r = open_sub(a, start, from, 1, out);
+	if (r < 0)
+		return r; /* said by the caller, rate-limited */
 	log_msg(LOG_WARNING, "channel %s: archive: %s: reading without an "
 		"entry, which holds no lossless publisher back (what it "
-		"misses is counted lost), until one frees", a->c->name,
-		mdbus_last_error());
-	r = open_sub(a, start, from, 1, out);
-	if (r == 0) {
-		a->anonymous = 1;
-		a->register_at = now_monotonic() + ARCHIVE_REGISTER_NS;
-	}
-	return r;
+		"misses is counted lost), until one frees", a->c->name, why);
+	a->anonymous = 1;
+	a->register_at = now_monotonic() + ARCHIVE_REGISTER_NS;
+	return 0;
 }
 
 /* An anonymous archive reader (open_reader()) takes an entry when one is

@@ -454,7 +454,7 @@ static MDBUS_NOINLINE void advance_slow(struct mdbus_pub *p, uint64_t armed)
  * each page came late (one-way latency above p50 + 40 ns for 33-38% of
  * them against 6% of the other slots, 64-byte slots: the hardware's own
  * prefetching starts again at each page); prefetching only each page's
- * first slot left its first 8 so (20-28%). Asked after the message is
+ * first slot left its first 8 so (20-37%). Asked after the message is
  * public: asked before its stores (2b1bc08), the prefetch into the next
  * page made the message that asked late as often as a page's first
  * slot had been (14-42%, whichever of 8, 16 or 64 slots ahead: the
