@@ -45,18 +45,28 @@ status 0 "$MDPUB" -c "$WORK/fi.conf" 2>"$WORK/fi.log"
 	>"$WORK/all" || fail "mdsub --from 0"
 [ "$(wc -l <"$WORK/all")" -gt 3000 ] || fail "$(wc -l <"$WORK/all") messages"
 
-# forwarder FROM LINGER OPTION...: forwards fi from FROM with OPTIONs (a
-# filter, -n) and --linger=LINGER; $port: its server's
+# forwarder FROM LINGER LAST OPTION...: forwards fi from FROM with
+# OPTIONs (a filter, -n) and --linger=LINGER to a receiver ($receiver)
+# and waits until that has message LAST (a sequence), the last one it
+# will send; $port: its server's. A loaded machine can take seconds to
+# get there: a request for a number not yet sent is out of range.
 forwarder() {
-	from=$1 linger=$2
-	shift 2
-	"$MDSUB" --forward udp://127.0.0.1:9 --from "$from" "$@" --session FILT \
-		--retransmit=127.0.0.1:0 --retransmit-depth=10 \
+	from=$1 linger=$2 lastseq=$3
+	shift 3
+	rm -f "$WORK/port"
+	udp_receiver fi
+	"$MDSUB" --forward "udp://127.0.0.1:$(cat "$WORK/port")" --from "$from" \
+		"$@" --session FILT --retransmit=127.0.0.1:0 --retransmit-depth=10 \
 		--linger="$linger" fi 2>"$WORK/fwd.err" &
 	fwd=$!
 	PIDS="$PIDS $fwd"
 	port=$(rtx_port "$WORK/fwd.err")
-	sleep 1 # it forwards the finished channel in well under that
+	i=0
+	until grep -q "^fi $lastseq " "$WORK/udp"; do
+		i=$((i + 1))
+		[ $i -lt 1200 ] || fail "message $lastseq not forwarded: $(tail -n 1 "$WORK/udp")"
+		sleep 0.05
+	done
 }
 
 # filtered FROM PASS FILTER...: parts 1 and 2; PASS: an awk test of a
@@ -75,14 +85,15 @@ filtered() {
 	run=$(awk -v f="$first" 'NR == 1 || $1 == p + 1 { n++; p = $1; if (n < 20) next } { exit } END { print n }' "$WORK/sent")
 	[ "$dropped" -gt "$first" ] && [ "$run" -ge 1 ] ||
 		fail "$what: first $first dropped $dropped run $run"
-	forwarder "$from" 0 "$@"
-	ask "$last" 20 1 1         # the store (the wait's check)
+	forwarder "$from" 0 $((last - 1)) "$@"
+	ask "$last" 20 1 1         # the store
 	ask "$dropped" 20 0 0      # dropped: read, nothing passes
 	ask 1 20 0 0               # before the session
 	[ "$older" -eq 0 ] || ask "$older" 20 0 0
 	ask "$first" 20 1 "$run"   # read, up to the first dropped
 	kill -TERM $fwd
 	wait $fwd || fail "$what: mdsub exited $?: $(cat "$WORK/fwd.err")"
+	wait $receiver || fail "$what: receiver"
 	if [ "$older" -eq 0 ]; then
 		summary 2 $((1 + run)) 2 1 1 2
 	else
@@ -96,10 +107,11 @@ filtered $FROM '$2 != "SYM001"' --exclude SYM001
 
 # 3. unfiltered, -n 500: the numbers up to 500 only (store: 491 .. 500)
 what="-n 500"
-forwarder 0 3 -n 500 # answering for 3 s after the 500th
+forwarder 0 3 499 -n 500 # answering for 3 s after the 500th
 ask 490 20 1 11
 ask 481 5 1 5
 wait $fwd || fail "$what: mdsub exited $?: $(cat "$WORK/fwd.err")"
+wait $receiver || fail "$what: receiver"
 summary 2 16 0 0 0 2
 echo "-n 500: 490 + 20 answered up to 500 (11 messages)"
 exit 0
