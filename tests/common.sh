@@ -44,12 +44,14 @@ mold() { # mold FILE SESSION SEQ COUNT [BLOCK-FILES...]: one packet in FILE
 }
 
 # rtx_port ERRFILE: waits until mdsub --retransmit says where it answers
-# re-requests (in ERRFILE) and prints the port
+# re-requests (in ERRFILE) and prints the port; ERRFILE must be new or
+# emptied before mdsub starts (an earlier forwarder's port would be taken:
+# the shell opens it for mdsub only some time after the start)
 rtx_port() {
 	i=0
 	# the port itself, not only the start of the line (the line may be
 	# read while it is being written: distcheck once got an empty port)
-	until p=$(sed -n 's/.*answering re-requests on 127.0.0.1:\([0-9][0-9]*\)$/\1/p' "$1") &&
+	until p=$(sed -n 's/.*answering re-requests on 127.0.0.1:\([0-9][0-9]*\)$/\1/p' "$1" 2>/dev/null) &&
 		[ -n "$p" ]; do
 		i=$((i + 1))
 		[ $i -lt 200 ] || fail "mdsub --retransmit: $(cat "$1")"

@@ -55,6 +55,9 @@ forwarder() {
 	shift 3
 	rm -f "$WORK/port"
 	udp_receiver fi
+	# emptied first: the last forwarder's port, still in it until the
+	# shell opens it for this one, is closed (requests there get nothing)
+	: >"$WORK/fwd.err"
 	"$MDSUB" --forward "udp://127.0.0.1:$(cat "$WORK/port")" --from "$from" \
 		"$@" --session FILT --retransmit=127.0.0.1:0 --retransmit-depth=10 \
 		--linger="$linger" fi 2>"$WORK/fwd.err" &
