@@ -4,7 +4,9 @@
  * sequence, count; common/moldudp64.h) back to back to 127.0.0.1:PORT,
  * from SOURCES addresses in turn (127.0.1.1, 127.0.1.2, ...: loopback
  * takes all of 127/8), then collects the answers until none came for
- * 300 ms, and prints
+ * 300 ms once the server has taken every request from its socket (its
+ * rx_queue in /proc/net/udp is 0; 60 s at most: a loaded machine may not
+ * run the server for a while), and prints
  *
  *   answers A messages M bytes B largest L seconds S heartbeats H
  *
@@ -35,6 +37,7 @@
 
 #define SOURCES_MAX 1000
 #define QUIET_MS 300
+#define TAKEN_S 60 /* longest wait for the server to take the requests */
 
 static double now_s(void)
 {
@@ -89,6 +92,36 @@ static void count_answer(struct totals *t, const unsigned char *p, size_t n,
 	t->bytes += n;
 	t->largest = n > t->largest ? n : t->largest;
 	t->last_s = now_s();
+}
+
+/* Whether requests wait in the receive queue of the server's socket,
+ * 127.0.0.1:port (its line of /proc/net/udp: "sl local rem st
+ * tx_queue:rx_queue ..."; no line, no queue). */
+static int server_queued(uint16_t port)
+{
+	char line[512], local[32], want[32];
+	unsigned long tx, rx;
+	int queued = 0;
+	FILE *f = fopen("/proc/net/udp", "r");
+
+	if (!f)
+		return 0;
+	snprintf(want, sizeof want, "0100007F:%04X", port);
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, " %*s %31s %*s %*s %lx:%lx", local, &tx, &rx) == 3 &&
+		    !strcmp(local, want))
+			queued |= rx != 0;
+	fclose(f);
+	return queued;
+}
+
+/* Until the server has taken every request sent, TAKEN_S at most. */
+static void await_taken(uint16_t port)
+{
+	double until = now_s() + TAKEN_S;
+
+	while (server_queued(port) && now_s() < until)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
 }
 
 static void collect(int *fds, unsigned n, const struct mold_header *req,
@@ -148,6 +181,7 @@ int main(int argc, char **argv)
 	for (uint64_t i = 0; i < times; i++)
 		if (send(fds[i % sources], pkt, sizeof pkt, 0) < 0)
 			perror("requester: send");
+	await_taken((uint16_t)port);
 	collect(fds, (unsigned)sources, &req, &t);
 	printf("answers %" PRIu64 " messages %" PRIu64 " bytes %" PRIu64
 	       " largest %" PRIu64 " seconds %.3f heartbeats %" PRIu64 "\n",
