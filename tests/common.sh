@@ -43,6 +43,17 @@ mold() { # mold FILE SESSION SEQ COUNT [BLOCK-FILES...]: one packet in FILE
 	[ $# -eq 0 ] || cat "$@" >>"$f"
 }
 
+# wait_for CMD...: retries CMD until it succeeds, 60 s at most (a
+# deadline for a loaded machine: it returns as soon as CMD does)
+wait_for() {
+	i=0
+	until "$@" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 1200 ] || fail "timed out waiting for: $*"
+		sleep 0.05
+	done
+}
+
 # rtx_port ERRFILE: waits until mdsub --retransmit says where it answers
 # re-requests (in ERRFILE) and prints the port; ERRFILE must be new or
 # emptied before mdsub starts (an earlier forwarder's port would be taken:
@@ -54,7 +65,7 @@ rtx_port() {
 	until p=$(sed -n 's/.*answering re-requests on 127.0.0.1:\([0-9][0-9]*\)$/\1/p' "$1" 2>/dev/null) &&
 		[ -n "$p" ]; do
 		i=$((i + 1))
-		[ $i -lt 200 ] || fail "mdsub --retransmit: $(cat "$1")"
+		[ $i -lt 1200 ] || fail "mdsub --retransmit: $(cat "$1")"
 		sleep 0.05
 	done
 	echo "$p"

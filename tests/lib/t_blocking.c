@@ -305,7 +305,7 @@ static void replaced_while_blocked(void)
 	atomic_store(&sh->ready, 0);
 	child = tu_spawn(replaced_reader, NULL);
 	tu_await(&sh->ready, 1, 30, "reader");
-	tu_await_state(child, 'S', 10, "blocked reader"); /* on the futex */
+	tu_await_state(child, 'S', 60, "blocked reader"); /* on the futex */
 	tu_sleep_ms(50);
 	c.slot_size = 256;
 	c.flags = MDBUS_PUB_REPLACE;
@@ -340,7 +340,7 @@ static void wake_all(void)
 		kids[i] = tu_spawn(wake_reader, (void *)(intptr_t)i);
 	tu_await(&sh->ready, 4, 30, "four readers");
 	for (int i = 0; i < 4; i++)
-		tu_await_state(kids[i], 'S', 10, "blocked reader");
+		tu_await_state(kids[i], 'S', 60, "blocked reader");
 	tu_sleep_ms(50);
 	p = tu_pub_open("wakeall", &c);
 	TU_CHECK_RC(tu_publish_seq(p, 0, buf, 0, PMAX), 0);
@@ -415,7 +415,7 @@ static void signals(enum mdbus_wait mode)
 	deadline = tu_now_ns() + 30000000000ULL;
 	while (atomic_load(&sh->ready) < 2) {
 		if (tu_proc_state(kid) == 'Z') /* failed: its reason */
-			tu_wait_ok(kid, 10, "reader under signals");
+			tu_wait_ok(kid, 60, "reader under signals");
 		if (tu_now_ns() > deadline)
 			tu_fail("reader under signals: its 300 ms read did not "
 				"end within 30 s");
@@ -458,7 +458,7 @@ static void killed_while_blocked(void)
 	atomic_store(&sh->ready, 0);
 	kid = tu_spawn(doomed_reader, NULL);
 	tu_await(&sh->ready, 1, 30, "reader");
-	tu_await_state(kid, 'S', 10, "blocked reader");
+	tu_await_state(kid, 'S', 60, "blocked reader");
 	tu_sleep_ms(50);
 	tu_kill_reap(kid);
 	p = tu_pub_open("doomed", &c); /* reclaims the dead reader's entry */

@@ -184,7 +184,7 @@ static void redefined_while_read(void)
 	pid_t child = tu_spawn(redefiner, (void *)flags);
 	mdbus_sub_t *s;
 
-	tu_await(&flags[0], 1, 10, "first definition");
+	tu_await(&flags[0], 1, 60, "first definition");
 	s = tu_sub_open(CH, "copier", MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
 	end = tu_now_ns() + 500000000ULL;
 	while (tu_now_ns() < end) {
@@ -205,7 +205,7 @@ static void redefined_while_read(void)
 	}
 	mdbus_sub_close(s);
 	atomic_store(&flags[1], 1);
-	tu_wait_ok(child, 10, "redefiner");
+	tu_wait_ok(child, 60, "redefiner");
 	tu_note("%llu copies, %llu of all three", (unsigned long long)reads,
 		(unsigned long long)full);
 	TU_CHECK(reads > 0);

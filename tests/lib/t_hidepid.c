@@ -93,10 +93,10 @@ int main(void)
 	c.group = "65534";
 	p = tu_pub_open("hidden", &c);
 	reader = tu_spawn(root_reader, NULL);
-	tu_await(&sh->ready, 1, 10, "root reader");
+	tu_await(&sh->ready, 1, 60, "root reader");
 	rc = tu_wait(tu_spawn(intruder, NULL), 30);
 	atomic_store(&sh->stop, 1);
-	tu_wait_ok(reader, 10, "root reader");
+	tu_wait_ok(reader, 60, "root reader");
 	mdbus_pub_close(p);
 	if (rc == TU_SKIP)
 		tu_skip("no private mount namespace with hidepid=2 here");

@@ -264,7 +264,7 @@ static void test_evicted(void)
 	TU_CHECK_RC(tu_publish_seq(p, n++, buf, 0, PMAX), 0);
 	tu_await(&sh->got0, 1, 30, "consumer to read message 0");
 	kill(c, SIGSTOP);
-	tu_await_state(c, 'T', 10, "stopped consumer");
+	tu_await_state(c, 'T', 60, "stopped consumer");
 
 	for (; n < 1 + CAP; n++)
 		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);

@@ -367,11 +367,11 @@ static void locked_by_reader(void)
 	memset(sh, 0, sizeof *sh);
 	mdbus_pub_close(tu_pub_open("held", &c));
 	kid = tu_spawn(lock_holder, NULL);
-	tu_await(&sh->go, 1, 10, "lock holder");
+	tu_await(&sh->go, 1, 60, "lock holder");
 	TU_CHECK_RC(mdbus_pub_open(&p, "held", &c), 0);
 	mdbus_pub_close(p);
 	atomic_store(&sh->release, 1);
-	tu_wait_ok(kid, 10, "lock holder");
+	tu_wait_ok(kid, 60, "lock holder");
 	snprintf(lock, sizeof lock, "%s+lock", tu_seg_path("held"));
 	TU_CHECK(stat(lock, &st) == 0 && (st.st_mode & 07777) == 0600);
 	if (geteuid() != 0) {

@@ -160,14 +160,14 @@ static void live_zombie_leader(void)
 	memset(sh, 0, sizeof *sh);
 	p = tu_pub_open("zleader", &c);
 	kid = tu_spawn(zombie_leader, NULL);
-	tu_await_state(kid, 'Z', 10, "reader whose main thread exited");
+	tu_await_state(kid, 'Z', 60, "reader whose main thread exited");
 	TU_CHECK_RC(mdbus_pub_reap(p), 0);
 	TU_CHECK_RC(mdbus_channel_stats("zleader", tu_dir(), &st, cs, 2), 0);
 	TU_CHECK_EQ(st.consumers, 1);
 	TU_CHECK_EQ(cs[0].alive, 1);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
-	tu_await(&sh->done, 1, 10, "the zombie leader's reader thread");
-	TU_CHECK_EQ(tu_wait(kid, 10), 0);
+	tu_await(&sh->done, 1, 60, "the zombie leader's reader thread");
+	TU_CHECK_EQ(tu_wait(kid, 60), 0);
 	mdbus_pub_close(p);
 }
 

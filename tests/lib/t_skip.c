@@ -183,12 +183,12 @@ static void woken(void)
 
 	publish(p); /* 0 */
 	pid = tu_spawn(waiting_reader, NULL);
-	tu_await(&sh->ready, 1, 10, "reader");
+	tu_await(&sh->ready, 1, 60, "reader");
 	tu_sleep_ms(50); /* asleep at 1 */
 	TU_CHECK_RC(mdbus_pub_skip(p, 999), 0);
 	tu_sleep_ms(20);
 	publish(p); /* 1000 */
-	tu_wait_ok(pid, 10, "waiting reader");
+	tu_wait_ok(pid, 60, "waiting reader");
 	mdbus_pub_close(p);
 }
 

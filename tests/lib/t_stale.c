@@ -164,7 +164,7 @@ static void stale_handle(void)
 	TU_CHECK(unlink(tu_seg_path("stale")) == 0);
 	atomic_store(&sh->step, 2);
 	tu_await(&sh->step, 3, 30, "reader blocked again");
-	tu_await_state(r, 'S', 10, "reader asleep");
+	tu_await_state(r, 'S', 60, "reader asleep");
 	tu_sleep_ms(150); /* a name check or two that find no file */
 	p2 = start_publisher(&fifty);
 	tu_wait_ok(r, 30, "stale reader");
@@ -198,7 +198,7 @@ static void reader_first(void)
 	atomic_store(&sh->step, 0);
 	r = tu_spawn(early_reader, NULL);
 	tu_await(&sh->step, 1, 30, "early reader");
-	tu_await_state(r, 'S', 10, "early reader waiting");
+	tu_await_state(r, 'S', 60, "early reader waiting");
 	p = tu_pub_open("late", &c);
 	for (uint64_t i = 0; i < 1000; i++)
 		TU_CHECK_RC(tu_publish_seq(p, i, buf, 0, PMAX), 0);

@@ -58,7 +58,7 @@ static int publisher(void *arg)
 	int r;
 
 	(void)arg;
-	tu_await(&sh->ready, 1, 10, "reader attached");
+	tu_await(&sh->ready, 1, 60, "reader attached");
 	for (uint64_t n = 0; n < MSGS; n++) {
 		while ((r = tu_publish_seq(p, n, buf, 0, PMAX)) == MDBUS_EBACKPRESSURE)
 			tu_sleep_ms(0.05);
@@ -66,7 +66,7 @@ static int publisher(void *arg)
 		if (n % BURST == BURST - 1)
 			tu_sleep_ms(1);
 	}
-	tu_await(&sh->ready, 2, 10, "reader got everything");
+	tu_await(&sh->ready, 2, 60, "reader got everything");
 	tu_sleep_ms(20);
 	mdbus_pub_close(p);
 	return 0;
@@ -160,7 +160,7 @@ static void finish_reader(struct reader *rd, pid_t pid)
 		if (info.state == MDBUS_PUB_STOPPED)
 			break;
 	}
-	tu_wait_ok(pid, 10, "publisher");
+	tu_wait_ok(pid, 60, "publisher");
 	tu_note("%d wake-ups for %d messages", rd->wakeups, MSGS);
 	mdbus_sub_close(rd->s);
 	TU_CHECK_EQ(threads(), 0);
@@ -685,7 +685,7 @@ static void with_killed_archive(void)
 	TU_CHECK(mkdir(dir, 0750) == 0);
 	atomic_store_explicit(&sh->ready, 0, memory_order_relaxed);
 	pid = tu_spawn(archiving_publisher, dir);
-	tu_await(&sh->ready, 1, 10, "publisher and archive ready");
+	tu_await(&sh->ready, 1, 60, "publisher and archive ready");
 	memset(&rd, 0, sizeof rd);
 	mdbus_sub_config_init(&sc);
 	sc.dir = tu_dir();

@@ -224,12 +224,12 @@ int main(void)
 	p = tu_pub_open(CHANNEL, &cfg);
 
 	pid = tu_spawn(paced_reader, NULL);
-	tu_await(&sh->ready, 1, 10, "paced reader attached");
+	tu_await(&sh->ready, 1, 60, "paced reader attached");
 	for (int n = 0; n < MSGS; n++) {
 		TU_CHECK_RC(mdbus_pub_publish(p, 1, buf, sizeof(buf), 0), 0);
 		tu_sleep_ms(PACE_MS);
 	}
-	tu_wait_ok(pid, 10, "paced reader");
+	tu_wait_ok(pid, 60, "paced reader");
 	atomic_store(&sh->sent, MSGS);
 
 	p = wake_idle_reader(p, &cfg, "idle anonymous reader, nudging publisher", 100);

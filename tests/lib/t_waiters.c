@@ -192,7 +192,7 @@ static void kill_point(mdbus_pub_t *p, void *seg, enum point at)
 
 	atomic_store(&sh->got, 0);
 	live = start_sleeper(NONE);
-	tu_await_state(live, 'S', 10, "live sleeper");
+	tu_await_state(live, 'S', 60, "live sleeper");
 	if (at == FLAG_ONLY) {
 		victim = tu_spawn(flag_only, NULL);
 		TU_CHECK_EQ(tu_wait(victim, 30), 0);
@@ -205,8 +205,8 @@ static void kill_point(mdbus_pub_t *p, void *seg, enum point at)
 	expect_exact(seg, name);
 	got = atomic_load(&sh->got);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
-	tu_await(&sh->got, got + 1, 10, "live sleeper woken");
-	tu_wait_ok(live, 10, "live sleeper");
+	tu_await(&sh->got, got + 1, 60, "live sleeper woken");
+	tu_wait_ok(live, 60, "live sleeper");
 	expect_no_syscalls(p, seg, name);
 }
 
@@ -216,7 +216,7 @@ static void never_reaped(mdbus_pub_t *p, void *seg)
 {
 	pid_t kid = start_sleeper(NONE);
 
-	tu_await_state(kid, 'S', 10, "sleeper");
+	tu_await_state(kid, 'S', 60, "sleeper");
 	tu_kill_reap(kid);
 	TU_CHECK_EQ(count_of(seg), 1);
 	for (int i = 0; i < 1100; i++)
@@ -273,12 +273,12 @@ static void replaced_on_the_way(void)
 	atomic_store(&sh->ready, 0);
 	atomic_store(&sh->result, 1);
 	kid = tu_spawn(replaced_sleeper, NULL);
-	tu_await_state(kid, 'T', 10, "reader on its way to sleep");
+	tu_await_state(kid, 'T', 60, "reader on its way to sleep");
 	c.slot_size = 128;
 	c.flags = MDBUS_PUB_REPLACE;
 	p = tu_pub_open("repl", &c);
 	kill(kid, SIGCONT);
-	tu_wait_ok(kid, 10, "reader of a replaced segment");
+	tu_wait_ok(kid, 60, "reader of a replaced segment");
 	TU_CHECK_RC(atomic_load(&sh->result), MDBUS_EREPLACED);
 	TU_CHECK_EQ(atomic_load(&sh->timeouts), 0);
 	mdbus_pub_close(p);
@@ -294,7 +294,7 @@ static void churn(mdbus_pub_t *p, void *seg)
 			kids[i] = start_sleeper(NONE);
 		for (int i = 0; i < 4; i++)
 			if (tu_rand_below(2))
-				tu_await_state(kids[i], 'S', 10, "sleeper");
+				tu_await_state(kids[i], 'S', 60, "sleeper");
 		for (int i = 0; i < 4; i++)
 			tu_kill_reap(kids[i]);
 	}
@@ -302,11 +302,11 @@ static void churn(mdbus_pub_t *p, void *seg)
 	for (int i = 0; i < 4; i++)
 		kids[i] = start_sleeper(NONE);
 	for (int i = 0; i < 4; i++)
-		tu_await_state(kids[i], 'S', 10, "sleeper");
+		tu_await_state(kids[i], 'S', 60, "sleeper");
 	expect_exact(seg, "churn");
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	for (int i = 0; i < 4; i++)
-		tu_wait_ok(kids[i], 10, "sleeper after churn");
+		tu_wait_ok(kids[i], 60, "sleeper after churn");
 	TU_CHECK(mdbus_pub_reap(p) >= 0);
 	expect_no_syscalls(p, seg, "after churn");
 }
@@ -409,13 +409,13 @@ static void registered_not_nudged(void)
 	atomic_store(&sh->ready, 0);
 	kid = tu_spawn(registered_sleeper, NULL);
 	tu_await(&sh->ready, 1, 30, "registered sleeper");
-	tu_await_state(kid, 'S', 10, "registered sleeper");
+	tu_await_state(kid, 'S', 60, "registered sleeper");
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	tu_sleep_ms(0.3);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	tu_sleep_ms(50);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
-	tu_wait_ok(kid, 10, "registered sleeper");
+	tu_wait_ok(kid, 60, "registered sleeper");
 	TU_CHECK_EQ(atomic_load(&sh->sleeps), 1);
 	mdbus_pub_close(p);
 	tu_unmap(tab, tl);
@@ -482,11 +482,11 @@ int main(void)
 	/* the counter sees real wakes: a sleeper costs one */
 	atomic_store(&sh->got, 0);
 	first = start_sleeper(NONE);
-	tu_await_state(first, 'S', 10, "sleeper");
+	tu_await_state(first, 'S', 60, "sleeper");
 	before = atomic_load(&futex_wakes);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	TU_CHECK(atomic_load(&futex_wakes) > before);
-	tu_wait_ok(first, 10, "first sleeper");
+	tu_wait_ok(first, 60, "first sleeper");
 	never_reaped(p, seg);
 	forged_free_flag(p, seg);
 	kill_point(p, seg, BEFORE_FUTEX);

@@ -52,6 +52,18 @@ wait_log() {
 	done
 }
 
+# counted NAME TEXT: sends mdpub ($PID) SIGUSR1 until $WORK/NAME.log has
+# TEXT (a counter line), 60 s at most: one SIGUSR1 right after sending
+# may be handled before mdpub has read what was sent, and then no later
+# counter line comes (stats_interval = 0)
+counted() {
+	i=0
+	until kill -USR1 "$PID" && sleep 0.1 && grep -q -- "$2" "$WORK/$1.log"; do
+		i=$((i + 1))
+		[ "$i" -le 600 ] || fail "no '$2' in $1.log"
+	done
+}
+
 # stats NAME CHANNEL FIELD: FIELD of the channel's last counter line in
 # $WORK/NAME.log
 stats() {
@@ -137,7 +149,7 @@ udp_receiver() {
 	i=0
 	until [ -s "$WORK/port" ]; do
 		i=$((i + 1))
-		[ $i -lt 100 ] || fail "receiver did not start"
+		[ $i -lt 1200 ] || fail "receiver did not start"
 		sleep 0.05
 	done
 }
@@ -170,13 +182,13 @@ forwarded_whole() {
 }
 
 # registered CHANNEL NAME ERRFILE: waits until a reader NAME holds an
-# entry in CHANNEL's consumer table (mdsub --status), 5 s at most; on
-# failure shows ERRFILE, the reader's errors
+# entry in CHANNEL's consumer table (mdsub --status), 60 s at most (a
+# loaded machine); on failure shows ERRFILE, the reader's errors
 registered() {
 	i=0
 	until "$MDSUB" --status "$1" | grep -q "^ *$2 "; do
 		i=$((i + 1))
-		[ "$i" -le 100 ] || fail "reader $2 of $1 not registered: $(cat "$3")"
+		[ "$i" -le 1200 ] || fail "reader $2 of $1 not registered: $(cat "$3")"
 		sleep 0.05
 	done
 }

@@ -130,8 +130,7 @@ PORT=$(port_of evict)
 client evict <"$WORK/evict.cmd"
 status 0 "$READER" --until 3 --dump evict >"$WORK/evict.out"
 [ "$(grep -c '^Q REAL ' "$WORK/evict.out")" -eq 2 ] || fail "evict: messages"
-kill -USR1 "$PID"
-wait_log evict "channel evict: source lines: idle 0 evicted 1 peer_limit 0 not_allowed 0 accept_errors 0$"
+counted evict "channel evict: source lines: idle 0 evicted 1 peer_limit 0 not_allowed 0 accept_errors 0$"
 grep -q "channel evict: connection from 127.0.0.2 closed for a connection from 127.0.0.1: 64 connections open; it sent no accepted message for [0-9.]* s (none since it connected)$" \
 	"$WORK/evict.log" || fail "eviction not logged"
 stop "$PID"
@@ -158,8 +157,7 @@ client idle <"$WORK/idle.cmd"
 fed=$(sed -n 's/^fed //p' "$WORK/idle.client")
 status 0 "$READER" --until $((fed + 1)) --dump idle >"$WORK/idle.out"
 [ "$(grep -c '^Q REAL ' "$WORK/idle.out")" -eq "$fed" ] || fail "idle: messages"
-kill -USR1 "$PID"
-wait_log idle "channel idle: source lines: idle 63 evicted 0 peer_limit 0 not_allowed 0 accept_errors 0$"
+counted idle "channel idle: source lines: idle 63 evicted 0 peer_limit 0 not_allowed 0 accept_errors 0$"
 grep -q "channel idle: connection from 127.0.0.[2-9] closed: no accepted message for 2 s" \
 	"$WORK/idle.log" || fail "idle close not logged"
 stop "$PID"
@@ -189,8 +187,7 @@ wait 0.2
 END
 wait "$READ" || fail "peer: quotes not published"
 grep -q '^Q A ' "$WORK/peer.out" && grep -q '^Q C ' "$WORK/peer.out" || fail "peer: messages"
-kill -USR1 "$PID"
-wait_log peer "channel peer: source lines: idle 0 evicted 0 peer_limit 1 not_allowed 1 accept_errors 0$"
+counted peer "channel peer: source lines: idle 0 evicted 0 peer_limit 1 not_allowed 1 accept_errors 0$"
 grep -q "connection from 127.0.0.1 refused: peer_connections reached" \
 	"$WORK/peer.log" || fail "peer limit not logged"
 grep -q "connection from 127.0.0.2 refused: address not allowed" \
@@ -233,7 +230,6 @@ exec 3>&-
 wait "$CLIENT" || fail "fds client: $(tail -n 1 "$WORK/fds.client")"
 status 0 "$READER" --from oldest --until 2 --dump fds >"$WORK/fds.out"
 grep -q '^Q LOW ' "$WORK/fds.out" || fail "fds: the feeder's quote not published"
-kill -USR1 "$PID"
-wait_log fds "channel fds: source lines: idle 0 evicted 0 peer_limit 0 not_allowed 0 accept_errors [1-9]"
+counted fds "channel fds: source lines: idle 0 evicted 0 peer_limit 0 not_allowed 0 accept_errors [1-9]"
 stop "$PID"
 exit 0

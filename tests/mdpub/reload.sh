@@ -20,13 +20,17 @@ rate = 100
 END
 start m -c "$WORK/m.conf"
 wait_log m "channel change: publishing from sequence 0,"
-"$READER" --synthetic --until down --timeout 20 keep >"$WORK/keep.out" &
+"$READER" --synthetic --until down keep >"$WORK/keep.out" 2>"$WORK/keep.err" &
 KEEP=$!
-"$READER" --until down drop >"$WORK/drop.out" &
+"$READER" --until down drop >"$WORK/drop.out" 2>"$WORK/drop.err" &
 DROP=$!
-"$READER" --until down change >"$WORK/change.out" &
+"$READER" --until down change >"$WORK/change.out" 2>"$WORK/change.err" &
 CHANGE=$!
-sleep 0.3
+# the reload once the three read (a reader still opening could miss the
+# channel it removes, or open the changed one anew)
+for ch in keep drop change; do
+	registered "$ch" mdpub_reader "$WORK/$ch.err"
+done
 
 conf m.conf <<'END'
 [global]

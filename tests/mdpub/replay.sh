@@ -60,7 +60,7 @@ t1=$(date +%s%N)
 } >"$WORK/jump.rec"
 replay_conf jump "$WORK/jump.rec" 1 max_wait=0.3
 t0=$(date +%s%N)
-status 0 timeout 10 "$MDPUB" -c "$WORK/jump.conf" 2>"$WORK/jump.log"
+status 0 timeout 60 "$MDPUB" -c "$WORK/jump.conf" 2>"$WORK/jump.log"
 t1=$(date +%s%N)
 [ $(((t1 - t0) / 1000000)) -ge 250 ] || fail "max_wait not waited"
 status 0 "$READER" --until down --dump jump >"$WORK/jump.out"
@@ -92,9 +92,9 @@ bad_file "$WORK/hsmall.rec" "$WORK/hsmall.rec: header size 100 out of range"
 replay_conf loop "$WORK/hand.rec" 0 loop=yes mode=lossless slots_per_block=64 block_count=2
 channel make.conf loop source=synthetic count=1 mode=lossless slots_per_block=64 block_count=2
 status 0 "$MDPUB" -c "$WORK/make.conf" 2>"$WORK/make.log"
-"$READER" --from latest --until down --delay 20 --timeout 20 loop >"$WORK/loop.out" &
+"$READER" --from latest --until down --delay 20 loop >"$WORK/loop.out" 2>"$WORK/loop.err" &
 READ=$!
-sleep 0.3
+registered loop mdpub_reader "$WORK/loop.err"
 status 0 "$MDPUB" -c "$WORK/loop.conf" --duration 0.5 2>"$WORK/loop.log"
 wait "$READ" || fail "lossless reader"
 grep -q ' lost 0$' "$WORK/loop.out" || fail "lossless reader lost: $(cat "$WORK/loop.out")"

@@ -52,7 +52,7 @@ grep_err "$WORK/hard.err" "pid file $WORK/hard.pid: refused: it has more than on
 expect "$WORK/target" precious
 [ "$(wc -c <"$WORK/target")" -eq 9 ] || fail "the link's target was changed"
 mkfifo "$WORK/fifo.pid"
-status 1 timeout 10 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/fifo.pid" 2>"$WORK/fifo.err"
+status 1 timeout 60 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/fifo.pid" 2>"$WORK/fifo.err"
 grep_err "$WORK/fifo.err" "pid file $WORK/fifo.pid: refused: not a regular file"
 if [ "$(id -u)" -eq 0 ]; then
 	echo theirs >"$WORK/theirs.pid"
@@ -86,7 +86,7 @@ kill -TERM "$DAEMON"
 i=0
 while kill -0 "$DAEMON" 2>/dev/null; do
 	i=$((i + 1))
-	[ "$i" -le 100 ] || fail "detached mdpub did not stop"
+	[ "$i" -le 1200 ] || fail "detached mdpub did not stop"
 	sleep 0.05
 done
 status 0 "$READER" --until caught-up s >"$WORK/bg.out"

@@ -14,10 +14,10 @@ HOST=$top_builddir/tests/mdpub/soak_host
 
 channel soak.conf soak source=synthetic symbols=100 "rate=$RATE" \
 	slots_per_block=4096 block_count=4
-start soak -c "$WORK/soak.conf" --duration "$SECONDS_"
+start soak -c "$WORK/soak.conf"
 MDPUB_PID=$PID
 wait_log soak "channel soak: publishing from sequence"
-T=$((SECONDS_ + 30))
+T=$((SECONDS_ + 60))
 for c in 1 2 3; do
 	delay=0
 	[ $c -eq 3 ] && delay=50
@@ -27,6 +27,15 @@ for c in 1 2 3; do
 done
 "$HOST" "$PLUGIN" soak "$T" >"$WORK/plugin.out" 2>&1 &
 P=$!
+PIDS="$PIDS $R1 $R2 $R3 $P"
+# the soak's seconds count once the four read (with mdpub --duration, a
+# consumer that a loaded machine started late came after the FEED_DOWN)
+all_registered() {
+	[ "$("$MDSUB" --status soak | grep -c '^ *\(mdpub_reader\|soak-plugin\) ')" -eq 4 ]
+}
+wait_for all_registered
+sleep "$SECONDS_"
+kill -TERM "$MDPUB_PID"
 
 crashes=0 failed=0
 wait "$MDPUB_PID" || { crashes=$((crashes + 1)); echo "mdpub exited $?"; }

@@ -33,7 +33,7 @@ try:
 except OSError as e:
     print(errno.errorcode.get(e.errno, e.errno))
     sys.exit(0)
-print("bound")
+print("bound", flush=True)
 s.settimeout(3)
 try:
     s.recv(2048)
@@ -45,7 +45,7 @@ chmod 644 "$WORK/thief.py"
 chmod 755 "$WORK"
 $as_other python3 "$WORK/thief.py" "$PORT" >"$WORK/thief.out" 2>&1 &
 THIEF=$!
-sleep 0.5
+wait_for test -s "$WORK/thief.out" # the datagrams once it bound or failed to
 for seq in 1 2 3; do
 	msg 9 "m$seq" >"$WORK/b$seq"
 	mold "$WORK/p$seq" OWNPORT1 "$seq" 1 "$WORK/b$seq"
@@ -54,7 +54,7 @@ done
 wait "$THIEF"
 [ "$(cat "$WORK/thief.out")" = EADDRINUSE ] ||
 	fail "a second socket on mdpub's port (${as_other:-same user}): $(cat "$WORK/thief.out")"
-sleep 0.5
+counted own "channel own: in 3 " # mdpub took the 3 before its stop
 stop "$PID"
 wait "$READ"
 grep -q "channel own: in 3 out 3 " "$WORK/own.log" ||

@@ -37,16 +37,6 @@ payloads() {
 		cut -d' ' -f3-
 }
 
-# wait_for CMD...: retries CMD for up to 5 s
-wait_for() {
-	i=0
-	until "$@" >/dev/null 2>&1; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || fail "timed out waiting for: $*"
-		sleep 0.05
-	done
-}
-
 # wait_registered CHANNEL N: until the channel has N consumer entries
 wait_registered() {
 	wait_for sh -c "\"$MDSUB\" --status '$1' | grep -q 'consumers: $2 of'"

@@ -19,7 +19,8 @@ done
 reader=$!
 wait_registered live 1
 pub live 2
-sleep 1.2
+# the second publisher once mdsub saw the first one stop
+wait_for grep -q '^mdsub: live: publisher pid [0-9]* stopped$' "$WORK/restart.err"
 pub live 2
 wait $reader || fail "restart: exit status"
 [ "$(wc -l <"$WORK/restart")" -eq 4 ] || fail "restart: 4 messages expected"

@@ -101,7 +101,7 @@ mkdir dir.rec
 verify 1 dir.rec "mdsub: dir.rec is not a regular file"
 mkfifo fifo.rec
 verify 1 fifo.rec "mdsub: fifo.rec is not a regular file"
-status 1 timeout 10 "$MDSUB" fifo.rec 2>err
+status 1 timeout 60 "$MDSUB" fifo.rec 2>err
 grep -qx "mdsub: fifo.rec is not a regular file" err || fail "reading a FIFO: $(cat err)"
 # several files: the lowest code, a report for each
 status 2 "$MDSUB" --verify gap.rec magic.rec hand.rec >out 2>err

@@ -13,7 +13,7 @@ grep -q "^mdsub: dir: cannot subscribe: channel dir: the file under its name is 
 printf '[global]\ndir = %s\n[channel dir]\nsource = synthetic\n' "$MDBUS_DIR" \
 	>"$WORK/dir.conf"
 chmod 0644 "$WORK/dir.conf"
-status 1 timeout 10 "$MDPUB" -c "$WORK/dir.conf" 2>"$WORK/pub.err"
+status 1 timeout 60 "$MDPUB" -c "$WORK/dir.conf" 2>"$WORK/pub.err"
 grep -q "channel dir: $MDBUS_DIR/mdbus.dir is a directory, not a segment: remove it$" \
 	"$WORK/pub.err" || fail "mdpub, directory: $(cat "$WORK/pub.err")"
 
@@ -35,7 +35,7 @@ printf '[global]\ndir = %s\n[channel squat]\nsource = synthetic\n' \
 	"$MDBUS_DIR/sticky" >"$WORK/squat.conf"
 chmod 0644 "$WORK/squat.conf"
 chmod 0755 "$WORK"
-status 1 runuser -u nobody -- timeout 10 "$MDPUB" -c "$WORK/squat.conf" \
+status 1 runuser -u nobody -- timeout 60 "$MDPUB" -c "$WORK/squat.conf" \
 	2>"$WORK/squat.err"
 grep -q "channel squat: cannot replace $MDBUS_DIR/sticky/mdbus.squat, a regular file of uid 0 (in a sticky directory only its owner or root may): remove it as its owner or root" \
 	"$WORK/squat.err" || fail "squatted name: $(cat "$WORK/squat.err")"

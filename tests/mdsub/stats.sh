@@ -29,7 +29,7 @@ tail -n 1 "$WORK/json" | grep -q '^{"kind":"summary","channel":"feed",.*"msgs":6
 pub live 0
 "$MDSUB" --stats=10 -n 50 live >"$WORK/live" &
 reader=$!
-sleep 0.3
+wait_registered live 1 # from the latest message: the 50 after it
 pub -r live 50
 wait $reader || fail "live --stats: exit status"
 grep -Eq '^live: 50 messages, .* max [0-9.]+(ns|us|ms)$' "$WORK/live" ||

@@ -26,7 +26,9 @@ status 1 "$MDSUB" -n 1 late 2>/dev/null
 # messages from seq 0, with the default start
 "$MDSUB" --wait-for-channel -o raw -n 20 late >"$WORK/late" 2>"$WORK/late.err" &
 reader=$!
-sleep 0.3
+# the publisher only once mdsub waits (else it finds the channel and
+# reads from the latest message, the default)
+wait_for grep -q 'late: no such channel yet' "$WORK/late.err"
 kill -0 $reader 2>/dev/null || fail "--wait-for-channel: ended before the channel came"
 pub late 20
 wait $reader || fail "--wait-for-channel: exit status"
@@ -50,16 +52,16 @@ wait $reader || fail "multi: exit status"
 	fail "multi: later: $(cat "$WORK/multi")"
 
 # --record waits for its channel too
-"$MDSUB" --wait-for-channel --record "$WORK/late.rec" -n 5 rec 2>/dev/null &
+"$MDSUB" --wait-for-channel --record "$WORK/late.rec" -n 5 rec 2>"$WORK/rec.err" &
 reader=$!
-sleep 0.2
+wait_for grep -q 'rec: no such channel yet' "$WORK/rec.err"
 pub rec 5
 wait $reader || fail "--record --wait-for-channel: exit status"
 [ "$("$TOOL" recdump "$WORK/late.rec" 2>/dev/null | wc -l)" -eq 5 ] ||
 	fail "--record --wait-for-channel: messages"
 
 # a missing segment directory is no channel to wait for: an error at once
-MDBUS_DIR="$WORK/no-such-dir" timeout 5 "$MDSUB" --wait-for-channel late \
+MDBUS_DIR="$WORK/no-such-dir" timeout 60 "$MDSUB" --wait-for-channel late \
 	>/dev/null 2>"$WORK/nodir.err"
 [ $? -eq 1 ] || fail "--wait-for-channel, no directory: exit status"
 grep -q 'segment directory .*no-such-dir does not exist' "$WORK/nodir.err" ||

@@ -66,7 +66,7 @@ case_runs() {
 	wait_log "$1a" "channel $1d: in 0 out 0 .* backpressure 1 "
 	i=0
 	until [ "$(consumer "$1" pending)" -gt 0 ]; do
-		i=$((i + 1)); [ $i -le 400 ] || fail "consumer $1: nothing delivered"
+		i=$((i + 1)); [ $i -le 1200 ] || fail "consumer $1: nothing delivered"
 		sleep 0.05
 	done
 	stop "$PID"
@@ -98,7 +98,7 @@ later_runs() {
 	i=0
 	until [ "$(consumer "$1" left)" -eq 0 ] && [ "$(consumer "$1" pending)" -eq 0 ] &&
 		[ "$(consumer "$1" delivered)" -eq "$PUB" ]; do
-		i=$((i + 1)); [ $i -le 600 ] || fail "consumer $1 not done: $(cat "$WORK/$1.jsz")"
+		i=$((i + 1)); [ $i -le 1200 ] || fail "consumer $1 not done: $(cat "$WORK/$1.jsz")"
 		sleep 0.05
 	done
 	stop "$PID"

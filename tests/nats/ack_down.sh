@@ -30,7 +30,7 @@ away() {
 	upstream_done "$1"
 	i=0
 	until [ "$(consumer "$1" delivered)" -eq "$PUB" ]; do
-		i=$((i + 1)); [ $i -le 400 ] || fail "consumer $1: not all delivered: $(cat "$WORK/$1.jsz")"
+		i=$((i + 1)); [ $i -le 1200 ] || fail "consumer $1: not all delivered: $(cat "$WORK/$1.jsz")"
 		sleep 0.05
 	done
 	held=$(stats "$1a" "$1d" out)
@@ -40,7 +40,7 @@ away() {
 	i=0
 	until kill -USR1 "$A" && sleep 0.1 && [ "$(stats "$1a" "$1d" out)" -eq "$PUB" ] 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -le 300 ] || fail "$1a published $(stats "$1a" "$1d" out), not $PUB"
+		[ $i -le 600 ] || fail "$1a published $(stats "$1a" "$1d" out), not $PUB"
 	done
 	echo "first run: $held published before nats-server was killed, $PUB in all"
 }
@@ -52,7 +52,7 @@ second() {
 	wait_log "$1b" "channel $1d: publishing from"
 	i=0
 	until [ "$(consumer "$1" left)" -eq 0 ] && [ "$(consumer "$1" pending)" -eq 0 ]; do
-		i=$((i + 1)); [ $i -le 400 ] || fail "consumer $1 not done: $(cat "$WORK/$1.jsz")"
+		i=$((i + 1)); [ $i -le 1200 ] || fail "consumer $1 not done: $(cat "$WORK/$1.jsz")"
 		sleep 0.05
 	done
 	sleep 0.5

@@ -105,7 +105,7 @@ start s4a -c "$WORK/s4d.conf"
 wait_log s4a "channel s4d: in 0 out 0 .* backpressure 1 "
 i=0
 until monitor ns4 "/jsz?consumers=true" | tr -d ' \n' | grep -q '"num_ack_pending":[1-9]'; do
-	i=$((i + 1)); [ $i -le 400 ] || fail "consumer s4: nothing delivered: $(monitor ns4 "/jsz?consumers=true")"
+	i=$((i + 1)); [ $i -le 1200 ] || fail "consumer s4: nothing delivered: $(monitor ns4 "/jsz?consumers=true")"
 	sleep 0.05
 done
 stop "$PID"
@@ -135,7 +135,7 @@ printf 'PUB $JS.API.CONSUMER.DURABLE.CREATE.s5.s5 _INBOX.rv5 %d\r\n%s\r\n' ${#js
 raw_pub "$WORK/mk.proto"
 i=0
 until monitor ns5 "/jsz?consumers=true&config=true" | tr -d ' \n' | grep -q '"opt_start_seq":[1-9]'; do
-	i=$((i + 1)); [ $i -le 400 ] || fail "consumer s5 not made again: $(monitor ns5 "/jsz?consumers=true&config=true")"
+	i=$((i + 1)); [ $i -le 1200 ] || fail "consumer s5 not made again: $(monitor ns5 "/jsz?consumers=true&config=true")"
 	sleep 0.05
 done
 stop "$PID"

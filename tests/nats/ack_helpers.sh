@@ -29,7 +29,7 @@ upstream() {
 	PIDS="$PIDS $FWD"
 	i=0
 	until grep -q "stream $1 created" "$WORK/$1.fwd" 2>/dev/null; do
-		i=$((i + 1)); [ $i -le 400 ] || fail "no stream: $(cat "$WORK/$1.fwd")"
+		i=$((i + 1)); [ $i -le 1200 ] || fail "no stream: $(cat "$WORK/$1.fwd")"
 		sleep 0.05
 	done
 	printf '[global]\nstats_interval = 0.1\n[channel %sd]\n' "$1" >"$WORK/$1d.conf"
@@ -46,7 +46,7 @@ upstream_done() {
 	wait "$SP" || fail "mdpub $1"
 	i=0
 	until monitor "n$1" /jsz | tr -d ' \n' | grep -q "\"messages\":$PUB,"; do
-		i=$((i + 1)); [ $i -le 400 ] || fail "stream $1: $(monitor "n$1" /jsz)"
+		i=$((i + 1)); [ $i -le 1200 ] || fail "stream $1: $(monitor "n$1" /jsz)"
 		sleep 0.05
 	done
 	kill -TERM "$FWD"
@@ -54,12 +54,12 @@ upstream_done() {
 }
 
 # took NAME CHANNEL WANT: waits until mdpub NAME ($PID) took WANT
-# messages in at least (its counters on SIGUSR1), 30 s at most
+# messages in at least (its counters on SIGUSR1), 60 s at most
 took() {
 	i=0
 	until kill -USR1 "$PID" && sleep 0.1 && [ "$(stats "$1" "$2" in)" -ge "$3" ] 2>/dev/null; do
 		i=$((i + 1))
-		[ $i -le 300 ] || fail "$1 took $(stats "$1" "$2" in) messages, not $3"
+		[ $i -le 600 ] || fail "$1 took $(stats "$1" "$2" in) messages, not $3"
 	done
 }
 

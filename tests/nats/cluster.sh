@@ -24,7 +24,7 @@ P3=$(nats_port c3)
 URLS=nats://127.0.0.1:$P1,nats://127.0.0.1:$P2,nats://127.0.0.1:$P3
 i=0
 until grep -q "JetStream cluster new metadata leader" "$WORK"/c?.nlog; do
-	i=$((i + 1)); [ $i -le 300 ] || fail "no JetStream metadata leader"
+	i=$((i + 1)); [ $i -le 1200 ] || fail "no JetStream metadata leader"
 	sleep 0.05
 done
 
@@ -40,7 +40,7 @@ RS=$!
 i=0
 until "$MDSUB" -t 999 -d 0.1 --forward "$URLS" --nats-stream R3 \
 	--nats-replicas 3 src >"$WORK/make.log" 2>&1; do
-	i=$((i + 1)); [ $i -le 50 ] || fail "stream R3: $(cat "$WORK/make.log")"
+	i=$((i + 1)); [ $i -le 300 ] || fail "stream R3: $(cat "$WORK/make.log")"
 	sleep 0.2
 done
 "$MDSUB" --from oldest --forward "$URLS" --nats-stream R3 --nats-ack-wait 1000 \
@@ -70,7 +70,7 @@ i=0
 while :; do
 	"$READER" --until caught-up --dump dst >"$WORK/dst.out" 2>/dev/null
 	[ "$(grep -c '^[QT] ' "$WORK/dst.out")" -ge "$want" ] && break
-	i=$((i + 1)); [ $i -le 150 ] ||
+	i=$((i + 1)); [ $i -le 300 ] ||
 		fail "dst has $(grep -c '^[QT] ' "$WORK/dst.out") of $want"
 	sleep 0.2
 done

@@ -29,9 +29,8 @@ S1=Mdbus-Session:0000000000000001
 channel h.conf h source=nats "url=$URL" 'subject=mdbus.h.>'
 start h -c "$WORK/h.conf"
 wait_log h "channel h: publishing from"
-"$READER" --until 6 --dump h >"$WORK/h.out" &
+"$READER" --until 6 --dump h >"$WORK/h.out" & # from the oldest: no race
 READ=$!
-sleep 0.3
 f=$WORK/msgs
 : >"$f"
 hpub "$f" mdbus.h.raw.% one "Mdbus-Seq: 0" "Mdbus-Ts: 1" "$S1"
@@ -79,9 +78,9 @@ start tr -c "$WORK/tr.conf"
 TR=$PID
 wait_log dst "channel dst: publishing from"
 wait_log tr "channel tr: publishing from"
-"$READER" --until down --dump --timeout 30 dst >"$WORK/dst.out" &
+"$READER" --until down --dump dst >"$WORK/dst.out" &
 RD=$!
-"$READER" --until down --timeout 30 --dump tr >"$WORK/tr.out" &
+"$READER" --until down --dump tr >"$WORK/tr.out" &
 RT=$!
 start src -c "$WORK/src.conf"
 SRC=$PID
@@ -90,13 +89,19 @@ wait_log src "channel src: publishing from"
 	>"$WORK/fwd.log" 2>&1 &
 FWD=$!
 PIDS="$PIDS $FWD"
-"$READER" --until down --dump --timeout 30 src >"$WORK/src.out" ||
+"$READER" --until down --dump src >"$WORK/src.out" ||
 	fail "reader of src"
 wait "$SRC"
-sleep 0.5
+# the forwarder stopped once it has read all of src, the receivers once
+# they have what it published (all, the trades)
+read_all "$FWD" src
 kill -TERM "$FWD"
 wait "$FWD" || fail "mdsub --forward: $(cat "$WORK/fwd.log")"
-sleep 0.5
+published=$(sed -n 's/^mdsub: nats: \([0-9]*\) published.*/\1/p' "$WORK/fwd.log")
+PID=$DST
+counted dst "channel dst: in $published "
+PID=$TR
+counted tr "channel tr: in $(grep -c '^T ' "$WORK/src.out") "
 stop "$DST"
 stop "$TR"
 wait "$RD" || fail "reader of dst"

@@ -28,7 +28,7 @@ fake() {
 	PIDS="$PIDS $!"
 	i=0
 	until [ -s "$WORK/$1.port" ]; do
-		i=$((i + 1)); [ $i -le 200 ] || fail "fake_js.py: $(cat "$WORK/$1.ferr")"
+		i=$((i + 1)); [ $i -le 1200 ] || fail "fake_js.py: $(cat "$WORK/$1.ferr")"
 		sleep 0.05
 	done
 	FURL=nats://127.0.0.1:$(cat "$WORK/$1.port")
@@ -69,7 +69,7 @@ fake stop 0
 start stop -c "$WORK/stop.conf"
 i=0
 until [ -s "$WORK/stop.reads" ]; do
-	i=$((i + 1)); [ $i -le 200 ] || fail "stop: no read in 10 s: $(cat "$WORK/stop.log")"
+	i=$((i + 1)); [ $i -le 1200 ] || fail "stop: no read in 60 s: $(cat "$WORK/stop.log")"
 	sleep 0.05
 done
 sleep 1

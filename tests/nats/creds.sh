@@ -117,7 +117,7 @@ bg() {
 	PIDS="$PIDS $BG"
 	i=0
 	while counted "$n" && ! BGPID=$(pgrep -P "$BG"); do
-		i=$((i + 1)); [ $i -le 200 ] || fail "$n: strace started nothing"
+		i=$((i + 1)); [ $i -le 1200 ] || fail "$n: strace started nothing"
 		sleep 0.05
 	done
 	PIDS="$PIDS $BGPID"
@@ -134,7 +134,7 @@ mdsub() {
 	n=$1
 	shift
 	for try in 1 2 3; do
-		traced "$n" timeout 20 "$MDSUB" --from oldest --until-caught-up src "$@" \
+		traced "$n" timeout 60 "$MDSUB" --from oldest --until-caught-up src "$@" \
 			>"$WORK/$n.fwd" 2>&1
 		rc=$?
 		[ "$try" -lt 3 ] && known_refused "$WORK/$n.fwd" "$@" || return $rc
@@ -196,7 +196,7 @@ refused_src() { # refused_src NAME TEXT KEY=VALUE...
 	shift 2
 	channel "$n.conf" "$n" source=nats "$@"
 	for try in 1 2 3; do
-		timeout 20 "$MDPUB" -c "$WORK/$n.conf" >"$WORK/$n.log" 2>&1
+		timeout 60 "$MDPUB" -c "$WORK/$n.conf" >"$WORK/$n.log" 2>&1
 		rc=$?
 		[ "$try" -lt 3 ] && known_refused "$WORK/$n.log" "$@" || break
 	done
@@ -234,7 +234,7 @@ relay() {
 		grep -q "channel $n: in $sent out $sent malformed 0 gaps 0 (lost 0) " \
 			"$WORK/$n.log"; do
 		i=$((i + 1))
-		[ $i -le 100 ] || fail "$n did not get $sent: $(grep "channel $n: in" "$WORK/$n.log" | tail -n 1)"
+		[ $i -le 600 ] || fail "$n did not get $sent: $(grep "channel $n: in" "$WORK/$n.log" | tail -n 1)"
 	done
 	stop "$DST"
 	wait "$RD" || fail "reader of $n"
@@ -262,7 +262,7 @@ r1_ready() {
 	until monitor r1 '/connz?subs=1' | tr -d ' \n' |
 		grep -q '"num_connections":2,.*"subscriptions_list":\["mdbus\.feed\.'; do
 		i=$((i + 1))
-		[ $i -le 200 ] || fail "r1: not both clients: $(monitor r1 /connz | tr -d ' \n' | head -c 400)"
+		[ $i -le 600 ] || fail "r1: not both clients: $(monitor r1 /connz | tr -d ' \n' | head -c 400)"
 		sleep 0.1
 	done
 }
@@ -274,7 +274,7 @@ fed() {
 		grep -q "channel rc: in $w out $w malformed 0 gaps 0 (lost 0) " \
 			"$WORK/rc.log"; do
 		i=$((i + 1))
-		[ $i -le 100 ] || fail "rc did not get ${w:-?} after $1 lines: $(grep "channel rc: in" "$WORK/rc.log" | tail -n 1)"
+		[ $i -le 600 ] || fail "rc did not get ${w:-?} after $1 lines: $(grep "channel rc: in" "$WORK/rc.log" | tail -n 1)"
 	done
 }
 # the writer: 1000 lines, and 1000 more once feed.more exists
@@ -320,7 +320,7 @@ stopped() {
 	while s=$(sed 's/.*) //' "/proc/$2/stat" 2>/dev/null) &&
 		[ "${s%% *}" != Z ]; do
 		i=$((i + 1))
-		[ $i -le 200 ] || fail "$1 did not stop on SIGTERM: $(cat "$WORK/$1.log")"
+		[ $i -le 600 ] || fail "$1 did not stop on SIGTERM: $(cat "$WORK/$1.log")"
 		sleep 0.1
 	done
 	wait "$3" || fail "$1 exited $?: $(cat "$WORK/$1.log")"

@@ -33,12 +33,13 @@ nats_start() {
 
 nats_port() { cat "$WORK/$1.port"; }
 
-# wait_nlog NAME TEXT [SEC]: waits until nats-server NAME logged TEXT
+# wait_nlog NAME TEXT [SEC]: waits until nats-server NAME logged TEXT,
+# SEC seconds at most (default 60, as wait_log)
 wait_nlog() {
 	i=0
 	while ! grep -q -- "$2" "$WORK/$1.nlog" 2>/dev/null; do
 		i=$((i + 1))
-		[ "$i" -le $((${3:-20} * 20)) ] ||
+		[ "$i" -le $((${3:-60} * 20)) ] ||
 			{ tail -n 20 "$WORK/$1.nlog" >&2; fail "no '$2' in $1.nlog"; }
 		sleep 0.05
 	done
@@ -111,6 +112,33 @@ monitor() {
 dir_write_num() {
 	"$MDSUB" --dir "$1" --status "$2" 2>/dev/null |
 		sed -n 's/^ *write_num: \([0-9]*\).*/\1/p' | head -n 1
+}
+
+# position PID CHANNEL: how far consumer PID has read in CHANNEL
+position() {
+	"$MDSUB" --status "$2" 2>/dev/null | awk -v p="$1" '$2 == p { print $5 }'
+}
+
+# forwarding PID CHANNEL: waits until mdsub PID (connected) forwards
+forwarding() {
+	i=0
+	until [ "$(position "$1" "$2")" -gt 0 ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 600 ] || fail "mdsub does not forward $2"
+		sleep 0.1
+	done
+}
+
+# read_all PID CHANNEL: waits until mdsub PID has read every message of
+# CHANNEL, whose publisher stopped; their number in $sent
+read_all() {
+	sent=$(dir_write_num "$MDBUS_DIR" "$2")
+	i=0
+	until [ "$(position "$1" "$2")" = "$sent" ]; do
+		i=$((i + 1))
+		[ $i -le 600 ] || fail "mdsub did not read the $sent messages: $("$MDSUB" --status "$2")"
+		sleep 0.1
+	done
 }
 
 # free_ports N: N loopback TCP ports that nothing listens on or uses now

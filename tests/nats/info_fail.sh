@@ -24,7 +24,7 @@ python3 "$top_srcdir/tests/nats/fake_js.py" "$WORK/f.port" "$WORK/f.reads" \
 PIDS="$PIDS $!"
 i=0
 until [ -s "$WORK/f.port" ]; do
-	i=$((i + 1)); [ $i -le 200 ] || fail "fake_js.py: $(cat "$WORK/f.ferr")"
+	i=$((i + 1)); [ $i -le 1200 ] || fail "fake_js.py: $(cat "$WORK/f.ferr")"
 	sleep 0.05
 done
 printf '%s\n' "[channel X]" "source = nats" \
@@ -34,7 +34,7 @@ start x -c "$WORK/x.conf"
 i=0
 while kill -0 "$PID" 2>/dev/null; do
 	i=$((i + 1))
-	[ $i -le 600 ] || fail "mdpub still running after 30 s"
+	[ $i -le 1200 ] || fail "mdpub still running after 60 s"
 	sleep 0.05
 done
 wait "$PID" && fail "mdpub started: $(cat "$WORK/x.log")"

@@ -19,7 +19,7 @@ channel dst.conf dst source=nats "url=$URL" 'subject=mdbus.src.>' stream=S \
 start src -c "$WORK/src.conf"
 SRC=$PID
 wait_log src "channel src: publishing from"
-"$READER" --until down --dump --timeout 30 src >"$WORK/src.out" &
+"$READER" --until down --dump src >"$WORK/src.out" &
 RS=$!
 "$MDSUB" --from oldest --forward "$URL" --nats-stream S \
 	--nats-max-age 3600 --nats-max-msgs 1000000 --nats-max-bytes 500000000 \
@@ -28,7 +28,7 @@ FWD=$!
 PIDS="$PIDS $FWD"
 i=0
 until grep -q "stream S created, subject mdbus.src.>" "$WORK/fwd.log"; do
-	i=$((i + 1)); [ $i -le 200 ] || fail "no stream: $(cat "$WORK/fwd.log")"
+	i=$((i + 1)); [ $i -le 1200 ] || fail "no stream: $(cat "$WORK/fwd.log")"
 	sleep 0.05
 done
 monitor n1 '/jsz?streams=1&config=1' | tr -d ' \n' >"$WORK/jsz"
@@ -42,7 +42,7 @@ start dst -c "$WORK/dst.conf"
 DST=$PID
 i=0
 while w=$(dir_write_num "$MDBUS_DIR" dst); [ "${w:-0}" -lt 2000 ]; do
-	i=$((i + 1)); [ $i -le 300 ] || fail "dst does not fill"
+	i=$((i + 1)); [ $i -le 3000 ] || fail "dst does not fill"
 	sleep 0.02
 done
 stop "$DST"
@@ -58,7 +58,7 @@ i=0
 while :; do
 	"$READER" --until caught-up --dump dst >"$WORK/dst.out" 2>/dev/null
 	[ "$(grep -c '^[QT] ' "$WORK/dst.out")" -ge "$want" ] && break
-	i=$((i + 1)); [ $i -le 150 ] || fail "dst has $(grep -c '^[QT] ' "$WORK/dst.out") of $want"
+	i=$((i + 1)); [ $i -le 300 ] || fail "dst has $(grep -c '^[QT] ' "$WORK/dst.out") of $want"
 	sleep 0.2
 done
 kill -TERM "$FWD"
@@ -95,12 +95,12 @@ slow_run() { # slow_run NAME FULL: src -> mdsub (--nats-full=FULL) -> dst
 		"$1" >"$WORK/$1.fwd" 2>&1 &
 	SF=$!
 	PIDS="$PIDS $SF"
-	sleep 0.3
+	forwarding "$SF" "$1" # the broker stops while it forwards
 	kill -STOP "$(cat "$WORK/n1.pid")"
 	sleep 0.6
 	kill -CONT "$(cat "$WORK/n1.pid")"
 	wait "$SP"
-	sleep 0.3
+	read_all "$SF" "$1"
 	kill -TERM "$SF"
 	wait "$SF" || fail "mdsub ($2): $(cat "$WORK/$1.fwd")"
 	pub=$(sed -n 's/.*nats: \([0-9]*\) published.*/\1/p' "$WORK/$1.fwd")
@@ -110,7 +110,7 @@ slow_run() { # slow_run NAME FULL: src -> mdsub (--nats-full=FULL) -> dst
 	i=0
 	until kill -USR1 "$DP" && sleep 0.1 &&
 		grep -q "channel $1d: in $pub " "$WORK/$1d.log"; do
-		i=$((i + 1)); [ $i -le 100 ] || fail "$1d did not get $pub"
+		i=$((i + 1)); [ $i -le 600 ] || fail "$1d did not get $pub"
 	done
 	stop "$DP"
 }

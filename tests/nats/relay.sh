@@ -43,7 +43,7 @@ FWD=$!
 PIDS="$PIDS $FWD"
 i=0
 until grep -q "stream RELAY created" "$WORK/fwd.log"; do
-	i=$((i + 1)); [ $i -le 200 ] || fail "no stream: $(cat "$WORK/fwd.log")"
+	i=$((i + 1)); [ $i -le 1200 ] || fail "no stream: $(cat "$WORK/fwd.log")"
 	sleep 0.05
 done
 start b -c "$WORK/b.conf"

@@ -36,7 +36,7 @@ channel dst.conf dst source=nats "url=$URL" 'subject=mdbus.src.>' \
 start dst -c "$WORK/dst.conf"
 DST=$PID
 wait_log dst "channel dst: publishing from"
-"$READER" --until down --dump --timeout 30 dst >"$WORK/dst.out" &
+"$READER" --until down --dump dst >"$WORK/dst.out" &
 RD=$!
 start src -c "$WORK/src.conf"
 SRC=$PID
@@ -48,12 +48,14 @@ grep -q "certificate" "$WORK/noca.log" || fail "no CA: $(cat "$WORK/noca.log")"
 # no client certificate: the server refuses the connection
 status 1 "$MDSUB" --forward "$URL" --nats-ca "$T/ca.pem" src 2>"$WORK/nocert.log"
 grep -q "mdsub: tls://127.0.0.1:" "$WORK/nocert.log" || fail "no client certificate: $(cat "$WORK/nocert.log")"
-"$READER" --until down --dump --timeout 30 src >"$WORK/src.out" || fail "reader of src"
+"$READER" --until down --dump src >"$WORK/src.out" || fail "reader of src"
 "$MDSUB" --from oldest --until-caught-up --forward "$URL" --nats-ca "$T/ca.pem" \
 	--nats-cert "$T/client.pem" --nats-key "$T/client.key" src \
 	>"$WORK/fwd.log" 2>&1 || fail "mdsub over TLS: $(cat "$WORK/fwd.log")"
 wait "$SRC"
-sleep 0.5
+# dst stopped once it has all that mdsub published
+PID=$DST
+counted dst "channel dst: in $(sed -n 's/^mdsub: nats: \([0-9]*\) published.*/\1/p' "$WORK/fwd.log") "
 stop "$DST"
 wait "$RD" || fail "reader of dst"
 same_market_data "$WORK/src.out" "$WORK/dst.out"
