@@ -286,7 +286,11 @@ mkfifo "$WORK/feed.fifo"
 } >"$WORK/feed.fifo" &
 WRITER=$!
 PIDS="$PIDS $WRITER"
-channel feed.conf feed source=lines format=csv "file=$WORK/feed.fifo" mode=lossless
+# no idle heartbeat message (default: one a second): one published
+# while r1 restarts reaches r1 before rc has subscribed there again, and
+# is lost (core NATS), which a loaded machine made happen
+channel feed.conf feed source=lines format=csv "file=$WORK/feed.fifo" \
+	mode=lossless heartbeat=60
 run_channel feed
 FEED=$PID
 dump_channel feed
