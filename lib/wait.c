@@ -561,8 +561,8 @@ int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 	if (strategy == MDBUS_WAIT_ADAPTIVE && wf->state)
 		return adaptive_step(m, wf, round, deadline_ns);
 	if (strategy == MDBUS_WAIT_SPIN) {
-		/* every round: a round includes the reader's tries (sub.c
-		 * spin_read()), far more than a clock read */
+		/* every round: a round includes the reader's 256 looks at
+		 * the slot (sub.c spin_read()), far more than a clock read */
 		if (deadline_ns != UINT64_MAX && clock_mono_ns() >= deadline_ns)
 			return -ETIMEDOUT;
 		return 0;

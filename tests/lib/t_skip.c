@@ -9,7 +9,10 @@
  *    missed; a reader opened at the oldest after a skip counts the markers
  *    lost one by one and never returns a marker as a message.
  * 2. A reader waiting in mdbus_sub_read() at the first skipped number is
- *    woken by the message after the skip, lost counted (another process).
+ *    woken by the message after the skip, lost counted (another process):
+ *    blocking (asleep on the futex), and spinning (looking at the slot's
+ *    stamp, which the skip's marker makes a later one: lib/sub.c
+ *    spin_read()).
  * 3. Lossless: a skip that would pass a registered reader is refused with
  *    MDBUS_EBACKPRESSURE and changes nothing; a claim open is refused; a
  *    skip of more than a ring goes through once every reader has read
@@ -163,33 +166,35 @@ static void overwrite(void)
 	mdbus_pub_close(p);
 }
 
+/* arg: the enum mdbus_wait it waits with */
 static int waiting_reader(void *arg)
 {
 	mdbus_sub_t *s = tu_sub_open("skip.w", "w", MDBUS_START_LATEST, 0,
-				     MDBUS_WAIT_BLOCK);
+				     *(const enum mdbus_wait *)arg);
 
-	(void)arg;
 	atomic_store(&sh->ready, 1);
 	expect(s, 1000, 999);
 	mdbus_sub_close(s);
 	return 0;
 }
 
-static void woken(void)
+static void woken(enum mdbus_wait wait)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
 	mdbus_pub_t *p = tu_pub_open("skip.w", &c);
 	pid_t pid;
 
+	atomic_store(&sh->ready, 0);
 	publish(p); /* 0 */
-	pid = tu_spawn(waiting_reader, NULL);
+	pid = tu_spawn(waiting_reader, &wait);
 	tu_await(&sh->ready, 1, 60, "reader");
-	tu_sleep_ms(50); /* asleep at 1 */
+	tu_sleep_ms(50); /* waiting at 1 */
 	TU_CHECK_RC(mdbus_pub_skip(p, 999), 0);
 	tu_sleep_ms(20);
 	publish(p); /* 1000 */
 	tu_wait_ok(pid, 60, "waiting reader");
 	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("skip.w", tu_dir()), 0);
 }
 
 static void lossless(void)
@@ -589,7 +594,8 @@ int main(void)
 	sh = tu_shared(sizeof *sh);
 	wrap();
 	overwrite();
-	woken();
+	woken(MDBUS_WAIT_BLOCK);
+	woken(MDBUS_WAIT_SPIN);
 	lossless();
 	under_way();
 	all_marked();
