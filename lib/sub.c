@@ -1116,13 +1116,16 @@ static uint64_t wait_count(const struct mdbus_sub *s)
  * leaves (a loss to report, a start time, a buffer too small, an odd
  * size, a copy raced, the entry no longer ours), ends the looks, and so
  * does the last of them: then one try with every check, whose result is
- * returned (-EAGAIN: the caller looks at the bell and the deadline; a
- * forged table or write count is still noticed, a few hundred looks
- * later at most). A look costs about 20 instructions; a whole try at
- * each (170), measured in the same runs, put one-way p50 higher
- * (README.md, "Performance"). Returning -EAGAIN after the looks without
- * that last try measured no better (p50 +10 ns over the ring in two
- * sets, against +0 and +1).
+ * returned (-EAGAIN: the caller looks at the bell and the deadline). A
+ * forged entry is noticed by that try, 256 looks later at most; a write
+ * count past a slot never written only every CORRUPT_LOOK_EVERY tries
+ * that found nothing (not_ready()), two a round: 128 rounds, 32768
+ * looks (60 us measured with an older stamp in the slot, 0.9 ms with
+ * writing(pos): each look then a pause). A look costs about 20
+ * instructions; a whole try at each (170), measured in the same runs,
+ * put one-way p50 higher (README.md, "Performance"). Returning -EAGAIN
+ * after the looks without that last try measured no better (p50 +10 ns
+ * over the ring in two sets, against +0 and +1).
  */
 static int spin_read(mdbus_sub_t *s, void *buf, size_t len,
 		     struct mdbus_msg *msg)
