@@ -61,6 +61,8 @@ struct rec {
 	uint32_t size;
 	unsigned char *data;
 	uint64_t sseq;      /* the stream sequence it was sent to get */
+	uint64_t sent_ns;   /* monotonic, when it was last published */
+	int awaiting;       /* that publish is not answered yet */
 };
 
 struct nats_fwd {
@@ -82,6 +84,7 @@ struct nats_fwd {
 	struct rec *win;        /* records head..tail-1 at index % cap */
 	uint64_t cap, head, sent, tail;
 	uint64_t inflight;      /* publishes not yet answered */
+	uint64_t oldest;        /* no record before it awaits an answer */
 	int failed;             /* an answer was an error: resend */
 	uint64_t retry_ns;      /* not before this (monotonic) */
 	char why[256];          /* the last error */
@@ -140,11 +143,9 @@ static struct rec *rec_at(struct nats_fwd *f, uint64_t i)
 	return &f->win[i % f->cap];
 }
 
-/* Drops the records up to the one acknowledged (session, seq), stored
- * at stream sequence sseq (0: not known): the stream stored them all.
- * Under f->mu. */
-static void acknowledge(struct nats_fwd *f, uint64_t session, uint64_t seq,
-			uint64_t sseq)
+/* The index of the record (session, seq) among those sent and not
+ * acknowledged, or f->sent. Under f->mu. */
+static uint64_t find_sent(struct nats_fwd *f, uint64_t session, uint64_t seq)
 {
 	uint64_t i;
 
@@ -154,6 +155,17 @@ static void acknowledge(struct nats_fwd *f, uint64_t session, uint64_t seq,
 		if (r->session == session && r->seq == seq)
 			break;
 	}
+	return i;
+}
+
+/* Drops the records up to the one acknowledged (session, seq), stored
+ * at stream sequence sseq (0: not known): the stream stored them all.
+ * Under f->mu. */
+static void acknowledge(struct nats_fwd *f, uint64_t session, uint64_t seq,
+			uint64_t sseq)
+{
+	uint64_t i = find_sent(f, session, seq);
+
 	if (i == f->sent)
 		return; /* an answer to a copy sent before: dropped already */
 	if (sseq && sseq != rec_at(f, i)->sseq) {
@@ -174,7 +186,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 {
 	struct nats_fwd *f = closure;
 	const char *seq_text = NULL, *session_text = NULL;
-	uint64_t seq = 0, session = 0;
+	uint64_t seq = 0, session = 0, i;
 
 	(void)js;
 	natsMsgHeader_Get(msg, NATSW_HDR_SEQ, &seq_text);
@@ -183,6 +195,9 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	natsw_session_parse(session_text, &session);
 	pthread_mutex_lock(&f->mu);
 	f->inflight--;
+	i = find_sent(f, session, seq);
+	if (i < f->sent)
+		rec_at(f, i)->awaiting = 0;
 	if (pa && !pa->Duplicate) {
 		f->acked++;
 		acknowledge(f, session, seq, pa->Sequence);
@@ -221,10 +236,11 @@ static void publish_pending(struct nats_fwd *f)
 		jsPubOptions_Init(&po);
 		po.ExpectLastSeq = f->last_sseq++; /* 0: an empty stream */
 		r->sseq = f->last_sseq;
+		r->sent_ns = now_monotonic();
+		r->awaiting = 1;
 		f->inflight++;
 		pthread_mutex_unlock(&f->mu);
-		po.MsgId = id;
-		po.MaxWait = (int64_t)(f->o->ack_wait_ns / 1000000);
+		po.MsgId = id; /* no MaxWait: expire_answers() */
 		if (m)
 			s = js_PublishMsgAsync(f->js, &m, &po);
 		natsMsg_Destroy(m); /* NULL when the library took it */
@@ -233,6 +249,7 @@ static void publish_pending(struct nats_fwd *f)
 		if (s == NATS_OK)
 			continue;
 		f->inflight--;
+		r->awaiting = 0;
 		f->errors++;
 		f->failed = 1;
 		f->retry_ns = now_monotonic() + RETRY_PAUSE_NS;
@@ -269,6 +286,64 @@ static int stream_last(struct nats_fwd *f, uint64_t *sseq, uint64_t *session,
 	return rc;
 }
 
+/* When the oldest publish waiting for its answer may be given up
+ * (monotonic ns), or UINT64_MAX. Under f->mu. */
+static uint64_t answer_due(struct nats_fwd *f)
+{
+	if (!f->inflight)
+		return UINT64_MAX;
+	if (f->oldest < f->head)
+		f->oldest = f->head;
+	while (f->oldest < f->sent && !rec_at(f, f->oldest)->awaiting)
+		f->oldest++;
+	if (f->oldest == f->sent)
+		return UINT64_MAX;
+	return rec_at(f, f->oldest)->sent_ns + f->o->ack_wait_ns;
+}
+
+/* The oldest publish not answered in an acknowledgement wait: every
+ * publish the library still waits for is given up (their answers, should
+ * they come, are dropped) and the window is sent again, as after a
+ * failed answer. Not the library's per-publish MaxWait: libnats 3.4 then
+ * makes a timeout message for every publish, answered or not, once the
+ * wait has passed, and one made while mdsub exits was reported leaking
+ * (LeakSanitizer; tests/nats/ack_expire.sh). Under f->mu. */
+static void expire_answers(struct nats_fwd *f, uint64_t now)
+{
+	natsMsgList lost = {NULL, 0};
+	uint64_t due = answer_due(f), given_up = 0, i;
+
+	if (now < due)
+		return;
+	if (js_PublishAsyncGetPendingList(&lost, f->js) == NATS_OK) {
+		/* answers taken out before this come to on_ack() still */
+		given_up = (uint64_t)lost.Count < f->inflight ?
+				   (uint64_t)lost.Count : f->inflight;
+		f->inflight -= given_up;
+		natsMsgList_Destroy(&lost);
+	}
+	for (i = f->oldest; i < f->sent; i++)
+		rec_at(f, i)->awaiting = 0;
+	f->errors += given_up ? given_up : 1;
+	snprintf(f->why, sizeof(f->why), "seq %" PRIu64 ": no acknowledgement "
+		 "in %" PRIu64 " ms", rec_at(f, f->oldest)->seq,
+		 f->o->ack_wait_ns / 1000000);
+	if (!f->failed)
+		f->retry_ns = now + RETRY_PAUSE_NS;
+	f->failed = 1;
+}
+
+/* deadline, or sooner the end of the pause after a failure or when an
+ * answer is due. Under f->mu. */
+static uint64_t wake_at(struct nats_fwd *f, uint64_t deadline)
+{
+	uint64_t due = answer_due(f);
+
+	if (f->failed && f->retry_ns < deadline)
+		deadline = f->retry_ns;
+	return due < deadline ? due : deadline;
+}
+
 /* After a failure, once every answer is in and the pause has passed:
  * drops what the stream has (its last message is ours), then sends the
  * rest of the window again, in order. Under f->mu, which it lets go of
@@ -278,6 +353,7 @@ static void maybe_resend(struct nats_fwd *f, uint64_t now)
 	uint64_t sseq = 0, session = 0, seq = 0;
 	int rc;
 
+	expire_answers(f, now);
 	if (!f->failed || f->inflight || now < f->retry_ns)
 		return;
 	pthread_mutex_unlock(&f->mu);
@@ -294,6 +370,7 @@ static void maybe_resend(struct nats_fwd *f, uint64_t now)
 	f->failed = 0;
 	f->resent += f->tail - f->head;
 	f->sent = f->head;
+	f->oldest = f->head;
 	publish_pending(f);
 }
 
@@ -333,8 +410,7 @@ static int wait_room(struct nats_fwd *f)
 		if (f->tail - f->head < f->cap)
 			break;
 		if (now < deadline) {
-			uint64_t until = f->failed && f->retry_ns < deadline ?
-						 f->retry_ns : deadline;
+			uint64_t until = wake_at(f, deadline);
 
 			wait_until(f, until > now ? until : now + 1000000);
 			continue;
@@ -558,7 +634,10 @@ int nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns)
 	pthread_mutex_lock(&f->mu);
 	maybe_resend(f, now_ns);
 	report(f, now_ns);
-	*next_ns = f->failed ? RETRY_PAUSE_NS / 4 : REPORT_NS;
+	*next_ns = wake_at(f, now_ns + (f->failed ? RETRY_PAUSE_NS / 4 :
+						      REPORT_NS)) - now_ns;
+	if ((int64_t)*next_ns <= 0)
+		*next_ns = 1000000;
 	rc = f->denied[0] ? -EACCES : 0;
 	pthread_mutex_unlock(&f->mu);
 	return rc;
@@ -727,13 +806,16 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 static void drain_window(struct nats_fwd *f)
 {
 	uint64_t deadline = now_monotonic() + CLOSE_ACK_WAITS * f->o->ack_wait_ns;
+	uint64_t now;
 
 	pthread_mutex_lock(&f->mu);
 	while ((f->head < f->tail || f->inflight) &&
-	       now_monotonic() < deadline) {
-		maybe_resend(f, now_monotonic());
-		wait_until(f, f->failed && f->retry_ns < deadline ? f->retry_ns
-								    : deadline);
+	       (now = now_monotonic()) < deadline) {
+		uint64_t until;
+
+		maybe_resend(f, now);
+		until = wake_at(f, deadline);
+		wait_until(f, until > now ? until : now + 1000000);
 	}
 	pthread_mutex_unlock(&f->mu);
 }
