@@ -85,6 +85,9 @@ struct nats_fwd {
 	uint64_t cap, head, sent, tail;
 	uint64_t inflight;      /* publishes not yet answered */
 	uint64_t oldest;        /* no record before it awaits an answer */
+	uint64_t stranded;      /* answers awaited for records acknowledged
+				   before them (a later one's answer) */
+	uint64_t stranded_ns;   /* the earliest of those was published */
 	int failed;             /* an answer was an error: resend */
 	uint64_t retry_ns;      /* not before this (monotonic) */
 	char why[256];          /* the last error */
@@ -176,8 +179,16 @@ static void acknowledge(struct nats_fwd *f, uint64_t session, uint64_t seq,
 		f->errors++;
 	}
 	for (; f->head <= i; f->head++) {
-		free(rec_at(f, f->head)->data);
-		rec_at(f, f->head)->data = NULL;
+		struct rec *r = rec_at(f, f->head);
+
+		if (r->awaiting) { /* still counted in inflight */
+			if (!f->stranded || r->sent_ns < f->stranded_ns)
+				f->stranded_ns = r->sent_ns;
+			f->stranded++;
+			r->awaiting = 0;
+		}
+		free(r->data);
+		r->data = NULL;
 	}
 }
 
@@ -198,6 +209,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 	i = find_sent(f, session, seq);
 	if (i < f->sent)
 		rec_at(f, i)->awaiting = 0;
+	else if (f->stranded) /* its record went with a later answer */
+		f->stranded--;
 	if (pa && !pa->Duplicate) {
 		f->acked++;
 		acknowledge(f, session, seq, pa->Sequence);
@@ -290,21 +303,27 @@ static int stream_last(struct nats_fwd *f, uint64_t *sseq, uint64_t *session,
  * (monotonic ns), or UINT64_MAX. Under f->mu. */
 static uint64_t answer_due(struct nats_fwd *f)
 {
+	uint64_t due = UINT64_MAX;
+
 	if (!f->inflight)
 		return UINT64_MAX;
+	if (f->stranded)
+		due = f->stranded_ns + f->o->ack_wait_ns;
 	if (f->oldest < f->head)
 		f->oldest = f->head;
 	while (f->oldest < f->sent && !rec_at(f, f->oldest)->awaiting)
 		f->oldest++;
-	if (f->oldest == f->sent)
-		return UINT64_MAX;
-	return rec_at(f, f->oldest)->sent_ns + f->o->ack_wait_ns;
+	if (f->oldest < f->sent &&
+	    rec_at(f, f->oldest)->sent_ns + f->o->ack_wait_ns < due)
+		due = rec_at(f, f->oldest)->sent_ns + f->o->ack_wait_ns;
+	return due;
 }
 
-/* The oldest publish not answered in an acknowledgement wait: every
- * publish the library still waits for is given up (their answers, should
- * they come, are dropped) and the window is sent again, as after a
- * failed answer. Not the library's per-publish MaxWait: libnats 3.4 then
+/* The oldest publish not answered in an acknowledgement wait (its
+ * record in the window, or acknowledged already by a later answer:
+ * f->stranded): every publish the library still waits for is given up
+ * (their answers, should they come, are dropped) and the window is sent
+ * again, as after a failed answer. Not the library's per-publish MaxWait: libnats 3.4 then
  * makes a timeout message for every publish, answered or not, once the
  * wait has passed, and one made while mdsub exits was reported leaking
  * (LeakSanitizer; tests/nats/ack_expire.sh). Under f->mu. */
@@ -312,10 +331,14 @@ static void expire_answers(struct nats_fwd *f, uint64_t now)
 {
 	natsMsgList lost = {NULL, 0};
 	uint64_t due = answer_due(f), given_up = 0, i;
+	natsStatus s;
 
 	if (now < due)
 		return;
-	if (js_PublishAsyncGetPendingList(&lost, f->js) == NATS_OK) {
+	s = js_PublishAsyncGetPendingList(&lost, f->js);
+	if (s != NATS_OK && s != NATS_NOT_FOUND)
+		return; /* out of memory: taken back at the next call */
+	if (s == NATS_OK) {
 		/* answers taken out before this come to on_ack() still */
 		given_up = (uint64_t)lost.Count < f->inflight ?
 				   (uint64_t)lost.Count : f->inflight;
@@ -324,10 +347,11 @@ static void expire_answers(struct nats_fwd *f, uint64_t now)
 	}
 	for (i = f->oldest; i < f->sent; i++)
 		rec_at(f, i)->awaiting = 0;
+	f->stranded = 0;
 	f->errors += given_up ? given_up : 1;
-	snprintf(f->why, sizeof(f->why), "seq %" PRIu64 ": no acknowledgement "
-		 "in %" PRIu64 " ms", rec_at(f, f->oldest)->seq,
-		 f->o->ack_wait_ns / 1000000);
+	snprintf(f->why, sizeof(f->why), "no acknowledgement in %" PRIu64
+		 " ms: %" PRIu64 " publishes given up",
+		 f->o->ack_wait_ns / 1000000, given_up);
 	if (!f->failed)
 		f->retry_ns = now + RETRY_PAUSE_NS;
 	f->failed = 1;
@@ -339,7 +363,8 @@ static uint64_t wake_at(struct nats_fwd *f, uint64_t deadline)
 {
 	uint64_t due = answer_due(f);
 
-	if (f->failed && f->retry_ns < deadline)
+	/* the resend waits for every answer: on_ack() signals f->cond */
+	if (f->failed && !f->inflight && f->retry_ns < deadline)
 		deadline = f->retry_ns;
 	return due < deadline ? due : deadline;
 }

@@ -4,7 +4,8 @@
 # timer thread made a timeout message for every publish, answered or
 # not, and leaked one made while mdsub exited (LeakSanitizer, 3 runs in
 # 100 of nats/jetstream.sh and nats/ack_deliver.sh under ASan). Here the
-# broker stops (SIGSTOP) for 6 waits of 100 ms while mdsub forwards:
+# broker stops (SIGSTOP) for 5 waits of 300 ms while mdsub forwards a
+# live feed:
 # the answers awaited are given up (errors), the window is sent again
 # after the stream's last message is read back (resent), and the stream
 # ends with every message of the channel once and nothing else. An
@@ -18,7 +19,7 @@ HOOK=$top_builddir/tests/nats/.libs/msg_threads.so
 nats_start n1 -js -m -1
 URL=nats://127.0.0.1:$(nats_port n1)
 
-channel t.conf t source=synthetic rate=4000 count=8000 mode=lossless
+channel t.conf t source=synthetic rate=4000 mode=lossless
 start t -c "$WORK/t.conf"
 SP=$PID
 wait_log t "channel t: publishing from"
@@ -26,14 +27,15 @@ wait_log t "channel t: publishing from"
 LD_PRELOAD=$HOOK MSG_THREADS_FILE=$WORK/threads \
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
 	"$MDSUB" --from oldest --forward "$URL" --nats-stream t \
-	--nats-ack-wait 100 t >"$WORK/t.fwd" 2>&1 &
+	--nats-ack-wait 300 t >"$WORK/t.fwd" 2>&1 &
 SF=$!
 PIDS="$PIDS $SF"
 forwarding "$SF" t
 kill -STOP "$(cat "$WORK/n1.pid")"
-sleep 0.6
+sleep 1.5
 kill -CONT "$(cat "$WORK/n1.pid")"
-wait "$SP"
+sleep 0.5
+stop "$SP" # the feed ran all along: answers were awaited in the stop
 read_all "$SF" t # $sent: the channel's messages
 stored() {
 	monitor n1 '/jsz?streams=1' | tr -d ' \n' |
@@ -52,7 +54,7 @@ echo "$line"
 errors=$(echo "$line" | sed -n 's/.* \([0-9]*\) errors, \([0-9]*\) resent, 0 skipped, .* 0 unacknowledged$/\1 \2/p')
 [ -n "$errors" ] || fail "forwarder: $(cat "$WORK/t.fwd")"
 [ "${errors% *}" -ge 1 ] && [ "${errors#* }" -ge 1 ] ||
-	fail "no answer given up and sent again (errors, resent: $errors): the broker stopped for 6 waits"
+	fail "no answer given up and sent again (errors, resent: $errors): the broker stopped for 5 waits"
 read -r _ on_main _ on_other <"$WORK/threads" || fail "no $WORK/threads"
 echo "messages made on mdsub's main thread $on_main, on libnats's threads $on_other"
 [ "$on_other" -eq 0 ] ||
