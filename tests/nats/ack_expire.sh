@@ -47,11 +47,8 @@ until [ "$(stored)" = "$sent $sent" ]; do
 	[ $i -le 600 ] || fail "stream t holds $(stored) (messages, last), not $sent: $(cat "$WORK/t.fwd")"
 	sleep 0.1
 done
-kill -TERM "$SF"
-wait "$SF" || fail "mdsub: $(cat "$WORK/t.fwd")"
-line=$(grep 'nats: [0-9]* published' "$WORK/t.fwd")
-echo "$line"
-errors=$(echo "$line" | sed -n 's/.* \([0-9]*\) errors, \([0-9]*\) resent, 0 skipped, .* 0 unacknowledged$/\1 \2/p')
+forwarder_done "$SF" "$WORK/t.fwd"
+errors=$(echo "$summary" | sed -n 's/.* \([0-9]*\) errors, \([0-9]*\) resent, 0 skipped, .* 0 unacknowledged$/\1 \2/p')
 [ -n "$errors" ] || fail "forwarder: $(cat "$WORK/t.fwd")"
 [ "${errors% *}" -ge 1 ] && [ "${errors#* }" -ge 1 ] ||
 	fail "no answer given up and sent again (errors, resent: $errors): the broker stopped for 5 waits"

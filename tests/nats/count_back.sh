@@ -23,15 +23,7 @@ WARN="channel X: consumer D: where its 5 deliveries not acknowledged began is no
 # fake NAME [DELAY]: fake_js.py with the consumer and stream above, the
 # reads answered after DELAY s; $FURL its URL, $WORK/NAME.reads its count
 fake() {
-	python3 "$top_srcdir/tests/nats/fake_js.py" "$WORK/$1.port" \
-		"$WORK/$1.reads" "$CI" "$SI" "${2:-0}" 2>"$WORK/$1.ferr" &
-	PIDS="$PIDS $!"
-	i=0
-	until [ -s "$WORK/$1.port" ]; do
-		i=$((i + 1)); [ $i -le 1200 ] || fail "fake_js.py: $(cat "$WORK/$1.ferr")"
-		sleep 0.05
-	done
-	FURL=nats://127.0.0.1:$(cat "$WORK/$1.port")
+	fake_js "$1" "$CI" "$SI" "${2:-0}"
 	printf '%s\n' "[channel X]" "source = nats" "url = $FURL" \
 		"subject = mdbus.X.>" "stream = S" "durable = D" "deliver = new" \
 		>"$WORK/$1.conf"

@@ -17,7 +17,18 @@ one that exists with that configuration). Any other request (a pull,
 a delete) is not answered. The subject of each JetStream API request is
 appended to COUNTFILE.api. The number of message reads answered so far is
 written to COUNTFILE after each; the port it listens on to PORTFILE.
+
+With FAKE_JS_STORE=FILE in the environment it is also a stream for a
+forwarder (tests/nats/ack_stranded.sh): every publish on a subject not
+under $JS. is stored (stream sequence, subject and the header
+Mdbus-Seq appended to FILE, a line each) and acknowledged, except the
+FAKE_JS_NOACK-th (stored, never answered), the FAKE_JS_REFUSE-th and one
+whose Nats-Expected-Last-Sequence is not the last stored (not stored,
+answered with an error); a message read ($JS.API.STREAM.MSG.GET)
+is answered with the last message stored, headers and all.
 """
+import base64
+import os
 import json
 import socket
 import sys
@@ -29,13 +40,55 @@ delay = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
 noinfo = len(sys.argv) > 6 and sys.argv[6] == "noinfo"
 reads = 0
 lock = threading.Lock()
+store_file = os.environ.get("FAKE_JS_STORE")
+no_ack = int(os.environ.get("FAKE_JS_NOACK", "0"))
+refuse = int(os.environ.get("FAKE_JS_REFUSE", "0"))
+publishes = 0
+stored = []  # (subject, headers, data) in stream order
 
 NO_MSG = json.dumps({"type": "io.nats.jetstream.api.v1.stream_msg_get_response",
                      "error": {"code": 404, "err_code": 10037,
                                "description": "no message found"}})
 
 
-def answer(subject):
+def last_stored():
+    subject, hdrs, data = stored[-1]
+    return json.dumps({
+        "type": "io.nats.jetstream.api.v1.stream_msg_get_response",
+        "message": {"subject": subject, "seq": len(stored),
+                    "hdrs": base64.b64encode(hdrs).decode(),
+                    "data": base64.b64encode(data).decode(),
+                    "time": "2026-01-01T00:00:00.000000000Z"}})
+
+
+def publish(subject, hdrs, data):
+    """A forwarder's publish in FAKE_JS_STORE mode: the answer, or None."""
+    global publishes
+    headers = {}
+    for h in hdrs.split(b"\r\n")[1:]:
+        if b":" in h:
+            k, v = h.split(b":", 1)
+            headers[k.strip().lower()] = v.strip()
+    with lock:
+        publishes += 1
+        if publishes == refuse:
+            return json.dumps({"error": {"code": 503, "err_code": 10077,
+                                         "description": "refused by the test"}})
+        want = headers.get(b"nats-expected-last-sequence")
+        if want is not None and int(want) != len(stored):
+            return json.dumps({"error": {"code": 400, "err_code": 10071,
+                                         "description": "wrong last sequence: %d"
+                                         % len(stored)}})
+        stored.append((subject, hdrs, data))
+        with open(store_file, "a") as f:
+            f.write("%d %s %s\n" % (len(stored), subject,
+                                     headers.get(b"mdbus-seq", b"").decode()))
+        if publishes == no_ack:
+            return None
+        return json.dumps({"stream": "S", "seq": len(stored)})
+
+
+def answer(subject, hdrs=b"", data=b""):
     global reads
     if subject.startswith("$JS.API."):
         with lock, open(countfile + ".api", "a") as f:
@@ -53,7 +106,11 @@ def answer(subject):
             reads += 1
             with open(countfile, "w") as f:
                 f.write("%d\n" % reads)
+            if store_file and stored:
+                return last_stored()
         return NO_MSG
+    if store_file and not subject.startswith("$JS."):
+        return publish(subject, hdrs, data)
     return None
 
 
@@ -87,10 +144,11 @@ def client(conn):
             subs.pop(parts[1], None)
         elif op in ("PUB", "HPUB"):
             size = int(parts[-1])
-            f.read(size + 2)
+            raw = f.read(size + 2)[:size]
+            hlen = int(parts[-2]) if op == "HPUB" else 0
             if len(parts) >= (4 if op == "PUB" else 5):
                 reply = parts[2]
-                body = answer(parts[1])
+                body = answer(parts[1], raw[:hlen], raw[hlen:])
                 if body is not None:
                     deliver(reply, body.encode())
 

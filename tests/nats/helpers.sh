@@ -108,6 +108,30 @@ monitor() {
 		cat <&3' _ "$mp" "$2" | sed '1,/^\r*$/d'
 }
 
+# forwarder_done PID LOG: stops mdsub --forward PID (SIGTERM), which
+# must exit 0; its summary line ("mdsub: nats: N published, ...", in LOG)
+# in $summary, and echoed
+forwarder_done() {
+	kill -TERM "$1"
+	wait "$1" || fail "mdsub: $(cat "$2")"
+	summary=$(grep 'nats: [0-9]* published' "$2")
+	echo "$summary"
+}
+
+# fake_js NAME CONSUMER_JSON STREAM_JSON [DELAY [noinfo]]: starts
+# tests/nats/fake_js.py (its environment: FAKE_JS_*), waits for its port;
+# its URL in $FURL, its count of message reads in $WORK/NAME.reads, its
+# API requests in $WORK/NAME.reads.api, its stderr in $WORK/NAME.ferr
+fake_js() {
+	fn=$1
+	shift
+	python3 "$top_srcdir/tests/nats/fake_js.py" "$WORK/$fn.port" \
+		"$WORK/$fn.reads" "$@" 2>"$WORK/$fn.ferr" &
+	PIDS="$PIDS $!"
+	wait_for test -s "$WORK/$fn.port"
+	FURL=nats://127.0.0.1:$(cat "$WORK/$fn.port")
+}
+
 # dir_write_num DIR CHANNEL: messages published in CHANNEL of DIR so far
 dir_write_num() {
 	"$MDSUB" --dir "$1" --status "$2" 2>/dev/null |

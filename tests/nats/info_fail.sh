@@ -19,16 +19,9 @@ command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 CI='{"type":"io.nats.jetstream.api.v1.consumer_create_response","stream_name":"S","name":"D","config":{"durable_name":"D","deliver_policy":"new","ack_policy":"all","ack_wait":30000000000,"max_ack_pending":65536,"filter_subject":"mdbus.X.>"},"delivered":{"consumer_seq":10,"stream_seq":10},"ack_floor":{"consumer_seq":0,"stream_seq":0},"num_ack_pending":10,"num_redelivered":0,"num_waiting":0,"num_pending":50}'
 SI='{"type":"io.nats.jetstream.api.v1.stream_info_response","config":{"name":"S","subjects":["mdbus.X.>"]},"state":{"messages":60,"first_seq":1,"last_seq":60}}'
 
-python3 "$top_srcdir/tests/nats/fake_js.py" "$WORK/f.port" "$WORK/f.reads" \
-	"$CI" "$SI" 0 noinfo 2>"$WORK/f.ferr" &
-PIDS="$PIDS $!"
-i=0
-until [ -s "$WORK/f.port" ]; do
-	i=$((i + 1)); [ $i -le 1200 ] || fail "fake_js.py: $(cat "$WORK/f.ferr")"
-	sleep 0.05
-done
+fake_js f "$CI" "$SI" 0 noinfo
 printf '%s\n' "[channel X]" "source = nats" \
-	"url = nats://127.0.0.1:$(cat "$WORK/f.port")" "subject = mdbus.X.>" \
+	"url = $FURL" "subject = mdbus.X.>" \
 	"stream = S" "durable = D" "deliver = new" >"$WORK/x.conf"
 start x -c "$WORK/x.conf"
 i=0
