@@ -97,7 +97,18 @@ WF=$!
 PIDS="$PIDS $WF"
 forwarding "$WF" w
 kill -STOP "$SPID"
-sleep 1.5
+# the socket's buffers and the window full: the forwarder waits for room
+# and reads the ring no more, its position holds for a second (a fixed
+# 1.5 s may not fill them on a loaded machine under a sanitizer: then
+# the publisher hands all over, and mdsub exits 0)
+i=0
+held=
+until p=$(position "$WF" w) && [ -n "$p" ] && [ "$p" = "$held" ]; do
+	held=$p
+	i=$((i + 1))
+	[ $i -le 60 ] || { kill -CONT "$SPID"; fail "wait mode: the forwarder reads on while the server is stopped (at $p): $(cat "$WORK/wfwd.log")"; }
+	sleep 1
+done
 kill -TERM "$WF"
 t0=$(date +%s)
 wait "$WF"
