@@ -31,13 +31,14 @@ sent=$(dir_write_num "$MDBUS_DIR" t)
 i=0
 until [ "$(wc -l <"$WORK/stored" 2>/dev/null)" -ge "$sent" ]; do
 	i=$((i + 1))
-	[ $i -le 300 ] || fail "the stream holds $(wc -l <"$WORK/stored") of $sent: $(cat "$WORK/t.fwd")"
+	[ $i -le 600 ] || fail "the stream holds $(wc -l <"$WORK/stored") of $sent: $(cat "$WORK/t.fwd")"
 	sleep 0.1
 done
 forwarder_done "$SF" "$WORK/t.fwd"
 # stream sequences 1..sent, the channel's sequences 0..sent-1, in order
 awk -v n="$sent" '$1 != NR || $3 != NR - 1 { bad = 1 } END { exit bad || NR != n }' \
 	"$WORK/stored" || fail "stream, not each message once in order: $(cat "$WORK/stored")"
-echo "$summary" | grep -q " 0 duplicates, [2-9][0-9]* errors, [1-9][0-9]* resent, 0 skipped, 0 stalls, 0 unacknowledged$" ||
-	fail "forwarder: $(cat "$WORK/t.fwd")"
+counts=$(echo "$summary" | sed -n 's/.* 0 duplicates, \([0-9]*\) errors, \([0-9]*\) resent, 0 skipped, 0 stalls, 0 unacknowledged$/\1 \2/p')
+[ -n "$counts" ] && [ "${counts% *}" -ge 2 ] && [ "${counts#* }" -ge 1 ] ||
+	fail "not a refusal and a give-up, then a resend: $(cat "$WORK/t.fwd")"
 exit 0
