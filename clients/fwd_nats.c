@@ -161,21 +161,18 @@ static uint64_t find_sent(struct nats_fwd *f, uint64_t session, uint64_t seq)
 	return i;
 }
 
-/* Drops the records up to the one acknowledged (session, seq), stored
- * at stream sequence sseq (0: not known): the stream stored them all.
- * Under f->mu. */
-static void acknowledge(struct nats_fwd *f, uint64_t session, uint64_t seq,
-			uint64_t sseq)
+/* Drops the records up to the one acknowledged, index i (find_sent()),
+ * stored at stream sequence sseq (0: not known): the stream stored them
+ * all. Under f->mu. */
+static void acknowledge(struct nats_fwd *f, uint64_t i, uint64_t sseq)
 {
-	uint64_t i = find_sent(f, session, seq);
-
 	if (i == f->sent)
 		return; /* an answer to a copy sent before: dropped already */
 	if (sseq && sseq != rec_at(f, i)->sseq) {
 		snprintf(f->why, sizeof(f->why), "seq %" PRIu64 " stored at "
 			 "stream sequence %" PRIu64 ", not %" PRIu64 ": does "
-			 "another publisher write to the stream?", seq, sseq,
-			 rec_at(f, i)->sseq);
+			 "another publisher write to the stream?",
+			 rec_at(f, i)->seq, sseq, rec_at(f, i)->sseq);
 		f->errors++;
 	}
 	for (; f->head <= i; f->head++) {
@@ -213,7 +210,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 		f->stranded--;
 	if (pa && !pa->Duplicate) {
 		f->acked++;
-		acknowledge(f, session, seq, pa->Sequence);
+		acknowledge(f, i, pa->Sequence);
 	} else if (pa) {
 		f->duplicates++; /* read the stream back before going on */
 		f->failed = 1;
@@ -323,10 +320,11 @@ static uint64_t answer_due(struct nats_fwd *f)
  * record in the window, or acknowledged already by a later answer:
  * f->stranded): every publish the library still waits for is given up
  * (their answers, should they come, are dropped) and the window is sent
- * again, as after a failed answer. Not the library's per-publish MaxWait: libnats 3.4 then
- * makes a timeout message for every publish, answered or not, once the
- * wait has passed, and one made while mdsub exits was reported leaking
- * (LeakSanitizer; tests/nats/ack_expire.sh). Under f->mu. */
+ * again, as after a failed answer. Not the library's per-publish
+ * MaxWait: libnats 3.4 then makes a timeout message for every publish,
+ * answered or not, once the wait has passed, and one made while mdsub
+ * exits was reported leaking (LeakSanitizer; tests/nats/ack_expire.sh).
+ * Under f->mu. */
 static void expire_answers(struct nats_fwd *f, uint64_t now)
 {
 	natsMsgList lost = {NULL, 0};
@@ -390,7 +388,7 @@ static void maybe_resend(struct nats_fwd *f, uint64_t now)
 	}
 	f->sent = f->tail; /* for acknowledge(): the whole window */
 	if (rc == 0)
-		acknowledge(f, session, seq, 0);
+		acknowledge(f, find_sent(f, session, seq), 0);
 	f->last_sseq = sseq;
 	f->failed = 0;
 	f->resent += f->tail - f->head;
