@@ -36,7 +36,8 @@ typedef void (*cell_fn)(struct ctx *ctx, const struct bench_transport *tp,
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: mdbench [--quick] [--messages N] [--only SECTION] [--help]\n"
+		"usage: mdbench [--quick] [--messages N] [--reps N] [--only SECTION]\n"
+		"               [--help]\n"
 		"  --quick       short run for CI smoke tests (a few seconds): fewer\n"
 		"                messages, one run per cell instead of %d\n"
 		"  --only S      the floor and one section: latency, pages, wakeup,\n"
@@ -44,13 +45,16 @@ static void usage(FILE *f)
 		"  --messages N  messages per throughput cell (split over its runs)\n"
 		"                and per publish-cost run (default %llu, quick %llu);\n"
 		"                latency runs take N/100 samples, the floor N/10\n"
-		"                round trips\n",
-		FULL_REPS, FULL_MESSAGES, QUICK_MESSAGES);
+		"                round trips\n"
+		"  --reps N      runs per cell, 1 to %d (default %d, quick 1): more\n"
+		"                runs give steadier medians on a noisy machine\n",
+		FULL_REPS, FULL_MESSAGES, QUICK_MESSAGES, BENCH_MAX_REPS, FULL_REPS);
 }
 
 struct args {
 	uint64_t messages;
 	int quick;
+	int reps;         /* 0 = the default for quick or full */
 	const char *only; /* NULL = every section */
 };
 
@@ -66,6 +70,20 @@ static int parse_number(const char *text, uint64_t *out)
 	return 0;
 }
 
+static int parse_reps(const char *text, int *out)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+
+	if (*end || end == text || v < 1 || v > BENCH_MAX_REPS) {
+		fprintf(stderr, "mdbench: --reps wants a number from 1 to %d\n",
+			BENCH_MAX_REPS);
+		return 2;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 /* Returns 0 to run, 1 to exit with success (--help), 2 on a usage error. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
@@ -73,6 +91,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "quick", no_argument, NULL, 'q' },
 		{ "messages", required_argument, NULL, 'm' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "reps", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -80,8 +99,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 
 	a->messages = FULL_MESSAGES;
 	a->quick = 0;
+	a->reps = 0;
 	a->only = NULL;
-	while (r == 0 && (c = getopt_long(argc, argv, "qm:o:h", opts, NULL)) != -1) {
+	while (r == 0 && (c = getopt_long(argc, argv, "qm:o:r:h", opts, NULL)) != -1) {
 		if (c == 'q') {
 			a->messages = QUICK_MESSAGES;
 			a->quick = 1;
@@ -90,6 +110,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 			r = parse_number(optarg, &a->messages);
 		else if (c == 'o')
 			a->only = optarg;
+		else if (c == 'r')
+			r = parse_reps(optarg, &a->reps);
 		else
 			r = c == 'h' ? 1 : 2;
 	}
@@ -687,7 +709,7 @@ int main(int argc, char **argv)
 	ctx.o.messages = a.messages;
 	ctx.o.samples = a.messages / 100;
 	ctx.o.pace_ns = PACE_NS;
-	ctx.o.reps = a.quick ? 1 : FULL_REPS;
+	ctx.o.reps = a.reps ? a.reps : a.quick ? 1 : FULL_REPS;
 	ctx.o.dir = dir;
 	ctx.o.strategy_ns = a.quick ? 300000000ULL : 1000000000ULL;
 	print_header(&ctx);
