@@ -406,6 +406,69 @@ MDBUS_INLINE void payload_store(_Atomic uint64_t *dst, const unsigned char *src,
 	}
 }
 
+/*
+ * A payload's last size % 8 bytes (1 to 7) as the slot word that holds
+ * them: the word's bytes in memory are those bytes, then zeros. Copies of
+ * fixed sizes, so that the tail costs a few moves in registers, not a
+ * copy of a variable length through the stack (callgrind, bench/icount.c:
+ * a 37-byte message cost the publish 152 instructions and the read 143,
+ * against 108 and 104 for 40 bytes).
+ */
+MDBUS_INLINE uint64_t payload_tail_word(const unsigned char *src, size_t bytes)
+{
+	uint64_t w = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	size_t at = 0;
+
+	if (bytes & 4) {
+		uint32_t v;
+
+		memcpy(&v, src, 4);
+		w = v;
+		at = 4;
+	}
+	if (bytes & 2) {
+		uint16_t v;
+
+		memcpy(&v, src + at, 2);
+		w |= (uint64_t)v << (at * 8);
+		at += 2;
+	}
+	if (bytes & 1)
+		w |= (uint64_t)src[at] << (at * 8);
+#else
+	memcpy(&w, src, bytes);
+#endif
+	return w;
+}
+
+/* The inverse: the first `bytes` (1 to 7) bytes of slot word w to dst. */
+MDBUS_INLINE void payload_tail_put(unsigned char *dst, uint64_t w, size_t bytes)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	size_t at = 0;
+
+	if (bytes & 4) {
+		uint32_t v = (uint32_t)w;
+
+		memcpy(dst, &v, 4);
+		w >>= 32;
+		at = 4;
+	}
+	if (bytes & 2) {
+		uint16_t v = (uint16_t)w;
+
+		memcpy(dst + at, &v, 2);
+		w >>= 16;
+		at += 2;
+	}
+	if (bytes & 1)
+		dst[at] = (unsigned char)w;
+#else
+	memcpy(dst, &w, bytes);
+#endif
+}
+
 /* ---- consumers.c ---- */
 
 /* Claims a consumer entry for this process (reclaiming dead ones when the

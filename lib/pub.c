@@ -353,17 +353,30 @@ static void repair_count(struct mdbus_pub *p)
 	cons_reap(&p->m);
 }
 
-/* Steps 2 (header words) and 3 for message n: complete in its slot. */
-MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
-		       size_t size, uint64_t ts_ns)
+/* Step 2's header words (a time of 0: now). */
+MDBUS_INLINE void slot_header(_Atomic uint64_t *slot, uint16_t type,
+			      size_t size, uint64_t ts_ns)
 {
 	atomic_store_explicit(&slot[SLOT_W_TS], ts_ns ? ts_ns : clock_realtime_ns(),
 			      memory_order_relaxed);
 	atomic_store_explicit(&slot[SLOT_W_META], (uint64_t)size | (uint64_t)type << 32,
 			      memory_order_relaxed);
-	/* Step 3: pairs with the reader's acquire load of the stamp. */
+}
+
+/* Step 3: message n complete in its slot. */
+MDBUS_INLINE void slot_complete(_Atomic uint64_t *slot, uint64_t n)
+{
+	/* Pairs with the reader's acquire load of the stamp. */
 	atomic_store_explicit(&slot[SLOT_W_STAMP], stamp_complete(n),
 			      memory_order_release);
+}
+
+/* Steps 2 (header words) and 3 for message n: complete in its slot. */
+MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
+		       size_t size, uint64_t ts_ns)
+{
+	slot_header(slot, type, size, ts_ns);
+	slot_complete(slot, n);
 }
 
 /* Step 5 when a reader counts itself asleep: wakes it; a count that
@@ -426,8 +439,9 @@ static MDBUS_COLD int recount(struct mdbus_pub *p)
  * may sleep: what advance() does past its store, out of line, so that
  * the publishing path calls nothing in the common case (and saves no
  * registers for it). `armed` is the armed_seq loaded after the store.
+ * Returns 0, so that mdbus_pub_publish() ends in a jump here.
  */
-static MDBUS_NOINLINE void advance_slow(struct mdbus_pub *p, uint64_t armed)
+static MDBUS_NOINLINE int advance_slow(struct mdbus_pub *p, uint64_t armed)
 {
 	if (armed != p->armed_seen) {
 		if (armed_moved(p, armed))
@@ -444,6 +458,7 @@ static MDBUS_NOINLINE void advance_slow(struct mdbus_pub *p, uint64_t armed)
 						memory_order_seq_cst)) != 0 ||
 	     atomic_load_explicit(&p->m.hdr->nudge_waiting, memory_order_seq_cst)))
 		wake_sleepers(p);
+	return 0;
 }
 
 /*
@@ -470,11 +485,26 @@ MDBUS_INLINE void write_ahead(const struct mdbus_pub *p, uint64_t next)
 			   1, 3);
 }
 
-/* Steps 4 and 5: publishes every message sealed below `next`. */
-MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
+/* write_ahead() for the message after the one in `slot`, from that slot:
+ * in a ring of whole-page blocks, without seg_slot()'s arithmetic. The
+ * last WRITE_AHEAD slots of the ring ask for addresses past its end (a
+ * prefetch never faults, and does nothing there), so the first slots
+ * after a wrap come without it. */
+MDBUS_INLINE void write_ahead_from(const struct mdbus_pub *p,
+				   const _Atomic uint64_t *slot, uint64_t next)
 {
-	uint64_t armed;
+	if (MDBUS_UNLIKELY(!p->m.g.contiguous)) {
+		write_ahead(p, next);
+		return;
+	}
+	__builtin_prefetch((const void *)((uintptr_t)slot +
+					  ((uintptr_t)WRITE_AHEAD * 8
+					   << p->m.g.slot_shift)), 1, 3);
+}
 
+/* Step 4 for every message sealed below `next`. */
+MDBUS_INLINE void publish_count(struct mdbus_pub *p, uint64_t next)
+{
 	/* Step 4: pairs with acquire loads of write_num (join, lap) and,
 	 * while a reader may sleep, as the producer's half of the Dekker
 	 * pair, with the sleeping reader's seq_cst load (wait.c changed()):
@@ -487,14 +517,29 @@ MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
 		atomic_store_explicit(&p->m.hdr->write_num, next,
 				      memory_order_release);
 	p->next = next;
-	/* The load below stays after the store above in the program: an
-	 * arming reader's membarrier() then orders them (wait.c arm()). */
+}
+
+/* Step 5 after publish_count(p, next). Returns 0. */
+MDBUS_INLINE int wake_check(struct mdbus_pub *p, uint64_t next)
+{
+	uint64_t armed;
+
+	/* The load below stays after publish_count()'s store in the program:
+	 * an arming reader's membarrier() then orders them (wait.c arm()). */
 	atomic_signal_fence(memory_order_seq_cst);
 	/* Relaxed: only compared; recount() fences. */
 	armed = atomic_load_explicit(&p->m.tab->armed_seq, memory_order_relaxed);
 	if (MDBUS_UNLIKELY(armed != p->armed_seen || next >= p->recount_at ||
 			   p->may_sleep))
-		advance_slow(p, armed);
+		return advance_slow(p, armed);
+	return 0;
+}
+
+/* Steps 4 and 5: publishes every message sealed below `next`. */
+MDBUS_INLINE void advance(struct mdbus_pub *p, uint64_t next)
+{
+	publish_count(p, next);
+	(void)wake_check(p, next);
 	write_ahead(p, next);
 }
 
@@ -506,24 +551,32 @@ MDBUS_INLINE void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)
 	size_t words = size / 8;
 
 	payload_store(dst, src, words);
-	if (size % 8) {
-		uint64_t tail = 0;
-
-		memcpy(&tail, src + words * 8, size % 8);
-		atomic_store_explicit(&dst[words], tail, memory_order_relaxed);
-	}
+	if (size % 8)
+		atomic_store_explicit(&dst[words],
+				      payload_tail_word(src + words * 8, size % 8),
+				      memory_order_relaxed);
 }
 
-/* Steps 1 to 5 for one message, its checks done. */
-MDBUS_INLINE void publish_one(struct mdbus_pub *p, uint16_t type,
-			      const void *data, size_t size, uint64_t ts_ns)
+/*
+ * Steps 1 to 5 for one message, its checks done. The header words go
+ * before the payload (step 2 has no order of its own), so that fewer
+ * values live across the copy, and the only call, advance_slow(), ends
+ * the path: the publishing path then saves no registers (callgrind,
+ * bench/icount.c, 40-byte messages: 108 instructions before, 90 after).
+ * Returns 0.
+ */
+MDBUS_INLINE int publish_one(struct mdbus_pub *p, uint16_t type,
+			     const void *data, size_t size, uint64_t ts_ns)
 {
 	uint64_t n = p->next;
 	_Atomic uint64_t *slot = begin(p, n);
 
+	slot_header(slot, type, size, ts_ns);
 	copy_in(slot + SLOT_W_PAYLOAD, data, size);
-	seal(slot, n, type, size, ts_ns);
-	advance(p, n + 1);
+	slot_complete(slot, n);
+	publish_count(p, n + 1);
+	write_ahead_from(p, slot, n + 1);
+	return wake_check(p, n + 1);
 }
 
 /* mdbus_pub_publish() with every check, and the clock when the caller
@@ -541,8 +594,8 @@ static MDBUS_COLD int publish_checked(struct mdbus_pub *p, uint16_t type,
 	r = room_for(p, p->next);
 	if (r < 0)
 		return r;
-	publish_one(p, type, data, size, ts_ns ? ts_ns : clock_realtime_ns());
-	return 0;
+	return publish_one(p, type, data, size,
+			   ts_ns ? ts_ns : clock_realtime_ns());
 }
 
 MDBUS_EXPORT int mdbus_pub_publish(mdbus_pub_t *p, uint16_t type,
@@ -552,8 +605,7 @@ MDBUS_EXPORT int mdbus_pub_publish(mdbus_pub_t *p, uint16_t type,
 	if (MDBUS_UNLIKELY(p->claimed || size > seg_payload_max(&p->m) ||
 			   ts_ns == 0 || !room_cached(p, p->next)))
 		return publish_checked(p, type, data, size, ts_ns);
-	publish_one(p, type, data, size, ts_ns);
-	return 0;
+	return publish_one(p, type, data, size, ts_ns);
 }
 
 MDBUS_EXPORT int mdbus_pub_publish_batch(mdbus_pub_t *p,

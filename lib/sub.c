@@ -679,11 +679,11 @@ MDBUS_INLINE void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
 	size_t words = size / 8;
 
 	payload_load(dst, src, words);
-	if (size % 8) {
-		uint64_t tail = atomic_load_explicit(&src[words], memory_order_relaxed);
-
-		memcpy(dst + words * 8, &tail, size % 8);
-	}
+	if (size % 8)
+		payload_tail_put(dst + words * 8,
+				 atomic_load_explicit(&src[words],
+						      memory_order_relaxed),
+				 size % 8);
 }
 
 /*
@@ -994,11 +994,13 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 	if (MDBUS_UNLIKELY(stamp != stamp_complete(s->pos)))
 		return 1;
 	meta = atomic_load_explicit(&slot[SLOT_W_META], memory_order_relaxed);
-	ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
 	size = (size_t)(uint32_t)meta;
 	if (MDBUS_UNLIKELY(size > len || size > seg_payload_max(&s->m)))
 		return 1;
 	copy_out(buf, slot + SLOT_W_PAYLOAD, size);
+	/* The time after the copy (fewer values live across it); the
+	 * re-check below covers it as it covers the payload. */
+	ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
 	/* Orders the copy before the re-check; pairs with the producer's
 	 * release fence after it stamped writing(n) (step 1). */
 	atomic_thread_fence(memory_order_acquire);

@@ -1,7 +1,8 @@
 /*
  * t_unit.c - cmocka unit tests of the libmdbus API in one process: error
  * texts, names, config defaults and geometry validation, publish/read with
- * exact sequence, size, type, timestamp and payload, claim/commit/abort,
+ * exact sequence, size, type, timestamp and payload (every size of a
+ * slot), claim/commit/abort,
  * start positions, caught-up, exact loss counts when lapped, publisher
  * ownership/resume/replacement, stats, list and unlink.
  *
@@ -383,6 +384,77 @@ static void t_publish_read(void **state)
 	assert_int_equal(mdbus_sub_loss_events(s), 0);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
+}
+
+/* Every payload size of a 256-byte slot, each tail of 1 to 7 bytes after
+ * every whole-word count, published one by one and in a batch of one, read
+ * by copy and in place: the exact bytes, and not one byte written past the
+ * size into the reader's buffer. */
+#define WIDE_SLOT 256
+#define WIDE_PMAX (WIDE_SLOT - MDBUS_SLOT_HEADER)
+
+static int take_in_place(void *arg, const struct mdbus_msg *m, const void *payload)
+{
+	long *bad = arg;
+
+	*bad = tu_verify(payload, m->size, m->seq);
+	return 0;
+}
+
+static void expect_sized(mdbus_sub_t *s, uint64_t seq, size_t size)
+{
+	unsigned char buf[WIDE_PMAX + 16];
+	struct mdbus_msg m;
+	size_t i;
+
+	memset(buf, 0xee, sizeof(buf));
+	assert_rc(mdbus_sub_read(s, buf, sizeof(buf), &m, 0), 0);
+	assert_int_equal(m.seq, seq);
+	assert_int_equal(m.size, size);
+	assert_int_equal(m.type, tu_type_for(seq));
+	assert_int_equal(m.ts_ns, seq + 1);
+	assert_int_equal(tu_verify(buf, size, seq), -1);
+	for (i = size; i < sizeof(buf); i++)
+		if (buf[i] != 0xee)
+			fail_msg("size %zu: byte %zu past it written", size, i);
+}
+
+static void t_every_size(void **state)
+{
+	struct mdbus_pub_config c = tu_config(WIDE_SLOT, SPB, BLOCKS,
+					      MDBUS_MODE_OVERWRITE);
+	unsigned char data[WIDE_PMAX];
+	struct mdbus_pub_msg one;
+	mdbus_pub_t *p = NULL;
+	mdbus_sub_t *s, *t;
+	uint64_t seq = 0;
+	long bad = 0;
+	size_t size;
+
+	(void)state;
+	assert_rc(mdbus_pub_open(&p, "sizes", &c), 0);
+	s = open_sub("sizes", MDBUS_START_LATEST, 0);
+	t = open_sub("sizes", MDBUS_START_LATEST, 0);
+	for (size = 0; size <= WIDE_PMAX; size++) {
+		for (int batch = 0; batch < 2; batch++, seq++) {
+			tu_fill(data, size, seq);
+			if (batch) {
+				one = (struct mdbus_pub_msg){ data, (uint32_t)size,
+							      tu_type_for(seq), seq + 1 };
+				assert_rc(mdbus_pub_publish_batch(p, &one, 1), 1);
+			} else {
+				assert_rc(mdbus_pub_publish(p, tu_type_for(seq), data,
+							    size, seq + 1), 0);
+			}
+			expect_sized(s, seq, size);
+			assert_rc(mdbus_sub_poll(t, take_in_place, &bad, 1), 1);
+			assert_int_equal(bad, -1);
+		}
+	}
+	mdbus_sub_close(t);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	mdbus_unlink("sizes", NULL);
 }
 
 static void t_claim(void **state)
@@ -937,6 +1009,7 @@ int main(void)
 		cmocka_unit_test(t_config_defaults),
 		cmocka_unit_test(t_geometry),
 		cmocka_unit_test(t_publish_read),
+		cmocka_unit_test(t_every_size),
 		cmocka_unit_test(t_claim),
 		cmocka_unit_test(t_start_positions),
 		cmocka_unit_test(t_oldest_during_claim),
