@@ -1,13 +1,22 @@
 /*
- * icount.c - the instructions one message costs, counted by callgrind
- * (icount.sh): mdbus_pub_publish() and mdbus_sub_read() against the bare
- * ring's publish and read (ring.c), in one process, the reader catching
- * up after each burst. Unlike a time, the count is the same on every run
- * and every machine with this compiler; it explains the time tables of
- * mdbench where the machine exposes no cycle counters (a VM).
+ * icount.c - what one message costs in one process, with no second core
+ * involved: mdbus_pub_publish() and mdbus_sub_read() against the bare
+ * ring's publish and read (ring.c), the reader catching up after each
+ * burst of the producer.
  *
- * Usage: icount DIR BURSTS; every function under test is called
- * BURSTS * ICOUNT_BURST times.
+ * Two modes:
+ *   icount DIR BURSTS         under callgrind (icount.sh): every function
+ *                             under test is called BURSTS * ICOUNT_BURST
+ *                             times with 40-byte messages; prints that
+ *                             number. Unlike a time, the instruction count
+ *                             is the same on every run and every machine
+ *                             with this compiler.
+ *   icount --time DIR BURSTS  the time: each burst's publishes and reads
+ *                             timed apart, the best burst of BURSTS kept
+ *                             (what the code costs when nothing else
+ *                             interferes: a VM's stalls only ever add),
+ *                             for 40- and 37-byte messages (a whole number
+ *                             of words, and a tail).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +29,33 @@
 #define ICOUNT_BURST 60000u
 #define ICOUNT_SLOT 64u
 #define ICOUNT_SIZE (ICOUNT_SLOT - MDBUS_SLOT_HEADER) /* 40 bytes */
+#define ICOUNT_TAIL_SIZE (ICOUNT_SIZE - 3)          /* 37 bytes */
 
+/* The best (lowest) ns a message of a burst, publishing and reading. */
+struct burst_cost {
+	double publish;
+	double read;
+};
 
-static int run_mdbus(const char *dir, unsigned bursts)
+static void keep_best(struct burst_cost *c, uint64_t t0, uint64_t t1,
+		      uint64_t t2)
+{
+	double pub = (double)(t1 - t0) / ICOUNT_BURST;
+	double read = (double)(t2 - t1) / ICOUNT_BURST;
+
+	if (pub < c->publish)
+		c->publish = pub;
+	if (read < c->read)
+		c->read = read;
+}
+
+static int run_mdbus(const char *dir, unsigned bursts, size_t size,
+		     struct burst_cost *c)
 {
 	struct mdbus_pub_config pc;
 	struct mdbus_sub_config sc;
 	uint64_t msg[ICOUNT_SLOT / 8] = { 0 }, buf[ICOUNT_SLOT / 8];
+	uint64_t t0, t1, t2;
 	struct mdbus_msg m;
 	mdbus_pub_t *p;
 	mdbus_sub_t *s;
@@ -50,12 +79,16 @@ static int run_mdbus(const char *dir, unsigned bursts)
 		return bench_fail("mdbus_sub_open", r), r;
 	}
 	for (b = 0; b < bursts && r == 0; b++) {
+		t0 = bench_now();
 		for (i = 0; i < ICOUNT_BURST && r == 0; i++) {
 			msg[0] = i;
-			r = mdbus_pub_publish(p, MDBUS_MSG_RAW, msg, ICOUNT_SIZE, 1);
+			r = mdbus_pub_publish(p, MDBUS_MSG_RAW, msg, size, 1);
 		}
+		t1 = bench_now();
 		for (i = 0; i < ICOUNT_BURST && r == 0; i++)
 			r = mdbus_sub_read(s, buf, sizeof(buf), &m, -1);
+		t2 = bench_now();
+		keep_best(c, t0, t1, t2);
 	}
 	if (r < 0)
 		bench_fail("mdbus", r);
@@ -65,10 +98,11 @@ static int run_mdbus(const char *dir, unsigned bursts)
 	return r;
 }
 
-static int run_ring(unsigned bursts)
+static int run_ring(unsigned bursts, size_t size, struct burst_cost *c)
 {
 	const struct bench_transport *tp = &bench_ring_transport;
 	uint64_t msg[ICOUNT_SLOT / 8] = { 0 }, buf[ICOUNT_SLOT / 8];
+	uint64_t t0, t1, t2;
 	struct bench_run run;
 	struct bench_rx rx;
 	void *p = NULL, *s = NULL;
@@ -84,12 +118,16 @@ static int run_ring(unsigned bursts)
 	if (r == 0)
 		r = tp->sub_open(&run, &s);
 	for (b = 0; b < bursts && r == 0; b++) {
+		t0 = bench_now();
 		for (i = 0; i < ICOUNT_BURST && r == 0; i++) {
 			msg[0] = i;
-			r = tp->publish(p, msg, ICOUNT_SIZE);
+			r = tp->publish(p, msg, size);
 		}
+		t1 = bench_now();
 		for (i = 0; i < ICOUNT_BURST && r == 0; i++)
-			r = tp->sub_read(s, buf, ICOUNT_SIZE, &rx);
+			r = tp->sub_read(s, buf, size, &rx);
+		t2 = bench_now();
+		keep_best(c, t0, t1, t2);
 	}
 	if (s)
 		tp->sub_close(s);
@@ -99,15 +137,43 @@ static int run_ring(unsigned bursts)
 	return r;
 }
 
+/* --time: the table, one line per message size. */
+static int time_sizes(const char *dir, unsigned bursts)
+{
+	static const size_t sizes[] = { ICOUNT_SIZE, ICOUNT_TAIL_SIZE };
+	size_t k;
+
+	printf("== in-process cost: ns a message, best burst of %u x %u, the "
+	       "reader catching up after each\n", bursts, ICOUNT_BURST);
+	printf("size | publish mdbus   ring  ratio | read mdbus   ring  ratio\n");
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct burst_cost md = { 1e9, 1e9 }, ring = { 1e9, 1e9 };
+
+		if (run_mdbus(dir, bursts, sizes[k], &md) < 0 ||
+		    run_ring(bursts, sizes[k], &ring) < 0)
+			return 1;
+		printf("%4zu |       %5.2f  %5.2f  %5.2f |    %5.2f  %5.2f  %5.2f\n",
+		       sizes[k], md.publish, ring.publish, md.publish / ring.publish,
+		       md.read, ring.read, md.read / ring.read);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	struct burst_cost unused = { 1e9, 1e9 };
+	int timed = argc == 4 && strcmp(argv[1], "--time") == 0;
 	unsigned bursts;
 
-	if (argc != 3 || (bursts = (unsigned)strtoul(argv[2], NULL, 10)) == 0) {
-		fprintf(stderr, "usage: icount DIR BURSTS\n");
+	if ((argc != 3 && !timed) ||
+	    (bursts = (unsigned)strtoul(argv[argc - 1], NULL, 10)) == 0) {
+		fprintf(stderr, "usage: icount [--time] DIR BURSTS\n");
 		return 64;
 	}
-	if (run_mdbus(argv[1], bursts) < 0 || run_ring(bursts) < 0)
+	if (timed)
+		return time_sizes(argv[2], bursts);
+	if (run_mdbus(argv[1], bursts, ICOUNT_SIZE, &unused) < 0 ||
+	    run_ring(bursts, ICOUNT_SIZE, &unused) < 0)
 		return 1;
 	printf("%u\n", bursts * ICOUNT_BURST);
 	return 0;

@@ -1,16 +1,18 @@
 #!/bin/sh
 # icount.sh - instructions per message (bench/icount.c under callgrind):
 # libmdbus's publish and read against the bare ring's, 64-byte slots,
-# 40-byte messages. Needs valgrind; skipped without it.
+# 40-byte messages (skipped without valgrind); then the same in time,
+# best burst of ICOUNT_TIME_BURSTS (icount --time), 40 and 37 bytes.
 # Usage: icount.sh LIBTOOL ICOUNT_PROGRAM (libtool runs the uninstalled
 # program itself under valgrind, not its wrapper script)
 set -u
 libtool=$1 prog=$2
-command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/null 2>&1 || {
-	echo "== icount: skipped (no valgrind)"; exit 0; }
 dir=$(mktemp -d /dev/shm/mdbench-icount.XXXXXX) || exit 1
 out=$dir/callgrind.out
 trap 'rm -rf "$dir"' EXIT
+"$prog" --time "$dir" "${ICOUNT_TIME_BURSTS:-200}" || exit 1
+command -v valgrind >/dev/null 2>&1 && command -v callgrind_annotate >/dev/null 2>&1 || {
+	echo "== icount: skipped (no valgrind)"; exit 0; }
 n=$($libtool --mode=execute valgrind --tool=callgrind \
 	--callgrind-out-file="$out" "$prog" "$dir" 10 2>/dev/null) || {
 	echo "icount: $prog failed" >&2; exit 1; }
