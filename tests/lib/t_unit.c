@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -389,19 +390,45 @@ static void t_publish_read(void **state)
 /* Every payload size of a 256-byte slot, each tail of 1 to 7 bytes after
  * every whole-word count, published one by one and in a batch of one, read
  * by copy and in place: the exact bytes, and not one byte written past the
- * size into the reader's buffer. */
+ * size into the reader's buffer. The publisher's source and one reader's
+ * buffer end at a page followed by an inaccessible one, exactly `size`
+ * long: a tail read past the caller's payload or written past the
+ * reader's length faults, in every build (not only under ASan). */
 #define WIDE_SLOT 256
 #define WIDE_PMAX (WIDE_SLOT - MDBUS_SLOT_HEADER)
 
+struct in_place_want {
+	uint64_t seq;
+	size_t size;
+	long bad;
+};
+
 static int take_in_place(void *arg, const struct mdbus_msg *m, const void *payload)
 {
-	long *bad = arg;
+	struct in_place_want *w = arg;
 
-	*bad = tu_verify(payload, m->size, m->seq);
+	if (m->seq != w->seq || m->size != w->size ||
+	    m->type != tu_type_for(w->seq) || m->ts_ns != w->seq + 1)
+		w->bad = -2;
+	else
+		w->bad = tu_verify(payload, w->size, w->seq);
 	return 0;
 }
 
-static void expect_sized(mdbus_sub_t *s, uint64_t seq, size_t size)
+/* A page of memory followed by an inaccessible one. */
+static unsigned char *guarded_page(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char *m = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(m != MAP_FAILED);
+	assert_int_equal(mprotect(m + pg, (size_t)pg, PROT_NONE), 0);
+	return m;
+}
+
+static void expect_sized(mdbus_sub_t *s, mdbus_sub_t *exact,
+			 unsigned char *page_end, uint64_t seq, size_t size)
 {
 	unsigned char buf[WIDE_PMAX + 16];
 	struct mdbus_msg m;
@@ -417,26 +444,35 @@ static void expect_sized(mdbus_sub_t *s, uint64_t seq, size_t size)
 	for (i = size; i < sizeof(buf); i++)
 		if (buf[i] != 0xee)
 			fail_msg("size %zu: byte %zu past it written", size, i);
+	/* a buffer of exactly the size, at the end of the page */
+	assert_rc(mdbus_sub_read(exact, page_end - size, size, &m, 0), 0);
+	assert_int_equal(m.seq, seq);
+	assert_int_equal(m.size, size);
+	assert_int_equal(tu_verify(page_end - size, size, seq), -1);
 }
 
 static void t_every_size(void **state)
 {
 	struct mdbus_pub_config c = tu_config(WIDE_SLOT, SPB, BLOCKS,
 					      MDBUS_MODE_OVERWRITE);
-	unsigned char data[WIDE_PMAX];
+	long pg = sysconf(_SC_PAGESIZE);
+	unsigned char *src = guarded_page(), *dst = guarded_page();
 	struct mdbus_pub_msg one;
+	struct in_place_want want;
 	mdbus_pub_t *p = NULL;
-	mdbus_sub_t *s, *t;
+	mdbus_sub_t *s, *t, *u;
 	uint64_t seq = 0;
-	long bad = 0;
 	size_t size;
 
 	(void)state;
 	assert_rc(mdbus_pub_open(&p, "sizes", &c), 0);
 	s = open_sub("sizes", MDBUS_START_LATEST, 0);
 	t = open_sub("sizes", MDBUS_START_LATEST, 0);
+	u = open_sub("sizes", MDBUS_START_LATEST, 0);
 	for (size = 0; size <= WIDE_PMAX; size++) {
 		for (int batch = 0; batch < 2; batch++, seq++) {
+			unsigned char *data = src + pg - size;
+
 			tu_fill(data, size, seq);
 			if (batch) {
 				one = (struct mdbus_pub_msg){ data, (uint32_t)size,
@@ -446,15 +482,19 @@ static void t_every_size(void **state)
 				assert_rc(mdbus_pub_publish(p, tu_type_for(seq), data,
 							    size, seq + 1), 0);
 			}
-			expect_sized(s, seq, size);
-			assert_rc(mdbus_sub_poll(t, take_in_place, &bad, 1), 1);
-			assert_int_equal(bad, -1);
+			expect_sized(s, u, dst + pg, seq, size);
+			want = (struct in_place_want){ seq, size, 0 };
+			assert_rc(mdbus_sub_poll(t, take_in_place, &want, 1), 1);
+			assert_int_equal(want.bad, -1);
 		}
 	}
+	mdbus_sub_close(u);
 	mdbus_sub_close(t);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 	mdbus_unlink("sizes", NULL);
+	munmap(src, (size_t)pg * 2);
+	munmap(dst, (size_t)pg * 2);
 }
 
 static void t_claim(void **state)
