@@ -37,9 +37,9 @@
  * later (pub.c armed_moved()). */
 #define RECOUNT_EVERY 4096u
 
-/* advance(): the slot this many messages ahead is prefetched (far enough
- * that a reader keeping up is not polling it yet; write_ahead() says why
- * not 8). */
+/* advance(), publish_one(): the slot this many messages ahead is
+ * prefetched (far enough that a reader keeping up is not polling it yet;
+ * write_ahead() says why not 8). */
 #define WRITE_AHEAD 16u
 
 struct mdbus_pub {
@@ -488,8 +488,8 @@ MDBUS_INLINE void write_ahead(const struct mdbus_pub *p, uint64_t next)
 /* write_ahead() for the message after the one in `slot`, from that slot:
  * in a ring of whole-page blocks, without seg_slot()'s arithmetic. The
  * last WRITE_AHEAD slots of the ring ask for addresses past its end (a
- * prefetch never faults, and does nothing there), so the first slots
- * after a wrap come without it. */
+ * prefetch never faults: it loads whatever the process has mapped there,
+ * or nothing), so the first slots after a wrap come without it. */
 MDBUS_INLINE void write_ahead_from(const struct mdbus_pub *p,
 				   const _Atomic uint64_t *slot, uint64_t next)
 {
@@ -562,7 +562,7 @@ MDBUS_INLINE void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)
  * before the payload (step 2 has no order of its own), so that fewer
  * values live across the copy, and the only call, advance_slow(), ends
  * the path: the publishing path then saves no registers (callgrind,
- * bench/icount.c, 40-byte messages: 108 instructions before, 90 after).
+ * bench/icount.c, 40-byte messages: 108 instructions before, 91 after).
  * Returns 0.
  */
 MDBUS_INLINE int publish_one(struct mdbus_pub *p, uint16_t type,

@@ -23,10 +23,11 @@
  * write_num (release) and then loads armed_seq (relaxed, after a compiler
  * barrier): a publish whose load came before that barrier is visible to
  * the reader's look after the call; one whose load came after sees the
- * bump, recounts the flags and from then on exchanges (pub.c advance()).
- * This is liburcu's urcu-memb split: the fast side pays a compiler
- * barrier, the rare side a membarrier. tests/model/wait.pml model-checks
- * this argument (spin, x86-TSO store buffer).
+ * bump, recounts the flags and from then on exchanges (pub.c
+ * publish_count()). This is liburcu's urcu-memb split: the fast side
+ * pays a compiler barrier, the rare side a membarrier.
+ * tests/model/wait.pml model-checks this argument (spin, x86-TSO store
+ * buffer).
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
  *
@@ -229,7 +230,7 @@ long wait_wake_if_waiting(const struct seg_map *m)
 	/* Dekker, producer side: seq_cst, pairs with the reader's seq_cst
 	 * increment in announce_waiter(), the nudger's seq_cst store in
 	 * wait_nudger_idle() and the publisher's seq_cst exchange of
-	 * write_num (pub.c advance()). */
+	 * write_num (pub.c publish_count()). */
 	if (waiters_count(atomic_load_explicit(&m->tab->waiters, memory_order_seq_cst)) == 0 &&
 	    !atomic_load_explicit(&m->hdr->nudge_waiting, memory_order_seq_cst))
 		return -1;
@@ -339,7 +340,7 @@ static int changed(const struct seg_header *h, const struct wait_for *wf)
 	uint32_t st;
 
 	/* Dekker, reader side: seq_cst, pairs with the producer's seq_cst
-	 * exchange of write_num (pub.c advance()). */
+	 * exchange of write_num (pub.c publish_count()). */
 	if (atomic_load_explicit(&h->write_num, memory_order_seq_cst) > wf->pos)
 		return 1;
 	/* Pairs with the release stores of pub_state (a replacer's of
@@ -432,7 +433,7 @@ static int sleep_nudged(struct seg_header *h, uint32_t seq, uint32_t nseq,
  * own with the producer, through the data file, which only the publisher
  * writes. It sets nudge_waiting (seq_cst), loads wake_seq (acquire), then
  * looks at write_num (seq_cst, changed()); the producer exchanges
- * write_num, then loads nudge_waiting (seq_cst, pub.c advance()). Either
+ * write_num, then loads nudge_waiting (seq_cst, pub.c advance_slow()). Either
  * it sees the message and does not sleep, or the producer sees the flag
  * and wakes wake_seq, which wakes the anonymous sleepers with it. The
  * consumer table is left alone: no count to repair, and no access that a
