@@ -58,6 +58,8 @@
 #define POLL_MS 50
 #define COUNT_BACK_MS 3000  /* at start: the stream read back at most this
 			       long (mdpub.conf(5)) */
+#define RETIRE_FLUSH_MS 500 /* a consumer made again: the read loop is past
+			       the old subscription's messages (retire()) */
 
 enum {
 	NATS_DUPLICATE, /* seen already (sequence behind): dropped */
@@ -128,6 +130,9 @@ struct nats_src {
 	struct nats_secret *secret; /* signs at reconnections (or NULL) */
 	jsCtx *js;
 	natsSubscription *sub;    /* NULL while a consumer is being remade */
+	natsSubscription **retired; /* reader: unsubscribed, to be destroyed
+				       (retire()) */
+	size_t nretired;
 	uint64_t next_dseq;       /* reader: the next delivery expected */
 	uint64_t last_sseq;       /* reader: stream sequence taken last */
 	pthread_t reader;
@@ -298,6 +303,44 @@ static uint64_t restart_point(struct nats_src *n)
 	return from;
 }
 
+static void retired_destroy(struct nats_src *n)
+{
+	while (n->nretired)
+		natsSubscription_Destroy(n->retired[--n->nretired]);
+}
+
+/* The consumer's subscription given up. libnats before 3.6.1 (Debian's
+ * 3.4.1; nats.c issue 637) has its read loop find a message's
+ * subscription, let go of the connection's lock, make the message and
+ * only then lock the subscription: destroyed on this thread in between,
+ * it is freed under the read loop (heap corruption: "malloc(): unsorted
+ * double linked list corrupted", cluster.sh at a consumer's leader
+ * change). So it leaves the connection's table first
+ * (natsSubscription_Unsubscribe(), which also deletes a consumer it
+ * made: remade from the restart point anyway), our reference keeping it,
+ * and is destroyed only once the read loop is past every message it may
+ * have found it for: after a flush, whose PONG it reads after them, else
+ * at the stop, after natsConnection_Close() joined it (free_src()).
+ * Without memory to keep it until then, it is never destroyed. */
+static void retire(struct nats_src *n)
+{
+	natsSubscription **grown;
+
+	if (n->sub) {
+		natsSubscription_Unsubscribe(n->sub);
+		grown = realloc(n->retired,
+				(n->nretired + 1) * sizeof(*n->retired));
+		if (grown) {
+			n->retired = grown;
+			n->retired[n->nretired++] = n->sub;
+		}
+		n->sub = NULL;
+	}
+	if (n->nretired &&
+	    natsConnection_FlushTimeout(n->nc, RETIRE_FLUSH_MS) == NATS_OK)
+		retired_destroy(n);
+}
+
 /* A delivery gap: the consumer again, from the first message that may
  * not be in the ring (restart_point()), so that a stop that drops what
  * is held or queued loses nothing of the durable's. */
@@ -306,8 +349,7 @@ static void remake_consumer(struct nats_src *n)
 	uint64_t from = restart_point(n);
 	char err[300];
 
-	natsSubscription_Destroy(n->sub); /* its messages live on alone */
-	n->sub = NULL;
+	retire(n); /* its messages taken live on alone */
 	if (pull_subscribe(n, from, err, sizeof(err)) < 0) {
 		read_failed_text(n, err);
 		return;
@@ -928,12 +970,17 @@ static int subscribe(struct nats_src *n, char *err, size_t errlen)
 	return -EIO;
 }
 
+/* The connection closed first: that joins its read loop, which may
+ * still hold a subscription it found (retire()). */
 static void free_src(struct nats_src *n)
 {
 	while (n->qlen)
 		natsMsg_Destroy(dequeue(n));
 	natsMsg_Destroy(n->to_ack);
 	natsMsg_Destroy(n->held);
+	natsConnection_Close(n->nc);
+	retired_destroy(n);
+	free(n->retired);
 	natsSubscription_Destroy(n->sub);
 	jsCtx_Destroy(n->js);
 	natsConnection_Destroy(n->nc);

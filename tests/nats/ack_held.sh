@@ -127,12 +127,7 @@ grep -q "channel s4d: consumer s4: [1-9][0-9]* deliveries not acknowledged: made
 upstream s5
 held_full s5 r5
 upstream_done s5
-RAW_PORT=$(nats_port ns5)
-printf 'PUB $JS.API.CONSUMER.DELETE.s5.s5 _INBOX.rv5 0\r\n\r\n' >"$WORK/del.proto"
-raw_pub "$WORK/del.proto"
-js='{"stream_name":"s5","config":{"durable_name":"s5","deliver_policy":"all","ack_policy":"all","filter_subject":"mdbus.s5.>"}}'
-printf 'PUB $JS.API.CONSUMER.DURABLE.CREATE.s5.s5 _INBOX.rv5 %d\r\n%s\r\n' ${#js} "$js" >"$WORK/mk.proto"
-raw_pub "$WORK/mk.proto"
+durable_again s5
 i=0
 until monitor ns5 "/jsz?consumers=true&config=true" | tr -d ' \n' | grep -q '"opt_start_seq":[1-9]'; do
 	i=$((i + 1)); [ $i -le 1200 ] || fail "consumer s5 not made again: $(monitor ns5 "/jsz?consumers=true&config=true")"

@@ -48,6 +48,20 @@ upstream_done() {
 	wait "$FWD" || fail "mdsub --forward: $(cat "$WORK/$1.fwd")"
 }
 
+# durable_again C: durable C of stream C deleted and made again
+# (deliver = all) by another client: its next delivery, the first of its
+# sequence, is a gap for the source reading it
+durable_again() {
+	RAW_PORT=$(nats_port "n$1")
+	printf 'PUB $JS.API.CONSUMER.DELETE.%s.%s _INBOX.rv%s 0\r\n\r\n' \
+		"$1" "$1" "$1" >"$WORK/del.proto"
+	raw_pub "$WORK/del.proto"
+	js='{"stream_name":"'$1'","config":{"durable_name":"'$1'","deliver_policy":"all","ack_policy":"all","filter_subject":"mdbus.'$1'.>"}}'
+	printf 'PUB $JS.API.CONSUMER.DURABLE.CREATE.%s.%s _INBOX.rv%s %d\r\n%s\r\n' \
+		"$1" "$1" "$1" ${#js} "$js" >"$WORK/mk.proto"
+	raw_pub "$WORK/mk.proto"
+}
+
 # took NAME CHANNEL WANT: waits until mdpub NAME ($PID) took WANT
 # messages in at least (its counters on SIGUSR1), 60 s at most
 took() {
