@@ -313,9 +313,8 @@ static void retired_destroy(struct nats_src *n)
  * 3.4.1; nats.c issue 637) has its read loop find a message's
  * subscription, let go of the connection's lock, make the message and
  * only then lock the subscription: destroyed on this thread in between,
- * it is freed under the read loop (heap corruption: "malloc(): unsorted
- * double linked list corrupted", cluster.sh at a consumer's leader
- * change). So it leaves the connection's table first
+ * it is freed under the read loop (a message for it arriving as a
+ * consumer leader changes). So it leaves the connection's table first
  * (natsSubscription_Unsubscribe(), which also deletes a consumer it
  * made: remade from the restart point anyway), our reference keeping it,
  * and is destroyed only once the read loop is past every message it may
@@ -377,6 +376,25 @@ static int in_order(struct nats_src *n, natsMsg *m)
 	return ok;
 }
 
+/* The batch to fetch. libnats before 3.9.0 (Debian's 3.4.1; nats.c
+ * 8099b5c9) has natsSubscription_Fetch() of b messages take first the c
+ * the subscription already holds (delivered for an earlier fetch after it
+ * ended), ask the server for b - c, then collect until it has b - c in
+ * all: with c > b / 2 never, and what comes beyond b until its wait ends
+ * is written past its array of b (heap corruption: likely what aborted
+ * cluster.sh's receiver near a leader change); with c <= b / 2 it leaves
+ * c of those asked for held again. A batch of 1 is never overrun: one at
+ * a time while the subscription holds any (what comes between this look
+ * and the fetch's own, microseconds, it takes as before). */
+static int fetch_batch(struct nats_src *n, int want)
+{
+	int msgs = 0, bytes = 0;
+
+	if (natsSubscription_GetPending(n->sub, &msgs, &bytes) != NATS_OK)
+		return 1;
+	return msgs > 0 ? 1 : want;
+}
+
 static void fetch_some(struct nats_src *n)
 {
 	natsMsgList list = {NULL, 0};
@@ -390,7 +408,8 @@ static void fetch_some(struct nats_src *n)
 	}
 	if (want <= 0)
 		return;
-	s = natsSubscription_Fetch(&list, n->sub, want, FETCH_WAIT_MS, &jerr);
+	s = natsSubscription_Fetch(&list, n->sub, fetch_batch(n, want),
+				   FETCH_WAIT_MS, &jerr);
 	if (s != NATS_OK && s != NATS_TIMEOUT) {
 		read_failed(n, s);
 		return;

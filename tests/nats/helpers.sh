@@ -33,6 +33,20 @@ nats_start() {
 
 nats_port() { cat "$WORK/$1.port"; }
 
+# start_hooked NAME HOOK VAR=VALUE ARGS...: as start (mdpub/helpers.sh),
+# with the interposer HOOK LD_PRELOAD'ed and VAR=VALUE (where it
+# writes) in mdpub's environment; under ASan the interposer comes before
+# its runtime in the library list
+start_hooked() {
+	name=$1 hook=$2 var=$3
+	shift 3
+	env LD_PRELOAD="$hook" "$var" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$MDPUB" "$@" >"$WORK/$name.log" 2>&1 &
+	PID=$!
+	PIDS="$PIDS $PID"
+}
+
 # wait_nlog NAME TEXT [SEC]: waits until nats-server NAME logged TEXT,
 # SEC seconds at most (default 60, as wait_log)
 wait_nlog() {

@@ -20,12 +20,7 @@ HOOK=$top_builddir/tests/nats/.libs/sub_window.so
 
 upstream r
 upstream_done r
-# ASan: the interposer comes before its runtime in the library list
-LD_PRELOAD=$HOOK SUB_WINDOW_FILE=$WORK/window \
-	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 \
-	"$MDPUB" -c "$WORK/rd.conf" >"$WORK/ra.log" 2>&1 &
-PID=$!
-PIDS="$PIDS $PID"
+start_hooked ra "$HOOK" "SUB_WINDOW_FILE=$WORK/window" -c "$WORK/rd.conf"
 wait_log ra "channel rd: publishing from"
 took ra rd "$PUB"
 durable_again r

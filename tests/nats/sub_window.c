@@ -28,35 +28,23 @@
 #include <string.h>
 #include <time.h>
 
+#include "interpose.h"
+
 #define HOLD_MS 300
 #define ARM_WAIT_MS 5000 /* the message published comes back by then */
 
-typedef struct nc nc_t;
-typedef struct sub sub_t;
-
 enum { IDLE, ARMED, HELD };
 
-static nc_t *conn;                 /* mdpub's connection (one channel) */
 static char armed_subject[256];    /* written before state is ARMED */
 static sub_t *armed_sub;           /* the callers' thread only */
 static atomic_int state;           /* IDLE, ARMED, HELD */
 static atomic_ulong held, raced;
 
-int natsConnection_Connect(nc_t **nc, void *opts);
 int natsSubscription_Unsubscribe(sub_t *sub);
 void natsSubscription_Destroy(sub_t *sub);
 int natsMsg_create(void **msg, const char *subject, int subj_len,
 		   const char *reply, int reply_len, const char *buf,
 		   int buf_len, int hdr_len);
-
-static void *real(const char *name)
-{
-	void *fn = dlsym(RTLD_NEXT, name);
-
-	if (!fn)
-		abort();
-	return fn;
-}
 
 /* 1 when the call returns into libnats itself */
 static int from_libnats(void *ret)
@@ -65,24 +53,6 @@ static int from_libnats(void *ret)
 
 	return dladdr(ret, &di) && di.dli_fname &&
 	       strstr(di.dli_fname, "libnats");
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-	nanosleep(&ts, NULL);
-}
-
-int natsConnection_Connect(nc_t **nc, void *opts)
-{
-	int (*fn)(nc_t **, void *) =
-		(int (*)(nc_t **, void *))(uintptr_t)real(__func__);
-	int s = fn(nc, opts);
-
-	if (s == 0)
-		conn = *nc;
-	return s;
 }
 
 /* The read loop making a message for the armed inbox: held there. The
