@@ -13,8 +13,12 @@
 # scan-build), each counting as one test:
 #   scan-build  clang's analyser over a whole build, must find no bug
 #   cppcheck    warning, portability and performance checks, no finding
-# then `make distcheck` (one test). Ends with one line "N passed, N failed"
-# counting test programs over all variants.
+# then `make distcheck` (one test): the tarball holds every file git
+# tracks (its distcheck-hook, tests/dist_files.sh, with the list of this
+# checkout), builds every program and test program from it, runs the
+# smoke tests below in it (the whole suite ran above), installs and
+# uninstalls cleanly. Ends with one line "N passed, N failed" counting
+# test programs over all variants.
 #   usage: tests/suite.sh [--no-sanitizers] [--no-analysis] [--no-distcheck]
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +44,9 @@ mkdir -p "$build/src"
 cd "$top" || exit 1
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$build/src"
+	git ls-files >"$build/tracked" # what the tarball must hold (distcheck)
+	DIST_TRACKED=$build/tracked
+	export DIST_TRACKED
 else
 	tar --exclude=./_build -cf - . | tar -xf - -C "$build/src"
 fi
@@ -112,6 +119,22 @@ cppcheck_sources() ( # no finding at these settings
 			-I lib -I common lib common daemons clients
 )
 
+# The tests make distcheck runs in the tarball's build: a quick one or
+# two of each test directory (python/run.sh, the longest, first); that
+# the tarball holds every file the others need, its distcheck-hook
+# checks, and the variants above ran them all.
+smoke='python/run.sh model/wait.sh lib/t_unit lib/example.sh lib/headers.sh
+	common/t_parse_num mdpub/config.sh mdsub/formats.sh nats/core.sh'
+
+dist_check() { # dist_check LOG: make distcheck, its make check running $smoke
+	local n
+	n=$(echo $smoke | wc -w)
+	make -C "$build/plain" -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
+		TESTS="$(echo $smoke)" || return 1
+	grep -q "^# TOTAL: $n\$" "$1" ||
+		{ echo "distcheck did not run the $n smoke tests: $(grep '^# TOTAL:' "$1")"; return 1; }
+}
+
 net() { # the long tests across hosts, once (make check-net in the plain build)
 	echo "== net: make check-net"
 	(cd "$build/plain" && make check-net >check-net.out 2>&1)
@@ -130,8 +153,8 @@ if [ "$analysis" = 1 ]; then
 	one cppcheck "$build/cppcheck.out" cppcheck_sources
 fi
 if [ "$distcheck" = 1 ]; then
-	one distcheck "$build/plain/distcheck.out" \
-		make -C "$build/plain" -j"$jobs" distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+	one distcheck "$build/plain/distcheck.out" dist_check "$build/plain/distcheck.out"
+	grep -h '^SKIP: ' "$build/plain/distcheck.out" | sed 's/^/== distcheck: /'
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
