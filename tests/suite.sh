@@ -10,7 +10,8 @@
 # and once, after plain, `make check-net` there: the long tests across
 # hosts (each skips saying why when what it needs is missing);
 # then the static analysers on lib/, daemons/, clients/ (and bench/ for
-# scan-build), each counting as one test:
+# scan-build, which runs in the background from the start at the lowest
+# CPU priority), each counting as one test:
 #   scan-build  clang's analyser over a whole build, must find no bug
 #   cppcheck    warning, portability and performance checks, no finding
 # then `make distcheck` (one test): the tarball holds every file git
@@ -96,12 +97,17 @@ variant() { # variant NAME CONFIGURE-ARGS...
 one() { # one NAME LOG: counts the command that follows as one test
 	local name=$1 log=$2; shift 2
 	echo "== $name"
-	if "$@" >"$log" 2>&1; then
+	"$@" >"$log" 2>&1
+	verdict "$name" "$log" $?
+}
+
+verdict() { # verdict NAME LOG STATUS: one test, passed when STATUS is 0
+	if [ "$3" = 0 ]; then
 		passed=$((passed + 1))
 	else
-		grep -E '(warning|error):' "$log" | head -20
-		tail -20 "$log"
-		echo "== $name: failed"
+		grep -E '(warning|error):' "$2" | head -20
+		tail -20 "$2"
+		echo "== $1: failed"
 		failed=$((failed + 1))
 	fi
 }
@@ -141,6 +147,14 @@ net() { # the long tests across hosts, once (make check-net in the plain build)
 	count plain "$build/plain/tests/test-suite-net.log"
 }
 
+if [ "$analysis" = 1 ]; then
+	# scan-build runs from here on in the background at the lowest CPU
+	# priority, reported below in its place: the builds take precedence,
+	# and the make checks leave most of the 2 cores idle (their tests wait
+	# on timers and feeds)
+	(renice -n 19 -p "$BASHPID" >/dev/null 2>&1; scan_build) >"$build/scan-build.out" 2>&1 &
+	scan_pid=$!
+fi
 variant plain
 net
 variant clang CC=clang CXX=clang++
@@ -149,7 +163,9 @@ if [ "$sanitizers" = 1 ]; then
 	variant thread --enable-sanitizer=thread
 fi
 if [ "$analysis" = 1 ]; then
-	one scan-build "$build/scan-build.out" scan_build
+	echo "== scan-build"
+	wait "$scan_pid"
+	verdict scan-build "$build/scan-build.out" $?
 	one cppcheck "$build/cppcheck.out" cppcheck_sources
 fi
 if [ "$distcheck" = 1 ]; then
