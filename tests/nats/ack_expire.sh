@@ -6,9 +6,14 @@
 # 100 of nats/jetstream.sh and nats/ack_deliver.sh under ASan). Here the
 # broker stops (SIGSTOP) for 5 waits of 300 ms while mdsub forwards a
 # live feed:
-# the answers awaited are given up (errors), the window is sent again
-# after the stream's last message is read back (resent), and the stream
-# ends with every message of the channel once and nothing else. An
+# the answers awaited are given up (errors), the window goes through the
+# read-back of the stream's last message and is sent again from there
+# (resent: the window past what the stream holds by then, with what was
+# read from the channel meanwhile; it may be none: the continued broker
+# stores the publishes buffered while it stopped before it answers the
+# read-back, and on a loaded machine the feed may have caught up by the
+# resend. tests/nats/ack_stranded.sh checks the resend itself), and the
+# stream ends with every message of the channel once and nothing else. An
 # interposer (nats/msg_threads.c) counts the messages libnats is asked to
 # make on a thread other than mdsub's main one: none.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
@@ -50,8 +55,8 @@ done
 forwarder_done "$SF" "$WORK/t.fwd"
 errors=$(echo "$summary" | sed -n 's/.* \([0-9]*\) errors, \([0-9]*\) resent, 0 skipped, .* 0 unacknowledged$/\1 \2/p')
 [ -n "$errors" ] || fail "forwarder: $(cat "$WORK/t.fwd")"
-[ "${errors% *}" -ge 1 ] && [ "${errors#* }" -ge 1 ] ||
-	fail "no answer given up and sent again (errors, resent: $errors): the broker stopped for 5 waits"
+[ "${errors% *}" -ge 1 ] ||
+	fail "no answer given up (errors, resent: $errors): the broker stopped for 5 waits"
 read -r _ on_main _ on_other <"$WORK/threads" || fail "no $WORK/threads"
 echo "messages made on mdsub's main thread $on_main, on libnats's threads $on_other"
 [ "$on_other" -eq 0 ] ||
