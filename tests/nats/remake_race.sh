@@ -20,6 +20,20 @@ HOOK=$top_builddir/tests/nats/.libs/sub_window.so
 
 upstream r
 upstream_done r
+# the durable made by another client, as mdpub would make it: mdpub binds
+# it as it is, and libnats's natsSubscription_Unsubscribe() then sends no
+# request (it deletes only a consumer its subscription made) whose reply
+# would keep the subscription until the read loop is past the window
+RAW_PORT=$(nats_port nr)
+js='{"stream_name":"r","config":{"durable_name":"r","deliver_policy":"all","ack_policy":"all","ack_wait":30000000000,"max_ack_pending":65536,"filter_subject":"mdbus.r.>"}}'
+printf 'PUB $JS.API.CONSUMER.DURABLE.CREATE.r.r _INBOX.rv0 %d\r\n%s\r\n' ${#js} "$js" >"$WORK/mk0.proto"
+raw_pub "$WORK/mk0.proto"
+i=0
+until monitor nr "/jsz?consumers=true&config=true" | tr -d ' \n' |
+	grep -q '"durable_name":"r"'; do
+	i=$((i + 1)); [ $i -le 1200 ] || fail "no durable r: $(monitor nr "/jsz?consumers=true&config=true")"
+	sleep 0.05
+done
 start_hooked ra "$HOOK" "SUB_WINDOW_FILE=$WORK/window" -c "$WORK/rd.conf"
 wait_log ra "channel rd: publishing from"
 took ra rd "$PUB"
