@@ -380,12 +380,14 @@ static int in_order(struct nats_src *n, natsMsg *m)
  * 8099b5c9) has natsSubscription_Fetch() of b messages take first the c
  * the subscription already holds (delivered for an earlier fetch after it
  * ended), ask the server for b - c, then collect until it has b - c in
- * all: with c > b / 2 never, and what comes beyond b until its wait ends
+ * all: with 2c >= b never, and what comes beyond b until its wait ends
  * is written past its array of b (heap corruption: likely what aborted
- * cluster.sh's receiver near a leader change); with c <= b / 2 it leaves
- * c of those asked for held again. A batch of 1 is never overrun: one at
- * a time while the subscription holds any (what comes between this look
- * and the fetch's own, microseconds, it takes as before). */
+ * cluster.sh's receiver near a leader change); with 2c < b it leaves c
+ * of those asked for held again. A batch of 1 is never overrun: one at a
+ * time while the subscription holds any. What comes between this look
+ * and the fetch's own (late deliveries of a fetch that ended, more so if
+ * this thread is preempted between the two) can still be overrun: only
+ * a pull of our own or libnats 3.9 closes that. */
 static int fetch_batch(struct nats_src *n, int want)
 {
 	int msgs = 0, bytes = 0;
@@ -414,6 +416,13 @@ static void fetch_some(struct nats_src *n)
 		read_failed(n, s);
 		return;
 	}
+	/* A message of the subscription made after the retired ones left the
+	 * connection's table: the read loop, which handles a connection's
+	 * messages one at a time and in order, is past every message it found
+	 * them for, so they go now, not at the next remake or the stop
+	 * (retire()). */
+	if (list.Count > 0)
+		retired_destroy(n);
 	for (int i = 0; i < list.Count; i++) {
 		gap = gap || !in_order(n, list.Msgs[i]);
 		if (gap)
