@@ -749,6 +749,29 @@ static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
 	return consumer_failed(n, s, err, errlen);
 }
 
+/* A durable's info that no server can mean: its last delivery or its
+ * acknowledgement floor at stream sequence 2^64 - 1, after which no
+ * message can be (the sequence after, 1 more, would wrap to 0, which
+ * pull_subscribe() takes for "as the deliver policy says"), from a
+ * broken or hostile server. 0, or -EIO with err naming the value: the
+ * channel does not start, as when the info cannot be read (mdpub.conf(5),
+ * source nats), rather than read from a place the server never said. */
+static int absurd_info(const struct nats_src *n, const jsConsumerInfo *ci,
+		       char *err, size_t errlen)
+{
+	const char *what = ci->Delivered.Stream == UINT64_MAX ? "last delivery" :
+			   ci->AckFloor.Stream == UINT64_MAX ?
+			   "acknowledgement floor" : NULL;
+
+	if (!what)
+		return 0;
+	snprintf(err, errlen, "stream %s, consumer %s: the server says its %s "
+		 "is at stream sequence %" PRIu64 ", which no stream reaches: "
+		 "answer refused", n->conf.stream, n->conf.durable, what,
+		 UINT64_MAX);
+	return -EIO;
+}
+
 /* A new durable: with deliver = new or last made where the server puts
  * it (its last delivery, none yet, is the stream sequence before), then
  * made again from there by start sequence, so that a restart that finds
@@ -764,6 +787,7 @@ static int make_durable(struct nats_src *n, char *err, size_t errlen)
 	jsErrCode jerr = 0;
 	uint64_t start;
 	natsStatus s;
+	int rc;
 
 	if (deliver_policy[n->conf.deliver] == js_DeliverAll)
 		return pull_subscribe(n, 0, err, errlen);
@@ -772,8 +796,11 @@ static int make_durable(struct nats_src *n, char *err, size_t errlen)
 	s = js_AddConsumer(&ci, n->js, n->conf.stream, &cc, NULL, &jerr);
 	if (s != NATS_OK)
 		return consumer_failed(n, s, err, errlen);
+	rc = absurd_info(n, ci, err, errlen);
 	start = ci->Delivered.Stream + 1;
 	jsConsumerInfo_Destroy(ci);
+	if (rc < 0)
+		return rc;
 	log_msg(LOG_NOTICE, "channel %s: consumer %s made, deliver = %s: from "
 		"stream sequence %" PRIu64, name_of(n), n->conf.durable,
 		deliver_names[n->conf.deliver], start);
@@ -785,7 +812,8 @@ static int make_durable(struct nats_src *n, char *err, size_t errlen)
  * acknowledgement floor; with none acknowledged (floor 0: nats-server
  * 2.9 reports 0 then wherever the consumer started) where it started,
  * when its deliver policy says (all: 1; by start sequence, as a remade
- * one is: that); else 0, unknown. */
+ * one is: that); else 0, unknown. The floor is below 2^64 - 1
+ * (absurd_info()). */
 static uint64_t unacked_from(const jsConsumerInfo *ci)
 {
 	const jsConsumerConfig *c = ci->Config;
@@ -886,7 +914,8 @@ static uint64_t first_delivered(struct nats_src *n, const jsConsumerInfo *ci)
  * binding it as configured would ask to change: the server refuses that.
  * One made by another client with deliver = new or last: a restart that
  * found none of its deliveries acknowledged would not know where they
- * began (unacked_from()). 0: bound as it is. */
+ * began (unacked_from()). 0: bound as it is. The last delivery is below
+ * 2^64 - 1 (absurd_info()): the one after does not wrap to 0. */
 static uint64_t remade_next(const jsConsumerInfo *ci)
 {
 	const jsConsumerConfig *c = ci->Config;
@@ -917,6 +946,10 @@ static int resume_durable(struct nats_src *n, char *err, size_t errlen)
 		return make_durable(n, err, errlen);
 	if (s != NATS_OK) /* there perhaps: never made anew (make_durable()) */
 		return consumer_failed(n, s, err, errlen);
+	if ((rc = absurd_info(n, ci, err, errlen)) < 0) {
+		jsConsumerInfo_Destroy(ci);
+		return rc;
+	}
 	from = unacked_from(ci);
 	if (!from && ci->NumAckPending > 0 && !(from = first_delivered(n, ci)))
 		log_msg(LOG_WARNING, "channel %s: consumer %s: where its %" PRId64

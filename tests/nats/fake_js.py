@@ -4,7 +4,7 @@ the JetStream API requests the nats source makes at its start as a
 hostile or broken server would (tests/nats/count_back.sh).
 
 fake_js.py PORTFILE COUNTFILE CONSUMER_JSON STREAM_JSON [GETMSG_DELAY_S
-           [noinfo]]
+           [noinfo|create]]
 
 Speaks the client protocol (INFO, CONNECT, PING/PONG, SUB, PUB, HPUB,
 UNSUB) to any number of clients. A request on $JS.API.CONSUMER.INFO.* is
@@ -13,7 +13,10 @@ STREAM_JSON, one on $JS.API.STREAM.MSG.GET.* with "no message found"
 after GETMSG_DELAY_S seconds (default 0); with noinfo, a consumer info
 request is not answered (the client's request times out) and one that
 creates a consumer is answered with CONSUMER_JSON (as nats-server answers
-one that exists with that configuration). Any other request (a pull,
+one that exists with that configuration); with create, a consumer info
+request is answered "consumer not found" and one that creates a
+consumer with CONSUMER_JSON (tests/nats/absurd_seq.sh). Any other
+request (a pull,
 a delete) is not answered. The subject of each JetStream API request is
 appended to COUNTFILE.api. The number of message reads answered so far is
 written to COUNTFILE after each; the port it listens on to PORTFILE.
@@ -38,6 +41,7 @@ import time
 portfile, countfile, consumer, stream = sys.argv[1:5]
 delay = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
 noinfo = len(sys.argv) > 6 and sys.argv[6] == "noinfo"
+create = len(sys.argv) > 6 and sys.argv[6] == "create"
 reads = 0
 lock = threading.Lock()
 store_file = os.environ.get("FAKE_JS_STORE")
@@ -49,6 +53,9 @@ stored = []  # (subject, headers, data) in stream order
 NO_MSG = json.dumps({"type": "io.nats.jetstream.api.v1.stream_msg_get_response",
                      "error": {"code": 404, "err_code": 10037,
                                "description": "no message found"}})
+NO_CONSUMER = json.dumps({"type": "io.nats.jetstream.api.v1.consumer_info_response",
+                          "error": {"code": 404, "err_code": 10014,
+                                    "description": "consumer not found"}})
 
 
 def last_stored():
@@ -94,8 +101,8 @@ def answer(subject, hdrs=b"", data=b""):
         with lock, open(countfile + ".api", "a") as f:
             f.write(subject + "\n")
     if subject.startswith("$JS.API.CONSUMER.INFO."):
-        return None if noinfo else consumer
-    if noinfo and (subject.startswith("$JS.API.CONSUMER.CREATE.") or
+        return None if noinfo else NO_CONSUMER if create else consumer
+    if (noinfo or create) and (subject.startswith("$JS.API.CONSUMER.CREATE.") or
                    subject.startswith("$JS.API.CONSUMER.DURABLE.CREATE.")):
         return consumer
     if subject.startswith("$JS.API.STREAM.INFO."):
