@@ -150,9 +150,10 @@ struct nats_src {
 	natsMsg *held;            /* the one back-pressure holds, or NULL */
 	uint64_t deq_gen;         /* gen when the last message was dequeued */
 	uint64_t to_ack_gen, held_gen; /* gen of to_ack, of held */
-	int acked_away;           /* the last acknowledgement was made while
-				     the connection was away: libnats keeps
-				     it for the reconnection */
+	int acked_away;           /* (mu) the last acknowledgement was made
+				     while the connection was away: libnats
+				     keeps it for the reconnection (cleared
+				     once it is back: note_reconnected()) */
 	struct natsw_seq seq;
 	struct log_limit bad_limit;
 	char read_error[320];     /* the reader's last error (under mu) */
@@ -278,6 +279,7 @@ static int room(struct nats_src *n, int want)
 
 static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
 			  size_t errlen);
+static int connected(struct nats_src *n);
 
 /* Where a remade consumer starts: the message the channel's thread
  * dequeued last (in the ring, or held by back-pressure: published twice
@@ -446,11 +448,29 @@ static void next_one(struct nats_src *n)
 		read_failed(n, s);
 }
 
+/* Acknowledgements kept for a reconnection went out with it: libnats
+ * 3.4.1 writes what it kept for one (its pending buffer) before it says
+ * connected again (src/conn.c, _doReconnect()). Seen connected after an
+ * acknowledgement made away (both under mu: ack_published()), the stop
+ * need not wait for the connection (flush_acks()); the channel's thread
+ * makes no acknowledgement while back-pressure holds it, nor perhaps
+ * after the reconnection, so this thread looks, each read (FETCH_WAIT_MS
+ * at most while connected; not while the queue is full, room(): a stop
+ * then waits as if nothing went out, the safe side). */
+static void note_reconnected(struct nats_src *n)
+{
+	pthread_mutex_lock(&n->mu);
+	if (n->acked_away && connected(n))
+		n->acked_away = 0;
+	pthread_mutex_unlock(&n->mu);
+}
+
 static void *reader_main(void *arg)
 {
 	struct nats_src *n = arg;
 
 	while (!atomic_load_explicit(&n->stopping, memory_order_relaxed)) {
+		note_reconnected(n);
 		if (n->js)
 			fetch_some(n);
 		else
@@ -1075,7 +1095,7 @@ static void nats_stop_input(struct source *src)
  * (mdpub.conf(5)). */
 static void flush_acks(struct nats_src *n)
 {
-	int kept = n->acked_away && !connected(n);
+	int kept = n->acked_away && !connected(n); /* the reader joined */
 	int64_t until = nats_Now() + (kept ? ACK_STOP_MS : FLUSH_MS), left;
 
 	while ((left = until - nats_Now()) > 0) {

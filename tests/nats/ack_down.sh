@@ -18,57 +18,6 @@
 . "$top_srcdir/tests/nats/ack_helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
 
-LOST="channel \([a-z0-9]*\): NATS unreachable at stop for 5 s: acknowledgements made while it was away are lost, the next start publishes those messages again"
-
-# away C: mdpub Ca ($A) has the whole of stream C fetched, held back by
-# the stopped reader Cr ($RD); nats-server nC killed (its port in
-# $port), the reader reads on, Ca publishes all: $held of them before
-away() {
-	upstream "$1"
-	held_full "$1" "$1r"
-	A=$PID
-	upstream_done "$1"
-	i=0
-	until [ "$(consumer "$1" delivered)" -eq "$PUB" ]; do
-		i=$((i + 1)); [ $i -le 1200 ] || fail "consumer $1: not all delivered: $(cat "$WORK/$1.jsz")"
-		sleep 0.05
-	done
-	held=$(stats "$1a" "$1d" out)
-	# their acknowledgement reached the server (a CI run killed it with
-	# the last still in libnats's buffer: the next run took all 3002)
-	i=0
-	until [ "$(consumer "$1" floor)" -eq "$held" ] 2>/dev/null; do
-		i=$((i + 1)); [ $i -le 1200 ] || fail "consumer $1: floor not $held: $(cat "$WORK/$1.jsz")"
-		sleep 0.05
-	done
-	port=$(nats_port "n$1")
-	nats_kill "n$1"
-	kill -CONT "$RD"
-	i=0
-	until kill -USR1 "$A" && sleep 0.1 && [ "$(stats "$1a" "$1d" out)" -eq "$PUB" ] 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 600 ] || fail "$1a published $(stats "$1a" "$1d" out), not $PUB"
-	done
-	echo "first run: $held published before nats-server was killed, $PUB in all"
-}
-
-# second C WANT: nats-server nC is back; mdpub Cb with the same durable
-# publishes WANT messages (in), and the durable has no more
-second() {
-	start "$1b" -c "$WORK/$1d.conf"
-	wait_log "$1b" "channel $1d: publishing from"
-	i=0
-	until [ "$(consumer "$1" left)" -eq 0 ] && [ "$(consumer "$1" pending)" -eq 0 ]; do
-		i=$((i + 1)); [ $i -le 1200 ] || fail "consumer $1 not done: $(cat "$WORK/$1.jsz")"
-		sleep 0.05
-	done
-	sleep 0.5
-	stop "$PID"
-	[ "$(stats "$1b" "$1d" in)" -eq "$2" ] ||
-		fail "$1b: in $(stats "$1b" "$1d" in), not $2: $(counters "$1b" "$1d")"
-	echo "second run: in $2"
-}
-
 # 1. back 3 s after the stop
 away w1
 kill -TERM "$A"
