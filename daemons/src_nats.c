@@ -60,6 +60,8 @@
 			       long (mdpub.conf(5)) */
 #define RETIRE_FLUSH_MS 500 /* a consumer made again: the read loop is past
 			       the old subscription's messages (retire()) */
+#define REMAKE_WAIT_MS 2000 /* each request of a remake (remake_consumer()),
+			       which a stop waits for */
 
 enum {
 	NATS_DUPLICATE, /* seen already (sequence behind): dropped */
@@ -277,8 +279,8 @@ static int room(struct nats_src *n, int want)
 	return free_slots < (size_t)want ? (int)free_slots : want;
 }
 
-static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
-			  size_t errlen);
+static int pull_subscribe(struct nats_src *n, uint64_t start_seq,
+			  jsOptions *jo, char *err, size_t errlen);
 static int connected(struct nats_src *n);
 
 /* Where a remade consumer starts: the message the channel's thread
@@ -344,15 +346,25 @@ static void retire(struct nats_src *n)
 
 /* A delivery gap: the consumer again, from the first message that may
  * not be in the ring (restart_point()), so that a stop that drops what
- * is held or queued loses nothing of the durable's. */
+ * is held or queued loses nothing of the durable's. The stop joins this
+ * thread: each of the remake's requests (a delete, a consumer's info, a
+ * create) waits REMAKE_WAIT_MS at most, not the JetStream context's 5 s
+ * (an unanswered one: a server gone or stalled); one that fails is
+ * retried by the next read (n->sub NULL). */
 static void remake_consumer(struct nats_src *n)
 {
 	uint64_t from = restart_point(n);
 	char err[300];
+	jsOptions jo;
+	int rc;
 
+	jsOptions_Init(&jo);
+	jo.Wait = REMAKE_WAIT_MS;
 	retire(n); /* its messages taken live on alone */
-	if (pull_subscribe(n, from, err, sizeof(err)) < 0) {
-		read_failed_text(n, err);
+	rc = pull_subscribe(n, from, &jo, err, sizeof(err));
+	if (rc < 0) {
+		if (rc != -ECANCELED)
+			read_failed_text(n, err);
 		return;
 	}
 	pthread_mutex_lock(&n->mu);
@@ -406,8 +418,11 @@ static void fetch_some(struct nats_src *n)
 	int want = room(n, (int)n->conf.batch), gap = 0;
 	natsStatus s;
 
-	if (!n->sub) {
-		remake_consumer(n);
+	if (!n->sub) { /* its requests would wait for the connection */
+		if (connected(n))
+			remake_consumer(n);
+		else
+			nats_Sleep(NEXT_WAIT_MS);
 		return;
 	}
 	if (want <= 0)
@@ -745,22 +760,30 @@ static int consumer_failed(const struct nats_src *n, natsStatus s, char *err,
 }
 
 /* The pull consumer: a durable bound as it is (start_seq 0), or made
- * (again) from start_seq, or as the deliver policy says. */
-static int pull_subscribe(struct nats_src *n, uint64_t start_seq, char *err,
-			  size_t errlen)
+ * (again) from start_seq, or as the deliver policy says; each request
+ * waiting as jo says (NULL: the JetStream context's 5 s). Not made when
+ * the source is stopping (a remake: -ECANCELED). */
+static int pull_subscribe(struct nats_src *n, uint64_t start_seq,
+			  jsOptions *jo, char *err, size_t errlen)
 {
 	jsSubOptions so;
 	jsErrCode jerr = 0;
 	natsStatus s;
 
 	if (start_seq && n->conf.durable)
-		js_DeleteConsumer(n->js, n->conf.stream, n->conf.durable, NULL,
+		js_DeleteConsumer(n->js, n->conf.stream, n->conf.durable, jo,
 				  &jerr);
+	/* relaxed: a flag alone, set by nats_stop_input() */
+	if (atomic_load_explicit(&n->stopping, memory_order_relaxed)) {
+		n->sub = NULL;
+		snprintf(err, errlen, "stopping");
+		return -ECANCELED;
+	}
 	jsSubOptions_Init(&so);
 	so.Stream = n->conf.stream;
 	consumer_config(n, &so.Config, start_seq);
 	s = js_PullSubscribe(&n->sub, n->js, n->conf.subject, n->conf.durable,
-			     NULL, &so, &jerr);
+			     jo, &so, &jerr);
 	if (s == NATS_OK) {
 		n->next_dseq = 1;
 		return 0;
@@ -810,7 +833,7 @@ static int make_durable(struct nats_src *n, char *err, size_t errlen)
 	int rc;
 
 	if (deliver_policy[n->conf.deliver] == js_DeliverAll)
-		return pull_subscribe(n, 0, err, errlen);
+		return pull_subscribe(n, 0, NULL, err, errlen);
 	consumer_config(n, &cc, 0);
 	cc.Durable = n->conf.durable;
 	s = js_AddConsumer(&ci, n->js, n->conf.stream, &cc, NULL, &jerr);
@@ -825,7 +848,7 @@ static int make_durable(struct nats_src *n, char *err, size_t errlen)
 		"stream sequence %" PRIu64, name_of(n), n->conf.durable,
 		deliver_names[n->conf.deliver], start);
 	n->last_sseq = start - 1;
-	return pull_subscribe(n, start, err, errlen);
+	return pull_subscribe(n, start, NULL, err, errlen);
 }
 
 /* Where a durable's first delivery not acknowledged is: after its
@@ -959,7 +982,7 @@ static int resume_durable(struct nats_src *n, char *err, size_t errlen)
 	int rc;
 
 	if (!n->conf.durable)
-		return pull_subscribe(n, 0, err, errlen);
+		return pull_subscribe(n, 0, NULL, err, errlen);
 	s = js_GetConsumerInfo(&ci, n->js, n->conf.stream, n->conf.durable,
 			       NULL, &jerr);
 	if (s != NATS_OK && jerr == JSConsumerNotFoundErr)
@@ -987,13 +1010,13 @@ static int resume_durable(struct nats_src *n, char *err, size_t errlen)
 			"sequence %" PRIu64, channel_name(n->base.ch),
 			n->conf.durable, pending, from);
 		n->last_sseq = from - 1;
-		return pull_subscribe(n, from, err, errlen);
+		return pull_subscribe(n, from, NULL, err, errlen);
 	}
 	if (pending <= 0 && next) {
 		n->last_sseq = next - 1;
-		return pull_subscribe(n, next, err, errlen);
+		return pull_subscribe(n, next, NULL, err, errlen);
 	}
-	rc = pull_subscribe(n, 0, err, errlen);
+	rc = pull_subscribe(n, 0, NULL, err, errlen);
 	n->next_dseq = dseq + 1;
 	n->last_sseq = delivered;
 	return rc;

@@ -4,7 +4,7 @@ the JetStream API requests the nats source makes at its start as a
 hostile or broken server would (tests/nats/count_back.sh).
 
 fake_js.py PORTFILE COUNTFILE CONSUMER_JSON STREAM_JSON [GETMSG_DELAY_S
-           [noinfo|create]]
+           [noinfo|create|gap]]
 
 Speaks the client protocol (INFO, CONNECT, PING/PONG, SUB, PUB, HPUB,
 UNSUB) to any number of clients. A request on $JS.API.CONSUMER.INFO.* is
@@ -15,8 +15,10 @@ request is not answered (the client's request times out) and one that
 creates a consumer is answered with CONSUMER_JSON (as nats-server answers
 one that exists with that configuration); with create, a consumer info
 request is answered "consumer not found" and one that creates a
-consumer with CONSUMER_JSON (tests/nats/absurd_seq.sh). Any other
-request (a pull,
+consumer with CONSUMER_JSON (tests/nats/absurd_seq.sh); with gap, the
+first pull ($JS.API.CONSUMER.MSG.NEXT.*) is answered with one message of
+consumer sequence 7, a delivery gap for a consumer just bound
+(tests/nats/remake_stop.sh). Any other request (a pull,
 a delete) is not answered. The subject of each JetStream API request is
 appended to COUNTFILE.api. The number of message reads answered so far is
 written to COUNTFILE after each; the port it listens on to PORTFILE.
@@ -42,6 +44,8 @@ portfile, countfile, consumer, stream = sys.argv[1:5]
 delay = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
 noinfo = len(sys.argv) > 6 and sys.argv[6] == "noinfo"
 create = len(sys.argv) > 6 and sys.argv[6] == "create"
+gap = len(sys.argv) > 6 and sys.argv[6] == "gap"
+gap_sent = False
 reads = 0
 lock = threading.Lock()
 store_file = os.environ.get("FAKE_JS_STORE")
@@ -135,6 +139,18 @@ def client(conn):
                 conn.sendall(b"MSG %s %s %d\r\n%s\r\n" % (
                     subject.encode(), sid.encode(), len(payload), payload))
 
+    def gap_message(inbox):
+        """gap mode: the first pull answered with consumer sequence 7"""
+        global gap_sent
+        with lock:
+            if not gap or gap_sent:
+                return
+            gap_sent = True
+        for sid, pat in list(subs.items()):
+            if pat == inbox:
+                conn.sendall(b"MSG mdbus.X.t.A %s $JS.ACK.S.D.1.7.7."
+                             b"1700000000000000000.0 0\r\n\r\n" % sid.encode())
+
     while True:
         line = f.readline()
         if not line:
@@ -158,6 +174,9 @@ def client(conn):
                 body = answer(parts[1], raw[:hlen], raw[hlen:])
                 if body is not None:
                     deliver(reply, body.encode())
+                elif parts[1].startswith("$JS.API.CONSUMER.MSG.NEXT."):
+                    gap_message(reply)
+
 
 
 def main():

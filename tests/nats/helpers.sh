@@ -132,7 +132,7 @@ forwarder_done() {
 	echo "$summary"
 }
 
-# fake_js NAME CONSUMER_JSON STREAM_JSON [DELAY [noinfo|create]]: starts
+# fake_js NAME CONSUMER_JSON STREAM_JSON [DELAY [noinfo|create|gap]]: starts
 # tests/nats/fake_js.py (its environment: FAKE_JS_*), waits for its port;
 # its URL in $FURL, its count of message reads in $WORK/NAME.reads, its
 # API requests in $WORK/NAME.reads.api, its stderr in $WORK/NAME.ferr
