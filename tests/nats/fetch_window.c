@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "counts_file.h"
 #include "interpose.h"
 
 #define HELD_N 12
@@ -108,13 +109,5 @@ int natsSubscription_Fetch(msg_list *list, sub_t *sub, int batch,
 
 __attribute__((destructor)) static void report(void)
 {
-	const char *path = getenv("FETCH_WINDOW_FILE");
-	FILE *f = path ? fopen(path, "w") : NULL;
-
-	if (!f)
-		return;
-	fprintf(f, "fetches %lu overrun %lu\n",
-		atomic_load_explicit(&fetches, memory_order_relaxed),
-		atomic_load_explicit(&overrun, memory_order_relaxed));
-	fclose(f);
+	counts_file("FETCH_WINDOW_FILE", "fetches", &fetches, "overrun", &overrun);
 }

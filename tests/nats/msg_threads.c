@@ -16,6 +16,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "counts_file.h"
+
 typedef int (*create_fn)(void **msg, const char *subject, const char *reply,
 			 const char *data, int len);
 
@@ -39,13 +41,5 @@ int natsMsg_Create(void **msg, const char *subject, const char *reply,
 
 __attribute__((destructor)) static void report(void)
 {
-	const char *path = getenv("MSG_THREADS_FILE");
-	FILE *f = path ? fopen(path, "w") : NULL;
-
-	if (!f)
-		return;
-	fprintf(f, "main %lu other %lu\n",
-		atomic_load_explicit(&on_main, memory_order_relaxed),
-		atomic_load_explicit(&on_other, memory_order_relaxed));
-	fclose(f);
+	counts_file("MSG_THREADS_FILE", "main", &on_main, "other", &on_other);
 }

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "counts_file.h"
 #include "interpose.h"
 
 #define HOLD_MS 300
@@ -147,16 +148,7 @@ void natsSubscription_Destroy(sub_t *sub)
 	fn(sub);
 }
 
-/* Relaxed counters: read once, at exit, after the threads' last calls */
 __attribute__((destructor)) static void report(void)
 {
-	const char *path = getenv("SUB_WINDOW_FILE");
-	FILE *f = path ? fopen(path, "w") : NULL;
-
-	if (!f)
-		return;
-	fprintf(f, "held %lu raced %lu\n",
-		atomic_load_explicit(&held, memory_order_relaxed),
-		atomic_load_explicit(&raced, memory_order_relaxed));
-	fclose(f);
+	counts_file("SUB_WINDOW_FILE", "held", &held, "raced", &raced);
 }
