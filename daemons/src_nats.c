@@ -5,8 +5,9 @@
  * subject filter, or from a JetStream pull consumer (durable: a restarted
  * mdpub goes on where it stopped). See mdpub.conf(5).
  *
- * A thread of the source reads from the client library (NextMsg or Fetch)
- * into a bounded queue and wakes the channel's loop (ev_async), which
+ * A thread of the source reads from the client library (NextMsg; from a
+ * JetStream consumer through pull requests of our own, nats_pull.h) into
+ * a bounded queue and wakes the channel's loop (ev_async), which
  * checks and publishes each message in the channel's thread. A message
  * whose headers or subject are not what the forwarder makes is counted
  * malformed and dropped; a sequence number behind the expected one is a
@@ -47,11 +48,12 @@
 #include "channel.h"
 #include "log.h"
 #include "nats_conn.h"
+#include "nats_pull.h"
 #include "natswire.h"
 #include "source.h"
 
 #define NEXT_WAIT_MS 100    /* the reader thread looks at `stopping` */
-#define FETCH_WAIT_MS 500   /* this often at least */
+#define PULL_EXPIRES_MS 500 /* a pull request's life (nats_pull.h) */
 #define DRAIN_MAX 1024      /* messages per loop iteration */
 #define FLUSH_MS 2000       /* at stop: acknowledgements reach the server */
 #define ACK_STOP_MS 5000    /* or, kept for a reconnection, this long */
@@ -132,6 +134,7 @@ struct nats_src {
 	struct nats_secret *secret; /* signs at reconnections (or NULL) */
 	jsCtx *js;
 	natsSubscription *sub;    /* NULL while a consumer is being remade */
+	struct nats_pull pull;    /* reader: its deliveries (with sub) */
 	natsSubscription **retired; /* reader: unsubscribed, to be destroyed
 				       (retire()) */
 	size_t nretired;
@@ -313,32 +316,44 @@ static void retired_destroy(struct nats_src *n)
 		natsSubscription_Destroy(n->retired[--n->nretired]);
 }
 
-/* The consumer's subscription given up. libnats before 3.6.1 (Debian's
- * 3.4.1; nats.c issue 637) has its read loop find a message's
- * subscription, let go of the connection's lock, make the message and
- * only then lock the subscription: destroyed on this thread in between,
- * it is freed under the read loop (a message for it arriving as a
- * consumer leader changes). So it leaves the connection's table first
- * (natsSubscription_Unsubscribe(), which also deletes a consumer it
- * made: remade from the restart point anyway), our reference keeping it,
- * and is destroyed only once the read loop is past every message it may
- * have found it for: after a flush, whose PONG it reads after them, else
- * at the stop, after natsConnection_Close() joined it (free_src()).
- * Without memory to keep it until then, it is never destroyed. */
-static void retire(struct nats_src *n)
+/* Keeps sub to be destroyed by retired_destroy(); without memory to keep
+ * it, it is never destroyed. */
+static void keep_retired(struct nats_src *n, natsSubscription *sub)
 {
 	natsSubscription **grown;
 
-	if (n->sub) {
-		natsSubscription_Unsubscribe(n->sub);
-		grown = realloc(n->retired,
-				(n->nretired + 1) * sizeof(*n->retired));
-		if (grown) {
-			n->retired = grown;
-			n->retired[n->nretired++] = n->sub;
-		}
-		n->sub = NULL;
+	if (!sub)
+		return;
+	grown = realloc(n->retired, (n->nretired + 1) * sizeof(*n->retired));
+	if (grown) {
+		n->retired = grown;
+		n->retired[n->nretired++] = sub;
 	}
+}
+
+/* The consumer's subscription and its pull inbox given up. libnats
+ * before 3.6.1 (Debian's 3.4.1; nats.c issue 637) has its read loop find
+ * a message's subscription, let go of the connection's lock, make the
+ * message and only then lock the subscription: destroyed on this thread
+ * in between, it is freed under the read loop (a message for it arriving
+ * as a consumer leader changes). So each leaves the connection's table
+ * first (natsSubscription_Unsubscribe(), which for the consumer's also
+ * deletes a consumer it made: remade from the restart point anyway), our
+ * reference keeping it, and is destroyed only once the read loop is past
+ * every message it may have found it for: after a flush, whose PONG it
+ * reads after them, else at the stop, after natsConnection_Close()
+ * joined it (free_src()). */
+static void retire(struct nats_src *n)
+{
+	natsSubscription *inbox = nats_pull_close(&n->pull);
+
+	if (inbox)
+		natsSubscription_Unsubscribe(inbox);
+	keep_retired(n, inbox);
+	if (n->sub)
+		natsSubscription_Unsubscribe(n->sub);
+	keep_retired(n, n->sub);
+	n->sub = NULL;
 	if (n->nretired &&
 	    natsConnection_FlushTimeout(n->nc, RETIRE_FLUSH_MS) == NATS_OK)
 		retired_destroy(n);
@@ -390,32 +405,21 @@ static int in_order(struct nats_src *n, natsMsg *m)
 	return ok;
 }
 
-/* The batch to fetch. libnats before 3.9.0 (Debian's 3.4.1; nats.c
- * 8099b5c9) has natsSubscription_Fetch() of b messages take first the c
- * the subscription already holds (delivered for an earlier fetch after it
- * ended), ask the server for b - c, then collect until it has b - c in
- * all: with 2c >= b never, and what comes beyond b until its wait ends
- * is written past its array of b (heap corruption: likely what aborted
- * cluster.sh's receiver near a leader change); with 2c < b it leaves c
- * of those asked for held again. A batch of 1 is never overrun: one at a
- * time while the subscription holds any. What comes between this look
- * and the fetch's own (late deliveries of a fetch that ended, more so if
- * this thread is preempted between the two) can still be overrun: only
- * a pull of our own or libnats 3.9 closes that. */
-static int fetch_batch(struct nats_src *n, int want)
+/* The consumer's next delivery, queued; a gap in the deliveries makes
+ * it again. Through our own pull requests (nats_pull.h): libnats before
+ * 3.9.0 (Debian's 3.4.1; nats.c 8099b5c9) has natsSubscription_Fetch()
+ * of b messages take first the c its subscription already holds
+ * (delivered for an earlier fetch after it ended), ask the server for
+ * b - c, then collect until it has b - c in all: with 2c >= b never, and
+ * what comes beyond b until its wait ends is written past its array of b
+ * (heap corruption: what aborted cluster.sh's receiver near a leader
+ * change). A request asks for what the queue has room for; each message
+ * is queued as it comes. */
+static void pull_some(struct nats_src *n)
 {
-	int msgs = 0, bytes = 0;
-
-	if (natsSubscription_GetPending(n->sub, &msgs, &bytes) != NATS_OK)
-		return 1;
-	return msgs > 0 ? 1 : want;
-}
-
-static void fetch_some(struct nats_src *n)
-{
-	natsMsgList list = {NULL, 0};
-	jsErrCode jerr = 0;
-	int want = room(n, (int)n->conf.batch), gap = 0;
+	int want = room(n, (int)n->conf.batch);
+	natsMsg *m = NULL;
+	char why[300];
 	natsStatus s;
 
 	if (!n->sub) { /* its requests would wait for the connection */
@@ -427,10 +431,14 @@ static void fetch_some(struct nats_src *n)
 	}
 	if (want <= 0)
 		return;
-	s = natsSubscription_Fetch(&list, n->sub, fetch_batch(n, want),
-				   FETCH_WAIT_MS, &jerr);
-	if (s != NATS_OK && s != NATS_TIMEOUT) {
-		read_failed(n, s);
+	s = nats_pull_next(&n->pull, want, NEXT_WAIT_MS, &m, why, sizeof(why));
+	if (s == NATS_TIMEOUT)
+		return;
+	if (s != NATS_OK) {
+		if (*why)
+			read_failed_text(n, why);
+		else
+			read_failed(n, s);
 		return;
 	}
 	/* A message of the subscription made after the retired ones left the
@@ -438,18 +446,13 @@ static void fetch_some(struct nats_src *n)
 	 * messages one at a time and in order, is past every message it found
 	 * them for, so they go now, not at the next remake or the stop
 	 * (retire()). */
-	if (list.Count > 0)
-		retired_destroy(n);
-	for (int i = 0; i < list.Count; i++) {
-		gap = gap || !in_order(n, list.Msgs[i]);
-		if (gap)
-			continue; /* destroyed with the list */
-		enqueue(n, list.Msgs[i]); /* queued, or destroyed */
-		list.Msgs[i] = NULL;
+	retired_destroy(n);
+	if (in_order(n, m)) {
+		enqueue(n, m); /* queued, or destroyed */
+		return;
 	}
-	natsMsgList_Destroy(&list);
-	if (gap)
-		remake_consumer(n);
+	natsMsg_Destroy(m);
+	remake_consumer(n);
 }
 
 static void next_one(struct nats_src *n)
@@ -469,7 +472,7 @@ static void next_one(struct nats_src *n)
  * acknowledgement made away (both under mu: ack_published()), the stop
  * need not wait for the connection (flush_acks()); the channel's thread
  * makes no acknowledgement while back-pressure holds it, nor perhaps
- * after the reconnection, so this thread looks, each read (FETCH_WAIT_MS
+ * after the reconnection, so this thread looks, each read (NEXT_WAIT_MS
  * at most while connected; not while the queue is full, room(): a stop
  * then waits as if nothing went out, the safe side). */
 static void note_reconnected(struct nats_src *n)
@@ -487,7 +490,7 @@ static void *reader_main(void *arg)
 	while (!atomic_load_explicit(&n->stopping, memory_order_relaxed)) {
 		note_reconnected(n);
 		if (n->js)
-			fetch_some(n);
+			pull_some(n);
 		else
 			next_one(n);
 	}
@@ -759,6 +762,29 @@ static int consumer_failed(const struct nats_src *n, natsStatus s, char *err,
 	return -EIO;
 }
 
+/* The pull requests for the consumer n->sub is bound to: its name is the
+ * durable's, or the server's for one it named. 0, or a negative code
+ * with the reason in err and the subscription given up (retire()). */
+static int open_pull(struct nats_src *n, jsOptions *jo, char *err,
+		     size_t errlen)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s = NATS_OK;
+	int rc;
+
+	if (!n->conf.durable)
+		s = natsSubscription_GetConsumerInfo(&ci, n->sub, jo, &jerr);
+	rc = s != NATS_OK ? consumer_failed(n, s, err, errlen) :
+	     nats_pull_open(&n->pull, n->nc, n->conf.stream,
+			    ci ? ci->Name : n->conf.durable, PULL_EXPIRES_MS,
+			    err, errlen);
+	jsConsumerInfo_Destroy(ci);
+	if (rc < 0)
+		retire(n);
+	return rc;
+}
+
 /* The pull consumer: a durable bound as it is (start_seq 0), or made
  * (again) from start_seq, or as the deliver policy says; each request
  * waiting as jo says (NULL: the JetStream context's 5 s). Not made when
@@ -784,12 +810,12 @@ static int pull_subscribe(struct nats_src *n, uint64_t start_seq,
 	consumer_config(n, &so.Config, start_seq);
 	s = js_PullSubscribe(&n->sub, n->js, n->conf.subject, n->conf.durable,
 			     jo, &so, &jerr);
-	if (s == NATS_OK) {
-		n->next_dseq = 1;
-		return 0;
+	if (s != NATS_OK) {
+		n->sub = NULL;
+		return consumer_failed(n, s, err, errlen);
 	}
-	n->sub = NULL;
-	return consumer_failed(n, s, err, errlen);
+	n->next_dseq = 1;
+	return open_pull(n, jo, err, errlen);
 }
 
 /* A durable's info that no server can mean: its last delivery or its
@@ -1085,6 +1111,7 @@ static void free_src(struct nats_src *n)
 	natsConnection_Close(n->nc);
 	retired_destroy(n);
 	free(n->retired);
+	natsSubscription_Destroy(nats_pull_close(&n->pull));
 	natsSubscription_Destroy(n->sub);
 	jsCtx_Destroy(n->js);
 	natsConnection_Destroy(n->nc);

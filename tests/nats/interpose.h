@@ -1,6 +1,6 @@
 /*
  * interpose.h - included once by each LD_PRELOAD'ed interposer of
- * tests/nats (sub_window.c, fetch_window.c): a function's next
+ * tests/nats (sub_window.c, pull_extra.c): a function's next
  * definition, a sleep, and mdpub's connection, taken as
  * natsConnection_Connect() makes it (the tests run one nats channel).
  */
