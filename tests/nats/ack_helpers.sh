@@ -8,11 +8,15 @@ PUB=$((COUNT + 2)) # in the stream: with the upstream FEED_UP and FEED_DOWN
 
 # upstream C: nats-server nC, mdpub feeding channel C (synthetic,
 # $COUNT messages), its reader dumping into $WORK/C.out (pid $RS), and
-# mdsub forwarding C into stream C (pid $FWD); $URL the server's
+# mdsub forwarding C into stream C (pid $FWD); $URL the server's. The
+# channel's heartbeat is 10 s, not 1: a loaded machine that stops mdpub
+# for a second (a 2.5 s SIGSTOP did) would have it publish an idle
+# heartbeat message, one more in the stream than $PUB.
 upstream() {
 	nats_start "n$1" -js -m -1
 	URL=nats://127.0.0.1:$(nats_port "n$1")
-	channel "$1.conf" "$1" source=synthetic rate=1000 count=$COUNT mode=lossless
+	channel "$1.conf" "$1" source=synthetic rate=1000 count=$COUNT \
+		mode=lossless heartbeat=10
 	start "$1" -c "$WORK/$1.conf"
 	SP=$PID
 	wait_log "$1" "channel $1: publishing from"
