@@ -116,12 +116,15 @@ natsStatus nats_pull_next(struct nats_pull *p, int want, int64_t wait_ms,
 
 	*m = NULL;
 	*err = '\0';
-	if (p->asked <= 0 || now >= p->until) {
+	if ((p->asked <= 0 || now >= p->until) &&
+	    natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED) {
 		s = request(p, want, now);
 		if (s != NATS_OK)
 			return s;
 	}
-	end = now + wait_ms < p->until ? now + wait_ms : p->until;
+	end = now + wait_ms;
+	if (p->asked > 0 && p->until < end)
+		end = p->until;
 	for (;;) {
 		natsMsg *msg = NULL;
 		const char *reply, *status = NULL;

@@ -32,7 +32,10 @@ int nats_pull_open(struct nats_pull *p, natsConnection *nc,
 		   char *err, size_t errlen);
 
 /* The next message on the inbox, waiting wait_ms at most; a request for
- * `want` (> 0) is sent first when none is outstanding. NATS_OK with *m:
+ * `want` (> 0) is sent first when none is outstanding and the connection
+ * is up (not while it is away: libnats would keep each for the
+ * reconnection, and the server then answer them all at once). NATS_OK
+ * with *m:
  * a delivery (its reply subject $JS.ACK...), or a message that is not
  * the server's (the caller judges it); NATS_TIMEOUT: nothing (the wait
  * is over, or the request ended: 404 no messages, 408 expired); another

@@ -1,6 +1,6 @@
 /*
  * interpose.h - included once by each LD_PRELOAD'ed interposer of
- * tests/nats (sub_window.c, pull_extra.c): a function's next
+ * tests/nats (sub_window.c, pull_extra.c, pull_away.c): a function's next
  * definition, a sleep, and mdpub's connection, taken as
  * natsConnection_Connect() makes it (the tests run one nats channel).
  */
@@ -19,7 +19,7 @@ static nc_t *conn; /* set before mdpub starts its source's threads */
 
 int natsConnection_Connect(nc_t **nc, void *opts);
 
-static void *real(const char *name)
+static inline void *real(const char *name)
 {
 	void *fn = dlsym(RTLD_NEXT, name);
 
@@ -28,7 +28,7 @@ static void *real(const char *name)
 	return fn;
 }
 
-static void sleep_ms(long ms)
+static inline void sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
