@@ -18,8 +18,7 @@
 # make on a thread other than mdsub's main one: none.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
-HOOK=$top_builddir/tests/nats/.libs/msg_threads.so
-[ -f "$HOOK" ] || fail "no $HOOK: make check builds it"
+hook msg_threads
 
 nats_start n1 -js -m -1
 URL=nats://127.0.0.1:$(nats_port n1)

@@ -76,6 +76,17 @@ took() {
 	done
 }
 
+# published NAME CHANNEL: waits until mdpub NAME ($PID) published the
+# $PUB messages of the stream (its counters on SIGUSR1), 60 s at most
+published() {
+	i=0
+	until kill -USR1 "$PID" 2>/dev/null && sleep 0.1 &&
+		[ "$(stats "$1" "$2" out)" -eq "$PUB" ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 600 ] || fail "$1: $(counters "$1" "$2")"
+	done
+}
+
 # exactly_once C OUT...: the quotes and trades of the dumps OUT... of
 # channel Cd, in that order, are the last ones of the upstream, each
 # once: nothing lost, nothing twice

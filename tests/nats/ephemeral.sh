@@ -13,12 +13,7 @@ upstream_done e
 grep -v "^durable = " "$WORK/ed.conf" >"$WORK/ee.conf"
 start ea -c "$WORK/ee.conf"
 wait_log ea "channel ed: publishing from"
-i=0
-until kill -USR1 "$PID" 2>/dev/null && sleep 0.1 &&
-	[ "$(stats ea ed out)" -eq "$PUB" ] 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -le 600 ] || fail "ea: $(counters ea ed)"
-done
+published ea ed
 consumers=$(monitor ne '/jsz?consumers=1' | tr -d ' \n' |
 	sed -n 's/.*"consumer_count":\([0-9]*\).*/\1/p')
 [ "$consumers" = 1 ] || fail "consumers while reading: '$consumers'"

@@ -33,6 +33,13 @@ nats_start() {
 
 nats_port() { cat "$WORK/$1.port"; }
 
+# hook NAME: $HOOK, the interposer tests/nats/NAME.c that make check
+# builds
+hook() {
+	HOOK=$top_builddir/tests/nats/.libs/$1.so
+	[ -f "$HOOK" ] || fail "no $HOOK: make check builds it"
+}
+
 # start_hooked NAME HOOK VAR=VALUE ARGS...: as start (mdpub/helpers.sh),
 # with the interposer HOOK LD_PRELOAD'ed and VAR=VALUE (where it
 # writes) in mdpub's environment; under ASan the interposer comes before

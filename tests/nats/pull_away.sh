@@ -11,19 +11,13 @@
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 . "$top_srcdir/tests/nats/ack_helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
-HOOK=$top_builddir/tests/nats/.libs/pull_away.so
-[ -f "$HOOK" ] || fail "no $HOOK: make check builds it"
+hook pull_away
 
 upstream p
 upstream_done p
 start_hooked pa "$HOOK" "PULL_AWAY_FILE=$WORK/away" -c "$WORK/pd.conf"
 wait_log pa "channel pd: publishing from"
-i=0
-until kill -USR1 "$PID" 2>/dev/null && sleep 0.1 &&
-	[ "$(stats pa pd out)" -eq "$PUB" ] 2>/dev/null; do
-	i=$((i + 1))
-	[ $i -le 600 ] || fail "pa: $(counters pa pd)"
-done
+published pa pd
 port=$(nats_port np)
 nats_kill np
 sleep 3

@@ -14,8 +14,7 @@
 # counted malformed.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 . "$top_srcdir/tests/nats/ack_helpers.sh"
-HOOK=$top_builddir/tests/nats/.libs/pull_extra.so
-[ -f "$HOOK" ] || fail "no $HOOK: make check builds it"
+hook pull_extra
 
 upstream f
 upstream_done f

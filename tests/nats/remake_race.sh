@@ -15,8 +15,7 @@
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 . "$top_srcdir/tests/nats/ack_helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/tcp"; exit 77; }
-HOOK=$top_builddir/tests/nats/.libs/sub_window.so
-[ -f "$HOOK" ] || fail "no $HOOK: make check builds it"
+hook sub_window
 
 upstream r
 upstream_done r
