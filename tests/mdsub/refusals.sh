@@ -25,6 +25,18 @@ status 1 runuser -u nobody -- env MDBUS_DIR="$MDBUS_DIR" "$MDSUB" -n 1 private \
 	2>"$WORK/perm.err"
 grep -q "^mdsub: private: cannot subscribe: channel private: $MDBUS_DIR/mdbus.private is uid 0's, group [0-9]*, mode 600: this process (uid [0-9]*) may not read it; run as a member of its group, or have its publisher give the readers' group access (mdpub's \`group =\` and \`file_mode =\`" \
 	"$WORK/perm.err" || fail "permission: $(cat "$WORK/perm.err")"
+# --status and --list give the same reason whole, the fix at its end
+# included (the reason is longer than 255 bytes)
+status 1 runuser -u nobody -- env MDBUS_DIR="$MDBUS_DIR" "$MDSUB" --status private \
+	>"$WORK/st.out" 2>"$WORK/st.err"
+grep -q "^mdsub: private: channel private: $MDBUS_DIR/mdbus.private is uid 0's, .*, or mdbus_pub_config's group and file_mode)$" \
+	"$WORK/st.err" || fail "--status, permission: $(cat "$WORK/st.err")"
+grep -q "^private: unreadable: channel private: .*, or mdbus_pub_config's group and file_mode)$" \
+	"$WORK/st.out" || fail "--status output, permission: $(cat "$WORK/st.out")"
+status 0 runuser -u nobody -- env MDBUS_DIR="$MDBUS_DIR" "$MDSUB" --list \
+	>"$WORK/list.out" 2>"$WORK/list.err"
+grep -q "^mdsub: private: channel private: .*, or mdbus_pub_config's group and file_mode)$" \
+	"$WORK/list.err" || fail "--list, permission: $(cat "$WORK/list.err")"
 
 # another user's file under the name, in a sticky directory: a publisher
 # (replace = yes by default) cannot replace it, and says why and what to do
