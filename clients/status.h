@@ -11,11 +11,14 @@
 
 #include "mdsub.h"
 
+/* Room for a reason: mdbus_last_error() holds up to 511 bytes (lib/error.c). */
+#define STATUS_WHY_MAX 512
+
 /* One channel at one moment. */
 struct sample {
 	char name[MDBUS_CHANNEL_MAX + 1];
 	int err;
-	char why[256];   /* the error's text, taken right after the call */
+	char why[STATUS_WHY_MAX]; /* the error's text, taken right after the call */
 	uint64_t t_ns;   /* CLOCK_MONOTONIC of the sample */
 	struct mdbus_stats st;
 	/* --status and --watch only: */
@@ -23,7 +26,7 @@ struct sample {
 	uint32_t ncons;
 	struct mdbus_counter ctr[MDBUS_COUNTERS_MAX];
 	int nctr;              /* counters copied, or a negative code */
-	char ctr_why[256];     /* its text */
+	char ctr_why[STATUS_WHY_MAX]; /* its text */
 };
 
 /* Every channel at one moment, and the segment directory. */
