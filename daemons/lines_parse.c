@@ -182,13 +182,17 @@ int lines_parse_csv(char *line, uint64_t recv_ns, struct line_msg *out,
 static const char *jstr(struct json_object *o, const char *key)
 {
 	struct json_object *v;
+	const char *s;
 
 	if (!json_object_object_get_ex(o, key, &v))
 		return NULL;
-	if (!json_object_is_type(v, json_type_string) &&
-	    !json_object_is_type(v, json_type_int))
+	if (json_object_is_type(v, json_type_int))
+		return json_object_get_string(v);
+	if (!json_object_is_type(v, json_type_string))
 		return NULL;
-	return json_object_get_string(v);
+	s = json_object_get_string(v);
+	/* a \u0000 in the string would cut it short: no valid field */
+	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
 }
 
 static int jfixed(struct json_object *o, const char *key, int64_t *out)

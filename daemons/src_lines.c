@@ -181,6 +181,11 @@ static void handle_line(struct lines *l, struct conn *c, char *line,
 	}
 	if (len && line[len - 1] == '\r')
 		len--;
+	/* the parsers read C strings: a NUL would cut the line short */
+	if (memchr(line, '\0', len)) {
+		bad_line(l, c, c->lineno, "a NUL byte in the line");
+		return;
+	}
 	line[len] = '\0';
 	rc = l->conf.format ? lines_parse_json(l->tok, line, len, now_realtime(), &m, &why)
 			    : lines_parse_csv(line, now_realtime(), &m, &why);
