@@ -306,6 +306,15 @@ static int open_chan(struct app *a, struct chan *c,
 		c->sub = NULL;
 		return err;
 	}
+	if (err == MDBUS_EFULL) {
+		char text[1024];
+
+		snprintf(text, sizeof text, "%s: cannot subscribe: %s: read "
+			 "without an entry (-a, --anonymous), or raise the "
+			 "publisher's max_consumers", c->name,
+			 mdbus_error_text(err));
+		return fail_text(a, text, err);
+	}
 	if (err)
 		return fail(a, c->name, "cannot subscribe", err);
 	mdbus_sub_pub_info(c->sub, &c->pub);
