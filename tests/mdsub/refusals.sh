@@ -51,4 +51,25 @@ status 1 runuser -u nobody -- timeout 60 "$MDPUB" -c "$WORK/squat.conf" \
 	2>"$WORK/squat.err"
 grep -q "channel squat: cannot replace $MDBUS_DIR/sticky/mdbus.squat, a regular file of uid 0 (in a sticky directory only its owner or root may): remove it as its owner or root" \
 	"$WORK/squat.err" || fail "squatted name: $(cat "$WORK/squat.err")"
+
+# the channel's lock file name taken, in a sticky directory: by another
+# user's symbolic link (the kernel refuses root's O_CREAT open with
+# EACCES there, not ELOOP), and, for another user's publisher, by the
+# lock file of root's channel: both named, with their owner and the fix
+runuser -u nobody -- ln -s /nonexistent "$MDBUS_DIR/sticky/mdbus.sl+lock"
+printf '[global]\ndir = %s\n[channel sl]\nsource = synthetic\n' \
+	"$MDBUS_DIR/sticky" >"$WORK/sl.conf"
+chmod 0644 "$WORK/sl.conf"
+status 1 timeout 60 "$MDPUB" -c "$WORK/sl.conf" 2>"$WORK/sl.err"
+grep -q "channel sl: open its lock file $MDBUS_DIR/sticky/mdbus.sl+lock: Permission denied (a symbolic link of uid 65534: not followed; remove it as its owner or root, or use a segment directory only trusted users can write)$" \
+	"$WORK/sl.err" || fail "symlinked lock file: $(cat "$WORK/sl.err")"
+: >"$MDBUS_DIR/sticky/mdbus.mine+lock"
+chmod 0600 "$MDBUS_DIR/sticky/mdbus.mine+lock"
+printf '[global]\ndir = %s\n[channel mine]\nsource = synthetic\n' \
+	"$MDBUS_DIR/sticky" >"$WORK/mine.conf"
+chmod 0644 "$WORK/mine.conf"
+status 1 runuser -u nobody -- timeout 60 "$MDPUB" -c "$WORK/mine.conf" \
+	2>"$WORK/mine.err"
+grep -q "channel mine: open its lock file $MDBUS_DIR/sticky/mdbus.mine+lock: Permission denied (a file of uid 0, mode 600, not this publisher's (uid 65534): another user's channel; remove it as its owner or root, or use another channel name or segment directory)$" \
+	"$WORK/mine.err" || fail "another user's lock file: $(cat "$WORK/mine.err")"
 exit 0
