@@ -124,6 +124,36 @@ static int check_lock_file(int fd, const char *path, const char *channel)
 		       (unsigned long)st.st_nlink, (unsigned)geteuid());
 }
 
+/* Why the lock file at path could not be opened (err): what is there,
+ * whose, and the fix, when that is what refused us. Returns err. */
+static int lock_open_failed(int err, const char *path, const char *channel)
+{
+	struct stat st;
+
+	if ((err != -EACCES && err != -ELOOP) || lstat(path, &st) < 0)
+		return err_set(err, "channel %s: open its lock file %s: %s",
+			       channel, path, strerror(-err));
+	if (S_ISLNK(st.st_mode))
+		return err_set(err, "channel %s: open its lock file %s: %s (a "
+			       "symbolic link of uid %u: not followed; remove "
+			       "it as its owner or root, or use a segment "
+			       "directory only trusted users can write)",
+			       channel, path, strerror(-err),
+			       (unsigned)st.st_uid);
+	if (st.st_uid != geteuid())
+		return err_set(err, "channel %s: open its lock file %s: %s (%s "
+			       "of uid %u, mode %03o, not this publisher's (uid "
+			       "%u): another user's channel; remove it as its "
+			       "owner or root, or use another channel name or "
+			       "segment directory)", channel, path,
+			       strerror(-err), S_ISREG(st.st_mode) ? "a file"
+			       : "not a regular file", (unsigned)st.st_uid,
+			       (unsigned)(st.st_mode & 07777),
+			       (unsigned)geteuid());
+	return err_set(err, "channel %s: open its lock file %s: %s", channel,
+		       path, strerror(-err));
+}
+
 int seg_lock_channel(const char *dir, const char *channel, int create,
 		     int *fd_out)
 {
@@ -135,8 +165,7 @@ int seg_lock_channel(const char *dir, const char *channel, int create,
 	seg_lock_path(path, sizeof(path), dir, channel);
 	fd = seg_lock_open(path, O_RDWR | (create ? O_CREAT : 0), 0600);
 	if (fd < 0)
-		return err_set(fd, "channel %s: open its lock file %s: %s",
-			       channel, path, strerror(-fd));
+		return lock_open_failed(fd, path, channel);
 	r = check_lock_file(fd, path, channel);
 	if (r == 0 && flock(fd, LOCK_EX | LOCK_NB) < 0)
 		r = errno == EWOULDBLOCK ? -EWOULDBLOCK
