@@ -60,6 +60,14 @@ if [ "$(id -u)" -eq 0 ]; then
 	status 1 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/theirs.pid" 2>"$WORK/theirs.err"
 	grep_err "$WORK/theirs.err" "pid file $WORK/theirs.pid: refused: owned by another user"
 	expect "$WORK/theirs.pid" theirs
+	# another user's link in a sticky directory (/tmp): the kernel
+	# refuses root's O_CREAT open with EACCES there, not ELOOP
+	mkdir -m 1777 "$WORK/sticky"
+	ln -s "$WORK/target" "$WORK/sticky/link.pid"
+	chown -h nobody "$WORK/sticky/link.pid"
+	status 1 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/sticky/link.pid" 2>"$WORK/slink.err"
+	grep_err "$WORK/slink.err" "pid file $WORK/sticky/link.pid: refused: a symbolic link"
+	expect "$WORK/target" precious
 fi
 grep -q "publishing from" "$WORK"/link.err "$WORK"/hard.err "$WORK"/fifo.err &&
 	fail "a channel started with a refused pid file"
