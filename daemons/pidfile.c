@@ -87,10 +87,14 @@ static int take_once(const char *path, char *err, size_t errlen)
 				     O_NONBLOCK | O_NOCTTY, 0644);
 
 	if (fd < 0) {
+		struct stat st;
+
 		rc = -errno;
+		/* another user's link in a sticky directory: EACCES */
 		snprintf(err, errlen, "pid file %s: %s", path,
-			 rc == -ELOOP ? "refused: a symbolic link"
-				      : strerror(-rc));
+			 rc == -ELOOP || (rc == -EACCES && lstat(path, &st) == 0 &&
+					  S_ISLNK(st.st_mode))
+				 ? "refused: a symbolic link" : strerror(-rc));
 		return rc;
 	}
 	rc = check_file(fd, path, err, errlen);
