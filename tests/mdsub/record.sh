@@ -30,6 +30,19 @@ cmp -s "$WORK/keep.rec" "$WORK/feed.rec" || fail "existing recording changed"
 status 0 "$MDSUB" --record "$WORK/forced.rec" -n 1 --from oldest feed 2>/dev/null
 status 0 "$MDSUB" --record "$WORK/forced.rec" --force --from oldest -u feed 2>/dev/null
 [ "$(wc -c <"$WORK/forced.rec")" -eq $size ] || fail "--force: not replaced"
+# --force never writes through a symbolic link: one of another user in a
+# sticky directory (/tmp) is refused as one too, where the kernel answers
+# root's O_CREAT open with EACCES, not ELOOP
+if [ "$(id -u)" -eq 0 ]; then
+	mkdir -m 1777 "$WORK/sticky"
+	ln -s "$WORK/keep.rec" "$WORK/sticky/link.rec"
+	chown -h nobody "$WORK/sticky/link.rec"
+	status 1 "$MDSUB" --record "$WORK/sticky/link.rec" --force -n 1 --from oldest feed \
+		2>"$WORK/slink"
+	grep -qx "mdsub: $WORK/sticky/link.rec is a symbolic link: not followed" "$WORK/slink" ||
+		fail "another user's link: $(cat "$WORK/slink")"
+	cmp -s "$WORK/keep.rec" "$WORK/feed.rec" || fail "link target changed"
+fi
 status 0 "$MDSUB" -o raw --from oldest -u feed >"$WORK/raw"
 "$TOOL" recdump "$WORK/feed.rec" >"$WORK/dump" 2>"$WORK/header" ||
 	fail "recdump"
