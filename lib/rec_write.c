@@ -63,16 +63,18 @@ static int open_target(const char *path, unsigned flags)
 {
 	int oflags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
 		     O_NONBLOCK | (flags & MDBUS_REC_EXCL ? O_EXCL : 0);
-	int fd = open(path, oflags, 0644);
+	int fd = open(path, oflags, 0644), e = errno;
 	struct stat st;
 	const char *why = NULL;
 	int err;
 
-	if (fd < 0 && errno == ELOOP)
+	/* another user's link in a sticky directory: EACCES */
+	if (fd < 0 && (e == ELOOP || (e == EACCES && lstat(path, &st) == 0 &&
+				      S_ISLNK(st.st_mode))))
 		return err_set(-ELOOP, "%s is a symbolic link: not followed",
 			       path);
 	if (fd < 0)
-		return err_set(-errno, "%s: %s", path, strerror(errno));
+		return err_set(-e, "%s: %s", path, strerror(e));
 	err = fstat(fd, &st) < 0 ? -errno : 0;
 	if (!err && (why = not_ours(&st)))
 		err = err_set(S_ISREG(st.st_mode) && st.st_nlink == 1 ? -EPERM
