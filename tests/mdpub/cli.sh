@@ -107,6 +107,17 @@ grep -q "channel rec: in 1 out 1 malformed 1 " "$WORK/h.log" || fail "corrupt re
   le 100 4; le 3 4; le 0 4; le 7 4; le 0 8; le 120 4; le 0 4; record 1 1 a; } >"$WORK/odd.rec"
 status 0 "$MDPUB" --replay "$WORK/odd.rec" --speed 0 2>"$WORK/odd.log"
 grep -q "channel odd: in 1 out 1 " "$WORK/odd.log" || fail "odd geometry: $(cat "$WORK/odd.log")"
+# a recorded channel name that is no channel name (a hostile file): the
+# recording named, not the name's bytes (a terminal escape here), and the
+# fix; named on the command line, it replays
+{ printf 'MDBUSREC'; le 65536 4; le 1 4; printf '\033[2Jx%-67s' '' | tr ' ' '\000'
+  le 128 4; le 16 4; le 4 4; le 0 4; le 0 8; le 120 4; le 0 4; record 1 1 a; } >"$WORK/esc.rec"
+status 1 "$MDPUB" --replay "$WORK/esc.rec" --speed 0 2>"$WORK/esc.log"
+grep -q "mdpub\[err\]: $WORK/esc.rec: the channel it recorded has no valid channel name: name one (mdpub --replay FILE CHANNEL)$" \
+	"$WORK/esc.log" || fail "recorded name: $(cat -v "$WORK/esc.log")"
+tr -d '\033' <"$WORK/esc.log" | cmp -s - "$WORK/esc.log" || fail "escape byte logged: $(cat -v "$WORK/esc.log")"
+status 0 "$MDPUB" --replay "$WORK/esc.rec" named --speed 0 2>"$WORK/esc2.log"
+grep -q "channel named: in 1 out 1 " "$WORK/esc2.log" || fail "named: $(cat -v "$WORK/esc2.log")"
 
 # --lines: all published (0), or not (2), from a file or standard input
 printf 'Q,AAPL,1,2,3,4\nT,MSFT,5,6\n' >"$WORK/good.csv"
