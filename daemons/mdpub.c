@@ -758,6 +758,13 @@ static int cli_settings(const struct opts *o, char **kv, size_t *n,
 	*channel = o->channel;
 	if (replay && (rc = mdbus_rec_open(&r, o->input, &info)) == 0) {
 		mdbus_rec_close(r);
+		/* a hostile file's bytes: never logged */
+		if (!o->channel && !mdbus_channel_valid(info.channel)) {
+			log_msg(LOG_ERR, "%s: the channel it recorded has no "
+				"valid channel name: name one (mdpub --replay "
+				"FILE CHANNEL)", o->input);
+			return -1;
+		}
 		snprintf(name, namelen, "%s", info.channel);
 		*channel = o->channel ? o->channel : name;
 		have = 1;
