@@ -108,4 +108,15 @@ rm -rf "$MDBUS_DIR/mdbus.cut" "$MDBUS_DIR"/mdbus.cut+* "$MDBUS_DIR/mdbus.tiny" \
 [ $? -eq 1 ] || fail "reading junk: exit status"
 grep -q '^mdsub: junk: cannot subscribe: .*not an mdbus segment' "$WORK/junkerr" ||
 	fail "reading junk: $(cat "$WORK/junkerr")"
+
+# a segment directory that cannot be listed is named, from MDBUS_DIR as
+# from -D
+MDBUS_DIR="$WORK/no-such-dir" "$MDSUB" --list 2>"$WORK/nodir.err"
+[ $? -eq 1 ] || fail "--list, no directory: exit status"
+grep -qx "mdsub: segment directory $WORK/no-such-dir: No such file or directory" \
+	"$WORK/nodir.err" || fail "--list, MDBUS_DIR missing: $(cat "$WORK/nodir.err")"
+"$MDSUB" --list -D "$WORK/no-such-dir" 2>"$WORK/nodir.err"
+[ $? -eq 1 ] || fail "--list -D, no directory: exit status"
+grep -qx "mdsub: segment directory $WORK/no-such-dir: No such file or directory" \
+	"$WORK/nodir.err" || fail "--list -D missing: $(cat "$WORK/nodir.err")"
 exit 0
