@@ -119,9 +119,8 @@ static int take(const struct mdsub_opts *o, struct snapshot *snap,
 		snap->dir = "/dev/shm";
 	err = collect_names(o, snap);
 	if (err) {
-		snprintf(why->text, sizeof why->text, "%s: %s",
-			 o->sub.dir ? o->sub.dir : "segment directory",
-			 mdbus_strerror(err));
+		snprintf(why->text, sizeof why->text, "segment directory %s: %s",
+			 snap->dir, mdbus_strerror(err));
 		return err;
 	}
 	sample_all(o, snap);
