@@ -60,6 +60,32 @@ wait $reader || fail "--record --wait-for-channel: exit status"
 [ "$("$TOOL" recdump "$WORK/late.rec" 2>/dev/null | wc -l)" -eq 5 ] ||
 	fail "--record --wait-for-channel: messages"
 
+# --wait-for-channel --owner: another user's file put under the name
+# before the publisher starts (squatting, in a directory others may write)
+# is not the awaited channel: mdsub waits on, and reads the owner's
+# channel once its publisher (replacing, as mdpub's replace = yes does)
+# makes it
+if [ "$(id -u)" -eq 0 ]; then
+	"$MDSUB" --wait-for-channel --owner root -o raw -n 3 squat >"$WORK/squat" \
+		2>"$WORK/squat.err" &
+	reader=$!
+	wait_for grep -q 'squat: no such channel yet' "$WORK/squat.err"
+	head -c 5000 /dev/urandom >"$MDBUS_DIR/mdbus.squat"
+	chown 65534 "$MDBUS_DIR/mdbus.squat"
+	chmod 0644 "$MDBUS_DIR/mdbus.squat"
+	i=0
+	while [ $i -lt 20 ]; do
+		kill -0 $reader 2>/dev/null ||
+			fail "--owner: ended on another user's file: $(cat "$WORK/squat.err")"
+		sleep 0.05
+		i=$((i + 1))
+	done
+	pub -R squat 3
+	wait $reader || fail "--owner: exit status: $(cat "$WORK/squat.err")"
+	[ "$(cut -d' ' -f2 "$WORK/squat" | tr '\n' ' ')" = "0 1 2 " ] ||
+		fail "--owner: $(cat "$WORK/squat")"
+fi
+
 # a missing segment directory is no channel to wait for: an error at once
 MDBUS_DIR="$WORK/no-such-dir" timeout 60 "$MDSUB" --wait-for-channel late \
 	>/dev/null 2>"$WORK/nodir.err"
