@@ -39,6 +39,8 @@ struct chan {
 	struct mdbus_pub_info pub;   /* last seen publisher state */
 	int waiting;                 /* --wait-for-channel: not there yet,
 				      * or rejoining */
+	int squat_said;              /* --wait-for-channel: another user's
+				      * file under the name, said once */
 	int rejoining;               /* entry taken away: registering again */
 	uint64_t rejoin_seq;         /* where to go on reading */
 	uint64_t rejoin_end_ns;      /* give up registering again then */
@@ -286,9 +288,25 @@ enum open_retry {
 			  * restores it) or it is being made */
 };
 
+/* 1 when the segments must be one user's (--owner, MDBUS_OWNER). */
+static int owner_expected(void)
+{
+	const char *owner = getenv(MDBUS_ENV_OWNER);
+
+	return owner && *owner;
+}
+
+/* A channel missing: none under its name, or, when its owner is
+ * expected, a file of another user there (-EPERM: squatted, or left; the
+ * owner's publisher replaces it). */
+static int channel_missing(int err)
+{
+	return err == -ENOENT || (err == -EPERM && owner_expected());
+}
+
 static int open_error_passes(int err, enum open_retry retry)
 {
-	if (err == -ENOENT)
+	if (channel_missing(err))
 		return retry >= RETRY_MISSING;
 	return retry == RETRY_TRANSIENT &&
 	       (err == MDBUS_ECORRUPT || err == MDBUS_ENOTREADY);
@@ -332,8 +350,13 @@ static int try_attach(struct app *a, struct chan *c)
 	if (!a->o->from_given)
 		cfg.start = MDBUS_START_OLDEST;
 	rc = open_chan(a, c, &cfg, RETRY_MISSING);
+	if (rc == -EPERM && !c->squat_said) {
+		c->squat_said = 1;
+		fprintf(stderr, "mdsub: %s: %s; not the expected owner's "
+			"channel: waiting for it\n", c->name, mdbus_last_error());
+	}
 	if (rc)
-		return rc == -ENOENT ? 0 : rc;
+		return channel_missing(rc) ? 0 : rc;
 	c->waiting = 0;
 	a->waiting--;
 	fprintf(stderr, "mdsub: %s: channel appeared, reading from seq %"
@@ -348,11 +371,14 @@ static int first_open(struct app *a, struct chan *c)
 	int rc = open_chan(a, c, &a->o->sub,
 			   a->o->wait_channel ? RETRY_MISSING : RETRY_NONE);
 
-	if (rc == -ENOENT && a->o->wait_channel) {
+	if (channel_missing(rc) && a->o->wait_channel) {
 		c->waiting = 1;
 		a->waiting++;
-		fprintf(stderr, "mdsub: %s: no such channel yet; waiting for "
-			"it\n", c->name);
+		c->squat_said = rc == -EPERM;
+		fprintf(stderr, "mdsub: %s: %s%swaiting for it\n", c->name,
+			rc == -EPERM ? mdbus_last_error() : "no such channel yet",
+			rc == -EPERM ? "; not the expected owner's channel: " :
+				       "; ");
 		return 0;
 	}
 	if (rc == 0)
