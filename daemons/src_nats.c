@@ -548,6 +548,16 @@ static int judge_sequence(struct nats_src *n, uint64_t session, uint64_t seq)
 	switch (natsw_seq_check(&n->seq, session, seq, &lost)) {
 	case NATSW_DUPLICATE:
 		channel_count(n->base.ch, NATS_DUPLICATE, 1);
+		/* far behind: redeliveries never are; a message forged ahead
+		 * (a jump continued, a session switched to and back) makes
+		 * every real one look so, and must not be silent */
+		if (n->seq.expected - seq > n->seq.jump_window)
+			log_limited(&n->bad_limit, LOG_WARNING, "channel %s: "
+				    "upstream seq %" PRIu64 " is %" PRIu64 " behind "
+				    "the expected %" PRIu64 ": dropped as seen "
+				    "already (a message forged ahead would make "
+				    "every real one look so)", name_of(n), seq,
+				    n->seq.expected - seq, n->seq.expected);
 		return -1;
 	case NATSW_JUMP:
 		channel_count(n->base.ch, NATS_JUMP, 1);

@@ -66,6 +66,29 @@ grep -q "channel h: message on 'mdbus.h.quote.AB': its subject is not" "$WORK/h.
 	fail "malformed subject not logged"
 stop "$PID"
 
+# a message forged in another session, then one of the real session far
+# ahead (anyone who may publish on the subjects reads the session from
+# the headers): every real message after them is a duplicate, dropped,
+# and that is logged, not silent (attack run, helper)
+channel j.conf j source=nats "url=$URL" 'subject=mdbus.j.>' jump_window=100
+start j -c "$WORK/j.conf"
+wait_log j "channel j: publishing from"
+f=$WORK/jmsgs
+: >"$f"
+hpub "$f" mdbus.j.raw.% one "Mdbus-Seq: 0" "Mdbus-Ts: 1" "$S1"
+hpub "$f" mdbus.j.raw.% two "Mdbus-Seq: 1" "Mdbus-Ts: 1" "$S1"
+hpub "$f" mdbus.j.raw.% x "Mdbus-Seq: 0" "Mdbus-Ts: 1" \
+	"Mdbus-Session: 00000000000000ff"                                   # forged
+hpub "$f" mdbus.j.raw.% x "Mdbus-Seq: 1000000000" "Mdbus-Ts: 1" "$S1" # forged
+hpub "$f" mdbus.j.raw.% three "Mdbus-Seq: 2" "Mdbus-Ts: 1" "$S1"
+hpub "$f" mdbus.j.raw.% four "Mdbus-Seq: 3" "Mdbus-Ts: 1" "$S1"
+raw_pub "$f"
+kill -USR1 "$PID"
+wait_log j "channel j: source nats: duplicate 2 session 2 "
+grep -q "channel j: upstream seq 2 is 999999999 behind the expected 1000000001: dropped as seen already" \
+	"$WORK/j.log" || fail "duplicates far behind not logged: $(grep 'channel j' "$WORK/j.log")"
+stop "$PID"
+
 # relay: synthetic -> mdsub --forward nats:// -> nats source -> reader;
 # a second channel takes the trades only (no gap check: a filter skips)
 channel src.conf src source=synthetic rate=20000 count=3000
