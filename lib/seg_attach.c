@@ -32,7 +32,8 @@ static int map_ready_header(int fd, const char *channel, struct stat *st,
 			       strerror(errno));
 	if (st->st_size > 0 && st->st_size < (off_t)SEG_HEADER_SIZE)
 		return err_set(MDBUS_ECORRUPT,
-			       "channel %s: truncated segment (%lld bytes)",
+			       "channel %s: truncated segment (%lld bytes): "
+			       "remove it (its publisher makes it anew)",
 			       channel, (long long)st->st_size);
 	if (st->st_size == 0)
 		return err_set(MDBUS_ENOTREADY, "channel %s: empty file, not a "
@@ -51,7 +52,8 @@ static int map_ready_header(int fd, const char *channel, struct stat *st,
 		munmap(h, SEG_HEADER_SIZE);
 		return r < 0 ? r : err_set(MDBUS_ENOTREADY, "channel %s: "
 					   "segment without magic, not made by "
-					   "this library", channel);
+					   "this library: remove it (its "
+					   "publisher makes it anew)", channel);
 	}
 	*out = h;
 	return 0;

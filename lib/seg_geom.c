@@ -131,7 +131,9 @@ int seg_geom_from_header(struct seg_geom *g, const struct seg_header *h,
 			       channel);
 	if (g->total_size > file_size)
 		return err_set(MDBUS_ECORRUPT,
-			       "channel %s: truncated segment: needs %" PRIu64 " bytes, file has %" PRIu64,
+			       "channel %s: truncated segment: needs %" PRIu64
+			       " bytes, file has %" PRIu64 ": remove it (its "
+			       "publisher makes it anew)",
 			       channel, g->total_size, file_size);
 	if (!names_channel(h, channel))
 		return err_set(MDBUS_ECORRUPT, "channel %s: the segment under "

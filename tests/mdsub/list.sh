@@ -78,8 +78,8 @@ grep -q '^mdsub: junk: channel junk: not an mdbus segment (magic ' "$WORK/junk.e
 grep -Eq '^alpha +overwrite ' "$WORK/junk" && grep -Eq '^beta +' "$WORK/junk" ||
 	fail "--list junk: good rows: $(cat "$WORK/junk")"
 grep -Eq '^junk +unreadable: channel junk: not an mdbus segment \(magic [0-9a-f]+\)$' "$WORK/junk" &&
-	grep -Eq '^cut +unreadable: channel cut: truncated segment: needs [0-9]+ bytes, file has 5000$' "$WORK/junk" &&
-	grep -Eq '^tiny +unreadable: channel tiny: truncated segment \(1 bytes\)$' "$WORK/junk" &&
+	grep -Eq '^cut +unreadable: channel cut: truncated segment: needs [0-9]+ bytes, file has 5000: remove it \(its publisher makes it anew\)$' "$WORK/junk" &&
+	grep -Eq '^tiny +unreadable: channel tiny: truncated segment \(1 bytes\): remove it \(its publisher makes it anew\)$' "$WORK/junk" &&
 	grep -Eq '^adir +unreadable: channel adir: the file under its name is a directory' "$WORK/junk" &&
 	grep -Eq '^zz +unreadable: channel zz: ' "$WORK/junk" ||
 	fail "--list junk: bad rows: $(cat "$WORK/junk")"
@@ -87,7 +87,7 @@ status 0 "$MDSUB" --list -o json >"$WORK/junk.json" 2>/dev/null
 "$TOOL" json <"$WORK/junk.json" || fail "--list -o json junk: not JSON"
 [ "$("$TOOL" jget channels.0.channel channels.0.write_num channels.1.channel \
 	channels.3.channel channels.3.error channels.3.mode <"$WORK/junk.json" | tr '\n' ' ')" = \
-	"adir absent alpha cut channel cut: truncated segment: needs 8392704 bytes, file has 5000 absent " ] ||
+	"adir absent alpha cut channel cut: truncated segment: needs 8392704 bytes, file has 5000: remove it (its publisher makes it anew) absent " ] ||
 	fail "--list -o json junk: $(cat "$WORK/junk.json")"
 status 0 "$MDSUB" --status >"$WORK/junk.status" 2>/dev/null
 grep -q '^alpha: layout ' "$WORK/junk.status" && grep -q '^junk: unreadable: ' "$WORK/junk.status" ||
