@@ -76,6 +76,8 @@ struct seg_geom {
 	uint32_t mode;
 	uint32_t spb_shift;    /* log2(slots_per_block) */
 	uint32_t slot_shift;   /* log2(slot_size / 8): a slot in words */
+	uint32_t payload_max;  /* slot_size - MDBUS_SLOT_HEADER: one load
+				  for the publish and the read */
 	int contiguous;        /* blocks follow each other without a gap
 				  (block_stride = slots_per_block * slot_size):
 				  a slot's place is slot << slot_shift */
@@ -341,7 +343,7 @@ static inline uint64_t seg_oldest(const struct seg_map *m, uint64_t w)
 
 static inline size_t seg_payload_max(const struct seg_map *m)
 {
-	return m->g.slot_size - MDBUS_SLOT_HEADER;
+	return m->g.payload_max;
 }
 
 /*

@@ -65,7 +65,6 @@ struct mdbus_pub {
 	uint64_t slow_at;      /* wake_check(): the slow path from this write
 				  count on: 0 while may_sleep, else
 				  recount_at (set_slow_at()) */
-	size_t payload_max;    /* seg_payload_max(), for the fast path */
 	uintptr_t ahead_bytes; /* write_ahead_from(): WRITE_AHEAD slots */
 };
 
@@ -166,7 +165,6 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 		return r;
 	}
 	p->stall_ns = cfg->stall_evict_ns;
-	p->payload_max = seg_payload_max(&p->m);
 	p->ahead_bytes = (uintptr_t)WRITE_AHEAD * 8 << p->m.g.slot_shift;
 	counters_reset(p->m.hdr); /* each publisher counts from 0 */
 	/* A dead predecessor's nudger promise and flag: the flag would cost
@@ -577,8 +575,8 @@ MDBUS_INLINE void copy_in(_Atomic uint64_t *dst, const void *data, size_t size)
  * values live across the copy, and the only call, advance_slow(), ends
  * the path: the publishing path then saves no registers (callgrind,
  * bench/icount.c, 40-byte messages: 108 instructions before, 91 after;
- * 82 with the payload maximum, the write-ahead distance and the slow
- * path's start kept in the handle: set_slow_at()).
+ * 82 with the payload maximum in the geometry, the write-ahead
+ * distance and the slow path's start in the handle: set_slow_at()).
  * Returns 0.
  */
 MDBUS_INLINE int publish_one(struct mdbus_pub *p, uint16_t type,
@@ -618,7 +616,7 @@ MDBUS_EXPORT int mdbus_pub_publish(mdbus_pub_t *p, uint16_t type,
 				   const void *data, size_t size, uint64_t ts_ns)
 {
 	/* the common case, checked at once; anything else out of line */
-	if (MDBUS_UNLIKELY(p->claimed || size > p->payload_max ||
+	if (MDBUS_UNLIKELY(p->claimed || size > seg_payload_max(&p->m) ||
 			   ts_ns == 0 || !room_cached(p, p->next)))
 		return publish_checked(p, type, data, size, ts_ns);
 	return publish_one(p, type, data, size, ts_ns);

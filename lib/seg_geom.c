@@ -52,6 +52,7 @@ int seg_geom_make(struct seg_geom *g, uint32_t slot_size,
 	g->mode = mode;
 	g->spb_shift = (uint32_t)__builtin_ctz(slots_per_block);
 	g->slot_shift = (uint32_t)__builtin_ctz(slot_size / 8);
+	g->payload_max = slot_size - MDBUS_SLOT_HEADER;
 	g->capacity = cap;
 	g->table_off = SEG_HEADER_SIZE;
 	g->table_size = round_page(SEG_HEADER_SIZE +
