@@ -154,8 +154,8 @@ void mdbus_pub_config_init(struct mdbus_pub_config *cfg);
  * MDBUS_PUB_REPLACE is set: then a new segment takes the name in one
  * rename, the old one marked replaced when its layout is ours. A file_mode
  * writable by others is refused with -EINVAL (readers refuse such
- * segments). May retry for a few ms while a just-forked child still holds
- * a gone publisher's lock. The owner lock is not inherited by fork()ed
+ * segments). May retry for up to 1 s while a just-forked child still
+ * holds a gone publisher's lock. The owner lock is not inherited by fork()ed
  * children. Returns 0 and sets *out, or a negative error. Any thread. */
 int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 		   const struct mdbus_pub_config *cfg);

@@ -16,6 +16,12 @@
 #include "internal.h"
 #include "segment.h"
 
+/* How long a lock in transit (lock_in_transit()) is waited for: a child
+ * forked just before its publisher died drops the lock when its fork
+ * handler runs, which a loaded machine may not schedule for a while (one
+ * at load 8 on 2 CPUs: more than the 64 ms the attempts took before). */
+#define TRANSIT_WAIT_NS 1000000000ULL
+
 /* The publisher the segment under the name records: its pid and start
  * time, read with pread(), not a mapping (the file may be someone
  * else's, who could truncate it under a mapping). 0, or -1 when there is
@@ -361,7 +367,8 @@ static int create(struct seg_map *m, const char *channel,
 }
 
 /* One attempt: the channel's lock, then its segment taken over or made;
- * m keeps the lock's fd. -EAGAIN: look again. */
+ * m keeps the lock's fd. -EAGAIN: look again; -EINPROGRESS: the lock is
+ * in transit (lock_in_transit()), look again until TRANSIT_WAIT_NS. */
 static int open_locked(struct seg_map *m, const char *channel,
 		       const struct mdbus_pub_config *cfg,
 		       const struct seg_geom *want)
@@ -372,7 +379,7 @@ static int open_locked(struct seg_map *m, const char *channel,
 
 	if (r == -EWOULDBLOCK) {
 		r = lock_in_transit(lock_fd, dir, channel, &owner)
-			    ? -EAGAIN : owned_error(channel, owner);
+			    ? -EINPROGRESS : owned_error(channel, owner);
 		seg_lock_close(lock_fd);
 		return r;
 	}
@@ -395,6 +402,7 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 		       const struct mdbus_pub_config *cfg)
 {
 	struct seg_geom want;
+	uint64_t transit_until = 0;
 	int attempt, r;
 
 	r = mdbus_pub_config_check(channel, cfg);
@@ -404,10 +412,13 @@ int seg_open_publisher(struct seg_map *m, const char *channel,
 			  cfg->block_count, cfg->max_consumers, cfg->mode);
 	if (r < 0)
 		return r;
-	for (attempt = 0; attempt < 64; attempt++) {
+	for (attempt = 0; attempt < 64 || clock_mono_ns() < transit_until;
+	     attempt++) {
 		err_clear(); /* what is left at the end: the last attempt's */
 		r = open_locked(m, channel, cfg, &want);
-		if (r != -EAGAIN)
+		if (r == -EINPROGRESS && !transit_until)
+			transit_until = clock_mono_ns() + TRANSIT_WAIT_NS;
+		else if (r != -EAGAIN && r != -EINPROGRESS)
 			return r;
 	}
 	if (*mdbus_last_error()) /* the reason we kept looking again */

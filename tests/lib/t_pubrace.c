@@ -527,6 +527,50 @@ static void child_lock_fd_cloexec(void)
 	TU_CHECK_RC(mdbus_unlink("cloexec", tu_dir()), 0);
 }
 
+/* A dead publisher's lock held a while by another process, as a child
+ * forked just before its publisher died holds it until its fork handler
+ * runs, which a loaded machine may not schedule for 100 ms and more: the
+ * open waits for it (a CI-like run at load 8 failed fork_during_open()
+ * with -EBUSY after the 64 ms the attempts took). */
+static int dead_publisher(void *arg)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+
+	(void)arg;
+	(void)tu_pub_open("transit", &c);
+	_exit(0); /* dies owning the channel */
+}
+
+static int slow_lock_holder(void *arg)
+{
+	char *lock = arg;
+	int fd = open(lock, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		_exit(1);
+	atomic_store(&sh->go, 1);
+	usleep(300000);
+	_exit(0);
+}
+
+static void lock_in_transit(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	static char lock[512];
+	mdbus_pub_t *p;
+	pid_t kid;
+
+	memset(sh, 0, sizeof *sh);
+	TU_CHECK_EQ(tu_wait(tu_spawn(dead_publisher, NULL), 60), 0);
+	snprintf(lock, sizeof lock, "%s+lock", tu_seg_path("transit"));
+	kid = tu_spawn(slow_lock_holder, lock);
+	tu_await(&sh->go, 1, 60, "lock holder");
+	TU_CHECK_RC(mdbus_pub_open(&p, "transit", &c), 0);
+	mdbus_pub_close(p);
+	tu_wait_ok(kid, 60, "lock holder");
+	TU_CHECK_RC(mdbus_unlink("transit", tu_dir()), 0);
+}
+
 int main(void)
 {
 	/* the watchdog only catches a hang: the 2000 contests took 155 s
@@ -535,6 +579,7 @@ int main(void)
 	sh = tu_shared(sizeof *sh);
 	rival_of_slow_creator();
 	child_lock_fd_cloexec();
+	lock_in_transit();
 	races();
 	{
 		/* one creation of 256 MiB (long reservation and pre-fault),
