@@ -83,13 +83,16 @@ static natsStatus request(struct nats_pull *p, int want, int64_t now)
 	if (s == NATS_OK) {
 		p->asked = want;
 		p->until = now + p->expires_ms;
+		p->sent = 1;
+		p->answered = 0;
 	}
 	return s;
 }
 
 /* What a status message of the server says of the request: NATS_OK
  * (a heartbeat: nothing), NATS_TIMEOUT (it ended: no messages, or
- * expired) or NATS_ERR with its words in err. A status of an earlier
+ * expired), NATS_NO_RESPONDERS (503: nothing took it) or NATS_ERR with
+ * its words in err. A status of an earlier
  * request (one that expired as the next was sent) ends the one
  * outstanding too: the next call asks again, two live for a while. */
 static natsStatus status_said(struct nats_pull *p, const char *status,
@@ -102,6 +105,8 @@ static natsStatus status_said(struct nats_pull *p, const char *status,
 	p->asked = 0;
 	if (!strncmp(status, "404", 3) || !strncmp(status, "408", 3))
 		return NATS_TIMEOUT;
+	if (!strncmp(status, "503", 3))
+		return NATS_NO_RESPONDERS;
 	natsMsgHeader_Get(msg, DESCRIPTION_HEADER, &words);
 	snprintf(err, errlen, "pull request: %.3s %.200s", status,
 		 words ? words : "(no description)");
@@ -116,6 +121,16 @@ natsStatus nats_pull_next(struct nats_pull *p, int want, int64_t wait_ms,
 
 	*m = NULL;
 	*err = '\0';
+	/* A live consumer answers each request, at the latest with a 408 as
+	 * it expires (EXPIRES_EARLY_MS before until): one that nothing
+	 * answered went to no consumer (nats-server 2.9 deletes an ephemeral
+	 * one that had no request for 5 s; a durable deleted), or the server
+	 * is away. Said once; the next call asks again. */
+	if (p->sent && !p->answered && now >= p->until) {
+		p->sent = 0;
+		p->asked = 0;
+		return NATS_NO_RESPONDERS;
+	}
 	if ((p->asked <= 0 || now >= p->until) &&
 	    natsConnection_Status(p->nc) == NATS_CONN_STATUS_CONNECTED) {
 		s = request(p, want, now);
@@ -135,6 +150,7 @@ natsStatus nats_pull_next(struct nats_pull *p, int want, int64_t wait_ms,
 			p->asked = 0;
 		if (s != NATS_OK)
 			return s;
+		p->answered = 1;
 		reply = natsMsg_GetReply(msg);
 		if (reply && !strncmp(reply, ACK_PREFIX, strlen(ACK_PREFIX))) {
 			p->asked--;

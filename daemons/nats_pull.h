@@ -21,6 +21,8 @@ struct nats_pull {
 	char *next_subject;      /* $JS.API.CONSUMER.MSG.NEXT.STREAM.CONSUMER */
 	int64_t asked;           /* deliveries the request may still bring */
 	int64_t until;           /* when it ends (nats_Now(), ms) */
+	int sent;                /* a request went, not yet judged answered */
+	int answered;            /* a message came to the inbox since */
 	int64_t expires_ms;      /* each request's life */
 };
 
@@ -38,9 +40,11 @@ int nats_pull_open(struct nats_pull *p, natsConnection *nc,
  * with *m:
  * a delivery (its reply subject $JS.ACK...), or a message that is not
  * the server's (the caller judges it); NATS_TIMEOUT: nothing (the wait
- * is over, or the request ended: 404 no messages, 408 expired); another
- * status: an error, with the server's words in err when it said some.
- * Status messages never reach the caller. */
+ * is over, or the request ended: 404 no messages, 408 expired);
+ * NATS_NO_RESPONDERS: the request was not answered (nothing came to the
+ * inbox in its life, or a 503): no consumer took it (deleted, or the
+ * server away); another status: an error, with the server's words in
+ * err when it said some. Status messages never reach the caller. */
 natsStatus nats_pull_next(struct nats_pull *p, int want, int64_t wait_ms,
 			  natsMsg **m, char *err, size_t errlen);
 

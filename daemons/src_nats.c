@@ -405,6 +405,37 @@ static int in_order(struct nats_src *n, natsMsg *m)
 	return ok;
 }
 
+/* 1 when the server says the consumer n->sub is bound to is not there:
+ * its pull request went unanswered (nats_pull_next()). nats-server 2.9
+ * deletes an ephemeral pull consumer that had no request, delivery or
+ * acknowledgement for 5 s (its inactive threshold), as while this thread
+ * waits for room in the queue (back-pressure); another client may delete
+ * a durable. Its requests then go nowhere, answered by nothing: the
+ * consumer is made again from the restart point (remake_consumer()),
+ * else the source would read nothing more, saying nothing. Counted and
+ * logged as a read error. The request waits REMAKE_WAIT_MS at most. */
+static int consumer_gone(struct nats_src *n)
+{
+	jsConsumerInfo *ci = NULL;
+	jsErrCode jerr = 0;
+	jsOptions jo;
+	natsStatus s;
+	char why[300];
+
+	jsOptions_Init(&jo);
+	jo.Wait = REMAKE_WAIT_MS;
+	s = natsSubscription_GetConsumerInfo(&ci, n->sub, &jo, &jerr);
+	jsConsumerInfo_Destroy(ci);
+	if (s == NATS_OK || jerr != JSConsumerNotFoundErr)
+		return 0;
+	snprintf(why, sizeof(why), "stream %s: the consumer%s%s is gone "
+		 "(deleted): made again", n->conf.stream,
+		 n->conf.durable ? " " : "",
+		 n->conf.durable ? n->conf.durable : "");
+	read_failed_text(n, why);
+	return 1;
+}
+
 /* The consumer's next delivery, queued; a gap in the deliveries makes
  * it again. Through our own pull requests (nats_pull.h): libnats before
  * 3.9.0 (Debian's 3.4.1; nats.c 8099b5c9) has natsSubscription_Fetch()
@@ -434,6 +465,11 @@ static void pull_some(struct nats_src *n)
 	s = nats_pull_next(&n->pull, want, NEXT_WAIT_MS, &m, why, sizeof(why));
 	if (s == NATS_TIMEOUT)
 		return;
+	if (s == NATS_NO_RESPONDERS) {
+		if (connected(n) && consumer_gone(n))
+			remake_consumer(n);
+		return;
+	}
 	if (s != NATS_OK) {
 		if (*why)
 			read_failed_text(n, why);
