@@ -92,9 +92,9 @@ static natsStatus request(struct nats_pull *p, int want, int64_t now)
 /* What a status message of the server says of the request: NATS_OK
  * (a heartbeat: nothing), NATS_TIMEOUT (it ended: no messages, or
  * expired), NATS_NO_RESPONDERS (503: nothing took it) or NATS_ERR with
- * its words in err. A status of an earlier
- * request (one that expired as the next was sent) ends the one
- * outstanding too: the next call asks again, two live for a while. */
+ * its words in err. A status of an earlier request (one that expired as
+ * the next was sent) ends the one outstanding too: the next call asks
+ * again, two or more live for a while (doc/protocol.md). */
 static natsStatus status_said(struct nats_pull *p, const char *status,
 			      natsMsg *msg, char *err, size_t errlen)
 {
