@@ -140,6 +140,12 @@ channel() {
 	for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" >>"$f"; done
 }
 
+# lines_conf NAME FORMAT INPUT-KEY=VALUE: $WORK/NAME.conf, channel NAME
+# with the lines source in FORMAT reading from that input
+lines_conf() {
+	channel "$1.conf" "$1" source=lines format="$2" "$3"
+}
+
 # udp_receiver CHANNEL: tests/mdsub/testtool udprecv in the background,
 # its output in $WORK/udp, its port in $WORK/port, its pid in $receiver
 udp_receiver() {

@@ -4,10 +4,6 @@
 # logged rate-limited, and lose none of the good lines around them.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
-lines_conf() { # lines_conf NAME FORMAT INPUT-KEY=VALUE
-	channel "$1.conf" "$1" source=lines format="$2" "$3"
-}
-
 # CSV: comments, blank lines, CRLF, a last line without newline, a line
 # longer than 4096 bytes and malformed lines between good ones
 {

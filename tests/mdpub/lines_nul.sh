@@ -4,8 +4,17 @@
 # string holding \u0000 (in a symbol or a price), each between good lines.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
-lines_conf() { # lines_conf NAME FORMAT INPUT-KEY=VALUE
-	channel "$1.conf" "$1" source=lines format="$2" "$3"
+# through NAME FORMAT MALFORMED: $WORK/in.NAME through channel NAME in
+# FORMAT, the quotes and trades read are $WORK/want.NAME exactly, and
+# the counters say 2 in, 2 out, MALFORMED malformed
+through() {
+	lines_conf "$1" "$2" "file=$WORK/in.$1"
+	status 0 "$MDPUB" -c "$WORK/$1.conf" 2>"$WORK/$1.log"
+	status 0 "$READER" --until down --dump "$1" >"$WORK/$1.out"
+	grep '^[QT]' "$WORK/$1.out" >"$WORK/got.$1"
+	diff -u "$WORK/want.$1" "$WORK/got.$1" >&2 || fail "$1 messages"
+	grep -q "channel $1: in 2 out 2 malformed $3 " "$WORK/$1.log" ||
+		fail "$1 counters: $(grep "channel $1: in" "$WORK/$1.log")"
 }
 
 {
@@ -19,12 +28,7 @@ cat >"$WORK/want.csv" <<'END'
 Q AAA 100000000 100000000 200000000 100000000 0
 T EEE 500000000 100000000 0 0 0
 END
-lines_conf csv csv "file=$WORK/in.csv"
-status 0 "$MDPUB" -c "$WORK/csv.conf" 2>"$WORK/csv.log"
-status 0 "$READER" --until down --dump csv >"$WORK/csv.out"
-grep '^[QT]' "$WORK/csv.out" >"$WORK/got.csv"
-diff -u "$WORK/want.csv" "$WORK/got.csv" >&2 || fail "CSV messages"
-grep -q "channel csv: in 2 out 2 malformed 3 " "$WORK/csv.log" || fail "CSV counters"
+through csv csv 3
 for n in 2 3 4; do
 	grep -q "channel csv: $WORK/in.csv line $n: malformed: a NUL byte in the line" \
 		"$WORK/csv.log" || fail "CSV line $n not logged"
@@ -42,12 +46,7 @@ cat >"$WORK/want.json" <<'END'
 Q AAA 100000000 100000000 200000000 100000000 0
 T FFF 500000000 100000000 0 0 0
 END
-lines_conf json binance "file=$WORK/in.json"
-status 0 "$MDPUB" -c "$WORK/json.conf" 2>"$WORK/json.log"
-status 0 "$READER" --until down --dump json >"$WORK/json.out"
-grep '^[QT]' "$WORK/json.out" >"$WORK/got.json"
-diff -u "$WORK/want.json" "$WORK/got.json" >&2 || fail "JSON messages"
-grep -q "channel json: in 2 out 2 malformed 4 " "$WORK/json.log" || fail "JSON counters"
+through json binance 4
 grep -q "channel json: $WORK/in.json line 2: malformed: bookTicker without valid s, b, B, a, A" \
 	"$WORK/json.log" || fail "JSON line 2 not logged"
 grep -q "channel json: $WORK/in.json line 3: malformed: bookTicker without valid s, b, B, a, A" \
