@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,6 +30,8 @@
 #define EXIT_USAGE 64 /* EX_USAGE of sysexits.h, as mdsub */
 #define EXIT_PARTIAL 2 /* --replay, --lines: not all of the input published */
 #define SETS_MAX 64    /* --set options */
+#define REPLAY_RING_MAX (1ULL << 30) /* --replay: a recorded ring's bytes at
+					most (add_recorded()) */
 
 struct opts {
 	const char *conf_path; /* NULL: the embedded default */
@@ -725,12 +728,33 @@ static int add_kv(char **kv, size_t *n, const char *fmt, ...)
 	return 0;
 }
 
-/* --replay: the geometry and mode the recording's header names, when
- * libmdbus would take them for channel (a header is hostile input). */
-static int add_recorded(char **kv, size_t *n, const char *channel,
-			const struct mdbus_rec_info *info)
+/* Whether --set names one of the ring's geometry keys. */
+static int geometry_set(const struct opts *o)
+{
+	static const char *const keys[] = {"slot_size=", "slots_per_block=",
+					   "block_count="};
+	size_t i, k;
+
+	for (i = 0; i < o->nsets; i++)
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (strncmp(o->sets[i], keys[k], strlen(keys[k])) == 0)
+				return 1;
+	return 0;
+}
+
+/*
+ * --replay: the geometry and mode the recording's header names, when
+ * libmdbus would take them for channel (a header is hostile input: the
+ * defaults otherwise), and when its ring is at most REPLAY_RING_MAX bytes
+ * or --set names a geometry (a header cannot make mdpub take the
+ * segment directory's memory: a larger one is refused). 0, 1 after
+ * logging a refusal, or -1 out of memory.
+ */
+static int add_recorded(char **kv, size_t *n, const struct opts *o,
+			const char *channel, const struct mdbus_rec_info *info)
 {
 	struct mdbus_pub_config cfg;
+	uint64_t ring;
 
 	mdbus_pub_config_init(&cfg);
 	cfg.slot_size = info->slot_size;
@@ -740,12 +764,22 @@ static int add_recorded(char **kv, size_t *n, const char *channel,
 	    (unsigned)info->mode > MDBUS_MODE_LOSSLESS ||
 	    mdbus_pub_config_check(channel, &cfg) < 0)
 		return 0; /* unknown or unusable: the defaults */
+	ring = (uint64_t)info->slot_size * info->slots_per_block * info->block_count;
+	if (ring > REPLAY_RING_MAX && !geometry_set(o)) {
+		log_msg(LOG_ERR, "%s: the recording asks for a ring of %" PRIu64
+			" MiB (slot_size %u, slots_per_block %u, block_count "
+			"%u), more than the %llu MiB --replay takes from a "
+			"recording: name the geometry (--set block_count=N, "
+			"mdpub(8))", o->input, ring >> 20, info->slot_size,
+			info->slots_per_block, info->block_count,
+			REPLAY_RING_MAX >> 20);
+		return 1;
+	}
 	return add_kv(kv, n, "slot_size=%u", info->slot_size) |
 	       add_kv(kv, n, "slots_per_block=%u", info->slots_per_block) |
 	       add_kv(kv, n, "block_count=%u", info->block_count) |
 	       add_kv(kv, n, "mode=%s", mdbus_mode_name(info->mode));
 }
-
 /* The settings of --replay or --lines in kv (n of them); the channel in
  * *channel. 0, or -1 after logging why. */
 static int cli_settings(const struct opts *o, char **kv, size_t *n,
@@ -781,8 +815,8 @@ static int cli_settings(const struct opts *o, char **kv, size_t *n,
 		rc |= add_kv(kv, n, "loop=yes");
 	if (o->keep_seq)
 		rc |= add_kv(kv, n, "keep_seq=yes");
-	if (have)
-		rc |= add_recorded(kv, n, *channel, &info);
+	if (have && rc == 0 && (rc = add_recorded(kv, n, o, *channel, &info)) > 0)
+		return -1;
 	for (size_t i = 0; i < o->nsets; i++)
 		rc |= add_kv(kv, n, "%s", o->sets[i]);
 	if (rc)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # mdpub without a configuration file: --replay FILE [CHANNEL] (the
-# recorded geometry and mode, the channel the header names, --speed,
+# recorded geometry and mode (a recorded ring over 1 GiB refused), the
+# channel the header names, --speed,
 # --loop, --set), --lines FILE|- CHANNEL with an exit status that says
 # whether every line was published, hostile recordings refused or
 # published up to their damage (exit 2); and, with mdsub, the CSV that
@@ -107,6 +108,19 @@ grep -q "channel rec: in 1 out 1 malformed 1 " "$WORK/h.log" || fail "corrupt re
   le 100 4; le 3 4; le 0 4; le 7 4; le 0 8; le 120 4; le 0 4; record 1 1 a; } >"$WORK/odd.rec"
 status 0 "$MDPUB" --replay "$WORK/odd.rec" --speed 0 2>"$WORK/odd.log"
 grep -q "channel odd: in 1 out 1 " "$WORK/odd.log" || fail "odd geometry: $(cat "$WORK/odd.log")"
+# a recorded ring of 2 GiB (1024 B x 65536 x 32): refused before anything
+# is made, the sizes and the fix named; with a geometry named, it replays
+{ printf 'MDBUSREC'; le 65536 4; le 1 4; printf '%-72s' big | tr ' ' '\000'
+  le 1024 4; le 65536 4; le 32 4; le 0 4; le 0 8; le 120 4; le 0 4; record 1 1 a; } >"$WORK/big.rec"
+status 1 "$MDPUB" --replay "$WORK/big.rec" --speed 0 2>"$WORK/big.log"
+grep -q "mdpub\[err\]: $WORK/big.rec: the recording asks for a ring of 2048 MiB (slot_size 1024, slots_per_block 65536, block_count 32), more than the 1024 MiB --replay takes from a recording: name the geometry (--set block_count=N, mdpub(8))$" \
+	"$WORK/big.log" || fail "2 GiB recorded ring: $(cat "$WORK/big.log")"
+[ ! -e "$MDBUS_DIR/mdbus.big" ] || fail "2 GiB recorded ring: a segment was made"
+status 0 "$MDPUB" --replay "$WORK/big.rec" --speed 0 --set slots_per_block=64 \
+	--set block_count=2 2>"$WORK/big2.log"
+grep -q "channel big: in 1 out 1 " "$WORK/big2.log" || fail "big, geometry named: $(cat "$WORK/big2.log")"
+[ -x "${MDSUB:-}" ] && { "$MDSUB" --status big | grep -q "geometry: slot 1024 B x 64 x 2 blocks" ||
+	fail "big, geometry named: $("$MDSUB" --status big)"; }
 # a recorded channel name that is no channel name (a hostile file): the
 # recording named, not the name's bytes (a terminal escape here), and the
 # fix; named on the command line, it replays
