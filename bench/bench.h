@@ -271,6 +271,10 @@ int bench_floor(uint64_t rounds, struct bench_pct *rtt);
 
 /* transports */
 extern const struct bench_transport bench_ring_transport;
+/* the ring, `steps` of arithmetic after each publish (ring.c); set in the
+ * coordinator before a run */
+extern const struct bench_transport bench_ring_slow_transport;
+void bench_ring_pad(unsigned steps);
 extern const struct bench_transport bench_mdbus_transport;
 extern const struct bench_transport bench_mdbus_batch_transport;
 extern const struct bench_transport bench_mq_transport;

@@ -212,6 +212,39 @@ static int ring_read(void *h, void *buf, size_t len, struct bench_rx *rx)
 	return 0;
 }
 
+/*
+ * ring-slow: the ring with steps of dependent arithmetic (as many as
+ * bench_ring_pad() set) after each publish, the message already public,
+ * so that its producer costs what another's does (summary.c sets them
+ * between runs, in the coordinator, before the fork). It tells what the
+ * producer's speed alone does to the delivered rate with a spinning
+ * reader.
+ */
+static unsigned ring_pad_steps;
+
+void bench_ring_pad(unsigned steps)
+{
+	ring_pad_steps = steps;
+}
+
+static void ring_pad(unsigned steps)
+{
+	uint64_t x = steps;
+
+	while (steps--) {
+		x = x * 3 + 1;
+		__asm__ __volatile__("" : "+r"(x)); /* kept, and in order */
+	}
+}
+
+static int ring_publish_slow(void *h, const void *data, size_t size)
+{
+	int r = ring_publish(h, data, size);
+
+	ring_pad(ring_pad_steps);
+	return r;
+}
+
 static int ring_pub_open(struct bench_run *run, void **out)
 {
 	return ring_view_open(run, out);
@@ -225,15 +258,21 @@ static uint32_t ring_page_offset(const struct bench_run *run, uint64_t seq)
 	return (uint32_t)(at % BENCH_PAGE); /* the mapping starts a page */
 }
 
-const struct bench_transport bench_ring_transport = {
-	.name = "ring",
-	.setup = ring_setup,
-	.teardown = ring_teardown,
-	.pub_open = ring_pub_open,
-	.publish = ring_publish,
-	.pub_close = ring_view_close,
-	.sub_open = ring_sub_open,
-	.sub_read = ring_read,
-	.sub_close = ring_view_close,
-	.page_offset = ring_page_offset,
-};
+/* The two transports differ in name and publish only. */
+#define RING_TRANSPORT(NAME, PUBLISH) {					\
+	.name = NAME,							\
+	.setup = ring_setup,						\
+	.teardown = ring_teardown,					\
+	.pub_open = ring_pub_open,					\
+	.publish = PUBLISH,						\
+	.pub_close = ring_view_close,					\
+	.sub_open = ring_sub_open,					\
+	.sub_read = ring_read,						\
+	.sub_close = ring_view_close,					\
+	.page_offset = ring_page_offset,				\
+}
+
+const struct bench_transport bench_ring_transport =
+	RING_TRANSPORT("ring", ring_publish);
+const struct bench_transport bench_ring_slow_transport =
+	RING_TRANSPORT("ring-slow", ring_publish_slow);

@@ -17,11 +17,12 @@
 #define WAKE_SAMPLES 300ULL
 #define IDLE_READERS 8
 #define CATCHUP_BEHIND (BENCH_RING_SLOTS / 4 * 3)
+#define PAD_PROBE 64 /* pad_calibrate(): steps of the padded probe */
 
 enum metric {
 	LAT_P50_MDBUS, LAT_P50_RING, LAT_P99_MDBUS, LAT_P99_RING,
-	DLV_MDBUS, DLV_BATCH, DLV_RING,
-	PUB_0, PUB_ACTIVE, PUB_IDLE, RING_0, RING_ACTIVE, BPUB_0, BPUB_ACTIVE,
+	DLV_MDBUS, DLV_BATCH, DLV_RING, DLV_RSLOW,
+	PUB_0, RSLOW_0, PUB_ACTIVE, PUB_IDLE, RING_0, RING_ACTIVE, BPUB_0, BPUB_ACTIVE,
 	CATCH_READ, CATCH_POLL, CATCH_RING,
 	WAKE_MDBUS, WAKE_MQ,
 	METRICS
@@ -99,29 +100,73 @@ static int catchup(struct samples *s, const struct bench_transport *tp,
 	return 0;
 }
 
-static int one_rep(struct samples *s, const struct bench_opts *o)
+/* Picoseconds one step of ring-slow's pad adds to its publish, measured
+ * as a publish cost (where the pad overlaps the publish's stores, as in
+ * the runs it sets), 0 when it cannot be measured. */
+static double pad_calibrate(const struct bench_opts *o)
+{
+	struct bench_cell c = { SUMMARY_SLOT, 0, BENCH_OVERWRITE, BENCH_SPIN };
+	uint64_t bare = 0, padded = 0;
+	int r;
+
+	bench_ring_pad(0);
+	r = bench_pubcost(&bench_ring_slow_transport, &c, o, BENCH_READERS_IDLE, &bare);
+	bench_ring_pad(PAD_PROBE);
+	if (r == 0)
+		r = bench_pubcost(&bench_ring_slow_transport, &c, o,
+				  BENCH_READERS_IDLE, &padded);
+	bench_ring_pad(0);
+	if (r < 0 || padded <= bare)
+		return 0;
+	return (double)(padded - bare) / PAD_PROBE;
+}
+
+/* ring-slow's pad for this run: the steps that make its publish cost
+ * mdbus's (this run's publish costs alone). */
+static void pad_to_mdbus(const struct samples *s, double ps_per_step)
+{
+	uint64_t md = s->v[PUB_0][s->n], ring = s->v[RING_0][s->n];
+
+	bench_ring_pad(ps_per_step > 0 && md > ring ?
+		       (unsigned)((double)(md - ring) / ps_per_step + 0.5) : 0);
+}
+
+/* One run of every measurement, in this order: the publish costs alone
+ * come before ring-slow's runs, which they set (pad_to_mdbus()). */
+static int one_rep(struct samples *s, const struct bench_opts *o,
+		   double ps_per_step)
 {
 	const struct bench_transport *ring = &bench_ring_transport;
+	const struct bench_transport *slow = &bench_ring_slow_transport;
 	const struct bench_transport *md = &bench_mdbus_transport;
 	const struct bench_transport *mdb = &bench_mdbus_batch_transport;
+	int r = 0;
 
-	return latency(s, ring, BENCH_SPIN, o->pace_ns, o->samples, o,
-		       LAT_P50_RING, LAT_P99_RING) |
-	       latency(s, md, BENCH_SPIN, o->pace_ns, o->samples, o,
-		       LAT_P50_MDBUS, LAT_P99_MDBUS) |
-	       delivered(s, ring, o, DLV_RING) | delivered(s, md, o, DLV_MDBUS) |
-	       delivered(s, mdb, o, DLV_BATCH) |
-	       pubcost(s, md, o, 0, 0, PUB_0) | pubcost(s, md, o, 1, 1, PUB_ACTIVE) |
-	       pubcost(s, md, o, IDLE_READERS, 0, PUB_IDLE) |
-	       pubcost(s, ring, o, 0, 0, RING_0) |
-	       pubcost(s, ring, o, 1, 1, RING_ACTIVE) |
-	       pubcost(s, mdb, o, 0, 0, BPUB_0) | pubcost(s, mdb, o, 1, 1, BPUB_ACTIVE) |
-	       catchup(s, ring, o, CATCH_RING) | catchup(s, md, o, CATCH_READ) |
-	       catchup(s, mdb, o, CATCH_POLL) |
-	       latency(s, md, BENCH_ADAPTIVE, WAKE_PACE_NS, WAKE_SAMPLES, o,
-		       WAKE_MDBUS, METRICS) |
-	       latency(s, &bench_mq_transport, BENCH_SPIN, WAKE_PACE_NS,
-		       WAKE_SAMPLES, o, WAKE_MQ, METRICS);
+	r |= latency(s, ring, BENCH_SPIN, o->pace_ns, o->samples, o,
+		     LAT_P50_RING, LAT_P99_RING);
+	r |= latency(s, md, BENCH_SPIN, o->pace_ns, o->samples, o,
+		     LAT_P50_MDBUS, LAT_P99_MDBUS);
+	r |= pubcost(s, md, o, 0, 0, PUB_0);
+	r |= pubcost(s, ring, o, 0, 0, RING_0);
+	pad_to_mdbus(s, ps_per_step);
+	r |= pubcost(s, slow, o, 0, 0, RSLOW_0);
+	r |= delivered(s, ring, o, DLV_RING);
+	r |= delivered(s, md, o, DLV_MDBUS);
+	r |= delivered(s, slow, o, DLV_RSLOW);
+	r |= delivered(s, mdb, o, DLV_BATCH);
+	r |= pubcost(s, md, o, 1, 1, PUB_ACTIVE);
+	r |= pubcost(s, md, o, IDLE_READERS, 0, PUB_IDLE);
+	r |= pubcost(s, ring, o, 1, 1, RING_ACTIVE);
+	r |= pubcost(s, mdb, o, 0, 0, BPUB_0);
+	r |= pubcost(s, mdb, o, 1, 1, BPUB_ACTIVE);
+	r |= catchup(s, ring, o, CATCH_RING);
+	r |= catchup(s, md, o, CATCH_READ);
+	r |= catchup(s, mdb, o, CATCH_POLL);
+	r |= latency(s, md, BENCH_ADAPTIVE, WAKE_PACE_NS, WAKE_SAMPLES, o,
+		     WAKE_MDBUS, METRICS);
+	r |= latency(s, &bench_mq_transport, BENCH_SPIN, WAKE_PACE_NS,
+		     WAKE_SAMPLES, o, WAKE_MQ, METRICS);
+	return r;
 }
 
 /* Median and [min-max] of metric m over the runs. */
@@ -173,6 +218,10 @@ static const struct row rows[] = {
 	{ "1 one-way p99 ns, spin (vs ring)", LAT_P99_MDBUS, LAT_P99_RING, 1, 0, "<= 1.0" },
 	{ "2 delivered M/s, read (vs ring)", DLV_MDBUS, DLV_RING, 1e3, 1, ">= 1.0" },
 	{ "2 delivered M/s, batches (vs ring)", DLV_BATCH, DLV_RING, 1e3, 1, ">= 1.0" },
+	/* the ring with its producer padded to mdbus's publish cost
+	 * (ring-slow): what the producer's speed alone does to row 2 */
+	{ "2 ring at mdbus's publish cost", DLV_MDBUS, DLV_RSLOW, 1e3, 1, "(reference)" },
+	{ "2 its publish ns (vs mdbus's)", RSLOW_0, PUB_0, 1e3, 2, "(reference)" },
 	{ "3 publish ns, 1 active (vs none)", PUB_ACTIVE, PUB_0, 1e3, 2, "<= 1.5" },
 	{ "3 ring: 1 active (vs none)", RING_ACTIVE, RING_0, 1e3, 2, "(reference)" },
 	{ "3 batches: 1 active (vs none)", BPUB_ACTIVE, BPUB_0, 1e3, 2, "<= 1.5" },
@@ -200,6 +249,7 @@ static void row(const struct row *w, const struct samples *s)
 void bench_summary(const struct bench_opts *o, double floor_ns)
 {
 	struct samples s;
+	double ps_per_step;
 	size_t i;
 
 	memset(&s, 0, sizeof(s));
@@ -207,8 +257,9 @@ void bench_summary(const struct bench_opts *o, double floor_ns)
 	       "messages), one reader, overwrite;\n   median [min-max] of %d "
 	       "interleaved runs; ratio = mdbus / baseline run by run; one-way "
 	       "floor %.1f ns\n", SUMMARY_SLOT, SUMMARY_SLOT - 24, o->reps, floor_ns);
+	ps_per_step = pad_calibrate(o);
 	for (s.n = 0; s.n < o->reps && s.n < BENCH_MAX_REPS && !bench_stopped(); s.n++)
-		if (one_rep(&s, o) < 0) {
+		if (one_rep(&s, o, ps_per_step) < 0) {
 			printf("   (a run failed: no summary)\n");
 			return;
 		}
