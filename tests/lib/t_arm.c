@@ -29,6 +29,13 @@
  *    sleep runs to the cap (the damage a hostile writer may do); the
  *    publisher's heartbeat recounts, after which no sleep of the reader
  *    runs to its cap past a publish.
+ * 6. Every way to publish wakes a sleeping reader, not mdbus_pub_publish()
+ *    alone: a batch, a claim's commit, and a skip (the reader laps to the
+ *    skip's end, which its entry's read_num shows, before a plain publish
+ *    ends its read). No sleep of the reader runs to its cap past the
+ *    publish. A publish path that stored write_num without step 5
+ *    (pub.c advance() without wake_check()) passed every other lib test:
+ *    its sleepers were woken by the 100 ms cap.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -38,6 +45,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -254,16 +262,17 @@ static void race(mdbus_pub_t *p, int refuse)
 	TU_CHECK_EQ(atomic_load(&sh->lost), 0);
 }
 
-/* Reads 3 messages (blocking), saying ready before each; counts the
- * sleeps of reads 2 and 3 that ran to their cap after the publish. */
-static int forged_reader(void *arg)
+/* Reads `arg` messages (blocking), saying ready before each; counts the
+ * sleeps of all but the first (which arms) that ran to their cap after
+ * the publish. */
+static int capped_reader(void *arg)
 {
-	mdbus_sub_t *s = blocking("forged");
+	mdbus_sub_t *s = blocking("capped");
+	uint32_t reads = (uint32_t)(intptr_t)arg;
 	unsigned char buf[64];
 	struct mdbus_msg m;
 
-	(void)arg;
-	for (uint32_t i = 1; i <= 3; i++) {
+	for (uint32_t i = 1; i <= reads; i++) {
 		capped_at = 0;
 		atomic_store(&sh->ready, i);
 		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 10000000000LL), 0);
@@ -294,7 +303,7 @@ static void forged_seq(mdbus_pub_t *p, void *tab)
 	atomic_store(&sh->ready, 0);
 	atomic_store(&sh->lost, 0);
 	atomic_store(&sh->published, UINT64_MAX);
-	kid = tu_spawn(forged_reader, NULL);
+	kid = tu_spawn(capped_reader, (void *)(intptr_t)3);
 	tu_await(&sh->ready, 1, 30, "reader");
 	tu_await_state(kid, 'S', 30, "reader asleep");
 	TU_CHECK_EQ(armed_seq(tab), counted + 1);
@@ -303,6 +312,75 @@ static void forged_seq(mdbus_pub_t *p, void *tab)
 	mdbus_pub_heartbeat(p);
 	publish_to_sleeper(p, kid, 2);
 	publish_to_sleeper(p, kid, 3);
+	tu_wait_ok(kid, 30, "reader");
+	TU_CHECK_EQ(atomic_load(&sh->lost), 0);
+}
+
+/* Section 6: the ways to publish besides mdbus_pub_publish(). */
+enum way { WAY_BATCH, WAY_COMMIT, WAY_SKIP, WAYS };
+
+/* The read position kid's entry publishes. */
+static uint64_t read_num_of(void *tab, pid_t kid)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		struct seg_consumer *c = tu_entry(tab, i);
+
+		if (cons_state(atomic_load(&c->state)) == CONS_ACTIVE &&
+		    cons_pid(atomic_load(&c->state)) == kid)
+			return atomic_load(&c->read_num);
+	}
+	return UINT64_MAX;
+}
+
+/* Publishes by `way` to the reader asleep; for a skip, then waits for
+ * its entry to show the lap and publishes the message its read returns. */
+static void publish_by(mdbus_pub_t *p, void *tab, pid_t kid, enum way way)
+{
+	struct mdbus_pub_msg msg = { "x", 1, 1, 0 };
+	uint64_t until;
+	void *payload;
+
+	switch (way) {
+	case WAY_BATCH:
+		TU_CHECK_EQ(mdbus_pub_publish_batch(p, &msg, 1), 1);
+		break;
+	case WAY_COMMIT:
+		TU_CHECK_RC(mdbus_pub_claim(p, 1, &payload), 0);
+		memcpy(payload, "x", 1);
+		TU_CHECK_RC(mdbus_pub_commit(p, 1, 1, 0), 0);
+		break;
+	default:
+		TU_CHECK_RC(mdbus_pub_skip(p, 1), 0);
+		break;
+	}
+	atomic_store(&sh->published, tu_now_ns());
+	if (way != WAY_SKIP)
+		return;
+	until = tu_now_ns() + 30000000000ULL;
+	while (read_num_of(tab, kid) != mdbus_pub_position(p)) {
+		if (tu_now_ns() > until)
+			tu_fail("the reader never lapped to the skip's end");
+		tu_sleep_ms(1);
+	}
+	/* no new publish time: a sleep through the skip, capped, still
+	 * counts */
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+}
+
+static void every_way(mdbus_pub_t *p, void *tab)
+{
+	pid_t kid;
+
+	atomic_store(&sh->ready, 0);
+	atomic_store(&sh->lost, 0);
+	atomic_store(&sh->published, UINT64_MAX);
+	kid = tu_spawn(capped_reader, (void *)(intptr_t)(WAYS + 1));
+	publish_to_sleeper(p, kid, 1); /* its first sleep arms it */
+	for (uint32_t w = 0; w < WAYS; w++) {
+		tu_await(&sh->ready, w + 2, 30, "reader");
+		tu_await_state(kid, 'S', 30, "reader asleep");
+		publish_by(p, tab, kid, (enum way)w);
+	}
 	tu_wait_ok(kid, 30, "reader");
 	TU_CHECK_EQ(atomic_load(&sh->lost), 0);
 }
@@ -327,6 +405,7 @@ int main(void)
 	race(p, 0);
 	race(p, 1);
 	forged_seq(p, tab);
+	every_way(p, tab);
 	TU_CHECK_EQ(membarrier_global + membarrier_other, 0); /* the publisher */
 	tu_unmap(tab, len);
 	mdbus_pub_close(p);
