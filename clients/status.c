@@ -97,6 +97,8 @@ static void sample_all(const struct mdsub_opts *o, struct snapshot *snap)
 			snprintf(s->why, sizeof s->why, "%s", mdbus_error_text(s->err));
 		else if (o->mode != MODE_LIST)
 			sample_detail(o, s);
+		if (!s->err)
+			sample_pub_user(s);
 		s->t_ns = now_monotonic();
 	}
 	snap->dir_err = mdbus_dir_usage(o->sub.dir, &snap->use);

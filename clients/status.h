@@ -21,6 +21,8 @@ struct sample {
 	char why[STATUS_WHY_MAX]; /* the error's text, taken right after the call */
 	uint64_t t_ns;   /* CLOCK_MONOTONIC of the sample */
 	struct mdbus_stats st;
+	int pub_uid_known;     /* 1: pub_uid is a live publisher's */
+	uid_t pub_uid;         /* its effective uid (status_owner.c) */
 	/* --status and --watch only: */
 	struct mdbus_consumer_stat *cons; /* st.consumers of them, or fewer */
 	uint32_t ncons;
@@ -56,6 +58,19 @@ void proc_comm(pid_t pid, char out[16]);
 void pub_comm(const struct mdbus_stats *st, char out[16]);
 /* A consumer's, when it is alive, else "". */
 void cons_comm(const struct mdbus_consumer_stat *c, char out[16]);
+
+/* status_owner.c: the user name of uid into out (any bytes: print it
+ * with put_str()) and 1, or its number when it has none and 0. */
+int user_text(uid_t uid, char *out, size_t n);
+/* Sets s->pub_uid (and pub_uid_known) to the effective uid of the live
+ * publisher the header names, from /proc/PID/status, when it can be
+ * read; not for one that is not live (its pid may be another's now). */
+void sample_pub_user(struct sample *s);
+/* 1 when the segment's owner is not the user of its live publisher. */
+int owner_differs(const struct sample *s);
+#define OWNER_TEXT_MAX 160 /* room for owner_text(): two names, the words */
+/* "nobody", or "nobody, not the publisher's user root" when they differ. */
+void owner_text(const struct sample *s, char *out, size_t n);
 
 /* "alive", "dead" or "evicted". */
 const char *cons_state(const struct mdbus_consumer_stat *c);

@@ -80,8 +80,9 @@ static void add_id(json_object *o, const char *key, uint64_t v)
 	add(o, key, json_object_new_string(buf));
 }
 
-static json_object *publisher(const struct mdbus_stats *st)
+static json_object *publisher(const struct sample *s)
 {
+	const struct mdbus_stats *st = &s->st;
 	json_object *p = json_object_new_object();
 	char comm[16];
 
@@ -89,6 +90,7 @@ static json_object *publisher(const struct mdbus_stats *st)
 	add(p, "state", json_object_new_string(mdbus_pub_state_name(st->pub.state)));
 	add(p, "pid", json_object_new_int(st->pub.pid));
 	add(p, "process", *comm ? jstr(comm, sizeof comm) : NULL);
+	add(p, "uid", s->pub_uid_known ? json_object_new_int64(s->pub_uid) : NULL);
 	if (st->pub.heartbeat_age_ns < 0)
 		add(p, "heartbeat_age_ns", NULL);
 	else
@@ -138,6 +140,18 @@ static json_object *consumers(const struct sample *s, const struct snapshot *pre
 	return a;
 }
 
+/* The segment file's owner: its uid, its name (null: none), and whether
+ * it differs from the live publisher's user (false when not known). */
+static void owner(json_object *c, const struct sample *s)
+{
+	char name[64];
+	int named = user_text(s->st.owner, name, sizeof name);
+
+	add(c, "owner_uid", json_object_new_int64(s->st.owner));
+	add(c, "owner", named ? jstr(name, sizeof name) : NULL);
+	add(c, "owner_not_publisher", json_object_new_boolean(owner_differs(s)));
+}
+
 /* --status adds the geometry, the counters and the consumers. */
 static void detail(json_object *o, const struct sample *s,
 		   const struct snapshot *prev)
@@ -170,7 +184,8 @@ static json_object *channel(const struct mdsub_opts *o, const struct sample *s,
 	add(c, "mode", json_object_new_string(mdbus_mode_name(st->mode)));
 	add(c, "slot_size", json_object_new_int64(st->slot_size));
 	add_u64(c, "capacity", st->capacity);
-	add(c, "publisher", publisher(st));
+	add(c, "publisher", publisher(s));
+	owner(c, s);
 	add_count(c, "write_num", st->pub.write_num);
 	add(c, "rate", jrate(rate_written(s, prev)));
 	add(c, "consumers_in_use", json_object_new_int64(st->consumers));

@@ -75,12 +75,25 @@ static uint64_t get_cons(const struct mdbus_stats *st) { return st->consumers; }
 static uint64_t get_max(const struct mdbus_stats *st) { return st->max_consumers; }
 static uint64_t get_pid(const struct mdbus_stats *st) { return (uint64_t)(st->pub.pid > 0 ? st->pub.pid : 0); }
 
+/* ,owner="...",owner_not_publisher="0|1" */
+static void owner_labels(const struct sample *s)
+{
+	char name[64];
+
+	user_text(s->st.owner, name, sizeof name);
+	putchar(',');
+	label("owner", name, sizeof name);
+	printf(",owner_not_publisher=\"%d\"", owner_differs(s));
+}
+
 static void channel_info(const struct snapshot *cur)
 {
 	char comm[16];
 
 	family("mdbus_channel_info", GAUGE, "Always 1: the channel's mode, "
-	       "layout, publisher state and publisher process name.");
+	       "layout, publisher state and publisher process name, the "
+	       "segment's owner and whether it is not the live publisher's "
+	       "user.");
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct sample *s = &cur->s[i];
 
@@ -93,6 +106,7 @@ static void channel_info(const struct snapshot *cur)
 		       s->st.layout_major, s->st.layout_minor,
 		       mdbus_pub_state_name(s->st.pub.state));
 		label("publisher_process", comm, sizeof comm);
+		owner_labels(s);
 		puts("} 1");
 	}
 }

@@ -40,24 +40,28 @@ static void fmt_bytes(char *buf, size_t len, uint64_t b)
 
 static void list_header(void)
 {
-	printf("%-20s %-9s %7s %10s %-8s %8s %6s %14s %10s %9s\n", "CHANNEL",
-	       "MODE", "SLOT", "CAPACITY", "STATE", "PID", "HB_AGE",
-	       "WRITE_NUM", "RATE/S", "CONSUMERS");
+	printf("%-20s %-9s %7s %10s %-8s %8s %6s %14s %10s %9s %s\n",
+	       "CHANNEL", "MODE", "SLOT", "CAPACITY", "STATE", "PID", "HB_AGE",
+	       "WRITE_NUM", "RATE/S", "CONSUMERS", "OWNER");
 }
 
 static void list_line(const struct sample *s, const struct snapshot *prev)
 {
 	const struct mdbus_stats *st = &s->st;
-	char age[32], r[32];
+	char age[32], r[32], cons[32], owner[OWNER_TEXT_MAX];
 
 	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
 	fmt_rate(r, sizeof r, rate_written(s, prev));
+	snprintf(cons, sizeof cons, "%4" PRIu32 "/%" PRIu32, st->consumers,
+		 st->max_consumers);
+	owner_text(s, owner, sizeof owner);
 	put_str_padded(stdout, s->name, sizeof s->name, 20);
 	printf(" %-9s %7" PRIu32 " %10" PRIu64 " %-8s %8d %6s %14" PRIu64
-	       " %10s %4" PRIu32 "/%" PRIu32 "\n",
-	       mdbus_mode_name(st->mode), st->slot_size, st->capacity,
-	       mdbus_pub_state_name(st->pub.state), (int)st->pub.pid, age,
-	       st->pub.write_num, r, st->consumers, st->max_consumers);
+	       " %10s %-9s ", mdbus_mode_name(st->mode), st->slot_size,
+	       st->capacity, mdbus_pub_state_name(st->pub.state),
+	       (int)st->pub.pid, age, st->pub.write_num, r, cons);
+	put_str(stdout, STR_TEXT, owner, sizeof owner);
+	putchar('\n');
 }
 
 static void counter_lines(const struct sample *s, const struct snapshot *prev)
@@ -108,6 +112,17 @@ static void consumer_lines(const struct sample *s, const struct snapshot *prev)
 	}
 }
 
+/* The segment file's owner, and whether it is the live publisher's user. */
+static void owner_line(const struct sample *s)
+{
+	char owner[OWNER_TEXT_MAX];
+
+	owner_text(s, owner, sizeof owner);
+	fputs("  owner: ", stdout);
+	put_str(stdout, STR_TEXT, owner, sizeof owner);
+	putchar('\n');
+}
+
 static void status_block(const struct sample *s, const struct snapshot *prev)
 {
 	const struct mdbus_stats *st = &s->st;
@@ -128,6 +143,7 @@ static void status_block(const struct sample *s, const struct snapshot *prev)
 	       " blocks = %" PRIu64 " slots, %" PRIu64 " bytes\n",
 	       st->slot_size, st->slots_per_block, st->block_count,
 	       st->capacity, st->total_size);
+	owner_line(s);
 	printf("  publisher: %s, pid %d", mdbus_pub_state_name(st->pub.state),
 	       (int)st->pub.pid);
 	if (*comm) {

@@ -69,6 +69,7 @@ static void fill_stats(const struct seg_map *m, struct mdbus_stats *st)
 	st->mode = (enum mdbus_mode)m->g.mode;
 	st->epoch = m->g.epoch;
 	st->create_ns = atomic_load_explicit(&h->create_ns, memory_order_relaxed);
+	st->owner = m->uid; /* fstat() of the descriptor mapped (seg_attach.c) */
 	seg_pub_info(h, &st->pub);
 }
 

@@ -541,11 +541,19 @@ struct mdbus_stats {
 	uint64_t create_ns;  /* CLOCK_REALTIME of creation */
 	struct mdbus_pub_info pub;
 	uint32_t consumers;  /* entries in use (filled up to max given) */
+	uid_t owner;         /* owner of the segment file read (st_uid) */
 };
 
 /* Snapshot of a channel for tools, attaching anonymously read-only: fills
- * *st and up to `max` consumer entries in use into cons[]. Returns 0 or a
- * negative error. Not for the hot path. */
+ * *st and up to `max` consumer entries in use into cons[]. st->owner is
+ * the owner of the very file the rest of *st was read from: fstat() of
+ * the descriptor that was mapped, not a second lookup by name, so a file
+ * renamed in between cannot lend its owner to another's contents. The
+ * header's publisher pid is only what that file says: any user who may
+ * write a file under the channel's name can name any pid there. A tool
+ * that shows st->pub.pid should show st->owner with it, or compare it
+ * with the owner of that live process (mdsub --list and --status do).
+ * Returns 0 or a negative error. Not for the hot path. */
 int mdbus_channel_stats(const char *channel, const char *dir, struct mdbus_stats *st,
 		struct mdbus_consumer_stat *cons, size_t max);
 

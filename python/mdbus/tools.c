@@ -197,7 +197,7 @@ static PyObject *consumer_dict(const struct mdbus_consumer_stat *c)
 static PyObject *stats_dict(const struct mdbus_stats *st, PyObject *cons)
 {
 	return Py_BuildValue(
-		"{sss(II)sIsIsIsIsKsKsssKsKs{sssisLsK}sN}",
+		"{sss(II)sIsIsIsIsKsKsssKsKs{sssisLsK}sNsI}",
 		"channel", st->channel,
 		"layout", st->layout_major, st->layout_minor,
 		"slot_size", st->slot_size,
@@ -214,7 +214,8 @@ static PyObject *stats_dict(const struct mdbus_stats *st, PyObject *cons)
 		"pid", (int)st->pub.pid,
 		"heartbeat_age_ns", (long long)st->pub.heartbeat_age_ns,
 		"write_num", (unsigned long long)st->pub.write_num,
-		"consumers", cons);
+		"consumers", cons,
+		"owner", (unsigned)st->owner);
 }
 
 /* stats(channel, dir=None): the channel's geometry, publisher and

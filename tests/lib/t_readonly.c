@@ -5,6 +5,7 @@
  * reads every message, times out cleanly and is woken (or polls) in a
  * blocking read although it cannot announce itself as waiting: it never
  * writes to its read-only mapping (that would crash it with SIGSEGV).
+ * mdbus_channel_stats() gives it the segment's owner (root), not its own.
  * Needs root to switch the reader to user nobody, else skips (77).
  */
 #include <errno.h>
@@ -61,6 +62,7 @@ static int reader(void *arg)
 	TU_CHECK_EQ(info.state, MDBUS_PUB_ACTIVE);
 	TU_CHECK_RC(mdbus_channel_stats(CHANNEL, NULL, &st, NULL, 0), 0);
 	TU_CHECK_EQ(st.consumers, 0);
+	TU_CHECK_EQ(st.owner, 0); /* root made it: not the reader's own uid */
 	atomic_store(&sh->waiting, 1);
 	read_check(s, 10, 10000000000LL); /* published while we wait */
 	mdbus_sub_close(s);

@@ -955,6 +955,8 @@ static void t_stats_list_unlink(void **state)
 		assert_int_equal(stat(tu_seg_path("st.b"), &sb), 0);
 		assert_int_equal((uint64_t)sb.st_size, st.total_size);
 		assert_int_equal(sb.st_mode & 0777, 0640);
+		assert_int_equal(st.owner, sb.st_uid); /* was 0x77... */
+		assert_int_equal(st.owner, geteuid());
 	}
 	assert_true(st.create_ns > 0 && st.create_ns <= tu_realtime_ns());
 	assert_int_equal(st.pub.state, MDBUS_PUB_ACTIVE);

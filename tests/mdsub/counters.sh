@@ -135,9 +135,9 @@ awk '/^# TYPE / { if (seen[$3]++) { print "twice: " $3; exit 1 }
      /^#/ { next }
      { n = $0; sub(/\{.*/, "", n); if (!type[n]) { print "undeclared: " n; exit 1 } }' \
 	"$WORK/prom" || fail "prometheus families"
-sed "s/HOLDER/$holder/" >"$WORK/want" <<'END'
+sed "s/HOLDER/$holder/; s/OWNERNAME/$(id -un)/" >"$WORK/want" <<'END'
 mdbus_channel_readable{channel="alpha"} 1
-mdbus_channel_info{channel="alpha",mode="overwrite",layout="4.1",publisher_state="stopped",publisher_process=""} 1
+mdbus_channel_info{channel="alpha",mode="overwrite",layout="4.1",publisher_state="stopped",publisher_process="",owner="OWNERNAME",owner_not_publisher="0"} 1
 mdbus_channel_messages_total{channel="alpha"} 5
 mdbus_channel_messages_total{channel="beta"} 2
 mdbus_publisher_counter_total{channel="alpha",counter="published"} 5

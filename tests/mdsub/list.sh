@@ -8,7 +8,7 @@
 
 status 0 "$MDSUB" --list >"$WORK/empty"
 [ "$(wc -l <"$WORK/empty")" -eq 1 ] || fail "empty directory: $(cat "$WORK/empty")"
-grep -q '^CHANNEL  *MODE  *SLOT  *CAPACITY  *STATE  *PID  *HB_AGE  *WRITE_NUM  *RATE/S  *CONSUMERS$' \
+grep -q '^CHANNEL  *MODE  *SLOT  *CAPACITY  *STATE  *PID  *HB_AGE  *WRITE_NUM  *RATE/S  *CONSUMERS  *OWNER$' \
 	"$WORK/empty" || fail "--list header: $(cat "$WORK/empty")"
 
 pub -g 16:4 alpha 3

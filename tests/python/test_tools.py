@@ -21,6 +21,7 @@ def test_channels_and_stats(bus):
     assert st["publisher"]["write_num"] == 10
     assert st["publisher"]["state"] == "stopped"
     assert st["consumers"] == []
+    assert st["owner"] == os.getuid()
 
 
 def test_errors_carry_code_and_detail(bus):

@@ -1,0 +1,107 @@
+#!/bin/sh
+# --list and --status show who owns each channel's segment file (the user
+# name, or the uid when it has none), and say so when that is not the
+# user of the live publisher the segment's header names: another user can
+# put a file under a channel's name in a directory anyone may write (as
+# /dev/shm) and name root's publisher in it. Text, JSON and Prometheus.
+. "${top_srcdir:-.}/tests/mdsub/helpers.sh"
+
+# owner_col FILE CHANNEL: the OWNER column of CHANNEL's --list line (the
+# rest of the line after the ten columns before it)
+owner_col() {
+	sed -En "s/^$2 +([^ ]+ +){9}//p" "$1"
+}
+
+# the owner's lines of --list and --status of CHANNEL, as they are
+# (state, owner column; owner line): lines CHANNEL
+lines() {
+	status 0 "$MDSUB" --list >"$WORK/list" || exit 1
+	printf '%s|%s\n' "$(awk -v c="$1" '$1 == c { print $5 }' "$WORK/list")" \
+		"$(owner_col "$WORK/list" "$1")"
+	status 0 "$MDSUB" --status "$1" >"$WORK/status" || exit 1
+	grep '^  owner: ' "$WORK/status"
+}
+
+me=$(id -un)
+pub alpha 3
+lines alpha >"$WORK/got"
+printf '%s\n' "stopped|$me" "  owner: $me" >"$WORK/want"
+same "$WORK/want" "$WORK/got" "own stopped channel"
+status 0 "$MDSUB" --list -o json >"$WORK/json"
+[ "$("$TOOL" jget channels.0.owner channels.0.owner_uid \
+	channels.0.owner_not_publisher <"$WORK/json" | tr '\n' ' ')" = \
+	"$me $(id -u) false " ] || fail "own channel, JSON: $(cat "$WORK/json")"
+
+# a live publisher of our own: its user is the owner, nothing to say
+"$TOOL" pub -k 60 live 1 &
+livepub=$!
+TOP=$MDBUS_DIR
+trap 'kill $livepub 2>/dev/null; rm -rf "$TOP" "$WORK"' EXIT
+wait_for sh -c "\"$MDSUB\" --status live | grep -q '^  publisher: active'"
+lines live >"$WORK/got"
+printf '%s\n' "active|$me" "  owner: $me" >"$WORK/want"
+same "$WORK/want" "$WORK/got" "own live publisher"
+kill $livepub
+
+if [ "$(id -u)" -ne 0 ] || ! command -v runuser >/dev/null; then
+	echo "SKIP: another user's segments need root and runuser"
+	exit 77
+fi
+nobody=$(id -u nobody) || { echo "SKIP: no user nobody"; exit 77; }
+
+# a uid without a name is shown as its number
+nameless=54321
+while getent passwd "$nameless" >/dev/null; do nameless=$((nameless + 1)); done
+pub nameless 1
+chown "$nameless" "$MDBUS_DIR/mdbus.nameless" "$MDBUS_DIR"/mdbus.nameless+*
+lines nameless >"$WORK/got"
+printf '%s\n' "stopped|$nameless" "  owner: $nameless" >"$WORK/want"
+same "$WORK/want" "$WORK/got" "uid without a name"
+status 0 "$MDSUB" --status -o json nameless >"$WORK/json"
+[ "$("$TOOL" jget channels.0.owner channels.0.owner_uid <"$WORK/json" |
+	tr '\n' ' ')" = "null $nameless " ] || fail "nameless, JSON: $(cat "$WORK/json")"
+
+# in a sticky directory anyone may write, nobody makes segments himself
+chmod 0755 "$MDBUS_DIR"
+STICKY=$MDBUS_DIR/sticky
+mkdir "$STICKY" && chmod 1777 "$STICKY" || fail "sticky directory"
+as_nobody() {
+	runuser -u nobody -- env MDBUS_DIR="$STICKY" "$@"
+}
+as_nobody "$TOOL" pub -k 60 honest 1 &
+honest=$!
+trap 'kill $livepub $honest 2>/dev/null; rm -rf "$TOP" "$WORK"' EXIT
+as_nobody "$TOOL" pub fake 2 || fail "nobody's segment"
+# fake names this (root's) shell as its live publisher: pub_pid and
+# pub_state (active) at 192, pub_start 0 (not known) at 200
+as_nobody "$TOOL" poke fake 192 $(($$ | 1 << 32)) &&
+	as_nobody "$TOOL" poke fake 200 0 || fail "poke as nobody"
+MDBUS_DIR=$STICKY
+wait_for sh -c "\"$MDSUB\" --status honest | grep -q '^  publisher: active'"
+# nobody's own live publisher: nothing to say
+lines honest >"$WORK/got"
+printf '%s\n' "active|nobody" "  owner: nobody" >"$WORK/want"
+same "$WORK/want" "$WORK/got" "nobody's own publisher"
+# nobody's file naming root's process: said in both
+lines fake >"$WORK/got"
+printf '%s\n' "active|nobody, not the publisher's user root" \
+	"  owner: nobody, not the publisher's user root" >"$WORK/want"
+same "$WORK/want" "$WORK/got" "nobody's segment naming root's publisher"
+grep -q "^  publisher: active, pid $$ " "$WORK/status" ||
+	fail "fake's publisher: $(cat "$WORK/status")"
+status 0 "$MDSUB" --status -o json fake >"$WORK/json"
+[ "$("$TOOL" jget channels.0.owner channels.0.owner_uid \
+	channels.0.owner_not_publisher channels.0.publisher.uid <"$WORK/json" |
+	tr '\n' ' ')" = "nobody $nobody true 0 " ] ||
+	fail "fake, JSON: $(cat "$WORK/json")"
+status 0 "$MDSUB" --status -o prometheus >"$WORK/prom"
+grep -q '^mdbus_channel_info{channel="fake",.*,owner="nobody",owner_not_publisher="1"} 1$' \
+	"$WORK/prom" &&
+	grep -q '^mdbus_channel_info{channel="honest",.*,owner="nobody",owner_not_publisher="0"} 1$' \
+	"$WORK/prom" || fail "prometheus: $(grep _info "$WORK/prom")"
+# --owner=root refuses nobody's files outright, naming the owner
+status 1 "$MDSUB" --owner=root --status fake >"$WORK/refused" 2>/dev/null
+grep -q "^fake: unreadable: channel fake: the segment belongs to uid $nobody, not to the expected owner (uid 0)" \
+	"$WORK/refused" || fail "--owner=root: $(cat "$WORK/refused")"
+kill $honest
+exit 0
