@@ -286,20 +286,31 @@ static int pull_subscribe(struct nats_src *n, uint64_t start_seq,
 			  jsOptions *jo, char *err, size_t errlen);
 static int connected(struct nats_src *n);
 
-/* Where a remade consumer starts: the message the channel's thread
- * dequeued last (in the ring, or held by back-pressure: published twice
- * it is a duplicate, dropped), else the first queued, else after the
- * last message taken. What is queued is dropped (the new consumer
- * delivers it again), and acknowledgements of what the channel's thread
- * dequeued before are not sent (gen): AckAll on the new consumer would
- * take them for its own. */
+/* Where a remade consumer starts, its restart point (doc/protocol.md,
+ * "NATS framing"): the message the channel's thread dequeued last (in
+ * the ring, or held by back-pressure: published twice it is a
+ * duplicate, dropped), else the first queued that has a stream sequence
+ * (one not from the consumer, queued before any delivery, has none),
+ * else after the last message taken. What is queued is dropped (the new
+ * consumer delivers it again), and acknowledgements of what the
+ * channel's thread dequeued before are not sent (gen): AckAll on the new
+ * consumer would take them for its own. The last message taken becomes
+ * the one before the restart point, as if the dropped ones never came:
+ * the next restart point, when this remake fails (retried by the next
+ * read) or the new consumer skips or is gone before it delivered
+ * anything, is this one again. Left at the last one taken, past what was
+ * dropped, it lost those in silence whenever nothing had been dequeued
+ * (back-pressure holding the channel from its start), and AckAll took
+ * them for handled. A restart point kept apart until a remake succeeds
+ * would not cover a new consumer that skips before its first delivery. */
 static uint64_t restart_point(struct nats_src *n)
 {
 	uint64_t from;
 
 	pthread_mutex_lock(&n->mu);
 	from = n->resume_sseq ? n->resume_sseq :
-	       n->qlen ? n->q[n->qhead].sseq : n->last_sseq + 1;
+	       n->qlen && n->q[n->qhead].sseq ? n->q[n->qhead].sseq :
+	       n->last_sseq + 1;
 	while (n->qlen) {
 		natsMsg_Destroy(n->q[n->qhead].m);
 		n->qhead = (n->qhead + 1) % n->qcap;
@@ -307,6 +318,7 @@ static uint64_t restart_point(struct nats_src *n)
 	}
 	n->gen++;
 	pthread_mutex_unlock(&n->mu);
+	n->last_sseq = from - 1; /* the reader's own (from >= 1) */
 	return from;
 }
 
