@@ -32,6 +32,17 @@ static int name_ok(const char *s)
 	return 1;
 }
 
+/* The inbox has no pending limits: what comes to it is what the requests
+ * asked for (each at most `want`), and libnats's defaults (65536
+ * messages, 64 MB) would drop deliveries asked for, a gap for the reader
+ * (a consumer made again, whose next request brings as much), whenever
+ * the requests live at once bring more: a batch near its maximum, or of
+ * large messages (65536 of 1 KB is 64 MB), with two live
+ * (doc/protocol.md, "JetStream pull requests"). No limit derived from
+ * the batch would always hold: how many requests are live at once is
+ * not bounded (a late status ends one early), nor, with a short
+ * ack_wait, what the server delivers again; the caller bounds the
+ * deliveries it asks for by count (its queue's room), as its queue is. */
 int nats_pull_open(struct nats_pull *p, natsConnection *nc,
 		   const char *stream, const char *consumer, int64_t expires_ms,
 		   char *err, size_t errlen)
@@ -55,6 +66,8 @@ int nats_pull_open(struct nats_pull *p, natsConnection *nc,
 	s = natsInbox_Create(&inbox);
 	if (s == NATS_OK)
 		s = natsConnection_SubscribeSync(&p->inbox, nc, inbox);
+	if (s == NATS_OK)
+		s = natsSubscription_SetPendingLimits(p->inbox, -1, -1);
 	natsInbox_Destroy(inbox);
 	if (s != NATS_OK) {
 		snprintf(err, errlen, "the pull requests' inbox: %s",

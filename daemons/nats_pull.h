@@ -26,9 +26,9 @@ struct nats_pull {
 	int64_t expires_ms;      /* each request's life */
 };
 
-/* Subscribes to a new inbox for the consumer `consumer` of `stream`,
- * whose requests live expires_ms: 0, or a negative code with the reason
- * in err (nothing subscribed). */
+/* Subscribes to a new inbox (without pending limits: nats_pull.c) for
+ * the consumer `consumer` of `stream`, whose requests live expires_ms:
+ * 0, or a negative code with the reason in err (nothing subscribed). */
 int nats_pull_open(struct nats_pull *p, natsConnection *nc,
 		   const char *stream, const char *consumer, int64_t expires_ms,
 		   char *err, size_t errlen);

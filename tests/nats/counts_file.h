@@ -1,7 +1,7 @@
 /*
  * counts_file.h - included once by each LD_PRELOAD'ed counter of
  * tests/nats (msg_threads.c, sub_window.c, pull_extra.c, pull_away.c,
- * remake_fail.c):
+ * remake_fail.c, pull_hold.c):
  * at the process's exit, "NAME1 N1 NAME2 N2" into the file the environment
  * variable names (nothing without it). The counters are relaxed atomics
  * read once, after the threads' last calls.

@@ -40,6 +40,13 @@ hook() {
 	[ -f "$HOOK" ] || fail "no $HOOK: make check builds it"
 }
 
+# hook_counts FILE NAME: the "NAME1 N1 NAME2 N2" an interposer wrote into
+# FILE at mdpub NAME's exit (counts_file.h): N1 and N2 in $N1 and $N2
+hook_counts() {
+	read -r _ N1 _ N2 <"$1" ||
+		fail "no $1 (mdpub died?): $(tail -n 5 "$WORK/$2.log")"
+}
+
 # start_hooked NAME HOOK VAR=VALUE ARGS...: as start (mdpub/helpers.sh),
 # with the interposer HOOK LD_PRELOAD'ed and VAR=VALUE (where it
 # writes) in mdpub's environment; under ASan the interposer comes before

@@ -1,8 +1,9 @@
 /*
  * interpose.h - included once by each LD_PRELOAD'ed interposer of
- * tests/nats (sub_window.c, pull_extra.c, pull_away.c, remake_fail.c): a
- * function's next definition, a sleep, and mdpub's connection, taken as
- * natsConnection_Connect() makes it (the tests run one nats channel).
+ * tests/nats (sub_window.c, pull_extra.c, pull_away.c, remake_fail.c,
+ * pull_hold.c): a function's next definition, a sleep, and mdpub's
+ * connection, taken as natsConnection_Connect() makes it (the tests run
+ * one nats channel).
  */
 #ifndef INTERPOSE_H
 #define INTERPOSE_H

@@ -48,8 +48,7 @@ exactly_once f r2
 grep "channel fd: source nats: " "$WORK/fa.log" | tail -n 1 |
 	grep -q ": duplicate 0 session 0 malformed 0 errors 1 resets 1 jump 0\$" ||
 	fail "fa: $(grep 'source nats' "$WORK/fa.log" | tail -n 1)"
-read -r _ dropped _ failed <"$WORK/fail" ||
-	fail "no $WORK/fail (mdpub died?): $(tail -n 5 "$WORK/fa.log")"
-[ "$dropped" -eq 1 ] && [ "$failed" -eq 1 ] ||
-	fail "the interposer dropped $dropped deliveries and failed $failed creates, not 1 and 1"
+hook_counts "$WORK/fail" fa
+[ "$N1" -eq 1 ] && [ "$N2" -eq 1 ] ||
+	fail "the interposer dropped $N1 deliveries and failed $N2 creates, not 1 and 1"
 exit 0
