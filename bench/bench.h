@@ -19,6 +19,8 @@
 #define BENCH_MAX_CONSUMERS 8        /* readers of one run (idle ones too) */
 #define BENCH_RING_SLOTS (1u << 16)  /* slots per ring, both transports */
 #define BENCH_MAX_SLOT 256u          /* largest slot size measured */
+#define BENCH_BURST 32u              /* unpaced messages handed over at once
+					to a transport's publish_burst */
 #define BENCH_MAX_REPS 9             /* runs per cell at most (median) */
 
 enum bench_mode { BENCH_OVERWRITE = 0, BENCH_LOSSLESS = 1 };
@@ -52,6 +54,14 @@ struct bench_transport {
 	 * lossless ring is full (nothing written: retry), or another error. */
 	int (*pub_open)(struct bench_run *run, void **pub);
 	int (*publish)(void *pub, const void *data, size_t size);
+	/* Optional, a batching transport: publishes up to count messages
+	 * of size bytes in place, the first at msg, each stride words after
+	 * the one before (a feed handler's decoded packet), without waiting
+	 * for more; returns how many it took (at least 1), -EAGAIN when a
+	 * lossless ring took none (retry), or another error. Unpaced runs
+	 * hand over BENCH_BURST at a time through it (drivers.c). */
+	int (*publish_burst)(void *pub, const uint64_t *msg, size_t stride,
+			     unsigned count, size_t size);
 	/* Optional: makes public what publish() has buffered (a batching
 	 * transport); returns 0 or a negative error. */
 	int (*flush)(void *pub);
