@@ -171,7 +171,7 @@ static int batch_publish(void *pub, const void *data, size_t size)
 			return r < 0 ? r : -EAGAIN;
 	}
 	m = &b->msgs[b->n];
-	memcpy(b->data[b->n], data, size);
+	bench_copy(b->data[b->n], data, size);
 	m->data = b->data[b->n];
 	m->size = (uint32_t)size;
 	m->type = MDBUS_MSG_RAW;
@@ -259,7 +259,7 @@ static int batch_take(void *arg, const struct mdbus_msg *msg, const void *payloa
 	b->rx[b->n].seq = msg->seq;
 	b->rx[b->n].lost = msg->lost + b->taken_back;
 	b->taken_back = 0;
-	memcpy(b->data[b->n], payload, msg->size < b->len ? msg->size : b->len);
+	bench_copy(b->data[b->n], payload, msg->size < b->len ? msg->size : b->len);
 	b->n++;
 	return 0;
 }
@@ -308,7 +308,7 @@ static int drain_take(void *arg, const struct mdbus_msg *msg, const void *payloa
 		return 0;
 	}
 	d->lost += msg->lost;
-	memcpy(d->buf, payload, msg->size < d->len ? msg->size : d->len);
+	bench_copy(d->buf, payload, msg->size < d->len ? msg->size : d->len);
 	return 0;
 }
 
@@ -324,7 +324,7 @@ static int batch_drain(void *sub, void *buf, size_t len, unsigned max,
 
 	b->taken_back = 0;
 	for (; b->head < b->n && queued < max; b->head++, queued++) {
-		memcpy(buf, b->data[b->head], len < 8 * BATCH_WORDS ? len : 8 * BATCH_WORDS);
+		bench_copy(buf, b->data[b->head], len < 8 * BATCH_WORDS ? len : 8 * BATCH_WORDS);
 		d.lost += b->rx[b->head].lost;
 	}
 	r = queued < max ? mdbus_sub_poll(b->sub, drain_take, &d, max - queued) : 0;
