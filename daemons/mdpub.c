@@ -30,8 +30,9 @@
 #define EXIT_USAGE 64 /* EX_USAGE of sysexits.h, as mdsub */
 #define EXIT_PARTIAL 2 /* --replay, --lines: not all of the input published */
 #define SETS_MAX 64    /* --set options */
-#define REPLAY_RING_MAX (1ULL << 30) /* --replay: a recorded ring's bytes at
-					most (add_recorded()) */
+#define REPLAY_RING_MAX (1ULL << 30) /* --replay: a ring's bytes at most
+					while a recording chose part of its
+					geometry (replay_too_big()) */
 
 struct opts {
 	const char *conf_path; /* NULL: the embedded default */
@@ -728,33 +729,33 @@ static int add_kv(char **kv, size_t *n, const char *fmt, ...)
 	return 0;
 }
 
-/* Whether --set names one of the ring's geometry keys. */
-static int geometry_set(const struct opts *o)
+/* How many of the ring's three geometry keys --set names. */
+static int geometry_named(const struct opts *o)
 {
 	static const char *const keys[] = {"slot_size=", "slots_per_block=",
 					   "block_count="};
 	size_t i, k;
+	int named = 0;
 
-	for (i = 0; i < o->nsets; i++)
-		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-			if (strncmp(o->sets[i], keys[k], strlen(keys[k])) == 0)
-				return 1;
-	return 0;
+	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		for (i = 0; i < o->nsets; i++)
+			if (strncmp(o->sets[i], keys[k], strlen(keys[k])) == 0) {
+				named++;
+				break;
+			}
+	return named;
 }
 
 /*
  * --replay: the geometry and mode the recording's header names, when
  * libmdbus would take them for channel (a header is hostile input: the
- * defaults otherwise), and when its ring is at most REPLAY_RING_MAX bytes
- * or --set names a geometry (a header cannot make mdpub take the
- * segment directory's memory: a larger one is refused). 0, 1 after
- * logging a refusal, or -1 out of memory.
+ * defaults otherwise). 1 when they were added (replay_too_big() then
+ * checks what they make), 0 when not, -1 out of memory.
  */
-static int add_recorded(char **kv, size_t *n, const struct opts *o,
-			const char *channel, const struct mdbus_rec_info *info)
+static int add_recorded(char **kv, size_t *n, const char *channel,
+			const struct mdbus_rec_info *info)
 {
 	struct mdbus_pub_config cfg;
-	uint64_t ring;
 
 	mdbus_pub_config_init(&cfg);
 	cfg.slot_size = info->slot_size;
@@ -764,26 +765,49 @@ static int add_recorded(char **kv, size_t *n, const struct opts *o,
 	    (unsigned)info->mode > MDBUS_MODE_LOSSLESS ||
 	    mdbus_pub_config_check(channel, &cfg) < 0)
 		return 0; /* unknown or unusable: the defaults */
-	ring = (uint64_t)info->slot_size * info->slots_per_block * info->block_count;
-	if (ring > REPLAY_RING_MAX && !geometry_set(o)) {
-		log_msg(LOG_ERR, "%s: the recording asks for a ring of %" PRIu64
-			" MiB (slot_size %u, slots_per_block %u, block_count "
-			"%u), more than the %llu MiB --replay takes from a "
-			"recording: name the geometry (--set block_count=N, "
-			"mdpub(8))", o->input, ring >> 20, info->slot_size,
-			info->slots_per_block, info->block_count,
-			REPLAY_RING_MAX >> 20);
-		return 1;
-	}
-	return add_kv(kv, n, "slot_size=%u", info->slot_size) |
-	       add_kv(kv, n, "slots_per_block=%u", info->slots_per_block) |
-	       add_kv(kv, n, "block_count=%u", info->block_count) |
-	       add_kv(kv, n, "mode=%s", mdbus_mode_name(info->mode));
+	if (add_kv(kv, n, "slot_size=%u", info->slot_size) |
+	    add_kv(kv, n, "slots_per_block=%u", info->slots_per_block) |
+	    add_kv(kv, n, "block_count=%u", info->block_count) |
+	    add_kv(kv, n, "mode=%s", mdbus_mode_name(info->mode)))
+		return -1;
+	return 1;
 }
+
+/*
+ * Whether the ring of the channel --replay made (c) is more than
+ * REPLAY_RING_MAX bytes while the recording chose part of its geometry:
+ * a header must not make mdpub take the segment directory's memory. The
+ * bytes are the segment's, each block a whole number of pages (a ring of
+ * 64-byte slots one to a block takes 64 times its slots' bytes), and the
+ * geometry the one in effect, --set keys included (naming one key does
+ * not bound what the others make). Logs the refusal.
+ */
+static int replay_too_big(const struct opts *o, const struct chan_conf *c)
+{
+	/* each at most 2^20, 2^31 and 2^31 (conf.c): no overflow here */
+	uint64_t block = c->slot_size * c->slots_per_block, bytes;
+
+	if (block < 4096)
+		block = 4096; /* a block is page-aligned (doc/protocol.md) */
+	if (!c->block_count || block <= REPLAY_RING_MAX / c->block_count)
+		return 0;
+	bytes = block > UINT64_MAX / c->block_count ? UINT64_MAX
+						    : block * c->block_count;
+	log_msg(LOG_ERR, "%s: the recording's geometry makes a ring of %" PRIu64
+		" MiB (slot_size %" PRIu64 ", slots_per_block %" PRIu64
+		", block_count %" PRIu64 "), more than the %llu MiB --replay "
+		"takes from a recording: name a smaller geometry with --set "
+		"(block_count=N), or all three keys (mdpub(8))", o->input,
+		bytes >> 20, c->slot_size, c->slots_per_block, c->block_count,
+		REPLAY_RING_MAX >> 20);
+	return 1;
+}
+
 /* The settings of --replay or --lines in kv (n of them); the channel in
  * *channel. 0, or -1 after logging why. */
 static int cli_settings(const struct opts *o, char **kv, size_t *n,
-			const char **channel, char *name, size_t namelen)
+			const char **channel, char *name, size_t namelen,
+			int *recorded)
 {
 	int replay = strcmp(o->source, "replay") == 0, have = 0, rc = 0;
 	struct mdbus_rec_info info;
@@ -815,8 +839,12 @@ static int cli_settings(const struct opts *o, char **kv, size_t *n,
 		rc |= add_kv(kv, n, "loop=yes");
 	if (o->keep_seq)
 		rc |= add_kv(kv, n, "keep_seq=yes");
-	if (have && rc == 0 && (rc = add_recorded(kv, n, o, *channel, &info)) > 0)
-		return -1;
+	if (have && rc == 0) {
+		int got = add_recorded(kv, n, *channel, &info);
+
+		*recorded = got > 0;
+		rc = got < 0 ? -1 : 0;
+	}
 	for (size_t i = 0; i < o->nsets; i++)
 		rc |= add_kv(kv, n, "%s", o->sets[i]);
 	if (rc)
@@ -833,10 +861,18 @@ static struct mdpub_conf *load_cli(const struct opts *o)
 	struct mdpub_conf *conf = NULL;
 	const char *channel;
 	size_t n = 0;
+	int recorded = 0;
 
-	if (cli_settings(o, kv, &n, &channel, name, sizeof(name)) == 0 &&
+	if (cli_settings(o, kv, &n, &channel, name, sizeof(name),
+			 &recorded) == 0 &&
 	    conf_build(&conf, "command line", channel, kv, n, &report) < 0)
 		log_report(&report);
+	/* the one channel; all three keys named: the recording chose none */
+	if (conf && recorded && geometry_named(o) < 3 && conf->nchans == 1 &&
+	    replay_too_big(o, conf->chans[0])) {
+		conf_free(conf);
+		conf = NULL;
+	}
 	while (n)
 		free(kv[--n]);
 	return conf;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # mdpub without a configuration file: --replay FILE [CHANNEL] (the
-# recorded geometry and mode (a recorded ring over 1 GiB refused), the
+# recorded geometry and mode (a ring over 1 GiB refused while the
+# recording chose part of its geometry, page-rounded blocks counted), the
 # channel the header names, --speed,
 # --loop, --set), --lines FILE|- CHANNEL with an exit status that says
 # whether every line was published, hostile recordings refused or
@@ -110,12 +111,32 @@ status 0 "$MDPUB" --replay "$WORK/odd.rec" --speed 0 2>"$WORK/odd.log"
 grep -q "channel odd: in 1 out 1 " "$WORK/odd.log" || fail "odd geometry: $(cat "$WORK/odd.log")"
 # a recorded ring of 2 GiB (1024 B x 65536 x 32): refused before anything
 # is made, the sizes and the fix named; with a geometry named, it replays
-{ printf 'MDBUSREC'; le 65536 4; le 1 4; printf '%-72s' big | tr ' ' '\000'
-  le 1024 4; le 65536 4; le 32 4; le 0 4; le 0 8; le 120 4; le 0 4; record 1 1 a; } >"$WORK/big.rec"
-status 1 "$MDPUB" --replay "$WORK/big.rec" --speed 0 2>"$WORK/big.log"
-grep -q "mdpub\[err\]: $WORK/big.rec: the recording asks for a ring of 2048 MiB (slot_size 1024, slots_per_block 65536, block_count 32), more than the 1024 MiB --replay takes from a recording: name the geometry (--set block_count=N, mdpub(8))$" \
-	"$WORK/big.log" || fail "2 GiB recorded ring: $(cat "$WORK/big.log")"
-[ ! -e "$MDBUS_DIR/mdbus.big" ] || fail "2 GiB recorded ring: a segment was made"
+bigrec() { # bigrec FILE CHANNEL SLOT_SIZE SLOTS_PER_BLOCK BLOCK_COUNT
+	{ printf 'MDBUSREC'; le 65536 4; le 1 4; printf '%-72s' "$2" | tr ' ' '\000'
+	  le "$3" 4; le "$4" 4; le "$5" 4; le 0 4; le 0 8; le 120 4; le 0 4
+	  record 1 1 a; } >"$1"
+}
+too_big() { # too_big WHAT CHANNEL MIB SLOT_SIZE SLOTS_PER_BLOCK BLOCK_COUNT MDPUB-ARGS...
+	what=$1 ch=$2 mib=$3 geom="slot_size $4, slots_per_block $5, block_count $6"
+	shift 6
+	status 1 "$MDPUB" "$@" --speed 0 2>"$WORK/big.log"
+	grep -q "mdpub\[err\]: $WORK/$ch.rec: the recording's geometry makes a ring of $mib MiB ($geom), more than the 1024 MiB --replay takes from a recording: name a smaller geometry with --set (block_count=N), or all three keys (mdpub(8))$" \
+		"$WORK/big.log" || fail "$what: $(cat "$WORK/big.log")"
+	[ ! -e "$MDBUS_DIR/mdbus.$ch" ] || fail "$what: a segment was made"
+}
+bigrec "$WORK/big.rec" big 1024 65536 32
+too_big "2 GiB recorded ring" big 2048 1024 65536 32 --replay "$WORK/big.rec"
+# 64-byte slots one to a block: 32 MiB of slots, but each block is a page,
+# a segment of 2 GiB
+bigrec "$WORK/pages.rec" pages 64 1 524288
+too_big "a ring of pages" pages 2048 64 1 524288 --replay "$WORK/pages.rec"
+# two keys named, the slot size the recording's: 2 MiB blocks x 1024 =
+# 2 GiB; one named, the others making a 2 GiB block
+too_big "block_count named" big 2048 1024 2048 1024 --replay "$WORK/big.rec" \
+	--set slots_per_block=2048 --set block_count=1024
+bigrec "$WORK/wide.rec" wide 1024 2097152 2
+too_big "one block of 2 GiB" wide 2048 1024 2097152 1 --replay "$WORK/wide.rec" \
+	--set block_count=1
 status 0 "$MDPUB" --replay "$WORK/big.rec" --speed 0 --set slots_per_block=64 \
 	--set block_count=2 2>"$WORK/big2.log"
 grep -q "channel big: in 1 out 1 " "$WORK/big2.log" || fail "big, geometry named: $(cat "$WORK/big2.log")"
