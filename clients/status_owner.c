@@ -4,26 +4,40 @@
  * --watch (mdsub(1), "STATUS"): another user can put a file under a
  * channel's name that names root's mdpub as its publisher.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "status.h"
 
+/* A passwd entry's buffer grows to this at most: an entry larger than
+ * the buffer is ERANGE, not "no such user" (a long gecos or home, as a
+ * directory service may give). */
+#define PW_BUF_MAX (1u << 20)
+
 int user_text(uid_t uid, char *out, size_t n)
 {
 	struct passwd pw, *found = NULL;
-	char buf[1024];
+	size_t len = 1024;
+	char *buf = NULL, *b;
+	int r = ERANGE, named;
 
-	if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found &&
-	    *pw.pw_name) {
-		snprintf(out, n, "%s", pw.pw_name);
-		return 1;
+	while (r == ERANGE && len <= PW_BUF_MAX && (b = realloc(buf, len))) {
+		buf = b;
+		r = getpwuid_r(uid, &pw, buf, len, &found);
+		len *= 2;
 	}
-	snprintf(out, n, "%u", (unsigned)uid);
-	return 0;
+	named = r == 0 && found && *pw.pw_name;
+	if (named)
+		snprintf(out, n, "%s", pw.pw_name);
+	else
+		snprintf(out, n, "%u", (unsigned)uid);
+	free(buf);
+	return named;
 }
 
 /* The effective uid on the "Uid:" line of /proc/PID/status: 0, or -1

@@ -59,13 +59,17 @@ static int map_ready_header(int fd, const char *channel, struct stat *st,
 	return 0;
 }
 
+#define PW_BUF_MAX (1u << 20) /* expected_owner()'s buffer at most */
+
 /* The uid the segment must belong to: owner, else $MDBUS_OWNER, each a
  * user name or a number; (uid_t)-1 when neither is set: any. */
 static int expected_owner(const char *owner, uid_t *uid)
 {
 	struct passwd pw, *found = NULL;
-	char buf[1024], *end;
+	size_t len = 1024;
+	char *buf = NULL, *b, *end;
 	unsigned long v;
+	int r = ERANGE;
 
 	*uid = (uid_t)-1;
 	if (!owner || !*owner)
@@ -78,10 +82,19 @@ static int expected_owner(const char *owner, uid_t *uid)
 		*uid = (uid_t)v;
 		return 0;
 	}
-	if (getpwnam_r(owner, &pw, buf, sizeof(buf), &found) != 0 || !found)
+	/* an entry larger than the buffer is ERANGE, not "no such user" (a
+	 * long gecos or home, as a directory service may give) */
+	while (r == ERANGE && len <= PW_BUF_MAX && (b = realloc(buf, len))) {
+		buf = b;
+		r = getpwnam_r(owner, &pw, buf, len, &found);
+		len *= 2;
+	}
+	if (r == 0 && found)
+		*uid = pw.pw_uid;
+	free(buf);
+	if (r != 0 || !found)
 		return err_set(-EINVAL, "unknown user '%.64s' given as the "
 			       "segments' owner", owner);
-	*uid = pw.pw_uid;
 	return 0;
 }
 

@@ -4,6 +4,8 @@
 # user of the live publisher the segment's header names: another user can
 # put a file under a channel's name in a directory anyone may write (as
 # /dev/shm) and name root's publisher in it. Text, JSON and Prometheus.
+# A user whose passwd entry is long is shown by name (and --owner takes
+# it), not as a number.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 # owner_col FILE CHANNEL: the OWNER column of CHANNEL's --list line (the
@@ -31,6 +33,22 @@ status 0 "$MDSUB" --list -o json >"$WORK/json"
 [ "$("$TOOL" jget channels.0.owner channels.0.owner_uid \
 	channels.0.owner_not_publisher <"$WORK/json" | tr '\n' ' ')" = \
 	"$me $(id -u) false " ] || fail "own channel, JSON: $(cat "$WORK/json")"
+
+# a passwd entry too long for a first buffer of 1 KiB (glibc's ERANGE,
+# as for a long gecos or home from a directory service; interposer
+# mdsub/pw_erange.c) is still a name: shown, and --owner takes it
+PW=$top_builddir/tests/mdsub/.libs/pw_erange.so
+[ -f "$PW" ] || fail "no $PW: make check builds it"
+pw_long() {
+	env LD_PRELOAD="$PW" \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" "$@"
+}
+status 0 pw_long "$MDSUB" --list >"$WORK/list"
+[ "$(owner_col "$WORK/list" alpha)" = "$me" ] ||
+	fail "long passwd entry, --list: $(cat "$WORK/list")"
+status 0 pw_long "$MDSUB" --owner="$me" --status alpha >"$WORK/status" 2>&1
+grep -qx "  owner: $me" "$WORK/status" ||
+	fail "long passwd entry, --owner: $(cat "$WORK/status")"
 
 # a live publisher of our own: its user is the owner, nothing to say
 "$TOOL" pub -k 60 live 1 &
