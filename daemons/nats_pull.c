@@ -32,20 +32,17 @@ static int name_ok(const char *s)
 	return 1;
 }
 
-/* The inbox has no pending limits: what comes to it is what the requests
- * asked for (each at most `want`), and libnats's defaults (65536
- * messages, 64 MB) would drop deliveries asked for, a gap for the reader
- * (a consumer made again, whose next request brings as much), whenever
- * the requests live at once bring more: a batch near its maximum, or of
- * large messages (65536 of 1 KB is 64 MB), with two live
- * (doc/protocol.md, "JetStream pull requests"). No limit derived from
- * the batch would always hold: how many requests are live at once is
- * not bounded (a late status ends one early), nor, with a short
- * ack_wait, what the server delivers again; the caller bounds the
- * deliveries it asks for by count (its queue's room), as its queue is. */
+/* The inbox's pending limits are the caller's (nats_pull_open()): what
+ * comes to it is what the requests asked for (each at most `want`),
+ * unless another client publishes to it; libnats's defaults (65536
+ * messages, 64 MB) dropped deliveries asked for (a gap for the reader, a
+ * consumer made again) when the requests live at once brought more (a
+ * batch near its maximum, or of large messages), and no limit at all let
+ * a flood of the inbox while back-pressure holds the reader take any
+ * memory (doc/protocol.md, "JetStream pull requests"). */
 int nats_pull_open(struct nats_pull *p, natsConnection *nc,
 		   const char *stream, const char *consumer, int64_t expires_ms,
-		   char *err, size_t errlen)
+		   int max_msgs, int max_bytes, char *err, size_t errlen)
 {
 	natsInbox *inbox = NULL;
 	natsStatus s;
@@ -67,7 +64,8 @@ int nats_pull_open(struct nats_pull *p, natsConnection *nc,
 	if (s == NATS_OK)
 		s = natsConnection_SubscribeSync(&p->inbox, nc, inbox);
 	if (s == NATS_OK)
-		s = natsSubscription_SetPendingLimits(p->inbox, -1, -1);
+		s = natsSubscription_SetPendingLimits(p->inbox, max_msgs,
+						      max_bytes);
 	natsInbox_Destroy(inbox);
 	if (s != NATS_OK) {
 		snprintf(err, errlen, "the pull requests' inbox: %s",

@@ -26,12 +26,14 @@ struct nats_pull {
 	int64_t expires_ms;      /* each request's life */
 };
 
-/* Subscribes to a new inbox (without pending limits: nats_pull.c) for
- * the consumer `consumer` of `stream`, whose requests live expires_ms:
- * 0, or a negative code with the reason in err (nothing subscribed). */
+/* Subscribes to a new inbox for the consumer `consumer` of `stream`,
+ * whose requests live expires_ms, holding at most max_msgs messages and
+ * max_bytes bytes not yet taken (past them the client library drops:
+ * nats_pull.c): 0, or a negative code with the reason in err (nothing
+ * subscribed). */
 int nats_pull_open(struct nats_pull *p, natsConnection *nc,
 		   const char *stream, const char *consumer, int64_t expires_ms,
-		   char *err, size_t errlen);
+		   int max_msgs, int max_bytes, char *err, size_t errlen);
 
 /* The next message on the inbox, waiting wait_ms at most; a request for
  * `want` (> 0) is sent first when none is outstanding and the connection

@@ -39,6 +39,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -54,6 +55,10 @@
 
 #define NEXT_WAIT_MS 100    /* the reader thread looks at `stopping` */
 #define PULL_EXPIRES_MS 500 /* a pull request's life (nats_pull.h) */
+#define PULL_LIVE_MAX 8u    /* pull_limits(): requests live at once (4 seen) */
+#define PULL_MSG_EXTRA 4096u /* pull_limits(): a delivery's headers, at most */
+#define NATS_PENDING_MSGS 65536  /* libnats's default pending limits */
+#define NATS_PENDING_BYTES (64 * 1024 * 1024)
 #define DRAIN_MAX 1024      /* messages per loop iteration */
 #define FLUSH_MS 2000       /* at stop: acknowledgements reach the server */
 #define ACK_STOP_MS 5000    /* or, kept for a reconnection, this long */
@@ -820,6 +825,25 @@ static int consumer_failed(const struct nats_src *n, natsStatus s, char *err,
 	return -EIO;
 }
 
+/*
+ * The pull inbox's pending limits: PULL_LIVE_MAX requests of `batch`
+ * deliveries, each of the channel's slot size (more than its largest
+ * payload; its segment is not open yet) and PULL_MSG_EXTRA bytes of
+ * headers, at least libnats's defaults: what requests live at once bring
+ * fits (a delivery past them is dropped: a gap, the consumer made
+ * again), and a flood of the inbox by another client while back-pressure
+ * holds the reader costs that much memory at most.
+ */
+static void pull_limits(const struct nats_src *n, int *msgs, int *bytes)
+{
+	uint64_t m = PULL_LIVE_MAX * n->conf.batch;
+	uint64_t b = m * (channel_conf(n->base.ch)->slot_size + PULL_MSG_EXTRA);
+
+	*msgs = m > NATS_PENDING_MSGS ? (int)m : NATS_PENDING_MSGS;
+	*bytes = b > INT_MAX ? INT_MAX :
+		 b > NATS_PENDING_BYTES ? (int)b : NATS_PENDING_BYTES;
+}
+
 /* The pull requests for the consumer n->sub is bound to: its name is the
  * durable's, or the server's for one it named. 0, or a negative code
  * with the reason in err and the subscription given up (retire()). */
@@ -829,14 +853,15 @@ static int open_pull(struct nats_src *n, jsOptions *jo, char *err,
 	jsConsumerInfo *ci = NULL;
 	jsErrCode jerr = 0;
 	natsStatus s = NATS_OK;
-	int rc;
+	int rc, max_msgs, max_bytes;
 
+	pull_limits(n, &max_msgs, &max_bytes);
 	if (!n->conf.durable)
 		s = natsSubscription_GetConsumerInfo(&ci, n->sub, jo, &jerr);
 	rc = s != NATS_OK ? consumer_failed(n, s, err, errlen) :
 	     nats_pull_open(&n->pull, n->nc, n->conf.stream,
 			    ci ? ci->Name : n->conf.durable, PULL_EXPIRES_MS,
-			    err, errlen);
+			    max_msgs, max_bytes, err, errlen);
 	jsConsumerInfo_Destroy(ci);
 	if (rc < 0)
 		retire(n);

@@ -33,6 +33,16 @@ nats_start() {
 
 nats_port() { cat "$WORK/$1.port"; }
 
+# stream_has SERVER TEXT: waits until nats-server SERVER's /jsz (blanks
+# left out) has TEXT, 60 s at most
+stream_has() {
+	i=0
+	until monitor "$1" /jsz | tr -d ' \n' | grep -q "$2"; do
+		i=$((i + 1)); [ $i -le 1200 ] || fail "no $2 in $(monitor "$1" /jsz)"
+		sleep 0.05
+	done
+}
+
 # hook NAME: $HOOK, the interposer tests/nats/NAME.c that make check
 # builds
 hook() {

@@ -1,5 +1,6 @@
 /*
- * pull_hold.c - LD_PRELOAD'ed into mdpub by nats/pull_limits.sh: the
+ * pull_hold.c - LD_PRELOAD'ed into mdpub by nats/pull_limits.sh and
+ * nats/pull_flood.sh: the
  * nats source's reader is held as its first JetStream delivery (a
  * message whose reply subject begins $JS.ACK.) comes out of
  * natsSubscription_NextMsg(), until the rest of its pull request's batch

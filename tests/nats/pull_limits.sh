@@ -18,16 +18,6 @@ hook pull_hold
 N=60000
 SIZE=1400
 
-# stream_has TEXT: waits until nats-server nbig's /jsz (blanks left
-# out) has TEXT, 60 s at most
-stream_has() {
-	i=0
-	until monitor nbig /jsz | tr -d ' \n' | grep -q "$1"; do
-		i=$((i + 1)); [ $i -le 1200 ] || fail "no $1 in $(monitor nbig /jsz)"
-		sleep 0.05
-	done
-}
-
 # the server's own limit on what it has yet to write to a client (64
 # MB) raised: a read loop slowed down (TSan) fell behind the request's
 # 84 MB, and the server cut the connection (a gap)
@@ -38,14 +28,14 @@ js='{"name":"big","subjects":["mdbus.big.>"],"storage":"file"}'
 printf 'PUB $JS.API.STREAM.CREATE.big _INBOX.mk %d\r\n%s\r\n' ${#js} "$js" \
 	>"$WORK/mk.proto"
 raw_pub "$WORK/mk.proto"
-stream_has '"streams":1,'
+stream_has nbig '"streams":1,'
 python3 -c 'import sys
 n, size = int(sys.argv[1]), int(sys.argv[2])
 rec = b"PUB mdbus.big.x %d\r\n" % size + b"x" * size + b"\r\n"
 with open(sys.argv[3], "wb") as f:
     f.write(rec * n)' "$N" "$SIZE" "$WORK/big.proto"
 raw_pub "$WORK/big.proto"
-stream_has "\"messages\":$N,"
+stream_has nbig "\"messages\":$N,"
 rm -f "$WORK/big.proto"
 printf '[global]\nstats_interval = 0.1\n[channel big]\n' >"$WORK/big.conf"
 printf '%s\n' "source = nats" "url = nats://127.0.0.1:$RAW_PORT" \
