@@ -55,11 +55,12 @@
 
 #define NEXT_WAIT_MS 100    /* the reader thread looks at `stopping` */
 #define PULL_EXPIRES_MS 500 /* a pull request's life (nats_pull.h) */
-#define PULL_LIVE_MAX 8u    /* pull_limits(): requests live at once (4 seen) */
-#define PULL_MSG_EXTRA 4096u /* pull_limits(): a delivery's headers, at most */
+#define PULL_LIVE_MAX 8u    /* pull requests live at once (4 seen) */
+#define MSG_EXTRA 4096u     /* pending_limits(): a message's headers, at most */
 #define NATS_PENDING_MSGS 65536  /* libnats's default pending limits */
 #define NATS_PENDING_BYTES (64 * 1024 * 1024)
 #define DRAIN_MAX 1024      /* messages per loop iteration */
+#define DROPPED_LOOK 1024   /* core: reads between looks at libnats's drops */
 #define FLUSH_MS 2000       /* at stop: acknowledgements reach the server */
 #define ACK_STOP_MS 5000    /* or, kept for a reconnection, this long */
 #define POLL_MS 50
@@ -77,10 +78,12 @@ enum {
 	NATS_ERRORS,    /* failed reads from the server */
 	NATS_RESETS,    /* consumers made again after a delivery gap */
 	NATS_JUMP,      /* held: more than jump_window ahead */
+	NATS_DROPPED,   /* core: past the pending limits, dropped by libnats */
 };
 
 static const char *const nats_counters[] = {
-	"duplicate", "session", "malformed", "errors", "resets", "jump", NULL,
+	"duplicate", "session", "malformed", "errors", "resets", "jump",
+	"dropped", NULL,
 };
 
 struct nats_conf {
@@ -166,10 +169,14 @@ struct nats_src {
 				     once it is back: note_reconnected()) */
 	struct natsw_seq seq;
 	struct log_limit bad_limit;
+	struct log_limit drop_limit; /* NATS_DROPPED */
 	char read_error[320];     /* the reader's last error (under mu) */
 	uint64_t read_errors;     /* counted by the reader (under mu) */
 	uint64_t resets;          /* counted by the reader (under mu) */
 	uint64_t reset_from;      /* where the last remade one starts (mu) */
+	int64_t dropped_seen;     /* reader: libnats's dropped count, core */
+	uint64_t dropped;         /* (mu) dropped since the channel looked */
+	unsigned since_dropped;   /* reader: reads since it looked */
 };
 
 static void nats_conf_init(void *conf)
@@ -508,14 +515,36 @@ static void pull_some(struct nats_src *n)
 	remake_consumer(n);
 }
 
+/* What the client library dropped past the core subscription's pending
+ * limits (subscribe()) since it last looked: counted, and logged by the
+ * channel's thread. It looks each DROPPED_LOOK reads, at each wait that
+ * found nothing and when the library says it dropped: those are all it
+ * could drop, since the reader took from it at once. */
+static void look_dropped(struct nats_src *n)
+{
+	int64_t d = 0;
+
+	n->since_dropped = 0;
+	if (natsSubscription_GetDropped(n->sub, &d) != NATS_OK ||
+	    d <= n->dropped_seen)
+		return;
+	pthread_mutex_lock(&n->mu);
+	n->dropped += (uint64_t)(d - n->dropped_seen);
+	pthread_mutex_unlock(&n->mu);
+	n->dropped_seen = d;
+	ev_async_send(n->base.loop, &n->wake_w);
+}
+
 static void next_one(struct nats_src *n)
 {
 	natsMsg *m = NULL;
 	natsStatus s = natsSubscription_NextMsg(&m, n->sub, NEXT_WAIT_MS);
 
+	if (s != NATS_OK || ++n->since_dropped == DROPPED_LOOK)
+		look_dropped(n);
 	if (s == NATS_OK)
 		enqueue(n, m);
-	else if (s != NATS_TIMEOUT)
+	else if (s != NATS_TIMEOUT && s != NATS_SLOW_CONSUMER)
 		read_failed(n, s);
 }
 
@@ -719,11 +748,13 @@ static void ack_published(struct nats_src *n)
 static void note_read_errors(struct nats_src *n)
 {
 	char why[320];
-	uint64_t errs, resets, from;
+	uint64_t errs, resets, from, dropped;
 
 	pthread_mutex_lock(&n->mu);
 	errs = n->read_errors;
 	n->read_errors = 0;
+	dropped = n->dropped;
+	n->dropped = 0;
 	resets = n->resets;
 	n->resets = 0;
 	from = n->reset_from;
@@ -734,6 +765,14 @@ static void note_read_errors(struct nats_src *n)
 		log_msg(LOG_WARNING, "channel %s: a gap in the deliveries: "
 			"consumer made again from stream sequence %" PRIu64,
 			name_of(n), from);
+	}
+	if (dropped) {
+		channel_count(n->base.ch, NATS_DROPPED, dropped);
+		log_limited(&n->drop_limit, LOG_WARNING, "channel %s: the client "
+			    "library dropped %" PRIu64 " messages: more waited "
+			    "than the subscription's pending limits while the "
+			    "channel held back (raise queue)", name_of(n),
+			    dropped);
 	}
 	if (!errs)
 		return;
@@ -826,20 +865,21 @@ static int consumer_failed(const struct nats_src *n, natsStatus s, char *err,
 }
 
 /*
- * The pull inbox's pending limits: PULL_LIVE_MAX requests of `batch`
- * deliveries, each of the channel's slot size (more than its largest
- * payload; its segment is not open yet) and PULL_MSG_EXTRA bytes of
- * headers, at least libnats's defaults: what requests live at once bring
- * fits (a delivery past them is dropped: a gap, the consumer made
- * again), and a flood of the inbox by another client while back-pressure
- * holds the reader costs that much memory at most.
+ * Pending limits for a subscription that brings at most `count` messages
+ * the source has not asked to wait: each of the channel's slot size (more
+ * than its largest payload; its segment is not open yet) and MSG_EXTRA
+ * bytes of headers, at least libnats's defaults. What the source asked
+ * for fits (past the limits the client library drops: a gap), and a
+ * flood by another client while back-pressure holds the reader costs
+ * that much memory at most (doc/protocol.md, "NATS framing").
  */
-static void pull_limits(const struct nats_src *n, int *msgs, int *bytes)
+static void pending_limits(const struct nats_src *n, uint64_t count,
+			   int *msgs, int *bytes)
 {
-	uint64_t m = PULL_LIVE_MAX * n->conf.batch;
-	uint64_t b = m * (channel_conf(n->base.ch)->slot_size + PULL_MSG_EXTRA);
+	uint64_t b = count * (channel_conf(n->base.ch)->slot_size + MSG_EXTRA);
 
-	*msgs = m > NATS_PENDING_MSGS ? (int)m : NATS_PENDING_MSGS;
+	*msgs = count > NATS_PENDING_MSGS ?
+		(count > INT_MAX ? INT_MAX : (int)count) : NATS_PENDING_MSGS;
 	*bytes = b > INT_MAX ? INT_MAX :
 		 b > NATS_PENDING_BYTES ? (int)b : NATS_PENDING_BYTES;
 }
@@ -855,7 +895,7 @@ static int open_pull(struct nats_src *n, jsOptions *jo, char *err,
 	natsStatus s = NATS_OK;
 	int rc, max_msgs, max_bytes;
 
-	pull_limits(n, &max_msgs, &max_bytes);
+	pending_limits(n, PULL_LIVE_MAX * n->conf.batch, &max_msgs, &max_bytes);
 	if (!n->conf.durable)
 		s = natsSubscription_GetConsumerInfo(&ci, n->sub, jo, &jerr);
 	rc = s != NATS_OK ? consumer_failed(n, s, err, errlen) :
@@ -1170,12 +1210,17 @@ static int subscribe(struct nats_src *n, char *err, size_t errlen)
 {
 	char why[256];
 	natsStatus s;
+	int max_msgs, max_bytes;
 
 	if (n->conf.stream)
 		return js_open(n, err, errlen);
+	/* What waits beyond the queue while back-pressure holds the reader:
+	 * `queue` messages more (mdpub.conf(5)); a flood by anyone who may
+	 * publish on the subjects costs no more memory than that. */
+	pending_limits(n, n->conf.queue, &max_msgs, &max_bytes);
 	s = natsConnection_SubscribeSync(&n->sub, n->nc, n->conf.subject);
 	if (s == NATS_OK)
-		s = natsSubscription_SetPendingLimits(n->sub, -1, -1);
+		s = natsSubscription_SetPendingLimits(n->sub, max_msgs, max_bytes);
 	if (s == NATS_OK)
 		return check_permitted(n, err, errlen);
 	snprintf(err, errlen, "subject %s: %s", n->conf.subject,
@@ -1252,6 +1297,7 @@ static void nats_stop(struct source *src)
 	ack_published(n);
 	flush_acks(n);
 	log_limit_flush(&n->bad_limit, LOG_WARNING);
+	log_limit_flush(&n->drop_limit, LOG_WARNING);
 	natsConnection_Close(n->nc);
 	free_src(n);
 }
@@ -1292,6 +1338,7 @@ static int nats_start(struct source **out, const void *conf,
 	n->qcap = n->conf.queue;
 	n->q = calloc(n->qcap, sizeof(*n->q));
 	n->bad_limit.burst = 10;
+	n->drop_limit.burst = 10;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->room, NULL);
 	if (!n->q) {

@@ -60,7 +60,7 @@ printf 'M 0 3\nM 0 3\nM 0 5\nM 0 4\nM 0 4\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages published"
 kill -USR1 "$PID"
 wait_log h "channel h: in 5 out 5 malformed 11 gaps 1 (lost 3) "
-wait_log h "channel h: source nats: duplicate 1 session 1 malformed 11 errors 0 resets 0 jump 1$"
+wait_log h "channel h: source nats: duplicate 1 session 1 malformed 11 errors 0 resets 0 jump 1 dropped 0$"
 grep -q "channel h: gap: upstream messages 2..4 lost" "$WORK/h.log" || fail "gap not logged"
 grep -q "channel h: message on 'mdbus.h.quote.AB': its subject is not" "$WORK/h.log" ||
 	fail "malformed subject not logged"

@@ -2,7 +2,7 @@
 # Another client floods the nats source's pull inbox while the source's
 # reader does not take (held by back-pressure; here by the interposer
 # nats/pull_hold.c at its first delivery): the inbox holds at most its
-# pending limits (daemons/src_nats.c pull_limits(): with batch 256, at
+# pending limits (daemons/src_nats.c pending_limits(): with batch 256, at
 # least libnats's 64 MB), and the client library drops the rest, so the
 # flood costs bounded memory. A spy subscribed to the pull requests'
 # subject learns the inbox from the first request's reply subject (as a

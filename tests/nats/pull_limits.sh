@@ -61,7 +61,7 @@ stop "$PID"
 [ "$(stats ba big malformed)" -eq "$N" ] && [ "$(stats ba big out)" -eq 0 ] ||
 	fail "ba: $(counters ba big), not $N malformed"
 grep "channel big: source nats: " "$WORK/ba.log" | tail -n 1 |
-	grep -q ": duplicate 0 session 0 malformed $N errors 0 resets 0 jump 0\$" ||
+	grep -q ": duplicate 0 session 0 malformed $N errors 0 resets 0 jump 0 dropped 0\$" ||
 	fail "ba: $(grep 'source nats' "$WORK/ba.log" | tail -n 1)"
 hook_counts "$WORK/hold" ba
 echo "reader held $N1 times; messages the client library dropped: $N2"

@@ -46,7 +46,7 @@ qt=$(grep -c '^[QT] ' "$WORK/r2.out")
 [ "$qt" -eq "$COUNT" ] || fail "reader r2: $qt quotes and trades, not $COUNT"
 exactly_once f r2
 grep "channel fd: source nats: " "$WORK/fa.log" | tail -n 1 |
-	grep -q ": duplicate 0 session 0 malformed 0 errors 1 resets 1 jump 0\$" ||
+	grep -q ": duplicate 0 session 0 malformed 0 errors 1 resets 1 jump 0 dropped 0\$" ||
 	fail "fa: $(grep 'source nats' "$WORK/fa.log" | tail -n 1)"
 hook_counts "$WORK/fail" fa
 [ "$N1" -eq 1 ] && [ "$N2" -eq 1 ] ||

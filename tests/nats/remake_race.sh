@@ -50,7 +50,7 @@ done
 i=0
 until kill -USR1 "$PID" && sleep 0.1 &&
 	grep "channel rd: source nats: " "$WORK/ra.log" | tail -n 1 |
-	grep -q ": duplicate 1 session 0 malformed 0 errors [0-9]* resets 1 jump 0\$"; do
+	grep -q ": duplicate 1 session 0 malformed 0 errors [0-9]* resets 1 jump 0 dropped 0\$"; do
 	i=$((i + 1))
 	[ $i -le 600 ] || fail "ra: $(grep 'source nats' "$WORK/ra.log" | tail -n 1)"
 done
