@@ -66,10 +66,14 @@ int user_text(uid_t uid, char *out, size_t n);
  * publisher the header names, from /proc/PID/status, when it can be
  * read; not for one that is not live (its pid may be another's now). */
 void sample_pub_user(struct sample *s);
-/* 1 when the segment's owner is not the user of its live publisher. */
+/* 1 when the segment's owner is not the user of its live publisher, 0
+ * when it is or there is no live publisher, -1 when the publisher is live
+ * but its user is not known (its /proc entry hidden by hidepid, or gone
+ * since). */
 int owner_differs(const struct sample *s);
 #define OWNER_TEXT_MAX 160 /* room for owner_text(): two names, the words */
-/* "nobody", or "nobody, not the publisher's user root" when they differ. */
+/* "nobody", or "nobody, not the publisher's user root" when they differ,
+ * or "nobody, the publisher's user unknown" when that is not known. */
 void owner_text(const struct sample *s, char *out, size_t n);
 
 /* "alive", "dead" or "evicted". */

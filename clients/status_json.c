@@ -141,15 +141,18 @@ static json_object *consumers(const struct sample *s, const struct snapshot *pre
 }
 
 /* The segment file's owner: its uid, its name (null: none), and whether
- * it differs from the live publisher's user (false when not known). */
+ * it differs from the live publisher's user (false when there is none,
+ * null when its user is not known). */
 static void owner(json_object *c, const struct sample *s)
 {
 	char name[64];
 	int named = user_text(s->st.owner, name, sizeof name);
+	int differs = owner_differs(s);
 
 	add(c, "owner_uid", json_object_new_int64(s->st.owner));
 	add(c, "owner", named ? jstr(name, sizeof name) : NULL);
-	add(c, "owner_not_publisher", json_object_new_boolean(owner_differs(s)));
+	add(c, "owner_not_publisher",
+	    differs < 0 ? NULL : json_object_new_boolean(differs));
 }
 
 /* --status adds the geometry, the counters and the consumers. */

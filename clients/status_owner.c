@@ -77,7 +77,11 @@ void sample_pub_user(struct sample *s)
 
 int owner_differs(const struct sample *s)
 {
-	return s->pub_uid_known && s->pub_uid != s->st.owner;
+	if (s->st.pub.state != MDBUS_PUB_ACTIVE)
+		return 0;
+	if (!s->pub_uid_known)
+		return -1;
+	return s->pub_uid != s->st.owner;
 }
 
 void owner_text(const struct sample *s, char *out, size_t n)
@@ -85,8 +89,12 @@ void owner_text(const struct sample *s, char *out, size_t n)
 	char owner[64], pub[64];
 
 	user_text(s->st.owner, owner, sizeof owner);
-	if (!owner_differs(s)) {
+	switch (owner_differs(s)) {
+	case 0:
 		snprintf(out, n, "%s", owner);
+		return;
+	case -1:
+		snprintf(out, n, "%s, the publisher's user unknown", owner);
 		return;
 	}
 	user_text(s->pub_uid, pub, sizeof pub);

@@ -75,15 +75,21 @@ static uint64_t get_cons(const struct mdbus_stats *st) { return st->consumers; }
 static uint64_t get_max(const struct mdbus_stats *st) { return st->max_consumers; }
 static uint64_t get_pid(const struct mdbus_stats *st) { return (uint64_t)(st->pub.pid > 0 ? st->pub.pid : 0); }
 
-/* ,owner="...",owner_not_publisher="0|1" */
+/* ,owner="...",owner_not_publisher="0|1", or "" when the live
+ * publisher's user is not known (as publisher_process is "" for a
+ * process that cannot be seen) */
 static void owner_labels(const struct sample *s)
 {
 	char name[64];
+	int differs = owner_differs(s);
 
 	user_text(s->st.owner, name, sizeof name);
 	putchar(',');
 	label("owner", name, sizeof name);
-	printf(",owner_not_publisher=\"%d\"", owner_differs(s));
+	if (differs < 0)
+		fputs(",owner_not_publisher=\"\"", stdout);
+	else
+		printf(",owner_not_publisher=\"%d\"", differs);
 }
 
 static void channel_info(const struct snapshot *cur)
