@@ -22,26 +22,50 @@
  * at load 8 on 2 CPUs: more than the 64 ms the attempts took before). */
 #define TRANSIT_WAIT_NS 1000000000ULL
 
+/* Whether the file under the name is ours: a regular file of our
+ * effective uid that we could open read-write. Anything else was made by
+ * someone else, who could truncate it under us (SIGBUS) or rewrite it
+ * while readers trust our pid. *mode_ok: nobody but its owner may write
+ * it (readers write only the table file). Returns 1, 0, or a negated
+ * errno. */
+static int ours(int fd, int writable, struct stat *st, int *mode_ok)
+{
+	if (fstat(fd, st) < 0)
+		return -errno;
+	*mode_ok = !(st->st_mode & 0022);
+	return writable && S_ISREG(st->st_mode) && st->st_uid == geteuid() &&
+	       st->st_nlink == 1;
+}
+
 /* The publisher the segment under the name records: its pid and start
  * time, read with pread(), not a mapping (the file may be someone
- * else's, who could truncate it under a mapping). 0, or -1 when there is
- * no segment with a magic number under the name. */
+ * else's, who could truncate it under a mapping). 0; -1 when there is
+ * no segment with a magic number under the name; 1 when the file under
+ * the name is not one a publisher of ours made and kept (ours() with a
+ * mode only its owner may write, its stat in *st): whoever may write it
+ * can name any pid there, root's mdpub's say, so its pid is not believed
+ * (take_over() refuses or replaces that file once the lock is ours). */
 static int recorded_publisher(const char *dir, const char *channel,
-			      int32_t *pid, uint64_t *start)
+			      int32_t *pid, uint64_t *start, struct stat *st)
 {
 	uint64_t magic = 0;
-	int fd = seg_fd_open(dir, channel, O_RDONLY, 0), r = -1;
+	int fd = seg_fd_open(dir, channel, O_RDONLY, 0), r = -1, mine, mode_ok = 0;
 
 	*pid = 0;
 	*start = 0;
 	if (fd < 0)
 		return -1;
-	if (pread(fd, &magic, sizeof(magic), offsetof(struct seg_header, magic)) ==
-	    (ssize_t)sizeof(magic) && magic == SEG_MAGIC &&
-	    pread(fd, pid, sizeof(*pid), offsetof(struct seg_header, pub_pid)) ==
-	    (ssize_t)sizeof(*pid) &&
-	    pread(fd, start, sizeof(*start), offsetof(struct seg_header, pub_start)) ==
-	    (ssize_t)sizeof(*start))
+	mine = ours(fd, 1, st, &mode_ok); /* opened to read: not asked */
+	if (mine == 0 || (mine > 0 && !mode_ok))
+		r = 1;
+	else if (mine > 0 &&
+		 pread(fd, &magic, sizeof(magic),
+		       offsetof(struct seg_header, magic)) == (ssize_t)sizeof(magic) &&
+		 magic == SEG_MAGIC &&
+		 pread(fd, pid, sizeof(*pid),
+		       offsetof(struct seg_header, pub_pid)) == (ssize_t)sizeof(*pid) &&
+		 pread(fd, start, sizeof(*start),
+		       offsetof(struct seg_header, pub_start)) == (ssize_t)sizeof(*start))
 		r = 0;
 	close(fd);
 	return r;
@@ -232,21 +256,6 @@ static int resume_locked(struct seg_map *m, int fd,
 	return r;
 }
 
-/* Whether the file under the name is ours: a regular file of our
- * effective uid that we could open read-write. Anything else was made by
- * someone else, who could truncate it under us (SIGBUS) or rewrite it
- * while readers trust our pid. *mode_ok: nobody but its owner may write
- * it (readers write only the table file). Returns 1, 0, or a negated
- * errno. */
-static int ours(int fd, int writable, struct stat *st, int *mode_ok)
-{
-	if (fstat(fd, st) < 0)
-		return -errno;
-	*mode_ok = !(st->st_mode & 0022);
-	return writable && S_ISREG(st->st_mode) && st->st_uid == geteuid() &&
-	       st->st_nlink == 1;
-}
-
 static int foreign_error(const char *channel, const char *dir,
 			 const struct stat *st)
 {
@@ -284,11 +293,12 @@ static int holds(int lock_fd, int32_t pid, uint64_t start)
 
 /*
  * The channel's lock is held. By its publisher when the process the
- * segment records, or else the lock file (a publisher still making the
- * segment), holds it: 0 with its pid in *owner. Otherwise a child forked
- * a moment ago still has the descriptor until its fork handler points it
- * away (seg_lock.c): worth looking again shortly rather than calling the
- * channel owned. Only our uid can open the lock file.
+ * segment records (a segment of ours: recorded_publisher()), or else the
+ * lock file (a publisher still making the segment), holds it: 0 with its
+ * pid in *owner. Otherwise a child forked a moment ago still has the
+ * descriptor until its fork handler points it away (seg_lock.c): worth
+ * looking again shortly rather than calling the channel owned. Only our
+ * uid can open the lock file.
  */
 static int lock_in_transit(int lock_fd, const char *dir, const char *channel,
 			   int32_t *owner)
@@ -296,9 +306,10 @@ static int lock_in_transit(int lock_fd, const char *dir, const char *channel,
 	struct timespec pause = { 0, 1000000L }; /* 1 ms */
 	int32_t pid;
 	uint64_t start;
-	int made = recorded_publisher(dir, channel, &pid, &start) == 0;
+	struct stat st;
+	int made = recorded_publisher(dir, channel, &pid, &start, &st);
 
-	if (made && holds(lock_fd, pid, start)) {
+	if (made == 0 && holds(lock_fd, pid, start)) {
 		*owner = pid;
 		return 0;
 	}
@@ -306,7 +317,18 @@ static int lock_in_transit(int lock_fd, const char *dir, const char *channel,
 	    holds(lock_fd, *owner, start))
 		return 0;
 	/* What to say if it stays so. */
-	if (made)
+	if (made == 1)
+		err_set(-EBUSY, "channel %s: another process of uid %u holds its "
+			"lock and is not a live publisher, and the segment under "
+			"its name in %s is %s of uid %u mode %03o with %lu "
+			"name(s), not this publisher's (uid %u, one name): stop "
+			"that process, and remove the segment as its owner or "
+			"root (or use a segment directory only trusted users can "
+			"write)", channel, (unsigned)geteuid(), dir,
+			seg_file_kind(st.st_mode), (unsigned)st.st_uid,
+			(unsigned)(st.st_mode & 07777),
+			(unsigned long)st.st_nlink, (unsigned)geteuid());
+	else if (made == 0)
 		err_set(-EBUSY, "channel %s: its lock is held by a process that "
 			"is not its publisher (pid %d recorded, gone): another "
 			"process of uid %u holds the lock file; stop it",

@@ -35,6 +35,12 @@
  *  - in a child forked from a publisher, the lock's descriptor (pointed at
  *    /dev/null) is still close-on-exec: nothing leaks into a program the
  *    child runs.
+ *  - a dead publisher's lock held a while by another process (in transit):
+ *    the open waits for it; and when the file under the name is another
+ *    user's naming a live pid (root only), that pid is not believed: the
+ *    open still waits, then refuses the file naming its owner and the fix
+ *    (replaces it with MDBUS_PUB_REPLACE), or says -EBUSY naming both the
+ *    lock and the file when the lock stays held, not MDBUS_EOWNED.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -65,6 +71,7 @@ struct shared {
 	_Atomic uint32_t owned;   /* refused with MDBUS_EOWNED */
 	_Atomic int32_t other;    /* any other result */
 	_Atomic uint32_t release; /* winners close when set */
+	_Atomic uint32_t hold_ms; /* timed_lock_holder()'s time */
 };
 
 static int delay_locks;
@@ -536,12 +543,12 @@ static int dead_publisher(void *arg)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
 
-	(void)arg;
-	(void)tu_pub_open("transit", &c);
+	(void)tu_pub_open(arg, &c);
 	_exit(0); /* dies owning the channel */
 }
 
-static int slow_lock_holder(void *arg)
+/* Holds the lock file arg for sh->hold_ms. */
+static int timed_lock_holder(void *arg)
 {
 	char *lock = arg;
 	int fd = open(lock, O_RDWR | O_CLOEXEC);
@@ -549,26 +556,104 @@ static int slow_lock_holder(void *arg)
 	if (fd < 0 || flock(fd, LOCK_EX) < 0)
 		_exit(1);
 	atomic_store(&sh->go, 1);
-	usleep(300000);
+	usleep(atomic_load(&sh->hold_ms) * 1000);
 	_exit(0);
 }
 
 static void lock_in_transit(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
-	static char lock[512];
+	static char lock[512], name[] = "transit";
 	mdbus_pub_t *p;
 	pid_t kid;
 
 	memset(sh, 0, sizeof *sh);
-	TU_CHECK_EQ(tu_wait(tu_spawn(dead_publisher, NULL), 60), 0);
+	TU_CHECK_EQ(tu_wait(tu_spawn(dead_publisher, name), 60), 0);
 	snprintf(lock, sizeof lock, "%s+lock", tu_seg_path("transit"));
-	kid = tu_spawn(slow_lock_holder, lock);
+	atomic_store(&sh->hold_ms, 300);
+	kid = tu_spawn(timed_lock_holder, lock);
 	tu_await(&sh->go, 1, 60, "lock holder");
 	TU_CHECK_RC(mdbus_pub_open(&p, "transit", &c), 0);
 	mdbus_pub_close(p);
 	tu_wait_ok(kid, 60, "lock holder");
 	TU_CHECK_RC(mdbus_unlink("transit", tu_dir()), 0);
+}
+
+/* A dead publisher's channel "ftransit" whose segment nobody (65534) now
+ * owns and which names pid 1 (alive; start time 0, not known) as its
+ * publisher, as another user could make it name root's mdpub: opened
+ * with flags while another process holds the lock for hold_ms. */
+static int open_foreign_in_transit(unsigned hold_ms, uint32_t flags,
+				   mdbus_pub_t **p)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	static char lock[512], name[] = "ftransit";
+	int32_t pid = 1;
+	uint64_t start = 0;
+	pid_t kid;
+	int fd, rc;
+
+	memset(sh, 0, sizeof *sh);
+	TU_CHECK_EQ(tu_wait(tu_spawn(dead_publisher, name), 60), 0);
+	fd = open(tu_seg_path("ftransit"), O_WRONLY | O_CLOEXEC);
+	TU_CHECK(fd >= 0);
+	TU_CHECK(pwrite(fd, &pid, sizeof pid,
+			offsetof(struct seg_header, pub_pid)) == sizeof pid);
+	TU_CHECK(pwrite(fd, &start, sizeof start,
+			offsetof(struct seg_header, pub_start)) == sizeof start);
+	close(fd);
+	TU_CHECK(chown(tu_seg_path("ftransit"), 65534, 65534) == 0);
+	snprintf(lock, sizeof lock, "%s+lock", tu_seg_path("ftransit"));
+	atomic_store(&sh->hold_ms, hold_ms);
+	kid = tu_spawn(timed_lock_holder, lock);
+	tu_await(&sh->go, 1, 60, "lock holder");
+	c.flags = flags;
+	rc = mdbus_pub_open(p, "ftransit", &c);
+	tu_wait_ok(kid, 60, "lock holder");
+	return rc;
+}
+
+/* Refused with want, the detail naming what and fix (and owner uid
+ * 65534), then "ftransit" removed. */
+static void refused_foreign(int rc, int want, const char *what, const char *fix)
+{
+	const char *e = mdbus_last_error();
+
+	if (rc != want || !strstr(e, what) || !strstr(e, "uid 65534") ||
+	    !strstr(e, fix))
+		tu_fail("another user's segment naming pid 1, lock held: %d (%s), "
+			"expected %d naming \"%s\", uid 65534 and \"%s\"", rc, e,
+			want, what, fix);
+	TU_CHECK(chown(tu_seg_path("ftransit"), 0, 0) == 0);
+	TU_CHECK_RC(mdbus_unlink("ftransit", tu_dir()), 0);
+}
+
+static void foreign_in_transit(void)
+{
+	mdbus_pub_t *p;
+	struct stat st;
+	int rc;
+
+	if (geteuid() != 0) {
+		tu_note("not root: another user's segment in transit not tested");
+		return;
+	}
+	/* the lock comes free: the file is refused as any other user's */
+	refused_foreign(open_foreign_in_transit(300, 0, &p), -EPERM,
+			"not this publisher's", "remove it as its owner or root");
+	/* ... and replaced on request */
+	rc = open_foreign_in_transit(300, MDBUS_PUB_REPLACE, &p);
+	if (rc != 0)
+		tu_fail("replacing another user's segment naming pid 1, lock in "
+			"transit: %d (%s)", rc, mdbus_last_error());
+	TU_CHECK(stat(tu_seg_path("ftransit"), &st) == 0);
+	TU_CHECK_EQ(st.st_uid, 0);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("ftransit", tu_dir()), 0);
+	/* the lock stays held past the wait (1 s): busy, naming the lock's
+	 * holder and the file, not owned by pid 1 */
+	refused_foreign(open_foreign_in_transit(1500, 0, &p), -EBUSY,
+			"holds its lock", "remove the segment as its owner or root");
 }
 
 int main(void)
@@ -580,6 +665,7 @@ int main(void)
 	rival_of_slow_creator();
 	child_lock_fd_cloexec();
 	lock_in_transit();
+	foreign_in_transit();
 	races();
 	{
 		/* one creation of 256 MiB (long reservation and pre-fault),
