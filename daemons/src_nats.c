@@ -177,6 +177,8 @@ struct nats_src {
 	int64_t dropped_seen;     /* reader: libnats's dropped count, core */
 	uint64_t dropped;         /* (mu) dropped since the channel looked */
 	unsigned since_dropped;   /* reader: reads since it looked */
+	uint64_t msg_max;         /* reader: the slot size (too_large()) */
+	uint64_t oversize;        /* (mu) not queued, malformed: too_large() */
 };
 
 static void nats_conf_init(void *conf)
@@ -535,6 +537,39 @@ static void look_dropped(struct nats_src *n)
 	ev_async_send(n->base.loop, &n->wake_w);
 }
 
+/* Whether the core message m can only be malformed and is too large to
+ * queue: a payload larger than the slots, or headers of more than
+ * MSG_EXTRA bytes (or that do not parse). The queue holds `queue`
+ * messages while back-pressure holds the channel; of the server's
+ * max_payload each (1 MB by default), a flood of such messages by anyone
+ * who may publish on the subjects would take that many times more memory
+ * than the messages of the slot size and MSG_EXTRA the pending limits
+ * are made for (pending_limits()). */
+static int too_large(const struct nats_src *n, natsMsg *m)
+{
+	const char **keys = NULL, **vals = NULL;
+	int nk = 0, nv = 0, i, j;
+	uint64_t hdr = 0;
+	natsStatus s;
+
+	if ((uint64_t)natsMsg_GetDataLength(m) > n->msg_max)
+		return 1;
+	s = natsMsgHeader_Keys(m, &keys, &nk);
+	if (s == NATS_NOT_FOUND)
+		return 0;
+	if (s != NATS_OK)
+		return 1;
+	for (i = 0; i < nk && hdr <= MSG_EXTRA; i++) {
+		if (natsMsgHeader_Values(m, keys[i], &vals, &nv) != NATS_OK)
+			continue;
+		for (j = 0; j < nv; j++) /* "KEY: VALUE\r\n" */
+			hdr += strlen(keys[i]) + strlen(vals[j]) + 4;
+		free((void *)vals);
+	}
+	free((void *)keys);
+	return hdr > MSG_EXTRA;
+}
+
 static void next_one(struct nats_src *n)
 {
 	natsMsg *m = NULL;
@@ -542,7 +577,13 @@ static void next_one(struct nats_src *n)
 
 	if (s != NATS_OK || ++n->since_dropped == DROPPED_LOOK)
 		look_dropped(n);
-	if (s == NATS_OK)
+	if (s == NATS_OK && too_large(n, m)) {
+		natsMsg_Destroy(m);
+		pthread_mutex_lock(&n->mu);
+		n->oversize++;
+		pthread_mutex_unlock(&n->mu);
+		ev_async_send(n->base.loop, &n->wake_w);
+	} else if (s == NATS_OK)
 		enqueue(n, m);
 	else if (s != NATS_TIMEOUT && s != NATS_SLOW_CONSUMER)
 		read_failed(n, s);
@@ -748,13 +789,15 @@ static void ack_published(struct nats_src *n)
 static void note_read_errors(struct nats_src *n)
 {
 	char why[320];
-	uint64_t errs, resets, from, dropped;
+	uint64_t errs, resets, from, dropped, large;
 
 	pthread_mutex_lock(&n->mu);
 	errs = n->read_errors;
 	n->read_errors = 0;
 	dropped = n->dropped;
 	n->dropped = 0;
+	large = n->oversize;
+	n->oversize = 0;
 	resets = n->resets;
 	n->resets = 0;
 	from = n->reset_from;
@@ -765,6 +808,15 @@ static void note_read_errors(struct nats_src *n)
 		log_msg(LOG_WARNING, "channel %s: a gap in the deliveries: "
 			"consumer made again from stream sequence %" PRIu64,
 			name_of(n), from);
+	}
+	if (large) {
+		channel_count(n->base.ch, NATS_MALFORMED, large);
+		for (uint64_t i = 0; i < large; i++)
+			channel_count_malformed(n->base.ch);
+		log_limited(&n->bad_limit, LOG_WARNING, "channel %s: %" PRIu64
+			    " messages larger than the channel's slots or with "
+			    "more than %u bytes of headers: not queued, "
+			    "malformed", name_of(n), large, MSG_EXTRA);
 	}
 	if (dropped) {
 		channel_count(n->base.ch, NATS_DROPPED, dropped);
@@ -1218,6 +1270,7 @@ static int subscribe(struct nats_src *n, char *err, size_t errlen)
 	 * `queue` messages more (mdpub.conf(5)); a flood by anyone who may
 	 * publish on the subjects costs no more memory than that. */
 	pending_limits(n, n->conf.queue, &max_msgs, &max_bytes);
+	n->msg_max = channel_conf(n->base.ch)->slot_size; /* before the reader */
 	s = natsConnection_SubscribeSync(&n->sub, n->nc, n->conf.subject);
 	if (s == NATS_OK)
 		s = natsSubscription_SetPendingLimits(n->sub, max_msgs, max_bytes);

@@ -125,6 +125,87 @@ hpub() {
 	printf '%s\r\n' "$pay" >>"$f"
 }
 
+# held_core CHANNEL SERVER QUEUE V: nats-server SERVER, and mdpub reading
+# core NATS into a lossless CHANNEL of 128 64-byte slots (its pid in $MP)
+# with that queue; a reader of it that stops itself (stalled_reader, its
+# pid in $RD) after V messages the test forwarder sends (sequence 0..V-1,
+# one session); returns once the ring is full and the server has written
+# all V to mdpub
+held_core() {
+	nats_start "$2" -m -1
+	PORT=$(nats_port "$2")
+	RAW_PORT=$PORT
+	printf '[global]\nstats_interval = 0.1\n[channel %s]\n' "$1" >"$WORK/$1.conf"
+	printf '%s\n' "source = nats" "url = nats://127.0.0.1:$PORT" \
+		"subject = mdbus.$1.>" "mode = lossless" "queue = $3" \
+		"slot_size = 64" "slots_per_block = 64" "block_count = 2" \
+		>>"$WORK/$1.conf"
+	# ASan's quarantine would keep the dropped messages' memory
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
+		run_channel "$1"
+	MP=$PID
+	stalled_reader "$1" "$1" --from latest --until "$4" --timeout 300
+	_i=0
+	while [ $_i -lt "$4" ]; do
+		hpub "$WORK/valid.proto" "mdbus.$1.raw.%" "v$_i" "Mdbus-Seq: $_i" \
+			"Mdbus-Ts: 1" "Mdbus-Session: 00000000000000aa"
+		_i=$((_i + 1))
+	done
+	raw_pub "$WORK/valid.proto"
+	_i=0 # held: the ring full behind the stopped reader
+	until [ "$(dir_write_num "$MDBUS_DIR" "$1")" = 128 ]; do
+		_i=$((_i + 1)); [ $_i -le 1200 ] || fail "the ring did not fill: $(dir_write_num "$MDBUS_DIR" "$1")"
+		sleep 0.05
+	done
+	wait_delivered "$2" "$4"
+}
+
+# flood_pub SUBJECT N SIZE [HN HSIZE]: N messages of SIZE bytes on SUBJECT
+# (no headers), then HN of 2 bytes with a header of HSIZE bytes, from a
+# connection of its own to nats-server $RAW_PORT; waits for the PONG
+flood_pub() {
+	python3 - "$RAW_PORT" "$@" <<'PY' || fail "the flood"
+import socket, sys
+port, subj = int(sys.argv[1]), sys.argv[2].encode()
+n, size, hn, hsize = [int(a) for a in (sys.argv[3:7] + ["0", "0"])[:4]]
+s = socket.create_connection(("127.0.0.1", port), timeout=60)
+f = s.makefile("rb")
+f.readline()  # INFO
+s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\n')
+body = b"f" * size
+for i in range(n):
+    s.sendall(b"PUB %s %d\r\n" % (subj, size) + body + b"\r\n")
+hdr = b"NATS/1.0\r\nX-Big: " + b"h" * hsize + b"\r\n\r\n"
+for i in range(hn):
+    s.sendall(b"HPUB %s %d %d\r\n" % (subj, len(hdr), len(hdr) + 2) +
+              hdr + b"ok\r\n")
+s.sendall(b"PING\r\n")
+while f.readline().strip() != b"PONG":
+    pass
+PY
+}
+
+# wait_delivered SERVER N: waits until nats-server SERVER has written N
+# messages to its one client connection that reads (mdpub's)
+wait_delivered() {
+	_i=0
+	until monitor "$1" /connz | tr -d ' \n' >"$WORK/connz" &&
+		grep -q "\"out_msgs\":$2," "$WORK/connz"; do
+		_i=$((_i + 1)); [ $_i -le 1200 ] || fail "mdpub was not sent $2 messages: $(cat "$WORK/connz")"
+		sleep 0.05
+	done
+}
+
+# rss_kb PID: its resident memory in kB
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
+
+# src_stat CHANNEL FIELD: FIELD of the channel's last source counter line
+# in $WORK/CHANNEL.log
+src_stat() {
+	grep "channel $1: source nats: " "$WORK/$1.log" | tail -n 1 |
+		tr ' ' '\n' | sed -n "/^$2\$/{n;p;}"
+}
+
 # same_market_data A B: fails unless the quotes and trades of two reader
 # dumps are the same lines in the same order (status lines, which each
 # mdpub also makes of its own, are left out)
