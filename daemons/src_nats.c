@@ -520,8 +520,8 @@ static void pull_some(struct nats_src *n)
 /* What the client library dropped past the core subscription's pending
  * limits (subscribe()) since it last looked: counted, and logged by the
  * channel's thread. It looks each DROPPED_LOOK reads, at each wait that
- * found nothing and when the library says it dropped: those are all it
- * could drop, since the reader took from it at once. */
+ * found nothing, when the library says it dropped, and as the reader
+ * ends (reader_main()). */
 static void look_dropped(struct nats_src *n)
 {
 	int64_t d = 0;
@@ -617,6 +617,11 @@ static void *reader_main(void *arg)
 		else
 			next_one(n);
 	}
+	/* What libnats dropped since the last look, in the final counters
+	 * (note_read_errors() after the join): held in enqueue() until the
+	 * stop, the reader never looked while the drops happened. */
+	if (!n->js)
+		look_dropped(n);
 	return NULL;
 }
 
