@@ -324,7 +324,8 @@ static int lock_in_transit(int lock_fd, const char *dir, const char *channel,
 			"name(s), not this publisher's (uid %u, one name): stop "
 			"that process, and remove the segment as its owner or "
 			"root (or use a segment directory only trusted users can "
-			"write)", channel, (unsigned)geteuid(), dir,
+			"write)", channel, (unsigned)geteuid(),
+			dir ? dir : SHM_DIR, /* seg_dir(): NULL for the default */
 			seg_file_kind(st.st_mode), (unsigned)st.st_uid,
 			(unsigned)(st.st_mode & 07777),
 			(unsigned long)st.st_nlink, (unsigned)geteuid());

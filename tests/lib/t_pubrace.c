@@ -49,6 +49,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -656,6 +657,53 @@ static void foreign_in_transit(void)
 			"holds its lock", "remove the segment as its owner or root");
 }
 
+/* The lock held past the wait while the segment under the name is not
+ * one we could take over (ours, but group-writable): -EBUSY names the
+ * segment directory, /dev/shm when none is configured (seg_dir() is NULL
+ * then), never "(null)". In /dev/shm itself, under a name of this pid. */
+static int dead_default_publisher(void *arg)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+
+	c.dir = NULL;
+	(void)tu_pub_open(arg, &c);
+	_exit(0); /* dies owning the channel */
+}
+
+static void busy_default_dir(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	static char name[64], path[128], lock[160];
+	char *dir = strdup(tu_dir()), why[1024];
+	mdbus_pub_t *p;
+	pid_t kid;
+	int rc;
+
+	TU_CHECK(dir != NULL);
+	snprintf(name, sizeof name, "t_pubrace_busy%d", (int)getpid());
+	snprintf(path, sizeof path, "/dev/shm/mdbus.%s", name);
+	snprintf(lock, sizeof lock, "%s+lock", path);
+	unsetenv("MDBUS_DIR");
+	memset(sh, 0, sizeof *sh);
+	c.dir = NULL;
+	TU_CHECK_EQ(tu_wait(tu_spawn(dead_default_publisher, name), 60), 0);
+	TU_CHECK(chmod(path, 0660) == 0);
+	atomic_store(&sh->hold_ms, 1500);
+	kid = tu_spawn(timed_lock_holder, lock);
+	tu_await(&sh->go, 1, 60, "lock holder");
+	rc = mdbus_pub_open(&p, name, &c);
+	snprintf(why, sizeof why, "%s", mdbus_last_error());
+	tu_wait_ok(kid, 60, "lock holder");
+	TU_CHECK_RC(mdbus_unlink(name, NULL), 0); /* /dev/shm left clean */
+	setenv("MDBUS_DIR", dir, 1);
+	if (rc != -EBUSY || !strstr(why, " in /dev/shm is ") ||
+	    strstr(why, "(null)"))
+		tu_fail("lock held past the wait, a group-writable segment, "
+			"the default directory: %d (%s), expected -EBUSY naming "
+			"/dev/shm", rc, why);
+	free(dir);
+}
+
 int main(void)
 {
 	/* the watchdog only catches a hang: the 2000 contests took 155 s
@@ -666,6 +714,7 @@ int main(void)
 	child_lock_fd_cloexec();
 	lock_in_transit();
 	foreign_in_transit();
+	busy_default_dir();
 	races();
 	{
 		/* one creation of 256 MiB (long reservation and pre-fault),
