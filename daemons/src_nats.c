@@ -133,6 +133,7 @@ static const struct setting nats_settings[] = {
 struct queued_msg {
 	natsMsg *m;
 	uint64_t sseq;
+	uint64_t bytes;           /* msg_bytes(m) */
 };
 
 struct nats_src {
@@ -155,6 +156,8 @@ struct nats_src {
 	pthread_cond_t room;      /* the channel's thread made room */
 	struct queued_msg *q;
 	size_t qcap, qhead, qlen;
+	uint64_t qbytes, qbytes_max; /* (mu) msg_bytes() of the queue; its
+					budget (queue_full()) */
 	uint64_t resume_sseq;     /* (mu) a remade consumer starts here: the
 				     stream sequence the channel's thread
 				     dequeued last, perhaps held */
@@ -241,22 +244,75 @@ static const char *name_of(const struct nats_src *n)
 
 /* ------------------------------------------------- the reader thread */
 
-/* Queues m, waiting for room; 0, or -1 when stopping (m destroyed). */
-static int enqueue(struct nats_src *n, natsMsg *m)
+/* The bytes m holds: its payload and its headers as "KEY: VALUE\r\n"
+ * lines (*parsed 0 when they do not parse: then its payload's). */
+static uint64_t msg_bytes(natsMsg *m, int *parsed)
+{
+	const char **keys = NULL, **vals = NULL;
+	int nk = 0, nv = 0, i, j;
+	uint64_t b = (uint64_t)natsMsg_GetDataLength(m);
+	natsStatus s = natsMsgHeader_Keys(m, &keys, &nk);
+
+	*parsed = s == NATS_OK || s == NATS_NOT_FOUND;
+	if (s != NATS_OK)
+		return b;
+	for (i = 0; i < nk; i++) {
+		if (natsMsgHeader_Values(m, keys[i], &vals, &nv) != NATS_OK)
+			continue;
+		for (j = 0; j < nv; j++)
+			b += strlen(keys[i]) + strlen(vals[j]) + 4;
+		free((void *)vals);
+	}
+	free((void *)keys);
+	return b;
+}
+
+/* Whether a core message of `bytes` (msg_bytes()) can only be malformed
+ * and is too large to queue: a payload larger than a slot, more than
+ * MSG_EXTRA bytes of headers, or headers that do not parse. The queue holds `queue`
+ * messages while back-pressure holds the channel; of the server's
+ * max_payload each (1 MB by default), a flood of such messages by anyone
+ * who may publish on the subjects would take that many times more memory
+ * than the messages the pending limits and the queue's budget are made
+ * for (pending_limits(), queue_full()). */
+static int too_large(const struct nats_src *n, natsMsg *m, uint64_t bytes,
+		     int parsed)
+{
+	uint64_t data = (uint64_t)natsMsg_GetDataLength(m);
+
+	return !parsed || data > n->msg_max || bytes - data > MSG_EXTRA;
+}
+
+/* Whether the queue has no room: `queue` messages, or a budget of bytes
+ * as many messages of the slot size and MSG_EXTRA bytes of headers hold
+ * (one message always fits an empty queue). JetStream deliveries are
+ * queued whatever their size (malformed ones are acknowledged in order
+ * with the rest): the budget bounds what a stream of large messages
+ * published by anyone who may, fetched while back-pressure holds the
+ * channel, costs. */
+static int queue_full(const struct nats_src *n)
+{
+	return n->qlen == n->qcap || (n->qlen > 0 && n->qbytes >= n->qbytes_max);
+}
+
+/* Queues m of `bytes` (msg_bytes()), waiting for room; 0, or -1 when
+ * stopping (m destroyed). */
+static int enqueue(struct nats_src *n, natsMsg *m, uint64_t bytes)
 {
 	int was_empty;
 
 	pthread_mutex_lock(&n->mu);
-	while (n->qlen == n->qcap && !atomic_load_explicit(&n->stopping,
-						memory_order_relaxed))
+	while (queue_full(n) && !atomic_load_explicit(&n->stopping,
+						      memory_order_relaxed))
 		pthread_cond_wait(&n->room, &n->mu);
-	if (n->qlen == n->qcap) {
+	if (queue_full(n)) {
 		pthread_mutex_unlock(&n->mu);
 		natsMsg_Destroy(m);
 		return -1;
 	}
 	n->q[(n->qhead + n->qlen++) % n->qcap] =
-		(struct queued_msg){.m = m, .sseq = n->last_sseq};
+		(struct queued_msg){.m = m, .sseq = n->last_sseq, .bytes = bytes};
+	n->qbytes += bytes;
 	was_empty = n->qlen == 1;
 	pthread_mutex_unlock(&n->mu);
 	if (was_empty)
@@ -288,10 +344,10 @@ static int room(struct nats_src *n, int want)
 	size_t free_slots;
 
 	pthread_mutex_lock(&n->mu);
-	while (n->qlen == n->qcap && !atomic_load_explicit(&n->stopping,
-						memory_order_relaxed))
+	while (queue_full(n) && !atomic_load_explicit(&n->stopping,
+						      memory_order_relaxed))
 		pthread_cond_wait(&n->room, &n->mu);
-	free_slots = n->qcap - n->qlen;
+	free_slots = queue_full(n) ? 0 : n->qcap - n->qlen;
 	pthread_mutex_unlock(&n->mu);
 	return free_slots < (size_t)want ? (int)free_slots : want;
 }
@@ -330,6 +386,7 @@ static uint64_t restart_point(struct nats_src *n)
 		n->qhead = (n->qhead + 1) % n->qcap;
 		n->qlen--;
 	}
+	n->qbytes = 0;
 	n->gen++;
 	pthread_mutex_unlock(&n->mu);
 	n->last_sseq = from - 1; /* the reader's own (from >= 1) */
@@ -510,7 +567,9 @@ static void pull_some(struct nats_src *n)
 	 * (retire()). */
 	retired_destroy(n);
 	if (in_order(n, m)) {
-		enqueue(n, m); /* queued, or destroyed */
+		int parsed;
+
+		enqueue(n, m, msg_bytes(m, &parsed)); /* queued, or destroyed */
 		return;
 	}
 	natsMsg_Destroy(m);
@@ -537,56 +596,30 @@ static void look_dropped(struct nats_src *n)
 	ev_async_send(n->base.loop, &n->wake_w);
 }
 
-/* Whether the core message m can only be malformed and is too large to
- * queue: a payload larger than the slots, or headers of more than
- * MSG_EXTRA bytes (or that do not parse). The queue holds `queue`
- * messages while back-pressure holds the channel; of the server's
- * max_payload each (1 MB by default), a flood of such messages by anyone
- * who may publish on the subjects would take that many times more memory
- * than the messages of the slot size and MSG_EXTRA the pending limits
- * are made for (pending_limits()). */
-static int too_large(const struct nats_src *n, natsMsg *m)
-{
-	const char **keys = NULL, **vals = NULL;
-	int nk = 0, nv = 0, i, j;
-	uint64_t hdr = 0;
-	natsStatus s;
-
-	if ((uint64_t)natsMsg_GetDataLength(m) > n->msg_max)
-		return 1;
-	s = natsMsgHeader_Keys(m, &keys, &nk);
-	if (s == NATS_NOT_FOUND)
-		return 0;
-	if (s != NATS_OK)
-		return 1;
-	for (i = 0; i < nk && hdr <= MSG_EXTRA; i++) {
-		if (natsMsgHeader_Values(m, keys[i], &vals, &nv) != NATS_OK)
-			continue;
-		for (j = 0; j < nv; j++) /* "KEY: VALUE\r\n" */
-			hdr += strlen(keys[i]) + strlen(vals[j]) + 4;
-		free((void *)vals);
-	}
-	free((void *)keys);
-	return hdr > MSG_EXTRA;
-}
-
 static void next_one(struct nats_src *n)
 {
 	natsMsg *m = NULL;
 	natsStatus s = natsSubscription_NextMsg(&m, n->sub, NEXT_WAIT_MS);
+	uint64_t bytes;
+	int parsed;
 
 	if (s != NATS_OK || ++n->since_dropped == DROPPED_LOOK)
 		look_dropped(n);
-	if (s == NATS_OK && too_large(n, m)) {
-		natsMsg_Destroy(m);
-		pthread_mutex_lock(&n->mu);
-		n->oversize++;
-		pthread_mutex_unlock(&n->mu);
-		ev_async_send(n->base.loop, &n->wake_w);
-	} else if (s == NATS_OK)
-		enqueue(n, m);
-	else if (s != NATS_TIMEOUT && s != NATS_SLOW_CONSUMER)
-		read_failed(n, s);
+	if (s != NATS_OK) {
+		if (s != NATS_TIMEOUT && s != NATS_SLOW_CONSUMER)
+			read_failed(n, s);
+		return;
+	}
+	bytes = msg_bytes(m, &parsed);
+	if (!too_large(n, m, bytes, parsed)) {
+		enqueue(n, m, bytes);
+		return;
+	}
+	natsMsg_Destroy(m);
+	pthread_mutex_lock(&n->mu);
+	n->oversize++;
+	pthread_mutex_unlock(&n->mu);
+	ev_async_send(n->base.loop, &n->wake_w);
 }
 
 /* Acknowledgements kept for a reconnection went out with it: libnats
@@ -844,12 +877,16 @@ static natsMsg *dequeue(struct nats_src *n)
 
 	pthread_mutex_lock(&n->mu);
 	if (n->qlen) {
+		int was_full = queue_full(n);
+
 		m = n->q[n->qhead].m;
 		if (n->q[n->qhead].sseq)
 			n->resume_sseq = n->q[n->qhead].sseq;
 		n->deq_gen = n->gen;
+		n->qbytes -= n->q[n->qhead].bytes;
 		n->qhead = (n->qhead + 1) % n->qcap;
-		if (n->qlen-- == n->qcap)
+		n->qlen--;
+		if (was_full && !queue_full(n))
 			pthread_cond_signal(&n->room);
 	}
 	pthread_mutex_unlock(&n->mu);
@@ -1394,6 +1431,8 @@ static int nats_start(struct source **out, const void *conf,
 	n->conf = *(const struct nats_conf *)conf;
 	n->seq.jump_window = n->conf.jump_window;
 	n->qcap = n->conf.queue;
+	n->qbytes_max = n->conf.queue *
+			(channel_conf(ch)->slot_size + (uint64_t)MSG_EXTRA);
 	n->q = calloc(n->qcap, sizeof(*n->q));
 	n->bad_limit.burst = 10;
 	n->drop_limit.burst = 10;

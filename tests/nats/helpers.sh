@@ -196,6 +196,20 @@ wait_delivered() {
 	done
 }
 
+# js_server SERVER STREAM STORAGE: nats-server SERVER with JetStream and
+# monitoring, and the stream STREAM of the subjects mdbus.STREAM.> in
+# STORAGE (file, memory); its port in $PORT and $RAW_PORT (raw_pub)
+js_server() {
+	nats_start "$1" -js -m -1
+	PORT=$(nats_port "$1")
+	RAW_PORT=$PORT
+	_js="{\"name\":\"$2\",\"subjects\":[\"mdbus.$2.>\"],\"storage\":\"$3\"}"
+	printf 'PUB $JS.API.STREAM.CREATE.%s _INBOX.mk %d\r\n%s\r\n' "$2" \
+		${#_js} "$_js" >"$WORK/mk.proto"
+	raw_pub "$WORK/mk.proto"
+	stream_has "$1" '"streams":1,'
+}
+
 # rss_kb PID: its resident memory in kB
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 

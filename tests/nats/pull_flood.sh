@@ -20,14 +20,7 @@ S=10      # stream messages
 F=100     # flood messages of SIZE bytes
 SIZE=1000000
 
-nats_start nfl -js -m -1
-PORT=$(nats_port nfl)
-RAW_PORT=$PORT
-js='{"name":"fl","subjects":["mdbus.fl.>"],"storage":"file"}'
-printf 'PUB $JS.API.STREAM.CREATE.fl _INBOX.mk %d\r\n%s\r\n' ${#js} "$js" \
-	>"$WORK/mk.proto"
-raw_pub "$WORK/mk.proto"
-stream_has nfl '"streams":1,'
+js_server nfl fl file
 i=0
 while [ $i -lt $S ]; do printf 'PUB mdbus.fl.x 1\r\nx\r\n'; i=$((i + 1)); done \
 	>"$WORK/fill.proto"
