@@ -62,7 +62,9 @@ class Message:
     """One message: seq, ts_ns, type (number), type_name, lost, data (the
     payload bytes) and, for the types of mdbus_msg.h, their fields as
     attributes (symbol and text as str, prices and quantities as the
-    fixed-point integers; px() and qty() give floats)."""
+    fixed-point integers; px() and qty() give floats); a snapshot's
+    levels as a numpy array of LEVEL, empty when the snapshot claims more
+    levels than it carries (malformed)."""
 
     __slots__ = ("seq", "ts_ns", "type", "lost", "data", "__dict__")
 
@@ -79,9 +81,10 @@ class Message:
             setattr(self, name, v)
         if type == BOOK_SNAPSHOT:
             n = self.bids + self.asks
-            lv = np.frombuffer(data, LEVEL, count=n, offset=st.size) \
-                if len(data) >= st.size + 16 * n else LEVEL.type(0)[:0]
-            self.levels = lv
+            # more levels claimed than carried (malformed): none
+            self.levels = np.frombuffer(data, LEVEL, count=n,
+                                        offset=st.size) \
+                if len(data) >= st.size + 16 * n else np.zeros(0, LEVEL)
 
     @property
     def type_name(self):

@@ -171,3 +171,27 @@ def test_no_leak_over_a_million_reads(bus):
         assert grown < 64 * 1024, grown
         assert len(gc.get_objects()) - objects < 100
         assert sub.position == 1_001_000 and sub.lost == 0
+
+
+def test_snapshot_claiming_more_levels_than_it_carries(bus):
+    # Another user's publisher (or a replayed recording) can send a
+    # snapshot whose bids + asks say more levels than its payload holds:
+    # every way of reading it gives the header's fields and no level
+    # (mdsub shows it as malformed), never an exception.
+    head = np.zeros(1, mdbus.DTYPES[mdbus.BOOK_SNAPSHOT])
+    head[0]["symbol"], head[0]["bids"], head[0]["asks"] = b"EVIL", 3, 2
+    lv = np.zeros(4, mdbus.LEVEL)   # one level short
+    lv["px"] = [1, 2, 3, 4]
+    with mdbus.Publisher("snap", **{"slots_per_block": 16,
+                                    "block_count": 4}) as pub:
+        pub.publish(mdbus.BOOK_SNAPSHOT, head.tobytes() + lv.tobytes())
+        pub.publish(mdbus.BOOK_SNAPSHOT, head.tobytes())
+        with mdbus.Subscriber("snap", start="oldest") as sub:
+            for n in (4, 0):
+                m = sub.read(timeout=1)
+                assert (m.symbol, m.bids, m.asks) == ("EVIL", 3, 2)
+                assert len(m.data) == head.itemsize + 16 * n
+                assert m.levels.dtype == mdbus.LEVEL and len(m.levels) == 0
+        with mdbus.Subscriber("snap", start="oldest") as sub:
+            other = sub.read_batch(10, timeout=1)["other"]
+            assert [len(m.levels) for m in other] == [0, 0]
