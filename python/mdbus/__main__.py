@@ -8,10 +8,21 @@ import sys
 import mdbus
 
 
+def _safe(v):
+    """v as text none of whose characters can act on a terminal, as mdsub
+    prints strings from shared memory: printable ASCII as is, a backslash
+    as two, anything else as \\xNN (\\uNNNN beyond U+00FF: a byte the
+    message held outside ASCII shows as \\ufffd)."""
+    return "".join(c if " " <= c <= "~" and c != "\\" else
+                   "\\\\" if c == "\\" else
+                   "\\x%02x" % ord(c) if c <= "\xff" else "\\u%04x" % ord(c)
+                   for c in str(v))
+
+
 def _line(m):
     fields = {k: v for k, v in vars(m).items() if k != "levels"}
-    return "%d %d %s %s" % (m.seq, m.ts_ns, m.type_name, " ".join(
-        "%s=%s" % kv for kv in fields.items()))
+    return "%d %d %s %s" % (m.seq, m.ts_ns, _safe(m.type_name), " ".join(
+        "%s=%s" % (k, _safe(v)) for k, v in fields.items()))
 
 
 def main(argv=None):
@@ -43,7 +54,7 @@ def main(argv=None):
                 if i == a.n:
                     break
     except mdbus.Error as e:
-        print("mdbus: %s" % e, file=sys.stderr)
+        print("mdbus: %s" % _safe(e), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -1,6 +1,7 @@
 """channels(), stats(), read_recording() and the errors."""
 import errno
 import os
+import re
 import subprocess
 import sys
 
@@ -79,3 +80,25 @@ def test_command_line(bus):
     assert "usage" in subprocess.run(run + ["--help"], check=True,
                                      stdout=subprocess.PIPE,
                                      text=True).stdout
+
+
+def test_command_line_prints_no_control_bytes(bus):
+    # a publisher's strings (any user's channel) cannot act on the
+    # terminal of `python3 -m mdbus CHANNEL`: escaped as mdsub does
+    with mdbus.Publisher("esc", slots_per_block=16, block_count=4) as pub:
+        pub.publish_quote("A\x1b]0;owned\x07\\B", 1, 2, 3, 4)
+        st = np.zeros(1, mdbus.DTYPES[mdbus.STATUS])
+        st[0]["symbol"], st[0]["text"] = b"S\x9b", b"\x1b[2J\x1b]52;c;eA==\x07"
+        pub.publish(mdbus.STATUS, st.tobytes())
+        out = subprocess.run([sys.executable, "-m", "mdbus", "esc",
+                              "--from", "oldest", "-n", "2"], check=True,
+                             stdout=subprocess.PIPE).stdout
+    assert not re.search(rb"[\x00-\x09\x0b-\x1f\x7f-\xff]", out), out
+    lines = out.decode().splitlines()
+    assert "symbol=A\\x1b]0;owned\\x07\\\\B bid_px=1" in lines[0]
+    assert "symbol=S\\ufffd " in lines[1]
+    assert lines[1].endswith(" text=\\x1b[2J\\x1b]52;c;eA==\\x07")
+    err = subprocess.run([sys.executable, "-m", "mdbus", "--dir",
+                          "/nonexistent/\x1b[2J", "esc"],
+                         stderr=subprocess.PIPE).stderr
+    assert b"/nonexistent/\\x1b[2J" in err and b"\x1b" not in err, err
