@@ -399,13 +399,15 @@ void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len)
 }
 
 /* The end of session, again and again for --linger while the server
- * answers the last re-requests; then the server's counts. */
+ * answers the last re-requests, or until a signal (one more than those
+ * that ended the run); then the server's counts. */
 static void linger(struct forwarder *f, uint64_t now)
 {
 	uint64_t end = now + f->o->rtx.linger_ns;
 	struct rtx_counts n = {0};
+	int signals = run_signals();
 
-	while ((now = now_monotonic()) < end) {
+	while ((now = now_monotonic()) < end && run_signals() == signals) {
 		sleep_ns(end - now < LINGER_REPEAT_NS ? end - now :
 							LINGER_REPEAT_NS);
 		send_packet(f, f->next_num, MOLD_COUNT_END, now_monotonic());

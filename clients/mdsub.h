@@ -272,6 +272,8 @@ int nfwd_close(struct nats_fwd *f);
 
 /* run.c: 1 once SIGINT or SIGTERM asked the run to end. */
 int run_stopping(void);
+/* run.c: the number of SIGINT and SIGTERM received so far. */
+int run_signals(void);
 
 /* status.c: --list, --status, --watch; return the exit status. */
 int status_run(const struct mdsub_opts *o);

@@ -70,15 +70,22 @@ struct app {
 };
 
 static volatile sig_atomic_t stop_signal;
+static volatile sig_atomic_t signals; /* SIGINT and SIGTERM received */
 
 static void on_signal(int sig)
 {
 	stop_signal = sig;
+	signals = signals + 1; /* both signals blocked while it runs */
 }
 
 int run_stopping(void)
 {
 	return stop_signal != 0;
+}
+
+int run_signals(void)
+{
+	return signals;
 }
 
 static void setup_signals(void)
@@ -88,6 +95,8 @@ static void setup_signals(void)
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
