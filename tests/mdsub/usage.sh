@@ -62,6 +62,11 @@ usage_error --forward "udp://[::1:9" chan
 usage_error --ttl 300 --forward udp://127.0.0.1:9 chan
 usage_error --batch-bytes 10 --forward udp://127.0.0.1:9 chan
 usage_error --session elevenchars --forward udp://127.0.0.1:9 chan
+# a heartbeat period of 1 ns sent 127 000 packets a second when idle
+usage_error --heartbeat 0.000000001 --forward udp://127.0.0.1:9 chan
+grep -q "invalid heartbeat (0.001..3600 seconds) '0.000000001'" "$WORK/err" ||
+	fail "heartbeat message: $(cat "$WORK/err")"
+usage_error --heartbeat 3601 --forward udp://127.0.0.1:9 chan
 usage_error -N "$(printf '%032d' 0)" chan
 usage_error chan -o
 grep -q "needs an argument" "$WORK/err" || fail "missing argument message"
