@@ -105,9 +105,9 @@ void stats_add(struct stats *s, const struct mdbus_msg *m, uint64_t now_ns)
 
 void stats_loss(struct stats *s, uint64_t lost)
 {
-	s->now.lost += lost;
+	count_add(&s->now.lost, lost);
 	s->now.gaps++;
-	s->all.lost += lost;
+	count_add(&s->all.lost, lost);
 	s->all.gaps++;
 }
 

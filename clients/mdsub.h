@@ -23,6 +23,13 @@
 
 enum out_format { OUT_TEXT, OUT_CSV, OUT_JSON, OUT_RAW, OUT_PROMETHEUS };
 
+/* *sum + n, stopping at 2^64 - 1: loss counts of gaps each up to 2^64 - 2
+ * (a recording's sequence may go back and jump again) never wrap. */
+static inline void count_add(uint64_t *sum, uint64_t n)
+{
+	*sum = *sum + n < n ? UINT64_MAX : *sum + n;
+}
+
 enum mdsub_mode {
 	MODE_READ, MODE_LIST, MODE_STATUS, MODE_WATCH, MODE_UNLINK, MODE_INFO,
 	MODE_VERIFY

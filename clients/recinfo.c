@@ -52,7 +52,7 @@ static void count(struct scan *s, const void *buf, const struct mdbus_msg *m)
 		s->first_ts = m->ts_ns;
 	} else {
 		s->gaps += m->lost > 0;
-		s->lost += m->lost;
+		count_add(&s->lost, m->lost);
 		s->backwards += m->seq <= s->last_seq;
 		s->ts_backwards += m->ts_ns < s->last_ts;
 	}

@@ -239,7 +239,7 @@ static void note_loss(struct chan *c, const struct mdbus_msg *m)
 {
 	uint64_t now = now_monotonic();
 
-	c->loss_msgs += m->lost;
+	count_add(&c->loss_msgs, m->lost);
 	c->loss_gaps++;
 	c->loss_seq = m->seq;
 	if (c->stats)

@@ -82,6 +82,13 @@ verify 4 hand.rec "hand.rec: cut: 4 records"
 verify 5 back.rec "back.rec: sequence goes back: 3 records"
 { header 65536; record 1 1 a; record 3 1 b; } >gap.rec
 verify 6 gap.rec "gap.rec: gaps: 2 records, seq 1 .. 3, 1 gaps (1 lost)"
+# four gaps of 2^62 each (the sequence going back between them): the
+# counts stop at 2^64 - 1, where they used to wrap to "0 lost"
+far=$(((1 << 62) + 1))
+{ header 65536; for i in 1 2 3 4; do record 0 1 a; record $far 1 b; done; } >wrap.rec
+verify 5 wrap.rec "wrap.rec: sequence goes back: 8 records, seq 0 .. $far, 4 gaps (18446744073709551615 lost)"
+status 0 "$MDSUB" -q --summary wrap.rec 2>err
+grep -q "lost 18446744073709551615 in 4 gaps" err || fail "summary of wrap.rec: $(cat err)"
 { header 65536; record 1 1 abc 2; } >bad.rec
 verify 7 bad.rec "bad.rec: malformed messages: 1 records"
 { header 65536; record 1 1 a; le 4294967295 4; le 9 2; le 0 2; le 2 8; le 1 8; printf x; } >huge.rec
