@@ -115,14 +115,15 @@ struct channel {
 	struct counters n;
 };
 
+/* Adds by, stopping at 2^64 - 1: gap_lost sums gaps of up to 2^64 - 2 (a
+ * replayed recording's sequence may go back and jump again). */
 static void bump(struct channel *ch, int which, uint64_t by)
 {
 	_Atomic uint64_t *counter = &ch->n.v[which];
+	uint64_t v = atomic_load_explicit(counter, memory_order_relaxed);
 
-	atomic_store_explicit(
-		counter,
-		atomic_load_explicit(counter, memory_order_relaxed) + by,
-		memory_order_relaxed);
+	atomic_store_explicit(counter, v + by < by ? UINT64_MAX : v + by,
+			      memory_order_relaxed);
 }
 
 static uint64_t get(const struct channel *ch, int which)

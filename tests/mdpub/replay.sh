@@ -33,6 +33,15 @@ diff -u "$WORK/want" "$WORK/got" >&2 || fail "replayed messages"
 grep -q "channel hand: in 3 out 3 malformed 0 gaps 1 (lost 2) " "$WORK/hand.log" || fail "counters"
 grep -q "hand.rec ends in a partial record" "$WORK/hand.log" || fail "cut record not reported"
 
+# four gaps of 2^62 (the sequence going back between them): gap_lost
+# stops at 2^64 - 1, where it used to wrap to "lost 0"
+far=$(((1 << 62) + 1))
+{ header 65536; for i in 1 2 3 4; do record 0 1 a; record $far 1 b; done; } >"$WORK/wrap.rec"
+replay_conf wrap "$WORK/wrap.rec" 0
+status 0 "$MDPUB" -c "$WORK/wrap.conf" 2>"$WORK/wrap.log"
+grep -q "channel wrap: in 8 out 8 malformed 0 gaps 4 (lost 18446744073709551615) " "$WORK/wrap.log" ||
+	fail "gap counters: $(grep 'channel wrap: in' "$WORK/wrap.log")"
+
 # records of 1 MiB, looping at recorded pace: a stop (--duration) is not
 # held up by reading them (the loop gets back to its watchers every 8 MiB;
 # it took 16 s when a callback could read 65536 records)
