@@ -5,6 +5,7 @@
  * handles: NotFound, Replaced, Evicted, Full, Backpressure, Owned.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "module.h"
 
@@ -61,22 +62,32 @@ static int set_attr(PyObject *exc, const char *name, PyObject *v)
 	return r;
 }
 
+PyObject *mdbus_py_str(const char *s)
+{
+	return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "backslashreplace");
+}
+
 PyObject *mdbus_py_raise(int err, int detail)
 {
 	const char *text = detail ? mdbus_last_error() : "";
-	PyObject *exc;
+	PyObject *exc, *d = mdbus_py_str(text);
 
+	if (!d)
+		return NULL;
 	if (text[0])
 		exc = PyObject_CallFunction(class_of(err), "(iN)", -err,
-					    PyUnicode_FromFormat("%s: %s",
-						mdbus_strerror(err), text));
+					    PyUnicode_FromFormat("%s: %U",
+						mdbus_strerror(err), d));
 	else
 		exc = PyObject_CallFunction(class_of(err), "(is)", -err,
 					    mdbus_strerror(err));
-	if (!exc)
+	if (!exc) {
+		Py_DECREF(d);
 		return NULL;
-	if (set_attr(exc, "code", PyLong_FromLong(err)) == 0 &&
-	    set_attr(exc, "detail", PyUnicode_FromString(text)) == 0)
+	}
+	if (set_attr(exc, "code", PyLong_FromLong(err)) < 0)
+		Py_DECREF(d);
+	else if (set_attr(exc, "detail", d) == 0) /* takes d */
 		PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
 	Py_DECREF(exc);
 	return NULL;

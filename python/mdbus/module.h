@@ -30,6 +30,11 @@ int mdbus_py_errors_init(PyObject *m);
  * Returns NULL, for `return mdbus_py_raise(...)`. */
 PyObject *mdbus_py_raise(int err, int detail);
 
+/* errors.c: s, a string from shared memory or a file (names, labels,
+ * the library's error texts), as a str: UTF-8, a byte that is not as
+ * \xNN (as mdsub shows it); NULL with an exception (no memory). */
+PyObject *mdbus_py_str(const char *s);
+
 /* sub.c, pub.c: the types, ready to be added to the module.
  * Return 0 or -1 with a Python exception set. */
 int mdbus_py_sub_init(PyObject *m);

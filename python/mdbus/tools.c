@@ -102,7 +102,7 @@ PyObject *mdbus_py_counter_list(const struct mdbus_counter *c, int n)
 
 	for (int i = 0; list && i < n && i < MDBUS_COUNTERS_MAX; i++) {
 		PyObject *d = Py_BuildValue(
-			"{sssssIsK}", "label", c[i].label, "kind",
+			"{sNsssIsK}", "label", mdbus_py_str(c[i].label), "kind",
 			c[i].kind == MDBUS_COUNTER_GAUGE ? "gauge" : "total",
 			"id", c[i].id, "value", (unsigned long long)c[i].value);
 
@@ -185,7 +185,7 @@ static PyObject *py_channels(PyObject *mod, PyObject *args, PyObject *kw)
 
 static PyObject *consumer_dict(const struct mdbus_consumer_stat *c)
 {
-	return Py_BuildValue("{sssisOsOsKsKsK}", "name", c->name,
+	return Py_BuildValue("{sNsisOsOsKsKsK}", "name", mdbus_py_str(c->name),
 			     "pid", (int)c->pid,
 			     "alive", c->alive ? Py_True : Py_False,
 			     "evicted", c->evicted ? Py_True : Py_False,
@@ -256,7 +256,8 @@ static PyObject *py_stats(PyObject *mod, PyObject *args, PyObject *kw)
 
 static PyObject *rec_info_dict(const struct mdbus_rec_info *i)
 {
-	return Py_BuildValue("{sss(II)sIsIsIsIsssK}", "channel", i->channel,
+	return Py_BuildValue("{sNs(II)sIsIsIsIsssK}", "channel",
+			     mdbus_py_str(i->channel),
 			     "format", i->format_major, i->format_minor,
 			     "msg_version", i->msg_version,
 			     "slot_size", i->slot_size,

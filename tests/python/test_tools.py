@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -41,12 +42,19 @@ def test_errors_carry_code_and_detail(bus):
         mdbus.Subscriber("own", wait="sometimes")
 
 
-def test_recording_round_trip(bus, tmp_path):
-    tool_pub("-g", "16:4", "feed", 14)
+def recorded_feed(tmp_path, n):
+    """tmp_path/feed.rec: mdsub's recording of a ring of 64 that held n
+    messages of the deterministic feed (what it still holds)."""
+    tool_pub("-g", "16:4", "feed", n)
     rec = tmp_path / "feed.rec"
     subprocess.run([os.environ["MDSUB"], "--record", str(rec), "--from",
                     "oldest", "-u", "feed"], check=True,
                    stderr=subprocess.DEVNULL)
+    return rec
+
+
+def test_recording_round_trip(bus, tmp_path):
+    rec = recorded_feed(tmp_path, 14)
     head, got = mdbus.read_recording(rec, info=True)
     assert head["channel"] == "feed" and head["slots_per_block"] == 16
     with mdbus.Subscriber("feed", start="oldest") as sub:
@@ -102,3 +110,46 @@ def test_command_line_prints_no_control_bytes(bus):
                           "/nonexistent/\x1b[2J", "esc"],
                          stderr=subprocess.PIPE).stderr
     assert b"/nonexistent/\\x1b[2J" in err and b"\x1b" not in err, err
+
+
+def test_strings_that_are_not_utf8(bus, tmp_path):
+    # Names and texts from shared memory and files are bytes whoever
+    # wrote them chose: one that is not UTF-8 shows its bytes as \xNN (as
+    # mdsub --status does), never a UnicodeDecodeError in place of the
+    # result or of mdbus.Error.
+    rec = recorded_feed(tmp_path, 100)
+    b = bytearray(rec.read_bytes())
+    b[16:20] = b"f\xffd\0"                 # the header's channel name
+    rec.write_bytes(b)
+    head, got = mdbus.read_recording(rec, info=True)
+    assert head["channel"] == "f\\xffd"
+    assert sum(len(v) for v in got.values()) == 64
+    # a reader registers under a name of bytes (any reader can)
+    reader = subprocess.Popen([os.environ["MDSUB"].encode(), b"-q", b"-N",
+                               b"x\xffy", b"feed"], stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            if subprocess.run([os.environ["MDSUB"], "--status", "feed"],
+                              stdout=subprocess.PIPE).stdout.count(
+                                  b"x\\xffy"):
+                break
+            time.sleep(0.05)
+        names = [c["name"] for c in mdbus.stats("feed")["consumers"]]
+        assert names == ["x\\xffy"]
+    finally:
+        reader.kill()
+        reader.wait()
+    # the publisher announces an archive whose path is not UTF-8 (and no
+    # directory): the error naming it is an mdbus.Error (segment header:
+    # archive_dir at byte 2176, under the even archive_gen at 2048,
+    # archive_state at 2056)
+    path = os.path.join(os.fsencode(bus), b"f\xff")
+    open(path, "w").close()
+    with open(os.path.join(bus, "mdbus.feed"), "r+b") as f:
+        f.seek(2056)
+        f.write((1).to_bytes(4, "little"))
+        f.seek(2176)
+        f.write(path + b"\0")
+    with pytest.raises(mdbus.Error) as e:
+        mdbus.Subscriber("feed", start=0, anonymous=True)
+    assert bus + "/f\\xff: Not a directory" in e.value.detail
