@@ -102,7 +102,10 @@ class Publisher(_mdbus.Publisher):
     mdsub --status): counter_new(label, kind="total"|"gauge") defines
     the next one (value 0) and returns its id; counter_set(id, value),
     counter_add(id, delta), counter_get(id). Values are ints in
-    0..2**64-1; anything else raises TypeError or ValueError."""
+    0..2**64-1; anything else raises TypeError or ValueError. So does
+    every integer argument outside its range (a message type above 65535,
+    a geometry or file_mode above 2**32-1, a negative ts_ns) or not an
+    int (a float is never truncated)."""
 
     def publish(self, type, data, ts_ns=0):
         """Publishes data (bytes-like) as a message of type (number or

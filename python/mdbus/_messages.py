@@ -5,6 +5,7 @@ little-endian); tests/python/test_dtypes.py checks them against the
 offsets the compiler reports (_mdbus.layout()). A row of a batch or a
 recording array is ROW_HEAD (seq, ts_ns, lost) followed by the structure.
 """
+import operator
 import struct
 
 import numpy as np
@@ -54,8 +55,15 @@ _NAMES = {t: [n for n, f in fl if not f.startswith("V")]
 
 
 def type_number(t):
-    """A message type given by name ("quote") or number, as its number."""
-    return TYPE_NUMBERS[t] if isinstance(t, str) else int(t)
+    """A message type given by name ("quote") or number (any int, numpy's
+    too), as its number: ValueError for an unknown name, TypeError for
+    what is no int (a float is not truncated)."""
+    if not isinstance(t, str):
+        return operator.index(t)
+    if t not in TYPE_NUMBERS:
+        raise ValueError("%r: no message type of that name (%s, or a "
+                         "number)" % (t, ", ".join(TYPE_NUMBERS)))
+    return TYPE_NUMBERS[t]
 
 
 class Message:

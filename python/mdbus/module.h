@@ -48,6 +48,14 @@ extern PyMethodDef mdbus_py_tools[];
  * -1 with the exception set. */
 int mdbus_py_u64(PyObject *o, const char *what, uint64_t *v);
 
+/* PyArg "O&" converters of an int argument in 0..2**16-1, 0..2**32-1 or
+ * 0..2**64-1 into the uint16_t, uint32_t or uint64_t at out: 1, or 0
+ * with TypeError (not an int) or ValueError (out of range) set. (The
+ * "H", "I" and "K" formats take any int modulo the range.) */
+int mdbus_py_conv_u16(PyObject *o, void *out);
+int mdbus_py_conv_u32(PyObject *o, void *out);
+int mdbus_py_conv_u64(PyObject *o, void *out);
+
 /* The counters c[0..n) (n capped at MDBUS_COUNTERS_MAX) as a list of
  * dicts {"label", "kind" ("total" or "gauge"), "id", "value"}, or NULL
  * with an exception. */

@@ -33,8 +33,8 @@ static int pub_init(pub_object *self, PyObject *args, PyObject *kw)
 				 "stall_evict_ns", "nudge_anonymous", NULL};
 	struct mdbus_pub_config cfg;
 	const char *channel, *mode = "overwrite";
-	unsigned int file_mode;
-	unsigned long long evict;
+	uint32_t file_mode;
+	uint64_t evict;
 	int replace = 0, nudge = 1, r;
 
 	if (self->pub) {
@@ -44,12 +44,14 @@ static int pub_init(pub_object *self, PyObject *args, PyObject *kw)
 	mdbus_pub_config_init(&cfg);
 	file_mode = cfg.file_mode;
 	evict = cfg.stall_evict_ns;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$IIIIszIpzKp", kwlist,
-					 &channel, &cfg.slot_size,
-					 &cfg.slots_per_block,
-					 &cfg.block_count, &cfg.max_consumers,
-					 &mode, &cfg.dir, &file_mode, &replace,
-					 &cfg.group, &evict, &nudge) ||
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|$O&O&O&O&szO&pzO&p", kwlist,
+					 &channel, mdbus_py_conv_u32, &cfg.slot_size,
+					 mdbus_py_conv_u32, &cfg.slots_per_block,
+					 mdbus_py_conv_u32, &cfg.block_count,
+					 mdbus_py_conv_u32, &cfg.max_consumers,
+					 &mode, &cfg.dir, mdbus_py_conv_u32,
+					 &file_mode, &replace, &cfg.group,
+					 mdbus_py_conv_u64, &evict, &nudge) ||
 	    parse_mode(mode, &cfg.mode) < 0)
 		return -1;
 	cfg.file_mode = (mode_t)file_mode;
@@ -92,13 +94,14 @@ static PyObject *pub_publish(pub_object *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"type", "data", "ts_ns", NULL};
 	mdbus_pub_t *pub = usable(self);
-	unsigned short type;
-	unsigned long long ts = 0;
+	uint16_t type;
+	uint64_t ts = 0;
 	Py_buffer data;
 	int r;
 
-	if (!pub || !PyArg_ParseTupleAndKeywords(args, kw, "Hy*|K", kwlist,
-						 &type, &data, &ts))
+	if (!pub || !PyArg_ParseTupleAndKeywords(args, kw, "O&y*|O&", kwlist,
+						 mdbus_py_conv_u16, &type,
+						 &data, mdbus_py_conv_u64, &ts))
 		return NULL;
 	r = mdbus_pub_publish(pub, type, data.buf, (size_t)data.len, ts);
 	PyBuffer_Release(&data);
@@ -118,14 +121,16 @@ static PyObject *pub_publish_rows(pub_object *self, PyObject *args,
 {
 	static char *kwlist[] = {"type", "data", "itemsize", "ts_ns", NULL};
 	mdbus_pub_t *pub = usable(self);
-	unsigned short type;
-	unsigned long long ts = 0;
+	uint16_t type;
+	uint64_t ts = 0;
 	Py_ssize_t itemsize, n = 0, rows;
 	Py_buffer data;
 	int r = 0;
 
-	if (!pub || !PyArg_ParseTupleAndKeywords(args, kw, "Hy*n|K", kwlist,
-						 &type, &data, &itemsize, &ts))
+	if (!pub || !PyArg_ParseTupleAndKeywords(args, kw, "O&y*n|O&", kwlist,
+						 mdbus_py_conv_u16, &type,
+						 &data, &itemsize,
+						 mdbus_py_conv_u64, &ts))
 		return NULL;
 	if (itemsize <= 0 || data.len % itemsize) {
 		PyBuffer_Release(&data);

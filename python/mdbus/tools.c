@@ -96,6 +96,43 @@ int mdbus_py_u64(PyObject *o, const char *what, uint64_t *v)
 	return -1;
 }
 
+/* *v: the int o in 0..max; 0, or -1 with the exception set. */
+static int u64_upto(PyObject *o, uint64_t max, uint64_t *v)
+{
+	if (mdbus_py_u64(o, "argument", v) < 0)
+		return -1;
+	if (*v <= max)
+		return 0;
+	PyErr_Format(PyExc_ValueError, "argument: %R is not in 0..%llu", o,
+		     (unsigned long long)max);
+	return -1;
+}
+
+int mdbus_py_conv_u16(PyObject *o, void *out)
+{
+	uint64_t v;
+
+	if (u64_upto(o, UINT16_MAX, &v) < 0)
+		return 0;
+	*(uint16_t *)out = (uint16_t)v;
+	return 1;
+}
+
+int mdbus_py_conv_u32(PyObject *o, void *out)
+{
+	uint64_t v;
+
+	if (u64_upto(o, UINT32_MAX, &v) < 0)
+		return 0;
+	*(uint32_t *)out = (uint32_t)v;
+	return 1;
+}
+
+int mdbus_py_conv_u64(PyObject *o, void *out)
+{
+	return mdbus_py_u64(o, "argument", out) < 0 ? 0 : 1;
+}
+
 PyObject *mdbus_py_counter_list(const struct mdbus_counter *c, int n)
 {
 	PyObject *list = PyList_New(0);

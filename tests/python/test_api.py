@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 
+import numpy as np
 import pytest
 
 import mdbus
@@ -46,6 +47,35 @@ def test_skip_counts_as_lost_and_moves_the_sequence(bus):
             with pytest.raises(exc):
                 pub.skip(bad)
         assert pub.position == 8
+
+
+def test_integers_out_of_range_are_refused_not_wrapped(bus):
+    # The "H", "I" and "K" argument formats take any int modulo 2**16,
+    # 2**32, 2**64: publish(65537) published a quote (type 1), slot_size
+    # 2**32 + 256 made 256-byte slots. Each is refused instead, nothing
+    # published or made.
+    for kw in ({"slot_size": (1 << 32) + 256}, {"slots_per_block": -16},
+               {"file_mode": (1 << 32) + 0o600},
+               {"stall_evict_ns": -1}, {"block_count": 4.0}):
+        with pytest.raises((ValueError, TypeError)):
+            mdbus.Publisher("wrap", **dict(SMALL, **kw))
+    assert "wrap" not in mdbus.channels()
+    with mdbus.Publisher("wrap", **SMALL) as pub:
+        for t, exc in ((65537, ValueError), (-1, ValueError),
+                       (1.9, TypeError), ("bogus", ValueError)):
+            with pytest.raises(exc):
+                pub.publish(t, b"x")
+            if not isinstance(t, str):
+                with pytest.raises(exc):
+                    pub.publish_rows(t, b"x", 1)
+        with pytest.raises(ValueError):
+            pub.publish(1, b"x", ts_ns=-1)
+        assert pub.position == 0
+        pub.publish(np.uint16(6), b"ok")           # numpy ints still do
+        pub.publish("raw", b"ok", ts_ns=(1 << 64) - 1)
+        with mdbus.Subscriber("wrap", start="oldest") as sub:
+            assert (sub.read(timeout=1).type, sub.read(timeout=1).ts_ns) \
+                == (6, (1 << 64) - 1)
 
 
 def test_skip_pushed_back_by_a_lossless_reader(bus):
