@@ -275,6 +275,24 @@ static int sender_admits_all(const struct udp_conf *c, unsigned start,
 	return all;
 }
 
+/* 1 when `retransmit` is a numeric address of this host with a port
+ * any local user may bind (a name is not resolved here). */
+static int server_port_free(const struct udp_conf *c, unsigned start)
+{
+	struct addr_allow one;
+	char err[256];
+	int free_port;
+
+	if (!c->retransmit || addr_allow_parse(&one, c->retransmit,
+					       "retransmit", 1, err,
+					       sizeof(err)) < 0)
+		return 0;
+	free_port = one.n == 1 && one.rules[0].port >= start &&
+		    rule_on_this_host(&one.rules[0]);
+	addr_allow_free(&one);
+	return free_port;
+}
+
 /* The warning for a channel that anyone, or any local user, can take
  * over (mdpub.conf(5), what a forger can do): 1 with it in buf, else 0.
  * mdpub -T prints it, and the channel logs it at start. */
@@ -284,8 +302,17 @@ static int udp_conf_warning(const void *conf, char *buf, size_t len)
 	unsigned start = unprivileged_port_start();
 	char who[320];
 
-	if (!sender_admits_all(c, start, who, sizeof(who)))
-		return 0;
+	if (!sender_admits_all(c, start, who, sizeof(who))) {
+		if (!server_port_free(c, start))
+			return 0;
+		snprintf(buf, len, "retransmit %s: any local user can bind "
+			 "this port while the re-request server is not running, "
+			 "and then gets the re-requests (with the session) and "
+			 "answers them with messages the channel publishes; run "
+			 "the server (mdsub --retransmit) on a port below %u, or "
+			 "on another host (mdpub.conf(5))", c->retransmit, start);
+		return 1;
+	}
 	snprintf(buf, len, "%s: whoever can send to listen can publish "
 		 "messages in place of the feed's, take the session before it "
 		 "or after an end of session, and shut the feed out%s; set "

@@ -7,7 +7,8 @@
 # port or another host's address gets none. A rule of a family the listen
 # socket never receives, and a repeated key, are refused naming the fix
 # (-T and at start, exit 1, no segment). An IPv4-mapped rule matches its
-# IPv4 sender. As root with a user nobody: after the forwarder's end of
+# IPv4 sender. A `retransmit` server on an unprivileged port of this host
+# is warned about too (whoever binds it answers the re-requests). As root with a user nobody: after the forwarder's end of
 # session, nobody takes the next one from its unprivileged port, and with
 # `session` alone publishes a message in place of the real one (what the
 # warning says); from a privileged port nobody cannot send, and its
@@ -45,12 +46,13 @@ warns() {
 	start "$name" -c "$WORK/$name.conf"
 	wait_log "$name" "publishing from sequence"
 	stop "$PID"
-	n=$(grep -c "channel $name: .*whoever can send to listen" "$WORK/$name.log")
+	n=$(grep -c -e "channel $name: .*whoever can send to listen" \
+		-e "channel $name: retransmit .*any local user can bind" "$WORK/$name.log")
 	want=0
 	[ -z "$text" ] || want=1
 	[ "$n" = $want ] || fail "start $name: warned $n times, not $want"
 	[ -z "$text" ] || grep -qF "]: channel $name: $text" "$WORK/$name.log" ||
-		fail "start $name: $(grep 'whoever' "$WORK/$name.log")"
+		fail "start $name: $(grep 'whoever\|any local user' "$WORK/$name.log")"
 }
 
 warns lo "$(warning "sender 127.0.0.1 admits every local user (an address of this host, any port)")" \
@@ -74,6 +76,18 @@ if [ "$START" -le 40000 ]; then
 fi
 if [ "$START" -gt 1 ]; then
 	warns priv "" "sender=127.0.0.1:$((START - 1))"
+fi
+# the re-request server on a port of this host that any local user may
+# bind: whoever binds it while the server is down gets mdpub's requests
+# (with the session) and answers them with messages the channel takes
+if [ "$START" -le 40000 ] && [ "$START" -gt 1 ]; then
+	for rtx in 127.0.0.1:40000 "[::1]:40000"; do
+		warns rtx "retransmit $rtx: any local user can bind this port while the re-request server is not running, and then gets the re-requests (with the session) and answers them with messages the channel publishes; run the server (mdsub --retransmit) on a port below $START, or on another host (mdpub.conf(5))" \
+			sender=127.0.0.1:$((START - 1)) retransmit=$rtx
+	done
+	warns rtxpriv "" sender=127.0.0.1:$((START - 1)) \
+		retransmit=127.0.0.1:$((START - 1))
+	warns rtxfar "" sender=198.51.100.7 retransmit=198.51.100.7:40000
 fi
 HOSTADDR=$(ip -4 -o addr show scope global 2>/dev/null | sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p' | head -n 1)
 if [ -n "$HOSTADDR" ]; then
