@@ -585,16 +585,33 @@ static void lines_stop(struct source *src)
 	free(l);
 }
 
+/* The warning for `connect` to a port of this host that any local user
+ * may listen on: 1 with it in buf, else 0. mdpub -T prints it, and the
+ * channel logs it at start. */
+static int lines_conf_warning(const void *conf, char *buf, size_t len)
+{
+	const struct lines_conf *c = conf;
+
+	return net_port_warning(buf, len, "connect", c->connect,
+				"the feeder does not listen on it, and then "
+				"the channel publishes the lines it sends (a "
+				"connection is tried again every reconnect "
+				"seconds)", "have the feeder listen on a port");
+}
+
 static int lines_start(struct source **out, const void *conf,
 		       struct channel *ch, struct ev_loop *loop, char *err,
 		       size_t errlen)
 {
 	struct lines *l = source_alloc(sizeof(*l), ch, loop);
+	char warning[512];
 	int rc;
 
 	if (!l)
 		return source_nomem(err, errlen);
 	l->conf = *(const struct lines_conf *)conf;
+	if (lines_conf_warning(&l->conf, warning, sizeof(warning)))
+		log_msg(LOG_WARNING, "channel %s: %s", name_of(l), warning);
 	l->bad_limit.burst = l->net_limit.burst = 10;
 	ev_io_init(&l->accept_w, accept_cb, -1, EV_READ);
 	ev_init(&l->accept_pause_w, accept_pause_cb);
@@ -619,6 +636,7 @@ const struct source_ops src_lines = {
 	.conf_size = sizeof(struct lines_conf),
 	.conf_init = lines_conf_init,
 	.conf_check = lines_conf_check,
+	.conf_warning = lines_conf_warning,
 	.start = lines_start,
 	.resume = lines_resume,
 	.stop = lines_stop,

@@ -31,7 +31,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -52,8 +51,6 @@
 #define RTX_REQUESTS 64     /* requests in flight */
 #define RTX_REQUESTS_MAX 1024
 #define RTX_BUFFER (16 << 20) /* bytes of packets held behind gaps */
-#define PORT_START_FILE "/proc/sys/net/ipv4/ip_unprivileged_port_start"
-#define PORT_START_DEFAULT 1024 /* the kernel's, when it cannot be read */
 
 static const char *const udp_counters[] = {
 	"duplicate", "session", "malformed", "jump", "adopted", "jumped",
@@ -189,44 +186,6 @@ static int udp_conf_check(const void *conf, char *err, size_t errlen)
 	return rc < 0 ? rc : check_sender(c, err, errlen);
 }
 
-/* The lowest port a user may bind without CAP_NET_BIND_SERVICE. */
-static unsigned unprivileged_port_start(void)
-{
-	FILE *f = fopen(PORT_START_FILE, "re");
-	unsigned port = PORT_START_DEFAULT;
-
-	if (!f)
-		return port;
-	if (fscanf(f, "%u", &port) != 1)
-		port = PORT_START_DEFAULT;
-	fclose(f);
-	return port;
-}
-
-/* 1 when the rule admits an address of this host: loopback (127/8, ::1)
- * or an interface's, which every local user may send from. */
-static int rule_on_this_host(const struct addr_rule *r)
-{
-	struct addr_key lo4 = {.family = AF_INET, .bytes = {127}};
-	struct addr_key lo6 = {.family = AF_INET6, .bytes = {[15] = 1}};
-	struct ifaddrs *list, *i;
-	struct addr_key key;
-	int found;
-
-	if (addr_rule_overlaps(r, &lo4, 8) || addr_rule_overlaps(r, &lo6, 128))
-		return 1;
-	if (getifaddrs(&list) < 0)
-		return 0;
-	found = 0;
-	for (i = list; i && !found; i = i->ifa_next)
-		found = i->ifa_addr &&
-			addr_key_of(&key, i->ifa_addr,
-				    sizeof(struct sockaddr_in6)) == 0 &&
-			addr_rule_overlaps(r, &key, 128);
-	freeifaddrs(list);
-	return found;
-}
-
 /* Whom a rule of `sender` admits besides the forwarder, into who: 1 when
  * every address or every local user (mdpub.conf(5), sender), else 0. */
 static int rule_admits_all(const struct addr_rule *r, unsigned start,
@@ -240,7 +199,7 @@ static int rule_admits_all(const struct addr_rule *r, unsigned start,
 			 "= any", text);
 		return 1;
 	}
-	if ((r->port && r->port < start) || !rule_on_this_host(r))
+	if ((r->port && r->port < start) || !net_on_this_host(r))
 		return 0;
 	if (r->port)
 		snprintf(who, len, "sender %s admits every local user (an "
@@ -275,44 +234,22 @@ static int sender_admits_all(const struct udp_conf *c, unsigned start,
 	return all;
 }
 
-/* 1 when `retransmit` is a numeric address of this host with a port
- * any local user may bind (a name is not resolved here). */
-static int server_port_free(const struct udp_conf *c, unsigned start)
-{
-	struct addr_allow one;
-	char err[256];
-	int free_port;
-
-	if (!c->retransmit || addr_allow_parse(&one, c->retransmit,
-					       "retransmit", 1, err,
-					       sizeof(err)) < 0)
-		return 0;
-	free_port = one.n == 1 && one.rules[0].port >= start &&
-		    rule_on_this_host(&one.rules[0]);
-	addr_allow_free(&one);
-	return free_port;
-}
-
 /* The warning for a channel that anyone, or any local user, can take
  * over (mdpub.conf(5), what a forger can do): 1 with it in buf, else 0.
  * mdpub -T prints it, and the channel logs it at start. */
 static int udp_conf_warning(const void *conf, char *buf, size_t len)
 {
 	const struct udp_conf *c = conf;
-	unsigned start = unprivileged_port_start();
+	unsigned start = net_unprivileged_port_start();
 	char who[320];
 
-	if (!sender_admits_all(c, start, who, sizeof(who))) {
-		if (!server_port_free(c, start))
-			return 0;
-		snprintf(buf, len, "retransmit %s: any local user can bind "
-			 "this port while the re-request server is not running, "
-			 "and then gets the re-requests (with the session) and "
-			 "answers them with messages the channel publishes; run "
-			 "the server (mdsub --retransmit) on a port below %u, or "
-			 "on another host (mdpub.conf(5))", c->retransmit, start);
-		return 1;
-	}
+	if (!sender_admits_all(c, start, who, sizeof(who)))
+		return net_port_warning(buf, len, "retransmit", c->retransmit,
+					"the re-request server is not running, "
+					"and then gets the re-requests (with the "
+					"session) and answers them with messages "
+					"the channel publishes", "run the server "
+					"(mdsub --retransmit) on a port");
 	snprintf(buf, len, "%s: whoever can send to listen can publish "
 		 "messages in place of the feed's, take the session before it "
 		 "or after an end of session, and shut the feed out%s; set "

@@ -8,7 +8,8 @@
 # descriptors are free. Every refusal and eviction is counted exactly.
 # Nothing depends on how fast the machine is: the eviction is tested with
 # an idle_timeout no run reaches, and the idle closes with a feeder that
-# keeps sending until mdpub has closed every idle connection.
+# keeps sending until mdpub has closed every idle connection. A `connect`
+# to an unprivileged port of this host is warned about.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 
@@ -232,4 +233,27 @@ status 0 "$READER" --from oldest --until 2 --dump fds >"$WORK/fds.out"
 grep -q '^Q LOW ' "$WORK/fds.out" || fail "fds: the feeder's quote not published"
 counted fds "channel fds: source lines: idle 0 evicted 0 peer_limit 0 not_allowed 0 accept_errors [1-9]"
 stop "$PID"
+
+# connect to a port of this host that any local user may listen on
+# (mdpub.conf(5), connect): warned by -T and at start; a port below
+# net.ipv4.ip_unprivileged_port_start, or another host's, is not. Before,
+# nothing warned, and a user listening there while the feeder was not
+# had the channel publish its lines.
+START=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) ||
+	START=1024
+if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
+	for to in 127.0.0.1:40000 "127.0.0.1:$((START - 1))" 198.51.100.7:40000; do
+		channel conn.conf conn source=lines format=csv connect="$to" \
+			reconnect=60
+		status 0 "$MDPUB" -T -c "$WORK/conn.conf" >"$WORK/conn.out" 2>"$WORK/conn.err"
+		start conn -c "$WORK/conn.conf"
+		wait_log conn "publishing from sequence"
+		stop "$PID"
+		n=$(grep -c "channel conn: connect $to: any local user may take this port while the feeder does not listen on it" \
+			"$WORK/conn.err" "$WORK/conn.log" | sed 's/.*://' | tr '\n' ' ')
+		want="0 0 "
+		[ "$to" = 127.0.0.1:40000 ] && want="1 1 "
+		[ "$n" = "$want" ] || fail "connect $to: warned (-T, start) $n, not $want: $(cat "$WORK/conn.err")"
+	done
+fi
 exit 0

@@ -47,7 +47,7 @@ warns() {
 	wait_log "$name" "publishing from sequence"
 	stop "$PID"
 	n=$(grep -c -e "channel $name: .*whoever can send to listen" \
-		-e "channel $name: retransmit .*any local user can bind" "$WORK/$name.log")
+		-e "channel $name: retransmit .*any local user may take" "$WORK/$name.log")
 	want=0
 	[ -z "$text" ] || want=1
 	[ "$n" = $want ] || fail "start $name: warned $n times, not $want"
@@ -82,7 +82,7 @@ fi
 # (with the session) and answers them with messages the channel takes
 if [ "$START" -le 40000 ] && [ "$START" -gt 1 ]; then
 	for rtx in 127.0.0.1:40000 "[::1]:40000"; do
-		warns rtx "retransmit $rtx: any local user can bind this port while the re-request server is not running, and then gets the re-requests (with the session) and answers them with messages the channel publishes; run the server (mdsub --retransmit) on a port below $START, or on another host (mdpub.conf(5))" \
+		warns rtx "retransmit $rtx: any local user may take this port while the re-request server is not running, and then gets the re-requests (with the session) and answers them with messages the channel publishes; run the server (mdsub --retransmit) on a port below $START, or on another host (mdpub.conf(5))" \
 			sender=127.0.0.1:$((START - 1)) retransmit=$rtx
 	done
 	warns rtxpriv "" sender=127.0.0.1:$((START - 1)) \
