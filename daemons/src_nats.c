@@ -50,6 +50,7 @@
 #include "log.h"
 #include "nats_conn.h"
 #include "nats_pull.h"
+#include "net.h"
 #include "natswire.h"
 #include "source.h"
 
@@ -1419,16 +1420,48 @@ static int connect_and_subscribe(struct nats_src *n, char *err, size_t errlen)
 	       nats_thread_start(&n->reader, reader_main, n, err, errlen);
 }
 
+/* The warning for a plain nats:// server in `url` on a port of this host
+ * that any local user may listen on: 1 with it in buf, else 0. mdpub -T
+ * prints it, and the channel logs it at start. tls:// is not warned
+ * about: with `ca` the server must show a certificate that CA signed
+ * (without, the client library takes any). */
+static int nats_conf_warning(const void *conf, char *buf, size_t len)
+{
+	const struct nats_conf *c = conf;
+	const char *p = c->url;
+	char one[300]; /* HOST:PORT (net.c's HOST_MAX 256) */
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+
+		if (n > 7 && n - 7 < sizeof(one) && !strncmp(p, "nats://", 7)) {
+			memcpy(one, p + 7, n - 7);
+			one[n - 7] = '\0';
+			if (net_port_warning(buf, len, "url", one, "nats-server "
+					     "does not listen on it, and then "
+					     "the channel publishes what that "
+					     "user sends", "run nats-server on "
+					     "a port"))
+				return 1;
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
 static int nats_start(struct source **out, const void *conf,
 		      struct channel *ch, struct ev_loop *loop, char *err,
 		      size_t errlen)
 {
 	struct nats_src *n = source_alloc(sizeof(*n), ch, loop);
+	char warning[512];
 	int rc;
 
 	if (!n)
 		return source_nomem(err, errlen);
 	n->conf = *(const struct nats_conf *)conf;
+	if (nats_conf_warning(&n->conf, warning, sizeof(warning)))
+		log_msg(LOG_WARNING, "channel %s: %s", name_of(n), warning);
 	n->seq.jump_window = n->conf.jump_window;
 	n->qcap = n->conf.queue;
 	n->qbytes_max = n->conf.queue *
@@ -1464,6 +1497,7 @@ const struct source_ops src_nats = {
 	.conf_size = sizeof(struct nats_conf),
 	.conf_init = nats_conf_init,
 	.conf_check = nats_conf_check,
+	.conf_warning = nats_conf_warning,
 	.start = nats_start,
 	.resume = nats_resume,
 	.stop_input = nats_stop_input,

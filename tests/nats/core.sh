@@ -24,11 +24,33 @@ grep -q "is not nats://HOST:PORT" "$WORK/bad2.log" || fail "port 0 not refused"
 channel bad3.conf bad3 source=nats "url=$URL" subject=x durable=d
 status 1 "$MDPUB" -T -c "$WORK/bad3.conf" 2>"$WORK/bad3.log"
 grep -q "durable = d needs stream = NAME" "$WORK/bad3.log" || fail "durable without stream"
+# a plain nats:// server on a port of this host that any local user may
+# listen on while nats-server does not (mdpub.conf(5), url): warned by -T
+# (and at start, the channel h below); not a port below
+# net.ipv4.ip_unprivileged_port_start, another host's, or tls:// (its
+# certificate is checked). Before, nothing warned.
+START=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) ||
+	START=1024
+if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
+	for u in nats://127.0.0.1:40000 "nats://127.0.0.1:$((START - 1))" \
+		nats://198.51.100.7:40000 tls://127.0.0.1:40000 \
+		nats://198.51.100.7:4222,nats://127.0.0.1:40000; do
+		channel w.conf w source=nats "url=$u" 'subject=x.>'
+		status 0 "$MDPUB" -T -c "$WORK/w.conf" 2>"$WORK/w.log"
+		n=$(grep -c "channel w: url 127.0.0.1:40000: any local user may take this port while nats-server does not listen on it" "$WORK/w.log")
+		case $u in *nats://127.0.0.1:40000) want=1 ;; *) want=0 ;; esac
+		[ "$n" = $want ] || fail "url $u: warned $n times, not $want: $(cat "$WORK/w.log")"
+	done
+fi
 
 S1=Mdbus-Session:0000000000000001
 channel h.conf h source=nats "url=$URL" 'subject=mdbus.h.>'
 start h -c "$WORK/h.conf"
 wait_log h "channel h: publishing from"
+if [ "$RAW_PORT" -ge "$START" ]; then
+	grep -q "channel h: url 127.0.0.1:[0-9]*: any local user may take this port" \
+		"$WORK/h.log" || fail "url not warned about at start: $(head -n 5 "$WORK/h.log")"
+fi
 "$READER" --until 6 --dump h >"$WORK/h.out" & # from the oldest: no race
 READ=$!
 f=$WORK/msgs
