@@ -1423,8 +1423,8 @@ static int connect_and_subscribe(struct nats_src *n, char *err, size_t errlen)
 /* The warning for a plain nats:// server in `url` on a port of this host
  * that any local user may listen on: 1 with it in buf, else 0. mdpub -T
  * prints it, and the channel logs it at start. tls:// is not warned
- * about: with `ca` the server must show a certificate that CA signed
- * (without, the client library takes any). */
+ * about: the server must show a certificate the client library trusts
+ * (`ca`). */
 static int nats_conf_warning(const void *conf, char *buf, size_t len)
 {
 	const struct nats_conf *c = conf;

@@ -27,8 +27,8 @@ grep -q "durable = d needs stream = NAME" "$WORK/bad3.log" || fail "durable with
 # a plain nats:// server on a port of this host that any local user may
 # listen on while nats-server does not (mdpub.conf(5), url): warned by -T
 # (and at start, the channel h below); not a port below
-# net.ipv4.ip_unprivileged_port_start, another host's, or tls:// (its
-# certificate is checked). Before, nothing warned.
+# net.ipv4.ip_unprivileged_port_start, another host's, or tls:// (the
+# server shows a certificate). Before, nothing warned.
 START=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) ||
 	START=1024
 if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
