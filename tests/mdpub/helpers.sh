@@ -35,6 +35,9 @@ fail() {
 start() {
 	name=$1
 	shift
+	# gone first: the redirection below truncates it only once the child
+	# runs, and a wait_log meanwhile would find an earlier run's lines
+	rm -f "$WORK/$name.log"
 	"$MDPUB" "$@" >"$WORK/$name.log" 2>&1 &
 	PID=$!
 	PIDS="$PIDS $PID"

@@ -64,6 +64,7 @@ hook_counts() {
 start_hooked() {
 	name=$1 hook=$2 var=$3
 	shift 3
+	rm -f "$WORK/$name.log" # as start does
 	env LD_PRELOAD="$hook" "$var" \
 		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 		"$MDPUB" "$@" >"$WORK/$name.log" 2>&1 &
