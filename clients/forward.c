@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "addr_allow.h"
+#include "local_port.h"
 #include "moldudp64.h"
 #include "mdsub.h"
 #include "retransmit.h"
@@ -440,4 +441,33 @@ void fwd_close(struct forwarder *f)
 			f->o->url, f->send_errors);
 	close(f->fd);
 	free(f);
+}
+
+int fwd_port_warning(const char *url, char *buf, size_t len)
+{
+	unsigned start = local_port_start();
+	const char *p = url;
+	char one[FWD_HOST_MAX + 8]; /* HOST:PORT */
+
+	while (p && *p) {
+		size_t n = strcspn(p, ",");
+		size_t skip = !strncmp(p, "udp://", 6) ? 6 :
+			      !strncmp(p, "nats://", 7) ? 7 : 0;
+
+		if (skip && n - skip < sizeof(one)) {
+			memcpy(one, p + skip, n - skip);
+			one[n - skip] = '\0';
+			if (local_port_takeable(one, start)) {
+				snprintf(buf, len, "--forward %.*s: any local "
+					 "user may take this port while its "
+					 "receiver is not running, and then gets "
+					 "what is forwarded; forward to a port "
+					 "below %u, or to another host (mdsub(1))",
+					 (int)n, p, start);
+				return 1;
+			}
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
 }

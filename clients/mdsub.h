@@ -250,6 +250,11 @@ void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len);
  * re-requests for --linger, then prints the server's counts on stderr. */
 void fwd_close(struct forwarder *f);
 
+/* The warning for a --forward URL whose destination (udp://, or a plain
+ * nats:// server of the list) is a port of this host that any local user
+ * may bind while its receiver is not running: 1 with it in buf, else 0. */
+int fwd_port_warning(const char *url, char *buf, size_t len);
+
 /* fwd_nats.c: --forward nats://HOST:PORT[,...] (only with libnats:
  * fwd_nats_built() is 0 without). The messages published and not yet
  * acknowledged stay in a window of max_pending, which a failed or late

@@ -4,7 +4,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -13,12 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "addr_allow.h"
+#include "local_port.h"
 #include "net.h"
 
 #define HOST_MAX 256
-#define PORT_START_FILE "/proc/sys/net/ipv4/ip_unprivileged_port_start"
-#define PORT_START_DEFAULT 1024 /* the kernel's, when it cannot be read */
 
 /* Splits text into host (NULL = any) and port. */
 static int split(const char *text, char host[HOST_MAX], const char **port,
@@ -219,62 +216,12 @@ int net_connected(int fd, char *err, size_t errlen)
 	return -soerr;
 }
 
-unsigned net_unprivileged_port_start(void)
-{
-	FILE *f = fopen(PORT_START_FILE, "re");
-	unsigned port = PORT_START_DEFAULT;
-
-	if (!f)
-		return port;
-	if (fscanf(f, "%u", &port) != 1)
-		port = PORT_START_DEFAULT;
-	fclose(f);
-	return port;
-}
-
-int net_on_this_host(const struct addr_rule *r)
-{
-	struct addr_key lo4 = {.family = AF_INET, .bytes = {127}};
-	struct addr_key lo6 = {.family = AF_INET6, .bytes = {[15] = 1}};
-	struct ifaddrs *list, *i;
-	struct addr_key key;
-	int found;
-
-	if (addr_rule_overlaps(r, &lo4, 8) || addr_rule_overlaps(r, &lo6, 128))
-		return 1;
-	if (getifaddrs(&list) < 0)
-		return 0;
-	found = 0;
-	for (i = list; i && !found; i = i->ifa_next)
-		found = i->ifa_addr &&
-			addr_key_of(&key, i->ifa_addr,
-				    sizeof(struct sockaddr_in6)) == 0 &&
-			addr_rule_overlaps(r, &key, 128);
-	freeifaddrs(list);
-	return found;
-}
-
-int net_local_free_port(const char *text, unsigned start)
-{
-	struct addr_allow one;
-	char err[256];
-	int free_port;
-
-	if (!text || addr_allow_parse(&one, text, "address", 1, err,
-				      sizeof(err)) < 0)
-		return 0;
-	free_port = one.n == 1 && one.rules[0].port >= start &&
-		    net_on_this_host(&one.rules[0]);
-	addr_allow_free(&one);
-	return free_port;
-}
-
 int net_port_warning(char *buf, size_t len, const char *key,
 		     const char *text, const char *while_, const char *fix)
 {
-	unsigned start = net_unprivileged_port_start();
+	unsigned start = local_port_start();
 
-	if (!net_local_free_port(text, start))
+	if (!local_port_takeable(text, start))
 		return 0;
 	snprintf(buf, len, "%s %s: any local user may take this port while "
 		 "%s; %s below %u, or on another host (mdpub.conf(5))", key,

@@ -8,26 +8,13 @@
 
 #include <stddef.h>
 
-struct addr_rule;
 struct addrinfo;
 struct sockaddr_storage;
 
-/* The lowest port a user may bind without CAP_NET_BIND_SERVICE
- * (net.ipv4.ip_unprivileged_port_start; 1024 when it cannot be read). */
-unsigned net_unprivileged_port_start(void);
-
-/* 1 when the rule admits an address of this host: loopback (127/8, ::1)
- * or an interface's, which every local user may send from. */
-int net_on_this_host(const struct addr_rule *r);
-
-/* 1 when text is a numeric ADDRESS:PORT of this host with a port not
- * below start: any local user may bind it while its server is not
- * running (a name is not resolved: 0). */
-int net_local_free_port(const char *text, unsigned start);
-
-/* The warning for `key = text` when it is such a port: 1 with "KEY TEXT:
- * any local user may take this port while WHILE; FIX below N, or on
- * another host (mdpub.conf(5))" in buf, else 0. */
+/* The warning for `key = text` when it is a port any local user may
+ * take (local_port_takeable()): 1 with "KEY TEXT: any local user may
+ * take this port while WHILE; FIX below N, or on another host
+ * (mdpub.conf(5))" in buf, else 0. */
 int net_port_warning(char *buf, size_t len, const char *key,
 		     const char *text, const char *while_, const char *fix);
 

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "local_port.h"
 #include "net.h"
 #include "src_udp.h"
 
@@ -199,7 +200,7 @@ static int rule_admits_all(const struct addr_rule *r, unsigned start,
 			 "= any", text);
 		return 1;
 	}
-	if ((r->port && r->port < start) || !net_on_this_host(r))
+	if ((r->port && r->port < start) || !local_port_on_this_host(r))
 		return 0;
 	if (r->port)
 		snprintf(who, len, "sender %s admits every local user (an "
@@ -240,7 +241,7 @@ static int sender_admits_all(const struct udp_conf *c, unsigned start,
 static int udp_conf_warning(const void *conf, char *buf, size_t len)
 {
 	const struct udp_conf *c = conf;
-	unsigned start = net_unprivileged_port_start();
+	unsigned start = local_port_start();
 	char who[320];
 
 	if (!sender_admits_all(c, start, who, sizeof(who)))

@@ -98,4 +98,25 @@ same "$WORK/a" "$WORK/b" "messages relayed through mdpub"
 if [ -n "$bind" ] && grep -q "whoever can send" "$WORK/mdpub.log"; then
 	fail "mdpub warned of sender = $sender: $(cat "$WORK/mdpub.log")"
 fi
+
+# a destination on a port of this host that any local user may bind
+# while the receiver is not running (mdsub(1), --forward): warned, for
+# udp:// and a plain nats:// server of a list; a port below
+# net.ipv4.ip_unprivileged_port_start and tls:// not (loopback only: the
+# test sends nowhere else). Before, nothing warned.
+START=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) ||
+	START=1024
+if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
+	w="any local user may take this port while its receiver is not running"
+	for u in udp://127.0.0.1:40000 "udp://127.0.0.1:$((START - 1))" \
+		"nats://127.0.0.1:$((START - 1)),nats://127.0.0.1:40000" \
+		tls://127.0.0.1:40000; do
+		case $u in nats*|tls*) [ "${MDBUS_NATS_BUILT:-no}" = yes ] || continue ;; esac
+		timeout 10 "$MDSUB" --forward "$u" --from oldest -u feed \
+			>/dev/null 2>"$WORK/w.err"
+		n=$(grep -c "^mdsub: feed: --forward [a-z]*://127.0.0.1:40000: $w" "$WORK/w.err")
+		case $u in tls*) want=0 ;; *:40000) want=1 ;; *) want=0 ;; esac
+		[ "$n" = $want ] || fail "--forward $u: warned $n times, not $want: $(cat "$WORK/w.err")"
+	done
+fi
 exit 0
