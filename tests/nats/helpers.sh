@@ -211,6 +211,24 @@ js_server() {
 	stream_has "$1" '"streams":1,'
 }
 
+# flood_held SERVER N LIMIT WHY SUBJECT COUNT SIZE [HN HSIZE]: flood_pub
+# SUBJECT COUNT SIZE [HN HSIZE] while mdpub $MP holds its channel back,
+# waits until nats-server SERVER has written N messages to it in all, and
+# fails saying WHY unless mdpub's memory grew by less than LIMIT MB (not
+# judged under TSan, whose shadow memory grows with what is kept)
+flood_held() {
+	_srv=$1 _n=$2 _limit=$3 _why=$4
+	shift 4
+	_before=$(rss_kb "$MP")
+	flood_pub "$@"
+	wait_delivered "$_srv" "$_n"
+	sleep 0.5 # the client library's read loop: past the socket's buffers
+	_grown=$((($(rss_kb "$MP") - _before) / 1024))
+	echo "mdpub's memory grew by $_grown MB with a flood of $(($2 * $3 / 1000000)) MB"
+	grep -q libtsan "/proc/$MP/maps" || [ "$_grown" -lt "$_limit" ] ||
+		fail "a flood of $2 x $3 bytes held back grew mdpub by $_grown MB ($_why)"
+}
+
 # rss_kb PID: its resident memory in kB
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 
