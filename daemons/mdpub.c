@@ -887,7 +887,7 @@ static struct mdpub_conf *load_any(const struct opts *o)
 /* The warnings each channel's source would log at start. */
 static void print_warnings(const struct mdpub_conf *conf)
 {
-	char warning[768];
+	char warning[1536];
 
 	for (size_t i = 0; i < conf->nchans; i++) {
 		const struct chan_conf *c = conf->chans[i];

@@ -235,30 +235,42 @@ static int sender_admits_all(const struct udp_conf *c, unsigned start,
 	return all;
 }
 
+/* The warning for a `retransmit` server on a port any local user may
+ * bind: 1 with it in buf, else 0. */
+static int retransmit_warning(const struct udp_conf *c, char *buf, size_t len)
+{
+	return net_port_warning(buf, len, "retransmit", c->retransmit,
+				"the re-request server is not running, and "
+				"then gets the re-requests (with the session) "
+				"and answers them with messages the channel "
+				"publishes", "run the server (mdsub "
+				"--retransmit) on a port");
+}
+
 /* The warning for a channel that anyone, or any local user, can take
- * over (mdpub.conf(5), what a forger can do): 1 with it in buf, else 0.
- * mdpub -T prints it, and the channel logs it at start. */
+ * over (mdpub.conf(5), what a forger can do), followed by the
+ * retransmit one when both apply: 1 with it in buf, else 0. mdpub -T
+ * prints it, and the channel logs it at start. */
 static int udp_conf_warning(const void *conf, char *buf, size_t len)
 {
 	const struct udp_conf *c = conf;
 	unsigned start = local_port_start();
-	char who[320];
+	char who[320], rtx[512];
+	int also = retransmit_warning(c, rtx, sizeof(rtx));
 
-	if (!sender_admits_all(c, start, who, sizeof(who)))
-		return net_port_warning(buf, len, "retransmit", c->retransmit,
-					"the re-request server is not running, "
-					"and then gets the re-requests (with the "
-					"session) and answers them with messages "
-					"the channel publishes", "run the server "
-					"(mdsub --retransmit) on a port");
+	if (!sender_admits_all(c, start, who, sizeof(who))) {
+		if (also)
+			snprintf(buf, len, "%s", rtx);
+		return also;
+	}
 	snprintf(buf, len, "%s: whoever can send to listen can publish "
 		 "messages in place of the feed's, take the session before it "
 		 "or after an end of session, and shut the feed out%s; set "
 		 "sender = the forwarder's --bind address on another host, or "
-		 "here with a port below %u (mdpub.conf(5))", who,
+		 "here with a port below %u (mdpub.conf(5))%s%s", who,
 		 c->session ? " (session is a filter, not a secret: ps, the "
 			      "config and every packet show it)" : "",
-		 start);
+		 start, also ? ". Also " : "", also ? rtx : "");
 	return 1;
 }
 
@@ -701,7 +713,7 @@ static int udp_start(struct source **out, const void *conf,
 		     size_t errlen)
 {
 	struct udp *u = source_alloc(sizeof(*u), ch, loop);
-	char where[128], warning[768];
+	char where[128], warning[1536];
 	int fd;
 
 	if (!u)

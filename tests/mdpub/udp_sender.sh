@@ -8,7 +8,9 @@
 # socket never receives, and a repeated key, are refused naming the fix
 # (-T and at start, exit 1, no segment). An IPv4-mapped rule matches its
 # IPv4 sender. A `retransmit` server on an unprivileged port of this host
-# is warned about too (whoever binds it answers the re-requests). As root with a user nobody: after the forwarder's end of
+# is warned about too (whoever binds it answers the re-requests), after
+# the sender's warning on the same line when both apply. As root with a
+# user nobody: after the forwarder's end of
 # session, nobody takes the next one from its unprivileged port, and with
 # `session` alone publishes a message in place of the real one (what the
 # warning says); from a privileged port nobody cannot send, and its
@@ -85,6 +87,9 @@ if [ "$START" -le 40000 ] && [ "$START" -gt 1 ]; then
 		warns rtx "retransmit $rtx: any local user may take this port while the re-request server is not running, and then gets the re-requests (with the session) and answers them with messages the channel publishes; run the server (mdsub --retransmit) on a port below $START, or on another host (mdpub.conf(5))" \
 			sender=127.0.0.1:$((START - 1)) retransmit=$rtx
 	done
+	# both: one line, the sender's warning, then the server's
+	warns rtxany "$(warning "sender = any"). Also retransmit 127.0.0.1:40000: any local user may take this port while the re-request server is not running, and then gets the re-requests (with the session) and answers them with messages the channel publishes; run the server (mdsub --retransmit) on a port below $START, or on another host (mdpub.conf(5))" \
+		sender=any retransmit=127.0.0.1:40000
 	warns rtxpriv "" sender=127.0.0.1:$((START - 1)) \
 		retransmit=127.0.0.1:$((START - 1))
 	warns rtxfar "" sender=198.51.100.7 retransmit=198.51.100.7:40000
