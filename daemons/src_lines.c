@@ -34,6 +34,7 @@
 #include "channel.h"
 #include "lines_parse.h"
 #include "clock.h"
+#include "local_port.h"
 #include "log.h"
 #include "net.h"
 #include "source.h"
@@ -585,13 +586,56 @@ static void lines_stop(struct source *src)
 	free(l);
 }
 
-/* The warning for `connect` to a port of this host that any local user
- * may listen on: 1 with it in buf, else 0. mdpub -T prints it, and the
- * channel logs it at start. */
+/* Whom `listen` lets publish besides the feeder, into who: 1 when every
+ * address (no allow, or a rule of length 0) or every local user (a rule
+ * admitting an address of this host), else 0. */
+static int listen_admits_all(const struct lines_conf *c, char *who,
+			     size_t len)
+{
+	struct addr_allow allow;
+	char err[256], text[96];
+	int all = 0;
+
+	if (!c->allow) {
+		snprintf(who, len, "no allow");
+		return 1;
+	}
+	if (addr_allow_parse(&allow, c->allow, "allow", 0, err,
+			     sizeof(err)) < 0)
+		return 0; /* refused by lines_conf_check() */
+	for (size_t i = 0; i < allow.n && !all; i++) {
+		const struct addr_rule *r = &allow.rules[i];
+
+		addr_rule_text(r, text, sizeof(text));
+		if (r->bits == 0)
+			all = snprintf(who, len, "allow %s admits every "
+				       "address", text) > 0;
+		else if (local_port_on_this_host(r))
+			all = snprintf(who, len, "allow %s admits every local "
+				       "user (an address of this host)",
+				       text) > 0;
+	}
+	addr_allow_free(&allow);
+	return all;
+}
+
+/* The warning for a channel whose `listen` anyone, or any local user, may
+ * connect to, or whose `connect` goes to a port of this host that any
+ * local user may listen on: 1 with it in buf, else 0. mdpub -T prints
+ * it, and the channel logs it at start. */
 static int lines_conf_warning(const void *conf, char *buf, size_t len)
 {
 	const struct lines_conf *c = conf;
+	char who[160];
 
+	if (c->listen && listen_admits_all(c, who, sizeof(who))) {
+		snprintf(buf, len, "%s: whoever can connect to listen can "
+			 "publish messages in place of the feeder's; set allow "
+			 "= the feeder's addresses, on another host (on this "
+			 "host every local user can connect) (mdpub.conf(5))",
+			 who);
+		return 1;
+	}
 	return net_port_warning(buf, len, "connect", c->connect,
 				"the feeder does not listen on it, and then "
 				"the channel publishes the lines it sends (a "

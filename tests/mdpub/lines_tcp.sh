@@ -9,7 +9,8 @@
 # Nothing depends on how fast the machine is: the eviction is tested with
 # an idle_timeout no run reaches, and the idle closes with a feeder that
 # keeps sending until mdpub has closed every idle connection. A `connect`
-# to an unprivileged port of this host is warned about.
+# to an unprivileged port of this host is warned about, and so is a
+# `listen` that every address or every local user can connect to.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 
@@ -256,4 +257,35 @@ if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
 		[ "$n" = "$want" ] || fail "connect $to: warned (-T, start) $n, not $want: $(cat "$WORK/conn.err")"
 	done
 fi
+
+# listen that every address or every local user can connect to: no
+# allow, a rule of length 0, or one admitting an address of this host
+# (loopback, or an interface's): warned by -T and at start, one line
+# naming whom; allow of another host's address is not. Before, nothing
+# warned, and any local user could publish on a loopback listener.
+HOSTADDR=$(ip -4 -o addr show scope global 2>/dev/null | sed -n 's/.* inet \([0-9.]*\)\/.*/\1/p' | head -n 1)
+for rule in none 127.0.0.1 127.0.0.0/8 0.0.0.0/0 ::/0 "198.51.100.7 127.0.0.2" \
+	${HOSTADDR:+"$HOSTADDR"} 198.51.100.7 "198.51.100.0/24 2001:db8::/32"; do
+	case $rule in
+	none) who="no allow"; set -- ;;
+	0.0.0.0/0 | ::/0) who="allow $rule admits every address"; set -- "allow=$rule" ;;
+	198.51.100.7 | "198.51.100.0/24 2001:db8::/32") who=; set -- "allow=$rule" ;;
+	*) who="allow ${rule##* } admits every local user (an address of this host)"
+		set -- "allow=$rule" ;;
+	esac
+	channel lsn.conf lsn source=lines format=csv listen=127.0.0.1:0 "$@"
+	status 0 "$MDPUB" -T -c "$WORK/lsn.conf" >"$WORK/lsn.out" 2>"$WORK/lsn.err"
+	start lsn -c "$WORK/lsn.conf"
+	wait_log lsn "publishing from sequence"
+	stop "$PID"
+	text="channel lsn: $who: whoever can connect to listen can publish messages in place of the feeder's; set allow = the feeder's addresses, on another host (on this host every local user can connect) (mdpub.conf(5))"
+	if [ -n "$who" ]; then
+		expect "$WORK/lsn.err" "mdpub: $text"
+		[ "$(grep -cF "]: $text" "$WORK/lsn.log")" = 1 ] ||
+			fail "listen, $rule: not warned once at start: $(grep 'whoever' "$WORK/lsn.log")"
+	else
+		[ -s "$WORK/lsn.err" ] && fail "listen, $rule: warned: $(cat "$WORK/lsn.err")"
+		grep -q whoever "$WORK/lsn.log" && fail "listen, $rule: warned at start"
+	fi
+done
 exit 0
