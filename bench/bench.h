@@ -44,6 +44,36 @@ struct bench_rx {
 				    next read) */
 };
 
+/* What a consumer does with the messages it reads (drivers.c fills it,
+ * a transport's sub_consume hands each message to bench_take()). */
+struct bench_sink {
+	void *buf;             /* where a transport copies each payload */
+	size_t len;            /* its size: the run's message size */
+	uint64_t last;         /* the sequence number that ends the read */
+	uint64_t warmup;       /* below it, neither loss nor samples count */
+	uint64_t lost;         /* messages lost, from warmup on */
+	uint64_t *samples;     /* paced: one-way ns per message, else NULL */
+	uint64_t nsamples, max_samples;
+	int done;              /* set by bench_take() at last */
+};
+
+uint64_t bench_now(void);
+
+/* The consumer's part of one message, in the transport's read loop:
+ * counts its loss, takes a latency sample when paced (payload[0] is the
+ * send time), and says 1 when it was the last one (sets k->done). */
+static inline int bench_take(struct bench_sink *k, uint64_t seq, uint64_t lost,
+			     const uint64_t *payload)
+{
+	if (seq >= k->warmup) {
+		k->lost += lost;
+		if (k->samples && k->nsamples < k->max_samples)
+			k->samples[k->nsamples++] = bench_now() - payload[0];
+	}
+	k->done = seq == k->last;
+	return k->done;
+}
+
 struct bench_run;
 
 struct bench_transport {
@@ -67,18 +97,16 @@ struct bench_transport {
 	 * transport); returns 0 or a negative error. */
 	int (*flush)(void *pub);
 	void (*pub_close)(void *pub);
-	/* In a consumer process. read waits (spin or the transport's default)
-	 * without limit (the harness's watchdog ends a hung run); returns 0
-	 * or a negative error. */
+	/* In a consumer process. consume reads messages in order with the
+	 * transport's own interface, as a program using it would, copying
+	 * each payload into k->buf (its one copy) and handing it to
+	 * bench_take(), until message k->last; it waits (spin or the
+	 * transport's default) without limit (the harness's watchdog ends a
+	 * hung run). Returns 0 or a negative error. */
 	int (*sub_open)(struct bench_run *run, void **sub);
+	int (*sub_consume)(void *sub, struct bench_sink *k);
+	/* Optional: one message at a time (icount.c, the ring). */
 	int (*sub_read)(void *sub, void *buf, size_t len, struct bench_rx *rx);
-	/* Optional, a batch reader: takes up to max messages that are there
-	 * now (no wait), copying each payload into buf (the one copy the
-	 * ring's reader makes) and adding what it lost to *lost; returns how
-	 * many it took (0: none yet) or a negative error. The catch-up cells
-	 * read with it when it is there. */
-	int (*sub_drain)(void *sub, void *buf, size_t len, unsigned max,
-			 uint64_t *lost);
 	void (*sub_close)(void *sub);
 	/* Optional: the byte offset of message seq's slot from the start of
 	 * its 4 KiB page (the latency's page profile, pages.c). */
@@ -149,8 +177,7 @@ struct bench_pct {
 	uint64_t n, min, p50, p99, p999, max;
 };
 
-/* harness.c */
-uint64_t bench_now(void);
+/* harness.c (bench_now() above) */
 int bench_wait_count(_Atomic int *counter, int target);
 struct bench_result *bench_my_result(struct bench_run *run);
 uint64_t *bench_my_samples(struct bench_run *run);

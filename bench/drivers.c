@@ -195,36 +195,36 @@ void bench_finished(struct bench_run *run)
 	atomic_fetch_add_explicit(&run->ctl->subs_done, 1, memory_order_release);
 }
 
-static void sample(struct bench_run *run, struct bench_result *res,
-		   const struct bench_rx *rx, uint64_t sent)
+/* A sink for messages up to `last`, into buf; latency samples when paced. */
+static void sink_init(struct bench_run *run, struct bench_sink *k, void *buf,
+		      uint64_t last)
 {
-	uint64_t now;
-
-	if (!run->pace_ns || rx->seq < run->warmup || res->nsamples == run->max_samples)
-		return;
-	now = bench_now();
-	bench_my_samples(run)[res->nsamples++] = now - sent;
+	memset(k, 0, sizeof(*k));
+	k->buf = buf;
+	k->len = msg_size(run);
+	k->last = last;
+	k->warmup = run->warmup;
+	if (run->pace_ns) {
+		k->samples = bench_my_samples(run);
+		k->max_samples = run->max_samples;
+	}
 }
 
 static int stream_consumer(struct bench_run *run)
 {
 	struct bench_result *res = bench_my_result(run);
-	uint64_t buf[MAX_WORDS], last = run->warmup + run->messages - 1;
-	struct bench_rx rx = { 0 };
+	uint64_t buf[MAX_WORDS];
+	struct bench_sink k;
 	void *sub;
 	int r = bench_attach(run, &sub);
 
 	if (r < 0)
 		return r;
-	do {
-		r = run->tp->sub_read(sub, buf, msg_size(run), &rx);
-		if (r < 0)
-			break;
-		sample(run, res, &rx, rx.payload[0]);
-		if (rx.seq >= run->warmup)
-			res->lost += rx.lost;
-	} while (rx.seq != last);
+	sink_init(run, &k, buf, run->warmup + run->messages - 1);
+	r = run->tp->sub_consume(sub, &k);
 	res->t_end = bench_now();
+	res->lost = k.lost;
+	res->nsamples = k.nsamples;
 	bench_finished(run);
 	run->tp->sub_close(sub);
 	if (r < 0)
@@ -283,34 +283,27 @@ static int catchup_producer(struct bench_run *run)
 static int catchup_consumer(struct bench_run *run)
 {
 	struct bench_result *res = bench_my_result(run);
-	uint64_t buf[MAX_WORDS], behind = run->round, n, t0;
+	uint64_t buf[MAX_WORDS], behind = run->round, last, t0;
 	int rounds = (int)(run->messages / behind), k, r;
-	struct bench_rx rx = { 0 };
+	struct bench_sink sink;
 	void *sub;
 
 	r = bench_attach(run, &sub);
 	if (r < 0)
 		return r;
-	while (r == 0 && rx.seq + 1 < run->warmup)
-		r = run->tp->sub_read(sub, buf, msg_size(run), &rx);
-	for (k = 0; k < rounds && r == 0; k++) {
+	sink_init(run, &sink, buf, run->warmup - 1);
+	r = run->tp->sub_consume(sub, &sink);
+	for (k = 0, last = run->warmup - 1; k < rounds && r == 0; k++) {
 		bench_wait_count(&run->ctl->round_ready, k + 1);
 		t0 = bench_now();
-		for (n = 0; n < behind && r >= 0; n += r > 0 ? (uint64_t)r : 0) {
-			if (run->tp->sub_drain) { /* many a call */
-				r = run->tp->sub_drain(sub, buf, msg_size(run),
-						       (unsigned)(behind - n), &res->lost);
-				continue;
-			}
-			r = run->tp->sub_read(sub, buf, msg_size(run), &rx);
-			res->lost += rx.lost;
-			r = r < 0 ? r : 1;
-		}
-		r = r < 0 ? r : 0;
+		last += behind;
+		sink.last = last;
+		r = run->tp->sub_consume(sub, &sink);
 		res->value += bench_now() - t0;
 		/* Release: pairs with the producer's acquire wait. */
 		atomic_fetch_add_explicit(&run->ctl->round_done, 1, memory_order_release);
 	}
+	res->lost = sink.lost;
 	bench_finished(run);
 	run->tp->sub_close(sub);
 	if (r < 0)

@@ -12,14 +12,12 @@
  * one mdbus_pub_publish_batch(), no copy of its own; paced (the warm-up),
  * it buffers BATCH messages one by one (a copy) and sends them with
  * mdbus_pub_publish_batch() (the drivers flush the rest at the end); the
- * reader takes up to BATCH at a
- * time with mdbus_sub_poll(), copying each payload into its own queue
- * inside the handler (its one copy, as the ring's reader makes one; the
- * driver gets a pointer to it), and waits with mdbus_sub_read() only when
- * the poll found nothing; catching up, it drains with mdbus_sub_poll()
- * straight into the driver's buffer, as many a call as are there.
- * Throughput and publish cost only: a buffered message waits for its
- * batch, so a latency would measure the buffer.
+ * reader takes what is there with mdbus_sub_poll(), up to BATCH_POLL a
+ * call, its handler copying each payload into the driver's buffer (its
+ * one copy, as the ring's reader makes one) and doing the driver's part
+ * (bench_take()) in place, and waits with mdbus_sub_read() only when the
+ * poll found nothing. Throughput and publish cost only: a buffered
+ * message waits for its batch, so a latency would measure the buffer.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -98,16 +96,18 @@ static int mdbus_tp_sub_open(struct bench_run *run, void **out)
 	return checked(r, "mdbus_sub_open");
 }
 
-static int mdbus_tp_read(void *sub, void *buf, size_t len, struct bench_rx *rx)
+/* mdbus_sub_read() in a loop, as a program reading one message at a
+ * time does. */
+static int mdbus_tp_consume(void *sub, struct bench_sink *k)
 {
 	struct mdbus_msg msg;
-	int r = mdbus_sub_read(sub, buf, len, &msg, -1);
+	int r;
 
-	if (r < 0)
-		return r;
-	rx->seq = msg.seq;
-	rx->lost = msg.lost;
-	rx->payload = buf;
+	do {
+		r = mdbus_sub_read(sub, k->buf, k->len, &msg, -1);
+		if (r < 0)
+			return r;
+	} while (!bench_take(k, msg.seq, msg.lost, k->buf));
 	return 0;
 }
 
@@ -120,6 +120,7 @@ static void mdbus_tp_sub_close(void *sub)
 
 #define BATCH 32u
 #define BATCH_WORDS (BENCH_MAX_SLOT / 8)
+#define BATCH_POLL 1024u /* messages a poll takes at most */
 
 struct batch_pub {
 	mdbus_pub_t *pub;
@@ -221,123 +222,43 @@ static void batch_pub_close(void *pub)
 	free(b);
 }
 
-struct batch_sub {
-	mdbus_sub_t *sub;
-	unsigned head, n;      /* queue[head, n) not yet handed out */
-	uint64_t taken_back;   /* handed over then overwritten: lost */
-	struct bench_rx rx[BATCH];
-	uint64_t data[BATCH][BATCH_WORDS];
-	size_t len;
-};
-
-static int batch_sub_open(struct bench_run *run, void **out)
-{
-	struct batch_sub *b = calloc(1, sizeof(*b));
-	int r;
-
-	*out = b;
-	if (!b)
-		return -ENOMEM;
-	b->len = run->cell.slot_size - MDBUS_SLOT_HEADER;
-	r = mdbus_tp_sub_open(run, (void **)&b->sub);
-	if (r < 0) {
-		free(b);
-		*out = NULL;
-	}
-	return r;
-}
-
+/* A mdbus_sub_poll() handler: copies the payload (the one copy) and
+ * hands the message over; stops the poll at the last one. A message
+ * taken back (overwritten while handed over) is lost. */
 static int batch_take(void *arg, const struct mdbus_msg *msg, const void *payload)
 {
-	struct batch_sub *b = arg;
+	struct bench_sink *k = arg;
 
-	if (!payload) { /* the last one handed over was overwritten */
-		b->n--;
-		b->taken_back++;
+	if (!payload) {
+		if (msg->seq >= k->warmup)
+			k->lost++;
 		return 0;
 	}
-	b->rx[b->n].seq = msg->seq;
-	b->rx[b->n].lost = msg->lost + b->taken_back;
-	b->taken_back = 0;
-	bench_copy(b->data[b->n], payload, msg->size < b->len ? msg->size : b->len);
-	b->n++;
-	return 0;
+	bench_copy(k->buf, payload, msg->size < k->len ? msg->size : k->len);
+	return bench_take(k, msg->seq, msg->lost, k->buf);
 }
 
-static int batch_read(void *sub, void *buf, size_t len, struct bench_rx *rx)
+/* mdbus_sub_poll() while messages are there, up to BATCH_POLL a call;
+ * mdbus_sub_read() (the cell's wait) when a poll found none. */
+static int batch_consume(void *sub, struct bench_sink *k)
 {
-	struct batch_sub *b = sub;
 	struct mdbus_msg msg;
 	int r;
 
-	while (b->head == b->n) {
-		b->head = b->n = 0;
-		r = mdbus_sub_poll(b->sub, batch_take, b, BATCH);
+	k->done = 0;
+	while (!k->done) {
+		r = mdbus_sub_poll(sub, batch_take, k, BATCH_POLL);
+		if (r != 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		r = mdbus_sub_read(sub, k->buf, k->len, &msg, -1);
 		if (r < 0)
 			return r;
-		if (b->n > 0)
-			break;
-		/* Nothing there: wait the cell's way for one message. */
-		r = mdbus_sub_read(b->sub, buf, len, &msg, -1);
-		if (r < 0)
-			return r;
-		rx->seq = msg.seq;
-		rx->lost = msg.lost + b->taken_back;
-		rx->payload = buf;
-		b->taken_back = 0;
-		return 0;
+		(void)bench_take(k, msg.seq, msg.lost, k->buf);
 	}
-	*rx = b->rx[b->head];
-	rx->payload = b->data[b->head]; /* copied once, in the handler */
-	b->head++;
 	return 0;
-}
-
-struct drain {
-	unsigned char *buf;
-	size_t len;
-	uint64_t lost;
-};
-
-static int drain_take(void *arg, const struct mdbus_msg *msg, const void *payload)
-{
-	struct drain *d = arg;
-
-	if (!payload) { /* the last one handed over was overwritten */
-		d->lost++;
-		return 0;
-	}
-	d->lost += msg->lost;
-	bench_copy(d->buf, payload, msg->size < d->len ? msg->size : d->len);
-	return 0;
-}
-
-/* What the queue holds first (left by batch_read()), then mdbus_sub_poll()
- * straight into buf, one copy a message. */
-static int batch_drain(void *sub, void *buf, size_t len, unsigned max,
-		       uint64_t *lost)
-{
-	struct batch_sub *b = sub;
-	struct drain d = { buf, len, b->taken_back };
-	unsigned queued = 0;
-	int r;
-
-	b->taken_back = 0;
-	for (; b->head < b->n && queued < max; b->head++, queued++) {
-		bench_copy(buf, b->data[b->head], len < 8 * BATCH_WORDS ? len : 8 * BATCH_WORDS);
-		d.lost += b->rx[b->head].lost;
-	}
-	r = queued < max ? mdbus_sub_poll(b->sub, drain_take, &d, max - queued) : 0;
-	*lost += d.lost;
-	return r < 0 ? r : r + (int)queued;
-}
-
-static void batch_sub_close(void *sub)
-{
-	struct batch_sub *b = sub;
-
-	mdbus_sub_close(b->sub);
-	free(b);
 }
 
 /* Blocks are page aligned, MDBUS_BLOCK_SLOTS slots each (doc/protocol.md,
@@ -358,10 +279,9 @@ const struct bench_transport bench_mdbus_batch_transport = {
 	.publish_burst = batch_publish_burst,
 	.flush = batch_flush,
 	.pub_close = batch_pub_close,
-	.sub_open = batch_sub_open,
-	.sub_read = batch_read,
-	.sub_drain = batch_drain,
-	.sub_close = batch_sub_close,
+	.sub_open = mdbus_tp_sub_open,
+	.sub_consume = batch_consume,
+	.sub_close = mdbus_tp_sub_close,
 	.page_offset = mdbus_tp_page_offset,
 };
 
@@ -373,7 +293,7 @@ const struct bench_transport bench_mdbus_transport = {
 	.publish = mdbus_tp_publish,
 	.pub_close = mdbus_tp_pub_close,
 	.sub_open = mdbus_tp_sub_open,
-	.sub_read = mdbus_tp_read,
+	.sub_consume = mdbus_tp_consume,
 	.sub_close = mdbus_tp_sub_close,
 	.page_offset = mdbus_tp_page_offset,
 };

@@ -90,21 +90,20 @@ static int mq_publish(void *pub, const void *data, size_t size)
 	return -errno; /* -EAGAIN: full, the driver retries */
 }
 
-static int mq_read(void *sub, void *buf, size_t len, struct bench_rx *rx)
+static int mq_consume(void *sub, struct bench_sink *k)
 {
 	struct mq_view *v = sub;
 	char msg[BENCH_MAX_SLOT];
 	ssize_t got;
 
-	do
-		got = mq_receive(v->q, msg, sizeof(msg), NULL);
-	while (got < 0 && errno == EINTR);
-	if (got < 0)
-		return -errno;
-	memcpy(buf, msg, (size_t)got < len ? (size_t)got : len);
-	rx->seq = v->n++;
-	rx->lost = 0;
-	rx->payload = buf;
+	do {
+		do
+			got = mq_receive(v->q, msg, sizeof(msg), NULL);
+		while (got < 0 && errno == EINTR);
+		if (got < 0)
+			return -errno;
+		memcpy(k->buf, msg, (size_t)got < k->len ? (size_t)got : k->len);
+	} while (!bench_take(k, v->n++, 0, k->buf));
 	return 0;
 }
 
@@ -124,6 +123,6 @@ const struct bench_transport bench_mq_transport = {
 	.publish = mq_publish,
 	.pub_close = mq_view_close,
 	.sub_open = mq_sub_open,
-	.sub_read = mq_read,
+	.sub_consume = mq_consume,
 	.sub_close = mq_view_close,
 };

@@ -212,6 +212,16 @@ static int ring_read(void *h, void *buf, size_t len, struct bench_rx *rx)
 	return 0;
 }
 
+static int ring_consume(void *h, struct bench_sink *k)
+{
+	struct bench_rx rx;
+
+	do
+		(void)ring_read(h, k->buf, k->len, &rx);
+	while (!bench_take(k, rx.seq, rx.lost, rx.payload));
+	return 0;
+}
+
 /*
  * ring-slow: the ring with steps of dependent arithmetic (as many as
  * bench_ring_pad() set) after each publish, the message already public,
@@ -267,6 +277,7 @@ static uint32_t ring_page_offset(const struct bench_run *run, uint64_t seq)
 	.publish = PUBLISH,						\
 	.pub_close = ring_view_close,					\
 	.sub_open = ring_sub_open,					\
+	.sub_consume = ring_consume,					\
 	.sub_read = ring_read,						\
 	.sub_close = ring_view_close,					\
 	.page_offset = ring_page_offset,				\
