@@ -245,32 +245,66 @@ static const char *name_of(const struct nats_src *n)
 
 /* ------------------------------------------------- the reader thread */
 
-/* The bytes m holds: its payload and its headers as "KEY: VALUE\r\n"
- * lines (*parsed 0 when they do not parse: then its payload's). */
+/* The bytes of the headers of m, a message the client library received,
+ * as they came: its API gives no length of them, and what parses of them
+ * is less (the spaces around each value are trimmed off it, and headers
+ * that do not parse give nothing). libnats (src/msg.c natsMsg_create(),
+ * 3.4.1 as in 3.9) keeps a received message in one allocation: its
+ * subject and '\0', its reply and '\0' when it has one, its headers and
+ * '\0' when it has some, then its payload; the headers are what lies
+ * between the end of the reply (or of the subject) and the payload. 0
+ * when the payload is not there (another layout: what parses is then
+ * all that is counted). */
+static uint64_t header_bytes(natsMsg *m)
+{
+	const char *subject = natsMsg_GetSubject(m), *reply = natsMsg_GetReply(m);
+	uintptr_t data = (uintptr_t)natsMsg_GetData(m), after;
+
+	if (!subject || !data)
+		return 0;
+	after = reply && *reply ? (uintptr_t)reply + strlen(reply) + 1 :
+		(uintptr_t)subject + strlen(subject) + 1;
+	if (data <= after || data - after - 1 > INT_MAX)
+		return 0;
+	return data - after - 1; /* less the headers' '\0' */
+}
+
+/* The bytes m holds: its payload and its headers (as they came,
+ * header_bytes(), or as "KEY: VALUE\r\n" lines when that is more);
+ * *parsed 0 when the headers do not parse. A JetStream delivery is
+ * queued whatever its headers (queue_full()): counted by what parses of
+ * them, a header of 60 KB of spaces (JetStream keeps 64 KiB of headers)
+ * or that does not parse counted as nothing, and `queue` of them were
+ * fetched while back-pressure held the channel; from core NATS, where a
+ * header of 1 MB of spaces was counted as a few bytes, not too_large(),
+ * the queue held `queue` of them (tests/nats/js_flood.sh,
+ * tests/nats/core_flood_queue.sh). */
 static uint64_t msg_bytes(natsMsg *m, int *parsed)
 {
 	const char **keys = NULL, **vals = NULL;
 	int nk = 0, nv = 0, i, j;
-	uint64_t b = (uint64_t)natsMsg_GetDataLength(m);
+	uint64_t b = (uint64_t)natsMsg_GetDataLength(m), lines = 0;
+	uint64_t raw = header_bytes(m);
 	natsStatus s = natsMsgHeader_Keys(m, &keys, &nk);
 
 	*parsed = s == NATS_OK || s == NATS_NOT_FOUND;
 	if (s != NATS_OK)
-		return b;
+		return b + raw;
 	for (i = 0; i < nk; i++) {
 		if (natsMsgHeader_Values(m, keys[i], &vals, &nv) != NATS_OK)
 			continue;
 		for (j = 0; j < nv; j++)
-			b += strlen(keys[i]) + strlen(vals[j]) + 4;
+			lines += strlen(keys[i]) + strlen(vals[j]) + 4;
 		free((void *)vals);
 	}
 	free((void *)keys);
-	return b;
+	return b + (raw > lines ? raw : lines);
 }
 
 /* Whether a core message of `bytes` (msg_bytes()) can only be malformed
  * and is too large to queue: a payload larger than a slot, more than
- * MSG_EXTRA bytes of headers, or headers that do not parse. The queue holds `queue`
+ * MSG_EXTRA bytes of headers (as they came: header_bytes()), or headers
+ * that do not parse. The queue holds `queue`
  * messages while back-pressure holds the channel; of the server's
  * max_payload each (1 MB by default), a flood of such messages by anyone
  * who may publish on the subjects would take that many times more memory

@@ -7,7 +7,10 @@
 # default queue, 16384 x 1 MB), they are malformed as they arrive. Before,
 # the queue took 256 of them (256 MB) and the client library 64 MB more.
 # Messages with a header of 100 KB are not queued either (more than the
-# 4 KiB of headers the pending limits count for each).
+# 4 KiB of headers the pending limits count for each), nor with a header
+# of 1 MB of spaces that the client library trims off its value: before,
+# only the values were counted (a byte each), and the queue took 256 of
+# them.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 
@@ -18,16 +21,21 @@ F=400     # flood messages of SIZE bytes
 SIZE=1000000
 H=100     # then messages of 2 bytes with a header of HSIZE bytes
 HSIZE=100000
+S=200     # then messages of 2 bytes with a header of SSIZE spaces
+SSIZE=1000000
 
 held_core cq ncq $QUEUE $V
 sleep 0.2 # the last one taken from the queue, held by the channel
 flood_held ncq $((V + F + H)) 130 \
 	"the source's queue keeps messages larger than the slots" \
 	mdbus.cq.raw.x "$F" "$SIZE" "$H" "$HSIZE"
+flood_held ncq $((V + F + H + S)) 130 \
+	"the source's queue keeps messages with headers of spaces" \
+	mdbus.cq.raw.x 0 0 "$S" "$SSIZE" spaces
 
 # each counted malformed while the channel is still held
 i=0
-until [ "$(stats cq cq malformed)" = $((F + H)) ] 2>/dev/null; do
+until [ "$(stats cq cq malformed)" = $((F + H + S)) ] 2>/dev/null; do
 	i=$((i + 1)); [ $i -le 1200 ] || fail "not all malformed while held: $(stats cq cq malformed), $(grep 'channel cq: ' "$WORK/cq.log" | tail -n 2)"
 	sleep 0.05
 done

@@ -161,14 +161,18 @@ held_core() {
 	wait_delivered "$2" "$4"
 }
 
-# flood_pub SUBJECT N SIZE [HN HSIZE]: N messages of SIZE bytes on SUBJECT
-# (no headers), then HN of 2 bytes with a header of HSIZE bytes, from a
-# connection of its own to nats-server $RAW_PORT; waits for the PONG
+# flood_pub SUBJECT N SIZE [HN HSIZE [HFORM]]: N messages of SIZE bytes on
+# SUBJECT (no headers), then HN of 2 bytes with a header of HSIZE bytes,
+# from a connection of its own to nats-server $RAW_PORT; waits for the
+# PONG. HFORM: value (X-Big: HSIZE bytes), spaces (X-Big: HSIZE spaces
+# and one byte: the client library trims the spaces off the value) or
+# broken (X-Big and HSIZE bytes, no ':': the headers do not parse)
 flood_pub() {
 	python3 - "$RAW_PORT" "$@" <<'PY' || fail "the flood"
 import socket, sys
 port, subj = int(sys.argv[1]), sys.argv[2].encode()
 n, size, hn, hsize = [int(a) for a in (sys.argv[3:7] + ["0", "0"])[:4]]
+form = sys.argv[7] if len(sys.argv) > 7 else "value"
 s = socket.create_connection(("127.0.0.1", port), timeout=60)
 f = s.makefile("rb")
 f.readline()  # INFO
@@ -176,7 +180,10 @@ s.sendall(b'CONNECT {"verbose":false,"headers":true}\r\n')
 body = b"f" * size
 for i in range(n):
     s.sendall(b"PUB %s %d\r\n" % (subj, size) + body + b"\r\n")
-hdr = b"NATS/1.0\r\nX-Big: " + b"h" * hsize + b"\r\n\r\n"
+line = {"value": b"X-Big: " + b"h" * hsize,
+        "spaces": b"X-Big: " + b" " * hsize + b"h",
+        "broken": b"X-Big " + b"h" * hsize}[form]
+hdr = b"NATS/1.0\r\n" + line + b"\r\n\r\n"
 for i in range(hn):
     s.sendall(b"HPUB %s %d %d\r\n" % (subj, len(hdr), len(hdr) + 2) +
               hdr + b"ok\r\n")
@@ -211,8 +218,8 @@ js_server() {
 	stream_has "$1" '"streams":1,'
 }
 
-# flood_held SERVER N LIMIT WHY SUBJECT COUNT SIZE [HN HSIZE]: flood_pub
-# SUBJECT COUNT SIZE [HN HSIZE] while mdpub $MP holds its channel back,
+# flood_held SERVER N LIMIT WHY SUBJECT COUNT SIZE [HN HSIZE [HFORM]]:
+# flood_pub SUBJECT COUNT SIZE [HN HSIZE [HFORM]] while mdpub $MP holds its channel back,
 # waits until nats-server SERVER has written N messages to it in all, and
 # fails saying WHY unless mdpub's memory grew by less than LIMIT MB (not
 # judged under TSan, whose shadow memory grows with what is kept)
@@ -224,9 +231,10 @@ flood_held() {
 	wait_delivered "$_srv" "$_n"
 	sleep 0.5 # the client library's read loop: past the socket's buffers
 	_grown=$((($(rss_kb "$MP") - _before) / 1024))
-	echo "mdpub's memory grew by $_grown MB with a flood of $(($2 * $3 / 1000000)) MB"
+	_mb=$((($2 * $3 + ${4:-0} * ${5:-0}) / 1000000))
+	echo "mdpub's memory grew by $_grown MB with a flood of $_mb MB"
 	grep -q libtsan "/proc/$MP/maps" || [ "$_grown" -lt "$_limit" ] ||
-		fail "a flood of $2 x $3 bytes held back grew mdpub by $_grown MB ($_why)"
+		fail "a flood of $_mb MB held back grew mdpub by $_grown MB ($_why)"
 }
 
 # rss_kb PID: its resident memory in kB
