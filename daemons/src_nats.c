@@ -135,6 +135,7 @@ struct queued_msg {
 	natsMsg *m;
 	uint64_t sseq;
 	uint64_t bytes;           /* msg_bytes(m) */
+	int parsed;               /* msg_bytes(): its headers parsed */
 };
 
 struct nats_src {
@@ -330,9 +331,10 @@ static int queue_full(const struct nats_src *n)
 	return n->qlen == n->qcap || (n->qlen > 0 && n->qbytes >= n->qbytes_max);
 }
 
-/* Queues m of `bytes` (msg_bytes()), waiting for room; 0, or -1 when
- * stopping (m destroyed). */
-static int enqueue(struct nats_src *n, natsMsg *m, uint64_t bytes)
+/* Queues m of `bytes` (msg_bytes(), whose headers parsed or not),
+ * waiting for room; 0, or -1 when stopping (m destroyed). */
+static int enqueue(struct nats_src *n, natsMsg *m, uint64_t bytes,
+		   int parsed)
 {
 	int was_empty;
 
@@ -346,7 +348,8 @@ static int enqueue(struct nats_src *n, natsMsg *m, uint64_t bytes)
 		return -1;
 	}
 	n->q[(n->qhead + n->qlen++) % n->qcap] =
-		(struct queued_msg){.m = m, .sseq = n->last_sseq, .bytes = bytes};
+		(struct queued_msg){.m = m, .sseq = n->last_sseq, .bytes = bytes,
+				    .parsed = parsed};
 	n->qbytes += bytes;
 	was_empty = n->qlen == 1;
 	pthread_mutex_unlock(&n->mu);
@@ -603,8 +606,9 @@ static void pull_some(struct nats_src *n)
 	retired_destroy(n);
 	if (in_order(n, m)) {
 		int parsed;
+		uint64_t bytes = msg_bytes(m, &parsed);
 
-		enqueue(n, m, msg_bytes(m, &parsed)); /* queued, or destroyed */
+		enqueue(n, m, bytes, parsed); /* queued, or destroyed */
 		return;
 	}
 	natsMsg_Destroy(m);
@@ -647,7 +651,7 @@ static void next_one(struct nats_src *n)
 	}
 	bytes = msg_bytes(m, &parsed);
 	if (!too_large(n, m, bytes, parsed)) {
-		enqueue(n, m, bytes);
+		enqueue(n, m, bytes, parsed);
 		return;
 	}
 	natsMsg_Destroy(m);
@@ -780,7 +784,16 @@ static int judge_sequence(struct nats_src *n, uint64_t session, uint64_t seq)
 	}
 }
 
-static void handle(struct nats_src *n, natsMsg *m)
+/* Publishes m, or counts it malformed; `parsed` 0 when its headers did
+ * not parse (msg_bytes()). Those are never read again: libnats (3.4.1,
+ * src/msg.c _liftHeaders()) keeps the headers it parsed before the line
+ * that failed and parses again at the next ask, on the text the first
+ * parse cut up into strings, which then takes the lines up to the one
+ * that failed for its status line and parses: the forwarder's three
+ * headers before a line of garbage made a JetStream delivery published,
+ * and the real message of its sequence number a duplicate
+ * (tests/nats/js_bad_headers.sh). */
+static void handle(struct nats_src *n, natsMsg *m, int parsed)
 {
 	const char *subject = natsMsg_GetSubject(m), *why;
 	const void *data = natsMsg_GetData(m);
@@ -794,7 +807,8 @@ static void handle(struct nats_src *n, natsMsg *m)
 	uint64_t seq, ts, session;
 	uint16_t type;
 
-	why = read_headers(m, &seq, &ts, &session);
+	why = parsed ? read_headers(m, &seq, &ts, &session) :
+		       "its headers do not parse";
 	if (!why && (len < 0 || (size_t)len > channel_payload_max(n->base.ch)))
 		why = "larger than the channel's slots";
 	if (!why && (!subject || natsw_subject_check(subject, data, (size_t)len,
@@ -906,7 +920,8 @@ static void note_read_errors(struct nats_src *n)
 		    "NATS: %s (retrying)", name_of(n), why);
 }
 
-static natsMsg *dequeue(struct nats_src *n)
+/* The oldest queued message, or NULL; *parsed as msg_bytes() said. */
+static natsMsg *dequeue(struct nats_src *n, int *parsed)
 {
 	natsMsg *m = NULL;
 
@@ -915,6 +930,7 @@ static natsMsg *dequeue(struct nats_src *n)
 		int was_full = queue_full(n);
 
 		m = n->q[n->qhead].m;
+		*parsed = n->q[n->qhead].parsed;
 		if (n->q[n->qhead].sseq)
 			n->resume_sseq = n->q[n->qhead].sseq;
 		n->deq_gen = n->gen;
@@ -932,13 +948,13 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct nats_src *n = w->data;
 	natsMsg *m;
-	int i;
+	int i, parsed;
 
 	(void)loop, (void)revents;
 	note_read_errors(n);
 	for (i = 0; i < DRAIN_MAX && !channel_paused(n->base.ch) &&
-		    (m = dequeue(n)); i++) {
-		handle(n, m);
+		    (m = dequeue(n, &parsed)); i++) {
+		handle(n, m, parsed);
 		if (n->js)
 			taken(n, m);
 		else
@@ -1362,8 +1378,10 @@ static int subscribe(struct nats_src *n, char *err, size_t errlen)
  * still hold a subscription it found (retire()). */
 static void free_src(struct nats_src *n)
 {
+	int parsed;
+
 	while (n->qlen)
-		natsMsg_Destroy(dequeue(n));
+		natsMsg_Destroy(dequeue(n, &parsed));
 	natsMsg_Destroy(n->to_ack);
 	natsMsg_Destroy(n->held);
 	natsConnection_Close(n->nc);
