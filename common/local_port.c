@@ -50,6 +50,20 @@ int local_port_on_this_host(const struct addr_rule *r)
 	return found;
 }
 
+/* 1 when the rule admits the unspecified address (0.0.0.0, ::): as a
+ * destination, Linux sends to this host there (a TCP connect or a UDP
+ * datagram to 0.0.0.0:PORT reaches what listens on 127.0.0.1:PORT, to
+ * [::]:PORT what listens on [::1]:PORT). Never a peer's address, so not
+ * local_port_on_this_host()'s (mdpub's sender rules). */
+static int unspecified(const struct addr_rule *r)
+{
+	struct addr_key any4 = {.family = AF_INET};
+	struct addr_key any6 = {.family = AF_INET6};
+
+	return addr_rule_overlaps(r, &any4, 32) ||
+	       addr_rule_overlaps(r, &any6, 128);
+}
+
 int local_port_takeable(const char *text, unsigned start)
 {
 	struct addr_allow one;
@@ -60,7 +74,8 @@ int local_port_takeable(const char *text, unsigned start)
 				      sizeof(err)) < 0)
 		return 0;
 	free_port = one.n == 1 && one.rules[0].port >= start &&
-		    local_port_on_this_host(&one.rules[0]);
+		    (local_port_on_this_host(&one.rules[0]) ||
+		     unspecified(&one.rules[0]));
 	addr_allow_free(&one);
 	return free_port;
 }

@@ -16,9 +16,10 @@ unsigned local_port_start(void);
  * or an interface's, which every local user may send from. */
 int local_port_on_this_host(const struct addr_rule *r);
 
-/* 1 when text is a numeric ADDRESS:PORT of this host with a port not
- * below start: any local user may bind it while its server is not
- * running (a name is not resolved: 0). */
+/* 1 when text is a numeric ADDRESS:PORT of this host (or the
+ * unspecified address, 0.0.0.0 or [::], which reaches this host) with a
+ * port not below start: any local user may bind it while its server is
+ * not running (a name is not resolved: 0). */
 int local_port_takeable(const char *text, unsigned start);
 
 #endif /* MDBUS_LOCAL_PORT_H */

@@ -28,18 +28,27 @@ grep -q "durable = d needs stream = NAME" "$WORK/bad3.log" || fail "durable with
 # listen on while nats-server does not (mdpub.conf(5), url): warned by -T
 # (and at start, the channel h below); not a port below
 # net.ipv4.ip_unprivileged_port_start, another host's, or tls:// (the
-# server shows a certificate). Before, nothing warned.
+# server shows a certificate). Before, nothing warned; then not the
+# unspecified address (0.0.0.0: a connection to it reaches this host).
 START=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) ||
 	START=1024
 if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
+	w="any local user may take this port while nats-server does not listen on it"
 	for u in nats://127.0.0.1:40000 "nats://127.0.0.1:$((START - 1))" \
 		nats://198.51.100.7:40000 tls://127.0.0.1:40000 \
-		nats://198.51.100.7:4222,nats://127.0.0.1:40000; do
+		nats://198.51.100.7:4222,nats://127.0.0.1:40000 \
+		nats://0.0.0.0:40000; do
 		channel w.conf w source=nats "url=$u" 'subject=x.>'
 		status 0 "$MDPUB" -T -c "$WORK/w.conf" 2>"$WORK/w.log"
-		n=$(grep -c "channel w: url 127.0.0.1:40000: any local user may take this port while nats-server does not listen on it" "$WORK/w.log")
-		case $u in *nats://127.0.0.1:40000) want=1 ;; *) want=0 ;; esac
-		[ "$n" = $want ] || fail "url $u: warned $n times, not $want: $(cat "$WORK/w.log")"
+		case $u in
+		*nats://127.0.0.1:40000) d=127.0.0.1:40000 ;;
+		nats://0.0.0.0:40000) d=0.0.0.0:40000 ;;
+		*) d= ;;
+		esac
+		n=$(grep -c "$w" "$WORK/w.log")
+		[ "$n" = $((${#d} > 0)) ] &&
+			{ [ -z "$d" ] || grep -qF "channel w: url $d: $w" "$WORK/w.log"; } ||
+			fail "url $u: warned $n times, not of $d: $(cat "$WORK/w.log")"
 	done
 fi
 
