@@ -445,29 +445,16 @@ void fwd_close(struct forwarder *f)
 
 int fwd_port_warning(const char *url, char *buf, size_t len)
 {
+	static const char *const schemes[] = {"udp://", "nats://", NULL};
 	unsigned start = local_port_start();
-	const char *p = url;
+	const char *scheme;
 	char one[FWD_HOST_MAX + 8]; /* HOST:PORT */
 
-	while (p && *p) {
-		size_t n = strcspn(p, ",");
-		size_t skip = !strncmp(p, "udp://", 6) ? 6 :
-			      !strncmp(p, "nats://", 7) ? 7 : 0;
-
-		if (skip && n - skip < sizeof(one)) {
-			memcpy(one, p + skip, n - skip);
-			one[n - skip] = '\0';
-			if (local_port_takeable(one, start)) {
-				snprintf(buf, len, "--forward %.*s: any local "
-					 "user may take this port while its "
-					 "receiver is not running, and then gets "
-					 "what is forwarded; forward to a port "
-					 "below %u, or to another host (mdsub(1))",
-					 (int)n, p, start);
-				return 1;
-			}
-		}
-		p += n + (p[n] == ',');
-	}
-	return 0;
+	if (!local_port_url(url, schemes, start, &scheme, one, sizeof(one)))
+		return 0;
+	snprintf(buf, len, "--forward %s%s: any local user may take this "
+		 "port while its receiver is not running, and then gets what "
+		 "is forwarded; forward to a port below %u, or to another host "
+		 "(mdsub(1))", scheme, one, start);
+	return 1;
 }

@@ -7,6 +7,7 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "addr_allow.h"
@@ -78,4 +79,36 @@ int local_port_takeable(const char *text, unsigned start)
 		     unspecified(&one.rules[0]));
 	addr_allow_free(&one);
 	return free_port;
+}
+
+int local_port_url(const char *urls, const char *const schemes[],
+		   unsigned start, const char **scheme, char *out,
+		   size_t outlen)
+{
+	for (const char *p = urls; p && *p;) {
+		size_t n = strcspn(p, ","), k;
+
+		for (k = 0; schemes[k]; k++) {
+			size_t skip = strlen(schemes[k]);
+			const char *host = p + skip, *at;
+
+			if (n <= skip || strncmp(p, schemes[k], skip))
+				continue;
+			/* USER[:PASSWORD]@ or TOKEN@: the NATS client library
+			 * takes what follows the last '@' for the host */
+			for (at = host; at < p + n; at++)
+				if (*at == '@')
+					host = at + 1;
+			if ((size_t)(p + n - host) >= outlen)
+				continue;
+			memcpy(out, host, (size_t)(p + n - host));
+			out[p + n - host] = '\0';
+			if (local_port_takeable(out, start)) {
+				*scheme = schemes[k];
+				return 1;
+			}
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
 }

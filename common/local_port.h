@@ -6,6 +6,8 @@
 #ifndef MDBUS_LOCAL_PORT_H
 #define MDBUS_LOCAL_PORT_H
 
+#include <stddef.h>
+
 struct addr_rule;
 
 /* The lowest port a user may bind without CAP_NET_BIND_SERVICE
@@ -21,5 +23,15 @@ int local_port_on_this_host(const struct addr_rule *r);
  * port not below start: any local user may bind it while its server is
  * not running (a name is not resolved: 0). */
 int local_port_takeable(const char *text, unsigned start);
+
+/* The first of the comma-separated `urls` with a scheme of `schemes`
+ * (NULL-terminated, each with its "://") whose HOST:PORT is
+ * local_port_takeable(): 1 with that scheme in *scheme and HOST:PORT in
+ * out, else 0. A USER[:PASSWORD]@ or TOKEN@ before HOST:PORT, which the
+ * NATS client library takes for credentials, is left out of out (never
+ * to be printed). */
+int local_port_url(const char *urls, const char *const schemes[],
+		   unsigned start, const char **scheme, char *out,
+		   size_t outlen);
 
 #endif /* MDBUS_LOCAL_PORT_H */

@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "channel.h"
+#include "local_port.h"
 #include "log.h"
 #include "nats_conn.h"
 #include "nats_pull.h"
@@ -1479,26 +1480,17 @@ static int connect_and_subscribe(struct nats_src *n, char *err, size_t errlen)
  * (`ca`). */
 static int nats_conf_warning(const void *conf, char *buf, size_t len)
 {
+	static const char *const plain[] = {"nats://", NULL};
 	const struct nats_conf *c = conf;
-	const char *p = c->url;
+	const char *scheme;
 	char one[300]; /* HOST:PORT (net.c's HOST_MAX 256) */
 
-	while (p && *p) {
-		size_t n = strcspn(p, ",");
-
-		if (n > 7 && n - 7 < sizeof(one) && !strncmp(p, "nats://", 7)) {
-			memcpy(one, p + 7, n - 7);
-			one[n - 7] = '\0';
-			if (net_port_warning(buf, len, "url", one, "nats-server "
-					     "does not listen on it, and then "
-					     "the channel publishes what that "
-					     "user sends", "run nats-server on "
-					     "a port"))
-				return 1;
-		}
-		p += n + (p[n] == ',');
-	}
-	return 0;
+	return local_port_url(c->url, plain, local_port_start(), &scheme, one,
+			      sizeof(one)) &&
+	       net_port_warning(buf, len, "url", one, "nats-server does not "
+				"listen on it, and then the channel publishes "
+				"what that user sends", "run nats-server on a "
+				"port");
 }
 
 static int nats_start(struct source **out, const void *conf,

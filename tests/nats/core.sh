@@ -29,7 +29,9 @@ grep -q "durable = d needs stream = NAME" "$WORK/bad3.log" || fail "durable with
 # (and at start, the channel h below); not a port below
 # net.ipv4.ip_unprivileged_port_start, another host's, or tls:// (the
 # server shows a certificate). Before, nothing warned; then not the
-# unspecified address (0.0.0.0: a connection to it reaches this host).
+# unspecified address (0.0.0.0: a connection to it reaches this host),
+# nor a url with credentials (USER:PASSWORD@, TOKEN@: sent to whoever
+# listens), which the warning names without them.
 START=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) ||
 	START=1024
 if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
@@ -37,17 +39,19 @@ if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
 	for u in nats://127.0.0.1:40000 "nats://127.0.0.1:$((START - 1))" \
 		nats://198.51.100.7:40000 tls://127.0.0.1:40000 \
 		nats://198.51.100.7:4222,nats://127.0.0.1:40000 \
-		nats://0.0.0.0:40000; do
+		nats://0.0.0.0:40000 nats://u:secret@127.0.0.1:40000 \
+		nats://198.51.100.7:4222,nats://secret@127.0.0.1:40000; do
 		channel w.conf w source=nats "url=$u" 'subject=x.>'
 		status 0 "$MDPUB" -T -c "$WORK/w.conf" 2>"$WORK/w.log"
 		case $u in
-		*nats://127.0.0.1:40000) d=127.0.0.1:40000 ;;
+		*nats://127.0.0.1:40000|*@127.0.0.1:40000) d=127.0.0.1:40000 ;;
 		nats://0.0.0.0:40000) d=0.0.0.0:40000 ;;
 		*) d= ;;
 		esac
 		n=$(grep -c "$w" "$WORK/w.log")
 		[ "$n" = $((${#d} > 0)) ] &&
-			{ [ -z "$d" ] || grep -qF "channel w: url $d: $w" "$WORK/w.log"; } ||
+			{ [ -z "$d" ] || grep -qF "channel w: url $d: $w" "$WORK/w.log"; } &&
+			! grep "$w" "$WORK/w.log" | grep -q secret ||
 			fail "url $u: warned $n times, not of $d: $(cat "$WORK/w.log")"
 	done
 fi
