@@ -39,6 +39,7 @@
 #include "local_port.h"
 #include "moldudp64.h"
 #include "mdsub.h"
+#include "natswire.h"
 #include "retransmit.h"
 
 #define URL_PREFIX "udp://"
@@ -443,14 +444,18 @@ void fwd_close(struct forwarder *f)
 	free(f);
 }
 
-int fwd_port_warning(const char *url, char *buf, size_t len)
+int fwd_port_warning(const char *url, int tls_options, char *buf,
+		     size_t len)
 {
 	static const char *const schemes[] = {"udp://", "nats://", NULL};
 	unsigned start = local_port_start();
 	const char *scheme;
 	char one[FWD_HOST_MAX + 8]; /* HOST:PORT */
 
-	if (!local_port_url(url, schemes, start, &scheme, one, sizeof(one)))
+	/* a nats:// server with TLS (the list's tls:// or the options) must
+	 * show a certificate the client library trusts */
+	if ((strncmp(url, "udp://", 6) && natsw_urls_tls(url, tls_options)) ||
+	    !local_port_url(url, schemes, start, &scheme, one, sizeof(one)))
 		return 0;
 	snprintf(buf, len, "--forward %s%s: any local user may take this "
 		 "port while its receiver is not running, and then gets what "

@@ -252,8 +252,10 @@ void fwd_close(struct forwarder *f);
 
 /* The warning for a --forward URL whose destination (udp://, or a plain
  * nats:// server of the list) is a port of this host that any local user
- * may bind while its receiver is not running: 1 with it in buf, else 0. */
-int fwd_port_warning(const char *url, char *buf, size_t len);
+ * may bind while its receiver is not running: 1 with it in buf, else 0.
+ * tls_options: --nats-tls, --nats-ca or --nats-cert (TLS, not plain). */
+int fwd_port_warning(const char *url, int tls_options, char *buf,
+		     size_t len);
 
 /* fwd_nats.c: --forward nats://HOST:PORT[,...] (only with libnats:
  * fwd_nats_built() is 0 without). The messages published and not yet

@@ -808,7 +808,8 @@ static int open_sinks(struct app *a)
 	if (o->fwd.url) {
 		char why[512];
 
-		if (fwd_port_warning(o->fwd.url, why, sizeof why))
+		if (fwd_port_warning(o->fwd.url, o->nats.tls || o->nats.ca ||
+				     o->nats.cert, why, sizeof why))
 			fprintf(stderr, "mdsub: %s: %s\n", a->ch[0].name, why);
 		err = o->fwd_nats ?
 			nfwd_open(&a->nfwd, o, a->ch[0].name, why, sizeof why) :

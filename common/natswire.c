@@ -284,6 +284,17 @@ int natsw_urls_check(const char *urls, char *err, size_t errlen)
 	}
 }
 
+int natsw_urls_tls(const char *urls, int tls_options)
+{
+	if (tls_options)
+		return 1;
+	for (const char *p = urls; p && *p; p += strcspn(p, ","),
+	     p += *p == ',')
+		if (!strncmp(p, "tls://", 6))
+			return 1;
+	return 0;
+}
+
 enum natsw_verdict natsw_seq_check(struct natsw_seq *t, uint64_t session,
 				   uint64_t seq, uint64_t *lost)
 {

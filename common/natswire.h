@@ -90,6 +90,12 @@ int natsw_session_parse(const char *text, uint64_t *out);
  * with the reason in err. */
 int natsw_urls_check(const char *urls, char *err, size_t errlen);
 
+/* 1 when the connection to the servers of `urls` is made with TLS: a
+ * tls:// one in the list makes every one TLS (common/nats_conn.c), as
+ * do `tls`, `ca` and `cert` (mdpub.conf(5); mdsub's --nats-tls,
+ * --nats-ca, --nats-cert), which the caller says in `tls_options`. */
+int natsw_urls_tls(const char *urls, int tls_options);
+
 /* The receiver's view of the upstream numbering (zero it to start, then
  * set jump_window). */
 struct natsw_seq {

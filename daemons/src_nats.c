@@ -1475,9 +1475,10 @@ static int connect_and_subscribe(struct nats_src *n, char *err, size_t errlen)
 
 /* The warning for a plain nats:// server in `url` on a port of this host
  * that any local user may listen on: 1 with it in buf, else 0. mdpub -T
- * prints it, and the channel logs it at start. tls:// is not warned
- * about: the server must show a certificate the client library trusts
- * (`ca`). */
+ * prints it, and the channel logs it at start. Not when the connection
+ * is made with TLS (tls:// in the list, or tls, ca, cert: the nats://
+ * ones too, natsw_urls_tls()): the server must show a certificate the
+ * client library trusts (`ca`). */
 static int nats_conf_warning(const void *conf, char *buf, size_t len)
 {
 	static const char *const plain[] = {"nats://", NULL};
@@ -1485,7 +1486,8 @@ static int nats_conf_warning(const void *conf, char *buf, size_t len)
 	const char *scheme;
 	char one[300]; /* HOST:PORT (net.c's HOST_MAX 256) */
 
-	return local_port_url(c->url, plain, local_port_start(), &scheme, one,
+	return !natsw_urls_tls(c->url, c->tls || c->ca || c->cert) &&
+	       local_port_url(c->url, plain, local_port_start(), &scheme, one,
 			      sizeof(one)) &&
 	       net_port_warning(buf, len, "url", one, "nats-server does not "
 				"listen on it, and then the channel publishes "

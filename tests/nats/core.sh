@@ -31,7 +31,9 @@ grep -q "durable = d needs stream = NAME" "$WORK/bad3.log" || fail "durable with
 # server shows a certificate). Before, nothing warned; then not the
 # unspecified address (0.0.0.0: a connection to it reaches this host),
 # nor a url with credentials (USER:PASSWORD@, TOKEN@: sent to whoever
-# listens), which the warning names without them.
+# listens), which the warning names without them; and a nats:// url
+# with tls = yes, or in a list with a tls:// one, connects with TLS
+# (common/nats_conn.c): warned about, not now.
 START=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) ||
 	START=1024
 if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
@@ -40,8 +42,12 @@ if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
 		nats://198.51.100.7:40000 tls://127.0.0.1:40000 \
 		nats://198.51.100.7:4222,nats://127.0.0.1:40000 \
 		nats://0.0.0.0:40000 nats://u:secret@127.0.0.1:40000 \
-		nats://198.51.100.7:4222,nats://secret@127.0.0.1:40000; do
-		channel w.conf w source=nats "url=$u" 'subject=x.>'
+		nats://198.51.100.7:4222,nats://secret@127.0.0.1:40000 \
+		"nats://127.0.0.1:40000 tls=yes" \
+		nats://127.0.0.1:40000,tls://198.51.100.7:4222; do
+		# shellcheck disable=SC2086 # a setting after the url, or none
+		channel w.conf w source=nats "url=${u%% *}" 'subject=x.>' \
+			${u#"${u%% *}"}
 		status 0 "$MDPUB" -T -c "$WORK/w.conf" 2>"$WORK/w.log"
 		case $u in
 		*nats://127.0.0.1:40000|*@127.0.0.1:40000) d=127.0.0.1:40000 ;;
