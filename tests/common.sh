@@ -10,6 +10,16 @@ status() {
 	[ "$got" -eq "$want" ] || fail "'$*' exited $got, expected $want"
 }
 
+# warned_once WHAT FILE TEXT [LINE]: fails (naming WHAT) unless FILE has
+# one line with TEXT, with LINE in it (without LINE: none), and no
+# password ("secret", the tests' own) in a line with TEXT
+warned_once() {
+	_n=$(grep -c -- "$3" "$2")
+	[ "$_n" = $((${#4} > 0)) ] && { [ -z "$4" ] || grep -qF -- "$4" "$2"; } &&
+		! grep -- "$3" "$2" | grep -q secret ||
+		fail "$1: warned $_n times, not '$4': $(cat "$2")"
+}
+
 # Hand-made recordings (doc/protocol.md, "Recording format"):
 oct() { printf "\\$(printf %03o "$1")"; }
 le() { # le N BYTES: N little-endian

@@ -128,11 +128,8 @@ if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
 			d=nats://127.0.0.1:40000 ;;
 		*) d=$u ;;
 		esac
-		n=$(grep -c "$w" "$WORK/w.err")
-		[ "$n" = $((${#d} > 0)) ] &&
-			{ [ -z "$d" ] || grep -qxF "mdsub: feed: --forward $d: $w, and then gets what is forwarded; forward to a port below $START, or to another host (mdsub(1))" "$WORK/w.err"; } &&
-			! grep "$w" "$WORK/w.err" | grep -q secret ||
-			fail "--forward $u: warned $n times, not of $d: $(cat "$WORK/w.err")"
+		warned_once "--forward $u" "$WORK/w.err" "$w" \
+			"${d:+mdsub: feed: --forward $d: $w, and then gets what is forwarded; forward to a port below $START, or to another host (mdsub(1))}"
 	done
 fi
 exit 0

@@ -54,11 +54,7 @@ if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
 		nats://0.0.0.0:40000) d=0.0.0.0:40000 ;;
 		*) d= ;;
 		esac
-		n=$(grep -c "$w" "$WORK/w.log")
-		[ "$n" = $((${#d} > 0)) ] &&
-			{ [ -z "$d" ] || grep -qF "channel w: url $d: $w" "$WORK/w.log"; } &&
-			! grep "$w" "$WORK/w.log" | grep -q secret ||
-			fail "url $u: warned $n times, not of $d: $(cat "$WORK/w.log")"
+		warned_once "url $u" "$WORK/w.log" "$w" "${d:+channel w: url $d: $w}"
 	done
 fi
 
