@@ -5,13 +5,16 @@
 #include "config.h"
 
 #include <ifaddrs.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "addr_allow.h"
 #include "local_port.h"
+#include "parse_num.h"
 
 #define PORT_START_FILE "/proc/sys/net/ipv4/ip_unprivileged_port_start"
 #define PORT_START_DEFAULT 1024 /* the kernel's, when it cannot be read */
@@ -65,20 +68,41 @@ static int unspecified(const struct addr_rule *r)
 	       addr_rule_overlaps(r, &any6, 128);
 }
 
+/* The address of text, HOST:PORT or [HOST]:PORT, as the programs' own
+ * getaddrinfo() with AI_NUMERICHOST reads it (inet_aton()'s forms too:
+ * 127.1 and 2130706433 are 127.0.0.1), into *r; 0, or -1 (not numeric,
+ * no port). A name is not resolved. */
+static int numeric_rule(const char *text, struct addr_rule *r)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST}, *ai = NULL;
+	char host[256];
+	const char *end = *text == '[' ? strchr(text, ']') : strrchr(text, ':');
+	const char *h = text + (*text == '[');
+	uint64_t port;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!end || end <= h || (size_t)(end - h) >= sizeof(host))
+		return -1;
+	memcpy(host, h, (size_t)(end - h));
+	host[end - h] = '\0';
+	end += *end == ']';
+	if (*end != ':' || parse_u64(end + 1, 10, &port) || port < 1 ||
+	    port > 65535 || getaddrinfo(host, NULL, &hints, &ai))
+		return -1;
+	rc = addr_key_of(&r->addr, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	r->bits = r->addr.family == AF_INET ? 32 : 128;
+	r->port = (unsigned)port;
+	return rc < 0 ? -1 : 0;
+}
+
 int local_port_takeable(const char *text, unsigned start)
 {
-	struct addr_allow one;
-	char err[256];
-	int free_port;
+	struct addr_rule r;
 
-	if (!text || addr_allow_parse(&one, text, "address", 1, err,
-				      sizeof(err)) < 0)
-		return 0;
-	free_port = one.n == 1 && one.rules[0].port >= start &&
-		    (local_port_on_this_host(&one.rules[0]) ||
-		     unspecified(&one.rules[0]));
-	addr_allow_free(&one);
-	return free_port;
+	return text && numeric_rule(text, &r) == 0 && r.port >= start &&
+	       (local_port_on_this_host(&r) || unspecified(&r));
 }
 
 int local_port_url(const char *urls, const char *const schemes[],

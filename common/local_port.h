@@ -21,7 +21,9 @@ int local_port_on_this_host(const struct addr_rule *r);
 /* 1 when text is a numeric ADDRESS:PORT of this host (or the
  * unspecified address, 0.0.0.0 or [::], which reaches this host) with a
  * port not below start: any local user may bind it while its server is
- * not running (a name is not resolved: 0). */
+ * not running. Numeric as getaddrinfo() with AI_NUMERICHOST reads it,
+ * as the programs connect: 127.1 is 127.0.0.1 (a name is not resolved:
+ * 0). */
 int local_port_takeable(const char *text, unsigned start);
 
 /* The first of the comma-separated `urls` with a scheme of `schemes`

@@ -108,13 +108,14 @@ fi
 # warned, and then not the unspecified address, nor a nats:// server
 # with credentials (USER:PASSWORD@: sent to whoever listens), which the
 # warning names without them; and with --nats-tls, a nats:// server
-# (TLS then) was warned about, not now.
+# (TLS then) was warned about, not now; 127.1 (127.0.0.1 to
+# getaddrinfo()) was not.
 START=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) ||
 	START=1024
 if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
 	w="any local user may take this port while its receiver is not running"
 	for u in udp://127.0.0.1:40000 "udp://127.0.0.1:$((START - 1))" \
-		udp://0.0.0.0:40000 "udp://[::]:40000" \
+		udp://0.0.0.0:40000 "udp://[::]:40000" udp://127.1:40000 \
 		"nats://127.0.0.1:$((START - 1)),nats://127.0.0.1:40000" \
 		tls://127.0.0.1:40000 nats://u:secret@127.0.0.1:40000 \
 		"nats://127.0.0.1:40000 --nats-tls"; do
