@@ -254,9 +254,15 @@ static const char *name_of(const struct nats_src *n)
  * 3.4.1 as in 3.9) keeps a received message in one allocation: its
  * subject and '\0', its reply and '\0' when it has one, its headers and
  * '\0' when it has some, then its payload; the headers are what lies
- * between the end of the reply (or of the subject) and the payload. 0
- * when the payload is not there (another layout: what parses is then
- * all that is counted). */
+ * between the end of the reply (or of the subject) and the payload,
+ * starting with the status line's "NATS/1.0" (src/msg.h HDR_LINE_PRE). 0
+ * when the payload is not there or the bytes there do not start so
+ * (another layout, as libnats 1.x's separate allocations: what parses is
+ * then all that is counted, rather than the distance between two
+ * blocks). */
+#define HDR_PREFIX "NATS/1.0"
+#define HDR_PREFIX_LEN (sizeof(HDR_PREFIX) - 1)
+
 static uint64_t header_bytes(natsMsg *m)
 {
 	const char *subject = natsMsg_GetSubject(m), *reply = natsMsg_GetReply(m);
@@ -266,7 +272,8 @@ static uint64_t header_bytes(natsMsg *m)
 		return 0;
 	after = reply && *reply ? (uintptr_t)reply + strlen(reply) + 1 :
 		(uintptr_t)subject + strlen(subject) + 1;
-	if (data <= after || data - after - 1 > INT_MAX)
+	if (data <= after + HDR_PREFIX_LEN || data - after - 1 > INT_MAX ||
+	    memcmp((const void *)after, HDR_PREFIX, HDR_PREFIX_LEN) != 0)
 		return 0;
 	return data - after - 1; /* less the headers' '\0' */
 }
