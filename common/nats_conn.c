@@ -221,7 +221,7 @@ int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
 		   const struct nats_conn_opts *o, char *err, size_t errlen)
 {
 	const char *servers[NATSW_URLS_MAX], *what;
-	char *copy = strdup(o->urls);
+	char *copy = strdup(o->urls), shown[1024];
 	natsOptions *opts = NULL;
 	natsStatus s;
 	int n, rc, secure = 0;
@@ -253,7 +253,8 @@ int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
 		signals_block(&old); /* the library's threads */
 		s = natsConnection_Connect(nc, opts);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		what = s != NATS_OK ? o->urls : NULL;
+		what = s != NATS_OK ? natsw_urls_shown(o->urls, shown,
+						       sizeof(shown)) : NULL;
 	}
 	if (what)
 		connect_error(o, what, s, err, errlen);

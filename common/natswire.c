@@ -284,6 +284,40 @@ int natsw_urls_check(const char *urls, char *err, size_t errlen)
 	}
 }
 
+char *natsw_urls_shown(const char *urls, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	if (outlen == 0)
+		return out;
+	for (const char *p = urls; p && *p && o + 1 < outlen;) {
+		size_t n = strcspn(p, ","), k = 0;
+		const char *at = NULL, *start = strstr(p, "://");
+
+		if (start && (size_t)(start - p) < n) {
+			for (const char *q = start + 3; q < p + n; q++)
+				if (*q == '@')
+					at = q;
+			k = (size_t)(start + 3 - p);
+		}
+		if (at) /* the scheme, "***", then from the '@' on */
+			o += (size_t)snprintf(out + o, outlen - o, "%.*s***%.*s",
+					      (int)k, p, (int)(p + n - at), at);
+		else
+			o += (size_t)snprintf(out + o, outlen - o, "%.*s", (int)n,
+					      p);
+		if (o >= outlen)
+			break;
+		p += n;
+		if (*p == ',' && o + 1 < outlen)
+			out[o++] = *p++;
+		else if (*p == ',')
+			break;
+	}
+	out[o < outlen ? o : outlen - 1] = '\0';
+	return out;
+}
+
 int natsw_urls_tls(const char *urls, int tls_options)
 {
 	if (tls_options)

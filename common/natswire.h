@@ -90,6 +90,11 @@ int natsw_session_parse(const char *text, uint64_t *out);
  * with the reason in err. */
 int natsw_urls_check(const char *urls, char *err, size_t errlen);
 
+/* urls as logs and messages may show it, into out (cut to outlen - 1
+ * bytes): each server's credentials (USER:PASSWORD@ or TOKEN@ after the
+ * scheme) replaced by "***@". Returns out. */
+char *natsw_urls_shown(const char *urls, char *out, size_t outlen);
+
 /* 1 when the connection to the servers of `urls` is made with TLS: a
  * tls:// one in the list makes every one TLS (common/nats_conn.c), as
  * do `tls`, `ca` and `cert` (mdpub.conf(5); mdsub's --nats-tls,

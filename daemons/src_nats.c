@@ -1507,7 +1507,7 @@ static int nats_start(struct source **out, const void *conf,
 		      size_t errlen)
 {
 	struct nats_src *n = source_alloc(sizeof(*n), ch, loop);
-	char warning[512];
+	char warning[512], shown[1024];
 	int rc;
 
 	if (!n)
@@ -1538,7 +1538,9 @@ static int nats_start(struct source **out, const void *conf,
 		return rc;
 	}
 	log_msg(LOG_NOTICE, "channel %s: reading %s from %s%s%s", name_of(n),
-		n->conf.subject, n->conf.url, n->conf.stream ? ", stream " : "",
+		n->conf.subject, natsw_urls_shown(n->conf.url, shown,
+						  sizeof(shown)),
+		n->conf.stream ? ", stream " : "",
 		n->conf.stream ? n->conf.stream : "");
 	*out = &n->base;
 	return 0;

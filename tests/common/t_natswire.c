@@ -160,6 +160,24 @@ static void t_urls(void **state)
 	assert_non_null(strstr(err, "is not nats://HOST:PORT"));
 }
 
+/* credentials never shown: each server's user, password or token */
+static void t_urls_shown(void **state)
+{
+	char out[128], small[16];
+
+	(void)state;
+	assert_string_equal(natsw_urls_shown("nats://h:1", out, sizeof(out)),
+			    "nats://h:1");
+	assert_string_equal(natsw_urls_shown("nats://u:secret@h:1,tls://tok@[::1]:2,"
+					     "nats://a@b:c@h:3", out, sizeof(out)),
+			    "nats://***@h:1,tls://***@[::1]:2,nats://***@h:3");
+	/* cut short, never past the buffer, never a password's first bytes */
+	assert_string_equal(natsw_urls_shown("nats://u:secret@host:4222", small,
+					     sizeof(small)), "nats://***@host");
+	assert_null(strstr(natsw_urls_shown("nats://secret@h:1,x", small,
+					    sizeof(small)), "secret"));
+}
+
 static void t_sequence(void **state)
 {
 	struct natsw_seq t;
@@ -213,6 +231,7 @@ int main(void)
 		cmocka_unit_test(t_subject),
 		cmocka_unit_test(t_headers),
 		cmocka_unit_test(t_urls),
+		cmocka_unit_test(t_urls_shown),
 		cmocka_unit_test(t_sequence),
 		cmocka_unit_test(t_jump),
 	};

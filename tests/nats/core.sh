@@ -58,10 +58,25 @@ if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
 	done
 fi
 
+# credentials in a url never reach the log: a start that cannot connect
+# names the servers nats://***@HOST:PORT, and so does the channel h's
+# start (its server takes any user). Before, the whole url went there,
+# password and all, to syslog with -b.
+channel cred.conf cred source=nats url=nats://u:secret@127.0.0.1:1 \
+	'subject=x.>'
+status 1 "$MDPUB" -c "$WORK/cred.conf" 2>"$WORK/cred.log"
+grep -q "channel cred: nats://\*\*\*@127.0.0.1:1: " "$WORK/cred.log" ||
+	fail "cred: $(cat "$WORK/cred.log")"
+grep -q secret "$WORK/cred.log" && fail "cred: password logged: $(cat "$WORK/cred.log")"
+
 S1=Mdbus-Session:0000000000000001
-channel h.conf h source=nats "url=$URL" 'subject=mdbus.h.>'
+channel h.conf h source=nats "url=nats://u:secret@127.0.0.1:$RAW_PORT" \
+	'subject=mdbus.h.>'
 start h -c "$WORK/h.conf"
 wait_log h "channel h: publishing from"
+grep -q "channel h: reading mdbus.h.> from nats://\*\*\*@127.0.0.1:$RAW_PORT$" \
+	"$WORK/h.log" || fail "h: $(head -n 5 "$WORK/h.log")"
+grep -q secret "$WORK/h.log" && fail "h: password logged"
 if [ "$RAW_PORT" -ge "$START" ]; then
 	grep -q "channel h: url 127.0.0.1:[0-9]*: any local user may take this port" \
 		"$WORK/h.log" || fail "url not warned about at start: $(head -n 5 "$WORK/h.log")"
