@@ -769,7 +769,9 @@ static void archive_free(struct archive *a)
  * segment says when it is further (its archive counted the rest lost),
  * or, with no file yet, at the oldest message in the ring. A consumer
  * table full of live readers (registered while no publisher ran, or
- * forged by anyone who may write the table) does not stop the channel:
+ * forged by anyone who may write the table), or one whose header such a
+ * writer spoils (refused until our heartbeat mends it), does not stop
+ * the channel:
  * the archive then reads anonymously, holding no lossless publisher
  * back (what it misses is counted lost), and tries for an entry every
  * ARCHIVE_REGISTER_NS (try_register()). */
@@ -788,7 +790,9 @@ static int open_reader(struct archive *a, char *err, size_t errlen)
 	start = have || next ? MDBUS_START_SEQ : MDBUS_START_OLDEST;
 	from = end > next ? end : next;
 	r = open_sub(a, start, from, 0, &a->sub);
-	if (r == MDBUS_EFULL)
+	/* a table full of live readers, or its header spoiled (until the
+	 * publisher's next heartbeat mends it) */
+	if (r == MDBUS_EFULL || r == MDBUS_ECORRUPT)
 		r = open_anonymous(a, start, from, &a->sub);
 	if (r < 0) {
 		snprintf(err, errlen, "archive: reading the channel: %s",
@@ -819,7 +823,6 @@ static void rec_info(struct archive *a)
 /* Everything but the thread. */
 static int archive_open(struct archive *a, char *err, size_t errlen)
 {
-	struct mdbus_stats st;
 	int r;
 
 	a->buf_len = mdbus_pub_payload_max(a->pub);
@@ -834,12 +837,9 @@ static int archive_open(struct archive *a, char *err, size_t errlen)
 	r = open_note(a, err, errlen);
 	if (r < 0)
 		return r;
-	r = mdbus_channel_stats(a->c->name, a->c->dir, &st, NULL, 0);
-	if (r < 0) {
-		snprintf(err, errlen, "archive: %s", mdbus_strerror(r));
-		return r;
-	}
-	a->epoch = st.epoch;
+	/* the handle's, not mdbus_channel_stats()'s, which fails while the
+	 * consumer table is spoiled (any registered reader can spoil it) */
+	a->epoch = mdbus_pub_epoch(a->pub);
 	rec_info(a);
 	return open_reader(a, err, errlen);
 }

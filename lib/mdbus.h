@@ -262,6 +262,12 @@ void mdbus_pub_archive_get(const mdbus_pub_t *pub, uint64_t *next,
 /* Bytes of payload a slot carries (slot_size - MDBUS_SLOT_HEADER). */
 size_t mdbus_pub_payload_max(const mdbus_pub_t *pub);
 
+/* The epoch of the segment the handle publishes in (struct
+ * mdbus_stats.epoch): new for every segment made, kept by a resume. Read
+ * from the handle, so that it needs neither the consumer table (which
+ * any registered reader may spoil) nor a second look by name. */
+uint64_t mdbus_pub_epoch(const mdbus_pub_t *pub);
+
 /* Marks the channel stopped, wakes blocked readers, unmaps. The segment
  * stays readable; the next publisher resumes it. NULL is a no-op. */
 void mdbus_pub_close(mdbus_pub_t *pub);

@@ -840,6 +840,11 @@ MDBUS_EXPORT size_t mdbus_pub_payload_max(const mdbus_pub_t *p)
 	return seg_payload_max(&p->m);
 }
 
+MDBUS_EXPORT uint64_t mdbus_pub_epoch(const mdbus_pub_t *p)
+{
+	return p->m.g.epoch; /* copied from the identity at open */
+}
+
 MDBUS_EXPORT void mdbus_pub_close(mdbus_pub_t *p)
 {
 	if (!p)
