@@ -104,7 +104,7 @@ static void recover(struct mdbus_pub *p)
 	p->next = n;
 }
 
-static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low);
+static int gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low);
 static int recount(struct mdbus_pub *p);
 
 static void announce(struct mdbus_pub *p)
@@ -176,7 +176,7 @@ MDBUS_EXPORT int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
 	cons_reap(&p->m);
 	recover(p);
 	if (p->m.g.mode == MDBUS_MODE_LOSSLESS)
-		gate_refresh(p, p->next, p->next); /* readers may be behind a restart */
+		(void)gate_refresh(p, p->next, p->next); /* readers may be behind a restart */
 	announce(p);
 	if (cfg->flags & MDBUS_PUB_NUDGE) {
 		r = pub_nudge_start(&p->nudge, &p->m);
@@ -242,12 +242,15 @@ static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
  * look (sub.c join_registered()). When
  * one of them blocks message n, frees it if its process is dead and
  * evicts it if it stalled too long. Slow path: runs only when the cached
- * gate says the ring is full or a reader joined (room_cached()).
+ * gate says the ring is full or a reader joined (room_cached()). Returns
+ * the number of readers it evicted (counted here: the table's evictions
+ * counter is anybody's to rewrite who may register).
  */
-static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
+static int gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 {
 	uint64_t now = clock_mono_ns();
 	uint32_t i;
+	int evicted = 0;
 
 	/* Relaxed, then the fence below (acquire): pairs with the seq_cst
 	 * bump of a reader that joined (sub.c join_registered()), whose
@@ -284,21 +287,24 @@ static void gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 		if (now - p->reap_ns >= REAP_INTERVAL_NS &&
 		    cons_reap_one(&p->m, i))
 			continue;
-		if (maybe_evict(p, i, w, n, pos, now))
+		if (maybe_evict(p, i, w, n, pos, now)) {
+			evicted++;
 			continue;
+		}
 		if (pos < low)
 			low = pos;
 	}
 	if (now - p->reap_ns >= REAP_INTERVAL_NS)
 		p->reap_ns = now;
 	p->gate = low;
+	return evicted;
 }
 
 /* Slow path of room_for(): the cached gate says full, or a reader joined
  * since it was computed. */
 static MDBUS_COLD int room_refresh(struct mdbus_pub *p, uint64_t n)
 {
-	gate_refresh(p, n, p->next);
+	(void)gate_refresh(p, n, p->next);
 	if (n - p->gate < p->m.g.capacity)
 		return 0;
 	return MDBUS_EBACKPRESSURE;
@@ -807,14 +813,8 @@ MDBUS_EXPORT int mdbus_pub_reap(mdbus_pub_t *p)
 	freed = cons_reap(&p->m);
 	(void)recount(p);
 
-	if (p->m.g.mode == MDBUS_MODE_LOSSLESS) {
-		uint64_t before = atomic_load_explicit(&p->m.tab->evictions,
-						       memory_order_relaxed);
-
-		gate_refresh(p, p->next, p->next);
-		freed += (int)(atomic_load_explicit(&p->m.tab->evictions,
-						    memory_order_relaxed) - before);
-	}
+	if (p->m.g.mode == MDBUS_MODE_LOSSLESS)
+		freed += gate_refresh(p, p->next, p->next);
 	return freed;
 }
 

@@ -44,6 +44,14 @@
  *    joins at the oldest stopped at the slots of a batch sealed but not
  *    yet published (up to 47 lost), and a gap counted as it joined did not
  *    show in the table.
+ * 7. mdbus_pub_reap() of a lossless channel that has nothing to free or
+ *    evict, while another process rewrites the table header's evictions
+ *    counter (0, 2^31, 0, ... as anyone who may write the table can):
+ *    each of 2000 calls returns 0. Before, it returned the counter's
+ *    change across its own look at the table, cut to an int: negative
+ *    (INT_MIN, which mdpub logged as a reap failure and the Python
+ *    module's reap() raised as mdbus.Error) or a count of entries that
+ *    were never freed.
  */
 #include <errno.h>
 #include <sched.h>
@@ -621,6 +629,49 @@ static void test_cheat(enum cheat how)
 	TU_CHECK_RC(mdbus_unlink("ll.cheat", tu_dir()), 0);
 }
 
+/* ------------------------------- 7. a rewritten eviction counter */
+
+/* Rewrites the table's evictions counter until told to stop. */
+static int rewrite_evictions(void *arg)
+{
+	(void)arg;
+	size_t len;
+	struct seg_table_header *t = tu_map_file(tu_table_path(channel), &len);
+	uint64_t k = 0;
+
+	atomic_store(&sh->ready, 1);
+	while (!atomic_load(&sh->cont))
+		atomic_store(&t->evictions, (k++ & 1) << 31);
+	tu_unmap(t, len);
+	return 0;
+}
+
+static void test_reap_count(void)
+{
+	mdbus_pub_t *p = open_lossless("ll.reap", EVICT_NS);
+	unsigned bad = 0, i;
+	int rc, first = 0;
+	pid_t w;
+
+	w = tu_spawn(rewrite_evictions, NULL);
+	tu_await(&sh->ready, 1, 10, "the table writer");
+	for (i = 0; i < 2000; i++) {
+		rc = mdbus_pub_reap(p);
+		if (rc != 0 && bad++ == 0)
+			first = rc;
+		tu_sleep_ms(0.2); /* the writer runs on this CPU too */
+	}
+	atomic_store(&sh->cont, 1);
+	tu_wait_ok(w, 10, "the table writer");
+	if (bad)
+		tu_fail("mdbus_pub_reap() with nothing to free returned non-zero "
+			"%u times of 2000 (first %d) while the table's evictions "
+			"counter was rewritten", bad, first);
+	tu_note("2000 reaps while the evictions counter was rewritten: all 0");
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("ll.reap", tu_dir()), 0);
+}
+
 int main(void)
 {
 	tu_init("t_lossless", 240);
@@ -634,5 +685,6 @@ int main(void)
 	test_cheat(FLAP);
 	test_cheat(CREEP);
 	test_cheat(REBORN);
+	test_reap_count();
 	return 0;
 }
