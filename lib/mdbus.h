@@ -165,7 +165,8 @@ int mdbus_pub_open(mdbus_pub_t **out, const char *channel,
  * (MDBUS_ENAME), the geometry (capacity slots_per_block * block_count in
  * [2, 2^32], a segment of at most 2^40 bytes), a file_mode that others
  * cannot write, a group that exists (each -EINVAL), and a segment
- * directory that exists and that strangers cannot empty (-EPERM, -ENOENT,
+ * directory that exists, that strangers cannot empty, and every directory
+ * of whose real path is root's or this effective user's (-EPERM, -ENOENT,
  * -ENOTDIR). Returns 0 or the negative error mdbus_pub_open() would
  * return, with detail in mdbus_last_error(). What depends on the
  * segment already there (its owner, geometry, free space) is left to the

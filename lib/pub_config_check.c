@@ -3,7 +3,7 @@
  * configuration before it touches any segment: a valid channel name, a
  * geometry in range (doc/protocol.md, "Segment layout"), a file mode that
  * lets no one else write, a group that exists and a segment directory
- * that strangers cannot empty. One place, so that a program can check a
+ * that strangers cannot empty nor swap (seg_check_pub_dir()). One place, so that a program can check a
  * configuration (mdpub -t, a reload) exactly as the open will.
  */
 #include <errno.h>
@@ -63,5 +63,8 @@ MDBUS_EXPORT int mdbus_pub_config_check(const char *channel,
 		r = pub_archive_check(cfg->archive_dir);
 	if (r < 0)
 		return r;
-	return seg_check_dir(seg_dir(cfg->dir));
+	r = seg_check_dir(seg_dir(cfg->dir));
+	if (r == 0)
+		r = seg_check_pub_dir(seg_dir(cfg->dir));
+	return r;
 }

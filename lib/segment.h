@@ -28,6 +28,14 @@ int seg_check_channel(const char *channel);
  * the stat error) with detail naming the fix. */
 int seg_check_dir(const char *dir);
 
+/* A publisher's further check of dir (NULL: /dev/shm): every directory
+ * of its real path, itself included, is root's or this effective
+ * user's, so that no other user can rename our files (segment, table,
+ * lock) away and put his own in their place, or swap a directory of the
+ * path, while we publish. Else -EPERM (or the error resolving it) with
+ * detail naming the directory, its owner and the fix. */
+int seg_check_pub_dir(const char *dir);
+
 /* The path of channel's segment file in dir (NULL: /dev/shm, where
  * shm_open() would put it). */
 void seg_path(char *buf, size_t len, const char *dir, const char *channel);

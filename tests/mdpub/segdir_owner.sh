@@ -1,0 +1,53 @@
+#!/bin/sh
+# A segment directory another user owns, itself or any directory above
+# it, is refused by mdpub (-T and at start) naming it, its owner and the
+# fix, as libmdbus refuses it to every publisher (mdbus_pub_config_check()).
+# Before, root's mdpub took /tmp/X made ahead by nobody (mkdir in sticky
+# /tmp, or /dev/shm) and published there, and nobody, owning the
+# directory, renamed root's running segment away, removed its table and
+# lock and published his own channel under the name: root's readers read
+# nobody's quotes while root's mdpub went on, unaware (attack run).
+# Root's own directory, and a sticky one anyone may write, still do.
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v runuser >/dev/null; then
+	echo "SKIP: another user's directory needs root and runuser"
+	exit 77
+fi
+nobody=$(id -u nobody) || { echo "SKIP: no user nobody"; exit 77; }
+
+# a sticky directory anyone may write (as /tmp and /dev/shm), and in it
+# a directory nobody made ahead of us, and one of ours inside his
+TOP=$WORK/top
+mkdir -m 1777 "$TOP" && chmod 755 "$WORK" || fail "sticky directory"
+runuser -u nobody -- mkdir -m 755 "$TOP/his" "$TOP/above" ||
+	fail "nobody's directories"
+mkdir "$TOP/above/ours" "$TOP/mine" || fail "root's directories"
+
+for d in his above/ours mine; do
+	channel "${d##*/}.conf" sd source=synthetic rate=1000 dir="$TOP/$d"
+done
+# refused CONF DIR OWNED: -T and a start refuse dir DIR, naming OWNED
+# (nobody's), and make no segment
+refused() {
+	text="segment directory $2: $3 is uid $nobody's, not root's or this user's (uid 0)"
+	"$MDPUB" -T -c "$WORK/$1.conf" 2>"$WORK/$1.err"
+	rc=$?
+	[ "$rc" -eq 1 ] && grep -qF -- "$text" "$WORK/$1.err" ||
+		fail "-T, $1: exit $rc: $(cat "$WORK/$1.err")"
+	"$MDPUB" -c "$WORK/$1.conf" --duration 1 2>"$WORK/$1.log"
+	rc=$?
+	[ "$rc" -eq 1 ] && grep -qF -- "$text" "$WORK/$1.log" ||
+		fail "start, $1: exit $rc: $(cat "$WORK/$1.log")"
+	[ ! -e "$2/mdbus.sd" ] || fail "$1: a segment was made in $2"
+}
+refused his "$TOP/his" "$TOP/his"
+refused ours "$TOP/above/ours" "$TOP/above"
+echo "nobody's directory, and ours inside nobody's, refused"
+
+# root's own, in the sticky directory: published
+"$MDPUB" -c "$WORK/mine.conf" --duration 1 >"$WORK/mine.log" 2>&1 ||
+	fail "root's directory: $(cat "$WORK/mine.log")"
+grep -q "channel sd: publishing from sequence 0" "$WORK/mine.log" ||
+	fail "root's directory: $(cat "$WORK/mine.log")"
+echo "root's own directory in a sticky one: published"
