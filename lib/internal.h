@@ -588,6 +588,8 @@ struct wait_state {
 	uint64_t spin_ns;  /* this wait's spin budget */
 	uint64_t start_ns; /* CLOCK_MONOTONIC at the wait's first step */
 	uint64_t end_ns;   /* at its last step: where it ended, near enough */
+	uint32_t armed_tag; /* the tag this handle last armed its entry with
+			       (wait.c arm()); 0: none yet */
 };
 
 /* What a reader waits for: write_num to pass `pos` (its next message
