@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -192,15 +193,51 @@ static const char *dir_unfit(const struct stat *st)
 	return NULL;
 }
 
+/* Whether the directories above the archive (its real parent and each
+ * one up) are fit to hold it: root's or ours, none writable by anyone
+ * without the sticky bit (dirs_trusted()). Else the owner of one could
+ * rename the archive away while we write into it (by its descriptor)
+ * and put his own directory under its name: readers would count every
+ * archived message lost, and the next start would refuse his directory.
+ * 0, or a negated errno with the reason in err. */
+static int parents_fit(const char *path, char *err, size_t errlen)
+{
+	char parent[PATH_MAX], at[PATH_MAX], *slash;
+	struct stat st;
+	int r;
+
+	snprintf(parent, sizeof parent, "%s", path);
+	slash = strrchr(parent, '/'); /* absolute (archive_conf_check()) */
+	slash[slash == parent] = '\0';
+	r = dirs_trusted(parent, at, sizeof at, &st);
+	if (r < 0)
+		snprintf(err, errlen, "archive %s: %s: %s", path, at, strerror(-r));
+	else if (r == DIRS_OWNER)
+		snprintf(err, errlen, "archive %s: %s above it is uid %u's, not "
+			 "root's or mdpub's user's (uid %u): its owner could "
+			 "rename the archive away and put his own in its place; "
+			 "use a directory whose every part is root's or mdpub's "
+			 "user's", path, at, (unsigned)st.st_uid,
+			 (unsigned)geteuid());
+	else if (r == DIRS_OPEN)
+		snprintf(err, errlen, "archive %s: %s above it is writable by "
+			 "anyone and not sticky (chmod +t or o-w it)", path, at);
+	return r < 0 ? r : r ? -EPERM : 0;
+}
+
 /* Opens (makes, with the channel's group and dir_mode_of(), when
  * missing) the directory. */
 static int open_dir(const struct chan_conf *c, char *err, size_t errlen)
 {
 	const char *path = c->archive;
-	int made = mkdir(path, dir_mode_of(c)) == 0, fd, r;
+	int made, fd, r;
 	struct stat st;
 	const char *why;
 
+	r = parents_fit(path, err, errlen);
+	if (r < 0)
+		return r;
+	made = mkdir(path, dir_mode_of(c)) == 0;
 	if (!made && errno != EEXIST) {
 		snprintf(err, errlen, "archive %s: %s", path, strerror(errno));
 		return -errno;

@@ -75,36 +75,27 @@ int seg_check_dir(const char *dir)
 int seg_check_pub_dir(const char *dir)
 {
 	const char *d = dir ? dir : SHM_DIR;
-	char real[PATH_MAX], *slash;
+	char at[PATH_MAX];
 	struct stat st;
-	uid_t me = geteuid();
+	int r = dirs_trusted(d, at, sizeof(at), &st);
 
-	if (!realpath(d, real))
-		return err_set(-errno, "segment directory %s: %s", d, strerror(errno));
-	/* the directory itself, then each parent up to "/" */
-	for (;;) {
-		if (stat(real, &st) < 0)
-			return err_set(-errno, "segment directory %s: %s: %s", d,
-				       real, strerror(errno));
-		if (st.st_uid != 0 && st.st_uid != me)
-			return err_set(-EPERM, "segment directory %s: %s is uid "
-				       "%u's, not root's or this user's (uid %u): "
-				       "its owner could rename the channel's files "
-				       "away and put his own under their names "
-				       "while we publish; use a directory whose "
-				       "every part is root's or this user's",
-				       d, real, (unsigned)st.st_uid, (unsigned)me);
-		if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-			return err_set(-EPERM, "segment directory %s: %s is "
-				       "writable by anyone and not sticky: anyone "
-				       "could rename what is in it away and put "
-				       "his own in its place; chmod +t or o-w it",
-				       d, real);
-		if (strcmp(real, "/") == 0)
-			return 0;
-		slash = strrchr(real, '/'); /* realpath(): absolute */
-		slash[slash == real] = '\0';
-	}
+	if (r < 0)
+		return err_set(r, "segment directory %s: %s: %s", d, at,
+			       strerror(-r));
+	if (r == DIRS_OWNER)
+		return err_set(-EPERM, "segment directory %s: %s is uid %u's, "
+			       "not root's or this user's (uid %u): its owner "
+			       "could rename the channel's files away and put "
+			       "his own under their names while we publish; "
+			       "use a directory whose every part is root's or "
+			       "this user's", d, at, (unsigned)st.st_uid,
+			       (unsigned)geteuid());
+	if (r == DIRS_OPEN)
+		return err_set(-EPERM, "segment directory %s: %s is writable by "
+			       "anyone and not sticky: anyone could rename what "
+			       "is in it away and put his own in its place; "
+			       "chmod +t or o-w it", d, at);
+	return 0;
 }
 
 void seg_path(char *buf, size_t len, const char *dir, const char *channel)

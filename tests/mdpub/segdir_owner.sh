@@ -1,7 +1,8 @@
 #!/bin/sh
 # A segment directory another user owns, itself or any directory above
 # it, is refused by mdpub (-T and at start) naming it, its owner and the
-# fix, as libmdbus refuses it to every publisher (mdbus_pub_config_check()).
+# fix, as libmdbus refuses it to every publisher (mdbus_pub_config_check());
+# so is, at start, an archive inside another user's directory.
 # Before, root's mdpub took /tmp/X made ahead by nobody (mkdir in sticky
 # /tmp, or /dev/shm) and published there, and nobody, owning the
 # directory, renamed root's running segment away, removed its table and
@@ -44,6 +45,21 @@ refused() {
 refused his "$TOP/his" "$TOP/his"
 refused ours "$TOP/above/ours" "$TOP/above"
 echo "nobody's directory, and ours inside nobody's, refused"
+
+# an archive in nobody's directory: refused at start, nothing made
+# there (before, mdpub made it and archived into it, and nobody renamed
+# it away while mdpub wrote on into it and put an empty directory of his
+# in its place: root's mdsub --from 0 counted 13038 archived messages
+# lost, and the next start refused nobody's directory)
+channel arch.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
+	archive="$TOP/his/ar"
+"$MDPUB" -c "$WORK/arch.conf" --duration 1 2>"$WORK/arch.log"
+rc=$?
+text="channel sd: archive $TOP/his/ar: $TOP/his above it is uid $nobody's, not root's or mdpub's user's (uid 0)"
+[ "$rc" -eq 1 ] && grep -qF -- "$text" "$WORK/arch.log" ||
+	fail "archive in nobody's directory: exit $rc: $(cat "$WORK/arch.log")"
+[ ! -e "$TOP/his/ar" ] || fail "the archive was made in nobody's directory"
+echo "an archive in nobody's directory refused"
 
 # root's own, in the sticky directory: published
 "$MDPUB" -c "$WORK/mine.conf" --duration 1 >"$WORK/mine.log" 2>&1 ||
