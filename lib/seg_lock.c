@@ -189,6 +189,33 @@ int seg_lock_channel(const char *dir, const char *channel, int create,
 	return 0;
 }
 
+int seg_lock_replace_foreign(const char *dir, const char *channel, int r)
+{
+	char path[SEG_TMP_MAX];
+	struct stat st;
+	int fd, held;
+
+	if (r != -EPERM && r != -EACCES && r != -ELOOP)
+		return r;
+	seg_lock_path(path, sizeof(path), dir, channel);
+	if (lstat(path, &st) < 0 || S_ISDIR(st.st_mode) || st.st_uid == geteuid())
+		return r;
+	if (S_ISREG(st.st_mode)) {
+		/* listed, as any fd that may hold the lock: a child forked
+		 * meanwhile must not keep our probe's shared lock */
+		fd = seg_lock_open(path, O_RDONLY, 0);
+		if (fd < 0)
+			return r; /* cannot tell whether it is held */
+		held = flock(fd, LOCK_SH | LOCK_NB) < 0;
+		seg_lock_close(fd);
+		if (held)
+			return r; /* a live process of that user holds it */
+	}
+	if (unlink(path) < 0)
+		return r;
+	return -EAGAIN;
+}
+
 /* The holder's record: pid and start time at the file's start. */
 struct lock_record {
 	int64_t pid;

@@ -400,6 +400,10 @@ static int open_locked(struct seg_map *m, const char *channel,
 	int32_t owner;
 	int lock_fd, r = seg_lock_channel(dir, channel, 1, &lock_fd);
 
+	/* another user's file under the lock's name (anyone may make one in
+	 * /dev/shm before we start): with REPLACE, removed where we may */
+	if (cfg->flags & MDBUS_PUB_REPLACE)
+		r = seg_lock_replace_foreign(dir, channel, r);
 	if (r == -EWOULDBLOCK) {
 		r = lock_in_transit(lock_fd, dir, channel, &owner)
 			    ? -EINPROGRESS : owned_error(channel, owner);

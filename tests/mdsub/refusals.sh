@@ -54,10 +54,12 @@ grep -q "channel squat: cannot replace $MDBUS_DIR/sticky/mdbus.squat, a regular 
 
 # the channel's lock file name taken, in a sticky directory: by another
 # user's symbolic link (the kernel refuses root's O_CREAT open with
-# EACCES there, not ELOOP), and, for another user's publisher, by the
-# lock file of root's channel: both named, with their owner and the fix
+# EACCES there, not ELOOP) with replace = no (with yes, root's mdpub
+# removes it: tests/mdpub/lock_squat.sh), and, for another user's
+# publisher, by the lock file of root's channel: both named, with their
+# owner and the fix
 runuser -u nobody -- ln -s /nonexistent "$MDBUS_DIR/sticky/mdbus.sl+lock"
-printf '[global]\ndir = %s\n[channel sl]\nsource = synthetic\n' \
+printf '[global]\ndir = %s\n[channel sl]\nsource = synthetic\nreplace = no\n' \
 	"$MDBUS_DIR/sticky" >"$WORK/sl.conf"
 chmod 0644 "$WORK/sl.conf"
 status 1 timeout 60 "$MDPUB" -c "$WORK/sl.conf" 2>"$WORK/sl.err"

@@ -1,0 +1,78 @@
+#!/bin/sh
+# Another user's file under a channel's lock file name (mdbus.CH+lock),
+# made before mdpub starts in a sticky directory anyone may write, such
+# as /dev/shm (the default): with replace = yes (the default) mdpub, as
+# root, removes it when no process holds a lock on it and starts the
+# channel with a lock file of its own, as it already replaced such a
+# user's segment under the channel's name; a symbolic link there is
+# removed, never followed. With replace = no, or while a process of that
+# user holds the file locked, it is refused as before, naming its owner.
+# Before, one `touch /dev/shm/mdbus.demo+lock` by any local user made
+# every start of root's mdpub fail ("mdpub failed to start", exit 1;
+# attack run).
+. "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+
+if [ "$(id -u)" -ne 0 ] || ! command -v runuser >/dev/null; then
+	echo "SKIP: another user's files need root and runuser"
+	exit 77
+fi
+nobody=$(id -u nobody) || { echo "SKIP: no user nobody"; exit 77; }
+command -v flock >/dev/null || { echo "SKIP: no flock(1)"; exit 77; }
+
+ST=$WORK/sticky
+mkdir -m 1777 "$ST" && chmod 755 "$WORK" || fail "sticky directory"
+: >"$WORK/target"
+as_nobody() { runuser -u nobody -- "$@"; }
+
+# run NAME [KEY=VALUE]: mdpub with channel NAME in $ST for a second,
+# its log in $WORK/NAME.log, its exit status in $rc
+run() {
+	channel "$1.conf" "$1" source=synthetic rate=1000 dir="$ST" ${2:-}
+	"$MDPUB" -c "$WORK/$1.conf" --duration 1 >"$WORK/$1.log" 2>&1
+	rc=$?
+}
+
+# publishes NAME: run exits 0 having published, and leaves a lock file
+# of root's, mode 600
+publishes() {
+	run "$1"
+	[ "$rc" -eq 0 ] && grep -q "channel $1: publishing from sequence 0" "$WORK/$1.log" ||
+		fail "$1: exit $rc: $(cat "$WORK/$1.log")"
+	[ "$(stat -c '%F %u %a' "$ST/mdbus.$1+lock")" = "regular file 0 600" ] ||
+		fail "$1: lock file $(stat -c '%F %u %a' "$ST/mdbus.$1+lock")"
+}
+
+# refused NAME [KEY=VALUE]: run exits 1 naming nobody's lock file, kept
+refused() {
+	run "$@"
+	[ "$rc" -eq 1 ] && grep -qF "channel $1: its lock file $ST/mdbus.$1+lock is a file of uid $nobody mode 600 with 1 name(s)" "$WORK/$1.log" ||
+		fail "$1: exit $rc: $(cat "$WORK/$1.log")"
+	[ "$(stat -c %u "$ST/mdbus.$1+lock")" = "$nobody" ] || fail "$1: nobody's lock file gone"
+}
+
+as_nobody sh -c "umask 077; : >'$ST/mdbus.sq+lock'" || fail "nobody's file"
+publishes sq
+echo "nobody's file under the lock's name: replaced, the channel published"
+
+as_nobody ln -s "$WORK/target" "$ST/mdbus.sl+lock" || fail "nobody's link"
+publishes sl
+[ -f "$WORK/target" ] && [ ! -s "$WORK/target" ] || fail "the link was followed"
+echo "nobody's symbolic link under the lock's name: removed, not followed"
+
+as_nobody sh -c "umask 077; : >'$ST/mdbus.no+lock'" || fail "nobody's file"
+refused no replace=no
+echo "with replace = no: refused, naming nobody's file"
+
+as_nobody sh -c "umask 077; : >'$ST/mdbus.held+lock'" || fail "nobody's file"
+as_nobody flock "$ST/mdbus.held+lock" sleep 60 &
+holder=$!
+PIDS="$PIDS $holder"
+i=0
+until ! flock -n "$ST/mdbus.held+lock" true; do
+	i=$((i + 1))
+	[ "$i" -le 600 ] || fail "nobody's flock not taken"
+	sleep 0.05
+done
+refused held
+kill "$holder"
+echo "nobody's file locked by his live process: refused, naming it"
