@@ -601,6 +601,8 @@ struct wait_state {
 	uint64_t end_ns;   /* at its last step: where it ended, near enough */
 	uint32_t armed_tag; /* the tag this handle last armed its entry with
 			       (wait.c arm()); 0: none yet */
+	int missed;         /* a sleep ran to its end past a message nobody
+			       woke it for (wait.c sleep_on()) */
 };
 
 /* What a reader waits for: write_num to pass `pos` (its next message

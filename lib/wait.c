@@ -64,6 +64,8 @@
 #define SPIN_CHECK 4         /* adaptive: rounds between clock reads */
 #define WATCH_LOOKS 256      /* stamp loads per wait_watch() */
 #define ARM_SETTLE_NS 1000000ULL /* first sleep without membarrier(2) */
+#define WARY_NS 2000000ULL /* a sleep this long unwoken past a message:
+			      a wake was missed (sleep_on()) */
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val,
 		  const struct timespec *ts)
@@ -367,29 +369,6 @@ static int changed(const struct seg_header *h, const struct wait_for *wf)
 	       wf->entry_word;
 }
 
-/*
- * Sleeps on the futex until woken, something changed() or ns pass. The
- * sleep is capped so that a reader also notices state changes nobody
- * woke it for (e.g. a publisher killed with SIGKILL). The futex word is in
- * the data file, which readers map read-only: FUTEX_WAIT only reads it.
- */
-static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
-		    uint64_t ns)
-{
-	struct seg_header *h = m->hdr;
-	uint32_t seq;
-	int r = 0;
-
-	ns = arm(m, wf, ns);
-	announce_waiter(m->tab, wf);
-	/* Acquire pairs with the release bump in wake(). */
-	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
-	if (!changed(h, wf))
-		r = sleep_words(&h->wake_seq, seq, wf, ns);
-	retire_waiter(m->tab, wf);
-	return r;
-}
-
 /* How a reader that cannot announce itself may sleep (nap_kind()). */
 enum nap { NAP_POLL, NAP_LONG, NAP_NUDGED };
 
@@ -469,6 +448,27 @@ int wait_nudger_idle(const struct seg_map *m, uint64_t last,
 }
 
 /*
+ * An anonymous reader's sleep (poll_sleep()), and a registered reader's
+ * once a wake was missed (sleep_on()): on wake_seq and the nudger's word
+ * at once when `kind` says the active publisher's nudger promises its
+ * wakes, else for at most POLL_NS while a publisher is active.
+ */
+static int sleep_wary(struct seg_header *h, uint32_t seq, uint32_t nseq,
+		      enum nap kind, const struct wait_for *wf, uint64_t ns)
+{
+	int r;
+
+	if (kind == NAP_NUDGED) {
+		r = sleep_nudged(h, seq, nseq, wf, ns);
+		if (r != -ENOSYS)
+			return r == -EINTR ? r : 0;
+		kind = NAP_POLL;
+	}
+	return sleep_words(&h->wake_seq, seq, wf,
+			   kind == NAP_POLL && ns > POLL_NS ? POLL_NS : ns);
+}
+
+/*
  * A reader without an entry cannot announce itself, so the producer does
  * not wake it for its own sake; it sleeps on the futex words (readable
  * in its read-only mapping) as long as nap_kind() allows, woken by the
@@ -485,18 +485,55 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
 	uint32_t seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
 	uint32_t nseq = atomic_load_explicit(&h->nudge_seq, memory_order_acquire);
 	enum nap kind = nap_kind(h);
-	int r;
 
 	if (changed(h, wf))
 		return 0;
-	if (kind == NAP_NUDGED) {
-		r = sleep_nudged(h, seq, nseq, wf, ns);
-		if (r != -ENOSYS)
-			return r == -EINTR ? r : 0;
-		kind = NAP_POLL;
+	return sleep_wary(h, seq, nseq, kind, wf, ns);
+}
+
+/*
+ * Sleeps on the futex until woken, something changed() or ns pass. The
+ * sleep is capped so that a reader also notices state changes nobody
+ * woke it for (e.g. a publisher killed with SIGKILL). The futex word is in
+ * the data file, which readers map read-only: FUTEX_WAIT only reads it.
+ * A sleep of at least WARY_NS that ran its whole length and finds a
+ * message published past its position was not woken for it: the Dekker
+ * pair wakes every announced sleeper, unless someone lowered the waiter
+ * count in the table. From then on the handle sleeps warily
+ * (sleep_wary()).
+ */
+static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
+		    uint64_t ns)
+{
+	struct seg_header *h = m->hdr;
+	struct wait_state *ws = wf->state;
+	int wary = ws && ws->missed;
+	enum nap kind = NAP_LONG;
+	uint32_t seq, nseq = 0;
+	uint64_t t0;
+	int r = 0;
+
+	ns = arm(m, wf, ns);
+	announce_waiter(m->tab, wf);
+	/* Acquire pairs with the release bump in wake() (and in
+	 * wait_wake_anonymous() for nudge_seq). */
+	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
+	if (wary) {
+		nseq = atomic_load_explicit(&h->nudge_seq, memory_order_acquire);
+		kind = nap_kind(h); /* before changed(), as poll_sleep() */
 	}
-	return sleep_words(&h->wake_seq, seq, wf,
-			   kind == NAP_POLL && ns > POLL_NS ? POLL_NS : ns);
+	if (!changed(h, wf)) {
+		t0 = clock_mono_ns();
+		r = wary ? sleep_wary(h, seq, nseq, kind, wf, ns)
+			 : sleep_words(&h->wake_seq, seq, wf, ns);
+		/* Relaxed: a hint; the read that follows acquires. */
+		if (r == 0 && ws && !wary && ns >= WARY_NS &&
+		    clock_mono_ns() - t0 >= ns &&
+		    atomic_load_explicit(&h->write_num, memory_order_relaxed) > wf->pos)
+			ws->missed = 1;
+	}
+	retire_waiter(m->tab, wf);
+	return r;
 }
 
 /* A sleep, announced or not: 1 when it is worth looking again, or

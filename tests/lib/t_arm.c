@@ -44,6 +44,15 @@
  *    publish. Before, every re-arm called membarrier(), an RCU grace
  *    period each (a nobody clearing root's mdsub's flag in a loop took
  *    its latency from 11.5 us to 7 ms at p50, 28 ms at p99).
+ * 8. A writer of the table stores 0 in its waiter count each time a
+ *    blocking reader has counted itself in it and is about to sleep, on
+ *    a channel published every 200 us by a publisher whose nudger runs
+ *    (as mdpub's): the producer sees no sleeper and wakes nobody. Once a
+ *    sleep ran to its end past a message, the reader sleeps on the
+ *    nudger's word as well: at most the messages of 2 such sleeps (100
+ *    ms each) are read more than 50 ms after their publish. Before,
+ *    every sleep ran to its 100 ms cap (root's mdsub -w block at 20 000
+ *    msg/s with nobody zeroing the count: p50 0.97 ms, p99 88 ms).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -69,6 +78,7 @@ static int refuse_membarrier;         /* in a child: answer ENOSYS */
 static unsigned membarrier_global;    /* MEMBARRIER_CMD_GLOBAL calls */
 static unsigned membarrier_other;     /* any other command */
 static uint64_t capped_at;            /* when a sleep last ran to its cap */
+static _Atomic uint64_t *zero_waiters; /* stored 0 before each sleep */
 
 long syscall(long number, ...)
 {
@@ -85,6 +95,8 @@ long syscall(long number, ...)
 			return -1;
 		}
 	}
+	if (zero_waiters && hook_is_wait(number, a))
+		atomic_store(zero_waiters, 0); /* a writer of the table */
 	r = hook_real(number, a);
 	if (hook_is_wait(number, a) && r < 0 && errno == ETIMEDOUT)
 		capped_at = tu_now_ns();
@@ -385,6 +397,68 @@ static void cleared_flag(mdbus_pub_t *p, void *tab)
 	tu_note("flag cleared before 5 sleeps: armed again each time, one membarrier()");
 }
 
+/* Section 8: reads (blocking) until told to stop, the waiter count
+ * zeroed before each of its sleeps; counts the reads and those more
+ * than 50 ms after their publish. */
+static int zeroed_reader(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open("wary", "zeroed", MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_BLOCK);
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	size_t len;
+	struct seg_table_header *t = tu_map_file(tu_table_path("wary"), &len);
+
+	(void)arg;
+	zero_waiters = &t->waiters;
+	atomic_store(&sh->ready, 1);
+	while (!atomic_load(&sh->done)) {
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 10000000000LL), 0);
+		atomic_fetch_add(&sh->global, 1);
+		if (tu_realtime_ns() - m.ts_ns > 50000000)
+			atomic_fetch_add(&sh->lost, 1);
+	}
+	zero_waiters = NULL;
+	tu_unmap(t, len);
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void zeroed_count(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 1024, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p;
+	uint64_t end;
+	pid_t kid;
+
+	c.flags |= MDBUS_PUB_NUDGE;
+	p = tu_pub_open("wary", &c);
+	atomic_store(&sh->ready, 0);
+	atomic_store(&sh->done, 0);
+	atomic_store(&sh->lost, 0);
+	atomic_store(&sh->global, 0);
+	kid = tu_spawn(zeroed_reader, NULL);
+	tu_await(&sh->ready, 1, 30, "reader");
+	end = tu_now_ns() + 1500000000ULL;
+	while (tu_now_ns() < end) {
+		TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+		tu_sleep_ms(0.2);
+	}
+	atomic_store(&sh->done, 1);
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	tu_wait_ok(kid, 30, "reader");
+	if (atomic_load(&sh->lost) > 1000)
+		tu_fail("with the waiter count zeroed before each sleep, %u of %u "
+			"reads came more than 50 ms after their publish",
+			(unsigned)atomic_load(&sh->lost),
+			(unsigned)atomic_load(&sh->global));
+	tu_note("waiter count zeroed before each sleep: %u of %u reads later "
+		"than 50 ms", (unsigned)atomic_load(&sh->lost),
+		(unsigned)atomic_load(&sh->global));
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("wary", tu_dir()), 0);
+}
+
 /* Section 6: the ways to publish besides mdbus_pub_publish(). */
 enum way { WAY_BATCH, WAY_COMMIT, WAY_SKIP, WAYS };
 
@@ -476,6 +550,7 @@ int main(void)
 	forged_seq(p, tab);
 	every_way(p, tab);
 	cleared_flag(p, tab);
+	zeroed_count();
 	TU_CHECK_EQ(membarrier_global + membarrier_other, 0); /* the publisher */
 	tu_unmap(tab, len);
 	mdbus_pub_close(p);
