@@ -120,6 +120,38 @@ static int parse_rotate(const char *s, int64_t *sec)
 	return 0;
 }
 
+/* Whether the directories above the archive (its real parent and each
+ * one up) are fit to hold it: root's or ours, none writable by anyone
+ * without the sticky bit (dirs_trusted()). Else the owner of one could
+ * rename the archive away while we write into it (by its descriptor)
+ * and put his own directory under its name: readers would count every
+ * archived message lost, and the next start would refuse his directory.
+ * 0, or a negated errno with the reason in err. */
+static int parents_fit(const char *path, char *err, size_t errlen)
+{
+	char parent[PATH_MAX], at[PATH_MAX], *slash;
+	struct stat st;
+	int r;
+
+	snprintf(parent, sizeof parent, "%s", path);
+	slash = strrchr(parent, '/'); /* absolute (archive_conf_check()) */
+	slash[slash == parent] = '\0';
+	r = dirs_trusted(parent, at, sizeof at, &st);
+	if (r < 0)
+		snprintf(err, errlen, "archive %s: %s: %s", path, at, strerror(-r));
+	else if (r == DIRS_OWNER)
+		snprintf(err, errlen, "archive %s: %s above it is uid %u's, not "
+			 "root's or mdpub's user's (uid %u): its owner could "
+			 "rename the archive away and put his own in its place; "
+			 "use a directory whose every part is root's or mdpub's "
+			 "user's", path, at, (unsigned)st.st_uid,
+			 (unsigned)geteuid());
+	else if (r == DIRS_OPEN)
+		snprintf(err, errlen, "archive %s: %s above it is writable by "
+			 "anyone and not sticky (chmod +t or o-w it)", path, at);
+	return r < 0 ? r : r ? -EPERM : 0;
+}
+
 int archive_conf_check(const struct chan_conf *c, char *err, size_t errlen)
 {
 	int64_t sec;
@@ -136,7 +168,8 @@ int archive_conf_check(const struct chan_conf *c, char *err, size_t errlen)
 			 "at most %u bytes", c->archive, SEG_ARCHIVE_DIR_MAX - 1);
 		return -1;
 	}
-	return 0;
+	/* as open_dir() will: what -T accepts, start does not refuse */
+	return parents_fit(c->archive, err, errlen) < 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------ the directory */
@@ -191,38 +224,6 @@ static const char *dir_unfit(const struct stat *st)
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return "is writable by group or others (chmod go-w it)";
 	return NULL;
-}
-
-/* Whether the directories above the archive (its real parent and each
- * one up) are fit to hold it: root's or ours, none writable by anyone
- * without the sticky bit (dirs_trusted()). Else the owner of one could
- * rename the archive away while we write into it (by its descriptor)
- * and put his own directory under its name: readers would count every
- * archived message lost, and the next start would refuse his directory.
- * 0, or a negated errno with the reason in err. */
-static int parents_fit(const char *path, char *err, size_t errlen)
-{
-	char parent[PATH_MAX], at[PATH_MAX], *slash;
-	struct stat st;
-	int r;
-
-	snprintf(parent, sizeof parent, "%s", path);
-	slash = strrchr(parent, '/'); /* absolute (archive_conf_check()) */
-	slash[slash == parent] = '\0';
-	r = dirs_trusted(parent, at, sizeof at, &st);
-	if (r < 0)
-		snprintf(err, errlen, "archive %s: %s: %s", path, at, strerror(-r));
-	else if (r == DIRS_OWNER)
-		snprintf(err, errlen, "archive %s: %s above it is uid %u's, not "
-			 "root's or mdpub's user's (uid %u): its owner could "
-			 "rename the archive away and put his own in its place; "
-			 "use a directory whose every part is root's or mdpub's "
-			 "user's", path, at, (unsigned)st.st_uid,
-			 (unsigned)geteuid());
-	else if (r == DIRS_OPEN)
-		snprintf(err, errlen, "archive %s: %s above it is writable by "
-			 "anyone and not sticky (chmod +t or o-w it)", path, at);
-	return r < 0 ? r : r ? -EPERM : 0;
 }
 
 /* Opens (makes, with the channel's group and dir_mode_of(), when
