@@ -404,6 +404,11 @@ static int open_locked(struct seg_map *m, const char *channel,
 	 * /dev/shm before we start): with REPLACE, removed where we may */
 	if (cfg->flags & MDBUS_PUB_REPLACE)
 		r = seg_lock_replace_foreign(dir, channel, r);
+	/* EWOULDBLOCK is EAGAIN: held when the fd came back, else the file
+	 * changed under us (removed, or a foreign one removed above): look
+	 * again at once */
+	if (r == -EAGAIN && lock_fd < 0)
+		return -EAGAIN;
 	if (r == -EWOULDBLOCK) {
 		r = lock_in_transit(lock_fd, dir, channel, &owner)
 			    ? -EINPROGRESS : owned_error(channel, owner);
