@@ -8,7 +8,8 @@
  * While messages flow it ticks every NUDGE_NS: when write_num moved since
  * its last look it bumps nudge_seq and wakes the sleepers on it (wait.c
  * wait_wake_anonymous(): the anonymous ones; registered sleepers wait on
- * wake_seq alone and never wake for a nudge). A tick without a message
+ * wake_seq alone and never wake for a nudge, unless a wake they missed
+ * made them wary, wait.c sleep_on()). A tick without a message
  * makes it idle: it sleeps as
  * a registered blocking reader does (wait.c sleep_on(): announced in the
  * table's `waiters` with the header's nudge_waiting as its flag, write_num

@@ -496,11 +496,11 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
  * sleep is capped so that a reader also notices state changes nobody
  * woke it for (e.g. a publisher killed with SIGKILL). The futex word is in
  * the data file, which readers map read-only: FUTEX_WAIT only reads it.
- * A sleep of at least WARY_NS that ran its whole length and finds a
- * message published past its position was not woken for it: the Dekker
- * pair wakes every announced sleeper, unless someone lowered the waiter
- * count in the table. From then on the handle sleeps warily
- * (sleep_wary()).
+ * A sleep of at least WARY_NS that ended at least WARY_NS after it began
+ * with wake_seq unmoved and finds a message published past its position
+ * was not woken for it: the Dekker pair wakes every announced sleeper,
+ * unless someone lowered the waiter count in the table. From then on the
+ * handle sleeps warily (sleep_wary()).
  */
 static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		    uint64_t ns)
@@ -526,10 +526,17 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		t0 = clock_mono_ns();
 		r = wary ? sleep_wary(h, seq, nseq, kind, wf, ns)
 			 : sleep_words(&h->wake_seq, seq, wf, ns);
-		/* Relaxed: a hint; the read that follows acquires. */
+		/* Relaxed: hints; the read that follows acquires. Not
+		 * "ran its whole length": anyone who maps the data file may
+		 * FUTEX_WAKE wake_seq without changing it, and a sleep so
+		 * cut short before its end was never counted a miss. A
+		 * wake_seq that did not move says the producer did not wake
+		 * us: it bumps the word at each wake. */
 		if (r == 0 && ws && !wary && ns >= WARY_NS &&
-		    clock_mono_ns() - t0 >= ns &&
-		    atomic_load_explicit(&h->write_num, memory_order_relaxed) > wf->pos)
+		    clock_mono_ns() - t0 >= WARY_NS &&
+		    atomic_load_explicit(&h->write_num, memory_order_relaxed) > wf->pos &&
+		    atomic_load_explicit(&h->wake_seq, memory_order_relaxed) == seq &&
+		    !wait_rang(wf))
 			ws->missed = 1;
 	}
 	retire_waiter(m->tab, wf);
