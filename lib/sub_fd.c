@@ -58,6 +58,9 @@ struct sub_fd {
 				     changed */
 	struct seg_map m;         /* copies, valid while the helper runs */
 	struct wait_for wf;
+	struct wait_state ws;     /* the helper's own (wait.c arm() and
+				     sleep_on()): the handle's is its
+				     thread's */
 	uint64_t seen;            /* write_num when last signalled (never the
 				     entry's read_num: anyone who may write
 				     the table may set it far ahead, and the
@@ -195,7 +198,7 @@ int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
 
 	f->m = *m;
 	f->wf = *wf;
-	f->wf.state = NULL;
+	f->wf.state = &f->ws;
 	f->wf.bell = &f->bell;
 	f->seen = wf->pos;
 	/* what the archive announced but the reader has not read yet is

@@ -58,6 +58,13 @@
  *    as any reader may: no sleep runs its whole length, yet the wakes
  *    the reader missed are noticed (wake_seq did not move). Before, the
  *    reader never noticed: 2 in 5 reads more than 50 ms late.
+ * 10. As 8, the reader driven by mdbus_sub_fd(): its helper thread's
+ *    sleeps notice the missed wakes too. Before, the helper had no
+ *    wait state and every one of its sleeps ran to its 100 ms cap.
+ * 11. As 7, the reader driven by mdbus_sub_fd(), its flag cleared
+ *    before each of the helper's sleeps: one membarrier() in all.
+ *    Before, one per sleep of the helper (no wait state to remember the
+ *    tag it armed with).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -69,6 +76,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -84,10 +92,11 @@
 #define TRIALS 300
 
 static int refuse_membarrier;         /* in a child: answer ENOSYS */
-static unsigned membarrier_global;    /* MEMBARRIER_CMD_GLOBAL calls */
+static _Atomic unsigned membarrier_global; /* MEMBARRIER_CMD_GLOBAL calls */
 static unsigned membarrier_other;     /* any other command */
 static uint64_t capped_at;            /* when a sleep last ran to its cap */
-static _Atomic uint64_t *zero_waiters; /* stored 0 before each sleep */
+static _Atomic uint64_t *_Atomic zero_waiters; /* stored 0 before each sleep */
+static _Atomic uint32_t *_Atomic clear_armed;  /* stored 0 before each sleep */
 
 long syscall(long number, ...)
 {
@@ -106,6 +115,8 @@ long syscall(long number, ...)
 	}
 	if (zero_waiters && hook_is_wait(number, a))
 		atomic_store(zero_waiters, 0); /* a writer of the table */
+	if (clear_armed && hook_is_wait(number, a))
+		atomic_store(clear_armed, 0); /* a writer of the table */
 	r = hook_real(number, a);
 	if (hook_is_wait(number, a) && r < 0 && errno == ETIMEDOUT)
 		capped_at = tu_now_ns();
@@ -406,33 +417,62 @@ static void cleared_flag(mdbus_pub_t *p, void *tab)
 	tu_note("flag cleared before 5 sleeps: armed again each time, one membarrier()");
 }
 
-/* Sections 8 and 9: who else wakes the reader. */
-enum zeroed { Z_PLAIN, Z_SPURIOUS };
+/* Sections 8 to 10: how the reader is driven and who else wakes it. */
+enum zeroed { Z_PLAIN, Z_SPURIOUS, Z_FD };
 
-/* Sections 8 and 9: reads (blocking) until told to stop, the waiter
- * count zeroed before each of its sleeps; counts the reads and those
- * more than 50 ms after their publish. */
+/* Reads everything there is after the descriptor became readable. */
+static void fd_drain(mdbus_sub_t *s, int fd, int count)
+{
+	struct pollfd pf = { fd, POLLIN, 0 };
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	uint64_t v;
+
+	if (poll(&pf, 1, 10000) != 1)
+		tu_fail("descriptor not readable within 10 s");
+	if (read(fd, &v, sizeof v) != sizeof v)
+		tu_fail("readable descriptor has nothing: %s", strerror(errno));
+	while (mdbus_sub_try_read(s, buf, sizeof buf, &m) == 0) {
+		if (!count)
+			continue;
+		atomic_fetch_add(&sh->global, 1);
+		if (tu_realtime_ns() - m.ts_ns > 50000000)
+			atomic_fetch_add(&sh->lost, 1);
+	}
+}
+
+/* Sections 8 to 10: reads (blocking, or by mdbus_sub_fd() for Z_FD)
+ * until told to stop, the waiter count zeroed before each of its
+ * sleeps; counts the reads and those more than 50 ms after their
+ * publish. */
 static int zeroed_reader(void *arg)
 {
+	enum zeroed how = (enum zeroed)(intptr_t)arg;
 	mdbus_sub_t *s = tu_sub_open("wary", "zeroed", MDBUS_START_LATEST, 0,
 				     MDBUS_WAIT_BLOCK);
 	unsigned char buf[64];
 	struct mdbus_msg m;
 	size_t len;
 	struct seg_table_header *t = tu_map_file(tu_table_path("wary"), &len);
+	int fd = -1;
 
-	(void)arg;
 	zero_waiters = &t->waiters;
+	if (how == Z_FD && (fd = mdbus_sub_fd(s)) < 0)
+		tu_fail("mdbus_sub_fd: %s", mdbus_strerror(fd));
 	atomic_store(&sh->ready, 1);
 	while (!atomic_load(&sh->done)) {
+		if (fd >= 0) {
+			fd_drain(s, fd, 1);
+			continue;
+		}
 		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 10000000000LL), 0);
 		atomic_fetch_add(&sh->global, 1);
 		if (tu_realtime_ns() - m.ts_ns > 50000000)
 			atomic_fetch_add(&sh->lost, 1);
 	}
+	mdbus_sub_close(s); /* ends the helper, which may use the hook */
 	zero_waiters = NULL;
 	tu_unmap(t, len);
-	mdbus_sub_close(s);
 	return 0;
 }
 
@@ -448,7 +488,8 @@ static void futex_poke(_Atomic uint32_t *word)
 static void zeroed_count(enum zeroed how)
 {
 	static const char *const what[] = {
-		"", " and its futex word woken every 90 ms"
+		"", " and its futex word woken every 90 ms",
+		" and the reader driven by mdbus_sub_fd()"
 	};
 	struct mdbus_pub_config c = tu_config(64, 1024, 4, MDBUS_MODE_OVERWRITE);
 	struct seg_header *h = NULL;
@@ -475,7 +516,7 @@ static void zeroed_count(enum zeroed how)
 	atomic_store(&sh->done, 0);
 	atomic_store(&sh->lost, 0);
 	atomic_store(&sh->global, 0);
-	kid = tu_spawn(zeroed_reader, NULL);
+	kid = tu_spawn(zeroed_reader, (void *)(intptr_t)how);
 	tu_await(&sh->ready, 1, 30, "reader");
 	end = tu_now_ns() + 1500000000ULL;
 	while (tu_now_ns() < end) {
@@ -501,6 +542,56 @@ static void zeroed_count(enum zeroed how)
 		munmap(h, hlen);
 	mdbus_pub_close(p);
 	TU_CHECK_RC(mdbus_unlink("wary", tu_dir()), 0);
+}
+
+/* Section 11: a reader driven by mdbus_sub_fd() reads 5 messages, its
+ * entry's armed flag cleared before each sleep of its helper; reports
+ * the membarrier() calls. */
+static int cleared_fd_reader(void *arg)
+{
+	mdbus_sub_t *s = blocking("clearedfd");
+	size_t len;
+	void *tab = tu_map_file(tu_table_path(CHANNEL), &len);
+	int fd;
+
+	(void)arg;
+	for (unsigned i = 0; i < 8; i++)
+		if (cons_pid(atomic_load(&tu_entry(tab, i)->state)) == getpid())
+			clear_armed = &tu_entry(tab, i)->armed;
+	TU_CHECK(clear_armed != NULL);
+	membarrier_global = 0;
+	fd = mdbus_sub_fd(s);
+	if (fd < 0)
+		tu_fail("mdbus_sub_fd: %s", mdbus_strerror(fd));
+	for (uint32_t i = 1; i <= 5; i++) {
+		atomic_store(&sh->ready, i);
+		fd_drain(s, fd, 0);
+	}
+	mdbus_sub_close(s); /* ends the helper */
+	clear_armed = NULL;
+	atomic_store(&sh->global, membarrier_global);
+	tu_unmap(tab, len);
+	return 0;
+}
+
+static void cleared_fd(mdbus_pub_t *p)
+{
+	pid_t kid;
+
+	atomic_store(&sh->ready, 0);
+	atomic_store(&sh->global, 0);
+	kid = tu_spawn(cleared_fd_reader, NULL);
+	for (uint32_t i = 1; i <= 5; i++) {
+		tu_await(&sh->ready, i, 30, "reader");
+		tu_sleep_ms(30); /* its helper asleep, re-armed at least once */
+		TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
+	}
+	tu_wait_ok(kid, 30, "reader");
+	if (atomic_load(&sh->global) != 1)
+		tu_fail("mdbus_sub_fd()'s helper, its armed flag cleared before "
+			"each sleep, called membarrier() %u times, not once",
+			(unsigned)atomic_load(&sh->global));
+	tu_note("mdbus_sub_fd() helper's flag cleared before each sleep: one membarrier()");
 }
 
 /* Section 6: the ways to publish besides mdbus_pub_publish(). */
@@ -596,6 +687,8 @@ int main(void)
 	cleared_flag(p, tab);
 	zeroed_count(Z_PLAIN);
 	zeroed_count(Z_SPURIOUS);
+	zeroed_count(Z_FD);
+	cleared_fd(p);
 	TU_CHECK_EQ(membarrier_global + membarrier_other, 0); /* the publisher */
 	tu_unmap(tab, len);
 	mdbus_pub_close(p);
