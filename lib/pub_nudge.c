@@ -10,12 +10,12 @@
  * wait_wake_anonymous(): the anonymous ones; registered sleepers wait on
  * wake_seq alone and never wake for a nudge, unless a wake they missed
  * made them wary, wait.c sleep_on()). A tick without a message
- * makes it idle: it sleeps as
- * a registered blocking reader does (wait.c sleep_on(): announced in the
- * table's `waiters` with the header's nudge_waiting as its flag, write_num
- * checked once more, the Dekker pair with the producer's exchange), so
- * that the producer's first message wakes it (and, with the same wake,
- * every anonymous sleeper). An idle publisher's nudger therefore costs
+ * makes it idle: it sleeps on wake_seq with a Dekker pair of its own
+ * with the producer's exchange (wait.c wait_nudger_idle(): the header's
+ * nudge_waiting, which only the publisher writes, then write_num checked
+ * once more; the consumer table is left alone), so that the producer's
+ * first message wakes it (and, with the same wake, every anonymous
+ * sleeper). An idle publisher's nudger therefore costs
  * nothing but a wake-up every 100 ms; a publishing thread pays one
  * FUTEX_WAKE per message only while the nudger sleeps, as it would for a
  * registered blocking reader, and nothing while messages come faster
