@@ -70,9 +70,13 @@ if [ "$(id -u)" -eq 0 ]; then
 		2>"$WORK/squat.err" &
 	reader=$!
 	wait_for grep -q 'squat: no such channel yet' "$WORK/squat.err"
-	head -c 5000 /dev/urandom >"$MDBUS_DIR/mdbus.squat"
-	chown 65534 "$MDBUS_DIR/mdbus.squat"
-	chmod 0644 "$MDBUS_DIR/mdbus.squat"
+	# made aside and renamed into place whole: written under the name,
+	# it was root's (and matched --owner root) until the chown, and a
+	# reader that looked then ended on garbage (CI, once)
+	head -c 5000 /dev/urandom >"$MDBUS_DIR/squat.tmp"
+	chown 65534 "$MDBUS_DIR/squat.tmp"
+	chmod 0644 "$MDBUS_DIR/squat.tmp"
+	mv "$MDBUS_DIR/squat.tmp" "$MDBUS_DIR/mdbus.squat"
 	i=0
 	while [ $i -lt 20 ]; do
 		kill -0 $reader 2>/dev/null ||
