@@ -562,6 +562,15 @@ long wait_wake_if_waiting(const struct seg_map *m);
  * or overwritten, 0 when nothing changed (wait.c). */
 int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos);
 
+#define WAIT_HOLD_PAUSES 64 /* wait_hold(): cpu_relax() calls at most */
+#define WAIT_HOLD_STILL 4   /* ... in a row with the write count unmoved */
+
+/* Readers behind a producer that streams: pauses while the write count
+ * moves and is less than `distance` past pos, WAIT_HOLD_PAUSES at most.
+ * Returns the pauses taken (wait.c). */
+unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
+		   uint64_t distance);
+
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);
 

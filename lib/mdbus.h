@@ -428,7 +428,8 @@ typedef int (*mdbus_msg_handler)(void *arg, const struct mdbus_msg *msg,
 
 /* Hands up to max ready messages to handler in place, without copying
  * (Aeron's fragment-handler shape): a batch read for readers that are
- * behind, and zero copy for large messages. Never waits. Returns the
+ * behind, and zero copy for large messages. Never waits for a message
+ * (it may pause to hold back: mdbus_sub_set_hold_back()). Returns the
  * number of messages handed over and not taken back (0: nothing ready),
  * or a negative code as mdbus_sub_try_read() returns it (only when no
  * message was handed over in this call; otherwise the next call returns
@@ -477,6 +478,19 @@ int mdbus_sub_fd(mdbus_sub_t *sub);
 /* 1 while the reader returns messages from the channel's archive (it
  * started, or fell, behind the ring), 0 while it reads the ring. */
 int mdbus_sub_replaying(const mdbus_sub_t *sub);
+
+/* Every 64th message that a read, poll or spinning wait takes in a row
+ * without finding nothing there, it looks at the write count: while the
+ * publisher is less than `distance` messages ahead (at most a quarter of
+ * the ring) and keeps publishing, it pauses (64 CPU pauses at most,
+ * about 1.6 us on an AMD EPYC) until the publisher is that far ahead or
+ * has stopped for 4 pauses. A reader as fast as its publisher otherwise
+ * reads at its heels, on the cache lines the publisher is about to
+ * write, and slows it down, itself with it (libmdbus(3), "Holding
+ * back"). Default 256; 0 = never pause. A reader that waits for its
+ * messages, or is further behind, never pauses. Kept across
+ * mdbus_sub_reopen(). */
+void mdbus_sub_set_hold_back(mdbus_sub_t *sub, uint64_t distance);
 
 /* 1 when this reader has read everything published so far, else 0. */
 int mdbus_sub_caught_up(const mdbus_sub_t *sub);

@@ -636,6 +636,9 @@ public:
 	 * may be something to read; read(2) its 8 bytes, then try_read()
 	 * until nullopt. The subscriber owns it (close() closes it). */
 	int fd() { return check_rc(mdbus_sub_fd(s_), "mdbus_sub_fd"); }
+	/* mdbus_sub_set_hold_back(): how far behind a streaming publisher
+	 * the reader keeps (0: never pauses). */
+	void hold_back(std::uint64_t distance) { mdbus_sub_set_hold_back(s_, distance); }
 	/* mdbus_sub_replaying(): reading the archive, not the ring. */
 	bool replaying() const { return mdbus_sub_replaying(s_) == 1; }
 	bool caught_up() const { return mdbus_sub_caught_up(s_) == 1; }

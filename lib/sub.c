@@ -29,6 +29,9 @@
 #define CORRUPT_LOOK_EVERY 256 /* not_ready(): a power of two */
 #define SPIN_TRIES 256 /* spin_read(): looks at the stamp between two
 			* looks at the bell and the deadline */
+#define HOLD_DEFAULT 256 /* mdbus_sub_set_hold_back()'s distance at open */
+#define HOLD_EVERY 64	/* messages read in a row without waiting, then
+			 * hold_back() looks at the distance */
 #define SKIP_BATCH 4096 /* messages before a start time stepped over per
 			  * try_read() */
 #define NAME_CHECK_NS 100000000ULL /* a reader without a live publisher
@@ -72,6 +75,9 @@ struct mdbus_sub {
 				   corrupt archive file: the next poll
 				   returns MDBUS_ECORRUPT */
 	unsigned empty_looks;   /* not_ready() calls, see there */
+	unsigned streak;        /* messages read since the reader last
+				   found nothing there (hold_back()) */
+	uint64_t hold;          /* mdbus_sub_set_hold_back()'s distance */
 	int landed;             /* lapped before; landing: where it jumped */
 	uint64_t landing;
 	uint64_t fell_pos;      /* lapped(): pos + 1 and the write count of */
@@ -402,6 +408,7 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 	strcpy(s->channel, channel);
 	s->want_anonymous = cfg->anonymous;
 	s->wait = cfg->wait;
+	s->hold = HOLD_DEFAULT;
 	s->start = cfg->start;
 	s->start_seq = cfg->start_seq;
 	s->start_time_ns = cfg->start_time_ns;
@@ -644,6 +651,7 @@ static int not_ready(struct mdbus_sub *s)
 
 	if (r < 0)
 		return r;
+	s->streak = 0;
 	/* Acquire pairs with the release store of REPLACED. */
 	if (atomic_load_explicit(&s->m.hdr->pub_state, memory_order_acquire) ==
 	    SEG_PUB_REPLACED)
@@ -684,6 +692,26 @@ MDBUS_INLINE void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
 				 atomic_load_explicit(&src[words],
 						      memory_order_relaxed),
 				 size % 8);
+}
+
+/*
+ * Called after every HOLD_EVERY messages read without finding nothing
+ * there: a reader that keeps reading ready messages is behind a producer
+ * that streams. Within s->hold messages of it (at most a quarter of the
+ * ring), it pauses while the producer goes on (wait_hold()). A reader as
+ * fast as its producer otherwise reads at its heels: its loads, and the
+ * hardware prefetches they start, take the lines the producer is about
+ * to write, and both crawl (README.md, "Performance"). A reader slower
+ * than its producer is soon that far behind and never pauses.
+ */
+static MDBUS_NOINLINE void hold_back(mdbus_sub_t *s)
+{
+	uint64_t quarter = s->m.g.capacity / 4;
+
+	s->streak = 0;
+	if (s->hold)
+		(void)wait_hold(&s->m.hdr->write_num, s->pos,
+				s->hold < quarter ? s->hold : quarter);
 }
 
 /*
@@ -804,6 +832,8 @@ MDBUS_INLINE int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 		 * lasts; else once per call, by mdbus_sub_poll(). */
 		if (s->m.g.mode == MDBUS_MODE_LOSSLESS)
 			publish_position(s);
+		if (MDBUS_UNLIKELY(++s->streak == HOLD_EVERY))
+			hold_back(s);
 		return 0;
 	}
 	/* Taken back: the handler hears it, and it counts as lost (the
@@ -1018,6 +1048,8 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 	if (s->entry >= 0)
 		atomic_store_explicit(&s->m.table[s->entry].read_num, s->pos,
 				      memory_order_release);
+	if (MDBUS_UNLIKELY(++s->streak == HOLD_EVERY))
+		hold_back(s);
 	return 0;
 }
 
@@ -1257,6 +1289,11 @@ MDBUS_EXPORT int mdbus_sub_fd(mdbus_sub_t *s)
 }
 
 /* ----------------------------------------------------------- accessors */
+
+MDBUS_EXPORT void mdbus_sub_set_hold_back(mdbus_sub_t *s, uint64_t distance)
+{
+	s->hold = distance;
+}
 
 MDBUS_EXPORT int mdbus_sub_replaying(const mdbus_sub_t *s)
 {

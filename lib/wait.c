@@ -218,6 +218,36 @@ int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 	return 0;
 }
 
+/*
+ * Readers behind a producer that streams (sub.c hold_back()): pauses
+ * until the write count is `distance` past pos, or has not moved for
+ * WAIT_HOLD_STILL pauses in a row (the stream stopped: what is there is
+ * read at once), or WAIT_HOLD_PAUSES pauses passed. Relaxed loads: only
+ * a distance, looked at once per pause; the messages are read by their
+ * stamps (acquire, pairing with the producer's release store of each
+ * complete stamp). A forged count ends or shortens the wait, no more.
+ * Returns the pauses taken.
+ */
+unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
+		   uint64_t distance)
+{
+	uint64_t seen = atomic_load_explicit(write_num, memory_order_relaxed);
+	unsigned pauses, still = 0;
+
+	for (pauses = 0; pauses < WAIT_HOLD_PAUSES && still < WAIT_HOLD_STILL;
+	     pauses++) {
+		uint64_t w;
+
+		if (seen - pos >= distance)
+			break;
+		cpu_relax();
+		w = atomic_load_explicit(write_num, memory_order_relaxed);
+		still = w == seen ? still + 1 : 0;
+		seen = w;
+	}
+	return pauses;
+}
+
 /* Returns the number of sleepers woken. */
 static long wake(struct seg_header *h)
 {

@@ -282,6 +282,7 @@ void t_two_processes()
 	pid_t pid = fork();
 	int status = 0;
 
+	s.hold_back(0); /* each message the moment it is there */
 	CHECK(pid >= 0);
 	if (pid == 0)
 		_exit(child_publish());

@@ -1,0 +1,247 @@
+/*
+ * t_hold.c - mdbus_sub_set_hold_back(): a reader that pauses to stay
+ * behind a producer that streams loses and repeats nothing, and never
+ * waits for a producer that stopped.
+ *
+ * Flood: a publisher process writes TOTAL self-verifying messages into a
+ * 512-slot ring (the distance held: a quarter of it, 128) as fast as it
+ * can while four readers in their own processes read every one they can:
+ * mdbus_sub_read() spinning, mdbus_sub_try_read(), mdbus_sub_poll(), each
+ * with the default hold-back, and mdbus_sub_read() with none. Each checks
+ * every payload, that sequence numbers only go up by 1 + msg.lost, and at
+ * the end that delivered + lost == TOTAL exactly.
+ *
+ * Idle: a backlog smaller than the distance, the producer stopped: all of
+ * it is read by mdbus_sub_try_read() with no -EAGAIN in between, every
+ * 64th read (a look at the distance, and a hold that ends when the write
+ * count does not move) included, 100 times over. How much a hold costs
+ * is the bench's to say (bench/README), not a test's.
+ *
+ * The wait itself (lib/wait.c wait_hold(), linked statically to reach
+ * it): none with the write count the distance ahead or with a forged one
+ * behind the reader; exactly WAIT_HOLD_STILL pauses with a count nobody
+ * moves; at most WAIT_HOLD_PAUSES with one that another process moves
+ * without end.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+#include "testutil.h"
+
+#define CHANNEL "hold"
+#define SLOT 64u
+#define SPB 128u
+#define BLOCKS 4u
+#define PMIN 8u
+#define PMAX (SLOT - MDBUS_SLOT_HEADER)
+#define TOTAL 2000000u
+#define READERS 4
+#define BACKLOG 200u
+
+enum how { READ_HELD, TRY_HELD, POLL_HELD, READ_UNHELD };
+
+static const char *const how_name[READERS] = {
+	"read, held", "try_read, held", "poll, held", "read, hold-back 0"
+};
+
+struct shared {
+	_Atomic uint32_t ready;
+	uint64_t delivered[READERS], lost[READERS];
+};
+
+static struct shared *sh;
+
+struct tally {
+	int id;
+	uint64_t next; /* the sequence expected next (plus msg.lost) */
+	uint64_t delivered, lost;
+	uint64_t torn; /* poll: a payload seen torn, UINT64_MAX: none */
+};
+
+/* Checks one message handed over, in place or copied. */
+static void take(struct tally *t, const struct mdbus_msg *m, const void *p)
+{
+	const char *bad;
+
+	if (m->seq != t->next + m->lost)
+		tu_fail("%s: seq %llu with lost %llu after %llu (stale, "
+			"duplicate or uncounted gap)", how_name[t->id],
+			(unsigned long long)m->seq,
+			(unsigned long long)m->lost,
+			(unsigned long long)t->next);
+	if ((bad = tu_msg_bad(m, p, PMIN, PMAX)))
+		tu_fail("%s: %s", how_name[t->id], bad);
+	t->delivered++;
+	t->lost += m->lost;
+	t->next = m->seq + 1;
+}
+
+/* mdbus_sub_poll()'s handler: a payload taken back (NULL) counts as
+ * lost, and a torn one must have been taken back before the next. */
+static int poll_take(void *arg, const struct mdbus_msg *m, const void *p)
+{
+	struct tally *t = arg;
+
+	if (!p) {
+		t->delivered--;
+		t->lost++;
+		t->torn = UINT64_MAX;
+		return 0;
+	}
+	if (t->torn != UINT64_MAX)
+		tu_fail("poll: message %llu was torn and not taken back",
+			(unsigned long long)t->torn);
+	if (m->seq != t->next + m->lost)
+		tu_fail("poll: seq %llu with lost %llu after %llu",
+			(unsigned long long)m->seq,
+			(unsigned long long)m->lost,
+			(unsigned long long)t->next);
+	if (tu_msg_bad(m, p, PMIN, PMAX))
+		t->torn = m->seq; /* raced: it must come back as NULL */
+	t->delivered++;
+	t->lost += m->lost;
+	t->next = m->seq + 1;
+	return 0;
+}
+
+static int reader(void *arg)
+{
+	struct tally t = { (int)(intptr_t)arg, 0, 0, 0, UINT64_MAX };
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	mdbus_sub_t *s;
+	int rc;
+
+	s = tu_sub_open(CHANNEL, NULL, MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	if (t.id == READ_UNHELD)
+		mdbus_sub_set_hold_back(s, 0);
+	atomic_fetch_add(&sh->ready, 1);
+	while (t.next < TOTAL) {
+		switch (t.id) {
+		case TRY_HELD:
+			rc = mdbus_sub_try_read(s, buf, sizeof(buf), &m);
+			break;
+		case POLL_HELD:
+			rc = mdbus_sub_poll(s, poll_take, &t, 64);
+			if (rc >= 0)
+				continue;
+			break;
+		default:
+			rc = mdbus_sub_read(s, buf, sizeof(buf), &m, -1);
+		}
+		if (rc == -EAGAIN)
+			continue;
+		if (rc)
+			tu_fail("%s at %llu: %s", how_name[t.id],
+				(unsigned long long)t.next, mdbus_strerror(rc));
+		take(&t, &m, buf);
+	}
+	if (t.delivered + t.lost != TOTAL)
+		tu_fail("%s: delivered %llu + lost %llu != %u", how_name[t.id],
+			(unsigned long long)t.delivered,
+			(unsigned long long)t.lost, TOTAL);
+	TU_CHECK_EQ(mdbus_sub_lost(s), t.lost);
+	sh->delivered[t.id] = t.delivered;
+	sh->lost[t.id] = t.lost;
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void flood(void)
+{
+	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS,
+					      MDBUS_MODE_OVERWRITE);
+	unsigned char buf[PMAX];
+	pid_t pids[READERS];
+	mdbus_pub_t *p = tu_pub_open(CHANNEL, &c);
+	uint64_t n;
+	int i;
+
+	for (i = 0; i < READERS; i++)
+		pids[i] = tu_spawn(reader, (void *)(intptr_t)i);
+	tu_await(&sh->ready, READERS, 30, "readers to attach");
+	for (n = 0; n < TOTAL; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, PMIN, PMAX), 0);
+	for (i = 0; i < READERS; i++)
+		tu_wait_ok(pids[i], 120, how_name[i]);
+	for (i = 0; i < READERS; i++)
+		tu_note("%s: delivered %llu, lost %llu", how_name[i],
+			(unsigned long long)sh->delivered[i],
+			(unsigned long long)sh->lost[i]);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink(CHANNEL, tu_dir()), 0);
+}
+
+/* The backlog read through, BACKLOG messages at a time, 100 times. */
+static void idle(void)
+{
+	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS,
+					      MDBUS_MODE_OVERWRITE);
+	unsigned char buf[PMAX];
+	mdbus_pub_t *p = tu_pub_open(CHANNEL, &c);
+	mdbus_sub_t *s;
+	struct mdbus_msg m;
+	uint64_t n = 0, t0, took;
+	int round;
+
+	s = tu_sub_open(CHANNEL, NULL, MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	mdbus_sub_set_hold_back(s, 1u << 20); /* a quarter of the ring */
+	t0 = tu_now_ns();
+	for (round = 0; round < 100; round++) {
+		uint64_t end = n + BACKLOG;
+
+		for (uint64_t k = n; k < end; k++)
+			TU_CHECK_RC(tu_publish_seq(p, k, buf, PMIN, PMAX), 0);
+		for (; n < end; n++) {
+			TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);
+			tu_check_next(&m, buf, n, PMIN, PMAX);
+		}
+		TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), -EAGAIN);
+	}
+	took = tu_now_ns() - t0;
+	tu_note("idle: %llu messages in %llu us", (unsigned long long)n,
+		(unsigned long long)took / 1000);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
+static int mover(void *arg)
+{
+	_Atomic uint64_t *count = arg;
+
+	for (;;)
+		atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
+	return 0;
+}
+
+static void wait_itself(void)
+{
+	_Atomic uint64_t *count = tu_shared(sizeof(*count));
+	unsigned pauses;
+	pid_t pid;
+
+	atomic_store(count, 1000 + 256);
+	TU_CHECK_EQ(wait_hold(count, 1000, 256), 0);
+	atomic_store(count, 999); /* forged: behind the reader */
+	TU_CHECK_EQ(wait_hold(count, 1000, 256), 0);
+	atomic_store(count, 1010);
+	TU_CHECK_EQ(wait_hold(count, 1000, 256), WAIT_HOLD_STILL);
+	pid = tu_spawn(mover, (void *)count);
+	while (atomic_load(count) < 1000000)
+		;
+	pauses = wait_hold(count, 1000, UINT64_MAX);
+	tu_kill_reap(pid);
+	tu_note("a count moved without end: %u pauses", pauses);
+	TU_CHECK(pauses >= 1 && pauses <= WAIT_HOLD_PAUSES);
+}
+
+int main(void)
+{
+	tu_init("t_hold", 240);
+	sh = tu_shared(sizeof(*sh));
+	wait_itself();
+	flood();
+	idle();
+	return 0;
+}
