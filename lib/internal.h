@@ -562,12 +562,15 @@ long wait_wake_if_waiting(const struct seg_map *m);
  * or overwritten, 0 when nothing changed (wait.c). */
 int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos);
 
-#define WAIT_HOLD_PAUSES 64 /* wait_hold(): cpu_relax() calls at most */
-#define WAIT_HOLD_STILL 4   /* ... in a row with the write count unmoved */
+#define WAIT_HOLD_LOOKS 16 /* wait_hold(): looks at the write count at most */
+#define WAIT_HOLD_PAUSES 2 /* cpu_relax() calls before each */
+#define WAIT_HOLD_FLOOD 2  /* messages a look must find published since the
+			      one before to go on */
 
 /* Readers behind a producer that streams: pauses while the write count
- * moves and is less than `distance` past pos, WAIT_HOLD_PAUSES at most.
- * Returns the pauses taken (wait.c). */
+ * is less than `distance` past pos and moves by WAIT_HOLD_FLOOD or more
+ * between two looks, WAIT_HOLD_LOOKS looks at most. Returns the looks
+ * taken (wait.c). */
 unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
 		   uint64_t distance);
 

@@ -479,16 +479,17 @@ int mdbus_sub_fd(mdbus_sub_t *sub);
  * started, or fell, behind the ring), 0 while it reads the ring. */
 int mdbus_sub_replaying(const mdbus_sub_t *sub);
 
-/* Every 64th message that a read, poll or spinning wait takes in a row
- * without finding nothing there, it looks at the write count: while the
- * publisher is less than `distance` messages ahead (at most a quarter of
- * the ring) and keeps publishing, it pauses (64 CPU pauses at most,
- * about 1.6 us on an AMD EPYC) until the publisher is that far ahead or
- * has stopped for 4 pauses. A reader as fast as its publisher otherwise
- * reads at its heels, on the cache lines the publisher is about to
- * write, and slows it down, itself with it (libmdbus(3), "Holding
- * back"). Default 256; 0 = never pause. A reader that waits for its
- * messages, or is further behind, never pauses. Kept across
+/* A reader that read 4096 messages or more since it last waited looks
+ * at the write count at every 64th position (a poll: at the end of that
+ * call): while the publisher is less than `distance` messages ahead (at
+ * most a quarter of the ring) and publishes at least 2 messages between
+ * two looks, it pauses (two CPU pauses a look, 16 looks at most: about
+ * 0.9 us on an AMD EPYC). A
+ * reader as fast as its publisher otherwise reads at its heels, on the
+ * cache lines the publisher is about to write, and slows it down,
+ * itself with it (libmdbus(3), "Holding back": the cost, in bursts).
+ * Default 256; 0 = never pause. Bursts of fewer than 4096 messages are
+ * never held, nor is a reader further behind. Kept across
  * mdbus_sub_reopen(). */
 void mdbus_sub_set_hold_back(mdbus_sub_t *sub, uint64_t distance);
 

@@ -30,8 +30,15 @@
 #define SPIN_TRIES 256 /* spin_read(): looks at the stamp between two
 			* looks at the bell and the deadline */
 #define HOLD_DEFAULT 256 /* mdbus_sub_set_hold_back()'s distance at open */
-#define HOLD_EVERY 64	/* messages read in a row without waiting, then
-			 * hold_back() looks at the distance */
+#define HOLD_EVERY 64	/* hold_back() at every position that is a
+			 * multiple of it (a power of two) */
+#define HOLD_AFTER 4096	/* ... holds once the reader read this many
+			 * messages since it last waited: a round of
+			 * read_wait(), or HOLD_GAP tries at one position
+			 * that found nothing (a pause of the feed, not the
+			 * blip of a reader at a flood's heels) */
+#define HOLD_GAP 256
+#define READ_HOLD 2	/* read_fast(): read, and at such a position */
 #define SKIP_BATCH 4096 /* messages before a start time stepped over per
 			  * try_read() */
 #define NAME_CHECK_NS 100000000ULL /* a reader without a live publisher
@@ -75,8 +82,10 @@ struct mdbus_sub {
 				   corrupt archive file: the next poll
 				   returns MDBUS_ECORRUPT */
 	unsigned empty_looks;   /* not_ready() calls, see there */
-	unsigned streak;        /* messages read since the reader last
-				   found nothing there (hold_back()) */
+	uint64_t empty_pos;     /* where not_ready() last found nothing, */
+	unsigned empty_tries;   /* how many times in a row */
+	uint64_t gap_pos;       /* where the reader last waited
+				   (hold_back()) */
 	uint64_t hold;          /* mdbus_sub_set_hold_back()'s distance */
 	int landed;             /* lapped before; landing: where it jumped */
 	uint64_t landing;
@@ -424,6 +433,7 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 		r = err_set(-ENOMEM, "out of memory");
 	if (r == 0)
 		r = attach(s);
+	s->gap_pos = s->pos; /* no flood read yet (hold_back()) */
 	if (r < 0) {
 		free(s->archive_dir);
 		free(s->owner);
@@ -651,7 +661,12 @@ static int not_ready(struct mdbus_sub *s)
 
 	if (r < 0)
 		return r;
-	s->streak = 0;
+	if (s->empty_pos != s->pos) {
+		s->empty_pos = s->pos;
+		s->empty_tries = 0;
+	}
+	if (++s->empty_tries == HOLD_GAP)
+		s->gap_pos = s->pos;
 	/* Acquire pairs with the release store of REPLACED. */
 	if (atomic_load_explicit(&s->m.hdr->pub_state, memory_order_acquire) ==
 	    SEG_PUB_REPLACED)
@@ -695,23 +710,28 @@ MDBUS_INLINE void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
 }
 
 /*
- * Called after every HOLD_EVERY messages read without finding nothing
- * there: a reader that keeps reading ready messages is behind a producer
- * that streams. Within s->hold messages of it (at most a quarter of the
- * ring), it pauses while the producer goes on (wait_hold()). A reader as
- * fast as its producer otherwise reads at its heels: its loads, and the
- * hardware prefetches they start, take the lines the producer is about
- * to write, and both crawl (README.md, "Performance"). A reader slower
- * than its producer is soon that far behind and never pauses.
+ * Called at every HOLD_EVERY-th position the reader reaches by
+ * read_fast() or a poll (at the end of a call that passed one). One that
+ * read HOLD_AFTER messages or more since it last waited (HOLD_GAP tries
+ * at one position that found nothing: a burst's end, not the blip of a
+ * reader at a flood's heels) is behind a producer that floods. Within s->hold messages of it (at most
+ * a quarter of the ring), it pauses while the producer goes on at a
+ * flood's rate (wait_hold()). A reader as fast as its producer otherwise
+ * reads at its heels: its loads, and the hardware prefetches they start,
+ * take the lines the producer is about to write, and both crawl
+ * (libmdbus(3), "Holding back"; README.md, "Performance"). A reader
+ * slower than its producer is soon that far behind and never pauses.
  */
-static MDBUS_NOINLINE void hold_back(mdbus_sub_t *s)
+/* Returns 0, so that a read at such a position ends in a jump here (no
+ * frame set up for the call). */
+static MDBUS_NOINLINE int hold_back(mdbus_sub_t *s)
 {
 	uint64_t quarter = s->m.g.capacity / 4;
 
-	s->streak = 0;
-	if (s->hold)
+	if (s->hold && !s->replaying && s->pos - s->gap_pos >= HOLD_AFTER)
 		(void)wait_hold(&s->m.hdr->write_num, s->pos,
 				s->hold < quarter ? s->hold : quarter);
+	return 0;
 }
 
 /*
@@ -832,8 +852,6 @@ MDBUS_INLINE int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 		 * lasts; else once per call, by mdbus_sub_poll(). */
 		if (s->m.g.mode == MDBUS_MODE_LOSSLESS)
 			publish_position(s);
-		if (MDBUS_UNLIKELY(++s->streak == HOLD_EVERY))
-			hold_back(s);
 		return 0;
 	}
 	/* Taken back: the handler hears it, and it counts as lost (the
@@ -942,6 +960,13 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 	 * another reader's now). */
 	if (r != MDBUS_EEVICTED && check_evicted(s) == 0)
 		publish_position(s);
+	/* Once per call (a call in the loop above would cost every message
+	 * of it), when it passed a HOLD_EVERY-th position; one that found
+	 * nothing there has just set empty_pos (not_ready()). */
+	if (r != -EAGAIN && got &&
+	    (s->pos & ~(uint64_t)(HOLD_EVERY - 1)) !=
+		    ((s->pos - got) & ~(uint64_t)(HOLD_EVERY - 1)))
+		(void)hold_back(s);
 	s->corrupt_next = got > 0 && r == MDBUS_ECORRUPT;
 	if (got > 0 || r == -EAGAIN)
 		return (int)got;
@@ -1002,7 +1027,8 @@ static MDBUS_NOINLINE int try_read_any(mdbus_sub_t *s, void *buf, size_t len,
  * The common case of a reader reading the ring: a complete message, no
  * loss to report, nothing special about the handle. The steps of
  * read_once() without a call, so that the read saves no registers for
- * one. Returns 0 with the message, or 1 for try_read_any() to look again
+ * one. Returns 0 with the message, READ_HOLD with it at a HOLD_EVERY-th
+ * position (hold_back() is then due), or 1 for try_read_any() to look again
  * from the start (also when the producer raced the copy: the stamp has
  * moved on, and it finds the message gone).
  */
@@ -1010,7 +1036,7 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 			   struct mdbus_msg *msg)
 {
 	const _Atomic uint64_t *slot;
-	uint64_t stamp, meta, ts;
+	uint64_t stamp, meta, ts, pos;
 	size_t size;
 
 	if (MDBUS_UNLIKELY(s->evicted || s->replaying || s->skip_before_ns ||
@@ -1042,22 +1068,25 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 	msg->size = (uint32_t)size;
 	msg->type = (uint16_t)(meta >> 32);
 	msg->lost = 0;
-	s->pos++;
+	pos = s->pos + 1;
+	s->pos = pos;
 	/* Release: as publish_position(), which the checks above reduce to
 	 * this store. */
 	if (s->entry >= 0)
-		atomic_store_explicit(&s->m.table[s->entry].read_num, s->pos,
+		atomic_store_explicit(&s->m.table[s->entry].read_num, pos,
 				      memory_order_release);
-	if (MDBUS_UNLIKELY(++s->streak == HOLD_EVERY))
-		hold_back(s);
-	return 0;
+	return (pos & (HOLD_EVERY - 1)) == 0 ? READ_HOLD : 0;
 }
 
 MDBUS_INLINE int try_read(mdbus_sub_t *s, void *buf, size_t len,
 			 struct mdbus_msg *msg)
 {
-	if (MDBUS_LIKELY(read_fast(s, buf, len, msg) == 0))
+	int r = read_fast(s, buf, len, msg);
+
+	if (MDBUS_LIKELY(r == 0))
 		return 0;
+	if (r == READ_HOLD)
+		return hold_back(s);
 	return try_read_any(s, buf, len, msg);
 }
 
@@ -1174,8 +1203,12 @@ static int spin_read(mdbus_sub_t *s, void *buf, size_t len,
 						      memory_order_relaxed);
 
 		if (stamp == stamp_complete(pos)) {
-			if (read_fast(s, buf, len, msg) == 0)
+			int r = read_fast(s, buf, len, msg);
+
+			if (r == 0)
 				return 0;
+			if (r == READ_HOLD)
+				return hold_back(s);
 			break;
 		}
 		if (stamp > stamp_writing(pos))
@@ -1205,6 +1238,8 @@ static MDBUS_NOINLINE int read_wait(mdbus_sub_t *s, void *buf, size_t len,
 	for (round = 0;; round++) {
 		uint64_t pos = s->pos;
 
+		if (round == 1) /* a wait, not a blip (hold_back()) */
+			s->gap_pos = pos;
 		r = try_read(s, buf, len, msg);
 		wf.pos = wait_count(s);
 		if (r != -EAGAIN)
@@ -1272,9 +1307,13 @@ static MDBUS_NOINLINE int read_any(mdbus_sub_t *s, void *buf, size_t len,
 MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 				struct mdbus_msg *msg, int64_t timeout_ns)
 {
+	int r = read_fast(s, buf, len, msg);
+
 	/* the common case of a busy feed: no call, no wait set up */
-	if (MDBUS_LIKELY(read_fast(s, buf, len, msg) == 0))
+	if (MDBUS_LIKELY(r == 0))
 		return 0;
+	if (r == READ_HOLD)
+		return hold_back(s);
 	return read_any(s, buf, len, msg, timeout_ns);
 }
 
@@ -1425,6 +1464,7 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 		return r;
 	}
 	publish_position(&fresh);
+	fresh.gap_pos = fresh.pos;
 	detach(s);
 	if (!took)
 		replay_close(s->rp);

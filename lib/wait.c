@@ -220,32 +220,36 @@ int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 
 /*
  * Readers behind a producer that streams (sub.c hold_back()): pauses
- * until the write count is `distance` past pos, or has not moved for
- * WAIT_HOLD_STILL pauses in a row (the stream stopped: what is there is
- * read at once), or WAIT_HOLD_PAUSES pauses passed. Relaxed loads: only
- * a distance, looked at once per pause; the messages are read by their
- * stamps (acquire, pairing with the producer's release store of each
- * complete stamp). A forged count ends or shortens the wait, no more.
- * Returns the pauses taken.
+ * (WAIT_HOLD_PAUSES at a time) and looks at the write count, until it is
+ * `distance` past pos, or moved by fewer than WAIT_HOLD_FLOOD messages
+ * since the look before (a producer that slow, or stopped, is no flood:
+ * what is there is read at once), or WAIT_HOLD_LOOKS looks passed.
+ * Relaxed loads: only a distance and a rate, one look per step rather
+ * than a load per pause, for each takes the count's line from the
+ * producer; the messages are read by their stamps (acquire, pairing with
+ * the producer's release store of each complete stamp). A forged count
+ * can make the wait last its WAIT_HOLD_LOOKS looks, no more. Returns the
+ * looks taken.
  */
 unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
 		   uint64_t distance)
 {
 	uint64_t seen = atomic_load_explicit(write_num, memory_order_relaxed);
-	unsigned pauses, still = 0;
+	unsigned looks = 0;
 
-	for (pauses = 0; pauses < WAIT_HOLD_PAUSES && still < WAIT_HOLD_STILL;
-	     pauses++) {
+	while (looks < WAIT_HOLD_LOOKS && seen - pos < distance) {
 		uint64_t w;
+		unsigned i;
 
-		if (seen - pos >= distance)
-			break;
-		cpu_relax();
+		for (i = 0; i < WAIT_HOLD_PAUSES; i++)
+			cpu_relax();
 		w = atomic_load_explicit(write_num, memory_order_relaxed);
-		still = w == seen ? still + 1 : 0;
+		looks++;
+		if (w - seen < WAIT_HOLD_FLOOD)
+			break;
 		seen = w;
 	}
-	return pauses;
+	return looks;
 }
 
 /* Returns the number of sleepers woken. */

@@ -9,19 +9,24 @@
  * mdbus_sub_read() spinning, mdbus_sub_try_read(), mdbus_sub_poll(), each
  * with the default hold-back, and mdbus_sub_read() with none. Each checks
  * every payload, that sequence numbers only go up by 1 + msg.lost, and at
- * the end that delivered + lost == TOTAL exactly.
+ * the end that delivered + lost == TOTAL exactly. With five processes on
+ * few CPUs the readers are lapped most of the time: this is the
+ * accounting's test, not the hold's.
  *
- * Idle: a backlog smaller than the distance, the producer stopped: all of
- * it is read by mdbus_sub_try_read() with no -EAGAIN in between, every
- * 64th read (a look at the distance, and a hold that ends when the write
- * count does not move) included, 100 times over. How much a hold costs
- * is the bench's to say (bench/README), not a test's.
+ * Idle: a backlog of 200 messages, the producer stopped: all of it is
+ * read by mdbus_sub_try_read() with no -EAGAIN in between, 100 times
+ * over (one empty try after each is no wait: past the first 4096
+ * messages the reader counts as flooded); the looks at the 64th
+ * positions less than the distance (128) before each backlog's end end
+ * the hold at their first look (the count did not move).
  *
  * The wait itself (lib/wait.c wait_hold(), linked statically to reach
- * it): none with the write count the distance ahead or with a forged one
- * behind the reader; exactly WAIT_HOLD_STILL pauses with a count nobody
- * moves; at most WAIT_HOLD_PAUSES with one that another process moves
- * without end.
+ * it): no look with the write count the distance ahead or with a forged
+ * one behind the reader; exactly one with a count nobody moves; one to
+ * WAIT_HOLD_LOOKS with one that another process moves without end.
+ * Whether the hold keeps a reader off its producer's heels, and what it
+ * costs, is the bench's to say (bench/README, README.md "Performance"),
+ * not a test's: this test passes with the hold switched off.
  */
 #include <errno.h>
 #include <string.h>
@@ -218,7 +223,7 @@ static int mover(void *arg)
 static void wait_itself(void)
 {
 	_Atomic uint64_t *count = tu_shared(sizeof(*count));
-	unsigned pauses;
+	unsigned looks;
 	pid_t pid;
 
 	atomic_store(count, 1000 + 256);
@@ -226,14 +231,14 @@ static void wait_itself(void)
 	atomic_store(count, 999); /* forged: behind the reader */
 	TU_CHECK_EQ(wait_hold(count, 1000, 256), 0);
 	atomic_store(count, 1010);
-	TU_CHECK_EQ(wait_hold(count, 1000, 256), WAIT_HOLD_STILL);
+	TU_CHECK_EQ(wait_hold(count, 1000, 256), 1);
 	pid = tu_spawn(mover, (void *)count);
 	while (atomic_load(count) < 1000000)
 		;
-	pauses = wait_hold(count, 1000, UINT64_MAX);
+	looks = wait_hold(count, 1000, UINT64_MAX);
 	tu_kill_reap(pid);
-	tu_note("a count moved without end: %u pauses", pauses);
-	TU_CHECK(pauses >= 1 && pauses <= WAIT_HOLD_PAUSES);
+	tu_note("a count moved without end: %u looks", looks);
+	TU_CHECK(looks >= 1 && looks <= WAIT_HOLD_LOOKS);
 }
 
 int main(void)
