@@ -458,7 +458,7 @@ static void follow_session(struct nats_fwd *f, uint64_t seq)
 
 	if (!f->have_last || seq > f->last_seq)
 		return;
-	if (mdbus_channel_stats(f->channel, f->dir, &st, NULL, 0) == 0 &&
+	if (channel_header(f->channel, f->dir, &st) == 0 &&
 	    st.epoch != f->session)
 		f->session = st.epoch;
 	else
@@ -746,7 +746,7 @@ static void choose_session_and_policy(struct nats_fwd *f,
 				      const struct mdsub_opts *o)
 {
 	struct mdbus_stats st;
-	int have = mdbus_channel_stats(f->channel, o->sub.dir, &st, NULL, 0) == 0;
+	int have = channel_header(f->channel, o->sub.dir, &st) == 0;
 
 	f->session = have ? st.epoch : now_realtime();
 	f->skip = o->nats.full == NATS_FULL_SKIP ||

@@ -209,6 +209,12 @@ void stats_summary(struct stats *s, FILE *f, uint64_t elapsed_ns);
 struct recorder;
 struct mdbus_rec_info;
 /* The header of a recording of the live channel: its geometry. */
+/* mdbus_channel_stats() without consumers: 0 with *st filled, also when
+ * the consumer table is missing or spoiled (MDBUS_ETABLE: nothing here
+ * needs it), else the negative error (status.c). */
+int channel_header(const char *channel, const char *dir,
+		   struct mdbus_stats *st);
+
 int rec_info_of(struct mdbus_rec_info *info, const char *channel,
 		const struct mdbus_sub_config *sub);
 /* Creates path with the header info; an existing file is an error

@@ -22,7 +22,7 @@ int rec_info_of(struct mdbus_rec_info *info, const char *channel,
 		const struct mdbus_sub_config *sub)
 {
 	struct mdbus_stats st;
-	int err = mdbus_channel_stats(channel, sub->dir, &st, NULL, 0);
+	int err = channel_header(channel, sub->dir, &st);
 
 	if (err)
 		return err;

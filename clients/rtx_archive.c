@@ -59,7 +59,7 @@ static int same_segment(const struct rtx_archive *a, uint64_t *oldest)
 {
 	struct mdbus_stats st;
 
-	if (mdbus_channel_stats(a->channel, a->cfg.dir, &st, NULL, 0) < 0 ||
+	if (channel_header(a->channel, a->cfg.dir, &st) < 0 ||
 	    st.epoch != a->epoch)
 		return 0;
 	*oldest = st.pub.write_num > st.capacity ?
@@ -226,7 +226,7 @@ int rtx_archive_open(struct rtx_archive **out, const char *channel,
 	struct rtx_archive *a;
 	struct mdbus_stats st;
 
-	if (mdbus_channel_stats(channel, cfg->dir, &st, NULL, 0) < 0)
+	if (channel_header(channel, cfg->dir, &st) < 0)
 		return -1;
 	a = calloc(1, sizeof *a);
 	if (!a || !(a->channel = strdup(channel))) {

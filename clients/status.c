@@ -60,6 +60,31 @@ static int collect_names(const struct mdsub_opts *o, struct snapshot *snap)
 	return err;
 }
 
+int channel_header(const char *channel, const char *dir,
+		   struct mdbus_stats *st)
+{
+	int r = mdbus_channel_stats(channel, dir, st, NULL, 0);
+
+	return r == MDBUS_ETABLE ? 0 : r;
+}
+
+/* mdbus_channel_stats() into s: a consumer table that is missing or
+ * spoiled (anyone in the channel's group can spoil it) is noted, and the
+ * rest shown all the same. */
+static void sample_stats(const struct mdsub_opts *o, struct sample *s,
+			 uint32_t room)
+{
+	s->err = mdbus_channel_stats(s->name, o->sub.dir, &s->st, s->cons, room);
+	s->table_err = s->err == MDBUS_ETABLE;
+	if (s->table_err) {
+		snprintf(s->table_why, sizeof s->table_why, "%s",
+			 mdbus_error_text(s->err));
+		s->err = 0;
+	} else if (s->err) {
+		snprintf(s->why, sizeof s->why, "%s", mdbus_error_text(s->err));
+	}
+}
+
 /* --status: the consumers (a second look, with room for the table) and
  * the publisher's counters. */
 static void sample_detail(const struct mdsub_opts *o, struct sample *s)
@@ -72,11 +97,9 @@ static void sample_detail(const struct mdsub_opts *o, struct sample *s)
 		snprintf(s->why, sizeof s->why, "out of memory");
 		return;
 	}
-	s->err = mdbus_channel_stats(s->name, o->sub.dir, &s->st, s->cons, room);
-	if (s->err) {
-		snprintf(s->why, sizeof s->why, "%s", mdbus_error_text(s->err));
+	sample_stats(o, s, room);
+	if (s->err)
 		return;
-	}
 	s->ncons = s->st.consumers < room ? s->st.consumers : room;
 	s->nctr = mdbus_channel_counters(s->name, o->sub.dir, s->ctr,
 					 MDBUS_COUNTERS_MAX);
@@ -92,10 +115,8 @@ static void sample_all(const struct mdsub_opts *o, struct snapshot *snap)
 	for (size_t i = 0; i < snap->n; i++) {
 		struct sample *s = &snap->s[i];
 
-		s->err = mdbus_channel_stats(s->name, o->sub.dir, &s->st, NULL, 0);
-		if (s->err)
-			snprintf(s->why, sizeof s->why, "%s", mdbus_error_text(s->err));
-		else if (o->mode != MODE_LIST)
+		sample_stats(o, s, 0);
+		if (!s->err && o->mode != MODE_LIST)
 			sample_detail(o, s);
 		if (!s->err)
 			sample_pub_user(s);

@@ -21,6 +21,10 @@ struct sample {
 	char why[STATUS_WHY_MAX]; /* the error's text, taken right after the call */
 	uint64_t t_ns;   /* CLOCK_MONOTONIC of the sample */
 	struct mdbus_stats st;
+	int table_err;         /* 1: the consumer table is missing or
+				  spoiled (MDBUS_ETABLE): consumers unknown,
+				  the rest read */
+	char table_why[STATUS_WHY_MAX];
 	int pub_uid_known;     /* 1: pub_uid is a live publisher's */
 	uid_t pub_uid;         /* its effective uid (status_owner.c) */
 	/* --status and --watch only: */

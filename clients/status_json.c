@@ -174,7 +174,7 @@ static void detail(json_object *o, const struct sample *s,
 		add(o, "counters_error", jstr(s->ctr_why, sizeof s->ctr_why));
 	else
 		add(o, "counters", counters(s, prev));
-	add(o, "consumers", consumers(s, prev));
+	add(o, "consumers", s->table_err ? NULL : consumers(s, prev));
 }
 
 static json_object *channel(const struct mdsub_opts *o, const struct sample *s,
@@ -191,7 +191,10 @@ static json_object *channel(const struct mdsub_opts *o, const struct sample *s,
 	owner(c, s);
 	add_count(c, "write_num", st->pub.write_num);
 	add(c, "rate", jrate(rate_written(s, prev)));
-	add(c, "consumers_in_use", json_object_new_int64(st->consumers));
+	add(c, "consumers_in_use", s->table_err ? NULL :
+				   json_object_new_int64(st->consumers));
+	if (s->table_err)
+		add(c, "consumers_error", jstr(s->table_why, sizeof s->table_why));
 	add(c, "max_consumers", json_object_new_int64(st->max_consumers));
 	if (o->mode != MODE_LIST)
 		detail(c, s, prev);

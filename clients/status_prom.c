@@ -71,7 +71,6 @@ static uint64_t get_written(const struct mdbus_stats *st) { return st->pub.write
 static uint64_t get_capacity(const struct mdbus_stats *st) { return st->capacity; }
 static uint64_t get_slot(const struct mdbus_stats *st) { return st->slot_size; }
 static uint64_t get_size(const struct mdbus_stats *st) { return st->total_size; }
-static uint64_t get_cons(const struct mdbus_stats *st) { return st->consumers; }
 static uint64_t get_max(const struct mdbus_stats *st) { return st->max_consumers; }
 static uint64_t get_pid(const struct mdbus_stats *st) { return (uint64_t)(st->pub.pid > 0 ? st->pub.pid : 0); }
 
@@ -114,6 +113,33 @@ static void channel_info(const struct snapshot *cur)
 		label("publisher_process", comm, sizeof comm);
 		owner_labels(s);
 		puts("} 1");
+	}
+}
+
+/* The entries in use, where the table could be read. */
+static void consumers_in_use(const struct snapshot *cur)
+{
+	family("mdbus_channel_consumers", GAUGE, "Consumer table entries in "
+	       "use (no series while the table is unreadable).");
+	for (size_t i = 0; i < cur->n; i++) {
+		if (cur->s[i].err || cur->s[i].table_err)
+			continue;
+		chan_series("mdbus_channel_consumers", &cur->s[i]);
+		printf("} %" PRIu32 "\n", cur->s[i].st.consumers);
+	}
+}
+
+static void table_readable(const struct snapshot *cur)
+{
+	family("mdbus_channel_table_readable", GAUGE, "1 when mdsub could "
+	       "read the channel's consumer table, 0 when it is missing or "
+	       "spoiled (the channel's consumers unknown, its other series "
+	       "read).");
+	for (size_t i = 0; i < cur->n; i++) {
+		if (cur->s[i].err)
+			continue;
+		chan_series("mdbus_channel_table_readable", &cur->s[i]);
+		printf("} %d\n", cur->s[i].table_err ? 0 : 1);
 	}
 }
 
@@ -237,6 +263,7 @@ static void directory(const struct snapshot *cur)
 void status_prom(const struct snapshot *cur)
 {
 	readable(cur);
+	table_readable(cur);
 	channel_info(cur);
 	per_channel(cur, "mdbus_channel_messages_total", COUNTER,
 		    "Messages published on the channel (its write count).",
@@ -250,8 +277,7 @@ void status_prom(const struct snapshot *cur)
 		    "Bytes of a slot, its 24-byte header included.", get_slot);
 	per_channel(cur, "mdbus_channel_segment_bytes", GAUGE,
 		    "Bytes of the channel's data file.", get_size);
-	per_channel(cur, "mdbus_channel_consumers", GAUGE,
-		    "Consumer table entries in use.", get_cons);
+	consumers_in_use(cur);
 	per_channel(cur, "mdbus_channel_consumers_max", GAUGE,
 		    "Consumer table entries.", get_max);
 	family("mdbus_publisher_counter_total", COUNTER, "The publisher's "

@@ -52,8 +52,11 @@ static void list_line(const struct sample *s, const struct snapshot *prev)
 
 	fmt_age(age, sizeof age, st->pub.heartbeat_age_ns);
 	fmt_rate(r, sizeof r, rate_written(s, prev));
-	snprintf(cons, sizeof cons, "%4" PRIu32 "/%" PRIu32, st->consumers,
-		 st->max_consumers);
+	if (s->table_err)
+		snprintf(cons, sizeof cons, "   ?/%" PRIu32, st->max_consumers);
+	else
+		snprintf(cons, sizeof cons, "%4" PRIu32 "/%" PRIu32,
+			 st->consumers, st->max_consumers);
 	owner_text(s, owner, sizeof owner);
 	put_str_padded(stdout, s->name, sizeof s->name, 20);
 	printf(" %-9s %7" PRIu32 " %10" PRIu64 " %-8s %8d %6s %14" PRIu64
@@ -154,8 +157,14 @@ static void status_block(const struct sample *s, const struct snapshot *prev)
 	printf(", heartbeat age %s\n", age);
 	printf("  write_num: %" PRIu64 ", rate %s msg/s\n", st->pub.write_num, r);
 	counter_lines(s, prev);
-	printf("  consumers: %" PRIu32 " of %" PRIu32 "\n", st->consumers,
-	       st->max_consumers);
+	if (s->table_err) {
+		printf("  consumers: unknown of %" PRIu32 ": ", st->max_consumers);
+		put_str(stdout, STR_TEXT, s->table_why, sizeof s->table_why);
+		putchar('\n');
+	} else {
+		printf("  consumers: %" PRIu32 " of %" PRIu32 "\n",
+		       st->consumers, st->max_consumers);
+	}
 	consumer_lines(s, prev);
 	putchar('\n');
 }

@@ -18,7 +18,7 @@ static pid_t live_publisher(const char *channel, const char *dir)
 {
 	struct mdbus_stats st;
 
-	if (mdbus_channel_stats(channel, dir, &st, NULL, 0) < 0 ||
+	if (channel_header(channel, dir, &st) < 0 ||
 	    st.pub.state != MDBUS_PUB_ACTIVE)
 		return 0;
 	return st.pub.pid;

@@ -49,6 +49,7 @@ static const char *lib_text(int err)
 	case MDBUS_ENOCLAIM: return "no claimed slot to commit or abort";
 	case MDBUS_ETRUNCATED: return "file ends inside a record (cut short)";
 	case MDBUS_ENODIR: return "segment directory does not exist";
+	case MDBUS_ETABLE: return "consumer table missing or spoiled (consumers unknown)";
 	default: return NULL;
 	}
 }

@@ -112,15 +112,12 @@ MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 	r = seg_attach(&m, channel, dir, NULL, SEG_ATTACH_RDONLY);
 	if (r < 0)
 		return r;
-	if (!m.table) {
-		seg_unmap(&m);
-		return err_set(MDBUS_ECORRUPT, "channel %s: its consumer table "
-			       "file is missing or spoiled (its publisher mends "
-			       "it on its next heartbeat)", channel);
-	}
 	slot = guard_data(&m);
 	fill_stats(&m, st);
-	for (i = 0; i < m.g.max_consumers; i++) {
+	/* A writer of the table (anyone in the channel's group) can spoil
+	 * it; the segment's header, which only its owner writes, is shown
+	 * all the same, so that monitoring is not blinded. */
+	for (i = 0; m.table && i < m.g.max_consumers; i++) {
 		const struct seg_consumer *c = &m.table[i];
 		/* Acquire pairs with the release CAS that made it ACTIVE. */
 		uint64_t w = atomic_load_explicit(&c->state, memory_order_acquire);
@@ -132,6 +129,10 @@ MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 		st->consumers++;
 	}
 	r = table_guard_end(slot, channel, 0);
+	if (r == 0 && !m.table)
+		r = err_set(MDBUS_ETABLE, "channel %s: its consumer table file "
+			    "is missing or spoiled (its publisher mends it on "
+			    "its next heartbeat); consumers unknown", channel);
 	seg_unmap(&m);
 	return r;
 }

@@ -61,6 +61,8 @@ enum mdbus_error {
 	MDBUS_ENOCLAIM = -1015,     /* commit/abort without an open claim */
 	MDBUS_ETRUNCATED = -1016,   /* a file ends inside a record or header */
 	MDBUS_ENODIR = -1017,       /* the segment directory does not exist */
+	MDBUS_ETABLE = -1018,       /* consumer table unreadable (stats: the
+				       rest of *st filled all the same) */
 };
 
 /* Returns a static, human-readable text for any code this library returns
@@ -575,7 +577,9 @@ struct mdbus_stats {
  * write a file under the channel's name can name any pid there. A tool
  * that shows st->pub.pid should show st->owner with it, or compare it
  * with the owner of that live process (mdsub --list and --status do).
- * Returns 0 or a negative error. Not for the hot path. */
+ * Returns 0 or a negative error; MDBUS_ETABLE when the consumer table is
+ * missing or spoiled, with *st filled all the same but consumers 0 and
+ * cons[] untouched. Not for the hot path. */
 int mdbus_channel_stats(const char *channel, const char *dir, struct mdbus_stats *st,
 		struct mdbus_consumer_stat *cons, size_t max);
 

@@ -256,7 +256,8 @@ static PyObject *stats_dict(const struct mdbus_stats *st, PyObject *cons)
 }
 
 /* stats(channel, dir=None): the channel's geometry, publisher and
- * consumers as a dict. */
+ * consumers as a dict; consumers None when the consumer table is
+ * missing or spoiled (MDBUS_ETABLE). */
 static PyObject *py_stats(PyObject *mod, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"channel", "dir", NULL};
@@ -275,6 +276,11 @@ static PyObject *py_stats(PyObject *mod, PyObject *args, PyObject *kw)
 	Py_BEGIN_ALLOW_THREADS
 	r = mdbus_channel_stats(channel, dir, &st, cons, 4096);
 	Py_END_ALLOW_THREADS
+	if (r == MDBUS_ETABLE) { /* the rest all the same; consumers None */
+		PyMem_Free(cons);
+		Py_INCREF(Py_None);
+		return stats_dict(&st, Py_None);
+	}
 	if (r < 0) {
 		PyMem_Free(cons);
 		return mdbus_py_raise(r, 1);

@@ -26,6 +26,22 @@ def test_channels_and_stats(bus):
     assert st["owner"] == os.getuid()
 
 
+def test_stats_with_the_table_spoiled(bus):
+    """A consumer table a writer spoiled (or removed) hides the consumers
+    only: stats() gives the rest, consumers None (it raised before)."""
+    tool_pub("-g", "16:4", "t", 5)
+    table = [p for p in os.listdir(bus)
+             if p.startswith("mdbus.t+") and not p.endswith("+lock")]
+    assert len(table) == 1
+    with open(os.path.join(bus, table[0]), "r+b") as f:
+        f.write(bytes(8))
+    st = mdbus.stats("t")
+    assert st["publisher"]["write_num"] == 5 and st["capacity"] == 64
+    assert st["consumers"] is None
+    os.unlink(os.path.join(bus, table[0]))
+    assert mdbus.stats("t")["consumers"] is None
+
+
 def test_errors_carry_code_and_detail(bus):
     with pytest.raises(mdbus.NotFound) as e:
         mdbus.Subscriber("absent")
