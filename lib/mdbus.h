@@ -491,7 +491,10 @@ int mdbus_sub_replaying(const mdbus_sub_t *sub);
  * cache lines the publisher is about to write, and slows it down,
  * itself with it (libmdbus(3), "Holding back": the cost, in bursts).
  * Default 256; 0 = never pause. Bursts of fewer than 4096 messages are
- * never held, nor is a reader further behind. Kept across
+ * never held, nor is a reader further behind. A wait: a round of
+ * mdbus_sub_read()'s wait, 256 tries at one position that found nothing,
+ * or, with mdbus_sub_fd()'s descriptor, any such try (a reader that waits
+ * by other means between tries: only the 256). Kept across
  * mdbus_sub_reopen(). */
 void mdbus_sub_set_hold_back(mdbus_sub_t *sub, uint64_t distance);
 

@@ -34,9 +34,11 @@
 			 * multiple of it (a power of two) */
 #define HOLD_AFTER 4096	/* ... holds once the reader read this many
 			 * messages since it last waited: a round of
-			 * read_wait(), or HOLD_GAP tries at one position
+			 * read_wait(), HOLD_GAP tries at one position
 			 * that found nothing (a pause of the feed, not the
-			 * blip of a reader at a flood's heels) */
+			 * blip of a reader at a flood's heels), or with
+			 * mdbus_sub_fd()'s descriptor any such try
+			 * (not_ready()) */
 #define HOLD_GAP 256
 #define READ_HOLD 2	/* read_fast(): read, and at such a position */
 #define SKIP_BATCH 4096 /* messages before a start time stepped over per
@@ -665,7 +667,9 @@ static int not_ready(struct mdbus_sub *s)
 		s->empty_pos = s->pos;
 		s->empty_tries = 0;
 	}
-	if (++s->empty_tries == HOLD_GAP)
+	/* With mdbus_sub_fd()'s descriptor, a try that found nothing is
+	 * where the reader waits on it (its documented use): a wait. */
+	if (++s->empty_tries == HOLD_GAP || s->fd)
 		s->gap_pos = s->pos;
 	/* Acquire pairs with the release store of REPLACED. */
 	if (atomic_load_explicit(&s->m.hdr->pub_state, memory_order_acquire) ==

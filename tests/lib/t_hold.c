@@ -20,6 +20,13 @@
  * positions less than the distance (128) before each backlog's end end
  * the hold at their first look (the count did not move).
  *
+ * A reader with mdbus_sub_fd()'s descriptor that reads each burst to
+ * its end is never held (fd_waits(), below): its event loop waits on the
+ * descriptor after each -EAGAIN, and the library counts that try as a
+ * wait. Before, only 256 tries at one position did, so such a reader
+ * counted as flooded for good past its first 4096 messages: held at
+ * every 64th message of a burst written faster than it reads.
+ *
  * The wait itself (lib/wait.c wait_hold(), linked statically to reach
  * it): no look with the write count the distance ahead or with a forged
  * one behind the reader; exactly one with a count nobody moves; one to
@@ -29,7 +36,9 @@
  * not a test's: this test passes with the hold switched off.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "testutil.h"
@@ -211,6 +220,135 @@ static void idle(void)
 	mdbus_pub_close(p);
 }
 
+/* fd_waits(): the write count forged from the read at pos P1 on: P1 + 2
+ * to P1 + 120 (inside the distance held, 128), 2 more at each store,
+ * round and round, so that a hold at P1 finds it moved at every look. */
+struct forge {
+	_Atomic uint64_t *write_num;
+	uint64_t p1; /* set before the forger is forked */
+};
+
+static int forger(void *arg)
+{
+	struct forge *f = arg;
+	uint64_t k = 0;
+
+	/* Relaxed: a forged count, nothing published with it (wait_hold()
+	 * loads it relaxed too) */
+	for (;; k++)
+		atomic_store_explicit(f->write_num, f->p1 + 2 + 2 * (k % 60),
+				      memory_order_relaxed);
+	return 0;
+}
+
+static int cmp_unsigned(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A reader with mdbus_sub_fd()'s descriptor reads bursts of FD_BURST
+ * messages, each to its end (-EAGAIN, where its event loop waits on the
+ * descriptor): each burst comes after a wait, so none is held, not even
+ * past the reader's first 4096 messages. Seen by the time of the read
+ * reaching the first 64th position of a burst (P1), while another
+ * process forges the write count as a flood would move it there
+ * (forger()): held, that read lasts as long as wait_hold() does at P1
+ * (measured the same way first, the median of FD_ROUNDS: 8 looks or
+ * more, else the forger could not keep up and the check is skipped); not
+ * held, a read's time: the median such read under a third of the median
+ * hold.
+ */
+#define FD_CHANNEL "holdfd"
+#define FD_BURST 250u
+#define FD_WARM 20
+#define FD_ROUNDS 15
+static void fd_waits(void)
+{
+	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS,
+					      MDBUS_MODE_OVERWRITE);
+	unsigned char buf[PMAX];
+	mdbus_pub_t *p = tu_pub_open(FD_CHANNEL, &c);
+	struct forge *f = tu_shared(sizeof(*f));
+	struct seg_header *h;
+	uint64_t n = 0, cal[FD_ROUNDS], held[FD_ROUNDS], w;
+	unsigned looks[FD_ROUNDS];
+	mdbus_sub_t *s;
+	struct mdbus_msg m;
+	size_t size;
+	pid_t pid = -1;
+	int round;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		tu_note("fd_waits: skipped (one CPU: no forger beside the "
+			"reader)");
+		mdbus_pub_close(p);
+		return;
+	}
+	s = tu_sub_open(FD_CHANNEL, NULL, MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	TU_CHECK(mdbus_sub_fd(s) >= 0);
+	h = tu_map_file(tu_seg_path(FD_CHANNEL), &size);
+	f->write_num = &h->write_num;
+	for (round = 0; round < FD_WARM + FD_ROUNDS; round++) {
+		uint64_t end = n + FD_BURST, p1 = (n / 64 + 1) * 64, t0 = 0;
+
+		for (uint64_t k = n; k < end; k++)
+			TU_CHECK_RC(tu_publish_seq(p, k, buf, PMIN, PMAX), 0);
+		w = atomic_load(&h->write_num);
+		if (round >= FD_WARM) {
+			f->p1 = p1;
+			pid = tu_spawn(forger, f);
+			for (unsigned moves = 0; moves < 2000; moves++) {
+				/* the forger running, not just started */
+				uint64_t now = atomic_load(&h->write_num);
+
+				while (atomic_load(&h->write_num) == now)
+					;
+			}
+			t0 = tu_now_ns();
+			looks[round - FD_WARM] = wait_hold(&h->write_num, p1, 128);
+			cal[round - FD_WARM] = tu_now_ns() - t0;
+		}
+		for (; n < end; n++) {
+			if (n + 1 == p1 && round >= FD_WARM)
+				t0 = tu_now_ns();
+			TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);
+			if (n + 1 == p1 && round >= FD_WARM) {
+				held[round - FD_WARM] = tu_now_ns() - t0;
+				tu_kill_reap(pid);
+				atomic_store(&h->write_num, w);
+			}
+			tu_check_next(&m, buf, n, PMIN, PMAX);
+		}
+		TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), -EAGAIN);
+	}
+	qsort(cal, FD_ROUNDS, sizeof(cal[0]), cmp_u64);
+	qsort(held, FD_ROUNDS, sizeof(held[0]), cmp_u64);
+	qsort(looks, FD_ROUNDS, sizeof(looks[0]), cmp_unsigned);
+	tu_note("fd_waits: medians of %d: wait_hold() at P1 %llu ns (%u "
+		"looks), the read reaching P1 %llu ns (fastest %llu)",
+		FD_ROUNDS, (unsigned long long)cal[FD_ROUNDS / 2],
+		looks[FD_ROUNDS / 2], (unsigned long long)held[FD_ROUNDS / 2],
+		(unsigned long long)held[0]);
+	if (looks[FD_ROUNDS / 2] < WAIT_HOLD_LOOKS / 2)
+		tu_note("fd_waits: not judged (the forger did not keep up)");
+	else
+		TU_CHECK(held[FD_ROUNDS / 2] * 3 < cal[FD_ROUNDS / 2]);
+	tu_unmap(h, size);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink(FD_CHANNEL, tu_dir()), 0);
+}
+
 static int mover(void *arg)
 {
 	_Atomic uint64_t *count = arg;
@@ -248,5 +386,6 @@ int main(void)
 	wait_itself();
 	flood();
 	idle();
+	fd_waits();
 	return 0;
 }
