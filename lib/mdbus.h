@@ -481,21 +481,19 @@ int mdbus_sub_fd(mdbus_sub_t *sub);
  * started, or fell, behind the ring), 0 while it reads the ring. */
 int mdbus_sub_replaying(const mdbus_sub_t *sub);
 
-/* A reader that read 4096 messages or more since it last waited looks
- * at the write count at every 64th position (a poll: at the end of that
- * call): while the publisher is less than `distance` messages ahead (at
- * most a quarter of the ring) and publishes at least 2 messages between
- * two looks, it pauses (two CPU pauses a look, 16 looks at most: about
- * 0.9 us on an AMD EPYC). A
- * reader as fast as its publisher otherwise reads at its heels, on the
- * cache lines the publisher is about to write, and slows it down,
- * itself with it (libmdbus(3), "Holding back": the cost, in bursts).
- * Default 256; 0 = never pause. Bursts of fewer than 4096 messages are
- * never held, nor is a reader further behind. A wait: a round of
- * mdbus_sub_read()'s wait, 256 tries at one position that found nothing,
- * or, with mdbus_sub_fd()'s descriptor, any such try (a reader that waits
- * by other means between tries: only the 256). Kept across
- * mdbus_sub_reopen(). */
+/* A reader that read 16384 messages or more since it last waited (a
+ * second round of a waiting read, 64 empty tries at one position, or any
+ * empty try once it has mdbus_sub_fd()'s descriptor) looks at the write
+ * count at every 64th position (a poll: at the end of that call): while
+ * the publisher is less than `distance` messages ahead (at most a
+ * quarter of the ring) and publishes at least 2 messages between two
+ * looks, it pauses (two CPU pauses a look, 16 looks at most: about
+ * 0.9 us on an AMD EPYC). A reader as fast as its publisher otherwise
+ * reads at its heels, on the cache lines the publisher is about to
+ * write, and slows it down, itself with it (libmdbus(3), "Holding
+ * back": what it costs, and when). Default 256; 0 = never pause. A
+ * reader further behind, or slower than its publisher, never pauses.
+ * Kept across mdbus_sub_reopen(). */
 void mdbus_sub_set_hold_back(mdbus_sub_t *sub, uint64_t distance);
 
 /* 1 when this reader has read everything published so far, else 0. */

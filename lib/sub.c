@@ -32,14 +32,11 @@
 #define HOLD_DEFAULT 256 /* mdbus_sub_set_hold_back()'s distance at open */
 #define HOLD_EVERY 64	/* hold_back() at every position that is a
 			 * multiple of it (a power of two) */
-#define HOLD_AFTER 4096	/* ... holds once the reader read this many
-			 * messages since it last waited: a round of
-			 * read_wait(), HOLD_GAP tries at one position
-			 * that found nothing (a pause of the feed, not the
-			 * blip of a reader at a flood's heels), or with
-			 * mdbus_sub_fd()'s descriptor any such try
-			 * (not_ready()) */
-#define HOLD_GAP 256
+#define HOLD_AFTER 16384	/* ... holds once the reader read this many
+			 * messages since it last waited (gap_pos) */
+#define HOLD_GAP 64	/* tries at one position that found nothing:
+			 * a pause of the feed, not the blip of a reader
+			 * at a flood's heels */
 #define READ_HOLD 2	/* read_fast(): read, and at such a position */
 #define SKIP_BATCH 4096 /* messages before a start time stepped over per
 			  * try_read() */
@@ -86,7 +83,9 @@ struct mdbus_sub {
 	unsigned empty_looks;   /* not_ready() calls, see there */
 	uint64_t empty_pos;     /* where not_ready() last found nothing, */
 	unsigned empty_tries;   /* how many times in a row */
-	uint64_t gap_pos;       /* where the reader last waited
+	uint64_t gap_pos;       /* where the reader last waited: a round of
+				   read_wait(), HOLD_GAP empty tries, or
+				   one with mdbus_sub_fd()'s descriptor
 				   (hold_back()) */
 	uint64_t hold;          /* mdbus_sub_set_hold_back()'s distance */
 	int landed;             /* lapped before; landing: where it jumped */
@@ -716,18 +715,18 @@ MDBUS_INLINE void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
 /*
  * Called at every HOLD_EVERY-th position the reader reaches by
  * read_fast() or a poll (at the end of a call that passed one). One that
- * read HOLD_AFTER messages or more since it last waited (HOLD_GAP tries
- * at one position that found nothing: a burst's end, not the blip of a
- * reader at a flood's heels) is behind a producer that floods. Within s->hold messages of it (at most
- * a quarter of the ring), it pauses while the producer goes on at a
- * flood's rate (wait_hold()). A reader as fast as its producer otherwise
- * reads at its heels: its loads, and the hardware prefetches they start,
- * take the lines the producer is about to write, and both crawl
- * (libmdbus(3), "Holding back"; README.md, "Performance"). A reader
- * slower than its producer is soon that far behind and never pauses.
+ * read HOLD_AFTER messages or more since it last waited (gap_pos: a
+ * burst's end, not the blip of a reader at a flood's heels) is behind a
+ * producer that floods. Within s->hold messages of it (at most a quarter
+ * of the ring), it pauses while the producer goes on at a flood's rate
+ * (wait_hold()). A reader as fast as its producer otherwise reads at its
+ * heels: its loads, and the hardware prefetches they start, take the
+ * lines the producer is about to write, and both crawl (libmdbus(3),
+ * "Holding back"; README.md, "Performance"). A reader slower than its
+ * producer is soon that far behind and never pauses. Returns 0, so that
+ * a read at such a position ends in a jump here (no frame set up for the
+ * call).
  */
-/* Returns 0, so that a read at such a position ends in a jump here (no
- * frame set up for the call). */
 static MDBUS_NOINLINE int hold_back(mdbus_sub_t *s)
 {
 	uint64_t quarter = s->m.g.capacity / 4;
@@ -965,8 +964,8 @@ MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 	if (r != MDBUS_EEVICTED && check_evicted(s) == 0)
 		publish_position(s);
 	/* Once per call (a call in the loop above would cost every message
-	 * of it), when it passed a HOLD_EVERY-th position; one that found
-	 * nothing there has just set empty_pos (not_ready()). */
+	 * of it), when it passed a HOLD_EVERY-th position and did not end
+	 * at the producer's heels. */
 	if (r != -EAGAIN && got &&
 	    (s->pos & ~(uint64_t)(HOLD_EVERY - 1)) !=
 		    ((s->pos - got) & ~(uint64_t)(HOLD_EVERY - 1)))

@@ -15,7 +15,7 @@
  *
  * Idle: a backlog of 200 messages, the producer stopped: all of it is
  * read by mdbus_sub_try_read() with no -EAGAIN in between, 100 times
- * over (one empty try after each is no wait: past the first 4096
+ * over (one empty try after each is no wait: past the first 16384
  * messages the reader counts as flooded); the looks at the 64th
  * positions less than the distance (128) before each backlog's end end
  * the hold at their first look (the count did not move).
@@ -24,7 +24,7 @@
  * its end is never held (fd_waits(), below): its event loop waits on the
  * descriptor after each -EAGAIN, and the library counts that try as a
  * wait. Before, only 256 tries at one position did, so such a reader
- * counted as flooded for good past its first 4096 messages: held at
+ * counted as flooded for good past its first 16384 messages: held at
  * every 64th message of a burst written faster than it reads.
  *
  * The wait itself (lib/wait.c wait_hold(), linked statically to reach
@@ -259,7 +259,7 @@ static int cmp_u64(const void *a, const void *b)
  * A reader with mdbus_sub_fd()'s descriptor reads bursts of FD_BURST
  * messages, each to its end (-EAGAIN, where its event loop waits on the
  * descriptor): each burst comes after a wait, so none is held, not even
- * past the reader's first 4096 messages. Seen by the time of the read
+ * past the reader's first 16384 messages. Seen by the time of the read
  * reaching the first 64th position of a burst (P1), while another
  * process forges the write count as a flood would move it there
  * (forger()): held, that read lasts as long as wait_hold() does at P1
@@ -270,7 +270,7 @@ static int cmp_u64(const void *a, const void *b)
  */
 #define FD_CHANNEL "holdfd"
 #define FD_BURST 250u
-#define FD_WARM 20
+#define FD_WARM 70 /* bursts before the timed ones: 17 500 messages */
 #define FD_ROUNDS 15
 static void fd_waits(void)
 {
