@@ -562,9 +562,9 @@ long wait_wake_if_waiting(const struct seg_map *m);
  * or overwritten, 0 when nothing changed (wait.c). */
 int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos);
 
-#define WAIT_HOLD_LOOKS 16 /* wait_hold(): looks at the write count at most */
-#define WAIT_HOLD_PAUSES 2 /* cpu_relax() calls before each */
-#define WAIT_HOLD_FLOOD 2  /* messages a look must find published since the
+#define WAIT_HOLD_LOOKS 8 /* wait_hold(): looks at the write count at most */
+#define WAIT_HOLD_PAUSES 4 /* cpu_relax() calls before each */
+#define WAIT_HOLD_FLOOD 4  /* messages a look must find published since the
 			      one before to go on */
 
 /* Readers behind a producer that streams: pauses while the write count

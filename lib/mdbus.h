@@ -486,8 +486,8 @@ int mdbus_sub_replaying(const mdbus_sub_t *sub);
  * empty try once it has mdbus_sub_fd()'s descriptor) looks at the write
  * count at every 64th position (a poll: at the end of that call): while
  * the publisher is less than `distance` messages ahead (at most a
- * quarter of the ring) and publishes at least 2 messages between two
- * looks, it pauses (two CPU pauses a look, 16 looks at most: about
+ * quarter of the ring) and publishes at least 4 messages between two
+ * looks, it pauses (four CPU pauses a look, 8 looks at most: about
  * 0.9 us on an AMD EPYC). A reader as fast as its publisher otherwise
  * reads at its heels, on the cache lines the publisher is about to
  * write, and slows it down, itself with it (libmdbus(3), "Holding

@@ -263,8 +263,9 @@ static int cmp_u64(const void *a, const void *b)
  * reaching the first 64th position of a burst (P1), while another
  * process forges the write count as a flood would move it there
  * (forger()): held, that read lasts as long as wait_hold() does at P1
- * (measured the same way first, the median of FD_ROUNDS: 8 looks or
- * more, else the forger could not keep up and the check is skipped); not
+ * (measured the same way first, the median of FD_ROUNDS: half of
+ * WAIT_HOLD_LOOKS or more, else the forger could not keep up and the
+ * check is skipped); not
  * held, a read's time: the median such read under a third of the median
  * hold.
  */
