@@ -931,7 +931,7 @@ static int more_to_look(mdbus_sub_t *s)
 	return -EAGAIN;
 }
 
-MDBUS_EXPORT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
+MDBUS_EXPORT MDBUS_HOT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 				void *arg, unsigned max)
 {
 	unsigned got = 0, again = 0;
@@ -1093,7 +1093,7 @@ MDBUS_INLINE int try_read(mdbus_sub_t *s, void *buf, size_t len,
 	return try_read_any(s, buf, len, msg);
 }
 
-MDBUS_EXPORT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
+MDBUS_EXPORT MDBUS_HOT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
 				    struct mdbus_msg *msg)
 {
 	return try_read(s, buf, len, msg);
@@ -1307,7 +1307,7 @@ static MDBUS_NOINLINE int read_any(mdbus_sub_t *s, void *buf, size_t len,
 	return read_wait(s, buf, len, msg, timeout_ns);
 }
 
-MDBUS_EXPORT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
+MDBUS_EXPORT MDBUS_HOT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
 				struct mdbus_msg *msg, int64_t timeout_ns)
 {
 	int r = read_fast(s, buf, len, msg);
