@@ -1233,7 +1233,7 @@ static MDBUS_NOINLINE int read_wait(mdbus_sub_t *s, void *buf, size_t len,
 	uint64_t deadline = UINT64_MAX;
 	struct wait_for wf;
 	unsigned round;
-	int r;
+	int r, landed = 0;
 
 	sub_wait_for(s, &wf, s->fd == NULL);
 	wf.bell = s->bell;
@@ -1241,7 +1241,9 @@ static MDBUS_NOINLINE int read_wait(mdbus_sub_t *s, void *buf, size_t len,
 	for (round = 0;; round++) {
 		uint64_t pos = s->pos;
 
-		if (round == 1) /* a wait, not a blip (hold_back()) */
+		/* a wait, not a blip (hold_back()): a second round, unless an
+		 * adaptive watch saw the message land in the first */
+		if (round > 1 || (round == 1 && !landed))
 			s->gap_pos = pos;
 		r = try_read(s, buf, len, msg);
 		wf.pos = wait_count(s);
@@ -1279,8 +1281,8 @@ static MDBUS_NOINLINE int read_wait(mdbus_sub_t *s, void *buf, size_t len,
 				if (r != -EAGAIN)
 					return r;
 			} else if (s->wait == MDBUS_WAIT_ADAPTIVE) {
-				(void)wait_watch(seg_slot(&s->m, pos),
-						 s->m.g.slot_size / 8, pos);
+				landed = wait_watch(seg_slot(&s->m, pos),
+						    s->m.g.slot_size / 8, pos);
 			}
 			r = wait_step(&s->m, s->wait, &wf, round, deadline);
 		}
