@@ -205,16 +205,16 @@ void stats_loss(struct stats *s, uint64_t lost);
 void stats_line(struct stats *s, uint64_t lag, uint64_t interval_ns);
 void stats_summary(struct stats *s, FILE *f, uint64_t elapsed_ns);
 
+/* status.c: mdbus_channel_stats() without consumers: 0 with *st filled,
+ * also when the consumer table is missing or spoiled (MDBUS_ETABLE:
+ * nothing that calls it needs the consumers), else the negative error. */
+int channel_header(const char *channel, const char *dir,
+		   struct mdbus_stats *st);
+
 /* record.c: --record FILE. */
 struct recorder;
 struct mdbus_rec_info;
 /* The header of a recording of the live channel: its geometry. */
-/* mdbus_channel_stats() without consumers: 0 with *st filled, also when
- * the consumer table is missing or spoiled (MDBUS_ETABLE: nothing here
- * needs it), else the negative error (status.c). */
-int channel_header(const char *channel, const char *dir,
-		   struct mdbus_stats *st);
-
 int rec_info_of(struct mdbus_rec_info *info, const char *channel,
 		const struct mdbus_sub_config *sub);
 /* Creates path with the header info; an existing file is an error

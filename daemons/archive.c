@@ -875,8 +875,7 @@ static int archive_open(struct archive *a, char *err, size_t errlen)
 	r = open_note(a, err, errlen);
 	if (r < 0)
 		return r;
-	/* the handle's, not mdbus_channel_stats()'s, which fails while the
-	 * consumer table is spoiled (any registered reader can spoil it) */
+	/* the handle's, not mdbus_channel_stats()'s: no second look by name */
 	a->epoch = mdbus_pub_epoch(a->pub);
 	rec_info(a);
 	return open_reader(a, err, errlen);

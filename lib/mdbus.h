@@ -413,7 +413,9 @@ int mdbus_sub_open_wait(mdbus_sub_t **out, const char *channel,
  * mdbus_sub_reopen() registers again); MDBUS_EREPLACED
  * when nothing is left to read in a replaced segment. Messages the
  * producer overwrote before they were read are skipped and counted in
- * msg->lost. Never returns a torn, stale or duplicated message. No syscall. */
+ * msg->lost. Never returns a torn, stale or duplicated message. No syscall;
+ * never waits for a message (it may pause to hold back:
+ * mdbus_sub_set_hold_back()). */
 int mdbus_sub_try_read(mdbus_sub_t *sub, void *buf, size_t len,
 		       struct mdbus_msg *msg);
 
@@ -597,7 +599,8 @@ struct mdbus_counter {
  * (the last publisher's, also after it stopped or died; none in a segment
  * whose publisher defined none). Fills up to `max` into out[] and returns
  * how many are defined (more than max: the rest left out), or a negative
- * error: those of mdbus_channel_stats(), MDBUS_ECORRUPT when the table
+ * error: those of mdbus_channel_stats() but MDBUS_ETABLE, MDBUS_ECORRUPT
+ * when the table
  * is absurd (more than MDBUS_COUNTERS_MAX, an unknown kind), -EAGAIN when
  * the publisher redefined it throughout many tries. Not for the hot
  * path. */

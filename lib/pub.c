@@ -618,8 +618,9 @@ static MDBUS_COLD int publish_checked(struct mdbus_pub *p, uint16_t type,
 			   ts_ns ? ts_ns : clock_realtime_ns());
 }
 
-MDBUS_EXPORT MDBUS_HOT int mdbus_pub_publish(mdbus_pub_t *p, uint16_t type,
-				   const void *data, size_t size, uint64_t ts_ns)
+MDBUS_EXPORT MDBUS_HOT int
+mdbus_pub_publish(mdbus_pub_t *p, uint16_t type, const void *data, size_t size,
+		  uint64_t ts_ns)
 {
 	/* the common case, checked at once; anything else out of line */
 	if (MDBUS_UNLIKELY(p->claimed || size > seg_payload_max(&p->m) ||
@@ -628,9 +629,9 @@ MDBUS_EXPORT MDBUS_HOT int mdbus_pub_publish(mdbus_pub_t *p, uint16_t type,
 	return publish_one(p, type, data, size, ts_ns);
 }
 
-MDBUS_EXPORT MDBUS_HOT int mdbus_pub_publish_batch(mdbus_pub_t *p,
-					 const struct mdbus_pub_msg *msgs,
-					 unsigned count)
+MDBUS_EXPORT MDBUS_HOT int
+mdbus_pub_publish_batch(mdbus_pub_t *p, const struct mdbus_pub_msg *msgs,
+			unsigned count)
 {
 	uint64_t n = p->next;
 	unsigned i;

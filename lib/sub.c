@@ -83,9 +83,11 @@ struct mdbus_sub {
 	unsigned empty_looks;   /* not_ready() calls, see there */
 	uint64_t empty_pos;     /* where not_ready() last found nothing, */
 	unsigned empty_tries;   /* how many times in a row */
-	uint64_t gap_pos;       /* where the reader last waited: a round of
-				   read_wait(), HOLD_GAP empty tries, or
-				   one with mdbus_sub_fd()'s descriptor
+	uint64_t gap_pos;       /* where the reader last waited: a second
+				   round of read_wait() (unless the adaptive
+				   watch saw the message land), HOLD_GAP
+				   empty tries, or one with mdbus_sub_fd()'s
+				   descriptor
 				   (hold_back()) */
 	uint64_t hold;          /* mdbus_sub_set_hold_back()'s distance */
 	int landed;             /* lapped before; landing: where it jumped */
@@ -434,7 +436,6 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 		r = err_set(-ENOMEM, "out of memory");
 	if (r == 0)
 		r = attach(s);
-	s->gap_pos = s->pos; /* no flood read yet (hold_back()) */
 	if (r < 0) {
 		free(s->archive_dir);
 		free(s->owner);
@@ -443,6 +444,7 @@ MDBUS_EXPORT int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 		free(s);
 		return r;
 	}
+	s->gap_pos = s->pos; /* no flood read yet (hold_back()) */
 	*out = s;
 	return 0;
 }
@@ -931,10 +933,11 @@ static int more_to_look(mdbus_sub_t *s)
 	return -EAGAIN;
 }
 
-MDBUS_EXPORT MDBUS_HOT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
-				void *arg, unsigned max)
+MDBUS_EXPORT MDBUS_HOT int
+mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn, void *arg, unsigned max)
 {
 	unsigned got = 0, again = 0;
+	uint64_t start = s->pos;
 	int r = 0, stop = 0;
 
 	r = check_evicted(s);
@@ -966,9 +969,8 @@ MDBUS_EXPORT MDBUS_HOT int mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn,
 	/* Once per call (a call in the loop above would cost every message
 	 * of it), when it passed a HOLD_EVERY-th position and did not end
 	 * at the producer's heels. */
-	if (r != -EAGAIN && got &&
-	    (s->pos & ~(uint64_t)(HOLD_EVERY - 1)) !=
-		    ((s->pos - got) & ~(uint64_t)(HOLD_EVERY - 1)))
+	if (r >= 0 && got && (s->pos & ~(uint64_t)(HOLD_EVERY - 1)) !=
+				 (start & ~(uint64_t)(HOLD_EVERY - 1)))
 		(void)hold_back(s);
 	s->corrupt_next = got > 0 && r == MDBUS_ECORRUPT;
 	if (got > 0 || r == -EAGAIN)
@@ -1093,8 +1095,9 @@ MDBUS_INLINE int try_read(mdbus_sub_t *s, void *buf, size_t len,
 	return try_read_any(s, buf, len, msg);
 }
 
-MDBUS_EXPORT MDBUS_HOT int mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
-				    struct mdbus_msg *msg)
+MDBUS_EXPORT MDBUS_HOT int
+mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
+		   struct mdbus_msg *msg)
 {
 	return try_read(s, buf, len, msg);
 }
@@ -1309,8 +1312,9 @@ static MDBUS_NOINLINE int read_any(mdbus_sub_t *s, void *buf, size_t len,
 	return read_wait(s, buf, len, msg, timeout_ns);
 }
 
-MDBUS_EXPORT MDBUS_HOT int mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len,
-				struct mdbus_msg *msg, int64_t timeout_ns)
+MDBUS_EXPORT MDBUS_HOT int
+mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len, struct mdbus_msg *msg,
+	       int64_t timeout_ns)
 {
 	int r = read_fast(s, buf, len, msg);
 
@@ -1470,6 +1474,7 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 	}
 	publish_position(&fresh);
 	fresh.gap_pos = fresh.pos;
+	fresh.empty_tries = 0;
 	detach(s);
 	if (!took)
 		replay_close(s->rp);

@@ -279,10 +279,11 @@ void t_two_processes()
 	mdbus_pub_config c = config(256);
 	mdbus::publisher(std::string("cxx"), c).close(); /* the channel exists */
 	mdbus::subscriber s("cxx", oldest());
+
+	s.hold_back(0); /* each message the moment it is there */
 	pid_t pid = fork();
 	int status = 0;
 
-	s.hold_back(0); /* each message the moment it is there */
 	CHECK(pid >= 0);
 	if (pid == 0)
 		_exit(child_publish());

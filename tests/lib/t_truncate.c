@@ -16,7 +16,8 @@
  * What else a table writer can do: a hard link to the table keeps nobody
  * out; a rewritten header or a grown file keeps out registered readers
  * only until the publisher's next heartbeat (anonymous readers not at
- * all); a name squatted where a resuming publisher must make its table
+ * all), and hides only the consumers from mdbus_channel_stats()
+ * (MDBUS_ETABLE, the rest of the statistics filled); a name squatted where a resuming publisher must make its table
  * makes it take the channel over with a new segment; a table file left
  * behind is swept by the channel's next publisher.
  */
@@ -123,6 +124,8 @@ static void spoiled_table(void)
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
 	char table[512], link_path[512], orphan[512];
 	struct seg_table_header *t;
+	struct mdbus_consumer_stat cs[4];
+	struct mdbus_stats st;
 	mdbus_pub_t *p = tu_pub_open("spoil", &c);
 	mdbus_sub_t *s;
 	size_t len;
@@ -136,6 +139,16 @@ static void spoiled_table(void)
 
 	t = tu_map_file(table, &len);
 	atomic_store(&t->magic, 0);
+	/* the statistics all the same, the consumers unknown (and cons[]
+	 * untouched) */
+	memset(cs, 0x5a, sizeof cs);
+	TU_CHECK_EQ(mdbus_pub_publish(p, 1, "x", 1, 1), 0);
+	TU_CHECK_RC(mdbus_channel_stats("spoil", tu_dir(), &st, cs, 4),
+		    MDBUS_ETABLE);
+	TU_CHECK_EQ(st.pub.write_num, 1);
+	TU_CHECK_EQ(st.capacity, 64);
+	TU_CHECK_EQ(st.consumers, 0);
+	TU_CHECK_EQ(cs[0].pid, 0x5a5a5a5a);
 	TU_CHECK_RC(sub_try("spoil", 0, &s), MDBUS_ECORRUPT);
 	TU_CHECK_RC(sub_try("spoil", 1, &s), 0); /* anonymous: no table */
 	mdbus_sub_close(s);
