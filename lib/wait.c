@@ -228,8 +228,8 @@ int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
  * than a load per pause, for each takes the count's line from the
  * producer; the messages are read by their stamps (acquire, pairing with
  * the producer's release store of each complete stamp). A forged count
- * can make the wait last its WAIT_HOLD_LOOKS looks, no more (distance is
- * at most a quarter of the ring: sub.c). Returns the looks taken.
+ * can make the wait last its WAIT_HOLD_LOOKS looks, no more. Returns the
+ * looks taken.
  */
 unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
 		   uint64_t distance)
@@ -237,11 +237,11 @@ unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
 	uint64_t seen = atomic_load_explicit(write_num, memory_order_relaxed);
 	unsigned looks = 0;
 
-	/* Signed: a count at or behind pos (the stamps of a batch go before
-	 * its count, and one message's stamp before its count) is the
-	 * heels, distance 0 */
-	while (looks < WAIT_HOLD_LOOKS &&
-	       (int64_t)(seen - pos) < (int64_t)distance) {
+	/* Unsigned: a count behind pos (the reader inside a batch whose
+	 * stamps went before its count) is taken as far ahead, and the
+	 * reader is not held: a batch publisher outruns its reader anyway,
+	 * and holding there showed no gain (README.md, "Performance"). */
+	while (looks < WAIT_HOLD_LOOKS && seen - pos < distance) {
 		uint64_t w;
 		unsigned i;
 
