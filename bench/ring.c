@@ -223,6 +223,29 @@ static int ring_consume(void *h, struct bench_sink *k)
 }
 
 /*
+ * ring-lines: target 4's floor. Its reader waits for each slot's complete
+ * stamp and takes nothing else (no copy, no re-check, no bench_take()):
+ * what pulling one line a message, written by the producer's CPU, costs
+ * the reader on this machine, against which a catch-up's own work per
+ * message shows (summary.c). A stamp past the one wanted (lapped) ends
+ * the wait too: a catch-up run that laps reports its loss elsewhere.
+ */
+static int ring_touch(void *h, struct bench_sink *k)
+{
+	struct ring_view *s = h;
+
+	for (; s->n <= k->last; s->n++) {
+		const _Atomic uint64_t *slot = ring_slot(s, s->n);
+
+		/* Pairs with the producer's release store of 2n+2. */
+		while (atomic_load_explicit(&slot[0], memory_order_acquire) <
+		       2 * s->n + 2)
+			;
+	}
+	return 0;
+}
+
+/*
  * ring-slow: the ring with steps of dependent arithmetic (as many as
  * bench_ring_pad() set) after each publish, the message already public,
  * so that its producer costs what another's does (summary.c sets them
@@ -268,8 +291,8 @@ static uint32_t ring_page_offset(const struct bench_run *run, uint64_t seq)
 	return (uint32_t)(at % BENCH_PAGE); /* the mapping starts a page */
 }
 
-/* The two transports differ in name and publish only. */
-#define RING_TRANSPORT(NAME, PUBLISH) {					\
+/* The transports differ in name, publish and consume only. */
+#define RING_TRANSPORT(NAME, PUBLISH, CONSUME) {			\
 	.name = NAME,							\
 	.setup = ring_setup,						\
 	.teardown = ring_teardown,					\
@@ -277,13 +300,15 @@ static uint32_t ring_page_offset(const struct bench_run *run, uint64_t seq)
 	.publish = PUBLISH,						\
 	.pub_close = ring_view_close,					\
 	.sub_open = ring_sub_open,					\
-	.sub_consume = ring_consume,					\
+	.sub_consume = CONSUME,						\
 	.sub_read = ring_read,						\
 	.sub_close = ring_view_close,					\
 	.page_offset = ring_page_offset,				\
 }
 
 const struct bench_transport bench_ring_transport =
-	RING_TRANSPORT("ring", ring_publish);
+	RING_TRANSPORT("ring", ring_publish, ring_consume);
 const struct bench_transport bench_ring_slow_transport =
-	RING_TRANSPORT("ring-slow", ring_publish_slow);
+	RING_TRANSPORT("ring-slow", ring_publish_slow, ring_consume);
+const struct bench_transport bench_ring_lines_transport =
+	RING_TRANSPORT("ring-lines", ring_publish, ring_touch);

@@ -23,7 +23,7 @@ enum metric {
 	LAT_P50_MDBUS, LAT_P50_RING, LAT_P99_MDBUS, LAT_P99_RING,
 	DLV_MDBUS, DLV_BATCH, DLV_RING, DLV_RSLOW,
 	PUB_0, RSLOW_0, PUB_ACTIVE, PUB_IDLE, RING_0, RING_ACTIVE, BPUB_0, BPUB_ACTIVE,
-	CATCH_READ, CATCH_POLL, CATCH_RING,
+	CATCH_READ, CATCH_POLL, CATCH_RING, CATCH_LINES,
 	WAKE_MDBUS, WAKE_MQ,
 	METRICS
 };
@@ -162,6 +162,7 @@ static int one_rep(struct samples *s, const struct bench_opts *o,
 	r |= catchup(s, ring, o, CATCH_RING);
 	r |= catchup(s, md, o, CATCH_READ);
 	r |= catchup(s, mdb, o, CATCH_POLL);
+	r |= catchup(s, &bench_ring_lines_transport, o, CATCH_LINES);
 	r |= latency(s, md, BENCH_ADAPTIVE, WAKE_PACE_NS, WAKE_SAMPLES, o,
 		     WAKE_MDBUS, METRICS);
 	r |= latency(s, &bench_mq_transport, BENCH_SPIN, WAKE_PACE_NS,
@@ -231,6 +232,9 @@ static const struct row rows[] = {
 	{ "4 catch-up M/s, read (vs dlv 2)", CATCH_READ, DLV_MDBUS, 1e3, 1, "(reference)" },
 	{ "4 catch-up M/s, poll (vs dlv 2)", CATCH_POLL, DLV_BATCH, 1e3, 1, ">= 2.0" },
 	{ "4 ring catch-up M/s (vs its dlv)", CATCH_RING, DLV_RING, 1e3, 1, "(reference)" },
+	/* the floor: a line a message pulled, nothing done with it
+	 * (ring.c, ring-lines) */
+	{ "4 line-pull floor M/s (vs poll)", CATCH_LINES, CATCH_POLL, 1e3, 1, "(floor)" },
 	{ "5 wake-up p50 us, 1/ms (vs mq)", WAKE_MDBUS, WAKE_MQ, 1e3, 1, "<= 1.0" },
 };
 
