@@ -426,7 +426,10 @@ int mdbus_sub_try_read(mdbus_sub_t *sub, void *buf, size_t len,
  * was, the handler is called once more for the same msg->seq with
  * payload NULL, meaning "what you read was overwritten: discard it",
  * and the message counts as lost. Return 0 to go on, non-zero to stop
- * after this message. */
+ * after this message. It must not read, reopen or close the handle it is
+ * called for (mdbus_sub_poll(), _read(), _try_read(), _reopen(),
+ * _close()); mdbus_sub_position() (msg->seq there) and the other
+ * functions that only look at it are fine. */
 typedef int (*mdbus_msg_handler)(void *arg, const struct mdbus_msg *msg,
 				 const void *payload);
 

@@ -8,7 +8,10 @@
  * call with payload NULL), and every sequence number is accounted for
  * exactly once: handed over and kept, taken back, or counted in
  * msg.lost, in order. Lossless mode: batches of at most 16, nothing lost,
- * every payload right.
+ * every payload right. Each twice: blocks of 16 slots (a gap after each:
+ * the general loop) and one block of 64 slots, a whole page (lib/sub.c
+ * poll_run()'s loop). In each call mdbus_sub_position() is
+ * the message's seq.
  */
 #include <errno.h>
 #include <string.h>
@@ -26,6 +29,7 @@ struct tally {
 	uint64_t lost;      /* msg.lost summed */
 	uint64_t bad_seq;   /* a payload seen torn, UINT64_MAX: none */
 	int dawdle;
+	const mdbus_sub_t *s; /* mdbus_sub_position() is msg->seq in a call */
 };
 
 static int handler(void *arg, const struct mdbus_msg *m, const void *payload)
@@ -42,6 +46,10 @@ static int handler(void *arg, const struct mdbus_msg *m, const void *payload)
 		t->bad_seq = UINT64_MAX;
 		return 0;
 	}
+	if (mdbus_sub_position(t->s) != m->seq)
+		tu_fail("position %llu in the handler of message %llu",
+			(unsigned long long)mdbus_sub_position(t->s),
+			(unsigned long long)m->seq);
 	if (t->bad_seq != UINT64_MAX)
 		tu_fail("message %llu was torn and not taken back",
 			(unsigned long long)t->bad_seq);
@@ -65,16 +73,33 @@ struct shared {
 
 static struct shared *sh;
 
+/* A channel of 64 slots: 4 blocks of 16, or 1 of 64 (whole pages) */
+static uint32_t spb;
+
+static struct mdbus_pub_config config(enum mdbus_mode mode)
+{
+	return tu_config(64, spb, 64 / spb, mode);
+}
+
+/* poll.ow16, poll.ll64, ... */
+static const char *channel(enum mdbus_mode mode)
+{
+	static char name[16];
+
+	snprintf(name, sizeof(name), "poll.%s%u", mode ? "ll" : "ow", spb);
+	return name;
+}
+
 static int publisher(void *arg)
 {
 	enum mdbus_mode mode = (enum mdbus_mode)(intptr_t)arg;
-	struct mdbus_pub_config c = tu_config(64, 16, 4, mode);
+	struct mdbus_pub_config c = config(mode);
 	unsigned char buf[PMAX];
 	mdbus_pub_t *p;
 	uint64_t n;
 	int r;
 
-	p = tu_pub_open(mode ? "poll.ll" : "poll.ow", &c);
+	p = tu_pub_open(channel(mode), &c);
 	atomic_store(&sh->ready, 1);
 	tu_await(&sh->ready, 2, 30, "reader");
 	for (n = 0; n < N; n++) {
@@ -88,9 +113,9 @@ static int publisher(void *arg)
 
 static void run(enum mdbus_mode mode)
 {
-	const char *ch = mode ? "poll.ll" : "poll.ow";
+	const char *ch = channel(mode);
 	struct tally t = { .bad_seq = UINT64_MAX, .dawdle = !mode };
-	struct mdbus_pub_config c = tu_config(64, 16, 4, mode);
+	struct mdbus_pub_config c = config(mode);
 	mdbus_sub_t *s;
 	pid_t kid;
 	int r, batches = 0;
@@ -101,6 +126,7 @@ static void run(enum mdbus_mode mode)
 	tu_await(&sh->ready, 1, 30, "publisher");
 	s = tu_sub_open(ch, "poller", MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
 	t.next = mdbus_sub_position(s);
+	t.s = s;
 	atomic_store(&sh->ready, 2);
 	while (t.next < N) {
 		r = mdbus_sub_poll(s, handler, &t, 16);
@@ -128,7 +154,9 @@ int main(void)
 {
 	tu_init("t_poll", 120);
 	sh = tu_shared(sizeof *sh);
-	run(MDBUS_MODE_OVERWRITE);
-	run(MDBUS_MODE_LOSSLESS);
+	for (spb = 16; spb <= 64; spb *= 4) {
+		run(MDBUS_MODE_OVERWRITE);
+		run(MDBUS_MODE_LOSSLESS);
+	}
 	return 0;
 }
