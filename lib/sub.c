@@ -1005,7 +1005,7 @@ MDBUS_EXPORT MDBUS_HOT int
 mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn, void *arg, unsigned max)
 {
 	unsigned got = 0, again = 0;
-	int r = 0, stop = 0, fast;
+	int r = 0, stop = 0;
 
 	r = check_evicted(s);
 	if (r < 0)
@@ -1014,9 +1014,12 @@ mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn, void *arg, unsigned max)
 		s->corrupt_next = 0;
 		return MDBUS_ECORRUPT;
 	}
-	fast = !s->replaying && !s->skip_before_ns && s->m.g.contiguous;
 	while (got < max && !stop) {
-		if (fast) {
+		/* Looked at again after every message poll_run() leaves: a
+		 * lap there may send the reader to the archive (fall_back()),
+		 * whose messages the ring may still hold, and the archive's
+		 * end back to the ring. */
+		if (!s->replaying && !s->skip_before_ns && s->m.g.contiguous) {
 			int taken = 0;
 
 			got += poll_run(s, fn, arg, max - got, &stop, &taken);

@@ -24,7 +24,11 @@
  *  - records and names that cannot be where they are (far ahead of
  *    everything published, out of order): MDBUS_ECORRUPT once, naming
  *    the file, then the next file, what neither holds counted lost;
- *    never a wait for a message that will not come.
+ *    never a wait for a message that will not come;
+ *  - mdbus_sub_poll() lapped in a ring of whole pages (lib/sub.c
+ *    poll_run()'s loop) goes on in the archive for the rest of the call:
+ *    the ring's oldest message comes from the archive's copy, so a ring
+ *    published in the handler meanwhile takes nothing back.
  */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include <dirent.h>
@@ -45,7 +49,7 @@
 #define PMAX (SLOT - MDBUS_SLOT_HEADER)
 #define RING 64 /* 16 slots x 4 blocks */
 #define NOBODY 65534
-#define NDIRS 7
+#define NDIRS 8
 
 static char dirs[NDIRS][256];
 static unsigned listings; /* fdopendir() calls: directory listings */
@@ -500,6 +504,79 @@ static void t_short_buffer(void)
 	tu_note("short buffer: -EMSGSIZE, then the same message");
 }
 
+/* --------------------- mdbus_sub_poll() lapped, a ring of whole pages */
+
+#define FB_TOP (10 + 3 * RING) /* published before the poll */
+
+struct fell {
+	mdbus_pub_t *p;
+	uint64_t next, back;
+};
+
+/* Every message once, in order, nothing lost; at the ring's oldest
+ * message (which the archive hands over) the producer publishes and
+ * archives a ring more, as a producer would while a handler runs: the
+ * ring's copy of that message is overwritten during the call. */
+static int fell_poll(void *arg, const struct mdbus_msg *m, const void *payload)
+{
+	struct fell *f = arg;
+	const char *bad;
+
+	if (!payload) {
+		f->back++;
+		return 0;
+	}
+	if (m->seq != f->next || m->lost)
+		tu_fail("fell back: seq %llu lost %llu, want %llu lost 0",
+			(unsigned long long)m->seq, (unsigned long long)m->lost,
+			(unsigned long long)f->next);
+	if ((bad = tu_msg_bad(m, payload, PMIN, PMAX)))
+		tu_fail("fell back: %s", bad);
+	if (m->seq == FB_TOP - RING) {
+		publish(f->p, FB_TOP, FB_TOP + RING);
+		archive_range(dirs[7], "pollfb", FB_TOP, FB_TOP + RING);
+		mdbus_pub_archive_progress(f->p, FB_TOP + RING, 0);
+	}
+	f->next++;
+	return 0;
+}
+
+static void t_poll_fell_back(void)
+{
+	/* 32 slots of 128 bytes a block: whole pages */
+	struct mdbus_pub_config c = tu_config(SLOT, 32, 2, MDBUS_MODE_OVERWRITE);
+	struct fell f = { .next = 0 };
+	mdbus_sub_t *s;
+	int r;
+
+	c.archive_dir = dirs[7];
+	f.p = tu_pub_open("pollfb", &c);
+	publish(f.p, 0, 10);
+	archive_range(dirs[7], "pollfb", 0, 10);
+	mdbus_pub_archive_progress(f.p, 10, 0);
+	/* the archive named: open while the ring holds the start */
+	s = sub_open("pollfb", MDBUS_START_SEQ, 0, dirs[7], 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 0); /* in the ring */
+	/* lapped three times over; the archive has it all */
+	publish(f.p, 10, FB_TOP);
+	archive_range(dirs[7], "pollfb", 10, FB_TOP);
+	mdbus_pub_archive_progress(f.p, FB_TOP, 0);
+	/* one call: the lap, the archive to its end, then the ring */
+	r = mdbus_sub_poll(s, fell_poll, &f, 1000);
+	if (f.back || mdbus_sub_lost(s))
+		tu_fail("fell back: %llu taken back, %llu lost, of the "
+			"archive's messages", (unsigned long long)f.back,
+			(unsigned long long)mdbus_sub_lost(s));
+	TU_CHECK_EQ(r, FB_TOP + RING);
+	TU_CHECK_EQ(f.next, FB_TOP + RING);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	TU_CHECK_RC(mdbus_sub_poll(s, fell_poll, &f, 1000), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(f.p);
+	tu_note("poll lapped in a ring of whole pages: the archive, nothing "
+		"taken back");
+}
+
 int main(void)
 {
 	tu_init("t_replay", 60);
@@ -513,5 +590,6 @@ int main(void)
 	t_many();
 	t_far();
 	t_short_buffer();
+	t_poll_fell_back();
 	return 0;
 }
