@@ -12,11 +12,22 @@
  * the general loop) and one block of 64 slots, a whole page (lib/sub.c
  * poll_run()'s loop). In each call mdbus_sub_position() is
  * the message's seq.
+ *
+ * Then exact cases in one process, both geometries, the producer's writes
+ * made from the handler (as a producer would during the call): a message
+ * taken back and the rest of the ring in the same call; the handler
+ * stopping on a message then taken back (3 returned, the next call goes
+ * on); a take-back then a lap (the loss counted into the first message
+ * of the run after it). Every call of the handler, msg.lost, the return
+ * value, mdbus_sub_lost(), the loss events and the entry's lost and
+ * read_num words (lossless: the message's seq in each call; overwrite:
+ * the call's start, or the landing of a lap) are as the protocol says.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "mdbus.h"
+#include "layout.h"
 #include "testutil.h"
 
 #define N 30000u
@@ -150,6 +161,196 @@ static void run(enum mdbus_mode mode)
 	mdbus_sub_close(s);
 }
 
+/* ------------------------------------------ exact, in one process */
+
+#define EV_MAX 256
+
+struct event {
+	uint64_t seq, lost;
+	int back; /* payload NULL: taken back */
+};
+
+struct script {
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+	const struct seg_consumer *e; /* the reader's entry */
+	int lossless;
+	uint64_t w;        /* published so far */
+	uint64_t call_pos; /* the position when the call began */
+	uint64_t landing;  /* where a lap lands (overwrite: read_num), or
+			    * UINT64_MAX */
+	uint64_t at, more; /* at message `at` the producer writes `more` */
+	int stop;          /* ... and the handler returns this */
+	size_t n;
+	struct event ev[EV_MAX];
+};
+
+static void pub_to(struct script *sc, uint64_t to)
+{
+	unsigned char buf[PMAX];
+
+	for (; sc->w < to; sc->w++)
+		TU_CHECK_RC(tu_publish_seq(sc->p, sc->w, buf, 0, PMAX), 0);
+}
+
+static int scripted(void *arg, const struct mdbus_msg *m, const void *payload)
+{
+	struct script *sc = arg;
+	uint64_t rn = atomic_load(&sc->e->read_num);
+	const char *bad;
+
+	TU_CHECK(sc->n < EV_MAX);
+	sc->ev[sc->n++] = (struct event){ m->seq, m->lost, !payload };
+	if (!payload)
+		return 0;
+	TU_CHECK_EQ(mdbus_sub_position(sc->s), m->seq);
+	if (rn != (sc->lossless ? m->seq : m->seq >= sc->landing ? sc->landing
+							      : sc->call_pos))
+		tu_fail("read_num %llu in the handler of message %llu",
+			(unsigned long long)rn, (unsigned long long)m->seq);
+	if ((bad = tu_msg_bad(m, payload, 0, PMAX)))
+		tu_fail("%s", bad);
+	if (m->seq != sc->at)
+		return 0;
+	pub_to(sc, sc->w + sc->more);
+	return sc->stop;
+}
+
+/* One poll of up to max: returns its result. */
+static int poll_script(struct script *sc, unsigned max)
+{
+	sc->n = 0;
+	sc->call_pos = mdbus_sub_position(sc->s);
+	return mdbus_sub_poll(sc->s, scripted, sc, max);
+}
+
+/* The events of the last poll are messages from..to - 1 (the first with
+ * lost_first lost), message `back` (if in that range) taken back after it
+ * was handed over; starting at event *i. */
+static void expect(const struct script *sc, size_t *i, uint64_t from,
+		   uint64_t to, uint64_t lost_first, uint64_t back)
+{
+	for (uint64_t q = from; q < to; q++) {
+		for (int b = 0; b <= (q == back); b++, (*i)++) {
+			const struct event *e = &sc->ev[*i];
+
+			if (*i >= sc->n || e->seq != q || e->back != b ||
+			    e->lost != (q == from && !b ? lost_first : 0))
+				tu_fail("event %zu: seq %llu lost %llu%s, want "
+					"%llu lost %llu%s", *i,
+					*i < sc->n ? (unsigned long long)e->seq : 0ULL,
+					*i < sc->n ? (unsigned long long)e->lost : 0ULL,
+					*i < sc->n && e->back ? " taken back" : "",
+					(unsigned long long)q,
+					(unsigned long long)(q == from && !b ? lost_first : 0),
+					b ? " taken back" : "");
+		}
+	}
+}
+
+/* A channel of 64 slots (spb a block), 10 messages published, a reader
+ * registered at the oldest. */
+static void script_open(struct script *sc, const char *name,
+			enum mdbus_mode mode)
+{
+	struct mdbus_pub_config c = config(mode);
+	char ch[32];
+	size_t len;
+	void *tab;
+
+	snprintf(ch, sizeof ch, "%s%u", name, spb);
+	memset(sc, 0, sizeof *sc);
+	sc->lossless = mode == MDBUS_MODE_LOSSLESS;
+	sc->landing = sc->at = UINT64_MAX;
+	sc->p = tu_pub_open(ch, &c);
+	pub_to(sc, 10);
+	sc->s = tu_sub_open(ch, "exact", MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	TU_CHECK_EQ(mdbus_sub_position(sc->s), 0);
+	tab = tu_map_file(tu_table_path(ch), &len);
+	for (unsigned i = 0; i < c.max_consumers && !sc->e; i++)
+		if (!strcmp((const char *)tu_entry(tab, i)->name, "exact"))
+			sc->e = tu_entry(tab, i);
+	TU_CHECK(sc->e != NULL); /* mapped until the test ends */
+}
+
+static void script_check(const struct script *sc, uint64_t pos,
+			 uint64_t lost, uint64_t events)
+{
+	TU_CHECK_EQ(mdbus_sub_position(sc->s), pos);
+	TU_CHECK_EQ(atomic_load(&sc->e->read_num), pos);
+	TU_CHECK_EQ(mdbus_sub_lost(sc->s), lost);
+	TU_CHECK_EQ(atomic_load(&sc->e->lost), lost);
+	TU_CHECK_EQ(mdbus_sub_loss_events(sc->s), events);
+}
+
+static void script_close(struct script *sc)
+{
+	mdbus_sub_close(sc->s);
+	mdbus_pub_close(sc->p);
+}
+
+/* A poll of up to max returns want, with messages from..to - 1 (nothing
+ * lost before them), `back` taken back after it was handed over. */
+static void called(struct script *sc, unsigned max, int want, uint64_t from,
+		   uint64_t to, uint64_t back)
+{
+	size_t i = 0;
+
+	TU_CHECK_RC(poll_script(sc, max), want);
+	expect(sc, &i, from, to, 0, back);
+	TU_CHECK_EQ(i, sc->n);
+}
+
+static void exact(void)
+{
+	struct script sc;
+	size_t i = 0;
+
+	/* 3 taken back (58 more written: 67 in its slot), then 4..67 */
+	script_open(&sc, "px.back", MDBUS_MODE_OVERWRITE);
+	sc.at = 3;
+	sc.more = 58;
+	called(&sc, 1000, 67, 0, 68, 3);
+	script_check(&sc, 68, 1, 0);
+	called(&sc, 1000, 0, 68, 68, UINT64_MAX);
+	script_close(&sc);
+
+	/* the handler stops on 3, which is then taken back */
+	script_open(&sc, "px.stop", MDBUS_MODE_OVERWRITE);
+	sc.at = 3;
+	sc.more = 58;
+	sc.stop = 1;
+	called(&sc, 1000, 3, 0, 4, 3);
+	script_check(&sc, 4, 1, 0);
+	called(&sc, 1000, 64, 4, 68, UINT64_MAX);
+	script_check(&sc, 68, 1, 0);
+	script_close(&sc);
+
+	/* 5 taken back and lapped: 200 more written (write count 210), the
+	 * reader lands at 210 - 64 = 146 and 6..145 are lost, counted into
+	 * 146's msg.lost */
+	script_open(&sc, "px.lap", MDBUS_MODE_OVERWRITE);
+	sc.at = 5;
+	sc.more = 200;
+	sc.landing = 146;
+	TU_CHECK_RC(poll_script(&sc, 1000), 5 + 64);
+	expect(&sc, &i, 0, 6, 0, 5);
+	expect(&sc, &i, 146, 210, 140, UINT64_MAX);
+	TU_CHECK_EQ(i, sc.n);
+	script_check(&sc, 210, 141, 1);
+	script_close(&sc);
+
+	/* lossless: the position in the entry per message, max kept */
+	script_open(&sc, "px.ll", MDBUS_MODE_LOSSLESS);
+	called(&sc, 4, 4, 0, 4, UINT64_MAX);
+	script_check(&sc, 4, 0, 0);
+	called(&sc, 1000, 6, 4, 10, UINT64_MAX);
+	script_check(&sc, 10, 0, 0);
+	script_close(&sc);
+	tu_note("exact cases, blocks of %u slots: take-back, stop, lap, "
+		"lossless positions", spb);
+}
+
 int main(void)
 {
 	tu_init("t_poll", 120);
@@ -157,6 +358,7 @@ int main(void)
 	for (spb = 16; spb <= 64; spb *= 4) {
 		run(MDBUS_MODE_OVERWRITE);
 		run(MDBUS_MODE_LOSSLESS);
+		exact();
 	}
 	return 0;
 }
