@@ -442,7 +442,7 @@ typedef int (*mdbus_msg_handler)(void *arg, const struct mdbus_msg *msg,
  * message was handed over in this call; otherwise the next call returns
  * it). Loss is counted as by try_read (msg->lost). The reader's position
  * goes to the shared table after each message when the channel is
- * lossless, else once per call. No syscall. */
+ * lossless, else once per call and where a lap moved it on. No syscall. */
 int mdbus_sub_poll(mdbus_sub_t *sub, mdbus_msg_handler handler, void *arg,
 		   unsigned max);
 
