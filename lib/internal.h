@@ -307,7 +307,7 @@ static inline _Atomic uint64_t *seg_slot(const struct seg_map *m, uint64_t n)
 
 	/* block_stride (page aligned) and slot_size (a power of two >= 64)
 	 * are whole words, so the slot is word aligned by construction */
-	if (m->g.contiguous) /* blocks of whole pages: the common case */
+	if (MDBUS_LIKELY(m->g.contiguous)) /* blocks of whole pages: the common case */
 		return m->blocks + (slot << m->g.slot_shift);
 	block = slot >> m->g.spb_shift;
 	in = slot & (m->g.slots_per_block - 1);
