@@ -536,7 +536,7 @@ static void count_lost(struct mdbus_sub *s, uint64_t n)
 		s->loss_events++;
 	s->pending_lost += n;
 	s->lost += n;
-	if (s->entry >= 0)
+	if (s->entry >= 0) /* relaxed: statistics only (layout.h) */
 		atomic_store_explicit(&s->m.table[s->entry].lost, s->lost,
 				      memory_order_relaxed);
 }
@@ -833,7 +833,7 @@ static MDBUS_COLD int take_back(struct mdbus_sub *s, mdbus_msg_handler fn,
 	msg->lost = 0;
 	(void)fn(arg, msg, NULL);
 	s->lost++;
-	if (s->entry >= 0)
+	if (s->entry >= 0) /* relaxed: statistics only (layout.h) */
 		atomic_store_explicit(&s->m.table[s->entry].lost, s->lost,
 				      memory_order_relaxed);
 	return 2;
