@@ -53,14 +53,15 @@ static void chan_series(const char *name, const struct sample *s)
 	label("channel", s->name, sizeof s->name);
 }
 
-/* One value per readable channel. */
+/* One value per readable channel; with `table`, only where its consumer
+ * table could be read too (no series while it is unreadable). */
 static void per_channel(const struct snapshot *cur, const char *name,
-			enum kind k, const char *help,
+			enum kind k, const char *help, int table,
 			uint64_t (*get)(const struct mdbus_stats *))
 {
 	family(name, k, help);
 	for (size_t i = 0; i < cur->n; i++) {
-		if (cur->s[i].err)
+		if (cur->s[i].err || (table && cur->s[i].table_err))
 			continue;
 		chan_series(name, &cur->s[i]);
 		printf("} %" PRIu64 "\n", get(&cur->s[i].st));
@@ -71,6 +72,7 @@ static uint64_t get_written(const struct mdbus_stats *st) { return st->pub.write
 static uint64_t get_capacity(const struct mdbus_stats *st) { return st->capacity; }
 static uint64_t get_slot(const struct mdbus_stats *st) { return st->slot_size; }
 static uint64_t get_size(const struct mdbus_stats *st) { return st->total_size; }
+static uint64_t get_cons(const struct mdbus_stats *st) { return st->consumers; }
 static uint64_t get_max(const struct mdbus_stats *st) { return st->max_consumers; }
 static uint64_t get_pid(const struct mdbus_stats *st) { return (uint64_t)(st->pub.pid > 0 ? st->pub.pid : 0); }
 
@@ -113,19 +115,6 @@ static void channel_info(const struct snapshot *cur)
 		label("publisher_process", comm, sizeof comm);
 		owner_labels(s);
 		puts("} 1");
-	}
-}
-
-/* The entries in use, where the table could be read. */
-static void consumers_in_use(const struct snapshot *cur)
-{
-	family("mdbus_channel_consumers", GAUGE, "Consumer table entries in "
-	       "use (no series while the table is unreadable).");
-	for (size_t i = 0; i < cur->n; i++) {
-		if (cur->s[i].err || cur->s[i].table_err)
-			continue;
-		chan_series("mdbus_channel_consumers", &cur->s[i]);
-		printf("} %" PRIu32 "\n", cur->s[i].st.consumers);
 	}
 }
 
@@ -266,20 +255,24 @@ void status_prom(const struct snapshot *cur)
 	table_readable(cur);
 	channel_info(cur);
 	per_channel(cur, "mdbus_channel_messages_total", COUNTER,
-		    "Messages published on the channel (its write count).",
+		    "Messages published on the channel (its write count).", 0,
 		    get_written);
 	per_channel(cur, "mdbus_channel_publisher_pid", GAUGE,
-		    "Process id of the channel's last publisher (0: none).", get_pid);
+		    "Process id of the channel's last publisher (0: none).", 0,
+		    get_pid);
 	heartbeat(cur);
 	per_channel(cur, "mdbus_channel_capacity_messages", GAUGE,
-		    "Slots in the channel's ring.", get_capacity);
+		    "Slots in the channel's ring.", 0, get_capacity);
 	per_channel(cur, "mdbus_channel_slot_bytes", GAUGE,
-		    "Bytes of a slot, its 24-byte header included.", get_slot);
+		    "Bytes of a slot, its 24-byte header included.", 0,
+		    get_slot);
 	per_channel(cur, "mdbus_channel_segment_bytes", GAUGE,
-		    "Bytes of the channel's data file.", get_size);
-	consumers_in_use(cur);
+		    "Bytes of the channel's data file.", 0, get_size);
+	per_channel(cur, "mdbus_channel_consumers", GAUGE, "Consumer table "
+		    "entries in use (no series while the table is unreadable).",
+		    1, get_cons);
 	per_channel(cur, "mdbus_channel_consumers_max", GAUGE,
-		    "Consumer table entries.", get_max);
+		    "Consumer table entries.", 0, get_max);
 	family("mdbus_publisher_counter_total", COUNTER, "The publisher's "
 	       "counters in the segment, by label (mdpub(8), COUNTERS).");
 	publisher_counters(cur, "mdbus_publisher_counter_total",
