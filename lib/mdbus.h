@@ -127,7 +127,8 @@ struct mdbus_pub_config {
 	uint32_t max_consumers;   /* consumer table entries, 1..4096 (64) */
 	enum mdbus_mode mode;     /* default MDBUS_MODE_OVERWRITE */
 	mode_t file_mode;         /* segment permissions (default 0640) */
-	const char *group;        /* group name or numeric gid; NULL = none */
+	const char *group;        /* group name or numeric gid (below
+				     4294967295); NULL = none */
 	uint64_t stall_evict_ns;  /* lossless: evict a reader that gates the
 				     producer without moving this long
 				     (default 30 s; 0 = never) */

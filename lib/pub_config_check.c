@@ -23,8 +23,14 @@ int pub_config_gid(const char *group, gid_t *gid)
 	*gid = (gid_t)-1;
 	if (!group || !*group)
 		return 0;
+	errno = 0;
 	id = strtol(group, &end, 10);
 	if (!*end && id >= 0) {
+		/* (gid_t)-1 is fchown()'s "no change": a number past it
+		 * would be cut to another group's id, or to none */
+		if (errno == ERANGE || (unsigned long)id >= (gid_t)-1)
+			return err_set(-EINVAL, "group id '%s' out of 0..%u",
+				       group, (unsigned)(gid_t)-1 - 1);
 		*gid = (gid_t)id;
 		return 0;
 	}

@@ -187,6 +187,12 @@ edge "${x}slots_per_block = 2147483648\nblock_count = 4\n" "1: [channel x]: capa
 edge "${x}slot_size = 1048576\nslots_per_block = 65536\nblock_count = 256\n" "1: [channel x]: segment larger than 2^40 bytes"
 edge "${x}file_mode = 0662\n" "1: [channel x]: file mode 662 is writable by others; readers refuse such segments"
 edge "${x}group = no-such-group.mdbus\n" "1: [channel x]: unknown group 'no-such-group.mdbus'"
+# a number past gid_t is refused, not cut to another group's id (2^32 +
+# 1000 was gid 1000, 2^32 - 1 left the daemon's group, a number past
+# long's range the same)
+edge "${x}group = 4294968296\n" "1: [channel x]: group id '4294968296' out of 0..4294967294"
+edge "${x}group = 4294967295\n" "1: [channel x]: group id '4294967295' out of 0..4294967294"
+edge "${x}group = 99999999999999999999\n" "1: [channel x]: group id '99999999999999999999' out of 0..4294967294"
 edge "${x}dir = $WORK/missing\n" "1: [channel x]: segment directory $WORK/missing: No such file or directory"
 # and at start, with the same FILE:LINE, before any segment is made
 status 1 "$MDPUB" -c "$WORK/edge.conf" 2>"$WORK/got"
