@@ -133,6 +133,16 @@ MDBUS_EXPORT int mdbus_channel_stats(const char *channel, const char *dir,
 		r = err_set(MDBUS_ETABLE, "channel %s: its consumer table file "
 			    "is missing or spoiled (its publisher mends it on "
 			    "its next heartbeat); consumers unknown", channel);
+	/* Cut while the loop read it (after seg_table_open() checked its
+	 * size and header): the entries past the cut read as the guard's
+	 * zeros, free, and the count would be that of the part read. */
+	if (r == 0 && table_guard_lost(m.guard)) {
+		st->consumers = 0;
+		r = err_set(MDBUS_ETABLE, "channel %s: its consumer table file "
+			    "was truncated while it was read (its publisher "
+			    "mends it on its next heartbeat); consumers "
+			    "unknown", channel);
+	}
 	seg_unmap(&m);
 	return r;
 }

@@ -585,8 +585,9 @@ struct mdbus_stats {
  * that shows st->pub.pid should show st->owner with it, or compare it
  * with the owner of that live process (mdsub --list and --status do).
  * Returns 0 or a negative error; MDBUS_ETABLE when the consumer table is
- * missing or spoiled, with *st filled all the same but consumers 0 and
- * cons[] untouched. Not for the hot path. */
+ * missing or spoiled, or truncated while its entries were read, with *st
+ * filled all the same but consumers 0 and cons[] not to be used. Not for
+ * the hot path. */
 int mdbus_channel_stats(const char *channel, const char *dir, struct mdbus_stats *st,
 		struct mdbus_consumer_stat *cons, size_t max);
 

@@ -9,8 +9,20 @@
  * header page, which every attach validates, or the whole segment), the
  * file is truncated to 0 bytes, before anything in it is read. Afterwards
  * the library's SIGBUS handler is gone again (no guard slot left listed).
+ *
+ * A consumer table cut while mdbus_channel_stats() reads its entries
+ * (anyone in the channel's group may cut it, after the call checked its
+ * size and header) makes the consumers unknown (MDBUS_ETABLE, consumers
+ * 0), as a table spoiled before the call does: before, the entries past
+ * the cut read as zeros (free) and the call returned 0 with the count of
+ * the part read. That cut is made by an open() interposer, at the look
+ * at the first consumer's process in /proc.
  */
+#include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,6 +49,27 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		cut_path = NULL;
 	}
 	return (void *)r;
+}
+
+static char table_cut[4096]; /* truncated at the next open() in /proc */
+
+/* The library's open(): the cut when one is due, then the real call. */
+int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	if (flags & O_CREAT) {
+		va_list ap;
+
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	if (*table_cut && strncmp(path, "/proc/", 6) == 0) {
+		TU_CHECK_RC(truncate(table_cut, 0), 0);
+		*table_cut = '\0';
+	}
+	return (int)syscall(SYS_openat, AT_FDCWD, path, flags, mode);
 }
 
 /* A stopped channel with one message; the size of its segment. */
@@ -83,6 +116,36 @@ static void refused(int rc)
 	no_handler_left();
 }
 
+/* Three registered readers; the table cut at the look at the first one's
+ * process: consumers unknown, not 1. */
+static void table_cut_case(void)
+{
+	struct mdbus_consumer_stat cons[4];
+	struct mdbus_sub_config c;
+	struct mdbus_stats st;
+	mdbus_sub_t *s[3];
+	int i;
+
+	(void)channel("cut.table");
+	mdbus_sub_config_init(&c);
+	c.dir = tu_dir();
+	for (i = 0; i < 3; i++)
+		TU_CHECK_RC(mdbus_sub_open(&s[i], "cut.table", &c), 0);
+	TU_CHECK_RC(mdbus_channel_stats("cut.table", tu_dir(), &st, cons, 4), 0);
+	TU_CHECK_EQ(st.consumers, 3);
+	snprintf(table_cut, sizeof(table_cut), "%s+%016" PRIx64,
+		 tu_seg_path("cut.table"), st.epoch);
+	TU_CHECK_RC(mdbus_channel_stats("cut.table", tu_dir(), &st, cons, 4),
+		    MDBUS_ETABLE);
+	TU_CHECK(*table_cut == '\0'); /* the cut was made */
+	TU_CHECK_EQ(st.consumers, 0);
+	TU_CHECK_EQ(st.pub.write_num, 1); /* the rest of *st all the same */
+	TU_CHECK(strstr(mdbus_last_error(), "truncated while it was read"));
+	for (i = 0; i < 3; i++) /* their entries' pages cut too: guarded */
+		mdbus_sub_close(s[i]);
+	no_handler_left();
+}
+
 int main(void)
 {
 	struct mdbus_counter ctr[4];
@@ -103,5 +166,7 @@ int main(void)
 	(void)channel("cut.header"); /* cut while its header is validated */
 	arm_cut("cut.header", SEG_HEADER_SIZE);
 	refused(mdbus_channel_stats("cut.header", tu_dir(), &st, NULL, 0));
+
+	table_cut_case();
 	return 0;
 }
