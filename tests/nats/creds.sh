@@ -103,12 +103,18 @@ traced() {
 }
 # bg NAME CMD...: CMD in the background (traced if NAME is counted),
 # output in NAME.log; $BG the pid to wait for (strace's when traced),
-# $BGPID the program's
+# $BGPID the program's. A traced CMD is started by a shell that writes
+# its own pid into NAME.pid and then becomes CMD: strace's children are
+# not only CMD (at start strace forks short-lived children of its own
+# to probe ptrace), and a pid taken from them made the test wait for
+# ever on a CMD it took for dead (kill -0 of a probe that had exited).
 bg() {
 	n=$1
 	shift
 	if counted "$n"; then
-		strace_exec "$n" "$@" >"$WORK/$n.log" 2>&1 &
+		rm -f "$WORK/$n.pid"
+		strace_exec "$n" sh -c 'echo $$ >"$0" && exec "$@"' \
+			"$WORK/$n.pid" "$@" >"$WORK/$n.log" 2>&1 &
 	else
 		"$@" >"$WORK/$n.log" 2>&1 &
 	fi
@@ -116,10 +122,11 @@ bg() {
 	BGPID=$BG
 	PIDS="$PIDS $BG"
 	i=0
-	while counted "$n" && ! BGPID=$(pgrep -P "$BG"); do
+	while counted "$n" && ! [ -s "$WORK/$n.pid" ]; do
 		i=$((i + 1)); [ $i -le 1200 ] || fail "$n: strace started nothing"
 		sleep 0.05
 	done
+	counted "$n" && BGPID=$(cat "$WORK/$n.pid")
 	PIDS="$PIDS $BGPID"
 }
 # opened NAME PATH N: the run traced as NAME opened PATH N times
@@ -256,13 +263,33 @@ nats_start r1 -c "$K/server.conf" -m -1
 RPORT=$(nats_port r1)
 RURL=nats://127.0.0.1:$RPORT
 cp "$K/good.creds" "$K/swap.creds"
-# r1_ready: waits until r1 has both clients and the source's subscription
+# forwarder: mdsub forwarding channel feed to r1 with swap.creds, traced
+# as fwd; the pid to wait for in $FWD, the program's in $FWDPID
+forwarder() {
+	bg fwd "$MDSUB" --from oldest --forward "$RURL" \
+		--nats-creds "$K/swap.creds" feed
+	FWD=$BG FWDPID=$BGPID
+}
+# r1_ready [first]: waits until r1 has both clients and the source's
+# subscription; fails at once, with its output, when mdpub rc or the
+# forwarder has exited, but with `first` starts the forwarder again
+# (twice at most) when the server refused its known user at once
+# (known_refused)
 r1_ready() {
-	i=0
+	i=0 tries=1
 	until monitor r1 '/connz?subs=1' | tr -d ' \n' |
 		grep -q '"num_connections":2,.*"subscriptions_list":\["mdbus\.feed\.'; do
+		kill -0 "$RCPID" 2>/dev/null || fail "mdpub rc exited: $(cat "$WORK/rc.log")"
+		if ! kill -0 "$FWDPID" 2>/dev/null; then
+			wait "$FWD"
+			[ -n "${1:-}" ] && [ $tries -lt 3 ] &&
+				known_refused "$WORK/fwd.log" fwd ||
+				fail "the forwarder exited: $(cat "$WORK/fwd.log")"
+			tries=$((tries + 1))
+			forwarder
+		fi
 		i=$((i + 1))
-		[ $i -le 600 ] || fail "r1: not both clients: $(monitor r1 /connz | tr -d ' \n' | head -c 400)"
+		[ $i -le 600 ] || fail "r1: not both clients: $(monitor r1 /connz | tr -d ' \n' | head -c 400); rc: $(cat "$WORK/rc.log"); forwarder: $(cat "$WORK/fwd.log")"
 		sleep 0.1
 	done
 }
@@ -303,9 +330,8 @@ RC=$UP RCPID=$UPPID
 dump_channel rc
 RRC=$RPID
 PIDS="$PIDS $RRC"
-bg fwd "$MDSUB" --from oldest --forward "$RURL" --nats-creds "$K/swap.creds" feed
-FWD=$BG FWDPID=$BGPID
-r1_ready
+forwarder
+r1_ready first
 fed 1000
 cp "$K/stranger.creds" "$K/evil.creds"
 mv -f "$K/evil.creds" "$K/swap.creds"
@@ -316,18 +342,10 @@ r1_ready
 wait "$WRITER" || fail "the writer of feed"
 wait "$FEED" || fail "mdpub feed"
 fed 2000
-# stopped NAME PID WAITPID: sends SIGTERM to PID, fails unless it exits
-# 0 within 60 s (WAITPID: the process to reap, strace when traced: then
-# the signal goes to strace's children, and the wait is for strace, so
-# that a PID bg() took wrong cannot leave the test waiting for ever, as
-# it once did under TSan: "kill: No such process", the forwarder never
-# stopped)
+# stopped NAME PID WAITPID: sends SIGTERM to PID, fails unless WAITPID
+# (the process to reap: strace when traced) exits 0 within 60 s
 stopped() {
-	if [ "$2" = "$3" ]; then
-		kill -TERM "$2"
-	else
-		pkill -TERM -P "$3"
-	fi
+	kill -TERM "$2" || fail "$1: no process $2 to stop"
 	i=0
 	while s=$(sed 's/.*) //' "/proc/$3/stat" 2>/dev/null) &&
 		[ "${s%% *}" != Z ]; do
