@@ -2,7 +2,8 @@
  * icount.c - what one message costs in one process, with no second core
  * involved: mdbus_pub_publish() and mdbus_sub_read() against the bare
  * ring's publish and read (ring.c), the reader catching up after each
- * burst of the producer.
+ * burst of the producer; and mdbus_pub_publish_batch() in batches of
+ * ICOUNT_BATCH, nobody reading.
  *
  * Two modes:
  *   icount DIR BURSTS         under callgrind (icount.sh): every function
@@ -30,6 +31,8 @@
 #define ICOUNT_SLOT 64u
 #define ICOUNT_SIZE (ICOUNT_SLOT - MDBUS_SLOT_HEADER) /* 40 bytes */
 #define ICOUNT_TAIL_SIZE (ICOUNT_SIZE - 3)          /* 37 bytes */
+#define ICOUNT_BATCH 32u /* messages a mdbus_pub_publish_batch() call;
+			    divides ICOUNT_BURST */
 
 /* The best (lowest) ns a message of a burst, publishing and reading. */
 struct burst_cost {
@@ -49,10 +52,27 @@ static void keep_best(struct burst_cost *c, uint64_t t0, uint64_t t1,
 		c->read = read;
 }
 
+/* The publisher of channel icount in dir: 64-byte slots, the bench's
+ * ring size, overwrite. */
+static int open_pub(const char *dir, mdbus_pub_t **p)
+{
+	struct mdbus_pub_config pc;
+	int r;
+
+	mdbus_pub_config_init(&pc);
+	pc.dir = dir;
+	pc.slot_size = ICOUNT_SLOT;
+	pc.slots_per_block = 4096;
+	pc.block_count = BENCH_RING_SLOTS / 4096;
+	r = mdbus_pub_open(p, "icount", &pc);
+	if (r < 0)
+		bench_fail("mdbus_pub_open", r);
+	return r;
+}
+
 static int run_mdbus(const char *dir, unsigned bursts, size_t size,
 		     struct burst_cost *c)
 {
-	struct mdbus_pub_config pc;
 	struct mdbus_sub_config sc;
 	uint64_t msg[ICOUNT_SLOT / 8] = { 0 }, buf[ICOUNT_SLOT / 8];
 	uint64_t t0, t1, t2;
@@ -62,14 +82,9 @@ static int run_mdbus(const char *dir, unsigned bursts, size_t size,
 	unsigned b, i;
 	int r;
 
-	mdbus_pub_config_init(&pc);
-	pc.dir = dir;
-	pc.slot_size = ICOUNT_SLOT;
-	pc.slots_per_block = 4096;
-	pc.block_count = BENCH_RING_SLOTS / 4096;
-	r = mdbus_pub_open(&p, "icount", &pc);
+	r = open_pub(dir, &p);
 	if (r < 0)
-		return bench_fail("mdbus_pub_open", r), r;
+		return r;
 	mdbus_sub_config_init(&sc);
 	sc.dir = dir;
 	sc.wait = MDBUS_WAIT_SPIN;
@@ -96,6 +111,46 @@ static int run_mdbus(const char *dir, unsigned bursts, size_t size,
 	mdbus_pub_close(p);
 	mdbus_unlink("icount", dir);
 	return r;
+}
+
+/* mdbus_pub_publish_batch() of ICOUNT_BATCH messages a call, bursts of
+ * ICOUNT_BURST messages, nobody reading; the best burst's ns a message
+ * into *ns. */
+static int run_mdbus_batch(const char *dir, unsigned bursts, size_t size,
+			   double *ns)
+{
+	uint64_t msgs[ICOUNT_BATCH][ICOUNT_SLOT / 8];
+	struct mdbus_pub_msg batch[ICOUNT_BATCH];
+	mdbus_pub_t *p;
+	unsigned b, i, k;
+	uint64_t t0;
+	int r;
+
+	memset(msgs, 0, sizeof(msgs));
+	for (k = 0; k < ICOUNT_BATCH; k++) {
+		batch[k].data = msgs[k];
+		batch[k].size = (uint32_t)size;
+		batch[k].type = MDBUS_MSG_RAW;
+		batch[k].ts_ns = 1;
+	}
+	r = open_pub(dir, &p);
+	if (r < 0)
+		return r;
+	for (b = 0; b < bursts && r >= 0; b++) {
+		t0 = bench_now();
+		for (i = 0; i < ICOUNT_BURST && r >= 0; i += ICOUNT_BATCH) {
+			for (k = 0; k < ICOUNT_BATCH; k++)
+				msgs[k][0] = i + k;
+			r = mdbus_pub_publish_batch(p, batch, ICOUNT_BATCH);
+		}
+		if (r >= 0 && (double)(bench_now() - t0) / ICOUNT_BURST < *ns)
+			*ns = (double)(bench_now() - t0) / ICOUNT_BURST;
+	}
+	if (r < 0)
+		bench_fail("mdbus_pub_publish_batch", r);
+	mdbus_pub_close(p);
+	mdbus_unlink("icount", dir);
+	return r < 0 ? r : 0;
 }
 
 static int run_ring(unsigned bursts, size_t size, struct burst_cost *c)
@@ -145,16 +200,21 @@ static int time_sizes(const char *dir, unsigned bursts)
 
 	printf("== in-process cost: ns a message, best burst of %u x %u, the "
 	       "reader catching up after each\n", bursts, ICOUNT_BURST);
-	printf("size | publish mdbus   ring  ratio | read mdbus   ring  ratio\n");
+	printf("size | publish mdbus   ring  ratio | read mdbus   ring  ratio "
+	       "| batches of %u mdbus  ratio\n", ICOUNT_BATCH);
 	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		struct burst_cost md = { 1e9, 1e9 }, ring = { 1e9, 1e9 };
+		double batch = 1e9;
 
 		if (run_mdbus(dir, bursts, sizes[k], &md) < 0 ||
-		    run_ring(bursts, sizes[k], &ring) < 0)
+		    run_ring(bursts, sizes[k], &ring) < 0 ||
+		    run_mdbus_batch(dir, bursts, sizes[k], &batch) < 0)
 			return 1;
-		printf("%4zu |       %5.2f  %5.2f  %5.2f |    %5.2f  %5.2f  %5.2f\n",
+		printf("%4zu |       %5.2f  %5.2f  %5.2f |    %5.2f  %5.2f  %5.2f "
+		       "|              %5.2f  %5.2f\n",
 		       sizes[k], md.publish, ring.publish, md.publish / ring.publish,
-		       md.read, ring.read, md.read / ring.read);
+		       md.read, ring.read, md.read / ring.read, batch,
+		       batch / ring.publish);
 	}
 	return 0;
 }
@@ -173,7 +233,8 @@ int main(int argc, char **argv)
 	if (timed)
 		return time_sizes(argv[2], bursts);
 	if (run_mdbus(argv[1], bursts, ICOUNT_SIZE, &unused) < 0 ||
-	    run_ring(bursts, ICOUNT_SIZE, &unused) < 0)
+	    run_ring(bursts, ICOUNT_SIZE, &unused) < 0 ||
+	    run_mdbus_batch(argv[1], bursts, ICOUNT_SIZE, &unused.publish) < 0)
 		return 1;
 	printf("%u\n", bursts * ICOUNT_BURST);
 	return 0;

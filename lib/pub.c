@@ -338,16 +338,22 @@ MDBUS_INLINE int room_for(struct mdbus_pub *p, uint64_t n)
 
 /* ---------------------------------------------------------- publishing */
 
-/* Step 1 of the protocol for message n; returns the slot's words. */
-MDBUS_INLINE _Atomic uint64_t *begin(struct mdbus_pub *p, uint64_t n)
+/* Step 1 of the protocol for message n in `slot`. */
+MDBUS_INLINE void slot_begin(_Atomic uint64_t *slot, uint64_t n)
 {
-	_Atomic uint64_t *slot = seg_slot(&p->m, n);
-
 	atomic_store_explicit(&slot[SLOT_W_STAMP], stamp_writing(n),
 			      memory_order_relaxed);
 	/* Orders the stamp above before the payload stores below; pairs with
 	 * the reader's acquire fence before its stamp re-check (sub.c). */
 	atomic_thread_fence(memory_order_release);
+}
+
+/* Step 1 for message n; returns the slot's words. */
+MDBUS_INLINE _Atomic uint64_t *begin(struct mdbus_pub *p, uint64_t n)
+{
+	_Atomic uint64_t *slot = seg_slot(&p->m, n);
+
+	slot_begin(slot, n);
 	return slot;
 }
 
@@ -629,6 +635,66 @@ mdbus_pub_publish(mdbus_pub_t *p, uint16_t type, const void *data, size_t size,
 	return publish_one(p, type, data, size, ts_ns);
 }
 
+/*
+ * Steps 1 to 3 for msgs[0 .. count) as messages n, n+1, ... in a ring of
+ * whole-page blocks: the slot found once and then stepped, so that the
+ * loop keeps the ring's geometry in registers and looks at nothing in
+ * shared memory (callgrind, bench/icount.c, batches of 32 40-byte
+ * messages: 70 instructions a message before, 54 after). Returns the
+ * message after the last.
+ */
+MDBUS_INLINE uint64_t seal_run(struct mdbus_pub *p,
+			       const struct mdbus_pub_msg *msgs,
+			       unsigned count, uint64_t n)
+{
+	_Atomic uint64_t *slot = seg_slot(&p->m, n);
+	_Atomic uint64_t *ring = p->m.blocks;
+	_Atomic uint64_t *end = ring + (p->m.g.capacity << p->m.g.slot_shift);
+	size_t stride = (size_t)1 << p->m.g.slot_shift;
+	unsigned i;
+
+	for (i = 0; i < count; i++, n++) {
+		slot_begin(slot, n);
+		copy_in(slot + SLOT_W_PAYLOAD, msgs[i].data, msgs[i].size);
+		seal(slot, n, msgs[i].type, msgs[i].size, msgs[i].ts_ns);
+		slot += stride;
+		if (MDBUS_UNLIKELY(slot == end))
+			slot = ring;
+	}
+	return n;
+}
+
+/*
+ * mdbus_pub_publish_batch() in overwrite mode on a ring of whole-page
+ * blocks, nothing to look at before a write: runs of seal_run(), each at
+ * most what may be sealed past write_num (a ring's worth: a resume
+ * publishes at most that many, recover()).
+ */
+static int publish_batch_overwrite(struct mdbus_pub *p,
+				   const struct mdbus_pub_msg *msgs,
+				   unsigned count)
+{
+	uint64_t n = p->next;
+	unsigned i = 0;
+
+	while (i < count) {
+		uint64_t room = p->m.g.capacity - (n - p->next);
+		unsigned run = count - i;
+
+		if (room == 0) {
+			advance(p, n);
+			room = p->m.g.capacity;
+		}
+		if (run > room)
+			run = (unsigned)room;
+		n = seal_run(p, msgs + i, run, n);
+		i += run;
+	}
+	if (n != p->next)
+		advance(p, n);
+	return (int)count;
+}
+
 MDBUS_EXPORT MDBUS_HOT int
 mdbus_pub_publish_batch(mdbus_pub_t *p, const struct mdbus_pub_msg *msgs,
 			unsigned count)
@@ -643,6 +709,9 @@ mdbus_pub_publish_batch(mdbus_pub_t *p, const struct mdbus_pub_msg *msgs,
 	for (i = 0; i < count; i++)
 		if (msgs[i].size > seg_payload_max(&p->m))
 			return MDBUS_ETOOBIG;
+	if (MDBUS_LIKELY(p->m.g.contiguous &&
+			 p->m.g.mode != MDBUS_MODE_LOSSLESS))
+		return publish_batch_overwrite(p, msgs, count);
 	for (i = 0; i < count; i++, n++) {
 		_Atomic uint64_t *slot;
 

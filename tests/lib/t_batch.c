@@ -18,6 +18,14 @@
  *    the batch made write_num public at least every ring, so the next
  *    publisher resumes past every message a reader has, and no sequence
  *    number is handed out with two different messages.
+ * 5. Overwrite mode racing a reader: a publisher process sends N messages
+ *    in batches of 1..150 (some longer than the 64-slot ring) as fast as
+ *    it can, while a reader reads flat out and checks every message it
+ *    gets (payload, size, type, time); each sequence number comes once,
+ *    in order, and the messages read plus those reported lost are N.
+ * 3 to 5 run on a ring of 4 blocks that are not whole pages (a slot's
+ * place computed block by block) and on one of a whole page (the batch
+ * steps from slot to slot and wraps at the ring's end, pub.c seal_run()).
  */
 #include <errno.h>
 #include <string.h>
@@ -31,6 +39,23 @@
 #define N 40000u
 #define PMAX 40
 #define BATCH_MAX 37u
+
+/* The two rings of 64 slots of 64 bytes that cases 3 to 5 run on. */
+struct geometry {
+	const char *name;
+	uint32_t slots_per_block, block_count;
+};
+
+static const struct geometry geometries[] = {
+	{ "blocks", 16, 4 }, /* 1 KiB blocks, each padded to a page */
+	{ "page", 64, 1 },   /* one block of a whole page */
+};
+
+static struct mdbus_pub_config config(const struct geometry *g,
+				      enum mdbus_mode mode)
+{
+	return tu_config(64, g->slots_per_block, g->block_count, mode);
+}
 
 struct shared {
 	_Atomic uint32_t ready;
@@ -139,12 +164,13 @@ struct crash {
 	const char *channel;
 	unsigned batch, at;
 	void *hole;
+	const struct geometry *g;
 };
 
 static int crashing_publisher(void *arg)
 {
 	const struct crash *k = arg;
-	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct mdbus_pub_config c = config(k->g, MDBUS_MODE_OVERWRITE);
 	static unsigned char bufs[CRASH_MAX][PMAX];
 	static struct mdbus_pub_msg msgs[CRASH_MAX];
 	mdbus_pub_t *p = tu_pub_open(k->channel, &c);
@@ -193,10 +219,10 @@ static uint64_t drain(mdbus_sub_t *s, uint64_t from)
 	return n - from;
 }
 
-static void killed_inside(void)
+static void killed_inside(const struct geometry *g)
 {
-	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
-	struct crash k = { "batch.kill", 10, 6, NULL };
+	struct mdbus_pub_config c = config(g, MDBUS_MODE_OVERWRITE);
+	struct crash k = { "batch.kill", 10, 6, NULL, g };
 	const uint64_t sealed = CRASH_BEFORE + k.at;
 	unsigned char buf[PMAX];
 	mdbus_sub_t *early, *late;
@@ -221,6 +247,7 @@ static void killed_inside(void)
 	mdbus_sub_close(late);
 	mdbus_sub_close(early);
 	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink(k.channel, tu_dir()), 0);
 }
 
 /* seq -> ts_ns as handed to some reader (0: never) */
@@ -257,10 +284,10 @@ static uint64_t drain_once_each(mdbus_sub_t *s, const char *who)
  * ts_ns SECOND_TS + seq. */
 #define SECOND_TS 1000000000ULL
 
-static void killed_inside_long(void)
+static void killed_inside_long(const struct geometry *g)
 {
-	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
-	struct crash k = { "batch.wrap", CRASH_MAX, 90, NULL };
+	struct mdbus_pub_config c = config(g, MDBUS_MODE_OVERWRITE);
+	struct crash k = { "batch.wrap", CRASH_MAX, 90, NULL, g };
 	unsigned char buf[PMAX];
 	mdbus_sub_t *early, *late;
 	mdbus_pub_t *p;
@@ -295,6 +322,75 @@ static void killed_inside_long(void)
 	mdbus_sub_close(late);
 	mdbus_sub_close(early);
 	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink(k.channel, tu_dir()), 0);
+	memset(seen_ts, 0, sizeof(seen_ts));
+}
+
+#define RACE_N 300000u
+#define RACE_BATCH_MAX 150u /* above the ring's 64 slots */
+
+static int racing_publisher(void *arg)
+{
+	const struct geometry *g = arg;
+	struct mdbus_pub_config c = config(g, MDBUS_MODE_OVERWRITE);
+	static unsigned char bufs[RACE_BATCH_MAX][PMAX];
+	struct mdbus_pub_msg msgs[RACE_BATCH_MAX];
+	mdbus_pub_t *p = tu_pub_open("batch.race", &c);
+	uint64_t n = 0;
+
+	tu_await(&sh->ready, 1, 30, "reader");
+	while (n < RACE_N) {
+		unsigned want = 1 + (unsigned)tu_rand_below(RACE_BATCH_MAX), i;
+
+		if (want > RACE_N - n)
+			want = (unsigned)(RACE_N - n);
+		for (i = 0; i < want; i++)
+			batch_entry(&msgs[i], bufs[i], n + i);
+		TU_CHECK_RC(mdbus_pub_publish_batch(p, msgs, want), (int)want);
+		n += want;
+		TU_CHECK_EQ(mdbus_pub_position(p), n);
+	}
+	mdbus_pub_close(p);
+	return 0;
+}
+
+static void overwrite_racing(const struct geometry *g)
+{
+	struct mdbus_pub_config c = config(g, MDBUS_MODE_OVERWRITE);
+	unsigned char buf[PMAX];
+	uint64_t next = 0, read = 0, lost = 0;
+	struct mdbus_msg m;
+	const char *bad;
+	mdbus_sub_t *s;
+	pid_t kid;
+
+	mdbus_pub_close(tu_pub_open("batch.race", &c));
+	s = tu_sub_open("batch.race", NULL, MDBUS_START_LATEST, 0,
+			MDBUS_WAIT_SPIN);
+	atomic_store(&sh->ready, 0);
+	kid = tu_spawn(racing_publisher, (void *)g);
+	atomic_store(&sh->ready, 1);
+	while (next < RACE_N) {
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m,
+					   30 * 1000000000LL), 0);
+		if (m.seq != next + m.lost)
+			tu_fail("%s: seq %llu after %llu with %llu lost",
+				g->name, (unsigned long long)m.seq,
+				(unsigned long long)next,
+				(unsigned long long)m.lost);
+		if ((bad = tu_msg_bad(&m, buf, 0, PMAX)))
+			tu_fail("%s: %s", g->name, bad);
+		read++;
+		lost += m.lost;
+		next = m.seq + 1;
+	}
+	TU_CHECK_EQ(read + lost, RACE_N);
+	TU_CHECK_EQ(mdbus_sub_lost(s), lost);
+	tu_note("%s: %llu read, %llu lost", g->name, (unsigned long long)read,
+		(unsigned long long)lost);
+	tu_wait_ok(kid, 60, "publisher");
+	mdbus_sub_close(s);
+	TU_CHECK_RC(mdbus_unlink("batch.race", tu_dir()), 0);
 }
 
 int main(void)
@@ -302,8 +398,11 @@ int main(void)
 	tu_init("t_batch", 120);
 	sh = tu_shared(sizeof *sh);
 	too_big();
-	killed_inside();
-	killed_inside_long();
+	for (size_t i = 0; i < sizeof(geometries) / sizeof(geometries[0]); i++) {
+		killed_inside(&geometries[i]);
+		killed_inside_long(&geometries[i]);
+		overwrite_racing(&geometries[i]);
+	}
 	lossless();
 	return 0;
 }
