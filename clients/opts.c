@@ -157,7 +157,7 @@ static void usage(FILE *f)
 	      "  -w, --wait=HOW         adaptive (default), spin, yield or block\n"
 	      "  -d, --duration=SEC     stop after SEC seconds\n"
 	      "      --stats[=SEC]      print counts, rates, lag, loss and latency every SEC\n"
-	      "                         (default 1) instead of messages\n"
+	      "                         (0.01..86400, default 1) instead of messages\n"
 	      "      --summary          print totals on stderr at the end\n"
 	      "  -r, --record=FILE      write a recording for mdpub's replay source\n"
 	      "      --force            replace an existing FILE\n"
@@ -213,7 +213,7 @@ static void usage(FILE *f)
 	      "  -l, --list             list the channels\n"
 	      "      --status           show channels with their publisher's counters,\n"
 	      "                         consumers, rates, processes and directory use\n"
-	      "  -W, --watch[=SEC]      refresh --status every SEC (default 1)\n"
+	      "  -W, --watch[=SEC]      refresh --status every SEC (0.01..86400, default 1)\n"
 	      "      --file=FILE        read the recording FILE instead of a channel (an\n"
 	      "                         argument with a '/', or an existing FILE.rec, is one)\n"
 	      "      --info             show what recordings hold: header, messages,\n"
@@ -414,16 +414,31 @@ static int parse_delay(const char *s, uint64_t *ns)
 	return 0;
 }
 
+/* A period in [min, max] seconds, in ns; `what` names it and the range
+ * in the error. */
+static int parse_period(const char *s, double min, double max, uint64_t *ns,
+			const char *what)
+{
+	double sec;
+
+	if (parse_seconds(s, &sec) < 0 || sec < min || sec > max)
+		return bad(what, s);
+	*ns = (uint64_t)(sec * 1e9);
+	return 0;
+}
+
 /* --heartbeat: mdpub's heartbeat range; a shorter period would flood the
  * destination (a ns: 127 000 packets a second on loopback). */
 static int parse_heartbeat(const char *s, uint64_t *ns)
 {
-	double sec;
+	return parse_period(s, 0.001, 3600, ns, "heartbeat (0.001..3600 seconds)");
+}
 
-	if (parse_seconds(s, &sec) < 0 || sec < 0.001 || sec > 3600)
-		return bad("heartbeat (0.001..3600 seconds)", s);
-	*ns = (uint64_t)(sec * 1e9);
-	return 0;
+/* --stats, --watch: a shorter interval printed or redrew the status in a
+ * loop (1 ns: a line per channel every pass, a CPU kept busy). */
+static int parse_interval(const char *s, uint64_t *ns)
+{
+	return parse_period(s, 0.01, 86400, ns, "interval (0.01..86400 seconds)");
 }
 
 static int parse_nats_url(struct mdsub_opts *o, const char *s)
@@ -598,7 +613,7 @@ static int opt_read(struct mdsub_opts *o, int c, char *arg)
 	case 'd': return parse_secs_opt(arg, &o->duration_ns, "duration");
 	case OPT_STATS:
 		o->stats_ns = NS_PER_SEC;
-		return arg ? parse_secs_opt(arg, &o->stats_ns, "interval") : 0;
+		return arg ? parse_interval(arg, &o->stats_ns) : 0;
 	case OPT_SUMMARY: o->summary = 1; return 0;
 	case 'N': return parse_name(arg, &o->sub);
 	case 'a': o->sub.anonymous = 1; return 0;
@@ -725,7 +740,7 @@ static int opt_sink(struct mdsub_opts *o, int c, char *arg)
 	case OPT_FILE: o->file = arg; return 0;
 	case 'W':
 		o->mode = MODE_WATCH;
-		return arg ? parse_secs_opt(arg, &o->watch_ns, "interval") : 0;
+		return arg ? parse_interval(arg, &o->watch_ns) : 0;
 	default: return opt_rtx(&o->fwd.rtx, c, arg);
 	}
 }

@@ -50,6 +50,13 @@ usage_error --unlink -n 1 chan
 usage_error -d 0 chan
 usage_error -d abc chan
 usage_error --stats=-1 chan
+# an interval of 1 ns printed a line per channel on every pass, and
+# --watch redrew the status in a loop, a CPU kept busy
+usage_error --stats=0.000000001 chan
+grep -q "invalid interval (0.01..86400 seconds) '0.000000001'" "$WORK/err" ||
+	fail "interval message: $(cat "$WORK/err")"
+usage_error --watch=0.001 -d 1
+usage_error --stats=86401 chan
 usage_error 'bad*channel'
 usage_error "$(printf '%065d' 0)"
 usage_error --record a.rec one two
