@@ -56,7 +56,10 @@ static const struct setting chan_settings[] = {
 static const struct setting global_settings[] = {
 	{"log_level", SET_CHOICE, GOFF(log_level), 0, 0, 0, log_level_names},
 	{"syslog", SET_BOOL, GOFF(syslog), 0, 0, 0, NULL},
-	{"stats_interval", SET_DOUBLE, GOFF(stats_s), 0, 86400, 0, NULL},
+	/* 0: off; below 0.01 s the counter lines were a log flood (1 ns:
+	 * a line per channel at every pass of the event loop) */
+	{"stats_interval", SET_DOUBLE, GOFF(stats_s), 0.01, 86400, SET_OR_0,
+	 NULL},
 	{NULL, 0, 0, 0, 0, 0, NULL},
 };
 

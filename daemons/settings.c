@@ -83,9 +83,11 @@ static int set_double(const struct setting *s, void *obj, const char *value,
 {
 	double v;
 
-	if (parse_double(value, &v) < 0 || v < s->min || v > s->max) {
-		snprintf(err, errlen, "%s: '%s' is not a number in %g..%g",
-			 s->key, value, s->min, s->max);
+	if (parse_double(value, &v) < 0 ||
+	    (!(v == 0 && (s->flags & SET_OR_0)) && (v < s->min || v > s->max))) {
+		snprintf(err, errlen, "%s: '%s' is not %sa number in %g..%g",
+			 s->key, value, s->flags & SET_OR_0 ? "0 nor " : "",
+			 s->min, s->max);
 		return -1;
 	}
 	field_put(obj, s, &v);

@@ -20,13 +20,14 @@ enum setting_kind {
 };
 
 #define SET_POW2 0x1u /* SET_UINT: must be a power of two */
+#define SET_OR_0 0x2u /* SET_DOUBLE: 0 (off) as well as [min, max] */
 
 struct setting {
 	const char *key;
 	enum setting_kind kind;
 	size_t offset;              /* of the field in the settings struct */
 	double min, max;            /* SET_UINT, SET_DOUBLE, SET_OCTAL */
-	unsigned flags;             /* SET_POW2 */
+	unsigned flags;             /* SET_POW2, SET_OR_0 */
 	const char *const *choices; /* SET_CHOICE: NULL-terminated */
 };
 

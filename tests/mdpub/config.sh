@@ -134,7 +134,7 @@ SOURCES="synthetic replay udp lines"
 [ "${MDBUS_NATS_BUILT:-no}" = yes ] && SOURCES="$SOURCES nats"
 cat >"$WORK/want" <<END
 mdpub: $B:3: log_level: 'loud' is not one of err warning notice info debug
-mdpub: $B:4: stats_interval: '-1' is not a number in 0..86400
+mdpub: $B:4: stats_interval: '-1' is not 0 nor a number in 0.01..86400
 mdpub: $B:5: unknown key 'bogus' in [global]
 mdpub: $B:6: slot_size: 300 is not a power of two
 mdpub: $B:10: rate: 'fast' is not a number in 0..1e+09
@@ -177,6 +177,11 @@ edge '[channel x]\nsource = synthetic\nseed = 18446744073709551616\n' "3: seed: 
 edge '[channel x]\nsource = udp\nlisten = :70000\n' "1: [channel x]: ':70000': bad port"
 edge '[channel x]\nsource = udp\nlisten = :1\njump_confirm = 17\n' "4: jump_confirm: '17' is not an integer in 1..16"
 edge '[channel x]\nsource = udp\nlisten = :1\nsession = ELEVENCHARS\n' "1: [channel x]: session: longer than 10 characters"
+# 1 ns between counter lines logged a line per channel at every pass of
+# the event loop; 0 (off) stays
+edge '[global]\nstats_interval = 0.000000001\n[channel x]\nsource = synthetic\n' "2: stats_interval: '0.000000001' is not 0 nor a number in 0.01..86400"
+printf '[global]\nstats_interval = 0\n[channel x]\nsource = synthetic\n' >"$WORK/off.conf"
+status 0 "$MDPUB" -T -c "$WORK/off.conf" >/dev/null
 edge '[channel ]\nsource = synthetic\n' "1: invalid channel name '' (want [A-Za-z0-9._-]{1,64})"
 edge '[channel x]\n\nsource = synthetic\n  [channel x]\nsource = replay\n' "4: channel 'x' already defined at line 1"
 
