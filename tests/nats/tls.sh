@@ -4,6 +4,7 @@
 # TLS and verifies clients. mdsub (--nats-ca, --nats-cert, --nats-key)
 # and mdpub's nats source (ca, cert, key) relay a channel complete and in
 # order; without the CA mdsub is refused naming the certificate problem,
+# as it is by a server whose certificate the CA signed for another name;
 # without a client certificate the server refuses it. The client key is
 # read by mdbus with the checks of every private key: mode 0640 or a
 # symbolic link refused.
@@ -45,6 +46,16 @@ wait_log src "channel src: publishing from"
 status 1 "$MDSUB" --forward "$URL" --nats-cert "$T/client.pem" \
 	--nats-key "$T/client.key" src 2>"$WORK/noca.log"
 grep -q "certificate" "$WORK/noca.log" || fail "no CA: $(cat "$WORK/noca.log")"
+# a server whose certificate the CA signed for another name: refused
+# (the library checks the name against the url's host), else anyone
+# holding any certificate of that CA could pose as the server
+cert other /CN=other.example "subjectAltName=DNS:other.example"
+chmod 600 "$T/other.key"
+nats_start t2 --tls --tlscert "$T/other.pem" --tlskey "$T/other.key"
+status 1 "$MDSUB" --until-caught-up --forward "tls://127.0.0.1:$(nats_port t2)" \
+	--nats-ca "$T/ca.pem" src 2>"$WORK/othername.log"
+grep -q "mismatch" "$WORK/othername.log" ||
+	fail "another name's certificate: $(cat "$WORK/othername.log")"
 # no client certificate: the server refuses the connection
 status 1 "$MDSUB" --forward "$URL" --nats-ca "$T/ca.pem" src 2>"$WORK/nocert.log"
 grep -q "mdsub: tls://127.0.0.1:" "$WORK/nocert.log" || fail "no client certificate: $(cat "$WORK/nocert.log")"
