@@ -14,10 +14,12 @@
  *    publish all of them at resume rather than write other messages under
  *    the same sequence numbers (doc/protocol.md, "Publishing"). The kill
  *    is exact: message 6 of the batch points at an unreadable page.
- * 4. The same with a batch longer than the ring, killed at its entry 90:
- *    the batch made write_num public at least every ring, so the next
- *    publisher resumes past every message a reader has, and no sequence
- *    number is handed out with two different messages.
+ * 4. The same with a batch longer than the ring, killed at its entry 64
+ *    (the message one ring past write_num, which a write_num made public
+ *    one message late lets overwrite write_num's own slot) and at its
+ *    entry 90: the batch made write_num public at least every ring, so
+ *    the next publisher resumes past every message a reader has, and no
+ *    sequence number is handed out with two different messages.
  * 5. Overwrite mode racing a reader: a publisher process sends N messages
  *    in batches of 1..150 (some longer than the 64-slot ring) as fast as
  *    it can, while a reader reads flat out and checks every message it
@@ -278,16 +280,16 @@ static uint64_t drain_once_each(mdbus_sub_t *s, const char *who)
 	return top;
 }
 
-/* A batch longer than the ring (64 slots), killed at entry 90: it made
+/* A batch longer than the ring (64 slots), killed at entry `at`: it made
  * write_num public at least every ring, so the next publisher resumes
  * past every message a reader was handed. Its messages have
  * ts_ns SECOND_TS + seq. */
 #define SECOND_TS 1000000000ULL
 
-static void killed_inside_long(const struct geometry *g)
+static void killed_inside_long(const struct geometry *g, unsigned at)
 {
 	struct mdbus_pub_config c = config(g, MDBUS_MODE_OVERWRITE);
-	struct crash k = { "batch.wrap", CRASH_MAX, 90, NULL, g };
+	struct crash k = { "batch.wrap", CRASH_MAX, at, NULL, g };
 	unsigned char buf[PMAX];
 	mdbus_sub_t *early, *late;
 	mdbus_pub_t *p;
@@ -400,7 +402,8 @@ int main(void)
 	too_big();
 	for (size_t i = 0; i < sizeof(geometries) / sizeof(geometries[0]); i++) {
 		killed_inside(&geometries[i]);
-		killed_inside_long(&geometries[i]);
+		killed_inside_long(&geometries[i], 64);
+		killed_inside_long(&geometries[i], 90);
 		overwrite_racing(&geometries[i]);
 	}
 	lossless();
