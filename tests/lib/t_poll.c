@@ -18,10 +18,11 @@
  * taken back and the rest of the ring in the same call; the handler
  * stopping on a message then taken back (3 returned, the next call goes
  * on); a take-back then a lap (the loss counted into the first message
- * of the run after it). Every call of the handler, msg.lost, the return
- * value, mdbus_sub_lost(), the loss events and the entry's lost and
- * read_num words (lossless: the message's seq in each call; overwrite:
- * the call's start, or the landing of a lap) are as the protocol says.
+ * of the run after it); a catch-up of 60, whole and cut by max. Every
+ * call of the handler, msg.lost, the return value, mdbus_sub_lost(), the
+ * loss events and the entry's lost and read_num words (lossless: the
+ * message's seq in each call; overwrite: the call's start, or the landing
+ * of a lap) are as the protocol says.
  */
 #include <errno.h>
 #include <string.h>
@@ -347,8 +348,28 @@ static void exact(void)
 	called(&sc, 1000, 6, 4, 10, UINT64_MAX);
 	script_check(&sc, 10, 0, 0);
 	script_close(&sc);
+	/* a catch-up of 60 (lib/sub.c poll_run(): the first 44 asking for
+	 * the slot 16 on, the rest not), in one call, and in two calls
+	 * whose first ends inside the first part (max 40) */
+	for (int ll = 0; ll <= 1; ll++) {
+		enum mdbus_mode mode = ll ? MDBUS_MODE_LOSSLESS
+					  : MDBUS_MODE_OVERWRITE;
+
+		script_open(&sc, ll ? "px.aheadl" : "px.ahead", mode);
+		pub_to(&sc, 60);
+		called(&sc, 1000, 60, 0, 60, UINT64_MAX);
+		script_check(&sc, 60, 0, 0);
+		script_close(&sc);
+		script_open(&sc, ll ? "px.cutl" : "px.cut", mode);
+		pub_to(&sc, 60);
+		called(&sc, 40, 40, 0, 40, UINT64_MAX);
+		script_check(&sc, 40, 0, 0);
+		called(&sc, 1000, 20, 40, 60, UINT64_MAX);
+		script_check(&sc, 60, 0, 0);
+		script_close(&sc);
+	}
 	tu_note("exact cases, blocks of %u slots: take-back, stop, lap, "
-		"lossless positions", spb);
+		"lossless positions, a catch-up", spb);
 }
 
 int main(void)
