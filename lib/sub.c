@@ -31,7 +31,10 @@
 			* looks at the bell and the deadline */
 #define HOLD_DEFAULT 256 /* mdbus_sub_set_hold_back()'s distance at open */
 #define POLL_AHEAD 16	/* poll_run(): the slot prefetched, positions
-				   ahead */
+				   ahead, */
+#define POLL_BEHIND 256	/* by a reader more than this far behind (as
+				   holding back's default distance), */
+#define POLL_AHEAD_MAX 64 /* in a poll of at least this many */
 #define HOLD_EVERY 64	/* hold_back() at every position that is a
 			 * multiple of it (a power of two) */
 #define HOLD_AFTER 16384	/* ... holds once the reader read this many
@@ -956,19 +959,21 @@ MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
 }
 
 /*
- * poll_run(), each message asking for the slot POLL_AHEAD positions
- * on (a prefetch) while that slot holds a message published when the
- * write count was last looked at, at most every HOLD_EVERY positions:
- * a reader behind takes the lines of its catch-up from the producer's
- * CPU ahead of need, also across pages, which the hardware's own
- * prefetching does not cross, while one at the producer's heels asks for
- * no line the producer is about to write (holding back, hold_back()),
- * nor for the write count at every call: looked at every 16 positions,
- * a reader polling 8 at a time at the heels of single publishes cost the
- * publish 13-22 ns against 7-8. Out of line: inlined into
- * mdbus_sub_poll(), half the gain went. README.md, "Performance": the
- * batch reader's catch-up 124.5-140.4 M msgs/s against 99.0-125.4, its
- * delivered rate 135.8-140.1 against 117.5-123.5.
+ * poll_run() of a reader more than POLL_BEHIND messages behind the
+ * write count last looked at (at most every HOLD_EVERY positions), in a
+ * poll of POLL_AHEAD_MAX or more: each message asks for the slot
+ * POLL_AHEAD positions on (a prefetch), while that slot holds a message
+ * published by then. A reader catching up takes its lines from the
+ * producer's CPU ahead of need, also across pages, which the hardware's
+ * own prefetching does not cross; one near the producer's heels asks for
+ * no line (holding back, hold_back()), and one polling a few messages at
+ * a time never looks at the write count here, a line the producer
+ * writes at every publish: looked at every 16 positions, a reader
+ * polling 8 at a time at the heels of single publishes cost each
+ * publish 13-22 ns against 7-8, and at every 64 from 32 behind, one
+ * such reader fell behind and was lapped (1.06-1.25 M messages of 4 M
+ * lost against 0-0.2 M; review of 3119b39). Out of line: inlined into
+ * mdbus_sub_poll(), half the gain went. README.md, "Performance".
  */
 static MDBUS_NOINLINE unsigned poll_run(struct mdbus_sub *s, mdbus_msg_handler fn,
 			 void *arg, unsigned max, int *stop, int *taken)
@@ -976,6 +981,8 @@ static MDBUS_NOINLINE unsigned poll_run(struct mdbus_sub *s, mdbus_msg_handler f
 	uint64_t pos = s->pos, ahead;
 	unsigned n;
 
+	if (max < POLL_AHEAD_MAX)
+		return poll_run_in(s, fn, arg, max, stop, taken, 0);
 	if (pos - s->ahead_at >= HOLD_EVERY) {
 		/* Relaxed: where to prefetch up to, a hint; no message is
 		 * read by it (the stamps say what is complete). */
@@ -984,7 +991,7 @@ static MDBUS_NOINLINE unsigned poll_run(struct mdbus_sub *s, mdbus_msg_handler f
 		s->ahead_at = pos;
 	}
 	ahead = s->ahead_w - pos; /* past the count: huge, no prefetch */
-	if (ahead <= 2 * POLL_AHEAD || ahead >= s->m.g.capacity)
+	if (ahead <= POLL_BEHIND || ahead >= s->m.g.capacity)
 		return poll_run_in(s, fn, arg, max, stop, taken, 0);
 	ahead -= POLL_AHEAD;
 	n = poll_run_in(s, fn, arg, ahead < max ? (unsigned)ahead : max, stop,

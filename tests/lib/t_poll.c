@@ -18,7 +18,7 @@
  * taken back and the rest of the ring in the same call; the handler
  * stopping on a message then taken back (3 returned, the next call goes
  * on); a take-back then a lap (the loss counted into the first message
- * of the run after it); a catch-up of 60, whole and cut by max. Every
+ * of the run after it); a catch-up of 600, whole, cut by max, stopped. Every
  * call of the handler, msg.lost, the return value, mdbus_sub_lost(), the
  * loss events and the entry's lost and read_num words (lossless: the
  * message's seq in each call; overwrite: the call's start, or the landing
@@ -85,12 +85,13 @@ struct shared {
 
 static struct shared *sh;
 
-/* A channel of 64 slots: 4 blocks of 16, or 1 of 64 (whole pages) */
-static uint32_t spb;
+/* A channel of 64 slots: 4 blocks of 16, or 1 of 64 (whole pages); the
+ * catch-up cases 1024 */
+static uint32_t spb, slots = 64;
 
 static struct mdbus_pub_config config(enum mdbus_mode mode)
 {
-	return tu_config(64, spb, 64 / spb, mode);
+	return tu_config(64, spb, slots / spb, mode);
 }
 
 /* poll.ow16, poll.ll64, ... */
@@ -164,7 +165,7 @@ static void run(enum mdbus_mode mode)
 
 /* ------------------------------------------ exact, in one process */
 
-#define EV_MAX 256
+#define EV_MAX 1024
 
 struct event {
 	uint64_t seq, lost;
@@ -348,26 +349,43 @@ static void exact(void)
 	called(&sc, 1000, 6, 4, 10, UINT64_MAX);
 	script_check(&sc, 10, 0, 0);
 	script_close(&sc);
-	/* a catch-up of 60 (lib/sub.c poll_run(): the first 44 asking for
-	 * the slot 16 on, the rest not), in one call, and in two calls
-	 * whose first ends inside the first part (max 40) */
+	/* a catch-up of 600 in a ring of 1024 (lib/sub.c poll_run(): the
+	 * first 584 asking for the slot 16 on, the rest not): in one call;
+	 * in calls of 500; the handler stopping on the last message of the
+	 * first part, and on the first of the second */
+	slots = 1024;
 	for (int ll = 0; ll <= 1; ll++) {
 		enum mdbus_mode mode = ll ? MDBUS_MODE_LOSSLESS
 					  : MDBUS_MODE_OVERWRITE;
 
 		script_open(&sc, ll ? "px.aheadl" : "px.ahead", mode);
-		pub_to(&sc, 60);
-		called(&sc, 1000, 60, 0, 60, UINT64_MAX);
-		script_check(&sc, 60, 0, 0);
+		pub_to(&sc, 600);
+		called(&sc, 1000, 600, 0, 600, UINT64_MAX);
+		script_check(&sc, 600, 0, 0);
 		script_close(&sc);
 		script_open(&sc, ll ? "px.cutl" : "px.cut", mode);
-		pub_to(&sc, 60);
-		called(&sc, 40, 40, 0, 40, UINT64_MAX);
-		script_check(&sc, 40, 0, 0);
-		called(&sc, 1000, 20, 40, 60, UINT64_MAX);
-		script_check(&sc, 60, 0, 0);
+		pub_to(&sc, 600);
+		called(&sc, 500, 500, 0, 500, UINT64_MAX);
+		script_check(&sc, 500, 0, 0);
+		called(&sc, 1000, 100, 500, 600, UINT64_MAX);
+		script_check(&sc, 600, 0, 0);
 		script_close(&sc);
+		for (uint64_t at = 583; at <= 584; at++) {
+			static const char *const names[2][2] = {
+				{ "px.last", "px.first" },
+				{ "px.lastl", "px.firstl" } };
+
+			script_open(&sc, names[ll][at - 583], mode);
+			pub_to(&sc, 600);
+			sc.at = at;
+			sc.stop = 1;
+			called(&sc, 1000, (int)at + 1, 0, at + 1, UINT64_MAX);
+			called(&sc, 1000, 599 - (int)at, at + 1, 600, UINT64_MAX);
+			script_check(&sc, 600, 0, 0);
+			script_close(&sc);
+		}
 	}
+	slots = 64;
 	tu_note("exact cases, blocks of %u slots: take-back, stop, lap, "
 		"lossless positions, a catch-up", spb);
 }
