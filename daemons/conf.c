@@ -362,6 +362,27 @@ static void apply_raw(struct parser *p, struct chan_parse *cp)
 	}
 }
 
+/* A slot that cannot carry the source's messages: each would be dropped
+ * (mdpub -T said OK to slot_size = 64 with the synthetic source, which
+ * then dropped all it made). */
+static void check_msg_max(struct parser *p, const struct chan_parse *cp)
+{
+	const struct chan_conf *c = cp->c;
+	size_t need = c->ops->msg_max;
+	uint64_t fits = 64;
+
+	if (!need || c->slot_size - MDBUS_SLOT_HEADER >= need)
+		return;
+	while (fits - MDBUS_SLOT_HEADER < need)
+		fits *= 2;
+	conf_error(p, cp->line, "[channel %s]: source %s makes messages of "
+		   "%zu bytes, a slot of %llu carries %llu: set slot_size = "
+		   "%llu or more", c->name, c->ops->name, need,
+		   (unsigned long long)c->slot_size,
+		   (unsigned long long)(c->slot_size - MDBUS_SLOT_HEADER),
+		   (unsigned long long)fits);
+}
+
 static void finish_chan(struct parser *p, struct chan_parse *cp)
 {
 	struct chan_conf *c = cp->c;
@@ -399,6 +420,7 @@ static void finish_chan(struct parser *p, struct chan_parse *cp)
 		conf_error(p, cp->line, "[channel %s]: %s", c->name, err);
 	if (archive_conf_check(c, err, sizeof(err)) < 0)
 		conf_error(p, cp->line, "[channel %s]: %s", c->name, err);
+	check_msg_max(p, cp);
 }
 
 void conf_pub_config(const struct chan_conf *c, struct mdbus_pub_config *cfg)

@@ -12,6 +12,7 @@
 
 #include <ev.h>
 
+#include "mdbus_msg.h"
 #include "settings.h"
 
 struct channel;
@@ -72,7 +73,18 @@ struct source_ops {
 	/* Names of the source's own counters (channel_count(), channel.h),
 	 * at most SOURCE_COUNTERS_MAX, NULL-terminated; NULL for none. */
 	const char *const *counters;
+	/* The largest message the source makes (its own records, not its
+	 * input's bytes), so that a slot too small for it is refused at the
+	 * config check rather than every message dropped; 0 when the input
+	 * sets the size. */
+	size_t msg_max;
 };
+
+/* The largest of the quote and trade records (mdbus_msg.h), which the
+ * synthetic and lines sources make. */
+#define SOURCE_MARKET_MSG_MAX \
+	(sizeof(struct mdbus_quote) > sizeof(struct mdbus_trade) ? \
+		 sizeof(struct mdbus_quote) : sizeof(struct mdbus_trade))
 
 #define SOURCE_COUNTERS_MAX 12
 

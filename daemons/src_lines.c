@@ -685,4 +685,5 @@ const struct source_ops src_lines = {
 	.resume = lines_resume,
 	.stop = lines_stop,
 	.counters = lines_counters,
+	.msg_max = SOURCE_MARKET_MSG_MAX,
 };

@@ -236,4 +236,5 @@ const struct source_ops src_synthetic = {
 	.start = synth_start,
 	.resume = synth_resume,
 	.stop = synth_stop,
+	.msg_max = SOURCE_MARKET_MSG_MAX,
 };

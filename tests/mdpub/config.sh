@@ -177,6 +177,10 @@ edge '[channel x]\nsource = synthetic\nseed = 18446744073709551616\n' "3: seed: 
 edge '[channel x]\nsource = udp\nlisten = :70000\n' "1: [channel x]: ':70000': bad port"
 edge '[channel x]\nsource = udp\nlisten = :1\njump_confirm = 17\n' "4: jump_confirm: '17' is not an integer in 1..16"
 edge '[channel x]\nsource = udp\nlisten = :1\nsession = ELEVENCHARS\n' "1: [channel x]: session: longer than 10 characters"
+# slots too small for every message the source makes (64-byte quotes and
+# trades): -T said OK, and the channel dropped all it was given
+edge '[channel x]\nsource = synthetic\nslot_size = 64\n' "1: [channel x]: source synthetic makes messages of 64 bytes, a slot of 64 carries 40: set slot_size = 128 or more"
+edge '[channel x]\nsource = lines\nfile = -\nslot_size = 64\n' "1: [channel x]: source lines makes messages of 64 bytes, a slot of 64 carries 40: set slot_size = 128 or more"
 # 1 ns between counter lines logged a line per channel at every pass of
 # the event loop; 0 (off) stays
 edge '[global]\nstats_interval = 0.000000001\n[channel x]\nsource = synthetic\n' "2: stats_interval: '0.000000001' is not 0 nor a number in 0.01..86400"
