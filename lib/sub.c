@@ -975,8 +975,9 @@ MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
  * lost against 0-0.2 M; review of 3119b39). Out of line: inlined into
  * mdbus_sub_poll(), half the gain went. README.md, "Performance".
  */
-static MDBUS_NOINLINE unsigned poll_run(struct mdbus_sub *s, mdbus_msg_handler fn,
-			 void *arg, unsigned max, int *stop, int *taken)
+static MDBUS_NOINLINE unsigned poll_run(struct mdbus_sub *s,
+					mdbus_msg_handler fn, void *arg,
+					unsigned max, int *stop, int *taken)
 {
 	uint64_t pos = s->pos, ahead;
 	unsigned n;
