@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <math.h>
+#include <ctype.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "parse_num.h"
 
@@ -33,7 +35,12 @@ int parse_double(const char *text, double *out)
 	char *end;
 	double v;
 
-	if (!text)
+	/* strtod() would take leading space, a '+', "inf" and hexadecimal
+	 * ("0x10" = 16): none of them is a number as the files and options
+	 * write it */
+	if (!text || !(isdigit((unsigned char)*text) || *text == '.' ||
+		       *text == '-') ||
+	    strpbrk(text, "xX"))
 		return -EINVAL;
 	errno = 0;
 	v = strtod(text, &end);

@@ -180,7 +180,8 @@ static int parse_opt(int c, struct opts *o, char **argv)
 	case 'd':
 		if (parse_seconds(optarg, &o->duration) < 0)
 			return usage_error("--duration: '%s' is not a number "
-					   "of seconds > 0", optarg);
+					   "of seconds above 0, at most 1e9",
+					   optarg);
 		return 0;
 	case 'v':
 		o->verbose++;

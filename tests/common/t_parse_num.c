@@ -51,8 +51,16 @@ static void t_double(void **state)
 	assert_int_equal(parse_double("nan", &v), -EINVAL);
 	assert_int_equal(parse_double("", &v), -EINVAL);
 	assert_int_equal(parse_double("1.5s", &v), -EINVAL);
+	/* strtod() takes these; the options and files do not */
+	assert_int_equal(parse_double(" 5", &v), -EINVAL);
+	assert_int_equal(parse_double("+5", &v), -EINVAL);
+	assert_int_equal(parse_double("0x10", &v), -EINVAL);
+	assert_int_equal(parse_double("0X1p4", &v), -EINVAL);
+	assert_int_equal(parse_double("infinity", &v), -EINVAL);
 	assert_int_equal(parse_double(NULL, &v), -EINVAL);
 	assert_true(v == 7);
+	assert_int_equal(parse_double("-.5", &v), 0);
+	assert_true(v == -0.5);
 }
 
 static void t_seconds(void **state)

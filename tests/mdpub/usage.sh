@@ -26,8 +26,9 @@ usage_error "unknown option '-t'" -t
 usage_error "unexpected argument 'extra'" extra
 usage_error "option '--config' needs an argument" --config
 usage_error "option '-p' needs an argument" -p
-usage_error "--duration: '0' is not a number of seconds > 0" --duration 0
-usage_error "--duration: 'soon' is not a number of seconds > 0" -d soon
+usage_error "--duration: '0' is not a number of seconds above 0, at most 1e9" --duration 0
+usage_error "--duration: 'soon' is not a number of seconds above 0, at most 1e9" -d soon
+usage_error "--duration: '1e308' is not a number of seconds above 0, at most 1e9" -d 1e308
 
 # short options mean in mdpub what they mean in mdsub, or are not mdsub's
 sed -n 's/^static const char short_opts\[\] = "\(.*\)";$/\1/p' \
