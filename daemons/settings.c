@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,12 +62,19 @@ static int set_uint(const struct setting *s, void *obj, const char *value,
 		    int base, char *err, size_t errlen)
 {
 	uint64_t v;
+	char top[24];
 
 	if (parse_u64(value, base, &v) < 0 || (double)v < s->min ||
 	    (double)v > s->max) {
-		snprintf(err, errlen, "%s: '%s' is not %s in %.0f..%.0f", s->key,
+		/* a max of 2^64 (a double) is UINT64_MAX, which parse_u64()
+		 * takes, not 2^64, which it refuses */
+		if (s->max >= 18446744073709551616.0)
+			snprintf(top, sizeof(top), "%llu", ULLONG_MAX);
+		else
+			snprintf(top, sizeof(top), "%.0f", s->max);
+		snprintf(err, errlen, "%s: '%s' is not %s in %.0f..%s", s->key,
 			 value, base == 8 ? "an octal mode" : "an integer",
-			 s->min, s->max);
+			 s->min, top);
 		return -1;
 	}
 	if ((s->flags & SET_POW2) && (v & (v - 1))) {

@@ -173,7 +173,7 @@ edge '[channel x]\nsource = synthetic\nblock_count = -4\n' "3: block_count: '-4'
 edge '[channel x]\nsource = synthetic\nfile_mode = 0999\n' "3: file_mode: '0999' is not an octal mode in 0..511"
 edge '[channel x]\nsource = synthetic\nreplace = maybe\n' "3: replace: 'maybe' is not yes or no"
 edge '[channel x]\nsource = synthetic\ngroup =\n' "3: group: empty value"
-edge '[channel x]\nsource = synthetic\nseed = 18446744073709551616\n' "3: seed: '18446744073709551616' is not an integer in 0..18446744073709551616"
+edge '[channel x]\nsource = synthetic\nseed = 18446744073709551616\n' "3: seed: '18446744073709551616' is not an integer in 0..18446744073709551615"
 edge '[channel x]\nsource = udp\nlisten = :70000\n' "1: [channel x]: ':70000': bad port"
 edge '[channel x]\nsource = udp\nlisten = :1\njump_confirm = 17\n' "4: jump_confirm: '17' is not an integer in 1..16"
 edge '[channel x]\nsource = udp\nlisten = :1\nsession = ELEVENCHARS\n' "1: [channel x]: session: longer than 10 characters"
