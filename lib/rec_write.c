@@ -73,6 +73,11 @@ static int open_target(const char *path, unsigned flags)
 				      S_ISLNK(st.st_mode))))
 		return err_set(-ELOOP, "%s is a symbolic link: not followed",
 			       path);
+	/* a FIFO nobody reads (or a device without its driver): said as
+	 * one with a reader is, not as "No such device or address" */
+	if (fd < 0 && e == ENXIO && lstat(path, &st) == 0 &&
+	    (why = not_ours(&st)))
+		return err_set(-EINVAL, "%s %s: not written", path, why);
 	if (fd < 0)
 		return err_set(-e, "%s: %s", path, strerror(e));
 	err = fstat(fd, &st) < 0 ? -errno : 0;
