@@ -32,8 +32,7 @@
 #define HOLD_DEFAULT 256 /* mdbus_sub_set_hold_back()'s distance at open */
 #define POLL_AHEAD 16	/* poll_run(): the slot prefetched, positions
 				   ahead, */
-#define POLL_BEHIND 256	/* by a reader more than this far behind (as
-				   holding back's default distance), */
+#define POLL_BEHIND HOLD_DEFAULT /* by a reader more than this far behind, */
 #define POLL_AHEAD_MAX 64 /* in a poll of at least this many */
 #define HOLD_EVERY 64	/* hold_back() at every position that is a
 			 * multiple of it (a power of two) */
