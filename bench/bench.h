@@ -307,10 +307,14 @@ int bench_strategy(const struct bench_opts *o, const struct bench_feed *feed,
 /* floor.c */
 int bench_floor(uint64_t rounds, struct bench_pct *rtt);
 
-/* Copies size bytes, whole words in a loop the compiler sees through and
- * the rest (no bench size has any) by memcpy: what a handler copying a
- * record of known size does, rather than a memcpy call of variable
- * length per message (mdbus_tp.c's batch transport). */
+/* Copies size bytes: whole words in a loop the compiler sees through,
+ * then the tail as one word that ends where the record ends (overlapping
+ * the last whole one), or bytes when the record is shorter than a word:
+ * what a handler copying a record of known size compiles to, with no
+ * call to memcpy per message (the tail was a memcpy of variable length:
+ * a call for a 37-byte record, icount's poll 8.7-9.0 ns a message in one
+ * process against 4.7-5.0 now; its handler 47 instructions a 40-byte
+ * message against 43). */
 static inline void bench_copy(void *dst, const void *src, size_t size)
 {
 	unsigned char *d = dst;
@@ -322,7 +326,15 @@ static inline void bench_copy(void *dst, const void *src, size_t size)
 		memcpy(&w, s + i * 8, 8);
 		memcpy(d + i * 8, &w, 8);
 	}
-	memcpy(d + words * 8, s + words * 8, size % 8);
+	if (size % 8 == 0)
+		return;
+	if (words) {
+		memcpy(&w, s + size - 8, 8);
+		memcpy(d + size - 8, &w, 8);
+		return;
+	}
+	for (i = 0; i < size; i++)
+		d[i] = s[i];
 }
 
 /* transports */

@@ -2,14 +2,18 @@
  * icount.c - what one message costs in one process, with no second core
  * involved: mdbus_pub_publish() and mdbus_sub_read() against the bare
  * ring's publish and read (ring.c), the reader catching up after each
- * burst of the producer; and mdbus_pub_publish_batch() in batches of
- * ICOUNT_BATCH, nobody reading.
+ * burst of the producer; mdbus_pub_publish_batch() in batches of
+ * ICOUNT_BATCH, nobody reading; and mdbus_sub_poll() catching up after
+ * each burst, ICOUNT_POLL a call, its handler copying each payload as
+ * the bench's batch reader does (mdbus_tp.c).
  *
  * Two modes:
  *   icount DIR BURSTS         under callgrind (icount.sh): every function
- *                             under test is called BURSTS * ICOUNT_BURST
- *                             times with 40-byte messages; prints that
- *                             number. Unlike a time, the instruction count
+ *                             under test handles BURSTS * ICOUNT_BURST
+ *                             40-byte messages (mdbus_pub_publish() twice
+ *                             that: the poll's run publishes its own);
+ *                             prints each one's name and count of
+ *                             messages. Unlike a time, the instruction count
  *                             is the same on every run and every machine
  *                             with this compiler.
  *   icount --time DIR BURSTS  the time: each burst's publishes and reads
@@ -19,6 +23,7 @@
  *                             for 40- and 37-byte messages (a whole number
  *                             of words, and a tail).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,10 +39,20 @@
 #define ICOUNT_BATCH 32u /* messages a mdbus_pub_publish_batch() call;
 			    divides ICOUNT_BURST */
 
+#define ICOUNT_POLL 1024u /* messages a mdbus_sub_poll() call takes at
+			    most: the bench's batch reader's (mdbus_tp.c) */
+
 /* The best (lowest) ns a message of a burst, publishing and reading. */
 struct burst_cost {
 	double publish;
 	double read;
+};
+
+/* What the poll handler copies each payload into, and how many it took. */
+struct poll_sink {
+	uint64_t buf[ICOUNT_SLOT / 8];
+	size_t size;
+	uint64_t taken;
 };
 
 static void keep_best(struct burst_cost *c, uint64_t t0, uint64_t t1,
@@ -70,35 +85,63 @@ static int open_pub(const char *dir, mdbus_pub_t **p)
 	return r;
 }
 
+/* The publisher and a spinning reader of channel icount in dir. */
+static int open_pair(const char *dir, mdbus_pub_t **p, mdbus_sub_t **s)
+{
+	struct mdbus_sub_config sc;
+	int r;
+
+	r = open_pub(dir, p);
+	if (r < 0)
+		return r;
+	mdbus_sub_config_init(&sc);
+	sc.dir = dir;
+	sc.wait = MDBUS_WAIT_SPIN;
+	r = mdbus_sub_open(s, "icount", &sc);
+	if (r < 0) {
+		mdbus_pub_close(*p);
+		bench_fail("mdbus_sub_open", r);
+	}
+	return r;
+}
+
+static void close_pair(const char *dir, mdbus_pub_t *p, mdbus_sub_t *s)
+{
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	mdbus_unlink("icount", dir);
+}
+
+/* One burst of ICOUNT_BURST single publishes, message i carrying i. */
+static int publish_burst(mdbus_pub_t *p, size_t size)
+{
+	uint64_t msg[ICOUNT_SLOT / 8] = { 0 };
+	unsigned i;
+	int r = 0;
+
+	for (i = 0; i < ICOUNT_BURST && r == 0; i++) {
+		msg[0] = i;
+		r = mdbus_pub_publish(p, MDBUS_MSG_RAW, msg, size, 1);
+	}
+	return r;
+}
+
 static int run_mdbus(const char *dir, unsigned bursts, size_t size,
 		     struct burst_cost *c)
 {
-	struct mdbus_sub_config sc;
-	uint64_t msg[ICOUNT_SLOT / 8] = { 0 }, buf[ICOUNT_SLOT / 8];
-	uint64_t t0, t1, t2;
+	uint64_t buf[ICOUNT_SLOT / 8], t0, t1, t2;
 	struct mdbus_msg m;
 	mdbus_pub_t *p;
 	mdbus_sub_t *s;
 	unsigned b, i;
 	int r;
 
-	r = open_pub(dir, &p);
+	r = open_pair(dir, &p, &s);
 	if (r < 0)
 		return r;
-	mdbus_sub_config_init(&sc);
-	sc.dir = dir;
-	sc.wait = MDBUS_WAIT_SPIN;
-	r = mdbus_sub_open(&s, "icount", &sc);
-	if (r < 0) {
-		mdbus_pub_close(p);
-		return bench_fail("mdbus_sub_open", r), r;
-	}
 	for (b = 0; b < bursts && r == 0; b++) {
 		t0 = bench_now();
-		for (i = 0; i < ICOUNT_BURST && r == 0; i++) {
-			msg[0] = i;
-			r = mdbus_pub_publish(p, MDBUS_MSG_RAW, msg, size, 1);
-		}
+		r = publish_burst(p, size);
 		t1 = bench_now();
 		for (i = 0; i < ICOUNT_BURST && r == 0; i++)
 			r = mdbus_sub_read(s, buf, sizeof(buf), &m, -1);
@@ -107,9 +150,7 @@ static int run_mdbus(const char *dir, unsigned bursts, size_t size,
 	}
 	if (r < 0)
 		bench_fail("mdbus", r);
-	mdbus_sub_close(s);
-	mdbus_pub_close(p);
-	mdbus_unlink("icount", dir);
+	close_pair(dir, p, s);
 	return r;
 }
 
@@ -151,6 +192,50 @@ static int run_mdbus_batch(const char *dir, unsigned bursts, size_t size,
 		bench_fail("mdbus_pub_publish_batch", r);
 	mdbus_pub_close(p);
 	mdbus_unlink("icount", dir);
+	return r < 0 ? r : 0;
+}
+
+static int poll_copy(void *arg, const struct mdbus_msg *msg, const void *payload)
+{
+	struct poll_sink *k = arg;
+
+	if (!payload)
+		return 0;
+	bench_copy(k->buf, payload, msg->size < k->size ? msg->size : k->size);
+	k->taken++;
+	return 0;
+}
+
+/* mdbus_pub_publish() bursts, each then read by mdbus_sub_poll() with
+ * poll_copy(); the best burst's ns a message read into *ns. */
+static int run_mdbus_poll(const char *dir, unsigned bursts, size_t size,
+			  double *ns)
+{
+	struct poll_sink k = { .size = size };
+	uint64_t t0, t1;
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+	unsigned b;
+	int r;
+
+	r = open_pair(dir, &p, &s);
+	if (r < 0)
+		return r;
+	for (b = 0; b < bursts && r >= 0; b++) {
+		r = publish_burst(p, size);
+		k.taken = 0;
+		t0 = bench_now();
+		while (k.taken < ICOUNT_BURST && r >= 0)
+			r = mdbus_sub_poll(s, poll_copy, &k, ICOUNT_POLL);
+		t1 = bench_now();
+		if (r >= 0 && (double)(t1 - t0) / ICOUNT_BURST < *ns)
+			*ns = (double)(t1 - t0) / ICOUNT_BURST;
+	}
+	if (r >= 0 && k.taken != ICOUNT_BURST)
+		r = -EPROTO; /* a poll took more than the burst */
+	if (r < 0)
+		bench_fail("mdbus_sub_poll", r);
+	close_pair(dir, p, s);
 	return r < 0 ? r : 0;
 }
 
@@ -202,20 +287,21 @@ static int time_sizes(const char *dir, unsigned bursts)
 	printf("== in-process cost: ns a message, best burst of %u x %u, the "
 	       "reader catching up after each\n", bursts, ICOUNT_BURST);
 	printf("size | publish mdbus   ring  ratio | read mdbus   ring  ratio "
-	       "| batches of %u mdbus  ratio\n", ICOUNT_BATCH);
+	       "| batches of %u mdbus  ratio | poll mdbus  ratio\n", ICOUNT_BATCH);
 	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
 		struct burst_cost md = { 1e9, 1e9 }, ring = { 1e9, 1e9 };
-		double batch = 1e9;
+		double batch = 1e9, poll = 1e9;
 
 		if (run_mdbus(dir, bursts, sizes[k], &md) < 0 ||
 		    run_ring(bursts, sizes[k], &ring) < 0 ||
-		    run_mdbus_batch(dir, bursts, sizes[k], &batch) < 0)
+		    run_mdbus_batch(dir, bursts, sizes[k], &batch) < 0 ||
+		    run_mdbus_poll(dir, bursts, sizes[k], &poll) < 0)
 			return 1;
 		printf("%4zu |       %5.2f  %5.2f  %5.2f |    %5.2f  %5.2f  %5.2f "
-		       "|              %5.2f  %5.2f\n",
+		       "|              %5.2f  %5.2f |      %5.2f  %5.2f\n",
 		       sizes[k], md.publish, ring.publish, md.publish / ring.publish,
 		       md.read, ring.read, md.read / ring.read, batch,
-		       batch / ring.publish);
+		       batch / ring.publish, poll, poll / ring.read);
 	}
 	return 0;
 }
@@ -224,6 +310,7 @@ int main(int argc, char **argv)
 {
 	struct burst_cost unused = { 1e9, 1e9 };
 	int timed = argc == 4 && strcmp(argv[1], "--time") == 0;
+	unsigned long n;
 	unsigned bursts;
 
 	if ((argc != 3 && !timed) ||
@@ -235,8 +322,14 @@ int main(int argc, char **argv)
 		return time_sizes(argv[2], bursts);
 	if (run_mdbus(argv[1], bursts, ICOUNT_SIZE, &unused) < 0 ||
 	    run_ring(bursts, ICOUNT_SIZE, &unused) < 0 ||
-	    run_mdbus_batch(argv[1], bursts, ICOUNT_SIZE, &unused.publish) < 0)
+	    run_mdbus_batch(argv[1], bursts, ICOUNT_SIZE, &unused.publish) < 0 ||
+	    run_mdbus_poll(argv[1], bursts, ICOUNT_SIZE, &unused.read) < 0)
 		return 1;
-	printf("%u\n", bursts * ICOUNT_BURST);
+	/* The messages each function under test handled (icount.sh divides
+	 * its instructions by them): the poll's run publishes its own. */
+	n = (unsigned long)bursts * ICOUNT_BURST;
+	printf("mdbus_pub_publish %lu\nmdbus_sub_read %lu\nring_publish %lu\n"
+	       "ring_read %lu\nmdbus_pub_publish_batch %lu\nmdbus_sub_poll %lu\n"
+	       "poll_copy %lu\n", 2 * n, n, n, n, n, n, n);
 	return 0;
 }
