@@ -903,7 +903,9 @@ MDBUS_INLINE int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
  * producer of ours writes: that message untouched) and after a message
  * taken back (*taken). Returns the messages handed over and not taken
  * back. The handler's stop and the first message's loss are kept in
- * registers too (the handle's loss is cleared once): 49 instructions a
+ * locals too (the handle's loss is cleared at the end, when a message
+ * took it; msg's fields are all set anew for each message, as a handler
+ * may write over them): 49 instructions a
  * message besides the handler, catching up in polls of 1024 with the
  * prefetch, against 55 with both in the handle, and poll_once()'s 59
  * (bench/icount, 40-byte messages; README.md, "Performance"). With
@@ -918,9 +920,9 @@ MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
 	uint64_t mask = s->m.g.capacity - 1, pos = s->pos, end = pos + max;
 	uint32_t shift = s->m.g.slot_shift, payload_max = s->m.g.payload_max;
 	int lossless = s->m.g.mode == MDBUS_MODE_LOSSLESS, halt = 0;
+	uint64_t lost = s->pending_lost, start = pos;
 	struct mdbus_msg msg;
 
-	msg.lost = s->pending_lost;
 	while (pos != end && !halt) {
 		const _Atomic uint64_t *slot = blocks + ((pos & mask) << shift);
 		uint64_t stamp, meta;
@@ -937,6 +939,7 @@ MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
 		msg.ts_ns = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
 		msg.size = (uint32_t)meta;
 		msg.type = (uint16_t)(meta >> 32);
+		msg.lost = lost; /* every field anew: msg is the handler's too */
 		if (msg.size > payload_max)
 			break;
 		s->pos = pos;
@@ -945,10 +948,7 @@ MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
 		 * after it stamped writing(n) (step 1). */
 		atomic_thread_fence(memory_order_acquire);
 		s->pos = ++pos;
-		if (MDBUS_UNLIKELY(msg.lost)) { /* the first message only */
-			s->pending_lost = 0;
-			msg.lost = 0;
-		}
+		lost = 0; /* the first message's only */
 		if (atomic_load_explicit(&slot[SLOT_W_STAMP],
 					 memory_order_relaxed) != stamp) {
 			*taken = take_back(s, fn, arg, &msg);
@@ -958,8 +958,10 @@ MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
 		if (lossless) /* as poll_once() */
 			publish_position(s);
 	}
+	if (s->pos != start) /* a message handed over took the loss */
+		s->pending_lost = 0;
 	*stop = halt != 0;
-	return (unsigned)(pos - (end - max));
+	return (unsigned)(pos - start);
 }
 
 /*
@@ -1538,6 +1540,11 @@ MDBUS_EXPORT uint64_t mdbus_sub_archive_skipped(const mdbus_sub_t *s)
 MDBUS_EXPORT size_t mdbus_sub_payload_max(const mdbus_sub_t *s)
 {
 	return seg_payload_max(&s->m);
+}
+
+MDBUS_EXPORT uid_t mdbus_sub_owner(const mdbus_sub_t *s)
+{
+	return s->m.uid;
 }
 
 MDBUS_EXPORT int mdbus_sub_pub_info(const mdbus_sub_t *s,

@@ -183,6 +183,8 @@ struct script {
 			    * UINT64_MAX */
 	uint64_t at, more; /* at message `at` the producer writes `more` */
 	int stop;          /* ... and the handler returns this */
+	int scribble;      /* the handler writes msg->lost (casting const
+			    * away): 1 0 over a loss, 2 7 over none */
 	size_t n;
 	struct event ev[EV_MAX];
 };
@@ -203,6 +205,10 @@ static int scripted(void *arg, const struct mdbus_msg *m, const void *payload)
 
 	TU_CHECK(sc->n < EV_MAX);
 	sc->ev[sc->n++] = (struct event){ m->seq, m->lost, !payload };
+	if (sc->scribble == 1 && m->lost)
+		((struct mdbus_msg *)m)->lost = 0;
+	if (sc->scribble == 2 && !m->lost)
+		((struct mdbus_msg *)m)->lost = 7;
 	if (!payload)
 		return 0;
 	TU_CHECK_EQ(mdbus_sub_position(sc->s), m->seq);
@@ -341,6 +347,28 @@ static void exact(void)
 	TU_CHECK_EQ(i, sc.n);
 	script_check(&sc, 210, 141, 1);
 	script_close(&sc);
+
+	/* a handler that writes over msg->lost (the library's own
+	 * struct, handed as const) changes nothing it hears next: lapped,
+	 * 46 carries the 46 lost, 47..109 none, and the next poll none
+	 * (the loss cleared from the handle all the same) */
+	for (int how = 1; how <= 2; how++) {
+		script_open(&sc, how == 1 ? "px.zero" : "px.seven",
+			    MDBUS_MODE_OVERWRITE);
+		sc.scribble = how;
+		sc.landing = 46;
+		pub_to(&sc, 110);
+		i = 0;
+		TU_CHECK_RC(poll_script(&sc, 1000), 64);
+		expect(&sc, &i, 46, 110, 46, UINT64_MAX);
+		TU_CHECK_EQ(i, sc.n);
+		script_check(&sc, 110, 46, 1);
+		pub_to(&sc, 115);
+		sc.landing = UINT64_MAX;
+		called(&sc, 1000, 5, 110, 115, UINT64_MAX);
+		script_check(&sc, 115, 46, 1);
+		script_close(&sc);
+	}
 
 	/* lossless: the position in the entry per message, max kept */
 	script_open(&sc, "px.ll", MDBUS_MODE_LOSSLESS);
