@@ -208,7 +208,8 @@ static void usage(FILE *f)
 	      "  -a, --anonymous        read without a consumer entry\n"
 	      "  -D, --dir=DIR          segment directory (default $MDBUS_DIR or /dev/shm)\n"
 	      "      --owner=USER       only read segments of this user (default\n"
-	      "                         $MDBUS_OWNER, else any)\n"
+	      "                         $MDBUS_OWNER, else any; another user's in a\n"
+	      "                         directory anyone may write with a warning)\n"
 	      "      --no-header        no header line (text and csv)\n"
 	      "  -l, --list             list the channels\n"
 	      "      --status           show channels with their publisher's counters,\n"
@@ -1050,4 +1051,11 @@ int opts_parse(struct mdsub_opts *o, int argc, char **argv)
 	take_file(o);
 	err = check_channels(o);
 	return err ? err : check_combination(o, &sn);
+}
+
+const char *opts_seg_dir(const struct mdsub_opts *o)
+{
+	const char *dir = o->sub.dir ? o->sub.dir : getenv(MDBUS_ENV_DIR);
+
+	return dir && *dir ? dir : "/dev/shm";
 }

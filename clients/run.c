@@ -13,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "error_text.h"
 #include "mdbus_rec.h"
 #include "mdsub.h"
+#include "status.h"
 
 #define IDLE_WAIT_MAX_NS 100000000ULL /* re-check signals this often */
 #define MULTI_WAIT_MIN_NS 50000ULL    /* several channels: first idle wait */
@@ -41,6 +43,8 @@ struct chan {
 				      * or rejoining */
 	int squat_said;              /* --wait-for-channel: another user's
 				      * file under the name, said once */
+	uid_t trust_said;            /* the owner warn_trust() last named
+				      * (0: none; root's is never named) */
 	int rejoining;               /* entry taken away: registering again */
 	uint64_t rejoin_seq;         /* where to go on reading */
 	uint64_t rejoin_end_ns;      /* give up registering again then */
@@ -321,6 +325,33 @@ static int open_error_passes(int err, enum open_retry retry)
 	       (err == MDBUS_ECORRUPT || err == MDBUS_ENOTREADY);
 }
 
+/* A segment of another user than ours or root's, in a directory any
+ * user may write, read with no owner named (--owner, MDBUS_OWNER): that
+ * user is trusted, to feed this reader and to end it (SIGBUS, by
+ * truncating the file), and anyone could have made the file under the
+ * channel's name first (libmdbus(3), "Permissions and security"). Said
+ * on stderr once for each owner of the channel's segment. */
+static void warn_trust(const struct app *a, struct chan *c)
+{
+	uid_t owner = mdbus_sub_owner(c->sub);
+	const char *dir = opts_seg_dir(a->o);
+	char user[256];
+	struct stat st;
+
+	if (owner == 0 || owner == geteuid() || owner == c->trust_said ||
+	    owner_expected() || stat(dir, &st) < 0 || !(st.st_mode & S_IWOTH))
+		return;
+	c->trust_said = owner;
+	(void)user_text(owner, user, sizeof user);
+	fprintf(stderr, "mdsub: %s: warning: reading user ", c->name);
+	put_str(stderr, STR_TEXT, user, sizeof user);
+	fprintf(stderr, "'s segment (uid %u) in ", (unsigned)owner);
+	put_str(stderr, STR_TEXT, dir, SIZE_MAX);
+	fputs(", where any user may make one: name the publisher's user "
+	      "with --owner (or MDBUS_OWNER) to refuse anyone else's\n",
+	      stderr);
+}
+
 /* Opens c with cfg. Returns 0; the library's code, c->sub NULL, for an
  * error that retry lets pass (the run goes on); or a negative code (the
  * run ends). */
@@ -344,6 +375,7 @@ static int open_chan(struct app *a, struct chan *c,
 	}
 	if (err)
 		return fail(a, c->name, "cannot subscribe", err);
+	warn_trust(a, c);
 	mdbus_sub_pub_info(c->sub, &c->pub);
 	return grow_buffer(a, mdbus_sub_payload_max(c->sub));
 }
@@ -407,6 +439,7 @@ static int reattach(struct app *a, struct chan *c)
 		fputs(" (retrying)\n", stderr);
 		return 0;
 	}
+	warn_trust(a, c);
 	mdbus_sub_pub_info(c->sub, &c->pub);
 	return grow_buffer(a, mdbus_sub_payload_max(c->sub));
 }

@@ -137,9 +137,7 @@ static int take(const struct mdsub_opts *o, struct snapshot *snap,
 	int err;
 
 	snap->n = 0;
-	snap->dir = o->sub.dir ? o->sub.dir : getenv(MDBUS_ENV_DIR);
-	if (!snap->dir || !*snap->dir)
-		snap->dir = "/dev/shm";
+	snap->dir = opts_seg_dir(o);
 	err = collect_names(o, snap);
 	if (err) {
 		snprintf(why->text, sizeof why->text, "segment directory %s: %s",

@@ -521,6 +521,11 @@ uint64_t mdbus_sub_archive_skipped(const mdbus_sub_t *sub);
  * -EMSGSIZE. */
 size_t mdbus_sub_payload_max(const mdbus_sub_t *sub);
 
+/* The owner (st_uid) of the segment file this reader maps, from fstat()
+ * of the very file mapped at open or at the last mdbus_sub_reopen(): the
+ * user this reader trusts (libmdbus(3), "Permissions and security"). */
+uid_t mdbus_sub_owner(const mdbus_sub_t *sub);
+
 struct mdbus_pub_info {
 	enum mdbus_pub_state state;
 	pid_t pid;                /* last publisher's pid (0 = none) */

@@ -26,13 +26,19 @@ __all__ = ["Subscriber", "Publisher", "Message", "Error", "NotFound",
 class Subscriber(_mdbus.Subscriber):
     """Subscriber(channel, name=None, start="latest"|"oldest"|seq,
     wait="adaptive"|"spin"|"yield"|"block", anonymous=False, dir=None,
-    start_time_ns=None, archive_dir=None)
+    start_time_ns=None, archive_dir=None, owner=None)
 
     A reader of one channel; a context manager, and an iterator of
     Message objects that waits for each (Ctrl-C interrupts the wait).
     Attributes: lost, loss_events, position, caught_up, payload_max,
     replaying, archive_skipped (archive records read past, not returned,
-    to reach the position: the archive's files have no index).
+    to reach the position: the archive's files have no index), owner
+    (uid of the segment file's owner: the user this reader trusts).
+
+    owner: the user (name or uid) the segment file must belong to, else
+    Error (code -EPERM); None: $MDBUS_OWNER, or any user when unset. In a
+    directory anyone may write, such as /dev/shm, another user could
+    otherwise make a file under the channel's name first.
 
     start_time_ns (instead of start): begin at the first message stamped
     at or after that CLOCK_REALTIME time in ns, from the channel's

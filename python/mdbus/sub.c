@@ -82,9 +82,9 @@ static int sub_init(sub_object *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"channel", "name", "start", "wait",
 				 "anonymous", "dir", "start_time_ns",
-				 "archive_dir", NULL};
+				 "archive_dir", "owner", NULL};
 	const char *channel, *name = NULL, *wait = "adaptive", *dir = NULL;
-	const char *archive_dir = NULL;
+	const char *archive_dir = NULL, *owner = NULL;
 	PyObject *start = NULL, *start_time = NULL;
 	int anonymous = 0, r;
 	struct mdbus_sub_config cfg;
@@ -94,13 +94,14 @@ static int sub_init(sub_object *self, PyObject *args, PyObject *kw)
 		return -1;
 	}
 	self->fd = -1;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zOspzOz", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zOspzOzz", kwlist,
 					 &channel, &name, &start, &wait,
 					 &anonymous, &dir, &start_time,
-					 &archive_dir))
+					 &archive_dir, &owner))
 		return -1;
 	mdbus_sub_config_init(&cfg);
 	cfg.name = name;
+	cfg.owner = owner;
 	cfg.anonymous = anonymous;
 	cfg.dir = dir;
 	cfg.archive_dir = archive_dir;
@@ -402,6 +403,7 @@ static PyObject *sub_get(sub_object *self, void *which)
 	case 3: return PyBool_FromLong(mdbus_sub_caught_up(sub));
 	case 5: return PyBool_FromLong(mdbus_sub_replaying(sub));
 	case 6: return PyLong_FromUnsignedLongLong(mdbus_sub_archive_skipped(sub));
+	case 7: return PyLong_FromUnsignedLong(mdbus_sub_owner(sub));
 	default: return PyLong_FromSize_t(mdbus_sub_payload_max(sub));
 	}
 }
@@ -422,6 +424,9 @@ static PyGetSetDef sub_getset[] = {
 	{"archive_skipped", (getter)sub_get, NULL,
 	 "archive records read past, not returned, to reach the position",
 	 (void *)6},
+	{"owner", (getter)sub_get, NULL,
+	 "uid of the segment file's owner: the user this reader trusts",
+	 (void *)7},
 	{"closed", (getter)sub_closed, NULL, "close() was called", NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -5,7 +5,8 @@
 # put a file under a channel's name in a directory anyone may write (as
 # /dev/shm) and name root's publisher in it. Text, JSON and Prometheus.
 # A user whose passwd entry is long is shown by name (and --owner takes
-# it), not as a number.
+# it), not as a number. Reading another user's segment from a directory
+# anyone may write with no owner named is warned of.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 # owner_col FILE CHANNEL: the OWNER column of CHANNEL's --list line (the
@@ -117,6 +118,31 @@ grep -q '^mdbus_channel_info{channel="fake",.*,owner="nobody",owner_not_publishe
 	"$WORK/prom" &&
 	grep -q '^mdbus_channel_info{channel="honest",.*,owner="nobody",owner_not_publisher="0"} 1$' \
 	"$WORK/prom" || fail "prometheus: $(grep _info "$WORK/prom")"
+# reading another user's segment from a directory anyone may write, with
+# no owner named, is said on stderr (once): that user is trusted, and
+# anyone could have made the file; not with --owner or MDBUS_OWNER, not
+# for our own segment, nor in a directory others may not write
+warning="mdsub: honest: warning: reading user nobody's segment (uid $nobody) in $STICKY, where any user may make one: name the publisher's user with --owner (or MDBUS_OWNER) to refuse anyone else's"
+status 0 "$MDSUB" -u -q honest 2>"$WORK/err"
+[ "$(cat "$WORK/err")" = "$warning" ] || fail "no owner named: $(cat "$WORK/err")"
+status 0 "$MDSUB" -u -q --owner=nobody honest 2>"$WORK/err"
+[ ! -s "$WORK/err" ] || fail "--owner=nobody: $(cat "$WORK/err")"
+status 0 env MDBUS_OWNER=nobody "$MDSUB" -u -q honest 2>"$WORK/err"
+[ ! -s "$WORK/err" ] || fail "MDBUS_OWNER=nobody: $(cat "$WORK/err")"
+# (stopped publishers: mdsub says so, nothing more)
+pub own 1
+status 0 "$MDSUB" -u -q own 2>"$WORK/err"
+grep -q "stopped" "$WORK/err" && ! grep -q "warning" "$WORK/err" ||
+	fail "own segment: $(cat "$WORK/err")"
+status 0 env MDBUS_DIR="$TOP" "$MDSUB" -u -q nameless 2>"$WORK/err"
+grep -q "stopped" "$WORK/err" && ! grep -q "warning" "$WORK/err" ||
+	fail "a directory others may not write: $(cat "$WORK/err")"
+# the same segment once others may write there: named by its uid
+chmod 1777 "$TOP"
+status 0 env MDBUS_DIR="$TOP" "$MDSUB" -u -q nameless 2>"$WORK/err"
+chmod 0755 "$TOP"
+grep -qx "mdsub: nameless: warning: reading user $nameless's segment (uid $nameless) in $TOP, where any user may make one: .*" \
+	"$WORK/err" || fail "nameless, 1777: $(cat "$WORK/err")"
 # --owner=root refuses nobody's files outright, naming the owner
 status 1 "$MDSUB" --owner=root --status fake >"$WORK/refused" 2>/dev/null
 grep -q "^fake: unreadable: channel fake: the segment belongs to uid $nobody, not to the expected owner (uid 0)" \

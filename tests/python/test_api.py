@@ -3,7 +3,7 @@ a real channel with exact values: Publisher.skip() (the reader counts the
 skip as lost), publisher counters read back by mdbus.counters() and
 Subscriber.counters(), a start by time, replay from the archive then live
 (a real mdpub writing it), Subscriber.fileno() with select and asyncio,
-mdbus.remove_channel(); and the argument checks (TypeError, ValueError,
+mdbus.remove_channel(), Subscriber.owner and owner=; and the argument checks (TypeError, ValueError,
 never a crash)."""
 import asyncio
 import os
@@ -359,3 +359,27 @@ def test_remove_channel(bus):
     assert e.value.code == -1012  # MDBUS_ENAME
     with pytest.raises(TypeError):
         mdbus.remove_channel(None)
+
+
+def test_owner_given_and_named(bus):
+    # owner is the uid of the very file mapped; owner= refuses another
+    # user's file (-EPERM) and takes a name or a number
+    me = os.geteuid()
+    tool_pub("own", 3)
+    with mdbus.Subscriber("own", start="oldest") as sub:
+        assert sub.owner == me
+    with mdbus.Subscriber("own", owner=str(me)) as sub:
+        assert sub.owner == me
+    with pytest.raises(mdbus.Error) as e:
+        mdbus.Subscriber("own", owner=str(me + 1))
+    assert e.value.code == -1  # -EPERM
+    if me != 0:
+        return  # the rest gives the file to another user
+    for f in os.listdir(bus):
+        if f.startswith("mdbus.own"):
+            os.chown(os.path.join(bus, f), 54321, -1)
+    with mdbus.Subscriber("own", anonymous=True) as sub:
+        assert sub.owner == 54321
+    with pytest.raises(mdbus.Error) as e:
+        mdbus.Subscriber("own", owner="root")
+    assert e.value.code == -1
