@@ -196,6 +196,14 @@ static int start_position(struct mdbus_sub *s)
 
 	s->replaying = 0;
 	s->skip_before_ns = 0;
+	/* No write count passes 2^62: a start taken from one past it (the
+	 * latest, or a ring below it) would wrap the stamps, never-written
+	 * slots looking complete (doc/protocol.md, "Reading"). A start by
+	 * sequence is at most 2^62 (check_start_seq()). */
+	if (w > SEQ_LIMIT && s->start != MDBUS_START_SEQ)
+		return err_set(MDBUS_ECORRUPT, "channel %s: a write count of "
+			       "%" PRIu64 ", past 2^62: no publisher's",
+			       s->channel, w);
 	switch (s->start) {
 	case MDBUS_START_OLDEST:
 		s->pos = seg_oldest(&s->m, w);

@@ -558,8 +558,44 @@ static void forged_count_at_join(void)
 	tu_unmap(h, len);
 }
 
+/* A write count past 2^62 already there when a reader opens at the
+ * latest, or the oldest: refused, MDBUS_ECORRUPT naming it (before, the
+ * reader started near 2^63, took a never-written slot for a message, as
+ * the stamps wrap, then the ring's old messages again under new
+ * sequence numbers). */
+static void forged_count_at_open(void)
+{
+	static const enum mdbus_start starts[] = { MDBUS_START_LATEST,
+						   MDBUS_START_OLDEST };
+	struct mdbus_pub_config c = config();
+	struct mdbus_sub_config sc;
+	unsigned char buf[PMAX];
+	struct seg_header *h;
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+	size_t len;
+
+	p = tu_pub_open("farstart", &c);
+	for (uint64_t n = 0; n < 5; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, PMAX), 0);
+	h = tu_map_file(tu_seg_path("farstart"), &len);
+	atomic_store(&h->write_num, (1ULL << 63) - 1);
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		mdbus_sub_config_init(&sc);
+		sc.dir = tu_dir();
+		sc.start = starts[i];
+		TU_CHECK_RC(mdbus_sub_open(&s, "farstart", &sc), MDBUS_ECORRUPT);
+		if (!strstr(mdbus_last_error(), "a write count of "
+			    "9223372036854775807, past 2^62"))
+			tu_fail("error '%s'", mdbus_last_error());
+	}
+	mdbus_pub_close(p);
+	tu_unmap(h, len);
+}
+
 static void test_forged_write_counts(void)
 {
+	forged_count_at_open();
 	forged_count_at_join();
 	forged_write_count("far", CAP + 5, 1, 1ULL << 63,
 			   "a write count of 9223372036854775808, past 2^62");
