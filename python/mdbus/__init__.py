@@ -35,7 +35,8 @@ class Subscriber(_mdbus.Subscriber):
     to reach the position: the archive's files have no index), owner
     (uid of the segment file's owner: the user this reader trusts).
 
-    owner: the user (name or uid) the segment file must belong to, else
+    owner: the user (a name, or a uid as an int or a string) the
+    segment file must belong to, else
     Error (code -EPERM); None: $MDBUS_OWNER, or any user when unset. In a
     directory anyone may write, such as /dev/shm, another user could
     otherwise make a file under the channel's name first.

@@ -78,14 +78,51 @@ static int parse_start_time(PyObject *o, PyObject *start,
 	return 0;
 }
 
+/* owner=: None (any, or $MDBUS_OWNER), a user name, or a uid as an
+ * int (written into uid[]) into *out; 0, or -1 with the exception set. */
+static int owner_text(PyObject *o, char uid[24], const char **out)
+{
+	uint64_t v;
+
+	*out = NULL;
+	if (!o || o == Py_None)
+		return 0;
+	if (PyUnicode_Check(o)) {
+		Py_ssize_t n;
+
+		*out = PyUnicode_AsUTF8AndSize(o, &n);
+		if (!*out)
+			return -1;
+		if (strlen(*out) == (size_t)n)
+			return 0;
+		PyErr_SetString(PyExc_ValueError, "owner: embedded null character");
+		return -1;
+	}
+	if (PyBool_Check(o) || !PyLong_Check(o)) {
+		PyErr_Format(PyExc_TypeError, "owner: a user name or a uid, "
+			     "not %s", Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	if (mdbus_py_u64(o, "owner", &v) < 0)
+		return -1;
+	if (v >= (uid_t)-1) {
+		PyErr_Format(PyExc_ValueError, "owner: %R is not a uid", o);
+		return -1;
+	}
+	snprintf(uid, 24, "%llu", (unsigned long long)v);
+	*out = uid;
+	return 0;
+}
+
 static int sub_init(sub_object *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"channel", "name", "start", "wait",
 				 "anonymous", "dir", "start_time_ns",
 				 "archive_dir", "owner", NULL};
 	const char *channel, *name = NULL, *wait = "adaptive", *dir = NULL;
-	const char *archive_dir = NULL, *owner = NULL;
-	PyObject *start = NULL, *start_time = NULL;
+	const char *archive_dir = NULL;
+	PyObject *start = NULL, *start_time = NULL, *owner = NULL;
+	char owner_uid[24];
 	int anonymous = 0, r;
 	struct mdbus_sub_config cfg;
 
@@ -94,14 +131,15 @@ static int sub_init(sub_object *self, PyObject *args, PyObject *kw)
 		return -1;
 	}
 	self->fd = -1;
-	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zOspzOzz", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "s|zOspzOzO", kwlist,
 					 &channel, &name, &start, &wait,
 					 &anonymous, &dir, &start_time,
 					 &archive_dir, &owner))
 		return -1;
 	mdbus_sub_config_init(&cfg);
 	cfg.name = name;
-	cfg.owner = owner;
+	if (owner_text(owner, owner_uid, &cfg.owner) < 0)
+		return -1;
 	cfg.anonymous = anonymous;
 	cfg.dir = dir;
 	cfg.archive_dir = archive_dir;

@@ -368,11 +368,18 @@ def test_owner_given_and_named(bus):
     tool_pub("own", 3)
     with mdbus.Subscriber("own", start="oldest") as sub:
         assert sub.owner == me
-    with mdbus.Subscriber("own", owner=str(me)) as sub:
-        assert sub.owner == me
-    with pytest.raises(mdbus.Error) as e:
-        mdbus.Subscriber("own", owner=str(me + 1))
-    assert e.value.code == -1  # -EPERM
+    for owner in (str(me), me):
+        with mdbus.Subscriber("own", owner=owner) as sub:
+            assert sub.owner == me
+    for owner in (str(me + 1), me + 1):
+        with pytest.raises(mdbus.Error) as e:
+            mdbus.Subscriber("own", owner=owner)
+        assert e.value.code == -1  # -EPERM
+    for bad, exc in ((-1, ValueError), (1 << 32, ValueError),
+                     (1.0, TypeError), (True, TypeError),
+                     ("ro\0ot", ValueError)):
+        with pytest.raises(exc):
+            mdbus.Subscriber("own", owner=bad)
     if me != 0:
         return  # the rest gives the file to another user
     for f in os.listdir(bus):
