@@ -115,10 +115,6 @@ int opts_parse(struct mdsub_opts *o, int argc, char **argv);
 int parse_start_time(const char *s, uint64_t now_ns, uint64_t *ns,
 		     const char **why);
 
-/* opts.c: the segment directory in force, as libmdbus takes it: --dir,
- * else $MDBUS_DIR, else /dev/shm. */
-const char *opts_seg_dir(const struct mdsub_opts *o);
-
 /* run.c: the read loop; returns the exit status. */
 int run_read(const struct mdsub_opts *o);
 

@@ -1052,10 +1052,3 @@ int opts_parse(struct mdsub_opts *o, int argc, char **argv)
 	err = check_channels(o);
 	return err ? err : check_combination(o, &sn);
 }
-
-const char *opts_seg_dir(const struct mdsub_opts *o)
-{
-	const char *dir = o->sub.dir ? o->sub.dir : getenv(MDBUS_ENV_DIR);
-
-	return dir && *dir ? dir : "/dev/shm";
-}

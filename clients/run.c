@@ -334,7 +334,7 @@ static int open_error_passes(int err, enum open_retry retry)
 static void warn_trust(const struct app *a, struct chan *c)
 {
 	uid_t owner = mdbus_sub_owner(c->sub);
-	const char *dir = opts_seg_dir(a->o);
+	const char *dir = mdbus_segment_dir(a->o->sub.dir);
 	char user[256];
 	struct stat st;
 

@@ -137,7 +137,7 @@ static int take(const struct mdsub_opts *o, struct snapshot *snap,
 	int err;
 
 	snap->n = 0;
-	snap->dir = opts_seg_dir(o);
+	snap->dir = mdbus_segment_dir(o->sub.dir);
 	err = collect_names(o, snap);
 	if (err) {
 		snprintf(why->text, sizeof why->text, "segment directory %s: %s",

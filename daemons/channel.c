@@ -586,14 +586,12 @@ static void init_watchers(struct channel *ch)
 static void log_start(const struct channel *ch)
 {
 	const struct chan_conf *c = ch->conf;
-	const char *dir = c->dir ? c->dir : getenv(MDBUS_ENV_DIR);
+	const char *dir = mdbus_segment_dir(c->dir);
 	struct mdbus_stats st;
 	int r = mdbus_channel_stats(c->name, c->dir, &st, NULL, 0);
 
 	if (r < 0 && r != MDBUS_ETABLE) /* that one fills the rest */
 		st.total_size = 0;
-	if (!dir || !*dir)
-		dir = "/dev/shm";
 	log_msg(LOG_NOTICE, "channel %s: publishing from sequence %llu, source "
 		"%s, segment %s/mdbus.%s (%llu bytes)", c->name,
 		(unsigned long long)mdbus_pub_position(ch->pub), c->source, dir,

@@ -207,17 +207,17 @@ oom:
 MDBUS_EXPORT int mdbus_list(const char *dir, int (*fn)(const char *, void *),
 			    void *arg)
 {
-	const char *path = seg_dir(dir);
+	const char *path = mdbus_segment_dir(dir);
 	char **names = NULL;
 	size_t i, n;
 	DIR *d;
 	int r;
 
 	err_clear();
-	d = opendir(path ? path : "/dev/shm");
+	d = opendir(path);
 	if (!d)
-		return err_set(-errno, "open directory %s: %s",
-			       path ? path : "/dev/shm", strerror(errno));
+		return err_set(-errno, "open directory %s: %s", path,
+			       strerror(errno));
 	r = collect(d, &names, &n);
 	closedir(d);
 	if (r < 0)

@@ -644,6 +644,11 @@ int mdbus_list(const char *dir, int (*fn)(const char *channel, void *arg),
 /* 1 when name is a valid channel name, else 0. */
 int mdbus_channel_valid(const char *name);
 
+/* The segment directory that dir stands for in every call taking one:
+ * dir when not empty, else $MDBUS_DIR when set and not empty, else
+ * /dev/shm. Never NULL; dir or the environment's string, not a copy. */
+const char *mdbus_segment_dir(const char *dir);
+
 #ifdef __cplusplus
 }
 #endif

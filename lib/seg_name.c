@@ -55,6 +55,12 @@ const char *seg_dir(const char *dir)
 	return dir && *dir ? dir : NULL;
 }
 
+MDBUS_EXPORT const char *mdbus_segment_dir(const char *dir)
+{
+	dir = seg_dir(dir);
+	return dir ? dir : SHM_DIR;
+}
+
 int seg_check_dir(const char *dir)
 {
 	const char *d = dir ? dir : SHM_DIR;

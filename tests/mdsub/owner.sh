@@ -125,6 +125,13 @@ grep -q '^mdbus_channel_info{channel="fake",.*,owner="nobody",owner_not_publishe
 warning="mdsub: honest: warning: reading user nobody's segment (uid $nobody) in $STICKY, where any user may make one: name the publisher's user with --owner (or MDBUS_OWNER) to refuse anyone else's"
 status 0 "$MDSUB" -u -q honest 2>"$WORK/err"
 [ "$(cat "$WORK/err")" = "$warning" ] || fail "no owner named: $(cat "$WORK/err")"
+# an empty --dir is the default, $MDBUS_DIR here, as the library takes
+# it (the warning named /dev/shm, and looked at it; --status too)
+status 0 "$MDSUB" --dir= -u -q honest 2>"$WORK/err"
+[ "$(cat "$WORK/err")" = "$warning" ] || fail "--dir=: $(cat "$WORK/err")"
+status 0 "$MDSUB" --dir= --status honest >"$WORK/status"
+grep -q "^segment directory $STICKY: " "$WORK/status" ||
+	fail "--dir= --status: $(cat "$WORK/status")"
 status 0 "$MDSUB" -u -q --owner=nobody honest 2>"$WORK/err"
 [ ! -s "$WORK/err" ] || fail "--owner=nobody: $(cat "$WORK/err")"
 status 0 env MDBUS_OWNER=nobody "$MDSUB" -u -q honest 2>"$WORK/err"
