@@ -627,10 +627,21 @@ static int read_file(struct app *a, struct chan *c)
 	}
 }
 
-/* A corrupt file in the archive being replayed: said, and read on at
- * once (the library goes on with the next file and counts what it hid as
- * lost, doc/protocol.md "Replay, then live"). Returns 1: the channel is
- * not idle. */
+/* A file of the archive being replayed that is corrupt, or refused (a
+ * symbolic link, not a regular file, another owner's or of more than one
+ * link, unreadable, gone since the listing): after any of them the
+ * library goes on with the next file (libmdbus(3), mdbus_sub_fd()). */
+static int archive_file_error(const struct chan *c, int err)
+{
+	return mdbus_sub_replaying(c->sub) &&
+	       (err == MDBUS_ECORRUPT || err == -ELOOP || err == -EINVAL ||
+		err == -EPERM || err == -EACCES || err == -ENOENT);
+}
+
+/* A corrupt or refused file in the archive being replayed: said, and
+ * read on at once (the library goes on with the next file and counts
+ * what it hid as lost, doc/protocol.md "Replay, then live"). Returns 1:
+ * the channel is not idle. */
 static int archive_trouble(struct chan *c)
 {
 	fprintf(stderr, "mdsub: %s: %s; reading on (what it hid is counted "
@@ -665,11 +676,10 @@ static int read_one(struct app *a, struct chan *c, uint64_t timeout_ns)
 	case -EMSGSIZE: return grow_buffer(a, m.size);
 	case MDBUS_EREPLACED: return reattach(a, c);
 	case MDBUS_EEVICTED: return rejoin(a, c);
-	case MDBUS_ECORRUPT:
-		if (mdbus_sub_replaying(c->sub))
+	default:
+		if (archive_file_error(c, err))
 			return archive_trouble(c);
 		return fail(a, c->name, "read", err);
-	default: return fail(a, c->name, "read", err);
 	}
 }
 
