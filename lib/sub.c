@@ -913,12 +913,11 @@ MDBUS_INLINE int poll_once(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
  * back. The handler's stop and the first message's loss are kept in
  * locals too (the handle's loss is cleared at the end, when a message
  * took it; msg's fields are all set anew for each message, as a handler
- * may write over them): 49 instructions a
- * message besides the handler, catching up in polls of 1024 with the
- * prefetch, against 55 with both in the handle, and poll_once()'s 59
- * (bench/icount, 40-byte messages; README.md, "Performance"). With
- * `ahead`, each message asks for the slot POLL_AHEAD positions on
- * (poll_run()).
+ * may write over them): 49 instructions a message besides the handler,
+ * catching up in polls of 1024 with the prefetch, against 55 with both
+ * in the handle, and poll_once()'s 59 (bench/icount, 40-byte messages;
+ * README.md, "Performance"). With `ahead`, each message asks for the
+ * slot POLL_AHEAD positions on (poll_run()).
  */
 MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
 				  void *arg, unsigned max, int *stop,

@@ -36,10 +36,10 @@ class Subscriber(_mdbus.Subscriber):
     (uid of the segment file's owner: the user this reader trusts).
 
     owner: the user (a name, or a uid as an int or a string) the
-    segment file must belong to, else
-    Error (code -EPERM); None: $MDBUS_OWNER, or any user when unset. In a
-    directory anyone may write, such as /dev/shm, another user could
-    otherwise make a file under the channel's name first.
+    segment file must belong to, else Error (code -EPERM); None:
+    $MDBUS_OWNER, or any user when unset. In a directory anyone may
+    write, such as /dev/shm, another user could otherwise make a file
+    under the channel's name first.
 
     start_time_ns (instead of start): begin at the first message stamped
     at or after that CLOCK_REALTIME time in ns, from the channel's
