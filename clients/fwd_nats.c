@@ -766,6 +766,12 @@ static void free_fwd(struct nats_fwd *f)
 	free(f);
 }
 
+/* nats_guard_report_fn: a handshake cut, told from the guard's thread. */
+static void tell_cut(const char *line)
+{
+	fprintf(stderr, "mdsub: nats: %s\n", line);
+}
+
 /* The window, the subject PREFIX.CHANNEL.>, and the connection. */
 static int open_conn(struct nats_fwd *f, const struct mdsub_opts *o,
 		     char *err, size_t errlen)
@@ -775,7 +781,7 @@ static int open_conn(struct nats_fwd *f, const struct mdsub_opts *o,
 		.cert = o->nats.cert, .key = o->nats.key, .creds = o->nats.creds,
 		.nkey = o->nats.nkey, .name = "mdsub",
 		.hint = "--nats-creds=FILE or --nats-nkey=SEEDFILE",
-		.on_error = on_async_error, .closure = f,
+		.on_error = on_async_error, .closure = f, .on_cut = tell_cut,
 	};
 	char chan[3 * MDBUS_CHANNEL_MAX + 2];
 
@@ -815,9 +821,8 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 							errlen);
 	if (rc < 0) {
 		jsCtx_Destroy(f->js);
-		natsConnection_Destroy(f->nc);
+		nats_conn_destroy(f->nc, f->secret);
 		nats_CloseAndWait(1000);
-		nats_secret_free(f->secret);
 		free_fwd(f);
 		return rc;
 	}
@@ -901,9 +906,8 @@ int nfwd_close(struct nats_fwd *f)
 	}
 	natsConnection_Close(f->nc);
 	jsCtx_Destroy(f->js);
-	natsConnection_Destroy(f->nc);
+	nats_conn_destroy(f->nc, f->secret);
 	nats_CloseAndWait(1000); /* no library thread calls on_ack() now */
-	nats_secret_free(f->secret);
 	free_fwd(f);
 	return rc;
 }

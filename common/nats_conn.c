@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "nats_conn.h"
+#include "nats_guard.h"
 #include "nats_nkey.h"
 
 #define RECONNECT_WAIT_MS 250
-#define CONNECT_TIMEOUT_MS 2000
 #define RECONNECT_BUF (64 * 1024 * 1024)
 
 const char *nats_conn_error(natsStatus s, char *buf, size_t len)
@@ -209,7 +209,10 @@ static const char *set_options(natsOptions *opts,
 	    (*s = natsOptions_SetMaxReconnect(opts, -1)) != NATS_OK ||
 	    (*s = natsOptions_SetReconnectWait(opts, RECONNECT_WAIT_MS)) != NATS_OK ||
 	    (*s = natsOptions_SetReconnectBufSize(opts, RECONNECT_BUF)) != NATS_OK ||
-	    (*s = natsOptions_SetTimeout(opts, CONNECT_TIMEOUT_MS)) != NATS_OK ||
+	    (*s = natsOptions_SetTimeout(opts, NATS_CONNECT_TIMEOUT_MS)) != NATS_OK ||
+	    /* none: the socket blocks after the handshake (nats_guard.h),
+	     * whatever NATS_DEFAULT_LIB_WRITE_DEADLINE says */
+	    (*s = natsOptions_SetWriteDeadline(opts, 0)) != NATS_OK ||
 	    (o->name && (*s = natsOptions_SetName(opts, o->name)) != NATS_OK) ||
 	    (o->on_error && (*s = natsOptions_SetErrorHandler(
 				     opts, o->on_error, o->closure)) != NATS_OK))
@@ -217,15 +220,48 @@ static const char *set_options(natsOptions *opts,
 	return set_security(opts, o, secure, s);
 }
 
+/* natsConnection_Connect() under the guard's hold (nats_guard.h), kept
+ * if it connects; 0, or the reason in err. */
+static int guarded_connect(natsConnection **nc, natsOptions *opts,
+			   const struct nats_conn_opts *o, natsStatus *s,
+			   char *err, size_t errlen)
+{
+	char shown[1024];
+	unsigned long cuts;
+	sigset_t old;
+	int rc;
+
+	rc = nats_guard_hold(o->on_cut, err, errlen);
+	if (rc < 0)
+		return rc;
+	cuts = nats_guard_cuts();
+	signals_block(&old); /* the library's threads */
+	*s = natsConnection_Connect(nc, opts);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (*s == NATS_OK)
+		return 0;
+	nats_guard_release();
+	natsw_urls_shown(o->urls, shown, sizeof(shown));
+	if (nats_guard_cuts() != cuts && *s != NATS_CONNECTION_AUTH_FAILED)
+		snprintf(err, errlen, "%s: no answer to CONNECT in %.1f s: "
+			 "is a NATS server there?", shown,
+			 NATS_CONNECT_TIMEOUT_MS / 1000.0);
+	else
+		connect_error(o, shown, *s, err, errlen);
+	return *s == NATS_NO_SERVER ? -ECONNREFUSED :
+	       *s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
+}
+
 int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
 		   const struct nats_conn_opts *o, char *err, size_t errlen)
 {
 	const char *servers[NATSW_URLS_MAX], *what;
-	char *copy = strdup(o->urls), shown[1024];
+	char *copy = strdup(o->urls);
 	natsOptions *opts = NULL;
 	natsStatus s;
 	int n, rc, secure = 0;
 
+	*nc = NULL;
 	*secret = NULL;
 	if (!copy || (s = natsOptions_Create(&opts)) != NATS_OK) {
 		free(copy);
@@ -240,30 +276,26 @@ int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
 	}
 	n = split_urls(copy, servers, &secure);
 	what = set_options(opts, o, servers, n, secure, &s);
-	if (!what && (rc = set_client_key(opts, o, err, errlen)) < 0) {
-		natsOptions_Destroy(opts);
-		free(copy);
-		nats_secret_free(*secret);
-		*secret = NULL;
-		return rc;
-	}
-	if (!what) {
-		sigset_t old;
-
-		signals_block(&old); /* the library's threads */
-		s = natsConnection_Connect(nc, opts);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		what = s != NATS_OK ? natsw_urls_shown(o->urls, shown,
-						       sizeof(shown)) : NULL;
-	}
-	if (what)
+	if (what) {
 		connect_error(o, what, s, err, errlen);
+		rc = s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
+	}
+	else if ((rc = set_client_key(opts, o, err, errlen)) == 0)
+		rc = guarded_connect(nc, opts, o, &s, err, errlen);
 	natsOptions_Destroy(opts);
 	free(copy);
-	if (!what)
-		return 0;
-	nats_secret_free(*secret);
-	*secret = NULL;
-	return s == NATS_NO_SERVER ? -ECONNREFUSED :
-	       s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
+	if (rc < 0) {
+		nats_secret_free(*secret);
+		*secret = NULL;
+	}
+	return rc;
+}
+
+void nats_conn_destroy(natsConnection *nc, struct nats_secret *secret)
+{
+	if (!nc)
+		return;
+	natsConnection_Destroy(nc);
+	nats_secret_free(secret);
+	nats_guard_release();
 }

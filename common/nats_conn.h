@@ -12,6 +12,7 @@
 
 #include <nats/nats.h>
 
+#include "nats_guard.h"
 #include "nats_nkey.h"
 #include "natswire.h"
 
@@ -27,20 +28,29 @@ struct nats_conn_opts {
 	const char *hint;  /* how to give credentials: the options' names */
 	natsErrHandler on_error; /* asynchronous errors, or NULL */
 	void *closure;     /* on_error's */
+	nats_guard_report_fn *on_cut; /* handshakes cut (nats_guard.h) */
 };
 
 /* Connects; returns 0 and sets *nc and *secret, or a negative code with
  * the reason (the servers and what the client library said) in err.
  * Prints nothing. The creds or nkey file is read once, here
  * (nats_secret_load(): ours or root's, for no one else); *secret (NULL
- * without one) signs the servers' nonces at every reconnection: free it
- * with nats_secret_free() after natsConnection_Destroy(), which joins
- * the library's reconnecting thread. A server that refuses the user is
+ * without one) signs the servers' nonces at every reconnection; both
+ * end with nats_conn_destroy(). A server that refuses the user is
  * named so, with o->hint.
  * The connection reconnects by itself, for ever, and buffers what is
- * published meanwhile (the client library's reconnect buffer). */
+ * published meanwhile (the client library's reconnect buffer). It holds
+ * the handshake guard (nats_guard.h) for its life: a handshake that
+ * does not end in NATS_CONNECT_TIMEOUT_MS, at the start or at a reconnection,
+ * is cut (reported through o->on_cut). */
 int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
 		   const struct nats_conn_opts *o, char *err, size_t errlen);
+
+/* Destroys a connection nats_conn_open() made (nothing if nc is NULL:
+ * none was made), then frees its secret (the destroy joins the
+ * reconnecting thread that signs with it) and gives back its hold on
+ * the guard. */
+void nats_conn_destroy(natsConnection *nc, struct nats_secret *secret);
 
 /* Starts a thread that calls into the client library: 0, or -EAGAIN
  * with the reason in err. Like the library's own threads (made while

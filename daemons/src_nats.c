@@ -975,6 +975,12 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 
 /* ------------------------------------------------------- set-up */
 
+/* nats_guard_report_fn: a handshake cut, logged from the guard's thread. */
+static void log_cut(const char *line)
+{
+	log_msg(LOG_WARNING, "%s", line);
+}
+
 static void conn_opts(const struct nats_conf *c, struct nats_conn_opts *o,
 		      const char *channel)
 {
@@ -988,6 +994,7 @@ static void conn_opts(const struct nats_conf *c, struct nats_conn_opts *o,
 	o->nkey = c->nkey;
 	o->name = channel;
 	o->hint = "creds = FILE or nkey = SEEDFILE";
+	o->on_cut = log_cut;
 }
 
 /* A consumer's configuration: from start_seq, or (0) as the deliver
@@ -1398,8 +1405,7 @@ static void free_src(struct nats_src *n)
 	natsSubscription_Destroy(nats_pull_close(&n->pull));
 	natsSubscription_Destroy(n->sub);
 	jsCtx_Destroy(n->js);
-	natsConnection_Destroy(n->nc);
-	nats_secret_free(n->secret);
+	nats_conn_destroy(n->nc, n->secret);
 	pthread_cond_destroy(&n->room);
 	pthread_mutex_destroy(&n->mu);
 	free(n->q);

@@ -35,10 +35,11 @@ is answered with the last message stored, headers and all.
 import base64
 import os
 import json
-import socket
 import sys
 import threading
 import time
+
+import loopback
 
 portfile, countfile, consumer, stream = sys.argv[1:5]
 delay = float(sys.argv[5]) if len(sys.argv) > 5 else 0.0
@@ -180,14 +181,7 @@ def client(conn):
 
 
 def main():
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    with open(portfile + ".tmp", "w") as f:
-        f.write("%d\n" % srv.getsockname()[1])
-    import os
-    os.rename(portfile + ".tmp", portfile)
+    srv = loopback.listen(0, portfile)
     while True:
         conn, _ = srv.accept()
         threading.Thread(target=lambda c=conn: _safe(c), daemon=True).start()

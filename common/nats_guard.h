@@ -1,0 +1,58 @@
+/*
+ * nats_guard.h - ends the NATS handshakes that libnats 3.4.1 would never
+ * end.
+ *
+ * libnats 3.4.1 (Debian 12) reads the server's answer to CONNECT and PING
+ * a byte at a time and leaves that loop only at a newline or at the end
+ * of the connection: past its connect timeout every read fails and the
+ * loop appends the last byte again, for ever, with the connection's lock
+ * held (upstream nats-io/nats.c issue 706, fixed in 3.8.0). A local user
+ * who listens on a server's port while the server is down, sends INFO
+ * and never PONG (or streams bytes without a newline), stalls the thread
+ * that connects (the program's at the start, the library's at each
+ * reconnection: then every publish waits on the lock), takes a CPU and
+ * grows the process's memory without bound; SIGTERM does not end it.
+ *
+ * The guard is one thread, running while any connection holds it, that
+ * looks at the process's descriptors every NATS_GUARD_PERIOD_MS. The
+ * library connects on a non-blocking socket and makes it blocking once
+ * the server's PONG came (nats_conn_open() sets no write deadline, which
+ * would keep it non-blocking), so a connected TCP socket still
+ * non-blocking NATS_CONNECT_TIMEOUT_MS after the guard first saw it
+ * connected is a handshake past the library's own timeout (which began
+ * before the TCP connect): the guard shuts its read side down. The read
+ * then sees the end of the connection once the bytes already received
+ * are read, the loop ends, and the attempt fails like any other (the
+ * library tries the next server or reconnects). The loop has spun for
+ * the time of the TCP connect and two periods at most.
+ * It assumes the program's only non-blocking TCP sockets are the
+ * library's: true of mdsub and mdpub.
+ */
+#ifndef MDBUS_NATS_GUARD_H
+#define MDBUS_NATS_GUARD_H
+
+#include <stddef.h>
+
+/* The client library's time for a connection attempt, handshake
+ * included (natsOptions_SetTimeout()). */
+#define NATS_CONNECT_TIMEOUT_MS 2000
+#define NATS_GUARD_PERIOD_MS 100
+
+/* What the guard reports with (on its own thread): a line without the
+ * program's name, e.g. for a log. */
+typedef void nats_guard_report_fn(const char *line);
+
+/* Takes a hold for a connection about to be made: the guard's thread
+ * runs from the first hold to the last release. report (or NULL) is
+ * called, for the whole process, at the 1st, 10th, 100th... handshake
+ * cut and if the guard cannot list the process's descriptors. 0, or
+ * -EAGAIN with the reason in err. */
+int nats_guard_hold(nats_guard_report_fn *report, char *err, size_t errlen);
+
+/* Gives a hold back (after natsConnection_Destroy()). */
+void nats_guard_release(void);
+
+/* The handshakes the guard has cut in this process. */
+unsigned long nats_guard_cuts(void);
+
+#endif /* MDBUS_NATS_GUARD_H */

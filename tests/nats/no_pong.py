@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""no_pong.py - a listener of a test's own on loopback that starts the
+NATS handshake and never ends it, as a local user on a NATS server's port
+could (tests/nats/no_pong.sh).
+
+no_pong.py PORT PORTFILE COUNTFILE [quiet|stream]
+
+Listens on 127.0.0.1:PORT (0: any free port) and writes the port to
+PORTFILE. To every client it sends INFO, then reads what comes (CONNECT,
+PING) and never answers: with quiet (the default) it sends nothing more,
+with stream it sends bytes without a newline for as long as the client
+takes them. A line is appended to COUNTFILE for each connection.
+"""
+import json
+import sys
+import threading
+
+import loopback
+
+port, portfile, countfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+stream = len(sys.argv) > 4 and sys.argv[4] == "stream"
+INFO = b"INFO " + json.dumps({"server_id": "NOPONG", "version": "2.9.10",
+                              "proto": 1, "headers": True,
+                              "max_payload": 1048576}).encode() + b"\r\n"
+
+
+def client(conn):
+    try:
+        conn.sendall(INFO)
+        if stream:
+            threading.Thread(target=drain, args=(conn,), daemon=True).start()
+            while True:
+                conn.sendall(b"B" * 65536)
+        drain(conn)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def drain(conn):
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
+def main():
+    srv = loopback.listen(port, portfile)
+    while True:
+        conn, _ = srv.accept()
+        with open(countfile, "a") as f:
+            f.write("connection\n")
+        threading.Thread(target=client, args=(conn,), daemon=True).start()
+
+
+main()

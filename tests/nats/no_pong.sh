@@ -1,0 +1,114 @@
+#!/bin/sh
+# A listener on a NATS server's port that sends INFO and never answers
+# CONNECT and PING (tests/nats/no_pong.py), as any local user may while
+# nats-server is down: the client library (libnats 3.4.1) would loop for
+# ever in that handshake, holding a CPU and its lock, and grow the
+# process's memory (nats-io/nats.c issue 706); the handshake guard
+# (common/nats_guard.h) cuts it once the library's 2 s are past.
+#  1. At the start: `mdsub --forward` and mdpub's nats source (this
+#     listener streaming bytes without a newline) exit 1 naming it.
+#     Before, both ran on until killed.
+#  2. At a reconnection: nats-server killed under a forwarder and a nats
+#     source and the listener put on its port: both try again and again
+#     (before: one attempt each, for ever), say so once, and relay again
+#     when nats-server is back; both end on SIGTERM.
+#  3. The forwarder runs with NATS_DEFAULT_LIB_WRITE_DEADLINE set, which
+#     would keep a connected socket non-blocking, as the guard takes a
+#     handshake: its connection is not cut (nats_conn_open() sets none).
+. "${top_srcdir:-.}/tests/nats/helpers.sh"
+command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
+CUT="no answer to CONNECT in 2.0 s: connection cut"
+
+# no_pong NAME PORT [stream]: tests/nats/no_pong.py on PORT (0: any),
+# its port in $WORK/NAME.port, a line a connection in $WORK/NAME.conns;
+# its pid in $FPID
+no_pong() {
+	rm -f "$WORK/$1.port"
+	: >"$WORK/$1.conns"
+	python3 "$top_srcdir/tests/nats/no_pong.py" "$2" "$WORK/$1.port" \
+		"$WORK/$1.conns" ${3:+"$3"} 2>"$WORK/$1.ferr" &
+	FPID=$!
+	PIDS="$PIDS $FPID"
+	wait_for test -s "$WORK/$1.port"
+}
+
+# failed_at_start NAME WHO: the program $PID (its output in
+# $WORK/NAME.log), connecting to no_pong NAME at its start, exits 1
+# within 30 s with the line "WHO: nats://...: no answer to CONNECT..."
+# and the guard's own line once
+failed_at_start() {
+	ended_within "$PID" 30
+	[ "$rc" -eq 1 ] || fail "$1: exit $rc, not 1 in 30 s"
+	u=nats://127.0.0.1:$(cat "$WORK/$1.port")
+	grep -qF "$2: $u: no answer to CONNECT in 2.0 s: is a NATS server there?" \
+		"$WORK/$1.log" || fail "$1: $(cat "$WORK/$1.log")"
+	warned_once "$1 at start" "$WORK/$1.log" "$CUT" \
+		"NATS server ${u#nats://}: $CUT"
+}
+
+# 1. at the start
+channel src.conf src source=synthetic rate=2000
+run_channel src
+SRC=$PID
+no_pong q 0
+"$MDSUB" --forward "nats://127.0.0.1:$(cat "$WORK/q.port")" src \
+	>"$WORK/q.log" 2>&1 &
+PID=$!
+PIDS="$PIDS $PID"
+failed_at_start q mdsub
+no_pong s 0 stream
+channel s.conf s source=nats "url=nats://127.0.0.1:$(cat "$WORK/s.port")" \
+	'subject=mdbus.x.>'
+start s -c "$WORK/s.conf"
+failed_at_start s "channel s"
+
+# 2. at a reconnection; 3. with a write deadline in the environment
+nats_start n1
+PORT=$(nats_port n1)
+URL=nats://127.0.0.1:$PORT
+channel dst.conf dst source=nats "url=$URL" 'subject=mdbus.src.>'
+run_channel dst
+DST=$PID
+NATS_DEFAULT_LIB_WRITE_DEADLINE=5000 "$MDSUB" --forward "$URL" src \
+	>"$WORK/f2.log" 2>&1 &
+F2=$!
+PIDS="$PIDS $F2"
+forwarding "$F2" src
+wait_for test "$(dir_write_num "$MDBUS_DIR" dst)" -gt 0
+sleep 3 # past the guard's 2 s
+grep -q "connection cut" "$WORK/f2.log" "$WORK/dst.log" &&
+	fail "a connection with a write deadline was cut: $(grep -h 'connection cut' "$WORK/f2.log" "$WORK/dst.log")"
+
+nats_kill n1 KILL
+no_pong r "$PORT"
+i=0
+until [ "$(grep -c . "$WORK/r.conns")" -ge 6 ]; do
+	i=$((i + 1))
+	[ $i -le 600 ] || fail "$(grep -c . "$WORK/r.conns") handshakes in 60 s, not 6: the first never ended"
+	sleep 0.1
+done
+kill -0 "$F2" || fail "mdsub ended: $(cat "$WORK/f2.log")"
+kill -0 "$DST" || fail "mdpub ended: $(cat "$WORK/dst.log")"
+wait_for grep -q "$CUT" "$WORK/f2.log"
+wait_for grep -q "$CUT" "$WORK/dst.log"
+warned_once "mdsub reconnecting" "$WORK/f2.log" "$CUT" \
+	"mdsub: nats: NATS server 127.0.0.1:$PORT: $CUT"
+warned_once "mdpub reconnecting" "$WORK/dst.log" "$CUT" \
+	"mdpub[warning]: NATS server 127.0.0.1:$PORT: $CUT"
+kill "$FPID"
+wait "$FPID" 2>/dev/null
+was=$(dir_write_num "$MDBUS_DIR" dst)
+nats_start n1 -p "$PORT"
+i=0
+until [ "$(dir_write_num "$MDBUS_DIR" dst)" -gt "$was" ]; do
+	i=$((i + 1))
+	[ $i -le 600 ] || fail "nothing relayed in 60 s after nats-server came back"
+	sleep 0.1
+done
+kill -TERM "$F2"
+ended_within "$F2" 30
+[ "$rc" -eq 0 ] || fail "mdsub after SIGTERM: exit $rc: $(cat "$WORK/f2.log")"
+stop "$DST"
+stop "$SRC"
+echo "$(grep -c . "$WORK/r.conns") handshakes cut while nats-server was down; relayed $(dir_write_num "$MDBUS_DIR" dst) after"
+exit 0
