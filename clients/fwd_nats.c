@@ -70,7 +70,7 @@ struct nats_fwd {
 	const char *channel;
 	const char *dir;        /* the segment directory (NULL: default) */
 	natsConnection *nc;
-	struct nats_secret *secret; /* signs at reconnections (or NULL) */
+	struct nats_conn_held nc_held; /* nc's secret, its hold on the guard */
 	jsCtx *js;              /* NULL: core NATS */
 	char subject[NATSW_SUBJECT_MAX]; /* the stream's: PREFIX.CHANNEL.> */
 	int skip;               /* full window: skip (else wait) */
@@ -792,7 +792,7 @@ static int open_conn(struct nats_fwd *f, const struct mdsub_opts *o,
 	}
 	natsw_token_encode(chan, sizeof(chan), f->channel, strlen(f->channel));
 	snprintf(f->subject, sizeof(f->subject), "%s.%s.>", f->o->prefix, chan);
-	return nats_conn_open(&f->nc, &f->secret, &co, err, errlen);
+	return nats_conn_open(&f->nc, &f->nc_held, &co, err, errlen);
 }
 
 int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
@@ -821,7 +821,7 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 							errlen);
 	if (rc < 0) {
 		jsCtx_Destroy(f->js);
-		nats_conn_destroy(f->nc, f->secret);
+		nats_conn_destroy(f->nc, &f->nc_held);
 		nats_CloseAndWait(1000);
 		free_fwd(f);
 		return rc;
@@ -906,7 +906,7 @@ int nfwd_close(struct nats_fwd *f)
 	}
 	natsConnection_Close(f->nc);
 	jsCtx_Destroy(f->js);
-	nats_conn_destroy(f->nc, f->secret);
+	nats_conn_destroy(f->nc, &f->nc_held);
 	nats_CloseAndWait(1000); /* no library thread calls on_ack() now */
 	free_fwd(f);
 	return rc;

@@ -206,6 +206,8 @@ static const char *set_options(natsOptions *opts,
 {
 	if ((*s = natsOptions_SetServers(opts, servers, n)) != NATS_OK ||
 	    (*s = natsOptions_SetNoRandomize(opts, true)) != NATS_OK ||
+	    /* only these servers: the guard watches their addresses */
+	    (*s = natsOptions_SetIgnoreDiscoveredServers(opts, true)) != NATS_OK ||
 	    (*s = natsOptions_SetMaxReconnect(opts, -1)) != NATS_OK ||
 	    (*s = natsOptions_SetReconnectWait(opts, RECONNECT_WAIT_MS)) != NATS_OK ||
 	    (*s = natsOptions_SetReconnectBufSize(opts, RECONNECT_BUF)) != NATS_OK ||
@@ -220,39 +222,42 @@ static const char *set_options(natsOptions *opts,
 	return set_security(opts, o, secure, s);
 }
 
-/* natsConnection_Connect() under the guard's hold (nats_guard.h), kept
- * if it connects; 0, or the reason in err. */
-static int guarded_connect(natsConnection **nc, natsOptions *opts,
-			   const struct nats_conn_opts *o, natsStatus *s,
+/* natsConnection_Connect() under a hold of the guard (nats_guard.h),
+ * kept in *guard if it connects; 0, or the reason in err. */
+static int guarded_connect(natsConnection **nc, struct nats_guard **guard,
+			   natsOptions *opts, const struct nats_conn_opts *o,
 			   char *err, size_t errlen)
 {
 	char shown[1024];
 	unsigned long cuts;
+	natsStatus s;
 	sigset_t old;
 	int rc;
 
-	rc = nats_guard_hold(o->on_cut, err, errlen);
+	rc = nats_guard_hold(guard, o->urls, o->on_cut, err, errlen);
 	if (rc < 0)
 		return rc;
-	cuts = nats_guard_cuts();
+	cuts = nats_guard_cuts(*guard);
 	signals_block(&old); /* the library's threads */
-	*s = natsConnection_Connect(nc, opts);
+	s = natsConnection_Connect(nc, opts);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (*s == NATS_OK)
+	if (s == NATS_OK)
 		return 0;
-	nats_guard_release();
 	natsw_urls_shown(o->urls, shown, sizeof(shown));
-	if (nats_guard_cuts() != cuts && *s != NATS_CONNECTION_AUTH_FAILED)
+	/* a cut ends the read of the answer: "Expected 'PONG', got ..." */
+	if (s == NATS_PROTOCOL_ERROR && nats_guard_cuts(*guard) != cuts)
 		snprintf(err, errlen, "%s: no answer to CONNECT in %.1f s: "
 			 "is a NATS server there?", shown,
 			 NATS_CONNECT_TIMEOUT_MS / 1000.0);
 	else
-		connect_error(o, shown, *s, err, errlen);
-	return *s == NATS_NO_SERVER ? -ECONNREFUSED :
-	       *s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
+		connect_error(o, shown, s, err, errlen);
+	nats_guard_release(*guard);
+	*guard = NULL;
+	return s == NATS_NO_SERVER ? -ECONNREFUSED :
+	       s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
 }
 
-int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
+int nats_conn_open(natsConnection **nc, struct nats_conn_held *held,
 		   const struct nats_conn_opts *o, char *err, size_t errlen)
 {
 	const char *servers[NATSW_URLS_MAX], *what;
@@ -262,13 +267,13 @@ int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
 	int n, rc, secure = 0;
 
 	*nc = NULL;
-	*secret = NULL;
+	*held = (struct nats_conn_held){0};
 	if (!copy || (s = natsOptions_Create(&opts)) != NATS_OK) {
 		free(copy);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
-	rc = set_secret(opts, o, secret, err, errlen);
+	rc = set_secret(opts, o, &held->secret, err, errlen);
 	if (rc < 0) {
 		natsOptions_Destroy(opts);
 		free(copy);
@@ -281,21 +286,22 @@ int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
 		rc = s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
 	}
 	else if ((rc = set_client_key(opts, o, err, errlen)) == 0)
-		rc = guarded_connect(nc, opts, o, &s, err, errlen);
+		rc = guarded_connect(nc, &held->guard, opts, o, err, errlen);
 	natsOptions_Destroy(opts);
 	free(copy);
 	if (rc < 0) {
-		nats_secret_free(*secret);
-		*secret = NULL;
+		nats_secret_free(held->secret);
+		held->secret = NULL;
 	}
 	return rc;
 }
 
-void nats_conn_destroy(natsConnection *nc, struct nats_secret *secret)
+void nats_conn_destroy(natsConnection *nc, struct nats_conn_held *held)
 {
 	if (!nc)
 		return;
 	natsConnection_Destroy(nc);
-	nats_secret_free(secret);
-	nats_guard_release();
+	nats_secret_free(held->secret);
+	nats_guard_release(held->guard);
+	*held = (struct nats_conn_held){0};
 }

@@ -31,26 +31,33 @@ struct nats_conn_opts {
 	nats_guard_report_fn *on_cut; /* handshakes cut (nats_guard.h) */
 };
 
-/* Connects; returns 0 and sets *nc and *secret, or a negative code with
+/* What a connection holds besides itself (nats_conn_open()). */
+struct nats_conn_held {
+	struct nats_secret *secret; /* signs at reconnections (or NULL) */
+	struct nats_guard *guard;   /* its hold on the handshake guard */
+};
+
+/* Connects; returns 0 and sets *nc and *held, or a negative code with
  * the reason (the servers and what the client library said) in err.
  * Prints nothing. The creds or nkey file is read once, here
- * (nats_secret_load(): ours or root's, for no one else); *secret (NULL
- * without one) signs the servers' nonces at every reconnection; both
- * end with nats_conn_destroy(). A server that refuses the user is
+ * (nats_secret_load(): ours or root's, for no one else); held->secret
+ * (NULL without one) signs the servers' nonces at every reconnection;
+ * both end with nats_conn_destroy(). Only the servers of o->urls are
+ * tried, never those a cluster announces. A server that refuses the user is
  * named so, with o->hint.
  * The connection reconnects by itself, for ever, and buffers what is
  * published meanwhile (the client library's reconnect buffer). It holds
  * the handshake guard (nats_guard.h) for its life: a handshake that
  * does not end in NATS_CONNECT_TIMEOUT_MS, at the start or at a reconnection,
  * is cut (reported through o->on_cut). */
-int nats_conn_open(natsConnection **nc, struct nats_secret **secret,
+int nats_conn_open(natsConnection **nc, struct nats_conn_held *held,
 		   const struct nats_conn_opts *o, char *err, size_t errlen);
 
 /* Destroys a connection nats_conn_open() made (nothing if nc is NULL:
  * none was made), then frees its secret (the destroy joins the
  * reconnecting thread that signs with it) and gives back its hold on
  * the guard. */
-void nats_conn_destroy(natsConnection *nc, struct nats_secret *secret);
+void nats_conn_destroy(natsConnection *nc, struct nats_conn_held *held);
 
 /* Starts a thread that calls into the client library: 0, or -EAGAIN
  * with the reason in err. Like the library's own threads (made while

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -24,24 +25,38 @@
 #include "nats_conn.h"
 #include "nats_guard.h"
 
-/* Handshakes followed at once; more are left to a later look. */
-#define SEEN_MAX 64
+/* Addresses a hold's URLs resolve to, at most. */
+#define PEERS_MAX 64
 
+struct peer {
+	int family;
+	uint16_t port;          /* network order */
+	unsigned char addr[16]; /* 4 or 16 bytes */
+};
+
+struct nats_guard {
+	struct nats_guard *next; /* guard_mu */
+	unsigned long cuts;      /* guard_mu */
+	size_t n;
+	struct peer peer[PEERS_MAX];
+};
+
+/* A socket followed since the guard first saw it connected to a server. */
 struct seen {
 	dev_t dev;
 	ino_t ino;
-	uint64_t first_ms; /* when first seen in a handshake */
-	int cut;           /* its read side is shut down */
-	int mark;          /* seen in the current look */
+	uint64_t first_ms;
+	int cut;  /* its read side is shut down */
+	int mark; /* seen in the current look */
 };
 
 static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t guard_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t guard_wake;
-static unsigned guard_holds;                 /* guard_mu */
-static int guard_running;                    /* guard_mu: a thread runs */
-static unsigned long guard_cuts;             /* guard_mu */
-static nats_guard_report_fn *guard_report;   /* guard_mu */
+static struct nats_guard *guard_holds;     /* guard_mu */
+static int guard_running;                  /* guard_mu: a thread runs */
+static unsigned long guard_cuts;           /* guard_mu */
+static nats_guard_report_fn *guard_report; /* guard_mu */
 
 static void guard_init(void)
 {
@@ -61,6 +76,70 @@ static uint64_t now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
+/* The address of sa as a peer; 0, or -1 if not IPv4 or IPv6. */
+static int peer_of(struct peer *p, const struct sockaddr *sa)
+{
+	const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
+	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)sa;
+
+	memset(p, 0, sizeof(*p));
+	p->family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		p->port = v4->sin_port;
+		memcpy(p->addr, &v4->sin_addr, 4);
+	}
+	else if (sa->sa_family == AF_INET6) {
+		p->port = v6->sin6_port;
+		memcpy(p->addr, &v6->sin6_addr, 16);
+	}
+	else
+		return -1;
+	return 0;
+}
+
+/* Adds the addresses of one URL (n bytes at u: SCHEME://[CREDENTIALS@]
+ * HOST:PORT, HOST maybe [IPV6]) to g. */
+static void resolve_url(struct nats_guard *g, const char *u, size_t n)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	const char *host = strstr(u, "://"), *end = u + n, *colon;
+	char name[256], port[8];
+
+	if (!host || host >= end)
+		return;
+	host += 3;
+	for (const char *at = host; at < end; at++)
+		if (*at == '@') /* the library takes the last one's */
+			host = at + 1;
+	for (colon = end - 1; colon > host && *colon != ':'; colon--)
+		;
+	if (colon <= host || (size_t)(end - colon) > sizeof(port))
+		return;
+	if (*host == '[' && colon[-1] == ']')
+		host++;
+	if ((size_t)(colon - host) >= sizeof(name))
+		return;
+	memcpy(name, host, (size_t)(colon - host));
+	name[colon - host - (colon[-1] == ']')] = '\0';
+	memcpy(port, colon + 1, (size_t)(end - colon - 1));
+	port[end - colon - 1] = '\0';
+	if (getaddrinfo(name, port, &hints, &ai) != 0)
+		return;
+	for (struct addrinfo *a = ai; a && g->n < PEERS_MAX; a = a->ai_next)
+		if (peer_of(&g->peer[g->n], a->ai_addr) == 0)
+			g->n++;
+	freeaddrinfo(ai);
+}
+
+/* Whether g has the peer p. */
+static int has_peer(const struct nats_guard *g, const struct peer *p)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (memcmp(&g->peer[i], p, sizeof(*p)) == 0)
+			return 1;
+	return 0;
+}
+
 /* Whether the descriptor NAME of /proc/self/fd (dir) is a socket. */
 static int is_socket(int dir, const char *name)
 {
@@ -68,25 +147,6 @@ static int is_socket(int dir, const char *name)
 	ssize_t n = readlinkat(dir, name, link, sizeof(link));
 
 	return n > 8 && memcmp(link, "socket:[", 8) == 0;
-}
-
-/* Whether the descriptor NAME is non-blocking, as /proc/self/fdinfo
- * (info) says ("flags:" in octal, proc(5)). */
-static int is_nonblocking(int info, const char *name)
-{
-	char text[512], *flags;
-	int fd = openat(info, name, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	text[n] = '\0';
-	flags = strstr(text, "flags:");
-	return flags && (strtoul(flags + 6, NULL, 8) & O_NONBLOCK);
 }
 
 /* A descriptor of the guard's own for the file of the process's
@@ -103,202 +163,219 @@ static int pin(int self, long fd)
 	return copy < 0 ? -errno : copy;
 }
 
-/* Whether pinned is a connected TCP socket that is non-blocking: a
- * handshake of the client library's (nats_guard.h). Its identity in st. */
-static int in_handshake(int pinned, struct stat *st)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti), ilen = sizeof(int);
-	int domain, flags = fcntl(pinned, F_GETFL);
-
-	if (flags < 0 || !(flags & O_NONBLOCK) || fstat(pinned, st) < 0)
-		return 0;
-	if (getsockopt(pinned, SOL_SOCKET, SO_DOMAIN, &domain, &ilen) < 0 ||
-	    (domain != AF_INET && domain != AF_INET6))
-		return 0;
-	/* TCP_INFO fails on any socket but TCP's */
-	return getsockopt(pinned, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-	       len > offsetof(struct tcp_info, tcpi_state) &&
-	       ti.tcpi_state == TCP_ESTABLISHED;
-}
-
-/* "ADDRESS:PORT" of fd's peer, "?" if it has none now. */
-static void peer_text(int fd, char *out, size_t outlen)
+/* Whether pinned is a TCP socket connected to a server of a hold: its
+ * identity in st, its peer in p. Under guard_mu. */
+static int to_server(int pinned, struct stat *st, struct peer *p)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	char addr[INET6_ADDRSTRLEN];
-	const struct sockaddr_in *v4 = (const struct sockaddr_in *)&ss;
-	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)&ss;
+	struct tcp_info ti;
+	socklen_t tlen = sizeof(ti);
 
-	snprintf(out, outlen, "?");
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-		return;
-	if (ss.ss_family == AF_INET &&
-	    inet_ntop(AF_INET, &v4->sin_addr, addr, sizeof(addr)))
-		snprintf(out, outlen, "%s:%u", addr, ntohs(v4->sin_port));
-	else if (ss.ss_family == AF_INET6 &&
-		 inet_ntop(AF_INET6, &v6->sin6_addr, addr, sizeof(addr)))
-		snprintf(out, outlen, "[%s]:%u", addr, ntohs(v6->sin6_port));
-}
-
-/* Shuts down the read side of the socket pinned, and counts it under
- * the lock, so that a connect that fails for it finds it counted
- * (nats_guard_cuts()); reports the 1st, 10th, 100th... 0, or a negative
- * code. */
-static int cut(int pinned)
-{
-	char line[512], so_far[48] = "", peer[INET6_ADDRSTRLEN + 8];
-	unsigned long n;
-
-	peer_text(pinned, peer, sizeof(peer));
-	pthread_mutex_lock(&guard_mu);
-	if (shutdown(pinned, SHUT_RD) < 0) {
-		pthread_mutex_unlock(&guard_mu);
-		return -errno;
-	}
-	n = ++guard_cuts;
-	while (n % 10 == 0)
-		n /= 10;
-	if (n == 1 && guard_report) {
-		if (guard_cuts > 1)
-			snprintf(so_far, sizeof(so_far), " (%lu cut so far)",
-				 guard_cuts);
-		snprintf(line, sizeof(line), "NATS server %s: no answer to "
-			 "CONNECT in %.1f s: connection cut, as the client "
-			 "library would wait for ever (nats-io/nats.c issue "
-			 "706); is a NATS server there?%s", peer,
-			 NATS_CONNECT_TIMEOUT_MS / 1000.0, so_far);
-		guard_report(line);
-	}
-	pthread_mutex_unlock(&guard_mu);
+	if (getpeername(pinned, (struct sockaddr *)&ss, &len) < 0 ||
+	    peer_of(p, (struct sockaddr *)&ss) < 0)
+		return 0;
+	for (const struct nats_guard *g = guard_holds; g; g = g->next)
+		if (has_peer(g, p))
+			/* TCP_INFO fails on any socket but TCP's */
+			return getsockopt(pinned, IPPROTO_TCP, TCP_INFO, &ti,
+					  &tlen) == 0 &&
+			       tlen > offsetof(struct tcp_info, tcpi_state) &&
+			       ti.tcpi_state == TCP_ESTABLISHED &&
+			       fstat(pinned, st) == 0;
 	return 0;
 }
 
-static struct seen *seen_at(struct seen *seen, size_t *n,
-			    const struct stat *st, uint64_t now)
+/* "ADDRESS:PORT" of p. */
+static void peer_text(const struct peer *p, char *out, size_t outlen)
 {
-	for (size_t i = 0; i < *n; i++)
-		if (seen[i].dev == st->st_dev && seen[i].ino == st->st_ino)
-			return &seen[i];
-	if (*n == SEEN_MAX)
-		return NULL;
-	seen[*n] = (struct seen){.dev = st->st_dev, .ino = st->st_ino,
-				 .first_ms = now};
-	return &seen[(*n)++];
+	char addr[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(p->family, p->addr, addr, sizeof(addr)))
+		snprintf(addr, sizeof(addr), "?");
+	snprintf(out, outlen, p->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 addr, ntohs(p->port));
 }
 
-/* Follows the descriptor NAME if it is a handshake, and cuts it once
- * NATS_CONNECT_TIMEOUT_MS have passed since it was first seen connected,
- * and so since the library's timeout began: then the library's loop has
- * spun for NATS_GUARD_PERIOD_MS and the time of the TCP connect at most.
- * The shutdown through the copy reaches the library's descriptor. */
-static void look_at(int self, const char *name, struct seen *seen, size_t *n,
-		    uint64_t now)
+/* Shuts down the read side of the socket pinned, if it is still
+ * non-blocking (in a handshake), and counts the cut in the holds of its
+ * peer p under guard_mu, so that a connect that fails for it finds it
+ * counted (nats_guard_cuts()). The line to report, if any, in line.
+ * 0, or a negative code. Under guard_mu. */
+static int cut(int pinned, const struct peer *p, char *line, size_t linelen)
 {
-	char *end;
+	char addr[INET6_ADDRSTRLEN + 8], so_far[48] = "";
+	int flags = fcntl(pinned, F_GETFL);
+	unsigned long n;
+
+	if (flags < 0 || !(flags & O_NONBLOCK))
+		return -EAGAIN;
+	if (shutdown(pinned, SHUT_RD) < 0)
+		return -errno;
+	for (struct nats_guard *g = guard_holds; g; g = g->next)
+		g->cuts += has_peer(g, p);
+	for (n = ++guard_cuts; n % 10 == 0;)
+		n /= 10;
+	if (n != 1 || !guard_report)
+		return 0;
+	if (guard_cuts > 1)
+		snprintf(so_far, sizeof(so_far), " (%lu cut so far)", guard_cuts);
+	peer_text(p, addr, sizeof(addr));
+	snprintf(line, linelen, "NATS server %s: no answer to CONNECT in "
+		 "%.1f s: connection cut, as the client library would wait "
+		 "for ever (nats-io/nats.c issue 706); is a NATS server "
+		 "there?%s", addr, NATS_CONNECT_TIMEOUT_MS / 1000.0, so_far);
+	return 0;
+}
+
+/* The entry of the socket of st in *seen, added if new (first seen now);
+ * NULL without memory. */
+static struct seen *seen_at(struct seen **seen, size_t *n, size_t *cap,
+			    const struct stat *st)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*seen)[i].dev == st->st_dev && (*seen)[i].ino == st->st_ino)
+			return &(*seen)[i];
+	if (*n == *cap) {
+		size_t more = *cap ? 2 * *cap : 16;
+		struct seen *s = realloc(*seen, more * sizeof(*s));
+
+		if (!s)
+			return NULL;
+		*seen = s;
+		*cap = more;
+	}
+	(*seen)[*n] = (struct seen){.dev = st->st_dev, .ino = st->st_ino,
+				    .first_ms = now_ms()};
+	return &(*seen)[(*n)++];
+}
+
+struct look {
+	int self;          /* a pidfd of the process, or -1 */
+	struct seen *seen; /* sockets to servers seen before */
+	size_t n, cap;
+};
+
+/* Follows the descriptor NAME if it is a socket connected to a server,
+ * from when it is first seen so (the TCP connect ended, after the
+ * library's timeout began), and cuts it if it is still in its handshake
+ * NATS_CONNECT_TIMEOUT_MS later: then the library's loop has spun for
+ * the time of the TCP connect and two periods at most. The shutdown
+ * through the copy reaches the library's descriptor. */
+static void look_at(struct look *l, const char *name)
+{
+	char *end, line[512] = "";
 	long fd = strtol(name, &end, 10);
+	nats_guard_report_fn *report;
 	struct seen *s;
 	struct stat st;
-	int pinned;
+	struct peer p;
+	int pinned, known;
 
-	if (end == name || *end || fd < 0 || (pinned = pin(self, fd)) < 0)
+	if (end == name || *end || fd < 0 || (pinned = pin(l->self, fd)) < 0)
 		return;
-	if (in_handshake(pinned, &st) &&
-	    (s = seen_at(seen, n, &st, now)) != NULL) {
+	pthread_mutex_lock(&guard_mu);
+	known = to_server(pinned, &st, &p);
+	if (known && (s = seen_at(&l->seen, &l->n, &l->cap, &st)) != NULL) {
 		s->mark = 1;
-		if (!s->cut && now - s->first_ms >= NATS_CONNECT_TIMEOUT_MS)
-			s->cut = cut(pinned) == 0;
+		if (!s->cut && now_ms() - s->first_ms >= NATS_CONNECT_TIMEOUT_MS)
+			s->cut = cut(pinned, &p, line, sizeof(line)) == 0;
 	}
+	report = guard_report;
+	pthread_mutex_unlock(&guard_mu);
 	close(pinned);
+	if (*line)
+		report(line);
 }
 
-/* One look at the process's descriptors (self: a pidfd of the process,
- * or -1): 0, or a negative code when they cannot be listed. seen[] (*n
- * of them) are the handshakes seen before. */
-static int guard_look(int self, struct seen *seen, size_t *n)
+/* One look at the process's descriptors: 0, or a negative code when
+ * they cannot be listed. */
+static int guard_look(struct look *l)
 {
 	DIR *d = opendir("/proc/self/fd");
-	int info = open("/proc/self/fdinfo", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	uint64_t now = now_ms();
 	struct dirent *e;
 	size_t kept = 0;
-	int rc = 0;
 
-	if (!d || info < 0) {
-		rc = -errno;
-		goto out;
-	}
-	for (size_t i = 0; i < *n; i++)
-		seen[i].mark = 0;
+	if (!d)
+		return -errno;
+	for (size_t i = 0; i < l->n; i++)
+		l->seen[i].mark = 0;
 	while ((e = readdir(d)) != NULL)
-		if (is_socket(dirfd(d), e->d_name) &&
-		    is_nonblocking(info, e->d_name))
-			look_at(self, e->d_name, seen, n, now);
-	for (size_t i = 0; i < *n; i++)
-		if (seen[i].mark)
-			seen[kept++] = seen[i];
-	*n = kept;
-out:
-	if (d)
-		closedir(d);
-	if (info >= 0)
-		close(info);
-	return rc;
+		if (is_socket(dirfd(d), e->d_name))
+			look_at(l, e->d_name);
+	closedir(d);
+	for (size_t i = 0; i < l->n; i++)
+		if (l->seen[i].mark)
+			l->seen[kept++] = l->seen[i];
+	l->n = kept;
+	return 0;
 }
 
 static void report_blind(int rc)
 {
 	char line[256];
+	nats_guard_report_fn *report;
 
 	pthread_mutex_lock(&guard_mu);
-	if (guard_report) {
-		snprintf(line, sizeof(line), "cannot list /proc/self/fd (%s): "
-			 "a NATS server that never answers CONNECT would stall "
-			 "this program (nats-io/nats.c issue 706)",
-			 strerror(-rc));
-		guard_report(line);
-	}
+	report = guard_report;
 	pthread_mutex_unlock(&guard_mu);
+	if (!report)
+		return;
+	snprintf(line, sizeof(line), "cannot list /proc/self/fd (%s): a NATS "
+		 "server that never answers CONNECT would stall this program "
+		 "(nats-io/nats.c issue 706)", strerror(-rc));
+	report(line);
 }
 
 static void *guard_run(void *arg)
 {
-	struct seen seen[SEEN_MAX];
-	int self = pidfd_open(getpid(), 0);
-	size_t n = 0;
+	struct look l = {.self = pidfd_open(getpid(), 0)};
 	int blind = 0;
 
 	(void)arg;
 	pthread_mutex_lock(&guard_mu);
-	while (guard_holds > 0) {
+	while (guard_holds) {
 		struct timespec until;
 		uint64_t at;
 		int rc;
 
 		pthread_mutex_unlock(&guard_mu);
-		rc = guard_look(self, seen, &n);
+		rc = guard_look(&l);
 		if (rc < 0 && !blind++)
 			report_blind(rc);
 		at = now_ms() + NATS_GUARD_PERIOD_MS;
 		until.tv_sec = (time_t)(at / 1000);
 		until.tv_nsec = (long)(at % 1000) * 1000000;
 		pthread_mutex_lock(&guard_mu);
-		if (guard_holds > 0)
+		if (guard_holds)
 			pthread_cond_timedwait(&guard_wake, &guard_mu, &until);
 	}
 	guard_running = 0;
 	pthread_mutex_unlock(&guard_mu);
-	if (self >= 0)
-		close(self);
+	free(l.seen);
+	if (l.self >= 0)
+		close(l.self);
 	return NULL;
 }
 
-int nats_guard_hold(nats_guard_report_fn *report, char *err, size_t errlen)
+int nats_guard_hold(struct nats_guard **g, const char *urls,
+		    nats_guard_report_fn *report, char *err, size_t errlen)
 {
+	struct nats_guard *h = calloc(1, sizeof(*h));
 	pthread_t t;
 	int rc = 0;
 
+	*g = NULL;
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (const char *u = urls; *u;) {
+		size_t n = strcspn(u, ",");
+
+		resolve_url(h, u, n);
+		u += n + (u[n] == ',');
+	}
 	pthread_once(&guard_once, guard_init);
 	pthread_mutex_lock(&guard_mu);
 	if (report)
@@ -311,26 +388,39 @@ int nats_guard_hold(nats_guard_report_fn *report, char *err, size_t errlen)
 			guard_running = 1;
 		}
 	}
-	if (rc == 0)
-		guard_holds++;
+	if (rc == 0) {
+		h->next = guard_holds;
+		guard_holds = h;
+		*g = h;
+	}
 	pthread_mutex_unlock(&guard_mu);
+	if (rc < 0)
+		free(h);
 	return rc;
 }
 
-void nats_guard_release(void)
+void nats_guard_release(struct nats_guard *g)
 {
+	if (!g)
+		return;
 	pthread_mutex_lock(&guard_mu);
-	if (guard_holds > 0 && --guard_holds == 0)
+	for (struct nats_guard **p = &guard_holds; *p; p = &(*p)->next)
+		if (*p == g) {
+			*p = g->next;
+			break;
+		}
+	if (!guard_holds)
 		pthread_cond_signal(&guard_wake);
 	pthread_mutex_unlock(&guard_mu);
+	free(g);
 }
 
-unsigned long nats_guard_cuts(void)
+unsigned long nats_guard_cuts(struct nats_guard *g)
 {
 	unsigned long n;
 
 	pthread_mutex_lock(&guard_mu);
-	n = guard_cuts;
+	n = g->cuts;
 	pthread_mutex_unlock(&guard_mu);
 	return n;
 }

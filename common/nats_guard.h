@@ -14,19 +14,24 @@
  * grows the process's memory without bound; SIGTERM does not end it.
  *
  * The guard is one thread, running while any connection holds it, that
- * looks at the process's descriptors every NATS_GUARD_PERIOD_MS. The
- * library connects on a non-blocking socket and makes it blocking once
- * the server's PONG came (nats_conn_open() sets no write deadline, which
- * would keep it non-blocking), so a connected TCP socket still
- * non-blocking NATS_CONNECT_TIMEOUT_MS after the guard first saw it
- * connected is a handshake past the library's own timeout (which began
- * before the TCP connect): the guard shuts its read side down. The read
- * then sees the end of the connection once the bytes already received
- * are read, the loop ends, and the attempt fails like any other (the
- * library tries the next server or reconnects). The loop has spun for
- * the time of the TCP connect and two periods at most.
- * It assumes the program's only non-blocking TCP sockets are the
- * library's: true of mdsub and mdpub.
+ * looks every NATS_GUARD_PERIOD_MS at the process's TCP sockets connected
+ * to a server of a held connection (the addresses its URLs resolve to:
+ * nats_conn_open() has the library ignore the servers a cluster
+ * announces, so it connects to no other). The library connects on a
+ * non-blocking socket and makes it blocking once the server's PONG came
+ * (nats_conn_open() sets no write deadline, which would keep it
+ * non-blocking), so such a socket still non-blocking
+ * NATS_CONNECT_TIMEOUT_MS after the guard first saw it connected is a
+ * handshake past the library's own timeout (which began before the TCP
+ * connect): the guard shuts its read side down. The read then sees the
+ * end of the connection once the bytes already received are read, the
+ * loop ends, and the attempt fails like any other (the library tries the
+ * next server or reconnects). The loop has spun for the time of the TCP
+ * connect and two periods at most.
+ *
+ * Not covered: the library's TLS handshake, on a blocking socket without
+ * a timeout, waits for ever for a server that asks for TLS in its INFO
+ * and then sends nothing (no CPU taken, no memory grown).
  */
 #ifndef MDBUS_NATS_GUARD_H
 #define MDBUS_NATS_GUARD_H
@@ -42,17 +47,23 @@
  * program's name, e.g. for a log. */
 typedef void nats_guard_report_fn(const char *line);
 
-/* Takes a hold for a connection about to be made: the guard's thread
- * runs from the first hold to the last release. report (or NULL) is
- * called, for the whole process, at the 1st, 10th, 100th... handshake
- * cut and if the guard cannot list the process's descriptors. 0, or
- * -EAGAIN with the reason in err. */
-int nats_guard_hold(nats_guard_report_fn *report, char *err, size_t errlen);
+struct nats_guard;
 
-/* Gives a hold back (after natsConnection_Destroy()). */
-void nats_guard_release(void);
+/* Takes a hold, *g, for a connection about to be made to the servers of
+ * urls (nats://HOST:PORT or tls://HOST:PORT, comma-separated, as
+ * natsw_urls_check() admits them; each HOST resolved now: a server whose
+ * name does not resolve now is not watched): the guard's thread runs from
+ * the first hold to the last release. report (or NULL) is called, for
+ * the whole process, at the 1st, 10th, 100th... handshake cut and if the
+ * guard cannot list the process's descriptors. 0, or a negative code
+ * with the reason in err. */
+int nats_guard_hold(struct nats_guard **g, const char *urls,
+		    nats_guard_report_fn *report, char *err, size_t errlen);
 
-/* The handshakes the guard has cut in this process. */
-unsigned long nats_guard_cuts(void);
+/* Gives a hold back (after natsConnection_Destroy()); NULL: nothing. */
+void nats_guard_release(struct nats_guard *g);
+
+/* The handshakes with g's servers the guard has cut so far. */
+unsigned long nats_guard_cuts(struct nats_guard *g);
 
 #endif /* MDBUS_NATS_GUARD_H */

@@ -143,7 +143,7 @@ struct nats_src {
 	struct source base;
 	struct nats_conf conf;
 	natsConnection *nc;
-	struct nats_secret *secret; /* signs at reconnections (or NULL) */
+	struct nats_conn_held nc_held; /* nc's secret, its hold on the guard */
 	jsCtx *js;
 	natsSubscription *sub;    /* NULL while a consumer is being remade */
 	struct nats_pull pull;    /* reader: its deliveries (with sub) */
@@ -1405,7 +1405,7 @@ static void free_src(struct nats_src *n)
 	natsSubscription_Destroy(nats_pull_close(&n->pull));
 	natsSubscription_Destroy(n->sub);
 	jsCtx_Destroy(n->js);
-	nats_conn_destroy(n->nc, n->secret);
+	nats_conn_destroy(n->nc, &n->nc_held);
 	pthread_cond_destroy(&n->room);
 	pthread_mutex_destroy(&n->mu);
 	free(n->q);
@@ -1479,7 +1479,7 @@ static int connect_and_subscribe(struct nats_src *n, char *err, size_t errlen)
 	int rc;
 
 	conn_opts(&n->conf, &co, name_of(n));
-	rc = nats_conn_open(&n->nc, &n->secret, &co, err, errlen);
+	rc = nats_conn_open(&n->nc, &n->nc_held, &co, err, errlen);
 	if (rc == 0)
 		rc = subscribe(n, err, errlen);
 	return rc < 0 ? rc :

@@ -15,6 +15,10 @@
 #  3. The forwarder runs with NATS_DEFAULT_LIB_WRITE_DEADLINE set, which
 #     would keep a connected socket non-blocking, as the guard takes a
 #     handshake: its connection is not cut (nats_conn_open() sets none).
+#  4. The mdpub with the nats source has a lines channel too, fed for 3 s
+#     on a TCP connection, non-blocking as mdpub's own sockets are: the
+#     guard watches only the NATS servers' addresses, the 20 lines all
+#     arrive (before, the feeder was cut after 2 s, 10 lines).
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 CUT="no answer to CONNECT in 2.0 s: connection cut"
@@ -62,13 +66,28 @@ channel s.conf s source=nats "url=nats://127.0.0.1:$(cat "$WORK/s.port")" \
 start s -c "$WORK/s.conf"
 failed_at_start s "channel s"
 
-# 2. at a reconnection; 3. with a write deadline in the environment
+# 2. at a reconnection; 3. with a write deadline in the environment;
+# 4. beside a lines channel fed over TCP
 nats_start n1
 PORT=$(nats_port n1)
 URL=nats://127.0.0.1:$PORT
 channel dst.conf dst source=nats "url=$URL" 'subject=mdbus.src.>'
+printf '%s\n' "[channel ln]" "source = lines" "format = csv" \
+	"listen = 127.0.0.1:0" >>"$WORK/dst.conf"
 run_channel dst
 DST=$PID
+LN_PORT=$(port_of dst)
+python3 - "$LN_PORT" <<'PY' || fail "the lines feeder"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+for i in range(20):
+    s.sendall(b"Q,F%d,%d,1,2,1\n" % (i, i))
+    time.sleep(0.15)
+s.close()
+PY
+wait_log dst "channel ln: connection from 127.0.0.1[^ ]*: end of input after"
+grep -q "channel ln: connection from 127.0.0.1[^ ]*: end of input after 20 lines" \
+	"$WORK/dst.log" || fail "the lines feeder: $(grep 'channel ln' "$WORK/dst.log")"
 NATS_DEFAULT_LIB_WRITE_DEADLINE=5000 "$MDSUB" --forward "$URL" src \
 	>"$WORK/f2.log" 2>&1 &
 F2=$!
