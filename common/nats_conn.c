@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,37 @@ static const char *set_options(natsOptions *opts,
 	return set_security(opts, o, secure, s);
 }
 
+/* natsConnectionHandler: the connection is up (again) on its local
+ * address, which the guard learns (closure: its hold's number). */
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+	char *ip = NULL;
+	int port = 0;
+
+	if (natsConnection_GetLocalIPAndPort(nc, &ip, &port) == NATS_OK)
+		nats_guard_established((unsigned long)(uintptr_t)closure, ip,
+				       port);
+	free(ip);
+}
+
+/* natsCustomReconnectDelayHandler: the wait before the servers are tried
+ * again, longer after the guard cut a handshake (closure: the guard's
+ * hold's number). */
+static int64_t reconnect_wait(natsConnection *nc, int attempts, void *closure)
+{
+	(void)nc;
+	(void)attempts;
+	return nats_guard_back_off((unsigned long)(uintptr_t)closure) ?
+		       NATS_GUARD_BACK_OFF_MS : RECONNECT_WAIT_MS;
+}
+
+/* natsConnectionHandler: the connection is down. */
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	nats_guard_established((unsigned long)(uintptr_t)closure, NULL, 0);
+}
+
 /* natsConnection_Connect() under a hold of the guard (nats_guard.h),
  * kept in *guard if it connects; 0, or the reason in err. */
 static int guarded_connect(natsConnection **nc, struct nats_guard **guard,
@@ -232,23 +264,32 @@ static int guarded_connect(natsConnection **nc, struct nats_guard **guard,
 	unsigned long cuts;
 	natsStatus s;
 	sigset_t old;
+	void *id;
 	int rc;
 
 	rc = nats_guard_hold(guard, o->urls, o->on_cut, err, errlen);
 	if (rc < 0)
 		return rc;
+	id = (void *)(uintptr_t)nats_guard_id(*guard);
 	cuts = nats_guard_cuts(*guard);
-	signals_block(&old); /* the library's threads */
-	s = natsConnection_Connect(nc, opts);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	s = natsOptions_SetReconnectedCB(opts, on_reconnected, id);
 	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(opts, on_disconnected, id);
+	if (s == NATS_OK)
+		s = natsOptions_SetCustomReconnectDelay(opts, reconnect_wait, id);
+	if (s == NATS_OK) {
+		signals_block(&old); /* the library's threads */
+		s = natsConnection_Connect(nc, opts);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	if (s == NATS_OK) {
+		on_reconnected(*nc, id);
 		return 0;
+	}
 	natsw_urls_shown(o->urls, shown, sizeof(shown));
-	/* a cut ends the read of the answer: "Expected 'PONG', got ..." */
-	if (s == NATS_PROTOCOL_ERROR && nats_guard_cuts(*guard) != cuts)
-		snprintf(err, errlen, "%s: no answer to CONNECT in %.1f s: "
-			 "is a NATS server there?", shown,
-			 NATS_CONNECT_TIMEOUT_MS / 1000.0);
+	if (nats_guard_cuts(*guard) != cuts)
+		snprintf(err, errlen, "%s: %s: is a NATS server there?", shown,
+			 nats_guard_last_cut(*guard));
 	else
 		connect_error(o, shown, s, err, errlen);
 	nats_guard_release(*guard);

@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <linux/tcp.h> /* tcpi_bytes_received: not in glibc's */
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,7 +36,11 @@ struct peer {
 
 struct nats_guard {
 	struct nats_guard *next; /* guard_mu */
+	unsigned long id;
 	unsigned long cuts;      /* guard_mu */
+	unsigned long cuts_told; /* guard_mu: by nats_guard_back_off() */
+	const char *last_cut;    /* guard_mu: why, or NULL */
+	struct peer local;       /* guard_mu: its connection's, or zero */
 	size_t n;
 	struct peer peer[PEERS_MAX];
 };
@@ -56,6 +60,7 @@ static pthread_cond_t guard_wake;
 static struct nats_guard *guard_holds;     /* guard_mu */
 static int guard_running;                  /* guard_mu: a thread runs */
 static unsigned long guard_cuts;           /* guard_mu */
+static unsigned long guard_last_id;        /* guard_mu */
 static nats_guard_report_fn *guard_report; /* guard_mu */
 
 static void guard_init(void)
@@ -131,11 +136,17 @@ static void resolve_url(struct nats_guard *g, const char *u, size_t n)
 	freeaddrinfo(ai);
 }
 
+static int same_peer(const struct peer *a, const struct peer *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
 /* Whether g has the peer p. */
 static int has_peer(const struct nats_guard *g, const struct peer *p)
 {
 	for (size_t i = 0; i < g->n; i++)
-		if (memcmp(&g->peer[i], p, sizeof(*p)) == 0)
+		if (same_peer(&g->peer[i], p))
 			return 1;
 	return 0;
 }
@@ -163,26 +174,47 @@ static int pin(int self, long fd)
 	return copy < 0 ? -errno : copy;
 }
 
-/* Whether pinned is a TCP socket connected to a server of a hold: its
- * identity in st, its peer in p. Under guard_mu. */
-static int to_server(int pinned, struct stat *st, struct peer *p)
+/* Whether some hold's connection is established on the local address
+ * l (its socket's). Under guard_mu. */
+static int established(const struct peer *l)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct tcp_info ti;
-	socklen_t tlen = sizeof(ti);
-
-	if (getpeername(pinned, (struct sockaddr *)&ss, &len) < 0 ||
-	    peer_of(p, (struct sockaddr *)&ss) < 0)
-		return 0;
 	for (const struct nats_guard *g = guard_holds; g; g = g->next)
-		if (has_peer(g, p))
-			/* TCP_INFO fails on any socket but TCP's */
-			return getsockopt(pinned, IPPROTO_TCP, TCP_INFO, &ti,
-					  &tlen) == 0 &&
-			       tlen > offsetof(struct tcp_info, tcpi_state) &&
-			       ti.tcpi_state == TCP_ESTABLISHED &&
-			       fstat(pinned, st) == 0;
+		if (g->local.family && same_peer(&g->local, l))
+			return 1;
+	return 0;
+}
+
+/* Whether pinned is a TCP socket connected to a server of a hold: its
+ * identity in st, its peer in p, its own address in l, the bytes it has
+ * received in *got. Under guard_mu. */
+static int to_server(int pinned, struct stat *st, struct peer *p,
+		     struct peer *l, uint64_t *got)
+{
+	struct sockaddr_storage ss, ls;
+	socklen_t len = sizeof(ss), llen = sizeof(ls);
+	struct tcp_info ti = {0};
+	socklen_t tlen = sizeof(ti);
+	int proto;
+	socklen_t plen = sizeof(proto);
+
+	if (getsockopt(pinned, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) < 0 ||
+	    proto != IPPROTO_TCP ||
+	    getpeername(pinned, (struct sockaddr *)&ss, &len) < 0 ||
+	    peer_of(p, (struct sockaddr *)&ss) < 0 ||
+	    getsockname(pinned, (struct sockaddr *)&ls, &llen) < 0 ||
+	    peer_of(l, (struct sockaddr *)&ls) < 0)
+		return 0;
+	for (const struct nats_guard *g = guard_holds; g; g = g->next) {
+		if (!has_peer(g, p))
+			continue;
+		if (getsockopt(pinned, IPPROTO_TCP, TCP_INFO, &ti, &tlen) < 0 ||
+		    fstat(pinned, st) < 0)
+			return 0;
+		*got = tlen >= offsetof(struct tcp_info, tcpi_bytes_received) +
+				       sizeof(ti.tcpi_bytes_received) ?
+			       ti.tcpi_bytes_received : 0;
+		return 1;
+	}
 	return 0;
 }
 
@@ -197,23 +229,23 @@ static void peer_text(const struct peer *p, char *out, size_t outlen)
 		 addr, ntohs(p->port));
 }
 
-/* Shuts down the read side of the socket pinned, if it is still
- * non-blocking (in a handshake), and counts the cut in the holds of its
- * peer p under guard_mu, so that a connect that fails for it finds it
- * counted (nats_guard_cuts()). The line to report, if any, in line.
- * 0, or a negative code. Under guard_mu. */
-static int cut(int pinned, const struct peer *p, char *line, size_t linelen)
+/* Shuts down the read side of the socket pinned and counts the cut (why)
+ * in the holds of its peer p under guard_mu, so that a connect that
+ * fails for it finds it counted (nats_guard_cuts()). The line to report,
+ * if any, in line. 0, or a negative code. Under guard_mu. */
+static int cut(int pinned, const struct peer *p, const char *why,
+	       char *line, size_t linelen)
 {
 	char addr[INET6_ADDRSTRLEN + 8], so_far[48] = "";
-	int flags = fcntl(pinned, F_GETFL);
 	unsigned long n;
 
-	if (flags < 0 || !(flags & O_NONBLOCK))
-		return -EAGAIN;
 	if (shutdown(pinned, SHUT_RD) < 0)
 		return -errno;
 	for (struct nats_guard *g = guard_holds; g; g = g->next)
-		g->cuts += has_peer(g, p);
+		if (has_peer(g, p)) {
+			g->cuts++;
+			g->last_cut = why;
+		}
 	for (n = ++guard_cuts; n % 10 == 0;)
 		n /= 10;
 	if (n != 1 || !guard_report)
@@ -221,10 +253,9 @@ static int cut(int pinned, const struct peer *p, char *line, size_t linelen)
 	if (guard_cuts > 1)
 		snprintf(so_far, sizeof(so_far), " (%lu cut so far)", guard_cuts);
 	peer_text(p, addr, sizeof(addr));
-	snprintf(line, linelen, "NATS server %s: no answer to CONNECT in "
-		 "%.1f s: connection cut, as the client library would wait "
-		 "for ever (nats-io/nats.c issue 706); is a NATS server "
-		 "there?%s", addr, NATS_CONNECT_TIMEOUT_MS / 1000.0, so_far);
+	snprintf(line, linelen, "NATS server %s: %s: connection cut, as the "
+		 "client library would wait for ever; is a NATS server "
+		 "there?%s", addr, why, so_far);
 	return 0;
 }
 
@@ -256,30 +287,64 @@ struct look {
 	size_t n, cap;
 };
 
+/* Why the socket pinned, to a server, first seen age_ms ago, got bytes
+ * received, is to be cut, or NULL. Non-blocking with more than
+ * NATS_HANDSHAKE_BYTES_MAX received: a stream without a newline, which
+ * the library would read a byte a call until the timeout (no server's
+ * INFO and PONG are that long: the library takes an INFO line of 32 KB
+ * at most). Still non-blocking NATS_CONNECT_TIMEOUT_MS after the
+ * TCP connect ended (which was after the library's timeout began): a
+ * handshake past the timeout, its loop spinning (for the time of the
+ * TCP connect and two periods at most). Blocking, and not a connection
+ * the library has said is up (nats_guard_established()) twice that
+ * long after: in a TLS handshake, which waits with no timeout. Under
+ * guard_mu. */
+static const char *cut_why(int pinned, const struct peer *l, uint64_t age_ms,
+			   uint64_t got)
+{
+	int flags = fcntl(pinned, F_GETFL);
+
+	if (flags < 0)
+		return NULL;
+	if ((flags & O_NONBLOCK) && got > NATS_HANDSHAKE_BYTES_MAX)
+		return "more than " NATS_HANDSHAKE_BYTES_TEXT " and no "
+		       "answer to CONNECT";
+	if (age_ms < NATS_CONNECT_TIMEOUT_MS)
+		return NULL;
+	if (flags & O_NONBLOCK)
+		return "no answer to CONNECT in " NATS_CONNECT_TIMEOUT_TEXT
+		       " (nats-io/nats.c issue 706)";
+	if (age_ms >= 2 * NATS_CONNECT_TIMEOUT_MS && !established(l))
+		return "TLS handshake not done in " NATS_TLS_TIMEOUT_TEXT;
+	return NULL;
+}
+
 /* Follows the descriptor NAME if it is a socket connected to a server,
- * from when it is first seen so (the TCP connect ended, after the
- * library's timeout began), and cuts it if it is still in its handshake
- * NATS_CONNECT_TIMEOUT_MS later: then the library's loop has spun for
- * the time of the TCP connect and two periods at most. The shutdown
- * through the copy reaches the library's descriptor. */
+ * from when it is first seen so, and cuts it if cut_why() says so. The
+ * shutdown through the copy reaches the library's descriptor. */
 static void look_at(struct look *l, const char *name)
 {
 	char *end, line[512] = "";
 	long fd = strtol(name, &end, 10);
 	nats_guard_report_fn *report;
+	const char *why;
 	struct seen *s;
 	struct stat st;
-	struct peer p;
+	struct peer p, local;
+	uint64_t got = 0;
 	int pinned, known;
 
 	if (end == name || *end || fd < 0 || (pinned = pin(l->self, fd)) < 0)
 		return;
 	pthread_mutex_lock(&guard_mu);
-	known = to_server(pinned, &st, &p);
+	known = to_server(pinned, &st, &p, &local, &got);
 	if (known && (s = seen_at(&l->seen, &l->n, &l->cap, &st)) != NULL) {
 		s->mark = 1;
-		if (!s->cut && now_ms() - s->first_ms >= NATS_CONNECT_TIMEOUT_MS)
-			s->cut = cut(pinned, &p, line, sizeof(line)) == 0;
+		why = s->cut ? NULL :
+			       cut_why(pinned, &local, now_ms() - s->first_ms,
+				       got);
+		if (why)
+			s->cut = cut(pinned, &p, why, line, sizeof(line)) == 0;
 	}
 	report = guard_report;
 	pthread_mutex_unlock(&guard_mu);
@@ -389,6 +454,7 @@ int nats_guard_hold(struct nats_guard **g, const char *urls,
 		}
 	}
 	if (rc == 0) {
+		h->id = ++guard_last_id;
 		h->next = guard_holds;
 		guard_holds = h;
 		*g = h;
@@ -423,4 +489,51 @@ unsigned long nats_guard_cuts(struct nats_guard *g)
 	n = g->cuts;
 	pthread_mutex_unlock(&guard_mu);
 	return n;
+}
+
+const char *nats_guard_last_cut(struct nats_guard *g)
+{
+	const char *why;
+
+	pthread_mutex_lock(&guard_mu);
+	why = g->last_cut;
+	pthread_mutex_unlock(&guard_mu);
+	return why;
+}
+
+unsigned long nats_guard_id(const struct nats_guard *g)
+{
+	return g->id;
+}
+
+void nats_guard_established(unsigned long id, const char *ip, int port)
+{
+	struct peer local = {0};
+
+	if (ip && port > 0 && port <= 65535) {
+		local.port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, ip, local.addr) == 1)
+			local.family = AF_INET;
+		else if (inet_pton(AF_INET6, ip, local.addr) == 1)
+			local.family = AF_INET6;
+	}
+	pthread_mutex_lock(&guard_mu);
+	for (struct nats_guard *g = guard_holds; g; g = g->next)
+		if (g->id == id)
+			g->local = local;
+	pthread_mutex_unlock(&guard_mu);
+}
+
+int nats_guard_back_off(unsigned long id)
+{
+	int cut = 0;
+
+	pthread_mutex_lock(&guard_mu);
+	for (struct nats_guard *g = guard_holds; g; g = g->next)
+		if (g->id == id) {
+			cut = g->cuts != g->cuts_told;
+			g->cuts_told = g->cuts;
+		}
+	pthread_mutex_unlock(&guard_mu);
+	return cut;
 }

@@ -27,11 +27,19 @@
  * end of the connection once the bytes already received are read, the
  * loop ends, and the attempt fails like any other (the library tries the
  * next server or reconnects). The loop has spun for the time of the TCP
- * connect and two periods at most.
+ * connect and two periods at most. One that has received more than
+ * NATS_HANDSHAKE_BYTES_MAX in its handshake (bytes without a newline,
+ * which the library reads a byte a call) is cut at once. After a cut
+ * the connection waits NATS_GUARD_BACK_OFF_MS before it tries again
+ * (nats_guard_back_off()).
  *
- * Not covered: the library's TLS handshake, on a blocking socket without
- * a timeout, waits for ever for a server that asks for TLS in its INFO
- * and then sends nothing (no CPU taken, no memory grown).
+ * The library's TLS handshake waits on a blocking socket with no
+ * timeout, for ever for a server that asks for TLS in its INFO and then
+ * sends nothing (no CPU taken, no memory grown): a socket to a server
+ * still blocking twice NATS_CONNECT_TIMEOUT_MS after it was first seen,
+ * and not the one of a connection the library says is up (reported with
+ * nats_guard_established() after the connect and at each reconnection),
+ * is cut too.
  */
 #ifndef MDBUS_NATS_GUARD_H
 #define MDBUS_NATS_GUARD_H
@@ -41,7 +49,13 @@
 /* The client library's time for a connection attempt, handshake
  * included (natsOptions_SetTimeout()). */
 #define NATS_CONNECT_TIMEOUT_MS 2000
+#define NATS_CONNECT_TIMEOUT_TEXT "2.0 s"
+#define NATS_TLS_TIMEOUT_TEXT "4.0 s" /* twice that */
 #define NATS_GUARD_PERIOD_MS 100
+/* Received by a socket in its handshake, at most. */
+#define NATS_HANDSHAKE_BYTES_MAX (64 * 1024)
+#define NATS_HANDSHAKE_BYTES_TEXT "64 KiB"
+#define NATS_GUARD_BACK_OFF_MS 2000
 
 /* What the guard reports with (on its own thread): a line without the
  * program's name, e.g. for a log. */
@@ -65,5 +79,23 @@ void nats_guard_release(struct nats_guard *g);
 
 /* The handshakes with g's servers the guard has cut so far. */
 unsigned long nats_guard_cuts(struct nats_guard *g);
+
+/* Why it cut the last of them ("no answer to CONNECT in 2.0 s ..."), or
+ * NULL. */
+const char *nats_guard_last_cut(struct nats_guard *g);
+
+/* Whether a handshake of the hold numbered id was cut since the last
+ * call: its next reconnection should wait longer (a listener that never
+ * answers takes a CPU for a moment at each attempt). */
+int nats_guard_back_off(unsigned long id);
+
+/* g's number, for the library's callbacks, which may come after
+ * nats_guard_release(). */
+unsigned long nats_guard_id(const struct nats_guard *g);
+
+/* The connection of the hold numbered id is up on its local address
+ * IP:PORT (as natsConnection_GetLocalIPAndPort() says), or down (ip
+ * NULL); nothing once released. */
+void nats_guard_established(unsigned long id, const char *ip, int port);
 
 #endif /* MDBUS_NATS_GUARD_H */

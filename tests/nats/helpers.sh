@@ -12,6 +12,23 @@ NATS_SERVER=${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-serve
 	{ echo "SKIP: nats-server not installed (Debian package nats-server; tests/deps.sh)"; exit 77; }
 [ -x "${MDSUB:-}" ] || { echo "SKIP: mdsub not built"; exit 77; }
 
+# The handshake guard (common/nats_guard.h) never cuts a connection to a
+# real nats-server: a test that passed fails if a program of its said it
+# did (in any file of $WORK), unless CUTS_EXPECTED is set
+# (tests/nats/no_pong.sh).
+CUTS_EXPECTED=
+nats_cleanup() {
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ -z "$CUTS_EXPECTED" ] &&
+		grep -rq "connection cut, as the client library" "$WORK"; then
+		echo "FAIL: a connection cut: $(grep -rh "connection cut" "$WORK" | head -n 3)" >&2
+		rc=1
+	fi
+	cleanup
+	exit "$rc"
+}
+trap nats_cleanup EXIT
+
 # nats_start NAME [ARGS...]: nats-server NAME on 127.0.0.1 (a random
 # client port unless ARGS give -p), JetStream store in $WORK/NAME.store,
 # log in $WORK/NAME.nlog; waits until it is ready; its pid in $NPID and

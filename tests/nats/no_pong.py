@@ -3,13 +3,15 @@
 NATS handshake and never ends it, as a local user on a NATS server's port
 could (tests/nats/no_pong.sh).
 
-no_pong.py PORT PORTFILE COUNTFILE [quiet|stream]
+no_pong.py PORT PORTFILE COUNTFILE [quiet|stream|tls]
 
 Listens on 127.0.0.1:PORT (0: any free port) and writes the port to
 PORTFILE. To every client it sends INFO, then reads what comes (CONNECT,
 PING) and never answers: with quiet (the default) it sends nothing more,
 with stream it sends bytes without a newline for as long as the client
-takes them. A line is appended to COUNTFILE for each connection.
+takes them; with tls its INFO asks for TLS (the client then begins a
+TLS handshake, which gets no answer either). A line is appended to
+COUNTFILE for each connection.
 """
 import json
 import sys
@@ -18,9 +20,11 @@ import threading
 import loopback
 
 port, portfile, countfile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-stream = len(sys.argv) > 4 and sys.argv[4] == "stream"
+mode = sys.argv[4] if len(sys.argv) > 4 else "quiet"
+stream = mode == "stream"
 INFO = b"INFO " + json.dumps({"server_id": "NOPONG", "version": "2.9.10",
                               "proto": 1, "headers": True,
+                              "tls_required": mode == "tls",
                               "max_payload": 1048576}).encode() + b"\r\n"
 
 

@@ -6,12 +6,16 @@
 # process's memory (nats-io/nats.c issue 706); the handshake guard
 # (common/nats_guard.h) cuts it once the library's 2 s are past.
 #  1. At the start: `mdsub --forward` and mdpub's nats source (this
-#     listener streaming bytes without a newline) exit 1 naming it.
-#     Before, both ran on until killed.
+#     listener streaming bytes without a newline: cut once it has sent
+#     64 KiB) exit 1 naming it.
+#     Before, both ran on until killed. So does mdsub when the listener
+#     asks for TLS and does not answer the TLS handshake, in which the
+#     library waits with no timeout (cut after 4 s: nats_guard.h).
 #  2. At a reconnection: nats-server killed under a forwarder and a nats
 #     source and the listener put on its port: both try again and again
-#     (before: one attempt each, for ever), say so once, and relay again
-#     when nats-server is back; both end on SIGTERM.
+#     (before: one attempt each, for ever; now 2 s apart after a cut),
+#     say so once, and relay again when nats-server is back; both end on
+#     SIGTERM.
 #  3. The forwarder runs with NATS_DEFAULT_LIB_WRITE_DEADLINE set, which
 #     would keep a connected socket non-blocking, as the guard takes a
 #     handshake: its connection is not cut (nats_conn_open() sets none).
@@ -21,7 +25,8 @@
 #     arrive (before, the feeder was cut after 2 s, 10 lines).
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
-CUT="no answer to CONNECT in 2.0 s: connection cut"
+CUTS_EXPECTED=yes
+CUT="no answer to CONNECT in 2.0 s (nats-io/nats.c issue 706): connection cut"
 
 # no_pong NAME PORT [stream]: tests/nats/no_pong.py on PORT (0: any),
 # its port in $WORK/NAME.port, a line a connection in $WORK/NAME.conns;
@@ -36,18 +41,19 @@ no_pong() {
 	wait_for test -s "$WORK/$1.port"
 }
 
-# failed_at_start NAME WHO: the program $PID (its output in
+# failed_at_start NAME WHO [WHY]: the program $PID (its output in
 # $WORK/NAME.log), connecting to no_pong NAME at its start, exits 1
-# within 30 s with the line "WHO: nats://...: no answer to CONNECT..."
-# and the guard's own line once
+# within 30 s with the line "WHO: nats://...: WHY..." (default: no
+# answer to CONNECT in 2.0 s) and the guard's own line once
 failed_at_start() {
 	ended_within "$PID" 30
 	[ "$rc" -eq 1 ] || fail "$1: exit $rc, not 1 in 30 s"
 	u=nats://127.0.0.1:$(cat "$WORK/$1.port")
-	grep -qF "$2: $u: no answer to CONNECT in 2.0 s: is a NATS server there?" \
-		"$WORK/$1.log" || fail "$1: $(cat "$WORK/$1.log")"
-	warned_once "$1 at start" "$WORK/$1.log" "$CUT" \
-		"NATS server ${u#nats://}: $CUT"
+	why=${3:-"no answer to CONNECT in 2.0 s (nats-io/nats.c issue 706)"}
+	grep -qF "$2: $u: $why: is a NATS server there?" "$WORK/$1.log" ||
+		fail "$1: $(cat "$WORK/$1.log")"
+	warned_once "$1 at start" "$WORK/$1.log" "$why: connection cut" \
+		"NATS server ${u#nats://}: $why: connection cut"
 }
 
 # 1. at the start
@@ -60,11 +66,17 @@ no_pong q 0
 PID=$!
 PIDS="$PIDS $PID"
 failed_at_start q mdsub
+no_pong t 0 tls
+"$MDSUB" --forward "nats://127.0.0.1:$(cat "$WORK/t.port")" src \
+	>"$WORK/t.log" 2>&1 &
+PID=$!
+PIDS="$PIDS $PID"
+failed_at_start t mdsub "TLS handshake not done in 4.0 s"
 no_pong s 0 stream
 channel s.conf s source=nats "url=nats://127.0.0.1:$(cat "$WORK/s.port")" \
 	'subject=mdbus.x.>'
 start s -c "$WORK/s.conf"
-failed_at_start s "channel s"
+failed_at_start s "channel s" "more than 64 KiB and no answer to CONNECT"
 
 # 2. at a reconnection; 3. with a write deadline in the environment;
 # 4. beside a lines channel fed over TCP
@@ -94,16 +106,16 @@ F2=$!
 PIDS="$PIDS $F2"
 forwarding "$F2" src
 wait_for test "$(dir_write_num "$MDBUS_DIR" dst)" -gt 0
-sleep 3 # past the guard's 2 s
+sleep 5 # past the guard's 2 s, and 4 s for a blocking socket
 grep -q "connection cut" "$WORK/f2.log" "$WORK/dst.log" &&
 	fail "a connection with a write deadline was cut: $(grep -h 'connection cut' "$WORK/f2.log" "$WORK/dst.log")"
 
 nats_kill n1 KILL
 no_pong r "$PORT"
 i=0
-until [ "$(grep -c . "$WORK/r.conns")" -ge 6 ]; do
+until [ "$(grep -c . "$WORK/r.conns")" -ge 4 ]; do
 	i=$((i + 1))
-	[ $i -le 600 ] || fail "$(grep -c . "$WORK/r.conns") handshakes in 60 s, not 6: the first never ended"
+	[ $i -le 600 ] || fail "$(grep -c . "$WORK/r.conns") handshakes in 60 s, not 4: the first never ended"
 	sleep 0.1
 done
 kill -0 "$F2" || fail "mdsub ended: $(cat "$WORK/f2.log")"
@@ -117,13 +129,20 @@ warned_once "mdpub reconnecting" "$WORK/dst.log" "$CUT" \
 kill "$FPID"
 wait "$FPID" 2>/dev/null
 was=$(dir_write_num "$MDBUS_DIR" dst)
-nats_start n1 -p "$PORT"
+nats_start n1 -p "$PORT" -m -1
 i=0
 until [ "$(dir_write_num "$MDBUS_DIR" dst)" -gt "$was" ]; do
 	i=$((i + 1))
 	[ $i -le 600 ] || fail "nothing relayed in 60 s after nats-server came back"
 	sleep 0.1
 done
+# both connections back, and not cut again (blocking, up: 4 s and more)
+varz() { monitor n1 /varz | tr -d ' ,' | sed -n "s/^\"$1\":\([0-9]*\)\$/\1/p"; }
+wait_for test "$(varz connections)" = 2
+made=$(varz total_connections)
+sleep 5
+[ "$(varz total_connections)" = "$made" ] && [ "$(varz connections)" = 2 ] ||
+	fail "connections cut after the reconnection: $made, then $(varz total_connections) made, $(varz connections) up"
 kill -TERM "$F2"
 ended_within "$F2" 30
 [ "$rc" -eq 0 ] || fail "mdsub after SIGTERM: exit $rc: $(cat "$WORK/f2.log")"
