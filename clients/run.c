@@ -110,9 +110,11 @@ static void setup_signals(void)
 /* Ends the run after saying why; returns err. */
 static int fail_text(struct app *a, const char *text, int err)
 {
+	flockfile(stderr); /* one line: other threads write there too */
 	fputs("mdsub: ", stderr);
 	put_str(stderr, STR_TEXT, text, SIZE_MAX);
 	putc('\n', stderr);
+	funlockfile(stderr);
 	a->status = EXIT_FAILURE;
 	a->done = 1;
 	return err;

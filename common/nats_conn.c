@@ -16,6 +16,7 @@
 #include "nats_nkey.h"
 
 #define RECONNECT_WAIT_MS 250
+#define RECONNECT_JITTER_MS 100 /* the library's own, for nats:// */
 #define RECONNECT_BUF (64 * 1024 * 1024)
 
 const char *nats_conn_error(natsStatus s, char *buf, size_t len)
@@ -223,35 +224,39 @@ static const char *set_options(natsOptions *opts,
 	return set_security(opts, o, secure, s);
 }
 
-/* natsConnectionHandler: the connection is up (again) on its local
- * address, which the guard learns (closure: its hold's number). */
-static void on_reconnected(natsConnection *nc, void *closure)
+/* Tells the guard the local address of nc, up (closure: its hold's
+ * number); only if it knows none with first. */
+static void tell_established(natsConnection *nc, void *closure, int first)
 {
 	char *ip = NULL;
 	int port = 0;
 
 	if (natsConnection_GetLocalIPAndPort(nc, &ip, &port) == NATS_OK)
 		nats_guard_established((unsigned long)(uintptr_t)closure, ip,
-				       port);
+				       port, first);
 	free(ip);
+}
+
+/* natsConnectionHandler: the connection is up again, on the library's
+ * callback thread, in order with the other callbacks: the local address
+ * of the connection as it is now. */
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+	tell_established(nc, closure, 0);
 }
 
 /* natsCustomReconnectDelayHandler: the wait before the servers are tried
  * again, longer after the guard cut a handshake (closure: the guard's
- * hold's number). */
+ * hold's number), with up to RECONNECT_JITTER_MS more, as the library
+ * adds without this handler, so that many clients do not come back at
+ * once. */
 static int64_t reconnect_wait(natsConnection *nc, int attempts, void *closure)
 {
 	(void)nc;
 	(void)attempts;
-	return nats_guard_back_off((unsigned long)(uintptr_t)closure) ?
-		       NATS_GUARD_BACK_OFF_MS : RECONNECT_WAIT_MS;
-}
-
-/* natsConnectionHandler: the connection is down. */
-static void on_disconnected(natsConnection *nc, void *closure)
-{
-	(void)nc;
-	nats_guard_established((unsigned long)(uintptr_t)closure, NULL, 0);
+	return (nats_guard_back_off((unsigned long)(uintptr_t)closure) ?
+			NATS_GUARD_BACK_OFF_MS : RECONNECT_WAIT_MS) +
+	       rand() % RECONNECT_JITTER_MS;
 }
 
 /* natsConnection_Connect() under a hold of the guard (nats_guard.h),
@@ -274,8 +279,6 @@ static int guarded_connect(natsConnection **nc, struct nats_guard **guard,
 	cuts = nats_guard_cuts(*guard);
 	s = natsOptions_SetReconnectedCB(opts, on_reconnected, id);
 	if (s == NATS_OK)
-		s = natsOptions_SetDisconnectedCB(opts, on_disconnected, id);
-	if (s == NATS_OK)
 		s = natsOptions_SetCustomReconnectDelay(opts, reconnect_wait, id);
 	if (s == NATS_OK) {
 		signals_block(&old); /* the library's threads */
@@ -283,7 +286,9 @@ static int guarded_connect(natsConnection **nc, struct nats_guard **guard,
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
 	if (s == NATS_OK) {
-		on_reconnected(*nc, id);
+		/* not over what on_reconnected() said of a reconnection
+		 * meanwhile */
+		tell_established(*nc, id, 1);
 		return 0;
 	}
 	natsw_urls_shown(o->urls, shown, sizeof(shown));

@@ -506,7 +506,8 @@ unsigned long nats_guard_id(const struct nats_guard *g)
 	return g->id;
 }
 
-void nats_guard_established(unsigned long id, const char *ip, int port)
+void nats_guard_established(unsigned long id, const char *ip, int port,
+			    int first)
 {
 	struct peer local = {0};
 
@@ -519,7 +520,7 @@ void nats_guard_established(unsigned long id, const char *ip, int port)
 	}
 	pthread_mutex_lock(&guard_mu);
 	for (struct nats_guard *g = guard_holds; g; g = g->next)
-		if (g->id == id)
+		if (g->id == id && (!first || !g->local.family))
 			g->local = local;
 	pthread_mutex_unlock(&guard_mu);
 }

@@ -39,7 +39,9 @@
  * still blocking twice NATS_CONNECT_TIMEOUT_MS after it was first seen,
  * and not the one of a connection the library says is up (reported with
  * nats_guard_established() after the connect and at each reconnection),
- * is cut too.
+ * is cut too. The library tells of a reconnection on its one callback
+ * thread (asynccb.c): a callback of the program's that held that thread
+ * 4 s would have the new connection cut.
  */
 #ifndef MDBUS_NATS_GUARD_H
 #define MDBUS_NATS_GUARD_H
@@ -94,8 +96,11 @@ int nats_guard_back_off(unsigned long id);
 unsigned long nats_guard_id(const struct nats_guard *g);
 
 /* The connection of the hold numbered id is up on its local address
- * IP:PORT (as natsConnection_GetLocalIPAndPort() says), or down (ip
- * NULL); nothing once released. */
-void nats_guard_established(unsigned long id, const char *ip, int port);
+ * IP:PORT (as natsConnection_GetLocalIPAndPort() says); with first, only
+ * if none is known (the connect's own word, which a reconnection told
+ * meanwhile overrides); nothing once released. The address is kept when
+ * the connection goes down: its socket, closing, is not a handshake. */
+void nats_guard_established(unsigned long id, const char *ip, int port,
+			    int first);
 
 #endif /* MDBUS_NATS_GUARD_H */
