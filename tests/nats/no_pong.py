@@ -8,8 +8,8 @@ no_pong.py PORT PORTFILE COUNTFILE [quiet|stream|tls]
 Listens on 127.0.0.1:PORT (0: any free port) and writes the port to
 PORTFILE. To every client it sends INFO, then reads what comes (CONNECT,
 PING) and never answers: with quiet (the default) it sends nothing more,
-with stream it sends bytes without a newline for as long as the client
-takes them; with tls its INFO asks for TLS (the client then begins a
+with stream it sends bytes without a newline, once the PING came, for as
+long as the client takes them; with tls its INFO asks for TLS (the client then begins a
 TLS handshake, which gets no answer either). A line is appended to
 COUNTFILE for each connection.
 """
@@ -32,6 +32,14 @@ def client(conn):
     try:
         conn.sendall(INFO)
         if stream:
+            # after the PING: before, the library's read of INFO could
+            # take the stream too, and end with "Line too long" itself
+            seen = b""
+            while b"PING\r\n" not in seen:
+                got = conn.recv(65536)
+                if not got:
+                    return
+                seen = seen[-16:] + got
             threading.Thread(target=drain, args=(conn,), daemon=True).start()
             while True:
                 conn.sendall(b"B" * 65536)
