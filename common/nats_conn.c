@@ -211,7 +211,6 @@ static const char *set_options(natsOptions *opts,
 	    /* only these servers: the guard watches their addresses */
 	    (*s = natsOptions_SetIgnoreDiscoveredServers(opts, true)) != NATS_OK ||
 	    (*s = natsOptions_SetMaxReconnect(opts, -1)) != NATS_OK ||
-	    (*s = natsOptions_SetReconnectWait(opts, RECONNECT_WAIT_MS)) != NATS_OK ||
 	    (*s = natsOptions_SetReconnectBufSize(opts, RECONNECT_BUF)) != NATS_OK ||
 	    (*s = natsOptions_SetTimeout(opts, NATS_CONNECT_TIMEOUT_MS)) != NATS_OK ||
 	    /* none: the socket blocks after the handshake (nats_guard.h),
