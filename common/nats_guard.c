@@ -81,25 +81,33 @@ static uint64_t now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-/* The address of sa as a peer; 0, or -1 if not IPv4 or IPv6. */
-static int peer_of(struct peer *p, const struct sockaddr *sa)
+/* The address of sa (len bytes) as a peer; 0, or -1 if not IPv4 or
+ * IPv6. Copied out, not cast: sa may be less aligned than either. */
+static int peer_of(struct peer *p, const void *sa, size_t len)
 {
-	const struct sockaddr_in *v4 = (const struct sockaddr_in *)sa;
-	const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)sa;
+	struct sockaddr_in6 v6;
+	struct sockaddr_in v4;
+	sa_family_t family;
 
 	memset(p, 0, sizeof(*p));
-	p->family = sa->sa_family;
-	if (sa->sa_family == AF_INET) {
-		p->port = v4->sin_port;
-		memcpy(p->addr, &v4->sin_addr, 4);
-	}
-	else if (sa->sa_family == AF_INET6) {
-		p->port = v6->sin6_port;
-		memcpy(p->addr, &v6->sin6_addr, 16);
-	}
-	else
+	if (len < sizeof(family))
 		return -1;
-	return 0;
+	memcpy(&family, (const char *)sa + offsetof(struct sockaddr, sa_family),
+	       sizeof(family));
+	p->family = family;
+	if (family == AF_INET && len >= sizeof(v4)) {
+		memcpy(&v4, sa, sizeof(v4));
+		p->port = v4.sin_port;
+		memcpy(p->addr, &v4.sin_addr, 4);
+		return 0;
+	}
+	if (family == AF_INET6 && len >= sizeof(v6)) {
+		memcpy(&v6, sa, sizeof(v6));
+		p->port = v6.sin6_port;
+		memcpy(p->addr, &v6.sin6_addr, 16);
+		return 0;
+	}
+	return -1;
 }
 
 /* Adds the addresses of one URL (n bytes at u: SCHEME://[CREDENTIALS@]
@@ -131,7 +139,7 @@ static void resolve_url(struct nats_guard *g, const char *u, size_t n)
 	if (getaddrinfo(name, port, &hints, &ai) != 0)
 		return;
 	for (struct addrinfo *a = ai; a && g->n < PEERS_MAX; a = a->ai_next)
-		if (peer_of(&g->peer[g->n], a->ai_addr) == 0)
+		if (peer_of(&g->peer[g->n], a->ai_addr, a->ai_addrlen) == 0)
 			g->n++;
 	freeaddrinfo(ai);
 }
@@ -200,9 +208,9 @@ static int to_server(int pinned, struct stat *st, struct peer *p,
 	if (getsockopt(pinned, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) < 0 ||
 	    proto != IPPROTO_TCP ||
 	    getpeername(pinned, (struct sockaddr *)&ss, &len) < 0 ||
-	    peer_of(p, (struct sockaddr *)&ss) < 0 ||
+	    peer_of(p, &ss, len) < 0 ||
 	    getsockname(pinned, (struct sockaddr *)&ls, &llen) < 0 ||
-	    peer_of(l, (struct sockaddr *)&ls) < 0)
+	    peer_of(l, &ls, llen) < 0)
 		return 0;
 	for (const struct nats_guard *g = guard_holds; g; g = g->next) {
 		if (!has_peer(g, p))
