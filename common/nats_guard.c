@@ -468,7 +468,7 @@ int nats_guard_hold(struct nats_guard **g, const char *urls,
 		*g = h;
 	}
 	pthread_mutex_unlock(&guard_mu);
-	if (rc < 0)
+	if (rc != 0)
 		free(h);
 	return rc;
 }
