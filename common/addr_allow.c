@@ -40,6 +40,18 @@ int addr_key_of(struct addr_key *key, const struct sockaddr *sa,
 	return 0;
 }
 
+unsigned addr_port_of(const struct sockaddr *sa, socklen_t len)
+{
+	const struct sockaddr_in *sin = (const void *)sa;
+	const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+	if (sa->sa_family == AF_INET && len >= sizeof(*sin))
+		return ntohs(sin->sin_port);
+	if (sa->sa_family == AF_INET6 && len >= sizeof(*sin6))
+		return ntohs(sin6->sin6_port);
+	return 0;
+}
+
 int addr_key_equal(const struct addr_key *a, const struct addr_key *b)
 {
 	return a->family == b->family &&
@@ -107,17 +119,13 @@ void addr_rule_text(const struct addr_rule *rule, char *buf, size_t len)
 int addr_allow_match_sa(const struct addr_allow *allow,
 			const struct sockaddr *sa, socklen_t len)
 {
-	const struct sockaddr_in *sin = (const void *)sa;
-	const struct sockaddr_in6 *sin6 = (const void *)sa;
 	struct addr_key key;
 
 	if (!allow->n)
 		return 1;
 	if (addr_key_of(&key, sa, len) < 0)
 		return 0;
-	return addr_allow_match(allow, &key, ntohs(sa->sa_family == AF_INET ?
-						    sin->sin_port :
-						    sin6->sin6_port));
+	return addr_allow_match(allow, &key, addr_port_of(sa, len));
 }
 
 /* Cuts a ":PORT" off text (an IPv6 address then in brackets, which are

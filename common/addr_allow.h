@@ -35,6 +35,10 @@ struct addr_allow {
 int addr_key_of(struct addr_key *key, const struct sockaddr *sa,
 		socklen_t len);
 
+/* The port of sa (len bytes) in host order: 0 for a family other than
+ * IPv4 and IPv6. */
+unsigned addr_port_of(const struct sockaddr *sa, socklen_t len);
+
 /* 1 when a and b are the same host address. */
 int addr_key_equal(const struct addr_key *a, const struct addr_key *b);
 

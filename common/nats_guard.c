@@ -22,16 +22,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr_allow.h"
+#include "clock.h"
 #include "nats_conn.h"
 #include "nats_guard.h"
 
 /* Addresses a hold's URLs resolve to, at most. */
 #define PEERS_MAX 64
 
+/* A TCP endpoint: address (an IPv4-mapped IPv6 address is its IPv4
+ * address) and port. */
 struct peer {
-	int family;
-	uint16_t port;          /* network order */
-	unsigned char addr[16]; /* 4 or 16 bytes */
+	struct addr_key addr;
+	unsigned port;
 };
 
 struct nats_guard {
@@ -75,39 +78,14 @@ static void guard_init(void)
 
 static uint64_t now_ms(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+	return now_monotonic() / 1000000;
 }
 
-/* The address of sa (len bytes) as a peer; 0, or -1 if not IPv4 or
- * IPv6. Copied out, not cast: sa may be less aligned than either. */
-static int peer_of(struct peer *p, const void *sa, size_t len)
+/* The endpoint of sa (len bytes); 0, or -1 if not IPv4 or IPv6. */
+static int peer_of(struct peer *p, const struct sockaddr *sa, socklen_t len)
 {
-	struct sockaddr_in6 v6;
-	struct sockaddr_in v4;
-	sa_family_t family;
-
-	memset(p, 0, sizeof(*p));
-	if (len < sizeof(family))
-		return -1;
-	memcpy(&family, (const char *)sa + offsetof(struct sockaddr, sa_family),
-	       sizeof(family));
-	p->family = family;
-	if (family == AF_INET && len >= sizeof(v4)) {
-		memcpy(&v4, sa, sizeof(v4));
-		p->port = v4.sin_port;
-		memcpy(p->addr, &v4.sin_addr, 4);
-		return 0;
-	}
-	if (family == AF_INET6 && len >= sizeof(v6)) {
-		memcpy(&v6, sa, sizeof(v6));
-		p->port = v6.sin6_port;
-		memcpy(p->addr, &v6.sin6_addr, 16);
-		return 0;
-	}
-	return -1;
+	p->port = addr_port_of(sa, len);
+	return addr_key_of(&p->addr, sa, len) < 0 ? -1 : 0;
 }
 
 /* Adds the addresses of one URL (n bytes at u: SCHEME://[CREDENTIALS@]
@@ -146,8 +124,7 @@ static void resolve_url(struct nats_guard *g, const char *u, size_t n)
 
 static int same_peer(const struct peer *a, const struct peer *b)
 {
-	return a->family == b->family && a->port == b->port &&
-	       memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+	return a->port == b->port && addr_key_equal(&a->addr, &b->addr);
 }
 
 /* Whether g has the peer p. */
@@ -187,7 +164,7 @@ static int pin(int self, long fd)
 static int established(const struct peer *l)
 {
 	for (const struct nats_guard *g = guard_holds; g; g = g->next)
-		if (g->local.family && same_peer(&g->local, l))
+		if (g->local.addr.family && same_peer(&g->local, l))
 			return 1;
 	return 0;
 }
@@ -208,9 +185,9 @@ static int to_server(int pinned, struct stat *st, struct peer *p,
 	if (getsockopt(pinned, SOL_SOCKET, SO_PROTOCOL, &proto, &plen) < 0 ||
 	    proto != IPPROTO_TCP ||
 	    getpeername(pinned, (struct sockaddr *)&ss, &len) < 0 ||
-	    peer_of(p, &ss, len) < 0 ||
+	    peer_of(p, (struct sockaddr *)&ss, len) < 0 ||
 	    getsockname(pinned, (struct sockaddr *)&ls, &llen) < 0 ||
-	    peer_of(l, &ls, llen) < 0)
+	    peer_of(l, (struct sockaddr *)&ls, llen) < 0)
 		return 0;
 	for (const struct nats_guard *g = guard_holds; g; g = g->next) {
 		if (!has_peer(g, p))
@@ -231,10 +208,9 @@ static void peer_text(const struct peer *p, char *out, size_t outlen)
 {
 	char addr[INET6_ADDRSTRLEN];
 
-	if (!inet_ntop(p->family, p->addr, addr, sizeof(addr)))
-		snprintf(addr, sizeof(addr), "?");
-	snprintf(out, outlen, p->family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-		 addr, ntohs(p->port));
+	addr_key_text(&p->addr, addr, sizeof(addr));
+	snprintf(out, outlen, p->addr.family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+		 addr, p->port);
 }
 
 /* Shuts down the read side of the socket pinned and counts the cut (why)
@@ -517,18 +493,21 @@ unsigned long nats_guard_id(const struct nats_guard *g)
 void nats_guard_established(unsigned long id, const char *ip, int port,
 			    int first)
 {
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST |
+					     AI_NUMERICSERV},
+			*ai = NULL;
 	struct peer local = {0};
+	char serv[8];
 
-	if (ip && port > 0 && port <= 65535) {
-		local.port = htons((uint16_t)port);
-		if (inet_pton(AF_INET, ip, local.addr) == 1)
-			local.family = AF_INET;
-		else if (inet_pton(AF_INET6, ip, local.addr) == 1)
-			local.family = AF_INET6;
-	}
+	snprintf(serv, sizeof(serv), "%d", port);
+	if (ip && getaddrinfo(ip, serv, &hints, &ai) == 0 &&
+	    peer_of(&local, ai->ai_addr, ai->ai_addrlen) < 0)
+		local = (struct peer){0};
+	if (ai)
+		freeaddrinfo(ai);
 	pthread_mutex_lock(&guard_mu);
 	for (struct nats_guard *g = guard_holds; g; g = g->next)
-		if (g->id == id && (!first || !g->local.family))
+		if (g->id == id && (!first || !g->local.addr.family))
 			g->local = local;
 	pthread_mutex_unlock(&guard_mu);
 }
