@@ -91,6 +91,7 @@ struct channel {
 	struct ev_loop *main_loop;
 	ev_async *done_w;
 	ev_async stop_w;
+	ev_async stats_w; /* channel_request_stats() */
 	ev_timer heartbeat_w;
 	ev_timer reap_w;
 	ev_timer retry_w;
@@ -110,10 +111,17 @@ struct channel {
 				 (channel thread; channel_complete() reads it
 				 once the thread ended) */
 	atomic_int finished;
+	atomic_int stats_state; /* STATS_*: channel_request_stats() */
 	int stop_sent; /* main thread: channel_request_stop() was called */
 	struct log_limit drop_limit;
 	struct counters n;
 };
+
+/* A counter line asked for: logged by the channel's thread between two
+ * of its callbacks, so every message a reader has seen is counted in
+ * "out" (the thread bumps it right after mdbus_pub_publish()); by the
+ * asker once the thread has ended and its counters are final. */
+enum { STATS_IDLE, STATS_WANTED, STATS_ENDED };
 
 /* Adds by, stopping at 2^64 - 1: gap_lost sums gaps of up to 2^64 - 2 (a
  * replayed recording's sequence may go back and jump again). */
@@ -498,6 +506,62 @@ static void end_source(struct channel *ch)
 	ch->src = NULL;
 }
 
+/* "channel NAME: source SRC: name N name N ..." when it has counters. */
+static void log_source_stats(const struct channel *ch)
+{
+	const char *const *names = ch->conf->ops->counters;
+	char line[512];
+	size_t len = 0;
+
+	if (!names)
+		return;
+	for (unsigned i = 0; i < SOURCE_COUNTERS_MAX && names[i]; i++) {
+		int n = snprintf(line + len, sizeof(line) - len, " %s %llu",
+				 names[i], (unsigned long long)get(ch, CTR_SOURCE + (int)i));
+
+		if (n < 0 || (size_t)n >= sizeof(line) - len)
+			break;
+		len += (size_t)n;
+	}
+	log_msg(LOG_NOTICE, "channel %s: source %s:%s", channel_name(ch),
+		ch->conf->source, line);
+}
+
+/* The counter lines of mdpub(8), LOGGING. */
+static void log_stats(const struct channel *ch)
+{
+	struct mdbus_stats st;
+	int rc = mdbus_channel_stats(channel_name(ch), ch->conf->dir, &st, NULL, 0);
+
+	log_msg(LOG_NOTICE,
+		"channel %s: in %llu out %llu malformed %llu gaps %llu "
+		"(lost %llu) backpressure %llu dropped %llu consumers %ld",
+		channel_name(ch), (unsigned long long)get(ch, CTR_IN),
+		(unsigned long long)get(ch, CTR_OUT),
+		(unsigned long long)get(ch, CTR_MALFORMED),
+		(unsigned long long)get(ch, CTR_GAPS),
+		(unsigned long long)get(ch, CTR_GAP_LOST),
+		(unsigned long long)get(ch, CTR_BACKPRESSURE),
+		(unsigned long long)get(ch, CTR_DROPPED),
+		rc < 0 ? -1L : (long)st.consumers);
+	log_source_stats(ch);
+	if (ch->arch)
+		archive_log_stats(ch->arch);
+}
+
+/* Logs the counters asked for by channel_request_stats(), between two
+ * callbacks of the channel's thread. */
+static void stats_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct channel *ch = w->data;
+
+	/* relaxed: the ev_async is what carries the request; only this
+	 * thread sets ENDED, later */
+	if (atomic_exchange_explicit(&ch->stats_state, STATS_IDLE,
+				     memory_order_relaxed) == STATS_WANTED)
+		log_stats(ch);
+}
+
 /* The stop: the source stops taking input, FEED_DOWN goes behind what
  * is held, and the loop ends once all of it is published (retry_cb(); a
  * dead reader stops holding the ring at once, a stalled one is evicted
@@ -557,6 +621,11 @@ static void *channel_thread(void *arg)
 	drop_held(ch);
 	end_source(ch); /* channel_held(): what was dropped */
 	flush_counters(ch);
+	/* release pairs with channel_request_stats()'s acquire: the
+	 * counters above are final for a main thread that finds ENDED */
+	if (atomic_exchange_explicit(&ch->stats_state, STATS_ENDED,
+				     memory_order_release) == STATS_WANTED)
+		log_stats(ch);
 	return NULL;
 }
 
@@ -565,6 +634,7 @@ static void init_watchers(struct channel *ch)
 	const struct chan_conf *c = ch->conf;
 
 	ev_async_init(&ch->stop_w, stop_cb);
+	ev_async_init(&ch->stats_w, stats_cb);
 	ev_timer_init(&ch->heartbeat_w, heartbeat_cb, c->heartbeat_s,
 		      c->heartbeat_s);
 	ev_timer_init(&ch->reap_w, reap_cb, c->reap_s, c->reap_s);
@@ -572,9 +642,10 @@ static void init_watchers(struct channel *ch)
 	ch->retry_w.repeat = RETRY_S;
 	ev_init(&ch->drain_w, drain_end_cb);
 	ev_prepare_init(&ch->flush_w, flush_cb);
-	ch->stop_w.data = ch->heartbeat_w.data = ch->reap_w.data =
+	ch->stop_w.data = ch->stats_w.data = ch->heartbeat_w.data = ch->reap_w.data =
 		ch->retry_w.data = ch->flush_w.data = ch;
 	ev_async_start(ch->loop, &ch->stop_w);
+	ev_async_start(ch->loop, &ch->stats_w);
 	ev_prepare_start(ch->loop, &ch->flush_w);
 	ev_timer_start(ch->loop, &ch->heartbeat_w);
 	ev_timer_start(ch->loop, &ch->reap_w);
@@ -795,51 +866,27 @@ struct chan_conf *channel_stop(struct channel *ch)
 
 	channel_join(ch);
 	stop_archive(ch);
-	channel_log_stats(ch);
+	log_stats(ch);
 	log_msg(LOG_NOTICE, "channel %s: stopped at sequence %llu",
 		channel_name(ch), (unsigned long long)mdbus_pub_position(ch->pub));
 	channel_free(ch);
 	return conf;
 }
 
-/* "channel NAME: source SRC: name N name N ..." when it has counters. */
-static void log_source_stats(const struct channel *ch)
+void channel_request_stats(struct channel *ch)
 {
-	const char *const *names = ch->conf->ops->counters;
-	char line[512];
-	size_t len = 0;
+	int seen = STATS_IDLE;
 
-	if (!names)
+	/* acquire pairs with channel_thread()'s release of ENDED: its
+	 * counters are final then, and this thread logs them (C11 wants
+	 * the success order as strong as the failure's) */
+	if (atomic_compare_exchange_strong_explicit(&ch->stats_state, &seen,
+						    STATS_WANTED,
+						    memory_order_acquire,
+						    memory_order_acquire)) {
+		ev_async_send(ch->loop, &ch->stats_w);
 		return;
-	for (unsigned i = 0; i < SOURCE_COUNTERS_MAX && names[i]; i++) {
-		int n = snprintf(line + len, sizeof(line) - len, " %s %llu",
-				 names[i], (unsigned long long)get(ch, CTR_SOURCE + (int)i));
-
-		if (n < 0 || (size_t)n >= sizeof(line) - len)
-			break;
-		len += (size_t)n;
 	}
-	log_msg(LOG_NOTICE, "channel %s: source %s:%s", channel_name(ch),
-		ch->conf->source, line);
-}
-
-void channel_log_stats(const struct channel *ch)
-{
-	struct mdbus_stats st;
-	int rc = mdbus_channel_stats(channel_name(ch), ch->conf->dir, &st, NULL, 0);
-
-	log_msg(LOG_NOTICE,
-		"channel %s: in %llu out %llu malformed %llu gaps %llu "
-		"(lost %llu) backpressure %llu dropped %llu consumers %ld",
-		channel_name(ch), (unsigned long long)get(ch, CTR_IN),
-		(unsigned long long)get(ch, CTR_OUT),
-		(unsigned long long)get(ch, CTR_MALFORMED),
-		(unsigned long long)get(ch, CTR_GAPS),
-		(unsigned long long)get(ch, CTR_GAP_LOST),
-		(unsigned long long)get(ch, CTR_BACKPRESSURE),
-		(unsigned long long)get(ch, CTR_DROPPED),
-		rc < 0 ? -1L : (long)st.consumers);
-	log_source_stats(ch);
-	if (ch->arch)
-		archive_log_stats(ch->arch);
+	if (seen == STATS_ENDED)
+		log_stats(ch);
 }

@@ -61,9 +61,13 @@ int channel_finished(const struct channel *ch);
  * --replay, --lines). Once channel_join() returned. */
 int channel_complete(const struct channel *ch, int to_end);
 
-/* Logs the channel's counters at LOG_NOTICE, then the source's own
- * counters, if it has any, on a second line. */
-void channel_log_stats(const struct channel *ch);
+/* Has the channel log its counters at LOG_NOTICE, then the source's own
+ * counters, if it has any, on a second line (mdpub(8), LOGGING), and
+ * returns at once: its thread logs them between two of its callbacks, so
+ * a message a reader has already seen is counted in "out"; this thread
+ * logs them itself once the channel's thread has ended. A request made
+ * while one is pending gives one line. */
+void channel_request_stats(struct channel *ch);
 
 /* ---- for sources, from the channel's thread ---- */
 

@@ -590,7 +590,7 @@ static void reload(struct mdpub *m)
 static void log_stats(const struct mdpub *m)
 {
 	for (size_t i = 0; i < m->nchans; i++)
-		channel_log_stats(m->chans[i]);
+		channel_request_stats(m->chans[i]);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
