@@ -91,8 +91,11 @@ struct nats_fwd {
 	int failed;             /* an answer was an error: resend */
 	uint64_t retry_ns;      /* not before this (monotonic) */
 	char why[256];          /* the last error */
-	char denied[640];       /* the server's permissions refused us */
-	int denied_told;        /* nfwd_failed() gave it to be printed */
+	char failure[1400];     /* what ends the run: the server's
+				   permissions refused us, or the connection
+				   cannot come back (on_stuck()) */
+	int failure_rc;         /* its code (-EACCES, -EPROTO) */
+	int failure_told;       /* nfwd_failed() gave it to be printed */
 	pthread_t publisher;    /* core NATS: hands records to the library */
 	int stop_publisher, publisher_done;
 	int publisher_idle;     /* waits on f->work for records */
@@ -413,7 +416,7 @@ static int wait_until(struct nats_fwd *f, uint64_t deadline)
 }
 
 /* Waits for room in the window: 0 when there is, 1 to skip the message,
- * -EINTR to stop. Core NATS: after a wait that ran out in skip mode,
+ * -EINTR to stop, or the failure's code when the run is to end. Core NATS: after a wait that ran out in skip mode,
  * messages are skipped at once until there is room again (a server that
  * stopped reading does not slow the reading of the ring to one message a
  * stall; JetStream's window drains by acknowledgements, which a wait per
@@ -429,6 +432,8 @@ static int wait_room(struct nats_fwd *f)
 	while (f->tail - f->head == f->cap) {
 		uint64_t now = now_monotonic();
 
+		if (f->failure[0]) /* broadcast on f->cond */
+			return f->failure_rc;
 		maybe_resend(f, now);
 		if (f->tail - f->head < f->cap)
 			break;
@@ -544,7 +549,7 @@ static int send_core(struct nats_fwd *f, const struct delivery *d)
 	int rc;
 
 	pthread_mutex_lock(&f->mu);
-	rc = f->denied[0] ? -EACCES : wait_room(f);
+	rc = f->failure[0] ? f->failure_rc : wait_room(f);
 	if (rc == 1)
 		f->skipped++;
 	else if (rc == 0 && (rc = append(f, d)) == 0 && f->publisher_idle)
@@ -557,18 +562,36 @@ static int send_core(struct nats_fwd *f, const struct delivery *d)
  * server's words, or NULL to name the refusal by its subject. */
 static void note_denied(struct nats_fwd *f, const char *text)
 {
-	if (!f->denied[0] && text && *text)
-		snprintf(f->denied, sizeof(f->denied), "nats: %.200s: the "
+	if (f->failure[0])
+		return;
+	f->failure_rc = -EACCES;
+	if (text && *text)
+		snprintf(f->failure, sizeof(f->failure), "nats: %.200s: the "
 			 "user of the credentials may not publish on %.300s: "
 			 "give it that permission or use another --nats-prefix",
 			 text, f->subject);
-	else if (!f->denied[0])
-		snprintf(f->denied, sizeof(f->denied), "nats: Permissions "
+	else
+		snprintf(f->failure, sizeof(f->failure), "nats: Permissions "
 			 "Violation for Publish to %.200s: the user of the "
 			 "credentials may not publish on %.200s: give it that "
 			 "permission or use another --nats-prefix", f->subject,
 			 f->subject);
 	pthread_cond_broadcast(&f->cond);
+}
+
+/* nats_conn_stuck_fn: the connection cannot come back (the library's
+ * reconnecting thread): noted to end the run, as a refusal is. */
+static void on_stuck(void *closure, const char *line)
+{
+	struct nats_fwd *f = closure;
+
+	pthread_mutex_lock(&f->mu);
+	if (!f->failure[0]) {
+		f->failure_rc = -EPROTO;
+		snprintf(f->failure, sizeof(f->failure), "nats: %s", line);
+		pthread_cond_broadcast(&f->cond);
+	}
+	pthread_mutex_unlock(&f->mu);
 }
 
 /* A message refused by the server's permissions (the client library's
@@ -595,10 +618,10 @@ int nfwd_failed(struct nats_fwd *f, char *err, size_t errlen)
 	int rc;
 
 	pthread_mutex_lock(&f->mu);
-	rc = f->denied[0] ? -EACCES : 0;
+	rc = f->failure[0] ? f->failure_rc : 0;
 	if (rc)
-		snprintf(err, errlen, "%s", f->denied);
-	f->denied_told = rc < 0;
+		snprintf(err, errlen, "%s", f->failure);
+	f->failure_told = rc < 0;
 	pthread_mutex_unlock(&f->mu);
 	return rc;
 }
@@ -614,7 +637,7 @@ int nfwd_send(struct nats_fwd *f, const struct delivery *d)
 		return send_core(f, d);
 	pthread_mutex_lock(&f->mu);
 	maybe_resend(f, now_monotonic());
-	rc = f->denied[0] ? -EACCES : wait_room(f);
+	rc = f->failure[0] ? f->failure_rc : wait_room(f);
 	if (rc == 1)
 		f->skipped++;
 	else if (rc == 0 && (rc = append(f, d)) == 0)
@@ -661,7 +684,7 @@ int nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns)
 						      REPORT_NS)) - now_ns;
 	if ((int64_t)*next_ns <= 0)
 		*next_ns = 1000000;
-	rc = f->denied[0] ? -EACCES : 0;
+	rc = f->failure[0] ? f->failure_rc : 0;
 	pthread_mutex_unlock(&f->mu);
 	return rc;
 }
@@ -782,6 +805,7 @@ static int open_conn(struct nats_fwd *f, const struct mdsub_opts *o,
 		.nkey = o->nats.nkey, .name = "mdsub",
 		.hint = "--nats-creds=FILE or --nats-nkey=SEEDFILE",
 		.on_error = on_async_error, .closure = f, .on_cut = tell_cut,
+		.on_stuck = on_stuck,
 	};
 	char chan[3 * MDBUS_CHANNEL_MAX + 2];
 
@@ -893,9 +917,9 @@ int nfwd_close(struct nats_fwd *f)
 		" errors, %" PRIu64 " resent, %" PRIu64 " skipped, %" PRIu64
 		" stalls, %" PRIu64 " unacknowledged\n", f->published, f->acked,
 		f->duplicates, f->errors, f->resent, f->skipped, f->stalls, left);
-	rc = f->denied[0] ? -EACCES : 0;
-	if (rc && !f->denied_told)
-		fprintf(stderr, "mdsub: %s\n", f->denied);
+	rc = f->failure[0] ? f->failure_rc : 0;
+	if (rc && !f->failure_told)
+		fprintf(stderr, "mdsub: %s\n", f->failure);
 	pthread_mutex_unlock(&f->mu);
 	if (stuck) {
 		/* the publisher holds the connection: leave both to exit() */

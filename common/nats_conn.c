@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,13 +78,20 @@ static int split_urls(char *copy, const char *servers[NATSW_URLS_MAX],
 	return n;
 }
 
+/* Whether the connection is made with TLS: a tls:// URL in the list
+ * (secure), or the options. */
+static int wants_tls(const struct nats_conn_opts *o, int secure)
+{
+	return secure || o->tls || o->ca || o->cert;
+}
+
 /* What natsOptions_*() failed at, or NULL. */
 static const char *set_security(natsOptions *opts,
 				const struct nats_conn_opts *o, int secure,
 				natsStatus *s)
 {
 	*s = NATS_OK;
-	if (secure || o->tls || o->ca || o->cert) {
+	if (wants_tls(o, secure)) {
 		if ((*s = natsOptions_SetSecure(opts, true)) != NATS_OK)
 			return "TLS";
 	}
@@ -244,25 +252,73 @@ static void on_reconnected(natsConnection *nc, void *closure)
 	tell_established(nc, closure, 0);
 }
 
+/* What a connection's reconnecting thread needs (nats_conn_held): it
+ * ends with the connection (natsConnection_Destroy() joins that thread). */
+struct nats_conn_watch {
+	unsigned long guard_id; /* the guard's hold's number */
+	int plain;              /* made without TLS */
+	nats_conn_stuck_fn *on_stuck;
+	void *closure;
+	atomic_ulong tls_refused; /* reconnections refused so (below) */
+	char shown[1024];       /* the servers, as natsw_urls_shown() */
+};
+
+/* A reconnection of a plain connection failed as NATS_SECURE_CONNECTION_
+ * WANTED: the library wants TLS of a server that offers none. It asked
+ * for none; it turned so when a server's INFO asked for TLS (libnats
+ * 3.4.1, src/conn.c, _checkForSecure(): natsOptions_SetSecure() on the
+ * connection's own options, never undone), and the plain server refuses
+ * each attempt from then on. Reported at the 1st, 10th, 100th... */
+static void look_tls_forced(natsConnection *nc, struct nats_conn_watch *w)
+{
+	const char *text = NULL;
+	char line[1400];
+	unsigned long n;
+
+	/* the lock is free here: _doReconnect() calls the handler without
+	 * it; the status only (the text is the connection's buffer) */
+	if (!w->plain || !w->on_stuck ||
+	    natsConnection_GetLastError(nc, &text) !=
+		    NATS_SECURE_CONNECTION_WANTED)
+		return;
+	/* relaxed: one reconnecting thread at a time, and a count only */
+	n = atomic_fetch_add_explicit(&w->tls_refused, 1,
+				      memory_order_relaxed) + 1;
+	if (!nats_report_due(n))
+		return;
+	snprintf(line, sizeof(line), "%s: reconnection refused %lu time%s: "
+		 "the client library now wants TLS of this connection, as a "
+		 "listener on a server's address asked for it while the "
+		 "server was away (libnats 3.4.1 keeps that for the "
+		 "connection's life), and the server offers none: nothing "
+		 "arrives until the program is restarted; run nats-server on "
+		 "a port below 1024, or with TLS and a CA", w->shown, n,
+		 n == 1 ? "" : "s");
+	w->on_stuck(w->closure, line);
+}
+
 /* natsCustomReconnectDelayHandler: the wait before the servers are tried
- * again, longer after the guard cut a handshake (closure: the guard's
- * hold's number), with up to RECONNECT_JITTER_MS more, as the library
- * adds without this handler, so that many clients do not come back at
- * once. */
+ * again, longer after the guard cut a handshake, with up to
+ * RECONNECT_JITTER_MS more, as the library adds without this handler, so
+ * that many clients do not come back at once (closure: the connection's
+ * watch). */
 static int64_t reconnect_wait(natsConnection *nc, int attempts, void *closure)
 {
-	(void)nc;
+	struct nats_conn_watch *w = closure;
+
 	(void)attempts;
-	return (nats_guard_back_off((unsigned long)(uintptr_t)closure) ?
-			NATS_GUARD_BACK_OFF_MS : RECONNECT_WAIT_MS) +
+	look_tls_forced(nc, w);
+	return (nats_guard_back_off(w->guard_id) ? NATS_GUARD_BACK_OFF_MS :
+						   RECONNECT_WAIT_MS) +
 	       rand() % RECONNECT_JITTER_MS;
 }
 
 /* natsConnection_Connect() under a hold of the guard (nats_guard.h),
  * kept in *guard if it connects; 0, or the reason in err. */
 static int guarded_connect(natsConnection **nc, struct nats_guard **guard,
-			   natsOptions *opts, const struct nats_conn_opts *o,
-			   char *err, size_t errlen)
+			   struct nats_conn_watch *watch, natsOptions *opts,
+			   const struct nats_conn_opts *o, char *err,
+			   size_t errlen)
 {
 	char shown[1024];
 	unsigned long cuts;
@@ -274,11 +330,13 @@ static int guarded_connect(natsConnection **nc, struct nats_guard **guard,
 	rc = nats_guard_hold(guard, o->urls, o->on_cut, err, errlen);
 	if (rc < 0)
 		return rc;
-	id = (void *)(uintptr_t)nats_guard_id(*guard);
+	watch->guard_id = nats_guard_id(*guard);
+	id = (void *)(uintptr_t)watch->guard_id;
 	cuts = nats_guard_cuts(*guard);
 	s = natsOptions_SetReconnectedCB(opts, on_reconnected, id);
 	if (s == NATS_OK)
-		s = natsOptions_SetCustomReconnectDelay(opts, reconnect_wait, id);
+		s = natsOptions_SetCustomReconnectDelay(opts, reconnect_wait,
+							watch);
 	if (s == NATS_OK) {
 		signals_block(&old); /* the library's threads */
 		s = natsConnection_Connect(nc, opts);
@@ -302,41 +360,63 @@ static int guarded_connect(natsConnection **nc, struct nats_guard **guard,
 	       s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
 }
 
-int nats_conn_open(natsConnection **nc, struct nats_conn_held *held,
-		   const struct nats_conn_opts *o, char *err, size_t errlen)
+static void watch_init(struct nats_conn_watch *w,
+		       const struct nats_conn_opts *o, int secure)
+{
+	w->plain = !wants_tls(o, secure);
+	w->on_stuck = o->on_stuck;
+	w->closure = o->closure;
+	natsw_urls_shown(o->urls, w->shown, sizeof(w->shown));
+}
+
+/* nats_conn_open() with the options made, and the list in copy. */
+static int open_with(natsConnection **nc, struct nats_conn_held *held,
+		     natsOptions *opts, char *copy,
+		     const struct nats_conn_opts *o, char *err, size_t errlen)
 {
 	const char *servers[NATSW_URLS_MAX], *what;
-	char *copy = strdup(o->urls);
-	natsOptions *opts = NULL;
 	natsStatus s;
 	int n, rc, secure = 0;
 
-	*nc = NULL;
-	*held = (struct nats_conn_held){0};
-	if (!copy || (s = natsOptions_Create(&opts)) != NATS_OK) {
-		free(copy);
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
 	rc = set_secret(opts, o, &held->secret, err, errlen);
-	if (rc < 0) {
-		natsOptions_Destroy(opts);
-		free(copy);
+	if (rc < 0)
 		return rc;
-	}
 	n = split_urls(copy, servers, &secure);
+	watch_init(held->watch, o, secure);
 	what = set_options(opts, o, servers, n, secure, &s);
 	if (what) {
 		connect_error(o, what, s, err, errlen);
-		rc = s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
+		return s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
 	}
-	else if ((rc = set_client_key(opts, o, err, errlen)) == 0)
-		rc = guarded_connect(nc, &held->guard, opts, o, err, errlen);
+	rc = set_client_key(opts, o, err, errlen);
+	if (rc < 0)
+		return rc;
+	return guarded_connect(nc, &held->guard, held->watch, opts, o, err,
+			       errlen);
+}
+
+int nats_conn_open(natsConnection **nc, struct nats_conn_held *held,
+		   const struct nats_conn_opts *o, char *err, size_t errlen)
+{
+	char *copy = strdup(o->urls);
+	natsOptions *opts = NULL;
+	int rc;
+
+	*nc = NULL;
+	*held = (struct nats_conn_held){0};
+	held->watch = calloc(1, sizeof(*held->watch));
+	if (!copy || !held->watch || natsOptions_Create(&opts) != NATS_OK) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+	}
+	else
+		rc = open_with(nc, held, opts, copy, o, err, errlen);
 	natsOptions_Destroy(opts);
 	free(copy);
 	if (rc < 0) {
 		nats_secret_free(held->secret);
-		held->secret = NULL;
+		free(held->watch);
+		*held = (struct nats_conn_held){0};
 	}
 	return rc;
 }
@@ -347,6 +427,7 @@ void nats_conn_destroy(natsConnection *nc, struct nats_conn_held *held)
 		return;
 	natsConnection_Destroy(nc);
 	nats_secret_free(held->secret);
+	free(held->watch);
 	nats_guard_release(held->guard);
 	*held = (struct nats_conn_held){0};
 }

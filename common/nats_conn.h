@@ -16,6 +16,11 @@
 #include "nats_nkey.h"
 #include "natswire.h"
 
+/* The connection cannot come back by itself (closure: the options'),
+ * on the client library's reconnecting thread, at the 1st, 10th, 100th...
+ * attempt that failed so: line says why, without the program's name. */
+typedef void nats_conn_stuck_fn(void *closure, const char *line);
+
 struct nats_conn_opts {
 	const char *urls;  /* nats://H:P or tls://H:P, comma-separated */
 	int tls;           /* TLS even for nats:// URLs */
@@ -27,14 +32,16 @@ struct nats_conn_opts {
 	const char *name;  /* the connection's name, as servers show it */
 	const char *hint;  /* how to give credentials: the options' names */
 	natsErrHandler on_error; /* asynchronous errors, or NULL */
-	void *closure;     /* on_error's */
+	void *closure;     /* on_error's and on_stuck's */
 	nats_guard_report_fn *on_cut; /* handshakes cut (nats_guard.h) */
+	nats_conn_stuck_fn *on_stuck; /* the connection cannot come back */
 };
 
 /* What a connection holds besides itself (nats_conn_open()). */
 struct nats_conn_held {
 	struct nats_secret *secret; /* signs at reconnections (or NULL) */
 	struct nats_guard *guard;   /* its hold on the handshake guard */
+	struct nats_conn_watch *watch; /* its reconnections (nats_conn.c) */
 };
 
 /* Connects; returns 0 and sets *nc and *held, or a negative code with
@@ -49,7 +56,12 @@ struct nats_conn_held {
  * published meanwhile (the client library's reconnect buffer). It holds
  * the handshake guard (nats_guard.h) for its life: a handshake that
  * does not end in NATS_CONNECT_TIMEOUT_MS, at the start or at a reconnection,
- * is cut (reported through o->on_cut). */
+ * is cut (reported through o->on_cut).
+ * A connection made without TLS that the library turned to TLS for good
+ * (libnats 3.4.1 does so when a server's INFO asks for TLS: anyone who
+ * listens on a server's port while it is away can ask) is refused by the
+ * plain server at every reconnection: that is reported through
+ * o->on_stuck; only a new connection helps. */
 int nats_conn_open(natsConnection **nc, struct nats_conn_held *held,
 		   const struct nats_conn_opts *o, char *err, size_t errlen);
 

@@ -221,8 +221,6 @@ static int cut(int pinned, const struct peer *p, const char *why,
 	       char *line, size_t linelen)
 {
 	char addr[INET6_ADDRSTRLEN + 8], so_far[48] = "";
-	unsigned long n;
-
 	if (shutdown(pinned, SHUT_RD) < 0)
 		return -errno;
 	for (struct nats_guard *g = guard_holds; g; g = g->next)
@@ -230,9 +228,7 @@ static int cut(int pinned, const struct peer *p, const char *why,
 			g->cuts++;
 			g->last_cut = why;
 		}
-	for (n = ++guard_cuts; n % 10 == 0;)
-		n /= 10;
-	if (n != 1 || !guard_report)
+	if (!nats_report_due(++guard_cuts) || !guard_report)
 		return 0;
 	if (guard_cuts > 1)
 		snprintf(so_far, sizeof(so_far), " (%lu cut so far)", guard_cuts);

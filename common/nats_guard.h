@@ -65,6 +65,14 @@ typedef void nats_guard_report_fn(const char *line);
 
 struct nats_guard;
 
+/* 1 when n is 1, 10, 100...: the counts of a repeated event reported. */
+static inline int nats_report_due(unsigned long n)
+{
+	while (n >= 10 && n % 10 == 0)
+		n /= 10;
+	return n == 1;
+}
+
 /* Takes a hold, *g, for a connection about to be made to the servers of
  * urls (nats://HOST:PORT or tls://HOST:PORT, comma-separated, as
  * natsw_urls_check() admits them; each HOST resolved now: a server whose

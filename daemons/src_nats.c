@@ -981,6 +981,13 @@ static void log_cut(const char *line)
 	log_msg(LOG_WARNING, "%s", line);
 }
 
+/* nats_conn_stuck_fn: the connection cannot come back, logged from the
+ * library's reconnecting thread. */
+static void log_stuck(void *closure, const char *line)
+{
+	log_msg(LOG_ERR, "channel %s: %s", (const char *)closure, line);
+}
+
 static void conn_opts(const struct nats_conf *c, struct nats_conn_opts *o,
 		      const char *channel)
 {
@@ -995,6 +1002,8 @@ static void conn_opts(const struct nats_conf *c, struct nats_conn_opts *o,
 	o->name = channel;
 	o->hint = "creds = FILE or nkey = SEEDFILE";
 	o->on_cut = log_cut;
+	o->on_stuck = log_stuck;
+	o->closure = (void *)channel; /* the channel's name, as long as it */
 }
 
 /* A consumer's configuration: from start_seq, or (0) as the deliver

@@ -67,6 +67,19 @@ hook() {
 	[ -f "$HOOK" ] || fail "no $HOOK: make check builds it"
 }
 
+# no_pong NAME PORT [quiet|stream|tls]: tests/nats/no_pong.py on PORT (0: any),
+# its port in $WORK/NAME.port, a line a connection in $WORK/NAME.conns;
+# its pid in $FPID
+no_pong() {
+	rm -f "$WORK/$1.port"
+	: >"$WORK/$1.conns"
+	python3 "$top_srcdir/tests/nats/no_pong.py" "$2" "$WORK/$1.port" \
+		"$WORK/$1.conns" ${3:+"$3"} 2>"$WORK/$1.ferr" &
+	FPID=$!
+	PIDS="$PIDS $FPID"
+	wait_for test -s "$WORK/$1.port"
+}
+
 # hook_counts FILE NAME: the "NAME1 N1 NAME2 N2" an interposer wrote into
 # FILE at mdpub NAME's exit (counts_file.h): N1 and N2 in $N1 and $N2
 hook_counts() {

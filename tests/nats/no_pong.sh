@@ -28,19 +28,6 @@ command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 CUTS_EXPECTED=yes
 CUT="no answer to CONNECT in 2.0 s (nats-io/nats.c issue 706): connection cut"
 
-# no_pong NAME PORT [stream]: tests/nats/no_pong.py on PORT (0: any),
-# its port in $WORK/NAME.port, a line a connection in $WORK/NAME.conns;
-# its pid in $FPID
-no_pong() {
-	rm -f "$WORK/$1.port"
-	: >"$WORK/$1.conns"
-	python3 "$top_srcdir/tests/nats/no_pong.py" "$2" "$WORK/$1.port" \
-		"$WORK/$1.conns" ${3:+"$3"} 2>"$WORK/$1.ferr" &
-	FPID=$!
-	PIDS="$PIDS $FPID"
-	wait_for test -s "$WORK/$1.port"
-}
-
 # failed_at_start NAME WHO [WHY]: the program $PID (its output in
 # $WORK/NAME.log), connecting to no_pong NAME at its start, exits 1
 # within 30 s with the line "WHO: nats://...: WHY..." (default: no
