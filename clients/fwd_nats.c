@@ -588,7 +588,10 @@ static void on_stuck(void *closure, const char *line)
 	pthread_mutex_lock(&f->mu);
 	if (!f->failure[0]) {
 		f->failure_rc = -EPROTO;
-		snprintf(f->failure, sizeof(f->failure), "nats: %s", line);
+		snprintf(f->failure, sizeof(f->failure), "nats: %s: nothing "
+			 "would be forwarded until mdsub starts again (run "
+			 "nats-server on a port below 1024, or with TLS and "
+			 "--nats-ca)", line);
 		pthread_cond_broadcast(&f->cond);
 	}
 	pthread_mutex_unlock(&f->mu);

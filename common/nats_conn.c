@@ -290,10 +290,8 @@ static void look_tls_forced(natsConnection *nc, struct nats_conn_watch *w)
 		 "the client library now wants TLS of this connection, as a "
 		 "listener on a server's address asked for it while the "
 		 "server was away (libnats 3.4.1 keeps that for the "
-		 "connection's life), and the server offers none: nothing "
-		 "arrives until the program is restarted; run nats-server on "
-		 "a port below 1024, or with TLS and a CA", w->shown, n,
-		 n == 1 ? "" : "s");
+		 "connection's life), and the server offers none", w->shown,
+		 n, n == 1 ? "" : "s");
 	w->on_stuck(w->closure, line);
 }
 

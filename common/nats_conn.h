@@ -61,7 +61,8 @@ struct nats_conn_held {
  * (libnats 3.4.1 does so when a server's INFO asks for TLS: anyone who
  * listens on a server's port while it is away can ask) is refused by the
  * plain server at every reconnection: that is reported through
- * o->on_stuck; only a new connection helps. */
+ * o->on_stuck; only a new connection helps (nats_conn_destroy(), then
+ * nats_conn_open()). */
 int nats_conn_open(natsConnection **nc, struct nats_conn_held *held,
 		   const struct nats_conn_opts *o, char *err, size_t errlen);
 

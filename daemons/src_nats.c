@@ -70,6 +70,7 @@
 			       long (mdpub.conf(5)) */
 #define RETIRE_FLUSH_MS 500 /* a consumer made again: the read loop is past
 			       the old subscription's messages (retire()) */
+#define RECONNECT_RETRY_MS 2000 /* a new connection that failed: again */
 #define REMAKE_WAIT_MS 2000 /* each request of a remake (remake_consumer()),
 			       which a stop waits for */
 
@@ -142,9 +143,12 @@ struct queued_msg {
 struct nats_src {
 	struct source base;
 	struct nats_conf conf;
-	natsConnection *nc;
+	natsConnection *nc;       /* the reader's once started; changed under
+				     mu (reconnect()), NULL while it makes a
+				     new one */
 	struct nats_conn_held nc_held; /* nc's secret, its hold on the guard */
-	jsCtx *js;
+	atomic_int stuck;         /* nc cannot come back (conn_stuck()) */
+	jsCtx *js;                /* of nc (the reader's, as nc) */
 	natsSubscription *sub;    /* NULL while a consumer is being remade */
 	struct nats_pull pull;    /* reader: its deliveries (with sub) */
 	natsSubscription **retired; /* reader: unsubscribed, to be destroyed
@@ -401,6 +405,7 @@ static int room(struct nats_src *n, int want)
 static int pull_subscribe(struct nats_src *n, uint64_t start_seq,
 			  jsOptions *jo, char *err, size_t errlen);
 static int connected(struct nats_src *n);
+static void reconnect(struct nats_src *n);
 
 /* Where a remade consumer starts, its restart point (doc/protocol.md,
  * "NATS framing"): the message the channel's thread dequeued last (in
@@ -691,6 +696,12 @@ static void *reader_main(void *arg)
 	struct nats_src *n = arg;
 
 	while (!atomic_load_explicit(&n->stopping, memory_order_relaxed)) {
+		/* relaxed: a flag alone, set by conn_stuck() */
+		if (atomic_load_explicit(&n->stuck, memory_order_relaxed) ||
+		    !n->nc) {
+			reconnect(n);
+			continue;
+		}
 		note_reconnected(n);
 		if (n->js)
 			pull_some(n);
@@ -871,7 +882,7 @@ static void ack_published(struct nats_src *n)
 		return;
 	reply = natsMsg_GetReply(n->to_ack);
 	pthread_mutex_lock(&n->mu); /* before a remake's requests, or not */
-	if (reply && *reply && n->to_ack_gen == n->gen) {
+	if (reply && *reply && n->to_ack_gen == n->gen && n->nc) {
 		natsConnection_PublishString(n->nc, reply, "+ACK");
 		n->acked_away = !connected(n);
 	}
@@ -963,7 +974,7 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 	for (i = 0; i < DRAIN_MAX && !channel_paused(n->base.ch) &&
 		    (m = dequeue(n, &parsed)); i++) {
 		handle(n, m, parsed);
-		if (n->js)
+		if (n->conf.stream) /* not n->js: the reader's */
 			taken(n, m);
 		else
 			natsMsg_Destroy(m);
@@ -981,16 +992,24 @@ static void log_cut(const char *line)
 	log_msg(LOG_WARNING, "%s", line);
 }
 
-/* nats_conn_stuck_fn: the connection cannot come back, logged from the
- * library's reconnecting thread. */
-static void log_stuck(void *closure, const char *line)
+/* nats_conn_stuck_fn: the connection cannot come back (the library's
+ * reconnecting thread): logged, and the reader makes a new one
+ * (reconnect()). */
+static void conn_stuck(void *closure, const char *line)
 {
-	log_msg(LOG_ERR, "channel %s: %s", (const char *)closure, line);
+	struct nats_src *n = closure;
+
+	log_msg(LOG_ERR, "channel %s: %s: making a new connection (run "
+		"nats-server on a port below 1024, or with TLS and ca)",
+		name_of(n), line);
+	/* relaxed: a flag alone, which the reader reads at each turn */
+	atomic_store_explicit(&n->stuck, 1, memory_order_relaxed);
 }
 
-static void conn_opts(const struct nats_conf *c, struct nats_conn_opts *o,
-		      const char *channel)
+static void conn_opts(struct nats_src *n, struct nats_conn_opts *o)
 {
+	const struct nats_conf *c = &n->conf;
+
 	memset(o, 0, sizeof(*o));
 	o->urls = c->url;
 	o->tls = c->tls;
@@ -999,11 +1018,11 @@ static void conn_opts(const struct nats_conf *c, struct nats_conn_opts *o,
 	o->key = c->key;
 	o->creds = c->creds;
 	o->nkey = c->nkey;
-	o->name = channel;
+	o->name = name_of(n);
 	o->hint = "creds = FILE or nkey = SEEDFILE";
 	o->on_cut = log_cut;
-	o->on_stuck = log_stuck;
-	o->closure = (void *)channel; /* the channel's name, as long as it */
+	o->on_stuck = conn_stuck;
+	o->closure = n;
 }
 
 /* A consumer's configuration: from start_seq, or (0) as the deliver
@@ -1375,14 +1394,13 @@ static int check_permitted(struct nats_src *n, char *err, size_t errlen)
 	return -EACCES;
 }
 
-static int subscribe(struct nats_src *n, char *err, size_t errlen)
+/* The core NATS subscription. */
+static int subscribe_core(struct nats_src *n, char *err, size_t errlen)
 {
 	char why[256];
 	natsStatus s;
 	int max_msgs, max_bytes;
 
-	if (n->conf.stream)
-		return js_open(n, err, errlen);
 	/* What waits beyond the queue while back-pressure holds the reader:
 	 * `queue` messages more (mdpub.conf(5)); a flood by anyone who may
 	 * publish on the subjects costs no more memory than that. */
@@ -1396,6 +1414,118 @@ static int subscribe(struct nats_src *n, char *err, size_t errlen)
 	snprintf(err, errlen, "subject %s: %s", n->conf.subject,
 		 nats_conn_error(s, why, sizeof(why)));
 	return -EIO;
+}
+
+static int subscribe(struct nats_src *n, char *err, size_t errlen)
+{
+	return n->conf.stream ? js_open(n, err, errlen) :
+				subscribe_core(n, err, errlen);
+}
+
+/* ------------------------------------------------ a new connection */
+
+/* The reader's connection given up, and what was bound to it: the
+ * subscriptions (a JetStream one left the connection's table first,
+ * retire()) destroyed once natsConnection_Close() joined the read loop
+ * and the reconnecting thread, after which only a new connection sets
+ * n->stuck. What the channel's thread acknowledges meanwhile is not sent
+ * (ack_published()): the new consumer delivers it again, a duplicate. */
+static void drop_connection(struct nats_src *n)
+{
+	struct nats_conn_held held;
+	natsConnection *old;
+
+	if (n->conf.stream) {
+		retire(n); /* its flush fails: the connection is away */
+	}
+	else {
+		look_dropped(n);
+		keep_retired(n, n->sub);
+		n->sub = NULL;
+		n->dropped_seen = 0;
+	}
+	pthread_mutex_lock(&n->mu);
+	old = n->nc;
+	held = n->nc_held;
+	n->nc = NULL;
+	n->nc_held = (struct nats_conn_held){0};
+	n->acked_away = 0; /* kept by the old connection: gone with it */
+	pthread_mutex_unlock(&n->mu);
+	natsConnection_Close(old);
+	retired_destroy(n);
+	jsCtx_Destroy(n->js);
+	n->js = NULL;
+	nats_conn_destroy(old, &held);
+	/* relaxed: a flag alone; no thread of the old connection is left */
+	atomic_store_explicit(&n->stuck, 0, memory_order_relaxed);
+}
+
+/* A new connection for the reader, made as at the start: 0, or a
+ * negative code with the reason in err. A JetStream consumer is made
+ * anew by the reader's next read, from the restart point (pull_some(),
+ * remake_consumer()); the core subscription at once. */
+static int connect_again(struct nats_src *n, char *err, size_t errlen)
+{
+	struct nats_conn_held held;
+	struct nats_conn_opts co;
+	natsConnection *nc;
+	char why[256];
+	jsCtx *js = NULL;
+	natsStatus s;
+	int rc;
+
+	conn_opts(n, &co);
+	rc = nats_conn_open(&nc, &held, &co, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (n->conf.stream &&
+	    (s = natsConnection_JetStream(&js, nc, NULL)) != NATS_OK) {
+		snprintf(err, errlen, "JetStream: %s",
+			 nats_conn_error(s, why, sizeof(why)));
+		nats_conn_destroy(nc, &held);
+		return -EIO;
+	}
+	pthread_mutex_lock(&n->mu);
+	n->nc = nc;
+	n->nc_held = held;
+	pthread_mutex_unlock(&n->mu);
+	n->js = js;
+	if (n->conf.stream)
+		return 0;
+	rc = subscribe_core(n, err, errlen);
+	if (rc < 0)
+		drop_connection(n);
+	return rc;
+}
+
+/* Waits ms, or less when the source stops. */
+static void sleep_unless_stopping(struct nats_src *n, int64_t ms)
+{
+	int64_t until = nats_Now() + ms;
+
+	/* relaxed: a flag alone, set by nats_stop_input() */
+	while (!atomic_load_explicit(&n->stopping, memory_order_relaxed) &&
+	       nats_Now() < until)
+		nats_Sleep(POLL_MS);
+}
+
+/* The connection cannot come back (conn_stuck()), or a new one failed:
+ * a new one, made by the reader, which blocks in it as in a remake of
+ * the consumer; one that fails is counted as a read error and tried
+ * again RECONNECT_RETRY_MS later. */
+static void reconnect(struct nats_src *n)
+{
+	char err[600], shown[1024];
+
+	if (n->nc)
+		drop_connection(n);
+	if (connect_again(n, err, sizeof(err)) < 0) {
+		read_failed_text(n, err);
+		sleep_unless_stopping(n, RECONNECT_RETRY_MS);
+		return;
+	}
+	log_msg(LOG_NOTICE, "channel %s: connected anew to %s", name_of(n),
+		natsw_urls_shown(n->conf.url, shown, sizeof(shown)));
 }
 
 /* The connection closed first: that joins its read loop, which may
@@ -1447,6 +1577,8 @@ static void flush_acks(struct nats_src *n)
 	int kept = n->acked_away && !connected(n); /* the reader joined */
 	int64_t until = nats_Now() + (kept ? ACK_STOP_MS : FLUSH_MS), left;
 
+	if (!n->nc) /* a new one was being made: nothing went out */
+		return;
 	while ((left = until - nats_Now()) > 0) {
 		if (natsConnection_FlushTimeout(n->nc, left) == NATS_OK)
 			return;
@@ -1487,7 +1619,7 @@ static int connect_and_subscribe(struct nats_src *n, char *err, size_t errlen)
 	struct nats_conn_opts co;
 	int rc;
 
-	conn_opts(&n->conf, &co, name_of(n));
+	conn_opts(n, &co);
 	rc = nats_conn_open(&n->nc, &n->nc_held, &co, err, errlen);
 	if (rc == 0)
 		rc = subscribe(n, err, errlen);

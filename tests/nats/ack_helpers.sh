@@ -138,6 +138,16 @@ consumer() {
 	echo "$v"
 }
 
+# consumer_done C: waits until the durable C has delivered every message
+# of stream C and has every delivery acknowledged, 60 s at most
+consumer_done() {
+	i=0
+	until [ "$(consumer "$1" left)" -eq 0 ] && [ "$(consumer "$1" pending)" -eq 0 ]; do
+		i=$((i + 1)); [ $i -le 1200 ] || fail "consumer $1 not done: $(cat "$WORK/$1.jsz")"
+		sleep 0.05
+	done
+}
+
 # held_from_start C READER: channel Cd's ring held full by the stalled
 # reader READER (pid $RD) of a synthetic run of Cd, stopped: the next
 # mdpub of Cd starts with its FEED_UP held by back-pressure, and so
@@ -196,11 +206,7 @@ away() {
 second() {
 	start "$1b" -c "$WORK/$1d.conf"
 	wait_log "$1b" "channel $1d: publishing from"
-	i=0
-	until [ "$(consumer "$1" left)" -eq 0 ] && [ "$(consumer "$1" pending)" -eq 0 ]; do
-		i=$((i + 1)); [ $i -le 1200 ] || fail "consumer $1 not done: $(cat "$WORK/$1.jsz")"
-		sleep 0.05
-	done
+	consumer_done "$1"
 	sleep 0.5
 	stop "$PID"
 	[ "$(stats "$1b" "$1d" in)" -eq "$2" ] ||

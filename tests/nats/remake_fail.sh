@@ -32,11 +32,7 @@ grep -q "channel fd: a gap in the deliveries: consumer made again from stream se
 # a reader from mdpub's FEED_UP (the next message), then the ring read
 stalled_reader fd r2
 kill -CONT "$R1" "$RD"
-i=0
-until [ "$(consumer f left)" -eq 0 ] && [ "$(consumer f pending)" -eq 0 ]; do
-	i=$((i + 1)); [ $i -le 1200 ] || fail "consumer f not done: $(cat "$WORK/f.jsz")"
-	sleep 0.05
-done
+consumer_done f
 stop "$PID"
 wait "$R1" || fail "reader r1: $(cat "$WORK/r1.err")"
 wait "$RD" || fail "reader r2: $(cat "$WORK/r2.err")"
