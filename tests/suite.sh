@@ -18,8 +18,9 @@
 # tracks (its distcheck-hook, tests/dist_files.sh, with the list of this
 # checkout), builds every program and test program from it, runs the
 # smoke tests below in it (the whole suite ran above), installs and
-# uninstalls cleanly. Ends with one line "N passed, N failed" counting
-# test programs over all variants.
+# uninstalls cleanly; then (one test) the plain build configured again
+# for another prefix and installed there runs from there. Ends with one
+# line "N passed, N failed" counting test programs over all variants.
 #   usage: tests/suite.sh [--no-sanitizers] [--no-analysis] [--no-distcheck]
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -125,6 +126,22 @@ cppcheck_sources() ( # no finding at these settings
 			-I lib -I common lib common daemons clients
 )
 
+# The plain build, already made for the default prefix, configured again
+# for another one (as after ./demo.sh) and installed there: what it
+# installed runs from there, and pkg-config names it.
+install_elsewhere() (
+	inst=$build/inst
+	cd "$build/plain" &&
+		"$build/src/configure" -q --enable-werror --prefix="$inst" &&
+		make -j"$jobs" >/dev/null && make install >/dev/null &&
+		"$inst/bin/mdsub" --version && "$inst/sbin/mdpub" --version &&
+		PKG_CONFIG_PATH=$inst/lib/pkgconfig pkg-config --libs mdbus |
+			grep -qF -- "-L$inst/lib " || return 1
+	init=$(find "$inst" -path '*/mdbus/__init__.py' | head -n 1)
+	[ -z "$init" ] || (cd / && PYTHONPATH=${init%/mdbus/__init__.py} \
+		python3 -c 'import mdbus, sys; sys.exit(mdbus.__file__[:len(sys.argv[1])] != sys.argv[1])' "$inst")
+)
+
 # The tests make distcheck runs in the tarball's build: a quick one or
 # two of each test directory (python/run.sh, the longest, first); that
 # the tarball holds every file the others need, its distcheck-hook
@@ -171,6 +188,7 @@ fi
 if [ "$distcheck" = 1 ]; then
 	one distcheck "$build/plain/distcheck.out" dist_check "$build/plain/distcheck.out"
 	grep -h '^SKIP: ' "$build/plain/distcheck.out" | sed 's/^/== distcheck: /'
+	one reprefix "$build/reprefix.out" install_elsewhere
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
