@@ -138,8 +138,9 @@ install_elsewhere() (
 		PKG_CONFIG_PATH=$inst/lib/pkgconfig pkg-config --libs mdbus |
 			grep -qF -- "-L$inst/lib " || return 1
 	init=$(find "$inst" -path '*/mdbus/__init__.py' | head -n 1)
+	py=$(sed -n 's/^PYTHON = //p' Makefile) # the one configure found
 	[ -z "$init" ] || (cd / && PYTHONPATH=${init%/mdbus/__init__.py} \
-		python3 -c 'import mdbus, sys; sys.exit(mdbus.__file__[:len(sys.argv[1])] != sys.argv[1])' "$inst")
+		"$py" -c 'import mdbus, sys; sys.exit(mdbus.__file__[:len(sys.argv[1])] != sys.argv[1])' "$inst")
 )
 
 # The tests make distcheck runs in the tarball's build: a quick one or
