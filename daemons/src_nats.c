@@ -703,7 +703,7 @@ static void *reader_main(void *arg)
 			continue;
 		}
 		note_reconnected(n);
-		if (n->js)
+		if (n->conf.stream)
 			pull_some(n);
 		else
 			next_one(n);
@@ -711,7 +711,7 @@ static void *reader_main(void *arg)
 	/* What libnats dropped since the last look, in the final counters
 	 * (note_read_errors() after the join): held in enqueue() until the
 	 * stop, the reader never looked while the drops happened. */
-	if (!n->js)
+	if (!n->conf.stream)
 		look_dropped(n);
 	return NULL;
 }
