@@ -69,6 +69,7 @@ struct nats_fwd {
 	const struct nats_fwd_opts *o;
 	const char *channel;
 	const char *dir;        /* the segment directory (NULL: default) */
+	int several;            /* servers in --forward's list */
 	natsConnection *nc;
 	struct nats_conn_held nc_held; /* nc's secret, its hold on the guard */
 	jsCtx *js;              /* NULL: core NATS */
@@ -91,7 +92,7 @@ struct nats_fwd {
 	int failed;             /* an answer was an error: resend */
 	uint64_t retry_ns;      /* not before this (monotonic) */
 	char why[256];          /* the last error */
-	char failure[1400];     /* what ends the run: the server's
+	char failure[NFWD_FAILURE_MAX]; /* what ends the run: the server's
 				   permissions refused us, or the connection
 				   cannot come back (on_stuck()) */
 	int failure_rc;         /* its code (-EACCES, -EPROTO) */
@@ -579,7 +580,19 @@ static void note_denied(struct nats_fwd *f, const char *text)
 	pthread_cond_broadcast(&f->cond);
 }
 
-/* nats_conn_stuck_fn: the connection cannot come back (the library's
+/* nats_conn_report_fn: no server came back for a while (the library's
+ * reconnecting thread): said, as the library says nothing. */
+static void on_away(void *closure, const char *line)
+{
+	struct nats_fwd *f = closure;
+
+	fprintf(stderr, "mdsub: nats: %s: what is forwarded meanwhile waits in "
+		"it (64 MB at most) or the window%s\n", line, f->several ?
+		"; a listener that asked for TLS meanwhile keeps it away until "
+		"mdsub starts again (mdsub(1), BUGS)" : "");
+}
+
+/* nats_conn_report_fn: the connection cannot come back (the library's
  * reconnecting thread): noted to end the run, as a refusal is. */
 static void on_stuck(void *closure, const char *line)
 {
@@ -808,7 +821,7 @@ static int open_conn(struct nats_fwd *f, const struct mdsub_opts *o,
 		.nkey = o->nats.nkey, .name = "mdsub",
 		.hint = "--nats-creds=FILE or --nats-nkey=SEEDFILE",
 		.on_error = on_async_error, .closure = f, .on_cut = tell_cut,
-		.on_stuck = on_stuck,
+		.on_stuck = on_stuck, .on_away = on_away,
 	};
 	char chan[3 * MDBUS_CHANNEL_MAX + 2];
 
@@ -835,6 +848,7 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 	f->o = &o->nats;
 	f->channel = channel;
 	f->dir = o->sub.dir;
+	f->several = strchr(o->fwd.url, ',') != NULL;
 	f->cap = o->nats.max_pending;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cond, NULL);
@@ -857,14 +871,15 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 	return 0;
 }
 
-/* At exit: what is unacknowledged gets CLOSE_ACK_WAITS ack waits. */
+/* At exit: what is unacknowledged gets CLOSE_ACK_WAITS ack waits, none
+ * when the connection cannot come back (on_stuck()). */
 static void drain_window(struct nats_fwd *f)
 {
 	uint64_t deadline = now_monotonic() + CLOSE_ACK_WAITS * f->o->ack_wait_ns;
 	uint64_t now;
 
 	pthread_mutex_lock(&f->mu);
-	while ((f->head < f->tail || f->inflight) &&
+	while (f->failure_rc != -EPROTO && (f->head < f->tail || f->inflight) &&
 	       (now = now_monotonic()) < deadline) {
 		uint64_t until;
 

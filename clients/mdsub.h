@@ -277,17 +277,21 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 /* Publishes d, waiting at most nats.stall_ns at a time for room in the
  * window (core NATS too: a thread of its own publishes from the window);
  * then skips d (counted) or waits again (until run_stopping()). Returns
- * 0, -EINTR when told to stop while it waited, or -EACCES when the
- * server refused a message for the user's permissions (nfwd_failed()). */
+ * 0, -EINTR when told to stop while it waited, or the code of what ends
+ * the run (nfwd_failed()): -EACCES, the server refused a message for the
+ * user's permissions; -EPROTO, the connection cannot come back. */
 int nfwd_send(struct nats_fwd *f, const struct delivery *d);
 /* Resends after a failure once the broker had time; sets *next_ns.
- * Returns 0, or -EACCES as nfwd_send(). */
+ * Returns 0, or the code of what ends the run as nfwd_send(). */
 int nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns);
-/* 0, or a negative code that ends the run, with the reason in err. */
+/* 0, or a negative code that ends the run, with the reason in err
+ * (NFWD_FAILURE_MAX bytes hold it whole). */
+#define NFWD_FAILURE_MAX 1400
 int nfwd_failed(struct nats_fwd *f, char *err, size_t errlen);
-/* Waits (at most a few ack waits) for what is unacknowledged, prints the
- * counts, disconnects. Returns 0, -EACCES (permissions; printed) or
- * -ETIMEDOUT (core NATS: the server read nothing meanwhile, printed). */
+/* Waits (at most a few ack waits, none when the connection cannot come
+ * back) for what is unacknowledged, prints the counts, disconnects.
+ * Returns 0, the code of what ended the run (printed) or -ETIMEDOUT (core
+ * NATS: the server read nothing meanwhile, printed). */
 int nfwd_close(struct nats_fwd *f);
 
 /* run.c: 1 once SIGINT or SIGTERM asked the run to end. */

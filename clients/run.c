@@ -514,10 +514,11 @@ static int check_pub(struct app *a, struct chan *c)
 /* ---------------------------------------------------------- delivering */
 
 /* nfwd_send() or nfwd_tick() ended the run: told to stop while it
- * waited for the broker (-EINTR), or the broker refused us (printed). */
+ * waited for the broker (-EINTR), or the broker refused us or the
+ * connection cannot come back (printed). */
 static int nats_failed(struct app *a, int err)
 {
-	char why[512];
+	char why[NFWD_FAILURE_MAX];
 
 	if (err == -EINTR || nfwd_failed(a->nfwd, why, sizeof why) == 0) {
 		a->done = 1;

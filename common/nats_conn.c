@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "nats_conn.h"
 #include "nats_guard.h"
 #include "nats_nkey.h"
@@ -257,8 +258,10 @@ static void on_reconnected(natsConnection *nc, void *closure)
 struct nats_conn_watch {
 	unsigned long guard_id; /* the guard's hold's number */
 	int plain;              /* made without TLS */
-	nats_conn_stuck_fn *on_stuck;
+	nats_conn_report_fn *on_stuck, *on_away;
 	void *closure;
+	uint64_t away_since;    /* the reconnecting began (monotonic ns) */
+	uint64_t away_next;     /* on_away() when away this long */
 	atomic_ulong tls_refused; /* reconnections refused so (below) */
 	char shown[1024];       /* the servers, as natsw_urls_shown() */
 };
@@ -295,16 +298,40 @@ static void look_tls_forced(natsConnection *nc, struct nats_conn_watch *w)
 	w->on_stuck(w->closure, line);
 }
 
+/* How long the reconnecting has gone on (attempts: the rounds of this
+ * one, from 1, libnats 3.4.1 src/conn.c _doReconnect()), told at
+ * NATS_AWAY_REPORT_S, 10, 100... times that: the library says nothing
+ * meanwhile, and with several servers look_tls_forced() may not see what
+ * keeps the connection away (a server that is down clears the error it
+ * looks at). */
+static void look_away(struct nats_conn_watch *w, int attempts)
+{
+	uint64_t now = now_monotonic();
+	char line[1200];
+
+	if (attempts == 1) {
+		w->away_since = now;
+		w->away_next = NATS_AWAY_REPORT_S * NS_PER_SEC;
+	}
+	if (!w->on_away || now - w->away_since < w->away_next)
+		return;
+	snprintf(line, sizeof(line), "%s: no server back for %llu s (the "
+		 "client library keeps trying)", w->shown,
+		 (unsigned long long)(w->away_next / NS_PER_SEC));
+	w->away_next *= 10;
+	w->on_away(w->closure, line);
+}
+
 /* natsCustomReconnectDelayHandler: the wait before the servers are tried
  * again, longer after the guard cut a handshake, with up to
  * RECONNECT_JITTER_MS more, as the library adds without this handler, so
  * that many clients do not come back at once (closure: the connection's
- * watch). */
+ * watch, which only the reconnecting thread writes). */
 static int64_t reconnect_wait(natsConnection *nc, int attempts, void *closure)
 {
 	struct nats_conn_watch *w = closure;
 
-	(void)attempts;
+	look_away(w, attempts);
 	look_tls_forced(nc, w);
 	return (nats_guard_back_off(w->guard_id) ? NATS_GUARD_BACK_OFF_MS :
 						   RECONNECT_WAIT_MS) +
@@ -363,6 +390,7 @@ static void watch_init(struct nats_conn_watch *w,
 {
 	w->plain = !wants_tls(o, secure);
 	w->on_stuck = o->on_stuck;
+	w->on_away = o->on_away;
 	w->closure = o->closure;
 	natsw_urls_shown(o->urls, w->shown, sizeof(w->shown));
 }

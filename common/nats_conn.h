@@ -16,10 +16,12 @@
 #include "nats_nkey.h"
 #include "natswire.h"
 
-/* The connection cannot come back by itself (closure: the options'),
- * on the client library's reconnecting thread, at the 1st, 10th, 100th...
- * attempt that failed so: line says why, without the program's name. */
-typedef void nats_conn_stuck_fn(void *closure, const char *line);
+/* What a connection's reconnecting tells (closure: the options'), on the
+ * client library's reconnecting thread: line says it, without the
+ * program's name. */
+typedef void nats_conn_report_fn(void *closure, const char *line);
+
+#define NATS_AWAY_REPORT_S 30
 
 struct nats_conn_opts {
 	const char *urls;  /* nats://H:P or tls://H:P, comma-separated */
@@ -32,9 +34,13 @@ struct nats_conn_opts {
 	const char *name;  /* the connection's name, as servers show it */
 	const char *hint;  /* how to give credentials: the options' names */
 	natsErrHandler on_error; /* asynchronous errors, or NULL */
-	void *closure;     /* on_error's and on_stuck's */
+	void *closure;     /* on_error's, on_stuck's and on_away's */
 	nats_guard_report_fn *on_cut; /* handshakes cut (nats_guard.h) */
-	nats_conn_stuck_fn *on_stuck; /* the connection cannot come back */
+	/* the connection cannot come back: at the 1st, 10th, 100th...
+	 * attempt that failed so */
+	nats_conn_report_fn *on_stuck;
+	/* no server came back for NATS_AWAY_REPORT_S, 10, 100... times that */
+	nats_conn_report_fn *on_away;
 };
 
 /* What a connection holds besides itself (nats_conn_open()). */

@@ -188,6 +188,8 @@ struct nats_src {
 	uint64_t dropped;         /* (mu) dropped since the channel looked */
 	unsigned since_dropped;   /* reader: reads since it looked */
 	uint64_t msg_max;         /* reader: the slot size (too_large()) */
+	int conn_new;             /* reader: the consumer is to be made anew
+				     on a new connection (connect_again()) */
 	uint64_t oversize;        /* (mu) not queued, malformed: too_large() */
 };
 
@@ -514,6 +516,13 @@ static void remake_consumer(struct nats_src *n)
 	if (rc < 0) {
 		if (rc != -ECANCELED)
 			read_failed_text(n, err);
+		return;
+	}
+	if (n->conn_new) { /* not a gap in the deliveries */
+		n->conn_new = 0;
+		log_msg(LOG_NOTICE, "channel %s: consumer made again on the new "
+			"connection from stream sequence %" PRIu64, name_of(n),
+			from);
 		return;
 	}
 	pthread_mutex_lock(&n->mu);
@@ -992,7 +1001,24 @@ static void log_cut(const char *line)
 	log_msg(LOG_WARNING, "%s", line);
 }
 
-/* nats_conn_stuck_fn: the connection cannot come back (the library's
+/* nats_conn_report_fn: no server came back for a while (the library's
+ * reconnecting thread): logged. With several servers in `url` the
+ * library's refusals may not be seen (nats_conn.h): the reader makes a
+ * new connection all the same, which is also what a connection that can
+ * come back gets from it: another that tries the same servers. */
+static void conn_away(void *closure, const char *line)
+{
+	struct nats_src *n = closure;
+	int several = strchr(n->conf.url, ',') != NULL;
+
+	log_msg(LOG_WARNING, "channel %s: %s%s", name_of(n), line,
+		several ? ": making a new connection" : "");
+	/* relaxed: a flag alone, which the reader reads at each turn */
+	if (several)
+		atomic_store_explicit(&n->stuck, 1, memory_order_relaxed);
+}
+
+/* nats_conn_report_fn: the connection cannot come back (the library's
  * reconnecting thread): logged, and the reader makes a new one
  * (reconnect()). */
 static void conn_stuck(void *closure, const char *line)
@@ -1022,6 +1048,7 @@ static void conn_opts(struct nats_src *n, struct nats_conn_opts *o)
 	o->hint = "creds = FILE or nkey = SEEDFILE";
 	o->on_cut = log_cut;
 	o->on_stuck = conn_stuck;
+	o->on_away = conn_away;
 	o->closure = n;
 }
 
@@ -1425,25 +1452,26 @@ static int subscribe(struct nats_src *n, char *err, size_t errlen)
 /* ------------------------------------------------ a new connection */
 
 /* The reader's connection given up, and what was bound to it: the
- * subscriptions (a JetStream one left the connection's table first,
- * retire()) destroyed once natsConnection_Close() joined the read loop
- * and the reconnecting thread, after which only a new connection sets
- * n->stuck. What the channel's thread acknowledges meanwhile is not sent
- * (ack_published()): the new consumer delivers it again, a duplicate. */
+ * subscriptions are destroyed once natsConnection_Close() joined the read
+ * loop (which may hold one it found: retire()) and the reconnecting
+ * thread, after which only a new connection sets n->stuck. Not
+ * unsubscribed first, as retire() does: on a connection that is away,
+ * the consumer's delete waits the JetStream context's 5 s and the flush
+ * 0.5 s, for nothing (a durable is deleted and made again by the remake,
+ * an ephemeral one the server deletes once idle). What the channel's
+ * thread acknowledges meanwhile is not sent (ack_published()): the new
+ * consumer delivers it again, a duplicate. */
 static void drop_connection(struct nats_src *n)
 {
 	struct nats_conn_held held;
 	natsConnection *old;
 
-	if (n->conf.stream) {
-		retire(n); /* its flush fails: the connection is away */
-	}
-	else {
+	if (!n->conf.stream)
 		look_dropped(n);
-		keep_retired(n, n->sub);
-		n->sub = NULL;
-		n->dropped_seen = 0;
-	}
+	n->dropped_seen = 0;
+	keep_retired(n, nats_pull_close(&n->pull));
+	keep_retired(n, n->sub);
+	n->sub = NULL;
 	pthread_mutex_lock(&n->mu);
 	old = n->nc;
 	held = n->nc_held;
@@ -1490,6 +1518,7 @@ static int connect_again(struct nats_src *n, char *err, size_t errlen)
 	n->nc_held = held;
 	pthread_mutex_unlock(&n->mu);
 	n->js = js;
+	n->conn_new = 1;
 	if (n->conf.stream)
 		return 0;
 	rc = subscribe_core(n, err, errlen);
@@ -1576,15 +1605,22 @@ static void flush_acks(struct nats_src *n)
 {
 	int kept = n->acked_away && !connected(n); /* the reader joined */
 	int64_t until = nats_Now() + (kept ? ACK_STOP_MS : FLUSH_MS), left;
+	/* relaxed: a flag alone (the reader joined) */
+	int stuck = atomic_load_explicit(&n->stuck, memory_order_relaxed);
 
 	if (!n->nc) /* a new one was being made: nothing went out */
 		return;
-	while ((left = until - nats_Now()) > 0) {
+	while (!stuck && (left = until - nats_Now()) > 0) {
 		if (natsConnection_FlushTimeout(n->nc, left) == NATS_OK)
 			return;
 		nats_Sleep(POLL_MS);
 	}
-	if (kept)
+	if (kept && stuck)
+		log_msg(LOG_WARNING, "channel %s: the NATS connection cannot "
+			"come back: acknowledgements made while it was away are "
+			"lost, the next start publishes those messages again",
+			name_of(n));
+	else if (kept)
 		log_msg(LOG_WARNING, "channel %s: NATS unreachable at stop for "
 			"%d s: acknowledgements made while it was away are "
 			"lost, the next start publishes those messages again",

@@ -66,16 +66,6 @@ durable_again() {
 	raw_pub "$WORK/mk.proto"
 }
 
-# took NAME CHANNEL WANT: waits until mdpub NAME ($PID) took WANT
-# messages in at least (its counters on SIGUSR1), 60 s at most
-took() {
-	i=0
-	until kill -USR1 "$PID" && sleep 0.1 && [ "$(stats "$1" "$2" in)" -ge "$3" ] 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -le 600 ] || fail "$1 took $(stats "$1" "$2" in) messages, not $3"
-	done
-}
-
 # published NAME CHANNEL: waits until mdpub NAME ($PID) published the
 # $PUB messages of the stream (its counters on SIGUSR1), 60 s at most
 published() {

@@ -80,6 +80,65 @@ no_pong() {
 	wait_for test -s "$WORK/$1.port"
 }
 
+# took NAME CHANNEL WANT: waits until mdpub NAME ($PID) took WANT
+# messages in at least (its counters on SIGUSR1), 60 s at most
+took() {
+	i=0
+	until kill -USR1 "$PID" && sleep 0.1 && [ "$(stats "$1" "$2" in)" -ge "$3" ] 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -le 600 ] || fail "$1 took $(stats "$1" "$2" in) messages, not $3"
+	done
+}
+
+# flip_setup [URL...]: for tests/nats/tls_flip*.sh: a synthetic channel
+# src (mdpub $SRC), nats-server n1 ($PORT, $URL), channel dst reading
+# mdbus.src.> from $URL and the URLs given (comma-separated; mdpub $DST),
+# and mdsub forwarding src to $URL ($F, its output in $WORK/f.log)
+flip_setup() {
+	channel src.conf src source=synthetic rate=2000
+	run_channel src
+	SRC=$PID
+	nats_start n1
+	PORT=$(nats_port n1)
+	URL=nats://127.0.0.1:$PORT
+	_urls=$URL
+	for _u in "$@"; do _urls=$_urls,$_u; done
+	channel dst.conf dst source=nats "url=$_urls" 'subject=mdbus.src.>'
+	run_channel dst
+	DST=$PID
+	"$MDSUB" --forward "$URL" src >"$WORK/f.log" 2>&1 &
+	F=$!
+	PIDS="$PIDS $F"
+	forwarding "$F" src
+	wait_for test "$(dir_write_num "$MDBUS_DIR" dst)" -gt 0
+}
+
+# forward_again: $was, what channel dst took so far (its counter, not
+# the ring's count: idle heartbeats), then mdsub forwarding src to $URL
+# anew ($F2, its output in $WORK/f2.log), as a supervisor would start it
+forward_again() {
+	PID=$DST
+	took dst dst 1
+	was=$(stats dst dst in)
+	"$MDSUB" --forward "$URL" src >"$WORK/f2.log" 2>&1 &
+	F2=$!
+	PIDS="$PIDS $F2"
+}
+
+# flip_to_tls LOG...: nats-server n1 killed and tests/nats/no_pong.py tls
+# on its port until each LOG says the guard cut its TLS handshake (the
+# client library took the INFO asking for TLS), then n1 back on $PORT
+flip_to_tls() {
+	nats_kill n1 KILL
+	no_pong r "$PORT" tls
+	for _l in "$@"; do
+		wait_for grep -q "TLS handshake not done in 4.0 s" "$_l"
+	done
+	kill "$FPID"
+	wait "$FPID" 2>/dev/null
+	nats_start n1 -p "$PORT" -m -1
+}
+
 # hook_counts FILE NAME: the "NAME1 N1 NAME2 N2" an interposer wrote into
 # FILE at mdpub NAME's exit (counts_file.h): N1 and N2 in $N1 and $N2
 hook_counts() {

@@ -12,29 +12,8 @@
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 CUTS_EXPECTED=yes # the listener's TLS handshake, after 4 s
 
-channel src.conf src source=synthetic rate=2000
-run_channel src
-SRC=$PID
-nats_start n1
-PORT=$(nats_port n1)
-URL=nats://127.0.0.1:$PORT
-channel dst.conf dst source=nats "url=$URL" 'subject=mdbus.src.>'
-run_channel dst
-DST=$PID
-"$MDSUB" --forward "$URL" src >"$WORK/f.log" 2>&1 &
-F=$!
-PIDS="$PIDS $F"
-forwarding "$F" src
-wait_for test "$(dir_write_num "$MDBUS_DIR" dst)" -gt 0
-
-nats_kill n1 KILL
-no_pong r "$PORT" tls
-TLS_CUT="TLS handshake not done in 4.0 s"
-wait_for grep -q "$TLS_CUT" "$WORK/f.log"
-wait_for grep -q "$TLS_CUT" "$WORK/dst.log"
-kill "$FPID"
-wait "$FPID" 2>/dev/null
-nats_start n1 -p "$PORT" -m -1
+flip_setup
+flip_to_tls "$WORK/f.log" "$WORK/dst.log"
 
 WHY="nats://127.0.0.1:$PORT: reconnection refused 1 time: the client library now wants TLS of this connection"
 ended_within "$F" 30
@@ -48,21 +27,11 @@ grep -q "making a new connection (run nats-server on a port below 1024, or with 
 # mdpub makes a new connection, plain, and relays again once a
 # forwarder publishes again (started anew, as a supervisor would)
 wait_for grep -q "channel dst: connected anew to $URL$" "$WORK/dst.log"
-was=$(dir_write_num "$MDBUS_DIR" dst)
-"$MDSUB" --forward "$URL" src >"$WORK/f2.log" 2>&1 &
-F2=$!
-PIDS="$PIDS $F2"
-i=0
-until [ "$(dir_write_num "$MDBUS_DIR" dst)" -gt "$was" ]; do
-	i=$((i + 1))
-	[ $i -le 600 ] || fail "nothing relayed in 60 s on the new connection: $(tail -n 5 "$WORK/dst.log")"
-	sleep 0.1
-done
+forward_again
+took dst dst $((was + 1))
 [ "$(grep -c "reconnection refused" "$WORK/dst.log")" -eq 1 ] ||
 	fail "mdpub: $(grep "reconnection refused" "$WORK/dst.log")"
-kill -TERM "$F2"
-ended_within "$F2" 30
-[ "$rc" -eq 0 ] || fail "the second forwarder: exit $rc: $(cat "$WORK/f2.log")"
+forwarder_done "$F2" "$WORK/f2.log" >/dev/null
 stop "$DST"
 stop "$SRC"
 exit 0

@@ -27,10 +27,14 @@ nats_start nf -js -m -1 -p "$port"
 wait_for grep -qF "channel fd: nats://127.0.0.1:$port: reconnection refused 1 time: " "$WORK/fa.log"
 kill -CONT "$RD"
 wait_for grep -q "channel fd: connected anew to nats://127.0.0.1:$port$" "$WORK/fa.log"
+wait_for grep -q "channel fd: consumer made again on the new connection from stream sequence [1-9]" "$WORK/fa.log"
+grep -q "a gap in the deliveries" "$WORK/fa.log" &&
+	fail "the new connection told as a gap: $(grep 'a gap' "$WORK/fa.log")"
 PID=$A
 published fa fd
 consumer_done f
 stop "$A"
 wait "$RD" || fail "reader fr: $(cat "$WORK/fr.err")"
 exactly_once f fr
+grep -h "reconnection refused 1 time\|connected anew\|consumer made again" "$WORK/fa.log" | cut -c 1-100
 exit 0
