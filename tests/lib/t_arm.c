@@ -93,6 +93,7 @@
 
 #define CHANNEL "arm"
 #define TRIALS 300
+#define LONG_CAPS_MAX 4 /* sections 8 and 10: sleeps capped (2 expected) */
 
 static int refuse_membarrier;         /* in a child: answer ENOSYS */
 static _Atomic unsigned membarrier_global; /* MEMBARRIER_CMD_GLOBAL calls */
@@ -101,6 +102,8 @@ static uint64_t capped_at;            /* when a sleep that ran to its cap
 					 was due to end */
 static _Atomic uint64_t *_Atomic zero_waiters; /* stored 0 before each sleep */
 static _Atomic uint32_t *_Atomic clear_armed;  /* stored 0 before each sleep */
+static _Atomic uint32_t *_Atomic long_caps; /* + 1 for each sleep of 50 ms
+					      or more that ran to its cap */
 
 /* When the sleep about to be made by the call is due to end: its absolute
  * deadline (futex_waitv(2), CLOCK_MONOTONIC as libmdbus asks), or now
@@ -126,7 +129,7 @@ static uint64_t sleep_due(long number, const long *a)
 long syscall(long number, ...)
 {
 	long a[6], r;
-	uint64_t due = 0;
+	uint64_t due = 0, start = 0;
 
 	HOOK_ARGS(number, a);
 	if (number == SYS_membarrier) {
@@ -143,11 +146,16 @@ long syscall(long number, ...)
 		atomic_store(zero_waiters, 0); /* a writer of the table */
 	if (clear_armed && hook_is_wait(number, a))
 		atomic_store(clear_armed, 0); /* a writer of the table */
-	if (hook_is_wait(number, a))
+	if (hook_is_wait(number, a)) {
+		start = tu_now_ns();
 		due = sleep_due(number, a);
+	}
 	r = hook_real(number, a);
-	if (due && r < 0 && errno == ETIMEDOUT)
+	if (due && r < 0 && errno == ETIMEDOUT) {
 		capped_at = due;
+		if (long_caps && due - start >= 50000000)
+			atomic_fetch_add(long_caps, 1);
+	}
 	return r;
 }
 
@@ -155,6 +163,7 @@ struct shared {
 	_Atomic uint32_t ready;
 	_Atomic uint32_t done;
 	_Atomic uint32_t lost;       /* sleeps capped after the publish */
+	_Atomic uint32_t long_caps;  /* sleeps of 50 ms or more capped */
 	_Atomic uint32_t bad;        /* a check failed in a child */
 	_Atomic uint64_t published;  /* when the parent's publish returned */
 	_Atomic uint32_t global;     /* the child's membarrier counts */
@@ -488,6 +497,7 @@ static int zeroed_reader(void *arg)
 	int fd = -1;
 
 	zero_waiters = &t->waiters;
+	long_caps = &sh->long_caps;
 	if (how == Z_FD && (fd = mdbus_sub_fd(s)) < 0)
 		tu_fail("mdbus_sub_fd: %s", mdbus_strerror(fd));
 	atomic_store(&sh->ready, 1);
@@ -503,6 +513,7 @@ static int zeroed_reader(void *arg)
 	}
 	mdbus_sub_close(s); /* ends the helper, which may use the hook */
 	zero_waiters = NULL;
+	long_caps = NULL;
 	tu_unmap(t, len);
 	return 0;
 }
@@ -547,6 +558,7 @@ static void zeroed_count(enum zeroed how)
 	atomic_store(&sh->done, 0);
 	atomic_store(&sh->lost, 0);
 	atomic_store(&sh->global, 0);
+	atomic_store(&sh->long_caps, 0);
 	kid = tu_spawn(zeroed_reader, (void *)(intptr_t)how);
 	tu_await(&sh->ready, 1, 30, "reader");
 	end = tu_now_ns() + 1500000000ULL;
@@ -561,13 +573,22 @@ static void zeroed_count(enum zeroed how)
 	atomic_store(&sh->done, 1);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	tu_wait_ok(kid, 30, "reader");
-	if (atomic_load(&sh->lost) > 1000)
-		tu_fail("with the waiter count zeroed before each sleep%s, %u of %u "
-			"reads came more than 50 ms after their publish",
-			what[how], (unsigned)atomic_load(&sh->lost),
+	/* 8 and 10: its sleeps, not how late its reads were (a loaded
+	 * machine, the CI's builds and a helper's, made 1280 of 5218 reads
+	 * late in 10, where every sleep capped made 2438 of 5170); 9: how
+	 * late, as a sleep woken by the pokes runs to no cap */
+	if (how == Z_SPURIOUS ? atomic_load(&sh->lost) > 1000 :
+				atomic_load(&sh->long_caps) > LONG_CAPS_MAX)
+		tu_fail("with the waiter count zeroed before each sleep%s, %u "
+			"sleeps ran to their cap, %u of %u reads more than 50 "
+			"ms late", what[how],
+			(unsigned)atomic_load(&sh->long_caps),
+			(unsigned)atomic_load(&sh->lost),
 			(unsigned)atomic_load(&sh->global));
-	tu_note("waiter count zeroed before each sleep%s: %u of %u reads later "
-		"than 50 ms", what[how], (unsigned)atomic_load(&sh->lost),
+	tu_note("waiter count zeroed before each sleep%s: %u sleeps capped, %u "
+		"of %u reads later than 50 ms", what[how],
+		(unsigned)atomic_load(&sh->long_caps),
+		(unsigned)atomic_load(&sh->lost),
 		(unsigned)atomic_load(&sh->global));
 	if (h)
 		munmap(h, hlen);
