@@ -513,6 +513,7 @@ static void publish_core(struct nats_fwd *f, const struct rec *r)
 static void *publisher_main(void *arg)
 {
 	struct nats_fwd *f = arg;
+	int stuck;
 
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
@@ -536,8 +537,11 @@ static void *publisher_main(void *arg)
 		f->sent = f->head;
 		pthread_cond_broadcast(&f->cond);
 	}
+	stuck = f->failure_rc == -EPROTO;
 	pthread_mutex_unlock(&f->mu);
-	natsConnection_FlushTimeout(f->nc, (int64_t)(f->o->ack_wait_ns / 1000000));
+	if (!stuck) /* a flush waits its whole time on a connection away */
+		natsConnection_FlushTimeout(f->nc,
+					    (int64_t)(f->o->ack_wait_ns / 1000000));
 	pthread_mutex_lock(&f->mu);
 	f->publisher_done = 1;
 	pthread_cond_broadcast(&f->cond);
@@ -681,10 +685,12 @@ static void report(struct nats_fwd *f, uint64_t now)
 	report_skips(f, now);
 	if (f->errors == f->reported_errors || now - f->report_ns < REPORT_NS)
 		return;
+	flockfile(stderr); /* one line: on_away() writes there too */
 	fprintf(stderr, "mdsub: nats: %" PRIu64 " publish errors, the last: ",
 		f->errors - f->reported_errors);
 	put_str(stderr, STR_TEXT, f->why, sizeof(f->why));
 	fputs(f->js ? " (resending in order)\n" : "\n", stderr);
+	funlockfile(stderr);
 	f->reported_errors = f->errors;
 	f->report_ns = now;
 }

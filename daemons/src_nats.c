@@ -70,7 +70,9 @@
 			       long (mdpub.conf(5)) */
 #define RETIRE_FLUSH_MS 500 /* a consumer made again: the read loop is past
 			       the old subscription's messages (retire()) */
-#define RECONNECT_RETRY_MS 2000 /* a new connection that failed: again */
+#define RECONNECT_RETRY_MS 2000 /* a new connection that failed: again,
+				   twice as late each time... */
+#define RECONNECT_RETRY_MAX_MS 60000 /* ...up to this */
 #define REMAKE_WAIT_MS 2000 /* each request of a remake (remake_consumer()),
 			       which a stop waits for */
 
@@ -148,6 +150,9 @@ struct nats_src {
 				     new one */
 	struct nats_conn_held nc_held; /* nc's secret, its hold on the guard */
 	atomic_int stuck;         /* nc cannot come back (conn_stuck()) */
+	atomic_int away;          /* nc away for long, several servers: a new
+				     one is made too (conn_away()) */
+	int64_t retry_ms;         /* reader: wait before the next new one */
 	jsCtx *js;                /* of nc (the reader's, as nc) */
 	natsSubscription *sub;    /* NULL while a consumer is being remade */
 	struct nats_pull pull;    /* reader: its deliveries (with sub) */
@@ -705,8 +710,9 @@ static void *reader_main(void *arg)
 	struct nats_src *n = arg;
 
 	while (!atomic_load_explicit(&n->stopping, memory_order_relaxed)) {
-		/* relaxed: a flag alone, set by conn_stuck() */
+		/* relaxed: flags alone, set by conn_stuck(), conn_away() */
 		if (atomic_load_explicit(&n->stuck, memory_order_relaxed) ||
+		    atomic_load_explicit(&n->away, memory_order_relaxed) ||
 		    !n->nc) {
 			reconnect(n);
 			continue;
@@ -1015,7 +1021,7 @@ static void conn_away(void *closure, const char *line)
 		several ? ": making a new connection" : "");
 	/* relaxed: a flag alone, which the reader reads at each turn */
 	if (several)
-		atomic_store_explicit(&n->stuck, 1, memory_order_relaxed);
+		atomic_store_explicit(&n->away, 1, memory_order_relaxed);
 }
 
 /* nats_conn_report_fn: the connection cannot come back (the library's
@@ -1484,8 +1490,9 @@ static void drop_connection(struct nats_src *n)
 	jsCtx_Destroy(n->js);
 	n->js = NULL;
 	nats_conn_destroy(old, &held);
-	/* relaxed: a flag alone; no thread of the old connection is left */
+	/* relaxed: flags alone; no thread of the old connection is left */
 	atomic_store_explicit(&n->stuck, 0, memory_order_relaxed);
+	atomic_store_explicit(&n->away, 0, memory_order_relaxed);
 }
 
 /* A new connection for the reader, made as at the start: 0, or a
@@ -1538,10 +1545,12 @@ static void sleep_unless_stopping(struct nats_src *n, int64_t ms)
 		nats_Sleep(POLL_MS);
 }
 
-/* The connection cannot come back (conn_stuck()), or a new one failed:
- * a new one, made by the reader, which blocks in it as in a remake of
- * the consumer; one that fails is counted as a read error and tried
- * again RECONNECT_RETRY_MS later. */
+/* The connection cannot come back (conn_stuck()), was away for long
+ * (conn_away()), or a new one failed: a new one, made by the reader,
+ * which blocks in it as in a remake of the consumer; one that fails is
+ * counted as a read error and tried again RECONNECT_RETRY_MS later, then
+ * twice as late each time up to RECONNECT_RETRY_MAX_MS (every server of
+ * a list down for an hour: about 70 attempts, not 1800). */
 static void reconnect(struct nats_src *n)
 {
 	char err[600], shown[1024];
@@ -1550,9 +1559,13 @@ static void reconnect(struct nats_src *n)
 		drop_connection(n);
 	if (connect_again(n, err, sizeof(err)) < 0) {
 		read_failed_text(n, err);
-		sleep_unless_stopping(n, RECONNECT_RETRY_MS);
+		n->retry_ms = n->retry_ms ? n->retry_ms * 2 : RECONNECT_RETRY_MS;
+		if (n->retry_ms > RECONNECT_RETRY_MAX_MS)
+			n->retry_ms = RECONNECT_RETRY_MAX_MS;
+		sleep_unless_stopping(n, n->retry_ms);
 		return;
 	}
+	n->retry_ms = 0;
 	log_msg(LOG_NOTICE, "channel %s: connected anew to %s", name_of(n),
 		natsw_urls_shown(n->conf.url, shown, sizeof(shown)));
 }

@@ -18,7 +18,7 @@ flip_setup "$DOWN"
 FL=$!
 PIDS="$PIDS $FL"
 forwarding "$FL" src
-flip_to_tls "$WORK/dst.log" "$WORK/fl.log"
+flip_to_tls "$WORK/f.log" "$WORK/dst.log" "$WORK/fl.log"
 # the forwarder, with one server, says so and ends; started again
 ended_within "$F" 30
 [ "$rc" -eq 1 ] || fail "mdsub: exit $rc, not 1 in 30 s: $(cat "$WORK/f.log")"
