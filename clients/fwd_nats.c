@@ -401,6 +401,12 @@ static void maybe_resend(struct nats_fwd *f, uint64_t now)
 	publish_pending(f);
 }
 
+/* The code of what ends the run (nfwd_failed()), or 0. Under f->mu. */
+static int failed(const struct nats_fwd *f)
+{
+	return f->failure[0] ? f->failure_rc : 0;
+}
+
 /* A timed wait on f->cond until deadline (monotonic ns) at most. */
 static int wait_until(struct nats_fwd *f, uint64_t deadline)
 {
@@ -417,11 +423,12 @@ static int wait_until(struct nats_fwd *f, uint64_t deadline)
 }
 
 /* Waits for room in the window: 0 when there is, 1 to skip the message,
- * -EINTR to stop, or the failure's code when the run is to end. Core NATS: after a wait that ran out in skip mode,
- * messages are skipped at once until there is room again (a server that
- * stopped reading does not slow the reading of the ring to one message a
- * stall; JetStream's window drains by acknowledgements, which a wait per
- * message gives time to come). Under f->mu. */
+ * -EINTR to stop, or the code of what ends the run (failed()). Core
+ * NATS: after a wait that ran out in skip mode, messages are skipped at
+ * once until there is room again (a server that stopped reading does not
+ * slow the reading of the ring to one message a stall; JetStream's
+ * window drains by acknowledgements, which a wait per message gives time
+ * to come). Under f->mu. */
 static int wait_room(struct nats_fwd *f)
 {
 	uint64_t deadline = now_monotonic() + f->o->stall_ns;
@@ -433,8 +440,8 @@ static int wait_room(struct nats_fwd *f)
 	while (f->tail - f->head == f->cap) {
 		uint64_t now = now_monotonic();
 
-		if (f->failure[0]) /* broadcast on f->cond */
-			return f->failure_rc;
+		if (failed(f)) /* broadcast on f->cond */
+			return failed(f);
 		maybe_resend(f, now);
 		if (f->tail - f->head < f->cap)
 			break;
@@ -554,7 +561,9 @@ static int send_core(struct nats_fwd *f, const struct delivery *d)
 	int rc;
 
 	pthread_mutex_lock(&f->mu);
-	rc = f->failure[0] ? f->failure_rc : wait_room(f);
+	rc = failed(f);
+	if (!rc)
+		rc = wait_room(f);
 	if (rc == 1)
 		f->skipped++;
 	else if (rc == 0 && (rc = append(f, d)) == 0 && f->publisher_idle)
@@ -638,7 +647,7 @@ int nfwd_failed(struct nats_fwd *f, char *err, size_t errlen)
 	int rc;
 
 	pthread_mutex_lock(&f->mu);
-	rc = f->failure[0] ? f->failure_rc : 0;
+	rc = failed(f);
 	if (rc)
 		snprintf(err, errlen, "%s", f->failure);
 	f->failure_told = rc < 0;
@@ -657,7 +666,9 @@ int nfwd_send(struct nats_fwd *f, const struct delivery *d)
 		return send_core(f, d);
 	pthread_mutex_lock(&f->mu);
 	maybe_resend(f, now_monotonic());
-	rc = f->failure[0] ? f->failure_rc : wait_room(f);
+	rc = failed(f);
+	if (!rc)
+		rc = wait_room(f);
 	if (rc == 1)
 		f->skipped++;
 	else if (rc == 0 && (rc = append(f, d)) == 0)
@@ -706,7 +717,7 @@ int nfwd_tick(struct nats_fwd *f, uint64_t now_ns, uint64_t *next_ns)
 						      REPORT_NS)) - now_ns;
 	if ((int64_t)*next_ns <= 0)
 		*next_ns = 1000000;
-	rc = f->failure[0] ? f->failure_rc : 0;
+	rc = failed(f);
 	pthread_mutex_unlock(&f->mu);
 	return rc;
 }
@@ -941,7 +952,7 @@ int nfwd_close(struct nats_fwd *f)
 		" errors, %" PRIu64 " resent, %" PRIu64 " skipped, %" PRIu64
 		" stalls, %" PRIu64 " unacknowledged\n", f->published, f->acked,
 		f->duplicates, f->errors, f->resent, f->skipped, f->stalls, left);
-	rc = f->failure[0] ? f->failure_rc : 0;
+	rc = failed(f);
 	if (rc && !f->failure_told)
 		fprintf(stderr, "mdsub: %s\n", f->failure);
 	pthread_mutex_unlock(&f->mu);

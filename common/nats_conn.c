@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,7 +253,9 @@ static void on_reconnected(natsConnection *nc, void *closure)
 }
 
 /* What a connection's reconnecting thread needs (nats_conn_held): it
- * ends with the connection (natsConnection_Destroy() joins that thread). */
+ * ends with the connection (natsConnection_Destroy() joins that thread).
+ * Only that thread writes it once connected: one at a time, each made
+ * (under the connection's lock) after the last one's last handler call. */
 struct nats_conn_watch {
 	unsigned long guard_id; /* the guard's hold's number */
 	int plain;              /* made without TLS */
@@ -262,7 +263,7 @@ struct nats_conn_watch {
 	void *closure;
 	uint64_t away_since;    /* the reconnecting began (monotonic ns) */
 	uint64_t away_next;     /* on_away() when away this long */
-	atomic_ulong tls_refused; /* reconnections refused so (below) */
+	unsigned long tls_refused; /* reconnections refused so (below) */
 	char shown[1024];       /* the servers, as natsw_urls_shown() */
 };
 
@@ -284,9 +285,7 @@ static void look_tls_forced(natsConnection *nc, struct nats_conn_watch *w)
 	    natsConnection_GetLastError(nc, &text) !=
 		    NATS_SECURE_CONNECTION_WANTED)
 		return;
-	/* relaxed: one reconnecting thread at a time, and a count only */
-	n = atomic_fetch_add_explicit(&w->tls_refused, 1,
-				      memory_order_relaxed) + 1;
+	n = ++w->tls_refused;
 	if (!nats_report_due(n))
 		return;
 	snprintf(line, sizeof(line), "%s: reconnection refused %lu time%s: "

@@ -1460,7 +1460,7 @@ static int subscribe(struct nats_src *n, char *err, size_t errlen)
 /* The reader's connection given up, and what was bound to it: the
  * subscriptions are destroyed once natsConnection_Close() joined the read
  * loop (which may hold one it found: retire()) and the reconnecting
- * thread, after which only a new connection sets n->stuck. Not
+ * thread, after which only a new connection sets n->stuck or n->away. Not
  * unsubscribed first, as retire() does: on a connection that is away,
  * the consumer's delete waits the JetStream context's 5 s and the flush
  * 0.5 s, for nothing (a durable is deleted and made again by the remake,
@@ -1525,7 +1525,7 @@ static int connect_again(struct nats_src *n, char *err, size_t errlen)
 	n->nc_held = held;
 	pthread_mutex_unlock(&n->mu);
 	n->js = js;
-	n->conn_new = 1;
+	n->conn_new = n->conf.stream != NULL;
 	if (n->conf.stream)
 		return 0;
 	rc = subscribe_core(n, err, errlen);
