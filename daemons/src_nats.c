@@ -1545,6 +1545,24 @@ static void sleep_unless_stopping(struct nats_src *n, int64_t ms)
 		nats_Sleep(POLL_MS);
 }
 
+/* "connected anew to URL", and with several servers "(of URLS)": which
+ * one took it (a listener on a port of the list may have). */
+static void log_connected_anew(struct nats_src *n)
+{
+	char at[1024], at_shown[1024], shown[1024];
+
+	natsw_urls_shown(n->conf.url, shown, sizeof(shown));
+	if (!strchr(n->conf.url, ',') ||
+	    natsConnection_GetConnectedUrl(n->nc, at, sizeof(at)) != NATS_OK) {
+		log_msg(LOG_NOTICE, "channel %s: connected anew to %s",
+			name_of(n), shown);
+		return;
+	}
+	log_msg(LOG_NOTICE, "channel %s: connected anew to %s (of %s)",
+		name_of(n), natsw_urls_shown(at, at_shown, sizeof(at_shown)),
+		shown);
+}
+
 /* The connection cannot come back (conn_stuck()), was away for long
  * (conn_away()), or a new one failed: a new one, made by the reader,
  * which blocks in it as in a remake of the consumer; one that fails is
@@ -1553,7 +1571,7 @@ static void sleep_unless_stopping(struct nats_src *n, int64_t ms)
  * a list down for an hour: about 70 attempts, not 1800). */
 static void reconnect(struct nats_src *n)
 {
-	char err[600], shown[1024];
+	char err[600];
 
 	if (n->nc)
 		drop_connection(n);
@@ -1566,8 +1584,7 @@ static void reconnect(struct nats_src *n)
 		return;
 	}
 	n->retry_ms = 0;
-	log_msg(LOG_NOTICE, "channel %s: connected anew to %s", name_of(n),
-		natsw_urls_shown(n->conf.url, shown, sizeof(shown)));
+	log_connected_anew(n);
 }
 
 /* The connection closed first: that joins its read loop, which may

@@ -30,7 +30,7 @@ AWAY="$URL,$DOWN: no server back for 30 s (the client library keeps trying): wha
 wait_for grep -qxF "mdsub: nats: $AWAY" "$WORK/fl.log"
 kill -0 "$FL" || fail "mdsub with a list ended: $(cat "$WORK/fl.log")"
 forwarder_done "$FL" "$WORK/fl.log" >/dev/null
-grep -q "channel dst: connected anew to $URL,$DOWN$" "$WORK/dst.log" ||
+grep -qF "channel dst: connected anew to $URL (of $URL,$DOWN)" "$WORK/dst.log" ||
 	fail "mdpub: $(tail -n 5 "$WORK/dst.log")"
 forwarder_done "$F2" "$WORK/f2.log" >/dev/null
 stop "$DST"
