@@ -102,6 +102,10 @@ struct nats_fwd {
 	int publisher_idle;     /* waits on f->work for records */
 	pthread_cond_t work;    /* signalled when records are appended */
 	uint64_t published, acked, duplicates, errors, resent, skipped, stalls;
+	uint64_t held;          /* core NATS: published in a row while the
+				   library reconnected, in its reconnect
+				   buffer (publish_core()) */
+	uint64_t held_round;    /* the library's reconnections before them */
 	uint64_t reported_errors, report_ns;
 	uint64_t reported_skips, skip_report_ns;
 };
@@ -497,16 +501,52 @@ static int append(struct nats_fwd *f, const struct delivery *d)
 
 /* ------------------------------------------------------ core NATS */
 
+/* The reconnections nc made so far (0 if the library cannot say). */
+static uint64_t reconnections(natsConnection *nc)
+{
+	natsStatistics *st = NULL;
+	uint64_t n = 0;
+
+	if (natsStatistics_Create(&st) == NATS_OK &&
+	    natsConnection_GetStats(nc, st) == NATS_OK)
+		(void)natsStatistics_GetCounts(st, NULL, NULL, NULL, NULL, &n);
+	natsStatistics_Destroy(st);
+	return n;
+}
+
+/* r handed to the library while it reconnects: it went to the library's
+ * reconnect buffer, which the next connection sends and a close drops
+ * (libnats 3.4.1, src/conn.c: natsConn_bufferWrite() appends to
+ * nc->pending from the loss of the connection until a new one is up,
+ * which sends and frees it, all under the connection's lock that
+ * natsConnection_IsReconnecting() takes). f->held counts such records
+ * since the last reconnection; a publish that finds the library
+ * connected sets it to 0 (publish_core()). Under f->mu. */
+static void count_held(struct nats_fwd *f, uint64_t round)
+{
+	if (f->held == 0 || round != f->held_round) {
+		f->held = 0; /* a reconnection between sent what it held */
+		f->held_round = round;
+	}
+	f->held++;
+}
+
 /* Hands r to the client library, which may block while the
  * server does not read (the publisher thread only, f->mu not held). */
 static void publish_core(struct nats_fwd *f, const struct rec *r)
 {
 	natsMsg *m = make_msg(f, r);
 	natsStatus s = m ? natsConnection_PublishMsg(f->nc, m) : NATS_NO_MEMORY;
+	int away = s == NATS_OK && natsConnection_IsReconnecting(f->nc);
+	uint64_t round = away ? reconnections(f->nc) : 0;
 
 	natsMsg_Destroy(m);
 	pthread_mutex_lock(&f->mu);
 	f->published++;
+	if (away)
+		count_held(f, round);
+	else if (s == NATS_OK)
+		f->held = 0;
 	if (s != NATS_OK) {
 		f->errors++;
 		snprintf(f->why, sizeof(f->why), "publish: %s",
@@ -929,16 +969,29 @@ static int stop_publisher(struct nats_fwd *f)
 	return 0;
 }
 
+/* At exit, core NATS, the publisher thread joined: the records that
+ * the library's reconnect buffer holds, which its close drops (the
+ * connection still away, and not back since: count_held()). */
+static uint64_t held_at_close(struct nats_fwd *f)
+{
+	if (f->held == 0 || !natsConnection_IsReconnecting(f->nc) ||
+	    reconnections(f->nc) != f->held_round)
+		return 0;
+	return f->held;
+}
+
 int nfwd_close(struct nats_fwd *f)
 {
 	const char *text = NULL;
-	uint64_t left;
+	uint64_t left, dropped = 0;
 	int rc, stuck = 0, refused;
 
 	if (f->js)
 		drain_window(f);
+	else if (stop_publisher(f) < 0)
+		stuck = 1;
 	else
-		stuck = stop_publisher(f) < 0;
+		dropped = held_at_close(f);
 	/* flushed: a refusal came before the PONG, on_async_error() or not */
 	refused = !stuck && natsConnection_GetLastError(f->nc, &text) ==
 				    NATS_NOT_PERMITTED;
@@ -955,6 +1008,14 @@ int nfwd_close(struct nats_fwd *f)
 	rc = failed(f);
 	if (rc && !f->failure_told)
 		fprintf(stderr, "mdsub: %s\n", f->failure);
+	if (dropped) {
+		fprintf(stderr, "mdsub: nats: no server back at exit: the "
+			"last %" PRIu64 " messages published waited in the "
+			"client library's reconnect buffer and are dropped\n",
+			dropped);
+		if (!rc)
+			rc = -ENOTCONN;
+	}
 	pthread_mutex_unlock(&f->mu);
 	if (stuck) {
 		/* the publisher holds the connection: leave both to exit() */
