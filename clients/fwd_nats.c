@@ -105,7 +105,7 @@ struct nats_fwd {
 	uint64_t held;          /* core NATS: published in a row while the
 				   library reconnected, in its reconnect
 				   buffer (publish_core()) */
-	uint64_t held_round;    /* the library's reconnections before them */
+	unsigned long held_round; /* the reconnections told before them */
 	uint64_t reported_errors, report_ns;
 	uint64_t reported_skips, skip_report_ns;
 };
@@ -501,28 +501,18 @@ static int append(struct nats_fwd *f, const struct delivery *d)
 
 /* ------------------------------------------------------ core NATS */
 
-/* The reconnections nc made so far (0 if the library cannot say). */
-static uint64_t reconnections(natsConnection *nc)
-{
-	natsStatistics *st = NULL;
-	uint64_t n = 0;
-
-	if (natsStatistics_Create(&st) == NATS_OK &&
-	    natsConnection_GetStats(nc, st) == NATS_OK)
-		(void)natsStatistics_GetCounts(st, NULL, NULL, NULL, NULL, &n);
-	natsStatistics_Destroy(st);
-	return n;
-}
-
 /* r handed to the library while it reconnects: it went to the library's
  * reconnect buffer, which the next connection sends and a close drops
  * (libnats 3.4.1, src/conn.c: natsConn_bufferWrite() appends to
  * nc->pending from the loss of the connection until a new one is up,
  * which sends and frees it, all under the connection's lock that
  * natsConnection_IsReconnecting() takes). f->held counts such records
- * since the last reconnection; a publish that finds the library
- * connected sets it to 0 (publish_core()). Under f->mu. */
-static void count_held(struct nats_fwd *f, uint64_t round)
+ * since the last reconnection (`round`: the reconnections told so far,
+ * nats_guard_reconnections(), not the library's own count, which
+ * counts connections that then fail their handshake too); a publish
+ * that finds the library connected sets it to 0 (publish_core()).
+ * Under f->mu. */
+static void count_held(struct nats_fwd *f, unsigned long round)
 {
 	if (f->held == 0 || round != f->held_round) {
 		f->held = 0; /* a reconnection between sent what it held */
@@ -538,7 +528,8 @@ static void publish_core(struct nats_fwd *f, const struct rec *r)
 	natsMsg *m = make_msg(f, r);
 	natsStatus s = m ? natsConnection_PublishMsg(f->nc, m) : NATS_NO_MEMORY;
 	int away = s == NATS_OK && natsConnection_IsReconnecting(f->nc);
-	uint64_t round = away ? reconnections(f->nc) : 0;
+	unsigned long round = away ? nats_guard_reconnections(f->nc_held.guard)
+				   : 0;
 
 	natsMsg_Destroy(m);
 	pthread_mutex_lock(&f->mu);
@@ -975,7 +966,7 @@ static int stop_publisher(struct nats_fwd *f)
 static uint64_t held_at_close(struct nats_fwd *f)
 {
 	if (f->held == 0 || !natsConnection_IsReconnecting(f->nc) ||
-	    reconnections(f->nc) != f->held_round)
+	    nats_guard_reconnections(f->nc_held.guard) != f->held_round)
 		return 0;
 	return f->held;
 }

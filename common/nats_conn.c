@@ -245,10 +245,11 @@ static void tell_established(natsConnection *nc, void *closure, int first)
 }
 
 /* natsConnectionHandler: the connection is up again, on the library's
- * callback thread, in order with the other callbacks: the local address
- * of the connection as it is now. */
+ * callback thread, in order with the other callbacks: counted, and the
+ * local address of the connection as it is now. */
 static void on_reconnected(natsConnection *nc, void *closure)
 {
+	nats_guard_reconnected((unsigned long)(uintptr_t)closure);
 	tell_established(nc, closure, 0);
 }
 

@@ -44,6 +44,7 @@ struct nats_guard {
 	unsigned long cuts_told; /* guard_mu: by nats_guard_back_off() */
 	const char *last_cut;    /* guard_mu: why, or NULL */
 	struct peer local;       /* guard_mu: its connection's, or zero */
+	unsigned long reconnections; /* guard_mu: nats_guard_reconnected() */
 	size_t n;
 	struct peer peer[PEERS_MAX];
 };
@@ -461,14 +462,20 @@ void nats_guard_release(struct nats_guard *g)
 	free(g);
 }
 
-unsigned long nats_guard_cuts(struct nats_guard *g)
+/* A count of a hold's, read under guard_mu. */
+static unsigned long count_of(const unsigned long *count)
 {
 	unsigned long n;
 
 	pthread_mutex_lock(&guard_mu);
-	n = g->cuts;
+	n = *count;
 	pthread_mutex_unlock(&guard_mu);
 	return n;
+}
+
+unsigned long nats_guard_cuts(struct nats_guard *g)
+{
+	return count_of(&g->cuts);
 }
 
 const char *nats_guard_last_cut(struct nats_guard *g)
@@ -506,6 +513,20 @@ void nats_guard_established(unsigned long id, const char *ip, int port,
 		if (g->id == id && (!first || !g->local.addr.family))
 			g->local = local;
 	pthread_mutex_unlock(&guard_mu);
+}
+
+void nats_guard_reconnected(unsigned long id)
+{
+	pthread_mutex_lock(&guard_mu);
+	for (struct nats_guard *g = guard_holds; g; g = g->next)
+		if (g->id == id)
+			g->reconnections++;
+	pthread_mutex_unlock(&guard_mu);
+}
+
+unsigned long nats_guard_reconnections(struct nats_guard *g)
+{
+	return count_of(&g->reconnections);
 }
 
 int nats_guard_back_off(unsigned long id)

@@ -111,4 +111,13 @@ unsigned long nats_guard_id(const struct nats_guard *g);
 void nats_guard_established(unsigned long id, const char *ip, int port,
 			    int first);
 
+/* The connection of the hold numbered id is up again: told from the
+ * library's reconnected handler, which libnats 3.4.1 calls once it sent
+ * what its reconnect buffer held (src/conn.c _doReconnect());
+ * nothing once released. */
+void nats_guard_reconnected(unsigned long id);
+
+/* How many times g's connection was told up again so far. */
+unsigned long nats_guard_reconnections(struct nats_guard *g);
+
 #endif /* MDBUS_NATS_GUARD_H */
