@@ -171,6 +171,13 @@ static void *helper(void *arg)
 			f->seen = w;
 		f->wf.pos = f->seen;
 		st = atomic_load_explicit(&f->m.hdr->pub_state, memory_order_acquire);
+		/* A state change cuts the sleep short too (a close or a new
+		 * publisher wakes sleepers); wait_ready() compares with the
+		 * state signalled last, as the helper does (compared with an
+		 * older one, each look found it changed: a readiness at
+		 * every re-arm for as long as the publisher stayed stopped). */
+		f->wf.watch_pub_state = 1;
+		f->wf.pub_state = last;
 		if (st != last || (replaying ? archive_ready(f)
 					     : wait_ready(&f->m, &f->wf))) {
 			last = st;
@@ -181,10 +188,6 @@ static void *helper(void *arg)
 			wait_bell_sleep(&f->bell, f->wf.rings_seen, REPLAY_NAP_NS);
 			continue;
 		}
-		/* A state change from here on cuts the sleep short too (a
-		 * close or a new publisher wakes sleepers). */
-		f->wf.watch_pub_state = 1;
-		f->wf.pub_state = last;
 		(void)wait_step(&f->m, MDBUS_WAIT_BLOCK, &f->wf, 0, UINT64_MAX);
 	}
 	atomic_store_explicit(&f->exited, 1, memory_order_release);

@@ -19,7 +19,9 @@
  * while the reader waited for the archive (the reader then goes on in the
  * ring). A reader that names an archive its publisher
  * does not announce gets a readable descriptor at once (the helper waited
- * for archive_next, which nobody moves). Threaded: also run by TSan.
+ * for archive_next, which nobody moves). A publisher that stops makes the
+ * descriptor readable once, not at every re-arm while it stays stopped.
+ * Threaded: also run by TSan.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -753,6 +755,45 @@ static void with_stopped_archive(void)
 	mdbus_sub_close(rd.s);
 }
 
+/*
+ * The publisher stops (mdbus_pub_close()) with the reader caught up: the
+ * descriptor becomes readable once for the change, and not again until
+ * something else happens (the helper compared each later state with the
+ * one before the stop and made it readable at every re-arm: 100-300
+ * thousand empty readiness a second, a CPU taken). A publisher back on
+ * the channel makes it readable again, and its messages are read.
+ */
+static void with_stopped_idle(void)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct reader rd;
+	mdbus_pub_t *p;
+	int n;
+
+	channel = "subfd.idle";
+	p = tu_pub_open(channel, &cfg);
+	publish_upto(p, 0, 10);
+	memset(&rd, 0, sizeof rd);
+	rd.s = tu_sub_open(channel, NULL, MDBUS_START_OLDEST, 0, MDBUS_WAIT_BLOCK);
+	rd.fd = mdbus_sub_fd(rd.s);
+	TU_CHECK(rd.fd >= 0);
+	TU_CHECK_EQ(wake_and_drain(&rd, "the first 10"), 10);
+	TU_CHECK_EQ(readable_within(rd.fd, 50), 0);
+	mdbus_pub_close(p);
+	TU_CHECK_EQ(wake_and_drain(&rd, "the publisher stopped"), 0);
+	for (n = 0; n < 100 && readable_within(rd.fd, 3); n++)
+		drain(&rd);
+	if (n)
+		tu_fail("descriptor readable %d times in a row with nothing "
+			"new after the publisher stopped", n);
+	p = tu_pub_open(channel, &cfg);
+	publish_upto(p, 10, 15);
+	while (rd.next < 15)
+		wake_and_drain(&rd, "a publisher back");
+	mdbus_pub_close(p);
+	mdbus_sub_close(rd.s);
+}
+
 int main(void)
 {
 	tu_init("t_subfd", 120);
@@ -767,6 +808,7 @@ int main(void)
 	with_refused_file();
 	with_stopped_archive();
 	with_killed_archive();
+	with_stopped_idle();
 	tu_note("ok");
 	return 0;
 }
