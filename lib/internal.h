@@ -164,6 +164,8 @@ const char *seg_dir(const char *dir);
  * The mapping keeps our inode allocated, so no new file can reuse it. */
 int seg_map_renamed(const struct seg_map *m, const char *dir,
 		    const char *channel);
+/* The same for the segment file's path (seg_path()'s). */
+int seg_path_renamed(const struct seg_map *m, const char *path);
 
 /* ---- pub_archive.c (doc/protocol.md, "Archive") ---- */
 
@@ -680,6 +682,9 @@ void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce);
  * archive flushes on its own delay); so does mdbus_sub_fd()'s helper for
  * a reader of the archive. */
 #define REPLAY_NAP_NS 1000000L
+/* A reader without a live publisher looks at the channel's name this
+ * often (sub.c check_name(), sub_fd.c name_moved()). */
+#define NAME_CHECK_NS 100000000ULL
 
 /* The helper thread behind mdbus_sub_fd(). open makes the eventfd and
  * starts the thread (returns the descriptor or a negated errno); stop
@@ -689,9 +694,13 @@ void sub_wait_for(const mdbus_sub_t *s, struct wait_for *wf, int announce);
  * sub_fd_replaying() tells the helper each change of it (NULL: no-op). */
 struct sub_fd;
 int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
-		const struct wait_for *wf, int replaying);
+		const struct wait_for *wf, int replaying, const char *path);
 int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
-		 const struct wait_for *wf, int replaying);
+		 const struct wait_for *wf, int replaying, const char *path);
+/* 1 once the helper found the channel's name (`path`, seg_path()'s)
+ * referring to another file than the mapping's while no publisher was
+ * active, as a waiting read does (sub.c check_name()). */
+int sub_fd_renamed(const struct sub_fd *f);
 void sub_fd_replaying(struct sub_fd *f, int replaying);
 void sub_fd_stop(struct sub_fd *f);
 /* Makes the descriptor readable now (messages are there to look at). */

@@ -267,14 +267,20 @@ int seg_fd_is_named(int fd, const char *dir, const char *channel)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+int seg_path_renamed(const struct seg_map *m, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return st.st_dev != m->dev || st.st_ino != m->ino;
+}
+
 int seg_map_renamed(const struct seg_map *m, const char *dir,
 		    const char *channel)
 {
 	char path[PATH_MAX];
-	struct stat st;
 
 	seg_path(path, sizeof(path), dir, channel);
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	return st.st_dev != m->dev || st.st_ino != m->ino;
+	return seg_path_renamed(m, path);
 }

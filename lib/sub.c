@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "segment.h"
 
 #define REOPEN_WAIT_MS 1000
 #define CORRUPT_LOOK_EVERY 256 /* not_ready(): a power of two */
@@ -44,8 +46,6 @@
 #define READ_HOLD 2	/* read_fast(): read, and at such a position */
 #define SKIP_BATCH 4096 /* messages before a start time stepped over per
 			  * try_read() */
-#define NAME_CHECK_NS 100000000ULL /* a reader without a live publisher
-				      looks at the channel's name this often */
 #define OPEN_POLL_NS 100000000ULL  /* the waiting open looks at least this
 				      often (inotify may miss nothing, a
 				      signal between two looks it does) */
@@ -698,6 +698,12 @@ static int not_ready(struct mdbus_sub *s)
 	if (atomic_load_explicit(&s->m.hdr->pub_state, memory_order_acquire) ==
 	    SEG_PUB_REPLACED)
 		return MDBUS_EREPLACED;
+	/* the name taken by a new segment, as a waiting read or
+	 * mdbus_sub_fd()'s helper found it (check_name()) */
+	if (s->renamed || (s->fd && sub_fd_renamed(s->fd))) {
+		s->renamed = 1;
+		return MDBUS_EREPLACED;
+	}
 	/* A write count past pos while pos's slot holds an older stamp or
 	 * writing(pos): no publisher leaves that (step 3 comes before step
 	 * 4, doc/protocol.md "Publishing"), and a waiting reader would find
@@ -1495,14 +1501,24 @@ mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len, struct mdbus_msg *msg,
 	return read_any(s, buf, len, msg, timeout_ns);
 }
 
+/* What mdbus_sub_fd()'s helper waits for, and the channel's name as a
+ * path (PATH_MAX bytes). */
+static void fd_watch(const mdbus_sub_t *s, struct wait_for *wf, char *path)
+{
+	sub_wait_for(s, wf, 1);
+	seg_path(path, PATH_MAX, seg_dir(s->dir), s->channel);
+}
+
 MDBUS_EXPORT int mdbus_sub_fd(mdbus_sub_t *s)
 {
 	struct wait_for wf;
 
+	char path[PATH_MAX];
+
 	if (s->fd)
 		return sub_fd_number(s->fd);
-	sub_wait_for(s, &wf, 1);
-	return sub_fd_open(&s->fd, &s->m, &wf, s->replaying);
+	fd_watch(s, &wf, path);
+	return sub_fd_open(&s->fd, &s->m, &wf, s->replaying, path);
 }
 
 /* ----------------------------------------------------------- accessors */
@@ -1668,10 +1684,11 @@ MDBUS_EXPORT int mdbus_sub_reopen(mdbus_sub_t *s, enum mdbus_start start,
 	sub_fd_stop(s->fd);
 	r = reopen(s, start, seq);
 	if (s->fd) {
+		char path[PATH_MAX];
 		int started;
 
-		sub_wait_for(s, &wf, 1);
-		started = sub_fd_start(s->fd, &s->m, &wf, s->replaying);
+		fd_watch(s, &wf, path);
+		started = sub_fd_start(s->fd, &s->m, &wf, s->replaying, path);
 		if (r == 0 && started < 0) /* the descriptor would go dead */
 			r = err_set(started, "mdbus_sub_fd()'s helper: %s",
 				    strerror(-started));

@@ -29,11 +29,23 @@
  * (s->replaying, the application's thread): it tells the helper through
  * `replaying` and rings the helper's bell, which cuts short a sleep on
  * either.
+ *
+ * A segment file whose name a new publisher's segment took after it was
+ * removed (rm, mdbus_unlink()) is marked by nobody: a waiting read looks
+ * at the name every 100 ms while no publisher is active (sub.c
+ * check_name()), and so does the helper, between its sleeps (at most
+ * 100 ms each, wait.c); when the name refers to another file it sets
+ * `renamed`, which the handle's next read that finds nothing returns as
+ * MDBUS_EREPLACED, and makes the descriptor readable (libmdbus(3),
+ * "Replacement and reopening"). Before, the application waited on the
+ * descriptor for ever.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -68,6 +80,9 @@ struct sub_fd {
 	uint64_t seen_next;       /* archive_next when last signalled */
 	uint64_t live_look_ns;    /* CLOCK_MONOTONIC of the next look at the
 				     archive's publisher */
+	char path[PATH_MAX];      /* the channel's name, as a path */
+	uint64_t name_look_ns;    /* CLOCK_MONOTONIC of the next look at it */
+	_Atomic int renamed;      /* set by the helper; relaxed both sides */
 };
 
 /* Readable until the application reads it; waits for that read. */
@@ -153,6 +168,27 @@ static void signal_now(struct sub_fd *f)
 	signal_and_wait(f);
 }
 
+/* Whether the channel's name now refers to another file while no
+ * publisher is active (a live one keeps its name), looked at every
+ * NAME_CHECK_NS: then `renamed` is set, once. */
+static int name_moved(struct sub_fd *f)
+{
+	struct mdbus_pub_info info;
+	uint64_t now = clock_mono_ns();
+
+	if (now < f->name_look_ns ||
+	    atomic_load_explicit(&f->renamed, memory_order_relaxed))
+		return 0;
+	f->name_look_ns = now + NAME_CHECK_NS;
+	seg_pub_info(f->m.hdr, &info);
+	if (info.state == MDBUS_PUB_ACTIVE ||
+	    seg_path_renamed(&f->m, f->path) != 1)
+		return 0;
+	/* Relaxed: a flag that publishes nothing else (sub_fd_renamed()) */
+	atomic_store_explicit(&f->renamed, 1, memory_order_relaxed);
+	return 1;
+}
+
 static void *helper(void *arg)
 {
 	struct sub_fd *f = arg;
@@ -189,16 +225,20 @@ static void *helper(void *arg)
 			continue;
 		}
 		(void)wait_step(&f->m, MDBUS_WAIT_BLOCK, &f->wf, 0, UINT64_MAX);
+		if (name_moved(f))
+			signal_now(f);
 	}
 	atomic_store_explicit(&f->exited, 1, memory_order_release);
 	return NULL;
 }
 
 int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
-		 const struct wait_for *wf, int replaying)
+		 const struct wait_for *wf, int replaying, const char *path)
 {
 	int r;
 
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	f->name_look_ns = 0; /* at once */
 	f->m = *m;
 	f->wf = *wf;
 	f->wf.state = &f->ws;
@@ -212,6 +252,7 @@ int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
 	atomic_store_explicit(&f->replaying, replaying, memory_order_relaxed);
 	atomic_store_explicit(&f->stop, 0, memory_order_relaxed);
 	atomic_store_explicit(&f->exited, 0, memory_order_relaxed);
+	atomic_store_explicit(&f->renamed, 0, memory_order_relaxed);
 	r = pthread_create(&f->thread, NULL, helper, f);
 	if (r)
 		return -r;
@@ -263,7 +304,7 @@ void sub_fd_stop(struct sub_fd *f)
 }
 
 int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
-		const struct wait_for *wf, int replaying)
+		const struct wait_for *wf, int replaying, const char *path)
 {
 	struct sub_fd *f = calloc(1, sizeof(*f));
 	int r;
@@ -276,7 +317,7 @@ int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
 		free(f);
 		return r;
 	}
-	r = sub_fd_start(f, m, wf, replaying);
+	r = sub_fd_start(f, m, wf, replaying, path);
 	if (r < 0) {
 		close(f->efd);
 		free(f);
@@ -284,6 +325,12 @@ int sub_fd_open(struct sub_fd **out, const struct seg_map *m,
 	}
 	*out = f;
 	return f->efd;
+}
+
+int sub_fd_renamed(const struct sub_fd *f)
+{
+	/* Relaxed: the flag alone (name_moved()) */
+	return atomic_load_explicit(&f->renamed, memory_order_relaxed);
 }
 
 int sub_fd_number(const struct sub_fd *f)

@@ -20,7 +20,9 @@
  * ring). A reader that names an archive its publisher
  * does not announce gets a readable descriptor at once (the helper waited
  * for archive_next, which nobody moves). A publisher that stops makes the
- * descriptor readable once, not at every re-arm while it stays stopped.
+ * descriptor readable once, not at every re-arm while it stays stopped;
+ * a segment left by a killed publisher, its name taken by a new one,
+ * makes it readable and the next read returns MDBUS_EREPLACED.
  * Threaded: also run by TSan.
  */
 #include <dirent.h>
@@ -794,6 +796,73 @@ static void with_stopped_idle(void)
 	mdbus_sub_close(rd.s);
 }
 
+/* In a process of its own: a publisher of `channel` that published
+ * 0..59 (the ring holds 64), then waits to be killed. */
+static int killable_publisher(void *arg)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open(channel, &cfg);
+
+	(void)arg;
+	publish_upto(p, 0, 60);
+	atomic_store_explicit(&sh->ready, 1, memory_order_release);
+	for (;;)
+		tu_sleep_ms(1000);
+	return 0;
+}
+
+/*
+ * The publisher is killed (its state stays active), the channel's files
+ * removed and the channel made again by a new publisher: nobody marks
+ * the old segment. The descriptor becomes readable and the next read
+ * returns MDBUS_EREPLACED, as a waiting read does (libmdbus(3),
+ * "Replacement and reopening"); the reader reopens and reads the new
+ * segment. Before, the descriptor never became readable and the reads
+ * returned -EAGAIN for ever.
+ */
+static void with_orphan(void)
+{
+	struct mdbus_pub_config cfg = tu_config(SLOT, 16, 4, MDBUS_MODE_OVERWRITE);
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	struct reader rd;
+	mdbus_pub_t *p;
+	uint64_t v;
+	pid_t pid;
+	int n;
+
+	channel = "subfd.orphan";
+	atomic_store_explicit(&sh->ready, 0, memory_order_relaxed);
+	pid = tu_spawn(killable_publisher, NULL);
+	tu_await(&sh->ready, 1, 60, "publisher ready");
+	memset(&rd, 0, sizeof rd);
+	rd.s = tu_sub_open(channel, NULL, MDBUS_START_OLDEST, 0, MDBUS_WAIT_BLOCK);
+	rd.fd = mdbus_sub_fd(rd.s);
+	TU_CHECK(rd.fd >= 0);
+	TU_CHECK_EQ(wake_and_drain(&rd, "the first 60"), 60);
+	tu_kill_reap(pid);
+	TU_CHECK(mdbus_channel_remove(channel, tu_dir(), MDBUS_UNLINK_FORCE) > 0);
+	p = tu_pub_open(channel, &cfg);
+	if (!readable_within(rd.fd, 5000))
+		tu_fail("descriptor not readable within 5 s: the channel made "
+			"again by a new publisher");
+	TU_CHECK_EQ(read(rd.fd, &v, sizeof v), (ssize_t)sizeof v);
+	TU_CHECK_RC(mdbus_sub_try_read(rd.s, buf, sizeof buf, &m), MDBUS_EREPLACED);
+	TU_CHECK_RC(mdbus_sub_try_read(rd.s, buf, sizeof buf, &m), MDBUS_EREPLACED);
+	TU_CHECK_RC(mdbus_sub_reopen(rd.s, MDBUS_START_OLDEST, 0), 0);
+	publish_upto(p, 0, 5);
+	rd.next = 0;
+	while (rd.next < 5)
+		wake_and_drain(&rd, "the new segment's messages");
+	/* a message read meanwhile costs one needless readiness, no more */
+	for (n = 0; n < 3 && readable_within(rd.fd, 300); n++)
+		drain(&rd);
+	TU_CHECK(n <= 1);
+	TU_CHECK_EQ(rd.next, 5);
+	mdbus_pub_close(p);
+	mdbus_sub_close(rd.s);
+}
+
 int main(void)
 {
 	tu_init("t_subfd", 120);
@@ -809,6 +878,7 @@ int main(void)
 	with_stopped_archive();
 	with_killed_archive();
 	with_stopped_idle();
+	with_orphan();
 	tu_note("ok");
 	return 0;
 }
