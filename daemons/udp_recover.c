@@ -9,9 +9,9 @@
  * packets are suspect (a real gap is not followed by the messages it
  * lacks); those it overtakes or contradicts are discarded, and counted.
  *
- * Without a re-request server, the gap before the first held packets is
- * taken as lost when jump_confirm packets in a row continue them with no
- * packet of the stream in between, as a stream that really lost a packet
+ * Without a re-request server, the gaps before held packets are taken as
+ * lost when jump_confirm packets in a row continue one of them with no
+ * packet of the stream in between, as a stream that really lost packets
  * does (a heartbeat continues them too).
  *
  * With one (retransmit), each gap before a trusted held packet is asked
@@ -355,26 +355,26 @@ static void hold_live(struct udp *u, const unsigned char *p, size_t n,
 	link_copy(u, at ? at : pp, p, n, h, 0, chain, now);
 }
 
-/* No server: takes the gap before the first held packets as lost when
- * jump_confirm packets in a row continued them. */
+/* No server: when jump_confirm packets in a row continued a held packet,
+ * the stream went on past every gap before it: those gaps are lost and
+ * the packets held before it are taken. Any run counts, not only the
+ * first held packets' (a second gap close behind the first left the
+ * first run short of jump_confirm for good: the channel held everything
+ * until the held list was full and the feed jump_window ahead, then took
+ * a jump, its messages not lost to readers but gone). */
 static void adopt_confirmed(struct udp *u)
 {
-	struct held *x = u->rec->head;
-	uint64_t end;
+	struct held *x, *last = NULL;
 
-	if (!x)
+	for (x = u->rec->head; x; x = x->next)
+		if (chain_of(u->rec, x) >= u->conf.jump_confirm)
+			last = x;
+	if (!last)
 		return;
-	for (end = x->end; x && x->seq <= end; x = x->next) {
-		if (chain_of(u->rec, x) >= u->conf.jump_confirm) {
-			for (struct held *y = u->rec->head; y != x->next;
-			     y = y->next)
-				y->trusted = 1;
-			expire_front(u);
-			return;
-		}
-		if (x->end > end)
-			end = x->end;
-	}
+	for (x = u->rec->head; x != last->next; x = x->next)
+		x->trusted = 1;
+	while (u->rec->head && u->rec->head->trusted)
+		expire_front(u);
 }
 
 /* A packet that continues the stream was published: the held live
