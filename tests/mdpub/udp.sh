@@ -43,6 +43,20 @@ receive() {
 	sleep 0.2 # the reader up before the first packet
 }
 
+# read_back NAME WHAT LOST N...: the reader $READ of channel NAME ended
+# having read, in order, the messages m<N> (type 9, N letters), and
+# counted LOST lost
+read_back() {
+	rb=$1 what=$2 lost=$3
+	shift 3
+	wait "$READ" || fail "reader $what"
+	grep '^M' "$WORK/$rb.out" >"$WORK/got"
+	for m in "$@"; do echo "M 9 $m"; done >"$WORK/want"
+	diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages $what"
+	grep -q " lost $lost\$" "$WORK/$rb.out" ||
+		fail "readers do not see the $lost lost: $(grep ' lost ' "$WORK/$rb.out")"
+}
+
 # an address not on this host: mdpub does not start, the reason logged once
 channel nobind.conf nobind source=udp listen=192.0.2.1:1 sender=127.0.0.1
 refused nobind "192.0.2.1:1: bind: Cannot assign requested address"
@@ -250,11 +264,7 @@ counted h "channel h: in 11 out 11 malformed 0 gaps 1 (lost 2) "
 counted h "channel h: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 3 refuted 0$"
 grep -q "gap: messages 9..10 lost" "$WORK/h.log" || fail "gap 9..10 not logged"
 stop "$PID"
-wait "$READ" || fail "reader of held packets"
-grep '^M' "$WORK/h.out" >"$WORK/got"
-printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 2\nM 9 3\nM 9 4\n' >"$WORK/want"
-diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages among held packets"
-grep -q ' lost 2$' "$WORK/h.out" || fail "readers do not see the 2 lost: $(grep ' lost ' "$WORK/h.out")"
+read_back h "among held packets" 2 1 2 3 4 1 2 3 4 2 3 4
 
 # two gaps close together (2, then 4), jump_confirm packets continuing
 # the second run: both lost at once, everything else published. Before,
@@ -277,11 +287,7 @@ grep -q "gap: messages 4..4 lost" "$WORK/k.log" || fail "gap 4 not logged"
 send FEED 10 65535
 wait_log k "session 'FEED      ' ended"
 stop "$PID"
-wait "$READ" || fail "reader of two gaps"
-grep '^M' "$WORK/k.out" >"$WORK/got"
-printf 'M 9 1\nM 9 3\nM 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
-diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages around two gaps"
-grep -q ' lost 2$' "$WORK/k.out" || fail "readers do not see the 2 lost: $(grep ' lost ' "$WORK/k.out")"
+read_back k "around two gaps" 2 1 3 1 2 3 4 1
 
 # retransmit to a server that never answers: a gap waits, held packets
 # behind it; the end of the session and a new one give it up at once
