@@ -114,6 +114,7 @@ struct channel {
 	atomic_int stats_state; /* STATS_*: channel_request_stats() */
 	int stop_sent; /* main thread: channel_request_stop() was called */
 	struct log_limit drop_limit;
+	struct log_limit skip_limit; /* refused skips (a source's forged gaps) */
 	struct counters n;
 };
 
@@ -327,8 +328,9 @@ static int try_skip(struct channel *ch, uint64_t n)
 		return 0;
 	if (rc == MDBUS_EBACKPRESSURE)
 		return 1;
-	log_msg(LOG_ERR, "channel %s: skipping %llu sequence numbers: %s",
-		channel_name(ch), (unsigned long long)n, mdbus_strerror(rc));
+	log_limited(&ch->skip_limit, LOG_ERR, "channel %s: skipping %llu "
+		    "sequence numbers: %s", channel_name(ch),
+		    (unsigned long long)n, mdbus_strerror(rc));
 	return -1;
 }
 
@@ -827,6 +829,7 @@ int channel_start(struct channel **out, struct chan_conf *conf,
 	ch->main_loop = main_loop;
 	ch->done_w = done;
 	ch->drop_limit.burst = 10;
+	ch->skip_limit.burst = 10;
 	rc = channel_open(ch, err, errlen);
 	if (rc == 0)
 		rc = start_thread(ch, err, errlen);

@@ -327,6 +327,13 @@ _Static_assert(offsetof(struct seg_consumer, waiting) == 64 &&
 /* The largest write count a publisher may reach (mdbus_pub_skip() refuses
  * to go past it): well below where 2(n+1)+1 would wrap. */
 #define SEQ_LIMIT MDBUS_SEQ_MAX
+/* The largest write count a skip reaches (mdbus_pub_skip()): half of it,
+ * so that what follows is 2^61 messages from SEQ_LIMIT (centuries at any
+ * rate). A skip to just below SEQ_LIMIT (a forged gap the udp source was
+ * told, a recording's numbers replayed with --keep-seq) let the next
+ * messages take the count past it, where every reader refuses the
+ * segment as corrupt, and a restarted publisher resumed there. */
+#define SKIP_LIMIT (SEQ_LIMIT / 2)
 static inline uint64_t stamp_complete(uint64_t n) { return (n + 1) << 1; }
 static inline uint64_t stamp_writing(uint64_t n) { return ((n + 1) << 1) | 1; }
 /* The message a non-zero stamp belongs to. */

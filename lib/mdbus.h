@@ -224,7 +224,8 @@ int mdbus_pub_abort(mdbus_pub_t *pub);
  * they read), exactly as messages overwritten before they were read. For
  * a publisher that keeps another numbering, e.g. a replay that keeps the
  * recorded sequence numbers (mdpub --keep-seq). Writes at most capacity
- * slot stamps. Returns 0, MDBUS_ECLAIMED, -EOVERFLOW past 2^62, or in
+ * slot stamps. Returns 0, MDBUS_ECLAIMED, -EOVERFLOW past 2^61 (half of
+ * MDBUS_SEQ_MAX: what follows a skip stays far below it), or in
  * lossless mode MDBUS_EBACKPRESSURE: nothing skipped (the position stays),
  * a reader has not read a message whose slot a stamp would take. When
  * that reader joined while the stamps were written, those written stay

@@ -857,8 +857,8 @@ MDBUS_EXPORT int mdbus_pub_skip(mdbus_pub_t *p, uint64_t n)
 		return MDBUS_ECLAIMED;
 	if (n == 0)
 		return 0;
-	if (to < n || to > SEQ_LIMIT)
-		return -EOVERFLOW; /* stamps would wrap (layout.h) */
+	if (to < n || to > SKIP_LIMIT)
+		return -EOVERFLOW; /* too close to SEQ_LIMIT (layout.h) */
 	r = room_for(p, p->next + count - 1);
 	if (r == 0)
 		r = mark_skipped(p, count, to);

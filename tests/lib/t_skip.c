@@ -574,17 +574,32 @@ static void archive_sealed_gone(void)
 
 /* A skip that would take the write count to where stamps wrap (a
  * recording's sequence numbers near 2^64 replayed with --keep-seq) is
- * refused, and the channel goes on as it was. */
+ * refused, and the channel goes on as it was; so is one past 2^61, whose
+ * next messages could take the count past 2^62, where readers refuse the
+ * segment (before, a skip to 2^62 - 1 was taken: two messages later no
+ * reader could open the channel). One to 2^61 is taken, and the
+ * channel is read from there. */
 static void wrap(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
 	mdbus_pub_t *p = tu_pub_open("skip.wrap", &c);
+	unsigned char buf[40];
+	mdbus_sub_t *s;
+	struct mdbus_msg m;
 
 	TU_CHECK_RC(mdbus_pub_skip(p, UINT64_MAX - 4), -EOVERFLOW);
 	TU_CHECK_RC(mdbus_pub_skip(p, (1ULL << 62) + 1), -EOVERFLOW);
+	TU_CHECK_RC(mdbus_pub_skip(p, (1ULL << 62) - 1), -EOVERFLOW);
+	TU_CHECK_RC(mdbus_pub_skip(p, (1ULL << 61) + 1), -EOVERFLOW);
 	TU_CHECK_EQ(mdbus_pub_position(p), 0);
 	TU_CHECK_RC(mdbus_pub_skip(p, 1000), 0);
 	TU_CHECK_EQ(mdbus_pub_position(p), 1000);
+	TU_CHECK_RC(mdbus_pub_skip(p, (1ULL << 61) - 1000), 0);
+	TU_CHECK_RC(tu_publish_seq(p, 1ULL << 61, buf, 0, sizeof buf), 0);
+	s = tu_sub_open("skip.wrap", NULL, MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof buf, &m), 0);
+	TU_CHECK_EQ(m.seq, 1ULL << 61);
+	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 }
 
