@@ -199,6 +199,10 @@ int mold_reader_init(struct mold_reader *r, const unsigned char *pkt,
 	r->off = MOLD_HEADER_LEN;
 	r->left = h->count == MOLD_COUNT_END ? 0 : h->count;
 	r->seq = h->seq;
+	/* the number after the last message must exist: a receiver takes
+	 * it as the next one expected, and 0 means none */
+	if (h->seq > UINT64_MAX - r->left)
+		return -EBADMSG;
 	return 0;
 }
 

@@ -141,7 +141,8 @@ struct mold_reader {
 
 /* Decodes the header of a datagram (as mold_header_decode()) and makes r
  * iterate its blocks. A heartbeat or end of session that carries bytes
- * after the header is -EBADMSG. */
+ * after the header is -EBADMSG, and so is a packet whose last message
+ * would be numbered 2^64 - 1 or past it (the next number would wrap). */
 int mold_reader_init(struct mold_reader *r, const unsigned char *pkt,
 		     size_t len, struct mold_header *h);
 

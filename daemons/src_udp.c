@@ -545,7 +545,8 @@ static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 		return;
 	}
 	if (rc < 0) {
-		malformed(u, "a heartbeat or end of session with message blocks");
+		malformed(u, udp_msgs(&h) ? "messages numbered up to 2^64 - 1"
+			  : "a heartbeat or end of session with message blocks");
 		return;
 	}
 	if (memcmp(p, u->session, MOLD_SESSION_LEN) && session_open(u)) {

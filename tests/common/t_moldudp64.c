@@ -319,6 +319,20 @@ static void t_malformed(void **state)
 	pkt[20] = pkt[21] = 0xff;
 	assert_int_equal(read_all(pkt, sizeof known, &blocks), -EMSGSIZE);
 	assert_int_equal(blocks, 0);
+	/* two messages numbered from 2^64 - 1: the second's number, and
+	 * the next expected one, would wrap to 0 (the udp source then took
+	 * any packet as the start of a new stream) */
+	memcpy(pkt, known, sizeof known);
+	memset(pkt + MOLD_SEQ_OFF, 0xff, 8);
+	assert_int_equal(read_all(pkt, sizeof known, &blocks), -EBADMSG);
+	assert_int_equal(blocks, 0);
+	/* from 2^64 - 2: the last is 2^64 - 1, the next expected would wrap */
+	pkt[MOLD_SEQ_OFF + 7] = 0xfe;
+	assert_int_equal(read_all(pkt, sizeof known, &blocks), -EBADMSG);
+	/* from 2^64 - 3: the next expected is 2^64 - 1 */
+	pkt[MOLD_SEQ_OFF + 7] = 0xfd;
+	assert_int_equal(read_all(pkt, sizeof known, &blocks), 0);
+	assert_int_equal(blocks, 2);
 	/* a bus message shorter than its 12-byte header */
 	assert_int_equal(mold_msg_decode(known + 22, MDBUS_UDP_MSG_LEN - 1, &m),
 			 -EBADMSG);
