@@ -327,10 +327,21 @@ static int open_error_passes(int err, enum open_retry retry)
 	       (err == MDBUS_ECORRUPT || err == MDBUS_ENOTREADY);
 }
 
-/* A segment of another user than ours or root's, in a directory any
- * user may write, read with no owner named (--owner, MDBUS_OWNER): that
+/* Who besides root and the owner may make files in the directory st:
+ * "any user", "users of its group" (a group not root's), or NULL. */
+static const char *dir_makers(const struct stat *st)
+{
+	if (st->st_mode & S_IWOTH)
+		return "any user";
+	if ((st->st_mode & S_IWGRP) && st->st_gid != 0)
+		return "users of its group";
+	return NULL;
+}
+
+/* A segment of another user than ours or root's, in a directory other
+ * users may write, read with no owner named (--owner, MDBUS_OWNER): that
  * user is trusted, to feed this reader and to end it (SIGBUS, by
- * truncating the file), and anyone could have made the file under the
+ * truncating the file), and they could have made the file under the
  * channel's name first (libmdbus(3), "Permissions and security"). Said
  * on stderr once for each owner of the channel's segment. */
 static void warn_trust(const struct app *a, struct chan *c)
@@ -341,7 +352,7 @@ static void warn_trust(const struct app *a, struct chan *c)
 	struct stat st;
 
 	if (owner == 0 || owner == geteuid() || owner == c->trust_said ||
-	    owner_expected() || stat(dir, &st) < 0 || !(st.st_mode & S_IWOTH))
+	    owner_expected() || stat(dir, &st) < 0 || !dir_makers(&st))
 		return;
 	c->trust_said = owner;
 	(void)user_text(owner, user, sizeof user);
@@ -349,9 +360,9 @@ static void warn_trust(const struct app *a, struct chan *c)
 	put_str(stderr, STR_TEXT, user, sizeof user);
 	fprintf(stderr, "'s segment (uid %u) in ", (unsigned)owner);
 	put_str(stderr, STR_TEXT, dir, SIZE_MAX);
-	fputs(", where any user may make one: name the publisher's user "
-	      "with --owner (or MDBUS_OWNER) to refuse anyone else's\n",
-	      stderr);
+	fprintf(stderr, ", where %s may make one: name the publisher's user "
+		"with --owner (or MDBUS_OWNER) to refuse anyone else's\n",
+		dir_makers(&st));
 }
 
 /* Opens c with cfg. Returns 0; the library's code, c->sub NULL, for an

@@ -121,8 +121,8 @@ static int parse_rotate(const char *s, int64_t *sec)
 }
 
 /* Whether the directories above the archive (its real parent and each
- * one up) are fit to hold it: root's or ours, none writable by anyone
- * without the sticky bit (dirs_trusted()). Else the owner of one could
+ * one up) are fit to hold it: root's or ours, none writable by other
+ * users without the sticky bit (dirs_trusted()). Else the owner of one could
  * rename the archive away while we write into it (by its descriptor)
  * and put his own directory under its name: readers would count every
  * archived message lost, and the next start would refuse his directory.
@@ -148,7 +148,8 @@ static int parents_fit(const char *path, char *err, size_t errlen)
 			 (unsigned)geteuid());
 	else if (r == DIRS_OPEN)
 		snprintf(err, errlen, "archive %s: %s above it is writable by "
-			 "anyone and not sticky (chmod +t or o-w it)", path, at);
+			 "%s and not sticky (chmod +t or go-w it)", path, at,
+			 dirs_writers(&st));
 	return r < 0 ? r : r ? -EPERM : 0;
 }
 

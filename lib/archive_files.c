@@ -237,6 +237,18 @@ int arch_open_read(int dirfd, const char *name, uid_t owner)
 	return fd;
 }
 
+const char *dirs_writers(const struct stat *st)
+{
+	if (st->st_mode & S_ISVTX)
+		return NULL;
+	if (st->st_mode & S_IWOTH)
+		return "anyone";
+	/* root's group: root's own; any other may hold other users */
+	if ((st->st_mode & S_IWGRP) && st->st_gid != 0)
+		return "its group";
+	return NULL;
+}
+
 int dirs_trusted(const char *path, char *at, size_t len, struct stat *st)
 {
 	char real[PATH_MAX], *slash;
@@ -252,7 +264,7 @@ int dirs_trusted(const char *path, char *at, size_t len, struct stat *st)
 			return -errno;
 		if (st->st_uid != 0 && st->st_uid != me)
 			return DIRS_OWNER;
-		if ((st->st_mode & S_IWOTH) && !(st->st_mode & S_ISVTX))
+		if (dirs_writers(st))
 			return DIRS_OPEN;
 		if (strcmp(real, "/") == 0)
 			return 0;

@@ -217,14 +217,19 @@ int arch_open_dir(const char *path);
 
 /* Whether every directory of the real path of `path` (a directory),
  * itself included, is root's or this effective user's (else DIRS_OWNER)
- * and none writable by anyone without the sticky bit (else DIRS_OPEN),
- * so that no other user can rename what is in it, or it, away and put
- * his own in its place. 0, DIRS_OWNER or DIRS_OPEN with the directory in
- * `at` and its stat in *st, or a negated errno (at: what was resolved). */
+ * and none writable by other users without the sticky bit (else
+ * DIRS_OPEN, dirs_writers()), so that no other user can rename what is
+ * in it, or it, away and put his own in its place. 0, DIRS_OWNER or
+ * DIRS_OPEN with the directory in `at` and its stat in *st, or a negated
+ * errno (at: what was resolved). */
 #define DIRS_OWNER 1
 #define DIRS_OPEN 2
 struct stat;
 int dirs_trusted(const char *path, char *at, size_t len, struct stat *st);
+/* Who besides its owner may rename what is in the directory st: "anyone"
+ * (writable by others), "its group" (writable by a group not root's),
+ * or NULL (neither, or sticky: only a file's owner renames it). */
+const char *dirs_writers(const struct stat *st);
 /* Opens name in dirfd for reading: never through a symbolic link, never
  * blocking, only a regular file of one link owned by owner. Returns the
  * descriptor, or -ELOOP, -EPERM (another owner, more links), -EINVAL (not

@@ -70,11 +70,12 @@ int seg_check_dir(const char *dir)
 		return err_set(-errno, "segment directory %s: %s", d, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return err_set(-ENOTDIR, "segment directory %s is not a directory", d);
-	if ((st.st_mode & S_IWOTH) && !(st.st_mode & S_ISVTX))
-		return err_set(-EPERM, "segment directory %s is writable by anyone "
-			       "and not sticky: anyone could rename segments away "
-			       "and put his own there; chmod +t it, or use a "
-			       "directory only trusted users can write", d);
+	if (dirs_writers(&st))
+		return err_set(-EPERM, "segment directory %s is writable by %s "
+			       "and not sticky: they could rename segments away "
+			       "and put their own there; chmod +t it, or use a "
+			       "directory only trusted users can write", d,
+			       dirs_writers(&st));
 	return 0;
 }
 
@@ -98,9 +99,9 @@ int seg_check_pub_dir(const char *dir)
 			       (unsigned)geteuid());
 	if (r == DIRS_OPEN)
 		return err_set(-EPERM, "segment directory %s: %s is writable by "
-			       "anyone and not sticky: anyone could rename what "
-			       "is in it away and put his own in its place; "
-			       "chmod +t or o-w it", d, at);
+			       "%s and not sticky: they could rename what is "
+			       "in it away and put their own in its place; "
+			       "chmod +t or go-w it", d, at, dirs_writers(&st));
 	return 0;
 }
 

@@ -396,31 +396,56 @@ static void locked_by_reader(void)
 	mdbus_pub_close(p);
 }
 
-/* A segment directory anyone may write without the sticky bit: anyone
- * could rename our segment away and put his own in its place. */
-static void open_directory(void)
+/* Publisher and reader of channel opendir in dir, mode `mode`: both
+ * refused, the refusal naming `who` and the fix (who NULL: both taken). */
+static void dir_with_mode(const char *dir, mode_t mode, const char *who)
 {
 	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
 	struct mdbus_sub_config sc;
-	char dir[512];
 	mdbus_sub_t *s;
 	mdbus_pub_t *p;
 
-	snprintf(dir, sizeof dir, "%s/open", tu_dir());
-	TU_CHECK(mkdir(dir, 0700) == 0 && chmod(dir, 0777) == 0);
+	TU_CHECK(chmod(dir, mode) == 0);
 	c.dir = dir;
 	mdbus_sub_config_init(&sc);
 	sc.dir = dir;
-	TU_CHECK_RC(mdbus_pub_open(&p, "opendir", &c), -EPERM);
-	if (!strstr(mdbus_last_error(), "sticky"))
-		tu_fail("refusal \"%s\" does not name the fix", mdbus_last_error());
-	TU_CHECK_RC(mdbus_sub_open(&s, "opendir", &sc), -EPERM);
-	TU_CHECK(chmod(dir, 01777) == 0);
+	if (who) {
+		TU_CHECK_RC(mdbus_pub_open(&p, "opendir", &c), -EPERM);
+		if (!strstr(mdbus_last_error(), "sticky") ||
+		    !strstr(mdbus_last_error(), who))
+			tu_fail("refusal \"%s\" does not name %s and the fix",
+				mdbus_last_error(), who);
+		TU_CHECK_RC(mdbus_sub_open(&s, "opendir", &sc), -EPERM);
+		return;
+	}
 	TU_CHECK_RC(mdbus_pub_open(&p, "opendir", &c), 0);
 	TU_CHECK_RC(mdbus_sub_open(&s, "opendir", &sc), 0);
 	mdbus_sub_close(s);
 	mdbus_pub_close(p);
 	TU_CHECK_RC(mdbus_unlink("opendir", dir), 0);
+}
+
+/* A segment directory anyone may write without the sticky bit: anyone
+ * could rename our segment away and put his own in its place; so could
+ * the members of a group that may write it (not root's), which passed
+ * before (attack run: nobody, of the directory's group, put his own
+ * segment in place of root's, and root's readers read it). */
+static void open_directory(void)
+{
+	gid_t other = getgid() ? getgid() : 65534; /* not root's group */
+	char dir[512];
+
+	snprintf(dir, sizeof dir, "%s/open", tu_dir());
+	TU_CHECK(mkdir(dir, 0700) == 0);
+	dir_with_mode(dir, 0777, "anyone");
+	dir_with_mode(dir, 01777, NULL);
+	TU_CHECK(chown(dir, (uid_t)-1, other) == 0);
+	dir_with_mode(dir, 0770, "its group");
+	dir_with_mode(dir, 01770, NULL);
+	if (getuid() == 0) { /* root's group: root's own */
+		TU_CHECK(chown(dir, (uid_t)-1, 0) == 0);
+		dir_with_mode(dir, 0770, NULL);
+	}
 	TU_CHECK(rmdir(dir) == 0);
 }
 

@@ -150,6 +150,16 @@ status 0 env MDBUS_DIR="$TOP" "$MDSUB" -u -q nameless 2>"$WORK/err"
 chmod 0755 "$TOP"
 grep -qx "mdsub: nameless: warning: reading user $nameless's segment (uid $nameless) in $TOP, where any user may make one: .*" \
 	"$WORK/err" || fail "nameless, 1777: $(cat "$WORK/err")"
+# and once the users of a group other than root's may write there (its
+# sticky bit lets them make files, not rename ours); not root's group
+chgrp "$(id -g nobody)" "$TOP" && chmod 1775 "$TOP" || fail "group directory"
+status 0 env MDBUS_DIR="$TOP" "$MDSUB" -u -q nameless 2>"$WORK/err"
+grep -qx "mdsub: nameless: warning: reading user $nameless's segment (uid $nameless) in $TOP, where users of its group may make one: .*" \
+	"$WORK/err" || fail "nameless, 1775 of nobody's group: $(cat "$WORK/err")"
+chgrp 0 "$TOP"
+status 0 env MDBUS_DIR="$TOP" "$MDSUB" -u -q nameless 2>"$WORK/err"
+chmod 0755 "$TOP"
+grep -q "warning" "$WORK/err" && fail "root's group: $(cat "$WORK/err")"
 # --owner=root refuses nobody's files outright, naming the owner
 status 1 "$MDSUB" --owner=root --status fake >"$WORK/refused" 2>/dev/null
 grep -q "^fake: unreadable: channel fake: the segment belongs to uid $nobody, not to the expected owner (uid 0)" \
