@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -328,14 +329,20 @@ static int open_error_passes(int err, enum open_retry retry)
 }
 
 /* Who besides root and the owner may make files in the directory st:
- * "any user", "users of its group" (a group not root's), or NULL. */
+ * "any user", "users of its group" (a group not root's, nor the owner's
+ * primary group, which the user private group scheme gives each user
+ * alone: libmdbus refuses the one without the sticky bit the same way,
+ * lib/dir_trust.c), or NULL. */
 static const char *dir_makers(const struct stat *st)
 {
+	struct passwd *pw;
+
 	if (st->st_mode & S_IWOTH)
 		return "any user";
-	if ((st->st_mode & S_IWGRP) && st->st_gid != 0)
-		return "users of its group";
-	return NULL;
+	if (!(st->st_mode & S_IWGRP) || st->st_gid == 0)
+		return NULL;
+	pw = getpwuid(st->st_uid);
+	return pw && pw->pw_gid == st->st_gid ? NULL : "users of its group";
 }
 
 /* A segment of another user than ours or root's, in a directory other

@@ -11,9 +11,6 @@
  * timestamp in UTC with nanoseconds: names sort by sequence, and a
  * sequence or a time maps to a file from the names alone. A reader lists
  * the directory once, and picks files from the sorted list.
- *
- * Also dirs_trusted(), the check of a directory's path that publishers
- * make of their segment directory and mdpub of its archive's parent.
  */
 #define _GNU_SOURCE /* timegm() */
 #include <dirent.h>
@@ -237,38 +234,3 @@ int arch_open_read(int dirfd, const char *name, uid_t owner)
 	return fd;
 }
 
-const char *dirs_writers(const struct stat *st)
-{
-	if (st->st_mode & S_ISVTX)
-		return NULL;
-	if (st->st_mode & S_IWOTH)
-		return "anyone";
-	/* root's group: root's own; any other may hold other users */
-	if ((st->st_mode & S_IWGRP) && st->st_gid != 0)
-		return "its group";
-	return NULL;
-}
-
-int dirs_trusted(const char *path, char *at, size_t len, struct stat *st)
-{
-	char real[PATH_MAX], *slash;
-	uid_t me = geteuid();
-
-	snprintf(at, len, "%s", path);
-	if (!realpath(path, real))
-		return -errno;
-	/* the directory itself, then each parent up to "/" */
-	for (;;) {
-		snprintf(at, len, "%s", real);
-		if (stat(real, st) < 0)
-			return -errno;
-		if (st->st_uid != 0 && st->st_uid != me)
-			return DIRS_OWNER;
-		if (dirs_writers(st))
-			return DIRS_OPEN;
-		if (strcmp(real, "/") == 0)
-			return 0;
-		slash = strrchr(real, '/'); /* realpath(): absolute */
-		slash[slash == real] = '\0';
-	}
-}

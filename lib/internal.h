@@ -227,8 +227,9 @@ int arch_open_dir(const char *path);
 struct stat;
 int dirs_trusted(const char *path, char *at, size_t len, struct stat *st);
 /* Who besides its owner may rename what is in the directory st: "anyone"
- * (writable by others), "its group" (writable by a group not root's),
- * or NULL (neither, or sticky: only a file's owner renames it). */
+ * (writable by others), "its group" (writable by a group not root's nor
+ * the owner's private one), or NULL (neither, or sticky: only a file's
+ * owner renames it). dir_trust.c */
 const char *dirs_writers(const struct stat *st);
 /* Opens name in dirfd for reading: never through a symbolic link, never
  * blocking, only a regular file of one link owned by owner. Returns the

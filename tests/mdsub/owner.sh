@@ -160,6 +160,25 @@ chgrp 0 "$TOP"
 status 0 env MDBUS_DIR="$TOP" "$MDSUB" -u -q nameless 2>"$WORK/err"
 chmod 0755 "$TOP"
 grep -q "warning" "$WORK/err" && fail "root's group: $(cat "$WORK/err")"
+# a user's directory of his private group (the group of his name, his
+# primary one, no other member: Debian's daemon), 0775 as umask 002
+# makes it: his publisher takes it, and readers read it (a group may
+# write it, but it lets nobody else); another group's is refused
+if [ "$(getent passwd daemon | cut -d: -f4)" = "$(getent group daemon | cut -d: -f3)" ] &&
+	[ -z "$(getent group daemon | cut -d: -f4)" ]; then
+	UPG=$TOP/upg
+	mkdir -m 0775 "$UPG" && chown daemon:daemon "$UPG" || fail "daemon's directory"
+	runuser -u daemon -- env MDBUS_DIR="$UPG" "$TOOL" pub upg 2 ||
+		fail "a directory of daemon's private group refused"
+	status 0 env MDBUS_DIR="$UPG" "$MDSUB" --owner=daemon -u -q upg 2>"$WORK/err"
+	chgrp "$(id -g nobody)" "$UPG"
+	runuser -u daemon -- env MDBUS_DIR="$UPG" "$TOOL" pub upg2 2 \
+		2>"$WORK/err" && fail "a directory of nobody's group taken"
+	grep -q "writable by its group and not sticky" "$WORK/err" ||
+		fail "nobody's group: $(cat "$WORK/err")"
+else
+	echo "no user daemon with a private group: that case not run"
+fi
 # --owner=root refuses nobody's files outright, naming the owner
 status 1 "$MDSUB" --owner=root --status fake >"$WORK/refused" 2>/dev/null
 grep -q "^fake: unreadable: channel fake: the segment belongs to uid $nobody, not to the expected owner (uid 0)" \

@@ -1,0 +1,95 @@
+/*
+ * dir_trust.c - whether a directory's path is safe to hold a channel's
+ * files: the check publishers make of their segment directory and
+ * mdpub of its archive's parent (dirs_trusted()), and who besides a
+ * directory's owner may rename what is in it (dirs_writers(), which
+ * readers also apply to their segment directory). Used by libmdbus and
+ * built into mdpub (daemons/archive.c).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define NSS_BUF_MAX (1u << 20) /* a passwd or group entry's text at most */
+
+/*
+ * Whether gid is uid's own group under the user private group scheme
+ * (Debian's adduser, and most distributions, give each user a group of
+ * the user's name as primary group; with umask 002 the directories the
+ * user makes are then group-writable): the group has the user's name,
+ * is the user's primary group and lists no other member. Such a group
+ * lets nobody else write. Looked up with the reentrant calls (the
+ * library may run in any thread); anything not found is "no".
+ */
+static int private_group(uid_t uid, gid_t gid)
+{
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	size_t size = 4096;
+	char *buf = NULL;
+	int r, own = 0;
+
+	for (;;) {
+		char *more = realloc(buf, size);
+
+		if (!more)
+			break;
+		buf = more;
+		r = getpwuid_r(uid, &pw, buf, size / 2, &pwp);
+		if (r == 0 && pwp)
+			r = getgrgid_r(gid, &gr, buf + size / 2, size / 2, &grp);
+		if (r != ERANGE || size >= NSS_BUF_MAX)
+			break;
+		size *= 2;
+	}
+	if (pwp && grp && pw.pw_gid == gid && strcmp(gr.gr_name, pw.pw_name) == 0)
+		own = !gr.gr_mem[0] ||
+		      (strcmp(gr.gr_mem[0], pw.pw_name) == 0 && !gr.gr_mem[1]);
+	free(buf);
+	return own;
+}
+
+const char *dirs_writers(const struct stat *st)
+{
+	if (st->st_mode & S_ISVTX)
+		return NULL;
+	if (st->st_mode & S_IWOTH)
+		return "anyone";
+	/* root's group: root's own; any other may hold other users */
+	if ((st->st_mode & S_IWGRP) && st->st_gid != 0 &&
+	    !private_group(st->st_uid, st->st_gid))
+		return "its group";
+	return NULL;
+}
+
+int dirs_trusted(const char *path, char *at, size_t len, struct stat *st)
+{
+	char real[PATH_MAX], *slash;
+	uid_t me = geteuid();
+
+	snprintf(at, len, "%s", path);
+	if (!realpath(path, real))
+		return -errno;
+	/* the directory itself, then each parent up to "/" */
+	for (;;) {
+		snprintf(at, len, "%s", real);
+		if (stat(real, st) < 0)
+			return -errno;
+		if (st->st_uid != 0 && st->st_uid != me)
+			return DIRS_OWNER;
+		if (dirs_writers(st))
+			return DIRS_OPEN;
+		if (strcmp(real, "/") == 0)
+			return 0;
+		slash = strrchr(real, '/'); /* realpath(): absolute */
+		slash[slash == real] = '\0';
+	}
+}
