@@ -507,11 +507,17 @@ static int append(struct nats_fwd *f, const struct delivery *d)
  * nc->pending from the loss of the connection until a new one is up,
  * which sends and frees it, all under the connection's lock that
  * natsConnection_IsReconnecting() takes). f->held counts such records
- * since the last reconnection (`round`: the reconnections told so far,
- * nats_guard_reconnections(), not the library's own count, which
- * counts connections that then fail their handshake too); a publish
- * that finds the library connected sets it to 0 (publish_core()).
- * Under f->mu. */
+ * since the last reconnection (`round`: the reconnections told so far
+ * when r was handed over, nats_guard_reconnections(), not the library's
+ * own count, which counts connections that then fail their handshake
+ * too); a publish that finds the library connected sets it to 0
+ * (publish_core()). Under f->mu.
+ *
+ * The library tells a reconnection later, on its callback thread: a
+ * connection that is up again and lost again before that, with nothing
+ * published meanwhile, leaves the count on the records before it (sent)
+ * and after it (held) alike, and held_at_close() then says none (mdsub(1)
+ * BUGS). libnats 3.4.1 has no call that says it at once. */
 static void count_held(struct nats_fwd *f, unsigned long round)
 {
 	if (f->held == 0 || round != f->held_round) {
@@ -525,11 +531,11 @@ static void count_held(struct nats_fwd *f, unsigned long round)
  * server does not read (the publisher thread only, f->mu not held). */
 static void publish_core(struct nats_fwd *f, const struct rec *r)
 {
+	/* before the publish: one told after it may have sent r */
+	unsigned long round = nats_guard_reconnections(f->nc_held.guard);
 	natsMsg *m = make_msg(f, r);
 	natsStatus s = m ? natsConnection_PublishMsg(f->nc, m) : NATS_NO_MEMORY;
 	int away = s == NATS_OK && natsConnection_IsReconnecting(f->nc);
-	unsigned long round = away ? nats_guard_reconnections(f->nc_held.guard)
-				   : 0;
 
 	natsMsg_Destroy(m);
 	pthread_mutex_lock(&f->mu);
@@ -551,7 +557,7 @@ static void publish_core(struct nats_fwd *f, const struct rec *r)
 static void *publisher_main(void *arg)
 {
 	struct nats_fwd *f = arg;
-	int stuck;
+	int stuck, flushed;
 
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
@@ -577,10 +583,13 @@ static void *publisher_main(void *arg)
 	}
 	stuck = f->failure_rc == -EPROTO;
 	pthread_mutex_unlock(&f->mu);
-	if (!stuck) /* a flush waits its whole time on a connection away */
-		natsConnection_FlushTimeout(f->nc,
-					    (int64_t)(f->o->ack_wait_ns / 1000000));
+	/* a flush waits its whole time on a connection away; one that
+	 * works sent what the reconnect buffer held (its PING came after) */
+	flushed = !stuck && natsConnection_FlushTimeout(f->nc,
+			(int64_t)(f->o->ack_wait_ns / 1000000)) == NATS_OK;
 	pthread_mutex_lock(&f->mu);
+	if (flushed)
+		f->held = 0;
 	f->publisher_done = 1;
 	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->mu);
