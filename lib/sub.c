@@ -1512,7 +1512,6 @@ static void fd_watch(const mdbus_sub_t *s, struct wait_for *wf, char *path)
 MDBUS_EXPORT int mdbus_sub_fd(mdbus_sub_t *s)
 {
 	struct wait_for wf;
-
 	char path[PATH_MAX];
 
 	if (s->fd)
