@@ -31,8 +31,8 @@
  */
 static int private_group(uid_t uid, gid_t gid)
 {
-	struct passwd pw, *pwp = NULL;
-	struct group gr, *grp = NULL;
+	struct passwd pw, *pwp;
+	struct group gr, *grp;
 	size_t size = 4096;
 	char *buf = NULL;
 	int r, own = 0;
@@ -40,6 +40,8 @@ static int private_group(uid_t uid, gid_t gid)
 	for (;;) {
 		char *more = realloc(buf, size);
 
+		pwp = NULL; /* nothing found in a buffer that moved */
+		grp = NULL;
 		if (!more)
 			break;
 		buf = more;
