@@ -55,7 +55,8 @@
 
 static const char *const udp_counters[] = {
 	"duplicate", "session", "malformed", "jump", "adopted", "jumped",
-	"requests", "recovered", "sender", "discarded", "refuted", NULL,
+	"requests", "recovered", "sender", "discarded", "refuted", "overflow",
+	NULL,
 };
 
 static const char *const ts_names[] = {"now", "sender", NULL};
@@ -574,15 +575,56 @@ static int from_sender(struct udp *u, const struct sockaddr_storage *from,
 	return 0;
 }
 
+/* The kernel's count of the datagrams it dropped on the socket, as it
+ * stood when this one was queued (SO_RXQ_OVFL; no such message while it
+ * is 0): the ones dropped since the last are counted, and logged with
+ * the fix, rate-limited (log_limited()). */
+static void count_overflow(struct udp *u, int fd, const struct msghdr *mh)
+{
+	const struct cmsghdr *c;
+	uint32_t now, fresh;
+	int bytes = 0;
+	socklen_t len = sizeof(bytes);
+
+	for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR((struct msghdr *)mh,
+						      (struct cmsghdr *)c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
+		    c->cmsg_len < CMSG_LEN(sizeof(now)))
+			continue;
+		memcpy(&now, CMSG_DATA(c), sizeof(now));
+		fresh = now - u->dropped; /* the kernel's count wraps */
+		if (fresh == 0)
+			return;
+		u->dropped = now;
+		channel_count(u->base.ch, UDP_OVERFLOW, fresh);
+		(void)getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, &len);
+		log_limited(&u->overflow_limit, LOG_WARNING, "channel %s: the "
+			    "kernel dropped %u datagrams, the socket's receive "
+			    "queue full (%d bytes): raise rcvbuf, or mdpub fell "
+			    "behind its feed", name_of(u), (unsigned)fresh,
+			    bytes);
+		return;
+	}
+}
+
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct udp *u = w->data;
 
 	for (int i = 0; i < PACKETS_PER_CB && !channel_paused(u->base.ch); i++) {
 		struct sockaddr_storage from;
-		socklen_t fromlen = sizeof from;
-		ssize_t n = recvfrom(w->fd, u->pkt, sizeof(u->pkt), MSG_TRUNC,
-				     (void *)&from, &fromlen);
+		union {
+			char buf[CMSG_SPACE(sizeof(uint32_t))];
+			struct cmsghdr align;
+		} control;
+		struct iovec iov = {.iov_base = u->pkt, .iov_len = sizeof(u->pkt)};
+		struct msghdr mh = {
+			.msg_name = &from, .msg_namelen = sizeof(from),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = control.buf,
+			.msg_controllen = sizeof(control.buf),
+		};
+		ssize_t n = recvmsg(w->fd, &mh, MSG_TRUNC);
 
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -591,7 +633,8 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 					    strerror(errno));
 			return;
 		}
-		if (from_sender(u, &from, fromlen))
+		count_overflow(u, w->fd, &mh);
+		if (from_sender(u, &from, mh.msg_namelen))
 			handle_packet(u, u->pkt, (size_t)n);
 	}
 	if (channel_paused(u->base.ch))
@@ -679,6 +722,9 @@ static int open_socket(const struct udp_conf *c, char *where,
 	rc = join_group(c, fd, ai, err, errlen);
 	if (rc == 0 && c->rcvbuf)
 		rc = set_rcvbuf(c, fd, err, errlen);
+	if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &(int){1},
+				  sizeof(int)) < 0)
+		rc = sockopt_error(c, "SO_RXQ_OVFL", err, errlen);
 	freeaddrinfo(ai);
 	if (rc < 0) {
 		close(fd);
@@ -702,6 +748,7 @@ static void udp_stop(struct source *src)
 	recover_stop(u);
 	log_limit_flush(&u->bad_limit, LOG_WARNING);
 	log_limit_flush(&u->jump_limit, LOG_WARNING);
+	log_limit_flush(&u->overflow_limit, LOG_WARNING);
 	ev_io_stop(u->base.loop, &u->io_w);
 	close(u->io_w.fd);
 	addr_allow_free(&u->sender);
@@ -726,6 +773,7 @@ static int udp_start(struct source **out, const void *conf,
 		return source_nomem(err, errlen);
 	}
 	u->bad_limit.burst = u->jump_limit.burst = 10;
+	u->overflow_limit.burst = 10;
 	if (u->conf.session) {
 		memset(u->want, ' ', sizeof(u->want));
 		memcpy(u->want, u->conf.session, strlen(u->conf.session));

@@ -32,6 +32,8 @@ enum {
 	UDP_DISCARDED, /* held ahead, then overtaken or contradicted by the
 			* stream, or no room */
 	UDP_REFUTED,   /* held ahead, past the server's next number */
+	UDP_OVERFLOW,  /* datagrams the kernel dropped: the socket's receive
+			* queue was full (SO_RXQ_OVFL) */
 };
 
 struct udp_conf {
@@ -99,6 +101,9 @@ struct udp {
 	uint64_t expected;               /* next message number, 0 unknown */
 	struct log_limit bad_limit;
 	struct log_limit jump_limit;
+	struct log_limit overflow_limit;
+	uint32_t dropped;                /* the socket's drop count last seen
+					  * (SO_RXQ_OVFL, wraps) */
 	struct addr_allow sender;        /* conf.sender; empty: anyone */
 	unsigned nheld;                  /* the jump and those continuing it */
 	uint64_t held_next;              /* what a packet continuing them has */

@@ -106,6 +106,16 @@ port_of() {
 		"$WORK/$1.log" | tail -n 1
 }
 
+# receive NAME: mdpub with $WORK/NAME.conf ($PID), $PORT once the channel
+# exists, and a reader of it until its end ($READ, into $WORK/NAME.out)
+receive() {
+	start "$1" -c "$WORK/$1.conf"
+	PORT=$(port_of "$1")
+	"$READER" --until down --dump "$1" >"$WORK/$1.out" &
+	READ=$!
+	sleep 0.2 # the reader up before the first packet
+}
+
 # stop PID [SIGNAL]: signals mdpub and fails unless it exits 0
 stop() {
 	kill -"${2:-TERM}" "$1" || fail "kill $1"

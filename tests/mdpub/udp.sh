@@ -33,16 +33,6 @@ send() { # send SESSION SEQ COUNT [BLOCK-FILES...]: one datagram
 msg 9 a >"$WORK/m1"; msg 9 bb >"$WORK/m2"; msg 9 ccc >"$WORK/m3"; msg 9 dddd >"$WORK/m4"
 msg 9 XXXXXXX >"$WORK/mx"
 
-# receive NAME: mdpub with $WORK/NAME.conf ($PID), $PORT once the channel
-# exists, and a reader of it until its end ($READ, into $WORK/NAME.out)
-receive() {
-	start "$1" -c "$WORK/$1.conf"
-	PORT=$(port_of "$1")
-	"$READER" --until down --dump "$1" >"$WORK/$1.out" &
-	READ=$!
-	sleep 0.2 # the reader up before the first packet
-}
-
 # read_back NAME WHAT LOST N...: the reader $READ of channel NAME ended
 # having read, in order, the messages m<N> (type 9, N letters), and
 # counted LOST lost
@@ -106,7 +96,7 @@ send FEED 3 1 "$WORK/m1"
 send FEED 4 1 "$WORK/m2"
 send EVIL 2 0
 counted any "channel any: in 1 out 1 malformed 0 gaps 0 (lost 0) "
-counted any "channel any: source udp: duplicate 0 session 4 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
+counted any "channel any: source udp: duplicate 0 session 4 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0 overflow 0$"
 grep -q "channel any: session 'EVIL      '$" "$WORK/any.log" || fail "the forged session not taken"
 stop "$PID"
 
@@ -128,7 +118,7 @@ send B 1 1 "$WORK/m2"             # the sender's new session
 send B 2 65535
 wait_log s "session 'B         ' ended"
 counted s "channel s: in 2 out 2 malformed 0 gaps 0 (lost 0) "
-counted s "channel s: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 3 discarded 0 refuted 0$"
+counted s "channel s: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 3 discarded 0 refuted 0 overflow 0$"
 grep -q "EVIL" "$WORK/s.log" && fail "the forged session was seen"
 stop "$PID"
 wait "$READ" || fail "reader of s"
@@ -166,7 +156,7 @@ printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages"
 grep -q ' lost 4$' "$WORK/u.out" || fail "readers do not see the 4 lost: $(grep ' lost ' "$WORK/u.out")"
 counted u "channel u: in 5 out 5 malformed 3 gaps 2 (lost 4) "
-counted u "channel u: source udp: duplicate 1 session 0 malformed 3 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
+counted u "channel u: source udp: duplicate 1 session 0 malformed 3 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0 overflow 0$"
 grep -q "gap: messages 4..5 lost" "$WORK/u.log" || fail "gap not logged"
 stop "$PID"
 
@@ -198,7 +188,7 @@ grep '^M' "$WORK/f.out" >"$WORK/got"
 printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages after the forged packet"
 counted f "channel f: in 9 out 9 malformed 0 gaps 0 (lost 0) "
-counted f "channel f: source udp: duplicate 1 session 1 malformed 0 jump 4 adopted 1 jumped 94 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
+counted f "channel f: source udp: duplicate 1 session 1 malformed 0 jump 4 adopted 1 jumped 94 requests 0 recovered 0 sender 0 discarded 0 refuted 0 overflow 0$"
 grep -q "channel f: packet of sequence 4611686018427387904 while 3 is expected: a jump beyond jump_window, held until 3 packets continue it" \
 	"$WORK/f.log" || fail "forged jump not logged"
 grep -q "channel f: sequence jumps from 6 to 100, confirmed by 3 packets continuing it" \
@@ -233,7 +223,7 @@ grep '^M' "$WORK/g.out" >"$WORK/got"
 printf 'M 9 1\nM 9 2\nM 9 3\nM 9 4\nM 9 1\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages among forged packets"
 counted g "channel g: in 5 out 5 malformed 0 gaps 0 (lost 0) "
-counted g "channel g: source udp: duplicate 0 session 0 malformed 0 jump 6 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
+counted g "channel g: source udp: duplicate 0 session 0 malformed 0 jump 6 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0 overflow 0$"
 stop "$PID"
 
 # packets ahead are held, not believed: one forged at the number the
@@ -261,7 +251,7 @@ send FEED 14 0                   # continued 3 times: 9 and 10 lost
 send FEED 14 65535
 wait_log h "session 'FEED      ' ended"
 counted h "channel h: in 11 out 11 malformed 0 gaps 1 (lost 2) "
-counted h "channel h: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 3 refuted 0$"
+counted h "channel h: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 3 refuted 0 overflow 0$"
 grep -q "gap: messages 9..10 lost" "$WORK/h.log" || fail "gap 9..10 not logged"
 stop "$PID"
 read_back h "among held packets" 2 1 2 3 4 1 2 3 4 2 3 4
@@ -281,7 +271,7 @@ send FEED 7 1 "$WORK/m3"
 send FEED 8 1 "$WORK/m4"         # ...3 times: 2 and 4 lost
 send FEED 9 1 "$WORK/m1"         # the stream, in order
 counted k "channel k: in 7 out 7 malformed 0 gaps 2 (lost 2) "
-counted k "channel k: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
+counted k "channel k: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0 overflow 0$"
 grep -q "gap: messages 2..2 lost" "$WORK/k.log" || fail "gap 2 not logged"
 grep -q "gap: messages 4..4 lost" "$WORK/k.log" || fail "gap 4 not logged"
 send FEED 10 65535
@@ -309,7 +299,7 @@ send RB 2 1 "$WORK/m3"
 send RB 5 65535                  # end of session: 3 and 4 missing
 wait_log r "gap: messages 3..4 lost"
 counted r "channel r: in 5 out 5 malformed 0 gaps 2 (lost 4) "
-counted r "channel r: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests [1-9][0-9]* recovered 0 sender 0 discarded 0 refuted 0$"
+counted r "channel r: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests [1-9][0-9]* recovered 0 sender 0 discarded 0 refuted 0 overflow 0$"
 stop "$PID"
 wait "$READ" || fail "reader with retransmit"
 grep '^M' "$WORK/r.out" >"$WORK/got"

@@ -123,7 +123,7 @@ relay 1 --session=FEED -- sender=127.0.0.1
 wait_log dst1 "channel dst: session 'FEED      '"
 forge ahead $AHEAD
 forge other 1 2
-check 1 "duplicate 0 session 2 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 3 refuted 0"
+check 1 "duplicate 0 session 2 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 3 refuted 0 overflow 0"
 grep -q "packet of session 'OTHER     ' while 'FEED      ' is not ended: held until 3 packets continue it" \
 	"$WORK/dst1.log" || fail "run 1: the other session's packet not logged"
 
@@ -133,8 +133,8 @@ relay 2 --session=FEED --retransmit=127.0.0.1:$RTX_PORT --linger=1 -- \
 	sender=127.0.0.1 "retransmit=127.0.0.1:$RTX_PORT"
 wait_log dst2 "channel dst: session 'FEED      '"
 forge ahead $AHEAD
-check 2 "duplicate [0-9]* session 0 malformed 0 jump 0 adopted 0 jumped 0 requests [0-9]* recovered [0-9]* sender 0 discarded [0-3] refuted [0-3]"
-set -- $(sed -n 's/.* discarded \([0-9]*\) refuted \([0-9]*\)$/\1 \2/p' "$WORK/dst2.log" | tail -n 1)
+check 2 "duplicate [0-9]* session 0 malformed 0 jump 0 adopted 0 jumped 0 requests [0-9]* recovered [0-9]* sender 0 discarded [0-3] refuted [0-3] overflow 0"
+set -- $(sed -n 's/.* discarded \([0-9]*\) refuted \([0-9]*\) overflow 0$/\1 \2/p' "$WORK/dst2.log" | tail -n 1)
 [ $(($1 + $2)) = 3 ] || fail "run 2: discarded $1 + refuted $2 is not 3"
 grep -q "0 refused (allow 0," "$WORK/fwd2.log" || fail "run 2: requests refused: $(cat "$WORK/fwd2.log")"
 
@@ -150,12 +150,12 @@ forged 3b FEED $(seq 50 100 $N)
 forge 3 -b 127.0.0.2 1 2 3 $(seq 100 100 $N)
 forge 3o -b 127.0.0.2 1 2 3 4 5
 forge 3b $(seq 50 100 $N)
-check 3 "duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender $((3 + N / 100 + 5 + N / 100)) discarded 0 refuted 0"
+check 3 "duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender $((3 + N / 100 + 5 + N / 100)) discarded 0 refuted 0 overflow 0"
 
 # the default session name: ten random letters and digits (the forwarder
 # sends from 127.0.0.1, the forged packets of the runs before too)
 relay 4 -- sender=127.0.0.1
-check 4 "duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0"
+check 4 "duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0 overflow 0"
 name=$(sed -n "s/.*channel dst: session '\(.*\)'$/\1/p" "$WORK/dst4.log")
 echo "session: '$name'"
 echo "$name" | grep -qx '[A-Za-z0-9]\{10\}' || fail "session '$name' is not 10 letters and digits"
@@ -188,7 +188,7 @@ for i in range(6000):
 PY
 check_flood() {
 	kill -USR1 "$PID" && sleep 0.1 &&
-		grep -q "source udp: .* discarded 1904 refuted 0$" "$WORK/dst5.log"
+		grep -q "source udp: .* discarded 1904 refuted 0 overflow 0$" "$WORK/dst5.log"
 }
 i=0
 until check_flood; do

@@ -17,11 +17,7 @@ fi
 
 channel own.conf own source=udp listen=127.0.0.1:0 session=OWNPORT1 \
 	sender=127.0.0.1
-start own -c "$WORK/own.conf"
-PORT=$(port_of own)
-"$READER" --until down --dump own >"$WORK/own.out" &
-READ=$!
-sleep 0.2
+receive own
 
 # the thief: SO_REUSEADDR, then bind; prints the errno name or "bound"
 cat >"$WORK/thief.py" <<'PY'

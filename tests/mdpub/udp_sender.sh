@@ -148,7 +148,7 @@ packet MAP 2 65535
 bash -c "cat '$P' >/dev/udp/127.0.0.1/$PORT" || fail "send"
 wait_log m "session 'MAP       ' ended"
 counted m "channel m: in 1 out 1 malformed 0 gaps 0 (lost 0) "
-counted m "channel m: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
+counted m "channel m: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0 overflow 0$"
 stop "$PID"
 
 if [ "$(id -u)" -ne 0 ] || ! id nobody >/dev/null 2>&1 ||
@@ -193,7 +193,7 @@ if [ "$START" -le 40000 ]; then
 	as ROOT "$LPORT" B 1 1 "$WORK/m2" || fail "forwarder: $(cat "$WORK/as.err")"
 	wait_log up "packet of session 'B         ' while 'EVIL      ' is not ended"
 	counted up "channel up: in 2 out 2 malformed 0 gaps 0 (lost 0) "
-	counted up "channel up: source udp: duplicate 0 session 1 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
+	counted up "channel up: source udp: duplicate 0 session 1 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0 overflow 0$"
 	stop "$PID"
 fi
 
@@ -211,7 +211,7 @@ as ROOT 0 ABC 2 1 "$WORK/m2" || fail "forwarder: $(cat "$WORK/as.err")"
 as NOBODY 0 ABC 3 65535 || fail "nobody: $(cat "$WORK/as.err")"
 wait_log so "session 'ABC       ' ended"
 counted so "channel so: in 2 out 2 malformed 0 gaps 0 (lost 0) "
-counted so "channel so: source udp: duplicate 1 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0$"
+counted so "channel so: source udp: duplicate 1 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0 overflow 0$"
 stop "$PID"
 
 # a privileged sender port (no warning): nobody cannot bind it, and its
@@ -232,7 +232,7 @@ as NOBODY 0 EVIL 1 1 "$WORK/mx" || fail "nobody: $(cat "$WORK/as.err")"
 as ROOT "$LPORT" B 1 1 "$WORK/m2" || fail "forwarder: $(cat "$WORK/as.err")"
 wait_log pp "session 'B         '"
 counted pp "channel pp: in 2 out 2 malformed 0 gaps 0 (lost 0) "
-counted pp "channel pp: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 2 discarded 0 refuted 0$"
+counted pp "channel pp: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 2 discarded 0 refuted 0 overflow 0$"
 grep -q "whoever can send" "$WORK/pp.log" && fail "pp: warned"
 grep -q "EVIL" "$WORK/pp.log" && fail "pp: the forged session was seen"
 exit 0
