@@ -29,7 +29,14 @@ for seq in $(seq 2 201); do echo "$WORK/p.$seq"; done >"$WORK/list"
 # shellcheck disable=SC2046 # one file name a word
 "$UDPSEND" 127.0.0.1 "$PORT" $(cat "$WORK/list") || fail "udpsend 2-201"
 kill -CONT "$PID" || fail "SIGCONT"
-sleep 0.5 # what the kernel kept read before the stream goes on
+# what the kernel kept read before the stream goes on: the socket's
+# receive queue empty (/proc/net/udp: local address, then tx:rx queues)
+drained() {
+	awk -v port="$(printf '%04X' "$PORT")" \
+		'$2 ~ ":" port "$" && $5 ~ ":00000000$" { ok = 1 } END { exit !ok }' \
+		/proc/net/udp
+}
+wait_for drained
 "$UDPSEND" 127.0.0.1 "$PORT" "$WORK/p.202" "$WORK/p.203" "$WORK/p.204" \
 	"$WORK/p.205" || fail "udpsend 202-205"
 wait_log ovf "channel ovf: gap: messages"
