@@ -312,14 +312,12 @@ static int start_counts_gap(enum mdbus_start start)
 }
 
 /*
- * After our entry is ACTIVE (doc/protocol.md, "Publishing", lossless
- * mode): tells a lossless producer that a reader joined (join_seq; it
- * looks at the table before its next write), then takes the start again
- * from a write count read after the entry is in the table. The count read
- * before may be one that a producer whose gate did not know the entry yet
- * ran past.
+ * After our entry is ACTIVE, or its position is again one in the ring
+ * (doc/protocol.md, "Publishing", lossless mode): tells a lossless
+ * producer that a reader joined (join_seq; it looks at the table before
+ * its next write, not up to a ring later by the gate it cached).
  */
-static void join_registered(struct mdbus_sub *s, int latest, int count_gap)
+static void join_announce(struct mdbus_sub *s)
 {
 	if (s->m.g.mode == MDBUS_MODE_LOSSLESS)
 		/* seq_cst, and release for our entry: a producer whose
@@ -332,6 +330,16 @@ static void join_registered(struct mdbus_sub *s, int latest, int count_gap)
 	 * or our load of write_num sees the count it had published before
 	 * its fence, which bounds the gate it computed. */
 	atomic_thread_fence(memory_order_seq_cst);
+}
+
+/*
+ * join_announce(), then takes the start again from a write count read
+ * after the entry is in the table. The count read before may be one that
+ * a producer whose gate did not know the entry yet ran past.
+ */
+static void join_registered(struct mdbus_sub *s, int latest, int count_gap)
+{
+	join_announce(s);
 	start_no_lower(s, latest, count_gap);
 }
 
@@ -1038,6 +1046,12 @@ static int replay_once(struct mdbus_sub *s, void *buf, size_t len,
 		replay_leave(s->rp);
 		set_replaying(s, 0);
 		publish_position(s);
+		/* From the archive, where we gated nothing, the producer's
+		 * cached gate does not know us: it looks again. What it
+		 * wrote over meanwhile is a lap, read from the archive
+		 * (fall_back()) or counted, as any. */
+		if (s->entry >= 0)
+			join_announce(s);
 		return 1;
 	}
 	if (r < 0 && r != -EAGAIN && s->fd) /* said once (corruption, a file

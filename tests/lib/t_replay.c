@@ -28,7 +28,13 @@
  *  - mdbus_sub_poll() lapped in a ring of whole pages (lib/sub.c
  *    poll_run()'s loop) goes on in the archive for the rest of the call:
  *    the ring's oldest message comes from the archive's copy, so a ring
- *    published in the handler meanwhile takes nothing back.
+ *    published in the handler meanwhile takes nothing back;
+ *  - a registered reader of a lossless channel that read the archive
+ *    (gating nothing meanwhile) and went on in the ring gates the
+ *    producer from then on: it publishes up to a ring past the reader and
+ *    no further, and the reader reads on with nothing lost. Before, the
+ *    reader never told the producer it joined (join_seq), whose gate,
+ *    cached from a look before, let it write over 26 unread messages.
  */
 #define _GNU_SOURCE /* RTLD_NEXT */
 #include <dirent.h>
@@ -49,7 +55,7 @@
 #define PMAX (SLOT - MDBUS_SLOT_HEADER)
 #define RING 64 /* 16 slots x 4 blocks */
 #define NOBODY 65534
-#define NDIRS 8
+#define NDIRS 9
 
 static char dirs[NDIRS][256];
 static unsigned listings; /* fdopendir() calls: directory listings */
@@ -577,6 +583,42 @@ static void t_poll_fell_back(void)
 		"taken back");
 }
 
+/* ------------------------------------ archive, then a lossless ring */
+
+static void t_lossless(void)
+{
+	struct mdbus_pub_config c = tu_config(SLOT, 16, 4, MDBUS_MODE_LOSSLESS);
+	unsigned char buf[PMAX];
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+	uint64_t n;
+	int r;
+
+	/* no reader: the producer's last look at the table was at 128 */
+	p = tu_pub_open("lossless", &c);
+	publish(p, 0, 130);
+	/* the reader's own archive (not announced) holds 0..99; the ring
+	 * 66..129 */
+	archive_range(dirs[8], "lossless", 0, 100);
+	s = sub_open("lossless", MDBUS_START_SEQ, 0, dirs[8], 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 1);
+	read_range(s, 0, 102, 0);
+	TU_CHECK_EQ(mdbus_sub_replaying(s), 0);
+	/* at 102: the producer may write up to 102 + RING - 1 */
+	for (n = 130; (r = tu_publish_seq(p, n, buf, PMIN, PMAX)) == 0; n++)
+		TU_CHECK(n < 102 + 2 * RING);
+	TU_CHECK_RC(r, MDBUS_EBACKPRESSURE);
+	if (n != 102 + RING)
+		tu_fail("lossless after the archive: the producer wrote up to "
+			"%llu with the reader at 102, a ring is up to %d",
+			(unsigned long long)n - 1, 102 + RING - 1);
+	read_range(s, 102, n, 0);
+	TU_CHECK_EQ(mdbus_sub_lost(s), 0);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	tu_note("lossless after the archive: the reader gates the producer");
+}
+
 int main(void)
 {
 	tu_init("t_replay", 60);
@@ -591,5 +633,6 @@ int main(void)
 	t_far();
 	t_short_buffer();
 	t_poll_fell_back();
+	t_lossless();
 	return 0;
 }
