@@ -197,20 +197,28 @@ int cons_register(struct seg_map *m, const char *name, uint64_t pos,
 void cons_unregister(struct seg_map *m, int idx, uint64_t word)
 {
 	struct seg_consumer *c = &m->table[idx];
+	uint64_t evicted = cons_next(word, CONS_EVICTED, cons_pid(word));
 	uint64_t w = atomic_load_explicit(&c->state, memory_order_relaxed);
 
 	/* Ours as registered, or ours evicted since (the producer's CAS
 	 * makes exactly that word). */
-	if (w != word && w != cons_next(word, CONS_EVICTED, cons_pid(word)))
+	if (w != word && w != evicted)
 		return;
 	/* Our own flag (we are not asleep while closing): a next owner must
 	 * not inherit it, or a repair would count it. */
 	atomic_store_explicit(&c->waiting, 0, memory_order_release);
 	disarm(m, c);
-	atomic_compare_exchange_strong_explicit(&c->state, &w,
-						cons_next(w, CONS_FREE, 0),
-						memory_order_release,
-						memory_order_relaxed);
+	/* Release: our flags cleared before the entry is anyone's. The
+	 * producer may evict us between the load and the swap (the one
+	 * change others make to a live owner's entry): then from its word,
+	 * or the entry stays EVICTED under our pid, which no reclaim frees
+	 * while we live (tests/lib/t_closeevict). */
+	while (!atomic_compare_exchange_strong_explicit(&c->state, &w,
+							cons_next(w, CONS_FREE, 0),
+							memory_order_release,
+							memory_order_relaxed) &&
+	       w == evicted)
+		;
 }
 
 /* Frees entry idx whose owner (or whose dead reclaimer) is dead: to
