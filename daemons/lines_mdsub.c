@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lines_parse.h"
+#include "parse_num.h"
 
 enum col {
 	C_CHANNEL, C_SEQ, C_TS, C_TYPE, C_SYMBOL, C_EXCH, C_RECV, C_BID_PX,
@@ -103,16 +104,6 @@ static int unescape(const char *s, char *out, size_t max)
 	return 0;
 }
 
-static int u64_of(const char *s, uint64_t *v)
-{
-	char *end;
-
-	if (!*s || *s < '0' || *s > '9')
-		return -1;
-	*v = strtoull(s, &end, 10);
-	return *end ? -1 : 0;
-}
-
 static int index_of(const char *const *names, const char *s)
 {
 	for (int i = 0; names[i]; i++)
@@ -131,7 +122,7 @@ static int type_of(const char *s, uint16_t *type)
 		*type = (uint16_t)i;
 		return 0;
 	}
-	if (strncmp(s, "type", 4) || u64_of(s + 4, &n) || n > UINT16_MAX)
+	if (strncmp(s, "type", 4) || parse_u64(s + 4, 10, &n) || n > UINT16_MAX)
 		return -1;
 	*type = (uint16_t)n;
 	return 0;
@@ -159,7 +150,7 @@ static int bytes_of(const char *hex, struct line_msg *out)
 static int common(char **f, char *sym, uint64_t *exch, uint64_t *recv)
 {
 	return unescape(f[C_SYMBOL], sym, MDBUS_SYMBOL_LEN) ||
-	       u64_of(f[C_EXCH], exch) || u64_of(f[C_RECV], recv);
+	       parse_u64(f[C_EXCH], 10, exch) || parse_u64(f[C_RECV], 10, recv);
 }
 
 /* A price and a quantity from columns px and qty. */
@@ -194,7 +185,7 @@ static int trade(char **f, struct line_msg *m)
 	return common(f, t->symbol, &t->exch_ns, &t->recv_ns) ||
 	       px_qty(f, C_PX, C_QTY, &t->px, &t->qty) ||
 	       side_of(f[C_SIDE], &t->aggressor) ||
-	       u64_of(f[C_TRADE_ID], &t->trade_id);
+	       parse_u64(f[C_TRADE_ID], 10, &t->trade_id);
 }
 
 static int level(char **f, struct line_msg *m)
@@ -207,7 +198,7 @@ static int level(char **f, struct line_msg *m)
 	if (common(f, l->symbol, &l->exch_ns, &l->recv_ns) ||
 	    px_qty(f, C_PX, C_QTY, &l->px, &l->qty) ||
 	    side_of(f[C_SIDE], &l->side) || action < 0 ||
-	    u64_of(f[C_LEVEL], &lv) || lv > UINT16_MAX)
+	    parse_u64(f[C_LEVEL], 10, &lv) || lv > UINT16_MAX)
 		return -1;
 	l->action = (uint8_t)action;
 	l->level = (uint16_t)lv;
@@ -268,10 +259,11 @@ static int heartbeat(char **f, struct line_msg *m)
 	uint64_t source;
 
 	m->size = sizeof(*h);
-	if (u64_of(f[C_SOURCE], &source) || source > UINT32_MAX)
+	if (parse_u64(f[C_SOURCE], 10, &source) || source > UINT32_MAX)
 		return -1;
 	h->source_id = (uint32_t)source;
-	return u64_of(f[C_SEND], &h->send_ns) || u64_of(f[C_FEED_SEQ], &h->feed_seq);
+	return parse_u64(f[C_SEND], 10, &h->send_ns) ||
+	       parse_u64(f[C_FEED_SEQ], 10, &h->feed_seq);
 }
 
 static int fields(char **f, struct line_msg *m)
@@ -319,7 +311,7 @@ int lines_parse_mdsub(char *line, struct line_msg *out, const char **why)
 		*why = "mdsub CSV: bad field for the type";
 		return LINE_BAD;
 	}
-	if (u64_of(f[C_SIZE], &size) || size != out->size) {
+	if (parse_u64(f[C_SIZE], 10, &size) || size != out->size) {
 		*why = "mdsub CSV: size differs from the fields";
 		return LINE_BAD;
 	}

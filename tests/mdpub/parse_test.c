@@ -185,6 +185,13 @@ static void test_mdsub_csv_bad(void **state)
 		 "mdsub CSV: bad field for the type"},
 		{"c,0,9,type70000,,,,,,,,,,,,,,,,,,,,,ab,,1,0",
 		 "mdsub CSV: unknown type"},
+		/* past 2^64 - 1: was taken as 2^64 - 1 */
+		{"c,0,9,quote,AAPL,18446744073709551616,2,100.25,100,100.26,"
+		 "200.5,,,,,,,,,,,,,,,,64,0", "mdsub CSV: bad field for the type"},
+		{"c,0,9,trade,AAPL,1,2,,,,,1.5,10,B,99999999999999999999,,,,,"
+		 ",,,,,,,64,0", "mdsub CSV: bad field for the type"},
+		{"c,0,9,heartbeat,,,,,,,,,,,,,,,,,,18446744073709551616,1,5,,,"
+		 "32,0", "mdsub CSV: bad field for the type"},
 	};
 	struct line_msg m;
 
