@@ -1,6 +1,7 @@
 /*
  * ratelimit.c - token buckets of answer bytes for the re-request server
- * (retransmit.h): one per requester address in a table of RTX_PEERS, and
+ * (retransmit.h): one per requester address (its port aside: one host
+ * sending from many ports is one requester) in a table of RTX_PEERS, and
  * one for all of them (RTX_TOTAL_SHARES times the rate), so that neither
  * one requester nor a flood from many (spoofed) addresses gets more than
  * a bounded rate of answers, whatever they ask for. Work already done
@@ -9,6 +10,7 @@
  * until its rate has paid the debt back.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,9 +23,14 @@ struct bucket {
 	uint64_t at_ns;      /* when tokens was last brought up to date */
 };
 
+/* A requester: its address family and address, without the port. */
+struct peer_key {
+	sa_family_t family;  /* AF_UNSPEC: a free place */
+	unsigned char addr[16];
+};
+
 struct peer {
-	struct sockaddr_storage addr;
-	size_t addrlen;      /* 0: a free place */
+	struct peer_key key;
 	uint64_t seen_ns;    /* its last request */
 	struct bucket b;
 };
@@ -70,24 +77,50 @@ static void refill(struct bucket *b, uint64_t rate, uint64_t burst,
 	b->at_ns = now;
 }
 
+/* The requester of a datagram from addr: an IPv4 or IPv6 address (a
+ * v4-mapped one as IPv4), else the bytes after the family. */
+static void key_of(struct peer_key *k, const void *addr, size_t addrlen)
+{
+	const struct sockaddr *sa = addr;
+	const struct sockaddr_in *sin = addr;
+	const struct sockaddr_in6 *sin6 = addr;
+
+	memset(k, 0, sizeof *k);
+	k->family = AF_INET6; /* anything else: its bytes, as one family */
+	if (addrlen >= sizeof *sin && sa->sa_family == AF_INET) {
+		k->family = AF_INET;
+		memcpy(k->addr, &sin->sin_addr, sizeof sin->sin_addr);
+	} else if (addrlen >= sizeof *sin6 && sa->sa_family == AF_INET6 &&
+		   IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		k->family = AF_INET;
+		memcpy(k->addr, &sin6->sin6_addr.s6_addr[12], 4);
+	} else if (addrlen >= sizeof *sin6 && sa->sa_family == AF_INET6) {
+		memcpy(k->addr, &sin6->sin6_addr, sizeof sin6->sin6_addr);
+	} else if (addrlen > sizeof sa->sa_family) {
+		addrlen -= sizeof sa->sa_family;
+		memcpy(k->addr, (const char *)addr + sizeof sa->sa_family,
+		       addrlen < sizeof k->addr ? addrlen : sizeof k->addr);
+	}
+}
+
 /* The requester's place: its own, a free one, or the least recently seen
  * (a full bucket for the newcomer: the total bucket bounds a flood). */
 static struct peer *peer_of(struct rtx_limit *l, const void *addr,
 			    size_t addrlen, uint64_t now)
 {
 	struct peer *p = &l->peers[0], *oldest = p;
+	struct peer_key k;
 
-	if (addrlen > sizeof p->addr)
-		addrlen = sizeof p->addr;
+	key_of(&k, addr, addrlen);
 	for (p = l->peers; p < l->peers + RTX_PEERS; p++) {
-		if (p->addrlen == addrlen && !memcmp(&p->addr, addr, addrlen))
+		if (!memcmp(&p->key, &k, sizeof k))
 			return p;
-		if (!p->addrlen || (oldest->addrlen &&
-				    p->seen_ns < oldest->seen_ns))
+		if (p->key.family == AF_UNSPEC ||
+		    (oldest->key.family != AF_UNSPEC &&
+		     p->seen_ns < oldest->seen_ns))
 			oldest = p;
 	}
-	memcpy(&oldest->addr, addr, addrlen);
-	oldest->addrlen = addrlen;
+	oldest->key = k;
 	oldest->b = (struct bucket){(int64_t)l->burst, now};
 	return oldest;
 }

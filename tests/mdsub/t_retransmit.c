@@ -124,12 +124,18 @@ static void t_store(void **state)
 	rtx_store_free(s);
 }
 
-static struct sockaddr_in peer(unsigned i)
+static struct sockaddr_in peer_port(unsigned i, unsigned port)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(9)};
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port)};
 
 	a.sin_addr.s_addr = htonl(0x0a000000u + i);
 	return a;
+}
+
+static struct sockaddr_in peer(unsigned i)
+{
+	return peer_port(i, 9);
 }
 
 static int take(struct rtx_limit *l, unsigned i, uint64_t bytes, uint64_t t)
@@ -137,6 +143,35 @@ static int take(struct rtx_limit *l, unsigned i, uint64_t bytes, uint64_t t)
 	struct sockaddr_in a = peer(i);
 
 	return rtx_limit_take(l, &a, sizeof a, bytes, t);
+}
+
+/* One host from many source ports, and as a v4-mapped IPv6 address, is
+ * one requester: before, each port had a full bucket of its own (one
+ * allowed host took the total share from 300 ports, 4 times its rate). */
+static void t_ports(void **state)
+{
+	const uint64_t s = 1000000000ULL;
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6,
+				  .sin6_port = htons(7)};
+	struct rtx_limit *l;
+	int ok = 0;
+
+	assert_int_equal(rtx_limit_new(&l, 1000, 2000), 0);
+	for (unsigned port = 1000; port < 1300; port++) {
+		struct sockaddr_in a = peer_port(1, port);
+
+		ok += rtx_limit_take(l, &a, sizeof a, 500, s);
+	}
+	assert_int_equal(ok, 4); /* its 2000, not the total's 8000 */
+	/* ::ffff:10.0.0.1 is 10.0.0.1: empty; 10.0.0.2 is another */
+	v6.sin6_addr.s6_addr[10] = v6.sin6_addr.s6_addr[11] = 0xff;
+	v6.sin6_addr.s6_addr[12] = 10;
+	v6.sin6_addr.s6_addr[15] = 1;
+	assert_int_equal(rtx_limit_take(l, &v6, sizeof v6, 1, s), 0);
+	v6.sin6_addr.s6_addr[15] = 2;
+	assert_int_equal(rtx_limit_take(l, &v6, sizeof v6, 2000, s), 1);
+	rtx_limit_free(l);
+	(void)state;
 }
 
 static void t_limit(void **state)
@@ -192,6 +227,7 @@ int main(void)
 		cmocka_unit_test(t_store),
 		cmocka_unit_test(t_limit),
 		cmocka_unit_test(t_debt),
+		cmocka_unit_test(t_ports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
