@@ -518,8 +518,11 @@ static int open_file(struct lines *l, char *err, size_t errlen)
 {
 	int stdin_ = strcmp(l->conf.file, "-") == 0;
 	const char *what = stdin_ ? "stdin" : l->conf.file;
+	/* O_NONBLOCK: a FIFO with no writer yet would block the open, and
+	 * mdpub's main thread with it (no other channel started, no
+	 * signal handled); its reads wait for data in the loop instead */
 	int fd = stdin_ ? fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3)
-			: open(l->conf.file, O_RDONLY | O_CLOEXEC);
+			: open(l->conf.file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	int code = errno;
 
 	if (fd < 0) {

@@ -75,6 +75,29 @@ refused nofile "$WORK/none.csv: No such file or directory"
 lines_conf nobind csv listen=192.0.2.1:1
 refused nobind "192.0.2.1:1: bind: Cannot assign requested address"
 
+# a FIFO as the file: mdpub starts with no writer there (and stops on
+# SIGTERM meanwhile), then takes what a writer sends, to its end. Before,
+# open() blocked mdpub's main thread until a writer came: no channel
+# started, no signal handled
+mkfifo "$WORK/in.fifo" || fail "mkfifo"
+lines_conf fifo csv "file=$WORK/in.fifo"
+start fifo -c "$WORK/fifo.conf"
+wait_log fifo "channel fifo: publishing from sequence" 10
+stop "$PID"
+rm -f "$MDBUS_DIR"/mdbus.fifo* # the reader below ends at the next "down"
+start fifo -c "$WORK/fifo.conf"
+wait_log fifo "channel fifo: publishing from sequence" 10
+sleep 0.2 # a writer's first bytes come after mdpub waits for them
+cat "$WORK/in.csv" >"$WORK/in.fifo" || fail "write the FIFO"
+wait "$PID" || fail "mdpub with a FIFO exited $?"
+status 0 "$READER" --until down --dump fifo >"$WORK/fifo.out"
+grep '^[QT]' "$WORK/fifo.out" >"$WORK/got.csv"
+diff -u "$WORK/want.csv" "$WORK/got.csv" >&2 || fail "FIFO messages"
+grep -q "channel fifo: in 5 out 5 malformed 3 " "$WORK/fifo.log" ||
+	fail "FIFO counters"
+grep -q "channel fifo: $WORK/in.fifo: end of input after 10 lines" \
+	"$WORK/fifo.log" || fail "FIFO line count"
+
 command -v bash >/dev/null || { echo "SKIP: TCP part needs bash"; exit 0; }
 lines_conf tcp csv listen=127.0.0.1:0
 start tcp -c "$WORK/tcp.conf"
