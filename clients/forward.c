@@ -57,6 +57,9 @@ struct forwarder {
 	uint64_t sent_ns;      /* when the last packet went out */
 	uint64_t send_errors;
 	int named;             /* --session was used */
+	uint64_t epoch;        /* the session's messages' segment */
+	int epoch_told;        /* epoch set for the session (and told to
+				* the re-request server) */
 	struct rtx *rtx;       /* the re-request server, or NULL */
 	struct rtx_archive *older; /* its older messages, or NULL */
 	unsigned char buf[MOLD_PACKET_MAX];
@@ -155,7 +158,10 @@ void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns)
 			d->msg->size);
 		return;
 	}
-	if (num < f->next_num) { /* the numbering restarts */
+	/* the numbering restarts, or the messages come from another
+	 * segment (the reader reattached): a new session, whose numbers
+	 * the re-request server reads back only from that segment */
+	if (num < f->next_num || (f->epoch_told && d->epoch != f->epoch)) {
 		flush_batch(f, now_ns);
 		send_packet(f, f->next_num, MOLD_COUNT_END, now_ns);
 		int rc = new_session(f);
@@ -164,6 +170,13 @@ void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns)
 			fprintf(stderr, "mdsub: %s: no random session name: %s "
 				"(the old one goes on)\n", f->o->url,
 				strerror(-rc));
+		f->epoch_told = 0;
+	}
+	if (!f->epoch_told) {
+		f->epoch = d->epoch;
+		f->epoch_told = 1;
+		if (f->rtx)
+			rtx_epoch(f->rtx, d->epoch);
 	}
 	if (num != f->next_num || f->pkt.len + need > f->cap)
 		flush_batch(f, now_ns);

@@ -68,7 +68,6 @@ struct rec {
 struct nats_fwd {
 	const struct nats_fwd_opts *o;
 	const char *channel;
-	const char *dir;        /* the segment directory (NULL: default) */
 	int several;            /* servers in --forward's list */
 	natsConnection *nc;
 	struct nats_conn_held nc_held; /* nc's secret, its hold on the guard */
@@ -77,6 +76,7 @@ struct nats_fwd {
 	int skip;               /* full window: skip (else wait) */
 	int skipping;           /* a stall ran out: skip until there is room */
 	uint64_t session;
+	uint64_t epoch;         /* of the segment last forwarded from */
 	uint64_t last_sseq;     /* stream sequence of the last one sent */
 	uint64_t last_seq;
 	int have_last;
@@ -467,18 +467,18 @@ static int wait_room(struct nats_fwd *f)
 	return 0;
 }
 
-/* A new session when the numbering goes back (the channel was replaced):
- * its segment's epoch, or the last session + 1. */
-static void follow_session(struct nats_fwd *f, uint64_t seq)
+/* The session of message d: the epoch of the segment it came from (the
+ * forwarder's reader's, whatever the name holds now), new when that
+ * changes (the reader reattached); within one segment, the last session
+ * + 1 when the numbering goes back. A recording's (no segment): the
+ * session chosen at open, + 1 likewise. */
+static void follow_session(struct nats_fwd *f, const struct delivery *d)
 {
-	struct mdbus_stats st;
-
-	if (!f->have_last || seq > f->last_seq)
+	if (d->epoch && d->epoch != f->epoch) {
+		f->epoch = f->session = d->epoch;
 		return;
-	if (channel_header(f->channel, f->dir, &st) == 0 &&
-	    st.epoch != f->session)
-		f->session = st.epoch;
-	else
+	}
+	if (f->have_last && d->msg->seq <= f->last_seq)
 		f->session++;
 }
 
@@ -699,7 +699,7 @@ int nfwd_send(struct nats_fwd *f, const struct delivery *d)
 {
 	int rc;
 
-	follow_session(f, d->msg->seq);
+	follow_session(f, d);
 	f->last_seq = d->msg->seq;
 	f->have_last = 1;
 	if (!f->js)
@@ -904,7 +904,6 @@ int nfwd_open(struct nats_fwd **out, const struct mdsub_opts *o,
 	}
 	f->o = &o->nats;
 	f->channel = channel;
-	f->dir = o->sub.dir;
 	f->several = strchr(o->fwd.url, ',') != NULL;
 	f->cap = o->nats.max_pending;
 	pthread_mutex_init(&f->mu, NULL);

@@ -123,6 +123,7 @@ struct delivery {
 	const char *channel;
 	const struct mdbus_msg *msg;
 	const void *payload;
+	uint64_t epoch;       /* of the segment it came from, 0: a recording */
 };
 
 /* print.c: formats a message on f in the format fmt; chan_width:

@@ -49,15 +49,17 @@
 struct rtx {
 	int fd;
 	pthread_t thread;
-	/* r->lock: store, session, sessions, first, next, ended, older and
-	 * older_ctx, written by the forwarder's thread (rtx_keep(),
-	 * rtx_session(), rtx_end(), rtx_set_older()) and read by the server
+	/* r->lock: store, session, sessions, epoch, first, next, ended,
+	 * older and older_ctx, written by the forwarder's thread (rtx_keep(),
+	 * rtx_session(), rtx_epoch(), rtx_end(), rtx_set_older()) and read
+	 * by the server
 	 * thread, which copies what an archive read needs (older_job) and
 	 * reads without it; idle too. */
 	pthread_mutex_t lock;
 	struct rtx_store *store;
 	char session[MOLD_SESSION_LEN];
 	uint64_t sessions;            /* rtx_session() calls so far */
+	uint64_t epoch;               /* the session's segment, 0: unknown */
 	uint64_t first;               /* the session's first number sent */
 	uint64_t next;                /* after the last message sent, 0: none */
 	int ended;
@@ -81,6 +83,7 @@ struct older_job {
 	rtx_older_fn fn;
 	void *ctx;
 	uint64_t sessions;            /* r->sessions then */
+	uint64_t epoch;               /* r->epoch then */
 	unsigned count;               /* asked, cut before r->next then */
 };
 
@@ -110,11 +113,11 @@ static int held_answer(struct rtx *r, const struct mold_header *req,
 		r->n.out_of_range++;
 		return 0;
 	}
-	if (!r->older) {
+	if (!r->older || !r->epoch) {
 		r->n.out_of_range++;
 		return 0;
 	}
-	*job = (struct older_job){r->older, r->older_ctx, r->sessions,
+	*job = (struct older_job){r->older, r->older_ctx, r->sessions, r->epoch,
 				  r->next - req->seq < req->count ?
 					  (unsigned)(r->next - req->seq) :
 					  req->count};
@@ -161,7 +164,7 @@ static int older_answer(struct rtx *r, const struct mold_header *req,
 		return 0;
 	r->n.archive++;
 	mold_writer_init(&w, r->answer, r->answer_max);
-	*got = job->fn(job->ctx, req->seq, job->count, &w, &r->n);
+	*got = job->fn(job->ctx, job->epoch, req->seq, job->count, &w, &r->n);
 	skipped = r->n.archive_skipped - skipped;
 	if (skipped)
 		rtx_limit_charge(r->limit, from, fromlen, skipped * SKIP_COST,
@@ -405,10 +408,18 @@ void rtx_session(struct rtx *r, const char session[MOLD_SESSION_LEN])
 	pthread_mutex_lock(&r->lock);
 	memcpy(r->session, session, MOLD_SESSION_LEN);
 	r->sessions++;
+	r->epoch = 0;
 	rtx_store_clear(r->store);
 	r->first = 0;
 	r->next = 0;
 	r->ended = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rtx_epoch(struct rtx *r, uint64_t epoch)
+{
+	pthread_mutex_lock(&r->lock);
+	r->epoch = epoch;
 	pthread_mutex_unlock(&r->lock);
 }
 

@@ -119,8 +119,14 @@ int rtx_open(struct rtx **out, const struct rtx_opts *o, size_t answer_max,
  * system chose for port 0). */
 void rtx_local(const struct rtx *r, char *buf, size_t len);
 
-/* The forwarder's session changed: what is kept is of the old one. */
+/* The forwarder's session changed: what is kept is of the old one, and
+ * the segment its messages come from is not known until rtx_epoch(). */
 void rtx_session(struct rtx *r, const char session[MOLD_SESSION_LEN]);
+
+/* The epoch of the segment the session's messages come from (the
+ * forwarder's reader's, mdbus_sub_epoch(); 0: none, as a recording's):
+ * what the archive hook may read back for the session. */
+void rtx_epoch(struct rtx *r, uint64_t epoch);
 
 /* A downstream packet (with messages) the forwarder is about to send:
  * kept before it goes out, so that a receiver that saw it can always
@@ -141,12 +147,15 @@ void rtx_end(struct rtx *r);
  * n->filtered when seq is one the forwarder's filters drop), and returns
  * how many it appended. Called only for numbers from the first sent in
  * the session on, with a count that ends before the next to be sent
- * (doc/protocol.md, "Retransmission"); from the server thread only,
+ * (doc/protocol.md, "Retransmission"), and the epoch of the segment the
+ * session's messages come from (rtx_epoch(); never 0): the hook answers
+ * only from that segment. From the server thread only,
  * without the server's lock (ctx is that thread's until rtx_close()
  * returns), and only for a request the rate limit let through; NULL (the
  * default) for none. */
-typedef unsigned (*rtx_older_fn)(void *ctx, uint64_t seq, unsigned count,
-				 struct mold_writer *w, struct rtx_counts *n);
+typedef unsigned (*rtx_older_fn)(void *ctx, uint64_t epoch, uint64_t seq,
+				 unsigned count, struct mold_writer *w,
+				 struct rtx_counts *n);
 /* The messages it read past are charged to the requester after the read
  * (retransmit.c, SKIP_COST each). `idle`, when not NULL, is called with the monotonic time
  * at every wake of the server thread (at least every 50 ms), from that
@@ -157,11 +166,11 @@ void rtx_set_older(struct rtx *r, rtx_older_fn older, rtx_idle_fn idle,
 
 /* rtx_archive.c: the messages older than the store, read back from the
  * channel (its ring, else its archive) by a reader kept open across
- * requests, for a server of the forwarder of `channel` read with o->sub
- * (the segment under the name now); only those o's filters pass, tested
- * on text forms of chan_width as the read loop's (filter.c). o is the
- * caller's until rtx_archive_close(). Returns 0 or -1 (the channel cannot
- * be looked at, or no memory). */
+ * requests, for a server of the forwarder of `channel` read with o->sub,
+ * while the name holds the session's segment; only those o's filters
+ * pass, tested on text forms of chan_width as the read loop's
+ * (filter.c). o is the caller's until rtx_archive_close(). Returns 0 or
+ * -1 (no memory). */
 struct rtx_archive;
 struct mdsub_opts;
 int rtx_archive_open(struct rtx_archive **out, const char *channel,

@@ -42,7 +42,6 @@ struct rtx_archive {
 	const struct mdsub_opts *o;   /* the forwarder's filters */
 	int chan_width;               /* of the read loop's text forms */
 	struct text_form text;        /* for --grep, --exclude */
-	uint64_t epoch;               /* the segment the forwarder reads */
 	mdbus_sub_t *s;               /* kept open across requests, or NULL */
 	int held;                     /* m and buf: read from s, not answered */
 	uint64_t next;                /* ring sequence s reads next */
@@ -52,15 +51,16 @@ struct rtx_archive {
 	unsigned char buf[MDBUS_UDP_PAYLOAD_MAX];
 };
 
-/* Whether the channel's name still holds the segment the forwarder reads
+/* Whether the channel's name holds segment `epoch`, the session's
  * (another one's numbers are not this session's); *oldest: the ring's
  * oldest message then. */
-static int same_segment(const struct rtx_archive *a, uint64_t *oldest)
+static int named_segment(const struct rtx_archive *a, uint64_t epoch,
+			 uint64_t *oldest)
 {
 	struct mdbus_stats st;
 
 	if (channel_header(a->channel, a->cfg.dir, &st) < 0 ||
-	    st.epoch != a->epoch)
+	    st.epoch != epoch)
 		return 0;
 	*oldest = st.pub.write_num > st.capacity ?
 			  st.pub.write_num - st.capacity : 0;
@@ -145,7 +145,7 @@ static int hold_next(struct rtx_archive *a, struct rtx_counts *n)
  * be rendered for --grep does not pass). */
 static int held_wanted(struct rtx_archive *a)
 {
-	struct delivery d = {a->channel, &a->m, a->buf};
+	struct delivery d = {a->channel, &a->m, a->buf, mdbus_sub_epoch(a->s)};
 
 	return filter_wanted(a->o, &a->text, a->chan_width, &d) > 0;
 }
@@ -184,30 +184,33 @@ static unsigned read_on(struct rtx_archive *a, uint64_t want,
 }
 
 /* rtx_older_fn: messages seq, seq + 1, ... (MoldUDP64 numbers: ring
- * sequence + 1) into w while they fit. */
-static unsigned from_channel(void *ctx, uint64_t seq, unsigned count,
-			     struct mold_writer *w, struct rtx_counts *n)
+ * sequence + 1) of segment `epoch` into w while they fit. */
+static unsigned from_channel(void *ctx, uint64_t epoch, uint64_t seq,
+			     unsigned count, struct mold_writer *w,
+			     struct rtx_counts *n)
 {
 	struct rtx_archive *a = ctx;
 	uint64_t oldest;
 	unsigned got;
 
 	a->used_ns = now_monotonic();
-	if (seq == 0 || !same_segment(a, &oldest)) {
+	if (seq == 0 || !named_segment(a, epoch, &oldest) ||
+	    (a->s && mdbus_sub_epoch(a->s) != epoch)) {
 		drop_reader(a);
 		return 0;
 	}
 	if (reader_for(a, seq - 1, oldest, n) < 0)
 		return 0;
+	/* The reader maps the session's segment (epochs are random, never
+	 * reused), whatever the name held when it was opened: what it
+	 * reads is this session's. */
+	if (mdbus_sub_epoch(a->s) != epoch) {
+		drop_reader(a);
+		return 0;
+	}
 	got = read_on(a, seq - 1, count, w, n);
 	count_skipped(a, n);
-	/* The name held the forwarder's segment before and after the reader
-	 * was opened, and still does (epochs are random, never reused):
-	 * what it read is this session's. */
-	if (same_segment(a, &oldest))
-		return got;
-	drop_reader(a);
-	return 0;
+	return got;
 }
 
 /* rtx_idle_fn: closes the reader IDLE_NS after the last request. */
@@ -223,12 +226,8 @@ int rtx_archive_open(struct rtx_archive **out, const char *channel,
 		     const struct mdsub_opts *o, int chan_width)
 {
 	const struct mdbus_sub_config *cfg = &o->sub;
-	struct rtx_archive *a;
-	struct mdbus_stats st;
+	struct rtx_archive *a = calloc(1, sizeof *a);
 
-	if (channel_header(channel, cfg->dir, &st) < 0)
-		return -1;
-	a = calloc(1, sizeof *a);
 	if (!a || !(a->channel = strdup(channel))) {
 		free(a);
 		return -1;
@@ -239,7 +238,6 @@ int rtx_archive_open(struct rtx_archive **out, const char *channel,
 	a->cfg.anonymous = 1;
 	a->cfg.start = MDBUS_START_SEQ;
 	a->cfg.wait = MDBUS_WAIT_BLOCK;
-	a->epoch = st.epoch;
 	*out = a;
 	return 0;
 }

@@ -567,7 +567,8 @@ static int to_sinks(struct app *a, const struct delivery *d)
 /* Returns 1 (a message was read) or a negative code (the run ends). */
 static int deliver(struct app *a, struct chan *c, const struct mdbus_msg *m)
 {
-	struct delivery d = {c->name, m, a->buf};
+	struct delivery d = {c->name, m, a->buf,
+			     c->sub ? mdbus_sub_epoch(c->sub) : 0};
 	int rc;
 
 	if (m->lost)

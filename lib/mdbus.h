@@ -527,6 +527,11 @@ size_t mdbus_sub_payload_max(const mdbus_sub_t *sub);
  * user this reader trusts (libmdbus(3), "Permissions and security"). */
 uid_t mdbus_sub_owner(const mdbus_sub_t *sub);
 
+/* The epoch of the segment this reader maps (struct mdbus_stats.epoch),
+ * from the identity copied at open or at the last mdbus_sub_reopen():
+ * the segment its messages come from, whatever the name holds now. */
+uint64_t mdbus_sub_epoch(const mdbus_sub_t *sub);
+
 struct mdbus_pub_info {
 	enum mdbus_pub_state state;
 	pid_t pid;                /* last publisher's pid (0 = none) */

@@ -1583,6 +1583,11 @@ MDBUS_EXPORT uid_t mdbus_sub_owner(const mdbus_sub_t *s)
 	return s->m.uid;
 }
 
+MDBUS_EXPORT uint64_t mdbus_sub_epoch(const mdbus_sub_t *s)
+{
+	return s->m.g.epoch; /* copied from the identity at attach */
+}
+
 MDBUS_EXPORT int mdbus_sub_pub_info(const mdbus_sub_t *s,
 				    struct mdbus_pub_info *info)
 {

@@ -10,7 +10,9 @@
  *    messages: the blocked reader returns MDBUS_EREPLACED within 300 ms of
  *    the new segment's naming, pub_info says replaced, and
  *    mdbus_sub_reopen() at OLDEST reads seq 0..49 exactly; reopens at
- *    SEQ 20 and LATEST start at 20 and 50.
+ *    SEQ 20 and LATEST start at 20 and 50. mdbus_sub_epoch() gives the
+ *    epoch of the segment a handle maps: P1's until the reopen (also
+ *    once the name holds P2's), then P2's.
  * 2. Waiting open: a reader process in mdbus_sub_open_wait() (default
  *    start: latest) before the channel exists; a publisher process makes
  *    it and publishes 1000 messages at once: the reader gets all of them
@@ -104,6 +106,15 @@ static pid_t start_publisher(unsigned *n)
 	return kid;
 }
 
+/* The epoch of the segment now under the channel's name. */
+static uint64_t named_epoch(void)
+{
+	struct mdbus_stats st;
+
+	TU_CHECK_RC(mdbus_channel_stats("stale", tu_dir(), &st, NULL, 0), 0);
+	return st.epoch;
+}
+
 /* Reads the old segment to its end, waits through the removal, meets
  * the new segment: step 1 after the removal, step 2 when blocked. */
 static int stale_reader(void *arg)
@@ -112,13 +123,15 @@ static int stale_reader(void *arg)
 	unsigned char buf[PMAX];
 	struct mdbus_msg m;
 	mdbus_sub_t *s, *at20, *latest;
-	uint64_t late;
+	uint64_t late, old;
 
 	(void)arg;
 	c.start = MDBUS_START_OLDEST;
 	TU_CHECK_RC(mdbus_sub_open(&s, "stale", &c), 0);
 	TU_CHECK_RC(mdbus_sub_open(&at20, "stale", &c), 0);
 	TU_CHECK_RC(mdbus_sub_open(&latest, "stale", &c), 0);
+	old = named_epoch();
+	TU_CHECK_EQ(mdbus_sub_epoch(s), old);
 	read_seqs(s, 0, 10);
 	atomic_store(&sh->step, 1);
 	tu_await(&sh->step, 2, 30, "publisher killed, file removed");
@@ -133,7 +146,10 @@ static int stale_reader(void *arg)
 	tu_note("MDBUS_EREPLACED %.1f ms after the new segment", (double)late / 1e6);
 	TU_CHECK_EQ(pub_state(s), MDBUS_PUB_REPLACED);
 	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, 0), MDBUS_EREPLACED);
+	TU_CHECK_EQ(mdbus_sub_epoch(s), old); /* the segment it maps */
+	TU_CHECK(named_epoch() != old);
 	TU_CHECK_RC(mdbus_sub_reopen(s, MDBUS_START_OLDEST, 0), 0);
+	TU_CHECK_EQ(mdbus_sub_epoch(s), named_epoch());
 	TU_CHECK_EQ(mdbus_sub_position(s), 0);
 	read_seqs(s, 0, 50);
 	TU_CHECK_EQ(pub_state(s), MDBUS_PUB_ACTIVE);
