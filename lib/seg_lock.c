@@ -195,11 +195,14 @@ int seg_lock_replace_foreign(const char *dir, const char *channel, int r)
 	struct stat st;
 	int fd, held;
 
-	if (r != -EPERM && r != -EACCES && r != -ELOOP)
+	if (r != -EPERM && r != -EACCES && r != -ELOOP && r != -EISDIR &&
+	    r != -ENXIO)
 		return r;
 	seg_lock_path(path, sizeof(path), dir, channel);
-	if (lstat(path, &st) < 0 || S_ISDIR(st.st_mode) || st.st_uid == geteuid())
+	if (lstat(path, &st) < 0 || st.st_uid == geteuid())
 		return r;
+	if (S_ISDIR(st.st_mode)) /* only an empty one: nothing of anyone's */
+		return rmdir(path) < 0 ? r : -EAGAIN;
 	if (S_ISREG(st.st_mode)) {
 		/* listed, as any fd that may hold the lock: a child forked
 		 * meanwhile must not keep our probe's shared lock */

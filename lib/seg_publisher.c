@@ -343,11 +343,38 @@ static int lock_in_transit(int lock_fd, const char *dir, const char *channel,
 }
 
 /*
+ * The name `path` could not be opened (err) and is no regular file: a
+ * symbolic link, socket, device or directory, which anyone may make in
+ * /dev/shm before us. With MDBUS_PUB_REPLACE, an empty directory is
+ * removed (-ENOENT: the name is free) and anything else but a directory
+ * is replaced by a new segment renamed over it (0), where the directory
+ * lets us; otherwise err, said by seg_open_error().
+ */
+static int replace_squatter(struct seg_map *m, const char *path, int err,
+			    const char *channel,
+			    const struct mdbus_pub_config *cfg,
+			    const struct seg_geom *want)
+{
+	const char *dir = seg_dir(cfg->dir);
+	struct stat st;
+
+	if (!(cfg->flags & MDBUS_PUB_REPLACE) || lstat(path, &st) < 0 ||
+	    S_ISREG(st.st_mode))
+		return seg_open_error(err, dir, channel);
+	if (!S_ISDIR(st.st_mode))
+		return replace_locked(m, NULL, channel, cfg, want);
+	if (rmdir(path) == 0)
+		return -ENOENT;
+	return seg_open_error(err, dir, channel);
+}
+
+/*
  * With the channel's lock held, takes over the segment under its name: a
  * file that is not ours is refused naming its owner and mode, or with
- * MDBUS_PUB_REPLACE replaced (when the directory lets us rename over it);
- * ours is resumed or replaced as resume_locked() says. Returns 0,
- * -ENOENT when the name is free, or an error.
+ * MDBUS_PUB_REPLACE replaced (when the directory lets us rename over it),
+ * as is what is no file (replace_squatter()); ours is resumed or
+ * replaced as resume_locked() says. Returns 0, -ENOENT when the name is
+ * free, or an error.
  */
 static int take_over(struct seg_map *m, const char *channel,
 		     const struct mdbus_pub_config *cfg, const struct seg_geom *want)
@@ -360,7 +387,8 @@ static int take_over(struct seg_map *m, const char *channel,
 	seg_path(path, sizeof(path), dir, channel);
 	fd = open_existing(path, &writable);
 	if (fd < 0)
-		return fd == -ENOENT ? -ENOENT : seg_open_error(fd, dir, channel);
+		return fd == -ENOENT ? -ENOENT :
+		       replace_squatter(m, path, fd, channel, cfg, want);
 	r = mine = ours(fd, writable, &st, &mode_ok);
 	if (mine == 0 && !(cfg->flags & MDBUS_PUB_REPLACE))
 		r = foreign_error(channel, dir, &st);

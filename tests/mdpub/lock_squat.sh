@@ -5,7 +5,8 @@
 # root, removes it when no process holds a lock on it and starts the
 # channel with a lock file of its own, as it already replaced such a
 # user's segment under the channel's name; a symbolic link there is
-# removed, never followed. With replace = no, or while a process of that
+# removed, never followed; so is an empty directory or a socket there or
+# under the segment's name. With replace = no, or while a process of that
 # user holds the file locked, it is refused as before, naming its owner.
 # Before, one `touch /dev/shm/mdbus.demo+lock` by any local user made
 # every start of root's mdpub fail ("mdpub failed to start", exit 1;
@@ -58,6 +59,40 @@ as_nobody ln -s "$WORK/target" "$ST/mdbus.sl+lock" || fail "nobody's link"
 publishes sl
 [ -f "$WORK/target" ] && [ ! -s "$WORK/target" ] || fail "the link was followed"
 echo "nobody's symbolic link under the lock's name: removed, not followed"
+
+# what is no file under either name, nobody's: an empty directory, a
+# socket, a symbolic link (the segment's name): removed or replaced, the
+# channel published. Before, each made mdpub exit 1 ("is a socket, not a
+# segment: remove it", "open its lock file ...: Is a directory")
+as_nobody mkdir "$ST/mdbus.dl+lock" || fail "nobody's directory"
+publishes dl
+as_nobody mkdir "$ST/mdbus.ds" || fail "nobody's directory"
+publishes ds
+if command -v python3 >/dev/null; then # sockets
+	for n in so+lock ss; do
+		as_nobody python3 -c "import socket; socket.socket(socket.AF_UNIX).bind('$ST/mdbus.$n')" ||
+			fail "nobody's socket"
+	done
+	publishes so
+	publishes ss
+else
+	mkdir "$ST/mdbus.ss" # a directory again
+	publishes ss
+fi
+as_nobody ln -s "$WORK/target" "$ST/mdbus.ls" || fail "nobody's link"
+publishes ls
+[ -f "$WORK/target" ] && [ ! -s "$WORK/target" ] || fail "the link was followed"
+for n in ds ss ls; do
+	[ "$(stat -c '%F %u' "$ST/mdbus.$n")" = "regular file 0" ] ||
+		fail "$n: the segment's name: $(stat -c '%F %u' "$ST/mdbus.$n")"
+done
+# a directory nobody filled is his to remove: refused, naming it
+as_nobody mkdir "$ST/mdbus.df" && as_nobody touch "$ST/mdbus.df/x" ||
+	fail "nobody's directory"
+run df
+[ "$rc" -eq 1 ] && grep -qF "channel df: $ST/mdbus.df is a directory, not a segment: remove it" "$WORK/df.log" ||
+	fail "df: exit $rc: $(cat "$WORK/df.log")"
+echo "nobody's empty directory, socket or link under either name: removed or replaced; a directory with files: refused"
 
 as_nobody sh -c "umask 077; : >'$ST/mdbus.no+lock'" || fail "nobody's file"
 refused no replace=no
