@@ -328,21 +328,29 @@ static int open_error_passes(int err, enum open_retry retry)
 	       (err == MDBUS_ECORRUPT || err == MDBUS_ENOTREADY);
 }
 
-/* Who besides root and the owner may make files in the directory st:
- * "any user", "users of its group" (a group not root's, nor the owner's
- * primary group, which the user private group scheme gives each user
- * alone: libmdbus refuses the one without the sticky bit the same way,
- * lib/dir_trust.c), or NULL. */
-static const char *dir_makers(const struct stat *st)
+/* Who besides root and us may make files in the directory st, into out
+ * (n bytes): "any user", "users of its group" (a group not root's, nor
+ * the owner's primary group, which the user private group scheme gives
+ * each user alone: libmdbus refuses the one without the sticky bit the
+ * same way, lib/dir_trust.c), "its owner, user NAME" (another user's
+ * directory: libmdbus's publishers refuse it, lib/dir_trust.c, but a
+ * reader may be pointed there), or NULL. */
+static const char *dir_makers(const struct stat *st, char *out, size_t n)
 {
 	struct passwd *pw;
+	char user[256];
 
 	if (st->st_mode & S_IWOTH)
 		return "any user";
-	if (!(st->st_mode & S_IWGRP) || st->st_gid == 0)
+	if ((st->st_mode & S_IWGRP) && st->st_gid != 0 &&
+	    (!(pw = getpwuid(st->st_uid)) || pw->pw_gid != st->st_gid))
+		return "users of its group";
+	if (st->st_uid == 0 || st->st_uid == geteuid())
 		return NULL;
-	pw = getpwuid(st->st_uid);
-	return pw && pw->pw_gid == st->st_gid ? NULL : "users of its group";
+	(void)user_text(st->st_uid, user, sizeof user);
+	snprintf(out, n, "its owner, user %s (uid %u),", user,
+		 (unsigned)st->st_uid);
+	return out;
 }
 
 /* A segment of another user than ours or root's, in a directory other
@@ -354,12 +362,13 @@ static const char *dir_makers(const struct stat *st)
 static void warn_trust(const struct app *a, struct chan *c)
 {
 	uid_t owner = mdbus_sub_owner(c->sub);
-	const char *dir = mdbus_segment_dir(a->o->sub.dir);
-	char user[256];
+	const char *dir = mdbus_segment_dir(a->o->sub.dir), *makers;
+	char user[256], text[320];
 	struct stat st;
 
 	if (owner == 0 || owner == geteuid() || owner == c->trust_said ||
-	    owner_expected() || stat(dir, &st) < 0 || !dir_makers(&st))
+	    owner_expected() || stat(dir, &st) < 0 ||
+	    !(makers = dir_makers(&st, text, sizeof text)))
 		return;
 	c->trust_said = owner;
 	(void)user_text(owner, user, sizeof user);
@@ -367,9 +376,10 @@ static void warn_trust(const struct app *a, struct chan *c)
 	put_str(stderr, STR_TEXT, user, sizeof user);
 	fprintf(stderr, "'s segment (uid %u) in ", (unsigned)owner);
 	put_str(stderr, STR_TEXT, dir, SIZE_MAX);
-	fprintf(stderr, ", where %s may make one: name the publisher's user "
-		"with --owner (or MDBUS_OWNER) to refuse anyone else's\n",
-		dir_makers(&st));
+	fprintf(stderr, ", where ");
+	put_str(stderr, STR_TEXT, makers, SIZE_MAX);
+	fprintf(stderr, " may make one: name the publisher's user with "
+		"--owner (or MDBUS_OWNER) to refuse anyone else's\n");
 }
 
 /* Opens c with cfg. Returns 0; the library's code, c->sub NULL, for an
