@@ -89,6 +89,7 @@ kill $sink
 pub two 40 -t
 start_sink two
 forward two LD_PRELOAD="$HOOK" HOOK_REOPEN_S=4 \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 	HOOK_AFTER_OPEN="'$TOOL' pub two 60 -t -R -g 16:4"
 # (its last batch waits for the held reattach: not to 40)
 wait_for reached two FIRST 20

@@ -63,6 +63,7 @@ wait_for test -e "$WORK/sub.ready"
 "$TOOL" pub two 40 -t || fail "publisher"
 first=$(epoch two)
 env LD_PRELOAD="$HOOK" HOOK_REOPEN_S=1 \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 	HOOK_AFTER_OPEN="'$TOOL' pub two 60 -t -R -g 16:4" \
 	"$MDSUB" --forward "nats://127.0.0.1:$PORT" --from oldest two \
 	2>"$WORK/fwd.err" &
