@@ -6,7 +6,9 @@
 # file that a publisher cannot replace is named with its owner and the fix.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
-mkdir "$MDBUS_DIR/mdbus.dir"
+# (with something in it: an empty one a publisher removes, replace = yes,
+# mdpub/lock_squat.sh)
+mkdir "$MDBUS_DIR/mdbus.dir" && : >"$MDBUS_DIR/mdbus.dir/x" || fail "directory"
 status 1 "$MDSUB" dir 2>"$WORK/dir.err"
 grep -q "^mdsub: dir: cannot subscribe: channel dir: the file under its name is a directory, not a segment: remove it$" \
 	"$WORK/dir.err" || fail "directory: $(cat "$WORK/dir.err")"
