@@ -454,6 +454,8 @@ public:
 	int reap() { return check_rc(mdbus_pub_reap(p_), "mdbus_pub_reap"); }
 	std::uint64_t position() const { return mdbus_pub_position(p_); }
 	std::size_t payload_max() const { return mdbus_pub_payload_max(p_); }
+	/* mdbus_pub_epoch(): the segment published in. */
+	std::uint64_t epoch() const { return mdbus_pub_epoch(p_); }
 	mdbus_pub_t *native_handle() const noexcept { return p_; }
 	explicit operator bool() const noexcept { return p_ != nullptr; }
 
@@ -647,6 +649,8 @@ public:
 	std::uint64_t loss_events() const { return mdbus_sub_loss_events(s_); }
 	std::uint64_t archive_skipped() const { return mdbus_sub_archive_skipped(s_); }
 	std::size_t payload_max() const { return mdbus_sub_payload_max(s_); }
+	/* mdbus_sub_epoch(): the segment this reader maps. */
+	std::uint64_t epoch() const { return mdbus_sub_epoch(s_); }
 	mdbus_sub_t *native_handle() const noexcept { return s_; }
 	explicit operator bool() const noexcept { return s_ != nullptr; }
 

@@ -33,7 +33,8 @@ class Subscriber(_mdbus.Subscriber):
     Attributes: lost, loss_events, position, caught_up, payload_max,
     replaying, archive_skipped (archive records read past, not returned,
     to reach the position: the archive's files have no index), owner
-    (uid of the segment file's owner: the user this reader trusts).
+    (uid of the segment file's owner: the user this reader trusts),
+    epoch (of the segment it maps, whatever the name holds now).
 
     owner: the user (a name, or a uid as an int or a string) the
     segment file must belong to, else Error (code -EPERM); None:

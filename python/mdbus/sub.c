@@ -442,6 +442,7 @@ static PyObject *sub_get(sub_object *self, void *which)
 	case 5: return PyBool_FromLong(mdbus_sub_replaying(sub));
 	case 6: return PyLong_FromUnsignedLongLong(mdbus_sub_archive_skipped(sub));
 	case 7: return PyLong_FromUnsignedLong(mdbus_sub_owner(sub));
+	case 8: return PyLong_FromUnsignedLongLong(mdbus_sub_epoch(sub));
 	default: return PyLong_FromSize_t(mdbus_sub_payload_max(sub));
 	}
 }
@@ -465,6 +466,9 @@ static PyGetSetDef sub_getset[] = {
 	{"owner", (getter)sub_get, NULL,
 	 "uid of the segment file's owner: the user this reader trusts",
 	 (void *)7},
+	{"epoch", (getter)sub_get, NULL,
+	 "epoch of the segment this reader maps (stats()['epoch'] of it)",
+	 (void *)8},
 	{"closed", (getter)sub_closed, NULL, "close() was called", NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };

@@ -387,7 +387,9 @@ void t_replaced()
 	mdbus::publisher p("rep", config(256));
 	mdbus::subscriber s("rep", oldest());
 	mdbus_pub_config c = config(512);
+	std::uint64_t first = p.epoch();
 
+	CHECK(first != 0 && s.epoch() == first);
 	CHECK(p.publish(mdbus_heartbeat{0, 1, 0, 0}));
 	p.close();
 	c.flags = MDBUS_PUB_REPLACE;
@@ -400,7 +402,9 @@ void t_replaced()
 	} catch (const mdbus::error &e) {
 		CHECK(e.code() == MDBUS_EREPLACED);
 	}
+	CHECK(s.epoch() == first && q.epoch() != first);
 	s.reopen();
+	CHECK(s.epoch() == q.epoch());
 	CHECK(s.payload_max() == 512 - MDBUS_SLOT_HEADER);
 	CHECK(s.try_read()->heartbeat()->feed_seq == 2);
 }

@@ -3,7 +3,7 @@ a real channel with exact values: Publisher.skip() (the reader counts the
 skip as lost), publisher counters read back by mdbus.counters() and
 Subscriber.counters(), a start by time, replay from the archive then live
 (a real mdpub writing it), Subscriber.fileno() with select and asyncio,
-mdbus.remove_channel(), Subscriber.owner and owner=; and the argument checks (TypeError, ValueError,
+mdbus.remove_channel(), Subscriber.owner, epoch and owner=; and the argument checks (TypeError, ValueError,
 never a crash)."""
 import asyncio
 import os
@@ -368,6 +368,7 @@ def test_owner_given_and_named(bus):
     tool_pub("own", 3)
     with mdbus.Subscriber("own", start="oldest") as sub:
         assert sub.owner == me
+        assert sub.epoch == mdbus.stats("own")["epoch"] != 0
     for owner in (str(me), me):
         with mdbus.Subscriber("own", owner=owner) as sub:
             assert sub.owner == me
