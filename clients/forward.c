@@ -166,11 +166,17 @@ void fwd_send(struct forwarder *f, const struct delivery *d, uint64_t now_ns)
 		send_packet(f, f->next_num, MOLD_COUNT_END, now_ns);
 		int rc = new_session(f);
 
-		if (rc < 0)
+		f->epoch_told = rc < 0;
+		if (rc < 0) {
 			fprintf(stderr, "mdsub: %s: no random session name: %s "
 				"(the old one goes on)\n", f->o->url,
 				strerror(-rc));
-		f->epoch_told = 0;
+			/* over another numbering or segment, with the old
+			 * store: nothing older is read back for it */
+			f->epoch = d->epoch;
+			if (f->rtx)
+				rtx_epoch(f->rtx, 0);
+		}
 	}
 	if (!f->epoch_told) {
 		f->epoch = d->epoch;

@@ -1,7 +1,8 @@
 /*
  * ratelimit.c - token buckets of answer bytes for the re-request server
  * (retransmit.h): one per requester address (its port aside: one host
- * sending from many ports is one requester) in a table of RTX_PEERS, and
+ * sending from many ports is one requester; an IPv6 one by its /64, which
+ * a host usually has whole) in a table of RTX_PEERS, and
  * one for all of them (RTX_TOTAL_SHARES times the rate), so that neither
  * one requester nor a flood from many (spoofed) addresses gets more than
  * a bounded rate of answers, whatever they ask for. Work already done
@@ -77,8 +78,8 @@ static void refill(struct bucket *b, uint64_t rate, uint64_t burst,
 	b->at_ns = now;
 }
 
-/* The requester of a datagram from addr: an IPv4 or IPv6 address (a
- * v4-mapped one as IPv4), else the bytes after the family. */
+/* The requester of a datagram from addr: an IPv4 address, an IPv6 /64
+ * (a v4-mapped address as IPv4), else the bytes after the family. */
 static void key_of(struct peer_key *k, const void *addr, size_t addrlen)
 {
 	const struct sockaddr *sa = addr;
@@ -95,7 +96,7 @@ static void key_of(struct peer_key *k, const void *addr, size_t addrlen)
 		k->family = AF_INET;
 		memcpy(k->addr, &sin6->sin6_addr.s6_addr[12], 4);
 	} else if (addrlen >= sizeof *sin6 && sa->sa_family == AF_INET6) {
-		memcpy(k->addr, &sin6->sin6_addr, sizeof sin6->sin6_addr);
+		memcpy(k->addr, &sin6->sin6_addr, 8);
 	} else if (addrlen > sizeof sa->sa_family) {
 		addrlen -= sizeof sa->sa_family;
 		memcpy(k->addr, (const char *)addr + sizeof sa->sa_family,

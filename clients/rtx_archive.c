@@ -194,8 +194,9 @@ static unsigned from_channel(void *ctx, uint64_t epoch, uint64_t seq,
 	unsigned got;
 
 	a->used_ns = now_monotonic();
-	if (seq == 0 || !named_segment(a, epoch, &oldest) ||
-	    (a->s && mdbus_sub_epoch(a->s) != epoch)) {
+	if (a->s && mdbus_sub_epoch(a->s) != epoch)
+		drop_reader(a); /* kept from a session before */
+	if (seq == 0 || !named_segment(a, epoch, &oldest)) {
 		drop_reader(a);
 		return 0;
 	}

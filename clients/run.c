@@ -328,14 +328,44 @@ static int open_error_passes(int err, enum open_retry retry)
 	       (err == MDBUS_ECORRUPT || err == MDBUS_ENOTREADY);
 }
 
-/* Who besides root and us may make files in the directory st, into out
- * (n bytes): "any user", "users of its group" (a group not root's, nor
- * the owner's primary group, which the user private group scheme gives
- * each user alone: libmdbus refuses the one without the sticky bit the
- * same way, lib/dir_trust.c), "its owner, user NAME" (another user's
- * directory: libmdbus's publishers refuse it, lib/dir_trust.c, but a
- * reader may be pointed there), or NULL. */
-static const char *dir_makers(const struct stat *st, char *out, size_t n)
+/* Whether directory `dir` was made, or given to its owner, by root or
+ * us: its parent is root's or ours and no one else may write there, so
+ * that no other user could have made `dir` first (/run/mdbus given to
+ * the publisher's user; not /tmp/mdbus made by anyone). */
+static int dir_given(const char *dir)
+{
+	char parent[PATH_MAX];
+	struct stat st;
+	size_t len;
+	char *slash;
+
+	snprintf(parent, sizeof parent, "%s", dir);
+	len = strlen(parent);
+	while (len > 1 && parent[len - 1] == '/')
+		parent[--len] = '\0';
+	slash = strrchr(parent, '/');
+	if (!slash)
+		snprintf(parent, sizeof parent, ".");
+	else if (slash == parent)
+		parent[1] = '\0'; /* "/" */
+	else
+		*slash = '\0';
+	return stat(parent, &st) == 0 &&
+	       (st.st_uid == 0 || st.st_uid == geteuid()) &&
+	       !(st.st_mode & S_IWOTH) &&
+	       (!(st.st_mode & S_IWGRP) || st.st_gid == 0);
+}
+
+/* Who besides root and us may make files in directory `dir` (st), into
+ * out (n bytes): "any user", "users of its group" (a group not root's,
+ * nor the owner's primary group, which the user private group scheme
+ * gives each user alone: libmdbus refuses the one without the sticky bit
+ * the same way, lib/dir_trust.c), "its owner, user NAME" (another user's
+ * directory that another user could have made first, dir_given(): a
+ * reader may be pointed at one that publishers of root refuse), or
+ * NULL. */
+static const char *dir_makers(const char *dir, const struct stat *st,
+			      char *out, size_t n)
 {
 	struct passwd *pw;
 	char user[256];
@@ -345,7 +375,7 @@ static const char *dir_makers(const struct stat *st, char *out, size_t n)
 	if ((st->st_mode & S_IWGRP) && st->st_gid != 0 &&
 	    (!(pw = getpwuid(st->st_uid)) || pw->pw_gid != st->st_gid))
 		return "users of its group";
-	if (st->st_uid == 0 || st->st_uid == geteuid())
+	if (st->st_uid == 0 || st->st_uid == geteuid() || dir_given(dir))
 		return NULL;
 	(void)user_text(st->st_uid, user, sizeof user);
 	snprintf(out, n, "its owner, user %s (uid %u),", user,
@@ -368,7 +398,7 @@ static void warn_trust(const struct app *a, struct chan *c)
 
 	if (owner == 0 || owner == geteuid() || owner == c->trust_said ||
 	    owner_expected() || stat(dir, &st) < 0 ||
-	    !(makers = dir_makers(&st, text, sizeof text)))
+	    !(makers = dir_makers(dir, &st, text, sizeof text)))
 		return;
 	c->trust_said = owner;
 	(void)user_text(owner, user, sizeof user);

@@ -54,7 +54,7 @@ in=$(stats ovf ovf in)
 	fail "in $in + overflow $dropped is not the 205 datagrams sent"
 counted ovf "channel ovf: in $in out $in malformed 0 gaps 1 (lost $dropped) "
 counted ovf "channel ovf: source udp: duplicate 0 session 0 malformed 0 jump 0 adopted 0 jumped 0 requests 0 recovered 0 sender 0 discarded 0 refuted 0 overflow $dropped$"
-n=$(grep -c "channel ovf: the kernel dropped $dropped datagrams, the socket's receive queue full ([0-9]* bytes): raise rcvbuf, or mdpub fell behind its feed$" "$WORK/ovf.log")
+n=$(grep -c "channel ovf: the kernel dropped $dropped datagrams, most often because the socket's receive queue was full ([0-9]* bytes): raise rcvbuf, or mdpub fell behind its feed$" "$WORK/ovf.log")
 [ "$n" = 1 ] || fail "the drops logged $n times, not once"
 stop "$PID"
 

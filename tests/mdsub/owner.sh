@@ -160,11 +160,13 @@ chgrp 0 "$TOP"
 status 0 env MDBUS_DIR="$TOP" "$MDSUB" -u -q nameless 2>"$WORK/err"
 chmod 0755 "$TOP"
 grep -q "warning" "$WORK/err" && fail "root's group: $(cat "$WORK/err")"
-# a directory of another user (0755): its owner may make a segment
-# there, which root's reader read with no warning before (attack run:
-# nobody's mkdir before the administrator's); said, naming him
-NOBODYS=$TOP/nobodys
-mkdir -m 0755 "$NOBODYS" && chown nobody "$NOBODYS" || fail "nobody's directory"
+# a directory of another user (0755) that he made in one anyone may
+# write: he may make a segment there, which root's reader read with no
+# warning before (attack run: nobody's mkdir before the administrator's);
+# said, naming him. Not for one root made and gave him (a parent only
+# root may write: the setup libmdbus(3) recommends), nor with --owner
+NOBODYS=$STICKY/nobodys
+runuser -u nobody -- mkdir -m 0755 "$NOBODYS" || fail "nobody's directory"
 runuser -u nobody -- env MDBUS_DIR="$NOBODYS" "$TOOL" pub his 2 ||
 	fail "nobody's segment in his directory"
 status 0 env MDBUS_DIR="$NOBODYS" "$MDSUB" -u -q his 2>"$WORK/err"
@@ -172,6 +174,12 @@ grep -qx "mdsub: his: warning: reading user nobody's segment (uid $nobody) in $N
 	"$WORK/err" || fail "nobody's directory: $(cat "$WORK/err")"
 status 0 env MDBUS_DIR="$NOBODYS" "$MDSUB" --owner=nobody -u -q his 2>"$WORK/err"
 grep -q "warning" "$WORK/err" && fail "nobody's directory, --owner=nobody: $(cat "$WORK/err")"
+GIVEN=$TOP/given
+mkdir -m 0755 "$GIVEN" && chown nobody "$GIVEN" || fail "a directory given to nobody"
+runuser -u nobody -- env MDBUS_DIR="$GIVEN" "$TOOL" pub his 2 ||
+	fail "nobody's segment in the directory given to him"
+status 0 env MDBUS_DIR="$GIVEN" "$MDSUB" -u -q his 2>"$WORK/err"
+grep -q "warning" "$WORK/err" && fail "a directory given to nobody: $(cat "$WORK/err")"
 # a user's directory of his private group (the group of his name, his
 # primary one, no other member: Debian's daemon), 0775 as umask 002
 # makes it: his publisher takes it, and readers read it (a group may

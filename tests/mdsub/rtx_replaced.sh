@@ -5,13 +5,14 @@
 # epoch), while the channel's name holds it:
 # 1. the forwarder reattaches to the new segment in a new session: a
 #    re-request of that session for a number no longer in the store
-#    (--retransmit-depth=10) is read back from the new segment. Before,
-#    the server kept the epoch the name held at start: every such request
-#    was refused for the rest of the run;
+#    (--retransmit-depth=10) is read back from the new segment, also with
+#    the reader an earlier request of the first session left open there.
+#    Before, the server kept the epoch the name held at start: every such
+#    request was refused for the rest of the run;
 # 2. the segment is replaced between the forwarder's open and the start
 #    of its server (mdsub/open_hook.c runs the replacement there), and
 #    while the forwarder's session is still the first segment's (the hook
-#    holds the reattach 4 s), a re-request of that session is not
+#    holds the reattach 15 s; SIGTERM ends the hold), a re-request of that session is not
 #    answered from the segment the name holds. Before, it was: another
 #    segment's message under the first session's number.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
@@ -74,6 +75,8 @@ pub one 40 -t
 start_sink one
 forward one
 wait_for reached one FIRST 40
+out=$("$REQ" "$port" FIRST 1 1 1) || fail "requester: $out"
+[ "$(field answers)" = 1 ] || fail "the first session's number 1: $out"
 pub one 60 -t -R -g 16:4
 wait_for sh -c "awk '\$1 != \"FIRST\" && \$2 + \$3 - 1 >= 60' '$WORK/one.pkts' | grep -q ."
 second=$(awk '$1 != "FIRST" { print $1; exit }' "$WORK/one.pkts")
@@ -88,7 +91,7 @@ kill $sink
 # not read back from the new segment
 pub two 40 -t
 start_sink two
-forward two LD_PRELOAD="$HOOK" HOOK_REOPEN_S=4 \
+forward two LD_PRELOAD="$HOOK" HOOK_REOPEN_S=15 \
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
 	HOOK_AFTER_OPEN="'$TOOL' pub two 60 -t -R -g 16:4"
 # (its last batch waits for the held reattach: not to 40)

@@ -146,8 +146,9 @@ static int take(struct rtx_limit *l, unsigned i, uint64_t bytes, uint64_t t)
 }
 
 /* One host from many source ports, and as a v4-mapped IPv6 address, is
- * one requester: before, each port had a full bucket of its own (one
- * allowed host took the total share from 300 ports, 4 times its rate). */
+ * one requester, as is an IPv6 /64: before, each port had a full bucket
+ * of its own (one allowed host took the total share from 300 ports, 4
+ * times its rate), and each address of a /64 would have. */
 static void t_ports(void **state)
 {
 	const uint64_t s = 1000000000ULL;
@@ -170,6 +171,19 @@ static void t_ports(void **state)
 	assert_int_equal(rtx_limit_take(l, &v6, sizeof v6, 1, s), 0);
 	v6.sin6_addr.s6_addr[15] = 2;
 	assert_int_equal(rtx_limit_take(l, &v6, sizeof v6, 2000, s), 1);
+	/* 2001:db8::1 to ::12c, one /64: its 2000 */
+	memset(&v6.sin6_addr, 0, sizeof v6.sin6_addr);
+	v6.sin6_addr.s6_addr[0] = 0x20;
+	v6.sin6_addr.s6_addr[1] = 0x01;
+	v6.sin6_addr.s6_addr[2] = 0x0d;
+	v6.sin6_addr.s6_addr[3] = 0xb8;
+	ok = 0;
+	for (unsigned i = 1; i <= 300; i++) {
+		v6.sin6_addr.s6_addr[14] = (uint8_t)(i >> 8);
+		v6.sin6_addr.s6_addr[15] = (uint8_t)i;
+		ok += rtx_limit_take(l, &v6, sizeof v6, 500, s);
+	}
+	assert_int_equal(ok, 4);
 	rtx_limit_free(l);
 	(void)state;
 }
