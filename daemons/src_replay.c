@@ -159,13 +159,18 @@ static int advance(struct replay *r)
 }
 
 /* keep_seq: brings the channel to the record's sequence number. 0, or
- * -1 when the channel is past it (counted, logged) or refused. */
+ * -1 when the channel is past it or the skip is refused (too far:
+ * mdbus_pub_skip(); counted as malformed: not published, logged). */
 static int place(struct replay *r)
 {
 	uint64_t next = channel_next_seq(r->base.ch);
 
-	if (r->msg.seq >= next)
-		return channel_skip(r->base.ch, r->msg.seq - next);
+	if (r->msg.seq >= next) {
+		if (channel_skip(r->base.ch, r->msg.seq - next) == 0)
+			return 0;
+		channel_count_malformed(r->base.ch);
+		return -1;
+	}
 	channel_count_malformed(r->base.ch);
 	log_limited(&r->behind_limit, LOG_WARNING, "channel %s: %s: record of "
 		    "seq %llu not published: the channel's next sequence "
@@ -181,7 +186,7 @@ static void publish_record(struct replay *r)
 	if (!r->pass_records) {
 		r->base_wall = ev_now(r->base.loop);
 		r->base_ts = r->msg.ts_ns;
-	} else if (r->msg.seq > r->last_seq + 1) {
+	} else if (r->msg.seq > r->last_seq && r->msg.seq - r->last_seq > 1) {
 		channel_count_gap(r->base.ch, r->msg.seq - r->last_seq - 1);
 	}
 	r->last_seq = r->msg.seq;

@@ -277,7 +277,9 @@ MDBUS_EXPORT int mdbus_rec_read(mdbus_rec_reader_t *r, void *buf, size_t len,
 	msg->seq = h.seq;
 	msg->ts_ns = h.ts_ns;
 	msg->type = h.type;
-	msg->lost = r->have_prev && h.seq > r->prev_seq + 1 ?
+	/* not prev_seq + 1, which wraps after 2^64 - 1 */
+	msg->lost = r->have_prev && h.seq > r->prev_seq &&
+			    h.seq - r->prev_seq > 1 ?
 		    h.seq - r->prev_seq - 1 : 0;
 	r->prev_seq = h.seq;
 	r->have_prev = 1;

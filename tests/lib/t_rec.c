@@ -4,7 +4,8 @@
  * with exact fields and checksummed payloads; the exact byte layout of the
  * header and a record; a file cut at every byte of its last record reads
  * every whole record and then MDBUS_ETRUNCATED, and reads on once the
- * rest is appended; loss from sequence jumps; -EMSGSIZE keeps the
+ * rest is appended; loss from sequence jumps (none after 2^64 - 1, whose
+ * next number wraps: before, 2 after it read as 2 lost); -EMSGSIZE keeps the
  * position; hostile files (bad magic, other major, absurd header size or
  * record size, unterminated channel, a FIFO, a symbolic link, a hard link)
  * are refused without hanging; a failed write is sticky (RLIMIT_FSIZE).
@@ -256,6 +257,35 @@ static void t_hostile(void)
 	TU_CHECK_RC(mdbus_rec_open(&r, file("none.rec"), NULL), -ENOENT);
 }
 
+/* Records 1, 2^64 - 1, 2, 5: the loss is 2^64 - 3 before the second
+ * (as any jump), none before the third (it goes back), 2 before the
+ * fourth. */
+static void t_seq_wrap(void)
+{
+	static const uint64_t seqs[] = {1, UINT64_MAX, 2, 5};
+	static const uint64_t lost[] = {0, UINT64_MAX - 2, 0, 2};
+	struct mdbus_rec_writer *w;
+	struct mdbus_rec_reader *r;
+	struct mdbus_rec_info info;
+	unsigned char buf[8] = {0};
+	struct mdbus_msg m;
+
+	info_init(&info);
+	TU_CHECK_RC(mdbus_rec_create(&w, file("wrap.rec"), &info, 0), 0);
+	for (size_t i = 0; i < 4; i++) {
+		m = (struct mdbus_msg){.seq = seqs[i], .ts_ns = i, .size = 8};
+		TU_CHECK_RC(mdbus_rec_write(w, &m, buf), 0);
+	}
+	TU_CHECK_RC(mdbus_rec_finish(w), 0);
+	TU_CHECK_RC(mdbus_rec_open(&r, path, &info), 0);
+	for (size_t i = 0; i < 4; i++) {
+		TU_CHECK_RC(mdbus_rec_read(r, buf, sizeof buf, &m), 0);
+		TU_CHECK_EQ(m.seq, seqs[i]);
+		TU_CHECK_EQ(m.lost, lost[i]);
+	}
+	mdbus_rec_close(r);
+}
+
 static void t_create_refuses(void)
 {
 	struct mdbus_rec_writer *w;
@@ -327,6 +357,7 @@ int main(void)
 	t_layout();
 	t_cut();
 	t_hostile();
+	t_seq_wrap();
 	t_create_refuses();
 	t_sticky_failure();
 	return 0;
