@@ -962,6 +962,17 @@ static int open_file(struct app *a)
 
 	if (err)
 		return fail_text(a, mdbus_error_text(err), err);
+	/* a hostile file's bytes, printed as the channel's name in what
+	 * mdsub says on stderr: a valid channel name or nothing (as mdpub
+	 * --replay) */
+	if (!mdbus_channel_valid(c->info.channel)) {
+		char text[PATH_MAX + 160];
+
+		snprintf(text, sizeof text, "%s: the channel it recorded has no "
+			 "valid channel name (mdsub --info shows it, escaped)",
+			 a->o->file);
+		return fail_text(a, text, -EINVAL);
+	}
 	c->name = c->info.channel;
 	if (a->o->summary &&
 	    !(c->stats = stats_new(c->name, a->o->format == OUT_JSON, 1)))

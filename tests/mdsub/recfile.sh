@@ -48,6 +48,24 @@ status 0 "$MDSUB" -q --summary feed.rec 2>err
 grep -qx "feed: 14 messages, 736 bytes in 0.000 s (1076923 msg/s), lost 0 in 0 gaps, recorded" err ||
 	fail "--summary of a recording: $(cat err)"
 
+# a recorded channel name that is none (escape sequences, a newline: a
+# hostile file's bytes that mdsub would print as the channel's name):
+# refused in one line that holds none of them, exit 1. Before, read, and
+# the bytes reached the terminal in its loss reports and summary
+printf 'X\033]0;PWNED\007\nmdsub: fake' >esc.name
+{
+	printf 'MDBUSREC'; le 65536 4; le 1 4
+	cat esc.name
+	head -c $((72 - $(wc -c <esc.name))) /dev/zero
+	le 256 4; le 64 4; le 2 4; le 0 4; le 0 8; le 120 4; le 0 4
+	record 1 1 a
+	record 5 2 b
+} >esc.rec
+status 1 "$MDSUB" -q --summary esc.rec >out 2>err
+[ "$(cat err)" = "mdsub: esc.rec: the channel it recorded has no valid channel name (mdsub --info shows it, escaped)" ] ||
+	fail "a recorded name that is none: $(cat -v err)"
+[ ! -s out ] || fail "a recorded name that is none: printed $(cat -v out)"
+
 # --info, exact; a hand-made recording with a gap, a sequence going back,
 # a malformed quote and a cut tail
 {
