@@ -7,11 +7,14 @@
  * control byte, no newline), escaped as the format wants (\\ and \");
  * a series that would repeat another's labels (two consumers of one
  * name in one process, a segment with two counters of one label) gets
- * "#N" after its name, N its place, as Prometheus refuses a file with a
- * duplicate series.
+ * "#N" after its name, N its place or the first after it that no earlier
+ * series has (a forged name may end in "#N" already), as Prometheus
+ * refuses a file with a duplicate series.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "status.h"
@@ -30,20 +33,29 @@ static void label(const char *key, const char *v, size_t n)
 	put_str(stdout, STR_PROM, v, n);
 }
 
-/* label() of a name, with "#nth" after it when it repeats an earlier
- * one (repeat 1). */
-static void label_nth(const char *key, const char *v, size_t n, int repeat,
-		      unsigned nth)
-{
-	char buf[64];
+#define LABEL_OUT 64 /* a name (at most 32 bytes) and "#N" */
 
-	if (!repeat) {
-		label(key, v, n);
-		return;
-	}
-	snprintf(buf, sizeof buf, "%.*s#%u", (int)strnlen(v, n < 40 ? n : 40),
-		 v, nth);
-	label(key, buf, sizeof buf);
+/* Whether an earlier series (j < i; of the same pid, with pids) has the
+ * label out[i]. */
+static int label_taken(char (*out)[LABEL_OUT], const int32_t *pids, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if ((!pids || pids[j] == pids[i]) && !strcmp(out[j], out[i]))
+			return 1;
+	return 0;
+}
+
+/* out[i]: the name v (at most n bytes), or, when an earlier series has
+ * that label, v#N for the first N from i that none has (at most i are
+ * taken, so one of i + 1 is free). */
+static void label_unique(char (*out)[LABEL_OUT], const int32_t *pids,
+			 size_t i, const char *v, size_t n)
+{
+	int len = (int)strnlen(v, n < 40 ? n : 40);
+
+	snprintf(out[i], LABEL_OUT, "%.*s", len, v);
+	for (size_t k = i; label_taken(out, pids, i); k++)
+		snprintf(out[i], LABEL_OUT, "%.*s#%zu", len, v, k);
 }
 
 /* name{channel="..."  (the caller adds more labels, then "} value") */
@@ -157,41 +169,45 @@ static void heartbeat(const struct snapshot *cur)
 	}
 }
 
-/* 1 when counter i's label is that of an earlier one. */
-static int label_repeats(const struct sample *s, int i)
-{
-	for (int j = 0; j < i; j++)
-		if (!strcmp(s->ctr[j].label, s->ctr[i].label))
-			return 1;
-	return 0;
-}
-
 static void publisher_counters(const struct snapshot *cur, const char *name,
 			       enum mdbus_counter_kind kind, const char *key)
 {
+	char out[MDBUS_COUNTERS_MAX][LABEL_OUT];
+
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct sample *s = &cur->s[i];
 
 		for (int j = 0; !s->err && j < s->nctr; j++) {
+			label_unique(out, NULL, (size_t)j, s->ctr[j].label,
+				     sizeof s->ctr[j].label);
 			if (s->ctr[j].kind != kind)
 				continue;
 			chan_series(name, s);
 			putchar(',');
-			label_nth(key, s->ctr[j].label, sizeof s->ctr[j].label,
-				  label_repeats(s, j), (unsigned)j);
+			label(key, out[j], LABEL_OUT);
 			printf("} %" PRIu64 "\n", s->ctr[j].value);
 		}
 	}
 }
 
-/* 1 when consumer i has the name and pid of an earlier one. */
-static int cons_repeats(const struct sample *s, uint32_t i)
+/* The consumers' labels of sample s (label_unique(), by name and pid):
+ * a table of s->ncons, or NULL when memory runs out. */
+static char (*cons_labels(const struct sample *s))[LABEL_OUT]
 {
-	for (uint32_t j = 0; j < i; j++)
-		if (s->cons[j].pid == s->cons[i].pid &&
-		    !strcmp(s->cons[j].name, s->cons[i].name))
-			return 1;
-	return 0;
+	char (*out)[LABEL_OUT] = calloc(s->ncons ? s->ncons : 1, LABEL_OUT);
+	int32_t *pids = calloc(s->ncons ? s->ncons : 1, sizeof(*pids));
+	int ok = out && pids;
+
+	for (uint32_t j = 0; ok && j < s->ncons; j++) {
+		pids[j] = (int32_t)s->cons[j].pid;
+		label_unique(out, pids, j, s->cons[j].name,
+			     sizeof s->cons[j].name);
+	}
+	free(pids);
+	if (ok)
+		return out;
+	free(out);
+	return NULL;
 }
 
 static uint64_t c_position(const struct mdbus_consumer_stat *c) { return c->position; }
@@ -208,19 +224,20 @@ static void per_consumer(const struct snapshot *cur, const char *name,
 	family(name, k, help);
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct sample *s = &cur->s[i];
+		char (*labels)[LABEL_OUT] = s->err ? NULL : cons_labels(s);
 
-		for (uint32_t j = 0; !s->err && j < s->ncons; j++) {
+		for (uint32_t j = 0; labels && j < s->ncons; j++) {
 			const struct mdbus_consumer_stat *c = &s->cons[j];
 
 			cons_comm(c, comm);
 			chan_series(name, s);
 			putchar(',');
-			label_nth("consumer", c->name, sizeof c->name,
-				  cons_repeats(s, j), j);
+			label("consumer", labels[j], LABEL_OUT);
 			printf(",pid=\"%d\",", (int)c->pid);
 			label("process", comm, sizeof comm);
 			printf("} %" PRIu64 "\n", get(c));
 		}
+		free(labels);
 	}
 }
 

@@ -161,6 +161,17 @@ done <"$WORK/want"
 status 0 "$MDSUB" --status -o prometheus alpha >"$WORK/prom2"
 grep -qxF 'mdbus_publisher_counter_total{channel="alpha",counter="\"\\x0a\\\\"} 5' \
 	"$WORK/prom2" || fail "prometheus: hostile label: $(grep counter_total "$WORK/prom2")"
+# three totals labelled y, y and y#1 (kind and the label's first bytes
+# at 1280 + 32 * i): no two series alike, as Prometheus refuses a file
+# with a duplicate. Before, the second was renamed y#1, the third's own
+"$TOOL" poke alpha 1280 0x7900000000 && "$TOOL" poke alpha 1312 0x7900000000 &&
+	"$TOOL" poke alpha 1344 0x0031237900000000 || fail poke
+status 0 "$MDSUB" --status -o prometheus alpha >"$WORK/prom3"
+grep '^mdbus_publisher_counter_total{' "$WORK/prom3" | sed 's/} .*//' >"$WORK/series"
+[ "$(sort -u "$WORK/series" | wc -l)" -eq 3 ] && [ "$(wc -l <"$WORK/series")" -eq 3 ] ||
+	fail "prometheus: counters y, y, y#1: $(cat "$WORK/series")"
+grep -qxF 'mdbus_publisher_counter_total{channel="alpha",counter="y#1#2"} 7' "$WORK/prom3" ||
+	fail "prometheus: the literal y#1 renamed: $(cat "$WORK/prom3" | grep counter_total)"
 "$TOOL" poke alpha 1024 0xffffffff || fail poke
 status 0 "$MDSUB" --status alpha >"$WORK/absurd"
 grep -q '^  counters: unreadable: .*claims 4294967295 counters, at most 24 exist' \
