@@ -706,8 +706,10 @@ static int archive_file_error(const struct chan *c, int err)
  * the channel is not idle. */
 static int archive_trouble(struct chan *c)
 {
-	fprintf(stderr, "mdsub: %s: %s; reading on (what it hid is counted "
-		"lost)\n", c->name, mdbus_last_error());
+	fprintf(stderr, "mdsub: %s: ", c->name);
+	/* it names files of the archive: any bytes their makers chose */
+	put_str(stderr, STR_TEXT, mdbus_last_error(), SIZE_MAX);
+	fputs("; reading on (what it hid is counted lost)\n", stderr);
 	return 1;
 }
 
