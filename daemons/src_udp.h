@@ -32,8 +32,8 @@ enum {
 	UDP_DISCARDED, /* held ahead, then overtaken or contradicted by the
 			* stream, or no room */
 	UDP_REFUTED,   /* held ahead, past the server's next number */
-	UDP_OVERFLOW,  /* datagrams the kernel dropped: the socket's receive
-			* queue was full (SO_RXQ_OVFL) */
+	UDP_OVERFLOW,  /* datagrams the kernel dropped (SO_RXQ_OVFL): mostly
+			* a full receive queue */
 };
 
 struct udp_conf {
