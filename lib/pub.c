@@ -205,7 +205,10 @@ struct seg_header *pub_header(const mdbus_pub_t *pub)
  * move back and forth nor a creep upwards from far below (anyone who may
  * write the table can make those). The clock starts again only when a
  * look finds the entry not holding us back or not ACTIVE (gate_refresh()),
- * not when its state word merely changes (its owner could bump it).
+ * or when we evict it (made not ACTIVE here: a reopen of the reader at
+ * its place before our next look is a reader not yet seen, whose first
+ * stall_ns must not be the evicted one's), not when its state word merely
+ * changes (its owner could bump it).
  */
 static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
 		       uint64_t n, uint64_t pos, uint64_t now)
@@ -231,6 +234,7 @@ static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
 		return 0;
 	atomic_fetch_add_explicit(&p->m.tab->evictions, 1, memory_order_relaxed);
 	wait_wake_all(p->m.hdr); /* an evicted sleeper learns it now */
+	p->seen_ns[i] = 0;
 	return 1;
 }
 

@@ -52,6 +52,13 @@
  *    (INT_MIN, which mdpub logged as a reap failure and the Python
  *    module's reap() raised as mdbus.Error) or a count of entries that
  *    were never freed.
+ * 8. Two readers gate the publisher from 0, the second's stall clock
+ *    started 600 ms after the first's (stall_evict_ns 1 s; 300 ms of
+ *    margin each way for a loaded machine): at 1.3 s the first is evicted, reopens at its place (the second holds the
+ *    ring), and the publisher's next look must give it a stall_evict_ns
+ *    of its own: its next read is a message, not MDBUS_EEVICTED. Before,
+ *    the evicted entry's clock went on, and the reopened reader was
+ *    evicted again at once (race hunt).
  */
 #include <errno.h>
 #include <sched.h>
@@ -672,6 +679,53 @@ static void test_reap_count(void)
 	TU_CHECK_RC(mdbus_unlink("ll.reap", tu_dir()), 0);
 }
 
+/* Publishes until back-pressure (at most a ring): the publisher's look
+ * at the table, which starts or checks the gating readers' clocks. */
+static void publish_to_gate(mdbus_pub_t *p, uint64_t *n, unsigned char *buf)
+{
+	for (uint64_t k = 0; k <= CAP; k++) {
+		int rc = tu_publish_seq(p, *n, buf, 0, PMAX);
+
+		if (rc == MDBUS_EBACKPRESSURE)
+			return;
+		TU_CHECK_RC(rc, 0);
+		++*n;
+	}
+	tu_fail("no back-pressure within a ring past %llu",
+		(unsigned long long)*n);
+}
+
+static void test_evicted_reopen(void)
+{
+	mdbus_pub_t *p = open_lossless("ll.reopen", 1000000000ULL);
+	unsigned char buf[PMAX];
+	mdbus_sub_t *a, *b;
+	struct mdbus_msg m;
+	uint64_t n = 0;
+
+	a = tu_sub_open(channel, "a", MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	publish_to_gate(p, &n, buf);   /* a's clock starts */
+	TU_CHECK_EQ(n, CAP);
+	tu_sleep_ms(600);
+	b = tu_sub_open(channel, "b", MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	publish_to_gate(p, &n, buf);   /* b's clock starts */
+	tu_sleep_ms(700);
+	publish_to_gate(p, &n, buf);   /* a evicted (1.3 s), b not (0.7 s) */
+	TU_CHECK_EQ(n, CAP);           /* b holds the ring */
+	TU_CHECK_RC(mdbus_sub_read(a, buf, sizeof buf, &m, 0), MDBUS_EEVICTED);
+	TU_CHECK_RC(mdbus_sub_reopen(a, MDBUS_START_SEQ, 0), 0);
+	TU_CHECK_EQ(mdbus_sub_position(a), 0);
+	publish_to_gate(p, &n, buf);   /* the next look */
+	TU_CHECK_RC(mdbus_sub_read(a, buf, sizeof buf, &m, 0), 0);
+	TU_CHECK_EQ(m.seq, 0);
+	tu_note("an evicted reader reopened at its place gets a stall "
+		"clock of its own");
+	mdbus_sub_close(a);
+	mdbus_sub_close(b);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("ll.reopen", tu_dir()), 0);
+}
+
 int main(void)
 {
 	tu_init("t_lossless", 240);
@@ -686,5 +740,6 @@ int main(void)
 	test_cheat(CREEP);
 	test_cheat(REBORN);
 	test_reap_count();
+	test_evicted_reopen();
 	return 0;
 }
