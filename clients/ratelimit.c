@@ -78,8 +78,9 @@ static void refill(struct bucket *b, uint64_t rate, uint64_t burst,
 	b->at_ns = now;
 }
 
-/* The requester of a datagram from addr: an IPv4 address, an IPv6 /64
- * (a v4-mapped address as IPv4), else the bytes after the family. */
+/* The requester of a datagram from addr (the server's socket is IPv4 or
+ * IPv6): an IPv4 address, or an IPv6 /64 (a v4-mapped address as
+ * IPv4). */
 static void key_of(struct peer_key *k, const void *addr, size_t addrlen)
 {
 	const struct sockaddr *sa = addr;
@@ -87,7 +88,7 @@ static void key_of(struct peer_key *k, const void *addr, size_t addrlen)
 	const struct sockaddr_in6 *sin6 = addr;
 
 	memset(k, 0, sizeof *k);
-	k->family = AF_INET6; /* anything else: its bytes, as one family */
+	k->family = AF_INET6;
 	if (addrlen >= sizeof *sin && sa->sa_family == AF_INET) {
 		k->family = AF_INET;
 		memcpy(k->addr, &sin->sin_addr, sizeof sin->sin_addr);
@@ -97,10 +98,6 @@ static void key_of(struct peer_key *k, const void *addr, size_t addrlen)
 		memcpy(k->addr, &sin6->sin6_addr.s6_addr[12], 4);
 	} else if (addrlen >= sizeof *sin6 && sa->sa_family == AF_INET6) {
 		memcpy(k->addr, &sin6->sin6_addr, 8);
-	} else if (addrlen > sizeof sa->sa_family) {
-		addrlen -= sizeof sa->sa_family;
-		memcpy(k->addr, (const char *)addr + sizeof sa->sa_family,
-		       addrlen < sizeof k->addr ? addrlen : sizeof k->addr);
 	}
 }
 

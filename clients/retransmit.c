@@ -52,9 +52,8 @@ struct rtx {
 	/* r->lock: store, session, sessions, epoch, first, next, ended,
 	 * older and older_ctx, written by the forwarder's thread (rtx_keep(),
 	 * rtx_session(), rtx_epoch(), rtx_end(), rtx_set_older()) and read
-	 * by the server
-	 * thread, which copies what an archive read needs (older_job) and
-	 * reads without it; idle too. */
+	 * by the server thread, which copies what an archive read needs
+	 * (older_job) and reads without it; idle too. */
 	pthread_mutex_t lock;
 	struct rtx_store *store;
 	char session[MOLD_SESSION_LEN];
