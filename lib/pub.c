@@ -42,6 +42,15 @@
  * write_ahead() says why not 8). */
 #define WRITE_AHEAD 16u
 
+/* A lossless producer's stall clock of one consumer entry (maybe_evict()):
+ * private memory, nobody else writes it. */
+struct stall_clock {
+	uint64_t pos;      /* the position that holds us back, as seen */
+	uint64_t since_ns; /* when it last moved forward, 0 = not running */
+	uint64_t word;     /* the entry's state word when it started */
+	int restarted;     /* started again by a new word since progress */
+};
+
 struct mdbus_pub {
 	struct seg_map m;
 	uint64_t next;         /* sequence of the next message */
@@ -49,9 +58,7 @@ struct mdbus_pub {
 	uint64_t gate_seq;     /* lossless: the table's join_seq when the
 				  gate was computed */
 	uint64_t stall_ns;     /* lossless: eviction time, 0 = never */
-	uint64_t *seen_pos;    /* lossless: per entry, the position that
-				  holds us back, as maybe_evict() sees it */
-	uint64_t *seen_ns;     /* ... and when it last moved forward */
+	struct stall_clock *clocks; /* lossless: per entry, maybe_evict() */
 	uint64_t reap_ns;      /* lossless: last liveness check of gaters */
 	size_t claim_size;     /* open claim's size, 0 = none */
 	int claimed;
@@ -127,9 +134,8 @@ static int alloc_stall_tracking(struct mdbus_pub *p)
 {
 	uint32_t n = p->m.g.max_consumers;
 
-	p->seen_pos = calloc(n, sizeof(*p->seen_pos));
-	p->seen_ns = calloc(n, sizeof(*p->seen_ns));
-	if (!p->seen_pos || !p->seen_ns)
+	p->clocks = calloc(n, sizeof(*p->clocks));
+	if (!p->clocks)
 		return err_set(-ENOMEM, "out of memory");
 	return 0;
 }
@@ -203,27 +209,34 @@ struct seg_header *pub_header(const mdbus_pub_t *pub)
  * taken as no lower than n - capacity: every position that holds n back
  * is one there, so that only a move that frees room is progress, not a
  * move back and forth nor a creep upwards from far below (anyone who may
- * write the table can make those). The clock starts again only when a
- * look finds the entry not holding us back or not ACTIVE (gate_refresh()),
- * or when we evict it (made not ACTIVE here: a reopen of the reader at
- * its place before our next look is a reader not yet seen, whose first
- * stall_ns must not be the evicted one's), not when its state word merely
- * changes (its owner could bump it).
+ * write the table can make those). The clock starts again when a look
+ * finds the entry not holding us back or not ACTIVE (gate_refresh()),
+ * when we evict it (made not ACTIVE here: a reopen of the reader at its
+ * place before our next look is a reader not yet seen, whose first
+ * stall_ns must not be the evicted one's), and once when its state word
+ * is not the one the clock started with (a reader closed and another
+ * opened in its entry before our next look), then not again for a new
+ * word until the entry moves forward: its owner could bump the word at
+ * every look (doc/protocol.md, "Publishing").
  */
 static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
 		       uint64_t n, uint64_t pos, uint64_t now)
 {
 	struct seg_consumer *c = &p->m.table[i];
+	struct stall_clock *k = &p->clocks[i];
 	uint64_t floor = n >= p->m.g.capacity ? n - p->m.g.capacity : 0;
 
 	if (pos < floor)
 		pos = floor;
-	if (p->seen_ns[i] == 0 || pos > p->seen_pos[i]) {
-		p->seen_pos[i] = pos;
-		p->seen_ns[i] = now;
+	if (k->since_ns == 0 || pos > k->pos) {
+		*k = (struct stall_clock){ pos, now, w, 0 };
 		return 0;
 	}
-	if (!p->stall_ns || now - p->seen_ns[i] < p->stall_ns)
+	if (w != k->word && !k->restarted) {
+		*k = (struct stall_clock){ pos, now, w, 1 };
+		return 0;
+	}
+	if (!p->stall_ns || now - k->since_ns < p->stall_ns)
 		return 0;
 	/* Release: the reader's acquire load of its state sees it; a CAS so
 	 * that an entry that changed hands is left alone. */
@@ -234,7 +247,7 @@ static int maybe_evict(struct mdbus_pub *p, uint32_t i, uint64_t w,
 		return 0;
 	atomic_fetch_add_explicit(&p->m.tab->evictions, 1, memory_order_relaxed);
 	wait_wake_all(p->m.hdr); /* an evicted sleeper learns it now */
-	p->seen_ns[i] = 0;
+	k->since_ns = 0;
 	return 1;
 }
 
@@ -276,14 +289,15 @@ static int gate_refresh(struct mdbus_pub *p, uint64_t n, uint64_t low)
 		uint64_t pos;
 
 		if (cons_state(w) != CONS_ACTIVE) {
-			p->seen_ns[i] = 0; /* a next owner's clock starts anew */
+			p->clocks[i].since_ns = 0; /* a next owner's clock
+						    * starts anew */
 			continue;
 		}
 		/* Acquire pairs with the reader's release store after its
 		 * copy: the slot it left may be overwritten. */
 		pos = atomic_load_explicit(&c->read_num, memory_order_acquire);
 		if (n - pos < p->m.g.capacity || pos > n) {
-			p->seen_ns[i] = 0;
+			p->clocks[i].since_ns = 0;
 			if (pos <= n && pos < low)
 				low = pos;
 			continue;
@@ -935,7 +949,6 @@ MDBUS_EXPORT void mdbus_pub_close(mdbus_pub_t *p)
 			      memory_order_release);
 	wait_wake_all(p->m.hdr);
 	seg_unmap(&p->m);
-	free(p->seen_pos);
-	free(p->seen_ns);
+	free(p->clocks);
 	free(p);
 }

@@ -59,6 +59,15 @@
  *    of its own: its next read is a message, not MDBUS_EEVICTED. Before,
  *    the evicted entry's clock went on, and the reopened reader was
  *    evicted again at once (race hunt).
+ * 9. A reader gates the publisher from 0 and closes 700 ms into its stall
+ *    (stall_evict_ns 1 s); a new reader opens at 0 in the same table entry
+ *    before the publisher looks again; at 1.3 s the publisher looks: the
+ *    new reader, 600 ms old, must not be evicted (its entry still
+ *    ACTIVE), and is at the look 1.3 s later (its own clock ran out).
+ *    Before, the entry's clock was the closed reader's, and the new one
+ *    was evicted at that look (left by the last session, design decided
+ *    now: a clock starts again once when the entry's state word changes,
+ *    then only on progress, doc/protocol.md "Publishing").
  */
 #include <errno.h>
 #include <sched.h>
@@ -726,6 +735,43 @@ static void test_evicted_reopen(void)
 	TU_CHECK_RC(mdbus_unlink("ll.reopen", tu_dir()), 0);
 }
 
+static void test_closed_reopen(void)
+{
+	mdbus_pub_t *p = open_lossless("ll.closed", 1000000000ULL);
+	unsigned char buf[PMAX];
+	struct mdbus_msg m;
+	struct seg_consumer *mine;
+	mdbus_sub_t *a, *c;
+	uint64_t n = 0;
+	size_t len;
+	void *tab;
+
+	a = tu_sub_open(channel, "a", MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	publish_to_gate(p, &n, buf);   /* a's clock starts */
+	TU_CHECK_EQ(n, CAP);
+	tu_sleep_ms(700);
+	mdbus_sub_close(a);            /* its entry free, nobody looked */
+	c = tu_sub_open(channel, "c", MDBUS_START_SEQ, 0, MDBUS_WAIT_SPIN);
+	TU_CHECK_EQ(mdbus_sub_position(c), 0);
+	tu_sleep_ms(600);
+	tab = tu_map_file(tu_table_path(channel), &len);
+	mine = my_entry(tab);
+	/* the look: 1.3 s on a's clock; c's starts */
+	if (mdbus_pub_reap(p) != 0 ||
+	    cons_state(atomic_load(&mine->state)) != CONS_ACTIVE)
+		tu_fail("a reader open 600 ms evicted: the closed reader's "
+			"stall clock was taken for its own");
+	tu_sleep_ms(1300);
+	TU_CHECK_RC(mdbus_pub_reap(p), 1); /* c's own clock ran out */
+	TU_CHECK_RC(mdbus_sub_read(c, buf, sizeof buf, &m, 0), MDBUS_EEVICTED);
+	tu_unmap(tab, len);
+	tu_note("a reader opened in a closed reader's entry gets a stall "
+		"clock of its own, and is evicted by it");
+	mdbus_sub_close(c);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink("ll.closed", tu_dir()), 0);
+}
+
 int main(void)
 {
 	tu_init("t_lossless", 240);
@@ -741,5 +787,6 @@ int main(void)
 	test_cheat(REBORN);
 	test_reap_count();
 	test_evicted_reopen();
+	test_closed_reopen();
 	return 0;
 }
