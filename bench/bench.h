@@ -345,6 +345,7 @@ extern const struct bench_transport bench_ring_slow_transport;
 void bench_ring_pad(unsigned steps);
 /* the ring whose reader only waits for each stamp: target 4's floor */
 extern const struct bench_transport bench_ring_lines_transport;
+extern const struct bench_transport bench_ring_work_transport;
 extern const struct bench_transport bench_mdbus_transport;
 extern const struct bench_transport bench_mdbus_batch_transport;
 extern const struct bench_transport bench_mq_transport;

@@ -246,6 +246,39 @@ static int ring_touch(void *h, struct bench_sink *k)
 }
 
 /*
+ * ring-work: target 4's ceiling. Its reader waits for each slot's complete
+ * stamp, as ring-lines does, then does the bench's own work with the
+ * message in place: the one copy of its payload and bench_take() (no
+ * re-check, no lap check: not a safe reader, a bound). No reader that
+ * hands each message to the bench's consumer catches up faster here,
+ * whatever its interface (summary.c).
+ */
+static int ring_work(void *h, struct bench_sink *k)
+{
+	struct ring_view *s = h;
+	size_t words = k->len / 8 < s->words - 1 ? k->len / 8 : s->words - 1;
+
+	for (;; s->n++) {
+		const _Atomic uint64_t *slot = ring_slot(s, s->n);
+		uint64_t *dst = k->buf;
+		size_t i;
+
+		/* Pairs with the producer's release store of 2n+2. */
+		while (atomic_load_explicit(&slot[0], memory_order_acquire) <
+		       2 * s->n + 2)
+			;
+		for (i = 0; i < words; i++)
+			/* Relaxed: after the acquire load of the stamp. */
+			dst[i] = atomic_load_explicit(&slot[1 + i],
+						      memory_order_relaxed);
+		if (bench_take(k, s->n, 0, k->buf)) {
+			s->n++;
+			return 0;
+		}
+	}
+}
+
+/*
  * ring-slow: the ring with steps of dependent arithmetic (as many as
  * bench_ring_pad() set) after each publish, the message already public,
  * so that its producer costs what another's does (summary.c sets them
@@ -312,3 +345,5 @@ const struct bench_transport bench_ring_slow_transport =
 	RING_TRANSPORT("ring-slow", ring_publish_slow, ring_consume);
 const struct bench_transport bench_ring_lines_transport =
 	RING_TRANSPORT("ring-lines", ring_publish, ring_touch);
+const struct bench_transport bench_ring_work_transport =
+	RING_TRANSPORT("ring-work", ring_publish, ring_work);

@@ -23,7 +23,7 @@ enum metric {
 	LAT_P50_MDBUS, LAT_P50_RING, LAT_P99_MDBUS, LAT_P99_RING,
 	DLV_MDBUS, DLV_BATCH, DLV_RING, DLV_RSLOW,
 	PUB_0, RSLOW_0, PUB_ACTIVE, PUB_IDLE, RING_0, RING_ACTIVE, BPUB_0, BPUB_ACTIVE,
-	CATCH_READ, CATCH_POLL, CATCH_RING, CATCH_LINES,
+	CATCH_READ, CATCH_POLL, CATCH_RING, CATCH_LINES, CATCH_WORK,
 	WAKE_MDBUS, WAKE_MQ,
 	METRICS
 };
@@ -163,6 +163,7 @@ static int one_rep(struct samples *s, const struct bench_opts *o,
 	r |= catchup(s, md, o, CATCH_READ);
 	r |= catchup(s, mdb, o, CATCH_POLL);
 	r |= catchup(s, &bench_ring_lines_transport, o, CATCH_LINES);
+	r |= catchup(s, &bench_ring_work_transport, o, CATCH_WORK);
 	r |= latency(s, md, BENCH_ADAPTIVE, WAKE_PACE_NS, WAKE_SAMPLES, o,
 		     WAKE_MDBUS, METRICS);
 	r |= latency(s, &bench_mq_transport, BENCH_SPIN, WAKE_PACE_NS,
@@ -235,6 +236,10 @@ static const struct row rows[] = {
 	/* the floor: a line a message pulled, nothing done with it
 	 * (ring.c, ring-lines) */
 	{ "4 line-pull floor M/s (vs poll)", CATCH_LINES, CATCH_POLL, 1e3, 1, "(floor)" },
+	/* the ceiling: the lines pulled and the bench's own work done with
+	 * each message in place, no check (ring.c, ring-work), against
+	 * batch row 2: the most target 4's ratio can be on this machine */
+	{ "4 in place, no check (vs dlv 2)", CATCH_WORK, DLV_BATCH, 1e3, 1, "(ceiling)" },
 	{ "5 wake-up p50 us, 1/ms (vs mq)", WAKE_MDBUS, WAKE_MQ, 1e3, 1, "<= 1.0" },
 };
 
