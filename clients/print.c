@@ -478,7 +478,7 @@ static void text_status(FILE *f, const union value *x)
 {
 	text_blank(f, 4, "");
 	fprintf(f, " %s \"", x[F_STATE].name);
-	put_str(f, STR_TEXT, (const char *)x[F_TEXT].b.p, x[F_TEXT].b.n);
+	put_str(f, STR_QUOTED, (const char *)x[F_TEXT].b.p, x[F_TEXT].b.n);
 	putc('"', f);
 }
 
