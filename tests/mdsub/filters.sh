@@ -68,8 +68,9 @@ greprun "" --grep 'x{1000}'
 greprun "1 8" -t trade --grep 'id=900[18]'
 greprun "10" -s MSFT --grep snapshot
 greprun "2" --grep level -n 1 --exclude AAPL
-# the same line whatever the output format: text prints it as it was matched
-status 0 "$MDSUB" --from oldest -u --grep 'halt, "news"' feed >"$WORK/got"
+# the same line whatever the output format: text prints it as it was
+# matched (a quote in a status text is \" there)
+status 0 "$MDSUB" --from oldest -u --grep 'halt, \\"news\\"' feed >"$WORK/got"
 grep -E '^(TIME| *[0-9:.]+ +(4|11) )' "$TEXT" >"$WORK/want"
 same "$WORK/want" "$WORK/got" "--grep, text output"
 status 0 "$MDSUB" -o csv --no-header --from oldest -u --exclude '^.{38}[^4]' feed >"$WORK/got"
