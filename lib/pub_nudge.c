@@ -36,7 +36,6 @@
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -97,33 +96,6 @@ static void *nudger(void *arg)
 	return NULL;
 }
 
-/* Every signal blocked but those a fault raises in the faulting thread
- * (blocked, they would kill the process instead of reaching a handler). */
-static void helper_mask(sigset_t *set)
-{
-	static const int faults[] = { SIGBUS, SIGSEGV, SIGFPE, SIGILL,
-				      SIGTRAP, SIGSYS };
-	size_t i;
-
-	sigfillset(set);
-	for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-		sigdelset(set, faults[i]);
-}
-
-static int start_thread(struct pub_nudge *n)
-{
-	sigset_t mask, old;
-	int r;
-
-	helper_mask(&mask);
-	pthread_sigmask(SIG_SETMASK, &mask, &old);
-	r = pthread_create(&n->thread, NULL, nudger, n);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r == 0)
-		(void)pthread_setname_np(n->thread, NUDGER_NAME);
-	return -r;
-}
-
 int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m)
 {
 	struct seg_header *h = m->hdr;
@@ -137,7 +109,7 @@ int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m)
 		return err_set(-ENOMEM, "out of memory");
 	n->m = *m;
 	n->start = write_count(n);
-	r = start_thread(n);
+	r = helper_thread_start(&n->thread, nudger, n, NUDGER_NAME);
 	if (r < 0) {
 		free(n);
 		return err_set(r, "start the nudger thread: %s (or open without "

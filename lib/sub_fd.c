@@ -253,10 +253,9 @@ int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
 	atomic_store_explicit(&f->stop, 0, memory_order_relaxed);
 	atomic_store_explicit(&f->exited, 0, memory_order_relaxed);
 	atomic_store_explicit(&f->renamed, 0, memory_order_relaxed);
-	r = pthread_create(&f->thread, NULL, helper, f);
-	if (r)
-		return -r;
-	(void)pthread_setname_np(f->thread, HELPER_NAME);
+	r = helper_thread_start(&f->thread, helper, f, HELPER_NAME);
+	if (r < 0)
+		return r;
 	f->running = 1;
 	return 0;
 }

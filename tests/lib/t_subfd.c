@@ -23,16 +23,22 @@
  * descriptor readable once, not at every re-arm while it stays stopped;
  * a segment left by a killed publisher, its name taken by a new one,
  * makes it readable and the next read returns MDBUS_EREPLACED.
+ * A reader that blocks SIGTERM after mdbus_sub_fd() to take it from a
+ * signalfd (the helper thread already running) gets it there: before,
+ * the helper thread did not block signals and the kernel gave it the
+ * SIGTERM, whose default action killed the process (race review).
  * Threaded: also run by TSan.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <ev.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -863,6 +869,55 @@ static void with_orphan(void)
 	mdbus_sub_close(rd.s);
 }
 
+/* A reader of `channel` with a descriptor, then SIGTERM blocked and taken
+ * from a signalfd: exits 0 once it read the signal there, 4 if none
+ * came in 20 s. */
+static int signalfd_reader(void *arg)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pf;
+	mdbus_sub_t *s;
+	sigset_t set;
+
+	(void)arg;
+	s = tu_sub_open(channel, "sig", MDBUS_START_LATEST, 0, MDBUS_WAIT_ADAPTIVE);
+	TU_CHECK(mdbus_sub_fd(s) >= 0); /* the helper thread starts */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	TU_CHECK_RC(sigprocmask(SIG_BLOCK, &set, NULL), 0);
+	pf.fd = signalfd(-1, &set, SFD_CLOEXEC);
+	pf.events = POLLIN;
+	TU_CHECK(pf.fd >= 0);
+	atomic_store(&sh->ready, 1);
+	if (poll(&pf, 1, 20000) != 1 ||
+	    read(pf.fd, &si, sizeof si) != (ssize_t)sizeof si)
+		return 4;
+	mdbus_sub_close(s);
+	return si.ssi_signo == SIGTERM ? 0 : 5;
+}
+
+static void with_signalfd(void)
+{
+	struct mdbus_pub_config cfg = tu_config(128, 16, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p;
+	pid_t pid;
+	int st;
+
+	channel = "fd.sig";
+	p = tu_pub_open(channel, &cfg);
+	atomic_store(&sh->ready, 0);
+	pid = tu_spawn(signalfd_reader, NULL);
+	tu_await(&sh->ready, 1, 20, "the signalfd reader");
+	TU_CHECK_RC(kill(pid, SIGTERM), 0);
+	st = tu_wait(pid, 20);
+	if (tu_died_of(st, SIGTERM))
+		tu_fail("a reader that blocked SIGTERM for its signalfd was "
+			"killed by it: the descriptor's helper thread took it");
+	TU_CHECK_EQ(st, 0);
+	tu_note("SIGTERM blocked after mdbus_sub_fd() reaches the signalfd");
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_subfd", 120);
@@ -879,6 +934,7 @@ int main(void)
 	with_killed_archive();
 	with_stopped_idle();
 	with_orphan();
+	with_signalfd();
 	tu_note("ok");
 	return 0;
 }
