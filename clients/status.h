@@ -90,4 +90,20 @@ int status_json(const struct mdsub_opts *o, const struct snapshot *cur,
 		const struct snapshot *prev);
 void status_prom(const struct snapshot *cur);
 
+/* prom_labels.c: label values of n series, none twice (a name, else
+ * name#N). PROM_LABEL_OUT: a name (at most 40 bytes kept) and "#N". */
+#define PROM_LABEL_OUT 64
+struct prom_labels;
+/* A set for n series, or NULL when memory runs out. */
+struct prom_labels *prom_labels_new(size_t n);
+void prom_labels_free(struct prom_labels *l);
+/* The label of series i (0, 1, ... in order, i < n) named v (at most
+ * size bytes) of process pid (0 for all when labels are unique per family):
+ * v, or v#N when an earlier series of that pid has v; valid until
+ * prom_labels_free(). */
+const char *prom_label_add(struct prom_labels *l, size_t i, int32_t pid,
+			   const char *v, size_t size);
+/* The label prom_label_add() gave series i. */
+const char *prom_label(const struct prom_labels *l, size_t i);
+
 #endif /* MDSUB_STATUS_H */

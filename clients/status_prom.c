@@ -7,9 +7,8 @@
  * control byte, no newline), escaped as the format wants (\\ and \");
  * a series that would repeat another's labels (two consumers of one
  * name in one process, a segment with two counters of one label) gets
- * "#N" after its name, N its place or the first after it that no earlier
- * series has (a forged name may end in "#N" already), as Prometheus
- * refuses a file with a duplicate series.
+ * "#N" after its name (prom_labels.c), as Prometheus refuses a file with
+ * a duplicate series.
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -31,31 +30,6 @@ static void label(const char *key, const char *v, size_t n)
 {
 	printf("%s=", key);
 	put_str(stdout, STR_PROM, v, n);
-}
-
-#define LABEL_OUT 64 /* a name (at most 32 bytes) and "#N" */
-
-/* Whether an earlier series (j < i; of the same pid, with pids) has the
- * label out[i]. */
-static int label_taken(char (*out)[LABEL_OUT], const int32_t *pids, size_t i)
-{
-	for (size_t j = 0; j < i; j++)
-		if ((!pids || pids[j] == pids[i]) && !strcmp(out[j], out[i]))
-			return 1;
-	return 0;
-}
-
-/* out[i]: the name v (at most n bytes), or, when an earlier series has
- * that label, v#N for the first N from i that none has (at most i are
- * taken, so one of i + 1 is free). */
-static void label_unique(char (*out)[LABEL_OUT], const int32_t *pids,
-			 size_t i, const char *v, size_t n)
-{
-	int len = (int)strnlen(v, n < 40 ? n : 40);
-
-	snprintf(out[i], LABEL_OUT, "%.*s", len, v);
-	for (size_t k = i; label_taken(out, pids, i); k++)
-		snprintf(out[i], LABEL_OUT, "%.*s#%zu", len, v, k);
 }
 
 /* name{channel="..."  (the caller adds more labels, then "} value") */
@@ -172,42 +146,54 @@ static void heartbeat(const struct snapshot *cur)
 static void publisher_counters(const struct snapshot *cur, const char *name,
 			       enum mdbus_counter_kind kind, const char *key)
 {
-	char out[MDBUS_COUNTERS_MAX][LABEL_OUT];
-
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct sample *s = &cur->s[i];
+		struct prom_labels *l;
 
-		for (int j = 0; !s->err && j < s->nctr; j++) {
-			label_unique(out, NULL, (size_t)j, s->ctr[j].label,
-				     sizeof s->ctr[j].label);
+		if (s->err || s->nctr <= 0 || /* < 0: unreadable */
+		    !(l = prom_labels_new((size_t)s->nctr)))
+			continue;
+		for (int j = 0; j < s->nctr; j++) {
+			const char *v = prom_label_add(l, (size_t)j, 0,
+						       s->ctr[j].label,
+						       sizeof s->ctr[j].label);
+
 			if (s->ctr[j].kind != kind)
 				continue;
 			chan_series(name, s);
 			putchar(',');
-			label(key, out[j], LABEL_OUT);
+			label(key, v, PROM_LABEL_OUT);
 			printf("} %" PRIu64 "\n", s->ctr[j].value);
 		}
+		prom_labels_free(l);
 	}
 }
 
-/* The consumers' labels of sample s (label_unique(), by name and pid):
- * a table of s->ncons, or NULL when memory runs out. */
-static char (*cons_labels(const struct sample *s))[LABEL_OUT]
+/* The consumers' labels of each sample (prom_labels.c, by name and pid),
+ * made once for the four families: an array of cur->n, each NULL when
+ * its table is unreadable or memory ran out. */
+static struct prom_labels **cons_labels(const struct snapshot *cur)
 {
-	char (*out)[LABEL_OUT] = calloc(s->ncons ? s->ncons : 1, LABEL_OUT);
-	int32_t *pids = calloc(s->ncons ? s->ncons : 1, sizeof(*pids));
-	int ok = out && pids;
+	struct prom_labels **all = calloc(cur->n ? cur->n : 1, sizeof(*all));
 
-	for (uint32_t j = 0; ok && j < s->ncons; j++) {
-		pids[j] = (int32_t)s->cons[j].pid;
-		label_unique(out, pids, j, s->cons[j].name,
-			     sizeof s->cons[j].name);
+	for (size_t i = 0; all && i < cur->n; i++) {
+		const struct sample *s = &cur->s[i];
+
+		if (s->err || !(all[i] = prom_labels_new(s->ncons)))
+			continue;
+		for (uint32_t j = 0; j < s->ncons; j++)
+			(void)prom_label_add(all[i], j, (int32_t)s->cons[j].pid,
+					     s->cons[j].name,
+					     sizeof s->cons[j].name);
 	}
-	free(pids);
-	if (ok)
-		return out;
-	free(out);
-	return NULL;
+	return all;
+}
+
+static void cons_labels_free(struct prom_labels **all, size_t n)
+{
+	for (size_t i = 0; all && i < n; i++)
+		prom_labels_free(all[i]);
+	free(all);
 }
 
 static uint64_t c_position(const struct mdbus_consumer_stat *c) { return c->position; }
@@ -215,29 +201,28 @@ static uint64_t c_lag(const struct mdbus_consumer_stat *c) { return c->lag; }
 static uint64_t c_lost(const struct mdbus_consumer_stat *c) { return c->lost; }
 static uint64_t c_alive(const struct mdbus_consumer_stat *c) { return c->alive && !c->evicted; }
 
-static void per_consumer(const struct snapshot *cur, const char *name,
+static void per_consumer(const struct snapshot *cur,
+			 struct prom_labels *const *labels, const char *name,
 			 enum kind k, const char *help,
 			 uint64_t (*get)(const struct mdbus_consumer_stat *))
 {
 	char comm[16];
 
 	family(name, k, help);
-	for (size_t i = 0; i < cur->n; i++) {
+	for (size_t i = 0; labels && i < cur->n; i++) {
 		const struct sample *s = &cur->s[i];
-		char (*labels)[LABEL_OUT] = s->err ? NULL : cons_labels(s);
 
-		for (uint32_t j = 0; labels && j < s->ncons; j++) {
+		for (uint32_t j = 0; labels[i] && j < s->ncons; j++) {
 			const struct mdbus_consumer_stat *c = &s->cons[j];
 
 			cons_comm(c, comm);
 			chan_series(name, s);
 			putchar(',');
-			label("consumer", labels[j], LABEL_OUT);
+			label("consumer", prom_label(labels[i], j), PROM_LABEL_OUT);
 			printf(",pid=\"%d\",", (int)c->pid);
 			label("process", comm, sizeof comm);
 			printf("} %" PRIu64 "\n", get(c));
 		}
-		free(labels);
 	}
 }
 
@@ -268,6 +253,8 @@ static void directory(const struct snapshot *cur)
 
 void status_prom(const struct snapshot *cur)
 {
+	struct prom_labels **labels;
+
 	readable(cur);
 	table_readable(cur);
 	channel_info(cur);
@@ -298,15 +285,17 @@ void status_prom(const struct snapshot *cur)
 	       "segment, by label (mdpub(8), COUNTERS).");
 	publisher_counters(cur, "mdbus_publisher_gauge", MDBUS_COUNTER_GAUGE,
 			   "gauge");
-	per_consumer(cur, "mdbus_consumer_up", GAUGE, "1 when the consumer's "
+	labels = cons_labels(cur);
+	per_consumer(cur, labels, "mdbus_consumer_up", GAUGE, "1 when the consumer's "
 		     "process is alive and not evicted, else 0.", c_alive);
-	per_consumer(cur, "mdbus_consumer_position", GAUGE,
+	per_consumer(cur, labels, "mdbus_consumer_position", GAUGE,
 		     "Sequence number of the next message the consumer reads.",
 		     c_position);
-	per_consumer(cur, "mdbus_consumer_lag_messages", GAUGE,
+	per_consumer(cur, labels, "mdbus_consumer_lag_messages", GAUGE,
 		     "Messages published that the consumer has not read.", c_lag);
-	per_consumer(cur, "mdbus_consumer_lost_total", COUNTER,
+	per_consumer(cur, labels, "mdbus_consumer_lost_total", COUNTER,
 		     "Messages the consumer lost (overwritten before it read them).",
 		     c_lost);
+	cons_labels_free(labels, cur->n);
 	directory(cur);
 }

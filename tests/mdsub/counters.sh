@@ -187,6 +187,21 @@ grep -q '^mdbus_publisher_counter' "$WORK/absurd.prom" && fail "absurd count: co
 grep -q '^mdbus_channel_messages_total{channel="alpha"} 5$' "$WORK/absurd.prom" ||
 	fail "absurd count prometheus"
 
+# a table of 4096 consumers forged so that each of the 2048 named v
+# after the first skips the 2048 labels v#2048 .. v#4095 that the first
+# half took: every series once. Before, each "#N" tried scanned all the
+# earlier labels, four times: 2.5 minutes of CPU (attack run); the 60 s
+# bound is a hang's, not a speed's (now 0.1 s)
+pub -C 4096 crowd 1
+"$TOOL" crowd crowd 4096 || fail "crowd"
+status 0 timeout 60 "$MDSUB" --status -o prometheus crowd >"$WORK/crowd"
+grep '^mdbus_consumer_up{' "$WORK/crowd" | sed 's/,pid=.*//' >"$WORK/series"
+[ "$(sort -u "$WORK/series" | wc -l)" -eq 4096 ] && [ "$(wc -l <"$WORK/series")" -eq 4096 ] ||
+	fail "prometheus: 4096 forged consumers: $(sort "$WORK/series" | uniq -c | sort -rn | head -3)"
+sed -n '2048p;2049p;2050p;4096p' "$WORK/series" >"$WORK/got"
+printf 'mdbus_consumer_up{channel="crowd",consumer="%s"\n' 'v#4095' v 'v#4096' 'v#6142' |
+	diff - "$WORK/got" || fail "prometheus: 4096 forged consumers' labels"
+
 # live: a publisher and a reader at work show rates above 0 (the
 # publisher's own counter, the write count, the reader's position)
 "$TOOL" pub -c -r live 1000000000 &

@@ -11,6 +11,7 @@
  *       -e SEC                lossless: evict readers stalled SEC seconds
  *       -c                    define counters: published (total, one per
  *                             message), level (gauge, 42), x.y-Z_9 (7)
+ *       -C N                  a consumer table of N entries
  *   json                      check that every stdin line is one JSON object
  *   jget PATH...              print the values at PATHs (a.0.b: keys and
  *                             array indexes) of the JSON document on stdin,
@@ -21,6 +22,8 @@
  *                             named COMM (prctl), for SEC seconds
  *   poke CHANNEL OFFSET VALUE write the 64-bit VALUE at OFFSET of the
  *                             channel's data file (a hostile segment)
+ *   crowd CHANNEL N           write N forged consumer entries into the
+ *                             channel's table (cmd_crowd())
  *   recdump FILE              print a recording as `mdsub -o raw` would
  *   udprecv CHANNEL PORTFILE [GROUP]
  *                             receive MoldUDP64 packets on 127.0.0.1, or
@@ -45,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layout.h"
 #include "mdbus.h"
 #include "mdbus_msg.h"
 #include "moldudp64.h"
@@ -59,7 +63,7 @@ static const char *const symbols[] = {"AAPL", "MSFT", "BTC-USD"};
 
 struct pub_opts {
 	int quotes_only, realtime, lossless, replace, bad, counters;
-	uint32_t spb, blocks;
+	uint32_t spb, blocks, consumers;
 	double keep, evict;
 };
 
@@ -205,9 +209,11 @@ static int parse_pub_opts(int argc, char **argv, struct pub_opts *p)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "trg:lk:Rme:c")) != -1) {
+	while ((c = getopt(argc, argv, "trg:lk:Rme:cC:")) != -1) {
 		if (c == 'c')
 			p->counters = 1;
+		else if (c == 'C')
+			p->consumers = (uint32_t)strtoul(optarg, NULL, 10);
 		else if (c == 't')
 			p->quotes_only = 1;
 		else if (c == 'r')
@@ -263,6 +269,8 @@ static int cmd_pub(int argc, char **argv)
 	cfg.stall_evict_ns = p.evict ? (uint64_t)(p.evict * 1e9) :
 				       cfg.stall_evict_ns;
 	cfg.flags = p.replace ? MDBUS_PUB_REPLACE : 0;
+	if (p.consumers)
+		cfg.max_consumers = p.consumers;
 	cfg.mode = p.lossless ? MDBUS_MODE_LOSSLESS : MDBUS_MODE_OVERWRITE;
 	err = mdbus_pub_open(&pub, argv[optind], &cfg);
 	if (err) {
@@ -393,6 +401,50 @@ static int cmd_poke(char **argv)
 	snprintf(path, sizeof path, "%s/mdbus.%s", dir ? dir : "/dev/shm", argv[0]);
 	fd = open(path, O_RDWR | O_NOFOLLOW);
 	if (fd < 0 || pwrite(fd, &v, sizeof v, off) != (ssize_t)sizeof v) {
+		perror(path);
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* crowd CHANNEL N: writes N consumer entries into CHANNEL's table, as
+ * anyone who may write it can: ACTIVE, our pid, the first half named
+ * v#N/2 .. v#N-1 and the rest v, which makes every later v's "#N" label
+ * (status_prom.c) skip the half the first took. */
+static int cmd_crowd(char **argv)
+{
+	char path[4096];
+	const char *dir = getenv("MDBUS_DIR");
+	unsigned n = (unsigned)strtoul(argv[1], NULL, 0), i;
+	uint64_t epoch = 0;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/mdbus.%s", dir ? dir : "/dev/shm", argv[0]);
+	fd = open(path, O_RDONLY | O_NOFOLLOW);
+	/* the epoch: 72 bytes into the header (layout.h, doc/protocol.md) */
+	if (fd < 0 || pread(fd, &epoch, sizeof epoch, 72) != (ssize_t)sizeof epoch) {
+		perror(path);
+		return 1;
+	}
+	close(fd);
+	snprintf(path, sizeof path, "%s/mdbus.%s+%016llx", dir ? dir : "/dev/shm",
+		 argv[0], (unsigned long long)epoch);
+	fd = open(path, O_RDWR | O_NOFOLLOW);
+	for (i = 0; fd >= 0 && i < n; i++) {
+		struct seg_consumer c;
+		off_t at = SEG_HEADER_SIZE + (off_t)i * (off_t)sizeof c;
+
+		memset(&c, 0, sizeof c);
+		if (i < n / 2)
+			snprintf((char *)c.name, sizeof c.name, "v#%u", n / 2 + i);
+		else
+			snprintf((char *)c.name, sizeof c.name, "v");
+		atomic_init(&c.state, (uint64_t)getpid() << 32 | 1u << 8 | CONS_ACTIVE);
+		if (pwrite(fd, &c, sizeof c, at) != (ssize_t)sizeof c)
+			break;
+	}
+	if (fd < 0 || i < n) {
 		perror(path);
 		return 1;
 	}
@@ -562,11 +614,13 @@ int main(int argc, char **argv)
 		return cmd_hold(argv + 2);
 	if (strcmp(cmd, "poke") == 0 && argc == 5)
 		return cmd_poke(argv + 2);
+	if (strcmp(cmd, "crowd") == 0 && argc == 4)
+		return cmd_crowd(argv + 2);
 	if (strcmp(cmd, "recdump") == 0 && argc == 3)
 		return cmd_recdump(argv[2]);
 	if (strcmp(cmd, "udprecv") == 0 && (argc == 4 || argc == 5))
 		return cmd_udprecv(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
-	fputs("usage: testtool pub|json|jget|hold|poke|recdump|udprecv ...\n",
+	fputs("usage: testtool pub|json|jget|hold|poke|crowd|recdump|udprecv ...\n",
 	      stderr);
 	return 2;
 }
