@@ -110,6 +110,14 @@ done
 wait "$READ" || fail "TCP reader"
 grep -q '^Q A 100000000 ' "$WORK/tcp.out" && grep -q '^Q B 100000000 ' "$WORK/tcp.out" || fail "TCP messages"
 counted tcp "channel tcp: in 2 out 2 malformed 2 "
+# a connection that ends inside a line (its feeder died while it wrote):
+# the part sent is malformed, not published (it parses: ask quantity 1
+# where the feeder meant 15). Before, it was taken as a last line: in 4
+# out 4 malformed 2
+bash -c "printf 'Q,C,1,1,2,15\nQ,D,1,1,2,1' >/dev/tcp/127.0.0.1/$PORT" || fail "TCP send"
+counted tcp "channel tcp: in 3 out 3 malformed 3 "
+grep -q "channel tcp: connection from 127.0.0.1 line 2: malformed: connection ended inside the line (no newline)" \
+	"$WORK/tcp.log" || fail "TCP line cut short not logged: $(grep malformed "$WORK/tcp.log")"
 stop "$PID"
 
 # TCP: mdpub connects, retries while refused, reconnects when the peer
@@ -125,7 +133,10 @@ while not os.path.exists('$WORK/go'):
 s.listen(1)
 for sym in ('C1', 'C2'):
     c, _ = s.accept()
-    c.sendall(('Q,%s,1,1,2,1\\n' % sym).encode())
+    c.sendall(('Q,%s,1,1,2,1\\nQ,%sX,1,1,2,1' % (sym, sym)).encode())
+    time.sleep(0.2)
+    if sym == 'C2': # reset, not closed: mdpub reads ECONNRESET
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b'\\1\\0\\0\\0\\0\\0\\0\\0')
     c.close()
 " &
 SERVER=$!
@@ -144,5 +155,8 @@ status 0 "$READER" --until 3 --dump conn >"$WORK/conn.out"
 wait "$SERVER" || fail "python3 server"
 grep -q '^Q C1 ' "$WORK/conn.out" && grep -q '^Q C2 ' "$WORK/conn.out" || fail "connect messages"
 [ "$(grep -c "channel conn: connected to 127.0.0.1:$PORT" "$WORK/conn.log")" -eq 2 ] || fail "no reconnect"
+# each connection's cut line (C1X after a close, C2X after a reset) is
+# malformed, not published
+counted conn "channel conn: in 2 out 2 malformed 2 "
 stop "$PID"
 exit 0
