@@ -95,13 +95,34 @@ static const char *set_security(natsOptions *opts,
 		if ((*s = natsOptions_SetSecure(opts, true)) != NATS_OK)
 			return "TLS";
 	}
-	if (o->ca &&
-	    (*s = natsOptions_LoadCATrustedCertificates(opts, o->ca)) != NATS_OK)
-		return o->ca;
-	if (o->cert && !o->key && (*s = natsOptions_LoadCertificatesChain(
-					  opts, o->cert, NULL)) != NATS_OK)
-		return o->cert;
 	return NULL;
+}
+
+/* The CA certificates (--nats-ca, ca): read with the checks of any
+ * public file (nats_public_read(): a regular file, opened without
+ * blocking, at most 1 MB) and handed over in memory. The library's own
+ * load opened the name as it was, and a FIFO there blocked the program
+ * for good, signals and all (attack run); 0, or a negative code and the
+ * reason in err. */
+static int set_ca(natsOptions *opts, const struct nats_conn_opts *o,
+		  char *err, size_t errlen)
+{
+	char *text = NULL, why[256];
+	natsStatus s;
+	int rc;
+
+	if (!o->ca)
+		return 0;
+	rc = nats_public_read(o->ca, &text, err, errlen);
+	if (rc < 0)
+		return rc;
+	s = natsOptions_SetCATrustedCertificates(opts, text);
+	free(text);
+	if (s == NATS_OK)
+		return 0;
+	nats_conn_error(s, why, sizeof(why));
+	snprintf(err, errlen, "%s: %s", o->ca, why);
+	return s == NATS_NO_MEMORY ? -ENOMEM : -EINVAL;
 }
 
 /* The client certificate and its key (--nats-cert/--nats-key, cert/key):
@@ -414,7 +435,9 @@ static int open_with(natsConnection **nc, struct nats_conn_held *held,
 		connect_error(o, what, s, err, errlen);
 		return s == NATS_NO_MEMORY ? -ENOMEM : -EIO;
 	}
-	rc = set_client_key(opts, o, err, errlen);
+	rc = set_ca(opts, o, err, errlen);
+	if (rc == 0)
+		rc = set_client_key(opts, o, err, errlen);
 	if (rc < 0)
 		return rc;
 	return guarded_connect(nc, &held->guard, held->watch, opts, o, err,

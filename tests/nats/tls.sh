@@ -5,7 +5,8 @@
 # and mdpub's nats source (ca, cert, key) relay a channel complete and in
 # order; without the CA mdsub is refused naming the certificate problem,
 # as it is by a server whose certificate the CA signed for another name;
-# without a client certificate the server refuses it. The client key is
+# without a client certificate the server refuses it; a FIFO as the CA
+# file is refused at once. The client key is
 # read by mdbus with the checks of every private key: mode 0640 or a
 # symbolic link refused.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
@@ -59,6 +60,13 @@ grep -q "mismatch" "$WORK/othername.log" ||
 # no client certificate: the server refuses the connection
 status 1 "$MDSUB" --forward "$URL" --nats-ca "$T/ca.pem" src 2>"$WORK/nocert.log"
 grep -q "mdsub: tls://127.0.0.1:" "$WORK/nocert.log" || fail "no client certificate: $(cat "$WORK/nocert.log")"
+# a FIFO as the CA file: refused at once, naming it. Before, the client
+# library opened it by name and mdsub blocked there until a signal
+mkfifo "$T/fifo.pem" || fail "mkfifo"
+status 1 timeout -s KILL 30 "$MDSUB" --forward "$URL" --nats-ca "$T/fifo.pem" \
+	--nats-cert "$T/client.pem" --nats-key "$T/client.key" src 2>"$WORK/fifo.log"
+grep -qF "$T/fifo.pem: not a regular file" "$WORK/fifo.log" ||
+	fail "a FIFO as the CA file: $(cat "$WORK/fifo.log")"
 "$READER" --until down --dump src >"$WORK/src.out" || fail "reader of src"
 "$MDSUB" --from oldest --until-caught-up --forward "$URL" --nats-ca "$T/ca.pem" \
 	--nats-cert "$T/client.pem" --nats-key "$T/client.key" src \
