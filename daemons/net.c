@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,21 @@ int net_connected(int fd, char *err, size_t errlen)
 		return 0;
 	snprintf(err, errlen, "connect: %s", strerror(soerr));
 	return -soerr;
+}
+
+int net_keepalive(int fd, unsigned sec)
+{
+	int on = 1, idle = (int)sec, count = 3;
+	unsigned user_ms = 4 * sec * 1000;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &idle, sizeof(idle)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof(count)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms,
+		       sizeof(user_ms)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) < 0)
+		return -errno;
+	return 0;
 }
 
 int net_port_warning(char *buf, size_t len, const char *key,

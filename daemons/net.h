@@ -51,4 +51,12 @@ int net_connect(const char *text, int socktype, char *err, size_t errlen);
 /* 0 when the connect() started on fd succeeded. */
 int net_connected(int fd, char *err, size_t errlen);
 
+/* TCP keepalive on the connected stream socket fd: a probe after sec
+ * seconds without traffic, then every sec seconds; after 3 unanswered
+ * (or, with data unacknowledged, 4 sec seconds) the connection fails
+ * with ETIMEDOUT. A peer that vanished without FIN or RST (its host
+ * died, a partition) is then seen by one that never writes. 0, or a
+ * negative errno (the socket is left as it was set so far). */
+int net_keepalive(int fd, unsigned sec);
+
 #endif /* MDPUB_NET_H */

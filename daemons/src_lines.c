@@ -64,6 +64,7 @@ struct lines_conf {
 	char *connect;
 	double reconnect;
 	double idle_timeout;
+	uint64_t keepalive;
 	uint64_t peer_connections;
 	char *allow;
 };
@@ -78,6 +79,7 @@ static const struct setting lines_settings[] = {
 	{"connect", SET_STRING, OFF(connect), 0, 0, 0, NULL},
 	{"reconnect", SET_DOUBLE, OFF(reconnect), 0.01, 3600, 0, NULL},
 	{"idle_timeout", SET_DOUBLE, OFF(idle_timeout), 0, 86400, 0, NULL},
+	{"keepalive", SET_UINT, OFF(keepalive), 0, 3600, 0, NULL},
 	{"peer_connections", SET_UINT, OFF(peer_connections), 1, CONNS_MAX, 0,
 	 NULL},
 	{"allow", SET_STRING, OFF(allow), 0, 0, 0, NULL},
@@ -123,6 +125,7 @@ static void lines_conf_init(void *conf)
 
 	c->reconnect = 1;
 	c->idle_timeout = 300;
+	c->keepalive = 10;
 	c->peer_connections = 8;
 }
 
@@ -343,10 +346,20 @@ static struct conn *add_conn(struct lines *l, int fd, const char *what)
 	return c;
 }
 
-/* add_conn() while running, where the source is the outer edge. */
+/* add_conn() of a connection while running, where the source is the
+ * outer edge; with keepalive, a peer that vanished without a word is
+ * seen (net_keepalive()): mdpub never writes to it. */
 static struct conn *adopt_conn(struct lines *l, int fd, const char *what)
 {
-	struct conn *c = add_conn(l, fd, what);
+	struct conn *c;
+	int r = l->conf.keepalive ? net_keepalive(fd, (unsigned)l->conf.keepalive) : 0;
+
+	if (r < 0)
+		log_limited(&l->net_limit, LOG_WARNING, "channel %s: %s: TCP "
+			    "keepalive: %s (a peer that vanishes is not seen)",
+			    name_of(l), what ? what : "connection",
+			    strerror(-r));
+	c = add_conn(l, fd, what);
 
 	if (!c)
 		log_msg(LOG_ERR, "channel %s: %s: out of memory", name_of(l),
