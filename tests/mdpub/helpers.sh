@@ -159,18 +159,24 @@ lines_conf() {
 	channel "$1.conf" "$1" source=lines format="$2" "$3"
 }
 
+# written FILE WHAT: waits until FILE is not empty (WHAT has started),
+# 60 s at most
+written() {
+	i=0
+	until [ -s "$1" ]; do
+		i=$((i + 1))
+		[ $i -lt 1200 ] || fail "$2 did not start"
+		sleep 0.05
+	done
+}
+
 # udp_receiver CHANNEL: tests/mdsub/testtool udprecv in the background,
 # its output in $WORK/udp, its port in $WORK/port, its pid in $receiver
 udp_receiver() {
 	"$top_builddir/tests/mdsub/testtool" udprecv "$1" "$WORK/port" >"$WORK/udp" &
 	receiver=$!
 	PIDS="$PIDS $receiver"
-	i=0
-	until [ -s "$WORK/port" ]; do
-		i=$((i + 1))
-		[ $i -lt 1200 ] || fail "receiver did not start"
-		sleep 0.05
-	done
+	written "$WORK/port" "receiver"
 }
 
 # stop_forwarding CHANNEL: stops mdpub ($PID), waits until the

@@ -24,18 +24,13 @@ import socket, time
 s = socket.socket()
 s.bind(('$ADDR_B', $PORT))
 s.listen(1)
-open('$WORK/listening', 'w').close()
+open('$WORK/listening', 'w').write('1')
 c, _ = s.accept()
 c.sendall(b'Q,$2,1,1,2,1\n')
 time.sleep(300)
 " &
 	PIDS="$PIDS $!"
-	i=0
-	until [ -e "$WORK/listening" ]; do
-		i=$((i + 1))
-		[ $i -le 1200 ] || fail "feeder in $1 did not start"
-		sleep 0.05
-	done
+	written "$WORK/listening" "feeder in $1"
 }
 
 feeder "$NS_B" K1
