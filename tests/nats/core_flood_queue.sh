@@ -25,7 +25,7 @@ S=200     # then messages of 2 bytes with a header of SSIZE spaces
 SSIZE=1000000
 
 held_core cq ncq $QUEUE $V
-sleep 0.2 # the last one taken from the queue, held by the channel
+settled "$MP" # the last one taken from the queue, held by the channel
 flood_held ncq $((V + F + H)) 130 \
 	"the source's queue keeps messages larger than the slots" \
 	mdbus.cq.raw.x "$F" "$SIZE" "$H" "$HSIZE"

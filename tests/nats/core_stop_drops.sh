@@ -16,7 +16,7 @@ N=70000 # then messages of 10 bytes: 65536 wait (the pending limit)
 held_core cs ncs $QUEUE $V
 flood_pub mdbus.cs.raw.x "$N" 10
 wait_delivered ncs $((V + N))
-sleep 0.5 # the client library's read loop: past the socket's buffers
+drained ncs "$MP" # the client library's read loop: past the socket's buffers
 stop "$MP"
 last=$(grep "channel cs: source nats: " "$WORK/cs.log" | tail -n 1)
 dropped=$(src_stat cs dropped)

@@ -322,12 +322,51 @@ flood_held() {
 	_before=$(rss_kb "$MP")
 	flood_pub "$@"
 	wait_delivered "$_srv" "$_n"
-	sleep 0.5 # the client library's read loop: past the socket's buffers
+	drained "$_srv" "$MP" # the client library's read loop: past the socket's buffers
 	_grown=$((($(rss_kb "$MP") - _before) / 1024))
 	_mb=$((($2 * $3 + ${4:-0} * ${5:-0}) / 1000000))
 	echo "mdpub's memory grew by $_grown MB with a flood of $_mb MB"
 	grep -q libtsan "/proc/$MP/maps" || [ "$_grown" -lt "$_limit" ] ||
 		fail "a flood of $_mb MB held back grew mdpub by $_grown MB ($_why)"
+}
+
+# drained NAME PID: waits until process PID has read everything
+# nats-server NAME sent it (the receive queues of PID's connections to
+# the server's client port empty, /proc/net/tcp) and every thread of PID
+# sleeps (settled): its client library's read loop is past the socket's
+# buffers, having handled all of it. A fixed sleep of 0.5 s fell short on
+# a loaded machine under TSan: the read loop, still reading a flood of
+# 200 MB when the test let the channel read on, took in more than the
+# pending limits hold while the channel made room (nats/core_flood.sh:
+# 70 messages of 1 MB kept)
+drained() {
+	_hex=$(printf '%04X' "$(nats_port "$1")")
+	_i=0
+	until awk -v p=":$_hex" '$3 ~ p"$" && $4 == "01" {
+		split($5, q, ":"); if (q[2] != "00000000") busy = 1 }
+		END { exit busy }' /proc/net/tcp && settled "$2"; do
+		_i=$((_i + 1)); [ $_i -le 1200 ] || fail "pid $2 did not read what $1 sent"
+		sleep 0.05
+	done
+}
+
+# settled PID: waits until every thread of process PID sleeps (state S,
+# D or T), seen so three times 50 ms apart (a channel held by
+# back-pressure wakes every millisecond to retry), 60 s at most: what a
+# thread could still take (a message the client library holds) it has
+# taken, or it would be running, or waiting for a CPU on a loaded machine
+settled() {
+	_i=0 _seen=0
+	while [ $_seen -lt 3 ]; do
+		if cat /proc/"$1"/task/*/stat 2>/dev/null | sed 's/.*) //' |
+			awk '$1 == "R" { busy = 1 } END { exit busy || NR == 0 }'; then
+			_seen=$((_seen + 1))
+		else
+			_seen=0
+		fi
+		_i=$((_i + 1)); [ $_i -le 1200 ] || fail "pid $1 never settled"
+		sleep 0.05
+	done
 }
 
 # rss_kb PID: its resident memory in kB
