@@ -407,6 +407,11 @@ int __wrap_wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words,
 #define BLIP_BURST 8u
 #define BLIP_MAX 1000000u
 #define BLIP_JUDGED (16384u + 64u) /* HOLD_AFTER, then a HOLD_EVERY-th */
+/* A reader that read nothing for this long stopped. Not a bound on the
+ * whole run: on a loaded machine (ASan, two busy loops) the reader was
+ * never counted flooded and all of BLIP_MAX went out, which took longer
+ * than 60 s ("the reader stopped at 952168" while it read on) */
+#define BLIP_STALL_NS 60000000000ULL
 
 struct blip_shared {
 	_Atomic uint32_t ready;
@@ -478,16 +483,21 @@ static void blips(void)
 	struct blip_shared *b = tu_shared(sizeof(*b));
 	unsigned char buf[PMAX];
 	mdbus_pub_t *p = tu_pub_open(BLIP_CHANNEL, &c);
-	uint64_t n = 0, give_up = tu_now_ns() + 60000000000ULL;
+	uint64_t n = 0, seen = 0, give_up = tu_now_ns() + BLIP_STALL_NS, r;
 	pid_t pid;
 
 	pid = tu_spawn(blip_reader, b);
 	tu_await(&b->ready, 1, 30, "the reader to attach");
 	while (n < BLIP_MAX && !atomic_load(&b->held)) {
-		while (atomic_load_explicit(&b->read, memory_order_relaxed) < n)
-			if (tu_now_ns() > give_up)
+		while ((r = atomic_load_explicit(&b->read,
+						 memory_order_relaxed)) < n) {
+			if (r != seen) {
+				seen = r;
+				give_up = tu_now_ns() + BLIP_STALL_NS;
+			} else if (tu_now_ns() > give_up)
 				tu_fail("blips: the reader stopped at %llu",
-					(unsigned long long)atomic_load(&b->read));
+					(unsigned long long)r);
+		}
 		for (uint64_t end = n + BLIP_BURST; n < end; n++)
 			TU_CHECK_RC(tu_publish_seq(p, n, buf, PMIN, PMAX), 0);
 	}
