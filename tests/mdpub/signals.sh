@@ -17,8 +17,13 @@ END
 for sig in TERM INT; do
 	start "$sig" -c "$WORK/s.conf" --pidfile "$WORK/pid"
 	wait_log "$sig" "publishing from sequence"
-	"$READER" --synthetic --from latest --until down s >"$WORK/$sig.out" &
+	"$READER" --synthetic --from latest --until down s >"$WORK/$sig.out" \
+		2>"$WORK/$sig.err" &
 	READ=$!
+	# registered before the stop: one that opens the channel after it
+	# (a loaded machine, the reader slow to start) waits at the latest
+	# for a FEED_DOWN that came before it
+	registered s mdpub_reader "$WORK/$sig.err"
 	# periodic stats, and at once on SIGUSR1
 	wait_log "$sig" "channel s: in [0-9]* out [0-9]* malformed 0 gaps 0 (lost 0) backpressure 0 dropped 0 consumers [0-9]"
 	expect "$WORK/pid" "$PID"
