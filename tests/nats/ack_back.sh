@@ -26,10 +26,9 @@ until [ "$(consumer b1 floor)" -eq "$PUB" ] 2>/dev/null; do
 done
 sleep 1 # the source sees the connection back (its reader: 0.5 s at most)
 nats_kill nb1
-t0=$(date +%s%N)
 kill -TERM "$A"
 wait "$A" || fail "mdpub exited $? after SIGTERM"
-ms=$((($(date +%s%N) - t0) / 1000000))
+ms=$(stop_ms b1a)
 wait "$RD" || fail "reader b1r: $(cat "$WORK/b1r.err")"
 grep -q "$LOST" "$WORK/b1a.log" && fail "b1a: $(grep "$LOST" "$WORK/b1a.log") (stop in $ms ms)"
 [ "$ms" -lt 4500 ] || fail "b1a: stop in $ms ms"

@@ -369,6 +369,18 @@ settled() {
 	done
 }
 
+# stop_ms NAME: the milliseconds mdpub NAME took to stop by its own log
+# ($WORK/NAME.log), from the signal's "...: stopping" to "mdpub stopped":
+# its stop, without the time a loaded machine takes to deliver the signal
+# and to end the process (a TSan build on a loaded machine took 1 s more
+# than that by the clock around kill and wait)
+stop_ms() {
+	_from=$(sed -n 's/^\([^ ]*\) mdpub\[notice\]: [A-Za-z ]*: stopping$/\1/p' "$WORK/$1.log" | tail -n 1)
+	_to=$(sed -n 's/^\([^ ]*\) mdpub\[notice\]: mdpub stopped.*/\1/p' "$WORK/$1.log" | tail -n 1)
+	[ -n "$_from" ] && [ -n "$_to" ] || fail "$1: no stop logged: $(tail -n 3 "$WORK/$1.log")"
+	echo $(($(date -u -d "$_to" +%s%3N) - $(date -u -d "$_from" +%s%3N)))
+}
+
 # rss_kb PID: its resident memory in kB
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 

@@ -27,10 +27,9 @@ until grep -q 'CONSUMER.DELETE.S.D' "$WORK/g.reads.api" 2>/dev/null; do
 	sleep 0.05
 done
 sleep 0.1
-t0=$(date +%s%N)
 kill -TERM "$PID"
 wait "$PID" || fail "mdpub exited $? after SIGTERM: $(cat "$WORK/g.log")"
-ms=$((($(date +%s%N) - t0) / 1000000))
+ms=$(stop_ms g)
 after=$(sed -n '/CONSUMER.DELETE.S.D/,$p' "$WORK/g.reads.api" | sed 1d | tr '\n' ' ')
 [ "$ms" -lt 4000 ] || fail "stop during the remake in $ms ms (requests after the delete: $after)"
 [ -z "$after" ] || fail "requests after the delete: $after (stop in $ms ms)"
