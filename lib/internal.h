@@ -630,6 +630,9 @@ struct wait_state {
 			       (wait.c arm()); 0: none yet */
 	int missed;         /* a sleep ran to its end past a message nobody
 			       woke it for (wait.c sleep_on()) */
+	int suspect;        /* one seemed to, wake_seq then suspect_seq:
+			       judged at the next sleep */
+	uint32_t suspect_seq;
 };
 
 /* What a reader waits for: write_num to pass `pos` (its next message

@@ -536,21 +536,33 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
  * the data file, which readers map read-only: FUTEX_WAIT only reads it.
  * A sleep of at least WARY_NS that ended at least WARY_NS after it began
  * with wake_seq unmoved and finds a message published past its position
- * was not woken for it: the Dekker pair wakes every announced sleeper,
- * unless someone lowered the waiter count in the table. From then on the
- * handle sleeps warily (sleep_wary()).
+ * may not have been woken for it: the Dekker pair wakes every announced
+ * sleeper, unless someone lowered the waiter count in the table. Or the
+ * producer stored write_num (step 4) and has not bumped wake_seq yet
+ * (step 5), as one preempted between them: so it is judged at the next
+ * sleep, after the message was read: wake_seq still unmoved, nobody woke
+ * us for it, and from then on the handle sleeps warily (sleep_wary()).
+ * Judged at once, such a late bump made a handle wary for good, 1 ms naps
+ * on a channel without a nudger (race review).
  */
 static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		    uint64_t ns)
 {
 	struct seg_header *h = m->hdr;
 	struct wait_state *ws = wf->state;
-	int wary = ws && ws->missed;
 	enum nap kind = NAP_LONG;
 	uint32_t seq, nseq = 0;
 	uint64_t t0;
-	int r = 0;
+	int r = 0, wary;
 
+	if (ws && ws->suspect) {
+		/* Relaxed: a hint, as the loads that raised the suspicion. */
+		ws->missed = atomic_load_explicit(&h->wake_seq,
+						  memory_order_relaxed) ==
+			     ws->suspect_seq;
+		ws->suspect = 0;
+	}
+	wary = ws && ws->missed;
 	ns = arm(m, wf, ns);
 	announce_waiter(m->tab, wf);
 	/* Acquire pairs with the release bump in wake() (and in
@@ -574,8 +586,10 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		    clock_mono_ns() - t0 >= WARY_NS &&
 		    atomic_load_explicit(&h->write_num, memory_order_relaxed) > wf->pos &&
 		    atomic_load_explicit(&h->wake_seq, memory_order_relaxed) == seq &&
-		    !wait_rang(wf))
-			ws->missed = 1;
+		    !wait_rang(wf)) {
+			ws->suspect = 1;
+			ws->suspect_seq = seq;
+		}
 	}
 	retire_waiter(m->tab, wf);
 	return r;

@@ -75,6 +75,14 @@
  *    before each of the helper's sleeps: one membarrier() in all.
  *    Before, one per sleep of the helper (no wait state to remember the
  *    tag it armed with).
+ * 12. A publisher that stored write_num (step 4) and bumps wake_seq (step
+ *    5) late, as one preempted between them does: a blocking reader's
+ *    sleep runs to its cap and finds the message with wake_seq unmoved;
+ *    it reads it, the bump comes, and the reader then sleeps as before
+ *    (at most 20 futex waits in 500 ms idle, 5 or 6 expected), on a
+ *    channel without a nudger. Before, that one sleep made the handle
+ *    sleep warily for good: a 1 ms nap at a time, about 500 waits in
+ *    those 500 ms and 1000 a second for ever (race review).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -117,6 +125,7 @@ static _Atomic uint64_t *_Atomic zero_waiters; /* stored 0 before each sleep */
 static _Atomic uint32_t *_Atomic clear_armed;  /* stored 0 before each sleep */
 static _Atomic uint32_t *_Atomic long_caps; /* + 1 for each sleep of 50 ms
 					      or more that ran to its cap */
+static _Atomic uint32_t *_Atomic count_waits; /* + 1 for each sleep */
 
 /* When the sleep about to be made by the call is due to end: its absolute
  * deadline (futex_waitv(2), CLOCK_MONOTONIC as libmdbus asks), or now
@@ -159,6 +168,8 @@ long syscall(long number, ...)
 		atomic_store(zero_waiters, 0); /* a writer of the table */
 	if (clear_armed && hook_is_wait(number, a))
 		atomic_store(clear_armed, 0); /* a writer of the table */
+	if (count_waits && hook_is_wait(number, a))
+		atomic_fetch_add(count_waits, 1);
 	if (hook_is_wait(number, a)) {
 		start = tu_now_ns();
 		due = sleep_due(number, a);
@@ -182,6 +193,8 @@ struct shared {
 	_Atomic uint64_t published;  /* when the parent's publish returned */
 	_Atomic uint32_t global;     /* the child's membarrier counts */
 	_Atomic uint32_t other;
+	_Atomic uint32_t bumped;     /* section 12: wake_seq bumped late */
+	_Atomic uint32_t waits;      /* section 12: the reader's sleeps */
 };
 
 static struct shared *sh;
@@ -788,6 +801,76 @@ static void every_way(mdbus_pub_t *p, void *tab)
 	TU_CHECK_EQ(atomic_load(&sh->lost), 0);
 }
 
+#define LATE_WAITS_MAX 20
+
+/* Section 12's reader: reads the message whose wake comes late, then
+ * counts its sleeps over 500 ms without a message. */
+static int late_reader(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open("late", "late", MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_BLOCK);
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	uint64_t t0, now;
+	int rc = 0;
+
+	(void)arg;
+	atomic_store(&sh->ready, 1);
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 30000000000LL), 0);
+	atomic_store(&sh->done, 1);
+	tu_await(&sh->bumped, 1, 30, "the late bump");
+	count_waits = &sh->waits;
+	for (t0 = now = tu_now_ns(); rc == 0 && now - t0 < 500000000; now = tu_now_ns())
+		rc = mdbus_sub_read(s, buf, sizeof buf, &m,
+				    (int64_t)(500000000 - (now - t0)));
+	count_waits = NULL;
+	if (rc != -ETIMEDOUT)
+		tu_fail("late reader: %d, not -ETIMEDOUT", rc);
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void late_bump(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 64, 4, MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open("late", &c);
+	_Atomic uint64_t *slot;
+	struct seg_header *h;
+	size_t len;
+	uint64_t w;
+	pid_t kid;
+
+	memset(sh, 0, sizeof *sh);
+	h = tu_map_file(tu_seg_path("late"), &len);
+	kid = tu_spawn(late_reader, NULL);
+	tu_await(&sh->ready, 1, 30, "the late reader");
+	tu_await_state(kid, 'S', 30, "the late reader asleep");
+	/* message w by hand, as the publisher writes it, then step 4 and
+	 * not step 5 (a writer of the data file: this test's own) */
+	w = atomic_load(&h->write_num);
+	slot = tu_slot(h, w);
+	atomic_store_explicit(&slot[SLOT_W_TS], tu_realtime_ns(), memory_order_relaxed);
+	atomic_store_explicit(&slot[SLOT_W_META], 8 | (uint64_t)9 << 32,
+			      memory_order_relaxed);
+	atomic_store_explicit(&slot[SLOT_W_PAYLOAD], 42, memory_order_relaxed);
+	atomic_store_explicit(&slot[SLOT_W_STAMP], stamp_complete(w),
+			      memory_order_release);
+	atomic_store_explicit(&h->write_num, w + 1, memory_order_release);
+	/* its sleep ran to its 100 ms cap past the message, and it read it */
+	tu_await(&sh->done, 1, 30, "the late reader's read");
+	atomic_fetch_add_explicit(&h->wake_seq, 1, memory_order_release);
+	atomic_store(&sh->bumped, 1);
+	tu_wait_ok(kid, 30, "the late reader");
+	if (atomic_load(&sh->waits) > LATE_WAITS_MAX)
+		tu_fail("a wake that came late made the reader wary: %u sleeps "
+			"in 500 ms idle, more than %d", atomic_load(&sh->waits),
+			LATE_WAITS_MAX);
+	tu_note("a wake that came late: %u sleeps in the next 500 ms idle",
+		atomic_load(&sh->waits));
+	tu_unmap(h, len);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	struct mdbus_pub_config c = tu_config(64, 64, 4, MDBUS_MODE_OVERWRITE);
@@ -814,6 +897,7 @@ int main(void)
 	zeroed_count(Z_SPURIOUS);
 	zeroed_count(Z_FD);
 	cleared_fd(p);
+	late_bump();
 	TU_CHECK_EQ(membarrier_global + membarrier_other, 0); /* the publisher */
 	tu_unmap(tab, len);
 	mdbus_pub_close(p);
