@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "addr_allow.h"
@@ -68,10 +69,25 @@ static int unspecified(const struct addr_rule *r)
 	       addr_rule_overlaps(r, &any6, 128);
 }
 
+/* Whether host is "localhost" or a name under it, which always name
+ * the loopback addresses (RFC 6761, 6.3; glibc answers them so without
+ * a lookup). */
+static int localhost_name(const char *host)
+{
+	size_t n = strlen(host);
+
+	if (n && host[n - 1] == '.') /* the absolute form */
+		n--;
+	return (n == 9 && !strncasecmp(host, "localhost", 9)) ||
+	       (n > 10 && !strncasecmp(host + n - 10, ".localhost", 10));
+}
+
 /* The address of text, HOST:PORT or [HOST]:PORT, as the programs' own
  * getaddrinfo() with AI_NUMERICHOST reads it (inet_aton()'s forms too:
  * 127.1 and 2130706433 are 127.0.0.1), into *r; 0, or -1 (not numeric,
- * no port). A name is not resolved. */
+ * no port). A name is not resolved, but localhost is 127.0.0.1
+ * (localhost_name()): before, connect = localhost:9000 was not warned
+ * about where 127.0.0.1:9000 was (attack run). */
 static int numeric_rule(const char *text, struct addr_rule *r)
 {
 	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST}, *ai = NULL;
@@ -87,6 +103,8 @@ static int numeric_rule(const char *text, struct addr_rule *r)
 	memcpy(host, h, (size_t)(end - h));
 	host[end - h] = '\0';
 	end += *end == ']';
+	if (localhost_name(host))
+		snprintf(host, sizeof(host), "127.0.0.1");
 	if (*end != ':' || parse_u64(end + 1, 10, &port) || port < 1 ||
 	    port > 65535 || getaddrinfo(host, NULL, &hints, &ai))
 		return -1;

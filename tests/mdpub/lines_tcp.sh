@@ -242,12 +242,12 @@ stop "$PID"
 # 127.0.0.1). Before, nothing warned, and a user listening there while
 # the feeder was not had the channel publish its lines; then 0.0.0.0 was
 # not warned about, nor 127.1 (127.0.0.1 to getaddrinfo(), which
-# connects there).
+# connects there), nor localhost and names under it (RFC 6761: loopback).
 START=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) ||
 	START=1024
 if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
 	for to in 127.0.0.1:40000 "127.0.0.1:$((START - 1))" 198.51.100.7:40000 \
-		0.0.0.0:40000 127.1:40000; do
+		0.0.0.0:40000 127.1:40000 localhost:40000 feed.LocalHost.:40000; do
 		channel conn.conf conn source=lines format=csv connect="$to" \
 			reconnect=60
 		status 0 "$MDPUB" -T -c "$WORK/conn.conf" >"$WORK/conn.out" 2>"$WORK/conn.err"
@@ -257,7 +257,7 @@ if [ "$START" -gt 1 ] && [ "$START" -le 40000 ]; then
 		n=$(grep -c "channel conn: connect $to: any local user may take this port while the feeder does not listen on it" \
 			"$WORK/conn.err" "$WORK/conn.log" | sed 's/.*://' | tr '\n' ' ')
 		want="0 0 "
-		case $to in 127.0.0.1:40000|0.0.0.0:40000|127.1:40000) want="1 1 " ;; esac
+		case $to in 127.0.0.1:40000|0.0.0.0:40000|127.1:40000|*ocal[Hh]ost*) want="1 1 " ;; esac
 		[ "$n" = "$want" ] || fail "connect $to: warned (-T, start) $n, not $want: $(cat "$WORK/conn.err")"
 	done
 fi
