@@ -177,7 +177,8 @@ void fmt_fixed(char *buf, size_t len, int64_t v, int min_decimals);
  * a quote; STR_JSON: a JSON string, \", \\ and \u00NN escapes; STR_PROM: a
  * Prometheus label value, quoted, holding the STR_TEXT form with its
  * backslashes and quotes escaped as the exposition format wants. */
-/* STR_QUOTED: STR_TEXT between double quotes, a quote in it shown as \" */
+/* STR_QUOTED: STR_TEXT for a string the caller puts between double
+ * quotes: a quote in it is shown as \" */
 enum str_style { STR_TEXT, STR_QUOTED, STR_CSV, STR_JSON, STR_PROM };
 /* Writes at most n bytes of s (stopping at a NUL) in style st; returns the
  * number of characters written. The one way mdsub prints such strings. */

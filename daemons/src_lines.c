@@ -513,8 +513,10 @@ static void connect_cb(struct ev_loop *loop, ev_io *w, int revents)
 		connect_failed(l, err);
 		return;
 	}
-	log_msg(LOG_NOTICE, "channel %s: connected to %s", name_of(l),
-		l->conf.connect);
+	/* limited: a peer that accepts and closes at once makes one a
+	 * reconnect */
+	log_limited(&l->net_limit, LOG_NOTICE, "channel %s: connected to %s",
+		    name_of(l), l->conf.connect);
 	adopt_conn(l, fd, l->conf.connect);
 }
 

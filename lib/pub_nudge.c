@@ -33,7 +33,6 @@
  * the application go to its threads. A fork()ed child has no nudger: the
  * parent's keeps running for the parent's handle.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>

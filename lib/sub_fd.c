@@ -40,7 +40,6 @@
  * "Replacement and reopening"). Before, the application waited on the
  * descriptor for ever.
  */
-#define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
