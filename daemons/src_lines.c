@@ -351,8 +351,9 @@ static struct conn *add_conn(struct lines *l, int fd, const char *what)
  * seen (net_keepalive()): mdpub never writes to it. */
 static struct conn *adopt_conn(struct lines *l, int fd, const char *what)
 {
+	unsigned keepalive = (unsigned)l->conf.keepalive;
+	int r = keepalive ? net_keepalive(fd, keepalive) : 0;
 	struct conn *c;
-	int r = l->conf.keepalive ? net_keepalive(fd, (unsigned)l->conf.keepalive) : 0;
 
 	if (r < 0)
 		log_limited(&l->net_limit, LOG_WARNING, "channel %s: %s: TCP "
@@ -360,7 +361,6 @@ static struct conn *adopt_conn(struct lines *l, int fd, const char *what)
 			    name_of(l), what ? what : "connection",
 			    strerror(-r));
 	c = add_conn(l, fd, what);
-
 	if (!c)
 		log_msg(LOG_ERR, "channel %s: %s: out of memory", name_of(l),
 			what ? what : "connection");

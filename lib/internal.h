@@ -679,13 +679,13 @@ int wait_rang(const struct wait_for *wf);
  * (the publisher's open, before it repairs the waiter count). */
 struct pub_nudge;
 int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m);
+void pub_nudge_stop(struct pub_nudge *n);
+void pub_nudge_clear(struct seg_header *h);
 
 /* helper_thread.c: starts fn(arg) in a thread named name, every signal
  * blocked in it but the fault signals; 0 or a negative errno. */
 int helper_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg,
 			const char *name);
-void pub_nudge_stop(struct pub_nudge *n);
-void pub_nudge_clear(struct seg_header *h);
 
 /* ---- sub.c, sub_fd.c ---- */
 
