@@ -245,8 +245,8 @@ static void close_conn(struct lines *l, struct conn *c)
  * its newline; a connection's may not: a peer that died or was reset
  * while it wrote sent part of a line, which could parse as another
  * message (a quantity cut short), so its tail is malformed, as is a
- * file's after a read error. A connection's end is logged rate-limited,
- * as anyone who may connect can make many. */
+ * file's after a read error. Ends are logged rate-limited (a file has
+ * one), as anyone who may connect can make many. */
 static void conn_end(struct lines *l, struct conn *c, int failed)
 {
 	if (c->len && l->conf.file && !failed)
@@ -255,14 +255,9 @@ static void conn_end(struct lines *l, struct conn *c, int failed)
 		bad_line(l, c, c->lineno + 1, failed ?
 			 "input failed inside the line" :
 			 "connection ended inside the line (no newline)");
-	if (l->conf.file)
-		log_msg(LOG_NOTICE, "channel %s: %s: end of input after %llu "
-			"lines", name_of(l), c->what,
-			(unsigned long long)c->lineno);
-	else
-		log_limited(&l->net_limit, LOG_NOTICE, "channel %s: %s: end of "
-			    "input after %llu lines", name_of(l), c->what,
-			    (unsigned long long)c->lineno);
+	log_limited(&l->net_limit, LOG_NOTICE, "channel %s: %s: end of input "
+		    "after %llu lines", name_of(l), c->what,
+		    (unsigned long long)c->lineno);
 	close_conn(l, c);
 	if (l->conf.file)
 		channel_source_done(l->base.ch);
@@ -280,10 +275,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->len += (size_t)n;
 		consume(l, c);
 	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-		if (n < 0 && l->conf.file)
-			log_msg(LOG_WARNING, "channel %s: %s: %s", name_of(l),
-				c->what, strerror(errno));
-		else if (n < 0)
+		if (n < 0)
 			log_limited(&l->net_limit, LOG_WARNING, "channel %s: "
 				    "%s: %s", name_of(l), c->what,
 				    strerror(errno));
