@@ -98,12 +98,13 @@ static const char *set_security(natsOptions *opts,
 	return NULL;
 }
 
-/* The CA certificates (--nats-ca, ca): read with the checks of any
- * public file (nats_public_read(): a regular file, opened without
- * blocking, at most 1 MB) and handed over in memory. The library's own
- * load opened the name as it was, and a FIFO there blocked the program
- * for good, signals and all (attack run); 0, or a negative code and the
- * reason in err. */
+/* The CA certificates (--nats-ca, ca): read with nats_ca_read()'s
+ * checks (a regular file, opened without blocking, at most 1 MB, that
+ * only root or we may change: another user who could would choose whom
+ * we trust) and handed over in memory. The library's own load opened
+ * the name as it was, and a FIFO there blocked the program for good,
+ * signals and all (attack run); 0, or a negative code and the reason
+ * in err. */
 static int set_ca(natsOptions *opts, const struct nats_conn_opts *o,
 		  char *err, size_t errlen)
 {
@@ -113,7 +114,7 @@ static int set_ca(natsOptions *opts, const struct nats_conn_opts *o,
 
 	if (!o->ca)
 		return 0;
-	rc = nats_public_read(o->ca, &text, err, errlen);
+	rc = nats_ca_read(o->ca, &text, err, errlen);
 	if (rc < 0)
 		return rc;
 	s = natsOptions_SetCATrustedCertificates(opts, text);

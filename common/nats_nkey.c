@@ -41,11 +41,11 @@ static const char b32_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
  * 0 when nobody but root and this user can change directory dir (a real
  * path) or any directory above it: each owned by one of them, and
  * writable by group or others only with the sticky bit, so that nobody
- * else can point the key file's name elsewhere (O_NOFOLLOW covers the
- * last component only); else the fix in err. As ssh's StrictModes.
+ * else can point the name of the file (`what`) elsewhere; else the fix
+ * in err. As ssh's StrictModes.
  */
-static int secret_dirs_check(char *dir, const char *path, char *err,
-			     size_t errlen)
+static int dirs_ours_check(char *dir, const char *path, const char *what,
+			   char *err, size_t errlen)
 {
 	struct stat st;
 	char *slash;
@@ -59,9 +59,9 @@ static int secret_dirs_check(char *dir, const char *path, char *err,
 		if (st.st_uid != geteuid() && st.st_uid != 0) {
 			snprintf(err, errlen, "%s: directory %s is owned by uid "
 				 "%u, neither this user nor root, who could put "
-				 "another file under the name: keep the key in "
+				 "another file under the name: keep the %s in "
 				 "a directory of yours", path, dir,
-				 (unsigned)st.st_uid);
+				 (unsigned)st.st_uid, what);
 			return -EPERM;
 		}
 		if ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)) {
@@ -78,9 +78,9 @@ static int secret_dirs_check(char *dir, const char *path, char *err,
 	}
 }
 
-/* The file at path, opened once after secret_dirs_check() of the real
- * path of its directory: its descriptor, or a negative code and the fix
- * in err. */
+/* The file at path, opened once after dirs_ours_check() of the real
+ * path of its directory (O_NOFOLLOW covers the last component): its
+ * descriptor, or a negative code and the fix in err. */
 static int secret_open(const char *path, char *err, size_t errlen)
 {
 	char copy[PATH_MAX], real[PATH_MAX], full[PATH_MAX];
@@ -99,7 +99,7 @@ static int secret_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%.64s...: path too long", path);
 		return -ENAMETOOLONG;
 	}
-	rc = secret_dirs_check(real, path, err, errlen);
+	rc = dirs_ours_check(real, path, "key", err, errlen);
 	if (rc < 0)
 		return rc;
 	fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
@@ -211,22 +211,42 @@ int nats_private_read(const char *path, char **text, size_t *len, char *err,
 	return 0;
 }
 
-int nats_public_read(const char *path, char **text, char *err, size_t errlen)
+/* path opened without blocking on a FIFO, and its stat: the descriptor
+ * of a regular file, or a negative code and the reason in err. */
+static int public_open(const char *path, struct stat *st, char *err,
+		       size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	struct stat st;
-	ssize_t n = -EINVAL;
 
-	*text = NULL;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		n = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
+	if (fd < 0 || fstat(fd, st) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	if (!S_ISREG(st->st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
-	} else if (!(*text = malloc(NATS_PUBLIC_MAX + 1))) {
-		n = -ENOMEM;
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
+/* All of fd, 1 byte to NATS_PUBLIC_MAX: 0 with *text (NUL-terminated),
+ * or a negative code and the reason in err. */
+static int public_read(int fd, const char *path, char **text, char *err,
+		       size_t errlen)
+{
+	ssize_t n;
+
+	if (!(*text = malloc(NATS_PUBLIC_MAX + 1))) {
 		snprintf(err, errlen, "%s: out of memory", path);
-	} else if ((n = read_all(fd, *text, NATS_PUBLIC_MAX + 1)) < 0) {
+		return -ENOMEM;
+	}
+	n = read_all(fd, *text, NATS_PUBLIC_MAX + 1);
+	if (n < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror((int)-n));
 	} else if (n == 0 || n > NATS_PUBLIC_MAX) {
 		snprintf(err, errlen, "%s: %s: not a certificate file", path,
@@ -234,14 +254,81 @@ int nats_public_read(const char *path, char **text, char *err, size_t errlen)
 		n = -EINVAL;
 	} else {
 		(*text)[n] = '\0';
-	}
-	if (fd >= 0)
-		close(fd);
-	if (n >= 0)
 		return 0;
+	}
 	free(*text);
 	*text = NULL;
 	return (int)n;
+}
+
+int nats_public_read(const char *path, char **text, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = public_open(path, &st, err, errlen), rc;
+
+	*text = NULL;
+	if (fd < 0)
+		return fd;
+	rc = public_read(fd, path, text, err, errlen);
+	close(fd);
+	return rc;
+}
+
+/*
+ * 0 when nobody but root and this user can change the CA file opened as
+ * path (its stat in st) or put another under its name: the file is
+ * root's or ours and writable by its owner only, and every directory of
+ * its real path (symbolic links resolved, as /etc/ssl/certs holds them)
+ * passes dirs_ours_check(). The real path must still name the file
+ * opened. Else a negative code and the fix in err.
+ */
+static int ca_check(const char *path, const struct stat *st, char *err,
+		    size_t errlen)
+{
+	char real[PATH_MAX], *slash;
+	struct stat now;
+
+	if (st->st_uid != geteuid() && st->st_uid != 0) {
+		snprintf(err, errlen, "%s: owned by uid %u, neither this user "
+			 "(%u) nor root, who could change which servers are "
+			 "trusted: chown it, or give a copy of your own", path,
+			 (unsigned)st->st_uid, (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st->st_mode & 022) {
+		snprintf(err, errlen, "%s: it says which servers to trust, but "
+			 "others may change it (mode %04o): chmod go-w %s", path,
+			 (unsigned)(st->st_mode & 07777), path);
+		return -EPERM;
+	}
+	if (!realpath(path, real)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (stat(real, &now) < 0 || now.st_dev != st->st_dev ||
+	    now.st_ino != st->st_ino) {
+		snprintf(err, errlen, "%s: replaced while it was checked: try "
+			 "again", path);
+		return -EAGAIN;
+	}
+	slash = strrchr(real, '/'); /* realpath(): absolute */
+	slash[slash == real] = '\0'; /* "/a" goes to "/" */
+	return dirs_ours_check(real, path, "CA file", err, errlen);
+}
+
+int nats_ca_read(const char *path, char **text, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd = public_open(path, &st, err, errlen), rc;
+
+	*text = NULL;
+	if (fd < 0)
+		return fd;
+	rc = ca_check(path, &st, err, errlen);
+	if (rc == 0)
+		rc = public_read(fd, path, text, err, errlen);
+	close(fd);
+	return rc;
 }
 
 void nats_private_free(char *text)

@@ -44,6 +44,14 @@ void nats_private_free(char *text);
  * negative code and the reason in err. */
 int nats_public_read(const char *path, char **text, char *err, size_t errlen);
 
+/* nats_public_read() of a CA certificates file, which decides what
+ * servers are trusted: refused unless only root and this user may change
+ * it or its name (root's or ours, writable by its owner only, in
+ * directories, symbolic links resolved, only root or we may change, as
+ * nats_private_read()'s). 0 with *text (free() it), or a negative code
+ * and the fix in err. */
+int nats_ca_read(const char *path, char **text, char *err, size_t errlen);
+
 /* nats_private_read() of path, parsed as kind: 0 and *out (free with
  * nats_secret_free()), or a negative code and the fix in err. What was
  * read is wiped; the key stays in *out. */

@@ -3,7 +3,9 @@
  * seed file are parsed into the JWT and the user's key (the public key
  * and an Ed25519 signature equal to what PyNaCl computes for the same
  * seed); what is not one is refused; a file is refused by what its one
- * descriptor shows (a symbolic link, a FIFO, mode, size).
+ * descriptor shows (a symbolic link, a FIFO, mode, size). A CA file is
+ * refused when another user may change it or its name (owner, mode,
+ * the directories of its real path), and read through symbolic links.
  */
 #include <config.h>
 
@@ -251,6 +253,76 @@ static void t_load(void **state)
 	rmdir(dir);
 }
 
+/* nats_ca_read() of name in dir: its code, the text checked when 0 */
+static int ca_read(const char *name, char *err, size_t errlen)
+{
+	char *text = NULL;
+	int rc = nats_ca_read(path_of(name), &text, err, errlen);
+
+	if (rc == 0)
+		assert_string_equal(text, "CA\n");
+	else
+		assert_null(text);
+	free(text);
+	return rc;
+}
+
+static void t_ca(void **state)
+{
+	char err[512], sub[160];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/t_nats_nkey.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/certs", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	write_file("certs/ca.pem", "CA\n", 0644);
+	assert_int_equal(ca_read("certs/ca.pem", err, sizeof(err)), 0);
+	/* through symbolic links, as /etc/ssl/certs holds them: the real
+	 * path's directories are checked */
+	assert_int_equal(symlink("certs/ca.pem", path_of("link.pem")), 0);
+	assert_int_equal(ca_read("link.pem", err, sizeof(err)), 0);
+	assert_int_equal(chmod(sub, 0777), 0);
+	assert_int_equal(ca_read("link.pem", err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "/certs may be written by group or others "
+				    "(mode 0777), who could put another file under "
+				    "the name: chmod go-w "));
+	assert_int_equal(chmod(sub, 01777), 0); /* sticky, as /tmp */
+	assert_int_equal(ca_read("link.pem", err, sizeof(err)), 0);
+	assert_int_equal(chmod(sub, 0755), 0);
+	/* the file itself writable by others */
+	assert_int_equal(chmod(path_of("certs/ca.pem"), 0664), 0);
+	assert_int_equal(ca_read("link.pem", err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "link.pem: it says which servers to trust, "
+				    "but others may change it (mode 0664): chmod go-w "));
+	assert_int_equal(chmod(path_of("certs/ca.pem"), 0444), 0);
+	assert_int_equal(ca_read("link.pem", err, sizeof(err)), 0);
+	/* another user's file, or directory (root only can make one) */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path_of("certs/ca.pem"), 65534, 65534), 0);
+		assert_int_equal(ca_read("certs/ca.pem", err, sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "ca.pem: owned by uid 65534, neither "
+					    "this user (0) nor root"));
+		assert_int_equal(chown(path_of("certs/ca.pem"), 0, 0), 0);
+		assert_int_equal(chown(sub, 65534, 65534), 0);
+		assert_int_equal(ca_read("link.pem", err, sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "is owned by uid 65534, neither this "
+					    "user nor root, who could put another "
+					    "file under the name: keep the CA file in "
+					    "a directory of yours"));
+		assert_int_equal(chown(sub, 0, 0), 0);
+	}
+	assert_int_equal(mkfifo(path_of("fifo.pem"), 0644), 0);
+	assert_int_equal(ca_read("fifo.pem", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "fifo.pem: not a regular file"));
+	assert_int_equal(ca_read("absent.pem", err, sizeof(err)), -ENOENT);
+	unlink(path_of("fifo.pem"));
+	unlink(path_of("link.pem"));
+	unlink(path_of("certs/ca.pem"));
+	rmdir(sub);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +330,7 @@ int main(void)
 		cmocka_unit_test(t_creds_refused),
 		cmocka_unit_test(t_seed_file),
 		cmocka_unit_test(t_load),
+		cmocka_unit_test(t_ca),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,8 @@
 # order; without the CA mdsub is refused naming the certificate problem,
 # as it is by a server whose certificate the CA signed for another name;
 # without a client certificate the server refuses it; a FIFO as the CA
-# file is refused at once. The client key is
+# file is refused at once, as (run by root) a CA file another user owns,
+# who could choose which servers mdsub trusts. The client key is
 # read by mdbus with the checks of every private key: mode 0640 or a
 # symbolic link refused.
 . "${top_srcdir:-.}/tests/nats/helpers.sh"
@@ -67,6 +68,13 @@ status 1 timeout -s KILL 30 "$MDSUB" --forward "$URL" --nats-ca "$T/fifo.pem" \
 	--nats-cert "$T/client.pem" --nats-key "$T/client.key" src 2>"$WORK/fifo.log"
 grep -qF "$T/fifo.pem: not a regular file" "$WORK/fifo.log" ||
 	fail "a FIFO as the CA file: $(cat "$WORK/fifo.log")"
+if [ "$(id -u)" = 0 ]; then
+	cp "$T/ca.pem" "$T/theirs.pem" && chown nobody "$T/theirs.pem" || fail "chown"
+	status 1 timeout -s KILL 30 "$MDSUB" --until-caught-up --forward "$URL" --nats-ca "$T/theirs.pem" \
+		--nats-cert "$T/client.pem" --nats-key "$T/client.key" src 2>"$WORK/theirs.log"
+	grep -qF "$T/theirs.pem: owned by uid $(id -u nobody), neither this user (0) nor root" \
+		"$WORK/theirs.log" || fail "another user's CA file: $(cat "$WORK/theirs.log")"
+fi
 "$READER" --until down --dump src >"$WORK/src.out" || fail "reader of src"
 "$MDSUB" --from oldest --until-caught-up --forward "$URL" --nats-ca "$T/ca.pem" \
 	--nats-cert "$T/client.pem" --nats-key "$T/client.key" src \
