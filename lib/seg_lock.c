@@ -189,7 +189,7 @@ int seg_lock_channel(const char *dir, const char *channel, int create,
 	return 0;
 }
 
-int seg_lock_replace_foreign(const char *dir, const char *channel, int r)
+int seg_lock_replace_squatter(const char *dir, const char *channel, int r)
 {
 	char path[SEG_TMP_MAX];
 	struct stat st;
@@ -199,7 +199,12 @@ int seg_lock_replace_foreign(const char *dir, const char *channel, int r)
 	    r != -ENXIO)
 		return r;
 	seg_lock_path(path, sizeof(path), dir, channel);
-	if (lstat(path, &st) < 0 || st.st_uid == geteuid())
+	/* A file of ours that check_lock_file() refused is a second name
+	 * of another (a table file that its group may link, attack run):
+	 * removing the name leaves that file be. Nothing else of ours
+	 * (no other user makes it). */
+	if (lstat(path, &st) < 0 ||
+	    (st.st_uid == geteuid() && !S_ISREG(st.st_mode)))
 		return r;
 	if (S_ISDIR(st.st_mode)) /* only an empty one: nothing of anyone's */
 		return rmdir(path) < 0 ? r : -EAGAIN;

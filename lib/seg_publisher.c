@@ -429,9 +429,10 @@ static int open_locked(struct seg_map *m, const char *channel,
 	int lock_fd, r = seg_lock_channel(dir, channel, 1, &lock_fd);
 
 	/* another user's file under the lock's name (anyone may make one in
-	 * /dev/shm before we start): with REPLACE, removed where we may */
+	 * /dev/shm before we start), or a second name of one of ours: with
+	 * REPLACE, removed where we may */
 	if (cfg->flags & MDBUS_PUB_REPLACE)
-		r = seg_lock_replace_foreign(dir, channel, r);
+		r = seg_lock_replace_squatter(dir, channel, r);
 	/* EWOULDBLOCK is EAGAIN: held when the fd came back, else the file
 	 * changed under us (removed, or a foreign one removed above): look
 	 * again at once */

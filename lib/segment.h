@@ -186,14 +186,14 @@ int seg_lock_channel(const char *dir, const char *channel, int create,
 		     int *fd_out);
 
 /* With MDBUS_PUB_REPLACE, after seg_lock_channel() refused the file
- * under the lock file's name as another user's (`r`: -EPERM, -EACCES,
- * -ELOOP, -EISDIR or -ENXIO): removes it when it is not this effective
- * user's, if a regular file no process holds a lock on it (a flock()
- * probe, where we may open it), if a directory it is empty, and the
- * directory it is in lets us (root in a sticky one, or its owner).
- * Returns -EAGAIN when removed (look again), else r, the refusal's
- * detail kept. */
-int seg_lock_replace_foreign(const char *dir, const char *channel, int r);
+ * under the lock file's name (`r`: -EPERM, -EACCES, -ELOOP, -EISDIR or
+ * -ENXIO): removes it when it is another user's, or a regular file of
+ * this effective user's (with more than one name, or open to others),
+ * if a regular file no process holds a lock on it (a flock() probe,
+ * where we may open it), if a directory it is empty, and the directory
+ * it is in lets us (root in a sticky one, or its owner). Returns -EAGAIN
+ * when removed (look again), else r, the refusal's detail kept. */
+int seg_lock_replace_squatter(const char *dir, const char *channel, int r);
 
 /* Writes this process's pid and start time into the lock file open (and
  * locked) as fd: who holds it, for rivals while no segment names its

@@ -8,6 +8,8 @@
 # removed, never followed; so is an empty directory or a socket there or
 # under the segment's name. With replace = no, or while a process of that
 # user holds the file locked, it is refused as before, naming its owner.
+# A second name of a file of root's own there (a channel group's member
+# may hard-link its table file) is removed the same way, the file kept.
 # Before, one `touch /dev/shm/mdbus.demo+lock` by any local user made
 # every start of root's mdpub fail ("mdpub failed to start", exit 1;
 # attack run).
@@ -93,6 +95,35 @@ run df
 [ "$rc" -eq 1 ] && grep -qF "channel df: $ST/mdbus.df is a directory, not a segment: remove it" "$WORK/df.log" ||
 	fail "df: exit $rc: $(cat "$WORK/df.log")"
 echo "nobody's empty directory, socket or link under either name: removed or replaced; a directory with files: refused"
+
+# a second name of a file of root's: a member of a channel's group may
+# hard-link its table file (mode 0660; fs.protected_hardlinks lets whoever
+# may read and write a file link it) under another channel's lock file
+# name. Removed, the file kept. Before, mdpub refused to start ("... is a
+# file of uid 0 mode 660 with 2 name(s)", attack run), replace or not
+printf 'the table\n' >"$ST/mdbus.grp+table" && chmod 660 "$ST/mdbus.grp+table" &&
+	ln "$ST/mdbus.grp+table" "$ST/mdbus.hl+lock" || fail "root's file linked"
+publishes hl
+[ "$(stat -c '%h' "$ST/mdbus.grp+table")" = 1 ] &&
+	[ "$(cat "$ST/mdbus.grp+table")" = "the table" ] || fail "the linked file changed"
+# ... but not while a process holds a lock on it (a live channel's lock)
+: >"$ST/mdbus.live+lock" && chmod 600 "$ST/mdbus.live+lock" || fail "root's lock"
+flock "$ST/mdbus.live+lock" sleep 60 &
+holder=$!
+PIDS="$PIDS $holder"
+i=0
+until ! flock -n "$ST/mdbus.live+lock" true; do
+	i=$((i + 1))
+	[ "$i" -le 600 ] || fail "root's flock not taken"
+	sleep 0.05
+done
+ln "$ST/mdbus.live+lock" "$ST/mdbus.hh+lock" || fail "root's lock linked"
+run hh
+[ "$rc" -eq 1 ] && grep -qF "channel hh: its lock file $ST/mdbus.hh+lock is a file of uid 0 mode 600 with 2 name(s)" "$WORK/hh.log" ||
+	fail "hh: exit $rc: $(cat "$WORK/hh.log")"
+[ "$(stat -c '%h' "$ST/mdbus.live+lock")" = 2 ] || fail "a held file's second name removed"
+kill "$holder"
+echo "a second name of root's own file under the lock's name: removed, unless a process holds it locked"
 
 as_nobody sh -c "umask 077; : >'$ST/mdbus.no+lock'" || fail "nobody's file"
 refused no replace=no
