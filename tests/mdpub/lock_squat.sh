@@ -53,6 +53,19 @@ refused() {
 	[ "$(stat -c %u "$ST/mdbus.$1+lock")" = "$nobody" ] || fail "$1: nobody's lock file gone"
 }
 
+# hold FILE [as_nobody]: a process (of nobody's) holds FILE locked, $holder
+hold() {
+	${2:-} flock "$1" sleep 60 &
+	holder=$!
+	PIDS="$PIDS $holder"
+	i=0
+	until ! flock -n "$1" true; do
+		i=$((i + 1))
+		[ "$i" -le 600 ] || fail "flock of $1 not taken"
+		sleep 0.05
+	done
+}
+
 as_nobody sh -c "umask 077; : >'$ST/mdbus.sq+lock'" || fail "nobody's file"
 publishes sq
 echo "nobody's file under the lock's name: replaced, the channel published"
@@ -108,15 +121,7 @@ publishes hl
 	[ "$(cat "$ST/mdbus.grp+table")" = "the table" ] || fail "the linked file changed"
 # ... but not while a process holds a lock on it (a live channel's lock)
 : >"$ST/mdbus.live+lock" && chmod 600 "$ST/mdbus.live+lock" || fail "root's lock"
-flock "$ST/mdbus.live+lock" sleep 60 &
-holder=$!
-PIDS="$PIDS $holder"
-i=0
-until ! flock -n "$ST/mdbus.live+lock" true; do
-	i=$((i + 1))
-	[ "$i" -le 600 ] || fail "root's flock not taken"
-	sleep 0.05
-done
+hold "$ST/mdbus.live+lock"
 ln "$ST/mdbus.live+lock" "$ST/mdbus.hh+lock" || fail "root's lock linked"
 run hh
 [ "$rc" -eq 1 ] && grep -qF "channel hh: its lock file $ST/mdbus.hh+lock is a file of uid 0 mode 600 with 2 name(s)" "$WORK/hh.log" ||
@@ -130,15 +135,7 @@ refused no replace=no
 echo "with replace = no: refused, naming nobody's file"
 
 as_nobody sh -c "umask 077; : >'$ST/mdbus.held+lock'" || fail "nobody's file"
-as_nobody flock "$ST/mdbus.held+lock" sleep 60 &
-holder=$!
-PIDS="$PIDS $holder"
-i=0
-until ! flock -n "$ST/mdbus.held+lock" true; do
-	i=$((i + 1))
-	[ "$i" -le 600 ] || fail "nobody's flock not taken"
-	sleep 0.05
-done
+hold "$ST/mdbus.held+lock" as_nobody
 refused held
 kill "$holder"
 echo "nobody's file locked by his live process: refused, naming it"
