@@ -28,6 +28,9 @@
 #define LOSS_REPORT_NS NS_PER_SEC     /* at most one loss line per second */
 #define BUSY_CHECK_EVERY 256          /* housekeeping under load */
 #define ATTACH_POLL_NS 50000000ULL    /* --wait-for-channel: open retries */
+#define REJOIN_SAID_FREE 5 /* rejoins said each, then one line a second
+			    * at most: a writer of the table can take the
+			    * entry at will */
 #define REJOIN_RETRY_NS (3 * NS_PER_SEC) /* a cut consumer table is back on
 				      * the publisher's next heartbeat */
 
@@ -49,6 +52,9 @@ struct chan {
 	int rejoining;               /* entry taken away: registering again */
 	uint64_t rejoin_seq;         /* where to go on reading */
 	uint64_t rejoin_end_ns;      /* give up registering again then */
+	uint64_t rejoins;            /* entries taken away so far */
+	uint64_t rejoins_unsaid;     /* ... not said since the last line */
+	uint64_t rejoin_said_ns;     /* when the last was said */
 	uint64_t loss_msgs, loss_gaps, loss_seq; /* not yet reported */
 	uint64_t loss_report_ns;
 };
@@ -524,15 +530,30 @@ static int try_rejoin(struct app *a, struct chan *c)
 }
 
 /* Our consumer entry was taken away: a lossless publisher evicted us, a
- * reclaimer judged us dead, or a reader cut the consumer table file (the
- * publisher gives it its size back on its next heartbeat). Registers
+ * reclaimer judged us dead, a writer of the table freed it, or a reader
+ * cut the consumer table file (the publisher gives it its size back on
+ * its next heartbeat). Said rate-limited (REJOIN_SAID_FREE). Registers
  * again where we stopped, trying for up to REJOIN_RETRY_NS. */
 static int rejoin(struct app *a, struct chan *c)
 {
+	uint64_t now = now_monotonic();
+
 	c->rejoin_seq = mdbus_sub_position(c->sub);
-	fprintf(stderr, "mdsub: %s: consumer entry taken away (evicted, "
-		"reclaimed as dead, or the consumer table was cut); rejoining "
-		"at seq %" PRIu64 "\n", c->name, c->rejoin_seq);
+	if (++c->rejoins <= REJOIN_SAID_FREE ||
+	    now - c->rejoin_said_ns >= NS_PER_SEC) {
+		fprintf(stderr, "mdsub: %s: consumer entry taken away "
+			"(evicted, reclaimed as dead, freed by a writer of the "
+			"consumer table, or the table was cut); rejoining at "
+			"seq %" PRIu64, c->name, c->rejoin_seq);
+		if (c->rejoins_unsaid)
+			fprintf(stderr, " (%" PRIu64 " more since the last "
+				"such line)", c->rejoins_unsaid);
+		fputc('\n', stderr);
+		c->rejoins_unsaid = 0;
+		c->rejoin_said_ns = now;
+	} else {
+		c->rejoins_unsaid++;
+	}
 	mdbus_sub_close(c->sub);
 	c->sub = NULL;
 	c->rejoin_end_ns = now_monotonic() + REJOIN_RETRY_NS;

@@ -87,6 +87,8 @@ struct archive {
 	_Atomic uint64_t written, files, lost_here, errors;
 	_Atomic uint64_t told_next; /* the last progress() */
 	struct log_limit lost_limit, err_limit;
+	struct log_limit rejoin_limit; /* entry taken away: any writer of
+					  the table can take it at will */
 };
 
 static void bump(_Atomic uint64_t *c, uint64_t by)
@@ -694,9 +696,10 @@ static int open_anonymous(struct archive *a, enum mdbus_start start,
 	r = open_sub(a, start, from, 1, out);
 	if (r < 0)
 		return r; /* said by the caller, rate-limited */
-	log_msg(LOG_WARNING, "channel %s: archive: %s: reading without an "
-		"entry, which holds no lossless publisher back (what it "
-		"misses is counted lost), until one frees", a->c->name, why);
+	log_limited(&a->rejoin_limit, LOG_WARNING, "channel %s: archive: %s: "
+		    "reading without an entry, which holds no lossless "
+		    "publisher back (what it misses is counted lost), until "
+		    "one frees", a->c->name, why);
 	a->anonymous = 1;
 	a->register_at = now_monotonic() + ARCHIVE_REGISTER_NS;
 	return 0;
@@ -728,8 +731,9 @@ static void try_register(struct archive *a)
 }
 
 /* Our consumer entry was taken (a lossless publisher evicted a stalled
- * archive, or a writer of the table took it): register again where we
- * were; the ring counts what went. A table that refuses us (full of live
+ * archive, or a writer of the table took it, as often as it likes: said
+ * rate-limited): register again where we were; the ring counts what
+ * went. A table that refuses us (full of live
  * readers, or its header spoiled: anyone who may write the table can do
  * either, doc/protocol.md "Consumer table file") does not stop the
  * archive: it reads on without an entry, as open_reader() does. */
@@ -747,8 +751,11 @@ static int rejoin(struct archive *a)
 		log_limited(&a->err_limit, LOG_ERR, "channel %s: archive: "
 			    "register again: %s", a->c->name, mdbus_strerror(r));
 	else
-		log_msg(LOG_WARNING, "channel %s: archive was evicted as a "
-			"stalled reader: registered again", a->c->name);
+		log_limited(&a->rejoin_limit, LOG_WARNING, "channel %s: archive: "
+			    "consumer entry taken away (evicted as stalled, or "
+			    "freed by a writer of the consumer table): "
+			    "registered again at sequence %llu", a->c->name,
+			    (unsigned long long)a->next);
 	return r;
 }
 
@@ -788,6 +795,10 @@ static void *archive_thread(void *arg)
 	}
 	flush(a);
 	close_file(a);
+	/* what the limits held back, counted before the channel's end */
+	log_limit_flush(&a->err_limit, LOG_ERR);
+	log_limit_flush(&a->lost_limit, LOG_ERR);
+	log_limit_flush(&a->rejoin_limit, LOG_WARNING);
 	return NULL;
 }
 
@@ -901,7 +912,7 @@ int archive_start(struct archive **out, const struct chan_conf *c,
 	a->flush_ns = (uint64_t)(c->archive_flush_s * 1e9);
 	a->flush_msgs = c->slots_per_block * c->block_count / 4;
 	(void)parse_rotate(c->archive_rotate, &a->rotate_sec);
-	a->lost_limit.burst = a->err_limit.burst = 5;
+	a->lost_limit.burst = a->err_limit.burst = a->rejoin_limit.burst = 5;
 	r = archive_open(a, err, errlen);
 	if (r == 0) {
 		/* signals go to the main thread (channel.c start_thread()) */

@@ -39,7 +39,7 @@ wait "$SUB" || fail "mdsub -N r exited $? after the table was cut: $(cat "$WORK/
 awk -F, 'NR == 1 { next } NR > 2 && $2 != seq + 1 || $NF != 0 { bad++ }
 	{ seq = $2 } END { exit !(NR == 6001 && !bad) }' "$WORK/r.out" ||
 	fail "mdsub -N r: $(wc -l <"$WORK/r.out") lines, not 6000 in sequence"
-grep -q "^mdsub: t: consumer entry taken away (evicted, reclaimed as dead, or the consumer table was cut); rejoining at seq [0-9]*$" \
+grep -q "^mdsub: t: consumer entry taken away (evicted, reclaimed as dead, freed by a writer of the consumer table, or the table was cut); rejoining at seq [0-9]*$" \
 	"$WORK/r.log" || fail "rejoin not reported: $(cat "$WORK/r.log")"
 grep -q lossless "$WORK/r.log" && fail "an overwrite channel's reader blames a lossless publisher"
 kill -0 "$PID" || fail "mdpub died"

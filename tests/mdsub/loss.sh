@@ -39,7 +39,7 @@ kill -STOP $reader
 pub -l -g 16:4 -e 0.3 ll 150
 kill -CONT $reader
 wait $reader || fail "evicted reader exit status"
-printf '%s\n' 'mdsub: ll: consumer entry taken away (evicted, reclaimed as dead, or the consumer table was cut); rejoining at seq 0' \
+printf '%s\n' 'mdsub: ll: consumer entry taken away (evicted, reclaimed as dead, freed by a writer of the consumer table, or the table was cut); rejoining at seq 0' \
 	'mdsub: ll: lost 86 messages before seq 86' >"$WORK/everr.want"
 grep -v ' stopped [0-9.]* s ago; waiting for it$' "$WORK/everr" >"$WORK/everr.got"
 same "$WORK/everr.want" "$WORK/everr.got" "eviction notices"

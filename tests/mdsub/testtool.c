@@ -24,6 +24,8 @@
  *                             channel's data file (a hostile segment)
  *   crowd CHANNEL N           write N forged consumer entries into the
  *                             channel's table (cmd_crowd())
+ *   evict CHANNEL NAME SEC    free NAME's consumer entry whenever it is
+ *                             there, for SEC seconds (cmd_evict())
  *   recdump FILE              print a recording as `mdsub -o raw` would
  *   udprecv CHANNEL PORTFILE [GROUP]
  *                             receive MoldUDP64 packets on 127.0.0.1, or
@@ -43,7 +45,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -408,6 +412,30 @@ static int cmd_poke(char **argv)
 	return 0;
 }
 
+/* The consumer table file of channel, opened to write (its path in
+ * path), or -1 said. */
+static int table_open(const char *channel, char *path, size_t len)
+{
+	const char *dir = getenv("MDBUS_DIR");
+	uint64_t epoch = 0;
+	int fd;
+
+	snprintf(path, len, "%s/mdbus.%s", dir ? dir : "/dev/shm", channel);
+	fd = open(path, O_RDONLY | O_NOFOLLOW);
+	/* the epoch: 72 bytes into the header (layout.h, doc/protocol.md) */
+	if (fd < 0 || pread(fd, &epoch, sizeof epoch, 72) != (ssize_t)sizeof epoch) {
+		perror(path);
+		return -1;
+	}
+	close(fd);
+	snprintf(path, len, "%s/mdbus.%s+%016llx", dir ? dir : "/dev/shm",
+		 channel, (unsigned long long)epoch);
+	fd = open(path, O_RDWR | O_NOFOLLOW);
+	if (fd < 0)
+		perror(path);
+	return fd;
+}
+
 /* crowd CHANNEL N: writes N consumer entries into CHANNEL's table, as
  * anyone who may write it can: ACTIVE, our pid, the first half named
  * v#N/2 .. v#N-1 and the rest v, which makes every later v's "#N" label
@@ -415,22 +443,9 @@ static int cmd_poke(char **argv)
 static int cmd_crowd(char **argv)
 {
 	char path[4096];
-	const char *dir = getenv("MDBUS_DIR");
 	unsigned n = (unsigned)strtoul(argv[1], NULL, 0), i;
-	uint64_t epoch = 0;
-	int fd;
+	int fd = table_open(argv[0], path, sizeof path);
 
-	snprintf(path, sizeof path, "%s/mdbus.%s", dir ? dir : "/dev/shm", argv[0]);
-	fd = open(path, O_RDONLY | O_NOFOLLOW);
-	/* the epoch: 72 bytes into the header (layout.h, doc/protocol.md) */
-	if (fd < 0 || pread(fd, &epoch, sizeof epoch, 72) != (ssize_t)sizeof epoch) {
-		perror(path);
-		return 1;
-	}
-	close(fd);
-	snprintf(path, sizeof path, "%s/mdbus.%s+%016llx", dir ? dir : "/dev/shm",
-		 argv[0], (unsigned long long)epoch);
-	fd = open(path, O_RDWR | O_NOFOLLOW);
 	for (i = 0; fd >= 0 && i < n; i++) {
 		struct seg_consumer c;
 		off_t at = SEG_HEADER_SIZE + (off_t)i * (off_t)sizeof c;
@@ -449,6 +464,49 @@ static int cmd_crowd(char **argv)
 		return 1;
 	}
 	close(fd);
+	return 0;
+}
+
+/* evict CHANNEL NAME SECONDS: for SECONDS, frees every ACTIVE entry named
+ * NAME in CHANNEL's table as soon as it is there (a new generation), as
+ * anyone who may write the table can; prints how many times. */
+static int cmd_evict(char **argv)
+{
+	char path[4096];
+	int fd = table_open(argv[0], path, sizeof path);
+	struct timespec now, end;
+	unsigned long freed = 0;
+	struct stat st;
+	unsigned char *t;
+	size_t i, n;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < SEG_HEADER_SIZE)
+		return 1;
+	t = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (t == MAP_FAILED) {
+		perror(path);
+		return 1;
+	}
+	n = ((size_t)st.st_size - SEG_HEADER_SIZE) / sizeof(struct seg_consumer);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += atoi(argv[2]);
+	do {
+		for (i = 0; i < n; i++) {
+			struct seg_consumer *c = (struct seg_consumer *)
+				(t + SEG_HEADER_SIZE + i * sizeof(*c));
+			uint64_t w = atomic_load(&c->state);
+
+			if (cons_state(w) == CONS_ACTIVE &&
+			    strncmp((const char *)c->name, argv[1], sizeof(c->name)) == 0 &&
+			    atomic_compare_exchange_strong(&c->state, &w,
+							   cons_next(w, CONS_FREE, 0)))
+				freed++;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (now.tv_sec < end.tv_sec ||
+		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+	printf("%lu\n", freed);
 	return 0;
 }
 
@@ -616,11 +674,13 @@ int main(int argc, char **argv)
 		return cmd_poke(argv + 2);
 	if (strcmp(cmd, "crowd") == 0 && argc == 4)
 		return cmd_crowd(argv + 2);
+	if (strcmp(cmd, "evict") == 0 && argc == 5)
+		return cmd_evict(argv + 2);
 	if (strcmp(cmd, "recdump") == 0 && argc == 3)
 		return cmd_recdump(argv[2]);
 	if (strcmp(cmd, "udprecv") == 0 && (argc == 4 || argc == 5))
 		return cmd_udprecv(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
-	fputs("usage: testtool pub|json|jget|hold|poke|crowd|recdump|udprecv ...\n",
+	fputs("usage: testtool pub|json|jget|hold|poke|crowd|evict|recdump|udprecv ...\n",
 	      stderr);
 	return 2;
 }
