@@ -419,6 +419,11 @@ void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len)
 		*buf = '\0';
 }
 
+int fwd_rtx_warning(const struct forwarder *f, char *buf, size_t len)
+{
+	return f && f->rtx && rtx_allow_warning(f->rtx, buf, len);
+}
+
 /* The end of session, again and again for --linger while the server
  * answers the last re-requests, or until a signal (one more than those
  * that ended the run); then the server's counts. */

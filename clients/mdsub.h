@@ -255,6 +255,8 @@ void fwd_rtx_older(struct forwarder *f, const char *channel,
 /* The address re-requests are answered on (--retransmit), else "" (also
  * for f NULL: a NATS forward has no UDP forwarder). */
 void fwd_rtx_where(const struct forwarder *f, char *buf, size_t len);
+/* With --retransmit, rtx_allow_warning() (1 with it in buf), else 0. */
+int fwd_rtx_warning(const struct forwarder *f, char *buf, size_t len);
 /* Sends the end of session; with --retransmit, repeats it and answers
  * re-requests for --linger, then prints the server's counts on stderr. */
 void fwd_close(struct forwarder *f);

@@ -35,6 +35,7 @@
 
 #include "addr_allow.h"
 #include "clock.h"
+#include "local_port.h"
 #include "mdsub.h"
 #include "retransmit.h"
 
@@ -332,6 +333,21 @@ static int start(struct rtx *r, const struct rtx_opts *o, size_t answer_max)
 }
 
 /* The allow list: o->allow, else loopback and dest. */
+/* 1 when the numeric address dest is one of this host's (loopback, or
+ * an interface's) */
+static int on_this_host(const char *dest)
+{
+	struct addr_allow one;
+	char err[128];
+	int here;
+
+	if (addr_allow_parse(&one, dest, "--forward", 0, err, sizeof err) < 0)
+		return 0;
+	here = one.n == 1 && local_port_on_this_host(&one.rules[0]);
+	addr_allow_free(&one);
+	return here;
+}
+
 static int allow_list(struct rtx *r, const struct rtx_opts *o,
 		      const char *dest, char *err, size_t errlen)
 {
@@ -346,9 +362,34 @@ static int allow_list(struct rtx *r, const struct rtx_opts *o,
 			 "(the receivers' addresses)");
 		return -EINVAL;
 	}
-	snprintf(text, sizeof text, "127.0.0.0/8,::1,%s", dest);
+	/* loopback only for a receiver on this host, which may ask from
+	 * it: any local user can send from loopback, and would get the
+	 * channel re-sent whatever its file mode (attack run) */
+	snprintf(text, sizeof text, "%s%s",
+		 on_this_host(dest) ? "127.0.0.0/8,::1," : "", dest);
 	return addr_allow_parse(&r->allow, text, "--retransmit-allow", 0, err,
 				errlen);
+}
+
+int rtx_allow_warning(const struct rtx *r, char *buf, size_t len)
+{
+	char text[96];
+
+	for (size_t i = 0; i < r->allow.n; i++) {
+		const struct addr_rule *rule = &r->allow.rules[i];
+
+		if (rule->bits && !local_port_on_this_host(rule))
+			continue;
+		addr_rule_text(rule, text, sizeof text);
+		snprintf(buf, len, "--retransmit-allow %s admits every local "
+			 "user (%s), and any who knows the session (no secret) "
+			 "gets what was forwarded re-sent, whatever the "
+			 "channel's file mode; allow the receivers' addresses "
+			 "only (mdsub(1))", text, rule->bits ? "an address of "
+			 "this host" : "every address");
+		return 1;
+	}
+	return 0;
 }
 
 int rtx_open(struct rtx **out, const struct rtx_opts *o, size_t answer_max,

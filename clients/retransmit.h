@@ -109,11 +109,17 @@ struct rtx;
 /* Binds o->listen and starts the server thread. `answer_max` is the
  * largest answer packet (the forwarder's batch size); `dest` the
  * forwarder's destination (a numeric address), NULL when it is a
- * multicast group: without o->allow, requests are answered from loopback
- * and dest only, and a multicast forwarder needs o->allow. Returns 0, or
- * a negated errno with the reason (the address and what failed) in err. */
+ * multicast group: without o->allow, requests are answered from dest
+ * only (and from loopback when dest is an address of this host), and a
+ * multicast forwarder needs o->allow. Returns 0, or a negated errno with
+ * the reason (the address and what failed) in err. */
 int rtx_open(struct rtx **out, const struct rtx_opts *o, size_t answer_max,
 	     const char *dest, char *err, size_t errlen);
+
+/* The warning for an allow list that admits every local user (an address
+ * of this host, which any of them may send from, or every address): 1
+ * with it in buf, else 0. */
+int rtx_allow_warning(const struct rtx *r, char *buf, size_t len);
 
 /* The address the server answers on, as "HOST:PORT" (the port the
  * system chose for port 0). */

@@ -953,6 +953,9 @@ static int open_sinks(struct app *a)
 		if (*why)
 			fprintf(stderr, "mdsub: %s: answering re-requests on "
 				"%s\n", a->ch[0].name, why);
+		if (fwd_rtx_warning(a->fwd, why, sizeof why))
+			fprintf(stderr, "mdsub: %s: warning: %s\n",
+				a->ch[0].name, why);
 	}
 	a->print = !o->quiet && !o->stats_ns && !a->rec && !o->fwd.url;
 	if (a->print && o->header)

@@ -7,7 +7,9 @@
 # refused; a flood from one address is
 # cut to the per-requester rate, and one from 300 addresses (more than
 # the requester table holds) to 4 times it; no answer is wrong (the
-# requester checks each).
+# requester checks each). The default allow list is the destination's
+# address, and loopback only when that is an address of this host; a list
+# that admits every local user is warned about.
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 REQ=$top_builddir/tests/mdsub/requester
 RATE=20000
@@ -81,6 +83,35 @@ kill -TERM $fwd
 wait $fwd || fail "mdsub exited $?: $(cat "$WORK/fwd.err")"
 line="mdsub: udp://127.0.0.1:9: retransmission: 2 requests served (2 messages), 1 refused (allow 1, rate 0, session 0, malformed 0), 0 out of range (before the session 0, filtered out 0), 0 read from the archive (readers opened 0, messages skipped 0)"
 grep -qxF "$line" "$WORK/fwd.err" || fail "summary: $(cat "$WORK/fwd.err"), want $line"
+
+grep -qF "mdsub: feed: warning: --retransmit-allow 127.0.1.0/24 admits every local user (an address of this host)" \
+	"$WORK/fwd.err" || fail "no warning for a loopback allow list: $(cat "$WORK/fwd.err")"
+
+# without --retransmit-allow, a destination on another host: its address
+# only. Before, loopback too, and any local user who knew the session got
+# the channel re-sent, whatever its file mode (attack run). Run in a
+# network namespace of its own (root), whose veth link holds 10.9.9.1/24:
+# the destination, 10.9.9.2, is no address of this host, and nothing
+# leaves the namespace
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+	command -v nsenter >/dev/null && command -v ip >/dev/null; then
+	: >"$WORK/fwd.err"
+	unshare -n sh -c 'ip link set lo up && ip link add v0 type veth peer name v1 &&
+		ip addr add 10.9.9.1/24 dev v0 && ip link set v0 up &&
+		ip link set v1 up || exit 99
+		exec "$0" --forward udp://10.9.9.2:9 --from oldest --session HOSTILE \
+			--retransmit=127.0.0.1:0 --linger=0 feed' "$MDSUB" 2>"$WORK/fwd.err" &
+	fwd=$!
+	port=$(rtx_port "$WORK/fwd.err")
+	out=$(nsenter -t $fwd -n "$REQ" "$port" HOSTILE 1 1 1) || fail "requester: $out"
+	[ "$(field answers)" = 0 ] || fail "an answer on loopback for another host's receiver: $out"
+	kill -TERM $fwd
+	wait $fwd || fail "mdsub in a network namespace exited $?: $(cat "$WORK/fwd.err")"
+	grep -q "1 refused (allow 1," "$WORK/fwd.err" || fail "not refused: $(cat "$WORK/fwd.err")"
+	grep -q "warning: --retransmit-allow" "$WORK/fwd.err" &&
+		fail "a warning for another host's address: $(cat "$WORK/fwd.err")"
+	echo "another host's receiver: loopback refused"
+fi
 
 # a bad list, a --bind that is no numeric ADDR:PORT: usage errors
 status 64 "$MDSUB" --forward udp://127.0.0.1:9 --retransmit=127.0.0.1:0 \
