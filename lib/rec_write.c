@@ -63,7 +63,9 @@ static int open_target(const char *path, unsigned flags)
 {
 	int oflags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
 		     O_NONBLOCK | (flags & MDBUS_REC_EXCL ? O_EXCL : 0);
-	int fd = open(path, oflags, 0644), e = errno;
+	/* owner only: it holds the channel's data, which the channel's
+	 * file mode may keep from others (attack run) */
+	int fd = open(path, oflags, 0600), e = errno;
 	struct stat st;
 	const char *why = NULL;
 	int err;

@@ -1,6 +1,6 @@
 #!/bin/sh
 # --record writes the recording format of doc/protocol.md (never over an
-# existing file without --force; name, messages and bytes said at the end): the same
+# existing file without --force; mode 0600; name, messages and bytes said at the end): the same
 # messages byte for byte as -o raw shows, a header naming channel and
 # geometry, a file cut short readable to its last whole record, and
 # mdpub's replay source reproducing the messages.
@@ -11,6 +11,9 @@ status 0 "$MDSUB" --record "$WORK/feed.rec" --from oldest -u feed 2>"$WORK/rec.e
 size=$((120 + 14 * 24 + 4 * 64 + 2 * 56 + 2 * 88 + 2 * 64 + 2 * 24 + 2 * 8))
 [ "$(tail -n 1 "$WORK/rec.err")" = "mdsub: $WORK/feed.rec: 14 messages recorded, $size bytes" ] ||
 	fail "end of recording: $(cat "$WORK/rec.err")"
+# the owner's only, whatever the umask lets: the channel's file mode may
+# keep its data from others (0644 before, attack run)
+[ "$(stat -c %a "$WORK/feed.rec")" = 600 ] || fail "recording mode $(stat -c %a "$WORK/feed.rec")"
 
 # "-": the same recording on standard output
 status 0 "$MDSUB" --record - --from oldest -u feed >"$WORK/stdout.rec" 2>"$WORK/stdout.err"
