@@ -117,6 +117,9 @@ struct lines {
 	ev_timer reconnect_w;
 	struct log_limit bad_limit;
 	struct log_limit net_limit;
+	struct log_limit accept_limit; /* apart: info lines, which a level
+					* of notice drops, must not use up
+					* net_limit's warnings */
 };
 
 static void lines_conf_init(void *conf)
@@ -472,8 +475,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (l->nconns >= CONNS_MAX)
 		make_room(l, text);
-	log_msg(LOG_INFO, "channel %s: connection from %s accepted on %s",
-		name_of(l), text, l->conf.listen);
+	log_limited(&l->accept_limit, LOG_INFO, "channel %s: connection from "
+		    "%s accepted on %s", name_of(l), text, l->conf.listen);
 	c = adopt_conn(l, fd, NULL);
 	if (!c)
 		return;
@@ -685,7 +688,7 @@ static int lines_start(struct source **out, const void *conf,
 	l->conf = *(const struct lines_conf *)conf;
 	if (lines_conf_warning(&l->conf, warning, sizeof(warning)))
 		log_msg(LOG_WARNING, "channel %s: %s", name_of(l), warning);
-	l->bad_limit.burst = l->net_limit.burst = 10;
+	l->bad_limit.burst = l->net_limit.burst = l->accept_limit.burst = 10;
 	ev_io_init(&l->accept_w, accept_cb, -1, EV_READ);
 	ev_init(&l->accept_pause_w, accept_pause_cb);
 	ev_io_init(&l->connect_w, connect_cb, -1, EV_WRITE);

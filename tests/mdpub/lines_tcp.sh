@@ -8,7 +8,8 @@
 # descriptors are free. Every refusal and eviction is counted exactly.
 # Nothing depends on how fast the machine is: the eviction is tested with
 # an idle_timeout no run reaches, and the idle closes with a feeder that
-# keeps sending until mdpub has closed every idle connection. A `connect`
+# keeps sending until mdpub has closed every idle connection; with -v,
+# accepted connections are logged rate-limited. A `connect`
 # to an unprivileged port of this host is warned about, and so is a
 # `listen` that every address or every local user can connect to.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
@@ -109,7 +110,7 @@ seq_lines() { # seq_lines N FORMAT: FORMAT with 1..N
 # that send comments: the feeder (127.0.0.1) takes the place of the
 # oldest of them at once, the others stay (idle_timeout is never reached)
 channel evict.conf evict source=lines listen=127.0.0.1:0 idle_timeout=600
-start evict -c "$WORK/evict.conf"
+start evict -c "$WORK/evict.conf" -v
 PORT=$(port_of evict)
 {
 	i=0
@@ -136,6 +137,9 @@ counted evict "channel evict: source lines: idle 0 evicted 1 peer_limit 0 not_al
 grep -q "channel evict: connection from 127.0.0.2 closed for a connection from 127.0.0.1: 64 connections open; it sent no accepted message for [0-9.]* s (none since it connected)$" \
 	"$WORK/evict.log" || fail "eviction not logged"
 stop "$PID"
+# -v: 65 connections accepted, 10 lines, then one a second (65 before)
+n=$(grep -c "channel evict: connection from 127\.0\.0\.[0-9]* accepted on 127\.0\.0\.1:0$" "$WORK/evict.log")
+[ "$n" -ge 10 ] && [ "$n" -le 30 ] || fail "65 connections accepted: $n lines"
 
 # 63 connections from 127.0.0.2..9 that send a comment every 0.2 s, and
 # a feeder: those are closed when idle_timeout has passed since they
