@@ -332,7 +332,6 @@ static int start(struct rtx *r, const struct rtx_opts *o, size_t answer_max)
 	return rc;
 }
 
-/* The allow list: o->allow, else loopback and dest. */
 /* 1 when the numeric address dest is one of this host's (loopback, or
  * an interface's) */
 static int on_this_host(const char *dest)
@@ -348,6 +347,8 @@ static int on_this_host(const char *dest)
 	return here;
 }
 
+/* The allow list: o->allow, else dest (and loopback, for a dest of
+ * this host). */
 static int allow_list(struct rtx *r, const struct rtx_opts *o,
 		      const char *dest, char *err, size_t errlen)
 {

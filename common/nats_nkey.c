@@ -302,8 +302,10 @@ static int ca_check(const char *path, const struct stat *st, char *err,
 		return -EPERM;
 	}
 	if (!realpath(path, real)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
 	}
 	if (stat(real, &now) < 0 || now.st_dev != st->st_dev ||
 	    now.st_ino != st->st_ino) {
