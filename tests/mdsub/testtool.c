@@ -477,7 +477,8 @@ static int cmd_evict(char **argv)
 	struct timespec now, end;
 	unsigned long freed = 0;
 	struct stat st;
-	unsigned char *t;
+	struct seg_consumer *table;
+	void *t;
 	size_t i, n;
 
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < SEG_HEADER_SIZE)
@@ -488,13 +489,14 @@ static int cmd_evict(char **argv)
 		perror(path);
 		return 1;
 	}
-	n = ((size_t)st.st_size - SEG_HEADER_SIZE) / sizeof(struct seg_consumer);
+	/* the entries start SEG_HEADER_SIZE (a page) into the mapping */
+	table = (void *)((char *)t + SEG_HEADER_SIZE);
+	n = ((size_t)st.st_size - SEG_HEADER_SIZE) / sizeof(*table);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += atoi(argv[2]);
 	do {
 		for (i = 0; i < n; i++) {
-			struct seg_consumer *c = (struct seg_consumer *)
-				(t + SEG_HEADER_SIZE + i * sizeof(*c));
+			struct seg_consumer *c = &table[i];
 			uint64_t w = atomic_load(&c->state);
 
 			if (cons_state(w) == CONS_ACTIVE &&
