@@ -79,7 +79,7 @@ channel ev.conf ev source=synthetic rate=2000 slots_per_block=1024 \
 	block_count=4 archive="$WORK/ev"
 start ev -c "$WORK/ev.conf"
 wait_log ev "channel ev: archive $WORK/ev from sequence 0"
-"$MDSUB" -o raw -N victim -d 4 ev >"$WORK/victim.out" 2>"$WORK/victim.err" &
+"$MDSUB" -o raw -N victim -d 6 ev >"$WORK/victim.out" 2>"$WORK/victim.err" &
 victim=$!
 wait_for sh -c "\"$MDSUB\" --status ev | grep -q victim"
 "$top_builddir/tests/mdsub/testtool" evict ev victim 3 >"$WORK/victim.freed" &
