@@ -5,7 +5,10 @@
  * by others: a symbolic or hard link put under the name must not make it
  * truncate another file, and a FIFO must not block it, so the open never
  * follows a link nor blocks, and anything but a regular file of ours
- * with one name is refused before it is changed.
+ * with one name is refused before it is changed. It is its owner's only
+ * (mode 0600): a lock on it means a running mdpub, and whoever may open
+ * a file may flock() it (attack run: a user who held a shared lock on a
+ * crashed mdpub's file, mode 0644 then, kept the next from starting).
  */
 #include "config.h"
 
@@ -46,6 +49,13 @@ static int check_file(int fd, const char *path, char *err, size_t errlen)
 						  : "it has more than one name");
 		return -EPERM;
 	}
+	/* one an older mdpub made 0644: ours only from now on */
+	if ((st.st_mode & 077) && fchmod(fd, 0600) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "pid file %s: chmod: %s", path, strerror(e));
+		return -e;
+	}
 	return 0;
 }
 
@@ -84,7 +94,7 @@ static int write_pid(int fd, const char *path, char *err, size_t errlen)
 static int take_once(const char *path, char *err, size_t errlen)
 {
 	int rc, fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-				     O_NONBLOCK | O_NOCTTY, 0644);
+				     O_NONBLOCK | O_NOCTTY, 0600);
 
 	if (fd < 0) {
 		struct stat st;

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Real signals to a running mdpub: SIGUSR1 logs the counters, SIGTERM and
 # SIGINT publish FEED_DOWN and exit 0 with nothing lost by a live reader;
-# the pid file is locked while running and removed at exit; a detached
-# mdpub reports start-up success or failure in its exit status.
+# the pid file is locked while running, its owner's only, and removed at
+# exit; a detached mdpub reports start-up success or failure in its exit
+# status.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
 conf s.conf <<'END'
@@ -86,6 +87,28 @@ grep -q "channel s: in " "$WORK/usr1.log" && fail "stats logged with stats_inter
 kill -USR1 "$PID"
 wait_log usr1 "channel s: in [0-9]* out [0-9]* "
 stop "$PID"
+
+# the pid file is its owner's only (mode 0600): a lock on it means a
+# running mdpub, and whoever may open a file may lock it. Before, mode
+# 0644, and a user who held a shared lock on a killed mdpub's file kept
+# the next from starting, naming a dead pid (attack run). One an older
+# mdpub made 0644 is made 0600.
+if [ "$(id -u)" -eq 0 ] && command -v runuser >/dev/null && command -v flock >/dev/null; then
+	chmod 755 "$WORK" || fail "chmod"
+	start crash -c "$WORK/u.conf" --pidfile "$WORK/crash.pid"
+	wait_log crash "publishing from sequence"
+	[ "$(stat -c %a "$WORK/crash.pid")" = 600 ] || fail "pid file mode $(stat -c %a "$WORK/crash.pid")"
+	kill -KILL "$PID"
+	wait "$PID"
+	runuser -u nobody -- flock -s -n "$WORK/crash.pid" true 2>/dev/null &&
+		fail "nobody could lock a killed mdpub's pid file"
+	chmod 644 "$WORK/crash.pid" || fail "chmod"
+	start crash2 -c "$WORK/u.conf" --pidfile "$WORK/crash.pid"
+	wait_log crash2 "publishing from sequence"
+	[ "$(stat -c %a "$WORK/crash.pid")" = 600 ] ||
+		fail "an older pid file: mode $(stat -c %a "$WORK/crash.pid")"
+	stop "$PID"
+fi
 
 # detached: exit 0 once running, pid file names the daemon
 status 0 "$MDPUB" -b -c "$WORK/u.conf" --pidfile "$WORK/bg.pid" 2>"$WORK/bg.err"
