@@ -185,6 +185,9 @@ struct nats_src {
 	struct natsw_seq seq;
 	struct log_limit bad_limit;
 	struct log_limit drop_limit; /* NATS_DROPPED */
+	struct log_limit session_limit; /* NATS_SESSION: anyone who may
+					 * publish on the subjects can make
+					 * one a message */
 	char read_error[320];     /* the reader's last error (under mu) */
 	uint64_t read_errors;     /* counted by the reader (under mu) */
 	uint64_t resets;          /* counted by the reader (under mu) */
@@ -802,8 +805,9 @@ static int judge_sequence(struct nats_src *n, uint64_t session, uint64_t seq)
 		return -1;
 	case NATSW_SESSION:
 		channel_count(n->base.ch, NATS_SESSION, 1);
-		log_msg(LOG_NOTICE, "channel %s: upstream session %016" PRIx64
-			" from seq %" PRIu64, name_of(n), session, seq);
+		log_limited(&n->session_limit, LOG_NOTICE, "channel %s: upstream "
+			    "session %016" PRIx64 " from seq %" PRIu64,
+			    name_of(n), session, seq);
 		return 0;
 	case NATSW_GAP:
 		if (!n->conf.gaps)
@@ -1735,6 +1739,7 @@ static int nats_start(struct source **out, const void *conf,
 	n->q = calloc(n->qcap, sizeof(*n->q));
 	n->bad_limit.burst = 10;
 	n->drop_limit.burst = 10;
+	n->session_limit.burst = 10;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->room, NULL);
 	if (!n->q) {

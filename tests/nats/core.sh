@@ -140,6 +140,26 @@ grep -q "channel j: upstream seq 2 is 999999999 behind the expected 1000000001: 
 	"$WORK/j.log" || fail "duplicates far behind not logged: $(grep 'channel j' "$WORK/j.log")"
 stop "$PID"
 
+# a new session at every message (anyone who may publish on the subjects
+# can): each after the first counted, the notice rate-limited (one a message before:
+# 9999 lines for 10000 messages, attack run)
+channel k.conf k source=nats "url=$URL" 'subject=mdbus.k.>'
+start k -c "$WORK/k.conf"
+wait_log k "channel k: publishing from"
+f=$WORK/kmsgs
+: >"$f"
+i=0
+while [ $i -lt 300 ]; do
+	hpub "$f" mdbus.k.raw.% x "Mdbus-Seq: $i" "Mdbus-Ts: 1" \
+		"Mdbus-Session: 000000000000000$((i % 2 + 1))"
+	i=$((i + 1))
+done
+raw_pub "$f"
+counted k "channel k: source nats: duplicate 0 session 299 "
+said=$(grep -c "channel k: upstream session " "$WORK/k.log")
+[ "$said" -ge 10 ] && [ "$said" -le 20 ] || fail "299 new sessions, $said notices"
+stop "$PID"
+
 # relay: synthetic -> mdsub --forward nats:// -> nats source -> reader;
 # a second channel takes the trades only (no gap check: a filter skips)
 channel src.conf src source=synthetic rate=20000 count=3000
