@@ -254,6 +254,26 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 else
 	echo "owner part skipped: not root or no user nobody"
 fi
+# ... and the directories of its real path: one that others may write
+# (not sticky), or (as root) another user's, is refused with the fix:
+# whoever may write it could put another file, or a link to one, under
+# the name. Before, accepted (attack run: a link to /etc/shadow there
+# passed, and its first fields were logged)
+chown 0 "$WORK/own.conf" 2>/dev/null
+mkdir "$WORK/open" && printf '[channel x]\nsource = synthetic\n' >"$WORK/open/x.conf" ||
+	fail "mkdir"
+ln -s "$WORK/open/x.conf" "$WORK/via.conf"
+status 0 "$MDPUB" -T -c "$WORK/via.conf" >"$WORK/out"
+chmod 0777 "$WORK/open"
+status 1 "$MDPUB" -T -c "$WORK/via.conf" 2>"$WORK/got"
+expect "$WORK/got" "mdpub: $WORK/via.conf: directory $WORK/open may be written by anyone (mode 0777), who could put another file under the name: chmod go-w $WORK/open"
+chmod 01777 "$WORK/open" # sticky: nobody else may rename ours
+status 0 "$MDPUB" -T -c "$WORK/via.conf" >"$WORK/out"
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+	chmod 0755 "$WORK/open" && chown nobody "$WORK/open"
+	status 1 "$MDPUB" -T -c "$WORK/via.conf" 2>"$WORK/got"
+	expect "$WORK/got" "mdpub: $WORK/via.conf: directory $WORK/open is owned by nobody (uid $(id -u nobody)), not by root or the user mdpub runs as (uid 0), who could put another file under the name: keep the configuration in a directory of one of them"
+fi
 
 # a [global] default reaches every channel
 conf defaults.conf <<'END'
