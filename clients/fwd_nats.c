@@ -69,6 +69,7 @@ struct nats_fwd {
 	const struct nats_fwd_opts *o;
 	const char *channel;
 	int several;            /* servers in --forward's list */
+	char shown[1024];       /* those servers, as natsw_urls_shown() */
 	natsConnection *nc;
 	struct nats_conn_held nc_held; /* nc's secret, its hold on the guard */
 	jsCtx *js;              /* NULL: core NATS */
@@ -239,6 +240,28 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 
 /* ------------------------------------------------------ publishing */
 
+/* A publish failed as NATS_CONNECTION_CLOSED: the client library
+ * closed the connection for good, which it does at an -ERR from the
+ * server it does not know (libnats 3.4.1, src/conn.c
+ * natsConn_processErr(): only a stale connection is reconnected), from
+ * a server or from a listener on its port while it is away. Noted to
+ * end the run, as on_stuck() (f->mu held); before, every later message
+ * failed so, and mdsub forwarded nothing, for ever (attack run). */
+static void note_closed(struct nats_fwd *f, natsStatus s)
+{
+	const char *text = NULL;
+
+	if (s != NATS_CONNECTION_CLOSED || f->failure[0])
+		return;
+	(void)natsConnection_GetLastError(f->nc, &text);
+	f->failure_rc = -EPROTO;
+	snprintf(f->failure, sizeof(f->failure), "nats: %s: the client "
+		 "library closed the connection for good (%s): nothing would "
+		 "be forwarded until mdsub starts again", f->shown,
+		 text && *text ? text : "no reason given");
+	pthread_cond_broadcast(&f->cond);
+}
+
 /* Publishes records sent..tail-1 (mdsub's thread only). Called and
  * returns with f->mu held; lets go of it around each publish. */
 static void publish_pending(struct nats_fwd *f)
@@ -273,6 +296,7 @@ static void publish_pending(struct nats_fwd *f)
 		f->retry_ns = now_monotonic() + RETRY_PAUSE_NS;
 		snprintf(f->why, sizeof(f->why), "publish: %s",
 			 natsStatus_GetText(s));
+		note_closed(f, s);
 	}
 }
 
@@ -548,6 +572,7 @@ static void publish_core(struct nats_fwd *f, const struct rec *r)
 		f->errors++;
 		snprintf(f->why, sizeof(f->why), "publish: %s",
 			 natsStatus_GetText(s));
+		note_closed(f, s);
 	}
 	pthread_mutex_unlock(&f->mu);
 }
@@ -889,6 +914,7 @@ static int open_conn(struct nats_fwd *f, const struct mdsub_opts *o,
 	}
 	natsw_token_encode(chan, sizeof(chan), f->channel, strlen(f->channel));
 	snprintf(f->subject, sizeof(f->subject), "%s.%s.>", f->o->prefix, chan);
+	natsw_urls_shown(o->fwd.url, f->shown, sizeof(f->shown));
 	return nats_conn_open(&f->nc, &f->nc_held, &co, err, errlen);
 }
 

@@ -185,6 +185,7 @@ struct nats_src {
 	struct natsw_seq seq;
 	struct log_limit bad_limit;
 	struct log_limit drop_limit; /* NATS_DROPPED */
+	struct log_limit closed_limit; /* the reader's only */
 	struct log_limit session_limit; /* NATS_SESSION: anyone who may
 					 * publish on the subjects can make
 					 * one a message */
@@ -416,6 +417,7 @@ static int pull_subscribe(struct nats_src *n, uint64_t start_seq,
 			  jsOptions *jo, char *err, size_t errlen);
 static int connected(struct nats_src *n);
 static void reconnect(struct nats_src *n);
+static void sleep_unless_stopping(struct nats_src *n, int64_t ms);
 
 /* Where a remade consumer starts, its restart point (doc/protocol.md,
  * "NATS framing"): the message the channel's thread dequeued last (in
@@ -708,15 +710,39 @@ static void note_reconnected(struct nats_src *n)
 	pthread_mutex_unlock(&n->mu);
 }
 
+/* The client library closed the connection for good: it does so at an
+ * -ERR from the server that it does not know (libnats 3.4.1, src/conn.c
+ * natsConn_processErr(): only a stale connection is reconnected), which
+ * a server, or a listener on its port while it is away, may send. Every
+ * read then fails as "Connection Closed" and nothing comes back (attack
+ * run): logged (rate-limited: such a listener can close each new one),
+ * and after RECONNECT_RETRY_MS a new connection (reconnect()). 1 when it
+ * is so. */
+static int closed_for_good(struct nats_src *n)
+{
+	const char *text = NULL;
+
+	if (!natsConnection_IsClosed(n->nc))
+		return 0;
+	(void)natsConnection_GetLastError(n->nc, &text);
+	log_limited(&n->closed_limit, LOG_ERR, "channel %s: the client library "
+		    "closed the connection for good (%s): making a new "
+		    "connection", name_of(n),
+		    text && *text ? text : "no reason given");
+	sleep_unless_stopping(n, RECONNECT_RETRY_MS);
+	return 1;
+}
+
 static void *reader_main(void *arg)
 {
 	struct nats_src *n = arg;
 
 	while (!atomic_load_explicit(&n->stopping, memory_order_relaxed)) {
 		/* relaxed: flags alone, set by conn_stuck(), conn_away() */
-		if (atomic_load_explicit(&n->stuck, memory_order_relaxed) ||
+		if (!n->nc ||
+		    atomic_load_explicit(&n->stuck, memory_order_relaxed) ||
 		    atomic_load_explicit(&n->away, memory_order_relaxed) ||
-		    !n->nc) {
+		    closed_for_good(n)) {
 			reconnect(n);
 			continue;
 		}
@@ -1740,6 +1766,7 @@ static int nats_start(struct source **out, const void *conf,
 	n->bad_limit.burst = 10;
 	n->drop_limit.burst = 10;
 	n->session_limit.burst = 10;
+	n->closed_limit.burst = 10;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->room, NULL);
 	if (!n->q) {

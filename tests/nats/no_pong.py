@@ -3,19 +3,22 @@
 NATS handshake and never ends it, as a local user on a NATS server's port
 could (tests/nats/no_pong.sh).
 
-no_pong.py PORT PORTFILE COUNTFILE [quiet|stream|tls]
+no_pong.py PORT PORTFILE COUNTFILE [quiet|stream|tls|err]
 
 Listens on 127.0.0.1:PORT (0: any free port) and writes the port to
 PORTFILE. To every client it sends INFO, then reads what comes (CONNECT,
 PING) and never answers: with quiet (the default) it sends nothing more,
 with stream it sends bytes without a newline, once the PING came, for as
 long as the client takes them; with tls its INFO asks for TLS (the client then begins a
-TLS handshake, which gets no answer either). A line is appended to
-COUNTFILE for each connection.
+TLS handshake, which gets no answer either); with err it ends the
+handshake (PONG to the PING), then sends one -ERR the client library
+does not know, which closes the client's connection for good (libnats
+3.4.1). A line is appended to COUNTFILE for each connection.
 """
 import json
 import sys
 import threading
+import time
 
 import loopback
 
@@ -28,18 +31,31 @@ INFO = b"INFO " + json.dumps({"server_id": "NOPONG", "version": "2.9.10",
                               "max_payload": 1048576}).encode() + b"\r\n"
 
 
+def ping_came(conn):
+    """Reads until the client's PING: False if it closed first."""
+    seen = b""
+    while b"PING\r\n" not in seen:
+        got = conn.recv(65536)
+        if not got:
+            return False
+        seen = seen[-16:] + got
+    return True
+
+
 def client(conn):
     try:
         conn.sendall(INFO)
-        if stream:
+        if mode == "err":
+            if not ping_came(conn):
+                return
+            conn.sendall(b"PONG\r\n")
+            time.sleep(0.5)
+            conn.sendall(b"-ERR 'not known to the client library'\r\n")
+        elif stream:
             # after the PING: before, the library's read of INFO could
             # take the stream too, and end with "Line too long" itself
-            seen = b""
-            while b"PING\r\n" not in seen:
-                got = conn.recv(65536)
-                if not got:
-                    return
-                seen = seen[-16:] + got
+            if not ping_came(conn):
+                return
             threading.Thread(target=drain, args=(conn,), daemon=True).start()
             while True:
                 conn.sendall(b"B" * 65536)
