@@ -140,6 +140,8 @@ struct queued_msg {
 	uint64_t sseq;
 	uint64_t bytes;           /* msg_bytes(m) */
 	int parsed;               /* msg_bytes(): its headers parsed */
+	int delivery;             /* a delivery of our consumer (in_order()):
+				     the only kind acknowledged */
 };
 
 struct nats_src {
@@ -174,6 +176,7 @@ struct nats_src {
 				     stream sequence the channel's thread
 				     dequeued last, perhaps held */
 	uint64_t gen;             /* (mu) consumers made again so far */
+	char consumer[NATSW_SUBJECT_MAX]; /* its name (the reader's: open_pull()) */
 	natsMsg *to_ack;          /* the last JetStream message published */
 	natsMsg *held;            /* the one back-pressure holds, or NULL */
 	uint64_t deq_gen;         /* gen when the last message was dequeued */
@@ -357,7 +360,7 @@ static int queue_full(const struct nats_src *n)
 /* Queues m of `bytes` (msg_bytes(), whose headers parsed or not),
  * waiting for room; 0, or -1 when stopping (m destroyed). */
 static int enqueue(struct nats_src *n, natsMsg *m, uint64_t bytes,
-		   int parsed)
+		   int parsed, int delivery)
 {
 	int was_empty;
 
@@ -372,7 +375,7 @@ static int enqueue(struct nats_src *n, natsMsg *m, uint64_t bytes,
 	}
 	n->q[(n->qhead + n->qlen++) % n->qcap] =
 		(struct queued_msg){.m = m, .sseq = n->last_sseq, .bytes = bytes,
-				    .parsed = parsed};
+				    .parsed = parsed, .delivery = delivery};
 	n->qbytes += bytes;
 	was_empty = n->qlen == 1;
 	pthread_mutex_unlock(&n->mu);
@@ -541,14 +544,24 @@ static void remake_consumer(struct nats_src *n)
 	pthread_mutex_unlock(&n->mu);
 }
 
-/* 1 when m is the delivery expected (and moves on past it), else 0. */
+/* 1 when m is the delivery expected (and moves on past it), 2 when it
+ * is no delivery of our consumer (no JetStream metadata in its reply
+ * subject, or another stream's or consumer's: anyone who learnt the
+ * inbox's name may publish there), judged as any message and never
+ * acknowledged (attack run: the "+ACK" went to whatever reply subject
+ * such a message gave), else 0. */
 static int in_order(struct nats_src *n, natsMsg *m)
 {
 	jsMsgMetaData *meta = NULL;
 	int ok;
 
 	if (natsMsg_GetMetaData(&meta, m) != NATS_OK)
-		return 1; /* not from the consumer: judged as any message */
+		return 2;
+	if (!meta->Stream || strcmp(meta->Stream, n->conf.stream) != 0 ||
+	    !meta->Consumer || strcmp(meta->Consumer, n->consumer) != 0) {
+		jsMsgMetaData_Destroy(meta);
+		return 2;
+	}
 	ok = meta->Sequence.Consumer == n->next_dseq;
 	if (ok) {
 		n->next_dseq++;
@@ -601,7 +614,7 @@ static int consumer_gone(struct nats_src *n)
  * is queued as it comes. */
 static void pull_some(struct nats_src *n)
 {
-	int want = room(n, (int)n->conf.batch);
+	int want = room(n, (int)n->conf.batch), order;
 	natsMsg *m = NULL;
 	char why[300];
 	natsStatus s;
@@ -636,11 +649,13 @@ static void pull_some(struct nats_src *n)
 	 * them for, so they go now, not at the next remake or the stop
 	 * (retire()). */
 	retired_destroy(n);
-	if (in_order(n, m)) {
+	order = in_order(n, m);
+	if (order) {
 		int parsed;
 		uint64_t bytes = msg_bytes(m, &parsed);
 
-		enqueue(n, m, bytes, parsed); /* queued, or destroyed */
+		/* queued, or destroyed */
+		enqueue(n, m, bytes, parsed, order == 1);
 		return;
 	}
 	natsMsg_Destroy(m);
@@ -683,7 +698,7 @@ static void next_one(struct nats_src *n)
 	}
 	bytes = msg_bytes(m, &parsed);
 	if (!too_large(n, m, bytes, parsed)) {
-		enqueue(n, m, bytes, parsed);
+		enqueue(n, m, bytes, parsed, 0);
 		return;
 	}
 	natsMsg_Destroy(m);
@@ -984,8 +999,9 @@ static void note_read_errors(struct nats_src *n)
 		    "NATS: %s (retrying)", name_of(n), why);
 }
 
-/* The oldest queued message, or NULL; *parsed as msg_bytes() said. */
-static natsMsg *dequeue(struct nats_src *n, int *parsed)
+/* The oldest queued message, or NULL; *parsed as msg_bytes() said,
+ * *delivery as in_order() (NULL: not wanted). */
+static natsMsg *dequeue(struct nats_src *n, int *parsed, int *delivery)
 {
 	natsMsg *m = NULL;
 
@@ -995,6 +1011,8 @@ static natsMsg *dequeue(struct nats_src *n, int *parsed)
 
 		m = n->q[n->qhead].m;
 		*parsed = n->q[n->qhead].parsed;
+		if (delivery)
+			*delivery = n->q[n->qhead].delivery;
 		if (n->q[n->qhead].sseq)
 			n->resume_sseq = n->q[n->qhead].sseq;
 		n->deq_gen = n->gen;
@@ -1012,14 +1030,14 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct nats_src *n = w->data;
 	natsMsg *m;
-	int i, parsed;
+	int i, parsed, delivery;
 
 	(void)loop, (void)revents;
 	note_read_errors(n);
 	for (i = 0; i < DRAIN_MAX && !channel_paused(n->base.ch) &&
-		    (m = dequeue(n, &parsed)); i++) {
+		    (m = dequeue(n, &parsed, &delivery)); i++) {
 		handle(n, m, parsed);
-		if (n->conf.stream) /* not n->js: the reader's */
+		if (delivery)
 			taken(n, m);
 		else
 			natsMsg_Destroy(m);
@@ -1149,10 +1167,12 @@ static int open_pull(struct nats_src *n, jsOptions *jo, char *err,
 	pending_limits(n, PULL_LIVE_MAX * n->conf.batch, &max_msgs, &max_bytes);
 	if (!n->conf.durable)
 		s = natsSubscription_GetConsumerInfo(&ci, n->sub, jo, &jerr);
+	if (s == NATS_OK)
+		snprintf(n->consumer, sizeof(n->consumer), "%s",
+			 ci ? ci->Name : n->conf.durable);
 	rc = s != NATS_OK ? consumer_failed(n, s, err, errlen) :
-	     nats_pull_open(&n->pull, n->nc, n->conf.stream,
-			    ci ? ci->Name : n->conf.durable, PULL_EXPIRES_MS,
-			    max_msgs, max_bytes, err, errlen);
+	     nats_pull_open(&n->pull, n->nc, n->conf.stream, n->consumer,
+			    PULL_EXPIRES_MS, max_msgs, max_bytes, err, errlen);
 	jsConsumerInfo_Destroy(ci);
 	if (rc < 0)
 		retire(n);
@@ -1624,7 +1644,7 @@ static void free_src(struct nats_src *n)
 	int parsed;
 
 	while (n->qlen)
-		natsMsg_Destroy(dequeue(n, &parsed));
+		natsMsg_Destroy(dequeue(n, &parsed, NULL));
 	natsMsg_Destroy(n->to_ack);
 	natsMsg_Destroy(n->held);
 	natsConnection_Close(n->nc);

@@ -203,3 +203,43 @@ second() {
 		fail "$1b: in $(stats "$1b" "$1d" in), not $2: $(counters "$1b" "$1d")"
 	echo "second run: in $2"
 }
+
+# js_filled C N: nats-server nC with stream C (js_server) holding N
+# messages of 1 byte (malformed for mdpub)
+js_filled() {
+	js_server "n$1" "$1" file
+	i=0
+	while [ $i -lt "$2" ]; do printf 'PUB mdbus.%s.x 1\r\nx\r\n' "$1"; i=$((i + 1)); done \
+		>"$WORK/fill.proto"
+	raw_pub "$WORK/fill.proto"
+	stream_has "n$1" "\"messages\":$2,"
+}
+
+# spy_ready: waits until the spy started in the background (a client of
+# nats-server $PORT) has subscribed: it made $WORK/spy.ready
+spy_ready() {
+	i=0
+	until [ -e "$WORK/spy.ready" ]; do
+		i=$((i + 1)); [ $i -le 600 ] || fail "spy not subscribed"
+		sleep 0.05
+	done
+}
+
+# pull_conf C: $WORK/C.conf, channel C reading stream C with durable C
+# from nats-server $PORT, its counters logged every 0.1 s
+pull_conf() {
+	printf '[global]\nstats_interval = 0.1\n[channel %s]\n' "$1" >"$WORK/$1.conf"
+	printf '%s\n' "source = nats" "url = nats://127.0.0.1:$PORT" \
+		"subject = mdbus.$1.>" "stream = $1" "durable = $1" >>"$WORK/$1.conf"
+}
+
+# all_taken NAME C N: waits until mdpub NAME took and acknowledged every
+# message of stream C and counted at least N malformed, 60 s at most
+all_taken() {
+	i=0
+	until [ "$(consumer "$2" pending)" -eq 0 ] && [ "$(consumer "$2" left)" -eq 0 ] &&
+		[ "$(stats "$1" "$2" malformed)" -ge "$3" ] 2>/dev/null; do
+		i=$((i + 1)); [ $i -le 1200 ] || fail "$1: $(counters "$1" "$2"); consumer $(cat "$WORK/$2.jsz")"
+		sleep 0.05
+	done
+}

@@ -20,12 +20,7 @@ S=10      # stream messages
 F=100     # flood messages of SIZE bytes
 SIZE=1000000
 
-js_server nfl fl file
-i=0
-while [ $i -lt $S ]; do printf 'PUB mdbus.fl.x 1\r\nx\r\n'; i=$((i + 1)); done \
-	>"$WORK/fill.proto"
-raw_pub "$WORK/fill.proto"
-stream_has nfl "\"messages\":$S,"
+js_filled fl $S
 
 # the spy: the first pull request's reply subject, then the flood to it
 python3 - "$PORT" "$F" "$SIZE" "$WORK/spy" <<'PY' &
@@ -55,15 +50,9 @@ with open(out, "w") as o:
     o.write(inbox.decode() + "\n")
 PY
 SPY=$!
-i=0
-until [ -e "$WORK/spy.ready" ]; do
-	i=$((i + 1)); [ $i -le 600 ] || fail "spy not subscribed"
-	sleep 0.05
-done
+spy_ready
 
-printf '[global]\nstats_interval = 0.1\n[channel fl]\n' >"$WORK/fl.conf"
-printf '%s\n' "source = nats" "url = nats://127.0.0.1:$PORT" \
-	"subject = mdbus.fl.>" "stream = fl" "durable = fl" >>"$WORK/fl.conf"
+pull_conf fl
 PULL_HOLD_COUNT=$F # held until the flood came (or 20 s)
 export PULL_HOLD_COUNT
 start_hooked fa "$HOOK" "PULL_HOLD_FILE=$WORK/hold" -c "$WORK/fl.conf"
@@ -71,12 +60,7 @@ wait "$SPY" || fail "spy: no pull request seen, or the flood failed"
 echo "flooded inbox $(cat "$WORK/spy")"
 # every stream message taken (the 1-byte ones are malformed for mdpub)
 # and acknowledged
-i=0
-until [ "$(consumer fl pending)" -eq 0 ] && [ "$(consumer fl left)" -eq 0 ] &&
-	[ "$(stats fa fl malformed)" -ge $S ] 2>/dev/null; do
-	i=$((i + 1)); [ $i -le 1200 ] || fail "fa: $(counters fa fl); consumer $(cat "$WORK/fl.jsz")"
-	sleep 0.05
-done
+all_taken fa fl $S
 stop "$PID"
 hook_counts "$WORK/hold" fa
 echo "reader held $N1 times; inbox messages the client library dropped: $N2"
