@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h> /* SIOCOUTQ */
+#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -54,7 +56,9 @@ struct seen {
 	dev_t dev;
 	ino_t ino;
 	uint64_t first_ms;
-	int cut;  /* its read side is shut down */
+	uint64_t acked;        /* bytes the server acknowledged, last look */
+	uint64_t unread_ms;    /* since then, with bytes to send; 0: none */
+	int cut;  /* shut down */
 	int mark; /* seen in the current look */
 };
 
@@ -172,9 +176,10 @@ static int established(const struct peer *l)
 
 /* Whether pinned is a TCP socket connected to a server of a hold: its
  * identity in st, its peer in p, its own address in l, the bytes it has
- * received in *got. Under guard_mu. */
+ * received in *got and that the server acknowledged in *acked. Under
+ * guard_mu. */
 static int to_server(int pinned, struct stat *st, struct peer *p,
-		     struct peer *l, uint64_t *got)
+		     struct peer *l, uint64_t *got, uint64_t *acked)
 {
 	struct sockaddr_storage ss, ls;
 	socklen_t len = sizeof(ss), llen = sizeof(ls);
@@ -199,6 +204,9 @@ static int to_server(int pinned, struct stat *st, struct peer *p,
 		*got = tlen >= offsetof(struct tcp_info, tcpi_bytes_received) +
 				       sizeof(ti.tcpi_bytes_received) ?
 			       ti.tcpi_bytes_received : 0;
+		*acked = tlen >= offsetof(struct tcp_info, tcpi_bytes_acked) +
+					 sizeof(ti.tcpi_bytes_acked) ?
+				 ti.tcpi_bytes_acked : 0;
 		return 1;
 	}
 	return 0;
@@ -214,15 +222,17 @@ static void peer_text(const struct peer *p, char *out, size_t outlen)
 		 addr, p->port);
 }
 
-/* Shuts down the read side of the socket pinned and counts the cut (why)
+/* Shuts down the socket pinned (how: SHUT_RD, or SHUT_RDWR to end a send
+ * that waits too) and counts the cut (why)
  * in the holds of its peer p under guard_mu, so that a connect that
  * fails for it finds it counted (nats_guard_cuts()). The line to report,
  * if any, in line. 0, or a negative code. Under guard_mu. */
-static int cut(int pinned, const struct peer *p, const char *why,
+static int cut(int pinned, int how, const struct peer *p, const char *why,
 	       char *line, size_t linelen)
 {
 	char addr[INET6_ADDRSTRLEN + 8], so_far[48] = "";
-	if (shutdown(pinned, SHUT_RD) < 0)
+
+	if (shutdown(pinned, how) < 0)
 		return -errno;
 	for (struct nats_guard *g = guard_holds; g; g = g->next)
 		if (has_peer(g, p)) {
@@ -300,6 +310,27 @@ static const char *cut_why(int pinned, const struct peer *l, uint64_t age_ms,
 	return NULL;
 }
 
+/* Whether the socket pinned (its entry s), to a server that has
+ * acknowledged `acked` bytes of it, has had bytes to send that the
+ * server took none of for NATS_UNREAD_CUT_MS: one that never reads (and
+ * sends PINGs, whose PONGs then fill the socket) holds the library's
+ * thread in a send, with the connection's lock, for ever: no stale
+ * connection is seen, nothing is read, and a stop waits on that lock
+ * (attack run). now in ms. Under guard_mu. */
+static int unread(int pinned, struct seen *s, uint64_t acked, uint64_t now)
+{
+	int outq = 0;
+
+	if (ioctl(pinned, SIOCOUTQ, &outq) < 0 || outq <= 0 || acked != s->acked) {
+		s->acked = acked;
+		s->unread_ms = 0;
+		return 0;
+	}
+	if (!s->unread_ms)
+		s->unread_ms = now;
+	return now - s->unread_ms >= NATS_UNREAD_CUT_MS;
+}
+
 /* Follows the descriptor NAME if it is a socket connected to a server,
  * from when it is first seen so, and cuts it if cut_why() says so. The
  * shutdown through the copy reaches the library's descriptor. */
@@ -312,20 +343,25 @@ static void look_at(struct look *l, const char *name)
 	struct seen *s;
 	struct stat st;
 	struct peer p, local;
-	uint64_t got = 0;
-	int pinned, known;
+	uint64_t got = 0, acked = 0, now = now_ms();
+	int pinned, known, how = SHUT_RD;
 
 	if (end == name || *end || fd < 0 || (pinned = pin(l->self, fd)) < 0)
 		return;
 	pthread_mutex_lock(&guard_mu);
-	known = to_server(pinned, &st, &p, &local, &got);
+	known = to_server(pinned, &st, &p, &local, &got, &acked);
 	if (known && (s = seen_at(&l->seen, &l->n, &l->cap, &st)) != NULL) {
 		s->mark = 1;
 		why = s->cut ? NULL :
-			       cut_why(pinned, &local, now_ms() - s->first_ms,
-				       got);
+			       cut_why(pinned, &local, now - s->first_ms, got);
+		if (!why && !s->cut && unread(pinned, s, acked, now)) {
+			why = "it read nothing sent to it for "
+			      NATS_UNREAD_CUT_TEXT;
+			how = SHUT_RDWR;
+		}
 		if (why)
-			s->cut = cut(pinned, &p, why, line, sizeof(line)) == 0;
+			s->cut = cut(pinned, how, &p, why, line,
+				     sizeof(line)) == 0;
 	}
 	report = guard_report;
 	pthread_mutex_unlock(&guard_mu);

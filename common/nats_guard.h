@@ -42,6 +42,15 @@
  * is cut too. The library tells of a reconnection on its one callback
  * thread (asynccb.c): a callback of the program's that held that thread
  * 4 s would have the new connection cut.
+ *
+ * Once connected, the library's socket is blocking with no write
+ * deadline: a server (or a listener on its port) that reads nothing and
+ * sends PINGs has the library's reading thread block in the send of a
+ * PONG, with the connection's lock held, for ever (nothing more is read,
+ * no stale connection seen, a publish or a close waits on the lock). A
+ * socket that has had bytes to send of which the server acknowledged
+ * none for NATS_UNREAD_CUT_MS is cut, both sides: the send fails, and
+ * the library reconnects.
  */
 #ifndef MDBUS_NATS_GUARD_H
 #define MDBUS_NATS_GUARD_H
@@ -58,6 +67,10 @@
 #define NATS_HANDSHAKE_BYTES_MAX (64 * 1024)
 #define NATS_HANDSHAKE_BYTES_TEXT "64 KiB"
 #define NATS_GUARD_BACK_OFF_MS 2000
+/* A connection whose server took none of what it had to send for this
+ * long is cut, read and write sides (nats_guard.c unread()). */
+#define NATS_UNREAD_CUT_MS 10000
+#define NATS_UNREAD_CUT_TEXT "10 s"
 
 /* What the guard reports with (on its own thread): a line without the
  * program's name, e.g. for a log. */

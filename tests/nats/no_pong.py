@@ -3,7 +3,7 @@
 NATS handshake and never ends it, as a local user on a NATS server's port
 could (tests/nats/no_pong.sh).
 
-no_pong.py PORT PORTFILE COUNTFILE [quiet|stream|tls|err]
+no_pong.py PORT PORTFILE COUNTFILE [quiet|stream|tls|err|pings]
 
 Listens on 127.0.0.1:PORT (0: any free port) and writes the port to
 PORTFILE. To every client it sends INFO, then reads what comes (CONNECT,
@@ -13,9 +13,12 @@ long as the client takes them; with tls its INFO asks for TLS (the client then b
 TLS handshake, which gets no answer either); with err it ends the
 handshake (PONG to the PING), then sends one -ERR the client library
 does not know, which closes the client's connection for good (libnats
-3.4.1). A line is appended to COUNTFILE for each connection.
+3.4.1); with pings it answers PINGs until the client subscribed, then
+reads nothing more and sends PINGs for as long as the client takes them. A line is appended to
+COUNTFILE for each connection.
 """
 import json
+import socket
 import sys
 import threading
 import time
@@ -51,6 +54,20 @@ def client(conn):
             conn.sendall(b"PONG\r\n")
             time.sleep(0.5)
             conn.sendall(b"-ERR 'not known to the client library'\r\n")
+        elif mode == "pings":
+            # answered until the client subscribed (its start flushes)
+            seen = b""
+            while b"SUB " not in seen:
+                got = conn.recv(65536)
+                if not got:
+                    return
+                seen += got
+                while b"PING\r\n" in seen:
+                    seen = seen.replace(b"PING\r\n", b"", 1)
+                    conn.sendall(b"PONG\r\n")
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            while True:
+                conn.sendall(b"PING\r\n" * 4096)
         elif stream:
             # after the PING: before, the library's read of INFO could
             # take the stream too, and end with "Line too long" itself
