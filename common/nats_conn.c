@@ -377,6 +377,8 @@ static int guarded_connect(natsConnection **nc, struct nats_guard **guard,
 	rc = nats_guard_hold(guard, o->urls, o->on_cut, err, errlen);
 	if (rc < 0)
 		return rc;
+	if (o->cut_unread)
+		nats_guard_cut_unread(*guard);
 	watch->guard_id = nats_guard_id(*guard);
 	id = (void *)(uintptr_t)watch->guard_id;
 	cuts = nats_guard_cuts(*guard);

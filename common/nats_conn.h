@@ -41,6 +41,9 @@ struct nats_conn_opts {
 	nats_conn_report_fn *on_stuck;
 	/* no server came back for NATS_AWAY_REPORT_S, 10, 100... times that */
 	nats_conn_report_fn *on_away;
+	/* a server that reads nothing for NATS_UNREAD_CUT_MS is cut
+	 * (nats_guard_cut_unread()): for a program that only reads */
+	int cut_unread;
 };
 
 /* What a connection holds besides itself (nats_conn_open()). */

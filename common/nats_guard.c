@@ -47,6 +47,7 @@ struct nats_guard {
 	const char *last_cut;    /* guard_mu: why, or NULL */
 	struct peer local;       /* guard_mu: its connection's, or zero */
 	unsigned long reconnections; /* guard_mu: nats_guard_reconnected() */
+	int cut_unread;          /* guard_mu: nats_guard_cut_unread() */
 	size_t n;
 	struct peer peer[PEERS_MAX];
 };
@@ -162,6 +163,16 @@ static int pin(int self, long fd)
 	if (copy < 0)
 		copy = fcntl((int)fd, F_DUPFD_CLOEXEC, 0);
 	return copy < 0 ? -errno : copy;
+}
+
+/* Whether a hold with the server p asked for unread() cuts. Under
+ * guard_mu. */
+static int cuts_unread(const struct peer *p)
+{
+	for (const struct nats_guard *g = guard_holds; g; g = g->next)
+		if (g->cut_unread && has_peer(g, p))
+			return 1;
+	return 0;
 }
 
 /* Whether some hold's connection is established on the local address
@@ -354,7 +365,8 @@ static void look_at(struct look *l, const char *name)
 		s->mark = 1;
 		why = s->cut ? NULL :
 			       cut_why(pinned, &local, now - s->first_ms, got);
-		if (!why && !s->cut && unread(pinned, s, acked, now)) {
+		if (!why && !s->cut && cuts_unread(&p) &&
+		    unread(pinned, s, acked, now)) {
 			why = "it read nothing sent to it for "
 			      NATS_UNREAD_CUT_TEXT;
 			how = SHUT_RDWR;
@@ -522,6 +534,13 @@ const char *nats_guard_last_cut(struct nats_guard *g)
 	why = g->last_cut;
 	pthread_mutex_unlock(&guard_mu);
 	return why;
+}
+
+void nats_guard_cut_unread(struct nats_guard *g)
+{
+	pthread_mutex_lock(&guard_mu);
+	g->cut_unread = 1;
+	pthread_mutex_unlock(&guard_mu);
 }
 
 unsigned long nats_guard_id(const struct nats_guard *g)

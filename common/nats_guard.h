@@ -48,9 +48,12 @@
  * sends PINGs has the library's reading thread block in the send of a
  * PONG, with the connection's lock held, for ever (nothing more is read,
  * no stale connection seen, a publish or a close waits on the lock). A
- * socket that has had bytes to send of which the server acknowledged
- * none for NATS_UNREAD_CUT_MS is cut, both sides: the send fails, and
- * the library reconnects.
+ * socket of a hold that asks for it (nats_guard_cut_unread()) that has
+ * had bytes to send of which the server acknowledged none for
+ * NATS_UNREAD_CUT_MS is cut, both sides: the send fails, and the
+ * library reconnects. A program that publishes bounds its own waits on
+ * such a server instead (mdsub --nats-stall), and goes on with it once
+ * it reads again.
  */
 #ifndef MDBUS_NATS_GUARD_H
 #define MDBUS_NATS_GUARD_H
@@ -115,6 +118,10 @@ int nats_guard_back_off(unsigned long id);
 /* g's number, for the library's callbacks, which may come after
  * nats_guard_release(). */
 unsigned long nats_guard_id(const struct nats_guard *g);
+
+/* Has the guard cut the hold's connections whose server reads nothing
+ * (NATS_UNREAD_CUT_MS above). */
+void nats_guard_cut_unread(struct nats_guard *g);
 
 /* The connection of the hold numbered id is up on its local address
  * IP:PORT (as natsConnection_GetLocalIPAndPort() says); with first, only

@@ -1103,6 +1103,9 @@ static void conn_opts(struct nats_src *n, struct nats_conn_opts *o)
 	o->on_cut = log_cut;
 	o->on_stuck = conn_stuck;
 	o->on_away = conn_away;
+	/* it only reads: a server that reads nothing would hold the library's
+	 * reading thread in a send for ever (tests/nats/unread.sh) */
+	o->cut_unread = 1;
 	o->closure = n;
 }
 
