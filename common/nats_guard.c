@@ -354,7 +354,7 @@ static void look_at(struct look *l, const char *name)
 	struct seen *s;
 	struct stat st;
 	struct peer p, local;
-	uint64_t got = 0, acked = 0, now = now_ms();
+	uint64_t got = 0, acked = 0, now;
 	int pinned, known, how = SHUT_RD;
 
 	if (end == name || *end || fd < 0 || (pinned = pin(l->self, fd)) < 0)
@@ -363,6 +363,7 @@ static void look_at(struct look *l, const char *name)
 	known = to_server(pinned, &st, &p, &local, &got, &acked);
 	if (known && (s = seen_at(&l->seen, &l->n, &l->cap, &st)) != NULL) {
 		s->mark = 1;
+		now = now_ms(); /* not before seen_at() set first_ms */
 		why = s->cut ? NULL :
 			       cut_why(pinned, &local, now - s->first_ms, got);
 		if (!why && !s->cut && cuts_unread(&p) &&
