@@ -241,7 +241,7 @@ int natsw_session_parse(const char *text, uint64_t *out)
 /* One URL of the list, without its scheme: HOST:PORT, [V6]:PORT. */
 static int url_check(const char *u, size_t n, char *err, size_t errlen)
 {
-	char buf[300], *colon;
+	char buf[300], shown[300], *colon;
 	uint64_t port;
 	size_t skip = strncmp(u, "nats://", 7) == 0 ? 7 :
 		      strncmp(u, "tls://", 6) == 0 ? 6 : 0;
@@ -256,8 +256,11 @@ static int url_check(const char *u, size_t n, char *err, size_t errlen)
 		goto bad;
 	return 0;
 bad:
-	snprintf(err, errlen, "'%.*s' is not nats://HOST:PORT or "
-		 "tls://HOST:PORT", (int)(n > 200 ? 200 : n), u);
+	/* as logs show it: the refusal of a url with a password in it goes
+	 * to the log too (fuzzing found it printed whole) */
+	snprintf(buf, sizeof(buf), "%.*s", (int)(n > 200 ? 200 : n), u);
+	snprintf(err, errlen, "'%s' is not nats://HOST:PORT or "
+		 "tls://HOST:PORT", natsw_urls_shown(buf, shown, sizeof(shown)));
 	return -EINVAL;
 }
 
@@ -294,12 +297,12 @@ char *natsw_urls_shown(const char *urls, char *out, size_t outlen)
 		size_t n = strcspn(p, ","), k = 0;
 		const char *at = NULL, *start = strstr(p, "://");
 
-		if (start && (size_t)(start - p) < n) {
-			for (const char *q = start + 3; q < p + n; q++)
-				if (*q == '@')
-					at = q;
+		if (start && (size_t)(start - p) < n)
 			k = (size_t)(start + 3 - p);
-		}
+		/* without a scheme too: a url refused for want of one */
+		for (const char *q = p + k; q < p + n; q++)
+			if (*q == '@')
+				at = q;
 		if (at) /* the scheme, "***", then from the '@' on */
 			o += (size_t)snprintf(out + o, outlen - o, "%.*s***%.*s",
 					      (int)k, p, (int)(p + n - at), at);

@@ -92,7 +92,8 @@ int natsw_urls_check(const char *urls, char *err, size_t errlen);
 
 /* urls as logs and messages may show it, into out (cut to outlen - 1
  * bytes): each server's credentials (USER:PASSWORD@ or TOKEN@ after the
- * scheme) replaced by "***@". Returns out. */
+ * scheme, or from its start without one) replaced by "***@". Returns
+ * out. */
 char *natsw_urls_shown(const char *urls, char *out, size_t outlen);
 
 /* 1 when the connection to the servers of `urls` is made with TLS: a

@@ -158,6 +158,14 @@ static void t_urls(void **state)
 	assert_int_equal(natsw_urls_check("nats://:1", err, sizeof(err)), -EINVAL);
 	assert_int_equal(natsw_urls_check("nats://h:1,", err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "is not nats://HOST:PORT"));
+	/* a refused url's password is not shown (the refusal is logged) */
+	assert_int_equal(natsw_urls_check("nats://alice:s3cret@nats.example",
+					  err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "'nats://***@nats.example' is not "
+			    "nats://HOST:PORT or tls://HOST:PORT");
+	assert_int_equal(natsw_urls_check("nats://h:1,alice:s3cret@h:2", err,
+					  sizeof(err)), -EINVAL);
+	assert_null(strstr(err, "s3cret"));
 }
 
 /* credentials never shown: each server's user, password or token */
@@ -176,6 +184,8 @@ static void t_urls_shown(void **state)
 					     sizeof(small)), "nats://***@host");
 	assert_null(strstr(natsw_urls_shown("nats://secret@h:1,x", small,
 					    sizeof(small)), "secret"));
+	assert_string_equal(natsw_urls_shown("u:secret@h:1", out, sizeof(out)),
+			    "***@h:1");
 }
 
 static void t_sequence(void **state)
