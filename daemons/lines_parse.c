@@ -7,11 +7,11 @@
 #include "config.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lines_parse.h"
+#include "parse_num.h"
 
 #define FIXED_DECIMALS 8 /* MDBUS_PX_SCALE == MDBUS_QTY_SCALE == 1e8 */
 #define CSV_FIELDS_MAX 8
@@ -56,15 +56,6 @@ int lines_parse_fixed(const char *text, int64_t *out)
 	return digits ? 0 : -1;
 }
 
-static int parse_u64(const char *text, uint64_t *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtoull(text, &end, 10);
-	return errno || end == text || *end || *text == '-' ? -1 : 0;
-}
-
 static int set_symbol(char sym[MDBUS_SYMBOL_LEN], const char *text)
 {
 	size_t len = strlen(text);
@@ -94,7 +85,7 @@ static int csv_quote(char **f, int n, uint64_t recv_ns, struct line_msg *out,
 	    lines_parse_fixed(f[3], &q->bid_qty) ||
 	    lines_parse_fixed(f[4], &q->ask_px) ||
 	    lines_parse_fixed(f[5], &q->ask_qty) ||
-	    (n == 7 && *f[6] && parse_u64(f[6], &q->exch_ns))) {
+	    (n == 7 && *f[6] && parse_u64(f[6], 10, &q->exch_ns))) {
 		*why = "bad number";
 		return LINE_BAD;
 	}
@@ -132,8 +123,8 @@ static int csv_trade(char **f, int n, uint64_t recv_ns, struct line_msg *out,
 	}
 	if (lines_parse_fixed(f[2], &t->px) || lines_parse_fixed(f[3], &t->qty) ||
 	    (n > 4 && csv_side(f[4], &t->aggressor)) ||
-	    (n > 5 && *f[5] && parse_u64(f[5], &t->trade_id)) ||
-	    (n > 6 && *f[6] && parse_u64(f[6], &t->exch_ns))) {
+	    (n > 5 && *f[5] && parse_u64(f[5], 10, &t->trade_id)) ||
+	    (n > 6 && *f[6] && parse_u64(f[6], 10, &t->exch_ns))) {
 		*why = "bad number or side";
 		return LINE_BAD;
 	}

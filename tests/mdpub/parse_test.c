@@ -103,6 +103,12 @@ static void test_csv_bad(void **state)
 		{"Q,ABCDEFGHIJKLMNOPQ,1,1,1,1", "symbol empty or longer than 16"},
 		{"Q,A,x,1,1,1", "bad number"},
 		{"Q,A,1,1,1,1,-5", "bad number"},
+		/* digits only (strtoull() took these: " -1" as 2^64 - 1;
+		 * fuzzing) */
+		{"Q,A,1,1,1,1, -1", "bad number"},
+		{"Q,A,1,1,1,1,+5", "bad number"},
+		{"T,A,1,1,B,\t-7", "bad number or side"},
+		{"T,A,1,1,B,1, 9", "bad number or side"},
 		{"T,A,1", "T needs 4 to 7 fields"},
 		{"T,A,1,1,X", "bad number or side"},
 		{"T,A,1,1,B,1,2,3,4,5", "too many fields"},
