@@ -554,8 +554,13 @@ static void handle_packet(struct udp *u, const unsigned char *p, size_t n)
 		switch_session(u, p);
 		u->nheld = 0;
 	}
+	/* in sequence, or ahead within jump_window (a gap before it given
+	 * up with the session): one repeated, far behind or past the
+	 * window, which is held, not believed, let any other session be
+	 * taken at once (fuzzing) */
 	if (h.count == MOLD_COUNT_END && !u->ended &&
-	    !memcmp(p, u->session, MOLD_SESSION_LEN)) {
+	    !memcmp(p, u->session, MOLD_SESSION_LEN) &&
+	    !seen_already(u, &h) && !is_jump(u, h.seq)) {
 		u->ended = 1;
 		log_limited(&u->bad_limit, LOG_NOTICE,
 			    "channel %s: session '%s' ended", name_of(u),

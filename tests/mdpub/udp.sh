@@ -18,7 +18,8 @@
 # cases that warn or are refused: udp_sender.sh), and then
 # a forger who sends first shuts the feed out; with `sender`, one on
 # another address is shut out before the feed and after its end of
-# session, and the sender's next session is taken.
+# session, and the sender's next session is taken; an end of session out
+# of sequence (repeated, or past jump_window) ends nothing.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v bash >/dev/null || { echo "SKIP: needs bash for /dev/udp"; exit 77; }
 UDPSEND=$top_builddir/tests/mdpub/udpsend
@@ -125,6 +126,30 @@ wait "$READ" || fail "reader of s"
 grep '^M' "$WORK/s.out" >"$WORK/got"
 printf 'M 9 1\nM 9 2\n' >"$WORK/want"
 diff -u "$WORK/want" "$WORK/got" >&2 || fail "messages with sender"
+
+# an end of session out of sequence does not end it: one repeated (at a
+# message taken already) and one past jump_window are not believed, so
+# another session is held as any, and the stream goes on. Before, either
+# ended the session, and the next packet of any other session was taken
+# at once (fuzzing)
+channel e.conf e source=udp listen=127.0.0.1:0 sender=127.0.0.1 jump_window=1000
+receive e
+send A 1 1 "$WORK/m1"
+send A 2 1 "$WORK/m2"
+send A 3 1 "$WORK/m3"
+send A 1 65535                    # an end of session at message 1: repeated
+send B 1 1 "$WORK/mx"             # held, not taken
+send A 9999 65535                 # one far ahead: held
+send C 1 1 "$WORK/mx"             # held, not taken
+send A 4 1 "$WORK/m4"             # the stream goes on
+send A 5 65535                    # its end, in sequence
+wait_log e "session 'A         ' ended"
+counted e "channel e: in 4 out 4 malformed 0 gaps 0 (lost 0) "
+[ "$(grep -c "session 'A         ' ended" "$WORK/e.log")" = 1 ] ||
+	fail "ended more than once: $(grep ended "$WORK/e.log")"
+grep -q "channel e: session '[BC]" "$WORK/e.log" && fail "another session taken"
+stop "$PID"
+read_back e "around ends out of sequence" 0 1 2 3 4
 
 channel u.conf u source=udp listen=127.0.0.1:0 session=TEST1
 start u -c "$WORK/u.conf"
