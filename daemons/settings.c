@@ -61,11 +61,14 @@ static const struct setting *find(const struct setting *table, const char *key)
 static int set_uint(const struct setting *s, void *obj, const char *value,
 		    int base, char *err, size_t errlen)
 {
-	uint64_t v;
+	/* the bounds as integers: compared as doubles, v rounded first
+	 * (2^62 + 512 was in 1..2^62; fuzzing) */
+	uint64_t v, min = (uint64_t)s->min,
+		 max = s->max >= 18446744073709551616.0 ? UINT64_MAX
+							 : (uint64_t)s->max;
 	char top[24];
 
-	if (parse_u64(value, base, &v) < 0 || (double)v < s->min ||
-	    (double)v > s->max) {
+	if (parse_u64(value, base, &v) < 0 || v < min || v > max) {
 		/* a max of 2^64 (a double) is UINT64_MAX, which parse_u64()
 		 * takes, not 2^64, which it refuses */
 		if (s->max >= 18446744073709551616.0)

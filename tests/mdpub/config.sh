@@ -176,6 +176,10 @@ edge '[channel x]\nsource = synthetic\ngroup =\n' "3: group: empty value"
 edge '[channel x]\nsource = synthetic\nseed = 18446744073709551616\n' "3: seed: '18446744073709551616' is not an integer in 0..18446744073709551615"
 edge '[channel x]\nsource = udp\nlisten = :70000\n' "1: [channel x]: ':70000': bad port"
 edge '[channel x]\nsource = udp\nlisten = :1\njump_confirm = 17\n' "4: jump_confirm: '17' is not an integer in 1..16"
+# a bound compared as an integer: one past it refused (as doubles, 2^62 +
+# 1 .. 2^62 + 512 and 1e18 + 64 were taken; fuzzing)
+edge '[channel x]\nsource = udp\nlisten = :1\nsession = S\njump_window = 4611686018427387905\n' "5: jump_window: '4611686018427387905' is not an integer in 1..4611686018427387904"
+edge '[channel x]\nsource = synthetic\ncount = 1000000000000000001\n' "3: count: '1000000000000000001' is not an integer in 0..1000000000000000000"
 edge '[channel x]\nsource = udp\nlisten = :1\nsession = ELEVENCHARS\n' "1: [channel x]: session: longer than 10 characters"
 # slots too small for every message the source makes (64-byte quotes and
 # trades): -T said OK, and the channel dropped all it was given
