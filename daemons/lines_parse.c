@@ -230,12 +230,16 @@ static int json_trade(struct json_object *o, uint64_t recv_ns,
 		return LINE_BAD;
 	}
 	if (json_object_object_get_ex(o, "t", &id)) {
+		/* unsigned: get_int64() saturates at 2^63 - 1, and took every
+		 * id above it as that (fuzzing); get_uint64() at 2^64 - 1,
+		 * which is refused, as what it may stand for */
 		if (!json_object_is_type(id, json_type_int) ||
-		    json_object_get_int64(id) < 0) {
-			*why = "trade field t (trade id) is not a non-negative integer";
+		    json_object_get_int64(id) < 0 ||
+		    json_object_get_uint64(id) == UINT64_MAX) {
+			*why = "trade field t (trade id) is not an integer in 0..2^64 - 2";
 			return LINE_BAD;
 		}
-		t->trade_id = (uint64_t)json_object_get_int64(id);
+		t->trade_id = json_object_get_uint64(id);
 	}
 	if (json_object_object_get_ex(o, "m", &m)) {
 		if (!json_object_is_type(m, json_type_boolean)) {

@@ -244,6 +244,10 @@ static void test_json_good(void **state)
 	assert_int_equal(m.u.trade.trade_id, 12345);
 	assert_int_equal(m.u.trade.exch_ns, 1672515782137000000ULL);
 	assert_int_equal(m.u.trade.aggressor, MDBUS_SIDE_SELL);
+	/* past 2^63 - 1 (get_int64() saturated there; fuzzing) */
+	assert_int_equal(json(tok, "{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\","
+			      "\"q\":\"1\",\"t\":9223372036854775808}", &m, &why), LINE_OK);
+	assert_true(m.u.trade.trade_id == 9223372036854775808ULL);
 	assert_int_equal(json(tok, "   ", &m, &why), LINE_SKIP);
 	json_tokener_free(tok);
 }
@@ -268,11 +272,17 @@ static void test_json_bad(void **state)
 		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"T\":-1}",
 		 "trade without valid s, p, q"},
 		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"t\":\"x\"}",
-		 "trade field t (trade id) is not a non-negative integer"},
+		 "trade field t (trade id) is not an integer in 0..2^64 - 2"},
 		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"t\":1.5}",
-		 "trade field t (trade id) is not a non-negative integer"},
+		 "trade field t (trade id) is not an integer in 0..2^64 - 2"},
 		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"t\":-3}",
-		 "trade field t (trade id) is not a non-negative integer"},
+		 "trade field t (trade id) is not an integer in 0..2^64 - 2"},
+		/* past 2^64 - 2: json-c gives 2^64 - 1 for them all (before,
+		 * 2^63 - 1 for all past it; fuzzing) */
+		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"t\":18446744073709551615}",
+		 "trade field t (trade id) is not an integer in 0..2^64 - 2"},
+		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"t\":100000000000000000000000}",
+		 "trade field t (trade id) is not an integer in 0..2^64 - 2"},
 		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"m\":\"yes\"}",
 		 "trade field m (buyer is maker) is not true or false"},
 		{"{\"e\":\"trade\",\"s\":\"A\",\"p\":\"1\",\"q\":\"1\",\"m\":1}",
