@@ -52,9 +52,11 @@ static int dirs_ours_check(char *dir, const char *path, const char *what,
 
 	for (;;) {
 		if (stat(dir, &st) < 0) {
+			int e = errno;
+
 			snprintf(err, errlen, "%s: directory %s: %s", path, dir,
-				 strerror(errno));
-			return -errno;
+				 strerror(e));
+			return -e;
 		}
 		if (st.st_uid != geteuid() && st.st_uid != 0) {
 			snprintf(err, errlen, "%s: directory %s is owned by uid "
@@ -91,8 +93,9 @@ static int secret_open(const char *path, char *err, size_t errlen)
 		return -ENAMETOOLONG;
 	}
 	if (!realpath(dirname(copy), real)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
 	}
 	if (snprintf(full, sizeof(full), "%s/%s", real,
 		     basename(strcpy(copy, path))) >= (int)sizeof(full)) {
@@ -106,12 +109,13 @@ static int secret_open(const char *path, char *err, size_t errlen)
 			O_CLOEXEC);
 	if (fd >= 0)
 		return fd;
-	if (errno == ELOOP)
+	rc = -errno;
+	if (rc == -ELOOP)
 		snprintf(err, errlen, "%s: a symbolic link, which could be "
 			 "pointed elsewhere: give the file itself", path);
 	else
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-	return -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+	return rc;
 }
 
 /* 0 when fd is a regular file of ours (or root's) that only its owner
@@ -121,8 +125,10 @@ static int secret_check(int fd, const char *path, char *err, size_t errlen)
 	struct stat st;
 
 	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -errno;
+		int e = errno;
+
+		snprintf(err, errlen, "%s: %s", path, strerror(e));
+		return -e;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a regular file", path);
@@ -279,14 +285,15 @@ int nats_public_read(const char *path, char **text, char *err, size_t errlen)
  * path (its stat in st) or put another under its name: the file is
  * root's or ours and writable by its owner only, and every directory of
  * its real path (symbolic links resolved, as /etc/ssl/certs holds them)
- * passes dirs_ours_check(). The real path must still name the file
+ * and of the name given passes dirs_ours_check(). The real path must still name the file
  * opened. Else a negative code and the fix in err.
  */
 static int ca_check(const char *path, const struct stat *st, char *err,
 		    size_t errlen)
 {
-	char real[PATH_MAX], *slash;
+	char real[PATH_MAX], dir[PATH_MAX], *slash;
 	struct stat now;
+	int rc;
 
 	if (st->st_uid != geteuid() && st->st_uid != 0) {
 		snprintf(err, errlen, "%s: owned by uid %u, neither this user "
@@ -315,7 +322,24 @@ static int ca_check(const char *path, const struct stat *st, char *err,
 	}
 	slash = strrchr(real, '/'); /* realpath(): absolute */
 	slash[slash == real] = '\0'; /* "/a" goes to "/" */
-	return dirs_ours_check(real, path, "CA file", err, errlen);
+	rc = dirs_ours_check(real, path, "CA file", err, errlen);
+	if (rc < 0)
+		return rc;
+	/* and the directory of the name as given, resolved: a symbolic
+	 * link there is its directory's to point at any other file
+	 * (review) */
+	snprintf(real, sizeof(real), "%s", path);
+	slash = strrchr(real, '/');
+	if (!slash)
+		snprintf(real, sizeof(real), ".");
+	else
+		slash[slash == real] = '\0';
+	if (!realpath(real, dir)) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	return dirs_ours_check(dir, path, "CA file", err, errlen);
 }
 
 int nats_ca_read(const char *path, char **text, char *err, size_t errlen)

@@ -290,6 +290,21 @@ static void t_ca(void **state)
 	assert_int_equal(chmod(sub, 01777), 0); /* sticky, as /tmp */
 	assert_int_equal(ca_read("link.pem", err, sizeof(err)), 0);
 	assert_int_equal(chmod(sub, 0755), 0);
+	/* the link itself in a directory others may write: theirs to
+	 * point at any other file */
+	{
+		char open_dir[160];
+
+		snprintf(open_dir, sizeof(open_dir), "%s/open", dir);
+		assert_int_equal(mkdir(open_dir, 0777), 0);
+		assert_int_equal(chmod(open_dir, 0777), 0);
+		assert_int_equal(symlink("../certs/ca.pem", path_of("open/ca.pem")), 0);
+		assert_int_equal(ca_read("open/ca.pem", err, sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "/open may be written by group or others "
+					    "(mode 0777)"));
+		unlink(path_of("open/ca.pem"));
+		rmdir(open_dir);
+	}
 	/* the file itself writable by others */
 	assert_int_equal(chmod(path_of("certs/ca.pem"), 0664), 0);
 	assert_int_equal(ca_read("link.pem", err, sizeof(err)), -EPERM);

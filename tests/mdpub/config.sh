@@ -273,6 +273,11 @@ status 1 "$MDPUB" -T -c "$WORK/via.conf" 2>"$WORK/got"
 expect "$WORK/got" "mdpub: $WORK/via.conf: directory $WORK/open may be written by anyone (mode 0777), who could put another file under the name: chmod go-w $WORK/open"
 chmod 01777 "$WORK/open" # sticky: nobody else may rename ours
 status 0 "$MDPUB" -T -c "$WORK/via.conf" >"$WORK/out"
+# ... a link in a directory others may write: theirs to point anywhere
+chmod 0755 "$WORK/open" && mkdir -m 0777 "$WORK/lnk" &&
+	ln -s "$WORK/open/x.conf" "$WORK/lnk/x.conf" || fail "link"
+status 1 "$MDPUB" -T -c "$WORK/lnk/x.conf" 2>"$WORK/got"
+expect "$WORK/got" "mdpub: $WORK/lnk/x.conf: directory $WORK/lnk may be written by anyone (mode 0777), who could put another file under the name: chmod go-w $WORK/lnk"
 if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
 	chmod 0755 "$WORK/open" && chown nobody "$WORK/open"
 	status 1 "$MDPUB" -T -c "$WORK/via.conf" 2>"$WORK/got"
