@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mdbus_msg.h"
@@ -257,10 +258,21 @@ static int url_check(const char *u, size_t n, char *err, size_t errlen)
 	return 0;
 bad:
 	/* as logs show it: the refusal of a url with a password in it goes
-	 * to the log too (fuzzing found it printed whole) */
-	snprintf(buf, sizeof(buf), "%.*s", (int)(n > 200 ? 200 : n), u);
-	snprintf(err, errlen, "'%s' is not nats://HOST:PORT or "
-		 "tls://HOST:PORT", natsw_urls_shown(buf, shown, sizeof(shown)));
+	 * to the log too (fuzzing found it printed whole); masked whole,
+	 * then cut (review: a token longer than the cut was shown) */
+	{
+		char *whole = strndup(u, n);
+
+		if (!whole) {
+			snprintf(err, errlen, "a url is not nats://HOST:PORT "
+				 "or tls://HOST:PORT");
+			return -EINVAL;
+		}
+		natsw_urls_shown(whole, shown, sizeof(shown));
+		free(whole);
+	}
+	snprintf(err, errlen, "'%.200s' is not nats://HOST:PORT or "
+		 "tls://HOST:PORT", shown);
 	return -EINVAL;
 }
 

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -166,6 +167,14 @@ static void t_urls(void **state)
 	assert_int_equal(natsw_urls_check("nats://h:1,alice:s3cret@h:2", err,
 					  sizeof(err)), -EINVAL);
 	assert_null(strstr(err, "s3cret"));
+	{ /* a token longer than what is shown: masked before the cut */
+		char url[400];
+
+		snprintf(url, sizeof(url), "nats://%0300d@h", 7);
+		assert_int_equal(natsw_urls_check(url, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, "'nats://***@h' is not nats://HOST:PORT "
+				    "or tls://HOST:PORT");
+	}
 }
 
 /* credentials never shown: each server's user, password or token */
