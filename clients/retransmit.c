@@ -64,6 +64,7 @@ struct rtx {
 	uint64_t next;                /* after the last message sent, 0: none */
 	int ended;
 	struct addr_allow allow;
+	int allow_given;              /* allow is --retransmit-allow's */
 	rtx_older_fn older;
 	rtx_idle_fn idle;
 	void *older_ctx;
@@ -354,6 +355,7 @@ static int allow_list(struct rtx *r, const struct rtx_opts *o,
 {
 	char text[128];
 
+	r->allow_given = o->allow != NULL;
 	if (o->allow)
 		return addr_allow_parse(&r->allow, o->allow,
 					"--retransmit-allow", 0, err, errlen);
@@ -382,12 +384,13 @@ int rtx_allow_warning(const struct rtx *r, char *buf, size_t len)
 		if (rule->bits && !local_port_on_this_host(rule))
 			continue;
 		addr_rule_text(rule, text, sizeof text);
-		snprintf(buf, len, "--retransmit-allow %s admits every local "
-			 "user (%s), and any who knows the session (no secret) "
-			 "gets what was forwarded re-sent, whatever the "
-			 "channel's file mode; allow the receivers' addresses "
-			 "only (mdsub(1))", text, rule->bits ? "an address of "
-			 "this host" : "every address");
+		snprintf(buf, len, "%s %s admits every local user (%s), and "
+			 "any who knows the session (no secret) gets what was "
+			 "forwarded re-sent, whatever the channel's file mode; "
+			 "allow the receivers' addresses only "
+			 "(--retransmit-allow, mdsub(1))", r->allow_given ?
+			 "--retransmit-allow" : "the default allow list's", text,
+			 rule->bits ? "an address of this host" : "every address");
 		return 1;
 	}
 	return 0;

@@ -93,8 +93,8 @@ grep -qF "mdsub: feed: warning: --retransmit-allow 127.0.1.0/24 admits every loc
 # network namespace of its own (root), whose veth link holds 10.9.9.1/24:
 # the destination, 10.9.9.2, is no address of this host, and nothing
 # leaves the namespace
-if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
-	command -v nsenter >/dev/null && command -v ip >/dev/null; then
+if [ "$(id -u)" = 0 ] && command -v nsenter >/dev/null &&
+	unshare -n sh -c 'ip link add v0 type veth peer name v1' 2>/dev/null; then
 	: >"$WORK/fwd.err"
 	unshare -n sh -c 'ip link set lo up && ip link add v0 type veth peer name v1 &&
 		ip addr add 10.9.9.1/24 dev v0 && ip link set v0 up &&
