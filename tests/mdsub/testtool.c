@@ -505,6 +505,7 @@ static int cmd_evict(char **argv)
 							   cons_next(w, CONS_FREE, 0)))
 				freed++;
 		}
+		usleep(200); /* leave the CPUs to those it evicts */
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	} while (now.tv_sec < end.tv_sec ||
 		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
