@@ -79,7 +79,8 @@ void mdbus_rec_close(mdbus_rec_reader_t *r);
 #define MDBUS_REC_EXCL 0x1u /* fail with -EEXIST if path exists */
 
 /* Creates the recording `path` (mode 0600 less the umask: it holds the
- * channel's data, which its file mode may keep from others), replacing an
+ * channel's data, which its file mode may keep from others; a file
+ * replaced keeps its own), replacing an
  * existing regular file unless MDBUS_REC_EXCL, and writes its header from
  * *info (format version and, when 0, create_ns are set here). Never
  * follows a symbolic link at `path` (-ELOOP), refuses to write into
