@@ -224,6 +224,7 @@ static int public_open(const char *path, struct stat *st, char *err,
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
+	memset(st, 0, sizeof(*st)); /* nothing left unset on any path */
 	if (fd < 0 || fstat(fd, st) < 0) {
 		int e = errno;
 
@@ -285,8 +286,8 @@ int nats_public_read(const char *path, char **text, char *err, size_t errlen)
  * path (its stat in st) or put another under its name: the file is
  * root's or ours and writable by its owner only, and every directory of
  * its real path (symbolic links resolved, as /etc/ssl/certs holds them)
- * and of the name given passes dirs_ours_check(). The real path must still name the file
- * opened. Else a negative code and the fix in err.
+ * and of the name given passes dirs_ours_check(). The real path must
+ * still name the file opened. Else a negative code and the fix in err.
  */
 static int ca_check(const char *path, const struct stat *st, char *err,
 		    size_t errlen)
