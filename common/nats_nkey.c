@@ -330,12 +330,7 @@ static int ca_check(const char *path, const struct stat *st, char *err,
 	 * link there is its directory's to point at any other file
 	 * (review) */
 	snprintf(real, sizeof(real), "%s", path);
-	slash = strrchr(real, '/');
-	if (!slash)
-		snprintf(real, sizeof(real), ".");
-	else
-		slash[slash == real] = '\0';
-	if (!realpath(real, dir)) {
+	if (!realpath(dirname(real), dir)) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -68,23 +69,11 @@ static int check_file(const char *path, const struct stat *st, char *why,
 	return 0;
 }
 
-/* The directory part of path ("." when it has none) in buf. */
-static const char *name_dir(const char *path, char *buf, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(buf, len, ".");
-	else
-		snprintf(buf, len, "%.*s", slash == path ? 1 : (int)(slash - path),
-			 path);
-	return buf;
-}
-
 /* Whether the directories of the file's real path (symbolic links
  * resolved, as a file managed elsewhere may be linked in), and those of
- * the name as given, are fit to hold it: root's or ours, none writable by other users without the sticky
- * bit (dirs_trusted(), as the archive's). Else whoever may write one
+ * the name as given, are fit to hold it: root's or ours, none writable
+ * by other users without the sticky bit (dirs_trusted(), as the
+ * archive's). Else whoever may write one
  * could put another file, or a link to another, under the name: the
  * file passes check_file() and says what that user wants (attack run: a
  * link to /etc/shadow in a group-writable directory was accepted, and
@@ -112,9 +101,9 @@ static int check_dirs(const char *path, const struct stat *st, char *why,
 	r = dirs_trusted(real, at, sizeof at, &dir);
 	/* and the directory of the name as given: a symbolic link there
 	 * is its directory's to point anywhere (review) */
+	snprintf(real, sizeof real, "%s", path);
 	if (r == 0)
-		r = dirs_trusted(name_dir(path, real, sizeof real), at,
-				 sizeof at, &dir);
+		r = dirs_trusted(dirname(real), at, sizeof at, &dir);
 	if (r < 0) {
 		snprintf(why, whylen, "directory %s: %s", at, strerror(-r));
 		return r;
