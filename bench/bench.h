@@ -348,6 +348,7 @@ extern const struct bench_transport bench_ring_lines_transport;
 extern const struct bench_transport bench_ring_work_transport;
 extern const struct bench_transport bench_mdbus_transport;
 extern const struct bench_transport bench_mdbus_batch_transport;
+extern const struct bench_transport bench_mdbus_view_transport;
 extern const struct bench_transport bench_mq_transport;
 
 #endif /* MDBENCH_H */

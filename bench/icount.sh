@@ -20,7 +20,7 @@ $libtool --mode=execute valgrind --tool=callgrind \
 	echo "icount: $prog failed" >&2; exit 1; }
 # inclusive instructions of each function, divided by the messages it
 # handled (icount's output: a name and a count a line)
-names='mdbus_pub_publish|mdbus_pub_publish_batch|mdbus_sub_read|mdbus_sub_poll|poll_copy|ring_publish|ring_read'
+names='mdbus_pub_publish|mdbus_pub_publish_batch|mdbus_sub_read|mdbus_sub_poll|poll_copy|view_read|ring_publish|ring_read'
 callgrind_annotate --inclusive=yes "$out" 2>/dev/null | awk -v names="$names" '
 	function cost(s) { gsub(",", "", s); return s + 0 }
 	NR == FNR { m[$1] = $2; next }
@@ -39,4 +39,5 @@ callgrind_annotate --inclusive=yes "$out" 2>/dev/null | awk -v names="$names" '
 		printf "read     mdbus %5.1f  ring %5.1f  ratio %.2f\n", v["mdbus_sub_read"], v["ring_read"], v["mdbus_sub_read"] / v["ring_read"]
 		printf "publish in batches of 32  mdbus %5.1f  (vs ring publish %.2f)\n", v["mdbus_pub_publish_batch"], v["mdbus_pub_publish_batch"] / v["ring_publish"]
 		printf "poll (1024 a call, catching up)  mdbus %5.1f  (vs ring read %.2f), of which the handler that copies %.1f\n", v["mdbus_sub_poll"], v["mdbus_sub_poll"] / v["ring_read"], v["poll_copy"]
+		printf "views (1024 a view, catching up, each copied)  mdbus %5.1f  (vs ring read %.2f)\n", v["view_read"], v["view_read"] / v["ring_read"]
 	}' "$dir/messages" -

@@ -18,6 +18,11 @@
  * (bench_take()) in place, and waits with mdbus_sub_read() only when the
  * poll found nothing. Throughput and publish cost only: a buffered
  * message waits for its batch, so a latency would measure the buffer.
+ *
+ * mdbus-v, mdbus-b's producer with a reader that takes views:
+ * mdbus_sub_peek() of up to BATCH_POLL messages, each copied out and
+ * taken in place (mdbus_view_msg()), then one mdbus_sub_release() of
+ * them (view_consume()).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -261,6 +266,47 @@ static int batch_consume(void *sub, struct bench_sink *k)
 	return 0;
 }
 
+/* mdbus_sub_peek() while messages are there, up to BATCH_POLL a view,
+ * each message copied out of the view (the one copy) and taken in place,
+ * then mdbus_sub_release() of those taken: the ones it says were
+ * overwritten meanwhile are lost; mdbus_sub_read() (the cell's wait)
+ * when a peek found none. */
+static int view_consume(void *sub, struct bench_sink *k)
+{
+	struct mdbus_view v;
+	struct mdbus_msg msg;
+	unsigned i;
+	int r;
+
+	k->done = 0;
+	while (!k->done) {
+		r = mdbus_sub_peek(sub, &v, BATCH_POLL);
+		if (r < 0)
+			return r;
+		if (r == 0) {
+			r = mdbus_sub_read(sub, k->buf, k->len, &msg, -1);
+			if (r < 0)
+				return r;
+			(void)bench_take(k, msg.seq, msg.lost, k->buf);
+			continue;
+		}
+		for (i = 0; i < v.count && !k->done; i++) {
+			const void *payload = mdbus_view_msg(&v, i, &msg);
+
+			bench_copy(k->buf, payload,
+				   msg.size < k->len ? msg.size : k->len);
+			(void)bench_take(k, msg.seq, msg.lost, k->buf);
+		}
+		r = mdbus_sub_release(sub, &v, i);
+		if (r < 0)
+			return r;
+		if (v.seq + (uint64_t)r > k->warmup) /* the torn ones counted */
+			k->lost += v.seq + (uint64_t)r - (v.seq > k->warmup ?
+							    v.seq : k->warmup);
+	}
+	return 0;
+}
+
 /* Blocks are page aligned, MDBUS_BLOCK_SLOTS slots each (doc/protocol.md,
  * "Segment layout"). */
 static uint32_t mdbus_tp_page_offset(const struct bench_run *run, uint64_t seq)
@@ -270,20 +316,27 @@ static uint32_t mdbus_tp_page_offset(const struct bench_run *run, uint64_t seq)
 	return (uint32_t)(at % BENCH_PAGE);
 }
 
-const struct bench_transport bench_mdbus_batch_transport = {
-	.name = "mdbus-b",
-	.setup = mdbus_tp_setup,
-	.teardown = mdbus_tp_teardown,
-	.pub_open = batch_pub_open,
-	.publish = batch_publish,
-	.publish_burst = batch_publish_burst,
-	.flush = batch_flush,
-	.pub_close = batch_pub_close,
-	.sub_open = mdbus_tp_sub_open,
-	.sub_consume = batch_consume,
-	.sub_close = mdbus_tp_sub_close,
-	.page_offset = mdbus_tp_page_offset,
-};
+/* mdbus-b's producer, with the reader `consume` (mdbus-b, mdbus-v). */
+#define BATCH_TRANSPORT(tp_name, consume)                                     \
+	{                                                                    \
+		.name = tp_name,                                             \
+		.setup = mdbus_tp_setup,                                     \
+		.teardown = mdbus_tp_teardown,                               \
+		.pub_open = batch_pub_open,                                  \
+		.publish = batch_publish,                                    \
+		.publish_burst = batch_publish_burst,                        \
+		.flush = batch_flush,                                        \
+		.pub_close = batch_pub_close,                                \
+		.sub_open = mdbus_tp_sub_open,                               \
+		.sub_consume = consume,                                      \
+		.sub_close = mdbus_tp_sub_close,                             \
+		.page_offset = mdbus_tp_page_offset,                         \
+	}
+
+const struct bench_transport bench_mdbus_batch_transport =
+	BATCH_TRANSPORT("mdbus-b", batch_consume);
+const struct bench_transport bench_mdbus_view_transport =
+	BATCH_TRANSPORT("mdbus-v", view_consume);
 
 const struct bench_transport bench_mdbus_transport = {
 	.name = "mdbus",
@@ -297,3 +350,4 @@ const struct bench_transport bench_mdbus_transport = {
 	.sub_close = mdbus_tp_sub_close,
 	.page_offset = mdbus_tp_page_offset,
 };
+

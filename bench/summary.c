@@ -21,9 +21,9 @@
 
 enum metric {
 	LAT_P50_MDBUS, LAT_P50_RING, LAT_P99_MDBUS, LAT_P99_RING,
-	DLV_MDBUS, DLV_BATCH, DLV_RING, DLV_RSLOW,
+	DLV_MDBUS, DLV_BATCH, DLV_VIEW, DLV_RING, DLV_RSLOW,
 	PUB_0, RSLOW_0, PUB_ACTIVE, PUB_IDLE, RING_0, RING_ACTIVE, BPUB_0, BPUB_ACTIVE,
-	CATCH_READ, CATCH_POLL, CATCH_RING, CATCH_LINES, CATCH_WORK,
+	CATCH_READ, CATCH_POLL, CATCH_VIEW, CATCH_RING, CATCH_LINES, CATCH_WORK,
 	WAKE_MDBUS, WAKE_MQ,
 	METRICS
 };
@@ -140,6 +140,7 @@ static int one_rep(struct samples *s, const struct bench_opts *o,
 	const struct bench_transport *slow = &bench_ring_slow_transport;
 	const struct bench_transport *md = &bench_mdbus_transport;
 	const struct bench_transport *mdb = &bench_mdbus_batch_transport;
+	const struct bench_transport *mdv = &bench_mdbus_view_transport;
 	int r = 0;
 
 	r |= latency(s, ring, BENCH_SPIN, o->pace_ns, o->samples, o,
@@ -154,6 +155,7 @@ static int one_rep(struct samples *s, const struct bench_opts *o,
 	r |= delivered(s, md, o, DLV_MDBUS);
 	r |= delivered(s, slow, o, DLV_RSLOW);
 	r |= delivered(s, mdb, o, DLV_BATCH);
+	r |= delivered(s, mdv, o, DLV_VIEW);
 	r |= pubcost(s, md, o, 1, 1, PUB_ACTIVE);
 	r |= pubcost(s, md, o, IDLE_READERS, 0, PUB_IDLE);
 	r |= pubcost(s, ring, o, 1, 1, RING_ACTIVE);
@@ -162,6 +164,7 @@ static int one_rep(struct samples *s, const struct bench_opts *o,
 	r |= catchup(s, ring, o, CATCH_RING);
 	r |= catchup(s, md, o, CATCH_READ);
 	r |= catchup(s, mdb, o, CATCH_POLL);
+	r |= catchup(s, mdv, o, CATCH_VIEW);
 	r |= catchup(s, &bench_ring_lines_transport, o, CATCH_LINES);
 	r |= catchup(s, &bench_ring_work_transport, o, CATCH_WORK);
 	r |= latency(s, md, BENCH_ADAPTIVE, WAKE_PACE_NS, WAKE_SAMPLES, o,
@@ -220,6 +223,7 @@ static const struct row rows[] = {
 	{ "1 one-way p99 ns, spin (vs ring)", LAT_P99_MDBUS, LAT_P99_RING, 1, 0, "<= 1.0" },
 	{ "2 delivered M/s, read (vs ring)", DLV_MDBUS, DLV_RING, 1e3, 1, ">= 1.0" },
 	{ "2 delivered M/s, batches (vs ring)", DLV_BATCH, DLV_RING, 1e3, 1, ">= 1.0" },
+	{ "2 delivered M/s, views (vs ring)", DLV_VIEW, DLV_RING, 1e3, 1, ">= 1.0" },
 	/* the ring with its producer padded to mdbus's publish cost
 	 * (ring-slow): what the producer's speed alone does to row 2 */
 	{ "2 ring at mdbus's publish cost", DLV_MDBUS, DLV_RSLOW, 1e3, 1, "(reference)" },
@@ -232,6 +236,7 @@ static const struct row rows[] = {
 	 * message a call is shown for reference */
 	{ "4 catch-up M/s, read (vs dlv 2)", CATCH_READ, DLV_MDBUS, 1e3, 1, "(reference)" },
 	{ "4 catch-up M/s, poll (vs dlv 2)", CATCH_POLL, DLV_BATCH, 1e3, 1, ">= 2.0" },
+	{ "4 catch-up M/s, views (vs dlv 2)", CATCH_VIEW, DLV_VIEW, 1e3, 1, ">= 2.0" },
 	{ "4 ring catch-up M/s (vs its dlv)", CATCH_RING, DLV_RING, 1e3, 1, "(reference)" },
 	/* the floor: a line a message pulled, nothing done with it
 	 * (ring.c, ring-lines) */

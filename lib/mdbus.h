@@ -448,6 +448,80 @@ typedef int (*mdbus_msg_handler)(void *arg, const struct mdbus_msg *msg,
 int mdbus_sub_poll(mdbus_sub_t *sub, mdbus_msg_handler handler, void *arg,
 		   unsigned max);
 
+/* A run of consecutive messages read in place (mdbus_sub_peek()): the
+ * ring's slots themselves, or the library's copy of one message. Read
+ * its messages with mdbus_view_msg(); stride, payload_max and base are
+ * for that function. */
+struct mdbus_view {
+	uint64_t seq;         /* the first message's sequence number */
+	uint64_t lost;        /* messages lost just before the first */
+	uint32_t count;       /* messages in the view, >= 1 */
+	uint32_t stride;      /* bytes from one message's slot to the next */
+	uint32_t payload_max; /* the most payload a slot carries */
+	uint32_t reserved;
+	const void *base;     /* the first message's slot */
+};
+
+/* Up to max messages from the reader's position on, in place (Aeron's
+ * block poll, Chronicle's read in place): *view holds them, and nothing
+ * moves until mdbus_sub_release(); a second peek before it returns the
+ * same messages (and more if more came). Where the reader is in the ring
+ * and messages are there, the view is the ring's slots (at most up to
+ * the end of a block of slots) and its messages are checked once, by
+ * mdbus_sub_release(); anything else (reading the archive, a start time
+ * to reach, a lap to count, an odd slot) gives a view of one message
+ * copied out, always whole. Returns the number of messages in the view
+ * (0: nothing ready), or a negative code as mdbus_sub_try_read() returns
+ * it, or -EINVAL for max 0. Never waits for a message. No syscall. */
+int mdbus_sub_peek(mdbus_sub_t *sub, struct mdbus_view *view, unsigned max);
+
+/* Message i (< view->count) of a view: fills *msg (msg->lost is the
+ * view's loss for message 0, else 0) and returns its payload, msg->size
+ * bytes, valid until the view is released. In overwrite mode the
+ * producer may be writing over a message while you read it:
+ * mdbus_sub_release() says whether it did, and until then treat what you
+ * read as not yet checked (copy it out, or be ready to undo). The slot
+ * words are read as doc/protocol.md lays them out (MDBUS_LAYOUT_MAJOR).
+ * No size read beyond the slot: a size above view->payload_max (no
+ * producer of ours writes one) comes back as payload_max. */
+static inline const void *mdbus_view_msg(const struct mdbus_view *view,
+					 unsigned i, struct mdbus_msg *msg)
+{
+	const uint64_t *slot = (const uint64_t *)(const void *)
+		((const unsigned char *)view->base + (size_t)i * view->stride);
+	/* Relaxed (the slot's header words, as the library reads them):
+	 * mdbus_sub_release()'s check orders and vouches for them. */
+	uint64_t meta = __atomic_load_n(&slot[2], __ATOMIC_RELAXED);
+
+	/* a reader catching up asks for its lines ahead, across pages */
+	if (i + 16 < view->count)
+		__builtin_prefetch((const unsigned char *)slot +
+				   16 * (size_t)view->stride, 0, 3);
+	msg->seq = view->seq + i;
+	msg->ts_ns = __atomic_load_n(&slot[1], __ATOMIC_RELAXED);
+	msg->lost = i == 0 ? view->lost : 0;
+	msg->size = (uint32_t)meta <= view->payload_max ? (uint32_t)meta
+							 : view->payload_max;
+	msg->type = (uint16_t)(meta >> 32);
+	return slot + MDBUS_SLOT_HEADER / 8;
+}
+
+/* Ends a view: the reader's position moves past its first `used`
+ * messages (0 to view->count; the rest come again at the next peek).
+ * Returns how many of those first `used` were overwritten by the
+ * producer while the view was held, k >= 0: always its first k (a
+ * producer overwrites in order), counted lost as mdbus_sub_poll()'s
+ * messages taken back; discard what you took from them. 0 in lossless
+ * mode while registered (the producer waits for the position) and for
+ * a copied view. Or
+ * -EINVAL: used above the view's count, or a view that is not the
+ * reader's current one (a read, a poll or a reopen since the peek, or
+ * released already). The
+ * position goes to the shared table as a poll's does. It may pause to
+ * hold back, as a poll may. No syscall. */
+int mdbus_sub_release(mdbus_sub_t *sub, const struct mdbus_view *view,
+		      unsigned used);
+
 /* Like mdbus_sub_try_read() but waits with the configured strategy for up to
  * timeout_ns (< 0: forever). Returns as try_read, or -ETIMEDOUT, or
  * MDBUS_EREPLACED when the segment was replaced while waiting, or when,

@@ -36,6 +36,7 @@
 				   ahead, */
 #define POLL_BEHIND HOLD_DEFAULT /* by a reader more than this far behind, */
 #define POLL_AHEAD_MAX 64 /* in a poll of at least this many */
+#define VIEW_SCAN 64	/* view_run(): stamps looked at before the count */
 #define HOLD_EVERY 64	/* hold_back() at every position that is a
 			 * multiple of it (a power of two) */
 #define HOLD_AFTER 16384	/* ... holds once the reader read this many
@@ -100,6 +101,11 @@ struct mdbus_sub {
 	uint64_t fell_w;        /* its last fall back to the archive */
 	uint64_t ahead_w;       /* poll_run(): the write count last seen, */
 	uint64_t ahead_at;      /* at this position */
+	uint64_t view_seq;      /* mdbus_sub_peek()'s last view: its first */
+	unsigned view_count;    /* message, count (0: none held) and */
+	uint64_t view_lost;     /* loss */
+	int view_copied;        /* it is view_slot's copy, pos past it */
+	_Atomic uint64_t *view_slot; /* a slot's words, private: the copy */
 };
 
 /* No write count seen for poll_run(): the next poll looks at it. */
@@ -1291,6 +1297,188 @@ mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
 	return try_read(s, buf, len, msg);
 }
 
+/* ---------------------------------------------------------------- views */
+
+/*
+ * mdbus_sub_peek()'s run of the ring: the messages from pos on that are
+ * complete, up to max and to the end of pos's block of slots (a view's
+ * slots are one slot apart). The first VIEW_SCAN by their stamps, and
+ * their sizes checked: a reader at its producer's heels looks at no
+ * other line. A run that fills them goes on to the write count: one
+ * load for the rest of a catch-up, whose lines the reader then takes
+ * once, as it reads them (mdbus_view_msg() asks for them ahead).
+ * Returns how many: 0 when the first needs a read's every case (not
+ * there, lapped, an odd size).
+ */
+MDBUS_INLINE unsigned view_run(const struct mdbus_sub *s, unsigned max)
+{
+	uint64_t pos = s->pos, w, in_block = s->m.g.contiguous ?
+		s->m.g.capacity - (pos & (s->m.g.capacity - 1)) :
+		s->m.g.slots_per_block - (pos & (s->m.g.slots_per_block - 1));
+	const _Atomic uint64_t *slot = seg_slot(&s->m, pos);
+	size_t stride = (size_t)1 << s->m.g.slot_shift;
+	uint32_t payload_max = s->m.g.payload_max;
+	unsigned n = in_block < max ? (unsigned)in_block : max, i;
+
+	for (i = 0; i < n && i < VIEW_SCAN; i++, slot += stride) {
+		/* Pairs with the producer's release store of complete(n). */
+		if (atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire) !=
+		    stamp_complete(pos + i))
+			return i;
+		/* Relaxed: after the stamp's acquire load; release's check
+		 * covers it. */
+		if ((uint32_t)atomic_load_explicit(&slot[SLOT_W_META],
+						   memory_order_relaxed) > payload_max)
+			return i;
+	}
+	if (i == n)
+		return n;
+	/* Acquire: pairs with the producer's release store of the count
+	 * (step 4), after the stamps of every message below it. */
+	w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
+	if (w <= pos + i || w - pos > s->m.g.capacity) /* behind the stamps
+		(a batch sealed, not yet counted), or lapping us: those */
+		return i;
+	return w - pos < n ? (unsigned)(w - pos) : n;
+}
+
+/* Fills *v, and the handle's record of the view held. */
+static void view_set(struct mdbus_sub *s, struct mdbus_view *v, uint64_t seq,
+		     uint64_t lost, unsigned count, const void *base)
+{
+	v->seq = seq;
+	v->lost = lost;
+	v->count = count;
+	v->stride = s->m.g.slot_size;
+	v->payload_max = s->m.g.payload_max;
+	v->reserved = 0;
+	v->base = base;
+	s->view_seq = seq;
+	s->view_count = count;
+	s->view_lost = lost;
+}
+
+/* The view of one message read by every case of try_read(), from a
+ * private slot: 1 with it, or as try_read_any() returns. */
+static MDBUS_COLD int view_copy(struct mdbus_sub *s, struct mdbus_view *v)
+{
+	struct mdbus_msg msg;
+	int r;
+
+	if (!s->view_slot &&
+	    !(s->view_slot = malloc((size_t)s->m.g.slot_size)))
+		return -ENOMEM;
+	r = try_read_any(s, (void *)(s->view_slot + SLOT_W_PAYLOAD),
+			 seg_payload_max(&s->m), &msg);
+	if (r < 0)
+		return r;
+	/* Relaxed: private words, atomic only for mdbus_view_msg()'s loads. */
+	atomic_store_explicit(&s->view_slot[SLOT_W_TS], msg.ts_ns,
+			      memory_order_relaxed);
+	atomic_store_explicit(&s->view_slot[SLOT_W_META],
+			      (uint64_t)msg.size | (uint64_t)msg.type << 32,
+			      memory_order_relaxed);
+	view_set(s, v, msg.seq, msg.lost, 1, (const void *)s->view_slot);
+	s->view_copied = 1;
+	return 1;
+}
+
+MDBUS_EXPORT int mdbus_sub_peek(mdbus_sub_t *s, struct mdbus_view *v,
+				unsigned max)
+{
+	unsigned n;
+	int r;
+
+	if (max == 0)
+		return -EINVAL;
+	if (s->view_copied) {
+		if (s->view_count && s->pos == s->view_seq + 1) {
+			/* still held: given again */
+			view_set(s, v, s->view_seq, s->view_lost, 1,
+				 (const void *)s->view_slot);
+			return 1;
+		}
+		s->view_copied = 0; /* read past by another call */
+	}
+	s->view_count = 0;
+	r = check_evicted(s);
+	if (r < 0)
+		return r;
+	n = s->replaying || s->skip_before_ns ? 0 : view_run(s, max);
+	if (n == 0) {
+		r = view_copy(s, v);
+		return r == -EAGAIN ? 0 : r;
+	}
+	view_set(s, v, s->pos, s->pending_lost, n,
+		 (const void *)seg_slot(&s->m, s->pos));
+	return (int)n;
+}
+
+/*
+ * How many of a view's first `used` messages the producer overwrote
+ * while it was held: always a prefix (it writes the slots in order), so
+ * the first slot whose stamp still says its message ends it. A read of
+ * the view that met any word of a later message makes the stamp that
+ * the producer wrote over the view's first slot before it visible here.
+ */
+static unsigned view_torn(const struct mdbus_sub *s, uint64_t seq,
+			  unsigned used)
+{
+	unsigned k;
+
+	/* Orders the caller's reads of the view before the loads below;
+	 * pairs with the producer's release fence after it stamped
+	 * writing(n) (step 1), as poll_once()'s re-check. */
+	atomic_thread_fence(memory_order_acquire);
+	for (k = 0; k < used; k++)
+		if (atomic_load_explicit(&seg_slot(&s->m, seq + k)[SLOT_W_STAMP],
+					 memory_order_relaxed) ==
+		    stamp_complete(seq + k))
+			break;
+	return k;
+}
+
+MDBUS_EXPORT int mdbus_sub_release(mdbus_sub_t *s, const struct mdbus_view *v,
+				   unsigned used)
+{
+	uint64_t from = s->pos;
+	unsigned torn;
+
+	if (!s->view_count || v->seq != s->view_seq || used > s->view_count)
+		return -EINVAL;
+	if (s->view_copied) {
+		if (s->pos != s->view_seq + 1)
+			return -EINVAL;
+		if (used) {
+			s->view_copied = 0;
+			s->view_count = 0;
+		}
+		return 0;
+	}
+	if (s->pos != s->view_seq)
+		return -EINVAL;
+	if (used == 0)
+		return 0;
+	torn = view_torn(s, s->view_seq, used);
+	s->pos = s->view_seq + used;
+	s->pending_lost = 0; /* handed over with the view's first message */
+	s->view_count = 0;
+	if (torn) { /* as take_back(): lost, not in a next msg.lost */
+		s->lost += torn;
+		if (s->entry >= 0) /* relaxed: statistics only (layout.h) */
+			atomic_store_explicit(&s->m.table[s->entry].lost, s->lost,
+					      memory_order_relaxed);
+	}
+	if (check_evicted(s) == 0)
+		publish_position(s);
+	/* As mdbus_sub_poll(): hold_back() once a call that passed a
+	 * HOLD_EVERY-th position. */
+	if ((s->pos & ~(uint64_t)(HOLD_EVERY - 1)) !=
+	    (from & ~(uint64_t)(HOLD_EVERY - 1)))
+		(void)hold_back(s);
+	return (int)torn;
+}
+
 /* A reader whose publisher is not active looks, every NAME_CHECK_NS,
  * whether the channel's name still refers to its file: a segment removed
  * and made again by a new publisher leaves ours orphaned, and nobody marks
@@ -1654,6 +1842,8 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 	fresh.start_seq = seq;
 	fresh.start_time_ns = seq;
 	fresh.rp = NULL;
+	fresh.view_count = 0; /* a view of before: released by nothing */
+	fresh.view_copied = 0;
 	r = map_current(&fresh);
 	if (r < 0)
 		return r;
@@ -1722,6 +1912,7 @@ MDBUS_EXPORT void mdbus_sub_close(mdbus_sub_t *s)
 	detach(s);
 	replay_close(s->rp);
 	free(s->scratch);
+	free(s->view_slot);
 	free(s->archive_dir);
 	free(s->owner);
 	free(s->dir);

@@ -107,20 +107,8 @@ static int publisher(void *arg)
 {
 	enum mdbus_mode mode = (enum mdbus_mode)(intptr_t)arg;
 	struct mdbus_pub_config c = config(mode);
-	unsigned char buf[PMAX];
-	mdbus_pub_t *p;
-	uint64_t n;
-	int r;
 
-	p = tu_pub_open(channel(mode), &c);
-	atomic_store(&sh->ready, 1);
-	tu_await(&sh->ready, 2, 30, "reader");
-	for (n = 0; n < N; n++) {
-		while ((r = tu_publish_seq(p, n, buf, 0, PMAX)) == MDBUS_EBACKPRESSURE)
-			;
-		TU_CHECK_RC(r, 0);
-	}
-	mdbus_pub_close(p);
+	tu_publish_flood(channel(mode), &c, &sh->ready, N, PMAX);
 	return 0;
 }
 

@@ -258,6 +258,31 @@ static inline int tu_publish_seq(mdbus_pub_t *p, uint64_t seq, void *buf,
 	return mdbus_pub_publish(p, tu_type_for(seq), buf, n, seq + 1);
 }
 
+/* A publisher process's work: opens channel with *cfg, sets *ready to 1,
+ * waits for the reader to set it to 2, then publishes messages 0 to n - 1
+ * by tu_publish_seq() (sizes up to max bytes, at most 256), each retried
+ * while the ring is full (lossless). Fails the test on error. */
+static inline void tu_publish_flood(const char *channel,
+				    const struct mdbus_pub_config *cfg,
+				    _Atomic uint32_t *ready, uint64_t n,
+				    size_t max)
+{
+	unsigned char buf[256];
+	mdbus_pub_t *p = tu_pub_open(channel, cfg);
+	uint64_t i;
+	int r;
+
+	TU_CHECK(max <= sizeof(buf));
+	atomic_store(ready, 1);
+	tu_await(ready, 2, 30, "reader");
+	for (i = 0; i < n; i++) {
+		while ((r = tu_publish_seq(p, i, buf, 0, max)) == MDBUS_EBACKPRESSURE)
+			;
+		TU_CHECK_RC(r, 0);
+	}
+	mdbus_pub_close(p);
+}
+
 /* Checks a message published by tu_publish_seq(): payload, size, type and
  * timestamp. Returns NULL when it is right, else a static description. */
 static inline const char *tu_msg_bad(const struct mdbus_msg *m,

@@ -1,0 +1,383 @@
+/*
+ * t_view.c - mdbus_sub_peek(), mdbus_view_msg(), mdbus_sub_release():
+ * messages read in place in views, checked once per view.
+ *
+ * Overwrite mode: a publisher process sends N self-verifying messages
+ * into a 64-slot ring while the reader takes views of up to 16, reads
+ * every message of each, and every 20th view dawdles 5 us before its
+ * reads or before its release, so the producer overwrites slots under
+ * it. Each release says
+ * how many of the view's first messages were overwritten: every message
+ * read torn must be among them (never one after them: a producer
+ * overwrites in order), and every sequence number is accounted for
+ * exactly once: kept, reported torn, or counted in msg.lost, in order.
+ * Lossless mode: nothing torn or lost, every payload right. Each with
+ * blocks of 16 slots (a view ends at a block's end) and one block of 64
+ * (a whole page: a view ends at the ring's end).
+ *
+ * Then exact cases in one process: views cut by max, by a block's end
+ * and by the ring's end, given again until released, released in part;
+ * the first 3 of a view of 10 overwritten while held (release says 3,
+ * mdbus_sub_lost() and the entry's lost 3, no loss event, the position
+ * and the entry's read_num past the view); a lap met by a peek (a copied
+ * view of one message, carrying the loss, given again until released);
+ * lossless positions; every misuse -EINVAL (a view released twice, too
+ * far, after a read or a reopen).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "mdbus.h"
+#include "layout.h"
+#include "testutil.h"
+
+#define N 30000u
+#define PMAX 40
+#define VIEW_MAX 16
+
+struct shared {
+	_Atomic uint32_t ready;
+};
+
+static struct shared *sh;
+static uint32_t spb; /* slots per block: 16 (4 blocks) or 64 (1) */
+
+static struct mdbus_pub_config config(enum mdbus_mode mode)
+{
+	return tu_config(64, spb, 64 / spb, mode);
+}
+
+/* view.ow16, view.ll64, ... */
+static const char *channel(enum mdbus_mode mode)
+{
+	static char name[16];
+
+	snprintf(name, sizeof(name), "view.%s%u", mode ? "ll" : "ow", spb);
+	return name;
+}
+
+static int publisher(void *arg)
+{
+	enum mdbus_mode mode = (enum mdbus_mode)(intptr_t)arg;
+	struct mdbus_pub_config c = config(mode);
+
+	tu_publish_flood(channel(mode), &c, &sh->ready, N, PMAX);
+	return 0;
+}
+
+/* A pause without a syscall: the producer runs on meanwhile. */
+static void spin_us(unsigned us)
+{
+	uint64_t end = tu_now_ns() + us * 1000ULL;
+
+	while (tu_now_ns() < end)
+		;
+}
+
+struct tally {
+	uint64_t next; /* the sequence expected next */
+	uint64_t kept, torn, lost, views;
+};
+
+/* One view: every message read and checked, then released; `dawdle` 1
+ * pauses before the reads, 2 before the release. */
+static void take_view(mdbus_sub_t *s, struct tally *t, int dawdle)
+{
+	unsigned char copy[VIEW_MAX][PMAX];
+	const char *bad[VIEW_MAX];
+	struct mdbus_view v;
+	struct mdbus_msg m;
+	unsigned i;
+	int r = mdbus_sub_peek(s, &v, VIEW_MAX), torn;
+
+	if (r < 0)
+		tu_fail("mdbus_sub_peek: %s", mdbus_strerror(r));
+	if (r == 0)
+		return;
+	TU_CHECK(r <= VIEW_MAX && (unsigned)r == v.count);
+	if (v.seq != t->next + v.lost)
+		tu_fail("view at %llu after %llu with %llu lost",
+			(unsigned long long)v.seq, (unsigned long long)t->next,
+			(unsigned long long)v.lost);
+	if (dawdle == 1)
+		spin_us(5);
+	for (i = 0; i < v.count; i++) {
+		const void *payload = mdbus_view_msg(&v, i, &m);
+
+		TU_CHECK_EQ(m.seq, v.seq + i);
+		TU_CHECK_EQ(m.lost, i ? 0 : v.lost);
+		TU_CHECK(m.size <= PMAX);
+		memcpy(copy[i], payload, m.size);
+		bad[i] = tu_msg_bad(&m, copy[i], 0, PMAX);
+	}
+	if (dawdle == 2)
+		spin_us(5);
+	torn = mdbus_sub_release(s, &v, v.count);
+	if (torn < 0 || (unsigned)torn > v.count)
+		tu_fail("mdbus_sub_release: %d", torn);
+	for (i = (unsigned)torn; i < v.count; i++)
+		if (bad[i])
+			tu_fail("not reported torn (%d of %u were): %s", torn,
+				v.count, bad[i]);
+	TU_CHECK_EQ(mdbus_sub_position(s), v.seq + v.count);
+	t->kept += v.count - (unsigned)torn;
+	t->torn += (unsigned)torn;
+	t->lost += v.lost;
+	t->next = v.seq + v.count;
+	t->views++;
+}
+
+static void run(enum mdbus_mode mode)
+{
+	const char *ch = channel(mode);
+	struct mdbus_pub_config c = config(mode);
+	struct tally t = { 0 };
+	mdbus_sub_t *s;
+	pid_t kid;
+
+	mdbus_pub_close(tu_pub_open(ch, &c)); /* exists before the reader */
+	atomic_store(&sh->ready, 0);
+	kid = tu_spawn(publisher, (void *)(intptr_t)mode);
+	tu_await(&sh->ready, 1, 30, "publisher");
+	s = tu_sub_open(ch, "viewer", MDBUS_START_LATEST, 0, MDBUS_WAIT_SPIN);
+	t.next = mdbus_sub_position(s);
+	atomic_store(&sh->ready, 2);
+	while (t.next < N)
+		take_view(s, &t, mode == MDBUS_MODE_LOSSLESS || t.views % 20 ? 0 :
+				 t.views % 40 ? 1 : 2);
+	TU_CHECK_EQ(t.next, N);
+	TU_CHECK_EQ(t.kept + t.torn + t.lost, N);
+	TU_CHECK_EQ(mdbus_sub_lost(s), t.torn + t.lost);
+	if (mode == MDBUS_MODE_LOSSLESS)
+		TU_CHECK_EQ(t.torn + t.lost, 0);
+	else
+		TU_CHECK(t.torn > 0 && t.lost > 0); /* the dawdling was overrun */
+	tu_note("%s: %llu kept, %llu torn, %llu lost, %llu views", ch,
+		(unsigned long long)t.kept, (unsigned long long)t.torn,
+		(unsigned long long)t.lost, (unsigned long long)t.views);
+	tu_wait_ok(kid, 60, "publisher");
+	mdbus_sub_close(s);
+}
+
+/* ------------------------------------------ exact, in one process */
+
+struct exact {
+	mdbus_pub_t *p;
+	mdbus_sub_t *s;
+	const struct seg_consumer *e; /* the reader's entry */
+	uint64_t w;                   /* published so far */
+	const char *slot0;            /* slot 0 in the reader's mapping */
+};
+
+/* Where message seq's slot is in the reader's mapping: blocks of spb
+ * 64-byte slots, each block page aligned. */
+static const char *slot_at(const struct exact *x, uint64_t seq)
+{
+	uint64_t slot = seq % 64;
+
+	return x->slot0 + slot / spb * 4096 + slot % spb * 64;
+}
+
+static void pub_to(struct exact *x, uint64_t to)
+{
+	unsigned char buf[PMAX];
+
+	for (; x->w < to; x->w++)
+		TU_CHECK_RC(tu_publish_seq(x->p, x->w, buf, 0, PMAX), 0);
+}
+
+/* A channel of 64 slots in blocks of spb, `first` messages published, a
+ * reader registered at the oldest. */
+static void exact_open(struct exact *x, const char *name, enum mdbus_mode mode,
+		       uint64_t first)
+{
+	struct mdbus_pub_config c = config(mode);
+	char ch[32];
+	size_t len;
+	void *tab;
+
+	snprintf(ch, sizeof ch, "%s%u", name, spb);
+	memset(x, 0, sizeof *x);
+	x->p = tu_pub_open(ch, &c);
+	pub_to(x, first);
+	x->s = tu_sub_open(ch, "exact", MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	tab = tu_map_file(tu_table_path(ch), &len);
+	for (unsigned i = 0; i < c.max_consumers && !x->e; i++)
+		if (!strcmp((const char *)tu_entry(tab, i)->name, "exact"))
+			x->e = tu_entry(tab, i);
+	TU_CHECK(x->e != NULL); /* mapped until the test ends */
+}
+
+static void exact_close(struct exact *x)
+{
+	mdbus_sub_close(x->s);
+	mdbus_pub_close(x->p);
+}
+
+/* A peek of up to max gives messages from..from + count - 1, the first
+ * with `lost` lost, each whole; a copied view (not the ring's) when
+ * `copied`. */
+static void peeked(struct exact *x, struct mdbus_view *v, unsigned max,
+		   uint64_t from, unsigned count, uint64_t lost, int copied)
+{
+	struct mdbus_msg m;
+	const char *bad;
+
+	TU_CHECK_RC(mdbus_sub_peek(x->s, v, max), (int)count);
+	if (!x->slot0 && !copied && from == 0)
+		x->slot0 = v->base;
+	/* the ring's own slots, or the library's copy: nowhere in them */
+	if (copied)
+		TU_CHECK(count == 1 && ((const char *)v->base < x->slot0 ||
+					(const char *)v->base >= slot_at(x, 63) + 64));
+	else if (x->slot0)
+		TU_CHECK((const char *)v->base == slot_at(x, from));
+	TU_CHECK_EQ(v->seq, from);
+	TU_CHECK_EQ(v->count, count);
+	TU_CHECK_EQ(v->lost, lost);
+	TU_CHECK_EQ(v->stride, 64);
+	TU_CHECK_EQ(v->payload_max, 64 - MDBUS_SLOT_HEADER);
+	for (unsigned i = 0; i < count; i++) {
+		const void *payload = mdbus_view_msg(v, i, &m);
+
+		TU_CHECK_EQ(m.seq, from + i);
+		TU_CHECK_EQ(m.lost, i ? 0 : lost);
+		if ((bad = tu_msg_bad(&m, payload, 0, PMAX)))
+			tu_fail("%s", bad);
+	}
+}
+
+/* The reader's position, its entry's read_num, its losses. */
+static void at(const struct exact *x, uint64_t pos, uint64_t lost,
+	       uint64_t events)
+{
+	TU_CHECK_EQ(mdbus_sub_position(x->s), pos);
+	TU_CHECK_EQ(atomic_load(&x->e->read_num), pos);
+	TU_CHECK_EQ(mdbus_sub_lost(x->s), lost);
+	TU_CHECK_EQ(atomic_load(&x->e->lost), lost);
+	TU_CHECK_EQ(mdbus_sub_loss_events(x->s), events);
+}
+
+static void exact(void)
+{
+	unsigned char buf[PMAX];
+	struct mdbus_view v, v2;
+	struct mdbus_msg m;
+	struct exact x;
+
+	/* nothing there; max 0; release without a view */
+	exact_open(&x, "vx.none", MDBUS_MODE_OVERWRITE, 0);
+	TU_CHECK_RC(mdbus_sub_peek(x.s, &v, 16), 0);
+	TU_CHECK_RC(mdbus_sub_peek(x.s, &v, 0), -EINVAL);
+	memset(&v, 0, sizeof v);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 0), -EINVAL);
+	exact_close(&x);
+
+	/* 10 there: a view of 4 (max), given again until released, a
+	 * second peek sees more; released in part, the rest again */
+	exact_open(&x, "vx.part", MDBUS_MODE_OVERWRITE, 10);
+	peeked(&x, &v, 4, 0, 4, 0, 0);
+	peeked(&x, &v, 100, 0, 10, 0, 0);
+	at(&x, 0, 0, 0);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 11), -EINVAL); /* > count */
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 0), 0);
+	at(&x, 0, 0, 0);
+	peeked(&x, &v, 100, 0, 10, 0, 0);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 4), 0);
+	at(&x, 4, 0, 0);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 4), -EINVAL); /* released */
+	peeked(&x, &v, 100, 4, 6, 0, 0);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 6), 0);
+	at(&x, 10, 0, 0);
+	TU_CHECK_RC(mdbus_sub_peek(x.s, &v, 100), 0);
+	/* a read between the peek and the release: the view is stale */
+	pub_to(&x, 12);
+	peeked(&x, &v, 100, 10, 2, 0, 0);
+	TU_CHECK_RC(mdbus_sub_try_read(x.s, buf, sizeof buf, &m), 0);
+	TU_CHECK_EQ(m.seq, 10);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 1), -EINVAL);
+	at(&x, 11, 0, 0);
+	/* a reopen in the same segment keeps the position, not the view */
+	peeked(&x, &v, 100, 11, 1, 0, 0);
+	TU_CHECK_RC(mdbus_sub_reopen(x.s, MDBUS_START_LATEST, 0), 0);
+	TU_CHECK_EQ(mdbus_sub_position(x.s), 11);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 1), -EINVAL);
+	exact_close(&x);
+
+	/* a view ends at its block's end (blocks of 16), else at the ring's
+	 * (one block of 64): 70 published, the reader at 10 after its
+	 * first view */
+	exact_open(&x, "vx.end", MDBUS_MODE_OVERWRITE, 10);
+	peeked(&x, &v, 100, 0, 10, 0, 0);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 10), 0);
+	pub_to(&x, 70);
+	for (uint64_t pos = 10; pos < 70;) {
+		uint64_t end = (pos / spb + 1) * spb; /* a block's, the ring's */
+
+		if (end > 70)
+			end = 70;
+		peeked(&x, &v, 100, pos, (unsigned)(end - pos), 0, 0);
+		TU_CHECK_RC(mdbus_sub_release(x.s, &v, v.count), 0);
+		pos = end;
+	}
+	at(&x, 70, 0, 0);
+	exact_close(&x);
+
+	/* the first 3 of a view of 10 overwritten while it is held (64 to
+	 * 66 written over slots 0 to 2): release says 3, counted lost, no
+	 * loss event, nothing in a next msg.lost; 3 to 9 were whole */
+	exact_open(&x, "vx.torn", MDBUS_MODE_OVERWRITE, 10);
+	peeked(&x, &v, 100, 0, 10, 0, 0);
+	pub_to(&x, 67);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 10), 3);
+	at(&x, 10, 3, 0);
+	peeked(&x, &v, 100, 10, spb == 64 ? 54 : 6, 0, 0);
+	exact_close(&x);
+
+	/* the same, 5 overwritten, 3 used: 3 torn, the position at 3; the
+	 * next peek meets 67 in slot 3 (lapped): a copied view of message
+	 * 5 with 2 lost (slot 5 is the oldest whole one), given again until
+	 * released */
+	exact_open(&x, "vx.lap", MDBUS_MODE_OVERWRITE, 10);
+	peeked(&x, &v, 100, 0, 10, 0, 0);
+	pub_to(&x, 69);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 3), 3);
+	at(&x, 3, 3, 0);
+	peeked(&x, &v, 100, 5, 1, 2, 1);
+	at(&x, 6, 5, 1); /* the copy is taken: the position past it */
+	peeked(&x, &v2, 100, 5, 1, 2, 1);
+	TU_CHECK(v2.base == v.base);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v2, 0), 0);
+	peeked(&x, &v2, 100, 5, 1, 2, 1);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v2, 2), -EINVAL);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v2, 1), 0);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v2, 1), -EINVAL);
+	/* 6 on: slots 5 to 63 hold their first messages still */
+	peeked(&x, &v, 100, 6, spb == 64 ? 58 : 10, 0, 0);
+	exact_close(&x);
+
+	/* lossless: the entry's read_num moves at each release only */
+	exact_open(&x, "vx.ll", MDBUS_MODE_LOSSLESS, 10);
+	peeked(&x, &v, 100, 0, 10, 0, 0);
+	at(&x, 0, 0, 0);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 7), 0);
+	at(&x, 7, 0, 0);
+	peeked(&x, &v, 100, 7, 3, 0, 0);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 3), 0);
+	at(&x, 10, 0, 0);
+	exact_close(&x);
+	tu_note("exact cases, blocks of %u slots: cuts, again, in part, torn, "
+		"lapped, lossless, misuse", spb);
+}
+
+int main(void)
+{
+	tu_init("t_view", 120);
+	sh = tu_shared(sizeof *sh);
+	for (spb = 16; spb <= 64; spb *= 4) {
+		run(MDBUS_MODE_OVERWRITE);
+		run(MDBUS_MODE_LOSSLESS);
+		exact();
+	}
+	return 0;
+}
