@@ -477,7 +477,8 @@ int mdbus_sub_peek(mdbus_sub_t *sub, struct mdbus_view *view, unsigned max);
 
 /* Message i (< view->count) of a view: fills *msg (msg->lost is the
  * view's loss for message 0, else 0) and returns its payload, msg->size
- * bytes, valid until the view is released. In overwrite mode the
+ * bytes, valid until the view is released or the handle reopened or
+ * closed. In overwrite mode the
  * producer may be writing over a message while you read it:
  * mdbus_sub_release() says whether it did, and until then treat what you
  * read as not yet checked (copy it out, or be ready to undo). The slot

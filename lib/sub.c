@@ -1874,6 +1874,11 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 	fresh.gap_pos = fresh.pos;
 	fresh.empty_tries = 0;
 	ahead_forget(&fresh);
+	/* sized by the old segment's slots: made again at first use */
+	free(fresh.scratch);
+	fresh.scratch = NULL;
+	free(fresh.view_slot);
+	fresh.view_slot = NULL;
 	detach(s);
 	if (!took)
 		replay_close(s->rp);

@@ -356,6 +356,35 @@ static void exact(void)
 	peeked(&x, &v, 100, 6, spb == 64 ? 58 : 10, 0, 0);
 	exact_close(&x);
 
+	/* a reopen onto the channel made again with 256-byte slots: the
+	 * next copied view (of a lap) holds a 232-byte message, in a buffer
+	 * of the new size, not the one a 64-byte slot's copy had (ASan) */
+	if (spb == 16) {
+		struct mdbus_pub_config big = tu_config(256, 16, 4,
+							MDBUS_MODE_OVERWRITE);
+		unsigned char payload[256 - MDBUS_SLOT_HEADER];
+		uint64_t n;
+
+		exact_open(&x, "vx.grow", MDBUS_MODE_OVERWRITE, 10);
+		pub_to(&x, 100);
+		peeked(&x, &v, 100, 36, 1, 36, 1);
+		TU_CHECK_RC(mdbus_sub_release(x.s, &v, 1), 0);
+		mdbus_pub_close(x.p);
+		big.flags |= MDBUS_PUB_REPLACE;
+		x.p = tu_pub_open("vx.grow16", &big);
+		TU_CHECK_RC(mdbus_sub_reopen(x.s, MDBUS_START_OLDEST, 0), 0);
+		for (n = 0; n < 100; n++)
+			TU_CHECK_RC(tu_publish_seq(x.p, n, payload, sizeof payload,
+						   sizeof payload), 0);
+		TU_CHECK_RC(mdbus_sub_peek(x.s, &v, 100), 1); /* lapped: a copy */
+		TU_CHECK_EQ(v.seq, 36);
+		TU_CHECK(mdbus_view_msg(&v, 0, &m) != NULL);
+		TU_CHECK_EQ(m.size, sizeof payload);
+		TU_CHECK(!tu_msg_bad(&m, mdbus_view_msg(&v, 0, &m), sizeof payload,
+				     sizeof payload));
+		exact_close(&x);
+	}
+
 	/* lossless: the entry's read_num moves at each release only */
 	exact_open(&x, "vx.ll", MDBUS_MODE_LOSSLESS, 10);
 	peeked(&x, &v, 100, 0, 10, 0, 0);
