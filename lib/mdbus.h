@@ -470,7 +470,9 @@ struct mdbus_view {
  * the end of a block of slots) and its messages are checked once, by
  * mdbus_sub_release(); anything else (reading the archive, a start time
  * to reach, a lap to count, an odd slot) gives a view of one message
- * copied out, always whole. Returns the number of messages in the view
+ * copied out, always whole, and taken by the peek (the position is past
+ * it at once: a read before the release goes on after it, and the view
+ * comes again until released). Returns the number of messages in the view
  * (0: nothing ready), or a negative code as mdbus_sub_try_read() returns
  * it, or -EINVAL for max 0. Never waits for a message. No syscall. */
 int mdbus_sub_peek(mdbus_sub_t *sub, struct mdbus_view *view, unsigned max);
@@ -494,10 +496,6 @@ static inline const void *mdbus_view_msg(const struct mdbus_view *view,
 	 * mdbus_sub_release()'s check orders and vouches for them. */
 	uint64_t meta = __atomic_load_n(&slot[2], __ATOMIC_RELAXED);
 
-	/* a reader catching up asks for its lines ahead, across pages */
-	if (i + 16 < view->count)
-		__builtin_prefetch((const unsigned char *)slot +
-				   16 * (size_t)view->stride, 0, 3);
 	msg->seq = view->seq + i;
 	msg->ts_ns = __atomic_load_n(&slot[1], __ATOMIC_RELAXED);
 	msg->lost = i == 0 ? view->lost : 0;

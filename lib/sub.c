@@ -36,7 +36,6 @@
 				   ahead, */
 #define POLL_BEHIND HOLD_DEFAULT /* by a reader more than this far behind, */
 #define POLL_AHEAD_MAX 64 /* in a poll of at least this many */
-#define VIEW_SCAN 64	/* view_run(): stamps looked at before the count */
 #define HOLD_EVERY 64	/* hold_back() at every position that is a
 			 * multiple of it (a power of two) */
 #define HOLD_AFTER 16384	/* ... holds once the reader read this many
@@ -992,11 +991,12 @@ MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
 }
 
 /*
- * poll_run() of a reader more than POLL_BEHIND messages behind the
- * write count last looked at (at most every HOLD_EVERY positions), in a
- * poll of POLL_AHEAD_MAX or more: each message asks for the slot
- * POLL_AHEAD positions on (a prefetch), while that slot holds a message
- * published by then. A reader catching up takes its lines from the
+ * How many messages from pos on may each ask for the slot POLL_AHEAD
+ * positions on (a prefetch), in a poll or a view of up to max: those of
+ * a reader more than POLL_BEHIND messages behind the write count last
+ * looked at (at most every HOLD_EVERY positions), in a poll or view of
+ * POLL_AHEAD_MAX or more, while that slot holds a message published by
+ * then; else 0. A reader catching up takes its lines from the
  * producer's CPU ahead of need, also across pages, which the hardware's
  * own prefetching does not cross; one near the producer's heels asks for
  * no line (holding back, hold_back()), and one polling a few messages at
@@ -1005,18 +1005,14 @@ MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
  * polling 8 at a time at the heels of single publishes cost each
  * publish 13-22 ns against 7-8, and at every 64 from 32 behind, one
  * such reader fell behind and was lapped (1.06-1.25 M messages of 4 M
- * lost against 0-0.2 M; review of 3119b39). Out of line: inlined into
- * mdbus_sub_poll(), half the gain went. README.md, "Performance".
+ * lost against 0-0.2 M; review of 3119b39). README.md, "Performance".
  */
-static MDBUS_NOINLINE unsigned poll_run(struct mdbus_sub *s,
-					mdbus_msg_handler fn, void *arg,
-					unsigned max, int *stop, int *taken)
+MDBUS_INLINE unsigned ahead_room(struct mdbus_sub *s, unsigned max)
 {
 	uint64_t pos = s->pos, ahead;
-	unsigned n;
 
 	if (max < POLL_AHEAD_MAX)
-		return poll_run_in(s, fn, arg, max, stop, taken, 0);
+		return 0;
 	if (pos - s->ahead_at >= HOLD_EVERY) {
 		/* Relaxed: where to prefetch up to, a hint; no message is
 		 * read by it (the stamps say what is complete). */
@@ -1026,10 +1022,22 @@ static MDBUS_NOINLINE unsigned poll_run(struct mdbus_sub *s,
 	}
 	ahead = s->ahead_w - pos; /* past the count: huge, no prefetch */
 	if (ahead <= POLL_BEHIND || ahead >= s->m.g.capacity)
-		return poll_run_in(s, fn, arg, max, stop, taken, 0);
+		return 0;
 	ahead -= POLL_AHEAD;
-	n = poll_run_in(s, fn, arg, ahead < max ? (unsigned)ahead : max, stop,
-			taken, 1);
+	return ahead < max ? (unsigned)ahead : max;
+}
+
+/* poll_run_in(), asking ahead where ahead_room() says. Out of line:
+ * inlined into mdbus_sub_poll(), half the gain went. */
+static MDBUS_NOINLINE unsigned poll_run(struct mdbus_sub *s,
+					mdbus_msg_handler fn, void *arg,
+					unsigned max, int *stop, int *taken)
+{
+	unsigned ahead = ahead_room(s, max), n;
+
+	if (ahead == 0)
+		return poll_run_in(s, fn, arg, max, stop, taken, 0);
+	n = poll_run_in(s, fn, arg, ahead, stop, taken, 1);
 	if (n == ahead && n < max && !*stop && !*taken)
 		n += poll_run_in(s, fn, arg, max - n, stop, taken, 0);
 	return n;
@@ -1110,6 +1118,8 @@ mdbus_sub_poll(mdbus_sub_t *s, mdbus_msg_handler fn, void *arg, unsigned max)
 	unsigned got = 0, again = 0;
 	int r = 0, stop = 0;
 
+	if (max > INT_MAX) /* the count is returned as an int */
+		max = INT_MAX;
 	r = check_evicted(s);
 	if (r < 0)
 		return r;
@@ -1300,46 +1310,42 @@ mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
 /* ---------------------------------------------------------------- views */
 
 /*
- * mdbus_sub_peek()'s run of the ring: the messages from pos on that are
- * complete, up to max and to the end of pos's block of slots (a view's
- * slots are one slot apart). The first VIEW_SCAN by their stamps, and
- * their sizes checked: a reader at its producer's heels looks at no
- * other line. A run that fills them goes on to the write count: one
- * load for the rest of a catch-up, whose lines the reader then takes
- * once, as it reads them (mdbus_view_msg() asks for them ahead).
- * Returns how many: 0 when the first needs a read's every case (not
- * there, lapped, an odd size).
+ * mdbus_sub_peek()'s run of the ring: the messages from pos on whose
+ * stamps say complete and whose sizes a producer of ours writes, up to
+ * max and to the end of pos's block of slots (a view's slots are one
+ * slot apart). Every stamp is looked at: a write count past a slot does
+ * not make it a message (a skip's markers, doc/protocol.md "Skipping";
+ * review of 973fc36, which took the count's word past 64 of them). A
+ * catch-up asks for its lines ahead (ahead_room()). Returns how many: 0
+ * when the first needs a read's every case (not there, lapped, an odd
+ * size).
  */
-MDBUS_INLINE unsigned view_run(const struct mdbus_sub *s, unsigned max)
+MDBUS_INLINE unsigned view_run(struct mdbus_sub *s, unsigned max)
 {
-	uint64_t pos = s->pos, w, in_block = s->m.g.contiguous ?
+	uint64_t pos = s->pos, in_block = s->m.g.contiguous ?
 		s->m.g.capacity - (pos & (s->m.g.capacity - 1)) :
 		s->m.g.slots_per_block - (pos & (s->m.g.slots_per_block - 1));
 	const _Atomic uint64_t *slot = seg_slot(&s->m, pos);
 	size_t stride = (size_t)1 << s->m.g.slot_shift;
 	uint32_t payload_max = s->m.g.payload_max;
-	unsigned n = in_block < max ? (unsigned)in_block : max, i;
+	unsigned n = in_block < max ? (unsigned)in_block : max, ahead, i;
 
-	for (i = 0; i < n && i < VIEW_SCAN; i++, slot += stride) {
+	ahead = ahead_room(s, n);
+	for (i = 0; i < n; i++, slot += stride) {
+		if (i < ahead) /* a prefetch: nothing loaded in the C sense */
+			__builtin_prefetch((const void *)(slot + POLL_AHEAD * stride),
+					   0, 3);
 		/* Pairs with the producer's release store of complete(n). */
 		if (atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire) !=
 		    stamp_complete(pos + i))
-			return i;
+			break;
 		/* Relaxed: after the stamp's acquire load; release's check
 		 * covers it. */
 		if ((uint32_t)atomic_load_explicit(&slot[SLOT_W_META],
 						   memory_order_relaxed) > payload_max)
-			return i;
+			break;
 	}
-	if (i == n)
-		return n;
-	/* Acquire: pairs with the producer's release store of the count
-	 * (step 4), after the stamps of every message below it. */
-	w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
-	if (w <= pos + i || w - pos > s->m.g.capacity) /* behind the stamps
-		(a batch sealed, not yet counted), or lapping us: those */
-		return i;
-	return w - pos < n ? (unsigned)(w - pos) : n;
+	return i;
 }
 
 /* Fills *v, and the handle's record of the view held. */
@@ -1391,6 +1397,8 @@ MDBUS_EXPORT int mdbus_sub_peek(mdbus_sub_t *s, struct mdbus_view *v,
 
 	if (max == 0)
 		return -EINVAL;
+	if (max > INT_MAX) /* the count is returned as an int */
+		max = INT_MAX;
 	if (s->view_copied) {
 		if (s->view_count && s->pos == s->view_seq + 1) {
 			/* still held: given again */
