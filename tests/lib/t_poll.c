@@ -108,7 +108,7 @@ static int publisher(void *arg)
 	enum mdbus_mode mode = (enum mdbus_mode)(intptr_t)arg;
 	struct mdbus_pub_config c = config(mode);
 
-	tu_publish_flood(channel(mode), &c, &sh->ready, N, PMAX);
+	tu_publish_flood(channel(mode), &c, &sh->ready, N, PMAX, 0, NULL);
 	return 0;
 }
 

@@ -261,21 +261,37 @@ static inline int tu_publish_seq(mdbus_pub_t *p, uint64_t seq, void *buf,
 /* A publisher process's work: opens channel with *cfg, sets *ready to 1,
  * waits for the reader to set it to 2, then publishes messages 0 to n - 1
  * by tu_publish_seq() (sizes up to max bytes, at most 256), each retried
- * while the ring is full (lossless). Fails the test on error. */
+ * while the ring is full (lossless), at most one every pace_ns (a spin;
+ * 0: back to back), skipping skip_at(i) numbers at each i where it is not
+ * 0 (mdbus_pub_skip(), retried the same way; skip_at NULL: none). Fails
+ * the test on error. */
 static inline void tu_publish_flood(const char *channel,
 				    const struct mdbus_pub_config *cfg,
 				    _Atomic uint32_t *ready, uint64_t n,
-				    size_t max)
+				    size_t max, uint64_t pace_ns,
+				    uint64_t (*skip_at)(uint64_t i))
 {
 	unsigned char buf[256];
 	mdbus_pub_t *p = tu_pub_open(channel, cfg);
-	uint64_t i;
+	uint64_t i, k, next = 0;
 	int r;
 
 	TU_CHECK(max <= sizeof(buf));
 	atomic_store(ready, 1);
 	tu_await(ready, 2, 30, "reader");
 	for (i = 0; i < n; i++) {
+		if (pace_ns) {
+			while (tu_now_ns() < next)
+				;
+			next = tu_now_ns() + pace_ns;
+		}
+		if (skip_at && (k = skip_at(i)) != 0) {
+			while ((r = mdbus_pub_skip(p, k)) == MDBUS_EBACKPRESSURE)
+				;
+			TU_CHECK_RC(r, 0);
+			if ((i += k) >= n)
+				break;
+		}
 		while ((r = tu_publish_seq(p, i, buf, 0, max)) == MDBUS_EBACKPRESSURE)
 			;
 		TU_CHECK_RC(r, 0);
