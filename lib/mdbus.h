@@ -458,35 +458,35 @@ struct mdbus_view {
 	uint32_t count;       /* messages in the view, >= 1 */
 	uint32_t stride;      /* bytes from one message's slot to the next */
 	uint32_t payload_max; /* the most payload a slot carries */
-	uint32_t reserved;
+	uint32_t reserved;    /* 0 */
 	const void *base;     /* the first message's slot */
 };
 
 /* Up to max messages from the reader's position on, in place (Aeron's
- * block poll, Chronicle's read in place): *view holds them, and nothing
- * moves until mdbus_sub_release(); a second peek before it returns the
- * same messages (and more if more came). Where the reader is in the ring
- * and messages are there, the view is the ring's slots (at most up to
- * the end of a block of slots) and its messages are checked once, by
- * mdbus_sub_release(); anything else (reading the archive, a start time
- * to reach, a lap to count, an odd slot) gives a view of one message
- * copied out, always whole, and taken by the peek (the position is past
- * it at once: a read before the release goes on after it, and the view
- * comes again until released). Returns the number of messages in the view
- * (0: nothing ready), or a negative code as mdbus_sub_try_read() returns
- * it, or -EINVAL for max 0. Never waits for a message. No syscall. */
+ * block poll, Chronicle's read in place). Where the reader is in the
+ * ring and messages are there, *view is the ring's slots (up to the end
+ * of their block of slots at most), nothing moves until
+ * mdbus_sub_release() checks them, and a second peek before it gives the
+ * same messages (and more if more came). Anything else (reading the
+ * archive, a start time to reach, a lap to count, an odd slot) gives a
+ * view of one message copied out with every check of a read, always
+ * whole, and taken by the peek: the position is past it at once, a read
+ * before the release goes on after it, and a peek gives the same view
+ * again until it is released. Returns the number of messages in the
+ * view (0: nothing ready), or a negative code as mdbus_sub_try_read()
+ * returns it, or -EINVAL for max 0. Never waits for a message. No
+ * syscall. */
 int mdbus_sub_peek(mdbus_sub_t *sub, struct mdbus_view *view, unsigned max);
 
 /* Message i (< view->count) of a view: fills *msg (msg->lost is the
  * view's loss for message 0, else 0) and returns its payload, msg->size
  * bytes, valid until the view is released or the handle reopened or
- * closed. In overwrite mode the
- * producer may be writing over a message while you read it:
- * mdbus_sub_release() says whether it did, and until then treat what you
- * read as not yet checked (copy it out, or be ready to undo). The slot
- * words are read as doc/protocol.md lays them out (MDBUS_LAYOUT_MAJOR).
- * No size read beyond the slot: a size above view->payload_max (no
- * producer of ours writes one) comes back as payload_max. */
+ * closed. In overwrite mode the producer may write over a message while
+ * you read it: mdbus_sub_release() says whether it did, and until then
+ * treat what you read as unchecked (copy it out, or be ready to undo).
+ * Reads the slot's words as doc/protocol.md lays them out
+ * (MDBUS_LAYOUT_MAJOR); never a size above view->payload_max (no
+ * producer of ours writes one: it comes back as payload_max). */
 static inline const void *mdbus_view_msg(const struct mdbus_view *view,
 					 unsigned i, struct mdbus_msg *msg)
 {
@@ -507,16 +507,14 @@ static inline const void *mdbus_view_msg(const struct mdbus_view *view,
 
 /* Ends a view: the reader's position moves past its first `used`
  * messages (0 to view->count; the rest come again at the next peek).
- * Returns how many of those first `used` were overwritten by the
- * producer while the view was held, k >= 0: always its first k (a
- * producer overwrites in order), counted lost as mdbus_sub_poll()'s
- * messages taken back; discard what you took from them. 0 in lossless
- * mode while registered (the producer waits for the position) and for
- * a copied view. Or
- * -EINVAL: used above the view's count, or a view that is not the
- * reader's current one (a read, a poll or a reopen since the peek, or
- * released already). The
- * position goes to the shared table as a poll's does. It may pause to
+ * Returns how many of those the producer overwrote while the view was
+ * held, k >= 0: always the first k (a producer overwrites in order),
+ * counted lost as mdbus_sub_poll()'s messages taken back: discard what
+ * you took from them. 0 in lossless mode while registered (the producer
+ * waits for the position) and for a copied view. -EINVAL for used above
+ * the view's count, or a view that is not the reader's current one (a
+ * read, a poll or a reopen since the peek, or released already). The
+ * position goes to the shared table as a poll's does; it may pause to
  * hold back, as a poll may. No syscall. */
 int mdbus_sub_release(mdbus_sub_t *sub, const struct mdbus_view *view,
 		      unsigned used);
