@@ -17,18 +17,22 @@
 #define CSV_FIELDS_MAX 8
 #define MS_NS 1000000ULL
 
-static int add_digit(int64_t *v, int digit)
+/* *v * 10 + digit into *v when it is at most max. */
+static int add_digit(uint64_t *v, int digit, uint64_t max)
 {
-	if (*v > (INT64_MAX - digit) / 10)
+	if (*v > (max - (uint64_t)digit) / 10)
 		return -1;
-	*v = *v * 10 + digit;
+	*v = *v * 10 + (uint64_t)digit;
 	return 0;
 }
 
+/* The magnitude is read up to 2^63 when negative: INT64_MIN, which mdsub
+ * prints as -92233720368.54775808, is read back (mdpub.conf(5), "CSV
+ * columns": its CSV "publishes the message it shows"). */
 int lines_parse_fixed(const char *text, int64_t *out)
 {
 	int neg = *text == '-', digits = 0, decimals = -1;
-	int64_t v = 0;
+	uint64_t v = 0, max = (uint64_t)INT64_MAX + (uint64_t)neg;
 	const char *p = text + (neg || *text == '+');
 
 	for (; *p; p++) {
@@ -45,14 +49,14 @@ int lines_parse_fixed(const char *text, int64_t *out)
 			continue;
 		}
 		decimals += decimals >= 0;
-		if (add_digit(&v, *p - '0') < 0)
+		if (add_digit(&v, *p - '0', max) < 0)
 			return -1;
 	}
 	for (decimals = decimals < 0 ? 0 : decimals; decimals < FIXED_DECIMALS;
 	     decimals++)
-		if (add_digit(&v, 0) < 0)
+		if (add_digit(&v, 0, max) < 0)
 			return -1;
-	*out = neg ? -v : v;
+	*out = neg && v ? -(int64_t)(v - 1) - 1 : (int64_t)v;
 	return digits ? 0 : -1;
 }
 

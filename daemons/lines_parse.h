@@ -52,7 +52,8 @@ int lines_mdsub_row(const char *line);
  * malformed ones; not channel, seq, ts_ns, lost). Modified in place. */
 int lines_parse_mdsub(char *line, struct line_msg *out, const char **why);
 
-/* A decimal number ("-12.5") as fixed point with 8 decimals. 0 or -1. */
+/* A decimal number ("-12.5") as fixed point with 8 decimals, from
+ * -92233720368.54775808 to 92233720368.54775807 (int64). 0 or -1. */
 int lines_parse_fixed(const char *text, int64_t *out);
 
 #endif /* MDPUB_LINES_PARSE_H */

@@ -5,7 +5,7 @@
  * at most 4096 bytes). The first byte picks the fixed-point reader
  * alone, a CSV line or a Binance JSON line. Invariants: a price or quantity is taken only as
  * [+-]DIGITS[.DIGITS] (or .DIGITS) with at most 8 significant decimals,
- * fitting int64 at 1e-8, and equals its exact value; a Q/T line's integer
+ * fitting int64 at 1e-8 (INT64_MIN too), and equals its exact value; a Q/T line's integer
  * columns (EXCH_NS, TRADE_ID) are taken only as decimal digits or empty
  * (mdpub.conf(5): "no spaces", times in nanoseconds); a JSON trade's
  * id is the "t" of the line, not another number (mdpub.conf(5): "a t
@@ -55,7 +55,7 @@ static int fixed_ref(const char *s, int64_t *out)
 		return -1;
 	for (dec = dec < 0 ? 0 : dec; dec < 8; dec++)
 		v *= 10;
-	if (v > INT64_MAX)
+	if (v > (__int128)INT64_MAX + neg)
 		return -1;
 	*out = (int64_t)(neg ? -v : v);
 	return 0;

@@ -34,6 +34,9 @@ static void test_fixed(void **state)
 		{".5", 0, E8 / 2},
 		{"92233720368.54775807", 0, INT64_MAX},
 		{"92233720368.54775808", -1, 0},
+		/* INT64_MIN, as mdsub prints it: was refused */
+		{"-92233720368.54775808", 0, INT64_MIN},
+		{"-92233720368.54775809", -1, 0},
 		{"1.000000001", -1, 0},
 		{"", -1, 0},
 		{"-", -1, 0},
@@ -164,6 +167,9 @@ static void test_mdsub_csv(void **state)
 			     ",,,,,,,64,0", &m, &why), LINE_OK);
 	assert_int_equal(m.u.quote.bid_px, 10025000000LL);
 	assert_int_equal(m.u.quote.recv_ns, 2);
+	assert_int_equal(csv("c,0,9,quote,AAPL,1,2,-92233720368.54775808,100,"
+			     "100.26,200.5,,,,,,,,,,,,,,,,64,0", &m, &why), LINE_OK);
+	assert_int_equal(m.u.quote.bid_px, INT64_MIN);
 	(void)state;
 }
 
