@@ -77,17 +77,21 @@ static int parse_time(const char *s, uint64_t *ns)
 	tm.tm_min = (int)mi;
 	tm.tm_sec = (int)se;
 	t = timegm(&tm);
-	if (t < 0)
+	if (t < 0 || (uint64_t)t > (UINT64_MAX - frac) / 1000000000u)
 		return -1;
 	*ns = (uint64_t)t * 1000000000u + frac;
 	return 0;
 }
 
+/* Only the name arch_name() writes for the sequence and time read is
+ * taken: timegm() takes a 13th month, a 30 February or 60 seconds as the
+ * time they spill into, and 20 digits may wrap past 2^64 - 1, and each
+ * was a second name of another file (fuzz_archive_names). */
 int arch_parse(const char *name, const char *channel, uint64_t epoch,
 	       struct arch_file *f)
 {
 	size_t cl = strlen(channel);
-	char want[18];
+	char want[18], again[ARCH_NAME_MAX];
 	const char *t;
 
 	if (strlen(name) != cl + 1 + TAIL_LEN || strncmp(name, channel, cl) ||
@@ -98,6 +102,9 @@ int arch_parse(const char *name, const char *channel, uint64_t epoch,
 	if (strncmp(t, want, 17) || digits(t + 17, 20, &f->first_seq) ||
 	    t[37] != '.' || parse_time(t + 38, &f->first_ns) ||
 	    strcmp(t + 64, ".rec"))
+		return -1;
+	if (arch_name(again, sizeof again, channel, epoch, f->first_seq,
+		      f->first_ns) || strcmp(again, name))
 		return -1;
 	memcpy(f->name, name, strlen(name) + 1);
 	return 0;
