@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "mdsub.h"
+#include "fuzz.h"
 
 #define NOW 1700000000123456789ull /* 2023-11-14T22:13:20Z */
 
@@ -152,13 +153,11 @@ static void check_at(const char *s, uint64_t ns)
 static void check_text(const unsigned char *data, size_t size)
 {
 	const char *why = NULL;
-	char *s = malloc(size);
+	char *s = fuzz_text(data, size);
 	uint64_t ns;
 
 	if (!s)
 		return;
-	memcpy(s, data + 1, size - 1);
-	s[size - 1] = '\0';
 	if (parse_start_time(s, NOW, &ns, &why) == 0) {
 		if (*s == '@')
 			check_at(s, ns);

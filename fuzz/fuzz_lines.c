@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "lines_parse.h"
+#include "fuzz.h"
 
 static json_tokener *tok;
 
@@ -162,11 +163,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (size < 1 || size - 1 > 4096 || memchr(data + 1, '\0', size - 1))
 		return 0;
 	len = size - 1;
-	line = malloc(len + 1);
+	line = fuzz_text(data, size);
 	if (!line)
 		return 0;
-	memcpy(line, data + 1, len);
-	line[len] = '\0';
 	if (data[0] % 3 == 0)
 		check_fixed(line);
 	else if (data[0] % 3 == 1)

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "natswire.h"
+#include "fuzz.h"
 
 static void token(const char *t, size_t n)
 {
@@ -116,11 +117,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	t = malloc(size);
+	t = fuzz_text(data, size);
 	if (!t)
 		return 0;
-	memcpy(t, data + 1, size - 1);
-	t[size - 1] = '\0';
 	tlen = strlen(t);
 	switch (data[0] % 5) {
 	case 0:

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nats_nkey.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
@@ -24,9 +25,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (size < 1 || size - 1 > NATS_SECRET_MAX)
 		return 0;
 	kind = data[0] & 1 ? NATS_SECRET_NKEY : NATS_SECRET_CREDS;
-	text = malloc(size); /* NUL-terminated, as nats_private_read() */
-	memcpy(text, data + 1, size - 1);
-	text[size - 1] = '\0';
+	text = fuzz_text(data, size); /* NUL-terminated, as nats_private_read() */
+	if (!text)
+		return 0;
 	if (nats_secret_parse(&s, text, size - 1, kind, "f", err,
 			      sizeof err) == 0) {
 		pub = nats_secret_public(s);

@@ -20,6 +20,7 @@
 
 #include "parse_num.h"
 #include "settings.h"
+#include "fuzz.h"
 
 struct obj {
 	uint64_t u[5];
@@ -126,11 +127,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	t = malloc(size);
+	t = fuzz_text(data, size);
 	if (!t)
 		return 0;
-	memcpy(t, data + 1, size - 1);
-	t[size - 1] = '\0';
 	s = &table[data[0] % n];
 	check_u64(t, 10);
 	check_u64(t, 8);
