@@ -267,8 +267,9 @@ static int batch_consume(void *sub, struct bench_sink *k)
 }
 
 /* mdbus_sub_peek() while messages are there, up to BATCH_POLL a view,
- * each message copied out of the view (the one copy) and taken in place,
- * then mdbus_sub_release() of those taken: the ones it says were
+ * each message copied out of the view (the one copy) and taken in place
+ * until mdbus_view_msg() ends the view, then mdbus_sub_release() of
+ * those taken: the ones it says were
  * overwritten meanwhile are lost; mdbus_sub_read() (the cell's wait)
  * when a peek found none. */
 static int view_consume(void *sub, struct bench_sink *k)
@@ -293,6 +294,8 @@ static int view_consume(void *sub, struct bench_sink *k)
 		for (i = 0; i < v.count && !k->done; i++) {
 			const void *payload = mdbus_view_msg(&v, i, &msg);
 
+			if (!payload)
+				break;
 			bench_copy(k->buf, payload,
 				   msg.size < k->len ? msg.size : k->len);
 			(void)bench_take(k, msg.seq, msg.lost, k->buf);

@@ -465,9 +465,10 @@ struct mdbus_view {
 /* Up to max messages from the reader's position on, in place (Aeron's
  * block poll, Chronicle's read in place). Where the reader is in the
  * ring and messages are there, *view is the ring's slots (up to the end
- * of their block of slots at most), nothing moves until
- * mdbus_sub_release() checks them, and a second peek before it gives the
- * same messages (and more if more came). Anything else (reading the
+ * of their block of slots at most; the view may end sooner, where
+ * mdbus_view_msg() says), nothing moves until mdbus_sub_release()
+ * checks them, and a second peek before it gives the same messages (and
+ * more if more came). Anything else (reading the
  * archive, a start time to reach, a lap to count, an odd slot) gives a
  * view of one message copied out with every check of a read, always
  * whole, and taken by the peek: the position is past it at once, a read
@@ -481,21 +482,31 @@ int mdbus_sub_peek(mdbus_sub_t *sub, struct mdbus_view *view, unsigned max);
 /* Message i (< view->count) of a view: fills *msg (msg->lost is the
  * view's loss for message 0, else 0) and returns its payload, msg->size
  * bytes, valid until the view is released or the handle reopened or
- * closed. In overwrite mode the producer may write over a message while
- * you read it: mdbus_sub_release() says whether it did, and until then
- * treat what you read as unchecked (copy it out, or be ready to undo).
- * Reads the slot's words as doc/protocol.md lays them out
- * (MDBUS_LAYOUT_MAJOR); never a size above view->payload_max (no
- * producer of ours writes one: it comes back as payload_max). */
+ * closed; or NULL when slot i holds no message i (numbers the publisher
+ * skipped, or a producer already past it): the view ends there, before
+ * i, and the next peek counts what it is. In overwrite mode the producer
+ * may write over a message while you read it: mdbus_sub_release() says
+ * whether it did, and until then treat what you read as unchecked (copy
+ * it out, or be ready to undo). Reads the slot's words as
+ * doc/protocol.md lays them out (MDBUS_LAYOUT_MAJOR); never a size above
+ * view->payload_max (no producer of ours writes one: it comes back as
+ * payload_max). Asks for the slot 16 messages on (a prefetch). */
 static inline const void *mdbus_view_msg(const struct mdbus_view *view,
 					 unsigned i, struct mdbus_msg *msg)
 {
 	const uint64_t *slot = (const uint64_t *)(const void *)
 		((const unsigned char *)view->base + (size_t)i * view->stride);
-	/* Relaxed (the slot's header words, as the library reads them):
-	 * mdbus_sub_release()'s check orders and vouches for them. */
+	/* Relaxed (the slot's words, as the library reads them): the peek's
+	 * acquire load of the write count vouches for a message below it,
+	 * mdbus_sub_release()'s check for what was not overwritten since. */
 	uint64_t meta = __atomic_load_n(&slot[2], __ATOMIC_RELAXED);
 
+	if (__atomic_load_n(&slot[0], __ATOMIC_RELAXED) !=
+	    (view->seq + i + 1) << 1) /* its stamp: complete(seq + i) */
+		return (const void *)0;
+	if (i + 16 < view->count)
+		__builtin_prefetch((const unsigned char *)slot +
+				   16 * (size_t)view->stride, 0, 3);
 	msg->seq = view->seq + i;
 	msg->ts_ns = __atomic_load_n(&slot[1], __ATOMIC_RELAXED);
 	msg->lost = i == 0 ? view->lost : 0;

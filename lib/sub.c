@@ -36,6 +36,7 @@
 				   ahead, */
 #define POLL_BEHIND HOLD_DEFAULT /* by a reader more than this far behind, */
 #define POLL_AHEAD_MAX 64 /* in a poll of at least this many */
+#define VIEW_SCAN 16	/* view_run(): stamps looked at before the count */
 #define HOLD_EVERY 64	/* hold_back() at every position that is a
 			 * multiple of it (a power of two) */
 #define HOLD_AFTER 16384	/* ... holds once the reader read this many
@@ -991,12 +992,11 @@ MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
 }
 
 /*
- * How many messages from pos on may each ask for the slot POLL_AHEAD
- * positions on (a prefetch), in a poll or a view of up to max: those of
- * a reader more than POLL_BEHIND messages behind the write count last
- * looked at (at most every HOLD_EVERY positions), in a poll or view of
- * POLL_AHEAD_MAX or more, while that slot holds a message published by
- * then; else 0. A reader catching up takes its lines from the
+ * poll_run() of a reader more than POLL_BEHIND messages behind the
+ * write count last looked at (at most every HOLD_EVERY positions), in a
+ * poll of POLL_AHEAD_MAX or more: each message asks for the slot
+ * POLL_AHEAD positions on (a prefetch), while that slot holds a message
+ * published by then. A reader catching up takes its lines from the
  * producer's CPU ahead of need, also across pages, which the hardware's
  * own prefetching does not cross; one near the producer's heels asks for
  * no line (holding back, hold_back()), and one polling a few messages at
@@ -1005,14 +1005,18 @@ MDBUS_INLINE unsigned poll_run_in(struct mdbus_sub *s, mdbus_msg_handler fn,
  * polling 8 at a time at the heels of single publishes cost each
  * publish 13-22 ns against 7-8, and at every 64 from 32 behind, one
  * such reader fell behind and was lapped (1.06-1.25 M messages of 4 M
- * lost against 0-0.2 M; review of 3119b39). README.md, "Performance".
+ * lost against 0-0.2 M; review of 3119b39). Out of line: inlined into
+ * mdbus_sub_poll(), half the gain went. README.md, "Performance".
  */
-MDBUS_INLINE unsigned ahead_room(struct mdbus_sub *s, unsigned max)
+static MDBUS_NOINLINE unsigned poll_run(struct mdbus_sub *s,
+					mdbus_msg_handler fn, void *arg,
+					unsigned max, int *stop, int *taken)
 {
 	uint64_t pos = s->pos, ahead;
+	unsigned n;
 
 	if (max < POLL_AHEAD_MAX)
-		return 0;
+		return poll_run_in(s, fn, arg, max, stop, taken, 0);
 	if (pos - s->ahead_at >= HOLD_EVERY) {
 		/* Relaxed: where to prefetch up to, a hint; no message is
 		 * read by it (the stamps say what is complete). */
@@ -1022,22 +1026,10 @@ MDBUS_INLINE unsigned ahead_room(struct mdbus_sub *s, unsigned max)
 	}
 	ahead = s->ahead_w - pos; /* past the count: huge, no prefetch */
 	if (ahead <= POLL_BEHIND || ahead >= s->m.g.capacity)
-		return 0;
-	ahead -= POLL_AHEAD;
-	return ahead < max ? (unsigned)ahead : max;
-}
-
-/* poll_run_in(), asking ahead where ahead_room() says. Out of line:
- * inlined into mdbus_sub_poll(), half the gain went. */
-static MDBUS_NOINLINE unsigned poll_run(struct mdbus_sub *s,
-					mdbus_msg_handler fn, void *arg,
-					unsigned max, int *stop, int *taken)
-{
-	unsigned ahead = ahead_room(s, max), n;
-
-	if (ahead == 0)
 		return poll_run_in(s, fn, arg, max, stop, taken, 0);
-	n = poll_run_in(s, fn, arg, ahead, stop, taken, 1);
+	ahead -= POLL_AHEAD;
+	n = poll_run_in(s, fn, arg, ahead < max ? (unsigned)ahead : max, stop,
+			taken, 1);
 	if (n == ahead && n < max && !*stop && !*taken)
 		n += poll_run_in(s, fn, arg, max - n, stop, taken, 0);
 	return n;
@@ -1310,42 +1302,50 @@ mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
 /* ---------------------------------------------------------------- views */
 
 /*
- * mdbus_sub_peek()'s run of the ring: the messages from pos on whose
- * stamps say complete and whose sizes a producer of ours writes, up to
+ * mdbus_sub_peek()'s run of the ring: the messages from pos on, up to
  * max and to the end of pos's block of slots (a view's slots are one
- * slot apart). Every stamp is looked at: a write count past a slot does
- * not make it a message (a skip's markers, doc/protocol.md "Skipping";
- * review of 973fc36, which took the count's word past 64 of them). A
- * catch-up asks for its lines ahead (ahead_room()). Returns how many: 0
- * when the first needs a read's every case (not there, lapped, an odd
- * size).
+ * slot apart). The first VIEW_SCAN are found complete by their stamps
+ * (and sizes a producer of ours writes): a reader at its producer's
+ * heels looks at no other line. A run that fills them goes on to the
+ * write count (one load for a catch-up, whose lines the reader then
+ * takes once, as it reads them); below it, a slot is complete or a
+ * skip's marker, which mdbus_view_msg() finds by its stamp and ends the
+ * view at (doc/protocol.md "Reading"). Scanning every stamp first, the
+ * lines taken twice, caught up at 0.75-0.9 times the poll's rate,
+ * against 1.1-1.4 times this way (mdbench catch-up, 5 interleaved runs;
+ * README.md "Performance"). Returns how many: 0 when the first needs a
+ * read's every case (not there, lapped, an odd size).
  */
-MDBUS_INLINE unsigned view_run(struct mdbus_sub *s, unsigned max)
+MDBUS_INLINE unsigned view_run(const struct mdbus_sub *s, unsigned max)
 {
-	uint64_t pos = s->pos, in_block = s->m.g.contiguous ?
+	uint64_t pos = s->pos, w, in_block = s->m.g.contiguous ?
 		s->m.g.capacity - (pos & (s->m.g.capacity - 1)) :
 		s->m.g.slots_per_block - (pos & (s->m.g.slots_per_block - 1));
 	const _Atomic uint64_t *slot = seg_slot(&s->m, pos);
 	size_t stride = (size_t)1 << s->m.g.slot_shift;
 	uint32_t payload_max = s->m.g.payload_max;
-	unsigned n = in_block < max ? (unsigned)in_block : max, ahead, i;
+	unsigned n = in_block < max ? (unsigned)in_block : max, i;
 
-	ahead = ahead_room(s, n);
-	for (i = 0; i < n; i++, slot += stride) {
-		if (i < ahead) /* a prefetch: nothing loaded in the C sense */
-			__builtin_prefetch((const void *)(slot + POLL_AHEAD * stride),
-					   0, 3);
+	for (i = 0; i < n && i < VIEW_SCAN; i++, slot += stride) {
 		/* Pairs with the producer's release store of complete(n). */
 		if (atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire) !=
 		    stamp_complete(pos + i))
-			break;
+			return i;
 		/* Relaxed: after the stamp's acquire load; release's check
 		 * covers it. */
 		if ((uint32_t)atomic_load_explicit(&slot[SLOT_W_META],
 						   memory_order_relaxed) > payload_max)
-			break;
+			return i;
 	}
-	return i;
+	if (i == n)
+		return n;
+	/* Acquire: pairs with the producer's release store of the count
+	 * (step 4), after every message below it was complete. */
+	w = atomic_load_explicit(&s->m.hdr->write_num, memory_order_acquire);
+	if (w <= pos + i || w - pos > s->m.g.capacity) /* behind the stamps
+		(a batch sealed, not yet counted), or lapping us: those */
+		return i;
+	return w - pos < n ? (unsigned)(w - pos) : n;
 }
 
 /* Fills *v, and the handle's record of the view held. */
@@ -1379,6 +1379,8 @@ static MDBUS_COLD int view_copy(struct mdbus_sub *s, struct mdbus_view *v)
 	if (r < 0)
 		return r;
 	/* Relaxed: private words, atomic only for mdbus_view_msg()'s loads. */
+	atomic_store_explicit(&s->view_slot[SLOT_W_STAMP],
+			      stamp_complete(msg.seq), memory_order_relaxed);
 	atomic_store_explicit(&s->view_slot[SLOT_W_TS], msg.ts_ns,
 			      memory_order_relaxed);
 	atomic_store_explicit(&s->view_slot[SLOT_W_META],
