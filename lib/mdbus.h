@@ -483,14 +483,14 @@ int mdbus_sub_peek(mdbus_sub_t *sub, struct mdbus_view *view, unsigned max);
  * view's loss for message 0, else 0) and returns its payload, msg->size
  * bytes, valid until the view is released or the handle reopened or
  * closed; or NULL when slot i holds no message i (numbers the publisher
- * skipped, or a producer already past it): the view ends there, before
- * i, and the next peek counts what it is. In overwrite mode the producer
+ * skipped, a producer already past it, or a size above
+ * view->payload_max, which no producer of ours writes): the view ends
+ * there, before i, and the next peek counts what it is (lost). In overwrite mode the producer
  * may write over a message while you read it: mdbus_sub_release() says
  * whether it did, and until then treat what you read as unchecked (copy
  * it out, or be ready to undo). Reads the slot's words as
- * doc/protocol.md lays them out (MDBUS_LAYOUT_MAJOR); never a size above
- * view->payload_max (no producer of ours writes one: it comes back as
- * payload_max). Asks for the slot 16 messages on (a prefetch). */
+ * doc/protocol.md lays them out (MDBUS_LAYOUT_MAJOR). Asks for the slot
+ * 16 messages on (a prefetch). */
 static inline const void *mdbus_view_msg(const struct mdbus_view *view,
 					 unsigned i, struct mdbus_msg *msg)
 {
@@ -502,7 +502,8 @@ static inline const void *mdbus_view_msg(const struct mdbus_view *view,
 	uint64_t meta = __atomic_load_n(&slot[2], __ATOMIC_RELAXED);
 
 	if (__atomic_load_n(&slot[0], __ATOMIC_RELAXED) !=
-	    (view->seq + i + 1) << 1) /* its stamp: complete(seq + i) */
+	    (view->seq + i + 1) << 1 || /* its stamp: complete(seq + i) */
+	    (uint32_t)meta > view->payload_max)
 		return (const void *)0;
 	if (i + 16 < view->count)
 		__builtin_prefetch((const unsigned char *)slot +
@@ -510,8 +511,7 @@ static inline const void *mdbus_view_msg(const struct mdbus_view *view,
 	msg->seq = view->seq + i;
 	msg->ts_ns = __atomic_load_n(&slot[1], __ATOMIC_RELAXED);
 	msg->lost = i == 0 ? view->lost : 0;
-	msg->size = (uint32_t)meta <= view->payload_max ? (uint32_t)meta
-							 : view->payload_max;
+	msg->size = (uint32_t)meta;
 	msg->type = (uint16_t)(meta >> 32);
 	return slot + MDBUS_SLOT_HEADER / 8;
 }

@@ -102,9 +102,13 @@ static void recover(struct mdbus_pub *p)
 	uint64_t w = atomic_load_explicit(&h->write_num, memory_order_relaxed);
 	uint64_t n = w;
 
+	/* Acquire: pairs with the dead publisher's release store of
+	 * complete(n) (step 3), so that the count stored below publishes
+	 * its words too: a view takes the messages below the count by the
+	 * count alone (doc/protocol.md "Reading"; review of 23bb021). */
 	while (n - w < p->m.g.capacity &&
 	       atomic_load_explicit(&seg_slot(&p->m, n)[SLOT_W_STAMP],
-				    memory_order_relaxed) == stamp_complete(n))
+				    memory_order_acquire) == stamp_complete(n))
 		n++;
 	if (n != w)
 		atomic_store_explicit(&h->write_num, n, memory_order_release);

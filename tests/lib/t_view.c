@@ -25,7 +25,8 @@
  * and the entry's read_num past the view); a lap met by a peek (a copied
  * view of one message, carrying the loss, given again until released,
  * taken by the peek); a skip inside a view that reaches the write count
- * (mdbus_view_msg() ends it at the first skipped slot); a reopen onto
+ * (mdbus_view_msg() ends it at the first skipped slot), and an odd
+ * size met the same way (counted lost by the next peek); a reopen onto
  * larger slots; lossless positions; every misuse -EINVAL (a view
  * released twice, too far, after a read or a reopen).
  */
@@ -431,6 +432,32 @@ static void exact(void)
 		TU_CHECK_EQ(m.size, sizeof payload);
 		TU_CHECK(!tu_msg_bad(&m, mdbus_view_msg(&v, 0, &m), sizeof payload,
 				     sizeof payload));
+		exact_close(&x);
+	}
+
+	/* a size no producer of ours writes, in message 20 of a view of 40
+	 * (past the 16 the peek finds by their stamps): the view ends
+	 * there, and the next peek counts it lost, as a read does */
+	if (spb == 64) {
+		size_t seg_len;
+		void *seg;
+		_Atomic uint64_t *odd;
+
+		exact_open(&x, "vx.odd", MDBUS_MODE_OVERWRITE, 40);
+		seg = tu_map_file(tu_seg_path("vx.odd64"), &seg_len);
+		odd = tu_slot(seg, 20);
+		atomic_store(&odd[SLOT_W_META],
+			     (atomic_load(&odd[SLOT_W_META]) & ~0xffffffffULL) |
+			     0xffffffffULL);
+		TU_CHECK_RC(mdbus_sub_peek(x.s, &v, 100), 40);
+		for (unsigned i = 0; i < 20; i++)
+			TU_CHECK(mdbus_view_msg(&v, i, &m) != NULL);
+		TU_CHECK(mdbus_view_msg(&v, 20, &m) == NULL);
+		TU_CHECK_RC(mdbus_sub_release(x.s, &v, 20), 0);
+		TU_CHECK_RC(mdbus_sub_peek(x.s, &v, 100), 1); /* a copy */
+		TU_CHECK_EQ(v.seq, 21);
+		TU_CHECK_EQ(v.lost, 1);
+		tu_unmap(seg, seg_len);
 		exact_close(&x);
 	}
 
