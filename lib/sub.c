@@ -1309,8 +1309,9 @@ mdbus_sub_try_read(mdbus_sub_t *s, void *buf, size_t len,
  * heels looks at no other line. A run that fills them goes on to the
  * write count (one load for a catch-up, whose lines the reader then
  * takes once, as it reads them); below it, a slot is complete or a
- * skip's marker, which mdbus_view_msg() finds by its stamp and ends the
- * view at (doc/protocol.md "Reading"). Scanning every stamp first, the
+ * skip's marker (or, forged, holds an odd size), which mdbus_view_msg()
+ * finds and ends the view at (doc/protocol.md "Reading"). Scanning every
+ * stamp first, the
  * lines taken twice, caught up at 0.75-0.9 times the poll's rate,
  * against 1.1-1.4 times this way (mdbench catch-up, 5 interleaved runs;
  * README.md "Performance"). Returns how many: 0 when the first needs a
