@@ -207,7 +207,9 @@ int mdbus_pub_publish_batch(mdbus_pub_t *pub, const struct mdbus_pub_msg *msgs,
 
 /* Zero-copy: reserves the next slot for a message of at most `size` bytes
  * and sets *payload to its payload area in shared memory. Readers never see
- * it until mdbus_pub_commit(). Same errors as mdbus_pub_publish(). */
+ * it until mdbus_pub_commit() (they may load its words meanwhile, and
+ * discard them: libmdbus(3) on ThreadSanitizer). Same errors as
+ * mdbus_pub_publish(). */
 int mdbus_pub_claim(mdbus_pub_t *pub, size_t size, void **payload);
 
 /* Publishes the claimed slot with its final `size` (<= the claimed size).

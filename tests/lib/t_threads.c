@@ -1,12 +1,23 @@
 /*
  * t_threads.c - the ordering protocol between threads of one process, so
  * that ThreadSanitizer (which cannot see across processes) checks the
- * library's atomics: a publisher thread and three reader threads, first on
- * an overwrite channel (readers check seq == previous + 1 + lost and every
- * payload word; every other message is published zero-copy with
- * claim/commit), then on a lossless one with blocking reads (readers get
- * every message, the publisher retries on back-pressure). Run in the
- * plain, ASan and TSan builds.
+ * library's atomics. Every handle is on one mapping of the segment
+ * (shared_map.c): TSan knows memory by its address, and with a mapping
+ * for each handle it saw nothing of the ring, not even with the stamps'
+ * acquire loads made relaxed. A publisher thread and five reader threads,
+ * first on an overwrite channel (readers check seq == previous + 1 + lost
+ * and every payload word; every other message is published zero-copy
+ * with claim/commit), then on a lossless one (readers get every message,
+ * the publisher retries on back-pressure). Three readers copy
+ * (mdbus_sub_read(), one blocking), one reads in place in views
+ * (mdbus_sub_peek(), mdbus_view_msg(), mdbus_sub_release()) and one in a
+ * poll's handler (mdbus_sub_poll()). In place, an overwrite channel's
+ * payload is loaded word by word with relaxed atomic loads, as the
+ * producer may write it meanwhile (what release or the handler's second
+ * call takes back is counted lost); a lossless channel's is read with
+ * memcpy(), which only the library's acquire loads and the producer's
+ * wait for the reader's position make safe: TSan says whether they do.
+ * Run in the plain, ASan and TSan builds.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,60 +28,210 @@
 #include "mdbus.h"
 #include "testutil.h"
 
-#define READERS 3
+#define READERS 5
 #define MESSAGES 300000ULL
 #define SLOT 256
 #define PMAX (SLOT - MDBUS_SLOT_HEADER)
+#define VIEW_MAX 64 /* messages a peek asks for */
+
+enum read_kind { READ_COPY, READ_VIEWS, READ_POLL };
 
 struct reader {
 	pthread_t t;
 	const char *channel;
 	mdbus_sub_t *sub;
+	enum read_kind kind;
 	int lossless;
 	uint64_t delivered, lost;
+	uint64_t expect;      /* in place: the next message's number */
+	uint64_t taken_back;  /* in place: messages overwritten while read */
+	struct mdbus_msg last;   /* poll: the message the handler copied */
+	unsigned char buf[PMAX]; /* poll: the handler's copy */
 	char why[200];
 };
+
+/* A message's payload copied out of the ring: by memcpy() in a lossless
+ * channel (nobody writes it while we hold it), else word by word with
+ * relaxed atomic loads (the producer's relaxed stores may meet them;
+ * release or the poll's re-check says whether they did). */
+static void copy_payload(const struct reader *r, unsigned char *dst,
+			 const void *src, size_t size)
+{
+	const uint64_t *w = src;
+
+	if (r->lossless) {
+		memcpy(dst, src, size);
+		return;
+	}
+	for (size_t i = 0; i * 8 < size; i++) {
+		uint64_t v = __atomic_load_n(&w[i], __ATOMIC_RELAXED);
+
+		memcpy(dst + i * 8, &v, 8); /* PMAX is whole words */
+	}
+}
+
+/* Checks message m (its payload in buf) as the next one after r->expect;
+ * returns 0, or -1 with r->why set. */
+static int check_next(struct reader *r, const struct mdbus_msg *m,
+		      const unsigned char *buf)
+{
+	const char *bad = tu_msg_bad(m, buf, 0, PMAX);
+
+	if (m->seq != r->expect + m->lost || (r->lossless && m->lost))
+		bad = "sequence/loss mismatch";
+	if (bad) {
+		snprintf(r->why, sizeof(r->why), "seq %llu lost %llu after %llu: %s",
+			 (unsigned long long)m->seq, (unsigned long long)m->lost,
+			 (unsigned long long)r->expect, bad);
+		return -1;
+	}
+	r->delivered++;
+	r->lost += m->lost;
+	r->expect = m->seq + 1;
+	return 0;
+}
+
+/* One view: its messages copied out, released, and those the release
+ * did not take back checked. Returns 0, or -1 with r->why set. */
+static int view_once(struct reader *r)
+{
+	static __thread unsigned char copy[VIEW_MAX][PMAX];
+	struct mdbus_msg m[VIEW_MAX];
+	struct mdbus_view v;
+	const void *pl;
+	unsigned used = 0;
+	int n, torn;
+
+	n = mdbus_sub_peek(r->sub, &v, VIEW_MAX);
+	if (n < 0) {
+		snprintf(r->why, sizeof(r->why), "peek at %llu: %s",
+			 (unsigned long long)r->expect, mdbus_strerror(n));
+		return -1;
+	}
+	if (n == 0) {
+		sched_yield();
+		return 0;
+	}
+	while (used < (unsigned)n && (pl = mdbus_view_msg(&v, used, &m[used]))) {
+		copy_payload(r, copy[used], pl, m[used].size);
+		used++;
+	}
+	torn = mdbus_sub_release(r->sub, &v, used);
+	if (torn < 0 || (r->lossless && torn)) {
+		snprintf(r->why, sizeof(r->why), "release of %u at %llu: %d",
+			 used, (unsigned long long)v.seq, torn);
+		return -1;
+	}
+	for (unsigned i = 0; i < used; i++) {
+		if (i < (unsigned)torn) { /* lost, and not in a msg.lost */
+			if (m[i].seq != r->expect + m[i].lost) {
+				snprintf(r->why, sizeof(r->why),
+					 "taken back %llu after %llu",
+					 (unsigned long long)m[i].seq,
+					 (unsigned long long)r->expect);
+				return -1;
+			}
+			r->lost += m[i].lost + 1;
+			r->taken_back++;
+			r->expect = m[i].seq + 1;
+		} else if (check_next(r, &m[i], copy[i]) < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The poll's handler: copies the message out, or (payload NULL, a
+ * second call for the same message) forgets the copy: overwritten while
+ * read, lost. */
+static int poll_one(void *arg, const struct mdbus_msg *m, const void *pl)
+{
+	struct reader *r = arg;
+
+	if (pl) {
+		r->last = *m;
+		copy_payload(r, r->buf, pl, m->size);
+		return 0;
+	}
+	/* this call's msg->lost is 0: the loss before it came with the
+	 * first call's */
+	if (m->seq != r->last.seq || m->lost ||
+	    r->last.seq != r->expect + r->last.lost) {
+		snprintf(r->why, sizeof(r->why), "taken back %llu lost %llu, "
+			 "held %llu lost %llu, after %llu",
+			 (unsigned long long)m->seq, (unsigned long long)m->lost,
+			 (unsigned long long)r->last.seq,
+			 (unsigned long long)r->last.lost,
+			 (unsigned long long)r->expect);
+		return 1;
+	}
+	r->lost += r->last.lost + 1;
+	r->taken_back++;
+	r->expect = m->seq + 1;
+	return 0;
+}
+
+/* Reads in place until every message was seen: views or polls of one
+ * message (so that each is checked after the handler's calls for it). */
+static void read_in_place(struct reader *r)
+{
+	while (r->expect < MESSAGES && !r->why[0]) {
+		uint64_t taken_back = r->taken_back;
+		int n;
+
+		if (r->kind == READ_VIEWS) {
+			if (view_once(r) < 0)
+				return;
+			continue;
+		}
+		n = mdbus_sub_poll(r->sub, poll_one, r, 1);
+		if (n < 0) {
+			snprintf(r->why, sizeof(r->why), "poll at %llu: %s",
+				 (unsigned long long)r->expect, mdbus_strerror(n));
+			return;
+		}
+		if (n == 1 && check_next(r, &r->last, r->buf) < 0)
+			return;
+		if (n == 0 && r->taken_back == taken_back)
+			sched_yield();
+	}
+}
 
 static void *read_all(void *arg)
 {
 	struct reader *r = arg;
 	unsigned char buf[PMAX];
 	struct mdbus_msg m;
-	uint64_t expect = 0;
-	const char *bad;
 	int rc;
 
-	while (expect < MESSAGES) {
+	if (r->kind != READ_COPY) {
+		read_in_place(r);
+		return NULL;
+	}
+	while (r->expect < MESSAGES) {
 		rc = mdbus_sub_read(r->sub, buf, sizeof(buf), &m,
 				    30000000000LL);
 		if (rc) {
 			snprintf(r->why, sizeof(r->why), "read at %llu: %s",
-				 (unsigned long long)expect,
+				 (unsigned long long)r->expect,
 				 mdbus_strerror(rc));
 			break;
 		}
-		bad = tu_msg_bad(&m, buf, 0, PMAX);
-		if (m.seq != expect + m.lost || (r->lossless && m.lost))
-			bad = "sequence/loss mismatch";
-		if (bad) {
-			snprintf(r->why, sizeof(r->why),
-				 "seq %llu lost %llu after %llu: %s",
-				 (unsigned long long)m.seq,
-				 (unsigned long long)m.lost,
-				 (unsigned long long)expect, bad);
+		if (check_next(r, &m, buf) < 0)
 			break;
-		}
-		r->delivered++;
-		r->lost += m.lost;
-		expect = m.seq + 1;
 	}
 	return NULL;
 }
 
-/* Every other message zero-copy: claim, fill in place, commit. */
+/* Every other message zero-copy: claim, fill in place, commit. Readers
+ * may load the claimed slot's words meanwhile (a lapped one still
+ * copying its old message, one waiting that touches its lines), so the
+ * payload goes in with relaxed atomic stores, as libmdbus(3) says for
+ * TSan. */
 static int publish(mdbus_pub_t *p, uint64_t n, unsigned char *buf)
 {
 	size_t size = tu_size_for(n, 0, PMAX);
+	uint64_t *w;
 	void *pl;
 	int rc;
 
@@ -79,7 +240,14 @@ static int publish(mdbus_pub_t *p, uint64_t n, unsigned char *buf)
 	rc = mdbus_pub_claim(p, PMAX, &pl);
 	if (rc)
 		return rc;
-	tu_fill(pl, size, n);
+	tu_fill(buf, size, n);
+	w = pl;
+	for (size_t i = 0; i * 8 < size; i++) {
+		uint64_t v;
+
+		memcpy(&v, buf + i * 8, 8); /* PMAX is whole words */
+		__atomic_store_n(&w[i], v, __ATOMIC_RELAXED);
+	}
 	return mdbus_pub_commit(p, tu_type_for(n), size, n + 1);
 }
 
@@ -90,17 +258,26 @@ static void run(const char *channel, enum mdbus_mode mode)
 	struct reader r[READERS];
 	unsigned char buf[PMAX];
 	uint64_t refused = 0;
+	unsigned long hits = tu_shared_map_hits();
 	int rc;
 
 	memset(r, 0, sizeof(r));
 	for (int i = 0; i < READERS; i++) {
 		r[i].channel = channel;
 		r[i].lossless = mode == MDBUS_MODE_LOSSLESS;
+		r[i].kind = i == 3 ? READ_VIEWS : i == 4 ? READ_POLL : READ_COPY;
 		r[i].sub = tu_sub_open(channel, NULL, MDBUS_START_SEQ, 0,
 				       i == 0 ? MDBUS_WAIT_BLOCK
 					      : MDBUS_WAIT_ADAPTIVE);
+		/* in place, no pause at a flood's heels: its acquire load
+		 * of the write count would order what the views' and the
+		 * poll's own loads must */
+		if (r[i].kind != READ_COPY)
+			mdbus_sub_set_hold_back(r[i].sub, 0);
 		TU_CHECK_EQ(pthread_create(&r[i].t, NULL, read_all, &r[i]), 0);
 	}
+	/* each reader's ring and table are its publisher's mappings */
+	TU_CHECK_EQ(tu_shared_map_hits() - hits, 2 * READERS);
 	for (uint64_t n = 0; n < MESSAGES; n++) {
 		while ((rc = publish(p, n, buf)) == MDBUS_EBACKPRESSURE) {
 			refused++;
@@ -116,9 +293,13 @@ static void run(const char *channel, enum mdbus_mode mode)
 			tu_fail("%s reader %d: %s", channel, i, r[i].why);
 		TU_CHECK_EQ(r[i].delivered + r[i].lost, MESSAGES);
 		TU_CHECK_EQ(mdbus_sub_lost(r[i].sub), r[i].lost);
-		tu_note("%s reader %d: delivered %llu, lost %llu", channel, i,
+		tu_note("%s reader %d (%s): delivered %llu, lost %llu, of "
+			"which taken back %llu", channel, i,
+			r[i].kind == READ_VIEWS ? "views" :
+			r[i].kind == READ_POLL ? "poll" : "read",
 			(unsigned long long)r[i].delivered,
-			(unsigned long long)r[i].lost);
+			(unsigned long long)r[i].lost,
+			(unsigned long long)r[i].taken_back);
 		mdbus_sub_close(r[i].sub);
 	}
 	if (mode == MDBUS_MODE_LOSSLESS)

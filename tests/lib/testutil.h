@@ -178,6 +178,10 @@ void tu_write_file(const char *path, const void *data, size_t size);
 /* Truncates path to size bytes. */
 void tu_truncate(const char *path, off_t size);
 
+/* The mappings shared_map.c (a test program that links it) handed out
+ * again: every handle of a process on one mapping of a segment. */
+unsigned long tu_shared_map_hits(void);
+
 /* ------------------------------------- the dlopen plugin (plugin_reader.c) */
 
 /* Runs in the plugin's own thread: subscribes to channel (latest) and
