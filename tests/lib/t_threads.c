@@ -6,9 +6,11 @@
  * for each handle it saw nothing of the ring, not even with the stamps'
  * acquire loads made relaxed. A publisher thread and five reader threads,
  * first on an overwrite channel (readers check seq == previous + 1 + lost
- * and every payload word; every other message is published zero-copy
- * with claim/commit), then on a lossless one (readers get every message,
- * the publisher retries on back-pressure). Three readers copy
+ * and every payload word), then on a lossless one (readers get every
+ * message but the SKIP_N numbers the publisher skips every SKIP_EVERY,
+ * which they count lost; the publisher retries on back-pressure).
+ * Messages go out in groups of GROUP by turns: zero-copy with
+ * claim/commit, one by one, and in a batch. Three readers copy
  * (mdbus_sub_read(), one blocking), one reads in place in views
  * (mdbus_sub_peek(), mdbus_view_msg(), mdbus_sub_release()) and one in a
  * poll's handler (mdbus_sub_poll()). In place, an overwrite channel's
@@ -33,6 +35,12 @@
 #define SLOT 256
 #define PMAX (SLOT - MDBUS_SLOT_HEADER)
 #define VIEW_MAX 64 /* messages a peek asks for */
+#define GROUP 8 /* messages published the same way in a row */
+/* SKIP_N numbers skipped at each multiple of SKIP_EVERY plus SKIP_AT: a
+ * reader of a lossless channel loses those and nothing else */
+#define SKIP_EVERY 4096
+#define SKIP_AT 1000
+#define SKIP_N 5
 
 enum read_kind { READ_COPY, READ_VIEWS, READ_POLL };
 
@@ -70,6 +78,12 @@ static void copy_payload(const struct reader *r, unsigned char *dst,
 	}
 }
 
+/* How many numbers the publisher skipped just before message seq. */
+static uint64_t skipped_before(uint64_t seq)
+{
+	return seq % SKIP_EVERY == SKIP_AT + SKIP_N ? SKIP_N : 0;
+}
+
 /* Checks message m (its payload in buf) as the next one after r->expect;
  * returns 0, or -1 with r->why set. */
 static int check_next(struct reader *r, const struct mdbus_msg *m,
@@ -77,7 +91,8 @@ static int check_next(struct reader *r, const struct mdbus_msg *m,
 {
 	const char *bad = tu_msg_bad(m, buf, 0, PMAX);
 
-	if (m->seq != r->expect + m->lost || (r->lossless && m->lost))
+	if (m->seq != r->expect + m->lost ||
+	    (r->lossless && m->lost != skipped_before(m->seq)))
 		bad = "sequence/loss mismatch";
 	if (bad) {
 		snprintf(r->why, sizeof(r->why), "seq %llu lost %llu after %llu: %s",
@@ -223,20 +238,18 @@ static void *read_all(void *arg)
 	return NULL;
 }
 
-/* Every other message zero-copy: claim, fill in place, commit. Readers
- * may load the claimed slot's words meanwhile (a lapped one still
- * copying its old message, one waiting that touches its lines), so the
- * payload goes in with relaxed atomic stores, as libmdbus(3) says for
- * TSan. */
-static int publish(mdbus_pub_t *p, uint64_t n, unsigned char *buf)
+
+/* Message n zero-copy: claim, fill in place, commit. Readers may load
+ * the claimed slot's words meanwhile (a lapped one still copying its old
+ * message, one waiting that touches its lines), so the payload goes in
+ * with relaxed atomic stores, as libmdbus(3) says for TSan. */
+static int publish_claimed(mdbus_pub_t *p, uint64_t n, unsigned char *buf)
 {
 	size_t size = tu_size_for(n, 0, PMAX);
 	uint64_t *w;
 	void *pl;
 	int rc;
 
-	if (n & 1)
-		return tu_publish_seq(p, n, buf, 0, PMAX);
 	rc = mdbus_pub_claim(p, PMAX, &pl);
 	if (rc)
 		return rc;
@@ -249,6 +262,52 @@ static int publish(mdbus_pub_t *p, uint64_t n, unsigned char *buf)
 		__atomic_store_n(&w[i], v, __ATOMIC_RELAXED);
 	}
 	return mdbus_pub_commit(p, tu_type_for(n), size, n + 1);
+}
+
+/* Messages n to the end of its group in one batch: returns how many went
+ * out (fewer under back-pressure), or a negative code. */
+static int publish_batch(mdbus_pub_t *p, uint64_t n)
+{
+	static unsigned char bufs[GROUP][PMAX];
+	struct mdbus_pub_msg msgs[GROUP];
+	unsigned count = GROUP - (unsigned)(n % GROUP);
+
+	for (unsigned i = 0; i < count; i++) {
+		msgs[i].size = (uint32_t)tu_size_for(n + i, 0, PMAX);
+		msgs[i].type = tu_type_for(n + i);
+		msgs[i].ts_ns = n + i + 1;
+		msgs[i].data = bufs[i];
+		tu_fill(bufs[i], msgs[i].size, n + i);
+	}
+	return mdbus_pub_publish_batch(p, msgs, count);
+}
+
+/* Message n and maybe some after it, each group of GROUP published one
+ * way: claimed, copied one by one, or in a batch. Returns how many went
+ * out, or a negative code. */
+static int publish(mdbus_pub_t *p, uint64_t n, unsigned char *buf)
+{
+	int rc;
+
+	switch (n / GROUP % 3) {
+	case 0:
+		rc = publish_claimed(p, n, buf);
+		break;
+	case 1:
+		rc = tu_publish_seq(p, n, buf, 0, PMAX);
+		break;
+	default:
+		return publish_batch(p, n);
+	}
+	return rc < 0 ? rc : 1;
+}
+
+/* SKIP_N numbers skipped: returns SKIP_N or a negative code. */
+static int skip(mdbus_pub_t *p)
+{
+	int rc = mdbus_pub_skip(p, SKIP_N);
+
+	return rc < 0 ? rc : SKIP_N;
 }
 
 static void run(const char *channel, enum mdbus_mode mode)
@@ -278,13 +337,16 @@ static void run(const char *channel, enum mdbus_mode mode)
 	}
 	/* each reader's ring and table are its publisher's mappings */
 	TU_CHECK_EQ(tu_shared_map_hits() - hits, 2 * READERS);
-	for (uint64_t n = 0; n < MESSAGES; n++) {
-		while ((rc = publish(p, n, buf)) == MDBUS_EBACKPRESSURE) {
+	for (uint64_t n = 0; n < MESSAGES; n += (unsigned)rc) {
+		while ((rc = n % SKIP_EVERY == SKIP_AT ? skip(p) :
+			     publish(p, n, buf)) == MDBUS_EBACKPRESSURE) {
 			refused++;
 			sched_yield();
 		}
-		TU_CHECK_RC(rc, 0);
-		if ((n & 255) == 255)
+		if (rc <= 0)
+			tu_fail("%s: publish %llu: %s", channel,
+				(unsigned long long)n, mdbus_strerror(rc));
+		if ((n & 255) + (unsigned)rc > 255)
 			sched_yield();
 	}
 	for (int i = 0; i < READERS; i++) {
@@ -293,6 +355,9 @@ static void run(const char *channel, enum mdbus_mode mode)
 			tu_fail("%s reader %d: %s", channel, i, r[i].why);
 		TU_CHECK_EQ(r[i].delivered + r[i].lost, MESSAGES);
 		TU_CHECK_EQ(mdbus_sub_lost(r[i].sub), r[i].lost);
+		if (mode == MDBUS_MODE_LOSSLESS) /* the skipped numbers */
+			TU_CHECK_EQ(r[i].lost, ((MESSAGES - 1 - SKIP_AT) /
+						SKIP_EVERY + 1) * SKIP_N);
 		tu_note("%s reader %d (%s): delivered %llu, lost %llu, of "
 			"which taken back %llu", channel, i,
 			r[i].kind == READ_VIEWS ? "views" :
