@@ -505,7 +505,8 @@ static void exact(void)
 	at(&x, 10, 0, 0);
 	exact_close(&x);
 	tu_note("exact cases, blocks of %u slots: cuts, again, in part, torn, "
-		"lapped, lossless, misuse", spb);
+		"lapped, taken, %slossless, misuse", spb,
+		spb == 16 ? "reopen onto larger slots, " : "odd size, skip, ");
 }
 
 int main(void)
