@@ -72,12 +72,96 @@ const char *dirs_writers(const struct stat *st)
 	return NULL;
 }
 
+/*
+ * Whether every symbolic link met resolving path (those in the links'
+ * targets too) is root's or me's. realpath() below sees only where a
+ * link points now: another user's link (his own, in a sticky /tmp) is
+ * his to point elsewhere at any time, and every later open by the name
+ * as given (mdpub's, and readers', who take the archive path the
+ * segment announces or the segment directory they are told) then goes
+ * where he wants (attack run: root's mdsub --from 0 counted every
+ * archived message lost, reading nobody's empty directory). Resolved by
+ * hand, as the kernel does: ".." after a link is the parent of where
+ * it led. DIRS_OWNER with the link in `at` and its lstat() in *st, 0
+ * (also when a part is missing: realpath() says so), or a negated errno.
+ */
+static int links_trusted(const char *path, char *at, size_t len,
+			 struct stat *st, uid_t me)
+{
+	char done[PATH_MAX] = "", rest[PATH_MAX], link[PATH_MAX];
+	char next[PATH_MAX + NAME_MAX + 2], tmp[2 * PATH_MAX];
+	const char *p = rest;
+	int links = 0;
+
+	if (path[0] != '/' && !getcwd(done, sizeof done))
+		return -errno;
+	if (strcmp(done, "/") == 0) /* "" stands for "/" */
+		done[0] = '\0';
+	if ((size_t)snprintf(rest, sizeof rest, "%s", path) >= sizeof rest)
+		return -ENAMETOOLONG;
+	for (;;) {
+		size_t n;
+		ssize_t k;
+
+		while (*p == '/')
+			p++;
+		if (!*p)
+			return 0;
+		n = strcspn(p, "/");
+		if (n > NAME_MAX)
+			return -ENAMETOOLONG;
+		if (n == 1 && p[0] == '.') {
+			p += n;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			char *slash = strrchr(done, '/');
+
+			if (slash)
+				*slash = '\0';
+			p += n;
+			continue;
+		}
+		snprintf(next, sizeof next, "%s/%.*s", done, (int)n, p);
+		if (strlen(next) >= PATH_MAX)
+			return -ENAMETOOLONG;
+		p += n;
+		if (lstat(next, st) < 0)
+			return errno == ENOENT ? 0 : -errno;
+		if (!S_ISLNK(st->st_mode)) {
+			memcpy(done, next, strlen(next) + 1);
+			continue;
+		}
+		if (st->st_uid != 0 && st->st_uid != me) {
+			snprintf(at, len, "%s", next);
+			return DIRS_OWNER;
+		}
+		if (++links > 40) /* the kernel's limit */
+			return -ELOOP;
+		k = readlink(next, link, sizeof link - 1);
+		if (k < 0)
+			return -errno;
+		link[k] = '\0';
+		if ((size_t)snprintf(tmp, sizeof tmp, "%s/%s", link, p) >=
+		    sizeof rest)
+			return -ENAMETOOLONG;
+		memcpy(rest, tmp, strlen(tmp) + 1);
+		p = rest;
+		if (link[0] == '/')
+			done[0] = '\0';
+	}
+}
+
 int dirs_trusted(const char *path, char *at, size_t len, struct stat *st)
 {
 	char real[PATH_MAX], *slash;
 	uid_t me = geteuid();
+	int r;
 
 	snprintf(at, len, "%s", path);
+	r = links_trusted(path, at, len, st, me);
+	if (r != 0)
+		return r;
 	if (!realpath(path, real))
 		return -errno;
 	/* the directory itself, then each parent up to "/" */

@@ -217,7 +217,8 @@ long arch_pick(const struct arch_file *v, size_t n, enum arch_pick how,
 int arch_open_dir(const char *path);
 
 /* Whether every directory of the real path of `path` (a directory),
- * itself included, is root's or this effective user's (else DIRS_OWNER)
+ * itself included, and every symbolic link met resolving it, is root's
+ * or this effective user's (else DIRS_OWNER, the link in `at`)
  * and none writable by other users without the sticky bit (else
  * DIRS_OPEN, dirs_writers()), so that no other user can rename what is
  * in it, or it, away and put his own in its place. 0, DIRS_OWNER or

@@ -8,6 +8,7 @@
 # directory, renamed root's running segment away, removed its table and
 # lock and published his own channel under the name: root's readers read
 # nobody's quotes while root's mdpub went on, unaware (attack run).
+# So is a symbolic link of another user's on the way to either.
 # Root's own directory, and a sticky one anyone may write, still do.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
@@ -54,15 +55,53 @@ echo "nobody's directory, and ours inside nobody's, refused"
 # mdpub -T refuses it too (it said OK, and start then refused)
 channel arch.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
 	archive="$TOP/his/ar"
-text="[channel sd]: archive $TOP/his/ar: $TOP/his above it is uid $nobody's, not root's or mdpub's user's (uid 0)"
-for run in -T --duration=1; do
-	"$MDPUB" "$run" -c "$WORK/arch.conf" >"$WORK/arch.out" 2>"$WORK/arch.log"
-	rc=$?
-	[ "$rc" -eq 1 ] && grep -qF -- "$text" "$WORK/arch.log" ||
-		fail "archive in nobody's directory, $run: exit $rc: $(cat "$WORK/arch.log")"
-done
+# refused_archive CONF DIR WHAT: -T and a start refuse CONF's archive,
+# naming DIR (nobody's) above it
+refused_archive() {
+	text="[channel sd]: archive $2/ar: $2 above it is uid $nobody's, not root's or mdpub's user's (uid 0)"
+	for run in -T --duration=1; do
+		"$MDPUB" "$run" -c "$WORK/$1.conf" >"$WORK/$1.out" 2>"$WORK/$1.log"
+		rc=$?
+		[ "$rc" -eq 1 ] && grep -qF -- "$text" "$WORK/$1.log" ||
+			fail "$3, $run: exit $rc: $(cat "$WORK/$1.log")"
+	done
+}
+refused_archive arch "$TOP/his" "archive in nobody's directory"
 [ ! -e "$TOP/his/ar" ] || fail "the archive was made in nobody's directory"
 echo "an archive in nobody's directory refused, by -T too"
+
+# a symbolic link of nobody's on the way (his own, in the sticky
+# directory) to root's directory: refused, as the archive's parent and as
+# the segment directory, naming the link. Before, the real path was
+# checked alone and passed, the configured path was announced, and
+# nobody then pointed his link at a directory of his: root's mdsub
+# --from 0 read his empty directory and counted 5421 archived messages
+# lost (attack run); readers of the segment directory, which go by the
+# link too, would read his segments under the channel's name.
+mkdir "$TOP/real" || fail "root's directory"
+runuser -u nobody -- ln -s "$TOP/real" "$TOP/hislink" || fail "nobody's link"
+channel arlink.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
+	archive="$TOP/hislink/ar"
+channel sdlink.conf sd source=synthetic rate=1000 dir="$TOP/hislink"
+refused_archive arlink "$TOP/hislink" "archive through nobody's link"
+[ ! -e "$TOP/real/ar" ] || fail "the archive was made through nobody's link"
+refused sdlink "$TOP/hislink" "$TOP/hislink"
+[ ! -e "$TOP/real/mdbus.sd" ] || fail "a segment was made through nobody's link"
+# a link of nobody's inside the target of one of root's: refused too
+ln -s "$TOP/hislink" "$TOP/rootlink" || fail "root's link"
+channel arlink2.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
+	archive="$TOP/rootlink/ar"
+"$MDPUB" -T -c "$WORK/arlink2.conf" >/dev/null 2>"$WORK/arlink2.log" &&
+	fail "archive through root's link to nobody's: accepted"
+grep -qF -- "$TOP/hislink above it is uid $nobody's" "$WORK/arlink2.log" ||
+	fail "archive through root's link to nobody's: $(cat "$WORK/arlink2.log")"
+# root's own link to the same directory: taken
+ln -s "$TOP/real" "$TOP/ourlink" || fail "root's link"
+channel arours.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
+	archive="$TOP/ourlink/ar"
+"$MDPUB" -T -c "$WORK/arours.conf" >/dev/null 2>"$WORK/arours.log" ||
+	fail "archive through root's own link: $(cat "$WORK/arours.log")"
+echo "nobody's link on the way refused (archive, segment directory); root's taken"
 
 # root's own, in the sticky directory: published
 "$MDPUB" -c "$WORK/mine.conf" --duration 1 >"$WORK/mine.log" 2>&1 ||
