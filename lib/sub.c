@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +63,6 @@ struct mdbus_sub {
 	int evicted;
 	int renamed;            /* the name now refers to another file */
 	uint64_t name_check_ns; /* CLOCK_MONOTONIC of the next look at it */
-	struct wait_bell *bell; /* mdbus_sub_interrupt(); never moves */
 	uint32_t rings_seen;    /* bell rings already answered */
 	int want_anonymous;
 	enum mdbus_wait wait;
@@ -106,7 +106,13 @@ struct mdbus_sub {
 	uint64_t view_lost;     /* loss */
 	int view_copied;        /* it is view_slot's copy, pos past it */
 	_Atomic uint64_t *view_slot; /* a slot's words, private: the copy */
+	/* mdbus_sub_interrupt(), from any thread while another uses the
+	 * handle: never moves, and never written after the open (last, so
+	 * that reopen() writes every field but this one) */
+	struct wait_bell *bell;
 };
+_Static_assert(offsetof(struct mdbus_sub, bell) + sizeof(struct wait_bell *) ==
+	       sizeof(struct mdbus_sub), "the bell is the handle's last field");
 
 /* No write count seen for poll_run(): the next poll looks at it. */
 static void ahead_forget(mdbus_sub_t *s)
@@ -1893,7 +1899,10 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 	detach(s);
 	if (!took)
 		replay_close(s->rp);
-	*s = fresh;
+	/* Every field but the bell: another thread's mdbus_sub_interrupt()
+	 * loads that pointer meanwhile, and a store of the same value would
+	 * still race with it (C11 5.1.2.4). */
+	memcpy(s, &fresh, offsetof(struct mdbus_sub, bell));
 	return 0;
 }
 
