@@ -332,6 +332,28 @@ static inline const char *tu_msg_bad(const struct mdbus_msg *m,
 	return why;
 }
 
+/* Checks *m (its payload in buf) as what a reader gets next: expect is
+ * its previous message's seq + 1 (or where it started), and *m must be
+ * message expect + m->lost of tu_publish_seq()'s pattern, with m->lost
+ * equal to `lost` (pass m->lost when any loss is right). Returns NULL
+ * when it is, else a static description naming seq, loss and expect. */
+static inline const char *tu_next_bad(const struct mdbus_msg *m,
+				      const void *buf, uint64_t expect,
+				      uint64_t lost, size_t min, size_t max)
+{
+	static __thread char why[240];
+	const char *bad = m->seq != expect + m->lost || m->lost != lost
+				  ? "sequence/loss mismatch"
+				  : tu_msg_bad(m, buf, min, max);
+
+	if (!bad)
+		return NULL;
+	snprintf(why, sizeof(why), "seq %llu lost %llu after %llu: %s",
+		 (unsigned long long)m->seq, (unsigned long long)m->lost,
+		 (unsigned long long)expect, bad);
+	return why;
+}
+
 /* Fails the test unless *m is message `want` of tu_publish_seq()'s
  * pattern, with nothing lost before it. */
 static inline void tu_check_next(const struct mdbus_msg *m, const void *buf,
