@@ -524,7 +524,8 @@ static inline const void *mdbus_view_msg(const struct mdbus_view *view,
  * held, k >= 0: always the first k (a producer overwrites in order),
  * counted lost as mdbus_sub_poll()'s messages taken back: discard what
  * you took from them. 0 in lossless mode while registered (the producer
- * waits for the position) and for a copied view. -EINVAL for used above
+ * waits for the position; not once a view held past stall_evict_ns got
+ * the reader evicted) and for a copied view. -EINVAL for used above
  * the view's count, or a view that is not the reader's current one (a
  * read, a poll or a reopen since the peek, or released already). The
  * position goes to the shared table as a poll's does; it may pause to
