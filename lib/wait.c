@@ -64,6 +64,8 @@
 #define SPIN_CHECK 4         /* adaptive: rounds between clock reads */
 #define WATCH_LOOKS 256      /* stamp loads per wait_watch() */
 #define ARM_SETTLE_NS 1000000ULL /* first sleep without membarrier(2) */
+#define UNWOKEN_PAUSE_NS 1000000ULL /* after a wake nobody made for us:
+				       woken_for_nothing() */
 #define WARY_NS 2000000ULL /* a sleep this long unwoken past a message:
 			      a wake was missed (sleep_on()) */
 
@@ -90,8 +92,9 @@ struct waitv {
 static atomic_int waitv_missing;
 
 /* Sleeps until one of the n words differs from its value, a wake, a
- * signal or ns pass. Returns 0, -EINTR (a handler ran; one with
- * SA_RESTART restarts the call in the kernel) or -ENOSYS. */
+ * signal or ns pass. Returns 1 woken, 0 (a word differed, or the time
+ * ran out), -EINTR (a handler ran; one with SA_RESTART restarts the call
+ * in the kernel) or -ENOSYS. */
 static int sleep_waitv(struct waitv *w, unsigned n, uint64_t ns)
 {
 #ifdef SYS_futex_waitv
@@ -102,8 +105,9 @@ static int sleep_waitv(struct waitv *w, unsigned n, uint64_t ns)
 		return -ENOSYS;
 	until.tv_sec = (int64_t)(at / 1000000000u);
 	until.tv_nsec = (int64_t)(at % 1000000000u);
-	if (syscall(SYS_futex_waitv, w, n, 0, &until, CLOCK_MONOTONIC) >= 0 ||
-	    errno == EAGAIN || errno == ETIMEDOUT)
+	if (syscall(SYS_futex_waitv, w, n, 0, &until, CLOCK_MONOTONIC) >= 0)
+		return 1;
+	if (errno == EAGAIN || errno == ETIMEDOUT)
 		return 0;
 	if (errno == ENOSYS)
 		atomic_store_explicit(&waitv_missing, 1, memory_order_relaxed);
@@ -149,40 +153,49 @@ int wait_rang(const struct wait_for *wf)
 	       wf->rings_seen;
 }
 
+/* FUTEX_WAIT on word while it holds val, for ns: 1 woken, 0 (the word
+ * differed, the time ran out) or -EINTR. */
+static int sleep_word(_Atomic uint32_t *word, int op, uint32_t val,
+		      uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
+
+	if (futex(word, op, val, &ts) == 0)
+		return 1;
+	return errno == EINTR ? -EINTR : 0;
+}
+
 /* Without futex_waitv: sleeps on the channel's word alone, telling the
  * bell where, so that a ring wakes it (the Dekker pair of
  * wait_bell_ring()). */
 static int sleep_shared(_Atomic uint32_t *word, uint32_t val,
 			const struct wait_for *wf, uint64_t ns)
 {
-	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 	int r = 0;
 
 	atomic_store_explicit(&wf->bell->sleeping_on, word, memory_order_seq_cst);
-	if (!wait_rang(wf) &&
-	    futex(word, FUTEX_WAIT, val, &ts) < 0 && errno == EINTR)
-		r = -EINTR;
+	if (!wait_rang(wf))
+		r = sleep_word(word, FUTEX_WAIT, val, ns);
 	atomic_store_explicit(&wf->bell->sleeping_on, NULL, memory_order_relaxed);
 	return r;
 }
 
 /* Sleeps until the channel's futex `word` leaves `val`, the bell (if
- * any) rings, a signal handler runs or ns pass. Returns 0 or -EINTR. */
+ * any) rings, a signal handler runs or ns pass. Returns 1 woken, 0 or
+ * -EINTR. */
 static int sleep_words(_Atomic uint32_t *word, uint32_t val,
 		       const struct wait_for *wf, uint64_t ns)
 {
-	struct timespec ts = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) };
 	struct waitv w[2];
 	int r;
 
 	if (!wf->bell) /* nobody rings: the channel's word alone */
-		return futex(word, FUTEX_WAIT, val, &ts) < 0 && errno == EINTR
-			       ? -EINTR : 0;
+		return sleep_word(word, FUTEX_WAIT, val, ns);
 	waitv_set(&w[0], &wf->bell->rings, wf->rings_seen, WAITV_PRIVATE);
 	waitv_set(&w[1], word, val, 0);
 	r = sleep_waitv(w, 2, ns);
 	if (r != -ENOSYS)
-		return r == -EINTR ? r : 0;
+		return r == -EINTR || r == 1 ? r : 0;
 	return sleep_shared(word, val, wf, ns);
 }
 
@@ -482,14 +495,15 @@ int wait_nudger_idle(const struct seg_map *m, uint64_t last,
 		r = sleep_words(&h->wake_seq, seq, &wf, SLEEP_MAX_NS);
 	/* Relaxed: a producer that still sees 1 makes one futile wake. */
 	atomic_store_explicit(&h->nudge_waiting, 0, memory_order_relaxed);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 /*
  * An anonymous reader's sleep (poll_sleep()), and a registered reader's
  * once a wake was missed (sleep_on()): on wake_seq and the nudger's word
  * at once when `kind` says the active publisher's nudger promises its
- * wakes, else for at most POLL_NS while a publisher is active.
+ * wakes, else for at most POLL_NS while a publisher is active. Returns 1
+ * woken, 0 or -EINTR.
  */
 static int sleep_wary(struct seg_header *h, uint32_t seq, uint32_t nseq,
 		      enum nap kind, const struct wait_for *wf, uint64_t ns)
@@ -499,11 +513,48 @@ static int sleep_wary(struct seg_header *h, uint32_t seq, uint32_t nseq,
 	if (kind == NAP_NUDGED) {
 		r = sleep_nudged(h, seq, nseq, wf, ns);
 		if (r != -ENOSYS)
-			return r == -EINTR ? r : 0;
+			return r == -EINTR || r == 1 ? r : 0;
 		kind = NAP_POLL;
 	}
 	return sleep_words(&h->wake_seq, seq, wf,
 			   kind == NAP_POLL && ns > POLL_NS ? POLL_NS : ns);
+}
+
+/*
+ * Whether a sleep that ended woken was woken for nothing: neither futex
+ * word it slept on moved (seq, and nseq unless NULL), and nothing the
+ * reader waits for happened. The producer and the nudger bump a word
+ * before each wake (wake(), wait_wake_anonymous()) and a ring bumps the
+ * bell, but anyone who maps the data file, read-only, may FUTEX_WAKE its
+ * words at will: an attack run woke every sleeping reader of a channel
+ * in a loop, each then using 46% of a CPU. Relaxed: hints, as changed()
+ * decides.
+ */
+static int woken_for_nothing(const struct seg_header *h,
+			     const struct wait_for *wf, uint32_t seq,
+			     const uint32_t *nseq)
+{
+	return atomic_load_explicit(&h->wake_seq, memory_order_relaxed) == seq &&
+	       (!nseq ||
+		atomic_load_explicit(&h->nudge_seq, memory_order_relaxed) == *nseq) &&
+	       !changed(h, wf);
+}
+
+/*
+ * After a wake for nothing: a pause of UNWOKEN_PAUSE_NS that no other
+ * process can cut short (on the handle's private bell, which a ring
+ * does, or a plain sleep), so that a waker in a loop costs a sleeping
+ * reader one look a millisecond (tests/lib/t_fakewake.c), and a message
+ * meanwhile at most that much latency. Returns 0 or -EINTR.
+ */
+static int pause_unwoken(const struct wait_for *wf)
+{
+	struct timespec ts = { 0, (long)UNWOKEN_PAUSE_NS };
+
+	if (wf->bell)
+		return sleep_word(&wf->bell->rings, FUTEX_WAIT_PRIVATE,
+				  wf->rings_seen, UNWOKEN_PAUSE_NS) < 0 ? -EINTR : 0;
+	return clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL) == EINTR ? -EINTR : 0;
 }
 
 /*
@@ -523,10 +574,14 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
 	uint32_t seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
 	uint32_t nseq = atomic_load_explicit(&h->nudge_seq, memory_order_acquire);
 	enum nap kind = nap_kind(h);
+	int r;
 
 	if (changed(h, wf))
 		return 0;
-	return sleep_wary(h, seq, nseq, kind, wf, ns);
+	r = sleep_wary(h, seq, nseq, kind, wf, ns);
+	if (r == 1 && woken_for_nothing(h, wf, seq, &nseq))
+		return pause_unwoken(wf);
+	return r;
 }
 
 /*
@@ -543,7 +598,8 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
  * sleep, after the message was read: wake_seq still unmoved, nobody woke
  * us for it, and from then on the handle sleeps warily (sleep_wary()).
  * Judged at once, such a late bump made a handle wary for good, 1 ms naps
- * on a channel without a nudger (race review).
+ * on a channel without a nudger (race review). A wake for nothing is
+ * followed by a pause (pause_unwoken()). Returns 1 woken, 0 or -EINTR.
  */
 static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		    uint64_t ns)
@@ -582,7 +638,7 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		 * cut short before its end was never counted a miss. A
 		 * wake_seq that did not move says the producer did not wake
 		 * us: it bumps the word at each wake. */
-		if (r == 0 && ws && !wary && ns >= WARY_NS &&
+		if (r >= 0 && ws && !wary && ns >= WARY_NS &&
 		    clock_mono_ns() - t0 >= WARY_NS &&
 		    atomic_load_explicit(&h->write_num, memory_order_relaxed) > wf->pos &&
 		    atomic_load_explicit(&h->wake_seq, memory_order_relaxed) == seq &&
@@ -592,6 +648,8 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		}
 	}
 	retire_waiter(m->tab, wf);
+	if (r == 1 && woken_for_nothing(h, wf, seq, wary ? &nseq : NULL))
+		return pause_unwoken(wf);
 	return r;
 }
 
