@@ -759,6 +759,15 @@ static int rejoin(struct archive *a)
 	return r;
 }
 
+/* Logs the counts of what the limits held back: at the thread's end,
+ * and when the archive is freed. */
+static void end_limits(struct archive *a)
+{
+	log_limit_end(&a->err_limit);
+	log_limit_end(&a->lost_limit);
+	log_limit_end(&a->rejoin_limit);
+}
+
 static void *archive_thread(void *arg)
 {
 	struct archive *a = arg;
@@ -795,10 +804,7 @@ static void *archive_thread(void *arg)
 	}
 	flush(a);
 	close_file(a);
-	/* what the limits held back, counted before the channel's end */
-	log_limit_flush(&a->err_limit, LOG_ERR);
-	log_limit_flush(&a->lost_limit, LOG_ERR);
-	log_limit_flush(&a->rejoin_limit, LOG_WARNING);
+	end_limits(a); /* counted before the channel's end */
 	return NULL;
 }
 
@@ -806,6 +812,7 @@ static void *archive_thread(void *arg)
 
 static void archive_free(struct archive *a)
 {
+	end_limits(a); /* nothing, unless the thread never ran */
 	mdbus_sub_close(a->sub);
 	if (a->dirfd >= 0)
 		close(a->dirfd);
@@ -912,7 +919,12 @@ int archive_start(struct archive **out, const struct chan_conf *c,
 	a->flush_ns = (uint64_t)(c->archive_flush_s * 1e9);
 	a->flush_msgs = c->slots_per_block * c->block_count / 4;
 	(void)parse_rotate(c->archive_rotate, &a->rotate_sec);
-	a->lost_limit.burst = a->err_limit.burst = a->rejoin_limit.burst = 5;
+	log_limit_init(&a->lost_limit, 5, LOG_ERR, "channel %s: ARCHIVE LOST",
+		       c->name);
+	log_limit_init(&a->err_limit, 5, LOG_ERR, "channel %s: archive errors",
+		       c->name);
+	log_limit_init(&a->rejoin_limit, 5, LOG_WARNING, "channel %s: archive "
+		       "consumer entry", c->name);
 	r = archive_open(a, err, errlen);
 	if (r == 0) {
 		/* signals go to the main thread (channel.c start_thread()) */

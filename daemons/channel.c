@@ -603,6 +603,15 @@ static void drop_held(struct channel *ch)
 	ch->own_dropped += ch->q.count - ch->q.data;
 }
 
+/* The counts of what the limits held back, logged before the channel's
+ * last counters; again from channel_free(): nothing then, unless the
+ * thread never ran. */
+static void end_limits(struct channel *ch)
+{
+	log_limit_end(&ch->drop_limit);
+	log_limit_end(&ch->skip_limit);
+}
+
 static void *channel_thread(void *arg)
 {
 	struct channel *ch = arg;
@@ -622,6 +631,7 @@ static void *channel_thread(void *arg)
 		atomic_store_explicit(&ch->finished, 1, memory_order_release);
 	drop_held(ch);
 	end_source(ch); /* channel_held(): what was dropped */
+	end_limits(ch);
 	flush_counters(ch);
 	/* release pairs with channel_request_stats()'s acquire: the
 	 * counters above are final for a main thread that finds ENDED */
@@ -779,6 +789,7 @@ static void stop_archive(struct channel *ch)
 static void channel_free(struct channel *ch)
 {
 	end_source(ch); /* a channel whose thread never ran */
+	end_limits(ch);
 	if (ch->loop)
 		ev_loop_destroy(ch->loop);
 	stop_archive(ch);
@@ -828,8 +839,10 @@ int channel_start(struct channel **out, struct chan_conf *conf,
 	ch->conf = conf;
 	ch->main_loop = main_loop;
 	ch->done_w = done;
-	ch->drop_limit.burst = 10;
-	ch->skip_limit.burst = 10;
+	log_limit_init(&ch->drop_limit, 10, LOG_WARNING,
+		       "channel %s: message dropped", conf->name);
+	log_limit_init(&ch->skip_limit, 10, LOG_ERR,
+		       "channel %s: skipping sequence numbers", conf->name);
 	rc = channel_open(ch, err, errlen);
 	if (rc == 0)
 		rc = start_thread(ch, err, errlen);

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -82,12 +83,79 @@ void log_msg(int level, const char *fmt, ...)
 	va_end(ap);
 }
 
-void log_limit_flush(struct log_limit *lim, int level)
+/* The limiters with a count held, for log_limits_tick(): every one
+ * that ever held one, till its end. */
+static pthread_mutex_t limits_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct log_limit *limits;
+
+void log_limit_init(struct log_limit *lim, unsigned burst, int level,
+		    const char *fmt, ...)
 {
-	if (lim->suppressed)
-		log_msg(level, "(%llu similar messages not logged)",
-			(unsigned long long)lim->suppressed);
-	lim->suppressed = 0;
+	va_list ap;
+
+	memset(lim, 0, sizeof(*lim));
+	lim->burst = burst;
+	lim->level = level;
+	va_start(ap, fmt);
+	vsnprintf(lim->label, sizeof(lim->label), fmt, ap);
+	va_end(ap);
+}
+
+/* Logs the count held, if any. The exchange takes each event once,
+ * whichever of the owner and the tick gets it. */
+static void limit_flush(struct log_limit *lim)
+{
+	uint64_t n = atomic_exchange_explicit(&lim->suppressed, 0,
+					      memory_order_relaxed);
+
+	if (n)
+		log_msg(lim->level, "%s: %llu similar messages not logged",
+			lim->label, (unsigned long long)n);
+}
+
+/* Counts an event not logged; the first one puts lim in the tick's list
+ * (once per limiter, not per event). */
+static void limit_suppress(struct log_limit *lim)
+{
+	atomic_fetch_add_explicit(&lim->suppressed, 1, memory_order_relaxed);
+	if (lim->listed)
+		return;
+	pthread_mutex_lock(&limits_mu);
+	lim->prev = NULL;
+	lim->next = limits;
+	if (limits)
+		limits->prev = lim;
+	limits = lim;
+	pthread_mutex_unlock(&limits_mu);
+	lim->listed = 1;
+}
+
+void log_limit_end(struct log_limit *lim)
+{
+	if (lim->listed) {
+		pthread_mutex_lock(&limits_mu);
+		if (lim->prev)
+			lim->prev->next = lim->next;
+		else
+			limits = lim->next;
+		if (lim->next)
+			lim->next->prev = lim->prev;
+		pthread_mutex_unlock(&limits_mu);
+		lim->listed = 0;
+	}
+	limit_flush(lim);
+}
+
+void log_limits_tick(void)
+{
+	uint64_t now = now_monotonic();
+
+	pthread_mutex_lock(&limits_mu);
+	for (struct log_limit *lim = limits; lim; lim = lim->next)
+		if (now - atomic_load_explicit(&lim->last_ns, memory_order_relaxed) >=
+		    NS_PER_SEC)
+			limit_flush(lim);
+	pthread_mutex_unlock(&limits_mu);
 }
 
 void log_limited(struct log_limit *lim, int level, const char *fmt, ...)
@@ -95,12 +163,15 @@ void log_limited(struct log_limit *lim, int level, const char *fmt, ...)
 	va_list ap;
 	uint64_t now = now_monotonic();
 
-	if (++lim->seen > lim->burst && now - lim->last_ns < NS_PER_SEC) {
-		lim->suppressed++;
+	if (lim->seen < lim->burst)
+		lim->seen++;
+	else if (now - atomic_load_explicit(&lim->last_ns, memory_order_relaxed) <
+		 NS_PER_SEC) {
+		limit_suppress(lim);
 		return;
 	}
-	log_limit_flush(lim, level);
-	lim->last_ns = now;
+	limit_flush(lim);
+	atomic_store_explicit(&lim->last_ns, now, memory_order_relaxed);
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);

@@ -59,6 +59,7 @@ struct mdpub {
 	size_t nchans;
 	ev_signal term_w, int_w, hup_w, usr1_w;
 	ev_timer stats_w, duration_w;
+	ev_timer limits_w; /* log_limits_tick() */
 	ev_async done_w;
 	int pidfd;
 	int detached;  /* in the background: stderr is /dev/null */
@@ -622,6 +623,13 @@ static void duration_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+/* Counts of rate-limited lines, once their second has passed: a flood
+ * that stops is counted then, not at the channel's stop. */
+static void limits_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	log_limits_tick();
+}
+
 static void done_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct mdpub *m = w->data;
@@ -641,6 +649,7 @@ static void init_watchers(struct mdpub *m)
 	ev_signal_init(&m->usr1_w, signal_cb, SIGUSR1);
 	ev_init(&m->stats_w, stats_cb);
 	ev_timer_init(&m->duration_w, duration_cb, m->opts.duration, 0);
+	ev_timer_init(&m->limits_w, limits_cb, 1.0, 1.0);
 	ev_async_init(&m->done_w, done_cb);
 	m->term_w.data = m->int_w.data = m->hup_w.data = m->usr1_w.data = m;
 	m->stats_w.data = m->duration_w.data = m->done_w.data = m;
@@ -649,6 +658,7 @@ static void init_watchers(struct mdpub *m)
 	ev_signal_start(m->loop, &m->hup_w);
 	ev_signal_start(m->loop, &m->usr1_w);
 	ev_async_start(m->loop, &m->done_w);
+	ev_timer_start(m->loop, &m->limits_w);
 	if (m->opts.duration > 0)
 		ev_timer_start(m->loop, &m->duration_w);
 }

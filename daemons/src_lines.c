@@ -600,9 +600,11 @@ static void lines_stop(struct source *src)
 {
 	struct lines *l = SOURCE_OF(src, struct lines);
 
-	log_limit_flush(&l->bad_limit, LOG_WARNING);
 	while (l->conns)
 		close_conn(l, l->conns);
+	log_limit_end(&l->bad_limit);
+	log_limit_end(&l->net_limit);
+	log_limit_end(&l->accept_limit);
 	ev_timer_stop(l->base.loop, &l->reconnect_w);
 	ev_clear_pending(l->base.loop, &l->reconnect_w);
 	ev_io_stop(l->base.loop, &l->connect_w);
@@ -688,7 +690,12 @@ static int lines_start(struct source **out, const void *conf,
 	l->conf = *(const struct lines_conf *)conf;
 	if (lines_conf_warning(&l->conf, warning, sizeof(warning)))
 		log_msg(LOG_WARNING, "channel %s: %s", name_of(l), warning);
-	l->bad_limit.burst = l->net_limit.burst = l->accept_limit.burst = 10;
+	log_limit_init(&l->bad_limit, 10, LOG_WARNING,
+		       "channel %s: malformed lines", name_of(l));
+	log_limit_init(&l->net_limit, 10, LOG_WARNING,
+		       "channel %s: input ends and connection errors", name_of(l));
+	log_limit_init(&l->accept_limit, 10, LOG_INFO,
+		       "channel %s: connections accepted", name_of(l));
 	ev_io_init(&l->accept_w, accept_cb, -1, EV_READ);
 	ev_init(&l->accept_pause_w, accept_pause_cb);
 	ev_io_init(&l->connect_w, connect_cb, -1, EV_WRITE);

@@ -1646,6 +1646,11 @@ static void free_src(struct nats_src *n)
 {
 	int parsed;
 
+	/* the reader has ended: every limiter is this thread's */
+	log_limit_end(&n->bad_limit);
+	log_limit_end(&n->drop_limit);
+	log_limit_end(&n->closed_limit);
+	log_limit_end(&n->session_limit);
 	while (n->qlen)
 		natsMsg_Destroy(dequeue(n, &parsed, NULL));
 	natsMsg_Destroy(n->to_ack);
@@ -1718,8 +1723,6 @@ static void nats_stop(struct source *src)
 
 	ack_published(n);
 	flush_acks(n);
-	log_limit_flush(&n->bad_limit, LOG_WARNING);
-	log_limit_flush(&n->drop_limit, LOG_WARNING);
 	natsConnection_Close(n->nc);
 	free_src(n);
 }
@@ -1786,10 +1789,14 @@ static int nats_start(struct source **out, const void *conf,
 	n->qbytes_max = n->conf.queue *
 			(channel_conf(ch)->slot_size + (uint64_t)MSG_EXTRA);
 	n->q = calloc(n->qcap, sizeof(*n->q));
-	n->bad_limit.burst = 10;
-	n->drop_limit.burst = 10;
-	n->session_limit.burst = 10;
-	n->closed_limit.burst = 10;
+	log_limit_init(&n->bad_limit, 10, LOG_WARNING, "channel %s: bad "
+		       "messages, gaps and read errors", name_of(n));
+	log_limit_init(&n->drop_limit, 10, LOG_WARNING, "channel %s: "
+		       "messages dropped by the client library", name_of(n));
+	log_limit_init(&n->session_limit, 10, LOG_NOTICE,
+		       "channel %s: upstream sessions", name_of(n));
+	log_limit_init(&n->closed_limit, 10, LOG_ERR, "channel %s: "
+		       "connections closed for good", name_of(n));
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_cond_init(&n->room, NULL);
 	if (!n->q) {

@@ -301,8 +301,8 @@ static void replay_stop(struct source *src)
 	struct replay *r = SOURCE_OF(src, struct replay);
 
 	replay_halt(r);
-	log_limit_flush(&r->jump_limit, LOG_WARNING);
-	log_limit_flush(&r->behind_limit, LOG_WARNING);
+	log_limit_end(&r->jump_limit);
+	log_limit_end(&r->behind_limit);
 	mdbus_rec_close(r->rec);
 	free(r->payload);
 	free(r);
@@ -318,7 +318,10 @@ static int replay_start(struct source **out, const void *conf,
 	if (!r)
 		return source_nomem(err, errlen);
 	r->conf = *(const struct replay_conf *)conf;
-	r->jump_limit.burst = r->behind_limit.burst = 10;
+	log_limit_init(&r->jump_limit, 10, LOG_WARNING,
+		       "channel %s: timestamp jumps", name_of(r));
+	log_limit_init(&r->behind_limit, 10, LOG_WARNING,
+		       "channel %s: records behind the sequence", name_of(r));
 	ev_init(&r->pace_w, pace_cb);
 	ev_idle_init(&r->idle_w, idle_cb);
 	r->pace_w.data = r->idle_w.data = r;

@@ -756,9 +756,9 @@ static void udp_stop(struct source *src)
 	struct udp *u = SOURCE_OF(src, struct udp);
 
 	recover_stop(u);
-	log_limit_flush(&u->bad_limit, LOG_WARNING);
-	log_limit_flush(&u->jump_limit, LOG_WARNING);
-	log_limit_flush(&u->overflow_limit, LOG_WARNING);
+	log_limit_end(&u->bad_limit);
+	log_limit_end(&u->jump_limit);
+	log_limit_end(&u->overflow_limit);
 	ev_io_stop(u->base.loop, &u->io_w);
 	close(u->io_w.fd);
 	addr_allow_free(&u->sender);
@@ -782,8 +782,12 @@ static int udp_start(struct source **out, const void *conf,
 		free(u);
 		return source_nomem(err, errlen);
 	}
-	u->bad_limit.burst = u->jump_limit.burst = 10;
-	u->overflow_limit.burst = 10;
+	log_limit_init(&u->bad_limit, 10, LOG_WARNING, "channel %s: bad "
+		       "packets, gaps and sessions", name_of(u));
+	log_limit_init(&u->jump_limit, 10, LOG_WARNING,
+		       "channel %s: sequence jumps", name_of(u));
+	log_limit_init(&u->overflow_limit, 10, LOG_WARNING,
+		       "channel %s: datagrams dropped by the kernel", name_of(u));
 	if (u->conf.session) {
 		memset(u->want, ' ', sizeof(u->want));
 		memcpy(u->want, u->conf.session, strlen(u->conf.session));

@@ -75,7 +75,9 @@ int channel_paused(const struct channel *ch) { return 0; }
 const char *channel_name(const struct channel *ch) { return "fz"; }
 void log_msg(int level, const char *fmt, ...) {}
 void log_limited(struct log_limit *lim, int level, const char *fmt, ...) {}
-void log_limit_flush(struct log_limit *lim, int level) {}
+void log_limit_init(struct log_limit *lim, unsigned burst, int level,
+		    const char *fmt, ...) {}
+void log_limit_end(struct log_limit *lim) {}
 void *source_alloc(size_t size, struct channel *ch, struct ev_loop *loop)
 {
 	return NULL;
