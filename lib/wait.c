@@ -545,15 +545,27 @@ static int woken_for_nothing(const struct seg_header *h,
  * process can cut short (on the handle's private bell, which a ring
  * does, or a plain sleep), so that a waker in a loop costs a sleeping
  * reader one look a millisecond (tests/lib/t_fakewake.c), and a message
- * meanwhile at most that much latency. Returns 0 or -EINTR.
+ * meanwhile at most that much latency. Returns 0 or -EINTR. On the bell
+ * with futex_waitv(2), as the sleep it follows: the kernel restarts it
+ * after a handler installed with SA_RESTART, where it never restarts a
+ * FUTEX_WAIT with a timeout (-EINTR at once), so that a reader under a
+ * waker's loop, in this pause most of the time, would end its read with
+ * -EINTR at nearly every such signal (libmdbus(3) says it goes on).
  */
 static int pause_unwoken(const struct wait_for *wf)
 {
 	struct timespec ts = { 0, (long)UNWOKEN_PAUSE_NS };
+	struct waitv w;
+	int r;
 
-	if (wf->bell)
-		return sleep_word(&wf->bell->rings, FUTEX_WAIT_PRIVATE,
-				  wf->rings_seen, UNWOKEN_PAUSE_NS) < 0 ? -EINTR : 0;
+	if (wf->bell) {
+		waitv_set(&w, &wf->bell->rings, wf->rings_seen, WAITV_PRIVATE);
+		r = sleep_waitv(&w, 1, UNWOKEN_PAUSE_NS);
+		if (r == -ENOSYS)
+			r = sleep_word(&wf->bell->rings, FUTEX_WAIT_PRIVATE,
+				       wf->rings_seen, UNWOKEN_PAUSE_NS);
+		return r == -EINTR ? -EINTR : 0;
+	}
 	return clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL) == EINTR ? -EINTR : 0;
 }
 

@@ -37,7 +37,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "layout.h"
@@ -354,17 +353,6 @@ static void on_usr1(int sig)
 	(void)sig;
 }
 
-/* Whether the kernel has futex_waitv(2): with no waiters it says EINVAL,
- * or ENOSYS when it lacks the call. */
-static int have_waitv(void)
-{
-#ifdef SYS_futex_waitv
-	return syscall(SYS_futex_waitv, NULL, 0, 0, NULL, 0) < 0 &&
-	       errno != ENOSYS;
-#else
-	return 0;
-#endif
-}
 
 static int signalled_reader(void *arg)
 {
@@ -402,7 +390,7 @@ static void signals(enum mdbus_wait mode)
 	mdbus_pub_t *p;
 	pid_t kid;
 
-	if (!have_waitv()) {
+	if (!tu_have_waitv()) {
 		tu_note("no futex_waitv: SA_RESTART not honoured, not checked");
 		return;
 	}

@@ -16,6 +16,14 @@
  * more), and the waker must have woken sleepers during it (else the test
  * proves nothing). Then a message published under the loop wakes each
  * (the producer bumps the word it wakes).
+ *
+ * Last, the registered blocking reader again with a SIGALRM handler
+ * installed with SA_RESTART and a timer firing every 2 ms: under the
+ * loop it spends most of its time in the pause, and a handler run there
+ * must not end the read with -EINTR any more than one run in its sleep
+ * (libmdbus(3), "Interrupting a read"; checked with futex_waitv(2) only,
+ * as t_blocking's signals). The pause was a FUTEX_WAIT with a timeout,
+ * which the kernel never restarts after a handler (-EINTR at once).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +32,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "mdbus.h"
@@ -46,12 +56,37 @@ struct shared {
 
 static struct shared *sh;
 
-enum reader_kind { BLOCKING, ADAPTIVE, ANONYMOUS };
+enum reader_kind { BLOCKING, ADAPTIVE, ANONYMOUS, SIGNALLED };
 
 static const char *const kind_name[] = {
 	"registered blocking reader", "registered adaptive reader",
 	"anonymous reader of a nudging publisher",
+	"registered blocking reader under SA_RESTART signals",
 };
+
+static _Atomic unsigned long alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	atomic_fetch_add_explicit(&alarms, 1, memory_order_relaxed);
+}
+
+/* A SIGALRM handler with SA_RESTART, run every 2 ms (on: 1), or none. */
+static void alarm_every_2ms(int on)
+{
+	struct itimerval it = { { 0, on ? 2000 : 0 }, { 0, on ? 2000 : 0 } };
+	struct sigaction sa;
+
+	if (on) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_alarm;
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		TU_CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
+	}
+	TU_CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
+}
 
 /* Maps the segment read-only, as any reader may, and wakes both futex
  * words in a loop until told to stop. */
@@ -112,13 +147,23 @@ static int reader(void *arg)
 		TU_CHECK_RC(mdbus_sub_open(&s, CHANNEL, &c), 0);
 	} else {
 		s = tu_sub_open(CHANNEL, NULL, MDBUS_START_LATEST, 0,
-				kind == BLOCKING ? MDBUS_WAIT_BLOCK
+				kind != ADAPTIVE ? MDBUS_WAIT_BLOCK
 						 : MDBUS_WAIT_ADAPTIVE);
 	}
+	if (kind == SIGNALLED)
+		alarm_every_2ms(1);
 	t0 = tu_now_ns();
 	usage_now(&cpu0, &sw0);
 	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, IDLE_NS), -ETIMEDOUT);
 	usage_now(&cpu1, &sw1);
+	if (kind == SIGNALLED) {
+		alarm_every_2ms(0);
+		tu_note("%s: %lu handlers ran, none ended the read", what,
+			atomic_load(&alarms));
+		if (atomic_load(&alarms) == 0)
+			tu_fail("%s: no handler ran: the test proves nothing",
+				what);
+	}
 	wall = tu_now_ns() - t0;
 	pct = 100.0 * (double)(cpu1 - cpu0) / (double)wall;
 	tu_note("%s, woken in a loop for 1 s: %.2f%% of a CPU, %ld voluntary "
@@ -147,9 +192,14 @@ int main(void)
 	p = tu_pub_open(CHANNEL, &cfg);
 	wpid = tu_spawn(waker, NULL);
 	tu_await(&sh->ready, 1, 30, "waker mapped the segment");
-	for (int k = BLOCKING; k <= ANONYMOUS; k++) {
+	for (int k = BLOCKING; k <= SIGNALLED; k++) {
 		uint64_t w0 = atomic_load(&sh->woken), woken;
 
+		if (k == SIGNALLED && !tu_have_waitv()) {
+			tu_note("no futex_waitv: SA_RESTART not honoured, not "
+				"checked");
+			break;
+		}
 		atomic_store(&sh->ready, 1);
 		pid = tu_spawn(reader, (void *)(intptr_t)k);
 		tu_await(&sh->ready, 2, 60, kind_name[k]);

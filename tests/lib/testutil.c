@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -575,4 +576,16 @@ void tu_await_nudger_asleep(const struct seg_header *h,
 				waiters_count(atomic_load(&t->waiters)));
 		tu_sleep_ms(1);
 	}
+}
+
+/* With no waiters futex_waitv(2) says EINVAL, or ENOSYS when the kernel
+ * lacks the call. */
+int tu_have_waitv(void)
+{
+#ifdef SYS_futex_waitv
+	return syscall(SYS_futex_waitv, NULL, 0, 0, NULL, 0) < 0 &&
+	       errno != ENOSYS;
+#else
+	return 0;
+#endif
 }

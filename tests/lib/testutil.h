@@ -88,6 +88,11 @@ int tu_is_main(void);
  * The child is registered so that a failing test kills it. */
 pid_t tu_spawn(int (*fn)(void *), void *arg);
 
+/* Whether the kernel has futex_waitv(2) (5.16 on): without it a reader's
+ * sleep is not restarted after a handler installed with SA_RESTART
+ * (libmdbus(3), "Interrupting a read"). */
+int tu_have_waitv(void);
+
 /* Waits for child pid up to timeout_s seconds. Returns its exit code
  * (0..255), 256 + signal number when a signal ended it, or -1 on timeout
  * (the child is then SIGKILLed and reaped). */
