@@ -73,17 +73,52 @@ const char *dirs_writers(const struct stat *st)
 }
 
 /*
+ * Whether the real directory `real` (absolute, no links; "" for "/") and
+ * every one above it is root's or me's (else DIRS_OWNER) and writable by
+ * no other user unless sticky (else DIRS_OPEN, dirs_writers()), so that
+ * no other user can rename what is in them: 0, DIRS_OWNER or DIRS_OPEN
+ * with the directory in `at` and its stat() in *st, or a negated errno.
+ * `real` is cut as it goes up.
+ */
+static int chain_trusted(char *real, char *at, size_t len, struct stat *st,
+			 uid_t me)
+{
+	char *slash;
+
+	if (!*real)
+		strcpy(real, "/");
+	for (;;) {
+		snprintf(at, len, "%s", real);
+		if (stat(real, st) < 0)
+			return -errno;
+		if (st->st_uid != 0 && st->st_uid != me)
+			return DIRS_OWNER;
+		if (dirs_writers(st))
+			return DIRS_OPEN;
+		if (strcmp(real, "/") == 0)
+			return 0;
+		slash = strrchr(real, '/');
+		slash[slash == real] = '\0';
+	}
+}
+
+/*
  * Whether every symbolic link met resolving path (those in the links'
- * targets too) is root's or me's. realpath() below sees only where a
- * link points now: another user's link (his own, in a sticky /tmp) is
- * his to point elsewhere at any time, and every later open by the name
- * as given (mdpub's, and readers', who take the archive path the
- * segment announces or the segment directory they are told) then goes
- * where he wants (attack run: root's mdsub --from 0 counted every
- * archived message lost, reading nobody's empty directory). Resolved by
- * hand, as the kernel does: ".." after a link is the parent of where
- * it led. DIRS_OWNER with the link in `at` and its lstat() in *st, 0
- * (also when a part is missing: realpath() says so), or a negated errno.
+ * targets too) is root's or me's, and in a directory only root or me
+ * may change (chain_trusted()). realpath() below sees only where a link
+ * points now: another user's link (his own, in a sticky /tmp) is his to
+ * point elsewhere at any time, and every later open by the name as
+ * given (mdpub's, and readers', who take the archive path the segment
+ * announces or the segment directory they are told) then goes where he
+ * wants (attack run: root's mdsub --from 0 counted every archived
+ * message lost, reading nobody's empty directory). No one can change a
+ * link, but whoever may rename what is in its directory, or in one
+ * above, can put his own in its place: root's link in nobody's
+ * directory is nobody's to replace (review of c7dc175: taken before).
+ * Resolved by hand, as the kernel does: ".." after a link is the parent
+ * of where it led. DIRS_OWNER with the link or directory in `at` and
+ * its lstat() or stat() in *st, DIRS_OPEN with the directory, 0 (also
+ * when a part is missing: realpath() says so), or a negated errno.
  */
 static int links_trusted(const char *path, char *at, size_t len,
 			 struct stat *st, uid_t me)
@@ -91,7 +126,7 @@ static int links_trusted(const char *path, char *at, size_t len,
 	char done[PATH_MAX] = "", rest[PATH_MAX], link[PATH_MAX];
 	char next[PATH_MAX + NAME_MAX + 2], tmp[2 * PATH_MAX];
 	const char *p = rest;
-	int links = 0;
+	int links = 0, r;
 
 	if (path[0] != '/' && !getcwd(done, sizeof done))
 		return -errno;
@@ -136,6 +171,11 @@ static int links_trusted(const char *path, char *at, size_t len,
 			snprintf(at, len, "%s", next);
 			return DIRS_OWNER;
 		}
+		/* done: the link's directory, real (links resolved) */
+		memcpy(link, done, strlen(done) + 1);
+		r = chain_trusted(link, at, len, st, me);
+		if (r != 0)
+			return r;
 		if (++links > 40) /* the kernel's limit */
 			return -ELOOP;
 		k = readlink(next, link, sizeof link - 1);
@@ -154,7 +194,7 @@ static int links_trusted(const char *path, char *at, size_t len,
 
 int dirs_trusted(const char *path, char *at, size_t len, struct stat *st)
 {
-	char real[PATH_MAX], *slash;
+	char real[PATH_MAX];
 	uid_t me = geteuid();
 	int r;
 
@@ -165,17 +205,5 @@ int dirs_trusted(const char *path, char *at, size_t len, struct stat *st)
 	if (!realpath(path, real))
 		return -errno;
 	/* the directory itself, then each parent up to "/" */
-	for (;;) {
-		snprintf(at, len, "%s", real);
-		if (stat(real, st) < 0)
-			return -errno;
-		if (st->st_uid != 0 && st->st_uid != me)
-			return DIRS_OWNER;
-		if (dirs_writers(st))
-			return DIRS_OPEN;
-		if (strcmp(real, "/") == 0)
-			return 0;
-		slash = strrchr(real, '/'); /* realpath(): absolute */
-		slash[slash == real] = '\0';
-	}
+	return chain_trusted(real, at, len, st, me);
 }

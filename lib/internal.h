@@ -217,9 +217,10 @@ long arch_pick(const struct arch_file *v, size_t n, enum arch_pick how,
 int arch_open_dir(const char *path);
 
 /* Whether every directory of the real path of `path` (a directory),
- * itself included, and every symbolic link met resolving it, is root's
- * or this effective user's (else DIRS_OWNER, the link in `at`)
- * and none writable by other users without the sticky bit (else
+ * itself included, every symbolic link met resolving it and every
+ * directory that holds such a link, or is above one, is root's or this
+ * effective user's (else DIRS_OWNER, the link or directory in `at`)
+ * and no directory writable by other users without the sticky bit (else
  * DIRS_OPEN, dirs_writers()), so that no other user can rename what is
  * in it, or it, away and put his own in its place. 0, DIRS_OWNER or
  * DIRS_OPEN with the directory in `at` and its stat in *st, or a negated

@@ -8,7 +8,8 @@
 # directory, renamed root's running segment away, removed its table and
 # lock and published his own channel under the name: root's readers read
 # nobody's quotes while root's mdpub went on, unaware (attack run).
-# So is a symbolic link of another user's on the way to either.
+# So is a symbolic link of another user's on the way to either, or any
+# link in a directory another user may change.
 # Root's own directory, and a sticky one anyone may write, still do.
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 
@@ -55,10 +56,10 @@ echo "nobody's directory, and ours inside nobody's, refused"
 # mdpub -T refuses it too (it said OK, and start then refused)
 channel arch.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
 	archive="$TOP/his/ar"
-# refused_archive CONF DIR WHAT: -T and a start refuse CONF's archive,
-# naming DIR (nobody's) above it
+# refused_archive CONF DIR WHAT [ARCHIVE]: -T and a start refuse CONF's
+# archive (DIR/ar unless given), naming DIR (nobody's) above it
 refused_archive() {
-	text="[channel sd]: archive $2/ar: $2 above it is uid $nobody's, not root's or mdpub's user's (uid 0)"
+	text="[channel sd]: archive ${4:-$2/ar}: $2 above it is uid $nobody's, not root's or mdpub's user's (uid 0)"
 	for run in -T --duration=1; do
 		"$MDPUB" "$run" -c "$WORK/$1.conf" >"$WORK/$1.out" 2>"$WORK/$1.log"
 		rc=$?
@@ -87,21 +88,47 @@ refused_archive arlink "$TOP/hislink" "archive through nobody's link"
 [ ! -e "$TOP/real/ar" ] || fail "the archive was made through nobody's link"
 refused sdlink "$TOP/hislink" "$TOP/hislink"
 [ ! -e "$TOP/real/mdbus.sd" ] || fail "a segment was made through nobody's link"
+# refused_T CONF WHAT TEXT: -T refuses CONF saying TEXT
+refused_T() {
+	"$MDPUB" -T -c "$WORK/$1.conf" >/dev/null 2>"$WORK/$1.log" &&
+		fail "$2: accepted"
+	grep -qF -- "$3" "$WORK/$1.log" || fail "$2: $(cat "$WORK/$1.log")"
+}
 # a link of nobody's inside the target of one of root's: refused too
 ln -s "$TOP/hislink" "$TOP/rootlink" || fail "root's link"
 channel arlink2.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
 	archive="$TOP/rootlink/ar"
-"$MDPUB" -T -c "$WORK/arlink2.conf" >/dev/null 2>"$WORK/arlink2.log" &&
-	fail "archive through root's link to nobody's: accepted"
-grep -qF -- "$TOP/hislink above it is uid $nobody's" "$WORK/arlink2.log" ||
-	fail "archive through root's link to nobody's: $(cat "$WORK/arlink2.log")"
+refused_T arlink2 "archive through root's link to nobody's" \
+	"$TOP/hislink above it is uid $nobody's"
 # root's own link to the same directory: taken
 ln -s "$TOP/real" "$TOP/ourlink" || fail "root's link"
 channel arours.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
 	archive="$TOP/ourlink/ar"
 "$MDPUB" -T -c "$WORK/arours.conf" >/dev/null 2>"$WORK/arours.log" ||
 	fail "archive through root's own link: $(cat "$WORK/arours.log")"
+# root's own link, but in a directory nobody may change: in his own
+# directory, and in root's directory that anyone may write (not sticky).
+# Who owns a link does not matter: no one can change one, only rename it
+# away and put another in its place, which whoever may write its
+# directory can. Before, each was taken: a real path of root's, and a
+# link of root's.
+ln -s "$TOP/real" "$TOP/his/rootlink" || fail "root's link in nobody's"
+mkdir -m 777 "$TOP/open" && chmod 777 "$TOP/open" &&
+	ln -s "$TOP/real" "$TOP/open/rootlink" ||
+	fail "root's link in an open directory"
+channel arhis.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
+	archive="$TOP/his/rootlink/ar"
+refused_archive arhis "$TOP/his" "archive through root's link in nobody's directory" \
+	"$TOP/his/rootlink/ar"
+channel sdhis.conf sd source=synthetic rate=1000 dir="$TOP/his/rootlink"
+refused sdhis "$TOP/his/rootlink" "$TOP/his"
+channel aropen.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
+	archive="$TOP/open/rootlink/ar"
+refused_T aropen "archive through root's link in an open directory" \
+	"$TOP/open above it is writable by anyone and not sticky"
+[ ! -e "$TOP/real/ar" ] || fail "the archive was made through a link others may replace"
 echo "nobody's link on the way refused (archive, segment directory); root's taken"
+echo "root's link in nobody's directory, or in one anyone may write, refused"
 
 # root's own, in the sticky directory: published
 "$MDPUB" -c "$WORK/mine.conf" --duration 1 >"$WORK/mine.log" 2>&1 ||
