@@ -606,6 +606,8 @@ void wait_wake_anonymous(struct seg_header *h);
 struct wait_bell {
 	_Atomic uint32_t rings;
 	_Atomic(_Atomic uint32_t *) sleeping_on;
+	uint32_t unwoken; /* wakes for nothing in a row (wait.c
+			     after_sleep()): the sleeping thread's own */
 };
 
 /* Rings the bell: counts an interrupt and wakes its reader. Atomics and

@@ -541,32 +541,62 @@ static int woken_for_nothing(const struct seg_header *h,
 }
 
 /*
- * After a wake for nothing: a pause of UNWOKEN_PAUSE_NS that no other
- * process can cut short (on the handle's private bell, which a ring
- * does, or a plain sleep), so that a waker in a loop costs a sleeping
- * reader one look a millisecond (tests/lib/t_fakewake.c), and a message
- * meanwhile at most that much latency. Returns 0 or -EINTR. On the bell
- * with futex_waitv(2), as the sleep it follows: the kernel restarts it
- * after a handler installed with SA_RESTART, where it never restarts a
- * FUTEX_WAIT with a timeout (-EINTR at once), so that a reader under a
- * waker's loop, in this pause most of the time, would end its read with
- * -EINTR at nearly every such signal (libmdbus(3) says it goes on).
+ * After a wake for nothing: a pause of UNWOKEN_PAUSE_NS (ns if less: the
+ * read's time left) that no other process can cut short (on the
+ * handle's private bell, which a ring does, or a plain sleep), so that a
+ * waker in a loop costs a sleeping reader one look a millisecond
+ * (tests/lib/t_fakewake.c), and a message meanwhile at most that much
+ * latency. Returns 0 or -EINTR. On the bell with futex_waitv(2), as the
+ * sleep it follows: the kernel restarts it after a handler installed
+ * with SA_RESTART, where it never restarts a FUTEX_WAIT with a timeout
+ * (-EINTR at once), so that a reader under a waker's loop, in this pause
+ * most of the time, would end its read with -EINTR at nearly every such
+ * signal (libmdbus(3) says it goes on).
  */
-static int pause_unwoken(const struct wait_for *wf)
+static int pause_unwoken(const struct wait_for *wf, uint64_t ns)
 {
-	struct timespec ts = { 0, (long)UNWOKEN_PAUSE_NS };
+	struct timespec ts;
 	struct waitv w;
 	int r;
 
+	if (ns > UNWOKEN_PAUSE_NS)
+		ns = UNWOKEN_PAUSE_NS;
 	if (wf->bell) {
 		waitv_set(&w, &wf->bell->rings, wf->rings_seen, WAITV_PRIVATE);
-		r = sleep_waitv(&w, 1, UNWOKEN_PAUSE_NS);
+		r = sleep_waitv(&w, 1, ns);
 		if (r == -ENOSYS)
 			r = sleep_word(&wf->bell->rings, FUTEX_WAIT_PRIVATE,
-				       wf->rings_seen, UNWOKEN_PAUSE_NS);
+				       wf->rings_seen, ns);
 		return r == -EINTR ? -EINTR : 0;
 	}
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)ns;
 	return clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL) == EINTR ? -EINTR : 0;
+}
+
+/*
+ * What a sleep of up to ns on seq (and nseq unless NULL) that returned r
+ * comes to: r, or after the second wake for nothing in a row, the
+ * pause's. A single one is innocent: the producer bumps wake_seq, then
+ * wakes, and a reader that read the message meanwhile and went to sleep
+ * on the bumped word is woken by that wake for nothing (as is one asleep
+ * on nudge_seq by the nudger's); a second needs a waker that bumps
+ * nothing (review of d136d13). A bell's count says how many in a row
+ * (the sleeping thread's own word); without a bell, each pauses.
+ */
+static int after_sleep(const struct seg_header *h, const struct wait_for *wf,
+		       int r, uint32_t seq, const uint32_t *nseq, uint64_t ns)
+{
+	if (r < 0)
+		return r;
+	if (r == 0 || !woken_for_nothing(h, wf, seq, nseq)) {
+		if (wf->bell)
+			wf->bell->unwoken = 0;
+		return r;
+	}
+	if (wf->bell && wf->bell->unwoken++ == 0)
+		return r;
+	return pause_unwoken(wf, ns);
 }
 
 /*
@@ -591,9 +621,7 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
 	if (changed(h, wf))
 		return 0;
 	r = sleep_wary(h, seq, nseq, kind, wf, ns);
-	if (r == 1 && woken_for_nothing(h, wf, seq, &nseq))
-		return pause_unwoken(wf);
-	return r;
+	return after_sleep(h, wf, r, seq, &nseq, ns);
 }
 
 /*
@@ -610,8 +638,8 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
  * sleep, after the message was read: wake_seq still unmoved, nobody woke
  * us for it, and from then on the handle sleeps warily (sleep_wary()).
  * Judged at once, such a late bump made a handle wary for good, 1 ms naps
- * on a channel without a nudger (race review). A wake for nothing is
- * followed by a pause (pause_unwoken()). Returns 1 woken, 0 or -EINTR.
+ * on a channel without a nudger (race review). Wakes for nothing are
+ * followed by a pause (after_sleep()). Returns 1 woken, 0 or -EINTR.
  */
 static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		    uint64_t ns)
@@ -660,9 +688,7 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		}
 	}
 	retire_waiter(m->tab, wf);
-	if (r == 1 && woken_for_nothing(h, wf, seq, wary ? &nseq : NULL))
-		return pause_unwoken(wf);
-	return r;
+	return after_sleep(h, wf, r, seq, wary ? &nseq : NULL, ns);
 }
 
 /* A sleep, announced or not: 1 when it is worth looking again, or

@@ -1,0 +1,131 @@
+/*
+ * t_wakeonce.c - one wake for nothing in a row costs a sleeping reader no
+ * pause; a second does (wait.c after_sleep()). The producer bumps
+ * wake_seq, then wakes: a reader that read the message meanwhile and went
+ * to sleep on the bumped word is woken by that wake for nothing, and
+ * paused there, it would take a message published within the next
+ * millisecond up to 1 ms late (review of d136d13). Only a waker that
+ * bumps nothing (t_fakewake's loop) wakes a reader so twice in a row.
+ *
+ * A registered blocking reader sleeps on a channel without a nudger (so
+ * that it is the only sleeper on wake_seq); the test wakes wake_seq,
+ * from a read-only mapping, until a wake woke it, once, then twice in a
+ * row, then publishes a message. The reader's own syscall() (this
+ * program's: syscall_hook.h) counts its pauses: a futex_waitv(2) on one
+ * word, or a FUTEX_WAIT_PRIVATE (on its bell, without futex_waitv); its
+ * sleeps are futex_waitv on two words or a shared FUTEX_WAIT. Once: no
+ * pause; twice: exactly one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mdbus.h"
+#include "layout.h"
+#include "syscall_hook.h"
+#include "testutil.h"
+
+#define CHANNEL "wakeonce"
+#define WAKE_WAIT_NS 30000000000LL /* a deadline, not a bound on latency */
+
+struct shared {
+	_Atomic uint32_t ready;  /* 1: the reader is about to read */
+	_Atomic uint32_t pauses; /* the reader's, during its read */
+};
+
+static struct shared *sh;
+static _Atomic uint32_t pauses; /* this process's */
+
+long syscall(long number, ...)
+{
+	long a[6];
+
+	HOOK_ARGS(number, a);
+#ifdef SYS_futex_waitv
+	if (number == SYS_futex_waitv && a[1] == 1)
+		atomic_fetch_add(&pauses, 1);
+#endif
+	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT &&
+	    (a[1] & FUTEX_PRIVATE_FLAG))
+		atomic_fetch_add(&pauses, 1);
+	return hook_real(number, a);
+}
+
+/* Reads the one message the parent publishes, counting its pauses. */
+static int reader(void *arg)
+{
+	mdbus_sub_t *s = tu_sub_open(CHANNEL, NULL, MDBUS_START_LATEST, 0,
+				     MDBUS_WAIT_BLOCK);
+	unsigned char buf[64];
+	struct mdbus_msg m;
+
+	(void)arg;
+	atomic_store(&pauses, 0);
+	atomic_store(&sh->ready, 1);
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m, WAKE_WAIT_NS), 0);
+	atomic_store(&sh->pauses, atomic_load(&pauses));
+	mdbus_sub_close(s);
+	return 0;
+}
+
+/* Wakes wake_seq until a wake woke a sleeper (the reader, asleep again). */
+static void wake_once(_Atomic uint32_t *word)
+{
+	for (int tries = 0; tries < 10000; tries++) {
+		if (syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0) > 0)
+			return;
+		tu_sleep_ms(1.0);
+	}
+	tu_fail("nobody asleep on wake_seq for 10 s");
+}
+
+/* The reader woken `wakes` times for nothing in a row, then a message:
+ * returns its pauses. */
+static uint32_t run(mdbus_pub_t *p, _Atomic uint32_t *word, int wakes)
+{
+	unsigned char buf[8] = { 0 };
+	pid_t pid;
+
+	atomic_store(&sh->ready, 0);
+	atomic_store(&sh->pauses, UINT32_MAX);
+	pid = tu_spawn(reader, NULL);
+	tu_await(&sh->ready, 1, 30, "reader");
+	for (int i = 0; i < wakes; i++)
+		wake_once(word);
+	tu_sleep_ms(20); /* each judged for nothing before the message */
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, buf, sizeof(buf), 0), 0);
+	tu_wait_ok(pid, 60, "reader");
+	return atomic_load(&sh->pauses);
+}
+
+int main(void)
+{
+	struct mdbus_pub_config cfg = tu_config(64, 1024, 4, MDBUS_MODE_OVERWRITE);
+	struct seg_header *h;
+	mdbus_pub_t *p;
+	uint32_t once, twice;
+	int fd;
+
+	tu_init("t_wakeonce", 120);
+	sh = tu_shared(sizeof(*sh));
+	p = tu_pub_open(CHANNEL, &cfg);
+	fd = open(tu_seg_path(CHANNEL), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		tu_fail("open %s: %s", tu_seg_path(CHANNEL), strerror(errno));
+	h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	if (h == MAP_FAILED)
+		tu_fail("mmap: %s", strerror(errno));
+	once = run(p, &h->wake_seq, 1);
+	twice = run(p, &h->wake_seq, 2);
+	tu_note("pauses: %u after one wake for nothing, %u after two in a row",
+		once, twice);
+	TU_CHECK_EQ(once, 0u);
+	TU_CHECK_EQ(twice, 1u);
+	mdbus_pub_close(p);
+	tu_note("ok");
+	return 0;
+}
