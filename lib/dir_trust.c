@@ -117,9 +117,19 @@ static int chain_trusted(char *real, char *at, size_t len, struct stat *st,
  * directory is nobody's to replace (review of c7dc175: taken before).
  * Resolved by hand, as the kernel does: ".." after a link is the parent
  * of where it led. DIRS_OWNER with the link or directory in `at` and
- * its lstat() or stat() in *st, DIRS_OPEN with the directory, 0 (also
- * when a part is missing: realpath() says so), or a negated errno.
+ * its lstat() or stat() in *st, DIRS_OPEN with the directory, 0, or a
+ * negated errno with the part in `at` (a missing one too: left to
+ * realpath(), another user could make it his link in a sticky /tmp
+ * between the two, and the link check would never see it; review of
+ * c7dc175).
  */
+/* Puts the part of a path that failed in `at`; returns r. */
+static int at_part(char *at, size_t len, const char *part, int r)
+{
+	snprintf(at, len, "%s", part);
+	return r;
+}
+
 static int links_trusted(const char *path, char *at, size_t len,
 			 struct stat *st, uid_t me)
 {
@@ -162,15 +172,13 @@ static int links_trusted(const char *path, char *at, size_t len,
 			return -ENAMETOOLONG;
 		p += n;
 		if (lstat(next, st) < 0)
-			return errno == ENOENT ? 0 : -errno;
+			return at_part(at, len, next, -errno);
 		if (!S_ISLNK(st->st_mode)) {
 			memcpy(done, next, strlen(next) + 1);
 			continue;
 		}
-		if (st->st_uid != 0 && st->st_uid != me) {
-			snprintf(at, len, "%s", next);
-			return DIRS_OWNER;
-		}
+		if (st->st_uid != 0 && st->st_uid != me)
+			return at_part(at, len, next, DIRS_OWNER);
 		/* done: the link's directory, real (links resolved) */
 		memcpy(link, done, strlen(done) + 1);
 		r = chain_trusted(link, at, len, st, me);
