@@ -236,7 +236,10 @@ static const struct row rows[] = {
 	 * message a call is shown for reference */
 	{ "4 catch-up M/s, read (vs dlv 2)", CATCH_READ, DLV_MDBUS, 1e3, 1, "(reference)" },
 	{ "4 catch-up M/s, poll (vs dlv 2)", CATCH_POLL, DLV_BATCH, 1e3, 1, ">= 2.0" },
-	{ "4 catch-up M/s, views (vs dlv 2)", CATCH_VIEW, DLV_VIEW, 1e3, 1, ">= 2.0" },
+	/* views against the batch row 2 as well, not their own: a reader
+	 * at its producer's heels is slower in views than in a poll, and
+	 * the ratio to its own delivered rate looked the better for it */
+	{ "4 catch-up M/s, views (vs dlv 2)", CATCH_VIEW, DLV_BATCH, 1e3, 1, ">= 2.0" },
 	{ "4 ring catch-up M/s (vs its dlv)", CATCH_RING, DLV_RING, 1e3, 1, "(reference)" },
 	/* the floor: a line a message pulled, nothing done with it
 	 * (ring.c, ring-lines) */
