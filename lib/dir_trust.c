@@ -102,6 +102,13 @@ static int chain_trusted(char *real, char *at, size_t len, struct stat *st,
 	}
 }
 
+/* Puts the part of a path that failed in `at`; returns r. */
+static int at_part(char *at, size_t len, const char *part, int r)
+{
+	snprintf(at, len, "%s", part);
+	return r;
+}
+
 /*
  * Whether every symbolic link met resolving path (those in the links'
  * targets too) is root's or me's, and in a directory only root or me
@@ -123,13 +130,6 @@ static int chain_trusted(char *real, char *at, size_t len, struct stat *st,
  * between the two, and the link check would never see it; review of
  * c7dc175).
  */
-/* Puts the part of a path that failed in `at`; returns r. */
-static int at_part(char *at, size_t len, const char *part, int r)
-{
-	snprintf(at, len, "%s", part);
-	return r;
-}
-
 static int links_trusted(const char *path, char *at, size_t len,
 			 struct stat *st, uid_t me)
 {
