@@ -635,9 +635,10 @@ int mdbus_sub_pub_info(const mdbus_sub_t *sub, struct mdbus_pub_info *info);
  * caller wants): maps the segment now under the channel name and starts
  * in it where start and seq say (as in struct mdbus_sub_config; OLDEST
  * reads every message a new segment still holds). When it is the same
- * segment, keeps the position
- * and gives the old consumer entry back before taking a new one, so a full
- * table still has room. Returns 0 or an error; on error the old mapping
+ * segment, keeps the position and gives the old consumer entry back once
+ * a new one holds it (a lossless producer never passes it meanwhile), or
+ * first in a full table, so that it has room. Returns 0 or an error; on
+ * error the old mapping
  * stays readable (in the same segment without an entry: reads then return
  * MDBUS_EEVICTED until a reopen succeeds). */
 int mdbus_sub_reopen(mdbus_sub_t *sub, enum mdbus_start start, uint64_t seq);
