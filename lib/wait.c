@@ -575,6 +575,27 @@ static int pause_unwoken(const struct wait_for *wf, uint64_t ns)
 }
 
 /*
+ * Whether a sleep of len on seq (and nseq unless NULL) that returned r
+ * ran to its end while a word it slept on moved: whoever bumped it woke
+ * the word after (wake(), wait_wake_anonymous()), and a sleeper still
+ * queued on it would have been woken. Anyone who maps the data file,
+ * read-only, may FUTEX_CMP_REQUEUE the sleepers of a word onto a futex
+ * of his own, where no wake of the producer finds them: each then slept
+ * out its SLEEP_MAX_NS past the messages (attack run: mdsub -w block at
+ * 20 msg/s, latency p50 56 us -> 17.3 ms, max 67 ms). Marked on the
+ * handle, whose sleeps from then on last POLL_NS at most (sleep_step()),
+ * the cost of a waker in a loop (pause_unwoken()). Relaxed: hints.
+ */
+static int moved_off(const struct seg_header *h, int r, uint64_t slept,
+		     uint64_t len, uint32_t seq, const uint32_t *nseq)
+{
+	return r == 0 && slept >= len &&
+	       (atomic_load_explicit(&h->wake_seq, memory_order_relaxed) != seq ||
+		(nseq &&
+		 atomic_load_explicit(&h->nudge_seq, memory_order_relaxed) != *nseq));
+}
+
+/*
  * What a sleep of up to ns on seq (and nseq unless NULL) that returned r
  * comes to: r, or after the second wake for nothing in a row, the
  * pause's. A single one is innocent: the producer bumps wake_seq, then
@@ -616,11 +637,19 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
 	uint32_t seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
 	uint32_t nseq = atomic_load_explicit(&h->nudge_seq, memory_order_acquire);
 	enum nap kind = nap_kind(h);
+	uint64_t t0;
 	int r;
 
 	if (changed(h, wf))
 		return 0;
+	t0 = clock_mono_ns();
 	r = sleep_wary(h, seq, nseq, kind, wf, ns);
+	/* the length sleep_wary() slept; a nudged nap without
+	 * futex_waitv(2), on wake_seq for POLL_NS, is never judged */
+	if (wf->state && kind != NAP_POLL &&
+	    moved_off(h, r, clock_mono_ns() - t0, ns, seq,
+		      kind == NAP_NUDGED ? &nseq : NULL))
+		wf->state->requeued = 1;
 	return after_sleep(h, wf, r, seq, &nseq, ns);
 }
 
@@ -672,6 +701,10 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		t0 = clock_mono_ns();
 		r = wary ? sleep_wary(h, seq, nseq, kind, wf, ns)
 			 : sleep_words(&h->wake_seq, seq, wf, ns);
+		if (ws && (!wary || kind != NAP_POLL) &&
+		    moved_off(h, r, clock_mono_ns() - t0, ns, seq,
+			      wary && kind == NAP_NUDGED ? &nseq : NULL))
+			ws->requeued = 1;
 		/* Relaxed: hints; the read that follows acquires. Not
 		 * "ran its whole length": anyone who maps the data file may
 		 * FUTEX_WAKE wake_seq without changing it, and a sleep so
@@ -701,6 +734,8 @@ static int sleep_step(const struct seg_map *m, const struct wait_for *wf,
 
 	if (ns == 0)
 		return -ETIMEDOUT;
+	if (wf->state && wf->state->requeued && ns > POLL_NS)
+		ns = POLL_NS; /* moved off the words before: moved_off() */
 	r = wf->waiting ? sleep_on(m, wf, ns) : poll_sleep(m, wf, ns);
 	return r < 0 ? r : 1;
 }
