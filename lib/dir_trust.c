@@ -123,7 +123,9 @@ static int at_part(char *at, size_t len, const char *part, int r)
  * above, can put his own in its place: root's link in nobody's
  * directory is nobody's to replace (review of c7dc175: taken before).
  * Resolved by hand, as the kernel does: ".." after a link is the parent
- * of where it led. DIRS_OWNER with the link or directory in `at` and
+ * of where it led; a directory ".." leaves is held to a link's
+ * directory's rule (chain_trusted()), as its name is all ".." goes by
+ * at each later open. DIRS_OWNER with the link or directory in `at` and
  * its lstat() or stat() in *st, DIRS_OPEN with the directory, 0, or a
  * negated errno with the part in `at` (a missing one too: left to
  * realpath(), another user could make it his link in a sticky /tmp
@@ -162,6 +164,16 @@ static int links_trusted(const char *path, char *at, size_t len,
 		if (n == 2 && p[0] == '.' && p[1] == '.') {
 			char *slash = strrchr(done, '/');
 
+			/* the parent of the directory left, whatever is under
+			 * its name then: whoever may rename it (its owner, in
+			 * a sticky /tmp too) can put his link there, and ".."
+			 * leads into his tree, which the real path never
+			 * shows (attack run: /tmp/his/../mine taken, then
+			 * nobody's link at his led root's readers to his) */
+			memcpy(link, done, strlen(done) + 1);
+			r = *done ? chain_trusted(link, at, len, st, me) : 0;
+			if (r != 0)
+				return r;
 			if (slash)
 				*slash = '\0';
 			p += n;

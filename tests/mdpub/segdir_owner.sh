@@ -127,7 +127,25 @@ channel aropen.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
 refused_T aropen "archive through root's link in an open directory" \
 	"$TOP/open above it is writable by anyone and not sticky"
 [ ! -e "$TOP/real/ar" ] || fail "the archive was made through a link others may replace"
+# ".." out of nobody's directory (his, in the sticky one) back into
+# root's: refused, naming his. Before, both were taken, their real path
+# being root's, and nobody then renamed his away and put a link of his
+# there: ".." led into his tree, and root's readers (the segment
+# directory, the archive announced) to an empty directory of his
+# (attack run)
+channel sddot.conf sd source=synthetic rate=1000 dir="$TOP/his/../mine"
+refused sddot "$TOP/his/../mine" "$TOP/his"
+channel ardot.conf sd source=synthetic rate=1000 dir="$TOP/mine" \
+	archive="$TOP/his/../real/ar"
+refused_archive ardot "$TOP/his" "archive through .. out of nobody's directory" \
+	"$TOP/his/../real/ar"
+# out of root's own: taken
+channel sdrootdot.conf sd source=synthetic rate=1000 dir="$TOP/real/../mine" \
+	archive="$TOP/real/../real/ar"
+"$MDPUB" -T -c "$WORK/sdrootdot.conf" >/dev/null 2>"$WORK/sdrootdot.log" ||
+	fail ".. out of root's directory: $(cat "$WORK/sdrootdot.log")"
 echo "nobody's link on the way refused (archive, segment directory); root's taken"
+echo ".. out of nobody's directory refused, out of root's taken"
 echo "root's link in nobody's directory, or in one anyone may write, refused"
 
 # root's own, in the sticky directory: published
