@@ -637,9 +637,10 @@ struct wait_state {
 	int suspect;        /* one seemed to, wake_seq then suspect_seq:
 			       judged at the next sleep */
 	uint32_t suspect_seq;
-	int requeued;       /* a sleep ran to its end on a word the producer
-			       woke meanwhile: moved off it (wait.c
-			       moved_off()); sleeps last POLL_NS since */
+	uint64_t requeued_until; /* a sleep ran to its end on a word the
+				    producer woke meanwhile: moved off it
+				    (wait.c moved_off()); sleeps last
+				    POLL_NS till then (CLOCK_MONOTONIC) */
 };
 
 /* What a reader waits for: write_num to pass `pos` (its next message

@@ -66,6 +66,8 @@
 #define ARM_SETTLE_NS 1000000ULL /* first sleep without membarrier(2) */
 #define UNWOKEN_PAUSE_NS 1000000ULL /* after a wake nobody made for us:
 				       woken_for_nothing() */
+#define REQUEUED_HOLD_NS 10000000000ULL /* moved_off(): short sleeps for
+						   10 s after the last found */
 #define WARY_NS 2000000ULL /* a sleep this long unwoken past a message:
 			      a wake was missed (sleep_on()) */
 
@@ -583,8 +585,11 @@ static int pause_unwoken(const struct wait_for *wf, uint64_t ns)
  * of his own, where no wake of the producer finds them: each then slept
  * out its SLEEP_MAX_NS past the messages (attack run: mdsub -w block at
  * 20 msg/s, latency p50 56 us -> 17.3 ms, max 67 ms). Marked on the
- * handle, whose sleeps from then on last POLL_NS at most (sleep_step()),
- * the cost of a waker in a loop (pause_unwoken()). Relaxed: hints.
+ * handle, whose sleeps last POLL_NS at most (sleep_step()), the cost of
+ * a waker in a loop (pause_unwoken()), until REQUEUED_HOLD_NS after the
+ * last found: a word bumped just after a sleep's own end looks the
+ * same, and would otherwise cost the handle 1 ms naps for good.
+ * Relaxed: hints.
  */
 static int moved_off(const struct seg_header *h, int r, uint64_t slept,
 		     uint64_t len, uint32_t seq, const uint32_t *nseq)
@@ -649,7 +654,7 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
 	if (wf->state && kind != NAP_POLL &&
 	    moved_off(h, r, clock_mono_ns() - t0, ns, seq,
 		      kind == NAP_NUDGED ? &nseq : NULL))
-		wf->state->requeued = 1;
+		wf->state->requeued_until = clock_mono_ns() + REQUEUED_HOLD_NS;
 	return after_sleep(h, wf, r, seq, &nseq, ns);
 }
 
@@ -704,7 +709,7 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		if (ws && (!wary || kind != NAP_POLL) &&
 		    moved_off(h, r, clock_mono_ns() - t0, ns, seq,
 			      wary && kind == NAP_NUDGED ? &nseq : NULL))
-			ws->requeued = 1;
+			ws->requeued_until = clock_mono_ns() + REQUEUED_HOLD_NS;
 		/* Relaxed: hints; the read that follows acquires. Not
 		 * "ran its whole length": anyone who maps the data file may
 		 * FUTEX_WAKE wake_seq without changing it, and a sleep so
@@ -734,8 +739,9 @@ static int sleep_step(const struct seg_map *m, const struct wait_for *wf,
 
 	if (ns == 0)
 		return -ETIMEDOUT;
-	if (wf->state && wf->state->requeued && ns > POLL_NS)
-		ns = POLL_NS; /* moved off the words before: moved_off() */
+	if (wf->state && wf->state->requeued_until && ns > POLL_NS &&
+	    clock_mono_ns() < wf->state->requeued_until)
+		ns = POLL_NS; /* moved off the words lately: moved_off() */
 	r = wf->waiting ? sleep_on(m, wf, ns) : poll_sleep(m, wf, ns);
 	return r < 0 ? r : 1;
 }
