@@ -1895,8 +1895,17 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 		give_back_entry(s);
 		r = attach_register(&fresh, 0, 1);
 	}
-	if (same && s->entry >= 0)
-		give_back_entry(s);
+	if (same && s->entry >= 0) {
+		/* The new entry in the old one's place was free, claimed
+		 * anew, under the same word when the table was cut and made
+		 * again (zeros: the same first word for the same pid): not
+		 * ours to give back (t_truncate: evicted twice, 5 runs of
+		 * 20). */
+		if (r == 0 && fresh.entry == s->entry)
+			s->entry = -1;
+		else
+			give_back_entry(s);
+	}
 	if (r < 0) {
 		if (!took)
 			replay_close(fresh.rp);
