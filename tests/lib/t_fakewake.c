@@ -26,12 +26,10 @@
  * which the kernel never restarts after a handler (-EINTR at once).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -92,15 +90,9 @@ static void alarm_every_2ms(int on)
  * words in a loop until told to stop. */
 static int waker(void *arg)
 {
-	int fd = open(tu_seg_path(CHANNEL), O_RDONLY | O_CLOEXEC);
-	struct seg_header *h;
+	struct seg_header *h = tu_map_header_ro(CHANNEL);
 
 	(void)arg;
-	if (fd < 0)
-		tu_fail("open %s: %s", tu_seg_path(CHANNEL), strerror(errno));
-	h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED)
-		tu_fail("mmap: %s", strerror(errno));
 	atomic_store(&sh->ready, 1);
 	while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
 		long a = syscall(SYS_futex, &h->wake_seq, FUTEX_WAKE, INT_MAX,
@@ -131,7 +123,6 @@ static int reader(void *arg)
 {
 	enum reader_kind kind = (enum reader_kind)(intptr_t)arg;
 	const char *what = kind_name[kind];
-	struct mdbus_sub_config c;
 	unsigned char buf[64];
 	struct mdbus_msg m;
 	mdbus_sub_t *s = NULL;
@@ -140,16 +131,12 @@ static int reader(void *arg)
 	uint64_t t0, wall;
 	double pct;
 
-	if (kind == ANONYMOUS) {
-		mdbus_sub_config_init(&c);
-		c.anonymous = 1;
-		c.dir = tu_dir();
-		TU_CHECK_RC(mdbus_sub_open(&s, CHANNEL, &c), 0);
-	} else {
+	if (kind == ANONYMOUS)
+		s = tu_sub_open_anonymous(CHANNEL);
+	else
 		s = tu_sub_open(CHANNEL, NULL, MDBUS_START_LATEST, 0,
 				kind != ADAPTIVE ? MDBUS_WAIT_BLOCK
 						 : MDBUS_WAIT_ADAPTIVE);
-	}
 	if (kind == SIGNALLED)
 		alarm_every_2ms(1);
 	t0 = tu_now_ns();

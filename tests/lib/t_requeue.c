@@ -18,13 +18,10 @@
  * messages came late (how late is noted, not asserted: a loaded machine
  * is late too).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,15 +90,9 @@ static const char *const kind_name[] = {
 static int requeuer(void *arg)
 {
 	static uint32_t trap;
-	int fd = open(tu_seg_path(CHANNEL), O_RDONLY | O_CLOEXEC);
-	struct seg_header *h;
+	struct seg_header *h = tu_map_header_ro(CHANNEL);
 
 	(void)arg;
-	if (fd < 0)
-		tu_fail("open %s: %s", tu_seg_path(CHANNEL), strerror(errno));
-	h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED)
-		tu_fail("mmap: %s", strerror(errno));
 	atomic_store(&sh->ready, 1);
 	while (!atomic_load_explicit(&sh->stop, memory_order_relaxed)) {
 		_Atomic uint32_t *w[2] = { &h->wake_seq, &h->nudge_seq };
@@ -124,23 +115,18 @@ static int reader(void *arg)
 {
 	enum reader_kind kind = (enum reader_kind)(intptr_t)arg;
 	const char *what = kind_name[kind];
-	struct mdbus_sub_config c;
 	uint64_t stamp, now, worst = 0;
 	unsigned char buf[64];
 	struct mdbus_msg m;
 	mdbus_sub_t *s = NULL;
 	int late = 0;
 
-	if (kind == ANONYMOUS) {
-		mdbus_sub_config_init(&c);
-		c.anonymous = 1;
-		c.dir = tu_dir();
-		TU_CHECK_RC(mdbus_sub_open(&s, CHANNEL, &c), 0);
-	} else {
+	if (kind == ANONYMOUS)
+		s = tu_sub_open_anonymous(CHANNEL);
+	else
 		s = tu_sub_open(CHANNEL, NULL, MDBUS_START_LATEST, 0,
 				kind == BLOCKING ? MDBUS_WAIT_BLOCK
 						 : MDBUS_WAIT_ADAPTIVE);
-	}
 	atomic_store(&long_sleeps, 0);
 	atomic_store(&sh->ready, 2);
 	for (int i = 0; i < MSGS; i++) {

@@ -16,12 +16,9 @@
  * sleeps are futex_waitv on two words or a shared FUTEX_WAIT. Once: no
  * pause; twice: exactly one.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "mdbus.h"
@@ -108,17 +105,11 @@ int main(void)
 	struct seg_header *h;
 	mdbus_pub_t *p;
 	uint32_t once, twice;
-	int fd;
 
 	tu_init("t_wakeonce", 120);
 	sh = tu_shared(sizeof(*sh));
 	p = tu_pub_open(CHANNEL, &cfg);
-	fd = open(tu_seg_path(CHANNEL), O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		tu_fail("open %s: %s", tu_seg_path(CHANNEL), strerror(errno));
-	h = mmap(NULL, SEG_HEADER_SIZE, PROT_READ, MAP_SHARED, fd, 0);
-	if (h == MAP_FAILED)
-		tu_fail("mmap: %s", strerror(errno));
+	h = tu_map_header_ro(CHANNEL);
 	once = run(p, &h->wake_seq, 1);
 	twice = run(p, &h->wake_seq, 2);
 	tu_note("pauses: %u after one wake for nothing, %u after two in a row",

@@ -538,6 +538,21 @@ void *tu_map_file(const char *path, size_t *size)
 	return p;
 }
 
+void *tu_map_header_ro(const char *channel)
+{
+	const char *path = tu_seg_path(channel);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	void *p;
+
+	if (fd < 0)
+		tu_fail("open %s: %s", path, strerror(errno));
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		tu_fail("mmap %s: %s", path, strerror(errno));
+	return p;
+}
+
 void tu_unmap(void *p, size_t size)
 {
 	munmap(p, size);

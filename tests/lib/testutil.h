@@ -178,6 +178,9 @@ void tu_await_state(pid_t pid, char state, double timeout_s,
 /* Maps a whole file read-write, shared; *size gets its length. */
 void *tu_map_file(const char *path, size_t *size);
 void tu_unmap(void *p, size_t size);
+/* Maps the header page (SEG_HEADER_SIZE) of channel's data file
+ * read-only, as any reader of it may: a hostile reader's view. */
+void *tu_map_header_ro(const char *channel);
 /* Writes size bytes to path (created 0640, truncated). */
 void tu_write_file(const char *path, const void *data, size_t size);
 /* Truncates path to size bytes. */
@@ -250,6 +253,21 @@ static inline mdbus_sub_t *tu_sub_open(const char *channel, const char *name,
 	c.start = start;
 	c.start_seq = seq;
 	c.wait = wait;
+	c.dir = tu_dir();
+	TU_CHECK_RC(mdbus_sub_open(&s, channel, &c), 0);
+	return s;
+}
+
+/* An anonymous reader of channel (no consumer entry), from the latest
+ * message, waiting adaptively: what any reader that may not write the
+ * table opens. */
+static inline mdbus_sub_t *tu_sub_open_anonymous(const char *channel)
+{
+	struct mdbus_sub_config c;
+	mdbus_sub_t *s = NULL;
+
+	mdbus_sub_config_init(&c);
+	c.anonymous = 1;
 	c.dir = tu_dir();
 	TU_CHECK_RC(mdbus_sub_open(&s, channel, &c), 0);
 	return s;
