@@ -579,15 +579,29 @@ long wait_wake_if_waiting(const struct seg_map *m);
  * or overwritten, 0 when nothing changed (wait.c). */
 int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos);
 
-#define WAIT_HOLD_LOOKS 8 /* wait_hold(): looks at the write count at most */
+#define WAIT_HOLD_LOOKS 32 /* wait_hold(): looks at the write count at most */
 #define WAIT_HOLD_PAUSES 4 /* cpu_relax() calls before each */
-#define WAIT_HOLD_FLOOD 4  /* messages a look must find published since the
-			      one before to go on */
+#define WAIT_HOLD_FLOOD 16 /* messages the count must move by within */
+#define WAIT_HOLD_STILL 4  /* this many looks for the hold to go on */
+
+/* wait_hold()'s record of its looks: the count where it last moved by
+ * WAIT_HOLD_FLOOD or more (at first: where the hold began), the look
+ * that saw it there, and the looks taken. */
+struct hold_watch {
+	uint64_t base;
+	unsigned looks, base_look;
+};
+
+/* One look of wait_hold() at write count w: 1 to pause on, 0 to end the
+ * hold (w `distance` past pos or behind it, the count still for
+ * WAIT_HOLD_STILL looks, or WAIT_HOLD_LOOKS looks taken; wait.c). */
+int wait_hold_look(struct hold_watch *hw, uint64_t w, uint64_t pos,
+		   uint64_t distance);
 
 /* Readers behind a producer that streams: pauses while the write count
  * is less than `distance` past pos and moves by WAIT_HOLD_FLOOD or more
- * between two looks, WAIT_HOLD_LOOKS looks at most. Returns the looks
- * taken (wait.c). */
+ * within WAIT_HOLD_STILL looks, WAIT_HOLD_LOOKS looks at most. Returns
+ * the looks taken (wait.c). */
 unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
 		   uint64_t distance);
 

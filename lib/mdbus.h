@@ -578,9 +578,10 @@ int mdbus_sub_replaying(const mdbus_sub_t *sub);
  * empty try once it has mdbus_sub_fd()'s descriptor) looks at the write
  * count at every 64th position (a poll: at the end of that call): while
  * the publisher is less than `distance` messages ahead (at most a
- * quarter of the ring) and publishes at least 4 messages between two
- * looks, it pauses (four CPU pauses a look, 8 looks at most: about
- * 0.9 us on an AMD EPYC). A reader as fast as its publisher otherwise
+ * quarter of the ring) and publishes at least 16 messages in 4 looks (a
+ * batch publisher's count moves a batch at a time), it pauses (four CPU
+ * pauses a look, 32 looks at most: about 4 us on an AMD EPYC). A
+ * reader as fast as its publisher otherwise
  * reads at its heels, on the cache lines the publisher is about to
  * write, and slows it down, itself with it (libmdbus(3), "Holding
  * back": what it costs, and when). Default 256; 0 = never pause. A

@@ -234,41 +234,63 @@ int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos)
 }
 
 /*
+ * One look of wait_hold(): 1 to pause on, 0 to end the hold. It ends
+ * with the write count w `distance` past pos, or when the count moved
+ * by fewer than WAIT_HOLD_FLOOD messages in WAIT_HOLD_STILL looks (a
+ * producer that slow, or stopped, is no flood: what is there is read
+ * at once), or after WAIT_HOLD_LOOKS looks. The rate is the one of 4
+ * messages a look that this replaced, taken over 4 looks: a batch
+ * publisher moves its count a batch at a time, a batch's time apart,
+ * and a look about 100 ns after the one before (4 pauses of 25 ns on an
+ * AMD EPYC) often found it still between two batches of 32. That ended
+ * the hold of a reader in views at its heels at its first look, and the
+ * reader stayed there (81-83 M msgs/s delivered against the poll's
+ * 160-180; README.md, "Performance").
+ */
+int wait_hold_look(struct hold_watch *hw, uint64_t w, uint64_t pos,
+		   uint64_t distance)
+{
+	hw->looks++;
+	if (w - hw->base >= WAIT_HOLD_FLOOD) {
+		hw->base = w;
+		hw->base_look = hw->looks;
+	} else if (hw->looks - hw->base_look >= WAIT_HOLD_STILL) {
+		return 0;
+	}
+	/* Unsigned: a count behind pos (the reader inside a batch whose
+	 * stamps went before its count) is taken as far ahead, and the
+	 * reader is not held there (a hold at a later position, past the
+	 * batch, is). */
+	return hw->looks < WAIT_HOLD_LOOKS && w - pos < distance;
+}
+
+/*
  * Readers behind a producer that streams (sub.c hold_back()): pauses
- * (WAIT_HOLD_PAUSES at a time) and looks at the write count, until it is
- * `distance` past pos, or moved by fewer than WAIT_HOLD_FLOOD messages
- * since the look before (a producer that slow, or stopped, is no flood:
- * what is there is read at once), or WAIT_HOLD_LOOKS looks passed.
- * Relaxed loads: only a distance and a rate, one look per step rather
- * than a load per pause, for each takes the count's line from the
- * producer; the messages are read by their stamps (acquire, pairing with
- * the producer's release store of each complete stamp). A forged count
- * can make the wait last its WAIT_HOLD_LOOKS looks, no more. Returns the
- * looks taken.
+ * (WAIT_HOLD_PAUSES at a time) and looks at the write count while
+ * wait_hold_look() says so. Relaxed loads: only a distance and a rate,
+ * one look per step rather than a load per pause, for each takes the
+ * count's line from the producer; the messages are read by their
+ * stamps (acquire, pairing with the producer's release store of each
+ * complete stamp). A forged count can make the wait last its
+ * WAIT_HOLD_LOOKS looks, no more. Returns the looks taken.
  */
 unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
 		   uint64_t distance)
 {
-	uint64_t seen = atomic_load_explicit(write_num, memory_order_relaxed);
-	unsigned looks = 0;
+	struct hold_watch hw = { 0, 0, 0 };
+	uint64_t w = atomic_load_explicit(write_num, memory_order_relaxed);
 
-	/* Unsigned: a count behind pos (the reader inside a batch whose
-	 * stamps went before its count) is taken as far ahead, and the
-	 * reader is not held: a batch publisher outruns its reader anyway,
-	 * and holding there showed no gain (README.md, "Performance"). */
-	while (looks < WAIT_HOLD_LOOKS && seen - pos < distance) {
-		uint64_t w;
+	if (w - pos >= distance) /* unsigned, as in wait_hold_look() */
+		return 0;
+	hw.base = w;
+	do {
 		unsigned i;
 
 		for (i = 0; i < WAIT_HOLD_PAUSES; i++)
 			cpu_relax();
 		w = atomic_load_explicit(write_num, memory_order_relaxed);
-		looks++;
-		if (w - seen < WAIT_HOLD_FLOOD)
-			break;
-		seen = w;
-	}
-	return looks;
+	} while (wait_hold_look(&hw, w, pos, distance));
+	return hw.looks;
 }
 
 /* Returns the number of sleepers woken. */

@@ -41,10 +41,12 @@
  * adaptive reader that then sleeps at once is rightly never held.
  *
  * The wait itself (lib/wait.c wait_hold(), linked statically to reach
- * it): no look with the write count the distance ahead or behind the
- * reader (inside a batch being sealed); exactly one with a count nobody
- * moves; one to
- * WAIT_HOLD_LOOKS with one that another process moves without end.
+ * it): its rule look by look (hold_rule(), below: a batch publisher's
+ * count, moving 32 at a time, holds the reader on to the distance);
+ * no look with the write count the distance ahead or behind the
+ * reader (inside a batch being sealed); exactly WAIT_HOLD_STILL with a
+ * count nobody moves; one to WAIT_HOLD_LOOKS with one that another
+ * process moves without end.
  * Whether the hold keeps a reader off its producer's heels, and what it
  * costs, is the bench's to say (bench/README, README.md "Performance"),
  * not a test's: this test tells when a reader is counted flooded (blips,
@@ -531,19 +533,76 @@ static int mover(void *arg)
 	return 0;
 }
 
+/*
+ * wait_hold_look() fed the counts a hold's looks would see, with the
+ * reader at 1000 and the count at `start` when the hold began: the look
+ * it ends at (1 = the first), or 0 if still held after `n` counts.
+ */
+static unsigned hold_ends_at(uint64_t start, const uint64_t *seen, unsigned n)
+{
+	struct hold_watch hw = { start, 0, 0 };
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (!wait_hold_look(&hw, seen[i], 1000, 256))
+			return i + 1;
+	return 0;
+}
+
+/*
+ * The hold's rule, look by look. A batch publisher's count moves 32 at a
+ * time, here every third look (a batch of 32 at 5 ns a message, looks
+ * 100 ns apart): held on until the count is the distance (256) ahead,
+ * at the 24th look. Under the rule of 4 messages between two looks that
+ * this replaced, the hold ended at the first look. A count that moves
+ * 1 a look (10 M msgs/s: no flood), or not at all, ends it at look
+ * WAIT_HOLD_STILL; one that floods, at the distance; one forged to move
+ * without ever getting there, at WAIT_HOLD_LOOKS; one behind the reader
+ * (inside a batch being sealed), at once.
+ */
+static void hold_rule(void)
+{
+	uint64_t seen[WAIT_HOLD_LOOKS + 8];
+	unsigned i;
+
+	for (i = 0; i < WAIT_HOLD_LOOKS + 8; i++)
+		seen[i] = 1010 + 32 * ((i + 1) / 3);
+	TU_CHECK_EQ(hold_ends_at(1010, seen, WAIT_HOLD_LOOKS + 8), 24);
+	TU_CHECK_EQ(seen[23] - 1000, 266);
+	TU_CHECK(seen[22] - 1000 < 256);
+	for (i = 0; i < WAIT_HOLD_LOOKS + 8; i++)
+		seen[i] = 1010 + i + 1;
+	TU_CHECK_EQ(hold_ends_at(1010, seen, WAIT_HOLD_LOOKS + 8),
+		    WAIT_HOLD_STILL);
+	for (i = 0; i < WAIT_HOLD_LOOKS + 8; i++)
+		seen[i] = 1010;
+	TU_CHECK_EQ(hold_ends_at(1010, seen, WAIT_HOLD_LOOKS + 8),
+		    WAIT_HOLD_STILL);
+	for (i = 0; i < WAIT_HOLD_LOOKS + 8; i++)
+		seen[i] = 1010 + 16 * (i + 1);
+	TU_CHECK_EQ(hold_ends_at(1010, seen, WAIT_HOLD_LOOKS + 8), 16);
+	for (i = 0; i < WAIT_HOLD_LOOKS + 8; i++)
+		seen[i] = 1010 + (i % 2 ? 100 : 20);
+	TU_CHECK_EQ(hold_ends_at(1010, seen, WAIT_HOLD_LOOKS + 8),
+		    WAIT_HOLD_LOOKS);
+	seen[0] = 999;
+	TU_CHECK_EQ(hold_ends_at(1010, seen, 1), 1);
+}
+
 static void wait_itself(void)
 {
 	_Atomic uint64_t *count = tu_shared(sizeof(*count));
 	unsigned looks;
 	pid_t pid;
 
+	hold_rule();
 	atomic_store(count, 1000 + 256);
 	TU_CHECK_EQ(wait_hold(count, 1000, 256), 0);
 	atomic_store(count, 999); /* behind the reader (inside a batch whose
 				   stamps went before its count): not held */
 	TU_CHECK_EQ(wait_hold(count, 1000, 256), 0);
 	atomic_store(count, 1010);
-	TU_CHECK_EQ(wait_hold(count, 1000, 256), 1);
+	TU_CHECK_EQ(wait_hold(count, 1000, 256), WAIT_HOLD_STILL);
 	pid = tu_spawn(mover, (void *)count);
 	while (atomic_load(count) < 1000000)
 		;
