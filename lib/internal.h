@@ -586,24 +586,28 @@ int wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words, uint64_t pos);
 
 /* wait_hold()'s record of its looks: the count where it last moved by
  * WAIT_HOLD_FLOOD or more (at first: where the hold began), the look
- * that saw it there, and the looks taken. */
+ * that saw it there, the looks taken, and whether the hold ended for
+ * the count standing still. */
 struct hold_watch {
 	uint64_t base;
 	unsigned looks, base_look;
+	int still;
 };
 
 /* One look of wait_hold() at write count w: 1 to pause on, 0 to end the
  * hold (w `distance` past pos or behind it, the count still for
- * WAIT_HOLD_STILL looks, or WAIT_HOLD_LOOKS looks taken; wait.c). */
+ * WAIT_HOLD_STILL looks: hw->still set, or WAIT_HOLD_LOOKS looks taken;
+ * wait.c). */
 int wait_hold_look(struct hold_watch *hw, uint64_t w, uint64_t pos,
 		   uint64_t distance);
 
 /* Readers behind a producer that streams: pauses while the write count
  * is less than `distance` past pos and moves by WAIT_HOLD_FLOOD or more
  * within WAIT_HOLD_STILL looks, WAIT_HOLD_LOOKS looks at most. Returns
- * the looks taken (wait.c). */
+ * the looks taken, and *still 1 when the count's standing still ended
+ * the hold, else 0 (wait.c). */
 unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
-		   uint64_t distance);
+		   uint64_t distance, int *still);
 
 /* Wakes every blocked reader unconditionally (state changes). */
 void wait_wake_all(struct seg_header *h);

@@ -18,7 +18,8 @@
  * over (one empty try after each is no wait: past the first 16384
  * messages the reader counts as flooded); the looks at the 64th
  * positions less than the distance (128) before each backlog's end end
- * the hold at their first look (the count did not move).
+ * the hold at their fourth look (the count did not move), and let the
+ * next 16 such positions pass (still_skips(), below, counts them).
  *
  * A reader with mdbus_sub_fd()'s descriptor that reads each burst to
  * its end is never held (fd_waits(), below): its event loop waits on the
@@ -204,20 +205,31 @@ static void flood(void)
 	TU_CHECK_RC(mdbus_unlink(CHANNEL, tu_dir()), 0);
 }
 
+/* A publisher of a ring of spb * blocks slots on `channel`, and a
+ * spinning reader of it from its oldest message, held back at a quarter
+ * of the ring (*s). */
+static mdbus_pub_t *backlog_pair(const char *channel, uint32_t spb,
+				 uint32_t blocks, mdbus_sub_t **s)
+{
+	struct mdbus_pub_config c = tu_config(SLOT, spb, blocks,
+					      MDBUS_MODE_OVERWRITE);
+	mdbus_pub_t *p = tu_pub_open(channel, &c);
+
+	*s = tu_sub_open(channel, NULL, MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
+	mdbus_sub_set_hold_back(*s, spb * blocks / 4);
+	return p;
+}
+
 /* The backlog read through, BACKLOG messages at a time, 100 times. */
 static void idle(void)
 {
-	struct mdbus_pub_config c = tu_config(SLOT, SPB, BLOCKS,
-					      MDBUS_MODE_OVERWRITE);
 	unsigned char buf[PMAX];
-	mdbus_pub_t *p = tu_pub_open(CHANNEL, &c);
 	mdbus_sub_t *s;
+	mdbus_pub_t *p = backlog_pair(CHANNEL, SPB, BLOCKS, &s);
 	struct mdbus_msg m;
 	uint64_t n = 0, t0, took;
 	int round;
 
-	s = tu_sub_open(CHANNEL, NULL, MDBUS_START_OLDEST, 0, MDBUS_WAIT_SPIN);
-	mdbus_sub_set_hold_back(s, 1u << 20); /* a quarter of the ring */
 	t0 = tu_now_ns();
 	for (round = 0; round < 100; round++) {
 		uint64_t end = n + BACKLOG;
@@ -304,7 +316,7 @@ static void fd_waits(void)
 	struct mdbus_msg m;
 	size_t size;
 	pid_t pid = -1;
-	int round;
+	int round, still;
 
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
 		tu_note("fd_waits: skipped (one CPU: no forger beside the "
@@ -333,7 +345,8 @@ static void fd_waits(void)
 					;
 			}
 			t0 = tu_now_ns();
-			looks[round - FD_WARM] = wait_hold(&h->write_num, p1, 128);
+			looks[round - FD_WARM] = wait_hold(&h->write_num, p1,
+							   128, &still);
 			cal[round - FD_WARM] = tu_now_ns() - t0;
 		}
 		for (; n < end; n++) {
@@ -368,21 +381,25 @@ static void fd_waits(void)
 }
 
 /* wait_hold()'s calls in this process: the library's (hold_back(), a
- * reader counted as flooded) and this file's; wait_watch()'s that ran
- * out of looks (an adaptive wait the library counts as a wait). Linked
- * with -Wl,--wrap for both. */
-static unsigned hold_calls, watch_misses;
+ * reader counted as flooded) and this file's, and those of them that
+ * the count's standing still ended; wait_watch()'s that ran out of
+ * looks (an adaptive wait the library counts as a wait). Linked with
+ * -Wl,--wrap for both. */
+static unsigned hold_calls, still_holds, watch_misses;
 
-unsigned __real_wait_hold(const _Atomic uint64_t *, uint64_t, uint64_t);
-unsigned __wrap_wait_hold(const _Atomic uint64_t *, uint64_t, uint64_t);
+unsigned __real_wait_hold(const _Atomic uint64_t *, uint64_t, uint64_t, int *);
+unsigned __wrap_wait_hold(const _Atomic uint64_t *, uint64_t, uint64_t, int *);
 int __real_wait_watch(const _Atomic uint64_t *, uint32_t, uint64_t);
 int __wrap_wait_watch(const _Atomic uint64_t *, uint32_t, uint64_t);
 
 unsigned __wrap_wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
-			  uint64_t distance)
+			  uint64_t distance, int *still)
 {
+	unsigned looks = __real_wait_hold(write_num, pos, distance, still);
+
 	hold_calls++;
-	return __real_wait_hold(write_num, pos, distance);
+	still_holds += *still != 0;
+	return looks;
 }
 
 int __wrap_wait_watch(const _Atomic uint64_t *slot, uint32_t slot_words,
@@ -524,6 +541,45 @@ static void blips(void)
 	TU_CHECK_RC(mdbus_unlink(BLIP_CHANNEL, tu_dir()), 0);
 }
 
+/*
+ * still_skips(): a backlog of HOLD_AFTER + 40 * 64 messages in a ring of
+ * 32768, the producer stopped, read through by mdbus_sub_try_read()
+ * with a hold-back distance of a quarter of the ring. Past HOLD_AFTER
+ * the reader counts as flooded, and each of the 41 64th positions from
+ * there to the end is within the distance of a count that never moves.
+ * The first hold ends for that (4 looks) and lets the next 16 pass, and
+ * so on: 3 holds (positions 0, 17 and 34 of the 41), each ended by the
+ * count's standing still. Before the holds let any pass, there were 41.
+ */
+#define SKIP_CHANNEL "holdskip"
+#define SKIP_SPB 1024u
+#define SKIP_BLOCKS 32u
+#define SKIP_TOTAL (16384u + 40u * 64u)
+static void still_skips(void)
+{
+	unsigned char buf[PMAX];
+	mdbus_sub_t *s;
+	mdbus_pub_t *p = backlog_pair(SKIP_CHANNEL, SKIP_SPB, SKIP_BLOCKS, &s);
+	struct mdbus_msg m;
+	uint64_t n;
+
+	for (n = 0; n < SKIP_TOTAL; n++)
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, PMIN, PMAX), 0);
+	hold_calls = still_holds = 0;
+	for (n = 0; n < SKIP_TOTAL; n++) {
+		TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), 0);
+		tu_check_next(&m, buf, n, PMIN, PMAX);
+	}
+	TU_CHECK_RC(mdbus_sub_try_read(s, buf, sizeof(buf), &m), -EAGAIN);
+	tu_note("still_skips: %u holds, %u of them ended by a still count",
+		hold_calls, still_holds);
+	TU_CHECK_EQ(still_holds, 3);
+	TU_CHECK_EQ(hold_calls, 3);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+	TU_CHECK_RC(mdbus_unlink(SKIP_CHANNEL, tu_dir()), 0);
+}
+
 static int mover(void *arg)
 {
 	_Atomic uint64_t *count = arg;
@@ -540,7 +596,7 @@ static int mover(void *arg)
  */
 static unsigned hold_ends_at(uint64_t start, const uint64_t *seen, unsigned n)
 {
-	struct hold_watch hw = { start, 0, 0 };
+	struct hold_watch hw = { start, 0, 0, 0 };
 	unsigned i;
 
 	for (i = 0; i < n; i++)
@@ -593,20 +649,24 @@ static void wait_itself(void)
 {
 	_Atomic uint64_t *count = tu_shared(sizeof(*count));
 	unsigned looks;
+	int still;
 	pid_t pid;
 
 	hold_rule();
 	atomic_store(count, 1000 + 256);
-	TU_CHECK_EQ(wait_hold(count, 1000, 256), 0);
+	TU_CHECK_EQ(wait_hold(count, 1000, 256, &still), 0);
+	TU_CHECK_EQ(still, 0);
 	atomic_store(count, 999); /* behind the reader (inside a batch whose
 				   stamps went before its count): not held */
-	TU_CHECK_EQ(wait_hold(count, 1000, 256), 0);
+	TU_CHECK_EQ(wait_hold(count, 1000, 256, &still), 0);
+	TU_CHECK_EQ(still, 0);
 	atomic_store(count, 1010);
-	TU_CHECK_EQ(wait_hold(count, 1000, 256), WAIT_HOLD_STILL);
+	TU_CHECK_EQ(wait_hold(count, 1000, 256, &still), WAIT_HOLD_STILL);
+	TU_CHECK_EQ(still, 1);
 	pid = tu_spawn(mover, (void *)count);
 	while (atomic_load(count) < 1000000)
 		;
-	looks = wait_hold(count, 1000, 1ULL << 40);
+	looks = wait_hold(count, 1000, 1ULL << 40, &still);
 	tu_kill_reap(pid);
 	tu_note("a count moved without end: %u looks", looks);
 	TU_CHECK(looks >= 1 && looks <= WAIT_HOLD_LOOKS);
@@ -617,6 +677,7 @@ int main(void)
 	tu_init("t_hold", 240);
 	sh = tu_shared(sizeof(*sh));
 	wait_itself();
+	still_skips();
 	flood();
 	idle();
 	fd_waits();
