@@ -3,6 +3,7 @@
 Subscriber and Publisher wrap libmdbus (mdbus.h) through the C extension
 mdbus._mdbus; read_batch() and read_recording() return numpy structured
 arrays whose dtypes are the structures of mdbus_msg.h (see _messages.py).
+Subscriber.view() reads messages in place, without a copy (a View).
 Every failure raises mdbus.Error (.code: the library's negative code,
 .detail: what mdbus_last_error() said) or one of its subclasses.
 """
@@ -10,14 +11,15 @@ import numpy as np
 
 from . import _mdbus
 from ._mdbus import (Error, NotFound, Replaced, Evicted, Full, Backpressure,
-                     Owned, channels, stats, counters, remove_channel,
-                     layout, library_version, COUNTERS_MAX)
+                     Owned, View, ViewMessage, channels, stats, counters,
+                     remove_channel, layout, library_version, COUNTERS_MAX)
 from ._messages import (Message, DTYPES, ROW_DTYPES, LEVEL, TYPE_NAMES,
                         TYPE_NUMBERS, PX_SCALE, QTY_SCALE, RAW, QUOTE, TRADE,
                         BOOK_LEVEL, BOOK_SNAPSHOT, STATUS, HEARTBEAT,
                         type_number, rows_to_arrays)
 
-__all__ = ["Subscriber", "Publisher", "Message", "Error", "NotFound",
+__all__ = ["Subscriber", "Publisher", "Message", "View", "ViewMessage",
+           "Error", "NotFound",
            "Replaced", "Evicted", "Full", "Backpressure", "Owned",
            "channels", "stats", "counters", "remove_channel",
            "read_recording", "DTYPES", "ROW_DTYPES"]
@@ -55,7 +57,15 @@ class Subscriber(_mdbus.Subscriber):
     loop.add_reader(): readable when there may be a message; read() and
     read_batch() re-arm it, so after each readiness read(timeout=0)
     until None. counters() are the publisher's counters (as counters()
-    of the module returns them)."""
+    of the module returns them).
+
+    view(max_n=1024) reads in place, zero copy: a View (context manager,
+    sequence of ViewMessage(seq, ts_ns, type, payload memoryview into
+    the ring)), released on leaving its block with view.used messages
+    taken (all unless set lower; none when the block raises) and
+    view.torn then the overwritten ones among them, always the first:
+    help(mdbus.Subscriber.view) says all, payloads' lifetime and the
+    refusals while a view is open included."""
 
     def read(self, timeout=None):
         """The next Message, waiting up to timeout seconds (None: for

@@ -1,7 +1,8 @@
 /*
  * module.h - the parts of the C extension mdbus._mdbus (python/README in
- * README.md, "Python"): the error classes, the Subscriber and Publisher
- * types and the tools, each in its own file, put together by module.c.
+ * README.md, "Python"): the error classes, the Subscriber (and its
+ * views) and Publisher types and the tools, each in its own file, put
+ * together by module.c.
  */
 #ifndef MDBUS_PY_MODULE_H
 #define MDBUS_PY_MODULE_H
@@ -18,6 +19,26 @@ struct mdbus_py_row_head {
 	uint64_t seq;
 	uint64_t ts_ns;
 	uint64_t lost;
+};
+
+/* sub.c: a Subscriber. view.c reads and keeps its fields up to date:
+ * `view` while a view is open (one at a time: reads and reopen() refuse,
+ * close() ends it), `exports` while buffers into its mapping exist
+ * (close() and reopen() refuse until they are gone, so nothing points
+ * into an unmapped ring). */
+struct mdbus_py_sub {
+	PyObject_HEAD
+	mdbus_sub_t *sub;
+	void *buf;          /* payload_max bytes, malloc()ed: aligned */
+	size_t len;
+	int busy;           /* a thread waits in it without the GIL */
+	int fd;             /* mdbus_sub_fd() once fileno() made it, else -1 */
+	PyObject *view;     /* the open view (borrowed: it holds us), or NULL */
+	Py_ssize_t exports; /* payload buffers of views not yet released */
+	/* the payload the next buffer request exports (view.c sets it just
+	 * before PyMemoryView_FromObject(); NULL: refused) */
+	const void *export_buf;
+	Py_ssize_t export_len;
 };
 
 /* errors.c: creates mdbus.Error and its subclasses in module m.
@@ -39,6 +60,18 @@ PyObject *mdbus_py_str(const char *s);
  * Return 0 or -1 with a Python exception set. */
 int mdbus_py_sub_init(PyObject *m);
 int mdbus_py_pub_init(PyObject *m);
+
+/* view.c: sub.view(max_n): a new mdbus.View of up to max_n messages
+ * read in place (mdbus_sub_peek()) from the open handle h of self, or
+ * NULL with an exception. mdbus_py_view_init() readies the types View
+ * and ViewMessage and adds them to m: 0, or -1 with an exception. */
+extern const char mdbus_py_view_doc[]; /* Subscriber.view's docstring */
+PyObject *mdbus_py_view_open(struct mdbus_py_sub *self, mdbus_sub_t *h,
+			     Py_ssize_t max_n);
+int mdbus_py_view_init(PyObject *m);
+/* Ends the open view `view` releasing none (close()): 0, or -1 with an
+ * exception. */
+int mdbus_py_view_abort(PyObject *view);
 
 /* tools.c: the module-level functions. */
 extern PyMethodDef mdbus_py_tools[];

@@ -1,9 +1,11 @@
 /*
  * sub.c - mdbus._mdbus.Subscriber: a reader of one channel (mdbus_sub_*).
  * Waiting releases the GIL and waits in slices of SLICE_NS, checking for
- * signals between them, so that Ctrl-C interrupts a blocking read. The
- * Python class mdbus.Subscriber (__init__.py) adds the message objects,
- * the numpy views and the iterator on top.
+ * signals between them, so that Ctrl-C interrupts a blocking read.
+ * view() reads in place (view.c); the views' payload memoryviews are
+ * buffers of the Subscriber, its only buffers. The Python class
+ * mdbus.Subscriber (__init__.py) adds the message objects, the numpy
+ * arrays of batches and the iterator on top.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,14 +17,7 @@
 
 #define SLICE_NS 50000000LL /* longest wait without looking at signals */
 
-typedef struct {
-	PyObject_HEAD
-	mdbus_sub_t *sub;
-	void *buf;          /* payload_max bytes, malloc()ed: aligned */
-	size_t len;
-	int busy;           /* a thread waits in it without the GIL */
-	int fd;             /* mdbus_sub_fd() once fileno() made it, else -1 */
-} sub_object;
+typedef struct mdbus_py_sub sub_object; /* module.h */
 
 static const char *const start_names[] = {"latest", "oldest", NULL};
 static const char *const wait_names[] = {"adaptive", "spin", "yield",
@@ -186,6 +181,34 @@ static mdbus_sub_t *usable(sub_object *self)
 	return self->sub;
 }
 
+/* usable() for what would end or move past an open view (read_raw,
+ * read_batch_raw, view): RuntimeError while one is open. */
+static mdbus_sub_t *usable_unviewed(sub_object *self)
+{
+	if (self->view) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"a view of this Subscriber is open: leave its "
+				"with-block or release() it first");
+		return NULL;
+	}
+	return usable(self);
+}
+
+/* 0 when no buffer points into the handle's mapping (a payload of a
+ * released view that something was made from), else -1 with BufferError,
+ * for close() and reopen(), which unmap (mmap.close()'s rule). */
+static int unexported(sub_object *self, const char *what)
+{
+	if (self->exports) {
+		PyErr_Format(PyExc_BufferError, "%s: %zd payload buffer(s) of "
+			     "views still exported (numpy arrays or memoryview "
+			     "slices made from them): delete them first",
+			     what, self->exports);
+		return -1;
+	}
+	return 0;
+}
+
 static void sub_free_handle(sub_object *self)
 {
 	mdbus_sub_close(self->sub); /* closes the descriptor too */
@@ -208,6 +231,12 @@ static PyObject *sub_close(sub_object *self, PyObject *unused)
 				"Subscriber in use by another thread");
 		return NULL;
 	}
+	/* an open view ends first, releasing none (as after an exception
+	 * in its block) */
+	if (self->view && mdbus_py_view_abort(self->view) < 0)
+		return NULL;
+	if (unexported(self, "close") < 0)
+		return NULL;
 	sub_free_handle(self);
 	Py_RETURN_NONE;
 }
@@ -284,7 +313,7 @@ static PyObject *sub_read_raw(sub_object *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"timeout", NULL};
 	PyObject *timeout = NULL;
-	mdbus_sub_t *sub = usable(self);
+	mdbus_sub_t *sub = usable_unviewed(self);
 	struct mdbus_msg m;
 	int64_t deadline;
 	int r;
@@ -308,7 +337,7 @@ static PyObject *sub_read_batch_raw(sub_object *self, PyObject *args,
 {
 	static char *kwlist[] = {"max_n", "timeout", NULL};
 	PyObject *timeout = NULL, *rows = NULL, *other = NULL;
-	mdbus_sub_t *sub = usable(self);
+	mdbus_sub_t *sub = usable_unviewed(self);
 	Py_ssize_t max_n;
 	struct mdbus_msg m;
 	int64_t deadline;
@@ -353,11 +382,12 @@ static PyObject *sub_reopen(sub_object *self, PyObject *args, PyObject *kw)
 	PyObject *start = NULL, *start_time = NULL;
 	enum mdbus_start st = MDBUS_START_LATEST;
 	uint64_t seq = 0;
-	mdbus_sub_t *sub = usable(self);
+	mdbus_sub_t *sub = usable_unviewed(self);
 	int r;
 
-	if (!sub || !PyArg_ParseTupleAndKeywords(args, kw, "|OO", kwlist,
-						 &start, &start_time))
+	if (!sub || unexported(self, "reopen") < 0 ||
+	    !PyArg_ParseTupleAndKeywords(args, kw, "|OO", kwlist,
+					 &start, &start_time))
 		return NULL;
 	if (start_time && start_time != Py_None) {
 		if (parse_start_time(start_time, start, &st, &seq) < 0)
@@ -370,6 +400,61 @@ static PyObject *sub_reopen(sub_object *self, PyObject *args, PyObject *kw)
 		return mdbus_py_raise(r, 1);
 	Py_RETURN_NONE;
 }
+
+/* view(max_n=1024): the messages ready, in place (view.c). */
+static PyObject *sub_view(sub_object *self, PyObject *args, PyObject *kw)
+{
+	static char *kwlist[] = {"max_n", NULL};
+	Py_ssize_t max_n = 1024;
+	mdbus_sub_t *sub = usable_unviewed(self);
+
+	if (!sub || !PyArg_ParseTupleAndKeywords(args, kw, "|n", kwlist,
+						 &max_n))
+		return NULL;
+	if (max_n < 1) {
+		PyErr_SetString(PyExc_ValueError, "view: max_n must be >= 1");
+		return NULL;
+	}
+	if (self->fd >= 0) { /* re-arm before looking, as wait_read() */
+		uint64_t v;
+
+		(void)!read(self->fd, &v, sizeof v); /* non-blocking */
+	}
+	return mdbus_py_view_open(self, sub, max_n);
+}
+
+/* The buffer protocol, for the payloads of views alone: each payload
+ * memoryview is a buffer of the Subscriber (its .obj), so that the
+ * handle outlives every buffer into its mapping and close() knows how
+ * many there are. Read-only: the ring is mapped so. */
+static int sub_getbuffer(sub_object *self, Py_buffer *b, int flags)
+{
+	const void *p = self->export_buf;
+
+	self->export_buf = NULL;
+	if (!p || !self->sub) {
+		PyErr_SetString(PyExc_BufferError, "a Subscriber exports no "
+				"buffer: read its views' payloads");
+		b->obj = NULL;
+		return -1;
+	}
+	if (PyBuffer_FillInfo(b, (PyObject *)self, (void *)p,
+			      self->export_len, 1, flags) < 0)
+		return -1;
+	self->exports++;
+	return 0;
+}
+
+static void sub_releasebuffer(sub_object *self, Py_buffer *b)
+{
+	(void)b;
+	self->exports--;
+}
+
+static PyBufferProcs sub_as_buffer = {
+	.bf_getbuffer = (getbufferproc)sub_getbuffer,
+	.bf_releasebuffer = (releasebufferproc)sub_releasebuffer,
+};
 
 /* fileno(): mdbus_sub_fd(), for select, selectors and asyncio's
  * add_reader(). Readable when there may be something to read; each
@@ -478,6 +563,8 @@ static PyMethodDef sub_methods[] = {
 	 METH_VARARGS | METH_KEYWORDS, "read_raw(timeout=None)"},
 	{"read_batch_raw", (PyCFunction)(void (*)(void))sub_read_batch_raw,
 	 METH_VARARGS | METH_KEYWORDS, "read_batch_raw(max_n, timeout=None)"},
+	{"view", (PyCFunction)(void (*)(void))sub_view,
+	 METH_VARARGS | METH_KEYWORDS, mdbus_py_view_doc},
 	{"interrupt", (PyCFunction)sub_interrupt, METH_NOARGS,
 	 "make a read waiting in another thread return None"},
 	{"reopen", (PyCFunction)(void (*)(void))sub_reopen,
@@ -503,11 +590,12 @@ static PyTypeObject sub_type = {
 	.tp_dealloc = (destructor)sub_dealloc,
 	.tp_methods = sub_methods,
 	.tp_getset = sub_getset,
+	.tp_as_buffer = &sub_as_buffer,
 };
 
 int mdbus_py_sub_init(PyObject *m)
 {
-	if (PyType_Ready(&sub_type) < 0)
+	if (PyType_Ready(&sub_type) < 0 || mdbus_py_view_init(m) < 0)
 		return -1;
 	return PyModule_AddObjectRef(m, "Subscriber", (PyObject *)&sub_type);
 }

@@ -1,0 +1,366 @@
+"""Subscriber.view(): messages read in place, against real channels with
+a producer in another process: exact counts, sequence continuity and
+payload checksums across views (and the rest of a view given again
+after a partial release), a lossless producer held by an open view and
+let go by exactly what its release takes, a view lapped by an overwrite
+producer whose release reports exactly the overwritten prefix as torn
+(and sub.lost counts it), the payloads zero-copy (they show the
+producer's overwrite) and released with the view, and the refusals
+(use after the release, close() and reads while a view is open or a
+payload exported) raising, never crashing."""
+import gc
+import os
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+import mdbus
+
+SMALL = dict(slots_per_block=16, block_count=4)  # a ring of 64
+RING = 64
+
+# Publishes N messages (payload(seq), type 1000 + seq % 5) on CHANNEL in
+# MODE, resuming its segment, waiting out Backpressure.
+PRODUCER = r"""
+import struct, sys, time
+import mdbus
+ch, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def payload(s):
+    return struct.pack("<Q", s) + bytes((s * 31 + j) & 255
+                                        for j in range(s * 7 % 57))
+with mdbus.Publisher(ch, slots_per_block=16, block_count=4,
+                     mode=mode) as pub:
+    for _ in range(n):
+        s = pub.position
+        while True:
+            try:
+                pub.publish(1000 + s % 5, payload(s))
+                break
+            except mdbus.Backpressure:
+                time.sleep(0.0002)
+"""
+
+
+def payload(s):
+    return struct.pack("<Q", s) + bytes((s * 31 + j) & 255
+                                        for j in range(s * 7 % 57))
+
+
+def produce(channel, n, mode="overwrite", wait=True):
+    p = subprocess.Popen([sys.executable, "-c", PRODUCER, channel, str(n),
+                          mode])
+    if wait:
+        assert p.wait(timeout=60) == 0
+    return p
+
+
+def make_channel(channel, n=0, mode="overwrite"):
+    """The channel, stopped, holding messages 0..n-1 (from this process:
+    the readers below then register before any producer runs)."""
+    with mdbus.Publisher(channel, mode=mode, **SMALL) as pub:
+        for s in range(n):   # distinct times, for a start by time
+            pub.publish(1000 + s % 5, payload(s), ts_ns=10**15 + s * 1000)
+
+
+def check(m):
+    """m is message m.seq as the producer wrote it (type, checksum)."""
+    assert m.type == 1000 + m.seq % 5
+    assert zlib.crc32(m.payload) == zlib.crc32(payload(m.seq))
+    assert struct.unpack_from("<Q", m.payload)[0] == m.seq
+
+
+def wait_write_num(sub, n, timeout=20):
+    end = time.monotonic() + timeout
+    while sub.publisher_info()["write_num"] < n:
+        assert time.monotonic() < end, sub.publisher_info()
+        time.sleep(0.005)
+    return sub.publisher_info()["write_num"]
+
+
+def test_counts_continuity_and_checksums_across_views(bus):
+    make_channel("ll", mode="lossless")
+    total = 5000
+    with mdbus.Subscriber("ll", name="viewer") as sub:
+        p = produce("ll", total, "lossless", wait=False)
+        nxt, views, partial, sizes = 0, 0, 0, set()
+        max_ns = [1, 7, 64, 1024]
+        deadline = time.monotonic() + 60
+        while nxt < total:
+            assert time.monotonic() < deadline
+            with sub.view(max_n=max_ns[views % 4]) as v:
+                if not v:
+                    time.sleep(0.0005)
+                    continue
+                assert v.seq == nxt and v.lost == 0
+                assert len(v) <= max_ns[views % 4]
+                sizes.add(len(v))
+                for i, m in enumerate(v):
+                    assert m.seq == nxt + i
+                    check(m)
+                assert (v[-1].seq, v[0].seq) == (nxt + len(v) - 1, nxt)
+                if views % 3 == 2 and len(v) > 1:  # take half: the rest
+                    v.used = len(v) // 2            # comes again
+                    partial += 1
+                views += 1
+            assert v.torn == 0
+            nxt += v.used
+            assert sub.position == nxt
+        assert p.wait(timeout=30) == 0
+        assert nxt == total and sub.lost == 0 and sub.loss_events == 0
+        assert partial > 10 and max(sizes) > 7
+        with sub.view() as v:
+            assert len(v) == 0 and not v and v.seq == total
+        assert v.torn == 0
+
+
+def test_lossless_producer_waits_for_the_views_release(bus):
+    make_channel("ll", mode="lossless")
+    with mdbus.Subscriber("ll", name="viewer") as sub:
+        p = produce("ll", 200, "lossless", wait=False)
+        assert wait_write_num(sub, RING) == RING   # the ring is full
+        with sub.view(max_n=RING) as v:
+            assert (v.seq, len(v)) == (0, RING)
+            time.sleep(0.3)
+            # the view is held: nothing more, the producer waits
+            assert sub.publisher_info()["write_num"] == RING
+            for m in v:
+                check(m)
+            v.used = 10
+        assert v.torn == 0 and sub.position == 10
+        assert wait_write_num(sub, RING + 10) == RING + 10
+        time.sleep(0.3)   # exactly the 10 released slots, no more
+        assert sub.publisher_info()["write_num"] == RING + 10
+        assert p.poll() is None
+        nxt = 10
+        while nxt < 200:
+            with sub.view() as v:
+                for m in v:
+                    assert m.seq == nxt
+                    check(m)
+                    nxt += 1
+            if not v.used:
+                time.sleep(0.001)
+        assert p.wait(timeout=30) == 0
+        assert sub.lost == 0
+
+
+@pytest.mark.parametrize("used", [RING, 40, 30, 10, 0])
+def test_lapped_view_reports_exactly_the_overwritten_prefix(bus, used):
+    make_channel("ow", 2 * RING)     # the ring holds 64..127, slots 0..63
+    with mdbus.Subscriber("ow", name="viewer", start="oldest") as sub:
+        lost0 = sub.lost
+        v = sub.view(max_n=RING)
+        assert (v.seq, len(v)) == (RING, RING)   # the whole ring
+        msgs = list(v)
+        for m in msgs:
+            check(m)
+        # 30 more, in another process: 128..157 take the slots of 64..93
+        produce("ow", 30)
+        # zero copy: the view's payloads are the ring, and show it
+        assert struct.unpack_from("<Q", msgs[0].payload)[0] == 128
+        assert struct.unpack_from("<Q", msgs[29].payload)[0] == 157
+        assert msgs[0].seq == 64     # the headers were read at the peek
+        check(msgs[30])              # 94: not overwritten
+        assert v.release(used) == min(used, 30) == v.torn
+        with pytest.raises(ValueError):
+            msgs[0].payload.tobytes()
+        assert sub.lost == lost0 + min(used, 30)
+        assert sub.position == 64 + used
+        # what follows: the rest, after what was lost in the lap
+        seqs = []
+        while not sub.caught_up or not seqs:
+            with sub.view() as w:
+                for m in w:
+                    check(m)
+                    seqs.append(m.seq)
+            assert w.torn == 0
+        assert seqs == list(range(max(64 + used, 94), 158))
+        # every overwritten message counted once, torn or skipped
+        assert sub.lost == lost0 + 30
+
+
+def test_unused_part_of_a_lapped_view_is_counted_when_read_again(bus):
+    make_channel("ow", 2 * RING)
+    with mdbus.Subscriber("ow", name="viewer", start="oldest") as sub:
+        lost0 = sub.lost
+        with sub.view(max_n=8) as v:
+            assert (v.seq, len(v)) == (64, 8)
+            produce("ow", 30)            # overwrites 64..93
+            v.used = 5
+        assert v.torn == 5 and sub.lost == lost0 + 5
+        with sub.view() as w:
+            assert w.seq == 94 and w.lost == 25
+            for m in w:
+                check(m)
+        assert sub.lost == lost0 + 30 and w.torn == 0
+
+
+def test_a_view_ends_at_the_end_of_the_ring(bus):
+    make_channel("w", 100)               # the ring holds 36..99
+    with mdbus.Subscriber("w", start="oldest") as sub:
+        with sub.view(max_n=RING) as v:
+            assert (v.seq, len(v)) == (36, RING - 36)   # slots 36..63
+        with sub.view(max_n=RING) as v:
+            assert (v.seq, len(v)) == (64, 36)
+            for m in v:
+                check(m)
+        assert sub.position == 100 and sub.lost == 0
+
+
+def test_use_after_release_raises(bus):
+    make_channel("u", 20)
+    with mdbus.Subscriber("u", start="oldest") as sub:
+        with sub.view() as v:
+            m = v[3]
+            check(m)
+            p = m.payload
+            assert p.readonly and len(p) == len(payload(3))
+            with pytest.raises(TypeError):
+                p[0] = 1
+            with pytest.raises(ValueError):
+                np.frombuffer(p, np.uint8)[0] = 1   # read-only
+            with pytest.raises(IndexError):
+                v[20]
+            with pytest.raises(ValueError):
+                v.used = 21
+            with pytest.raises(TypeError):
+                v.used = 1.5
+            assert v.used == 20            # unchanged
+            assert v[-1].seq == 19 and v.lost == 0
+        assert v.released and v.torn == 0
+        for f in (lambda: len(v), lambda: v[0], lambda: list(v),
+                  lambda: bool(v), lambda: v.release(),
+                  lambda: setattr(v, "used", 1), lambda: v.__enter__(),
+                  lambda: p.tobytes(), lambda: bytes(p),
+                  lambda: np.frombuffer(p, np.uint8), lambda: p[0],
+                  lambda: m.payload.tobytes()):
+            with pytest.raises(ValueError):
+                f()
+        assert v.__exit__(None, None, None) is False  # ended already
+        with pytest.raises(BufferError):
+            memoryview(sub)   # the Subscriber lends only payloads
+        with sub.view() as v:
+            with pytest.raises(ValueError):
+                v.used = 1          # empty
+            with pytest.raises(ValueError):
+                v.release(-1)
+        with pytest.raises(ValueError):
+            sub.view(0)
+
+
+def test_one_view_at_a_time_and_close_refused_while_mapped(bus):
+    make_channel("c", 20)
+    sub = mdbus.Subscriber("c", start="oldest")
+    with sub.view(max_n=5) as v:
+        for f, exc in ((sub.reopen, RuntimeError), (sub.read, RuntimeError),
+                       (lambda: sub.read_batch(5), RuntimeError),
+                       (sub.view, RuntimeError)):
+            with pytest.raises(exc):
+                f()
+        assert not sub.closed
+        a = np.frombuffer(v[4].payload, np.uint8)   # derived: kept
+        keep = v[2].payload[:8]                     # a slice too
+    assert v.torn == 0 and sub.position == 5
+    with pytest.raises(BufferError):
+        sub.close()      # a and keep point into the ring
+    assert bytes(a[:8]) == struct.pack("<Q", 4)   # still mapped
+    assert bytes(keep) == struct.pack("<Q", 2)
+    del keep
+    with pytest.raises(BufferError):
+        sub.close()
+    # the handle outlives the last buffer into its mapping
+    ref = a
+    del sub, a, v
+    gc.collect()
+    assert bytes(ref[:8]) == struct.pack("<Q", 4)
+    del ref
+    gc.collect()
+    sub = mdbus.Subscriber("c", start="oldest")
+    with sub.view(max_n=5) as v:
+        a = np.frombuffer(v[0].payload, np.uint8)
+    del a
+    sub.close()
+    assert sub.closed
+    with pytest.raises(ValueError):
+        sub.view()
+
+
+def test_close_ends_an_open_view_releasing_none(bus):
+    make_channel("c", 20)
+    with mdbus.Subscriber("c", start="oldest") as sub:
+        v = sub.view(max_n=5)
+        p = v[0].payload
+        sub.close()
+        assert sub.closed and v.released and v.torn == 0
+        with pytest.raises(ValueError):
+            p.tobytes()
+        with pytest.raises(ValueError):
+            len(v)
+        v.__exit__(None, None, None)        # nothing left to do
+    # an exception in the Subscriber's block with a view open
+    with pytest.raises(KeyError):
+        with mdbus.Subscriber("c", start="oldest") as sub:
+            v = sub.view(max_n=5)
+            raise KeyError("failed")
+    assert sub.closed and v.released
+    # and with a payload exported: close() refuses, the data stays mapped
+    sub = mdbus.Subscriber("c", start="oldest")
+    v = sub.view(max_n=5)
+    a = np.frombuffer(v[1].payload, np.uint8)
+    with pytest.raises(BufferError):
+        sub.close()
+    assert v.released and not sub.closed
+    assert bytes(a[:8]) == struct.pack("<Q", 1)
+    del a
+    sub.close()
+
+
+def test_exception_releases_none_and_dropped_view_none(bus):
+    make_channel("e", 20)
+    with mdbus.Subscriber("e", start="oldest") as sub:
+        with pytest.raises(KeyError):
+            with sub.view(max_n=4) as v:
+                list(v)
+                raise KeyError("failed")
+        assert v.torn == 0 and sub.position == 0   # all come again
+        with pytest.raises(KeyError):
+            with sub.view(max_n=4) as v:
+                assert v.seq == 0
+                v.release(3)                # taken before the failure
+                raise KeyError("failed")
+        assert v.torn == 0 and sub.position == 3
+        v = sub.view(max_n=4)
+        assert v.seq == 3 and len(v) == 4
+        del v                               # dropped: releases none
+        with sub.view(max_n=4) as v:
+            assert v.seq == 3
+        assert sub.position == 7
+        m = sub.read(timeout=1)             # reads go on after views
+        assert m.seq == 7 and m.data == payload(7)
+        with sub.view() as v:
+            assert [m.seq for m in v] == list(range(8, 20))
+        assert sub.position == 20 and sub.lost == 0
+
+
+def test_start_time_gives_copied_views_alike(bus):
+    """A start time to reach makes the library copy one message per
+    view (libmdbus(3)); it reads and releases the same."""
+    make_channel("t", 30)
+    with mdbus.Subscriber("t", start="oldest") as sub:
+        with sub.view() as v:
+            ts = v[10].ts_ns
+    with mdbus.Subscriber("t", start_time_ns=ts) as sub:
+        seqs = []
+        while len(seqs) < 20:
+            with sub.view() as v:
+                assert v
+                for m in v:
+                    check(m)
+                    seqs.append(m.seq)
+            assert v.torn == 0
+        assert seqs == list(range(10, 30)) and sub.lost == 0
