@@ -313,14 +313,16 @@ static PyObject *sub_read_raw(sub_object *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"timeout", NULL};
 	PyObject *timeout = NULL;
-	mdbus_sub_t *sub = usable_unviewed(self);
+	mdbus_sub_t *sub;
 	struct mdbus_msg m;
 	int64_t deadline;
 	int r;
 
-	if (!sub || !PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist,
-						 &timeout) ||
-	    parse_timeout(timeout, &deadline) < 0)
+	/* the arguments first: their __float__ may run anything, close()
+	 * or view() included (so every method takes the handle after) */
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|O", kwlist, &timeout) ||
+	    parse_timeout(timeout, &deadline) < 0 ||
+	    !(sub = usable_unviewed(self)))
 		return NULL;
 	r = wait_read(self, sub, deadline, &m);
 	if (r <= 0)
@@ -337,15 +339,16 @@ static PyObject *sub_read_batch_raw(sub_object *self, PyObject *args,
 {
 	static char *kwlist[] = {"max_n", "timeout", NULL};
 	PyObject *timeout = NULL, *rows = NULL, *other = NULL;
-	mdbus_sub_t *sub = usable_unviewed(self);
+	mdbus_sub_t *sub;
 	Py_ssize_t max_n;
 	struct mdbus_msg m;
 	int64_t deadline;
 	int r;
 
-	if (!sub || !PyArg_ParseTupleAndKeywords(args, kw, "n|O", kwlist,
-						 &max_n, &timeout) ||
-	    parse_timeout(timeout, &deadline) < 0)
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "n|O", kwlist, &max_n,
+					 &timeout) ||
+	    parse_timeout(timeout, &deadline) < 0 ||
+	    !(sub = usable_unviewed(self)))
 		return NULL;
 	rows = PyDict_New();
 	other = PyList_New(0);
@@ -382,11 +385,10 @@ static PyObject *sub_reopen(sub_object *self, PyObject *args, PyObject *kw)
 	PyObject *start = NULL, *start_time = NULL;
 	enum mdbus_start st = MDBUS_START_LATEST;
 	uint64_t seq = 0;
-	mdbus_sub_t *sub = usable_unviewed(self);
+	mdbus_sub_t *sub;
 	int r;
 
-	if (!sub || unexported(self, "reopen") < 0 ||
-	    !PyArg_ParseTupleAndKeywords(args, kw, "|OO", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO", kwlist,
 					 &start, &start_time))
 		return NULL;
 	if (start_time && start_time != Py_None) {
@@ -395,6 +397,8 @@ static PyObject *sub_reopen(sub_object *self, PyObject *args, PyObject *kw)
 	} else if (start && parse_start(start, &st, &seq) < 0) {
 		return NULL;
 	}
+	if (!(sub = usable_unviewed(self)) || unexported(self, "reopen") < 0)
+		return NULL;
 	r = mdbus_sub_reopen(sub, st, seq);
 	if (r < 0)
 		return mdbus_py_raise(r, 1);
@@ -406,15 +410,17 @@ static PyObject *sub_view(sub_object *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"max_n", NULL};
 	Py_ssize_t max_n = 1024;
-	mdbus_sub_t *sub = usable_unviewed(self);
+	mdbus_sub_t *sub;
 
-	if (!sub || !PyArg_ParseTupleAndKeywords(args, kw, "|n", kwlist,
-						 &max_n))
+	/* max_n's __index__ may close() us: the handle taken after it */
+	if (!PyArg_ParseTupleAndKeywords(args, kw, "|n", kwlist, &max_n))
 		return NULL;
 	if (max_n < 1) {
 		PyErr_SetString(PyExc_ValueError, "view: max_n must be >= 1");
 		return NULL;
 	}
+	if (!(sub = usable_unviewed(self)))
+		return NULL;
 	if (self->fd >= 0) { /* re-arm before looking, as wait_read() */
 		uint64_t v;
 

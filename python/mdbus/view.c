@@ -44,7 +44,8 @@ const char mdbus_py_view_doc[] =
 "own slots, zero copy (mdbus_sub_peek(); libmdbus(3), \"Reading in\n"
 "place, in views\"). Never waits: nothing ready gives an empty View,\n"
 "which is false (wait with fileno() and select, which view() re-arms\n"
-"as read() does). A View is a context manager and a sequence (len,\n"
+"as read() does) and holds nothing: keeping it leaves the Subscriber\n"
+"free for the next view() or read(). A View is a context manager and a sequence (len,\n"
 "index, iteration) of ViewMessage(seq, ts_ns, type, payload), payload\n"
 "a read-only memoryview of the message's bytes in the ring; view.seq\n"
 "is the first message's number, view.lost the messages lost just\n"
@@ -58,7 +59,11 @@ const char mdbus_py_view_doc[] =
 "moves past view.used messages, len(view) unless set lower (the rest\n"
 "come again in the next view), or past none when the block raises (all\n"
 "come again; call view.release(n) in the block to take the first n\n"
-"anyway). release(used=None) ends it early; used=None means view.used.\n"
+"anyway). A view of one message the library copied out (reading the\n"
+"archive, reaching a start time, counting a lap) took it at the peek:\n"
+"released with none, it comes again in the next view, but a read()\n"
+"instead goes on after it (libmdbus(3)).\n"
+"release(used=None) ends it early; used=None means view.used.\n"
 "view.torn is then how many of those released, always the first ones,\n"
 "the producer overwrote while the view was held (overwrite mode; 0 in\n"
 "lossless mode while registered, and for the one message the library\n"
@@ -67,7 +72,9 @@ const char mdbus_py_view_doc[] =
 "the release a payload is unchecked: the producer may be writing it as\n"
 "you read it, so decide nothing irreversible on it before view.torn is\n"
 "known (or copy it out: bytes(payload)). A lossless producer waits for\n"
-"an open view, and evicts a reader that holds one stall_evict_ns.\n\n"
+"an open view, and evicts a reader that holds one stall_evict_ns: its\n"
+"release then counts what the producer overwrote as torn, and the next\n"
+"view() or read() raises mdbus.Evicted (reopen() to go on).\n\n"
 "The view's memoryviews are released with it: using one afterwards, or\n"
 "the view itself (len, index, iteration), raises ValueError. One that\n"
 "something was made from (a numpy array, a slice) cannot be: it stays\n"
@@ -75,12 +82,15 @@ const char mdbus_py_view_doc[] =
 "reopen() raise BufferError until it is deleted (mmap's rule; it keeps\n"
 "the Subscriber alive too), so no buffer outlives the mapping. Copy\n"
 "what you keep past the block.\n"
-"One view at a time: while one is open, view(), read(), read_batch()\n"
+"One view at a time: while one holding messages is open, view(), read(),\n"
+"read_batch()\n"
 "and reopen() raise RuntimeError; close() ends it first, releasing\n"
 "none, as does a view dropped unreleased. The view's headers (seq, ts_ns,\n"
 "type, payload length) are read once, when it is made; it ends before\n"
 "a slot that does not hold the next message (the next view counts it).\n"
-"Neither the peek nor the release makes a system call: the GIL is kept.";
+"Neither the peek nor the release makes a system call: the GIL is kept\n"
+"(once fileno() made its descriptor, view() reads it once to re-arm it,\n"
+"a non-blocking read).";
 
 static PyTypeObject view_type;
 static PyTypeObject *msg_type; /* ViewMessage, a struct sequence */
@@ -148,7 +158,10 @@ PyObject *mdbus_py_view_open(struct mdbus_py_sub *self, mdbus_sub_t *h,
 	}
 	o->used = o->n;
 	o->open = 1;
-	self->view = (PyObject *)o;
+	/* an empty view holds nothing: it leaves the Subscriber free (a
+	 * loop may keep it while it waits and then ask for the next) */
+	if (o->n)
+		self->view = (PyObject *)o;
 	return (PyObject *)o;
 }
 
@@ -167,12 +180,14 @@ static void drop_payloads(view_object *o)
 
 		if (!p)
 			continue;
+		/* ours before the call, which may run a collection and so
+		 * any __del__ (or another thread), that may come here too */
+		o->payload[i] = NULL;
 		r = PyObject_CallMethod(p, "release", NULL);
 		if (r)
 			Py_DECREF(r);
 		else
 			PyErr_Clear(); /* BufferError: exported */
-		o->payload[i] = NULL;
 		Py_DECREF(p);
 	}
 	PyErr_Restore(type, value, tb);
@@ -185,15 +200,18 @@ static Py_ssize_t view_end(view_object *o, Py_ssize_t used)
 {
 	int r = 0;
 
-	drop_payloads(o);
+	/* Ended, and released in the library, before anything that may run
+	 * Python code (drop_payloads(): a collection's __del__, another
+	 * thread), which then finds the view released. The owner is open
+	 * (close() ends us first) and has not read on (read_raw() refuses
+	 * while we are open); a view of no message needs no release (and
+	 * is not the owner's: reads may have moved on). */
 	o->open = 0;
+	if (o->peeked && o->n && o->owner->sub)
+		r = mdbus_sub_release(o->owner->sub, &o->v, (unsigned)used);
 	if (o->owner->view == (PyObject *)o)
 		o->owner->view = NULL;
-	/* the owner is open (close() ends us first) and has not read on
-	 * (read_raw() refuses while we are open); a view of no message
-	 * needs no release */
-	if (o->peeked && o->owner->sub)
-		r = mdbus_sub_release(o->owner->sub, &o->v, (unsigned)used);
+	drop_payloads(o);
 	PyMem_Free(o->m);
 	o->m = NULL;
 	if (r < 0) {
@@ -248,7 +266,7 @@ static int view_bool(view_object *o)
 
 static PyObject *view_item(view_object *o, Py_ssize_t i)
 {
-	struct view_msg *e;
+	struct view_msg e;
 	PyObject *t, *p;
 
 	if (view_usable(o) < 0)
@@ -257,30 +275,52 @@ static PyObject *view_item(view_object *o, Py_ssize_t i)
 		PyErr_SetString(PyExc_IndexError, "view index out of range");
 		return NULL;
 	}
-	e = &o->m[i];
-	p = o->payload[i];
-	if (!p) {
-		o->owner->export_buf = e->payload;
-		o->owner->export_len = e->size;
-		p = PyMemoryView_FromObject((PyObject *)o->owner);
-		o->owner->export_buf = NULL;
-		if (!p)
-			return NULL;
-		o->payload[i] = p;
-	}
+	/* Each allocation below may run a collection, and so any __del__
+	 * (or another thread) that may release the view: the entry copied
+	 * first, the view looked at again after them. */
+	e = o->m[i];
 	t = PyStructSequence_New(msg_type);
 	if (!t)
 		return NULL;
 	PyStructSequence_SetItem(t, 0, PyLong_FromUnsignedLongLong(o->v.seq + (uint64_t)i));
-	PyStructSequence_SetItem(t, 1, PyLong_FromUnsignedLongLong(e->ts_ns));
-	PyStructSequence_SetItem(t, 2, PyLong_FromLong(e->type));
-	PyStructSequence_SetItem(t, 3, Py_NewRef(p));
+	PyStructSequence_SetItem(t, 1, PyLong_FromUnsignedLongLong(e.ts_ns));
+	PyStructSequence_SetItem(t, 2, PyLong_FromLong(e.type));
 	if (!PyStructSequence_GetItem(t, 0) || !PyStructSequence_GetItem(t, 1) ||
-	    !PyStructSequence_GetItem(t, 2)) {
-		Py_DECREF(t);
-		return NULL;
+	    !PyStructSequence_GetItem(t, 2))
+		goto fail;
+	if (view_usable(o) < 0)
+		goto fail;
+	p = o->payload[i];
+	if (p) {
+		Py_INCREF(p);
+	} else {
+		o->owner->export_buf = e.payload;
+		o->owner->export_len = e.size;
+		p = PyMemoryView_FromObject((PyObject *)o->owner);
+		o->owner->export_buf = NULL;
+		if (!p)
+			goto fail;
+		if (!o->open || o->payload[i]) {
+			/* released meanwhile (or made meanwhile): this one
+			 * must not outlive the release */
+			PyObject *r = PyObject_CallMethod(p, "release", NULL);
+
+			Py_XDECREF(r);
+			Py_DECREF(p);
+			if (!r || !o->open || !o->payload[i])
+				goto fail;
+			p = Py_NewRef(o->payload[i]);
+		} else {
+			o->payload[i] = Py_NewRef(p);
+		}
 	}
+	PyStructSequence_SetItem(t, 3, p);
 	return t;
+fail:
+	if (!PyErr_Occurred())
+		view_usable(o);
+	Py_DECREF(t);
+	return NULL;
 }
 
 /* Sets *n to the int v, a number of messages from the first: 0, or -1

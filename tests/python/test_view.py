@@ -364,3 +364,97 @@ def test_start_time_gives_copied_views_alike(bus):
                     seqs.append(m.seq)
             assert v.torn == 0
         assert seqs == list(range(10, 30)) and sub.lost == 0
+
+
+def test_empty_view_holds_nothing(bus):
+    """An empty view (nothing ready) keeps nothing of the ring: the loop
+    that keeps it while it waits asks for the next view, or reads."""
+    with mdbus.Publisher("e", **SMALL) as pub, \
+            mdbus.Subscriber("e") as sub:
+        v = sub.view()
+        assert not v and len(v) == 0 and not v.released
+        pub.publish(1, b"a" * 8)
+        w = sub.view()                      # v still held: no refusal
+        assert len(w) == 1 and bytes(w[0].payload) == b"a" * 8
+        with pytest.raises(RuntimeError):
+            sub.read(timeout=0)             # w holds a message
+        w.release()
+        pub.publish(1, b"b" * 8)
+        assert sub.read(timeout=1).data == b"b" * 8   # v still held
+        with v:
+            pass                            # releases nothing, no error
+        assert v.released and v.torn == 0 and sub.position == 2
+
+
+# Re-entrancy: Python code run in the middle of the binding's C code (a
+# collection's __del__, an argument's __index__ or __float__, another
+# thread then) ending the view or closing the Subscriber. Each runs in a
+# child, where a crash is a failure, not the end of the run.
+REENTER = r"""
+import gc, struct, sys
+import mdbus
+case = sys.argv[1]
+with mdbus.Publisher("r", slots_per_block=16, block_count=4) as pub:
+    for s in range(10):
+        pub.publish(1, struct.pack("<Q", s) * 4)
+sub = mdbus.Subscriber("r", start="oldest")
+
+class Bomb:   # cyclic garbage: what it does runs at the next collection
+    def __del__(self):
+        if not v.released:
+            v.release(0)
+def arm():
+    b = Bomb(); b.me = b
+
+if case == "item":      # v[i]'s allocations collect: the view ends
+    v = sub.view()
+    gc.collect(); gc.set_threshold(1)
+    out = []
+    for i in range(10):
+        arm()
+        try:
+            out.append(v[i])
+        except ValueError:
+            pass
+    gc.set_threshold(700)
+    assert v.released
+    for m in out:       # a message returned is whole, its payload
+        assert struct.unpack_from("<Q", m.payload)[0] == m.seq
+    out = m = None
+    sub.close()         # nothing of the view escaped its release
+elif case == "release":  # the release's own allocations collect
+    v = sub.view()
+    ms = [v[i] for i in range(len(v))]
+    del ms
+    gc.collect(); arm(); gc.set_threshold(1)
+    torn = v.release(3)
+    gc.set_threshold(700)
+    assert torn == 0 and v.released and sub.position in (0, 3)
+    sub.close()
+elif case in ("view", "read", "read_batch"):   # an argument closes us
+    class Closer:
+        def __index__(self):
+            sub.close(); return 4
+        def __float__(self):
+            sub.close(); return 0.0
+    try:
+        if case == "view":
+            sub.view(Closer())
+        elif case == "read":
+            sub.read_raw(Closer())
+        else:
+            sub.read_batch_raw(Closer())
+        raise AssertionError("read a closed Subscriber")
+    except ValueError:
+        assert sub.closed
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("case", ["item", "release", "view", "read",
+                                  "read_batch"])
+def test_python_code_run_inside_the_binding_cannot_crash_it(bus, case):
+    p = subprocess.run([sys.executable, "-c", REENTER, case],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stdout == "ok\n", (p.returncode,
+                                                       p.stderr[-2000:])
