@@ -84,8 +84,13 @@ void log_msg(int level, const char *fmt, ...)
 }
 
 /* The limiters with a count held, for log_limits_tick(): every one
- * that ever held one, till its end. */
+ * that ever held one, till its end. The tick writes a count with the
+ * lock let go and the limiter marked `ticking` (a stderr that blocks, a
+ * full pipe, holds up the tick, not a channel's thread that only counts
+ * and takes the lock to list its limiter); limits_done tells
+ * log_limit_end() that the mark went. */
 static pthread_mutex_t limits_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t limits_done = PTHREAD_COND_INITIALIZER;
 static struct log_limit *limits;
 
 void log_limit_init(struct log_limit *lim, unsigned burst, int level,
@@ -101,16 +106,26 @@ void log_limit_init(struct log_limit *lim, unsigned burst, int level,
 	va_end(ap);
 }
 
-/* Logs the count held, if any. The exchange takes each event once,
- * whichever of the owner and the tick gets it. */
-static void limit_flush(struct log_limit *lim)
+/* The count held, now the caller's to log. The exchange takes each
+ * event once, whichever of the owner and the tick gets it; it pairs
+ * with the owner's fetch_add in limit_suppress(). */
+static uint64_t limit_take(struct log_limit *lim)
 {
-	uint64_t n = atomic_exchange_explicit(&lim->suppressed, 0,
-					      memory_order_relaxed);
+	return atomic_exchange_explicit(&lim->suppressed, 0,
+					memory_order_relaxed);
+}
 
+static void log_count(const struct log_limit *lim, uint64_t n)
+{
 	if (n)
 		log_msg(lim->level, "%s: %llu similar messages not logged",
 			lim->label, (unsigned long long)n);
+}
+
+/* Logs the count held, if any. */
+static void limit_flush(struct log_limit *lim)
+{
+	log_count(lim, limit_take(lim));
 }
 
 /* Counts an event not logged; the first one puts lim in the tick's list
@@ -130,31 +145,72 @@ static void limit_suppress(struct log_limit *lim)
 	lim->listed = 1;
 }
 
+/* Takes lim out of the tick's list once the tick has written the count
+ * it took of lim, if it is writing one: lim may then be freed, and that
+ * count comes before whatever the owner logs next (its last counters).
+ * Under limits_mu. */
+static void limit_unlist(struct log_limit *lim)
+{
+	if (lim->prev)
+		lim->prev->next = lim->next;
+	else
+		limits = lim->next;
+	if (lim->next)
+		lim->next->prev = lim->prev;
+	while (lim->ticking)
+		pthread_cond_wait(&limits_done, &limits_mu);
+}
+
 void log_limit_end(struct log_limit *lim)
 {
 	if (lim->listed) {
 		pthread_mutex_lock(&limits_mu);
-		if (lim->prev)
-			lim->prev->next = lim->next;
-		else
-			limits = lim->next;
-		if (lim->next)
-			lim->next->prev = lim->prev;
+		limit_unlist(lim);
 		pthread_mutex_unlock(&limits_mu);
 		lim->listed = 0;
 	}
 	limit_flush(lim);
 }
 
+/* The first limiter in the list whose last line is a second old at
+ * `now` and that holds a count, taken into *n, marked as the tick's;
+ * NULL when none is left. Under limits_mu. A count taken is 0 when
+ * walked again, so each walk goes further, unless the owner counted
+ * again meanwhile, which it does only within a second of its last line:
+ * not once `now` is past that second. */
+static struct log_limit *limits_due(uint64_t now, uint64_t *n)
+{
+	for (struct log_limit *lim = limits; lim; lim = lim->next) {
+		/* the owner's store in log_limited() */
+		if (now - atomic_load_explicit(&lim->last_ns,
+					       memory_order_relaxed) < NS_PER_SEC)
+			continue;
+		*n = limit_take(lim);
+		if (*n) {
+			lim->ticking = 1;
+			return lim;
+		}
+	}
+	return NULL;
+}
+
+/* Each count is written with limits_mu let go: a stderr that blocks
+ * holds up this thread only, not a channel's that takes the lock to
+ * list its limiter. */
 void log_limits_tick(void)
 {
 	uint64_t now = now_monotonic();
+	struct log_limit *lim;
+	uint64_t n;
 
 	pthread_mutex_lock(&limits_mu);
-	for (struct log_limit *lim = limits; lim; lim = lim->next)
-		if (now - atomic_load_explicit(&lim->last_ns, memory_order_relaxed) >=
-		    NS_PER_SEC)
-			limit_flush(lim);
+	while ((lim = limits_due(now, &n))) {
+		pthread_mutex_unlock(&limits_mu);
+		log_count(lim, n); /* lim stays: limit_unlist() waits */
+		pthread_mutex_lock(&limits_mu);
+		lim->ticking = 0;
+		pthread_cond_broadcast(&limits_done);
+	}
 	pthread_mutex_unlock(&limits_mu);
 }
 

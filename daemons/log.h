@@ -34,7 +34,10 @@ void log_msg(int level, const char *fmt, ...)
  * second after the last one at the latest (log_limits_tick()), and at the
  * limiter's end (log_limit_end()): lines logged plus the counts are the
  * events. One thread of use at a time; the tick, from the main thread,
- * touches only the count and the time of the last line (atomics).
+ * touches only the count and the time of the last line (atomics), and
+ * writes the counts it took with the list's lock let go: a stderr that
+ * blocks (a full pipe nobody reads) holds up the threads that write a
+ * line, not one that only counts.
  */
 #define LOG_LIMIT_LABEL 128
 
@@ -43,6 +46,8 @@ struct log_limit {
 	unsigned seen;       /* events so far, up to burst */
 	int level;           /* of the count's line */
 	int listed;          /* in the list the tick walks (owner's) */
+	int ticking;         /* the tick writes a count it took (under
+				the list's lock) */
 	_Atomic uint64_t last_ns;    /* when the last line was logged */
 	_Atomic uint64_t suppressed; /* events not logged since then */
 	struct log_limit *prev, *next; /* that list, under its lock */
@@ -59,8 +64,9 @@ void log_limited(struct log_limit *lim, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* The limiter's owner stops: logs the count of what was not logged, if
- * any, and takes lim out of the tick's list, so that it may be freed.
- * Again, or for a limiter never used: nothing. */
+ * any, and takes lim out of the tick's list, so that it may be freed
+ * (once the tick has written a count of lim it is writing, which then
+ * comes first). Again, or for a limiter never used: nothing. */
 void log_limit_end(struct log_limit *lim);
 
 /* Logs the count of every limiter whose last line is a second old or
