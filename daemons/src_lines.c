@@ -16,7 +16,8 @@
  * accept() runs out of descriptors the listener is left alone for
  * ACCEPT_PAUSE_S (it stays readable, so watching it would spin). Each
  * refusal and eviction is counted in the source's counters and logged,
- * rate-limited.
+ * rate-limited; refusals apart from the lines of the connections taken,
+ * with a count that says "connections refused" (mdpub(8), LOGGING).
  */
 #include "config.h"
 
@@ -120,6 +121,10 @@ struct lines {
 	struct log_limit accept_limit; /* apart: info lines, which a level
 					* of notice drops, must not use up
 					* net_limit's warnings */
+	struct log_limit refuse_limit; /* apart: whoever may connect can be
+					* refused at will, and must not use
+					* up the lines of the feeder's own
+					* connections (net_limit) */
 };
 
 static void lines_conf_init(void *conf)
@@ -468,8 +473,9 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	addr_key_text(&peer, text, sizeof(text));
 	why = refusal(l, &peer);
 	if (why) {
-		log_limited(&l->net_limit, LOG_WARNING, "channel %s: connection "
-			    "from %s refused: %s", name_of(l), text, why);
+		log_limited(&l->refuse_limit, LOG_WARNING, "channel %s: "
+			    "connection from %s refused: %s", name_of(l), text,
+			    why);
 		close(fd);
 		return;
 	}
@@ -605,6 +611,7 @@ static void lines_stop(struct source *src)
 	log_limit_end(&l->bad_limit);
 	log_limit_end(&l->net_limit);
 	log_limit_end(&l->accept_limit);
+	log_limit_end(&l->refuse_limit);
 	ev_timer_stop(l->base.loop, &l->reconnect_w);
 	ev_clear_pending(l->base.loop, &l->reconnect_w);
 	ev_io_stop(l->base.loop, &l->connect_w);
@@ -696,6 +703,8 @@ static int lines_start(struct source **out, const void *conf,
 		       "channel %s: input ends and connection errors", name_of(l));
 	log_limit_init(&l->accept_limit, 10, LOG_INFO,
 		       "channel %s: connections accepted", name_of(l));
+	log_limit_init(&l->refuse_limit, 10, LOG_WARNING,
+		       "channel %s: connections refused", name_of(l));
 	ev_io_init(&l->accept_w, accept_cb, -1, EV_READ);
 	ev_init(&l->accept_pause_w, accept_pause_cb);
 	ev_io_init(&l->connect_w, connect_cb, -1, EV_WRITE);
