@@ -31,6 +31,7 @@
 #    store and the ring from the archive, by a reader kept open across
 #    requests (opened again only for one behind it).
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
+shared_map # TSan: the archive's reader on the channel's own mapping
 
 RING=4096 # slots_per_block 1024 x block_count 4
 GEOM="slots_per_block=1024 block_count=4"
@@ -530,5 +531,6 @@ kill -TERM "$fwd"
 wait "$fwd"
 grep -q "retransmission: 5 requests served (22 messages), 0 refused (allow 0, rate 0, session 0, malformed 0), 0 out of range (before the session 0, filtered out 0), 4 read from the archive (readers opened 2, messages skipped 90)$" \
 	"$WORK/rtx.err" || fail "retransmission counts: $(cat "$WORK/rtx.err")"
+shared_map_used
 echo "retransmission: messages 1-20, 111 and 1 answered from the archive by 2 readers"
 exit 0

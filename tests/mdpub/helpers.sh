@@ -227,3 +227,43 @@ ended_within() {
 	rc=$?
 	kill "$wd" 2>/dev/null
 }
+
+# shared_map: under TSan (the gcc build, whose runtime is libtsan.so),
+# every mdpub this test starts through $MDPUB runs with
+# mdpub/shared_map.la preloaded: the archive's reader of a channel gets
+# its publisher's very mapping of the segment, and TSan, which knows
+# memory by its address, sees the channel's thread and the archive's
+# meet in the ring (without it, none of their accesses can race). Each
+# mdpub appends "PID HITS CALLS" to $WORK/shared_map at its exit;
+# shared_map_used checks them. Elsewhere a no-op.
+SHARED_MAP=
+shared_map() {
+	[ "${MDBUS_SANITIZER:-}" = thread ] || return 0
+	sm_hook=$top_builddir/tests/mdpub/.libs/shared_map.so
+	[ -f "$sm_hook" ] || fail "no $sm_hook: make check builds it"
+	# clang links its TSan runtime into mdpub, whose mmap() then comes
+	# before any preloaded one: the hook would never be called
+	sm_bin=$top_builddir/daemons/.libs/mdpub
+	[ -f "$sm_bin" ] || sm_bin=$MDPUB
+	if ! grep -aq 'libtsan\.so' "$sm_bin"; then
+		echo "shared_map: not preloaded, $sm_bin has no libtsan.so"
+		return 0
+	fi
+	SHARED_MAP=$WORK/shared_map
+	: >"$SHARED_MAP"
+	# exec: the wrapper's pid is mdpub's
+	cat >"$WORK/mdpub-shared-map" <<EOW
+#!/bin/sh
+LD_PRELOAD="$sm_hook\${LD_PRELOAD:+:\$LD_PRELOAD}" SHARED_MAP_REPORT="$SHARED_MAP" exec "$MDPUB" "\$@"
+EOW
+	chmod +x "$WORK/mdpub-shared-map"
+	MDPUB=$WORK/mdpub-shared-map
+}
+
+# shared_map_used: after shared_map and mdpub's exits, fails unless an
+# mdpub handed out a mapping again (the hook cannot quietly stop working)
+shared_map_used() {
+	[ -n "$SHARED_MAP" ] || return 0
+	awk '$2 > 0 { ok = 1 } END { exit !ok }' "$SHARED_MAP" ||
+		fail "shared_map: no mdpub shared a mapping (pid hits calls): $(cat "$SHARED_MAP")"
+}
