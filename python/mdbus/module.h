@@ -34,6 +34,10 @@ struct mdbus_py_sub {
 	int busy;           /* a thread waits in it without the GIL */
 	int fd;             /* mdbus_sub_fd() once fileno() made it, else -1 */
 	PyObject *view;     /* the open view (borrowed: it holds us), or NULL */
+	/* a view of one copied message ended releasing none: the peek took
+	 * it (the position is past it), so the next read delivers it first
+	 * (sub.c take_copied()); a view or reopen() clears it */
+	int copied_left;
 	Py_ssize_t exports; /* payload buffers of views not yet released */
 	/* the payload the next buffer request exports (view.c sets it just
 	 * before PyMemoryView_FromObject(); NULL: refused) */
@@ -70,7 +74,7 @@ PyObject *mdbus_py_view_open(struct mdbus_py_sub *self, mdbus_sub_t *h,
 			     Py_ssize_t max_n);
 int mdbus_py_view_init(PyObject *m);
 /* Ends the open view `view` releasing none (close()): 0, or -1 with an
- * exception. */
+ * exception. (A copied view ended so sets self->copied_left.) */
 int mdbus_py_view_abort(PyObject *view);
 
 /* tools.c: the module-level functions. */

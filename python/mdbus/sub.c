@@ -214,6 +214,7 @@ static void sub_free_handle(sub_object *self)
 	mdbus_sub_close(self->sub); /* closes the descriptor too */
 	self->sub = NULL;
 	self->fd = -1;
+	self->copied_left = 0;
 	PyMem_RawFree(self->buf);
 	self->buf = NULL;
 }
@@ -267,6 +268,47 @@ static int parse_timeout(PyObject *o, int64_t *deadline)
 	return 0;
 }
 
+/* The message of a copied view that was ended releasing none
+ * (self->copied_left): the library's peek took it, moving the position
+ * past it, and a read of its own would go on after it, neither
+ * delivering nor counting it. A peek gives that view again; its message
+ * is copied into self->buf and *m and the view released as taken.
+ * Returns 1 with it, 0 when there is none (the flag cleared either
+ * way), -1 with an exception. */
+static int take_copied(sub_object *self, mdbus_sub_t *sub,
+		       struct mdbus_msg *m)
+{
+	struct mdbus_view v;
+	const void *p;
+	int r;
+
+	if (!self->copied_left)
+		return 0;
+	self->copied_left = 0;
+	r = mdbus_sub_peek(sub, &v, 1);
+	if (r < 0) {
+		mdbus_py_raise(r, 0);
+		return -1;
+	}
+	/* anything but that copy (never, while the flag is kept right): a
+	 * view of the ring moves nothing unreleased; the read goes on */
+	if (r == 0 || mdbus_sub_position(sub) != v.seq + 1 ||
+	    !(p = mdbus_view_msg(&v, 0, m)))
+		return 0;
+	if (m->size > self->len) { /* as a read into self->buf: kept */
+		self->copied_left = 1;
+		mdbus_py_raise(-EMSGSIZE, 0);
+		return -1;
+	}
+	memcpy(self->buf, p, m->size);
+	r = mdbus_sub_release(sub, &v, 1);
+	if (r < 0) {
+		mdbus_py_raise(r, 0);
+		return -1;
+	}
+	return 1;
+}
+
 /* Reads the next message into self->buf and *m, waiting until deadline
  * (-1: forever) in slices without the GIL, looking for signals between.
  * Returns 1 with a message, 0 at the deadline or after interrupt(), -1
@@ -278,6 +320,12 @@ static int wait_read(sub_object *self, mdbus_sub_t *sub, int64_t deadline,
 		uint64_t v;
 
 		(void)!read(self->fd, &v, sizeof v); /* non-blocking */
+	}
+	if (self->copied_left) {
+		int r = take_copied(self, sub, m);
+
+		if (r != 0)
+			return r;
 	}
 	for (;;) {
 		int64_t slice = SLICE_NS;
@@ -399,6 +447,7 @@ static PyObject *sub_reopen(sub_object *self, PyObject *args, PyObject *kw)
 	}
 	if (!(sub = usable_unviewed(self)) || unexported(self, "reopen") < 0)
 		return NULL;
+	self->copied_left = 0; /* the reopen's position is the next */
 	r = mdbus_sub_reopen(sub, st, seq);
 	if (r < 0)
 		return mdbus_py_raise(r, 1);

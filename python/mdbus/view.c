@@ -31,6 +31,8 @@ typedef struct {
 	struct mdbus_view v;        /* as the peek filled it */
 	int peeked;                 /* the peek returned a view (v is set) */
 	int open;                   /* not released yet */
+	int copied;                 /* of one message the library copied
+				       out, taken by the peek */
 	Py_ssize_t n;               /* messages readable (len) */
 	Py_ssize_t used;            /* what leaving the block releases */
 	Py_ssize_t torn;            /* the release's count, -1 before */
@@ -60,9 +62,9 @@ const char mdbus_py_view_doc[] =
 "come again in the next view), or past none when the block raises (all\n"
 "come again; call view.release(n) in the block to take the first n\n"
 "anyway). A view of one message the library copied out (reading the\n"
-"archive, reaching a start time, counting a lap) took it at the peek:\n"
-"released with none, it comes again in the next view, but a read()\n"
-"instead goes on after it (libmdbus(3)).\n"
+"archive, reaching a start time, counting a lap) took it at the peek\n"
+"(sub.position is past it, libmdbus(3)): released with none, it comes\n"
+"again all the same, in the next view, read() or read_batch().\n"
 "release(used=None) ends it early; used=None means view.used.\n"
 "view.torn is then how many of those released, always the first ones,\n"
 "the producer overwrote while the view was held (overwrite mode; 0 in\n"
@@ -125,7 +127,7 @@ PyObject *mdbus_py_view_open(struct mdbus_py_sub *self, mdbus_sub_t *h,
 		return NULL;
 	o->owner = (struct mdbus_py_sub *)Py_NewRef((PyObject *)self);
 	memset(&o->v, 0, sizeof o->v);
-	o->peeked = o->open = 0;
+	o->peeked = o->open = o->copied = 0;
 	o->n = o->used = 0;
 	o->torn = -1;
 	o->m = NULL;
@@ -137,9 +139,15 @@ PyObject *mdbus_py_view_open(struct mdbus_py_sub *self, mdbus_sub_t *h,
 	}
 	if (r > 0) {
 		o->peeked = 1;
+		/* a view of the ring leaves the position at its first
+		 * message; a copied one (libmdbus(3)) is past it */
+		o->copied = mdbus_sub_position(h) != o->v.seq;
+		/* the copy a view left (or another) is this view's now */
+		self->copied_left = 0;
 		o->m = PyMem_Malloc((size_t)r * sizeof *o->m);
 		o->payload = PyMem_Calloc((size_t)r, sizeof *o->payload);
 		if (!o->m || !o->payload) {
+			self->copied_left = o->copied; /* left unreleased */
 			Py_DECREF(o);
 			return PyErr_NoMemory();
 		}
@@ -207,8 +215,12 @@ static Py_ssize_t view_end(view_object *o, Py_ssize_t used)
 	 * while we are open); a view of no message needs no release (and
 	 * is not the owner's: reads may have moved on). */
 	o->open = 0;
-	if (o->peeked && o->n && o->owner->sub)
+	if (o->peeked && o->n && o->owner->sub) {
 		r = mdbus_sub_release(o->owner->sub, &o->v, (unsigned)used);
+		/* the peek took it: the next read delivers it (sub.c) */
+		if (r >= 0 && o->copied && used == 0)
+			o->owner->copied_left = 1;
+	}
 	if (o->owner->view == (PyObject *)o)
 		o->owner->view = NULL;
 	drop_payloads(o);

@@ -366,6 +366,57 @@ def test_start_time_gives_copied_views_alike(bus):
         assert seqs == list(range(10, 30)) and sub.lost == 0
 
 
+@pytest.mark.parametrize("how", ["start_time", "lap"])
+@pytest.mark.parametrize("end", ["raise", "release0", "drop"])
+@pytest.mark.parametrize("then", ["read", "read_batch"])
+def test_copied_view_released_with_none_comes_again_in_a_read(bus, how,
+                                                              end, then):
+    """A copied view (a start time to reach, a lap to count) took its
+    message at the peek; ended releasing none, a read() or read_batch()
+    instead of a view delivers it first: nothing skipped unseen."""
+    make_channel("t", 2 * RING if how == "lap" else 30)
+    if how == "start_time":
+        with mdbus.Subscriber("t", start="oldest") as sub:
+            with sub.view() as v:
+                ts = v[10].ts_ns
+        sub = mdbus.Subscriber("t", start_time_ns=ts)
+        first, lost = 10, 0
+    else:
+        sub = mdbus.Subscriber("t", start=0)   # 0..63 overwritten: a lap
+        first, lost = RING, RING
+    with sub:
+        lost0 = sub.lost
+        v = sub.view()
+        assert (v.seq, len(v), v.lost) == (first, 1, lost)
+        assert sub.position == first + 1      # taken by the peek
+        if end == "raise":
+            with pytest.raises(KeyError):
+                with v:
+                    raise KeyError("failed")
+        elif end == "release0":
+            assert v.release(0) == 0
+        else:
+            del v
+        if then == "read":
+            got = [sub.read(timeout=1)]
+        else:
+            got = sub.read_batch(4, timeout=1)["other"]  # types 1000+
+            assert len(got) == 4
+        assert (got[0].seq, got[0].lost) == (first, lost)
+        while True:
+            m = sub.read(timeout=0)
+            if m is None:
+                break
+            got.append(m)
+        for m in got:
+            assert m.type == 1000 + m.seq % 5 and m.data == payload(m.seq)
+        assert [m.seq for m in got] == list(range(
+            first, 2 * RING if how == "lap" else 30))
+        assert sub.lost == lost0 + lost   # the lap's, counted once
+        # and once taken, a read goes on after it
+        assert sub.view().seq == sub.position
+
+
 def test_empty_view_holds_nothing(bus):
     """An empty view (nothing ready) keeps nothing of the ring: the loop
     that keeps it while it waits asks for the next view, or reads."""
