@@ -27,7 +27,8 @@ struct view_msg {
 
 typedef struct {
 	PyObject_HEAD
-	struct mdbus_py_sub *owner; /* strong: outlives the view */
+	struct mdbus_py_sub *owner; /* strong: outlives the view (NULL once
+				       the collector cleared it, ended) */
 	struct mdbus_view v;        /* as the peek filled it */
 	int peeked;                 /* the peek returned a view (v is set) */
 	int open;                   /* not released yet */
@@ -122,7 +123,7 @@ PyObject *mdbus_py_view_open(struct mdbus_py_sub *self, mdbus_sub_t *h,
 	struct mdbus_msg msg;
 	int r;
 
-	o = PyObject_New(view_object, &view_type);
+	o = PyObject_GC_New(view_object, &view_type);
 	if (!o)
 		return NULL;
 	o->owner = (struct mdbus_py_sub *)Py_NewRef((PyObject *)self);
@@ -132,6 +133,7 @@ PyObject *mdbus_py_view_open(struct mdbus_py_sub *self, mdbus_sub_t *h,
 	o->torn = -1;
 	o->m = NULL;
 	o->payload = NULL;
+	PyObject_GC_Track(o);
 	r = mdbus_sub_peek(h, &o->v, max_n > INT_MAX ? INT_MAX : (unsigned)max_n);
 	if (r < 0) {
 		Py_DECREF(o);
@@ -241,20 +243,51 @@ int mdbus_py_view_abort(PyObject *view)
 	return o->open && view_end(o, 0) < 0 ? -1 : 0;
 }
 
+/* Ends a view never released: nothing taken, all come again. */
+static void view_abandon(view_object *o)
+{
+	PyObject *type, *value, *tb;
+
+	if (!o->open)
+		return;
+	PyErr_Fetch(&type, &value, &tb);
+	if (view_end(o, 0) < 0)
+		PyErr_WriteUnraisable((PyObject *)o);
+	PyErr_Restore(type, value, tb);
+}
+
+/* The collector's: a view kept on its Subscriber (sub.v = sub.view())
+ * is a cycle through the owner, and a payload (through its buffer's
+ * .obj) another. */
+static int view_traverse(view_object *o, visitproc visit, void *arg)
+{
+	Py_VISIT(o->owner);
+	if (o->payload)
+		for (Py_ssize_t i = 0; i < o->n; i++)
+			Py_VISIT(o->payload[i]);
+	return 0;
+}
+
+/* Breaks those cycles: the view ends first, releasing none (the owner
+ * is alive while we hold it, so is its handle; view_end() drops the
+ * payloads), and only then lets the owner go, which may free the handle:
+ * nothing of the view calls the library after. */
+static int view_clear(view_object *o)
+{
+	view_abandon(o);
+	drop_payloads(o); /* none left by view_end(); an unopened view's */
+	Py_CLEAR(o->owner);
+	return 0;
+}
+
 static void view_dealloc(view_object *o)
 {
-	if (o->open) { /* never released: nothing taken, all come again */
-		PyObject *type, *value, *tb;
-
-		PyErr_Fetch(&type, &value, &tb);
-		if (view_end(o, 0) < 0)
-			PyErr_WriteUnraisable(NULL);
-		PyErr_Restore(type, value, tb);
-	}
+	PyObject_GC_UnTrack(o);
+	view_abandon(o); /* open: the owner is held (view_clear() ends us) */
 	PyMem_Free(o->m);
 	PyMem_Free(o->payload);
 	Py_XDECREF(o->owner);
-	PyObject_Free(o);
+	PyObject_GC_Del(o);
 }
 
 /* The open view, or -1 with ValueError (as a closed file). */
@@ -306,10 +339,16 @@ static PyObject *view_item(view_object *o, Py_ssize_t i)
 	if (p) {
 		Py_INCREF(p);
 	} else {
-		o->owner->export_buf = e.payload;
-		o->owner->export_len = e.size;
-		p = PyMemoryView_FromObject((PyObject *)o->owner);
-		o->owner->export_buf = NULL;
+		/* held here: a collection in the allocation may clear the
+		 * view (view_clear()) */
+		struct mdbus_py_sub *own =
+			(struct mdbus_py_sub *)Py_NewRef((PyObject *)o->owner);
+
+		own->export_buf = e.payload;
+		own->export_len = e.size;
+		p = PyMemoryView_FromObject((PyObject *)own);
+		own->export_buf = NULL;
+		Py_DECREF(own);
 		if (!p)
 			goto fail;
 		if (!o->open || o->payload[i]) {
@@ -327,6 +366,11 @@ static PyObject *view_item(view_object *o, Py_ssize_t i)
 		}
 	}
 	PyStructSequence_SetItem(t, 3, p);
+	/* PyStructSequence_New() leaves it untracked (CPython 3.11 does):
+	 * one kept on its Subscriber (sub.m = v[0]; the payload holds the
+	 * Subscriber) would be a cycle the collector cannot see */
+	if (!PyObject_GC_IsTracked(t))
+		PyObject_GC_Track(t);
 	return t;
 fail:
 	if (!PyErr_Occurred())
@@ -390,7 +434,8 @@ static PyObject *view_get(view_object *o, void *which)
 	switch ((intptr_t)which) {
 	case 0: /* seq */
 		return PyLong_FromUnsignedLongLong(o->peeked ? o->v.seq :
-			o->owner->sub ? mdbus_sub_position(o->owner->sub) : 0);
+			o->owner && o->owner->sub ?
+			mdbus_sub_position(o->owner->sub) : 0);
 	case 1: /* lost */
 		return PyLong_FromUnsignedLongLong(o->peeked && o->n ? o->v.lost : 0);
 	case 2: /* used */
@@ -469,9 +514,11 @@ static PyTypeObject view_type = {
 	PyVarObject_HEAD_INIT(NULL, 0)
 	.tp_name = "mdbus.View",
 	.tp_basicsize = sizeof(view_object),
-	.tp_flags = Py_TPFLAGS_DEFAULT,
+	.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
 	.tp_doc = "messages read in place: Subscriber.view() says all",
 	.tp_dealloc = (destructor)view_dealloc,
+	.tp_traverse = (traverseproc)view_traverse,
+	.tp_clear = (inquiry)view_clear,
 	.tp_repr = (reprfunc)view_repr,
 	.tp_as_sequence = &view_as_sequence,
 	.tp_as_number = &view_as_number,

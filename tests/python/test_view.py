@@ -14,6 +14,7 @@ import struct
 import subprocess
 import sys
 import time
+import weakref
 import zlib
 
 import numpy as np
@@ -415,6 +416,37 @@ def test_copied_view_released_with_none_comes_again_in_a_read(bus, how,
         assert sub.lost == lost0 + lost   # the lap's, counted once
         # and once taken, a read goes on after it
         assert sub.view().seq == sub.position
+
+
+@pytest.mark.parametrize("keep", ["view", "payload", "empty"])
+def test_a_view_kept_on_its_subscriber_is_collected(bus, keep):
+    """sub.v = sub.view() is a cycle (the view holds its Subscriber):
+    the collector frees it, ending the view releasing none, and the
+    reader's handle with it: its entry no longer holds a lossless
+    producer back."""
+    with mdbus.Publisher("g", mode="lossless", **SMALL) as pub:
+        sub = mdbus.Subscriber("g", name="kept")
+        if keep == "empty":
+            sub.v = sub.view()
+            assert not sub.v
+        for s in range(RING):
+            pub.publish(1000 + s % 5, payload(s))
+        with pytest.raises(mdbus.Backpressure):
+            pub.publish(1, b"x")            # the reader holds the ring
+        if keep != "empty":
+            sub.v = sub.view(max_n=8)
+            assert len(sub.v) == 8
+        if keep == "payload":
+            sub.m = sub.v[3]                # a payload into the ring too
+            sub.p = sub.m.payload
+            check(sub.m)
+        ref = weakref.ref(sub)
+        del sub
+        gc.collect()
+        assert ref() is None                # finalized, handle closed
+        assert [c["name"] for c in mdbus.stats("g")["consumers"]] == []
+        pub.publish(1, b"x")                # its entry is gone
+        assert pub.position == RING + 1
 
 
 def test_empty_view_holds_nothing(bus):
