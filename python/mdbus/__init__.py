@@ -56,8 +56,9 @@ class Subscriber(_mdbus.Subscriber):
     fileno() is a descriptor for select, selectors and asyncio's
     loop.add_reader(): readable when there may be a message; read() and
     read_batch() re-arm it, so after each readiness read(timeout=0)
-    until None. counters() are the publisher's counters (as counters()
-    of the module returns them).
+    until None (or view() until an empty one, which re-arms it).
+    counters() are the publisher's counters (as counters() of the
+    module returns them).
 
     view(max_n=1024) reads in place, zero copy: a View (context manager,
     sequence of ViewMessage(seq, ts_ns, type, payload memoryview into

@@ -470,12 +470,7 @@ static PyObject *sub_view(sub_object *self, PyObject *args, PyObject *kw)
 	}
 	if (!(sub = usable_unviewed(self)))
 		return NULL;
-	if (self->fd >= 0) { /* re-arm before looking, as wait_read() */
-		uint64_t v;
-
-		(void)!read(self->fd, &v, sizeof v); /* non-blocking */
-	}
-	return mdbus_py_view_open(self, sub, max_n);
+	return mdbus_py_view_open(self, sub, max_n); /* re-arms the fd */
 }
 
 /* The buffer protocol, for the payloads of views alone: each payload
@@ -514,7 +509,9 @@ static PyBufferProcs sub_as_buffer = {
 /* fileno(): mdbus_sub_fd(), for select, selectors and asyncio's
  * add_reader(). Readable when there may be something to read; each
  * read() or read_batch() re-arms it first, so read(timeout=0) until None
- * after each readiness. The handle owns it: close() closes it. */
+ * after each readiness; a view() that finds nothing re-arms it and looks
+ * again (view.c), so view() until an empty one. The handle owns it:
+ * close() closes it. */
 static PyObject *sub_fileno(sub_object *self, PyObject *unused)
 {
 	mdbus_sub_t *sub = usable(self);

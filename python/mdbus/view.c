@@ -10,7 +10,8 @@
  * procs), which keeps the handle, and so the mapping, alive while any
  * buffer into it exists; the view releases the ones it made when it
  * ends. Neither the peek nor the release makes a system call, so the
- * GIL is kept throughout.
+ * GIL is kept throughout; once fileno() made its descriptor, a peek that
+ * finds nothing re-arms it (one non-blocking read) and looks again.
  */
 #include <errno.h>
 #include <limits.h>
@@ -46,9 +47,10 @@ const char mdbus_py_view_doc[] =
 "Up to max_n messages ready now, read in place: a View of the ring's\n"
 "own slots, zero copy (mdbus_sub_peek(); libmdbus(3), \"Reading in\n"
 "place, in views\"). Never waits: nothing ready gives an empty View,\n"
-"which is false (wait with fileno() and select, which view() re-arms\n"
-"as read() does) and holds nothing: keeping it leaves the Subscriber\n"
-"free for the next view() or read(). A View is a context manager and a sequence (len,\n"
+"which is false (wait with fileno() and select: an empty view()\n"
+"re-arms it, so after each readiness view() until an empty one) and\n"
+"holds nothing: keeping it leaves the Subscriber free for the next\n"
+"view() or read(). A View is a context manager and a sequence (len,\n"
 "index, iteration) of ViewMessage(seq, ts_ns, type, payload), payload\n"
 "a read-only memoryview of the message's bytes in the ring; view.seq\n"
 "is the first message's number, view.lost the messages lost just\n"
@@ -92,8 +94,9 @@ const char mdbus_py_view_doc[] =
 "type, payload length) are read once, when it is made; it ends before\n"
 "a slot that does not hold the next message (the next view counts it).\n"
 "Neither the peek nor the release makes a system call: the GIL is kept\n"
-"(once fileno() made its descriptor, view() reads it once to re-arm it,\n"
-"a non-blocking read).";
+"(once fileno() made its descriptor, a view() that finds nothing reads\n"
+"it once to re-arm it, a non-blocking read, and looks again; one that\n"
+"finds messages leaves it as it is).";
 
 static PyTypeObject view_type;
 static PyTypeObject *msg_type; /* ViewMessage, a struct sequence */
@@ -135,6 +138,19 @@ PyObject *mdbus_py_view_open(struct mdbus_py_sub *self, mdbus_sub_t *h,
 	o->payload = NULL;
 	PyObject_GC_Track(o);
 	r = mdbus_sub_peek(h, &o->v, max_n > INT_MAX ? INT_MAX : (unsigned)max_n);
+	if (r == 0 && self->fd >= 0) {
+		/* Nothing: re-arm fileno()'s descriptor, then look again. The
+		 * helper signals write counts past the one it last signalled
+		 * (lib/sub_fd.c), so a message its readiness (taken by this
+		 * read) stood for is below that count, and the second look
+		 * finds it; anything later makes it readable again. A view
+		 * that finds messages leaves it readable: no system call. */
+		uint64_t x;
+
+		(void)!read(self->fd, &x, sizeof x); /* non-blocking */
+		r = mdbus_sub_peek(h, &o->v, max_n > INT_MAX ? INT_MAX :
+				   (unsigned)max_n);
+	}
 	if (r < 0) {
 		Py_DECREF(o);
 		return mdbus_py_raise(r, 0);

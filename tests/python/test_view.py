@@ -10,6 +10,7 @@ producer's overwrite) and released with the view, and the refusals
 payload exported) raising, never crashing."""
 import gc
 import os
+import select
 import struct
 import subprocess
 import sys
@@ -467,6 +468,41 @@ def test_empty_view_holds_nothing(bus):
         with v:
             pass                            # releases nothing, no error
         assert v.released and v.torn == 0 and sub.position == 2
+
+
+def test_fileno_view_rearms_only_when_it_finds_nothing(bus):
+    """Once fileno() made its descriptor, a view that finds messages
+    leaves it as it is (no system call: still readable, so a loop that
+    stops before the empty view wakes again); the empty view that ends
+    the round re-arms it and looks again, so it is readable again
+    exactly for what comes after."""
+    with mdbus.Publisher("fd", **SMALL) as pub, \
+            mdbus.Subscriber("fd") as sub:
+        for s in range(20):
+            pub.publish(1000 + s % 5, payload(s))
+        fd = sub.fileno()
+        assert select.select([fd], [], [], 1)[0] == [fd]
+        with sub.view(max_n=8) as v:
+            assert (v.seq, len(v)) == (0, 8)
+        assert select.select([fd], [], [], 0.1)[0] == [fd]  # not re-armed
+        seqs = []
+        while True:
+            with sub.view(max_n=8) as v:
+                seqs += [m.seq for m in v]
+            if not v.used:
+                break
+            assert select.select([fd], [], [], 0)[0] == [fd]
+        assert seqs == list(range(8, 20))
+        # the empty view re-armed it: quiet until the next message
+        assert select.select([fd], [], [], 0.1)[0] == []
+        for s in range(20, 23):
+            pub.publish(1000 + s % 5, payload(s))
+            assert select.select([fd], [], [], 1)[0] == [fd]
+            with sub.view() as v:
+                assert [m.seq for m in v] == [s]
+            with sub.view() as w:
+                assert not w
+            assert select.select([fd], [], [], 0.1)[0] == []
 
 
 # Re-entrancy: Python code run in the middle of the binding's C code (a
