@@ -475,7 +475,8 @@ struct mdbus_view {
  * view of one message copied out with every check of a read, always
  * whole, and taken by the peek: the position is past it at once, a read
  * before the release goes on after it, and a peek gives the same view
- * again until it is released. Returns the number of messages in the
+ * again until it is released (also after a reopen in the same segment).
+ * Returns the number of messages in the
  * view (0: nothing ready), or a negative code as mdbus_sub_try_read()
  * returns it, or -EINVAL for max 0. Never waits for a message. No
  * syscall. */

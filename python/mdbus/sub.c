@@ -427,6 +427,26 @@ static PyObject *sub_interrupt(sub_object *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+/* The read buffer, for a segment whose slots may be larger than the
+ * last one's (a reopen onto a channel made again): every read of a
+ * larger message failed with EMSGSIZE. 0, or -1 with an exception. */
+static int grow_buf(sub_object *self, mdbus_sub_t *sub)
+{
+	size_t max = mdbus_sub_payload_max(sub);
+	void *buf;
+
+	if (max <= self->len)
+		return 0;
+	buf = PyMem_RawRealloc(self->buf, max);
+	if (!buf) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	self->buf = buf;
+	self->len = max;
+	return 0;
+}
+
 static PyObject *sub_reopen(sub_object *self, PyObject *args, PyObject *kw)
 {
 	static char *kwlist[] = {"start", "start_time_ns", NULL};
@@ -447,11 +467,13 @@ static PyObject *sub_reopen(sub_object *self, PyObject *args, PyObject *kw)
 	}
 	if (!(sub = usable_unviewed(self)) || unexported(self, "reopen") < 0)
 		return NULL;
-	self->copied_left = 0; /* the reopen's position is the next */
+	/* copied_left kept: in the same segment the library still holds
+	 * the copy (the next read takes it, take_copied()); in another,
+	 * take_copied() finds none and the read goes on */
 	r = mdbus_sub_reopen(sub, st, seq);
 	if (r < 0)
 		return mdbus_py_raise(r, 1);
-	Py_RETURN_NONE;
+	return grow_buf(self, sub) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 /* view(max_n=1024): the messages ready, in place (view.c). */

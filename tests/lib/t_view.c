@@ -406,6 +406,27 @@ static void exact(void)
 	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 1), -EINVAL);
 	exact_close(&x);
 
+	/* a copied view released with none, then a reopen in the same
+	 * segment: the copy is still held, the next peek's (its message
+	 * was taken by the peek: given up, it was neither read nor
+	 * counted, and the next peek gave 37) */
+	exact_open(&x, "vx.reopen", MDBUS_MODE_OVERWRITE, 10);
+	pub_to(&x, 100);
+	peeked(&x, &v, 100, 36, 1, 36, 1);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 0), 0);
+	TU_CHECK_RC(mdbus_sub_reopen(x.s, MDBUS_START_LATEST, 0), 0);
+	/* (a new consumer entry: x.e is the old one's) */
+	TU_CHECK_EQ(mdbus_sub_position(x.s), 37);
+	peeked(&x, &v, 100, 36, 1, 36, 1);
+	TU_CHECK_RC(mdbus_sub_release(x.s, &v, 1), 0);
+	TU_CHECK_RC(mdbus_sub_try_read(x.s, buf, sizeof buf, &m), 0);
+	TU_CHECK_EQ(m.seq, 37);
+	TU_CHECK_EQ(m.lost, 0);
+	TU_CHECK_EQ(mdbus_sub_position(x.s), 38);
+	TU_CHECK_EQ(mdbus_sub_lost(x.s), 36);
+	TU_CHECK_EQ(mdbus_sub_loss_events(x.s), 1);
+	exact_close(&x);
+
 	/* a reopen onto the channel made again with 256-byte slots: the
 	 * next copied view (of a lap) holds a 232-byte message, in a buffer
 	 * of the new size, not the one a 64-byte slot's copy had (ASan) */

@@ -195,3 +195,23 @@ def test_snapshot_claiming_more_levels_than_it_carries(bus):
         with mdbus.Subscriber("snap", start="oldest") as sub:
             other = sub.read_batch(10, timeout=1)["other"]
             assert [len(m.levels) for m in other] == [0, 0]
+
+
+def test_reopen_onto_larger_slots_reads_them(bus):
+    """A reopen onto the channel made again with larger slots reads its
+    larger messages: the read buffer was the first segment's size, and
+    every read of a message above it failed (Errno 90, Message too
+    long) while a view worked."""
+    small = dict(slots_per_block=16, block_count=4)
+    with mdbus.Publisher("grow", slot_size=64, **small) as pub:
+        pub.publish(1, b"a" * 8)
+    sub = mdbus.Subscriber("grow", start="oldest")
+    assert sub.read(timeout=0).data == b"a" * 8
+    mdbus.remove_channel("grow")
+    with mdbus.Publisher("grow", slot_size=1024, **small) as pub:
+        pub.publish(1, b"b" * 900)
+        sub.reopen(start="oldest")
+        assert sub.payload_max == 1024 - 24
+        m = sub.read(timeout=0)
+        assert (m.seq, m.data) == (0, b"b" * 900)
+    sub.close()

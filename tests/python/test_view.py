@@ -370,12 +370,13 @@ def test_start_time_gives_copied_views_alike(bus):
 
 @pytest.mark.parametrize("how", ["start_time", "lap"])
 @pytest.mark.parametrize("end", ["raise", "release0", "drop"])
-@pytest.mark.parametrize("then", ["read", "read_batch"])
+@pytest.mark.parametrize("then", ["read", "read_batch", "reopen"])
 def test_copied_view_released_with_none_comes_again_in_a_read(bus, how,
                                                               end, then):
     """A copied view (a start time to reach, a lap to count) took its
     message at the peek; ended releasing none, a read() or read_batch()
-    instead of a view delivers it first: nothing skipped unseen."""
+    instead of a view delivers it first, also after a reopen() in the
+    same segment: nothing skipped unseen."""
     make_channel("t", 2 * RING if how == "lap" else 30)
     if how == "start_time":
         with mdbus.Subscriber("t", start="oldest") as sub:
@@ -399,7 +400,9 @@ def test_copied_view_released_with_none_comes_again_in_a_read(bus, how,
             assert v.release(0) == 0
         else:
             del v
-        if then == "read":
+        if then == "reopen":
+            sub.reopen()
+        if then in ("read", "reopen"):
             got = [sub.read(timeout=1)]
         else:
             got = sub.read_batch(4, timeout=1)["other"]  # types 1000+
