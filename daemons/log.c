@@ -177,13 +177,18 @@ void log_limit_end(struct log_limit *lim)
  * NULL when none is left. Under limits_mu. A count taken is 0 when
  * walked again, so each walk goes further, unless the owner counted
  * again meanwhile, which it does only within a second of its last line:
- * not once `now` is past that second. */
+ * not once `now` is past that second. A line logged after `now` (while
+ * the tick wrote, a stderr that blocks) is not a second old: now - last
+ * would wrap, and the owner, counting within that second, would keep the
+ * tick taking its counts, one line each, for as long as it counts. */
 static struct log_limit *limits_due(uint64_t now, uint64_t *n)
 {
 	for (struct log_limit *lim = limits; lim; lim = lim->next) {
 		/* the owner's store in log_limited() */
-		if (now - atomic_load_explicit(&lim->last_ns,
-					       memory_order_relaxed) < NS_PER_SEC)
+		uint64_t last = atomic_load_explicit(&lim->last_ns,
+						     memory_order_relaxed);
+
+		if (last > now || now - last < NS_PER_SEC)
 			continue;
 		*n = limit_take(lim);
 		if (*n) {
