@@ -228,6 +228,23 @@ ended_within() {
 	kill "$wd" 2>/dev/null
 }
 
+# stall_stderr PID FIFO: the stderr of a mdpub that goes into FIFO stalls.
+# PID (the FIFO's reader) stops, for good before the filling (a reader
+# woken by the signal reads what the pipe holds before it stops), then the
+# pipe fills with empty lines until a write would block: every later
+# line of mdpub's waits.
+stall_stderr() {
+	kill -STOP "$1"
+	_n=0
+	until [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' /proc/$1/status)" = T ]; do
+		_n=$((_n + 1))
+		[ $_n -le 1200 ] || fail "the reader of mdpub's stderr did not stop"
+		sleep 0.05
+	done
+	yes '' | dd of="$2" bs=4096 iflag=fullblock oflag=nonblock \
+		conv=notrunc 2>/dev/null
+}
+
 # shared_map: under TSan (the gcc build, whose runtime is libtsan.so),
 # every mdpub this test starts through $MDPUB runs with
 # mdpub/shared_map.la preloaded: the archive's reader of a channel gets

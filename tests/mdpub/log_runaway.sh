@@ -69,15 +69,7 @@ for c in a1 a2 a3 a4; do
 	wait_log runaway "channel $c: .* line 10: malformed"
 done
 # the stall: the reader stopped, the pipe filled
-kill -STOP "$DRAIN"
-n=0
-until [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' /proc/$DRAIN/status)" = T ]; do
-	n=$((n + 1))
-	[ $n -le 1200 ] || fail "the reader of mdpub's stderr did not stop"
-	sleep 0.05
-done
-yes '' | dd of="$WORK/err.fifo" bs=4096 iflag=fullblock oflag=nonblock \
-	conv=notrunc 2>/dev/null
+stall_stderr "$DRAIN" "$WORK/err.fifo"
 # the main thread in write(2) on stderr, or waiting for stdio's lock of
 # stderr (a b's thread holds it in write(2)): a count of the a's
 n=0

@@ -72,19 +72,8 @@ for line in open('/proc/net/tcp').readlines()[1:]:
 ")
 [ -n "$port" ] || fail "channel b's port not found"
 
-# the pipe stalls: cat stopped (for good before the filling: a cat woken
-# by the signal reads what the pipe has before it stops), the pipe filled
-# with empty lines until a write would block (every later line of
-# mdpub's waits)
-kill -STOP "$DRAIN"
-i=0
-until [ "$(sed -n 's/^State:[[:space:]]*\(.\).*/\1/p' /proc/$DRAIN/status)" = T ]; do
-	i=$((i + 1))
-	[ $i -le 1200 ] || fail "cat of mdpub's stderr did not stop"
-	sleep 0.05
-done
-yes '' | dd of="$WORK/err.fifo" bs=4096 iflag=fullblock oflag=nonblock \
-	conv=notrunc 2>/dev/null
+# the pipe stalls: cat stopped, the pipe filled
+stall_stderr "$DRAIN" "$WORK/err.fifo"
 touch "$WORK/go.a"
 # the main thread in write(2) on stderr: a's count, due a second after
 # the flood (the shell's own read: /proc/PID/syscall is for ancestors)
