@@ -567,12 +567,12 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
 
 /* ---- wait.c ---- */
 
-/* Producer side, after publishing with a seq_cst store of write_num:
- * wakes blocked readers if any declared themselves waiting (or the
- * nudger sleeps). One load; a
- * syscall only when someone waits. Returns -1 when nobody was counted,
- * else what FUTEX_WAKE returned (the sleepers woken). */
-long wait_wake_if_waiting(const struct seg_map *m);
+/* Producer side, after publishing with a seq_cst store of write_num and
+ * a seq_cst load of the waiter count: bumps wake_seq and wakes `counted`
+ * of its sleepers, the readers counted asleep (no more: only they sleep
+ * on it, and anyone who can read the data file may park threads there).
+ * Returns what FUTEX_WAKE returned (the sleepers woken). */
+long wait_wake_counted(struct seg_header *h, uint32_t counted);
 
 /* Adaptive readers, between two reads: watches message pos's slot
  * (slot_words words) for a while. Returns 1 as soon as it may be readable
@@ -609,12 +609,17 @@ int wait_hold_look(struct hold_watch *hw, uint64_t w, uint64_t pos,
 unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
 		   uint64_t distance, int *still);
 
-/* Wakes every blocked reader unconditionally (state changes). */
+/* Wakes every blocked reader unconditionally (state changes): every
+ * sleeper of wake_seq and of nudge_seq. */
 void wait_wake_all(struct seg_header *h);
 
 /* The nudger's wake: bumps nudge_seq and wakes the readers that sleep on
- * it, the anonymous ones (registered sleepers do not). */
+ * it, the anonymous ones (registered sleepers do not, unless wary). */
 void wait_wake_anonymous(struct seg_header *h);
+
+/* The producer's wake of its idle nudger (the nudger's `kick`, a word in
+ * the publisher's own memory): bumps it and wakes the one sleeper. */
+void wait_nudger_kick(_Atomic uint32_t *kick);
 
 /* A reader handle's interrupt bell (mdbus_sub_interrupt()), in the
  * process's own memory: `rings` counts interrupts and is a private futex
@@ -637,11 +642,11 @@ void wait_bell_ring(struct wait_bell *b);
  * short. */
 void wait_bell_sleep(struct wait_bell *b, uint32_t seen, uint64_t ns);
 
-/* The nudger, idle: sleeps with its flag nudge_waiting set until a
- * message past `last` (the producer's wake), the bell, or 100 ms.
- * Returns 0 or -EINTR. */
+/* The nudger, idle: sleeps on `kick` with its flag nudge_waiting set
+ * until a message past `last` (the producer's kick), the bell (whose
+ * ringer kicks too), or 100 ms. Returns 0 or -EINTR. */
 int wait_nudger_idle(const struct seg_map *m, uint64_t last,
-		     struct wait_bell *bell);
+		     struct wait_bell *bell, _Atomic uint32_t *kick);
 
 /* A reader's adaptive waiting across its waits (zero-filled to start). */
 struct wait_state {
@@ -701,11 +706,14 @@ int wait_rang(const struct wait_for *wf);
 /* The publisher's nudger (doc/protocol.md, "Waiting"): start runs its
  * thread and promises it in the header (0, or a negative error with
  * detail); stop ends the thread and withdraws the promise (NULL: no-op);
- * clear withdraws a promise and a flag a dead publisher's nudger left
- * (the publisher's open, before it repairs the waiter count). */
+ * kick wakes it while it sleeps idle (the producer, seeing its flag;
+ * NULL: no-op); clear withdraws a promise and a flag a dead publisher's
+ * nudger left (the publisher's open, before it repairs the waiter
+ * count). */
 struct pub_nudge;
 int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m);
 void pub_nudge_stop(struct pub_nudge *n);
+void pub_nudge_kick(struct pub_nudge *n);
 void pub_nudge_clear(struct seg_header *h);
 
 /* helper_thread.c: starts fn(arg) in a thread named name, every signal

@@ -180,10 +180,12 @@ struct seg_header {
 					  exchange of write_num (wait.c
 					  wait_nudger_idle(), pub.c) */
 	_Atomic uint32_t nudge_seq;   /* the nudger's futex word, bumped
-					  (release) per nudge; anonymous readers
-					  sleep on it beside wake_seq, so that
-					  registered sleepers never wake for a
-					  nudge (wait.c) */
+					  (release) per nudge and per state
+					  change; anonymous readers sleep on
+					  it alone, so that registered
+					  sleepers never wake for a nudge and
+					  the producer's counted wake of
+					  wake_seq reaches them (wait.c) */
 };
 
 /* The table file's first page. Readers that registered write it: nothing

@@ -10,8 +10,8 @@
  *      or the nudger) with a seq_cst exchange (release, and the
  *      producer's half of the Dekker pair with sleeping readers), else
  *      with a release store, then load armed_seq (wait.c, arming);
- *   5. wake blocked readers only if one declared itself waiting, or the
- *      nudger sleeps (wait.c).
+ *   5. wake as many blocked readers as declared themselves waiting, and
+ *      the nudger if it sleeps (wait.c).
  * A reader that copied any word of step 2 and then re-reads the stamp
  * after an acquire fence sees writing(n) or later (fence-fence
  * synchronisation with step 1), so it discards a torn copy (sub.c).
@@ -418,12 +418,20 @@ MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
 	slot_complete(slot, n);
 }
 
-/* Step 5 when a reader counts itself asleep: wakes it; a count that
- * FUTILE_WAKES wakes in a row found nobody behind gets repaired. */
-static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p)
+/* Step 5 when `counted` readers count themselves asleep, or the nudger
+ * sleeps: wakes that many sleepers of wake_seq (a count that
+ * FUTILE_WAKES wakes in a row found nobody behind gets repaired), and
+ * kicks the nudger. */
+static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
+				     uint32_t nudger)
 {
-	long woken = wait_wake_if_waiting(&p->m);
+	long woken;
 
+	if (nudger)
+		pub_nudge_kick(p->nudge);
+	if (!counted)
+		return;
+	woken = wait_wake_counted(p->m.hdr, counted);
 	if (woken > 0)
 		p->futile = 0;
 	else if (woken == 0 && ++p->futile >= FUTILE_WAKES)
@@ -491,6 +499,8 @@ static MDBUS_COLD int recount(struct mdbus_pub *p)
  */
 static MDBUS_NOINLINE int advance_slow(struct mdbus_pub *p, uint64_t armed)
 {
+	uint32_t counted, nudger;
+
 	if (armed != p->armed_seen) {
 		if (armed_moved(p, armed))
 			atomic_thread_fence(memory_order_seq_cst); /* as the exchange */
@@ -501,11 +511,14 @@ static MDBUS_NOINLINE int advance_slow(struct mdbus_pub *p, uint64_t armed)
 	 * sleeping reader's seq_cst increment, wait.c announce_waiter(), and
 	 * with the idle nudger's seq_cst flag store, wait.c
 	 * wait_nudger_idle()). */
-	if (p->may_sleep &&
-	    (waiters_count(atomic_load_explicit(&p->m.tab->waiters,
-						memory_order_seq_cst)) != 0 ||
-	     atomic_load_explicit(&p->m.hdr->nudge_waiting, memory_order_seq_cst)))
-		wake_sleepers(p);
+	if (!p->may_sleep)
+		return 0;
+	counted = waiters_count(atomic_load_explicit(&p->m.tab->waiters,
+						     memory_order_seq_cst));
+	nudger = atomic_load_explicit(&p->m.hdr->nudge_waiting,
+				      memory_order_seq_cst);
+	if (counted || nudger)
+		wake_sleepers(p, counted, nudger);
 	return 0;
 }
 

@@ -7,19 +7,21 @@
  *
  * While messages flow it ticks every NUDGE_NS: when write_num moved since
  * its last look it bumps nudge_seq and wakes the sleepers on it (wait.c
- * wait_wake_anonymous(): the anonymous ones; registered sleepers wait on
- * wake_seq alone and never wake for a nudge, unless a wake they missed
- * made them wary, wait.c sleep_on()). A tick without a message
- * makes it idle: it sleeps on wake_seq with a Dekker pair of its own
- * with the producer's exchange (wait.c wait_nudger_idle(): the header's
- * nudge_waiting, which only the publisher writes, then write_num checked
- * once more; the consumer table is left alone), so that the producer's
- * first message wakes it (and, with the same wake, every anonymous
- * sleeper). An idle publisher's nudger therefore costs
- * nothing but a wake-up every 100 ms; a publishing thread pays one
- * FUTEX_WAKE per message only while the nudger sleeps, as it would for a
- * registered blocking reader, and nothing while messages come faster
- * than a tick.
+ * wait_wake_anonymous(): the anonymous ones, which sleep on it alone;
+ * registered sleepers wait on wake_seq alone and never wake for a nudge,
+ * unless a wake they missed made them wary, wait.c sleep_on()). A tick
+ * without a message makes it idle: it sleeps on `kick`, a word in this
+ * process's memory, with a Dekker pair of its own with the producer's
+ * exchange (wait.c wait_nudger_idle(): the header's nudge_waiting, which
+ * only the publisher writes, then write_num checked once more; the
+ * consumer table is left alone), so that the producer's first message
+ * kicks it (wait_nudger_kick()), and it wakes the anonymous sleepers at
+ * its next look, at once. No other process can sleep on `kick`: the
+ * publishing thread's kick wakes one thread whoever parks threads on
+ * the channel's words (tests/lib/t_herd). An idle publisher's nudger
+ * therefore costs nothing but a wake-up every 100 ms; a publishing
+ * thread pays one FUTEX_WAKE per message only while the nudger sleeps,
+ * and nothing while messages come faster than a tick.
  *
  * It promises its interval in the header (nudge_ns, nudge_pid) while it
  * runs: anonymous readers sleep long only on that promise, made by the
@@ -48,6 +50,8 @@ struct pub_nudge {
 	pthread_t thread;
 	struct seg_map m;        /* a copy: valid until the thread is joined */
 	struct wait_bell bell;   /* rung once: stop */
+	_Atomic uint32_t kick;   /* the idle nudger's futex word (private):
+				    the producer's wake, and the stop's */
 	uint64_t start;          /* write_num before the promise was made */
 	pid_t pid;               /* the process the thread runs in */
 };
@@ -68,10 +72,10 @@ static uint64_t write_count(const struct pub_nudge *n)
 
 /*
  * `last` is the write count the sleepers were last woken for. After an
- * idle sleep it is still the count from before it: the producer's wake
- * reached every sleeper, but a message whose producer looked at our flag
- * after it went down was woken for by nobody, so the first look after
- * the sleep wakes the anonymous sleepers again, at once.
+ * idle sleep it is still the count from before it: the producer kicked
+ * only us, and a message whose producer looked at our flag after it went
+ * down was woken for by nobody, so the first look after the sleep wakes
+ * the anonymous sleepers, at once.
  */
 static void *nudger(void *arg)
 {
@@ -86,7 +90,7 @@ static void *nudger(void *arg)
 			wait_bell_sleep(&n->bell, 0, NUDGE_NS);
 			continue;
 		}
-		(void)wait_nudger_idle(&n->m, last, &n->bell);
+		(void)wait_nudger_idle(&n->m, last, &n->bell, &n->kick);
 		/* woken for nothing (the cap, or a state no sleep waits out):
 		 * a tick's pause, so that it never spins */
 		if (write_count(n) == last)
@@ -126,6 +130,12 @@ int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m)
 	return 0;
 }
 
+void pub_nudge_kick(struct pub_nudge *n)
+{
+	if (n)
+		wait_nudger_kick(&n->kick);
+}
+
 void pub_nudge_clear(struct seg_header *h)
 {
 	/* Release: a reader that sees no promise sleeps 1 ms at most; the
@@ -148,6 +158,7 @@ void pub_nudge_stop(struct pub_nudge *n)
 		return;
 	}
 	wait_bell_ring(&n->bell);
+	wait_nudger_kick(&n->kick); /* after the ring, which it then sees */
 	pthread_join(n->thread, NULL);
 	pub_nudge_clear(n->m.hdr);
 	free(n);

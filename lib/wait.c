@@ -31,18 +31,25 @@
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
  *
- * Readers without an entry cannot announce themselves: the publisher's
- * nudger (pub_nudge.c) wakes them on a word of its own (nudge_seq), and
- * sleeps, between bursts, in a Dekker pair of its own with the producer
- * (wait_nudger_idle()).
+ * Readers without an entry cannot announce themselves: they sleep on
+ * nudge_seq alone, which the publisher's nudger (pub_nudge.c) wakes; the
+ * nudger sleeps, between bursts, on a word in its own process's memory,
+ * in a Dekker pair of its own with the producer (wait_nudger_idle()).
+ * So only announced readers sleep on wake_seq, and the producer wakes as
+ * many as are counted, never every thread asleep on it: anyone who maps
+ * the data file, read-only, may park threads on either word, and an
+ * attack run's 1000 on wake_seq had each publish wake them all (40% of
+ * the publishing thread's CPU at 200 msg/s, reader p50 26 us -> 2.5 ms;
+ * tests/lib/t_herd).
  *
  * Interrupts (mdbus_sub_interrupt()): a sleeping reader waits on two words
- * at once with futex_waitv(2), the channel's wake_seq and its handle's
- * private bell, so an interrupt wakes that reader alone. A kernel without
- * futex_waitv (before 5.16) has the reader sleep on wake_seq alone, and
- * the interrupt wakes every sleeper of the channel (they look and sleep
- * again); a ring landing between the reader's last look and its FUTEX_WAIT
- * is then noticed only at the end of that sleep (SLEEP_MAX_NS).
+ * at once with futex_waitv(2), the channel's word (wake_seq, or nudge_seq
+ * for one without an entry) and its handle's private bell, so an
+ * interrupt wakes that reader alone. A kernel without futex_waitv
+ * (before 5.16) has the reader sleep on the channel's word alone, and the
+ * interrupt wakes every sleeper of that word (they look and sleep again);
+ * a ring landing between the reader's last look and its FUTEX_WAIT is
+ * then noticed only at the end of that sleep (SLEEP_MAX_NS).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -297,38 +304,38 @@ unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
 	return hw.looks;
 }
 
-/* Returns the number of sleepers woken. */
-static long wake(struct seg_header *h)
+/* Bumps a shared futex word and wakes up to `count` of its sleepers.
+ * Returns the number woken. */
+static long wake(_Atomic uint32_t *word, int count)
 {
-	/* Release: a reader whose acquire load of wake_seq sees the bump also
-	 * sees the message published before it. */
-	atomic_fetch_add_explicit(&h->wake_seq, 1, memory_order_release);
-	return futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
+	/* Release: a reader whose acquire load of the word sees the bump also
+	 * sees the message published (or the state stored) before it. */
+	atomic_fetch_add_explicit(word, 1, memory_order_release);
+	return futex(word, FUTEX_WAKE, (uint32_t)count, NULL);
 }
 
-long wait_wake_if_waiting(const struct seg_map *m)
+long wait_wake_counted(struct seg_header *h, uint32_t counted)
 {
-	/* Dekker, producer side: seq_cst, pairs with the reader's seq_cst
-	 * increment in announce_waiter(), the nudger's seq_cst store in
-	 * wait_nudger_idle() and the publisher's seq_cst exchange of
-	 * write_num (pub.c publish_count()). */
-	if (waiters_count(atomic_load_explicit(&m->tab->waiters, memory_order_seq_cst)) == 0 &&
-	    !atomic_load_explicit(&m->hdr->nudge_waiting, memory_order_seq_cst))
-		return -1;
-	return wake(m->hdr);
+	return wake(&h->wake_seq, counted > INT_MAX ? INT_MAX : (int)counted);
 }
 
 void wait_wake_all(struct seg_header *h)
 {
-	(void)wake(h);
+	(void)wake(&h->wake_seq, INT_MAX);
+	(void)wake(&h->nudge_seq, INT_MAX);
 }
 
 void wait_wake_anonymous(struct seg_header *h)
 {
-	/* Release: a reader whose acquire load of nudge_seq sees the bump
-	 * also sees the messages the nudger saw. */
-	atomic_fetch_add_explicit(&h->nudge_seq, 1, memory_order_release);
-	futex(&h->nudge_seq, FUTEX_WAKE, INT_MAX, NULL);
+	(void)wake(&h->nudge_seq, INT_MAX);
+}
+
+void wait_nudger_kick(_Atomic uint32_t *kick)
+{
+	/* Release: pairs with the nudger's acquire load in
+	 * wait_nudger_idle(), after which it looks at write_num. */
+	atomic_fetch_add_explicit(kick, 1, memory_order_release);
+	futex(kick, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
 static uint64_t sleep_length(uint64_t deadline_ns)
@@ -374,7 +381,7 @@ static void retire_waiter(struct seg_table_header *t, const struct wait_for *wf)
 }
 
 /* Dekker, reader side: flag, then waiters++ (seq_cst; pairs with the
- * producer's seq_cst load in wait_wake_if_waiting(), and a repair whose
+ * producer's seq_cst load in pub.c advance_slow(), and a repair whose
  * acquire load of waiters sees this count also sees the flag set,
  * cons_repair_waiters()). A kill between the two steps leaves a flag set,
  * which the reclaimer of the dead entry clears and the repair then counts
@@ -500,48 +507,83 @@ static int sleep_nudged(struct seg_header *h, uint32_t seq, uint32_t nseq,
 /*
  * The publisher's nudger when idle (pub_nudge.c): a Dekker pair of its
  * own with the producer, through the data file, which only the publisher
- * writes. It sets nudge_waiting (seq_cst), loads wake_seq (acquire), then
- * looks at write_num (seq_cst, changed()); the producer exchanges
- * write_num, then loads nudge_waiting (seq_cst, pub.c advance_slow()). Either
- * it sees the message and does not sleep, or the producer sees the flag
- * and wakes wake_seq, which wakes the anonymous sleepers with it. The
- * consumer table is left alone: no count to repair, and no access that a
- * remap of the table (seg_table_restore(), the SIGBUS guard) races.
+ * writes. It sets nudge_waiting (seq_cst), loads its kick word (acquire),
+ * then looks at write_num (seq_cst, changed()) and at its bell; the
+ * producer exchanges write_num, then loads nudge_waiting (seq_cst, pub.c
+ * advance_slow()). Either it sees the message and does not sleep, or the
+ * producer sees the flag and kicks it (wait_nudger_kick()). The kick word
+ * is in the publisher's own memory (a private futex): no other process
+ * can sleep on it, take the producer's wake from the nudger or make it
+ * cost more than one thread's wake-up. The consumer table is left
+ * alone: no count to repair, and no access that a remap of the table
+ * (seg_table_restore(), the SIGBUS guard) races.
  */
 int wait_nudger_idle(const struct seg_map *m, uint64_t last,
-		     struct wait_bell *bell)
+		     struct wait_bell *bell, _Atomic uint32_t *kick)
 {
 	struct seg_header *h = m->hdr;
 	struct wait_for wf = { .pos = last, .bell = bell };
-	uint32_t seq;
+	uint32_t seen;
 	int r = 0;
 
 	atomic_store_explicit(&h->nudge_waiting, 1, memory_order_seq_cst);
-	/* Acquire pairs with the release bump in wake(). */
-	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
+	/* Acquire pairs with the release bump in wait_nudger_kick(). */
+	seen = atomic_load_explicit(kick, memory_order_acquire);
 	if (!changed(h, &wf))
-		r = sleep_words(&h->wake_seq, seq, &wf, SLEEP_MAX_NS);
+		r = sleep_word(kick, FUTEX_WAIT_PRIVATE, seen, SLEEP_MAX_NS);
 	/* Relaxed: a producer that still sees 1 makes one futile wake. */
 	atomic_store_explicit(&h->nudge_waiting, 0, memory_order_relaxed);
 	return r < 0 ? r : 0;
 }
 
+/* The channel's futex words a sleep slept on, and the value of each it
+ * slept at (what moved_off() and woken_for_nothing() look at). */
+struct slept_on {
+	const _Atomic uint32_t *word[2];
+	uint32_t val[2];
+	unsigned n;
+};
+
+static void slept_add(struct slept_on *so, const _Atomic uint32_t *word,
+		      uint32_t val)
+{
+	so->word[so->n] = word;
+	so->val[so->n++] = val;
+}
+
+/* Whether a word slept on moved since. Relaxed: hints, as changed()
+ * decides. */
+static int slept_moved(const struct slept_on *so)
+{
+	unsigned i;
+
+	for (i = 0; i < so->n; i++)
+		if (atomic_load_explicit(so->word[i], memory_order_relaxed) !=
+		    so->val[i])
+			return 1;
+	return 0;
+}
+
 /*
- * An anonymous reader's sleep (poll_sleep()), and a registered reader's
- * once a wake was missed (sleep_on()): on wake_seq and the nudger's word
- * at once when `kind` says the active publisher's nudger promises its
- * wakes, else for at most POLL_NS while a publisher is active. Returns 1
- * woken, 0 or -EINTR.
+ * A registered reader's sleep once a wake was missed (sleep_on()): on
+ * wake_seq and the nudger's word at once when `kind` says the active
+ * publisher's nudger promises its wakes, else on wake_seq for at most
+ * POLL_NS while a publisher is active. Fills *so. Returns 1 woken, 0 or
+ * -EINTR.
  */
 static int sleep_wary(struct seg_header *h, uint32_t seq, uint32_t nseq,
-		      enum nap kind, const struct wait_for *wf, uint64_t ns)
+		      enum nap kind, const struct wait_for *wf, uint64_t ns,
+		      struct slept_on *so)
 {
 	int r;
 
+	slept_add(so, &h->wake_seq, seq);
 	if (kind == NAP_NUDGED) {
 		r = sleep_nudged(h, seq, nseq, wf, ns);
-		if (r != -ENOSYS)
+		if (r != -ENOSYS) {
+			slept_add(so, &h->nudge_seq, nseq);
 			return r == -EINTR || r == 1 ? r : 0;
+		}
 		kind = NAP_POLL;
 	}
 	return sleep_words(&h->wake_seq, seq, wf,
@@ -549,23 +591,18 @@ static int sleep_wary(struct seg_header *h, uint32_t seq, uint32_t nseq,
 }
 
 /*
- * Whether a sleep that ended woken was woken for nothing: neither futex
- * word it slept on moved (seq, and nseq unless NULL), and nothing the
- * reader waits for happened. The producer and the nudger bump a word
- * before each wake (wake(), wait_wake_anonymous()) and a ring bumps the
- * bell, but anyone who maps the data file, read-only, may FUTEX_WAKE its
- * words at will: an attack run woke every sleeping reader of a channel
- * in a loop, each then using 46% of a CPU. Relaxed: hints, as changed()
- * decides.
+ * Whether a sleep that ended woken was woken for nothing: no futex word
+ * it slept on moved, and nothing the reader waits for happened. The
+ * producer and the nudger bump a word before each wake (wake()) and a
+ * ring bumps the bell, but anyone who maps the data file, read-only, may
+ * FUTEX_WAKE its words at will: an attack run woke every sleeping reader
+ * of a channel in a loop, each then using 46% of a CPU.
  */
 static int woken_for_nothing(const struct seg_header *h,
-			     const struct wait_for *wf, uint32_t seq,
-			     const uint32_t *nseq)
+			     const struct wait_for *wf,
+			     const struct slept_on *so)
 {
-	return atomic_load_explicit(&h->wake_seq, memory_order_relaxed) == seq &&
-	       (!nseq ||
-		atomic_load_explicit(&h->nudge_seq, memory_order_relaxed) == *nseq) &&
-	       !changed(h, wf);
+	return !slept_moved(so) && !changed(h, wf);
 }
 
 /*
@@ -603,33 +640,30 @@ static int pause_unwoken(const struct wait_for *wf, uint64_t ns)
 }
 
 /*
- * Whether a sleep of len on seq (and nseq unless NULL) that returned r
- * ran to its end while a word it slept on moved: whoever bumped it woke
- * the word after (wake(), wait_wake_anonymous()), and a sleeper still
- * queued on it would have been woken. Anyone who maps the data file,
- * read-only, may FUTEX_CMP_REQUEUE the sleepers of a word onto a futex
- * of his own, where no wake of the producer finds them: each then slept
- * out its SLEEP_MAX_NS past the messages (attack run: mdsub -w block at
- * 20 msg/s, latency p50 56 us -> 17.3 ms, max 67 ms). Marked on the
- * handle, whose sleeps last POLL_NS at most (sleep_step()), the cost of
- * a waker in a loop (pause_unwoken()), until REQUEUED_HOLD_NS after the
- * last found: a word bumped just after a sleep's own end looks the
- * same, and would otherwise cost the handle 1 ms naps for good.
- * Relaxed: hints.
+ * Whether a sleep of len on the words of *so that returned r ran to its
+ * end while a word it slept on moved: whoever bumped it woke the word
+ * after (wake()), and a sleeper still queued on it would have been
+ * woken. Anyone who maps the data file, read-only, may FUTEX_CMP_REQUEUE
+ * the sleepers of a word onto a futex of his own, where no wake of the
+ * producer finds them: each then slept out its SLEEP_MAX_NS past the
+ * messages (attack run: mdsub -w block at 20 msg/s, latency p50 56 us ->
+ * 17.3 ms, max 67 ms). Or he parks threads of his on wake_seq ahead of
+ * the reader, and the producer's wake of as many as are counted reaches
+ * his (wait_wake_counted(); tests/lib/t_herd). Marked on the handle,
+ * whose sleeps last POLL_NS at most (sleep_step()), the cost of a waker
+ * in a loop (pause_unwoken()), until REQUEUED_HOLD_NS after the last
+ * found: a word bumped just after a sleep's own end looks the same, and
+ * would otherwise cost the handle 1 ms naps for good.
  */
-static int moved_off(const struct seg_header *h, int r, uint64_t slept,
-		     uint64_t len, uint32_t seq, const uint32_t *nseq)
+static int moved_off(int r, uint64_t slept, uint64_t len,
+		     const struct slept_on *so)
 {
-	return r == 0 && slept >= len &&
-	       (atomic_load_explicit(&h->wake_seq, memory_order_relaxed) != seq ||
-		(nseq &&
-		 atomic_load_explicit(&h->nudge_seq, memory_order_relaxed) != *nseq));
+	return r == 0 && slept >= len && slept_moved(so);
 }
 
 /*
- * What a sleep of up to ns on seq (and nseq unless NULL) that returned r
- * comes to: r, or after the second wake for nothing in a row, the
- * pause's. A single one is innocent: the producer bumps wake_seq, then
+ * What a sleep of up to ns on the words of *so that returned r comes
+ * to: r, or after the second wake for nothing in a row, the pause's. A single one is innocent: the producer bumps wake_seq, then
  * wakes, and a reader that read the message meanwhile and went to sleep
  * on the bumped word is woken by that wake for nothing (as is one asleep
  * on nudge_seq by the nudger's); a second needs a waker that bumps
@@ -637,11 +671,11 @@ static int moved_off(const struct seg_header *h, int r, uint64_t slept,
  * (the sleeping thread's own word); without a bell, each pauses.
  */
 static int after_sleep(const struct seg_header *h, const struct wait_for *wf,
-		       int r, uint32_t seq, const uint32_t *nseq, uint64_t ns)
+		       int r, const struct slept_on *so, uint64_t ns)
 {
 	if (r < 0)
 		return r;
-	if (r == 0 || !woken_for_nothing(h, wf, seq, nseq)) {
+	if (r == 0 || !woken_for_nothing(h, wf, so)) {
 		if (wf->bell)
 			wf->bell->unwoken = 0;
 		return r;
@@ -653,35 +687,36 @@ static int after_sleep(const struct seg_header *h, const struct wait_for *wf,
 
 /*
  * A reader without an entry cannot announce itself, so the producer does
- * not wake it for its own sake; it sleeps on the futex words (readable
- * in its read-only mapping) as long as nap_kind() allows, woken by the
- * nudger, by any wake the producer makes for registered sleepers or by a
- * state change. Without futex_waitv(2) a nudged reader naps as one that
- * is not (the nudger's word is a second one).
+ * not wake it; it sleeps on nudge_seq alone (readable in its read-only
+ * mapping), as long as nap_kind() allows, woken by the nudger or a state
+ * change (wait_wake_all() wakes both words). Never on wake_seq: the
+ * producer wakes as many sleepers of it as are counted (the announced
+ * readers), and one uncounted there ahead of them would take a counted
+ * one's wake.
  */
 static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
 		      uint64_t ns)
 {
 	struct seg_header *h = m->hdr;
-	/* Acquire pairs with the release bumps in wake() and
-	 * wait_wake_anonymous(). */
-	uint32_t seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
+	/* Acquire pairs with the release bump in wake(). */
 	uint32_t nseq = atomic_load_explicit(&h->nudge_seq, memory_order_acquire);
 	enum nap kind = nap_kind(h);
+	struct slept_on so = { .n = 0 };
 	uint64_t t0;
 	int r;
 
 	if (changed(h, wf))
 		return 0;
+	if (kind == NAP_POLL && ns > POLL_NS)
+		ns = POLL_NS;
+	slept_add(&so, &h->nudge_seq, nseq);
 	t0 = clock_mono_ns();
-	r = sleep_wary(h, seq, nseq, kind, wf, ns);
-	/* the length sleep_wary() slept; a nudged nap without
-	 * futex_waitv(2), on wake_seq for POLL_NS, is never judged */
+	r = sleep_words(&h->nudge_seq, nseq, wf, ns);
+	/* a nap of a reader nobody promises to wake is never judged */
 	if (wf->state && kind != NAP_POLL &&
-	    moved_off(h, r, clock_mono_ns() - t0, ns, seq,
-		      kind == NAP_NUDGED ? &nseq : NULL))
+	    moved_off(r, clock_mono_ns() - t0, ns, &so))
 		wf->state->requeued_until = clock_mono_ns() + REQUEUED_HOLD_NS;
-	return after_sleep(h, wf, r, seq, &nseq, ns);
+	return after_sleep(h, wf, r, &so, ns);
 }
 
 /*
@@ -707,6 +742,7 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 	struct seg_header *h = m->hdr;
 	struct wait_state *ws = wf->state;
 	enum nap kind = NAP_LONG;
+	struct slept_on so = { .n = 0 };
 	uint32_t seq, nseq = 0;
 	uint64_t t0;
 	int r = 0, wary;
@@ -730,11 +766,14 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 	}
 	if (!changed(h, wf)) {
 		t0 = clock_mono_ns();
-		r = wary ? sleep_wary(h, seq, nseq, kind, wf, ns)
-			 : sleep_words(&h->wake_seq, seq, wf, ns);
+		if (wary) {
+			r = sleep_wary(h, seq, nseq, kind, wf, ns, &so);
+		} else {
+			slept_add(&so, &h->wake_seq, seq);
+			r = sleep_words(&h->wake_seq, seq, wf, ns);
+		}
 		if (ws && (!wary || kind != NAP_POLL) &&
-		    moved_off(h, r, clock_mono_ns() - t0, ns, seq,
-			      wary && kind == NAP_NUDGED ? &nseq : NULL))
+		    moved_off(r, clock_mono_ns() - t0, ns, &so))
 			ws->requeued_until = clock_mono_ns() + REQUEUED_HOLD_NS;
 		/* Relaxed: hints; the read that follows acquires. Not
 		 * "ran its whole length": anyone who maps the data file may
@@ -752,7 +791,7 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		}
 	}
 	retire_waiter(m->tab, wf);
-	return after_sleep(h, wf, r, seq, wary ? &nseq : NULL, ns);
+	return after_sleep(h, wf, r, &so, ns);
 }
 
 /* A sleep, announced or not: 1 when it is worth looking again, or
