@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <linux/futex.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <sys/syscall.h>
 
 /* Takes the six arguments of the call after `number` into a[]. */
@@ -21,14 +22,20 @@
 		va_end(ap_);                          \
 	} while (0)
 
-/* The C library's syscall(). */
+typedef long (*hook_syscall_fn)(long, ...);
+
+/* The C library's syscall(). Relaxed: threads that race to look it up
+ * store the same pointer, and nothing else is published with it. */
 static inline long hook_real(long number, const long *a)
 {
-	static long (*real)(long, ...);
+	static _Atomic hook_syscall_fn real;
+	hook_syscall_fn fn = atomic_load_explicit(&real, memory_order_relaxed);
 
-	if (!real)
-		real = (long (*)(long, ...))dlsym(RTLD_NEXT, "syscall");
-	return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+	if (!fn) {
+		fn = (hook_syscall_fn)dlsym(RTLD_NEXT, "syscall");
+		atomic_store_explicit(&real, fn, memory_order_relaxed);
+	}
+	return fn(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 /* A reader's sleep: FUTEX_WAIT, or futex_waitv(2) where the kernel has

@@ -40,6 +40,7 @@
 #define READ_WAIT_NS 30000000000LL /* a deadline, not a bound on latency */
 
 struct shared {
+	_Atomic uint32_t open;     /* the segment is there */
 	_Atomic uint32_t stop;     /* the herd goes home */
 	_Atomic uint32_t parked;   /* herd threads started */
 	_Atomic uint32_t ready;    /* readers open */
@@ -83,13 +84,16 @@ static void *park(void *arg)
 	return NULL;
 }
 
-/* Maps the segment read-only, as any reader may, and parks HERD threads
- * on wake_seq until told to stop. */
+/* Once the segment is there, maps it read-only, as any reader may, and
+ * parks HERD threads on wake_seq until told to stop. Forked before the
+ * publisher's nudger thread runs (a sanitizer refuses threads made after
+ * a fork of a threaded process). */
 static int herd(void *arg)
 {
 	pthread_t t[HERD];
 
 	(void)arg;
+	tu_await(&sh->open, 1, 60, "the segment");
 	herd_hdr = tu_map_header_ro(CHANNEL);
 	for (int i = 0; i < HERD; i++)
 		if (pthread_create(&t[i], NULL, park, NULL) != 0)
@@ -131,11 +135,12 @@ int main(void)
 	tu_init("t_herd", 120);
 	sh = tu_shared(sizeof(*sh));
 	cfg = tu_nudging(tu_config(128, 1024, 4, MDBUS_MODE_OVERWRITE));
+	hpid = tu_spawn(herd, NULL);
 	p = tu_pub_open(CHANNEL, &cfg);
 	for (int k = 0; k < 2; k++)
 		rpid[k] = tu_spawn(reader, (void *)(intptr_t)k);
 	tu_await(&sh->ready, 2, 60, "both readers open");
-	hpid = tu_spawn(herd, NULL);
+	atomic_store(&sh->open, 1);
 	tu_await(&sh->parked, HERD, 60, "the herd's threads started");
 	tu_sleep_ms(100); /* parked, and the readers and the nudger asleep */
 	measuring = 1;
