@@ -15,9 +15,15 @@
  * valid). An `allow` list may name the addresses let in, and when
  * accept() runs out of descriptors the listener is left alone for
  * ACCEPT_PAUSE_S (it stays readable, so watching it would spin). Each
- * refusal and eviction is counted in the source's counters and logged,
- * rate-limited; refusals apart from the lines of the connections taken,
- * with a count that says "connections refused" (mdpub(8), LOGGING).
+ * refusal, idle close and eviction is counted in the source's counters
+ * and logged, rate-limited. Refusals, and the closes of connections that
+ * never sent an accepted message, which anyone who may connect causes at
+ * will, are limited apart from the lines of the connections' ends and
+ * errors, each with a count that names them: "connections refused",
+ * "connections closed idle or evicted before an accepted message". A
+ * connection closed after it sent some was the feeder's: its close,
+ * trouble with the feed, is limited with the ends and errors (mdpub(8),
+ * LOGGING).
  */
 #include "config.h"
 
@@ -125,6 +131,9 @@ struct lines {
 					* refused at will, and must not use
 					* up the lines of the feeder's own
 					* connections (net_limit) */
+	struct log_limit close_limit; /* apart, for the same reason:
+				       * connections closed idle or evicted
+				       * before an accepted message */
 };
 
 static void lines_conf_init(void *conf)
@@ -293,6 +302,16 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		lines_halt(l);
 }
 
+/* The limiter of the line that says c was closed idle or evicted: one
+ * that never sent an accepted message, whoever may connect has as many
+ * closed as they like (close_limit); one that sent some was the feeder's,
+ * and its close is trouble with the feed (net_limit). */
+static struct log_limit *close_limit_of(struct lines *l,
+					const struct conn *c)
+{
+	return c->msgs ? &l->net_limit : &l->close_limit;
+}
+
 /* An accepted connection whose idle_timeout ran from its last accepted
  * message (or its connect): closed unless a message came meanwhile (a
  * paused channel reads nothing, so its connections get a new timeout). */
@@ -312,9 +331,9 @@ static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	channel_count(l->base.ch, LINES_IDLE, 1);
-	log_limited(&l->net_limit, LOG_WARNING, "channel %s: %s closed: no "
-		    "accepted message for %g s", name_of(l), c->what,
-		    l->conf.idle_timeout);
+	log_limited(close_limit_of(l, c), LOG_WARNING, "channel %s: %s "
+		    "closed: no accepted message for %g s", name_of(l),
+		    c->what, l->conf.idle_timeout);
 	close_conn(l, c);
 }
 
@@ -444,10 +463,11 @@ static void make_room(struct lines *l, const char *newcomer)
 	if (!victim) /* only called with CONNS_MAX open */
 		return;
 	channel_count(l->base.ch, LINES_EVICTED, 1);
-	log_limited(&l->net_limit, LOG_WARNING, "channel %s: %s closed for a "
-		    "connection from %s: 64 connections open; it sent no "
-		    "accepted message for %.1f s%s", name_of(l), victim->what,
-		    newcomer, ev_now(l->base.loop) - victim->last_msg,
+	log_limited(close_limit_of(l, victim), LOG_WARNING, "channel %s: %s "
+		    "closed for a connection from %s: 64 connections open; "
+		    "it sent no accepted message for %.1f s%s", name_of(l),
+		    victim->what, newcomer,
+		    ev_now(l->base.loop) - victim->last_msg,
 		    victim->msgs ? "" : " (none since it connected)");
 	close_conn(l, victim);
 }
@@ -612,6 +632,7 @@ static void lines_stop(struct source *src)
 	log_limit_end(&l->net_limit);
 	log_limit_end(&l->accept_limit);
 	log_limit_end(&l->refuse_limit);
+	log_limit_end(&l->close_limit);
 	ev_timer_stop(l->base.loop, &l->reconnect_w);
 	ev_clear_pending(l->base.loop, &l->reconnect_w);
 	ev_io_stop(l->base.loop, &l->connect_w);
@@ -705,6 +726,9 @@ static int lines_start(struct source **out, const void *conf,
 		       "channel %s: connections accepted", name_of(l));
 	log_limit_init(&l->refuse_limit, 10, LOG_WARNING,
 		       "channel %s: connections refused", name_of(l));
+	log_limit_init(&l->close_limit, 10, LOG_WARNING, "channel %s: "
+		       "connections closed idle or evicted before an accepted "
+		       "message", name_of(l));
 	ev_io_init(&l->accept_w, accept_cb, -1, EV_READ);
 	ev_init(&l->accept_pause_w, accept_pause_cb);
 	ev_io_init(&l->connect_w, connect_cb, -1, EV_WRITE);

@@ -106,6 +106,33 @@ port_of() {
 		"$WORK/$1.log" | tail -n 1
 }
 
+# listener NAME KEY=VALUE...: mdpub ($PID) with $WORK/NAME.conf, whose
+# channel x has a lines source of csv that listens on a port of
+# 127.0.0.1, with these keys besides; $PORT once the channel exists
+listener() {
+	l_name=$1
+	shift
+	channel "$l_name.conf" x source=lines format=csv listen=127.0.0.1:0 "$@"
+	start "$l_name" -c "$WORK/$l_name.conf"
+	PORT=$(port_of "$l_name")
+}
+
+# py_conn: python3 code that defines conn(SRC): a TCP connection from the
+# address SRC to 127.0.0.1:$PORT, returned 10 ms after it is made (the
+# next one made at once could find mdpub's listen backlog, 16, full, and
+# the kernel would take it only a second later)
+py_conn() {
+	cat <<EOF
+import socket, time
+def conn(src):
+    s = socket.socket()
+    s.bind((src, 0))
+    s.connect(('127.0.0.1', $PORT))
+    time.sleep(0.01)
+    return s
+EOF
+}
+
 # receive NAME: mdpub with $WORK/NAME.conf ($PID), $PORT once the channel
 # exists, and a reader of it until its end ($READ, into $WORK/NAME.out)
 receive() {

@@ -12,22 +12,13 @@
 . "${top_srcdir:-.}/tests/mdpub/helpers.sh"
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 
-channel refused.conf x source=lines format=csv listen=127.0.0.1:0 \
-	peer_connections=4 allow=127.0.0.1
-start refused -c "$WORK/refused.conf"
-PORT=$(port_of refused)
+listener refused peer_connections=4 allow=127.0.0.1
 
 # the feeder's 4 connections, then 100 refused (10 ms apart: the listen
 # backlog is 16), then, once $WORK/go exists, the feeder's connections
 # reset (mdpub reads ECONNRESET)
-python3 -c "
-import os, socket, struct, time
-def conn(src):
-    s = socket.socket()
-    s.bind((src, 0))
-    s.connect(('127.0.0.1', $PORT))
-    time.sleep(0.01)
-    return s
+python3 -c "$(py_conn)
+import os, struct
 feeder = [conn('127.0.0.1') for i in range(4)]
 for src in ['127.0.0.1'] * 50 + ['127.0.0.2'] * 50:
     conn(src).close()
