@@ -568,11 +568,22 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
 /* ---- wait.c ---- */
 
 /* Producer side, after publishing with a seq_cst store of write_num and
- * a seq_cst load of the waiter count: bumps wake_seq and wakes `counted`
- * of its sleepers, the readers counted asleep (no more: only they sleep
- * on it, and anyone who can read the data file may park threads there).
- * Returns what FUTEX_WAKE returned (the sleepers woken). */
-long wait_wake_counted(struct seg_header *h, uint32_t counted);
+ * a seq_cst load of the waiter count: bumps wake_seq and wakes one more
+ * of its sleepers than that count or a new load of it says (UINT32_MAX:
+ * every one): only counted readers sleep on it, and anyone who can read
+ * the data file may park threads there. *crowded is 1 when the one more
+ * was woken too: a thread nobody counted was queued, maybe ahead of a
+ * counted reader, whose wake it then took (the nudger's sweep wakes
+ * it). Returns what FUTEX_WAKE returned (the sleepers woken). */
+long wait_wake_counted(const struct seg_map *m, uint32_t counted,
+		       int *crowded);
+
+/* The nudger's sweep, when the producer found a crowd: wakes every
+ * sleeper of wake_seq without a bump, so that a counted reader whose
+ * wake a thread parked ahead of it took wakes, on the nudger's thread
+ * rather than the producer's. Returns what FUTEX_WAKE returned (the
+ * sleepers woken). */
+long wait_sweep(struct seg_header *h);
 
 /* Adaptive readers, between two reads: watches message pos's slot
  * (slot_words words) for a while. Returns 1 as soon as it may be readable
@@ -707,13 +718,15 @@ int wait_rang(const struct wait_for *wf);
  * thread and promises it in the header (0, or a negative error with
  * detail); stop ends the thread and withdraws the promise (NULL: no-op);
  * kick wakes it while it sleeps idle (the producer, seeing its flag;
- * NULL: no-op); clear withdraws a promise and a flag a dead publisher's
+ * NULL: no-op); sweep asks it to sweep wake_seq at once (the producer,
+ * whose wake found a crowd; NULL: no-op); clear withdraws a promise and a flag a dead publisher's
  * nudger left (the publisher's open, before it repairs the waiter
  * count). */
 struct pub_nudge;
 int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m);
 void pub_nudge_stop(struct pub_nudge *n);
 void pub_nudge_kick(struct pub_nudge *n);
+void pub_nudge_sweep(struct pub_nudge *n);
 void pub_nudge_clear(struct seg_header *h);
 
 /* helper_thread.c: starts fn(arg) in a thread named name, every signal

@@ -10,8 +10,9 @@
  *      or the nudger) with a seq_cst exchange (release, and the
  *      producer's half of the Dekker pair with sleeping readers), else
  *      with a release store, then load armed_seq (wait.c, arming);
- *   5. wake as many blocked readers as declared themselves waiting, and
- *      the nudger if it sleeps (wait.c).
+ *   5. wake as many blocked readers as declared themselves waiting (all
+ *      sleepers without a nudger; the nudger sweeps when threads nobody
+ *      counted sleep there too), then the nudger if it sleeps (wait.c).
  * A reader that copied any word of step 2 and then re-reads the stamp
  * after an acquire fence sees writing(n) or later (fence-fence
  * synchronisation with step 1), so it discards a torn copy (sub.c).
@@ -419,23 +420,29 @@ MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
 }
 
 /* Step 5 when `counted` readers count themselves asleep, or the nudger
- * sleeps: wakes that many sleepers of wake_seq (a count that
- * FUTILE_WAKES wakes in a row found nobody behind gets repaired), and
- * kicks the nudger. */
+ * sleeps: with a nudger, wakes that many sleepers of wake_seq and one
+ * more, and when the one more woke too (a crowd: threads parked there),
+ * has the nudger sweep up the counted ones they passed over; without a
+ * nudger, every sleeper. Then kicks the nudger. A count that
+ * FUTILE_WAKES wakes in a row found nobody behind gets repaired. */
 static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 				     uint32_t nudger)
 {
+	int crowded = 0;
 	long woken;
 
-	if (nudger)
+	if (counted) {
+		woken = wait_wake_counted(&p->m, p->nudge ? counted : UINT32_MAX,
+					  &crowded);
+		if (woken > 0)
+			p->futile = 0;
+		else if (woken == 0 && ++p->futile >= FUTILE_WAKES)
+			repair_count(p);
+	}
+	if (crowded)
+		pub_nudge_sweep(p->nudge);
+	else if (nudger)
 		pub_nudge_kick(p->nudge);
-	if (!counted)
-		return;
-	woken = wait_wake_counted(p->m.hdr, counted);
-	if (woken > 0)
-		p->futile = 0;
-	else if (woken == 0 && ++p->futile >= FUTILE_WAKES)
-		repair_count(p);
 }
 
 /* After may_sleep or recount_at changed: where wake_check() takes the

@@ -18,7 +18,14 @@
  * kicks it (wait_nudger_kick()), and it wakes the anonymous sleepers at
  * its next look, at once. No other process can sleep on `kick`: the
  * publishing thread's kick wakes one thread whoever parks threads on
- * the channel's words (tests/lib/t_herd). An idle publisher's nudger
+ * the channel's words (tests/lib/t_herd). When the producer asks, it
+ * also sweeps wake_seq (wait.c wait_sweep()): the producer wakes one
+ * more of its sleepers than are counted, and when that one woke too,
+ * threads nobody counted sleep there and may have been ahead of a
+ * counted reader, whose wake they took; the sweep wakes it, on this
+ * thread, which parked threads then cost a wake-up each (as on
+ * nudge_seq), not the publishing one, a hundred times a second at most
+ * once a sweep found a crowd (sweep_when_due()). An idle publisher's nudger
  * therefore costs nothing but a wake-up every 100 ms; a publishing
  * thread pays one FUTEX_WAKE per message only while the nudger sleeps,
  * and nothing while messages come faster than a tick.
@@ -44,6 +51,10 @@
 #include "internal.h"
 
 #define NUDGE_NS 1000000ULL      /* the promised interval: 1 ms */
+#define SWEEP_CROWD 32           /* a sweep that woke more woke a crowd
+				    (sweep_when_due()) */
+#define SWEEP_GAP_MAX 10000000ULL /* sweeps then this far apart at most:
+				     10 ms */
 #define NUDGER_NAME "mdbus-nudge" /* in /proc/PID/task/TID/comm */
 
 struct pub_nudge {
@@ -53,6 +64,12 @@ struct pub_nudge {
 	_Atomic uint32_t kick;   /* the idle nudger's futex word (private):
 				    the producer's wake, and the stop's */
 	uint64_t start;          /* write_num before the promise was made */
+	_Atomic uint32_t sweep_wanted; /* the producer's wake found a crowd;
+				    relaxed both ways: a request, the
+				    sweep's futex call reads the word */
+	uint64_t sweep_at;       /* CLOCK_MONOTONIC of the next sweep */
+	uint64_t sweep_gap;      /* between sweeps: 0, or growing while
+				    each wakes a crowd */
 	pid_t pid;               /* the process the thread runs in */
 };
 
@@ -71,6 +88,39 @@ static uint64_t write_count(const struct pub_nudge *n)
 }
 
 /*
+ * The sweep of wake_seq the producer asked for (wait.c wait_sweep()),
+ * when due: 0 done or none asked, else the ns until it is due. One that
+ * woke more than SWEEP_CROWD threads woke threads parked there, not
+ * counted readers passed over (as many as that sleep on a channel only
+ * while others park ahead of them): the next is due twice as long after
+ * (1 ms at first, SWEEP_GAP_MAX at most), so that parked threads cost
+ * this thread a wake-up each a hundred times a second at most, not at
+ * every publish (1000 parked: 200 000 wake-ups a second at 200 msg/s),
+ * and a reader they passed over wakes up to 10 ms late.
+ */
+static uint64_t sweep_when_due(struct pub_nudge *n)
+{
+	uint64_t now;
+
+	if (!atomic_load_explicit(&n->sweep_wanted, memory_order_relaxed))
+		return 0;
+	now = clock_mono_ns();
+	if (now < n->sweep_at)
+		return n->sweep_at - now;
+	/* a request made from here on is answered by the sweep below, or
+	 * by the next */
+	atomic_store_explicit(&n->sweep_wanted, 0, memory_order_relaxed);
+	if (wait_sweep(n->m.hdr) > SWEEP_CROWD)
+		n->sweep_gap = n->sweep_gap * 2 < NUDGE_NS ? NUDGE_NS :
+			       n->sweep_gap * 2 > SWEEP_GAP_MAX ? SWEEP_GAP_MAX :
+			       n->sweep_gap * 2;
+	else
+		n->sweep_gap = 0;
+	n->sweep_at = now + n->sweep_gap;
+	return 0;
+}
+
+/*
  * `last` is the write count the sleepers were last woken for. After an
  * idle sleep it is still the count from before it: the producer kicked
  * only us, and a message whose producer looked at our flag after it went
@@ -80,14 +130,19 @@ static uint64_t write_count(const struct pub_nudge *n)
 static void *nudger(void *arg)
 {
 	struct pub_nudge *n = arg;
-	uint64_t last = n->start, w;
+	uint64_t last = n->start, w, due;
 
 	while (!stopping(n)) {
 		w = write_count(n);
+		due = sweep_when_due(n);
 		if (w != last) {
 			last = w;
 			wait_wake_anonymous(n->m.hdr);
 			wait_bell_sleep(&n->bell, 0, NUDGE_NS);
+			continue;
+		}
+		if (due) { /* a sweep to make: no idle sleep before it */
+			wait_bell_sleep(&n->bell, 0, due);
 			continue;
 		}
 		(void)wait_nudger_idle(&n->m, last, &n->bell, &n->kick);
@@ -134,6 +189,14 @@ void pub_nudge_kick(struct pub_nudge *n)
 {
 	if (n)
 		wait_nudger_kick(&n->kick);
+}
+
+void pub_nudge_sweep(struct pub_nudge *n)
+{
+	if (!n)
+		return;
+	atomic_store_explicit(&n->sweep_wanted, 1, memory_order_relaxed);
+	wait_nudger_kick(&n->kick);
 }
 
 void pub_nudge_clear(struct seg_header *h)

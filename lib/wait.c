@@ -35,12 +35,17 @@
  * nudge_seq alone, which the publisher's nudger (pub_nudge.c) wakes; the
  * nudger sleeps, between bursts, on a word in its own process's memory,
  * in a Dekker pair of its own with the producer (wait_nudger_idle()).
- * So only announced readers sleep on wake_seq, and the producer wakes as
- * many as are counted, never every thread asleep on it: anyone who maps
- * the data file, read-only, may park threads on either word, and an
- * attack run's 1000 on wake_seq had each publish wake them all (40% of
- * the publishing thread's CPU at 200 msg/s, reader p50 26 us -> 2.5 ms;
- * tests/lib/t_herd).
+ * So only announced readers sleep on wake_seq, and a producer with a
+ * nudger wakes one more than are counted (wait_wake_counted()), never
+ * every thread asleep on it: anyone who maps the data file, read-only,
+ * may park threads on either word, and an attack run's 1000 on wake_seq
+ * had each publish wake them all (40% of the publishing thread's CPU at
+ * 200 msg/s, reader p50 26 us -> 2.5 ms; tests/lib/t_herd). The kernel
+ * wakes a word's sleepers in the order they came, so threads parked
+ * ahead of a counted reader take its wake: when the one more woke too,
+ * the producer asks the nudger to wake every sleeper of wake_seq
+ * (wait_sweep(), pub_nudge.c), on its own thread, one wake-up later. A
+ * producer without a nudger wakes every sleeper itself, as before.
  *
  * Interrupts (mdbus_sub_interrupt()): a sleeping reader waits on two words
  * at once with futex_waitv(2), the channel's word (wake_seq, or nudge_seq
@@ -314,9 +319,40 @@ static long wake(_Atomic uint32_t *word, int count)
 	return futex(word, FUTEX_WAKE, (uint32_t)count, NULL);
 }
 
-long wait_wake_counted(struct seg_header *h, uint32_t counted)
+long wait_wake_counted(const struct seg_map *m, uint32_t counted,
+		       int *crowded)
 {
-	return wake(&h->wake_seq, counted > INT_MAX ? INT_MAX : (int)counted);
+	uint32_t again;
+	long woken;
+
+	/* seq_cst bump, then the count again (seq_cst): a reader that
+	 * counted itself after the caller's load is in this count, or loads
+	 * the bumped word (seq_cst, sleep_on()) and so queues, if at all,
+	 * behind every sleeper of the old value (the kernel compares the
+	 * value under its lock), all of them in this count (race review of
+	 * 9f88c30: one counted after the load and queued ahead of a counted
+	 * one took its wake, which slept 100 ms). */
+	atomic_fetch_add_explicit(&m->hdr->wake_seq, 1, memory_order_seq_cst);
+	again = waiters_count(atomic_load_explicit(&m->tab->waiters,
+						   memory_order_seq_cst));
+	if (again > counted)
+		counted = again;
+	if (counted >= INT_MAX) {
+		*crowded = 0;
+		return futex(&m->hdr->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
+	}
+	/* one more than counted: woken only when a thread nobody counted
+	 * was queued too, which may have been ahead of a counted one */
+	woken = futex(&m->hdr->wake_seq, FUTEX_WAKE, counted + 1, NULL);
+	*crowded = woken > (long)counted;
+	return woken;
+}
+
+long wait_sweep(struct seg_header *h)
+{
+	/* no bump: a reader passed over still sleeps on a value the
+	 * counted wake moved, and wakes to find it moved */
+	return futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 }
 
 void wait_wake_all(struct seg_header *h)
@@ -757,9 +793,11 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 	wary = ws && ws->missed;
 	ns = arm(m, wf, ns);
 	announce_waiter(m->tab, wf);
-	/* Acquire pairs with the release bump in wake() (and in
-	 * wait_wake_anonymous() for nudge_seq). */
-	seq = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
+	/* seq_cst, and acquire: pairs with the seq_cst bump in
+	 * wait_wake_counted() (a count after it sees the bump), and with the
+	 * release bumps in wake() (and in wait_wake_anonymous() for
+	 * nudge_seq). */
+	seq = atomic_load_explicit(&h->wake_seq, memory_order_seq_cst);
 	if (wary) {
 		nseq = atomic_load_explicit(&h->nudge_seq, memory_order_acquire);
 		kind = nap_kind(h); /* before changed(), as poll_sleep() */
