@@ -16,14 +16,18 @@
  * accept() runs out of descriptors the listener is left alone for
  * ACCEPT_PAUSE_S (it stays readable, so watching it would spin). Each
  * refusal, idle close and eviction is counted in the source's counters
- * and logged, rate-limited. Refusals, and the closes of connections that
- * never sent an accepted message, which anyone who may connect causes at
- * will, are limited apart from the lines of the connections' ends and
+ * and logged, rate-limited. Refusals, and the ends, read errors and
+ * closes of accepted connections that never sent an accepted message,
+ * which anyone who may connect causes at will (connect and close, or
+ * reset, at once), are limited apart from the input ends and connection
  * errors, each with a count that names them: "connections refused",
- * "connections closed idle or evicted before an accepted message". A
- * connection closed after it sent some was the feeder's: its close,
- * trouble with the feed, is limited with the ends and errors (mdpub(8),
- * LOGGING).
+ * "ends, errors and closes of connections without an accepted message".
+ * An accepted connection that sent some was the feeder's: its end, error
+ * or close, trouble with the feed, is limited with the input ends and
+ * connection errors, as are a file's end, the lines of `connect` (the
+ * feeder mdpub connects to) and accept() errors (mostly mdpub out of
+ * descriptors or memory, which an operator must see; a peer holds at
+ * most 64 descriptors, and a refused one none) (mdpub(8), LOGGING).
  */
 #include "config.h"
 
@@ -131,9 +135,10 @@ struct lines {
 					* refused at will, and must not use
 					* up the lines of the feeder's own
 					* connections (net_limit) */
-	struct log_limit close_limit; /* apart, for the same reason:
-				       * connections closed idle or evicted
-				       * before an accepted message */
+	struct log_limit nomsg_limit; /* apart, for the same reason: the
+				       * ends, errors and closes of accepted
+				       * connections that sent no accepted
+				       * message (conn_limit_of()) */
 };
 
 static void lines_conf_init(void *conf)
@@ -258,12 +263,24 @@ static void close_conn(struct lines *l, struct conn *c)
 	free(c);
 }
 
+/* The limiter of the lines that say c ended, failed or was closed idle or
+ * evicted: an accepted connection that never sent an accepted message,
+ * whoever may connect has as many of as they like, each connected and
+ * closed or reset at once, or left silent (nomsg_limit); one that sent
+ * some was the feeder's, and its end is trouble with the feed, as is that
+ * of a file or of the connection mdpub makes (net_limit). */
+static struct log_limit *conn_limit_of(struct lines *l,
+				       const struct conn *c)
+{
+	return l->conf.listen && !c->msgs ? &l->nomsg_limit : &l->net_limit;
+}
+
 /* End of one input (`failed`: a read error). A file's last line may lack
  * its newline; a connection's may not: a peer that died or was reset
  * while it wrote sent part of a line, which could parse as another
  * message (a quantity cut short), so its tail is malformed, as is a
  * file's after a read error. Ends are logged rate-limited (a file has
- * one), as anyone who may connect can make many. */
+ * one), as anyone who may connect can make many (conn_limit_of()). */
 static void conn_end(struct lines *l, struct conn *c, int failed)
 {
 	if (c->len && l->conf.file && !failed)
@@ -272,8 +289,8 @@ static void conn_end(struct lines *l, struct conn *c, int failed)
 		bad_line(l, c, c->lineno + 1, failed ?
 			 "input failed inside the line" :
 			 "connection ended inside the line (no newline)");
-	log_limited(&l->net_limit, LOG_NOTICE, "channel %s: %s: end of input "
-		    "after %llu lines", name_of(l), c->what,
+	log_limited(conn_limit_of(l, c), LOG_NOTICE, "channel %s: %s: end of "
+		    "input after %llu lines", name_of(l), c->what,
 		    (unsigned long long)c->lineno);
 	close_conn(l, c);
 	if (l->conf.file)
@@ -293,23 +310,13 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		consume(l, c);
 	} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
 		if (n < 0)
-			log_limited(&l->net_limit, LOG_WARNING, "channel %s: "
-				    "%s: %s", name_of(l), c->what,
+			log_limited(conn_limit_of(l, c), LOG_WARNING,
+				    "channel %s: %s: %s", name_of(l), c->what,
 				    strerror(errno));
 		conn_end(l, c, n < 0);
 	}
 	if (channel_paused(l->base.ch))
 		lines_halt(l);
-}
-
-/* The limiter of the line that says c was closed idle or evicted: one
- * that never sent an accepted message, whoever may connect has as many
- * closed as they like (close_limit); one that sent some was the feeder's,
- * and its close is trouble with the feed (net_limit). */
-static struct log_limit *close_limit_of(struct lines *l,
-					const struct conn *c)
-{
-	return c->msgs ? &l->net_limit : &l->close_limit;
 }
 
 /* An accepted connection whose idle_timeout ran from its last accepted
@@ -331,7 +338,7 @@ static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	channel_count(l->base.ch, LINES_IDLE, 1);
-	log_limited(close_limit_of(l, c), LOG_WARNING, "channel %s: %s "
+	log_limited(conn_limit_of(l, c), LOG_WARNING, "channel %s: %s "
 		    "closed: no accepted message for %g s", name_of(l),
 		    c->what, l->conf.idle_timeout);
 	close_conn(l, c);
@@ -463,7 +470,7 @@ static void make_room(struct lines *l, const char *newcomer)
 	if (!victim) /* only called with CONNS_MAX open */
 		return;
 	channel_count(l->base.ch, LINES_EVICTED, 1);
-	log_limited(close_limit_of(l, victim), LOG_WARNING, "channel %s: %s "
+	log_limited(conn_limit_of(l, victim), LOG_WARNING, "channel %s: %s "
 		    "closed for a connection from %s: 64 connections open; "
 		    "it sent no accepted message for %.1f s%s", name_of(l),
 		    victim->what, newcomer,
@@ -632,7 +639,7 @@ static void lines_stop(struct source *src)
 	log_limit_end(&l->net_limit);
 	log_limit_end(&l->accept_limit);
 	log_limit_end(&l->refuse_limit);
-	log_limit_end(&l->close_limit);
+	log_limit_end(&l->nomsg_limit);
 	ev_timer_stop(l->base.loop, &l->reconnect_w);
 	ev_clear_pending(l->base.loop, &l->reconnect_w);
 	ev_io_stop(l->base.loop, &l->connect_w);
@@ -726,8 +733,8 @@ static int lines_start(struct source **out, const void *conf,
 		       "channel %s: connections accepted", name_of(l));
 	log_limit_init(&l->refuse_limit, 10, LOG_WARNING,
 		       "channel %s: connections refused", name_of(l));
-	log_limit_init(&l->close_limit, 10, LOG_WARNING, "channel %s: "
-		       "connections closed idle or evicted before an accepted "
+	log_limit_init(&l->nomsg_limit, 10, LOG_WARNING, "channel %s: ends, "
+		       "errors and closes of connections without an accepted "
 		       "message", name_of(l));
 	ev_io_init(&l->accept_w, accept_cb, -1, EV_READ);
 	ev_init(&l->accept_pause_w, accept_pause_cb);

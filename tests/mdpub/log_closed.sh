@@ -6,7 +6,7 @@
 # closed idle, leave the feeder's own lines logged, each: the close of its
 # connection that went quiet after a quote (trouble with the feed) and
 # the ends of its 4 others just after the 100; the count of the closes not
-# logged says "connections closed idle or evicted before an accepted
+# logged says "ends, errors and closes of connections without an accepted
 # message", and the closes logged plus those counts are the 100. Before,
 # they shared the feeder's limiter: the closes used up its ten lines, and
 # the feeder's lines came out as one line a second and a count labelled
@@ -75,7 +75,7 @@ quiet="1 closed: no accepted message for 6 s"
 [ "$(logged "$quiet")" -eq 1 ] || fail "the feeder's quiet connection: $(logged "$quiet") closes logged"
 set -- $(counters)
 [ "$1" -gt 1 ] && [ "$2" -gt 0 ] || fail "idle $1, evicted $2: not both kinds"
-label="channel x: connections closed idle or evicted before an accepted message"
+label="channel x: ends, errors and closes of connections without an accepted message"
 grep -q "$label: [0-9]* similar messages not logged$" "$WORK/closed.log" ||
 	fail "no count of the closes"
 grep "similar messages not logged" "$WORK/closed.log" |

@@ -14,12 +14,16 @@ command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 
 listener refused peer_connections=4 allow=127.0.0.1
 
-# the feeder's 4 connections, then 100 refused (10 ms apart: the listen
-# backlog is 16), then, once $WORK/go exists, the feeder's connections
-# reset (mdpub reads ECONNRESET)
+# the feeder's 4 connections, each sending a quote (their ends are the
+# feeder's, not those of connections without an accepted message), then
+# 100 refused (10 ms apart: the listen backlog is 16), then, once
+# $WORK/go exists, the feeder's connections reset (mdpub reads
+# ECONNRESET)
 python3 -c "$(py_conn)
 import os, struct
 feeder = [conn('127.0.0.1') for i in range(4)]
+for s in feeder:
+    s.sendall(b'Q,REAL,1,1,2,1\n')
 for src in ['127.0.0.1'] * 50 + ['127.0.0.2'] * 50:
     conn(src).close()
 while not os.path.exists('$WORK/go'):
@@ -38,9 +42,9 @@ logged() { # logged TEXT: how many lines of refused.log end with TEXT
 	grep -c "channel x: connection from 127\.0\.0\.1: $1\$" "$WORK/refused.log"
 }
 i=0
-until [ "$(logged "end of input after 0 lines")" -eq 4 ]; do
+until [ "$(logged "end of input after 1 lines")" -eq 4 ]; do
 	i=$((i + 1))
-	[ $i -le 1200 ] || fail "the feeder's 4 ends: $(logged "end of input after 0 lines") logged"
+	[ $i -le 1200 ] || fail "the feeder's 4 ends: $(logged "end of input after 1 lines") logged"
 	sleep 0.05
 done
 stop "$PID"
