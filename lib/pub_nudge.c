@@ -24,8 +24,8 @@
  * threads nobody counted sleep there and may have been ahead of a
  * counted reader, whose wake they took; the sweep wakes it, on this
  * thread, which parked threads then cost a wake-up each (as on
- * nudge_seq), not the publishing one, a hundred times a second at most
- * once a sweep found a crowd (sweep_when_due()). An idle publisher's nudger
+ * nudge_seq), not the publishing one, five times a second at last once
+ * sweeps find a crowd (sweep_when_due()). An idle publisher's nudger
  * therefore costs nothing but a wake-up every 100 ms; a publishing
  * thread pays one FUTEX_WAKE per message only while the nudger sleeps,
  * and nothing while messages come faster than a tick.
@@ -53,8 +53,9 @@
 #define NUDGE_NS 1000000ULL      /* the promised interval: 1 ms */
 #define SWEEP_CROWD 32           /* a sweep that woke more woke a crowd
 				    (sweep_when_due()) */
-#define SWEEP_GAP_MAX 10000000ULL /* sweeps then this far apart at most:
-				     10 ms */
+#define SWEEP_CROWD_GAP 200000000ULL /* the next sweep then this much
+				        later: 200 ms, past a reader's
+				        longest sleep (wait.c SLEEP_MAX_NS) */
 #define NUDGER_NAME "mdbus-nudge" /* in /proc/PID/task/TID/comm */
 
 struct pub_nudge {
@@ -68,8 +69,6 @@ struct pub_nudge {
 				    relaxed both ways: a request, the
 				    sweep's futex call reads the word */
 	uint64_t sweep_at;       /* CLOCK_MONOTONIC of the next sweep */
-	uint64_t sweep_gap;      /* between sweeps: 0, or growing while
-				    each wakes a crowd */
 	pid_t pid;               /* the process the thread runs in */
 };
 
@@ -92,11 +91,15 @@ static uint64_t write_count(const struct pub_nudge *n)
  * when due: 0 done or none asked, else the ns until it is due. One that
  * woke more than SWEEP_CROWD threads woke threads parked there, not
  * counted readers passed over (as many as that sleep on a channel only
- * while others park ahead of them): the next is due twice as long after
- * (1 ms at first, SWEEP_GAP_MAX at most), so that parked threads cost
- * this thread a wake-up each a hundred times a second at most, not at
- * every publish (1000 parked: 200 000 wake-ups a second at 200 msg/s),
- * and a reader they passed over wakes up to 10 ms late.
+ * while others park ahead of them): the next is due SWEEP_CROWD_GAP
+ * later, so that parked threads cost this thread a wake-up each five
+ * times a second, not at every publish (1000 parked: 200 000 wake-ups a
+ * second at 200 msg/s). A reader they pass over then sleeps out its
+ * sleep (100 ms at most) while the word moved, and naps 1 ms from then
+ * on (wait.c moved_off()), until 10 s after the last time it found
+ * that: 1 ms late at most, rather than a sweep's gap (1000 parked, gaps
+ * growing to 10 ms: reader p50 6.6 ms; to 200 ms: 0.5 ms, p99 42-58 ms
+ * in 8 s, the ramp; one gap of 200 ms: README.md).
  */
 static uint64_t sweep_when_due(struct pub_nudge *n)
 {
@@ -110,13 +113,8 @@ static uint64_t sweep_when_due(struct pub_nudge *n)
 	/* a request made from here on is answered by the sweep below, or
 	 * by the next */
 	atomic_store_explicit(&n->sweep_wanted, 0, memory_order_relaxed);
-	if (wait_sweep(n->m.hdr) > SWEEP_CROWD)
-		n->sweep_gap = n->sweep_gap * 2 < NUDGE_NS ? NUDGE_NS :
-			       n->sweep_gap * 2 > SWEEP_GAP_MAX ? SWEEP_GAP_MAX :
-			       n->sweep_gap * 2;
-	else
-		n->sweep_gap = 0;
-	n->sweep_at = now + n->sweep_gap;
+	n->sweep_at = now + (wait_sweep(n->m.hdr) > SWEEP_CROWD ?
+			     SWEEP_CROWD_GAP : 0);
 	return 0;
 }
 
