@@ -653,11 +653,13 @@ void wait_bell_ring(struct wait_bell *b);
  * short. */
 void wait_bell_sleep(struct wait_bell *b, uint32_t seen, uint64_t ns);
 
-/* The nudger, idle: sleeps on `kick` with its flag nudge_waiting set
- * until a message past `last` (the producer's kick), the bell (whose
- * ringer kicks too), or 100 ms. Returns 0 or -EINTR. */
+/* The nudger, idle: sleeps on `kick`, while it holds `seen` (loaded
+ * with acquire before the nudger's last look), with its flag
+ * nudge_waiting set, until a message past `last` (the producer's kick),
+ * the bell (whose ringer kicks too), or 100 ms. Returns 0 or -EINTR. */
 int wait_nudger_idle(const struct seg_map *m, uint64_t last,
-		     struct wait_bell *bell, _Atomic uint32_t *kick);
+		     struct wait_bell *bell, _Atomic uint32_t *kick,
+		     uint32_t seen);
 
 /* A reader's adaptive waiting across its waits (zero-filled to start). */
 struct wait_state {

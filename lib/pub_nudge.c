@@ -53,9 +53,10 @@
 #define NUDGE_NS 1000000ULL      /* the promised interval: 1 ms */
 #define SWEEP_CROWD 32           /* a sweep that woke more woke a crowd
 				    (sweep_when_due()) */
-#define SWEEP_CROWD_GAP 200000000ULL /* the next sweep then this much
-				        later: 200 ms, past a reader's
-				        longest sleep (wait.c SLEEP_MAX_NS) */
+#define SWEEP_CROWD_GAP 200000000ULL /* sweeps then this far apart:
+				        200 ms, past a reader's longest
+				        sleep (wait.c SLEEP_MAX_NS), */
+#define SWEEP_CROWD_HOLD 10000000000ULL /* until 10 s after the last crowd */
 #define NUDGER_NAME "mdbus-nudge" /* in /proc/PID/task/TID/comm */
 
 struct pub_nudge {
@@ -68,7 +69,8 @@ struct pub_nudge {
 	_Atomic uint32_t sweep_wanted; /* the producer's wake found a crowd;
 				    relaxed both ways: a request, the
 				    sweep's futex call reads the word */
-	uint64_t sweep_at;       /* CLOCK_MONOTONIC of the next sweep */
+	uint64_t sweep_at;       /* CLOCK_MONOTONIC of the next sweep, */
+	uint64_t crowd_until;    /* and of the end of the crowd's gaps */
 	pid_t pid;               /* the process the thread runs in */
 };
 
@@ -91,10 +93,12 @@ static uint64_t write_count(const struct pub_nudge *n)
  * when due: 0 done or none asked, else the ns until it is due. One that
  * woke more than SWEEP_CROWD threads woke threads parked there, not
  * counted readers passed over (as many as that sleep on a channel only
- * while others park ahead of them): the next is due SWEEP_CROWD_GAP
- * later, so that parked threads cost this thread a wake-up each five
- * times a second, not at every publish (1000 parked: 200 000 wake-ups a
- * second at 200 msg/s). A reader they pass over then sleeps out its
+ * while others park ahead of them): sweeps are then SWEEP_CROWD_GAP
+ * apart, until SWEEP_CROWD_HOLD after the last that woke a crowd (not
+ * just until a small one: parking the crowd only after each small sweep
+ * made every other sweep a big one; race review), so that parked
+ * threads cost this thread a wake-up each five times a second, not at
+ * every publish (1000 parked: 200 000 wake-ups a second at 200 msg/s). A reader they pass over then sleeps out its
  * sleep (100 ms at most) while the word moved, and naps 1 ms from then
  * on (wait.c moved_off()), until 10 s after the last time it found
  * that: 1 ms late at most, rather than a sweep's gap (1000 parked, gaps
@@ -113,8 +117,9 @@ static uint64_t sweep_when_due(struct pub_nudge *n)
 	/* a request made from here on is answered by the sweep below, or
 	 * by the next */
 	atomic_store_explicit(&n->sweep_wanted, 0, memory_order_relaxed);
-	n->sweep_at = now + (wait_sweep(n->m.hdr) > SWEEP_CROWD ?
-			     SWEEP_CROWD_GAP : 0);
+	if (wait_sweep(n->m.hdr) > SWEEP_CROWD)
+		n->crowd_until = now + SWEEP_CROWD_HOLD;
+	n->sweep_at = now < n->crowd_until ? now + SWEEP_CROWD_GAP : now;
 	return 0;
 }
 
@@ -129,8 +134,16 @@ static void *nudger(void *arg)
 {
 	struct pub_nudge *n = arg;
 	uint64_t last = n->start, w, due;
+	uint32_t seen;
 
 	while (!stopping(n)) {
+		/* Acquire: pairs with the release bump in wait_nudger_kick():
+		 * a sweep asked for before a kick this load sees is seen by
+		 * sweep_when_due() below, and a kick after it makes the idle
+		 * sleep return at once (race review: a request made between
+		 * the look and that sleep's own load of the word waited out
+		 * its 100 ms). */
+		seen = atomic_load_explicit(&n->kick, memory_order_acquire);
 		w = write_count(n);
 		due = sweep_when_due(n);
 		if (w != last) {
@@ -143,7 +156,7 @@ static void *nudger(void *arg)
 			wait_bell_sleep(&n->bell, 0, due);
 			continue;
 		}
-		(void)wait_nudger_idle(&n->m, last, &n->bell, &n->kick);
+		(void)wait_nudger_idle(&n->m, last, &n->bell, &n->kick, seen);
 		/* woken for nothing (the cap, or a state no sleep waits out):
 		 * a tick's pause, so that it never spins */
 		if (write_count(n) == last)

@@ -543,8 +543,9 @@ static int sleep_nudged(struct seg_header *h, uint32_t seq, uint32_t nseq,
 /*
  * The publisher's nudger when idle (pub_nudge.c): a Dekker pair of its
  * own with the producer, through the data file, which only the publisher
- * writes. It sets nudge_waiting (seq_cst), loads its kick word (acquire),
- * then looks at write_num (seq_cst, changed()) and at its bell; the
+ * writes. It has loaded its kick word (acquire: `seen`, before its look
+ * at a sweep asked for), sets nudge_waiting (seq_cst), then looks at
+ * write_num (seq_cst, changed()) and at its bell; the
  * producer exchanges write_num, then loads nudge_waiting (seq_cst, pub.c
  * advance_slow()). Either it sees the message and does not sleep, or the
  * producer sees the flag and kicks it (wait_nudger_kick()). The kick word
@@ -555,16 +556,14 @@ static int sleep_nudged(struct seg_header *h, uint32_t seq, uint32_t nseq,
  * (seg_table_restore(), the SIGBUS guard) races.
  */
 int wait_nudger_idle(const struct seg_map *m, uint64_t last,
-		     struct wait_bell *bell, _Atomic uint32_t *kick)
+		     struct wait_bell *bell, _Atomic uint32_t *kick,
+		     uint32_t seen)
 {
 	struct seg_header *h = m->hdr;
 	struct wait_for wf = { .pos = last, .bell = bell };
-	uint32_t seen;
 	int r = 0;
 
 	atomic_store_explicit(&h->nudge_waiting, 1, memory_order_seq_cst);
-	/* Acquire pairs with the release bump in wait_nudger_kick(). */
-	seen = atomic_load_explicit(kick, memory_order_acquire);
 	if (!changed(h, &wf))
 		r = sleep_word(kick, FUTEX_WAIT_PRIVATE, seen, SLEEP_MAX_NS);
 	/* Relaxed: a producer that still sees 1 makes one futile wake. */
