@@ -24,7 +24,7 @@
  * threads nobody counted sleep there and may have been ahead of a
  * counted reader, whose wake they took; the sweep wakes it, on this
  * thread, which parked threads then cost a wake-up each (as on
- * nudge_seq), not the publishing one, five times a second at last once
+ * nudge_seq), not the publishing one, five times a second at most once
  * sweeps find a crowd (sweep_when_due()). An idle publisher's nudger
  * therefore costs nothing but a wake-up every 100 ms; a publishing
  * thread pays one FUTEX_WAKE per message only while the nudger sleeps,
@@ -98,12 +98,14 @@ static uint64_t write_count(const struct pub_nudge *n)
  * just until a small one: parking the crowd only after each small sweep
  * made every other sweep a big one; race review), so that parked
  * threads cost this thread a wake-up each five times a second, not at
- * every publish (1000 parked: 200 000 wake-ups a second at 200 msg/s). A reader they pass over then sleeps out its
- * sleep (100 ms at most) while the word moved, and naps 1 ms from then
- * on (wait.c moved_off()), until 10 s after the last time it found
- * that: 1 ms late at most, rather than a sweep's gap (1000 parked, gaps
- * growing to 10 ms: reader p50 6.6 ms; to 200 ms: 0.5 ms, p99 42-58 ms
- * in 8 s, the ramp; one gap of 200 ms: README.md).
+ * every publish (1000 parked: 200 000 wake-ups a second at 200 msg/s).
+ * A reader they pass over then sleeps out its sleep (100 ms at most)
+ * while the word moved, and naps 1 ms from then on (wait.c moved_off()),
+ * until 10 s after the last time it found that: 1 ms late at most,
+ * rather than a sweep's gap. 1000 parked at 200 msg/s, a blocking
+ * reader's p50 and p99 over 8 s: gaps growing to 10 ms, 6.6 and 11.7 ms;
+ * growing to 200 ms, 0.5 and 42-58 ms (the ramp); one gap of 200 ms,
+ * 0.41-0.48 and 19-20 ms (its first sleep's messages).
  */
 static uint64_t sweep_when_due(struct pub_nudge *n)
 {

@@ -368,8 +368,9 @@ void wait_wake_anonymous(struct seg_header *h)
 
 void wait_nudger_kick(_Atomic uint32_t *kick)
 {
-	/* Release: pairs with the nudger's acquire load in
-	 * wait_nudger_idle(), after which it looks at write_num. */
+	/* Release: pairs with the nudger's acquire load of the word before
+	 * each of its looks (pub_nudge.c nudger()), after which it sees a
+	 * sweep asked for and looks at write_num. */
 	atomic_fetch_add_explicit(kick, 1, memory_order_release);
 	futex(kick, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
@@ -698,11 +699,12 @@ static int moved_off(int r, uint64_t slept, uint64_t len,
 
 /*
  * What a sleep of up to ns on the words of *so that returned r comes
- * to: r, or after the second wake for nothing in a row, the pause's. A single one is innocent: the producer bumps wake_seq, then
- * wakes, and a reader that read the message meanwhile and went to sleep
- * on the bumped word is woken by that wake for nothing (as is one asleep
- * on nudge_seq by the nudger's); a second needs a waker that bumps
- * nothing (review of d136d13). A bell's count says how many in a row
+ * to: r, or after the second wake for nothing in a row, the pause's. A
+ * single one is innocent: the producer bumps wake_seq, then wakes, and a
+ * reader that read the message meanwhile and went to sleep on the bumped
+ * word is woken by that wake for nothing (as is one asleep on nudge_seq
+ * by the nudger's, and one on wake_seq by the nudger's sweep); a second
+ * needs a waker that bumps nothing (review of d136d13). A bell's count says how many in a row
  * (the sleeping thread's own word); without a bell, each pauses.
  */
 static int after_sleep(const struct seg_header *h, const struct wait_for *wf,
