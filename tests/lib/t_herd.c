@@ -45,7 +45,7 @@
 #define CHANNEL "herd"
 #define HERD 64
 #define MSGS 40
-#define GAP_MS 10
+#define GAP_MS 20
 #define WAKE_MAX 2 /* the counted reader, and one more */
 #define LATE_MAX (MSGS / 5) /* before the sweep: about MSGS / 2 */
 #define SWEEP_GAP_MS 200     /* pub_nudge.c SWEEP_CROWD_GAP */
