@@ -628,6 +628,13 @@ void wait_wake_all(struct seg_header *h);
  * it, the anonymous ones (registered sleepers do not, unless wary). */
 void wait_wake_anonymous(struct seg_header *h);
 
+/* The producer's, when the nudger sleeps: bumps nudge_seq and wakes its
+ * first few sleepers (a bound: anyone who can read the data file may
+ * park threads there), so that an anonymous reader's first message after
+ * a pause does not wait for the nudger's wake-up; the nudger, kicked,
+ * wakes them all. */
+void wait_wake_anonymous_first(struct seg_header *h);
+
 /* The producer's wake of its idle nudger (the nudger's `kick`, a word in
  * the publisher's own memory): bumps it and wakes the one sleeper. */
 void wait_nudger_kick(_Atomic uint32_t *kick);

@@ -423,8 +423,11 @@ MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
  * sleeps: with a nudger, wakes that many sleepers of wake_seq and one
  * more, and when the one more woke too (a crowd: threads parked there),
  * has the nudger sweep up the counted ones they passed over; without a
- * nudger, every sleeper. Then kicks the nudger. A count that
- * FUTILE_WAKES wakes in a row found nobody behind gets repaired. */
+ * nudger, every sleeper. When the nudger sleeps, wakes the first few
+ * anonymous sleepers (the bursty feed of mdbench's strategy section:
+ * anonymous p50 8.6 us before the nudger's own wake-up came between,
+ * 46.8 us with it), then kicks the nudger, which wakes them all. A count
+ * that FUTILE_WAKES wakes in a row found nobody behind gets repaired. */
 static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 				     uint32_t nudger)
 {
@@ -439,6 +442,8 @@ static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 		else if (woken == 0 && ++p->futile >= FUTILE_WAKES)
 			repair_count(p);
 	}
+	if (nudger)
+		wait_wake_anonymous_first(p->m.hdr);
 	if (crowded)
 		pub_nudge_sweep(p->nudge);
 	else if (nudger)

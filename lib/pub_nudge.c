@@ -16,7 +16,8 @@
  * only the publisher writes, then write_num checked once more; the
  * consumer table is left alone), so that the producer's first message
  * kicks it (wait_nudger_kick()), and it wakes the anonymous sleepers at
- * its next look, at once. No other process can sleep on `kick`: the
+ * its next look, at once (the producer wakes the first few itself,
+ * wait.c wait_wake_anonymous_first()). No other process can sleep on `kick`: the
  * publishing thread's kick wakes one thread whoever parks threads on
  * the channel's words (tests/lib/t_herd). When the producer asks, it
  * also sweeps wake_seq (wait.c wait_sweep()): the producer wakes one
@@ -154,8 +155,11 @@ static void *nudger(void *arg)
 			wait_bell_sleep(&n->bell, 0, NUDGE_NS);
 			continue;
 		}
-		if (due) { /* a sweep to make: no idle sleep before it */
-			wait_bell_sleep(&n->bell, 0, due);
+		if (due) { /* a sweep to make: ticks, no idle sleep, till
+			    * then (a sleep to its time nudged nobody for up
+			    * to 200 ms) */
+			wait_bell_sleep(&n->bell, 0,
+					due < NUDGE_NS ? due : NUDGE_NS);
 			continue;
 		}
 		(void)wait_nudger_idle(&n->m, last, &n->bell, &n->kick, seen);
