@@ -82,6 +82,7 @@
 						   10 s after the last found */
 #define WAKE_ANON_FIRST 8 /* wait_wake_anonymous_first(): the producer's
 			      bound on the anonymous sleepers it wakes */
+#define PASSED_OVER_BUMPS 8 /* passed_over(): wake_seq moved this much */
 #define WARY_NS 2000000ULL /* a sleep this long unwoken past a message:
 			      a wake was missed (sleep_on()) */
 
@@ -765,10 +766,14 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
 
 /*
  * Whether a registered reader woken from a sleep on wake_seq at `seq` was
- * passed over: the word moved by two or more, so a wake before the one
- * that woke it went to another sleeper, one nobody counted queued ahead
- * of it (the kernel wakes in arrival order, the producer one more than
- * are counted; or a burst's second publish came before the reader ran).
+ * passed over: the word moved by PASSED_OVER_BUMPS or more, so wakes
+ * before the one that woke it went to other sleepers, nobody counted
+ * queued ahead of it (the kernel wakes in arrival order, the producer
+ * one more than are counted; or a burst's publishes came before the
+ * reader ran: with 2, a second message 0.3 ms after the first, under
+ * ASan, made t_waiters' registered reader wary and woke it for a nudge).
+ * Fewer threads parked than a crowd's 32 are swept at once; more make a
+ * reader's turn come back every 16 publishes or more.
  * Threads parked so that a reader's turn came every N/2 publishes, under
  * its sleep's 100 ms, kept it that late for good, never moved off (attack
  * run: 36 threads at 200 msg/s, p50 35 ms). Such a reader sleeps warily
@@ -780,7 +785,8 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
 static int passed_over(const struct seg_header *h, uint32_t seq)
 {
 	return (uint32_t)(atomic_load_explicit(&h->wake_seq,
-					       memory_order_relaxed) - seq) >= 2 &&
+					       memory_order_relaxed) - seq) >=
+		       PASSED_OVER_BUMPS &&
 	       nap_kind(h) == NAP_NUDGED;
 }
 
