@@ -48,6 +48,11 @@
 #define HOLD_SKIPS 16	/* hold_back() calls let pass after a hold the
 			 * count's standing still ended */
 #define READ_HOLD 2	/* read_fast(): read, and at such a position */
+#define READ_LONG 3	/* read_fast(): a payload longer than it copies */
+#define READ_FAST_MAX 64 /* the longest payload read_fast() copies when
+			  * asked to (a cache line's worth: the copy's
+			  * loop for longer ones costs every read its
+			  * registers, read_long()) */
 #define SKIP_BATCH 4096 /* messages before a start time stepped over per
 			  * try_read() */
 #define OPEN_POLL_NS 100000000ULL  /* the waiting open looks at least this
@@ -62,6 +67,13 @@ struct mdbus_sub {
 	uint64_t loss_events;
 	uint64_t word;          /* our consumer entry's ACTIVE state word */
 	int entry;              /* consumer entry index, -1 = anonymous */
+	struct seg_consumer *own; /* &m.table[entry], NULL when anonymous
+				     (set_entry()): read_fast()'s */
+	int slow;               /* nonzero whenever evicted, replaying,
+				   skip_before_ns or pending_lost is, or the
+				   map is segmented: read_fast() passes;
+				   may stay set after they clear (every
+				   setter sets it, slow_recheck() clears) */
 	int evicted;
 	int renamed;            /* the name now refers to another file */
 	uint64_t name_check_ns; /* CLOCK_MONOTONIC of the next look at it */
@@ -118,6 +130,20 @@ struct mdbus_sub {
 };
 _Static_assert(offsetof(struct mdbus_sub, bell) + sizeof(struct wait_bell *) ==
 	       sizeof(struct mdbus_sub), "the bell is the handle's last field");
+
+/* Our consumer entry from now on: its index, -1 for none. */
+static void set_entry(mdbus_sub_t *s, int entry)
+{
+	s->entry = entry;
+	s->own = entry >= 0 ? &s->m.table[entry] : NULL;
+}
+
+/* Clears slow when nothing calls for read_fast()'s detour any more. */
+static void slow_recheck(mdbus_sub_t *s)
+{
+	s->slow = s->evicted || s->replaying || s->skip_before_ns ||
+		  s->pending_lost || !s->m.g.contiguous;
+}
 
 /* No write count seen for poll_run(): the next poll looks at it. */
 static void ahead_forget(mdbus_sub_t *s)
@@ -198,6 +224,7 @@ static int start_archive(struct mdbus_sub *s, uint64_t w)
 	if (r < 0 || !behind || !s->rp)
 		return r;
 	s->replaying = 1;
+	s->slow = 1;
 	return replay_seek(s->rp, &s->m, s->start == MDBUS_START_TIME ? ARCH_BY_TIME
 							       : ARCH_BY_SEQ,
 			   s->start == MDBUS_START_TIME ? s->start_time_ns
@@ -231,6 +258,7 @@ static int start_position(struct mdbus_sub *s)
 	case MDBUS_START_TIME:
 		s->pos = seg_oldest(&s->m, w);
 		s->skip_before_ns = s->start_time_ns;
+		s->slow = 1;
 		break;
 	default:
 		s->pos = w;
@@ -252,6 +280,7 @@ static uint64_t published_pos(const struct mdbus_sub *s)
 static void set_replaying(struct mdbus_sub *s, int replaying)
 {
 	s->replaying = replaying;
+	s->slow = 1;
 	sub_fd_replaying(s->fd, replaying);
 }
 
@@ -265,7 +294,7 @@ static int attach_map(struct mdbus_sub *s)
 		       s->want_anonymous ? SEG_ATTACH_RDONLY : 0);
 	if (r < 0)
 		return r;
-	s->entry = -1;
+	set_entry(s, -1);
 	r = start_position(s);
 	if (r < 0) {
 		replay_close(s->rp);
@@ -274,6 +303,7 @@ static int attach_map(struct mdbus_sub *s)
 		return r;
 	}
 	s->evicted = 0;
+	s->slow = 1;
 	s->renamed = 0;
 	s->name_check_ns = 0;
 	s->landed = 0; /* a landing in another segment says nothing here */
@@ -387,7 +417,7 @@ static int attach_register(struct mdbus_sub *s, int latest, int count_gap)
 		return err_set(MDBUS_ECORRUPT, "channel %s: its consumer table "
 			       "was cut while we registered (its publisher "
 			       "mends it on its next heartbeat)", s->channel);
-	s->entry = r;
+	set_entry(s, r);
 	/* Relaxed, statistics: what we counted before the entry was ours
 	 * (a reopen's, a gap passed above) shows in it too. */
 	atomic_store_explicit(&s->m.table[r].lost, s->lost, memory_order_relaxed);
@@ -573,6 +603,7 @@ MDBUS_INLINE int check_evicted(struct mdbus_sub *s)
 	if (cons_still_ours(&s->m, s->entry, s->word))
 		return 0;
 	s->evicted = 1;
+	s->slow = 1;
 	return MDBUS_EEVICTED;
 }
 
@@ -582,6 +613,7 @@ static void count_lost(struct mdbus_sub *s, uint64_t n)
 	if (s->pending_lost == 0)
 		s->loss_events++;
 	s->pending_lost += n;
+	s->slow = 1;
 	s->lost += n;
 	if (s->entry >= 0) /* relaxed: statistics only (layout.h) */
 		atomic_store_explicit(&s->m.table[s->entry].lost, s->lost,
@@ -1110,6 +1142,7 @@ static int poll_replay(struct mdbus_sub *s, mdbus_msg_handler fn, void *arg,
 		return r;
 	if (s->skip_before_ns && msg.ts_ns < s->skip_before_ns) {
 		s->pending_lost += msg.lost;
+		s->slow = 1;
 		return 1;
 	}
 	s->skip_before_ns = 0;
@@ -1220,6 +1253,7 @@ static MDBUS_COLD int try_read_slow(mdbus_sub_t *s, void *buf, size_t len,
 			 * returned (losses before it still are) */
 			if (msg->ts_ns < s->skip_before_ns) {
 				s->pending_lost += msg->lost;
+				s->slow = 1;
 				skipped++;
 				r = 1;
 			} else {
@@ -1242,43 +1276,53 @@ static MDBUS_NOINLINE int try_read_any(mdbus_sub_t *s, void *buf, size_t len,
 		return r;
 	do {
 		/* a lap may send the reader to the archive (fall_back()) */
-		if (MDBUS_UNLIKELY(s->replaying || s->skip_before_ns))
-			return try_read_slow(s, buf, len, msg);
+		if (MDBUS_UNLIKELY(s->replaying || s->skip_before_ns)) {
+			r = try_read_slow(s, buf, len, msg);
+			break;
+		}
 		r = read_once(s, buf, len, msg);
 	} while (MDBUS_UNLIKELY(r == 1));
+	slow_recheck(s);
 	return r;
 }
 
 /*
  * The common case of a reader reading the ring: a complete message, no
- * loss to report, nothing special about the handle. The steps of
- * read_once() without a call, so that the read saves no registers for
- * one. Returns 0 with the message, READ_HOLD with it at a HOLD_EVERY-th
- * position (hold_back() is then due), or 1 for try_read_any() to look again
- * from the start (also when the producer raced the copy: the stamp has
- * moved on, and it finds the message gone).
+ * loss to report, nothing special about the handle (slow clear), a
+ * payload of at most max bytes. The steps of read_once() without a call,
+ * so that the read saves no registers for one. Returns 0 with the
+ * message, READ_HOLD with it at a HOLD_EVERY-th position (hold_back() is
+ * then due), READ_LONG for a payload longer than max (nothing taken), or
+ * 1 for try_read_any() to look again from the start (also when the
+ * producer raced the copy: the stamp has moved on, and it finds the
+ * message gone).
  */
 MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
-			   struct mdbus_msg *msg)
+			   struct mdbus_msg *msg, size_t max)
 {
 	const _Atomic uint64_t *slot;
-	uint64_t stamp, meta, ts, pos;
+	uint64_t meta, ts, pos = s->pos;
 	size_t size;
 
-	if (MDBUS_UNLIKELY(s->evicted || s->replaying || s->skip_before_ns ||
-			   s->pending_lost ||
-			   (s->entry >= 0 &&
-			    !cons_still_ours(&s->m, s->entry, s->word))))
+	/* Pairs with the producer's CAS that evicts us (cons_still_ours()). */
+	if (MDBUS_UNLIKELY(s->slow ||
+			   (s->own && atomic_load_explicit(&s->own->state,
+							   memory_order_acquire) !=
+					      s->word)))
 		return 1;
-	slot = seg_slot(&s->m, s->pos);
+	/* contiguous (slow clear): seg_slot()'s common case */
+	slot = s->m.blocks + ((pos & (s->m.g.capacity - 1)) << s->m.g.slot_shift);
 	/* Pairs with the producer's release store of complete(pos). */
-	stamp = atomic_load_explicit(&slot[SLOT_W_STAMP], memory_order_acquire);
-	if (MDBUS_UNLIKELY(stamp != stamp_complete(s->pos)))
+	if (MDBUS_UNLIKELY(atomic_load_explicit(&slot[SLOT_W_STAMP],
+					       memory_order_acquire) !=
+			   stamp_complete(pos)))
 		return 1;
 	meta = atomic_load_explicit(&slot[SLOT_W_META], memory_order_relaxed);
 	size = (size_t)(uint32_t)meta;
 	if (MDBUS_UNLIKELY(size > len || size > seg_payload_max(&s->m)))
 		return 1;
+	if (MDBUS_UNLIKELY(size > max))
+		return READ_LONG;
 	copy_out(buf, slot + SLOT_W_PAYLOAD, size);
 	/* The time after the copy (fewer values live across it); the
 	 * re-check below covers it as it covers the payload. */
@@ -1287,32 +1331,53 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 	 * release fence after it stamped writing(n) (step 1). */
 	atomic_thread_fence(memory_order_acquire);
 	if (MDBUS_UNLIKELY(atomic_load_explicit(&slot[SLOT_W_STAMP],
-					       memory_order_relaxed) != stamp))
+					       memory_order_relaxed) !=
+			   stamp_complete(pos)))
 		return 1;
-	msg->seq = s->pos;
+	msg->seq = pos;
 	msg->ts_ns = ts;
 	msg->size = (uint32_t)size;
 	msg->type = (uint16_t)(meta >> 32);
 	msg->lost = 0;
-	pos = s->pos + 1;
-	s->pos = pos;
+	s->pos = ++pos;
 	/* Release: as publish_position(), which the checks above reduce to
 	 * this store. */
-	if (s->entry >= 0)
-		atomic_store_explicit(&s->m.table[s->entry].read_num, pos,
-				      memory_order_release);
+	if (s->own)
+		atomic_store_explicit(&s->own->read_num, pos, memory_order_release);
 	return (pos & (HOLD_EVERY - 1)) == 0 ? READ_HOLD : 0;
+}
+
+static MDBUS_NOINLINE int read_any(mdbus_sub_t *s, void *buf, size_t len,
+				   struct mdbus_msg *msg, int64_t timeout_ns);
+
+/* mdbus_sub_read() (wait set, with timeout_ns) or a try_read() of a
+ * payload longer than READ_FAST_MAX: read_fast() with the copy's loop,
+ * in a frame of its own. */
+static MDBUS_NOINLINE int read_long(mdbus_sub_t *s, void *buf, size_t len,
+				    struct mdbus_msg *msg, int wait,
+				    int64_t timeout_ns)
+{
+	int r = read_fast(s, buf, len, msg, SIZE_MAX);
+
+	if (r == 0)
+		return 0;
+	if (r == READ_HOLD)
+		return hold_back(s);
+	return wait ? read_any(s, buf, len, msg, timeout_ns)
+		    : try_read_any(s, buf, len, msg);
 }
 
 MDBUS_INLINE int try_read(mdbus_sub_t *s, void *buf, size_t len,
 			 struct mdbus_msg *msg)
 {
-	int r = read_fast(s, buf, len, msg);
+	int r = read_fast(s, buf, len, msg, READ_FAST_MAX);
 
 	if (MDBUS_LIKELY(r == 0))
 		return 0;
 	if (r == READ_HOLD)
 		return hold_back(s);
+	if (r == READ_LONG)
+		return read_long(s, buf, len, msg, 0, 0);
 	return try_read_any(s, buf, len, msg);
 }
 
@@ -1621,7 +1686,7 @@ static int spin_read(mdbus_sub_t *s, void *buf, size_t len,
 						      memory_order_relaxed);
 
 		if (stamp == stamp_complete(pos)) {
-			int r = read_fast(s, buf, len, msg);
+			int r = read_fast(s, buf, len, msg, SIZE_MAX);
 
 			if (r == 0)
 				return 0;
@@ -1728,13 +1793,15 @@ MDBUS_EXPORT MDBUS_HOT int
 mdbus_sub_read(mdbus_sub_t *s, void *buf, size_t len, struct mdbus_msg *msg,
 	       int64_t timeout_ns)
 {
-	int r = read_fast(s, buf, len, msg);
+	int r = read_fast(s, buf, len, msg, READ_FAST_MAX);
 
 	/* the common case of a busy feed: no call, no wait set up */
 	if (MDBUS_LIKELY(r == 0))
 		return 0;
 	if (r == READ_HOLD)
 		return hold_back(s);
+	if (r == READ_LONG)
+		return read_long(s, buf, len, msg, 1, timeout_ns);
 	return read_any(s, buf, len, msg, timeout_ns);
 }
 
@@ -1826,7 +1893,7 @@ static void detach(struct mdbus_sub *s)
 {
 	if (s->entry >= 0)
 		cons_unregister(&s->m, s->entry, s->word);
-	s->entry = -1;
+	set_entry(s, -1);
 	seg_unmap(&s->m);
 }
 
@@ -1870,8 +1937,9 @@ static int map_current(struct mdbus_sub *fresh)
 static void give_back_entry(mdbus_sub_t *s)
 {
 	cons_unregister(&s->m, s->entry, s->word);
-	s->entry = -1;
+	set_entry(s, -1);
 	s->evicted = s->m.writable;
+	s->slow = 1;
 }
 
 static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
@@ -1931,7 +1999,7 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 		 * ours to give back (t_truncate: evicted twice, 5 runs of
 		 * 20). */
 		if (r == 0 && fresh.entry == s->entry)
-			s->entry = -1;
+			set_entry(s, -1);
 		else
 			give_back_entry(s);
 	}
