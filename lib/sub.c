@@ -785,13 +785,18 @@ static int not_ready(struct mdbus_sub *s)
 }
 
 /* The payload, as relaxed 64-bit atomic loads (the seqlock re-check
- * after it discards a copy the producer raced). */
-MDBUS_INLINE void copy_out(void *buf, const _Atomic uint64_t *src, size_t size)
+ * after it discards a copy the producer raced); line: READ_FAST_MAX bytes
+ * at most, no loop. */
+MDBUS_INLINE void copy_out(void *buf, const _Atomic uint64_t *src, size_t size,
+			   int line)
 {
 	unsigned char *dst = buf;
 	size_t words = size / 8;
 
-	payload_load(dst, src, words);
+	if (line)
+		payload_load_line(dst, src, words);
+	else
+		payload_load(dst, src, words);
 	if (size % 8)
 		payload_tail_put(dst + words * 8,
 				 atomic_load_explicit(&src[words],
@@ -874,7 +879,7 @@ MDBUS_INLINE int read_once(struct mdbus_sub *s, void *buf, size_t len,
 	ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
 	size = (size_t)(uint32_t)meta;
 	if (size <= len && size <= seg_payload_max(&s->m))
-		copy_out(buf, slot + SLOT_W_PAYLOAD, size);
+		copy_out(buf, slot + SLOT_W_PAYLOAD, size, 0);
 	/* Orders the copy before the re-check; pairs with the producer's
 	 * release fence after it stamped writing(n) (step 1). */
 	atomic_thread_fence(memory_order_acquire);
@@ -1283,6 +1288,10 @@ static MDBUS_NOINLINE int try_read_any(mdbus_sub_t *s, void *buf, size_t len,
 		r = read_once(s, buf, len, msg);
 	} while (MDBUS_UNLIKELY(r == 1));
 	slow_recheck(s);
+	/* read_fast()'s hold_back() for the reads it leaves here (every
+	 * read of a segmented ring) */
+	if (r == 0 && (s->pos & (HOLD_EVERY - 1)) == 0)
+		return hold_back(s);
 	return r;
 }
 
@@ -1323,7 +1332,7 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 		return 1;
 	if (MDBUS_UNLIKELY(size > max))
 		return READ_LONG;
-	copy_out(buf, slot + SLOT_W_PAYLOAD, size);
+	copy_out(buf, slot + SLOT_W_PAYLOAD, size, max <= READ_FAST_MAX);
 	/* The time after the copy (fewer values live across it); the
 	 * re-check below covers it as it covers the payload. */
 	ts = atomic_load_explicit(&slot[SLOT_W_TS], memory_order_relaxed);
