@@ -390,7 +390,8 @@ static void t_publish_read(void **state)
 /* Every payload size of a 256-byte slot, each tail of 1 to 7 bytes after
  * every whole-word count, published one by one and in a batch of one, read
  * by copy and in place: the exact bytes, and not one byte written past the
- * size into the reader's buffer. The publisher's source and one reader's
+ * size into the reader's buffer. Also in 64-byte slots, in blocks not
+ * whole pages, and lossless (review of 7c135cb). The publisher's source and one reader's
  * buffer end at a page followed by an inaccessible one, exactly `size`
  * long: a tail read past the caller's payload or written past the
  * reader's length faults, in every build (not only under ASan). */
@@ -451,10 +452,9 @@ static void expect_sized(mdbus_sub_t *s, mdbus_sub_t *exact,
 	assert_int_equal(tu_verify(page_end - size, size, seq), -1);
 }
 
-static void t_every_size(void **state)
+static void every_size(uint32_t slot, uint32_t spb, enum mdbus_mode mode)
 {
-	struct mdbus_pub_config c = tu_config(WIDE_SLOT, SPB, BLOCKS,
-					      MDBUS_MODE_OVERWRITE);
+	struct mdbus_pub_config c = tu_config(slot, spb, BLOCKS, mode);
 	long pg = sysconf(_SC_PAGESIZE);
 	unsigned char *src = guarded_page(), *dst = guarded_page();
 	struct mdbus_pub_msg one;
@@ -464,12 +464,11 @@ static void t_every_size(void **state)
 	uint64_t seq = 0;
 	size_t size;
 
-	(void)state;
 	assert_rc(mdbus_pub_open(&p, "sizes", &c), 0);
 	s = open_sub("sizes", MDBUS_START_LATEST, 0);
 	t = open_sub("sizes", MDBUS_START_LATEST, 0);
 	u = open_sub("sizes", MDBUS_START_LATEST, 0);
-	for (size = 0; size <= WIDE_PMAX; size++) {
+	for (size = 0; size <= slot - MDBUS_SLOT_HEADER; size++) {
 		for (int batch = 0; batch < 2; batch++, seq++) {
 			unsigned char *data = src + pg - size;
 
@@ -495,6 +494,20 @@ static void t_every_size(void **state)
 	mdbus_unlink("sizes", NULL);
 	munmap(src, (size_t)pg * 2);
 	munmap(dst, (size_t)pg * 2);
+}
+
+static void t_every_size(void **state)
+{
+	(void)state;
+	every_size(WIDE_SLOT, SPB, MDBUS_MODE_OVERWRITE);
+	/* payloads up to 40 bytes: a publish and a read without their
+	 * loops (pub.c PUBLISH_FAST_MAX, sub.c READ_FAST_MAX) */
+	every_size(64, 64, MDBUS_MODE_OVERWRITE);
+	/* blocks of 2 slots, not whole pages: every publish and read on
+	 * its slow path */
+	every_size(WIDE_SLOT, 2, MDBUS_MODE_OVERWRITE);
+	/* lossless: a publish past room_cached() */
+	every_size(WIDE_SLOT, SPB, MDBUS_MODE_LOSSLESS);
 }
 
 static void t_claim(void **state)
