@@ -67,8 +67,13 @@ struct mdbus_sub {
 	uint64_t loss_events;
 	uint64_t word;          /* our consumer entry's ACTIVE state word */
 	int entry;              /* consumer entry index, -1 = anonymous */
-	struct seg_consumer *own; /* &m.table[entry], NULL when anonymous
-				     (set_entry()): read_fast()'s */
+	/* read_fast()'s entry, set by set_entry(): our entry's state word
+	 * and read_num, or, anonymous, the two words of nobody (private:
+	 * read_fast() then looks and stores with no test; a copy of the
+	 * handle points at the original's until set_entry() again) */
+	_Atomic uint64_t *own_state, *own_read_num;
+	uint64_t own_word;      /* what *own_state holds while ours */
+	_Atomic uint64_t nobody[2];
 	int slow;               /* nonzero whenever evicted, replaying,
 				   skip_before_ns or pending_lost is, or the
 				   map is segmented: read_fast() passes;
@@ -135,7 +140,17 @@ _Static_assert(offsetof(struct mdbus_sub, bell) + sizeof(struct wait_bell *) ==
 static void set_entry(mdbus_sub_t *s, int entry)
 {
 	s->entry = entry;
-	s->own = entry >= 0 ? &s->m.table[entry] : NULL;
+	if (entry < 0) {
+		/* Relaxed: private, this thread's */
+		atomic_store_explicit(&s->nobody[0], 0, memory_order_relaxed);
+		s->own_state = &s->nobody[0];
+		s->own_read_num = &s->nobody[1];
+		s->own_word = 0;
+		return;
+	}
+	s->own_state = &s->m.table[entry].state;
+	s->own_read_num = &s->m.table[entry].read_num;
+	s->own_word = s->word;
 }
 
 /* Clears slow when nothing calls for read_fast()'s detour any more. */
@@ -1315,9 +1330,8 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 
 	/* Pairs with the producer's CAS that evicts us (cons_still_ours()). */
 	if (MDBUS_UNLIKELY(s->slow ||
-			   (s->own && atomic_load_explicit(&s->own->state,
-							   memory_order_acquire) !=
-					      s->word)))
+			   atomic_load_explicit(s->own_state,
+						memory_order_acquire) != s->own_word))
 		return 1;
 	/* contiguous (slow clear): seg_slot()'s common case */
 	slot = s->m.blocks + ((pos & (s->m.g.capacity - 1)) << s->m.g.slot_shift);
@@ -1350,9 +1364,8 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 	msg->lost = 0;
 	s->pos = ++pos;
 	/* Release: as publish_position(), which the checks above reduce to
-	 * this store. */
-	if (s->own)
-		atomic_store_explicit(&s->own->read_num, pos, memory_order_release);
+	 * this store (anonymous: to nobody). */
+	atomic_store_explicit(s->own_read_num, pos, memory_order_release);
 	return (pos & (HOLD_EVERY - 1)) == 0 ? READ_HOLD : 0;
 }
 
@@ -2036,6 +2049,9 @@ static int reopen(mdbus_sub_t *s, enum mdbus_start start, uint64_t seq)
 	 * loads that pointer meanwhile, and a store of the same value would
 	 * still race with it (C11 5.1.2.4). */
 	memcpy(s, &fresh, offsetof(struct mdbus_sub, bell));
+	/* read_fast()'s pointers: an anonymous handle's are at fresh's
+	 * words (t_unit reopen_anonymous_stack) */
+	set_entry(s, s->entry);
 	return 0;
 }
 

@@ -743,6 +743,59 @@ static void t_lapped_anonymous_lossless(void **state)
 	mdbus_pub_close(p);
 }
 
+/*
+ * An anonymous reader reopened, then read: nothing written to the stack
+ * its reopen left. The handle's read path keeps pointers to words it
+ * looks at and stores to (its entry's, or for an anonymous reader two
+ * words of the handle itself); a reopen builds the new handle on its
+ * stack and copies it over the old one, which kept such a pointer at the
+ * stack copy (found in a draft of the read path's change: every read then
+ * stored its position into a dead frame). The reads here run below a
+ * frame of zeros over where the reopen's was: a store there shows.
+ */
+#define STACK_SPAN 65536
+static __attribute__((noinline)) void reopen_anonymous(mdbus_sub_t *s)
+{
+	assert_rc(mdbus_sub_reopen(s, MDBUS_START_OLDEST, 0), 0);
+}
+
+static __attribute__((noinline)) void read_below_zeros(mdbus_sub_t *s, uint64_t count)
+{
+	unsigned char zeros[STACK_SPAN];
+	size_t i;
+
+	memset(zeros, 0, sizeof(zeros));
+	/* the zeros stored before the reads, and looked at after */
+	__asm__ __volatile__("" : : "r"(zeros) : "memory");
+	for (uint64_t n = 0; n < count; n++)
+		expect_msg(s, n, 0);
+	__asm__ __volatile__("" : : "r"(zeros) : "memory");
+	for (i = 0; i < STACK_SPAN; i++)
+		if (zeros[i])
+			fail_msg("byte %zu of the dead frames written", i);
+}
+
+static void t_reopen_anonymous_stack(void **state)
+{
+	/* blocks of whole pages: reads on the fast path */
+	struct mdbus_pub_config pc = tu_config(SLOT, 4096 / SLOT, BLOCKS,
+					       MDBUS_MODE_OVERWRITE);
+	struct mdbus_sub_config c;
+	mdbus_pub_t *p = NULL;
+	mdbus_sub_t *s = NULL;
+
+	(void)state;
+	assert_rc(mdbus_pub_open(&p, "reanon", &pc), 0);
+	mdbus_sub_config_init(&c);
+	c.anonymous = 1;
+	assert_rc(mdbus_sub_open(&s, "reanon", &c), 0);
+	publish_range(p, 0, CAP / 2);
+	reopen_anonymous(s);
+	read_below_zeros(s, CAP / 2);
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 /* A landing is forgotten when the reader maps another segment: lapped
  * there for the first time it lands at the oldest message, not half a
  * ring back as a reader lapped again soon after its landing does. */
@@ -1080,6 +1133,7 @@ int main(void)
 		cmocka_unit_test(t_lapped),
 		cmocka_unit_test(t_lapped_reopen),
 		cmocka_unit_test(t_lapped_anonymous_lossless),
+		cmocka_unit_test(t_reopen_anonymous_stack),
 		cmocka_unit_test(t_evicted_reopen_full),
 		cmocka_unit_test(t_ownership_resume),
 		cmocka_unit_test(t_stats_list_unlink),
