@@ -27,9 +27,10 @@
 #include "mdbus.h"
 #include "testutil.h"
 
-/* Small geometry: 64-byte slots (40-byte payload), capacity 64. */
+/* Small geometry: 64-byte slots (40-byte payload), capacity 256, blocks of
+ * a page (a ring of smaller blocks is read past read_fast(), sub.c). */
 #define SLOT 64
-#define SPB 16
+#define SPB 64
 #define BLOCKS 4
 #define CAP ((uint64_t)SPB * BLOCKS)
 #define PMAX (SLOT - MDBUS_SLOT_HEADER)
