@@ -635,8 +635,13 @@ unsigned wait_hold(const _Atomic uint64_t *write_num, uint64_t pos,
 void wait_wake_all(struct seg_header *h);
 
 /* The nudger's wake: bumps nudge_seq and wakes the readers that sleep on
- * it, the anonymous ones (registered sleepers do not, unless wary). */
-void wait_wake_anonymous(struct seg_header *h);
+ * it, the anonymous ones (registered sleepers do not, unless wary), the
+ * first WAIT_NUDGE_WAKE_MAX in the kernel's queue at most: anyone who
+ * may read the data file can park threads there, and each woken costs
+ * the nudger's thread (pub_nudge.c). Returns how many it woke, or a
+ * negative errno. */
+#define WAIT_NUDGE_WAKE_MAX 32
+long wait_wake_anonymous(struct seg_header *h);
 
 /* The producer's, when the nudger sleeps: bumps nudge_seq and wakes its
  * first few sleepers (a bound: anyone who can read the data file may

@@ -364,9 +364,9 @@ void wait_wake_all(struct seg_header *h)
 	(void)wake(&h->nudge_seq, INT_MAX);
 }
 
-void wait_wake_anonymous(struct seg_header *h)
+long wait_wake_anonymous(struct seg_header *h)
 {
-	(void)wake(&h->nudge_seq, INT_MAX);
+	return wake(&h->nudge_seq, WAIT_NUDGE_WAKE_MAX);
 }
 
 void wait_wake_anonymous_first(struct seg_header *h)
