@@ -297,6 +297,7 @@ int main(void)
 	mdbus_pub_t *p;
 
 	tu_init("t_herd", 120);
+	tu_take_turn();
 	sh = tu_shared(sizeof(*sh));
 	cfg = tu_nudging(tu_config(128, 1024, 4, MDBUS_MODE_OVERWRITE));
 	for (unsigned k = 0; k < ROUNDS; k++)

@@ -143,6 +143,7 @@ static void repairs_race(void)
 int main(void)
 {
 	tu_init("t_nudge", 120);
+	tu_take_turn();
 	sh = tu_shared(sizeof(*sh));
 	never_gates();
 	repairs_race();

@@ -158,6 +158,7 @@ int main(void)
 	pid_t rpid, pid;
 
 	tu_init("t_requeue", 120);
+	tu_take_turn();
 	sh = tu_shared(sizeof(*sh));
 	cfg = tu_nudging(tu_config(64, 1024, 4, MDBUS_MODE_OVERWRITE));
 	p = tu_pub_open(CHANNEL, &cfg);

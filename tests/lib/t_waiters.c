@@ -471,6 +471,7 @@ int main(void)
 	pid_t first;
 
 	tu_init("t_waiters", 240);
+	tu_take_turn();
 	sh = tu_shared(sizeof *sh);
 	nudger_asleep();
 	nudger_killed();

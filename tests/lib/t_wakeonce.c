@@ -107,6 +107,7 @@ int main(void)
 	uint32_t once, twice;
 
 	tu_init("t_wakeonce", 120);
+	tu_take_turn();
 	sh = tu_shared(sizeof(*sh));
 	p = tu_pub_open(CHANNEL, &cfg);
 	h = tu_map_header_ro(CHANNEL);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -175,6 +176,34 @@ void tu_init(const char *name, unsigned timeout_s)
 	alarm(timeout_s);
 	tu_note("seed %llu (set TU_SEED to repeat), dir %s, timeout %u s",
 		(unsigned long long)rng_seed, test_dir, timeout_s);
+}
+
+/*
+ * The tests that park threads on a channel's futex words, requeue them or
+ * wake them in a loop (t_herd, t_requeue, t_fakewake), and those that
+ * time wake-ups (t_waiters, t_nudge, t_wakeonce), take turns: make check
+ * -j runs the others beside them, and each attack is the others' noise
+ * (two fresh-clone CI runs of 2026-12-07 ran t_herd and t_requeue side by
+ * side, and both found their readers late: 40 of 40 and 100 of 100,
+ * one by 3.7 s). An exclusive flock(2) of TURN_FILE in the working
+ * directory (the build's tests directory, ours), held until exit, by the
+ * children too (they share the open file); the watchdog stops while it
+ * waits. After tu_init().
+ */
+#define TURN_FILE ".wait-tests.turn"
+void tu_take_turn(void)
+{
+	int fd = open(TURN_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		      0600);
+
+	if (fd < 0)
+		tu_fail("open %s in the working directory: %s", TURN_FILE,
+			strerror(errno));
+	alarm(0); /* the wait for a turn is not the test's time */
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR)
+			tu_fail("flock %s: %s", TURN_FILE, strerror(errno));
+	alarm(watchdog_s);
 }
 
 const char *tu_dir(void)

@@ -70,6 +70,10 @@ void tu_check_eq_(const char *file, int line, const char *as, const char *bs,
  * failure) and exports it as $MDBUS_DIR. */
 void tu_init(const char *name, unsigned timeout_s);
 
+/* Waits for the other wait tests to end, and holds them off until exit
+ * (testutil.c: they disturb each other). */
+void tu_take_turn(void);
+
 /* The test's segment directory (valid after tu_init). */
 const char *tu_dir(void);
 
