@@ -310,6 +310,15 @@ int dir_watch_wait(int fd, uint64_t ns);
 /* Closes what dir_watch_open() returned (-1 is a no-op). */
 void dir_watch_close(int fd);
 
+/* seg_slot() in a ring of whole-page blocks (m->g.contiguous), the
+ * common case: the hot paths call it when they know (pub.c detour, sub.c
+ * slow). */
+static inline _Atomic uint64_t *seg_slot_pages(const struct seg_map *m,
+					       uint64_t n)
+{
+	return m->blocks + ((n & (m->g.capacity - 1)) << m->g.slot_shift);
+}
+
 /* The 64-bit words of the slot of message n. */
 static inline _Atomic uint64_t *seg_slot(const struct seg_map *m, uint64_t n)
 {
@@ -319,7 +328,7 @@ static inline _Atomic uint64_t *seg_slot(const struct seg_map *m, uint64_t n)
 	/* block_stride (page aligned) and slot_size (a power of two >= 64)
 	 * are whole words, so the slot is word aligned by construction */
 	if (MDBUS_LIKELY(m->g.contiguous)) /* blocks of whole pages: the common case */
-		return m->blocks + (slot << m->g.slot_shift);
+		return seg_slot_pages(m, n);
 	block = slot >> m->g.spb_shift;
 	in = slot & (m->g.slots_per_block - 1);
 	return m->blocks + block * (m->g.block_stride / sizeof(uint64_t)) +
@@ -647,7 +656,7 @@ long wait_wake_anonymous(struct seg_header *h);
  * first few sleepers (a bound: anyone who can read the data file may
  * park threads there), so that an anonymous reader's first message after
  * a pause does not wait for the nudger's wake-up; the nudger, kicked,
- * wakes them all. */
+ * wakes the others. */
 void wait_wake_anonymous_first(struct seg_header *h);
 
 /* The producer's wake of its idle nudger (the nudger's `kick`, a word in

@@ -447,7 +447,7 @@ MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
  * nudger, every sleeper. When the nudger sleeps, wakes the first few
  * anonymous sleepers (the bursty feed of mdbench's strategy section:
  * anonymous p50 8.6 us before the nudger's own wake-up came between,
- * 46.8 us with it), then kicks the nudger, which wakes them all. A count
+ * 46.8 us with it), then kicks the nudger, which wakes the others. A count
  * that FUTILE_WAKES wakes in a row found nobody behind gets repaired. */
 static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 				     uint32_t nudger)
@@ -679,7 +679,7 @@ MDBUS_INLINE int publish_one(struct mdbus_pub *p, uint16_t type,
 	 * write_ahead_from()'s without its check), a payload of
 	 * PUBLISH_FAST_MAX bytes at most */
 	if (fast) {
-		slot = p->m.blocks + ((n & (p->m.g.capacity - 1)) << p->m.g.slot_shift);
+		slot = seg_slot_pages(&p->m, n);
 		slot_begin(slot, n);
 	} else {
 		slot = begin(p, n);

@@ -1333,8 +1333,8 @@ MDBUS_INLINE int read_fast(mdbus_sub_t *s, void *buf, size_t len,
 			   atomic_load_explicit(s->own_state,
 						memory_order_acquire) != s->own_word))
 		return 1;
-	/* contiguous (slow clear): seg_slot()'s common case */
-	slot = s->m.blocks + ((pos & (s->m.g.capacity - 1)) << s->m.g.slot_shift);
+	/* contiguous (slow clear) */
+	slot = seg_slot_pages(&s->m, pos);
 	/* Pairs with the producer's release store of complete(pos). */
 	if (MDBUS_UNLIKELY(atomic_load_explicit(&slot[SLOT_W_STAMP],
 					       memory_order_acquire) !=
