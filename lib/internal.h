@@ -697,8 +697,8 @@ struct wait_state {
 	uint64_t spin_ns;  /* this wait's spin budget */
 	uint64_t start_ns; /* CLOCK_MONOTONIC at the wait's first step */
 	uint64_t end_ns;   /* at its last step: where it ended, near enough */
-	uint32_t armed_tag; /* the tag this handle last armed its entry with
-			       (wait.c arm()); 0: none yet */
+	uint64_t settle_until; /* sleeps end by then: its entry armed
+				  lately (wait.c arm()); 0: settled */
 	int missed;         /* a sleep ran to its end past a message nobody
 			       woke it for (wait.c sleep_on()) */
 	int suspect;        /* one seemed to, wake_seq then suspect_seq:

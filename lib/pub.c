@@ -622,7 +622,9 @@ MDBUS_INLINE int wake_check(struct mdbus_pub *p, uint64_t next)
 	uint64_t armed;
 
 	/* The load below stays after publish_count()'s store in the program:
-	 * an arming reader's membarrier() then orders them (wait.c arm()). */
+	 * one that came before an arming reader's bump is covered by that
+	 * reader's settle, its store seen after a short sleep (wait.c
+	 * arm()). */
 	atomic_signal_fence(memory_order_seq_cst);
 	/* Relaxed: only compared; recount() fences. */
 	armed = atomic_load_explicit(&p->m.tab->armed_seq, memory_order_relaxed);

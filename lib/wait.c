@@ -15,19 +15,25 @@
  * Arming: that exchange waits for the slot's stores, which a spinning
  * reader slows down by holding their lines, so the producer makes it only
  * while some reader may sleep. Before its first sleep a reader arms its
- * entry (arm()): sets `armed`, bumps the table's armed_seq, then calls
- * membarrier(MEMBARRIER_CMD_GLOBAL), which returns once every CPU passed a
- * full barrier (an RCU grace period: no inter-processor interrupt, so
- * readers of one channel never disturb the publishers of others; bench/
- * mdbench --only crosstalk). A producer without armed readers stores
- * write_num (release) and then loads armed_seq (relaxed, after a compiler
- * barrier): a publish whose load came before that barrier is visible to
- * the reader's look after the call; one whose load came after sees the
- * bump, recounts the flags and from then on exchanges (pub.c
- * publish_count()). This is liburcu's urcu-memb split: the fast side
- * pays a compiler barrier, the rare side a membarrier.
- * tests/model/wait.pml model-checks this argument (spin, x86-TSO store
- * buffer).
+ * entry (arm()): sets `armed` and bumps the table's armed_seq (seq_cst). A
+ * producer without armed readers stores write_num (release) and then
+ * loads armed_seq (relaxed, after a compiler barrier): a publish whose
+ * load came after the bump sees it, recounts the flags and from then on
+ * exchanges (pub.c publish_count()); one whose load came before may hold
+ * its write_num store in its store buffer still, so the reader's sleeps
+ * end within ARM_SETTLE_NS of the bump (the arm settles), by which time
+ * that store has long left the buffer (C11 7.17.3: "within a reasonable
+ * amount of time"; a context switch or a VM exit drains it too), and the
+ * look after such a sleep sees it. The fast side pays a compiler
+ * barrier, the rare side one short sleep. Arming called
+ * membarrier(MEMBARRIER_CMD_GLOBAL) before (liburcu's urcu-memb split),
+ * which waits for an RCU grace period: 6 to 18 ms here, and seconds
+ * under load (two fresh-clone CI runs whose builds ran beside the tests:
+ * readers stuck 0.8 and 3.7 s in their first sleep; a loop of the call
+ * beside a third: 25 calls over 150 ms in 17 minutes, the longest 5.9
+ * s), during which the reader answered no message, timeout or signal
+ * (tests/lib/t_arm.c, section 13). tests/model/wait.pml model-checks
+ * this argument (spin, x86-TSO store buffer).
  *
  * The futex is shared (not FUTEX_PRIVATE): waiters are other processes.
  *
@@ -60,7 +66,6 @@
 #include <stdint.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <linux/membarrier.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -75,7 +80,7 @@
 #define SPIN_GROW 2          /* adaptive: budget = this x the last short wait */
 #define SPIN_CHECK 4         /* adaptive: rounds between clock reads */
 #define WATCH_LOOKS 256      /* stamp loads per wait_watch() */
-#define ARM_SETTLE_NS 1000000ULL /* first sleep without membarrier(2) */
+#define ARM_SETTLE_NS 1000000ULL /* sleeps end by then after an arm */
 #define UNWOKEN_PAUSE_NS 1000000ULL /* after a wake nobody made for us:
 				       woken_for_nothing() */
 #define REQUEUED_HOLD_NS 10000000000ULL /* moved_off(): short sleeps for
@@ -440,39 +445,45 @@ static void announce_waiter(struct seg_table_header *t, const struct wait_for *w
 /*
  * Before a registered reader's first sleep: arms its entry so that the
  * producer makes every publish visible to the Dekker pair (see the top of
- * this file). Returns how long this sleep may last: ns, or ARM_SETTLE_NS
- * where membarrier(MEMBARRIER_CMD_GLOBAL) is refused (nohz_full, a
- * seccomp filter, a kernel before 4.3): a publish in flight when the bump
- * landed is then seen by the look after that short sleep, its store
- * having left the producer's store buffer long before (doc/protocol.md,
- * "Waiting").
+ * this file). Returns how long this sleep may last: ns, or less while the
+ * arm settles, until ARM_SETTLE_NS after the bump: a publish whose load
+ * of armed_seq came before the bump may still have its write_num store
+ * in the producer's store buffer, and the look after a sleep that ended
+ * by then sees it (doc/protocol.md, "Waiting"). Every sleep until then
+ * is capped, not the first alone: one cut short (a wake for an earlier
+ * message, or anyone's FUTEX_WAKE) would otherwise be followed by one of
+ * 100 ms before the store was seen.
  */
 static uint64_t arm(const struct seg_map *m, const struct wait_for *wf,
 		    uint64_t ns)
 {
-	int again;
+	struct wait_state *ws = wf->state;
+	uint64_t now, left;
 
 	/* Relaxed: only we store our tag; a reclaimer or a hostile writer
 	 * that changed it makes us arm again. */
-	if (!wf->armed ||
-	    atomic_load_explicit(wf->armed, memory_order_relaxed) == wf->waiting_tag)
+	if (wf->armed &&
+	    atomic_load_explicit(wf->armed, memory_order_relaxed) != wf->waiting_tag) {
+		atomic_store_explicit(wf->armed, wf->waiting_tag,
+				      memory_order_relaxed);
+		/* seq_cst, and release for the flag above: pairs with the
+		 * producer's acquire fence after it saw the count move (pub.c
+		 * recount()). */
+		atomic_fetch_add_explicit(&m->tab->armed_seq, 1,
+					  memory_order_seq_cst);
+		if (!ws)
+			return ns < ARM_SETTLE_NS ? ns : ARM_SETTLE_NS;
+		ws->settle_until = clock_mono_ns() + ARM_SETTLE_NS;
+	}
+	if (!ws || !ws->settle_until)
 		return ns;
-	atomic_store_explicit(wf->armed, wf->waiting_tag, memory_order_relaxed);
-	/* seq_cst, and release for the flag above: pairs with the producer's
-	 * acquire fence after it saw the count move (pub.c recount()). */
-	atomic_fetch_add_explicit(&m->tab->armed_seq, 1, memory_order_seq_cst);
-	/* Armed before with this tag: someone cleared our flag while the
-	 * entry stayed ours (only a writer of the table does; a claimant or
-	 * reclaimer takes the entry too). A membarrier() at each such
-	 * re-arm would cost every sleep a grace period (6 to 18 ms) for as
-	 * long as he clears it (7 ms at p50 measured): this sleep is capped
-	 * instead, as where the kernel refuses the call. */
-	again = wf->state && wf->state->armed_tag == wf->waiting_tag;
-	if (wf->state)
-		wf->state->armed_tag = wf->waiting_tag;
-	if (!again && syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
+	now = clock_mono_ns();
+	if (now >= ws->settle_until) {
+		ws->settle_until = 0;
 		return ns;
-	return ns < ARM_SETTLE_NS ? ns : ARM_SETTLE_NS;
+	}
+	left = ws->settle_until - now;
+	return ns < left ? ns : left;
 }
 
 /* Whether anything the reader waits for happened. Called after the
@@ -815,8 +826,8 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 	enum nap kind = NAP_LONG;
 	struct slept_on so = { .n = 0 };
 	uint32_t seq, nseq = 0;
-	uint64_t t0;
-	int r = 0, wary;
+	uint64_t t0, full = ns;
+	int r = 0, wary, settling;
 
 	if (ws && ws->suspect) {
 		/* Relaxed: a hint, as the loads that raised the suspicion. */
@@ -826,7 +837,8 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		ws->suspect = 0;
 	}
 	wary = ws && ws->missed;
-	ns = arm(m, wf, ns);
+	ns = arm(m, wf, full);
+	settling = ns < full; /* capped while the arm settles: not judged */
 	announce_waiter(m->tab, wf);
 	/* seq_cst, and acquire: pairs with the seq_cst bump in
 	 * wait_wake_counted() (a count after it sees the bump), and with the
@@ -845,7 +857,7 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 			slept_add(&so, &h->wake_seq, seq);
 			r = sleep_words(&h->wake_seq, seq, wf, ns);
 		}
-		if (ws && (!wary || kind != NAP_POLL) &&
+		if (ws && !settling && (!wary || kind != NAP_POLL) &&
 		    moved_off(r, clock_mono_ns() - t0, ns, &so))
 			ws->requeued_until = clock_mono_ns() + REQUEUED_HOLD_NS;
 		if (r == 1 && ws && !wary && passed_over(h, seq))

@@ -1,6 +1,6 @@
 /*
  * syscall_hook.h - for tests that define syscall() themselves, so that
- * libmdbus's futex and membarrier calls go through them (t_waiters,
+ * libmdbus's futex calls (and any membarrier() call) go through them (t_waiters,
  * t_arm). Such a program is linked dynamically with -ldl.
  */
 #ifndef SYSCALL_HOOK_H

@@ -54,8 +54,9 @@
 #define SKIP_EVERY 4096
 #define SKIP_AT 1000
 #define SKIP_N 5
-/* evict: the stall that evicts, longer than a reader's first sleep takes
- * to arm (membarrier(): an RCU grace period, up to 18 ms) */
+/* evict: the stall that evicts, longer than a reader's first sleeps take
+ * to settle once armed (1 ms; an RCU grace period before 0.2.3, up to 18
+ * ms measured) */
 #define STALL_MS 50
 
 enum how { H_READ, H_FD };

@@ -91,6 +91,10 @@ static uint32_t run(mdbus_pub_t *p, _Atomic uint32_t *word, int wakes)
 	atomic_store(&sh->pauses, UINT32_MAX);
 	pid = tu_spawn(reader, NULL);
 	tu_await(&sh->ready, 1, 30, "reader");
+	/* asleep past its arm's settle (wait.c arm()), whose sleeps of 1 ms
+	 * at most would end a run of wakes for nothing */
+	tu_await_state(pid, 'S', 30, "reader asleep");
+	tu_sleep_ms(5);
 	for (int i = 0; i < wakes; i++)
 		wake_once(word);
 	tu_sleep_ms(20); /* each judged for nothing before the message */

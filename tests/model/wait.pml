@@ -19,8 +19,21 @@
  * stops after any publish, so a wake-up lost for any message (not only
  * the last) ends the run with its reader asleep.
  *
+ * The arm's settle (lib/wait.c arm()): the reader's sleeps end within 1
+ * ms of its bump of armed_seq, by which time the stores in the producer's
+ * buffer at the bump have left it (the argument's one assumption about
+ * time): a sleep of the settle may end at its cap once the buffer was
+ * empty at some moment since the bump (drained[r]: later than the C
+ * argument needs, which is that the stores there at the bump left it),
+ * and the settle ends with such a sleep or at the next arm() after it
+ * could; a sleep begun after that may be long. Anyone's FUTEX_WAKE may
+ * cut a sleep of the settle short.
+ *
  * Mutants, one missing ingredient each (spin -DNAME): each must fail.
- *   NO_MEMBARRIER    the reader's arming skips membarrier(GLOBAL)
+ *   NO_SETTLE        the reader's arming is not followed by short sleeps
+ *                    (nor by the membarrier(GLOBAL) that did the job before)
+ *   SETTLE_FIRST     only the first sleep after the arm is short: one cut
+ *                    short ends the settle
  *   LOAD_FIRST       the producer loads armed_seq before its write_num store
  *   NO_FENCE         no full fence after armed_moved() turned may_sleep on
  *   CHECK_FIRST      the reader looks at write_num before announcing itself
@@ -30,8 +43,8 @@
  *   NO_RECOUNT_FENCE no fence after a recount() in advance() turned
  *                    may_sleep on: it does so only for a flag whose bump
  *                    came after this publish's load of armed_seq (or has
- *                    not come yet), so the arming reader's membarrier,
- *                    which follows the bump, covers this publish already.
+ *                    not come yet), so the arming reader's settle, which
+ *                    follows the bump, covers this publish already.
  */
 
 #ifndef N
@@ -49,6 +62,8 @@ byte armed_seq;      /* table: bumped after an armed flag was set or cleared */
 bool armed[R];       /* entries' armed flags */
 bool asleep[R];      /* reader r in FUTEX_WAIT on wake_seq */
 byte rpos[R];        /* reader r's position */
+bool settle[R];      /* reader r's arm settles: its sleeps are short */
+bool drained[R];     /* the buffer was empty at some moment since r's bump */
 
 chan sb = [2 * N] of { byte };   /* the producer's store buffer */
 
@@ -62,6 +77,10 @@ end:	do
 		if
 		:: e >= WN -> write_num = e - WN
 		:: else -> stamp[e] = 1
+		fi;
+		if
+		:: len(sb) == 0 -> drained[0] = settle[0]; drained[1] = settle[1]
+		:: else
 		fi;
 		e = 0
 	   }
@@ -168,13 +187,17 @@ inline sleep_on()
 	if
 	:: !armed[r] ->                      /* arm(): relaxed load of our flag */
 		armed[r] = 1;                    /* relaxed store */
-		armed_seq++;                     /* seq_cst fetch_add */
-#ifndef NO_MEMBARRIER
-		/* membarrier(MEMBARRIER_CMD_GLOBAL) returns once every CPU
-		 * passed a full barrier after the call began: the producer's
-		 * buffer was empty at some moment since. */
-		fence()
+		atomic {
+			armed_seq++;             /* seq_cst fetch_add */
+#ifndef NO_SETTLE
+			settle[r] = 1;           /* its sleeps end by the buffer's */
+			drained[r] = (len(sb) == 0)
 #endif
+		}
+	:: else
+	fi;
+	if                                   /* arm(): the settle's 1 ms over, */
+	:: settle[r] && drained[r] -> settle[r] = 0; drained[r] = 0  /* as soon as may be */
 	:: else
 	fi;
 #ifdef CHECK_FIRST
@@ -194,7 +217,19 @@ inline sleep_on()
 			:: else
 			fi
 		};
-end_asleep:	!asleep[r]
+		if
+		:: settle[r] ->                  /* capped: woken, cut short or its end */
+			if
+			:: !asleep[r]
+			:: asleep[r] = 0         /* anyone's FUTEX_WAKE */
+			:: drained[r] -> asleep[r] = 0; settle[r] = 0; drained[r] = 0
+			fi;
+#ifdef SETTLE_FIRST
+			settle[r] = 0; drained[r] = 0
+#endif
+		:: else ->
+end_asleep:		!asleep[r]
+		fi
 	fi;
 	waiters--;                           /* retire_waiter() */
 	seen = 0;

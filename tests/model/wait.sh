@@ -51,7 +51,7 @@ else
 	fail "the model does not verify"
 fi
 
-for m in NO_MEMBARRIER LOAD_FIRST NO_FENCE CHECK_FIRST PLAIN_STORE; do
+for m in NO_SETTLE SETTLE_FIRST LOAD_FIRST NO_FENCE CHECK_FIRST PLAIN_STORE; do
 	verify -O0 -D"$m" || { fail "mutant $m does not verify"; continue; }
 	if [ "$(errors)" = 1 ] && grep -q 'assertion violated.*asleep' out; then
 		echo "mutant $m: lost wake-up found ($(sed -n 's/.*(at depth \([0-9]*\)).*/depth \1/p' out))"
