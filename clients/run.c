@@ -418,6 +418,29 @@ static void warn_trust(const struct app *a, struct chan *c)
 		"--owner (or MDBUS_OWNER) to refuse anyone else's\n");
 }
 
+/* Registering again (rejoin()) found the consumer table full of live
+ * readers: anyone who may write the table can fill it so (libmdbus(3),
+ * "Permissions and security"), and a run that ended there would let him
+ * stop root's recorders and forwarders. Reads on without an entry, from
+ * where it stopped, as mdpub's archive does, and says so once. Returns
+ * the open's code. */
+static int rejoin_anonymous(struct chan *c, const struct mdbus_sub_config *cfg)
+{
+	struct mdbus_sub_config anon = *cfg;
+	int err;
+
+	anon.anonymous = 1;
+	anon.name = NULL;
+	err = mdbus_sub_open(&c->sub, c->name, &anon);
+	if (err)
+		return err;
+	fprintf(stderr, "mdsub: %s: consumer table full (all held by live "
+		"readers): reading on without an entry from seq %" PRIu64
+		"; a lossless publisher no longer waits for this reader\n",
+		c->name, c->rejoin_seq);
+	return 0;
+}
+
 /* Opens c with cfg. Returns 0; the library's code, c->sub NULL, for an
  * error that retry lets pass (the run goes on); or a negative code (the
  * run ends). */
@@ -430,6 +453,8 @@ static int open_chan(struct app *a, struct chan *c,
 		c->sub = NULL;
 		return err;
 	}
+	if (err == MDBUS_EFULL && c->rejoining)
+		err = rejoin_anonymous(c, cfg);
 	if (err == MDBUS_EFULL) {
 		char text[1024];
 
