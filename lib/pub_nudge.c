@@ -59,9 +59,8 @@
 				        200 ms, past a reader's longest
 				        sleep (wait.c SLEEP_MAX_NS), */
 #define SWEEP_CROWD_HOLD 10000000000ULL /* until 10 s after the last crowd */
-#define NUDGE_MORE_LOOKS 100   /* looks that may wake on after one that
-				  woke WAIT_NUDGE_WAKE_MAX (nudger()): a
-				  sleep's cap (wait.c SLEEP_MAX_NS) of them */
+#define NUDGE_MORE_LOOKS 3     /* looks that wake on after one that woke
+				  WAIT_NUDGE_WAKE_MAX (nudger()) */
 #define NUDGER_NAME "mdbus-nudge" /* in /proc/PID/task/TID/comm */
 
 struct pub_nudge {
@@ -140,18 +139,14 @@ static uint64_t sweep_when_due(struct pub_nudge *n)
  * A wake of nudge_seq wakes WAIT_NUDGE_WAKE_MAX sleepers at most: threads
  * anyone parks there cost this thread a wake-up each (an attack run:
  * 200 at 2000 msg/s, 20% of a CPU). When one woke that many, more may
- * sleep behind them, and the looks after it wake as many again each, a
- * message or not (`more`), while each wake woke that many, for
- * NUDGE_MORE_LOOKS looks at most: by then a sleeper not reached woke at
- * its cap. Parked threads woken go back to the end of the kernel's
- * queue, so a reader behind them comes to the front in turn, 32 places a
- * look; what they cost is 32 wake-ups a look, however many park, as
- * while messages flow (t_herd's nudge rounds: 64 parked, each wake at
- * most 32; before, 65 a message, and 1000 parked 1000). With 3 more
- * looks at most (d5ba921), readers past the 128th asleep, parked
- * threads or readers, waited for their cap: 200 anonymous readers at 5
- * msg/s, 150 of 8083 reads 50 ms or more late, the latest 142 ms (attack
- * run; t_herd's fifth round).
+ * sleep behind them, and the next NUDGE_MORE_LOOKS looks wake as many
+ * again each, a message or not (`more`): up to 128 anonymous sleepers
+ * within 4 looks of a message. Parked threads woken go back to the end
+ * of the kernel's queue, so a reader behind them comes to the front in
+ * turn; what they cost is 32 wake-ups a look and 128 a message at most,
+ * however many park (t_herd's nudge round: 64 parked, each wake at most
+ * 32; before, 65 a message, and 1000 parked 1000). With 8 more looks,
+ * 64 parked cost 288 a message at 50 a second.
  */
 static void *nudger(void *arg)
 {
