@@ -55,6 +55,7 @@ struct chan {
 	uint64_t rejoins;            /* entries taken away so far */
 	uint64_t rejoins_unsaid;     /* ... not said since the last line */
 	uint64_t rejoin_said_ns;     /* when the last was said */
+	int unregistered_said;       /* warn_unregistered() said it */
 	uint64_t loss_msgs, loss_gaps, loss_seq; /* not yet reported */
 	uint64_t loss_report_ns;
 };
@@ -441,6 +442,30 @@ static int rejoin_anonymous(struct chan *c, const struct mdbus_sub_config *cfg)
 	return 0;
 }
 
+/* A reader that asked for an entry and got none, the channel's files not
+ * writable to this user, on a lossless channel: its publisher does not
+ * wait for it, which is what the user may have counted on. Said on
+ * stderr once a channel (not after rejoin_anonymous(), which says so). */
+static void warn_unregistered(const struct app *a, struct chan *c,
+			      const struct mdbus_sub_config *cfg)
+{
+	struct mdbus_stats st;
+	int r;
+
+	if (cfg->anonymous || c->rejoining || c->unregistered_said ||
+	    mdbus_sub_registered(c->sub))
+		return;
+	/* MDBUS_ETABLE: *st filled all the same */
+	r = mdbus_channel_stats(c->name, a->o->sub.dir, &st, NULL, 0);
+	if ((r < 0 && r != MDBUS_ETABLE) || st.mode != MDBUS_MODE_LOSSLESS)
+		return;
+	c->unregistered_said = 1;
+	fprintf(stderr, "mdsub: %s: warning: reading without a consumer entry "
+		"(its consumer table is not writable to this user): the "
+		"lossless publisher does not wait for this reader, and what it "
+		"writes over first is counted lost\n", c->name);
+}
+
 /* Opens c with cfg. Returns 0; the library's code, c->sub NULL, for an
  * error that retry lets pass (the run goes on); or a negative code (the
  * run ends). */
@@ -466,6 +491,7 @@ static int open_chan(struct app *a, struct chan *c,
 	}
 	if (err)
 		return fail(a, c->name, "cannot subscribe", err);
+	warn_unregistered(a, c, cfg);
 	warn_trust(a, c);
 	mdbus_sub_pub_info(c->sub, &c->pub);
 	return grow_buffer(a, mdbus_sub_payload_max(c->sub));

@@ -574,6 +574,13 @@ int mdbus_sub_fd(mdbus_sub_t *sub);
  * started, or fell, behind the ring), 0 while it reads the ring. */
 int mdbus_sub_replaying(const mdbus_sub_t *sub);
 
+/* 1 when this reader took a consumer entry (at open or at the last
+ * mdbus_sub_reopen(); one evicted keeps it until it reopens or closes):
+ * a lossless publisher waits for it. 0 when it reads without one:
+ * anonymous by choice, or because the channel's files are not writable
+ * to it (struct mdbus_sub_config.anonymous). */
+int mdbus_sub_registered(const mdbus_sub_t *sub);
+
 /* A reader that read 16384 messages or more since it last waited (a
  * second round of a waiting read, 64 empty tries at one position, or any
  * empty try once it has mdbus_sub_fd()'s descriptor) looks at the write

@@ -643,6 +643,8 @@ public:
 	void hold_back(std::uint64_t distance) { mdbus_sub_set_hold_back(s_, distance); }
 	/* mdbus_sub_replaying(): reading the archive, not the ring. */
 	bool replaying() const { return mdbus_sub_replaying(s_) == 1; }
+	/* mdbus_sub_registered(): holds a consumer entry. */
+	bool registered() const { return mdbus_sub_registered(s_) == 1; }
 	bool caught_up() const { return mdbus_sub_caught_up(s_) == 1; }
 	std::uint64_t position() const { return mdbus_sub_position(s_); }
 	std::uint64_t lost() const { return mdbus_sub_lost(s_); }

@@ -1858,6 +1858,11 @@ MDBUS_EXPORT int mdbus_sub_replaying(const mdbus_sub_t *s)
 	return s->replaying;
 }
 
+MDBUS_EXPORT int mdbus_sub_registered(const mdbus_sub_t *s)
+{
+	return s->entry >= 0;
+}
+
 MDBUS_EXPORT int mdbus_sub_caught_up(const mdbus_sub_t *s)
 {
 	/* Acquire pairs with the producer's release store of write_num. */
