@@ -65,6 +65,7 @@ struct replay {
 	int warned;                /* a cut or corrupt record was logged */
 	struct log_limit jump_limit;
 	struct log_limit behind_limit;
+	struct log_limit back_limit;
 	uint64_t pass_records;     /* published in this pass */
 	uint64_t last_seq;
 	ev_tstamp base_wall;       /* when the pass's first record went out */
@@ -188,6 +189,16 @@ static void publish_record(struct replay *r)
 		r->base_ts = r->msg.ts_ns;
 	} else if (r->msg.seq > r->last_seq && r->msg.seq - r->last_seq > 1) {
 		channel_count_gap(r->base.ch, r->msg.seq - r->last_seq - 1);
+	} else if (r->msg.seq <= r->last_seq && !r->conf.keep_seq) {
+		/* out of order: a forged or spliced file, or one across a
+		 * replaced segment (its numbers start again): published as
+		 * read, as the file says (keep_seq refuses them: place()) */
+		log_limited(&r->back_limit, LOG_WARNING, "channel %s: %s: "
+			    "record of seq %llu after seq %llu: the recording's "
+			    "sequence goes back (mdsub --verify); published as "
+			    "read", name_of(r), r->conf.file,
+			    (unsigned long long)r->msg.seq,
+			    (unsigned long long)r->last_seq);
 	}
 	r->last_seq = r->msg.seq;
 	r->pass_records++;
@@ -303,6 +314,7 @@ static void replay_stop(struct source *src)
 	replay_halt(r);
 	log_limit_end(&r->jump_limit);
 	log_limit_end(&r->behind_limit);
+	log_limit_end(&r->back_limit);
 	mdbus_rec_close(r->rec);
 	free(r->payload);
 	free(r);
@@ -322,6 +334,8 @@ static int replay_start(struct source **out, const void *conf,
 		       "channel %s: timestamp jumps", name_of(r));
 	log_limit_init(&r->behind_limit, 10, LOG_WARNING,
 		       "channel %s: records behind the sequence", name_of(r));
+	log_limit_init(&r->back_limit, 10, LOG_WARNING,
+		       "channel %s: records going back", name_of(r));
 	ev_init(&r->pace_w, pace_cb);
 	ev_idle_init(&r->idle_w, idle_cb);
 	r->pace_w.data = r->idle_w.data = r;

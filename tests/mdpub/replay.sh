@@ -1,6 +1,6 @@
 #!/bin/sh
 # The replay source end to end: a hand-made recording (doc/protocol.md) with a
-# sequence gap and a cut last record; the recorded pace; huge records do not
+# sequence gap and a cut last record; one whose sequence goes back, logged; the recorded pace; huge records do not
 # hold up a stop; a timestamp jump of 2^63 ns waits max_wait, logged; bad
 # files refused with a clear reason and no segment left behind;
 # a looping replay into a small lossless ring read by a slow registered
@@ -41,6 +41,10 @@ replay_conf wrap "$WORK/wrap.rec" 0
 status 0 "$MDPUB" -c "$WORK/wrap.conf" 2>"$WORK/wrap.log"
 grep -q "channel wrap: in 8 out 8 malformed 0 gaps 4 (lost 18446744073709551615) " "$WORK/wrap.log" ||
 	fail "gap counters: $(grep 'channel wrap: in' "$WORK/wrap.log")"
+# the three times it goes back are published as read, each said (before:
+# nothing said; only mdsub --verify told)
+[ "$(grep -c "channel wrap: .*wrap.rec: record of seq 0 after seq $far: the recording's sequence goes back (mdsub --verify); published as read" "$WORK/wrap.log")" -eq 3 ] ||
+	fail "sequence going back: $(grep 'goes back' "$WORK/wrap.log")"
 
 # records of 1 MiB, looping at recorded pace: a stop (--duration) is not
 # held up by reading them (the loop gets back to its watchers every 8 MiB;
