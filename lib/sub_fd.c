@@ -241,6 +241,13 @@ int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
 	f->m = *m;
 	f->wf = *wf;
 	f->wf.state = &f->ws;
+	/* The handle and this helper share the entry's armed flag: one the
+	 * handle armed lately holds our tag, so the helper does not arm, and
+	 * takes over the end of the handle's settle instead (wait.c arm()):
+	 * else its first sleeps could last 100 ms while a publish from before
+	 * the bump is in flight (race review of b8ad355). */
+	if (wf->state && wf->state->settle_until > f->ws.settle_until)
+		f->ws.settle_until = wf->state->settle_until;
 	f->wf.bell = &f->bell;
 	f->seen = wf->pos;
 	/* what the archive announced but the reader has not read yet is

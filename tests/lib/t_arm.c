@@ -92,12 +92,21 @@
  *    sleep within 2 s. Before, arming called membarrier(GLOBAL) and the
  *    read waited the 5 s.
  * 14. The arm settles for all of its 1 ms: a fresh blocking handle's
- *    first sleep returns at once as if woken by anyone's FUTEX_WAKE (this
- *    program's futex_waitv()), and its next sleep is still due to end
- *    within 1 ms of the first's start. Else a publish whose load of
- *    armed_seq came before the bump, its store still in the producer's
- *    store buffer, would be missed for a 100 ms sleep. Before, with
- *    membarrier() refused, only the first sleep was capped.
+ *    first three waits return at once as if woken by anyone's FUTEX_WAKE
+ *    (this program's futex_waitv()), and every wait of it is still due
+ *    to end within 1 ms of the first's start. Else a publish whose load
+ *    of armed_seq came before the bump, its store still in the
+ *    producer's store buffer, would be missed for a 100 ms sleep.
+ *    Before, with membarrier() refused, only the first sleep was capped.
+ *    Section 7 checks every re-arm's first wait so too.
+ * 15. A handle that armed in a read, then takes mdbus_sub_fd(): the
+ *    helper thread, whose entry flag the handle set, does not arm, and
+ *    takes over the handle's settle: its first wait within it is due by
+ *    its end. Before (race review of b8ad355), the helper's own wait
+ *    state had no settle, and that wait was due 100 ms on.
+ * 16. A settle's sleep that ran to its timeout as the channel's word
+ *    moved (the test bumps it then) is not judged moved off: a read of
+ *    150 ms makes a few waits, not 1 ms naps (about 150).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -128,7 +137,9 @@
 #define TRIALS 300
 #define STALL_NS 5000000000ULL /* section 13: a grace period */
 #define SETTLE_NS 1000000ULL   /* section 14: wait.c ARM_SETTLE_NS */
-#define DUE_SLACK_NS 200000ULL /* section 14: two clock reads apart */
+#define DUE_SLACK_NS 200000ULL /* sections 7, 14, 15: two clock reads apart */
+#define UNJUDGED_WAITS_MAX 10  /* section 16: 2 or 3 expected; 1 ms naps
+				  make about 150 */
 #define LONG_CAPS_MAX 4 /* sections 8 and 10: sleeps capped (2 expected) */
 #define SLEPT_MAX 8 /* section 9: reads that slept 50 ms past their message
 		       (0 or 1 on a loaded machine; 16 and 17 before 3a9602c,
@@ -138,8 +149,14 @@ static _Atomic uint32_t *_Atomic stall_until; /* section 13: membarrier()
 						 waits for it to be set */
 static int fake_wakes;                /* section 14: waits answered "woken"
 					 at once */
-static uint64_t dues[4], starts[4];   /* section 14: the first waits' */
-static unsigned waits_seen;
+#define WAITS_KEPT 4
+static uint64_t dues[WAITS_KEPT], starts[WAITS_KEPT]; /* sections 7, 14,
+					 15: the first waits' */
+static _Atomic unsigned waits_seen;   /* waits made (any thread) */
+static _Atomic unsigned waits_kept;   /* ... of them in dues[] and starts[]:
+					 release after their stores */
+static _Atomic(_Atomic uint32_t *) bump_word; /* section 16: bumped when the
+					 first wait ends at its timeout */
 static _Atomic unsigned membarrier_global; /* MEMBARRIER_CMD_GLOBAL calls */
 static unsigned membarrier_other;     /* any other command */
 static uint64_t capped_at;            /* when a sleep that ran to its cap
@@ -186,9 +203,15 @@ long syscall(long number, ...)
 		     !atomic_load(stall_until) && tu_now_ns() - t0 < STALL_NS;)
 			tu_sleep_ms(1); /* a grace period */
 	}
-	if (hook_is_wait(number, a) && waits_seen < 4) {
-		starts[waits_seen] = tu_now_ns();
-		dues[waits_seen++] = sleep_due(number, a);
+	if (hook_is_wait(number, a)) {
+		unsigned i = atomic_fetch_add(&waits_seen, 1);
+
+		if (i < WAITS_KEPT) {
+			starts[i] = tu_now_ns();
+			dues[i] = sleep_due(number, a);
+			atomic_fetch_add_explicit(&waits_kept, 1,
+						  memory_order_release);
+		}
 	}
 	if (hook_is_wait(number, a) && fake_wakes > 0) {
 		fake_wakes--;
@@ -205,12 +228,43 @@ long syscall(long number, ...)
 		due = sleep_due(number, a);
 	}
 	r = hook_real(number, a);
+	if (due && r < 0 && errno == ETIMEDOUT && bump_word) {
+		/* section 16: the word moves just as the sleep ends */
+		atomic_fetch_add(bump_word, 1);
+		bump_word = NULL;
+		errno = ETIMEDOUT;
+	}
 	if (due && r < 0 && errno == ETIMEDOUT) {
 		capped_at = due;
 		if (long_caps && due - start >= 50000000)
 			atomic_fetch_add(long_caps, 1);
 	}
 	return r;
+}
+
+/* Forgets the waits kept (sections 7, 14, 15, 16). */
+static void waits_reset(void)
+{
+	atomic_store(&waits_seen, 0);
+	atomic_store(&waits_kept, 0);
+}
+
+/* Whether each kept wait that began within SETTLE_NS of the first's
+ * start was due to end by then (DUE_SLACK_NS: two clock reads apart):
+ * the first being a settle's, whose bump came before it, the settle
+ * covers every sleep of its 1 ms. Says the first that was not. */
+static int settle_kept(void)
+{
+	unsigned n = atomic_load_explicit(&waits_kept, memory_order_acquire);
+
+	for (unsigned i = 0; i < n && starts[i] < starts[0] + SETTLE_NS; i++)
+		if (dues[i] > starts[0] + SETTLE_NS + DUE_SLACK_NS) {
+			fprintf(stderr, "t_arm: wait %u of a settle was due to end "
+				"%.3f ms after its first began\n", i,
+				(double)(dues[i] - starts[0]) / 1e6);
+			return 0;
+		}
+	return 1;
 }
 
 struct shared {
@@ -481,10 +535,14 @@ static int cleared_reader(void *arg)
 	TU_CHECK(mine != NULL);
 	membarrier_global = 0;
 	for (uint32_t i = 1; i <= 5; i++) {
+		tu_sleep_ms(3); /* the last arm's settle over: this one's own */
 		atomic_store(&mine->armed, 0); /* the writer of the table */
 		capped_at = 0;
+		waits_reset();
 		atomic_store(&sh->ready, i);
 		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 10000000000LL), 0);
+		if (!settle_kept())
+			atomic_store(&sh->bad, 1); /* the re-arm did not settle */
 		if (capped_at && capped_at > atomic_load(&sh->published) &&
 		    capped_at - atomic_load(&sh->published) > 50000000)
 			atomic_fetch_add(&sh->lost, 1);
@@ -919,19 +977,14 @@ static int fresh_reader(void *arg)
 	unsigned char buf[64];
 	struct mdbus_msg m;
 
-	waits_seen = 0;
+	waits_reset();
 	fake_wakes = (int)(intptr_t)arg;
 	stall_until = &sh->done;
 	atomic_store(&sh->ready, 1);
 	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 10000000000LL), 0);
 	atomic_store(&sh->published, tu_now_ns()); /* read at */
-	atomic_store(&sh->bad, waits_seen >= 2 &&
-			       dues[1] > starts[0] + SETTLE_NS + DUE_SLACK_NS);
-	if (atomic_load(&sh->bad))
-		fprintf(stderr, "t_arm: a sleep after the settle's first was due "
-			"to end %.3f ms after the first began\n",
-			(double)(dues[1] - starts[0]) / 1e6);
-	atomic_store(&sh->bumped, waits_seen);
+	atomic_store(&sh->bad, !settle_kept());
+	atomic_store(&sh->bumped, atomic_load(&waits_seen));
 	atomic_fetch_add(&sh->lost, 1); /* read */
 	stall_until = NULL;
 	mdbus_sub_close(s);
@@ -975,19 +1028,122 @@ static void settle_all(mdbus_pub_t *p)
 	atomic_store(&sh->done, 1); /* no stall */
 	atomic_store(&sh->lost, 0);
 	atomic_store(&sh->bad, 0);
-	kid = tu_spawn(fresh_reader, (void *)(intptr_t)1);
+	kid = tu_spawn(fresh_reader, (void *)(intptr_t)3);
 	tu_await(&sh->ready, 1, 30, "fresh reader");
 	tu_sleep_ms(20); /* its waits made, the settle over */
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, "x", 1, 0), 0);
 	tu_wait_ok(kid, 30, "fresh reader");
-	if (atomic_load(&sh->bumped) < 2)
+	if (atomic_load(&sh->bumped) < WAITS_KEPT)
 		tu_fail("the fresh reader waited %u times before its message "
-			"(2 or more expected: one woken at once, then the settle's)",
-			(unsigned)atomic_load(&sh->bumped));
+			"(%d or more expected: three cut short at once, then the "
+			"settle's)", (unsigned)atomic_load(&sh->bumped), WAITS_KEPT);
 	if (atomic_load(&sh->bad))
 		tu_fail("a sleep of a settling arm, after one cut short, was due "
 			"past the settle's 1 ms");
-	tu_note("settle: the sleep after one cut short due within 1 ms of the first");
+	tu_note("settle: the sleeps after three cut short due within 1 ms of the first");
+}
+
+/* Section 15: a handle arms in a read that sleeps 200 us, then takes
+ * mdbus_sub_fd(): its helper's first wait, begun within the settle, is
+ * due by its end. Trials until one such wait was seen (the helper may
+ * start after the settle on a loaded machine: not judged). */
+static int fd_settle_reader(void *arg)
+{
+	unsigned judged = 0, trials;
+
+	(void)arg;
+	for (trials = 0; trials < 20 && !judged; trials++) {
+		mdbus_sub_t *s = blocking("fdsettle");
+		unsigned char buf[64];
+		struct mdbus_msg m;
+		uint64_t t_read, t_end, t0;
+		int fd;
+
+		t_read = tu_now_ns();
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 200000),
+			    -ETIMEDOUT); /* armed: the settle began */
+		t_end = tu_now_ns();
+		waits_reset();
+		fd = mdbus_sub_fd(s);
+		if (fd < 0)
+			tu_fail("mdbus_sub_fd: %s", mdbus_strerror(fd));
+		for (t0 = tu_now_ns(); atomic_load_explicit(&waits_kept,
+							    memory_order_acquire) < 1 &&
+		     tu_now_ns() - t0 < 1000000000ULL;)
+			tu_sleep_ms(0.05);
+		if (atomic_load_explicit(&waits_kept, memory_order_acquire) >= 1 &&
+		    starts[0] < t_read + SETTLE_NS) {
+			judged = 1;
+			if (dues[0] > t_end + SETTLE_NS + DUE_SLACK_NS) {
+				fprintf(stderr, "t_arm: the helper's first wait, "
+					"%.3f ms into the settle, was due %.3f ms "
+					"after the arming read ended\n",
+					(double)(starts[0] - t_read) / 1e6,
+					(double)(dues[0] - t_end) / 1e6);
+				atomic_store(&sh->bad, 1);
+			}
+		}
+		mdbus_sub_close(s);
+	}
+	atomic_store(&sh->waits, trials);
+	atomic_store(&sh->bumped, judged);
+	return 0;
+}
+
+static void fd_settle(void)
+{
+	atomic_store(&sh->bad, 0);
+	tu_wait_ok(tu_spawn(fd_settle_reader, NULL), 60, "fd settle reader");
+	if (!atomic_load(&sh->bumped))
+		tu_fail("the fd helper's first wait came after the settle in %u "
+			"trials: the section proves nothing",
+			(unsigned)atomic_load(&sh->waits));
+	if (atomic_load(&sh->bad))
+		tu_fail("mdbus_sub_fd()'s helper, started within its handle's "
+			"settle, slept past it");
+	tu_note("fd helper within the settle: its first wait due by the "
+		"settle's end (%u trials)", (unsigned)atomic_load(&sh->waits));
+}
+
+/* Section 16: a fresh blocking handle's read of 150 ms with nothing
+ * published, the channel's word bumped (a writer of the data file) just
+ * as its first sleep, the settle's, ends at its timeout: that sleep is
+ * not judged moved off, and the read sleeps on, a few waits in all. */
+static int settle_unjudged_reader(void *arg)
+{
+	mdbus_sub_t *s = blocking("unjudged");
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	size_t len;
+	struct seg_header *h = tu_map_file(tu_seg_path(CHANNEL), &len);
+
+	(void)arg;
+	waits_reset();
+	bump_word = &h->wake_seq;
+	TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof buf, &m, 150000000),
+		    -ETIMEDOUT);
+	atomic_store(&sh->waits, atomic_load(&waits_seen));
+	atomic_store(&sh->bumped, bump_word == NULL);
+	bump_word = NULL;
+	tu_unmap(h, len);
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void settle_unjudged(void)
+{
+	tu_wait_ok(tu_spawn(settle_unjudged_reader, NULL), 30,
+		   "unjudged reader");
+	if (!atomic_load(&sh->bumped))
+		tu_fail("no sleep of the reader ended at its timeout: the "
+			"section proves nothing");
+	if (atomic_load(&sh->waits) > UNJUDGED_WAITS_MAX)
+		tu_fail("a read of 150 ms made %u waits (at most %d): its "
+			"settle's sleep, ended as the word moved, was taken for "
+			"moved off (1 ms naps)", (unsigned)atomic_load(&sh->waits),
+			UNJUDGED_WAITS_MAX);
+	tu_note("a settle's sleep ended as the word moved: %u waits in a read "
+		"of 150 ms", (unsigned)atomic_load(&sh->waits));
 }
 
 int main(void)
@@ -1018,6 +1174,8 @@ int main(void)
 	late_bump();
 	stalled_grace(p);
 	settle_all(p);
+	fd_settle();
+	settle_unjudged();
 	TU_CHECK_EQ(membarrier_global + membarrier_other, 0); /* the publisher */
 	tu_unmap(tab, len);
 	mdbus_pub_close(p);
