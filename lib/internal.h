@@ -718,7 +718,8 @@ struct wait_for {
 	uint64_t pos;
 	struct wait_bell *bell;
 	uint32_t rings_seen;
-	struct wait_state *state;            /* the handle's or its fd helper's */
+	struct wait_state *state;            /* the handle's or its fd helper's:
+						never NULL */
 	int watch_pub_state;                 /* a change from pub_state wakes */
 	uint32_t pub_state;                  /* (the mdbus_sub_fd() helper) */
 	_Atomic uint32_t *waiting;           /* entry flag; NULL: no entry */

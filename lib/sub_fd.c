@@ -246,7 +246,7 @@ int sub_fd_start(struct sub_fd *f, const struct seg_map *m,
 	 * takes over the end of the handle's settle instead (wait.c arm()):
 	 * else its first sleeps could last 100 ms while a publish from before
 	 * the bump is in flight (race review of b8ad355). */
-	if (wf->state && wf->state->settle_until > f->ws.settle_until)
+	if (wf->state->settle_until > f->ws.settle_until)
 		f->ws.settle_until = wf->state->settle_until;
 	f->wf.bell = &f->bell;
 	f->seen = wf->pos;

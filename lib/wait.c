@@ -471,11 +471,9 @@ static uint64_t arm(const struct seg_map *m, const struct wait_for *wf,
 		 * recount()). */
 		atomic_fetch_add_explicit(&m->tab->armed_seq, 1,
 					  memory_order_seq_cst);
-		if (!ws)
-			return ns < ARM_SETTLE_NS ? ns : ARM_SETTLE_NS;
 		ws->settle_until = clock_mono_ns() + ARM_SETTLE_NS;
 	}
-	if (!ws || !ws->settle_until)
+	if (!ws->settle_until)
 		return ns;
 	now = clock_mono_ns();
 	if (now >= ws->settle_until) {
@@ -769,7 +767,7 @@ static int poll_sleep(const struct seg_map *m, const struct wait_for *wf,
 	t0 = clock_mono_ns();
 	r = sleep_words(&h->nudge_seq, nseq, wf, ns);
 	/* a nap of a reader nobody promises to wake is never judged */
-	if (wf->state && kind != NAP_POLL &&
+	if (kind != NAP_POLL &&
 	    moved_off(r, clock_mono_ns() - t0, ns, &so))
 		wf->state->requeued_until = clock_mono_ns() + REQUEUED_HOLD_NS;
 	return after_sleep(h, wf, r, &so, ns);
@@ -829,14 +827,14 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 	uint64_t t0, full = ns;
 	int r = 0, wary, settling;
 
-	if (ws && ws->suspect) {
+	if (ws->suspect) {
 		/* Relaxed: a hint, as the loads that raised the suspicion. */
 		ws->missed = atomic_load_explicit(&h->wake_seq,
 						  memory_order_relaxed) ==
 			     ws->suspect_seq;
 		ws->suspect = 0;
 	}
-	wary = ws && ws->missed;
+	wary = ws->missed;
 	ns = arm(m, wf, full);
 	settling = ns < full; /* capped while the arm settles: not judged */
 	announce_waiter(m->tab, wf);
@@ -857,10 +855,10 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 			slept_add(&so, &h->wake_seq, seq);
 			r = sleep_words(&h->wake_seq, seq, wf, ns);
 		}
-		if (ws && !settling && (!wary || kind != NAP_POLL) &&
+		if (!settling && (!wary || kind != NAP_POLL) &&
 		    moved_off(r, clock_mono_ns() - t0, ns, &so))
 			ws->requeued_until = clock_mono_ns() + REQUEUED_HOLD_NS;
-		if (r == 1 && ws && !wary && passed_over(h, seq))
+		if (r == 1 && !wary && passed_over(h, seq))
 			ws->missed = 1;
 		/* Relaxed: hints; the read that follows acquires. Not
 		 * "ran its whole length": anyone who maps the data file may
@@ -868,7 +866,7 @@ static int sleep_on(const struct seg_map *m, const struct wait_for *wf,
 		 * cut short before its end was never counted a miss. A
 		 * wake_seq that did not move says the producer did not wake
 		 * us: it bumps the word at each wake. */
-		if (r >= 0 && ws && !wary && ns >= WARY_NS &&
+		if (r >= 0 && !wary && ns >= WARY_NS &&
 		    clock_mono_ns() - t0 >= WARY_NS &&
 		    atomic_load_explicit(&h->write_num, memory_order_relaxed) > wf->pos &&
 		    atomic_load_explicit(&h->wake_seq, memory_order_relaxed) == seq &&
@@ -891,7 +889,7 @@ static int sleep_step(const struct seg_map *m, const struct wait_for *wf,
 
 	if (ns == 0)
 		return -ETIMEDOUT;
-	if (wf->state && wf->state->requeued_until && ns > POLL_NS &&
+	if (wf->state->requeued_until && ns > POLL_NS &&
 	    clock_mono_ns() < wf->state->requeued_until)
 		ns = POLL_NS; /* moved off the words lately: moved_off() */
 	r = wf->waiting ? sleep_on(m, wf, ns) : poll_sleep(m, wf, ns);
@@ -955,7 +953,7 @@ int wait_step(const struct seg_map *m, enum mdbus_wait strategy,
 {
 	if (wait_rang(wf))
 		return -EINTR;
-	if (strategy == MDBUS_WAIT_ADAPTIVE && wf->state)
+	if (strategy == MDBUS_WAIT_ADAPTIVE)
 		return adaptive_step(m, wf, round, deadline_ns);
 	if (strategy == MDBUS_WAIT_SPIN) {
 		/* every round: a round includes the reader's 256 looks at
