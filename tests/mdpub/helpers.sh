@@ -22,7 +22,8 @@ trap cleanup EXIT
 
 fail() {
 	echo "FAIL: $*" >&2
-	for f in "$WORK"/*.log; do
+	# *.nlog: nats-server's (tests/nats/helpers.sh nats_start)
+	for f in "$WORK"/*.log "$WORK"/*.nlog; do
 		[ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
 	done
 	exit 1
