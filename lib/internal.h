@@ -652,6 +652,12 @@ void wait_wake_all(struct seg_header *h);
 #define WAIT_NUDGE_WAKE_MAX 32
 long wait_wake_anonymous(struct seg_header *h);
 
+/* The nudger's wake beyond the first WAIT_NUDGE_WAKE_MAX: wakes up to
+ * `count` more sleepers of nudge_seq, without a bump (pub_nudge.c
+ * wake_look() rations them). Returns how many it woke, or a negative
+ * errno. */
+long wait_wake_anonymous_more(struct seg_header *h, int count);
+
 /* The producer's, when the nudger sleeps: bumps nudge_seq and wakes its
  * first few sleepers (a bound: anyone who can read the data file may
  * park threads there), so that an anonymous reader's first message after

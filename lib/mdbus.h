@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-#define MDBUS_VERSION "0.2.3"  /* package version; configure reads it here */
+#define MDBUS_VERSION "0.2.4"  /* package version; configure reads it here */
 #define MDBUS_LAYOUT_MAJOR 4   /* segment layout major: readers refuse others */
 #define MDBUS_LAYOUT_MINOR 1   /* segment layout minor: additions only */
 

@@ -6,8 +6,8 @@
  * sleep on the futex words instead of napping 1 ms at a time.
  *
  * While messages flow it ticks every NUDGE_NS: when write_num moved since
- * its last look it bumps nudge_seq and wakes the sleepers on it, 32 a
- * look at most (nudger() below; wait.c
+ * its last look it bumps nudge_seq and wakes the sleepers on it, 32 at
+ * once and then as many more as a ration allows (wake_look() below; wait.c
  * wait_wake_anonymous(): the anonymous ones, which sleep on it alone;
  * registered sleepers wait on wake_seq alone and never wake for a nudge,
  * unless a wake they missed made them wary, wait.c sleep_on()). A tick
@@ -59,8 +59,12 @@
 				        200 ms, past a reader's longest
 				        sleep (wait.c SLEEP_MAX_NS), */
 #define SWEEP_CROWD_HOLD 10000000000ULL /* until 10 s after the last crowd */
-#define NUDGE_MORE_LOOKS 3     /* looks that wake on after one that woke
-				  WAIT_NUDGE_WAKE_MAX (nudger()) */
+#define NUDGE_MORE_LOOKS 3     /* looks that wake on after one whose
+				  wakes left sleepers (nudger()) */
+#define NUDGE_DEEP_NS 50000ULL /* wake_look(): a wake-up past a look's
+				  first WAIT_NUDGE_WAKE_MAX costs this much
+				  of the ration, 20 000 a second, */
+#define NUDGE_DEEP_MAX 4096u   /* which holds this many at most */
 #define NUDGER_NAME "mdbus-nudge" /* in /proc/PID/task/TID/comm */
 
 struct pub_nudge {
@@ -75,6 +79,9 @@ struct pub_nudge {
 				    sweep's futex call reads the word */
 	uint64_t sweep_at;       /* CLOCK_MONOTONIC of the next sweep, */
 	uint64_t crowd_until;    /* and of the end of the crowd's gaps */
+	uint64_t ration_ns;      /* wake_look(): the ration, in
+				    NUDGE_DEEP_NS a wake-up, */
+	uint64_t ration_at;      /* as it was at this CLOCK_MONOTONIC */
 	pid_t pid;               /* the process the thread runs in */
 };
 
@@ -129,6 +136,54 @@ static uint64_t sweep_when_due(struct pub_nudge *n)
 	return 0;
 }
 
+/* How many wake-ups past a look's first the ration holds now: it fills
+ * at one every NUDGE_DEEP_NS, up to NUDGE_DEEP_MAX. */
+static int ration(struct pub_nudge *n)
+{
+	uint64_t now = clock_mono_ns(), full = NUDGE_DEEP_MAX * NUDGE_DEEP_NS;
+
+	n->ration_ns += now - n->ration_at < full ? now - n->ration_at : full;
+	if (n->ration_ns > full)
+		n->ration_ns = full;
+	n->ration_at = now;
+	return (int)(n->ration_ns / NUDGE_DEEP_NS);
+}
+
+/*
+ * A look's wakes of nudge_seq: bumped, its first WAIT_NUDGE_WAKE_MAX
+ * sleepers (wait_wake_anonymous()); when that woke as many, more may
+ * sleep behind them, and one more wake, without a bump, wakes as many
+ * as the ration holds (ration(): 20 000 a second, 4096 at once). A wake
+ * wakes the sleepers queued when the kernel takes the word's lock, so
+ * one that woke fewer than it asked for woke every sleeper: 300
+ * anonymous readers, or a reader behind 1000 threads parked there, are
+ * woken at every message while those cost less than the ration (t_herd
+ * rounds 5 and 6). Before, a look woke 32 and 3 more looks as many each
+ * (136 a message with the producer's 8): a reader behind more slept to
+ * its 100 ms cap while the word moved, was taken for moved off (wait.c
+ * moved_off()) and napped 1 ms at a time (an attack run: 200 anonymous
+ * readers at 5 msg/s, no attacker, 150 of 8083 reads 50 ms or more
+ * late). Threads anyone parks there cost this thread a wake-up each (an
+ * attack run: 200 at 2000 msg/s woken at every look, 20% of a CPU): the
+ * ration bounds them to 20 000 a second past the looks' first 32s.
+ * Returns 1 when sleepers may be left: a wake woke all it asked for.
+ */
+static int wake_look(struct pub_nudge *n)
+{
+	long woken = wait_wake_anonymous(n->m.hdr);
+	int more;
+
+	if (woken < WAIT_NUDGE_WAKE_MAX)
+		return 0;
+	more = ration(n);
+	if (more == 0)
+		return 1;
+	woken = wait_wake_anonymous_more(n->m.hdr, more);
+	if (woken > 0)
+		n->ration_ns -= (uint64_t)woken * NUDGE_DEEP_NS;
+	return woken >= more;
+}
+
 /*
  * `last` is the write count the sleepers were last woken for. After an
  * idle sleep it is still the count from before it: the producer kicked
@@ -136,17 +191,14 @@ static uint64_t sweep_when_due(struct pub_nudge *n)
  * down was woken for by nobody, so the first look after the sleep wakes
  * the anonymous sleepers, at once.
  *
- * A wake of nudge_seq wakes WAIT_NUDGE_WAKE_MAX sleepers at most: threads
- * anyone parks there cost this thread a wake-up each (an attack run:
- * 200 at 2000 msg/s, 20% of a CPU). When one woke that many, more may
- * sleep behind them, and the next NUDGE_MORE_LOOKS looks wake as many
- * again each, a message or not (`more`): up to 128 anonymous sleepers
- * within 4 looks of a message. Parked threads woken go back to the end
- * of the kernel's queue, so a reader behind them comes to the front in
- * turn; what they cost is 32 wake-ups a look and 128 a message at most,
- * however many park (t_herd's nudge round: 64 parked, each wake at most
- * 32; before, 65 a message, and 1000 parked 1000). With 8 more looks,
- * 64 parked cost 288 a message at 50 a second.
+ * A look wakes the sleepers of nudge_seq (wake_look()). When its wakes
+ * may have left some, the ration spent, the next NUDGE_MORE_LOOKS looks
+ * wake again each, a message or not (`more`): parked threads woken go
+ * back to the end of the kernel's queue, so a reader behind them comes
+ * to the front in turn; what they cost is then 32 wake-ups a look and
+ * 128 a message past the ration, however many park (t_herd round 4;
+ * before d5ba921, 1000 parked cost 1000 a look). With 8 more looks, 64
+ * parked cost 288 a message at 50 a second.
  */
 static void *nudger(void *arg)
 {
@@ -168,7 +220,7 @@ static void *nudger(void *arg)
 		if (w != last || more) {
 			more = w != last ? NUDGE_MORE_LOOKS : more - 1;
 			last = w;
-			if (wait_wake_anonymous(n->m.hdr) < WAIT_NUDGE_WAKE_MAX)
+			if (!wake_look(n))
 				more = 0;
 			wait_bell_sleep(&n->bell, 0, NUDGE_NS);
 			continue;
@@ -202,6 +254,8 @@ int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m)
 		return err_set(-ENOMEM, "out of memory");
 	n->m = *m;
 	n->start = write_count(n);
+	n->ration_ns = NUDGE_DEEP_MAX * NUDGE_DEEP_NS;
+	n->ration_at = clock_mono_ns();
 	r = helper_thread_start(&n->thread, nudger, n, NUDGER_NAME);
 	if (r < 0) {
 		free(n);

@@ -374,6 +374,14 @@ long wait_wake_anonymous(struct seg_header *h)
 	return wake(&h->nudge_seq, WAIT_NUDGE_WAKE_MAX);
 }
 
+long wait_wake_anonymous_more(struct seg_header *h, int count)
+{
+	/* No bump: it tells nothing new. A sleeper it wakes looks at
+	 * write_num itself (acquire), and one that slept on the word the
+	 * look's bump left finds it unchanged: a wake for nothing. */
+	return futex(&h->nudge_seq, FUTEX_WAKE, (uint32_t)count, NULL);
+}
+
 void wait_wake_anonymous_first(struct seg_header *h)
 {
 	(void)wake(&h->nudge_seq, WAKE_ANON_FIRST);

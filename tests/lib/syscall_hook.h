@@ -10,7 +10,9 @@
 #include <linux/futex.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <sys/syscall.h>
+#include <time.h>
 
 /* Takes the six arguments of the call after `number` into a[]. */
 #define HOOK_ARGS(number, a)                          \
@@ -36,6 +38,26 @@ static inline long hook_real(long number, const long *a)
 		atomic_store_explicit(&real, fn, memory_order_relaxed);
 	}
 	return fn(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* The time a futex sleep may last: FUTEX_WAIT's timeout is relative,
+ * futex_waitv(2)'s absolute (CLOCK_MONOTONIC); -1 for none or no sleep. */
+static inline int64_t hook_sleep_ns(long number, const long *a)
+{
+	const struct timespec *ts = (const struct timespec *)a[3];
+
+#ifdef SYS_futex_waitv
+	if (number == SYS_futex_waitv && ts) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		return (ts->tv_sec - now.tv_sec) * 1000000000LL +
+		       (ts->tv_nsec - now.tv_nsec);
+	}
+#endif
+	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT && ts)
+		return ts->tv_sec * 1000000000LL + ts->tv_nsec;
+	return -1;
 }
 
 /* A reader's sleep: FUTEX_WAIT, or futex_waitv(2) where the kernel has

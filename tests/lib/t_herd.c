@@ -38,13 +38,34 @@
  * turn's). Both readers get every message, in order.
  *
  * A fourth round parks 64 threads on nudge_seq, where anonymous readers
- * sleep and the nudger wakes them: each of its wakes woke every sleeper
- * (64 parked: 65 a look; an attack run's 200 at 2000 msg/s took 20% of
- * a CPU). Now a wake of that word wakes 32 at most (this process's
- * FUTEX_WAKEs of it, the nudger's and the producer's, seen by the hook),
- * and the looks after one that woke 32 wake on, so that the anonymous
- * reader behind the herd still gets every message.
+ * sleep and the nudger wakes them; the anonymous reader behind the herd
+ * gets every message. (Each wake of the nudger's woke every sleeper
+ * until d5ba921, then 32 at most; now it may wake more, rationed: round
+ * 6.)
+ *
+ * A fifth parks 300 there for good (no timeout: a thread whose sleeps
+ * ended on their own went to the back of the queue, behind the reader),
+ * more than twice the 136 that a message's wakes woke at most on
+ * 167e5ee (the producer's 8, then 4 looks of 32: the reader back in the
+ * queue after its read is out of their reach at the next message), and
+ * publishes 120 ms apart, longer than a sleep's 100 ms cap: the
+ * anonymous reader's sleep ran to its cap while the nudger woke others,
+ * it was taken for moved off (wait.c moved_off()) and napped 1 ms at a
+ * time from then on (2121, 2131 and 2120 naps in three runs; one read
+ * up to 100 ms late first, every 10 s). A look's wake that woke 32 is
+ * now followed by one that wakes as many more as the nudger's ration
+ * holds (pub_nudge.c wake_look()): no nap, at most ANON_NAPS_MAX (this
+ * program's syscall() sees them), and 3 of its reads ANON_LATE_NS or
+ * more late at most (a loaded machine's stall).
+ *
+ * A sixth parks 300 that go back to sleep at once when woken, and
+ * publishes 100 messages 2 ms apart: a nudger that woke them all at
+ * each look would wake about 27 000 past the looks' first 32s; the
+ * ration allows NUDGE_DEEP_MAX, and one more every NUDGE_DEEP_NS from
+ * the round's start (this process's FUTEX_WAKEs of nudge_seq that ask
+ * for more than 32, the nudger's, seen by the hook).
  */
+#include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -59,25 +80,36 @@
 
 #define CHANNEL "herd"
 #define HERD_MAX 64
+#define HERD_BIG 300         /* round 5: more than twice 4 looks of 32 */
+#define ANON_LATE_NS 40000000ULL /* round 5: an anonymous read this late */
+#define NAP_NS 1500000LL     /* round 5: a nap (wait.c POLL_NS, 1 ms) */
+#define ANON_NAPS_MAX 50     /* round 5: the anonymous reader's naps */
 #define WAKE_MAX 2 /* the counted reader, and one more */
 #define WAKE_FIRST_ANON 8    /* wait.c WAKE_ANON_FIRST: the producer's own
 				wake of nudge_seq while the nudger sleeps */
 #define NUDGE_WAKE_MAX 32    /* internal.h WAIT_NUDGE_WAKE_MAX */
+#define NUDGE_DEEP_MAX 4096  /* pub_nudge.c: the ration holds this many, */
+#define NUDGE_DEEP_NS 50000ULL /* and fills at one per this */
 #define SWEEP_GAP_MS 200     /* pub_nudge.c SWEEP_CROWD_GAP */
 
 /* A round: threads parked, messages, their gap, the registered reader's
  * reads allowed to come half a gap or more after their publish (-1: not
- * judged), whether the herd's wakes are bounded by the sweeps' gap, and
- * whether it parks on nudge_seq rather than wake_seq. Before: a fifth,
- * about half of 40; a third, about 17/18 of 90. */
+ * judged), whether the herd's wakes are bounded by the sweeps' gap,
+ * whether it parks on nudge_seq rather than wake_seq, and the anonymous
+ * reader's reads allowed to come ANON_LATE_NS or more after their
+ * publish (-1: not judged), and whether the nudger's wakes past a look's
+ * first are bounded by its ration. Before: a fifth, about half of 40; a
+ * third, about 17/18 of 90; 3, 9 to 13 of 20. */
 static const struct round {
 	unsigned herd, msgs, gap_ms;
-	int late_max, sweeps_bound, nudge;
+	int late_max, sweeps_bound, nudge, anon_late_max, ration_bound;
 } rounds[] = {
-	{ HERD_MAX, 40, 20, -1, 1, 0 },
-	{ 1, 40, 20, 40 / 5, 0, 0 },
-	{ 36, 90, 5, 90 / 3, 0, 0 },
-	{ HERD_MAX, 40, 20, -1, 0, 1 },
+	{ HERD_MAX, 40, 20, -1, 1, 0, -1, 0 },
+	{ 1, 40, 20, 40 / 5, 0, 0, -1, 0 },
+	{ 36, 90, 5, 90 / 3, 0, 0, -1, 0 },
+	{ HERD_MAX, 40, 20, -1, 0, 1, -1, 0 },
+	{ HERD_BIG, 20, 120, -1, 0, 1, 3, 0 }, /* parked for good: park() */
+	{ HERD_BIG, 100, 2, -1, 0, 1, -1, 1 },
 };
 #define PUB_NS_MAX 128 /* a round's messages at most */
 #define READ_WAIT_NS 30000000000LL /* a deadline, not a bound on latency */
@@ -90,6 +122,9 @@ struct shared {
 	_Atomic uint32_t ready;    /* readers open */
 	_Atomic uint32_t late;     /* the registered reader's reads half a
 				      gap or more after the publish */
+	_Atomic uint32_t anon_late; /* the anonymous reader's, ANON_LATE_NS
+				      or more after */
+	_Atomic uint32_t anon_naps; /* its sleeps of NAP_NS at most */
 	_Atomic uint64_t gap_ns;   /* the round's gap */
 	_Atomic uint64_t pub_ns[PUB_NS_MAX]; /* message first + i's
 				      publish, from the clock (monotonic) */
@@ -98,11 +133,16 @@ struct shared {
 
 static struct shared *sh;
 static struct seg_header *herd_hdr;
+static _Atomic unsigned herd_gone;  /* the herd's threads that went home */
 static _Thread_local int measuring; /* this thread publishes */
+static int counting_naps;           /* the anonymous reader's process */
 static _Atomic long wake_max;       /* the most a FUTEX_WAKE of it woke */
 static _Atomic long wake_calls;     /* and how many it made */
 static _Atomic long nudge_max;      /* the most a wake of nudge_seq woke, */
-static _Atomic long nudge_calls;    /* and how many this process made */
+static _Atomic long nudge_calls;    /* and how many this process made; */
+static _Atomic long deep_woken;     /* what those asking for more than 32
+				       woke, */
+static _Atomic long deep_calls;     /* and how many of them */
 
 /* Whether a futex call's word is a header's nudge_seq (the header is a
  * mapping's first page, and no other shared word of this process is at
@@ -116,8 +156,12 @@ static int is_nudge_seq(const long *a)
 long syscall(long number, ...)
 {
 	long a[6], r;
+	int64_t ns;
 
 	HOOK_ARGS(number, a);
+	ns = hook_sleep_ns(number, a);
+	if (counting_naps && ns >= 0 && ns <= NAP_NS)
+		atomic_fetch_add(&sh->anon_naps, 1);
 	r = hook_real(number, a);
 	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE &&
 	    measuring) {
@@ -130,8 +174,19 @@ long syscall(long number, ...)
 		atomic_fetch_add(&nudge_calls, 1);
 		if (r > atomic_load(&nudge_max))
 			atomic_store(&nudge_max, r);
+		if (a[2] > NUDGE_WAKE_MAX && r > 0) {
+			atomic_fetch_add(&deep_calls, 1);
+			atomic_fetch_add(&deep_woken, r);
+		}
 	}
 	return r;
+}
+
+/* Round `round`'s word: wake_seq or nudge_seq. */
+static _Atomic uint32_t *herd_word(unsigned round)
+{
+	return rounds[round - 1].nudge ? &herd_hdr->nudge_seq
+				       : &herd_hdr->wake_seq;
 }
 
 /* A parked thread: sleeps on its round's word (wake_seq, or nudge_seq)
@@ -139,17 +194,20 @@ long syscall(long number, ...)
 static void *park(void *arg)
 {
 	unsigned round = (unsigned)(uintptr_t)arg;
-	_Atomic uint32_t *word = rounds[round - 1].nudge ? &herd_hdr->nudge_seq
-							 : &herd_hdr->wake_seq;
+	_Atomic uint32_t *word = herd_word(round);
+	/* a sleep of 200 ms, or for good (round 5) */
+	int forever = rounds[round - 1].anon_late_max >= 0;
 
 	atomic_fetch_add(&sh->parked, 1);
 	while (atomic_load(&sh->stop) < round) {
 		uint32_t v = atomic_load(word);
 		struct timespec ts = { 0, 200000000 };
 
-		if (syscall(SYS_futex, word, FUTEX_WAIT, v, &ts, NULL, 0) == 0)
+		if (syscall(SYS_futex, word, FUTEX_WAIT, v,
+			    forever ? NULL : &ts, NULL, 0) == 0)
 			atomic_fetch_add(&sh->woken, 1);
 	}
+	atomic_fetch_add(&herd_gone, 1);
 	return NULL;
 }
 
@@ -161,7 +219,7 @@ static int herd(void *arg)
 {
 	unsigned round = (unsigned)(uintptr_t)arg;
 	unsigned n = rounds[round - 1].herd;
-	pthread_t t[HERD_MAX];
+	pthread_t t[HERD_BIG];
 
 	tu_await(&sh->open, round, 60, "the segment");
 	herd_hdr = tu_map_header_ro(CHANNEL);
@@ -169,6 +227,12 @@ static int herd(void *arg)
 		if (pthread_create(&t[i], NULL, park,
 				   (void *)(uintptr_t)round) != 0)
 			tu_fail("pthread_create");
+	tu_await(&sh->stop, round, 110, "the round's end");
+	while (atomic_load(&herd_gone) < n) { /* those parked for good */
+		syscall(SYS_futex, herd_word(round), FUTEX_WAKE, INT_MAX,
+			NULL, NULL, 0);
+		tu_sleep_ms(1);
+	}
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
 	return 0;
@@ -184,7 +248,9 @@ static int reader(void *arg)
 	unsigned char buf[64];
 	struct mdbus_msg m;
 	mdbus_sub_t *s;
+	uint64_t late;
 
+	counting_naps = anonymous;
 	s = anonymous ? tu_sub_open_anonymous(CHANNEL)
 		      : tu_sub_open(CHANNEL, NULL, MDBUS_START_LATEST, 0,
 				    MDBUS_WAIT_BLOCK);
@@ -194,11 +260,12 @@ static int reader(void *arg)
 					   READ_WAIT_NS), 0);
 		tu_check_next(&m, buf, i, 8, 64);
 		/* Relaxed: stored before the publish that the read acquired */
-		if (!anonymous &&
-		    tu_now_ns() - atomic_load_explicit(&sh->pub_ns[i - first],
-						       memory_order_relaxed) >=
-			    atomic_load(&sh->gap_ns) / 2)
+		late = tu_now_ns() - atomic_load_explicit(&sh->pub_ns[i - first],
+							  memory_order_relaxed);
+		if (!anonymous && late >= atomic_load(&sh->gap_ns) / 2)
 			atomic_fetch_add(&sh->late, 1);
+		if (anonymous && late >= ANON_LATE_NS)
+			atomic_fetch_add(&sh->anon_late, 1);
 	}
 	mdbus_sub_close(s);
 	return 0;
@@ -210,7 +277,7 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 {
 	const struct round *rd = &rounds[k - 1];
 	unsigned char buf[64];
-	uint64_t t0, sweeps, woken, bound;
+	uint64_t t0, sweeps, woken, bound, ration;
 	pid_t rpid[2];
 
 	if (rd->msgs > PUB_NS_MAX)
@@ -219,6 +286,8 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 	atomic_store(&sh->ready, 0);
 	atomic_store(&sh->parked, 0);
 	atomic_store(&sh->late, 0);
+	atomic_store(&sh->anon_late, 0);
+	atomic_store(&sh->anon_naps, 0);
 	atomic_store(&sh->gap_ns, rd->gap_ms * 1000000ULL);
 	atomic_store(&sh->woken, 0);
 	atomic_store(&sh->msgs, rd->msgs);
@@ -226,6 +295,8 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 	atomic_store(&wake_calls, 0);
 	atomic_store(&nudge_max, 0);
 	atomic_store(&nudge_calls, 0);
+	atomic_store(&deep_woken, 0);
+	atomic_store(&deep_calls, 0);
 	for (int r = 0; r < 2; r++)
 		rpid[r] = tu_spawn(reader,
 				   (void *)(uintptr_t)(first << 1 | (uint64_t)r));
@@ -251,16 +322,23 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 		tu_wait_ok(rpid[r], 60, r ? "anonymous reader"
 					  : "registered blocking reader");
 	woken = atomic_load(&sh->woken);
+	/* what the ration held at t0, and what it took in since */
+	ration = NUDGE_DEEP_MAX + (tu_now_ns() - t0) / NUDGE_DEEP_NS;
 	atomic_store(&sh->stop, k);
 	tu_wait_ok(hpid, 30, "herd");
 	tu_note("%u parked on %s, %u messages %u ms apart: %ld wakes while "
 		"publishing, each waking at most %ld; %ld wakes of nudge_seq, "
-		"each waking at most %ld; %u reads half a gap or more late; "
-		"the herd was woken %llu times", rd->herd,
+		"each waking at most %ld (%ld past a look's first 32 woke "
+		"%ld); %u reads half a gap or more late, "
+		"%u anonymous ones %llu ms or more (%u naps); the herd was "
+		"woken %llu times", rd->herd,
 		rd->nudge ? "nudge_seq" : "wake_seq", rd->msgs, rd->gap_ms,
 		atomic_load(&wake_calls), atomic_load(&wake_max),
 		atomic_load(&nudge_calls), atomic_load(&nudge_max),
-		atomic_load(&sh->late), (unsigned long long)woken);
+		atomic_load(&deep_calls), atomic_load(&deep_woken),
+		atomic_load(&sh->late), atomic_load(&sh->anon_late),
+		ANON_LATE_NS / 1000000ULL, atomic_load(&sh->anon_naps),
+		(unsigned long long)woken);
 	if (atomic_load(&wake_calls) == 0)
 		tu_fail("the publishing thread made no wake: the test proves "
 			"nothing");
@@ -271,15 +349,37 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 			atomic_load(&wake_max), WAKE_MAX, WAKE_FIRST_ANON);
 	if (rd->nudge && atomic_load(&nudge_calls) == 0)
 		tu_fail("no wake of nudge_seq: the round proves nothing");
-	if (rd->nudge && atomic_load(&nudge_max) > NUDGE_WAKE_MAX)
+	if (rd->nudge && atomic_load(&nudge_max) > NUDGE_DEEP_MAX)
 		tu_fail("%u parked on nudge_seq: a wake of it woke %ld threads "
 			"(at most %d)", rd->herd, atomic_load(&nudge_max),
-			NUDGE_WAKE_MAX);
+			NUDGE_DEEP_MAX);
+	if (rd->ration_bound && atomic_load(&deep_calls) == 0)
+		tu_fail("%u parked on nudge_seq: no wake past a look's first "
+			"32: the round proves nothing", rd->herd);
+	if (rd->ration_bound && (uint64_t)atomic_load(&deep_woken) > ration)
+		tu_fail("%u parked on nudge_seq: the nudger's wakes past a "
+			"look's first 32 woke %ld threads (its ration: %llu)",
+			rd->herd, atomic_load(&deep_woken),
+			(unsigned long long)ration);
 	if (rd->late_max >= 0 &&
 	    atomic_load(&sh->late) > (uint32_t)rd->late_max)
 		tu_fail("%u parked: %u reads half a gap or more late (at most "
 			"%d): wakes were passed over", rd->herd,
 			atomic_load(&sh->late), rd->late_max);
+	if (rd->anon_late_max >= 0 &&
+	    atomic_load(&sh->anon_late) > (uint32_t)rd->anon_late_max)
+		tu_fail("%u parked on nudge_seq: the anonymous reader read %u "
+			"messages %llu ms or more late (at most %d): the "
+			"nudger's wakes did not reach it", rd->herd,
+			atomic_load(&sh->anon_late), ANON_LATE_NS / 1000000ULL,
+			rd->anon_late_max);
+	if (rd->anon_late_max >= 0 &&
+	    atomic_load(&sh->anon_naps) > ANON_NAPS_MAX)
+		tu_fail("%u parked on nudge_seq: the anonymous reader napped "
+			"%u times (at most %d): a sleep of it ran to its cap, "
+			"the nudger's wakes past it, and it was taken for moved "
+			"off", rd->herd, atomic_load(&sh->anon_naps),
+			ANON_NAPS_MAX);
 	bound = 2 * rd->msgs + sweeps * rd->herd;
 	if (rd->sweeps_bound && woken > bound)
 		tu_fail("%u parked: woken %llu times (at most %llu: twice a "

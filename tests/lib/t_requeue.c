@@ -48,32 +48,12 @@ struct shared {
 static struct shared *sh;
 static _Atomic uint32_t long_sleeps; /* this process's */
 
-/* The time a futex sleep may last: FUTEX_WAIT's timeout is relative,
- * futex_waitv(2)'s absolute (CLOCK_MONOTONIC); -1 for none or no sleep. */
-static int64_t sleep_ns(long number, const long *a)
-{
-	const struct timespec *ts = (const struct timespec *)a[3];
-
-#ifdef SYS_futex_waitv
-	if (number == SYS_futex_waitv && ts) {
-		struct timespec now;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		return (ts->tv_sec - now.tv_sec) * 1000000000LL +
-		       (ts->tv_nsec - now.tv_nsec);
-	}
-#endif
-	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT && ts)
-		return ts->tv_sec * 1000000000LL + ts->tv_nsec;
-	return -1;
-}
-
 long syscall(long number, ...)
 {
 	long a[6];
 
 	HOOK_ARGS(number, a);
-	if (sleep_ns(number, a) > LONG_NS)
+	if (hook_sleep_ns(number, a) > LONG_NS)
 		atomic_fetch_add(&long_sleeps, 1);
 	return hook_real(number, a);
 }
