@@ -647,15 +647,16 @@ void wait_wake_all(struct seg_header *h);
  * it, the anonymous ones (registered sleepers do not, unless wary), the
  * first WAIT_NUDGE_WAKE_MAX in the kernel's queue at most: anyone who
  * may read the data file can park threads there, and each woken costs
- * the nudger's thread (pub_nudge.c). Returns how many it woke, or a
- * negative errno. */
+ * the nudger's thread (pub_nudge.c). Returns how many it woke, or -1
+ * (errno set: EINVAL when someone parked a FUTEX_WAIT_REQUEUE_PI waiter
+ * on the word). */
 #define WAIT_NUDGE_WAKE_MAX 32
 long wait_wake_anonymous(struct seg_header *h);
 
 /* The nudger's wake beyond the first WAIT_NUDGE_WAKE_MAX: wakes up to
  * `count` more sleepers of nudge_seq, without a bump (pub_nudge.c
- * wake_look() rations them). Returns how many it woke, or a negative
- * errno. */
+ * wake_look() rations them). Returns how many it woke, or -1 (errno
+ * set). */
 long wait_wake_anonymous_more(struct seg_header *h, int count);
 
 /* The producer's, when the nudger sleeps: bumps nudge_seq and wakes its

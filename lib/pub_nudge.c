@@ -61,9 +61,9 @@
 #define SWEEP_CROWD_HOLD 10000000000ULL /* until 10 s after the last crowd */
 #define NUDGE_MORE_LOOKS 3     /* looks that wake on after one whose
 				  wakes left sleepers (nudger()) */
-#define NUDGE_DEEP_NS 50000ULL /* wake_look(): a wake-up past a look's
+#define NUDGE_DEEP_NS 100000ULL /* wake_look(): a wake-up past a look's
 				  first WAIT_NUDGE_WAKE_MAX costs this much
-				  of the ration, 20 000 a second, */
+				  of the ration, 10 000 a second, */
 #define NUDGE_DEEP_MAX 4096u   /* which holds this many at most */
 #define NUDGER_NAME "mdbus-nudge" /* in /proc/PID/task/TID/comm */
 
@@ -153,7 +153,7 @@ static int ration(struct pub_nudge *n)
  * A look's wakes of nudge_seq: bumped, its first WAIT_NUDGE_WAKE_MAX
  * sleepers (wait_wake_anonymous()); when that woke as many, more may
  * sleep behind them, and one more wake, without a bump, wakes as many
- * as the ration holds (ration(): 20 000 a second, 4096 at once). A wake
+ * as the ration holds (ration(): 10 000 a second, 4096 at once). A wake
  * wakes the sleepers queued when the kernel takes the word's lock, so
  * one that woke fewer than it asked for woke every sleeper: 300
  * anonymous readers, or a reader behind 1000 threads parked there, are
@@ -165,7 +165,11 @@ static int ration(struct pub_nudge *n)
  * readers at 5 msg/s, no attacker, 150 of 8083 reads 50 ms or more
  * late). Threads anyone parks there cost this thread a wake-up each (an
  * attack run: 200 at 2000 msg/s woken at every look, 20% of a CPU): the
- * ration bounds them to 20 000 a second past the looks' first 32s.
+ * ration bounds them to 10 000 a second past the looks' first 32s (with
+ * 20 000, 3000 parked at 2000 msg/s took this thread 15% of a CPU,
+ * against 9% with none). A reader behind more than the wakes reach
+ * finds the word moved by several looks when its turn comes, and naps
+ * (wait.c passed_over_anonymous()).
  * Returns 1 when sleepers may be left: a wake woke all it asked for.
  */
 static int wake_look(struct pub_nudge *n)
@@ -268,7 +272,7 @@ int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m)
 	atomic_store_explicit(&h->nudge_pid, pid, memory_order_relaxed);
 	/* Release: a reader whose acquire load sees the promise sees
 	 * nudge_pid, and a write_num at least n->start: messages after that
-	 * the thread wakes for (wait.c nap_length()). */
+	 * the thread wakes for (wait.c nap_kind()). */
 	atomic_store_explicit(&h->nudge_ns, NUDGE_NS, memory_order_release);
 	*out = n;
 	return 0;

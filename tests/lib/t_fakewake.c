@@ -168,7 +168,6 @@ static int reader(void *arg)
 
 int main(void)
 {
-	struct mdbus_pub_config cfg;
 	unsigned char buf[8] = { 0 };
 	mdbus_pub_t *p;
 	pid_t wpid, pid;
@@ -176,8 +175,7 @@ int main(void)
 	tu_init("t_fakewake", 120);
 	tu_take_turn();
 	sh = tu_shared(sizeof(*sh));
-	cfg = tu_nudging(tu_config(64, 1024, 4, MDBUS_MODE_OVERWRITE));
-	p = tu_pub_open(CHANNEL, &cfg);
+	p = tu_pub_open_nudging(CHANNEL);
 	wpid = tu_spawn(waker, NULL);
 	tu_await(&sh->ready, 1, 30, "waker mapped the segment");
 	for (int k = BLOCKING; k <= SIGNALLED; k++) {

@@ -55,8 +55,9 @@
  * up to 100 ms late first, every 10 s). A look's wake that woke 32 is
  * now followed by one that wakes as many more as the nudger's ration
  * holds (pub_nudge.c wake_look()): no nap, at most ANON_NAPS_MAX (this
- * program's syscall() sees them), and 3 of its reads ANON_LATE_NS or
- * more late at most (a loaded machine's stall).
+ * program's syscall() sees them), and 5 of its reads ANON_LATE_NS or
+ * more late at most (a loaded machine's stall; the naps are what the
+ * old code fails).
  *
  * A sixth parks 300 that go back to sleep at once when woken, and
  * publishes 100 messages 2 ms apart: a nudger that woke them all at
@@ -64,7 +65,21 @@
  * ration allows NUDGE_DEEP_MAX, and one more every NUDGE_DEEP_NS from
  * the round's start (this process's FUTEX_WAKEs of nudge_seq that ask
  * for more than 32, the nudger's, seen by the hook).
+ *
+ * Last, passed_over(): behind more than the nudger's wakes reach, a
+ * reader's turn comes back once those woken ahead of it have gone back
+ * to sleep behind it, often within its sleep's cap, so that it is never
+ * found moved off (an attack run: 3000 threads parked at 2000 msg/s, an
+ * anonymous reader's p50 38 ms). Woken to find nudge_seq moved by 8 or
+ * more since it slept, it was passed over and naps 1 ms from then on
+ * (wait.c passed_over_anonymous()). The test bumps the word 8 times
+ * itself (it made the segment, and maps it writable), as 8 looks that
+ * passed over the anonymous reader would have, then publishes: the
+ * reader's next 200 ms without a message are naps, at least
+ * PASSED_NAPS_MIN of them (before: 1 or 2 sleeps), and after a message
+ * woken for at once, without the bumps, at most 2.
  */
+#include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -84,12 +99,14 @@
 #define ANON_LATE_NS 40000000ULL /* round 5: an anonymous read this late */
 #define NAP_NS 1500000LL     /* round 5: a nap (wait.c POLL_NS, 1 ms) */
 #define ANON_NAPS_MAX 50     /* round 5: the anonymous reader's naps */
+#define PASSED_NAPS_MIN 50   /* passed_over(): naps in 200 ms, at most 200 */
+#define PASSED_BUMPS 8       /* wait.c PASSED_OVER_BUMPS */
 #define WAKE_MAX 2 /* the counted reader, and one more */
 #define WAKE_FIRST_ANON 8    /* wait.c WAKE_ANON_FIRST: the producer's own
 				wake of nudge_seq while the nudger sleeps */
 #define NUDGE_WAKE_MAX 32    /* internal.h WAIT_NUDGE_WAKE_MAX */
 #define NUDGE_DEEP_MAX 4096  /* pub_nudge.c: the ration holds this many, */
-#define NUDGE_DEEP_NS 50000ULL /* and fills at one per this */
+#define NUDGE_DEEP_NS 100000ULL /* and fills at one per this */
 #define SWEEP_GAP_MS 200     /* pub_nudge.c SWEEP_CROWD_GAP */
 
 /* A round: threads parked, messages, their gap, the registered reader's
@@ -108,7 +125,7 @@ static const struct round {
 	{ 1, 40, 20, 40 / 5, 0, 0, -1, 0 },
 	{ 36, 90, 5, 90 / 3, 0, 0, -1, 0 },
 	{ HERD_MAX, 40, 20, -1, 0, 1, -1, 0 },
-	{ HERD_BIG, 20, 120, -1, 0, 1, 3, 0 }, /* parked for good: park() */
+	{ HERD_BIG, 20, 120, -1, 0, 1, 5, 0 }, /* parked for good: park() */
 	{ HERD_BIG, 100, 2, -1, 0, 1, -1, 1 },
 };
 #define PUB_NS_MAX 128 /* a round's messages at most */
@@ -129,6 +146,8 @@ struct shared {
 	_Atomic uint64_t pub_ns[PUB_NS_MAX]; /* message first + i's
 				      publish, from the clock (monotonic) */
 	_Atomic uint64_t woken;    /* wakes of herd threads */
+	_Atomic uint32_t step;     /* passed_over(): the reader's step */
+	_Atomic uint32_t naps[2];  /* its naps in 200 ms after each message */
 };
 
 static struct shared *sh;
@@ -388,6 +407,68 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 			(unsigned long long)sweeps);
 }
 
+/* passed_over()'s anonymous reader: after each of two messages, from
+ * `first` on, counts its naps in 200 ms without a message. */
+static int passed_reader(void *arg)
+{
+	uint64_t first = (uint64_t)(uintptr_t)arg;
+	unsigned char buf[64];
+	struct mdbus_msg m;
+	mdbus_sub_t *s;
+	uint32_t naps;
+
+	counting_naps = 1;
+	s = tu_sub_open_anonymous(CHANNEL);
+	atomic_store(&sh->step, 1);
+	for (unsigned k = 0; k < 2; k++) {
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m,
+					   READ_WAIT_NS), 0);
+		tu_check_next(&m, buf, first + k, 8, 64);
+		naps = atomic_load(&sh->anon_naps);
+		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m,
+					   200000000LL), -ETIMEDOUT);
+		atomic_store(&sh->naps[k], atomic_load(&sh->anon_naps) - naps);
+		atomic_store(&sh->step, 2 + k);
+	}
+	mdbus_sub_close(s);
+	return 0;
+}
+
+static void passed_over(mdbus_pub_t *p, uint64_t first)
+{
+	struct seg_header *h;
+	unsigned char buf[64];
+	size_t size;
+	pid_t pid;
+
+	atomic_store(&sh->step, 0);
+	atomic_store(&sh->anon_naps, 0);
+	pid = tu_spawn(passed_reader, (void *)(uintptr_t)first);
+	tu_await(&sh->step, 1, 60, "the anonymous reader open");
+	h = tu_map_file(tu_seg_path(CHANNEL), &size);
+	tu_sleep_ms(30); /* the reader asleep */
+	TU_CHECK_RC(tu_publish_seq(p, first, buf, 8, 64), 0);
+	tu_await(&sh->step, 2, 60, "the reader's first 200 ms");
+	tu_sleep_ms(30);
+	for (unsigned i = 0; i < PASSED_BUMPS; i++)
+		atomic_fetch_add(&h->nudge_seq, 1);
+	TU_CHECK_RC(tu_publish_seq(p, first + 1, buf, 8, 64), 0);
+	tu_wait_ok(pid, 60, "anonymous reader");
+	tu_unmap(h, size);
+	tu_note("an anonymous reader woken at once napped %u times in 200 ms; "
+		"woken after %d bumps of nudge_seq, %u times",
+		atomic_load(&sh->naps[0]), PASSED_BUMPS,
+		atomic_load(&sh->naps[1]));
+	if (atomic_load(&sh->naps[0]) > 2)
+		tu_fail("an anonymous reader woken at once napped %u times in "
+			"200 ms (at most 2)", atomic_load(&sh->naps[0]));
+	if (atomic_load(&sh->naps[1]) < PASSED_NAPS_MIN)
+		tu_fail("an anonymous reader passed over by %d looks napped %u "
+			"times in 200 ms (at least %d): it sleeps to its cap "
+			"and is woken when its turn comes back", PASSED_BUMPS,
+			atomic_load(&sh->naps[1]), PASSED_NAPS_MIN);
+}
+
 int main(void)
 {
 	enum { ROUNDS = sizeof(rounds) / sizeof(rounds[0]) };
@@ -407,6 +488,7 @@ int main(void)
 		round_run(p, k + 1, hpid[k], first);
 		first += rounds[k].msgs;
 	}
+	passed_over(p, first);
 	mdbus_pub_close(p);
 	tu_note("ok");
 	return 0;

@@ -17,7 +17,18 @@
  * few). Before, each sleep was a long one, one every 100 ms, and most
  * messages came late (how late is noted, not asserted: a loaded machine
  * is late too).
+ *
+ * Then the same three readers under another attack (race review of
+ * 1154fb0): a process of the reader's rights parks a thread on each word
+ * with FUTEX_WAIT_REQUEUE_PI (one process a word), and the kernel
+ * refuses every FUTEX_WAKE of a word with EINVAL at such a waiter, so
+ * that the sleepers queued behind it are never woken (this program's
+ * syscall() counts the publisher's refused wakes: some there must be).
+ * Nothing in user space removes that waiter; the readers' sleeps run
+ * to their end while the word moved, and they nap as moved off: the
+ * same bound of long sleeps.
  */
+#include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdio.h>
@@ -40,22 +51,30 @@
 #define READ_WAIT_NS 30000000000LL /* a deadline, not a bound on latency */
 
 struct shared {
-	_Atomic uint32_t stop;     /* the requeuer stops */
+	_Atomic uint32_t stop;     /* the requeuer stops (1), the parkers (2) */
 	_Atomic uint32_t ready;    /* 1: the requeuer runs; the reader's step */
 	_Atomic uint64_t moved;    /* sleepers the requeuer moved */
 };
 
 static struct shared *sh;
 static _Atomic uint32_t long_sleeps; /* this process's */
+static _Atomic uint32_t refused;     /* its FUTEX_WAKEs refused (EINVAL) */
 
 long syscall(long number, ...)
 {
-	long a[6];
+	long a[6], r;
+	int e;
 
 	HOOK_ARGS(number, a);
 	if (hook_sleep_ns(number, a) > LONG_NS)
 		atomic_fetch_add(&long_sleeps, 1);
-	return hook_real(number, a);
+	r = hook_real(number, a);
+	e = errno;
+	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE &&
+	    r == -1 && e == EINVAL)
+		atomic_fetch_add(&refused, 1);
+	errno = e;
+	return r;
 }
 
 enum reader_kind { BLOCKING, ADAPTIVE, ANONYMOUS };
@@ -86,6 +105,31 @@ static int requeuer(void *arg)
 				atomic_fetch_add(&sh->moved, (uint64_t)r);
 		}
 		usleep(100);
+	}
+	return 0;
+}
+
+/* Maps the segment read-only and parks on word `arg` (0 wake_seq, 1
+ * nudge_seq) with FUTEX_WAIT_REQUEUE_PI, 200 ms at a time, until told
+ * to stop. */
+static int pi_parker(void *arg)
+{
+	static uint32_t pi_word; /* the target a requeue would move us to */
+	struct seg_header *h = tu_map_header_ro(CHANNEL);
+	_Atomic uint32_t *w = arg ? &h->nudge_seq : &h->wake_seq;
+
+	atomic_fetch_add(&sh->ready, 1);
+	while (atomic_load_explicit(&sh->stop, memory_order_relaxed) < 2) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 200000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		syscall(SYS_futex, w, FUTEX_WAIT_REQUEUE_PI, atomic_load(w), &ts,
+			&pi_word, 0);
 	}
 	return 0;
 }
@@ -131,22 +175,17 @@ static int reader(void *arg)
 	return 0;
 }
 
-int main(void)
+/* The three readers one after the other, each while MSGS messages are
+ * published GAP_MS apart; each while the attack (pi: the parkers, else
+ * the requeuer) did something. */
+static void readers(mdbus_pub_t *p, int pi)
 {
-	struct mdbus_pub_config cfg;
-	mdbus_pub_t *p;
-	pid_t rpid, pid;
+	const char *attack = pi ? "FUTEX_WAIT_REQUEUE_PI waiters" : "a requeuer";
+	uint64_t did;
+	pid_t pid;
 
-	tu_init("t_requeue", 120);
-	tu_take_turn();
-	sh = tu_shared(sizeof(*sh));
-	cfg = tu_nudging(tu_config(64, 1024, 4, MDBUS_MODE_OVERWRITE));
-	p = tu_pub_open(CHANNEL, &cfg);
-	rpid = tu_spawn(requeuer, NULL);
-	tu_await(&sh->ready, 1, 30, "requeuer mapped the segment");
 	for (int k = BLOCKING; k <= ANONYMOUS; k++) {
-		uint64_t m0 = atomic_load(&sh->moved);
-
+		did = pi ? atomic_load(&refused) : atomic_load(&sh->moved);
 		atomic_store(&sh->ready, 1);
 		pid = tu_spawn(reader, (void *)(intptr_t)k);
 		tu_await(&sh->ready, 2, 60, kind_name[k]);
@@ -158,15 +197,40 @@ int main(void)
 			tu_sleep_ms(GAP_MS);
 		}
 		tu_wait_ok(pid, 60, kind_name[k]);
-		tu_note("%s: the requeuer moved %llu sleepers meanwhile",
-			kind_name[k],
-			(unsigned long long)(atomic_load(&sh->moved) - m0));
-		if (atomic_load(&sh->moved) == m0)
-			tu_fail("%s: the requeuer moved nobody: the test proves "
-				"nothing", kind_name[k]);
+		did = (pi ? atomic_load(&refused) : atomic_load(&sh->moved)) - did;
+		tu_note("%s under %s: %s %llu", kind_name[k], attack,
+			pi ? "the publisher's wakes refused" : "sleepers moved",
+			(unsigned long long)did);
+		if (did == 0)
+			tu_fail("%s under %s: the attack did nothing: the test "
+				"proves nothing", kind_name[k], attack);
 	}
+}
+
+int main(void)
+{
+	mdbus_pub_t *p;
+	pid_t rpid, ppid[2];
+
+	tu_init("t_requeue", 120);
+	tu_take_turn();
+	sh = tu_shared(sizeof(*sh));
+	p = tu_pub_open_nudging(CHANNEL);
+	rpid = tu_spawn(requeuer, NULL);
+	tu_await(&sh->ready, 1, 30, "requeuer mapped the segment");
+	readers(p, 0);
 	atomic_store(&sh->stop, 1);
 	tu_wait_ok(rpid, 30, "requeuer");
+
+	atomic_store(&sh->ready, 0);
+	for (int i = 0; i < 2; i++)
+		ppid[i] = tu_spawn(pi_parker, (void *)(intptr_t)i);
+	tu_await(&sh->ready, 2, 30, "parkers mapped the segment");
+	tu_sleep_ms(20); /* parked */
+	readers(p, 1);
+	atomic_store(&sh->stop, 2);
+	for (int i = 0; i < 2; i++)
+		tu_wait_ok(ppid[i], 30, "parker");
 	mdbus_pub_close(p);
 	tu_note("ok");
 	return 0;

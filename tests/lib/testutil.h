@@ -244,6 +244,16 @@ static inline mdbus_pub_t *tu_pub_open(const char *channel,
 	return p;
 }
 
+/* The wait tests' publisher: a nudging one of 4 blocks of 1024 64-byte
+ * slots, overwrite. */
+static inline mdbus_pub_t *tu_pub_open_nudging(const char *channel)
+{
+	struct mdbus_pub_config c = tu_nudging(tu_config(64, 1024, 4,
+							 MDBUS_MODE_OVERWRITE));
+
+	return tu_pub_open(channel, &c);
+}
+
 /* mdbus_sub_open() that fails the test on error. */
 static inline mdbus_sub_t *tu_sub_open(const char *channel, const char *name,
 				       enum mdbus_start start, uint64_t seq,
