@@ -597,12 +597,24 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
 long wait_wake_counted(const struct seg_map *m, uint32_t counted,
 		       int *crowded);
 
-/* The nudger's sweep, when the producer found a crowd: wakes every
- * sleeper of wake_seq without a bump, so that a counted reader whose
- * wake a thread parked ahead of it took wakes, on the nudger's thread
- * rather than the producer's. Returns what FUTEX_WAKE returned (the
- * sleepers woken). */
-long wait_sweep(struct seg_header *h);
+/* The most readers that can be counted asleep on the channel: two a
+ * consumer entry (a handle and its mdbus_sub_fd() helper), from the
+ * trusted data file's geometry. The count itself is in the table, which
+ * its writers may forge (an attack run: 0xFFFFFFFF and 10 000 parked
+ * threads had the publishing thread wake them all at each publish, 50%
+ * of a CPU, the channel at 22 msg/s of 200): the producer's wake takes
+ * it as this much at most. */
+static inline uint32_t wait_count_max(const struct seg_map *m)
+{
+	return 2 * m->g.max_consumers;
+}
+
+/* The nudger's sweep, when the producer found a crowd: wakes up to
+ * count sleepers of wake_seq without a bump, so that a counted reader
+ * whose wake a thread parked ahead of it took wakes, on the nudger's
+ * thread rather than the producer's (pub_nudge.c sweep() rations them).
+ * Returns what FUTEX_WAKE returned (the sleepers woken, or -1). */
+long wait_sweep(struct seg_header *h, int count);
 
 /* Adaptive readers, between two reads: watches message pos's slot
  * (slot_words words) for a while. Returns 1 as soon as it may be readable

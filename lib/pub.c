@@ -456,6 +456,8 @@ static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 	long woken;
 
 	if (counted) {
+		if (counted > wait_count_max(&p->m))
+			counted = wait_count_max(&p->m);
 		woken = wait_wake_counted(&p->m, p->nudge ? counted : UINT32_MAX,
 					  &crowded);
 		if (woken > 0)

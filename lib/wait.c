@@ -344,6 +344,8 @@ long wait_wake_counted(const struct seg_map *m, uint32_t counted,
 	atomic_fetch_add_explicit(&m->hdr->wake_seq, 1, memory_order_seq_cst);
 	again = waiters_count(atomic_load_explicit(&m->tab->waiters,
 						   memory_order_seq_cst));
+	if (again > wait_count_max(m))
+		again = wait_count_max(m);
 	if (again > counted)
 		counted = again;
 	if (counted >= INT_MAX) {
@@ -357,11 +359,11 @@ long wait_wake_counted(const struct seg_map *m, uint32_t counted,
 	return woken;
 }
 
-long wait_sweep(struct seg_header *h)
+long wait_sweep(struct seg_header *h, int count)
 {
 	/* no bump: a reader passed over still sleeps on a value the
 	 * counted wake moved, and wakes to find it moved */
-	return futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
+	return futex(&h->wake_seq, FUTEX_WAKE, (uint32_t)count, NULL);
 }
 
 void wait_wake_all(struct seg_header *h)

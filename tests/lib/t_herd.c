@@ -66,6 +66,17 @@
  * the round's start (this process's FUTEX_WAKEs of nudge_seq that ask
  * for more than 32, the nudger's, seen by the hook).
  *
+ * A seventh parks 300 on wake_seq while the test, which made the
+ * segment, stores a waiter count of 0xFFFFFFFF in the table before each
+ * publish, as any writer of the table may (an attack run: with 10 000
+ * parked, the publishing thread woke them all at each publish, 50% of a
+ * CPU, the channel at 22 msg/s of 200): the producer takes the count as
+ * two a consumer entry at most (wait.c wait_count_max()): no wake of the
+ * publishing thread wakes more than 2 * MAX_CONSUMERS + 1. And in every
+ * round no sweep of the nudger's asks for more than 32 and the ration's
+ * NUDGE_DEEP_MAX (before, every sleeper; the attack run's 15 000 parked
+ * on wake_seq cost the nudger 29-36% of a CPU).
+ *
  * Last, passed_over(): behind more than the nudger's wakes reach, a
  * reader's turn comes back once those woken ahead of it have gone back
  * to sleep behind it, often within its sleep's cap, so that it is never
@@ -105,6 +116,7 @@
 #define WAKE_FIRST_ANON 8    /* wait.c WAKE_ANON_FIRST: the producer's own
 				wake of nudge_seq while the nudger sleeps */
 #define NUDGE_WAKE_MAX 32    /* internal.h WAIT_NUDGE_WAKE_MAX */
+#define MAX_CONSUMERS 8      /* the channel's: round 7's bound */
 #define NUDGE_DEEP_MAX 4096  /* pub_nudge.c: the ration holds this many, */
 #define NUDGE_DEEP_NS 100000ULL /* and fills at one per this */
 #define SWEEP_GAP_MS 200     /* pub_nudge.c SWEEP_CROWD_GAP */
@@ -114,19 +126,21 @@
  * judged), whether the herd's wakes are bounded by the sweeps' gap,
  * whether it parks on nudge_seq rather than wake_seq, and the anonymous
  * reader's reads allowed to come ANON_LATE_NS or more after their
- * publish (-1: not judged), and whether the nudger's wakes past a look's
- * first are bounded by its ration. Before: a fifth, about half of 40; a
- * third, about 17/18 of 90; 3, 9 to 13 of 20. */
+ * publish (-1: not judged), whether the nudger's wakes past a look's
+ * first are bounded by its ration, and whether the waiter count is
+ * forged. Before: a fifth, about half of 40; a third, about 17/18 of 90;
+ * 3, 9 to 13 of 20. */
 static const struct round {
 	unsigned herd, msgs, gap_ms;
-	int late_max, sweeps_bound, nudge, anon_late_max, ration_bound;
+	int late_max, sweeps_bound, nudge, anon_late_max, ration_bound, forge;
 } rounds[] = {
-	{ HERD_MAX, 40, 20, -1, 1, 0, -1, 0 },
-	{ 1, 40, 20, 40 / 5, 0, 0, -1, 0 },
-	{ 36, 90, 5, 90 / 3, 0, 0, -1, 0 },
-	{ HERD_MAX, 40, 20, -1, 0, 1, -1, 0 },
-	{ HERD_BIG, 20, 120, -1, 0, 1, 5, 0 }, /* parked for good: park() */
-	{ HERD_BIG, 100, 2, -1, 0, 1, -1, 1 },
+	{ HERD_MAX, 40, 20, -1, 1, 0, -1, 0, 0 },
+	{ 1, 40, 20, 40 / 5, 0, 0, -1, 0, 0 },
+	{ 36, 90, 5, 90 / 3, 0, 0, -1, 0, 0 },
+	{ HERD_MAX, 40, 20, -1, 0, 1, -1, 0, 0 },
+	{ HERD_BIG, 20, 120, -1, 0, 1, 5, 0, 0 }, /* parked for good: park() */
+	{ HERD_BIG, 100, 2, -1, 0, 1, -1, 1, 0 },
+	{ HERD_BIG, 20, 5, -1, 0, 0, -1, 0, 1 },
 };
 #define PUB_NS_MAX 128 /* a round's messages at most */
 #define READ_WAIT_NS 30000000000LL /* a deadline, not a bound on latency */
@@ -161,7 +175,11 @@ static _Atomic long nudge_max;      /* the most a wake of nudge_seq woke, */
 static _Atomic long nudge_calls;    /* and how many this process made; */
 static _Atomic long deep_woken;     /* what those asking for more than 32
 				       woke, */
-static _Atomic long deep_calls;     /* and how many of them */
+static _Atomic long deep_calls;     /* and how many of them; */
+static _Atomic long sweep_ask;      /* the most a wake of wake_seq by
+				       another thread asked for, */
+static _Atomic long sweep_calls;    /* and how many, while */
+static _Atomic int round_on;        /* a round publishes */
 
 /* Whether a futex call's word is a header's nudge_seq (the header is a
  * mapping's first page, and no other shared word of this process is at
@@ -170,6 +188,13 @@ static int is_nudge_seq(const long *a)
 {
 	return !(a[1] & FUTEX_PRIVATE_FLAG) &&
 	       ((uintptr_t)a[0] & 4095) == offsetof(struct seg_header, nudge_seq);
+}
+
+/* And its wake_seq. */
+static int is_wake_seq(const long *a)
+{
+	return !(a[1] & FUTEX_PRIVATE_FLAG) &&
+	       ((uintptr_t)a[0] & 4095) == offsetof(struct seg_header, wake_seq);
 }
 
 long syscall(long number, ...)
@@ -198,7 +223,27 @@ long syscall(long number, ...)
 			atomic_fetch_add(&deep_woken, r);
 		}
 	}
+	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE &&
+	    is_wake_seq(a) && !measuring && atomic_load(&round_on)) {
+		atomic_fetch_add(&sweep_calls, 1);
+		if (a[2] > atomic_load(&sweep_ask))
+			atomic_store(&sweep_ask, a[2]);
+	}
 	return r;
+}
+
+/* Stores `count` as the table's waiter count, its change counter kept
+ * (round 7: as a writer of the table may). */
+static void forge_count(uint32_t count)
+{
+	static struct seg_table_header *t;
+	size_t size;
+	uint64_t w;
+
+	if (!t)
+		t = tu_map_file(tu_table_path(CHANNEL), &size);
+	w = atomic_load(&t->waiters);
+	atomic_store(&t->waiters, (w & ~(uint64_t)UINT32_MAX) | count);
 }
 
 /* Round `round`'s word: wake_seq or nudge_seq. */
@@ -316,6 +361,8 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 	atomic_store(&nudge_calls, 0);
 	atomic_store(&deep_woken, 0);
 	atomic_store(&deep_calls, 0);
+	atomic_store(&sweep_ask, 0);
+	atomic_store(&sweep_calls, 0);
 	for (int r = 0; r < 2; r++)
 		rpid[r] = tu_spawn(reader,
 				   (void *)(uintptr_t)(first << 1 | (uint64_t)r));
@@ -327,10 +374,13 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 	 * passed over would make it nap 1 ms (moved off), taking no wake */
 	tu_sleep_ms(30);
 	measuring = 1;
+	atomic_store(&round_on, 1);
 	t0 = tu_now_ns();
 	for (uint64_t i = first; i < first + rd->msgs; i++) {
 		atomic_store_explicit(&sh->pub_ns[i - first], tu_now_ns(),
 				      memory_order_relaxed);
+		if (rd->forge)
+			forge_count(UINT32_MAX);
 		TU_CHECK_RC(tu_publish_seq(p, i, buf, 8, 64), 0);
 		tu_sleep_ms(rd->gap_ms);
 	}
@@ -340,6 +390,9 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 	for (int r = 0; r < 2; r++)
 		tu_wait_ok(rpid[r], 60, r ? "anonymous reader"
 					  : "registered blocking reader");
+	atomic_store(&round_on, 0);
+	if (rd->forge)
+		forge_count(0);
 	woken = atomic_load(&sh->woken);
 	/* what the ration held at t0, and what it took in since */
 	ration = NUDGE_DEEP_MAX + (tu_now_ns() - t0) / NUDGE_DEEP_NS;
@@ -348,24 +401,33 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 	tu_note("%u parked on %s, %u messages %u ms apart: %ld wakes while "
 		"publishing, each waking at most %ld; %ld wakes of nudge_seq, "
 		"each waking at most %ld (%ld past a look's first 32 woke "
-		"%ld); %u reads half a gap or more late, "
+		"%ld; %ld sweeps, each asking at most %ld); %u reads half a "
+		"gap or more late, "
 		"%u anonymous ones %llu ms or more (%u naps); the herd was "
 		"woken %llu times", rd->herd,
 		rd->nudge ? "nudge_seq" : "wake_seq", rd->msgs, rd->gap_ms,
 		atomic_load(&wake_calls), atomic_load(&wake_max),
 		atomic_load(&nudge_calls), atomic_load(&nudge_max),
 		atomic_load(&deep_calls), atomic_load(&deep_woken),
+		atomic_load(&sweep_calls), atomic_load(&sweep_ask),
 		atomic_load(&sh->late), atomic_load(&sh->anon_late),
 		ANON_LATE_NS / 1000000ULL, atomic_load(&sh->anon_naps),
 		(unsigned long long)woken);
 	if (atomic_load(&wake_calls) == 0)
 		tu_fail("the publishing thread made no wake: the test proves "
 			"nothing");
-	if (atomic_load(&wake_max) > (rd->nudge ? WAKE_FIRST_ANON : WAKE_MAX))
+	if (atomic_load(&wake_max) > (rd->forge ? 2 * MAX_CONSUMERS + 1 :
+				      rd->nudge ? WAKE_FIRST_ANON : WAKE_MAX))
 		tu_fail("%u parked: a wake of the publishing thread woke %ld "
 			"threads (at most %d: the counted reader and one "
-			"more, or the nudger; on nudge_seq %d)", rd->herd,
-			atomic_load(&wake_max), WAKE_MAX, WAKE_FIRST_ANON);
+			"more, or the nudger; on nudge_seq %d; under a forged "
+			"count %d)", rd->herd, atomic_load(&wake_max), WAKE_MAX,
+			WAKE_FIRST_ANON, 2 * MAX_CONSUMERS + 1);
+	if (atomic_load(&sweep_ask) > NUDGE_WAKE_MAX + NUDGE_DEEP_MAX)
+		tu_fail("%u parked: a sweep of wake_seq asked for %ld threads "
+			"(at most %d: 32 and the ration)", rd->herd,
+			atomic_load(&sweep_ask),
+			NUDGE_WAKE_MAX + NUDGE_DEEP_MAX);
 	if (rd->nudge && atomic_load(&nudge_calls) == 0)
 		tu_fail("no wake of nudge_seq: the round proves nothing");
 	if (rd->nudge && atomic_load(&nudge_max) > NUDGE_DEEP_MAX)
@@ -481,6 +543,7 @@ int main(void)
 	tu_take_turn();
 	sh = tu_shared(sizeof(*sh));
 	cfg = tu_nudging(tu_config(128, 1024, 4, MDBUS_MODE_OVERWRITE));
+	cfg.max_consumers = MAX_CONSUMERS;
 	for (unsigned k = 0; k < ROUNDS; k++)
 		hpid[k] = tu_spawn(herd, (void *)(uintptr_t)(k + 1));
 	p = tu_pub_open(CHANNEL, &cfg);
