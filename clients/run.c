@@ -419,26 +419,41 @@ static void warn_trust(const struct app *a, struct chan *c)
 		"--owner (or MDBUS_OWNER) to refuse anyone else's\n");
 }
 
-/* Registering again (rejoin()) found the consumer table full of live
- * readers: anyone who may write the table can fill it so (libmdbus(3),
- * "Permissions and security"), and a run that ended there would let him
- * stop root's recorders and forwarders. Reads on without an entry, from
- * where it stopped, as mdpub's archive does, and says so once. Returns
- * the open's code. */
-static int rejoin_anonymous(struct chan *c, const struct mdbus_sub_config *cfg)
+/* Whether registering again may read on without an entry after `err`:
+ * a consumer table full of live readers, or one whose header is spoiled
+ * past the retries (MDBUS_ECORRUPT: open_error_passes() lets it pass
+ * until c->rejoin_end_ns), or otherwise refused. Anyone who may write
+ * the table can make any of them (libmdbus(3), "Permissions and
+ * security"), and a run that ended there would let him stop root's
+ * recorders and forwarders (attack runs: a full table, then a header
+ * whose max_consumers was stored wrong every 100 us, which the
+ * publisher mends at each heartbeat). */
+static int rejoin_refused(int err)
+{
+	return err == MDBUS_EFULL || err == MDBUS_ECORRUPT || err == MDBUS_ETABLE;
+}
+
+/* Registering again (rejoin()) was refused (rejoin_refused()): reads on
+ * without an entry, from where it stopped, as mdpub's archive does, and
+ * says so once. Returns 0, or the open's code (and `err` said). */
+static int rejoin_anonymous(struct chan *c, const struct mdbus_sub_config *cfg,
+			    int err)
 {
 	struct mdbus_sub_config anon = *cfg;
-	int err;
+	char why[512];
+	int r;
 
+	snprintf(why, sizeof why, "%s", mdbus_error_text(err));
 	anon.anonymous = 1;
 	anon.name = NULL;
-	err = mdbus_sub_open(&c->sub, c->name, &anon);
-	if (err)
+	r = mdbus_sub_open(&c->sub, c->name, &anon);
+	if (r)
 		return err;
-	fprintf(stderr, "mdsub: %s: consumer table full (all held by live "
-		"readers): reading on without an entry from seq %" PRIu64
+	fprintf(stderr, "mdsub: %s: cannot register again: ", c->name);
+	put_str(stderr, STR_TEXT, why, SIZE_MAX);
+	fprintf(stderr, ": reading on without an entry from seq %" PRIu64
 		"; a lossless publisher no longer waits for this reader\n",
-		c->name, c->rejoin_seq);
+		c->rejoin_seq);
 	return 0;
 }
 
@@ -478,8 +493,8 @@ static int open_chan(struct app *a, struct chan *c,
 		c->sub = NULL;
 		return err;
 	}
-	if (err == MDBUS_EFULL && c->rejoining)
-		err = rejoin_anonymous(c, cfg);
+	if (c->rejoining && rejoin_refused(err))
+		err = rejoin_anonymous(c, cfg, err);
 	if (err == MDBUS_EFULL) {
 		char text[1024];
 

@@ -5,10 +5,14 @@
 # reader whose entry is taken away while the table is full (anyone who
 # may write the table can do both) reads on without an entry, from where
 # it stopped, and says so: before, it exited 1 ("cannot subscribe"), and
-# a writer of the table could so stop root's recorders.
+# a writer of the table could so stop root's recorders. So does one whose
+# entry is taken away while the table's header is spoiled for longer than
+# the rejoin's 3 s of retries (attack run of 1154fb0: a max_consumers
+# stored wrong every 100 us; before, exit 1, "its consumer table does
+# not belong to its segment").
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
-printf '[global]\nstats_interval = 0\n[channel full]\nsource = synthetic\nrate = 100\nmax_consumers = 1\n[channel taken]\nsource = synthetic\nrate = 200\nmax_consumers = 2\n' \
+printf '[global]\nstats_interval = 0\n[channel full]\nsource = synthetic\nrate = 100\nmax_consumers = 1\n[channel taken]\nsource = synthetic\nrate = 200\nmax_consumers = 2\n[channel spoiled]\nsource = synthetic\nrate = 200\n' \
 	>"$WORK/full.conf"
 chmod 0644 "$WORK/full.conf"
 "$MDPUB" -c "$WORK/full.conf" --duration 120 2>"$WORK/pub.log" &
@@ -16,7 +20,8 @@ pub=$!
 "$MDSUB" --wait-for-channel -N first -q full 2>"$WORK/first.err" &
 first=$!
 holds=
-trap 'kill $pub $first $holds 2>/dev/null; rm -rf "$MDBUS_DIR" "$WORK"' EXIT
+victim=
+trap 'kill $pub $first $holds $victim 2>/dev/null; rm -rf "$MDBUS_DIR" "$WORK"' EXIT
 wait_registered full 1
 status 1 "$MDSUB" -n 1 full >/dev/null 2>"$WORK/full.err"
 grep -qx "mdsub: full: cannot subscribe: consumer table full (1 entries, all held by live readers): read without an entry (-a, --anonymous), or raise the publisher's max_consumers" \
@@ -44,11 +49,33 @@ kill -CONT $victim
 status 0 wait $victim
 grep -q "^mdsub: taken: consumer entry taken away .*; rejoining at seq [0-9]*$" "$WORK/victim.err" ||
 	fail "taken away: $(cat "$WORK/victim.err")"
-grep -qx "mdsub: taken: consumer table full (all held by live readers): reading on without an entry from seq [0-9]*; a lossless publisher no longer waits for this reader" \
+grep -qx "mdsub: taken: cannot register again: consumer table full (2 entries, all held by live readers): reading on without an entry from seq [0-9]*; a lossless publisher no longer waits for this reader" \
 	"$WORK/victim.err" || fail "table full on rejoining: $(cat "$WORK/victim.err")"
 [ "$(wc -l <"$WORK/victim.out")" -eq 400 ] ||
 	fail "the victim read $(wc -l <"$WORK/victim.out") messages, 400 expected"
 # every message once, in order, none lost
-awk 'NR > 1 && $2 != prev + 1 { bad++ } $6 != 0 { bad++ } { prev = $2 } END { exit bad > 0 }' \
-	"$WORK/victim.out" || fail "the victim's messages are not consecutive: $(head -n 3 "$WORK/victim.out")"
+consecutive() {
+	awk 'NR > 1 && $2 != prev + 1 { bad++ } $6 != 0 { bad++ } { prev = $2 } END { exit bad > 0 }' \
+		"$1" || fail "$1: the messages are not consecutive: $(head -n 3 "$1")"
+}
+consecutive "$WORK/victim.out"
+
+# the table's header spoiled for 5 s while the entry is taken away
+"$MDSUB" --wait-for-channel -N victim2 -o raw -n 1200 spoiled >"$WORK/victim2.out" 2>"$WORK/victim2.err" &
+victim=$!
+wait_registered spoiled 1
+kill -STOP $victim
+"$TOOL" evict spoiled victim2 1 >/dev/null
+"$TOOL" spoil spoiled 5 &
+spoiler=$!
+sleep 0.5
+kill -CONT $victim
+wait $spoiler
+status 0 wait $victim
+victim=
+grep -q "^mdsub: spoiled: cannot register again: .*: reading on without an entry from seq [0-9]*; a lossless publisher no longer waits for this reader$" \
+	"$WORK/victim2.err" || fail "spoiled table on rejoining: $(cat "$WORK/victim2.err")"
+[ "$(wc -l <"$WORK/victim2.out")" -eq 1200 ] ||
+	fail "the second victim read $(wc -l <"$WORK/victim2.out") messages, 1200 expected"
+consecutive "$WORK/victim2.out"
 exit 0

@@ -26,6 +26,8 @@
  *                             channel's table (cmd_crowd())
  *   evict CHANNEL NAME SEC    free NAME's consumer entry whenever it is
  *                             there, for SEC seconds (cmd_evict())
+ *   spoil CHANNEL SEC         the table header's max_consumers wrong for
+ *                             SEC seconds (cmd_spoil())
  *   recdump FILE              print a recording as `mdsub -o raw` would
  *   udprecv CHANNEL PORTFILE [GROUP]
  *                             receive MoldUDP64 packets on 127.0.0.1, or
@@ -470,28 +472,50 @@ static int cmd_crowd(char **argv)
 /* evict CHANNEL NAME SECONDS: for SECONDS, frees every ACTIVE entry named
  * NAME in CHANNEL's table as soon as it is there (a new generation), as
  * anyone who may write the table can; prints how many times. */
-static int cmd_evict(char **argv)
+/* The channel's consumer table, mapped writable, and its size; NULL
+ * said. */
+static void *table_map(const char *channel, size_t *size)
 {
 	char path[4096];
-	int fd = table_open(argv[0], path, sizeof path);
-	struct timespec now, end;
-	unsigned long freed = 0;
+	int fd = table_open(channel, path, sizeof path);
 	struct stat st;
-	struct seg_consumer *table;
 	void *t;
-	size_t i, n;
 
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < SEG_HEADER_SIZE)
-		return 1;
+		return NULL;
 	t = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (t == MAP_FAILED) {
 		perror(path);
-		return 1;
+		return NULL;
 	}
+	*size = (size_t)st.st_size;
+	return t;
+}
+
+/* Whether CLOCK_MONOTONIC is still before *end. */
+static int before(const struct timespec *end)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec < end->tv_sec ||
+	       (now.tv_sec == end->tv_sec && now.tv_nsec < end->tv_nsec);
+}
+
+static int cmd_evict(char **argv)
+{
+	struct timespec end;
+	unsigned long freed = 0;
+	struct seg_consumer *table;
+	size_t i, n, size;
+	void *t = table_map(argv[0], &size);
+
+	if (!t)
+		return 1;
 	/* the entries start SEG_HEADER_SIZE (a page) into the mapping */
 	table = (void *)((char *)t + SEG_HEADER_SIZE);
-	n = ((size_t)st.st_size - SEG_HEADER_SIZE) / sizeof(*table);
+	n = (size - SEG_HEADER_SIZE) / sizeof(*table);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += atoi(argv[2]);
 	do {
@@ -506,10 +530,33 @@ static int cmd_evict(char **argv)
 				freed++;
 		}
 		usleep(200); /* leave the CPUs to those it evicts */
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (now.tv_sec < end.tv_sec ||
-		 (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec));
+	} while (before(&end));
 	printf("%lu\n", freed);
+	return 0;
+}
+
+/* Spoils the table's header for SEC seconds: its max_consumers one more
+ * than the data file's, stored again every 100 us (the publisher mends
+ * it at each heartbeat), as anyone who may write the table can; then
+ * puts it back. */
+static int cmd_spoil(char **argv)
+{
+	struct seg_table_header *h;
+	struct timespec end;
+	size_t size;
+	uint32_t was;
+
+	h = table_map(argv[0], &size);
+	if (!h)
+		return 1;
+	was = atomic_load(&h->max_consumers);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += atoi(argv[1]);
+	do {
+		atomic_store(&h->max_consumers, was + 1);
+		usleep(100);
+	} while (before(&end));
+	atomic_store(&h->max_consumers, was);
 	return 0;
 }
 
@@ -679,11 +726,13 @@ int main(int argc, char **argv)
 		return cmd_crowd(argv + 2);
 	if (strcmp(cmd, "evict") == 0 && argc == 5)
 		return cmd_evict(argv + 2);
+	if (strcmp(cmd, "spoil") == 0 && argc == 4)
+		return cmd_spoil(argv + 2);
 	if (strcmp(cmd, "recdump") == 0 && argc == 3)
 		return cmd_recdump(argv[2]);
 	if (strcmp(cmd, "udprecv") == 0 && (argc == 4 || argc == 5))
 		return cmd_udprecv(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
-	fputs("usage: testtool pub|json|jget|hold|poke|crowd|evict|recdump|udprecv ...\n",
+	fputs("usage: testtool pub|json|jget|hold|poke|crowd|evict|spoil|recdump|udprecv ...\n",
 	      stderr);
 	return 2;
 }
