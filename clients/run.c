@@ -33,6 +33,9 @@
 			    * entry at will */
 #define REJOIN_RETRY_NS (3 * NS_PER_SEC) /* a cut consumer table is back on
 				      * the publisher's next heartbeat */
+#define REGISTER_AGAIN_NS NS_PER_SEC /* read on without an entry: first
+				      * try to register again, */
+#define REGISTER_AGAIN_MAX_NS (64 * NS_PER_SEC) /* doubling up to this */
 
 struct chan {
 	const char *name;
@@ -56,6 +59,10 @@ struct chan {
 	uint64_t rejoins_unsaid;     /* ... not said since the last line */
 	uint64_t rejoin_said_ns;     /* when the last was said */
 	int unregistered_said;       /* warn_unregistered() said it */
+	uint64_t register_at;        /* read on without an entry after a
+				      * rejoin: try to register again then
+				      * (0: not so), */
+	uint64_t register_gap;       /* and this long after a failed try */
 	uint64_t loss_msgs, loss_gaps, loss_seq; /* not yet reported */
 	uint64_t loss_report_ns;
 };
@@ -452,9 +459,52 @@ static int rejoin_anonymous(struct chan *c, const struct mdbus_sub_config *cfg,
 	fprintf(stderr, "mdsub: %s: cannot register again: ", c->name);
 	put_str(stderr, STR_TEXT, why, SIZE_MAX);
 	fprintf(stderr, ": reading on without an entry from seq %" PRIu64
-		"; a lossless publisher no longer waits for this reader\n",
-		c->rejoin_seq);
+		"; a lossless publisher no longer waits for this reader "
+		"(trying to register again)\n", c->rejoin_seq);
+	c->register_gap = REGISTER_AGAIN_NS;
+	c->register_at = now_monotonic() + c->register_gap;
 	return 0;
+}
+
+/*
+ * Read on without an entry since a rejoin (rejoin_anonymous()): once the
+ * table has a free entry, registers again at the reader's position and
+ * goes on with that handle, as mdpub's archive does (attack run of
+ * 1154fb0: a table filled for 1 s left a lossless recorder without its
+ * entry for good). A try waits up to a second when every entry is being
+ * claimed (a writer of the table can fake that), so the tries are
+ * REGISTER_AGAIN_NS apart, doubling after each that failed up to
+ * REGISTER_AGAIN_MAX_NS.
+ */
+static void register_again(struct app *a, struct chan *c, uint64_t now)
+{
+	struct mdbus_sub_config cfg = a->o->sub;
+	struct mdbus_stats st;
+	mdbus_sub_t *sub;
+	uint64_t pos;
+
+	if (!c->register_at || now < c->register_at || !c->sub)
+		return;
+	c->register_gap = c->register_gap * 2 < REGISTER_AGAIN_MAX_NS ?
+			  c->register_gap * 2 : REGISTER_AGAIN_MAX_NS;
+	c->register_at = now + c->register_gap;
+	if (mdbus_channel_stats(c->name, cfg.dir, &st, NULL, 0) != 0 ||
+	    st.consumers >= st.max_consumers)
+		return;
+	pos = mdbus_sub_position(c->sub);
+	cfg.start = MDBUS_START_SEQ;
+	cfg.start_seq = pos;
+	if (mdbus_sub_open(&sub, c->name, &cfg) != 0)
+		return;
+	if (!mdbus_sub_registered(sub)) {
+		mdbus_sub_close(sub);
+		return;
+	}
+	mdbus_sub_close(c->sub);
+	c->sub = sub;
+	c->register_at = 0;
+	fprintf(stderr, "mdsub: %s: registered again at seq %" PRIu64 "\n",
+		c->name, pos);
 }
 
 /* A reader that asked for an entry and got none, the channel's files not
@@ -882,6 +932,7 @@ static int pub_tick(struct app *a, uint64_t now)
 
 		if (now - a->ch[i].loss_report_ns >= LOSS_REPORT_NS)
 			report_loss(&a->ch[i], now);
+		register_again(a, &a->ch[i], now);
 		rc = check_pub(a, &a->ch[i]);
 		if (rc < 0)
 			return rc;

@@ -9,7 +9,9 @@
 # entry is taken away while the table's header is spoiled for longer than
 # the rejoin's 3 s of retries (attack run of 1154fb0: a max_consumers
 # stored wrong every 100 us; before, exit 1, "its consumer table does
-# not belong to its segment").
+# not belong to its segment"). Once the table has a free entry again it
+# registers again at its position (before, it read on without an entry
+# for good).
 . "${top_srcdir:-.}/tests/mdsub/helpers.sh"
 
 printf '[global]\nstats_interval = 0\n[channel full]\nsource = synthetic\nrate = 100\nmax_consumers = 1\n[channel taken]\nsource = synthetic\nrate = 200\nmax_consumers = 2\n[channel spoiled]\nsource = synthetic\nrate = 200\n' \
@@ -49,7 +51,7 @@ kill -CONT $victim
 status 0 wait $victim
 grep -q "^mdsub: taken: consumer entry taken away .*; rejoining at seq [0-9]*$" "$WORK/victim.err" ||
 	fail "taken away: $(cat "$WORK/victim.err")"
-grep -qx "mdsub: taken: cannot register again: consumer table full (2 entries, all held by live readers): reading on without an entry from seq [0-9]*; a lossless publisher no longer waits for this reader" \
+grep -qx "mdsub: taken: cannot register again: consumer table full (2 entries, all held by live readers): reading on without an entry from seq [0-9]*; a lossless publisher no longer waits for this reader (trying to register again)" \
 	"$WORK/victim.err" || fail "table full on rejoining: $(cat "$WORK/victim.err")"
 [ "$(wc -l <"$WORK/victim.out")" -eq 400 ] ||
 	fail "the victim read $(wc -l <"$WORK/victim.out") messages, 400 expected"
@@ -61,7 +63,7 @@ consecutive() {
 consecutive "$WORK/victim.out"
 
 # the table's header spoiled for 5 s while the entry is taken away
-"$MDSUB" --wait-for-channel -N victim2 -o raw -n 1200 spoiled >"$WORK/victim2.out" 2>"$WORK/victim2.err" &
+"$MDSUB" --wait-for-channel -N victim2 -o raw -n 2400 spoiled >"$WORK/victim2.out" 2>"$WORK/victim2.err" &
 victim=$!
 wait_registered spoiled 1
 kill -STOP $victim
@@ -71,11 +73,13 @@ spoiler=$!
 sleep 0.5
 kill -CONT $victim
 wait $spoiler
+wait_for grep -q "^mdsub: spoiled: registered again at seq [0-9]*$" "$WORK/victim2.err"
+wait_registered spoiled 1
 status 0 wait $victim
 victim=
-grep -q "^mdsub: spoiled: cannot register again: .*: reading on without an entry from seq [0-9]*; a lossless publisher no longer waits for this reader$" \
+grep -q "^mdsub: spoiled: cannot register again: .*: reading on without an entry from seq [0-9]*; a lossless publisher no longer waits for this reader (trying to register again)$" \
 	"$WORK/victim2.err" || fail "spoiled table on rejoining: $(cat "$WORK/victim2.err")"
-[ "$(wc -l <"$WORK/victim2.out")" -eq 1200 ] ||
-	fail "the second victim read $(wc -l <"$WORK/victim2.out") messages, 1200 expected"
+[ "$(wc -l <"$WORK/victim2.out")" -eq 2400 ] ||
+	fail "the second victim read $(wc -l <"$WORK/victim2.out") messages, 2400 expected"
 consecutive "$WORK/victim2.out"
 exit 0
