@@ -552,6 +552,16 @@ static MDBUS_NOINLINE int advance_slow(struct mdbus_pub *p, uint64_t armed)
 						     memory_order_seq_cst));
 	nudger = atomic_load_explicit(&p->m.hdr->nudge_waiting,
 				      memory_order_seq_cst);
+	/* Taken down by the first publish that saw it (relaxed: the load
+	 * above is the Dekker pair's; only this thread and the nudger store
+	 * it), so that a burst after a pause bumps nudge_seq and kicks once,
+	 * not at every publish until the nudger ran: 8 bumps in a burst made
+	 * an anonymous reader woken by the first one look passed over and nap
+	 * 1 ms for 10 s (wait.c passed_over_anonymous(); race review of
+	 * a99937d: 50 readers, bursts of 16, 41% of a CPU idle). */
+	if (nudger)
+		nudger = atomic_exchange_explicit(&p->m.hdr->nudge_waiting, 0,
+						  memory_order_relaxed);
 	if (counted || nudger)
 		wake_sleepers(p, counted, nudger);
 	return 0;

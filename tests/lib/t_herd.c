@@ -112,6 +112,7 @@
 #define ANON_NAPS_MAX 50     /* round 5: the anonymous reader's naps */
 #define PASSED_NAPS_MIN 50   /* passed_over(): naps in 200 ms, at most 200 */
 #define PASSED_BUMPS 8       /* wait.c PASSED_OVER_BUMPS */
+#define BURST 16             /* passed_over(): a burst after a pause */
 #define WAKE_MAX 2 /* the counted reader, and one more */
 #define WAKE_FIRST_ANON 8    /* wait.c WAKE_ANON_FIRST: the producer's own
 				wake of nudge_seq while the nudger sleeps */
@@ -161,7 +162,7 @@ struct shared {
 				      publish, from the clock (monotonic) */
 	_Atomic uint64_t woken;    /* wakes of herd threads */
 	_Atomic uint32_t step;     /* passed_over(): the reader's step */
-	_Atomic uint32_t naps[2];  /* its naps in 200 ms after each message */
+	_Atomic uint32_t naps[3];  /* its naps in 200 ms after each phase */
 };
 
 static struct shared *sh;
@@ -469,11 +470,13 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 			(unsigned long long)sweeps);
 }
 
-/* passed_over()'s anonymous reader: after each of two messages, from
- * `first` on, counts its naps in 200 ms without a message. */
+/* passed_over()'s anonymous reader: after each phase's messages (one, a
+ * burst of BURST, one), from `first` on, counts its naps in 200 ms
+ * without a message. */
 static int passed_reader(void *arg)
 {
-	uint64_t first = (uint64_t)(uintptr_t)arg;
+	static const unsigned msgs[3] = { 1, BURST, 1 };
+	uint64_t next = (uint64_t)(uintptr_t)arg;
 	unsigned char buf[64];
 	struct mdbus_msg m;
 	mdbus_sub_t *s;
@@ -482,10 +485,12 @@ static int passed_reader(void *arg)
 	counting_naps = 1;
 	s = tu_sub_open_anonymous(CHANNEL);
 	atomic_store(&sh->step, 1);
-	for (unsigned k = 0; k < 2; k++) {
-		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m,
-					   READ_WAIT_NS), 0);
-		tu_check_next(&m, buf, first + k, 8, 64);
+	for (unsigned k = 0; k < 3; k++) {
+		for (unsigned i = 0; i < msgs[k]; i++, next++) {
+			TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m,
+						   READ_WAIT_NS), 0);
+			tu_check_next(&m, buf, next, 8, 64);
+		}
 		naps = atomic_load(&sh->anon_naps);
 		TU_CHECK_RC(mdbus_sub_read(s, buf, sizeof(buf), &m,
 					   200000000LL), -ETIMEDOUT);
@@ -509,26 +514,34 @@ static void passed_over(mdbus_pub_t *p, uint64_t first)
 	tu_await(&sh->step, 1, 60, "the anonymous reader open");
 	h = tu_map_file(tu_seg_path(CHANNEL), &size);
 	tu_sleep_ms(30); /* the reader asleep */
-	TU_CHECK_RC(tu_publish_seq(p, first, buf, 8, 64), 0);
+	TU_CHECK_RC(tu_publish_seq(p, first++, buf, 8, 64), 0);
 	tu_await(&sh->step, 2, 60, "the reader's first 200 ms");
+	tu_sleep_ms(30);
+	for (unsigned i = 0; i < BURST; i++)
+		TU_CHECK_RC(tu_publish_seq(p, first++, buf, 8, 64), 0);
+	tu_await(&sh->step, 3, 60, "the reader's 200 ms after the burst");
 	tu_sleep_ms(30);
 	for (unsigned i = 0; i < PASSED_BUMPS; i++)
 		atomic_fetch_add(&h->nudge_seq, 1);
-	TU_CHECK_RC(tu_publish_seq(p, first + 1, buf, 8, 64), 0);
+	TU_CHECK_RC(tu_publish_seq(p, first, buf, 8, 64), 0);
 	tu_wait_ok(pid, 60, "anonymous reader");
 	tu_unmap(h, size);
-	tu_note("an anonymous reader woken at once napped %u times in 200 ms; "
-		"woken after %d bumps of nudge_seq, %u times",
-		atomic_load(&sh->naps[0]), PASSED_BUMPS,
-		atomic_load(&sh->naps[1]));
-	if (atomic_load(&sh->naps[0]) > 2)
-		tu_fail("an anonymous reader woken at once napped %u times in "
-			"200 ms (at most 2)", atomic_load(&sh->naps[0]));
-	if (atomic_load(&sh->naps[1]) < PASSED_NAPS_MIN)
+	tu_note("an anonymous reader woken at once napped %u times in 200 ms, "
+		"after a burst of %d %u times; woken after %d bumps of "
+		"nudge_seq, %u times", atomic_load(&sh->naps[0]), BURST,
+		atomic_load(&sh->naps[1]), PASSED_BUMPS,
+		atomic_load(&sh->naps[2]));
+	for (int k = 0; k < 2; k++)
+		if (atomic_load(&sh->naps[k]) > 2)
+			tu_fail("an anonymous reader woken at once%s napped %u "
+				"times in 200 ms (at most 2)",
+				k ? " for a burst" : "",
+				atomic_load(&sh->naps[k]));
+	if (atomic_load(&sh->naps[2]) < PASSED_NAPS_MIN)
 		tu_fail("an anonymous reader passed over by %d looks napped %u "
 			"times in 200 ms (at least %d): it sleeps to its cap "
 			"and is woken when its turn comes back", PASSED_BUMPS,
-			atomic_load(&sh->naps[1]), PASSED_NAPS_MIN);
+			atomic_load(&sh->naps[2]), PASSED_NAPS_MIN);
 }
 
 int main(void)
