@@ -461,7 +461,11 @@ static int rejoin_anonymous(struct chan *c, const struct mdbus_sub_config *cfg,
 	fprintf(stderr, ": reading on without an entry from seq %" PRIu64
 		"; a lossless publisher no longer waits for this reader "
 		"(trying to register again)\n", c->rejoin_seq);
-	c->register_gap = REGISTER_AGAIN_NS;
+	/* the gap kept from a fallback before: each registration regained
+	 * gives a writer of the table an entry to take away again, and the
+	 * rejoin a second's wait (race review of c108f58) */
+	if (!c->register_gap)
+		c->register_gap = REGISTER_AGAIN_NS;
 	c->register_at = now_monotonic() + c->register_gap;
 	return 0;
 }
@@ -473,8 +477,8 @@ static int rejoin_anonymous(struct chan *c, const struct mdbus_sub_config *cfg,
  * 1154fb0: a table filled for 1 s left a lossless recorder without its
  * entry for good). A try waits up to a second when every entry is being
  * claimed (a writer of the table can fake that), so the tries are
- * REGISTER_AGAIN_NS apart, doubling after each that failed up to
- * REGISTER_AGAIN_MAX_NS.
+ * REGISTER_AGAIN_NS apart, doubling after each up to
+ * REGISTER_AGAIN_MAX_NS, and the gap is kept for the next fallback.
  */
 static void register_again(struct app *a, struct chan *c, uint64_t now)
 {
@@ -488,15 +492,22 @@ static void register_again(struct app *a, struct chan *c, uint64_t now)
 	c->register_gap = c->register_gap * 2 < REGISTER_AGAIN_MAX_NS ?
 			  c->register_gap * 2 : REGISTER_AGAIN_MAX_NS;
 	c->register_at = now + c->register_gap;
+	/* the name's segment must still be ours: one that replaced it is
+	 * reattached from its oldest message once ours is read to its end
+	 * (reattach()), not joined at our position (race review of c108f58:
+	 * the old segment's rest and the new one's first messages went
+	 * unsaid) */
 	if (mdbus_channel_stats(c->name, cfg.dir, &st, NULL, 0) != 0 ||
-	    st.consumers >= st.max_consumers)
+	    st.consumers >= st.max_consumers ||
+	    st.epoch != mdbus_sub_epoch(c->sub))
 		return;
 	pos = mdbus_sub_position(c->sub);
 	cfg.start = MDBUS_START_SEQ;
 	cfg.start_seq = pos;
 	if (mdbus_sub_open(&sub, c->name, &cfg) != 0)
 		return;
-	if (!mdbus_sub_registered(sub)) {
+	if (!mdbus_sub_registered(sub) ||
+	    mdbus_sub_epoch(sub) != mdbus_sub_epoch(c->sub)) {
 		mdbus_sub_close(sub);
 		return;
 	}
