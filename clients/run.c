@@ -53,7 +53,8 @@ struct chan {
 	uid_t trust_said;            /* the owner warn_trust() last named
 				      * (0: none; root's is never named) */
 	int rejoining;               /* entry taken away: registering again */
-	uint64_t rejoin_seq;         /* where to go on reading */
+	uint64_t rejoin_seq;         /* where to go on reading, */
+	uint64_t rejoin_epoch;       /* in the segment of this epoch */
 	uint64_t rejoin_end_ns;      /* give up registering again then */
 	uint64_t rejoins;            /* entries taken away so far */
 	uint64_t rejoins_unsaid;     /* ... not said since the last line */
@@ -62,7 +63,8 @@ struct chan {
 	uint64_t register_at;        /* read on without an entry after a
 				      * rejoin: try to register again then
 				      * (0: not so), */
-	uint64_t register_gap;       /* and this long after a failed try */
+	uint64_t register_gap;       /* and this long after a try, */
+	uint64_t registered_ns;      /* when a try last succeeded */
 	uint64_t loss_msgs, loss_gaps, loss_seq; /* not yet reported */
 	uint64_t loss_report_ns;
 };
@@ -464,7 +466,8 @@ static int rejoin_anonymous(struct chan *c, const struct mdbus_sub_config *cfg,
 	/* the gap kept from a fallback before: each registration regained
 	 * gives a writer of the table an entry to take away again, and the
 	 * rejoin a second's wait (race review of c108f58) */
-	if (!c->register_gap)
+	if (!c->register_gap ||
+	    now_monotonic() - c->registered_ns >= REGISTER_AGAIN_MAX_NS)
 		c->register_gap = REGISTER_AGAIN_NS;
 	c->register_at = now_monotonic() + c->register_gap;
 	return 0;
@@ -507,13 +510,15 @@ static void register_again(struct app *a, struct chan *c, uint64_t now)
 	if (mdbus_sub_open(&sub, c->name, &cfg) != 0)
 		return;
 	if (!mdbus_sub_registered(sub) ||
-	    mdbus_sub_epoch(sub) != mdbus_sub_epoch(c->sub)) {
+	    mdbus_sub_epoch(sub) != mdbus_sub_epoch(c->sub) ||
+	    mdbus_sub_owner(sub) != mdbus_sub_owner(c->sub)) {
 		mdbus_sub_close(sub);
 		return;
 	}
 	mdbus_sub_close(c->sub);
 	c->sub = sub;
 	c->register_at = 0;
+	c->registered_ns = now;
 	fprintf(stderr, "mdsub: %s: registered again at seq %" PRIu64 "\n",
 		c->name, pos);
 }
@@ -653,7 +658,15 @@ static int try_rejoin(struct app *a, struct chan *c)
 		return a->done ? rc : 0;
 	c->rejoining = c->waiting = 0;
 	a->waiting--;
-	return 0;
+	if (mdbus_sub_epoch(c->sub) == c->rejoin_epoch)
+		return 0;
+	/* the name's segment replaced meanwhile: not our position in it
+	 * (race review of 74ac609: a reader evicted while behind, then its
+	 * segment replaced, went on at its old position in the new one and
+	 * never said so) */
+	fprintf(stderr, "mdsub: %s: the old segment's messages from seq %"
+		PRIu64 " on were not read\n", c->name, c->rejoin_seq);
+	return reattach(a, c);
 }
 
 /* Our consumer entry was taken away: a lossless publisher evicted us, a
@@ -666,6 +679,7 @@ static int rejoin(struct app *a, struct chan *c)
 	uint64_t now = now_monotonic();
 
 	c->rejoin_seq = mdbus_sub_position(c->sub);
+	c->rejoin_epoch = mdbus_sub_epoch(c->sub);
 	if (++c->rejoins <= REJOIN_SAID_FREE ||
 	    now - c->rejoin_said_ns >= NS_PER_SEC) {
 		fprintf(stderr, "mdsub: %s: consumer entry taken away "
