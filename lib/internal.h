@@ -690,8 +690,10 @@ void wait_nudger_kick(_Atomic uint32_t *kick);
 struct wait_bell {
 	_Atomic uint32_t rings;
 	_Atomic(_Atomic uint32_t *) sleeping_on;
-	uint32_t unwoken; /* wakes for nothing in a row (wait.c
-			     after_sleep()): the sleeping thread's own */
+	uint32_t unwoken;     /* wakes for nothing in a row at unwoken_pos
+				 (wait.c after_sleep()): the sleeping
+				 thread's own */
+	uint64_t unwoken_pos; /* the position they were counted at */
 };
 
 /* Rings the bell: counts an interrupt and wakes its reader. Atomics and

@@ -732,20 +732,36 @@ static int moved_off(int r, uint64_t slept, uint64_t len,
  * reader that read the message meanwhile and went to sleep on the bumped
  * word is woken by that wake for nothing (as is one asleep on nudge_seq
  * by the nudger's, and one on wake_seq by the nudger's sweep); a second
- * needs a waker that bumps nothing (review of d136d13). A bell's count says how many in a row
- * (the sleeping thread's own word); without a bell, each pauses.
+ * needs a waker that bumps nothing (review of d136d13). A bell's count
+ * says how many in a row (the sleeping thread's own word), at one
+ * position: a message read since starts it again, as a sleep that a bump
+ * ended does. Without that, a first wake for nothing (routine since the
+ * nudger's deep wakes, pub_nudge.c wake_look()) followed by a message
+ * read without another sleep (one that landed just after the wake, or
+ * after an -EINTR) paired with the next routine one into a pause (review
+ * of 1154fb0; tests/lib/t_wakeonce.c). Only messages move the position:
+ * a waker in a loop cannot start the count again. Without a bell, each
+ * pauses.
  */
 static int after_sleep(const struct seg_header *h, const struct wait_for *wf,
 		       int r, const struct slept_on *so, uint64_t ns)
 {
+	struct wait_bell *b = wf->bell;
+
 	if (r < 0)
 		return r;
 	if (r == 0 || !woken_for_nothing(h, wf, so)) {
-		if (wf->bell)
-			wf->bell->unwoken = 0;
+		if (b)
+			b->unwoken = 0;
 		return r;
 	}
-	if (wf->bell && wf->bell->unwoken++ == 0)
+	if (!b)
+		return pause_unwoken(wf, ns);
+	if (b->unwoken_pos != wf->pos) {
+		b->unwoken_pos = wf->pos;
+		b->unwoken = 0;
+	}
+	if (b->unwoken++ == 0)
 		return r;
 	return pause_unwoken(wf, ns);
 }

@@ -15,8 +15,18 @@
  * word, or a FUTEX_WAIT_PRIVATE (on its bell, without futex_waitv); its
  * sleeps are futex_waitv on two words or a shared FUTEX_WAIT. Once: no
  * pause; twice: exactly one.
+ *
+ * Then a reader woken once for nothing, its read interrupted
+ * (mdbus_sub_interrupt() from a SIGUSR1 handler: -EINTR), reads a
+ * message at once, without another sleep, then sleeps again and is woken
+ * once for nothing: the message read between starts the count again, no
+ * pause. Before, the two were counted in a row, one pause (review of
+ * 1154fb0: a message that lands just after a routine wake for nothing,
+ * read without a sleep, is the same path, in a window too small to hit).
  */
+#include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +46,7 @@ struct shared {
 
 static struct shared *sh;
 static _Atomic uint32_t pauses; /* this process's */
+static mdbus_sub_t *interrupted; /* the handle on_usr1() rings */
 
 long syscall(long number, ...)
 {
@@ -69,6 +80,41 @@ static int reader(void *arg)
 	return 0;
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+	mdbus_sub_interrupt(interrupted);
+}
+
+/* Read 1 is interrupted after a wake for nothing, read 2 finds the
+ * message published meanwhile, read 3 counts its pauses. */
+static int reader_interrupted(void *arg)
+{
+	struct sigaction sa;
+	unsigned char buf[64];
+	struct mdbus_msg m;
+
+	(void)arg;
+	interrupted = tu_sub_open(CHANNEL, NULL, MDBUS_START_LATEST, 0,
+				  MDBUS_WAIT_BLOCK);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	TU_CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	atomic_store(&sh->ready, 1);
+	TU_CHECK_RC(mdbus_sub_read(interrupted, buf, sizeof(buf), &m,
+				   WAKE_WAIT_NS), -EINTR);
+	atomic_store(&sh->ready, 2);
+	tu_await(&sh->ready, 3, 30, "the message");
+	TU_CHECK_RC(mdbus_sub_read(interrupted, buf, sizeof(buf), &m, 0), 0);
+	atomic_store(&pauses, 0);
+	atomic_store(&sh->ready, 4);
+	TU_CHECK_RC(mdbus_sub_read(interrupted, buf, sizeof(buf), &m,
+				   WAKE_WAIT_NS), 0);
+	atomic_store(&sh->pauses, atomic_load(&pauses));
+	mdbus_sub_close(interrupted);
+	return 0;
+}
+
 /* Wakes wake_seq until a wake woke a sleeper (the reader, asleep again). */
 static void wake_once(_Atomic uint32_t *word)
 {
@@ -80,24 +126,56 @@ static void wake_once(_Atomic uint32_t *word)
 	tu_fail("nobody asleep on wake_seq for 10 s");
 }
 
+/* Waits until the reader sleeps past its arm's settle (wait.c arm(),
+ * whose sleeps of 1 ms at most would end a run of wakes for nothing),
+ * wakes it `wakes` times for nothing in a row and lets each be judged. */
+static void wake_asleep(pid_t pid, _Atomic uint32_t *word, int wakes)
+{
+	tu_await_state(pid, 'S', 30, "reader asleep");
+	tu_sleep_ms(5);
+	for (int i = 0; i < wakes; i++)
+		wake_once(word);
+	tu_sleep_ms(20);
+}
+
+/* Starts fn in a child; returns once it is about to read. */
+static pid_t spawn_reader(int (*fn)(void *))
+{
+	pid_t pid;
+
+	atomic_store(&sh->ready, 0);
+	atomic_store(&sh->pauses, UINT32_MAX);
+	pid = tu_spawn(fn, NULL);
+	tu_await(&sh->ready, 1, 30, "reader");
+	return pid;
+}
+
 /* The reader woken `wakes` times for nothing in a row, then a message:
  * returns its pauses. */
 static uint32_t run(mdbus_pub_t *p, _Atomic uint32_t *word, int wakes)
 {
 	unsigned char buf[8] = { 0 };
-	pid_t pid;
+	pid_t pid = spawn_reader(reader);
 
-	atomic_store(&sh->ready, 0);
-	atomic_store(&sh->pauses, UINT32_MAX);
-	pid = tu_spawn(reader, NULL);
-	tu_await(&sh->ready, 1, 30, "reader");
-	/* asleep past its arm's settle (wait.c arm()), whose sleeps of 1 ms
-	 * at most would end a run of wakes for nothing */
-	tu_await_state(pid, 'S', 30, "reader asleep");
-	tu_sleep_ms(5);
-	for (int i = 0; i < wakes; i++)
-		wake_once(word);
-	tu_sleep_ms(20); /* each judged for nothing before the message */
+	wake_asleep(pid, word, wakes);
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, buf, sizeof(buf), 0), 0);
+	tu_wait_ok(pid, 60, "reader");
+	return atomic_load(&sh->pauses);
+}
+
+/* reader_interrupted()'s run: returns the pauses of its third read. */
+static uint32_t run_interrupted(mdbus_pub_t *p, _Atomic uint32_t *word)
+{
+	unsigned char buf[8] = { 0 };
+	pid_t pid = spawn_reader(reader_interrupted);
+
+	wake_asleep(pid, word, 1);
+	TU_CHECK(kill(pid, SIGUSR1) == 0);
+	tu_await(&sh->ready, 2, 30, "reader interrupted");
+	TU_CHECK_RC(mdbus_pub_publish(p, 1, buf, sizeof(buf), 0), 0);
+	atomic_store(&sh->ready, 3);
+	tu_await(&sh->ready, 4, 30, "reader read");
+	wake_asleep(pid, word, 1);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, buf, sizeof(buf), 0), 0);
 	tu_wait_ok(pid, 60, "reader");
 	return atomic_load(&sh->pauses);
@@ -108,7 +186,7 @@ int main(void)
 	struct mdbus_pub_config cfg = tu_config(64, 1024, 4, MDBUS_MODE_OVERWRITE);
 	struct seg_header *h;
 	mdbus_pub_t *p;
-	uint32_t once, twice;
+	uint32_t once, twice, apart;
 
 	tu_init("t_wakeonce", 120);
 	tu_take_turn();
@@ -117,10 +195,12 @@ int main(void)
 	h = tu_map_header_ro(CHANNEL);
 	once = run(p, &h->wake_seq, 1);
 	twice = run(p, &h->wake_seq, 2);
-	tu_note("pauses: %u after one wake for nothing, %u after two in a row",
-		once, twice);
+	apart = run_interrupted(p, &h->wake_seq);
+	tu_note("pauses: %u after one wake for nothing, %u after two in a row, "
+		"%u after two with a message read between", once, twice, apart);
 	TU_CHECK_EQ(once, 0u);
 	TU_CHECK_EQ(twice, 1u);
+	TU_CHECK_EQ(apart, 0u);
 	mdbus_pub_close(p);
 	tu_note("ok");
 	return 0;
