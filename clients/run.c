@@ -478,8 +478,8 @@ static int rejoin_anonymous(struct chan *c, const struct mdbus_sub_config *cfg,
  * table has a free entry, registers again at the reader's position and
  * goes on with that handle, as mdpub's archive does (attack run of
  * 1154fb0: a table filled for 1 s left a lossless recorder without its
- * entry for good). A try waits up to a second when every entry is being
- * claimed (a writer of the table can fake that), so the tries are
+ * entry for good). A try waits up to 100 ms when every entry is being
+ * reclaimed (a writer of the table can fake that), so the tries are
  * REGISTER_AGAIN_NS apart, doubling after each up to
  * REGISTER_AGAIN_MAX_NS, and the gap is kept for the next fallback.
  */

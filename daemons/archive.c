@@ -718,8 +718,8 @@ static void try_register(struct archive *a)
 	if (now < a->register_at)
 		return;
 	r = open_sub(a, MDBUS_START_SEQ, a->next, 0, &sub);
-	/* from the end of the try: a registration may wait up to a second
-	 * for entries being claimed (a table writer can fake those) */
+	/* from the end of the try: a registration may wait up to 100 ms
+	 * for entries being reclaimed (a table writer can fake those) */
 	a->register_at = now_monotonic() + ARCHIVE_REGISTER_NS;
 	if (r < 0)
 		return;

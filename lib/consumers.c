@@ -54,12 +54,6 @@ static void fill_entry(struct seg_consumer *c, const char *name,
 	atomic_store_explicit(&c->read_num, pos, memory_order_relaxed);
 }
 
-/*
- * Takes entry idx from state w to ours: CLAIMING, filled in, then ACTIVE
- * with a release CAS that publishes the fields (pairs with the acquire
- * loads of the state word in the producer, stats and reclaimers). Returns
- * 1 on success, 0 when the entry changed under us.
- */
 /* Clears entry c's armed flag, if set, and tells the producer to recount
  * (seq_cst bump, pairs with its acquire fence, pub.c recount()). Called by
  * whoever holds the entry: its owner leaving, a claimant, a reclaimer. */
@@ -70,6 +64,12 @@ static void disarm(struct seg_map *m, struct seg_consumer *c)
 					  memory_order_seq_cst);
 }
 
+/*
+ * Takes entry idx from state w to ours: CLAIMING, filled in, then ACTIVE
+ * with a release CAS that publishes the fields (pairs with the acquire
+ * loads of the state word in the producer, stats and reclaimers). Returns
+ * 1 on success, 0 when the entry changed under us.
+ */
 static int claim(struct seg_map *m, int idx, uint64_t w, const char *name,
 		 uint64_t pos, uint64_t *word)
 {
@@ -116,8 +116,8 @@ static int scan_free(struct seg_map *m, const char *name, uint64_t pos,
 
 /* Entries by what a registrant can hope of them. */
 struct census {
-	uint32_t settled;   /* ACTIVE or EVICTED, owner alive */
-	uint32_t transient; /* CLAIMING or RECLAIMING by a live process */
+	uint32_t settled;   /* ACTIVE, EVICTED or CLAIMING, owner alive */
+	uint32_t transient; /* RECLAIMING by a live process */
 	uint32_t open;      /* FREE, or reclaimable */
 };
 
@@ -133,7 +133,7 @@ static void take_census(const struct seg_map *m, struct census *cs)
 
 		if (st == CONS_FREE || owner_dead(c, w))
 			cs->open++;
-		else if (st == CONS_CLAIMING || st == CONS_RECLAIMING)
+		else if (st == CONS_RECLAIMING)
 			cs->transient++;
 		else
 			cs->settled++;
@@ -153,12 +153,19 @@ static void pause_briefly(unsigned round)
 /*
  * Claims a free entry, reclaiming dead owners' entries, and tries again
  * for as long as anything could still come free: an entry that is free
- * or reclaimable (another registrant may have taken it first), or one in
- * a transient state (a claim or reclaim under way). Gives up only when
- * every entry has a live settled owner, or after REGISTER_WAIT_NS of
- * transient states (a claimant stopped mid-claim).
+ * or reclaimable (another registrant may have taken it first), or one
+ * being reclaimed by a live process (it goes FREE next). Gives up when
+ * every entry has a live owner, or after REGISTER_WAIT_NS of reclaims (a
+ * reclaimer stopped halfway, or a hostile writer of the table faking
+ * them, or dead owners, as fast as they are reclaimed). An entry being
+ * claimed by a live process goes ACTIVE, its claimant's (or RECLAIMING,
+ * when a reclaimer judged the claimant dead): nothing to wait for. The
+ * wait was for both, up to 1 s, and a writer of the table who faked every
+ * entry as claimed stalled each registration that long: mdsub's read
+ * thread at each try to register again (review of 74ac609; mdpub's
+ * archive's too).
  */
-#define REGISTER_WAIT_NS 1000000000ULL
+#define REGISTER_WAIT_NS 100000000ULL
 
 int cons_register(struct seg_map *m, const char *name, uint64_t pos,
 		  uint64_t *word)
@@ -184,9 +191,9 @@ int cons_register(struct seg_map *m, const char *name, uint64_t pos,
 		if (clock_mono_ns() >= deadline)
 			return err_set(MDBUS_EFULL, "consumer table full (%u "
 				       "entries: %u held by live readers, %u "
-				       "being claimed for over 1 s)",
-				       m->g.max_consumers, cs.settled,
-				       cs.transient);
+				       "being reclaimed for over 100 ms, %u "
+				       "reclaimable)", m->g.max_consumers,
+				       cs.settled, cs.transient, cs.open);
 		if (cs.open == 0)
 			pause_briefly(round);
 	}

@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-#define MDBUS_VERSION "0.2.4"  /* package version; configure reads it here */
+#define MDBUS_VERSION "0.2.5"  /* package version; configure reads it here */
 #define MDBUS_LAYOUT_MAJOR 4   /* segment layout major: readers refuse others */
 #define MDBUS_LAYOUT_MINOR 1   /* segment layout minor: additions only */
 
@@ -393,8 +393,7 @@ void mdbus_sub_config_init(struct mdbus_sub_config *cfg);
  * -ENOENT (no such channel), MDBUS_ENODIR (no segment directory),
  * MDBUS_EFULL, MDBUS_EBADMAGIC, MDBUS_EVERSION,
  * MDBUS_ECORRUPT, MDBUS_ENOTREADY, -EACCES, ... Registration may retry for
- * up to 1 s while table entries are being claimed or reclaimed. Any
- * thread. */
+ * up to 100 ms while table entries are being reclaimed. Any thread. */
 int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 		   const struct mdbus_sub_config *cfg);
 

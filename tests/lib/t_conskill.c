@@ -12,6 +12,14 @@
  *    but a wrong pid start time count as dead in stats, are freed by
  *    mdbus_pub_reap() and do not gate a lossless publisher; the same entry
  *    with the right start time counts as alive.
+ * 4. Faked claims: every entry written by hand as being claimed by a live
+ *    process (ours) refuses a registration at once (MDBUS_EFULL: such an
+ *    entry goes ACTIVE, its claimant's), every entry being reclaimed by
+ *    one within about 100 ms; an entry that a live reclaimer frees 30 ms
+ *    later is still waited for and taken. Before, a registration waited
+ *    1 s for either fake (review of 74ac609: mdsub's read thread stalled
+ *    a second at each try to register again); the bounds below, 500 ms
+ *    and 600 ms, leave 5 times the wait's length for a slow machine.
  */
 #include <errno.h>
 #include <signal.h>
@@ -260,6 +268,72 @@ static void test_pid_reuse(void)
 	mdbus_pub_close(p);
 }
 
+/* Writes every entry as in state st under our pid and start time. */
+static void forge_all(void *seg, uint32_t st)
+{
+	uint64_t start = tu_proc_start(getpid());
+
+	for (unsigned i = 0; i < MAXC; i++) {
+		struct seg_consumer *e = tu_entry(seg, i);
+		uint64_t w = cons_next(atomic_load(&e->state), st, getpid());
+
+		atomic_store(&e->state, w);
+		atomic_store(&e->pid_start, cons_tag(w, start));
+	}
+}
+
+/* The ms a registration took to be refused (MDBUS_EFULL). */
+static double refused_ms(const char *what)
+{
+	uint64_t t0 = tu_now_ns();
+	mdbus_sub_t *s;
+	double ms;
+
+	TU_CHECK_RC(try_register(what, &s), MDBUS_EFULL);
+	ms = (double)(tu_now_ns() - t0) / 1e6;
+	tu_note("%s: refused in %.1f ms: %s", what, ms, mdbus_last_error());
+	return ms;
+}
+
+static void *free_seg; /* free_last()'s table */
+
+/* A reclaimer that frees the last entry 30 ms from now. */
+static int free_last(void *arg)
+{
+	struct seg_consumer *e = tu_entry(free_seg, MAXC - 1);
+
+	(void)arg;
+	tu_sleep_ms(30);
+	atomic_store(&e->state, cons_next(atomic_load(&e->state), CONS_FREE, 0));
+	return 0;
+}
+
+static void test_faked_claims(void)
+{
+	mdbus_pub_t *p = open_channel("ck.fake", MDBUS_MODE_OVERWRITE);
+	mdbus_sub_t *s;
+	size_t len;
+	pid_t kid;
+	void *seg = tu_map_file(tu_table_path(channel), &len);
+
+	forge_all(seg, CONS_CLAIMING);
+	TU_CHECK(refused_ms("all-claiming") < 500);
+	forge_all(seg, CONS_RECLAIMING);
+	TU_CHECK(refused_ms("all-reclaiming") < 600);
+	free_seg = seg;
+	kid = tu_spawn(free_last, NULL);
+	TU_CHECK_RC(try_register("after-reclaim", &s), 0);
+	tu_wait_ok(kid, 30, "reclaimer");
+	TU_CHECK_EQ(atomic_load(&tu_entry(seg, MAXC - 1)->pid_start) &
+		    CONS_TAG_START_MASK, tu_proc_start(getpid()));
+	TU_CHECK_EQ(cons_state(atomic_load(&tu_entry(seg, MAXC - 1)->state)),
+		    CONS_ACTIVE);
+	mdbus_sub_close(s);
+	forge_all(seg, CONS_FREE);
+	tu_unmap(seg, len);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_conskill", 120);
@@ -267,5 +341,6 @@ int main(void)
 	test_full_and_reclaim();
 	test_churn();
 	test_pid_reuse();
+	test_faked_claims();
 	return 0;
 }
