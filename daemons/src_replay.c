@@ -27,6 +27,14 @@
 #include "mdbus_rec.h"
 #include "source.h"
 
+/* The source's counters, named in replay_counters[]. */
+enum {
+	REPLAY_BACKWARDS, /* records whose sequence number goes back,
+			     published as read (publish_record()) */
+};
+
+static const char *const replay_counters[] = { "backwards", NULL };
+
 #define BATCH 1024      /* records per callback as fast as possible */
 #define BURST_MAX 65536 /* records per callback at recorded pace */
 #define BURST_BYTES (8u << 20) /* payload bytes per callback, at most: the
@@ -192,7 +200,9 @@ static void publish_record(struct replay *r)
 	} else if (r->msg.seq <= r->last_seq && !r->conf.keep_seq) {
 		/* out of order: a forged or spliced file, or one across a
 		 * replaced segment (its numbers start again): published as
-		 * read, as the file says (keep_seq refuses them: place()) */
+		 * read, as the file says (keep_seq refuses them: place()),
+		 * counted and said */
+		channel_count(r->base.ch, REPLAY_BACKWARDS, 1);
 		log_limited(&r->back_limit, LOG_WARNING, "channel %s: %s: "
 			    "record of seq %llu after seq %llu: the recording's "
 			    "sequence goes back (mdsub --verify); published as "
@@ -357,6 +367,7 @@ const struct source_ops src_replay = {
 	.conf_init = replay_conf_init,
 	.conf_check = replay_conf_check,
 	.numbers_seq = replay_numbers_seq,
+	.counters = replay_counters,
 	.start = replay_start,
 	.resume = replay_resume,
 	.stop = replay_stop,

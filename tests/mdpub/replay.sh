@@ -45,6 +45,12 @@ grep -q "channel wrap: in 8 out 8 malformed 0 gaps 4 (lost 18446744073709551615)
 # nothing said; only mdsub --verify told)
 [ "$(grep -c "channel wrap: .*wrap.rec: record of seq 0 after seq $far: the recording's sequence goes back (mdsub --verify); published as read" "$WORK/wrap.log")" -eq 3 ] ||
 	fail "sequence going back: $(grep 'goes back' "$WORK/wrap.log")"
+# and counted, in the segment (before: only said, rate-limited)
+if [ -x "${MDSUB:-}" ]; then
+	status 0 "$MDSUB" --status wrap >"$WORK/wrap.status"
+	grep -Eq '^  replay.backwards +3 ' "$WORK/wrap.status" ||
+		fail "replay.backwards in the segment: $(cat "$WORK/wrap.status")"
+fi
 
 # records of 1 MiB, looping at recorded pace: a stop (--duration) is not
 # held up by reading them (the loop gets back to its watchers every 8 MiB;
