@@ -20,6 +20,14 @@
  *    1 s for either fake (review of 74ac609: mdsub's read thread stalled
  *    a second at each try to register again); the bounds below, 500 ms
  *    and 600 ms, leave 5 times the wait's length for a slow machine.
+ * 5. Owners of many threads: 64 entries naming a live process of 2000
+ *    threads (many_threads) cost a reap no more than 64 naming one of
+ *    none: at most 4 times as long, the best of 5 reaps each. Its
+ *    /proc/PID/stat costs the kernel a walk of every thread (2 ms a read
+ *    at 20 000): a writer of the table who named such a process in every
+ *    entry stalled mdpub's publishing thread for seconds at each reap
+ *    (attack run of a4eccfa); /proc/PID/task/PID/stat does not walk
+ *    them. Before: about 15 times as long, which fails.
  */
 #include <errno.h>
 #include <signal.h>
@@ -334,6 +342,74 @@ static void test_faked_claims(void)
 	mdbus_pub_close(p);
 }
 
+/* Starts many_threads with `threads` threads: its pid, *out to pclose. */
+static pid_t start_threads(int threads, FILE **out)
+{
+	char cmd[512];
+	int pid = 0;
+
+	snprintf(cmd, sizeof(cmd), "exec %s %d", MANY_THREADS, threads);
+	*out = popen(cmd, "r");
+	TU_CHECK(*out != NULL);
+	if (fscanf(*out, "%d", &pid) != 1 || pid <= 0)
+		tu_fail("%s: no pid", cmd);
+	return (pid_t)pid;
+}
+
+/* Every entry of the 64-entry table `seg` names pid, alive: the best of
+ * 5 reaps, in us (none frees anything). */
+static double reap_us(mdbus_pub_t *p, void *seg, pid_t pid)
+{
+	uint64_t start = tu_proc_start(pid);
+	double best = 1e12;
+	char name[32];
+
+	for (unsigned i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "owner%u", i);
+		forge(seg, i, pid, start, name);
+	}
+	for (int k = 0; k < 5; k++) {
+		uint64_t t0 = tu_now_ns();
+		double us;
+
+		TU_CHECK_RC(mdbus_pub_reap(p), 0);
+		us = (double)(tu_now_ns() - t0) / 1e3;
+		best = us < best ? us : best;
+	}
+	return best;
+}
+
+static void test_many_threads(void)
+{
+	struct mdbus_pub_config c = tu_config(SLOT, 16, CAP / 16,
+					      MDBUS_MODE_OVERWRITE);
+	double one, many;
+	mdbus_pub_t *p;
+	FILE *f1, *f2;
+	pid_t p1, p2;
+	size_t len;
+	void *seg;
+
+	c.max_consumers = 64;
+	channel = "ck.threads";
+	p = tu_pub_open(channel, &c);
+	seg = tu_map_file(tu_table_path(channel), &len);
+	p1 = start_threads(0, &f1);
+	p2 = start_threads(2000, &f2);
+	one = reap_us(p, seg, p1);
+	many = reap_us(p, seg, p2);
+	tu_note("reap of 64 entries: %.0f us naming a process of 1 thread, "
+		"%.0f us naming one of 2001", one, many);
+	TU_CHECK(many < 4 * one);
+	kill(p1, SIGKILL);
+	kill(p2, SIGKILL);
+	pclose(f1);
+	pclose(f2);
+	TU_CHECK_RC(mdbus_pub_reap(p), 64);
+	tu_unmap(seg, len);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_conskill", 120);
@@ -342,5 +418,6 @@ int main(void)
 	test_churn();
 	test_pid_reuse();
 	test_faked_claims();
+	test_many_threads();
 	return 0;
 }
