@@ -153,24 +153,26 @@ static void pause_briefly(unsigned round)
 /*
  * Claims a free entry, reclaiming dead owners' entries, and tries again
  * for as long as anything could still come free: an entry that is free
- * or reclaimable (another registrant may have taken it first), or one
- * being reclaimed by a live process (it goes FREE next). Gives up when
- * every entry has a live owner, or after REGISTER_WAIT_NS of reclaims (a
- * reclaimer stopped halfway, or a hostile writer of the table faking
- * them, or dead owners, as fast as they are reclaimed). An entry being
- * claimed by a live process goes ACTIVE, its claimant's (or RECLAIMING,
- * when a reclaimer judged the claimant dead): nothing to wait for. The
- * wait was for both, up to 1 s, and a writer of the table who faked every
- * entry as claimed stalled each registration that long: mdsub's read
- * thread at each try to register again (review of 74ac609; mdpub's
- * archive's too).
+ * or reclaimable (another registrant may have taken it first), for up to
+ * REGISTER_OPEN_NS (a hostile writer of the table can fake dead owners
+ * as fast as they are reclaimed), or one being reclaimed by a live
+ * process (it goes FREE next), for up to REGISTER_WAIT_NS while nothing
+ * is free or reclaimable (a reclaimer stopped halfway, or such a writer
+ * faking it). Gives up at once when every entry has a live owner. An
+ * entry being claimed by a live process goes ACTIVE, its claimant's (or
+ * RECLAIMING, when a reclaimer judged the claimant dead): nothing to
+ * wait for. The wait was for both, up to 1 s, and a writer of the table
+ * who faked every entry as claimed stalled each registration that long:
+ * mdsub's read thread at each try to register again (review of 74ac609;
+ * mdpub's archive's too).
  */
+#define REGISTER_OPEN_NS 1000000000ULL
 #define REGISTER_WAIT_NS 100000000ULL
 
 int cons_register(struct seg_map *m, const char *name, uint64_t pos,
 		  uint64_t *word)
 {
-	uint64_t deadline = clock_mono_ns() + REGISTER_WAIT_NS;
+	uint64_t t0 = clock_mono_ns(), spent;
 	struct census cs;
 	unsigned round;
 	int idx;
@@ -179,21 +181,22 @@ int cons_register(struct seg_map *m, const char *name, uint64_t pos,
 		idx = scan_free(m, name, pos, word);
 		if (idx >= 0)
 			break;
-		/* Reclaims are progress, but bounded by the deadline too: a
-		 * hostile writer of the table could fake dead owners forever. */
-		if (cons_reap(m) > 0 && clock_mono_ns() < deadline)
+		if (cons_reap(m) > 0 && clock_mono_ns() - t0 < REGISTER_OPEN_NS)
 			continue;
 		take_census(m, &cs);
 		if (cs.open == 0 && cs.transient == 0)
 			return err_set(MDBUS_EFULL, "consumer table full (%u "
 				       "entries, all held by live readers)",
 				       m->g.max_consumers);
-		if (clock_mono_ns() >= deadline)
+		spent = clock_mono_ns() - t0;
+		if (spent >= (cs.open ? REGISTER_OPEN_NS : REGISTER_WAIT_NS))
 			return err_set(MDBUS_EFULL, "consumer table full (%u "
 				       "entries: %u held by live readers, %u "
-				       "being reclaimed for over 100 ms, %u "
-				       "reclaimable)", m->g.max_consumers,
-				       cs.settled, cs.transient, cs.open);
+				       "being reclaimed, %u free or reclaimable, "
+				       "after %llu ms of trying)",
+				       m->g.max_consumers, cs.settled,
+				       cs.transient, cs.open,
+				       (unsigned long long)(spent / 1000000));
 		if (cs.open == 0)
 			pause_briefly(round);
 	}
