@@ -465,7 +465,8 @@ static int rejoin_anonymous(struct chan *c, const struct mdbus_sub_config *cfg,
 		"(trying to register again)\n", c->rejoin_seq);
 	/* the gap kept from a fallback before: each registration regained
 	 * gives a writer of the table an entry to take away again, and the
-	 * rejoin a second's wait (race review of c108f58) */
+	 * rejoin a wait (up to a second of faked dead owners, 100 ms of
+	 * faked reclaims; race review of c108f58) */
 	if (!c->register_gap ||
 	    now_monotonic() - c->registered_ns >= REGISTER_AGAIN_MAX_NS)
 		c->register_gap = REGISTER_AGAIN_NS;

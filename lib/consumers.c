@@ -154,51 +154,69 @@ static void pause_briefly(unsigned round)
  * Claims a free entry, reclaiming dead owners' entries, and tries again
  * for as long as anything could still come free: an entry that is free
  * or reclaimable (another registrant may have taken it first), for up to
- * REGISTER_OPEN_NS (a hostile writer of the table can fake dead owners
- * as fast as they are reclaimed), or one being reclaimed by a live
- * process (it goes FREE next), for up to REGISTER_WAIT_NS while nothing
- * is free or reclaimable (a reclaimer stopped halfway, or such a writer
- * faking it). Gives up at once when every entry has a live owner. An
- * entry being claimed by a live process goes ACTIVE, its claimant's (or
- * RECLAIMING, when a reclaimer judged the claimant dead): nothing to
- * wait for. The wait was for both, up to 1 s, and a writer of the table
- * who faked every entry as claimed stalled each registration that long:
- * mdsub's read thread at each try to register again (review of 74ac609;
- * mdpub's archive's too).
+ * REGISTER_OPEN_NS of this thread's CPU time (a hostile writer of the
+ * table can fake dead owners as fast as they are reclaimed; time spent
+ * preempted is no attempt: hundreds of registrants reclaiming a table of
+ * dead readers on 2 CPUs, or one stalled 120 ms in its first reap, were
+ * refused with entries free in front of them under a bound of wall
+ * time, race review of a4eccfa), a reap's catch looked at once more
+ * past it; or, while none is, one being reclaimed by a live process (it
+ * goes FREE next), for up to REGISTER_WAIT_NS of waiting (a reclaimer
+ * stopped halfway, or such a writer faking it). Gives up at once when
+ * every entry has a live owner. An entry being claimed by a live process
+ * goes ACTIVE, its claimant's (or RECLAIMING, when a reclaimer judged the
+ * claimant dead): nothing to wait for. The wait was for both, up to 1 s,
+ * and a writer of the table who faked every entry as claimed stalled
+ * each registration that long: mdsub's read thread at each try to
+ * register again (review of 74ac609; mdpub's archive's too).
  */
 #define REGISTER_OPEN_NS 1000000000ULL
 #define REGISTER_WAIT_NS 100000000ULL
 
+/* Refuses a registration: MDBUS_EFULL, saying why (`after`: how long it
+ * tried, when something might still have come free). */
+static int refuse(const struct seg_map *m, const struct census *cs,
+		  const char *after)
+{
+	if (!after)
+		return err_set(MDBUS_EFULL, "consumer table full (%u entries, "
+			       "all held by live readers)", m->g.max_consumers);
+	return err_set(MDBUS_EFULL, "consumer table full (%u entries: %u held "
+		       "by live readers, %u being reclaimed, %u free or "
+		       "reclaimable, after %s)", m->g.max_consumers,
+		       cs->settled, cs->transient, cs->open, after);
+}
+
 int cons_register(struct seg_map *m, const char *name, uint64_t pos,
 		  uint64_t *word)
 {
-	uint64_t t0 = clock_mono_ns(), spent;
+	uint64_t cpu0 = clock_thread_ns(), waiting = 0;
 	struct census cs;
 	unsigned round;
-	int idx;
+	int idx, over;
 
 	for (round = 0;; round++) {
 		idx = scan_free(m, name, pos, word);
 		if (idx >= 0)
 			break;
-		if (cons_reap(m) > 0 && clock_mono_ns() - t0 < REGISTER_OPEN_NS)
+		over = clock_thread_ns() - cpu0 >= REGISTER_OPEN_NS;
+		/* what a reap frees is looked at by the next scan */
+		if (!over && cons_reap(m) > 0)
 			continue;
 		take_census(m, &cs);
 		if (cs.open == 0 && cs.transient == 0)
-			return err_set(MDBUS_EFULL, "consumer table full (%u "
-				       "entries, all held by live readers)",
-				       m->g.max_consumers);
-		spent = clock_mono_ns() - t0;
-		if (spent >= (cs.open ? REGISTER_OPEN_NS : REGISTER_WAIT_NS))
-			return err_set(MDBUS_EFULL, "consumer table full (%u "
-				       "entries: %u held by live readers, %u "
-				       "being reclaimed, %u free or reclaimable, "
-				       "after %llu ms of trying)",
-				       m->g.max_consumers, cs.settled,
-				       cs.transient, cs.open,
-				       (unsigned long long)(spent / 1000000));
-		if (cs.open == 0)
-			pause_briefly(round);
+			return refuse(m, &cs, NULL);
+		if (cs.open) {
+			if (over)
+				return refuse(m, &cs, "1 s of trying");
+			waiting = 0;
+			continue;
+		}
+		if (!waiting)
+			waiting = clock_mono_ns();
+		else if (clock_mono_ns() - waiting >= REGISTER_WAIT_NS)
+			return refuse(m, &cs, "100 ms of waiting for reclaims");
+		pause_briefly(round);
 	}
 	atomic_fetch_add_explicit(&m->tab->registrations, 1, memory_order_relaxed);
 	return idx;

@@ -71,6 +71,9 @@ void proc_self(pid_t *pid, uint64_t *start);
 uint64_t clock_realtime_ns(void);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t clock_mono_ns(void);
+/* The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID) in
+ * nanoseconds: a syscall, not for hot paths. */
+uint64_t clock_thread_ns(void);
 
 /* ---- seg_*.c (segment.h has what they share among themselves) ---- */
 

@@ -393,8 +393,9 @@ void mdbus_sub_config_init(struct mdbus_sub_config *cfg);
  * -ENOENT (no such channel), MDBUS_ENODIR (no segment directory),
  * MDBUS_EFULL, MDBUS_EBADMAGIC, MDBUS_EVERSION,
  * MDBUS_ECORRUPT, MDBUS_ENOTREADY, -EACCES, ... Registration may retry for
- * up to 1 s while table entries are being reclaimed (100 ms while only
- * other processes' reclaims are under way). Any thread. */
+ * up to 1 s of its CPU time while table entries are being reclaimed
+ * (100 ms while only other processes' reclaims are under way). Any
+ * thread. */
 int mdbus_sub_open(mdbus_sub_t **out, const char *channel,
 		   const struct mdbus_sub_config *cfg);
 

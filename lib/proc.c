@@ -150,3 +150,8 @@ uint64_t clock_mono_ns(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);
 }
+
+uint64_t clock_thread_ns(void)
+{
+	return clock_ns(CLOCK_THREAD_CPUTIME_ID);
+}

@@ -28,9 +28,20 @@
  *    entry stalled mdpub's publishing thread for seconds at each reap
  *    (attack run of a4eccfa); /proc/PID/task/PID/stat does not walk
  *    them. Before: about 15 times as long, which fails.
+ * 6. A registrant stalled 1.5 s in its first reap (its first /proc open
+ *    sleeps: open() below), as by preemption on a loaded machine, into a
+ *    table of 4 SIGKILLed readers, registers all the same: it tries for
+ *    1 s of its own CPU time, not of the clock. Before, it was refused
+ *    with every entry free in front of it (race review of a4eccfa: 120 ms
+ *    then, with its bound of 100 ms; hundreds of registrants into a table
+ *    of dead readers on 2 CPUs were refused so).
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +59,35 @@ struct shared {
 
 static struct shared *sh;
 static const char *channel;
+static _Atomic int stall_proc_ms; /* the next open of /proc sleeps so */
+
+typedef int (*open_fn)(const char *, int, ...);
+
+/* open() and open64() of this program, the library's too (part 6). */
+static int open_stalled(const char *path, int flags, mode_t mode)
+{
+	open_fn real = (open_fn)dlsym(RTLD_NEXT, "open");
+	int ms;
+
+	if (strncmp(path, "/proc/", 6) == 0 &&
+	    (ms = atomic_exchange(&stall_proc_ms, 0)) > 0)
+		tu_sleep_ms(ms);
+	return real(path, flags, mode);
+}
+
+int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+	va_list ap;
+
+	va_start(ap, flags);
+	if (flags & (O_CREAT | O_TMPFILE))
+		mode = va_arg(ap, mode_t);
+	va_end(ap);
+	return open_stalled(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
 static mdbus_pub_t *open_channel(const char *ch, enum mdbus_mode mode)
 {
@@ -410,6 +450,29 @@ static void test_many_threads(void)
 	mdbus_pub_close(p);
 }
 
+static void test_stalled_registrant(void)
+{
+	mdbus_pub_t *p = open_channel("ck.stall", MDBUS_MODE_OVERWRITE);
+	pid_t kids[MAXC];
+	mdbus_sub_t *s;
+	uint64_t t0;
+
+	atomic_store(&sh->ready, 0);
+	for (int i = 0; i < MAXC; i++)
+		kids[i] = tu_spawn(holder, (void *)(intptr_t)i);
+	tu_await(&sh->ready, MAXC, 30, "holders");
+	for (int i = 0; i < MAXC; i++)
+		tu_kill_reap(kids[i]);
+	atomic_store(&stall_proc_ms, 1500);
+	t0 = tu_now_ns();
+	TU_CHECK_RC(try_register("stalled", &s), 0);
+	tu_note("stalled registrant: registered after %.0f ms",
+		(double)(tu_now_ns() - t0) / 1e6);
+	TU_CHECK_EQ(atomic_load(&stall_proc_ms), 0); /* it did stall */
+	mdbus_sub_close(s);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_conskill", 120);
@@ -419,5 +482,6 @@ int main(void)
 	test_pid_reuse();
 	test_faked_claims();
 	test_many_threads();
+	test_stalled_registrant();
 	return 0;
 }
