@@ -1,12 +1,15 @@
 /*
  * many_threads.c - a process of N idle threads (t_conskill's part 5):
- * prints its pid once they all run, then waits to be killed. Built
+ * prints its pid once they all run, then waits to be killed, or for its
+ * parent (the test) to end: a test that failed leaves none behind. Built
  * without the sanitizers, which keep state for each thread.
  *   usage: many_threads N
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static void *idle(void *arg)
@@ -26,6 +29,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: many_threads N\n");
 		return 64;
 	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+		return 1;
 	if (pthread_attr_init(&attr) != 0 ||
 	    pthread_attr_setstacksize(&attr, 65536) != 0)
 		return 1;
