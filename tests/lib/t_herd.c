@@ -57,7 +57,11 @@
  * holds (pub_nudge.c wake_look()): no nap, at most ANON_NAPS_MAX (this
  * program's syscall() sees them), and 5 of its reads ANON_LATE_NS or
  * more late at most (a loaded machine's stall; the naps are what the
- * old code fails).
+ * old code fails). A scheduler can still keep the nudger's wakes from
+ * it for 100 ms (once in a CI run under ASan: 2183 naps, no read late;
+ * 6 of 6 runs again passed): round 5 too many naps runs again once, as
+ * the table's last round (`again`), and fails then; the old code napped
+ * in every run.
  *
  * A sixth parks 300 that go back to sleep at once when woken, and
  * publishes 100 messages 2 ms apart: a nudger that woke them all at
@@ -128,20 +132,23 @@
  * whether it parks on nudge_seq rather than wake_seq, and the anonymous
  * reader's reads allowed to come ANON_LATE_NS or more after their
  * publish (-1: not judged), whether the nudger's wakes past a look's
- * first are bounded by its ration, and whether the waiter count is
- * forged. Before: a fifth, about half of 40; a third, about 17/18 of 90;
- * 3, 9 to 13 of 20. */
+ * first are bounded by its ration, whether the waiter count is forged,
+ * and whether the round is round 5 again, run only when that one's
+ * anonymous reader napped too often. Before: a fifth, about half of 40;
+ * a third, about 17/18 of 90; 3, 9 to 13 of 20. */
 static const struct round {
 	unsigned herd, msgs, gap_ms;
 	int late_max, sweeps_bound, nudge, anon_late_max, ration_bound, forge;
+	int again;
 } rounds[] = {
-	{ HERD_MAX, 40, 20, -1, 1, 0, -1, 0, 0 },
-	{ 1, 40, 20, 40 / 5, 0, 0, -1, 0, 0 },
-	{ 36, 90, 5, 90 / 3, 0, 0, -1, 0, 0 },
-	{ HERD_MAX, 40, 20, -1, 0, 1, -1, 0, 0 },
-	{ HERD_BIG, 20, 120, -1, 0, 1, 5, 0, 0 }, /* parked for good: park() */
-	{ HERD_BIG, 100, 2, -1, 0, 1, -1, 1, 0 },
-	{ HERD_BIG, 20, 5, -1, 0, 0, -1, 0, 1 },
+	{ HERD_MAX, 40, 20, -1, 1, 0, -1, 0, 0, 0 },
+	{ 1, 40, 20, 40 / 5, 0, 0, -1, 0, 0, 0 },
+	{ 36, 90, 5, 90 / 3, 0, 0, -1, 0, 0, 0 },
+	{ HERD_MAX, 40, 20, -1, 0, 1, -1, 0, 0, 0 },
+	{ HERD_BIG, 20, 120, -1, 0, 1, 5, 0, 0, 0 }, /* parked for good: park() */
+	{ HERD_BIG, 100, 2, -1, 0, 1, -1, 1, 0, 0 },
+	{ HERD_BIG, 20, 5, -1, 0, 0, -1, 0, 1, 0 },
+	{ HERD_BIG, 20, 120, -1, 0, 1, 5, 0, 0, 1 }, /* round 5, again */
 };
 #define PUB_NS_MAX 128 /* a round's messages at most */
 #define READ_WAIT_NS 30000000000LL /* a deadline, not a bound on latency */
@@ -337,13 +344,16 @@ static int reader(void *arg)
 }
 
 /* Round k (from 1): the readers, its herd parked, its publishes, the
- * checks. first: the sequence number of its first message. */
-static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
+ * checks. first: the sequence number of its first message. Returns 1
+ * when round 5's anonymous reader napped too often, to be run again
+ * (the table's last round), else 0. */
+static int round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 {
 	const struct round *rd = &rounds[k - 1];
 	unsigned char buf[64];
 	uint64_t t0, sweeps, woken, bound, ration;
 	pid_t rpid[2];
+	int again = 0;
 
 	if (rd->msgs > PUB_NS_MAX)
 		tu_fail("round %u: %u messages, at most %d", k, rd->msgs,
@@ -455,19 +465,36 @@ static void round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 			"nudger's wakes did not reach it", rd->herd,
 			atomic_load(&sh->anon_late), ANON_LATE_NS / 1000000ULL,
 			rd->anon_late_max);
-	if (rd->anon_late_max >= 0 &&
+	if (rd->anon_late_max >= 0 && !rd->again &&
+	    atomic_load(&sh->anon_naps) > ANON_NAPS_MAX) {
+		tu_note("%u parked on nudge_seq: the anonymous reader napped "
+			"%u times (at most %d): the round runs again once",
+			rd->herd, atomic_load(&sh->anon_naps), ANON_NAPS_MAX);
+		again = 1;
+	}
+	if (rd->anon_late_max >= 0 && rd->again &&
 	    atomic_load(&sh->anon_naps) > ANON_NAPS_MAX)
 		tu_fail("%u parked on nudge_seq: the anonymous reader napped "
-			"%u times (at most %d): a sleep of it ran to its cap, "
-			"the nudger's wakes past it, and it was taken for moved "
-			"off", rd->herd, atomic_load(&sh->anon_naps),
-			ANON_NAPS_MAX);
+			"%u times (at most %d), in two runs of the round: a "
+			"sleep of it ran to its cap, the nudger's wakes past "
+			"it, and it was taken for moved off", rd->herd,
+			atomic_load(&sh->anon_naps), ANON_NAPS_MAX);
 	bound = 2 * rd->msgs + sweeps * rd->herd;
 	if (rd->sweeps_bound && woken > bound)
 		tu_fail("%u parked: woken %llu times (at most %llu: twice a "
 			"publish, and %llu sweeps)", rd->herd,
 			(unsigned long long)woken, (unsigned long long)bound,
 			(unsigned long long)sweeps);
+	return again;
+}
+
+/* Round k, not run: its herd maps the segment, starts its threads and
+ * sends them home at once. */
+static void round_skip(unsigned k, pid_t hpid)
+{
+	atomic_store(&sh->open, k);
+	atomic_store(&sh->stop, k);
+	tu_wait_ok(hpid, 30, "herd");
 }
 
 /* passed_over()'s anonymous reader: after each phase's messages (one, a
@@ -551,6 +578,7 @@ int main(void)
 	pid_t hpid[ROUNDS];
 	uint64_t first = 0;
 	mdbus_pub_t *p;
+	int again = 0;
 
 	tu_init("t_herd", 120);
 	tu_take_turn();
@@ -561,7 +589,11 @@ int main(void)
 		hpid[k] = tu_spawn(herd, (void *)(uintptr_t)(k + 1));
 	p = tu_pub_open(CHANNEL, &cfg);
 	for (unsigned k = 0; k < ROUNDS; k++) {
-		round_run(p, k + 1, hpid[k], first);
+		if (rounds[k].again && !again) {
+			round_skip(k + 1, hpid[k]);
+			continue;
+		}
+		again |= round_run(p, k + 1, hpid[k], first);
 		first += rounds[k].msgs;
 	}
 	passed_over(p, first);
