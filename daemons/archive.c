@@ -21,7 +21,6 @@
 #include <grp.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include "log.h"
 #include "mdbus_msg.h"
 #include "mdbus_rec.h"
+#include "thread_start.h"
 #include "rec_format.h"
 
 #define ARCHIVE_BACKOFF_NS NS_PER_SEC  /* after a failed write */
@@ -904,7 +904,6 @@ int archive_start(struct archive **out, const struct chan_conf *c,
 		  mdbus_pub_t *pub, char *err, size_t errlen)
 {
 	struct archive *a = calloc(1, sizeof *a);
-	sigset_t all, old;
 	int r;
 
 	if (!a) {
@@ -927,13 +926,7 @@ int archive_start(struct archive **out, const struct chan_conf *c,
 		       "consumer entry", c->name);
 	r = archive_open(a, err, errlen);
 	if (r == 0) {
-		/* signals go to the main thread (channel.c start_thread()) */
-		sigfillset(&all);
-		sigdelset(&all, SIGBUS);
-		sigdelset(&all, SIGSEGV);
-		pthread_sigmask(SIG_BLOCK, &all, &old);
-		r = -pthread_create(&a->thread, NULL, archive_thread, a);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		r = thread_start(&a->thread, archive_thread, a);
 		if (r)
 			snprintf(err, errlen, "pthread_create: %s", strerror(-r));
 	}

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -26,6 +25,8 @@
 #include "log.h"
 #include "mdbus.h"
 #include "mdbus_msg.h"
+#include "reaper.h"
+#include "thread_start.h"
 
 #define BACKLOG_MAX (16u << 20) /* bytes of messages queued by back-pressure */
 #define RETRY_S 0.001           /* back-pressure retry interval */
@@ -93,13 +94,13 @@ struct channel {
 	ev_async stop_w;
 	ev_async stats_w; /* channel_request_stats() */
 	ev_timer heartbeat_w;
-	ev_timer reap_w;
 	ev_timer retry_w;
 	ev_timer drain_w;       /* at stop: ends the wait for back-pressure */
 	ev_prepare flush_w;
 	struct source *src; /* NULL once stopped */
 	int input_stopped;  /* src's stop_input() was called (source.h) */
 	struct archive *arch;   /* the channel's archive, or NULL */
+	struct reaper *reaper;  /* frees dead readers' entries, or NULL */
 	struct backlog q;
 	int paused;
 	int quiet;  /* the source numbers the sequence: no own messages */
@@ -459,22 +460,6 @@ static void heartbeat_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ch->out_at_heartbeat = out;
 }
 
-static void reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct channel *ch = w->data;
-	int rc = mdbus_pub_reap(ch->pub);
-
-	if (rc > 0)
-		log_msg(LOG_INFO, "channel %s: %d consumer entries reclaimed",
-			channel_name(ch), rc);
-	else if (rc == 0)
-		log_msg(LOG_DEBUG, "channel %s: reap: no dead or stalled consumer",
-			channel_name(ch));
-	else if (rc < 0)
-		log_msg(LOG_WARNING, "channel %s: reap: %s", channel_name(ch),
-			mdbus_strerror(rc));
-}
-
 static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	flush_counters(w->data);
@@ -649,18 +634,16 @@ static void init_watchers(struct channel *ch)
 	ev_async_init(&ch->stats_w, stats_cb);
 	ev_timer_init(&ch->heartbeat_w, heartbeat_cb, c->heartbeat_s,
 		      c->heartbeat_s);
-	ev_timer_init(&ch->reap_w, reap_cb, c->reap_s, c->reap_s);
 	ev_init(&ch->retry_w, retry_cb);
 	ch->retry_w.repeat = RETRY_S;
 	ev_init(&ch->drain_w, drain_end_cb);
 	ev_prepare_init(&ch->flush_w, flush_cb);
-	ch->stop_w.data = ch->stats_w.data = ch->heartbeat_w.data = ch->reap_w.data =
+	ch->stop_w.data = ch->stats_w.data = ch->heartbeat_w.data =
 		ch->retry_w.data = ch->flush_w.data = ch;
 	ev_async_start(ch->loop, &ch->stop_w);
 	ev_async_start(ch->loop, &ch->stats_w);
 	ev_prepare_start(ch->loop, &ch->flush_w);
 	ev_timer_start(ch->loop, &ch->heartbeat_w);
-	ev_timer_start(ch->loop, &ch->reap_w);
 }
 
 /* Logs where the channel publishes: its sequence, source and segment
@@ -743,30 +726,18 @@ static int open_pub(struct channel *ch, char *err, size_t errlen)
 	rc = define_counters(ch, err, errlen);
 	if (rc == 0 && c->archive)
 		rc = archive_start(&ch->arch, c, ch->pub, err, errlen);
+	if (rc == 0)
+		rc = reaper_start(&ch->reaper, c, ch->pub, err, errlen);
 	return rc;
 }
 
 static int start_thread(struct channel *ch, char *err, size_t errlen)
 {
-	sigset_t all, old;
-	int rc;
+	int rc = thread_start(&ch->thread, channel_thread, ch);
 
-	/* signals go to the main thread's loop, never to a channel's; but
-	 * not the ones a fault raises: a blocked SIGBUS kills the process
-	 * at once, and the library's handler must get the one raised by a
-	 * consumer table cut under the publisher (libmdbus(3), "Permissions
-	 * and security") */
-	sigfillset(&all);
-	sigdelset(&all, SIGBUS);
-	sigdelset(&all, SIGSEGV);
-	sigdelset(&all, SIGFPE);
-	sigdelset(&all, SIGILL);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	rc = pthread_create(&ch->thread, NULL, channel_thread, ch);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc)
-		snprintf(err, errlen, "pthread_create: %s", strerror(rc));
-	return -rc;
+	if (rc < 0)
+		snprintf(err, errlen, "pthread_create: %s", strerror(-rc));
+	return rc;
 }
 
 /* Archives everything published, then puts the archive's last counts
@@ -793,6 +764,7 @@ static void channel_free(struct channel *ch)
 	if (ch->loop)
 		ev_loop_destroy(ch->loop);
 	stop_archive(ch);
+	reaper_stop(ch->reaper);
 	mdbus_pub_close(ch->pub);
 	free(ch->q.buf);
 	free(ch);

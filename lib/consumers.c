@@ -318,6 +318,24 @@ static int sleeper_flag(const struct seg_consumer *c)
 	return f != 0 && (st == CONS_ACTIVE || st == CONS_EVICTED);
 }
 
+int cons_reap_sleepers(struct seg_map *m, uint32_t *next, unsigned looks)
+{
+	uint32_t i, n = m->g.max_consumers;
+	int freed = 0;
+
+	for (i = 0; i < n && looks > 0; i++) {
+		uint32_t idx = (*next + i) % n;
+
+		if (!sleeper_flag(&m->table[idx]))
+			continue;
+		looks--;
+		freed += reclaim(m, idx);
+	}
+	*next = (*next + i) % n;
+	cons_repair_waiters(m);
+	return freed;
+}
+
 uint32_t cons_count_armed(const struct seg_map *m)
 {
 	uint32_t i, n = 0;

@@ -540,6 +540,13 @@ int cons_reap(struct seg_map *m);
  * Returns 1 if freed. */
 int cons_reap_one(struct seg_map *m, uint32_t idx);
 
+/* Of the entries whose `waiting` flag counts (a sleeper's), from *next
+ * on, looks at `looks` at most and frees those whose process is dead,
+ * then repairs the waiter count; *next gets where the next call goes
+ * on. Each look reads /proc (about 10 us), so the cost is bounded
+ * whatever a writer of the table put in it. Returns the number freed. */
+int cons_reap_sleepers(struct seg_map *m, uint32_t *next, unsigned looks);
+
 /* Lowers the header's waiter count to the readers really counted in it
  * (what killed sleepers left behind). Needs the header writable. */
 void cons_repair_waiters(struct seg_map *m);

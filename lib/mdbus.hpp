@@ -452,6 +452,9 @@ public:
 	void heartbeat() { mdbus_pub_heartbeat(p_); }
 	/* mdbus_pub_reap(): the entries freed or evicted. */
 	int reap() { return check_rc(mdbus_pub_reap(p_), "mdbus_pub_reap"); }
+	/* mdbus_pub_reclaim(): the entries freed; any thread, while another
+	 * publishes. */
+	int reclaim() { return mdbus_pub_reclaim(p_); }
 	std::uint64_t position() const { return mdbus_pub_position(p_); }
 	std::size_t payload_max() const { return mdbus_pub_payload_max(p_); }
 	/* mdbus_pub_epoch(): the segment published in. */

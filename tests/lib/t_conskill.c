@@ -35,6 +35,14 @@
  *    with every entry free in front of it (race review of a4eccfa: 120 ms
  *    then, with its bound of 100 ms; hundreds of registrants into a table
  *    of dead readers on 2 CPUs were refused so).
+ * 7. A publisher whose wakes keep finding nobody (1000 in a row) looks at
+ *    8 sleepers' entries at most (a /proc read each) when it reclaims
+ *    and repairs the waiter count: every entry of a 64-entry table forged
+ *    as a live sleeper's (ours) and the count above their flags, 1100
+ *    publishes open /proc 1 to 8 times, and bring the count down to the
+ *    flags. Before, every entry in use was looked at (64 opens here; a
+ *    writer of the table could forge all 4096 of a table again after
+ *    each repair).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -60,6 +68,7 @@ struct shared {
 static struct shared *sh;
 static const char *channel;
 static _Atomic int stall_proc_ms; /* the next open of /proc sleeps so */
+static _Atomic unsigned proc_opens; /* opens of /proc files */
 
 typedef int (*open_fn)(const char *, int, ...);
 
@@ -69,6 +78,8 @@ static int open_stalled(const char *path, int flags, mode_t mode)
 	open_fn real = (open_fn)dlsym(RTLD_NEXT, "open");
 	int ms;
 
+	if (strncmp(path, "/proc/", 6) == 0)
+		atomic_fetch_add(&proc_opens, 1);
 	if (strncmp(path, "/proc/", 6) == 0 &&
 	    (ms = atomic_exchange(&stall_proc_ms, 0)) > 0)
 		tu_sleep_ms(ms);
@@ -473,6 +484,56 @@ static void test_stalled_registrant(void)
 	mdbus_pub_close(p);
 }
 
+/* Part 7: every entry of a 64-entry table forged as a live sleeper's
+ * (ours), the waiter count above their flags. */
+static void test_futile_repair(void)
+{
+	struct mdbus_pub_config c = tu_config(SLOT, 16, CAP / 16,
+					      MDBUS_MODE_OVERWRITE);
+	struct seg_table_header *h;
+	uint64_t start = tu_proc_start(getpid()), t0, slowest = 0;
+	unsigned char buf[SLOT];
+	unsigned opens;
+	mdbus_pub_t *p;
+	char name[32];
+	size_t len;
+
+	c.max_consumers = 64;
+	channel = "ck.futile";
+	p = tu_pub_open(channel, &c);
+	h = tu_map_file(tu_table_path(channel), &len);
+	for (unsigned i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "sleeper%u", i);
+		forge(h, i, getpid(), start, name);
+		atomic_store(&tu_entry(h, i)->waiting, 1);
+		atomic_store(&tu_entry(h, i)->armed, 1);
+	}
+	atomic_store(&h->waiters, (atomic_load(&h->waiters) & ~0xffffffffULL) +
+					  (1ULL << 32) + 100);
+	atomic_fetch_add(&h->armed_seq, 1);
+	mdbus_pub_heartbeat(p); /* counts the armed: publishes wake */
+	atomic_store(&proc_opens, 0);
+	for (uint64_t n = 0; n < 1100; n++) {
+		t0 = tu_now_ns();
+		TU_CHECK_RC(tu_publish_seq(p, n, buf, 0, SLOT - 24), 0);
+		t0 = tu_now_ns() - t0;
+		slowest = t0 > slowest ? t0 : slowest;
+	}
+	opens = atomic_load(&proc_opens);
+	tu_note("1100 publishes behind 64 forged live sleepers: %u /proc "
+		"opens, the slowest publish %.0f us", opens,
+		(double)slowest / 1e3);
+	/* the repair ran: the count came down to the flags */
+	TU_CHECK_EQ(waiters_count(atomic_load(&h->waiters)), 64);
+	TU_CHECK(opens >= 1);
+	TU_CHECK(opens <= 8);
+	for (unsigned i = 0; i < 64; i++)
+		atomic_store(&tu_entry(h, i)->waiting, 0);
+	atomic_store(&h->waiters, atomic_load(&h->waiters) & ~0xffffffffULL);
+	tu_unmap(h, len);
+	mdbus_pub_close(p);
+}
+
 int main(void)
 {
 	tu_init("t_conskill", 120);
@@ -483,5 +544,6 @@ int main(void)
 	test_faked_claims();
 	test_many_threads();
 	test_stalled_registrant();
+	test_futile_repair();
 	return 0;
 }
