@@ -23,6 +23,12 @@
  * pause. Before, the two were counted in a row, one pause (review of
  * 1154fb0: a message that lands just after a routine wake for nothing,
  * read without a sleep, is the same path, in a window too small to hit).
+ * The same with no message, the second read finding nothing: one pause,
+ * as for two wakes in a row. Only a message read starts the count again,
+ * not an -EINTR nor a read (review of 55304e1: a count that any call
+ * restarted would pass the part above, and let a waker in a loop that
+ * interrupts, or a reader that polls between sleeps, wake it for
+ * nothing without a pause).
  */
 #include <errno.h>
 #include <limits.h>
@@ -87,14 +93,15 @@ static void on_usr1(int sig)
 }
 
 /* Read 1 is interrupted after a wake for nothing, read 2 finds the
- * message published meanwhile, read 3 counts its pauses. */
+ * message published meanwhile (arg not NULL) or nothing, read 3 counts
+ * its pauses. */
 static int reader_interrupted(void *arg)
 {
 	struct sigaction sa;
 	unsigned char buf[64];
 	struct mdbus_msg m;
+	int rc;
 
-	(void)arg;
 	interrupted = tu_sub_open(CHANNEL, NULL, MDBUS_START_LATEST, 0,
 				  MDBUS_WAIT_BLOCK);
 	memset(&sa, 0, sizeof(sa));
@@ -105,7 +112,12 @@ static int reader_interrupted(void *arg)
 				   WAKE_WAIT_NS), -EINTR);
 	atomic_store(&sh->ready, 2);
 	tu_await(&sh->ready, 3, 30, "the message");
-	TU_CHECK_RC(mdbus_sub_read(interrupted, buf, sizeof(buf), &m, 0), 0);
+	rc = mdbus_sub_read(interrupted, buf, sizeof(buf), &m, 0);
+	if (arg)
+		TU_CHECK_RC(rc, 0);
+	else if (rc != -EAGAIN && rc != -ETIMEDOUT)
+		tu_fail("read 2 with nothing published: %d, want -EAGAIN or "
+			"-ETIMEDOUT", rc);
 	atomic_store(&pauses, 0);
 	atomic_store(&sh->ready, 4);
 	TU_CHECK_RC(mdbus_sub_read(interrupted, buf, sizeof(buf), &m,
@@ -138,14 +150,14 @@ static void wake_asleep(pid_t pid, _Atomic uint32_t *word, int wakes)
 	tu_sleep_ms(20);
 }
 
-/* Starts fn in a child; returns once it is about to read. */
-static pid_t spawn_reader(int (*fn)(void *))
+/* Starts fn(arg) in a child; returns once it is about to read. */
+static pid_t spawn_reader(int (*fn)(void *), void *arg)
 {
 	pid_t pid;
 
 	atomic_store(&sh->ready, 0);
 	atomic_store(&sh->pauses, UINT32_MAX);
-	pid = tu_spawn(fn, NULL);
+	pid = tu_spawn(fn, arg);
 	tu_await(&sh->ready, 1, 30, "reader");
 	return pid;
 }
@@ -155,7 +167,7 @@ static pid_t spawn_reader(int (*fn)(void *))
 static uint32_t run(mdbus_pub_t *p, _Atomic uint32_t *word, int wakes)
 {
 	unsigned char buf[8] = { 0 };
-	pid_t pid = spawn_reader(reader);
+	pid_t pid = spawn_reader(reader, NULL);
 
 	wake_asleep(pid, word, wakes);
 	TU_CHECK_RC(mdbus_pub_publish(p, 1, buf, sizeof(buf), 0), 0);
@@ -163,16 +175,20 @@ static uint32_t run(mdbus_pub_t *p, _Atomic uint32_t *word, int wakes)
 	return atomic_load(&sh->pauses);
 }
 
-/* reader_interrupted()'s run: returns the pauses of its third read. */
-static uint32_t run_interrupted(mdbus_pub_t *p, _Atomic uint32_t *word)
+/* reader_interrupted()'s run, a message published between its first
+ * and second reads or not: returns the pauses of its third read. */
+static uint32_t run_interrupted(mdbus_pub_t *p, _Atomic uint32_t *word,
+				int message)
 {
 	unsigned char buf[8] = { 0 };
-	pid_t pid = spawn_reader(reader_interrupted);
+	pid_t pid = spawn_reader(reader_interrupted,
+				 message ? (void *)1 : NULL);
 
 	wake_asleep(pid, word, 1);
 	TU_CHECK(kill(pid, SIGUSR1) == 0);
 	tu_await(&sh->ready, 2, 30, "reader interrupted");
-	TU_CHECK_RC(mdbus_pub_publish(p, 1, buf, sizeof(buf), 0), 0);
+	if (message)
+		TU_CHECK_RC(mdbus_pub_publish(p, 1, buf, sizeof(buf), 0), 0);
 	atomic_store(&sh->ready, 3);
 	tu_await(&sh->ready, 4, 30, "reader read");
 	wake_asleep(pid, word, 1);
@@ -186,7 +202,7 @@ int main(void)
 	struct mdbus_pub_config cfg = tu_config(64, 1024, 4, MDBUS_MODE_OVERWRITE);
 	struct seg_header *h;
 	mdbus_pub_t *p;
-	uint32_t once, twice, apart;
+	uint32_t once, twice, apart, unread;
 
 	tu_init("t_wakeonce", 120);
 	tu_take_turn();
@@ -195,12 +211,16 @@ int main(void)
 	h = tu_map_header_ro(CHANNEL);
 	once = run(p, &h->wake_seq, 1);
 	twice = run(p, &h->wake_seq, 2);
-	apart = run_interrupted(p, &h->wake_seq);
+	apart = run_interrupted(p, &h->wake_seq, 1);
+	unread = run_interrupted(p, &h->wake_seq, 0);
 	tu_note("pauses: %u after one wake for nothing, %u after two in a row, "
-		"%u after two with a message read between", once, twice, apart);
+		"%u after two with a message read between, %u with an -EINTR "
+		"and a read that found nothing between", once, twice, apart,
+		unread);
 	TU_CHECK_EQ(once, 0u);
 	TU_CHECK_EQ(twice, 1u);
 	TU_CHECK_EQ(apart, 0u);
+	TU_CHECK_EQ(unread, 1u);
 	mdbus_pub_close(p);
 	tu_note("ok");
 	return 0;
