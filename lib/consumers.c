@@ -300,8 +300,7 @@ static int reclaim_judged(struct seg_map *m, struct seg_consumer *c,
 	return 1;
 }
 
-/* Frees entry idx if its owner is dead. Returns 1 if freed. */
-static int reclaim(struct seg_map *m, uint32_t idx)
+int cons_reclaim(struct seg_map *m, uint32_t idx)
 {
 	struct seg_consumer *c = &m->table[idx];
 	/* Acquire: an ACTIVE or EVICTED word's tag (owner_dead()). */
@@ -310,22 +309,13 @@ static int reclaim(struct seg_map *m, uint32_t idx)
 	return owner_dead(c, w) ? reclaim_judged(m, c, w) : 0;
 }
 
-int cons_reap_one(struct seg_map *m, uint32_t idx)
-{
-	int freed = reclaim(m, idx);
-
-	if (freed)
-		cons_repair_waiters(m);
-	return freed;
-}
-
 int cons_reap(struct seg_map *m)
 {
 	uint32_t i;
 	int freed = 0;
 
 	for (i = 0; i < m->g.max_consumers; i++)
-		freed += reclaim(m, i);
+		freed += cons_reclaim(m, i);
 	cons_repair_waiters(m);
 	return freed;
 }
@@ -357,7 +347,7 @@ int cons_reap_sleepers(struct seg_map *m, uint32_t *next, unsigned looks)
 		if (!sleeper_flag(&m->table[idx]))
 			continue;
 		looks--;
-		freed += reclaim(m, idx);
+		freed += cons_reclaim(m, idx);
 	}
 	*next = (*next + i) % n;
 	cons_repair_waiters(m);

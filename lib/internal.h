@@ -536,9 +536,9 @@ void cons_unregister(struct seg_map *m, int idx, uint64_t word);
  * Returns the number freed. */
 int cons_reap(struct seg_map *m);
 
-/* Frees entry idx if its process is dead (and repairs the waiter count).
- * Returns 1 if freed. */
-int cons_reap_one(struct seg_map *m, uint32_t idx);
+/* Frees entry idx if its process is dead, leaving the waiter count to
+ * the caller's repair (cons_repair_waiters()). Returns 1 if freed. */
+int cons_reclaim(struct seg_map *m, uint32_t idx);
 
 /* Of the entries whose `waiting` flag counts (a sleeper's), from *next
  * on, looks at `looks` at most and frees those whose process is dead,

@@ -254,9 +254,10 @@ int mdbus_pub_reap(mdbus_pub_t *pub);
 /* Frees the consumer entries whose process is dead, as mdbus_pub_reap()
  * does, and nothing else: it touches only the shared consumer table, so
  * that, unlike the rest of the handle, any thread may call it while
- * another publishes (not while another closes the handle). The publisher
- * sees what it freed at its next look at the table. Reads /proc, about
- * 10 us an entry in use. Returns the number of entries freed (>= 0). */
+ * others make any call on the handle but mdbus_pub_close(), several at
+ * once too. The publisher sees what it freed at its next look at the
+ * table. Reads /proc, about 10 us an entry in use. Returns the number of
+ * entries freed (>= 0). */
 int mdbus_pub_reclaim(mdbus_pub_t *pub);
 
 /* Sequence number the next message will get (= write count). */

@@ -7,9 +7,15 @@
  * SIGBUS, which would kill the publisher and every other reader. This
  * process's table mappings are listed here; a SIGBUS handler that finds
  * the faulting address in one of them maps anonymous zero pages over the
- * whole mapping (the instruction is restarted and reads zeros: every
- * entry free, nobody waiting) and marks it lost, for the owner of the
- * mapping to notice and repair (table_guard_lost()). A SIGBUS anywhere
+ * mapping from the faulting page to its end (the instruction is restarted
+ * and reads zeros: entries free, nobody waiting) and marks it lost, for
+ * the owner of the mapping to notice and repair (table_guard_lost()).
+ * Not before that page: a cut takes the file's end, so the pages before
+ * may still be the file's, and another thread that uses the mapping
+ * reads them as they are (a reclaiming thread walks the publisher's
+ * table while the publishing thread does: mdbus_pub_reclaim(); with the
+ * whole mapping zeroed, a lossless publisher took a live reader's entry
+ * for free, race review of b7401e9; tests/lib/t_truncate.c). A SIGBUS anywhere
  * else goes to the handler that was installed before ours, or kills the
  * process as it would have.
  *
@@ -27,6 +33,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -39,6 +46,7 @@ struct guard {
 };
 
 static struct guard guards[GUARD_SLOTS];
+static _Atomic size_t page_size; /* set before the handler is installed */
 static struct sigaction previous;
 /* The handler is installed while any mapping is listed, so that a
  * library with every handle closed leaves no handler behind (it may be
@@ -79,9 +87,19 @@ static void on_sigbus(int sig, siginfo_t *info, void *ctx)
 		uintptr_t s = atomic_load_explicit(&guards[i].start, memory_order_relaxed);
 		uintptr_t n = atomic_load_explicit(&guards[i].len, memory_order_relaxed);
 
+		/* Relaxed: stored before the handler was installed. */
+		size_t page = atomic_load_explicit(&page_size, memory_order_relaxed);
+		uintptr_t from;
+
 		if (s == 0 || a < s || a - s >= n)
 			continue;
-		if (mmap((void *)s, n, PROT_READ | PROT_WRITE,
+		/* From the faulting page on: a cut takes a file's end, so every
+		 * later page is gone too, and the earlier ones may still be
+		 * the file's (a page size is a power of two; 0: whole) */
+		from = page ? a & ~(uintptr_t)(page - 1) : s;
+		if (from < s)
+			from = s;
+		if (mmap((void *)from, n - (from - s), PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == MAP_FAILED)
 			break;
 		atomic_store_explicit(&guards[i].lost, 1, memory_order_relaxed);
@@ -97,6 +115,9 @@ static void count_listed(int delta)
 	struct sigaction sa, now;
 
 	pthread_mutex_lock(&install_lock);
+	if (atomic_load_explicit(&page_size, memory_order_relaxed) == 0)
+		atomic_store_explicit(&page_size, (size_t)sysconf(_SC_PAGESIZE),
+				      memory_order_relaxed);
 	if (delta > 0 && listed++ == 0 && !installed) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_sigaction = on_sigbus;

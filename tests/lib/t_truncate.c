@@ -11,7 +11,8 @@
  * file is whole again) and account for every
  * message (read or counted lost, in order, payloads checked), and a new
  * reader registers afterwards. A SIGBUS outside any table mapping still
- * kills as it would without the library's handler.
+ * kills as it would without the library's handler. A cut zeroes a
+ * mapping from the page faulted on, not before it (partial_cut()).
  *
  * What else a table writer can do: a hard link to the table keeps nobody
  * out; a rewritten header or a grown file keeps out registered readers
@@ -106,6 +107,58 @@ static int touch_cut_file(void *arg)
 	atomic_store(&p[600], 1); /* SIGBUS here */
 	(void)s;
 	return 3;
+}
+
+static int exit_now(void *arg)
+{
+	(void)arg;
+	return 0;
+}
+
+/*
+ * A cut zeroes a mapping from the page faulted on, not before it: a
+ * thread that reclaims walks the publisher's table while its publishing
+ * thread does (mdbus_pub_reclaim(), mdpub's reaper), and one's fault must
+ * not hide from the other the entries the file still has (race review of
+ * b7401e9: a lossless publisher read a live reader's surviving entry as
+ * free and overwrote what it had not read; an entry between a reclaim's
+ * two compare-and-swaps stayed RECLAIMING under the publisher's pid). A
+ * table of 128 entries (4 pages past its header) is cut to its header
+ * and 2 pages, a reclaim walks past them (SIGBUS, handled), an entry
+ * left is then written as a dead reader's: the next reclaim, no
+ * heartbeat between, frees it. Before, the whole mapping read zeros until
+ * a heartbeat: 0 freed.
+ */
+static void partial_cut(void)
+{
+	struct mdbus_pub_config c = tu_config(64, 16, 4, MDBUS_MODE_OVERWRITE);
+	struct seg_consumer *e;
+	mdbus_pub_t *p;
+	size_t len;
+	pid_t dead;
+	void *t;
+
+	c.max_consumers = 128;
+	p = tu_pub_open("cutpart", &c);
+	TU_CHECK(truncate(tu_table_path("cutpart"), 3 * 4096) == 0);
+	TU_CHECK_RC(mdbus_pub_reclaim(p), 0); /* faults at entry 64 */
+	dead = tu_spawn(exit_now, NULL);
+	tu_wait_ok(dead, 30, "a reader that exits");
+	t = tu_map_file(tu_table_path("cutpart"), &len);
+	TU_CHECK_EQ(len, 3 * 4096);
+	e = tu_entry(t, 1);
+	atomic_store(&e->pid_start, 0);
+	atomic_store(&e->state, cons_next(atomic_load(&e->state), CONS_ACTIVE,
+					  (int32_t)dead));
+	TU_CHECK_RC(mdbus_pub_reclaim(p), 1);
+	TU_CHECK_EQ(cons_state(atomic_load(&e->state)), CONS_FREE);
+	tu_unmap(t, len);
+	mdbus_pub_heartbeat(p); /* gives the file back its size */
+	t = tu_map_file(tu_table_path("cutpart"), &len);
+	TU_CHECK(len > 3 * 4096);
+	tu_unmap(t, len);
+	TU_CHECK_RC(mdbus_pub_reclaim(p), 0);
+	mdbus_pub_close(p);
 }
 
 static int sub_try(const char *ch, int anonymous, mdbus_sub_t **s)
@@ -250,5 +303,6 @@ int main(void)
 	TU_CHECK(tu_died_of(tu_wait(tu_spawn(touch_cut_file, NULL), 30), SIGBUS));
 	mdbus_pub_close(p);
 	spoiled_table();
+	partial_cut();
 	return 0;
 }
