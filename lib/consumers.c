@@ -341,6 +341,8 @@ int cons_reap_sleepers(struct seg_map *m, uint32_t *next, unsigned looks)
 	uint32_t i, n = m->g.max_consumers;
 	int freed = 0;
 
+	if (n == 0) /* a geometry never has none; the analyser cannot know */
+		return 0;
 	for (i = 0; i < n && looks > 0; i++) {
 		uint32_t idx = (*next + i) % n;
 
