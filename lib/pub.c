@@ -459,9 +459,10 @@ MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
 }
 
 /* Step 5 when `counted` readers count themselves asleep, or the nudger
- * sleeps: with a nudger, wakes that many sleepers of wake_seq and one
- * more, and when the one more woke too (a crowd: threads parked there),
- * has the nudger sweep up the counted ones they passed over; without a
+ * sleeps: with a nudger, wakes that many sleepers of wake_seq (8 at
+ * most, whatever a writer of the table says) and one more, and when the
+ * one more woke too (threads parked there, or more counted), has the
+ * nudger sweep up the counted ones passed over or left; without a
  * nudger, every sleeper. When the nudger sleeps, wakes the first few
  * anonymous sleepers (the bursty feed of mdbench's strategy section:
  * anonymous p50 8.6 us before the nudger's own wake-up came between,
@@ -474,8 +475,8 @@ static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 	long woken;
 
 	if (counted) {
-		if (counted > wait_count_max(&p->m))
-			counted = wait_count_max(&p->m);
+		if (counted > wait_wake_direct(&p->m)) /* not UINT32_MAX */
+			counted = wait_wake_direct(&p->m);
 		woken = wait_wake_counted(&p->m, p->nudge ? counted : UINT32_MAX,
 					  &crowded);
 		if (woken > 0)

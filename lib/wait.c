@@ -49,9 +49,11 @@
  * 200 msg/s, reader p50 26 us -> 2.5 ms; tests/lib/t_herd). The kernel
  * wakes a word's sleepers in the order they came, so threads parked
  * ahead of a counted reader take its wake: when the one more woke too,
- * the producer asks the nudger to wake every sleeper of wake_seq
- * (wait_sweep(), pub_nudge.c), on its own thread, one wake-up later. A
- * producer without a nudger wakes every sleeper itself, as before.
+ * the producer asks the nudger to wake the sleepers of wake_seq
+ * (wait_sweep(), pub_nudge.c), on its own thread, one wake-up later. It
+ * wakes 8 counted readers at most itself (wait_wake_direct(): a writer
+ * of the table may forge the count), the sweep the others. A producer
+ * without a nudger wakes every sleeper itself, as before.
  *
  * Interrupts (mdbus_sub_interrupt()): a sleeping reader waits on two words
  * at once with futex_waitv(2), the channel's word (wake_seq, or nudge_seq
@@ -342,18 +344,18 @@ long wait_wake_counted(const struct seg_map *m, uint32_t counted,
 	 * 9f88c30: one counted after the load and queued ahead of a counted
 	 * one took its wake, which slept 100 ms). */
 	atomic_fetch_add_explicit(&m->hdr->wake_seq, 1, memory_order_seq_cst);
+	*crowded = 0;
+	if (counted == UINT32_MAX)
+		return futex(&m->hdr->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 	again = waiters_count(atomic_load_explicit(&m->tab->waiters,
 						   memory_order_seq_cst));
-	if (again > wait_count_max(m))
-		again = wait_count_max(m);
 	if (again > counted)
 		counted = again;
-	if (counted >= INT_MAX) {
-		*crowded = 0;
-		return futex(&m->hdr->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
-	}
+	if (counted > wait_wake_direct(m))
+		counted = wait_wake_direct(m);
 	/* one more than counted: woken only when a thread nobody counted
-	 * was queued too, which may have been ahead of a counted one */
+	 * was queued too, which may have been ahead of a counted one, or
+	 * more are counted than the cap */
 	woken = futex(&m->hdr->wake_seq, FUTEX_WAKE, counted + 1, NULL);
 	*crowded = woken > (long)counted;
 	return woken;

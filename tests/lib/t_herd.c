@@ -75,8 +75,10 @@
  * publish, as any writer of the table may (an attack run: with 10 000
  * parked, the publishing thread woke them all at each publish, 50% of a
  * CPU, the channel at 22 msg/s of 200): the producer takes the count as
- * two a consumer entry at most (wait.c wait_count_max()): no wake of the
- * publishing thread wakes more than 2 * MAX_CONSUMERS + 1. And in every
+ * WAKE_DIRECT_MAX at most (internal.h wait_wake_direct()): no wake of the
+ * publishing thread wakes more than WAKE_DIRECT_MAX + 1 (before, two a
+ * consumer entry and one more, 2 * MAX_CONSUMERS + 1 = 17: at 64 entries
+ * an attack run's 129 a publish, 44.6% of a CPU). And in every
  * round no sweep of the nudger's asks for more than 32 and the ration's
  * NUDGE_DEEP_MAX (before, every sleeper; the attack run's 15 000 parked
  * on wake_seq cost the nudger 29-36% of a CPU).
@@ -121,7 +123,8 @@
 #define WAKE_FIRST_ANON 8    /* wait.c WAKE_ANON_FIRST: the producer's own
 				wake of nudge_seq while the nudger sleeps */
 #define NUDGE_WAKE_MAX 32    /* internal.h WAIT_NUDGE_WAKE_MAX */
-#define MAX_CONSUMERS 8      /* the channel's: round 7's bound */
+#define MAX_CONSUMERS 8      /* the channel's: 16 can be counted */
+#define WAKE_DIRECT_MAX 8    /* internal.h WAIT_WAKE_DIRECT_MAX: round 7 */
 #define NUDGE_DEEP_MAX 4096  /* pub_nudge.c: the ration holds this many, */
 #define NUDGE_DEEP_NS 100000ULL /* and fills at one per this */
 #define SWEEP_GAP_MS 200     /* pub_nudge.c SWEEP_CROWD_GAP */
@@ -427,13 +430,13 @@ static int round_run(mdbus_pub_t *p, unsigned k, pid_t hpid, uint64_t first)
 	if (atomic_load(&wake_calls) == 0)
 		tu_fail("the publishing thread made no wake: the test proves "
 			"nothing");
-	if (atomic_load(&wake_max) > (rd->forge ? 2 * MAX_CONSUMERS + 1 :
+	if (atomic_load(&wake_max) > (rd->forge ? WAKE_DIRECT_MAX + 1 :
 				      rd->nudge ? WAKE_FIRST_ANON : WAKE_MAX))
 		tu_fail("%u parked: a wake of the publishing thread woke %ld "
 			"threads (at most %d: the counted reader and one "
 			"more, or the nudger; on nudge_seq %d; under a forged "
 			"count %d)", rd->herd, atomic_load(&wake_max), WAKE_MAX,
-			WAKE_FIRST_ANON, 2 * MAX_CONSUMERS + 1);
+			WAKE_FIRST_ANON, WAKE_DIRECT_MAX + 1);
 	if (atomic_load(&sweep_ask) > NUDGE_WAKE_MAX + NUDGE_DEEP_MAX)
 		tu_fail("%u parked: a sweep of wake_seq asked for %ld threads "
 			"(at most %d: 32 and the ration)", rd->herd,
