@@ -200,7 +200,7 @@ second() {
 	sleep 0.5
 	stop "$PID"
 	[ "$(stats "$1b" "$1d" in)" -eq "$2" ] ||
-		fail "$1b: in $(stats "$1b" "$1d" in), not $2: $(counters "$1b" "$1d")"
+		fail "$1b: in $(stats "$1b" "$1d" in), not $2: $(counters "$1b" "$1d"); $(grep -h "consumer\|gap in the\|reading from NATS" "$WORK/$1a.log" "$WORK/$1b.log")"
 	echo "second run: in $2"
 }
 
