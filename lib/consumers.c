@@ -121,8 +121,36 @@ struct census {
 	uint32_t open;      /* FREE, or reclaimable */
 };
 
+/* Frees entry c, whose owner (or whose dead reclaimer) in state word w
+ * was found dead: to RECLAIMING under our pid, clear the flag, then FREE.
+ * Returns 1 if freed, 0 if the entry changed meanwhile. */
 static int reclaim_judged(struct seg_map *m, struct seg_consumer *c,
-			  uint64_t w);
+			  uint64_t w)
+{
+	uint64_t mine, start;
+	pid_t pid;
+
+	proc_self(&pid, &start);
+	mine = cons_next(w, CONS_RECLAIMING, pid);
+	/* Fails if the entry changed hands since we judged its owner. */
+	if (!atomic_compare_exchange_strong_explicit(&c->state, &w, mine,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return 0;
+	atomic_store_explicit(&c->pid_start, cons_tag(mine, start),
+			      memory_order_relaxed);
+	/* The entry is ours alone now: nobody claims a RECLAIMING entry. */
+	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
+	disarm(m, c);
+	/* Release: the next claimant (acquire CAS) sees the flag cleared. */
+	if (!atomic_compare_exchange_strong_explicit(&c->state, &mine,
+						     cons_next(mine, CONS_FREE, 0),
+						     memory_order_release,
+						     memory_order_relaxed))
+		return 0; /* someone judged us dead: theirs to finish */
+	atomic_fetch_add_explicit(&m->tab->reclaims, 1, memory_order_relaxed);
+	return 1;
+}
 
 /*
  * Counts the entries by what a registrant can hope of them, one look at
@@ -267,37 +295,6 @@ void cons_unregister(struct seg_map *m, int idx, uint64_t word)
 							memory_order_relaxed) &&
 	       w == evicted)
 		;
-}
-
-/* Frees entry c, whose owner (or whose dead reclaimer) in state word w
- * was found dead: to RECLAIMING under our pid, clear the flag, then FREE.
- * Returns 1 if freed, 0 if the entry changed meanwhile. */
-static int reclaim_judged(struct seg_map *m, struct seg_consumer *c,
-			  uint64_t w)
-{
-	uint64_t mine, start;
-	pid_t pid;
-
-	proc_self(&pid, &start);
-	mine = cons_next(w, CONS_RECLAIMING, pid);
-	/* Fails if the entry changed hands since we judged its owner. */
-	if (!atomic_compare_exchange_strong_explicit(&c->state, &w, mine,
-						     memory_order_acquire,
-						     memory_order_relaxed))
-		return 0;
-	atomic_store_explicit(&c->pid_start, cons_tag(mine, start),
-			      memory_order_relaxed);
-	/* The entry is ours alone now: nobody claims a RECLAIMING entry. */
-	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
-	disarm(m, c);
-	/* Release: the next claimant (acquire CAS) sees the flag cleared. */
-	if (!atomic_compare_exchange_strong_explicit(&c->state, &mine,
-						     cons_next(mine, CONS_FREE, 0),
-						     memory_order_release,
-						     memory_order_relaxed))
-		return 0; /* someone judged us dead: theirs to finish */
-	atomic_fetch_add_explicit(&m->tab->reclaims, 1, memory_order_relaxed);
-	return 1;
 }
 
 int cons_reclaim(struct seg_map *m, uint32_t idx)
