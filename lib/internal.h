@@ -597,36 +597,37 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
 /* ---- wait.c ---- */
 
 /* Producer side, after publishing with a seq_cst store of write_num and
- * a seq_cst load of the waiter count: bumps wake_seq and wakes one more
- * of its sleepers than that count or a new load of it says, taken as
- * wait_wake_direct() at most (UINT32_MAX: every sleeper): only counted
- * readers sleep on it, and anyone who can read the data file may park
- * threads there. *crowded is 1 when the one more was woken too: a thread
- * nobody counted was queued, maybe ahead of a counted reader, whose wake
- * it then took, or more readers are counted than it woke; the nudger's
- * sweep wakes them. Returns what FUTEX_WAKE returned (the sleepers
- * woken). */
+ * a seq_cst load of the waiter count: bumps wake_seq and wakes its
+ * sleepers (UINT32_MAX: every one), as many as that count or a new load
+ * of it says, taken as wait_count_max() at most: with WAIT_WAKE_DIRECT_MAX
+ * or fewer, one more than counted; with more, WAIT_WAKE_DIRECT_MAX, and
+ * *left is how many counted readers it left to the nudger's sweep (0
+ * otherwise). Only counted readers sleep there, and anyone who can read
+ * the data file may park threads there. *crowded is 1 when the one more
+ * was woken too: a thread nobody counted was queued, maybe ahead of a
+ * counted reader, whose wake it then took (the nudger's sweep wakes it).
+ * Returns what FUTEX_WAKE returned (the sleepers woken). */
 long wait_wake_counted(const struct seg_map *m, uint32_t counted,
-		       int *crowded);
+		       int *crowded, uint32_t *left);
 
 /* The most counted sleepers of wake_seq a producer with a nudger wakes
- * on its publishing thread (one more besides); its nudger's sweep wakes
- * the others. The count is in the table, which its writers may forge:
- * an attack run's 0xFFFFFFFF and 10 000 parked threads had the
- * publishing thread wake them all at each publish (50% of a CPU, the
- * channel at 22 msg/s of 200); taken as two a consumer entry at most (a
- * handle and its mdbus_sub_fd() helper), a forged count of a 64-entry
- * channel and 500 parked still cost it 129 a publish (44.6% of a CPU at
- * 1000 msg/s, a blocking reader's p99 201 ms). */
+ * on its publishing thread; its nudger's sweep wakes the others
+ * (pub_nudge.c sweep_left()). The count is in the table, which its
+ * writers may forge: taken as twice max_consumers at most, a 64-entry
+ * channel's forged count with 500 threads parked there cost the
+ * publishing thread 129 wake-ups a publish (attack runs: 40-45% of a CPU
+ * at 1000 msg/s). */
 #define WAIT_WAKE_DIRECT_MAX 8u
 
-/* WAIT_WAKE_DIRECT_MAX, or two a consumer entry when fewer, from the
- * trusted data file's geometry. */
-static inline uint32_t wait_wake_direct(const struct seg_map *m)
+/* The most readers that can be counted asleep on the channel: one a
+ * consumer entry (the handle's, or its mdbus_sub_fd() helper's, sub_fd.c),
+ * from the trusted data file's geometry (an attack run: a forged count
+ * of 0xFFFFFFFF and 10 000 parked threads had the publishing thread wake
+ * them all at each publish, 50% of a CPU, the channel at 22 msg/s of
+ * 200). */
+static inline uint32_t wait_count_max(const struct seg_map *m)
 {
-	uint32_t two = 2 * m->g.max_consumers;
-
-	return two < WAIT_WAKE_DIRECT_MAX ? two : WAIT_WAKE_DIRECT_MAX;
+	return m->g.max_consumers;
 }
 
 /* The nudger's sweep, when the producer found a crowd: wakes up to
@@ -794,7 +795,9 @@ int wait_rang(const struct wait_for *wf);
  * detail); stop ends the thread and withdraws the promise (NULL: no-op);
  * kick wakes it while it sleeps idle (the producer, seeing its flag;
  * NULL: no-op); sweep asks it to sweep wake_seq at once (the producer,
- * whose wake found a crowd; NULL: no-op); clear withdraws a promise and a flag a dead publisher's
+ * whose wake found a crowd; NULL: no-op); sweep_left asks it to wake the
+ * `left` counted readers the producer's wake left (NULL: no-op); clear
+ * withdraws a promise and a flag a dead publisher's
  * nudger left (the publisher's open, before it repairs the waiter
  * count). */
 struct pub_nudge;
@@ -802,6 +805,7 @@ int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m);
 void pub_nudge_stop(struct pub_nudge *n);
 void pub_nudge_kick(struct pub_nudge *n);
 void pub_nudge_sweep(struct pub_nudge *n);
+void pub_nudge_sweep_left(struct pub_nudge *n, uint32_t left);
 void pub_nudge_clear(struct seg_header *h);
 
 /* helper_thread.c: starts fn(arg) in a thread named name, every signal

@@ -27,7 +27,9 @@
  * counted reader, whose wake they took; the sweep wakes it, on this
  * thread, which parked threads then cost a wake-up each (as on
  * nudge_seq), not the publishing one, five times a second at most once
- * sweeps find a crowd (sweep_when_due()). An idle publisher's nudger
+ * sweeps find a crowd (sweep_when_due()). It also wakes the counted
+ * readers the producer left when more than 8 sleep there (sweep_left()),
+ * a wake-up later. An idle publisher's nudger
  * therefore costs nothing but a wake-up every 100 ms; a publishing
  * thread pays one FUTEX_WAKE per message only while the nudger sleeps,
  * and nothing while messages come faster than a tick.
@@ -77,6 +79,9 @@ struct pub_nudge {
 	_Atomic uint32_t sweep_wanted; /* the producer's wake found a crowd;
 				    relaxed both ways: a request, the
 				    sweep's futex call reads the word */
+	_Atomic uint32_t sweep_left; /* counted readers the producer's wake
+				    left (sweep_left()); relaxed, as
+				    sweep_wanted */
 	uint64_t sweep_at;       /* CLOCK_MONOTONIC of the next sweep, */
 	uint64_t crowd_until;    /* and of the end of the crowd's gaps */
 	uint64_t ration_ns;      /* wake_look(): the ration, in
@@ -113,23 +118,45 @@ static int ration(struct pub_nudge *n)
 }
 
 /*
- * A sweep of wake_seq: its first WAIT_NUDGE_WAKE_MAX sleepers, and as
- * many more as the ration holds (the looks' ration, wake_look()), so
- * that threads parked on wake_seq cost this thread no more than those
- * on nudge_seq (an attack run: 15 000 parked there and a registered
- * reader asleep, every sleeper woken five times a second, 78 000
- * wake-ups a second, 29-36% of a CPU). A counted reader the sweep does
- * not reach sleeps out its sleep and naps, as one moved off (wait.c).
- * Returns what wait_sweep() returned.
+ * A sweep of wake_seq: up to `want` of its first sleepers,
+ * WAIT_NUDGE_WAKE_MAX and as many more as the ration holds at most (the
+ * looks' ration, wake_look()), so that threads parked on wake_seq cost
+ * this thread no more than those on nudge_seq (an attack run: 15 000
+ * parked there and a registered reader asleep, every sleeper woken five
+ * times a second, 78 000 wake-ups a second, 29-36% of a CPU). A counted
+ * reader the sweep does not reach sleeps out its sleep and naps, as one
+ * moved off (wait.c). Returns what wait_sweep() returned.
  */
-static long sweep(struct pub_nudge *n)
+static long sweep(struct pub_nudge *n, uint32_t want)
 {
-	long woken = wait_sweep(n->m.hdr, WAIT_NUDGE_WAKE_MAX + ration(n));
+	uint32_t most = WAIT_NUDGE_WAKE_MAX + (uint32_t)ration(n);
+	long woken = wait_sweep(n->m.hdr, (int)(want < most ? want : most));
 
 	if (woken > WAIT_NUDGE_WAKE_MAX)
 		n->ration_ns -= (uint64_t)(woken - WAIT_NUDGE_WAKE_MAX) *
 				NUDGE_DEEP_NS;
 	return woken;
+}
+
+/*
+ * The counted readers the producer's wake left, more than it wakes on
+ * the publishing thread (wait.c wait_wake_counted()): as many as it
+ * said, from the front of wake_seq's queue, where they sleep ahead of
+ * those it woke (who went back to sleep behind them), with no bump (they
+ * sleep on the value its wake bumped), and never taken for a crowd. A
+ * sweep of 32 and the ration woke them and those gone back to sleep too,
+ * and took 33 counted readers or more for parked threads: sweeps 200 ms
+ * apart, the readers left to their sleep's cap, 63% of 40 readers' reads
+ * 10 ms or more late (race review of d496be0). A forged count costs this
+ * thread as many, 32 and the ration at most.
+ */
+static void sweep_left(struct pub_nudge *n)
+{
+	uint32_t left = atomic_exchange_explicit(&n->sweep_left, 0,
+						 memory_order_relaxed);
+
+	if (left)
+		(void)sweep(n, left);
 }
 
 /*
@@ -163,7 +190,7 @@ static uint64_t sweep_when_due(struct pub_nudge *n)
 	/* a request made from here on is answered by the sweep below, or
 	 * by the next */
 	atomic_store_explicit(&n->sweep_wanted, 0, memory_order_relaxed);
-	if (sweep(n) > SWEEP_CROWD)
+	if (sweep(n, UINT32_MAX) > SWEEP_CROWD)
 		n->crowd_until = now + SWEEP_CROWD_HOLD;
 	n->sweep_at = now < n->crowd_until ? now + SWEEP_CROWD_GAP : now;
 	return 0;
@@ -234,12 +261,14 @@ static void *nudger(void *arg)
 	while (!stopping(n)) {
 		/* Acquire: pairs with the release bump in wait_nudger_kick():
 		 * a sweep asked for before a kick this load sees is seen by
-		 * sweep_when_due() below, and a kick after it makes the idle
+		 * sweep_left() and sweep_when_due() below, and a kick after
+		 * it makes the idle
 		 * sleep return at once (race review: a request made between
 		 * the look and that sleep's own load of the word waited out
 		 * its 100 ms). */
 		seen = atomic_load_explicit(&n->kick, memory_order_acquire);
 		w = write_count(n);
+		sweep_left(n);
 		due = sweep_when_due(n);
 		if (w != last || more) {
 			more = w != last ? NUDGE_MORE_LOOKS : more - 1;
@@ -309,6 +338,14 @@ void pub_nudge_sweep(struct pub_nudge *n)
 	if (!n)
 		return;
 	atomic_store_explicit(&n->sweep_wanted, 1, memory_order_relaxed);
+	wait_nudger_kick(&n->kick);
+}
+
+void pub_nudge_sweep_left(struct pub_nudge *n, uint32_t left)
+{
+	if (!n)
+		return;
+	atomic_store_explicit(&n->sweep_left, left, memory_order_relaxed);
 	wait_nudger_kick(&n->kick);
 }
 

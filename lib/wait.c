@@ -51,8 +51,8 @@
  * ahead of a counted reader take its wake: when the one more woke too,
  * the producer asks the nudger to wake the sleepers of wake_seq
  * (wait_sweep(), pub_nudge.c), on its own thread, one wake-up later. It
- * wakes 8 counted readers at most itself (wait_wake_direct(): a writer
- * of the table may forge the count), the sweep the others. A producer
+ * wakes 8 counted readers at most itself (WAIT_WAKE_DIRECT_MAX: a writer
+ * of the table may forge the count), the nudger the others. A producer
  * without a nudger wakes every sleeper itself, as before.
  *
  * Interrupts (mdbus_sub_interrupt()): a sleeping reader waits on two words
@@ -331,7 +331,7 @@ static long wake(_Atomic uint32_t *word, int count)
 }
 
 long wait_wake_counted(const struct seg_map *m, uint32_t counted,
-		       int *crowded)
+		       int *crowded, uint32_t *left)
 {
 	uint32_t again;
 	long woken;
@@ -345,17 +345,26 @@ long wait_wake_counted(const struct seg_map *m, uint32_t counted,
 	 * one took its wake, which slept 100 ms). */
 	atomic_fetch_add_explicit(&m->hdr->wake_seq, 1, memory_order_seq_cst);
 	*crowded = 0;
+	*left = 0;
 	if (counted == UINT32_MAX)
 		return futex(&m->hdr->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 	again = waiters_count(atomic_load_explicit(&m->tab->waiters,
 						   memory_order_seq_cst));
 	if (again > counted)
 		counted = again;
-	if (counted > wait_wake_direct(m))
-		counted = wait_wake_direct(m);
+	if (counted > wait_count_max(m))
+		counted = wait_count_max(m);
+	/* more than the publishing thread wakes: the first of the queue,
+	 * the others, behind them, the nudger's (race review of d496be0:
+	 * the one more woken and a sweep of 32 then took 33 counted readers
+	 * for a crowd, and left them 200 ms) */
+	if (counted > WAIT_WAKE_DIRECT_MAX) {
+		*left = counted - WAIT_WAKE_DIRECT_MAX;
+		return futex(&m->hdr->wake_seq, FUTEX_WAKE,
+			     WAIT_WAKE_DIRECT_MAX, NULL);
+	}
 	/* one more than counted: woken only when a thread nobody counted
-	 * was queued too, which may have been ahead of a counted one, or
-	 * more are counted than the cap */
+	 * was queued too, which may have been ahead of a counted one */
 	woken = futex(&m->hdr->wake_seq, FUTEX_WAKE, counted + 1, NULL);
 	*crowded = woken > (long)counted;
 	return woken;

@@ -75,10 +75,10 @@
  * publish, as any writer of the table may (an attack run: with 10 000
  * parked, the publishing thread woke them all at each publish, 50% of a
  * CPU, the channel at 22 msg/s of 200): the producer takes the count as
- * WAKE_DIRECT_MAX at most (internal.h wait_wake_direct()): no wake of the
- * publishing thread wakes more than WAKE_DIRECT_MAX + 1 (before, two a
- * consumer entry and one more, 2 * MAX_CONSUMERS + 1 = 17: at 64 entries
- * an attack run's 129 a publish, 44.6% of a CPU). And in every
+ * one a consumer entry at most, and wakes WAKE_DIRECT_MAX + 1 at most
+ * itself (internal.h wait_count_max(), WAIT_WAKE_DIRECT_MAX; before,
+ * two an entry and one more, 2 * MAX_CONSUMERS + 1 = 17: at 64 entries
+ * an attack run's 129 a publish, 40-45% of a CPU). And in every
  * round no sweep of the nudger's asks for more than 32 and the ration's
  * NUDGE_DEEP_MAX (before, every sleeper; the attack run's 15 000 parked
  * on wake_seq cost the nudger 29-36% of a CPU).
@@ -123,7 +123,7 @@
 #define WAKE_FIRST_ANON 8    /* wait.c WAKE_ANON_FIRST: the producer's own
 				wake of nudge_seq while the nudger sleeps */
 #define NUDGE_WAKE_MAX 32    /* internal.h WAIT_NUDGE_WAKE_MAX */
-#define MAX_CONSUMERS 8      /* the channel's: 16 can be counted */
+#define MAX_CONSUMERS 8      /* the channel's: 8 can be counted */
 #define WAKE_DIRECT_MAX 8    /* internal.h WAIT_WAKE_DIRECT_MAX: round 7 */
 #define NUDGE_DEEP_MAX 4096  /* pub_nudge.c: the ration holds this many, */
 #define NUDGE_DEEP_NS 100000ULL /* and fills at one per this */
