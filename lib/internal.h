@@ -601,19 +601,20 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
  * sleepers (UINT32_MAX: every one), as many as that count or a new load
  * of it says, taken as wait_count_max() at most: with WAIT_WAKE_DIRECT_MAX
  * or fewer, one more than counted; with more, WAIT_WAKE_DIRECT_MAX, and
- * *left is how many counted readers it left to the nudger's sweep (0
- * otherwise). Only counted readers sleep there, and anyone who can read
+ * *to_nudger is the count the nudger then wakes, all of it (0
+ * otherwise).
+ * Only counted readers sleep there, and anyone who can read
  * the data file may park threads there. *crowded is 1 when the one more
  * was woken too: a thread nobody counted was queued, maybe ahead of a
  * counted reader, whose wake it then took (the nudger's sweep wakes it).
  * Returns what FUTEX_WAKE returned (the sleepers woken). */
 long wait_wake_counted(const struct seg_map *m, uint32_t counted,
-		       int *crowded, uint32_t *left);
+		       int *crowded, uint32_t *to_nudger);
 
 /* The most counted sleepers of wake_seq a producer with a nudger wakes
- * on its publishing thread; its nudger's sweep wakes the others
- * (pub_nudge.c sweep_left()). The count is in the table, which its
- * writers may forge: taken as twice max_consumers at most, a 64-entry
+ * on its publishing thread; its nudger wakes the others (pub_nudge.c
+ * sweep_left()). The count is in the table, which its writers may forge:
+ * taken as twice max_consumers at most (before 0.2.5), a 64-entry
  * channel's forged count with 500 threads parked there cost the
  * publishing thread 129 wake-ups a publish (attack runs: 40-45% of a CPU
  * at 1000 msg/s). */
@@ -795,8 +796,9 @@ int wait_rang(const struct wait_for *wf);
  * detail); stop ends the thread and withdraws the promise (NULL: no-op);
  * kick wakes it while it sleeps idle (the producer, seeing its flag;
  * NULL: no-op); sweep asks it to sweep wake_seq at once (the producer,
- * whose wake found a crowd; NULL: no-op); sweep_left asks it to wake the
- * `left` counted readers the producer's wake left (NULL: no-op); clear
+ * whose wake found a crowd; NULL: no-op); sweep_left asks it to wake
+ * the `count` counted readers, more than the producer's wake woke (NULL:
+ * no-op); clear
  * withdraws a promise and a flag a dead publisher's
  * nudger left (the publisher's open, before it repairs the waiter
  * count). */
@@ -805,7 +807,7 @@ int pub_nudge_start(struct pub_nudge **out, const struct seg_map *m);
 void pub_nudge_stop(struct pub_nudge *n);
 void pub_nudge_kick(struct pub_nudge *n);
 void pub_nudge_sweep(struct pub_nudge *n);
-void pub_nudge_sweep_left(struct pub_nudge *n, uint32_t left);
+void pub_nudge_sweep_left(struct pub_nudge *n, uint32_t count);
 void pub_nudge_clear(struct seg_header *h);
 
 /* helper_thread.c: starts fn(arg) in a thread named name, every signal

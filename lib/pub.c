@@ -463,7 +463,7 @@ MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
  * more, and when the one more woke too (threads parked there), has the
  * nudger sweep up the counted ones passed over; more than 8 counted
  * (whatever a writer of the table says), wakes 8 and has the nudger wake
- * the others; without a
+ * them all; without a
  * nudger, every sleeper. When the nudger sleeps, wakes the first few
  * anonymous sleepers (the bursty feed of mdbench's strategy section:
  * anonymous p50 8.6 us before the nudger's own wake-up came between,
@@ -472,7 +472,7 @@ MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
 static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 				     uint32_t nudger)
 {
-	uint32_t left = 0;
+	uint32_t to_nudger = 0;
 	int crowded = 0;
 	long woken;
 
@@ -481,7 +481,7 @@ static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 		if (counted > wait_count_max(&p->m))
 			counted = wait_count_max(&p->m);
 		woken = wait_wake_counted(&p->m, p->nudge ? counted : UINT32_MAX,
-					  &crowded, &left);
+					  &crowded, &to_nudger);
 		if (woken > 0)
 			p->futile = 0;
 		else if (woken == 0 && ++p->futile >= FUTILE_WAKES)
@@ -491,8 +491,8 @@ static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 		wait_wake_anonymous_first(p->m.hdr);
 	if (crowded)
 		pub_nudge_sweep(p->nudge);
-	else if (left)
-		pub_nudge_sweep_left(p->nudge, left);
+	else if (to_nudger)
+		pub_nudge_sweep_left(p->nudge, to_nudger);
 	else if (nudger)
 		pub_nudge_kick(p->nudge);
 }

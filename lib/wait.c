@@ -47,12 +47,13 @@
  * may park threads on either word, and an attack run's 1000 on wake_seq
  * had each publish wake them all (40% of the publishing thread's CPU at
  * 200 msg/s, reader p50 26 us -> 2.5 ms; tests/lib/t_herd). The kernel
- * wakes a word's sleepers in the order they came, so threads parked
+ * wakes a word's sleepers in the order they came (real-time ones
+ * first), so threads parked
  * ahead of a counted reader take its wake: when the one more woke too,
  * the producer asks the nudger to wake the sleepers of wake_seq
  * (wait_sweep(), pub_nudge.c), on its own thread, one wake-up later. It
  * wakes 8 counted readers at most itself (WAIT_WAKE_DIRECT_MAX: a writer
- * of the table may forge the count), the nudger the others. A producer
+ * of the table may forge the count), the nudger then all of them. A producer
  * without a nudger wakes every sleeper itself, as before.
  *
  * Interrupts (mdbus_sub_interrupt()): a sleeping reader waits on two words
@@ -331,7 +332,7 @@ static long wake(_Atomic uint32_t *word, int count)
 }
 
 long wait_wake_counted(const struct seg_map *m, uint32_t counted,
-		       int *crowded, uint32_t *left)
+		       int *crowded, uint32_t *to_nudger)
 {
 	uint32_t again;
 	long woken;
@@ -345,7 +346,7 @@ long wait_wake_counted(const struct seg_map *m, uint32_t counted,
 	 * one took its wake, which slept 100 ms). */
 	atomic_fetch_add_explicit(&m->hdr->wake_seq, 1, memory_order_seq_cst);
 	*crowded = 0;
-	*left = 0;
+	*to_nudger = 0;
 	if (counted == UINT32_MAX)
 		return futex(&m->hdr->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 	again = waiters_count(atomic_load_explicit(&m->tab->waiters,
@@ -354,12 +355,13 @@ long wait_wake_counted(const struct seg_map *m, uint32_t counted,
 		counted = again;
 	if (counted > wait_count_max(m))
 		counted = wait_count_max(m);
-	/* more than the publishing thread wakes: the first of the queue,
-	 * the others, behind them, the nudger's (race review of d496be0:
-	 * the one more woken and a sweep of 32 then took 33 counted readers
-	 * for a crowd, and left them 200 ms) */
+	/* more than the publishing thread wakes: the first in the queue
+	 * now, every counted one again by the nudger (pub_nudge.c
+	 * sweep_left(); race review of d496be0: the one more woken and a
+	 * sweep of 32 then took 33 counted readers for a crowd, and left
+	 * them 200 ms) */
 	if (counted > WAIT_WAKE_DIRECT_MAX) {
-		*left = counted - WAIT_WAKE_DIRECT_MAX;
+		*to_nudger = counted;
 		return futex(&m->hdr->wake_seq, FUTEX_WAKE,
 			     WAIT_WAKE_DIRECT_MAX, NULL);
 	}
