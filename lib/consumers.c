@@ -65,31 +65,48 @@ static void disarm(struct seg_map *m, struct seg_consumer *c)
 }
 
 /*
- * Takes entry idx from state w to ours: CLAIMING, filled in, then ACTIVE
- * with a release CAS that publishes the fields (pairs with the acquire
- * loads of the state word in the producer, stats and reclaimers). Returns
- * 1 on success, 0 when the entry changed under us.
+ * Takes entry c from state word w to `state` under our pid (acquire CAS:
+ * we see what its last holder published), stamps our start time and
+ * clears what anyone left of a sleep: the waiting flag (not our sleep)
+ * and the armed flag (disarm()). Stores the new word in *mine. Returns 1
+ * when the entry is ours now, 0 when it changed hands since w was loaded.
+ */
+static int take_entry(struct seg_map *m, struct seg_consumer *c, uint64_t w,
+		      uint32_t state, uint64_t *mine)
+{
+	uint64_t start;
+	pid_t pid;
+
+	proc_self(&pid, &start);
+	*mine = cons_next(w, state, pid);
+	if (!atomic_compare_exchange_strong_explicit(&c->state, &w, *mine,
+						     memory_order_acquire,
+						     memory_order_relaxed))
+		return 0;
+	atomic_store_explicit(&c->pid_start, cons_tag(*mine, start),
+			      memory_order_relaxed);
+	/* Ours alone now: nobody claims a CLAIMING or RECLAIMING entry. */
+	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
+	disarm(m, c);
+	return 1;
+}
+
+/*
+ * Takes entry idx from state w to ours: CLAIMING (take_entry()), filled
+ * in, then ACTIVE with a release CAS that publishes the fields (pairs
+ * with the acquire loads of the state word in the producer, stats and
+ * reclaimers). Returns 1 on success, 0 when the entry changed under us.
  */
 static int claim(struct seg_map *m, int idx, uint64_t w, const char *name,
 		 uint64_t pos, uint64_t *word)
 {
 	struct seg_consumer *c = &m->table[idx];
-	uint64_t claiming, active, start;
-	pid_t pid;
+	uint64_t claiming, active;
 
-	proc_self(&pid, &start);
-	claiming = cons_next(w, CONS_CLAIMING, pid);
-	if (!atomic_compare_exchange_strong_explicit(&c->state, &w, claiming,
-						     memory_order_acquire,
-						     memory_order_relaxed))
+	if (!take_entry(m, c, w, CONS_CLAIMING, &claiming))
 		return 0;
-	atomic_store_explicit(&c->pid_start, cons_tag(claiming, start),
-			      memory_order_relaxed);
-	/* Ours now (CLAIMING): a flag left by anyone is not our sleep. */
-	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
-	disarm(m, c);
 	fill_entry(c, name, pos);
-	active = cons_next(claiming, CONS_ACTIVE, pid);
+	active = cons_next(claiming, CONS_ACTIVE, cons_pid(claiming));
 	if (!atomic_compare_exchange_strong_explicit(&c->state, &claiming, active,
 						     memory_order_release,
 						     memory_order_relaxed))
@@ -127,21 +144,11 @@ struct census {
 static int reclaim_judged(struct seg_map *m, struct seg_consumer *c,
 			  uint64_t w)
 {
-	uint64_t mine, start;
-	pid_t pid;
+	uint64_t mine;
 
-	proc_self(&pid, &start);
-	mine = cons_next(w, CONS_RECLAIMING, pid);
 	/* Fails if the entry changed hands since we judged its owner. */
-	if (!atomic_compare_exchange_strong_explicit(&c->state, &w, mine,
-						     memory_order_acquire,
-						     memory_order_relaxed))
+	if (!take_entry(m, c, w, CONS_RECLAIMING, &mine))
 		return 0;
-	atomic_store_explicit(&c->pid_start, cons_tag(mine, start),
-			      memory_order_relaxed);
-	/* The entry is ours alone now: nobody claims a RECLAIMING entry. */
-	atomic_store_explicit(&c->waiting, 0, memory_order_relaxed);
-	disarm(m, c);
 	/* Release: the next claimant (acquire CAS) sees the flag cleared. */
 	if (!atomic_compare_exchange_strong_explicit(&c->state, &mine,
 						     cons_next(mine, CONS_FREE, 0),
