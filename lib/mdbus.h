@@ -16,7 +16,8 @@
  *    reader's liveness in /proc at most every 10 ms.
  *  - The channel name must match [A-Za-z0-9._-]{1,64}.
  *  - Segments live in the segment directory: the `dir` config field if set,
- *    else $MDBUS_DIR if set, else /dev/shm (through shm_open()).
+ *    else $MDBUS_DIR if set, else /dev/shm (where shm_open() would put
+ *    them; the files are opened by path).
  */
 #ifndef MDBUS_H
 #define MDBUS_H
@@ -179,7 +180,7 @@ int mdbus_pub_config_check(const char *channel,
 
 /* Copies `size` bytes into the next slot and publishes it with message type
  * `type` and timestamp `ts_ns` (0 = read CLOCK_REALTIME now). Never blocks,
- * no system call. Returns 0, MDBUS_ETOOBIG, MDBUS_ECLAIMED, or in lossless
+ * no system call but the wake of a sleeping reader (above). Returns 0, MDBUS_ETOOBIG, MDBUS_ECLAIMED, or in lossless
  * mode MDBUS_EBACKPRESSURE (try again later; nothing was written). */
 int mdbus_pub_publish(mdbus_pub_t *pub, uint16_t type, const void *data,
 		      size_t size, uint64_t ts_ns);
@@ -236,9 +237,9 @@ int mdbus_pub_abort(mdbus_pub_t *pub);
 int mdbus_pub_skip(mdbus_pub_t *pub, uint64_t n);
 
 /* Stores the heartbeat time (CLOCK_REALTIME) readers see, and restores
- * the consumer table file if a reader truncated it. No syscall besides
- * the vDSO clock read unless it restores. Call it from the publishing
- * thread, e.g. once a second. */
+ * the consumer table file if a reader truncated it. Never blocks; one
+ * fstat(2) of the table (to find it cut), and more system calls when it
+ * restores it. Call it from the publishing thread, e.g. once a second. */
 void mdbus_pub_heartbeat(mdbus_pub_t *pub);
 
 /* Lossless and housekeeping: restores a truncated consumer table file,
@@ -364,9 +365,10 @@ struct mdbus_sub_config {
 	int anonymous;          /* 1 = take no consumer entry, map read-only
 				   (also chosen when the segment is not
 				   writable); lossless producers do not wait
-				   for anonymous readers, and the publisher
-				   does not wake them: an idle one naps on
-				   the futex 1 ms at a time */
+				   for anonymous readers, which sleep
+				   woken by the publisher's nudger where it
+				   runs one (MDBUS_PUB_NUDGE; mdpub does),
+				   else nap 1 ms at a time */
 	enum mdbus_start start;
 	uint64_t start_seq;
 	enum mdbus_wait wait;   /* strategy of mdbus_sub_read() */

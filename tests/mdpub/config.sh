@@ -8,11 +8,13 @@
 # the shipped sample and the embedded default pass -t
 status 0 "$MDPUB" -T -c "$top_srcdir/conf/mdpub.conf" >"$WORK/out"
 expect "$WORK/out" "$top_srcdir/conf/mdpub.conf: OK, 1 channel"
-# and so do its commented-out examples once enabled, with a group and a
-# directory that exist here
+# and so do its commented-out examples once enabled, with a group, a
+# directory and an archive directory that exist here (nkey is the other
+# way of giving creds: not both)
 sed 's/^; //' "$top_srcdir/conf/mdpub.conf" >"$WORK/as-is.conf"
 # (the nats example only when mdpub has the nats source)
 sed -e "s|^group = .*|group = $(id -g)|" -e "s|^dir = .*|dir = $MDBUS_DIR|" \
+	-e "s|^archive = .*|archive = $WORK/archive|" -e '/^nkey = /d' \
 	"$WORK/as-is.conf" >"$WORK/sample.conf"
 n=5
 if [ "${MDBUS_NATS_BUILT:-no}" != yes ]; then
@@ -21,6 +23,31 @@ if [ "${MDBUS_NATS_BUILT:-no}" != yes ]; then
 fi
 status 0 "$MDPUB" -T -c "$WORK/sample.conf" >"$WORK/out"
 expect "$WORK/out" "$WORK/sample.conf: OK, $n channels"
+
+# mdpub.conf(5) says the sample shows every key: each key of the parser's
+# tables ({"key", SET_...} in daemons/) is set or given as an example there
+keys=$(sed -n 's/.*{"\([a-z_]*\)", SET_.*/\1/p' "$top_srcdir"/daemons/*.c | sort -u)
+[ "$(echo "$keys" | wc -l)" -ge 60 ] || fail "found only these keys: $keys"
+for k in $keys; do
+	grep -Eq "^(; )?$k = " "$top_srcdir/conf/mdpub.conf" ||
+		fail "conf/mdpub.conf does not show the key $k"
+done
+
+# the README's configuration examples (indented blocks from "[channel")
+# pass -T as printed (a '#' after a value is no comment: mdpub.conf(5))
+awk -v dir="$WORK" '
+	/^    \[channel / { n++; f = dir "/readme" n ".conf" }
+	f && /^    / { sub(/^    /, ""); print > f; next }
+	{ f = "" }' "$top_srcdir/README.md"
+[ -f "$WORK/readme2.conf" ] || fail "the README's two config examples not found"
+for f in "$WORK"/readme*.conf; do
+	if grep -q '^source = nats' "$f" && [ "${MDBUS_NATS_BUILT:-no}" != yes ]; then
+		continue
+	fi
+	"$MDPUB" -T -c "$f" >"$WORK/out" 2>&1 ||
+		fail "README example $f refused: $(cat "$WORK/out")"
+	expect "$WORK/out" "$f: OK, 1 channel"
+done
 
 conf good.conf <<'END'
 # every key once
