@@ -42,11 +42,20 @@ static int check_file(int fd, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "pid file %s: %s", path, strerror(e));
 		return -e;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
+	/* One that its group or others may write is not ours alone, even
+	 * of one name and ours: someone who could write it may hold it open
+	 * and write another pid in it while we run (attack run: a group
+	 * member's hard link to a consumer table of ours, mode 0660, kept
+	 * after the channel was removed and planted as the pid file; a
+	 * chmod does not close what is open). */
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		snprintf(err, errlen, "pid file %s: refused: %s", path,
 			 !S_ISREG(st.st_mode) ? "not a regular file"
 			 : st.st_uid != geteuid() ? "owned by another user"
-						  : "it has more than one name");
+			 : st.st_nlink != 1 ? "it has more than one name"
+					    : "its group or others may write it "
+					      "(remove it)");
 		return -EPERM;
 	}
 	/* one an older mdpub made 0644: ours only from now on */

@@ -45,14 +45,20 @@ static int write_full(int fd, const void *src, size_t n)
 }
 
 /* Why an existing file at path is not ours to overwrite, or NULL: only a
- * regular file of one link that we own (one another user made in a
- * shared directory, e.g. /tmp, would take our data where he reads it). */
+ * regular file of one link that we own and nobody else may write (one
+ * another user made in a shared directory, e.g. /tmp, would take our
+ * data where he reads it). */
 static const char *not_ours(const struct stat *st)
 {
 	if (!S_ISREG(st->st_mode) || st->st_nlink != 1)
 		return "is not a regular file of one link";
 	if (st->st_uid != geteuid())
 		return "belongs to another user";
+	/* whoever could write it may hold it open and read or change what
+	 * we write (attack run: a group member's hard link to a consumer
+	 * table of ours, mode 0660, kept after the channel was removed) */
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return "may be written by its group or others (remove it)";
 	return NULL;
 }
 

@@ -109,10 +109,17 @@ static int check_owner(const struct stat *st, const char *channel, uid_t uid)
 		return err_set(MDBUS_ECORRUPT, "channel %s: the file under its "
 			       "name is %s, not a segment: remove it", channel,
 			       seg_file_kind(st->st_mode));
-	if (st->st_mode & S_IWOTH)
-		return err_set(-EPERM,
-			       "channel %s: refusing a world-writable segment (mode %o)",
-			       channel, (unsigned)(st->st_mode & 07777));
+	/* No publisher makes a data file its group or others may write
+	 * (segment.h seg_data_mode()): one is a file planted under the
+	 * name, e.g. a group member's hard link to a consumer table (mode
+	 * 0660, the owner's) kept after its channel was removed and filled
+	 * with a channel of his own, which passed an --owner check (attack
+	 * run). */
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return err_set(-EPERM, "channel %s: refusing a segment its "
+			       "group or others may write (mode %o): no "
+			       "publisher makes one", channel,
+			       (unsigned)(st->st_mode & 07777));
 	/* A segment has one name: a second one is a hard link someone made
 	 * to pass one channel's segment off as another's. */
 	if (st->st_nlink != 1)

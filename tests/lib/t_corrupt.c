@@ -317,6 +317,17 @@ static void test_sizes_and_links(void)
 	TU_CHECK_EQ(chmod(tu_seg_path("wwrite"), 0666), 0);
 	if (sub_try("wwrite", &s) >= 0)
 		tu_fail("attached a world-writable segment");
+	/* group-writable: no publisher makes one; a group member's hard
+	 * link to a consumer table (0660) kept after its channel was
+	 * removed was taken for a segment of the table's owner (attack run) */
+	make_valid("gwrite", 2);
+	TU_CHECK_EQ(chmod(tu_seg_path("gwrite"), 0660), 0);
+	if (sub_try("gwrite", &s) >= 0)
+		tu_fail("attached a group-writable segment");
+	TU_CHECK_EQ(chmod(tu_seg_path("gwrite"), 0640), 0);
+	if (sub_try("gwrite", &s) < 0)
+		tu_fail("refused the same segment made 0640");
+	mdbus_sub_close(s);
 }
 
 /* Reads everything a reader can get; checks every delivered message and

@@ -57,6 +57,13 @@ status 1 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/hard.pid" 2>"$WORK/hard.err"
 grep_err "$WORK/hard.err" "pid file $WORK/hard.pid: refused: it has more than one name"
 expect "$WORK/target" precious
 [ "$(wc -c <"$WORK/target")" -eq 9 ] || fail "the link's target was changed"
+# nor one its group or others may write: whoever could may hold it open
+# and write another pid in it while mdpub runs (attack run)
+echo 1 >"$WORK/gw.pid"
+chmod 0660 "$WORK/gw.pid"
+status 1 timeout 60 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/gw.pid" 2>"$WORK/gw.err"
+grep_err "$WORK/gw.err" "pid file $WORK/gw.pid: refused: its group or others may write it (remove it)"
+expect "$WORK/gw.pid" 1
 mkfifo "$WORK/fifo.pid"
 status 1 timeout 60 "$MDPUB" -c "$WORK/s.conf" -p "$WORK/fifo.pid" 2>"$WORK/fifo.err"
 grep_err "$WORK/fifo.err" "pid file $WORK/fifo.pid: refused: not a regular file"

@@ -33,6 +33,15 @@ cmp -s "$WORK/keep.rec" "$WORK/feed.rec" || fail "existing recording changed"
 status 0 "$MDSUB" --record "$WORK/forced.rec" -n 1 --from oldest feed 2>/dev/null
 status 0 "$MDSUB" --record "$WORK/forced.rec" --force --from oldest -u feed 2>/dev/null
 [ "$(wc -c <"$WORK/forced.rec")" -eq $size ] || fail "--force: not replaced"
+# nor into a file its group or others may write, which whoever could
+# write may hold open (a group member's hard link to a consumer table,
+# 0660, kept after its channel was removed: attack run)
+echo theirs >"$WORK/gw.rec"
+chmod 0660 "$WORK/gw.rec"
+status 1 "$MDSUB" --record "$WORK/gw.rec" --force -n 1 --from oldest feed 2>"$WORK/gw"
+grep -qx "mdsub: $WORK/gw.rec may be written by its group or others (remove it): not written" \
+	"$WORK/gw" || fail "group-writable target: $(cat "$WORK/gw")"
+[ "$(cat "$WORK/gw.rec")" = theirs ] || fail "group-writable target changed"
 # --force never writes through a symbolic link: one of another user in a
 # sticky directory (/tmp) is refused as one too, where the kernel answers
 # root's O_CREAT open with EACCES, not ELOOP
