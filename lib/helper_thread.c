@@ -4,7 +4,8 @@
  * every signal blocked but those a fault raises in the faulting thread
  * (blocked, they would kill the process instead of reaching a handler):
  * a signal sent to the process then goes to a thread of the application,
- * which may block it to take it from a signalfd (libmdbus(3), "Threads").
+ * which may block it to take it from a signalfd (libmdbus(3), "Event
+ * loops").
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <pthread.h>
