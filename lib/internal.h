@@ -598,27 +598,18 @@ void seg_pub_info(const struct seg_header *h, struct mdbus_pub_info *info);
 
 /* Producer side, after publishing with a seq_cst store of write_num and
  * a seq_cst load of the waiter count: bumps wake_seq and wakes its
- * sleepers, as many as that count or a new load of it says, taken as
- * wait_count_max() at most: one more than counted, or, with a `nudger`
- * and more than WAIT_WAKE_DIRECT_MAX counted, WAIT_WAKE_DIRECT_MAX, and
+ * sleepers (UINT32_MAX: every one), as many as that count or a new load
+ * of it says, taken as wait_count_max() at most: with WAIT_WAKE_DIRECT_MAX
+ * or fewer, one more than counted; with more, WAIT_WAKE_DIRECT_MAX, and
  * *to_nudger is the count the nudger then wakes, all of it (0
- * otherwise). Only counted readers sleep there, and anyone who can read
+ * otherwise).
+ * Only counted readers sleep there, and anyone who can read
  * the data file may park threads there. *crowded is 1 when the one more
  * was woken too: a thread nobody counted was queued, maybe ahead of a
- * counted reader, whose wake it then took (the nudger's sweep wakes it,
- * or without one wait_sweep_plain()). Returns what FUTEX_WAKE returned
- * (the sleepers woken). */
+ * counted reader, whose wake it then took (the nudger's sweep wakes it).
+ * Returns what FUTEX_WAKE returned (the sleepers woken). */
 long wait_wake_counted(const struct seg_map *m, uint32_t counted,
-		       int nudger, int *crowded, uint32_t *to_nudger);
-
-/* A producer without a nudger, after a crowded wake: wakes every sleeper
- * of wake_seq (no bump), on the calling thread, unless the last such
- * sweep was less than WAIT_SWEEP_PLAIN_GAP_NS ago (*next_ns: when the
- * next may be, CLOCK_MONOTONIC; 0 at first). A counted reader passed
- * over meanwhile sleeps out its sleep and naps, as one moved off. */
-void wait_sweep_plain(struct seg_header *h, uint64_t *next_ns);
-#define WAIT_SWEEP_PLAIN_GAP_NS 200000000ULL /* 200 ms: pub_nudge.c's gap
-					       between sweeps after a crowd */
+		       int *crowded, uint32_t *to_nudger);
 
 /* The most counted sleepers of wake_seq a producer with a nudger wakes
  * on its publishing thread; its nudger wakes the others (pub_nudge.c

@@ -10,10 +10,9 @@
  *      or the nudger) with a seq_cst exchange (release, and the
  *      producer's half of the Dekker pair with sleeping readers), else
  *      with a release store, then load armed_seq (wait.c, arming);
- *   5. wake as many blocked readers as declared themselves waiting, and
- *      one more (the nudger, or without one this thread at most every
- *      200 ms, sweeps when threads nobody counted sleep there too), then
- *      the nudger if it sleeps (wait.c).
+ *   5. wake as many blocked readers as declared themselves waiting (all
+ *      sleepers without a nudger; the nudger sweeps when threads nobody
+ *      counted sleep there too), then the nudger if it sleeps (wait.c).
  * A reader that copied any word of step 2 and then re-reads the stamp
  * after an acquire fence sees writing(n) or later (fence-fence
  * synchronisation with step 1), so it discards a torn copy (sub.c).
@@ -90,7 +89,6 @@ struct mdbus_pub {
 	uint32_t repair_next;  /* repair_count(): the entry it goes on at */
 	uint64_t repair_ns;    /* last reclaim for them */
 	struct pub_nudge *nudge; /* the nudger, NULL = none (pub_nudge.c) */
-	uint64_t sweep_next_ns; /* without a nudger: wait_sweep_plain() */
 	uint64_t armed_seen;   /* the table's armed_seq when last looked at */
 	uint64_t recount_at;   /* count the armed entries at this write
 				  count, UINT64_MAX = no need */
@@ -461,15 +459,12 @@ MDBUS_INLINE void seal(_Atomic uint64_t *slot, uint64_t n, uint16_t type,
 }
 
 /* Step 5 when `counted` readers count themselves asleep, or the nudger
- * sleeps: wakes that many sleepers of wake_seq and one more, and when
- * the one more woke too (threads parked there), has the nudger sweep up
- * the counted ones passed over; with a nudger and more than 8 counted
+ * sleeps: with a nudger, wakes that many sleepers of wake_seq and one
+ * more, and when the one more woke too (threads parked there), has the
+ * nudger sweep up the counted ones passed over; more than 8 counted
  * (whatever a writer of the table says), wakes 8 and has the nudger wake
- * them all. Without a nudger the sweep is this thread's, 200 ms apart at
- * most (wait_sweep_plain()): it woke every sleeper at every publish, and
- * 1000 threads parked by anyone who may read the data file took it 46%
- * of a CPU at 200 msg/s, a blocking reader's p50 30 us -> 4.2 ms (attack
- * run; tests/lib/t_herdplain). When the nudger sleeps, wakes the first few
+ * them all; without a
+ * nudger, every sleeper. When the nudger sleeps, wakes the first few
  * anonymous sleepers (the bursty feed of mdbench's strategy section:
  * anonymous p50 8.6 us before the nudger's own wake-up came between,
  * 46.8 us with it), then kicks the nudger, which wakes the others. A count
@@ -482,9 +477,10 @@ static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 	long woken;
 
 	if (counted) {
+		/* never UINT32_MAX, which says every one */
 		if (counted > wait_count_max(&p->m))
 			counted = wait_count_max(&p->m);
-		woken = wait_wake_counted(&p->m, counted, p->nudge != NULL,
+		woken = wait_wake_counted(&p->m, p->nudge ? counted : UINT32_MAX,
 					  &crowded, &to_nudger);
 		if (woken > 0)
 			p->futile = 0;
@@ -493,9 +489,7 @@ static MDBUS_COLD void wake_sleepers(struct mdbus_pub *p, uint32_t counted,
 	}
 	if (nudger)
 		wait_wake_anonymous_first(p->m.hdr);
-	if (crowded && !p->nudge)
-		wait_sweep_plain(p->m.hdr, &p->sweep_next_ns);
-	else if (crowded)
+	if (crowded)
 		pub_nudge_sweep(p->nudge);
 	else if (to_nudger)
 		pub_nudge_sweep_left(p->nudge, to_nudger);

@@ -41,8 +41,8 @@
  * nudge_seq alone, which the publisher's nudger (pub_nudge.c) wakes; the
  * nudger sleeps, between bursts, on a word in its own process's memory,
  * in a Dekker pair of its own with the producer (wait_nudger_idle()).
- * So only announced readers sleep on wake_seq, and a producer wakes one
- * more than are counted (wait_wake_counted()), never
+ * So only announced readers sleep on wake_seq, and a producer with a
+ * nudger wakes one more than are counted (wait_wake_counted()), never
  * every thread asleep on it: anyone who maps the data file, read-only,
  * may park threads on either word, and an attack run's 1000 on wake_seq
  * had each publish wake them all (40% of the publishing thread's CPU at
@@ -53,11 +53,8 @@
  * the producer asks the nudger to wake the sleepers of wake_seq
  * (wait_sweep(), pub_nudge.c), on its own thread, one wake-up later. It
  * wakes 8 counted readers at most itself (WAIT_WAKE_DIRECT_MAX: a writer
- * of the table may forge the count), the nudger then all of them. A
- * producer without a nudger wakes every counted one itself, and sweeps
- * after a crowd itself, 200 ms apart at most (wait_sweep_plain(); it
- * woke every sleeper at every publish until 2026-12-08: the attack run's
- * 1000 parked took it 46% of a CPU again).
+ * of the table may forge the count), the nudger then all of them. A producer
+ * without a nudger wakes every sleeper itself, as before.
  *
  * Interrupts (mdbus_sub_interrupt()): a sleeping reader waits on two words
  * at once with futex_waitv(2), the channel's word (wake_seq, or nudge_seq
@@ -335,7 +332,7 @@ static long wake(_Atomic uint32_t *word, int count)
 }
 
 long wait_wake_counted(const struct seg_map *m, uint32_t counted,
-		       int nudger, int *crowded, uint32_t *to_nudger)
+		       int *crowded, uint32_t *to_nudger)
 {
 	uint32_t again;
 	long woken;
@@ -350,6 +347,8 @@ long wait_wake_counted(const struct seg_map *m, uint32_t counted,
 	atomic_fetch_add_explicit(&m->hdr->wake_seq, 1, memory_order_seq_cst);
 	*crowded = 0;
 	*to_nudger = 0;
+	if (counted == UINT32_MAX)
+		return futex(&m->hdr->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 	again = waiters_count(atomic_load_explicit(&m->tab->waiters,
 						   memory_order_seq_cst));
 	if (again > counted)
@@ -361,7 +360,7 @@ long wait_wake_counted(const struct seg_map *m, uint32_t counted,
 	 * sweep_left(); race review of d496be0: the one more woken and a
 	 * sweep of 32 then took 33 counted readers for a crowd, and left
 	 * them 200 ms) */
-	if (nudger && counted > WAIT_WAKE_DIRECT_MAX) {
+	if (counted > WAIT_WAKE_DIRECT_MAX) {
 		*to_nudger = counted;
 		return futex(&m->hdr->wake_seq, FUTEX_WAKE,
 			     WAIT_WAKE_DIRECT_MAX, NULL);
@@ -371,16 +370,6 @@ long wait_wake_counted(const struct seg_map *m, uint32_t counted,
 	woken = futex(&m->hdr->wake_seq, FUTEX_WAKE, counted + 1, NULL);
 	*crowded = woken > (long)counted;
 	return woken;
-}
-
-void wait_sweep_plain(struct seg_header *h, uint64_t *next_ns)
-{
-	uint64_t now = clock_mono_ns();
-
-	if (now < *next_ns)
-		return;
-	*next_ns = now + WAIT_SWEEP_PLAIN_GAP_NS;
-	(void)futex(&h->wake_seq, FUTEX_WAKE, INT_MAX, NULL);
 }
 
 long wait_sweep(struct seg_header *h, int count)

@@ -7,7 +7,6 @@
 #define SYSCALL_HOOK_H
 
 #include <dlfcn.h>
-#include <stddef.h>
 #include <linux/futex.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -70,16 +69,6 @@ static inline int hook_is_wait(long number, const long *a)
 		return 1;
 #endif
 	return number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAIT;
-}
-
-/* Whether a futex call's word is the shared word at `offset` of a
- * segment header (wake_seq, nudge_seq: the header is a mapping's first
- * page, and no other shared word of the test's is at that place in its
- * page). */
-static inline int hook_is_header_word(const long *a, size_t offset)
-{
-	return !(a[1] & FUTEX_PRIVATE_FLAG) &&
-	       ((uintptr_t)a[0] & 4095) == offset;
 }
 
 #endif /* SYSCALL_HOOK_H */

@@ -44,7 +44,6 @@
 #include "testutil.h"
 
 #define CHANNEL "wakemany"
-#define WAKE_SEQ offsetof(struct seg_header, wake_seq)
 #define READERS_MAX 40
 #define MAX_CONSUMERS 64
 #define WAKE_DIRECT_MAX 8 /* internal.h WAIT_WAKE_DIRECT_MAX */
@@ -73,6 +72,15 @@ static _Thread_local int measuring; /* this thread publishes */
 static _Atomic long wake_max;       /* the most a wake of it woke, */
 static _Atomic long wake_calls;     /* and how many it made */
 
+/* Whether a futex call's word is a header's wake_seq (the header is a
+ * mapping's first page, and no other shared word of this process is at
+ * that place in its page). */
+static int is_wake_seq(const long *a)
+{
+	return !(a[1] & FUTEX_PRIVATE_FLAG) &&
+	       ((uintptr_t)a[0] & 4095) == offsetof(struct seg_header, wake_seq);
+}
+
 long syscall(long number, ...)
 {
 	long a[6], r;
@@ -80,7 +88,7 @@ long syscall(long number, ...)
 	HOOK_ARGS(number, a);
 	r = hook_real(number, a);
 	if (number == SYS_futex && (a[1] & FUTEX_CMD_MASK) == FUTEX_WAKE &&
-	    measuring && hook_is_header_word(a, WAKE_SEQ)) {
+	    measuring && is_wake_seq(a)) {
 		atomic_fetch_add(&wake_calls, 1);
 		if (r > atomic_load(&wake_max))
 			atomic_store(&wake_max, r);

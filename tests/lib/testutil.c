@@ -602,16 +602,6 @@ void tu_truncate(const char *path, off_t size)
 		tu_fail("truncate %s: %s", path, strerror(errno));
 }
 
-void tu_forge_waiters(const char *channel, uint32_t count)
-{
-	size_t size;
-	struct seg_table_header *t = tu_map_file(tu_table_path(channel), &size);
-	uint64_t w = atomic_load(&t->waiters);
-
-	atomic_store(&t->waiters, (w & ~(uint64_t)UINT32_MAX) | count);
-	munmap(t, size);
-}
-
 void tu_await_nudger_asleep(const struct seg_header *h,
 			    const struct seg_table_header *t)
 {

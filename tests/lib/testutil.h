@@ -437,10 +437,6 @@ static inline struct seg_consumer *tu_entry(void *table, unsigned i)
  * row; fails the test after 30 s. */
 void tu_await_nudger_asleep(const struct seg_header *h,
 			    const struct seg_table_header *t);
-
-/* Stores `count` as channel's table's waiter count, its change counter
- * kept, as any writer of the table may (a forged count). */
-void tu_forge_waiters(const char *channel, uint32_t count);
 #endif /* MDBUS_LAYOUT_H */
 
 #endif /* TESTUTIL_H */
